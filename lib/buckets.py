@@ -1,0 +1,70 @@
+"""S3 bucket baseline shared by every bucket of the stack (PCI DSS 3.5 at rest, 4.2 in transit, 7.2 access).
+
+Each bucket gets: all four public access blocks, versioning, default encryption, an explicit object
+ownership setting, and a bucket policy whose first statement refuses any request not made over TLS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
+from constructs import Construct
+
+from lib.iam import Statement, deny_insecure_transport, policy_document
+
+
+def secure_bucket_baseline(
+    scope: Construct,
+    construct_id: str,
+    *,
+    bucket: S3Bucket,
+    object_ownership: str,
+    encryption: S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+) -> None:
+    """Public access block, versioning, default encryption and object ownership for one bucket."""
+    S3BucketPublicAccessBlock(
+        scope, f"{construct_id}_public_access_block", bucket=bucket.id,
+        block_public_acls=True, block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+    )
+    S3BucketVersioningA(
+        scope, f"{construct_id}_versioning", bucket=bucket.id,
+        versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+    )
+    S3BucketServerSideEncryptionConfigurationA(
+        scope, f"{construct_id}_encryption", bucket=bucket.id,
+        rule=[S3BucketServerSideEncryptionConfigurationRuleA(
+            apply_server_side_encryption_by_default=encryption,
+            bucket_key_enabled=encryption.sse_algorithm == "aws:kms",
+        )],
+    )
+    S3BucketOwnershipControls(
+        scope, f"{construct_id}_ownership", bucket=bucket.id,
+        rule=S3BucketOwnershipControlsRule(object_ownership=object_ownership),
+    )
+
+
+def tls_only_bucket_policy(scope: Construct, construct_id: str, *, bucket: S3Bucket,
+                           statements: Iterable[Statement]) -> S3BucketPolicy:
+    """Bucket policy: deny non-TLS requests first, then the given statements."""
+    return S3BucketPolicy(
+        scope,
+        construct_id,
+        bucket=bucket.id,
+        policy=policy_document([deny_insecure_transport(bucket.arn), *statements]),
+    )

@@ -1,0 +1,277 @@
+"""One validated, immutable configuration object for the whole stack.
+
+Everything a user can set comes in through ``StackConfig.from_env`` and is checked before any construct
+is created, so a bad value stops synth with a message that names the variable, the value and what is
+allowed, and nothing is written to ``cdktf.out``. Values an operator tunes per environment (sizes,
+thresholds, retention) are only *defaults* here: the stack exposes them as Terraform input variables,
+whose validation blocks repeat these rules for values given at plan time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from lib.rules import (
+    CLOUDWATCH_RETENTION_DAYS,
+    DB_INSTANCE_CLASS_PATTERN,
+    EC2_INSTANCE_TYPE_PATTERN,
+    SUPPORTED_POSTGRES_MAJOR_VERSIONS,
+)
+
+# Regions where every service of this stack (WAFv2, RDS Multi-AZ gp3, CloudFront logging delivery, ALB
+# access logs) is available and that have at least three availability zones.
+SUPPORTED_REGIONS: frozenset[str] = frozenset({
+    "us-east-1", "us-east-2", "us-west-2",
+    "ca-central-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+    "sa-east-1",
+})
+
+# The suffix ends up in every resource name. The tightest AWS limit it meets is the ALB/target group name
+# (32 characters, "payment-api-tg-" takes 15) and S3 bucket names (lowercase, no underscores).
+SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$")
+SUFFIX_MAX_LENGTH = 12
+
+REGION_FILE = Path(__file__).resolve().parent / "AWS_REGION"
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the variable, the value and the fix."""
+
+
+def _fail(variable: str, value: object, allowed: str, fix: str) -> ConfigError:
+    return ConfigError(f"{variable}={value!r} is invalid: {allowed}. {fix}")
+
+
+@dataclass(frozen=True)
+class StackConfig:  # pylint: disable=too-many-instance-attributes
+    """Validated settings; see the README configuration table for each variable's meaning."""
+
+    environment_suffix: str = "dev"
+    aws_region: str = "us-east-1"
+    state_bucket: str | None = None
+    state_bucket_region: str | None = None
+    project: str = "payment"
+    owner: str = "platform-team"
+    repository: str = "payment-platform-infra"
+    data_classification: str = "pci-cde"
+    vpc_cidr: str = "10.0.0.0/16"
+    az_count: int = 3
+    single_nat_gateway: bool = False
+    api_port: int = 8080
+    instance_type: str = "t3.medium"
+    asg_min_size: int = 2
+    asg_max_size: int = 6
+    asg_desired_capacity: int = 2
+    db_engine_version: str = "15"
+    db_instance_class: str = "db.t3.medium"
+    db_allocated_storage: int = 50
+    db_max_allocated_storage: int = 200
+    db_backup_retention_days: int = 7
+    log_retention_days: int = 365
+    cpu_alarm_threshold: int = 80
+    alb_5xx_rate_threshold: int = 5
+    alarm_email: str = ""
+    deletion_protection: bool = True
+    sandbox_endpoint: str | None = None
+    default_tags: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+        tags = {
+            "Environment": self.environment_suffix,
+            "Project": self.project,
+            "Owner": self.owner,
+            "Repository": self.repository,
+            "DataClassification": self.data_classification,
+            "Compliance": "pci-dss",
+            "ManagedBy": "cdktf",
+        }
+        object.__setattr__(self, "default_tags", tags)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def stack_name(self) -> str:
+        """The CDKTF stack id; also the key of cfn-outputs/flat-outputs.json."""
+        return f"TapStack{self.environment_suffix}"
+
+    @property
+    def sandbox(self) -> bool:
+        """True when the provider is pointed at a local emulator instead of AWS."""
+        return self.sandbox_endpoint is not None
+
+    @property
+    def state_key(self) -> str:
+        return f"{self.environment_suffix}/{self.stack_name}.tfstate"
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self) -> None:  # pylint: disable=too-many-branches
+        suffix = self.environment_suffix
+        if len(suffix) > SUFFIX_MAX_LENGTH or not SUFFIX_PATTERN.match(suffix):
+            raise _fail(
+                "ENVIRONMENT_SUFFIX", suffix,
+                f"use 1-{SUFFIX_MAX_LENGTH} lowercase letters, digits or inner hyphens "
+                "(it is part of ALB, target group and S3 bucket names, which AWS limits)",
+                "Set ENVIRONMENT_SUFFIX to e.g. 'dev', 'staging' or 'pr123'.",
+            )
+        if self.aws_region not in SUPPORTED_REGIONS:
+            raise _fail(
+                "AWS_REGION", self.aws_region,
+                "allowed regions are " + ", ".join(sorted(SUPPORTED_REGIONS)),
+                "Set AWS_REGION (or lib/AWS_REGION) to one of them.",
+            )
+        if self.state_bucket_region is not None and self.state_bucket_region not in SUPPORTED_REGIONS:
+            raise _fail(
+                "TERRAFORM_STATE_BUCKET_REGION", self.state_bucket_region,
+                "it must be an AWS region name", "Set it to the region the state bucket lives in.",
+            )
+        if self.state_bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", self.state_bucket):
+            raise _fail(
+                "TERRAFORM_STATE_BUCKET", self.state_bucket,
+                "S3 bucket names are 3-63 lowercase letters, digits, dots and hyphens",
+                "Set it to the name of an existing bucket, or unset it for a local backend.",
+            )
+        self._validate_network()
+        self._validate_sizes()
+        if self.db_engine_version not in SUPPORTED_POSTGRES_MAJOR_VERSIONS:
+            raise _fail(
+                "DB_ENGINE_VERSION", self.db_engine_version,
+                "give a PostgreSQL major version RDS offers: " + ", ".join(SUPPORTED_POSTGRES_MAJOR_VERSIONS),
+                "Use the major version only (e.g. '15'): RDS picks the latest patch; "
+                "a full version such as '15.5' that RDS never released fails at deploy.",
+            )
+        if not EC2_INSTANCE_TYPE_PATTERN.match(self.instance_type):
+            raise _fail("INSTANCE_TYPE", self.instance_type, "expected an EC2 type like 't3.medium'",
+                        "Set INSTANCE_TYPE to an existing EC2 instance type.")
+        if not DB_INSTANCE_CLASS_PATTERN.match(self.db_instance_class):
+            raise _fail("DB_INSTANCE_CLASS", self.db_instance_class, "expected an RDS class like 'db.t3.medium'",
+                        "Set DB_INSTANCE_CLASS to an existing RDS instance class.")
+        if self.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
+            raise _fail(
+                "LOG_RETENTION_DAYS", self.log_retention_days,
+                "CloudWatch accepts " + ", ".join(str(d) for d in sorted(CLOUDWATCH_RETENTION_DAYS)),
+                "PCI DSS 10.5.1 asks for at least 365 days of audit log history; use 365 or more.",
+            )
+        if self.alarm_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email):
+            raise _fail("ALARM_EMAIL", self.alarm_email, "expected an e-mail address",
+                        "Set ALARM_EMAIL to the on-call address, or leave it empty for no subscription.")
+        if self.sandbox_endpoint is not None:
+            parsed = urlparse(self.sandbox_endpoint)
+            if parsed.scheme not in ("http", "https") or parsed.hostname not in ("127.0.0.1", "localhost"):
+                raise _fail(
+                    "SANDBOX_ENDPOINT_URL", self.sandbox_endpoint,
+                    "the sandbox only talks to a local emulator (http://127.0.0.1:<port>)",
+                    "Unset it to deploy to AWS, or let `make sandbox` set it.",
+                )
+            if self.state_bucket is not None:
+                raise _fail("TERRAFORM_STATE_BUCKET", self.state_bucket,
+                            "the sandbox keeps its state locally", "Unset it when SANDBOX_ENDPOINT_URL is set.")
+
+    def _validate_network(self) -> None:
+        try:
+            network = ipaddress.ip_network(self.vpc_cidr)
+        except ValueError as err:
+            raise _fail("VPC_CIDR", self.vpc_cidr, f"not a CIDR block ({err})",
+                        "Use a network address such as 10.0.0.0/16.") from err
+        if network.version != 4 or not 16 <= network.prefixlen <= 20 or not network.is_private:
+            raise _fail("VPC_CIDR", self.vpc_cidr, "a private IPv4 block between /16 and /20 is required",
+                        "Use e.g. 10.0.0.0/16 (it is split into 9 subnets over 3 AZs).")
+        if not 1 <= self.api_port <= 65535 or self.api_port in (22, 443, 5432):
+            raise _fail("API_PORT", self.api_port, "a TCP port 1-65535 other than 22, 443 and 5432",
+                        "Use the port the payment API listens on, e.g. 8080.")
+
+    def _validate_sizes(self) -> None:
+        for name, value, low, high in (
+            ("ASG_MIN_SIZE", self.asg_min_size, 1, 100),
+            ("ASG_MAX_SIZE", self.asg_max_size, 1, 100),
+            ("ASG_DESIRED_CAPACITY", self.asg_desired_capacity, 1, 100),
+            ("DB_ALLOCATED_STORAGE", self.db_allocated_storage, 20, 65536),
+            ("DB_MAX_ALLOCATED_STORAGE", self.db_max_allocated_storage, 20, 65536),
+            ("DB_BACKUP_RETENTION_DAYS", self.db_backup_retention_days, 7, 35),
+            ("CPU_ALARM_THRESHOLD", self.cpu_alarm_threshold, 1, 100),
+            ("ALB_5XX_RATE_THRESHOLD", self.alb_5xx_rate_threshold, 1, 100),
+        ):
+            if not low <= value <= high:
+                raise _fail(name, value, f"allowed range is {low}-{high}", f"Set {name} within that range.")
+        if self.asg_min_size > self.asg_max_size:
+            raise _fail("ASG_MIN_SIZE", self.asg_min_size, f"it must not exceed ASG_MAX_SIZE={self.asg_max_size}",
+                        "Lower ASG_MIN_SIZE or raise ASG_MAX_SIZE.")
+        if not self.asg_min_size <= self.asg_desired_capacity <= self.asg_max_size:
+            raise _fail(
+                "ASG_DESIRED_CAPACITY", self.asg_desired_capacity,
+                f"it must lie between ASG_MIN_SIZE={self.asg_min_size} and ASG_MAX_SIZE={self.asg_max_size}",
+                "Set ASG_DESIRED_CAPACITY within the group's bounds.",
+            )
+        if self.db_max_allocated_storage < self.db_allocated_storage:
+            raise _fail("DB_MAX_ALLOCATED_STORAGE", self.db_max_allocated_storage,
+                        f"it must be at least DB_ALLOCATED_STORAGE={self.db_allocated_storage}",
+                        "Raise DB_MAX_ALLOCATED_STORAGE (storage autoscaling ceiling).")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, region_file: Path = REGION_FILE) -> StackConfig:
+        """Build the configuration from environment variables (and ``lib/AWS_REGION`` when present)."""
+        env = os.environ if environ is None else environ
+
+        def text(name: str, default: str | None = None) -> str | None:
+            value = env.get(name, "").strip()
+            return value if value else default
+
+        def integer(name: str, default: int) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError as err:
+                raise _fail(name, raw, "expected a whole number", f"Set {name} to an integer.") from err
+
+        def boolean(name: str, default: bool) -> bool:
+            raw = text(name)
+            if raw is None:
+                return default
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise _fail(name, raw, "expected true or false", f"Set {name} to 'true' or 'false'.")
+
+        region = text("AWS_REGION")
+        if region is None and region_file.is_file():
+            region = region_file.read_text(encoding="utf-8").strip() or None
+        sandbox_endpoint = text("SANDBOX_ENDPOINT_URL")
+        return cls(
+            environment_suffix=text("ENVIRONMENT_SUFFIX", "dev"),
+            aws_region=region or "us-east-1",
+            state_bucket=text("TERRAFORM_STATE_BUCKET"),
+            state_bucket_region=text("TERRAFORM_STATE_BUCKET_REGION"),
+            owner=text("OWNER", "platform-team"),
+            repository=text("REPOSITORY", "payment-platform-infra"),
+            vpc_cidr=text("VPC_CIDR", "10.0.0.0/16"),
+            single_nat_gateway=boolean("SINGLE_NAT_GATEWAY", False),
+            api_port=integer("API_PORT", 8080),
+            instance_type=text("INSTANCE_TYPE", "t3.medium"),
+            asg_min_size=integer("ASG_MIN_SIZE", 2),
+            asg_max_size=integer("ASG_MAX_SIZE", 6),
+            asg_desired_capacity=integer("ASG_DESIRED_CAPACITY", 2),
+            db_engine_version=text("DB_ENGINE_VERSION", "15"),
+            db_instance_class=text("DB_INSTANCE_CLASS", "db.t3.medium"),
+            db_allocated_storage=integer("DB_ALLOCATED_STORAGE", 50),
+            db_max_allocated_storage=integer("DB_MAX_ALLOCATED_STORAGE", 200),
+            db_backup_retention_days=integer("DB_BACKUP_RETENTION_DAYS", 7),
+            log_retention_days=integer("LOG_RETENTION_DAYS", 365),
+            cpu_alarm_threshold=integer("CPU_ALARM_THRESHOLD", 80),
+            alb_5xx_rate_threshold=integer("ALB_5XX_RATE_THRESHOLD", 5),
+            alarm_email=text("ALARM_EMAIL", ""),
+            # Deletion protection and final snapshots are on unless explicitly relaxed; the sandbox relaxes
+            # them because it must destroy what it applied.
+            deletion_protection=boolean("DELETION_PROTECTION", sandbox_endpoint is None),
+            sandbox_endpoint=sandbox_endpoint,
+        )

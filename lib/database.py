@@ -1,0 +1,181 @@
+"""RDS PostgreSQL, the system of record for payments.
+
+- Engine version is the *major* version (seed failure 1: RDS never shipped "15.5"; with "15" it picks
+  the latest patch). The config validates it against ``lib.rules.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
+- Multi-AZ, gp3 with storage autoscaling, encrypted with the customer-managed data key (PCI DSS 3.5).
+- The master password is generated and rotated by RDS in Secrets Manager, encrypted with the data key:
+  it never appears in code, Terraform state or outputs (PCI DSS 8.3).
+- The parameter group forces TLS (``rds.force_ssl``, TLS >= 1.2) and logs connections (PCI DSS 4.2, 10.2).
+- Backups are kept for ``db_backup_retention_days`` in a window two hours before the maintenance window
+  (RDS rejects overlapping or touching windows).
+- Deletion protection and a final snapshot are on unless the environment relaxes them (sandbox/dev).
+- The connection string (host, port, database, user, ``sslmode``; no password) is an SSM SecureString.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.db_instance import DbInstance
+from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
+from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
+from constructs import Construct
+
+from lib.iam import assume_role_policy
+from lib.naming import Naming
+
+ENGINE = "postgres"
+DATABASE_NAME = "payments"
+MASTER_USERNAME = "payment_admin"
+POSTGRES_PORT = 5432
+BACKUP_WINDOW = "03:00-04:00"  # UTC
+MAINTENANCE_WINDOW = "sun:06:00-sun:07:00"  # UTC, two hours after the backup window ends
+LOG_EXPORTS = ("postgresql", "upgrade")
+ENHANCED_MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+TLS_PARAMETERS = {
+    "rds.force_ssl": "1",
+    "ssl_min_protocol_version": "TLSv1.2",
+    "log_connections": "1",
+    "log_disconnections": "1",
+    "password_encryption": "scram-sha-256",
+}
+
+
+@dataclass(frozen=True)
+class DatabaseSizing:
+    """Instance class, storage and backup retention (Terraform variable references)."""
+
+    instance_class: str
+    allocated_storage: float
+    max_allocated_storage: float
+    backup_retention_days: float
+
+
+class Database(Construct):
+    """DB subnet group, parameter group, log groups, monitoring role, the instance and its SSM parameter."""
+
+    def __init__(  # pylint: disable=too-many-locals
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        engine_version: str,
+        data_subnet_ids: list[str],
+        db_security_group_id: str,
+        data_key_arn: str,
+        logs_key_arn: str,
+        log_retention_days: float,
+        account_id: str,
+        sizing: DatabaseSizing,
+        deletion_protection: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        identifier = naming.name("db", "rds")
+        subnet_group = DbSubnetGroup(
+            self, "subnet_group", name=naming.name("db-subnets"), subnet_ids=data_subnet_ids,
+            description="Data-tier subnets: no route to the internet", tags=naming.tags("db-subnets"),
+        )
+        major_version = engine_version.split(".", maxsplit=1)[0]
+        parameter_group = DbParameterGroup(
+            self,
+            "parameter_group",
+            name=naming.name(f"postgres{major_version}"),
+            family=f"postgres{major_version}",
+            description="Forces TLS and logs connections",
+            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method="pending-reboot")
+                       for name, value in TLS_PARAMETERS.items()],
+            tags=naming.tags(f"postgres{major_version}-params"),
+        )
+        # RDS would create these on first export with no retention and no encryption; owning them sets both.
+        log_groups = [
+            CloudwatchLogGroup(
+                self, f"log_group_{export}", name=f"/aws/rds/instance/{identifier}/{export}",
+                retention_in_days=log_retention_days, kms_key_id=logs_key_arn, tags=naming.tags(f"db-{export}-logs"),
+            )
+            for export in LOG_EXPORTS
+        ]
+        monitoring_role = IamRole(
+            self,
+            "monitoring_role",
+            name=naming.name("rds-monitoring", "iam"),
+            assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com", source_account=account_id),
+            tags=naming.tags("rds-monitoring-role"),
+        )
+        IamRolePolicyAttachment(self, "monitoring_policy", role=monitoring_role.name,
+                                policy_arn=ENHANCED_MONITORING_POLICY)
+        self._instance = DbInstance(
+            self,
+            "instance",
+            identifier=identifier,
+            engine=ENGINE,
+            engine_version=engine_version,
+            instance_class=sizing.instance_class,
+            allocated_storage=sizing.allocated_storage,
+            max_allocated_storage=sizing.max_allocated_storage,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=data_key_arn,
+            db_name=DATABASE_NAME,
+            username=MASTER_USERNAME,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=data_key_arn,
+            port=POSTGRES_PORT,
+            multi_az=True,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[db_security_group_id],
+            publicly_accessible=False,
+            parameter_group_name=parameter_group.name,
+            iam_database_authentication_enabled=True,
+            backup_retention_period=sizing.backup_retention_days,
+            backup_window=BACKUP_WINDOW,
+            maintenance_window=MAINTENANCE_WINDOW,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            deletion_protection=deletion_protection,
+            skip_final_snapshot=not deletion_protection,
+            final_snapshot_identifier=naming.name("db-final", "rds") if deletion_protection else None,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=data_key_arn,
+            performance_insights_retention_period=7,
+            monitoring_interval=60,
+            monitoring_role_arn=monitoring_role.arn,
+            tags=naming.tags("db"),
+            depends_on=log_groups,
+        )
+        self._connection_parameter = SsmParameter(
+            self,
+            "connection_string",
+            name=f"/{naming.project}/{naming.suffix}/database/connection-string",
+            description="PostgreSQL connection string without credentials; the password is in Secrets Manager",
+            type="SecureString",
+            key_id=data_key_arn,
+            value=(f"postgresql://{MASTER_USERNAME}@{self._instance.address}:{self._instance.port}/"
+                   f"{DATABASE_NAME}?sslmode=verify-full"),
+            tags=naming.tags("db-connection-string"),
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self._instance.endpoint
+
+    @property
+    def identifier(self) -> str:
+        return self._instance.identifier
+
+    @property
+    def master_secret_arn(self) -> str:
+        return self._instance.master_user_secret.get(0).secret_arn
+
+    @property
+    def connection_parameter_name(self) -> str:
+        return self._connection_parameter.name
+
+    @property
+    def connection_parameter_arn(self) -> str:
+        return self._connection_parameter.arn

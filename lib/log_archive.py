@@ -1,0 +1,131 @@
+"""Access-log archive bucket for the ALB, CloudFront and S3 server access logs (PCI DSS 10.2, 10.5.1).
+
+Two settings here deliberately differ from every other bucket in the stack, each forced by AWS:
+- encryption is SSE-S3 (AES256), not KMS: ALB access-log delivery only supports SSE-S3;
+- object ownership is ``BucketOwnerPreferred`` (ACLs enabled), not ``BucketOwnerEnforced``: CloudFront
+  standard logging writes objects through ACLs and fails against a bucket with ACLs disabled.
+Logs are kept 400 days (PCI DSS 10.5.1 asks for 12 months, 3 immediately available), moving to cheaper
+storage classes after 30 and 90 days.
+"""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+    S3BucketLifecycleConfigurationRuleTransition,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from constructs import Construct
+
+from lib.buckets import secure_bucket_baseline, tls_only_bucket_policy
+from lib.naming import Naming
+
+ALB_LOG_PREFIX = "alb"
+CLOUDFRONT_LOG_PREFIX = "cloudfront/"
+S3_ACCESS_LOG_PREFIX = "s3-access/"
+LOG_EXPIRY_DAYS = 400
+
+
+class LogArchive(Construct):
+    """The access-log bucket and the policy that lets AWS log delivery write to it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        account_id: str,
+        force_destroy: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._bucket = S3Bucket(
+            self,
+            "bucket",
+            bucket=naming.bucket_name("logs", account_id),
+            force_destroy=force_destroy,
+            tags=naming.tags("logs"),
+        )
+        secure_bucket_baseline(
+            self,
+            "logs",
+            bucket=self._bucket,
+            # CloudFront standard logging writes with ACLs: this bucket alone keeps ACLs enabled.
+            object_ownership="BucketOwnerPreferred",
+            # ALB access-log delivery supports SSE-S3 only.
+            encryption=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                sse_algorithm="AES256",
+            ),
+        )
+        S3BucketLifecycleConfiguration(
+            self,
+            "lifecycle",
+            bucket=self._bucket.id,
+            rule=[S3BucketLifecycleConfigurationRule(
+                id="archive-then-expire-access-logs",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                transition=[
+                    S3BucketLifecycleConfigurationRuleTransition(days=30, storage_class="STANDARD_IA"),
+                    S3BucketLifecycleConfigurationRuleTransition(days=90, storage_class="GLACIER"),
+                ],
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=LOG_EXPIRY_DAYS)],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=30),
+                ],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7),
+                ],
+            )],
+        )
+        elb_account = DataAwsElbServiceAccount(self, "elb_account")
+        arn = self._bucket.arn
+        tls_only_bucket_policy(
+            self,
+            "policy",
+            bucket=self._bucket,
+            statements=[
+                {
+                    "Sid": "AlbAccessLogDelivery",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": elb_account.arn},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{arn}/{ALB_LOG_PREFIX}/AWSLogs/{account_id}/*",
+                },
+                {
+                    "Sid": "S3ServerAccessLogDelivery",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logging.s3.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{arn}/{S3_ACCESS_LOG_PREFIX}*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+            ],
+        )
+
+    @property
+    def bucket_name(self) -> str:
+        return self._bucket.bucket
+
+    @property
+    def bucket_arn(self) -> str:
+        return self._bucket.arn
+
+    @property
+    def alb_log_prefix(self) -> str:
+        """Prefix the bucket policy lets ALB log delivery write under."""
+        return ALB_LOG_PREFIX
+
+    @property
+    def bucket_domain_name(self) -> str:
+        """The global domain name CloudFront standard logging expects."""
+        return self._bucket.bucket_domain_name

@@ -1,0 +1,190 @@
+"""Alarms, notification topic and dashboard (PCI DSS 10.7: failures of critical controls are detected
+and responded to; 11.5: changes and anomalies are alerted on).
+
+The 5XX alarm watches the *rate* of failed requests (metric math over the request count), so a quiet
+night with two errors out of ten requests alarms while a busy day's absolute error count does not
+mislead. Alarms notify a KMS-encrypted SNS topic; the e-mail subscription is created only when an
+address is given (Terraform ``count`` on the ``alarm_email`` variable).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cdktf import Fn
+from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
+    CloudwatchMetricAlarm,
+    CloudwatchMetricAlarmMetricQuery,
+    CloudwatchMetricAlarmMetricQueryMetric,
+)
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
+from constructs import Construct
+
+from lib.naming import Naming
+
+PERIOD_SECONDS = 300
+FIVE_XX_RATE_EXPRESSION = "IF(requests > 0, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / requests, 0)"
+DB_FREE_STORAGE_BYTES = 10 * 1024 ** 3
+DB_MAX_CONNECTIONS = 300
+
+
+@dataclass(frozen=True)
+class MonitoredResources:
+    """Dimensions of what the alarms watch."""
+
+    alb_arn_suffix: str
+    target_group_arn_suffix: str
+    asg_name: str
+    db_identifier: str
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """Operator-tunable thresholds (Terraform variable references) and the alarm e-mail."""
+
+    cpu_percent: float
+    alb_5xx_rate_percent: float
+    alarm_email: str
+
+
+class Monitoring(Construct):
+    """SNS topic, CloudWatch alarms and the service dashboard."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        region: str,
+        logs_key_arn: str,
+        resources: MonitoredResources,
+        thresholds: AlarmThresholds,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._naming = naming
+        self._topic = SnsTopic(self, "alarm_topic", name=naming.name("alarms"), kms_master_key_id=logs_key_arn,
+                               tags=naming.tags("alarms"))
+        SnsTopicSubscription(
+            self,
+            "alarm_email",
+            topic_arn=self._topic.arn,
+            protocol="email",
+            endpoint=thresholds.alarm_email,
+            # One subscription when an address is given, none when alarm_email is empty.
+            count=Fn.min([Fn.length_of(thresholds.alarm_email), 1]),
+        )
+        alb = {"LoadBalancer": resources.alb_arn_suffix}
+        self._alarms: list[CloudwatchMetricAlarm] = [
+            CloudwatchMetricAlarm(
+                self,
+                "alb_5xx_rate",
+                alarm_name=naming.name("alb-5xx-rate"),
+                alarm_description="More than the threshold % of ALB requests answered with 5XX (ELB or targets)",
+                comparison_operator="GreaterThanThreshold",
+                threshold=thresholds.alb_5xx_rate_percent,
+                evaluation_periods=2,
+                datapoints_to_alarm=2,
+                treat_missing_data="notBreaching",
+                metric_query=[
+                    _metric_query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb),
+                    _metric_query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb),
+                    _metric_query("requests", "AWS/ApplicationELB", "RequestCount", alb),
+                    CloudwatchMetricAlarmMetricQuery(id="error_rate", expression=FIVE_XX_RATE_EXPRESSION,
+                                                     label="5XX error rate (%)", return_data=True),
+                ],
+                alarm_actions=[self._topic.arn],
+                ok_actions=[self._topic.arn],
+                tags=naming.tags("alb-5xx-rate"),
+            ),
+            self._alarm("asg_cpu_high", "api-cpu-high", "ASG average CPU above the threshold",
+                        namespace="AWS/EC2", metric="CPUUtilization", statistic="Average",
+                        dimensions={"AutoScalingGroupName": resources.asg_name},
+                        operator="GreaterThanThreshold", threshold=thresholds.cpu_percent),
+            self._alarm("unhealthy_targets", "api-unhealthy-targets", "At least one API target fails /health",
+                        namespace="AWS/ApplicationELB", metric="UnHealthyHostCount", statistic="Maximum",
+                        dimensions={**alb, "TargetGroup": resources.target_group_arn_suffix},
+                        operator="GreaterThanThreshold", threshold=0),
+            self._alarm("db_cpu_high", "db-cpu-high", "Database CPU above the threshold",
+                        namespace="AWS/RDS", metric="CPUUtilization", statistic="Average",
+                        dimensions={"DBInstanceIdentifier": resources.db_identifier},
+                        operator="GreaterThanThreshold", threshold=thresholds.cpu_percent),
+            self._alarm("db_free_storage_low", "db-free-storage-low", "Database free storage below 10 GiB",
+                        namespace="AWS/RDS", metric="FreeStorageSpace", statistic="Minimum",
+                        dimensions={"DBInstanceIdentifier": resources.db_identifier},
+                        operator="LessThanThreshold", threshold=DB_FREE_STORAGE_BYTES),
+            self._alarm("db_connections_high", "db-connections-high", "Database connections near the limit",
+                        namespace="AWS/RDS", metric="DatabaseConnections", statistic="Maximum",
+                        dimensions={"DBInstanceIdentifier": resources.db_identifier},
+                        operator="GreaterThanThreshold", threshold=DB_MAX_CONNECTIONS),
+        ]
+        CloudwatchDashboard(
+            self,
+            "dashboard",
+            dashboard_name=naming.name("service"),
+            dashboard_body=_dashboard_body(region, resources),
+        )
+
+    def _alarm(self, construct_id: str, name: str, description: str, *, namespace: str, metric: str,
+               statistic: str, dimensions: dict[str, str], operator: str, threshold: float) -> CloudwatchMetricAlarm:
+        return CloudwatchMetricAlarm(
+            self,
+            construct_id,
+            alarm_name=self._naming.name(name),
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric,
+            statistic=statistic,
+            dimensions=dimensions,
+            period=PERIOD_SECONDS,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            comparison_operator=operator,
+            threshold=threshold,
+            treat_missing_data="notBreaching",
+            alarm_actions=[self._topic.arn],
+            ok_actions=[self._topic.arn],
+            tags=self._naming.tags(name),
+        )
+
+    @property
+    def alarm_topic_arn(self) -> str:
+        return self._topic.arn
+
+    @property
+    def alarm_names(self) -> list[str]:
+        return [alarm.alarm_name for alarm in self._alarms]
+
+
+def _metric_query(query_id: str, namespace: str, metric: str,
+                  dimensions: dict[str, str]) -> CloudwatchMetricAlarmMetricQuery:
+    return CloudwatchMetricAlarmMetricQuery(
+        id=query_id,
+        return_data=False,
+        metric=CloudwatchMetricAlarmMetricQueryMetric(
+            namespace=namespace, metric_name=metric, dimensions=dimensions, period=PERIOD_SECONDS, stat="Sum",
+        ),
+    )
+
+
+def _dashboard_body(region: str, resources: MonitoredResources) -> str:
+    def widget(title: str, metrics: list[list[str]], stat: str, x: int, y: int) -> dict:
+        return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+                "properties": {"title": title, "region": region, "stat": stat, "period": PERIOD_SECONDS,
+                               "view": "timeSeries", "metrics": metrics}}
+
+    alb, asg, db = resources.alb_arn_suffix, resources.asg_name, resources.db_identifier
+    return json.dumps({"widgets": [
+        widget("ALB requests and 5XX", [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", alb],
+                                        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", alb],
+                                        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", alb]],
+               "Sum", 0, 0),
+        widget("ALB latency (p99)", [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", alb]], "p99", 12, 0),
+        widget("API CPU", [["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg]], "Average", 0, 6),
+        widget("Database CPU and connections", [["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db],
+                                                ["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", db]],
+               "Average", 12, 6),
+    ]})

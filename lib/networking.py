@@ -1,0 +1,210 @@
+"""VPC over three availability zones with three subnet tiers (PCI DSS 1.2/1.3: network segmentation).
+
+- public: the ALB and the NAT gateways; the only tier with a route to the internet gateway.
+- app: the API instances; outbound only, through NAT (one per AZ by default so an AZ outage does not cut
+  the others off; ``single_nat_gateway`` trades that for cost).
+- data: RDS; no route to the internet at all, only the S3 gateway endpoint.
+VPC Flow Logs record all traffic to a KMS-encrypted log group (PCI DSS 10.2).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from cdktf import Fn
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
+    DataAwsAvailabilityZones,
+    DataAwsAvailabilityZonesFilter,
+)
+from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
+from cdktf_cdktf_provider_aws.eip import Eip
+from cdktf_cdktf_provider_aws.flow_log import FlowLog
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
+from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+from cdktf_cdktf_provider_aws.route import Route
+from cdktf_cdktf_provider_aws.route_table import RouteTable
+from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
+from cdktf_cdktf_provider_aws.subnet import Subnet
+from cdktf_cdktf_provider_aws.vpc import Vpc
+from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from constructs import Construct
+
+from lib.iam import assume_role_policy, policy_document
+from lib.naming import Naming
+
+TIERS = ("public", "app", "data")
+
+
+def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
+    """Split the VPC into 16 equal blocks: public uses blocks 0-2, app 4-6, data 8-10 (room to grow)."""
+    blocks = list(ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=4))
+    return {tier: [str(blocks[4 * index + az]) for az in range(az_count)] for index, tier in enumerate(TIERS)}
+
+
+class Networking(Construct):  # pylint: disable=too-many-instance-attributes
+    """VPC, subnets, gateways, routes, S3 endpoint and flow logs."""
+
+    def __init__(  # pylint: disable=too-many-locals
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        vpc_cidr: str,
+        az_count: int,
+        single_nat_gateway: bool,
+        region: str,
+        account_id: str,
+        log_retention_days: int,
+        logs_key_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        azs = DataAwsAvailabilityZones(
+            self,
+            "azs",
+            state="available",
+            # Local Zones and Wavelength Zones are opt-in and lack RDS Multi-AZ; keep to regular AZs.
+            filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
+        )
+        self._vpc = Vpc(
+            self,
+            "vpc",
+            cidr_block=vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=naming.tags("vpc"),
+        )
+        # An empty default security group: nothing can silently fall back to its allow-all rules (CIS 5.4).
+        DefaultSecurityGroup(self, "default_sg", vpc_id=self._vpc.id, tags=naming.tags("default-sg-unused"))
+        igw = InternetGateway(self, "igw", vpc_id=self._vpc.id, tags=naming.tags("igw"))
+
+        cidrs = subnet_cidrs(vpc_cidr, az_count)
+        self._subnets: dict[str, list[Subnet]] = {tier: [] for tier in TIERS}
+        for tier in TIERS:
+            for az in range(az_count):
+                self._subnets[tier].append(Subnet(
+                    self,
+                    f"{tier}_subnet_{az}",
+                    vpc_id=self._vpc.id,
+                    cidr_block=cidrs[tier][az],
+                    availability_zone=Fn.element(azs.names, az),
+                    # Only the public tier would ever need one, and the ALB and NAT get theirs explicitly.
+                    map_public_ip_on_launch=False,
+                    tags=naming.tags(f"{tier}-{az + 1}", Tier=tier),
+                ))
+
+        public_rt = RouteTable(self, "public_rt", vpc_id=self._vpc.id, tags=naming.tags("public-rt", Tier="public"))
+        Route(self, "public_default_route", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
+              gateway_id=igw.id)
+        for az, subnet in enumerate(self._subnets["public"]):
+            RouteTableAssociation(self, f"public_rta_{az}", subnet_id=subnet.id, route_table_id=public_rt.id)
+
+        nat_count = 1 if single_nat_gateway else az_count
+        self._nat_gateways: list[NatGateway] = []
+        for az in range(nat_count):
+            eip = Eip(self, f"nat_eip_{az}", domain="vpc", tags=naming.tags(f"nat-eip-{az + 1}"))
+            self._nat_gateways.append(NatGateway(
+                self,
+                f"nat_{az}",
+                allocation_id=eip.allocation_id,
+                subnet_id=self._subnets["public"][az].id,
+                tags=naming.tags(f"nat-{az + 1}"),
+                depends_on=[igw],
+            ))
+
+        private_route_tables: list[RouteTable] = []
+        for az in range(az_count):
+            app_rt = RouteTable(self, f"app_rt_{az}", vpc_id=self._vpc.id,
+                                tags=naming.tags(f"app-rt-{az + 1}", Tier="app"))
+            Route(self, f"app_default_route_{az}", route_table_id=app_rt.id, destination_cidr_block="0.0.0.0/0",
+                  nat_gateway_id=self._nat_gateways[az % nat_count].id)
+            RouteTableAssociation(self, f"app_rta_{az}", subnet_id=self._subnets["app"][az].id,
+                                  route_table_id=app_rt.id)
+            private_route_tables.append(app_rt)
+        # The data tier has one route table and no default route: RDS cannot reach or be reached from
+        # the internet even if a security group were misconfigured.
+        data_rt = RouteTable(self, "data_rt", vpc_id=self._vpc.id, tags=naming.tags("data-rt", Tier="data"))
+        for az, subnet in enumerate(self._subnets["data"]):
+            RouteTableAssociation(self, f"data_rta_{az}", subnet_id=subnet.id, route_table_id=data_rt.id)
+        private_route_tables.append(data_rt)
+
+        # S3 traffic (package mirrors, logs, backups) stays on the AWS network instead of crossing NAT.
+        VpcEndpoint(
+            self,
+            "s3_endpoint",
+            vpc_id=self._vpc.id,
+            service_name=f"com.amazonaws.{region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_route_tables],
+            tags=naming.tags("s3-endpoint"),
+        )
+
+        self._flow_log_group = CloudwatchLogGroup(
+            self,
+            "flow_log_group",
+            name=f"/aws/vpc/flow-logs/{naming.name('vpc')}",
+            retention_in_days=log_retention_days,
+            kms_key_id=logs_key_arn,
+            tags=naming.tags("flow-logs"),
+        )
+        flow_role = IamRole(
+            self,
+            "flow_log_role",
+            name=naming.name("flow-logs", "iam"),
+            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com", source_account=account_id),
+            tags=naming.tags("flow-logs-role"),
+        )
+        # Least privilege: write to this one log group only.
+        IamRolePolicy(
+            self,
+            "flow_log_policy",
+            name=naming.name("flow-logs-write", "iam"),
+            role=flow_role.id,
+            policy=policy_document([{
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [self._flow_log_group.arn, f"{self._flow_log_group.arn}:*"],
+            }]),
+        )
+        self._flow_log = FlowLog(
+            self,
+            "flow_log",
+            vpc_id=self._vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=self._flow_log_group.arn,
+            iam_role_arn=flow_role.arn,
+            max_aggregation_interval=60,
+            tags=naming.tags("flow-log"),
+        )
+
+    @property
+    def vpc_id(self) -> str:
+        return self._vpc.id
+
+    @property
+    def vpc_cidr(self) -> str:
+        return self._vpc.cidr_block
+
+    @property
+    def public_subnet_ids(self) -> list[str]:
+        return [subnet.id for subnet in self._subnets["public"]]
+
+    @property
+    def app_subnet_ids(self) -> list[str]:
+        return [subnet.id for subnet in self._subnets["app"]]
+
+    @property
+    def data_subnet_ids(self) -> list[str]:
+        return [subnet.id for subnet in self._subnets["data"]]
+
+    @property
+    def nat_gateway_ids(self) -> list[str]:
+        return [nat.id for nat in self._nat_gateways]
+
+    @property
+    def flow_log_group_name(self) -> str:
+        return self._flow_log_group.name

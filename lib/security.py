@@ -1,0 +1,86 @@
+"""Security groups per tier (PCI DSS 1.3: only the traffic each tier needs).
+
+internet --443--> ALB --api_port--> app instances --5432--> RDS
+
+Rules are separate ``aws_security_group_rule`` resources because the ALB and app groups reference each
+other; inline blocks would form a dependency cycle. No group has an inline ``egress`` block, so the
+provider removes AWS's default allow-all egress rule and only the egress listed here remains.
+"""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
+from constructs import Construct
+
+from lib.naming import Naming
+
+HTTPS_PORT = 443
+POSTGRES_PORT = 5432
+ANYWHERE = "0.0.0.0/0"
+
+
+class SecurityGroups(Construct):
+    """The ALB, application and database security groups and their rules."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        naming: Naming,
+        vpc_id: str,
+        api_port: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._alb = SecurityGroup(self, "alb_sg", name=naming.name("alb-sg"), vpc_id=vpc_id,
+                                  description="Payment ALB: HTTPS from the internet only", tags=naming.tags("alb-sg"))
+        self._app = SecurityGroup(self, "app_sg", name=naming.name("app-sg"), vpc_id=vpc_id,
+                                  description="Payment API instances: API port from the ALB only",
+                                  tags=naming.tags("app-sg"))
+        self._db = SecurityGroup(self, "db_sg", name=naming.name("db-sg"), vpc_id=vpc_id,
+                                 description="Payment database: PostgreSQL from the API instances only",
+                                 tags=naming.tags("db-sg"))
+
+        SecurityGroupRule(
+            self, "alb_https_in", type="ingress", security_group_id=self._alb.id, protocol="tcp",
+            from_port=HTTPS_PORT, to_port=HTTPS_PORT, cidr_blocks=[ANYWHERE],
+            description="HTTPS from the internet (TLS terminates on the ALB)",
+        )
+        SecurityGroupRule(
+            self, "alb_to_app_out", type="egress", security_group_id=self._alb.id, protocol="tcp",
+            from_port=api_port, to_port=api_port, source_security_group_id=self._app.id,
+            description="Forward to the API instances",
+        )
+        SecurityGroupRule(
+            self, "app_from_alb_in", type="ingress", security_group_id=self._app.id, protocol="tcp",
+            from_port=api_port, to_port=api_port, source_security_group_id=self._alb.id,
+            description="API port from the ALB",
+        )
+        SecurityGroupRule(
+            self, "app_to_db_out", type="egress", security_group_id=self._app.id, protocol="tcp",
+            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=self._db.id,
+            description="PostgreSQL to the database",
+        )
+        SecurityGroupRule(
+            self, "app_https_out", type="egress", security_group_id=self._app.id, protocol="tcp",
+            from_port=HTTPS_PORT, to_port=HTTPS_PORT, cidr_blocks=[ANYWHERE],
+            description="HTTPS to AWS APIs and package repositories through NAT",
+        )
+        SecurityGroupRule(
+            self, "db_from_app_in", type="ingress", security_group_id=self._db.id, protocol="tcp",
+            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=self._app.id,
+            description="PostgreSQL from the API instances",
+        )
+
+    @property
+    def alb_security_group_id(self) -> str:
+        return self._alb.id
+
+    @property
+    def app_security_group_id(self) -> str:
+        return self._app.id
+
+    @property
+    def db_security_group_id(self) -> str:
+        return self._db.id

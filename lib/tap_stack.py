@@ -1,0 +1,176 @@
+"""``TapStack``: the payment platform, wired from its components.
+
+This is the only module that knows every component. Components receive what they need as typed,
+keyword-only properties of other components (seed failure 4), never by reaching into each other.
+Order matters only where one component consumes another's outputs:
+keys -> network -> security groups -> log archive -> WAF -> database -> compute -> frontend -> monitoring.
+"""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from constructs import Construct
+
+from lib.compute import ApiSecrets, Compute, ScalingSettings
+from lib.config import StackConfig
+from lib.database import Database, DatabaseSizing
+from lib.frontend import Frontend
+from lib.kms import EncryptionKeys
+from lib.log_archive import LogArchive
+from lib.monitoring import AlarmThresholds, MonitoredResources, Monitoring
+from lib.naming import Naming
+from lib.networking import Networking
+from lib.security import SecurityGroups
+from lib.variables import define_variables
+from lib.waf import WebApplicationFirewall
+
+# Every service the stack calls; in sandbox mode each is pointed at the local emulator.
+SANDBOX_SERVICES = (
+    "acm", "autoscaling", "cloudfront", "cloudwatch", "ec2", "elbv2", "iam", "kms", "logs", "rds", "s3",
+    "secretsmanager", "sns", "ssm", "sts", "wafv2",
+)
+SANDBOX_CREDENTIAL = "test"  # moto accepts any static key; never a real credential
+
+
+class TapStack(TerraformStack):
+    """Provider, state backend, components and outputs for one environment."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+        super().__init__(scope, construct_id)
+        self._configure_provider(config)
+        self._configure_backend(config)
+        naming = Naming.for_config(config)
+        variables = define_variables(self, config)
+        account_id = DataAwsCallerIdentity(self, "current").account_id
+        force_destroy = not config.deletion_protection
+
+        keys = EncryptionKeys(self, "encryption", naming=naming, account_id=account_id, region=config.aws_region)
+        network = Networking(
+            self, "networking", naming=naming, vpc_cidr=config.vpc_cidr, az_count=config.az_count,
+            single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
+            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn,
+        )
+        security_groups = SecurityGroups(self, "security_groups", naming=naming, vpc_id=network.vpc_id,
+                                         api_port=config.api_port)
+        log_archive = LogArchive(self, "log_archive", naming=naming, account_id=account_id,
+                                 force_destroy=force_destroy)
+        waf = WebApplicationFirewall(self, "waf", naming=naming, logs_key_arn=keys.logs_key_arn,
+                                     log_retention_days=variables.log_retention_days)
+        database = Database(
+            self, "database", naming=naming, engine_version=config.db_engine_version,
+            data_subnet_ids=network.data_subnet_ids, db_security_group_id=security_groups.db_security_group_id,
+            data_key_arn=keys.data_key_arn, logs_key_arn=keys.logs_key_arn,
+            log_retention_days=variables.log_retention_days, account_id=account_id,
+            sizing=DatabaseSizing(
+                instance_class=variables.db_instance_class,
+                allocated_storage=variables.db_allocated_storage,
+                max_allocated_storage=variables.db_max_allocated_storage,
+                backup_retention_days=variables.db_backup_retention_days,
+            ),
+            deletion_protection=config.deletion_protection,
+        )
+        compute = Compute(
+            self, "compute", naming=naming, vpc_id=network.vpc_id,
+            public_subnet_ids=network.public_subnet_ids, app_subnet_ids=network.app_subnet_ids,
+            alb_security_group_id=security_groups.alb_security_group_id,
+            app_security_group_id=security_groups.app_security_group_id,
+            api_port=config.api_port, certificate_arn=variables.certificate_arn, web_acl_arn=waf.web_acl_arn,
+            access_log_bucket=log_archive.bucket_name, access_log_prefix=log_archive.alb_log_prefix,
+            deletion_protection=config.deletion_protection,
+            scaling=ScalingSettings(
+                instance_type=variables.instance_type, min_size=variables.asg_min_size,
+                max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity,
+            ),
+            secrets=ApiSecrets(
+                connection_parameter_arn=database.connection_parameter_arn,
+                db_secret_arn=database.master_secret_arn, data_key_arn=keys.data_key_arn,
+            ),
+        )
+        frontend = Frontend(
+            self, "frontend", naming=naming, account_id=account_id, log_bucket_name=log_archive.bucket_name,
+            log_bucket_domain_name=log_archive.bucket_domain_name, force_destroy=force_destroy,
+        )
+        monitoring = Monitoring(
+            self, "monitoring", naming=naming, region=config.aws_region, logs_key_arn=keys.logs_key_arn,
+            resources=MonitoredResources(
+                alb_arn_suffix=compute.alb_arn_suffix, target_group_arn_suffix=compute.target_group_arn_suffix,
+                asg_name=compute.asg_name, db_identifier=database.identifier,
+            ),
+            thresholds=AlarmThresholds(
+                cpu_percent=variables.cpu_alarm_threshold, alb_5xx_rate_percent=variables.alb_5xx_rate_threshold,
+                alarm_email=variables.alarm_email,
+            ),
+        )
+
+        outputs = {
+            "vpc_id": (network.vpc_id, "VPC id"),
+            "public_subnet_ids": (network.public_subnet_ids, "Public subnets (ALB, NAT), one per AZ"),
+            "app_subnet_ids": (network.app_subnet_ids, "Private application subnets (instances), one per AZ"),
+            "data_subnet_ids": (network.data_subnet_ids, "Private data subnets (RDS), one per AZ"),
+            "nat_gateway_ids": (network.nat_gateway_ids, "NAT gateways"),
+            "flow_log_group_name": (network.flow_log_group_name, "Log group receiving the VPC flow logs"),
+            "alb_security_group_id": (security_groups.alb_security_group_id, "ALB security group"),
+            "app_security_group_id": (security_groups.app_security_group_id, "API instance security group"),
+            "db_security_group_id": (security_groups.db_security_group_id, "Database security group"),
+            "alb_arn": (compute.alb_arn, "Application Load Balancer ARN"),
+            "alb_dns_name": (compute.alb_dns_name, "DNS name to point the API's domain at (CNAME/alias)"),
+            "https_listener_arn": (compute.https_listener_arn, "HTTPS listener ARN"),
+            "target_group_arn": (compute.target_group_arn, "API target group ARN"),
+            "asg_name": (compute.asg_name, "Auto Scaling Group name"),
+            "launch_template_id": (compute.launch_template_id, "Launch template id"),
+            "waf_web_acl_arn": (waf.web_acl_arn, "WAF web ACL ARN"),
+            "waf_log_group_name": (waf.log_group_name, "Log group receiving WAF logs"),
+            "rds_endpoint": (database.endpoint, "PostgreSQL endpoint (host:port)"),
+            "rds_identifier": (database.identifier, "RDS instance identifier"),
+            "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),
+            "db_connection_parameter_name": (database.connection_parameter_name,
+                                             "SSM SecureString with the connection string (no password)"),
+            "frontend_bucket_name": (frontend.bucket_name, "Bucket to upload the React build to"),
+            "cloudfront_distribution_id": (frontend.distribution_id, "CloudFront distribution id (for invalidations)"),
+            "cloudfront_domain_name": (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
+            "log_bucket_name": (log_archive.bucket_name, "Access-log archive bucket"),
+            "sns_topic_arn": (monitoring.alarm_topic_arn, "Alarm notification topic"),
+            "logs_kms_key_arn": (keys.logs_key_arn, "KMS key for logs and alarms"),
+            "data_kms_key_arn": (keys.data_key_arn, "KMS key for the database and its secrets"),
+        }
+        for name, (value, description) in outputs.items():
+            TerraformOutput(self, name, value=value, description=description)
+
+    def _configure_provider(self, config: StackConfig) -> None:
+        # default_tags is a list of one block (seed failure 6): build the block here, once.
+        default_tags = [AwsProviderDefaultTags(tags=dict(config.default_tags))]
+        if not config.sandbox:
+            AwsProvider(self, "aws", region=config.aws_region, default_tags=default_tags)
+            return
+        endpoint = config.sandbox_endpoint
+        AwsProvider(
+            self,
+            "aws",
+            region=config.aws_region,
+            default_tags=default_tags,
+            access_key=SANDBOX_CREDENTIAL,
+            secret_key=SANDBOX_CREDENTIAL,
+            skip_credentials_validation=True,
+            skip_metadata_api_check="true",
+            # moto answers STS with account 123456789012; skipping the lookup breaks SG references.
+            skip_requesting_account_id=False,
+            s3_use_path_style=True,
+            endpoints=[AwsProviderEndpoints(**{service: endpoint for service in SANDBOX_SERVICES})],
+        )
+
+    def _configure_backend(self, config: StackConfig) -> None:
+        if config.state_bucket is None:
+            LocalBackend(self, path=f"terraform.{config.stack_name}.tfstate")
+            return
+        S3Backend(
+            self,
+            bucket=config.state_bucket,
+            key=config.state_key,
+            region=config.state_bucket_region or config.aws_region,
+            encrypt=True,
+        )
+        # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3BackendConfig predates the key.
+        # No DynamoDB lock table: use_lockfile replaces it.
+        self.add_override("terraform.backend.s3.use_lockfile", True)

@@ -1,0 +1,41 @@
+"""Render the launch template's user data from ``lib/templates`` (seed failure 2).
+
+Launch templates take user data base64-encoded (EC2 answers ``InvalidUserData.Malformed`` otherwise), and
+a literal ``${`` or ``%{`` inside it would be parsed by Terraform as interpolation. Rendering refuses both
+problems here, at synth time, with the template's name in the message.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+MAX_ENCODED_BYTES = 16 * 1024  # EC2 limit on user data, counted after base64 encoding
+_MARKER = re.compile(r"@@([A-Z_]+)@@")
+_TERRAFORM_SEQUENCES = ("${", "%{")
+
+
+class UserDataError(ValueError):
+    """The template cannot become valid launch-template user data."""
+
+
+def render_user_data(template: str, values: dict[str, str]) -> str:
+    """Substitute ``@@NAME@@`` markers in ``lib/templates/<template>`` and return the base64 text."""
+    text = (TEMPLATE_DIR / template).read_text(encoding="utf-8")
+    missing = sorted(set(_MARKER.findall(text)) - set(values))
+    if missing:
+        raise UserDataError(f"{template}: no value for marker(s) {', '.join(missing)}")
+    rendered = _MARKER.sub(lambda match: values[match.group(1)], text)
+    for sequence in _TERRAFORM_SEQUENCES:
+        if sequence in rendered:
+            line = next(n for n, content in enumerate(rendered.splitlines(), 1) if sequence in content)
+            raise UserDataError(
+                f"{template} line {line} contains {sequence!r}, which Terraform would parse as interpolation; "
+                "write shell variables as $NAME and avoid JavaScript template literals."
+            )
+    encoded = base64.b64encode(rendered.encode("utf-8")).decode("ascii")
+    if len(encoded) > MAX_ENCODED_BYTES:
+        raise UserDataError(f"{template}: {len(encoded)} bytes after base64, EC2 allows {MAX_ENCODED_BYTES}")
+    return encoded

@@ -1,0 +1,148 @@
+"""Terraform input variables: the values an operator tunes per environment without touching Python.
+
+Defaults come from the validated ``StackConfig`` (so environment variables still work at synth time);
+each variable carries a type, a description and validation blocks that repeat the synth-time rules for
+values given at plan time (``-var``, ``*.tfvars``, ``TF_VAR_*``). Variables are declared at stack scope
+with fixed logical ids so their names in ``terraform.tfvars`` are stable and readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cdktf import TerraformStack, TerraformVariable, TerraformVariableValidationConfig
+
+from lib.config import StackConfig
+from lib.rules import CLOUDWATCH_RETENTION_DAYS
+
+CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$"
+
+
+@dataclass(frozen=True)
+class StackVariables:  # pylint: disable=too-many-instance-attributes
+    """Typed references (Terraform tokens) to the stack's input variables."""
+
+    certificate_arn: str
+    instance_type: str
+    asg_min_size: float
+    asg_max_size: float
+    asg_desired_capacity: float
+    db_instance_class: str
+    db_allocated_storage: float
+    db_max_allocated_storage: float
+    db_backup_retention_days: float
+    log_retention_days: float
+    cpu_alarm_threshold: float
+    alb_5xx_rate_threshold: float
+    alarm_email: str
+
+
+def _variable(stack: TerraformStack, name: str, *, var_type: str, description: str, default: Any = None,
+              rules: tuple[tuple[str, str], ...] = ()) -> TerraformVariable:
+    variable = TerraformVariable(
+        stack,
+        name,
+        type=var_type,
+        description=description,
+        default=default,
+        nullable=False,
+        validation=[TerraformVariableValidationConfig(condition=f"${{{condition}}}", error_message=message)
+                    for condition, message in rules],
+    )
+    variable.override_logical_id(name)
+    return variable
+
+
+def _whole_number_between(name: str, low: int, high: int) -> tuple[str, str]:
+    return (f"var.{name} >= {low} && var.{name} <= {high} && floor(var.{name}) == var.{name}",
+            f"{name} must be a whole number from {low} to {high}.")
+
+
+def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariables:
+    """Declare every input variable on ``stack`` and return typed references to them."""
+    retention_values = ", ".join(str(d) for d in sorted(CLOUDWATCH_RETENTION_DAYS))
+    number = "number"
+
+    certificate = _variable(
+        stack, "certificate_arn", var_type="string",
+        description="ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).",
+        rules=((f"can(regex(\"{CERTIFICATE_ARN_PATTERN}\", var.certificate_arn))",
+                "certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>). "
+                "Request or import the certificate in ACM, then pass it with -var certificate_arn=... "
+                "or TF_VAR_certificate_arn."),),
+    )
+    instance_type = _variable(
+        stack, "instance_type", var_type="string", default=config.instance_type,
+        description="EC2 instance type of the payment API instances.",
+        rules=(("can(regex(\"^[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.instance_type))",
+                "instance_type must look like an EC2 instance type, e.g. t3.medium."),),
+    )
+    asg_min = _variable(stack, "asg_min_size", var_type=number, default=config.asg_min_size,
+                        description="Minimum number of API instances (keep >= 2 for one per AZ failure).",
+                        rules=(_whole_number_between("asg_min_size", 1, 100),))
+    asg_max = _variable(
+        stack, "asg_max_size", var_type=number, default=config.asg_max_size,
+        description="Maximum number of API instances the scaling policy may reach.",
+        rules=(_whole_number_between("asg_max_size", 1, 100),
+               ("var.asg_max_size >= var.asg_min_size", "asg_max_size must be >= asg_min_size.")),
+    )
+    asg_desired = _variable(
+        stack, "asg_desired_capacity", var_type=number, default=config.asg_desired_capacity,
+        description="Initial number of API instances.",
+        rules=(("var.asg_desired_capacity >= var.asg_min_size && var.asg_desired_capacity <= var.asg_max_size",
+                "asg_desired_capacity must lie between asg_min_size and asg_max_size."),),
+    )
+    db_class = _variable(
+        stack, "db_instance_class", var_type="string", default=config.db_instance_class,
+        description="RDS instance class of the PostgreSQL database (Performance Insights needs medium or larger).",
+        rules=(("can(regex(\"^db\\\\.[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.db_instance_class))",
+                "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),),
+    )
+    db_storage = _variable(stack, "db_allocated_storage", var_type=number, default=config.db_allocated_storage,
+                           description="Initial gp3 storage of the database, in GiB.",
+                           rules=(_whole_number_between("db_allocated_storage", 20, 65536),))
+    db_max_storage = _variable(
+        stack, "db_max_allocated_storage", var_type=number, default=config.db_max_allocated_storage,
+        description="Storage autoscaling ceiling of the database, in GiB.",
+        rules=(_whole_number_between("db_max_allocated_storage", 20, 65536),
+               ("var.db_max_allocated_storage >= var.db_allocated_storage",
+                "db_max_allocated_storage must be >= db_allocated_storage.")),
+    )
+    db_backups = _variable(stack, "db_backup_retention_days", var_type=number,
+                           default=config.db_backup_retention_days,
+                           description="Days of automated database backups (PCI baseline: at least 7).",
+                           rules=(_whole_number_between("db_backup_retention_days", 7, 35),))
+    retention = _variable(
+        stack, "log_retention_days", var_type=number, default=config.log_retention_days,
+        description="Retention of every CloudWatch log group, in days (PCI DSS 10.5.1: at least 365).",
+        rules=((f"contains([{retention_values}], var.log_retention_days)",
+                f"log_retention_days must be one of the values CloudWatch accepts: {retention_values}."),),
+    )
+    cpu = _variable(stack, "cpu_alarm_threshold", var_type=number, default=config.cpu_alarm_threshold,
+                    description="ASG average CPU (%) above which the alarm fires.",
+                    rules=(_whole_number_between("cpu_alarm_threshold", 1, 100),))
+    rate_5xx = _variable(stack, "alb_5xx_rate_threshold", var_type=number, default=config.alb_5xx_rate_threshold,
+                         description="Share of ALB requests (%) answered with 5XX above which the alarm fires.",
+                         rules=(_whole_number_between("alb_5xx_rate_threshold", 1, 100),))
+    email = _variable(
+        stack, "alarm_email", var_type="string", default=config.alarm_email,
+        description="E-mail address subscribed to the alarm topic; empty for no subscription.",
+        rules=(("var.alarm_email == \"\" || can(regex(\"^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$\", var.alarm_email))",
+                "alarm_email must be an e-mail address or empty."),),
+    )
+    return StackVariables(
+        certificate_arn=certificate.string_value,
+        instance_type=instance_type.string_value,
+        asg_min_size=asg_min.number_value,
+        asg_max_size=asg_max.number_value,
+        asg_desired_capacity=asg_desired.number_value,
+        db_instance_class=db_class.string_value,
+        db_allocated_storage=db_storage.number_value,
+        db_max_allocated_storage=db_max_storage.number_value,
+        db_backup_retention_days=db_backups.number_value,
+        log_retention_days=retention.number_value,
+        cpu_alarm_threshold=cpu.number_value,
+        alb_5xx_rate_threshold=rate_5xx.number_value,
+        alarm_email=email.string_value,
+    )

@@ -1,0 +1,57 @@
+#!/usr/bin/env python
+"""Entry point: ``python tap.py`` (or ``cdktf synth``) synthesizes ``TapStack<suffix>``.
+
+Synthesis goes to a temporary folder next to the output folder and replaces ``cdktf.out`` only once the
+configuration is valid, the stack built and the preflight passed, so bad input never leaves partial or
+unchecked output behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from lib.config import ConfigError, StackConfig
+
+
+def synthesize(config: StackConfig, outdir: Path) -> Path:
+    """Synthesize into ``outdir`` atomically; return the stack's ``cdk.tf.json``."""
+    from cdktf import App  # pylint: disable=import-outside-toplevel  # after config: fail fast, no 20 s import
+
+    from lib.tap_stack import TapStack  # pylint: disable=import-outside-toplevel
+
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=outdir.parent))
+    try:
+        app = App(outdir=str(staging))
+        TapStack(app, config.stack_name, config=config)
+        app.synth()
+        if outdir.exists():
+            shutil.rmtree(outdir)
+        staging.rename(outdir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return outdir / "stacks" / config.stack_name / "cdk.tf.json"
+
+
+def main() -> int:
+    try:
+        config = StackConfig.from_env()
+    except ConfigError as err:
+        print(f"Configuration error: {err}", file=sys.stderr)
+        return 2
+    outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")).resolve()
+    try:
+        stack_file = synthesize(config, outdir)
+    except ValueError as err:
+        print(f"Synthesis error: {err}", file=sys.stderr)
+        return 2
+    print(f"Synthesized {config.stack_name} -> {stack_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

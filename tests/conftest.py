@@ -1,0 +1,42 @@
+"""Shared fixtures: the stack is synthesized once per test session (the provider import costs ~20 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SYNTH_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
+
+
+def synth_stack(tmp_dir: Path, environ: dict[str, str]) -> dict[str, Any]:
+    """Synthesize ``TapStack`` for ``environ`` in this process and return the stack's JSON."""
+    from cdktf import App  # pylint: disable=import-outside-toplevel
+
+    from lib.config import StackConfig  # pylint: disable=import-outside-toplevel
+    from lib.tap_stack import TapStack  # pylint: disable=import-outside-toplevel
+
+    config = StackConfig.from_env(environ)
+    app = App(outdir=str(tmp_dir))
+    TapStack(app, config.stack_name, config=config)
+    app.synth()
+    return json.loads((tmp_dir / "stacks" / config.stack_name / "cdk.tf.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def synth_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The default (production-mode) stack, synthesized once."""
+    return synth_stack(tmp_path_factory.mktemp("synth"), dict(SYNTH_ENV))
+
+
+@pytest.fixture(scope="session")
+def resources(synth_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{resource type: {logical name: body}}``."""
+    return synth_json["resource"]

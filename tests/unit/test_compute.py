@@ -1,0 +1,92 @@
+"""SPEC 3: HTTPS-only ALB with WAF by ARN, hardened launch template, self-healing ASG."""
+
+import base64
+
+from tests.unit.helpers import by_path, only, ref
+
+
+def test_alb_is_internet_facing_hardened_and_logged(resources):
+    alb = only(resources, "aws_alb")
+    assert alb["internal"] is False and alb["load_balancer_type"] == "application"
+    assert alb["drop_invalid_header_fields"] is True
+    assert alb["enable_deletion_protection"] is True
+    assert alb["access_logs"]["enabled"] is True and alb["access_logs"]["prefix"] == "alb"
+    assert "aws_s3_bucket.log_archive_bucket" in alb["access_logs"]["bucket"]
+    assert len(alb["subnets"]) == 3 and all("public_subnet" in s for s in alb["subnets"])
+
+
+def test_only_listener_is_https_with_certificate_variable_and_modern_tls(resources):
+    listener = only(resources, "aws_alb_listener")
+    assert listener["port"] == 443 and listener["protocol"] == "HTTPS"
+    assert listener["certificate_arn"] == "${var.certificate_arn}"
+    assert listener["ssl_policy"].startswith("ELBSecurityPolicy-TLS13-1-2")
+    assert listener["default_action"][0]["type"] == "forward"
+
+
+def test_target_group_health_check_and_string_deregistration_delay(resources):
+    tg = only(resources, "aws_alb_target_group")
+    assert tg["port"] == 8080 and tg["protocol"] == "HTTP"
+    assert tg["deregistration_delay"] == "30"
+    assert tg["health_check"]["path"] == "/health" and tg["health_check"]["matcher"] == "200"
+
+
+def test_waf_is_associated_with_the_alb_by_acl_arn(resources):
+    assoc = only(resources, "aws_wafv2_web_acl_association")
+    acl_name = next(iter(resources["aws_wafv2_web_acl"]))
+    alb_name = next(iter(resources["aws_alb"]))
+    assert assoc["web_acl_arn"] == ref("aws_wafv2_web_acl", acl_name, "arn")
+    assert assoc["resource_arn"] == ref("aws_alb", alb_name, "arn")
+
+
+def test_launch_template_requires_imdsv2_and_encrypts_root_volume(resources):
+    lt = only(resources, "aws_launch_template")
+    assert lt["metadata_options"]["http_tokens"] == "required"
+    assert lt["metadata_options"]["http_put_response_hop_limit"] == 1
+    ebs = lt["block_device_mappings"][0]["ebs"]
+    assert ebs["encrypted"] == "true" and ebs["volume_type"] == "gp3"
+    assert lt["monitoring"]["enabled"] is True
+    assert "aws_iam_instance_profile" in lt["iam_instance_profile"]["arn"]
+    assert lt["instance_type"] == "${var.instance_type}"
+    assert "network_interfaces" not in lt  # no public IP association
+
+
+def test_image_is_looked_up_amazon_linux_2023(synth_json):
+    lt = only(synth_json["resource"], "aws_launch_template")
+    parameters = synth_json["data"]["aws_ssm_parameter"]
+    (name, parameter), = parameters.items()
+    assert parameter["name"].startswith("/aws/service/ami-amazon-linux-latest/al2023-ami")
+    assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
+
+
+def test_user_data_is_base64_with_no_terraform_interpolation_and_serves_health(resources):
+    encoded = only(resources, "aws_launch_template")["user_data"]
+    script = base64.b64decode(encoded, validate=True).decode("utf-8")
+    assert script.startswith("#!/bin/bash")
+    assert "${" not in script and "%{" not in script
+    assert "/health" in script and "API_PORT=8080" in script and "@@" not in script
+
+
+def test_asg_sizes_health_checks_refresh_and_scaling(resources):
+    asg_name, asg = by_path(resources, "aws_autoscaling_group", "compute/asg")
+    assert (asg["min_size"], asg["max_size"], asg["desired_capacity"]) == (
+        "${var.asg_min_size}", "${var.asg_max_size}", "${var.asg_desired_capacity}")
+    assert asg["health_check_type"] == "ELB"
+    assert len(asg["vpc_zone_identifier"]) == 3 and all("app_subnet" in s for s in asg["vpc_zone_identifier"])
+    assert asg["instance_refresh"]["strategy"] == "Rolling"
+    assert asg["instance_refresh"]["preferences"]["min_healthy_percentage"] == 100
+    assert "latest_version" in asg["launch_template"]["version"]
+    assert {t["key"] for t in asg["tag"] if t["propagate_at_launch"]} >= {"Name"}
+    policy = only(resources, "aws_autoscaling_policy")
+    assert policy["autoscaling_group_name"] == ref("aws_autoscaling_group", asg_name, "name")
+    tracking = policy["target_tracking_configuration"]
+    assert policy["policy_type"] == "TargetTrackingScaling"
+    assert tracking["predefined_metric_specification"]["predefined_metric_type"] == "ASGAverageCPUUtilization"
+
+
+def test_variables_default_to_the_spec_sizes(synth_json):
+    variables = synth_json["variable"]
+    assert (variables["asg_min_size"]["default"], variables["asg_max_size"]["default"],
+            variables["asg_desired_capacity"]["default"]) == (2, 6, 2)
+    assert "default" not in variables["certificate_arn"], "a plan without a certificate must fail"
+    assert any("certificate_arn must be an ACM certificate ARN" in v["error_message"]
+               for v in variables["certificate_arn"]["validation"])

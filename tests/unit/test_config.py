@@ -1,0 +1,73 @@
+"""SPEC 8: bad configuration stops synth with a message naming the value and the fix, writing nothing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lib.config import ConfigError, StackConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_are_the_spec_values():
+    config = StackConfig.from_env({}, region_file=Path("/nonexistent"))
+    assert (config.environment_suffix, config.aws_region, config.stack_name) == ("dev", "us-east-1", "TapStackdev")
+    assert (config.asg_min_size, config.asg_max_size, config.asg_desired_capacity) == (2, 6, 2)
+    assert config.db_engine_version == "15" and config.deletion_protection is True and not config.sandbox
+    assert config.log_retention_days >= 365
+
+
+def test_region_file_is_used_when_env_is_silent(tmp_path):
+    region_file = tmp_path / "AWS_REGION"
+    region_file.write_text("eu-west-1\n")
+    assert StackConfig.from_env({}, region_file=region_file).aws_region == "eu-west-1"
+    assert StackConfig.from_env({"AWS_REGION": "us-west-2"}, region_file=region_file).aws_region == "us-west-2"
+
+
+def test_config_is_immutable():
+    config = StackConfig()
+    with pytest.raises(AttributeError):
+        config.environment_suffix = "prod"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("environ", "named", "hint"), [
+    ({"ENVIRONMENT_SUFFIX": "Prod_1"}, "ENVIRONMENT_SUFFIX", "lowercase"),
+    ({"ENVIRONMENT_SUFFIX": "averyveryverylongsuffix"}, "ENVIRONMENT_SUFFIX", "1-12"),
+    ({"AWS_REGION": "us-east-9"}, "AWS_REGION", "allowed regions"),
+    ({"ASG_MIN_SIZE": "5", "ASG_MAX_SIZE": "3"}, "ASG_MIN_SIZE", "must not exceed ASG_MAX_SIZE=3"),
+    ({"ASG_DESIRED_CAPACITY": "9"}, "ASG_DESIRED_CAPACITY", "between"),
+    ({"ASG_MIN_SIZE": "two"}, "ASG_MIN_SIZE", "whole number"),
+    ({"VPC_CIDR": "10.0.0.0/33"}, "VPC_CIDR", "not a CIDR"),
+    ({"VPC_CIDR": "8.8.0.0/16"}, "VPC_CIDR", "private"),
+    ({"DB_ENGINE_VERSION": "15.5"}, "DB_ENGINE_VERSION", "major version"),
+    ({"DB_ENGINE_VERSION": "99"}, "DB_ENGINE_VERSION", "major version"),
+    ({"DB_BACKUP_RETENTION_DAYS": "3"}, "DB_BACKUP_RETENTION_DAYS", "7-35"),
+    ({"LOG_RETENTION_DAYS": "100"}, "LOG_RETENTION_DAYS", "365"),
+    ({"INSTANCE_TYPE": "huge"}, "INSTANCE_TYPE", "t3.medium"),
+    ({"DB_INSTANCE_CLASS": "t3.medium"}, "DB_INSTANCE_CLASS", "db.t3.medium"),
+    ({"ALARM_EMAIL": "oncall"}, "ALARM_EMAIL", "e-mail"),
+    ({"SINGLE_NAT_GATEWAY": "maybe"}, "SINGLE_NAT_GATEWAY", "true or false"),
+    ({"TERRAFORM_STATE_BUCKET": "Bad_Bucket"}, "TERRAFORM_STATE_BUCKET", "3-63"),
+    ({"SANDBOX_ENDPOINT_URL": "https://ec2.amazonaws.com"}, "SANDBOX_ENDPOINT_URL", "local emulator"),
+    ({"API_PORT": "443"}, "API_PORT", "other than"),
+])
+def test_invalid_values_are_named_with_the_fix(environ, named, hint):
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_env(environ, region_file=Path("/nonexistent"))
+    message = str(caught.value)
+    assert message.startswith(f"{named}=") and hint in message
+
+
+@pytest.mark.parametrize("environ", [{"ENVIRONMENT_SUFFIX": "BAD SUFFIX"}, {"ASG_MIN_SIZE": "7"},
+                                     {"DB_ENGINE_VERSION": "15.5"}])
+def test_cli_exits_non_zero_and_writes_nothing(tmp_path, environ):
+    outdir = tmp_path / "cdktf.out"
+    env = {**os.environ, **environ, "CDKTF_OUTDIR": str(outdir)}
+    result = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=False, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Configuration error: ") and next(iter(environ)) in result.stderr
+    assert not outdir.exists() and not list(tmp_path.iterdir())

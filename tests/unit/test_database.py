@@ -1,0 +1,82 @@
+"""SPEC 4: PostgreSQL "15", Multi-AZ, encrypted, managed secret, TLS forced, backups apart from maintenance."""
+
+import re
+
+from tests.conftest import SYNTH_ENV, synth_stack
+from tests.unit.helpers import by_path, only
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def test_engine_is_postgres_major_version_15(resources):
+    db = only(resources, "aws_db_instance")
+    assert db["engine"] == "postgres" and db["engine_version"] == "15"
+
+
+def test_multi_az_encrypted_private_gp3(resources):
+    db = only(resources, "aws_db_instance")
+    assert db["multi_az"] is True and db["storage_type"] == "gp3"
+    assert db["storage_encrypted"] is True and "aws_kms_key.encryption_data_key" in db["kms_key_id"]
+    assert db["publicly_accessible"] is False
+    assert "aws_db_subnet_group" in db["db_subnet_group_name"]
+    subnet_group = only(resources, "aws_db_subnet_group")
+    assert all("data_subnet" in s for s in subnet_group["subnet_ids"]) and len(subnet_group["subnet_ids"]) == 3
+
+
+def test_master_password_is_managed_by_rds_never_in_state(resources):
+    db = only(resources, "aws_db_instance")
+    assert db["manage_master_user_password"] is True
+    assert "password" not in db
+    assert "aws_kms_key.encryption_data_key" in db["master_user_secret_kms_key_id"]
+
+
+def test_parameter_group_forces_tls(resources):
+    group = only(resources, "aws_db_parameter_group")
+    assert group["family"] == "postgres15"
+    params = {p["name"]: p["value"] for p in group["parameter"]}
+    assert params["rds.force_ssl"] == "1" and params["ssl_min_protocol_version"] == "TLSv1.2"
+
+
+def test_backups_kept_and_windows_well_apart(resources, synth_json):
+    db = only(resources, "aws_db_instance")
+    assert db["backup_retention_period"] == "${var.db_backup_retention_days}"
+    assert synth_json["variable"]["db_backup_retention_days"]["default"] >= 7
+    backup_start, backup_end = (_minutes(t) for t in db["backup_window"].split("-"))
+    day, start, _, end = re.match(r"(\w+):(\d\d:\d\d)-(\w+):(\d\d:\d\d)", db["maintenance_window"]).groups()
+    assert day == "sun"
+    gap = min(abs(_minutes(start) - backup_end), abs(backup_start - _minutes(end)))
+    assert gap >= 60, "backup and maintenance windows must not overlap or touch"
+
+
+def test_protection_logs_and_insights(resources):
+    db = only(resources, "aws_db_instance")
+    assert db["deletion_protection"] is True and db["skip_final_snapshot"] is False
+    assert db["final_snapshot_identifier"].endswith("-test")
+    assert set(db["enabled_cloudwatch_logs_exports"]) == {"postgresql", "upgrade"}
+    assert db["performance_insights_enabled"] is True and "aws_kms_key" in db["performance_insights_kms_key_id"]
+    for export in ("postgresql", "upgrade"):
+        _, group = by_path(resources, "aws_cloudwatch_log_group", f"database/log_group_{export}")
+        assert group["name"] == f"/aws/rds/instance/{db['identifier']}/{export}" and "kms_key_id" in group
+
+
+def test_connection_string_is_securestring_without_password(resources):
+    parameter = only(resources, "aws_ssm_parameter")
+    assert parameter["type"] == "SecureString" and "aws_kms_key.encryption_data_key" in parameter["key_id"]
+    # user@host:port/db — a user:password@ form would put the secret in state and in SSM.
+    assert re.match(r"^postgresql://[a-z_]+@\$\{aws_db_instance\.\w+\.address\}:\$\{aws_db_instance\.\w+\.port\}/"
+                    r"payments\?sslmode=verify-full$", parameter["value"])
+
+
+def test_sandbox_relaxes_protection_for_destroy(tmp_path, resources):
+    stack = synth_stack(tmp_path, {**SYNTH_ENV, "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000"})
+    db = only(stack["resource"], "aws_db_instance")
+    assert db["deletion_protection"] is False and db["skip_final_snapshot"] is True
+    assert all(b["force_destroy"] is True for b in stack["resource"]["aws_s3_bucket"].values())
+    provider = stack["provider"]["aws"][0]
+    assert set(provider["endpoints"][0].values()) == {"http://127.0.0.1:5000"}
+    assert provider["skip_requesting_account_id"] is False and provider["s3_use_path_style"] is True
+    # Sandbox mode is configuration only: exactly the production resources, no emulator-only extras.
+    assert {t: sorted(v) for t, v in stack["resource"].items()} == {t: sorted(v) for t, v in resources.items()}

@@ -1,0 +1,56 @@
+"""SPEC 7: alarms on the 5XX *rate*, CPU, targets and database; encrypted topic; dashboard."""
+
+import json
+
+from tests.unit.helpers import by_path, only
+
+
+def test_alb_5xx_alarm_is_a_rate_over_request_count(resources, synth_json):
+    _, alarm = by_path(resources, "aws_cloudwatch_metric_alarm", "monitoring/alb_5xx_rate")
+    queries = {q["id"]: q for q in alarm["metric_query"]}
+    returned = [q for q in alarm["metric_query"] if q.get("return_data")]
+    assert len(returned) == 1 and "expression" in returned[0]
+    expression = returned[0]["expression"]
+    assert "100 *" in expression and "/ requests" in expression
+    assert queries["requests"]["metric"]["metric_name"] == "RequestCount"
+    assert {queries[q]["metric"]["metric_name"] for q in ("elb5xx", "target5xx")} == {
+        "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count"}
+    assert alarm["threshold"] == "${var.alb_5xx_rate_threshold}"
+    assert synth_json["variable"]["alb_5xx_rate_threshold"]["default"] == 5
+    assert alarm["comparison_operator"] == "GreaterThanThreshold"
+
+
+def test_asg_cpu_alarm_above_80_percent(resources, synth_json):
+    _, alarm = by_path(resources, "aws_cloudwatch_metric_alarm", "monitoring/asg_cpu_high")
+    assert (alarm["namespace"], alarm["metric_name"], alarm["statistic"]) == ("AWS/EC2", "CPUUtilization", "Average")
+    assert "aws_autoscaling_group" in alarm["dimensions"]["AutoScalingGroupName"]
+    assert alarm["threshold"] == "${var.cpu_alarm_threshold}"
+    assert synth_json["variable"]["cpu_alarm_threshold"]["default"] == 80
+
+
+def test_database_and_target_alarms_notify_the_topic(resources):
+    topic = next(iter(resources["aws_sns_topic"]))
+    alarms = resources["aws_cloudwatch_metric_alarm"]
+    metrics = {a.get("metric_name") for a in alarms.values()}
+    assert {"UnHealthyHostCount", "FreeStorageSpace", "DatabaseConnections"} <= metrics
+    for name, alarm in alarms.items():
+        assert alarm["alarm_actions"] == [f"${{aws_sns_topic.{topic}.arn}}"], name
+
+
+def test_topic_encrypted_and_email_optional(resources):
+    topic = only(resources, "aws_sns_topic")
+    assert "aws_kms_key.encryption_logs_key" in topic["kms_master_key_id"]
+    subscription = only(resources, "aws_sns_topic_subscription")
+    assert subscription["count"] == "${min(length(var.alarm_email), 1)}"
+
+
+def test_every_log_group_has_retention_and_kms(resources):
+    for name, group in resources["aws_cloudwatch_log_group"].items():
+        assert group["retention_in_days"] == "${var.log_retention_days}", name
+        assert "aws_kms_key.encryption_logs_key" in group["kms_key_id"], name
+
+
+def test_dashboard_covers_alb_asg_and_database(resources):
+    body = json.loads(only(resources, "aws_cloudwatch_dashboard")["dashboard_body"])
+    namespaces = {metric[0] for widget in body["widgets"] for metric in widget["properties"]["metrics"]}
+    assert namespaces == {"AWS/ApplicationELB", "AWS/EC2", "AWS/RDS"}

@@ -1,0 +1,103 @@
+"""SPEC 1: three AZs, three tiers, data tier isolated, flow logs encrypted."""
+
+import ipaddress
+import re
+
+from tests.conftest import SYNTH_ENV, synth_stack
+from tests.unit.helpers import by_path, only, policy, ref
+
+
+def _subnets(resources, tier):
+    return {name: body for name, body in resources["aws_subnet"].items() if body["tags"].get("Tier") == tier}
+
+
+def test_vpc_cidr_and_dns(resources):
+    vpc = only(resources, "aws_vpc")
+    assert vpc["cidr_block"] == "10.0.0.0/16"
+    assert vpc["enable_dns_support"] is True and vpc["enable_dns_hostnames"] is True
+
+
+def test_three_tiers_spread_over_three_looked_up_azs(resources):
+    az_reference = re.compile(r"^\$\{element\(data\.aws_availability_zones\.\w+\.names, (\d)\)\}$")
+    for tier in ("public", "app", "data"):
+        subnets = _subnets(resources, tier)
+        assert len(subnets) == 3, tier
+        # Looked up from the availability-zones data source, one index each, never "<region>a" literals.
+        indices = sorted(int(az_reference.match(body["availability_zone"]).group(1)) for body in subnets.values())
+        assert indices == [0, 1, 2], tier
+        cidrs = [ipaddress.ip_network(body["cidr_block"]) for body in subnets.values()]
+        assert all(c.subnet_of(ipaddress.ip_network("10.0.0.0/16")) for c in cidrs)
+        assert all(body["map_public_ip_on_launch"] is False for body in subnets.values())
+
+
+def test_subnet_cidrs_do_not_overlap(resources):
+    cidrs = [ipaddress.ip_network(body["cidr_block"]) for body in resources["aws_subnet"].values()]
+    for i, first in enumerate(cidrs):
+        for second in cidrs[i + 1:]:
+            assert not first.overlaps(second), (first, second)
+
+
+def _route_table_of(resources, subnet_name):
+    for assoc in resources["aws_route_table_association"].values():
+        if assoc["subnet_id"] == ref("aws_subnet", subnet_name):
+            return assoc["route_table_id"].split(".")[1]
+    raise AssertionError(f"no route table for {subnet_name}")
+
+
+def _routes_of(resources, table_name):
+    return [r for r in resources["aws_route"].values() if r["route_table_id"] == ref("aws_route_table", table_name)]
+
+
+def test_data_subnets_have_no_route_to_internet_or_nat(resources):
+    for name in _subnets(resources, "data"):
+        table = _route_table_of(resources, name)
+        assert _routes_of(resources, table) == [], f"data subnet {name} has routes"
+        assert "route" not in resources["aws_route_table"][table]
+
+
+def test_public_routes_to_igw_and_app_routes_to_own_nat(resources):
+    igw = next(iter(resources["aws_internet_gateway"]))
+    for name in _subnets(resources, "public"):
+        routes = _routes_of(resources, _route_table_of(resources, name))
+        assert [(r["destination_cidr_block"], r["gateway_id"]) for r in routes] == [
+            ("0.0.0.0/0", ref("aws_internet_gateway", igw))]
+    nat_targets = set()
+    for name in _subnets(resources, "app"):
+        routes = _routes_of(resources, _route_table_of(resources, name))
+        assert len(routes) == 1 and routes[0]["destination_cidr_block"] == "0.0.0.0/0"
+        assert "gateway_id" not in routes[0]
+        nat_targets.add(routes[0]["nat_gateway_id"])
+    assert len(nat_targets) == 3, "one NAT gateway per AZ by default"
+    assert len(resources["aws_nat_gateway"]) == 3
+
+
+def test_s3_gateway_endpoint_serves_private_tiers(resources):
+    endpoint = only(resources, "aws_vpc_endpoint")
+    assert endpoint["vpc_endpoint_type"] == "Gateway" and endpoint["service_name"] == "com.amazonaws.us-east-1.s3"
+    assert len(endpoint["route_table_ids"]) == 4  # three app tables and the data table
+
+
+def test_default_security_group_is_emptied(resources):
+    default_sg = only(resources, "aws_default_security_group")
+    assert "ingress" not in default_sg and "egress" not in default_sg
+
+
+def test_flow_logs_to_encrypted_log_group_with_least_privilege_role(resources):
+    flow = only(resources, "aws_flow_log")
+    assert flow["traffic_type"] == "ALL" and flow["log_destination_type"] == "cloud-watch-logs"
+    group_name, group = by_path(resources, "aws_cloudwatch_log_group", "networking/flow_log_group")
+    assert flow["log_destination"] == ref("aws_cloudwatch_log_group", group_name, "arn")
+    assert group["kms_key_id"].endswith(".arn}") and "aws_kms_key" in group["kms_key_id"]
+    assert group["retention_in_days"] == "${var.log_retention_days}"
+    _, role_policy = by_path(resources, "aws_iam_role_policy", "networking/flow_log_policy")
+    statements = policy(role_policy)["Statement"]
+    assert all("*" != resource for s in statements for resource in s["Resource"])
+    assert {a for s in statements for a in s["Action"]} == {
+        "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}
+
+
+def test_single_nat_gateway_option(tmp_path):
+    stack = synth_stack(tmp_path, {**SYNTH_ENV, "SINGLE_NAT_GATEWAY": "true"})
+    assert len(stack["resource"]["aws_nat_gateway"]) == 1
+    nat_routes = {r["nat_gateway_id"] for r in stack["resource"]["aws_route"].values() if "nat_gateway_id" in r}
+    assert len(nat_routes) == 1

@@ -1,0 +1,95 @@
+"""SPEC 5 and 6: private, encrypted, TLS-only buckets; CloudFront with OAC serving the SPA."""
+
+from tests.unit.helpers import by_path, only, policy, ref
+
+
+def _bucket(resources, component):
+    return by_path(resources, "aws_s3_bucket", f"{component}/bucket")[0]
+
+
+def _for_bucket(resources, rtype, bucket):
+    matches = [b for b in resources[rtype].values() if b["bucket"] == ref("aws_s3_bucket", bucket)]
+    assert len(matches) == 1, (rtype, bucket)
+    return matches[0]
+
+
+def test_every_bucket_blocks_public_access_versions_and_denies_plain_http(resources):
+    for bucket in resources["aws_s3_bucket"]:
+        block = _for_bucket(resources, "aws_s3_bucket_public_access_block", bucket)
+        assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                                 "restrict_public_buckets"))
+        assert _for_bucket(resources, "aws_s3_bucket_versioning", bucket)["versioning_configuration"]["status"] \
+            == "Enabled"
+        statements = policy(_for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"]
+        deny = [s for s in statements if s["Effect"] == "Deny"]
+        assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert all(s["Principal"] != "*" for s in statements if s["Effect"] == "Allow")
+
+
+def test_bucket_names_are_unique_per_account_and_environment(resources):
+    for body in resources["aws_s3_bucket"].values():
+        assert body["bucket"].startswith("payment-") and "-test-" in body["bucket"]
+        assert body["bucket"].endswith("${data.aws_caller_identity.current.account_id}")
+
+
+def test_frontend_bucket_kms_encrypted_owner_enforced_and_logged(resources):
+    bucket = _bucket(resources, "frontend")
+    sse = _for_bucket(resources, "aws_s3_bucket_server_side_encryption_configuration", bucket)
+    default = sse["rule"][0]["apply_server_side_encryption_by_default"]
+    assert default["sse_algorithm"] == "aws:kms" and "aws_kms_key.frontend_key" in default["kms_master_key_id"]
+    ownership = _for_bucket(resources, "aws_s3_bucket_ownership_controls", bucket)
+    assert ownership["rule"]["object_ownership"] == "BucketOwnerEnforced"
+    logging = _for_bucket(resources, "aws_s3_bucket_logging", bucket)
+    assert "log_archive_bucket" in logging["target_bucket"]
+
+
+def test_frontend_policy_allows_only_its_distribution(resources):
+    bucket = _bucket(resources, "frontend")
+    distribution = next(iter(resources["aws_cloudfront_distribution"]))
+    allow = [s for s in policy(_for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"]
+             if s["Effect"] == "Allow"]
+    assert allow == [{
+        "Sid": "AllowFrontendDistributionOnly", "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+        "Resource": f"{ref('aws_s3_bucket', bucket, 'arn')}/*",
+        "Condition": {"StringEquals": {"aws:SourceArn": ref("aws_cloudfront_distribution", distribution, "arn")}},
+    }]
+
+
+def test_cloudfront_uses_oac_https_spa_fallback_headers_and_logging(resources):
+    cdn = only(resources, "aws_cloudfront_distribution")
+    oac_name, oac = next(iter(resources["aws_cloudfront_origin_access_control"].items()))
+    assert oac["signing_behavior"] == "always" and oac["signing_protocol"] == "sigv4"
+    assert cdn["default_root_object"] == "index.html"
+    origin = cdn["origin"][0]
+    assert origin["origin_access_control_id"] == ref("aws_cloudfront_origin_access_control", oac_name)
+    assert "s3_origin_config" not in origin, "legacy origin access identity must not be used"
+    behavior = cdn["default_cache_behavior"]
+    assert behavior["viewer_protocol_policy"] == "https-only"
+    assert "aws_cloudfront_response_headers_policy" in behavior["response_headers_policy_id"]
+    assert {(e["error_code"], e["response_code"], e["response_page_path"]) for e in cdn["custom_error_response"]} == {
+        (403, 200, "/index.html"), (404, 200, "/index.html")}
+    assert "log_archive_bucket" in cdn["logging_config"]["bucket"]
+    headers = only(resources, "aws_cloudfront_response_headers_policy")["security_headers_config"]
+    assert headers["strict_transport_security"]["access_control_max_age_sec"] >= 31536000
+    assert headers["frame_options"]["frame_option"] == "DENY"
+
+
+def test_log_bucket_sse_s3_acls_for_cloudfront_and_lifecycle(resources):
+    bucket = _bucket(resources, "log_archive")
+    sse = _for_bucket(resources, "aws_s3_bucket_server_side_encryption_configuration", bucket)
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
+    assert _for_bucket(resources, "aws_s3_bucket_ownership_controls", bucket)["rule"]["object_ownership"] \
+        == "BucketOwnerPreferred"
+    rule = _for_bucket(resources, "aws_s3_bucket_lifecycle_configuration", bucket)["rule"][0]
+    assert rule["status"] == "Enabled" and rule["expiration"][0]["days"] >= 365
+    assert [t["storage_class"] for t in rule["transition"]] == ["STANDARD_IA", "GLACIER"]
+    allow = {s["Sid"] for s in policy(_for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"]
+             if s["Effect"] == "Allow"}
+    assert allow == {"AlbAccessLogDelivery", "S3ServerAccessLogDelivery"}
+
+
+def test_only_the_log_bucket_keeps_acls(resources):
+    preferred = [b for b in resources["aws_s3_bucket_ownership_controls"].values()
+                 if b["rule"]["object_ownership"] != "BucketOwnerEnforced"]
+    assert len(preferred) == 1 and "log_archive" in preferred[0]["bucket"]

@@ -1,0 +1,35 @@
+"""Seed failure 2 at its source: rendering refuses interpolation sequences and returns base64."""
+
+import base64
+
+import pytest
+
+from lib import user_data
+from lib.user_data import UserDataError, render_user_data
+
+
+def test_renders_markers_and_encodes():
+    values = {"API_PORT": "9000", "SERVICE_NAME": "x", "ENVIRONMENT": "e"}
+    encoded = render_user_data("payment_api_user_data.sh", values)
+    script = base64.b64decode(encoded, validate=True).decode()
+    assert "API_PORT=9000" in script and "@@" not in script
+
+
+@pytest.mark.parametrize("sequence", ["${port}", "%{ if x }"])
+def test_refuses_terraform_interpolation(tmp_path, monkeypatch, sequence):
+    (tmp_path / "bad.sh").write_text(f"#!/bin/bash\necho line\nconsole.log(`listening on {sequence}`)\n")
+    monkeypatch.setattr(user_data, "TEMPLATE_DIR", tmp_path)
+    with pytest.raises(UserDataError, match=r"bad.sh line 3 contains"):
+        render_user_data("bad.sh", {})
+
+
+def test_refuses_missing_marker_values():
+    with pytest.raises(UserDataError, match="API_PORT"):
+        render_user_data("payment_api_user_data.sh", {"SERVICE_NAME": "x", "ENVIRONMENT": "e"})
+
+
+def test_refuses_oversized_user_data(tmp_path, monkeypatch):
+    (tmp_path / "big.sh").write_text("#" * 13000)
+    monkeypatch.setattr(user_data, "TEMPLATE_DIR", tmp_path)
+    with pytest.raises(UserDataError, match="after base64"):
+        render_user_data("big.sh", {})
