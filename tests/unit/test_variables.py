@@ -1,0 +1,58 @@
+"""SPEC 10: the Terraform variables' validation blocks, evaluated by the real Terraform.
+
+Only the ``variable`` blocks of the synthesized stack are copied into a scratch configuration, so a
+``terraform plan`` evaluates every validation rule without a provider or an AWS account.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tools.tfcli import terraform_env
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "terraform.tfvars.example"
+
+
+@pytest.fixture(scope="module")
+def variables_dir(tmp_path_factory, synth_json):
+    folder = tmp_path_factory.mktemp("variables")
+    (folder / "main.tf.json").write_text(json.dumps({"variable": synth_json["variable"]}))
+    subprocess.run(["terraform", "init", "-input=false", "-no-color"], cwd=folder, env=terraform_env(),
+                   check=True, capture_output=True)
+    return folder
+
+
+def _plan(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["terraform", "plan", "-input=false", "-no-color", "-lock=false", *args], cwd=folder,
+                          env=terraform_env(), capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_example_tfvars_plans_cleanly(variables_dir):
+    result = _plan(variables_dir, f"-var-file={EXAMPLE}")
+    assert result.returncode == 0, result.stderr
+    assert "No changes" in result.stdout
+
+
+def test_plan_without_certificate_fails_clearly(variables_dir):
+    result = _plan(variables_dir)
+    assert result.returncode == 1
+    assert "No value for required variable" in result.stderr and "certificate_arn" in result.stderr
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("certificate_arn=arn:aws:iam::123456789012:server-certificate/x", "certificate_arn must be an ACM certificate"),
+    ("asg_min_size=7", "asg_max_size must be >= asg_min_size"),
+    ("asg_desired_capacity=9", "asg_desired_capacity must lie between"),
+    ("db_backup_retention_days=1", "db_backup_retention_days must be a whole number from 7 to 35"),
+    ("log_retention_days=100", "log_retention_days must be one of the values CloudWatch accepts"),
+    ("db_instance_class=t3.medium", "db_instance_class must look like an RDS class"),
+    ("alarm_email=oncall", "alarm_email must be an e-mail address or empty"),
+    ("alb_5xx_rate_threshold=0", "alb_5xx_rate_threshold must be a whole number from 1 to 100"),
+])
+def test_invalid_values_fail_plan_with_their_message(variables_dir, override, message):
+    result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", override)
+    assert result.returncode == 1
+    assert message in " ".join(result.stderr.split())
