@@ -11,12 +11,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth validate lint unit test clean
+.PHONY: setup synth validate lint unit test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
-	$(PY) -c "import cdktf, cdktf_cdktf_provider_aws.vpc, pytest, pylint, ruff" >/dev/null
+	$(PY) -c "import cdktf, pytest, pylint, ruff" >/dev/null
+	$(PY) tools/warm_jsii_cache.py
 	rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)  ## create .venv and install pinned dependencies
@@ -35,6 +36,9 @@ unit: $(STAMP)  ## unit tests on the synthesized JSON
 	$(PY) -m pytest tests/unit -q
 
 test: lint unit validate  ## what CI runs
+
+bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
+	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
 clean:
 	rm -rf cdktf.out .tfcli sandbox-logs cfn-outputs bench .pytest_cache

@@ -8,13 +8,17 @@ unchecked output behind.
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
-import tempfile
-from pathlib import Path
+from lib import fast_bindings  # first: must run before anything imports cdktf or jsii
 
-from lib.config import ConfigError, StackConfig
+fast_bindings.enable()
+
+import os  # noqa: E402  # pylint: disable=wrong-import-position
+import shutil  # noqa: E402  # pylint: disable=wrong-import-position
+import sys  # noqa: E402  # pylint: disable=wrong-import-position
+import tempfile  # noqa: E402  # pylint: disable=wrong-import-position
+from pathlib import Path  # noqa: E402  # pylint: disable=wrong-import-position
+
+from lib.config import ConfigError, StackConfig  # noqa: E402  # pylint: disable=wrong-import-position
 
 
 def synthesize(config: StackConfig, outdir: Path) -> Path:
@@ -54,4 +58,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    fast_bindings.fast_exit(main())
