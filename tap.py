@@ -8,17 +8,17 @@ unchecked output behind.
 
 from __future__ import annotations
 
-from lib import fast_bindings  # first: must run before anything imports cdktf or jsii
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
+from lib import fast_bindings
+from lib.config import ConfigError, StackConfig
+
+# Before anything imports cdktf or jsii: load only the provider bindings the stack uses (~2 s, not ~20 s).
 fast_bindings.enable()
-
-import os  # noqa: E402  # pylint: disable=wrong-import-position
-import shutil  # noqa: E402  # pylint: disable=wrong-import-position
-import sys  # noqa: E402  # pylint: disable=wrong-import-position
-import tempfile  # noqa: E402  # pylint: disable=wrong-import-position
-from pathlib import Path  # noqa: E402  # pylint: disable=wrong-import-position
-
-from lib.config import ConfigError, StackConfig  # noqa: E402  # pylint: disable=wrong-import-position
 
 
 def synthesize(config: StackConfig, outdir: Path) -> Path:

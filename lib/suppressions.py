@@ -72,8 +72,8 @@ def validate(check_id: str, reason: str) -> None:
         )
 
 
-def suppress(resource: cdktf.TerraformResource, check_id: str, reason: str) -> None:
-    """Suppress checkov ``check_id`` on exactly this ``resource``, recording ``reason`` in the output.
+def suppress(resource: cdktf.TerraformResource | cdktf.TerraformDataSource, check_id: str, reason: str) -> None:
+    """Suppress checkov ``check_id`` on exactly this ``resource`` (or data source), recording ``reason``.
 
     Raises ``ValueError`` for a malformed check id, an empty or too-short reason, or the same check
     suppressed twice on one resource (a copy-paste slip that would hide which reason is meant).
@@ -86,7 +86,24 @@ def suppress(resource: cdktf.TerraformResource, check_id: str, reason: str) -> N
         raise ValueError(f"{check_id} is already suppressed on {resource.node.path}")
     record = {"id": check_id, "comment": reason.strip()}
     resource.node.add_metadata(_METADATA_TYPE, record)
-    resource.add_override(f"{COMMENT_KEY}.{CHECKOV_KEY}.{SKIP_KEY}", [*existing, record])
+    records = [*existing, record]
+    if _is_data_source(resource):
+        # cdktf rewrites a data source's whole "//" block with its metadata after applying the element's own
+        # overrides, so the record goes in through the stack, which merges into the final JSON. The logical id
+        # is read now: call override_logical_id() before suppress() (read_suppressions() refuses the orphan
+        # block left otherwise).
+        from cdktf import TerraformStack  # pylint: disable=import-outside-toplevel
+
+        path = f"data.{resource.terraform_resource_type}.{resource.friendly_unique_id}"
+        TerraformStack.of(resource).add_override(f"{path}.{COMMENT_KEY}.{CHECKOV_KEY}.{SKIP_KEY}", records)
+    else:
+        resource.add_override(f"{COMMENT_KEY}.{CHECKOV_KEY}.{SKIP_KEY}", records)
+
+
+def _is_data_source(resource: object) -> bool:
+    from cdktf import TerraformDataSource  # pylint: disable=import-outside-toplevel
+
+    return isinstance(resource, TerraformDataSource)
 
 
 def _resource_blocks(config_json: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
@@ -109,6 +126,9 @@ def read_suppressions(config_json: Mapping[str, Any]) -> list[Suppression]:
             continue
         path = str((comment.get("metadata") or {}).get("path", f"{rtype}.{name}"))
         skips = (comment.get(CHECKOV_KEY) or {}).get(SKIP_KEY) or []
+        if skips and "metadata" not in comment:
+            raise ValueError(f"{rtype}.{name}: suppression records on a block cdktf did not create (no construct "
+                             "metadata); was override_logical_id() called after suppress()? Call it before.")
         for item in skips:
             check_id = str(item.get("id", "")) if isinstance(item, Mapping) else ""
             reason = str(item.get("comment", "")) if isinstance(item, Mapping) else ""
