@@ -6,12 +6,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 STACK_SUFFIX := $(or $(ENVIRONMENT_SUFFIX),dev)
 STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
+# checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth validate lint unit test bench clean
+.PHONY: setup synth validate lint unit preflight scan compliance test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +22,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -c "import cdktf, pytest, pylint, ruff" >/dev/null
 	$(PY) tools/warm_jsii_cache.py
 	rm -f $(VENV)/.installed-* && touch $@
+
+$(CHECKOV): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	test -x $@ && touch $@
 
 setup: $(STAMP)  ## create .venv and install pinned dependencies
 
@@ -35,7 +43,18 @@ lint: $(STAMP)  ## ruff + pylint (max line 120)
 unit: $(STAMP)  ## unit tests on the synthesized JSON
 	$(PY) -m pytest tests/unit -q
 
-test: lint unit validate  ## what CI runs
+preflight: synth  ## deploy-time rules over the synthesized stack + single assume-role helper check
+	$(PY) -m lib.preflight $(STACK_DIR)/cdk.tf.json
+	$(PY) -m lib.preflight.source_checks lib
+
+scan: synth $(CHECKOV)  ## checkov: zero unsuppressed failures, suppressions listed with their reasons
+	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
+
+compliance: synth $(CHECKOV)  ## regenerate docs/compliance.md from the code and the scan
+	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json
+
+test: lint unit validate preflight scan  ## what CI runs
+	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
 
 bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))

@@ -8,6 +8,7 @@ unchecked output behind.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -16,9 +17,14 @@ from pathlib import Path
 
 from lib import fast_bindings
 from lib.config import ConfigError, StackConfig
+from lib.preflight import errors, format_report, run_preflight
 
 # Before anything imports cdktf or jsii: load only the provider bindings the stack uses (~2 s, not ~20 s).
 fast_bindings.enable()
+
+
+class PreflightError(ValueError):
+    """The synthesized stack breaks a rule AWS would enforce at deploy time (report printed already)."""
 
 
 def synthesize(config: StackConfig, outdir: Path) -> Path:
@@ -33,6 +39,13 @@ def synthesize(config: StackConfig, outdir: Path) -> Path:
         app = App(outdir=str(staging))
         TapStack(app, config.stack_name, config=config)
         app.synth()
+        stack_json = staging / "stacks" / config.stack_name / "cdk.tf.json"
+        findings = run_preflight(json.loads(stack_json.read_text(encoding="utf-8")))
+        if findings:
+            print(format_report(findings, source=config.stack_name), file=sys.stderr)
+        if errors(findings):
+            raise PreflightError(f"preflight found {len(errors(findings))} error(s) in {config.stack_name}; "
+                                 "nothing was written (see the report above)")
         if outdir.exists():
             shutil.rmtree(outdir)
         staging.rename(outdir)

@@ -7,6 +7,7 @@ ownership setting, and a bucket policy whose first statement refuses any request
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
@@ -29,6 +30,16 @@ from constructs import Construct
 from lib.iam import Statement, deny_insecure_transport, policy_document
 
 
+@dataclass(frozen=True)
+class BucketBaseline:
+    """The baseline resources of one bucket, for callers that must annotate them (e.g. suppressions)."""
+
+    public_access_block: S3BucketPublicAccessBlock
+    versioning: S3BucketVersioningA
+    encryption: S3BucketServerSideEncryptionConfigurationA
+    ownership: S3BucketOwnershipControls
+
+
 def secure_bucket_baseline(
     scope: Construct,
     construct_id: str,
@@ -36,26 +47,28 @@ def secure_bucket_baseline(
     bucket: S3Bucket,
     object_ownership: str,
     encryption: S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
-) -> None:
+) -> BucketBaseline:
     """Public access block, versioning, default encryption and object ownership for one bucket."""
-    S3BucketPublicAccessBlock(
-        scope, f"{construct_id}_public_access_block", bucket=bucket.id,
-        block_public_acls=True, block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
-    )
-    S3BucketVersioningA(
-        scope, f"{construct_id}_versioning", bucket=bucket.id,
-        versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
-    )
-    S3BucketServerSideEncryptionConfigurationA(
-        scope, f"{construct_id}_encryption", bucket=bucket.id,
-        rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-            apply_server_side_encryption_by_default=encryption,
-            bucket_key_enabled=encryption.sse_algorithm == "aws:kms",
-        )],
-    )
-    S3BucketOwnershipControls(
-        scope, f"{construct_id}_ownership", bucket=bucket.id,
-        rule=S3BucketOwnershipControlsRule(object_ownership=object_ownership),
+    return BucketBaseline(
+        public_access_block=S3BucketPublicAccessBlock(
+            scope, f"{construct_id}_public_access_block", bucket=bucket.id,
+            block_public_acls=True, block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+        ),
+        versioning=S3BucketVersioningA(
+            scope, f"{construct_id}_versioning", bucket=bucket.id,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+        ),
+        encryption=S3BucketServerSideEncryptionConfigurationA(
+            scope, f"{construct_id}_encryption", bucket=bucket.id,
+            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=encryption,
+                bucket_key_enabled=encryption.sse_algorithm == "aws:kms",
+            )],
+        ),
+        ownership=S3BucketOwnershipControls(
+            scope, f"{construct_id}_ownership", bucket=bucket.id,
+            rule=S3BucketOwnershipControlsRule(object_ownership=object_ownership),
+        ),
     )
 
 

@@ -48,7 +48,6 @@ from constructs import Construct
 
 from lib.iam import assume_role_policy, policy_document
 from lib.naming import Naming
-from lib.suppressions import suppress
 from lib.user_data import render_user_data
 
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -130,9 +129,6 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
             ),
             tags=naming.tags("api-tg"),
         )
-        suppress(self._target_group, "CKV_AWS_378",
-                 "TLS terminates at the ALB; ALB-to-instance traffic stays inside the VPC's app tier, limited "
-                 "by security groups to the API port (PCI DSS 4.2.1 covers open, public networks).")
         self._listener = AlbListener(
             self,
             "https_listener",

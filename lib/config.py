@@ -19,9 +19,9 @@ from urllib.parse import urlparse
 
 from lib.rules import (
     CLOUDWATCH_RETENTION_DAYS,
-    DB_INSTANCE_CLASS_PATTERN,
-    EC2_INSTANCE_TYPE_PATTERN,
     SUPPORTED_POSTGRES_MAJOR_VERSIONS,
+    db_class_problem,
+    ec2_type_problem,
 )
 
 # Regions where every service of this stack (WAFv2, RDS Multi-AZ gp3, CloudFront logging delivery, ALB
@@ -80,6 +80,8 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     alb_5xx_rate_threshold: int = 5
     alarm_email: str = ""
     deletion_protection: bool = True
+    frontend_domain: str | None = None
+    frontend_certificate_arn: str | None = None
     sandbox_endpoint: str | None = None
     default_tags: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -147,12 +149,14 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                 "Use the major version only (e.g. '15'): RDS picks the latest patch; "
                 "a full version such as '15.5' that RDS never released fails at deploy.",
             )
-        if not EC2_INSTANCE_TYPE_PATTERN.match(self.instance_type):
-            raise _fail("INSTANCE_TYPE", self.instance_type, "expected an EC2 type like 't3.medium'",
-                        "Set INSTANCE_TYPE to an existing EC2 instance type.")
-        if not DB_INSTANCE_CLASS_PATTERN.match(self.db_instance_class):
-            raise _fail("DB_INSTANCE_CLASS", self.db_instance_class, "expected an RDS class like 'db.t3.medium'",
-                        "Set DB_INSTANCE_CLASS to an existing RDS instance class.")
+        problem = ec2_type_problem(self.instance_type)
+        if problem:
+            raise _fail("INSTANCE_TYPE", self.instance_type, problem,
+                        "Set INSTANCE_TYPE to an existing EC2 instance type such as t3.medium.")
+        problem = db_class_problem(self.db_instance_class)
+        if problem:
+            raise _fail("DB_INSTANCE_CLASS", self.db_instance_class, problem,
+                        "Set DB_INSTANCE_CLASS to an RDS for PostgreSQL class such as db.t3.medium.")
         if self.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
             raise _fail(
                 "LOG_RETENTION_DAYS", self.log_retention_days,
@@ -162,6 +166,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         if self.alarm_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email):
             raise _fail("ALARM_EMAIL", self.alarm_email, "expected an e-mail address",
                         "Set ALARM_EMAIL to the on-call address, or leave it empty for no subscription.")
+        self._validate_frontend_domain()
         if self.sandbox_endpoint is not None:
             parsed = urlparse(self.sandbox_endpoint)
             if parsed.scheme not in ("http", "https") or parsed.hostname not in ("127.0.0.1", "localhost"):
@@ -173,6 +178,23 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             if self.state_bucket is not None:
                 raise _fail("TERRAFORM_STATE_BUCKET", self.state_bucket,
                             "the sandbox keeps its state locally", "Unset it when SANDBOX_ENDPOINT_URL is set.")
+
+    def _validate_frontend_domain(self) -> None:
+        if (self.frontend_domain is None) != (self.frontend_certificate_arn is None):
+            raise _fail(
+                "FRONTEND_DOMAIN" if self.frontend_domain is None else "FRONTEND_CERTIFICATE_ARN",
+                None, "FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN go together",
+                "Set both (custom domain served with TLS 1.2+) or neither (CloudFront default domain).",
+            )
+        if self.frontend_domain is not None and not re.fullmatch(
+                r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", self.frontend_domain):
+            raise _fail("FRONTEND_DOMAIN", self.frontend_domain, "expected a lowercase DNS name",
+                        "Set it to the frontend's host name, e.g. pay.example.com.")
+        if self.frontend_certificate_arn is not None and not re.fullmatch(
+                r"arn:aws:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+", self.frontend_certificate_arn):
+            raise _fail("FRONTEND_CERTIFICATE_ARN", self.frontend_certificate_arn,
+                        "CloudFront only uses ACM certificates from us-east-1",
+                        "Request or import the certificate in us-east-1 and give its ARN.")
 
     def _validate_network(self) -> None:
         try:
@@ -272,6 +294,8 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             alarm_email=text("ALARM_EMAIL", ""),
             # Deletion protection and final snapshots are on unless explicitly relaxed; the sandbox relaxes
             # them because it must destroy what it applied.
+            frontend_domain=text("FRONTEND_DOMAIN"),
+            frontend_certificate_arn=text("FRONTEND_CERTIFICATE_ARN"),
             deletion_protection=boolean("DELETION_PROTECTION", sandbox_endpoint is None),
             sandbox_endpoint=sandbox_endpoint,
         )

@@ -30,6 +30,13 @@ from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicySecurityHeadersConfigXssProtection,
 )
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
@@ -40,6 +47,7 @@ from lib.buckets import secure_bucket_baseline, tls_only_bucket_policy
 from lib.kms import customer_managed_key
 from lib.log_archive import CLOUDFRONT_LOG_PREFIX, S3_ACCESS_LOG_PREFIX
 from lib.naming import Naming
+from lib.suppressions import suppress
 
 # AWS managed cache policy "Managed-CachingOptimized" (same id in every account).
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -63,6 +71,8 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
         log_bucket_name: str,
         log_bucket_domain_name: str,
         force_destroy: bool,
+        custom_domain: str | None = None,
+        certificate_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._bucket = S3Bucket(
@@ -139,9 +149,11 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
             restrictions=CloudfrontDistributionRestrictions(
                 geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(restriction_type="none"),
             ),
-            viewer_certificate=CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True),
+            aliases=[custom_domain] if custom_domain else None,
+            viewer_certificate=_viewer_certificate(certificate_arn),
             tags=naming.tags("frontend-cdn"),
         )
+        self._suppress_distribution_findings(has_certificate=certificate_arn is not None)
         # The key is created after the distribution so its policy can name that one distribution.
         key = customer_managed_key(
             self,
@@ -168,6 +180,28 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
                 sse_algorithm="aws:kms", kms_master_key_id=key.arn,
             ),
         )
+        S3BucketLifecycleConfiguration(
+            self,
+            "lifecycle",
+            bucket=self._bucket.id,
+            rule=[S3BucketLifecycleConfigurationRule(
+                id="expire-replaced-builds",
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=90),
+                ],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7),
+                ],
+            )],
+        )
+        suppress(self._bucket, "CKV2_AWS_62",
+                 "No consumer for object events: the bucket only receives React builds from CI, and reads go "
+                 "through CloudFront, whose access logs record them.")
+        suppress(self._bucket, "CKV_AWS_144",
+                 "The frontend is a build artefact CI can republish to any region in minutes; versioning keeps "
+                 "earlier builds. Cross-region replication would double the data estate for no control.")
         S3BucketLoggingA(
             self, "access_logging", bucket=self._bucket.id, target_bucket=log_bucket_name,
             target_prefix=f"{S3_ACCESS_LOG_PREFIX}{naming.name('frontend')}/",
@@ -181,6 +215,25 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
             "Condition": {"StringEquals": {"aws:SourceArn": self._distribution.arn}},
         }
         tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[only_this_distribution])
+
+    def _suppress_distribution_findings(self, *, has_certificate: bool) -> None:
+        distribution = self._distribution
+        suppress(distribution, "CKV_AWS_68",
+                 "Static SPA assets only, read through origin access control; every request carrying card data "
+                 "goes to the API's ALB, behind the regional WAF (PCI DSS 6.4.2).")
+        suppress(distribution, "CKV2_AWS_47",
+                 "Log4j protection is enforced by the regional WAF in front of the API (KnownBadInputs); the "
+                 "distribution serves static files from S3 and runs no server code.")
+        suppress(distribution, "CKV_AWS_310",
+                 "Single static origin that CI can redeploy; a replica bucket as failover origin would double "
+                 "the data estate for static files.")
+        suppress(distribution, "CKV_AWS_374",
+                 "Customers in all markets; geo-blocking is a business decision, not a PCI DSS control.")
+        if not has_certificate:
+            reason = ("No FRONTEND_DOMAIN/FRONTEND_CERTIFICATE_ARN configured (dev/sandbox): the *.cloudfront.net "
+                      "default certificate cannot pin TLS 1.2. Production sets both; then TLSv1.2_2021 applies.")
+            suppress(distribution, "CKV_AWS_174", reason)
+            suppress(distribution, "CKV2_AWS_42", reason)
 
     @property
     def bucket_name(self) -> str:
@@ -197,3 +250,12 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
     @property
     def distribution_domain_name(self) -> str:
         return self._distribution.domain_name
+
+
+def _viewer_certificate(certificate_arn: str | None) -> CloudfrontDistributionViewerCertificate:
+    """The operator's us-east-1 certificate with TLS 1.2+ when given, else CloudFront's default one."""
+    if certificate_arn is None:
+        return CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True)
+    return CloudfrontDistributionViewerCertificate(
+        acm_certificate_arn=certificate_arn, ssl_support_method="sni-only", minimum_protocol_version="TLSv1.2_2021",
+    )

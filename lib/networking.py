@@ -34,6 +34,7 @@ from constructs import Construct
 
 from lib.iam import assume_role_policy, policy_document
 from lib.naming import Naming
+from lib.suppressions import suppress
 
 TIERS = ("public", "app", "data")
 
@@ -69,6 +70,9 @@ class Networking(Construct):  # pylint: disable=too-many-instance-attributes
             # Local Zones and Wavelength Zones are opt-in and lack RDS Multi-AZ; keep to regular AZs.
             filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
         )
+        suppress(azs, "CKV_AWS_394",
+                 "The spec requires availability zones to be looked up, not hard-coded; the stack takes the first "
+                 "az_count zone names by index, and pinning zone ids would hard-code one account's zone mapping.")
         self._vpc = Vpc(
             self,
             "vpc",

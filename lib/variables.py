@@ -14,7 +14,12 @@ from typing import Any
 from cdktf import TerraformStack, TerraformVariable, TerraformVariableValidationConfig
 
 from lib.config import StackConfig
-from lib.rules import CLOUDWATCH_RETENTION_DAYS
+from lib.rules import (
+    CLOUDWATCH_RETENTION_DAYS,
+    EC2_INSTANCE_FAMILIES,
+    RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS,
+    RDS_POSTGRES_CLASS_FAMILIES,
+)
 
 CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$"
 
@@ -54,6 +59,10 @@ def _variable(stack: TerraformStack, name: str, *, var_type: str, description: s
     return variable
 
 
+def _hcl_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f'"{value}"' for value in values) + "]"
+
+
 def _whole_number_between(name: str, low: int, high: int) -> tuple[str, str]:
     return (f"var.{name} >= {low} && var.{name} <= {high} && floor(var.{name}) == var.{name}",
             f"{name} must be a whole number from {low} to {high}.")
@@ -76,7 +85,9 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
         stack, "instance_type", var_type="string", default=config.instance_type,
         description="EC2 instance type of the payment API instances.",
         rules=(("can(regex(\"^[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.instance_type))",
-                "instance_type must look like an EC2 instance type, e.g. t3.medium."),),
+                "instance_type must look like an EC2 instance type, e.g. t3.medium."),
+               (f"contains({_hcl_list(EC2_INSTANCE_FAMILIES)}, split(\".\", var.instance_type)[0])",
+                "instance_type must belong to an EC2 instance family AWS offers (lib/preflight/data).")),
     )
     asg_min = _variable(stack, "asg_min_size", var_type=number, default=config.asg_min_size,
                         description="Minimum number of API instances (keep >= 2 for one per AZ failure).",
@@ -97,7 +108,12 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
         stack, "db_instance_class", var_type="string", default=config.db_instance_class,
         description="RDS instance class of the PostgreSQL database (Performance Insights needs medium or larger).",
         rules=(("can(regex(\"^db\\\\.[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.db_instance_class))",
-                "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),),
+                "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),
+               ("try(contains(" + _hcl_list(RDS_POSTGRES_CLASS_FAMILIES)
+                + ", join(\".\", slice(split(\".\", var.db_instance_class), 0, 2))), false)",
+                "db_instance_class must belong to an RDS for PostgreSQL class family (lib/preflight/data)."),
+               (f"!contains({_hcl_list(RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS)}, var.db_instance_class)",
+                "db_instance_class must support Performance Insights (medium or larger).")),
     )
     db_storage = _variable(stack, "db_allocated_storage", var_type=number, default=config.db_allocated_storage,
                            description="Initial gp3 storage of the database, in GiB.",

@@ -1,10 +1,10 @@
 """Regional WAFv2 web ACL for the payment API (PCI DSS 6.4.1/6.4.2: an automated technical solution
 that detects and prevents web-based attacks in front of public-facing applications).
 
-AWS managed rule groups cover OWASP-style attacks, known bad inputs, SQL injection and known malicious
-IPs; a rate-based rule blocks request floods per source IP. Requests are logged to a KMS-encrypted log
-group (PCI DSS 10.2) with the ``authorization`` and ``cookie`` headers redacted so no credentials or
-session tokens land in logs.
+AWS managed rule groups cover OWASP-style attacks, known bad inputs, SQL injection, known malicious
+IPs and anonymizing networks; a rate-based rule blocks request floods per source IP. Requests are logged
+to a KMS-encrypted log group (PCI DSS 10.2) with the ``authorization`` and ``cookie`` headers redacted
+so no credentials or session tokens land in logs.
 
 The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the id (seed failure 3).
 """
@@ -33,9 +33,10 @@ from constructs import Construct
 
 from lib.naming import Naming
 
-# (rule name, AWS managed rule group) in evaluation order: cheap IP reputation first.
+# AWS managed rule groups in evaluation order: cheap IP-based rules first.
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesAnonymousIpList",  # Tor exits, anonymizing proxies and VPNs: Log4j-style scanning sources
     "AWSManagedRulesCommonRuleSet",
     "AWSManagedRulesKnownBadInputsRuleSet",
     "AWSManagedRulesSQLiRuleSet",

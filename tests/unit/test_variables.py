@@ -56,3 +56,14 @@ def test_invalid_values_fail_plan_with_their_message(variables_dir, override, me
     result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", override)
     assert result.returncode == 1
     assert message in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("instance_type=zz99.huge", "instance_type must belong to an EC2 instance family"),
+    ("db_instance_class=db.fake.huge", "db_instance_class must belong to an RDS for PostgreSQL class family"),
+    ("db_instance_class=db.t3.micro", "db_instance_class must support Performance Insights"),
+])
+def test_unknown_instance_families_fail_plan(variables_dir, override, message):
+    result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", override)
+    assert result.returncode == 1
+    assert message in " ".join(result.stderr.split())

@@ -1,0 +1,74 @@
+"""Preflight: checks over a synthesized ``cdk.tf.json`` for what ``terraform validate`` cannot know.
+
+Why: every deployment failure in the seed analysis passed synth and validate and then failed against AWS
+halfway through an apply (a retired RDS version, user data that was not base64, a WAF association given an
+id instead of an ARN, a backend key). These rules read the JSON that Terraform will receive and stop synth
+with a message naming the construct path, the bad value and the fix. Pure Python over a dict: no cdktf or
+jsii import, so ``python -m lib.preflight`` runs in well under a second.
+
+Public API: :func:`run_preflight`, :class:`Finding`, :class:`Severity`, :data:`RULES`, :func:`format_report`.
+
+Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
+
+- ``PF-RDS-ENGINE-VERSION`` engine/version in the allow-list, parameter group family matches
+- ``PF-RDS-INSTANCE-CLASS`` / ``PF-EC2-INSTANCE-TYPE`` families that exist (variable defaults and validation)
+- ``PF-USER-DATA`` launch template user data base64, <= 16 KB encoded, no ``${``/``%{`` in the script
+- ``PF-WAF-ASSOCIATION-ARN`` association by a REGIONAL web ACL's ``.arn``
+- ``PF-BACKEND`` backend keys Terraform 1.11 accepts; S3 needs ``use_lockfile`` and ``encrypt``
+- ``PF-RDS-WINDOWS`` backup and maintenance windows valid and >= 30 minutes apart
+- ``PF-NAME-ELB`` / ``PF-NAME-S3`` / ``PF-NAME-IAM`` / ``PF-NAME-RDS`` / ``PF-NAME-LOG-GROUP`` AWS name rules
+- ``PF-CIDR`` subnets inside the VPC and not overlapping
+- ``PF-SG-INTERNET-INGRESS`` internet ingress only to the ALB, only on 443; default SG empty
+- ``PF-DB-ISOLATION`` database not public, not internet-reachable, data subnets without internet route
+- ``PF-ENCRYPTION-AT-REST`` RDS, EBS, S3, log groups, SNS, SSM SecureString
+- ``PF-POLICY-WILDCARD-PRINCIPAL`` no unconditioned ``"AWS": "*"`` in key/resource policies
+- ``PF-IMDSV2`` launch templates require IMDSv2
+- ``PF-LOG-RETENTION`` log groups keep 12 months with a valid retention (variable defaults resolved)
+- ``PF-IAM-LEAST-PRIVILEGE`` no wildcard actions, no broad AWS managed policies (Resource "*" is a warning)
+
+Data files (``lib/preflight/data``; each carries ``_source`` and ``_retrieved``, see ``README.md`` there):
+``rds_engine_versions.json`` (AWS RDS for PostgreSQL release notes/calendar and the May 2026 minor version
+deprecation notice, retrieved 2026-11-28), ``instance_families.json`` (EC2 instance types and RDS DB instance
+class documentation, 2026-11-28), ``terraform_backends.json`` (measured with Terraform 1.11.4, 2026-11-28).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lib.preflight import rules_deploy, rules_names, rules_network, rules_security  # noqa: F401  (registers rules)
+from lib.preflight.model import RULES, Finding, Rule, Severity, StackView
+
+__all__ = ["RULES", "Finding", "Rule", "Severity", "errors", "format_report", "run_preflight"]
+
+
+def run_preflight(config_json: Mapping[str, Any], *, only: set[str] | None = None) -> list[Finding]:
+    """Every finding for one synthesized stack, errors first, in a stable order.
+
+    ``only`` restricts the run to some rule ids (tests use it to show which rule catches what).
+    """
+    view = StackView(config_json)
+    findings: list[Finding] = []
+    for rule_id, registered in RULES.items():
+        if only is not None and rule_id not in only:
+            continue
+        findings.extend(registered.check(view))
+    order = {Severity.ERROR: 0, Severity.WARNING: 1}
+    return sorted(findings, key=lambda f: (order[f.severity], f.rule_id, f.path, f.message))
+
+
+def errors(findings: list[Finding]) -> list[Finding]:
+    """The findings that must stop synth and CI."""
+    return [f for f in findings if f.is_error]
+
+
+def format_report(findings: list[Finding], *, source: str = "stack") -> str:
+    """A human-readable report: one line per finding, then a one-line verdict."""
+    lines = [str(f) for f in findings]
+    n_errors = len(errors(findings))
+    n_warnings = len(findings) - n_errors
+    verdict = "FAILED" if n_errors else "passed"
+    lines.append(f"preflight {verdict} for {source}: {n_errors} error(s), {n_warnings} warning(s), "
+                 f"{len(RULES)} rules")
+    return "\n".join(lines)

@@ -1,0 +1,219 @@
+"""Encryption at rest (PCI DSS 3.5), key policies and instance metadata hardening (PCI DSS 2.2).
+
+checkov covers much of this resource by resource; these rules state the project's own, stricter baseline
+(every log group and topic on a customer key, SSM parameters only as SecureString) and fail synth on a
+regression instead of waiting for the scan in CI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from lib.preflight.model import Finding, Resource, Severity, StackView, finding, rule, truthy
+from lib.rules import CLOUDWATCH_RETENTION_DAYS
+
+
+def _bucket_refs(view: StackView, bucket: Resource) -> set[str]:
+    return view.references_to(bucket, ("id", "bucket", "arn"))
+
+
+@rule("PF-ENCRYPTION-AT-REST", "Every storage resource of the cardholder data environment is encrypted: RDS, "
+                               "EBS in launch templates, S3 (explicit SSE), log groups and SNS on KMS, SSM as "
+                               "SecureString.")
+def check_encryption(view: StackView) -> Iterator[Finding]:  # pylint: disable=too-many-branches
+    for db in view.resources("aws_db_instance") + view.resources("aws_rds_cluster"):
+        if truthy(db.get("storage_encrypted")) is not True:
+            yield finding("PF-ENCRYPTION-AT-REST", db, f"storage_encrypted is {db.get('storage_encrypted')!r}. "
+                                                       "Fix: storage_encrypted = true with kms_key_id set to the "
+                                                       "data key.")
+        elif not db.get("kms_key_id"):
+            yield finding("PF-ENCRYPTION-AT-REST", db, "storage is encrypted with the AWS managed key (no kms_key_id), "
+                                                       "which cannot be restricted or audited per key. Fix: set "
+                                                       "kms_key_id to the customer managed data key.")
+    for template in view.resources("aws_launch_template"):
+        mappings = template.blocks("block_device_mappings")
+        if not mappings:
+            yield finding("PF-ENCRYPTION-AT-REST", template,
+                          "no block_device_mappings: the root volume inherits the AMI's (unencrypted) snapshot "
+                          "settings. Fix: map the root device with ebs { encrypted = true, volume_type = \"gp3\" }.")
+        for mapping in mappings:
+            for ebs in ([mapping.get("ebs")] if isinstance(mapping.get("ebs"), Mapping) else mapping.get("ebs") or []):
+                if truthy(ebs.get("encrypted")) is not True:
+                    yield finding("PF-ENCRYPTION-AT-REST", template,
+                                  f"EBS volume {mapping.get('device_name')!r} has encrypted = "
+                                  f"{ebs.get('encrypted')!r}. Fix: encrypted = true.")
+    for volume in view.resources("aws_ebs_volume"):
+        if truthy(volume.get("encrypted")) is not True:
+            yield finding("PF-ENCRYPTION-AT-REST", volume, "EBS volume is not encrypted. Fix: encrypted = true.")
+    sse_targets: set[str] = set()
+    for config in view.resources("aws_s3_bucket_server_side_encryption_configuration"):
+        if any(rule_block.get("apply_server_side_encryption_by_default") for rule_block in config.blocks("rule")):
+            sse_targets.add(str(config.get("bucket")))
+    for bucket in view.resources("aws_s3_bucket"):
+        inline = bucket.blocks("server_side_encryption_configuration")
+        if not inline and not _bucket_refs(view, bucket) & sse_targets:
+            yield finding("PF-ENCRYPTION-AT-REST", bucket,
+                          "no aws_s3_bucket_server_side_encryption_configuration references this bucket. Fix: add "
+                          "one (aws:kms with a customer key; AES256 only where the writer cannot use KMS, such as "
+                          "ALB access logs).")
+    for group in view.resources("aws_cloudwatch_log_group"):
+        if not group.get("kms_key_id"):
+            yield finding("PF-ENCRYPTION-AT-REST", group, f"log group {group.get('name')!r} has no kms_key_id. "
+                                                          "Fix: kms_key_id = the logs key ARN (its key policy must "
+                                                          "allow logs.<region>.amazonaws.com).")
+    for topic in view.resources("aws_sns_topic"):
+        if not topic.get("kms_master_key_id"):
+            yield finding("PF-ENCRYPTION-AT-REST", topic, f"SNS topic {topic.get('name')!r} has no kms_master_key_id. "
+                                                          "Fix: kms_master_key_id = a customer key that lets "
+                                                          "cloudwatch.amazonaws.com use it.")
+    for parameter in view.resources("aws_ssm_parameter"):
+        if parameter.get("type") != "SecureString":
+            yield finding("PF-ENCRYPTION-AT-REST", parameter,
+                          f"SSM parameter {parameter.get('name')!r} has type {parameter.get('type')!r}. Fix: "
+                          "type = \"SecureString\" with key_id = the data key.")
+
+
+def _policy_documents(view: StackView, resource: Resource, attribute: str) -> Iterator[list[Mapping[str, Any]]]:
+    """Statements of a JSON policy string, or of the aws_iam_policy_document data source it references."""
+    raw = resource.get(attribute)
+    source, _ = view.referenced(raw)
+    if source is not None and source.type == "aws_iam_policy_document":
+        statements = []
+        for block in source.blocks("statement"):
+            principals: dict[str, list[str]] = {}
+            for principal in source_blocks(block, "principals"):
+                principals.setdefault(str(principal.get("type")), []).extend(principal.get("identifiers") or [])
+            statements.append({"Effect": block.get("effect", "Allow"), "Principal": principals,
+                               "Condition": source_blocks(block, "condition") or None})
+        yield statements
+        return
+    if not isinstance(raw, str):
+        return
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return
+    statements = document.get("Statement") if isinstance(document, Mapping) else None
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    if isinstance(statements, list):
+        yield [s for s in statements if isinstance(s, Mapping)]
+
+
+def source_blocks(block: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = block.get(key)
+    if isinstance(value, Mapping):
+        return [value]
+    return [item for item in value or [] if isinstance(item, Mapping)]
+
+
+def _is_everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        aws = principal.get("AWS")
+        values = aws if isinstance(aws, list) else [aws]
+        return "*" in values
+    return False
+
+
+@rule("PF-POLICY-WILDCARD-PRINCIPAL", "A key or resource policy that allows \"AWS\": \"*\" without a condition "
+                                      "hands the resource to every AWS account; principals must be named.")
+def check_wildcard_principals(view: StackView) -> Iterator[Finding]:
+    targets = (("aws_kms_key", "policy"), ("aws_kms_key_policy", "policy"), ("aws_s3_bucket_policy", "policy"),
+               ("aws_sns_topic_policy", "policy"), ("aws_sns_topic", "policy"))
+    for rtype, attribute in targets:
+        for resource in view.resources(rtype):
+            for statements in _policy_documents(view, resource, attribute):
+                for index, statement in enumerate(statements):
+                    if statement.get("Effect", "Allow") != "Allow" or not _is_everyone(statement.get("Principal")):
+                        continue
+                    if statement.get("Condition"):
+                        continue
+                    sid = statement.get("Sid", f"statement {index}")
+                    yield finding("PF-POLICY-WILDCARD-PRINCIPAL", resource,
+                                  f"{attribute} {sid!r} allows Principal {json.dumps(statement.get('Principal'))} "
+                                  "with no Condition. Fix: name the principals (account root, role ARNs, service "
+                                  "principals) or add a condition such as aws:SourceArn / aws:PrincipalAccount.")
+
+
+@rule("PF-IMDSV2", "Instances must require IMDSv2 session tokens (http_tokens = \"required\"); IMDSv1 lets an SSRF "
+                   "in the payment API read the instance role's credentials.")
+def check_imdsv2(view: StackView) -> Iterator[Finding]:
+    for resource in view.resources("aws_launch_template") + view.resources("aws_instance"):
+        options = resource.blocks("metadata_options")
+        tokens = options[0].get("http_tokens") if options else None
+        if tokens != "required":
+            yield finding("PF-IMDSV2", resource, f"metadata_options.http_tokens is {tokens!r} (IMDSv1 allowed). "
+                                                 "Fix: metadata_options { http_tokens = \"required\", "
+                                                 "http_put_response_hop_limit = 1 }.")
+
+
+# PCI DSS 10.5.1 keeps audit logs 12 months.
+PCI_MIN_RETENTION_DAYS = 365
+BROAD_MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
+
+
+@rule("PF-LOG-RETENTION", "Audit log groups keep 12 months (PCI DSS 10.5.1) with a retention CloudWatch accepts; "
+                          "checkov cannot see a retention given as a variable, so the default is checked here.")
+def check_log_retention(view: StackView) -> Iterator[Finding]:
+    for group in view.resources("aws_cloudwatch_log_group"):
+        if "retention_in_days" not in group.body:
+            yield finding("PF-LOG-RETENTION", group, f"log group {group.get('name')!r} has no retention_in_days "
+                                                     "(kept forever, at a cost). Fix: retention_in_days = "
+                                                     "var.log_retention_days.", Severity.WARNING)
+            continue
+        value, variable = view.resolve(group.get("retention_in_days"))
+        if value is None:
+            continue
+        source = f"var.{variable} default " if variable else ""
+        try:
+            days = int(value)
+        except (TypeError, ValueError):
+            days = -1
+        if days not in CLOUDWATCH_RETENTION_DAYS and days != 0:
+            yield finding("PF-LOG-RETENTION", group, f"retention_in_days {source}{value!r} is not a value CloudWatch "
+                                                     "accepts. Fix: one of 365, 400, 545, 731, ... (0 = never "
+                                                     "expire).")
+        elif 0 < days < PCI_MIN_RETENTION_DAYS:
+            yield finding("PF-LOG-RETENTION", group, f"retention_in_days {source}{days} is below the 12 months PCI DSS "
+                                                     "10.5.1 asks of audit logs. Fix: 365 or more outside sandbox "
+                                                     "environments.", Severity.WARNING)
+
+
+def _actions(statement: Mapping[str, Any]) -> list[str]:
+    action = statement.get("Action", [])
+    return [action] if isinstance(action, str) else [a for a in action if isinstance(a, str)]
+
+
+@rule("PF-IAM-LEAST-PRIVILEGE", "Identity policies name their actions and resources (PCI DSS 7.2.2); wildcard "
+                                "actions or broad AWS managed policies on a CDE role are a regression.")
+def check_least_privilege(view: StackView) -> Iterator[Finding]:
+    for rtype in ("aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"):
+        for resource in view.resources(rtype):
+            for statements in _policy_documents(view, resource, "policy"):
+                for index, statement in enumerate(statements):
+                    if statement.get("Effect", "Allow") != "Allow":
+                        continue
+                    sid = statement.get("Sid", f"statement {index}")
+                    wild = [a for a in _actions(statement) if a == "*" or a.endswith(":*")]
+                    if wild:
+                        yield finding("PF-IAM-LEAST-PRIVILEGE", resource,
+                                      f"policy {sid!r} allows wildcard actions {wild}. Fix: list the API actions "
+                                      "the role calls.")
+                    resources = statement.get("Resource")
+                    if resources == "*" or (isinstance(resources, list) and "*" in resources):
+                        yield finding("PF-IAM-LEAST-PRIVILEGE", resource,
+                                      f"policy {sid!r} applies {_actions(statement)} to Resource \"*\". Fix: name "
+                                      "the resource ARNs (keep \"*\" only for actions without resource-level "
+                                      "permissions).", Severity.WARNING)
+    for attachment in view.resources("aws_iam_role_policy_attachment") + view.resources("aws_iam_policy_attachment"):
+        arn = str(attachment.get("policy_arn", ""))
+        name = arn.rsplit("/", 1)[-1]
+        if arn.startswith("arn:aws") and ":aws:policy/" in arn and (
+                name in BROAD_MANAGED_POLICIES or name.endswith("FullAccess")):
+            yield finding("PF-IAM-LEAST-PRIVILEGE", attachment,
+                          f"attaches the AWS managed policy {name!r}, far broader than a CDE role needs. Fix: an "
+                          "inline policy with the actions and resources the role uses.")

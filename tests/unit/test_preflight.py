@@ -1,0 +1,645 @@
+"""Preflight rules on small hand-made stacks: the good form passes, the bad form is caught with a message
+that names the construct path, the bad value and the fix. Ends with the real synthesized stack.
+
+Also covers ``lib.suppressions`` and the suppression matching of ``tools/checkov_scan.py`` (with a canned
+checkov report, so no checkov run is needed here).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.preflight import RULES, Finding, Severity, errors, format_report, run_preflight
+from lib.preflight.__main__ import main as preflight_main
+from lib.preflight.source_checks import find_inline_assume_role
+from lib.suppressions import Suppression, read_suppressions, validate
+from tools.checkov_scan import build_report, format_summary
+
+ACCOUNT = "${data.aws_caller_identity.current.account_id}"
+
+
+# ------------------------------------------------------------------------------------------------- builders
+
+
+def res(logical: str, /, **body: Any) -> tuple[str, dict[str, Any]]:
+    """A resource body with the ``//`` metadata cdktf writes; the path is ``Stack/<logical>``."""
+    return logical, {"//": {"metadata": {"path": f"Stack/{logical}", "uniqueId": logical}}, **body}
+
+
+def stack(*items: tuple[str, str, dict[str, Any]], **top: Any) -> dict[str, Any]:
+    """``stack(("aws_vpc", *res("vpc", cidr_block=...)), variable={...}, terraform={...})``."""
+    config: dict[str, Any] = {"resource": {}}
+    for rtype, name, body in items:
+        config["resource"].setdefault(rtype, {})[name] = body
+    config.update(top)
+    return config
+
+
+def only(config: dict[str, Any], rule_id: str) -> list[Finding]:
+    return run_preflight(config, only={rule_id})
+
+
+def assert_caught(findings: list[Finding], *fragments: str, severity: Severity = Severity.ERROR) -> Finding:
+    """Exactly the finding whose message holds every fragment; it names a construct path and a fix."""
+    matching = [f for f in findings if f.severity is severity and all(x in str(f) for x in fragments)]
+    assert matching, "no finding with " + repr(fragments) + " in:\n" + "\n".join(map(str, findings))
+    found = matching[0]
+    assert found.path.startswith(("Stack/", "terraform")), found
+    assert "Fix:" in found.message, found
+    return found
+
+
+def assert_clean(findings: list[Finding]) -> None:
+    assert not findings, "\n".join(map(str, findings))
+
+
+def db(**overrides: Any) -> tuple[str, str, dict[str, Any]]:
+    body: dict[str, Any] = {
+        "engine": "postgres", "engine_version": "15", "instance_class": "db.t3.medium",
+        "storage_encrypted": True, "kms_key_id": "${aws_kms_key.data.arn}", "publicly_accessible": False,
+        "backup_window": "03:00-04:00", "maintenance_window": "sun:06:00-sun:07:00", "identifier": "payment-db-dev",
+    }
+    body.update(overrides)
+    return ("aws_db_instance", *res("db", **body))
+
+
+def template(**overrides: Any) -> tuple[str, str, dict[str, Any]]:
+    body: dict[str, Any] = {
+        "instance_type": "t3.medium",
+        "user_data": base64.b64encode(b"#!/bin/bash\necho $PORT\n").decode(),
+        "metadata_options": {"http_tokens": "required"},
+        "block_device_mappings": [{"device_name": "/dev/xvda", "ebs": {"encrypted": "true"}}],
+    }
+    body.update(overrides)
+    return ("aws_launch_template", *res("lt", **body))
+
+
+def variable(default: Any, *conditions: str) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "string", "default": default}
+    if conditions:
+        block["validation"] = [{"condition": c, "error_message": "bad"} for c in conditions]
+    return block
+
+
+# ----------------------------------------------------------------------------------------------- the registry
+
+
+def test_every_rule_has_an_id_and_a_one_line_rationale() -> None:
+    assert len(RULES) >= 18
+    for rule_id, registered in RULES.items():
+        assert rule_id.startswith("PF-") and rule_id == rule_id.upper()
+        assert registered.rationale and "\n" not in registered.rationale
+
+
+def test_an_empty_stack_has_no_findings() -> None:
+    assert_clean(run_preflight({}))
+
+
+# ------------------------------------------------------------------------------------------- RDS engine/class
+
+
+def test_rds_major_version_passes() -> None:
+    assert_clean(only(stack(db()), "PF-RDS-ENGINE-VERSION"))
+
+
+def test_rds_retired_minor_version_is_an_error_naming_the_fix() -> None:
+    found = assert_caught(only(stack(db(engine_version="15.5")), "PF-RDS-ENGINE-VERSION"),
+                          "'15.5'", "retired", "Cannot find version 15.5 for postgres", 'engine_version = "15"')
+    assert found.path == "Stack/db"
+
+
+def test_rds_offered_minor_version_is_only_a_warning() -> None:
+    findings = only(stack(db(engine_version="15.15")), "PF-RDS-ENGINE-VERSION")
+    assert not errors(findings)
+    assert_caught(findings, "pins a minor version", severity=Severity.WARNING)
+
+
+@pytest.mark.parametrize("version", ["99", "13", "9.6", "15.99"])
+def test_rds_unknown_versions_are_errors(version: str) -> None:
+    assert_caught(only(stack(db(engine_version=version)), "PF-RDS-ENGINE-VERSION"), repr(version))
+
+
+def test_rds_version_from_variable_default_is_checked() -> None:
+    config = stack(db(engine_version="${var.engine_version}"), variable={"engine_version": variable("15.5")})
+    assert_caught(only(config, "PF-RDS-ENGINE-VERSION"), "var.engine_version default '15.5'")
+
+
+def test_rds_unknown_engine_is_an_error() -> None:
+    assert_caught(only(stack(db(engine="postgress")), "PF-RDS-ENGINE-VERSION"), "'postgress'")
+
+
+def test_parameter_group_family_must_match_the_major_version() -> None:
+    group = ("aws_db_parameter_group", *res("pg", family="postgres14", name="payment-pg"))
+    config = stack(db(parameter_group_name="${aws_db_parameter_group.pg.name}"), group)
+    assert_caught(only(config, "PF-RDS-ENGINE-VERSION"), "'postgres14'", 'family = "postgres15"')
+
+
+def test_rds_instance_class_families() -> None:
+    assert_clean(only(stack(db(instance_class="db.r6g.large")), "PF-RDS-INSTANCE-CLASS"))
+    assert_caught(only(stack(db(instance_class="db.fake.huge")), "PF-RDS-INSTANCE-CLASS"), "'db.fake.huge'")
+    assert_caught(only(stack(db(instance_class="t3.medium")), "PF-RDS-INSTANCE-CLASS"), "'t3.medium'")
+
+
+def test_rds_instance_class_variable_default_and_validation() -> None:
+    strict = 'can(regex("^db\\\\.(t3|r6g)\\\\.[a-z0-9]+$", var.db_class))'
+    good = stack(db(instance_class="${var.db_class}"),
+                 variable={"db_class": variable("db.t3.medium", "${" + strict + "}")})
+    assert_clean(only(good, "PF-RDS-INSTANCE-CLASS"))
+    bad_default = stack(db(instance_class="${var.db_class}"),
+                        variable={"db_class": variable("db.m5.large", "${" + strict + "}")})
+    assert_caught(only(bad_default, "PF-RDS-INSTANCE-CLASS"), "fails its own validation regex")
+    unvalidated = stack(db(instance_class="${var.db_class}"), variable={"db_class": variable("db.t3.medium")})
+    assert_caught(only(unvalidated, "PF-RDS-INSTANCE-CLASS"), "no validation block", severity=Severity.WARNING)
+
+
+def test_ec2_instance_type_families() -> None:
+    assert_clean(only(stack(template(instance_type="m7i.large")), "PF-EC2-INSTANCE-TYPE"))
+    assert_caught(only(stack(template(instance_type="t9.medium")), "PF-EC2-INSTANCE-TYPE"), "'t9'")
+
+
+def test_ec2_instance_type_from_variable() -> None:
+    shape_only = '${can(regex("^[a-z][a-z0-9-]*\\\\.[a-z0-9]+$", var.instance_type))}'
+    config = stack(template(instance_type="${var.instance_type}"),
+                   variable={"instance_type": variable("x9.large", shape_only)})
+    findings = only(config, "PF-EC2-INSTANCE-TYPE")
+    assert_caught(findings, "var.instance_type default 'x9.large'")
+    assert_caught(findings, "checks only the shape", severity=Severity.WARNING)
+
+
+# ----------------------------------------------------------------------------------------------- user data
+
+
+def test_base64_user_data_without_template_sequences_passes() -> None:
+    assert_clean(only(stack(template()), "PF-USER-DATA"))
+
+
+def test_plain_text_user_data_is_not_base64() -> None:
+    assert_caught(only(stack(template(user_data="#!/bin/bash\necho hi\n")), "PF-USER-DATA"), "not valid base64")
+
+
+def test_user_data_with_terraform_interpolation_in_the_json() -> None:
+    assert_caught(only(stack(template(user_data="echo port ${port}")), "PF-USER-DATA"), "mixes text with")
+
+
+@pytest.mark.parametrize("sequence", ["${port}", "%{if x}"])
+def test_decoded_user_data_with_template_sequences(sequence: str) -> None:
+    encoded = base64.b64encode(f"console.log(`listening on {sequence}`)".encode()).decode()
+    assert_caught(only(stack(template(user_data=encoded)), "PF-USER-DATA"), repr(sequence[:2]))
+
+
+def test_user_data_over_16_kb_encoded() -> None:
+    encoded = base64.b64encode(b"#" * 13_000).decode()  # 17 336 characters once encoded
+    assert_caught(only(stack(template(user_data=encoded)), "PF-USER-DATA"), "17336 bytes")
+
+
+def test_user_data_expression_is_only_a_warning() -> None:
+    findings = only(stack(template(user_data='${filebase64("boot.sh")}')), "PF-USER-DATA")
+    assert_caught(findings, "cannot be checked", severity=Severity.WARNING)
+
+
+# ------------------------------------------------------------------------------------------------------ WAF
+
+
+def waf_stack(web_acl_arn: str, scope: str = "REGIONAL") -> dict[str, Any]:
+    return stack(("aws_wafv2_web_acl", *res("acl", scope=scope)),
+                 ("aws_lb", *res("alb", name="payment-alb")),
+                 ("aws_wafv2_web_acl_association",
+                  *res("assoc", web_acl_arn=web_acl_arn, resource_arn="${aws_lb.alb.arn}")))
+
+
+def test_waf_association_by_arn_passes() -> None:
+    assert_clean(only(waf_stack("${aws_wafv2_web_acl.acl.arn}"), "PF-WAF-ASSOCIATION-ARN"))
+    literal = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/payment/6b7c737e-ba31-4932-9b95-83f5c23ca73f"
+    assert_clean(only(waf_stack(literal), "PF-WAF-ASSOCIATION-ARN"))
+
+
+def test_waf_association_by_id_is_caught() -> None:
+    assert_caught(only(waf_stack("${aws_wafv2_web_acl.acl.id}"), "PF-WAF-ASSOCIATION-ARN"),
+                  "'${aws_wafv2_web_acl.acl.id}'", ".arn")
+    assert_caught(only(waf_stack("6b7c737e-ba31-4932-9b95-83f5c23ca73f"), "PF-WAF-ASSOCIATION-ARN"),
+                  "not a regional WAFv2 web ACL ARN")
+
+
+def test_waf_association_needs_a_regional_acl() -> None:
+    assert_caught(only(waf_stack("${aws_wafv2_web_acl.acl.arn}", "CLOUDFRONT"), "PF-WAF-ASSOCIATION-ARN"),
+                  'scope = "REGIONAL"')
+
+
+# -------------------------------------------------------------------------------------------------- backend
+
+
+def s3_backend(**settings: Any) -> dict[str, Any]:
+    base = {"bucket": "state", "key": "dev/TapStackdev.tfstate", "region": "us-east-1", "encrypt": True,
+            "use_lockfile": True}
+    base.update(settings)
+    return {"terraform": {"backend": {"s3": {k: v for k, v in base.items() if v is not None}}}}
+
+
+def test_s3_backend_with_lockfile_passes() -> None:
+    assert_clean(only(s3_backend(), "PF-BACKEND"))
+    assert_clean(only({"terraform": {"backend": {"local": {"path": "terraform.tfstate"}}}}, "PF-BACKEND"))
+
+
+def test_s3_backend_without_lockfile_or_encryption() -> None:
+    assert_caught(only(s3_backend(use_lockfile=None), "PF-BACKEND"), "use_lockfile = true")
+    assert_caught(only(s3_backend(encrypt=False), "PF-BACKEND"), "encrypt = true")
+
+
+@pytest.mark.parametrize(("key", "fragment"), [
+    ("role_arn", "removed"), ("lock_table", "removed"), ("bogus", "not accepted"), ("dynamodb_table", "deprecated"),
+])
+def test_backend_keys_terraform_111_does_not_accept(key: str, fragment: str) -> None:
+    assert_caught(only(s3_backend(**{key: "x"}), "PF-BACKEND"), repr(key), fragment)
+
+
+def test_deprecated_backend_key_is_a_warning() -> None:
+    assert_caught(only(s3_backend(force_path_style=True), "PF-BACKEND"), "use_path_style", severity=Severity.WARNING)
+
+
+# ------------------------------------------------------------------------------------------------------ names
+
+
+def test_elb_names() -> None:
+    good = stack(("aws_lb", *res("alb", name="payment-alb-dev")),
+                 ("aws_alb_target_group", *res("tg", name="payment-api-tg-dev")))
+    assert_clean(only(good, "PF-NAME-ELB"))
+    long_name = "payment-api-tg-" + "x" * 18
+    assert_caught(only(stack(("aws_alb_target_group", *res("tg", name=long_name))), "PF-NAME-ELB"),
+                  repr(long_name), "33 characters (limit 32)")
+    assert_caught(only(stack(("aws_lb", *res("alb", name="-payment_alb"))), "PF-NAME-ELB"), "alphanumerics")
+
+
+def test_s3_bucket_names_count_the_account_id_as_12_digits() -> None:
+    good = stack(("aws_s3_bucket", *res("b", bucket=f"payment-frontend-dev-{ACCOUNT}")))
+    assert_clean(only(good, "PF-NAME-S3"))
+    too_long = f"payment-frontend-{'x' * 34}-{ACCOUNT}"  # 17 + 34 + 1 + 12 = 64
+    assert_caught(only(stack(("aws_s3_bucket", *res("b", bucket=too_long))), "PF-NAME-S3"),
+                  "64 characters counting the account id as 12")
+    assert_caught(only(stack(("aws_s3_bucket", *res("b", bucket="Payment_Logs"))), "PF-NAME-S3"), "lowercase")
+
+
+def test_iam_names() -> None:
+    assert_clean(only(stack(("aws_iam_role", *res("r", name="payment-api-instance-dev"))), "PF-NAME-IAM"))
+    assert_caught(only(stack(("aws_iam_role", *res("r", name="r" * 65))), "PF-NAME-IAM"), "(limit 64)")
+    assert_caught(only(stack(("aws_iam_role", *res("r", name_prefix="p" * 39))), "PF-NAME-IAM"), "(limit 38)")
+    assert_caught(only(stack(("aws_iam_role_policy", *res("p", name="a b"))), "PF-NAME-IAM"), "'a b'")
+
+
+def test_rds_identifiers() -> None:
+    assert_clean(only(stack(db()), "PF-NAME-RDS"))
+    assert_caught(only(stack(db(identifier="Payment--db-")), "PF-NAME-RDS"), "'Payment--db-'", "lowercase")
+    assert_caught(only(stack(db(identifier="p" * 64)), "PF-NAME-RDS"), "(limit 63)")
+
+
+def test_log_group_names_and_waf_prefix() -> None:
+    group = ("aws_cloudwatch_log_group", *res("waf_logs", name="payment-waf-logs", kms_key_id="k"))
+    logging = ("aws_wafv2_web_acl_logging_configuration",
+               *res("waf_logging", log_destination_configs=["${aws_cloudwatch_log_group.waf_logs.arn}"]))
+    assert_caught(only(stack(group, logging), "PF-NAME-LOG-GROUP"), "aws-waf-logs-")
+    good_group = ("aws_cloudwatch_log_group", *res("waf_logs", name="aws-waf-logs-payment-dev"))
+    assert_clean(only(stack(good_group, logging), "PF-NAME-LOG-GROUP"))
+    assert_caught(only(stack(("aws_cloudwatch_log_group", *res("g", name="bad name!"))), "PF-NAME-LOG-GROUP"),
+                  "'bad name!'")
+
+
+# ------------------------------------------------------------------------------------------------- network
+
+
+def subnet(name: str, cidr: str) -> tuple[str, str, dict[str, Any]]:
+    return ("aws_subnet", *res(name, cidr_block=cidr, vpc_id="${aws_vpc.vpc.id}"))
+
+
+def test_cidr_layout() -> None:
+    vpc = ("aws_vpc", *res("vpc", cidr_block="10.0.0.0/16"))
+    assert_clean(only(stack(vpc, subnet("a", "10.0.0.0/20"), subnet("b", "10.0.16.0/20")), "PF-CIDR"))
+    assert_caught(only(stack(vpc, subnet("a", "10.0.0.0/20"), subnet("b", "10.0.8.0/21")), "PF-CIDR"),
+                  "10.0.8.0/21 overlaps 10.0.0.0/20")
+    assert_caught(only(stack(vpc, subnet("a", "10.1.0.0/20")), "PF-CIDR"), "outside its VPC")
+    assert_caught(only(stack(vpc, subnet("a", "10.0.0.1/20")), "PF-CIDR"), "'10.0.0.1/20'")
+
+
+def sg_stack(*rules: dict[str, Any]) -> dict[str, Any]:
+    items = [("aws_security_group", *res("alb_sg")), ("aws_security_group", *res("app_sg")),
+             ("aws_lb", *res("alb", name="alb", security_groups=["${aws_security_group.alb_sg.id}"]))]
+    for index, rule_body in enumerate(rules):
+        items.append(("aws_security_group_rule", *res(f"rule{index}", type="ingress", **rule_body)))
+    return stack(*items)
+
+
+def test_internet_https_to_the_alb_passes() -> None:
+    config = sg_stack({"security_group_id": "${aws_security_group.alb_sg.id}", "cidr_blocks": ["0.0.0.0/0"],
+                       "from_port": 443, "to_port": 443, "protocol": "tcp"})
+    assert_clean(only(config, "PF-SG-INTERNET-INGRESS"))
+
+
+def test_internet_http_to_the_alb_is_caught() -> None:
+    config = sg_stack({"security_group_id": "${aws_security_group.alb_sg.id}", "ipv6_cidr_blocks": ["::/0"],
+                       "from_port": 80, "to_port": 80, "protocol": "tcp"})
+    assert_caught(only(config, "PF-SG-INTERNET-INGRESS"), "ALB security group Stack/alb_sg", "::/0", "tcp 80-80")
+
+
+def test_internet_ingress_to_other_groups_is_caught() -> None:
+    config = sg_stack({"security_group_id": "${aws_security_group.app_sg.id}", "cidr_blocks": ["0.0.0.0/0"],
+                       "from_port": 443, "to_port": 443, "protocol": "tcp"})
+    assert_caught(only(config, "PF-SG-INTERNET-INGRESS"), "Stack/app_sg", "only the internet-facing ALB")
+
+
+def test_default_security_group_must_be_empty() -> None:
+    config = stack(("aws_default_security_group", *res("default", ingress=[{"protocol": "-1"}])))
+    assert_caught(only(config, "PF-SG-INTERNET-INGRESS"), "default security group")
+
+
+def isolated_db_stack(**db_overrides: Any) -> dict[str, Any]:
+    return stack(
+        db(db_subnet_group_name="${aws_db_subnet_group.dbsg.name}",
+           vpc_security_group_ids=["${aws_security_group.db_sg.id}"], **db_overrides),
+        ("aws_db_subnet_group", *res("dbsg", subnet_ids=["${aws_subnet.data.id}"])),
+        ("aws_subnet", *res("data", cidr_block="10.0.128.0/20")),
+        ("aws_security_group", *res("db_sg")),
+        ("aws_route_table", *res("public_rt")), ("aws_route_table", *res("data_rt")),
+        ("aws_route", *res("igw_route", route_table_id="${aws_route_table.public_rt.id}",
+                           destination_cidr_block="0.0.0.0/0", gateway_id="${aws_internet_gateway.igw.id}")),
+        ("aws_route_table_association", *res("data_rta", subnet_id="${aws_subnet.data.id}",
+                                             route_table_id="${aws_route_table.data_rt.id}")),
+    )
+
+
+def test_isolated_database_passes() -> None:
+    assert_clean(only(isolated_db_stack(), "PF-DB-ISOLATION"))
+
+
+def test_publicly_accessible_database_is_caught() -> None:
+    assert_caught(only(isolated_db_stack(publicly_accessible=True), "PF-DB-ISOLATION"), "publicly_accessible")
+
+
+def test_database_subnet_with_internet_route_is_caught() -> None:
+    config = isolated_db_stack()
+    config["resource"]["aws_route_table_association"]["data_rta"]["route_table_id"] = \
+        "${aws_route_table.public_rt.id}"
+    assert_caught(only(config, "PF-DB-ISOLATION"), "Stack/data", "Stack/public_rt")
+
+
+def test_database_security_group_open_to_internet_is_caught() -> None:
+    config = isolated_db_stack()
+    config["resource"]["aws_security_group_rule"] = dict([res(
+        "db_open", type="ingress", security_group_id="${aws_security_group.db_sg.id}", cidr_blocks=["0.0.0.0/0"],
+        from_port=5432, to_port=5432, protocol="tcp")])
+    assert_caught(only(config, "PF-DB-ISOLATION"), "Stack/db_sg", "from the internet")
+
+
+def test_rds_windows() -> None:
+    assert_clean(only(stack(db()), "PF-RDS-WINDOWS"))
+    assert_caught(only(stack(db(backup_window="05:30-06:30")), "PF-RDS-WINDOWS"), "overlaps")
+    assert_caught(only(stack(db(backup_window="05:00-06:00")), "PF-RDS-WINDOWS"), "touches")
+    assert_caught(only(stack(db(backup_window="04:45-05:45")), "PF-RDS-WINDOWS"), "only 15 minutes")
+    # the daily backup window also meets a maintenance window that wraps past midnight
+    wrapping = db(backup_window="00:10-01:00", maintenance_window="sat:23:00-sun:00:00")
+    assert_caught(only(stack(wrapping), "PF-RDS-WINDOWS"), "only 10 minutes")
+    assert_caught(only(stack(db(backup_window="3:00-4:00")), "PF-RDS-WINDOWS"), "'3:00-4:00'")
+    assert_caught(only(stack(db(backup_window="03:00-03:15")), "PF-RDS-WINDOWS"), "shorter than 30")
+
+
+# ------------------------------------------------------------------------------------------ encryption etc.
+
+
+def test_encryption_at_rest_good_forms_pass() -> None:
+    config = stack(
+        db(), template(),
+        ("aws_s3_bucket", *res("b", bucket="payment-b")),
+        ("aws_s3_bucket_server_side_encryption_configuration", *res(
+            "b_sse", bucket="${aws_s3_bucket.b.id}",
+            rule=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}}])),
+        ("aws_cloudwatch_log_group", *res("g", name="g", kms_key_id="${aws_kms_key.logs.arn}")),
+        ("aws_sns_topic", *res("t", name="t", kms_master_key_id="${aws_kms_key.logs.arn}")),
+        ("aws_ssm_parameter", *res("p", name="/p", type="SecureString", value="v")),
+    )
+    assert_clean(only(config, "PF-ENCRYPTION-AT-REST"))
+
+
+@pytest.mark.parametrize(("item", "fragment"), [
+    (db(storage_encrypted=False), "storage_encrypted is False"),
+    (template(block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {"encrypted": "false"}}]),
+     "encrypted = 'false'"),
+    (template(block_device_mappings=None), "no block_device_mappings"),
+    (("aws_s3_bucket", *res("b", bucket="payment-b")), "no aws_s3_bucket_server_side_encryption_configuration"),
+    (("aws_cloudwatch_log_group", *res("g", name="flow")), "'flow' has no kms_key_id"),
+    (("aws_sns_topic", *res("t", name="alarms")), "'alarms' has no kms_master_key_id"),
+    (("aws_ssm_parameter", *res("p", name="/db/conn", type="String", value="v")), "type 'String'"),
+])
+def test_unencrypted_storage_is_caught(item: tuple[str, str, dict[str, Any]], fragment: str) -> None:
+    rtype, name, body = item
+    body = {k: v for k, v in body.items() if v is not None}
+    assert_caught(only(stack((rtype, name, body)), "PF-ENCRYPTION-AT-REST"), fragment)
+
+
+def kms(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return stack(("aws_kms_key", *res("key", policy=policy)))
+
+
+def test_kms_policy_with_named_principals_passes() -> None:
+    statements = [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"},
+    ]
+    assert_clean(only(kms(statements), "PF-POLICY-WILDCARD-PRINCIPAL"))
+
+
+@pytest.mark.parametrize("principal", [{"AWS": "*"}, {"AWS": ["*"]}, "*"])
+def test_kms_policy_with_bare_wildcard_is_caught(principal: Any) -> None:
+    statements = [{"Sid": "Open", "Effect": "Allow", "Principal": principal, "Action": "kms:*", "Resource": "*"}]
+    assert_caught(only(kms(statements), "PF-POLICY-WILDCARD-PRINCIPAL"), "'Open'", "no Condition")
+
+
+def test_wildcard_in_policy_document_data_source_is_caught() -> None:
+    document = {"//": {"metadata": {"path": "Stack/doc"}},
+                "statement": [{"effect": "Allow", "actions": ["s3:GetObject"],
+                               "principals": [{"type": "AWS", "identifiers": ["*"]}]}]}
+    config = stack(("aws_s3_bucket_policy", *res("bp", policy="${data.aws_iam_policy_document.doc.json}")),
+                   data={"aws_iam_policy_document": {"doc": document}})
+    assert_caught(only(config, "PF-POLICY-WILDCARD-PRINCIPAL"), "Stack/bp")
+
+
+def test_imdsv2() -> None:
+    assert_clean(only(stack(template()), "PF-IMDSV2"))
+    assert_caught(only(stack(template(metadata_options={"http_tokens": "optional"})), "PF-IMDSV2"), "'optional'")
+    assert_caught(only(stack(template(metadata_options=None)), "PF-IMDSV2"), "None")
+
+
+def test_log_retention() -> None:
+    group = ("aws_cloudwatch_log_group", *res("g", name="g", retention_in_days="${var.retention}"))
+    assert_clean(only(stack(group, variable={"retention": variable(365)}), "PF-LOG-RETENTION"))
+    assert_caught(only(stack(group, variable={"retention": variable(366)}), "PF-LOG-RETENTION"),
+                  "var.retention default 366", "not a value CloudWatch accepts")
+    assert_caught(only(stack(group, variable={"retention": variable(30)}), "PF-LOG-RETENTION"), "10.5.1",
+                  severity=Severity.WARNING)
+    unset = ("aws_cloudwatch_log_group", *res("g", name="g"))
+    assert_caught(only(stack(unset), "PF-LOG-RETENTION"), "no retention_in_days", severity=Severity.WARNING)
+
+
+def iam_policy(statement: dict[str, Any]) -> dict[str, Any]:
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    return stack(("aws_iam_role_policy", *res("p", name="p", role="r", policy=document)))
+
+
+def test_least_privilege() -> None:
+    scoped = {"Sid": "Read", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+              "Resource": "${aws_ssm_parameter.p.arn}"}
+    assert_clean(only(iam_policy(scoped), "PF-IAM-LEAST-PRIVILEGE"))
+    assert_caught(only(iam_policy({**scoped, "Action": "s3:*"}), "PF-IAM-LEAST-PRIVILEGE"),
+                  "wildcard actions ['s3:*']")
+    assert_caught(only(iam_policy({**scoped, "Resource": "*"}), "PF-IAM-LEAST-PRIVILEGE"), 'Resource "*"',
+                  severity=Severity.WARNING)
+    admin = stack(("aws_iam_role_policy_attachment",
+                   *res("a", role="r", policy_arn="arn:aws:iam::aws:policy/AdministratorAccess")))
+    assert_caught(only(admin, "PF-IAM-LEAST-PRIVILEGE"), "'AdministratorAccess'")
+    ssm_core = stack(("aws_iam_role_policy_attachment",
+                      *res("a", role="r", policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")))
+    assert_clean(only(ssm_core, "PF-IAM-LEAST-PRIVILEGE"))
+
+
+# -------------------------------------------------------------------------------------------- CLI and report
+
+
+def test_cli_exit_status_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = tmp_path / "good.tf.json", tmp_path / "bad.tf.json"
+    good.write_text(json.dumps(stack(db())), encoding="utf-8")
+    bad.write_text(json.dumps(stack(db(engine_version="15.5"))), encoding="utf-8")
+    assert preflight_main([str(good)]) == 0
+    assert preflight_main([str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "[ERROR] PF-RDS-ENGINE-VERSION Stack/db (aws_db_instance.db)" in out
+    assert "preflight FAILED" in out and "1 error(s)" in out
+    assert preflight_main([str(tmp_path / "missing.json")]) == 2
+
+
+def test_format_report_counts() -> None:
+    report = format_report(only(stack(db(engine_version="15.5")), "PF-RDS-ENGINE-VERSION"), source="x")
+    assert report.endswith(f"preflight FAILED for x: 1 error(s), 0 warning(s), {len(RULES)} rules")
+
+
+def test_lib_builds_assume_role_policies_only_in_iam_module() -> None:
+    findings = find_inline_assume_role(Path(__file__).resolve().parents[2] / "lib")
+    assert not findings, "\n".join(map(str, findings))
+
+
+# ------------------------------------------------------------------------------------------- suppressions
+
+
+def test_suppression_validation() -> None:
+    validate("CKV2_AWS_62", "no consumer for S3 event notifications")
+    with pytest.raises(ValueError, match="malformed"):
+        validate("AWS_62", "a long enough reason")
+    with pytest.raises(ValueError, match="needs a reason"):
+        validate("CKV_AWS_18", "   ")
+    with pytest.raises(ValueError, match="too short"):
+        validate("CKV_AWS_18", "n/a")
+
+
+def test_suppress_writes_a_record_into_the_resource_json(tmp_path: Path) -> None:
+    import cdktf  # pylint: disable=import-outside-toplevel
+
+    from lib.suppressions import suppress  # pylint: disable=import-outside-toplevel
+
+    app = cdktf.App(outdir=str(tmp_path))
+    tf_stack = cdktf.TerraformStack(app, "Stack")
+    topic = cdktf.TerraformResource(tf_stack, "topic", terraform_resource_type="aws_sns_topic")
+    suppress(topic, "CKV_AWS_26", "alarm topic fed by CloudWatch only")
+    suppress(topic, "CKV2_AWS_99", "second check on the same resource")
+    with pytest.raises(ValueError, match="already suppressed"):
+        suppress(topic, "CKV_AWS_26", "a duplicate suppression")
+    with pytest.raises(ValueError):
+        suppress(topic, "CKV_AWS_1", "")
+    zones = cdktf.TerraformDataSource(tf_stack, "azs", terraform_resource_type="aws_availability_zones")
+    suppress(zones, "CKV_AWS_394", "zones are looked up by design, first az_count by index")
+    app.synth()
+    config = json.loads((tmp_path / "stacks" / "Stack" / "cdk.tf.json").read_text(encoding="utf-8"))
+    assert config["data"]["aws_availability_zones"]["azs"]["//"]["checkov"]["skip"][0]["id"] == "CKV_AWS_394"
+    body = config["resource"]["aws_sns_topic"]["topic"]
+    assert body["//"]["metadata"]["path"] == "Stack/topic"  # cdktf's own metadata is kept
+    assert body["//"]["checkov"]["skip"] == [
+        {"id": "CKV_AWS_26", "comment": "alarm topic fed by CloudWatch only"},
+        {"id": "CKV2_AWS_99", "comment": "second check on the same resource"},
+    ]
+    assert read_suppressions(config) == [
+        Suppression("aws_sns_topic.topic", "Stack/topic", "CKV_AWS_26", "alarm topic fed by CloudWatch only"),
+        Suppression("aws_sns_topic.topic", "Stack/topic", "CKV2_AWS_99", "second check on the same resource"),
+        Suppression("data.aws_availability_zones.azs", "Stack/azs", "CKV_AWS_394",
+                    "zones are looked up by design, first az_count by index"),
+    ]
+
+
+def test_suppression_on_an_orphan_block_is_refused() -> None:
+    orphan = {"data": {"aws_availability_zones": {"old_id": {"//": {"checkov": {"skip": [
+        {"id": "CKV_AWS_394", "comment": "zones are looked up by design"}]}}}}}}
+    with pytest.raises(ValueError, match="override_logical_id"):
+        read_suppressions(orphan)
+
+
+def test_hand_edited_suppression_without_reason_is_refused() -> None:
+    config = stack(("aws_sns_topic", *res("t", name="t")))
+    config["resource"]["aws_sns_topic"]["t"]["//"]["checkov"] = {"skip": [{"id": "CKV_AWS_26", "comment": ""}]}
+    with pytest.raises(ValueError, match="Stack/t"):
+        read_suppressions(config)
+
+
+def checkov_output(*failed: tuple[str, str]) -> dict[str, Any]:
+    return {"check_type": "terraform_json", "summary": {"checkov_version": "3.3.30"},
+            "results": {"passed_checks": [{"check_id": "CKV_AWS_7", "check_name": "rotation",
+                                           "resource": "resource.key"}],
+                        "failed_checks": [{"check_id": c, "check_name": "n", "resource": r} for c, r in failed]}}
+
+
+def test_scan_applies_a_suppression_to_exactly_one_resource_and_check() -> None:
+    config = stack(("aws_s3_bucket", *res("logs", bucket="l")), ("aws_s3_bucket", *res("site", bucket="s")),
+                   ("aws_kms_key", *res("key")))
+    config["resource"]["aws_s3_bucket"]["logs"]["//"]["checkov"] = {
+        "skip": [{"id": "CKV_AWS_145", "comment": "ALB log delivery supports SSE-S3 only"}]}
+    report = build_report(Path("cdk.tf.json"), config, checkov_output(
+        ("CKV_AWS_145", "resource.logs"),            # suppressed: this resource, this check
+        ("CKV_AWS_145", "resource.site"),            # same check, other resource: still a failure
+        ("CKV2_AWS_62", "aws_s3_bucket.logs"),       # same resource, other check: still a failure
+    ))
+    assert [(r.check_id, r.address) for r, _ in report.suppressed] == [("CKV_AWS_145", "aws_s3_bucket.logs")]
+    assert [(r.check_id, r.address) for r in report.failed] == [
+        ("CKV2_AWS_62", "aws_s3_bucket.logs"), ("CKV_AWS_145", "aws_s3_bucket.site")]
+    assert report.passed[0].address == "aws_kms_key.key"
+    summary = format_summary(report)
+    assert "CKV_AWS_145  Stack/logs (aws_s3_bucket.logs): ALB log delivery supports SSE-S3 only" in summary
+    assert not report.ok and summary.endswith("compliance scan FAILED")
+
+
+def test_scan_reports_stale_suppressions() -> None:
+    config = stack(("aws_alb_target_group", *res("tg", name="tg")))
+    config["resource"]["aws_alb_target_group"]["tg"]["//"]["checkov"] = {
+        "skip": [{"id": "CKV_AWS_378", "comment": "TLS terminates at the ALB"}]}
+    report = build_report(Path("cdk.tf.json"), config, checkov_output())
+    assert [s.check_id for s in report.stale] == ["CKV_AWS_378"]
+    assert "STALE SUPPRESSIONS" in format_summary(report) and not report.ok
+
+
+# ---------------------------------------------------------------------------------------- the real stack
+
+
+def test_real_synthesized_stack_has_no_preflight_errors(synth_json: dict[str, Any]) -> None:
+    findings = run_preflight(synth_json)
+    assert not errors(findings), format_report(findings)
+
+
+def test_real_stack_suppressions_are_well_formed(synth_json: dict[str, Any]) -> None:
+    for suppression in read_suppressions(synth_json):
+        assert suppression.construct_path.startswith("TapStack")
+
+
+def test_preflight_does_not_mutate_its_input(synth_json: dict[str, Any]) -> None:
+    before = copy.deepcopy(synth_json)
+    run_preflight(synth_json)
+    assert synth_json == before

@@ -1,0 +1,287 @@
+"""Generate ``docs/compliance.md``: PCI DSS v4.0 requirements -> resources -> the checks that prove them.
+
+    python -m tools.compliance_report [--stack-file PATH] [--scan-summary PATH] [--check]
+
+Why generated: a hand-kept control matrix drifts from the code the day after it is written. This one is rebuilt
+from three sources of truth — the synthesized ``cdk.tf.json`` (which resources implement a control, by
+construct path), the checkov result written by ``tools/checkov_scan.py`` (which checks passed, and which are
+suppressed with what reason), and the test suite and preflight registry (which tests and rule ids exercise the
+control). The mapping below only says which *kinds* of evidence belong to which requirement; every id in it is
+verified against the registry and the scan, and unknown or never-evaluated ids are reported instead of
+silently listed. ``--check`` exits non-zero when the committed file is out of date (for CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# pylint: disable=wrong-import-position
+from lib.preflight import RULES, errors, run_preflight  # noqa: E402
+from tools.checkov_scan import SUMMARY_JSON, ScanError, default_stack_file, scan  # noqa: E402
+
+OUTPUT = ROOT / "docs" / "compliance.md"
+
+# Why a mapped check may show no result: checkov skips attributes whose value is a Terraform expression.
+NOT_EVALUATED_NOTES = {
+    "CKV_AWS_338": "retention_in_days is var.log_retention_days, which checkov does not resolve; PF-LOG-RETENTION "
+                   "checks the variable's default",
+}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One PCI DSS v4.0 requirement and the evidence that belongs to it."""
+
+    ref: str
+    title: str
+    how: str
+    resource_types: tuple[str, ...]
+    preflight: tuple[str, ...]
+    checkov: tuple[str, ...]
+    test_pattern: str
+
+
+REQUIREMENTS: tuple[Requirement, ...] = (
+    Requirement(
+        "1.2, 1.3, 1.4", "Network security controls and segmentation of the CDE",
+        "Three subnet tiers over three AZs; only the ALB is internet-facing (443); instances take the API port "
+        "from the ALB's group only, the database 5432 from the instances only; data subnets have no route to "
+        "the internet; the default security group is emptied; S3 traffic stays on a gateway endpoint.",
+        ("aws_vpc", "aws_subnet", "aws_route_table", "aws_nat_gateway", "aws_internet_gateway", "aws_security_group",
+         "aws_security_group_rule", "aws_default_security_group", "aws_vpc_endpoint"),
+        ("PF-CIDR", "PF-SG-INTERNET-INGRESS", "PF-DB-ISOLATION"),
+        ("CKV2_AWS_12", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_130", "CKV_AWS_17",
+         "CKV2_AWS_5", "CKV_AWS_382"),
+        r"security_group|ingress|subnet|route|isolat|cidr|vpc|accepts_only|publicly|internet",
+    ),
+    Requirement(
+        "2.2", "Secure configuration of system components",
+        "IMDSv2 required and hop limit 1; invalid HTTP headers dropped at the ALB; deletion protection; "
+        "minor engine upgrades; user data free of template sequences; instance types and engine versions that "
+        "exist (no half-applied stacks).",
+        ("aws_launch_template", "aws_alb", "aws_lb", "aws_db_instance", "aws_autoscaling_group"),
+        ("PF-IMDSV2", "PF-USER-DATA", "PF-RDS-ENGINE-VERSION", "PF-RDS-INSTANCE-CLASS", "PF-EC2-INSTANCE-TYPE",
+         "PF-RDS-WINDOWS", "PF-BACKEND"),
+        ("CKV_AWS_79", "CKV_AWS_131", "CKV_AWS_150", "CKV_AWS_226", "CKV_AWS_293", "CKV_AWS_341", "CKV_AWS_88"),
+        r"imds|user_data|engine|instance_type|instance_class|windows|backend|hardened|deploy[1-4]",
+    ),
+    Requirement(
+        "3.5, 3.6, 3.7", "Stored account data protected with strong cryptography and managed keys",
+        "Customer-managed KMS keys with rotation and key policies that name their principals; RDS storage, "
+        "Performance Insights and the RDS-managed master secret on the data key; S3, log groups and SNS "
+        "encrypted; the connection string an SSM SecureString without password.",
+        ("aws_kms_key", "aws_kms_alias", "aws_db_instance", "aws_s3_bucket_server_side_encryption_configuration",
+         "aws_cloudwatch_log_group", "aws_sns_topic", "aws_ssm_parameter"),
+        ("PF-ENCRYPTION-AT-REST", "PF-POLICY-WILDCARD-PRINCIPAL"),
+        ("CKV_AWS_7", "CKV_AWS_33", "CKV_AWS_16", "CKV_AWS_354", "CKV_AWS_158", "CKV_AWS_26", "CKV_AWS_337",
+         "CKV_AWS_145", "CKV2_AWS_64"),
+        r"encrypt|kms|securestring|password|secret|unencrypted|wildcard",
+    ),
+    Requirement(
+        "4.2", "Strong cryptography for cardholder data in transit",
+        "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy; CloudFront redirects viewers to "
+        "HTTPS; buckets deny plain HTTP; the database parameter group forces TLS.",
+        ("aws_alb_listener", "aws_lb_listener", "aws_cloudfront_distribution", "aws_s3_bucket_policy",
+         "aws_db_parameter_group"),
+        (),
+        ("CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_74", "CKV_AWS_34", "CKV_AWS_174", "CKV2_AWS_69", "CKV_AWS_378"),
+        r"https|tls|plain_http|listener|force",
+    ),
+    Requirement(
+        "6.4.1, 6.4.2", "Public-facing web application protected by an automated solution",
+        "WAFv2 regional web ACL on the ALB, associated by ARN, with AWS managed rule groups and a rate-based "
+        "rule, metrics on and logging to an encrypted CloudWatch log group.",
+        ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration"),
+        ("PF-WAF-ASSOCIATION-ARN", "PF-NAME-LOG-GROUP"),
+        ("CKV2_AWS_28", "CKV_AWS_192", "CKV2_AWS_31", "CKV_AWS_342", "CKV2_AWS_76", "CKV_AWS_68"),
+        r"waf",
+    ),
+    Requirement(
+        "7.2, 8.2, 8.6", "Least privilege for system and application accounts",
+        "One role per service with a trust policy from one helper (seed failure 8) and aws:SourceAccount "
+        "conditions; inline policies scoped to named resources; IAM database authentication; no credentials in "
+        "code or state.",
+        ("aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_instance_profile"),
+        ("PF-IAM-LEAST-PRIVILEGE", "PF-POLICY-WILDCARD-PRINCIPAL", "PF-NAME-IAM"),
+        ("CKV_AWS_60", "CKV_AWS_61", "CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_274", "CKV2_AWS_56", "CKV_AWS_161"),
+        r"iam|role|least_privilege|assume|low8|principal",
+    ),
+    Requirement(
+        "10.2, 10.3, 10.5", "Audit logs captured, protected and retained (12 months)",
+        "VPC flow logs, WAF logs and PostgreSQL logs in KMS-encrypted log groups with retention >= 365 days; ALB, "
+        "CloudFront and S3 access logs in a versioned, lifecycle-managed log bucket with public access blocked.",
+        ("aws_flow_log", "aws_cloudwatch_log_group", "aws_s3_bucket_logging", "aws_s3_bucket_lifecycle_configuration",
+         "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block"),
+        ("PF-LOG-RETENTION", "PF-NAME-LOG-GROUP", "PF-ENCRYPTION-AT-REST"),
+        ("CKV2_AWS_11", "CKV_AWS_338", "CKV_AWS_91", "CKV_AWS_86", "CKV_AWS_18", "CKV_AWS_129", "CKV_AWS_21",
+         "CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
+        r"log|retention|flow|access_logging|versions",
+    ),
+    Requirement(
+        "10.7, 11.5", "Failures of critical controls detected, alerted and responded to",
+        "CloudWatch alarms on the ALB 5XX rate, ASG CPU, unhealthy targets and RDS CPU/storage/connections, "
+        "notifying an encrypted SNS topic; a service dashboard; RDS enhanced monitoring and Performance "
+        "Insights; detailed instance monitoring.",
+        ("aws_cloudwatch_metric_alarm", "aws_sns_topic", "aws_cloudwatch_dashboard", "aws_db_instance",
+         "aws_launch_template"),
+        (),
+        ("CKV_AWS_118", "CKV_AWS_353", "CKV_AWS_26"),
+        r"alarm|dashboard|monitor|insights|topic",
+    ),
+)
+
+OUT_OF_SCOPE = (
+    ("AWS CloudTrail (10.2.1, 10.2.2)", "account/organization trail; API audit logs are an account-level control"),
+    ("Amazon GuardDuty (11.5.1)", "threat detection is enabled per account and region by the platform team"),
+    ("AWS Security Hub (PCI DSS standard) (11.3, 12.4)", "posture management across accounts"),
+    ("AWS Config (1.2.7, 2.2, 11.5.2)", "configuration history and conformance packs are account-level"),
+    ("Human access: SSO, MFA, break-glass (8.3, 8.4, 8.5)", "IAM Identity Center and organization SCPs"),
+    ("Scans and tests (11.3.1, 11.3.2, 11.4)", "ASV scans and penetration tests are procedures, not code"),
+)
+
+
+def collect_tests(tests_dir: Path) -> list[str]:
+    """``file::test_name`` for every test function under ``tests_dir`` (parsed, not imported)."""
+    found: list[str] = []
+    for source in sorted(tests_dir.rglob("test_*.py")):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                found.append(f"{source.relative_to(ROOT).as_posix()}::{node.name}")
+    return found
+
+
+def resources_of(config: Mapping[str, Any], types: Iterable[str]) -> list[str]:
+    """Construct paths of the stack's resources of ``types`` (what the Python code names)."""
+    paths = []
+    for rtype in types:
+        for name, body in sorted((config.get("resource") or {}).get(rtype, {}).items()):
+            meta = body.get("//", {}) if isinstance(body, Mapping) else {}
+            paths.append(f"`{(meta.get('metadata') or {}).get('path', name)}` ({rtype})")
+    return paths
+
+
+def checkov_status(summary: Mapping[str, Any], check_ids: Iterable[str]) -> list[str]:
+    """Per check id: passed on N resources / failed / suppressed with reason / not evaluated."""
+    lines = []
+    for check_id in check_ids:
+        passed = [r for r in summary.get("passed", []) if r["check_id"] == check_id]
+        failed = [r for r in summary.get("failed", []) if r["check_id"] == check_id]
+        suppressed = [r for r in summary.get("suppressed", []) if r["check_id"] == check_id]
+        parts = []
+        if passed:
+            parts.append(f"passed on {len(passed)}")
+        if failed:
+            parts.append("**FAILED** on " + ", ".join(f"`{r['path']}`" for r in failed))
+        if suppressed:
+            parts.append("suppressed on " + "; ".join(f"`{r['path']}` ({r['reason']})" for r in suppressed))
+        if not parts:
+            parts.append(f"not evaluated ({NOT_EVALUATED_NOTES.get(check_id, 'no resource of its type here')})")
+        lines.append(f"{check_id}: {', '.join(parts)}")
+    return lines
+
+
+def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: list[str], stack_name: str) -> str:
+    unknown = sorted({r for req in REQUIREMENTS for r in req.preflight} - set(RULES))
+    if unknown:
+        raise ValueError(f"compliance mapping names unknown preflight rules: {unknown}")
+    findings = run_preflight(config)
+    out = [
+        "# PCI DSS v4.0 compliance map",
+        "",
+        "<!-- Generated by tools/compliance_report.py from the synthesized stack, the checkov scan and the test "
+        "suite. Do not edit: run `make compliance`. -->",
+        "",
+        f"Stack `{stack_name}`: {sum(len(t) for t in (config.get('resource') or {}).values())} resources. "
+        f"Preflight: {len(RULES)} rules, {len(errors(findings))} errors, "
+        f"{len(findings) - len(errors(findings))} warnings. "
+        f"checkov {summary.get('checkov_version', '?')} ({summary.get('framework', 'terraform_json')}): "
+        f"{len(summary.get('passed', []))} passed, {len(summary.get('failed', []))} unsuppressed failures, "
+        f"{len(summary.get('suppressed', []))} suppressed in code.",
+        "",
+        "This stack is one part of a PCI DSS assessment: it provides the infrastructure controls below for the "
+        "cardholder data environment (CDE). Policies, procedures and account-level services are out of scope "
+        "(last section).",
+        "",
+    ]
+    for req in REQUIREMENTS:
+        matched_tests = [t for t in tests if re.search(req.test_pattern, t.split("::")[1])]
+        out += [f"## Requirement {req.ref}: {req.title}", "", req.how, "",
+                "**Resources**: " + (", ".join(resources_of(config, req.resource_types)) or "none in this stack"),
+                ""]
+        if req.preflight:
+            out.append("**Preflight rules** (fail synth): " + ", ".join(
+                f"`{r}` ({RULES[r].rationale.split(';')[0].rstrip('.')})" for r in req.preflight))
+            out.append("")
+        out.append("**checkov**:")
+        out += [f"- {line}" for line in checkov_status(summary, req.checkov)]
+        out += ["", f"**Tests** ({len(matched_tests)}):"]
+        out += [f"- `{t}`" for t in matched_tests] or ["- none"]
+        out.append("")
+    out += ["## Suppressed checkov findings", "",
+            "Each is declared with `lib.suppressions.suppress()` next to the resource; the scan fails when one no "
+            "longer matches a failure.", ""]
+    suppressed = summary.get("suppressed", [])
+    out += [f"- `{s['check_id']}` on `{s['path']}`: {s['reason']}" for s in suppressed] or ["- none"]
+    out += ["", "## Out of scope: account-level controls", "",
+            "Provided once per account or organization, outside this stack:", ""]
+    out += [f"- {name}: {why}" for name, why in OUT_OF_SCOPE]
+    return "\n".join(out) + "\n"
+
+
+def load_summary(stack_file: Path, summary_file: Path) -> dict[str, Any]:
+    """The scan result for ``stack_file``; re-run the scan if it is missing or older than the stack."""
+    if summary_file.is_file() and summary_file.stat().st_mtime >= stack_file.stat().st_mtime:
+        summary: dict[str, Any] = json.loads(summary_file.read_text(encoding="utf-8"))
+        if Path(summary.get("stack_file", "")).resolve() == stack_file.resolve():
+            return summary
+    report = scan(stack_file)
+    summary_file.parent.mkdir(parents=True, exist_ok=True)
+    summary_file.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    return report.to_json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.compliance_report", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack-file", type=Path, default=None)
+    parser.add_argument("--scan-summary", type=Path, default=SUMMARY_JSON)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--check", action="store_true", help="fail if the output file is out of date")
+    args = parser.parse_args(argv)
+    stack_file = args.stack_file or default_stack_file()
+    if not stack_file.is_file():
+        print(f"compliance_report: {stack_file} not found; run `make synth` first", file=sys.stderr)
+        return 2
+    try:
+        summary = load_summary(stack_file, args.scan_summary)
+    except ScanError as exc:
+        print(f"compliance_report: {exc}", file=sys.stderr)
+        return 2
+    config = json.loads(stack_file.read_text(encoding="utf-8"))
+    text = render(config, summary, collect_tests(ROOT / "tests"), stack_file.parent.name)
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
+        if current != text:
+            print(f"{args.output} is out of date: run `make compliance`", file=sys.stderr)
+            return 1
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
