@@ -6,10 +6,19 @@ ownership setting, and a bucket policy whose first statement refuses any request
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+    S3BucketLifecycleConfigurationRuleTransition,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
@@ -80,4 +89,38 @@ def tls_only_bucket_policy(scope: Construct, construct_id: str, *, bucket: S3Buc
         construct_id,
         bucket=bucket.id,
         policy=policy_document([deny_insecure_transport(bucket.arn), *statements]),
+    )
+
+
+def bucket_lifecycle(
+    scope: Construct,
+    construct_id: str,
+    *,
+    bucket: S3Bucket,
+    rule_id: str,
+    noncurrent_days: int,
+    transitions: Mapping[int, str] | None = None,
+    expiration_days: int | None = None,
+) -> S3BucketLifecycleConfiguration:
+    """One whole-bucket lifecycle rule: optional storage-class transitions and expiry, expiry of replaced
+    object versions, and cleanup of abandoned multipart uploads after a week."""
+    return S3BucketLifecycleConfiguration(
+        scope,
+        construct_id,
+        bucket=bucket.id,
+        rule=[S3BucketLifecycleConfigurationRule(
+            id=rule_id,
+            status="Enabled",
+            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+            transition=[S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=storage_class)
+                        for days, storage_class in (transitions or {}).items()] or None,
+            expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=expiration_days)]
+            if expiration_days is not None else None,
+            noncurrent_version_expiration=[
+                S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days),
+            ],
+            abort_incomplete_multipart_upload=[
+                S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7),
+            ],
+        )],
     )

@@ -30,20 +30,13 @@ from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicySecurityHeadersConfigXssProtection,
 )
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfiguration,
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
-    S3BucketLifecycleConfigurationRuleFilter,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
-)
 from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
 from constructs import Construct
 
-from lib.buckets import secure_bucket_baseline, tls_only_bucket_policy
+from lib.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
 from lib.kms import customer_managed_key
 from lib.log_archive import CLOUDFRONT_LOG_PREFIX, S3_ACCESS_LOG_PREFIX
 from lib.naming import Naming
@@ -180,22 +173,7 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
                 sse_algorithm="aws:kms", kms_master_key_id=key.arn,
             ),
         )
-        S3BucketLifecycleConfiguration(
-            self,
-            "lifecycle",
-            bucket=self._bucket.id,
-            rule=[S3BucketLifecycleConfigurationRule(
-                id="expire-replaced-builds",
-                status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                noncurrent_version_expiration=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=90),
-                ],
-                abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7),
-                ],
-            )],
-        )
+        bucket_lifecycle(self, "lifecycle", bucket=self._bucket, rule_id="expire-replaced-builds", noncurrent_days=90)
         suppress(self._bucket, "CKV2_AWS_62",
                  "No consumer for object events: the bucket only receives React builds from CI, and reads go "
                  "through CloudFront, whose access logs record them.")

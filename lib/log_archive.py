@@ -12,21 +12,12 @@ from __future__ import annotations
 
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfiguration,
-    S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
-    S3BucketLifecycleConfigurationRuleExpiration,
-    S3BucketLifecycleConfigurationRuleFilter,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
-    S3BucketLifecycleConfigurationRuleTransition,
-)
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
 from constructs import Construct
 
-from lib.buckets import secure_bucket_baseline, tls_only_bucket_policy
+from lib.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
 from lib.naming import Naming
 from lib.suppressions import suppress
 
@@ -79,26 +70,9 @@ class LogArchive(Construct):
         suppress(self._bucket, "CKV_AWS_144",
                  "Single-region stack; PCI DSS 10.5.1 retention is met by versioning and the 400-day lifecycle. "
                  "A cross-region copy belongs to the account-level log archive, outside this stack.")
-        S3BucketLifecycleConfiguration(
-            self,
-            "lifecycle",
-            bucket=self._bucket.id,
-            rule=[S3BucketLifecycleConfigurationRule(
-                id="archive-then-expire-access-logs",
-                status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                transition=[
-                    S3BucketLifecycleConfigurationRuleTransition(days=30, storage_class="STANDARD_IA"),
-                    S3BucketLifecycleConfigurationRuleTransition(days=90, storage_class="GLACIER"),
-                ],
-                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=LOG_EXPIRY_DAYS)],
-                noncurrent_version_expiration=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=30),
-                ],
-                abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7),
-                ],
-            )],
+        bucket_lifecycle(
+            self, "lifecycle", bucket=self._bucket, rule_id="archive-then-expire-access-logs",
+            transitions={30: "STANDARD_IA", 90: "GLACIER"}, expiration_days=LOG_EXPIRY_DAYS, noncurrent_days=30,
         )
         elb_account = DataAwsElbServiceAccount(self, "elb_account")
         arn = self._bucket.arn
