@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth validate lint unit preflight scan compliance test bench clean
+.PHONY: setup synth validate lint unit bindings preflight scan compliance test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,11 @@ lint: $(STAMP)  ## ruff + pylint (max line 120)
 	$(PY) -m ruff check lib tap.py tests tools
 	$(PY) -m pylint --rcfile=.pylintrc lib tap.py tests tools
 
-unit: $(STAMP)  ## unit tests on the synthesized JSON
+unit: $(STAMP)  ## unit tests on the synthesized JSON (target: <= 30 s)
 	$(PY) -m pytest tests/unit -q
+
+bindings: $(STAMP)  ## fast binding loader vs plain import: byte-identical synth output (~20 s)
+	$(PY) -m pytest tests/bindings -q
 
 preflight: synth  ## deploy-time rules over the synthesized stack + single assume-role helper check
 	$(PY) -m lib.preflight $(STACK_DIR)/cdk.tf.json
@@ -53,7 +56,7 @@ scan: synth $(CHECKOV)  ## checkov: zero unsuppressed failures, suppressions lis
 compliance: synth $(CHECKOV)  ## regenerate docs/compliance.md from the code and the scan
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json
 
-test: lint unit validate preflight scan  ## what CI runs
+test: lint unit bindings validate preflight scan  ## what CI runs
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
 
 bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
