@@ -14,12 +14,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth validate lint unit bindings preflight scan compliance test bench clean
+.PHONY: setup synth validate lint unit bindings sandbox sandbox-tests preflight scan compliance test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
-	$(PY) -c "import cdktf, pytest, pylint, ruff" >/dev/null
+	$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography" >/dev/null
 	$(PY) tools/warm_jsii_cache.py
 	rm -f $(VENV)/.installed-* && touch $@
 
@@ -56,7 +56,13 @@ scan: synth $(CHECKOV)  ## checkov: zero unsuppressed failures, suppressions lis
 compliance: synth $(CHECKOV)  ## regenerate docs/compliance.md from the code and the scan
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json
 
-test: lint unit bindings validate preflight scan  ## what CI runs
+sandbox: $(STAMP)  ## apply the whole stack on a local moto server, test it via the AWS API, destroy it (~4-5 min)
+	$(PY) -m tools.sandbox
+
+sandbox-tests: $(STAMP)  ## emulator fidelity patches + S3 state locking (own moto server); integration tests skip
+	$(PY) -m pytest tests/sandbox tests/integration -q
+
+test: lint unit bindings validate preflight scan sandbox-tests  ## what CI runs (`make sandbox` separately: see README)
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
 
 bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json

@@ -8,6 +8,7 @@ Client-side routes are served by ``index.html`` for 403/404 from S3 so deep link
 
 from __future__ import annotations
 
+from cdktf import TerraformResource
 from cdktf_cdktf_provider_aws.cloudfront_distribution import (
     CloudfrontDistribution,
     CloudfrontDistributionCustomErrorResponse,
@@ -64,6 +65,7 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
         log_bucket_name: str,
         log_bucket_domain_name: str,
         force_destroy: bool,
+        log_bucket_policy: TerraformResource,
         custom_domain: str | None = None,
         certificate_arn: str | None = None,
     ) -> None:
@@ -183,6 +185,8 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
         S3BucketLoggingA(
             self, "access_logging", bucket=self._bucket.id, target_bucket=log_bucket_name,
             target_prefix=f"{S3_ACCESS_LOG_PREFIX}{naming.name('frontend')}/",
+            # S3 checks the target bucket's policy when logging is switched on.
+            depends_on=[log_bucket_policy],
         )
         only_this_distribution = {
             "Sid": "AllowFrontendDistributionOnly",

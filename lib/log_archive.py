@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
@@ -76,7 +77,7 @@ class LogArchive(Construct):
         )
         elb_account = DataAwsElbServiceAccount(self, "elb_account")
         arn = self._bucket.arn
-        tls_only_bucket_policy(
+        self._policy = tls_only_bucket_policy(
             self,
             "policy",
             bucket=self._bucket,
@@ -106,6 +107,11 @@ class LogArchive(Construct):
     @property
     def bucket_arn(self) -> str:
         return self._bucket.arn
+
+    @property
+    def bucket_policy(self) -> S3BucketPolicy:
+        """Log delivery may only be switched on once this policy grants it (S3 checks at PutBucketLogging)."""
+        return self._policy
 
     @property
     def alb_log_prefix(self) -> str:

@@ -91,6 +91,7 @@ class TapStack(TerraformStack):
         frontend = Frontend(
             self, "frontend", naming=naming, account_id=account_id, log_bucket_name=log_archive.bucket_name,
             log_bucket_domain_name=log_archive.bucket_domain_name, force_destroy=force_destroy,
+            log_bucket_policy=log_archive.bucket_policy,
             custom_domain=config.frontend_domain, certificate_arn=config.frontend_certificate_arn,
         )
         monitoring = Monitoring(

@@ -168,7 +168,7 @@ def check_rds_engine_version(view: StackView) -> Iterator[Finding]:
                 f"{', '.join(offered)}" if _major(version) in majors else
                 f"a supported major version: {', '.join(majors)}")
         yield finding("PF-RDS-ENGINE-VERSION", db,
-                      f"engine_version {source}{version!r}{retired} is not an {engine} version RDS offers "
+                      f"engine_version {source}{version!r}{retired} is not a {engine} version RDS offers "
                       f"(allow-list retrieved {retrieved}); RDS would answer 'Cannot find version {version} "
                       f"for {engine}'. Fix: {hint}.")
 

@@ -1,0 +1,1 @@
+"""Integration tests against a deployed stack (the sandbox emulator)."""

@@ -1,0 +1,166 @@
+"""ALB (HTTPS only, modern TLS, WAF), target group, launch template and Auto Scaling Group."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from lib.config import StackConfig
+
+MANAGED_RULE_GROUPS = {
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+}
+
+
+def _alb(aws: Callable[[str], Any], output: Callable[[str], Any]) -> dict[str, Any]:
+    return dict(aws("elbv2").describe_load_balancers(LoadBalancerArns=[output("alb_arn")])["LoadBalancers"][0])
+
+
+def _launch_template_data(aws: Callable[[str], Any], output: Callable[[str], Any]) -> dict[str, Any]:
+    versions = aws("ec2").describe_launch_template_versions(
+        LaunchTemplateId=output("launch_template_id"), Versions=["$Latest"])["LaunchTemplateVersions"]
+    return dict(versions[0]["LaunchTemplateData"])
+
+
+def test_alb_is_internet_facing_in_public_subnets(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    alb = _alb(aws, output)
+    assert alb["Type"] == "application"
+    assert alb["Scheme"] == "internet-facing"
+    assert alb["DNSName"] == output("alb_dns_name")
+    assert {az["SubnetId"] for az in alb["AvailabilityZones"]} == set(output("public_subnet_ids"))
+    assert alb["SecurityGroups"] == [output("alb_security_group_id")]
+
+
+def test_alb_drops_invalid_headers_and_logs_access(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    attributes = {a["Key"]: a["Value"] for a in aws("elbv2").describe_load_balancer_attributes(
+        LoadBalancerArn=output("alb_arn"))["Attributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == output("log_bucket_name")
+
+
+def test_only_listener_is_https_443_with_certificate_and_modern_tls(aws: Callable[[str], Any],
+                                                                  output: Callable[[str], Any]) -> None:
+    listeners = aws("elbv2").describe_listeners(LoadBalancerArn=output("alb_arn"))["Listeners"]
+    assert len(listeners) == 1, "no plain-HTTP listener: HTTPS 443 only"
+    listener = listeners[0]
+    assert listener["ListenerArn"] == output("https_listener_arn")
+    assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
+    assert listener["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2"), listener["SslPolicy"]
+    certificate_arn = listener["Certificates"][0]["CertificateArn"]
+    if os.environ.get("SANDBOX_CERTIFICATE_ARN"):
+        assert certificate_arn == os.environ["SANDBOX_CERTIFICATE_ARN"]
+    assert aws("acm").describe_certificate(CertificateArn=certificate_arn)["Certificate"]["CertificateArn"]
+    assert listener["DefaultActions"] == [
+        {**listener["DefaultActions"][0], "Type": "forward", "TargetGroupArn": output("target_group_arn")}]
+
+
+def test_target_group_health_check(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                   expected: StackConfig) -> None:
+    group = aws("elbv2").describe_target_groups(TargetGroupArns=[output("target_group_arn")])["TargetGroups"][0]
+    assert (group["Port"], group["Protocol"], group["TargetType"]) == (expected.api_port, "HTTP", "instance")
+    assert group["HealthCheckEnabled"] is True
+    assert group["HealthCheckPath"] == "/health"
+    assert group["Matcher"]["HttpCode"] == "200"
+    assert group["LoadBalancerArns"] == [output("alb_arn")]
+    attributes = {a["Key"]: a["Value"] for a in aws("elbv2").describe_target_group_attributes(
+        TargetGroupArn=output("target_group_arn"))["Attributes"]}
+    assert attributes["deregistration_delay.timeout_seconds"] == "30"
+
+
+def test_waf_acl_has_managed_rule_groups_and_rate_limit(aws: Callable[[str], Any],
+                                                        output: Callable[[str], Any]) -> None:
+    arn = output("waf_web_acl_arn")
+    name, acl_id = arn.split("/")[-2:]
+    acl = aws("wafv2").get_web_acl(Name=name, Scope="REGIONAL", Id=acl_id)["WebACL"]
+    assert "Allow" in acl["DefaultAction"]
+    groups = {r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in acl["Rules"]
+              if "ManagedRuleGroupStatement" in r["Statement"]}
+    assert groups >= MANAGED_RULE_GROUPS
+    assert all(r["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS" for r in acl["Rules"]
+               if "ManagedRuleGroupStatement" in r["Statement"])
+    rate_rules = [r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]]
+    assert len(rate_rules) == 1 and "Block" in rate_rules[0]["Action"]
+    assert rate_rules[0]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    assert len({r["Priority"] for r in acl["Rules"]}) == len(acl["Rules"]), "rule priorities must be unique"
+    for config in [acl["VisibilityConfig"], *(r["VisibilityConfig"] for r in acl["Rules"])]:
+        assert config["CloudWatchMetricsEnabled"] is True
+
+
+def test_waf_is_associated_with_the_alb(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    acl = aws("wafv2").get_web_acl_for_resource(ResourceArn=output("alb_arn"))["WebACL"]
+    assert acl["ARN"] == output("waf_web_acl_arn")
+
+
+def test_waf_logs_to_its_log_group(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                   expected: StackConfig) -> None:
+    config = aws("wafv2").get_logging_configuration(ResourceArn=output("waf_web_acl_arn"))["LoggingConfiguration"]
+    destination = config["LogDestinationConfigs"][0]
+    assert destination.split(":log-group:")[1].removesuffix(":*") == output("waf_log_group_name")
+    assert output("waf_log_group_name").startswith("aws-waf-logs-"), "WAF only delivers to aws-waf-logs-* groups"
+    redacted = {f["SingleHeader"]["Name"].lower() for f in config.get("RedactedFields", []) if "SingleHeader" in f}
+    assert {"authorization", "cookie"} <= redacted
+    group = aws("logs").describe_log_groups(logGroupNamePrefix=output("waf_log_group_name"))["logGroups"][0]
+    assert group["retentionInDays"] == expected.log_retention_days
+
+
+def test_auto_scaling_group_sizes_and_placement(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                expected: StackConfig) -> None:
+    group = aws("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
+    sizes = (group["MinSize"], group["MaxSize"], group["DesiredCapacity"])
+    assert sizes == (expected.asg_min_size, expected.asg_max_size, expected.asg_desired_capacity) == (2, 6, 2)
+    assert set(group["VPCZoneIdentifier"].split(",")) == set(output("app_subnet_ids"))
+    assert group["TargetGroupARNs"] == [output("target_group_arn")]
+    assert group["HealthCheckType"] == "ELB"
+    assert group["LaunchTemplate"]["LaunchTemplateId"] == output("launch_template_id")
+    assert len(group["Instances"]) == expected.asg_desired_capacity
+
+
+def test_cpu_target_tracking_policy(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    policies = aws("autoscaling").describe_policies(AutoScalingGroupName=output("asg_name"))["ScalingPolicies"]
+    tracking = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]
+    assert len(tracking) == 1
+    config = tracking[0]["TargetTrackingConfiguration"]
+    assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ASGAverageCPUUtilization"
+    assert 0 < config["TargetValue"] < 100
+    assert tracking[0].get("Enabled", True) is True
+
+
+def test_launch_template_requires_imdsv2(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    metadata = _launch_template_data(aws, output)["MetadataOptions"]
+    assert metadata["HttpTokens"] == "required"
+    assert metadata["HttpEndpoint"] == "enabled"
+    assert int(metadata["HttpPutResponseHopLimit"]) == 1
+
+
+def test_launch_template_user_data_is_base64_shell_script(aws: Callable[[str], Any],
+                                                          output: Callable[[str], Any],
+                                                          expected: StackConfig) -> None:
+    encoded = _launch_template_data(aws, output)["UserData"]
+    try:
+        script = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except ValueError as err:
+        pytest.fail(f"user data is not base64-encoded UTF-8: {err}")
+    assert script.startswith("#!"), script[:40]
+    assert "${" not in script, "a Terraform interpolation sequence survived into the user data"
+    assert str(expected.api_port) in script
+
+
+def test_launch_template_encrypted_root_volume_monitoring_profile(aws: Callable[[str], Any],
+                                                                 output: Callable[[str], Any]) -> None:
+    data = _launch_template_data(aws, output)
+    ebs = data["BlockDeviceMappings"][0]["Ebs"]
+    assert ebs["Encrypted"] is True and ebs["VolumeType"] == "gp3"
+    assert data["Monitoring"]["Enabled"] is True
+    profile_name = data["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1]
+    roles = aws("iam").get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
+    assert len(roles) == 1
+    assert data["SecurityGroupIds"] == [output("app_security_group_id")]

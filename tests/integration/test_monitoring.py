@@ -1,0 +1,99 @@
+"""Alarms (ALB 5XX *rate* by metric math, ASG CPU, unhealthy targets, RDS), their encrypted SNS topic and
+log group retention. Alarms are found by what they watch (dimensions from the outputs), not by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from lib.config import StackConfig
+
+
+@pytest.fixture(scope="module")
+def alarms(aws: Callable[[str], Any]) -> list[dict[str, Any]]:
+    pages = aws("cloudwatch").get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
+    return [alarm for page in pages for alarm in page["MetricAlarms"]]
+
+
+def _alb_suffix(output: Callable[[str], Any]) -> str:
+    return str(output("alb_arn").split(":loadbalancer/", 1)[1])
+
+
+def _dimensions(metric: dict[str, Any]) -> dict[str, str]:
+    return {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+
+
+def _single_metric_alarms(alarms: list[dict[str, Any]], namespace: str, metric: str, dimension: str,
+                          value: str) -> list[dict[str, Any]]:
+    return [a for a in alarms if a.get("Namespace") == namespace and a.get("MetricName") == metric
+            and _dimensions(a).get(dimension) == value]
+
+
+def test_alb_5xx_alarm_is_a_rate_over_request_count(alarms: list[dict[str, Any]], output: Callable[[str], Any],
+                                                   expected: StackConfig) -> None:
+    suffix = _alb_suffix(output)
+    candidates = []
+    for alarm in alarms:
+        queries = alarm.get("Metrics") or []
+        metrics = {q["MetricStat"]["Metric"]["MetricName"]: q for q in queries if "MetricStat" in q}
+        if "RequestCount" in metrics and any("5XX" in name for name in metrics):
+            candidates.append((alarm, queries, metrics))
+    assert len(candidates) == 1, "exactly one metric-math alarm over RequestCount and 5XX counts"
+    alarm, queries, metrics = candidates[0]
+    for query in metrics.values():
+        assert query["MetricStat"]["Metric"]["Namespace"] == "AWS/ApplicationELB"
+        assert _dimensions(query["MetricStat"]["Metric"])["LoadBalancer"] == suffix
+        assert query.get("ReturnData") is False
+    expressions = [q for q in queries if "Expression" in q]
+    assert len(expressions) == 1 and expressions[0].get("ReturnData", True) is True
+    expression = expressions[0]["Expression"]
+    assert "100" in expression and "/" in expression, f"not a percentage: {expression}"
+    request_id = metrics["RequestCount"]["Id"]
+    assert request_id in expression
+    assert alarm["Threshold"] == expected.alb_5xx_rate_threshold == 5
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [output("sns_topic_arn")]
+
+
+def test_asg_cpu_alarm(alarms: list[dict[str, Any]], output: Callable[[str], Any], expected: StackConfig) -> None:
+    found = _single_metric_alarms(alarms, "AWS/EC2", "CPUUtilization", "AutoScalingGroupName", output("asg_name"))
+    assert len(found) == 1
+    alarm = found[0]
+    assert alarm["Statistic"] == "Average"
+    assert alarm["Threshold"] == expected.cpu_alarm_threshold == 80
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert output("sns_topic_arn") in alarm["AlarmActions"]
+
+
+def test_unhealthy_targets_alarm(alarms: list[dict[str, Any]], output: Callable[[str], Any]) -> None:
+    group_suffix = output("target_group_arn").split(":", 5)[5]
+    found = [a for a in alarms if a.get("MetricName") == "UnHealthyHostCount"
+             and _dimensions(a).get("TargetGroup") == group_suffix]
+    assert len(found) == 1
+    assert found[0]["Threshold"] == 0 and found[0]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+@pytest.mark.parametrize("metric", ["CPUUtilization", "FreeStorageSpace", "DatabaseConnections"])
+def test_rds_alarms(alarms: list[dict[str, Any]], output: Callable[[str], Any], metric: str) -> None:
+    found = _single_metric_alarms(alarms, "AWS/RDS", metric, "DBInstanceIdentifier", output("rds_identifier"))
+    assert len(found) == 1, f"one RDS {metric} alarm"
+    assert output("sns_topic_arn") in found[0]["AlarmActions"]
+
+
+def test_alarm_topic_is_encrypted(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    attributes = aws("sns").get_topic_attributes(TopicArn=output("sns_topic_arn"))["Attributes"]
+    assert attributes.get("KmsMasterKeyId") == output("logs_kms_key_arn")
+
+
+def test_stack_log_groups_have_retention_and_encryption(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                         expected: StackConfig) -> None:
+    names = [output("flow_log_group_name"), output("waf_log_group_name"),
+             f"/aws/rds/instance/{output('rds_identifier')}/postgresql"]
+    for name in names:
+        groups = aws("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        group = next((g for g in groups if g["logGroupName"] == name), None)
+        assert group is not None, f"log group {name} missing"
+        assert group.get("retentionInDays") == expected.log_retention_days >= 365, name
+        assert group.get("kmsKeyId") == output("logs_kms_key_arn"), name

@@ -1,0 +1,120 @@
+"""VPC, subnets over three AZs, per-tier routing, NAT gateways, S3 endpoint and flow logs (PCI DSS 1.2/1.3, 10.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lib.config import StackConfig
+
+TIERS = ("public", "app", "data")
+
+
+def _subnets(aws: Callable[[str], Any], ids: list[str]) -> list[dict[str, Any]]:
+    return list(aws("ec2").describe_subnets(SubnetIds=ids)["Subnets"])
+
+
+def _route_table_of(aws: Callable[[str], Any], subnet_id: str) -> dict[str, Any]:
+    tables = aws("ec2").describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
+    assert len(tables) == 1, f"subnet {subnet_id} should have exactly one explicit route table, has {len(tables)}"
+    return dict(tables[0])
+
+
+def _default_routes(table: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+
+
+def test_vpc_cidr_and_dns(aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig) -> None:
+    vpc_id = output("vpc_id")
+    vpc = aws("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+    assert vpc["CidrBlock"] == expected.vpc_cidr
+    for attribute, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+        answer = aws("ec2").describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)
+        assert answer[key]["Value"] is True, f"{attribute} must be on"
+
+
+def test_each_tier_spans_three_availability_zones(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                  expected: StackConfig) -> None:
+    for tier in TIERS:
+        subnets = _subnets(aws, output(f"{tier}_subnet_ids"))
+        assert len(subnets) == expected.az_count == 3, tier
+        assert len({s["AvailabilityZone"] for s in subnets}) == 3, f"{tier} subnets must be in 3 distinct AZs"
+        assert {s["VpcId"] for s in subnets} == {output("vpc_id")}
+        if tier != "public":
+            assert not any(s["MapPublicIpOnLaunch"] for s in subnets), f"{tier} subnets must not map public IPs"
+
+
+def test_public_tier_routes_to_internet_gateway(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    for subnet_id in output("public_subnet_ids"):
+        routes = _default_routes(_route_table_of(aws, subnet_id))
+        assert len(routes) == 1 and routes[0].get("GatewayId", "").startswith("igw-"), routes
+
+
+def test_app_tier_routes_through_nat_in_its_own_az(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    nat_ids = set(output("nat_gateway_ids"))
+    nats = {n["NatGatewayId"]: n for n in aws("ec2").describe_nat_gateways(NatGatewayIds=list(nat_ids))["NatGateways"]}
+    public_az = {s["SubnetId"]: s["AvailabilityZone"] for s in _subnets(aws, output("public_subnet_ids"))}
+    for subnet in _subnets(aws, output("app_subnet_ids")):
+        routes = _default_routes(_route_table_of(aws, subnet["SubnetId"]))
+        assert len(routes) == 1 and routes[0].get("NatGatewayId") in nat_ids, routes
+        assert not routes[0].get("GatewayId", "").startswith("igw-")
+        nat = nats[routes[0]["NatGatewayId"]]
+        if len(nat_ids) == 3:  # one NAT per AZ: each app subnet uses the NAT of its own AZ
+            assert public_az[nat["SubnetId"]] == subnet["AvailabilityZone"]
+
+
+def test_data_tier_has_no_route_out(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    for subnet_id in output("data_subnet_ids"):
+        table = _route_table_of(aws, subnet_id)
+        assert not _default_routes(table), f"data subnet {subnet_id} must have no default route"
+        for route in table["Routes"]:
+            assert not route.get("NatGatewayId"), route
+            assert not route.get("GatewayId", "").startswith("igw-"), route
+
+
+def test_nat_gateways_one_per_az_in_public_subnets(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                  expected: StackConfig) -> None:
+    nats = aws("ec2").describe_nat_gateways(NatGatewayIds=output("nat_gateway_ids"))["NatGateways"]
+    assert len(nats) == (1 if expected.single_nat_gateway else 3)
+    assert all(n["State"] == "available" for n in nats)
+    assert {n["SubnetId"] for n in nats} <= set(output("public_subnet_ids"))
+    assert all(n["NatGatewayAddresses"][0].get("AllocationId") for n in nats), "each NAT needs an Elastic IP"
+
+
+def test_s3_gateway_endpoint_serves_private_tiers(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                 expected: StackConfig) -> None:
+    endpoints = aws("ec2").describe_vpc_endpoints(Filters=[
+        {"Name": "vpc-id", "Values": [output("vpc_id")]},
+        {"Name": "service-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]},
+    ])["VpcEndpoints"]
+    assert len(endpoints) == 1
+    private_tables = {_route_table_of(aws, s)["RouteTableId"]
+                      for s in output("app_subnet_ids") + output("data_subnet_ids")}
+    assert private_tables <= set(endpoints[0]["RouteTableIds"])
+
+
+def test_default_security_group_is_empty(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    group = aws("ec2").describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [output("vpc_id")]}, {"Name": "group-name", "Values": ["default"]},
+    ])["SecurityGroups"][0]
+    assert group["IpPermissions"] == [] and group["IpPermissionsEgress"] == []
+
+
+def test_flow_log_is_active_to_encrypted_log_group(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                  expected: StackConfig) -> None:
+    logs = aws("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [output("vpc_id")]}])["FlowLogs"]
+    assert len(logs) == 1
+    flow_log = logs[0]
+    assert flow_log["FlowLogStatus"] == "ACTIVE"
+    assert flow_log["TrafficType"] == "ALL"
+    assert flow_log["LogDestinationType"] == "cloud-watch-logs"
+    assert flow_log["LogGroupName"] == output("flow_log_group_name")
+    assert flow_log["DeliverLogsStatus"] == "SUCCESS", flow_log.get("DeliverLogsErrorMessage")
+    role_name = flow_log["DeliverLogsPermissionArn"].rsplit("/", 1)[-1]
+    trust = aws("iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    principals = [s["Principal"].get("Service") for s in trust["Statement"]]
+    assert principals == ["vpc-flow-logs.amazonaws.com"]
+    group = aws("logs").describe_log_groups(logGroupNamePrefix=output("flow_log_group_name"))["logGroups"][0]
+    assert group["retentionInDays"] == expected.log_retention_days
+    assert group.get("kmsKeyId") == output("logs_kms_key_arn")

@@ -1,0 +1,74 @@
+"""Security groups per tier: internet -443-> ALB -api port-> instances -5432-> database (PCI DSS 1.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lib.config import StackConfig
+
+ANYWHERE = "0.0.0.0/0"
+
+
+def _group(aws: Callable[[str], Any], group_id: str) -> dict[str, Any]:
+    return dict(aws("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0])
+
+
+def _rules(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str]]:
+    """``{(protocol, from, to, source)}`` with one entry per CIDR / referenced group."""
+    rules = set()
+    for permission in permissions:
+        key = (permission["IpProtocol"], permission.get("FromPort", -1), permission.get("ToPort", -1))
+        for ip_range in permission.get("IpRanges", []):
+            rules.add((*key, ip_range["CidrIp"]))
+        for ip_range in permission.get("Ipv6Ranges", []):
+            rules.add((*key, ip_range["CidrIpv6"]))
+        for pair in permission.get("UserIdGroupPairs", []):
+            rules.add((*key, pair["GroupId"]))
+        for prefix in permission.get("PrefixListIds", []):
+            rules.add((*key, prefix["PrefixListId"]))
+    return rules
+
+
+def test_alb_accepts_only_https_from_internet(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    group = _group(aws, output("alb_security_group_id"))
+    assert _rules(group["IpPermissions"]) == {("tcp", 443, 443, ANYWHERE)}
+
+
+def test_alb_sends_only_to_app_on_api_port(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                           expected: StackConfig) -> None:
+    group = _group(aws, output("alb_security_group_id"))
+    port = expected.api_port
+    assert _rules(group["IpPermissionsEgress"]) == {("tcp", port, port, output("app_security_group_id"))}
+
+
+def test_app_accepts_only_api_port_from_alb(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                            expected: StackConfig) -> None:
+    group = _group(aws, output("app_security_group_id"))
+    port = expected.api_port
+    assert _rules(group["IpPermissions"]) == {("tcp", port, port, output("alb_security_group_id"))}
+
+
+def test_app_egress_is_database_and_https_only(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    group = _group(aws, output("app_security_group_id"))
+    assert _rules(group["IpPermissionsEgress"]) == {
+        ("tcp", 5432, 5432, output("db_security_group_id")),
+        ("tcp", 443, 443, ANYWHERE),
+    }
+
+
+def test_database_accepts_only_postgres_from_app(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    group = _group(aws, output("db_security_group_id"))
+    assert _rules(group["IpPermissions"]) == {("tcp", 5432, 5432, output("app_security_group_id"))}
+
+
+def test_database_has_no_egress(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    group = _group(aws, output("db_security_group_id"))
+    assert not any(rule[0] == "-1" for rule in _rules(group["IpPermissionsEgress"])), "no allow-all egress"
+
+
+def test_no_group_allows_all_protocols_from_anywhere(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    for name in ("alb_security_group_id", "app_security_group_id", "db_security_group_id"):
+        group = _group(aws, output(name))
+        for rule in _rules(group["IpPermissions"]) | _rules(group["IpPermissionsEgress"]):
+            assert not (rule[0] == "-1" and rule[3] in (ANYWHERE, "::/0")), f"{name}: {rule}"

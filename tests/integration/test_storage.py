@@ -1,0 +1,96 @@
+"""Frontend and log buckets: encryption, versioning, public access block, ownership, TLS-only policy,
+access logging and the log lifecycle (PCI DSS 3.5, 4.2, 7.2, 10.5.1)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+BUCKET_OUTPUTS = ("frontend_bucket_name", "log_bucket_name")
+
+
+def _policy(aws: Callable[[str], Any], bucket: str) -> dict[str, Any]:
+    return dict(json.loads(aws("s3").get_bucket_policy(Bucket=bucket)["Policy"]))
+
+
+def _listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
+def test_public_access_fully_blocked(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                     bucket_output: str) -> None:
+    config = aws("s3").get_public_access_block(Bucket=output(bucket_output))["PublicAccessBlockConfiguration"]
+    assert config == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                      "RestrictPublicBuckets": True}
+
+
+@pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
+def test_versioning_enabled(aws: Callable[[str], Any], output: Callable[[str], Any], bucket_output: str) -> None:
+    assert aws("s3").get_bucket_versioning(Bucket=output(bucket_output)).get("Status") == "Enabled"
+
+
+@pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
+def test_policy_denies_requests_without_tls(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                            bucket_output: str) -> None:
+    bucket = output(bucket_output)
+    denies = [s for s in _policy(aws, bucket)["Statement"] if s["Effect"] == "Deny"
+              and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)]
+    assert denies, "a Deny on aws:SecureTransport=false is required"
+    resources = set(_listify(denies[0]["Resource"]))
+    assert {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"} <= resources
+    assert denies[0]["Principal"] in ("*", {"AWS": "*"})
+
+
+def test_frontend_bucket_encrypted_with_customer_key(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    rule = aws("s3").get_bucket_encryption(Bucket=output("frontend_bucket_name"))[
+        "ServerSideEncryptionConfiguration"]["Rules"][0]
+    default = rule["ApplyServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms"
+    key = aws("kms").describe_key(KeyId=default["KMSMasterKeyID"])["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER"
+
+
+def test_log_bucket_uses_sse_s3_for_alb_delivery(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    rule = aws("s3").get_bucket_encryption(Bucket=output("log_bucket_name"))[
+        "ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_object_ownership(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    def ownership(bucket: str) -> str:
+        controls = aws("s3").get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+        return str(controls["Rules"][0]["ObjectOwnership"])
+
+    assert ownership(output("frontend_bucket_name")) == "BucketOwnerEnforced"
+    # CloudFront standard logging writes with ACLs: the log bucket alone keeps them.
+    assert ownership(output("log_bucket_name")) == "BucketOwnerPreferred"
+
+
+def test_frontend_policy_allows_only_its_distribution(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    distribution_arn = aws("cloudfront").get_distribution(Id=output("cloudfront_distribution_id"))[
+        "Distribution"]["ARN"]
+    allows = [s for s in _policy(aws, output("frontend_bucket_name"))["Statement"] if s["Effect"] == "Allow"]
+    assert len(allows) == 1
+    allow = allows[0]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert _listify(allow["Action"]) == ["s3:GetObject"]
+    assert allow["Condition"]["StringEquals"]["aws:SourceArn"] == distribution_arn
+
+
+def test_frontend_access_logging_to_log_bucket(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    logging = aws("s3").get_bucket_logging(Bucket=output("frontend_bucket_name"))["LoggingEnabled"]
+    assert logging["TargetBucket"] == output("log_bucket_name")
+    assert logging["TargetPrefix"]
+
+
+def test_log_bucket_lifecycle_transitions_and_expires(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    rules = aws("s3").get_bucket_lifecycle_configuration(Bucket=output("log_bucket_name"))["Rules"]
+    enabled = [r for r in rules if r["Status"] == "Enabled"]
+    assert enabled
+    assert any(r.get("Transitions") for r in enabled), "logs should move to cheaper storage"
+    expiry_days = [r["Expiration"]["Days"] for r in enabled if "Days" in r.get("Expiration", {})]
+    assert expiry_days and min(expiry_days) >= 365, "PCI DSS 10.5.1: keep at least 12 months"

@@ -1,0 +1,228 @@
+"""Each fidelity patch of tools/sandbox/moto_server.py, checked through boto3 against our moto server.
+
+Every test here pins a read-back that, unpatched, makes the sandbox's second plan show drift (or makes
+apply fail) although real AWS would not. If a moto upgrade fixes a gap, the test keeps passing and the
+patch can be dropped; if an upgrade changes what we patch, the test says which gap came back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tools.sandbox.emulator import client
+from tools.sandbox.moto_server import _PATCHES, iam_wildcard_match, log_delivery_policy_allows
+
+BUCKET_ARN = "arn:aws:s3:::logs"
+
+
+def test_every_patch_says_why() -> None:
+    assert _PATCHES, "no patches registered"
+    for name, why, _function in _PATCHES:
+        assert len(why) > 30, f"{name}: explain the gap it closes"
+
+
+@pytest.mark.parametrize(("pattern", "value", "matches"), [
+    ("arn:aws:s3:::logs/*", "arn:aws:s3:::logs/s3-access/x", True),
+    ("arn:aws:s3:::logs/s3-access/*", "arn:aws:s3:::logs/s3-access/fe/x", True),
+    ("arn:aws:s3:::logs/alb/*", "arn:aws:s3:::logs/s3-access/x", False),
+    ("s3:*", "s3:putobject", True),
+    ("s3:put?bject", "s3:putobject", True),
+    ("arn:aws:s3:::logs/[a]*", "arn:aws:s3:::logs/a", False),  # brackets are literal in IAM
+])
+def test_iam_wildcards(pattern: str, value: str, matches: bool) -> None:
+    assert iam_wildcard_match(pattern, value) is matches
+
+
+def _statement(**overrides: Any) -> dict[str, Any]:
+    statement = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+                 "Resource": f"{BUCKET_ARN}/s3-access/*"}
+    statement.update(overrides)
+    return statement
+
+
+@pytest.mark.parametrize(("statements", "allowed"), [
+    ([_statement()], True),
+    ([{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [BUCKET_ARN, f"{BUCKET_ARN}/*"]},
+      _statement(Resource=[f"{BUCKET_ARN}/s3-access/*"])], True),
+    ([_statement(Principal={"Service": ["logging.s3.amazonaws.com", "delivery.logs.amazonaws.com"]})], True),
+    ([_statement(Action=["s3:GetObject"])], False),
+    ([_statement(Resource=f"{BUCKET_ARN}/alb/*")], False),
+    ([_statement(Effect="Deny")], False),
+    ([_statement(Principal="*")], False),
+])
+def test_log_delivery_policy_grammar(statements: list[dict[str, Any]], allowed: bool) -> None:
+    document = {"Version": "2012-10-17", "Statement": statements}
+    assert log_delivery_policy_allows(document, BUCKET_ARN, "s3-access/frontend/") is allowed
+
+
+def test_s3_logging_accepts_policy_with_tls_deny(moto_endpoint: str) -> None:
+    s3 = client("s3", moto_endpoint)
+    for bucket in ("patch-logs", "patch-site"):
+        s3.create_bucket(Bucket=bucket)
+    arn = "arn:aws:s3:::patch-logs"
+    s3.put_bucket_policy(Bucket="patch-logs", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"{arn}/s3-access/*"},
+    ]}))
+    s3.put_bucket_logging(Bucket="patch-site", BucketLoggingStatus={
+        "LoggingEnabled": {"TargetBucket": "patch-logs", "TargetPrefix": "s3-access/site/"}})
+    assert s3.get_bucket_logging(Bucket="patch-site")["LoggingEnabled"]["TargetBucket"] == "patch-logs"
+
+
+def test_rds_instances_have_distinct_resource_ids_and_keep_performance_insights(moto_endpoint: str) -> None:
+    rds = client("rds", moto_endpoint)
+    common = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "MasterUsername": "admin_user",
+              "ManageMasterUserPassword": True, "AllocatedStorage": 20}
+    created = [
+        rds.create_db_instance(DBInstanceIdentifier="patch-db-0", EnablePerformanceInsights=True,
+                               PerformanceInsightsRetentionPeriod=7, **common)["DBInstance"],
+        rds.create_db_instance(DBInstanceIdentifier="patch-db-1", **common)["DBInstance"],
+    ]
+    assert created[0]["DbiResourceId"] != created[1]["DbiResourceId"]
+    first = rds.describe_db_instances(DBInstanceIdentifier="patch-db-0")["DBInstances"][0]
+    assert first["PerformanceInsightsEnabled"] is True
+    assert first["PerformanceInsightsRetentionPeriod"] == 7
+    second = rds.describe_db_instances(DBInstanceIdentifier="patch-db-1")["DBInstances"][0]
+    assert second.get("PerformanceInsightsEnabled", False) is False
+    modified = rds.modify_db_instance(DBInstanceIdentifier="patch-db-1", EnablePerformanceInsights=True,
+                                      ApplyImmediately=True)["DBInstance"]
+    assert modified["PerformanceInsightsEnabled"] is True
+
+
+def test_rds_user_parameters_have_source_user(moto_endpoint: str) -> None:
+    rds = client("rds", moto_endpoint)
+    rds.create_db_parameter_group(DBParameterGroupName="patch-pg", DBParameterGroupFamily="postgres15",
+                                  Description="patch test")
+    rds.modify_db_parameter_group(DBParameterGroupName="patch-pg", Parameters=[
+        {"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
+    user = rds.describe_db_parameters(DBParameterGroupName="patch-pg", Source="user")["Parameters"]
+    assert [(p["ParameterName"], p["Source"]) for p in user] == [("rds.force_ssl", "user")]
+    assert rds.describe_db_parameters(DBParameterGroupName="patch-pg", Source="system")["Parameters"] == []
+
+
+def test_cloudfront_keeps_origin_access_control_and_invents_nothing(moto_endpoint: str) -> None:
+    cloudfront = client("cloudfront", moto_endpoint)
+    control_id = cloudfront.create_origin_access_control(OriginAccessControlConfig={
+        "Name": "patch-oac", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+    config = {
+        "CallerReference": "patch-test", "Comment": "", "Enabled": True, "DefaultRootObject": "index.html",
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "s3", "DomainName": "patch-site.s3.us-east-1.amazonaws.com", "OriginAccessControlId": control_id,
+            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "https-only",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+        "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+    }
+    distribution_id = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+    read = cloudfront.get_distribution_config(Id=distribution_id)["DistributionConfig"]
+    assert read["Origins"]["Items"][0]["OriginAccessControlId"] == control_id
+    assert "ForwardedValues" not in read["DefaultCacheBehavior"]
+    assert "SSLSupportMethod" not in read["ViewerCertificate"]
+
+
+def test_cloudfront_response_headers_policy_lifecycle(moto_endpoint: str) -> None:
+    cloudfront = client("cloudfront", moto_endpoint)
+    config = {"Name": "patch-headers", "Comment": "c", "SecurityHeadersConfig": {
+        "StrictTransportSecurity": {"Override": True, "IncludeSubdomains": True, "Preload": True,
+                                    "AccessControlMaxAgeSec": 63072000},
+        "FrameOptions": {"Override": True, "FrameOption": "DENY"}}}
+    created = cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig=config)
+    policy_id = created["ResponseHeadersPolicy"]["Id"]
+    assert cloudfront.get_response_headers_policy_config(Id=policy_id)["ResponseHeadersPolicyConfig"] == config
+    with pytest.raises(cloudfront.exceptions.ResponseHeadersPolicyAlreadyExists):
+        cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig=config)
+    updated = cloudfront.update_response_headers_policy(
+        Id=policy_id, IfMatch=created["ETag"], ResponseHeadersPolicyConfig={**config, "Comment": "d"})
+    assert updated["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Comment"] == "d"
+    listed = cloudfront.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]["Items"]
+    assert [p["ResponseHeadersPolicy"]["Id"] for p in listed] == [policy_id]
+    cloudfront.delete_response_headers_policy(Id=policy_id, IfMatch=updated["ETag"])
+    with pytest.raises(cloudfront.exceptions.NoSuchResponseHeadersPolicy):
+        cloudfront.get_response_headers_policy(Id=policy_id)
+
+
+def test_target_tracking_policy_reads_back_enabled(moto_endpoint: str) -> None:
+    ec2 = client("ec2", moto_endpoint)
+    autoscaling = client("autoscaling", moto_endpoint)
+    template_id = ec2.create_launch_template(LaunchTemplateName="patch-asg-lt", LaunchTemplateData={
+        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="patch-asg", MinSize=0, MaxSize=1, DesiredCapacity=0,
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"}, AvailabilityZones=["us-east-1a"])
+    autoscaling.put_scaling_policy(
+        AutoScalingGroupName="patch-asg", PolicyName="patch-cpu", PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration={"TargetValue": 60.0, "PredefinedMetricSpecification": {
+            "PredefinedMetricType": "ASGAverageCPUUtilization"}})
+    policy = autoscaling.describe_policies(AutoScalingGroupName="patch-asg")["ScalingPolicies"][0]
+    assert policy["Enabled"] is True
+    assert "PredictiveScalingConfiguration" not in policy
+
+
+def test_launch_template_tags_stay_off_its_data(moto_endpoint: str) -> None:
+    ec2 = client("ec2", moto_endpoint)
+    template_id = ec2.create_launch_template(
+        LaunchTemplateName="patch-tagged-lt",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro", "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": "api"}]}]},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": "lt"}]}],
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=template_id)["LaunchTemplateVersions"][0][
+        "LaunchTemplateData"]
+    assert [s["ResourceType"] for s in data["TagSpecifications"]] == ["instance"]
+    template = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"][0]
+    assert {"Key": "Name", "Value": "lt"} in template["Tags"]
+
+
+def test_load_balancer_without_scheme_is_internet_facing(moto_endpoint: str) -> None:
+    ec2 = client("ec2", moto_endpoint)
+    vpc_id = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.9.{index}.0/24",
+                                 AvailabilityZone=f"us-east-1{zone}")["Subnet"]["SubnetId"]
+               for index, zone in enumerate("ab")]
+    balancer = client("elbv2", moto_endpoint).create_load_balancer(Name="patch-alb", Subnets=subnets)
+    assert balancer["LoadBalancers"][0]["Scheme"] == "internet-facing"
+
+
+def test_flow_log_to_log_group_arn_delivers(moto_endpoint: str) -> None:
+    ec2 = client("ec2", moto_endpoint)
+    logs = client("logs", moto_endpoint)
+    logs.create_log_group(logGroupName="/patch/flow-logs")
+    arn = logs.describe_log_groups(logGroupNamePrefix="/patch/flow-logs")["logGroups"][0]["arn"]
+    vpc_id = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_flow_logs(ResourceIds=[vpc_id], ResourceType="VPC", TrafficType="ALL",
+                         LogDestinationType="cloud-watch-logs", LogDestination=arn,
+                         DeliverLogsPermissionArn="arn:aws:iam::123456789012:role/patch-flow-logs")
+    flow_log = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"][0]
+    assert flow_log["LogGroupName"] == "/patch/flow-logs"
+    assert flow_log["DeliverLogsStatus"] == "SUCCESS"
+
+
+def test_default_ebs_key_is_aws_managed(moto_endpoint: str) -> None:
+    ec2 = client("ec2", moto_endpoint)
+    ec2.create_volume(AvailabilityZone="us-east-1a", Size=8, Encrypted=True)
+    key = client("kms", moto_endpoint).describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]
+    assert key["KeyManager"] == "AWS"
+
+
+def test_cloudfront_create_is_idempotent_for_a_repeated_request(moto_endpoint: str) -> None:
+    import boto3  # pylint: disable=import-outside-toplevel
+
+    client = boto3.client("cloudfront", endpoint_url=moto_endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    config = {
+        "CallerReference": "retry-1", "Comment": "idempotency", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "b.s3.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "https-only",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+    }
+    first = client.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+    assert client.create_distribution(DistributionConfig=config)["Distribution"]["Id"] == first
+    with pytest.raises(client.exceptions.DistributionAlreadyExists):
+        client.create_distribution(DistributionConfig={**config, "Comment": "changed"})

@@ -1,0 +1,169 @@
+"""What exists in the emulator, by kind, so that "destroy left nothing behind" can be checked by API.
+
+The check compares two inventories: one taken before ``apply`` (moto's own defaults such as the default
+VPC, public SSM parameters and AWS managed IAM policies are in it) and one taken after ``destroy``.
+Anything in the second that is not in the first was created by the stack and survived its destroy.
+Resources AWS keeps for a while after deletion are not "left": terminated instances, deleted NAT
+gateways, and KMS keys pending deletion (AWS's minimum waiting period is 7 days). Neither are what AWS
+creates on its own when a service is first used: AWS managed KMS keys and public ``/aws/`` SSM parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tools.sandbox.emulator import client
+
+Inventory = dict[str, set[str]]
+Lister = Callable[[Callable[[str], Any]], Iterable[str]]
+
+
+def _pages(api: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    """All items under ``key`` across a paginated list call."""
+    if api.can_paginate(operation):
+        items: list[Any] = []
+        for page in api.get_paginator(operation).paginate(**kwargs):
+            items.extend(page.get(key, []))
+        return items
+    return list(getattr(api, operation)(**kwargs).get(key, []))
+
+
+def _ec2(c: Callable[[str], Any]) -> Iterable[str]:
+    ec2 = c("ec2")
+    yield from (f"vpc {v['VpcId']}" for v in _pages(ec2, "describe_vpcs", "Vpcs"))
+    yield from (f"subnet {s['SubnetId']}" for s in _pages(ec2, "describe_subnets", "Subnets"))
+    yield from (f"security-group {g['GroupId']}" for g in _pages(ec2, "describe_security_groups", "SecurityGroups"))
+    yield from (f"route-table {r['RouteTableId']}" for r in _pages(ec2, "describe_route_tables", "RouteTables"))
+    yield from (f"internet-gateway {g['InternetGatewayId']}"
+                for g in _pages(ec2, "describe_internet_gateways", "InternetGateways"))
+    yield from (f"nat-gateway {n['NatGatewayId']}" for n in _pages(ec2, "describe_nat_gateways", "NatGateways")
+                if n.get("State") not in ("deleted", "deleting"))
+    yield from (f"elastic-ip {a.get('AllocationId', a.get('PublicIp'))}"
+                for a in ec2.describe_addresses().get("Addresses", []))
+    yield from (f"vpc-endpoint {e['VpcEndpointId']}" for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints")
+                if e.get("State", "").lower() not in ("deleted", "deleting"))
+    yield from (f"flow-log {f['FlowLogId']}" for f in _pages(ec2, "describe_flow_logs", "FlowLogs"))
+    yield from (f"launch-template {t['LaunchTemplateId']}"
+                for t in _pages(ec2, "describe_launch_templates", "LaunchTemplates"))
+    for reservation in _pages(ec2, "describe_instances", "Reservations"):
+        yield from (f"instance {i['InstanceId']}" for i in reservation.get("Instances", [])
+                    if i.get("State", {}).get("Name") not in ("terminated", "shutting-down"))
+
+
+def _load_balancing(c: Callable[[str], Any]) -> Iterable[str]:
+    elbv2 = c("elbv2")
+    yield from (f"load-balancer {lb['LoadBalancerArn']}" for lb in _pages(elbv2, "describe_load_balancers",
+                                                                          "LoadBalancers"))
+    yield from (f"target-group {tg['TargetGroupArn']}" for tg in _pages(elbv2, "describe_target_groups",
+                                                                        "TargetGroups"))
+    autoscaling = c("autoscaling")
+    yield from (f"autoscaling-group {g['AutoScalingGroupName']}"
+                for g in _pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups"))
+    yield from (f"scaling-policy {p['PolicyARN']}" for p in _pages(autoscaling, "describe_policies",
+                                                                   "ScalingPolicies"))
+
+
+def _database(c: Callable[[str], Any]) -> Iterable[str]:
+    rds = c("rds")
+    yield from (f"db-instance {d['DBInstanceIdentifier']}" for d in _pages(rds, "describe_db_instances",
+                                                                           "DBInstances"))
+    yield from (f"db-subnet-group {g['DBSubnetGroupName']}" for g in _pages(rds, "describe_db_subnet_groups",
+                                                                            "DBSubnetGroups"))
+    yield from (f"db-parameter-group {g['DBParameterGroupName']}"
+                for g in _pages(rds, "describe_db_parameter_groups", "DBParameterGroups")
+                if not g["DBParameterGroupName"].startswith("default."))
+    secrets = c("secretsmanager")
+    # Deleted secrets wait out their recovery window; list_secrets leaves them out by default, like AWS.
+    yield from (f"secret {s['ARN']}" for s in _pages(secrets, "list_secrets", "SecretList"))
+    ssm = c("ssm")
+    # Names under /aws/ are AWS's public parameters (moto loads them on first read); no account can create them.
+    yield from (f"ssm-parameter {p['Name']}" for p in _pages(ssm, "describe_parameters", "Parameters")
+                if not p["Name"].startswith("/aws/"))
+
+
+def _storage_and_edge(c: Callable[[str], Any]) -> Iterable[str]:
+    yield from (f"s3-bucket {b['Name']}" for b in c("s3").list_buckets().get("Buckets", []))
+    cloudfront = c("cloudfront")
+    distributions = cloudfront.list_distributions().get("DistributionList", {}).get("Items", [])
+    yield from (f"cloudfront-distribution {d['Id']}" for d in distributions)
+    controls = cloudfront.list_origin_access_controls().get("OriginAccessControlList", {}).get("Items", [])
+    yield from (f"origin-access-control {o['Id']}" for o in controls)
+    policies = cloudfront.list_response_headers_policies(Type="custom").get("ResponseHeadersPolicyList", {})
+    yield from (f"response-headers-policy {p['ResponseHeadersPolicy']['Id']}" for p in policies.get("Items", []))
+    wafv2 = c("wafv2")
+    yield from (f"waf-web-acl {a['ARN']}" for a in wafv2.list_web_acls(Scope="REGIONAL").get("WebACLs", []))
+
+
+def _observability(c: Callable[[str], Any]) -> Iterable[str]:
+    yield from (f"log-group {g['logGroupName']}" for g in _pages(c("logs"), "describe_log_groups", "logGroups"))
+    cloudwatch = c("cloudwatch")
+    yield from (f"alarm {a['AlarmName']}" for a in _pages(cloudwatch, "describe_alarms", "MetricAlarms"))
+    yield from (f"dashboard {d['DashboardName']}" for d in _pages(cloudwatch, "list_dashboards",
+                                                                  "DashboardEntries"))
+    sns = c("sns")
+    yield from (f"sns-topic {t['TopicArn']}" for t in _pages(sns, "list_topics", "Topics"))
+    yield from (f"sns-subscription {s['SubscriptionArn']}" for s in _pages(sns, "list_subscriptions",
+                                                                           "Subscriptions"))
+
+
+def _identity_and_keys(c: Callable[[str], Any]) -> Iterable[str]:
+    iam = c("iam")
+    yield from (f"iam-role {r['RoleName']}" for r in _pages(iam, "list_roles", "Roles"))
+    yield from (f"instance-profile {p['InstanceProfileName']}" for p in _pages(iam, "list_instance_profiles",
+                                                                               "InstanceProfiles"))
+    yield from (f"iam-policy {p['Arn']}" for p in _pages(iam, "list_policies", "Policies", Scope="Local"))
+    kms = c("kms")
+    for key in _pages(kms, "list_keys", "Keys"):
+        metadata = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+        # AWS managed keys (aws/rds, aws/ssm, ...) appear on first use of a service, in AWS as in moto.
+        if metadata.get("KeyManager") == "AWS":
+            continue
+        if metadata.get("KeyState") not in ("PendingDeletion", "PendingReplicaDeletion"):
+            yield f"kms-key {key['KeyId']} ({metadata.get('KeyState')})"
+    yield from (f"kms-alias {a['AliasName']}" for a in _pages(kms, "list_aliases", "Aliases")
+                if not a["AliasName"].startswith("alias/aws/"))
+    yield from (f"acm-certificate {cert['CertificateArn']}"
+                for cert in _pages(c("acm"), "list_certificates", "CertificateSummaryList"))
+
+
+LISTERS: tuple[tuple[str, Lister], ...] = (
+    ("ec2", _ec2),
+    ("load balancing and auto scaling", _load_balancing),
+    ("database, secrets, parameters", _database),
+    ("s3, cloudfront, waf", _storage_and_edge),
+    ("logs, alarms, sns", _observability),
+    ("iam, kms, acm", _identity_and_keys),
+)
+
+
+def take_inventory(endpoint: str, region: str) -> tuple[Inventory, list[str]]:
+    """List everything the stack could create; return ``(inventory, errors)``.
+
+    A kind whose listing fails is reported in ``errors`` (and then cannot prove anything), rather than
+    silently counted as empty.
+    """
+    clients: dict[str, Any] = {}
+
+    def get(service: str) -> Any:
+        if service not in clients:
+            clients[service] = client(service, endpoint, region)
+        return clients[service]
+
+    inventory: Inventory = {}
+    errors: list[str] = []
+    for group, lister in LISTERS:
+        try:
+            inventory[group] = set(lister(get))
+        except Exception as err:  # pylint: disable=broad-exception-caught  # report every failing kind at once
+            errors.append(f"{group}: {type(err).__name__}: {err}")
+            inventory[group] = set()
+    return inventory, errors
+
+
+def leftovers(before: Inventory, after: Inventory) -> list[str]:
+    """What exists after destroy that did not exist before apply, sorted for stable reports."""
+    left: list[str] = []
+    for group, items in after.items():
+        left.extend(sorted(items - before.get(group, set())))
+    return left

@@ -1,0 +1,531 @@
+"""Our moto server: moto's own server app, with small fidelity patches, on a port chosen by the OS.
+
+Why a launcher of our own instead of ``moto_server``:
+
+* The sandbox's second ``terraform plan`` must show no changes. Where moto reads a value back differently
+  from what it was given (and from what AWS returns), the provider sees drift that real AWS would never
+  show. We fix those read-backs here, in the emulator, and never with ``ignore_changes`` in the stack: a
+  stack change would hide real drift in real accounts.
+* The stack uses a few APIs moto does not implement at all (CloudFront response headers policies); a
+  minimal, faithful in-memory implementation lets the whole stack apply.
+* Binding port 0 and reporting the chosen port through ``--port-file`` avoids the race of "find a free
+  port, then start the server on it".
+
+Each patch is one function registered with :func:`fidelity_patch`, says which moto behaviour it corrects
+and what AWS does instead, and is applied before the first request. The list is printed at start-up so
+the moto log shows which patches were active. Patches only touch read-back fidelity or add missing
+operations; they never relax a validation AWS performs.
+
+Run as ``python -m tools.sandbox.moto_server --port-file PATH``; the runner does that for you.
+"""
+
+# Patching moto means calling and replacing its protected helpers (``_get_param`` and friends).
+# pylint: disable=protected-access
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+PatchFunction = Callable[[], None]
+_PATCHES: list[tuple[str, str, PatchFunction]] = []
+_APPLIED: set[str] = set()
+
+
+def fidelity_patch(why: str) -> Callable[[PatchFunction], PatchFunction]:
+    """Register ``function`` as a patch; ``why`` is the gap it closes (printed in the moto log)."""
+
+    def register(function: PatchFunction) -> PatchFunction:
+        _PATCHES.append((function.__name__, why, function))
+        return function
+
+    return register
+
+
+# --------------------------------------------------------------------------------------------- CloudFront
+@fidelity_patch("CloudFront origins keep OriginAccessControlId (moto drops it, so every plan re-adds the OAC)")
+def cloudfront_origin_access_control_id() -> None:
+    """Store the origin's ``OriginAccessControlId`` so that GetDistribution(Config) returns it like AWS."""
+    from moto.cloudfront import models  # pylint: disable=import-outside-toplevel
+
+    original_init = models.Origin.__init__
+
+    def init(self: Any, origin: dict[str, Any]) -> None:
+        original_init(self, origin)
+        self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+    models.Origin.__init__ = init  # type: ignore[method-assign]
+
+
+@fidelity_patch("CloudFront CreateDistribution is idempotent for a repeated CallerReference with the same config, "
+                "as AWS documents (moto answers 409 DistributionAlreadyExists, failing an SDK-retried create)")
+def cloudfront_idempotent_create() -> None:
+    """Return the existing distribution when a create repeats its CallerReference and config (AWS semantics);
+    a different config under the same reference still gets DistributionAlreadyExists."""
+    from moto.cloudfront import models  # pylint: disable=import-outside-toplevel
+
+    original = models.CloudFrontBackend.create_distribution_with_tags
+
+    def create(self: Any, distribution_config: dict[str, Any], tags: list[dict[str, str]]) -> Any:
+        request = json.dumps(distribution_config, sort_keys=True, default=str)
+        for dist in self.distributions.values():
+            if getattr(dist, "request_config", None) == request:
+                return dist, dist.location, dist.etag
+        dist, location, etag = original(self, distribution_config, tags)
+        dist.request_config = request
+        return dist, location, etag
+
+    models.CloudFrontBackend.create_distribution_with_tags = create  # type: ignore[method-assign]
+
+
+@fidelity_patch("CloudFront cache behaviours return ForwardedValues only when it was given (moto invents legacy "
+                "defaults next to a CachePolicyId) and ViewerCertificate.SSLSupportMethod only when given "
+                "(moto always answers sni-only)")
+def cloudfront_no_invented_defaults() -> None:
+    """Keep what AWS keeps: a behaviour using a cache policy has no ForwardedValues; the default
+    certificate has no SSLSupportMethod."""
+    from moto.cloudfront import models  # pylint: disable=import-outside-toplevel
+
+    behaviour_init = models.DefaultCacheBehaviour.__init__
+    certificate_init = models.ViewerCertificate.__init__
+
+    def init_behaviour(self: Any, config: dict[str, Any]) -> None:
+        behaviour_init(self, config)
+        if "ForwardedValues" not in config:
+            self.forwarded_values = None
+
+    def init_certificate(self: Any, config: dict[str, Any]) -> None:
+        certificate_init(self, config)
+        self.ssl_support_method = config.get("SSLSupportMethod") or None
+
+    models.DefaultCacheBehaviour.__init__ = init_behaviour  # type: ignore[method-assign]
+    models.ViewerCertificate.__init__ = init_certificate  # type: ignore[method-assign]
+
+
+class _ResponseHeadersPolicy:  # pylint: disable=too-few-public-methods
+    """One custom response headers policy, kept as the request's config structure (botocore shape)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        from moto.cloudfront.models import random_id  # pylint: disable=import-outside-toplevel
+        from moto.core.utils import utcnow  # pylint: disable=import-outside-toplevel
+
+        self.id = str(uuid.uuid4())
+        self.config = config
+        self.etag = random_id()
+        self.last_modified_time = utcnow()
+
+    def as_result(self) -> dict[str, Any]:
+        """The ``ResponseHeadersPolicy`` structure AWS returns."""
+        return {"Id": self.id, "LastModifiedTime": self.last_modified_time, "ResponseHeadersPolicyConfig": self.config}
+
+
+@fidelity_patch("CloudFront response headers policies (Create/Get/GetConfig/Update/Delete/List) exist "
+                "(moto answers 404, so the security-headers policy cannot be created)")
+def cloudfront_response_headers_policies() -> None:
+    """Add the response headers policy API to moto's CloudFront: routes, backend store and responses."""
+    # pylint: disable=import-outside-toplevel
+    from moto.cloudfront import responses, urls
+    from moto.cloudfront.exceptions import CloudFrontException
+    from moto.core.responses import ActionResult, EmptyResult
+
+
+    class NoSuchResponseHeadersPolicy(CloudFrontException):
+        """404 as AWS sends it."""
+
+        def __init__(self) -> None:
+            super().__init__("NoSuchResponseHeadersPolicy", "The response headers policy does not exist.")
+
+    class ResponseHeadersPolicyAlreadyExists(CloudFrontException):
+        """409 as AWS sends it: names are unique per account."""
+
+        def __init__(self) -> None:
+            super().__init__("ResponseHeadersPolicyAlreadyExists",
+                             "A response headers policy with this name already exists.")
+
+    def store(backend: Any) -> dict[str, _ResponseHeadersPolicy]:
+        if not hasattr(backend, "_sandbox_rhp"):
+            backend._sandbox_rhp = {}
+        return backend._sandbox_rhp  # type: ignore[no-any-return]
+
+    def lookup(backend: Any, policy_id: str) -> _ResponseHeadersPolicy:
+        policy = store(backend).get(policy_id)
+        if policy is None:
+            raise NoSuchResponseHeadersPolicy()
+        return policy
+
+    def create(self: Any) -> ActionResult:
+        config = self._get_param("ResponseHeadersPolicyConfig", {})
+        policies = store(self.backend)
+        if any(p.config.get("Name") == config.get("Name") for p in policies.values()):
+            raise ResponseHeadersPolicyAlreadyExists()
+        policy = _ResponseHeadersPolicy(config)
+        policies[policy.id] = policy
+        location = f"https://cloudfront.amazonaws.com/2020-05-31/response-headers-policy/{policy.id}"
+        return ActionResult({"ResponseHeadersPolicy": policy.as_result(), "Location": location, "ETag": policy.etag})
+
+    def get(self: Any) -> ActionResult:
+        policy = lookup(self.backend, self._get_param("Id"))
+        return ActionResult({"ResponseHeadersPolicy": policy.as_result(), "ETag": policy.etag})
+
+    def get_config(self: Any) -> ActionResult:
+        policy = lookup(self.backend, self._get_param("Id"))
+        return ActionResult({"ResponseHeadersPolicyConfig": policy.config, "ETag": policy.etag})
+
+    def update(self: Any) -> ActionResult:
+        from moto.cloudfront.models import random_id
+        from moto.core.utils import utcnow
+
+        policy = lookup(self.backend, self._get_param("Id"))
+        policy.config = self._get_param("ResponseHeadersPolicyConfig", {})
+        policy.etag = random_id()
+        policy.last_modified_time = utcnow()
+        return ActionResult({"ResponseHeadersPolicy": policy.as_result(), "ETag": policy.etag})
+
+    def delete(self: Any) -> EmptyResult:
+        lookup(self.backend, self._get_param("Id"))
+        del store(self.backend)[self._get_param("Id")]
+        return EmptyResult()
+
+    def list_policies(self: Any) -> ActionResult:
+        wanted = self._get_param("Type")
+        items = [] if wanted == "managed" else [
+            {"Type": "custom", "ResponseHeadersPolicy": p.as_result()} for p in store(self.backend).values()
+        ]
+        return ActionResult({"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}})
+
+    handler = responses.CloudFrontResponse
+    handler.create_response_headers_policy = create  # type: ignore[attr-defined]
+    handler.get_response_headers_policy = get  # type: ignore[attr-defined]
+    handler.get_response_headers_policy_config = get_config  # type: ignore[attr-defined]
+    handler.update_response_headers_policy = update  # type: ignore[attr-defined]
+    handler.delete_response_headers_policy = delete  # type: ignore[attr-defined]
+    handler.list_response_headers_policies = list_policies  # type: ignore[attr-defined]
+    dispatch = handler.dispatch
+    urls.url_paths.update({
+        "{0}/2020-05-31/response-headers-policy$": dispatch,
+        "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": dispatch,
+        "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": dispatch,
+    })
+
+
+# --------------------------------------------------------------------------------------------------- S3
+def _as_list(value: Any) -> list[Any]:
+    """IAM policy elements may be a single value or a list; normalize to a list."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def iam_wildcard_match(pattern: str, value: str) -> bool:
+    """IAM string matching: ``*`` is any run of characters, ``?`` any one character, nothing else special."""
+    import re  # pylint: disable=import-outside-toplevel
+
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def log_delivery_policy_allows(policy_document: dict[str, Any], bucket_arn: str, prefix: str | None) -> bool:
+    """True when a bucket policy lets the S3 logging service put objects under ``prefix``.
+
+    Follows IAM's grammar: ``Principal`` may be ``"*"`` or a map whose ``Service`` is a string or list;
+    ``Action`` and ``Resource`` may be strings or lists and carry ``*`` wildcards. Conditions
+    (``aws:SourceAccount``/``aws:SourceArn``) are what AWS recommends and are evaluated at delivery time,
+    so they do not decide here.
+    """
+    target = f"{bucket_arn}/{prefix or ''}"
+    for statement in _as_list(policy_document.get("Statement")):
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        if "logging.s3.amazonaws.com" not in services:
+            continue
+        actions = [a.lower() for a in _as_list(statement.get("Action"))]
+        if not any(iam_wildcard_match(a, "s3:putobject") for a in actions):
+            continue
+        for resource in _as_list(statement.get("Resource")):
+            # A log object's key is "<prefix><generated name>"; "x" stands for the generated part.
+            if resource == bucket_arn or iam_wildcard_match(resource, target + "x"):
+                return True
+    return False
+
+
+@fidelity_patch("S3 PutBucketLogging reads the target bucket policy by IAM grammar (moto answers 500 when any "
+                "statement has Principal \"*\", e.g. a TLS-only deny, and only accepts one exact Resource string)")
+def s3_log_delivery_policy_check() -> None:
+    """Replace moto's target-bucket policy check for server access logging with an IAM-faithful one."""
+    from moto.s3.models import FakeBucket  # pylint: disable=import-outside-toplevel
+
+
+    def check(target_bucket: Any, target_prefix: str | None) -> bool:
+        raw = target_bucket.policy
+        if not raw:
+            return False
+        document = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        return log_delivery_policy_allows(document, f"arn:{target_bucket.partition}:s3:::{target_bucket.name}",
+                                          target_prefix)
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(check)  # pylint: disable=protected-access
+
+
+# -------------------------------------------------------------------------------------------------- RDS
+@fidelity_patch("RDS instances get a unique DbiResourceId (moto gives every instance the same one, and the "
+                "provider keys reads on it, so a second instance breaks reads of the first)")
+def rds_unique_dbi_resource_id() -> None:
+    """Give each DB instance its own ``db-<26 upper-case letters/digits>`` resource id, as AWS does."""
+    from moto.moto_api._internal import mock_random  # pylint: disable=import-outside-toplevel
+    from moto.rds.models import DBInstance  # pylint: disable=import-outside-toplevel
+
+    original_init = DBInstance.__init__
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.dbi_resource_id = "db-" + "".join(mock_random.choice(alphabet) for _ in range(26))
+
+    DBInstance.__init__ = init  # type: ignore[method-assign]
+
+
+@fidelity_patch("RDS instances keep Performance Insights settings given at creation (moto drops them, so "
+                "PerformanceInsightsEnabled reads back false)")
+def rds_performance_insights() -> None:
+    """Store PerformanceInsightsEnabled/KMSKeyId/RetentionPeriod from CreateDBInstance, with AWS's defaults
+    (7 days retention, the ``aws/rds`` key) when enabled without them."""
+    from moto.rds.models import DBInstance  # pylint: disable=import-outside-toplevel
+
+    original_init = DBInstance.__init__
+    original_update = DBInstance.update
+
+    def record(instance: Any, settings: dict[str, Any]) -> None:
+        # The request says EnablePerformanceInsights; the description says PerformanceInsightsEnabled.
+        enabled = str(settings.get("enable_performance_insights")).lower() == "true"
+        instance.performance_insights_enabled = enabled
+        if enabled:
+            instance.performance_insights_retention_period = int(
+                settings.get("performance_insights_retention_period")
+                or getattr(instance, "performance_insights_retention_period", None) or 7)
+            instance.performance_insights_kms_key_id = (
+                settings.get("performance_insights_kms_key_id")
+                or getattr(instance, "performance_insights_kms_key_id", None)
+                or f"arn:{instance.partition}:kms:{instance.region}:{instance.account_id}:alias/aws/rds")
+        else:
+            instance.performance_insights_retention_period = None
+            instance.performance_insights_kms_key_id = None
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        record(self, kwargs)
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_update(self, *args, **kwargs)
+        if kwargs.get("enable_performance_insights") is not None:
+            record(self, kwargs)
+
+    DBInstance.__init__ = init  # type: ignore[method-assign]
+    DBInstance.update = update  # type: ignore[method-assign]
+
+
+@fidelity_patch("RDS parameters set by the user carry Source=user and DescribeDBParameters honours the Source "
+                "filter (moto stores no Source, so the provider finds no user parameters and re-adds them all)")
+def rds_parameter_source() -> None:
+    """Mark modified parameters ``Source: user`` and filter DescribeDBParameters by ``Source``.
+
+    moto keeps only the parameters a user set (no engine defaults), so a ``system``/``engine-default``
+    query correctly returns none of them.
+    """
+    # pylint: disable=import-outside-toplevel
+    from moto.core.responses import ActionResult
+    from moto.rds.exceptions import DBParameterGroupNotFoundError
+    from moto.rds.models import DBParameterGroup
+    from moto.rds.responses import RDSResponse
+
+    original_update = DBParameterGroup.update_parameters
+
+    def update_parameters(self: Any, new_parameters: Any) -> None:
+        new_parameters = list(new_parameters)
+        original_update(self, new_parameters)
+        for parameter in new_parameters:
+            self.parameters[parameter["ParameterName"]].setdefault("Source", "user")
+
+    def describe_db_parameters(self: Any) -> ActionResult:
+        name = self.params.get("DBParameterGroupName")
+        groups = self.backend.describe_db_parameter_groups({"db_parameter_group_name": name})
+        if not groups:
+            raise DBParameterGroupNotFoundError(name)
+        source = self.params.get("Source")
+        parameters = [p for p in groups[0].parameters.values() if source is None or p.get("Source") == source]
+        return ActionResult({"Parameters": parameters})
+
+    DBParameterGroup.update_parameters = update_parameters  # type: ignore[method-assign]
+    RDSResponse.describe_db_parameters = describe_db_parameters  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------------------------- Auto Scaling
+@fidelity_patch("Auto Scaling policies read back Enabled (default true) and no empty "
+                "PredictiveScalingConfiguration (moto omits the first and invents the second)")
+def autoscaling_policy_enabled() -> None:
+    """Record ``Enabled`` from PutScalingPolicy and drop an empty predictive configuration."""
+    from moto.autoscaling.responses import AutoScalingResponse  # pylint: disable=import-outside-toplevel
+
+    original = AutoScalingResponse.put_scaling_policy
+
+    def put_scaling_policy(self: Any) -> Any:
+        result = original(self)
+        params = self._get_params()  # pylint: disable=protected-access
+        policy = self.autoscaling_backend.policies[params["PolicyName"]]
+        policy.enabled = str(params.get("Enabled", True)).lower() != "false"
+        if not policy.predictive_scaling_configuration:
+            policy.predictive_scaling_configuration = None
+        return result
+
+    AutoScalingResponse.put_scaling_policy = put_scaling_policy  # type: ignore[method-assign]
+
+
+# -------------------------------------------------------------------------------------------------- EC2
+@fidelity_patch("Launch template versions do not gain a TagSpecifications entry copied from the template's own "
+                "tags (moto merges ResourceType=launch-template tags into LaunchTemplateData)")
+def ec2_launch_template_own_tags() -> None:
+    """Drop ``launch-template`` entries from a version's TagSpecifications: AWS keeps the template's own tags
+    on the template, and LaunchTemplateData only accepts instance/volume/... tag specifications."""
+    from moto.ec2.models.launch_templates import LaunchTemplateVersion  # pylint: disable=import-outside-toplevel
+
+    original_init = LaunchTemplateVersion.__init__
+
+    def init(self: Any, template: Any, number: int, data: dict[str, Any], description: str) -> None:
+        specifications = data.get("TagSpecifications")
+        if specifications is not None:
+            kept = [s for s in specifications if s.get("ResourceType") != "launch-template"]
+            if kept:
+                data["TagSpecifications"] = kept
+            else:
+                del data["TagSpecifications"]
+        original_init(self, template, number, data, description)
+
+    LaunchTemplateVersion.__init__ = init  # type: ignore[method-assign]
+
+
+@fidelity_patch("Flow logs created with a CloudWatch Logs destination ARN report the log group name and deliver "
+                "(moto looks only at LogGroupName, so it reports DeliverLogsStatus FAILED, 'Access error')")
+def ec2_flow_log_destination_arn() -> None:
+    """Derive ``LogGroupName`` from ``LogDestination`` (``arn:...:log-group:NAME[:*]``) like AWS does, and
+    judge delivery by whether that log group exists."""
+    # pylint: disable=import-outside-toplevel
+    from moto.ec2.models.flow_logs import FlowLogsBackend
+    from moto.logs.models import logs_backends
+
+    original = FlowLogsBackend.create_flow_logs
+
+    def create_flow_logs(self: Any, *args: Any, **kwargs: Any) -> Any:
+        flow_logs, unsuccessful = original(self, *args, **kwargs)
+        for flow_log in flow_logs:
+            destination = flow_log.log_destination or ""
+            if flow_log.log_destination_type != "cloud-watch-logs" or flow_log.log_group_name or \
+                    ":log-group:" not in destination:
+                continue
+            name = destination.split(":log-group:", 1)[1].removesuffix(":*")
+            flow_log.log_group_name = name
+            if name in logs_backends[self.account_id][self.region_name].groups:
+                flow_log.deliver_logs_status = "SUCCESS"
+                flow_log.deliver_logs_error_message = None
+        return flow_logs, unsuccessful
+
+    FlowLogsBackend.create_flow_logs = create_flow_logs  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------------------------------------ ELBv2
+@fidelity_patch("Load balancers created without a Scheme are internet-facing (moto stores no scheme when the "
+                "request omits it, as the provider does for internal = false)")
+def elbv2_default_scheme() -> None:
+    """Apply AWS's default ``Scheme=internet-facing`` when CreateLoadBalancer does not send one."""
+    from moto.elbv2.models import ELBv2Backend  # pylint: disable=import-outside-toplevel
+
+    original = ELBv2Backend.create_load_balancer
+
+    def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("scheme") is None:
+            kwargs["scheme"] = "internet-facing"
+        return original(self, *args, **kwargs)
+
+    ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
+
+
+# -------------------------------------------------------------------------------------------------- KMS
+@fidelity_patch("Keys behind alias/aws/* (created on first use, e.g. aws/ebs for encrypted volumes without a key) "
+                "are AWS managed (moto marks them CUSTOMER, so they look like keys the stack forgot)")
+def kms_aws_managed_default_keys() -> None:
+    """Set ``KeyManager=AWS`` on a key when it gets a reserved ``alias/aws/...`` alias, as AWS's own
+    service default keys have."""
+    from moto.kms.models import KmsBackend  # pylint: disable=import-outside-toplevel
+
+    original = KmsBackend.create_alias
+
+    def create_alias(self: Any, target_key_id: str, alias_name: str) -> Any:
+        result = original(self, target_key_id, alias_name)
+        if alias_name.startswith("alias/aws/"):
+            self.describe_key(target_key_id).key_manager = "AWS"
+        return result
+
+    KmsBackend.create_alias = create_alias  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------------------------------------ running
+def apply_fidelity_patches() -> list[str]:
+    """Apply every registered patch once per process and return ``name: why`` lines for the log."""
+    applied = []
+    for name, why, function in _PATCHES:
+        if name not in _APPLIED:
+            function()
+            _APPLIED.add(name)
+        applied.append(f"{name}: {why}")
+    return applied
+
+
+def serve(host: str, port: int, port_file: Path | None) -> None:
+    """Serve moto's app until SIGTERM/SIGINT; write the bound port to ``port_file`` once listening."""
+    # pylint: disable=import-outside-toplevel
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    bound_port = int(server.server_address[1])
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if port_file is not None:
+        # Write then rename, so a reader never sees a half-written number.
+        partial = port_file.with_suffix(".partial")
+        partial.write_text(str(bound_port), encoding="utf-8")
+        partial.replace(port_file)
+    print(f"moto server listening on http://{host}:{bound_port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse arguments, patch moto, serve."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 (default) lets the OS choose")
+    parser.add_argument("--port-file", type=Path, help="file to write the bound port to once listening")
+    args = parser.parse_args(argv)
+    for line in apply_fidelity_patches():
+        print(f"fidelity patch {line}", flush=True)
+    serve(args.host, args.port, args.port_file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,399 @@
+"""``make sandbox``: apply the whole stack on a local emulator, test it through the AWS API, destroy it.
+
+Phases, each timed and logged under ``sandbox-logs/``:
+
+emulator   start our patched moto server (child process, free loopback port), import a throwaway
+           self-signed certificate into its ACM, and take an inventory of what exists before apply
+synth      ``python tap.py`` with ``SANDBOX_ENDPOINT_URL`` (provider endpoints -> emulator, local state)
+init       ``terraform init`` from the offline provider mirror
+plan       ``terraform plan -out`` with ``-var certificate_arn=<the imported certificate>``
+apply      ``terraform apply`` of that plan
+outputs    ``terraform output -json`` -> ``cfn-outputs/flat-outputs.json`` as ``{"TapStack<suffix>": {...}}``
+tests      ``pytest tests/integration`` with boto3 pointed at the emulator
+drift      a second ``plan -detailed-exitcode`` must report no changes
+destroy    ``terraform destroy``
+leftovers  everything created since the first inventory must be gone (KMS keys pending deletion excepted)
+
+The emulator is always stopped at the end, also on failure, Ctrl-C or SIGTERM. When tests or the drift
+check fail after a successful apply, destroy and the leftover check still run, so one run reports every
+problem; the exit status is non-zero and the summary names the first phase that failed. Logs are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import traceback
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tools.sandbox.certificate import import_sandbox_certificate
+from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
+from tools.sandbox.inventory import Inventory, leftovers, take_inventory
+
+SUFFIX = "sandbox"
+LOG_DIR = ROOT / "sandbox-logs"
+OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
+# Synth output, terraform working folder and local state live with the logs: kept for debugging after a
+# failure, and out of cdktf.out/, which every `make synth` replaces as a whole (even during a sandbox run).
+SYNTH_DIR = LOG_DIR / "cdktf.out"
+PLAN_FILE = "sandbox.tfplan"
+TERRAFORM_TIMEOUT = 30 * 60  # seconds; apply takes ~2 min, a hang should not block CI for its whole budget
+
+
+class PhaseFailed(RuntimeError):
+    """A phase did not succeed; the message says why and where its log is."""
+
+
+@dataclass
+class Phase:
+    """One timed phase of the cycle."""
+
+    name: str
+    status: str = "not run"
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    """Everything the summary and ``phases.json`` show."""
+
+    phases: list[Phase] = field(default_factory=list)
+    resources_applied: int | None = None
+    tests: dict[str, int] = field(default_factory=dict)
+    drift: str = "not checked"
+    leftovers: list[str] = field(default_factory=list)
+    failed_phase: str | None = None
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[Phase]:
+        """Time the block as phase ``name``; a raised exception marks it failed (and propagates)."""
+        record = Phase(name)
+        self.phases.append(record)
+        print(f"[sandbox] {name} ...", flush=True)
+        start = time.monotonic()
+        try:
+            yield record
+        except BaseException as err:
+            record.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+            message = str(err).strip()
+            record.detail = message.splitlines()[0] if message else type(err).__name__
+            self.failed_phase = self.failed_phase or name
+            raise
+        else:
+            record.status = "passed"
+        finally:
+            record.seconds = round(time.monotonic() - start, 1)
+            print(f"[sandbox] {name} {record.status} in {record.seconds:.1f} s"
+                  + (f": {record.detail}" if record.detail else ""), flush=True)
+
+
+class Terraform:
+    """Runs terraform in the synthesized stack folder, one log file per command, child tracked by PID."""
+
+    def __init__(self, stack_dir: Path, env: dict[str, str]) -> None:
+        self.stack_dir = stack_dir
+        self.env = env
+        self.current: subprocess.Popen[bytes] | None = None
+
+    def run(self, log_name: str, *args: str, ok_codes: tuple[int, ...] = (0,)) -> int:
+        """Run ``terraform <args>``, output to ``sandbox-logs/<log_name>.log``; return its exit code."""
+        log_path = LOG_DIR / f"{log_name}.log"
+        with log_path.open("wb") as log:
+            log.write(f"$ terraform {' '.join(args)}\n".encode())
+            log.flush()
+            self.current = subprocess.Popen(  # pylint: disable=consider-using-with
+                ["terraform", *args], cwd=self.stack_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                code = self.current.wait(timeout=TERRAFORM_TIMEOUT)
+            except subprocess.TimeoutExpired as err:
+                self.stop()
+                raise PhaseFailed(f"terraform {args[0]} timed out after {TERRAFORM_TIMEOUT} s; see {log_path}") from err
+            except BaseException:
+                self.stop()  # Ctrl-C / SIGTERM: let terraform finish its interrupt before the emulator goes away
+                raise
+            finally:
+                self.current = None
+        if code not in ok_codes:
+            raise PhaseFailed(f"terraform {args[0]} exited {code}: {last_error(log_path)} (log: {rel(log_path)})")
+        return code
+
+    def stop(self) -> None:
+        """Interrupt a running terraform (SIGINT lets it release state and locks), then kill it if needed."""
+        process = self.current
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def rel(path: Path) -> str:
+    """Path relative to the repository, for short messages."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def last_error(log_path: Path) -> str:
+    """The first ``Error:`` line of a terraform log, or its last line."""
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    errors = [line.strip(" │╷╵") for line in text.splitlines() if "Error:" in line]
+    if errors:
+        return errors[0].strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def flatten_outputs(stack_name: str, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``terraform output -json`` -> ``{stack_name: {name: value}}`` (values keep their JSON types)."""
+    return {stack_name: {name: entry["value"] for name, entry in sorted(raw.items())}}
+
+
+def junit_counts(junit_path: Path) -> dict[str, int]:
+    """passed/failed/errors/skipped from a pytest JUnit XML report."""
+    root = ET.parse(junit_path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    total = sum(int(s.get("tests", 0)) for s in suites)
+    failed = sum(int(s.get("failures", 0)) for s in suites)
+    errors = sum(int(s.get("errors", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    return {"passed": total - failed - errors - skipped, "failed": failed, "errors": errors, "skipped": skipped}
+
+
+def synthesize(env: dict[str, str]) -> Path:
+    """Run ``python tap.py`` in sandbox mode into ``SYNTH_DIR``; return the stack folder."""
+    log_path = LOG_DIR / "synth.log"
+    with log_path.open("wb") as log:
+        code = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              check=False, timeout=15 * 60).returncode
+    if code != 0:
+        raise PhaseFailed(f"python tap.py exited {code}: {last_error(log_path)} (log: {rel(log_path)})")
+    stack_dir = SYNTH_DIR / "stacks" / f"TapStack{SUFFIX}"
+    if not (stack_dir / "cdk.tf.json").is_file():
+        raise PhaseFailed(f"synth wrote no {rel(stack_dir / 'cdk.tf.json')}")
+    return stack_dir
+
+
+def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
+    """Run tests/integration against the live emulator; they must all pass and at least one must run.
+
+    ``counts`` is filled with passed/failed/errors/skipped, also when the tests fail.
+    """
+    junit = LOG_DIR / "integration-junit.xml"
+    log_path = LOG_DIR / "integration-tests.log"
+    with log_path.open("wb") as log:
+        code = subprocess.run(
+            [sys.executable, "-m", "pytest", "tests/integration", "-p", "no:cacheprovider", "-q", "-rfEs",
+             f"--junitxml={junit}"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False, timeout=15 * 60,
+        ).returncode
+    counts.update(junit_counts(junit) if junit.is_file() else {})
+    if code != 0 or not counts.get("passed"):
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items()) or f"pytest exited {code}"
+        raise PhaseFailed(f"integration tests: {summary} (log: {rel(log_path)})")
+
+
+def tool_environment(endpoint: str, region: str) -> dict[str, str]:
+    """Environment for synth, terraform and pytest: emulator endpoint and test keys, nothing from the user's AWS
+    configuration, our terraform CLI config (offline provider mirror)."""
+    from tools.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
+
+    env = aws_environment(endpoint, region, base=terraform_env())
+    env.update({
+        "ENVIRONMENT_SUFFIX": SUFFIX,
+        "CDKTF_OUTDIR": str(SYNTH_DIR),
+        "SANDBOX_OUTPUTS_FILE": str(OUTPUTS_FILE),
+        "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "CHECKPOINT_DISABLE": "1",
+        "TF_IN_AUTOMATION": "1",
+        "TF_INPUT": "0",
+    })
+    for unwanted in ("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "TF_WORKSPACE"):
+        env.pop(unwanted, None)
+    return env
+
+
+def stack_region() -> str:
+    """The region the stack deploys to (lib/AWS_REGION or AWS_REGION), read the way synth reads it."""
+    from lib.config import StackConfig  # pylint: disable=import-outside-toplevel  # cheap: no cdktf import
+
+    return StackConfig.from_env({**os.environ, "ENVIRONMENT_SUFFIX": SUFFIX}).aws_region
+
+
+def prepare_folders() -> None:
+    """Fresh logs, no stale outputs, no state from an earlier emulator (which no longer exists)."""
+    shutil.rmtree(LOG_DIR, ignore_errors=True)
+    LOG_DIR.mkdir(parents=True)
+    OUTPUTS_FILE.unlink(missing_ok=True)
+    shutil.rmtree(SYNTH_DIR, ignore_errors=True)
+
+
+def _raise_keyboard_interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class SandboxRun:  # pylint: disable=too-few-public-methods
+    """One full cycle; :meth:`run` returns the process exit status."""
+
+    def __init__(self) -> None:
+        self.report = Report()
+        self.moto = MotoServer(log_path=LOG_DIR / "moto.log")
+        self.terraform: Terraform | None = None
+        self.certificate_arn = ""
+        self.baseline: Inventory = {}
+        self.started = time.monotonic()
+
+    def run(self) -> int:
+        """Run every phase; always stop terraform and the emulator; print and write the summary."""
+        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        try:
+            self._cycle()
+        except PhaseFailed:
+            pass  # recorded on the phase; the summary names it
+        except Exception:  # pylint: disable=broad-exception-caught  # a bug here must still clean up and report
+            (LOG_DIR / "runner-error.log").write_text(traceback.format_exc(), encoding="utf-8")
+            print(f"[sandbox] unexpected error, traceback in {rel(LOG_DIR / 'runner-error.log')}", flush=True)
+            self.report.failed_phase = self.report.failed_phase or "runner"
+        except KeyboardInterrupt:
+            print("[sandbox] interrupted: stopping terraform and the emulator", flush=True)
+            self.report.failed_phase = self.report.failed_phase or "interrupted"
+        finally:
+            if self.terraform is not None:
+                self.terraform.stop()
+            self.moto.stop()
+            signal.signal(signal.SIGTERM, previous)
+            self._summarize()
+        return 0 if self.report.failed_phase is None else 1
+
+    def _cycle(self) -> None:
+        report = self.report
+        region = stack_region()
+        with report.phase("emulator") as phase:
+            endpoint = self.moto.start()
+            self.certificate_arn = import_sandbox_certificate(client("acm", endpoint, region))
+            self.baseline, errors = take_inventory(endpoint, region)
+            if errors:
+                raise PhaseFailed("cannot list resources before apply: " + "; ".join(errors))
+            phase.detail = f"{endpoint} (pid {self.moto.pid})"
+        env = tool_environment(endpoint, region)
+        with report.phase("synth"):
+            stack_dir = synthesize(env)
+        terraform = self.terraform = Terraform(stack_dir, env)
+        var = f"-var=certificate_arn={self.certificate_arn}"
+        with report.phase("init"):
+            terraform.run("init", "init", "-input=false", "-no-color")
+        with report.phase("plan"):
+            terraform.run("plan", "plan", "-input=false", "-no-color", "-lock-timeout=60s", var, f"-out={PLAN_FILE}")
+        with report.phase("apply") as phase:
+            terraform.run("apply", "apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE)
+            match = re.search(r"Resources: (\d+) added", (LOG_DIR / "apply.log").read_text(encoding="utf-8"))
+            report.resources_applied = int(match.group(1)) if match else None
+            phase.detail = f"{report.resources_applied} resources"
+        checks: list[tuple[str, Callable[[Phase], None]]] = [
+            ("outputs", lambda phase: self._outputs(stack_dir, phase)),
+            ("tests", self._tests),
+            ("drift", self._drift),
+        ]
+        for name, check in checks:
+            try:
+                with report.phase(name) as phase:
+                    check(phase)
+            except Exception:  # pylint: disable=broad-exception-caught  # recorded on the phase
+                # Keep going: destroy and the leftover check still tell us something.
+                (LOG_DIR / f"{name}-error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        with report.phase("destroy"):
+            terraform.run("destroy", "destroy", "-input=false", "-no-color", "-auto-approve", "-lock-timeout=60s", var)
+        with report.phase("leftovers") as phase:
+            after, errors = take_inventory(endpoint, region)
+            report.leftovers = leftovers(self.baseline, after)
+            if errors:
+                raise PhaseFailed("cannot list resources after destroy: " + "; ".join(errors))
+            if report.leftovers:
+                (LOG_DIR / "leftovers.txt").write_text("\n".join(report.leftovers) + "\n", encoding="utf-8")
+                raise PhaseFailed(f"{len(report.leftovers)} resources survived destroy: "
+                                  + ", ".join(report.leftovers[:5]) + (" ..." if len(report.leftovers) > 5 else ""))
+            phase.detail = "nothing left"
+
+    def _outputs(self, stack_dir: Path, phase: Phase) -> None:
+        assert self.terraform is not None
+        log_path = LOG_DIR / "outputs.json"
+        result = subprocess.run(["terraform", "output", "-json", "-no-color"], cwd=stack_dir, env=self.terraform.env,
+                                capture_output=True, check=False, timeout=300)
+        log_path.write_bytes(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise PhaseFailed(f"terraform output exited {result.returncode} (log: {rel(log_path)})")
+        flat = flatten_outputs(f"TapStack{SUFFIX}", json.loads(result.stdout))
+        OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        OUTPUTS_FILE.write_text(json.dumps(flat, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        phase.detail = f"{len(flat[f'TapStack{SUFFIX}'])} outputs -> {rel(OUTPUTS_FILE)}"
+
+    def _tests(self, phase: Phase) -> None:
+        assert self.terraform is not None
+        env = dict(self.terraform.env, SANDBOX_CERTIFICATE_ARN=self.certificate_arn)
+        run_integration_tests(env, self.report.tests)
+        phase.detail = ", ".join(f"{v} {k}" for k, v in self.report.tests.items() if v)
+
+    def _drift(self, phase: Phase) -> None:
+        assert self.terraform is not None
+        code = self.terraform.run("drift-plan", "plan", "-input=false", "-no-color", "-detailed-exitcode",
+                                  "-lock-timeout=60s", f"-var=certificate_arn={self.certificate_arn}", ok_codes=(0, 2))
+        if code == 2:
+            changed = re.findall(r"^\s+# (\S+) (?:will|must) be", (LOG_DIR / "drift-plan.log").read_text(
+                encoding="utf-8"), flags=re.MULTILINE)
+            self.report.drift = f"{len(changed)} resources would change"
+            raise PhaseFailed(f"second plan is not empty: {', '.join(changed) or 'see log'} "
+                              f"(log: {rel(LOG_DIR / 'drift-plan.log')})")
+        self.report.drift = "none"
+        phase.detail = "no changes"
+
+    def _summarize(self) -> None:
+        report = self.report
+        total = round(time.monotonic() - self.started, 1)
+        document = {**asdict(report), "total_seconds": total, "result": "failed" if report.failed_phase else "passed"}
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        (LOG_DIR / "phases.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        print("\n[sandbox] summary")
+        for phase in report.phases:
+            print(f"  {phase.name:<10} {phase.status:<11} {phase.seconds:7.1f} s  {phase.detail}")
+        tests = report.tests
+        print(f"  resources applied: {report.resources_applied if report.resources_applied is not None else '-'}")
+        print(f"  tests: {tests.get('passed', 0)} passed, {tests.get('failed', 0) + tests.get('errors', 0)} failed"
+              + (f", {tests['skipped']} skipped" if tests.get("skipped") else ""))
+        print(f"  drift: {report.drift}")
+        destroy = next((p for p in report.phases if p.name == "leftovers"), None)
+        print(f"  destroy: {'clean' if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
+        print(f"  total: {total:.1f} s; timings in {rel(LOG_DIR / 'phases.json')}")
+        if report.failed_phase:
+            print(f"[sandbox] FAILED in phase '{report.failed_phase}'; logs kept in {rel(LOG_DIR)}/", flush=True)
+        else:
+            print("[sandbox] PASSED", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.sandbox``: run the full cycle."""
+    if argv:
+        print(__doc__)
+        return 0 if argv[0] in ("-h", "--help") else 2
+    if shutil.which("terraform") is None:
+        print("[sandbox] terraform is not on PATH (Terraform >= 1.10 is required)", file=sys.stderr)
+        return 2
+    prepare_folders()
+    return SandboxRun().run()
