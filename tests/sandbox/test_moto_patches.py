@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tools.sandbox.emulator import client
-from tools.sandbox.moto_server import _PATCHES, iam_wildcard_match, log_delivery_policy_allows
+from tools.sandbox.moto_server import _PATCHES, ErrorBodyLogger, iam_wildcard_match, log_delivery_policy_allows
 
 BUCKET_ARN = "arn:aws:s3:::logs"
 
@@ -226,3 +226,29 @@ def test_cloudfront_create_is_idempotent_for_a_repeated_request(moto_endpoint: s
     assert client.create_distribution(DistributionConfig=config)["Distribution"]["Id"] == first
     with pytest.raises(client.exceptions.DistributionAlreadyExists):
         client.create_distribution(DistributionConfig={**config, "Comment": "changed"})
+
+
+def _wsgi_app(status: str, body: bytes) -> Any:
+    def app(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response(status, [("Content-Type", "text/xml")])
+        return [body]
+    return app
+
+
+def _call(app: Any, environ: dict[str, Any]) -> bytes:
+    return b"".join(app(environ, lambda *_args: None))
+
+
+def test_error_answers_are_logged_with_their_body(capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed apply is diagnosed from moto.log: a refused call must show its code and message there."""
+    body = b"<ErrorResponse><Error><Code>DBInstanceAlreadyExists</Code><Message>exists</Message></Error>"
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "HTTP_HOST": "127.0.0.1:1", "QUERY_STRING": ""}
+    assert _call(ErrorBodyLogger(_wsgi_app("400 BAD REQUEST", body)), environ) == body
+    line = capsys.readouterr().out
+    assert line.startswith("error answer 400 BAD REQUEST POST /") and "DBInstanceAlreadyExists" in line
+
+
+def test_successful_answers_are_not_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "127.0.0.1:1"}
+    assert _call(ErrorBodyLogger(_wsgi_app("200 OK", b"<ok/>")), environ) == b"<ok/>"
+    assert capsys.readouterr().out == ""

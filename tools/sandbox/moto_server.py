@@ -487,13 +487,43 @@ def apply_fidelity_patches() -> list[str]:
     return applied
 
 
+class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
+    """WSGI middleware: print every 4xx/5xx answer with the operation and the first part of its body.
+
+    werkzeug's access log only shows ``POST / 400``; when an apply fails, the question is *which* call
+    the emulator refused and *why*, and the answer is in the body (``<Code>``, ``<Message>``).
+    """
+
+    BODY_LIMIT = 600
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        captured: dict[str, str] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            captured["status"] = status
+            return start_response(status, headers, *args)
+
+        body = self.app(environ, capture)
+        if not captured.get("status", "200").startswith(("4", "5")):
+            return body
+        chunks = list(body)
+        text = b"".join(chunks)[: self.BODY_LIMIT].decode("utf-8", "replace").replace("\n", " ")
+        operation = environ.get("HTTP_X_AMZ_TARGET") or environ.get("QUERY_STRING") or ""
+        print(f"error answer {captured['status']} {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} "
+              f"{operation} host={environ.get('HTTP_HOST')}: {text}", flush=True)
+        return chunks
+
+
 def serve(host: str, port: int, port_file: Path | None) -> None:
     """Serve moto's app until SIGTERM/SIGINT; write the bound port to ``port_file`` once listening."""
     # pylint: disable=import-outside-toplevel
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = ErrorBodyLogger(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     bound_port = int(server.server_address[1])
 

@@ -161,6 +161,18 @@ def last_error(log_path: Path) -> str:
     return lines[-1] if lines else "no output"
 
 
+def last_refusals(moto_log: Path, count: int = 5, width: int = 240) -> list[str]:
+    """The last ``count`` calls the emulator answered with 4xx/5xx (see ``ErrorBodyLogger``), shortened.
+
+    When CI keeps only the console output, these lines say which request moto refused and why.
+    """
+    if not moto_log.is_file():
+        return []
+    lines = [line for line in moto_log.read_text(encoding="utf-8", errors="replace").splitlines()
+             if line.startswith("error answer ")]
+    return [line[:width] for line in lines[-count:]]
+
+
 def flatten_outputs(stack_name: str, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``terraform output -json`` -> ``{stack_name: {name: value}}`` (values keep their JSON types)."""
     return {stack_name: {name: entry["value"] for name, entry in sorted(raw.items())}}
@@ -382,6 +394,10 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         print(f"  destroy: {'clean' if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
         print(f"  total: {total:.1f} s; timings in {rel(LOG_DIR / 'phases.json')}")
         if report.failed_phase:
+            refusals = last_refusals(LOG_DIR / "moto.log")
+            if refusals:
+                print("  emulator's last refused calls (all in sandbox-logs/moto.log):")
+                print("\n".join(f"    {line}" for line in refusals))
             print(f"[sandbox] FAILED in phase '{report.failed_phase}'; logs kept in {rel(LOG_DIR)}/", flush=True)
         else:
             print("[sandbox] PASSED", flush=True)
