@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth validate lint unit bindings sandbox sandbox-tests preflight scan compliance test bench clean
+.PHONY: setup synth validate lint unit bindings sandbox sandbox-tests preflight scan compliance compliance-check test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,8 +62,10 @@ sandbox: $(STAMP)  ## apply the whole stack on a local moto server, test it via 
 sandbox-tests: $(STAMP)  ## emulator fidelity patches + S3 state locking (own moto server); integration tests skip
 	$(PY) -m pytest tests/sandbox tests/integration -q
 
-test: lint unit bindings validate preflight scan sandbox-tests  ## what CI runs (`make sandbox` separately: see README)
+compliance-check: synth $(CHECKOV)  ## docs/compliance.md matches what the code and tests say now
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
+
+test: lint unit bindings validate preflight scan compliance-check sandbox-tests sandbox  ## what CI runs (~10 min)
 
 bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))

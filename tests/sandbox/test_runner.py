@@ -6,9 +6,12 @@ other tools and people consume: the outputs file's shape, and the failure messag
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from tools.sandbox.runner import flatten_outputs, junit_counts, last_error, last_refusals
+import pytest
+
+from tools.sandbox.runner import SandboxBusy, exclusive_run, flatten_outputs, junit_counts, last_error, last_refusals
 
 
 def test_outputs_file_is_keyed_by_stack_name_with_plain_values() -> None:
@@ -42,3 +45,13 @@ def test_junit_counts(tmp_path: Path) -> None:
     junit.write_text('<testsuites><testsuite tests="10" failures="1" errors="2" skipped="3"/></testsuites>',
                      encoding="utf-8")
     assert junit_counts(junit) == {"passed": 4, "failed": 1, "errors": 2, "skipped": 3}
+
+
+def test_a_second_cycle_in_the_same_checkout_is_refused(tmp_path: Path) -> None:
+    lock = tmp_path / ".sandbox.lock"
+    with exclusive_run(lock):
+        with pytest.raises(SandboxBusy, match=rf"pid {os.getpid()}\) is running in this checkout"):
+            with exclusive_run(lock):
+                pass  # pragma: no cover - never entered
+    with exclusive_run(lock):  # released when the first cycle ends
+        assert lock.read_text(encoding="utf-8") == str(os.getpid())

@@ -45,6 +45,8 @@ from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 SUFFIX = "sandbox"
 LOG_DIR = ROOT / "sandbox-logs"
 OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
+# Held for the whole cycle: one cycle per checkout (see exclusive_run).
+LOCK_FILE = ROOT / ".sandbox.lock"
 # Synth output, terraform working folder and local state live with the logs: kept for debugging after a
 # failure, and out of cdktf.out/, which every `make synth` replaces as a whole (even during a sandbox run).
 SYNTH_DIR = LOG_DIR / "cdktf.out"
@@ -403,6 +405,39 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             print("[sandbox] PASSED", flush=True)
 
 
+class SandboxBusy(RuntimeError):
+    """Another cycle is running in this checkout."""
+
+
+@contextmanager
+def exclusive_run(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` for the block, or raise :class:`SandboxBusy` at once.
+
+    Two cycles in one checkout would share ``sandbox-logs/``: the second one's clean-up deletes the first
+    one's Terraform state mid-apply, and the first then fails with errors that have nothing to do with the
+    stack. The lock is released by the kernel when the process ends, however it ends.
+    """
+    import fcntl  # pylint: disable=import-outside-toplevel  # POSIX only, like the rest of the tool chain
+
+    with lock_path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise SandboxBusy(f"another sandbox cycle (pid {holder}) is running in this checkout and owns "
+                              f"{rel(LOG_DIR)}/; wait for it to finish or stop it, then run again") from err
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m tools.sandbox``: run the full cycle."""
     if argv:
@@ -411,5 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("terraform") is None:
         print("[sandbox] terraform is not on PATH (Terraform >= 1.10 is required)", file=sys.stderr)
         return 2
-    prepare_folders()
-    return SandboxRun().run()
+    try:
+        with exclusive_run(LOCK_FILE):
+            prepare_folders()
+            return SandboxRun().run()
+    except SandboxBusy as err:
+        print(f"[sandbox] {err}", file=sys.stderr)
+        return 2
