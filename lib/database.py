@@ -9,6 +9,7 @@
 - Backups are kept for ``db_backup_retention_days`` in a window two hours before the maintenance window
   (RDS rejects overlapping or touching windows).
 - Deletion protection and a final snapshot are on unless the environment relaxes them (sandbox/dev).
+- Enhanced monitoring (60 s) uses its own role; the instance waits for the role's policy attachment.
 - The connection string (host, port, database, user, ``sslmode``; no password) is an SSM SecureString.
 """
 
@@ -106,8 +107,8 @@ class Database(Construct):
             assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com", source_account=account_id),
             tags=naming.tags("rds-monitoring-role"),
         )
-        IamRolePolicyAttachment(self, "monitoring_policy", role=monitoring_role.name,
-                                policy_arn=ENHANCED_MONITORING_POLICY)
+        monitoring_policy = IamRolePolicyAttachment(self, "monitoring_policy", role=monitoring_role.name,
+                                                    policy_arn=ENHANCED_MONITORING_POLICY)
         self._instance = DbInstance(
             self,
             "instance",
@@ -146,7 +147,9 @@ class Database(Construct):
             monitoring_interval=60,
             monitoring_role_arn=monitoring_role.arn,
             tags=naming.tags("db"),
-            depends_on=log_groups,
+            # RDS refuses a monitoring role that does not yet carry the policy ("...does not include the
+            # required permissions for: ENHANCED_MONITORING"); create the instance after the attachment.
+            depends_on=[*log_groups, monitoring_policy],
         )
         self._connection_parameter = SsmParameter(
             self,

@@ -62,6 +62,14 @@ def test_protection_logs_and_insights(resources):
         assert group["name"] == f"/aws/rds/instance/{db['identifier']}/{export}" and "kms_key_id" in group
 
 
+def test_enhanced_monitoring_role_has_its_policy_before_the_instance_exists(resources):
+    db = only(resources, "aws_db_instance")
+    assert db["monitoring_interval"] == 60 and "aws_iam_role.database_monitoring_role" in db["monitoring_role_arn"]
+    name, attachment = by_path(resources, "aws_iam_role_policy_attachment", "database/monitoring_policy")
+    assert attachment["policy_arn"].endswith(":policy/service-role/AmazonRDSEnhancedMonitoringRole")
+    assert f"aws_iam_role_policy_attachment.{name}" in db["depends_on"]
+
+
 def test_connection_string_is_securestring_without_password(resources):
     parameter = only(resources, "aws_ssm_parameter")
     assert parameter["type"] == "SecureString" and "aws_kms_key.encryption_data_key" in parameter["key_id"]

@@ -10,6 +10,8 @@ Why a launcher of our own instead of ``moto_server``:
   minimal, faithful in-memory implementation lets the whole stack apply.
 * Binding port 0 and reporting the chosen port through ``--port-file`` avoids the race of "find a free
   port, then start the server on it".
+* Every 4xx/5xx answer is printed with its error code and message (``ErrorBodyLogger``), so the moto log
+  of a failed apply says which call was refused and why.
 
 Each patch is one function registered with :func:`fidelity_patch`, says which moto behaviour it corrects
 and what AWS does instead, and is applied before the first request. The list is printed at start-up so
