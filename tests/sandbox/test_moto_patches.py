@@ -7,6 +7,7 @@ patch can be dropped; if an upgrade changes what we patch, the test says which g
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -229,9 +230,10 @@ def test_cloudfront_create_is_idempotent_for_a_repeated_request(moto_endpoint: s
 
 
 def _wsgi_app(status: str, body: bytes) -> Any:
-    def app(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        request = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])) if "wsgi.input" in environ else b""
         start_response(status, [("Content-Type", "text/xml")])
-        return [body]
+        return [body + request]
     return app
 
 
@@ -239,16 +241,35 @@ def _call(app: Any, environ: dict[str, Any]) -> bytes:
     return b"".join(app(environ, lambda *_args: None))
 
 
-def test_error_answers_are_logged_with_their_body(capsys: pytest.CaptureFixture[str]) -> None:
-    """A failed apply is diagnosed from moto.log: a refused call must show its code and message there."""
-    body = b"<ErrorResponse><Error><Code>DBInstanceAlreadyExists</Code><Message>exists</Message></Error>"
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "HTTP_HOST": "127.0.0.1:1", "QUERY_STRING": ""}
-    assert _call(ErrorBodyLogger(_wsgi_app("400 BAD REQUEST", body)), environ) == body
-    line = capsys.readouterr().out
-    assert line.startswith("error answer 400 BAD REQUEST POST /") and "DBInstanceAlreadyExists" in line
+def _form_post(form: bytes) -> dict[str, Any]:
+    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(form)), "wsgi.input": io.BytesIO(form)}
+
+
+def test_refused_calls_are_logged_with_operation_code_and_message(capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed apply is diagnosed from moto.log: a refused call must show which call and why."""
+    body = (b'<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceAlreadyExists</Code>'
+            b"<Message>DB instance already exists</Message></Error></ErrorResponse>")
+    form = b"Action=CreateDBInstance&DBInstanceIdentifier=payment-db"
+    answer = _call(ErrorBodyLogger(_wsgi_app("400 BAD REQUEST", body)), _form_post(form))
+    assert answer == body + form, "moto must still read the whole request body"
+    assert capsys.readouterr().out == ("error answer 400 BAD REQUEST CreateDBInstance: DBInstanceAlreadyExists: "
+                                       "DB instance already exists\n")
+
+
+def test_json_and_rest_errors_name_their_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    json_error = b'{"__type": "com.amazonaws.kms#NotFoundException", "message": "Key does not exist"}'
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "HTTP_X_AMZ_TARGET": "TrentService.DescribeKey"}
+    _call(ErrorBodyLogger(_wsgi_app("400 BAD REQUEST", json_error)), environ)
+    rest = {"REQUEST_METHOD": "GET", "PATH_INFO": "/bucket", "QUERY_STRING": "policy="}
+    _call(ErrorBodyLogger(_wsgi_app("404 NOT FOUND", b"<Error><Code>NoSuchBucketPolicy</Code></Error>")), rest)
+    assert capsys.readouterr().out.splitlines() == [
+        "error answer 400 BAD REQUEST TrentService.DescribeKey: NotFoundException: Key does not exist",
+        "error answer 404 NOT FOUND GET /bucket?policy=: NoSuchBucketPolicy:",
+    ]
 
 
 def test_successful_answers_are_not_logged(capsys: pytest.CaptureFixture[str]) -> None:
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "127.0.0.1:1"}
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
     assert _call(ErrorBodyLogger(_wsgi_app("200 OK", b"<ok/>")), environ) == b"<ok/>"
     assert capsys.readouterr().out == ""

@@ -490,18 +490,20 @@ def apply_fidelity_patches() -> list[str]:
 
 
 class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
-    """WSGI middleware: print every 4xx/5xx answer with the operation and the first part of its body.
+    """WSGI middleware: print every 4xx/5xx answer as ``error answer <status> <operation>: <Code>: <Message>``.
 
-    werkzeug's access log only shows ``POST / 400``; when an apply fails, the question is *which* call
-    the emulator refused and *why*, and the answer is in the body (``<Code>``, ``<Message>``).
+    werkzeug's access log only shows ``POST / 400``; when an apply fails, the questions are *which* call
+    the emulator refused and *why*. Query-protocol services (EC2, RDS, IAM, ELBv2, ...) name the call in
+    the form body (``Action=``), JSON services in ``X-Amz-Target``, REST services by method and path.
     """
 
-    BODY_LIMIT = 600
+    TEXT_LIMIT = 300
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        operation = self.operation(environ)
         captured: dict[str, str] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
@@ -512,11 +514,44 @@ class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
         if not captured.get("status", "200").startswith(("4", "5")):
             return body
         chunks = list(body)
-        text = b"".join(chunks)[: self.BODY_LIMIT].decode("utf-8", "replace").replace("\n", " ")
-        operation = environ.get("HTTP_X_AMZ_TARGET") or environ.get("QUERY_STRING") or ""
-        print(f"error answer {captured['status']} {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} "
-              f"{operation} host={environ.get('HTTP_HOST')}: {text}", flush=True)
+        # One write per line: werkzeug's request threads log to the same file at the same time.
+        sys.stdout.write(f"error answer {captured['status']} {operation}: "
+                         f"{self.describe(b''.join(chunks).decode('utf-8', 'replace'))}\n")
+        sys.stdout.flush()
         return chunks
+
+    @staticmethod
+    def operation(environ: dict[str, Any]) -> str:
+        """The API operation of a request; a form body read here is put back for moto to read."""
+        import io  # pylint: disable=import-outside-toplevel
+        from urllib.parse import parse_qs  # pylint: disable=import-outside-toplevel
+
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            return str(environ["HTTP_X_AMZ_TARGET"])
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if environ.get("REQUEST_METHOD") == "POST" and length and \
+                str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+            raw = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(raw)
+            action = parse_qs(raw.decode("utf-8", "replace")).get("Action")
+            if action:
+                return action[0]
+        query = environ.get("QUERY_STRING")
+        return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}" + (f"?{query}" if query else "")
+
+    @classmethod
+    def describe(cls, body: str) -> str:
+        """``Code: Message`` from an XML or JSON error body, else the body's start."""
+        import re  # pylint: disable=import-outside-toplevel
+
+        code = re.search(r"<Code>(.*?)</Code>", body) or re.search(r'"__type"\s*:\s*"([^"]+)"', body)
+        message = (re.search(r"<Message>(.*?)</Message>", body, flags=re.DOTALL)
+                   or re.search(r'"[mM]essage"\s*:\s*"([^"]*)"', body))
+        if code:
+            text = f"{code.group(1).rsplit('#', 1)[-1]}: {message.group(1) if message else ''}"
+        else:
+            text = body
+        return " ".join(text.split())[: cls.TEXT_LIMIT]
 
 
 def serve(host: str, port: int, port_file: Path | None) -> None:
