@@ -27,7 +27,9 @@ Run as ``python -m tools.sandbox.moto_server --port-file PATH``; the runner does
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import signal
 import sys
 import uuid
@@ -35,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import parse_qs
 
 PatchFunction = Callable[[], None]
 _PATCHES: list[tuple[str, str, PatchFunction]] = []
@@ -227,8 +230,6 @@ def _as_list(value: Any) -> list[Any]:
 
 def iam_wildcard_match(pattern: str, value: str) -> bool:
     """IAM string matching: ``*`` is any run of characters, ``?`` any one character, nothing else special."""
-    import re  # pylint: disable=import-outside-toplevel
-
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.fullmatch(regex, value, flags=re.DOTALL) is not None
 
@@ -503,7 +504,7 @@ class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        operation = self.operation(environ)
+        form = self.buffer_form_body(environ)
         captured: dict[str, str] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
@@ -515,35 +516,37 @@ class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
             return body
         chunks = list(body)
         # One write per line: werkzeug's request threads log to the same file at the same time.
-        sys.stdout.write(f"error answer {captured['status']} {operation}: "
+        sys.stdout.write(f"error answer {captured['status']} {self.operation(environ, form)}: "
                          f"{self.describe(b''.join(chunks).decode('utf-8', 'replace'))}\n")
         sys.stdout.flush()
         return chunks
 
     @staticmethod
-    def operation(environ: dict[str, Any]) -> str:
-        """The API operation of a request; a form body read here is put back for moto to read."""
-        import io  # pylint: disable=import-outside-toplevel
-        from urllib.parse import parse_qs  # pylint: disable=import-outside-toplevel
+    def buffer_form_body(environ: dict[str, Any]) -> bytes:
+        """Read a form-encoded POST body (where query-protocol calls name their ``Action``) and put it back
+        for moto to read; other requests are left untouched."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if environ.get("REQUEST_METHOD") != "POST" or not length or \
+                not str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+            return b""
+        raw: bytes = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        return raw
 
+    @staticmethod
+    def operation(environ: dict[str, Any], form: bytes) -> str:
+        """The API operation of a refused request; parsed only for errors, not for every request."""
         if environ.get("HTTP_X_AMZ_TARGET"):
             return str(environ["HTTP_X_AMZ_TARGET"])
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if environ.get("REQUEST_METHOD") == "POST" and length and \
-                str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
-            raw = environ["wsgi.input"].read(length)
-            environ["wsgi.input"] = io.BytesIO(raw)
-            action = parse_qs(raw.decode("utf-8", "replace")).get("Action")
-            if action:
-                return action[0]
+        action = parse_qs(form.decode("utf-8", "replace")).get("Action") if form else None
+        if action:
+            return action[0]
         query = environ.get("QUERY_STRING")
         return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}" + (f"?{query}" if query else "")
 
     @classmethod
     def describe(cls, body: str) -> str:
         """``Code: Message`` from an XML or JSON error body, else the body's start."""
-        import re  # pylint: disable=import-outside-toplevel
-
         code = re.search(r"<Code>(.*?)</Code>", body) or re.search(r'"__type"\s*:\s*"([^"]+)"', body)
         message = (re.search(r"<Message>(.*?)</Message>", body, flags=re.DOTALL)
                    or re.search(r'"[mM]essage"\s*:\s*"([^"]*)"', body))

@@ -44,6 +44,7 @@ from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 
 SUFFIX = "sandbox"
 LOG_DIR = ROOT / "sandbox-logs"
+MOTO_LOG = LOG_DIR / "moto.log"
 OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
 # Held for the whole cycle: one cycle per checkout (see exclusive_run).
 LOCK_FILE = ROOT / ".sandbox.lock"
@@ -269,7 +270,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
     def __init__(self) -> None:
         self.report = Report()
-        self.moto = MotoServer(log_path=LOG_DIR / "moto.log")
+        self.moto = MotoServer(log_path=MOTO_LOG)
         self.terraform: Terraform | None = None
         self.certificate_arn = ""
         self.baseline: Inventory = {}
@@ -396,9 +397,9 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         print(f"  destroy: {'clean' if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
         print(f"  total: {total:.1f} s; timings in {rel(LOG_DIR / 'phases.json')}")
         if report.failed_phase:
-            refusals = last_refusals(LOG_DIR / "moto.log")
+            refusals = last_refusals(MOTO_LOG)
             if refusals:
-                print("  emulator's last refused calls (all in sandbox-logs/moto.log):")
+                print(f"  emulator's last refused calls (all in {rel(MOTO_LOG)}):")
                 print("\n".join(f"    {line}" for line in refusals))
             print(f"[sandbox] FAILED in phase '{report.failed_phase}'; logs kept in {rel(LOG_DIR)}/", flush=True)
         else:
