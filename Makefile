@@ -65,7 +65,7 @@ sandbox-tests: $(STAMP)  ## emulator fidelity patches + S3 state locking (own mo
 compliance-check: synth $(CHECKOV)  ## docs/compliance.md matches what the code and tests say now
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
 
-test: lint unit bindings validate preflight scan compliance-check sandbox-tests sandbox  ## what CI runs (~10 min)
+test: lint unit bindings validate preflight scan compliance-check sandbox-tests sandbox  ## what CI runs (~8 min on a fresh clone)
 
 bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
