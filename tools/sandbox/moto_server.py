@@ -12,6 +12,8 @@ Why a launcher of our own instead of ``moto_server``:
   port, then start the server on it".
 * Every 4xx/5xx answer is printed with its error code and message (``ErrorBodyLogger``), so the moto log
   of a failed apply says which call was refused and why.
+* Calls that carry an idempotency token are answered once, as AWS does, and every SDK retry is logged
+  with what happened to the attempt before it (``tools/sandbox/idempotency.py``).
 
 Each patch is one function registered with :func:`fidelity_patch`, says which moto behaviour it corrects
 and what AWS does instead, and is applied before the first request. The list is printed at start-up so
@@ -27,7 +29,6 @@ Run as ``python -m tools.sandbox.moto_server --port-file PATH``; the runner does
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
 import signal
@@ -38,6 +39,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs
+
+from tools.sandbox.idempotency import ClientTokenReplay, RetryJournal, buffered_body
 
 PatchFunction = Callable[[], None]
 _PATCHES: list[tuple[str, str, PatchFunction]] = []
@@ -529,9 +532,7 @@ class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
         if environ.get("REQUEST_METHOD") != "POST" or not length or \
                 not str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
             return b""
-        raw: bytes = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(raw)
-        return raw
+        return buffered_body(environ)
 
     @staticmethod
     def operation(environ: dict[str, Any], form: bytes) -> str:
@@ -563,7 +564,7 @@ def serve(host: str, port: int, port_file: Path | None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    app = ErrorBodyLogger(DomainDispatcherApplication(create_backend_app))
+    app = ErrorBodyLogger(RetryJournal(ClientTokenReplay(DomainDispatcherApplication(create_backend_app))))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     bound_port = int(server.server_address[1])
 
