@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Entry point: ``python tap.py`` (or ``cdktf synth``) synthesizes ``TapStack<suffix>``.
+"""Entry point: ``python tap.py`` (or ``npx cdktf synth``) synthesizes ``TapStack<suffix>``.
 
 Synthesis goes to a temporary folder next to the output folder and replaces ``cdktf.out`` only once the
 configuration is valid, the stack built and the preflight passed, so bad input never leaves partial or
-unchecked output behind.
+unchecked output behind. It replaces only a folder it can prove it wrote (``lib/synth_output.py``), and
+puts the project's provider lock file (``.terraform.lock.hcl``) into each stack folder so that
+``terraform init`` there verifies the provider against the committed checksums.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ import tempfile
 from pathlib import Path
 
 from lib import fast_bindings
-from lib.config import ConfigError, StackConfig
+from lib.config import PROJECT_ROOT, ConfigError, StackConfig
 from lib.preflight import errors, format_report, run_preflight
+from lib.synth_output import OutputDirError, check_replaceable, mark, resolve_output_dir
+
+PROVIDER_LOCK_FILE = PROJECT_ROOT / ".terraform.lock.hcl"
 
 # Before anything imports cdktf or jsii: load only the provider bindings the stack uses (~2 s, not ~20 s).
-fast_bindings.enable()
+try:
+    fast_bindings.enable()
+except fast_bindings.FastBindingsError as _err:
+    print(f"Configuration error: {_err}", file=sys.stderr)
+    sys.exit(2)
 
 
 class PreflightError(ValueError):
@@ -46,6 +55,10 @@ def synthesize(config: StackConfig, outdir: Path) -> Path:
         if errors(findings):
             raise PreflightError(f"preflight found {len(errors(findings))} error(s) in {config.stack_name}; "
                                  "nothing was written (see the report above)")
+        if PROVIDER_LOCK_FILE.is_file():
+            shutil.copyfile(PROVIDER_LOCK_FILE, stack_json.parent / PROVIDER_LOCK_FILE.name)
+        mark(staging)
+        check_replaceable(outdir)  # again: the folder may have changed while the stack was built
         if outdir.exists():
             shutil.rmtree(outdir)
         staging.rename(outdir)
@@ -57,10 +70,13 @@ def synthesize(config: StackConfig, outdir: Path) -> Path:
 def main() -> int:
     try:
         config = StackConfig.from_env()
-    except ConfigError as err:
+        outdir = resolve_output_dir(os.environ.get("CDKTF_OUTDIR"))
+        check_replaceable(outdir)
+    except (ConfigError, OutputDirError) as err:
         print(f"Configuration error: {err}", file=sys.stderr)
         return 2
-    outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")).resolve()
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     try:
         stack_file = synthesize(config, outdir)
     except ValueError as err:

@@ -9,20 +9,26 @@ whose validation blocks repeat these rules for values given at plan time.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 from lib.rules import (
+    AWS_REGION_NAMES,
     CLOUDWATCH_RETENTION_DAYS,
     SUPPORTED_POSTGRES_MAJOR_VERSIONS,
     db_class_problem,
     ec2_type_problem,
+    s3_bucket_name_problems,
+    tag_value_problem,
+    vpc_cidr_problem,
 )
+
+T = TypeVar("T")
 
 # Regions where every service of this stack (WAFv2, RDS Multi-AZ gp3, CloudFront logging delivery, ALB
 # access logs) is available and that have at least three availability zones.
@@ -40,6 +46,16 @@ SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$")
 SUFFIX_MAX_LENGTH = 12
 
 REGION_FILE = Path(__file__).resolve().parent / "AWS_REGION"
+# The project root: the local backend keeps its state here, outside every synth output (cdktf's own default).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_STATE_DIR = PROJECT_ROOT / "sandbox-state"
+
+PRODUCTION = "production"
+DEVELOPMENT = "development"
+ENVIRONMENT_TYPES = (PRODUCTION, DEVELOPMENT)
+# The explicit "no alarm subscription" (development only); an empty ALARM_EMAIL is an error, not an opt-out.
+NO_ALARM_EMAIL = "none"
+PCI_MIN_LOG_RETENTION_DAYS = 365
 
 
 class ConfigError(ValueError):
@@ -47,7 +63,30 @@ class ConfigError(ValueError):
 
 
 def _fail(variable: str, value: object, allowed: str, fix: str) -> ConfigError:
+    if value is None:
+        return ConfigError(f"{variable} is not set: {allowed}. {fix}")
     return ConfigError(f"{variable}={value!r} is invalid: {allowed}. {fix}")
+
+
+# What a production stack must have; each entry: (variable, what is wrong, fix). Checked in one place so the
+# message lists every gap at once and the README table can be read off this list.
+def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
+    gaps = []
+    if config.frontend_domain is None:
+        gaps.append(("FRONTEND_DOMAIN", "the payment page would use CloudFront's default certificate, which "
+                     "allows TLS 1.0", "set FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN (us-east-1, TLS 1.2+)"))
+    if not config.alarm_email:
+        gaps.append(("ALARM_EMAIL", "the alarms would notify nobody", "set ALARM_EMAIL to the on-call address"))
+    if config.log_retention_days < PCI_MIN_LOG_RETENTION_DAYS:
+        gaps.append(("LOG_RETENTION_DAYS", f"{config.log_retention_days} days is under PCI DSS 10.5.1's 12 months",
+                     f"use {PCI_MIN_LOG_RETENTION_DAYS} or more"))
+    if not config.deletion_protection:
+        gaps.append(("DELETION_PROTECTION", "the database and load balancer could be deleted without a final "
+                     "snapshot", "unset DELETION_PROTECTION (it defaults to true)"))
+    if config.state_bucket is None:
+        gaps.append(("TERRAFORM_STATE_BUCKET", "state would be a local file on one machine",
+                     "set TERRAFORM_STATE_BUCKET (and TERRAFORM_STATE_BUCKET_REGION) to an S3 bucket"))
+    return gaps
 
 
 @dataclass(frozen=True)
@@ -55,6 +94,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     """Validated settings; see the README configuration table for each variable's meaning."""
 
     environment_suffix: str = "dev"
+    environment_type: str = DEVELOPMENT
     aws_region: str = "us-east-1"
     state_bucket: str | None = None
     state_bucket_region: str | None = None
@@ -84,19 +124,27 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     frontend_certificate_arn: str | None = None
     sandbox_endpoint: str | None = None
     default_tags: Mapping[str, str] = field(default_factory=dict, compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         self._validate()
+        production = self.environment_type == PRODUCTION
         tags = {
             "Environment": self.environment_suffix,
+            "EnvironmentType": self.environment_type,
             "Project": self.project,
             "Owner": self.owner,
             "Repository": self.repository,
-            "DataClassification": self.data_classification,
+            # A development stack is never a place for cardholder data, and says so on every resource.
+            "DataClassification": self.data_classification if production else "non-cde",
             "Compliance": "pci-dss",
             "ManagedBy": "cdktf",
         }
         object.__setattr__(self, "default_tags", tags)
+        if not production:
+            object.__setattr__(self, "warnings", tuple(
+                f"development stack: {what} ({variable}); production requires: {fix}"
+                for variable, what, fix in _production_gaps(self)))
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -113,6 +161,19 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     def state_key(self) -> str:
         return f"{self.environment_suffix}/{self.stack_name}.tfstate"
 
+    @property
+    def local_state_path(self) -> Path:
+        """Absolute path of the local backend's state: in the project root (the sandbox: ``sandbox-state/``),
+        never inside ``cdktf.out``, which every synth replaces."""
+        folder = SANDBOX_STATE_DIR if self.sandbox else PROJECT_ROOT
+        return folder / f"terraform.{self.stack_name}.tfstate"
+
+    @property
+    def force_destroy_buckets(self) -> bool:
+        """Buckets are emptied on destroy only in the sandbox, whose emulator vanishes anyway; a stack that
+        can reach AWS never deletes objects on destroy, whatever DELETION_PROTECTION says."""
+        return self.sandbox
+
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:  # pylint: disable=too-many-branches
         suffix = self.environment_suffix
@@ -123,23 +184,33 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                 "(it is part of ALB, target group and S3 bucket names, which AWS limits)",
                 "Set ENVIRONMENT_SUFFIX to e.g. 'dev', 'staging' or 'pr123'.",
             )
+        if self.environment_type not in ENVIRONMENT_TYPES:
+            raise _fail("ENVIRONMENT_TYPE", self.environment_type, "allowed values are production and development",
+                        "Use production for a cardholder-data environment, development for anything else.")
         if self.aws_region not in SUPPORTED_REGIONS:
             raise _fail(
                 "AWS_REGION", self.aws_region,
                 "allowed regions are " + ", ".join(sorted(SUPPORTED_REGIONS)),
                 "Set AWS_REGION (or lib/AWS_REGION) to one of them.",
             )
-        if self.state_bucket_region is not None and self.state_bucket_region not in SUPPORTED_REGIONS:
+        if self.state_bucket_region is not None and self.state_bucket_region not in AWS_REGION_NAMES:
             raise _fail(
                 "TERRAFORM_STATE_BUCKET_REGION", self.state_bucket_region,
-                "it must be an AWS region name", "Set it to the region the state bucket lives in.",
+                "it is not an AWS region name (e.g. us-east-1, eu-west-1; lib/preflight/data/aws_regions.json)",
+                "Set it to the region the state bucket lives in.",
             )
-        if self.state_bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", self.state_bucket):
+        if self.state_bucket is not None and s3_bucket_name_problems(self.state_bucket):
             raise _fail(
                 "TERRAFORM_STATE_BUCKET", self.state_bucket,
-                "S3 bucket names are 3-63 lowercase letters, digits, dots and hyphens",
+                "an S3 bucket name must follow AWS's naming rules: " + "; ".join(
+                    s3_bucket_name_problems(self.state_bucket)),
                 "Set it to the name of an existing bucket, or unset it for a local backend.",
             )
+        for variable, value in (("OWNER", self.owner), ("REPOSITORY", self.repository)):
+            problem = tag_value_problem(value)
+            if problem:
+                raise _fail(variable, value, f"it becomes a tag value on every resource and {problem}",
+                            f"Set {variable} to plain text such as 'platform-team'.")
         self._validate_network()
         self._validate_sizes()
         if self.db_engine_version not in SUPPORTED_POSTGRES_MAJOR_VERSIONS:
@@ -152,7 +223,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         problem = ec2_type_problem(self.instance_type)
         if problem:
             raise _fail("INSTANCE_TYPE", self.instance_type, problem,
-                        "Set INSTANCE_TYPE to an existing EC2 instance type such as t3.medium.")
+                        "Set INSTANCE_TYPE to an existing x86_64 EC2 instance type such as t3.medium or m7i.large.")
         problem = db_class_problem(self.db_instance_class)
         if problem:
             raise _fail("DB_INSTANCE_CLASS", self.db_instance_class, problem,
@@ -165,7 +236,8 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             )
         if self.alarm_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email):
             raise _fail("ALARM_EMAIL", self.alarm_email, "expected an e-mail address",
-                        "Set ALARM_EMAIL to the on-call address, or leave it empty for no subscription.")
+                        f"Set ALARM_EMAIL to the on-call address ('{NO_ALARM_EMAIL}' for no subscription, "
+                        "development only).")
         self._validate_frontend_domain()
         if self.sandbox_endpoint is not None:
             parsed = urlparse(self.sandbox_endpoint)
@@ -178,6 +250,19 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             if self.state_bucket is not None:
                 raise _fail("TERRAFORM_STATE_BUCKET", self.state_bucket,
                             "the sandbox keeps its state locally", "Unset it when SANDBOX_ENDPOINT_URL is set.")
+        if self.environment_type == PRODUCTION:
+            self._validate_production()
+
+    def _validate_production(self) -> None:
+        if self.sandbox:
+            raise _fail("ENVIRONMENT_TYPE", PRODUCTION, "the sandbox is a development stack",
+                        "Unset ENVIRONMENT_TYPE (or set development) for `make sandbox`.")
+        gaps = _production_gaps(self)
+        if gaps:
+            raise ConfigError(
+                "ENVIRONMENT_TYPE='production' refuses this configuration:\n"
+                + "\n".join(f"  - {variable}: {what}. Fix: {fix}." for variable, what, fix in gaps)
+                + "\nA stack that will never hold cardholder data can use ENVIRONMENT_TYPE=development instead.")
 
     def _validate_frontend_domain(self) -> None:
         if (self.frontend_domain is None) != (self.frontend_certificate_arn is None):
@@ -197,13 +282,9 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                         "Request or import the certificate in us-east-1 and give its ARN.")
 
     def _validate_network(self) -> None:
-        try:
-            network = ipaddress.ip_network(self.vpc_cidr)
-        except ValueError as err:
-            raise _fail("VPC_CIDR", self.vpc_cidr, f"not a CIDR block ({err})",
-                        "Use a network address such as 10.0.0.0/16.") from err
-        if network.version != 4 or not 16 <= network.prefixlen <= 20 or not network.is_private:
-            raise _fail("VPC_CIDR", self.vpc_cidr, "a private IPv4 block between /16 and /20 is required",
+        problem = vpc_cidr_problem(self.vpc_cidr)
+        if problem:
+            raise _fail("VPC_CIDR", self.vpc_cidr, f"{problem}; a private IPv4 block between /16 and /20 is required",
                         "Use e.g. 10.0.0.0/16 (it is split into 9 subnets over 3 AZs).")
         if not 1 <= self.api_port <= 65535 or self.api_port in (22, 443, 5432):
             raise _fail("API_PORT", self.api_port, "a TCP port 1-65535 other than 22, 443 and 5432",
@@ -239,63 +320,97 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, region_file: Path = REGION_FILE) -> StackConfig:
-        """Build the configuration from environment variables (and ``lib/AWS_REGION`` when present)."""
-        env = os.environ if environ is None else environ
+        """Build the configuration from environment variables (and ``lib/AWS_REGION`` when present).
 
-        def text(name: str, default: str | None = None) -> str | None:
-            value = env.get(name, "").strip()
-            return value if value else default
-
-        def integer(name: str, default: int) -> int:
-            raw = text(name)
-            if raw is None:
-                return default
-            try:
-                return int(raw)
-            except ValueError as err:
-                raise _fail(name, raw, "expected a whole number", f"Set {name} to an integer.") from err
-
-        def boolean(name: str, default: bool) -> bool:
-            raw = text(name)
-            if raw is None:
-                return default
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise _fail(name, raw, "expected true or false", f"Set {name} to 'true' or 'false'.")
-
-        region = text("AWS_REGION")
+        An unset variable takes its default; a variable that is set but empty is an error, never the default
+        (a CI job whose variable came out empty must not quietly deploy the dev stack).
+        """
+        env = _Environment(os.environ if environ is None else environ)
+        region = env.text("AWS_REGION")
         if region is None and region_file.is_file():
             region = region_file.read_text(encoding="utf-8").strip() or None
-        sandbox_endpoint = text("SANDBOX_ENDPOINT_URL")
+        sandbox_endpoint = env.text("SANDBOX_ENDPOINT_URL")
+        state_bucket = env.text("TERRAFORM_STATE_BUCKET")
+        environment_type = env.text("ENVIRONMENT_TYPE")
+        if environment_type is None and state_bucket is not None:
+            raise _fail("ENVIRONMENT_TYPE", None,
+                        "it is required when TERRAFORM_STATE_BUCKET is set (a real deployment gets no silent "
+                        f"default); allowed values are {PRODUCTION} and {DEVELOPMENT}",
+                        f"Set ENVIRONMENT_TYPE={PRODUCTION} for a cardholder-data environment, {DEVELOPMENT} "
+                        "otherwise.")
+        alarm_email = env.text("ALARM_EMAIL")
+        if alarm_email == NO_ALARM_EMAIL and environment_type == PRODUCTION:
+            raise _fail("ALARM_EMAIL", alarm_email, "a production stack must notify someone of its alarms",
+                        "Set ALARM_EMAIL to the on-call address.")
         return cls(
-            environment_suffix=text("ENVIRONMENT_SUFFIX", "dev"),
+            environment_suffix=env.text("ENVIRONMENT_SUFFIX", "dev"),
+            environment_type=environment_type or DEVELOPMENT,
             aws_region=region or "us-east-1",
-            state_bucket=text("TERRAFORM_STATE_BUCKET"),
-            state_bucket_region=text("TERRAFORM_STATE_BUCKET_REGION"),
-            owner=text("OWNER", "platform-team"),
-            repository=text("REPOSITORY", "payment-platform-infra"),
-            vpc_cidr=text("VPC_CIDR", "10.0.0.0/16"),
-            single_nat_gateway=boolean("SINGLE_NAT_GATEWAY", False),
-            api_port=integer("API_PORT", 8080),
-            instance_type=text("INSTANCE_TYPE", "t3.medium"),
-            asg_min_size=integer("ASG_MIN_SIZE", 2),
-            asg_max_size=integer("ASG_MAX_SIZE", 6),
-            asg_desired_capacity=integer("ASG_DESIRED_CAPACITY", 2),
-            db_engine_version=text("DB_ENGINE_VERSION", "15"),
-            db_instance_class=text("DB_INSTANCE_CLASS", "db.t3.medium"),
-            db_allocated_storage=integer("DB_ALLOCATED_STORAGE", 50),
-            db_max_allocated_storage=integer("DB_MAX_ALLOCATED_STORAGE", 200),
-            db_backup_retention_days=integer("DB_BACKUP_RETENTION_DAYS", 7),
-            log_retention_days=integer("LOG_RETENTION_DAYS", 365),
-            cpu_alarm_threshold=integer("CPU_ALARM_THRESHOLD", 80),
-            alb_5xx_rate_threshold=integer("ALB_5XX_RATE_THRESHOLD", 5),
-            alarm_email=text("ALARM_EMAIL", ""),
+            state_bucket=state_bucket,
+            state_bucket_region=env.text("TERRAFORM_STATE_BUCKET_REGION"),
+            owner=env.text("OWNER", "platform-team"),
+            repository=env.text("REPOSITORY", "payment-platform-infra"),
+            vpc_cidr=env.text("VPC_CIDR", "10.0.0.0/16"),
+            single_nat_gateway=env.boolean("SINGLE_NAT_GATEWAY", False),
+            api_port=env.integer("API_PORT", 8080),
+            instance_type=env.text("INSTANCE_TYPE", "t3.medium"),
+            asg_min_size=env.integer("ASG_MIN_SIZE", 2),
+            asg_max_size=env.integer("ASG_MAX_SIZE", 6),
+            asg_desired_capacity=env.integer("ASG_DESIRED_CAPACITY", 2),
+            db_engine_version=env.text("DB_ENGINE_VERSION", "15"),
+            db_instance_class=env.text("DB_INSTANCE_CLASS", "db.t3.medium"),
+            db_allocated_storage=env.integer("DB_ALLOCATED_STORAGE", 50),
+            db_max_allocated_storage=env.integer("DB_MAX_ALLOCATED_STORAGE", 200),
+            db_backup_retention_days=env.integer("DB_BACKUP_RETENTION_DAYS", 7),
+            log_retention_days=env.integer("LOG_RETENTION_DAYS", 365),
+            cpu_alarm_threshold=env.integer("CPU_ALARM_THRESHOLD", 80),
+            alb_5xx_rate_threshold=env.integer("ALB_5XX_RATE_THRESHOLD", 5),
+            alarm_email="" if alarm_email in (None, NO_ALARM_EMAIL) else alarm_email,
+            frontend_domain=env.text("FRONTEND_DOMAIN"),
+            frontend_certificate_arn=env.text("FRONTEND_CERTIFICATE_ARN"),
             # Deletion protection and final snapshots are on unless explicitly relaxed; the sandbox relaxes
             # them because it must destroy what it applied.
-            frontend_domain=text("FRONTEND_DOMAIN"),
-            frontend_certificate_arn=text("FRONTEND_CERTIFICATE_ARN"),
-            deletion_protection=boolean("DELETION_PROTECTION", sandbox_endpoint is None),
+            deletion_protection=env.boolean("DELETION_PROTECTION", sandbox_endpoint is None),
             sandbox_endpoint=sandbox_endpoint,
         )
+
+
+class _Environment:
+    """Reads one variable at a time with the rules every variable shares."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    def _raw(self, name: str, default: object) -> str | None:
+        if name not in self.environ:
+            return None
+        value = self.environ[name].strip()
+        if not value:
+            shown = "no value" if default is None else f"the default {default!r}"
+            raise _fail(name, self.environ[name], "it is set but empty",
+                        f"Unset {name} to use {shown}, or give it a value.")
+        return value
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._raw(name, default)
+        return default if value is None else value
+
+    def _parsed(self, name: str, default: T, parse: Callable[[str], T | None], allowed: str) -> T:
+        raw = self._raw(name, default)
+        if raw is None:
+            return default
+        value = parse(raw)
+        if value is None:
+            raise _fail(name, raw, allowed, f"Set {name} like its default, {str(default).lower()}.")
+        return value
+
+    def integer(self, name: str, default: int) -> int:
+        # ASCII digits only: int() would also read '8_080' and full-width digits as 8080.
+        return self._parsed(name, default, lambda raw: int(raw) if re.fullmatch(r"[0-9]+", raw) else None,
+                            "expected a whole number written with the digits 0-9 only")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+                 "off": False}
+        return self._parsed(name, default, lambda raw: words.get(raw.lower()),
+                            "expected true or false (also accepted: 1/0, yes/no, on/off)")

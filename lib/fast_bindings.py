@@ -58,8 +58,8 @@ ENV_REPORT = "TAP_FAST_BINDINGS_REPORT"
 HOOK_PATH = Path(__file__).resolve().with_name("fast_bindings_hook.js")
 VERIFIED_WITH = "cdktf 0.21.0, cdktf-cdktf-provider-aws 20.1.0, jsii 1.142.0, Node 20"
 
-_TRUE = frozenset({"", "1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
+_TRUE = frozenset({"1", "true"})
+_FALSE = frozenset({"0", "false"})
 _MARKER = "__tap_fast_bindings__"
 
 # What the root __init__.py may contain besides its `from . import <submodule>` lines (see check_root_init).
@@ -107,13 +107,16 @@ class PackageLayout:
 
 
 def requested() -> bool:
-    """Whether ``TAP_FAST_BINDINGS`` asks for fast loading (default yes); a value it cannot read is an error."""
-    value = os.environ.get(ENV_SWITCH, "").strip().lower()
+    """Whether ``TAP_FAST_BINDINGS`` asks for fast loading (default yes: unset); any other value is an error."""
+    if ENV_SWITCH not in os.environ:
+        return True
+    value = os.environ[ENV_SWITCH].strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise FastBindingsError(f"{ENV_SWITCH}={os.environ[ENV_SWITCH]!r} is neither 1 nor 0")
+    raise FastBindingsError(f"{ENV_SWITCH}={os.environ[ENV_SWITCH]!r} is invalid: allowed values are 1, true, 0 and "
+                            f"false. Unset it for the fast loader (default), or set {ENV_SWITCH}=0 to turn it off.")
 
 
 def is_enabled() -> bool:

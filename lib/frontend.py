@@ -212,8 +212,10 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
         suppress(distribution, "CKV_AWS_374",
                  "Customers in all markets; geo-blocking is a business decision, not a PCI DSS control.")
         if not has_certificate:
-            reason = ("No FRONTEND_DOMAIN/FRONTEND_CERTIFICATE_ARN configured (dev/sandbox): the *.cloudfront.net "
-                      "default certificate cannot pin TLS 1.2. Production sets both; then TLSv1.2_2021 applies.")
+            # Only a development stack gets here: ENVIRONMENT_TYPE=production refuses a stack without both.
+            reason = ("Development stack (tagged DataClassification=non-cde) without FRONTEND_DOMAIN/"
+                      "FRONTEND_CERTIFICATE_ARN: the *.cloudfront.net default certificate cannot pin TLS 1.2. "
+                      "ENVIRONMENT_TYPE=production refuses this; its custom certificate pins TLSv1.2_2021.")
             suppress(distribution, "CKV_AWS_174", reason)
             suppress(distribution, "CKV2_AWS_42", reason)
 

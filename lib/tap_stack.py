@@ -44,7 +44,7 @@ class TapStack(TerraformStack):
         naming = Naming.for_config(config)
         variables = define_variables(self, config)
         account_id = DataAwsCallerIdentity(self, "current").account_id
-        force_destroy = not config.deletion_protection
+        force_destroy = config.force_destroy_buckets
 
         keys = EncryptionKeys(self, "encryption", naming=naming, account_id=account_id, region=config.aws_region)
         network = Networking(
@@ -129,6 +129,10 @@ class TapStack(TerraformStack):
             "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),
             "db_connection_parameter_name": (database.connection_parameter_name,
                                              "SSM SecureString with the connection string (no password)"),
+            # The original task's clients read this key; same value as db_connection_parameter_name.
+            "db_connection_parameter": (database.connection_parameter_name,
+                                        "SSM SecureString with the connection string (alias of "
+                                        "db_connection_parameter_name)"),
             "frontend_bucket_name": (frontend.bucket_name, "Bucket to upload the React build to"),
             "cloudfront_distribution_id": (frontend.distribution_id, "CloudFront distribution id (for invalidations)"),
             "cloudfront_domain_name": (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
@@ -164,7 +168,9 @@ class TapStack(TerraformStack):
 
     def _configure_backend(self, config: StackConfig) -> None:
         if config.state_bucket is None:
-            LocalBackend(self, path=f"terraform.{config.stack_name}.tfstate")
+            # Absolute and outside cdktf.out (cdktf's own default): a relative path would put the state in
+            # the stack folder, which every synth replaces.
+            LocalBackend(self, path=str(config.local_state_path))
             return
         S3Backend(
             self,

@@ -13,12 +13,12 @@ from typing import Any
 
 from cdktf import TerraformStack, TerraformVariable, TerraformVariableValidationConfig
 
-from lib.config import StackConfig
+from lib.config import PCI_MIN_LOG_RETENTION_DAYS, PRODUCTION, StackConfig
 from lib.rules import (
     CLOUDWATCH_RETENTION_DAYS,
-    EC2_INSTANCE_FAMILIES,
+    EC2_X86_64_TYPES,
     RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS,
-    RDS_POSTGRES_CLASS_FAMILIES,
+    RDS_POSTGRES_CLASSES,
 )
 
 CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$"
@@ -86,8 +86,10 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
         description="EC2 instance type of the payment API instances.",
         rules=(("can(regex(\"^[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.instance_type))",
                 "instance_type must look like an EC2 instance type, e.g. t3.medium."),
-               (f"contains({_hcl_list(EC2_INSTANCE_FAMILIES)}, split(\".\", var.instance_type)[0])",
-                "instance_type must belong to an EC2 instance family AWS offers (lib/preflight/data).")),
+               (f"contains({_hcl_list(tuple(sorted(EC2_X86_64_TYPES)))}, var.instance_type)",
+                "instance_type must be an x86_64 EC2 instance type AWS offers, e.g. t3.medium or m7i.large; arm64 "
+                "types (t4g, m7g, ...) do not run the stack's x86_64 AMI and artifact "
+                "(lib/preflight/data/ec2_instance_types.json).")),
     )
     asg_min = _variable(stack, "asg_min_size", var_type=number, default=config.asg_min_size,
                         description="Minimum number of API instances (keep >= 2 for one per AZ failure).",
@@ -109,9 +111,9 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
         description="RDS instance class of the PostgreSQL database (Performance Insights needs medium or larger).",
         rules=(("can(regex(\"^db\\\\.[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.db_instance_class))",
                 "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),
-               ("try(contains(" + _hcl_list(RDS_POSTGRES_CLASS_FAMILIES)
-                + ", join(\".\", slice(split(\".\", var.db_instance_class), 0, 2))), false)",
-                "db_instance_class must belong to an RDS for PostgreSQL class family (lib/preflight/data)."),
+               (f"contains({_hcl_list(tuple(sorted(RDS_POSTGRES_CLASSES)))}, var.db_instance_class)",
+                "db_instance_class must be an RDS for PostgreSQL class, e.g. db.t3.medium or db.r6g.large "
+                "(lib/preflight/data/ec2_instance_types.json)."),
                (f"!contains({_hcl_list(RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS)}, var.db_instance_class)",
                 "db_instance_class must support Performance Insights (medium or larger).")),
     )
@@ -129,11 +131,16 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
                            default=config.db_backup_retention_days,
                            description="Days of automated database backups (PCI baseline: at least 7).",
                            rules=(_whole_number_between("db_backup_retention_days", 7, 35),))
+    # A production stack repeats its synth-time guardrails here, so a tfvars file cannot bypass them.
+    production = config.environment_type == PRODUCTION
     retention = _variable(
         stack, "log_retention_days", var_type=number, default=config.log_retention_days,
         description="Retention of every CloudWatch log group, in days (PCI DSS 10.5.1: at least 365).",
         rules=((f"contains([{retention_values}], var.log_retention_days)",
-                f"log_retention_days must be one of the values CloudWatch accepts: {retention_values}."),),
+                f"log_retention_days must be one of the values CloudWatch accepts: {retention_values}."),
+               *(((f"var.log_retention_days >= {PCI_MIN_LOG_RETENTION_DAYS}",
+                   f"log_retention_days must be at least {PCI_MIN_LOG_RETENTION_DAYS} in a production stack "
+                   "(PCI DSS 10.5.1: 12 months of audit log history)."),) if production else ())),
     )
     cpu = _variable(stack, "cpu_alarm_threshold", var_type=number, default=config.cpu_alarm_threshold,
                     description="ASG average CPU (%) above which the alarm fires.",
@@ -141,11 +148,14 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
     rate_5xx = _variable(stack, "alb_5xx_rate_threshold", var_type=number, default=config.alb_5xx_rate_threshold,
                          description="Share of ALB requests (%) answered with 5XX above which the alarm fires.",
                          rules=(_whole_number_between("alb_5xx_rate_threshold", 1, 100),))
+    email_regex = "can(regex(\"^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$\", var.alarm_email))"
     email = _variable(
         stack, "alarm_email", var_type="string", default=config.alarm_email,
-        description="E-mail address subscribed to the alarm topic; empty for no subscription.",
-        rules=(("var.alarm_email == \"\" || can(regex(\"^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$\", var.alarm_email))",
-                "alarm_email must be an e-mail address or empty."),),
+        description="E-mail address subscribed to the alarm topic"
+                    + ("." if production else "; empty for no subscription (development only)."),
+        rules=((email_regex, "alarm_email must be the on-call e-mail address in a production stack (alarms that "
+                             "notify nobody are refused).") if production else
+               (f"var.alarm_email == \"\" || {email_regex}", "alarm_email must be an e-mail address or empty."),),
     )
     return StackVariables(
         certificate_arn=certificate.string_value,

@@ -18,7 +18,16 @@ from lib import fast_bindings  # pylint: disable=wrong-import-position
 fast_bindings.enable()
 
 ROOT = Path(__file__).resolve().parent.parent
-SYNTH_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
+FRONTEND_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+# A development stack as `make synth` builds it: local state, no domains, no alarm address.
+DEVELOPMENT_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
+# A production stack with everything production requires; what the unit tests mostly assert on.
+PRODUCTION_ENV = {
+    **DEVELOPMENT_ENV, "ENVIRONMENT_TYPE": "production", "TERRAFORM_STATE_BUCKET": "acme-tf-state",
+    "TERRAFORM_STATE_BUCKET_REGION": "us-east-1", "FRONTEND_DOMAIN": "pay.example.com",
+    "FRONTEND_CERTIFICATE_ARN": FRONTEND_CERTIFICATE, "ALARM_EMAIL": "payments-oncall@example.com",
+}
+SYNTH_ENV = PRODUCTION_ENV
 
 
 def synth_stack(tmp_dir: Path, environ: dict[str, str]) -> dict[str, Any]:
@@ -37,8 +46,14 @@ def synth_stack(tmp_dir: Path, environ: dict[str, str]) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def synth_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The default (production-mode) stack, synthesized once."""
-    return synth_stack(tmp_path_factory.mktemp("synth"), dict(SYNTH_ENV))
+    """The production stack, synthesized once."""
+    return synth_stack(tmp_path_factory.mktemp("synth"), dict(PRODUCTION_ENV))
+
+
+@pytest.fixture(scope="session")
+def dev_synth_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The development stack that `make synth` builds with no configuration, synthesized once."""
+    return synth_stack(tmp_path_factory.mktemp("synth-dev"), dict(DEVELOPMENT_ENV))
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ import re
 from collections.abc import Iterator
 
 from lib.preflight.model import ACCOUNT_ID_TOKEN, Finding, Resource, StackView, finding, rule
+from lib.rules import s3_bucket_name_problems
 
 ACCOUNT_ID_PLACEHOLDER = "123456789012"
 
 ELB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
-S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 IAM_NAME = re.compile(r"^[\w+=,.@-]+$")
 RDS_IDENTIFIER = re.compile(r"^[a-z][a-z0-9-]*$")
 LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]+$")
@@ -76,18 +76,9 @@ def check_s3_names(view: StackView) -> Iterator[Finding]:
         name = _measurable(view, bucket.get("bucket"))
         if name is None:
             continue
-        problems = []
-        if not 3 <= len(name) <= 63:
-            problems.append(f"{len(name)} characters counting the account id as 12 (allowed 3-63)")
-        if not S3_BUCKET.match(name):
-            problems.append("only lowercase letters, digits, dots and hyphens, starting and ending with a letter "
-                            "or digit")
-        if ".." in name or ".-" in name or "-." in name:
-            problems.append("no '..', '.-' or '-.'")
-        if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
-            problems.append("must not look like an IP address")
-        if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or name.endswith(("-s3alias", "--ol-s3", "--x-s3")):
-            problems.append("uses a prefix or suffix AWS reserves")
+        problems = s3_bucket_name_problems(name)
+        if ACCOUNT_ID_PLACEHOLDER in name:
+            problems = [p.replace(" characters (", " characters counting the account id as 12 (") for p in problems]
         if problems:
             yield finding("PF-NAME-S3", bucket, f"bucket name {bucket.get('bucket')!r} is invalid: "
                                                 f"{'; '.join(problems)}. Fix: shorten/lowercase the component name "

@@ -11,7 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from tools.sandbox.runner import SandboxBusy, exclusive_run, flatten_outputs, junit_counts, last_error, last_refusals
+from lib.config import ConfigError
+from tools.sandbox import runner
+from tools.sandbox.runner import (
+    RealStateInTheWay,
+    SandboxBusy,
+    check_no_real_state,
+    emulator_counts,
+    exclusive_run,
+    flatten_outputs,
+    junit_counts,
+    last_error,
+    last_refusals,
+    sandbox_config,
+)
 
 
 def test_outputs_file_is_keyed_by_stack_name_with_plain_values() -> None:
@@ -55,3 +68,31 @@ def test_a_second_cycle_in_the_same_checkout_is_refused(tmp_path: Path) -> None:
                 pass  # pragma: no cover - never entered
     with exclusive_run(lock):  # released when the first cycle ends
         assert lock.read_text(encoding="utf-8") == str(os.getpid())
+
+
+def test_the_sandbox_honours_environment_suffix_and_is_always_development() -> None:
+    assert sandbox_config({}).stack_name == "TapStacksandbox"
+    config = sandbox_config({"ENVIRONMENT_SUFFIX": "alice", "ENVIRONMENT_TYPE": "production",
+                             "TERRAFORM_STATE_BUCKET": "acme-tf-state"})
+    assert (config.stack_name, config.environment_type, config.state_bucket) == ("TapStackalice", "development", None)
+    assert config.local_state_path.parent.name == "sandbox-state"
+    with pytest.raises(ConfigError, match="ENVIRONMENT_SUFFIX=''"):
+        sandbox_config({"ENVIRONMENT_SUFFIX": ""})
+
+
+def test_the_sandbox_refuses_a_suffix_whose_real_state_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "PROJECT_ROOT", tmp_path)
+    config = sandbox_config({"ENVIRONMENT_SUFFIX": "prod"})
+    check_no_real_state(config)  # nothing there: fine
+    (tmp_path / "terraform.TapStackprod.tfstate").write_text("{}", encoding="utf-8")
+    with pytest.raises(RealStateInTheWay, match="may track a real deployment"):
+        check_no_real_state(config)
+    assert (tmp_path / "terraform.TapStackprod.tfstate").read_text(encoding="utf-8") == "{}"
+
+
+def test_emulator_counts_read_the_journal(tmp_path: Path) -> None:
+    log = tmp_path / "moto.log"
+    log.write_text("retry CreateVpcEndpoint attempt 2 (invocation x): ...\n"
+                   "client token t repeated: CreateVpcEndpoint answered with the first call's result\n"
+                   "slow answer 200 OK CreateDBInstance after 12.0 s\n127.0.0.1 - - POST / 200\n", encoding="utf-8")
+    assert emulator_counts(log) == {"sdk_retries": 1, "token_replays": 1, "slow_answers": 1}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lib.config import ConfigError, StackConfig
+from tests.conftest import PRODUCTION_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +54,8 @@ def test_config_is_immutable():
     ({"DB_INSTANCE_CLASS": "db.t3.micro"}, "DB_INSTANCE_CLASS", "Performance Insights"),
     ({"ALARM_EMAIL": "oncall"}, "ALARM_EMAIL", "e-mail"),
     ({"SINGLE_NAT_GATEWAY": "maybe"}, "SINGLE_NAT_GATEWAY", "true or false"),
-    ({"TERRAFORM_STATE_BUCKET": "Bad_Bucket"}, "TERRAFORM_STATE_BUCKET", "3-63"),
+    ({"TERRAFORM_STATE_BUCKET": "Bad_Bucket", "ENVIRONMENT_TYPE": "development"}, "TERRAFORM_STATE_BUCKET",
+     "lowercase letters"),
     ({"SANDBOX_ENDPOINT_URL": "https://ec2.amazonaws.com"}, "SANDBOX_ENDPOINT_URL", "local emulator"),
     ({"API_PORT": "443"}, "API_PORT", "other than"),
     ({"FRONTEND_DOMAIN": "pay.example.com"}, "FRONTEND_CERTIFICATE_ARN", "go together"),
@@ -65,7 +67,44 @@ def test_invalid_values_are_named_with_the_fix(environ, named, hint):
     with pytest.raises(ConfigError) as caught:
         StackConfig.from_env(environ, region_file=Path("/nonexistent"))
     message = str(caught.value)
-    assert message.startswith(f"{named}=") and hint in message
+    assert message.startswith((f"{named}=", f"{named} is not set")) and hint in message
+
+
+def test_any_aws_region_can_hold_the_state_bucket():
+    config = StackConfig.from_env({"TERRAFORM_STATE_BUCKET": "acme-tf-state", "ENVIRONMENT_TYPE": "development",
+                                   "TERRAFORM_STATE_BUCKET_REGION": "us-west-1"}, region_file=Path("/nonexistent"))
+    assert config.state_bucket_region == "us-west-1"
+
+
+def test_development_is_the_default_only_with_local_state():
+    config = StackConfig.from_env({}, region_file=Path("/nonexistent"))
+    assert config.environment_type == "development" and config.default_tags["DataClassification"] == "non-cde"
+    with pytest.raises(ConfigError, match="ENVIRONMENT_TYPE is not set: it is required when TERRAFORM_STATE_BUCKET"):
+        StackConfig.from_env({"TERRAFORM_STATE_BUCKET": "acme-tf-state"}, region_file=Path("/nonexistent"))
+
+
+def test_development_warns_once_per_relaxed_guardrail():
+    config = StackConfig.from_env({"LOG_RETENTION_DAYS": "30", "DELETION_PROTECTION": "false",
+                                   "ALARM_EMAIL": "none"}, region_file=Path("/nonexistent"))
+    named = [warning.split("(", 1)[1].split(")", 1)[0] for warning in config.warnings]
+    assert sorted(named) == ["ALARM_EMAIL", "DELETION_PROTECTION", "FRONTEND_DOMAIN", "LOG_RETENTION_DAYS",
+                             "TERRAFORM_STATE_BUCKET"]
+    assert config.alarm_email == ""
+
+
+def test_complete_production_configuration_has_no_warnings():
+    config = StackConfig.from_env(PRODUCTION_ENV, region_file=Path("/nonexistent"))
+    assert config.environment_type == "production" and not config.warnings
+    assert config.default_tags["DataClassification"] == "pci-cde" and not config.force_destroy_buckets
+
+
+def test_local_state_lives_outside_the_synth_output():
+    assert StackConfig.from_env({}, region_file=Path("/nonexistent")).local_state_path == \
+        ROOT / "terraform.TapStackdev.tfstate"
+    sandbox = StackConfig.from_env({"SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000", "ENVIRONMENT_SUFFIX": "alice"},
+                                   region_file=Path("/nonexistent"))
+    assert sandbox.local_state_path == ROOT / "sandbox-state" / "terraform.TapStackalice.tfstate"
+    assert sandbox.force_destroy_buckets
 
 
 @pytest.mark.parametrize("environ", [{"ENVIRONMENT_SUFFIX": "BAD SUFFIX"}, {"ASG_MIN_SIZE": "7"},

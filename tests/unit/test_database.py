@@ -2,7 +2,7 @@
 
 import re
 
-from tests.conftest import SYNTH_ENV, synth_stack
+from tests.conftest import DEVELOPMENT_ENV, synth_stack
 from tests.unit.helpers import by_path, only
 
 
@@ -79,7 +79,7 @@ def test_connection_string_is_securestring_without_password(resources):
 
 
 def test_sandbox_relaxes_protection_for_destroy(tmp_path, resources):
-    stack = synth_stack(tmp_path, {**SYNTH_ENV, "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000"})
+    stack = synth_stack(tmp_path, {**DEVELOPMENT_ENV, "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000"})
     db = only(stack["resource"], "aws_db_instance")
     assert db["deletion_protection"] is False and db["skip_final_snapshot"] is True
     assert all(b["force_destroy"] is True for b in stack["resource"]["aws_s3_bucket"].values())

@@ -43,12 +43,15 @@ def report_events(report: Path) -> list[dict[str, object]]:
 
 # ----------------------------------------------------------------------------- assumptions, in this process
 def test_switch_reads_one_and_zero_and_refuses_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
-    for value, expected in (("", True), ("1", True), ("true", True), ("0", False), ("off", False)):
+    monkeypatch.delenv(fast_bindings.ENV_SWITCH, raising=False)
+    assert fast_bindings.requested() is True
+    for value, expected in (("1", True), ("true", True), ("TRUE", True), ("0", False), ("false", False)):
         monkeypatch.setenv(fast_bindings.ENV_SWITCH, value)
         assert fast_bindings.requested() is expected
-    monkeypatch.setenv(fast_bindings.ENV_SWITCH, "fast")
-    with pytest.raises(FastBindingsError, match="TAP_FAST_BINDINGS='fast'"):
-        fast_bindings.requested()
+    for value in ("fast", "maybe", "", "off"):
+        monkeypatch.setenv(fast_bindings.ENV_SWITCH, value)
+        with pytest.raises(FastBindingsError, match=f"TAP_FAST_BINDINGS='{value}' is invalid: allowed values are 1"):
+            fast_bindings.requested()
 
 
 def test_root_init_only_imports_its_submodules() -> None:

@@ -5,14 +5,16 @@ import re
 
 import pytest
 
-from tests.conftest import SYNTH_ENV, synth_stack
+from tests.conftest import DEVELOPMENT_ENV, ROOT, synth_stack
 
 REQUIRED_DEFAULT_TAGS = {"Environment", "Project", "Owner", "Repository", "DataClassification"}
 REQUIRED_OUTPUTS = {
     "vpc_id", "public_subnet_ids", "app_subnet_ids", "data_subnet_ids", "alb_dns_name", "alb_arn",
     "target_group_arn", "asg_name", "cloudfront_distribution_id", "cloudfront_domain_name", "frontend_bucket_name",
     "rds_endpoint", "db_connection_parameter_name", "waf_web_acl_arn", "sns_topic_arn",
+    "db_connection_parameter",  # the original task's key, read by its clients
 }
+CLOUDFRONT_TLS_CHECKS = {"CKV_AWS_174", "CKV2_AWS_42"}
 # AWS name limits for resources whose names this stack builds.
 NAME_LIMITS = {
     ("aws_alb", "name"): 32, ("aws_alb_target_group", "name"): 32, ("aws_iam_role", "name"): 64,
@@ -40,18 +42,18 @@ def test_provider_version_matches_the_bindings(synth_json):
     assert synth_json["terraform"]["required_providers"]["aws"] == {"source": "aws", "version": "5.100.0"}
 
 
-def test_local_backend_without_state_bucket(synth_json):
-    assert synth_json["terraform"]["backend"] == {"local": {"path": "terraform.TapStacktest.tfstate"}}
+def test_local_state_lives_in_the_project_root_not_in_the_synth_output(dev_synth_json):
+    # Absolute, like cdktf's own default: a relative path would put it in cdktf.out/stacks/..., which every
+    # synth replaces.
+    assert dev_synth_json["terraform"]["backend"] == {"local": {"path": str(ROOT / "terraform.TapStacktest.tfstate")}}
 
 
-def test_s3_backend_with_encryption_and_native_locking(tmp_path):
-    stack = synth_stack(tmp_path, {**SYNTH_ENV, "TERRAFORM_STATE_BUCKET": "acme-tf-state",
-                                   "TERRAFORM_STATE_BUCKET_REGION": "eu-west-1"})
-    assert stack["terraform"]["backend"] == {"s3": {
-        "bucket": "acme-tf-state", "key": "test/TapStacktest.tfstate", "region": "eu-west-1", "encrypt": True,
+def test_s3_backend_with_encryption_and_native_locking(synth_json):
+    assert synth_json["terraform"]["backend"] == {"s3": {
+        "bucket": "acme-tf-state", "key": "test/TapStacktest.tfstate", "region": "us-east-1", "encrypt": True,
         "use_lockfile": True,
     }}
-    assert "aws_dynamodb_table" not in stack["resource"]
+    assert "aws_dynamodb_table" not in synth_json["resource"]
 
 
 def test_critical_outputs_exist(synth_json):
@@ -99,3 +101,45 @@ def test_operator_values_are_typed_validated_variables(synth_json, name):
     variable = synth_json["variable"][name]
     assert variable["type"] in ("string", "number") and variable["description"]
     assert variable["validation"] and all(v["error_message"] for v in variable["validation"])
+
+
+def test_db_connection_parameter_is_an_alias_of_the_parameter_name(synth_json):
+    outputs = synth_json["output"]
+    assert outputs["db_connection_parameter"]["value"] == outputs["db_connection_parameter_name"]["value"]
+
+
+# ------------------------------------------------------------------------------------ environment types
+def _checkov_skips(stack):
+    return {skip["id"] for bodies in stack["resource"].values() for body in bodies.values()
+            for skip in body.get("//", {}).get("checkov", {}).get("skip", [])}
+
+
+def test_cloudfront_tls_suppressions_exist_only_in_development_stacks(synth_json, dev_synth_json):
+    assert CLOUDFRONT_TLS_CHECKS <= _checkov_skips(dev_synth_json)
+    assert not CLOUDFRONT_TLS_CHECKS & _checkov_skips(synth_json)
+
+
+def test_development_stacks_are_tagged_not_for_cardholder_data(synth_json, dev_synth_json):
+    prod_tags = synth_json["provider"]["aws"][0]["default_tags"][0]["tags"]
+    dev_tags = dev_synth_json["provider"]["aws"][0]["default_tags"][0]["tags"]
+    assert (prod_tags["DataClassification"], prod_tags["EnvironmentType"]) == ("pci-cde", "production")
+    assert (dev_tags["DataClassification"], dev_tags["EnvironmentType"]) == ("non-cde", "development")
+
+
+def test_production_variables_refuse_what_production_config_refuses(synth_json, dev_synth_json):
+    def conditions(stack, name):
+        return " ".join(v["condition"] for v in stack["variable"][name]["validation"])
+
+    assert "var.log_retention_days >= 365" in conditions(synth_json, "log_retention_days")
+    assert ">= 365" not in conditions(dev_synth_json, "log_retention_days")
+    assert 'var.alarm_email == ""' in conditions(dev_synth_json, "alarm_email")
+    assert 'var.alarm_email == ""' not in conditions(synth_json, "alarm_email")
+
+
+def test_deletion_protection_off_never_empties_buckets_outside_the_sandbox(tmp_path):
+    stack = synth_stack(tmp_path, {**DEVELOPMENT_ENV, "DELETION_PROTECTION": "false"})
+    db = next(iter(stack["resource"]["aws_db_instance"].values()))
+    alb = next(iter(stack["resource"]["aws_alb"].values()))
+    assert db["deletion_protection"] is False and db["skip_final_snapshot"] is True
+    assert alb["enable_deletion_protection"] is False
+    assert all(not b.get("force_destroy") for b in stack["resource"]["aws_s3_bucket"].values())

@@ -1,6 +1,6 @@
 """SPEC 5 and 6: private, encrypted, TLS-only buckets; CloudFront with OAC serving the SPA."""
 
-from tests.conftest import SYNTH_ENV, synth_stack
+from tests.conftest import FRONTEND_CERTIFICATE
 from tests.unit.helpers import by_path, only, policy, ref
 
 
@@ -96,10 +96,9 @@ def test_only_the_log_bucket_keeps_acls(resources):
     assert len(preferred) == 1 and "log_archive" in preferred[0]["bucket"]
 
 
-def test_frontend_custom_domain_pins_tls_1_2(tmp_path):
-    arn = "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"
-    stack = synth_stack(tmp_path, {**SYNTH_ENV, "FRONTEND_DOMAIN": "pay.example.com", "FRONTEND_CERTIFICATE_ARN": arn})
-    cdn = only(stack["resource"], "aws_cloudfront_distribution")
+def test_frontend_custom_domain_pins_tls_1_2(resources):
+    arn = FRONTEND_CERTIFICATE  # production stacks require the custom domain and its certificate
+    cdn = only(resources, "aws_cloudfront_distribution")
     assert cdn["aliases"] == ["pay.example.com"]
     assert cdn["viewer_certificate"] == {"acm_certificate_arn": arn, "ssl_support_method": "sni-only",
                                          "minimum_protocol_version": "TLSv1.2_2021"}

@@ -13,16 +13,26 @@ import pytest
 from tools.tfcli import terraform_env
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "terraform.tfvars.example"
+EXAMPLE = ROOT / "environments" / "example.tfvars"
+
+
+def _variables_only(folder: Path, stack: dict) -> Path:
+    (folder / "main.tf.json").write_text(json.dumps({"variable": stack["variable"]}))
+    subprocess.run(["terraform", "init", "-input=false", "-no-color"], cwd=folder, env=terraform_env(),
+                   check=True, capture_output=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
 def variables_dir(tmp_path_factory, synth_json):
-    folder = tmp_path_factory.mktemp("variables")
-    (folder / "main.tf.json").write_text(json.dumps({"variable": synth_json["variable"]}))
-    subprocess.run(["terraform", "init", "-input=false", "-no-color"], cwd=folder, env=terraform_env(),
-                   check=True, capture_output=True)
-    return folder
+    """The production stack's variables."""
+    return _variables_only(tmp_path_factory.mktemp("variables"), synth_json)
+
+
+@pytest.fixture(scope="module")
+def dev_variables_dir(tmp_path_factory, dev_synth_json):
+    """The development stack's variables."""
+    return _variables_only(tmp_path_factory.mktemp("dev-variables"), dev_synth_json)
 
 
 def _plan(folder: Path, *args: str) -> subprocess.CompletedProcess:
@@ -49,13 +59,25 @@ def test_plan_without_certificate_fails_clearly(variables_dir):
     ("db_backup_retention_days=1", "db_backup_retention_days must be a whole number from 7 to 35"),
     ("log_retention_days=100", "log_retention_days must be one of the values CloudWatch accepts"),
     ("db_instance_class=t3.medium", "db_instance_class must look like an RDS class"),
-    ("alarm_email=oncall", "alarm_email must be an e-mail address or empty"),
+    ("alarm_email=oncall", "alarm_email must be the on-call e-mail address in a production stack"),
+    ("alarm_email=", "alarm_email must be the on-call e-mail address in a production stack"),
+    ("log_retention_days=30", "log_retention_days must be at least 365 in a production stack"),
     ("alb_5xx_rate_threshold=0", "alb_5xx_rate_threshold must be a whole number from 1 to 100"),
-    ("instance_type=zz99.huge", "instance_type must belong to an EC2 instance family"),
-    ("db_instance_class=db.fake.huge", "db_instance_class must belong to an RDS for PostgreSQL class family"),
+    ("instance_type=zz99.huge", "instance_type must be an x86_64 EC2 instance type"),
+    ("instance_type=t4g.medium", "arm64 types (t4g, m7g, ...) do not run the stack's x86_64 AMI"),
+    ("instance_type=t3.medum", "instance_type must be an x86_64 EC2 instance type"),
+    ("db_instance_class=db.fake.huge", "db_instance_class must be an RDS for PostgreSQL class"),
+    ("db_instance_class=db.t3.nonsense", "db_instance_class must be an RDS for PostgreSQL class"),
     ("db_instance_class=db.t3.micro", "db_instance_class must support Performance Insights"),
 ])
 def test_invalid_values_fail_plan_with_their_message(variables_dir, override, message):
     result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", override)
     assert result.returncode == 1
     assert message in " ".join(result.stderr.split())
+
+
+def test_development_relaxes_only_what_development_allows(dev_variables_dir):
+    relaxed = _plan(dev_variables_dir, f"-var-file={EXAMPLE}", "-var", "alarm_email=", "-var", "log_retention_days=30")
+    assert relaxed.returncode == 0, relaxed.stderr
+    typo = _plan(dev_variables_dir, f"-var-file={EXAMPLE}", "-var", "instance_type=t3.medum")
+    assert typo.returncode == 1 and "instance_type must be an x86_64 EC2 instance type" in typo.stderr

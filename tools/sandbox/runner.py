@@ -31,25 +31,27 @@ import sys
 import time
 import traceback
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from lib.config import PROJECT_ROOT, ConfigError, StackConfig  # no cdktf import: cheap
 from tools.sandbox.certificate import import_sandbox_certificate
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 
-SUFFIX = "sandbox"
+DEFAULT_SUFFIX = "sandbox"
 LOG_DIR = ROOT / "sandbox-logs"
 MOTO_LOG = LOG_DIR / "moto.log"
 OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
 # Held for the whole cycle: one cycle per checkout (see exclusive_run).
 LOCK_FILE = ROOT / ".sandbox.lock"
-# Synth output, terraform working folder and local state live with the logs: kept for debugging after a
-# failure, and out of cdktf.out/, which every `make synth` replaces as a whole (even during a sandbox run).
+# Synth output and terraform working folder live with the logs: kept for debugging after a failure, and out
+# of cdktf.out/, which every `make synth` replaces as a whole (even during a sandbox run). The state lives in
+# sandbox-state/ (lib.config.SANDBOX_STATE_DIR), never where a real deployment's local state would be.
 SYNTH_DIR = LOG_DIR / "cdktf.out"
 PLAN_FILE = "sandbox.tfplan"
 TERRAFORM_TIMEOUT = 30 * 60  # seconds; apply takes ~2 min, a hang should not block CI for its whole budget
@@ -78,6 +80,7 @@ class Report:
     tests: dict[str, int] = field(default_factory=dict)
     drift: str = "not checked"
     leftovers: list[str] = field(default_factory=list)
+    emulator: dict[str, int] = field(default_factory=dict)
     failed_phase: str | None = None
 
     @contextmanager
@@ -176,6 +179,16 @@ def last_refusals(moto_log: Path, count: int = 5, width: int = 240) -> list[str]
     return [line[:width] for line in lines[-count:]]
 
 
+def emulator_counts(moto_log: Path) -> dict[str, int]:
+    """SDK retries and repeated idempotent creates the emulator saw (see ``tools/sandbox/idempotency.py``)."""
+    if not moto_log.is_file():
+        return {"sdk_retries": 0, "token_replays": 0, "slow_answers": 0}
+    lines = moto_log.read_text(encoding="utf-8", errors="replace").splitlines()
+    return {"sdk_retries": sum(line.startswith("retry ") for line in lines),
+            "token_replays": sum(line.startswith("client token ") for line in lines),
+            "slow_answers": sum(line.startswith("slow answer ") for line in lines)}
+
+
 def flatten_outputs(stack_name: str, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``terraform output -json`` -> ``{stack_name: {name: value}}`` (values keep their JSON types)."""
     return {stack_name: {name: entry["value"] for name, entry in sorted(raw.items())}}
@@ -192,7 +205,7 @@ def junit_counts(junit_path: Path) -> dict[str, int]:
     return {"passed": total - failed - errors - skipped, "failed": failed, "errors": errors, "skipped": skipped}
 
 
-def synthesize(env: dict[str, str]) -> Path:
+def synthesize(env: dict[str, str], stack_name: str) -> Path:
     """Run ``python tap.py`` in sandbox mode into ``SYNTH_DIR``; return the stack folder."""
     log_path = LOG_DIR / "synth.log"
     with log_path.open("wb") as log:
@@ -200,7 +213,7 @@ def synthesize(env: dict[str, str]) -> Path:
                               check=False, timeout=15 * 60).returncode
     if code != 0:
         raise PhaseFailed(f"python tap.py exited {code}: {last_error(log_path)} (log: {rel(log_path)})")
-    stack_dir = SYNTH_DIR / "stacks" / f"TapStack{SUFFIX}"
+    stack_dir = SYNTH_DIR / "stacks" / stack_name
     if not (stack_dir / "cdk.tf.json").is_file():
         raise PhaseFailed(f"synth wrote no {rel(stack_dir / 'cdk.tf.json')}")
     return stack_dir
@@ -225,14 +238,14 @@ def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
         raise PhaseFailed(f"integration tests: {summary} (log: {rel(log_path)})")
 
 
-def tool_environment(endpoint: str, region: str) -> dict[str, str]:
+def tool_environment(endpoint: str, region: str, suffix: str) -> dict[str, str]:
     """Environment for synth, terraform and pytest: emulator endpoint and test keys, nothing from the user's AWS
     configuration, our terraform CLI config (offline provider mirror)."""
     from tools.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
 
     env = aws_environment(endpoint, region, base=terraform_env())
     env.update({
-        "ENVIRONMENT_SUFFIX": SUFFIX,
+        "ENVIRONMENT_SUFFIX": suffix,
         "CDKTF_OUTDIR": str(SYNTH_DIR),
         "SANDBOX_OUTPUTS_FILE": str(OUTPUTS_FILE),
         "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
@@ -241,24 +254,46 @@ def tool_environment(endpoint: str, region: str) -> dict[str, str]:
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
     })
-    for unwanted in ("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "TF_WORKSPACE"):
+    # The sandbox is a development stack with local state, whatever the caller's shell says.
+    for unwanted in ("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "TF_WORKSPACE", "ENVIRONMENT_TYPE"):
         env.pop(unwanted, None)
     return env
 
 
-def stack_region() -> str:
-    """The region the stack deploys to (lib/AWS_REGION or AWS_REGION), read the way synth reads it."""
-    from lib.config import StackConfig  # pylint: disable=import-outside-toplevel  # cheap: no cdktf import
+def sandbox_config(environ: Mapping[str, str] | None = None) -> StackConfig:
+    """The sandbox stack's configuration: the caller's ``ENVIRONMENT_SUFFIX`` (default ``sandbox``) and region,
+    as synth will read them, so a bad value stops here before the emulator starts."""
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("ENVIRONMENT_SUFFIX", DEFAULT_SUFFIX)
+    for unwanted in ("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "ENVIRONMENT_TYPE"):
+        env.pop(unwanted, None)
+    env["SANDBOX_ENDPOINT_URL"] = "http://127.0.0.1:1"  # placeholder: sandbox mode, the real port comes later
+    return StackConfig.from_env(env)
 
-    return StackConfig.from_env({**os.environ, "ENVIRONMENT_SUFFIX": SUFFIX}).aws_region
+
+class RealStateInTheWay(RuntimeError):
+    """The project root holds local state for the sandbox's stack name: it may track a real deployment."""
 
 
-def prepare_folders() -> None:
+def check_no_real_state(config: StackConfig) -> None:
+    """Refuse to run a sandbox under a stack name whose project-root state may track real resources."""
+    real = PROJECT_ROOT / f"terraform.{config.stack_name}.tfstate"
+    if real.exists():
+        raise RealStateInTheWay(
+            f"{rel(real)} exists: that local state of {config.stack_name} may track a real deployment, and a "
+            "sandbox under the same name would mix their outputs and names. Run the sandbox with another "
+            "suffix (ENVIRONMENT_SUFFIX=<another> make sandbox); nothing was started or changed.")
+
+
+def prepare_folders(config: StackConfig) -> None:
     """Fresh logs, no stale outputs, no state from an earlier emulator (which no longer exists)."""
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     LOG_DIR.mkdir(parents=True)
     OUTPUTS_FILE.unlink(missing_ok=True)
     shutil.rmtree(SYNTH_DIR, ignore_errors=True)
+    config.local_state_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (config.local_state_path, config.local_state_path.with_name(config.local_state_path.name + ".backup")):
+        stale.unlink(missing_ok=True)
 
 
 def _raise_keyboard_interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -268,7 +303,8 @@ def _raise_keyboard_interrupt(signum: int, _frame: FrameType | None) -> None:
 class SandboxRun:  # pylint: disable=too-few-public-methods
     """One full cycle; :meth:`run` returns the process exit status."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
         self.report = Report()
         self.moto = MotoServer(log_path=MOTO_LOG)
         self.terraform: Terraform | None = None
@@ -300,7 +336,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
     def _cycle(self) -> None:
         report = self.report
-        region = stack_region()
+        region = self.config.aws_region
         with report.phase("emulator") as phase:
             endpoint = self.moto.start()
             self.certificate_arn = import_sandbox_certificate(client("acm", endpoint, region))
@@ -308,9 +344,9 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             if errors:
                 raise PhaseFailed("cannot list resources before apply: " + "; ".join(errors))
             phase.detail = f"{endpoint} (pid {self.moto.pid})"
-        env = tool_environment(endpoint, region)
+        env = tool_environment(endpoint, region, self.config.environment_suffix)
         with report.phase("synth"):
-            stack_dir = synthesize(env)
+            stack_dir = synthesize(env, self.config.stack_name)
         terraform = self.terraform = Terraform(stack_dir, env)
         var = f"-var=certificate_arn={self.certificate_arn}"
         with report.phase("init"):
@@ -355,10 +391,11 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         log_path.write_bytes(result.stdout + result.stderr)
         if result.returncode != 0:
             raise PhaseFailed(f"terraform output exited {result.returncode} (log: {rel(log_path)})")
-        flat = flatten_outputs(f"TapStack{SUFFIX}", json.loads(result.stdout))
+        stack_name = self.config.stack_name
+        flat = flatten_outputs(stack_name, json.loads(result.stdout))
         OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
         OUTPUTS_FILE.write_text(json.dumps(flat, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        phase.detail = f"{len(flat[f'TapStack{SUFFIX}'])} outputs -> {rel(OUTPUTS_FILE)}"
+        phase.detail = f"{len(flat[stack_name])} outputs -> {rel(OUTPUTS_FILE)}"
 
     def _tests(self, phase: Phase) -> None:
         assert self.terraform is not None
@@ -381,6 +418,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
     def _summarize(self) -> None:
         report = self.report
+        report.emulator = emulator_counts(MOTO_LOG)
         total = round(time.monotonic() - self.started, 1)
         document = {**asdict(report), "total_seconds": total, "result": "failed" if report.failed_phase else "passed"}
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -393,6 +431,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         print(f"  tests: {tests.get('passed', 0)} passed, {tests.get('failed', 0) + tests.get('errors', 0)} failed"
               + (f", {tests['skipped']} skipped" if tests.get("skipped") else ""))
         print(f"  drift: {report.drift}")
+        print(f"  emulator: {report.emulator['sdk_retries']} SDK retries, {report.emulator['token_replays']} repeated "
+              f"creates answered once, {report.emulator['slow_answers']} slow answers (details in {rel(MOTO_LOG)})")
         destroy = next((p for p in report.phases if p.name == "leftovers"), None)
         print(f"  destroy: {'clean' if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
         print(f"  total: {total:.1f} s; timings in {rel(LOG_DIR / 'phases.json')}")
@@ -448,9 +488,12 @@ def main(argv: list[str] | None = None) -> int:
         print("[sandbox] terraform is not on PATH (Terraform >= 1.10 is required)", file=sys.stderr)
         return 2
     try:
+        config = sandbox_config()
+        check_no_real_state(config)
         with exclusive_run(LOCK_FILE):
-            prepare_folders()
-            return SandboxRun().run()
-    except SandboxBusy as err:
+            prepare_folders(config)
+            print(f"[sandbox] stack {config.stack_name}, state in {rel(config.local_state_path)}", flush=True)
+            return SandboxRun(config).run()
+    except (SandboxBusy, RealStateInTheWay, ConfigError) as err:
         print(f"[sandbox] {err}", file=sys.stderr)
         return 2

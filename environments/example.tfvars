@@ -1,5 +1,7 @@
-# Copy to cdktf.out/stacks/TapStack<suffix>/terraform.tfvars (or pass with -var-file) and adjust.
-# Every value here is checked by the variable's validation block at plan time.
+# Per-environment values: copy to environments/<suffix>.tfvars, adjust, and pass it to every plan:
+#   terraform -chdir=cdktf.out/stacks/TapStack<suffix> plan -var-file=$PWD/environments/<suffix>.tfvars
+# It lives outside cdktf.out, which every synth replaces. Every value is checked by its variable's validation
+# block at plan time (a production stack also refuses an empty alarm_email and log_retention_days < 365).
 
 # Required: the ACM certificate of the API's domain, in the stack's region.
 certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
