@@ -9,12 +9,14 @@ STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# The pinned cdktf CLI (package-lock.json), for `npx cdktf synth|diff|deploy`.
+CDKTF_CLI := node_modules/.bin/cdktf
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth validate lint unit bindings sandbox sandbox-tests preflight scan compliance compliance-check test bench clean
+.PHONY: setup synth validate lint unit bindings cli-tests sandbox sandbox-tests preflight scan compliance compliance-check test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +30,11 @@ $(CHECKOV): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt 2>&1 | grep -v "is ignored: it is neither" || true
 	test -x $@ && touch $@
 
-setup: $(STAMP)  ## create .venv and install pinned dependencies
+$(CDKTF_CLI): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	test -x $@ && touch $@
+
+setup: $(STAMP) $(CDKTF_CLI)  ## create .venv and node_modules with the pinned dependencies
 
 synth: $(STAMP)  ## synthesize TapStack<suffix> into cdktf.out/
 	$(PY) tap.py
@@ -56,6 +62,9 @@ scan: synth $(CHECKOV)  ## checkov: zero unsuppressed failures, suppressions lis
 compliance: synth $(CHECKOV)  ## regenerate docs/compliance.md from the code and the scan
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json
 
+cli-tests: $(STAMP) $(CDKTF_CLI)  ## `npx cdktf synth` through the pinned CLI keeps local state in place (~10 s)
+	$(PY) -m pytest tests/cli -q
+
 sandbox: $(STAMP)  ## apply the whole stack on a local moto server, test it via the AWS API, destroy it (~4-5 min)
 	$(PY) -m tools.sandbox
 
@@ -65,10 +74,10 @@ sandbox-tests: $(STAMP)  ## emulator fidelity patches + S3 state locking (own mo
 compliance-check: synth $(CHECKOV)  ## docs/compliance.md matches what the code and tests say now
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
 
-test: lint unit bindings validate preflight scan compliance-check sandbox-tests sandbox  ## what CI runs (~8 min on a fresh clone)
+test: lint unit bindings cli-tests validate preflight scan compliance-check sandbox-tests sandbox  ## what CI runs (~8 min on a fresh clone)
 
 bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
 clean:
-	rm -rf cdktf.out .tfcli sandbox-logs cfn-outputs bench .pytest_cache
+	rm -rf cdktf.out .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache
