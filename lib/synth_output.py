@@ -18,8 +18,9 @@ from lib.config import PROJECT_ROOT
 MARKER = ".tap-synth-output"
 MARKER_TEXT = "Written by tap.py: this folder is synth output and is replaced by the next synth.\n"
 CDKTF_LAYOUT = frozenset({"manifest.json", "stacks"})
-# Files that hold what only the operator has: state of live resources and per-environment values.
-OPERATOR_FILE_PATTERNS = ("*.tfstate", "*.tfstate.backup", "*.tfvars", "*.tfvars.json", "*.tfplan")
+# Files that hold what only the operator has: state of live resources and per-environment values. (Plan
+# files and .terraform/ are derived: the next plan or init makes them again.)
+OPERATOR_FILE_PATTERNS = ("*.tfstate", "*.tfstate.backup", "*.tfvars", "*.tfvars.json")
 
 
 class OutputDirError(ValueError):
