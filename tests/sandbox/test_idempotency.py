@@ -101,17 +101,45 @@ def _environ(attempt: int, invocation: str = "inv-1") -> dict[str, Any]:
             "HTTP_AMZ_SDK_INVOCATION_ID": invocation, "HTTP_AMZ_SDK_REQUEST": f"attempt={attempt}; max=25"}
 
 
-def test_retry_journal_says_the_previous_answer_was_lost(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_retry_after_a_lost_answer_gets_that_answer_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    runs = []
+
     def app(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [])
-        return [b"<ok/>"]
+        runs.append(1)
+        start_response("200 OK", [("Content-Length", "26")])
+        return [f"<created id='sg-{len(runs)}'/>".encode()]
 
     journal = RetryJournal(app)
-    list(journal(_environ(1), lambda *a: None))
-    list(journal(_environ(2), lambda *a: None))
+    first = b"".join(journal(_environ(1), lambda *a: None))
+    answers: list[str] = []
+    again = b"".join(journal(_environ(2), lambda status, headers: answers.append(status)))
     out = capsys.readouterr().out
     assert "retry CreateVpcEndpoint attempt 2 (invocation inv-1): previous attempt 1 answered 200 OK" in out
-    assert "the client did not receive it" in out
+    assert "the client did not receive it" in out and "lost answer replayed" in out
+    assert (again, answers, len(runs)) == (first, ["200 OK"], 1)
+
+
+def test_a_retry_after_a_failed_attempt_runs_again() -> None:
+    statuses = iter(["503 SERVICE UNAVAILABLE", "200 OK"])
+
+    def app(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response(next(statuses), [])
+        return [b"x"]
+
+    journal = RetryJournal(app)
+    seen: list[str] = []
+    for attempt in (1, 2):
+        list(journal(_environ(attempt, "inv-3"), lambda status, headers: seen.append(status)))
+    assert seen == ["503 SERVICE UNAVAILABLE", "200 OK"]
+
+
+def test_an_answer_longer_than_its_content_length_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    def app(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "3")])
+        return [b"12345"]
+
+    list(RetryJournal(app)(_environ(1, "inv-4"), lambda *a: None))
+    assert "framing mismatch 200 OK CreateVpcEndpoint: Content-Length 3, body 5 bytes" in capsys.readouterr().out
 
 
 def test_retry_journal_says_the_client_gave_up_on_a_running_attempt(capsys: pytest.CaptureFixture[str]) -> None:

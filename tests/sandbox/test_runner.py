@@ -93,6 +93,9 @@ def test_the_sandbox_refuses_a_suffix_whose_real_state_exists(tmp_path: Path, mo
 def test_emulator_counts_read_the_journal(tmp_path: Path) -> None:
     log = tmp_path / "moto.log"
     log.write_text("retry CreateVpcEndpoint attempt 2 (invocation x): ...\n"
+                   "lost answer replayed: CreateVpcEndpoint attempt 2 gets attempt 1's 200 OK (not run twice)\n"
                    "client token t repeated: CreateVpcEndpoint answered with the first call's result\n"
                    "slow answer 200 OK CreateDBInstance after 12.0 s\n127.0.0.1 - - POST / 200\n", encoding="utf-8")
-    assert emulator_counts(log) == {"sdk_retries": 1, "token_replays": 1, "slow_answers": 1}
+    assert emulator_counts(log) == {"sdk_retries": 1, "lost_answers_replayed": 1, "token_replays": 1,
+                                    "slow_answers": 1, "framing_mismatches": 0}
+    assert set(emulator_counts(tmp_path / "missing.log").values()) == {0}

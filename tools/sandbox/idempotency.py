@@ -41,6 +41,7 @@ ATTEMPT = re.compile(r"attempt=(\d+)")
 SLOW_SECONDS = 10.0
 TOKEN_NAMES = ("ClientToken", "ClientRequestToken", "IdempotencyToken")
 JOURNAL_SIZE = 5000  # invocations remembered; a sandbox apply makes about 2,000 calls
+REPLAY_MAX_BYTES = 1 << 20  # successful answers kept for a lost-answer replay
 
 
 def buffered_body(environ: dict[str, Any]) -> bytes:
@@ -94,17 +95,32 @@ def identify(environ: dict[str, Any]) -> Call | None:
     return None
 
 
-@cache
-def _models_by_signing_name() -> dict[str, Any]:
-    import botocore.session  # pylint: disable=import-outside-toplevel  # moto's own dependency
+_MODEL_LOCK = threading.Lock()
+_MODELS: dict[str, Any] = {}
 
-    session = botocore.session.get_session()
-    models = {}
-    for name in session.get_available_services():
-        model = session.get_service_model(name)
-        if model.protocol in ("query", "ec2", "json"):
-            models.setdefault(model.signing_name, model)
-    return models
+
+def _service_model(signing_name: str) -> Any:
+    """botocore's model for a signing name, loaded once: under a lock, because loading is slow and concurrent
+    first requests must not each load it. Signing names that are not service names (``elasticloadbalancing``,
+    ``monitoring``) have no idempotency tokens in the operations the stack uses, so they map to None."""
+    import botocore.session  # pylint: disable=import-outside-toplevel  # moto's own dependency
+    from botocore.exceptions import UnknownServiceError  # pylint: disable=import-outside-toplevel
+
+    with _MODEL_LOCK:
+        if signing_name not in _MODELS:
+            try:
+                model = botocore.session.get_session().get_service_model(signing_name)
+            except UnknownServiceError:
+                model = None
+            _MODELS[signing_name] = model if model is not None and model.protocol in ("query", "ec2", "json") \
+                else None
+        return _MODELS[signing_name]
+
+
+def preload_models(signing_names: Iterable[str]) -> None:
+    """Load the models before the first request, so no request waits for one (the EC2 model takes ~1 s)."""
+    for name in signing_names:
+        _service_model(name)
 
 
 @cache
@@ -112,7 +128,7 @@ def token_member(service: str, operation: str) -> str | None:
     """The operation's idempotency-token member: the one botocore's model marks ``idempotencyToken``, else
     one of the names AWS gives it. Not every model marks it (EC2's CreateVpcEndpoint does not, though its
     ``ClientToken`` is documented as the idempotency token and the provider sends one)."""
-    model = _models_by_signing_name().get(service)
+    model = _service_model(service)
     if model is None or operation not in model.operation_names:
         return None
     shape = model.operation_model(operation).input_shape
@@ -226,10 +242,19 @@ class Attempt:
     started: float
     status: str | None = None
     seconds: float | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | None = None  # kept for a successful answer, to replay if the client lost it
 
 
 class RetryJournal:  # pylint: disable=too-few-public-methods
-    """Print why the SDK repeated a call, and every slow answer."""
+    """Print why the SDK repeated a call, and every slow answer; give a retry the answer its client lost.
+
+    When the SDK retries an invocation whose earlier attempt was answered successfully, that answer was lost
+    between the emulator and the client (measured: about two per apply on these machines, after answers of
+    a few milliseconds). Running the call again would create a second security group, subnet or database
+    and fail with "already exists", which no real apply shows at that rate; the retry gets the stored answer
+    instead, exactly what the client should have received. A retry after a failed attempt runs as usual.
+    """
 
     def __init__(self, app: WsgiApp, clock: Callable[[], float] = time.monotonic) -> None:
         self.app = app
@@ -243,21 +268,44 @@ class RetryJournal:  # pylint: disable=too-few-public-methods
         call = identify(environ)
         operation = call.operation if call else f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
         attempt = Attempt(int(match.group(1)) if match else 1, operation, self.clock())
-        if invocation:
-            self._record(invocation, attempt)
+        previous = self._record(invocation, attempt) if invocation else None
+        if attempt.number > 1 and previous is not None and previous.body is not None and previous.status:
+            log_line(f"lost answer replayed: {operation} attempt {attempt.number} gets attempt {previous.number}'s "
+                     f"{previous.status} (not run twice)")
+            attempt.status, attempt.headers, attempt.body, attempt.seconds = (previous.status, previous.headers,
+                                                                              previous.body, 0.0)
+            start_response(previous.status, previous.headers)
+            return [previous.body]
 
         def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-            attempt.status = status
+            attempt.status, attempt.headers = status, list(headers)
             return start_response(status, headers, *args)
 
+        chunks: list[bytes] = []
         try:
-            return list(self.app(environ, capture))
+            chunks = list(self.app(environ, capture))
+            return chunks
         finally:
             attempt.seconds = self.clock() - attempt.started
+            body = b"".join(chunks)
+            if invocation and attempt.status and attempt.status.startswith("2") and len(body) <= REPLAY_MAX_BYTES:
+                attempt.body = body
+            self._check_framing(environ, attempt, body)
             if attempt.seconds > SLOW_SECONDS:
                 log_line(f"slow answer {attempt.status or 'none'} {operation} after {attempt.seconds:.1f} s")
 
-    def _record(self, invocation: str, attempt: Attempt) -> None:
+    @staticmethod
+    def _check_framing(environ: dict[str, Any], attempt: Attempt, body: bytes) -> None:
+        """Log an answer whose body disagrees with its framing: a client reading a keep-alive connection would
+        take the extra bytes for the start of its next answer."""
+        declared = next((v for k, v in attempt.headers if k.lower() == "content-length"), None)
+        no_body = environ.get("REQUEST_METHOD") == "HEAD" or str(attempt.status).startswith(("204", "304"))
+        length_differs = declared is not None and declared.isdigit() and int(declared) != len(body)
+        if (no_body and body) or (not no_body and length_differs):
+            log_line(f"framing mismatch {attempt.status} {attempt.operation}: Content-Length {declared}, body "
+                     f"{len(body)} bytes")
+
+    def _record(self, invocation: str, attempt: Attempt) -> Attempt | None:
         with self.lock:
             attempts = self.invocations.setdefault(invocation, [])
             self.invocations.move_to_end(invocation)
@@ -268,6 +316,7 @@ class RetryJournal:  # pylint: disable=too-few-public-methods
         if attempt.number > 1:
             log_line(f"retry {attempt.operation} attempt {attempt.number} (invocation {invocation}): "
                      + self.describe(previous, attempt.started))
+        return previous
 
     @staticmethod
     def describe(previous: Attempt | None, now: float) -> str:

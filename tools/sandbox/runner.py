@@ -181,12 +181,11 @@ def last_refusals(moto_log: Path, count: int = 5, width: int = 240) -> list[str]
 
 def emulator_counts(moto_log: Path) -> dict[str, int]:
     """SDK retries and repeated idempotent creates the emulator saw (see ``tools/sandbox/idempotency.py``)."""
-    if not moto_log.is_file():
-        return {"sdk_retries": 0, "token_replays": 0, "slow_answers": 0}
-    lines = moto_log.read_text(encoding="utf-8", errors="replace").splitlines()
-    return {"sdk_retries": sum(line.startswith("retry ") for line in lines),
-            "token_replays": sum(line.startswith("client token ") for line in lines),
-            "slow_answers": sum(line.startswith("slow answer ") for line in lines)}
+    prefixes = {"sdk_retries": "retry ", "lost_answers_replayed": "lost answer replayed",
+                "token_replays": "client token ", "slow_answers": "slow answer ",
+                "framing_mismatches": "framing mismatch "}
+    lines = moto_log.read_text(encoding="utf-8", errors="replace").splitlines() if moto_log.is_file() else []
+    return {name: sum(line.startswith(prefix) for line in lines) for name, prefix in prefixes.items()}
 
 
 def flatten_outputs(stack_name: str, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -431,8 +430,10 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         print(f"  tests: {tests.get('passed', 0)} passed, {tests.get('failed', 0) + tests.get('errors', 0)} failed"
               + (f", {tests['skipped']} skipped" if tests.get("skipped") else ""))
         print(f"  drift: {report.drift}")
-        print(f"  emulator: {report.emulator['sdk_retries']} SDK retries, {report.emulator['token_replays']} repeated "
-              f"creates answered once, {report.emulator['slow_answers']} slow answers (details in {rel(MOTO_LOG)})")
+        counts = report.emulator
+        print(f"  emulator: {counts['sdk_retries']} SDK retries ({counts['lost_answers_replayed']} after a lost "
+              f"answer, replayed), {counts['token_replays']} repeated creates answered once, {counts['slow_answers']} "
+              f"slow answers, {counts['framing_mismatches']} framing mismatches (details in {rel(MOTO_LOG)})")
         destroy = next((p for p in report.phases if p.name == "leftovers"), None)
         print(f"  destroy: {'clean' if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
         print(f"  total: {total:.1f} s; timings in {rel(LOG_DIR / 'phases.json')}")
