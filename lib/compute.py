@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import Token
+from cdktf import TerraformResource, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.alb import Alb, AlbAccessLogs
 from cdktf_cdktf_provider_aws.alb_listener import AlbListener, AlbListenerDefaultAction
 from cdktf_cdktf_provider_aws.alb_target_group import AlbTargetGroup, AlbTargetGroupHealthCheck
@@ -43,7 +43,10 @@ from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplateMetadataOptions,
     LaunchTemplateMonitoring,
 )
-from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import (
+    Wafv2WebAclAssociation,
+    Wafv2WebAclAssociationTimeouts,
+)
 from constructs import Construct
 
 from lib.iam import assume_role_policy, policy_document
@@ -55,6 +58,9 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTH_CHECK_PATH = "/health"
 SSM_MANAGED_INSTANCE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 CPU_TARGET_PERCENT = 60
+# WAF answers WAFUnavailableEntityException while a new ALB settles, past the provider's 5-minute default
+# (terraform-provider-aws #29080); the provider retries that error until this timeout.
+WAF_ASSOCIATION_CREATE_TIMEOUT = "15m"
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
         web_acl_arn: str,
         access_log_bucket: str,
         access_log_prefix: str,
+        access_log_ready: list[TerraformResource],
         deletion_protection: bool,
         scaling: ScalingSettings,
         secrets: ApiSecrets,
@@ -112,6 +119,9 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
             enable_deletion_protection=deletion_protection,
             access_logs=AlbAccessLogs(bucket=access_log_bucket, prefix=access_log_prefix, enabled=True),
             tags=naming.tags("alb"),
+            # Enabling access logs writes a test object at once: the bucket policy must already grant it, or
+            # AWS answers "Access Denied for bucket ... Please check S3bucket permission" (provider #12010).
+            depends_on=access_log_ready,
         )
         self._target_group = AlbTargetGroup(
             self,
@@ -140,7 +150,8 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
             default_action=[AlbListenerDefaultAction(type="forward", target_group_arn=self._target_group.arn)],
             tags=naming.tags("https-listener"),
         )
-        Wafv2WebAclAssociation(self, "waf_association", resource_arn=self._alb.arn, web_acl_arn=web_acl_arn)
+        Wafv2WebAclAssociation(self, "waf_association", resource_arn=self._alb.arn, web_acl_arn=web_acl_arn,
+                               timeouts=Wafv2WebAclAssociationTimeouts(create=WAF_ASSOCIATION_CREATE_TIMEOUT))
 
         profile = self._instance_profile(naming, secrets)
         ami = DataAwsSsmParameter(self, "al2023_ami", name=AL2023_AMI_PARAMETER)
@@ -192,6 +203,10 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
                                                                        max_healthy_percentage=200),
             ),
             enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTotalInstances"],
+            # desired_capacity sets the first size only: afterwards target tracking owns it, and a plan that
+            # reset it would terminate the instances a scale-out added. AWS's documented practice for an ASG
+            # with scaling policies, not an emulator workaround.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),
             # ASGs ignore the provider's default_tags; these propagate to the instances they launch.
             tag=[AutoscalingGroupTag(key=key, value=value, propagate_at_launch=True)
                  for key, value in naming.tags("api-instance").items()],

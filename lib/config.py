@@ -19,26 +19,19 @@ from urllib.parse import urlparse
 
 from lib.rules import (
     AWS_REGION_NAMES,
+    CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS,
     CLOUDWATCH_RETENTION_DAYS,
     SUPPORTED_POSTGRES_MAJOR_VERSIONS,
+    SUPPORTED_REGIONS,
     db_class_problem,
     ec2_type_problem,
+    minimum_storage_ceiling,
     s3_bucket_name_problems,
     tag_value_problem,
     vpc_cidr_problem,
 )
 
 T = TypeVar("T")
-
-# Regions where every service of this stack (WAFv2, RDS Multi-AZ gp3, CloudFront logging delivery, ALB
-# access logs) is available and that have at least three availability zones.
-SUPPORTED_REGIONS: frozenset[str] = frozenset({
-    "us-east-1", "us-east-2", "us-west-2",
-    "ca-central-1",
-    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "eu-south-1",
-    "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-    "sa-east-1",
-})
 
 # The suffix ends up in every resource name. The tightest AWS limit it meets is the ALB/target group name
 # (32 characters, "payment-api-tg-" takes 15) and S3 bucket names (lowercase, no underscores).
@@ -188,9 +181,12 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             raise _fail("ENVIRONMENT_TYPE", self.environment_type, "allowed values are production and development",
                         "Use production for a cardholder-data environment, development for anything else.")
         if self.aws_region not in SUPPORTED_REGIONS:
+            why = (" (CloudFront standard logging cannot deliver to a bucket there)"
+                   if self.aws_region in CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS else "")
             raise _fail(
                 "AWS_REGION", self.aws_region,
-                "allowed regions are " + ", ".join(sorted(SUPPORTED_REGIONS)),
+                f"not a region this stack supports{why}; allowed regions are " + ", ".join(sorted(SUPPORTED_REGIONS))
+                + " (lib/preflight/data/regions.json says why)",
                 "Set AWS_REGION (or lib/AWS_REGION) to one of them.",
             )
         if self.state_bucket_region is not None and self.state_bucket_region not in AWS_REGION_NAMES:
@@ -296,7 +292,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             ("ASG_MAX_SIZE", self.asg_max_size, 1, 100),
             ("ASG_DESIRED_CAPACITY", self.asg_desired_capacity, 1, 100),
             ("DB_ALLOCATED_STORAGE", self.db_allocated_storage, 20, 65536),
-            ("DB_MAX_ALLOCATED_STORAGE", self.db_max_allocated_storage, 20, 65536),
+            ("DB_MAX_ALLOCATED_STORAGE", self.db_max_allocated_storage, 0, 65536),
             ("DB_BACKUP_RETENTION_DAYS", self.db_backup_retention_days, 7, 35),
             ("CPU_ALARM_THRESHOLD", self.cpu_alarm_threshold, 1, 100),
             ("ALB_5XX_RATE_THRESHOLD", self.alb_5xx_rate_threshold, 1, 100),
@@ -312,10 +308,12 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                 f"it must lie between ASG_MIN_SIZE={self.asg_min_size} and ASG_MAX_SIZE={self.asg_max_size}",
                 "Set ASG_DESIRED_CAPACITY within the group's bounds.",
             )
-        if self.db_max_allocated_storage < self.db_allocated_storage:
+        ceiling = minimum_storage_ceiling(self.db_allocated_storage)
+        if self.db_max_allocated_storage != 0 and self.db_max_allocated_storage < ceiling:
             raise _fail("DB_MAX_ALLOCATED_STORAGE", self.db_max_allocated_storage,
-                        f"it must be at least DB_ALLOCATED_STORAGE={self.db_allocated_storage}",
-                        "Raise DB_MAX_ALLOCATED_STORAGE (storage autoscaling ceiling).")
+                        f"RDS needs the autoscaling ceiling at least 10 % above DB_ALLOCATED_STORAGE="
+                        f"{self.db_allocated_storage}, i.e. {ceiling} or more (or 0 for no autoscaling)",
+                        f"Set DB_MAX_ALLOCATED_STORAGE to {ceiling} or more, or to 0.")
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -28,6 +28,7 @@ from constructs import Construct
 
 from lib.iam import assume_role_policy
 from lib.naming import Naming
+from lib.rules import apply_method_for
 
 ENGINE = "postgres"
 DATABASE_NAME = "payments"
@@ -44,6 +45,14 @@ TLS_PARAMETERS = {
     "log_disconnections": "1",
     "password_encryption": "scram-sha-256",
 }
+
+
+def _apply_method(family: str, parameter: str) -> str:
+    method = apply_method_for(family, parameter)
+    if method is None:
+        raise ValueError(f"parameter {parameter!r} of family {family!r} has no apply type in "
+                         "lib/preflight/data/rds_parameters.json; add it there (static or dynamic) with its source")
+    return method
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,10 @@ class Database(Construct):
             name=naming.name(f"postgres{major_version}"),
             family=f"postgres{major_version}",
             description="Forces TLS and logs connections",
-            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method="pending-reboot")
+            # Dynamic parameters apply at once, static ones at the next reboot (lib/preflight/data/rds_parameters.json):
+            # a dynamic one left on pending-reboot waits for a reboot nobody schedules.
+            parameter=[DbParameterGroupParameter(name=name, value=value,
+                                                 apply_method=_apply_method(f"postgres{major_version}", name))
                        for name, value in TLS_PARAMETERS.items()],
             tags=naming.tags(f"postgres{major_version}-params"),
         )

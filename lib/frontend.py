@@ -66,6 +66,7 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
         log_bucket_domain_name: str,
         force_destroy: bool,
         log_bucket_policy: TerraformResource,
+        log_bucket_acl_ownership: TerraformResource,
         custom_domain: str | None = None,
         certificate_arn: str | None = None,
     ) -> None:
@@ -147,6 +148,9 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
             aliases=[custom_domain] if custom_domain else None,
             viewer_certificate=_viewer_certificate(certificate_arn),
             tags=naming.tags("frontend-cdn"),
+            # CreateDistribution checks the log bucket at once: its ACLs must be on (ownership control) and
+            # its policy in place, or it answers "does not enable ACL access".
+            depends_on=[log_bucket_acl_ownership, log_bucket_policy],
         )
         self._suppress_distribution_findings(has_certificate=certificate_arn is not None)
         # The key is created after the distribution so its policy can name that one distribution.

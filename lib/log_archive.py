@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import S3BucketOwnershipControls
 from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
@@ -48,7 +49,7 @@ class LogArchive(Construct):
             force_destroy=force_destroy,
             tags=naming.tags("logs"),
         )
-        baseline = secure_bucket_baseline(
+        self._baseline = baseline = secure_bucket_baseline(
             self,
             "logs",
             bucket=self._bucket,
@@ -112,6 +113,12 @@ class LogArchive(Construct):
     def bucket_policy(self) -> S3BucketPolicy:
         """Log delivery may only be switched on once this policy grants it (S3 checks at PutBucketLogging)."""
         return self._policy
+
+    @property
+    def acl_ownership(self) -> S3BucketOwnershipControls:
+        """The ownership control that enables ACLs: a new bucket has ACLs disabled until it applies, and
+        CloudFront refuses a log bucket without them ("does not enable ACL access")."""
+        return self._baseline.ownership
 
     @property
     def alb_log_prefix(self) -> str:

@@ -161,17 +161,28 @@ class Networking(Construct):  # pylint: disable=too-many-instance-attributes
             assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com", source_account=account_id),
             tags=naming.tags("flow-logs-role"),
         )
-        # Least privilege: write to this one log group only.
+        # Least privilege: write to this one log group only. AWS's documented minimum for the flow-logs role
+        # also lists logs:DescribeLogGroups, which the service calls before delivering; it reads names only and
+        # is held to this account and region.
         IamRolePolicy(
             self,
             "flow_log_policy",
             name=naming.name("flow-logs-write", "iam"),
             role=flow_role.id,
-            policy=policy_document([{
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                "Resource": [self._flow_log_group.arn, f"{self._flow_log_group.arn}:*"],
-            }]),
+            policy=policy_document([
+                {
+                    "Sid": "WriteFlowLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    "Resource": [self._flow_log_group.arn, f"{self._flow_log_group.arn}:*"],
+                },
+                {
+                    "Sid": "FindFlowLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:DescribeLogGroups"],
+                    "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:*",
+                },
+            ]),
         )
         self._flow_log = FlowLog(
             self,

@@ -23,6 +23,8 @@ _POSTGRES = _load("rds_engine_versions.json")["engines"]["postgres"]
 _FAMILIES = _load("instance_families.json")
 _TYPES = _load("ec2_instance_types.json")
 _REGIONS = _load("aws_regions.json")
+_STACK_REGIONS = _load("regions.json")
+_RDS_PARAMETERS = _load("rds_parameters.json")
 
 # Give the major version only: RDS resolves it to the latest patch, whereas a full version that RDS does
 # not offer (seed failure 1: "15.5") fails at deploy time.
@@ -39,6 +41,32 @@ RDS_POSTGRES_CLASSES: frozenset[str] = frozenset(_TYPES["rds_postgres_classes"])
 STACK_ARCHITECTURE = "x86_64"
 # Every region name AWS has, per partition (botocore's endpoints.json).
 AWS_REGION_NAMES: frozenset[str] = frozenset(r for regions in _REGIONS["partitions"].values() for r in regions)
+
+# Regions this stack deploys to, and why the others are left out: see regions.json (its _source).
+SUPPORTED_REGIONS: frozenset[str] = frozenset(_STACK_REGIONS["supported"])
+CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS: frozenset[str] = frozenset(
+    _STACK_REGIONS["cloudfront_legacy_logging_unsupported"])
+OPT_IN_REGIONS: frozenset[str] = frozenset(_STACK_REGIONS["opt_in"])
+# RDS ApplyType ("static" or "dynamic") per parameter group family and parameter.
+RDS_PARAMETER_APPLY_TYPES: dict[str, dict[str, str]] = _RDS_PARAMETERS["families"]
+
+# RDS refuses a storage autoscaling ceiling below 110 % of the allocated storage ("The maximum allocated
+# storage must be increased by at least 10 percent"); 0 switches autoscaling off.
+STORAGE_CEILING_FACTOR = 1.1
+
+
+def minimum_storage_ceiling(allocated_gib: int) -> int:
+    """The smallest ``max_allocated_storage`` RDS accepts for ``allocated_gib`` (other than 0, off)."""
+    return -(-allocated_gib * 11 // 10)  # ceil(1.1 x), in integers: no float rounding at the boundary
+
+
+def apply_method_for(family: str, parameter: str) -> str | None:
+    """``immediate`` for a dynamic parameter, ``pending-reboot`` for a static one, None when not in the data."""
+    apply_type = RDS_PARAMETER_APPLY_TYPES.get(family, {}).get(parameter)
+    if apply_type is None:
+        return None
+    return "immediate" if apply_type == "dynamic" else "pending-reboot"
+
 
 # Performance Insights (always on here) is not offered on these classes.
 RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS: tuple[str, ...] = tuple(_FAMILIES["rds_classes_without_performance_insights"])

@@ -78,6 +78,7 @@ class TapStack(TerraformStack):
             app_security_group_id=security_groups.app_security_group_id,
             api_port=config.api_port, certificate_arn=variables.certificate_arn, web_acl_arn=waf.web_acl_arn,
             access_log_bucket=log_archive.bucket_name, access_log_prefix=log_archive.alb_log_prefix,
+            access_log_ready=[log_archive.bucket_policy],
             deletion_protection=config.deletion_protection,
             scaling=ScalingSettings(
                 instance_type=variables.instance_type, min_size=variables.asg_min_size,
@@ -91,7 +92,7 @@ class TapStack(TerraformStack):
         frontend = Frontend(
             self, "frontend", naming=naming, account_id=account_id, log_bucket_name=log_archive.bucket_name,
             log_bucket_domain_name=log_archive.bucket_domain_name, force_destroy=force_destroy,
-            log_bucket_policy=log_archive.bucket_policy,
+            log_bucket_policy=log_archive.bucket_policy, log_bucket_acl_ownership=log_archive.acl_ownership,
             custom_domain=config.frontend_domain, certificate_arn=config.frontend_certificate_arn,
         )
         monitoring = Monitoring(

@@ -19,9 +19,11 @@ from lib.rules import (
     EC2_X86_64_TYPES,
     RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS,
     RDS_POSTGRES_CLASSES,
+    STORAGE_CEILING_FACTOR,
 )
 
-CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$"
+# The ALB only uses a certificate from its own region (CertificateNotFound otherwise): the pattern pins it.
+CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:{region}:[0-9]{{12}}:certificate/[A-Za-z0-9-]+$"
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,11 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
     certificate = _variable(
         stack, "certificate_arn", var_type="string",
         description="ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).",
-        rules=((f"can(regex(\"{CERTIFICATE_ARN_PATTERN}\", var.certificate_arn))",
-                "certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>). "
-                "Request or import the certificate in ACM, then pass it with -var certificate_arn=... "
-                "or TF_VAR_certificate_arn."),),
+        rules=((f"can(regex(\"{CERTIFICATE_ARN_PATTERN.format(region=config.aws_region)}\", var.certificate_arn))",
+                f"certificate_arn must be an ACM certificate ARN in the stack's region {config.aws_region} "
+                f"(arn:aws:acm:{config.aws_region}:<account>:certificate/<id>); the ALB cannot use a certificate "
+                "from another region. Request or import the certificate in ACM there, then pass it with "
+                "-var certificate_arn=... or TF_VAR_certificate_arn."),),
     )
     instance_type = _variable(
         stack, "instance_type", var_type="string", default=config.instance_type,
@@ -122,10 +125,13 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
                            rules=(_whole_number_between("db_allocated_storage", 20, 65536),))
     db_max_storage = _variable(
         stack, "db_max_allocated_storage", var_type=number, default=config.db_max_allocated_storage,
-        description="Storage autoscaling ceiling of the database, in GiB.",
-        rules=(_whole_number_between("db_max_allocated_storage", 20, 65536),
-               ("var.db_max_allocated_storage >= var.db_allocated_storage",
-                "db_max_allocated_storage must be >= db_allocated_storage.")),
+        description="Storage autoscaling ceiling of the database, in GiB (>= 110 % of the allocated storage, or 0 "
+                    "for no autoscaling).",
+        rules=(_whole_number_between("db_max_allocated_storage", 0, 65536),
+               ("var.db_max_allocated_storage == 0 || var.db_max_allocated_storage >= ceil(var.db_allocated_storage * "
+                f"{STORAGE_CEILING_FACTOR})",
+                "db_max_allocated_storage must be 0 (no storage autoscaling) or at least 10 % above "
+                "db_allocated_storage: RDS refuses a smaller ceiling.")),
     )
     db_backups = _variable(stack, "db_backup_retention_days", var_type=number,
                            default=config.db_backup_retention_days,

@@ -75,6 +75,9 @@ def test_asg_sizes_health_checks_refresh_and_scaling(resources):
     assert asg["instance_refresh"]["strategy"] == "Rolling"
     assert asg["instance_refresh"]["preferences"]["min_healthy_percentage"] == 100
     assert "latest_version" in asg["launch_template"]["version"]
+    # After the first apply target tracking owns the size: a later plan must not reset it (and terminate
+    # the instances a scale-out added).
+    assert asg["lifecycle"] == {"ignore_changes": ["desired_capacity"]}
     assert {t["key"] for t in asg["tag"] if t["propagate_at_launch"]} >= {"Name"}
     policy = only(resources, "aws_autoscaling_policy")
     assert policy["autoscaling_group_name"] == ref("aws_autoscaling_group", asg_name, "name")
@@ -90,3 +93,15 @@ def test_variables_default_to_the_spec_sizes(synth_json):
     assert "default" not in variables["certificate_arn"], "a plan without a certificate must fail"
     assert any("certificate_arn must be an ACM certificate ARN" in v["error_message"]
                for v in variables["certificate_arn"]["validation"])
+
+
+def test_alb_waits_for_the_log_bucket_policy(resources):
+    """Enabling access logs writes a test object at once (provider #12010)."""
+    alb = only(resources, "aws_alb")
+    policy_name, _ = by_path(resources, "aws_s3_bucket_policy", "log_archive/policy")
+    assert alb["depends_on"] == [f"aws_s3_bucket_policy.{policy_name}"]
+
+
+def test_waf_association_outlasts_a_settling_alb(resources):
+    """WAFUnavailableEntityException until the ALB settles, longer than the 5-minute default (provider #29080)."""
+    assert only(resources, "aws_wafv2_web_acl_association")["timeouts"] == {"create": "15m"}

@@ -38,6 +38,9 @@ def test_config_is_immutable():
     ({"ENVIRONMENT_SUFFIX": "Prod_1"}, "ENVIRONMENT_SUFFIX", "lowercase"),
     ({"ENVIRONMENT_SUFFIX": "averyveryverylongsuffix"}, "ENVIRONMENT_SUFFIX", "1-12"),
     ({"AWS_REGION": "us-east-9"}, "AWS_REGION", "allowed regions"),
+    ({"AWS_REGION": "eu-south-1"}, "AWS_REGION", "CloudFront standard logging cannot deliver to a bucket there"),
+    ({"DB_MAX_ALLOCATED_STORAGE": "50"}, "DB_MAX_ALLOCATED_STORAGE", "55 or more (or 0 for no autoscaling)"),
+    ({"DB_ALLOCATED_STORAGE": "100", "DB_MAX_ALLOCATED_STORAGE": "109"}, "DB_MAX_ALLOCATED_STORAGE", "110 or more"),
     ({"ASG_MIN_SIZE": "5", "ASG_MAX_SIZE": "3"}, "ASG_MIN_SIZE", "must not exceed ASG_MAX_SIZE=3"),
     ({"ASG_DESIRED_CAPACITY": "9"}, "ASG_DESIRED_CAPACITY", "between"),
     ({"ASG_MIN_SIZE": "two"}, "ASG_MIN_SIZE", "whole number"),
@@ -68,6 +71,13 @@ def test_invalid_values_are_named_with_the_fix(environ, named, hint):
         StackConfig.from_env(environ, region_file=Path("/nonexistent"))
     message = str(caught.value)
     assert message.startswith((f"{named}=", f"{named} is not set")) and hint in message
+
+
+@pytest.mark.parametrize(("allocated", "ceiling"), [("50", "55"), ("100", "110"), ("50", "0"), ("21", "24")])
+def test_storage_ceiling_at_least_ten_percent_above_or_off(allocated, ceiling):
+    config = StackConfig.from_env({"DB_ALLOCATED_STORAGE": allocated, "DB_MAX_ALLOCATED_STORAGE": ceiling},
+                                  region_file=Path("/nonexistent"))
+    assert config.db_max_allocated_storage == int(ceiling)
 
 
 def test_any_aws_region_can_hold_the_state_bucket():

@@ -40,6 +40,14 @@ def test_parameter_group_forces_tls(resources):
     assert params["rds.force_ssl"] == "1" and params["ssl_min_protocol_version"] == "TLSv1.2"
 
 
+def test_dynamic_parameters_apply_immediately(resources):
+    """All five are dynamic in RDS: on pending-reboot a later change would wait for a reboot nobody does."""
+    group = only(resources, "aws_db_parameter_group")
+    assert {p["name"]: p["apply_method"] for p in group["parameter"]} == {
+        "rds.force_ssl": "immediate", "ssl_min_protocol_version": "immediate", "log_connections": "immediate",
+        "log_disconnections": "immediate", "password_encryption": "immediate"}
+
+
 def test_backups_kept_and_windows_well_apart(resources, synth_json):
     db = only(resources, "aws_db_instance")
     assert db["backup_retention_period"] == "${var.db_backup_retention_days}"

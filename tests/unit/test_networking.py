@@ -90,10 +90,14 @@ def test_flow_logs_to_encrypted_log_group_with_least_privilege_role(resources):
     assert group["kms_key_id"].endswith(".arn}") and "aws_kms_key" in group["kms_key_id"]
     assert group["retention_in_days"] == "${var.log_retention_days}"
     _, role_policy = by_path(resources, "aws_iam_role_policy", "networking/flow_log_policy")
-    statements = policy(role_policy)["Statement"]
-    assert all("*" != resource for s in statements for resource in s["Resource"])
-    assert {a for s in statements for a in s["Action"]} == {
-        "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}
+    statements = {s["Sid"]: s for s in policy(role_policy)["Statement"]}
+    write = statements["WriteFlowLogGroup"]
+    assert all("*" != resource for resource in write["Resource"])
+    assert set(write["Action"]) == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}
+    # AWS's documented minimum adds DescribeLogGroups; held to this account and region, never "*".
+    find = statements["FindFlowLogGroup"]
+    assert find["Action"] == ["logs:DescribeLogGroups"]
+    assert find["Resource"] == "arn:aws:logs:us-east-1:${data.aws_caller_identity.current.account_id}:log-group:*"
 
 
 def test_single_nat_gateway_option(tmp_path):

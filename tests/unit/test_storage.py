@@ -112,3 +112,12 @@ def test_frontend_bucket_expires_replaced_builds(resources):
     rule = _for_bucket(resources, "aws_s3_bucket_lifecycle_configuration", bucket)["rule"][0]
     assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] == 90
     assert rule["abort_incomplete_multipart_upload"][0]["days_after_initiation"] == 7
+
+
+def test_distribution_waits_for_the_log_buckets_acls_and_policy(resources):
+    """A new bucket has ACLs off until its ownership control applies; CloudFront refuses such a log bucket."""
+    cdn = only(resources, "aws_cloudfront_distribution")
+    ownership, _ = by_path(resources, "aws_s3_bucket_ownership_controls", "log_archive/logs_ownership")
+    policy_name, _ = by_path(resources, "aws_s3_bucket_policy", "log_archive/policy")
+    assert set(cdn["depends_on"]) == {f"aws_s3_bucket_ownership_controls.{ownership}",
+                                      f"aws_s3_bucket_policy.{policy_name}"}

@@ -69,6 +69,9 @@ def test_plan_without_certificate_fails_clearly(variables_dir):
     ("db_instance_class=db.fake.huge", "db_instance_class must be an RDS for PostgreSQL class"),
     ("db_instance_class=db.t3.nonsense", "db_instance_class must be an RDS for PostgreSQL class"),
     ("db_instance_class=db.t3.micro", "db_instance_class must support Performance Insights"),
+    ("db_max_allocated_storage=50", "db_max_allocated_storage must be 0 (no storage autoscaling) or at least 10 %"),
+    ("certificate_arn=arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+     "certificate_arn must be an ACM certificate ARN in the stack's region us-east-1"),
 ])
 def test_invalid_values_fail_plan_with_their_message(variables_dir, override, message):
     result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", override)
@@ -81,3 +84,8 @@ def test_development_relaxes_only_what_development_allows(dev_variables_dir):
     assert relaxed.returncode == 0, relaxed.stderr
     typo = _plan(dev_variables_dir, f"-var-file={EXAMPLE}", "-var", "instance_type=t3.medum")
     assert typo.returncode == 1 and "instance_type must be an x86_64 EC2 instance type" in typo.stderr
+
+
+def test_storage_autoscaling_can_be_switched_off(variables_dir):
+    result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", "db_max_allocated_storage=0")
+    assert result.returncode == 0, result.stderr
