@@ -79,5 +79,6 @@ test: lint unit bindings cli-tests validate preflight scan compliance-check sand
 bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
-clean:
+clean:  ## remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
+	$(PYTHON) -m lib.synth_output cdktf.out
 	rm -rf cdktf.out .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache

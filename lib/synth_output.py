@@ -88,3 +88,23 @@ def check_replaceable(outdir: Path) -> None:
 def mark(outdir: Path) -> None:
     """Leave the marker that lets a later synth replace ``outdir``."""
     (outdir / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lib.synth_output FOLDER...``: exit 2 naming what is in the way when a folder may not be
+    replaced (``make clean`` asks before it deletes ``cdktf.out``)."""
+    import sys  # pylint: disable=import-outside-toplevel
+
+    problems = []
+    for folder in argv if argv is not None else sys.argv[1:]:
+        try:
+            check_replaceable(Path(folder).resolve())
+        except OutputDirError as err:
+            problems.append(str(err))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 2 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -86,6 +86,12 @@ def test_waf_acl_has_managed_rule_groups_and_rate_limit(aws: Callable[[str], Any
     assert groups >= MANAGED_RULE_GROUPS
     assert all(r["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS" for r in acl["Rules"]
                if "ManagedRuleGroupStatement" in r["Statement"])
+    overrides = {r["Statement"]["ManagedRuleGroupStatement"]["Name"]:
+                 [o["Name"] for o in r["Statement"]["ManagedRuleGroupStatement"].get("RuleActionOverrides", [])
+                  if "Count" in o["ActionToUse"]]
+                 for r in acl["Rules"] if "ManagedRuleGroupStatement" in r["Statement"]}
+    assert overrides["AWSManagedRulesCommonRuleSet"] == ["NoUserAgent_HEADER"]
+    assert overrides["AWSManagedRulesAnonymousIpList"] == ["HostingProviderIPList"]
     rate_rules = [r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]]
     assert len(rate_rules) == 1 and "Block" in rate_rules[0]["Action"]
     assert rate_rules[0]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"

@@ -80,3 +80,18 @@ def test_iam_roles_trust_exactly_one_service(resources):
         assert len(statements) == 1, name
         assert statements[0]["Action"] == "sts:AssumeRole"
         assert list(statements[0]["Principal"]) == ["Service"]
+
+
+def test_waf_counts_only_the_rules_that_block_customers(resources):
+    """Cloud-hosted merchant servers and clients without a User-Agent are customers: those two rules count;
+    every other rule of every group blocks (PCI DSS 6.4.2), the 8 KB body limit included."""
+    _, acl = by_path(resources, "aws_wafv2_web_acl", "waf/web_acl")
+    overrides = {r["name"]: r["statement"]["managed_rule_group_statement"].get("rule_action_override")
+                 for r in acl["rule"] if "managed_rule_group_statement" in r["statement"]}
+    assert overrides["AWSManagedRulesAnonymousIpList"] == [
+        {"name": "HostingProviderIPList", "action_to_use": {"count": {}}}]
+    assert overrides["AWSManagedRulesCommonRuleSet"] == [
+        {"name": "NoUserAgent_HEADER", "action_to_use": {"count": {}}}]
+    assert all(overrides[group] is None for group in ("AWSManagedRulesAmazonIpReputationList",
+                                                      "AWSManagedRulesKnownBadInputsRuleSet",
+                                                      "AWSManagedRulesSQLiRuleSet"))

@@ -79,3 +79,15 @@ def test_a_provider_that_does_not_match_the_lock_is_refused(project: Path) -> No
     assert result.returncode == 1
     assert "doesn't match any of the checksums previously recorded in the dependency lock file" in \
         " ".join(result.stderr.split())
+
+
+def test_make_clean_refuses_while_the_output_holds_state(tmp_path: Path) -> None:
+    from lib.synth_output import main as check_main  # pylint: disable=import-outside-toplevel
+
+    output = tmp_path / "cdktf.out"
+    (output / "stacks" / "TapStackdev").mkdir(parents=True)
+    (output / MARKER).write_text("m", encoding="utf-8")
+    assert check_main([str(output)]) == 0
+    (output / "stacks" / "TapStackdev" / "terraform.TapStackdev.tfstate").write_text("{}", encoding="utf-8")
+    assert check_main([str(output)]) == 2
+    assert check_main([str(tmp_path / "missing")]) == 0
