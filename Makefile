@@ -16,7 +16,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth validate lint unit bindings cli-tests sandbox sandbox-tests preflight scan compliance compliance-check test bench clean
+.PHONY: setup synth validate lint unit bindings cli-tests cost sandbox sandbox-tests preflight scan compliance compliance-check test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,9 @@ compliance-check: synth $(CHECKOV)  ## docs/compliance.md matches what the code 
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
 
 test: lint unit bindings cli-tests validate preflight scan compliance-check sandbox-tests sandbox  ## what CI runs (~8 min on a fresh clone)
+
+cost: synth  ## rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
+	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
 
 bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))

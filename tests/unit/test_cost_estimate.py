@@ -1,0 +1,32 @@
+"""The README's cost table is what ``tools/cost_estimate.py`` computes for the stack, from priced data."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.conftest import ROOT
+from tools.cost_estimate import PRICES_FILE, estimate, render
+
+PRICES = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+
+
+def test_every_price_names_its_source_and_the_table_its_date() -> None:
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", PRICES["_retrieved"])
+    assert all(len(entry["source"]) > 20 for entry in PRICES["prices"].values())
+
+
+def test_the_estimate_counts_what_the_stack_creates(synth_json: dict[str, Any]) -> None:
+    lines = {line.item: line for line in estimate(synth_json, PRICES)}
+    assert lines["NAT gateways (+ their public IPv4)"].quantity == "3"
+    assert lines["RDS PostgreSQL db.t3.medium Multi-AZ"].quantity == "2 instance(s)"
+    assert lines["WAF web ACL and rules"].quantity == "1 ACL, 6 rules"
+    unit = PRICES["prices"]
+    assert lines["EC2 t3.medium at desired capacity"].monthly_usd == 2 * 730 * unit["ec2_t3_medium_hour"]["usd"]
+
+
+def test_readme_shows_the_current_estimate(synth_json: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- cost:begin -->\n", 1)[1].split("\n<!-- cost:end -->", 1)[0]
+    assert block == render(estimate(synth_json, PRICES), PRICES), "README cost table is stale: run `make cost`"
