@@ -98,7 +98,9 @@ class Database(Construct):
             family=f"postgres{major_version}",
             description="Forces TLS and logs connections",
             # Dynamic parameters apply at once, static ones at the next reboot (lib/preflight/data/rds_parameters.json):
-            # a dynamic one left on pending-reboot waits for a reboot nobody schedules.
+            # a dynamic one left on pending-reboot waits for a reboot nobody schedules. A change of apply_method
+            # alone (same value) is never sent to RDS and the plan keeps showing it (provider #36419): change
+            # methods together with a value, or not at all. These were set before any real apply.
             parameter=[DbParameterGroupParameter(name=name, value=value,
                                                  apply_method=_apply_method(f"postgres{major_version}", name))
                        for name, value in TLS_PARAMETERS.items()],
