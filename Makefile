@@ -16,9 +16,14 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup synth validate lint unit bindings cli-tests cost sandbox sandbox-tests preflight scan compliance compliance-check test bench clean
+.DEFAULT_GOAL := help
+.PHONY: help setup synth validate lint unit bindings cli-tests cost sandbox sandbox-tests preflight scan compliance compliance-check test bench clean
+
+help:  ## this list (also what `make` alone prints)
+	@$(PYTHON) tools/make_help.py Makefile
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) tools/prereqs.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
 	$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography" >/dev/null
@@ -34,54 +39,54 @@ $(CDKTF_CLI): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	test -x $@ && touch $@
 
-setup: $(STAMP) $(CDKTF_CLI)  ## create .venv and node_modules with the pinned dependencies
+setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
 
-synth: $(STAMP)  ## synthesize TapStack<suffix> into cdktf.out/
+synth: $(STAMP)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
 	$(PY) tap.py
 
-validate: synth  ## terraform init (offline mirror) + validate on the synthesized stack
+validate: synth  ## [deploy] terraform init (offline mirror) + validate on the synthesized stack
 	$(PY) -m tools.tfcli validate $(STACK_DIR)
 
-lint: $(STAMP)  ## ruff + pylint (max line 120)
+lint: $(STAMP)  ## [develop] ruff + pylint (max line 120)
 	$(PY) -m ruff check lib tap.py tests tools
 	$(PY) -m pylint --rcfile=.pylintrc lib tap.py tests tools
 
-unit: $(STAMP)  ## unit tests on the synthesized JSON (target: <= 30 s)
+unit: $(STAMP)  ## [develop] unit tests on the synthesized JSON
 	$(PY) -m pytest tests/unit -q
 
-bindings: $(STAMP)  ## fast binding loader vs plain import: byte-identical synth output (~20 s)
+bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-identical synth output
 	$(PY) -m pytest tests/bindings -q
 
-preflight: synth  ## deploy-time rules over the synthesized stack + single assume-role helper check
+preflight: synth  ## [check] deploy-time rules over the synthesized stack + single assume-role helper check
 	$(PY) -m lib.preflight $(STACK_DIR)/cdk.tf.json
 	$(PY) -m lib.preflight.source_checks lib
 
-scan: synth $(CHECKOV)  ## checkov: zero unsuppressed failures, suppressions listed with their reasons
+scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
 	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
 
-compliance: synth $(CHECKOV)  ## regenerate docs/compliance.md from the code and the scan
+compliance: synth $(CHECKOV)  ## [deploy] regenerate docs/compliance.md from the code and the scan
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json
 
-cli-tests: $(STAMP) $(CDKTF_CLI)  ## `npx cdktf synth` through the pinned CLI keeps local state in place (~10 s)
+cli-tests: $(STAMP) $(CDKTF_CLI)  ## [check] `npx cdktf synth` through the pinned CLI keeps local state in place
 	$(PY) -m pytest tests/cli -q
 
-sandbox: $(STAMP)  ## apply the whole stack on a local moto server, test it via the AWS API, destroy it (~4-5 min)
+sandbox: $(STAMP)  ## [start] apply the whole stack on a local moto server, test it via the AWS API, destroy it
 	$(PY) -m tools.sandbox
 
-sandbox-tests: $(STAMP)  ## emulator fidelity patches + S3 state locking (own moto server); integration tests skip
+sandbox-tests: $(STAMP)  ## [check] emulator fidelity patches + S3 state locking (own moto server); integration tests skip
 	$(PY) -m pytest tests/sandbox tests/integration -q
 
-compliance-check: synth $(CHECKOV)  ## docs/compliance.md matches what the code and tests say now
+compliance-check: synth $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
 
-test: lint unit bindings cli-tests validate preflight scan compliance-check sandbox-tests sandbox  ## what CI runs (~8 min on a fresh clone)
+test: lint unit bindings cli-tests validate preflight scan compliance-check sandbox-tests sandbox  ## [start] what CI runs
 
-cost: synth  ## rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
+cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
 	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
 
-bench: $(STAMP)  ## synth time fast vs plain, peak memory, unit suite -> bench/results.json
+bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite -> bench/results.json
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
-clean:  ## remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
+clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
 	$(PYTHON) -m lib.synth_output cdktf.out
 	rm -rf cdktf.out .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache

@@ -68,6 +68,11 @@ def synthesize(config: StackConfig, outdir: Path) -> Path:
 
 
 def main() -> int:
+    if shutil.which("node") is None:
+        print("Configuration error: Node.js is not on PATH; cdktf runs the AWS bindings in Node's jsii runtime "
+              "(Node 20 or newer). Fix: install Node.js, then run again (`python3 tools/prereqs.py` checks every "
+              "tool).", file=sys.stderr)
+        return 2
     try:
         config = StackConfig.from_env()
         outdir = resolve_output_dir(os.environ.get("CDKTF_OUTDIR"))

@@ -1,0 +1,50 @@
+"""What a newcomer meets first: `make` alone, a missing tool, a synth without Node."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def _bin_without(tmp_path: Path, *missing: str) -> str:
+    """A PATH holding every tool the check looks for, except ``missing``."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for tool in ("python3", "node", "npm", "terraform", "make", "sh", "env"):
+        found = shutil.which(tool)
+        if found and tool not in missing:
+            (folder / tool).symlink_to(found)
+    return str(folder)
+
+
+def test_make_alone_prints_the_grouped_help() -> None:
+    result = subprocess.run(["make", "-s"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for heading in ("start (start here):", "develop (", "check (", "deploy ("):
+        assert heading in result.stdout
+    for target in ("make sandbox", "make test", "make synth", "make validate"):
+        assert target in result.stdout
+
+
+def test_a_missing_tool_is_named_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": _bin_without(tmp_path, "node", "npm")}
+    result = subprocess.run([sys.executable, "tools/prereqs.py"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, check=False, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("prerequisite missing: node 20.0+ is not on PATH") for line in lines), lines
+    assert all("Fix:" in line for line in lines) and "Traceback" not in result.stderr
+
+
+def test_synth_without_node_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": _bin_without(tmp_path, "node"), "CDKTF_OUTDIR": str(tmp_path / "out")}
+    result = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=False, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Configuration error: Node.js is not on PATH")
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
