@@ -70,8 +70,8 @@ def check_replaceable(outdir: Path) -> None:
     if not outdir.is_dir():
         raise OutputDirError(f"{outdir} is a file, not a folder; synth would replace it. Set CDKTF_OUTDIR to a "
                              "folder of its own.")
-    if not any(outdir.iterdir()):
-        return
+    if not any(path.is_file() or path.is_symlink() for path in outdir.rglob("*")):
+        return  # nothing but empty folders (the cdktf CLI leaves cdktf.out/stacks/ behind): nothing to lose
     if not (outdir / MARKER).is_file() and not _looks_like_earlier_cdktf_output(outdir):
         raise OutputDirError(f"{outdir} holds files that tap.py did not write (it has no {MARKER} marker and is "
                              "not a cdktf output); synth would delete them. Set CDKTF_OUTDIR to a new or empty "

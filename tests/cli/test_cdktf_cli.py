@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,18 @@ def _cdktf(*args: str, outdir: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=False, timeout=600)
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_output_folder() -> Iterator[None]:
+    """The CLI creates ./cdktf.out/stacks/ even with --output elsewhere: remove it again if it was not there."""
+    default = ROOT / "cdktf.out"
+    existed = default.exists()
+    yield
+    if not existed and default.is_dir() and not any(p.is_file() for p in default.rglob("*")):
+        shutil.rmtree(default)
+
+
 @pytest.fixture(name="live_state")
-def fixture_live_state() -> Path:
+def fixture_live_state() -> Iterator[Path]:
     if STATE.exists():
         pytest.fail(f"{STATE} exists already; this test will not overwrite state it did not write")
     STATE.write_text(LIVE_STATE, encoding="utf-8")

@@ -47,10 +47,33 @@ def test_failure_message_is_terraforms_first_error(tmp_path: Path) -> None:
 def test_last_refusals_are_the_emulators_error_answers(tmp_path: Path) -> None:
     log = tmp_path / "moto.log"
     assert not last_refusals(log)
-    lines = [f"error answer 400 BAD REQUEST POST /  host=h: <Code>Code{i}</Code>" for i in range(7)]
+    lines = [f"error answer 400 BAD REQUEST CreateThing: Code{i}: refused" for i in range(7)]
     log.write_text("\n".join(["fidelity patch x: y", *lines, '127.0.0.1 - - "POST / HTTP/1.1" 200 -']),
                    encoding="utf-8")
     assert last_refusals(log, count=3) == lines[-3:]
+
+
+def test_refusals_shown_are_the_failing_phases_and_not_routine_lookups(tmp_path: Path) -> None:
+    log = tmp_path / "moto.log"
+    earlier = "error answer 400 BAD REQUEST CreateVpc: Earlier: from another phase\n"
+    routine = ("error answer 404 NOT FOUND HEAD /bucket: \n"
+               "error answer 400 BAD REQUEST DescribeDBInstances: DBInstanceNotFound: not found\n"
+               "error answer 404 NOT FOUND GetBucketPolicy: NoSuchBucketPolicy: The bucket policy does not exist\n")
+    cause = "error answer 400 BAD REQUEST CreateDBInstance: DBInstanceAlreadyExists: exists"
+    log.write_text(earlier + routine + cause + "\n", encoding="utf-8")
+    assert last_refusals(log, since=len(earlier)) == [cause]
+
+
+def test_progress_counts_completed_resources(tmp_path: Path) -> None:
+    log = tmp_path / "apply.log"
+    log.write_text("aws_vpc.main: Creating...\naws_vpc.main: Creation complete after 1s [id=vpc-1]\n"
+                   "aws_subnet.a: Creation complete after 0s [id=subnet-1]\naws_db_instance.db: Still creating...\n",
+                   encoding="utf-8")
+    line = runner.progress_line("apply", log, 104, 45.2)
+    assert line.startswith("[sandbox] apply: 2/104 resources, 45 s (follow ") and line.endswith("apply.log)")
+    plan = tmp_path / "plan.log"
+    plan.write_text("Plan: 104 to add, 0 to change, 0 to destroy.\n", encoding="utf-8")
+    assert runner.planned_count(plan, 0) == 104 and runner.planned_count(tmp_path / "none.log", 0) is None
 
 
 def test_junit_counts(tmp_path: Path) -> None:

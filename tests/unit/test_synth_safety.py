@@ -54,6 +54,11 @@ def test_an_earlier_output_is_replaced_but_not_a_foreign_folder(tmp_path: Path) 
         check_replaceable(earlier)
 
 
+def test_a_folder_of_empty_folders_holds_nothing_to_lose(tmp_path: Path) -> None:
+    (tmp_path / "cdktf.out" / "stacks").mkdir(parents=True)  # what `npx cdktf synth --output elsewhere` leaves
+    check_replaceable(tmp_path / "cdktf.out")
+
+
 def test_terraform_caches_are_not_operator_files(tmp_path: Path) -> None:
     stack = tmp_path / "stacks" / "TapStackdev"
     (stack / ".terraform").mkdir(parents=True)

@@ -55,6 +55,11 @@ LOCK_FILE = ROOT / ".sandbox.lock"
 SYNTH_DIR = LOG_DIR / "cdktf.out"
 PLAN_FILE = "sandbox.tfplan"
 TERRAFORM_TIMEOUT = 30 * 60  # seconds; apply takes ~2 min, a hang should not block CI for its whole budget
+INTERRUPTED_EXIT = 130  # what a shell reports for a command ended by Ctrl-C
+PROGRESS_SECONDS = 15  # a progress line this often during apply and destroy (on a terminal: updated in place)
+COMPLETED = re.compile(r": (?:Creation|Destruction|Modifications) complete after", re.MULTILINE)
+PLANNED = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
+ROUTINE_REFUSAL = re.compile(r"NotFound|NoSuch|does not exist|not found|^error answer 404", re.IGNORECASE)
 
 
 class PhaseFailed(RuntimeError):
@@ -69,10 +74,11 @@ class Phase:
     status: str = "not run"
     seconds: float = 0.0
     detail: str = ""
+    moto_log_offset: int = 0  # where this phase's emulator log starts (for refusals that explain a failure)
 
 
 @dataclass
-class Report:
+class Report:  # pylint: disable=too-many-instance-attributes  # one field per line of the summary
     """Everything the summary and ``phases.json`` show."""
 
     phases: list[Phase] = field(default_factory=list)
@@ -82,11 +88,13 @@ class Report:
     leftovers: list[str] = field(default_factory=list)
     emulator: dict[str, int] = field(default_factory=dict)
     failed_phase: str | None = None
+    interrupted: bool = False
+    cleanup: list[str] = field(default_factory=list)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[Phase]:
         """Time the block as phase ``name``; a raised exception marks it failed (and propagates)."""
-        record = Phase(name)
+        record = Phase(name, moto_log_offset=MOTO_LOG.stat().st_size if MOTO_LOG.is_file() else 0)
         self.phases.append(record)
         print(f"[sandbox] {name} ...", flush=True)
         start = time.monotonic()
@@ -113,17 +121,32 @@ class Terraform:
         self.stack_dir = stack_dir
         self.env = env
         self.current: subprocess.Popen[bytes] | None = None
+        self.stopped_pid: int | None = None  # a terraform this object had to interrupt
 
-    def run(self, log_name: str, *args: str, ok_codes: tuple[int, ...] = (0,)) -> int:
-        """Run ``terraform <args>``, output to ``sandbox-logs/<log_name>.log``; return its exit code."""
+    def run(self, log_name: str, *args: str, ok_codes: tuple[int, ...] = (0,), total: int | None = None) -> int:
+        """Run ``terraform <args>``, output to ``sandbox-logs/<log_name>.log``; return its exit code.
+
+        With ``total`` (resources to create or destroy), print a progress line while it runs."""
         log_path = LOG_DIR / f"{log_name}.log"
         with log_path.open("wb") as log:
             log.write(f"$ terraform {' '.join(args)}\n".encode())
             log.flush()
             self.current = subprocess.Popen(  # pylint: disable=consider-using-with
                 ["terraform", *args], cwd=self.stack_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            started = time.monotonic()
             try:
-                code = self.current.wait(timeout=TERRAFORM_TIMEOUT)
+                while True:
+                    try:
+                        code = self.current.wait(timeout=PROGRESS_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
+                        elapsed = time.monotonic() - started
+                        if elapsed > TERRAFORM_TIMEOUT:
+                            raise
+                        if total is not None:
+                            show_progress(progress_line(args[0], log_path, total, elapsed))
+                if total is not None and sys.stdout.isatty():
+                    print(flush=True)
             except subprocess.TimeoutExpired as err:
                 self.stop()
                 raise PhaseFailed(f"terraform {args[0]} timed out after {TERRAFORM_TIMEOUT} s; see {log_path}") from err
@@ -141,12 +164,33 @@ class Terraform:
         process = self.current
         if process is None or process.poll() is not None:
             return
+        self.stopped_pid = process.pid
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def progress_line(command: str, log_path: Path, total: int, elapsed: float) -> str:
+    """``apply: 37/104 resources, 45 s (follow sandbox-logs/apply.log)``, read from the log so far."""
+    done = len(COMPLETED.findall(log_path.read_text(encoding="utf-8", errors="replace")))
+    return f"[sandbox] {command}: {min(done, total)}/{total} resources, {elapsed:.0f} s (follow {rel(log_path)})"
+
+
+def show_progress(line: str) -> None:
+    """In place on a terminal, one line per update in a CI log."""
+    if sys.stdout.isatty():
+        print(f"\r{line}", end="", flush=True)
+    else:
+        print(line, flush=True)
+
+
+def planned_count(log_path: Path, column: int) -> int | None:
+    """From ``Plan: A to add, C to change, D to destroy``: A (column 0) or D (column 2)."""
+    match = PLANNED.search(log_path.read_text(encoding="utf-8", errors="replace")) if log_path.is_file() else None
+    return int(match.group(column + 1)) if match else None
 
 
 def rel(path: Path) -> str:
@@ -167,15 +211,19 @@ def last_error(log_path: Path) -> str:
     return lines[-1] if lines else "no output"
 
 
-def last_refusals(moto_log: Path, count: int = 5, width: int = 240) -> list[str]:
-    """The last ``count`` calls the emulator answered with 4xx/5xx (see ``ErrorBodyLogger``), shortened.
+def last_refusals(moto_log: Path, count: int = 5, width: int = 240, since: int = 0) -> list[str]:
+    """The last ``count`` calls the emulator refused after byte ``since`` (the failing phase's start), without
+    the provider's routine "not found" reads, shortened: the ones that can explain a failure.
 
     When CI keeps only the console output, these lines say which request moto refused and why.
     """
     if not moto_log.is_file():
         return []
-    lines = [line for line in moto_log.read_text(encoding="utf-8", errors="replace").splitlines()
-             if line.startswith("error answer ")]
+    with moto_log.open("rb") as handle:
+        handle.seek(since)
+        text = handle.read().decode("utf-8", errors="replace")
+    lines = [line for line in text.splitlines()
+             if line.startswith("error answer ") and not ROUTINE_REFUSAL.search(line)]
     return [line[:width] for line in lines[-count:]]
 
 
@@ -323,15 +371,29 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             print(f"[sandbox] unexpected error, traceback in {rel(LOG_DIR / 'runner-error.log')}", flush=True)
             self.report.failed_phase = self.report.failed_phase or "runner"
         except KeyboardInterrupt:
-            print("[sandbox] interrupted: stopping terraform and the emulator", flush=True)
+            print("\n[sandbox] interrupted by you: stopping terraform and the emulator", flush=True)
+            self.report.interrupted = True
             self.report.failed_phase = self.report.failed_phase or "interrupted"
         finally:
-            if self.terraform is not None:
-                self.terraform.stop()
-            self.moto.stop()
+            self._clean_up()
             signal.signal(signal.SIGTERM, previous)
             self._summarize()
+        if self.report.interrupted:
+            return INTERRUPTED_EXIT
         return 0 if self.report.failed_phase is None else 1
+
+    def _clean_up(self) -> None:
+        """Stop terraform and the emulator, and say what was done (the summary repeats it)."""
+        cleanup = self.report.cleanup
+        if self.terraform is not None:
+            self.terraform.stop()
+            if self.terraform.stopped_pid is not None:
+                cleanup.append(f"terraform (pid {self.terraform.stopped_pid}) interrupted and waited for; its state "
+                               f"is in {rel(self.config.local_state_path)}")
+        moto_pid = self.moto.pid
+        self.moto.stop()
+        if moto_pid is not None:
+            cleanup.append(f"emulator (pid {moto_pid}) stopped; what the stack had created there is gone with it")
 
     def _cycle(self) -> None:
         report = self.report
@@ -353,7 +415,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         with report.phase("plan"):
             terraform.run("plan", "plan", "-input=false", "-no-color", "-lock-timeout=60s", var, f"-out={PLAN_FILE}")
         with report.phase("apply") as phase:
-            terraform.run("apply", "apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE)
+            terraform.run("apply", "apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE,
+                          total=planned_count(LOG_DIR / "plan.log", 0))
             match = re.search(r"Resources: (\d+) added", (LOG_DIR / "apply.log").read_text(encoding="utf-8"))
             report.resources_applied = int(match.group(1)) if match else None
             phase.detail = f"{report.resources_applied} resources"
@@ -369,8 +432,13 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             except Exception:  # pylint: disable=broad-exception-caught  # recorded on the phase
                 # Keep going: destroy and the leftover check still tell us something.
                 (LOG_DIR / f"{name}-error.log").write_text(traceback.format_exc(), encoding="utf-8")
-        with report.phase("destroy"):
-            terraform.run("destroy", "destroy", "-input=false", "-no-color", "-auto-approve", "-lock-timeout=60s", var)
+        with report.phase("destroy") as phase:
+            terraform.run("destroy", "destroy", "-input=false", "-no-color", "-auto-approve", "-lock-timeout=60s", var,
+                          total=report.resources_applied)
+            # The outputs describe resources that no longer exist: keep no stale file (a copy stays in the logs).
+            if OUTPUTS_FILE.is_file():
+                OUTPUTS_FILE.unlink()
+                phase.detail = f"{rel(OUTPUTS_FILE)} removed (copy: {rel(LOG_DIR / 'outputs.json')})"
         with report.phase("leftovers") as phase:
             after, errors = take_inventory(endpoint, region)
             report.leftovers = leftovers(self.baseline, after)
@@ -419,7 +487,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         report = self.report
         report.emulator = emulator_counts(MOTO_LOG)
         total = round(time.monotonic() - self.started, 1)
-        document = {**asdict(report), "total_seconds": total, "result": "failed" if report.failed_phase else "passed"}
+        result = "interrupted" if report.interrupted else "failed" if report.failed_phase else "passed"
+        document = {**asdict(report), "total_seconds": total, "result": result}
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         (LOG_DIR / "phases.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         print("\n[sandbox] summary")
@@ -437,10 +506,17 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         destroy = next((p for p in report.phases if p.name == "leftovers"), None)
         print(f"  destroy: {'clean' if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
         print(f"  total: {total:.1f} s; timings in {rel(LOG_DIR / 'phases.json')}")
-        if report.failed_phase:
-            refusals = last_refusals(MOTO_LOG)
+        if report.cleanup:
+            print("  cleaned up: " + "; ".join(report.cleanup))
+        if report.interrupted:
+            during = next((p.name for p in report.phases if p.status == "interrupted"), "set-up")
+            print(f"[sandbox] INTERRUPTED by you during '{during}'; logs kept in {rel(LOG_DIR)}/", flush=True)
+        elif report.failed_phase:
+            failing = next((p for p in report.phases if p.name == report.failed_phase), None)
+            refusals = last_refusals(MOTO_LOG, since=failing.moto_log_offset if failing else 0)
             if refusals:
-                print(f"  emulator's last refused calls (all in {rel(MOTO_LOG)}):")
+                print(f"  calls the emulator refused during '{report.failed_phase}' (routine not-found reads left "
+                      f"out; all in {rel(MOTO_LOG)}):")
                 print("\n".join(f"    {line}" for line in refusals))
             print(f"[sandbox] FAILED in phase '{report.failed_phase}'; logs kept in {rel(LOG_DIR)}/", flush=True)
         else:
