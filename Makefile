@@ -79,7 +79,9 @@ sandbox-tests: $(STAMP)  ## [check] emulator fidelity patches + S3 state locking
 compliance-check: synth $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now
 	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
 
-test: lint unit bindings cli-tests validate preflight scan compliance-check sandbox-tests sandbox  ## [start] what CI runs
+TEST_STEPS := lint unit bindings cli-tests validate preflight scan compliance-check sandbox-tests sandbox
+test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
+	@$(PY) -m tools.run_steps $(TEST_STEPS)
 
 cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
 	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
