@@ -64,8 +64,8 @@ preflight: synth  ## [check] deploy-time rules over the synthesized stack + sing
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
 	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
 
-compliance: synth $(CHECKOV)  ## [deploy] regenerate docs/compliance.md from the code and the scan
-	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json
+compliance: $(STAMP) $(CHECKOV)  ## [deploy] regenerate docs/compliance.md for a production configuration (any suffix, any folder)
+	$(PY) -m tools.compliance_report
 
 cli-tests: $(STAMP) $(CDKTF_CLI)  ## [check] `npx cdktf synth` through the pinned CLI keeps local state in place
 	$(PY) -m pytest tests/cli -q
@@ -76,8 +76,9 @@ sandbox: $(STAMP)  ## [start] apply the whole stack on a local moto server, test
 sandbox-tests: $(STAMP)  ## [check] emulator fidelity patches + S3 state locking (own moto server); integration tests skip
 	$(PY) -m pytest tests/sandbox tests/integration -q
 
-compliance-check: synth $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now
-	$(PY) -m tools.compliance_report --stack-file $(STACK_DIR)/cdk.tf.json --check
+compliance-check: $(STAMP) $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now (stamp aside)
+	$(PY) -m tools.compliance_report --check
+	$(PY) -m pytest tests/compliance -q
 
 TEST_STEPS := lint unit bindings cli-tests validate preflight scan compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
@@ -91,4 +92,4 @@ bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite 
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
 	$(PYTHON) -m lib.synth_output cdktf.out
-	rm -rf cdktf.out .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache
+	rm -rf cdktf.out .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache

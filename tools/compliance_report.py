@@ -2,6 +2,12 @@
 
     python -m tools.compliance_report [--stack-file PATH] [--scan-summary PATH] [--check]
 
+Without ``--stack-file`` it describes a fixed production configuration (``REPORT_CONFIGURATION``: S3 state,
+custom domain, alarm address), synthesized into ``.compliance/`` whatever the caller's environment and
+folder, so the document and its check never depend on a suffix or a path. The first lines are a stamp
+(generation date, configuration, a hash of the inputs); ``--check`` compares everything but the stamp, since
+a committed file cannot hold its own commit hash and the date changes every day.
+
 Why generated: a hand-kept control matrix drifts from the code the day after it is written. This one is rebuilt
 from three sources of truth — the synthesized ``cdk.tf.json`` (which resources implement a control, by
 construct path), the checkov result written by ``tools/checkov_scan.py`` (which checks passed, and which are
@@ -15,8 +21,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import datetime
+import hashlib
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,9 +39,20 @@ if str(ROOT) not in sys.path:
 
 # pylint: disable=wrong-import-position
 from lib.preflight import RULES, errors, run_preflight  # noqa: E402
-from tools.checkov_scan import SUMMARY_JSON, ScanError, default_stack_file, scan  # noqa: E402
+from tools.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "compliance.md"
+REPORT_DIR = ROOT / ".compliance"
+# What the report describes: a production stack as the README's deploy example configures it. Example values
+# only where AWS would need real ones (bucket, domain, certificate); they change no resource's controls.
+REPORT_CONFIGURATION = {
+    "ENVIRONMENT_TYPE": "production", "ENVIRONMENT_SUFFIX": "prod", "AWS_REGION": "us-east-1",
+    "TERRAFORM_STATE_BUCKET": "example-terraform-state", "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
+    "FRONTEND_DOMAIN": "pay.example.com",
+    "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+    "ALARM_EMAIL": "payments-oncall@example.com",
+}
+STAMP_BEGIN, STAMP_END = "<!-- stamp:begin -->", "<!-- stamp:end -->"
 
 # Why a mapped check may show no result: checkov skips attributes whose value is a Terraform expression.
 NOT_EVALUATED_NOTES = {
@@ -248,6 +269,45 @@ def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: list[st
     return "\n".join(out) + "\n"
 
 
+def synthesize_report_stack() -> Path:
+    """Synthesize ``REPORT_CONFIGURATION`` into ``.compliance/`` with nothing from the caller's environment that
+    could change the stack; return its ``cdk.tf.json``."""
+    from lib.config import StackConfig  # pylint: disable=import-outside-toplevel  # no cdktf import
+
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION",
+            "TAP_FAST_BINDINGS", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    outdir = REPORT_DIR / "cdktf.out"
+    env.update({**REPORT_CONFIGURATION, "CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1"})
+    result = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=False, timeout=900)
+    if result.returncode != 0:
+        raise ScanError(f"synth of the report configuration failed:\n{result.stderr.strip()}")
+    stack_name = StackConfig.from_env(REPORT_CONFIGURATION).stack_name
+    return outdir / "stacks" / stack_name / "cdk.tf.json"
+
+
+def stamp(inputs: Iterable[str], configuration: Mapping[str, str] | None) -> str:
+    """The block that says what the document describes; excluded from ``--check``."""
+    digest = hashlib.sha256("\n".join(inputs).encode("utf-8")).hexdigest()[:16]
+    described = (", ".join(f"{k}={v}" for k, v in sorted(configuration.items())) if configuration
+                 else "a stack file given with --stack-file")
+    return "\n".join([
+        STAMP_BEGIN,
+        f"Generated {datetime.date.today().isoformat()} by `make compliance` from: {described}. Inputs hash "
+        f"(synthesized stack, scan result, test list) {digest}.",
+        STAMP_END,
+    ])
+
+
+def without_stamp(text: str) -> str:
+    """The document minus its stamp block: what ``--check`` compares."""
+    if STAMP_BEGIN not in text:
+        return text
+    head, rest = text.split(STAMP_BEGIN, 1)
+    return head + rest.split(STAMP_END, 1)[-1]
+
+
 def load_summary(stack_file: Path, summary_file: Path) -> dict[str, Any]:
     """The scan result for ``stack_file``; re-run the scan if it is missing or older than the stack."""
     if summary_file.is_file() and summary_file.stat().st_mtime >= stack_file.stat().st_mtime:
@@ -263,25 +323,34 @@ def load_summary(stack_file: Path, summary_file: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.compliance_report", description=__doc__.splitlines()[0])
     parser.add_argument("--stack-file", type=Path, default=None)
-    parser.add_argument("--scan-summary", type=Path, default=SUMMARY_JSON)
+    parser.add_argument("--scan-summary", type=Path, default=None,
+                        help="scan result to reuse (default: .compliance/ for the report configuration, "
+                             f"{SUMMARY_JSON.relative_to(ROOT)} with --stack-file)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--check", action="store_true", help="fail if the output file is out of date")
     args = parser.parse_args(argv)
-    stack_file = args.stack_file or default_stack_file()
-    if not stack_file.is_file():
-        print(f"compliance_report: {stack_file} not found; run `make synth` first", file=sys.stderr)
-        return 2
     try:
-        summary = load_summary(stack_file, args.scan_summary)
+        stack_file = args.stack_file or synthesize_report_stack()
+        if not stack_file.is_file():
+            print(f"compliance_report: {stack_file} not found; run `make synth` first", file=sys.stderr)
+            return 2
+        summary_file = args.scan_summary or (SUMMARY_JSON if args.stack_file else REPORT_DIR / "scan-summary.json")
+        summary = load_summary(stack_file, summary_file)
     except ScanError as exc:
         print(f"compliance_report: {exc}", file=sys.stderr)
         return 2
     config = json.loads(stack_file.read_text(encoding="utf-8"))
-    text = render(config, summary, collect_tests(ROOT / "tests"), stack_file.parent.name)
+    tests = collect_tests(ROOT / "tests")
+    body = render(config, summary, tests, stack_file.parent.name)
+    inputs = [json.dumps(config, sort_keys=True),
+              json.dumps({k: v for k, v in summary.items() if k != "stack_file"}, sort_keys=True), *tests]
+    title, rest = body.split("\n", 1)
+    text = f"{title}\n\n{stamp(inputs, None if args.stack_file else REPORT_CONFIGURATION)}\n{rest}"
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
-        if current != text:
-            print(f"{args.output} is out of date: run `make compliance`", file=sys.stderr)
+        if without_stamp(current) != without_stamp(text):
+            print(f"{args.output} is out of date: run `make compliance` (the stamp block is not compared)",
+                  file=sys.stderr)
             return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)

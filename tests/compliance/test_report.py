@@ -1,0 +1,28 @@
+"""``docs/compliance.md`` describes a fixed production configuration: the caller's suffix, type and folder
+change nothing, and the check ignores only the stamp block."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tools.compliance_report import OUTPUT, without_stamp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_check_passes_whatever_the_callers_environment_and_folder(tmp_path: Path) -> None:
+    env = {**os.environ, "ENVIRONMENT_SUFFIX": "alice", "ENVIRONMENT_TYPE": "development", "AWS_REGION": "eu-west-1",
+           "DELETION_PROTECTION": "false", "CDKTF_OUTDIR": str(tmp_path / "elsewhere")}
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "compliance_report.py"), "--check"], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, check=False, timeout=900)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_report_is_for_production_and_stamped() -> None:
+    text = OUTPUT.read_text(encoding="utf-8")
+    assert "Stack `TapStackprod`" in text and "ENVIRONMENT_TYPE=production" in text
+    assert "CKV_AWS_174" not in text.split("## Suppressed checkov findings", 1)[1]  # development-only suppression
+    assert without_stamp(text) != text and "Inputs hash" not in without_stamp(text)
