@@ -22,22 +22,31 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
 
+# Set-up says what it is doing, phase by phase; pip's full output goes to a log that is shown when it fails.
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) tools/prereqs.py
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
-	$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography" >/dev/null
-	$(PY) tools/warm_jsii_cache.py
-	rm -f $(VENV)/.installed-* && touch $@
+	@echo "[setup] 1/4 virtual environment $(VENV)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "[setup] 2/4 pip install -r requirements-dev.txt (log: $(VENV)/pip.log)"
+	@$(PY) -m pip install -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
+		{ tail -n 30 $(VENV)/pip.log; echo "[setup] pip failed; full log: $(VENV)/pip.log"; exit 1; }
+	@echo "[setup] 3/4 checking the installed packages import"
+	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography" >/dev/null
+	@echo "[setup] 4/4 warming the jsii cache (makes every later synth fast)"
+	@$(PY) tools/warm_jsii_cache.py
+	@rm -f $(VENV)/.installed-* && touch $@
 
 $(CHECKOV): requirements-checkov.txt
-	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt 2>&1 | grep -v "is ignored: it is neither" || true
-	test -x $@ && touch $@
+	@echo "[setup] checkov in its own environment $(CHECKOV_VENV) (log: $(CHECKOV_VENV)/pip.log)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install -r requirements-checkov.txt > $(CHECKOV_VENV)/pip.log 2>&1 || \
+		{ tail -n 30 $(CHECKOV_VENV)/pip.log; echo "[setup] pip failed; full log: $(CHECKOV_VENV)/pip.log"; exit 1; }
+	@test -x $@ && touch $@
 
 $(CDKTF_CLI): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	test -x $@ && touch $@
+	@echo "[setup] cdktf CLI from package-lock.json (npm ci)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@test -x $@ && touch $@
 
 setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
 
