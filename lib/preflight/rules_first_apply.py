@@ -46,6 +46,16 @@ def _bucket_of(view: StackView, value: Any) -> Resource | None:
     return target if target is not None and target.type == "aws_s3_bucket" else None
 
 
+def _logging_to_buckets(view: StackView, rtype: str, block: str) -> Iterator[tuple[Resource, Mapping[str, Any],
+                                                                                  Resource]]:
+    """(resource, its logging block, the stack's bucket it logs to) for every ``rtype`` logging via ``block``."""
+    for resource in view.resources(rtype):
+        for logging in resource.blocks(block):
+            bucket = _bucket_of(view, logging.get("bucket"))
+            if bucket is not None:
+                yield resource, logging, bucket
+
+
 def _attached(view: StackView, rtype: str, bucket: Resource) -> list[Resource]:
     """Resources of ``rtype`` whose ``bucket`` argument refers to ``bucket``."""
     refs = view.references_to(bucket, ("id", "bucket", "arn"))
@@ -95,27 +105,23 @@ def _minutes(duration: Any) -> float | None:
       "CloudFront standard logging writes with ACLs: CreateDistribution fails with 'does not enable ACL access' "
       "unless the log bucket's ownership control allows ACLs and exists first; it cannot write SSE-KMS objects.")
 def check_cloudfront_log_bucket(view: StackView) -> Iterator[Finding]:
-    for cdn in view.resources("aws_cloudfront_distribution"):
-        for logging in cdn.blocks("logging_config"):
-            bucket = _bucket_of(view, logging.get("bucket"))
-            if bucket is None:
-                continue
-            ownership = _attached(view, "aws_s3_bucket_ownership_controls", bucket)
-            modes = {str(b.get("object_ownership")) for o in ownership for b in o.blocks("rule")}
-            if not modes & set(ACL_OWNERSHIP):
-                yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
-                              f"logs go to {bucket.address}, whose object ownership is {sorted(modes) or 'unset'}: "
-                              "new buckets have ACLs disabled and CloudFront refuses them. Fix: an "
-                              "aws_s3_bucket_ownership_controls with object_ownership = \"BucketOwnerPreferred\".")
-            elif not {f"{o.type}.{o.name}" for o in ownership} & _depends_on(cdn):
-                yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
-                              f"the distribution does not depend on {ownership[0].address}: Terraform may create it "
-                              "before ACLs are enabled, and CreateDistribution fails with 'does not enable ACL "
-                              f"access'. Fix: depends_on = [{ownership[0].address}].")
-            if "aws:kms" in _sse_algorithms(view, bucket) or "aws:kms:dsse" in _sse_algorithms(view, bucket):
-                yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
-                              f"logs go to {bucket.address}, which is SSE-KMS encrypted: CloudFront standard "
-                              "logging cannot write there. Fix: sse_algorithm = \"AES256\" on the log bucket.")
+    for cdn, _logging, bucket in _logging_to_buckets(view, "aws_cloudfront_distribution", "logging_config"):
+        ownership = _attached(view, "aws_s3_bucket_ownership_controls", bucket)
+        modes = {str(b.get("object_ownership")) for o in ownership for b in o.blocks("rule")}
+        if not modes & set(ACL_OWNERSHIP):
+            yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
+                          f"logs go to {bucket.address}, whose object ownership is {sorted(modes) or 'unset'}: new "
+                          "buckets have ACLs disabled and CloudFront refuses them. Fix: an "
+                          "aws_s3_bucket_ownership_controls with object_ownership = \"BucketOwnerPreferred\".")
+        elif not {o.address for o in ownership} & _depends_on(cdn):
+            yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
+                          f"the distribution does not depend on {ownership[0].address}: Terraform may create it "
+                          "before ACLs are enabled, and CreateDistribution fails with 'does not enable ACL "
+                          f"access'. Fix: depends_on = [{ownership[0].address}].")
+        if {"aws:kms", "aws:kms:dsse"} & _sse_algorithms(view, bucket):
+            yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
+                          f"logs go to {bucket.address}, which is SSE-KMS encrypted: CloudFront standard logging "
+                          "cannot write there. Fix: sse_algorithm = \"AES256\" on the log bucket.")
 
 
 @rule("PF-CLOUDFRONT-LOG-REGION",
@@ -125,13 +131,11 @@ def check_cloudfront_log_region(view: StackView) -> Iterator[Finding]:
     region = provider_region(view)
     if region not in CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS:
         return
-    for cdn in view.resources("aws_cloudfront_distribution"):
-        for logging in cdn.blocks("logging_config"):
-            if _bucket_of(view, logging.get("bucket")) is not None:
-                yield finding("PF-CLOUDFRONT-LOG-REGION", cdn,
-                              f"logs go to a bucket of this stack in {region}, where CloudFront standard logging "
-                              "does not deliver. Fix: deploy to a supported region (lib/preflight/data/regions.json) "
-                              "or log to a bucket in another region.")
+    for cdn, _logging, _bucket in _logging_to_buckets(view, "aws_cloudfront_distribution", "logging_config"):
+        yield finding("PF-CLOUDFRONT-LOG-REGION", cdn,
+                      f"logs go to a bucket of this stack in {region}, where CloudFront standard logging does not "
+                      "deliver. Fix: deploy to a supported region (lib/preflight/data/regions.json) or log to a "
+                      "bucket in another region.")
 
 
 # --------------------------------------------------------------------------------------------------- ALB
@@ -151,28 +155,24 @@ def _grants_alb_delivery(view: StackView, policy: Resource) -> bool:
       "Enabling ALB access logs writes a test object at once: the bucket policy must grant the region's ELB "
       "principal and exist first ('Access Denied for bucket', provider #12010); ALB delivery needs SSE-S3.")
 def check_alb_access_log_bucket(view: StackView) -> Iterator[Finding]:
-    for alb in view.resources("aws_lb"):
-        for logs in alb.blocks("access_logs"):
-            bucket = _bucket_of(view, logs.get("bucket"))
-            if bucket is None or str(logs.get("enabled")).lower() == "false":
-                continue
-            policies = _attached(view, "aws_s3_bucket_policy", bucket)
-            granting = [p for p in policies if _grants_alb_delivery(view, p)]
-            if not granting:
-                yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
-                              f"access logs go to {bucket.address}, whose policy does not let the region's ELB "
-                              "account (data.aws_elb_service_account) put objects. Fix: allow s3:PutObject on "
-                              "<prefix>/AWSLogs/<account>/* to that principal.")
-            elif not {p.address for p in granting} & _depends_on(alb):
-                yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
-                              f"the load balancer does not depend on {granting[0].address}: enabling access logs "
-                              "before the policy exists fails with 'Access Denied for bucket'. Fix: depends_on = "
-                              f"[{granting[0].address}].")
-            if _sse_algorithms(view, bucket) - {"AES256"}:
-                yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
-                              f"access logs go to {bucket.address}, encrypted with "
-                              f"{sorted(_sse_algorithms(view, bucket))}: ALB log delivery supports SSE-S3 only. Fix: "
-                              "sse_algorithm = \"AES256\".")
+    for alb, logs, bucket in _logging_to_buckets(view, "aws_lb", "access_logs"):
+        if str(logs.get("enabled")).lower() == "false":
+            continue
+        granting = [p for p in _attached(view, "aws_s3_bucket_policy", bucket) if _grants_alb_delivery(view, p)]
+        if not granting:
+            yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
+                          f"access logs go to {bucket.address}, whose policy does not let the region's ELB account "
+                          "(data.aws_elb_service_account) put objects. Fix: allow s3:PutObject on "
+                          "<prefix>/AWSLogs/<account>/* to that principal.")
+        elif not {p.address for p in granting} & _depends_on(alb):
+            yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
+                          f"the load balancer does not depend on {granting[0].address}: enabling access logs before "
+                          "the policy exists fails with 'Access Denied for bucket'. Fix: depends_on = "
+                          f"[{granting[0].address}].")
+        if _sse_algorithms(view, bucket) - {"AES256"}:
+            yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
+                          f"access logs go to {bucket.address}, encrypted with {sorted(_sse_algorithms(view, bucket))}"
+                          ": ALB log delivery supports SSE-S3 only. Fix: sse_algorithm = \"AES256\".")
 
 
 # -------------------------------------------------------------------------------------------- WAF, ASG
