@@ -361,7 +361,10 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
     def run(self) -> int:
         """Run every phase; always stop terraform and the emulator; print and write the summary."""
-        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        # Both stop the cycle with its clean-up, also when the caller started us with SIGINT ignored (a
+        # non-interactive shell does that to background jobs, and Python then keeps ignoring Ctrl-C). A handled
+        # signal is reset to its default in the children at exec, so terraform can be interrupted too.
+        previous = {sig: signal.signal(sig, _raise_keyboard_interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self._cycle()
         except PhaseFailed:
@@ -376,7 +379,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             self.report.failed_phase = self.report.failed_phase or "interrupted"
         finally:
             self._clean_up()
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             self._summarize()
         if self.report.interrupted:
             return INTERRUPTED_EXIT
