@@ -25,7 +25,6 @@ import datetime
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -71,7 +70,7 @@ class Requirement:
     resource_types: tuple[str, ...]
     preflight: tuple[str, ...]
     checkov: tuple[str, ...]
-    test_pattern: str
+    real_account: str  # what only a deployment to a real AWS account can show for this requirement
 
 
 REQUIREMENTS: tuple[Requirement, ...] = (
@@ -85,7 +84,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("PF-CIDR", "PF-SG-INTERNET-INGRESS", "PF-DB-ISOLATION"),
         ("CKV2_AWS_12", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_130", "CKV_AWS_17",
          "CKV2_AWS_5", "CKV_AWS_382"),
-        r"security_group|ingress|subnet|route|isolat|cidr|vpc|accepts_only|publicly|internet",
+        "that AWS enforces the security groups and routes as configured (the emulator stores them but does "
+        "not filter traffic); run a reachability check (VPC Reachability Analyzer) from the internet and from"
+        " the app tier.",
     ),
     Requirement(
         "2.2", "Secure configuration of system components",
@@ -96,7 +97,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("PF-IMDSV2", "PF-USER-DATA", "PF-RDS-ENGINE-VERSION", "PF-RDS-INSTANCE-CLASS", "PF-EC2-INSTANCE-TYPE",
          "PF-RDS-WINDOWS", "PF-BACKEND"),
         ("CKV_AWS_79", "CKV_AWS_131", "CKV_AWS_150", "CKV_AWS_226", "CKV_AWS_293", "CKV_AWS_341", "CKV_AWS_88"),
-        r"imds|user_data|engine|instance_type|instance_class|windows|backend|hardened|deploy[1-4]",
+        "that instances really run with IMDSv2 only (the emulator ignores the setting on instances) and that "
+        "the AMI is patched (the image id comes from AWS at plan time).",
     ),
     Requirement(
         "3.5, 3.6, 3.7", "Stored account data protected with strong cryptography and managed keys",
@@ -108,7 +110,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("PF-ENCRYPTION-AT-REST", "PF-POLICY-WILDCARD-PRINCIPAL"),
         ("CKV_AWS_7", "CKV_AWS_33", "CKV_AWS_16", "CKV_AWS_354", "CKV_AWS_158", "CKV_AWS_26", "CKV_AWS_337",
          "CKV_AWS_145", "CKV2_AWS_64"),
-        r"encrypt|kms|securestring|password|secret|unencrypted|wildcard",
+        "that AWS encrypted the data with the named keys and rotates them (the emulator records the settings "
+        "only); check with `aws kms get-key-rotation-status` and each resource's KmsKeyId.",
     ),
     Requirement(
         "4.2", "Strong cryptography for cardholder data in transit",
@@ -118,7 +121,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
          "aws_db_parameter_group"),
         (),
         ("CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_74", "CKV_AWS_34", "CKV_AWS_174", "CKV2_AWS_69", "CKV_AWS_378"),
-        r"https|tls|plain_http|listener|force",
+        "the TLS versions and ciphers AWS actually negotiates (test the endpoints with a TLS scanner) and "
+        "that RDS refuses plain connections.",
     ),
     Requirement(
         "6.4.1, 6.4.2", "Public-facing web application protected by an automated solution",
@@ -127,17 +131,19 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration"),
         ("PF-WAF-ASSOCIATION-ARN", "PF-NAME-LOG-GROUP"),
         ("CKV2_AWS_28", "CKV_AWS_192", "CKV2_AWS_31", "CKV_AWS_342", "CKV2_AWS_76", "CKV_AWS_68"),
-        r"waf",
+        "that the managed rules block attacks (the emulator stores the web ACL but inspects nothing); replay "
+        "known-bad requests against the ALB and read the WAF log.",
     ),
     Requirement(
         "7.2, 8.2, 8.6", "Least privilege for system and application accounts",
-        "One role per service with a trust policy from one helper (seed failure 8) and aws:SourceAccount "
+        "One role per service, each trusting exactly one AWS service, with aws:SourceAccount "
         "conditions; inline policies scoped to named resources; IAM database authentication; no credentials in "
         "code or state.",
         ("aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_instance_profile"),
         ("PF-IAM-LEAST-PRIVILEGE", "PF-POLICY-WILDCARD-PRINCIPAL", "PF-NAME-IAM"),
         ("CKV_AWS_60", "CKV_AWS_61", "CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_274", "CKV2_AWS_56", "CKV_AWS_161"),
-        r"iam|role|least_privilege|assume|low8|principal",
+        "the effective permissions (the emulator does not evaluate IAM policies); use IAM Access Analyzer or "
+        "the policy simulator against the deployed roles.",
     ),
     Requirement(
         "10.2, 10.3, 10.5", "Audit logs captured, protected and retained (12 months)",
@@ -148,7 +154,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("PF-LOG-RETENTION", "PF-NAME-LOG-GROUP", "PF-ENCRYPTION-AT-REST"),
         ("CKV2_AWS_11", "CKV_AWS_338", "CKV_AWS_91", "CKV_AWS_86", "CKV_AWS_18", "CKV_AWS_129", "CKV_AWS_21",
          "CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
-        r"log|retention|flow|access_logging|versions",
+        "that AWS delivers the logs (flow logs, WAF, RDS, ALB, CloudFront, S3) to their destinations and "
+        "keeps them for 12 months.",
     ),
     Requirement(
         "10.7, 11.5", "Failures of critical controls detected, alerted and responded to",
@@ -159,7 +166,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
          "aws_launch_template"),
         (),
         ("CKV_AWS_118", "CKV_AWS_353", "CKV_AWS_26"),
-        r"alarm|dashboard|monitor|insights|topic",
+        "that alarms fire and reach the on-call address (the emulator never evaluates metrics); trigger each "
+        "alarm once with `aws cloudwatch set-alarm-state`.",
     ),
 )
 
@@ -173,21 +181,35 @@ OUT_OF_SCOPE = (
 )
 
 
-# Tests of the sandbox tooling (emulator patches, the runner) prove the emulator, not a control of the stack.
-NOT_EVIDENCE = ("tests/sandbox/",)
+EVIDENCE_KINDS = (
+    ("tests/unit/", "on the synthesized configuration (unit tests: what Terraform will be asked to create)"),
+    ("tests/integration/", "on the stack applied to a local AWS emulator (moto), read back through the AWS API"),
+)
 
 
-def collect_tests(tests_dir: Path) -> list[str]:
-    """``file::test_name`` for every test function under ``tests_dir`` (parsed, not imported), without the
-    tooling tests in ``NOT_EVIDENCE``."""
+def _pci_requirements(node: ast.FunctionDef) -> list[str]:
+    """The arguments of a ``@pytest.mark.pci(...)`` decorator on ``node``."""
     found: list[str] = []
+    for decorator in node.decorator_list:
+        if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute) \
+                and decorator.func.attr == "pci":
+            found += [str(arg.value) for arg in decorator.args if isinstance(arg, ast.Constant)]
+    return found
+
+
+def collect_tests(tests_dir: Path) -> dict[str, list[str]]:
+    """``{file::test_name: [requirement, ...]}`` for every test that declares ``@pytest.mark.pci`` (parsed, not
+    imported). A test is evidence only by that declaration: tooling tests and deployability checks are not."""
+    found: dict[str, list[str]] = {}
     for source in sorted(tests_dir.rglob("test_*.py")):
-        if source.relative_to(ROOT).as_posix().startswith(NOT_EVIDENCE):
-            continue
         tree = ast.parse(source.read_text(encoding="utf-8"))
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                found.append(f"{source.relative_to(ROOT).as_posix()}::{node.name}")
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_") and _pci_requirements(node):
+                found[f"{source.relative_to(ROOT).as_posix()}::{node.name}"] = _pci_requirements(node)
+    unknown = {ref for refs in found.values() for ref in refs} - {req.ref for req in REQUIREMENTS}
+    if unknown:
+        raise ValueError(f"@pytest.mark.pci names requirements the report does not have: {sorted(unknown)}; use one "
+                         "of " + ", ".join(repr(req.ref) for req in REQUIREMENTS))
     return found
 
 
@@ -221,7 +243,8 @@ def checkov_status(summary: Mapping[str, Any], check_ids: Iterable[str]) -> list
     return lines
 
 
-def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: list[str], stack_name: str) -> str:
+def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: Mapping[str, list[str]],
+           stack_name: str) -> str:
     unknown = sorted({r for req in REQUIREMENTS for r in req.preflight} - set(RULES))
     if unknown:
         raise ValueError(f"compliance mapping names unknown preflight rules: {unknown}")
@@ -243,9 +266,24 @@ def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: list[st
         "cardholder data environment (CDE). Policies, procedures and account-level services are out of scope "
         "(last section).",
         "",
+        "## How to read the evidence",
+        "",
+        "Each requirement below lists the resources that implement it (by their path in the code), then four "
+        "kinds of evidence, none of which needs an AWS account:",
+        "",
+        "- **Preflight rules** run inside every synthesis and stop it, before anything is written, when the "
+        "configuration breaks the rule.",
+        "- **checkov** is an independent open-source scanner run over the same synthesized configuration; a "
+        "finding can only be suppressed in the code next to its resource, with a reason, listed at the end.",
+        "- **Tests on the synthesized configuration** assert the property on what Terraform will be asked to "
+        "create.",
+        "- **Tests on the emulator** apply the whole stack to a local AWS emulator (moto) with the real Terraform "
+        "and provider, and read each property back through the AWS API. The emulator stores settings faithfully "
+        "but enforces few of them, so each requirement also says what only a deployment to a real AWS account "
+        "can show.",
+        "",
     ]
     for req in REQUIREMENTS:
-        matched_tests = [t for t in tests if re.search(req.test_pattern, t.split("::")[1])]
         out += [f"## Requirement {req.ref}: {req.title}", "", req.how, "",
                 "**Resources**: " + (", ".join(resources_of(config, req.resource_types)) or "none in this stack"),
                 ""]
@@ -255,9 +293,11 @@ def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: list[st
             out.append("")
         out.append("**checkov**:")
         out += [f"- {line}" for line in checkov_status(summary, req.checkov)]
-        out += ["", f"**Tests** ({len(matched_tests)}):"]
-        out += [f"- `{t}`" for t in matched_tests] or ["- none"]
-        out.append("")
+        for prefix, kind in EVIDENCE_KINDS:
+            proving = [t for t, refs in tests.items() if req.ref in refs and t.startswith(prefix)]
+            out += ["", f"**Tests {kind}** ({len(proving)}):"]
+            out += [f"- `{t}`" for t in proving] or ["- none"]
+        out += ["", f"**Only a real AWS account shows** {req.real_account}", ""]
     out += ["## Suppressed checkov findings", "",
             "Each is declared with `lib.suppressions.suppress()` next to the resource; the scan fails when one no "
             "longer matches a failure.", ""]
@@ -343,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     tests = collect_tests(ROOT / "tests")
     body = render(config, summary, tests, stack_file.parent.name)
     inputs = [json.dumps(config, sort_keys=True),
-              json.dumps({k: v for k, v in summary.items() if k != "stack_file"}, sort_keys=True), *tests]
+              json.dumps({k: v for k, v in summary.items() if k != "stack_file"}, sort_keys=True),
+              json.dumps(tests, sort_keys=True)]
     title, rest = body.split("\n", 1)
     text = f"{title}\n\n{stamp(inputs, None if args.stack_file else REPORT_CONFIGURATION)}\n{rest}"
     if args.check:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ def _launch_template_data(aws: Callable[[str], Any], output: Callable[[str], Any
     return dict(versions[0]["LaunchTemplateData"])
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_alb_is_internet_facing_in_public_subnets(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     alb = _alb(aws, output)
     assert alb["Type"] == "application"
@@ -38,6 +40,7 @@ def test_alb_is_internet_facing_in_public_subnets(aws: Callable[[str], Any], out
     assert alb["SecurityGroups"] == [output("alb_security_group_id")]
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_alb_drops_invalid_headers_and_logs_access(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     attributes = {a["Key"]: a["Value"] for a in aws("elbv2").describe_load_balancer_attributes(
         LoadBalancerArn=output("alb_arn"))["Attributes"]}
@@ -46,6 +49,7 @@ def test_alb_drops_invalid_headers_and_logs_access(aws: Callable[[str], Any], ou
     assert attributes["access_logs.s3.bucket"] == output("log_bucket_name")
 
 
+@pytest.mark.pci("4.2")
 def test_only_listener_is_https_443_with_certificate_and_modern_tls(aws: Callable[[str], Any],
                                                                   output: Callable[[str], Any]) -> None:
     listeners = aws("elbv2").describe_listeners(LoadBalancerArn=output("alb_arn"))["Listeners"]
@@ -75,6 +79,7 @@ def test_target_group_health_check(aws: Callable[[str], Any], output: Callable[[
     assert attributes["deregistration_delay.timeout_seconds"] == "30"
 
 
+@pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_acl_has_managed_rule_groups_and_rate_limit(aws: Callable[[str], Any],
                                                         output: Callable[[str], Any]) -> None:
     arn = output("waf_web_acl_arn")
@@ -100,11 +105,13 @@ def test_waf_acl_has_managed_rule_groups_and_rate_limit(aws: Callable[[str], Any
         assert config["CloudWatchMetricsEnabled"] is True
 
 
+@pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_is_associated_with_the_alb(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     acl = aws("wafv2").get_web_acl_for_resource(ResourceArn=output("alb_arn"))["WebACL"]
     assert acl["ARN"] == output("waf_web_acl_arn")
 
 
+@pytest.mark.pci("6.4.1, 6.4.2", "10.2, 10.3, 10.5")
 def test_waf_logs_to_its_log_group(aws: Callable[[str], Any], output: Callable[[str], Any],
                                    expected: StackConfig) -> None:
     config = aws("wafv2").get_logging_configuration(ResourceArn=output("waf_web_acl_arn"))["LoggingConfiguration"]
@@ -140,6 +147,7 @@ def test_cpu_target_tracking_policy(aws: Callable[[str], Any], output: Callable[
     assert tracking[0].get("Enabled", True) is True
 
 
+@pytest.mark.pci("2.2")
 def test_launch_template_requires_imdsv2(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     metadata = _launch_template_data(aws, output)["MetadataOptions"]
     assert metadata["HttpTokens"] == "required"
@@ -160,6 +168,7 @@ def test_launch_template_user_data_is_base64_shell_script(aws: Callable[[str], A
     assert str(expected.api_port) in script
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "10.7, 11.5")
 def test_launch_template_encrypted_root_volume_monitoring_profile(aws: Callable[[str], Any],
                                                                  output: Callable[[str], Any]) -> None:
     data = _launch_template_data(aws, output)
@@ -170,3 +179,26 @@ def test_launch_template_encrypted_root_volume_monitoring_profile(aws: Callable[
     roles = aws("iam").get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
     assert len(roles) == 1
     assert data["SecurityGroupIds"] == [output("app_security_group_id")]
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
+def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(aws: Callable[[str], Any],
+                                                                      output: Callable[[str], Any]) -> None:
+    """Read back from IAM: one trusted service, and the inline policy names the stack's own parameter, secret
+    and key, never "*" (the emulator does not evaluate policies; this checks what AWS would evaluate)."""
+    iam = aws("iam")
+    profile_name = _launch_template_data(aws, output)["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1]
+    (role,) = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "ec2.amazonaws.com"}]
+    statements = []
+    for name in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        statements += document["Statement"]
+    resources = {s["Sid"]: s["Resource"] for s in statements}
+    assert resources["ReadDatabaseSecret"] == output("db_master_secret_arn")
+    assert resources["DecryptWithDataKey"] == output("data_kms_key_arn")
+    assert resources["ReadConnectionString"].endswith(f"parameter{output('db_connection_parameter_name')}")
+    assert all(s["Resource"] != "*" for s in statements)

@@ -22,11 +22,13 @@ def db_instance(aws: Callable[[str], Any], output: Callable[[str], Any]) -> dict
     return dict(instances[0])
 
 
+@pytest.mark.pci("2.2")
 def test_engine_postgres_major_version(db_instance: dict[str, Any], expected: StackConfig) -> None:
     assert db_instance["Engine"] == "postgres"
     assert db_instance["EngineVersion"].split(".")[0] == expected.db_engine_version == "15"
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_multi_az_private_in_data_subnets(db_instance: dict[str, Any], output: Callable[[str], Any]) -> None:
     assert db_instance["MultiAZ"] is True
     assert db_instance["PubliclyAccessible"] is False
@@ -35,6 +37,7 @@ def test_multi_az_private_in_data_subnets(db_instance: dict[str, Any], output: C
     assert [g["VpcSecurityGroupId"] for g in db_instance["VpcSecurityGroups"]] == [output("db_security_group_id")]
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_storage_encrypted_with_data_key(aws: Callable[[str], Any], db_instance: dict[str, Any],
                                          output: Callable[[str], Any]) -> None:
     assert db_instance["StorageEncrypted"] is True
@@ -45,6 +48,7 @@ def test_storage_encrypted_with_data_key(aws: Callable[[str], Any], db_instance:
     assert aws("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_master_password_managed_by_rds(aws: Callable[[str], Any], db_instance: dict[str, Any],
                                         output: Callable[[str], Any]) -> None:
     secret = db_instance["MasterUserSecret"]
@@ -54,6 +58,7 @@ def test_master_password_managed_by_rds(aws: Callable[[str], Any], db_instance: 
     assert described["ARN"] == secret["SecretArn"]
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5", "10.7, 11.5")
 def test_backups_logs_and_insights(db_instance: dict[str, Any], output: Callable[[str], Any]) -> None:
     assert db_instance["BackupRetentionPeriod"] >= 7
     assert db_instance["PreferredBackupWindow"] and db_instance["PreferredMaintenanceWindow"]
@@ -62,6 +67,7 @@ def test_backups_logs_and_insights(db_instance: dict[str, Any], output: Callable
     assert db_instance.get("PerformanceInsightsKMSKeyId") == output("data_kms_key_arn")
 
 
+@pytest.mark.pci("4.2")
 def test_parameter_group_forces_tls(aws: Callable[[str], Any], db_instance: dict[str, Any]) -> None:
     name = db_instance["DBParameterGroups"][0]["DBParameterGroupName"]
     parameters = {p["ParameterName"]: p["ParameterValue"] for p in aws("rds").describe_db_parameters(
@@ -70,6 +76,7 @@ def test_parameter_group_forces_tls(aws: Callable[[str], Any], db_instance: dict
     assert parameters.get("ssl_min_protocol_version") == "TLSv1.2"
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_connection_string_is_secure_string_without_password(aws: Callable[[str], Any], db_instance: dict[str, Any],
                                                              output: Callable[[str], Any]) -> None:
     name = output("db_connection_parameter_name")

@@ -36,6 +36,7 @@ def test_single_s3_origin_through_origin_access_control(aws: Callable[[str], Any
         "s3", "always", "sigv4")
 
 
+@pytest.mark.pci("4.2")
 def test_viewers_use_https_with_security_headers(aws: Callable[[str], Any],
                                                  distribution_config: dict[str, Any]) -> None:
     behaviour = distribution_config["DefaultCacheBehavior"]
@@ -59,6 +60,7 @@ def test_spa_error_responses_serve_index(distribution_config: dict[str, Any]) ->
         assert str(responses[code]["ResponseCode"]) == "200"
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_standard_logging_to_log_bucket(output: Callable[[str], Any], distribution_config: dict[str, Any]) -> None:
     logging = distribution_config["Logging"]
     assert logging["Enabled"] is True

@@ -31,6 +31,7 @@ def _single_metric_alarms(alarms: list[dict[str, Any]], namespace: str, metric: 
             and _dimensions(a).get(dimension) == value]
 
 
+@pytest.mark.pci("10.7, 11.5")
 def test_alb_5xx_alarm_is_a_rate_over_request_count(alarms: list[dict[str, Any]], output: Callable[[str], Any],
                                                    expected: StackConfig) -> None:
     suffix = _alb_suffix(output)
@@ -57,6 +58,7 @@ def test_alb_5xx_alarm_is_a_rate_over_request_count(alarms: list[dict[str, Any]]
     assert alarm["AlarmActions"] == [output("sns_topic_arn")]
 
 
+@pytest.mark.pci("10.7, 11.5")
 def test_asg_cpu_alarm(alarms: list[dict[str, Any]], output: Callable[[str], Any], expected: StackConfig) -> None:
     found = _single_metric_alarms(alarms, "AWS/EC2", "CPUUtilization", "AutoScalingGroupName", output("asg_name"))
     assert len(found) == 1
@@ -67,6 +69,7 @@ def test_asg_cpu_alarm(alarms: list[dict[str, Any]], output: Callable[[str], Any
     assert output("sns_topic_arn") in alarm["AlarmActions"]
 
 
+@pytest.mark.pci("10.7, 11.5")
 def test_unhealthy_targets_alarm(alarms: list[dict[str, Any]], output: Callable[[str], Any]) -> None:
     group_suffix = output("target_group_arn").split(":", 5)[5]
     found = [a for a in alarms if a.get("MetricName") == "UnHealthyHostCount"
@@ -75,6 +78,7 @@ def test_unhealthy_targets_alarm(alarms: list[dict[str, Any]], output: Callable[
     assert found[0]["Threshold"] == 0 and found[0]["ComparisonOperator"] == "GreaterThanThreshold"
 
 
+@pytest.mark.pci("10.7, 11.5")
 @pytest.mark.parametrize("metric", ["CPUUtilization", "FreeStorageSpace", "DatabaseConnections"])
 def test_rds_alarms(alarms: list[dict[str, Any]], output: Callable[[str], Any], metric: str) -> None:
     found = _single_metric_alarms(alarms, "AWS/RDS", metric, "DBInstanceIdentifier", output("rds_identifier"))
@@ -82,11 +86,13 @@ def test_rds_alarms(alarms: list[dict[str, Any]], output: Callable[[str], Any], 
     assert output("sns_topic_arn") in found[0]["AlarmActions"]
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "10.7, 11.5")
 def test_alarm_topic_is_encrypted(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     attributes = aws("sns").get_topic_attributes(TopicArn=output("sns_topic_arn"))["Attributes"]
     assert attributes.get("KmsMasterKeyId") == output("logs_kms_key_arn")
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
 def test_stack_log_groups_have_retention_and_encryption(aws: Callable[[str], Any], output: Callable[[str], Any],
                                                          expected: StackConfig) -> None:
     names = [output("flow_log_group_name"), output("waf_log_group_name"),

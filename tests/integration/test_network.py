@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from lib.config import StackConfig
 
 TIERS = ("public", "app", "data")
@@ -25,6 +27,7 @@ def _default_routes(table: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_vpc_cidr_and_dns(aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig) -> None:
     vpc_id = output("vpc_id")
     vpc = aws("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
@@ -45,12 +48,14 @@ def test_each_tier_spans_three_availability_zones(aws: Callable[[str], Any], out
             assert not any(s["MapPublicIpOnLaunch"] for s in subnets), f"{tier} subnets must not map public IPs"
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_public_tier_routes_to_internet_gateway(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     for subnet_id in output("public_subnet_ids"):
         routes = _default_routes(_route_table_of(aws, subnet_id))
         assert len(routes) == 1 and routes[0].get("GatewayId", "").startswith("igw-"), routes
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_app_tier_routes_through_nat_in_its_own_az(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     nat_ids = set(output("nat_gateway_ids"))
     nats = {n["NatGatewayId"]: n for n in aws("ec2").describe_nat_gateways(NatGatewayIds=list(nat_ids))["NatGateways"]}
@@ -64,6 +69,7 @@ def test_app_tier_routes_through_nat_in_its_own_az(aws: Callable[[str], Any], ou
             assert public_az[nat["SubnetId"]] == subnet["AvailabilityZone"]
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_data_tier_has_no_route_out(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     for subnet_id in output("data_subnet_ids"):
         table = _route_table_of(aws, subnet_id)
@@ -73,6 +79,7 @@ def test_data_tier_has_no_route_out(aws: Callable[[str], Any], output: Callable[
             assert not route.get("GatewayId", "").startswith("igw-"), route
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_nat_gateways_one_per_az_in_public_subnets(aws: Callable[[str], Any], output: Callable[[str], Any],
                                                   expected: StackConfig) -> None:
     nats = aws("ec2").describe_nat_gateways(NatGatewayIds=output("nat_gateway_ids"))["NatGateways"]
@@ -94,6 +101,7 @@ def test_s3_gateway_endpoint_serves_private_tiers(aws: Callable[[str], Any], out
     assert private_tables <= set(endpoints[0]["RouteTableIds"])
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_default_security_group_is_empty(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     group = aws("ec2").describe_security_groups(Filters=[
         {"Name": "vpc-id", "Values": [output("vpc_id")]}, {"Name": "group-name", "Values": ["default"]},
@@ -101,6 +109,7 @@ def test_default_security_group_is_empty(aws: Callable[[str], Any], output: Call
     assert group["IpPermissions"] == [] and group["IpPermissionsEgress"] == []
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
 def test_flow_log_is_active_to_encrypted_log_group(aws: Callable[[str], Any], output: Callable[[str], Any],
                                                   expected: StackConfig) -> None:
     logs = aws("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [output("vpc_id")]}])["FlowLogs"]

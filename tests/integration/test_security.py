@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from lib.config import StackConfig
 
 ANYWHERE = "0.0.0.0/0"
@@ -30,6 +32,7 @@ def _rules(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str]]:
     return rules
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4", "4.2")
 def test_alb_accepts_only_https_from_internet(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     group = _group(aws, output("alb_security_group_id"))
     assert _rules(group["IpPermissions"]) == {("tcp", 443, 443, ANYWHERE)}
@@ -42,6 +45,7 @@ def test_alb_sends_only_to_app_on_api_port(aws: Callable[[str], Any], output: Ca
     assert _rules(group["IpPermissionsEgress"]) == {("tcp", port, port, output("app_security_group_id"))}
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_app_accepts_only_api_port_from_alb(aws: Callable[[str], Any], output: Callable[[str], Any],
                                             expected: StackConfig) -> None:
     group = _group(aws, output("app_security_group_id"))
@@ -49,6 +53,7 @@ def test_app_accepts_only_api_port_from_alb(aws: Callable[[str], Any], output: C
     assert _rules(group["IpPermissions"]) == {("tcp", port, port, output("alb_security_group_id"))}
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_app_egress_is_database_and_https_only(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     group = _group(aws, output("app_security_group_id"))
     assert _rules(group["IpPermissionsEgress"]) == {
@@ -57,6 +62,7 @@ def test_app_egress_is_database_and_https_only(aws: Callable[[str], Any], output
     }
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_database_accepts_only_postgres_from_app(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     group = _group(aws, output("db_security_group_id"))
     assert _rules(group["IpPermissions"]) == {("tcp", 5432, 5432, output("app_security_group_id"))}

@@ -33,6 +33,7 @@ def test_versioning_enabled(aws: Callable[[str], Any], output: Callable[[str], A
     assert aws("s3").get_bucket_versioning(Bucket=output(bucket_output)).get("Status") == "Enabled"
 
 
+@pytest.mark.pci("4.2")
 @pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
 def test_policy_denies_requests_without_tls(aws: Callable[[str], Any], output: Callable[[str], Any],
                                             bucket_output: str) -> None:
@@ -45,6 +46,7 @@ def test_policy_denies_requests_without_tls(aws: Callable[[str], Any], output: C
     assert denies[0]["Principal"] in ("*", {"AWS": "*"})
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_frontend_bucket_encrypted_with_customer_key(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     rule = aws("s3").get_bucket_encryption(Bucket=output("frontend_bucket_name"))[
         "ServerSideEncryptionConfiguration"]["Rules"][0]
@@ -54,6 +56,7 @@ def test_frontend_bucket_encrypted_with_customer_key(aws: Callable[[str], Any], 
     assert key["KeyManager"] == "CUSTOMER"
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_bucket_uses_sse_s3_for_alb_delivery(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     rule = aws("s3").get_bucket_encryption(Bucket=output("log_bucket_name"))[
         "ServerSideEncryptionConfiguration"]["Rules"][0]
@@ -81,12 +84,14 @@ def test_frontend_policy_allows_only_its_distribution(aws: Callable[[str], Any],
     assert allow["Condition"]["StringEquals"]["aws:SourceArn"] == distribution_arn
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_frontend_access_logging_to_log_bucket(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     logging = aws("s3").get_bucket_logging(Bucket=output("frontend_bucket_name"))["LoggingEnabled"]
     assert logging["TargetBucket"] == output("log_bucket_name")
     assert logging["TargetPrefix"]
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_bucket_lifecycle_transitions_and_expires(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     rules = aws("s3").get_bucket_lifecycle_configuration(Bucket=output("log_bucket_name"))["Rules"]
     enabled = [r for r in rules if r["Status"] == "Enabled"]

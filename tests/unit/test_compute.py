@@ -2,9 +2,12 @@
 
 import base64
 
+import pytest
+
 from tests.unit.helpers import by_path, only, ref
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4", "2.2", "10.2, 10.3, 10.5")
 def test_alb_is_internet_facing_hardened_and_logged(resources):
     alb = only(resources, "aws_alb")
     assert alb["internal"] is False and alb["load_balancer_type"] == "application"
@@ -15,6 +18,7 @@ def test_alb_is_internet_facing_hardened_and_logged(resources):
     assert len(alb["subnets"]) == 3 and all("public_subnet" in s for s in alb["subnets"])
 
 
+@pytest.mark.pci("4.2")
 def test_only_listener_is_https_with_certificate_variable_and_modern_tls(resources):
     listener = only(resources, "aws_alb_listener")
     assert listener["port"] == 443 and listener["protocol"] == "HTTPS"
@@ -30,6 +34,7 @@ def test_target_group_health_check_and_string_deregistration_delay(resources):
     assert tg["health_check"]["path"] == "/health" and tg["health_check"]["matcher"] == "200"
 
 
+@pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_is_associated_with_the_alb_by_acl_arn(resources):
     assoc = only(resources, "aws_wafv2_web_acl_association")
     acl_name = next(iter(resources["aws_wafv2_web_acl"]))
@@ -38,6 +43,7 @@ def test_waf_is_associated_with_the_alb_by_acl_arn(resources):
     assert assoc["resource_arn"] == ref("aws_alb", alb_name, "arn")
 
 
+@pytest.mark.pci("2.2", "3.5, 3.6, 3.7")
 def test_launch_template_requires_imdsv2_and_encrypts_root_volume(resources):
     lt = only(resources, "aws_launch_template")
     assert lt["metadata_options"]["http_tokens"] == "required"
@@ -95,6 +101,7 @@ def test_variables_default_to_the_spec_sizes(synth_json):
                for v in variables["certificate_arn"]["validation"])
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_alb_waits_for_the_log_bucket_policy(resources):
     """Enabling access logs writes a test object at once (provider #12010)."""
     alb = only(resources, "aws_alb")
@@ -102,6 +109,7 @@ def test_alb_waits_for_the_log_bucket_policy(resources):
     assert alb["depends_on"] == [f"aws_s3_bucket_policy.{policy_name}"]
 
 
+@pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_association_outlasts_a_settling_alb(resources):
     """WAFUnavailableEntityException until the ALB settles, longer than the 5-minute default (provider #29080)."""
     assert only(resources, "aws_wafv2_web_acl_association")["timeouts"] == {"create": "15m"}

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from tests.conftest import DEVELOPMENT_ENV, synth_stack
 from tests.unit.helpers import by_path, only
 
@@ -11,11 +13,13 @@ def _minutes(clock: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+@pytest.mark.pci("2.2")
 def test_engine_is_postgres_major_version_15(resources):
     db = only(resources, "aws_db_instance")
     assert db["engine"] == "postgres" and db["engine_version"] == "15"
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_multi_az_encrypted_private_gp3(resources):
     db = only(resources, "aws_db_instance")
     assert db["multi_az"] is True and db["storage_type"] == "gp3"
@@ -26,6 +30,7 @@ def test_multi_az_encrypted_private_gp3(resources):
     assert all("data_subnet" in s for s in subnet_group["subnet_ids"]) and len(subnet_group["subnet_ids"]) == 3
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_master_password_is_managed_by_rds_never_in_state(resources):
     db = only(resources, "aws_db_instance")
     assert db["manage_master_user_password"] is True
@@ -33,6 +38,7 @@ def test_master_password_is_managed_by_rds_never_in_state(resources):
     assert "aws_kms_key.encryption_data_key" in db["master_user_secret_kms_key_id"]
 
 
+@pytest.mark.pci("4.2")
 def test_parameter_group_forces_tls(resources):
     group = only(resources, "aws_db_parameter_group")
     assert group["family"] == "postgres15"
@@ -59,6 +65,7 @@ def test_backups_kept_and_windows_well_apart(resources, synth_json):
     assert gap >= 60, "backup and maintenance windows must not overlap or touch"
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5", "10.7, 11.5")
 def test_protection_logs_and_insights(resources):
     db = only(resources, "aws_db_instance")
     assert db["deletion_protection"] is True and db["skip_final_snapshot"] is False
@@ -70,6 +77,7 @@ def test_protection_logs_and_insights(resources):
         assert group["name"] == f"/aws/rds/instance/{db['identifier']}/{export}" and "kms_key_id" in group
 
 
+@pytest.mark.pci("10.7, 11.5")
 def test_enhanced_monitoring_role_has_its_policy_before_the_instance_exists(resources):
     db = only(resources, "aws_db_instance")
     assert db["monitoring_interval"] == 60 and "aws_iam_role.database_monitoring_role" in db["monitoring_role_arn"]
@@ -78,6 +86,7 @@ def test_enhanced_monitoring_role_has_its_policy_before_the_instance_exists(reso
     assert f"aws_iam_role_policy_attachment.{name}" in db["depends_on"]
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_connection_string_is_securestring_without_password(resources):
     parameter = only(resources, "aws_ssm_parameter")
     assert parameter["type"] == "SecureString" and "aws_kms_key.encryption_data_key" in parameter["key_id"]

@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.unit.helpers import by_path, only
 
 
+@pytest.mark.pci("10.7, 11.5")
 def test_alb_5xx_alarm_is_a_rate_over_request_count(resources, synth_json):
     _, alarm = by_path(resources, "aws_cloudwatch_metric_alarm", "monitoring/alb_5xx_rate")
     queries = {q["id"]: q for q in alarm["metric_query"]}
@@ -20,6 +23,7 @@ def test_alb_5xx_alarm_is_a_rate_over_request_count(resources, synth_json):
     assert alarm["comparison_operator"] == "GreaterThanThreshold"
 
 
+@pytest.mark.pci("10.7, 11.5")
 def test_asg_cpu_alarm_above_80_percent(resources, synth_json):
     _, alarm = by_path(resources, "aws_cloudwatch_metric_alarm", "monitoring/asg_cpu_high")
     assert (alarm["namespace"], alarm["metric_name"], alarm["statistic"]) == ("AWS/EC2", "CPUUtilization", "Average")
@@ -28,6 +32,7 @@ def test_asg_cpu_alarm_above_80_percent(resources, synth_json):
     assert synth_json["variable"]["cpu_alarm_threshold"]["default"] == 80
 
 
+@pytest.mark.pci("10.7, 11.5")
 def test_database_and_target_alarms_notify_the_topic(resources):
     topic = next(iter(resources["aws_sns_topic"]))
     alarms = resources["aws_cloudwatch_metric_alarm"]
@@ -37,6 +42,7 @@ def test_database_and_target_alarms_notify_the_topic(resources):
         assert alarm["alarm_actions"] == [f"${{aws_sns_topic.{topic}.arn}}"], name
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "10.7, 11.5")
 def test_topic_encrypted_and_email_optional(resources):
     topic = only(resources, "aws_sns_topic")
     assert "aws_kms_key.encryption_logs_key" in topic["kms_master_key_id"]
@@ -44,12 +50,14 @@ def test_topic_encrypted_and_email_optional(resources):
     assert subscription["count"] == "${min(length(var.alarm_email), 1)}"
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
 def test_every_log_group_has_retention_and_kms(resources):
     for name, group in resources["aws_cloudwatch_log_group"].items():
         assert group["retention_in_days"] == "${var.log_retention_days}", name
         assert "aws_kms_key.encryption_logs_key" in group["kms_key_id"], name
 
 
+@pytest.mark.pci("10.7, 11.5")
 def test_dashboard_covers_alb_asg_and_database(resources):
     body = json.loads(only(resources, "aws_cloudwatch_dashboard")["dashboard_body"])
     namespaces = {metric[0] for widget in body["widgets"] for metric in widget["properties"]["metrics"]}

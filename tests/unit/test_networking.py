@@ -3,6 +3,8 @@
 import ipaddress
 import re
 
+import pytest
+
 from tests.conftest import SYNTH_ENV, synth_stack
 from tests.unit.helpers import by_path, only, policy, ref
 
@@ -11,6 +13,7 @@ def _subnets(resources, tier):
     return {name: body for name, body in resources["aws_subnet"].items() if body["tags"].get("Tier") == tier}
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_vpc_cidr_and_dns(resources):
     vpc = only(resources, "aws_vpc")
     assert vpc["cidr_block"] == "10.0.0.0/16"
@@ -30,6 +33,7 @@ def test_three_tiers_spread_over_three_looked_up_azs(resources):
         assert all(body["map_public_ip_on_launch"] is False for body in subnets.values())
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_subnet_cidrs_do_not_overlap(resources):
     cidrs = [ipaddress.ip_network(body["cidr_block"]) for body in resources["aws_subnet"].values()]
     for i, first in enumerate(cidrs):
@@ -48,6 +52,7 @@ def _routes_of(resources, table_name):
     return [r for r in resources["aws_route"].values() if r["route_table_id"] == ref("aws_route_table", table_name)]
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_data_subnets_have_no_route_to_internet_or_nat(resources):
     for name in _subnets(resources, "data"):
         table = _route_table_of(resources, name)
@@ -55,6 +60,7 @@ def test_data_subnets_have_no_route_to_internet_or_nat(resources):
         assert "route" not in resources["aws_route_table"][table]
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_public_routes_to_igw_and_app_routes_to_own_nat(resources):
     igw = next(iter(resources["aws_internet_gateway"]))
     for name in _subnets(resources, "public"):
@@ -77,11 +83,13 @@ def test_s3_gateway_endpoint_serves_private_tiers(resources):
     assert len(endpoint["route_table_ids"]) == 4  # three app tables and the data table
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_default_security_group_is_emptied(resources):
     default_sg = only(resources, "aws_default_security_group")
     assert "ingress" not in default_sg and "egress" not in default_sg
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6", "10.2, 10.3, 10.5")
 def test_flow_logs_to_encrypted_log_group_with_least_privilege_role(resources):
     flow = only(resources, "aws_flow_log")
     assert flow["traffic_type"] == "ALL" and flow["log_destination_type"] == "cloud-watch-logs"

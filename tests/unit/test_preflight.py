@@ -213,12 +213,14 @@ def waf_stack(web_acl_arn: str, scope: str = "REGIONAL") -> dict[str, Any]:
                   *res("assoc", web_acl_arn=web_acl_arn, resource_arn="${aws_lb.alb.arn}")))
 
 
+@pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_association_by_arn_passes() -> None:
     assert_clean(only(waf_stack("${aws_wafv2_web_acl.acl.arn}"), "PF-WAF-ASSOCIATION-ARN"))
     literal = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/payment/6b7c737e-ba31-4932-9b95-83f5c23ca73f"
     assert_clean(only(waf_stack(literal), "PF-WAF-ASSOCIATION-ARN"))
 
 
+@pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_association_by_id_is_caught() -> None:
     assert_caught(only(waf_stack("${aws_wafv2_web_acl.acl.id}"), "PF-WAF-ASSOCIATION-ARN"),
                   "'${aws_wafv2_web_acl.acl.id}'", ".arn")
@@ -226,6 +228,7 @@ def test_waf_association_by_id_is_caught() -> None:
                   "not a regional WAFv2 web ACL ARN")
 
 
+@pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_association_needs_a_regional_acl() -> None:
     assert_caught(only(waf_stack("${aws_wafv2_web_acl.acl.arn}", "CLOUDFRONT"), "PF-WAF-ASSOCIATION-ARN"),
                   'scope = "REGIONAL"')
@@ -297,6 +300,7 @@ def test_rds_identifiers() -> None:
     assert_caught(only(stack(db(identifier="p" * 64)), "PF-NAME-RDS"), "(limit 63)")
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_group_names_and_waf_prefix() -> None:
     group = ("aws_cloudwatch_log_group", *res("waf_logs", name="payment-waf-logs", kms_key_id="k"))
     logging = ("aws_wafv2_web_acl_logging_configuration",
@@ -315,6 +319,7 @@ def subnet(name: str, cidr: str) -> tuple[str, str, dict[str, Any]]:
     return ("aws_subnet", *res(name, cidr_block=cidr, vpc_id="${aws_vpc.vpc.id}"))
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_cidr_layout() -> None:
     vpc = ("aws_vpc", *res("vpc", cidr_block="10.0.0.0/16"))
     assert_clean(only(stack(vpc, subnet("a", "10.0.0.0/20"), subnet("b", "10.0.16.0/20")), "PF-CIDR"))
@@ -332,24 +337,28 @@ def sg_stack(*rules: dict[str, Any]) -> dict[str, Any]:
     return stack(*items)
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4", "4.2")
 def test_internet_https_to_the_alb_passes() -> None:
     config = sg_stack({"security_group_id": "${aws_security_group.alb_sg.id}", "cidr_blocks": ["0.0.0.0/0"],
                        "from_port": 443, "to_port": 443, "protocol": "tcp"})
     assert_clean(only(config, "PF-SG-INTERNET-INGRESS"))
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_internet_http_to_the_alb_is_caught() -> None:
     config = sg_stack({"security_group_id": "${aws_security_group.alb_sg.id}", "ipv6_cidr_blocks": ["::/0"],
                        "from_port": 80, "to_port": 80, "protocol": "tcp"})
     assert_caught(only(config, "PF-SG-INTERNET-INGRESS"), "ALB security group Stack/alb_sg", "::/0", "tcp 80-80")
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_internet_ingress_to_other_groups_is_caught() -> None:
     config = sg_stack({"security_group_id": "${aws_security_group.app_sg.id}", "cidr_blocks": ["0.0.0.0/0"],
                        "from_port": 443, "to_port": 443, "protocol": "tcp"})
     assert_caught(only(config, "PF-SG-INTERNET-INGRESS"), "Stack/app_sg", "only the internet-facing ALB")
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_default_security_group_must_be_empty() -> None:
     config = stack(("aws_default_security_group", *res("default", ingress=[{"protocol": "-1"}])))
     assert_caught(only(config, "PF-SG-INTERNET-INGRESS"), "default security group")
@@ -370,14 +379,17 @@ def isolated_db_stack(**db_overrides: Any) -> dict[str, Any]:
     )
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_isolated_database_passes() -> None:
     assert_clean(only(isolated_db_stack(), "PF-DB-ISOLATION"))
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_publicly_accessible_database_is_caught() -> None:
     assert_caught(only(isolated_db_stack(publicly_accessible=True), "PF-DB-ISOLATION"), "publicly_accessible")
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_database_subnet_with_internet_route_is_caught() -> None:
     config = isolated_db_stack()
     config["resource"]["aws_route_table_association"]["data_rta"]["route_table_id"] = \
@@ -385,6 +397,7 @@ def test_database_subnet_with_internet_route_is_caught() -> None:
     assert_caught(only(config, "PF-DB-ISOLATION"), "Stack/data", "Stack/public_rt")
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_database_security_group_open_to_internet_is_caught() -> None:
     config = isolated_db_stack()
     config["resource"]["aws_security_group_rule"] = dict([res(
@@ -408,6 +421,7 @@ def test_rds_windows() -> None:
 # ------------------------------------------------------------------------------------------ encryption etc.
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_encryption_at_rest_good_forms_pass() -> None:
     config = stack(
         db(), template(),
@@ -422,6 +436,7 @@ def test_encryption_at_rest_good_forms_pass() -> None:
     assert_clean(only(config, "PF-ENCRYPTION-AT-REST"))
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 @pytest.mark.parametrize(("item", "fragment"), [
     (db(storage_encrypted=False), "storage_encrypted is False"),
     (template(block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {"encrypted": "false"}}]),
@@ -443,6 +458,7 @@ def kms(statements: list[dict[str, Any]]) -> dict[str, Any]:
     return stack(("aws_kms_key", *res("key", policy=policy)))
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
 def test_kms_policy_with_named_principals_passes() -> None:
     statements = [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
@@ -453,12 +469,14 @@ def test_kms_policy_with_named_principals_passes() -> None:
     assert_clean(only(kms(statements), "PF-POLICY-WILDCARD-PRINCIPAL"))
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 @pytest.mark.parametrize("principal", [{"AWS": "*"}, {"AWS": ["*"]}, "*"])
 def test_kms_policy_with_bare_wildcard_is_caught(principal: Any) -> None:
     statements = [{"Sid": "Open", "Effect": "Allow", "Principal": principal, "Action": "kms:*", "Resource": "*"}]
     assert_caught(only(kms(statements), "PF-POLICY-WILDCARD-PRINCIPAL"), "'Open'", "no Condition")
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_wildcard_in_policy_document_data_source_is_caught() -> None:
     document = {"//": {"metadata": {"path": "Stack/doc"}},
                 "statement": [{"effect": "Allow", "actions": ["s3:GetObject"],
@@ -468,12 +486,14 @@ def test_wildcard_in_policy_document_data_source_is_caught() -> None:
     assert_caught(only(config, "PF-POLICY-WILDCARD-PRINCIPAL"), "Stack/bp")
 
 
+@pytest.mark.pci("2.2")
 def test_imdsv2() -> None:
     assert_clean(only(stack(template()), "PF-IMDSV2"))
     assert_caught(only(stack(template(metadata_options={"http_tokens": "optional"})), "PF-IMDSV2"), "'optional'")
     assert_caught(only(stack(template(metadata_options=None)), "PF-IMDSV2"), "None")
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_retention() -> None:
     group = ("aws_cloudwatch_log_group", *res("g", name="g", retention_in_days="${var.retention}"))
     assert_clean(only(stack(group, variable={"retention": variable(365)}), "PF-LOG-RETENTION"))
@@ -490,6 +510,7 @@ def iam_policy(statement: dict[str, Any]) -> dict[str, Any]:
     return stack(("aws_iam_role_policy", *res("p", name="p", role="r", policy=document)))
 
 
+@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_least_privilege() -> None:
     scoped = {"Sid": "Read", "Effect": "Allow", "Action": ["ssm:GetParameter"],
               "Resource": "${aws_ssm_parameter.p.arn}"}
@@ -526,6 +547,7 @@ def test_format_report_counts() -> None:
     assert report.endswith(f"preflight FAILED for x: 1 error(s), 0 warning(s), {len(RULES)} rules")
 
 
+@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_lib_builds_assume_role_policies_only_in_iam_module() -> None:
     findings = find_inline_assume_role(Path(__file__).resolve().parents[2] / "lib")
     assert not findings, "\n".join(map(str, findings))

@@ -101,6 +101,7 @@ MUTATIONS: list[Mutation] = [
 ]
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
 def test_the_production_stack_passes_every_first_apply_rule(synth_json: Stack) -> None:
     assert not run_preflight(synth_json, only=FIRST_APPLY_RULES)
 

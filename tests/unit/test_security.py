@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.unit.helpers import by_path, ref
 
 
@@ -18,17 +20,20 @@ def _rules(resources, sg_name, direction):
     )
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_security_groups_have_no_inline_rules(resources):
     for body in resources["aws_security_group"].values():
         assert "ingress" not in body and "egress" not in body
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4", "4.2")
 def test_alb_accepts_only_https_from_internet(resources):
     alb, app = _sg(resources, "alb_sg"), _sg(resources, "app_sg")
     assert _rules(resources, alb, "ingress") == [(443, 443, "tcp", ("0.0.0.0/0",), None)]
     assert _rules(resources, alb, "egress") == [(8080, 8080, "tcp", (), ref("aws_security_group", app))]
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_app_accepts_only_api_port_from_alb(resources):
     alb, app, db = _sg(resources, "alb_sg"), _sg(resources, "app_sg"), _sg(resources, "db_sg")
     assert _rules(resources, app, "ingress") == [(8080, 8080, "tcp", (), ref("aws_security_group", alb))]
@@ -36,12 +41,14 @@ def test_app_accepts_only_api_port_from_alb(resources):
         (443, 443, "tcp", ("0.0.0.0/0",), None), (5432, 5432, "tcp", (), ref("aws_security_group", db))]
 
 
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_database_accepts_only_postgres_from_app(resources):
     app, db = _sg(resources, "app_sg"), _sg(resources, "db_sg")
     assert _rules(resources, db, "ingress") == [(5432, 5432, "tcp", (), ref("aws_security_group", app))]
     assert _rules(resources, db, "egress") == []
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
 def test_kms_keys_rotate_and_name_their_principals(resources):
     assert len(resources["aws_kms_key"]) == 3
     for name, key in resources["aws_kms_key"].items():
@@ -55,6 +62,7 @@ def test_kms_keys_rotate_and_name_their_principals(resources):
                 assert principal["AWS"].endswith(":root") and "data.aws_caller_identity" in principal["AWS"]
 
 
+@pytest.mark.pci("6.4.1, 6.4.2", "10.2, 10.3, 10.5")
 def test_waf_has_managed_rule_groups_rate_rule_metrics_and_logging(resources):
     acl_name, acl = by_path(resources, "aws_wafv2_web_acl", "waf/web_acl")
     assert acl["scope"] == "REGIONAL"
@@ -74,6 +82,7 @@ def test_waf_has_managed_rule_groups_rate_rule_metrics_and_logging(resources):
     assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"authorization", "cookie"}
 
 
+@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_iam_roles_trust_exactly_one_service(resources):
     for name, role in resources["aws_iam_role"].items():
         statements = json.loads(role["assume_role_policy"])["Statement"]
@@ -82,6 +91,7 @@ def test_iam_roles_trust_exactly_one_service(resources):
         assert list(statements[0]["Principal"]) == ["Service"]
 
 
+@pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_counts_only_the_rules_that_block_customers(resources):
     """Cloud-hosted merchant servers and clients without a User-Agent are customers: those two rules count;
     every other rule of every group blocks (PCI DSS 6.4.2), the 8 KB body limit included."""

@@ -114,6 +114,7 @@ def _checkov_skips(stack):
             for skip in body.get("//", {}).get("checkov", {}).get("skip", [])}
 
 
+@pytest.mark.pci("4.2")
 def test_cloudfront_tls_suppressions_exist_only_in_development_stacks(synth_json, dev_synth_json):
     assert CLOUDFRONT_TLS_CHECKS <= _checkov_skips(dev_synth_json)
     assert not CLOUDFRONT_TLS_CHECKS & _checkov_skips(synth_json)
@@ -126,6 +127,7 @@ def test_development_stacks_are_tagged_not_for_cardholder_data(synth_json, dev_s
     assert (dev_tags["DataClassification"], dev_tags["EnvironmentType"]) == ("non-cde", "development")
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_production_variables_refuse_what_production_config_refuses(synth_json, dev_synth_json):
     def conditions(stack, name):
         return " ".join(v["condition"] for v in stack["variable"][name]["validation"])
@@ -136,6 +138,7 @@ def test_production_variables_refuse_what_production_config_refuses(synth_json, 
     assert 'var.alarm_email == ""' not in conditions(synth_json, "alarm_email")
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_deletion_protection_off_never_empties_buckets_outside_the_sandbox(tmp_path):
     stack = synth_stack(tmp_path, {**DEVELOPMENT_ENV, "DELETION_PROTECTION": "false"})
     db = next(iter(stack["resource"]["aws_db_instance"].values()))

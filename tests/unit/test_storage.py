@@ -1,5 +1,7 @@
 """SPEC 5 and 6: private, encrypted, TLS-only buckets; CloudFront with OAC serving the SPA."""
 
+import pytest
+
 from tests.conftest import FRONTEND_CERTIFICATE
 from tests.unit.helpers import by_path, only, policy, ref
 
@@ -14,6 +16,7 @@ def _for_bucket(resources, rtype, bucket):
     return matches[0]
 
 
+@pytest.mark.pci("4.2", "10.2, 10.3, 10.5")
 def test_every_bucket_blocks_public_access_versions_and_denies_plain_http(resources):
     for bucket in resources["aws_s3_bucket"]:
         block = _for_bucket(resources, "aws_s3_bucket_public_access_block", bucket)
@@ -33,6 +36,7 @@ def test_bucket_names_are_unique_per_account_and_environment(resources):
         assert body["bucket"].endswith("${data.aws_caller_identity.current.account_id}")
 
 
+@pytest.mark.pci("3.5, 3.6, 3.7", "4.2", "10.2, 10.3, 10.5")
 def test_frontend_bucket_kms_encrypted_owner_enforced_and_logged(resources):
     bucket = _bucket(resources, "frontend")
     sse = _for_bucket(resources, "aws_s3_bucket_server_side_encryption_configuration", bucket)
@@ -57,6 +61,7 @@ def test_frontend_policy_allows_only_its_distribution(resources):
     }]
 
 
+@pytest.mark.pci("4.2", "10.2, 10.3, 10.5")
 def test_cloudfront_uses_oac_https_spa_fallback_headers_and_logging(resources):
     cdn = only(resources, "aws_cloudfront_distribution")
     oac_name, oac = next(iter(resources["aws_cloudfront_origin_access_control"].items()))
@@ -76,6 +81,7 @@ def test_cloudfront_uses_oac_https_spa_fallback_headers_and_logging(resources):
     assert headers["frame_options"]["frame_option"] == "DENY"
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_bucket_sse_s3_acls_for_cloudfront_and_lifecycle(resources):
     bucket = _bucket(resources, "log_archive")
     sse = _for_bucket(resources, "aws_s3_bucket_server_side_encryption_configuration", bucket)
@@ -90,12 +96,14 @@ def test_log_bucket_sse_s3_acls_for_cloudfront_and_lifecycle(resources):
     assert allow == {"AlbAccessLogDelivery", "S3ServerAccessLogDelivery"}
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_only_the_log_bucket_keeps_acls(resources):
     preferred = [b for b in resources["aws_s3_bucket_ownership_controls"].values()
                  if b["rule"]["object_ownership"] != "BucketOwnerEnforced"]
     assert len(preferred) == 1 and "log_archive" in preferred[0]["bucket"]
 
 
+@pytest.mark.pci("4.2")
 def test_frontend_custom_domain_pins_tls_1_2(resources):
     arn = FRONTEND_CERTIFICATE  # production stacks require the custom domain and its certificate
     cdn = only(resources, "aws_cloudfront_distribution")
@@ -114,6 +122,7 @@ def test_frontend_bucket_expires_replaced_builds(resources):
     assert rule["abort_incomplete_multipart_upload"][0]["days_after_initiation"] == 7
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
 def test_distribution_waits_for_the_log_buckets_acls_and_policy(resources):
     """A new bucket has ACLs off until its ownership control applies; CloudFront refuses such a log bucket."""
     cdn = only(resources, "aws_cloudfront_distribution")
