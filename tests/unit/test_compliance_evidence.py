@@ -25,7 +25,7 @@ def test_an_unknown_requirement_is_refused(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "test_y.py").write_text("import pytest\n\n@pytest.mark.pci('99.9')\ndef test_z():\n    pass\n",
                                       encoding="utf-8")
-    with pytest.raises(ValueError, match="'99.9'"):
+    with pytest.raises(ValueError, match=r"'99\.9'"):
         _collect(folder)
 
 
