@@ -96,7 +96,7 @@ test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sand
 cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
 	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
 
-bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite -> bench/results.json
+bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)

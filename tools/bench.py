@@ -5,7 +5,8 @@ the same run on the same machine. Each run is a fresh ``python tap.py`` process 
 pay), the two modes are interleaved so that load on the machine hits both alike, and the first run of each
 mode is discarded. Also records the peak memory of each run (max RSS over its process tree, i.e. Python or
 the Node kernel, from ``wait4``), the unit suite's wall time, and passes through the sandbox phase timings
-another helper writes (``--sandbox-phases FILE``). Everything goes to ``bench/results.json``.
+another helper writes (``--sandbox-phases FILE``). Everything goes to ``docs/measurements.json``, which is
+committed, and the README's table is rewritten from it (``render_table``); a unit test keeps the two equal.
 
 It is a benchmark, not a test: slow numbers never fail it. It exits 1 only when a synth run itself fails
 (then there is nothing to measure), and says so.
@@ -33,6 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = {"fast": "1", "plain": "0"}
+MEASUREMENTS = ROOT / "docs" / "measurements.json"
 SYNTH_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
 
 
@@ -169,13 +171,43 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+def render_table(document: dict[str, Any]) -> str:
+    """The README's table, from a measurements document."""
+    synth, unit = document["synth"], document.get("unit_suite") or {}
+    fast, plain = synth["fast"], synth["plain"]
+    date = document["started_utc"][:10]
+    rows = [
+        f"Measured by `make bench` on {date} ({document['machine']['cpus']} CPUs, {len(fast['runs_s'])} measured "
+        "synths per mode, interleaved; `docs/measurements.json`):",
+        "",
+        "| | fast loader | plain eager import |",
+        "|---|---|---|",
+        f"| full-stack synth, median | **{fast['median_s']:.2f} s** | {plain['median_s']:.2f} s |",
+        f"| peak memory | {fast['peak_rss_mb']:.0f} MB | {plain['peak_rss_mb']:.0f} MB |",
+        f"| speed-up | **{synth['speedup_plain_over_fast']:.1f}\u00d7** | |",
+    ]
+    if unit:
+        rows.append(f"| unit suite (`make unit`: {' '.join(unit['summary'])}) | {unit['seconds']:.1f} s | |")
+    return "\n".join(rows)
+
+
+def update_readme(document: dict[str, Any]) -> None:
+    """Replace the README's table (between its bench markers) with the one for ``document``."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    head, rest = text.split("<!-- bench:begin -->\n", 1)
+    _old, tail = rest.split("\n<!-- bench:end -->", 1)
+    readme.write_text(f"{head}<!-- bench:begin -->\n{render_table(document)}\n<!-- bench:end -->{tail}",
+                      encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="measured runs per mode (default 5, at least 5)")
     parser.add_argument("--warmup", type=int, default=1, help="discarded runs per mode before measuring")
     parser.add_argument("--sandbox-phases", type=Path, default=None, help="JSON file of sandbox phase timings")
     parser.add_argument("--no-unit", action="store_true", help="skip timing the unit suite")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--out", type=Path, default=MEASUREMENTS)
     parser.add_argument("--entry", default="tap.py", help="the synth entry point, run from the repo root")
     args = parser.parse_args(argv)
     runs = max(args.runs, 5)
@@ -209,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if args.out == MEASUREMENTS and not failed:
+        update_readme(document)
 
     print(f"\nsynth fast : median {fast['median_s']} s (runs {fast['runs_s']}), peak {fast['peak_rss_mb']} MB")
     print(f"synth plain: median {plain['median_s']} s (runs {plain['runs_s']}), peak {plain['peak_rss_mb']} MB")
