@@ -71,8 +71,9 @@ class Networking(Construct):  # pylint: disable=too-many-instance-attributes
             filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
         )
         suppress(azs, "CKV_AWS_394",
-                 "The spec requires availability zones to be looked up, not hard-coded; the stack takes the first "
-                 "az_count zone names by index, and pinning zone ids would hard-code one account's zone mapping.")
+                 "Availability zones are looked up, not hard-coded, so the stack works in any account; it takes the "
+                 "first az_count zone names by index, and pinning zone ids would hard-code one account's zone "
+                 "mapping.")
         self._vpc = Vpc(
             self,
             "vpc",

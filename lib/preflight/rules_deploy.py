@@ -124,7 +124,7 @@ def _major(version: str) -> str:
 
 
 @rule("PF-RDS-ENGINE-VERSION",
-      "RDS rejects versions it does not offer ('Cannot find version 15.5 for postgres', seed failure 1) "
+      "RDS rejects versions it does not offer ('Cannot find version 15.5 for postgres') "
       "only at apply time; validate engine_version against an allow-list kept as data.")
 def check_rds_engine_version(view: StackView) -> Iterator[Finding]:
     engines: Mapping[str, Any] = RDS_VERSIONS["engines"]
@@ -255,7 +255,7 @@ def _accepts(regex: str, value: str) -> bool:
 
 
 @rule("PF-USER-DATA",
-      "Launch templates need base64 user data ('Invalid BASE64 encoding of user data', seed failure 2), at most "
+      "Launch templates need base64 user data ('Invalid BASE64 encoding of user data'), at most "
       "16 KB, and free of ${ / %{ sequences that Terraform would try to interpolate.")
 def check_user_data(view: StackView) -> Iterator[Finding]:
     for template in view.resources("aws_launch_template"):
@@ -310,7 +310,7 @@ def _snippet(text: str, needle: str, width: int = 30) -> str:
 
 @rule("PF-WAF-ASSOCIATION-ARN",
       "An ALB association needs the web ACL's ARN; given its id, AWS answers 'invalid ARN' and the ALB stays "
-      "unprotected (seed failure 3).")
+      "unprotected.")
 def check_waf_association(view: StackView) -> Iterator[Finding]:
     for association in view.resources("aws_wafv2_web_acl_association"):
         raw = association.get("web_acl_arn")

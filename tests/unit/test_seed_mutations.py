@@ -109,7 +109,6 @@ def test_deploy2_terraform_validate_also_rejects_the_raw_template_literal(synth_
         tfcli.validate(tmp_path)
 
 
-@pytest.mark.pci("6.4.1, 6.4.2")
 def test_deploy3_waf_association_by_id_is_caught(synth_json: dict[str, Any]) -> None:
     config = mutated(synth_json)
     _, association = first(config, "aws_wafv2_web_acl_association")
@@ -331,7 +330,6 @@ def test_low8_project_has_one_assume_role_builder() -> None:
     assert not find_inline_assume_role(ROOT / "lib")
 
 
-@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_low8_every_role_trust_policy_comes_from_the_helper(synth_json: dict[str, Any]) -> None:
     from lib.iam import assume_role_policy  # pylint: disable=import-outside-toplevel
 
