@@ -55,6 +55,11 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the variable, the value and the fix."""
 
 
+def local_state_file(folder: Path, stack_name: str) -> Path:
+    """Where the local backend keeps ``stack_name``'s state inside ``folder`` (cdktf's own file name)."""
+    return folder / f"terraform.{stack_name}.tfstate"
+
+
 def _fail(variable: str, value: object, allowed: str, fix: str) -> ConfigError:
     if value is None:
         return ConfigError(f"{variable} is not set: {allowed}. {fix}")
@@ -158,8 +163,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     def local_state_path(self) -> Path:
         """Absolute path of the local backend's state: in the project root (the sandbox: ``sandbox-state/``),
         never inside ``cdktf.out``, which every synth replaces."""
-        folder = SANDBOX_STATE_DIR if self.sandbox else PROJECT_ROOT
-        return folder / f"terraform.{self.stack_name}.tfstate"
+        return local_state_file(SANDBOX_STATE_DIR if self.sandbox else PROJECT_ROOT, self.stack_name)
 
     @property
     def force_destroy_buckets(self) -> bool:
@@ -195,11 +199,11 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                 "it is not an AWS region name (e.g. us-east-1, eu-west-1; lib/preflight/data/aws_regions.json)",
                 "Set it to the region the state bucket lives in.",
             )
-        if self.state_bucket is not None and s3_bucket_name_problems(self.state_bucket):
+        bucket_problems = s3_bucket_name_problems(self.state_bucket) if self.state_bucket is not None else []
+        if bucket_problems:
             raise _fail(
                 "TERRAFORM_STATE_BUCKET", self.state_bucket,
-                "an S3 bucket name must follow AWS's naming rules: " + "; ".join(
-                    s3_bucket_name_problems(self.state_bucket)),
+                "an S3 bucket name must follow AWS's naming rules: " + "; ".join(bucket_problems),
                 "Set it to the name of an existing bucket, or unset it for a local backend.",
             )
         for variable, value in (("OWNER", self.owner), ("REPOSITORY", self.repository)):

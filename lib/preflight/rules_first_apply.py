@@ -169,9 +169,10 @@ def check_alb_access_log_bucket(view: StackView) -> Iterator[Finding]:
                           f"the load balancer does not depend on {granting[0].address}: enabling access logs before "
                           "the policy exists fails with 'Access Denied for bucket'. Fix: depends_on = "
                           f"[{granting[0].address}].")
-        if _sse_algorithms(view, bucket) - {"AES256"}:
+        algorithms = _sse_algorithms(view, bucket)
+        if algorithms - {"AES256"}:
             yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
-                          f"access logs go to {bucket.address}, encrypted with {sorted(_sse_algorithms(view, bucket))}"
+                          f"access logs go to {bucket.address}, encrypted with {sorted(algorithms)}"
                           ": ALB log delivery supports SSE-S3 only. Fix: sse_algorithm = \"AES256\".")
 
 

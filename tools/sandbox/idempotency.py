@@ -74,7 +74,15 @@ class Call:
 
 
 def identify(environ: dict[str, Any]) -> Call | None:
-    """The call behind a query- or JSON-protocol request, or None for REST calls and unsigned requests."""
+    """The call behind a query- or JSON-protocol request, or None for REST calls and unsigned requests; parsed
+    once per request and kept in ``environ`` (both middlewares ask)."""
+    if "sandbox.call" not in environ:
+        environ["sandbox.call"] = _parse_call(environ)
+    call: Call | None = environ["sandbox.call"]
+    return call
+
+
+def _parse_call(environ: dict[str, Any]) -> Call | None:
     scope = CREDENTIAL_SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
     if scope is None or environ.get("REQUEST_METHOD") != "POST":
         return None

@@ -38,12 +38,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lib.config import PROJECT_ROOT, ConfigError, StackConfig  # no cdktf import: cheap
+from lib.config import PROJECT_ROOT, ConfigError, StackConfig, local_state_file  # no cdktf import: cheap
 from tools.sandbox.certificate import import_sandbox_certificate
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 
 DEFAULT_SUFFIX = "sandbox"
+# The sandbox is a development stack with local state, whatever the caller's shell says.
+NOT_FROM_THE_CALLER = ("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "ENVIRONMENT_TYPE")
 LOG_DIR = ROOT / "sandbox-logs"
 MOTO_LOG = LOG_DIR / "moto.log"
 OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
@@ -301,8 +303,7 @@ def tool_environment(endpoint: str, region: str, suffix: str) -> dict[str, str]:
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
     })
-    # The sandbox is a development stack with local state, whatever the caller's shell says.
-    for unwanted in ("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "TF_WORKSPACE", "ENVIRONMENT_TYPE"):
+    for unwanted in (*NOT_FROM_THE_CALLER, "TF_WORKSPACE"):
         env.pop(unwanted, None)
     return env
 
@@ -312,7 +313,7 @@ def sandbox_config(environ: Mapping[str, str] | None = None) -> StackConfig:
     as synth will read them, so a bad value stops here before the emulator starts."""
     env = dict(os.environ if environ is None else environ)
     env.setdefault("ENVIRONMENT_SUFFIX", DEFAULT_SUFFIX)
-    for unwanted in ("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "ENVIRONMENT_TYPE"):
+    for unwanted in NOT_FROM_THE_CALLER:
         env.pop(unwanted, None)
     env["SANDBOX_ENDPOINT_URL"] = "http://127.0.0.1:1"  # placeholder: sandbox mode, the real port comes later
     return StackConfig.from_env(env)
@@ -324,7 +325,7 @@ class RealStateInTheWay(RuntimeError):
 
 def check_no_real_state(config: StackConfig) -> None:
     """Refuse to run a sandbox under a stack name whose project-root state may track real resources."""
-    real = PROJECT_ROOT / f"terraform.{config.stack_name}.tfstate"
+    real = local_state_file(PROJECT_ROOT, config.stack_name)
     if real.exists():
         raise RealStateInTheWay(
             f"{rel(real)} exists: that local state of {config.stack_name} may track a real deployment, and a "
