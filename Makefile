@@ -57,8 +57,8 @@ validate: synth  ## [deploy] terraform init (offline mirror) + validate on the s
 	$(PY) -m tools.tfcli validate $(STACK_DIR)
 
 lint: $(STAMP)  ## [develop] ruff + pylint (max line 120)
-	$(PY) -m ruff check lib tap.py tests tools
-	$(PY) -m pylint --rcfile=.pylintrc lib tap.py tests tools
+	$(PY) -m ruff check lib preflight tap.py tests tools
+	$(PY) -m pylint --rcfile=.pylintrc lib preflight tap.py tests tools
 
 unit: $(STAMP)  ## [develop] unit tests on the synthesized JSON
 	$(PY) -m pytest tests/unit -q
@@ -67,8 +67,8 @@ bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-ident
 	$(PY) -m pytest tests/bindings -q
 
 preflight: synth  ## [check] deploy-time rules over the synthesized stack + single assume-role helper check
-	$(PY) -m lib.preflight $(STACK_DIR)/cdk.tf.json
-	$(PY) -m lib.preflight.source_checks lib
+	$(PY) -m preflight $(STACK_DIR)/cdk.tf.json
+	$(PY) -m preflight.source_checks lib
 
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
 	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json

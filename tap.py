@@ -17,10 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lib import fast_bindings
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
-from lib.preflight import errors, format_report, run_preflight
+from lib.runtime import fast_bindings
 from lib.synth_output import OutputDirError, check_replaceable, mark, resolve_output_dir
+from preflight import errors, format_report, run_preflight
 
 PROVIDER_LOCK_FILE = PROJECT_ROOT / ".terraform.lock.hcl"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
-from lib.rules import (
+from preflight.aws_facts import (
     AWS_REGION_NAMES,
     CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS,
     CLOUDWATCH_RETENTION_DAYS,
@@ -190,13 +190,13 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             raise _fail(
                 "AWS_REGION", self.aws_region,
                 f"not a region this stack supports{why}; allowed regions are " + ", ".join(sorted(SUPPORTED_REGIONS))
-                + " (lib/preflight/data/regions.json says why)",
+                + " (preflight/data/regions.json says why)",
                 "Set AWS_REGION (or lib/AWS_REGION) to one of them.",
             )
         if self.state_bucket_region is not None and self.state_bucket_region not in AWS_REGION_NAMES:
             raise _fail(
                 "TERRAFORM_STATE_BUCKET_REGION", self.state_bucket_region,
-                "it is not an AWS region name (e.g. us-east-1, eu-west-1; lib/preflight/data/aws_regions.json)",
+                "it is not an AWS region name (e.g. us-east-1, eu-west-1; preflight/data/aws_regions.json)",
                 "Set it to the region the state bucket lives in.",
             )
         bucket_problems = s3_bucket_name_problems(self.state_bucket) if self.state_bucket is not None else []

@@ -13,18 +13,18 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.compute import ApiSecrets, Compute, ScalingSettings
+from lib.components.compute import ApiSecrets, Compute, ScalingSettings
+from lib.components.database import Database, DatabaseSizing
+from lib.components.encryption import EncryptionKeys
+from lib.components.frontend import Frontend
+from lib.components.log_archive import LogArchive
+from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring
+from lib.components.networking import Networking
+from lib.components.security_groups import SecurityGroups
+from lib.components.waf import WebApplicationFirewall
 from lib.config import StackConfig
-from lib.database import Database, DatabaseSizing
-from lib.frontend import Frontend
-from lib.kms import EncryptionKeys
-from lib.log_archive import LogArchive
-from lib.monitoring import AlarmThresholds, MonitoredResources, Monitoring
 from lib.naming import Naming
-from lib.networking import Networking
-from lib.security import SecurityGroups
 from lib.variables import define_variables
-from lib.waf import WebApplicationFirewall
 
 # Every service the stack calls; in sandbox mode each is pointed at the local emulator.
 SANDBOX_SERVICES = (

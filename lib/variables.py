@@ -14,7 +14,7 @@ from typing import Any
 from cdktf import TerraformStack, TerraformVariable, TerraformVariableValidationConfig
 
 from lib.config import PCI_MIN_LOG_RETENTION_DAYS, PRODUCTION, StackConfig
-from lib.rules import (
+from preflight.aws_facts import (
     CLOUDWATCH_RETENTION_DAYS,
     EC2_X86_64_TYPES,
     RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS,
@@ -92,7 +92,7 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
                (f"contains({_hcl_list(tuple(sorted(EC2_X86_64_TYPES)))}, var.instance_type)",
                 "instance_type must be an x86_64 EC2 instance type AWS offers, e.g. t3.medium or m7i.large; arm64 "
                 "types (t4g, m7g, ...) do not run the stack's x86_64 AMI and artifact "
-                "(lib/preflight/data/ec2_instance_types.json).")),
+                "(preflight/data/ec2_instance_types.json).")),
     )
     asg_min = _variable(stack, "asg_min_size", var_type=number, default=config.asg_min_size,
                         description="Minimum number of API instances (keep >= 2 for one per AZ failure).",
@@ -116,7 +116,7 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
                 "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),
                (f"contains({_hcl_list(tuple(sorted(RDS_POSTGRES_CLASSES)))}, var.db_instance_class)",
                 "db_instance_class must be an RDS for PostgreSQL class, e.g. db.t3.medium or db.r6g.large "
-                "(lib/preflight/data/ec2_instance_types.json)."),
+                "(preflight/data/ec2_instance_types.json)."),
                (f"!contains({_hcl_list(RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS)}, var.db_instance_class)",
                 "db_instance_class must support Performance Insights (medium or larger).")),
     )

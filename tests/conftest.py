@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
-from lib import fast_bindings  # pylint: disable=wrong-import-position
+from lib.runtime import fast_bindings  # pylint: disable=wrong-import-position
 
 # Before any test imports cdktf: load only the provider bindings the stack uses (~2 s instead of ~20 s).
 fast_bindings.enable()

@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # pylint: disable=wrong-import-position
-from lib.preflight import RULES, errors, run_preflight  # noqa: E402
+from preflight import RULES, errors, run_preflight  # noqa: E402
 from tools.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "compliance.md"

@@ -11,7 +11,7 @@ it loads the three assemblies (constructs, cdktf, provider-aws) once and waits u
 Run it once after installing the requirements (the Makefile's set-up does):
 ``.venv/bin/python tools/warm_jsii_cache.py``. Idempotent: with a warm cache it returns in ~1 s.
 It exits 1 with a message if the index does not appear in time or the fast-bindings hook did not report
-the package (a jsii upgrade changed what lib/fast_bindings.py relies on), 0 otherwise.
+the package (a jsii upgrade changed what lib/runtime/fast_bindings.py relies on), 0 otherwise.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INDEX_MANIFEST_GLOB = ".jsii.runtime.v*.json"  # jsii-kernel runtime-index.ts: written last, atomically
 FRESH_LOAD = (
     "import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter()\n"
-    "from lib import fast_bindings; fast_bindings.enable()\n"
+    "from lib.runtime import fast_bindings; fast_bindings.enable()\n"
     "import cdktf_cdktf_provider_aws._jsii\n"
     "print(f'{time.perf_counter() - t:.2f}')\n"
 )
@@ -49,7 +49,7 @@ def _provider_package_dir(report: Path) -> tuple[Path, bool]:
             return Path(event["packageDir"]), linked_dir.is_symlink()
     raise WarmUpError(
         f"the fast-bindings Node hook did not report loading the provider (report {report} is empty): "
-        "lib/fast_bindings_hook.js was not preloaded into the jsii kernel"
+        "lib/runtime/fast_bindings_hook.js was not preloaded into the jsii kernel"
     )
 
 
@@ -64,7 +64,7 @@ def warm(timeout: float) -> dict[str, object]:
         report.touch()
         os.environ["TAP_FAST_BINDINGS"] = "1"
         os.environ["TAP_FAST_BINDINGS_REPORT"] = str(report)
-        from lib import fast_bindings
+        from lib.runtime import fast_bindings
 
         started = time.perf_counter()
         fast_bindings.enable()

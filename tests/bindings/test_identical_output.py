@@ -28,7 +28,7 @@ def test_real_stack_is_identical_with_and_without_fast_bindings(tmp_path: Path) 
 
     # Each mode really ran as named: tap.py enabled the hook for "fast" only.
     assert [e["event"] for e in report_events(tmp_path / "fast.jsonl")][:1] == ["lazy-index"], \
-        "tap.py did not call lib.fast_bindings.enable() before importing cdktf"
+        "tap.py did not call lib.runtime.fast_bindings.enable() before importing cdktf"
     assert report_events(tmp_path / "plain.jsonl") == []
 
     fast_files = sorted((tmp_path / "fast").glob("stacks/*/cdk.tf.json"))

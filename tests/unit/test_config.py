@@ -132,7 +132,7 @@ def test_cli_exits_non_zero_and_writes_nothing(tmp_path, environ):
 def test_preflight_error_stops_synth_and_writes_nothing(tmp_path, monkeypatch, synth_json):
     """A stack that breaks a deploy-time rule is reported and never reaches cdktf.out."""
     import tap  # pylint: disable=import-outside-toplevel
-    from lib.preflight import Finding, Severity  # pylint: disable=import-outside-toplevel
+    from preflight import Finding, Severity  # pylint: disable=import-outside-toplevel
 
     assert synth_json  # the session's stack is already built: this test only re-runs the synth path
     finding = Finding(rule_id="PF-TEST", severity=Severity.ERROR, path="TapStacktest/x", address="aws_x.y",

@@ -1,7 +1,7 @@
-"""lib.fast_bindings: what it relies on still holds, it fails loudly when not, and it changes no output.
+"""lib.runtime.fast_bindings: what it relies on still holds, it fails loudly when not, and it changes no output.
 
 The mechanism skips the provider package's root ``__init__.py`` and replaces its npm entry point by lazy
-getters (see lib/fast_bindings.py). An upgrade of jsii, cdktf or the provider can break either; these
+getters (see lib/runtime/fast_bindings.py). An upgrade of jsii, cdktf or the provider can break either; these
 tests check each assumption explicitly (and in a fresh process, where the jsii kernel starts with the
 hook) and synthesize the real stack both ways to compare the JSON byte for byte.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from lib import fast_bindings
-from lib.fast_bindings import FastBindingsError, camel_case, check_root_init, inspect_package
+from lib.runtime import fast_bindings
+from lib.runtime.fast_bindings import FastBindingsError, camel_case, check_root_init, inspect_package
 
 ROOT = Path(__file__).resolve().parents[2]
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
@@ -144,7 +144,7 @@ def test_node_hook_refuses_a_changed_entry_point(tmp_path: Path) -> None:
 FRESH_PROCESS = textwrap.dedent("""\
     import json, os, sys
     sys.path.insert(0, sys.argv[1])
-    from lib import fast_bindings
+    from lib.runtime import fast_bindings
     fast_bindings.enable()
     fast_bindings.enable()  # idempotent
     import cdktf_cdktf_provider_aws as root
@@ -202,7 +202,7 @@ def test_fresh_process_loads_only_what_it_uses(tmp_path: Path) -> None:
 
 
 def test_enable_refuses_once_jsii_is_loaded() -> None:
-    script = "import sys; sys.path.insert(0, sys.argv[1]); import constructs; from lib import fast_bindings; " \
+    script = "import sys; sys.path.insert(0, sys.argv[1]); import constructs; from lib.runtime import fast_bindings; " \
              "fast_bindings.enable()"
     result = subprocess.run([sys.executable, "-c", script, str(ROOT)], env=child_env(TAP_FAST_BINDINGS="1"),
                             capture_output=True, text=True, check=False, timeout=300)

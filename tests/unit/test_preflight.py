@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from lib.preflight import RULES, Finding, Severity, errors, format_report, run_preflight
-from lib.preflight.__main__ import main as preflight_main
-from lib.preflight.source_checks import find_inline_assume_role
 from lib.suppressions import Suppression, read_suppressions, validate
+from preflight import RULES, Finding, Severity, errors, format_report, run_preflight
+from preflight.__main__ import main as preflight_main
+from preflight.source_checks import find_inline_assume_role
 from tools.checkov_scan import build_report, format_summary
 
 ACCOUNT = "${data.aws_caller_identity.current.account_id}"

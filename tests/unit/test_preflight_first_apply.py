@@ -1,4 +1,4 @@
-"""Preflight rules for what fails a first apply on real AWS (``lib/preflight/rules_first_apply.py``).
+"""Preflight rules for what fails a first apply on real AWS (``preflight/rules_first_apply.py``).
 
 The passing fixture of every rule is the synthesized production stack; each failing fixture is that stack
 with one change that reintroduces the failure class, and the test checks which rule catches it and what
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lib.preflight import Finding, Severity, run_preflight
+from preflight import Finding, Severity, run_preflight
 
 FIRST_APPLY_RULES = {"PF-CLOUDFRONT-LOG-BUCKET", "PF-CLOUDFRONT-LOG-REGION", "PF-ALB-ACCESS-LOG-BUCKET",
                      "PF-WAF-ASSOCIATION-TIMEOUT", "PF-ASG-DESIRED-CAPACITY", "PF-RDS-STORAGE",

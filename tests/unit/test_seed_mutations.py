@@ -10,7 +10,7 @@
 - high 5, ``deregistration_delay=30``: typeguard TypeError in the bindings (test_high5_*)
 - high 6, double-wrapped default_tags: jsii deserialization error at construction (test_high6_*)
 - medium 7, line over 120 characters: pylint C0301 (ruff E501 exempts the seed's one-token line) (test_medium7_*)
-- low 8, duplicated assume-role policies: the duplicate check lib.preflight.source_checks (test_low8_*)
+- low 8, duplicated assume-role policies: the duplicate check preflight.source_checks (test_low8_*)
 
 Mutations of the synthesized JSON work on a deep copy of the session's ``synth_json``; code-level ones run
 in this process, where the provider bindings are already loaded, except pylint (one subprocess per module).
@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 
-from lib.preflight import Finding, errors, run_preflight
-from lib.preflight.source_checks import find_inline_assume_role
+from preflight import Finding, errors, run_preflight
+from preflight.source_checks import find_inline_assume_role
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_USER_DATA = """#!/bin/bash
@@ -197,7 +197,7 @@ def component_classes() -> list[type]:
 
     importlib.import_module("lib.tap_stack")
     found = []
-    for name in sorted(m for m in sys.modules if m.startswith("lib.") and not m.startswith("lib.preflight")):
+    for name in sorted(m for m in sys.modules if m.startswith("lib.") and not m.startswith("preflight")):
         for _, cls in inspect.getmembers(sys.modules[name], inspect.isclass):
             if cls.__module__ == name and issubclass(cls, constructs.Construct):
                 found.append(cls)
@@ -314,15 +314,15 @@ def test_medium7_long_line_fails_pylint(lint_output: dict[str, str]) -> None:
 
 def test_low8_duplicate_assume_role_policy_is_caught(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
-    lib.mkdir()
-    shutil.copy(ROOT / "lib" / "iam.py", lib / "iam.py")
+    (lib / "blocks").mkdir(parents=True)
+    shutil.copy(ROOT / "lib" / "blocks" / "iam.py", lib / "blocks" / "iam.py")
     (lib / "networking.py").write_text(
         'import json\n\nPOLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
         '"Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]})\n',
         encoding="utf-8")
     findings = find_inline_assume_role(lib)
     assert [(f.path.name, f.line) for f in findings] == [("networking.py", 3)]
-    assert "use lib.iam.assume_role_policy(service)" in str(findings[0])
+    assert "use lib.blocks.iam.assume_role_policy(service)" in str(findings[0])
     print(findings[0])
 
 
@@ -331,7 +331,7 @@ def test_low8_project_has_one_assume_role_builder() -> None:
 
 
 def test_low8_every_role_trust_policy_comes_from_the_helper(synth_json: dict[str, Any]) -> None:
-    from lib.iam import assume_role_policy  # pylint: disable=import-outside-toplevel
+    from lib.blocks.iam import assume_role_policy  # pylint: disable=import-outside-toplevel
 
     roles = synth_json["resource"]["aws_iam_role"]
     assert roles
@@ -339,4 +339,4 @@ def test_low8_every_role_trust_policy_comes_from_the_helper(synth_json: dict[str
         statement = json.loads(role["assume_role_policy"])["Statement"][0]
         account = (statement.get("Condition") or {}).get("StringEquals", {}).get("aws:SourceAccount")
         rebuilt = assume_role_policy(statement["Principal"]["Service"], source_account=account)
-        assert role["assume_role_policy"] == rebuilt, f"{name}: trust policy not built by lib.iam"
+        assert role["assume_role_policy"] == rebuilt, f"{name}: trust policy not built by lib.blocks.iam"

@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from lib import user_data
-from lib.user_data import UserDataError, render_user_data
+from lib.blocks import user_data
+from lib.blocks.user_data import UserDataError, render_user_data
 
 
 def test_renders_markers_and_encodes():

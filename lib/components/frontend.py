@@ -37,9 +37,9 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from constructs import Construct
 
-from lib.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
-from lib.kms import customer_managed_key
-from lib.log_archive import CLOUDFRONT_LOG_PREFIX, S3_ACCESS_LOG_PREFIX
+from lib.blocks.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
+from lib.components.encryption import customer_managed_key
+from lib.components.log_archive import CLOUDFRONT_LOG_PREFIX, S3_ACCESS_LOG_PREFIX
 from lib.naming import Naming
 from lib.suppressions import suppress
 

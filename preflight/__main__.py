@@ -1,4 +1,4 @@
-"""``python -m lib.preflight <cdk.tf.json> [...]``: run the preflight on synthesized stacks.
+"""``python -m preflight <cdk.tf.json> [...]``: run the preflight on synthesized stacks.
 
 Exit status: 0 when no error-level finding, 1 when there is one, 2 when a file cannot be read. Warnings are
 printed but do not fail, unless ``--strict`` (CI may want that once the warnings are resolved).
@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from lib.preflight import RULES, errors, format_report, run_preflight
+from preflight import RULES, errors, format_report, run_preflight
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.preflight", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m preflight", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path, help="synthesized cdk.tf.json files")
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.add_argument("--list-rules", action="store_true", help="print the rule ids and rationales")

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Bootstraps the placeholder payment API: an HTTP service on the API port answering GET /health with JSON.
-# Rendered by lib/user_data.py, which substitutes the markers between double at-signs and base64-encodes the result.
+# Rendered by the user-data block, which substitutes the markers between double at-signs and base64-encodes the result.
 # Shell variables are written $NAME, never with braces: the script must contain no Terraform
 # interpolation sequence (seed failure 2).
 set -euo pipefail

@@ -1,7 +1,7 @@
 """RDS PostgreSQL, the system of record for payments.
 
 - Engine version is the *major* version (seed failure 1: RDS never shipped "15.5"; with "15" it picks
-  the latest patch). The config validates it against ``lib.rules.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
+  the latest patch). The config validates it against ``preflight.aws_facts.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
 - Multi-AZ, gp3 with storage autoscaling, encrypted with the customer-managed data key (PCI DSS 3.5).
 - The master password is generated and rotated by RDS in Secrets Manager, encrypted with the data key:
   it never appears in code, Terraform state or outputs (PCI DSS 8.3).
@@ -26,9 +26,9 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
-from lib.iam import assume_role_policy
+from lib.blocks.iam import assume_role_policy
 from lib.naming import Naming
-from lib.rules import apply_method_for
+from preflight.aws_facts import apply_method_for
 
 ENGINE = "postgres"
 DATABASE_NAME = "payments"
@@ -51,7 +51,7 @@ def _apply_method(family: str, parameter: str) -> str:
     method = apply_method_for(family, parameter)
     if method is None:
         raise ValueError(f"parameter {parameter!r} of family {family!r} has no apply type in "
-                         "lib/preflight/data/rds_parameters.json; add it there (static or dynamic) with its source")
+                         "preflight/data/rds_parameters.json; add it there (static or dynamic) with its source")
     return method
 
 
@@ -97,7 +97,7 @@ class Database(Construct):
             name=naming.name(f"postgres{major_version}"),
             family=f"postgres{major_version}",
             description="Forces TLS and logs connections",
-            # Dynamic parameters apply at once, static ones at the next reboot (lib/preflight/data/rds_parameters.json):
+            # Dynamic parameters apply at once, static ones at the next reboot (preflight/data/rds_parameters.json):
             # a dynamic one left on pending-reboot waits for a reboot nobody schedules. A change of apply_method
             # alone (same value) is never sent to RDS and the plan keeps showing it (provider #36419): change
             # methods together with a value, or not at all. These were set before any real apply.

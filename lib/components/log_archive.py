@@ -19,7 +19,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from constructs import Construct
 
-from lib.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
+from lib.blocks.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
 from lib.naming import Naming
 from lib.suppressions import suppress
 

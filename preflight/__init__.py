@@ -4,7 +4,7 @@ Why: every deployment failure in the seed analysis passed synth and validate and
 halfway through an apply (a retired RDS version, user data that was not base64, a WAF association given an
 id instead of an ARN, a backend key). These rules read the JSON that Terraform will receive and stop synth
 with a message naming the construct path, the bad value and the fix. Pure Python over a dict: no cdktf or
-jsii import, so ``python -m lib.preflight`` runs in well under a second.
+jsii import, so ``python -m preflight`` runs in well under a second.
 
 Public API: :func:`run_preflight`, :class:`Finding`, :class:`Severity`, :data:`RULES`, :func:`format_report`.
 
@@ -35,7 +35,7 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-CERTIFICATE-REGION`` ALB certificates from the stack's region, CloudFront's from us-east-1
 - ``PF-KEY-SERVICE-ACCESS`` keys let in the services that use them (logs, CloudWatch alarms, CloudFront)
 
-Data files (``lib/preflight/data``; each carries ``_source`` and ``_retrieved``, see ``README.md`` there):
+Data files (``preflight/data``; each carries ``_source`` and ``_retrieved``, see ``README.md`` there):
 ``rds_engine_versions.json`` (AWS RDS for PostgreSQL release notes/calendar and the May 2026 minor version
 deprecation notice, retrieved 2026-11-28), ``instance_families.json`` (EC2 instance types and RDS DB instance
 class documentation, 2026-11-28), ``terraform_backends.json`` (measured with Terraform 1.11.4, 2026-11-28),
@@ -49,14 +49,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lib.preflight import (  # noqa: F401  (registers rules)
+from preflight import (  # noqa: F401  (registers rules)
     rules_deploy,
     rules_first_apply,
     rules_names,
     rules_network,
     rules_security,
 )
-from lib.preflight.model import RULES, Finding, Rule, Severity, StackView
+from preflight.model import RULES, Finding, Rule, Severity, StackView
 
 __all__ = ["RULES", "Finding", "Rule", "Severity", "errors", "format_report", "run_preflight"]
 

@@ -83,7 +83,7 @@ def rule(rule_id: str, rationale: str) -> Callable[[Callable[[StackView], Iterat
 
 
 def load_data(name: str) -> dict[str, Any]:
-    """A data file from ``lib/preflight/data`` (facts about AWS kept out of code, with source and date)."""
+    """A data file from ``preflight/data`` (facts about AWS kept out of code, with source and date)."""
     with (DATA_DIR / name).open(encoding="utf-8") as handle:
         data: dict[str, Any] = json.load(handle)
     return data

@@ -32,7 +32,7 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from lib.iam import assume_role_policy, policy_document
+from lib.blocks.iam import assume_role_policy, policy_document
 from lib.naming import Naming
 from lib.suppressions import suppress
 

@@ -1,10 +1,10 @@
 'use strict';
 /**
- * Lazy entry point for @cdktf/provider-aws inside the jsii kernel (Node side of lib/fast_bindings.py).
+ * Lazy entry point for @cdktf/provider-aws inside the jsii kernel (Node side of lib/runtime/fast_bindings.py).
  *
  * Why: the package's lib/index.js is 2,135 `exports.x = require("./x")` lines, so the kernel's
  * `require` of it loads every resource class (~2-3 s on this machine) although a stack uses ~60.
- * lib/fast_bindings.py preloads this file (`node --require`, through NODE_OPTIONS set only for
+ * lib/runtime/fast_bindings.py preloads this file (`node --require`, through NODE_OPTIONS set only for
  * the kernel process it starts) and this file replaces that one entry point by an object whose
  * properties `require` their submodule on first access. The kernel finds a class by walking
  * `closure[namespace][name]`, so only the submodules a stack touches are ever loaded.
@@ -37,16 +37,16 @@ const ALLOWED = [
 const originalJsLoader = Module._extensions['.js'];
 if (typeof originalJsLoader !== 'function') {
   throw new Error(
-    'tap fast_bindings (lib/fast_bindings_hook.js): Node no longer exposes Module._extensions[".js"]; '
+    'tap fast_bindings (lib/runtime/fast_bindings_hook.js): Node no longer exposes Module._extensions[".js"]; '
     + 'the lazy provider index cannot be installed. Set TAP_FAST_BINDINGS=0 and update the hook.',
   );
 }
 
 function fail(filename, lineNo, message) {
   throw new Error(
-    `tap fast_bindings (lib/fast_bindings_hook.js): ${filename}:${lineNo}: ${message}. `
+    `tap fast_bindings (lib/runtime/fast_bindings_hook.js): ${filename}:${lineNo}: ${message}. `
     + 'The @cdktf/provider-aws entry point changed, so it cannot be replaced by a lazy index. '
-    + 'Set TAP_FAST_BINDINGS=0 to use the plain loader, and update lib/fast_bindings_hook.js.',
+    + 'Set TAP_FAST_BINDINGS=0 to use the plain loader, and update lib/runtime/fast_bindings_hook.js.',
   );
 }
 

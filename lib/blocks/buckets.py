@@ -36,7 +36,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from lib.iam import Statement, deny_insecure_transport, policy_document
+from lib.blocks.iam import Statement, deny_insecure_transport, policy_document
 
 
 @dataclass(frozen=True)

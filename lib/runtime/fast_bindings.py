@@ -16,7 +16,7 @@ What ``enable()`` does (only when ``TAP_FAST_BINDINGS`` is unset or true):
 2. Type lookup: registers every submodule in jsii's ``_submodule_fqn_map``, so that if the kernel ever
    hands back an object whose class lives in a submodule nobody imported, jsii imports it on demand
    instead of failing with "Unknown type".
-3. Node side: the jsii kernel process is started with ``NODE_OPTIONS=--require lib/fast_bindings_hook.js``
+3. Node side: the jsii kernel process is started with ``NODE_OPTIONS=--require lib/runtime/fast_bindings_hook.js``
    (set only around jsii's own process start, never left in ``os.environ``), which replaces the package's
    ``lib/index.js`` by lazy getters, so the kernel loads only the classes it is asked to create.
 
@@ -88,8 +88,8 @@ class FastBindingsError(RuntimeError):
 
     def __init__(self, problem: str) -> None:
         super().__init__(
-            f"lib.fast_bindings: {problem}. Fast loading of {PACKAGE} was verified with {VERIFIED_WITH}; "
-            f"set {ENV_SWITCH}=0 to use the plain (slow) imports, and re-check lib/fast_bindings.py "
+            f"lib.runtime.fast_bindings: {problem}. Fast loading of {PACKAGE} was verified with {VERIFIED_WITH}; "
+            f"set {ENV_SWITCH}=0 to use the plain (slow) imports, and re-check lib/runtime/fast_bindings.py "
             "with tests/unit/test_fast_bindings.py."
         )
 
@@ -309,7 +309,7 @@ def _stand_in_module(layout: PackageLayout) -> types.ModuleType:
 
     module = importlib.util.module_from_spec(layout.spec)
     module.__path__ = extend_path(list(module.__path__), PACKAGE)  # as the real __init__ does
-    module.__doc__ = f"{PACKAGE}, loaded submodule by submodule by lib.fast_bindings."
+    module.__doc__ = f"{PACKAGE}, loaded submodule by submodule by lib.runtime.fast_bindings."
     module.__all__ = list(layout.submodules)  # type: ignore[attr-defined]  # star-import keeps its meaning
     known = frozenset(layout.submodules) | {"_jsii"}
 

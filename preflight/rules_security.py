@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lib.preflight.model import Finding, Resource, Severity, StackView, finding, rule, truthy
-from lib.rules import CLOUDWATCH_RETENTION_DAYS
+from preflight.aws_facts import CLOUDWATCH_RETENTION_DAYS
+from preflight.model import Finding, Resource, Severity, StackView, finding, rule, truthy
 
 
 def _bucket_refs(view: StackView, bucket: Resource) -> set[str]:

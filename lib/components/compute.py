@@ -49,9 +49,9 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import (
 )
 from constructs import Construct
 
-from lib.iam import assume_role_policy, policy_document
+from lib.blocks.iam import assume_role_policy, policy_document
+from lib.blocks.user_data import render_user_data
 from lib.naming import Naming
-from lib.user_data import render_user_data
 
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"

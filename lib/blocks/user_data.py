@@ -1,4 +1,4 @@
-"""Render the launch template's user data from ``lib/templates`` (seed failure 2).
+"""Render the launch template's user data from ``lib/blocks/templates`` (seed failure 2).
 
 Launch templates take user data base64-encoded (EC2 answers ``InvalidUserData.Malformed`` otherwise), and
 a literal ``${`` or ``%{`` inside it would be parsed by Terraform as interpolation. Rendering refuses both
@@ -22,7 +22,7 @@ class UserDataError(ValueError):
 
 
 def render_user_data(template: str, values: dict[str, str]) -> str:
-    """Substitute ``@@NAME@@`` markers in ``lib/templates/<template>`` and return the base64 text."""
+    """Substitute ``@@NAME@@`` markers in ``lib/blocks/templates/<template>`` and return the base64 text."""
     text = (TEMPLATE_DIR / template).read_text(encoding="utf-8")
     missing = sorted(set(_MARKER.findall(text)) - set(values))
     if missing:

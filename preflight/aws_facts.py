@@ -1,6 +1,6 @@
 """AWS facts shared by configuration validation, Terraform variable validation blocks and the preflight.
 
-The facts themselves live as data, with their source and retrieval date, in ``lib/preflight/data/``;
+The facts themselves live as data, with their source and retrieval date, in ``preflight/data/``;
 this module only exposes them, so the synth-time check (``lib.config``), the plan-time check (the
 ``validation`` blocks in ``lib.variables``) and the preflight cannot drift apart.
 """
@@ -12,7 +12,7 @@ import unicodedata
 from difflib import get_close_matches
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent / "preflight" / "data"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def _load(name: str) -> dict:

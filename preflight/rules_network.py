@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-from lib.preflight.model import Finding, Resource, StackView, finding, rule, truthy
+from preflight.model import Finding, Resource, StackView, finding, rule, truthy
 
 INTERNET = {"0.0.0.0/0", "::/0"}
 ALL_PROTOCOLS = {"-1", "all"}

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lib.preflight.model import (
+from preflight.model import (
     ANY_TOKEN,
     Finding,
     Resource,
@@ -138,7 +138,7 @@ def check_rds_engine_version(view: StackView) -> Iterator[Finding]:
             yield finding("PF-RDS-ENGINE-VERSION", db,
                           f"engine {engine!r} is not in the allow-list ({', '.join(sorted(engines))}). "
                           "Fix: use engine = \"postgres\" (or add the engine with its versions to "
-                          "lib/preflight/data/rds_engine_versions.json).")
+                          "preflight/data/rds_engine_versions.json).")
             continue
         allowed = engines[engine]
         majors, fulls = allowed["major_versions"], allowed["full_versions"]
@@ -211,7 +211,7 @@ def check_rds_instance_class(view: StackView) -> Iterator[Finding]:
             yield finding("PF-RDS-INSTANCE-CLASS", db,
                           f"instance_class {source}{value!r} is not a DB instance class family RDS offers for {engine} "
                           f"(known families: {', '.join(classes[engine][:6])}, ...; "
-                          "lib/preflight/data/instance_families.json). Fix: use e.g. \"db.t3.medium\" or "
+                          "preflight/data/instance_families.json). Fix: use e.g. \"db.t3.medium\" or "
                           "\"db.r6g.large\".")
         elif truthy(db.get("performance_insights_enabled")) and value in FAMILIES.get(
                 "rds_classes_without_performance_insights", []):
@@ -240,7 +240,7 @@ def check_ec2_instance_type(view: StackView) -> Iterator[Finding]:
             source = f"var.{variable} default " if variable else ""
             yield finding("PF-EC2-INSTANCE-TYPE", resource,
                           f"instance_type {source}{value!r}: family {family!r} is not an EC2 instance family "
-                          "(lib/preflight/data/instance_families.json). Fix: use an existing type such as "
+                          "(preflight/data/instance_families.json). Fix: use an existing type such as "
                           "\"t3.medium\" or \"m7i.large\".")
 
 
@@ -267,7 +267,7 @@ def check_user_data(view: StackView) -> Iterator[Finding]:
             if isinstance(raw, str) and ANY_TOKEN.fullmatch(raw):
                 yield finding("PF-USER-DATA", template,
                               f"user_data is the expression {raw[:80]!r}, which cannot be checked before plan. "
-                              "Fix: render and base64-encode the script in Python (lib/user_data.py) so it is "
+                              "Fix: render and base64-encode the script in Python (lib/blocks/user_data.py) so it is "
                               "checked here.", Severity.WARNING)
                 continue
             yield finding("PF-USER-DATA", template,
@@ -297,7 +297,7 @@ def check_user_data(view: StackView) -> Iterator[Finding]:
                               f"decoded user_data contains the template sequence {sequence!r} "
                               f"({_snippet(script, sequence)}); it is a Terraform interpolation/directive and an "
                               "unrendered placeholder in the script. Fix: write shell variables as $NAME and build "
-                              "strings by concatenation (see lib/user_data.py).")
+                              "strings by concatenation (see lib/blocks/user_data.py).")
 
 
 def _snippet(text: str, needle: str, width: int = 30) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from lib.preflight.model import ACCOUNT_ID_TOKEN, Finding, Resource, StackView, finding, rule
-from lib.rules import s3_bucket_name_problems
+from preflight.aws_facts import s3_bucket_name_problems
+from preflight.model import ACCOUNT_ID_TOKEN, Finding, Resource, StackView, finding, rule
 
 ACCOUNT_ID_PLACEHOLDER = "123456789012"
 

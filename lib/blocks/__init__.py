@@ -1,0 +1,1 @@
+"""Building blocks the components compose: secure defaults written once (buckets, log groups, roles, policies)."""
