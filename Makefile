@@ -17,7 +17,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit bindings cli-tests cost sandbox sandbox-tests preflight scan compliance compliance-check test bench clean
+.PHONY: help setup synth validate lint unit bindings cli-tests cost sandbox sandbox-tests preflight scan compliance compliance-check docs docs-check test bench clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -89,7 +89,13 @@ compliance-check: $(STAMP) $(CHECKOV)  ## [check] docs/compliance.md matches wha
 	$(PY) -m tools.compliance_report --check
 	$(PY) -m pytest tests/compliance -q
 
-TEST_STEPS := lint unit bindings cli-tests validate preflight scan compliance-check sandbox-tests sandbox
+docs: $(STAMP)  ## [develop] regenerate every generated document (README tables and diagram, environments/example.tfvars)
+	$(PY) -m tools.docs
+
+docs-check: $(STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
+	$(PY) -m tools.docs --check
+
+TEST_STEPS := lint unit bindings cli-tests validate preflight scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.run_steps $(TEST_STEPS)
 

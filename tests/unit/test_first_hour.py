@@ -48,9 +48,3 @@ def test_synth_without_node_says_so_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("Configuration error: Node.js is not on PATH")
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
-
-
-def test_readme_shows_the_current_help() -> None:
-    result = subprocess.run(["make", "-s"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"```text\n{result.stdout.rstrip()}\n```" in readme, "README's `make` listing is stale"
