@@ -8,23 +8,26 @@ keys -> network -> security groups -> log archive -> WAF -> database -> compute 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.components.compute import ApiSecrets, Compute, ScalingSettings
-from lib.components.database import Database, DatabaseSizing
-from lib.components.encryption import EncryptionKeys
-from lib.components.frontend import Frontend
-from lib.components.log_archive import LogArchive
-from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring
-from lib.components.networking import Networking
-from lib.components.security_groups import SecurityGroups
-from lib.components.waf import WebApplicationFirewall
+from lib.components.compute import ApiSecrets, Compute, ComputeProps, ScalingSettings
+from lib.components.database import Database, DatabaseProps, DatabaseSizing
+from lib.components.encryption import EncryptionKeys, EncryptionKeysProps
+from lib.components.frontend import Frontend, FrontendProps
+from lib.components.log_archive import LogArchive, LogArchiveProps
+from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
+from lib.components.networking import Networking, NetworkingProps
+from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
+from lib.components.waf import WafProps, WebApplicationFirewall
 from lib.config import StackConfig
 from lib.naming import Naming
-from lib.variables import define_variables
+from lib.variables import StackVariables, define_variables
 
 # Every service the stack calls; in sandbox mode each is pointed at the local emulator.
 SANDBOX_SERVICES = (
@@ -34,6 +37,27 @@ SANDBOX_SERVICES = (
 SANDBOX_CREDENTIAL = "test"  # moto accepts any static key; never a real credential
 
 
+@dataclass(frozen=True)
+class Foundation:
+    """What every tier builds on: keys, network, security groups, the log archive and the firewall."""
+
+    keys: EncryptionKeys
+    network: Networking
+    security_groups: SecurityGroups
+    log_archive: LogArchive
+    waf: WebApplicationFirewall
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """The data, application and frontend tiers, and what watches them."""
+
+    database: Database
+    compute: Compute
+    frontend: Frontend
+    monitoring: Monitoring
+
+
 class TapStack(TerraformStack):
     """Provider, state backend, components and outputs for one environment."""
 
@@ -41,109 +65,68 @@ class TapStack(TerraformStack):
         super().__init__(scope, construct_id)
         self._configure_provider(config)
         self._configure_backend(config)
-        naming = Naming.for_config(config)
         variables = define_variables(self, config)
         account_id = DataAwsCallerIdentity(self, "current").account_id
-        force_destroy = config.force_destroy_buckets
+        foundation = self._foundation(config, account_id, variables)
+        tiers = self._tiers(config, account_id, variables, foundation)
+        for name, (value, description) in stack_outputs(foundation, tiers).items():
+            TerraformOutput(self, name, value=value, description=description)
 
-        keys = EncryptionKeys(self, "encryption", naming=naming, account_id=account_id, region=config.aws_region)
-        network = Networking(
-            self, "networking", naming=naming, vpc_cidr=config.vpc_cidr, az_count=config.az_count,
+    def _foundation(self, config: StackConfig, account_id: str, variables: StackVariables) -> Foundation:
+        naming = Naming.for_config(config)
+        keys = EncryptionKeys(self, "encryption", props=EncryptionKeysProps(
+            naming=naming, account_id=account_id, region=config.aws_region))
+        network = Networking(self, "networking", props=NetworkingProps(
+            naming=naming, vpc_cidr=config.vpc_cidr, az_count=config.az_count,
             single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
-            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn,
+            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn))
+        return Foundation(
+            keys=keys,
+            network=network,
+            security_groups=SecurityGroups(self, "security_groups", props=SecurityGroupsProps(
+                naming=naming, vpc_id=network.vpc_id, api_port=config.api_port)),
+            log_archive=LogArchive(self, "log_archive", props=LogArchiveProps(
+                naming=naming, account_id=account_id, force_destroy=config.force_destroy_buckets)),
+            waf=WebApplicationFirewall(self, "waf", props=WafProps(
+                naming=naming, logs_key_arn=keys.logs_key_arn, log_retention_days=variables.log_retention_days)),
         )
-        security_groups = SecurityGroups(self, "security_groups", naming=naming, vpc_id=network.vpc_id,
-                                         api_port=config.api_port)
-        log_archive = LogArchive(self, "log_archive", naming=naming, account_id=account_id,
-                                 force_destroy=force_destroy)
-        waf = WebApplicationFirewall(self, "waf", naming=naming, logs_key_arn=keys.logs_key_arn,
-                                     log_retention_days=variables.log_retention_days)
-        database = Database(
-            self, "database", naming=naming, engine_version=config.db_engine_version,
-            data_subnet_ids=network.data_subnet_ids, db_security_group_id=security_groups.db_security_group_id,
-            data_key_arn=keys.data_key_arn, logs_key_arn=keys.logs_key_arn,
-            log_retention_days=variables.log_retention_days, account_id=account_id,
+
+    def _tiers(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Tiers:
+        naming, keys, network, groups = Naming.for_config(config), base.keys, base.network, base.security_groups
+        database = Database(self, "database", props=DatabaseProps(
+            naming=naming, engine_version=config.db_engine_version, data_subnet_ids=network.data_subnet_ids,
+            db_security_group_id=groups.db_security_group_id, data_key_arn=keys.data_key_arn,
+            logs_key_arn=keys.logs_key_arn, log_retention_days=variables.log_retention_days, account_id=account_id,
             sizing=DatabaseSizing(
-                instance_class=variables.db_instance_class,
-                allocated_storage=variables.db_allocated_storage,
+                instance_class=variables.db_instance_class, allocated_storage=variables.db_allocated_storage,
                 max_allocated_storage=variables.db_max_allocated_storage,
-                backup_retention_days=variables.db_backup_retention_days,
-            ),
-            deletion_protection=config.deletion_protection,
-        )
-        compute = Compute(
-            self, "compute", naming=naming, vpc_id=network.vpc_id,
-            public_subnet_ids=network.public_subnet_ids, app_subnet_ids=network.app_subnet_ids,
-            alb_security_group_id=security_groups.alb_security_group_id,
-            app_security_group_id=security_groups.app_security_group_id,
-            api_port=config.api_port, certificate_arn=variables.certificate_arn, web_acl_arn=waf.web_acl_arn,
-            access_log_bucket=log_archive.bucket_name, access_log_prefix=log_archive.alb_log_prefix,
-            access_log_ready=[log_archive.bucket_policy],
-            deletion_protection=config.deletion_protection,
+                backup_retention_days=variables.db_backup_retention_days),
+            deletion_protection=config.deletion_protection))
+        compute = Compute(self, "compute", props=ComputeProps(
+            naming=naming, vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids,
+            app_subnet_ids=network.app_subnet_ids, alb_security_group_id=groups.alb_security_group_id,
+            app_security_group_id=groups.app_security_group_id, api_port=config.api_port,
+            certificate_arn=variables.certificate_arn, web_acl_arn=base.waf.web_acl_arn,
+            access_logs=base.log_archive.destination, deletion_protection=config.deletion_protection,
             scaling=ScalingSettings(
                 instance_type=variables.instance_type, min_size=variables.asg_min_size,
-                max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity,
-            ),
+                max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity),
             secrets=ApiSecrets(
                 connection_parameter_arn=database.connection_parameter_arn,
-                db_secret_arn=database.master_secret_arn, data_key_arn=keys.data_key_arn,
-            ),
-        )
-        frontend = Frontend(
-            self, "frontend", naming=naming, account_id=account_id, log_bucket_name=log_archive.bucket_name,
-            log_bucket_domain_name=log_archive.bucket_domain_name, force_destroy=force_destroy,
-            log_bucket_policy=log_archive.bucket_policy, log_bucket_acl_ownership=log_archive.acl_ownership,
-            custom_domain=config.frontend_domain, certificate_arn=config.frontend_certificate_arn,
-        )
-        monitoring = Monitoring(
-            self, "monitoring", naming=naming, region=config.aws_region, logs_key_arn=keys.logs_key_arn,
+                db_secret_arn=database.master_secret_arn, data_key_arn=keys.data_key_arn)))
+        frontend = Frontend(self, "frontend", props=FrontendProps(
+            naming=naming, account_id=account_id, access_logs=base.log_archive.destination,
+            force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
+            certificate_arn=config.frontend_certificate_arn))
+        monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
+            naming=naming, region=config.aws_region, logs_key_arn=keys.logs_key_arn,
             resources=MonitoredResources(
                 alb_arn_suffix=compute.alb_arn_suffix, target_group_arn_suffix=compute.target_group_arn_suffix,
-                asg_name=compute.asg_name, db_identifier=database.identifier,
-            ),
+                asg_name=compute.asg_name, db_identifier=database.identifier),
             thresholds=AlarmThresholds(
                 cpu_percent=variables.cpu_alarm_threshold, alb_5xx_rate_percent=variables.alb_5xx_rate_threshold,
-                alarm_email=variables.alarm_email,
-            ),
-        )
-
-        outputs = {
-            "vpc_id": (network.vpc_id, "VPC id"),
-            "public_subnet_ids": (network.public_subnet_ids, "Public subnets (ALB, NAT), one per AZ"),
-            "app_subnet_ids": (network.app_subnet_ids, "Private application subnets (instances), one per AZ"),
-            "data_subnet_ids": (network.data_subnet_ids, "Private data subnets (RDS), one per AZ"),
-            "nat_gateway_ids": (network.nat_gateway_ids, "NAT gateways"),
-            "flow_log_group_name": (network.flow_log_group_name, "Log group receiving the VPC flow logs"),
-            "alb_security_group_id": (security_groups.alb_security_group_id, "ALB security group"),
-            "app_security_group_id": (security_groups.app_security_group_id, "API instance security group"),
-            "db_security_group_id": (security_groups.db_security_group_id, "Database security group"),
-            "alb_arn": (compute.alb_arn, "Application Load Balancer ARN"),
-            "alb_dns_name": (compute.alb_dns_name, "DNS name to point the API's domain at (CNAME/alias)"),
-            "https_listener_arn": (compute.https_listener_arn, "HTTPS listener ARN"),
-            "target_group_arn": (compute.target_group_arn, "API target group ARN"),
-            "asg_name": (compute.asg_name, "Auto Scaling Group name"),
-            "launch_template_id": (compute.launch_template_id, "Launch template id"),
-            "waf_web_acl_arn": (waf.web_acl_arn, "WAF web ACL ARN"),
-            "waf_log_group_name": (waf.log_group_name, "Log group receiving WAF logs"),
-            "rds_endpoint": (database.endpoint, "PostgreSQL endpoint (host:port)"),
-            "rds_identifier": (database.identifier, "RDS instance identifier"),
-            "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),
-            "db_connection_parameter_name": (database.connection_parameter_name,
-                                             "SSM SecureString with the connection string (no password)"),
-            # The original task's clients read this key; same value as db_connection_parameter_name.
-            "db_connection_parameter": (database.connection_parameter_name,
-                                        "SSM SecureString with the connection string (alias of "
-                                        "db_connection_parameter_name)"),
-            "frontend_bucket_name": (frontend.bucket_name, "Bucket to upload the React build to"),
-            "cloudfront_distribution_id": (frontend.distribution_id, "CloudFront distribution id (for invalidations)"),
-            "cloudfront_domain_name": (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
-            "log_bucket_name": (log_archive.bucket_name, "Access-log archive bucket"),
-            "sns_topic_arn": (monitoring.alarm_topic_arn, "Alarm notification topic"),
-            "logs_kms_key_arn": (keys.logs_key_arn, "KMS key for logs and alarms"),
-            "data_kms_key_arn": (keys.data_key_arn, "KMS key for the database and its secrets"),
-        }
-        for name, (value, description) in outputs.items():
-            TerraformOutput(self, name, value=value, description=description)
+                alarm_email=variables.alarm_email)))
+        return Tiers(database=database, compute=compute, frontend=frontend, monitoring=monitoring)
 
     def _configure_provider(self, config: StackConfig) -> None:
         # default_tags is a list of one block (seed failure 6): build the block here, once.
@@ -183,3 +166,45 @@ class TapStack(TerraformStack):
         # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3BackendConfig predates the key.
         # No DynamoDB lock table: use_lockfile replaces it.
         self.add_override("terraform.backend.s3.use_lockfile", True)
+
+
+def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, str]]:
+    """Every identifier a consumer of the stack needs (CI, the sandbox tests, operators): value and description."""
+    keys, network, security_groups = foundation.keys, foundation.network, foundation.security_groups
+    log_archive, waf = foundation.log_archive, foundation.waf
+    database, compute, frontend, monitoring = tiers.database, tiers.compute, tiers.frontend, tiers.monitoring
+    return {
+        "vpc_id": (network.vpc_id, "VPC id"),
+        "public_subnet_ids": (network.public_subnet_ids, "Public subnets (ALB, NAT), one per AZ"),
+        "app_subnet_ids": (network.app_subnet_ids, "Private application subnets (instances), one per AZ"),
+        "data_subnet_ids": (network.data_subnet_ids, "Private data subnets (RDS), one per AZ"),
+        "nat_gateway_ids": (network.nat_gateway_ids, "NAT gateways"),
+        "flow_log_group_name": (network.flow_log_group_name, "Log group receiving the VPC flow logs"),
+        "alb_security_group_id": (security_groups.alb_security_group_id, "ALB security group"),
+        "app_security_group_id": (security_groups.app_security_group_id, "API instance security group"),
+        "db_security_group_id": (security_groups.db_security_group_id, "Database security group"),
+        "alb_arn": (compute.alb_arn, "Application Load Balancer ARN"),
+        "alb_dns_name": (compute.alb_dns_name, "DNS name to point the API's domain at (CNAME/alias)"),
+        "https_listener_arn": (compute.https_listener_arn, "HTTPS listener ARN"),
+        "target_group_arn": (compute.target_group_arn, "API target group ARN"),
+        "asg_name": (compute.asg_name, "Auto Scaling Group name"),
+        "launch_template_id": (compute.launch_template_id, "Launch template id"),
+        "waf_web_acl_arn": (waf.web_acl_arn, "WAF web ACL ARN"),
+        "waf_log_group_name": (waf.log_group_name, "Log group receiving WAF logs"),
+        "rds_endpoint": (database.endpoint, "PostgreSQL endpoint (host:port)"),
+        "rds_identifier": (database.identifier, "RDS instance identifier"),
+        "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),
+        "db_connection_parameter_name": (database.connection_parameter_name,
+                                         "SSM SecureString with the connection string (no password)"),
+        # The original task's clients read this key; same value as db_connection_parameter_name.
+        "db_connection_parameter": (database.connection_parameter_name,
+                                    "SSM SecureString with the connection string (alias of "
+                                    "db_connection_parameter_name)"),
+        "frontend_bucket_name": (frontend.bucket_name, "Bucket to upload the React build to"),
+        "cloudfront_distribution_id": (frontend.distribution_id, "CloudFront distribution id (for invalidations)"),
+        "cloudfront_domain_name": (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
+        "log_bucket_name": (log_archive.bucket_name, "Access-log archive bucket"),
+        "sns_topic_arn": (monitoring.alarm_topic_arn, "Alarm notification topic"),
+        "logs_kms_key_arn": (keys.logs_key_arn, "KMS key for logs and alarms"),
+        "data_kms_key_arn": (keys.data_key_arn, "KMS key for the database and its secrets"),
+    }

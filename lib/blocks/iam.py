@@ -44,3 +44,57 @@ def deny_insecure_transport(bucket_arn: str) -> Statement:
         "Resource": [bucket_arn, f"{bucket_arn}/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def key_policy(account_id: str, service_statements: Iterable[Statement] = ()) -> str:
+    """KMS key policy: the account root administers the key (so IAM policies can delegate use and the key can
+    never become unmanageable); listed services may use it under their conditions. Never ``"AWS": "*"``."""
+    return policy_document([
+        {
+            "Sid": "AccountAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        *service_statements,
+    ])
+
+
+def logs_service_key_use(region: str, account_id: str) -> Statement:
+    """CloudWatch Logs may encrypt log groups of this account and region with the key, and no others."""
+    return {
+        "Sid": "CloudWatchLogsInThisAccount",
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {"ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*",
+        }},
+    }
+
+
+def alarms_topic_key_use(account_id: str) -> Statement:
+    """CloudWatch alarms of this account may publish to a topic encrypted with the key."""
+    return {
+        "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+
+
+def cloudfront_distribution_access(sid: str, action: str | list[str], resource: str,
+                                   distribution_arn: str) -> Statement:
+    """``action`` on ``resource`` for CloudFront, on behalf of one distribution only (origin access control)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"StringEquals": {"aws:SourceArn": distribution_arn}},
+    }

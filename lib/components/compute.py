@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformResource, TerraformResourceLifecycle, Token
+from cdktf import TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.alb import Alb, AlbAccessLogs
 from cdktf_cdktf_provider_aws.alb_listener import AlbListener, AlbListenerDefaultAction
 from cdktf_cdktf_provider_aws.alb_target_group import AlbTargetGroup, AlbTargetGroupHealthCheck
@@ -32,8 +32,6 @@ from cdktf_cdktf_provider_aws.autoscaling_policy import (
 )
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplate,
@@ -49,7 +47,8 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import (
 )
 from constructs import Construct
 
-from lib.blocks.iam import assume_role_policy, policy_document
+from lib.blocks.access_logs import AccessLogDestination
+from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.blocks.user_data import render_user_data
 from lib.naming import Naming
 
@@ -63,74 +62,92 @@ CPU_TARGET_PERCENT = 60
 WAF_ASSOCIATION_CREATE_TIMEOUT = "15m"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ScalingSettings:
-    """ASG bounds and instance type (Terraform variable references)."""
+    """ASG bounds and instance type (Terraform variable references, tunable per environment)."""
 
     instance_type: str
+    """An x86_64 EC2 type (the AMI and the service artifact are x86_64)."""
     min_size: float
+    """Fewest instances; 2 or more keeps the API up through one AZ failure."""
     max_size: float
+    """Most instances CPU target tracking may reach."""
     desired_capacity: float
+    """First size only: scaling owns it afterwards (``ignore_changes``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ApiSecrets:
-    """What the instances may read at run time: the DB connection parameter and the DB secret."""
+    """What the instances may read at run time: the DB connection parameter and the DB secret (PCI DSS 7.2)."""
 
     connection_parameter_arn: str
+    """The SSM SecureString with the connection string."""
     db_secret_arn: str
+    """The RDS-managed master secret."""
     data_key_arn: str
+    """The key both are encrypted with (decrypt only)."""
 
 
-class Compute(Construct):  # pylint: disable=too-many-instance-attributes
+@dataclass(frozen=True, kw_only=True)
+class ComputeProps:
+    """Network placement, TLS, the firewall, logging, sizing and run-time secrets of the payment API."""
+
+    naming: Naming
+    """Names and tags."""
+    vpc_id: str
+    """The VPC of the target group."""
+    public_subnet_ids: list[str]
+    """Where the internet-facing ALB runs, one subnet per AZ."""
+    app_subnet_ids: list[str]
+    """Where the instances run: private, outbound through NAT only (PCI DSS 1.3.2)."""
+    alb_security_group_id: str
+    """Admits HTTPS from the internet only."""
+    app_security_group_id: str
+    """Admits the API port from the ALB only."""
+    api_port: int
+    """The port the service listens on (target group port, user data)."""
+    certificate_arn: str
+    """ACM certificate of the API's domain, in the stack's region (PCI DSS 4.2.1)."""
+    web_acl_arn: str
+    """The WAF web ACL, by ARN (seed failure 3; PCI DSS 6.4.2)."""
+    access_logs: AccessLogDestination
+    """Where the ALB writes access logs (PCI DSS 10.2)."""
+    scaling: ScalingSettings
+    """Instance type and ASG bounds."""
+    secrets: ApiSecrets
+    """What the instance role may read."""
+    deletion_protection: bool = True
+    """ALB deletion protection.
+
+    @default True - a replaced ALB gets a new DNS name that every client must follow."""
+
+
+class Compute(Construct):
     """ALB, listener, target group, WAF association, instance role, launch template and ASG."""
 
-    def __init__(  # pylint: disable=too-many-locals
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        naming: Naming,
-        vpc_id: str,
-        public_subnet_ids: list[str],
-        app_subnet_ids: list[str],
-        alb_security_group_id: str,
-        app_security_group_id: str,
-        api_port: int,
-        certificate_arn: str,
-        web_acl_arn: str,
-        access_log_bucket: str,
-        access_log_prefix: str,
-        access_log_ready: list[TerraformResource],
-        deletion_protection: bool,
-        scaling: ScalingSettings,
-        secrets: ApiSecrets,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: ComputeProps) -> None:
         super().__init__(scope, construct_id)
+        self._load_balancer(props)
+        self._launch_template = self._instance_template(props)
+        self._auto_scaling_group(props)
+
+    def _load_balancer(self, props: ComputeProps) -> None:
+        """Internet-facing ALB, HTTPS listener, target group and the WAF association."""
+        naming = props.naming
         self._alb = Alb(
-            self,
-            "alb",
-            name=naming.name("alb", "alb"),
-            internal=False,
-            load_balancer_type="application",
-            security_groups=[alb_security_group_id],
-            subnets=public_subnet_ids,
-            drop_invalid_header_fields=True,
-            enable_deletion_protection=deletion_protection,
-            access_logs=AlbAccessLogs(bucket=access_log_bucket, prefix=access_log_prefix, enabled=True),
+            self, "alb", name=naming.name("alb", "alb"), internal=False, load_balancer_type="application",
+            security_groups=[props.alb_security_group_id], subnets=props.public_subnet_ids,
+            drop_invalid_header_fields=True, enable_deletion_protection=props.deletion_protection,
+            access_logs=AlbAccessLogs(bucket=props.access_logs.bucket_name, prefix=props.access_logs.alb_prefix,
+                                      enabled=True),
             tags=naming.tags("alb"),
             # Enabling access logs writes a test object at once: the bucket policy must already grant it, or
             # AWS answers "Access Denied for bucket ... Please check S3bucket permission" (provider #12010).
-            depends_on=access_log_ready,
+            depends_on=[props.access_logs.delivery_policy],
         )
         self._target_group = AlbTargetGroup(
-            self,
-            "target_group",
-            name=naming.name("api-tg", "target_group"),
-            port=api_port,
-            protocol="HTTP",
-            target_type="instance",
-            vpc_id=vpc_id,
+            self, "target_group", name=naming.name("api-tg", "target_group"), port=props.api_port, protocol="HTTP",
+            target_type="instance", vpc_id=props.vpc_id,
             # The bindings type this as a string (seed failure 5).
             deregistration_delay="30",
             health_check=AlbTargetGroupHealthCheck(
@@ -140,37 +157,28 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
             tags=naming.tags("api-tg"),
         )
         self._listener = AlbListener(
-            self,
-            "https_listener",
-            load_balancer_arn=self._alb.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy=TLS_POLICY,
-            certificate_arn=certificate_arn,
+            self, "https_listener", load_balancer_arn=self._alb.arn, port=443, protocol="HTTPS",
+            ssl_policy=TLS_POLICY, certificate_arn=props.certificate_arn,
             default_action=[AlbListenerDefaultAction(type="forward", target_group_arn=self._target_group.arn)],
             tags=naming.tags("https-listener"),
         )
-        Wafv2WebAclAssociation(self, "waf_association", resource_arn=self._alb.arn, web_acl_arn=web_acl_arn,
+        Wafv2WebAclAssociation(self, "waf_association", resource_arn=self._alb.arn, web_acl_arn=props.web_acl_arn,
                                timeouts=Wafv2WebAclAssociationTimeouts(create=WAF_ASSOCIATION_CREATE_TIMEOUT))
 
-        profile = self._instance_profile(naming, secrets)
+    def _instance_template(self, props: ComputeProps) -> LaunchTemplate:
+        """AL2023, IMDSv2 only, encrypted gp3, detailed monitoring, the instance profile (PCI DSS 2.2)."""
+        naming = props.naming
         ami = DataAwsSsmParameter(self, "al2023_ami", name=AL2023_AMI_PARAMETER)
         user_data = render_user_data(
             "payment_api_user_data.sh",
-            {"API_PORT": str(api_port), "SERVICE_NAME": "payment-api", "ENVIRONMENT": naming.suffix},
+            {"API_PORT": str(props.api_port), "SERVICE_NAME": "payment-api", "ENVIRONMENT": naming.suffix},
         )
-        self._launch_template = LaunchTemplate(
-            self,
-            "launch_template",
-            name=naming.name("api-lt"),
-            description="Payment API instances",
-            image_id=ami.insecure_value,
-            instance_type=scaling.instance_type,
-            vpc_security_group_ids=[app_security_group_id],
-            iam_instance_profile=LaunchTemplateIamInstanceProfile(arn=profile.arn),
-            user_data=user_data,
-            update_default_version=True,
-            monitoring=LaunchTemplateMonitoring(enabled=True),
+        return LaunchTemplate(
+            self, "launch_template", name=naming.name("api-lt"), description="Payment API instances",
+            image_id=ami.insecure_value, instance_type=props.scaling.instance_type,
+            vpc_security_group_ids=[props.app_security_group_id],
+            iam_instance_profile=LaunchTemplateIamInstanceProfile(arn=self._instance_profile(props).arn),
+            user_data=user_data, update_default_version=True, monitoring=LaunchTemplateMonitoring(enabled=True),
             metadata_options=LaunchTemplateMetadataOptions(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
                 instance_metadata_tags="disabled",
@@ -183,17 +191,14 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
             )],
             tags=naming.tags("api-lt"),
         )
+
+    def _auto_scaling_group(self, props: ComputeProps) -> None:
+        """Instances over the app subnets, replaced when the ALB finds them unhealthy, scaled on CPU."""
+        naming, scaling = props.naming, props.scaling
         self._asg = AutoscalingGroup(
-            self,
-            "asg",
-            name=naming.name("api-asg"),
-            vpc_zone_identifier=app_subnet_ids,
-            min_size=scaling.min_size,
-            max_size=scaling.max_size,
-            desired_capacity=scaling.desired_capacity,
-            health_check_type="ELB",
-            health_check_grace_period=300,
-            target_group_arns=[self._target_group.arn],
+            self, "asg", name=naming.name("api-asg"), vpc_zone_identifier=props.app_subnet_ids,
+            min_size=scaling.min_size, max_size=scaling.max_size, desired_capacity=scaling.desired_capacity,
+            health_check_type="ELB", health_check_grace_period=300, target_group_arns=[self._target_group.arn],
             launch_template=AutoscalingGroupLaunchTemplate(
                 id=self._launch_template.id, version=Token.as_string(self._launch_template.latest_version),
             ),
@@ -212,10 +217,7 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
                  for key, value in naming.tags("api-instance").items()],
         )
         AutoscalingPolicy(
-            self,
-            "cpu_target_tracking",
-            name=naming.name("api-cpu-target"),
-            autoscaling_group_name=self._asg.name,
+            self, "cpu_target_tracking", name=naming.name("api-cpu-target"), autoscaling_group_name=self._asg.name,
             policy_type="TargetTrackingScaling",
             target_tracking_configuration=AutoscalingPolicyTargetTrackingConfiguration(
                 predefined_metric_specification=(
@@ -227,30 +229,22 @@ class Compute(Construct):  # pylint: disable=too-many-instance-attributes
             ),
         )
 
-    def _instance_profile(self, naming: Naming, secrets: ApiSecrets) -> IamInstanceProfile:
+    def _instance_profile(self, props: ComputeProps) -> IamInstanceProfile:
         """Role for the instances: Session Manager, plus reading exactly the DB parameter and secret."""
-        role = IamRole(
-            self,
-            "instance_role",
-            name=naming.name("api-instance", "iam"),
-            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
-            tags=naming.tags("api-instance-role"),
-        )
+        naming, secrets = props.naming, props.secrets
+        role = service_role(self, "instance_role", props=ServiceRoleProps(
+            name=naming.name("api-instance", "iam"), service="ec2.amazonaws.com", tags=naming.tags("api-instance-role"),
+        ))
         IamRolePolicyAttachment(self, "ssm_core", role=role.name, policy_arn=SSM_MANAGED_INSTANCE_POLICY)
-        IamRolePolicy(
-            self,
-            "read_db_connection",
-            name=naming.name("api-read-db-connection", "iam"),
-            role=role.id,
-            policy=policy_document([
-                {"Sid": "ReadConnectionString", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-                 "Resource": secrets.connection_parameter_arn},
-                {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-                 "Resource": secrets.db_secret_arn},
-                {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"],
-                 "Resource": secrets.data_key_arn},
-            ]),
-        )
+        inline_policy(self, "read_db_connection", role=role, name=naming.name("api-read-db-connection", "iam"),
+                      statements=[
+                          {"Sid": "ReadConnectionString", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+                           "Resource": secrets.connection_parameter_arn},
+                          {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                           "Resource": secrets.db_secret_arn},
+                          {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                           "Resource": secrets.data_key_arn},
+                      ])
         return IamInstanceProfile(self, "instance_profile", name=naming.name("api-instance", "iam"), role=role.name,
                                   tags=naming.tags("api-instance-profile"))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf import TerraformResource
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
 from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
@@ -26,7 +26,8 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
-from lib.blocks.iam import assume_role_policy
+from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
+from lib.blocks.roles import ServiceRoleProps, service_role
 from lib.naming import Naming
 from preflight.aws_facts import apply_method_for
 
@@ -55,112 +56,71 @@ def _apply_method(family: str, parameter: str) -> str:
     return method
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatabaseSizing:
-    """Instance class, storage and backup retention (Terraform variable references)."""
+    """Instance class, storage and backup retention (Terraform variable references, tunable per environment)."""
 
     instance_class: str
+    """RDS class; Performance Insights needs medium or larger."""
     allocated_storage: float
+    """Initial gp3 storage in GiB."""
     max_allocated_storage: float
+    """Storage autoscaling ceiling in GiB, or 0 for none."""
     backup_retention_days: float
+    """Days of automated backups (at least 7)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseProps:
+    """Where the database runs, how it is encrypted, sized and protected."""
+
+    naming: Naming
+    """Names and tags."""
+    engine_version: str
+    """PostgreSQL major version (seed failure 1: a patch RDS never released fails at deploy)."""
+    data_subnet_ids: list[str]
+    """Data-tier subnets, one per AZ, with no route to the internet (PCI DSS 1.3.2)."""
+    db_security_group_id: str
+    """Admits PostgreSQL from the API instances only (PCI DSS 1.3.1)."""
+    data_key_arn: str
+    """Encrypts storage, Performance Insights, the master secret and the connection parameter (PCI DSS 3.5)."""
+    logs_key_arn: str
+    """Encrypts the exported PostgreSQL logs."""
+    log_retention_days: float
+    """Retention of the exported logs (PCI DSS 10.5.1)."""
+    account_id: str
+    """The account RDS monitoring may act for (confused-deputy condition on its role)."""
+    sizing: DatabaseSizing
+    """Class, storage and backups."""
+    deletion_protection: bool = True
+    """Deletion protection and a final snapshot on destroy.
+
+    @default True - the system of record is never deleted by a plan; the sandbox sets False to clean up."""
 
 
 class Database(Construct):
     """DB subnet group, parameter group, log groups, monitoring role, the instance and its SSM parameter."""
 
-    def __init__(  # pylint: disable=too-many-locals
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        naming: Naming,
-        engine_version: str,
-        data_subnet_ids: list[str],
-        db_security_group_id: str,
-        data_key_arn: str,
-        logs_key_arn: str,
-        log_retention_days: float,
-        account_id: str,
-        sizing: DatabaseSizing,
-        deletion_protection: bool,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: DatabaseProps) -> None:
         super().__init__(scope, construct_id)
+        naming = props.naming
         identifier = naming.name("db", "rds")
-        subnet_group = DbSubnetGroup(
-            self, "subnet_group", name=naming.name("db-subnets"), subnet_ids=data_subnet_ids,
-            description="Data-tier subnets: no route to the internet", tags=naming.tags("db-subnets"),
-        )
-        major_version = engine_version.split(".", maxsplit=1)[0]
-        parameter_group = DbParameterGroup(
-            self,
-            "parameter_group",
-            name=naming.name(f"postgres{major_version}"),
-            family=f"postgres{major_version}",
-            description="Forces TLS and logs connections",
-            # Dynamic parameters apply at once, static ones at the next reboot (preflight/data/rds_parameters.json):
-            # a dynamic one left on pending-reboot waits for a reboot nobody schedules. A change of apply_method
-            # alone (same value) is never sent to RDS and the plan keeps showing it (provider #36419): change
-            # methods together with a value, or not at all. These were set before any real apply.
-            parameter=[DbParameterGroupParameter(name=name, value=value,
-                                                 apply_method=_apply_method(f"postgres{major_version}", name))
-                       for name, value in TLS_PARAMETERS.items()],
-            tags=naming.tags(f"postgres{major_version}-params"),
-        )
         # RDS would create these on first export with no retention and no encryption; owning them sets both.
         log_groups = [
-            CloudwatchLogGroup(
-                self, f"log_group_{export}", name=f"/aws/rds/instance/{identifier}/{export}",
-                retention_in_days=log_retention_days, kms_key_id=logs_key_arn, tags=naming.tags(f"db-{export}-logs"),
-            )
+            encrypted_log_group(self, f"log_group_{export}", props=LogGroupProps(
+                name=f"/aws/rds/instance/{identifier}/{export}", retention_days=props.log_retention_days,
+                kms_key_arn=props.logs_key_arn, tags=naming.tags(f"db-{export}-logs"),
+            ))
             for export in LOG_EXPORTS
         ]
-        monitoring_role = IamRole(
-            self,
-            "monitoring_role",
-            name=naming.name("rds-monitoring", "iam"),
-            assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com", source_account=account_id),
-            tags=naming.tags("rds-monitoring-role"),
-        )
+        monitoring_role = service_role(self, "monitoring_role", props=ServiceRoleProps(
+            name=naming.name("rds-monitoring", "iam"), service="monitoring.rds.amazonaws.com",
+            source_account=props.account_id, tags=naming.tags("rds-monitoring-role"),
+        ))
         monitoring_policy = IamRolePolicyAttachment(self, "monitoring_policy", role=monitoring_role.name,
                                                     policy_arn=ENHANCED_MONITORING_POLICY)
-        self._instance = DbInstance(
-            self,
-            "instance",
-            identifier=identifier,
-            engine=ENGINE,
-            engine_version=engine_version,
-            instance_class=sizing.instance_class,
-            allocated_storage=sizing.allocated_storage,
-            max_allocated_storage=sizing.max_allocated_storage,
-            storage_type="gp3",
-            storage_encrypted=True,
-            kms_key_id=data_key_arn,
-            db_name=DATABASE_NAME,
-            username=MASTER_USERNAME,
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=data_key_arn,
-            port=POSTGRES_PORT,
-            multi_az=True,
-            db_subnet_group_name=subnet_group.name,
-            vpc_security_group_ids=[db_security_group_id],
-            publicly_accessible=False,
-            parameter_group_name=parameter_group.name,
-            iam_database_authentication_enabled=True,
-            backup_retention_period=sizing.backup_retention_days,
-            backup_window=BACKUP_WINDOW,
-            maintenance_window=MAINTENANCE_WINDOW,
-            copy_tags_to_snapshot=True,
-            auto_minor_version_upgrade=True,
-            deletion_protection=deletion_protection,
-            skip_final_snapshot=not deletion_protection,
-            final_snapshot_identifier=naming.name("db-final", "rds") if deletion_protection else None,
-            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
-            performance_insights_enabled=True,
-            performance_insights_kms_key_id=data_key_arn,
-            performance_insights_retention_period=7,
-            monitoring_interval=60,
-            monitoring_role_arn=monitoring_role.arn,
-            tags=naming.tags("db"),
+        self._instance = self._db_instance(
+            props, identifier, monitoring_role,
             # RDS refuses a monitoring role that does not yet carry the policy ("...does not include the
             # required permissions for: ENHANCED_MONITORING"); create the instance after the attachment.
             depends_on=[*log_groups, monitoring_policy],
@@ -171,10 +131,54 @@ class Database(Construct):
             name=f"/{naming.project}/{naming.suffix}/database/connection-string",
             description="PostgreSQL connection string without credentials; the password is in Secrets Manager",
             type="SecureString",
-            key_id=data_key_arn,
+            key_id=props.data_key_arn,
             value=(f"postgresql://{MASTER_USERNAME}@{self._instance.address}:{self._instance.port}/"
                    f"{DATABASE_NAME}?sslmode=verify-full"),
             tags=naming.tags("db-connection-string"),
+        )
+
+    def _parameter_group(self, props: DatabaseProps) -> DbParameterGroup:
+        """TLS forced and connections logged (PCI DSS 4.2, 10.2)."""
+        family = f"postgres{props.engine_version.split('.', maxsplit=1)[0]}"
+        return DbParameterGroup(
+            self,
+            "parameter_group",
+            name=props.naming.name(family),
+            family=family,
+            description="Forces TLS and logs connections",
+            # Dynamic parameters apply at once, static ones at the next reboot (preflight/data/rds_parameters.json):
+            # a dynamic one left on pending-reboot waits for a reboot nobody schedules. A change of apply_method
+            # alone (same value) is never sent to RDS and the plan keeps showing it (provider #36419): change
+            # methods together with a value, or not at all. These were set before any real apply.
+            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=_apply_method(family, name))
+                       for name, value in TLS_PARAMETERS.items()],
+            tags=props.naming.tags(f"{family}-params"),
+        )
+
+    def _db_instance(self, props: DatabaseProps, identifier: str, monitoring_role: IamRole, *,
+                     depends_on: list[TerraformResource]) -> DbInstance:
+        naming, sizing, key = props.naming, props.sizing, props.data_key_arn
+        subnet_group = DbSubnetGroup(
+            self, "subnet_group", name=naming.name("db-subnets"), subnet_ids=props.data_subnet_ids,
+            description="Data-tier subnets: no route to the internet", tags=naming.tags("db-subnets"),
+        )
+        protect = props.deletion_protection
+        return DbInstance(
+            self, "instance", identifier=identifier, engine=ENGINE, engine_version=props.engine_version,
+            instance_class=sizing.instance_class, allocated_storage=sizing.allocated_storage,
+            max_allocated_storage=sizing.max_allocated_storage, storage_type="gp3", storage_encrypted=True,
+            kms_key_id=key, db_name=DATABASE_NAME, username=MASTER_USERNAME, manage_master_user_password=True,
+            master_user_secret_kms_key_id=key, port=POSTGRES_PORT, multi_az=True,
+            db_subnet_group_name=subnet_group.name, vpc_security_group_ids=[props.db_security_group_id],
+            publicly_accessible=False, parameter_group_name=self._parameter_group(props).name,
+            iam_database_authentication_enabled=True, backup_retention_period=sizing.backup_retention_days,
+            backup_window=BACKUP_WINDOW, maintenance_window=MAINTENANCE_WINDOW, copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True, deletion_protection=protect, skip_final_snapshot=not protect,
+            final_snapshot_identifier=naming.name("db-final", "rds") if protect else None,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS), performance_insights_enabled=True,
+            performance_insights_kms_key_id=key, performance_insights_retention_period=7,
+            monitoring_interval=60, monitoring_role_arn=monitoring_role.arn, tags=naming.tags("db"),
+            depends_on=depends_on,
         )
 
     @property

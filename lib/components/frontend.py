@@ -8,7 +8,8 @@ Client-side routes are served by ``index.html`` for 403/404 from S3 so deep link
 
 from __future__ import annotations
 
-from cdktf import TerraformResource
+from dataclasses import dataclass
+
 from cdktf_cdktf_provider_aws.cloudfront_distribution import (
     CloudfrontDistribution,
     CloudfrontDistributionCustomErrorResponse,
@@ -37,9 +38,10 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from constructs import Construct
 
+from lib.blocks.access_logs import AccessLogDestination
 from lib.blocks.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
-from lib.components.encryption import customer_managed_key
-from lib.components.log_archive import CLOUDFRONT_LOG_PREFIX, S3_ACCESS_LOG_PREFIX
+from lib.blocks.iam import cloudfront_distribution_access
+from lib.blocks.kms import KeyProps, customer_managed_key
 from lib.naming import Naming
 from lib.suppressions import suppress
 
@@ -52,44 +54,94 @@ CONTENT_SECURITY_POLICY = (
 SPA_FALLBACK_STATUS_CODES = (403, 404)
 
 
-class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
+@dataclass(frozen=True, kw_only=True)
+class FrontendProps:
+    """Where the build is stored, where access is logged, and the domain it is served on."""
+
+    naming: Naming
+    """Names and tags."""
+    account_id: str
+    """Part of the bucket name (global uniqueness) and the account administering the frontend key."""
+    access_logs: AccessLogDestination
+    """Where CloudFront and S3 server access logs go (PCI DSS 10.2)."""
+    force_destroy: bool = False
+    """Let ``terraform destroy`` delete published builds with the bucket.
+
+    @default False - only the sandbox sets True."""
+    custom_domain: str | None = None
+    """The payment page's host name.
+
+    @default None - CloudFront's own domain, whose default certificate allows TLS 1.0: development only
+    (a production configuration refuses it; PCI DSS 4.2.1)."""
+    certificate_arn: str | None = None
+    """us-east-1 ACM certificate for ``custom_domain``; CloudFront then pins TLSv1.2_2021.
+
+    @default None - given together with ``custom_domain``."""
+
+
+class Frontend(Construct):
     """Frontend bucket, its key, the origin access control and the CloudFront distribution."""
 
-    def __init__(  # pylint: disable=too-many-locals
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        naming: Naming,
-        account_id: str,
-        log_bucket_name: str,
-        log_bucket_domain_name: str,
-        force_destroy: bool,
-        log_bucket_policy: TerraformResource,
-        log_bucket_acl_ownership: TerraformResource,
-        custom_domain: str | None = None,
-        certificate_arn: str | None = None,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: FrontendProps) -> None:
         super().__init__(scope, construct_id)
+        naming = props.naming
         self._bucket = S3Bucket(
-            self, "bucket", bucket=naming.bucket_name("frontend", account_id), force_destroy=force_destroy,
+            self, "bucket", bucket=naming.bucket_name("frontend", props.account_id), force_destroy=props.force_destroy,
             tags=naming.tags("frontend"),
         )
+        self._distribution = self._cdn(props)
+        self._suppress_distribution_findings(has_certificate=props.certificate_arn is not None)
+        self._protect_bucket(props)
+
+    def _cdn(self, props: FrontendProps) -> CloudfrontDistribution:
+        """HTTPS-only distribution reading the bucket through origin access control, with security headers."""
+        naming, logs = props.naming, props.access_logs
         oac = CloudfrontOriginAccessControl(
-            self,
-            "oac",
-            name=naming.name("frontend-oac"),
+            self, "oac", name=naming.name("frontend-oac"),
             description="CloudFront reads the frontend bucket with signed requests",
-            origin_access_control_origin_type="s3",
-            signing_behavior="always",
-            signing_protocol="sigv4",
+            origin_access_control_origin_type="s3", signing_behavior="always", signing_protocol="sigv4",
         )
-        headers = CloudfrontResponseHeadersPolicy(
-            self,
-            "security_headers",
-            name=naming.name("frontend-security-headers"),
+        origin_id = "frontend-s3"
+        return CloudfrontDistribution(
+            self, "distribution", enabled=True, comment=f"Payment frontend ({naming.suffix})",
+            default_root_object="index.html", http_version="http2and3", price_class="PriceClass_100",
+            origin=[CloudfrontDistributionOrigin(
+                origin_id=origin_id, domain_name=self._bucket.bucket_regional_domain_name,
+                origin_access_control_id=oac.id,
+            )],
+            default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
+                target_origin_id=origin_id, viewer_protocol_policy="https-only",
+                allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
+                cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
+                response_headers_policy_id=self._security_headers(naming).id,
+            ),
+            custom_error_response=[
+                CloudfrontDistributionCustomErrorResponse(
+                    error_code=code, response_code=200, response_page_path="/index.html", error_caching_min_ttl=10,
+                )
+                for code in SPA_FALLBACK_STATUS_CODES
+            ],
+            logging_config=CloudfrontDistributionLoggingConfig(
+                bucket=logs.bucket_domain_name, prefix=logs.cloudfront_prefix, include_cookies=False,
+            ),
+            restrictions=CloudfrontDistributionRestrictions(
+                geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(restriction_type="none"),
+            ),
+            aliases=[props.custom_domain] if props.custom_domain else None,
+            viewer_certificate=_viewer_certificate(props.certificate_arn),
+            tags=naming.tags("frontend-cdn"),
+            # CreateDistribution checks the log bucket at once: its ACLs must be on (ownership control) and
+            # its policy in place, or it answers "does not enable ACL access".
+            depends_on=[logs.acl_ownership, logs.delivery_policy],
+        )
+
+    def _security_headers(self, naming: Naming) -> CloudfrontResponseHeadersPolicy:
+        """HSTS, CSP, no framing, no MIME sniffing, a strict referrer policy."""
+        config = CloudfrontResponseHeadersPolicySecurityHeadersConfig
+        return CloudfrontResponseHeadersPolicy(
+            self, "security_headers", name=naming.name("frontend-security-headers"),
             comment="Security headers for the payment frontend",
-            security_headers_config=CloudfrontResponseHeadersPolicySecurityHeadersConfig(
+            security_headers_config=config(
                 strict_transport_security=CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
                     access_control_max_age_sec=63072000, include_subdomains=True, preload=True, override=True,
                 ),
@@ -110,71 +162,19 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
                 ),
             ),
         )
-        origin_id = "frontend-s3"
-        self._distribution = CloudfrontDistribution(
-            self,
-            "distribution",
-            enabled=True,
-            comment=f"Payment frontend ({naming.suffix})",
-            default_root_object="index.html",
-            http_version="http2and3",
-            price_class="PriceClass_100",
-            origin=[CloudfrontDistributionOrigin(
-                origin_id=origin_id,
-                domain_name=self._bucket.bucket_regional_domain_name,
-                origin_access_control_id=oac.id,
-            )],
-            default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
-                target_origin_id=origin_id,
-                viewer_protocol_policy="https-only",
-                allowed_methods=["GET", "HEAD", "OPTIONS"],
-                cached_methods=["GET", "HEAD"],
-                compress=True,
-                cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
-                response_headers_policy_id=headers.id,
-            ),
-            custom_error_response=[
-                CloudfrontDistributionCustomErrorResponse(
-                    error_code=code, response_code=200, response_page_path="/index.html", error_caching_min_ttl=10,
-                )
-                for code in SPA_FALLBACK_STATUS_CODES
-            ],
-            logging_config=CloudfrontDistributionLoggingConfig(
-                bucket=log_bucket_domain_name, prefix=CLOUDFRONT_LOG_PREFIX, include_cookies=False,
-            ),
-            restrictions=CloudfrontDistributionRestrictions(
-                geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(restriction_type="none"),
-            ),
-            aliases=[custom_domain] if custom_domain else None,
-            viewer_certificate=_viewer_certificate(certificate_arn),
-            tags=naming.tags("frontend-cdn"),
-            # CreateDistribution checks the log bucket at once: its ACLs must be on (ownership control) and
-            # its policy in place, or it answers "does not enable ACL access".
-            depends_on=[log_bucket_acl_ownership, log_bucket_policy],
-        )
-        self._suppress_distribution_findings(has_certificate=certificate_arn is not None)
+
+    def _protect_bucket(self, props: FrontendProps) -> None:
+        """Key, baseline, lifecycle, access logging and a policy admitting this distribution only."""
+        naming, distribution_arn = props.naming, self._distribution.arn
         # The key is created after the distribution so its policy can name that one distribution.
-        key = customer_managed_key(
-            self,
-            "key",
-            naming=naming,
-            purpose="frontend",
+        key = customer_managed_key(self, "key", props=KeyProps(
+            naming=naming, purpose="frontend", account_id=props.account_id,
             description="Frontend bucket objects, readable by the frontend distribution only",
-            account_id=account_id,
-            service_statements=[{
-                "Sid": "FrontendDistributionDecrypt",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudfront.amazonaws.com"},
-                "Action": ["kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceArn": self._distribution.arn}},
-            }],
-        )
+            service_statements=(cloudfront_distribution_access("FrontendDistributionDecrypt", ["kms:Decrypt"], "*",
+                                                               distribution_arn),),
+        ))
         secure_bucket_baseline(
-            self,
-            "frontend",
-            bucket=self._bucket,
-            object_ownership="BucketOwnerEnforced",
+            self, "frontend", bucket=self._bucket, object_ownership="BucketOwnerEnforced",
             encryption=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
                 sse_algorithm="aws:kms", kms_master_key_id=key.arn,
             ),
@@ -186,21 +186,15 @@ class Frontend(Construct):  # pylint: disable=too-many-instance-attributes
         suppress(self._bucket, "CKV_AWS_144",
                  "The frontend is a build artefact CI can republish to any region in minutes; versioning keeps "
                  "earlier builds. Cross-region replication would double the data estate for no control.")
+        logs = props.access_logs
         S3BucketLoggingA(
-            self, "access_logging", bucket=self._bucket.id, target_bucket=log_bucket_name,
-            target_prefix=f"{S3_ACCESS_LOG_PREFIX}{naming.name('frontend')}/",
+            self, "access_logging", bucket=self._bucket.id, target_bucket=logs.bucket_name,
+            target_prefix=f"{logs.s3_access_prefix}{naming.name('frontend')}/",
             # S3 checks the target bucket's policy when logging is switched on.
-            depends_on=[log_bucket_policy],
+            depends_on=[logs.delivery_policy],
         )
-        only_this_distribution = {
-            "Sid": "AllowFrontendDistributionOnly",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudfront.amazonaws.com"},
-            "Action": "s3:GetObject",
-            "Resource": f"{self._bucket.arn}/*",
-            "Condition": {"StringEquals": {"aws:SourceArn": self._distribution.arn}},
-        }
-        tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[only_this_distribution])
+        tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[cloudfront_distribution_access(
+            "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn)])
 
     def _suppress_distribution_findings(self, *, has_certificate: bool) -> None:
         distribution = self._distribution

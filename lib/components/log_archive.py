@@ -10,15 +10,16 @@ storage classes after 30 and 90 days.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import S3BucketOwnershipControls
-from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
 from constructs import Construct
 
+from lib.blocks.access_logs import AccessLogDestination
 from lib.blocks.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
 from lib.naming import Naming
 from lib.suppressions import suppress
@@ -29,27 +30,29 @@ S3_ACCESS_LOG_PREFIX = "s3-access/"
 LOG_EXPIRY_DAYS = 400
 
 
+@dataclass(frozen=True, kw_only=True)
+class LogArchiveProps:
+    """Where the archive lives and whether destroy may empty it."""
+
+    naming: Naming
+    """Names and tags."""
+    account_id: str
+    """Part of the bucket name (global uniqueness) and the only account log delivery may write for."""
+    force_destroy: bool = False
+    """Let ``terraform destroy`` delete the logs with the bucket.
+
+    @default False - destroy never deletes audit logs (PCI DSS 10.5.1); only the sandbox sets True."""
+
+
 class LogArchive(Construct):
     """The access-log bucket and the policy that lets AWS log delivery write to it."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        naming: Naming,
-        account_id: str,
-        force_destroy: bool,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: LogArchiveProps) -> None:
         super().__init__(scope, construct_id)
-        self._bucket = S3Bucket(
-            self,
-            "bucket",
-            bucket=naming.bucket_name("logs", account_id),
-            force_destroy=force_destroy,
-            tags=naming.tags("logs"),
-        )
-        self._baseline = baseline = secure_bucket_baseline(
+        naming, account_id = props.naming, props.account_id
+        self._bucket = S3Bucket(self, "bucket", bucket=naming.bucket_name("logs", account_id),
+                                force_destroy=props.force_destroy, tags=naming.tags("logs"))
+        self._baseline = secure_bucket_baseline(
             self,
             "logs",
             bucket=self._bucket,
@@ -60,10 +63,18 @@ class LogArchive(Construct):
                 sse_algorithm="AES256",
             ),
         )
+        self._suppress_forced_differences()
+        bucket_lifecycle(
+            self, "lifecycle", bucket=self._bucket, rule_id="archive-then-expire-access-logs",
+            transitions={30: "STANDARD_IA", 90: "GLACIER"}, expiration_days=LOG_EXPIRY_DAYS, noncurrent_days=30,
+        )
+        self._delivery_policy(account_id)
+
+    def _suppress_forced_differences(self) -> None:
         suppress(self._bucket, "CKV_AWS_145",
                  "ALB access-log delivery supports only SSE-S3 (AES256), not SSE-KMS; the bucket holds access "
                  "logs, no cardholder data.")
-        suppress(baseline.ownership, "CKV2_AWS_65",
+        suppress(self._baseline.ownership, "CKV2_AWS_65",
                  "CloudFront standard logging writes log objects through ACLs, so this bucket alone keeps "
                  "BucketOwnerPreferred; every other bucket enforces BucketOwnerEnforced.")
         suppress(self._bucket, "CKV2_AWS_62",
@@ -72,10 +83,9 @@ class LogArchive(Construct):
         suppress(self._bucket, "CKV_AWS_144",
                  "Single-region stack; PCI DSS 10.5.1 retention is met by versioning and the 400-day lifecycle. "
                  "A cross-region copy belongs to the account-level log archive, outside this stack.")
-        bucket_lifecycle(
-            self, "lifecycle", bucket=self._bucket, rule_id="archive-then-expire-access-logs",
-            transitions={30: "STANDARD_IA", 90: "GLACIER"}, expiration_days=LOG_EXPIRY_DAYS, noncurrent_days=30,
-        )
+
+    def _delivery_policy(self, account_id: str) -> None:
+        """TLS only, plus ALB and S3 server access log delivery, each to its own prefix."""
         elb_account = DataAwsElbServiceAccount(self, "elb_account")
         arn = self._bucket.arn
         self._policy = tls_only_bucket_policy(
@@ -110,22 +120,10 @@ class LogArchive(Construct):
         return self._bucket.arn
 
     @property
-    def bucket_policy(self) -> S3BucketPolicy:
-        """Log delivery may only be switched on once this policy grants it (S3 checks at PutBucketLogging)."""
-        return self._policy
-
-    @property
-    def acl_ownership(self) -> S3BucketOwnershipControls:
-        """The ownership control that enables ACLs: a new bucket has ACLs disabled until it applies, and
-        CloudFront refuses a log bucket without them ("does not enable ACL access")."""
-        return self._baseline.ownership
-
-    @property
-    def alb_log_prefix(self) -> str:
-        """Prefix the bucket policy lets ALB log delivery write under."""
-        return ALB_LOG_PREFIX
-
-    @property
-    def bucket_domain_name(self) -> str:
-        """The global domain name CloudFront standard logging expects."""
-        return self._bucket.bucket_domain_name
+    def destination(self) -> AccessLogDestination:
+        """What a component needs to deliver access logs here."""
+        return AccessLogDestination(
+            bucket_name=self._bucket.bucket, bucket_domain_name=self._bucket.bucket_domain_name,
+            alb_prefix=ALB_LOG_PREFIX, cloudfront_prefix=CLOUDFRONT_LOG_PREFIX, s3_access_prefix=S3_ACCESS_LOG_PREFIX,
+            delivery_policy=self._policy, acl_ownership=self._baseline.ownership,
+        )

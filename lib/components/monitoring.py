@@ -31,42 +31,56 @@ DB_FREE_STORAGE_BYTES = 10 * 1024 ** 3
 DB_MAX_CONNECTIONS = 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MonitoredResources:
     """Dimensions of what the alarms watch."""
 
     alb_arn_suffix: str
+    """The ALB (5XX rate, unhealthy targets)."""
     target_group_arn_suffix: str
+    """The API target group (unhealthy targets)."""
     asg_name: str
+    """The API Auto Scaling Group (CPU)."""
     db_identifier: str
+    """The RDS instance (CPU, storage, connections)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlarmThresholds:
     """Operator-tunable thresholds (Terraform variable references) and the alarm e-mail."""
 
     cpu_percent: float
+    """Average CPU of the API instances and the database above which the CPU alarms fire."""
     alb_5xx_rate_percent: float
+    """Share of requests answered with 5XX above which the 5XX alarm fires."""
     alarm_email: str
+    """On-call address subscribed to the topic; empty for none (development only, PCI DSS 10.7)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringProps:
+    """What to watch, when to alarm and how notifications are encrypted."""
+
+    naming: Naming
+    """Names and tags."""
+    region: str
+    """Region the dashboard's widgets read."""
+    logs_key_arn: str
+    """Encrypts the alarm topic (PCI DSS 3.5: alarm texts name resources)."""
+    resources: MonitoredResources
+    """The watched resources."""
+    thresholds: AlarmThresholds
+    """Thresholds and the subscriber."""
 
 
 class Monitoring(Construct):
     """SNS topic, CloudWatch alarms and the service dashboard."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        naming: Naming,
-        region: str,
-        logs_key_arn: str,
-        resources: MonitoredResources,
-        thresholds: AlarmThresholds,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: MonitoringProps) -> None:
         super().__init__(scope, construct_id)
+        naming, thresholds = props.naming, props.thresholds
         self._naming = naming
-        self._topic = SnsTopic(self, "alarm_topic", name=naming.name("alarms"), kms_master_key_id=logs_key_arn,
+        self._topic = SnsTopic(self, "alarm_topic", name=naming.name("alarms"), kms_master_key_id=props.logs_key_arn,
                                tags=naming.tags("alarms"))
         SnsTopicSubscription(
             self,
@@ -77,29 +91,39 @@ class Monitoring(Construct):
             # One subscription when an address is given, none when alarm_email is empty.
             count=Fn.min([Fn.length_of(thresholds.alarm_email), 1]),
         )
+        self._alarms = [self._error_rate_alarm(props), *self._threshold_alarms(props)]
+        CloudwatchDashboard(self, "dashboard", dashboard_name=naming.name("service"),
+                            dashboard_body=_dashboard_body(props.region, props.resources))
+
+    def _error_rate_alarm(self, props: MonitoringProps) -> CloudwatchMetricAlarm:
+        """5XX answers as a share of all requests (metric math), not as a count."""
+        alb = {"LoadBalancer": props.resources.alb_arn_suffix}
+        return CloudwatchMetricAlarm(
+            self,
+            "alb_5xx_rate",
+            alarm_name=props.naming.name("alb-5xx-rate"),
+            alarm_description="More than the threshold % of ALB requests answered with 5XX (ELB or targets)",
+            comparison_operator="GreaterThanThreshold",
+            threshold=props.thresholds.alb_5xx_rate_percent,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            treat_missing_data="notBreaching",
+            metric_query=[
+                _metric_query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb),
+                _metric_query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb),
+                _metric_query("requests", "AWS/ApplicationELB", "RequestCount", alb),
+                CloudwatchMetricAlarmMetricQuery(id="error_rate", expression=FIVE_XX_RATE_EXPRESSION,
+                                                 label="5XX error rate (%)", return_data=True),
+            ],
+            alarm_actions=[self._topic.arn],
+            ok_actions=[self._topic.arn],
+            tags=props.naming.tags("alb-5xx-rate"),
+        )
+
+    def _threshold_alarms(self, props: MonitoringProps) -> list[CloudwatchMetricAlarm]:
+        resources, thresholds = props.resources, props.thresholds
         alb = {"LoadBalancer": resources.alb_arn_suffix}
-        self._alarms: list[CloudwatchMetricAlarm] = [
-            CloudwatchMetricAlarm(
-                self,
-                "alb_5xx_rate",
-                alarm_name=naming.name("alb-5xx-rate"),
-                alarm_description="More than the threshold % of ALB requests answered with 5XX (ELB or targets)",
-                comparison_operator="GreaterThanThreshold",
-                threshold=thresholds.alb_5xx_rate_percent,
-                evaluation_periods=2,
-                datapoints_to_alarm=2,
-                treat_missing_data="notBreaching",
-                metric_query=[
-                    _metric_query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb),
-                    _metric_query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb),
-                    _metric_query("requests", "AWS/ApplicationELB", "RequestCount", alb),
-                    CloudwatchMetricAlarmMetricQuery(id="error_rate", expression=FIVE_XX_RATE_EXPRESSION,
-                                                     label="5XX error rate (%)", return_data=True),
-                ],
-                alarm_actions=[self._topic.arn],
-                ok_actions=[self._topic.arn],
-                tags=naming.tags("alb-5xx-rate"),
-            ),
+        return [
             self._alarm("asg_cpu_high", "api-cpu-high", "ASG average CPU above the threshold",
                         namespace="AWS/EC2", metric="CPUUtilization", statistic="Average",
                         dimensions={"AutoScalingGroupName": resources.asg_name},
@@ -121,12 +145,6 @@ class Monitoring(Construct):
                         dimensions={"DBInstanceIdentifier": resources.db_identifier},
                         operator="GreaterThanThreshold", threshold=DB_MAX_CONNECTIONS),
         ]
-        CloudwatchDashboard(
-            self,
-            "dashboard",
-            dashboard_name=naming.name("service"),
-            dashboard_body=_dashboard_body(region, resources),
-        )
 
     def _alarm(self, construct_id: str, name: str, description: str, *, namespace: str, metric: str,
                statistic: str, dimensions: dict[str, str], operator: str, threshold: float) -> CloudwatchMetricAlarm:

@@ -10,9 +10,9 @@ VPC Flow Logs record all traffic to a KMS-encrypted log group (PCI DSS 10.2).
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 from cdktf import Fn
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
     DataAwsAvailabilityZones,
     DataAwsAvailabilityZonesFilter,
@@ -20,8 +20,6 @@ from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
 from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
 from cdktf_cdktf_provider_aws.route import Route
@@ -32,7 +30,8 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from lib.blocks.iam import assume_role_policy, policy_document
+from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
+from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.naming import Naming
 from lib.suppressions import suppress
 
@@ -45,24 +44,36 @@ def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
     return {tier: [str(blocks[4 * index + az]) for az in range(az_count)] for index, tier in enumerate(TIERS)}
 
 
-class Networking(Construct):  # pylint: disable=too-many-instance-attributes
+@dataclass(frozen=True, kw_only=True)
+class NetworkingProps:
+    """The address plan, its availability zones and where flow logs go."""
+
+    naming: Naming
+    """Names and tags."""
+    vpc_cidr: str
+    """The VPC block, split into 16 equal subnets (``subnet_cidrs``); the config checks it is private."""
+    az_count: int
+    """Availability zones used (one subnet per tier in each; RDS Multi-AZ needs at least 2)."""
+    single_nat_gateway: bool
+    """One shared NAT gateway instead of one per AZ: cheaper, but an AZ outage cuts the app tier off.
+
+    @default False in the configuration (PCI DSS 12.10 availability): one NAT gateway per AZ."""
+    region: str
+    """Region of the S3 gateway endpoint and of the log group ARN the flow-log role may find."""
+    account_id: str
+    """The account the flow-log service may act for (confused-deputy condition)."""
+    log_retention_days: float
+    """Retention of the flow-log group (PCI DSS 10.5.1)."""
+    logs_key_arn: str
+    """The key encrypting the flow-log group (PCI DSS 3.5)."""
+
+
+class Networking(Construct):
     """VPC, subnets, gateways, routes, S3 endpoint and flow logs."""
 
-    def __init__(  # pylint: disable=too-many-locals
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        naming: Naming,
-        vpc_cidr: str,
-        az_count: int,
-        single_nat_gateway: bool,
-        region: str,
-        account_id: str,
-        log_retention_days: int,
-        logs_key_arn: str,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: NetworkingProps) -> None:
         super().__init__(scope, construct_id)
+        naming = props.naming
         azs = DataAwsAvailabilityZones(
             self,
             "azs",
@@ -74,56 +85,51 @@ class Networking(Construct):  # pylint: disable=too-many-instance-attributes
                  "Availability zones are looked up, not hard-coded, so the stack works in any account; it takes the "
                  "first az_count zone names by index, and pinning zone ids would hard-code one account's zone "
                  "mapping.")
-        self._vpc = Vpc(
-            self,
-            "vpc",
-            cidr_block=vpc_cidr,
-            enable_dns_support=True,
-            enable_dns_hostnames=True,
-            tags=naming.tags("vpc"),
-        )
+        self._vpc = Vpc(self, "vpc", cidr_block=props.vpc_cidr, enable_dns_support=True, enable_dns_hostnames=True,
+                        tags=naming.tags("vpc"))
         # An empty default security group: nothing can silently fall back to its allow-all rules (CIS 5.4).
         DefaultSecurityGroup(self, "default_sg", vpc_id=self._vpc.id, tags=naming.tags("default-sg-unused"))
-        igw = InternetGateway(self, "igw", vpc_id=self._vpc.id, tags=naming.tags("igw"))
+        cidrs = subnet_cidrs(props.vpc_cidr, props.az_count)
+        self._subnets: dict[str, list[Subnet]] = {
+            tier: [Subnet(
+                self,
+                f"{tier}_subnet_{az}",
+                vpc_id=self._vpc.id,
+                cidr_block=cidrs[tier][az],
+                availability_zone=Fn.element(azs.names, az),
+                # Only the public tier would ever need one, and the ALB and NAT get theirs explicitly.
+                map_public_ip_on_launch=False,
+                tags=naming.tags(f"{tier}-{az + 1}", Tier=tier),
+            ) for az in range(props.az_count)]
+            for tier in TIERS
+        }
+        private_route_tables = self._routes(props)
+        # S3 traffic (package mirrors, logs, backups) stays on the AWS network instead of crossing NAT.
+        VpcEndpoint(self, "s3_endpoint", vpc_id=self._vpc.id, service_name=f"com.amazonaws.{props.region}.s3",
+                    vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_route_tables],
+                    tags=naming.tags("s3-endpoint"))
+        self._flow_logs(props)
 
-        cidrs = subnet_cidrs(vpc_cidr, az_count)
-        self._subnets: dict[str, list[Subnet]] = {tier: [] for tier in TIERS}
-        for tier in TIERS:
-            for az in range(az_count):
-                self._subnets[tier].append(Subnet(
-                    self,
-                    f"{tier}_subnet_{az}",
-                    vpc_id=self._vpc.id,
-                    cidr_block=cidrs[tier][az],
-                    availability_zone=Fn.element(azs.names, az),
-                    # Only the public tier would ever need one, and the ALB and NAT get theirs explicitly.
-                    map_public_ip_on_launch=False,
-                    tags=naming.tags(f"{tier}-{az + 1}", Tier=tier),
-                ))
-
-        public_rt = RouteTable(self, "public_rt", vpc_id=self._vpc.id, tags=naming.tags("public-rt", Tier="public"))
+    def _routes(self, props: NetworkingProps) -> list[RouteTable]:
+        """Public tier to the internet gateway, app tier through NAT, data tier nowhere; the private tables."""
+        naming, vpc_id = props.naming, self._vpc.id
+        igw = InternetGateway(self, "igw", vpc_id=vpc_id, tags=naming.tags("igw"))
+        public_rt = RouteTable(self, "public_rt", vpc_id=vpc_id, tags=naming.tags("public-rt", Tier="public"))
         Route(self, "public_default_route", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
               gateway_id=igw.id)
         for az, subnet in enumerate(self._subnets["public"]):
             RouteTableAssociation(self, f"public_rta_{az}", subnet_id=subnet.id, route_table_id=public_rt.id)
-
-        nat_count = 1 if single_nat_gateway else az_count
-        self._nat_gateways: list[NatGateway] = []
-        for az in range(nat_count):
-            eip = Eip(self, f"nat_eip_{az}", domain="vpc", tags=naming.tags(f"nat-eip-{az + 1}"))
-            self._nat_gateways.append(NatGateway(
-                self,
-                f"nat_{az}",
-                allocation_id=eip.allocation_id,
-                subnet_id=self._subnets["public"][az].id,
-                tags=naming.tags(f"nat-{az + 1}"),
-                depends_on=[igw],
-            ))
-
+        nat_count = 1 if props.single_nat_gateway else props.az_count
+        self._nat_gateways = [
+            NatGateway(self, f"nat_{az}", subnet_id=self._subnets["public"][az].id, tags=naming.tags(f"nat-{az + 1}"),
+                       allocation_id=Eip(self, f"nat_eip_{az}", domain="vpc",
+                                         tags=naming.tags(f"nat-eip-{az + 1}")).allocation_id,
+                       depends_on=[igw])
+            for az in range(nat_count)
+        ]
         private_route_tables: list[RouteTable] = []
-        for az in range(az_count):
-            app_rt = RouteTable(self, f"app_rt_{az}", vpc_id=self._vpc.id,
-                                tags=naming.tags(f"app-rt-{az + 1}", Tier="app"))
+        for az in range(props.az_count):
+            app_rt = RouteTable(self, f"app_rt_{az}", vpc_id=vpc_id, tags=naming.tags(f"app-rt-{az + 1}", Tier="app"))
             Route(self, f"app_default_route_{az}", route_table_id=app_rt.id, destination_cidr_block="0.0.0.0/0",
                   nat_gateway_id=self._nat_gateways[az % nat_count].id)
             RouteTableAssociation(self, f"app_rta_{az}", subnet_id=self._subnets["app"][az].id,
@@ -131,71 +137,36 @@ class Networking(Construct):  # pylint: disable=too-many-instance-attributes
             private_route_tables.append(app_rt)
         # The data tier has one route table and no default route: RDS cannot reach or be reached from
         # the internet even if a security group were misconfigured.
-        data_rt = RouteTable(self, "data_rt", vpc_id=self._vpc.id, tags=naming.tags("data-rt", Tier="data"))
+        data_rt = RouteTable(self, "data_rt", vpc_id=vpc_id, tags=naming.tags("data-rt", Tier="data"))
         for az, subnet in enumerate(self._subnets["data"]):
             RouteTableAssociation(self, f"data_rta_{az}", subnet_id=subnet.id, route_table_id=data_rt.id)
-        private_route_tables.append(data_rt)
+        return [*private_route_tables, data_rt]
 
-        # S3 traffic (package mirrors, logs, backups) stays on the AWS network instead of crossing NAT.
-        VpcEndpoint(
-            self,
-            "s3_endpoint",
-            vpc_id=self._vpc.id,
-            service_name=f"com.amazonaws.{region}.s3",
-            vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_route_tables],
-            tags=naming.tags("s3-endpoint"),
-        )
-
-        self._flow_log_group = CloudwatchLogGroup(
-            self,
-            "flow_log_group",
-            name=f"/aws/vpc/flow-logs/{naming.name('vpc')}",
-            retention_in_days=log_retention_days,
-            kms_key_id=logs_key_arn,
-            tags=naming.tags("flow-logs"),
-        )
-        flow_role = IamRole(
-            self,
-            "flow_log_role",
-            name=naming.name("flow-logs", "iam"),
-            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com", source_account=account_id),
-            tags=naming.tags("flow-logs-role"),
-        )
+    def _flow_logs(self, props: NetworkingProps) -> None:
+        """All traffic to an encrypted log group, through a role that can write to that group only (PCI DSS 10.2)."""
+        naming = props.naming
+        self._flow_log_group = encrypted_log_group(self, "flow_log_group", props=LogGroupProps(
+            name=f"/aws/vpc/flow-logs/{naming.name('vpc')}", retention_days=props.log_retention_days,
+            kms_key_arn=props.logs_key_arn, tags=naming.tags("flow-logs"),
+        ))
+        flow_role = service_role(self, "flow_log_role", props=ServiceRoleProps(
+            name=naming.name("flow-logs", "iam"), service="vpc-flow-logs.amazonaws.com",
+            source_account=props.account_id, tags=naming.tags("flow-logs-role"),
+        ))
         # Least privilege: write to this one log group only. AWS's documented minimum for the flow-logs role
         # also lists logs:DescribeLogGroups, which the service calls before delivering; it reads names only and
         # is held to this account and region.
-        IamRolePolicy(
-            self,
-            "flow_log_policy",
-            name=naming.name("flow-logs-write", "iam"),
-            role=flow_role.id,
-            policy=policy_document([
-                {
-                    "Sid": "WriteFlowLogGroup",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    "Resource": [self._flow_log_group.arn, f"{self._flow_log_group.arn}:*"],
-                },
-                {
-                    "Sid": "FindFlowLogGroup",
-                    "Effect": "Allow",
-                    "Action": ["logs:DescribeLogGroups"],
-                    "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:*",
-                },
-            ]),
-        )
-        self._flow_log = FlowLog(
-            self,
-            "flow_log",
-            vpc_id=self._vpc.id,
-            traffic_type="ALL",
-            log_destination_type="cloud-watch-logs",
-            log_destination=self._flow_log_group.arn,
-            iam_role_arn=flow_role.arn,
-            max_aggregation_interval=60,
-            tags=naming.tags("flow-log"),
-        )
+        group_arn = self._flow_log_group.arn
+        inline_policy(self, "flow_log_policy", role=flow_role, name=naming.name("flow-logs-write", "iam"), statements=[
+            {"Sid": "WriteFlowLogGroup", "Effect": "Allow",
+             "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+             "Resource": [group_arn, f"{group_arn}:*"]},
+            {"Sid": "FindFlowLogGroup", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"],
+             "Resource": f"arn:aws:logs:{props.region}:{props.account_id}:log-group:*"},
+        ])
+        FlowLog(self, "flow_log", vpc_id=self._vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+                log_destination=group_arn, iam_role_arn=flow_role.arn, max_aggregation_interval=60,
+                tags=naming.tags("flow-log"))
 
     @property
     def vpc_id(self) -> str:

@@ -9,6 +9,8 @@ provider removes AWS's default allow-all egress rule and only the egress listed 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
 from constructs import Construct
@@ -20,19 +22,24 @@ POSTGRES_PORT = 5432
 ANYWHERE = "0.0.0.0/0"
 
 
+@dataclass(frozen=True, kw_only=True)
+class SecurityGroupsProps:
+    """The VPC the groups belong to and the one application port that crosses a tier boundary."""
+
+    naming: Naming
+    """Names and tags."""
+    vpc_id: str
+    """The VPC of the three tiers."""
+    api_port: int
+    """The port the API instances listen on: the only port the ALB may reach them on (PCI DSS 1.3.1)."""
+
+
 class SecurityGroups(Construct):
     """The ALB, application and database security groups and their rules."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        naming: Naming,
-        vpc_id: str,
-        api_port: int,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: SecurityGroupsProps) -> None:
         super().__init__(scope, construct_id)
+        naming, vpc_id, api_port = props.naming, props.vpc_id, props.api_port
         self._alb = SecurityGroup(self, "alb_sg", name=naming.name("alb-sg"), vpc_id=vpc_id,
                                   description="Payment ALB: HTTPS from the internet only", tags=naming.tags("alb-sg"))
         self._app = SecurityGroup(self, "app_sg", name=naming.name("app-sg"), vpc_id=vpc_id,

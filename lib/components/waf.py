@@ -11,7 +11,8 @@ The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the i
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from dataclasses import dataclass
+
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAcl,
     Wafv2WebAclDefaultAction,
@@ -31,6 +32,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 from constructs import Construct
 
+from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
 from lib.naming import Naming
 
 # AWS managed rule groups in evaluation order: cheap IP-based rules first.
@@ -77,39 +79,52 @@ def _managed_group(group: str) -> dict[str, object]:
     return statement
 
 
+def _rules(rate_limit: int) -> list[Wafv2WebAclRule]:
+    """The managed groups in ``MANAGED_RULE_GROUPS`` order, then the per-IP rate limit."""
+    rules = [
+        Wafv2WebAclRule(
+            name=group,
+            priority=priority,
+            override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
+            # The typed bindings stop at `statement` (a deeply recursive type): it is a plain mapping.
+            statement={"managed_rule_group_statement": _managed_group(group)},
+            visibility_config=_visibility(group),
+        )
+        for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1)
+    ]
+    rules.append(Wafv2WebAclRule(
+        name="RateLimitPerIp",
+        priority=len(MANAGED_RULE_GROUPS) + 1,
+        action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
+        statement={"rate_based_statement": {"limit": rate_limit, "aggregate_key_type": "IP"}},
+        visibility_config=_visibility("RateLimitPerIp"),
+    ))
+    return rules
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafProps:
+    """Where the firewall logs and how hard it limits one client."""
+
+    naming: Naming
+    """Names and tags."""
+    logs_key_arn: str
+    """The key encrypting the WAF log group (PCI DSS 3.5)."""
+    log_retention_days: float
+    """Retention of the WAF log group (PCI DSS 10.5.1)."""
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    """Requests per 5 minutes from one source IP before the rate rule blocks it.
+
+    @default 2000 - well above a checkout's request rate, low enough to stop card-testing floods (PCI DSS 6.4.2)."""
+
+
 class WebApplicationFirewall(Construct):
     """Web ACL, its log group and logging configuration."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        naming: Naming,
-        logs_key_arn: str,
-        log_retention_days: int,
-        rate_limit: int = DEFAULT_RATE_LIMIT,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, props: WafProps) -> None:
         super().__init__(scope, construct_id)
+        naming = props.naming
         acl_name = naming.name("api-waf")
-        rules = [
-            Wafv2WebAclRule(
-                name=group,
-                priority=priority,
-                override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
-                # The typed bindings stop at `statement` (a deeply recursive type): it is a plain mapping.
-                statement={"managed_rule_group_statement": _managed_group(group)},
-                visibility_config=_visibility(group),
-            )
-            for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1)
-        ]
-        rules.append(Wafv2WebAclRule(
-            name="RateLimitPerIp",
-            priority=len(MANAGED_RULE_GROUPS) + 1,
-            action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
-            statement={"rate_based_statement": {"limit": rate_limit, "aggregate_key_type": "IP"}},
-            visibility_config=_visibility("RateLimitPerIp"),
-        ))
         self._acl = Wafv2WebAcl(
             self,
             "web_acl",
@@ -117,21 +132,17 @@ class WebApplicationFirewall(Construct):
             description="Protects the payment API load balancer",
             scope="REGIONAL",
             default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
-            rule=rules,
+            rule=_rules(props.rate_limit),
             visibility_config=Wafv2WebAclVisibilityConfig(
                 cloudwatch_metrics_enabled=True, metric_name=acl_name, sampled_requests_enabled=True,
             ),
             tags=naming.tags("api-waf"),
         )
         # WAF only delivers to log groups whose name starts with "aws-waf-logs-".
-        self._log_group = CloudwatchLogGroup(
-            self,
-            "waf_log_group",
-            name=f"aws-waf-logs-{naming.name('api')}",
-            retention_in_days=log_retention_days,
-            kms_key_id=logs_key_arn,
-            tags=naming.tags("waf-logs"),
-        )
+        self._log_group = encrypted_log_group(self, "waf_log_group", props=LogGroupProps(
+            name=f"aws-waf-logs-{naming.name('api')}", retention_days=props.log_retention_days,
+            kms_key_arn=props.logs_key_arn, tags=naming.tags("waf-logs"),
+        ))
         Wafv2WebAclLoggingConfiguration(
             self,
             "waf_logging",

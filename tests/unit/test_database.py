@@ -7,10 +7,52 @@ import pytest
 from tests.conftest import DEVELOPMENT_ENV, synth_stack
 from tests.unit.helpers import by_path, only
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY, WEEK = 24 * 60, 7 * 24 * 60
+
 
 def _minutes(clock: str) -> int:
     hours, minutes = clock.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def _interval(start: int, end: int) -> tuple[int, int]:
+    return (start, end if end > start else end + DAY)  # a window may run past midnight
+
+
+def window_gap(backup_window: str, maintenance_window: str) -> int:
+    """Minutes between the daily backup window and the weekly maintenance window; 0 when they overlap or touch.
+
+    RDS runs the backup window every day, so it is compared with the maintenance window on every day of the
+    week, and across the week's end (Sunday night to Monday morning)."""
+    backup_start, backup_end = _interval(*(_minutes(t) for t in backup_window.split("-")))
+    start_day, start, end_day, end = re.fullmatch(r"(\w+):(\d\d:\d\d)-(\w+):(\d\d:\d\d)", maintenance_window).groups()
+    maintenance_start = DAYS.index(start_day) * DAY + _minutes(start)
+    maintenance_end = DAYS.index(end_day) * DAY + _minutes(end)
+    if maintenance_end <= maintenance_start:
+        maintenance_end += WEEK
+    gaps = []
+    for day in range(-1, 8):
+        for shift in (-WEEK, 0, WEEK):
+            b_start, b_end = day * DAY + backup_start, day * DAY + backup_end
+            m_start, m_end = maintenance_start + shift, maintenance_end + shift
+            gaps.append(max(0, max(b_start, m_start) - min(b_end, m_end)))
+    return min(gaps)
+
+
+@pytest.mark.parametrize(("backup", "maintenance", "gap"), [
+    ("03:00-04:00", "sun:06:00-sun:07:00", 120),
+    ("03:00-04:00", "sun:03:00-sun:04:00", 0),   # identical
+    ("02:00-05:00", "sun:03:00-sun:04:00", 0),   # backup contains maintenance
+    ("03:30-03:45", "sun:03:00-sun:04:00", 0),   # maintenance contains backup
+    ("03:00-04:00", "sun:03:30-sun:04:30", 0),   # overlap
+    ("03:00-04:00", "sun:04:00-sun:05:00", 0),   # touching
+    ("23:30-00:30", "mon:00:00-mon:01:00", 0),   # backup past midnight into the maintenance day
+    ("00:00-00:30", "sun:23:30-mon:00:00", 0),   # across the week's end, touching
+    ("01:00-02:00", "sun:23:00-mon:00:00", 60),  # across the week's end, an hour apart
+])
+def test_window_gap_sees_overlaps_in_any_form(backup: str, maintenance: str, gap: int) -> None:
+    assert window_gap(backup, maintenance) == gap
 
 
 @pytest.mark.pci("2.2")
@@ -58,11 +100,8 @@ def test_backups_kept_and_windows_well_apart(resources, synth_json):
     db = only(resources, "aws_db_instance")
     assert db["backup_retention_period"] == "${var.db_backup_retention_days}"
     assert synth_json["variable"]["db_backup_retention_days"]["default"] >= 7
-    backup_start, backup_end = (_minutes(t) for t in db["backup_window"].split("-"))
-    day, start, _, end = re.match(r"(\w+):(\d\d:\d\d)-(\w+):(\d\d:\d\d)", db["maintenance_window"]).groups()
-    assert day == "sun"
-    gap = min(abs(_minutes(start) - backup_end), abs(backup_start - _minutes(end)))
-    assert gap >= 60, "backup and maintenance windows must not overlap or touch"
+    assert window_gap(db["backup_window"], db["maintenance_window"]) >= 60, \
+        "backup and maintenance windows must be at least an hour apart on every day of the week"
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5", "10.7, 11.5")

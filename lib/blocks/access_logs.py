@@ -1,0 +1,34 @@
+"""Where a component delivers its access logs: the archive bucket and the prefix reserved for it.
+
+Why a type of its own: the ALB, CloudFront and S3 server access logging each need the bucket, their prefix
+and the resources that must exist before delivery is switched on. The log archive component exposes one
+value of this type, and consumers receive it through their properties, never by importing the archive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import TerraformResource
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessLogDestination:
+    """The access-log archive as its consumers see it."""
+
+    bucket_name: str
+    """Bucket name (ALB ``access_logs.bucket``, S3 ``target_bucket``)."""
+    bucket_domain_name: str
+    """Global domain name, which CloudFront standard logging expects."""
+    alb_prefix: str
+    """Prefix the bucket policy lets ALB log delivery write under (no trailing slash: ALB adds one)."""
+    cloudfront_prefix: str
+    """Prefix for CloudFront standard logs."""
+    s3_access_prefix: str
+    """Prefix the bucket policy lets S3 server access logging write under."""
+    delivery_policy: TerraformResource
+    """The bucket policy granting log delivery: AWS checks it when logging is switched on and refuses
+    otherwise, so every consumer depends on it (provider #12010: "Access Denied for bucket")."""
+    acl_ownership: TerraformResource
+    """The ownership control that enables ACLs: CloudFront standard logging writes through ACLs and refuses
+    a bucket without them ("does not enable ACL access")."""
