@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from cdktf import Fn
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
@@ -189,7 +190,7 @@ def _metric_query(query_id: str, namespace: str, metric: str,
 
 
 def _dashboard_body(region: str, resources: MonitoredResources) -> str:
-    def widget(title: str, metrics: list[list[str]], stat: str, x: int, y: int) -> dict:
+    def widget(title: str, metrics: list[list[str]], stat: str, x: int, y: int) -> dict[str, Any]:
         return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
                 "properties": {"title": title, "region": region, "stat": stat, "period": PERIOD_SECONDS,
                                "view": "timeSeries", "metrics": metrics}}
