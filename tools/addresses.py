@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE_DIR = ROOT / "release"
 BASELINE_GLOB = "addresses-*.json"
 RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+INSTANCE_KEY = re.compile(r"\[[^\]]*\]$")  # the [0] / ["key"] of a counted or for_each instance
 
 # The configurations a baseline covers: addresses can differ by configuration (counts, optional parts). The same
 # environments as tests/conftest.py (a unit test keeps them equal); each baseline records the one it used.
@@ -138,10 +139,11 @@ def compare(*, baseline: Mapping[str, str], stack: Mapping[str, Any]) -> Compari
     for address in gone:
         rtype = address.split(".", 1)[0]
         target = _destination(address, moves)
-        if target is not None and target in current:
-            moved_to.add(target)
+        landed = INSTANCE_KEY.sub("", target) if target else None  # a move may land on "<type>.<name>[0]"
+        if landed is not None and landed in current:
+            moved_to.add(landed)
             result.changes.append(f"moved    {address} -> {target} "
-                                  f"(construct {baseline[address]} -> {current[target]})")
+                                  f"(construct {baseline[address]} -> {current[landed]})")
         elif rtype in STATEFUL:
             where = f"; its moved block points at {target}, which the stack does not declare" if target else ""
             candidates = [a for a in added if a.startswith(f"{rtype}.") and a not in moves.values()]

@@ -75,6 +75,15 @@ def test_a_chain_of_moved_blocks_is_followed(synth_json: dict[str, Any]) -> None
     assert not addresses.compare(baseline=baseline_of(synth_json), stack=stack).failures
 
 
+def test_a_move_into_a_counted_instance_is_understood(synth_json: dict[str, Any]) -> None:
+    stack, old = renamed(synth_json, "aws_ssm_parameter", "/database/connection_string", "parameters_1")
+    stack["moved"] = [{"from": old, "to": "aws_ssm_parameter.parameters_1[0]"}]
+    result = addresses.compare(baseline=baseline_of(synth_json), stack=stack)
+    assert not result.failures
+    assert result.changes == [f"moved    {old} -> aws_ssm_parameter.parameters_1[0] "
+                              "(construct database/connection_string -> database/connection_string)"]
+
+
 def test_a_moved_block_to_an_undeclared_address_still_fails(synth_json: dict[str, Any]) -> None:
     stack, old = renamed(synth_json, "aws_s3_bucket", "/log_archive/bucket", "logs_bucket_1")
     stack["moved"] = [{"from": old, "to": "aws_s3_bucket.typo"}]
