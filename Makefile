@@ -17,7 +17,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit bindings cli-tests cost sandbox sandbox-tests preflight scan compliance compliance-check docs docs-check test bench clean
+.PHONY: help setup synth validate lint unit bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -70,6 +70,12 @@ preflight: synth  ## [check] deploy-time rules over the synthesized stack + sing
 	$(PY) -m preflight $(STACK_DIR)/cdk.tf.json
 	$(PY) -m preflight.source_checks lib
 
+upgrade-check: $(STAMP)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
+	$(PY) -m tools.addresses --check
+
+release-baseline: $(STAMP)  ## [deploy] release step: record the resource addresses of release RELEASE=<name> in release/
+	$(PY) -m tools.addresses --write --release "$(RELEASE)"
+
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
 	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
 
@@ -95,7 +101,7 @@ docs: $(STAMP)  ## [develop] regenerate every generated document (README tables 
 docs-check: $(STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs --check
 
-TEST_STEPS := lint unit bindings cli-tests validate preflight scan docs-check compliance-check sandbox-tests sandbox
+TEST_STEPS := lint unit bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.run_steps $(TEST_STEPS)
 

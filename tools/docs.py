@@ -40,8 +40,16 @@ def make_help() -> Iterable[Part]:
     yield Part("README.md", f"```text\n{help_text(ROOT / 'Makefile')}\n```", region="make-help")
 
 
+def architecture_diagram() -> Iterable[Part]:
+    """The README's architecture picture, from the production stack that `make upgrade-check` also covers."""
+    from tools import addresses, diagram  # pylint: disable=import-outside-toplevel  # cdktf only when asked
+
+    stack = addresses.synthesize(addresses.CONFIGURATIONS["production"])
+    yield Part("README.md", diagram.readme_block(stack), region="architecture-diagram")
+
+
 def _generators() -> tuple[Generator, ...]:
-    return (make_help,)
+    return (make_help, architecture_diagram)
 
 
 def fill_region(text: str, region: str, content: str, *, path: str) -> str:
