@@ -23,6 +23,7 @@ from lib.tunables import (
     DEVELOPMENT,
     ENVIRONMENT_TYPES,
     PRODUCTION,
+    SUFFIX_MAX_LENGTH,
     WHOLE_NUMBER,
     Tunable,
     default,
@@ -44,8 +45,7 @@ T = TypeVar("T")
 
 # The suffix ends up in every resource name. The tightest AWS limit it meets is the ALB/target group name
 # (32 characters, "payment-api-tg-" takes 15) and S3 bucket names (lowercase, no underscores).
-SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$")
-SUFFIX_MAX_LENGTH = 12
+SUFFIX_PATTERN = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{SUFFIX_MAX_LENGTH - 2}}}[a-z0-9])?$")
 
 REGION_FILE = Path(__file__).resolve().parent / "AWS_REGION"
 # The project root: the local backend keeps its state here, outside every synth output (cdktf's own default).

@@ -96,7 +96,9 @@ class Tunable:  # pylint: disable=too-many-instance-attributes
         return self.low is None or self.high is None or self.low <= value <= self.high
 
 
-_ASG_DESCRIPTION = "(min <= desired <= max)"
+_ASG_RULE = "min <= desired <= max"
+# The suffix is part of every name; the tightest AWS limit it meets is 32 characters (ALB/target group).
+SUFFIX_MAX_LENGTH = 12
 
 TUNABLES: tuple[Tunable, ...] = (
     # ------------------------------------------------------------------ what the stack is
@@ -104,7 +106,7 @@ TUNABLES: tuple[Tunable, ...] = (
             default_doc=f"`{DEVELOPMENT}` with local state; **required** when `TERRAFORM_STATE_BUCKET` is set",
             allowed=ENVIRONMENT_TYPES, meaning="production rules or development relaxations (next section)"),
     Tunable(env="ENVIRONMENT_SUFFIX", field="environment_suffix", kind=TEXT, default="dev",
-            rule="1-12 lowercase letters, digits, inner hyphens",
+            rule=f"1-{SUFFIX_MAX_LENGTH} lowercase letters, digits, inner hyphens",
             meaning="suffix of every name and of the stack `TapStack<suffix>`"),
     Tunable(env="AWS_REGION", field="aws_region", kind=TEXT, default="us-east-1",
             default_doc="`lib/AWS_REGION` if present, else `us-east-1`",
@@ -140,13 +142,13 @@ TUNABLES: tuple[Tunable, ...] = (
                  "refused until the service artifact builds for both architectures",
             description="EC2 instance type of the payment API instances.", group="compute"),
     Tunable(env="ASG_MIN_SIZE", field="asg_min_size", terraform="asg_min_size", kind=WHOLE_NUMBER, default=2,
-            low=1, high=100, rule=_ASG_DESCRIPTION,
+            low=1, high=100, rule=_ASG_RULE,
             description="Minimum number of API instances (keep >= 2 for one per AZ failure).", group="compute"),
     Tunable(env="ASG_MAX_SIZE", field="asg_max_size", terraform="asg_max_size", kind=WHOLE_NUMBER, default=6,
-            low=1, high=100, rule=_ASG_DESCRIPTION,
+            low=1, high=100, rule=_ASG_RULE,
             description="Maximum number of API instances the scaling policy may reach.", group="compute"),
     Tunable(env="ASG_DESIRED_CAPACITY", field="asg_desired_capacity", terraform="asg_desired_capacity",
-            kind=WHOLE_NUMBER, default=2, low=1, high=100, rule=_ASG_DESCRIPTION,
+            kind=WHOLE_NUMBER, default=2, low=1, high=100, rule=_ASG_RULE,
             description="Initial number of API instances.", group="compute"),
     # ------------------------------------------------------------------ database
     Tunable(env="DB_ENGINE_VERSION", field="db_engine_version", kind=TEXT, default="15",
@@ -181,7 +183,8 @@ TUNABLES: tuple[Tunable, ...] = (
             description="Share of ALB requests (%) answered with 5XX above which the alarm fires.", group="monitoring"),
     Tunable(env="ALARM_EMAIL", field="alarm_email", terraform="alarm_email", kind=TEXT, default="",
             default_doc="unset", example="payments-oncall@example.com",
-            rule="an e-mail address; required in production; `none` (development only) opts out explicitly",
+            rule="an e-mail address; required in production (empty, or `ALARM_EMAIL=none`: no subscription, "
+                 "development only)",
             description="E-mail address subscribed to the alarm topic.", pci="10.7",
             meaning="on-call address subscribed to the alarm topic", group="monitoring"),
     # ------------------------------------------------------------------ frontend and certificates

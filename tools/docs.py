@@ -40,8 +40,16 @@ def make_help() -> Iterable[Part]:
     yield Part("README.md", f"```text\n{help_text(ROOT / 'Makefile')}\n```", region="make-help")
 
 
+def configuration() -> Iterable[Part]:
+    """The README's configuration tables and environments/example.tfvars, from lib/tunables.py."""
+    from tools.config_docs import configuration_documents  # pylint: disable=import-outside-toplevel
+
+    for path, content, region in configuration_documents():
+        yield Part(path, content, region=region)
+
+
 def _generators() -> tuple[Generator, ...]:
-    return (make_help,)
+    return (make_help, configuration)
 
 
 def fill_region(text: str, region: str, content: str, *, path: str) -> str:
