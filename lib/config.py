@@ -296,7 +296,8 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         problem = vpc_cidr_problem(self.vpc_cidr)
         if problem:
             raise _fail("VPC_CIDR", self.vpc_cidr, f"{problem}; a private IPv4 block between /16 and /20 is required",
-                        "Use e.g. 10.0.0.0/16 (it is split into 9 subnets over 3 AZs).")
+                        f"Use e.g. {default('vpc_cidr')} (it is split into public, app and data subnets in each of "
+                        f"{self.az_count} AZs).")
         port = tunable("API_PORT")
         if not port.in_range(self.api_port) or self.api_port in RESERVED_PORTS:
             raise _fail("API_PORT", self.api_port, f"a TCP port {port.low}-{port.high} other than "

@@ -133,7 +133,15 @@ def example_tfvars(tunables: Sequence[Tunable] = TUNABLES) -> str:
     return TFVARS_HEADER + "\n" + "\n\n".join(blocks) + "\n"
 
 
+def quota_line(tunables: Sequence[Tunable] = TUNABLES) -> str:
+    """The README's vCPU quota at the default sizes (the project keeps no vCPU table, so it stays a multiple)."""
+    by_terraform = {t.terraform: t for t in tunables if t.terraform}
+    most, instance_type = by_terraform["asg_max_size"].default, by_terraform["instance_type"].default
+    return (f"With the defaults (`asg_max_size` = {most}, `instance_type` = `{instance_type}`) that is {2 * most} "
+            f"\N{MULTIPLICATION SIGN} the vCPUs of one {instance_type}.\n")
+
+
 def configuration_documents(tunables: Sequence[Tunable] = TUNABLES) -> list[tuple[str, str, str | None]]:
     """Every document rendered from the registry: ``(path, content, region or None for the whole file)``."""
     return [(README, env_table(tunables), "config-env"), (README, terraform_table(tunables), "config-tfvars"),
-            (EXAMPLE_TFVARS, example_tfvars(tunables), None)]
+            (README, quota_line(tunables), "config-quota"), (EXAMPLE_TFVARS, example_tfvars(tunables), None)]
