@@ -2,9 +2,11 @@
 
 Everything a user can set comes in through ``StackConfig.from_env`` and is checked before any construct
 is created, so a bad value stops synth with a message that names the variable, the value and what is
-allowed, and nothing is written to ``cdktf.out``. Values an operator tunes per environment (sizes,
-thresholds, retention) are only *defaults* here: the stack exposes them as Terraform input variables,
-whose validation blocks repeat these rules for values given at plan time.
+allowed, and nothing is written to ``cdktf.out``. Every setting's default, range and allowed values come
+from its entry in ``lib/tunables.py``; the rules here that are more than that (patterns, AWS facts,
+cross-field rules, the production guardrails) read their bounds from there too. Values an operator tunes
+per environment (sizes, thresholds, retention) are only *defaults* here: the stack exposes them as
+Terraform input variables, whose validation blocks repeat these rules for values given at plan time.
 """
 
 from __future__ import annotations
