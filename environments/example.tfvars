@@ -1,9 +1,10 @@
-# Per-environment values: copy to environments/<suffix>.tfvars, adjust, and pass it to every plan:
+# Generated from lib/tunables.py by `make docs`; do not edit here. Per-environment values: copy to
+# environments/<suffix>.tfvars, adjust, and pass it to every plan:
 #   terraform -chdir=cdktf.out/stacks/TapStack<suffix> plan -var-file=$PWD/environments/<suffix>.tfvars
 # It lives outside cdktf.out, which every synth replaces. Every value is checked by its variable's validation
 # block at plan time (a production stack also refuses an empty alarm_email and log_retention_days < 365).
 
-# Required: the ACM certificate of the API's domain, in the stack's region.
+# Required: ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).
 certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 
 instance_type        = "t3.medium"

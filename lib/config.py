@@ -2,9 +2,11 @@
 
 Everything a user can set comes in through ``StackConfig.from_env`` and is checked before any construct
 is created, so a bad value stops synth with a message that names the variable, the value and what is
-allowed, and nothing is written to ``cdktf.out``. Values an operator tunes per environment (sizes,
-thresholds, retention) are only *defaults* here: the stack exposes them as Terraform input variables,
-whose validation blocks repeat these rules for values given at plan time.
+allowed, and nothing is written to ``cdktf.out``. Every setting's default, range and allowed values come
+from its entry in ``lib/tunables.py``; the rules here that are more than that (patterns, AWS facts,
+cross-field rules, the production guardrails) read their bounds from there too. Values an operator tunes
+per environment (sizes, thresholds, retention) are only *defaults* here: the stack exposes them as
+Terraform input variables, whose validation blocks repeat these rules for values given at plan time.
 """
 
 from __future__ import annotations
@@ -17,11 +19,21 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
+from lib.tunables import (
+    BOOLEAN,
+    CONFIG_TUNABLES,
+    DEVELOPMENT,
+    ENVIRONMENT_TYPES,
+    PRODUCTION,
+    SUFFIX_MAX_LENGTH,
+    WHOLE_NUMBER,
+    Tunable,
+    default,
+    tunable,
+)
 from preflight.aws_facts import (
     AWS_REGION_NAMES,
     CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS,
-    CLOUDWATCH_RETENTION_DAYS,
-    SUPPORTED_POSTGRES_MAJOR_VERSIONS,
     SUPPORTED_REGIONS,
     db_class_problem,
     ec2_type_problem,
@@ -35,20 +47,18 @@ T = TypeVar("T")
 
 # The suffix ends up in every resource name. The tightest AWS limit it meets is the ALB/target group name
 # (32 characters, "payment-api-tg-" takes 15) and S3 bucket names (lowercase, no underscores).
-SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$")
-SUFFIX_MAX_LENGTH = 12
+SUFFIX_PATTERN = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{SUFFIX_MAX_LENGTH - 2}}}[a-z0-9])?$")
 
 REGION_FILE = Path(__file__).resolve().parent / "AWS_REGION"
 # The project root: the local backend keeps its state here, outside every synth output (cdktf's own default).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_STATE_DIR = PROJECT_ROOT / "sandbox-state"
 
-PRODUCTION = "production"
-DEVELOPMENT = "development"
-ENVIRONMENT_TYPES = (PRODUCTION, DEVELOPMENT)
 # The explicit "no alarm subscription" (development only); an empty ALARM_EMAIL is an error, not an opt-out.
 NO_ALARM_EMAIL = "none"
 PCI_MIN_LOG_RETENTION_DAYS = 365
+# Ports the API must not take: SSH, the ALB's HTTPS listener and PostgreSQL, which the security groups use.
+RESERVED_PORTS = (22, 443, 5432)
 
 
 class ConfigError(ValueError):
@@ -91,36 +101,36 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
 class StackConfig:  # pylint: disable=too-many-instance-attributes
     """Validated settings; see the README configuration table for each variable's meaning."""
 
-    environment_suffix: str = "dev"
-    environment_type: str = DEVELOPMENT
-    aws_region: str = "us-east-1"
-    state_bucket: str | None = None
-    state_bucket_region: str | None = None
+    environment_suffix: str = default("environment_suffix")
+    environment_type: str = default("environment_type")
+    aws_region: str = default("aws_region")
+    state_bucket: str | None = default("state_bucket")
+    state_bucket_region: str | None = default("state_bucket_region")
     project: str = "payment"
-    owner: str = "platform-team"
-    repository: str = "payment-platform-infra"
+    owner: str = default("owner")
+    repository: str = default("repository")
     data_classification: str = "pci-cde"
-    vpc_cidr: str = "10.0.0.0/16"
+    vpc_cidr: str = default("vpc_cidr")
     az_count: int = 3
-    single_nat_gateway: bool = False
-    api_port: int = 8080
-    instance_type: str = "t3.medium"
-    asg_min_size: int = 2
-    asg_max_size: int = 6
-    asg_desired_capacity: int = 2
-    db_engine_version: str = "15"
-    db_instance_class: str = "db.t3.medium"
-    db_allocated_storage: int = 50
-    db_max_allocated_storage: int = 200
-    db_backup_retention_days: int = 7
-    log_retention_days: int = 365
-    cpu_alarm_threshold: int = 80
-    alb_5xx_rate_threshold: int = 5
-    alarm_email: str = ""
-    deletion_protection: bool = True
-    frontend_domain: str | None = None
-    frontend_certificate_arn: str | None = None
-    sandbox_endpoint: str | None = None
+    single_nat_gateway: bool = default("single_nat_gateway")
+    api_port: int = default("api_port")
+    instance_type: str = default("instance_type")
+    asg_min_size: int = default("asg_min_size")
+    asg_max_size: int = default("asg_max_size")
+    asg_desired_capacity: int = default("asg_desired_capacity")
+    db_engine_version: str = default("db_engine_version")
+    db_instance_class: str = default("db_instance_class")
+    db_allocated_storage: int = default("db_allocated_storage")
+    db_max_allocated_storage: int = default("db_max_allocated_storage")
+    db_backup_retention_days: int = default("db_backup_retention_days")
+    log_retention_days: int = default("log_retention_days")
+    cpu_alarm_threshold: int = default("cpu_alarm_threshold")
+    alb_5xx_rate_threshold: int = default("alb_5xx_rate_threshold")
+    alarm_email: str = default("alarm_email")
+    deletion_protection: bool = default("deletion_protection")
+    frontend_domain: str | None = default("frontend_domain")
+    frontend_certificate_arn: str | None = default("frontend_certificate_arn")
+    sandbox_endpoint: str | None = default("sandbox_endpoint")
     default_tags: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -213,10 +223,11 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                             f"Set {variable} to plain text such as 'platform-team'.")
         self._validate_network()
         self._validate_sizes()
-        if self.db_engine_version not in SUPPORTED_POSTGRES_MAJOR_VERSIONS:
+        versions = tunable("DB_ENGINE_VERSION").allowed
+        if self.db_engine_version not in versions:
             raise _fail(
                 "DB_ENGINE_VERSION", self.db_engine_version,
-                "give a PostgreSQL major version RDS offers: " + ", ".join(SUPPORTED_POSTGRES_MAJOR_VERSIONS),
+                "give a PostgreSQL major version RDS offers: " + ", ".join(versions),
                 "Use the major version only (e.g. '15'): RDS picks the latest patch; "
                 "a full version such as '15.5' that RDS never released fails at deploy.",
             )
@@ -228,11 +239,13 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         if problem:
             raise _fail("DB_INSTANCE_CLASS", self.db_instance_class, problem,
                         "Set DB_INSTANCE_CLASS to an RDS for PostgreSQL class such as db.t3.medium.")
-        if self.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
+        retention_days = tunable("LOG_RETENTION_DAYS").allowed
+        if str(self.log_retention_days) not in retention_days:
             raise _fail(
                 "LOG_RETENTION_DAYS", self.log_retention_days,
-                "CloudWatch accepts " + ", ".join(str(d) for d in sorted(CLOUDWATCH_RETENTION_DAYS)),
-                "PCI DSS 10.5.1 asks for at least 365 days of audit log history; use 365 or more.",
+                "CloudWatch accepts " + ", ".join(retention_days),
+                f"PCI DSS 10.5.1 asks for at least {PCI_MIN_LOG_RETENTION_DAYS} days of audit log history; use "
+                f"{PCI_MIN_LOG_RETENTION_DAYS} or more.",
             )
         if self.alarm_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email):
             raise _fail("ALARM_EMAIL", self.alarm_email, "expected an e-mail address",
@@ -285,24 +298,21 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         problem = vpc_cidr_problem(self.vpc_cidr)
         if problem:
             raise _fail("VPC_CIDR", self.vpc_cidr, f"{problem}; a private IPv4 block between /16 and /20 is required",
-                        "Use e.g. 10.0.0.0/16 (it is split into 9 subnets over 3 AZs).")
-        if not 1 <= self.api_port <= 65535 or self.api_port in (22, 443, 5432):
-            raise _fail("API_PORT", self.api_port, "a TCP port 1-65535 other than 22, 443 and 5432",
-                        "Use the port the payment API listens on, e.g. 8080.")
+                        f"Use e.g. {default('vpc_cidr')} (it is split into public, app and data subnets in each of "
+                        f"{self.az_count} AZs).")
+        port = tunable("API_PORT")
+        if not port.in_range(self.api_port) or self.api_port in RESERVED_PORTS:
+            raise _fail("API_PORT", self.api_port, f"a TCP port {port.low}-{port.high} other than "
+                        + ", ".join(str(p) for p in RESERVED_PORTS[:-1]) + f" and {RESERVED_PORTS[-1]}",
+                        f"Use the port the payment API listens on, e.g. {port.default}.")
 
     def _validate_sizes(self) -> None:
-        for name, value, low, high in (
-            ("ASG_MIN_SIZE", self.asg_min_size, 1, 100),
-            ("ASG_MAX_SIZE", self.asg_max_size, 1, 100),
-            ("ASG_DESIRED_CAPACITY", self.asg_desired_capacity, 1, 100),
-            ("DB_ALLOCATED_STORAGE", self.db_allocated_storage, 20, 65536),
-            ("DB_MAX_ALLOCATED_STORAGE", self.db_max_allocated_storage, 0, 65536),
-            ("DB_BACKUP_RETENTION_DAYS", self.db_backup_retention_days, 7, 35),
-            ("CPU_ALARM_THRESHOLD", self.cpu_alarm_threshold, 1, 100),
-            ("ALB_5XX_RATE_THRESHOLD", self.alb_5xx_rate_threshold, 1, 100),
-        ):
-            if not low <= value <= high:
-                raise _fail(name, value, f"allowed range is {low}-{high}", f"Set {name} within that range.")
+        # Every ranged setting but API_PORT (checked with its reserved ports in _validate_network).
+        for ranged in CONFIG_TUNABLES:
+            value = getattr(self, str(ranged.field))
+            if ranged.env != "API_PORT" and not ranged.in_range(value):
+                raise _fail(ranged.name, value, f"allowed range is {ranged.low}-{ranged.high}",
+                            f"Set {ranged.name} within that range (default {ranged.default}).")
         if self.asg_min_size > self.asg_max_size:
             raise _fail("ASG_MIN_SIZE", self.asg_min_size, f"it must not exceed ASG_MAX_SIZE={self.asg_max_size}",
                         "Lower ASG_MIN_SIZE or raise ASG_MAX_SIZE.")
@@ -344,35 +354,20 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         if alarm_email == NO_ALARM_EMAIL and environment_type == PRODUCTION:
             raise _fail("ALARM_EMAIL", alarm_email, "a production stack must notify someone of its alarms",
                         "Set ALARM_EMAIL to the on-call address.")
+        # Settings with a rule of their own are read above; every other one is read by its registry entry.
+        special = {"AWS_REGION", "SANDBOX_ENDPOINT_URL", "TERRAFORM_STATE_BUCKET", "ENVIRONMENT_TYPE", "ALARM_EMAIL",
+                   "DELETION_PROTECTION"}
+        values = {str(t.field): env.read(t) for t in CONFIG_TUNABLES if t.env not in special}
         return cls(
-            environment_suffix=env.text("ENVIRONMENT_SUFFIX", "dev"),
-            environment_type=environment_type or DEVELOPMENT,
-            aws_region=region or "us-east-1",
+            **values,
+            environment_type=environment_type or default("environment_type"),
+            aws_region=region or default("aws_region"),
             state_bucket=state_bucket,
-            state_bucket_region=env.text("TERRAFORM_STATE_BUCKET_REGION"),
-            owner=env.text("OWNER", "platform-team"),
-            repository=env.text("REPOSITORY", "payment-platform-infra"),
-            vpc_cidr=env.text("VPC_CIDR", "10.0.0.0/16"),
-            single_nat_gateway=env.boolean("SINGLE_NAT_GATEWAY", False),
-            api_port=env.integer("API_PORT", 8080),
-            instance_type=env.text("INSTANCE_TYPE", "t3.medium"),
-            asg_min_size=env.integer("ASG_MIN_SIZE", 2),
-            asg_max_size=env.integer("ASG_MAX_SIZE", 6),
-            asg_desired_capacity=env.integer("ASG_DESIRED_CAPACITY", 2),
-            db_engine_version=env.text("DB_ENGINE_VERSION", "15"),
-            db_instance_class=env.text("DB_INSTANCE_CLASS", "db.t3.medium"),
-            db_allocated_storage=env.integer("DB_ALLOCATED_STORAGE", 50),
-            db_max_allocated_storage=env.integer("DB_MAX_ALLOCATED_STORAGE", 200),
-            db_backup_retention_days=env.integer("DB_BACKUP_RETENTION_DAYS", 7),
-            log_retention_days=env.integer("LOG_RETENTION_DAYS", 365),
-            cpu_alarm_threshold=env.integer("CPU_ALARM_THRESHOLD", 80),
-            alb_5xx_rate_threshold=env.integer("ALB_5XX_RATE_THRESHOLD", 5),
-            alarm_email="" if alarm_email in (None, NO_ALARM_EMAIL) else alarm_email,
-            frontend_domain=env.text("FRONTEND_DOMAIN"),
-            frontend_certificate_arn=env.text("FRONTEND_CERTIFICATE_ARN"),
+            alarm_email=default("alarm_email") if alarm_email in (None, NO_ALARM_EMAIL) else alarm_email,
             # Deletion protection and final snapshots are on unless explicitly relaxed; the sandbox relaxes
             # them because it must destroy what it applied.
-            deletion_protection=env.boolean("DELETION_PROTECTION", sandbox_endpoint is None),
+            deletion_protection=env.boolean("DELETION_PROTECTION",
+                                            default("deletion_protection") and sandbox_endpoint is None),
             sandbox_endpoint=sandbox_endpoint,
         )
 
@@ -396,6 +391,15 @@ class _Environment:
     def text(self, name: str, default: str | None = None) -> str | None:
         value = self._raw(name, default)
         return default if value is None else value
+
+    def read(self, setting: Tunable) -> object:
+        """``setting``'s value, parsed by its kind; its registry default when unset."""
+        name = str(setting.env)
+        if setting.kind == WHOLE_NUMBER:
+            return self.integer(name, setting.default)
+        if setting.kind == BOOLEAN:
+            return self.boolean(name, setting.default)
+        return self.text(name, setting.default)
 
     def _parsed(self, name: str, default: T, parse: Callable[[str], T | None], allowed: str) -> T:
         raw = self._raw(name, default)

@@ -1,9 +1,11 @@
 """Terraform input variables: the values an operator tunes per environment without touching Python.
 
-Defaults come from the validated ``StackConfig`` (so environment variables still work at synth time);
-each variable carries a type, a description and validation blocks that repeat the synth-time rules for
-values given at plan time (``-var``, ``*.tfvars``, ``TF_VAR_*``). Variables are declared at stack scope
-with fixed logical ids so their names in ``terraform.tfvars`` are stable and readable.
+Each variable's type, description and whole-number range come from its entry in ``lib/tunables.py``;
+its default is the validated ``StackConfig`` value (the registry default unless an environment variable
+changed it at synth time). Validation blocks repeat the synth-time rules for values given at plan time
+(``-var``, ``*.tfvars``, ``TF_VAR_*``): the registry's range first, then the rules that are code here.
+Variables are declared at stack scope with fixed logical ids so their names in ``terraform.tfvars`` are
+stable and readable.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 from cdktf import TerraformStack, TerraformVariable, TerraformVariableValidationConfig
 
 from lib.config import PCI_MIN_LOG_RETENTION_DAYS, PRODUCTION, StackConfig
+from lib.tunables import BY_TERRAFORM, Tunable
 from preflight.aws_facts import (
-    CLOUDWATCH_RETENTION_DAYS,
     EC2_X86_64_TYPES,
     RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS,
     RDS_POSTGRES_CLASSES,
@@ -45,13 +47,18 @@ class StackVariables:  # pylint: disable=too-many-instance-attributes
     alarm_email: str
 
 
-def _variable(stack: TerraformStack, name: str, *, var_type: str, description: str, default: Any = None,
+def _variable(stack: TerraformStack, name: str, *, config: StackConfig, description: str | None = None,
               rules: tuple[tuple[str, str], ...] = ()) -> TerraformVariable:
+    """Declare ``name`` from its registry entry: ``config``'s value as the default, its range as the first rule."""
+    setting: Tunable = BY_TERRAFORM[name]
+    default: Any = getattr(config, setting.field) if setting.field is not None else None
+    if setting.low is not None and setting.high is not None:
+        rules = (_whole_number_between(name, setting.low, setting.high), *rules)
     variable = TerraformVariable(
         stack,
         name,
-        type=var_type,
-        description=description,
+        type=setting.terraform_type,
+        description=description or setting.description,
         default=default,
         nullable=False,
         validation=[TerraformVariableValidationConfig(condition=f"${{{condition}}}", error_message=message)
@@ -72,12 +79,10 @@ def _whole_number_between(name: str, low: int, high: int) -> tuple[str, str]:
 
 def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariables:
     """Declare every input variable on ``stack`` and return typed references to them."""
-    retention_values = ", ".join(str(d) for d in sorted(CLOUDWATCH_RETENTION_DAYS))
-    number = "number"
+    retention_values = ", ".join(BY_TERRAFORM["log_retention_days"].allowed)
 
     certificate = _variable(
-        stack, "certificate_arn", var_type="string",
-        description="ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).",
+        stack, "certificate_arn", config=config,
         rules=((f"can(regex(\"{CERTIFICATE_ARN_PATTERN.format(region=config.aws_region)}\", var.certificate_arn))",
                 f"certificate_arn must be an ACM certificate ARN in the stack's region {config.aws_region} "
                 f"(arn:aws:acm:{config.aws_region}:<account>:certificate/<id>); the ALB cannot use a certificate "
@@ -85,8 +90,7 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
                 "-var certificate_arn=... or TF_VAR_certificate_arn."),),
     )
     instance_type = _variable(
-        stack, "instance_type", var_type="string", default=config.instance_type,
-        description="EC2 instance type of the payment API instances.",
+        stack, "instance_type", config=config,
         rules=(("can(regex(\"^[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.instance_type))",
                 "instance_type must look like an EC2 instance type, e.g. t3.medium."),
                (f"contains({_hcl_list(tuple(sorted(EC2_X86_64_TYPES)))}, var.instance_type)",
@@ -94,24 +98,16 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
                 "types (t4g, m7g, ...) do not run the stack's x86_64 AMI and artifact "
                 "(preflight/data/ec2_instance_types.json).")),
     )
-    asg_min = _variable(stack, "asg_min_size", var_type=number, default=config.asg_min_size,
-                        description="Minimum number of API instances (keep >= 2 for one per AZ failure).",
-                        rules=(_whole_number_between("asg_min_size", 1, 100),))
-    asg_max = _variable(
-        stack, "asg_max_size", var_type=number, default=config.asg_max_size,
-        description="Maximum number of API instances the scaling policy may reach.",
-        rules=(_whole_number_between("asg_max_size", 1, 100),
-               ("var.asg_max_size >= var.asg_min_size", "asg_max_size must be >= asg_min_size.")),
-    )
+    asg_min = _variable(stack, "asg_min_size", config=config)
+    asg_max = _variable(stack, "asg_max_size", config=config,
+                        rules=(("var.asg_max_size >= var.asg_min_size", "asg_max_size must be >= asg_min_size."),))
     asg_desired = _variable(
-        stack, "asg_desired_capacity", var_type=number, default=config.asg_desired_capacity,
-        description="Initial number of API instances.",
+        stack, "asg_desired_capacity", config=config,
         rules=(("var.asg_desired_capacity >= var.asg_min_size && var.asg_desired_capacity <= var.asg_max_size",
                 "asg_desired_capacity must lie between asg_min_size and asg_max_size."),),
     )
     db_class = _variable(
-        stack, "db_instance_class", var_type="string", default=config.db_instance_class,
-        description="RDS instance class of the PostgreSQL database (Performance Insights needs medium or larger).",
+        stack, "db_instance_class", config=config,
         rules=(("can(regex(\"^db\\\\.[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.db_instance_class))",
                 "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),
                (f"contains({_hcl_list(tuple(sorted(RDS_POSTGRES_CLASSES)))}, var.db_instance_class)",
@@ -120,45 +116,33 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
                (f"!contains({_hcl_list(RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS)}, var.db_instance_class)",
                 "db_instance_class must support Performance Insights (medium or larger).")),
     )
-    db_storage = _variable(stack, "db_allocated_storage", var_type=number, default=config.db_allocated_storage,
-                           description="Initial gp3 storage of the database, in GiB.",
-                           rules=(_whole_number_between("db_allocated_storage", 20, 65536),))
+    db_storage = _variable(stack, "db_allocated_storage", config=config)
     db_max_storage = _variable(
-        stack, "db_max_allocated_storage", var_type=number, default=config.db_max_allocated_storage,
-        description="Storage autoscaling ceiling of the database, in GiB (>= 110 % of the allocated storage, or 0 "
-                    "for no autoscaling).",
-        rules=(_whole_number_between("db_max_allocated_storage", 0, 65536),
-               ("var.db_max_allocated_storage == 0 || var.db_max_allocated_storage >= ceil(var.db_allocated_storage * "
+        stack, "db_max_allocated_storage", config=config,
+        rules=(("var.db_max_allocated_storage == 0 || var.db_max_allocated_storage >= ceil(var.db_allocated_storage * "
                 f"{STORAGE_CEILING_FACTOR})",
                 "db_max_allocated_storage must be 0 (no storage autoscaling) or at least 10 % above "
-                "db_allocated_storage: RDS refuses a smaller ceiling.")),
+                "db_allocated_storage: RDS refuses a smaller ceiling."),),
     )
-    db_backups = _variable(stack, "db_backup_retention_days", var_type=number,
-                           default=config.db_backup_retention_days,
-                           description="Days of automated database backups (PCI baseline: at least 7).",
-                           rules=(_whole_number_between("db_backup_retention_days", 7, 35),))
+    db_backups = _variable(stack, "db_backup_retention_days", config=config)
     # A production stack repeats its synth-time guardrails here, so a tfvars file cannot bypass them.
     production = config.environment_type == PRODUCTION
     retention = _variable(
-        stack, "log_retention_days", var_type=number, default=config.log_retention_days,
-        description="Retention of every CloudWatch log group, in days (PCI DSS 10.5.1: at least 365).",
+        stack, "log_retention_days", config=config,
         rules=((f"contains([{retention_values}], var.log_retention_days)",
                 f"log_retention_days must be one of the values CloudWatch accepts: {retention_values}."),
                *(((f"var.log_retention_days >= {PCI_MIN_LOG_RETENTION_DAYS}",
                    f"log_retention_days must be at least {PCI_MIN_LOG_RETENTION_DAYS} in a production stack "
                    "(PCI DSS 10.5.1: 12 months of audit log history)."),) if production else ())),
     )
-    cpu = _variable(stack, "cpu_alarm_threshold", var_type=number, default=config.cpu_alarm_threshold,
-                    description="ASG average CPU (%) above which the alarm fires.",
-                    rules=(_whole_number_between("cpu_alarm_threshold", 1, 100),))
-    rate_5xx = _variable(stack, "alb_5xx_rate_threshold", var_type=number, default=config.alb_5xx_rate_threshold,
-                         description="Share of ALB requests (%) answered with 5XX above which the alarm fires.",
-                         rules=(_whole_number_between("alb_5xx_rate_threshold", 1, 100),))
+    cpu = _variable(stack, "cpu_alarm_threshold", config=config)
+    rate_5xx = _variable(stack, "alb_5xx_rate_threshold", config=config)
     email_regex = "can(regex(\"^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$\", var.alarm_email))"
+    email_description = BY_TERRAFORM["alarm_email"].description
     email = _variable(
-        stack, "alarm_email", var_type="string", default=config.alarm_email,
-        description="E-mail address subscribed to the alarm topic"
-                    + ("." if production else "; empty for no subscription (development only)."),
+        stack, "alarm_email", config=config,
+        description=email_description if production else
+        email_description.removesuffix(".") + "; empty for no subscription (development only).",
         rules=((email_regex, "alarm_email must be the on-call e-mail address in a production stack (alarms that "
                              "notify nobody are refused).") if production else
                (f"var.alarm_email == \"\" || {email_regex}", "alarm_email must be an e-mail address or empty."),),

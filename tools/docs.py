@@ -48,8 +48,16 @@ def architecture_diagram() -> Iterable[Part]:
     yield Part("README.md", diagram.readme_block(stack), region="architecture-diagram")
 
 
+def configuration() -> Iterable[Part]:
+    """The README's configuration tables and environments/example.tfvars, from lib/tunables.py."""
+    from tools.config_docs import configuration_documents  # pylint: disable=import-outside-toplevel
+
+    for path, content, region in configuration_documents():
+        yield Part(path, content, region=region)
+
+
 def _generators() -> tuple[Generator, ...]:
-    return (make_help, architecture_diagram)
+    return (make_help, configuration, architecture_diagram)
 
 
 def fill_region(text: str, region: str, content: str, *, path: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lib.tunables import TERRAFORM_TUNABLES
 from tools.tfcli import terraform_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +90,13 @@ def test_development_relaxes_only_what_development_allows(dev_variables_dir):
 def test_storage_autoscaling_can_be_switched_off(variables_dir):
     result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", "db_max_allocated_storage=0")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("tunable", [t for t in TERRAFORM_TUNABLES if t.low is not None], ids=lambda t: t.terraform)
+@pytest.mark.parametrize("side", ["below", "above", "fraction"])
+def test_registry_range_is_enforced_at_plan(variables_dir, tunable, side):
+    value = {"below": tunable.low - 1, "above": tunable.high + 1, "fraction": tunable.high - 0.5}[side]
+    result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", f"{tunable.terraform}={value}")
+    assert result.returncode == 1
+    assert f"{tunable.terraform} must be a whole number from {tunable.low} to {tunable.high}." in \
+        " ".join(result.stderr.split())

@@ -1,0 +1,245 @@
+"""Every setting an operator can tune, declared once: the registry the rest of the project reads.
+
+A default, a range or a meaning written in several places drifts (the README once disagreed with the code
+about defaults that were written three times). So each setting is one ``Tunable`` here, and everything
+else is derived from it: ``StackConfig``'s field defaults and ``from_env`` defaults and its range checks
+(``lib/config.py``), the Terraform variables' types, descriptions, defaults and whole-number range
+validation blocks (``lib/variables.py``), ``environments/example.tfvars`` and the README's configuration
+tables (``tools/config_docs.py``, run by ``make docs``; ``make docs-check`` fails when they are stale).
+
+Rules that are more than a range or a list of values (regular expressions, AWS facts such as the EC2
+types, cross-field rules such as min <= desired <= max, the production guardrails) stay code in
+``lib/config.py`` and ``lib/variables.py``; ``rule`` describes them in one line for the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from preflight.aws_facts import CLOUDWATCH_RETENTION_DAYS, SUPPORTED_POSTGRES_MAJOR_VERSIONS
+
+PRODUCTION = "production"
+DEVELOPMENT = "development"
+ENVIRONMENT_TYPES = (PRODUCTION, DEVELOPMENT)
+
+TEXT = "text"
+WHOLE_NUMBER = "whole number"
+BOOLEAN = "true/false"
+KINDS = (TEXT, WHOLE_NUMBER, BOOLEAN)
+_TERRAFORM_TYPES = {TEXT: "string", WHOLE_NUMBER: "number"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tunable:  # pylint: disable=too-many-instance-attributes
+    """One setting. ``field`` is the ``StackConfig`` attribute (None: read by ``read_by``, not the config);
+    ``env``/``terraform`` are its environment and Terraform variable names (None: it has none).
+
+    ``default`` is the value used when nothing is given (None: no default); ``default_doc`` replaces it in
+    the documents when the real default depends on something else. ``low``/``high`` is an inclusive
+    whole-number range and ``allowed`` a closed list of values, both enforced at synth and, for a Terraform
+    variable, at plan time. ``description`` is the Terraform variable's description; ``meaning`` the
+    README's line (the description when empty). ``example`` is what ``example.tfvars`` shows when the
+    default cannot be used there (a required value, or one a production stack refuses).
+    """
+
+    env: str | None
+    kind: str
+    meaning: str = ""
+    field: str | None = None
+    terraform: str | None = None
+    default: Any = None
+    default_doc: str | None = None
+    low: int | None = None
+    high: int | None = None
+    allowed: tuple[str, ...] = ()
+    rule: str = ""
+    description: str = ""
+    pci: str = ""
+    example: Any = None
+    group: str = ""
+    read_by: str = "lib/config.py"
+
+    def __post_init__(self) -> None:
+        name = self.env or self.terraform
+        if name is None:
+            raise ValueError("a tunable needs an environment variable, a Terraform variable or both")
+        if self.kind not in KINDS:
+            raise ValueError(f"{name}: kind={self.kind!r} is invalid: use one of {', '.join(KINDS)}")
+        if (self.low is None) != (self.high is None):
+            raise ValueError(f"{name}: give both low and high (an inclusive range), or neither")
+        if self.terraform is not None and not self.description:
+            raise ValueError(f"{name}: a Terraform variable needs its description")
+        if not (self.meaning or self.description):
+            raise ValueError(f"{name}: say what it means (meaning or description)")
+
+    @property
+    def name(self) -> str:
+        """How messages and documents call it: the environment variable, else the Terraform variable."""
+        return self.env or self.terraform or ""
+
+    @property
+    def terraform_type(self) -> str:
+        """The Terraform variable's type."""
+        if self.kind not in _TERRAFORM_TYPES:
+            raise ValueError(f"{self.name}: a {self.kind} setting has no Terraform variable type; use text or a "
+                             "whole number")
+        return _TERRAFORM_TYPES[self.kind]
+
+    @property
+    def line(self) -> str:
+        """The README's one line about it."""
+        return self.meaning or self.description
+
+    def in_range(self, value: int) -> bool:
+        """True when ``value`` lies in the range (or there is none)."""
+        return self.low is None or self.high is None or self.low <= value <= self.high
+
+
+_ASG_RULE = "min <= desired <= max"
+# The suffix is part of every name; the tightest AWS limit it meets is 32 characters (ALB/target group).
+SUFFIX_MAX_LENGTH = 12
+
+TUNABLES: tuple[Tunable, ...] = (
+    # ------------------------------------------------------------------ what the stack is
+    Tunable(env="ENVIRONMENT_TYPE", field="environment_type", kind=TEXT, default=DEVELOPMENT,
+            default_doc=f"`{DEVELOPMENT}` with local state; **required** when `TERRAFORM_STATE_BUCKET` is set",
+            allowed=ENVIRONMENT_TYPES, meaning="production rules or development relaxations (next section)"),
+    Tunable(env="ENVIRONMENT_SUFFIX", field="environment_suffix", kind=TEXT, default="dev",
+            rule=f"1-{SUFFIX_MAX_LENGTH} lowercase letters, digits, inner hyphens",
+            meaning="suffix of every name and of the stack `TapStack<suffix>`"),
+    Tunable(env="AWS_REGION", field="aws_region", kind=TEXT, default="us-east-1",
+            default_doc="`lib/AWS_REGION` if present, else `us-east-1`",
+            rule="regions with >= 3 AZs and every service used (`preflight/data/regions.json`)",
+            meaning="deployment region"),
+    Tunable(env="TERRAFORM_STATE_BUCKET", field="state_bucket", kind=TEXT, default_doc="unset: local backend",
+            rule="AWS's full bucket naming rules",
+            meaning="S3 state bucket; enables the S3 backend with `encrypt` and `use_lockfile`"),
+    Tunable(env="TERRAFORM_STATE_BUCKET_REGION", field="state_bucket_region", kind=TEXT,
+            default_doc="`AWS_REGION`", rule="any AWS region (`preflight/data/aws_regions.json`)",
+            meaning="region of the state bucket"),
+    Tunable(env="OWNER", field="owner", kind=TEXT, default="platform-team",
+            rule="tag value: <= 256 characters, letters, digits, spaces and `_ . : / = + - @`; no `${` or `%{`",
+            meaning="`Owner` tag on every resource"),
+    Tunable(env="REPOSITORY", field="repository", kind=TEXT, default="payment-platform-infra",
+            rule="tag value, as `OWNER`", meaning="`Repository` tag on every resource"),
+    # ------------------------------------------------------------------ network
+    Tunable(env="VPC_CIDR", field="vpc_cidr", kind=TEXT, default="10.0.0.0/16",
+            rule="/16 to /20 inside RFC 1918 (10/8, 172.16/12, 192.168/16) or 100.64.0.0/10, not overlapping "
+                 "Docker's 172.17.0.0/16",
+            meaning="the VPC's address block, split into public, app and data subnets per AZ", pci="1.3"),
+    Tunable(env="SINGLE_NAT_GATEWAY", field="single_nat_gateway", kind=BOOLEAN, default=False,
+            meaning="one shared NAT gateway instead of one per AZ (cost option, loses AZ independence)"),
+    Tunable(env="API_PORT", field="api_port", kind=WHOLE_NUMBER, default=8080, low=1, high=65535,
+            rule="not 22, 443 or 5432", meaning="port the API instances listen on"),
+    Tunable(env="DELETION_PROTECTION", field="deletion_protection", kind=BOOLEAN, default=True,
+            default_doc="`true` (`false` in the sandbox)",
+            meaning="ALB/RDS deletion protection and the RDS final snapshot; `false` is refused in production "
+                    "and never empties buckets"),
+    # ------------------------------------------------------------------ compute
+    Tunable(env="INSTANCE_TYPE", field="instance_type", terraform="instance_type", kind=TEXT, default="t3.medium",
+            rule="an x86_64 EC2 type (`preflight/data/ec2_instance_types.json`); arm64 types (t4g, m7g, ...) are "
+                 "refused until the service artifact builds for both architectures",
+            description="EC2 instance type of the payment API instances.", group="compute"),
+    Tunable(env="ASG_MIN_SIZE", field="asg_min_size", terraform="asg_min_size", kind=WHOLE_NUMBER, default=2,
+            low=1, high=100, rule=_ASG_RULE,
+            description="Minimum number of API instances (keep >= 2 for one per AZ failure).", group="compute"),
+    Tunable(env="ASG_MAX_SIZE", field="asg_max_size", terraform="asg_max_size", kind=WHOLE_NUMBER, default=6,
+            low=1, high=100, rule=_ASG_RULE,
+            description="Maximum number of API instances the scaling policy may reach.", group="compute"),
+    Tunable(env="ASG_DESIRED_CAPACITY", field="asg_desired_capacity", terraform="asg_desired_capacity",
+            kind=WHOLE_NUMBER, default=2, low=1, high=100, rule=_ASG_RULE,
+            description="Initial number of API instances.", group="compute"),
+    # ------------------------------------------------------------------ database
+    Tunable(env="DB_ENGINE_VERSION", field="db_engine_version", kind=TEXT, default="15",
+            allowed=SUPPORTED_POSTGRES_MAJOR_VERSIONS, rule="a full version such as `15.5` is refused",
+            meaning="PostgreSQL major version (RDS picks the latest patch)"),
+    Tunable(env="DB_INSTANCE_CLASS", field="db_instance_class", terraform="db_instance_class", kind=TEXT,
+            default="db.t3.medium", rule="an RDS for PostgreSQL class with Performance Insights",
+            description="RDS instance class of the PostgreSQL database (Performance Insights needs medium or "
+                        "larger).", group="database"),
+    Tunable(env="DB_ALLOCATED_STORAGE", field="db_allocated_storage", terraform="db_allocated_storage",
+            kind=WHOLE_NUMBER, default=50, low=20, high=65536,
+            description="Initial gp3 storage of the database, in GiB.", group="database"),
+    Tunable(env="DB_MAX_ALLOCATED_STORAGE", field="db_max_allocated_storage", terraform="db_max_allocated_storage",
+            kind=WHOLE_NUMBER, default=200, low=0, high=65536,
+            rule=">= 110 % of the allocated storage, or 0 for no autoscaling",
+            description="Storage autoscaling ceiling of the database, in GiB (>= 110 % of the allocated storage, or "
+                        "0 for no autoscaling).", group="database"),
+    Tunable(env="DB_BACKUP_RETENTION_DAYS", field="db_backup_retention_days", terraform="db_backup_retention_days",
+            kind=WHOLE_NUMBER, default=7, low=7, high=35,
+            description="Days of automated database backups (PCI baseline: at least 7).", group="database"),
+    # ------------------------------------------------------------------ monitoring
+    Tunable(env="LOG_RETENTION_DAYS", field="log_retention_days", terraform="log_retention_days",
+            kind=WHOLE_NUMBER, default=365, allowed=tuple(str(d) for d in sorted(CLOUDWATCH_RETENTION_DAYS)),
+            rule="a value CloudWatch accepts; >= 365 in a production stack", pci="10.5.1",
+            description="Retention of every CloudWatch log group, in days (PCI DSS 10.5.1: at least 365).",
+            group="monitoring"),
+    Tunable(env="CPU_ALARM_THRESHOLD", field="cpu_alarm_threshold", terraform="cpu_alarm_threshold",
+            kind=WHOLE_NUMBER, default=80, low=1, high=100,
+            description="ASG average CPU (%) above which the alarm fires.", group="monitoring"),
+    Tunable(env="ALB_5XX_RATE_THRESHOLD", field="alb_5xx_rate_threshold", terraform="alb_5xx_rate_threshold",
+            kind=WHOLE_NUMBER, default=5, low=1, high=100,
+            description="Share of ALB requests (%) answered with 5XX above which the alarm fires.", group="monitoring"),
+    Tunable(env="ALARM_EMAIL", field="alarm_email", terraform="alarm_email", kind=TEXT, default="",
+            default_doc="unset", example="payments-oncall@example.com",
+            rule="an e-mail address; required in production (empty, or `ALARM_EMAIL=none`: no subscription, "
+                 "development only)",
+            description="E-mail address subscribed to the alarm topic.", pci="10.7",
+            meaning="on-call address subscribed to the alarm topic", group="monitoring"),
+    # ------------------------------------------------------------------ frontend and certificates
+    Tunable(env="FRONTEND_DOMAIN", field="frontend_domain", kind=TEXT, default_doc="unset",
+            rule="a lowercase DNS name; set with `FRONTEND_CERTIFICATE_ARN` (both or neither); required in "
+                 "production", pci="4.2",
+            meaning="custom frontend domain; with it CloudFront enforces TLSv1.2_2021"),
+    Tunable(env="FRONTEND_CERTIFICATE_ARN", field="frontend_certificate_arn", kind=TEXT, default_doc="unset",
+            rule="an ACM certificate ARN in us-east-1", pci="4.2",
+            meaning="the certificate of `FRONTEND_DOMAIN`"),
+    Tunable(env=None, terraform="certificate_arn", kind=TEXT, default_doc="**required**",
+            example="arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+            rule="an ACM certificate ARN in the stack's region; a plan without it fails with \"No value for "
+                 "required variable\"", pci="4.2",
+            description="ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).",
+            group="certificate"),
+    # ------------------------------------------------------------------ how synth runs (not the stack)
+    Tunable(env="SANDBOX_ENDPOINT_URL", field="sandbox_endpoint", kind=TEXT, default_doc="unset",
+            rule="`http://127.0.0.1:<port>` or `http://localhost:<port>`",
+            meaning="local emulator endpoint; set by the sandbox only"),
+    Tunable(env="CDKTF_OUTDIR", kind=TEXT, default="cdktf.out", read_by="tap.py",
+            meaning="synth output folder; see \"Data safety\""),
+    Tunable(env="TAP_FAST_BINDINGS", kind=BOOLEAN, default_doc="unset (on)", read_by="lib/runtime/fast_bindings.py",
+            allowed=("1", "true", "0", "false"), meaning="the fast binding loader (see \"Fast feedback\")"),
+)
+
+
+def _index(key: str) -> dict[str, Tunable]:
+    index: dict[str, Tunable] = {}
+    for tunable in TUNABLES:
+        name = getattr(tunable, key)
+        if name is None:
+            continue
+        if name in index:
+            raise ValueError(f"{key} {name!r} is declared twice in lib/tunables.py; keep one entry")
+        index[name] = tunable
+    return index
+
+
+BY_ENV = _index("env")
+BY_FIELD = _index("field")
+BY_TERRAFORM = _index("terraform")
+CONFIG_TUNABLES = tuple(t for t in TUNABLES if t.field is not None)
+TERRAFORM_TUNABLES = tuple(t for t in TUNABLES if t.terraform is not None)
+
+
+def tunable(env: str) -> Tunable:
+    """The registry entry of environment variable ``env``."""
+    if env not in BY_ENV:
+        raise KeyError(f"{env!r} is not in lib/tunables.py; known: {', '.join(sorted(BY_ENV))}")
+    return BY_ENV[env]
+
+
+def default(field: str) -> Any:
+    """``StackConfig.<field>``'s default, from its registry entry."""
+    if field not in BY_FIELD:
+        raise KeyError(f"StackConfig.{field} has no entry in lib/tunables.py; add one")
+    return BY_FIELD[field].default
