@@ -59,6 +59,7 @@ validate: synth  ## [deploy] terraform init (offline mirror) + validate on the s
 lint: $(STAMP)  ## [develop] ruff + pylint (max line 120)
 	$(PY) -m ruff check lib preflight tap.py tests tools
 	$(PY) -m pylint --rcfile=.pylintrc lib preflight tap.py tests tools
+	$(PY) -m tools.function_length lib preflight tap.py
 
 unit: $(STAMP)  ## [develop] unit tests on the synthesized JSON
 	$(PY) -m pytest tests/unit -q

@@ -182,7 +182,18 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         return self.sandbox
 
     # ------------------------------------------------------------------ validation
-    def _validate(self) -> None:  # pylint: disable=too-many-branches
+    def _validate(self) -> None:
+        """Every check, in the order a user fixes things: where and what the stack is, then its sizes."""
+        self._validate_placement()
+        self._validate_network()
+        self._validate_sizes()
+        self._validate_services()
+        self._validate_frontend_domain()
+        self._validate_sandbox()
+        if self.environment_type == PRODUCTION:
+            self._validate_production()
+
+    def _validate_placement(self) -> None:
         suffix = self.environment_suffix
         if len(suffix) > SUFFIX_MAX_LENGTH or not SUFFIX_PATTERN.match(suffix):
             raise _fail(
@@ -221,8 +232,8 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             if problem:
                 raise _fail(variable, value, f"it becomes a tag value on every resource and {problem}",
                             f"Set {variable} to plain text such as 'platform-team'.")
-        self._validate_network()
-        self._validate_sizes()
+
+    def _validate_services(self) -> None:
         versions = tunable("DB_ENGINE_VERSION").allowed
         if self.db_engine_version not in versions:
             raise _fail(
@@ -251,7 +262,8 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             raise _fail("ALARM_EMAIL", self.alarm_email, "expected an e-mail address",
                         f"Set ALARM_EMAIL to the on-call address ('{NO_ALARM_EMAIL}' for no subscription, "
                         "development only).")
-        self._validate_frontend_domain()
+
+    def _validate_sandbox(self) -> None:
         if self.sandbox_endpoint is not None:
             parsed = urlparse(self.sandbox_endpoint)
             if parsed.scheme not in ("http", "https") or parsed.hostname not in ("127.0.0.1", "localhost"):
@@ -263,8 +275,6 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             if self.state_bucket is not None:
                 raise _fail("TERRAFORM_STATE_BUCKET", self.state_bucket,
                             "the sandbox keeps its state locally", "Unset it when SANDBOX_ENDPOINT_URL is set.")
-        if self.environment_type == PRODUCTION:
-            self._validate_production()
 
     def _validate_production(self) -> None:
         if self.sandbox:

@@ -10,7 +10,7 @@ stable and readable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from cdktf import TerraformStack, TerraformVariable, TerraformVariableValidationConfig
@@ -77,88 +77,66 @@ def _whole_number_between(name: str, low: int, high: int) -> tuple[str, str]:
             f"{name} must be a whole number from {low} to {high}.")
 
 
-def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariables:
-    """Declare every input variable on ``stack`` and return typed references to them."""
+def _code_rules(config: StackConfig) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The validation rules that are not a plain range: patterns, AWS facts, cross-variable and production rules."""
     retention_values = ", ".join(BY_TERRAFORM["log_retention_days"].allowed)
-
-    certificate = _variable(
-        stack, "certificate_arn", config=config,
-        rules=((f"can(regex(\"{CERTIFICATE_ARN_PATTERN.format(region=config.aws_region)}\", var.certificate_arn))",
-                f"certificate_arn must be an ACM certificate ARN in the stack's region {config.aws_region} "
-                f"(arn:aws:acm:{config.aws_region}:<account>:certificate/<id>); the ALB cannot use a certificate "
-                "from another region. Request or import the certificate in ACM there, then pass it with "
-                "-var certificate_arn=... or TF_VAR_certificate_arn."),),
-    )
-    instance_type = _variable(
-        stack, "instance_type", config=config,
-        rules=(("can(regex(\"^[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.instance_type))",
-                "instance_type must look like an EC2 instance type, e.g. t3.medium."),
-               (f"contains({_hcl_list(tuple(sorted(EC2_X86_64_TYPES)))}, var.instance_type)",
-                "instance_type must be an x86_64 EC2 instance type AWS offers, e.g. t3.medium or m7i.large; arm64 "
-                "types (t4g, m7g, ...) do not run the stack's x86_64 AMI and artifact "
-                "(preflight/data/ec2_instance_types.json).")),
-    )
-    asg_min = _variable(stack, "asg_min_size", config=config)
-    asg_max = _variable(stack, "asg_max_size", config=config,
-                        rules=(("var.asg_max_size >= var.asg_min_size", "asg_max_size must be >= asg_min_size."),))
-    asg_desired = _variable(
-        stack, "asg_desired_capacity", config=config,
-        rules=(("var.asg_desired_capacity >= var.asg_min_size && var.asg_desired_capacity <= var.asg_max_size",
-                "asg_desired_capacity must lie between asg_min_size and asg_max_size."),),
-    )
-    db_class = _variable(
-        stack, "db_instance_class", config=config,
-        rules=(("can(regex(\"^db\\\\.[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.db_instance_class))",
-                "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),
-               (f"contains({_hcl_list(tuple(sorted(RDS_POSTGRES_CLASSES)))}, var.db_instance_class)",
-                "db_instance_class must be an RDS for PostgreSQL class, e.g. db.t3.medium or db.r6g.large "
-                "(preflight/data/ec2_instance_types.json)."),
-               (f"!contains({_hcl_list(RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS)}, var.db_instance_class)",
-                "db_instance_class must support Performance Insights (medium or larger).")),
-    )
-    db_storage = _variable(stack, "db_allocated_storage", config=config)
-    db_max_storage = _variable(
-        stack, "db_max_allocated_storage", config=config,
-        rules=(("var.db_max_allocated_storage == 0 || var.db_max_allocated_storage >= ceil(var.db_allocated_storage * "
-                f"{STORAGE_CEILING_FACTOR})",
-                "db_max_allocated_storage must be 0 (no storage autoscaling) or at least 10 % above "
-                "db_allocated_storage: RDS refuses a smaller ceiling."),),
-    )
-    db_backups = _variable(stack, "db_backup_retention_days", config=config)
     # A production stack repeats its synth-time guardrails here, so a tfvars file cannot bypass them.
     production = config.environment_type == PRODUCTION
-    retention = _variable(
-        stack, "log_retention_days", config=config,
-        rules=((f"contains([{retention_values}], var.log_retention_days)",
-                f"log_retention_days must be one of the values CloudWatch accepts: {retention_values}."),
-               *(((f"var.log_retention_days >= {PCI_MIN_LOG_RETENTION_DAYS}",
-                   f"log_retention_days must be at least {PCI_MIN_LOG_RETENTION_DAYS} in a production stack "
-                   "(PCI DSS 10.5.1: 12 months of audit log history)."),) if production else ())),
-    )
-    cpu = _variable(stack, "cpu_alarm_threshold", config=config)
-    rate_5xx = _variable(stack, "alb_5xx_rate_threshold", config=config)
     email_regex = "can(regex(\"^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$\", var.alarm_email))"
+    return {
+        "certificate_arn": (
+            (f"can(regex(\"{CERTIFICATE_ARN_PATTERN.format(region=config.aws_region)}\", var.certificate_arn))",
+             f"certificate_arn must be an ACM certificate ARN in the stack's region {config.aws_region} "
+             f"(arn:aws:acm:{config.aws_region}:<account>:certificate/<id>); the ALB cannot use a certificate "
+             "from another region. Request or import the certificate in ACM there, then pass it with "
+             "-var certificate_arn=... or TF_VAR_certificate_arn."),),
+        "instance_type": (
+            ("can(regex(\"^[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.instance_type))",
+             "instance_type must look like an EC2 instance type, e.g. t3.medium."),
+            (f"contains({_hcl_list(tuple(sorted(EC2_X86_64_TYPES)))}, var.instance_type)",
+             "instance_type must be an x86_64 EC2 instance type AWS offers, e.g. t3.medium or m7i.large; arm64 "
+             "types (t4g, m7g, ...) do not run the stack's x86_64 AMI and artifact "
+             "(preflight/data/ec2_instance_types.json).")),
+        "asg_max_size": (("var.asg_max_size >= var.asg_min_size", "asg_max_size must be >= asg_min_size."),),
+        "asg_desired_capacity": (
+            ("var.asg_desired_capacity >= var.asg_min_size && var.asg_desired_capacity <= var.asg_max_size",
+             "asg_desired_capacity must lie between asg_min_size and asg_max_size."),),
+        "db_instance_class": (
+            ("can(regex(\"^db\\\\.[a-z][a-z0-9-]*\\\\.[a-z0-9]+$\", var.db_instance_class))",
+             "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),
+            (f"contains({_hcl_list(tuple(sorted(RDS_POSTGRES_CLASSES)))}, var.db_instance_class)",
+             "db_instance_class must be an RDS for PostgreSQL class, e.g. db.t3.medium or db.r6g.large "
+             "(preflight/data/ec2_instance_types.json)."),
+            (f"!contains({_hcl_list(RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS)}, var.db_instance_class)",
+             "db_instance_class must support Performance Insights (medium or larger).")),
+        "db_max_allocated_storage": (
+            ("var.db_max_allocated_storage == 0 || var.db_max_allocated_storage >= ceil(var.db_allocated_storage * "
+             f"{STORAGE_CEILING_FACTOR})",
+             "db_max_allocated_storage must be 0 (no storage autoscaling) or at least 10 % above "
+             "db_allocated_storage: RDS refuses a smaller ceiling."),),
+        "log_retention_days": (
+            (f"contains([{retention_values}], var.log_retention_days)",
+             f"log_retention_days must be one of the values CloudWatch accepts: {retention_values}."),
+            *(((f"var.log_retention_days >= {PCI_MIN_LOG_RETENTION_DAYS}",
+                f"log_retention_days must be at least {PCI_MIN_LOG_RETENTION_DAYS} in a production stack "
+                "(PCI DSS 10.5.1: 12 months of audit log history)."),) if production else ())),
+        "alarm_email": (
+            (email_regex, "alarm_email must be the on-call e-mail address in a production stack (alarms that "
+                          "notify nobody are refused).") if production else
+            (f"var.alarm_email == \"\" || {email_regex}", "alarm_email must be an e-mail address or empty."),),
+    }
+
+
+def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariables:
+    """Declare every input variable of the registry on ``stack`` and return typed references to them."""
+    rules = _code_rules(config)
     email_description = BY_TERRAFORM["alarm_email"].description
-    email = _variable(
-        stack, "alarm_email", config=config,
-        description=email_description if production else
-        email_description.removesuffix(".") + "; empty for no subscription (development only).",
-        rules=((email_regex, "alarm_email must be the on-call e-mail address in a production stack (alarms that "
-                             "notify nobody are refused).") if production else
-               (f"var.alarm_email == \"\" || {email_regex}", "alarm_email must be an e-mail address or empty."),),
-    )
-    return StackVariables(
-        certificate_arn=certificate.string_value,
-        instance_type=instance_type.string_value,
-        asg_min_size=asg_min.number_value,
-        asg_max_size=asg_max.number_value,
-        asg_desired_capacity=asg_desired.number_value,
-        db_instance_class=db_class.string_value,
-        db_allocated_storage=db_storage.number_value,
-        db_max_allocated_storage=db_max_storage.number_value,
-        db_backup_retention_days=db_backups.number_value,
-        log_retention_days=retention.number_value,
-        cpu_alarm_threshold=cpu.number_value,
-        alb_5xx_rate_threshold=rate_5xx.number_value,
-        alarm_email=email.string_value,
-    )
+    descriptions = {"alarm_email": email_description if config.environment_type == PRODUCTION else
+                    email_description.removesuffix(".") + "; empty for no subscription (development only)."}
+    references: dict[str, Any] = {}
+    for name in (field.name for field in fields(StackVariables)):
+        variable = _variable(stack, name, config=config, description=descriptions.get(name),
+                             rules=rules.get(name, ()))
+        references[name] = variable.number_value if BY_TERRAFORM[name].terraform_type == "number" \
+            else variable.string_value
+    return StackVariables(**references)
