@@ -27,7 +27,8 @@ def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 
 
 @rule("PF-CIDR", "Subnets must lie inside their VPC's CIDR and must not overlap each other; AWS rejects both at "
-                 "apply, after the VPC already exists.")
+                 "apply, after the VPC already exists.",
+                 pci=("1.2, 1.3, 1.4",))
 def check_cidrs(view: StackView) -> Iterator[Finding]:
     for vpc in view.resources("aws_vpc"):
         raw = vpc.get("cidr_block")
@@ -108,7 +109,8 @@ def _port_text(spec: dict[str, Any]) -> str:
 
 
 @rule("PF-SG-INTERNET-INGRESS", "Only the internet-facing ALB may be reached from the internet, and only on "
-                                "HTTPS 443; every other security group takes traffic from other groups only.")
+                                "HTTPS 443; every other security group takes traffic from other groups only.",
+                                pci=("1.2, 1.3, 1.4",))
 def check_internet_ingress(view: StackView) -> Iterator[Finding]:
     alb_groups = _alb_security_groups(view)
     for rule_resource, group, spec in _ingress_rules(view):
@@ -162,7 +164,8 @@ def _internet_routed_tables(view: StackView) -> dict[str, str]:
 
 
 @rule("PF-DB-ISOLATION", "The database (cardholder data) must not be publicly accessible, reachable from the "
-                         "internet through its security groups, or placed in subnets with a route to the internet.")
+                         "internet through its security groups, or placed in subnets with a route to the internet.",
+                         pci=("1.2, 1.3, 1.4",))
 def check_database_isolation(view: StackView) -> Iterator[Finding]:
     routed = _internet_routed_tables(view)
     associations: dict[str, list[str]] = {}
