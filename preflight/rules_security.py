@@ -40,7 +40,7 @@ def check_encryption(view: StackView) -> Iterator[Finding]:  # pylint: disable=t
                           "no block_device_mappings: the root volume inherits the AMI's (unencrypted) snapshot "
                           "settings. Fix: map the root device with ebs { encrypted = true, volume_type = \"gp3\" }.")
         for mapping in mappings:
-            for ebs in ([mapping.get("ebs")] if isinstance(mapping.get("ebs"), Mapping) else mapping.get("ebs") or []):
+            for ebs in source_blocks(mapping, "ebs"):  # an object or a list of them; anything else is skipped
                 if truthy(ebs.get("encrypted")) is not True:
                     yield finding("PF-ENCRYPTION-AT-REST", template,
                                   f"EBS volume {mapping.get('device_name')!r} has encrypted = "
@@ -81,7 +81,7 @@ def _policy_documents(view: StackView, resource: Resource, attribute: str) -> It
     raw = resource.get(attribute)
     source, _ = view.referenced(raw)
     if source is not None and source.type == "aws_iam_policy_document":
-        statements = []
+        statements: list[Mapping[str, Any]] = []
         for block in source.blocks("statement"):
             principals: dict[str, list[str]] = {}
             for principal in source_blocks(block, "principals"):
@@ -96,11 +96,11 @@ def _policy_documents(view: StackView, resource: Resource, attribute: str) -> It
         document = json.loads(raw)
     except ValueError:
         return
-    statements = document.get("Statement") if isinstance(document, Mapping) else None
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    if isinstance(statements, list):
-        yield [s for s in statements if isinstance(s, Mapping)]
+    found = document.get("Statement") if isinstance(document, Mapping) else None
+    if isinstance(found, Mapping):
+        found = [found]
+    if isinstance(found, list):
+        yield [s for s in found if isinstance(s, Mapping)]
 
 
 def source_blocks(block: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
