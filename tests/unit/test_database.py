@@ -59,7 +59,9 @@ def test_backups_kept_and_windows_well_apart(resources, synth_json):
     assert db["backup_retention_period"] == "${var.db_backup_retention_days}"
     assert synth_json["variable"]["db_backup_retention_days"]["default"] >= 7
     backup_start, backup_end = (_minutes(t) for t in db["backup_window"].split("-"))
-    day, start, _, end = re.match(r"(\w+):(\d\d:\d\d)-(\w+):(\d\d:\d\d)", db["maintenance_window"]).groups()
+    window = re.match(r"(\w+):(\d\d:\d\d)-(\w+):(\d\d:\d\d)", db["maintenance_window"])
+    assert window, db["maintenance_window"]
+    day, start, _, end = window.groups()
     assert day == "sun"
     gap = min(abs(_minutes(start) - backup_end), abs(backup_start - _minutes(end)))
     assert gap >= 60, "backup and maintenance windows must not overlap or touch"
