@@ -109,4 +109,5 @@ bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite 
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
 	$(PYTHON) -m lib.synth_output cdktf.out
-	rm -rf cdktf.out .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache
+	rm -rf cdktf.out .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
+		.import_linter_cache
