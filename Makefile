@@ -31,7 +31,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
 		{ tail -n 30 $(VENV)/pip.log; echo "[setup] pip failed; full log: $(VENV)/pip.log"; exit 1; }
 	@echo "[setup] 3/4 checking the installed packages import"
-	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography" >/dev/null
+	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy" >/dev/null
 	@echo "[setup] 4/4 warming the jsii cache (makes every later synth fast)"
 	@$(PY) tools/warm_jsii_cache.py
 	@rm -f $(VENV)/.installed-* && touch $@
@@ -56,10 +56,12 @@ synth: $(STAMP)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
 validate: synth  ## [deploy] terraform init (offline mirror) + validate on the synthesized stack
 	$(PY) -m tools.tfcli validate $(STACK_DIR)
 
-lint: $(STAMP)  ## [develop] ruff + pylint (max line 120)
-	$(PY) -m ruff check lib preflight tap.py tests tools
-	$(PY) -m pylint --rcfile=.pylintrc lib preflight tap.py tests tools
-	$(PY) -m tools.function_length lib preflight tap.py
+lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + import contracts (lint-imports) + mypy
+	$(PY) -m ruff check lib preflight services tap.py tests tools
+	$(PY) -m pylint --rcfile=.pylintrc lib preflight services tap.py tests tools
+	$(PY) -m tools.function_length lib preflight services tap.py
+	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
+	$(PY) -m mypy
 
 unit: $(STAMP)  ## [develop] unit tests on the synthesized JSON
 	$(PY) -m pytest tests/unit -q
@@ -114,4 +116,5 @@ bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite 
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
 	$(PYTHON) -m lib.synth_output cdktf.out
-	rm -rf cdktf.out .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache
+	rm -rf cdktf.out .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
+		.import_linter_cache

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from lib.tunables import (
@@ -367,7 +367,8 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         # Settings with a rule of their own are read above; every other one is read by its registry entry.
         special = {"AWS_REGION", "SANDBOX_ENDPOINT_URL", "TERRAFORM_STATE_BUCKET", "ENVIRONMENT_TYPE", "ALARM_EMAIL",
                    "DELETION_PROTECTION"}
-        values = {str(t.field): env.read(t) for t in CONFIG_TUNABLES if t.env not in special}
+        # Each value has its field's type: _Environment.read parses by the entry's kind (tests/unit/test_tunables.py).
+        values: dict[str, Any] = {str(t.field): env.read(t) for t in CONFIG_TUNABLES if t.env not in special}
         return cls(
             **values,
             environment_type=environment_type or default("environment_type"),

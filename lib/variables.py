@@ -15,8 +15,8 @@ from typing import Any
 
 from cdktf import TerraformStack, TerraformVariable, TerraformVariableValidationConfig
 
-from lib.config import PCI_MIN_LOG_RETENTION_DAYS, PRODUCTION, StackConfig
-from lib.tunables import BY_TERRAFORM, Tunable
+from lib.config import PCI_MIN_LOG_RETENTION_DAYS, StackConfig
+from lib.tunables import BY_TERRAFORM, PRODUCTION, Tunable
 from preflight.aws_facts import (
     EC2_X86_64_TYPES,
     RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS,

@@ -11,12 +11,14 @@ import re
 import unicodedata
 from difflib import get_close_matches
 from pathlib import Path
+from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
-def _load(name: str) -> dict:
-    return json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
+def _load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
+    return data
 
 
 _POSTGRES = _load("rds_engine_versions.json")["engines"]["postgres"]
@@ -162,9 +164,9 @@ def tag_value_problem(value: str) -> str | None:
 
 # VPC ranges: RFC 1918 and the shared address space (RFC 6598). Docker's default bridge (172.17.0.0/16) is
 # refused because build machines and bastions that run Docker cannot reach a VPC that overlaps it.
-VPC_ALLOWED_RANGES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                             "100.64.0.0/10"))
-VPC_REFUSED_RANGES = (ipaddress.ip_network("172.17.0.0/16"),)
+VPC_ALLOWED_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                              "100.64.0.0/10"))
+VPC_REFUSED_RANGES = (ipaddress.IPv4Network("172.17.0.0/16"),)
 
 
 def vpc_cidr_problem(cidr: str) -> str | None:

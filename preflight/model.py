@@ -58,25 +58,53 @@ class Finding:
         return f"[{self.severity.value.upper()}] {self.rule_id} {self.path} ({self.address}): {self.message}"
 
 
+# The PCI DSS v4.0 requirement headings of docs/compliance.md, which a rule may declare it proves. They live here,
+# not in tools/compliance_report.py (which holds each heading's title and text and must list exactly these),
+# because the preflight may not import tools/ (import-linter contract) and rule() refuses an unknown one at once.
+PCI_REQUIREMENTS: tuple[str, ...] = (
+    "1.2, 1.3, 1.4", "2.2", "3.5, 3.6, 3.7", "4.2", "6.4.1, 6.4.2", "7.2, 8.2, 8.6", "10.2, 10.3, 10.5", "10.7, 11.5",
+)
+
+Check = Callable[["StackView"], Iterator[Finding]]
+
+
 @dataclass(frozen=True)
 class Rule:
-    """A registered check; ``rationale`` is the one line a reader needs to know why it exists."""
+    """A registered check; ``rationale`` is the one line a reader needs to know why it exists.
+
+    ``pci`` names the requirement headings the rule is evidence for: docs/compliance.md lists a rule under a
+    requirement only through this declaration, so the mapping sits next to the code that proves it.
+    """
 
     rule_id: str
     rationale: str
-    check: Callable[[StackView], Iterator[Finding]]
+    check: Check
+    pci: tuple[str, ...] = ()
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, rationale: str) -> Callable[[Callable[[StackView], Iterator[Finding]]], Any]:
-    """Register a check under ``rule_id``; ids are stable (tests, docs/compliance.md refer to them)."""
+def rule(rule_id: str, rationale: str, *, pci: tuple[str, ...] = ()) -> Callable[[Check], Check]:
+    """Register a check under ``rule_id``; ids are stable (tests, docs/compliance.md refer to them).
 
-    def register(func: Callable[[StackView], Iterator[Finding]]) -> Callable[[StackView], Iterator[Finding]]:
+    ``pci``: the PCI DSS requirement headings (:data:`PCI_REQUIREMENTS`) the rule proves. An unknown one is
+    refused here, at import, so a typo cannot silently drop the rule from the compliance map.
+    """
+    if isinstance(pci, str):
+        raise TypeError(f"preflight rule {rule_id}: pci={pci!r} must be a tuple of requirement headings, "
+                        f"e.g. pci=({pci!r},)")
+    unknown = [ref for ref in pci if ref not in PCI_REQUIREMENTS]
+    if unknown:
+        raise ValueError(f"preflight rule {rule_id} declares unknown PCI DSS requirement(s) "
+                         f"{', '.join(repr(ref) for ref in unknown)}; use one of the docs/compliance.md headings "
+                         f"{', '.join(repr(ref) for ref in PCI_REQUIREMENTS)} (or add a heading to both "
+                         "preflight.model.PCI_REQUIREMENTS and tools/compliance_report.REQUIREMENTS)")
+
+    def register(func: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"duplicate preflight rule id {rule_id}")
-        RULES[rule_id] = Rule(rule_id, rationale, func)
+        RULES[rule_id] = Rule(rule_id, rationale, func, tuple(pci))
         return func
 
     return register

@@ -125,7 +125,8 @@ def _major(version: str) -> str:
 
 @rule("PF-RDS-ENGINE-VERSION",
       "RDS rejects versions it does not offer ('Cannot find version 15.5 for postgres') "
-      "only at apply time; validate engine_version against an allow-list kept as data.")
+      "only at apply time; validate engine_version against an allow-list kept as data.",
+      pci=("2.2",))
 def check_rds_engine_version(view: StackView) -> Iterator[Finding]:
     engines: Mapping[str, Any] = RDS_VERSIONS["engines"]
     retrieved = RDS_VERSIONS["_retrieved"]
@@ -191,7 +192,8 @@ def _check_family(view: StackView, db: Resource, engine: str, major: str,
 
 
 @rule("PF-RDS-INSTANCE-CLASS",
-      "An invented DB instance class family (db.fake.huge) passes validate and the emulator, and fails at apply.")
+      "An invented DB instance class family (db.fake.huge) passes validate and the emulator, and fails at apply.",
+      pci=("2.2",))
 def check_rds_instance_class(view: StackView) -> Iterator[Finding]:
     classes: Mapping[str, list[str]] = FAMILIES["rds_classes"]
     for db in view.resources("aws_db_instance"):
@@ -222,7 +224,8 @@ def check_rds_instance_class(view: StackView) -> Iterator[Finding]:
 
 @rule("PF-EC2-INSTANCE-TYPE",
       "An instance type of a family that does not exist is accepted by validate and fails only when the ASG "
-      "launches, after the rest of the stack exists.")
+      "launches, after the rest of the stack exists.",
+      pci=("2.2",))
 def check_ec2_instance_type(view: StackView) -> Iterator[Finding]:
     families = set(FAMILIES["ec2_families"])
     for resource in view.resources("aws_launch_template") + view.resources("aws_instance"):
@@ -256,7 +259,8 @@ def _accepts(regex: str, value: str) -> bool:
 
 @rule("PF-USER-DATA",
       "Launch templates need base64 user data ('Invalid BASE64 encoding of user data'), at most "
-      "16 KB, and free of ${ / %{ sequences that Terraform would try to interpolate.")
+      "16 KB, and free of ${ / %{ sequences that Terraform would try to interpolate.",
+      pci=("2.2",))
 def check_user_data(view: StackView) -> Iterator[Finding]:
     for template in view.resources("aws_launch_template"):
         if "user_data" not in template.body:
@@ -310,7 +314,8 @@ def _snippet(text: str, needle: str, width: int = 30) -> str:
 
 @rule("PF-WAF-ASSOCIATION-ARN",
       "An ALB association needs the web ACL's ARN; given its id, AWS answers 'invalid ARN' and the ALB stays "
-      "unprotected.")
+      "unprotected.",
+      pci=("6.4.1, 6.4.2",))
 def check_waf_association(view: StackView) -> Iterator[Finding]:
     for association in view.resources("aws_wafv2_web_acl_association"):
         raw = association.get("web_acl_arn")
@@ -347,7 +352,8 @@ def check_waf_association(view: StackView) -> Iterator[Finding]:
 
 @rule("PF-BACKEND",
       "Backend keys are checked only at `terraform init`; keys Terraform 1.11 does not accept, or an S3 backend "
-      "without use_lockfile/encrypt, must fail synth instead.")
+      "without use_lockfile/encrypt, must fail synth instead.",
+      pci=("2.2",))
 def check_backend(view: StackView) -> Iterator[Finding]:
     terraform = view.config.get("terraform") or {}
     backends = terraform.get("backend") or {}
@@ -410,7 +416,8 @@ def _check_s3_backend(settings: Mapping[str, Any]) -> Iterator[Finding]:
 
 @rule("PF-RDS-WINDOWS",
       "RDS rejects a backup window that overlaps the maintenance window (the emulator also rejects touching ones); "
-      "keep them at least 30 minutes apart and each at least 30 minutes long.")
+      "keep them at least 30 minutes apart and each at least 30 minutes long.",
+      pci=("2.2",))
 def check_rds_windows(view: StackView) -> Iterator[Finding]:
     for db in view.resources("aws_db_instance"):
         backup, _ = view.resolve(db.get("backup_window"))

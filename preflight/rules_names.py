@@ -86,7 +86,8 @@ def check_s3_names(view: StackView) -> Iterator[Finding]:
 
 
 @rule("PF-NAME-IAM", "IAM names: roles and users at most 64 characters (role name_prefix 38), policies and "
-                     "instance profiles 128, characters [A-Za-z0-9+=,.@_-].")
+                     "instance profiles 128, characters [A-Za-z0-9+=,.@_-].",
+                     pci=("7.2, 8.2, 8.6",))
 def check_iam_names(view: StackView) -> Iterator[Finding]:
     for rtype, attribute, limit in IAM_LIMITS:
         for resource in view.resources(rtype):
@@ -138,7 +139,8 @@ def check_rds_names(view: StackView) -> Iterator[Finding]:
 
 
 @rule("PF-NAME-LOG-GROUP", "CloudWatch log group names: 1-512 characters from [.-_/#A-Za-z0-9]; a WAF logging "
-                           "destination must be a log group named 'aws-waf-logs-...'.")
+                           "destination must be a log group named 'aws-waf-logs-...'.",
+                           pci=("6.4.1, 6.4.2", "10.2, 10.3, 10.5"))
 def check_log_group_names(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_cloudwatch_log_group"):
         name = _measurable(view, group.get("name"))

@@ -17,7 +17,20 @@ INTERNET = {"0.0.0.0/0", "::/0"}
 ALL_PROTOCOLS = {"-1", "all"}
 
 
-def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _inside(net: Network, parent: Network) -> bool:
+    """``net.subnet_of(parent)`` for two networks of the same IP version; False across versions, where
+    ``subnet_of`` raises TypeError."""
+    if isinstance(net, ipaddress.IPv4Network) and isinstance(parent, ipaddress.IPv4Network):
+        return net.subnet_of(parent)
+    if isinstance(net, ipaddress.IPv6Network) and isinstance(parent, ipaddress.IPv6Network):
+        return net.subnet_of(parent)
+    return False
+
+
+def _network(value: Any) -> Network | None:
     if not isinstance(value, str) or "${" in value:
         return None
     try:
@@ -27,14 +40,15 @@ def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 
 
 @rule("PF-CIDR", "Subnets must lie inside their VPC's CIDR and must not overlap each other; AWS rejects both at "
-                 "apply, after the VPC already exists.")
+                 "apply, after the VPC already exists.",
+                 pci=("1.2, 1.3, 1.4",))
 def check_cidrs(view: StackView) -> Iterator[Finding]:
     for vpc in view.resources("aws_vpc"):
         raw = vpc.get("cidr_block")
         if isinstance(raw, str) and "${" not in raw and _network(raw) is None:
             yield finding("PF-CIDR", vpc, f"cidr_block {raw!r} is not a valid network address (host bits set?). "
                                           "Fix: e.g. \"10.0.0.0/16\".")
-    subnets: list[tuple[Resource, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+    subnets: list[tuple[Resource, Network]] = []
     for subnet in view.resources("aws_subnet"):
         raw = subnet.get("cidr_block")
         net = _network(raw)
@@ -44,14 +58,14 @@ def check_cidrs(view: StackView) -> Iterator[Finding]:
                                                  "Fix: use a network address such as \"10.0.0.0/20\".")
             continue
         subnets.append((subnet, net))
-        vpc, _ = view.referenced(subnet.get("vpc_id"))
-        vpc_net = _network(vpc.get("cidr_block")) if vpc is not None else None
-        if vpc_net is not None and (net.version != vpc_net.version or not net.subnet_of(vpc_net)):  # type: ignore[arg-type]
-            yield finding("PF-CIDR", subnet, f"cidr_block {raw} is outside its VPC's {vpc_net} ({vpc.path}). "
+        parent, _ = view.referenced(subnet.get("vpc_id"))
+        vpc_net = _network(parent.get("cidr_block")) if parent is not None else None
+        if parent is not None and vpc_net is not None and not _inside(net, vpc_net):
+            yield finding("PF-CIDR", subnet, f"cidr_block {raw} is outside its VPC's {vpc_net} ({parent.path}). "
                                              "Fix: carve subnets out of the VPC CIDR.")
     for index, (first, first_net) in enumerate(subnets):
         for second, second_net in subnets[index + 1:]:
-            if first_net.version == second_net.version and first_net.overlaps(second_net):  # type: ignore[arg-type]
+            if first_net.version == second_net.version and first_net.overlaps(second_net):
                 yield finding("PF-CIDR", second, f"cidr_block {second_net} overlaps {first_net} of {first.path}. "
                                                  "Fix: give each subnet its own range.")
 
@@ -80,15 +94,15 @@ def _ingress_rules(view: StackView) -> Iterator[tuple[Resource, Resource | None,
     for rule_resource in view.resources("aws_security_group_rule"):
         if rule_resource.get("type") != "ingress":
             continue
-        group, _ = view.referenced(rule_resource.get("security_group_id"))
-        yield rule_resource, group, {
+        owner, _ = view.referenced(rule_resource.get("security_group_id"))
+        yield rule_resource, owner, {
             "cidrs": list(rule_resource.get("cidr_blocks") or []) + list(rule_resource.get("ipv6_cidr_blocks") or []),
             "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
             "protocol": rule_resource.get("protocol"),
         }
     for rule_resource in view.resources("aws_vpc_security_group_ingress_rule"):
-        group, _ = view.referenced(rule_resource.get("security_group_id"))
-        yield rule_resource, group, {
+        owner, _ = view.referenced(rule_resource.get("security_group_id"))
+        yield rule_resource, owner, {
             "cidrs": [c for c in (rule_resource.get("cidr_ipv4"), rule_resource.get("cidr_ipv6")) if c],
             "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
             "protocol": rule_resource.get("ip_protocol"),
@@ -108,7 +122,8 @@ def _port_text(spec: dict[str, Any]) -> str:
 
 
 @rule("PF-SG-INTERNET-INGRESS", "Only the internet-facing ALB may be reached from the internet, and only on "
-                                "HTTPS 443; every other security group takes traffic from other groups only.")
+                                "HTTPS 443; every other security group takes traffic from other groups only.",
+                                pci=("1.2, 1.3, 1.4",))
 def check_internet_ingress(view: StackView) -> Iterator[Finding]:
     alb_groups = _alb_security_groups(view)
     for rule_resource, group, spec in _ingress_rules(view):
@@ -152,25 +167,27 @@ def _internet_routed_tables(view: StackView) -> dict[str, str]:
                 target = target_of(route)
                 if target:
                     tables[table.address] = target
-    for route in view.resources("aws_route"):
-        if route.get("destination_cidr_block") in INTERNET or route.get("destination_ipv6_cidr_block") in INTERNET:
-            table, _ = view.referenced(route.get("route_table_id"))
-            target = target_of(route.body)
-            if table is not None and target:
-                tables[table.address] = target
+    for route_resource in view.resources("aws_route"):
+        if route_resource.get("destination_cidr_block") in INTERNET \
+                or route_resource.get("destination_ipv6_cidr_block") in INTERNET:
+            routed_table, _ = view.referenced(route_resource.get("route_table_id"))
+            target = target_of(route_resource.body)
+            if routed_table is not None and target:
+                tables[routed_table.address] = target
     return tables
 
 
 @rule("PF-DB-ISOLATION", "The database (cardholder data) must not be publicly accessible, reachable from the "
-                         "internet through its security groups, or placed in subnets with a route to the internet.")
+                         "internet through its security groups, or placed in subnets with a route to the internet.",
+                         pci=("1.2, 1.3, 1.4",))
 def check_database_isolation(view: StackView) -> Iterator[Finding]:
     routed = _internet_routed_tables(view)
-    associations: dict[str, list[str]] = {}
+    associations: dict[str, list[Resource]] = {}
     for association in view.resources("aws_route_table_association"):
         subnet, _ = view.referenced(association.get("subnet_id"))
         table, _ = view.referenced(association.get("route_table_id"))
         if subnet is not None and table is not None:
-            associations.setdefault(subnet.address, []).append(table.address)
+            associations.setdefault(subnet.address, []).append(table)
     internet_groups = {group.address for _, group, spec in _ingress_rules(view)
                        if group is not None and any(c in INTERNET for c in spec["cidrs"])}
     for db in view.resources("aws_db_instance"):
@@ -190,12 +207,12 @@ def check_database_isolation(view: StackView) -> Iterator[Finding]:
             subnet, _ = view.referenced(ref)
             if subnet is None:
                 continue
-            for table_address in associations.get(subnet.address, []):
-                if table_address in routed:
+            for table in associations.get(subnet.address, []):
+                if table.address in routed:
                     yield finding("PF-DB-ISOLATION", db,
                                   f"data subnet {subnet.path} is associated with route table "
-                                  f"{view.lookup(table_address).path} whose default route goes to "  # type: ignore[union-attr]
-                                  f"{routed[table_address]}; data subnets must have no route to the internet. "
+                                  f"{table.path} whose default route goes to "
+                                  f"{routed[table.address]}; data subnets must have no route to the internet. "
                                   "Fix: associate data subnets with the data route table (local routes only).")
             if truthy(subnet.get("map_public_ip_on_launch")) is True:
                 yield finding("PF-DB-ISOLATION", db, f"data subnet {subnet.path} assigns public IPs on launch. "

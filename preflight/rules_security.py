@@ -21,7 +21,8 @@ def _bucket_refs(view: StackView, bucket: Resource) -> set[str]:
 
 @rule("PF-ENCRYPTION-AT-REST", "Every storage resource of the cardholder data environment is encrypted: RDS, "
                                "EBS in launch templates, S3 (explicit SSE), log groups and SNS on KMS, SSM as "
-                               "SecureString.")
+                               "SecureString.",
+                               pci=("3.5, 3.6, 3.7", "10.2, 10.3, 10.5"))
 def check_encryption(view: StackView) -> Iterator[Finding]:  # pylint: disable=too-many-branches
     for db in view.resources("aws_db_instance") + view.resources("aws_rds_cluster"):
         if truthy(db.get("storage_encrypted")) is not True:
@@ -39,7 +40,7 @@ def check_encryption(view: StackView) -> Iterator[Finding]:  # pylint: disable=t
                           "no block_device_mappings: the root volume inherits the AMI's (unencrypted) snapshot "
                           "settings. Fix: map the root device with ebs { encrypted = true, volume_type = \"gp3\" }.")
         for mapping in mappings:
-            for ebs in ([mapping.get("ebs")] if isinstance(mapping.get("ebs"), Mapping) else mapping.get("ebs") or []):
+            for ebs in source_blocks(mapping, "ebs"):  # an object or a list of them; anything else is skipped
                 if truthy(ebs.get("encrypted")) is not True:
                     yield finding("PF-ENCRYPTION-AT-REST", template,
                                   f"EBS volume {mapping.get('device_name')!r} has encrypted = "
@@ -80,7 +81,7 @@ def _policy_documents(view: StackView, resource: Resource, attribute: str) -> It
     raw = resource.get(attribute)
     source, _ = view.referenced(raw)
     if source is not None and source.type == "aws_iam_policy_document":
-        statements = []
+        statements: list[Mapping[str, Any]] = []
         for block in source.blocks("statement"):
             principals: dict[str, list[str]] = {}
             for principal in source_blocks(block, "principals"):
@@ -95,11 +96,11 @@ def _policy_documents(view: StackView, resource: Resource, attribute: str) -> It
         document = json.loads(raw)
     except ValueError:
         return
-    statements = document.get("Statement") if isinstance(document, Mapping) else None
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    if isinstance(statements, list):
-        yield [s for s in statements if isinstance(s, Mapping)]
+    found = document.get("Statement") if isinstance(document, Mapping) else None
+    if isinstance(found, Mapping):
+        found = [found]
+    if isinstance(found, list):
+        yield [s for s in found if isinstance(s, Mapping)]
 
 
 def source_blocks(block: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -120,7 +121,8 @@ def _is_everyone(principal: Any) -> bool:
 
 
 @rule("PF-POLICY-WILDCARD-PRINCIPAL", "A key or resource policy that allows \"AWS\": \"*\" without a condition "
-                                      "hands the resource to every AWS account; principals must be named.")
+                                      "hands the resource to every AWS account; principals must be named.",
+                                      pci=("3.5, 3.6, 3.7", "7.2, 8.2, 8.6"))
 def check_wildcard_principals(view: StackView) -> Iterator[Finding]:
     targets = (("aws_kms_key", "policy"), ("aws_kms_key_policy", "policy"), ("aws_s3_bucket_policy", "policy"),
                ("aws_sns_topic_policy", "policy"), ("aws_sns_topic", "policy"))
@@ -140,7 +142,8 @@ def check_wildcard_principals(view: StackView) -> Iterator[Finding]:
 
 
 @rule("PF-IMDSV2", "Instances must require IMDSv2 session tokens (http_tokens = \"required\"); IMDSv1 lets an SSRF "
-                   "in the payment API read the instance role's credentials.")
+                   "in the payment API read the instance role's credentials.",
+                   pci=("2.2",))
 def check_imdsv2(view: StackView) -> Iterator[Finding]:
     for resource in view.resources("aws_launch_template") + view.resources("aws_instance"):
         options = resource.blocks("metadata_options")
@@ -157,7 +160,8 @@ BROAD_MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAcce
 
 
 @rule("PF-LOG-RETENTION", "Audit log groups keep 12 months (PCI DSS 10.5.1) with a retention CloudWatch accepts; "
-                          "checkov cannot see a retention given as a variable, so the default is checked here.")
+                          "checkov cannot see a retention given as a variable, so the default is checked here.",
+                          pci=("10.2, 10.3, 10.5",))
 def check_log_retention(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_cloudwatch_log_group"):
         if "retention_in_days" not in group.body:
@@ -189,7 +193,8 @@ def _actions(statement: Mapping[str, Any]) -> list[str]:
 
 
 @rule("PF-IAM-LEAST-PRIVILEGE", "Identity policies name their actions and resources (PCI DSS 7.2.2); wildcard "
-                                "actions or broad AWS managed policies on a CDE role are a regression.")
+                                "actions or broad AWS managed policies on a CDE role are a regression.",
+                                pci=("7.2, 8.2, 8.6",))
 def check_least_privilege(view: StackView) -> Iterator[Finding]:
     for rtype in ("aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"):
         for resource in view.resources(rtype):

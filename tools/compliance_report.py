@@ -11,9 +11,9 @@ a committed file cannot hold its own commit hash and the date changes every day.
 Why generated: a hand-kept control matrix drifts from the code the day after it is written. This one is rebuilt
 from three sources of truth — the synthesized ``cdk.tf.json`` (which resources implement a control, by
 construct path), the checkov result written by ``tools/checkov_scan.py`` (which checks passed, and which are
-suppressed with what reason), and the test suite and preflight registry (which tests and rule ids exercise the
-control). The mapping below only says which *kinds* of evidence belong to which requirement; every id in it is
-verified against the registry and the scan, and unknown or never-evaluated ids are reported instead of
+suppressed with what reason), and the test suite and preflight registry (which tests and rules declare, with
+``@pytest.mark.pci`` and ``@rule(..., pci=...)``, the requirements they prove). The mapping below only says which
+resource types and checkov checks belong to which requirement; never-evaluated check ids are reported instead of
 silently listed. ``--check`` exits non-zero when the committed file is out of date (for CI).
 """
 
@@ -37,7 +37,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # pylint: disable=wrong-import-position
-from preflight import RULES, errors, run_preflight  # noqa: E402
+from preflight import RULES, Rule, errors, run_preflight  # noqa: E402
+from preflight.model import PCI_REQUIREMENTS  # noqa: E402
 from tools.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "compliance.md"
@@ -62,13 +63,16 @@ NOT_EVALUATED_NOTES = {
 
 @dataclass(frozen=True)
 class Requirement:
-    """One PCI DSS v4.0 requirement and the evidence that belongs to it."""
+    """One PCI DSS v4.0 requirement and the evidence that belongs to it.
+
+    No preflight rule ids here: each rule declares the requirements it proves (``@rule(..., pci=(...))``), as each
+    test does with ``@pytest.mark.pci``, so the evidence is stated where it is implemented.
+    """
 
     ref: str
     title: str
     how: str
     resource_types: tuple[str, ...]
-    preflight: tuple[str, ...]
     checkov: tuple[str, ...]
     real_account: str  # what only a deployment to a real AWS account can show for this requirement
 
@@ -81,7 +85,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "the internet; the default security group is emptied; S3 traffic stays on a gateway endpoint.",
         ("aws_vpc", "aws_subnet", "aws_route_table", "aws_nat_gateway", "aws_internet_gateway", "aws_security_group",
          "aws_security_group_rule", "aws_default_security_group", "aws_vpc_endpoint"),
-        ("PF-CIDR", "PF-SG-INTERNET-INGRESS", "PF-DB-ISOLATION"),
         ("CKV2_AWS_12", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_130", "CKV_AWS_17",
          "CKV2_AWS_5", "CKV_AWS_382"),
         "that AWS enforces the security groups and routes as configured (the emulator stores them but does "
@@ -94,8 +97,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "minor engine upgrades; user data free of template sequences; instance types and engine versions that "
         "exist (no half-applied stacks).",
         ("aws_launch_template", "aws_alb", "aws_lb", "aws_db_instance", "aws_autoscaling_group"),
-        ("PF-IMDSV2", "PF-USER-DATA", "PF-RDS-ENGINE-VERSION", "PF-RDS-INSTANCE-CLASS", "PF-EC2-INSTANCE-TYPE",
-         "PF-RDS-WINDOWS", "PF-BACKEND"),
         ("CKV_AWS_79", "CKV_AWS_131", "CKV_AWS_150", "CKV_AWS_226", "CKV_AWS_293", "CKV_AWS_341", "CKV_AWS_88"),
         "that instances really run with IMDSv2 only (the emulator ignores the setting on instances) and that "
         "the AMI is patched (the image id comes from AWS at plan time).",
@@ -107,7 +108,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "encrypted; the connection string an SSM SecureString without password.",
         ("aws_kms_key", "aws_kms_alias", "aws_db_instance", "aws_s3_bucket_server_side_encryption_configuration",
          "aws_cloudwatch_log_group", "aws_sns_topic", "aws_ssm_parameter"),
-        ("PF-ENCRYPTION-AT-REST", "PF-POLICY-WILDCARD-PRINCIPAL"),
         ("CKV_AWS_7", "CKV_AWS_33", "CKV_AWS_16", "CKV_AWS_354", "CKV_AWS_158", "CKV_AWS_26", "CKV_AWS_337",
          "CKV_AWS_145", "CKV2_AWS_64"),
         "that AWS encrypted the data with the named keys and rotates them (the emulator records the settings "
@@ -119,7 +119,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "HTTPS; buckets deny plain HTTP; the database parameter group forces TLS.",
         ("aws_alb_listener", "aws_lb_listener", "aws_cloudfront_distribution", "aws_s3_bucket_policy",
          "aws_db_parameter_group"),
-        (),
         ("CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_74", "CKV_AWS_34", "CKV_AWS_174", "CKV2_AWS_69", "CKV_AWS_378"),
         "the TLS versions and ciphers AWS actually negotiates (test the endpoints with a TLS scanner) and "
         "that RDS refuses plain connections.",
@@ -129,7 +128,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "WAFv2 regional web ACL on the ALB, associated by ARN, with AWS managed rule groups and a rate-based "
         "rule, metrics on and logging to an encrypted CloudWatch log group.",
         ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration"),
-        ("PF-WAF-ASSOCIATION-ARN", "PF-NAME-LOG-GROUP"),
         ("CKV2_AWS_28", "CKV_AWS_192", "CKV2_AWS_31", "CKV_AWS_342", "CKV2_AWS_76", "CKV_AWS_68"),
         "that the managed rules block attacks (the emulator stores the web ACL but inspects nothing); replay "
         "known-bad requests against the ALB and read the WAF log.",
@@ -140,7 +138,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "conditions; inline policies scoped to named resources; IAM database authentication; no credentials in "
         "code or state.",
         ("aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_instance_profile"),
-        ("PF-IAM-LEAST-PRIVILEGE", "PF-POLICY-WILDCARD-PRINCIPAL", "PF-NAME-IAM"),
         ("CKV_AWS_60", "CKV_AWS_61", "CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_274", "CKV2_AWS_56", "CKV_AWS_161"),
         "the effective permissions (the emulator does not evaluate IAM policies); use IAM Access Analyzer or "
         "the policy simulator against the deployed roles.",
@@ -151,7 +148,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "CloudFront and S3 access logs in a versioned, lifecycle-managed log bucket with public access blocked.",
         ("aws_flow_log", "aws_cloudwatch_log_group", "aws_s3_bucket_logging", "aws_s3_bucket_lifecycle_configuration",
          "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block"),
-        ("PF-LOG-RETENTION", "PF-NAME-LOG-GROUP", "PF-ENCRYPTION-AT-REST"),
         ("CKV2_AWS_11", "CKV_AWS_338", "CKV_AWS_91", "CKV_AWS_86", "CKV_AWS_18", "CKV_AWS_129", "CKV_AWS_21",
          "CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
         "that AWS delivers the logs (flow logs, WAF, RDS, ALB, CloudFront, S3) to their destinations and "
@@ -164,7 +160,6 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "Insights; detailed instance monitoring.",
         ("aws_cloudwatch_metric_alarm", "aws_sns_topic", "aws_cloudwatch_dashboard", "aws_db_instance",
          "aws_launch_template"),
-        (),
         ("CKV_AWS_118", "CKV_AWS_353", "CKV_AWS_26"),
         "that alarms fire and reach the on-call address (the emulator never evaluates metrics); trigger each "
         "alarm once with `aws cloudwatch set-alarm-state`.",
@@ -216,6 +211,20 @@ def collect_tests(tests_dir: Path) -> dict[str, list[str]]:
     return found
 
 
+def check_requirement_headings(requirements: Iterable[Requirement] = REQUIREMENTS) -> None:
+    """The report's headings must be exactly the ones rules may declare (``preflight.model.PCI_REQUIREMENTS``):
+    otherwise a rule could declare a heading the report never prints, or a heading could never get rule evidence."""
+    refs = tuple(req.ref for req in requirements)
+    if refs != PCI_REQUIREMENTS:
+        raise ValueError(f"REQUIREMENTS headings {refs} differ from preflight.model.PCI_REQUIREMENTS "
+                         f"{PCI_REQUIREMENTS}; keep both lists the same, in the same order")
+
+
+def preflight_evidence(ref: str) -> list[Rule]:
+    """The rules that declare ``pci=(ref, ...)``, in the order the preflight runs them."""
+    return [registered for registered in RULES.values() if ref in registered.pci]
+
+
 def resources_of(config: Mapping[str, Any], types: Iterable[str]) -> list[str]:
     """Construct paths of the stack's resources of ``types`` (what the Python code names)."""
     paths = []
@@ -248,9 +257,7 @@ def checkov_status(summary: Mapping[str, Any], check_ids: Iterable[str]) -> list
 
 def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: Mapping[str, list[str]],
            stack_name: str) -> str:
-    unknown = sorted({r for req in REQUIREMENTS for r in req.preflight} - set(RULES))
-    if unknown:
-        raise ValueError(f"compliance mapping names unknown preflight rules: {unknown}")
+    check_requirement_headings()
     findings = run_preflight(config)
     out = [
         "# PCI DSS v4.0 compliance map",
@@ -290,9 +297,10 @@ def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: Mapping
         out += [f"## Requirement {req.ref}: {req.title}", "", req.how, "",
                 "**Resources**: " + (", ".join(resources_of(config, req.resource_types)) or "none in this stack"),
                 ""]
-        if req.preflight:
+        rules = preflight_evidence(req.ref)
+        if rules:
             out.append("**Preflight rules** (fail synth): " + ", ".join(
-                f"`{r}` ({RULES[r].rationale.split(';')[0].rstrip('.')})" for r in req.preflight))
+                f"`{r.rule_id}` ({r.rationale.split(';')[0].rstrip('.')})" for r in rules))
             out.append("")
         out.append("**checkov**:")
         out += [f"- {line}" for line in checkov_status(summary, req.checkov)]

@@ -197,7 +197,8 @@ def _reference_edges(stack: _Stack) -> Iterator[Edge]:
                     yield Edge(False, target, address, "encrypts")
                 elif (rtype, attribute) in ATTRIBUTE_FLOWS:
                     label, backwards = ATTRIBUTE_FLOWS[(rtype, attribute)]
-                    yield Edge(False, *((target, address) if backwards else (address, target)), label)
+                    source, destination = (target, address) if backwards else (address, target)
+                    yield Edge(False, source, destination, label)
     for address, body in stack.bodies.items():
         if address.startswith("aws_cloudfront_distribution."):
             policy = body.get("default_cache_behavior", {}).get("viewer_protocol_policy", "")

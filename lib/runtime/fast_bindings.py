@@ -276,8 +276,12 @@ def _jsii_submodule_fqn_map() -> MutableMapping[str, str]:
     return fqn_map
 
 
-def _jsii_process_start() -> tuple[type, Callable[..., Any]]:
-    """The method that spawns the jsii kernel (``node``) with a copy of ``os.environ``."""
+def _jsii_process_start() -> tuple[Any, Callable[..., Any]]:
+    """The method that spawns the jsii kernel (``node``) with a copy of ``os.environ``.
+
+    The owner is ``Any``: it is a private jsii class found by name at run time, whose ``start`` enable() replaces;
+    its attributes are not part of any typed API.
+    """
     from jsii._kernel.providers import process  # pylint: disable=import-outside-toplevel
 
     owner = getattr(process, "_NodeProcess", None)
@@ -323,8 +327,8 @@ def _stand_in_module(layout: PackageLayout) -> types.ModuleType:
     def __dir__() -> list[str]:
         return sorted(set(module.__dict__) | known)
 
-    module.__getattr__ = __getattr__  # type: ignore[method-assign]
-    module.__dir__ = __dir__  # type: ignore[method-assign]
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]  # PEP 562 hook set on a module object
+    module.__dir__ = __dir__  # type: ignore[method-assign]  # PEP 562 hook set on a module object
     setattr(module, _MARKER, True)
     return module
 

@@ -57,7 +57,9 @@ def test_ctrl_c_during_apply_is_reported_as_yours_with_the_cleanup(tmp_path: Pat
     assert "[sandbox] interrupted by you: stopping terraform and the emulator" in text
     assert "[sandbox] INTERRUPTED by you during 'apply'" in text
     assert re.search(r"cleaned up: terraform \(pid \d+\) interrupted and waited for", text), text
-    moto_pid = int(re.search(r"emulator \(pid (\d+)\) stopped", text).group(1))  # type: ignore[union-attr]
+    stopped = re.search(r"emulator \(pid (\d+)\) stopped", text)
+    assert stopped, text
+    moto_pid = int(stopped.group(1))
     assert "refused" not in text and "FAILED" not in text
     try:
         os.kill(moto_pid, 0)

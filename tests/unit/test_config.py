@@ -28,10 +28,10 @@ def test_region_file_is_used_when_env_is_silent(tmp_path):
     assert StackConfig.from_env({"AWS_REGION": "us-west-2"}, region_file=region_file).aws_region == "us-west-2"
 
 
-def test_config_is_immutable():
+def test_config_is_immutable() -> None:
     config = StackConfig()
     with pytest.raises(AttributeError):
-        config.environment_suffix = "prod"  # type: ignore[misc]
+        config.environment_suffix = "prod"  # type: ignore[misc]  # the frozen-dataclass error under test
 
 
 @pytest.mark.parametrize(("environ", "named", "hint"), [

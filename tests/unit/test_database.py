@@ -26,7 +26,9 @@ def window_gap(backup_window: str, maintenance_window: str) -> int:
     RDS runs the backup window every day, so it is compared with the maintenance window on every day of the
     week, and across the week's end (Sunday night to Monday morning)."""
     backup_start, backup_end = _interval(*(_minutes(t) for t in backup_window.split("-")))
-    start_day, start, end_day, end = re.fullmatch(r"(\w+):(\d\d:\d\d)-(\w+):(\d\d:\d\d)", maintenance_window).groups()
+    match = re.fullmatch(r"(\w+):(\d\d:\d\d)-(\w+):(\d\d:\d\d)", maintenance_window)
+    assert match, maintenance_window
+    start_day, start, end_day, end = match.groups()
     maintenance_start = DAYS.index(start_day) * DAY + _minutes(start)
     maintenance_end = DAYS.index(end_day) * DAY + _minutes(end)
     if maintenance_end <= maintenance_start:

@@ -15,7 +15,8 @@ def subgraph(text: str, name: str) -> list[str]:
     """The lines directly inside the subgraph ``name`` (nested subgraphs excluded)."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip().startswith(f"subgraph {name}["))
-    inside, depth = [], 0
+    inside: list[str] = []
+    depth = 0
     for line in lines[start + 1:]:
         stripped = line.strip()
         if stripped.startswith("subgraph "):

@@ -124,6 +124,7 @@ def test_node_hook_loads_submodules_only_on_access(tmp_path: Path) -> None:
     script = (f"const p = require({json.dumps(str(entry))}); "
               "console.log(Object.keys(p).join(',')); "
               "try { p.eagerTrap; } catch (e) { console.log('on access: ' + e.message); }")
+    assert NODE is not None  # the skipif above
     result = subprocess.run([NODE, "--require", str(fast_bindings.HOOK_PATH), "-e", script],
                             capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -134,6 +135,7 @@ def test_node_hook_loads_submodules_only_on_access(tmp_path: Path) -> None:
 def test_node_hook_refuses_a_changed_entry_point(tmp_path: Path) -> None:
     entry = write_fake_provider(tmp_path, extra_line='__exportStar(require("./more"), exports);')
     script = f"require({json.dumps(str(entry))})"
+    assert NODE is not None  # the skipif above
     result = subprocess.run([NODE, "--require", str(fast_bindings.HOOK_PATH), "-e", script],
                             capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode != 0

@@ -26,10 +26,12 @@ def test_three_tiers_spread_over_three_looked_up_azs(resources):
         subnets = _subnets(resources, tier)
         assert len(subnets) == 3, tier
         # Looked up from the availability-zones data source, one index each, never "<region>a" literals.
-        indices = sorted(int(az_reference.match(body["availability_zone"]).group(1)) for body in subnets.values())
+        matches = [az_reference.match(body["availability_zone"]) for body in subnets.values()]
+        assert all(matches), subnets
+        indices = sorted(int(match.group(1)) for match in matches if match)
         assert indices == [0, 1, 2], tier
-        cidrs = [ipaddress.ip_network(body["cidr_block"]) for body in subnets.values()]
-        assert all(c.subnet_of(ipaddress.ip_network("10.0.0.0/16")) for c in cidrs)
+        cidrs = [ipaddress.IPv4Network(body["cidr_block"]) for body in subnets.values()]
+        assert all(c.subnet_of(ipaddress.IPv4Network("10.0.0.0/16")) for c in cidrs)
         assert all(body["map_public_ip_on_launch"] is False for body in subnets.values())
 
 

@@ -460,7 +460,7 @@ def kms(statements: list[dict[str, Any]]) -> dict[str, Any]:
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
 def test_kms_policy_with_named_principals_passes() -> None:
-    statements = [
+    statements: list[dict[str, Any]] = [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*",
          "Condition": {"StringEquals": {"kms:CallerAccount": ACCOUNT}}},

@@ -44,7 +44,7 @@ class _RecordingEnviron(Mapping[str, str]):
         return 0
 
 
-def _config_with(tunable: Tunable, value: object) -> StackConfig:
+def _config_with(tunable: Tunable, value: Any) -> StackConfig:
     """A configuration where only ``tunable``'s setting differs from the defaults."""
     return dataclasses.replace(StackConfig(), **{str(tunable.field): value})
 
@@ -56,7 +56,7 @@ def _replaced(env: str, **changes: Any) -> tuple[Tunable, ...]:
 @pytest.mark.parametrize("stack", ["synth_json", "dev_synth_json"])
 def test_every_terraform_variable_of_the_stack_has_exactly_one_entry(stack: str, request: pytest.FixtureRequest):
     declared = request.getfixturevalue(stack)["variable"]
-    assert sorted(declared) == sorted(t.terraform for t in TERRAFORM_TUNABLES)
+    assert sorted(declared) == sorted(str(t.terraform) for t in TERRAFORM_TUNABLES)
     for name, block in declared.items():
         assert block["type"] == BY_TERRAFORM[name].terraform_type, name
         if name != "alarm_email" or stack == "synth_json":  # development adds how to opt out
@@ -90,7 +90,7 @@ def test_variables_read_elsewhere_are_read_where_the_registry_says(tunable: Tuna
 def test_stack_config_field_defaults_are_the_registry_defaults():
     defaults = {f.name: f.default for f in dataclasses.fields(StackConfig)}
     for tunable in CONFIG_TUNABLES:
-        assert defaults[tunable.field] == tunable.default, tunable.field
+        assert defaults[str(tunable.field)] == tunable.default, tunable.field
     assert StackConfig.from_env({}, region_file=NO_REGION_FILE) == StackConfig()
 
 
@@ -151,7 +151,7 @@ def test_a_registry_change_reaches_every_generated_document():
 def test_the_example_holds_every_terraform_variable_once():
     names = [line.split("=")[0].strip() for line in config_docs.example_tfvars().splitlines()
              if line and not line.startswith("#")]
-    assert sorted(names) == sorted(t.terraform for t in TERRAFORM_TUNABLES)
+    assert sorted(names) == sorted(str(t.terraform) for t in TERRAFORM_TUNABLES)
 
 
 def test_every_setting_is_named_once_and_documented():

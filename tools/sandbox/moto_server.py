@@ -74,7 +74,7 @@ def cloudfront_origin_access_control_id() -> None:
         original_init(self, origin)
         self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
 
-    models.Origin.__init__ = init  # type: ignore[method-assign]
+    models.Origin.__init__ = init  # type: ignore[method-assign]  # fidelity patch
 
 
 @fidelity_patch("CloudFront CreateDistribution is idempotent for a repeated CallerReference with the same config, "
@@ -92,10 +92,10 @@ def cloudfront_idempotent_create() -> None:
             if getattr(dist, "request_config", None) == request:
                 return dist, dist.location, dist.etag
         dist, location, etag = original(self, distribution_config, tags)
-        dist.request_config = request
+        dist.request_config = request  # type: ignore[attr-defined]  # our marker on moto's object
         return dist, location, etag
 
-    models.CloudFrontBackend.create_distribution_with_tags = create  # type: ignore[method-assign]
+    models.CloudFrontBackend.create_distribution_with_tags = create  # type: ignore[method-assign]  # fidelity patch
 
 
 @fidelity_patch("CloudFront cache behaviours return ForwardedValues only when it was given (moto invents legacy "
@@ -118,8 +118,8 @@ def cloudfront_no_invented_defaults() -> None:
         certificate_init(self, config)
         self.ssl_support_method = config.get("SSLSupportMethod") or None
 
-    models.DefaultCacheBehaviour.__init__ = init_behaviour  # type: ignore[method-assign]
-    models.ViewerCertificate.__init__ = init_certificate  # type: ignore[method-assign]
+    models.DefaultCacheBehaviour.__init__ = init_behaviour  # type: ignore[method-assign]  # fidelity patch
+    models.ViewerCertificate.__init__ = init_certificate  # type: ignore[method-assign]  # fidelity patch
 
 
 class _ResponseHeadersPolicy:  # pylint: disable=too-few-public-methods
@@ -165,7 +165,7 @@ def cloudfront_response_headers_policies() -> None:
     def store(backend: Any) -> dict[str, _ResponseHeadersPolicy]:
         if not hasattr(backend, "_sandbox_rhp"):
             backend._sandbox_rhp = {}
-        return backend._sandbox_rhp  # type: ignore[no-any-return]
+        return backend._sandbox_rhp
 
     def lookup(backend: Any, policy_id: str) -> _ResponseHeadersPolicy:
         policy = store(backend).get(policy_id)
@@ -214,12 +214,12 @@ def cloudfront_response_headers_policies() -> None:
         return ActionResult({"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}})
 
     handler = responses.CloudFrontResponse
-    handler.create_response_headers_policy = create  # type: ignore[attr-defined]
-    handler.get_response_headers_policy = get  # type: ignore[attr-defined]
-    handler.get_response_headers_policy_config = get_config  # type: ignore[attr-defined]
-    handler.update_response_headers_policy = update  # type: ignore[attr-defined]
-    handler.delete_response_headers_policy = delete  # type: ignore[attr-defined]
-    handler.list_response_headers_policies = list_policies  # type: ignore[attr-defined]
+    handler.create_response_headers_policy = create  # type: ignore[attr-defined]  # handler moto lacks, added
+    handler.get_response_headers_policy = get  # type: ignore[attr-defined]  # handler moto lacks, added
+    handler.get_response_headers_policy_config = get_config  # type: ignore[attr-defined]  # handler moto lacks, added
+    handler.update_response_headers_policy = update  # type: ignore[attr-defined]  # handler moto lacks, added
+    handler.delete_response_headers_policy = delete  # type: ignore[attr-defined]  # handler moto lacks, added
+    handler.list_response_headers_policies = list_policies  # type: ignore[attr-defined]  # handler moto lacks, added
     dispatch = handler.dispatch
     urls.url_paths.update({
         "{0}/2020-05-31/response-headers-policy$": dispatch,
@@ -283,7 +283,8 @@ def s3_log_delivery_policy_check() -> None:
         return log_delivery_policy_allows(document, f"arn:{target_bucket.partition}:s3:::{target_bucket.name}",
                                           target_prefix)
 
-    FakeBucket._log_permissions_enabled_policy = staticmethod(check)  # pylint: disable=protected-access
+    # pylint: disable-next=protected-access
+    FakeBucket._log_permissions_enabled_policy = staticmethod(check)  # type: ignore[method-assign]  # fidelity patch
 
 
 # -------------------------------------------------------------------------------------------------- RDS
@@ -301,7 +302,7 @@ def rds_unique_dbi_resource_id() -> None:
         original_init(self, *args, **kwargs)
         self.dbi_resource_id = "db-" + "".join(mock_random.choice(alphabet) for _ in range(26))
 
-    DBInstance.__init__ = init  # type: ignore[method-assign]
+    DBInstance.__init__ = init  # type: ignore[method-assign]  # fidelity patch
 
 
 @fidelity_patch("RDS instances keep Performance Insights settings given at creation (moto drops them, so "
@@ -339,8 +340,8 @@ def rds_performance_insights() -> None:
         if kwargs.get("enable_performance_insights") is not None:
             record(self, kwargs)
 
-    DBInstance.__init__ = init  # type: ignore[method-assign]
-    DBInstance.update = update  # type: ignore[method-assign]
+    DBInstance.__init__ = init  # type: ignore[method-assign]  # fidelity patch
+    DBInstance.update = update  # type: ignore[method-assign]  # fidelity patch
 
 
 @fidelity_patch("RDS parameters set by the user carry Source=user and DescribeDBParameters honours the Source "
@@ -374,8 +375,8 @@ def rds_parameter_source() -> None:
         parameters = [p for p in groups[0].parameters.values() if source is None or p.get("Source") == source]
         return ActionResult({"Parameters": parameters})
 
-    DBParameterGroup.update_parameters = update_parameters  # type: ignore[method-assign]
-    RDSResponse.describe_db_parameters = describe_db_parameters  # type: ignore[method-assign]
+    DBParameterGroup.update_parameters = update_parameters  # type: ignore[method-assign]  # fidelity patch
+    RDSResponse.describe_db_parameters = describe_db_parameters  # type: ignore[method-assign]  # fidelity patch
 
 
 # ---------------------------------------------------------------------------------------- Auto Scaling
@@ -396,7 +397,7 @@ def autoscaling_policy_enabled() -> None:
             policy.predictive_scaling_configuration = None
         return result
 
-    AutoScalingResponse.put_scaling_policy = put_scaling_policy  # type: ignore[method-assign]
+    AutoScalingResponse.put_scaling_policy = put_scaling_policy  # type: ignore[method-assign]  # fidelity patch
 
 
 # -------------------------------------------------------------------------------------------------- EC2
@@ -419,7 +420,7 @@ def ec2_launch_template_own_tags() -> None:
                 del data["TagSpecifications"]
         original_init(self, template, number, data, description)
 
-    LaunchTemplateVersion.__init__ = init  # type: ignore[method-assign]
+    LaunchTemplateVersion.__init__ = init  # type: ignore[method-assign]  # fidelity patch
 
 
 @fidelity_patch("Flow logs created with a CloudWatch Logs destination ARN report the log group name and deliver "
@@ -447,7 +448,7 @@ def ec2_flow_log_destination_arn() -> None:
                 flow_log.deliver_logs_error_message = None
         return flow_logs, unsuccessful
 
-    FlowLogsBackend.create_flow_logs = create_flow_logs  # type: ignore[method-assign]
+    FlowLogsBackend.create_flow_logs = create_flow_logs  # type: ignore[method-assign]  # fidelity patch
 
 
 # ------------------------------------------------------------------------------------------------ ELBv2
@@ -464,7 +465,7 @@ def elbv2_default_scheme() -> None:
             kwargs["scheme"] = "internet-facing"
         return original(self, *args, **kwargs)
 
-    ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
+    ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]  # fidelity patch
 
 
 # -------------------------------------------------------------------------------------------------- KMS
@@ -483,7 +484,7 @@ def kms_aws_managed_default_keys() -> None:
             self.describe_key(target_key_id).key_manager = "AWS"
         return result
 
-    KmsBackend.create_alias = create_alias  # type: ignore[method-assign]
+    KmsBackend.create_alias = create_alias  # type: ignore[method-assign]  # fidelity patch
 
 
 # ------------------------------------------------------------------------------------------------ running

@@ -1,0 +1,1 @@
+"""Application services deployed onto the platform; they never import the infrastructure code (import-linter)."""

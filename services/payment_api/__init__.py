@@ -1,0 +1,1 @@
+"""The payment API (the service the Auto Scaling Group runs) lives here."""
