@@ -367,7 +367,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         # Settings with a rule of their own are read above; every other one is read by its registry entry.
         special = {"AWS_REGION", "SANDBOX_ENDPOINT_URL", "TERRAFORM_STATE_BUCKET", "ENVIRONMENT_TYPE", "ALARM_EMAIL",
                    "DELETION_PROTECTION"}
-        # Each value has its field's type: _Environment.read parses by the entry's kind (tests/unit/test_tunables.py).
+        # Each value has its field's type: _Environment.read parses by the entry's kind (test_tunables.py).
         values: dict[str, Any] = {str(t.field): env.read(t) for t in CONFIG_TUNABLES if t.env not in special}
         return cls(
             **values,

@@ -21,7 +21,7 @@ What ``enable()`` does (only when ``TAP_FAST_BINDINGS`` is unset or true):
    ``lib/index.js`` by lazy getters, so the kernel loads only the classes it is asked to create.
 
 Nothing is generated, cached or patched on disk, and the output is the same JSON: the unit test
-``tests/unit/test_fast_bindings.py`` synthesizes the real stack both ways and compares the bytes.
+``tests/unit/stack/test_fast_bindings.py`` synthesizes the real stack both ways and compares the bytes.
 
 How it fails: before changing anything, ``enable()`` checks what it relies on and raises
 ``FastBindingsError`` naming the broken assumption: the root ``__init__.py`` must do nothing but import
@@ -90,7 +90,7 @@ class FastBindingsError(RuntimeError):
         super().__init__(
             f"lib.runtime.fast_bindings: {problem}. Fast loading of {PACKAGE} was verified with {VERIFIED_WITH}; "
             f"set {ENV_SWITCH}=0 to use the plain (slow) imports, and re-check lib/runtime/fast_bindings.py "
-            "with tests/unit/test_fast_bindings.py."
+            "with tests/unit/stack/test_fast_bindings.py."
         )
 
 

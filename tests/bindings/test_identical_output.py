@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_fast_bindings import ROOT, SYNTH_ENV, child_env, report_events
+from tests.unit.stack.test_fast_bindings import ROOT, SYNTH_ENV, child_env, report_events
 
 
 def test_real_stack_is_identical_with_and_without_fast_bindings(tmp_path: Path) -> None:

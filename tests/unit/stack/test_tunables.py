@@ -18,7 +18,7 @@ from lib.config import ConfigError, StackConfig
 from lib.tunables import BY_ENV, BY_TERRAFORM, CONFIG_TUNABLES, TERRAFORM_TUNABLES, TUNABLES, Tunable
 from tools import config_docs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RANGED = [t for t in CONFIG_TUNABLES if t.low is not None]
 NO_REGION_FILE = Path("/nonexistent/AWS_REGION")
 

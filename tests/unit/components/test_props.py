@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROP_MODULES = sorted((ROOT / "lib" / "components").glob("*.py")) + sorted((ROOT / "lib" / "blocks").glob("*.py"))
 
 

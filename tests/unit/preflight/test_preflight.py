@@ -549,7 +549,7 @@ def test_format_report_counts() -> None:
 
 @pytest.mark.pci("7.2, 8.2, 8.6")
 def test_lib_builds_assume_role_policies_only_in_iam_module() -> None:
-    findings = find_inline_assume_role(Path(__file__).resolve().parents[2] / "lib")
+    findings = find_inline_assume_role(Path(__file__).resolve().parents[3] / "lib")
     assert not findings, "\n".join(map(str, findings))
 
 

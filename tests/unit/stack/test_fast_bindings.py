@@ -23,7 +23,7 @@ import pytest
 from lib.runtime import fast_bindings
 from lib.runtime.fast_bindings import FastBindingsError, camel_case, check_root_init, inspect_package
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
 SYNTH_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
 

@@ -38,7 +38,7 @@ from preflight.source_checks import find_inline_assume_role
 if TYPE_CHECKING:  # typing only: the tests that need constructs import it (and the jsii runtime) lazily
     from constructs import Construct
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEED_USER_DATA = """#!/bin/bash
 cat > /opt/app/server.js <<'EOF'
 const port = process.env.PORT || 8080;

@@ -13,7 +13,7 @@ import pytest
 from lib.tunables import TERRAFORM_TUNABLES
 from tools.tfcli import terraform_env
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "environments" / "example.tfvars"
 
 

@@ -10,7 +10,7 @@ import pytest
 from lib.config import ConfigError, StackConfig
 from tests.conftest import PRODUCTION_ENV
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_defaults_are_the_spec_values():

@@ -1,0 +1,1 @@
+"""Unit tests for blocks/ (mirrors the source layout)."""

@@ -1,0 +1,1 @@
+"""Unit tests for components/ (mirrors the source layout)."""

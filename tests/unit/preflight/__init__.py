@@ -1,0 +1,1 @@
+"""Unit tests for preflight/ (mirrors the source layout)."""

@@ -1,0 +1,1 @@
+"""Unit tests for stack/ (mirrors the source layout)."""
