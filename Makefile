@@ -9,7 +9,8 @@ STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
-# The pinned cdktf CLI (package-lock.json), for `npx cdktf synth|diff|deploy`.
+# The pinned Node tools (package-lock.json): the cdktf CLI, for `npx cdktf synth|diff|deploy`, and the IAM policy
+# evaluator of the unit tests; its binary stands for the whole `npm ci`.
 CDKTF_CLI := node_modules/.bin/cdktf
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -63,7 +64,9 @@ lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + im
 	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
 	$(PY) -m mypy
 
-unit: $(STAMP)  ## [develop] unit tests on the synthesized JSON
+# node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
+# (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).
+unit: $(STAMP) $(CDKTF_CLI)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
 	$(PY) -m pytest tests/unit -q
 
 bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-identical synth output

@@ -12,7 +12,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from preflight.aws_facts import CLOUDWATCH_RETENTION_DAYS
-from preflight.model import Finding, Resource, Severity, StackView, finding, rule, truthy
+from preflight.model import Finding, Resource, Severity, StackView, finding, load_data, rule, truthy
+
+_IAM_FACTS = load_data("iam.json")
+# Actions with no resource types (Service Authorization Reference): "*" is the only Resource they can have.
+ACTIONS_WITHOUT_RESOURCE_TYPES: frozenset[str] = frozenset(_IAM_FACTS["actions_without_resource_types"])
 
 
 def _bucket_refs(view: StackView, bucket: Resource) -> set[str]:
@@ -209,6 +213,8 @@ def check_least_privilege(view: StackView) -> Iterator[Finding]:
                                       f"policy {sid!r} allows wildcard actions {wild}. Fix: list the API actions "
                                       "the role calls.")
                     resources = statement.get("Resource")
+                    if set(_actions(statement)) <= ACTIONS_WITHOUT_RESOURCE_TYPES:
+                        continue
                     if resources == "*" or (isinstance(resources, list) and "*" in resources):
                         yield finding("PF-IAM-LEAST-PRIVILEGE", resource,
                                       f"policy {sid!r} applies {_actions(statement)} to Resource \"*\". Fix: name "

@@ -98,3 +98,53 @@ def cloudfront_distribution_access(sid: str, action: str | list[str], resource: 
         "Resource": resource,
         "Condition": {"StringEquals": {"aws:SourceArn": distribution_arn}},
     }
+
+
+# What SSM Agent needs for Session Manager and nothing else: AWS's minimal policy ("Create a custom IAM role for
+# Session Manager", Systems Manager User Guide, getting-started-create-iam-instance-profile.html; the same actions
+# as the AWS managed AWSCloud9SSMInstanceProfile). It replaces AmazonSSMManagedInstanceCore, which also grants
+# ssm:GetParameter(s) on "*": every parameter of the account and region, SecureStrings on the default aws/ssm
+# key included. ec2messages (Run Command) and the association, inventory and patch actions are left out: the
+# stack uses none of them. The ssmmessages actions have no resource types (Service Authorization Reference),
+# so they can only be granted on "*".
+SESSION_CHANNEL_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
+
+def session_manager_statements(region: str, account_id: str) -> list[Statement]:
+    """Session Manager on an instance: the agent's heartbeat, scoped to this account's instances in the region
+    (``ssm:UpdateInstanceInformation`` takes the ``instance`` and ``managed-instance`` resource types), and the
+    session channels."""
+    return [
+        {
+            "Sid": "SessionManagerRegistration",
+            "Effect": "Allow",
+            "Action": ["ssm:UpdateInstanceInformation"],
+            "Resource": [f"arn:aws:ec2:{region}:{account_id}:instance/*",
+                         f"arn:aws:ssm:{region}:{account_id}:managed-instance/*"],
+        },
+        {
+            "Sid": "SessionManagerChannels",
+            "Effect": "Allow",
+            "Action": list(SESSION_CHANNEL_ACTIONS),
+            "Resource": "*",
+        },
+    ]
+
+
+def decrypt_via_services(sid: str, key_arn: str, services: Iterable[str], region: str) -> Statement:
+    """``kms:Decrypt`` with ``key_arn`` only when the request comes through one of ``services`` in ``region``
+    (``kms:ViaService``): the credentials cannot decrypt a ciphertext handed to KMS directly (PCI DSS 3.6)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {
+            "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in services],
+        }},
+    }

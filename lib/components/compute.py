@@ -6,6 +6,11 @@
 - Instances: Amazon Linux 2023 looked up from AWS's public SSM parameter, IMDSv2 only (PCI DSS 2.2),
   encrypted gp3 root volume, detailed monitoring, no public IP, reachable only through the ALB; shell
   access through SSM Session Manager instead of SSH.
+- The instance role (PCI DSS 7.2): AWS's minimal Session Manager statements instead of the managed
+  AmazonSSMManagedInstanceCore (which reads every SSM parameter of the account: ``ssm:GetParameter*`` on "*"),
+  the stack's own connection parameter and DB secret, and ``kms:Decrypt`` on the data key only through SSM
+  and Secrets Manager in the stack's region (``kms:ViaService``). No managed policy is attached
+  (tests/unit/components/test_instance_role_evaluation.py evaluates the synthesized policies).
 - The ASG spreads over the app subnets, replaces instances the ALB finds unhealthy, scales on CPU, and
   rolls a new launch template version out with an instance refresh that keeps capacity up.
 """
@@ -32,7 +37,6 @@ from cdktf_cdktf_provider_aws.autoscaling_policy import (
 )
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplate,
     LaunchTemplateBlockDeviceMappings,
@@ -48,6 +52,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import (
 from constructs import Construct
 
 from lib.blocks.access_logs import AccessLogDestination
+from lib.blocks.iam import decrypt_via_services, session_manager_statements
 from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.blocks.user_data import render_user_data
 from lib.naming import Naming
@@ -55,7 +60,9 @@ from lib.naming import Naming
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTH_CHECK_PATH = "/health"
-SSM_MANAGED_INSTANCE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+# The services through which the instances decrypt with the data key (kms:ViaService): the connection string
+# parameter (SSM) and the DB secret (Secrets Manager).
+DATA_KEY_VIA_SERVICES = ("ssm", "secretsmanager")
 CPU_TARGET_PERCENT = 60
 # WAF answers WAFUnavailableEntityException while a new ALB settles, past the provider's 5-minute default
 # (terraform-provider-aws #29080); the provider retries that error until this timeout.
@@ -116,6 +123,10 @@ class ComputeProps:
     """Instance type and ASG bounds."""
     secrets: ApiSecrets
     """What the instance role may read."""
+    region: str
+    """The stack's region: scopes the Session Manager registration and ``kms:ViaService`` (PCI DSS 7.2)."""
+    account_id: str
+    """The stack's account: scopes the Session Manager registration to its instances."""
     deletion_protection: bool = True
     """ALB deletion protection.
 
@@ -230,20 +241,23 @@ class Compute(Construct):
         )
 
     def _instance_profile(self, props: ComputeProps) -> IamInstanceProfile:
-        """Role for the instances: Session Manager, plus reading exactly the DB parameter and secret."""
+        """Role for the instances: Session Manager, plus reading exactly the DB parameter and secret (PCI DSS 7.2).
+
+        No AWS managed policy: AmazonSSMManagedInstanceCore grants ``ssm:GetParameter(s)`` on "*"."""
         naming, secrets = props.naming, props.secrets
         role = service_role(self, "instance_role", props=ServiceRoleProps(
             name=naming.name("api-instance", "iam"), service="ec2.amazonaws.com", tags=naming.tags("api-instance-role"),
         ))
-        IamRolePolicyAttachment(self, "ssm_core", role=role.name, policy_arn=SSM_MANAGED_INSTANCE_POLICY)
+        inline_policy(self, "session_manager", role=role, name=naming.name("api-session-manager", "iam"),
+                      statements=session_manager_statements(props.region, props.account_id))
         inline_policy(self, "read_db_connection", role=role, name=naming.name("api-read-db-connection", "iam"),
                       statements=[
                           {"Sid": "ReadConnectionString", "Effect": "Allow", "Action": ["ssm:GetParameter"],
                            "Resource": secrets.connection_parameter_arn},
                           {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
                            "Resource": secrets.db_secret_arn},
-                          {"Sid": "DecryptWithDataKey", "Effect": "Allow", "Action": ["kms:Decrypt"],
-                           "Resource": secrets.data_key_arn},
+                          decrypt_via_services("DecryptWithDataKey", secrets.data_key_arn, DATA_KEY_VIA_SERVICES,
+                                               props.region),
                       ])
         return IamInstanceProfile(self, "instance_profile", name=naming.name("api-instance", "iam"), role=role.name,
                                   tags=naming.tags("api-instance-profile"))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lib.config import StackConfig
+from preflight.rules_security import ACTIONS_WITHOUT_RESOURCE_TYPES
 
 MANAGED_RULE_GROUPS = {
     "AWSManagedRulesCommonRuleSet",
@@ -184,8 +185,10 @@ def test_launch_template_encrypted_root_volume_monitoring_profile(aws: Callable[
 @pytest.mark.pci("7.2, 8.2, 8.6")
 def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(aws: Callable[[str], Any],
                                                                       output: Callable[[str], Any]) -> None:
-    """Read back from IAM: one trusted service, and the inline policy names the stack's own parameter, secret
-    and key, never "*" (the emulator does not evaluate policies; this checks what AWS would evaluate)."""
+    """Read back from IAM: one trusted service, no managed policy (AmazonSSMManagedInstanceCore reads every
+    parameter), and the inline policies name the stack's own parameter, secret and key, "*" only for actions
+    without resource types; the key only through SSM and Secrets Manager. The emulator does not evaluate
+    policies: tests/unit/components/test_instance_role_evaluation.py does, on the same documents."""
     iam = aws("iam")
     profile_name = _launch_template_data(aws, output)["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1]
     (role,) = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
@@ -201,4 +204,9 @@ def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(aws: Calla
     assert resources["ReadDatabaseSecret"] == output("db_master_secret_arn")
     assert resources["DecryptWithDataKey"] == output("data_kms_key_arn")
     assert resources["ReadConnectionString"].endswith(f"parameter{output('db_connection_parameter_name')}")
-    assert all(s["Resource"] != "*" for s in statements)
+    assert all(s["Resource"] != "*" or set(s["Action"]) <= ACTIONS_WITHOUT_RESOURCE_TYPES for s in statements)
+    decrypt = next(s for s in statements if s["Sid"] == "DecryptWithDataKey")
+    region = output("data_kms_key_arn").split(":")[3]
+    assert sorted(decrypt["Condition"]["StringEquals"]["kms:ViaService"]) == [
+        f"secretsmanager.{region}.amazonaws.com", f"ssm.{region}.amazonaws.com"]
+    assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []

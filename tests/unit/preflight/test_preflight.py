@@ -525,6 +525,11 @@ def test_least_privilege() -> None:
     ssm_core = stack(("aws_iam_role_policy_attachment",
                       *res("a", role="r", policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")))
     assert_clean(only(ssm_core, "PF-IAM-LEAST-PRIVILEGE"))
+    channels = {"Sid": "Channels", "Effect": "Allow", "Resource": "*",
+                "Action": ["ssmmessages:CreateControlChannel", "ssmmessages:OpenDataChannel"]}
+    assert_clean(only(iam_policy(channels), "PF-IAM-LEAST-PRIVILEGE"))  # no resource types: "*" is the only form
+    assert_caught(only(iam_policy({**channels, "Action": [*channels["Action"], "ssm:GetParameter"]}),
+                       "PF-IAM-LEAST-PRIVILEGE"), 'Resource "*"', severity=Severity.WARNING)
 
 
 # -------------------------------------------------------------------------------------------- CLI and report

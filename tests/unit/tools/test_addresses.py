@@ -34,8 +34,12 @@ def baseline_of(stack: dict[str, Any]) -> dict[str, str]:
     return addresses.resource_addresses(stack)
 
 
-def test_the_committed_baseline_is_the_current_stack_in_both_configurations(
+def test_the_committed_baseline_upgrades_to_the_current_stack_in_both_configurations(
         synth_json: dict[str, Any], dev_synth_json: dict[str, Any]) -> None:
+    """Release v0 is what deployments run, so its file is never rewritten (README "Release step"): the current
+    stack keeps every stateful address of it (or a moved block maps it), and otherwise differs from it only by
+    additions and non-stateful removals (v0's instance role had the managed-policy attachment compute/ssm_core,
+    since replaced by the inline policy compute/session_manager)."""
     document = json.loads(BASELINE.read_text(encoding="utf-8"))
     assert document["release"] == "v0"
     assert set(document["configurations"]) == {"production", "development"}
@@ -43,9 +47,10 @@ def test_the_committed_baseline_is_the_current_stack_in_both_configurations(
                                  ("development", dev_synth_json, DEVELOPMENT_ENV)):
         entry = document["configurations"][name]
         assert entry["environment"] == environ == addresses.CONFIGURATIONS[name]
-        assert entry["resources"] == addresses.resource_addresses(stack), f"{name}: run `make upgrade-check`"
         result = addresses.compare(baseline=entry["resources"], stack=stack)
-        assert (result.failures, result.changes) == ([], [])
+        assert not result.failures, f"{name}: {result.failures}; run `make upgrade-check`"
+        assert all(change.startswith(("added ", "moved ")) or "not stateful" in change
+                   for change in result.changes), result.changes
 
 
 def test_a_renamed_database_fails_and_the_message_names_it_why_and_the_fix(synth_json: dict[str, Any]) -> None:

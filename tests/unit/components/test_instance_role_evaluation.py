@@ -1,0 +1,163 @@
+"""What the instance role is allowed, evaluated rather than read: the synthesized role's inline policies plus the
+committed documents of any managed policy it attaches go through the IAM policy evaluator
+``@cloud-copilot/iam-simulate`` (pinned in package-lock.json; tools/iam_simulate/simulate.mjs), with the data
+key's key policy as the resource policy of KMS requests.
+
+moto cannot do this: it has no SimulatePrincipalPolicy, and its access control ignores resources. Terraform
+tokens in the policies (``${aws_ssm_parameter.x.arn}``) become concrete example ARNs first; a token left over
+fails the test instead of being evaluated as text.
+
+Needs node_modules (``make setup`` / ``npm ci``; ``make unit`` installs it first).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from preflight.rules_security import ACTIONS_WITHOUT_RESOURCE_TYPES
+from tests.unit.helpers import by_path
+
+ROOT = Path(__file__).resolve().parents[3]
+SIMULATE = ROOT / "tools" / "iam_simulate" / "simulate.mjs"
+IAM_SIMULATE = ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"
+IAM_DATA_ACTIONS = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions"
+MANAGED_POLICIES = ROOT / "preflight" / "data" / "managed_policies"
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+OTHER_PARAMETER = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other/secret"
+OTHER_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other-app/db-AbCdEf"
+DATA_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+LOGS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/66666666-7777-8888-9999-000000000000"
+DB_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-XyZ123"
+INSTANCE = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0"
+TOKEN = re.compile(r"\$\{[^}]*\}")
+
+
+def _example_arns(synth_json: dict[str, Any]) -> dict[str, str]:
+    """Each Terraform token the instance role's policies use, as the concrete ARN AWS would put there."""
+    resources = synth_json["resource"]
+    tokens = {"${data.aws_caller_identity.current.account_id}": ACCOUNT}
+    for name, body in resources["aws_ssm_parameter"].items():
+        tokens[f"${{aws_ssm_parameter.{name}.arn}}"] = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{body['name']}"
+    for name in resources["aws_db_instance"]:
+        tokens[f"${{aws_db_instance.{name}.master_user_secret[0].secret_arn}}"] = DB_SECRET
+    tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/data_key')[0]}.arn}}"] = DATA_KEY
+    tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/logs_key')[0]}.arn}}"] = LOGS_KEY
+    return tokens
+
+
+def _resolve(text: str, tokens: dict[str, str]) -> dict[str, Any]:
+    for token, value in tokens.items():
+        text = text.replace(token, value)
+    left = TOKEN.findall(text)
+    assert not left, f"unresolved Terraform tokens {left}: add an example value for them in _example_arns"
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def _managed_document(arn: str) -> dict[str, Any]:
+    path = MANAGED_POLICIES / f"{arn.rsplit('/', 1)[-1]}.json"
+    assert path.is_file(), f"{arn} is attached but {path.relative_to(ROOT)} holds no copy of its document"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    assert data["arn"] == arn
+    document: dict[str, Any] = data["document"]
+    return document
+
+
+def _instance_role_policies(synth_json: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The instance role's ARN and every identity policy it has: inline, and managed by committed document."""
+    resources = synth_json["resource"]
+    tokens = _example_arns(synth_json)
+    role_name, role = by_path(resources, "aws_iam_role", "compute/instance_role")
+    refs = {f"${{aws_iam_role.{role_name}.{attr}}}" for attr in ("id", "name")}
+    policies = [{"name": body["name"], "policy": _resolve(body["policy"], tokens)}
+                for body in resources["aws_iam_role_policy"].values() if body["role"] in refs]
+    policies += [{"name": body["policy_arn"], "policy": _managed_document(body["policy_arn"])}
+                 for body in resources.get("aws_iam_role_policy_attachment", {}).values() if body["role"] in refs]
+    assert policies, "the instance role has no policies"
+    return f"arn:aws:iam::{ACCOUNT}:role/{role['name']}", policies
+
+
+def _evaluate(requests: list[dict[str, Any]]) -> dict[str, str]:
+    """``{request name: decision}`` from one run of tools/iam_simulate/simulate.mjs."""
+    assert IAM_SIMULATE.is_dir(), "node_modules lacks @cloud-copilot/iam-simulate: run `make setup` (npm ci)"
+    completed = subprocess.run(["node", str(SIMULATE)], input=json.dumps({"requests": requests}), text=True,
+                               capture_output=True, check=False, timeout=120, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads(completed.stdout)["results"]
+    invalid = {r["name"]: r["errors"] for r in results if r["decision"] == "Error"}
+    assert not invalid, f"the simulator refused these requests as invalid: {invalid}"
+    return {r["name"]: r["decision"] for r in results}
+
+
+def _requests(synth_json: dict[str, Any], cases: dict[str, tuple[str, str, dict[str, str]]],
+              extra_policies: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    principal, policies = _instance_role_policies(synth_json)
+    key_policy = _resolve(by_path(synth_json["resource"], "aws_kms_key", "encryption/data_key")[1]["policy"],
+                          _example_arns(synth_json))
+    return [{"name": name, "principal": principal, "action": action, "resource": resource,
+             "resourceAccount": ACCOUNT, "context": context, "identityPolicies": policies + (extra_policies or []),
+             "resourcePolicy": key_policy if action.startswith("kms:") and resource == DATA_KEY else None}
+            for name, (action, resource, context) in cases.items()]
+
+
+def _own_parameter(synth_json: dict[str, Any]) -> str:
+    (body,) = synth_json["resource"]["aws_ssm_parameter"].values()
+    return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{body['name']}"
+
+
+def _via(service: str, region: str = REGION) -> dict[str, str]:
+    return {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6", "3.5, 3.6, 3.7")
+def test_instance_role_reads_its_own_parameter_and_secret_and_nothing_else(synth_json: dict[str, Any]) -> None:
+    own = _own_parameter(synth_json)
+    cases = {
+        "own parameter": ("ssm:GetParameter", own, {}),
+        "own secret": ("secretsmanager:GetSecretValue", DB_SECRET, {}),
+        "other parameter": ("ssm:GetParameter", OTHER_PARAMETER, {}),
+        "other parameters": ("ssm:GetParameters", OTHER_PARAMETER, {}),
+        "other parameter path": ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other", {}),
+        "other secret": ("secretsmanager:GetSecretValue", OTHER_SECRET, {}),
+        "decrypt direct": ("kms:Decrypt", DATA_KEY, {}),
+        "decrypt via secretsmanager": ("kms:Decrypt", DATA_KEY, _via("secretsmanager")),
+        "decrypt via ssm": ("kms:Decrypt", DATA_KEY, _via("ssm")),
+        "decrypt via s3": ("kms:Decrypt", DATA_KEY, _via("s3")),
+        "decrypt via ssm elsewhere": ("kms:Decrypt", DATA_KEY, _via("ssm", "eu-west-1")),
+        "decrypt logs key": ("kms:Decrypt", LOGS_KEY, _via("ssm")),
+        "session registration": ("ssm:UpdateInstanceInformation", INSTANCE, {}),
+        "session channel": ("ssmmessages:OpenDataChannel", "*", {}),
+    }
+    decisions = _evaluate(_requests(synth_json, cases))
+    allowed = {name for name, decision in decisions.items() if decision == "Allowed"}
+    assert allowed == {"own parameter", "own secret", "decrypt via secretsmanager", "decrypt via ssm",
+                       "session registration", "session channel"}, decisions
+    assert all(decisions[name] == "ImplicitlyDenied" for name in set(cases) - allowed), decisions
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
+def test_the_evaluation_catches_the_managed_session_manager_policy(synth_json: dict[str, Any]) -> None:
+    """Control: the same role with AmazonSSMManagedInstanceCore (the committed v2 document) reads any parameter,
+    which is why the stack no longer attaches it. Without this the denials above could be the evaluator's."""
+    core = {"name": "AmazonSSMManagedInstanceCore",
+            "policy": _managed_document("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")}
+    cases: dict[str, tuple[str, str, dict[str, str]]] = {
+        "other parameter": ("ssm:GetParameter", OTHER_PARAMETER, {}),
+        "other parameters": ("ssm:GetParameters", OTHER_PARAMETER, {})}
+    assert set(_evaluate(_requests(synth_json, cases, [core])).values()) == {"Allowed"}
+
+
+def test_actions_without_resource_types_match_the_service_authorization_data() -> None:
+    """PF-IAM-LEAST-PRIVILEGE accepts "*" for these actions only; the pinned iam-data confirms they have no
+    resource types (a service that adds one makes this fail, and "*" becomes a finding again)."""
+    for action in sorted(ACTIONS_WITHOUT_RESOURCE_TYPES):
+        service, name = action.split(":")
+        actions = json.loads((IAM_DATA_ACTIONS / f"{service}.json").read_text(encoding="utf-8"))
+        assert actions[name.lower()]["resourceTypes"] == [], action
