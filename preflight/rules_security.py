@@ -17,6 +17,9 @@ from preflight.model import Finding, Resource, Severity, StackView, finding, loa
 _IAM_FACTS = load_data("iam.json")
 # Actions with no resource types (Service Authorization Reference): "*" is the only Resource they can have.
 ACTIONS_WITHOUT_RESOURCE_TYPES: frozenset[str] = frozenset(_IAM_FACTS["actions_without_resource_types"])
+# AWS managed policies an EC2 instance role may carry, each with the reason; everything else is refused.
+INSTANCE_ROLE_MANAGED_POLICIES: Mapping[str, str] = _IAM_FACTS["instance_role_managed_policies"]["allowed"]
+KNOWN_REFUSED_MANAGED_POLICIES: Mapping[str, str] = _IAM_FACTS["instance_role_managed_policies"]["refused"]
 
 
 def _bucket_refs(view: StackView, bucket: Resource) -> set[str]:
@@ -228,3 +231,56 @@ def check_least_privilege(view: StackView) -> Iterator[Finding]:
             yield finding("PF-IAM-LEAST-PRIVILEGE", attachment,
                           f"attaches the AWS managed policy {name!r}, far broader than a CDE role needs. Fix: an "
                           "inline policy with the actions and resources the role uses.")
+
+
+def _trusts_service(role: Resource, service: str) -> bool:
+    """Whether the role's trust policy lets ``service`` assume it."""
+    try:
+        document = json.loads(str(role.get("assume_role_policy", "")))
+    except ValueError:
+        return False
+    statements = document.get("Statement", []) if isinstance(document, Mapping) else []
+    for statement in [statements] if isinstance(statements, Mapping) else statements:
+        if not isinstance(statement, Mapping) or statement.get("Effect", "Allow") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        services = principal.get("Service") if isinstance(principal, Mapping) else None
+        if service in ([services] if isinstance(services, str) else services or []):
+            return True
+    return False
+
+
+def _attached_to_roles(view: StackView) -> Iterator[tuple[Resource, Any, list[Any]]]:
+    """(resource, role reference or name, policy ARNs) for every way Terraform attaches a managed policy."""
+    for role in view.resources("aws_iam_role"):
+        if role.get("managed_policy_arns"):
+            yield role, f"${{aws_iam_role.{role.name}.name}}", list(role.get("managed_policy_arns"))
+    for attachment in view.resources("aws_iam_role_policy_attachment"):
+        yield attachment, attachment.get("role"), [attachment.get("policy_arn")]
+    for attachment in view.resources("aws_iam_role_policy_attachments_exclusive"):
+        yield attachment, attachment.get("role_name"), list(attachment.get("policy_arns") or [])
+    for attachment in view.resources("aws_iam_policy_attachment"):
+        for role_ref in attachment.get("roles") or []:
+            yield attachment, role_ref, [attachment.get("policy_arn")]
+
+
+@rule("PF-INSTANCE-MANAGED-POLICIES", "Managed policies on a role EC2 instances assume come from a reviewed "
+                                      "allow-list (preflight/data/iam.json): AmazonSSMManagedInstanceCore alone "
+                                      "lets an instance read every SSM parameter of the account.",
+                                      pci=("7.2, 8.2, 8.6",))
+def check_instance_managed_policies(view: StackView) -> Iterator[Finding]:
+    ec2_roles = {role.name: role for role in view.resources("aws_iam_role")
+                 if _trusts_service(role, "ec2.amazonaws.com")}
+    ec2_role_names = {str(role.get("name")) for role in ec2_roles.values()}
+    for resource, role_ref, policy_arns in _attached_to_roles(view):
+        role, _ = view.referenced(role_ref)
+        if not ((role is not None and role.name in ec2_roles) or (role is None and str(role_ref) in ec2_role_names)):
+            continue
+        for arn in policy_arns:
+            if arn in INSTANCE_ROLE_MANAGED_POLICIES:
+                continue
+            reason = KNOWN_REFUSED_MANAGED_POLICIES.get(str(arn), "not reviewed for instance roles")
+            yield finding("PF-INSTANCE-MANAGED-POLICIES", resource,
+                          f"attaches {arn} to an EC2 instance role: {reason} Fix: an inline policy naming the "
+                          "actions and resources the instances use (lib/blocks/iam.py), or add the policy with its "
+                          "reason to instance_role_managed_policies.allowed in preflight/data/iam.json after review.")

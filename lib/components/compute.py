@@ -10,7 +10,8 @@
   AmazonSSMManagedInstanceCore (which reads every SSM parameter of the account: ``ssm:GetParameter*`` on "*"),
   the stack's own connection parameter and DB secret, and ``kms:Decrypt`` on the data key only through SSM
   and Secrets Manager in the stack's region (``kms:ViaService``). No managed policy is attached
-  (tests/unit/components/test_instance_role_evaluation.py evaluates the synthesized policies).
+  (PF-INSTANCE-MANAGED-POLICIES keeps it that way; tests/unit/components/test_instance_role_evaluation.py
+  evaluates the synthesized policies).
 - The ASG spreads over the app subnets, replaces instances the ALB finds unhealthy, scales on CPU, and
   rolls a new launch template version out with an instance refresh that keeps capacity up.
 """

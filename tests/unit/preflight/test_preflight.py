@@ -532,6 +532,64 @@ def test_least_privilege() -> None:
                        "PF-IAM-LEAST-PRIVILEGE"), 'Resource "*"', severity=Severity.WARNING)
 
 
+EC2_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+SSM_CORE_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+
+
+def _attach_to_instance_role(synth_json: dict[str, Any], policy_arn: str) -> dict[str, Any]:
+    """The real stack with ``policy_arn`` attached to the instance role (by reference, as cdktf writes it)."""
+    mutated = copy.deepcopy(synth_json)
+    (role_name,) = [name for name, body in mutated["resource"]["aws_iam_role"].items()
+                    if body["//"]["metadata"]["path"].endswith("compute/instance_role")]
+    mutated["resource"].setdefault("aws_iam_role_policy_attachment", {})["extra"] = {
+        "//": {"metadata": {"path": "Stack/compute/extra", "uniqueId": "extra"}},
+        "role": f"${{aws_iam_role.{role_name}.name}}", "policy_arn": policy_arn}
+    return mutated
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
+@pytest.mark.parametrize("policy_arn, reason", [
+    (SSM_CORE_ARN, "ssm:GetParameter and ssm:GetParameters"),
+    ("arn:aws:iam::aws:policy/AdministratorAccess", "every action on every resource"),
+    ("arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy", "not reviewed for instance roles"),
+])
+def test_instance_role_managed_policies_come_from_the_allow_list(synth_json: dict[str, Any], policy_arn: str,
+                                                                 reason: str) -> None:
+    assert_clean(only(synth_json, "PF-INSTANCE-MANAGED-POLICIES"))
+    found = assert_caught(only(_attach_to_instance_role(synth_json, policy_arn), "PF-INSTANCE-MANAGED-POLICIES"),
+                          policy_arn, reason)
+    assert found.address == "aws_iam_role_policy_attachment.extra"
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
+def test_instance_role_managed_policies_every_attachment_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    role = ("aws_iam_role", *res("ec2_role", name="ec2-role", assume_role_policy=EC2_TRUST))
+    other = ("aws_iam_role", *res("rds_role", name="rds-role", assume_role_policy=EC2_TRUST.replace(
+        "ec2.amazonaws.com", "monitoring.rds.amazonaws.com")))
+    forms = [
+        ("aws_iam_role_policy_attachment", *res("by_ref", role="${aws_iam_role.ec2_role.name}",
+                                                 policy_arn=SSM_CORE_ARN)),
+        ("aws_iam_role_policy_attachment", *res("by_name", role="ec2-role", policy_arn=SSM_CORE_ARN)),
+        ("aws_iam_policy_attachment", *res("legacy", name="x", roles=["${aws_iam_role.ec2_role.id}"],
+                                           policy_arn=SSM_CORE_ARN)),
+        ("aws_iam_role_policy_attachments_exclusive", *res("exclusive", role_name="${aws_iam_role.ec2_role.name}",
+                                                            policy_arns=[SSM_CORE_ARN])),
+    ]
+    for form in forms:
+        assert_caught(only(stack(role, form), "PF-INSTANCE-MANAGED-POLICIES"), SSM_CORE_ARN)
+    inline_arns = ("aws_iam_role", *res("ec2_role", name="ec2-role", assume_role_policy=EC2_TRUST,
+                                        managed_policy_arns=[SSM_CORE_ARN]))
+    assert_caught(only(stack(inline_arns), "PF-INSTANCE-MANAGED-POLICIES"), SSM_CORE_ARN)
+    # Roles other services assume are left to PF-IAM-LEAST-PRIVILEGE.
+    rds_attachment = ("aws_iam_role_policy_attachment", *res("rds", role="${aws_iam_role.rds_role.name}",
+                                                             policy_arn=SSM_CORE_ARN))
+    assert_clean(only(stack(role, other, rds_attachment), "PF-INSTANCE-MANAGED-POLICIES"))
+    # An allow-listed policy passes.
+    monkeypatch.setattr("preflight.rules_security.INSTANCE_ROLE_MANAGED_POLICIES", {SSM_CORE_ARN: "reviewed"})
+    assert_clean(only(stack(role, forms[0]), "PF-INSTANCE-MANAGED-POLICIES"))
+
+
 # -------------------------------------------------------------------------------------------- CLI and report
 
 
