@@ -119,7 +119,7 @@ def test_waf_logs_to_its_log_group(aws: Callable[[str], Any], output: Callable[[
     assert destination.split(":log-group:")[1].removesuffix(":*") == output("waf_log_group_name")
     assert output("waf_log_group_name").startswith("aws-waf-logs-"), "WAF only delivers to aws-waf-logs-* groups"
     redacted = {f["SingleHeader"]["Name"].lower() for f in config.get("RedactedFields", []) if "SingleHeader" in f}
-    assert {"authorization", "cookie"} <= redacted
+    assert {"authorization", "cookie", "idempotency-key"} <= redacted
     group = aws("logs").describe_log_groups(logGroupNamePrefix=output("waf_log_group_name"))["logGroups"][0]
     assert group["retentionInDays"] == expected.log_retention_days
 
