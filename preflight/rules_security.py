@@ -1,4 +1,5 @@
-"""Encryption at rest (PCI DSS 3.5), key policies and instance metadata hardening (PCI DSS 2.2).
+"""Encryption at rest (PCI DSS 3.5), key policies, instance metadata hardening (PCI DSS 2.2) and the ALB's TLS
+policy (PCI DSS 4.2).
 
 checkov covers much of this resource by resource; these rules state the project's own, stricter baseline
 (every log group and topic on a customer key, SSM parameters only as SecureString) and fail synth on a
@@ -11,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.aws_facts import CLOUDWATCH_RETENTION_DAYS
+from preflight.aws_facts import ALB_TLS_POLICIES_WITHOUT_CBC, CLOUDWATCH_RETENTION_DAYS
 from preflight.model import Finding, Resource, Severity, StackView, finding, rule, truthy
 
 
@@ -152,6 +153,23 @@ def check_imdsv2(view: StackView) -> Iterator[Finding]:
             yield finding("PF-IMDSV2", resource, f"metadata_options.http_tokens is {tokens!r} (IMDSv1 allowed). "
                                                  "Fix: metadata_options { http_tokens = \"required\", "
                                                  "http_put_response_hop_limit = 1 }.")
+
+
+@rule("PF-ALB-TLS-POLICY", "HTTPS/TLS listeners use an allow-listed security policy: TLS 1.2 or later and no CBC "
+                          "cipher suites (preflight.aws_facts.ALB_TLS_POLICIES_WITHOUT_CBC).",
+                          pci=("4.2",))
+def check_alb_tls_policy(view: StackView) -> Iterator[Finding]:
+    for listener in view.resources("aws_lb_listener"):
+        if str(listener.get("protocol", "")).upper() not in ("HTTPS", "TLS"):
+            continue
+        policy = listener.get("ssl_policy")
+        if policy not in ALB_TLS_POLICIES_WITHOUT_CBC:
+            shown = (repr(policy) if policy is not None
+                     else "not set (AWS then uses ELBSecurityPolicy-2016-08: TLS 1.0, CBC)")
+            yield finding("PF-ALB-TLS-POLICY", listener,
+                          f"ssl_policy is {shown}, which is not in the allow-list of policies without CBC suites. "
+                          f"Fix: ssl_policy = \"{ALB_TLS_POLICIES_WITHOUT_CBC[0]}\" (or another of "
+                          f"{', '.join(ALB_TLS_POLICIES_WITHOUT_CBC[1:])}).")
 
 
 # PCI DSS 10.5.1 keeps audit logs 12 months.

@@ -115,7 +115,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
     Requirement(
         "4.2", "Strong cryptography for cardholder data in transit",
-        "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy; CloudFront redirects viewers to "
+        "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy without CBC suites (an allow-list); "
+        "CloudFront redirects viewers to "
         "HTTPS; buckets deny plain HTTP; the database parameter group forces TLS.",
         ("aws_alb_listener", "aws_lb_listener", "aws_cloudfront_distribution", "aws_s3_bucket_policy",
          "aws_db_parameter_group"),

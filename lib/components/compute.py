@@ -1,7 +1,8 @@
 """Payment API compute: HTTPS load balancer with WAF, launch template and Auto Scaling Group.
 
 - The ALB listens on 443 only, terminates TLS with the operator's ACM certificate under a TLS 1.2/1.3
-  policy (PCI DSS 4.2.1), drops invalid header fields (request smuggling) and writes access logs.
+  policy without CBC suites (PCI DSS 4.2.1; ``preflight.aws_facts.ALB_TLS_POLICIES_WITHOUT_CBC``), drops
+  invalid header fields (request smuggling) and writes access logs.
 - The WAF web ACL is associated by its ARN (seed failure 3).
 - Instances: Amazon Linux 2023 looked up from AWS's public SSM parameter, IMDSv2 only (PCI DSS 2.2),
   encrypted gp3 root volume, detailed monitoring, no public IP, reachable only through the ALB; shell
@@ -53,7 +54,7 @@ from lib.blocks.user_data import render_user_data
 from lib.naming import Naming
 
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.3 and 1.2, AEAD suites only (GCM, ChaCha20): no CBC
 HEALTH_CHECK_PATH = "/health"
 SSM_MANAGED_INSTANCE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 CPU_TARGET_PERCENT = 60

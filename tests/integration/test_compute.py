@@ -57,13 +57,24 @@ def test_only_listener_is_https_443_with_certificate_and_modern_tls(aws: Callabl
     listener = listeners[0]
     assert listener["ListenerArn"] == output("https_listener_arn")
     assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
-    assert listener["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2"), listener["SslPolicy"]
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", listener["SslPolicy"]
     certificate_arn = listener["Certificates"][0]["CertificateArn"]
     if os.environ.get("SANDBOX_CERTIFICATE_ARN"):
         assert certificate_arn == os.environ["SANDBOX_CERTIFICATE_ARN"]
     assert aws("acm").describe_certificate(CertificateArn=certificate_arn)["Certificate"]["CertificateArn"]
     assert listener["DefaultActions"] == [
         {**listener["DefaultActions"][0], "Type": "forward", "TargetGroupArn": output("target_group_arn")}]
+
+
+@pytest.mark.pci("4.2")
+def test_listener_tls_policy_offers_tls_12_or_later_and_no_cbc_suite(aws: Callable[[str], Any],
+                                                                     output: Callable[[str], Any]) -> None:
+    """The policy the listener uses, as DescribeSSLPolicies reports it: AEAD suites (GCM, ChaCha20) only."""
+    listener = aws("elbv2").describe_listeners(LoadBalancerArn=output("alb_arn"))["Listeners"][0]
+    policy = aws("elbv2").describe_ssl_policies(Names=[listener["SslPolicy"]])["SslPolicies"][0]
+    assert set(policy["SslProtocols"]) <= {"TLSv1.2", "TLSv1.3"}, policy["SslProtocols"]
+    ciphers = [c["Name"] for c in policy["Ciphers"]]
+    assert ciphers and all("GCM" in c or "CHACHA20" in c for c in ciphers), ciphers
 
 
 def test_target_group_health_check(aws: Callable[[str], Any], output: Callable[[str], Any],

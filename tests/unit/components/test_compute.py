@@ -4,6 +4,7 @@ import base64
 
 import pytest
 
+from preflight.aws_facts import ALB_TLS_POLICIES_WITHOUT_CBC
 from tests.unit.helpers import by_path, only, ref
 
 
@@ -23,7 +24,8 @@ def test_only_listener_is_https_with_certificate_variable_and_modern_tls(resourc
     listener = only(resources, "aws_alb_listener")
     assert listener["port"] == 443 and listener["protocol"] == "HTTPS"
     assert listener["certificate_arn"] == "${var.certificate_arn}"
-    assert listener["ssl_policy"].startswith("ELBSecurityPolicy-TLS13-1-2")
+    assert listener["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.2+, no CBC suites
+    assert listener["ssl_policy"] in ALB_TLS_POLICIES_WITHOUT_CBC
     assert listener["default_action"][0]["type"] == "forward"
 
 

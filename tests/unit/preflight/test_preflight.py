@@ -493,6 +493,21 @@ def test_imdsv2() -> None:
     assert_caught(only(stack(template(metadata_options=None)), "PF-IMDSV2"), "None")
 
 
+def listener(**overrides: Any) -> tuple[str, str, dict[str, Any]]:
+    body = {"port": 443, "protocol": "HTTPS", "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", **overrides}
+    return ("aws_alb_listener", *res("https", **{k: v for k, v in body.items() if v is not None}))
+
+
+@pytest.mark.pci("4.2")
+def test_alb_tls_policy_allow_list() -> None:
+    assert_clean(only(stack(listener()), "PF-ALB-TLS-POLICY"))
+    assert_clean(only(stack(listener(ssl_policy="ELBSecurityPolicy-TLS13-1-3-2021-06")), "PF-ALB-TLS-POLICY"))
+    assert_clean(only(stack(listener(protocol="HTTP", port=80, ssl_policy=None)), "PF-ALB-TLS-POLICY"))
+    assert_caught(only(stack(listener(ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06")), "PF-ALB-TLS-POLICY"),
+                  "'ELBSecurityPolicy-TLS13-1-2-2021-06'", "without CBC", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06")
+    assert_caught(only(stack(listener(ssl_policy=None)), "PF-ALB-TLS-POLICY"), "not set", "ELBSecurityPolicy-2016-08")
+
+
 @pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_retention() -> None:
     group = ("aws_cloudwatch_log_group", *res("g", name="g", retention_in_days="${var.retention}"))
