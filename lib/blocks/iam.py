@@ -46,6 +46,20 @@ def deny_insecure_transport(bucket_arn: str) -> Statement:
     }
 
 
+def deny_tls_below_1_2(bucket_arn: str) -> Statement:
+    """Bucket policy statement refusing requests over TLS 1.0 or 1.1 (PCI DSS 4.2.1: strong cryptography only).
+
+    A request without TLS has no ``s3:TlsVersion`` and is left to :func:`deny_insecure_transport`."""
+    return {
+        "Sid": "DenyTlsBelow12",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+    }
+
+
 def key_policy(account_id: str, service_statements: Iterable[Statement] = ()) -> str:
     """KMS key policy: the account root administers the key (so IAM policies can delegate use and the key can
     never become unmanageable); listed services may use it under their conditions. Never ``"AWS": "*"``."""
