@@ -1,5 +1,5 @@
-"""Encryption at rest (PCI DSS 3.5), key policies, instance metadata hardening (PCI DSS 2.2) and the ALB's TLS
-policy (PCI DSS 4.2).
+"""Encryption at rest (PCI DSS 3.5), key policies, instance metadata hardening (PCI DSS 2.2), the ALB's TLS
+policy (PCI DSS 4.2) and the database audit log (PCI DSS 10.2).
 
 checkov covers much of this resource by resource; these rules state the project's own, stricter baseline
 (every log group and topic on a customer key, SSM parameters only as SecureString) and fail synth on a
@@ -170,6 +170,39 @@ def check_alb_tls_policy(view: StackView) -> Iterator[Finding]:
                           f"ssl_policy is {shown}, which is not in the allow-list of policies without CBC suites. "
                           f"Fix: ssl_policy = \"{ALB_TLS_POLICIES_WITHOUT_CBC[0]}\" (or another of "
                           f"{', '.join(ALB_TLS_POLICIES_WITHOUT_CBC[1:])}).")
+
+
+PGAUDIT_REQUIRED_CLASSES = ("ddl", "role")
+
+
+def _parameter_values(group: Resource) -> dict[str, str]:
+    return {str(p.get("name")): str(p.get("value", "")) for p in group.blocks("parameter")}
+
+
+@rule("PF-RDS-AUDIT", "PostgreSQL parameter groups load pgaudit (shared_preload_libraries) and log DDL and role "
+                      "changes (pgaudit.log with ddl and role, or all) and connections: who changed the schema or "
+                      "privileges of the cardholder database is in its exported log.",
+                      pci=("10.2, 10.3, 10.5",))
+def check_rds_audit(view: StackView) -> Iterator[Finding]:
+    for group in view.resources("aws_db_parameter_group"):
+        if not str(group.get("family", "")).startswith("postgres"):
+            continue
+        values = _parameter_values(group)
+        libraries = [lib.strip() for lib in values.get("shared_preload_libraries", "").split(",")]
+        if "pgaudit" not in libraries:
+            yield finding("PF-RDS-AUDIT", group, "shared_preload_libraries does not load pgaudit, so no statement "
+                                                 "is audited. Fix: parameter { name = \"shared_preload_libraries\", "
+                                                 "value = \"pgaudit\", apply_method = \"pending-reboot\" }.")
+        classes = {c.strip().lower() for c in values.get("pgaudit.log", "").split(",")}
+        missing = [c for c in PGAUDIT_REQUIRED_CLASSES if c not in classes and "all" not in classes]
+        if missing:
+            yield finding("PF-RDS-AUDIT", group, f"pgaudit.log is {values.get('pgaudit.log')!r}, without "
+                                                 f"{', '.join(missing)}: schema or privilege changes go unlogged. "
+                                                 "Fix: parameter { name = \"pgaudit.log\", value = \"ddl,role\" }.")
+        if values.get("log_connections") != "1":
+            yield finding("PF-RDS-AUDIT", group, f"log_connections is {values.get('log_connections')!r}: logins "
+                                                 "are not logged. Fix: parameter { name = \"log_connections\", "
+                                                 "value = \"1\" }.")
 
 
 # PCI DSS 10.5.1 keeps audit logs 12 months.

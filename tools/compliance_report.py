@@ -145,10 +145,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
     Requirement(
         "10.2, 10.3, 10.5", "Audit logs captured, protected and retained (12 months)",
-        "VPC flow logs, WAF logs and PostgreSQL logs in KMS-encrypted log groups with retention >= 365 days; ALB, "
+        "VPC flow logs, WAF logs and PostgreSQL logs (connections, and DDL and role changes through pgaudit) in "
+        "KMS-encrypted log groups with retention >= 365 days; ALB, "
         "CloudFront and S3 access logs in a versioned, lifecycle-managed log bucket with public access blocked.",
         ("aws_flow_log", "aws_cloudwatch_log_group", "aws_s3_bucket_logging", "aws_s3_bucket_lifecycle_configuration",
-         "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block"),
+         "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_db_parameter_group"),
         ("CKV2_AWS_11", "CKV_AWS_338", "CKV_AWS_91", "CKV_AWS_86", "CKV_AWS_18", "CKV_AWS_129", "CKV_AWS_21",
          "CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
         "that AWS delivers the logs (flow logs, WAF, RDS, ALB, CloudFront, S3) to their destinations and "

@@ -493,6 +493,27 @@ def test_imdsv2() -> None:
     assert_caught(only(stack(template(metadata_options=None)), "PF-IMDSV2"), "None")
 
 
+AUDITED = {"shared_preload_libraries": "pgaudit", "pgaudit.log": "ddl,role", "log_connections": "1"}
+
+
+def parameter_group(**values: str | None) -> tuple[str, str, dict[str, Any]]:
+    merged = {k: v for k, v in {**AUDITED, **values}.items() if v is not None}
+    return ("aws_db_parameter_group", *res("params", family="postgres15",
+                                           parameter=[{"name": k, "value": v} for k, v in merged.items()]))
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_rds_audit_needs_pgaudit_with_ddl_and_role() -> None:
+    assert_clean(only(stack(parameter_group()), "PF-RDS-AUDIT"))
+    assert_clean(only(stack(parameter_group(shared_preload_libraries="pg_stat_statements,pgaudit",
+                                            **{"pgaudit.log": "all"})), "PF-RDS-AUDIT"))
+    assert_caught(only(stack(parameter_group(shared_preload_libraries=None)), "PF-RDS-AUDIT"),
+                  "does not load pgaudit", "pending-reboot")
+    assert_caught(only(stack(parameter_group(**{"pgaudit.log": "ddl"})), "PF-RDS-AUDIT"), "'ddl'", "without role")
+    assert_caught(only(stack(parameter_group(**{"pgaudit.log": None})), "PF-RDS-AUDIT"), "without ddl, role")
+    assert_caught(only(stack(parameter_group(log_connections="0")), "PF-RDS-AUDIT"), "log_connections is '0'")
+
+
 def listener(**overrides: Any) -> tuple[str, str, dict[str, Any]]:
     body = {"port": 443, "protocol": "HTTPS", "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", **overrides}
     return ("aws_alb_listener", *res("https", **{k: v for k, v in body.items() if v is not None}))
