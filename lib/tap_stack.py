@@ -119,7 +119,7 @@ class TapStack(TerraformStack):
             force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
             certificate_arn=config.frontend_certificate_arn))
         monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
-            naming=naming, region=config.aws_region, logs_key_arn=keys.logs_key_arn,
+            naming=naming, region=config.aws_region, account_id=account_id, logs_key_arn=keys.logs_key_arn,
             resources=MonitoredResources(
                 alb_arn_suffix=compute.alb_arn_suffix, target_group_arn_suffix=compute.target_group_arn_suffix,
                 asg_name=compute.asg_name, db_identifier=database.identifier),

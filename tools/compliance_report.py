@@ -117,9 +117,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "4.2", "Strong cryptography for cardholder data in transit",
         "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy without CBC suites (an allow-list); "
         "CloudFront redirects viewers to "
-        "HTTPS; buckets deny plain HTTP and TLS older than 1.2; the database parameter group forces TLS.",
+        "HTTPS; buckets deny plain HTTP and TLS older than 1.2; the alarm topic refuses publishing without TLS; the "
+        "database parameter group forces TLS.",
         ("aws_alb_listener", "aws_lb_listener", "aws_cloudfront_distribution", "aws_s3_bucket_policy",
-         "aws_db_parameter_group"),
+         "aws_sns_topic_policy", "aws_db_parameter_group"),
         ("CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_74", "CKV_AWS_34", "CKV_AWS_174", "CKV2_AWS_69", "CKV_AWS_378"),
         "the TLS versions and ciphers AWS actually negotiates (test the endpoints with a TLS scanner) and "
         "that RDS refuses plain connections.",
