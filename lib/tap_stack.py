@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from lib.components.compute import ApiSecrets, Compute, ComputeProps, ScalingSettings
-from lib.components.database import Database, DatabaseProps, DatabaseSizing
+from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
 from lib.components.encryption import EncryptionKeys, EncryptionKeysProps
 from lib.components.frontend import Frontend, FrontendProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
@@ -79,7 +79,8 @@ class TapStack(TerraformStack):
         network = Networking(self, "networking", props=NetworkingProps(
             naming=naming, vpc_cidr=config.vpc_cidr, az_count=config.az_count,
             single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
-            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn))
+            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn,
+            database_port=POSTGRES_PORT))
         return Foundation(
             keys=keys,
             network=network,

@@ -82,9 +82,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "1.2, 1.3, 1.4", "Network security controls and segmentation of the CDE",
         "Three subnet tiers over three AZs; only the ALB is internet-facing (443); instances take the API port "
         "from the ALB's group only, the database 5432 from the instances only; data subnets have no route to "
-        "the internet; the default security group is emptied; S3 traffic stays on a gateway endpoint.",
+        "the internet, and their network ACL admits 5432 from the app subnets only (and the replies); the "
+        "default security group is emptied; S3 traffic stays on a gateway endpoint.",
         ("aws_vpc", "aws_subnet", "aws_route_table", "aws_nat_gateway", "aws_internet_gateway", "aws_security_group",
-         "aws_security_group_rule", "aws_default_security_group", "aws_vpc_endpoint"),
+         "aws_security_group_rule", "aws_default_security_group", "aws_vpc_endpoint", "aws_network_acl"),
         ("CKV2_AWS_12", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_130", "CKV_AWS_17",
          "CKV2_AWS_5", "CKV_AWS_382"),
         "that AWS enforces the security groups and routes as configured (the emulator stores them but does "
