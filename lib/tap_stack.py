@@ -109,6 +109,7 @@ class TapStack(TerraformStack):
             app_security_group_id=groups.app_security_group_id, api_port=config.api_port,
             certificate_arn=variables.certificate_arn, web_acl_arn=base.waf.web_acl_arn,
             access_logs=base.log_archive.destination, deletion_protection=config.deletion_protection,
+            stack_tags=config.default_tags,
             scaling=ScalingSettings(
                 instance_type=variables.instance_type, min_size=variables.asg_min_size,
                 max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity),

@@ -1,5 +1,5 @@
-"""Encryption at rest (PCI DSS 3.5), key policies, instance metadata hardening (PCI DSS 2.2), the ALB's TLS
-policy (PCI DSS 4.2) and the database audit log (PCI DSS 10.2).
+"""Encryption at rest (PCI DSS 3.5), key policies, instance metadata hardening (PCI DSS 2.2), tags on launched
+instances and volumes, the ALB's TLS policy (PCI DSS 4.2) and the database audit log (PCI DSS 10.2).
 
 checkov covers much of this resource by resource; these rules state the project's own, stricter baseline
 (every log group and topic on a customer key, SSM parameters only as SecureString) and fail synth on a
@@ -153,6 +153,19 @@ def check_imdsv2(view: StackView) -> Iterator[Finding]:
             yield finding("PF-IMDSV2", resource, f"metadata_options.http_tokens is {tokens!r} (IMDSv1 allowed). "
                                                  "Fix: metadata_options { http_tokens = \"required\", "
                                                  "http_put_response_hop_limit = 1 }.")
+
+
+@rule("PF-LAUNCH-TAGS", "Launch templates tag the instances and volumes they launch (tag_specifications): the "
+                        "provider's default_tags do not reach them, so the CDE's volumes would go untagged.")
+def check_launch_tags(view: StackView) -> Iterator[Finding]:
+    for template in view.resources("aws_launch_template"):
+        tagged = {str(spec.get("resource_type")) for spec in template.blocks("tag_specifications") if spec.get("tags")}
+        missing = [kind for kind in ("instance", "volume") if kind not in tagged]
+        if missing:
+            yield finding("PF-LAUNCH-TAGS", template,
+                          f"no tag_specifications with tags for {' and '.join(missing)}: launched resources carry "
+                          "no Environment or DataClassification tag. Fix: tag_specifications { resource_type = "
+                          "\"instance\" / \"volume\", tags = the stack's tags }.")
 
 
 @rule("PF-ALB-TLS-POLICY", "HTTPS/TLS listeners use an allow-listed security policy: TLS 1.2 or later and no CBC "

@@ -6,13 +6,15 @@
 - The WAF web ACL is associated by its ARN (seed failure 3).
 - Instances: Amazon Linux 2023 looked up from AWS's public SSM parameter, IMDSv2 only (PCI DSS 2.2),
   encrypted gp3 root volume, detailed monitoring, no public IP, reachable only through the ALB; shell
-  access through SSM Session Manager instead of SSH.
+  access through SSM Session Manager instead of SSH. Instances and their volumes are tagged at launch with
+  the stack's tags (the provider's ``default_tags`` do not reach them).
 - The ASG spreads over the app subnets, replaces instances the ALB finds unhealthy, scales on CPU, and
   rolls a new launch template version out with an instance refresh that keeps capacity up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktf import TerraformResourceLifecycle, Token
@@ -41,6 +43,7 @@ from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplateIamInstanceProfile,
     LaunchTemplateMetadataOptions,
     LaunchTemplateMonitoring,
+    LaunchTemplateTagSpecifications,
 )
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import (
     Wafv2WebAclAssociation,
@@ -117,6 +120,9 @@ class ComputeProps:
     """Instance type and ASG bounds."""
     secrets: ApiSecrets
     """What the instance role may read."""
+    stack_tags: Mapping[str, str]
+    """The environment-wide tags (the provider's ``default_tags``), written onto launched instances and volumes,
+    which ``default_tags`` do not reach (asset inventory, PCI DSS 12.5.1; ``DataClassification`` on CDE volumes)."""
     deletion_protection: bool = True
     """ALB deletion protection.
 
@@ -190,6 +196,10 @@ class Compute(Construct):
                     volume_size=20, volume_type="gp3", encrypted="true", delete_on_termination="true",
                 ),
             )],
+            tag_specifications=[
+                LaunchTemplateTagSpecifications(resource_type=kind, tags={**props.stack_tags, **naming.tags(name)})
+                for kind, name in (("instance", "api-instance"), ("volume", "api-volume"))
+            ],
             tags=naming.tags("api-lt"),
         )
 

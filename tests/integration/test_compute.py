@@ -166,6 +166,19 @@ def test_launch_template_requires_imdsv2(aws: Callable[[str], Any], output: Call
     assert int(metadata["HttpPutResponseHopLimit"]) == 1
 
 
+def test_launch_template_tags_instances_and_volumes_at_launch(aws: Callable[[str], Any],
+                                                            output: Callable[[str], Any],
+                                                            expected: StackConfig) -> None:
+    """TagSpecifications for instances and volumes carry the stack's tags (default_tags do not reach them)."""
+    specs: dict[str, dict[str, str]] = {}
+    for spec in _launch_template_data(aws, output).get("TagSpecifications", []):
+        specs.setdefault(spec["ResourceType"], {}).update({t["Key"]: t["Value"] for t in spec["Tags"]})
+    for kind in ("instance", "volume"):
+        assert kind in specs, f"no {kind} tag specification: {sorted(specs)}"
+        assert dict(expected.default_tags).items() <= specs[kind].items(), (kind, specs[kind])
+        assert specs[kind]["Name"].endswith(f"api-{kind}-{expected.environment_suffix}")
+
+
 def test_launch_template_user_data_is_base64_shell_script(aws: Callable[[str], Any],
                                                           output: Callable[[str], Any],
                                                           expected: StackConfig) -> None:

@@ -58,6 +58,19 @@ def test_launch_template_requires_imdsv2_and_encrypts_root_volume(resources):
     assert "network_interfaces" not in lt  # no public IP association
 
 
+def test_launch_template_tags_instances_and_volumes_with_the_stack_tags(synth_json):
+    """default_tags tag the template itself, not what it launches: tag_specifications carry them to the instances
+    and their EBS volumes (a production volume says DataClassification = pci-cde)."""
+    default_tags = synth_json["provider"]["aws"][0]["default_tags"][0]["tags"]
+    assert default_tags["DataClassification"] == "pci-cde"
+    lt = only(synth_json["resource"], "aws_launch_template")
+    specs = {spec["resource_type"]: spec["tags"] for spec in lt["tag_specifications"]}
+    assert set(specs) == {"instance", "volume"}
+    for kind, tags in specs.items():
+        assert {k: v for k, v in tags.items() if k != "Name"} == default_tags, kind
+        assert tags["Name"] == f"payment-api-{kind}-test", kind
+
+
 def test_image_is_looked_up_amazon_linux_2023(synth_json):
     lt = only(synth_json["resource"], "aws_launch_template")
     parameters = synth_json["data"]["aws_ssm_parameter"]

@@ -493,6 +493,14 @@ def test_imdsv2() -> None:
     assert_caught(only(stack(template(metadata_options=None)), "PF-IMDSV2"), "None")
 
 
+
+def test_launch_templates_tag_instances_and_volumes() -> None:
+    tags = {"Environment": "dev"}
+    specs = [{"resource_type": "instance", "tags": tags}, {"resource_type": "volume", "tags": tags}]
+    assert_clean(only(stack(template(tag_specifications=specs)), "PF-LAUNCH-TAGS"))
+    assert_caught(only(stack(template(tag_specifications=specs[:1])), "PF-LAUNCH-TAGS"), "for volume")
+    assert_caught(only(stack(template()), "PF-LAUNCH-TAGS"), "for instance and volume")
+
 AUDITED = {"shared_preload_libraries": "pgaudit", "pgaudit.log": "ddl,role", "log_connections": "1"}
 
 
