@@ -164,6 +164,8 @@ class TapStack(TerraformStack):
             key=config.state_key,
             region=config.state_bucket_region or config.aws_region,
             encrypt=True,
+            # A customer managed key when given (PCI DSS 3.5: state names every resource); else the bucket's default.
+            kms_key_id=config.state_kms_key_arn,
         )
         # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3BackendConfig predates the key.
         # No DynamoDB lock table: use_lockfile replaces it.
