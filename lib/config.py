@@ -48,6 +48,11 @@ T = TypeVar("T")
 # The suffix ends up in every resource name. The tightest AWS limit it meets is the ALB/target group name
 # (32 characters, "payment-api-tg-" takes 15) and S3 bucket names (lowercase, no underscores).
 SUFFIX_PATTERN = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{SUFFIX_MAX_LENGTH - 2}}}[a-z0-9])?$")
+# A KMS key by key ARN (single- or multi-Region key id) or alias ARN; group 1 is the key's region.
+KMS_KEY_ARN_PATTERN = re.compile(
+    r"^arn:aws(?:-cn|-us-gov)?:kms:([a-z0-9-]+):[0-9]{12}:"
+    r"(?:key/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+    r"|alias/[A-Za-z0-9/_-]{1,250})$")
 
 REGION_FILE = Path(__file__).resolve().parent / "AWS_REGION"
 # The project root: the local backend keeps its state here, outside every synth output (cdktf's own default).
@@ -106,6 +111,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     aws_region: str = default("aws_region")
     state_bucket: str | None = default("state_bucket")
     state_bucket_region: str | None = default("state_bucket_region")
+    state_kms_key_arn: str | None = default("state_kms_key_arn")
     project: str = "payment"
     owner: str = default("owner")
     repository: str = default("repository")
@@ -185,6 +191,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     def _validate(self) -> None:
         """Every check, in the order a user fixes things: where and what the stack is, then its sizes."""
         self._validate_placement()
+        self._validate_state_key()
         self._validate_network()
         self._validate_sizes()
         self._validate_services()
@@ -232,6 +239,25 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             if problem:
                 raise _fail(variable, value, f"it becomes a tag value on every resource and {problem}",
                             f"Set {variable} to plain text such as 'platform-team'.")
+
+    def _validate_state_key(self) -> None:
+        key = self.state_kms_key_arn
+        if key is None:
+            return
+        if self.state_bucket is None:
+            raise _fail("TERRAFORM_STATE_KMS_KEY_ARN", key, "it only applies to the S3 backend, and "
+                        "TERRAFORM_STATE_BUCKET is not set (the state would be a local file)",
+                        "Set TERRAFORM_STATE_BUCKET too, or unset TERRAFORM_STATE_KMS_KEY_ARN.")
+        match = KMS_KEY_ARN_PATTERN.match(key)
+        if match is None:
+            raise _fail("TERRAFORM_STATE_KMS_KEY_ARN", key, "expected a KMS key ARN "
+                        "(arn:aws:kms:<region>:<account>:key/<key id>) or alias ARN (...:alias/<name>)",
+                        "Copy the key's ARN from the KMS console or `aws kms describe-key`.")
+        bucket_region = self.state_bucket_region or self.aws_region
+        if match.group(1) != bucket_region:
+            raise _fail("TERRAFORM_STATE_KMS_KEY_ARN", key, f"the key is in {match.group(1)} but the state bucket is "
+                        f"in {bucket_region}; S3 encrypts only with a key of the bucket's region",
+                        f"Use a key in {bucket_region}.")
 
     def _validate_services(self) -> None:
         versions = tunable("DB_ENGINE_VERSION").allowed

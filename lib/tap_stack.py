@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from lib.components.compute import ApiSecrets, Compute, ComputeProps, ScalingSettings
-from lib.components.database import Database, DatabaseProps, DatabaseSizing
+from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
 from lib.components.encryption import EncryptionKeys, EncryptionKeysProps
 from lib.components.frontend import Frontend, FrontendProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
@@ -79,7 +79,8 @@ class TapStack(TerraformStack):
         network = Networking(self, "networking", props=NetworkingProps(
             naming=naming, vpc_cidr=config.vpc_cidr, az_count=config.az_count,
             single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
-            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn))
+            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn,
+            database_port=POSTGRES_PORT))
         return Foundation(
             keys=keys,
             network=network,
@@ -109,6 +110,7 @@ class TapStack(TerraformStack):
             certificate_arn=variables.certificate_arn, web_acl_arn=base.waf.web_acl_arn,
             access_logs=base.log_archive.destination, deletion_protection=config.deletion_protection,
             region=config.aws_region, account_id=account_id,
+            stack_tags=config.default_tags,
             scaling=ScalingSettings(
                 instance_type=variables.instance_type, min_size=variables.asg_min_size,
                 max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity),
@@ -120,7 +122,7 @@ class TapStack(TerraformStack):
             force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
             certificate_arn=config.frontend_certificate_arn))
         monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
-            naming=naming, region=config.aws_region, logs_key_arn=keys.logs_key_arn,
+            naming=naming, region=config.aws_region, account_id=account_id, logs_key_arn=keys.logs_key_arn,
             resources=MonitoredResources(
                 alb_arn_suffix=compute.alb_arn_suffix, target_group_arn_suffix=compute.target_group_arn_suffix,
                 asg_name=compute.asg_name, db_identifier=database.identifier),
@@ -163,6 +165,8 @@ class TapStack(TerraformStack):
             key=config.state_key,
             region=config.state_bucket_region or config.aws_region,
             encrypt=True,
+            # A customer managed key when given (PCI DSS 3.5: state names every resource); else the bucket's default.
+            kms_key_id=config.state_kms_key_arn,
         )
         # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3BackendConfig predates the key.
         # No DynamoDB lock table: use_lockfile replaces it.

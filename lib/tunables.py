@@ -118,6 +118,11 @@ TUNABLES: tuple[Tunable, ...] = (
     Tunable(env="TERRAFORM_STATE_BUCKET_REGION", field="state_bucket_region", kind=TEXT,
             default_doc="`AWS_REGION`", rule="any AWS region (`preflight/data/aws_regions.json`)",
             meaning="region of the state bucket"),
+    Tunable(env="TERRAFORM_STATE_KMS_KEY_ARN", field="state_kms_key_arn", kind=TEXT,
+            default_doc="unset: the bucket's default encryption",
+            rule="a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`) or alias ARN (`...:alias/<name>`) in "
+                 "the state bucket's region; only with `TERRAFORM_STATE_BUCKET`",
+            meaning="customer managed KMS key the S3 backend encrypts the state with (`kms_key_id`)", pci="3.5"),
     Tunable(env="OWNER", field="owner", kind=TEXT, default="platform-team",
             rule="tag value: <= 256 characters, letters, digits, spaces and `_ . : / = + - @`; no `${` or `%{`",
             meaning="`Owner` tag on every resource"),

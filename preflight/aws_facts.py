@@ -52,6 +52,19 @@ OPT_IN_REGIONS: frozenset[str] = frozenset(_STACK_REGIONS["opt_in"])
 # RDS ApplyType ("static" or "dynamic") per parameter group family and parameter.
 RDS_PARAMETER_APPLY_TYPES: dict[str, dict[str, str]] = _RDS_PARAMETERS["families"]
 
+# ALB security policies with TLS 1.2 or later and no CBC cipher suite (AES-GCM and ChaCha20-Poly1305 only).
+# Source: Elastic Load Balancing, "Security policies for your Application Load Balancer" (protocol and cipher
+# tables; the console's default is ELBSecurityPolicy-TLS13-1-2-Res-2021-06), and DescribeSSLPolicies as moto 5.2.5
+# snapshots it (moto/elbv2/ssl_policies.py), retrieved 2026-11-30. ELBSecurityPolicy-TLS13-1-2-2021-06 (the
+# earlier choice), -Ext1/-Ext2 and ELBSecurityPolicy-2016-08 offer CBC suites (AES*-SHA, AES*-SHA256/384).
+ALB_TLS_POLICIES_WITHOUT_CBC: tuple[str, ...] = (
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+)
+
 # RDS refuses a storage autoscaling ceiling below 110 % of the allocated storage ("The maximum allocated
 # storage must be increased by at least 10 percent"); 0 switches autoscaling off.
 STORAGE_CEILING_FACTOR = 1.1

@@ -1,4 +1,5 @@
-"""Encryption at rest (PCI DSS 3.5), key policies and instance metadata hardening (PCI DSS 2.2).
+"""Encryption at rest (PCI DSS 3.5), key policies, instance metadata hardening (PCI DSS 2.2), tags on launched
+instances and volumes, the ALB's TLS policy (PCI DSS 4.2) and the database audit log (PCI DSS 10.2).
 
 checkov covers much of this resource by resource; these rules state the project's own, stricter baseline
 (every log group and topic on a customer key, SSM parameters only as SecureString) and fail synth on a
@@ -11,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.aws_facts import CLOUDWATCH_RETENTION_DAYS
+from preflight.aws_facts import ALB_TLS_POLICIES_WITHOUT_CBC, CLOUDWATCH_RETENTION_DAYS
 from preflight.model import Finding, Resource, Severity, StackView, finding, load_data, rule, truthy
 
 _IAM_FACTS = load_data("iam.json")
@@ -159,6 +160,69 @@ def check_imdsv2(view: StackView) -> Iterator[Finding]:
             yield finding("PF-IMDSV2", resource, f"metadata_options.http_tokens is {tokens!r} (IMDSv1 allowed). "
                                                  "Fix: metadata_options { http_tokens = \"required\", "
                                                  "http_put_response_hop_limit = 1 }.")
+
+
+@rule("PF-LAUNCH-TAGS", "Launch templates tag the instances and volumes they launch (tag_specifications): the "
+                        "provider's default_tags do not reach them, so the CDE's volumes would go untagged.")
+def check_launch_tags(view: StackView) -> Iterator[Finding]:
+    for template in view.resources("aws_launch_template"):
+        tagged = {str(spec.get("resource_type")) for spec in template.blocks("tag_specifications") if spec.get("tags")}
+        missing = [kind for kind in ("instance", "volume") if kind not in tagged]
+        if missing:
+            yield finding("PF-LAUNCH-TAGS", template,
+                          f"no tag_specifications with tags for {' and '.join(missing)}: launched resources carry "
+                          "no Environment or DataClassification tag. Fix: tag_specifications { resource_type = "
+                          "\"instance\" / \"volume\", tags = the stack's tags }.")
+
+
+@rule("PF-ALB-TLS-POLICY", "HTTPS/TLS listeners use an allow-listed security policy: TLS 1.2 or later and no CBC "
+                          "cipher suites (preflight.aws_facts.ALB_TLS_POLICIES_WITHOUT_CBC).",
+                          pci=("4.2",))
+def check_alb_tls_policy(view: StackView) -> Iterator[Finding]:
+    for listener in view.resources("aws_lb_listener"):
+        if str(listener.get("protocol", "")).upper() not in ("HTTPS", "TLS"):
+            continue
+        policy = listener.get("ssl_policy")
+        if policy not in ALB_TLS_POLICIES_WITHOUT_CBC:
+            shown = (repr(policy) if policy is not None
+                     else "not set (AWS then uses ELBSecurityPolicy-2016-08: TLS 1.0, CBC)")
+            yield finding("PF-ALB-TLS-POLICY", listener,
+                          f"ssl_policy is {shown}, which is not in the allow-list of policies without CBC suites. "
+                          f"Fix: ssl_policy = \"{ALB_TLS_POLICIES_WITHOUT_CBC[0]}\" (or another of "
+                          f"{', '.join(ALB_TLS_POLICIES_WITHOUT_CBC[1:])}).")
+
+
+PGAUDIT_REQUIRED_CLASSES = ("ddl", "role")
+
+
+def _parameter_values(group: Resource) -> dict[str, str]:
+    return {str(p.get("name")): str(p.get("value", "")) for p in group.blocks("parameter")}
+
+
+@rule("PF-RDS-AUDIT", "PostgreSQL parameter groups load pgaudit (shared_preload_libraries) and log DDL and role "
+                      "changes (pgaudit.log with ddl and role, or all) and connections: who changed the schema or "
+                      "privileges of the cardholder database is in its exported log.",
+                      pci=("10.2, 10.3, 10.5",))
+def check_rds_audit(view: StackView) -> Iterator[Finding]:
+    for group in view.resources("aws_db_parameter_group"):
+        if not str(group.get("family", "")).startswith("postgres"):
+            continue
+        values = _parameter_values(group)
+        libraries = [lib.strip() for lib in values.get("shared_preload_libraries", "").split(",")]
+        if "pgaudit" not in libraries:
+            yield finding("PF-RDS-AUDIT", group, "shared_preload_libraries does not load pgaudit, so no statement "
+                                                 "is audited. Fix: parameter { name = \"shared_preload_libraries\", "
+                                                 "value = \"pgaudit\", apply_method = \"pending-reboot\" }.")
+        classes = {c.strip().lower() for c in values.get("pgaudit.log", "").split(",")}
+        missing = [c for c in PGAUDIT_REQUIRED_CLASSES if c not in classes and "all" not in classes]
+        if missing:
+            yield finding("PF-RDS-AUDIT", group, f"pgaudit.log is {values.get('pgaudit.log')!r}, without "
+                                                 f"{', '.join(missing)}: schema or privilege changes go unlogged. "
+                                                 "Fix: parameter { name = \"pgaudit.log\", value = \"ddl,role\" }.")
+        if values.get("log_connections") != "1":
+            yield finding("PF-RDS-AUDIT", group, f"log_connections is {values.get('log_connections')!r}: logins "
+                                                 "are not logged. Fix: parameter { name = \"log_connections\", "
+                                                 "value = \"1\" }.")
 
 
 # PCI DSS 10.5.1 keeps audit logs 12 months.

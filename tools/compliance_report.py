@@ -82,9 +82,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "1.2, 1.3, 1.4", "Network security controls and segmentation of the CDE",
         "Three subnet tiers over three AZs; only the ALB is internet-facing (443); instances take the API port "
         "from the ALB's group only, the database 5432 from the instances only; data subnets have no route to "
-        "the internet; the default security group is emptied; S3 traffic stays on a gateway endpoint.",
+        "the internet, and their network ACL admits 5432 from the app subnets only (and the replies); the "
+        "default security group is emptied; S3 traffic stays on a gateway endpoint.",
         ("aws_vpc", "aws_subnet", "aws_route_table", "aws_nat_gateway", "aws_internet_gateway", "aws_security_group",
-         "aws_security_group_rule", "aws_default_security_group", "aws_vpc_endpoint"),
+         "aws_security_group_rule", "aws_default_security_group", "aws_vpc_endpoint", "aws_network_acl"),
         ("CKV2_AWS_12", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_130", "CKV_AWS_17",
          "CKV2_AWS_5", "CKV_AWS_382"),
         "that AWS enforces the security groups and routes as configured (the emulator stores them but does "
@@ -115,10 +116,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
     Requirement(
         "4.2", "Strong cryptography for cardholder data in transit",
-        "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy; CloudFront redirects viewers to "
-        "HTTPS; buckets deny plain HTTP; the database parameter group forces TLS.",
+        "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy without CBC suites (an allow-list); "
+        "CloudFront redirects viewers to "
+        "HTTPS; buckets deny plain HTTP and TLS older than 1.2; the alarm topic refuses publishing without TLS; the "
+        "database parameter group forces TLS.",
         ("aws_alb_listener", "aws_lb_listener", "aws_cloudfront_distribution", "aws_s3_bucket_policy",
-         "aws_db_parameter_group"),
+         "aws_sns_topic_policy", "aws_db_parameter_group"),
         ("CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_74", "CKV_AWS_34", "CKV_AWS_174", "CKV2_AWS_69", "CKV_AWS_378"),
         "the TLS versions and ciphers AWS actually negotiates (test the endpoints with a TLS scanner) and "
         "that RDS refuses plain connections.",
@@ -144,10 +147,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
     Requirement(
         "10.2, 10.3, 10.5", "Audit logs captured, protected and retained (12 months)",
-        "VPC flow logs, WAF logs and PostgreSQL logs in KMS-encrypted log groups with retention >= 365 days; ALB, "
+        "VPC flow logs, WAF logs and PostgreSQL logs (connections, and DDL and role changes through pgaudit) in "
+        "KMS-encrypted log groups with retention >= 365 days; ALB, "
         "CloudFront and S3 access logs in a versioned, lifecycle-managed log bucket with public access blocked.",
         ("aws_flow_log", "aws_cloudwatch_log_group", "aws_s3_bucket_logging", "aws_s3_bucket_lifecycle_configuration",
-         "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block"),
+         "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_db_parameter_group"),
         ("CKV2_AWS_11", "CKV_AWS_338", "CKV_AWS_91", "CKV_AWS_86", "CKV_AWS_18", "CKV_AWS_129", "CKV_AWS_21",
          "CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
         "that AWS delivers the logs (flow logs, WAF, RDS, ALB, CloudFront, S3) to their destinations and "

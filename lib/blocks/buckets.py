@@ -1,7 +1,8 @@
 """S3 bucket baseline shared by every bucket of the stack (PCI DSS 3.5 at rest, 4.2 in transit, 7.2 access).
 
 Each bucket gets: all four public access blocks, versioning, default encryption, an explicit object
-ownership setting, and a bucket policy whose first statement refuses any request not made over TLS.
+ownership setting, and a bucket policy whose first statements refuse any request not made over TLS, or made
+over TLS older than 1.2.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from lib.blocks.iam import Statement, deny_insecure_transport, policy_document
+from lib.blocks.iam import Statement, deny_insecure_transport, deny_tls_below_1_2, policy_document
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,12 @@ def secure_bucket_baseline(
 
 def tls_only_bucket_policy(scope: Construct, construct_id: str, *, bucket: S3Bucket,
                            statements: Iterable[Statement]) -> S3BucketPolicy:
-    """Bucket policy: deny non-TLS requests first, then the given statements."""
+    """Bucket policy: deny non-TLS and pre-1.2 TLS requests first, then the given statements."""
     return S3BucketPolicy(
         scope,
         construct_id,
         bucket=bucket.id,
-        policy=policy_document([deny_insecure_transport(bucket.arn), *statements]),
+        policy=policy_document([deny_insecure_transport(bucket.arn), deny_tls_below_1_2(bucket.arn), *statements]),
     )
 
 

@@ -46,6 +46,20 @@ def deny_insecure_transport(bucket_arn: str) -> Statement:
     }
 
 
+def deny_tls_below_1_2(bucket_arn: str) -> Statement:
+    """Bucket policy statement refusing requests over TLS 1.0 or 1.1 (PCI DSS 4.2.1: strong cryptography only).
+
+    A request without TLS has no ``s3:TlsVersion`` and is left to :func:`deny_insecure_transport`."""
+    return {
+        "Sid": "DenyTlsBelow12",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+    }
+
+
 def key_policy(account_id: str, service_statements: Iterable[Statement] = ()) -> str:
     """KMS key policy: the account root administers the key (so IAM policies can delegate use and the key can
     never become unmanageable); listed services may use it under their conditions. Never ``"AWS": "*"``."""
@@ -85,6 +99,47 @@ def alarms_topic_key_use(account_id: str) -> Statement:
         "Resource": "*",
         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
     }
+
+
+# What the default SNS topic policy grants the owning account; a topic policy replaces the default, so it repeats it.
+SNS_OWNER_ACTIONS = (
+    "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+    "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish",
+)
+
+
+def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
+    """Topic policy of the alarm topic: no publishing without TLS (PCI DSS 4.2.1), the account keeps the rights the
+    default policy gave it (named as the account root, not ``"AWS": "*"``), and CloudWatch alarms of this account
+    and region may publish."""
+    return policy_document([
+        {
+            "Sid": "DenyPublishWithoutTls",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "SNS:Publish",
+            "Resource": topic_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "AccountOwnerAccess",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": list(SNS_OWNER_ACTIONS),
+            "Resource": topic_arn,
+        },
+        {
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "SNS:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        },
+    ])
 
 
 def cloudfront_distribution_access(sid: str, action: str | list[str], resource: str,

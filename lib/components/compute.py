@@ -1,7 +1,8 @@
 """Payment API compute: HTTPS load balancer with WAF, launch template and Auto Scaling Group.
 
 - The ALB listens on 443 only, terminates TLS with the operator's ACM certificate under a TLS 1.2/1.3
-  policy (PCI DSS 4.2.1), drops invalid header fields (request smuggling) and writes access logs.
+  policy without CBC suites (PCI DSS 4.2.1; ``preflight.aws_facts.ALB_TLS_POLICIES_WITHOUT_CBC``), drops
+  invalid header fields (request smuggling) and writes access logs.
 - The WAF web ACL is associated by its ARN (seed failure 3).
 - Instances: Amazon Linux 2023 looked up from AWS's public SSM parameter, IMDSv2 only (PCI DSS 2.2),
   encrypted gp3 root volume, detailed monitoring, no public IP, reachable only through the ALB; shell
@@ -12,12 +13,15 @@
   and Secrets Manager in the stack's region (``kms:ViaService``). No managed policy is attached
   (PF-INSTANCE-MANAGED-POLICIES keeps it that way; tests/unit/components/test_instance_role_evaluation.py
   evaluates the synthesized policies).
+- Instances and their volumes are tagged at launch with the stack's tags (the provider's ``default_tags`` do
+  not reach them).
 - The ASG spreads over the app subnets, replaces instances the ALB finds unhealthy, scales on CPU, and
   rolls a new launch template version out with an instance refresh that keeps capacity up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdktf import TerraformResourceLifecycle, Token
@@ -45,6 +49,7 @@ from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplateIamInstanceProfile,
     LaunchTemplateMetadataOptions,
     LaunchTemplateMonitoring,
+    LaunchTemplateTagSpecifications,
 )
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import (
     Wafv2WebAclAssociation,
@@ -59,7 +64,7 @@ from lib.blocks.user_data import render_user_data
 from lib.naming import Naming
 
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.3 and 1.2, AEAD suites only (GCM, ChaCha20): no CBC
 HEALTH_CHECK_PATH = "/health"
 # The services through which the instances decrypt with the data key (kms:ViaService): the connection string
 # parameter (SSM) and the DB secret (Secrets Manager).
@@ -128,6 +133,9 @@ class ComputeProps:
     """The stack's region: scopes the Session Manager registration and ``kms:ViaService`` (PCI DSS 7.2)."""
     account_id: str
     """The stack's account: scopes the Session Manager registration to its instances."""
+    stack_tags: Mapping[str, str]
+    """The environment-wide tags (the provider's ``default_tags``), written onto launched instances and volumes,
+    which ``default_tags`` do not reach (asset inventory, PCI DSS 12.5.1; ``DataClassification`` on CDE volumes)."""
     deletion_protection: bool = True
     """ALB deletion protection.
 
@@ -201,6 +209,10 @@ class Compute(Construct):
                     volume_size=20, volume_type="gp3", encrypted="true", delete_on_termination="true",
                 ),
             )],
+            tag_specifications=[
+                LaunchTemplateTagSpecifications(resource_type=kind, tags={**props.stack_tags, **naming.tags(name)})
+                for kind, name in (("instance", "api-instance"), ("volume", "api-volume"))
+            ],
             tags=naming.tags("api-lt"),
         )
 

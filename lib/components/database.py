@@ -5,7 +5,9 @@
 - Multi-AZ, gp3 with storage autoscaling, encrypted with the customer-managed data key (PCI DSS 3.5).
 - The master password is generated and rotated by RDS in Secrets Manager, encrypted with the data key:
   it never appears in code, Terraform state or outputs (PCI DSS 8.3).
-- The parameter group forces TLS (``rds.force_ssl``, TLS >= 1.2) and logs connections (PCI DSS 4.2, 10.2).
+- The parameter group forces TLS (``rds.force_ssl``, TLS >= 1.2), logs connections and loads pgaudit with
+  ``pgaudit.log = 'ddl,role'``: schema and privilege changes are audited (PCI DSS 4.2, 10.2.1.2, 10.2.1.5);
+  all of it reaches CloudWatch Logs through the ``postgresql`` log export.
 - Backups are kept for ``db_backup_retention_days`` in a window two hours before the maintenance window
   (RDS rejects overlapping or touching windows).
 - Deletion protection and a final snapshot are on unless the environment relaxes them (sandbox/dev).
@@ -45,6 +47,14 @@ TLS_PARAMETERS = {
     "log_connections": "1",
     "log_disconnections": "1",
     "password_encryption": "scram-sha-256",
+}
+# pgaudit (PCI DSS 10.2): DDL (schema changes) and ROLE (GRANT, REVOKE, CREATE/ALTER/DROP ROLE) statements of every
+# session are written to the PostgreSQL log. shared_preload_libraries is static: RDS loads pgaudit at the next
+# reboot (pending-reboot); pgaudit.log is dynamic. `CREATE EXTENSION pgaudit` in the database (the migration step)
+# is what AWS documents next to it for object-level auditing; session logging needs the preload only.
+AUDIT_PARAMETERS = {
+    "shared_preload_libraries": "pgaudit",
+    "pgaudit.log": "ddl,role",
 }
 
 
@@ -138,20 +148,21 @@ class Database(Construct):
         )
 
     def _parameter_group(self, props: DatabaseProps) -> DbParameterGroup:
-        """TLS forced and connections logged (PCI DSS 4.2, 10.2)."""
+        """TLS forced, connections logged, DDL and role changes audited by pgaudit (PCI DSS 4.2, 10.2)."""
         family = f"postgres{props.engine_version.split('.', maxsplit=1)[0]}"
         return DbParameterGroup(
             self,
             "parameter_group",
             name=props.naming.name(family),
             family=family,
+            # The description forces replacement of the group when it changes: kept as first applied.
             description="Forces TLS and logs connections",
             # Dynamic parameters apply at once, static ones at the next reboot (preflight/data/rds_parameters.json):
             # a dynamic one left on pending-reboot waits for a reboot nobody schedules. A change of apply_method
             # alone (same value) is never sent to RDS and the plan keeps showing it (provider #36419): change
             # methods together with a value, or not at all. These were set before any real apply.
             parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=_apply_method(family, name))
-                       for name, value in TLS_PARAMETERS.items()],
+                       for name, value in {**TLS_PARAMETERS, **AUDIT_PARAMETERS}.items()],
             tags=props.naming.tags(f"{family}-params"),
         )
 

@@ -3,8 +3,9 @@ and responded to; 11.5: changes and anomalies are alerted on).
 
 The 5XX alarm watches the *rate* of failed requests (metric math over the request count), so a quiet
 night with two errors out of ten requests alarms while a busy day's absolute error count does not
-mislead. Alarms notify a KMS-encrypted SNS topic; the e-mail subscription is created only when an
-address is given (Terraform ``count`` on the ``alarm_email`` variable).
+mislead. Alarms notify a KMS-encrypted SNS topic whose policy refuses publishing without TLS and lets only the
+account and its CloudWatch alarms in; the e-mail subscription is created only when an address is given
+(Terraform ``count`` on the ``alarm_email`` variable).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarmMetricQueryMetric,
 )
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
+from lib.blocks.iam import alarm_topic_policy
 from lib.naming import Naming
 
 PERIOD_SECONDS = 300
@@ -65,7 +68,9 @@ class MonitoringProps:
     naming: Naming
     """Names and tags."""
     region: str
-    """Region the dashboard's widgets read."""
+    """Region the dashboard's widgets read, and of the alarms that may publish to the topic."""
+    account_id: str
+    """The account whose principals and CloudWatch alarms the topic policy admits (PCI DSS 7.2)."""
     logs_key_arn: str
     """Encrypts the alarm topic (PCI DSS 3.5: alarm texts name resources)."""
     resources: MonitoredResources
@@ -83,6 +88,9 @@ class Monitoring(Construct):
         self._naming = naming
         self._topic = SnsTopic(self, "alarm_topic", name=naming.name("alarms"), kms_master_key_id=props.logs_key_arn,
                                tags=naming.tags("alarms"))
+        # Replaces the default topic policy: TLS-only publishing, the account's own rights, CloudWatch alarms.
+        SnsTopicPolicy(self, "alarm_topic_policy", arn=self._topic.arn,
+                       policy=alarm_topic_policy(self._topic.arn, region=props.region, account_id=props.account_id))
         SnsTopicSubscription(
             self,
             "alarm_email",

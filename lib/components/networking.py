@@ -3,7 +3,9 @@
 - public: the ALB and the NAT gateways; the only tier with a route to the internet gateway.
 - app: the API instances; outbound only, through NAT (one per AZ by default so an AZ outage does not cut
   the others off; ``single_nat_gateway`` trades that for cost).
-- data: RDS; no route to the internet at all, only the S3 gateway endpoint.
+- data: RDS; no route to the internet at all, only the S3 gateway endpoint. Its network ACL admits PostgreSQL
+  from the app subnets' CIDRs and answers them on the ephemeral ports, and refuses everything else (a second
+  layer under the database security group, PCI DSS 1.3.1).
 VPC Flow Logs record all traffic to a KMS-encrypted log group (PCI DSS 10.2).
 """
 
@@ -22,6 +24,8 @@ from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
 from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+from cdktf_cdktf_provider_aws.network_acl import NetworkAcl
+from cdktf_cdktf_provider_aws.network_acl_rule import NetworkAclRule
 from cdktf_cdktf_provider_aws.route import Route
 from cdktf_cdktf_provider_aws.route_table import RouteTable
 from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
@@ -36,6 +40,8 @@ from lib.naming import Naming
 from lib.suppressions import suppress
 
 TIERS = ("public", "app", "data")
+# Return traffic to the app tier: Linux clients use 32768-60999, others up to 65535; AWS's NACL guidance is 1024-65535.
+EPHEMERAL_PORTS = (1024, 65535)
 
 
 def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
@@ -66,6 +72,10 @@ class NetworkingProps:
     """Retention of the flow-log group (PCI DSS 10.5.1)."""
     logs_key_arn: str
     """The key encrypting the flow-log group (PCI DSS 3.5)."""
+    database_port: int = 5432
+    """The only port the data subnets' network ACL admits, from the app subnets only.
+
+    @default 5432 - PostgreSQL (PCI DSS 1.3.1: inbound traffic to the CDE limited to what is necessary)."""
 
 
 class Networking(Construct):
@@ -108,7 +118,23 @@ class Networking(Construct):
         VpcEndpoint(self, "s3_endpoint", vpc_id=self._vpc.id, service_name=f"com.amazonaws.{props.region}.s3",
                     vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_route_tables],
                     tags=naming.tags("s3-endpoint"))
+        self._data_network_acl(props, cidrs)
         self._flow_logs(props)
+
+    def _data_network_acl(self, props: NetworkingProps, cidrs: dict[str, list[str]]) -> None:
+        """Data subnets: PostgreSQL in from the app subnets, replies out to them; NACLs deny the rest (PCI DSS 1.3.1).
+
+        NACLs are stateless, so the replies need their own egress rules; nothing else enters or leaves."""
+        acl = NetworkAcl(self, "data_nacl", vpc_id=self._vpc.id, subnet_ids=self.data_subnet_ids,
+                         tags=props.naming.tags("data-nacl", Tier="data"))
+        for index, app_cidr in enumerate(cidrs["app"]):
+            rule_number = 100 + 10 * index
+            NetworkAclRule(self, f"data_nacl_in_{index}", network_acl_id=acl.id, rule_number=rule_number,
+                           egress=False, protocol="tcp", rule_action="allow", cidr_block=app_cidr,
+                           from_port=props.database_port, to_port=props.database_port)
+            NetworkAclRule(self, f"data_nacl_out_{index}", network_acl_id=acl.id, rule_number=rule_number,
+                           egress=True, protocol="tcp", rule_action="allow", cidr_block=app_cidr,
+                           from_port=EPHEMERAL_PORTS[0], to_port=EPHEMERAL_PORTS[1])
 
     def _routes(self, props: NetworkingProps) -> list[RouteTable]:
         """Public tier to the internet gateway, app tier through NAT, data tier nowhere; the private tables."""

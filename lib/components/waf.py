@@ -3,8 +3,8 @@ that detects and prevents web-based attacks in front of public-facing applicatio
 
 AWS managed rule groups cover OWASP-style attacks, known bad inputs, SQL injection, known malicious
 IPs and anonymizing networks; a rate-based rule blocks request floods per source IP. Requests are logged
-to a KMS-encrypted log group (PCI DSS 10.2) with the ``authorization`` and ``cookie`` headers redacted
-so no credentials or session tokens land in logs.
+to a KMS-encrypted log group (PCI DSS 10.2) with the ``authorization``, ``cookie`` and ``idempotency-key``
+headers redacted so no credentials, session tokens or retry keys land in logs.
 
 The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the id (seed failure 3).
 """
@@ -62,7 +62,10 @@ COUNTED_RULES: dict[str, dict[str, str]] = {
 # Decided to keep blocking: SizeRestrictions_BODY (8 KB). No endpoint of the API accepts a body near that size
 # (a payment is under 1 KB: ../shared/API.md), so a larger body is not a customer's.
 DEFAULT_RATE_LIMIT = 2000  # requests per 5 minutes per source IP
-REDACTED_HEADERS = ("authorization", "cookie")
+# Header values that are secrets: the operator API key and session cookies, and the Idempotency-Key, which the API
+# contract (../shared/API.md) keeps out of its own logs (only a hash of it is logged): whoever holds a key can
+# replay or probe a payment request. WAF matches header names case-insensitively.
+REDACTED_HEADERS = ("authorization", "cookie", "idempotency-key")
 
 
 def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:

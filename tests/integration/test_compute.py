@@ -58,13 +58,24 @@ def test_only_listener_is_https_443_with_certificate_and_modern_tls(aws: Callabl
     listener = listeners[0]
     assert listener["ListenerArn"] == output("https_listener_arn")
     assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
-    assert listener["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2"), listener["SslPolicy"]
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", listener["SslPolicy"]
     certificate_arn = listener["Certificates"][0]["CertificateArn"]
     if os.environ.get("SANDBOX_CERTIFICATE_ARN"):
         assert certificate_arn == os.environ["SANDBOX_CERTIFICATE_ARN"]
     assert aws("acm").describe_certificate(CertificateArn=certificate_arn)["Certificate"]["CertificateArn"]
     assert listener["DefaultActions"] == [
         {**listener["DefaultActions"][0], "Type": "forward", "TargetGroupArn": output("target_group_arn")}]
+
+
+@pytest.mark.pci("4.2")
+def test_listener_tls_policy_offers_tls_12_or_later_and_no_cbc_suite(aws: Callable[[str], Any],
+                                                                     output: Callable[[str], Any]) -> None:
+    """The policy the listener uses, as DescribeSSLPolicies reports it: AEAD suites (GCM, ChaCha20) only."""
+    listener = aws("elbv2").describe_listeners(LoadBalancerArn=output("alb_arn"))["Listeners"][0]
+    policy = aws("elbv2").describe_ssl_policies(Names=[listener["SslPolicy"]])["SslPolicies"][0]
+    assert set(policy["SslProtocols"]) <= {"TLSv1.2", "TLSv1.3"}, policy["SslProtocols"]
+    ciphers = [c["Name"] for c in policy["Ciphers"]]
+    assert ciphers and all("GCM" in c or "CHACHA20" in c for c in ciphers), ciphers
 
 
 def test_target_group_health_check(aws: Callable[[str], Any], output: Callable[[str], Any],
@@ -120,7 +131,7 @@ def test_waf_logs_to_its_log_group(aws: Callable[[str], Any], output: Callable[[
     assert destination.split(":log-group:")[1].removesuffix(":*") == output("waf_log_group_name")
     assert output("waf_log_group_name").startswith("aws-waf-logs-"), "WAF only delivers to aws-waf-logs-* groups"
     redacted = {f["SingleHeader"]["Name"].lower() for f in config.get("RedactedFields", []) if "SingleHeader" in f}
-    assert {"authorization", "cookie"} <= redacted
+    assert {"authorization", "cookie", "idempotency-key"} <= redacted
     group = aws("logs").describe_log_groups(logGroupNamePrefix=output("waf_log_group_name"))["logGroups"][0]
     assert group["retentionInDays"] == expected.log_retention_days
 
@@ -154,6 +165,19 @@ def test_launch_template_requires_imdsv2(aws: Callable[[str], Any], output: Call
     assert metadata["HttpTokens"] == "required"
     assert metadata["HttpEndpoint"] == "enabled"
     assert int(metadata["HttpPutResponseHopLimit"]) == 1
+
+
+def test_launch_template_tags_instances_and_volumes_at_launch(aws: Callable[[str], Any],
+                                                            output: Callable[[str], Any],
+                                                            expected: StackConfig) -> None:
+    """TagSpecifications for instances and volumes carry the stack's tags (default_tags do not reach them)."""
+    specs: dict[str, dict[str, str]] = {}
+    for spec in _launch_template_data(aws, output).get("TagSpecifications", []):
+        specs.setdefault(spec["ResourceType"], {}).update({t["Key"]: t["Value"] for t in spec["Tags"]})
+    for kind in ("instance", "volume"):
+        assert kind in specs, f"no {kind} tag specification: {sorted(specs)}"
+        assert dict(expected.default_tags).items() <= specs[kind].items(), (kind, specs[kind])
+        assert specs[kind]["Name"].endswith(f"api-{kind}-{expected.environment_suffix}")
 
 
 def test_launch_template_user_data_is_base64_shell_script(aws: Callable[[str], Any],

@@ -76,6 +76,18 @@ def test_parameter_group_forces_tls(aws: Callable[[str], Any], db_instance: dict
     assert parameters.get("ssl_min_protocol_version") == "TLSv1.2"
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_parameter_group_loads_pgaudit_for_ddl_and_role_and_logs_are_exported(aws: Callable[[str], Any],
+                                                                              db_instance: dict[str, Any]) -> None:
+    name = db_instance["DBParameterGroups"][0]["DBParameterGroupName"]
+    parameters = {p["ParameterName"]: p["ParameterValue"] for p in aws("rds").describe_db_parameters(
+        DBParameterGroupName=name, Source="user")["Parameters"]}
+    assert parameters.get("shared_preload_libraries") == "pgaudit"
+    assert parameters.get("pgaudit.log") == "ddl,role"
+    assert parameters.get("log_connections") == "1"
+    assert "postgresql" in db_instance.get("EnabledCloudwatchLogsExports", [])
+
+
 @pytest.mark.pci("3.5, 3.6, 3.7")
 def test_connection_string_is_secure_string_without_password(aws: Callable[[str], Any], db_instance: dict[str, Any],
                                                              output: Callable[[str], Any]) -> None:

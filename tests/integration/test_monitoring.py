@@ -3,6 +3,7 @@ log group retention. Alarms are found by what they watch (dimensions from the ou
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -90,6 +91,25 @@ def test_rds_alarms(alarms: list[dict[str, Any]], output: Callable[[str], Any], 
 def test_alarm_topic_is_encrypted(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     attributes = aws("sns").get_topic_attributes(TopicArn=output("sns_topic_arn"))["Attributes"]
     assert attributes.get("KmsMasterKeyId") == output("logs_kms_key_arn")
+
+
+@pytest.mark.pci("4.2", "10.7, 11.5")
+def test_alarm_topic_policy_refuses_plain_http_publishing(aws: Callable[[str], Any],
+                                                          output: Callable[[str], Any]) -> None:
+    """The topic still answers GetTopicAttributes (the owner's rights survive the replaced default policy), and
+    its policy denies publishing without TLS while letting CloudWatch alarms of this account publish."""
+    topic_arn = output("sns_topic_arn")
+    attributes = aws("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+    assert attributes["TopicArn"] == topic_arn
+    statements = {s.get("Sid"): s for s in json.loads(attributes["Policy"])["Statement"]}
+    deny = statements["DenyPublishWithoutTls"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] in ("*", {"AWS": "*"})
+    assert deny["Action"] in ("SNS:Publish", ["SNS:Publish"]) and deny["Resource"] == topic_arn
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    alarms = statements["CloudWatchAlarmsPublish"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and alarms["Resource"] == topic_arn
+    owner = statements["AccountOwnerAccess"]
+    assert owner["Principal"]["AWS"].endswith(":root") and "SNS:Publish" in owner["Action"]
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")

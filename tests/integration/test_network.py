@@ -70,6 +70,27 @@ def test_app_tier_routes_through_nat_in_its_own_az(aws: Callable[[str], Any], ou
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
+def test_data_subnets_nacl_admits_postgres_from_app_subnets_only(aws: Callable[[str], Any],
+                                                                 output: Callable[[str], Any]) -> None:
+    """Every data subnet is associated with one NACL whose allow entries are PostgreSQL in from the app subnets and
+    the ephemeral reply ports out to them; the app and public subnets are not associated with it."""
+    app_cidrs = sorted(s["CidrBlock"] for s in _subnets(aws, output("app_subnet_ids")))
+    acls = aws("ec2").describe_network_acls(
+        Filters=[{"Name": "association.subnet-id", "Values": output("data_subnet_ids")}])["NetworkAcls"]
+    assert len(acls) == 1, f"the data subnets should share one NACL, found {len(acls)}"
+    acl = acls[0]
+    assert not acl["IsDefault"] and acl["VpcId"] == output("vpc_id")
+    associated = {a["SubnetId"] for a in acl["Associations"]}
+    assert associated == set(output("data_subnet_ids"))
+    allows = [e for e in acl["Entries"] if e["RuleAction"] == "allow"]
+    inbound = sorted((e["CidrBlock"], e["PortRange"]["From"], e["PortRange"]["To"]) for e in allows if not e["Egress"])
+    outbound = sorted((e["CidrBlock"], e["PortRange"]["From"], e["PortRange"]["To"]) for e in allows if e["Egress"])
+    assert inbound == [(cidr, 5432, 5432) for cidr in app_cidrs]
+    assert outbound == [(cidr, 1024, 65535) for cidr in app_cidrs]
+    assert all(e["Protocol"] == "6" for e in allows), "tcp only"
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_data_tier_has_no_route_out(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     for subnet_id in output("data_subnet_ids"):
         table = _route_table_of(aws, subnet_id)

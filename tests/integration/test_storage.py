@@ -46,6 +46,18 @@ def test_policy_denies_requests_without_tls(aws: Callable[[str], Any], output: C
     assert denies[0]["Principal"] in ("*", {"AWS": "*"})
 
 
+@pytest.mark.pci("4.2")
+@pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
+def test_policy_denies_tls_older_than_1_2(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                          bucket_output: str) -> None:
+    bucket = output(bucket_output)
+    denies = [s for s in _policy(aws, bucket)["Statement"] if s["Effect"] == "Deny"
+              and s.get("Condition", {}).get("NumericLessThan", {}).get("s3:TlsVersion") in ("1.2", 1.2)]
+    assert len(denies) == 1, "a Deny on s3:TlsVersion NumericLessThan 1.2 is required"
+    assert {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"} <= set(_listify(denies[0]["Resource"]))
+    assert denies[0]["Principal"] in ("*", {"AWS": "*"})
+
+
 @pytest.mark.pci("3.5, 3.6, 3.7")
 def test_frontend_bucket_encrypted_with_customer_key(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     rule = aws("s3").get_bucket_encryption(Bucket=output("frontend_bucket_name"))[

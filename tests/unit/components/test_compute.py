@@ -4,6 +4,7 @@ import base64
 
 import pytest
 
+from preflight.aws_facts import ALB_TLS_POLICIES_WITHOUT_CBC
 from tests.unit.helpers import by_path, only, ref
 
 
@@ -23,7 +24,8 @@ def test_only_listener_is_https_with_certificate_variable_and_modern_tls(resourc
     listener = only(resources, "aws_alb_listener")
     assert listener["port"] == 443 and listener["protocol"] == "HTTPS"
     assert listener["certificate_arn"] == "${var.certificate_arn}"
-    assert listener["ssl_policy"].startswith("ELBSecurityPolicy-TLS13-1-2")
+    assert listener["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.2+, no CBC suites
+    assert listener["ssl_policy"] in ALB_TLS_POLICIES_WITHOUT_CBC
     assert listener["default_action"][0]["type"] == "forward"
 
 
@@ -54,6 +56,19 @@ def test_launch_template_requires_imdsv2_and_encrypts_root_volume(resources):
     assert "aws_iam_instance_profile" in lt["iam_instance_profile"]["arn"]
     assert lt["instance_type"] == "${var.instance_type}"
     assert "network_interfaces" not in lt  # no public IP association
+
+
+def test_launch_template_tags_instances_and_volumes_with_the_stack_tags(synth_json):
+    """default_tags tag the template itself, not what it launches: tag_specifications carry them to the instances
+    and their EBS volumes (a production volume says DataClassification = pci-cde)."""
+    default_tags = synth_json["provider"]["aws"][0]["default_tags"][0]["tags"]
+    assert default_tags["DataClassification"] == "pci-cde"
+    lt = only(synth_json["resource"], "aws_launch_template")
+    specs = {spec["resource_type"]: spec["tags"] for spec in lt["tag_specifications"]}
+    assert set(specs) == {"instance", "volume"}
+    for kind, tags in specs.items():
+        assert {k: v for k, v in tags.items() if k != "Name"} == default_tags, kind
+        assert tags["Name"] == f"payment-api-{kind}-test", kind
 
 
 def test_image_is_looked_up_amazon_linux_2023(synth_json):

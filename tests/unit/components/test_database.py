@@ -90,12 +90,28 @@ def test_parameter_group_forces_tls(resources):
     assert params["rds.force_ssl"] == "1" and params["ssl_min_protocol_version"] == "TLSv1.2"
 
 
-def test_dynamic_parameters_apply_immediately(resources):
-    """All five are dynamic in RDS: on pending-reboot a later change would wait for a reboot nobody does."""
+def test_parameters_apply_as_rds_allows(resources):
+    """Dynamic parameters apply at once (on pending-reboot a later change would wait for a reboot nobody does);
+    shared_preload_libraries is static, so RDS refuses 'immediate' and it waits for the next reboot."""
     group = only(resources, "aws_db_parameter_group")
     assert {p["name"]: p["apply_method"] for p in group["parameter"]} == {
         "rds.force_ssl": "immediate", "ssl_min_protocol_version": "immediate", "log_connections": "immediate",
-        "log_disconnections": "immediate", "password_encryption": "immediate"}
+        "log_disconnections": "immediate", "password_encryption": "immediate",
+        "shared_preload_libraries": "pending-reboot", "pgaudit.log": "immediate"}
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_pgaudit_logs_ddl_and_role_changes_with_connections_to_exported_logs(resources):
+    group = only(resources, "aws_db_parameter_group")
+    params = {p["name"]: p["value"] for p in group["parameter"]}
+    assert params["shared_preload_libraries"] == "pgaudit"
+    assert params["pgaudit.log"] == "ddl,role"
+    assert params["log_connections"] == "1" and params["log_disconnections"] == "1"
+    # Replacing the group (a new description) would detach it from the instance mid-apply: kept as first applied.
+    assert group["description"] == "Forces TLS and logs connections"
+    db = only(resources, "aws_db_instance")
+    assert "postgresql" in db["enabled_cloudwatch_logs_exports"]
+    assert "aws_db_parameter_group" in db["parameter_group_name"]
 
 
 def test_backups_kept_and_windows_well_apart(resources, synth_json):

@@ -62,3 +62,27 @@ def test_dashboard_covers_alb_asg_and_database(resources):
     body = json.loads(only(resources, "aws_cloudwatch_dashboard")["dashboard_body"])
     namespaces = {metric[0] for widget in body["widgets"] for metric in widget["properties"]["metrics"]}
     assert namespaces == {"AWS/ApplicationELB", "AWS/EC2", "AWS/RDS"}
+
+
+@pytest.mark.pci("4.2", "7.2, 8.2, 8.6", "10.7, 11.5")
+def test_topic_policy_refuses_publishing_without_tls_and_keeps_owner_and_alarms(resources):
+    """A topic policy replaces SNS's default one: it must repeat the owner's rights and admit CloudWatch alarms."""
+    topic = next(iter(resources["aws_sns_topic"]))
+    topic_arn = f"${{aws_sns_topic.{topic}.arn}}"
+    account = "${data.aws_caller_identity.current.account_id}"
+    body = only(resources, "aws_sns_topic_policy")
+    assert body["arn"] == topic_arn
+    statements = {s["Sid"]: s for s in json.loads(body["policy"])["Statement"]}
+    assert statements["DenyPublishWithoutTls"] == {
+        "Sid": "DenyPublishWithoutTls", "Effect": "Deny", "Principal": "*", "Action": "SNS:Publish",
+        "Resource": topic_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    owner = statements["AccountOwnerAccess"]
+    assert owner["Effect"] == "Allow" and owner["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
+    assert {"SNS:Publish", "SNS:Subscribe", "SNS:GetTopicAttributes", "SNS:SetTopicAttributes",
+            "SNS:DeleteTopic"} <= set(owner["Action"]) and owner["Resource"] == topic_arn
+    alarms = statements["CloudWatchAlarmsPublish"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and alarms["Action"] == "SNS:Publish"
+    assert alarms["Condition"] == {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{account}:alarm:*"},
+        "StringEquals": {"aws:SourceAccount": account}}
+    assert set(statements) == {"DenyPublishWithoutTls", "AccountOwnerAccess", "CloudWatchAlarmsPublish"}

@@ -115,3 +115,25 @@ def test_single_nat_gateway_option(tmp_path):
     assert len(stack["resource"]["aws_nat_gateway"]) == 1
     nat_routes = {r["nat_gateway_id"] for r in stack["resource"]["aws_route"].values() if "nat_gateway_id" in r}
     assert len(nat_routes) == 1
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_data_subnets_nacl_admits_postgres_from_app_subnets_only(resources):
+    """Inbound 5432 from each app subnet's CIDR, outbound ephemeral ports back to them, nothing else: a NACL's
+    implicit final rule denies the rest (stateless, so the replies need their own egress rules)."""
+    acl_name, acl = by_path(resources, "aws_network_acl", "networking/data_nacl")
+    data = _subnets(resources, "data")
+    assert sorted(acl["subnet_ids"]) == sorted(ref("aws_subnet", name) for name in data)
+    assert "ingress" not in acl and "egress" not in acl  # rules only as aws_network_acl_rule resources
+    app_cidrs = sorted(body["cidr_block"] for body in _subnets(resources, "app").values())
+    rules = [r for r in resources["aws_network_acl_rule"].values()
+             if r["network_acl_id"] == ref("aws_network_acl", acl_name)]
+    assert len(rules) == len(resources["aws_network_acl_rule"]) == 6
+    inbound = sorted((r["cidr_block"], r["from_port"], r["to_port"]) for r in rules if r["egress"] is False)
+    outbound = sorted((r["cidr_block"], r["from_port"], r["to_port"]) for r in rules if r["egress"] is True)
+    assert inbound == [(cidr, 5432, 5432) for cidr in app_cidrs]
+    assert outbound == [(cidr, 1024, 65535) for cidr in app_cidrs]
+    assert all(r["protocol"] == "tcp" and r["rule_action"] == "allow" for r in rules)
+    assert len({(r["egress"], r["rule_number"]) for r in rules}) == 6
+    # Only the data subnets get this ACL: the others keep the VPC's default one.
+    assert len(resources["aws_network_acl"]) == 1

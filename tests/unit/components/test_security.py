@@ -79,7 +79,8 @@ def test_waf_has_managed_rule_groups_rate_rule_metrics_and_logging(resources):
     group_name, group = by_path(resources, "aws_cloudwatch_log_group", "waf/waf_log_group")
     assert group["name"].startswith("aws-waf-logs-") and "kms_key_id" in group
     assert logging["log_destination_configs"] == [ref("aws_cloudwatch_log_group", group_name, "arn")]
-    assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"authorization", "cookie"}
+    assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"authorization", "cookie",
+                                                                                   "idempotency-key"}
 
 
 @pytest.mark.pci("7.2, 8.2, 8.6")

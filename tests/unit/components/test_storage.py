@@ -30,6 +30,21 @@ def test_every_bucket_blocks_public_access_versions_and_denies_plain_http(resour
         assert all(s["Principal"] != "*" for s in statements if s["Effect"] == "Allow")
 
 
+@pytest.mark.pci("4.2")
+def test_every_bucket_policy_refuses_tls_older_than_1_2(resources):
+    """Every bucket policy of the stack, whoever built it, denies every principal and every S3 action on the
+    bucket and its objects when the request's TLS version is below 1.2."""
+    policies = resources["aws_s3_bucket_policy"]
+    assert set(policies) and len(policies) == len(resources["aws_s3_bucket"])
+    for name, body in policies.items():
+        bucket_arn = body["bucket"].replace(".id}", ".arn}")
+        tls = [s for s in policy(body)["Statement"] if s["Effect"] == "Deny"
+               and s.get("Condition") == {"NumericLessThan": {"s3:TlsVersion": "1.2"}}]
+        assert len(tls) == 1, f"{name}: no Deny on s3:TlsVersion < 1.2"
+        assert tls[0]["Principal"] == "*" and tls[0]["Action"] == "s3:*", name
+        assert tls[0]["Resource"] == [bucket_arn, f"{bucket_arn}/*"], name
+
+
 def test_bucket_names_are_unique_per_account_and_environment(resources):
     for body in resources["aws_s3_bucket"].values():
         assert body["bucket"].startswith("payment-") and "-test-" in body["bucket"]

@@ -493,6 +493,50 @@ def test_imdsv2() -> None:
     assert_caught(only(stack(template(metadata_options=None)), "PF-IMDSV2"), "None")
 
 
+
+def test_launch_templates_tag_instances_and_volumes() -> None:
+    tags = {"Environment": "dev"}
+    specs = [{"resource_type": "instance", "tags": tags}, {"resource_type": "volume", "tags": tags}]
+    assert_clean(only(stack(template(tag_specifications=specs)), "PF-LAUNCH-TAGS"))
+    assert_caught(only(stack(template(tag_specifications=specs[:1])), "PF-LAUNCH-TAGS"), "for volume")
+    assert_caught(only(stack(template()), "PF-LAUNCH-TAGS"), "for instance and volume")
+
+AUDITED = {"shared_preload_libraries": "pgaudit", "pgaudit.log": "ddl,role", "log_connections": "1"}
+
+
+def parameter_group(**values: str | None) -> tuple[str, str, dict[str, Any]]:
+    merged = {k: v for k, v in {**AUDITED, **values}.items() if v is not None}
+    return ("aws_db_parameter_group", *res("params", family="postgres15",
+                                           parameter=[{"name": k, "value": v} for k, v in merged.items()]))
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_rds_audit_needs_pgaudit_with_ddl_and_role() -> None:
+    assert_clean(only(stack(parameter_group()), "PF-RDS-AUDIT"))
+    assert_clean(only(stack(parameter_group(shared_preload_libraries="pg_stat_statements,pgaudit",
+                                            **{"pgaudit.log": "all"})), "PF-RDS-AUDIT"))
+    assert_caught(only(stack(parameter_group(shared_preload_libraries=None)), "PF-RDS-AUDIT"),
+                  "does not load pgaudit", "pending-reboot")
+    assert_caught(only(stack(parameter_group(**{"pgaudit.log": "ddl"})), "PF-RDS-AUDIT"), "'ddl'", "without role")
+    assert_caught(only(stack(parameter_group(**{"pgaudit.log": None})), "PF-RDS-AUDIT"), "without ddl, role")
+    assert_caught(only(stack(parameter_group(log_connections="0")), "PF-RDS-AUDIT"), "log_connections is '0'")
+
+
+def listener(**overrides: Any) -> tuple[str, str, dict[str, Any]]:
+    body = {"port": 443, "protocol": "HTTPS", "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", **overrides}
+    return ("aws_alb_listener", *res("https", **{k: v for k, v in body.items() if v is not None}))
+
+
+@pytest.mark.pci("4.2")
+def test_alb_tls_policy_allow_list() -> None:
+    assert_clean(only(stack(listener()), "PF-ALB-TLS-POLICY"))
+    assert_clean(only(stack(listener(ssl_policy="ELBSecurityPolicy-TLS13-1-3-2021-06")), "PF-ALB-TLS-POLICY"))
+    assert_clean(only(stack(listener(protocol="HTTP", port=80, ssl_policy=None)), "PF-ALB-TLS-POLICY"))
+    assert_caught(only(stack(listener(ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06")), "PF-ALB-TLS-POLICY"),
+                  "'ELBSecurityPolicy-TLS13-1-2-2021-06'", "without CBC", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06")
+    assert_caught(only(stack(listener(ssl_policy=None)), "PF-ALB-TLS-POLICY"), "not set", "ELBSecurityPolicy-2016-08")
+
+
 @pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_retention() -> None:
     group = ("aws_cloudwatch_log_group", *res("g", name="g", retention_in_days="${var.retention}"))

@@ -86,6 +86,38 @@ def test_any_aws_region_can_hold_the_state_bucket():
     assert config.state_bucket_region == "us-west-1"
 
 
+STATE_KEY = "arn:aws:kms:us-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+STATE_ENV = {"TERRAFORM_STATE_BUCKET": "acme-tf-state", "ENVIRONMENT_TYPE": "development",
+             "TERRAFORM_STATE_BUCKET_REGION": "us-west-1"}
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7")
+@pytest.mark.parametrize("key", [STATE_KEY, "arn:aws:kms:us-west-1:123456789012:alias/terraform-state",
+                                 "arn:aws:kms:us-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"])
+def test_state_kms_key_arn_or_alias_arn_is_accepted(key):
+    config = StackConfig.from_env({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": key}, region_file=Path("/nonexistent"))
+    assert config.state_kms_key_arn == key
+
+
+def test_state_kms_key_is_unset_by_default():
+    assert StackConfig.from_env(STATE_ENV, region_file=Path("/nonexistent")).state_kms_key_arn is None
+
+
+@pytest.mark.parametrize(("environ", "hint"), [
+    ({"TERRAFORM_STATE_KMS_KEY_ARN": STATE_KEY}, "TERRAFORM_STATE_BUCKET is not set"),
+    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "1234abcd-12ab-34cd-56ef-1234567890ab"}, "expected a KMS key ARN"),
+    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "alias/terraform-state"}, "expected a KMS key ARN"),
+    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "arn:aws:s3:::acme-tf-state"}, "expected a KMS key ARN"),
+    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": STATE_KEY.replace("us-west-1", "eu-west-1")},
+     "the key is in eu-west-1 but the state bucket is in us-west-1"),
+    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": ""}, "set but empty"),
+])
+def test_state_kms_key_refusals_name_the_variable_and_the_fix(environ, hint):
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_env(environ, region_file=Path("/nonexistent"))
+    assert str(caught.value).startswith("TERRAFORM_STATE_KMS_KEY_ARN=") and hint in str(caught.value)
+
+
 def test_development_is_the_default_only_with_local_state():
     config = StackConfig.from_env({}, region_file=Path("/nonexistent"))
     assert config.environment_type == "development" and config.default_tags["DataClassification"] == "non-cde"

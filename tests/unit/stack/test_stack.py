@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import DEVELOPMENT_ENV, ROOT, synth_stack
+from tests.conftest import DEVELOPMENT_ENV, ROOT, SYNTH_ENV, synth_stack
 
 REQUIRED_DEFAULT_TAGS = {"Environment", "Project", "Owner", "Repository", "DataClassification"}
 REQUIRED_OUTPUTS = {
@@ -54,6 +54,16 @@ def test_s3_backend_with_encryption_and_native_locking(synth_json):
         "use_lockfile": True,
     }}
     assert "aws_dynamodb_table" not in synth_json["resource"]
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7")
+def test_s3_backend_encrypts_state_with_the_given_kms_key(tmp_path, synth_json):
+    """TERRAFORM_STATE_KMS_KEY_ARN becomes the backend's kms_key_id; without it the key is absent, not empty."""
+    assert "kms_key_id" not in synth_json["terraform"]["backend"]["s3"]
+    key = "arn:aws:kms:us-east-1:123456789012:alias/terraform-state"
+    stack = synth_stack(tmp_path, {**SYNTH_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": key})
+    backend = stack["terraform"]["backend"]["s3"]
+    assert backend["kms_key_id"] == key and backend["encrypt"] is True and backend["use_lockfile"] is True
 
 
 def test_critical_outputs_exist(synth_json):

@@ -1,5 +1,5 @@
 """``make upgrade-check``: a stateful resource whose Terraform address changes without a moved block fails the
-check; every other address change is printed; the committed baseline is today's stack."""
+check; every other address change is printed; the committed baseline still holds for today's stack."""
 
 from __future__ import annotations
 
