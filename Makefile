@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PAYMENT_API_PROJECT := services/payment_api/pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) | cksum | cut -d' ' -f1)
 STACK_SUFFIX := $(or $(ENVIRONMENT_SUFFIX),dev)
 STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
@@ -23,7 +24,7 @@ help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
 
 # Set-up says what it is doing, phase by phase; pip's full output goes to a log that is shown when it fails.
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT)
 	@$(PYTHON) tools/prereqs.py
 	@echo "[setup] 1/4 virtual environment $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +32,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
 		{ tail -n 30 $(VENV)/pip.log; echo "[setup] pip failed; full log: $(VENV)/pip.log"; exit 1; }
 	@echo "[setup] 3/4 checking the installed packages import"
-	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy" >/dev/null
+	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy, payment_api, fastapi" >/dev/null
 	@echo "[setup] 4/4 warming the jsii cache (makes every later synth fast)"
 	@$(PY) tools/warm_jsii_cache.py
 	@rm -f $(VENV)/.installed-* && touch $@
