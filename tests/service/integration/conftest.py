@@ -5,6 +5,7 @@ process is stopped by its fixture, failure or not."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,13 +76,15 @@ def new_key() -> str:
     return f"test-{uuid.uuid4()}"
 
 
-def pay(client: httpx.Client, key: str | None = None, raw: bytes | None = None, **body: Any) -> httpx.Response:
+def pay_raw(client: httpx.Client, key: str | None, raw: bytes) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    if raw is not None:
-        return client.post("/v1/payments", content=raw, headers=headers)
-    return client.post("/v1/payments", json={**VISA, **body}, headers=headers)
+    return client.post("/v1/payments", content=raw, headers=headers)
+
+
+def pay(client: httpx.Client, key: str | None = None, **body: Any) -> httpx.Response:
+    return pay_raw(client, key, json.dumps({**VISA, **body}).encode())
 
 
 def refund(client: httpx.Client, payment_id: str, operator_key: str, key: str | None = None,

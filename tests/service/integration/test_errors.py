@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.service.integration.conftest import new_key, pay, refund
+from tests.service.integration.conftest import new_key, pay, pay_raw, refund
 from tools.payment_api.postgres import APP, DATABASE, LocalPostgres
 from tools.payment_api.process import ServiceProcess
 
@@ -29,7 +29,7 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
                                  b'{"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa", "x": 1}',
                                  b"not json", b"[]"])
 def test_validation_failed(client: httpx.Client, raw: bytes) -> None:
-    document = assert_problem(pay(client, new_key(), raw=raw), 400, "validation_failed")
+    document = assert_problem(pay_raw(client, new_key(), raw), 400, "validation_failed")
     assert isinstance(document["errors"], list) and document["errors"]
 
 
@@ -51,8 +51,8 @@ def test_card_data_not_accepted(client: httpx.Client, body: dict[str, Any]) -> N
 def test_card_data_comes_before_every_other_check(client: httpx.Client, operator_key: str) -> None:
     # No key, an unknown field, a float: the card number still wins, and is not echoed.
     raw = b'{"amount": 1.5, "unknown": "4111 1111 1111 1111"}'
-    assert_problem(pay(client, None, raw=raw), 400, "card_data_not_accepted")
-    assert_problem(pay(client, None, raw=b'{"broken json 4111111111111111'), 400, "card_data_not_accepted")
+    assert_problem(pay_raw(client, None, raw), 400, "card_data_not_accepted")
+    assert_problem(pay_raw(client, None, b'{"broken json 4111111111111111'), 400, "card_data_not_accepted")
     unauthenticated = client.post("/v1/payments/pay_x/refunds", content=b'{"reason": "4111111111111111"}')
     assert_problem(unauthenticated, 400, "card_data_not_accepted")
     del operator_key

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service.integration.conftest import charges, new_key, pay, refund
+from tests.service.integration.conftest import charges, new_key, pay, pay_raw, refund
 from tools.payment_api.postgres import DATABASE, LocalPostgres
 
 
@@ -33,7 +33,7 @@ def test_the_same_request_is_replayed_byte_for_byte(client: httpx.Client, postgr
     assert first.headers["Location"] == f"/v1/payments/{payment['id']}"
     # Same canonical body, other key order and spacing: still the same request.
     raw = b'{"payment_method":"pm_card_visa",  "description":"Order 1042","currency":"EUR","amount":1999}'
-    second = pay(client, key, raw=raw)
+    second = pay_raw(client, key, raw)
     assert second.status_code == 201
     assert second.content == first.content
     assert second.headers["Idempotent-Replayed"] == "true"

@@ -108,15 +108,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The application; raises ``ConfigError`` when the environment is not one the service may run with."""
     settings = settings or load_settings()
     pool = make_pool(settings)
-    processor = make_processor(settings.processor, pool)
+    processor = make_processor(settings)
     head = head_revision()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pool.open(wait=False)
+        processor.open()
         try:
             yield
         finally:
+            processor.close()
             pool.close(timeout=5.0)
 
     app = FastAPI(title="Payment API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)

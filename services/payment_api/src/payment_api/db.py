@@ -18,11 +18,11 @@ def make_pool(settings: Settings) -> ConnectionPool:
     connections are checked before use, so a PostgreSQL restart costs no failed request once it is back."""
     return ConnectionPool(settings.database.conninfo(), min_size=1, max_size=settings.pool_max,
                           kwargs={"autocommit": True}, check=ConnectionPool.check_connection, reset=_reset,
-                          timeout=5.0, reconnect_timeout=0, open=False, name="payment-api")
+                          timeout=5.0, open=False, name="payment-api")
 
 
 def database_ready(pool: ConnectionPool, head: str) -> bool:
-    """True when the database answers within a second and its schema is at the migrations' head."""
-    with pool.connection(timeout=1.0) as conn:
+    """True when the database answers within half a second and its schema is at the migrations' head."""
+    with pool.connection(timeout=0.5) as conn:
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     return row is not None and row[0] == head

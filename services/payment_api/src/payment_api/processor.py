@@ -17,6 +17,8 @@ from typing import Protocol
 
 from psycopg_pool import ConnectionPool
 
+from payment_api.config import Settings
+
 
 @dataclass(frozen=True)
 class ChargeResult:
@@ -41,6 +43,12 @@ class Processor(Protocol):
     def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
         """Refund once per ``refund_id``; True when the refund succeeded."""
 
+    def open(self) -> None:
+        """Acquire what the processor needs (connections, sessions); called when the service starts."""
+
+    def close(self) -> None:
+        """Release it; called when the service stops."""
+
 
 # Test tokens of the contract: outcome, brand, last4, failure code.
 TEST_TOKENS: dict[str, tuple[str, str | None, str | None, str | None]] = {
@@ -58,8 +66,18 @@ class SimulatedProcessor:
     """Idempotent on our payment id; ``pm_card_processor_timeout`` times out on the first call for a payment (the
     charge is recorded, the answer is lost: what a real network timeout looks like)."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        self._pool = pool
+    def __init__(self, settings: Settings) -> None:
+        # Its own pool, as a remote processor is its own system: a request holds its application connection (and
+        # the idempotency lock) while it calls the processor, so sharing that pool could starve it.
+        self._pool = ConnectionPool(settings.database.conninfo(), min_size=1, max_size=settings.pool_max,
+                                    kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
+                                    timeout=5.0, open=False, name="simulated-processor")
+
+    def open(self) -> None:
+        self._pool.open(wait=False)
+
+    def close(self) -> None:
+        self._pool.close(timeout=5.0)
 
     def charge(self, payment_id: str, amount: int, currency: str, payment_method: str) -> ChargeResult:
         outcome, brand, last4, failure = TEST_TOKENS.get(payment_method, DEFAULT_OUTCOME)
@@ -82,12 +100,13 @@ class SimulatedProcessor:
         return True
 
 
-PROCESSORS: dict[str, Callable[[ConnectionPool], Processor]] = {"simulated": SimulatedProcessor}
+PROCESSORS: dict[str, Callable[[Settings], Processor]] = {"simulated": SimulatedProcessor}
 
 
-def make_processor(name: str, pool: ConnectionPool) -> Processor:
+def make_processor(settings: Settings) -> Processor:
     """The processor ``PAYMENT_PROCESSOR`` names."""
+    name = settings.processor
     try:
-        return PROCESSORS[name](pool)
+        return PROCESSORS[name](settings)
     except KeyError:
         raise ValueError(f"unknown PAYMENT_PROCESSOR {name!r} (known: {', '.join(PROCESSORS)})") from None
