@@ -18,7 +18,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit api-tests bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench clean
+.PHONY: help setup synth validate lint unit api-tests api bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -69,6 +69,9 @@ unit: $(STAMP)  ## [develop] unit tests on the synthesized JSON
 
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
 	$(PY) -m pytest tests/service -q
+
+api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
+	$(PY) -m tools.payment_api.local --port $(or $(API_PORT),8080)
 
 bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-identical synth output
 	$(PY) -m pytest tests/bindings -q

@@ -22,10 +22,10 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.
 class ServiceProcess:
     """``python -m payment_api serve`` on 127.0.0.1:<free port>; ``start()`` waits for ``/health``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
         self.env = env
         self.log_path = log_path
-        self.port = free_port()
+        self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
