@@ -168,3 +168,5 @@ def test_production_without_a_processor_refuses_to_start(postgres: LocalPostgres
     hooked = run_cli(postgres.service_env(PAYMENT_ENVIRONMENT="production", PAYMENT_TEST_CRASH_AFTER_PROCESSOR="1"),
                      "serve", "--port", "1")
     assert hooked.returncode == 2 and "test hook" in hooked.stderr
+    unknown = run_cli(postgres.service_env(PAYMENT_PROCESSOR="acme"), "serve", "--port", "1")
+    assert unknown.returncode == 2 and "unknown PAYMENT_PROCESSOR 'acme'" in unknown.stderr

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import psycopg
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from psycopg_pool import PoolTimeout
+from psycopg import Connection
+from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -24,7 +25,7 @@ from payment_api.migrate import head_revision
 from payment_api.models import Payment, PaymentCreate, Problem, Refund, RefundCreate, RefundList, validate
 from payment_api.operator_keys import authenticate
 from payment_api.problems import ProblemError, problem_response
-from payment_api.processor import make_processor
+from payment_api.processor import Processor, make_processor
 
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="1-255 printable ASCII")]
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _install_routes(app: FastAPI, settings: Settings, pool: Any, processor: Any, head: str) -> None:
+def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, processor: Processor, head: str) -> None:
     @app.get("/health", responses={200: {"content": {"application/json": {}}}})
     def health() -> Response:
         return Response(dumps({"status": "ok"}), media_type="application/json")
@@ -147,7 +148,7 @@ def _install_routes(app: FastAPI, settings: Settings, pool: Any, processor: Any,
     _install_refund_routes(app, pool, processor)
 
 
-def _install_payment_routes(app: FastAPI, settings: Settings, pool: Any, processor: Any) -> None:
+def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, processor: Processor) -> None:
     @app.post("/v1/payments", status_code=201, openapi_extra=_body_schema(PaymentCreate),
               responses={201: {"model": Payment}, 202: {"model": Payment}, 400: PROBLEM, 409: PROBLEM,
                          422: PROBLEM, 503: PROBLEM})
@@ -158,7 +159,7 @@ def _install_payment_routes(app: FastAPI, settings: Settings, pool: Any, process
         payment = validate(PaymentCreate, body)
         route_fingerprint = fingerprint("POST", "/v1/payments", body)
 
-        def work(conn: Any, row: idempotency.KeyRow) -> idempotency.Outcome:
+        def work(conn: Connection, row: idempotency.KeyRow) -> idempotency.Outcome:
             return payments.create_payment(conn, row, payment, processor, settings.crash_after_processor)
 
         outcome = await run_in_threadpool(idempotency.run, pool, "POST /v1/payments", key, route_fingerprint, work)
@@ -180,7 +181,7 @@ def _payment_id(outcome: idempotency.Outcome) -> str | None:
     return location.rsplit("/", 1)[-1] or None
 
 
-def _install_refund_routes(app: FastAPI, pool: Any, processor: Any) -> None:
+def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Processor) -> None:
     @app.post("/v1/payments/{payment_id}/refunds", status_code=201, openapi_extra=_body_schema(RefundCreate),
               responses={201: {"model": Refund}, 400: PROBLEM, 401: PROBLEM, 404: PROBLEM, 409: PROBLEM,
                          422: PROBLEM, 503: PROBLEM})
@@ -195,7 +196,7 @@ def _install_refund_routes(app: FastAPI, pool: Any, processor: Any) -> None:
         route_fingerprint = fingerprint("POST", f"/v1/payments/{payment_id}/refunds", body)
         scope = f"POST /v1/payments/{{id}}/refunds {payment_id}"
 
-        def work(conn: Any, row: idempotency.KeyRow) -> idempotency.Outcome:
+        def work(conn: Connection, row: idempotency.KeyRow) -> idempotency.Outcome:
             return payments.create_refund(conn, row, payment_id, refund, processor)
 
         outcome = await run_in_threadpool(idempotency.run, pool, scope, key, route_fingerprint, work)

@@ -19,7 +19,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from payment_api.app import create_app  # pylint: disable=import-outside-toplevel
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as error:  # an unknown PAYMENT_PROCESSOR
+        print(f"payment-api: configuration refused: {error}", file=sys.stderr)
+        return 2
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=LOG_CONFIG,
                 timeout_graceful_shutdown=5)
     return 0
