@@ -55,7 +55,7 @@ class Load:
                 key = new_key()
                 with self.lock:
                     self.keys.append(key)
-                while True:
+                for _attempt in range(600):  # bounded: about 30 s of retries for one key at most
                     started = time.monotonic()
                     try:
                         status = pay(client, key, description=self.marker, amount=7).status_code
@@ -83,8 +83,9 @@ def test_postgres_restart_under_load(start_server: Callable[..., ServiceProcess]
     server.wait_ready()
     load, ready_stop = Load(server.url, f"restart {uuid.uuid4()}"), threading.Event()
     ready: list[tuple[float, int]] = []
-    threads = [threading.Thread(target=load.client) for _ in range(8)]
-    threads += [threading.Thread(target=poll_ready, args=(server.url, ready_stop, ready)) for _ in range(3)]
+    threads = [threading.Thread(target=load.client, daemon=True) for _ in range(8)]
+    threads += [threading.Thread(target=poll_ready, args=(server.url, ready_stop, ready), daemon=True)
+                for _ in range(3)]
     for thread in threads:
         thread.start()
     try:
