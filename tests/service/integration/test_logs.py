@@ -26,6 +26,8 @@ def test_card_numbers_and_secrets_never_reach_the_logs(start_server: Callable[..
                 assert card not in response.text
             assert pay(client, card).status_code == 201  # a card number as the key: only its hash is kept
         payment = pay(client, key, description="Order 1042", customer_email="buyer@example.com").json()
+        assert "customer_email" not in payment and "buyer@example.com" not in str(payment)  # stored, never returned
+        assert payment["id"].startswith("pay_") and len(payment["id"]) == 26
         assert refund(client, payment["id"], operator_key, new_key(), amount=1).status_code == 201
         assert client.get("/v1/payments/pay_x?card=4242424242424242",
                           headers={"X-Request-Id": "req-123"}).status_code == 404
