@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PAYMENT_API_PROJECT := services/payment_api/pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) | cksum | cut -d' ' -f1)
 STACK_SUFFIX := $(or $(ENVIRONMENT_SUFFIX),dev)
 STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
@@ -18,13 +19,13 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench clean
+.PHONY: help setup synth validate lint unit api-tests api bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
 
 # Set-up says what it is doing, phase by phase; pip's full output goes to a log that is shown when it fails.
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT)
 	@$(PYTHON) tools/prereqs.py
 	@echo "[setup] 1/4 virtual environment $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +33,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
 		{ tail -n 30 $(VENV)/pip.log; echo "[setup] pip failed; full log: $(VENV)/pip.log"; exit 1; }
 	@echo "[setup] 3/4 checking the installed packages import"
-	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy" >/dev/null
+	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy, payment_api, fastapi" >/dev/null
 	@echo "[setup] 4/4 warming the jsii cache (makes every later synth fast)"
 	@$(PY) tools/warm_jsii_cache.py
 	@rm -f $(VENV)/.installed-* && touch $@
@@ -68,6 +69,12 @@ lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + im
 # (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).
 unit: $(STAMP) $(CDKTF_CLI)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
 	$(PY) -m pytest tests/unit -q
+
+api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
+	$(PY) -m pytest tests/service -q
+
+api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
+	$(PY) -m tools.payment_api.local --port $(or $(API_PORT),8080)
 
 bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-identical synth output
 	$(PY) -m pytest tests/bindings -q
@@ -107,7 +114,7 @@ docs: $(STAMP)  ## [develop] regenerate every generated document (README tables 
 docs-check: $(STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs --check
 
-TEST_STEPS := lint unit bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
+TEST_STEPS := lint unit api-tests bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.run_steps $(TEST_STEPS)
 

@@ -1,1 +1,0 @@
-"""Application services deployed onto the platform; they never import the infrastructure code (import-linter)."""

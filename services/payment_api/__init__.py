@@ -1,1 +1,0 @@
-"""The payment API (the service the Auto Scaling Group runs) lives here."""

@@ -1,0 +1,214 @@
+"""The FastAPI application: routes, problem details for every error, readiness."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from psycopg import Connection
+from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from payment_api import idempotency, payments
+from payment_api.carddata import contains_card_number, tree_contains_card_number
+from payment_api.config import Settings, load_settings
+from payment_api.db import database_ready, make_pool
+from payment_api.jsonbody import BodyError, dumps, fingerprint, parse_body
+from payment_api.logs import AccessLog
+from payment_api.migrate import head_revision
+from payment_api.models import Payment, PaymentCreate, Problem, Refund, RefundCreate, RefundList, validate
+from payment_api.operator_keys import authenticate
+from payment_api.problems import ProblemError, problem_response
+from payment_api.processor import Processor, make_processor
+
+PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="1-255 printable ASCII")]
+Authorization = Annotated[str | None, Header(description="Bearer <operator API key>")]
+
+
+def _body_schema(model: type[PaymentCreate] | type[RefundCreate]) -> dict[str, Any]:
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+async def read_json(request: Request) -> Any:
+    """The parsed body, after the card-number check (which runs before any other validation)."""
+    raw = await request.body()
+    try:
+        body = parse_body(raw)
+    except BodyError:
+        if contains_card_number(raw.decode("utf-8", errors="replace")):
+            raise ProblemError("card_data_not_accepted", "Card data is not accepted: use a payment_method token.") \
+                from None
+        raise ProblemError("validation_failed", "The body is not valid JSON.",
+                           [{"field": "body", "message": "must be a UTF-8 JSON object"}]) from None
+    if tree_contains_card_number(body):
+        raise ProblemError("card_data_not_accepted", "Card data is not accepted: use a payment_method token.")
+    return body
+
+
+def _answer(outcome: idempotency.Outcome) -> Response:
+    headers = dict(outcome.headers)
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
+
+
+def _key(request: Request, value: str | None) -> str:
+    key = idempotency.check_key(value)
+    request.state.idempotency_key_hash = idempotency.key_hash(key)[:16]
+    return key
+
+
+def _json_content_type(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ProblemError("validation_failed", "The body must be application/json.",
+                           [{"field": "Content-Type", "message": "must be application/json"}])
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_problem(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, ProblemError)
+        return problem_response(error.code, error.detail, error.errors, error.headers)
+
+    async def on_validation(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        errors = [{"field": ".".join(str(part) for part in item["loc"]), "message": str(item["msg"])}
+                  for item in error.errors()]
+        return problem_response("validation_failed", "The request is not valid.", errors)
+
+    async def on_http(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        if error.status_code == 405:
+            return problem_response("method_not_allowed", "This method is not allowed here.")
+        return problem_response("not_found", "No such resource.")
+
+    async def on_database(_request: Request, _error: Exception) -> Response:
+        return problem_response("service_unavailable", "The database is unavailable; retry with the same key.",
+                                headers={"Retry-After": "1"})
+
+    async def on_unexpected(_request: Request, _error: Exception) -> Response:
+        return problem_response("internal_error", "Internal error; retry with the same key.")
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(psycopg.OperationalError, on_database)
+    app.add_exception_handler(PoolTimeout, on_database)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application; raises ``ConfigError`` when the environment is not one the service may run with."""
+    settings = settings or load_settings()
+    pool = make_pool(settings)
+    processor = make_processor(settings)
+    head = head_revision()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pool.open(wait=False)
+        processor.open()
+        try:
+            yield
+        finally:
+            processor.close()
+            pool.close(timeout=5.0)
+
+    app = FastAPI(title="Payment API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(AccessLog)
+    _install_error_handlers(app)
+    _install_routes(app, settings, pool, processor, head)
+    return app
+
+
+def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, processor: Processor, head: str) -> None:
+    @app.get("/health", responses={200: {"content": {"application/json": {}}}})
+    def health() -> Response:
+        return Response(dumps({"status": "ok"}), media_type="application/json")
+
+    @app.get("/ready", responses={503: PROBLEM})
+    def ready() -> Response:
+        try:
+            if database_ready(pool, head):
+                return Response(dumps({"status": "ready"}), media_type="application/json")
+            detail = "The database schema is not at the expected revision."
+        except (psycopg.Error, PoolTimeout):
+            detail = "The database is unreachable."
+        return problem_response("service_unavailable", detail, headers={"Retry-After": "1"})
+
+    _install_payment_routes(app, settings, pool, processor)
+    _install_refund_routes(app, pool, processor)
+
+
+def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, processor: Processor) -> None:
+    @app.post("/v1/payments", status_code=201, openapi_extra=_body_schema(PaymentCreate),
+              responses={201: {"model": Payment}, 202: {"model": Payment}, 400: PROBLEM, 409: PROBLEM,
+                         422: PROBLEM, 503: PROBLEM})
+    async def create_payment(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
+        body = await read_json(request)
+        key = _key(request, idempotency_key)
+        _json_content_type(request)
+        payment = validate(PaymentCreate, body)
+        route_fingerprint = fingerprint("POST", "/v1/payments", body)
+
+        def work(conn: Connection, row: idempotency.KeyRow) -> idempotency.Outcome:
+            return payments.create_payment(conn, row, payment, processor, settings.crash_after_processor)
+
+        outcome = await run_in_threadpool(idempotency.run, pool, "POST /v1/payments", key, route_fingerprint, work)
+        request.state.payment_id = _payment_id(outcome)
+        return _answer(outcome)
+
+    @app.get("/v1/payments/{payment_id}", responses={200: {"model": Payment}, 404: PROBLEM})
+    def get_payment(request: Request, payment_id: str) -> Response:
+        request.state.payment_id = payment_id
+        with pool.connection() as conn:
+            row = payments.load_payment(conn, payment_id)
+        if row is None:
+            raise ProblemError("not_found", "No such payment.")
+        return Response(dumps(payments.payment_view(row)), media_type="application/json")
+
+
+def _payment_id(outcome: idempotency.Outcome) -> str | None:
+    location = outcome.headers.get("Location", "")
+    return location.rsplit("/", 1)[-1] or None
+
+
+def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Processor) -> None:
+    @app.post("/v1/payments/{payment_id}/refunds", status_code=201, openapi_extra=_body_schema(RefundCreate),
+              responses={201: {"model": Refund}, 400: PROBLEM, 401: PROBLEM, 404: PROBLEM, 409: PROBLEM,
+                         422: PROBLEM, 503: PROBLEM})
+    async def create_refund(request: Request, payment_id: str, idempotency_key: IdempotencyKey = None,
+                            authorization: Authorization = None) -> Response:
+        request.state.payment_id = payment_id
+        body = await read_json(request)
+        await run_in_threadpool(authenticate, pool, authorization)
+        key = _key(request, idempotency_key)
+        _json_content_type(request)
+        refund = validate(RefundCreate, body)
+        route_fingerprint = fingerprint("POST", f"/v1/payments/{payment_id}/refunds", body)
+        scope = f"POST /v1/payments/{{id}}/refunds {payment_id}"
+
+        def work(conn: Connection, row: idempotency.KeyRow) -> idempotency.Outcome:
+            return payments.create_refund(conn, row, payment_id, refund, processor)
+
+        outcome = await run_in_threadpool(idempotency.run, pool, scope, key, route_fingerprint, work)
+        return _answer(outcome)
+
+    @app.get("/v1/payments/{payment_id}/refunds", responses={200: {"model": RefundList}, 401: PROBLEM,
+                                                              404: PROBLEM})
+    def list_refunds(request: Request, payment_id: str, authorization: Authorization = None) -> Response:
+        request.state.payment_id = payment_id
+        authenticate(pool, authorization)
+        with pool.connection() as conn:
+            if payments.load_payment(conn, payment_id) is None:
+                raise ProblemError("not_found", "No such payment.")
+            data = payments.list_refunds(conn, payment_id)
+        return Response(dumps({"data": data, "has_more": False}), media_type="application/json")

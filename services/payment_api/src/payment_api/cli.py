@@ -1,0 +1,82 @@
+"""``payment-api`` (or ``python -m payment_api``): serve, migrate, purge-idempotency-keys, create-operator-key.
+
+Every command reads the environment of README "Payment API"; a configuration the service may not run with
+(e.g. production without ``PAYMENT_PROCESSOR``) exits with status 2 and the reason, before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging.config
+import sys
+
+from payment_api.config import ConfigError, Settings, load_settings
+from payment_api.logs import LOG_CONFIG
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn  # pylint: disable=import-outside-toplevel
+
+    from payment_api.app import create_app  # pylint: disable=import-outside-toplevel
+
+    try:
+        app = create_app(settings)
+    except ValueError as error:  # an unknown PAYMENT_PROCESSOR
+        print(f"payment-api: configuration refused: {error}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=LOG_CONFIG,
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from payment_api.migrate import upgrade  # pylint: disable=import-outside-toplevel
+
+    upgrade(settings.owner_database, settings.database.user)
+    logging.getLogger("payment_api.migrate").info("schema at head")
+    return 0
+
+
+def _purge(settings: Settings, _args: argparse.Namespace) -> int:
+    from payment_api import idempotency  # pylint: disable=import-outside-toplevel
+    from payment_api.db import make_pool  # pylint: disable=import-outside-toplevel
+
+    pool = make_pool(settings)
+    pool.open(wait=True, timeout=10)
+    try:
+        deleted = idempotency.purge(pool, settings.retention_hours)
+    finally:
+        pool.close()
+    logging.getLogger("payment_api.purge").info("purged", extra={"fields": {"deleted": deleted}})
+    return 0
+
+
+def _create_operator_key(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_api import operator_keys  # pylint: disable=import-outside-toplevel
+
+    key = operator_keys.create(settings.owner_database.conninfo(), args.label)
+    print(f"Operator key: {key}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="payment-api", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    commands.add_parser("migrate", help="upgrade the schema to head as the owner role (advisory-locked)")
+    commands.add_parser("purge-idempotency-keys", help="delete idempotency keys older than the retention")
+    create = commands.add_parser("create-operator-key", help="create an operator API key; prints it once")
+    create.add_argument("--label", default="operator")
+    args = parser.parse_args(argv)
+    logging.config.dictConfig(LOG_CONFIG)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"payment-api: configuration refused: {error}", file=sys.stderr)
+        return 2
+    handlers = {"serve": _serve, "migrate": _migrate, "purge-idempotency-keys": _purge,
+                "create-operator-key": _create_operator_key}
+    return handlers[args.command](settings, args)

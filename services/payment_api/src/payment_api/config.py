@@ -1,0 +1,111 @@
+"""Settings from the environment (README "Payment API" lists every variable).
+
+Production is strict: the processor must be named (no simulator by accident), TLS must be ``verify-full`` and the
+test-only crash hook is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+ENVIRONMENTS = ("development", "test", "production")
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+MIN_RETENTION_HOURS = 24
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a configuration the service may run with."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """How to reach PostgreSQL as one role (the application role, or the owner role for migrations)."""
+
+    host: str
+    port: int
+    name: str
+    user: str
+    password: str
+    sslmode: str
+    sslrootcert: str | None
+    connect_timeout: int = 5
+
+    def conninfo(self) -> str:
+        """A libpq connection string (password included: never log it)."""
+        parts = {"host": self.host, "port": str(self.port), "dbname": self.name, "user": self.user,
+                 "password": self.password, "sslmode": self.sslmode, "connect_timeout": str(self.connect_timeout),
+                 "application_name": "payment-api"}
+        if self.sslrootcert:
+            parts["sslrootcert"] = self.sslrootcert
+        return " ".join(f"{key}='{_escape(value)}'" for key, value in parts.items() if value)
+
+    def sqlalchemy_url(self) -> str:
+        """The URL Alembic's engine uses (psycopg 3 driver); the password goes through ``connect_args``."""
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{self.name}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    environment: str
+    processor: str
+    database: DatabaseSettings
+    owner_user: str
+    owner_password: str
+    pool_max: int
+    retention_hours: int
+    crash_after_processor: bool
+
+    @property
+    def owner_database(self) -> DatabaseSettings:
+        """The owner role's connection (migrations, operator keys): same server, same TLS settings."""
+        return DatabaseSettings(self.database.host, self.database.port, self.database.name, self.owner_user,
+                                self.owner_password, self.database.sslmode, self.database.sslrootcert)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError as error:
+        raise ConfigError(f"{name} must be an integer") from error
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the settings; raises ``ConfigError`` naming the variable at fault."""
+    env = os.environ if env is None else env
+    environment = env.get("PAYMENT_ENVIRONMENT", "development")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"PAYMENT_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
+    production = environment == "production"
+    processor = env.get("PAYMENT_PROCESSOR", "" if production else "simulated")
+    if not processor:
+        raise ConfigError("PAYMENT_PROCESSOR must be set in production (no default processor there)")
+    sslmode = env.get("PAYMENT_DB_SSLMODE", "verify-full")
+    if sslmode not in SSL_MODES:
+        raise ConfigError(f"PAYMENT_DB_SSLMODE must be one of {', '.join(SSL_MODES)}")
+    if production and sslmode != "verify-full":
+        raise ConfigError("PAYMENT_DB_SSLMODE must be verify-full in production")
+    crash = env.get("PAYMENT_TEST_CRASH_AFTER_PROCESSOR", "") == "1"
+    if crash and production:
+        raise ConfigError("PAYMENT_TEST_CRASH_AFTER_PROCESSOR is a test hook, refused in production")
+    retention = _int(env, "PAYMENT_IDEMPOTENCY_RETENTION_HOURS", MIN_RETENTION_HOURS)
+    if retention < MIN_RETENTION_HOURS:
+        raise ConfigError(f"PAYMENT_IDEMPOTENCY_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS}")
+    database = DatabaseSettings(
+        host=env.get("PAYMENT_DB_HOST", "127.0.0.1"), port=_int(env, "PAYMENT_DB_PORT", 5432),
+        name=env.get("PAYMENT_DB_NAME", "payments"), user=env.get("PAYMENT_DB_USER", "payment_app"),
+        password=env.get("PAYMENT_DB_PASSWORD", ""), sslmode=sslmode,
+        sslrootcert=env.get("PAYMENT_DB_SSLROOTCERT") or None)
+    return Settings(environment=environment, processor=processor, database=database,
+                    owner_user=env.get("PAYMENT_DB_OWNER_USER", "payment_owner"),
+                    owner_password=env.get("PAYMENT_DB_OWNER_PASSWORD", ""),
+                    pool_max=_int(env, "PAYMENT_DB_POOL_MAX", 10), retention_hours=retention,
+                    crash_after_processor=crash)

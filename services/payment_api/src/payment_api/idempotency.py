@@ -1,0 +1,142 @@
+"""Idempotency keys, enforced by PostgreSQL (never check-then-insert).
+
+A key is claimed with ``INSERT ... ON CONFLICT (scope, key_hash) DO NOTHING`` and, in the same transaction, a
+session-level advisory lock on the row's id. The lock says "a request is working on this key": it lives as long
+as the connection, so a process that dies (or loses its connection) releases it at once and a retry can resume
+from the row's recovery point. Only final answers are stored (``response_body``, byte for byte); a 4xx deletes the
+row, so the key may be retried. The key itself is never stored: only its SHA-256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from payment_api.problems import ProblemError
+
+MAX_KEY_LENGTH = 255
+COLUMNS = "id, fingerprint, recovery_point, payment_id, refund_id, response_status, response_body, response_location"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One idempotency key's state."""
+
+    id: int
+    fingerprint: str
+    recovery_point: str
+    payment_id: str | None
+    refund_id: str | None
+    response_status: int | None
+    response_body: bytes | None
+    response_location: str | None
+
+
+@dataclass
+class Outcome:
+    """An answer: ``replayed`` when it comes from the stored final answer."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False
+
+
+def check_key(value: str | None) -> str:
+    """The contract's key rules: 1-255 printable ASCII characters."""
+    if value is None:
+        raise ProblemError("idempotency_key_missing", "This request needs an Idempotency-Key header.")
+    if not 1 <= len(value) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in value):
+        raise ProblemError("idempotency_key_invalid",
+                           "The Idempotency-Key must be 1 to 255 printable ASCII characters.")
+    return value
+
+
+def key_hash(key: str) -> str:
+    """What is stored and logged instead of the key."""
+    return hashlib.sha256(key.encode("ascii")).hexdigest()
+
+
+def _row(values: tuple[object, ...] | None) -> KeyRow | None:
+    if values is None:
+        return None
+    return KeyRow(*values)  # type: ignore[arg-type]  # psycopg rows are untyped tuples; the column order is COLUMNS
+
+
+def _claim(conn: Connection, scope: str, hashed: str, fingerprint: str) -> tuple[KeyRow, bool]:
+    """The key's row (created when new) and whether this request now holds its lock."""
+    for _ in range(3):
+        with conn.transaction():
+            row = _row(conn.execute(
+                "INSERT INTO idempotency_keys (scope, key_hash, fingerprint, recovery_point)"
+                f" VALUES (%s, %s, %s, 'started') ON CONFLICT (scope, key_hash) DO NOTHING RETURNING {COLUMNS}",
+                (scope, hashed, fingerprint)).fetchone())
+            if row is None:
+                row = _row(conn.execute(f"SELECT {COLUMNS} FROM idempotency_keys WHERE scope = %s AND key_hash = %s",
+                                        (scope, hashed)).fetchone())
+            if row is None:
+                continue  # deleted (a 4xx) between the two statements: claim again
+            if row.fingerprint != fingerprint or row.recovery_point == "finished":
+                return row, False
+            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (row.id,)).fetchone()
+            return row, bool(locked and locked[0])
+    raise ProblemError("idempotency_request_in_progress", "A request with this key is in progress.",
+                       headers={"Retry-After": "1"})
+
+
+def _replay(row: KeyRow) -> Outcome:
+    assert row.response_status is not None and row.response_body is not None
+    headers = {"Idempotent-Replayed": "true"}
+    if row.response_location:
+        headers["Location"] = row.response_location
+    return Outcome(row.response_status, bytes(row.response_body), headers, replayed=True)
+
+
+def finish(conn: Connection, row_id: int, status: int, body: bytes, location: str | None) -> None:
+    """Store the final answer (call inside the transaction that makes the work final)."""
+    conn.execute("UPDATE idempotency_keys SET recovery_point = 'finished', response_status = %s,"
+                 " response_body = %s, response_location = %s WHERE id = %s", (status, body, location, row_id))
+
+
+def run(pool: ConnectionPool, scope: str, key: str, fingerprint: str,
+        work: Callable[[Connection, KeyRow], Outcome]) -> Outcome:
+    """Answer a request exactly once per (scope, key): replay, refuse, or run ``work`` from the recovery point."""
+    hashed = key_hash(key)
+    with pool.connection() as conn:
+        row, locked = _claim(conn, scope, hashed, fingerprint)
+        if row.fingerprint != fingerprint:
+            raise ProblemError("idempotency_key_reused",
+                               "This Idempotency-Key was used with a different request.")
+        if row.recovery_point == "finished":
+            return _replay(row)
+        if not locked:
+            raise ProblemError("idempotency_request_in_progress", "A request with this key is in progress.",
+                               headers={"Retry-After": "1"})
+        try:
+            current = _row(conn.execute(f"SELECT {COLUMNS} FROM idempotency_keys WHERE id = %s",
+                                        (row.id,)).fetchone())
+            assert current is not None
+            if current.recovery_point == "finished":
+                return _replay(current)
+            try:
+                return work(conn, current)
+            except ProblemError as problem:
+                if problem.code in {"not_found", "refund_exceeds_payment", "payment_not_refundable"}:
+                    conn.execute("DELETE FROM idempotency_keys WHERE id = %s", (row.id,))
+                raise
+        finally:
+            with contextlib.suppress(Exception):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (row.id,))
+
+
+def purge(pool: ConnectionPool, retention_hours: int) -> int:
+    """Delete keys older than the retention (at least 24 hours); returns how many."""
+    with pool.connection() as conn:
+        cursor = conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %s)",
+                              (max(retention_hours, 24),))
+        return cursor.rowcount

@@ -1,0 +1,101 @@
+"""Typed request and response models (the OpenAPI 3.1 document is generated from them)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from payment_api.problems import ProblemError
+
+Currency = Literal["USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF", "SEK", "NOK", "DKK", "NZD", "SGD"]
+CURRENCIES: tuple[str, ...] = get_args(Currency)
+ModelT = TypeVar("ModelT", bound=BaseModel)
+MAX_AMOUNT = 99_999_999
+
+Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT, strict=True, description="minor units (cents), a JSON integer")]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
+
+
+class PaymentCreate(BaseModel):
+    """Body of ``POST /v1/payments`` (unknown fields refused)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    amount: Amount
+    currency: Currency
+    payment_method: Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,64}$")]
+    description: Annotated[str, StringConstraints(max_length=200)] | None = None
+    customer_email: Email | None = None
+
+
+class RefundCreate(BaseModel):
+    """Body of ``POST /v1/payments/{id}/refunds``: no amount means the refundable remainder."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    amount: Amount | None = None
+    reason: Literal["requested_by_customer", "duplicate", "fraudulent"]
+
+
+class Card(BaseModel):
+    """What the processor tells about the card: never more than brand and last four digits."""
+
+    brand: str
+    last4: str
+
+
+class Payment(BaseModel):
+    """A payment's public view (``customer_email`` is stored, never returned)."""
+
+    id: str
+    status: Literal["processing", "succeeded", "failed"]
+    amount: int
+    currency: str
+    amount_refunded: int
+    description: str | None
+    card: Card | None
+    failure_code: str | None
+    created_at: str
+
+
+class Refund(BaseModel):
+    """A refund."""
+
+    id: str
+    payment_id: str
+    amount: int
+    status: Literal["pending", "succeeded", "failed"]
+    reason: str
+    created_at: str
+
+
+class RefundList(BaseModel):
+    """``GET /v1/payments/{id}/refunds``, newest first."""
+
+    data: list[Refund]
+    has_more: bool
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with the contract's ``code``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, str]] | None = None
+
+
+def validate(model: type[ModelT], body: Any) -> ModelT:
+    """Validate a parsed body; errors name the field and never quote the value."""
+    if not isinstance(body, dict):
+        raise ProblemError("validation_failed", "The body must be a JSON object.",
+                           [{"field": "body", "message": "must be a JSON object"}])
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        errors = [{"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
+                  for item in error.errors(include_url=False, include_input=False, include_context=False)]
+        raise ProblemError("validation_failed", "The request body is not valid.", errors) from error

@@ -1,0 +1,157 @@
+"""Payments and refunds: each request runs in recovery-point phases around the processor call, which is made
+outside any database transaction.
+
+Payment: ``started`` -> (tx: insert the payment, ``processing``) ``payment_created`` -> processor call ->
+(tx: the outcome and the final answer) ``finished``. Refund: ``started`` -> (tx: reserve the amount on the
+payment row, guarded by ``amount_refunded + n <= amount`` and the ``refunds_within_amount`` CHECK) ``refund_created``
+-> processor call -> (tx: the outcome, releasing the reservation when it failed, and the final answer).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import string
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import Connection, errors
+
+from payment_api.idempotency import KeyRow, Outcome, finish
+from payment_api.jsonbody import dumps
+from payment_api.models import PaymentCreate, RefundCreate
+from payment_api.problems import ProblemError
+from payment_api.processor import Processor, ProcessorTimeout
+
+ALPHABET = string.ascii_letters + string.digits
+PAYMENT_COLUMNS = ("id, status, amount, currency, amount_refunded, description, card_brand, card_last4, failure_code,"
+                   " created_at, payment_method")
+REFUND_COLUMNS = "id, payment_id, amount, status, reason, created_at"
+
+
+def new_id(prefix: str) -> str:
+    """``prefix_`` + 22 base62 characters: 130 random bits, not time-ordered."""
+    return f"{prefix}_" + "".join(secrets.choice(ALPHABET) for _ in range(22))
+
+
+def timestamp(value: datetime) -> str:
+    """``2026-11-30T10:00:00.123Z``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def payment_view(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The public view of a payment row (``PAYMENT_COLUMNS`` order)."""
+    card = {"brand": row[6], "last4": row[7]} if row[6] else None
+    return {"id": row[0], "status": row[1], "amount": row[2], "currency": row[3], "amount_refunded": row[4],
+            "description": row[5], "card": card, "failure_code": row[8], "created_at": timestamp(row[9])}
+
+
+def refund_view(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The view of a refund row (``REFUND_COLUMNS`` order)."""
+    return {"id": row[0], "payment_id": row[1], "amount": row[2], "status": row[3], "reason": row[4],
+            "created_at": timestamp(row[5])}
+
+
+def load_payment(conn: Connection, payment_id: str) -> tuple[Any, ...] | None:
+    """A payment row, or None."""
+    return conn.execute(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = %s", (payment_id,)).fetchone()
+
+
+def _crash_hook(enabled: bool) -> None:
+    """Test hook (``PAYMENT_TEST_CRASH_AFTER_PROCESSOR=1``, refused in production): die between the processor
+    call and the commit, the way a killed instance would."""
+    if enabled:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def create_payment(conn: Connection, key: KeyRow, request: PaymentCreate, processor: Processor,
+                   crash_after_processor: bool = False) -> Outcome:
+    """The idempotent work of ``POST /v1/payments`` from ``key``'s recovery point."""
+    payment_id = key.payment_id
+    if key.recovery_point == "started":
+        payment_id = new_id("pay")
+        with conn.transaction():
+            conn.execute("INSERT INTO payments (id, status, amount, currency, payment_method, description,"
+                         " customer_email) VALUES (%s, 'processing', %s, %s, %s, %s, %s)",
+                         (payment_id, request.amount, request.currency, request.payment_method, request.description,
+                          request.customer_email))
+            conn.execute("UPDATE idempotency_keys SET recovery_point = 'payment_created', payment_id = %s"
+                         " WHERE id = %s", (payment_id, key.id))
+    assert payment_id is not None
+    row = load_payment(conn, payment_id)
+    assert row is not None
+    location = f"/v1/payments/{payment_id}"
+    try:
+        result = processor.charge(payment_id, row[2], row[3], row[10])
+    except ProcessorTimeout:
+        return Outcome(202, dumps(payment_view(row)), {"Location": location, "Retry-After": "1"})
+    _crash_hook(crash_after_processor)
+    with conn.transaction():
+        conn.execute("UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s"
+                     " WHERE id = %s", ("succeeded" if result.succeeded else "failed", result.brand, result.last4,
+                                        result.failure_code, payment_id))
+        final = load_payment(conn, payment_id)
+        assert final is not None
+        body = dumps(payment_view(final))
+        finish(conn, key.id, 201, body, location)
+    return Outcome(201, body, {"Location": location})
+
+
+def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate) -> str:
+    refund_id = new_id("re")
+    with conn.transaction():
+        payment = conn.execute("SELECT amount, amount_refunded, status FROM payments WHERE id = %s FOR UPDATE",
+                               (payment_id,)).fetchone()
+        if payment is None:
+            raise ProblemError("not_found", "No such payment.")
+        if payment[2] != "succeeded":
+            raise ProblemError("payment_not_refundable", "Only a succeeded payment can be refunded.")
+        amount = request.amount if request.amount is not None else payment[0] - payment[1]
+        try:
+            reserved = conn.execute(
+                "UPDATE payments SET amount_refunded = amount_refunded + %s"
+                " WHERE id = %s AND amount_refunded + %s <= amount RETURNING amount_refunded",
+                (amount, payment_id, amount)).fetchone()
+        except errors.CheckViolation:
+            reserved = None
+        if reserved is None or amount <= 0:
+            raise ProblemError("refund_exceeds_payment", "The refunds would exceed the payment's amount.")
+        conn.execute("INSERT INTO refunds (id, payment_id, amount, status, reason) VALUES (%s, %s, %s, 'pending', %s)",
+                     (refund_id, payment_id, amount, request.reason))
+        conn.execute("UPDATE idempotency_keys SET recovery_point = 'refund_created', refund_id = %s WHERE id = %s",
+                     (refund_id, key.id))
+    return refund_id
+
+
+def create_refund(conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate,
+                  processor: Processor) -> Outcome:
+    """The idempotent work of ``POST /v1/payments/{id}/refunds`` from ``key``'s recovery point."""
+    refund_id = key.refund_id if key.recovery_point == "refund_created" else None
+    if refund_id is None:
+        refund_id = _reserve_refund(conn, key, payment_id, request)
+    row = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = %s", (refund_id,)).fetchone()
+    assert row is not None
+    try:
+        succeeded = processor.refund(refund_id, payment_id, row[2])
+    except ProcessorTimeout:
+        return Outcome(202, dumps(refund_view(row)), {"Retry-After": "1"})
+    with conn.transaction():
+        conn.execute("UPDATE refunds SET status = %s WHERE id = %s",
+                     ("succeeded" if succeeded else "failed", refund_id))
+        if not succeeded:
+            conn.execute("UPDATE payments SET amount_refunded = amount_refunded - %s WHERE id = %s",
+                         (row[2], payment_id))
+        final = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = %s", (refund_id,)).fetchone()
+        assert final is not None
+        body = dumps(refund_view(final))
+        finish(conn, key.id, 201, body, None)
+    return Outcome(201, body)
+
+
+def list_refunds(conn: Connection, payment_id: str) -> list[dict[str, Any]]:
+    """A payment's refunds, newest first."""
+    rows = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = %s ORDER BY created_at DESC, id",
+                        (payment_id,)).fetchall()
+    return [refund_view(row) for row in rows]

@@ -1,0 +1,112 @@
+"""The processor interface and the simulated processor shipped with the service.
+
+Adding a real processor: implement ``Processor`` (both calls must be idempotent on our ids, which every real
+processor supports through its own idempotency key: pass our payment id / refund id), raise ``ProcessorTimeout``
+when the outcome is unknown, and register a constructor in ``PROCESSORS``; ``PAYMENT_PROCESSOR`` names it.
+
+The simulator records each charge in its own table ``simulated_charges`` (primary key: our payment id, so a second
+call for the same payment returns the first outcome and counts a call, never a charge). The table is how the tests
+count charges across server processes: one row = one charge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from psycopg_pool import ConnectionPool
+
+from payment_api.config import Settings
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """The processor's answer: succeeded with a card brand and last four digits, or failed with a code."""
+
+    succeeded: bool
+    brand: str | None = None
+    last4: str | None = None
+    failure_code: str | None = None
+
+
+class ProcessorTimeout(Exception):
+    """The processor did not answer in time: the outcome is unknown, the same call is to be retried."""
+
+
+class Processor(Protocol):
+    """What the service needs from a payment processor."""
+
+    def charge(self, payment_id: str, amount: int, currency: str, payment_method: str) -> ChargeResult:
+        """Charge once per ``payment_id`` (a repeated call returns the first outcome)."""
+
+    def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
+        """Refund once per ``refund_id``; True when the refund succeeded."""
+
+    def open(self) -> None:
+        """Acquire what the processor needs (connections, sessions); called when the service starts."""
+
+    def close(self) -> None:
+        """Release it; called when the service stops."""
+
+
+# Test tokens of the contract: outcome, brand, last4, failure code.
+TEST_TOKENS: dict[str, tuple[str, str | None, str | None, str | None]] = {
+    "pm_card_visa": ("succeeded", "visa", "4242", None),
+    "pm_card_mastercard": ("succeeded", "mastercard", "4444", None),
+    "pm_card_declined": ("failed", None, None, "card_declined"),
+    "pm_card_insufficient_funds": ("failed", None, None, "insufficient_funds"),
+    "pm_card_processor_timeout": ("succeeded", "visa", "4242", None),
+}
+DEFAULT_OUTCOME = ("succeeded", "visa", "4242", None)
+TIMEOUT_TOKEN = "pm_card_processor_timeout"
+
+
+class SimulatedProcessor:
+    """Idempotent on our payment id; ``pm_card_processor_timeout`` times out on the first call for a payment (the
+    charge is recorded, the answer is lost: what a real network timeout looks like)."""
+
+    def __init__(self, settings: Settings) -> None:
+        # Its own pool, as a remote processor is its own system: a request holds its application connection (and
+        # the idempotency lock) while it calls the processor, so sharing that pool could starve it.
+        self._pool = ConnectionPool(settings.database.conninfo(), min_size=1, max_size=settings.pool_max,
+                                    kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
+                                    timeout=5.0, open=False, name="simulated-processor")
+
+    def open(self) -> None:
+        self._pool.open(wait=False)
+
+    def close(self) -> None:
+        self._pool.close(timeout=5.0)
+
+    def charge(self, payment_id: str, amount: int, currency: str, payment_method: str) -> ChargeResult:
+        outcome, brand, last4, failure = TEST_TOKENS.get(payment_method, DEFAULT_OUTCOME)
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO simulated_charges (payment_id, amount, currency, outcome, brand, last4, failure_code)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (payment_id) DO UPDATE"
+                " SET calls = simulated_charges.calls + 1"
+                " RETURNING outcome, brand, last4, failure_code, calls",
+                (payment_id, amount, currency, outcome, brand, last4, failure)).fetchone()
+        assert row is not None
+        if payment_method == TIMEOUT_TOKEN and row[4] == 1:
+            raise ProcessorTimeout(payment_id)
+        return ChargeResult(row[0] == "succeeded", row[1], row[2], row[3])
+
+    def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
+        with self._pool.connection() as conn:
+            conn.execute("INSERT INTO simulated_refunds (refund_id, payment_id, amount) VALUES (%s, %s, %s)"
+                         " ON CONFLICT (refund_id) DO NOTHING", (refund_id, payment_id, amount))
+        return True
+
+
+PROCESSORS: dict[str, Callable[[Settings], Processor]] = {"simulated": SimulatedProcessor}
+
+
+def make_processor(settings: Settings) -> Processor:
+    """The processor ``PAYMENT_PROCESSOR`` names."""
+    name = settings.processor
+    try:
+        return PROCESSORS[name](settings)
+    except KeyError:
+        raise ValueError(f"unknown PAYMENT_PROCESSOR {name!r} (known: {', '.join(PROCESSORS)})") from None

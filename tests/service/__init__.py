@@ -1,0 +1,1 @@
+"""Tests of the payment API (services/payment_api): `make api-tests`."""

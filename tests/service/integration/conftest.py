@@ -1,0 +1,112 @@
+"""One PostgreSQL 15 per test session (TLS with a test CA, verify-full, owner and application roles split as in
+production), migrated through the CLI as the owner role, and one uvicorn server process for the ordinary tests.
+Tests that need their own servers (two at once, a crash hook, a restart) start them with ``start_server``; every
+process is stopped by its fixture, failure or not."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tools.payment_api.postgres import DATABASE, LocalPostgres
+from tools.payment_api.process import ServiceProcess, run_cli
+
+VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    database = LocalPostgres()
+    try:
+        database.start()
+        migrated = run_cli(database.service_env(), "migrate")
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        yield database
+    finally:
+        database.stop()
+
+
+@pytest.fixture(scope="session")
+def operator_key(postgres: LocalPostgres) -> str:
+    created = run_cli(postgres.service_env(), "create-operator-key", "--label", "tests")
+    assert created.returncode == 0, created.stderr
+    line = created.stdout.strip().splitlines()[-1]
+    assert line.startswith("Operator key: opk_")
+    return line.removeprefix("Operator key: ")
+
+
+@pytest.fixture(scope="session")
+def start_server(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[Callable[..., ServiceProcess]]:
+    started: list[ServiceProcess] = []
+
+    def start(**extra_env: str) -> ServiceProcess:
+        log = tmp_path_factory.mktemp("server") / "server.log"
+        process = ServiceProcess(postgres.service_env(**extra_env), log)
+        started.append(process)
+        return process.start()
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def server(start_server: Callable[..., ServiceProcess]) -> ServiceProcess:
+    process = start_server()
+    process.wait_ready()
+    return process
+
+
+@pytest.fixture
+def client(server: ServiceProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=15) as http:
+        yield http
+
+
+def new_key() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+def pay_raw(client: httpx.Client, key: str | None, raw: bytes) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post("/v1/payments", content=raw, headers=headers)
+
+
+def pay(client: httpx.Client, key: str | None = None, **body: Any) -> httpx.Response:
+    return pay_raw(client, key, json.dumps({**VISA, **body}).encode())
+
+
+def refund(client: httpx.Client, payment_id: str, operator_key: str, key: str | None = None,
+           **body: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {operator_key}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post(f"/v1/payments/{payment_id}/refunds", json={"reason": "requested_by_customer", **body},
+                       headers=headers)
+
+
+def charges(postgres: LocalPostgres, payment_id: str | None = None) -> int:
+    """How many charges the simulated processor made (one row per charge, in its own table)."""
+    with postgres.superuser(DATABASE) as conn:
+        if payment_id is None:
+            row = conn.execute("SELECT count(*) FROM simulated_charges").fetchone()
+        else:
+            row = conn.execute("SELECT count(*) FROM simulated_charges WHERE payment_id = %s",
+                               (payment_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def log_of(process: ServiceProcess) -> str:
+    return Path(process.log_path).read_text(encoding="utf-8", errors="replace")

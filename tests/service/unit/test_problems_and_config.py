@@ -1,0 +1,70 @@
+"""Problem details (RFC 9457 + code) and the settings production refuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from payment_api.config import ConfigError, load_settings
+from payment_api.idempotency import check_key
+from payment_api.problems import TITLES, ProblemError, problem_document, problem_response
+
+CONTRACT_CODES = {
+    "validation_failed": 400, "card_data_not_accepted": 400, "idempotency_key_missing": 400,
+    "idempotency_key_invalid": 400, "unauthorized": 401, "not_found": 404, "idempotency_request_in_progress": 409,
+    "refund_exceeds_payment": 409, "payment_not_refundable": 409, "idempotency_key_reused": 422,
+    "service_unavailable": 503,
+}
+
+
+@pytest.mark.parametrize(("code", "status"), CONTRACT_CODES.items())
+def test_every_contract_code_has_its_status(code: str, status: int) -> None:
+    assert TITLES[code][0] == status
+    document = problem_document(code, "why")
+    assert document == {"type": f"/problems/{code}", "title": TITLES[code][1], "status": status, "detail": "why",
+                        "code": code}
+
+
+def test_problem_response_media_type_and_errors() -> None:
+    response = problem_response("validation_failed", "bad", [{"field": "amount", "message": "m"}], {"X-A": "1"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert json.loads(bytes(response.body))["errors"] == [{"field": "amount", "message": "m"}]
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    (None, "idempotency_key_missing"), ("", "idempotency_key_invalid"), ("k" * 256, "idempotency_key_invalid"),
+    ("caf\u00e9", "idempotency_key_invalid"), ("tab\there", "idempotency_key_invalid"),
+])
+def test_idempotency_key_rules(value: str | None, code: str) -> None:
+    with pytest.raises(ProblemError) as caught:
+        check_key(value)
+    assert caught.value.code == code
+
+
+def test_valid_idempotency_keys() -> None:
+    assert check_key("k" * 255) == "k" * 255
+    assert check_key(" ~printable ascii~ ") == " ~printable ascii~ "
+
+
+def test_production_names_its_processor() -> None:
+    with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR"):
+        load_settings({"PAYMENT_ENVIRONMENT": "production"})
+    assert load_settings({"PAYMENT_ENVIRONMENT": "production", "PAYMENT_PROCESSOR": "simulated"}).processor \
+        == "simulated"
+    assert load_settings({}).processor == "simulated"  # development: the simulator by default
+
+
+def test_production_refuses_weak_tls_and_the_crash_hook() -> None:
+    production = {"PAYMENT_ENVIRONMENT": "production", "PAYMENT_PROCESSOR": "simulated"}
+    with pytest.raises(ConfigError, match="verify-full"):
+        load_settings({**production, "PAYMENT_DB_SSLMODE": "require"})
+    with pytest.raises(ConfigError, match="test hook"):
+        load_settings({**production, "PAYMENT_TEST_CRASH_AFTER_PROCESSOR": "1"})
+    assert load_settings({"PAYMENT_TEST_CRASH_AFTER_PROCESSOR": "1"}).crash_after_processor
+
+
+def test_retention_is_at_least_24_hours() -> None:
+    with pytest.raises(ConfigError, match="at least 24"):
+        load_settings({"PAYMENT_IDEMPOTENCY_RETENTION_HOURS": "23"})
+    assert load_settings({"PAYMENT_IDEMPOTENCY_RETENTION_HOURS": "48"}).retention_hours == 48
