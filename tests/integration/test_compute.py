@@ -199,6 +199,7 @@ def test_launch_template_encrypted_root_volume_monitoring_profile(aws: Callable[
     data = _launch_template_data(aws, output)
     ebs = data["BlockDeviceMappings"][0]["Ebs"]
     assert ebs["Encrypted"] is True and ebs["VolumeType"] == "gp3"
+    assert ebs["KmsKeyId"] == output("data_kms_key_arn")  # the customer-managed data key, not aws/ebs
     assert data["Monitoring"]["Enabled"] is True
     profile_name = data["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1]
     roles = aws("iam").get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]

@@ -52,6 +52,9 @@ def test_launch_template_requires_imdsv2_and_encrypts_root_volume(resources):
     assert lt["metadata_options"]["http_put_response_hop_limit"] == 1
     ebs = lt["block_device_mappings"][0]["ebs"]
     assert ebs["encrypted"] == "true" and ebs["volume_type"] == "gp3"
+    # The customer-managed data key, not aws/ebs (PF-EBS-CMK).
+    data_key = by_path(resources, "aws_kms_key", "encryption/data_key")[0]
+    assert ebs["kms_key_id"] == ref("aws_kms_key", data_key, "arn")
     assert lt["monitoring"]["enabled"] is True
     assert "aws_iam_instance_profile" in lt["iam_instance_profile"]["arn"]
     assert lt["instance_type"] == "${var.instance_type}"
@@ -92,6 +95,9 @@ def test_asg_sizes_health_checks_refresh_and_scaling(resources):
     assert (asg["min_size"], asg["max_size"], asg["desired_capacity"]) == (
         "${var.asg_min_size}", "${var.asg_max_size}", "${var.asg_desired_capacity}")
     assert asg["health_check_type"] == "ELB"
+    # Launches through the stack's own service-linked role, the one the data key's policy admits.
+    slr = by_path(resources, "aws_iam_service_linked_role", "encryption/autoscaling_service_role")[0]
+    assert asg["service_linked_role_arn"] == ref("aws_iam_service_linked_role", slr, "arn")
     assert len(asg["vpc_zone_identifier"]) == 3 and all("app_subnet" in s for s in asg["vpc_zone_identifier"])
     assert asg["instance_refresh"]["strategy"] == "Rolling"
     assert asg["instance_refresh"]["preferences"]["min_healthy_percentage"] == 100
