@@ -454,3 +454,29 @@ def check_ebs_customer_key(view: StackView) -> Iterator[Finding]:
                           f"{what} has kms_key_id = {key!r}: encrypted with the AWS managed aws/ebs key. Fix: "
                           "kms_key_id = the data key's ARN, whose policy admits the Auto Scaling group's "
                           "service-linked role (lib/components/encryption.py).")
+
+
+# PCI DSS 6.3.3: critical patches within one month; AWS accepts 86400-31536000 seconds (or 0: unlimited).
+MAX_INSTANCE_LIFETIME_LIMIT = 30 * 24 * 60 * 60
+MIN_INSTANCE_LIFETIME = 24 * 60 * 60
+
+
+@rule("PF-ASG-INSTANCE-LIFETIME", "Auto Scaling groups replace every instance within 30 days (max_instance_lifetime) "
+                                  "from the latest launch template: the plan-time AMI lookup reaches running "
+                                  "instances only through an apply and its refresh, this bounds their age anyway.",
+                                  pci=("6.3.3",))
+def check_instance_lifetime(view: StackView) -> Iterator[Finding]:
+    for group in view.resources("aws_autoscaling_group"):
+        value, _ = view.resolve(group.get("max_instance_lifetime"))
+        if group.get("max_instance_lifetime") is not None and value is None:
+            continue  # an expression known at plan time only
+        try:
+            seconds = int(value) if value is not None else 0
+        except (TypeError, ValueError):
+            seconds = -1
+        if not MIN_INSTANCE_LIFETIME <= seconds <= MAX_INSTANCE_LIFETIME_LIMIT:
+            yield finding("PF-ASG-INSTANCE-LIFETIME", group,
+                          f"max_instance_lifetime is {group.get('max_instance_lifetime')!r}: instances may outlive "
+                          "a month of security patches (or AWS refuses the value). Fix: max_instance_lifetime "
+                          f"between {MIN_INSTANCE_LIFETIME} and {MAX_INSTANCE_LIFETIME_LIMIT} seconds (30 days, "
+                          "lib.components.compute.MAX_INSTANCE_LIFETIME_SECONDS).")

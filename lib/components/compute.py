@@ -18,6 +18,10 @@
   not reach them).
 - The ASG spreads over the app subnets, replaces instances the ALB finds unhealthy, scales on CPU, and
   rolls a new launch template version out with an instance refresh that keeps capacity up.
+- Patching (PCI DSS 6.3.3, critical patches within one month): no instance lives longer than
+  ``MAX_INSTANCE_LIFETIME_SECONDS`` (30 days); the group replaces it from the latest launch template version.
+  Every plan reads the newest AL2023 AMI from the SSM parameter, so an apply after an AMI release makes a new
+  launch template version (``update_default_version``), which the instance refresh rolls out at once.
 """
 
 from __future__ import annotations
@@ -71,6 +75,9 @@ HEALTH_CHECK_PATH = "/health"
 # parameter (SSM) and the DB secret (Secrets Manager).
 DATA_KEY_VIA_SERVICES = ("ssm", "secretsmanager")
 CPU_TARGET_PERCENT = 60
+# PCI DSS 6.3.3: critical security patches within one month of release. Instances are replaced at this age at the
+# latest, on the AMI of the latest launch template version (AWS accepts 1 to 365 days, or 0 for none).
+MAX_INSTANCE_LIFETIME_SECONDS = 30 * 24 * 60 * 60
 # WAF answers WAFUnavailableEntityException while a new ALB settles, past the provider's 5-minute default
 # (terraform-provider-aws #29080); the provider retries that error until this timeout.
 WAF_ASSOCIATION_CREATE_TIMEOUT = "15m"
@@ -240,6 +247,7 @@ class Compute(Construct):
             min_size=scaling.min_size, max_size=scaling.max_size, desired_capacity=scaling.desired_capacity,
             health_check_type="ELB", health_check_grace_period=300, target_group_arns=[self._target_group.arn],
             service_linked_role_arn=props.volumes.launch_role_arn,
+            max_instance_lifetime=MAX_INSTANCE_LIFETIME_SECONDS,
             launch_template=AutoscalingGroupLaunchTemplate(
                 id=self._launch_template.id, version=Token.as_string(self._launch_template.latest_version),
             ),

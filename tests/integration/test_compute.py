@@ -149,6 +149,14 @@ def test_auto_scaling_group_sizes_and_placement(aws: Callable[[str], Any], outpu
     assert len(group["Instances"]) == expected.asg_desired_capacity
 
 
+@pytest.mark.pci("6.3.3")
+def test_auto_scaling_group_replaces_instances_within_30_days(aws: Callable[[str], Any],
+                                                              output: Callable[[str], Any]) -> None:
+    group = aws("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
+    assert group["MaxInstanceLifetime"] == 30 * 24 * 60 * 60
+
+
 def test_cpu_target_tracking_policy(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     policies = aws("autoscaling").describe_policies(AutoScalingGroupName=output("asg_name"))["ScalingPolicies"]
     tracking = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]

@@ -402,11 +402,13 @@ def autoscaling_policy_enabled() -> None:
 
 # Group settings moto's CreateAutoScalingGroup/UpdateAutoScalingGroup drop: request parameter -> model attribute
 # (the attribute the response serializer reads back under the same name, botocore.xform_name).
-KEPT_GROUP_SETTINGS = {"ServiceLinkedRoleARN": "service_linked_role_arn"}
+KEPT_GROUP_SETTINGS = {"ServiceLinkedRoleARN": "service_linked_role_arn",
+                       "MaxInstanceLifetime": "max_instance_lifetime"}
 
 
-@fidelity_patch("Auto Scaling groups keep the ServiceLinkedRoleARN they are created or updated with (moto always "
-                "reports the account's default AWSServiceRoleForAutoScaling, so every plan would change it back)")
+@fidelity_patch("Auto Scaling groups keep the ServiceLinkedRoleARN and MaxInstanceLifetime they are created or "
+                "updated with (moto reports the account's default AWSServiceRoleForAutoScaling and no lifetime, so "
+                "every plan would change them back)")
 def autoscaling_group_settings() -> None:
     """Store :data:`KEPT_GROUP_SETTINGS` from CreateAutoScalingGroup and UpdateAutoScalingGroup when given."""
     from moto.autoscaling.responses import AutoScalingResponse  # pylint: disable=import-outside-toplevel
@@ -418,7 +420,8 @@ def autoscaling_group_settings() -> None:
             group = self.autoscaling_backend.autoscaling_groups[params["AutoScalingGroupName"]]
             for parameter, attribute in KEPT_GROUP_SETTINGS.items():
                 if params.get(parameter) is not None:
-                    setattr(group, attribute, params[parameter])
+                    value = params[parameter]
+                    setattr(group, attribute, int(value) if attribute == "max_instance_lifetime" else value)
             return result
         return handler
 

@@ -113,6 +113,20 @@ def test_asg_sizes_health_checks_refresh_and_scaling(resources):
     assert tracking["predefined_metric_specification"]["predefined_metric_type"] == "ASGAverageCPUUtilization"
 
 
+@pytest.mark.pci("6.3.3")
+def test_instances_are_replaced_within_30_days_on_the_latest_template(resources, synth_json):
+    """PCI DSS 6.3.3: no instance outlives a month of patches; replacements use the latest launch template version,
+    whose AMI every plan reads from AWS's AL2023 parameter, and a new version rolls out by instance refresh."""
+    asg = by_path(resources, "aws_autoscaling_group", "compute/asg")[1]
+    assert asg["max_instance_lifetime"] == 30 * 24 * 60 * 60
+    assert "latest_version" in asg["launch_template"]["version"] and asg["instance_refresh"]["strategy"] == "Rolling"
+    lt = only(resources, "aws_launch_template")
+    assert lt["update_default_version"] is True
+    (name, parameter), = synth_json["data"]["aws_ssm_parameter"].items()
+    assert parameter["name"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
+
+
 def test_variables_default_to_the_spec_sizes(synth_json):
     variables = synth_json["variable"]
     assert (variables["asg_min_size"]["default"], variables["asg_max_size"]["default"],

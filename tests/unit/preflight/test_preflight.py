@@ -549,6 +549,20 @@ def test_launch_template_volumes_without_a_customer_key_are_caught(key: str | No
                   "Stack/vol")
 
 
+@pytest.mark.pci("6.3.3")
+@pytest.mark.parametrize(("lifetime", "caught"), [
+    (2592000, False), (86400, False), ("${var.lifetime}", False), (None, True), (0, True), (3600, True),
+    (31536000, True), ("30d", True)])
+def test_auto_scaling_groups_replace_instances_within_30_days(lifetime: Any, caught: bool) -> None:
+    body = {"max_size": 2, "min_size": 1, **({} if lifetime is None else {"max_instance_lifetime": lifetime})}
+    config = stack(("aws_autoscaling_group", *res("asg", **body)), variable={"lifetime": {"type": "number"}})
+    findings = only(config, "PF-ASG-INSTANCE-LIFETIME")
+    if caught:
+        assert_caught(findings, f"max_instance_lifetime is {lifetime!r}", "2592000")
+    else:
+        assert_clean(findings)
+
+
 @pytest.mark.pci("2.2")
 def test_imdsv2() -> None:
     assert_clean(only(stack(template()), "PF-IMDSV2"))
