@@ -54,6 +54,10 @@ KMS_KEY_ARN_PATTERN = re.compile(
     r"(?:key/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
     r"|alias/[A-Za-z0-9/_-]{1,250})$")
 
+# Who may administer the stack's KMS keys: the account root or one IAM role or user (no wildcard, no session ARN).
+IAM_PRINCIPAL_ARN_PATTERN = re.compile(
+    r"^arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:(?:root|(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})$")
+
 REGION_FILE = Path(__file__).resolve().parent / "AWS_REGION"
 # The project root: the local backend keeps its state here, outside every synth output (cdktf's own default).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +116,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     state_bucket: str | None = default("state_bucket")
     state_bucket_region: str | None = default("state_bucket_region")
     state_kms_key_arn: str | None = default("state_kms_key_arn")
+    kms_admin_principal_arn: str | None = default("kms_admin_principal_arn")
     project: str = "payment"
     owner: str = default("owner")
     repository: str = default("repository")
@@ -192,6 +197,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         """Every check, in the order a user fixes things: where and what the stack is, then its sizes."""
         self._validate_placement()
         self._validate_state_key()
+        self._validate_kms_admin()
         self._validate_network()
         self._validate_sizes()
         self._validate_services()
@@ -258,6 +264,15 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             raise _fail("TERRAFORM_STATE_KMS_KEY_ARN", key, f"the key is in {match.group(1)} but the state bucket is "
                         f"in {bucket_region}; S3 encrypts only with a key of the bucket's region",
                         f"Use a key in {bucket_region}.")
+
+    def _validate_kms_admin(self) -> None:
+        admin = self.kms_admin_principal_arn
+        if admin is not None and IAM_PRINCIPAL_ARN_PATTERN.match(admin) is None:
+            raise _fail("KMS_ADMIN_PRINCIPAL_ARN", admin, "expected the account root (arn:aws:iam::<account>:root) "
+                        "or one IAM role or user ARN (arn:aws:iam::<account>:role/<name>, ...:user/<name>); no "
+                        "wildcard and no assumed-role session",
+                        "Use the ARN of the role Terraform runs as (`aws iam get-role`), or unset it for the "
+                        "account root.")
 
     def _validate_services(self) -> None:
         versions = tunable("DB_ENGINE_VERSION").allowed

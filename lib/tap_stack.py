@@ -16,7 +16,7 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.components.compute import ApiSecrets, Compute, ComputeProps, ScalingSettings
+from lib.components.compute import ApiSecrets, Compute, ComputeProps, ScalingSettings, VolumeEncryption
 from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
 from lib.components.encryption import EncryptionKeys, EncryptionKeysProps
 from lib.components.frontend import Frontend, FrontendProps
@@ -75,7 +75,8 @@ class TapStack(TerraformStack):
     def _foundation(self, config: StackConfig, account_id: str, variables: StackVariables) -> Foundation:
         naming = Naming.for_config(config)
         keys = EncryptionKeys(self, "encryption", props=EncryptionKeysProps(
-            naming=naming, account_id=account_id, region=config.aws_region))
+            naming=naming, account_id=account_id, region=config.aws_region,
+            admin_principal_arn=config.kms_admin_principal_arn))
         network = Networking(self, "networking", props=NetworkingProps(
             naming=naming, vpc_cidr=config.vpc_cidr, az_count=config.az_count,
             single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
@@ -110,6 +111,7 @@ class TapStack(TerraformStack):
             certificate_arn=variables.certificate_arn, web_acl_arn=base.waf.web_acl_arn,
             access_logs=base.log_archive.destination, deletion_protection=config.deletion_protection,
             region=config.aws_region, account_id=account_id,
+            volumes=VolumeEncryption(key_arn=keys.data_key_arn, launch_role_arn=keys.autoscaling_role_arn),
             stack_tags=config.default_tags,
             scaling=ScalingSettings(
                 instance_type=variables.instance_type, min_size=variables.asg_min_size,
@@ -120,7 +122,7 @@ class TapStack(TerraformStack):
         frontend = Frontend(self, "frontend", props=FrontendProps(
             naming=naming, account_id=account_id, access_logs=base.log_archive.destination,
             force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
-            certificate_arn=config.frontend_certificate_arn))
+            certificate_arn=config.frontend_certificate_arn, key_admin_principal_arn=config.kms_admin_principal_arn))
         monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
             naming=naming, region=config.aws_region, account_id=account_id, logs_key_arn=keys.logs_key_arn,
             resources=MonitoredResources(

@@ -123,6 +123,13 @@ TUNABLES: tuple[Tunable, ...] = (
             rule="a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`) or alias ARN (`...:alias/<name>`) in "
                  "the state bucket's region; only with `TERRAFORM_STATE_BUCKET`",
             meaning="customer managed KMS key the S3 backend encrypts the state with (`kms_key_id`)", pci="3.5"),
+    Tunable(env="KMS_ADMIN_PRINCIPAL_ARN", field="kms_admin_principal_arn", kind=TEXT,
+            default_doc="unset: the account root (`arn:aws:iam::<account>:root`, i.e. the account's IAM policies)",
+            rule="`arn:aws:iam::<account>:root`, `...:role/<path/name>` or `...:user/<path/name>`; a role or user "
+                 "must be the principal Terraform runs as (AWS refuses a key policy its caller could not change "
+                 "back)",
+            meaning="who administers the stack's KMS keys (policy, rotation, deletion) without using them; use is "
+                    "granted to the account's IAM policies", pci="3.6"),
     Tunable(env="OWNER", field="owner", kind=TEXT, default="platform-team",
             rule="tag value: <= 256 characters, letters, digits, spaces and `_ . : / = + - @`; no `${` or `%{`",
             meaning="`Owner` tag on every resource"),

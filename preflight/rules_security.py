@@ -1,5 +1,6 @@
-"""Encryption at rest (PCI DSS 3.5), key policies, instance metadata hardening (PCI DSS 2.2), tags on launched
-instances and volumes, the ALB's TLS policy (PCI DSS 4.2) and the database audit log (PCI DSS 10.2).
+"""Encryption at rest (PCI DSS 3.5; EBS on a customer key), key policies (administration apart from use, PCI DSS
+3.6.1), instance metadata hardening (PCI DSS 2.2), tags on launched instances and volumes, the ALB's TLS policy
+(PCI DSS 4.2) and the database audit log (PCI DSS 10.2).
 
 checkov covers much of this resource by resource; these rules state the project's own, stricter baseline
 (every log group and topic on a customer key, SSM parameters only as SecureString) and fail synth on a
@@ -9,7 +10,9 @@ regression instead of waiting for the scan in CI.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 from preflight.aws_facts import ALB_TLS_POLICIES_WITHOUT_CBC, CLOUDWATCH_RETENTION_DAYS
@@ -348,3 +351,132 @@ def check_instance_managed_policies(view: StackView) -> Iterator[Finding]:
                           f"attaches {arn} to an EC2 instance role: {reason} Fix: an inline policy naming the "
                           "actions and resources the instances use (lib/blocks/iam.py), or add the policy with its "
                           "reason to instance_role_managed_policies.allowed in preflight/data/iam.json after review.")
+
+
+# ------------------------------------------------------------------------------------------ key policies
+# Actions that administer a KMS key and actions that use it (Service Authorization Reference, AWS KMS). A key
+# policy statement is judged by which of these its action patterns cover; IAM actions are case-insensitive.
+KMS_ADMIN_ACTIONS = (
+    "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:DisableKey", "kms:EnableKey",
+    "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:UpdateKeyDescription", "kms:CreateAlias",
+    "kms:UpdateAlias", "kms:DeleteAlias", "kms:TagResource", "kms:UntagResource", "kms:DeleteImportedKeyMaterial",
+)
+KMS_USE_ACTIONS = (
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:Sign", "kms:Verify", "kms:GenerateMac", "kms:VerifyMac", "kms:DeriveSharedSecret",
+)
+# The account principal (arn:aws:iam::<account>:root, or a bare account id): it delegates to IAM policies.
+_ACCOUNT_PRINCIPAL = re.compile(r"^(?:[0-9]{12}|arn:aws[a-z-]*:iam::[^:]+:root)$")
+
+
+def _covered(statement: Mapping[str, Any], actions: tuple[str, ...]) -> list[str]:
+    """The ``actions`` an Allow statement's Action patterns cover (all of them for ``NotAction``)."""
+    if "NotAction" in statement:
+        return list(actions)
+    patterns = [a.lower() for a in _actions(statement)]
+    return [a for a in actions if any(fnmatchcase(a.lower(), pattern) for pattern in patterns)]
+
+
+def _named_principals(statement: Mapping[str, Any]) -> list[str]:
+    """The ``AWS`` principals of a statement that are not the account (roles, users, service-linked roles)."""
+    principal = statement.get("Principal")
+    aws = principal.get("AWS") if isinstance(principal, Mapping) else principal
+    values = [aws] if isinstance(aws, str) else [a for a in aws or [] if isinstance(a, str)]
+    return [value for value in values if not _ACCOUNT_PRINCIPAL.match(value)]
+
+
+def _key_policies(view: StackView) -> Iterator[tuple[Resource, list[Mapping[str, Any]]]]:
+    for rtype in ("aws_kms_key", "aws_kms_key_policy"):
+        for resource in view.resources(rtype):
+            for statements in _policy_documents(view, resource, "policy"):
+                yield resource, statements
+
+
+@rule("PF-KMS-ADMIN-USE-SEPARATED", "No key policy statement gives a named (non-account) principal both key "
+                                    "administration and key use, or kms:*: administrators manage keys, users "
+                                    "use them, and the account's IAM policies decide who is which.",
+                                    pci=("3.5, 3.6, 3.7", "7.2, 8.2, 8.6"))
+def check_key_admin_use_separated(view: StackView) -> Iterator[Finding]:
+    for resource, statements in _key_policies(view):
+        for index, statement in enumerate(statements):
+            named = _named_principals(statement)
+            if statement.get("Effect", "Allow") != "Allow" or not named:
+                continue
+            sid = statement.get("Sid", f"statement {index}")
+            administers = _covered(statement, KMS_ADMIN_ACTIONS)
+            uses = _covered(statement, KMS_USE_ACTIONS)
+            if len(administers) == len(KMS_ADMIN_ACTIONS) and len(uses) == len(KMS_USE_ACTIONS):
+                yield finding("PF-KMS-ADMIN-USE-SEPARATED", resource,
+                              f"key policy {sid!r} gives {named} every KMS action (kms:*, * or NotAction). Fix: "
+                              "the key administrator gets lib.blocks.iam.KEY_ADMIN_ACTIONS only; use goes to the "
+                              "account root (IAM policies) or a service principal under a condition.")
+            elif administers and uses:
+                yield finding("PF-KMS-ADMIN-USE-SEPARATED", resource,
+                              f"key policy {sid!r} lets {named} both administer the key ({administers[:3]}...) "
+                              f"and use it ({uses[:3]}...). Fix: split administration "
+                              "(lib.blocks.iam.KEY_ADMIN_ACTIONS) from use (KEY_USE_ACTIONS) into separate "
+                              "statements for separate principals (PCI DSS 3.6.1).")
+
+
+@rule("PF-KMS-KEY-MANAGEABLE", "Every customer key keeps an administrator: an unconditioned statement allowing "
+                               "kms:PutKeyPolicy to an IAM principal, and no bypass of AWS's lockout safety check.",
+                               pci=("3.5, 3.6, 3.7",))
+def check_key_manageable(view: StackView) -> Iterator[Finding]:
+    for key in view.resources("aws_kms_key"):
+        if truthy(key.get("bypass_policy_lockout_safety_check")) is True:
+            yield finding("PF-KMS-KEY-MANAGEABLE", key,
+                          "bypass_policy_lockout_safety_check = true lets a policy no principal can change take "
+                          "effect: the key could never be administered again. Fix: remove it.")
+    for resource, statements in _key_policies(view):
+        if not any(statement.get("Effect", "Allow") == "Allow" and not statement.get("Condition")
+                   and isinstance(statement.get("Principal"), Mapping) and statement["Principal"].get("AWS")
+                   and _covered(statement, ("kms:PutKeyPolicy",)) for statement in statements):
+            yield finding("PF-KMS-KEY-MANAGEABLE", resource,
+                          "no statement lets an IAM principal change the key policy (kms:PutKeyPolicy): nobody "
+                          "could rotate administrators or revoke access. Fix: lib.blocks.iam.key_policy's "
+                          "KeyAdministration statement for KMS_ADMIN_PRINCIPAL_ARN (default the account root).")
+
+
+@rule("PF-EBS-CMK", "Launch templates and EBS volumes encrypt with a customer-managed key (kms_key_id), not the "
+                    "aws/ebs default key, whose policy cannot be restricted or separated.",
+                    pci=("3.5, 3.6, 3.7",))
+def check_ebs_customer_key(view: StackView) -> Iterator[Finding]:
+    volumes: list[tuple[Resource, str, Any]] = [
+        (volume, "EBS volume", volume.get("kms_key_id")) for volume in view.resources("aws_ebs_volume")]
+    for template in view.resources("aws_launch_template"):
+        for mapping in template.blocks("block_device_mappings"):
+            volumes += [(template, f"EBS volume {mapping.get('device_name')!r}", ebs.get("kms_key_id"))
+                        for ebs in source_blocks(mapping, "ebs")]
+    for resource, what, key in volumes:
+        if not key or (isinstance(key, str) and "alias/aws/" in key):
+            yield finding("PF-EBS-CMK", resource,
+                          f"{what} has kms_key_id = {key!r}: encrypted with the AWS managed aws/ebs key. Fix: "
+                          "kms_key_id = the data key's ARN, whose policy admits the Auto Scaling group's "
+                          "service-linked role (lib/components/encryption.py).")
+
+
+# PCI DSS 6.3.3: critical patches within one month; AWS accepts 86400-31536000 seconds (or 0: unlimited).
+MAX_INSTANCE_LIFETIME_LIMIT = 30 * 24 * 60 * 60
+MIN_INSTANCE_LIFETIME = 24 * 60 * 60
+
+
+@rule("PF-ASG-INSTANCE-LIFETIME", "Auto Scaling groups replace every instance within 30 days (max_instance_lifetime) "
+                                  "from the latest launch template: the plan-time AMI lookup reaches running "
+                                  "instances only through an apply and its refresh, this bounds their age anyway.",
+                                  pci=("6.3.3",))
+def check_instance_lifetime(view: StackView) -> Iterator[Finding]:
+    for group in view.resources("aws_autoscaling_group"):
+        value, _ = view.resolve(group.get("max_instance_lifetime"))
+        if group.get("max_instance_lifetime") is not None and value is None:
+            continue  # an expression known at plan time only
+        try:
+            seconds = int(value) if value is not None else 0
+        except (TypeError, ValueError):
+            seconds = -1
+        if not MIN_INSTANCE_LIFETIME <= seconds <= MAX_INSTANCE_LIFETIME_LIMIT:
+            yield finding("PF-ASG-INSTANCE-LIFETIME", group,
+                          f"max_instance_lifetime is {group.get('max_instance_lifetime')!r}: instances may outlive "
+                          "a month of security patches (or AWS refuses the value). Fix: max_instance_lifetime "
+                          f"between {MIN_INSTANCE_LIFETIME} and {MAX_INSTANCE_LIFETIME_LIMIT} seconds (30 days, "
+                          "lib.components.compute.MAX_INSTANCE_LIFETIME_SECONDS).")

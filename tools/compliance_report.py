@@ -127,6 +127,16 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "that RDS refuses plain connections.",
     ),
     Requirement(
+        "6.3.3", "Security patches installed within one month of release",
+        "Instances run the latest Amazon Linux 2023 AMI, read from AWS's public SSM parameter at every plan; a "
+        "new AMI becomes a new launch template version that an instance refresh rolls out, and no instance lives "
+        "longer than 30 days (max_instance_lifetime), so each is replaced on the latest version within a month.",
+        ("aws_autoscaling_group", "aws_launch_template"),
+        (),
+        "that instances are really replaced within 30 days and boot the new AMI (the emulator launches no "
+        "instances and never ages them); read the ASG's activity history and the instances' AMI ids.",
+    ),
+    Requirement(
         "6.4.1, 6.4.2", "Public-facing web application protected by an automated solution",
         "WAFv2 regional web ACL on the ALB, associated by ARN, with AWS managed rule groups and a rate-based "
         "rule, metrics on and logging to an encrypted CloudWatch log group.",

@@ -60,19 +60,88 @@ def deny_tls_below_1_2(bucket_arn: str) -> Statement:
     }
 
 
-def key_policy(account_id: str, service_statements: Iterable[Statement] = ()) -> str:
-    """KMS key policy: the account root administers the key (so IAM policies can delegate use and the key can
-    never become unmanageable); listed services may use it under their conditions. Never ``"AWS": "*"``."""
+# AWS's key administrator actions (the console's default key policy, "Allows key administrators to administer
+# this KMS key"): manage, tag, schedule deletion; no cryptographic operation (PCI DSS 3.6.1, 7.2.2). Put* and
+# Create* still let an administrator rewrite the policy or grant itself use: that is a recorded change (CloudTrail,
+# PCI DSS 10.2), not a standing right.
+KEY_ADMIN_ACTIONS = (
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+)
+# What a key user needs for a symmetric key (the console's "Allow use of the key"): no administration.
+KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey")
+# Grants an AWS service makes for a resource it runs for a user (EBS, RDS): only with kms:GrantIsForAWSResource.
+KEY_GRANT_ACTIONS = ("kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant")
+
+
+def account_root(account_id: str) -> str:
+    """The account principal: in a key policy it delegates to the account's IAM policies, not to the root user."""
+    return f"arn:aws:iam::{account_id}:root"
+
+
+def key_policy(account_id: str, service_statements: Iterable[Statement] = (), *,
+               admin_principal_arn: str | None = None) -> str:
+    """KMS key policy separating administration from use (PCI DSS 3.6.1, 7.2.2). Never ``"AWS": "*"``.
+
+    - ``KeyAdministration``: :data:`KEY_ADMIN_ACTIONS` for ``admin_principal_arn`` (default the account root,
+      i.e. whoever the account's IAM policies allow). It holds ``kms:PutKeyPolicy``, so the key stays
+      manageable; AWS refuses (CreateKey/PutKeyPolicy lockout safety check) a policy its caller could not change
+      back, so a role given here must be the one Terraform runs as.
+    - ``KeyUseThroughIamPolicies`` and ``GrantsForAwsResourcesThroughIamPolicies``: use for the account root,
+      which delegates to IAM: a role uses the key only when its identity policy allows it (the instance role's
+      ``kms:ViaService``-conditioned ``kms:Decrypt``), and no key policy statement hands use to a named principal.
+    - ``service_statements``: services and service-linked roles under their own conditions.
+    """
+    root = account_root(account_id)
     return policy_document([
         {
-            "Sid": "AccountAdministration",
+            "Sid": "KeyAdministration",
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-            "Action": "kms:*",
+            "Principal": {"AWS": admin_principal_arn or root},
+            "Action": list(KEY_ADMIN_ACTIONS),
             "Resource": "*",
+        },
+        {
+            "Sid": "KeyUseThroughIamPolicies",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": list(KEY_USE_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "GrantsForAwsResourcesThroughIamPolicies",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": list(KEY_GRANT_ACTIONS),
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
         },
         *service_statements,
     ])
+
+
+def service_linked_role_key_use(sid: str, role_arn: str) -> list[Statement]:
+    """A service-linked role may use the key for the resources it launches: AWS's pattern for an Auto Scaling
+    service-linked role and encrypted EBS volumes ("Required KMS key policy for use with encrypted volumes",
+    EC2 Auto Scaling User Guide): the cryptographic operations, and grants only for AWS resources."""
+    return [
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"AWS": role_arn},
+            "Action": list(KEY_USE_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": f"{sid}Grants",
+            "Effect": "Allow",
+            "Principal": {"AWS": role_arn},
+            "Action": ["kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+    ]
 
 
 def logs_service_key_use(region: str, account_id: str) -> Statement:
@@ -89,15 +158,19 @@ def logs_service_key_use(region: str, account_id: str) -> Statement:
     }
 
 
-def alarms_topic_key_use(account_id: str) -> Statement:
-    """CloudWatch alarms of this account may publish to a topic encrypted with the key."""
+def alarms_topic_key_use(region: str, account_id: str) -> Statement:
+    """CloudWatch alarms of this account and region (``aws:SourceArn``) may publish to a topic encrypted with the
+    key."""
     return {
         "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
         "Effect": "Allow",
         "Principal": {"Service": "cloudwatch.amazonaws.com"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
         "Resource": "*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
+            "StringEquals": {"aws:SourceAccount": account_id},
+        },
     }
 
 

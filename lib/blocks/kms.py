@@ -1,7 +1,9 @@
 """A customer-managed KMS key with its alias (PCI DSS 3.6: keys under our control, rotated yearly).
 
-Every key policy names its principals (``lib.blocks.iam.key_policy``): the account root administers the key
-and services listed in ``service_statements`` may use it under their own conditions. Rotation is not a
+Every key policy names its principals (``lib.blocks.iam.key_policy``) and separates administration from use
+(PCI DSS 3.6.1, 7.2.2): the admin principal (default the account root) manages the key without cryptographic
+rights, the account's IAM policies grant use, and services listed in ``service_statements`` may use it under
+their own conditions. Rotation is not a
 property: no key of this stack may be created without it.
 """
 
@@ -30,7 +32,12 @@ class KeyProps:
     description: str
     """Shown in the KMS console: what the key encrypts."""
     account_id: str
-    """The account whose root administers the key (PCI DSS 3.6.1: key management stays with us)."""
+    """The account the key belongs to: its IAM policies grant use (PCI DSS 3.6.1: key management stays with us)."""
+    admin_principal_arn: str | None = None
+    """Who administers the key (``KMS_ADMIN_PRINCIPAL_ARN``): an IAM role or user of the account, or its root.
+
+    @default None - the account root, i.e. the principals the account's IAM policies allow to administer it
+    (PCI DSS 3.6.1, 7.2.2: administration apart from use either way)."""
     service_statements: tuple[Statement, ...] = ()
     """Statements letting AWS services use the key, each with a condition to this account's resources.
 
@@ -49,7 +56,8 @@ def customer_managed_key(scope: Construct, construct_id: str, *, props: KeyProps
         description=props.description,
         enable_key_rotation=True,
         deletion_window_in_days=props.deletion_window_days,
-        policy=key_policy(props.account_id, props.service_statements),
+        policy=key_policy(props.account_id, props.service_statements,
+                          admin_principal_arn=props.admin_principal_arn),
         tags=props.naming.tags(f"{props.purpose}-key"),
     )
     KmsAlias(scope, f"{construct_id}_alias", name=f"alias/{props.naming.name(props.purpose)}",

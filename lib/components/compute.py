@@ -5,8 +5,9 @@
   invalid header fields (request smuggling) and writes access logs.
 - The WAF web ACL is associated by its ARN (seed failure 3).
 - Instances: Amazon Linux 2023 looked up from AWS's public SSM parameter, IMDSv2 only (PCI DSS 2.2),
-  encrypted gp3 root volume, detailed monitoring, no public IP, reachable only through the ALB; shell
-  access through SSM Session Manager instead of SSH.
+  gp3 root volume encrypted with the customer-managed data key (PCI DSS 3.5; the group launches through its own
+  service-linked role, which the key's policy admits), detailed monitoring, no public IP, reachable only through
+  the ALB; shell access through SSM Session Manager instead of SSH.
 - The instance role (PCI DSS 7.2): AWS's minimal Session Manager statements instead of the managed
   AmazonSSMManagedInstanceCore (which reads every SSM parameter of the account: ``ssm:GetParameter*`` on "*"),
   the stack's own connection parameter and DB secret, and ``kms:Decrypt`` on the data key only through SSM
@@ -17,6 +18,10 @@
   not reach them).
 - The ASG spreads over the app subnets, replaces instances the ALB finds unhealthy, scales on CPU, and
   rolls a new launch template version out with an instance refresh that keeps capacity up.
+- Patching (PCI DSS 6.3.3, critical patches within one month): no instance lives longer than
+  ``MAX_INSTANCE_LIFETIME_SECONDS`` (30 days); the group replaces it from the latest launch template version.
+  Every plan reads the newest AL2023 AMI from the SSM parameter, so an apply after an AMI release makes a new
+  launch template version (``update_default_version``), which the instance refresh rolls out at once.
 """
 
 from __future__ import annotations
@@ -70,6 +75,9 @@ HEALTH_CHECK_PATH = "/health"
 # parameter (SSM) and the DB secret (Secrets Manager).
 DATA_KEY_VIA_SERVICES = ("ssm", "secretsmanager")
 CPU_TARGET_PERCENT = 60
+# PCI DSS 6.3.3: critical security patches within one month of release. Instances are replaced at this age at the
+# latest, on the AMI of the latest launch template version (AWS accepts 1 to 365 days, or 0 for none).
+MAX_INSTANCE_LIFETIME_SECONDS = 30 * 24 * 60 * 60
 # WAF answers WAFUnavailableEntityException while a new ALB settles, past the provider's 5-minute default
 # (terraform-provider-aws #29080); the provider retries that error until this timeout.
 WAF_ASSOCIATION_CREATE_TIMEOUT = "15m"
@@ -102,7 +110,19 @@ class ApiSecrets:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ComputeProps:
+class VolumeEncryption:
+    """How launched EBS volumes are encrypted, and who launches them (PCI DSS 3.5.1, 3.6.1)."""
+
+    key_arn: str
+    """The customer-managed key of the instances' EBS volumes (not the aws/ebs key, whose policy nobody can
+    restrict). Its policy must admit ``launch_role_arn``."""
+    launch_role_arn: str
+    """The group's own Auto Scaling service-linked role (``service_linked_role_arn``): the principal that launches
+    instances and so uses ``key_arn`` (the key policy names who may use it)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeProps:  # pylint: disable=too-many-instance-attributes
     """Network placement, TLS, the firewall, logging, sizing and run-time secrets of the payment API."""
 
     naming: Naming
@@ -133,6 +153,8 @@ class ComputeProps:
     """The stack's region: scopes the Session Manager registration and ``kms:ViaService`` (PCI DSS 7.2)."""
     account_id: str
     """The stack's account: scopes the Session Manager registration to its instances."""
+    volumes: VolumeEncryption
+    """The key of the instances' EBS volumes and the service-linked role that launches with it."""
     stack_tags: Mapping[str, str]
     """The environment-wide tags (the provider's ``default_tags``), written onto launched instances and volumes,
     which ``default_tags`` do not reach (asset inventory, PCI DSS 12.5.1; ``DataClassification`` on CDE volumes)."""
@@ -206,7 +228,8 @@ class Compute(Construct):
             block_device_mappings=[LaunchTemplateBlockDeviceMappings(
                 device_name="/dev/xvda",
                 ebs=LaunchTemplateBlockDeviceMappingsEbs(
-                    volume_size=20, volume_type="gp3", encrypted="true", delete_on_termination="true",
+                    volume_size=20, volume_type="gp3", encrypted="true", kms_key_id=props.volumes.key_arn,
+                    delete_on_termination="true",
                 ),
             )],
             tag_specifications=[
@@ -223,6 +246,8 @@ class Compute(Construct):
             self, "asg", name=naming.name("api-asg"), vpc_zone_identifier=props.app_subnet_ids,
             min_size=scaling.min_size, max_size=scaling.max_size, desired_capacity=scaling.desired_capacity,
             health_check_type="ELB", health_check_grace_period=300, target_group_arns=[self._target_group.arn],
+            service_linked_role_arn=props.volumes.launch_role_arn,
+            max_instance_lifetime=MAX_INSTANCE_LIFETIME_SECONDS,
             launch_template=AutoscalingGroupLaunchTemplate(
                 id=self._launch_template.id, version=Token.as_string(self._launch_template.latest_version),
             ),

@@ -77,6 +77,10 @@ class FrontendProps:
     """us-east-1 ACM certificate for ``custom_domain``; CloudFront then pins TLSv1.2_2021.
 
     @default None - given together with ``custom_domain``."""
+    key_admin_principal_arn: str | None = None
+    """Who administers the frontend key (``KMS_ADMIN_PRINCIPAL_ARN``): an IAM role or user, or the account root.
+
+    @default None - the account root (PCI DSS 3.6.1, 7.2.2: administration apart from use either way)."""
 
 
 class Frontend(Construct):
@@ -169,6 +173,7 @@ class Frontend(Construct):
         # The key is created after the distribution so its policy can name that one distribution.
         key = customer_managed_key(self, "key", props=KeyProps(
             naming=naming, purpose="frontend", account_id=props.account_id,
+            admin_principal_arn=props.key_admin_principal_arn,
             description="Frontend bucket objects, readable by the frontend distribution only",
             service_statements=(cloudfront_distribution_access("FrontendDistributionDecrypt", ["kms:Decrypt"], "*",
                                                                distribution_arn),),

@@ -149,6 +149,14 @@ def test_auto_scaling_group_sizes_and_placement(aws: Callable[[str], Any], outpu
     assert len(group["Instances"]) == expected.asg_desired_capacity
 
 
+@pytest.mark.pci("6.3.3")
+def test_auto_scaling_group_replaces_instances_within_30_days(aws: Callable[[str], Any],
+                                                              output: Callable[[str], Any]) -> None:
+    group = aws("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
+    assert group["MaxInstanceLifetime"] == 30 * 24 * 60 * 60
+
+
 def test_cpu_target_tracking_policy(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     policies = aws("autoscaling").describe_policies(AutoScalingGroupName=output("asg_name"))["ScalingPolicies"]
     tracking = [p for p in policies if p["PolicyType"] == "TargetTrackingScaling"]
@@ -199,6 +207,7 @@ def test_launch_template_encrypted_root_volume_monitoring_profile(aws: Callable[
     data = _launch_template_data(aws, output)
     ebs = data["BlockDeviceMappings"][0]["Ebs"]
     assert ebs["Encrypted"] is True and ebs["VolumeType"] == "gp3"
+    assert ebs["KmsKeyId"] == output("data_kms_key_arn")  # the customer-managed data key, not aws/ebs
     assert data["Monitoring"]["Enabled"] is True
     profile_name = data["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1]
     roles = aws("iam").get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -78,3 +79,45 @@ def test_no_group_allows_all_protocols_from_anywhere(aws: Callable[[str], Any], 
         group = _group(aws, output(name))
         for rule in _rules(group["IpPermissions"]) | _rules(group["IpPermissionsEgress"]):
             assert not (rule[0] == "-1" and rule[3] in (ANYWHERE, "::/0")), f"{name}: {rule}"
+
+
+def _key_statements(aws: Callable[[str], Any], key_arn: str) -> dict[str, dict[str, Any]]:
+    policy = json.loads(aws("kms").get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    return {statement["Sid"]: statement for statement in policy["Statement"]}
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
+@pytest.mark.parametrize("key_output", ["data_kms_key_arn", "logs_kms_key_arn"])
+def test_key_policies_separate_administration_from_use(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                       expected: StackConfig, key_output: str) -> None:
+    """Read back from KMS: the administrator (KMS_ADMIN_PRINCIPAL_ARN, default the account root) has no
+    cryptographic action; use goes to the account root, i.e. to IAM policies."""
+    statements = _key_statements(aws, output(key_output))
+    root = f"arn:aws:iam::{output(key_output).split(':')[4]}:root"
+    admin = statements["KeyAdministration"]
+    assert admin["Principal"] == {"AWS": expected.kms_admin_principal_arn or root}
+    assert "kms:Put*" in admin["Action"] and "kms:ScheduleKeyDeletion" in admin["Action"]
+    assert not [a for a in admin["Action"] if a in ("kms:*", "*") or a.startswith(
+        ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey"))]
+    use = statements["KeyUseThroughIamPolicies"]
+    assert use["Principal"] == {"AWS": root} and "kms:Decrypt" in use["Action"]
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7")
+def test_data_key_admits_the_autoscaling_service_linked_role(aws: Callable[[str], Any],
+                                                             output: Callable[[str], Any],
+                                                             expected: StackConfig) -> None:
+    """The stack's own Auto Scaling service-linked role exists, the ASG launches through it, and the data key's
+    policy lets it use the key (and create grants for AWS resources only) for the instances' EBS volumes."""
+    name = f"AWSServiceRoleForAutoScaling_{expected.environment_suffix}"
+    role = aws("iam").get_role(RoleName=name)["Role"]
+    assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+    group = aws("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
+    assert group["ServiceLinkedRoleARN"] == role["Arn"]
+    statements = _key_statements(aws, output("data_kms_key_arn"))
+    assert statements["AutoScalingVolumes"]["Principal"] == {"AWS": role["Arn"]}
+    assert "kms:GenerateDataKey*" in statements["AutoScalingVolumes"]["Action"]
+    grants = statements["AutoScalingVolumesGrants"]
+    assert grants["Action"] == ["kms:CreateGrant"]
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}

@@ -165,6 +165,29 @@ def test_target_tracking_policy_reads_back_enabled(moto_endpoint: str) -> None:
     assert "PredictiveScalingConfiguration" not in policy
 
 
+def test_autoscaling_group_keeps_its_service_linked_role_and_instance_lifetime(moto_endpoint: str) -> None:
+    """The stack's ASG names its own service-linked role (custom suffix); moto creates that role and, patched,
+    reports it back instead of the account's default one."""
+    iam = client("iam", moto_endpoint)
+    role = iam.create_service_linked_role(AWSServiceName="autoscaling.amazonaws.com", CustomSuffix="patch")["Role"]
+    assert role["RoleName"] == "AWSServiceRoleForAutoScaling_patch"
+    assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+    ec2 = client("ec2", moto_endpoint)
+    autoscaling = client("autoscaling", moto_endpoint)
+    template_id = ec2.create_launch_template(LaunchTemplateName="patch-slr-lt", LaunchTemplateData={
+        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="patch-slr-asg", MinSize=0, MaxSize=1, DesiredCapacity=0,
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"}, AvailabilityZones=["us-east-1a"],
+        ServiceLinkedRoleARN=role["Arn"], MaxInstanceLifetime=2592000)
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["patch-slr-asg"])["AutoScalingGroups"]
+    assert group["ServiceLinkedRoleARN"] == role["Arn"] and group["MaxInstanceLifetime"] == 2592000
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="patch-slr-asg", MaxSize=2, MaxInstanceLifetime=86400)
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["patch-slr-asg"])["AutoScalingGroups"]
+    assert group["ServiceLinkedRoleARN"] == role["Arn"] and group["MaxSize"] == 2
+    assert group["MaxInstanceLifetime"] == 86400
+
+
 def test_launch_template_tags_stay_off_its_data(moto_endpoint: str) -> None:
     ec2 = client("ec2", moto_endpoint)
     template_id = ec2.create_launch_template(

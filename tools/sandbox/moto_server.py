@@ -400,6 +400,35 @@ def autoscaling_policy_enabled() -> None:
     AutoScalingResponse.put_scaling_policy = put_scaling_policy  # type: ignore[method-assign]  # fidelity patch
 
 
+# Group settings moto's CreateAutoScalingGroup/UpdateAutoScalingGroup drop: request parameter -> model attribute
+# (the attribute the response serializer reads back under the same name, botocore.xform_name).
+KEPT_GROUP_SETTINGS = {"ServiceLinkedRoleARN": "service_linked_role_arn",
+                       "MaxInstanceLifetime": "max_instance_lifetime"}
+
+
+@fidelity_patch("Auto Scaling groups keep the ServiceLinkedRoleARN and MaxInstanceLifetime they are created or "
+                "updated with (moto reports the account's default AWSServiceRoleForAutoScaling and no lifetime, so "
+                "every plan would change them back)")
+def autoscaling_group_settings() -> None:
+    """Store :data:`KEPT_GROUP_SETTINGS` from CreateAutoScalingGroup and UpdateAutoScalingGroup when given."""
+    from moto.autoscaling.responses import AutoScalingResponse  # pylint: disable=import-outside-toplevel
+
+    def keeping(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def handler(self: Any) -> Any:
+            result = original(self)
+            params = self._get_params()  # pylint: disable=protected-access
+            group = self.autoscaling_backend.autoscaling_groups[params["AutoScalingGroupName"]]
+            for parameter, attribute in KEPT_GROUP_SETTINGS.items():
+                if params.get(parameter) is not None:
+                    value = params[parameter]
+                    setattr(group, attribute, int(value) if attribute == "max_instance_lifetime" else value)
+            return result
+        return handler
+
+    for name in ("create_auto_scaling_group", "update_auto_scaling_group"):
+        setattr(AutoScalingResponse, name, keeping(getattr(AutoScalingResponse, name)))  # fidelity patch
+
+
 # -------------------------------------------------------------------------------------------------- EC2
 @fidelity_patch("Launch template versions do not gain a TagSpecifications entry copied from the template's own "
                 "tags (moto merges ResourceType=launch-template tags into LaunchTemplateData)")

@@ -52,6 +52,9 @@ def test_launch_template_requires_imdsv2_and_encrypts_root_volume(resources):
     assert lt["metadata_options"]["http_put_response_hop_limit"] == 1
     ebs = lt["block_device_mappings"][0]["ebs"]
     assert ebs["encrypted"] == "true" and ebs["volume_type"] == "gp3"
+    # The customer-managed data key, not aws/ebs (PF-EBS-CMK).
+    data_key = by_path(resources, "aws_kms_key", "encryption/data_key")[0]
+    assert ebs["kms_key_id"] == ref("aws_kms_key", data_key, "arn")
     assert lt["monitoring"]["enabled"] is True
     assert "aws_iam_instance_profile" in lt["iam_instance_profile"]["arn"]
     assert lt["instance_type"] == "${var.instance_type}"
@@ -92,6 +95,9 @@ def test_asg_sizes_health_checks_refresh_and_scaling(resources):
     assert (asg["min_size"], asg["max_size"], asg["desired_capacity"]) == (
         "${var.asg_min_size}", "${var.asg_max_size}", "${var.asg_desired_capacity}")
     assert asg["health_check_type"] == "ELB"
+    # Launches through the stack's own service-linked role, the one the data key's policy admits.
+    slr = by_path(resources, "aws_iam_service_linked_role", "encryption/autoscaling_service_role")[0]
+    assert asg["service_linked_role_arn"] == ref("aws_iam_service_linked_role", slr, "arn")
     assert len(asg["vpc_zone_identifier"]) == 3 and all("app_subnet" in s for s in asg["vpc_zone_identifier"])
     assert asg["instance_refresh"]["strategy"] == "Rolling"
     assert asg["instance_refresh"]["preferences"]["min_healthy_percentage"] == 100
@@ -105,6 +111,20 @@ def test_asg_sizes_health_checks_refresh_and_scaling(resources):
     tracking = policy["target_tracking_configuration"]
     assert policy["policy_type"] == "TargetTrackingScaling"
     assert tracking["predefined_metric_specification"]["predefined_metric_type"] == "ASGAverageCPUUtilization"
+
+
+@pytest.mark.pci("6.3.3")
+def test_instances_are_replaced_within_30_days_on_the_latest_template(resources, synth_json):
+    """PCI DSS 6.3.3: no instance outlives a month of patches; replacements use the latest launch template version,
+    whose AMI every plan reads from AWS's AL2023 parameter, and a new version rolls out by instance refresh."""
+    asg = by_path(resources, "aws_autoscaling_group", "compute/asg")[1]
+    assert asg["max_instance_lifetime"] == 30 * 24 * 60 * 60
+    assert "latest_version" in asg["launch_template"]["version"] and asg["instance_refresh"]["strategy"] == "Rolling"
+    lt = only(resources, "aws_launch_template")
+    assert lt["update_default_version"] is True
+    (name, parameter), = synth_json["data"]["aws_ssm_parameter"].items()
+    assert parameter["name"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
 
 
 def test_variables_default_to_the_spec_sizes(synth_json):

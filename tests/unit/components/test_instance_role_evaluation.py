@@ -36,6 +36,9 @@ DATA_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-55555555
 LOGS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/66666666-7777-8888-9999-000000000000"
 DB_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-XyZ123"
 INSTANCE = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0"
+AUTOSCALING_ROLE = (f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForAutoScaling_test")
+KEY_ADMIN = f"arn:aws:iam::{ACCOUNT}:role/kms-admins"
 TOKEN = re.compile(r"\$\{[^}]*\}")
 
 
@@ -49,6 +52,8 @@ def _example_arns(synth_json: dict[str, Any]) -> dict[str, str]:
         tokens[f"${{aws_db_instance.{name}.master_user_secret[0].secret_arn}}"] = DB_SECRET
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/data_key')[0]}.arn}}"] = DATA_KEY
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/logs_key')[0]}.arn}}"] = LOGS_KEY
+    for name in resources.get("aws_iam_service_linked_role", {}):
+        tokens[f"${{aws_iam_service_linked_role.{name}.arn}}"] = AUTOSCALING_ROLE
     return tokens
 
 
@@ -152,6 +157,57 @@ def test_the_evaluation_catches_the_managed_session_manager_policy(synth_json: d
         "other parameter": ("ssm:GetParameter", OTHER_PARAMETER, {}),
         "other parameters": ("ssm:GetParameters", OTHER_PARAMETER, {})}
     assert set(_evaluate(_requests(synth_json, cases, [core])).values()) == {"Allowed"}
+
+
+def _data_key_policy(synth_json: dict[str, Any]) -> dict[str, Any]:
+    return _resolve(by_path(synth_json["resource"], "aws_kms_key", "encryption/data_key")[1]["policy"],
+                    _example_arns(synth_json))
+
+
+def _key_requests(principal: str, key_policy: dict[str, Any], cases: dict[str, tuple[str, dict[str, str]]],
+                  identity_policies: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    return [{"name": name, "principal": principal, "action": action, "resource": DATA_KEY, "resourceAccount": ACCOUNT,
+             "context": context, "identityPolicies": identity_policies or [], "resourcePolicy": key_policy}
+            for name, (action, context) in cases.items()]
+
+
+KEY_USE_CASES: dict[str, tuple[str, dict[str, str]]] = {
+    "decrypt": ("kms:Decrypt", {}), "encrypt": ("kms:Encrypt", {}), "data key": ("kms:GenerateDataKey", {}),
+    "re-encrypt": ("kms:ReEncryptFrom", {})}
+KEY_ADMIN_CASES: dict[str, tuple[str, dict[str, str]]] = {
+    "put policy": ("kms:PutKeyPolicy", {}), "schedule deletion": ("kms:ScheduleKeyDeletion", {}),
+    "disable": ("kms:DisableKey", {}), "tag": ("kms:TagResource", {})}
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
+def test_key_administrator_cannot_use_the_data_key(tmp_path: Path) -> None:
+    """KMS_ADMIN_PRINCIPAL_ARN set to a role with no identity policy: the key policy alone lets it administer the
+    data key (put the policy, schedule deletion) but not encrypt, decrypt or make data keys (PCI DSS 3.6.1)."""
+    from tests.conftest import PRODUCTION_ENV, synth_stack  # pylint: disable=import-outside-toplevel
+
+    synthesized = synth_stack(tmp_path, {**PRODUCTION_ENV, "KMS_ADMIN_PRINCIPAL_ARN": KEY_ADMIN})
+    decisions = _evaluate(_key_requests(KEY_ADMIN, _data_key_policy(synthesized), {**KEY_USE_CASES, **KEY_ADMIN_CASES}))
+    assert {name for name, decision in decisions.items() if decision == "Allowed"} == set(KEY_ADMIN_CASES), decisions
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
+def test_key_use_needs_an_identity_policy_and_the_service_linked_role_is_use_only(synth_json: dict[str, Any]) -> None:
+    """Use is delegated to IAM (the account root): a role of the account without an identity policy cannot use or
+    administer the key, the same role with one can use it; the Auto Scaling service-linked role uses the key and
+    creates grants for AWS resources only, and administers nothing."""
+    key_policy = _data_key_policy(synth_json)
+    other = f"arn:aws:iam::{ACCOUNT}:role/some-app"
+    use_policy = [{"name": "use", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt"], "Resource": DATA_KEY}]}}]
+    bare = _evaluate(_key_requests(other, key_policy, {**KEY_USE_CASES, **KEY_ADMIN_CASES}))
+    assert set(bare.values()) == {"ImplicitlyDenied"}, bare
+    delegated = _evaluate(_key_requests(other, key_policy, KEY_USE_CASES, use_policy))
+    assert {name for name, decision in delegated.items() if decision == "Allowed"} == {"decrypt", "encrypt"}
+    grant_cases: dict[str, tuple[str, dict[str, str]]] = {
+        "grant for a volume": ("kms:CreateGrant", {"kms:GrantIsForAWSResource": "true"}),
+        "grant for anyone": ("kms:CreateGrant", {"kms:GrantIsForAWSResource": "false"})}
+    slr = _evaluate(_key_requests(AUTOSCALING_ROLE, key_policy, {**KEY_USE_CASES, **KEY_ADMIN_CASES, **grant_cases}))
+    assert {name for name, decision in slr.items() if decision == "Allowed"} == {*KEY_USE_CASES, "grant for a volume"}
 
 
 def test_actions_without_resource_types_match_the_service_authorization_data() -> None:

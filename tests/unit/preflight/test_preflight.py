@@ -74,7 +74,8 @@ def template(**overrides: Any) -> tuple[str, str, dict[str, Any]]:
         "instance_type": "t3.medium",
         "user_data": base64.b64encode(b"#!/bin/bash\necho $PORT\n").decode(),
         "metadata_options": {"http_tokens": "required"},
-        "block_device_mappings": [{"device_name": "/dev/xvda", "ebs": {"encrypted": "true"}}],
+        "block_device_mappings": [{"device_name": "/dev/xvda",
+                                   "ebs": {"encrypted": "true", "kms_key_id": "${aws_kms_key.data.arn}"}}],
     }
     body.update(overrides)
     return ("aws_launch_template", *res("lt", **body))
@@ -484,6 +485,82 @@ def test_wildcard_in_policy_document_data_source_is_caught() -> None:
     config = stack(("aws_s3_bucket_policy", *res("bp", policy="${data.aws_iam_policy_document.doc.json}")),
                    data={"aws_iam_policy_document": {"doc": document}})
     assert_caught(only(config, "PF-POLICY-WILDCARD-PRINCIPAL"), "Stack/bp")
+
+
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/key-admins"
+ADMIN = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+         "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+         "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"]
+USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+
+
+def separated(admin: str = ROOT) -> list[dict[str, Any]]:
+    return [
+        {"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": admin}, "Action": ADMIN, "Resource": "*"},
+        {"Sid": "KeyUse", "Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": USE, "Resource": "*"},
+        {"Sid": "Slr", "Effect": "Allow", "Principal": {"AWS": "${aws_iam_service_linked_role.asg.arn}"},
+         "Action": USE, "Resource": "*"},
+    ]
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
+@pytest.mark.parametrize("admin", [ROOT, ADMIN_ROLE])
+def test_kms_admin_and_use_separated_passes(admin: str) -> None:
+    assert_clean(only(kms(separated(admin)), "PF-KMS-ADMIN-USE-SEPARATED"))
+    assert_clean(only(kms(separated(admin)), "PF-KMS-KEY-MANAGEABLE"))
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
+@pytest.mark.parametrize(("statement", "fragment"), [
+    ({"Action": "kms:*"}, "every KMS action"),
+    ({"Action": "*"}, "every KMS action"),
+    ({"NotAction": "kms:Decrypt"}, "every KMS action"),
+    ({"Action": [*ADMIN, "kms:Decrypt"]}, "both administer the key"),
+    ({"Action": ["kms:PutKeyPolicy", "kms:GenerateDataKey"]}, "both administer the key"),
+    ({"Action": ["KMS:put*", "kms:encrypt"]}, "both administer the key"),
+])
+def test_kms_admin_with_use_for_a_named_principal_is_caught(statement: dict[str, Any], fragment: str) -> None:
+    mixed = {"Sid": "Mixed", "Effect": "Allow", "Principal": {"AWS": [ADMIN_ROLE]}, "Resource": "*", **statement}
+    assert_caught(only(kms([*separated(), mixed]), "PF-KMS-ADMIN-USE-SEPARATED"), "'Mixed'", fragment,
+                  "key-admins")
+    # The account principal delegates to IAM policies: kms:* on it is AWS's default policy, not this rule's finding.
+    assert_clean(only(kms([{**mixed, "Principal": {"AWS": ROOT}}]), "PF-KMS-ADMIN-USE-SEPARATED"))
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7")
+def test_kms_key_without_an_administrator_or_with_the_lockout_bypass_is_caught() -> None:
+    assert_caught(only(kms(separated()[1:]), "PF-KMS-KEY-MANAGEABLE"), "kms:PutKeyPolicy")
+    conditioned = [{**separated()[0], "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]
+    assert_caught(only(kms(conditioned), "PF-KMS-KEY-MANAGEABLE"), "nobody could")
+    policy = json.dumps({"Version": "2012-10-17", "Statement": separated()})
+    bypass = stack(("aws_kms_key", *res("key", policy=policy, bypass_policy_lockout_safety_check=True)))
+    assert_caught(only(bypass, "PF-KMS-KEY-MANAGEABLE"), "bypass_policy_lockout_safety_check")
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7")
+@pytest.mark.parametrize("key", [None, "", "alias/aws/ebs", "arn:aws:kms:us-east-1:123456789012:alias/aws/ebs"])
+def test_launch_template_volumes_without_a_customer_key_are_caught(key: str | None) -> None:
+    assert_clean(only(stack(template()), "PF-EBS-CMK"))
+    ebs = {"encrypted": "true", **({} if key is None else {"kms_key_id": key})}
+    broken = template(block_device_mappings=[{"device_name": "/dev/xvda", "ebs": ebs}])
+    assert_caught(only(stack(broken), "PF-EBS-CMK"), "'/dev/xvda'", "aws/ebs")
+    assert_caught(only(stack(("aws_ebs_volume", *res("vol", encrypted=True, kms_key_id=key))), "PF-EBS-CMK"),
+                  "Stack/vol")
+
+
+@pytest.mark.pci("6.3.3")
+@pytest.mark.parametrize(("lifetime", "caught"), [
+    (2592000, False), (86400, False), ("${var.lifetime}", False), (None, True), (0, True), (3600, True),
+    (31536000, True), ("30d", True)])
+def test_auto_scaling_groups_replace_instances_within_30_days(lifetime: Any, caught: bool) -> None:
+    body = {"max_size": 2, "min_size": 1, **({} if lifetime is None else {"max_instance_lifetime": lifetime})}
+    config = stack(("aws_autoscaling_group", *res("asg", **body)), variable={"lifetime": {"type": "number"}})
+    findings = only(config, "PF-ASG-INSTANCE-LIFETIME")
+    if caught:
+        assert_caught(findings, f"max_instance_lifetime is {lifetime!r}", "2592000")
+    else:
+        assert_clean(findings)
 
 
 @pytest.mark.pci("2.2")

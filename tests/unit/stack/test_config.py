@@ -118,6 +118,24 @@ def test_state_kms_key_refusals_name_the_variable_and_the_fix(environ, hint):
     assert str(caught.value).startswith("TERRAFORM_STATE_KMS_KEY_ARN=") and hint in str(caught.value)
 
 
+@pytest.mark.parametrize("arn", ["arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:role/kms-admins",
+                                 "arn:aws:iam::123456789012:role/platform/security/kms-admins",
+                                 "arn:aws:iam::123456789012:user/key-custodian"])
+def test_kms_admin_principal_accepts_the_root_a_role_or_a_user(arn):
+    assert StackConfig.from_env({"KMS_ADMIN_PRINCIPAL_ARN": arn}, region_file=Path("/nonexistent")) \
+        .kms_admin_principal_arn == arn
+    assert StackConfig.from_env({}, region_file=Path("/nonexistent")).kms_admin_principal_arn is None
+
+
+@pytest.mark.parametrize("arn", ["*", "arn:aws:iam::123456789012:role/*", "arn:aws:iam::*:root", "123456789012",
+                                 "arn:aws:sts::123456789012:assumed-role/kms-admins/session",
+                                 "arn:aws:iam::123456789012:group/admins", "kms-admins"])
+def test_kms_admin_principal_refuses_wildcards_sessions_and_other_principals(arn):
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_env({"KMS_ADMIN_PRINCIPAL_ARN": arn}, region_file=Path("/nonexistent"))
+    assert str(caught.value).startswith("KMS_ADMIN_PRINCIPAL_ARN=") and "no wildcard" in str(caught.value)
+
+
 def test_development_is_the_default_only_with_local_state():
     config = StackConfig.from_env({}, region_file=Path("/nonexistent"))
     assert config.environment_type == "development" and config.default_tags["DataClassification"] == "non-cde"
