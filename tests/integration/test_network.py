@@ -139,6 +139,24 @@ def test_s3_gateway_endpoint_policy_is_the_account_and_the_amazon_linux_reposito
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
+def test_interface_endpoints_in_app_subnets_admit_this_account_only(
+        aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig) -> None:
+    endpoints = aws("ec2").describe_vpc_endpoints(VpcEndpointIds=output("interface_endpoint_ids"))["VpcEndpoints"]
+    services = {"ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring", "sts"}
+    assert sorted(e["ServiceName"] for e in endpoints) == sorted(
+        f"com.amazonaws.{expected.aws_region}.{service}" for service in services)
+    account = aws("sts").get_caller_identity()["Account"]
+    for endpoint in endpoints:
+        name = endpoint["ServiceName"]
+        assert endpoint["VpcEndpointType"] == "Interface" and endpoint["VpcId"] == output("vpc_id"), name
+        assert sorted(endpoint["SubnetIds"]) == sorted(output("app_subnet_ids")), name
+        assert [g["GroupId"] for g in endpoint["Groups"]] == [output("endpoints_security_group_id")], name
+        assert endpoint["PrivateDnsEnabled"] is True, name
+        (statement,) = json.loads(endpoint["PolicyDocument"])["Statement"]
+        assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == account, name
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_default_security_group_is_empty(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     group = aws("ec2").describe_security_groups(Filters=[
         {"Name": "vpc-id", "Values": [output("vpc_id")]}, {"Name": "group-name", "Values": ["default"]},
