@@ -86,7 +86,7 @@ class TapStack(TerraformStack):
             database_port=POSTGRES_PORT))
         groups = SecurityGroups(self, "security_groups", props=SecurityGroupsProps(
             naming=naming, vpc_id=network.vpc_id, api_port=config.api_port,
-            s3_prefix_list_id=network.s3_prefix_list_id))
+            s3_prefix_list_id=network.s3_prefix_list_id, payment_processor_cidrs=config.payment_processor_cidrs))
         return Foundation(
             keys=keys,
             network=network,

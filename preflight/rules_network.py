@@ -270,8 +270,8 @@ def _egress_rules(view: StackView) -> Iterator[tuple[Resource, Resource | None, 
 
 
 @rule("PF-SG-INTERNET-EGRESS", "The app and data tiers' security groups must not send to 0.0.0.0/0 or ::/0: AWS APIs "
-                               "go through VPC endpoints, S3 through its prefix list, and the internet only to listed "
-                               "destinations (PCI DSS 1.3.2, 1.4.2).",
+                               "go through VPC endpoints, S3 through its prefix list and the internet only to the "
+                               "payment processor's listed CIDRs (PCI DSS 1.3.2, 1.4.2).",
                                pci=("1.2, 1.3, 1.4",))
 def check_internet_egress(view: StackView) -> Iterator[Finding]:
     tiers = _tier_security_groups(view)
@@ -282,5 +282,5 @@ def check_internet_egress(view: StackView) -> Iterator[Finding]:
         yield finding("PF-SG-INTERNET-EGRESS", rule_resource,
                       f"{tiers[group.address]}-tier security group {group.path} sends to {', '.join(open_to)} on "
                       f"{_port_text(spec)}; the cardholder-data tiers may not reach the whole internet. Fix: allow the "
-                      "VPC endpoints' security group, the S3 prefix list or the destination's own CIDRs "
-                      "instead.")
+                      "VPC endpoints' security group, the S3 prefix list or the payment processor's CIDRs "
+                      "(PAYMENT_PROCESSOR_EGRESS_CIDRS) instead.")

@@ -63,12 +63,14 @@ def _s3_prefix_list_id(aws: Callable[[str], Any], expected: StackConfig) -> str:
 @pytest.mark.pci("1.2, 1.3, 1.4")
 def test_app_egress_is_endpoints_s3_and_database_only(aws: Callable[[str], Any], output: Callable[[str], Any],
                                                       expected: StackConfig) -> None:
-    """No 0.0.0.0/0: HTTPS to the interface endpoints' group and to S3's prefix list, PostgreSQL to the database."""
+    """No 0.0.0.0/0: HTTPS to the interface endpoints' group and to S3's prefix list, PostgreSQL to the database
+    (and HTTPS to the payment processor's CIDRs when PAYMENT_PROCESSOR_EGRESS_CIDRS lists them)."""
     group = _group(aws, output("app_security_group_id"))
     assert _rules(group["IpPermissionsEgress"]) == {
         ("tcp", 5432, 5432, output("db_security_group_id")),
         ("tcp", 443, 443, output("endpoints_security_group_id")),
         ("tcp", 443, 443, _s3_prefix_list_id(aws, expected)),
+        *(("tcp", 443, 443, cidr) for cidr in expected.payment_processor_cidrs),
     }
 
 

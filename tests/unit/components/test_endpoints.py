@@ -5,6 +5,7 @@ processor only."""
 import pytest
 
 from lib.components.endpoints import INTERFACE_ENDPOINT_SERVICES
+from tests.conftest import SYNTH_ENV, synth_stack
 from tests.unit.helpers import by_path, policy, ref
 
 ACCOUNT = "${data.aws_caller_identity.current.account_id}"
@@ -73,6 +74,24 @@ def test_endpoints_group_admits_https_from_the_app_tier_only(resources):
     app_sg, _ = by_path(resources, "aws_security_group", "security_groups/app_sg")
     assert _rules_of(resources, "security_groups/endpoints_sg") == [
         ("ingress", 443, 443, "tcp", (), (), ref("aws_security_group", app_sg))]
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_payment_processor_cidrs_are_the_only_internet_egress(tmp_path):
+    stack = synth_stack(tmp_path, {**SYNTH_ENV,
+                                   "PAYMENT_PROCESSOR_EGRESS_CIDRS": "203.0.113.0/24, 198.51.100.7/32"})
+    resources = stack["resource"]
+    _, rule = by_path(resources, "aws_security_group_rule", "security_groups/app_to_processor_out")
+    assert rule["type"] == "egress" and (rule["from_port"], rule["to_port"], rule["protocol"]) == (443, 443, "tcp")
+    assert rule["cidr_blocks"] == ["203.0.113.0/24", "198.51.100.7/32"]
+    internet = [r for r in resources["aws_security_group_rule"].values()
+                if r["type"] == "egress" and {"0.0.0.0/0", "::/0"} & set(r.get("cidr_blocks", ()))]
+    assert not internet
+
+
+def test_no_processor_rule_by_default(resources):
+    paths = [body["//"]["metadata"]["path"] for body in resources["aws_security_group_rule"].values()]
+    assert not [p for p in paths if p.endswith(("app_to_processor_out", "app_https_out"))]
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
