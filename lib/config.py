@@ -37,6 +37,7 @@ from preflight.aws_facts import (
     SUPPORTED_REGIONS,
     db_class_problem,
     ec2_type_problem,
+    egress_cidr_problem,
     minimum_storage_ceiling,
     s3_bucket_name_problems,
     tag_value_problem,
@@ -124,6 +125,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     vpc_cidr: str = default("vpc_cidr")
     az_count: int = 3
     single_nat_gateway: bool = default("single_nat_gateway")
+    payment_processor_egress_cidrs: str = default("payment_processor_egress_cidrs")
     api_port: int = default("api_port")
     instance_type: str = default("instance_type")
     asg_min_size: int = default("asg_min_size")
@@ -185,6 +187,11 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         """Absolute path of the local backend's state: in the project root (the sandbox: ``sandbox-state/``),
         never inside ``cdktf.out``, which every synth replaces."""
         return local_state_file(SANDBOX_STATE_DIR if self.sandbox else PROJECT_ROOT, self.stack_name)
+
+    @property
+    def payment_processor_cidrs(self) -> tuple[str, ...]:
+        """``PAYMENT_PROCESSOR_EGRESS_CIDRS`` as a tuple, in the given order (empty: no internet egress)."""
+        return tuple(part.strip() for part in self.payment_processor_egress_cidrs.split(",") if part.strip())
 
     @property
     def force_destroy_buckets(self) -> bool:
@@ -351,11 +358,26 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             raise _fail("VPC_CIDR", self.vpc_cidr, f"{problem}; a private IPv4 block between /16 and /20 is required",
                         f"Use e.g. {default('vpc_cidr')} (it is split into public, app and data subnets in each of "
                         f"{self.az_count} AZs).")
+        self._validate_egress_cidrs()
         port = tunable("API_PORT")
         if not port.in_range(self.api_port) or self.api_port in RESERVED_PORTS:
             raise _fail("API_PORT", self.api_port, f"a TCP port {port.low}-{port.high} other than "
                         + ", ".join(str(p) for p in RESERVED_PORTS[:-1]) + f" and {RESERVED_PORTS[-1]}",
                         f"Use the port the payment API listens on, e.g. {port.default}.")
+
+    def _validate_egress_cidrs(self) -> None:
+        raw = self.payment_processor_egress_cidrs
+        cidrs = self.payment_processor_cidrs
+        fix = ("Set PAYMENT_PROCESSOR_EGRESS_CIDRS to the processor's published public CIDRs, comma-separated "
+               "(e.g. 203.0.113.0/24), or unset it for no internet egress.")
+        if raw.strip() and len(cidrs) != len(raw.split(",")):
+            raise _fail("PAYMENT_PROCESSOR_EGRESS_CIDRS", raw, "it has an empty entry", fix)
+        for cidr in cidrs:
+            problem = egress_cidr_problem(cidr)
+            if problem:
+                raise _fail("PAYMENT_PROCESSOR_EGRESS_CIDRS", raw, problem, fix)
+        if len(set(cidrs)) != len(cidrs):
+            raise _fail("PAYMENT_PROCESSOR_EGRESS_CIDRS", raw, "it lists a CIDR twice", fix)
 
     def _validate_sizes(self) -> None:
         # Every ranged setting but API_PORT (checked with its reserved ports in _validate_network).

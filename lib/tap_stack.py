@@ -3,7 +3,8 @@
 This is the only module that knows every component. Components receive what they need as typed,
 keyword-only properties of other components (seed failure 4), never by reaching into each other.
 Order matters only where one component consumes another's outputs:
-keys -> network -> security groups -> log archive -> WAF -> database -> compute -> frontend -> monitoring.
+keys -> network -> security groups -> interface endpoints -> log archive -> WAF -> database -> compute -> frontend
+-> monitoring.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from constructs import Construct
 from lib.components.compute import ApiSecrets, Compute, ComputeProps, ScalingSettings, VolumeEncryption
 from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
 from lib.components.encryption import EncryptionKeys, EncryptionKeysProps
+from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
 from lib.components.frontend import Frontend, FrontendProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
@@ -44,6 +46,7 @@ class Foundation:
     keys: EncryptionKeys
     network: Networking
     security_groups: SecurityGroups
+    endpoints: PrivateEndpoints
     log_archive: LogArchive
     waf: WebApplicationFirewall
 
@@ -82,11 +85,17 @@ class TapStack(TerraformStack):
             single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
             log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn,
             database_port=POSTGRES_PORT))
+        groups = SecurityGroups(self, "security_groups", props=SecurityGroupsProps(
+            naming=naming, vpc_id=network.vpc_id, api_port=config.api_port,
+            s3_prefix_list_id=network.s3_prefix_list_id, payment_processor_cidrs=config.payment_processor_cidrs))
         return Foundation(
             keys=keys,
             network=network,
-            security_groups=SecurityGroups(self, "security_groups", props=SecurityGroupsProps(
-                naming=naming, vpc_id=network.vpc_id, api_port=config.api_port)),
+            security_groups=groups,
+            endpoints=PrivateEndpoints(self, "endpoints", props=PrivateEndpointsProps(
+                naming=naming, vpc_id=network.vpc_id, subnet_ids=network.app_subnet_ids,
+                security_group_id=groups.endpoints_security_group_id, region=config.aws_region,
+                account_id=account_id)),
             log_archive=LogArchive(self, "log_archive", props=LogArchiveProps(
                 naming=naming, account_id=account_id, force_destroy=config.force_destroy_buckets)),
             waf=WebApplicationFirewall(self, "waf", props=WafProps(
@@ -190,6 +199,9 @@ def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "alb_security_group_id": (security_groups.alb_security_group_id, "ALB security group"),
         "app_security_group_id": (security_groups.app_security_group_id, "API instance security group"),
         "db_security_group_id": (security_groups.db_security_group_id, "Database security group"),
+        "endpoints_security_group_id": (security_groups.endpoints_security_group_id,
+                                        "Interface VPC endpoints' security group (HTTPS from the API instances)"),
+        "interface_endpoint_ids": (foundation.endpoints.endpoint_ids, "Interface VPC endpoints in the app subnets"),
         "alb_arn": (compute.alb_arn, "Application Load Balancer ARN"),
         "alb_dns_name": (compute.alb_dns_name, "DNS name to point the API's domain at (CNAME/alias)"),
         "https_listener_arn": (compute.https_listener_arn, "HTTPS listener ARN"),

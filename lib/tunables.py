@@ -142,6 +142,12 @@ TUNABLES: tuple[Tunable, ...] = (
             meaning="the VPC's address block, split into public, app and data subnets per AZ", pci="1.3"),
     Tunable(env="SINGLE_NAT_GATEWAY", field="single_nat_gateway", kind=BOOLEAN, default=False,
             meaning="one shared NAT gateway instead of one per AZ (cost option, loses AZ independence)"),
+    Tunable(env="PAYMENT_PROCESSOR_EGRESS_CIDRS", field="payment_processor_egress_cidrs", kind=TEXT, default="",
+            default_doc="unset: no internet egress",
+            rule="comma-separated public IPv4 CIDRs (`203.0.113.0/24,198.51.100.7/32` style); no `0.0.0.0/0`, no "
+                 "private, shared (100.64/10), loopback, link-local, benchmark or multicast ranges",
+            meaning="the payment processor's addresses: the only internet destinations of the API instances "
+                    "(HTTPS 443, through NAT)", pci="1.3"),
     Tunable(env="API_PORT", field="api_port", kind=WHOLE_NUMBER, default=8080, low=1, high=65535,
             rule="not 22, 443 or 5432", meaning="port the API instances listen on"),
     Tunable(env="DELETION_PROTECTION", field="deletion_protection", kind=BOOLEAN, default=True,

@@ -196,3 +196,29 @@ def vpc_cidr_problem(cidr: str) -> str | None:
     if not 16 <= network.prefixlen <= 20:
         return "the stack needs a block between /16 and /20 (it is split into 9 subnets over 3 AZs)"
     return None
+
+
+# IPv4 blocks that are not public internet space (RFC 6890 special-purpose ranges): an egress CIDR of the payment
+# processor may overlap none of them (a private range would reach into the VPC or a peered network, not the internet).
+# The RFC 5737 documentation blocks (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are left out on purpose: routed
+# nowhere, harmless, and what examples and tests use.
+NON_PUBLIC_RANGES = tuple(ipaddress.IPv4Network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+))
+
+
+def egress_cidr_problem(cidr: str) -> str | None:
+    """Why ``cidr`` cannot be an internet egress destination of the app tier, or None."""
+    try:
+        network = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as err:
+        return f"{cidr!r} is not a CIDR block ({err})"
+    if not isinstance(network, ipaddress.IPv4Network):
+        return f"{cidr} is IPv6; the app tier leaves through NAT gateways, which are IPv4 only"
+    if network.prefixlen == 0:
+        return f"{cidr} is the whole internet, which this setting exists to avoid"
+    overlapping = [str(r) for r in NON_PUBLIC_RANGES if network.overlaps(r)]
+    if overlapping:
+        return f"{cidr} overlaps {', '.join(overlapping)}, which is not public internet address space"
+    return None

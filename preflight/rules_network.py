@@ -217,3 +217,70 @@ def check_database_isolation(view: StackView) -> Iterator[Finding]:
             if truthy(subnet.get("map_public_ip_on_launch")) is True:
                 yield finding("PF-DB-ISOLATION", db, f"data subnet {subnet.path} assigns public IPs on launch. "
                                                      "Fix: map_public_ip_on_launch = false.")
+
+
+def _tier_security_groups(view: StackView) -> dict[str, str]:
+    """Address -> tier of the security groups of the app tier (launch templates, instances, interface endpoints in
+    the app subnets) and of the data tier (RDS)."""
+    tiers: dict[str, str] = {}
+
+    def mark(refs: Any, tier: str) -> None:
+        for ref in refs or []:
+            group, _ = view.referenced(ref)
+            if group is not None and group.type == "aws_security_group":
+                tiers.setdefault(group.address, tier)
+
+    for db in [*view.resources("aws_db_instance"), *view.resources("aws_rds_cluster")]:
+        mark(db.get("vpc_security_group_ids"), "data")
+    for template in view.resources("aws_launch_template"):
+        mark(template.get("vpc_security_group_ids"), "app")
+        for interface in template.blocks("network_interfaces"):
+            mark(interface.get("security_groups"), "app")
+    for instance in view.resources("aws_instance"):
+        mark(instance.get("vpc_security_group_ids"), "app")
+    for endpoint in view.resources("aws_vpc_endpoint"):
+        mark(endpoint.get("security_group_ids"), "app")
+    return tiers
+
+
+def _egress_rules(view: StackView) -> Iterator[tuple[Resource, Resource | None, dict[str, Any]]]:
+    """(rule resource, security group, normalised rule) for every egress rule in every form."""
+    for group in view.resources("aws_security_group"):
+        for block in group.blocks("egress"):
+            yield group, group, {
+                "cidrs": list(block.get("cidr_blocks") or []) + list(block.get("ipv6_cidr_blocks") or []),
+                "from": block.get("from_port"), "to": block.get("to_port"), "protocol": block.get("protocol"),
+            }
+    for rule_resource in view.resources("aws_security_group_rule"):
+        if rule_resource.get("type") != "egress":
+            continue
+        owner, _ = view.referenced(rule_resource.get("security_group_id"))
+        yield rule_resource, owner, {
+            "cidrs": list(rule_resource.get("cidr_blocks") or []) + list(rule_resource.get("ipv6_cidr_blocks") or []),
+            "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
+            "protocol": rule_resource.get("protocol"),
+        }
+    for rule_resource in view.resources("aws_vpc_security_group_egress_rule"):
+        owner, _ = view.referenced(rule_resource.get("security_group_id"))
+        yield rule_resource, owner, {
+            "cidrs": [c for c in (rule_resource.get("cidr_ipv4"), rule_resource.get("cidr_ipv6")) if c],
+            "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
+            "protocol": rule_resource.get("ip_protocol"),
+        }
+
+
+@rule("PF-SG-INTERNET-EGRESS", "The app and data tiers' security groups must not send to 0.0.0.0/0 or ::/0: AWS APIs "
+                               "go through VPC endpoints, S3 through its prefix list and the internet only to the "
+                               "payment processor's listed CIDRs (PCI DSS 1.3.2, 1.4.2).",
+                               pci=("1.2, 1.3, 1.4",))
+def check_internet_egress(view: StackView) -> Iterator[Finding]:
+    tiers = _tier_security_groups(view)
+    for rule_resource, group, spec in _egress_rules(view):
+        open_to = [c for c in spec["cidrs"] if c in INTERNET]
+        if not open_to or group is None or group.address not in tiers:
+            continue
+        yield finding("PF-SG-INTERNET-EGRESS", rule_resource,
+                      f"{tiers[group.address]}-tier security group {group.path} sends to {', '.join(open_to)} on "
+                      f"{_port_text(spec)}; the cardholder-data tiers may not reach the whole internet. Fix: allow the "
+                      "VPC endpoints' security group, the S3 prefix list or the payment processor's CIDRs "
+                      "(PAYMENT_PROCESSOR_EGRESS_CIDRS) instead.")

@@ -33,6 +33,7 @@ NODE_TYPES: dict[str, tuple[str, str]] = {
     "aws_lb_target_group": ("target group", VPC),
     "aws_autoscaling_group": ("Auto Scaling group (API instances)", VPC),
     "aws_db_instance": ("RDS", VPC),
+    "aws_vpc_endpoint": ("VPC endpoint", VPC),
     "aws_s3_bucket": ("S3 bucket", "storage"),
     "aws_kms_key": ("KMS key", "keys"),
     "aws_ssm_parameter": ("SSM parameter", "keys"),
@@ -42,7 +43,7 @@ NODE_TYPES: dict[str, tuple[str, str]] = {
     "aws_sns_topic": ("SNS topic", "monitoring"),
 }
 # Types drawn as one box per component ("NAT gateway x3"): many identical resources, one role.
-COLLAPSED = frozenset({"aws_nat_gateway", "aws_cloudwatch_metric_alarm"})
+COLLAPSED = frozenset({"aws_nat_gateway", "aws_cloudwatch_metric_alarm", "aws_vpc_endpoint"})
 GROUPS: dict[str, str] = {"edge": "edge (global)", "storage": "storage", "keys": "keys and secrets",
                           "logging": "logging", "monitoring": "monitoring"}
 TIER_ORDER = ("public", "app", "data")  # top to bottom inside the VPC; other tiers follow, sorted
@@ -71,7 +72,7 @@ ATTRIBUTE_FLOWS: dict[tuple[str, str], tuple[str, bool]] = {
 }
 # What an IAM policy arrow may point at: reading secrets is the flow worth drawing, not every permission.
 IAM_READ_TARGETS = frozenset({"aws_ssm_parameter", "aws_secretsmanager_secret"})
-SG_MEMBER_ATTRIBUTES = ("security_groups", "vpc_security_group_ids")
+SG_MEMBER_ATTRIBUTES = ("security_groups", "vpc_security_group_ids", "security_group_ids")
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ def _security_group_edges(stack: _Stack) -> Iterator[Edge]:
     for rule in sorted(rules, key=lambda r: r.get("type") != "ingress"):
         own = set().union(*(members.get(g, set()) for g in _references(rule.get("security_group_id"))))
         peers = set().union(*(members.get(g, set()) for g in _references(rule.get("source_security_group_id"))))
+        # A prefix list taken from a gateway endpoint (``${aws_vpc_endpoint.x.prefix_list_id}``): that endpoint's box.
+        peers |= {box for ref in _references(rule.get("prefix_list_ids", [])) for box in stack.boxes_of(ref)}
         cidrs = [INTERNET if c == "0.0.0.0/0" else c for c in rule.get("cidr_blocks", []) or []]
         label = _port_label(rule)
         for box in sorted(own):

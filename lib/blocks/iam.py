@@ -276,3 +276,58 @@ def decrypt_via_services(sid: str, key_arn: str, services: Iterable[str], region
             "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in services],
         }},
     }
+
+
+# Interface endpoints whose resources all live in this account (keys, secrets, log groups): their endpoint policy
+# also holds the resource to the account (aws:ResourceAccount). The others stay on aws:PrincipalAccount only:
+# SSM Agent reads AWS-owned documents and public parameters, and ssmmessages, ec2messages, monitoring
+# (PutMetricData) and sts (GetCallerIdentity) act on no resource of the account.
+RESOURCE_ACCOUNT_ENDPOINT_SERVICES = ("kms", "secretsmanager", "logs")
+
+
+def interface_endpoint_policy(service: str, account_id: str) -> str:
+    """Endpoint policy of an interface endpoint: only principals of this account may use it (PCI DSS 1.4.2: no
+    path out of the CDE for another account's credentials), and, for ``RESOURCE_ACCOUNT_ENDPOINT_SERVICES``, only
+    on this account's resources. It narrows what IAM grants; it grants nothing by itself."""
+    condition: dict[str, str] = {"aws:PrincipalAccount": account_id}
+    if service in RESOURCE_ACCOUNT_ENDPOINT_SERVICES:
+        condition["aws:ResourceAccount"] = account_id
+    return policy_document([{
+        "Sid": "ThisAccountOnly",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringEquals": condition},
+    }])
+
+
+def amazon_linux_repository_bucket(region: str) -> str:
+    """The bucket AL2023's dnf repositories are served from in ``region`` (``al2023-repos-<region>-de612dc2``,
+    the name dnf resolves its mirror list to; AL2023 User Guide, package repository access through an S3 gateway
+    endpoint)."""
+    return f"al2023-repos-{region}-de612dc2"
+
+
+def s3_gateway_endpoint_policy(account_id: str, region: str) -> str:
+    """Endpoint policy of the S3 gateway endpoint: this account's buckets (aws:ResourceAccount) and read-only access
+    to the Amazon Linux 2023 repository bucket of the region, nothing else (PCI DSS 1.4.2: no exfiltration to a
+    bucket of another account through the endpoint)."""
+    repository = amazon_linux_repository_bucket(region)
+    return policy_document([
+        {
+            "Sid": "ThisAccountBuckets",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceAccount": account_id}},
+        },
+        {
+            "Sid": "AmazonLinuxRepositories",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{repository}/*"],
+        },
+    ])

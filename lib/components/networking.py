@@ -3,7 +3,8 @@
 - public: the ALB and the NAT gateways; the only tier with a route to the internet gateway.
 - app: the API instances; outbound only, through NAT (one per AZ by default so an AZ outage does not cut
   the others off; ``single_nat_gateway`` trades that for cost).
-- data: RDS; no route to the internet at all, only the S3 gateway endpoint. Its network ACL admits PostgreSQL
+- data: RDS; no route to the internet at all, only the S3 gateway endpoint (whose policy admits this account's
+  buckets and the Amazon Linux repository bucket only). Its network ACL admits PostgreSQL
   from the app subnets' CIDRs and answers them on the ephemeral ports, and refuses everything else (a second
   layer under the database security group, PCI DSS 1.3.1).
 VPC Flow Logs record all traffic to a KMS-encrypted log group (PCI DSS 10.2).
@@ -34,6 +35,7 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
+from lib.blocks.iam import s3_gateway_endpoint_policy
 from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
 from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.naming import Naming
@@ -114,10 +116,12 @@ class Networking(Construct):
             for tier in TIERS
         }
         private_route_tables = self._routes(props)
-        # S3 traffic (package mirrors, logs, backups) stays on the AWS network instead of crossing NAT.
-        VpcEndpoint(self, "s3_endpoint", vpc_id=self._vpc.id, service_name=f"com.amazonaws.{props.region}.s3",
-                    vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_route_tables],
-                    tags=naming.tags("s3-endpoint"))
+        # S3 traffic (package mirrors, logs, backups) stays on the AWS network instead of crossing NAT; its policy
+        # admits this account's buckets and the Amazon Linux repositories only (PCI DSS 1.4.2).
+        self._s3_endpoint = VpcEndpoint(
+            self, "s3_endpoint", vpc_id=self._vpc.id, service_name=f"com.amazonaws.{props.region}.s3",
+            vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_route_tables],
+            policy=s3_gateway_endpoint_policy(props.account_id, props.region), tags=naming.tags("s3-endpoint"))
         self._data_network_acl(props, cidrs)
         self._flow_logs(props)
 
@@ -213,6 +217,11 @@ class Networking(Construct):
     @property
     def data_subnet_ids(self) -> list[str]:
         return [subnet.id for subnet in self._subnets["data"]]
+
+    @property
+    def s3_prefix_list_id(self) -> str:
+        """The AWS-managed prefix list of S3 in the region, which security groups use to allow the gateway endpoint."""
+        return self._s3_endpoint.prefix_list_id
 
     @property
     def nat_gateway_ids(self) -> list[str]:

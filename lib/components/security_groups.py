@@ -1,6 +1,8 @@
 """Security groups per tier (PCI DSS 1.3: only the traffic each tier needs).
 
 internet --443--> ALB --api_port--> app instances --5432--> RDS
+                                   app instances --443--> interface endpoints (their own group), S3 (prefix list),
+                                                          the payment processor's CIDRs (through NAT) only
 
 Rules are separate ``aws_security_group_rule`` resources because the ALB and app groups reference each
 other; inline blocks would form a dependency cycle. No group has an inline ``egress`` block, so the
@@ -32,6 +34,13 @@ class SecurityGroupsProps:
     """The VPC of the three tiers."""
     api_port: int
     """The port the API instances listen on: the only port the ALB may reach them on (PCI DSS 1.3.1)."""
+    s3_prefix_list_id: str
+    """The S3 prefix list of the gateway endpoint: the app tier reaches S3 on 443 through it, not the internet."""
+    payment_processor_cidrs: tuple[str, ...] = ()
+    """Public CIDRs of the payment processor, the only internet destinations of the app tier (443, through NAT).
+
+    @default () - no internet egress at all (PCI DSS 1.3.2/1.4.2: outbound traffic from the CDE limited to what is
+    necessary); the configuration refuses 0.0.0.0/0 and private ranges."""
 
 
 class SecurityGroups(Construct):
@@ -48,6 +57,9 @@ class SecurityGroups(Construct):
         self._db = SecurityGroup(self, "db_sg", name=naming.name("db-sg"), vpc_id=vpc_id,
                                  description="Payment database: PostgreSQL from the API instances only",
                                  tags=naming.tags("db-sg"))
+        self._endpoints = SecurityGroup(self, "endpoints_sg", name=naming.name("endpoints-sg"), vpc_id=vpc_id,
+                                        description="Interface VPC endpoints: HTTPS from the API instances only",
+                                        tags=naming.tags("endpoints-sg"))
 
         SecurityGroupRule(
             self, "alb_https_in", type="ingress", security_group_id=self._alb.id, protocol="tcp",
@@ -70,15 +82,36 @@ class SecurityGroups(Construct):
             description="PostgreSQL to the database",
         )
         SecurityGroupRule(
-            self, "app_https_out", type="egress", security_group_id=self._app.id, protocol="tcp",
-            from_port=HTTPS_PORT, to_port=HTTPS_PORT, cidr_blocks=[ANYWHERE],
-            description="HTTPS to AWS APIs and package repositories through NAT",
-        )
-        SecurityGroupRule(
             self, "db_from_app_in", type="ingress", security_group_id=self._db.id, protocol="tcp",
             from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=self._app.id,
             description="PostgreSQL from the API instances",
         )
+        self._app_https_egress(props)
+
+    def _app_https_egress(self, props: SecurityGroupsProps) -> None:
+        """HTTPS out of the app tier: AWS APIs through the interface endpoints, S3 through the gateway endpoint, and
+        the payment processor's CIDRs; nothing else on the internet (PCI DSS 1.3.2, 1.4.2)."""
+        SecurityGroupRule(
+            self, "endpoints_from_app_in", type="ingress", security_group_id=self._endpoints.id, protocol="tcp",
+            from_port=HTTPS_PORT, to_port=HTTPS_PORT, source_security_group_id=self._app.id,
+            description="HTTPS from the API instances",
+        )
+        SecurityGroupRule(
+            self, "app_to_endpoints_out", type="egress", security_group_id=self._app.id, protocol="tcp",
+            from_port=HTTPS_PORT, to_port=HTTPS_PORT, source_security_group_id=self._endpoints.id,
+            description="HTTPS to the interface VPC endpoints (SSM, Secrets Manager, KMS, logs, metrics, STS)",
+        )
+        SecurityGroupRule(
+            self, "app_to_s3_out", type="egress", security_group_id=self._app.id, protocol="tcp",
+            from_port=HTTPS_PORT, to_port=HTTPS_PORT, prefix_list_ids=[props.s3_prefix_list_id],
+            description="HTTPS to S3 through the gateway endpoint (its prefix list)",
+        )
+        if props.payment_processor_cidrs:
+            SecurityGroupRule(
+                self, "app_to_processor_out", type="egress", security_group_id=self._app.id, protocol="tcp",
+                from_port=HTTPS_PORT, to_port=HTTPS_PORT, cidr_blocks=list(props.payment_processor_cidrs),
+                description="HTTPS to the payment processor through NAT",
+            )
 
     @property
     def alb_security_group_id(self) -> str:
@@ -91,3 +124,7 @@ class SecurityGroups(Construct):
     @property
     def db_security_group_id(self) -> str:
         return self._db.id
+
+    @property
+    def endpoints_security_group_id(self) -> str:
+        return self._endpoints.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -120,6 +121,39 @@ def test_s3_gateway_endpoint_serves_private_tiers(aws: Callable[[str], Any], out
     private_tables = {_route_table_of(aws, s)["RouteTableId"]
                       for s in output("app_subnet_ids") + output("data_subnet_ids")}
     assert private_tables <= set(endpoints[0]["RouteTableIds"])
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_s3_gateway_endpoint_policy_is_the_account_and_the_amazon_linux_repositories(
+        aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig) -> None:
+    (endpoint,) = aws("ec2").describe_vpc_endpoints(Filters=[
+        {"Name": "vpc-id", "Values": [output("vpc_id")]},
+        {"Name": "service-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]},
+    ])["VpcEndpoints"]
+    account = aws("sts").get_caller_identity()["Account"]
+    statements = {s["Sid"]: s for s in json.loads(endpoint["PolicyDocument"])["Statement"]}
+    assert statements["ThisAccountBuckets"]["Condition"] == {"StringEquals": {"aws:ResourceAccount": account}}
+    assert statements["AmazonLinuxRepositories"]["Resource"] == [
+        f"arn:aws:s3:::al2023-repos-{expected.aws_region}-de612dc2/*"]
+    assert statements["AmazonLinuxRepositories"]["Action"] == ["s3:GetObject"]
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_interface_endpoints_in_app_subnets_admit_this_account_only(
+        aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig) -> None:
+    endpoints = aws("ec2").describe_vpc_endpoints(VpcEndpointIds=output("interface_endpoint_ids"))["VpcEndpoints"]
+    services = {"ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring", "sts"}
+    assert sorted(e["ServiceName"] for e in endpoints) == sorted(
+        f"com.amazonaws.{expected.aws_region}.{service}" for service in services)
+    account = aws("sts").get_caller_identity()["Account"]
+    for endpoint in endpoints:
+        name = endpoint["ServiceName"]
+        assert endpoint["VpcEndpointType"] == "Interface" and endpoint["VpcId"] == output("vpc_id"), name
+        assert sorted(endpoint["SubnetIds"]) == sorted(output("app_subnet_ids")), name
+        assert [g["GroupId"] for g in endpoint["Groups"]] == [output("endpoints_security_group_id")], name
+        assert endpoint["PrivateDnsEnabled"] is True, name
+        (statement,) = json.loads(endpoint["PolicyDocument"])["Statement"]
+        assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == account, name
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")

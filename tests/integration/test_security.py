@@ -54,13 +54,33 @@ def test_app_accepts_only_api_port_from_alb(aws: Callable[[str], Any], output: C
     assert _rules(group["IpPermissions"]) == {("tcp", port, port, output("alb_security_group_id"))}
 
 
+def _s3_prefix_list_id(aws: Callable[[str], Any], expected: StackConfig) -> str:
+    lists = aws("ec2").describe_managed_prefix_lists(Filters=[
+        {"Name": "prefix-list-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]}])["PrefixLists"]
+    assert len(lists) == 1, lists
+    return str(lists[0]["PrefixListId"])
+
+
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_app_egress_is_database_and_https_only(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+def test_app_egress_is_endpoints_s3_and_database_only(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                      expected: StackConfig) -> None:
+    """No 0.0.0.0/0: HTTPS to the interface endpoints' group and to S3's prefix list, PostgreSQL to the database
+    (and HTTPS to the payment processor's CIDRs when PAYMENT_PROCESSOR_EGRESS_CIDRS lists them)."""
     group = _group(aws, output("app_security_group_id"))
     assert _rules(group["IpPermissionsEgress"]) == {
         ("tcp", 5432, 5432, output("db_security_group_id")),
-        ("tcp", 443, 443, ANYWHERE),
+        ("tcp", 443, 443, output("endpoints_security_group_id")),
+        ("tcp", 443, 443, _s3_prefix_list_id(aws, expected)),
+        *(("tcp", 443, 443, cidr) for cidr in expected.payment_processor_cidrs),
     }
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_endpoints_group_admits_https_from_the_app_tier_only(aws: Callable[[str], Any],
+                                                            output: Callable[[str], Any]) -> None:
+    group = _group(aws, output("endpoints_security_group_id"))
+    assert _rules(group["IpPermissions"]) == {("tcp", 443, 443, output("app_security_group_id"))}
+    assert _rules(group["IpPermissionsEgress"]) == set()
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
@@ -75,7 +95,8 @@ def test_database_has_no_egress(aws: Callable[[str], Any], output: Callable[[str
 
 
 def test_no_group_allows_all_protocols_from_anywhere(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
-    for name in ("alb_security_group_id", "app_security_group_id", "db_security_group_id"):
+    for name in ("alb_security_group_id", "app_security_group_id", "db_security_group_id",
+                 "endpoints_security_group_id"):
         group = _group(aws, output(name))
         for rule in _rules(group["IpPermissions"]) | _rules(group["IpPermissionsEgress"]):
             assert not (rule[0] == "-1" and rule[3] in (ANYWHERE, "::/0")), f"{name}: {rule}"
@@ -121,3 +142,11 @@ def test_data_key_admits_the_autoscaling_service_linked_role(aws: Callable[[str]
     grants = statements["AutoScalingVolumesGrants"]
     assert grants["Action"] == ["kms:CreateGrant"]
     assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_app_and_data_groups_never_send_to_the_internet(aws: Callable[[str], Any],
+                                                        output: Callable[[str], Any]) -> None:
+    for name in ("app_security_group_id", "db_security_group_id", "endpoints_security_group_id"):
+        egress = _rules(_group(aws, output(name))["IpPermissionsEgress"])
+        assert not [rule for rule in egress if rule[3] in (ANYWHERE, "::/0")], f"{name}: {egress}"

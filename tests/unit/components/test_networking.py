@@ -8,6 +8,8 @@ import pytest
 from tests.conftest import SYNTH_ENV, synth_stack
 from tests.unit.helpers import by_path, only, policy, ref
 
+ACCOUNT = "${data.aws_caller_identity.current.account_id}"
+
 
 def _subnets(resources, tier):
     return {name: body for name, body in resources["aws_subnet"].items() if body["tags"].get("Tier") == tier}
@@ -80,9 +82,22 @@ def test_public_routes_to_igw_and_app_routes_to_own_nat(resources):
 
 
 def test_s3_gateway_endpoint_serves_private_tiers(resources):
-    endpoint = only(resources, "aws_vpc_endpoint")
+    _, endpoint = by_path(resources, "aws_vpc_endpoint", "networking/s3_endpoint")
     assert endpoint["vpc_endpoint_type"] == "Gateway" and endpoint["service_name"] == "com.amazonaws.us-east-1.s3"
     assert len(endpoint["route_table_ids"]) == 4  # three app tables and the data table
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_s3_gateway_endpoint_policy_is_the_account_and_the_amazon_linux_repositories(resources):
+    _, endpoint = by_path(resources, "aws_vpc_endpoint", "networking/s3_endpoint")
+    statements = {s["Sid"]: s for s in policy(endpoint)["Statement"]}
+    assert set(statements) == {"ThisAccountBuckets", "AmazonLinuxRepositories"}
+    account = statements["ThisAccountBuckets"]
+    assert account["Condition"] == {"StringEquals": {"aws:ResourceAccount": ACCOUNT}}
+    repositories = statements["AmazonLinuxRepositories"]
+    assert repositories["Action"] == ["s3:GetObject"] and "Condition" not in repositories
+    assert repositories["Resource"] == ["arn:aws:s3:::al2023-repos-us-east-1-de612dc2/*"]
+    assert all(s["Effect"] == "Allow" for s in statements.values())
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")

@@ -365,6 +365,66 @@ def test_default_security_group_must_be_empty() -> None:
     assert_caught(only(config, "PF-SG-INTERNET-INGRESS"), "default security group")
 
 
+def egress_stack(*egress: dict[str, Any], attach: str = "aws_launch_template") -> dict[str, Any]:
+    """An app group attached to a launch template (or RDS, or an interface endpoint) and an unattached group,
+    with the egress rules given (``group`` names which one, default the app group)."""
+    attachments = {
+        "aws_launch_template": ("aws_launch_template", *res("lt", vpc_security_group_ids=[
+            "${aws_security_group.app_sg.id}"])),
+        "aws_db_instance": ("aws_db_instance", *res("db", vpc_security_group_ids=["${aws_security_group.app_sg.id}"])),
+        "aws_vpc_endpoint": ("aws_vpc_endpoint", *res("ssm", vpc_endpoint_type="Interface",
+                                                      security_group_ids=["${aws_security_group.app_sg.id}"])),
+    }
+    items = [("aws_security_group", *res("app_sg")), ("aws_security_group", *res("tooling_sg")), attachments[attach]]
+    for index, body in enumerate(egress):
+        group = body.pop("group", "app_sg")
+        owner = f"${{aws_security_group.{group}.id}}"
+        items.append(("aws_security_group_rule", *res(f"egress{index}", type="egress", protocol="tcp", from_port=443,
+                                                      to_port=443, security_group_id=owner, **body)))
+    return stack(*items)
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_app_and_data_groups_may_not_send_to_the_internet() -> None:
+    assert_clean(only(egress_stack({"cidr_blocks": ["203.0.113.0/24"]}, {"prefix_list_ids": ["pl-63a5400a"]}),
+                      "PF-SG-INTERNET-EGRESS"))
+    assert_caught(only(egress_stack({"cidr_blocks": ["0.0.0.0/0"]}), "PF-SG-INTERNET-EGRESS"),
+                  "app-tier security group Stack/app_sg", "0.0.0.0/0", "tcp 443-443")
+    assert_caught(only(egress_stack({"ipv6_cidr_blocks": ["::/0"]}, attach="aws_db_instance"),
+                       "PF-SG-INTERNET-EGRESS"), "data-tier security group Stack/app_sg", "::/0")
+    assert_caught(only(egress_stack({"cidr_blocks": ["0.0.0.0/0"]}, attach="aws_vpc_endpoint"),
+                       "PF-SG-INTERNET-EGRESS"), "app-tier")
+    inline = egress_stack()
+    inline["resource"]["aws_security_group"]["app_sg"]["egress"] = [
+        {"cidr_blocks": ["0.0.0.0/0"], "from_port": 0, "to_port": 0, "protocol": "-1"}]
+    assert_caught(only(inline, "PF-SG-INTERNET-EGRESS"), "all ports and protocols")
+    modern = egress_stack()
+    modern["resource"]["aws_vpc_security_group_egress_rule"] = dict([res(
+        "out", security_group_id="${aws_security_group.app_sg.id}", cidr_ipv4="0.0.0.0/0", ip_protocol="-1")])
+    assert_caught(only(modern, "PF-SG-INTERNET-EGRESS"), "Stack/out")
+    # A group no app or data resource uses is another rule's business.
+    assert_clean(only(egress_stack({"cidr_blocks": ["0.0.0.0/0"], "group": "tooling_sg"}), "PF-SG-INTERNET-EGRESS"))
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_re_adding_the_old_app_https_rule_to_the_real_stack_is_caught(synth_json: dict[str, Any]) -> None:
+    """Mutation: the app group's former ``app_https_out`` (443 to 0.0.0.0/0 through NAT) is back."""
+    mutated = copy.deepcopy(synth_json)
+    rules = mutated["resource"]["aws_security_group_rule"]
+    (to_db,) = [body for body in rules.values() if body["//"]["metadata"]["path"].endswith("/app_to_db_out")]
+    rules["security_groups_app_https_out"] = {
+        **copy.deepcopy(to_db), "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"],
+        "description": "HTTPS to AWS APIs and package repositories through NAT"}
+    added = rules["security_groups_app_https_out"]
+    del added["source_security_group_id"]
+    added["//"]["metadata"]["path"] = added["//"]["metadata"]["path"].replace("/app_to_db_out", "/app_https_out")
+    assert not only(synth_json, "PF-SG-INTERNET-EGRESS")
+    (caught,) = only(mutated, "PF-SG-INTERNET-EGRESS")
+    assert caught.is_error and caught.path.endswith("/security_groups/app_https_out"), caught
+    assert "app-tier security group" in caught.message and "/security_groups/app_sg" in caught.message
+    assert "0.0.0.0/0" in caught.message and "Fix:" in caught.message
+
+
 def isolated_db_stack(**db_overrides: Any) -> dict[str, Any]:
     return stack(
         db(db_subnet_group_name="${aws_db_subnet_group.dbsg.name}",

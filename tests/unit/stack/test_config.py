@@ -192,3 +192,32 @@ def test_preflight_error_stops_synth_and_writes_nothing(tmp_path, monkeypatch, s
     with pytest.raises(tap.PreflightError, match="preflight found 1 error"):
         tap.synthesize(StackConfig.from_env({"ENVIRONMENT_SUFFIX": "test"}, region_file=Path("/nonexistent")), outdir)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+@pytest.mark.parametrize(("value", "hint"), [
+    ("0.0.0.0/0", "the whole internet"),
+    ("10.1.0.0/16", "overlaps 10.0.0.0/8"),
+    ("172.20.0.0/16", "overlaps 172.16.0.0/12"),
+    ("192.168.1.0/24", "overlaps 192.168.0.0/16"),
+    ("100.64.0.0/16", "overlaps 100.64.0.0/10"),
+    ("169.254.169.254/32", "overlaps 169.254.0.0/16"),
+    ("0.0.0.0/1", "overlaps 0.0.0.0/8"),
+    ("128.0.0.0/1", "overlaps 169.254.0.0/16"),
+    ("2001:db8::/32", "IPv6"),
+    ("203.0.113.1/24", "not a CIDR"),
+    ("example.com", "not a CIDR"),
+    ("203.0.113.0/24,,198.51.100.0/24", "empty entry"),
+    ("203.0.113.0/24,203.0.113.0/24", "twice"),
+])
+def test_payment_processor_cidrs_refuse_the_internet_and_private_ranges(value, hint):
+    with pytest.raises(ConfigError) as raised:
+        StackConfig.from_env({"PAYMENT_PROCESSOR_EGRESS_CIDRS": value})
+    assert "PAYMENT_PROCESSOR_EGRESS_CIDRS" in str(raised.value) and hint in str(raised.value)
+    assert "Fix" in str(raised.value) or "Set PAYMENT_PROCESSOR_EGRESS_CIDRS" in str(raised.value)
+
+
+def test_payment_processor_cidrs_default_to_none_and_parse_a_list():
+    assert not StackConfig.from_env({}).payment_processor_cidrs
+    config = StackConfig.from_env({"PAYMENT_PROCESSOR_EGRESS_CIDRS": " 203.0.113.0/24 ,198.51.100.7/32"})
+    assert config.payment_processor_cidrs == ("203.0.113.0/24", "198.51.100.7/32")

@@ -35,11 +35,14 @@ def test_the_security_group_flows_carry_the_ports_of_the_rules(synth_json: dict[
     _, https_in = by_path(resources, "aws_security_group_rule", "/alb_https_in")
     _, api_in = by_path(resources, "aws_security_group_rule", "/app_from_alb_in")
     _, db_in = by_path(resources, "aws_security_group_rule", "/db_from_app_in")
-    _, app_out = by_path(resources, "aws_security_group_rule", "/app_https_out")
+    _, app_out = by_path(resources, "aws_security_group_rule", "/app_to_endpoints_out")
+    _, s3_out = by_path(resources, "aws_security_group_rule", "/app_to_s3_out")
     solid = [line.strip() for line in diagram.mermaid(synth_json).splitlines() if " --> " in line.replace("|", " ")]
     assert solid == [f'compute_alb -->|"tcp {api_in["from_port"]}"| compute_asg',
                      f'compute_asg -->|"tcp {db_in["from_port"]}"| database_instance',
-                     f'compute_asg -->|"tcp {app_out["from_port"]}"| internet',
+                     f'compute_asg -->|"tcp {app_out["from_port"]}"| endpoints_vpc_endpoint',
+                     # the S3 prefix list is drawn as the gateway endpoint it comes from
+                     f'compute_asg -->|"tcp {s3_out["from_port"]}"| networking_vpc_endpoint',
                      f'internet -->|"tcp {https_in["from_port"]}"| compute_alb',
                      'internet -->|"HTTPS"| frontend_distribution']
 
@@ -59,7 +62,7 @@ def test_resources_sit_in_the_tier_of_their_subnets_and_carry_their_component(sy
     text = diagram.mermaid(synth_json)
     assert [line.split("[", 1)[0] for line in subgraph(text, "tier_public")] == ["compute_alb",
                                                                                 "networking_nat_gateway"]
-    assert [line.split("[", 1)[0] for line in subgraph(text, "tier_app")] == ["compute_asg"]
+    assert [line.split("[", 1)[0] for line in subgraph(text, "tier_app")] == ["compute_asg", "endpoints_vpc_endpoint"]
     assert subgraph(text, "tier_data") == ['database_instance["RDS postgres 15 Multi-AZ<br/>database/instance"]']
     assert 'subgraph tier_public["public subnets x3"]' in text
     assert 'frontend_distribution["CloudFront distribution<br/>frontend/distribution"]' in subgraph(text, "group_edge")

@@ -1,0 +1,66 @@
+"""Interface VPC endpoints in the app subnets: the API instances reach AWS APIs without the internet (PCI DSS 1.3.2,
+1.4.2).
+
+Each endpoint has private DNS on, so the SDKs' default host names (``ssm.<region>.amazonaws.com``) resolve to the
+endpoint inside the VPC and need no configuration on the instances; each has an endpoint policy that admits this
+account's principals only (``lib/blocks/iam.interface_endpoint_policy``), and all share one security group that
+admits HTTPS from the app tier only (``lib/components/security_groups.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from constructs import Construct
+
+from lib.blocks.iam import interface_endpoint_policy
+from lib.naming import Naming
+
+# What the API instances call: Session Manager (ssm, ssmmessages, ec2messages), their secret and parameter
+# (secretsmanager, kms), the CloudWatch agent (logs, monitoring) and the SDKs' identity look-up (sts).
+INTERFACE_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring",
+                               "sts")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivateEndpointsProps:
+    """Where the interface endpoints go and who may use them."""
+
+    naming: Naming
+    """Names and tags."""
+    vpc_id: str
+    """The VPC of the app tier."""
+    subnet_ids: list[str]
+    """The app subnets: one endpoint network interface in each (one per AZ)."""
+    security_group_id: str
+    """The endpoints' security group: HTTPS from the app tier only (PCI DSS 1.3.1)."""
+    region: str
+    """Region of the services (``com.amazonaws.<region>.<service>``)."""
+    account_id: str
+    """The only account whose principals (and, where it fits, resources) the endpoint policies admit (PCI DSS 1.4.2)."""
+    services: tuple[str, ...] = INTERFACE_ENDPOINT_SERVICES
+    """The services given an interface endpoint.
+
+    @default ``INTERFACE_ENDPOINT_SERVICES`` - what the API instances call (PCI DSS 1.3.2: AWS APIs without the
+    internet)."""
+
+
+class PrivateEndpoints(Construct):
+    """One interface endpoint per service, with private DNS and an account-only endpoint policy."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: PrivateEndpointsProps) -> None:
+        super().__init__(scope, construct_id)
+        self._endpoints = {
+            service: VpcEndpoint(
+                self, f"{service}_endpoint", vpc_id=props.vpc_id,
+                service_name=f"com.amazonaws.{props.region}.{service}", vpc_endpoint_type="Interface",
+                private_dns_enabled=True, subnet_ids=props.subnet_ids, security_group_ids=[props.security_group_id],
+                policy=interface_endpoint_policy(service, props.account_id),
+                tags=props.naming.tags(f"{service}-endpoint"))
+            for service in props.services
+        }
+
+    @property
+    def endpoint_ids(self) -> list[str]:
+        return [endpoint.id for endpoint in self._endpoints.values()]
