@@ -1,0 +1,20 @@
+import type { ApiClient } from "./api";
+import { CheckoutPage } from "./CheckoutPage";
+import { PaymentStatusPage } from "./PaymentStatusPage";
+
+const STATUS_PATH = /^\/payments\/([^/]+)\/?$/;
+
+/** Two routes, so no router library: `/` and `/payments/:id` (CloudFront serves index.html for both). */
+export function App({ client, path }: { client: ApiClient; path: string }) {
+  if (path === "/" || path === "/index.html") return <CheckoutPage client={client} />;
+  const match = STATUS_PATH.exec(path);
+  if (match) return <PaymentStatusPage client={client} paymentId={decodeURIComponent(match[1])} />;
+  return (
+    <main className="page">
+      <h1>Page not found</h1>
+      <p>
+        <a href="/">Go to checkout</a>
+      </p>
+    </main>
+  );
+}

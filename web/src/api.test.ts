@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { createApiClient, loadConfig, MAX_REPOSTS } from "./api";
+import { json, payment, scriptedFetch } from "./testing";
+
+const request = { amount: 1999, currency: "EUR" as const, payment_method: "pm_card_visa" };
+
+describe("createPayment", () => {
+  it("posts the token, amount and currency with the Idempotency-Key", async () => {
+    const { fetch, calls } = scriptedFetch([() => json(201, payment())]);
+    const client = createApiClient({ baseUrl: "http://api.test/", fetch });
+    const outcome = await client.createPayment(request, "key-1");
+    expect(outcome).toEqual({ kind: "succeeded", payment: payment() });
+    expect(calls).toHaveLength(1);
+    expect(calls[0].url).toBe("http://api.test/v1/payments");
+    expect(calls[0].method).toBe("POST");
+    expect(calls[0].headers["idempotency-key"]).toBe("key-1");
+    expect(JSON.parse(calls[0].body!)).toEqual(request);
+  });
+
+  it("on 202 waits Retry-After seconds and re-posts the same body with the same key", async () => {
+    const slept: number[] = [];
+    const { fetch, calls } = scriptedFetch([
+      () => json(202, payment({ status: "processing", card: null }), { "Retry-After": "2" }),
+      () => json(201, payment()),
+    ]);
+    const client = createApiClient({ baseUrl: "http://api.test", fetch, sleep: async (s) => void slept.push(s) });
+    const outcome = await client.createPayment(request, "key-1");
+    expect(outcome.kind).toBe("succeeded");
+    expect(slept).toEqual([2]);
+    expect(calls.map((c) => c.headers["idempotency-key"])).toEqual(["key-1", "key-1"]);
+    expect(calls[1].body).toBe(calls[0].body);
+  });
+
+  it("waits out 409 idempotency_request_in_progress with the same key", async () => {
+    const slept: number[] = [];
+    const { fetch, calls } = scriptedFetch([
+      () => json(409, { status: 409, code: "idempotency_request_in_progress" }, { "Retry-After": "1" }),
+      () => json(201, payment()),
+    ]);
+    const client = createApiClient({ baseUrl: "http://api.test", fetch, sleep: async (s) => void slept.push(s) });
+    expect((await client.createPayment(request, "k")).kind).toBe("succeeded");
+    expect(slept).toEqual([1]);
+    expect(calls.map((c) => c.headers["idempotency-key"])).toEqual(["k", "k"]);
+  });
+
+  it("stops re-posting after MAX_REPOSTS and reports the payment as processing", async () => {
+    const { fetch, calls } = scriptedFetch([
+      () => json(202, payment({ status: "processing" }), { "Retry-After": "1" }),
+    ]);
+    const client = createApiClient({ baseUrl: "http://api.test", fetch, sleep: async () => undefined });
+    const outcome = await client.createPayment(request, "k");
+    expect(outcome.kind).toBe("processing");
+    expect(calls).toHaveLength(MAX_REPOSTS + 1);
+  });
+
+  it("reports a decline, a validation problem and an unreachable API", async () => {
+    const declined = payment({ status: "failed", failure_code: "insufficient_funds" });
+    let client = createApiClient({ baseUrl: "http://a", fetch: scriptedFetch([() => json(201, declined)]).fetch });
+    expect(await client.createPayment(request, "k")).toEqual({ kind: "declined", payment: declined });
+
+    const problem = {
+      type: "about:blank", title: "Validation failed", status: 400, code: "validation_failed",
+      detail: "The request is invalid.", errors: [{ field: "amount", message: "must be at most 99999999" }],
+    };
+    client = createApiClient({ baseUrl: "http://a", fetch: scriptedFetch([() => json(400, problem)]).fetch });
+    expect(await client.createPayment(request, "k")).toEqual({ kind: "problem", problem });
+
+    client = createApiClient({
+      baseUrl: "http://a",
+      fetch: async () => {
+        throw new TypeError("Failed to fetch");
+      },
+    });
+    expect(await client.createPayment(request, "k")).toEqual({ kind: "unreachable", message: "Failed to fetch" });
+  });
+});
+
+describe("getPayment and loadConfig", () => {
+  it("reads a payment by id", async () => {
+    const { fetch, calls } = scriptedFetch([() => json(200, payment())]);
+    const client = createApiClient({ baseUrl: "http://api.test", fetch });
+    expect((await client.getPayment("pay_1")).kind).toBe("succeeded");
+    expect(calls[0].url).toBe("http://api.test/v1/payments/pay_1");
+  });
+
+  it("takes the API base URL from /config.json", async () => {
+    const { fetch, calls } = scriptedFetch([() => json(200, { apiBaseUrl: "https://api.example.com/" })]);
+    expect(await loadConfig(fetch)).toEqual({ apiBaseUrl: "https://api.example.com" });
+    expect(calls[0].url).toBe("/config.json");
+    await expect(loadConfig(scriptedFetch([() => json(200, {})]).fetch)).rejects.toThrow(/apiBaseUrl/);
+  });
+});

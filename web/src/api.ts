@@ -1,0 +1,156 @@
+// The payment API client (contract: API.md). Only the token, amount and currency are ever sent.
+
+import type { Currency } from "./money";
+
+export interface Payment {
+  id: string;
+  status: "processing" | "succeeded" | "failed";
+  amount: number;
+  currency: string;
+  amount_refunded: number;
+  description: string | null;
+  card: { brand: string; last4: string } | null;
+  failure_code: string | null;
+  created_at: string;
+}
+
+export interface Problem {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+  errors?: { field: string; message: string }[];
+}
+
+export type PaymentOutcome =
+  | { kind: "succeeded"; payment: Payment }
+  | { kind: "declined"; payment: Payment }
+  | { kind: "processing"; payment: Payment | null }
+  | { kind: "problem"; problem: Problem }
+  | { kind: "unreachable"; message: string };
+
+export interface CreatePaymentRequest {
+  amount: number;
+  currency: Currency;
+  payment_method: string;
+  description?: string;
+}
+
+export type Fetch = typeof fetch;
+export type Sleep = (seconds: number) => Promise<void>;
+
+export const realSleep: Sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+/** How many times a 202 or 409 is waited out and re-posted before the page says "still processing". */
+export const MAX_REPOSTS = 10;
+
+export interface ApiClient {
+  createPayment(request: CreatePaymentRequest, idempotencyKey: string): Promise<PaymentOutcome>;
+  getPayment(id: string): Promise<PaymentOutcome>;
+}
+
+export interface RuntimeConfig {
+  apiBaseUrl: string;
+}
+
+/** Read /config.json (written next to the build at deploy time): the API base URL is never baked in. */
+export async function loadConfig(fetchImpl: Fetch = fetch): Promise<RuntimeConfig> {
+  const response = await fetchImpl("/config.json", { cache: "no-store" });
+  if (!response.ok) throw new Error(`/config.json answered ${response.status}`);
+  const body: unknown = await response.json();
+  const base = (body as { apiBaseUrl?: unknown } | null)?.apiBaseUrl;
+  if (typeof base !== "string" || !/^https?:\/\/[^\s]+$/.test(base)) {
+    throw new Error('/config.json must be {"apiBaseUrl": "https://..."}');
+  }
+  return { apiBaseUrl: base.replace(/\/+$/, "") };
+}
+
+function retryAfterSeconds(response: Response): number {
+  const value = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  return Number.isFinite(value) && value >= 0 ? Math.min(value, 60) : 1;
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+function outcomeOf(payment: Payment): PaymentOutcome {
+  if (payment.status === "succeeded") return { kind: "succeeded", payment };
+  if (payment.status === "failed") return { kind: "declined", payment };
+  return { kind: "processing", payment };
+}
+
+function problemOf(status: number, body: unknown): PaymentOutcome {
+  const problem = (body && typeof body === "object" ? body : {}) as Problem;
+  return { kind: "problem", problem: { status, ...problem } };
+}
+
+export function createApiClient(options: { baseUrl: string; fetch?: Fetch; sleep?: Sleep }): ApiClient {
+  const fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+  const sleep = options.sleep ?? realSleep;
+  const base = options.baseUrl.replace(/\/+$/, "");
+
+  async function createPayment(request: CreatePaymentRequest, idempotencyKey: string): Promise<PaymentOutcome> {
+    const body = JSON.stringify(request);
+    let lastPayment: Payment | null = null;
+    for (let post = 0; post <= MAX_REPOSTS; post += 1) {
+      let response: Response;
+      try {
+        response = await fetchImpl(`${base}/v1/payments`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "Idempotency-Key": idempotencyKey },
+          body,
+        });
+      } catch (error) {
+        return { kind: "unreachable", message: error instanceof Error ? error.message : String(error) };
+      }
+      const json = await readJson(response);
+      if (response.status === 201 || response.status === 200) return outcomeOf(json as Payment);
+      if (response.status === 202 || response.status === 409) {
+        const problem = json as Problem | null;
+        // 202: the processor has not answered yet; 409 in progress: the first request still runs. Both: wait and
+        // re-post with the same key. Any other 409 (none on this route today) is a problem to show.
+        if (response.status === 409 && problem?.code !== "idempotency_request_in_progress") {
+          return problemOf(response.status, json);
+        }
+        if (response.status === 202) lastPayment = json as Payment;
+        if (post === MAX_REPOSTS) break;
+        await sleep(retryAfterSeconds(response));
+        continue;
+      }
+      return problemOf(response.status, json);
+    }
+    return { kind: "processing", payment: lastPayment };
+  }
+
+  async function getPayment(id: string): Promise<PaymentOutcome> {
+    let response: Response;
+    try {
+      response = await fetchImpl(`${base}/v1/payments/${encodeURIComponent(id)}`, {
+        headers: { Accept: "application/json" },
+      });
+    } catch (error) {
+      return { kind: "unreachable", message: error instanceof Error ? error.message : String(error) };
+    }
+    const json = await readJson(response);
+    if (response.ok) return outcomeOf(json as Payment);
+    return problemOf(response.status, json);
+  }
+
+  return { createPayment, getPayment };
+}
+
+const FAILURE_REASONS: Readonly<Record<string, string>> = {
+  card_declined: "The card was declined.",
+  insufficient_funds: "Insufficient funds.",
+};
+
+export function failureReason(code: string | null): string {
+  if (!code) return "The card was declined.";
+  return FAILURE_REASONS[code] ?? `Declined (${code}).`;
+}
