@@ -13,13 +13,16 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 # The pinned Node tools (package-lock.json): the cdktf CLI, for `npx cdktf synth|diff|deploy`, and the IAM policy
 # evaluator of the unit tests; its binary stands for the whole `npm ci`.
 CDKTF_CLI := node_modules/.bin/cdktf
+# The checkout frontend (web/) has its own package.json and package-lock.json; this stamp stands for its `npm ci`.
+WEB_STAMP := web/node_modules/.installed
+WEB_API_BASE_URL ?= http://127.0.0.1:8080
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit api-tests api bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench clean
+.PHONY: help setup synth validate lint unit api-tests api web-tests web bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -50,6 +53,11 @@ $(CDKTF_CLI): package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@test -x $@ && touch $@
 
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@echo "[web] npm ci in web/ (package-lock.json)"
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
 
 synth: $(STAMP)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
@@ -75,6 +83,17 @@ api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration agains
 
 api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
 	$(PY) -m tools.payment_api.local --port $(or $(API_PORT),8080)
+
+web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed, typecheck (tsc), Vitest unit tests
+	cd web && npm run --silent typecheck
+	cd web && node_modules/.bin/vitest run
+
+# The build holds no API address: /config.json is written next to it, as the stack will do when deployed.
+web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http://127.0.0.1:5173 (API: `make api`); Ctrl-C stops
+	cd web && npm run --silent build
+	printf '{"apiBaseUrl": "%s"}\n' "$(WEB_API_BASE_URL)" > web/dist/config.json
+	@echo "Web: http://127.0.0.1:5173 (config.json: apiBaseUrl $(WEB_API_BASE_URL))"
+	cd web && exec node_modules/.bin/vite preview --host 127.0.0.1 --port 5173 --strictPort
 
 bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-identical synth output
 	$(PY) -m pytest tests/bindings -q
@@ -114,7 +133,7 @@ docs: $(STAMP)  ## [develop] regenerate every generated document (README tables 
 docs-check: $(STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs --check
 
-TEST_STEPS := lint unit api-tests bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
+TEST_STEPS := lint unit api-tests web-tests bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.run_steps $(TEST_STEPS)
 
