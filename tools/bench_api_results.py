@@ -94,8 +94,12 @@ def _row(label: str, connections: str, result: dict[str, Any], rate_key: str, ra
 
     errors = result.get("non_2xx", 0) + result.get("socket_errors", 0) + result.get("timeouts", 0) + \
         result.get("failed", 0)
+    cpu = result.get("cpu_ms_per_request", {})
+    busy = result.get("cpu_s", {}).get("uvicorn")
+    cores = f" ({busy / result['duration_s']:.2f} cores)" if busy is not None and result.get("duration_s") else ""
+    cpu_cells = f" {cpu['uvicorn']:.2f}{cores} | {cpu['postgres']:.2f} |" if cpu else "  |  |"
     return (f"| {label} | {connections} | {result[rate_key]:,.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f}"
-            f" | {errors} | {share('of_health')} | {share('of_pgbench')} |")
+            f" | {errors} | {share('of_health')} | {share('of_pgbench')} |{cpu_cells}")
 
 
 def render_table(document: dict[str, Any]) -> str:
@@ -104,8 +108,9 @@ def render_table(document: dict[str, Any]) -> str:
     lines = [f"Measured by `make bench-api` on {document['started_utc'][:10]} ({machine['cpus']} CPUs, "
              f"{settings['workers']} uvicorn worker(s), pool {settings['pool_max']} per process, "
              f"{settings['duration_s']:g} s per scenario on loopback; `docs/api_measurements.json`):", "",
-             "| scenario | connections | per second | p50 ms | p99 ms | errors | of `/health` | of pgbench |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| scenario | connections | per second | p50 ms | p99 ms | errors | of `/health` | of pgbench "
+             "| API CPU ms/request | PostgreSQL CPU ms/request |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     labels = {"post": "POST /v1/payments", "get": "GET /v1/payments/{id}", "health": "GET /health (stack ceiling)"}
     for name in ("post", "get", "health"):
         for connections, result in document["api"].get(name, {}).items():

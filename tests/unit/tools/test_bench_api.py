@@ -59,6 +59,24 @@ def test_ratios_against_both_ceilings_and_goals() -> None:
     assert found["post_p99_ms_at_16"] == {"goal": 50.0, "measured": 40.0, "met": True}
 
 
+def test_table_shows_cpu_per_request_and_the_goals() -> None:
+    api, pgbench = _measured()
+    api["post"]["16"].update(p50_ms=20.0, duration_s=10.0, cpu_s={"uvicorn": 9.5, "postgres": 4.0},
+                             cpu_ms_per_request={"uvicorn": 2.95, "postgres": 1.35})
+    api["post"]["64"].update(p50_ms=90.0)
+    for result in api["health"].values():
+        result.update(p50_ms=5.0, p99_ms=9.0)
+    for result in pgbench["post"].values():
+        result.update(p50_ms=5.0, p99_ms=9.0)
+    ratio = ratios(api, api["health"], pgbench)
+    document = {"started_utc": "2026-11-30T08:00:00+00:00", "machine": {"cpus": 2},
+                "settings": {"workers": 1, "pool_max": 10, "duration_s": 10.0}, "api": api, "pgbench": pgbench,
+                "ratios": ratio, "goals": goals(api, ratio)}
+    table = render_table(document)
+    assert "| POST /v1/payments | 16 | 400 | 20.0 | 40.0 | 0 | 10% | 40% | 2.95 (0.95 cores) | 1.35 |" in table
+    assert "measured 40%, 60%: **not met**" in table and "measured 40.0 ms: **met**" in table
+
+
 def test_lua_and_pgbench_scripts_make_every_key_unique() -> None:
     assert '["Idempotency-Key"] = prefix .. counter' in POST_LUA
     assert "random()" in PGBENCH_POST and "\\gset" in PGBENCH_POST
