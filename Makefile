@@ -22,7 +22,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit api-tests api web-tests web bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench clean
+.PHONY: help setup synth validate lint unit api-tests api web-tests web bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -142,6 +142,10 @@ cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/
 
 bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
+
+# wrk comes from Debian (`apt-get install -y wrk`); tools/bench_api.py installs it when missing (run as root).
+bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, README table
+	$(PY) -m tools.bench_api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
 	$(PYTHON) -m lib.synth_output cdktf.out

@@ -56,8 +56,19 @@ def configuration() -> Iterable[Part]:
         yield Part(path, content, region=region)
 
 
+def api_benchmark() -> Iterable[Part]:
+    """The README's payment API benchmark table, from the committed docs/api_measurements.json (`make bench-api`)."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    from tools.bench_api_results import render_table  # pylint: disable=import-outside-toplevel
+
+    path = ROOT / "docs" / "api_measurements.json"
+    if path.is_file():
+        yield Part("README.md", render_table(json.loads(path.read_text(encoding="utf-8"))), region="api-bench")
+
+
 def _generators() -> tuple[Generator, ...]:
-    return (make_help, configuration, architecture_diagram)
+    return (make_help, configuration, architecture_diagram, api_benchmark)
 
 
 def fill_region(text: str, region: str, content: str, *, path: str) -> str:
