@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"[api] PostgreSQL 15 in {database.folder} (TLS, owner and application roles)", flush=True)
         database.start()
-        env = database.service_env(PAYMENT_ENVIRONMENT="development")
+        # The checkout that `make web` serves calls the API from this origin.
+        env = database.service_env(PAYMENT_ENVIRONMENT="development",
+                                   PAYMENT_CORS_ORIGINS="http://127.0.0.1:5173,http://localhost:5173")
         migrated = run_cli(env, "migrate")
         if migrated.returncode != 0:
             raise RuntimeError(f"migrate failed: {migrated.stderr[-2000:]}")

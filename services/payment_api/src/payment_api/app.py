@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import psycopg
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from psycopg import Connection
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
@@ -124,6 +125,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Payment API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(AccessLog)
+    if settings.cors_origins:
+        # Outermost, so a preflight is answered before routing; the browser caches it for 10 minutes.
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "Idempotency-Key", "Authorization"],
+                           expose_headers=["Location", "Retry-After", "Idempotent-Replayed"], max_age=600)
     _install_error_handlers(app)
     _install_routes(app, settings, pool, processor, head)
     return app

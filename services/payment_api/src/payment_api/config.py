@@ -7,6 +7,7 @@ test-only crash hook is refused.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ class Settings:
     pool_max: int
     retention_hours: int
     crash_after_processor: bool
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def owner_database(self) -> DatabaseSettings:
@@ -76,6 +78,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw) if raw else default
     except ValueError as error:
         raise ConfigError(f"{name} must be an integer") from error
+
+
+ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def cors_origins(raw: str, *, production: bool) -> tuple[str, ...]:
+    """The browser origins allowed to call the API (the checkout's), exact: no wildcard, no path.
+
+    Why exact: a wildcard or a reflected origin would let any page drive payments from a visitor's browser."""
+    origins = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if not ORIGIN.fullmatch(origin):
+            raise ConfigError(f"PAYMENT_CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
+                              "without a path or wildcard, e.g. https://pay.example.com")
+        if production and not origin.startswith("https://"):
+            raise ConfigError(f"PAYMENT_CORS_ORIGINS: {origin!r} must use https in production")
+    return origins
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -108,4 +127,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                     owner_user=env.get("PAYMENT_DB_OWNER_USER", "payment_owner"),
                     owner_password=env.get("PAYMENT_DB_OWNER_PASSWORD", ""),
                     pool_max=_int(env, "PAYMENT_DB_POOL_MAX", 10), retention_hours=retention,
-                    crash_after_processor=crash)
+                    crash_after_processor=crash,
+                    cors_origins=cors_origins(env.get("PAYMENT_CORS_ORIGINS", ""), production=production))
