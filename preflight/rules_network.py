@@ -83,16 +83,17 @@ def _alb_security_groups(view: StackView) -> set[str]:
     return groups
 
 
-def _ingress_rules(view: StackView) -> Iterator[tuple[Resource, Resource | None, dict[str, Any]]]:
-    """(rule resource, security group, normalised rule) for every ingress rule in every form."""
+def _sg_rules(view: StackView, direction: str) -> Iterator[tuple[Resource, Resource | None, dict[str, Any]]]:
+    """(rule resource, security group, normalised rule) for every ``direction`` ("ingress" or "egress") rule in
+    every form Terraform has: inline blocks, aws_security_group_rule, aws_vpc_security_group_<direction>_rule."""
     for group in view.resources("aws_security_group"):
-        for block in group.blocks("ingress"):
+        for block in group.blocks(direction):
             yield group, group, {
                 "cidrs": list(block.get("cidr_blocks") or []) + list(block.get("ipv6_cidr_blocks") or []),
                 "from": block.get("from_port"), "to": block.get("to_port"), "protocol": block.get("protocol"),
             }
     for rule_resource in view.resources("aws_security_group_rule"):
-        if rule_resource.get("type") != "ingress":
+        if rule_resource.get("type") != direction:
             continue
         owner, _ = view.referenced(rule_resource.get("security_group_id"))
         yield rule_resource, owner, {
@@ -100,7 +101,7 @@ def _ingress_rules(view: StackView) -> Iterator[tuple[Resource, Resource | None,
             "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
             "protocol": rule_resource.get("protocol"),
         }
-    for rule_resource in view.resources("aws_vpc_security_group_ingress_rule"):
+    for rule_resource in view.resources(f"aws_vpc_security_group_{direction}_rule"):
         owner, _ = view.referenced(rule_resource.get("security_group_id"))
         yield rule_resource, owner, {
             "cidrs": [c for c in (rule_resource.get("cidr_ipv4"), rule_resource.get("cidr_ipv6")) if c],
@@ -126,7 +127,7 @@ def _port_text(spec: dict[str, Any]) -> str:
                                 pci=("1.2, 1.3, 1.4",))
 def check_internet_ingress(view: StackView) -> Iterator[Finding]:
     alb_groups = _alb_security_groups(view)
-    for rule_resource, group, spec in _ingress_rules(view):
+    for rule_resource, group, spec in _sg_rules(view, "ingress"):
         open_to = [c for c in spec["cidrs"] if c in INTERNET]
         if not open_to:
             continue
@@ -188,7 +189,7 @@ def check_database_isolation(view: StackView) -> Iterator[Finding]:
         table, _ = view.referenced(association.get("route_table_id"))
         if subnet is not None and table is not None:
             associations.setdefault(subnet.address, []).append(table)
-    internet_groups = {group.address for _, group, spec in _ingress_rules(view)
+    internet_groups = {group.address for _, group, spec in _sg_rules(view, "ingress")
                        if group is not None and any(c in INTERNET for c in spec["cidrs"])}
     for db in view.resources("aws_db_instance"):
         if truthy(db.get("publicly_accessible")) is True:
@@ -243,39 +244,13 @@ def _tier_security_groups(view: StackView) -> dict[str, str]:
     return tiers
 
 
-def _egress_rules(view: StackView) -> Iterator[tuple[Resource, Resource | None, dict[str, Any]]]:
-    """(rule resource, security group, normalised rule) for every egress rule in every form."""
-    for group in view.resources("aws_security_group"):
-        for block in group.blocks("egress"):
-            yield group, group, {
-                "cidrs": list(block.get("cidr_blocks") or []) + list(block.get("ipv6_cidr_blocks") or []),
-                "from": block.get("from_port"), "to": block.get("to_port"), "protocol": block.get("protocol"),
-            }
-    for rule_resource in view.resources("aws_security_group_rule"):
-        if rule_resource.get("type") != "egress":
-            continue
-        owner, _ = view.referenced(rule_resource.get("security_group_id"))
-        yield rule_resource, owner, {
-            "cidrs": list(rule_resource.get("cidr_blocks") or []) + list(rule_resource.get("ipv6_cidr_blocks") or []),
-            "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
-            "protocol": rule_resource.get("protocol"),
-        }
-    for rule_resource in view.resources("aws_vpc_security_group_egress_rule"):
-        owner, _ = view.referenced(rule_resource.get("security_group_id"))
-        yield rule_resource, owner, {
-            "cidrs": [c for c in (rule_resource.get("cidr_ipv4"), rule_resource.get("cidr_ipv6")) if c],
-            "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
-            "protocol": rule_resource.get("ip_protocol"),
-        }
-
-
 @rule("PF-SG-INTERNET-EGRESS", "The app and data tiers' security groups must not send to 0.0.0.0/0 or ::/0: AWS APIs "
                                "go through VPC endpoints, S3 through its prefix list and the internet only to the "
                                "payment processor's listed CIDRs (PCI DSS 1.3.2, 1.4.2).",
                                pci=("1.2, 1.3, 1.4",))
 def check_internet_egress(view: StackView) -> Iterator[Finding]:
     tiers = _tier_security_groups(view)
-    for rule_resource, group, spec in _egress_rules(view):
+    for rule_resource, group, spec in _sg_rules(view, "egress"):
         open_to = [c for c in spec["cidrs"] if c in INTERNET]
         if not open_to or group is None or group.address not in tiers:
             continue

@@ -34,30 +34,28 @@ def assume_role_policy(service: str, *, source_account: str | None = None) -> st
     return policy_document([statement])
 
 
-def deny_insecure_transport(bucket_arn: str) -> Statement:
-    """Bucket policy statement refusing any request not made over TLS (PCI DSS 4.2.1)."""
+def _deny_bucket_requests(sid: str, bucket_arn: str, condition: Mapping[str, Any]) -> Statement:
+    """A Deny of every S3 action on the bucket and its objects, to anyone, under ``condition``."""
     return {
-        "Sid": "DenyInsecureTransport",
+        "Sid": sid,
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:*",
         "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Condition": condition,
     }
+
+
+def deny_insecure_transport(bucket_arn: str) -> Statement:
+    """Bucket policy statement refusing any request not made over TLS (PCI DSS 4.2.1)."""
+    return _deny_bucket_requests("DenyInsecureTransport", bucket_arn, {"Bool": {"aws:SecureTransport": "false"}})
 
 
 def deny_tls_below_1_2(bucket_arn: str) -> Statement:
     """Bucket policy statement refusing requests over TLS 1.0 or 1.1 (PCI DSS 4.2.1: strong cryptography only).
 
     A request without TLS has no ``s3:TlsVersion`` and is left to :func:`deny_insecure_transport`."""
-    return {
-        "Sid": "DenyTlsBelow12",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-    }
+    return _deny_bucket_requests("DenyTlsBelow12", bucket_arn, {"NumericLessThan": {"s3:TlsVersion": "1.2"}})
 
 
 # AWS's key administrator actions (the console's default key policy, "Allows key administrators to administer
