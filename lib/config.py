@@ -80,6 +80,9 @@ def local_state_file(folder: Path, stack_name: str) -> Path:
     return folder / f"terraform.{stack_name}.tfstate"
 
 
+_DNS_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
 def _fail(variable: str, value: object, allowed: str, fix: str) -> ConfigError:
     if value is None:
         return ConfigError(f"{variable} is not set: {allowed}. {fix}")
@@ -93,6 +96,9 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
     if config.frontend_domain is None:
         gaps.append(("FRONTEND_DOMAIN", "the payment page would use CloudFront's default certificate, which "
                      "allows TLS 1.0", "set FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN (us-east-1, TLS 1.2+)"))
+    if config.api_domain is None:
+        gaps.append(("API_DOMAIN", "the checkout would not know the API's name, so its config.json, CSP and CORS "
+                     "could not be derived", "set API_DOMAIN to the name on the ALB's certificate"))
     if not config.alarm_email:
         gaps.append(("ALARM_EMAIL", "the alarms would notify nobody", "set ALARM_EMAIL to the on-call address"))
     if config.log_retention_days < PCI_MIN_LOG_RETENTION_DAYS:
@@ -143,6 +149,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     deletion_protection: bool = default("deletion_protection")
     frontend_domain: str | None = default("frontend_domain")
     frontend_certificate_arn: str | None = default("frontend_certificate_arn")
+    api_domain: str | None = default("api_domain")
     sandbox_endpoint: str | None = default("sandbox_endpoint")
     default_tags: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -342,10 +349,14 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                 None, "FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN go together",
                 "Set both (custom domain served with TLS 1.2+) or neither (CloudFront default domain).",
             )
-        if self.frontend_domain is not None and not re.fullmatch(
-                r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", self.frontend_domain):
-            raise _fail("FRONTEND_DOMAIN", self.frontend_domain, "expected a lowercase DNS name",
-                        "Set it to the frontend's host name, e.g. pay.example.com.")
+        for variable, value, example in (("FRONTEND_DOMAIN", self.frontend_domain, "pay.example.com"),
+                                         ("API_DOMAIN", self.api_domain, "api.pay.example.com")):
+            if value is not None and not _DNS_NAME.fullmatch(value):
+                raise _fail(variable, value, "expected a lowercase DNS name",
+                            f"Set it to the host name, e.g. {example}.")
+        if self.api_domain is not None and self.api_domain == self.frontend_domain:
+            raise _fail("API_DOMAIN", self.api_domain, "the API needs a name of its own, not FRONTEND_DOMAIN "
+                        "(CloudFront serves that name)", "Use e.g. api.<FRONTEND_DOMAIN> on the ALB's certificate.")
         if self.frontend_certificate_arn is not None and not re.fullmatch(
                 r"arn:aws:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+", self.frontend_certificate_arn):
             raise _fail("FRONTEND_CERTIFICATE_ARN", self.frontend_certificate_arn,

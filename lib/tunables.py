@@ -213,6 +213,11 @@ TUNABLES: tuple[Tunable, ...] = (
     Tunable(env="FRONTEND_CERTIFICATE_ARN", field="frontend_certificate_arn", kind=TEXT, default_doc="unset",
             rule="an ACM certificate ARN in us-east-1", pci="4.2",
             meaning="the certificate of `FRONTEND_DOMAIN`"),
+    Tunable(env="API_DOMAIN", field="api_domain", kind=TEXT, default_doc="unset",
+            rule="a lowercase DNS name, not `FRONTEND_DOMAIN`; the name on the ALB's certificate; required in "
+                 "production", pci="6.4.3",
+            meaning="the payment API's public name: the checkout's `config.json`, the CSP's `connect-src` and "
+                    "the API's CORS origins derive from it and `FRONTEND_DOMAIN`"),
     Tunable(env=None, terraform="certificate_arn", kind=TEXT, default_doc="**required**",
             example="arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
             rule="an ACM certificate ARN in the stack's region; a plan without it fails with \"No value for "

@@ -25,6 +25,7 @@ DEVELOPMENT_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
 PRODUCTION_ENV = {
     **DEVELOPMENT_ENV, "ENVIRONMENT_TYPE": "production", "TERRAFORM_STATE_BUCKET": "acme-tf-state",
     "TERRAFORM_STATE_BUCKET_REGION": "us-east-1", "FRONTEND_DOMAIN": "pay.example.com",
+    "API_DOMAIN": "api.pay.example.com",
     "FRONTEND_CERTIFICATE_ARN": FRONTEND_CERTIFICATE, "ALARM_EMAIL": "payments-oncall@example.com",
 }
 SYNTH_ENV = PRODUCTION_ENV

@@ -103,6 +103,7 @@ CASES = [
          ("ALARM_EMAIL='none'", "production", "on-call address")),
     prod("prod-default-cloudfront-certificate", ("FRONTEND_DOMAIN", "TLS 1.0", "Fix: set FRONTEND_DOMAIN"),
          drop=("FRONTEND_DOMAIN", "FRONTEND_CERTIFICATE_ARN")),
+    prod("prod-no-api-domain", ("API_DOMAIN", "config.json", "Fix: set API_DOMAIN"), drop=("API_DOMAIN",)),
     prod("prod-no-alarm-target", ("ALARM_EMAIL", "notify nobody", "Fix: set ALARM_EMAIL"), drop=("ALARM_EMAIL",)),
     prod("prod-short-retention", ("LOG_RETENTION_DAYS", "1 days is under PCI DSS 10.5.1", "Fix: use 365 or more"),
          LOG_RETENTION_DAYS="1"),
@@ -116,7 +117,7 @@ CASES = [
 CONFIG_VARIABLES = ("ENVIRONMENT_SUFFIX", "ENVIRONMENT_TYPE", "AWS_REGION", "TERRAFORM_STATE_BUCKET",
                     "TERRAFORM_STATE_BUCKET_REGION", "OWNER", "REPOSITORY", "VPC_CIDR", "API_PORT", "INSTANCE_TYPE",
                     "DB_INSTANCE_CLASS", "ALARM_EMAIL", "FRONTEND_DOMAIN", "FRONTEND_CERTIFICATE_ARN",
-                    "LOG_RETENTION_DAYS", "DELETION_PROTECTION", "SANDBOX_ENDPOINT_URL", "CDKTF_OUTDIR",
+                    "API_DOMAIN", "LOG_RETENTION_DAYS", "DELETION_PROTECTION", "SANDBOX_ENDPOINT_URL", "CDKTF_OUTDIR",
                     "TAP_FAST_BINDINGS")
 
 

@@ -65,6 +65,9 @@ def test_config_is_immutable() -> None:
     ({"FRONTEND_DOMAIN": "pay.example.com",
       "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/x"},
      "FRONTEND_CERTIFICATE_ARN", "us-east-1"),
+    ({"API_DOMAIN": "API.example.com"}, "API_DOMAIN", "lowercase DNS name"),
+    ({"API_DOMAIN": "pay.example.com", "FRONTEND_DOMAIN": "pay.example.com",
+      "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/x"}, "API_DOMAIN", "name of its own"),
 ])
 def test_invalid_values_are_named_with_the_fix(environ, named, hint):
     with pytest.raises(ConfigError) as caught:
@@ -147,8 +150,8 @@ def test_development_warns_once_per_relaxed_guardrail():
     config = StackConfig.from_env({"LOG_RETENTION_DAYS": "30", "DELETION_PROTECTION": "false",
                                    "ALARM_EMAIL": "none"}, region_file=Path("/nonexistent"))
     named = [warning.split("(", 1)[1].split(")", 1)[0] for warning in config.warnings]
-    assert sorted(named) == ["ALARM_EMAIL", "DELETION_PROTECTION", "FRONTEND_DOMAIN", "LOG_RETENTION_DAYS",
-                             "TERRAFORM_STATE_BUCKET"]
+    assert sorted(named) == ["ALARM_EMAIL", "API_DOMAIN", "DELETION_PROTECTION", "FRONTEND_DOMAIN",
+                             "LOG_RETENTION_DAYS", "TERRAFORM_STATE_BUCKET"]
     assert config.alarm_email == ""
 
 
