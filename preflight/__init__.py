@@ -34,6 +34,9 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-RDS-PARAMETER-APPLY`` immediate for dynamic parameters, pending-reboot for static ones
 - ``PF-CERTIFICATE-REGION`` ALB certificates from the stack's region, CloudFront's from us-east-1
 - ``PF-KEY-SERVICE-ACCESS`` keys let in the services that use them (logs, CloudWatch alarms, CloudFront)
+- deploy-path gates (``rules_gates.py``, what only checkov caught before): ``PF-ALB-HTTPS-ONLY``,
+  ``PF-CLOUDFRONT-HTTPS-ONLY``, ``PF-S3-PUBLIC-ACCESS-BLOCK``, ``PF-KMS-ROTATION``, ``PF-RDS-FORCE-SSL``,
+  ``PF-ALB-WAF``; with ``PF-ALB-TLS-POLICY`` and ``PF-LOG-RETENTION`` (a short retention written in code)
 
 Data files (``preflight/data``; each carries ``_source`` and ``_retrieved``, see ``README.md`` there):
 ``rds_engine_versions.json`` (AWS RDS for PostgreSQL release notes/calendar and the May 2026 minor version
@@ -52,6 +55,7 @@ from typing import Any
 from preflight import (  # noqa: F401  (registers rules)
     rules_deploy,
     rules_first_apply,
+    rules_gates,
     rules_names,
     rules_network,
     rules_security,

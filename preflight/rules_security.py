@@ -234,7 +234,8 @@ BROAD_MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAcce
 
 
 @rule("PF-LOG-RETENTION", "Audit log groups keep 12 months (PCI DSS 10.5.1) with a retention CloudWatch accepts; "
-                          "checkov cannot see a retention given as a variable, so the default is checked here.",
+                          "a shorter one written in code stops synth, a variable's shorter default (development) "
+                          "warns; checkov cannot see a retention given as a variable.",
                           pci=("10.2, 10.3, 10.5",))
 def check_log_retention(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_cloudwatch_log_group"):
@@ -255,7 +256,15 @@ def check_log_retention(view: StackView) -> Iterator[Finding]:
             yield finding("PF-LOG-RETENTION", group, f"retention_in_days {source}{value!r} is not a value CloudWatch "
                                                      "accepts. Fix: one of 365, 400, 545, 731, ... (0 = never "
                                                      "expire).")
+        elif 0 < days < PCI_MIN_RETENTION_DAYS and variable is None:
+            # Written in code: no configuration can raise it, so it holds in production too.
+            yield finding("PF-LOG-RETENTION", group, f"retention_in_days is {days}, written in code, below the 12 "
+                                                     "months PCI DSS 10.5.1 asks of audit logs. Fix: "
+                                                     "retention_in_days = var.log_retention_days (LOG_RETENTION_DAYS, "
+                                                     ">= 365 in production).")
         elif 0 < days < PCI_MIN_RETENTION_DAYS:
+            # A development configuration (production refuses LOG_RETENTION_DAYS < 365 at synth and in the
+            # variable's validation block).
             yield finding("PF-LOG-RETENTION", group, f"retention_in_days {source}{days} is below the 12 months PCI DSS "
                                                      "10.5.1 asks of audit logs. Fix: 365 or more outside sandbox "
                                                      "environments.", Severity.WARNING)

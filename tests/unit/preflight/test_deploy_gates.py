@@ -1,0 +1,200 @@
+"""The eight security regressions that only ``make scan`` caught stop synth (issue 15, item 9).
+
+Two kinds of proof per class:
+- a passing and a failing fixture on a small hand-made stack (the rule's own logic);
+- the regression written into the stack *code* (an override or a removed construct on the real ``TapStack``),
+  then ``tap.synthesize``, the function ``python tap.py`` and ``cdktf synth``/``deploy`` run: it raises
+  ``PreflightError`` with the rule's report and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.config import StackConfig
+from preflight import errors, run_preflight
+from tests.conftest import PRODUCTION_ENV
+from tests.unit.preflight.test_preflight import assert_caught, assert_clean, only, res, stack
+
+# ------------------------------------------------------------------------------------------ small fixtures
+
+
+def _listener(**body: Any) -> tuple[str, str, dict[str, Any]]:
+    return ("aws_lb_listener", *res("listener", **body))
+
+
+@pytest.mark.pci("4.2")
+def test_listener_https_only() -> None:
+    assert_clean(only(stack(_listener(protocol="HTTPS", port=443)), "PF-ALB-HTTPS-ONLY"))
+    redirect = {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
+    assert_clean(only(stack(_listener(protocol="HTTP", port=80, default_action=[redirect])), "PF-ALB-HTTPS-ONLY"))
+    forward = {"type": "forward", "target_group_arn": "${aws_lb_target_group.tg.arn}"}
+    assert_caught(only(stack(_listener(protocol="HTTP", port=80, default_action=[forward])), "PF-ALB-HTTPS-ONLY"),
+                  "port 80", "'HTTP'", "redirect")
+    assert_caught(only(stack(_listener(port=80, default_action=[forward])), "PF-ALB-HTTPS-ONLY"), "'HTTP'")
+
+
+def _distribution(policy: str, ordered: str | None = None) -> tuple[str, str, dict[str, Any]]:
+    body: dict[str, Any] = {"default_cache_behavior": {"viewer_protocol_policy": policy}}
+    if ordered is not None:
+        body["ordered_cache_behavior"] = [{"path_pattern": "/api/*", "viewer_protocol_policy": ordered}]
+    return ("aws_cloudfront_distribution", *res("cdn", **body))
+
+
+@pytest.mark.pci("4.2")
+def test_cloudfront_https_only() -> None:
+    assert_clean(only(stack(_distribution("https-only", "redirect-to-https")), "PF-CLOUDFRONT-HTTPS-ONLY"))
+    assert_caught(only(stack(_distribution("allow-all")), "PF-CLOUDFRONT-HTTPS-ONLY"),
+                  "default_cache_behavior", "'allow-all'", "https-only")
+    assert_caught(only(stack(_distribution("https-only", "allow-all")), "PF-CLOUDFRONT-HTTPS-ONLY"),
+                  "ordered_cache_behavior '/api/*'")
+
+
+def _bucket_with_block(**settings: Any) -> dict[str, Any]:
+    block = {"bucket": "${aws_s3_bucket.b.id}", "block_public_acls": True, "block_public_policy": True,
+             "ignore_public_acls": True, "restrict_public_buckets": True, **settings}
+    return stack(("aws_s3_bucket", *res("b", bucket="logs")),
+                 ("aws_s3_bucket_public_access_block", *res("pab", **block)))
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4", "7.2, 8.2, 8.6")
+def test_public_access_block_on() -> None:
+    assert_clean(only(_bucket_with_block(), "PF-S3-PUBLIC-ACCESS-BLOCK"))
+    assert_caught(only(_bucket_with_block(block_public_policy=False, restrict_public_buckets="false"),
+                       "PF-S3-PUBLIC-ACCESS-BLOCK"), "block_public_policy, restrict_public_buckets not true")
+    assert_caught(only(stack(("aws_s3_bucket", *res("b", bucket="logs"))), "PF-S3-PUBLIC-ACCESS-BLOCK"),
+                  "'logs' has no aws_s3_bucket_public_access_block")
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7")
+def test_key_rotation_on() -> None:
+    assert_clean(only(stack(("aws_kms_key", *res("k", enable_key_rotation=True))), "PF-KMS-ROTATION"))
+    assert_clean(only(stack(("aws_kms_key", *res("k", customer_master_key_spec="RSA_2048"))), "PF-KMS-ROTATION"))
+    assert_caught(only(stack(("aws_kms_key", *res("k", enable_key_rotation=False))), "PF-KMS-ROTATION"),
+                  "enable_key_rotation is False")
+    assert_caught(only(stack(("aws_kms_key", *res("k"))), "PF-KMS-ROTATION"), "enable_key_rotation is None")
+
+
+def _database(force_ssl: str | None, group: str = "${aws_db_parameter_group.pg.name}") -> dict[str, Any]:
+    parameters = [{"name": "log_connections", "value": "1"}]
+    if force_ssl is not None:
+        parameters.append({"name": "rds.force_ssl", "value": force_ssl})
+    return stack(("aws_db_instance", *res("db", engine="postgres", parameter_group_name=group)),
+                 ("aws_db_parameter_group", *res("pg", family="postgres15", parameter=parameters)))
+
+
+@pytest.mark.pci("4.2")
+def test_rds_force_ssl() -> None:
+    assert_clean(only(_database("1"), "PF-RDS-FORCE-SSL"))
+    assert_caught(only(_database("0"), "PF-RDS-FORCE-SSL"), "rds.force_ssl is '0'")
+    assert_caught(only(_database(None), "PF-RDS-FORCE-SSL"), "rds.force_ssl is None")
+    assert_caught(only(_database("1", group="default.postgres15"), "PF-RDS-FORCE-SSL"),
+                  "'default.postgres15', not a parameter group of this stack")
+
+
+def _alb(associated: bool, internal: bool = False) -> dict[str, Any]:
+    items = [("aws_lb", *res("alb", internal=internal, load_balancer_type="application"))]
+    if associated:
+        items.append(("aws_wafv2_web_acl_association", *res("assoc", resource_arn="${aws_lb.alb.arn}",
+                                                            web_acl_arn="${aws_wafv2_web_acl.acl.arn}")))
+    return stack(*items)
+
+
+@pytest.mark.pci("6.4.1, 6.4.2")
+def test_internet_facing_alb_has_waf() -> None:
+    assert_clean(only(_alb(associated=True), "PF-ALB-WAF"))
+    assert_clean(only(_alb(associated=False, internal=True), "PF-ALB-WAF"))
+    assert_caught(only(_alb(associated=False), "PF-ALB-WAF"), "without an aws_wafv2_web_acl_association")
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_short_retention_written_in_code_is_an_error() -> None:
+    assert_clean(only(stack(("aws_cloudwatch_log_group", *res("g", name="g", retention_in_days=400))),
+                      "PF-LOG-RETENTION"))
+    assert_caught(only(stack(("aws_cloudwatch_log_group", *res("g", name="g", retention_in_days=30))),
+                       "PF-LOG-RETENTION"), "is 30, written in code", "var.log_retention_days")
+
+
+# ------------------------------------------------------------------------- the regression in code, then synth
+
+
+def _child(scope: Any, path: str) -> Any:
+    for part in path.split("/"):
+        scope = scope.node.find_child(part)
+    return scope
+
+
+def _http_listener(stack_: Any) -> None:
+    from cdktf_cdktf_provider_aws.alb_listener import (  # pylint: disable=import-outside-toplevel
+        AlbListener,
+        AlbListenerDefaultAction,
+    )
+    compute = _child(stack_, "compute")
+    AlbListener(compute, "http_listener", load_balancer_arn=compute.alb_arn, port=80, protocol="HTTP",
+                default_action=[AlbListenerDefaultAction(type="forward", target_group_arn=compute.target_group_arn)])
+
+
+def _force_ssl_off(stack_: Any) -> None:
+    from cdktf_cdktf_provider_aws.db_parameter_group import (  # pylint: disable=import-outside-toplevel
+        DbParameterGroupParameter,
+    )
+    _child(stack_, "database/parameter_group").put_parameter([
+        DbParameterGroupParameter(name="rds.force_ssl", value="0", apply_method="immediate"),
+        DbParameterGroupParameter(name="shared_preload_libraries", value="pgaudit", apply_method="pending-reboot"),
+        DbParameterGroupParameter(name="pgaudit.log", value="ddl,role", apply_method="immediate"),
+        DbParameterGroupParameter(name="log_connections", value="1", apply_method="immediate"),
+    ])
+
+
+REGRESSIONS: dict[str, tuple[str, Callable[[Any], None], str]] = {
+    "weak ALB TLS policy": ("PF-ALB-TLS-POLICY", lambda s: _child(s, "compute/https_listener").add_override(
+        "ssl_policy", "ELBSecurityPolicy-2016-08"), "'ELBSecurityPolicy-2016-08'"),
+    "HTTP listener": ("PF-ALB-HTTPS-ONLY", _http_listener, "port 80 uses protocol 'HTTP'"),
+    "CloudFront allow-all": ("PF-CLOUDFRONT-HTTPS-ONLY", lambda s: _child(s, "frontend/distribution").add_override(
+        "default_cache_behavior.viewer_protocol_policy", "allow-all"), "'allow-all'"),
+    "public access block off": ("PF-S3-PUBLIC-ACCESS-BLOCK", lambda s: _child(
+        s, "log_archive/logs_public_access_block").add_override("block_public_policy", False),
+        "block_public_policy not true"),
+    "KMS rotation off": ("PF-KMS-ROTATION", lambda s: _child(s, "encryption/data_key").add_override(
+        "enable_key_rotation", False), "enable_key_rotation is False"),
+    "rds.force_ssl off": ("PF-RDS-FORCE-SSL", _force_ssl_off, "rds.force_ssl is '0'"),
+    "WAF association removed": ("PF-ALB-WAF", lambda s: _child(s, "compute").node.try_remove_child(
+        "waf_association"), "without an aws_wafv2_web_acl_association"),
+    "short retention in code": ("PF-LOG-RETENTION", lambda s: _child(s, "waf/waf_log_group").add_override(
+        "retention_in_days", 30), "is 30, written in code"),
+}
+
+
+def test_the_unmodified_stack_passes_every_gate(synth_json: dict[str, Any]) -> None:
+    gates = {rule_id for rule_id, _, _ in REGRESSIONS.values()}
+    assert_clean([f for f in errors(run_preflight(synth_json)) if f.rule_id in gates])
+
+
+@pytest.mark.pci("4.2", "6.4.1, 6.4.2", "3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
+@pytest.mark.parametrize("regression", sorted(REGRESSIONS))
+def test_each_regression_stops_synth(regression: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str], synth_json: dict[str, Any]) -> None:
+    import tap  # pylint: disable=import-outside-toplevel
+    from lib import tap_stack  # pylint: disable=import-outside-toplevel
+
+    assert synth_json  # the session's stack is built: the bindings are loaded, this synth takes ~2 s
+    rule_id, mutate, fragment = REGRESSIONS[regression]
+
+    class MutatedStack(tap_stack.TapStack):
+        """The real stack with one regression written into its code."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            mutate(self)
+
+    monkeypatch.setattr(tap_stack, "TapStack", MutatedStack)
+    outdir = tmp_path / "cdktf.out"
+    with pytest.raises(tap.PreflightError, match="preflight found"):
+        tap.synthesize(StackConfig.from_env(dict(PRODUCTION_ENV)), outdir)
+    report = capsys.readouterr().err
+    assert any(line.startswith("[ERROR] " + rule_id) and fragment in line for line in report.splitlines()), report
+    assert not outdir.exists()
