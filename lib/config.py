@@ -201,6 +201,13 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         return tuple(part.strip() for part in self.payment_processor_egress_cidrs.split(",") if part.strip())
 
     @property
+    def log_lock_mode(self) -> str:
+        """Object Lock mode of the log archive: COMPLIANCE in production (no principal can delete a log before
+        its retention ends, PCI DSS 10.3.2, 10.5.1), GOVERNANCE in development and the sandbox, which must be
+        destroyable."""
+        return "COMPLIANCE" if self.environment_type == PRODUCTION else "GOVERNANCE"
+
+    @property
     def force_destroy_buckets(self) -> bool:
         """Buckets are emptied on destroy only in the sandbox, whose emulator vanishes anyway; a stack that
         can reach AWS never deletes objects on destroy, whatever DELETION_PROTECTION says."""

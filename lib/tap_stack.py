@@ -97,7 +97,8 @@ class TapStack(TerraformStack):
                 security_group_id=groups.endpoints_security_group_id, region=config.aws_region,
                 account_id=account_id)),
             log_archive=LogArchive(self, "log_archive", props=LogArchiveProps(
-                naming=naming, account_id=account_id, force_destroy=config.force_destroy_buckets)),
+                naming=naming, account_id=account_id, force_destroy=config.force_destroy_buckets,
+                lock_mode=config.log_lock_mode)),
             waf=WebApplicationFirewall(self, "waf", props=WafProps(
                 naming=naming, logs_key_arn=keys.logs_key_arn, log_retention_days=variables.log_retention_days)),
         )
@@ -222,7 +223,8 @@ def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "frontend_bucket_name": (frontend.bucket_name, "Bucket to upload the React build to"),
         "cloudfront_distribution_id": (frontend.distribution_id, "CloudFront distribution id (for invalidations)"),
         "cloudfront_domain_name": (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
-        "log_bucket_name": (log_archive.bucket_name, "Access-log archive bucket"),
+        "log_bucket_name": (log_archive.bucket_name, "Access-log archive bucket (ALB, CloudFront; Object Lock)"),
+        "s3_access_log_bucket_name": (log_archive.s3_access_bucket_name, "S3 server access log bucket"),
         "sns_topic_arn": (monitoring.alarm_topic_arn, "Alarm notification topic"),
         "logs_kms_key_arn": (keys.logs_key_arn, "KMS key for logs and alarms"),
         "data_kms_key_arn": (keys.data_key_arn, "KMS key for the database and its secrets"),

@@ -36,7 +36,8 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-KEY-SERVICE-ACCESS`` keys let in the services that use them (logs, CloudWatch alarms, CloudFront)
 - deploy-path gates (``rules_gates.py``, what only checkov caught before): ``PF-ALB-HTTPS-ONLY``,
   ``PF-CLOUDFRONT-HTTPS-ONLY``, ``PF-S3-PUBLIC-ACCESS-BLOCK``, ``PF-KMS-ROTATION``, ``PF-RDS-FORCE-SSL``,
-  ``PF-ALB-WAF``; with ``PF-ALB-TLS-POLICY`` and ``PF-LOG-RETENTION`` (a short retention written in code)
+  ``PF-ALB-WAF``; with ``PF-ALB-TLS-POLICY`` and ``PF-LOG-RETENTION`` (a short retention written in code);
+  production only: ``PF-LOG-ARCHIVE-WORM`` (log archive under a COMPLIANCE Object Lock of >= 365 days)
 
 Data files (``preflight/data``; each carries ``_source`` and ``_retrieved``, see ``README.md`` there):
 ``rds_engine_versions.json`` (AWS RDS for PostgreSQL release notes/calendar and the May 2026 minor version

@@ -199,6 +199,22 @@ class StackView:
     def variables(self) -> Mapping[str, Any]:
         return self.config.get("variable") or {}
 
+    @cached_property
+    def environment_type(self) -> str | None:
+        """``EnvironmentType`` of the provider's ``default_tags`` (``production``/``development``; lib/config.py),
+        which every resource carries; ``None`` when no provider states it."""
+        providers = (self.config.get("provider") or {}).get("aws") or []
+        for provider in providers if isinstance(providers, list) else [providers]:
+            for block in (provider or {}).get("default_tags") or []:
+                value = ((block or {}).get("tags") or {}).get("EnvironmentType")
+                if value:
+                    return str(value)
+        return None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment_type == "production"
+
     def resolve(self, value: Any) -> tuple[Any, str | None]:
         """A literal as is; ``${var.x}`` as the variable's default. Returns (value, variable name or None).
 

@@ -146,3 +146,60 @@ def check_alb_waf(view: StackView) -> Iterator[Finding]:
                           "internet-facing ALB without an aws_wafv2_web_acl_association: requests reach the API "
                           "unfiltered. Fix: Wafv2WebAclAssociation(resource_arn=alb.arn, web_acl_arn=web_acl.arn) "
                           "(lib/components/compute.py).")
+
+
+# PCI DSS 10.5.1: audit logs kept 12 months, unalterable (10.3.2-10.3.4).
+LOG_LOCK_MIN_DAYS = 365
+
+
+def _log_destinations(view: StackView) -> dict[str, tuple[Resource, str]]:
+    """Buckets that receive ALB or CloudFront logs, by address, with who delivers to them."""
+    found: dict[str, tuple[Resource, str]] = {}
+    targets = [(alb, block.get("bucket"), "ALB access logs") for alb in view.resources("aws_lb")
+               for block in alb.blocks("access_logs")]
+    targets += [(cdn, block.get("bucket"), "CloudFront logs") for cdn in view.resources("aws_cloudfront_distribution")
+                for block in cdn.blocks("logging_config")]
+    for _, reference, what in targets:
+        bucket, _ = view.referenced(reference)
+        if bucket is not None and bucket.type == "aws_s3_bucket":
+            found.setdefault(bucket.address, (bucket, what))
+    return found
+
+
+def _number(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _lock_problem(lock: Resource | None) -> str | None:
+    if lock is None:
+        return "has no aws_s3_bucket_object_lock_configuration"
+    if str(lock.get("object_lock_enabled") or "Enabled") != "Enabled":
+        return f"has object_lock_enabled {lock.get('object_lock_enabled')!r}"
+    retention = next((r for rule_ in lock.blocks("rule") for r in _blocks(rule_, "default_retention")), None)
+    if retention is None:
+        return "has Object Lock without a default retention (log objects are not locked)"
+    if str(retention.get("mode")) != "COMPLIANCE":
+        return f"locks in {retention.get('mode')!r} mode, which a principal with s3:BypassGovernanceRetention undoes"
+    days, years = retention.get("days"), retention.get("years")
+    if _number(days) + 365 * _number(years) < LOG_LOCK_MIN_DAYS:
+        return f"locks for {days!r} days / {years!r} years, under 365 days"
+    return None
+
+
+@rule("PF-LOG-ARCHIVE-WORM", "A production stack's log archive (the buckets receiving ALB and CloudFront logs) is "
+                            "write-once: Object Lock in COMPLIANCE mode with a default retention of at least 365 "
+                            "days, so no principal can delete or alter a log before PCI DSS 10.5.1's 12 months.",
+                            pci=("10.2, 10.3, 10.5",))
+def check_log_archive_worm(view: StackView) -> Iterator[Finding]:
+    if not view.is_production:
+        return
+    locks = {str(lock.get("bucket")): lock for lock in view.resources("aws_s3_bucket_object_lock_configuration")}
+    for bucket, what in _log_destinations(view).values():
+        lock = next((locks[ref] for ref in view.references_to(bucket, ("id", "bucket")) if ref in locks), None)
+        problem = _lock_problem(lock)
+        if problem:
+            yield finding("PF-LOG-ARCHIVE-WORM", lock or bucket,
+                          f"bucket {bucket.get('bucket')!r} receives {what} and {problem}. Fix: "
+                          "aws_s3_bucket_object_lock_configuration { object_lock_enabled = \"Enabled\", rule { "
+                          "default_retention { mode = \"COMPLIANCE\", days = 365 } } } (lib/components/log_archive.py, "
+                          "LogArchiveProps.lock_mode).")

@@ -25,7 +25,12 @@ class AccessLogDestination:
     cloudfront_prefix: str
     """Prefix for CloudFront standard logs."""
     s3_access_prefix: str
-    """Prefix the bucket policy lets S3 server access logging write under."""
+    """Prefix the bucket policy lets S3 server access logging write under (in ``s3_access_bucket_name``)."""
+    s3_access_bucket_name: str
+    """Bucket for S3 server access logs (``target_bucket``): not the archive, because AWS refuses a bucket with an
+    Object Lock default retention as a server access logging target."""
+    s3_access_delivery_policy: TerraformResource
+    """That bucket's policy granting S3 log delivery, which S3 checks when logging is switched on."""
     delivery_policy: TerraformResource
     """The bucket policy granting log delivery: AWS checks it when logging is switched on and refuses
     otherwise, so every consumer depends on it (provider #12010: "Access Denied for bucket")."""

@@ -58,6 +58,35 @@ def deny_tls_below_1_2(bucket_arn: str) -> Statement:
     return _deny_bucket_requests("DenyTlsBelow12", bucket_arn, {"NumericLessThan": {"s3:TlsVersion": "1.2"}})
 
 
+# Log objects are never deleted by a request: versions go only through the lifecycle, after the retention (PCI DSS
+# 10.3.2-10.3.4, 10.5.1). BypassGovernanceRetention is refused too, so a GOVERNANCE-mode lock (development) holds
+# against every principal while this policy is in place; removing the policy first is a recorded change.
+LOG_DELETION_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention")
+
+
+def deny_log_deletion(bucket_arn: str) -> Statement:
+    """Bucket policy statement refusing object deletion (and bypassing a governance lock) to anyone."""
+    return {
+        "Sid": "DenyLogDeletion",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(LOG_DELETION_ACTIONS),
+        "Resource": f"{bucket_arn}/*",
+    }
+
+
+def s3_server_access_log_delivery(bucket_arn: str, prefix: str, account_id: str) -> Statement:
+    """Lets S3 server access logging write under ``prefix``, for buckets of this account only."""
+    return {
+        "Sid": "S3ServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket_arn}/{prefix}*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+
+
 # AWS's key administrator actions (the console's default key policy, "Allows key administrators to administer
 # this KMS key"): manage, tag, schedule deletion; no cryptographic operation (PCI DSS 3.6.1, 7.2.2). Put* and
 # Create* still let an administrator rewrite the policy or grant itself use: that is a recorded change (CloudTrail,

@@ -193,10 +193,10 @@ class Frontend(Construct):
                  "earlier builds. Cross-region replication would double the data estate for no control.")
         logs = props.access_logs
         S3BucketLoggingA(
-            self, "access_logging", bucket=self._bucket.id, target_bucket=logs.bucket_name,
+            self, "access_logging", bucket=self._bucket.id, target_bucket=logs.s3_access_bucket_name,
             target_prefix=f"{logs.s3_access_prefix}{naming.name('frontend')}/",
             # S3 checks the target bucket's policy when logging is switched on.
-            depends_on=[logs.delivery_policy],
+            depends_on=[logs.s3_access_delivery_policy],
         )
         tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[cloudfront_distribution_access(
             "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn)])

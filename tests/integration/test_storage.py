@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-BUCKET_OUTPUTS = ("frontend_bucket_name", "log_bucket_name")
+BUCKET_OUTPUTS = ("frontend_bucket_name", "log_bucket_name", "s3_access_log_bucket_name")
+LOG_BUCKET_OUTPUTS = ("log_bucket_name", "s3_access_log_bucket_name")
 
 
 def _policy(aws: Callable[[str], Any], bucket: str) -> dict[str, Any]:
@@ -69,8 +70,10 @@ def test_frontend_bucket_encrypted_with_customer_key(aws: Callable[[str], Any], 
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
-def test_log_bucket_uses_sse_s3_for_alb_delivery(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
-    rule = aws("s3").get_bucket_encryption(Bucket=output("log_bucket_name"))[
+@pytest.mark.parametrize("bucket_output", LOG_BUCKET_OUTPUTS)
+def test_log_bucket_uses_sse_s3_for_alb_delivery(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                 bucket_output: str) -> None:
+    rule = aws("s3").get_bucket_encryption(Bucket=output(bucket_output))[
         "ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
@@ -99,15 +102,49 @@ def test_frontend_policy_allows_only_its_distribution(aws: Callable[[str], Any],
 @pytest.mark.pci("10.2, 10.3, 10.5")
 def test_frontend_access_logging_to_log_bucket(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     logging = aws("s3").get_bucket_logging(Bucket=output("frontend_bucket_name"))["LoggingEnabled"]
-    assert logging["TargetBucket"] == output("log_bucket_name")
+    # Not the archive: AWS refuses a bucket with an Object Lock default retention as a server access log target.
+    assert logging["TargetBucket"] == output("s3_access_log_bucket_name")
     assert logging["TargetPrefix"]
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
-def test_log_bucket_lifecycle_transitions_and_expires(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
-    rules = aws("s3").get_bucket_lifecycle_configuration(Bucket=output("log_bucket_name"))["Rules"]
+@pytest.mark.parametrize("bucket_output", LOG_BUCKET_OUTPUTS)
+def test_log_bucket_lifecycle_transitions_and_expires(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                      bucket_output: str) -> None:
+    rules = aws("s3").get_bucket_lifecycle_configuration(Bucket=output(bucket_output))["Rules"]
     enabled = [r for r in rules if r["Status"] == "Enabled"]
     assert enabled
     assert any(r.get("Transitions") for r in enabled), "logs should move to cheaper storage"
     expiry_days = [r["Expiration"]["Days"] for r in enabled if "Days" in r.get("Expiration", {})]
     assert expiry_days and min(expiry_days) >= 365, "PCI DSS 10.5.1: keep at least 12 months"
+    noncurrent = [r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in enabled
+                  if "NoncurrentVersionExpiration" in r]
+    assert noncurrent and min(noncurrent) >= 365, "replaced versions are kept at least as long as the retention"
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_log_archive_object_lock_through_the_s3_api(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                    expected: Any) -> None:
+    """Object Lock is on with a 365-day default retention (GOVERNANCE in the sandbox, a development stack), and a
+    log written to the archive is locked: deleting its version is refused, as it would be on AWS."""
+    s3, bucket = aws("s3"), output("log_bucket_name")
+    config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert config["ObjectLockEnabled"] == "Enabled"
+    assert config["Rule"]["DefaultRetention"] == {"Mode": expected.log_lock_mode, "Days": 365}
+    put = s3.put_object(Bucket=bucket, Key="alb/AWSLogs/integration-test.log", Body=b"log line\n",
+                        ChecksumAlgorithm="SHA256")
+    retention = s3.get_object_retention(Bucket=bucket, Key="alb/AWSLogs/integration-test.log",
+                                        VersionId=put["VersionId"])["Retention"]
+    assert retention["Mode"] == expected.log_lock_mode
+    with pytest.raises(s3.exceptions.ClientError, match="AccessDenied"):
+        s3.delete_object(Bucket=bucket, Key="alb/AWSLogs/integration-test.log", VersionId=put["VersionId"])
+    # The object stays: the sandbox's destroy removes it with force_destroy, which bypasses GOVERNANCE retention.
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5")
+@pytest.mark.parametrize("bucket_output", LOG_BUCKET_OUTPUTS)
+def test_log_buckets_deny_deletion(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                   bucket_output: str) -> None:
+    deny = next(s for s in _policy(aws, output(bucket_output))["Statement"] if s.get("Sid") == "DenyLogDeletion")
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(_listify(deny["Action"]))

@@ -119,6 +119,45 @@ def test_short_retention_written_in_code_is_an_error() -> None:
                        "PF-LOG-RETENTION"), "is 30, written in code", "var.log_retention_days")
 
 
+def _provider(environment_type: str) -> dict[str, Any]:
+    return {"aws": [{"region": "us-east-1", "default_tags": [{"tags": {"EnvironmentType": environment_type}}]}]}
+
+
+def _log_archive(environment_type: str, lock: dict[str, Any] | None) -> dict[str, Any]:
+    items = [("aws_s3_bucket", *res("logs", bucket="acme-logs")),
+             ("aws_lb", *res("alb", access_logs={"bucket": "${aws_s3_bucket.logs.bucket}", "enabled": True}))]
+    if lock is not None:
+        items.append(("aws_s3_bucket_object_lock_configuration",
+                      *res("lock", bucket="${aws_s3_bucket.logs.id}", object_lock_enabled="Enabled", **lock)))
+    return stack(*items, provider=_provider(environment_type))
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_production_log_archive_is_write_once() -> None:
+    compliance = {"rule": {"default_retention": {"mode": "COMPLIANCE", "days": 365}}}
+    assert_clean(only(_log_archive("production", compliance), "PF-LOG-ARCHIVE-WORM"))
+    assert_clean(only(_log_archive("production", {"rule": {"default_retention": {"mode": "COMPLIANCE", "years": 1}}}),
+                      "PF-LOG-ARCHIVE-WORM"))
+    assert_clean(only(_log_archive("development", None), "PF-LOG-ARCHIVE-WORM"))  # development: GOVERNANCE or none
+    assert_caught(only(_log_archive("production", None), "PF-LOG-ARCHIVE-WORM"),
+                  "'acme-logs' receives ALB access logs and has no aws_s3_bucket_object_lock_configuration",
+                  "COMPLIANCE")
+    assert_caught(only(_log_archive("production", {"rule": {"default_retention": {"mode": "GOVERNANCE", "days": 365}}}),
+                       "PF-LOG-ARCHIVE-WORM"), "'GOVERNANCE' mode")
+    assert_caught(only(_log_archive("production", {"rule": {"default_retention": {"mode": "COMPLIANCE", "days": 30}}}),
+                       "PF-LOG-ARCHIVE-WORM"), "30 days", "under 365")
+    assert_caught(only(_log_archive("production", {}), "PF-LOG-ARCHIVE-WORM"), "without a default retention")
+
+
+def test_the_synthesized_stacks_lock_their_archive(synth_json: dict[str, Any], dev_synth_json: dict[str, Any]) -> None:
+    assert_clean(only(synth_json, "PF-LOG-ARCHIVE-WORM"))
+    production_without_lock = {**synth_json, "resource": {
+        rtype: body for rtype, body in synth_json["resource"].items()
+        if rtype != "aws_s3_bucket_object_lock_configuration"}}
+    assert only(production_without_lock, "PF-LOG-ARCHIVE-WORM")
+    assert_clean(only(dev_synth_json, "PF-LOG-ARCHIVE-WORM"))
+
+
 # ------------------------------------------------------------------------- the regression in code, then synth
 
 
