@@ -22,7 +22,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit api-tests api web-tests web bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup synth validate lint unit api-tests api web-tests web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -94,6 +94,11 @@ web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http:/
 	printf '{"apiBaseUrl": "%s"}\n' "$(WEB_API_BASE_URL)" > web/dist/config.json
 	@echo "Web: http://127.0.0.1:5173 (config.json: apiBaseUrl $(WEB_API_BASE_URL))"
 	cd web && exec node_modules/.bin/vite preview --host 127.0.0.1 --port 5173 --strictPort
+
+# The bucket and distribution come from cfn-outputs/flat-outputs.json (or FRONTEND_BUCKET and
+# CLOUDFRONT_DISTRIBUTION_ID); config.json is the stack's and never uploaded.
+deploy-frontend: $(STAMP)  ## [deploy] build web/ when needed, upload what changed to the frontend bucket, invalidate CloudFront
+	$(PY) -m tools.deploy_frontend
 
 bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-identical synth output
 	$(PY) -m pytest tests/bindings -q

@@ -132,7 +132,8 @@ class TapStack(TerraformStack):
         frontend = Frontend(self, "frontend", props=FrontendProps(
             naming=naming, account_id=account_id, access_logs=base.log_archive.destination,
             force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
-            certificate_arn=config.frontend_certificate_arn, key_admin_principal_arn=config.kms_admin_principal_arn))
+            certificate_arn=config.frontend_certificate_arn, api_domain=config.api_domain,
+            key_admin_principal_arn=config.kms_admin_principal_arn))
         monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
             naming=naming, region=config.aws_region, account_id=account_id, logs_key_arn=keys.logs_key_arn,
             resources=MonitoredResources(

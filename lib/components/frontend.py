@@ -2,8 +2,10 @@
 
 CloudFront reads the bucket with an origin access control (SigV4-signed requests; the legacy origin
 access identity is deprecated), and the bucket policy allows exactly this distribution. Viewers must use
-HTTPS (PCI DSS 4.2.1); responses carry security headers (HSTS, CSP, no framing, no MIME sniffing).
-Client-side routes are served by ``index.html`` for 403/404 from S3 so deep links work.
+HTTPS (PCI DSS 4.2.1); responses carry security headers (HSTS, CSP, no framing, no MIME sniffing), written
+in ``lib/blocks/web_headers.py`` together with the ``config.json`` object the stack owns: the build itself
+(``make deploy-frontend``) holds no API address, so one build serves every environment and synth never
+depends on an npm build. Client-side routes are served by ``index.html`` for 403/404 from S3 so deep links work.
 """
 
 from __future__ import annotations
@@ -36,21 +38,28 @@ from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
+from cdktf_cdktf_provider_aws.s3_object import S3Object
 from constructs import Construct
 
 from lib.blocks.access_logs import AccessLogDestination
 from lib.blocks.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
 from lib.blocks.iam import cloudfront_distribution_access
 from lib.blocks.kms import KeyProps, customer_managed_key
+from lib.blocks.web_headers import (
+    FRAME_OPTION,
+    HSTS_MAX_AGE_SECONDS,
+    REFERRER_POLICY,
+    RUNTIME_CONFIG_CACHE_CONTROL,
+    RUNTIME_CONFIG_KEY,
+    api_origin,
+    content_security_policy,
+    runtime_config,
+)
 from lib.naming import Naming
 from lib.suppressions import suppress
 
 # AWS managed cache policy "Managed-CachingOptimized" (same id in every account).
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self' https:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
 SPA_FALLBACK_STATUS_CODES = (403, 404)
 
 
@@ -77,6 +86,11 @@ class FrontendProps:
     """us-east-1 ACM certificate for ``custom_domain``; CloudFront then pins TLSv1.2_2021.
 
     @default None - given together with ``custom_domain``."""
+    api_domain: str | None = None
+    """The payment API's public name (``API_DOMAIN``): ``config.json`` and the CSP's ``connect-src`` name it.
+
+    @default None - a development stack without it gets ``{"apiBaseUrl": null}`` and a CSP admitting only
+    'self': the browser checkout needs the name on the ALB's certificate (PCI DSS 4.2.1, 6.4.3)."""
     key_admin_principal_arn: str | None = None
     """Who administers the frontend key (``KMS_ADMIN_PRINCIPAL_ARN``): an IAM role or user, or the account root.
 
@@ -117,7 +131,7 @@ class Frontend(Construct):
                 target_origin_id=origin_id, viewer_protocol_policy="https-only",
                 allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
                 cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
-                response_headers_policy_id=self._security_headers(naming).id,
+                response_headers_policy_id=self._security_headers(naming, api_origin(props.api_domain)).id,
             ),
             custom_error_response=[
                 CloudfrontDistributionCustomErrorResponse(
@@ -139,27 +153,28 @@ class Frontend(Construct):
             depends_on=[logs.acl_ownership, logs.delivery_policy],
         )
 
-    def _security_headers(self, naming: Naming) -> CloudfrontResponseHeadersPolicy:
-        """HSTS, CSP, no framing, no MIME sniffing, a strict referrer policy."""
+    def _security_headers(self, naming: Naming, api: str | None) -> CloudfrontResponseHeadersPolicy:
+        """HSTS, CSP (``connect-src`` admits ``api``), no framing, no MIME sniffing, a strict referrer policy."""
         config = CloudfrontResponseHeadersPolicySecurityHeadersConfig
         return CloudfrontResponseHeadersPolicy(
             self, "security_headers", name=naming.name("frontend-security-headers"),
             comment="Security headers for the payment frontend",
             security_headers_config=config(
                 strict_transport_security=CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
-                    access_control_max_age_sec=63072000, include_subdomains=True, preload=True, override=True,
+                    access_control_max_age_sec=HSTS_MAX_AGE_SECONDS, include_subdomains=True, preload=True,
+                    override=True,
                 ),
                 content_security_policy=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(
-                    content_security_policy=CONTENT_SECURITY_POLICY, override=True,
+                    content_security_policy=content_security_policy(api), override=True,
                 ),
                 content_type_options=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(
                     override=True,
                 ),
                 frame_options=CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions(
-                    frame_option="DENY", override=True,
+                    frame_option=FRAME_OPTION, override=True,
                 ),
                 referrer_policy=CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy(
-                    referrer_policy="strict-origin-when-cross-origin", override=True,
+                    referrer_policy=REFERRER_POLICY, override=True,
                 ),
                 xss_protection=CloudfrontResponseHeadersPolicySecurityHeadersConfigXssProtection(
                     protection=True, mode_block=True, override=True,
@@ -200,6 +215,12 @@ class Frontend(Construct):
         )
         tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[cloudfront_distribution_access(
             "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn)])
+        # The stack owns config.json (make deploy-frontend never writes it): the environment's API, not the build's.
+        S3Object(
+            self, "runtime_config", bucket=self._bucket.id, key=RUNTIME_CONFIG_KEY,
+            content=runtime_config(api_origin(props.api_domain)), content_type="application/json",
+            cache_control=RUNTIME_CONFIG_CACHE_CONTROL, kms_key_id=key.arn, tags=naming.tags("frontend-config"),
+        )
 
     def _suppress_distribution_findings(self, *, has_certificate: bool) -> None:
         distribution = self._distribution

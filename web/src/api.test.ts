@@ -89,4 +89,9 @@ describe("getPayment and loadConfig", () => {
     expect(calls[0].url).toBe("/config.json");
     await expect(loadConfig(scriptedFetch([() => json(200, {})]).fetch)).rejects.toThrow(/apiBaseUrl/);
   });
+
+  it("says the environment has no API_DOMAIN when the stack wrote a null apiBaseUrl", async () => {
+    const { fetch } = scriptedFetch([() => json(200, { apiBaseUrl: null })]);
+    await expect(loadConfig(fetch)).rejects.toThrow(/no API_DOMAIN/);
+  });
 });

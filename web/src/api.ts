@@ -60,6 +60,10 @@ export async function loadConfig(fetchImpl: Fetch = fetch): Promise<RuntimeConfi
   if (!response.ok) throw new Error(`/config.json answered ${response.status}`);
   const body: unknown = await response.json();
   const base = (body as { apiBaseUrl?: unknown } | null)?.apiBaseUrl;
+  if (base === null) {
+    // What the stack writes when it has no API_DOMAIN: the ALB's own DNS name does not match its certificate.
+    throw new Error("this environment has no API_DOMAIN, so the checkout has no API to call");
+  }
   if (typeof base !== "string" || !/^https?:\/\/[^\s]+$/.test(base)) {
     throw new Error('/config.json must be {"apiBaseUrl": "https://..."}');
   }

@@ -1,7 +1,10 @@
 """SPEC 5 and 6: private, encrypted, TLS-only buckets; CloudFront with OAC serving the SPA."""
 
+import json
+
 import pytest
 
+from lib.blocks import web_headers
 from tests.conftest import FRONTEND_CERTIFICATE
 from tests.unit.helpers import by_path, only, policy, ref
 
@@ -197,3 +200,46 @@ def test_distribution_waits_for_the_log_buckets_acls_and_policy(resources):
     policy_name, _ = by_path(resources, "aws_s3_bucket_policy", "log_archive/policy")
     assert set(cdn["depends_on"]) == {f"aws_s3_bucket_ownership_controls.{ownership}",
                                       f"aws_s3_bucket_policy.{policy_name}"}
+
+
+def _runtime_config(resources):
+    return by_path(resources, "aws_s3_object", "frontend/runtime_config")[1]
+
+
+def _csp(resources):
+    headers = only(resources, "aws_cloudfront_response_headers_policy")["security_headers_config"]
+    return headers["content_security_policy"]["content_security_policy"]
+
+
+def test_stack_owns_config_json_naming_the_api_domain(resources):
+    body = _runtime_config(resources)
+    assert body["bucket"] == ref("aws_s3_bucket", _bucket(resources, "frontend"))
+    assert (body["key"], body["content_type"], body["cache_control"]) == (
+        "config.json", "application/json", "no-cache")
+    assert json.loads(body["content"]) == {"apiBaseUrl": "https://api.pay.example.com"}
+    assert "aws_kms_key.frontend_key" in body["kms_key_id"]
+
+
+def test_csp_connects_only_to_the_page_and_the_api_domain(resources):
+    directives = dict(part.split(" ", 1) for part in _csp(resources).split("; "))
+    assert directives["connect-src"] == "'self' https://api.pay.example.com"
+    assert directives["frame-ancestors"] == "'none'" and directives["form-action"] == "'self'"
+    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert directives["object-src"] == "'none'" and directives["default-src"] == "'self'"
+    assert not any("unsafe" in value or value.split()[-1] in ("https:", "*") for value in directives.values())
+
+
+def test_development_stack_without_api_domain_gets_self_only_and_a_null_api(dev_synth_json):
+    resources = dev_synth_json["resource"]
+    assert json.loads(_runtime_config(resources)["content"]) == {"apiBaseUrl": None}
+    assert "connect-src 'self';" in _csp(resources)
+
+
+def test_csp_and_config_come_from_the_headers_block_the_e2e_server_serves():
+    """The end-to-end server serves response_headers(); CloudFront gets the same CSP string for the same origin."""
+    headers = web_headers.response_headers("http://127.0.0.1:8080")
+    assert headers["Content-Security-Policy"] == web_headers.content_security_policy("http://127.0.0.1:8080")
+    assert "connect-src 'self' http://127.0.0.1:8080;" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    assert web_headers.runtime_config(web_headers.api_origin("api.example.com")) == \
+        '{"apiBaseUrl": "https://api.example.com"}\n'
