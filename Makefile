@@ -16,13 +16,18 @@ CDKTF_CLI := node_modules/.bin/cdktf
 # The checkout frontend (web/) has its own package.json and package-lock.json; this stamp stands for its `npm ci`.
 WEB_STAMP := web/node_modules/.installed
 WEB_API_BASE_URL ?= http://127.0.0.1:8080
+# The payment API artifact (tools/artifact.py): the pointer file stands for the archive; rebuilt when the service's
+# sources, its lock or the builder change. ARTIFACT_KIND=production needs RDS_CA_BUNDLE (a path or an https URL).
+ARTIFACT := dist/payment-api.json
+ARTIFACT_KIND ?= development
+PAYMENT_API_SOURCES := $(shell find services/payment_api -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit api-tests api web-tests web bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate lint unit api-tests api web-tests web bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -59,6 +64,12 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	@touch $@
 
 setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
+
+$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/artifact.py tools/payment_api/testca.py
+	$(PY) -m tools.artifact --kind $(ARTIFACT_KIND) $(if $(RDS_CA_BUNDLE),--ca-bundle "$(RDS_CA_BUNDLE)")
+
+artifact: $(STAMP)  ## [deploy] payment API archive in dist/: wheel, cp311 wheelhouse, RDS CA bundle (RDS_CA_BUNDLE), manifest, sha256
+	$(PY) -m tools.artifact --kind $(ARTIFACT_KIND) $(if $(RDS_CA_BUNDLE),--ca-bundle "$(RDS_CA_BUNDLE)")
 
 synth: $(STAMP)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
 	$(PY) tap.py
@@ -149,5 +160,5 @@ bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbenc
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
 	$(PYTHON) -m lib.synth_output cdktf.out
-	rm -rf cdktf.out .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
+	rm -rf cdktf.out dist .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
 		.import_linter_cache
