@@ -71,7 +71,7 @@ $(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/artifact.py tools/payment_api
 artifact: $(STAMP)  ## [deploy] payment API archive in dist/: wheel, cp311 wheelhouse, RDS CA bundle (RDS_CA_BUNDLE), manifest, sha256
 	$(PY) -m tools.artifact --kind $(ARTIFACT_KIND) $(if $(RDS_CA_BUNDLE),--ca-bundle "$(RDS_CA_BUNDLE)")
 
-synth: $(STAMP)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
+synth: $(STAMP) $(ARTIFACT)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
 	$(PY) tap.py
 
 validate: synth  ## [deploy] terraform init (offline mirror) + validate on the synthesized stack
@@ -86,7 +86,7 @@ lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + im
 
 # node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
 # (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).
-unit: $(STAMP) $(CDKTF_CLI)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
+unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
 	$(PY) -m pytest tests/unit -q
 
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
@@ -106,14 +106,14 @@ web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http:/
 	@echo "Web: http://127.0.0.1:5173 (config.json: apiBaseUrl $(WEB_API_BASE_URL))"
 	cd web && exec node_modules/.bin/vite preview --host 127.0.0.1 --port 5173 --strictPort
 
-bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-identical synth output
+bindings: $(STAMP) $(ARTIFACT)  ## [develop] fast binding loader vs plain import: byte-identical synth output
 	$(PY) -m pytest tests/bindings -q
 
 preflight: synth  ## [check] deploy-time rules over the synthesized stack + single assume-role helper check
 	$(PY) -m preflight $(STACK_DIR)/cdk.tf.json
 	$(PY) -m preflight.source_checks lib
 
-upgrade-check: $(STAMP)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
+upgrade-check: $(STAMP) $(ARTIFACT)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
 	$(PY) -m tools.addresses --check
 
 release-baseline: $(STAMP)  ## [deploy] release step: record the resource addresses of release RELEASE=<name> in release/
@@ -122,26 +122,26 @@ release-baseline: $(STAMP)  ## [deploy] release step: record the resource addres
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
 	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
 
-compliance: $(STAMP) $(CHECKOV)  ## [deploy] regenerate docs/compliance.md for a production configuration (any suffix, any folder)
+compliance: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [deploy] regenerate docs/compliance.md for a production configuration (any suffix, any folder)
 	$(PY) -m tools.compliance_report
 
-cli-tests: $(STAMP) $(CDKTF_CLI)  ## [check] `npx cdktf synth` through the pinned CLI keeps local state in place
+cli-tests: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [check] `npx cdktf synth` through the pinned CLI keeps local state in place
 	$(PY) -m pytest tests/cli -q
 
-sandbox: $(STAMP)  ## [start] apply the whole stack on a local moto server, test it via the AWS API, destroy it
+sandbox: $(STAMP) $(ARTIFACT)  ## [start] apply the whole stack on a local moto server, test it via the AWS API, destroy it
 	$(PY) -m tools.sandbox
 
-sandbox-tests: $(STAMP)  ## [check] emulator fidelity patches + S3 state locking (own moto server); integration tests skip
+sandbox-tests: $(STAMP) $(ARTIFACT)  ## [check] emulator fidelity patches + S3 state locking (own moto server); integration tests skip
 	$(PY) -m pytest tests/sandbox tests/integration -q
 
-compliance-check: $(STAMP) $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now (stamp aside)
+compliance-check: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now (stamp aside)
 	$(PY) -m tools.compliance_report --check
 	$(PY) -m pytest tests/compliance -q
 
-docs: $(STAMP)  ## [develop] regenerate every generated document (README tables and diagram, environments/example.tfvars)
+docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (README tables and diagram, environments/example.tfvars)
 	$(PY) -m tools.docs
 
-docs-check: $(STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
+docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs --check
 
 TEST_STEPS := lint unit api-tests web-tests bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
@@ -151,7 +151,7 @@ test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sand
 cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
 	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
 
-bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
+bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
 # wrk comes from Debian (`apt-get install -y wrk`); tools/bench_api.py installs it when missing (run as root).
