@@ -16,13 +16,18 @@ CDKTF_CLI := node_modules/.bin/cdktf
 # The checkout frontend (web/) has its own package.json and package-lock.json; this stamp stands for its `npm ci`.
 WEB_STAMP := web/node_modules/.installed
 WEB_API_BASE_URL ?= http://127.0.0.1:8080
+# The payment API artifact (tools/artifact.py): the pointer file stands for the archive; rebuilt when the service's
+# sources, its lock or the builder change. ARTIFACT_KIND=production needs RDS_CA_BUNDLE (a path or an https URL).
+ARTIFACT := dist/payment-api.json
+ARTIFACT_KIND ?= development
+PAYMENT_API_SOURCES := $(shell find services/payment_api -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup synth validate lint unit api-tests api web-tests web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate lint unit api-tests api web-tests web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -60,7 +65,13 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
 
-synth: $(STAMP)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
+$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/artifact.py tools/payment_api/testca.py
+	$(PY) -m tools.artifact --kind $(ARTIFACT_KIND) $(if $(RDS_CA_BUNDLE),--ca-bundle "$(RDS_CA_BUNDLE)")
+
+artifact: $(STAMP)  ## [deploy] payment API archive in dist/: wheel, cp311 wheelhouse, RDS CA bundle (RDS_CA_BUNDLE), manifest, sha256
+	$(PY) -m tools.artifact --kind $(ARTIFACT_KIND) $(if $(RDS_CA_BUNDLE),--ca-bundle "$(RDS_CA_BUNDLE)")
+
+synth: $(STAMP) $(ARTIFACT)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
 	$(PY) tap.py
 
 validate: synth  ## [deploy] terraform init (offline mirror) + validate on the synthesized stack
@@ -75,7 +86,7 @@ lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + im
 
 # node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
 # (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).
-unit: $(STAMP) $(CDKTF_CLI)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
+unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
 	$(PY) -m pytest tests/unit -q
 
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
@@ -100,14 +111,14 @@ web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http:/
 deploy-frontend: $(STAMP)  ## [deploy] build web/ when needed, upload what changed to the frontend bucket, invalidate CloudFront
 	$(PY) -m tools.deploy_frontend
 
-bindings: $(STAMP)  ## [develop] fast binding loader vs plain import: byte-identical synth output
+bindings: $(STAMP) $(ARTIFACT)  ## [develop] fast binding loader vs plain import: byte-identical synth output
 	$(PY) -m pytest tests/bindings -q
 
 preflight: synth  ## [check] deploy-time rules over the synthesized stack + single assume-role helper check
 	$(PY) -m preflight $(STACK_DIR)/cdk.tf.json
 	$(PY) -m preflight.source_checks lib
 
-upgrade-check: $(STAMP)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
+upgrade-check: $(STAMP) $(ARTIFACT)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
 	$(PY) -m tools.addresses --check
 
 release-baseline: $(STAMP)  ## [deploy] release step: record the resource addresses of release RELEASE=<name> in release/
@@ -116,26 +127,26 @@ release-baseline: $(STAMP)  ## [deploy] release step: record the resource addres
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
 	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
 
-compliance: $(STAMP) $(CHECKOV)  ## [deploy] regenerate docs/compliance.md for a production configuration (any suffix, any folder)
+compliance: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [deploy] regenerate docs/compliance.md for a production configuration (any suffix, any folder)
 	$(PY) -m tools.compliance_report
 
-cli-tests: $(STAMP) $(CDKTF_CLI)  ## [check] `npx cdktf synth` through the pinned CLI keeps local state in place
+cli-tests: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [check] `npx cdktf synth` through the pinned CLI keeps local state in place
 	$(PY) -m pytest tests/cli -q
 
-sandbox: $(STAMP)  ## [start] apply the whole stack on a local moto server, test it via the AWS API, destroy it
+sandbox: $(STAMP) $(ARTIFACT)  ## [start] apply the whole stack on a local moto server, test it via the AWS API, destroy it
 	$(PY) -m tools.sandbox
 
-sandbox-tests: $(STAMP)  ## [check] emulator fidelity patches + S3 state locking (own moto server); integration tests skip
+sandbox-tests: $(STAMP) $(ARTIFACT)  ## [check] emulator fidelity patches + S3 state locking (own moto server); integration tests skip
 	$(PY) -m pytest tests/sandbox tests/integration -q
 
-compliance-check: $(STAMP) $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now (stamp aside)
+compliance-check: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now (stamp aside)
 	$(PY) -m tools.compliance_report --check
 	$(PY) -m pytest tests/compliance -q
 
-docs: $(STAMP)  ## [develop] regenerate every generated document (README tables and diagram, environments/example.tfvars)
+docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (README tables and diagram, environments/example.tfvars)
 	$(PY) -m tools.docs
 
-docs-check: $(STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
+docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs --check
 
 TEST_STEPS := lint unit api-tests web-tests bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
@@ -145,7 +156,7 @@ test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sand
 cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
 	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
 
-bench: $(STAMP)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
+bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
 	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
 # wrk comes from Debian (`apt-get install -y wrk`); tools/bench_api.py installs it when missing (run as root).
@@ -154,5 +165,5 @@ bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbenc
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
 	$(PYTHON) -m lib.synth_output cdktf.out
-	rm -rf cdktf.out .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
+	rm -rf cdktf.out dist .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
 		.import_linter_cache

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lib.artifact import ArtifactMissingError, PaymentApiArtifact, load_artifact
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
 from lib.runtime import fast_bindings
 from lib.synth_output import OutputDirError, check_replaceable, mark, resolve_output_dir
@@ -36,7 +37,7 @@ class PreflightError(ValueError):
     """The synthesized stack breaks a rule AWS would enforce at deploy time (report printed already)."""
 
 
-def synthesize(config: StackConfig, outdir: Path) -> Path:
+def synthesize(config: StackConfig, outdir: Path, artifact: PaymentApiArtifact | None = None) -> Path:
     """Synthesize into ``outdir`` atomically; return the stack's ``cdk.tf.json``."""
     from cdktf import App  # pylint: disable=import-outside-toplevel  # after config: fail fast, no 20 s import
 
@@ -46,7 +47,7 @@ def synthesize(config: StackConfig, outdir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=outdir.parent))
     try:
         app = App(outdir=str(staging))
-        TapStack(app, config.stack_name, config=config)
+        TapStack(app, config.stack_name, config=config, artifact=artifact)
         app.synth()
         stack_json = staging / "stacks" / config.stack_name / "cdk.tf.json"
         findings = run_preflight(json.loads(stack_json.read_text(encoding="utf-8")))
@@ -77,13 +78,18 @@ def main() -> int:
         config = StackConfig.from_env()
         outdir = resolve_output_dir(os.environ.get("CDKTF_OUTDIR"))
         check_replaceable(outdir)
-    except (ConfigError, OutputDirError) as err:
+        artifact = load_artifact()
+    except (ConfigError, OutputDirError, ArtifactMissingError) as err:
         print(f"Configuration error: {err}", file=sys.stderr)
         return 2
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if config.environment_type == "production" and artifact.build_kind != "production":
+        print(f"warning: {artifact.path.name} is a {artifact.build_kind} build (it trusts the development test CA, "
+              "not RDS): a production stack's instances refuse it at boot. Build the release with `make artifact "
+              "ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or https URL>`.", file=sys.stderr)
     try:
-        stack_file = synthesize(config, outdir)
+        stack_file = synthesize(config, outdir, artifact)
     except ValueError as err:
         print(f"Synthesis error: {err}", file=sys.stderr)
         return 2

@@ -67,6 +67,8 @@ SANDBOX_STATE_DIR = PROJECT_ROOT / "sandbox-state"
 # The explicit "no alarm subscription" (development only); an empty ALARM_EMAIL is an error, not an opt-out.
 NO_ALARM_EMAIL = "none"
 PCI_MIN_LOG_RETENTION_DAYS = 365
+# The processor a development stack runs when PAYMENT_PROCESSOR is unset; production has no default.
+DEVELOPMENT_PROCESSOR = "simulated"
 # Ports the API must not take: SSH, the ALB's HTTPS listener and PostgreSQL, which the security groups use.
 RESERVED_PORTS = (22, 443, 5432)
 
@@ -99,6 +101,9 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
     if config.api_domain is None:
         gaps.append(("API_DOMAIN", "the checkout would not know the API's name, so its config.json, CSP and CORS "
                      "could not be derived", "set API_DOMAIN to the name on the ALB's certificate"))
+    if config.payment_processor is None:
+        gaps.append(("PAYMENT_PROCESSOR", "the API would have no processor named; the simulator is the development "
+                     "default only", "set PAYMENT_PROCESSOR to the processor the API must call"))
     if not config.alarm_email:
         gaps.append(("ALARM_EMAIL", "the alarms would notify nobody", "set ALARM_EMAIL to the on-call address"))
     if config.log_retention_days < PCI_MIN_LOG_RETENTION_DAYS:
@@ -132,6 +137,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     az_count: int = 3
     single_nat_gateway: bool = default("single_nat_gateway")
     payment_processor_egress_cidrs: str = default("payment_processor_egress_cidrs")
+    payment_processor: str | None = default("payment_processor")
     api_port: int = default("api_port")
     instance_type: str = default("instance_type")
     asg_min_size: int = default("asg_min_size")
@@ -377,11 +383,22 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                         f"Use e.g. {default('vpc_cidr')} (it is split into public, app and data subnets in each of "
                         f"{self.az_count} AZs).")
         self._validate_egress_cidrs()
+        self._validate_processor()
         port = tunable("API_PORT")
         if not port.in_range(self.api_port) or self.api_port in RESERVED_PORTS:
             raise _fail("API_PORT", self.api_port, f"a TCP port {port.low}-{port.high} other than "
                         + ", ".join(str(p) for p in RESERVED_PORTS[:-1]) + f" and {RESERVED_PORTS[-1]}",
                         f"Use the port the payment API listens on, e.g. {port.default}.")
+
+    def _validate_processor(self) -> None:
+        if self.payment_processor is not None and not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", self.payment_processor):
+            raise _fail("PAYMENT_PROCESSOR", self.payment_processor, "a processor name is lowercase letters, digits, "
+                        "`_` and `-` (at most 40)", "Use the name the service registers, e.g. simulated.")
+
+    @property
+    def api_processor(self) -> str:
+        """The processor the instances run with: the named one, else (development only) ``simulated``."""
+        return self.payment_processor or DEVELOPMENT_PROCESSOR
 
     def _validate_egress_cidrs(self) -> None:
         raw = self.payment_processor_egress_cidrs

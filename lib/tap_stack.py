@@ -3,8 +3,9 @@
 This is the only module that knows every component. Components receive what they need as typed,
 keyword-only properties of other components (seed failure 4), never by reaching into each other.
 Order matters only where one component consumes another's outputs:
-keys -> network -> security groups -> interface endpoints -> log archive -> WAF -> database -> compute -> frontend
--> monitoring.
+keys -> network -> security groups -> interface endpoints -> log archive -> WAF -> database -> frontend -> API release
+(artifact, runtime parameter: needs the database and the frontend's domain) -> compute (reads the release) -> the
+release's bucket policy (names the instance role) -> monitoring.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ from typing import Any
 
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_iam_session_context import DataAwsIamSessionContext
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.components.compute import ApiSecrets, Compute, ComputeProps, ScalingSettings, VolumeEncryption
+from lib.artifact import PaymentApiArtifact, load_artifact
+from lib.components.api_release import ApiRelease, ApiReleaseProps, ApiRuntimeSettings
+from lib.components.compute import (
+    ApiDeployment,
+    ApiSecrets,
+    Compute,
+    ComputeProps,
+    ScalingSettings,
+    VolumeEncryption,
+)
 from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
 from lib.components.encryption import EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
@@ -29,6 +40,7 @@ from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
 from lib.components.waf import WafProps, WebApplicationFirewall
 from lib.config import StackConfig
 from lib.naming import Naming
+from lib.tunables import PRODUCTION
 from lib.variables import StackVariables, define_variables
 
 # Every service the stack calls; in sandbox mode each is pointed at the local emulator.
@@ -56,6 +68,7 @@ class Tiers:
     """The data, application and frontend tiers, and what watches them."""
 
     database: Database
+    release: ApiRelease
     compute: Compute
     frontend: Frontend
     monitoring: Monitoring
@@ -64,12 +77,19 @@ class Tiers:
 class TapStack(TerraformStack):
     """Provider, state backend, components and outputs for one environment."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig,
+                 artifact: PaymentApiArtifact | None = None) -> None:
+        """``artifact``: the payment API archive to ship (default: the one ``make artifact`` built, in dist/)."""
         super().__init__(scope, construct_id)
+        self._artifact = artifact or load_artifact()
         self._configure_provider(config)
         self._configure_backend(config)
         variables = define_variables(self, config)
-        account_id = DataAwsCallerIdentity(self, "current").account_id
+        caller = DataAwsCallerIdentity(self, "current")
+        account_id = caller.account_id
+        # The principal running Terraform, as IAM names it (a role's ARN for an assumed-role session): it uploads
+        # the artifact and may read it back; with the instance role, the only reader the artifacts bucket admits.
+        self._deployer_arn = DataAwsIamSessionContext(self, "deployer", arn=caller.arn).issuer_arn
         foundation = self._foundation(config, account_id, variables)
         tiers = self._tiers(config, account_id, variables, foundation)
         for name, (value, description) in stack_outputs(foundation, tiers).items():
@@ -114,6 +134,12 @@ class TapStack(TerraformStack):
                 max_allocated_storage=variables.db_max_allocated_storage,
                 backup_retention_days=variables.db_backup_retention_days),
             deletion_protection=config.deletion_protection))
+        frontend = Frontend(self, "frontend", props=FrontendProps(
+            naming=naming, account_id=account_id, access_logs=base.log_archive.destination,
+            force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
+            certificate_arn=config.frontend_certificate_arn, api_domain=config.api_domain,
+            key_admin_principal_arn=config.kms_admin_principal_arn))
+        release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
         compute = Compute(self, "compute", props=ComputeProps(
             naming=naming, vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids,
             app_subnet_ids=network.app_subnet_ids, alb_security_group_id=groups.alb_security_group_id,
@@ -128,12 +154,13 @@ class TapStack(TerraformStack):
                 max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity),
             secrets=ApiSecrets(
                 connection_parameter_arn=database.connection_parameter_arn,
-                db_secret_arn=database.master_secret_arn, data_key_arn=keys.data_key_arn)))
-        frontend = Frontend(self, "frontend", props=FrontendProps(
-            naming=naming, account_id=account_id, access_logs=base.log_archive.destination,
-            force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
-            certificate_arn=config.frontend_certificate_arn, api_domain=config.api_domain,
-            key_admin_principal_arn=config.kms_admin_principal_arn))
+                db_secret_arn=database.master_secret_arn, data_key_arn=keys.data_key_arn),
+            deployment=ApiDeployment(
+                artifact_object_arn=release.object_arn, artifact_key=release.object_key,
+                artifact_sha256=release.sha256, runtime_parameter_name=release.runtime_parameter_name,
+                runtime_parameter_arn=release.runtime_parameter_arn, log_group_name=release.log_group_name,
+                log_group_arn=release.log_group_arn)))
+        release.restrict_reads([compute.instance_role_arn, self._deployer_arn])
         monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
             naming=naming, region=config.aws_region, account_id=account_id, logs_key_arn=keys.logs_key_arn,
             resources=MonitoredResources(
@@ -142,7 +169,22 @@ class TapStack(TerraformStack):
             thresholds=AlarmThresholds(
                 cpu_percent=variables.cpu_alarm_threshold, alb_5xx_rate_percent=variables.alb_5xx_rate_threshold,
                 alarm_email=variables.alarm_email)))
-        return Tiers(database=database, compute=compute, frontend=frontend, monitoring=monitoring)
+        return Tiers(database=database, release=release, compute=compute, frontend=frontend, monitoring=monitoring)
+
+    def _release(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation, *,
+                 database: Database, frontend: Frontend) -> ApiRelease:
+        """The artifact, the runtime parameter (apply-time values, never in user data) and the service's logs."""
+        origin_host = config.frontend_domain or frontend.distribution_domain_name
+        return ApiRelease(self, "api_release", props=ApiReleaseProps(
+            naming=Naming.for_config(config), account_id=account_id, artifact=self._artifact,
+            data_key_arn=base.keys.data_key_arn, logs_key_arn=base.keys.logs_key_arn,
+            log_retention_days=variables.log_retention_days, access_logs=base.log_archive.destination,
+            force_destroy=config.force_destroy_buckets,
+            runtime=ApiRuntimeSettings(
+                db_host=database.address, db_port=database.port, db_name=database.database_name,
+                db_master_username=database.master_username, db_master_secret_arn=database.master_secret_arn,
+                cors_origins=f"https://{origin_host}", processor=config.api_processor,
+                environment=PRODUCTION if config.environment_type == PRODUCTION else "development")))
 
     def _configure_provider(self, config: StackConfig) -> None:
         # default_tags is a list of one block (seed failure 6): build the block here, once.
@@ -226,6 +268,12 @@ def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "cloudfront_domain_name": (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
         "log_bucket_name": (log_archive.bucket_name, "Access-log archive bucket (ALB, CloudFront; Object Lock)"),
         "s3_access_log_bucket_name": (log_archive.s3_access_bucket_name, "S3 server access log bucket"),
+        "artifacts_bucket_name": (tiers.release.bucket_name, "Bucket holding the payment API artifacts"),
+        "api_artifact_key": (tiers.release.object_key, "S3 key of the payment API artifact the instances install"),
+        "api_artifact_sha256": (tiers.release.sha256, "sha256 of that artifact (the user data checks it)"),
+        "api_runtime_parameter_name": (tiers.release.runtime_parameter_name,
+                                       "SSM parameter the instances read at boot (apply-time settings)"),
+        "api_log_group_name": (tiers.release.log_group_name, "Log group receiving the payment API's logs"),
         "sns_topic_arn": (monitoring.alarm_topic_arn, "Alarm notification topic"),
         "logs_kms_key_arn": (keys.logs_key_arn, "KMS key for logs and alarms"),
         "data_kms_key_arn": (keys.data_key_arn, "KMS key for the database and its secrets"),

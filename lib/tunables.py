@@ -148,6 +148,12 @@ TUNABLES: tuple[Tunable, ...] = (
                  "private, shared (100.64/10), loopback, link-local, benchmark or multicast ranges",
             meaning="the payment processor's addresses: the only internet destinations of the API instances "
                     "(HTTPS 443, through NAT)", pci="1.3"),
+    Tunable(env="PAYMENT_PROCESSOR", field="payment_processor", kind=TEXT,
+            default_doc="`simulated` in development; **required** in production",
+            rule="a processor name the service registers (lowercase letters, digits, `_`, `-`; the service ships "
+                 "`simulated`); production has no default",
+            meaning="the payment processor the API calls (the runtime parameter's `processor`); a production stack "
+                    "must name it, so nobody deploys the simulator by accident"),
     Tunable(env="API_PORT", field="api_port", kind=WHOLE_NUMBER, default=8080, low=1, high=65535,
             rule="not 22, 443 or 5432", meaning="port the API instances listen on"),
     Tunable(env="DELETION_PROTECTION", field="deletion_protection", kind=BOOLEAN, default=True,

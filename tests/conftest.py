@@ -27,6 +27,7 @@ PRODUCTION_ENV = {
     "TERRAFORM_STATE_BUCKET_REGION": "us-east-1", "FRONTEND_DOMAIN": "pay.example.com",
     "API_DOMAIN": "api.pay.example.com",
     "FRONTEND_CERTIFICATE_ARN": FRONTEND_CERTIFICATE, "ALARM_EMAIL": "payments-oncall@example.com",
+    "PAYMENT_PROCESSOR": "simulated",
 }
 SYNTH_ENV = PRODUCTION_ENV
 

@@ -43,7 +43,7 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
         "FRONTEND_DOMAIN": "pay.example.com", "API_DOMAIN": "api.pay.example.com",
         "FRONTEND_CERTIFICATE_ARN":
             "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
-        "ALARM_EMAIL": "payments-oncall@example.com",
+        "ALARM_EMAIL": "payments-oncall@example.com", "PAYMENT_PROCESSOR": "simulated",
     },
 }
 

@@ -50,7 +50,7 @@ REPORT_CONFIGURATION = {
     "TERRAFORM_STATE_BUCKET": "example-terraform-state", "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
     "FRONTEND_DOMAIN": "pay.example.com", "API_DOMAIN": "api.pay.example.com",
     "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
-    "ALARM_EMAIL": "payments-oncall@example.com",
+    "ALARM_EMAIL": "payments-oncall@example.com", "PAYMENT_PROCESSOR": "simulated",
 }
 STAMP_BEGIN, STAMP_END = "<!-- stamp:begin -->", "<!-- stamp:end -->"
 

@@ -87,6 +87,36 @@ def s3_server_access_log_delivery(bucket_arn: str, prefix: str, account_id: str)
     }
 
 
+def deny_object_reads_except(sid: str, bucket_arn: str, reader_arns: Iterable[str]) -> Statement:
+    """Bucket policy statement refusing object reads to every principal but ``reader_arns`` (PCI DSS 7.2).
+
+    ``aws:PrincipalArn`` is the role's ARN for an assumed-role session, so a role's every session is one reader.
+    A Deny, not an Allow: the account's own IAM policies could otherwise grant reads to anyone in it."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": f"{bucket_arn}/*",
+        "Condition": {"StringNotEquals": {"aws:PrincipalArn": list(reader_arns)}},
+    }
+
+
+def read_object_statement(sid: str, object_arn: str) -> Statement:
+    """Reading one S3 object (any of its versions), and nothing else of its bucket."""
+    return {"Sid": sid, "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": object_arn}
+
+
+def write_log_stream_statement(sid: str, log_group_arn: str) -> Statement:
+    """What the CloudWatch agent needs to ship files into one existing log group: its streams, nothing else."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
+    }
+
+
 # AWS's key administrator actions (the console's default key policy, "Allows key administrators to administer
 # this KMS key"): manage, tag, schedule deletion; no cryptographic operation (PCI DSS 3.6.1, 7.2.2). Put* and
 # Create* still let an administrator rewrite the policy or grant itself use: that is a recorded change (CloudTrail,

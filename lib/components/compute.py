@@ -47,6 +47,7 @@ from cdktf_cdktf_provider_aws.autoscaling_policy import (
 )
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
+from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplate,
     LaunchTemplateBlockDeviceMappings,
@@ -63,7 +64,12 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import (
 from constructs import Construct
 
 from lib.blocks.access_logs import AccessLogDestination
-from lib.blocks.iam import decrypt_via_services, session_manager_statements
+from lib.blocks.iam import (
+    decrypt_via_services,
+    read_object_statement,
+    session_manager_statements,
+    write_log_stream_statement,
+)
 from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.blocks.user_data import render_user_data
 from lib.naming import Naming
@@ -110,6 +116,27 @@ class ApiSecrets:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApiDeployment:
+    """What an instance installs and reads at boot (``ApiRelease``): the artifact, its settings, its log group."""
+
+    artifact_object_arn: str
+    """The uploaded artifact: the only object the instance role may read (PCI DSS 7.2)."""
+    artifact_key: str
+    """The artifact's S3 key, written into the user data: a new artifact is new user data, hence a new launch
+    template version, which the instance refresh rolls out."""
+    artifact_sha256: str
+    """The archive's sha256, written into the user data; the instance refuses an archive that does not match."""
+    runtime_parameter_name: str
+    """The SSM parameter with the apply-time settings (database host, secret ARN, CORS origins, processor)."""
+    runtime_parameter_arn: str
+    """The same parameter, for the instance role's policy."""
+    log_group_name: str
+    """Where the CloudWatch agent ships the service's log file."""
+    log_group_arn: str
+    """The same log group, for the instance role's policy."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class VolumeEncryption:
     """How launched EBS volumes are encrypted, and who launches them (PCI DSS 3.5.1, 3.6.1)."""
 
@@ -149,6 +176,8 @@ class ComputeProps:  # pylint: disable=too-many-instance-attributes
     """Instance type and ASG bounds."""
     secrets: ApiSecrets
     """What the instance role may read."""
+    deployment: ApiDeployment
+    """The artifact the instances install, the runtime parameter they read at boot and their log group."""
     region: str
     """The stack's region: scopes the Session Manager registration and ``kms:ViaService`` (PCI DSS 7.2)."""
     account_id: str
@@ -169,6 +198,7 @@ class Compute(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, props: ComputeProps) -> None:
         super().__init__(scope, construct_id)
+        self._instance_role: IamRole | None = None  # set by _instance_profile
         self._load_balancer(props)
         self._launch_template = self._instance_template(props)
         self._auto_scaling_group(props)
@@ -211,10 +241,12 @@ class Compute(Construct):
         """AL2023, IMDSv2 only, encrypted gp3, detailed monitoring, the instance profile (PCI DSS 2.2)."""
         naming = props.naming
         ami = DataAwsSsmParameter(self, "al2023_ami", name=AL2023_AMI_PARAMETER)
-        user_data = render_user_data(
-            "payment_api_user_data.sh",
-            {"API_PORT": str(props.api_port), "SERVICE_NAME": "payment-api", "ENVIRONMENT": naming.suffix},
-        )
+        deployment = props.deployment
+        user_data = render_user_data("payment_api_user_data.sh", {
+            "API_PORT": str(props.api_port), "REGION": props.region, "ARTIFACT_KEY": deployment.artifact_key,
+            "ARTIFACT_HASH": deployment.artifact_sha256, "RUNTIME_PARAMETER": deployment.runtime_parameter_name,
+            "LOG_GROUP": deployment.log_group_name,
+        })
         return LaunchTemplate(
             self, "launch_template", name=naming.name("api-lt"), description="Payment API instances",
             image_id=ami.insecure_value, instance_type=props.scaling.instance_type,
@@ -297,8 +329,22 @@ class Compute(Construct):
                           decrypt_via_services("DecryptWithDataKey", secrets.data_key_arn, DATA_KEY_VIA_SERVICES,
                                                props.region),
                       ])
+        deployment = props.deployment
+        inline_policy(self, "install_api", role=role, name=naming.name("api-install", "iam"), statements=[
+            read_object_statement("ReadArtifact", deployment.artifact_object_arn),
+            decrypt_via_services("DecryptArtifact", secrets.data_key_arn, ("s3",), props.region),
+            {"Sid": "ReadRuntimeSettings", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+             "Resource": deployment.runtime_parameter_arn},
+            write_log_stream_statement("ShipServiceLogs", deployment.log_group_arn),
+        ])
+        self._instance_role = role
         return IamInstanceProfile(self, "instance_profile", name=naming.name("api-instance", "iam"), role=role.name,
                                   tags=naming.tags("api-instance-profile"))
+
+    @property
+    def instance_role_arn(self) -> str:
+        assert self._instance_role is not None, "built in __init__"
+        return self._instance_role.arn
 
     @property
     def alb_arn(self) -> str:

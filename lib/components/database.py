@@ -197,6 +197,24 @@ class Database(Construct):
         return self._instance.endpoint
 
     @property
+    def address(self) -> str:
+        """Host name of the instance (for clients that take host and port apart)."""
+        return self._instance.address
+
+    @property
+    def port(self) -> float:
+        return self._instance.port
+
+    @property
+    def database_name(self) -> str:
+        """The database RDS creates at launch; the API's boot step gives it to the owner role."""
+        return DATABASE_NAME
+
+    @property
+    def master_username(self) -> str:
+        return MASTER_USERNAME
+
+    @property
     def identifier(self) -> str:
         return self._instance.identifier
 

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tools.payment_api.testca import DevelopmentCa
+
 OWNER, APP, DATABASE = "payment_owner", "payment_app", "payments"
 
 
@@ -46,9 +48,8 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def write_certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """A test CA and a server certificate for 127.0.0.1/localhost signed by it: (ca.crt, server.crt, server.key)."""
-    now = datetime.datetime.now(datetime.UTC)
+def _fresh_ca(now: datetime.datetime) -> DevelopmentCa:
+    """A CA made for one run (its key dies with the process)."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("payment-api test CA")).issuer_name(_name("payment-api test CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
@@ -58,6 +59,15 @@ def write_certificates(folder: Path) -> tuple[Path, Path, Path]:
                                        data_encipherment=False, key_agreement=False, key_cert_sign=True,
                                        crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
           .sign(ca_key, hashes.SHA256()))
+    return DevelopmentCa(key=ca_key, certificate=ca)
+
+
+def write_certificates(folder: Path, ca_pair: DevelopmentCa | None = None) -> tuple[Path, Path, Path]:
+    """A test CA (``ca_pair``, else a fresh one) and a server certificate for 127.0.0.1/localhost signed by it:
+    (ca.crt, server.crt, server.key)."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_pair = ca_pair or _fresh_ca(now)
+    ca_key, ca = ca_pair.key, ca_pair.certificate
     server_key = ec.generate_private_key(ec.SECP256R1())
     san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")])
     server = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
@@ -75,7 +85,9 @@ def write_certificates(folder: Path) -> tuple[Path, Path, Path]:
 class LocalPostgres:
     """``start()``, ``restart()``, ``stop()``; ``service_env()`` is the environment the service runs with."""
 
-    def __init__(self) -> None:
+    def __init__(self, ca: DevelopmentCa | None = None) -> None:
+        """``ca``: sign the server certificate with this CA (the development test CA, as a development artifact
+        trusts), instead of a fresh one."""
         # Its own folder under the system temporary directory: pytest's folders are private to root (0700), and the
         # postgres user must be able to reach the data directory.
         self.folder = Path(tempfile.mkdtemp(prefix="payment-api-pg-"))
@@ -85,6 +97,7 @@ class LocalPostgres:
         self.ca_file = self.folder / "ca.crt"
         self._bindir = _bindir()
         self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self._ca = ca
 
     def _run(self, *args: str, timeout: float = 60) -> None:
         result = subprocess.run([*self._as_postgres, *args], capture_output=True, text=True, timeout=timeout,
@@ -97,10 +110,12 @@ class LocalPostgres:
         self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "postgres.log"),
                   "-w", "-t", "60", *args, timeout=90)
 
-    def start(self) -> None:
-        """initdb, TLS certificates, configuration, start, roles and database."""
+    def start(self, bootstrap: bool = True) -> None:
+        """initdb, TLS certificates, configuration, start; then (``bootstrap``) roles and database.
+
+        Without ``bootstrap`` the server is bare, as RDS hands it over: call ``rds_master`` to get its master user."""
         self.folder.chmod(0o755)
-        write_certificates(self.folder)
+        write_certificates(self.folder, self._ca)
         if self._as_postgres:
             shutil.chown(self.folder, "postgres", "postgres")
             for name in ("server.crt", "server.key"):
@@ -117,7 +132,14 @@ class LocalPostgres:
         self._run("sh", "-c", f"printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n'"
                   f" > '{self.data}/pg_hba.conf'")
         self._pg_ctl("start")
-        self._bootstrap()
+        if bootstrap:
+            self._bootstrap()
+
+    def rds_master(self, user: str, password: str) -> None:
+        """What RDS creates: a master user with CREATEROLE and CREATEDB (not a superuser) owning the database."""
+        with self.superuser() as conn:
+            conn.execute(f"CREATE ROLE {user} LOGIN CREATEROLE CREATEDB PASSWORD '{password}'")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {user}")
 
     def superuser(self, database: str = "postgres") -> psycopg.Connection:
         """A superuser connection over the Unix socket (set-up and test inspection only)."""

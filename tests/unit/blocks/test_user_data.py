@@ -9,7 +9,8 @@ from lib.blocks.user_data import UserDataError, render_user_data
 
 
 def test_renders_markers_and_encodes():
-    values = {"API_PORT": "9000", "SERVICE_NAME": "x", "ENVIRONMENT": "e"}
+    values = {"API_PORT": "9000", "REGION": "eu-west-1", "ARTIFACT_KEY": "k", "ARTIFACT_HASH": "0" * 64,
+              "RUNTIME_PARAMETER": "/p", "LOG_GROUP": "/g"}
     encoded = render_user_data("payment_api_user_data.sh", values)
     script = base64.b64decode(encoded, validate=True).decode()
     assert "API_PORT=9000" in script and "@@" not in script
@@ -25,7 +26,7 @@ def test_refuses_terraform_interpolation(tmp_path, monkeypatch, sequence):
 
 def test_refuses_missing_marker_values():
     with pytest.raises(UserDataError, match="API_PORT"):
-        render_user_data("payment_api_user_data.sh", {"SERVICE_NAME": "x", "ENVIRONMENT": "e"})
+        render_user_data("payment_api_user_data.sh", {"REGION": "x", "LOG_GROUP": "e"})
 
 
 def test_refuses_oversized_user_data(tmp_path, monkeypatch):

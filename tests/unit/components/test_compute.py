@@ -82,12 +82,12 @@ def test_image_is_looked_up_amazon_linux_2023(synth_json):
     assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
 
 
-def test_user_data_is_base64_with_no_terraform_interpolation_and_serves_health(resources):
+def test_user_data_is_base64_with_no_terraform_interpolation(resources):
     encoded = only(resources, "aws_launch_template")["user_data"]
     script = base64.b64decode(encoded, validate=True).decode("utf-8")
     assert script.startswith("#!/bin/bash")
     assert "${" not in script and "%{" not in script
-    assert "/health" in script and "API_PORT=8080" in script and "@@" not in script
+    assert "API_PORT=8080" in script and "@@" not in script
 
 
 def test_asg_sizes_health_checks_refresh_and_scaling(resources):

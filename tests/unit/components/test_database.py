@@ -145,7 +145,7 @@ def test_enhanced_monitoring_role_has_its_policy_before_the_instance_exists(reso
 
 @pytest.mark.pci("3.5, 3.6, 3.7")
 def test_connection_string_is_securestring_without_password(resources):
-    parameter = only(resources, "aws_ssm_parameter")
+    parameter = by_path(resources, "aws_ssm_parameter", "database/connection_string")[1]
     assert parameter["type"] == "SecureString" and "aws_kms_key.encryption_data_key" in parameter["key_id"]
     # user@host:port/db — a user:password@ form would put the secret in state and in SSM.
     assert re.match(r"^postgresql://[a-z_]+@\$\{aws_db_instance\.\w+\.address\}:\$\{aws_db_instance\.\w+\.port\}/"

@@ -52,6 +52,12 @@ def _example_arns(synth_json: dict[str, Any]) -> dict[str, str]:
         tokens[f"${{aws_db_instance.{name}.master_user_secret[0].secret_arn}}"] = DB_SECRET
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/data_key')[0]}.arn}}"] = DATA_KEY
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/logs_key')[0]}.arn}}"] = LOGS_KEY
+    for name, body in resources["aws_s3_bucket"].items():
+        bucket = body["bucket"].replace("${data.aws_caller_identity.current.account_id}", ACCOUNT)
+        tokens[f"${{aws_s3_bucket.{name}.arn}}"] = f"arn:aws:s3:::{bucket}"
+    for name, body in resources["aws_cloudwatch_log_group"].items():
+        group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{body['name']}"
+        tokens[f"${{aws_cloudwatch_log_group.{name}.arn}}"] = group
     for name in resources.get("aws_iam_service_linked_role", {}):
         tokens[f"${{aws_iam_service_linked_role.{name}.arn}}"] = AUTOSCALING_ROLE
     return tokens
@@ -112,9 +118,23 @@ def _requests(synth_json: dict[str, Any], cases: dict[str, tuple[str, str, dict[
             for name, (action, resource, context) in cases.items()]
 
 
-def _own_parameter(synth_json: dict[str, Any]) -> str:
-    (body,) = synth_json["resource"]["aws_ssm_parameter"].values()
+def _own_parameter(synth_json: dict[str, Any], path_end: str = "database/connection_string") -> str:
+    body = by_path(synth_json["resource"], "aws_ssm_parameter", path_end)[1]
     return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{body['name']}"
+
+
+def _artifact(synth_json: dict[str, Any]) -> tuple[str, str]:
+    """The uploaded artifact's object ARN, and another object's in the same bucket."""
+    resources = synth_json["resource"]
+    bucket = by_path(resources, "aws_s3_bucket", "api_release/bucket")[1]["bucket"].replace(
+        "${data.aws_caller_identity.current.account_id}", ACCOUNT)
+    key = by_path(resources, "aws_s3_object", "api_release/artifact")[1]["key"]
+    return f"arn:aws:s3:::{bucket}/{key}", f"arn:aws:s3:::{bucket}/payment-api/0.0.1/other.tar.gz"
+
+
+def _service_log_group(synth_json: dict[str, Any]) -> str:
+    name = by_path(synth_json["resource"], "aws_cloudwatch_log_group", "api_release/log_group")[1]["name"]
+    return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
 
 
 def _via(service: str, region: str = REGION) -> dict[str, str]:
@@ -122,10 +142,20 @@ def _via(service: str, region: str = REGION) -> dict[str, str]:
 
 
 @pytest.mark.pci("7.2, 8.2, 8.6", "3.5, 3.6, 3.7")
-def test_instance_role_reads_its_own_parameter_and_secret_and_nothing_else(synth_json: dict[str, Any]) -> None:
+def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_else(synth_json: dict[str, Any]) -> None:
     own = _own_parameter(synth_json)
+    artifact, other_object = _artifact(synth_json)
+    log_group = _service_log_group(synth_json)
     cases = {
         "own parameter": ("ssm:GetParameter", own, {}),
+        "runtime parameter": ("ssm:GetParameter", _own_parameter(synth_json, "api_release/runtime_parameter"), {}),
+        "artifact": ("s3:GetObject", artifact, {}),
+        "other artifact": ("s3:GetObject", other_object, {}),
+        "other bucket's object": ("s3:GetObject", "arn:aws:s3:::other-bucket/payment-api.tar.gz", {}),
+        "artifact write": ("s3:PutObject", artifact, {}),
+        "service log stream": ("logs:PutLogEvents", f"{log_group}:log-stream:i-0123456789abcdef0/api", {}),
+        "other log group": ("logs:PutLogEvents",
+                            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/other:log-stream:x", {}),
         "own secret": ("secretsmanager:GetSecretValue", DB_SECRET, {}),
         "other parameter": ("ssm:GetParameter", OTHER_PARAMETER, {}),
         "other parameters": ("ssm:GetParameters", OTHER_PARAMETER, {}),
@@ -143,7 +173,8 @@ def test_instance_role_reads_its_own_parameter_and_secret_and_nothing_else(synth
     decisions = _evaluate(_requests(synth_json, cases))
     allowed = {name for name, decision in decisions.items() if decision == "Allowed"}
     assert allowed == {"own parameter", "own secret", "decrypt via secretsmanager", "decrypt via ssm",
-                       "session registration", "session channel"}, decisions
+                       "session registration", "session channel", "runtime parameter", "artifact",
+                       "decrypt via s3", "service log stream"}, decisions
     assert all(decisions[name] == "ImplicitlyDenied" for name in set(cases) - allowed), decisions
 
 

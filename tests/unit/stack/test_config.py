@@ -151,7 +151,7 @@ def test_development_warns_once_per_relaxed_guardrail():
                                    "ALARM_EMAIL": "none"}, region_file=Path("/nonexistent"))
     named = [warning.split("(", 1)[1].split(")", 1)[0] for warning in config.warnings]
     assert sorted(named) == ["ALARM_EMAIL", "API_DOMAIN", "DELETION_PROTECTION", "FRONTEND_DOMAIN",
-                             "LOG_RETENTION_DAYS", "TERRAFORM_STATE_BUCKET"]
+                             "LOG_RETENTION_DAYS", "PAYMENT_PROCESSOR", "TERRAFORM_STATE_BUCKET"]
     assert config.alarm_email == ""
 
 

@@ -1,4 +1,5 @@
-"""``payment-api`` (or ``python -m payment_api``): serve, migrate, purge-idempotency-keys, create-operator-key.
+"""``payment-api`` (or ``python -m payment_api``): serve, migrate, purge-idempotency-keys, create-operator-key,
+provision-roles (the instance boot step, as root, with the RDS master credential: ``payment_api.provision``).
 
 Every command reads the environment of README "Payment API"; a configuration the service may not run with
 (e.g. production without ``PAYMENT_PROCESSOR``) exits with status 2 and the reason, before anything starts.
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging.config
+import os
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 from payment_api.config import ConfigError, Settings, load_settings
 from payment_api.logs import LOG_CONFIG
@@ -59,6 +63,41 @@ def _create_operator_key(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by the file's owner only (created 0600, then moved into place)."""
+    staging = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    staging.replace(path)
+
+
+def _provision_roles(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_api import provision  # pylint: disable=import-outside-toplevel
+
+    user, password = os.environ.get("PAYMENT_DB_MASTER_USER", ""), os.environ.get("PAYMENT_DB_MASTER_PASSWORD", "")
+    if not user or not password:
+        print("payment-api: provision-roles needs PAYMENT_DB_MASTER_USER and PAYMENT_DB_MASTER_PASSWORD (the RDS "
+              "master secret, read by the boot step)", file=sys.stderr)
+        return 2
+    master = replace(settings.database, user=user, password=password)
+    try:
+        suffix = provision.login_suffix(args.instance_id)
+    except ValueError as error:
+        print(f"payment-api: {error}", file=sys.stderr)
+        return 2
+    credentials = provision.provision(master, suffix)
+    (migrate_user, migrate_password), (app_user, app_password) = credentials["migrate"], credentials["app"]
+    _write_private(args.migrate_env, provision.env_file_text({
+        "PAYMENT_DB_OWNER_USER": migrate_user, "PAYMENT_DB_OWNER_PASSWORD": migrate_password,
+        "PAYMENT_DB_USER": provision.APP_GROUP}))
+    _write_private(args.app_env, provision.env_file_text({"PAYMENT_DB_USER": app_user,
+                                                          "PAYMENT_DB_PASSWORD": app_password}))
+    logging.getLogger("payment_api.provision").info(
+        "roles provisioned", extra={"fields": {"migrate_user": migrate_user, "app_user": app_user}})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="payment-api", description=__doc__)
@@ -70,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("purge-idempotency-keys", help="delete idempotency keys older than the retention")
     create = commands.add_parser("create-operator-key", help="create an operator API key; prints it once")
     create.add_argument("--label", default="operator")
+    roles = commands.add_parser("provision-roles", help="boot step (root, master credential): this instance's roles")
+    roles.add_argument("--instance-id", required=True, help="names this instance's login roles (EC2 instance id)")
+    roles.add_argument("--migrate-env", type=Path, required=True, help="credential file of the migrate unit")
+    roles.add_argument("--app-env", type=Path, required=True, help="credential file of the serving unit")
     args = parser.parse_args(argv)
     logging.config.dictConfig(LOG_CONFIG)
     try:
@@ -78,5 +121,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"payment-api: configuration refused: {error}", file=sys.stderr)
         return 2
     handlers = {"serve": _serve, "migrate": _migrate, "purge-idempotency-keys": _purge,
-                "create-operator-key": _create_operator_key}
+                "create-operator-key": _create_operator_key, "provision-roles": _provision_roles}
     return handlers[args.command](settings, args)

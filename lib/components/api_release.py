@@ -1,0 +1,183 @@
+"""What a payment API instance installs and reads at boot: the artifact, its runtime settings and its log group.
+
+- The artifacts bucket has the stack's bucket baseline (public access blocked, versioned, KMS with the data key,
+  TLS 1.2+ only) and access logging; its policy lets exactly the readers named in ``restrict_reads`` (the instance
+  role and the deploying principal) read objects (PCI DSS 7.2).
+- The artifact (``make artifact``) is uploaded under ``payment-api/<version>/<sha256>/<archive>``: new bytes are a
+  new key, so the user data naming the key changes, the launch template gets a new version and the Auto Scaling
+  group's instance refresh rolls it out. Replaced objects stay as noncurrent versions for 90 days (rollback).
+- The runtime parameter (SSM SecureString, data key) carries what is known only at apply time (the database
+  host, the master secret's ARN, the checkout origin CORS admits, the processor, the bucket): the user data holds
+  no such value, so it stays stable and secret-free, and the instance reads the parameter at boot as root.
+- The service's log group: KMS-encrypted with the logs key, the stack's retention (PCI DSS 10.5.1); the CloudWatch
+  agent on each instance ships the service's log file into it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cdktf import AssetType, TerraformAsset
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_object import S3Object
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
+from constructs import Construct
+
+from lib.artifact import PaymentApiArtifact
+from lib.blocks.access_logs import AccessLogDestination
+from lib.blocks.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
+from lib.blocks.iam import deny_object_reads_except
+from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
+from lib.naming import Naming
+from lib.suppressions import suppress
+
+NONCURRENT_ARTIFACT_DAYS = 90
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiRuntimeSettings:
+    """The values an instance needs that Terraform knows only at apply time (tokens are fine here)."""
+
+    db_host: str
+    """The RDS instance's host name (``verify-full`` checks the certificate against it)."""
+    db_port: float
+    """The RDS port."""
+    db_name: str
+    """The database the service uses."""
+    db_master_username: str
+    """The RDS master user: the boot step (root) uses it once to create the service's roles."""
+    db_master_secret_arn: str
+    """The RDS-managed secret holding the master password (read by root at boot; never in Terraform state)."""
+    cors_origins: str
+    """The checkout's origin(s), ``https://<frontend domain or CloudFront domain>`` (exact, comma-separated)."""
+    processor: str
+    """``PAYMENT_PROCESSOR``: the payment processor the service calls."""
+    environment: str
+    """``PAYMENT_ENVIRONMENT``: ``production`` or ``development`` (the service's strictness)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiReleaseProps:  # pylint: disable=too-many-instance-attributes
+    """The artifact, where and how it is stored, and what the instances read at boot."""
+
+    naming: Naming
+    """Names and tags."""
+    account_id: str
+    """Part of the bucket name (global uniqueness)."""
+    artifact: PaymentApiArtifact
+    """The archive ``make artifact`` built (``lib/artifact.py`` reads its pointer)."""
+    data_key_arn: str
+    """Encrypts the artifacts and the runtime parameter (PCI DSS 3.5)."""
+    logs_key_arn: str
+    """Encrypts the service's log group (PCI DSS 3.5, 10.5)."""
+    log_retention_days: float
+    """The stack's log retention (PCI DSS 10.5.1)."""
+    access_logs: AccessLogDestination
+    """Where the bucket's server access logs go (PCI DSS 10.2)."""
+    runtime: ApiRuntimeSettings
+    """The apply-time values written to the runtime parameter."""
+    force_destroy: bool = False
+    """Let ``terraform destroy`` delete stored artifacts with the bucket.
+
+    @default False - the artifacts are the deployed releases (rollback, evidence of what ran); only the sandbox
+    sets True."""
+
+
+class ApiRelease(Construct):
+    """Artifacts bucket, the artifact object, the runtime parameter and the service's log group."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: ApiReleaseProps) -> None:
+        super().__init__(scope, construct_id)
+        naming, artifact = props.naming, props.artifact
+        self._props = props
+        self._bucket = S3Bucket(self, "bucket", bucket=naming.bucket_name("artifacts", props.account_id),
+                                force_destroy=props.force_destroy, tags=naming.tags("artifacts"))
+        self._protect_bucket(props)
+        asset = TerraformAsset(self, "archive", path=str(artifact.path), type=AssetType.FILE)
+        self._object = S3Object(
+            self, "artifact", bucket=self._bucket.id, key=artifact.object_key, source=asset.path,
+            kms_key_id=props.data_key_arn, server_side_encryption="aws:kms", source_hash=artifact.sha256,
+            content_type="application/gzip",
+            metadata={"sha256": artifact.sha256, "version": artifact.version, "build-kind": artifact.build_kind},
+            tags=naming.tags("api-artifact"),
+        )
+        self._log_group: CloudwatchLogGroup = encrypted_log_group(self, "log_group", props=LogGroupProps(
+            name=self.log_group_name, retention_days=props.log_retention_days,
+            kms_key_arn=props.logs_key_arn, tags=naming.tags("api-logs")))
+        runtime = props.runtime
+        value = {"artifact_bucket": self._bucket.bucket, "db_host": runtime.db_host, "db_port": str(runtime.db_port),
+                 "db_name": runtime.db_name, "db_master_username": runtime.db_master_username,
+                 "db_master_secret_arn": runtime.db_master_secret_arn, "cors_origins": runtime.cors_origins,
+                 "processor": runtime.processor, "environment": runtime.environment}
+        self._parameter = SsmParameter(
+            self, "runtime_parameter", name=f"/{naming.project}/{naming.suffix}/payment-api/runtime",
+            description="Payment API settings known at apply time, read by the instances' boot step (no secrets)",
+            type="SecureString", key_id=props.data_key_arn, value=json.dumps(value, sort_keys=True),
+            tags=naming.tags("api-runtime"),
+        )
+
+    def _protect_bucket(self, props: ApiReleaseProps) -> None:
+        secure_bucket_baseline(
+            self, "artifacts", bucket=self._bucket, object_ownership="BucketOwnerEnforced",
+            encryption=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                sse_algorithm="aws:kms", kms_master_key_id=props.data_key_arn,
+            ),
+        )
+        bucket_lifecycle(self, "lifecycle", bucket=self._bucket, rule_id="expire-replaced-artifacts",
+                         noncurrent_days=NONCURRENT_ARTIFACT_DAYS)
+        suppress(self._bucket, "CKV2_AWS_62",
+                 "No consumer for object events: the bucket receives artifacts from Terraform only, and every "
+                 "read is recorded by its server access logs.")
+        suppress(self._bucket, "CKV_AWS_144",
+                 "The artifact is rebuilt reproducibly by `make artifact` and re-uploaded by any apply; versioning "
+                 "keeps earlier releases. Cross-region replication would add a copy for no control.")
+        logs = props.access_logs
+        S3BucketLoggingA(
+            self, "access_logging", bucket=self._bucket.id, target_bucket=logs.bucket_name,
+            target_prefix=f"{logs.s3_access_prefix}{props.naming.name('artifacts')}/",
+            depends_on=[logs.delivery_policy],
+        )
+
+    def restrict_reads(self, reader_arns: list[str]) -> None:
+        """The bucket policy: TLS 1.2+ only, and object reads by ``reader_arns`` only (PCI DSS 4.2.1, 7.2)."""
+        tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[
+            deny_object_reads_except("DenyReadsButInstancesAndDeployer", self._bucket.arn, reader_arns)])
+
+    @property
+    def bucket_name(self) -> str:
+        return self._bucket.bucket
+
+    @property
+    def object_arn(self) -> str:
+        """The uploaded artifact's ARN (the instance role may read this object only)."""
+        return f"{self._bucket.arn}/{self._props.artifact.object_key}"
+
+    @property
+    def object_key(self) -> str:
+        return self._props.artifact.object_key
+
+    @property
+    def sha256(self) -> str:
+        return self._props.artifact.sha256
+
+    @property
+    def runtime_parameter_name(self) -> str:
+        return f"/{self._props.naming.project}/{self._props.naming.suffix}/payment-api/runtime"
+
+    @property
+    def runtime_parameter_arn(self) -> str:
+        return self._parameter.arn
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/{self._props.naming.project}/{self._props.naming.name('api')}"
+
+    @property
+    def log_group_arn(self) -> str:
+        return self._log_group.arn

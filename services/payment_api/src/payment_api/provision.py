@@ -1,0 +1,104 @@
+"""The boot step's database roles: run once per instance boot, as root, with the RDS master credential.
+
+Why: the internet-facing process must never hold the master credential, and no password may live in Terraform
+state. So the instance's root boot step (which alone can reach the role's credentials: IMDS is closed to other
+users) reads the RDS-managed master secret, and this module, connected as the master user:
+
+- makes the database and its ``public`` schema belong to ``payment_owner`` and lets ``payment_app`` connect; both
+  are group roles without login (``payment_owner`` owns the schema objects, ``payment_app`` gets DML from the
+  migrations);
+- creates this instance's two login roles with fresh random passwords: ``payment_migrate_<suffix>`` (member of
+  ``payment_owner``, whose sessions start as ``payment_owner`` so what the migrations create belongs to the owner
+  role) and ``payment_app_<suffix>`` (member of ``payment_app``). Both expire after ``valid_days``, longer than the
+  platform's 30-day instance lifetime; each boot drops the expired roles of instances that are gone;
+- returns both credentials; the caller writes each into the credential file of the one systemd unit that uses it.
+
+An advisory lock serializes instances that boot together (an instance refresh starts several at once).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+
+import psycopg
+from psycopg import sql
+
+from payment_api.config import DatabaseSettings
+
+OWNER_GROUP, APP_GROUP = "payment_owner", "payment_app"
+MIGRATE_PREFIX, APP_PREFIX = "payment_migrate_", "payment_app_"
+# pg_advisory_lock key shared by every instance's boot step (the migrations use another one).
+PROVISION_LOCK = 7_301_944_113
+SUFFIX = re.compile(r"[a-z0-9_]{1,40}")
+
+
+def login_suffix(instance_id: str) -> str:
+    """``i-0abc...`` -> ``i_0abc...``: a role-name suffix naming the instance (lowercase, digits, ``_``)."""
+    suffix = instance_id.lower().replace("-", "_")
+    if not SUFFIX.fullmatch(suffix):
+        raise ValueError(f"instance id {instance_id!r} cannot name a role (letters, digits, '-', at most 40)")
+    return suffix
+
+
+def _ensure_group(conn: psycopg.Connection, role: str) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    if exists is None:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+
+
+def _drop_expired(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT rolname FROM pg_roles WHERE (rolname LIKE %s OR rolname LIKE %s) AND rolvaliduntil < now()",
+        (f"{MIGRATE_PREFIX}%", f"{APP_PREFIX}%")).fetchall()
+    for (role,) in rows:
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    return [role for (role,) in rows]
+
+
+def _login(conn: psycopg.Connection, role: str, group: str, until: datetime.datetime, *, start_as_group: bool) -> str:
+    password = secrets.token_urlsafe(32)
+    conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+    conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} VALID UNTIL {} IN ROLE {}").format(
+        sql.Identifier(role), sql.Literal(password), sql.Literal(until.isoformat()), sql.Identifier(group)))
+    if start_as_group:
+        conn.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(sql.Identifier(role), sql.Literal(group)))
+    return password
+
+
+def provision(master: DatabaseSettings, suffix: str, valid_days: int = 35) -> dict[str, tuple[str, str]]:
+    """Roles and ownership as described above; ``{"migrate": (user, password), "app": (user, password)}``."""
+    if not SUFFIX.fullmatch(suffix):
+        raise ValueError(f"login suffix {suffix!r}: lowercase letters, digits and '_' only")
+    until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=valid_days)
+    database = sql.Identifier(master.name)
+    with psycopg.connect(master.conninfo(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (PROVISION_LOCK,))
+        for group in (OWNER_GROUP, APP_GROUP):
+            _ensure_group(conn, group)
+        # The master user must be able to act as the owner role to hand it the database (PostgreSQL's rule).
+        conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(OWNER_GROUP)))
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, sql.Identifier(OWNER_GROUP)))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
+            database, sql.Identifier(OWNER_GROUP), sql.Identifier(APP_GROUP)))
+        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_GROUP)))
+        conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(APP_GROUP)))
+        _drop_expired(conn)
+        migrate_user, app_user = MIGRATE_PREFIX + suffix, APP_PREFIX + suffix
+        credentials = {
+            "migrate": (migrate_user, _login(conn, migrate_user, OWNER_GROUP, until, start_as_group=True)),
+            "app": (app_user, _login(conn, app_user, APP_GROUP, until, start_as_group=False)),
+        }
+        conn.execute("SELECT pg_advisory_unlock(%s)", (PROVISION_LOCK,))
+    return credentials
+
+
+def env_file_text(values: dict[str, str]) -> str:
+    """systemd ``EnvironmentFile`` lines; values are quoted (a password may hold any URL-safe character)."""
+    for key, value in values.items():
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key) or any(char in value for char in "\"\\\n"):
+            raise ValueError(f"{key}: not writable to an EnvironmentFile")
+    return "".join(f'{key}="{value}"\n' for key, value in sorted(values.items()))

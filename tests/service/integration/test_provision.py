@@ -1,0 +1,102 @@
+"""The instance boot step's database roles against a bare PostgreSQL 15 set up as RDS hands it over (a master user
+with CREATEROLE/CREATEDB owning the database, not a superuser): ``provision-roles`` as the master, ``migrate`` with
+the migrate credential, ``serve`` with the application credential; nothing else holds the master password."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.service.integration.conftest import VISA, new_key
+from tools.payment_api.postgres import DATABASE, LocalPostgres
+from tools.payment_api.process import ServiceProcess, run_cli
+from tools.payment_api.testca import development_ca
+
+MASTER = "payment_admin"
+
+
+def read_env(path: Path) -> dict[str, str]:
+    return dict(re.findall(r'^([A-Z_]+)="(.*)"$', path.read_text(encoding="utf-8"), re.M))
+
+
+@pytest.fixture(name="rds", scope="module")
+def fixture_rds() -> Iterator[tuple[LocalPostgres, str]]:
+    database = LocalPostgres(ca=development_ca())
+    password = secrets.token_hex(16)
+    try:
+        database.start(bootstrap=False)
+        database.rds_master(MASTER, password)
+        yield database, password
+    finally:
+        database.stop()
+
+
+def common_env(database: LocalPostgres) -> dict[str, str]:
+    """What the boot step's common.env holds (no credential)."""
+    return {"PAYMENT_ENVIRONMENT": "development", "PAYMENT_PROCESSOR": "simulated", "PAYMENT_DB_HOST": "127.0.0.1",
+            "PAYMENT_DB_PORT": str(database.port), "PAYMENT_DB_NAME": DATABASE, "PAYMENT_DB_SSLMODE": "verify-full",
+            "PAYMENT_DB_SSLROOTCERT": str(database.ca_file)}
+
+
+def provision(database: LocalPostgres, password: str, folder: Path, instance: str) -> dict[str, dict[str, str]]:
+    env = {**common_env(database), "PAYMENT_DB_MASTER_USER": MASTER, "PAYMENT_DB_MASTER_PASSWORD": password}
+    done = run_cli(env, "provision-roles", "--instance-id", instance, "--migrate-env", str(folder / "migrate.env"),
+                   "--app-env", str(folder / "serve.env"))
+    assert done.returncode == 0, done.stderr
+    assert password not in done.stdout + done.stderr
+    for name in ("migrate.env", "serve.env"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600
+    return {"migrate": read_env(folder / "migrate.env"), "serve": read_env(folder / "serve.env")}
+
+
+def test_boot_roles_migrate_as_owner_and_serve_as_the_application(rds: tuple[LocalPostgres, str],
+                                                                   tmp_path: Path) -> None:
+    database, password = rds
+    files = provision(database, password, tmp_path, "i-0123456789abcdef0")
+    assert files["migrate"]["PAYMENT_DB_OWNER_USER"] == "payment_migrate_i_0123456789abcdef0"
+    assert files["serve"]["PAYMENT_DB_USER"] == "payment_app_i_0123456789abcdef0"
+    assert password not in str(files)
+    migrated = run_cli({**common_env(database), **files["migrate"]}, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    with database.superuser(DATABASE) as conn:
+        owners = {row[0] for row in conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")}
+        assert owners == {"payment_owner"}, "the migrate login creates objects as the owner role"
+    service = ServiceProcess({**common_env(database), **files["serve"]}, tmp_path / "api.log").start()
+    try:
+        service.wait_ready()
+        created = httpx.post(f"{service.url}/v1/payments", json=VISA, headers={"Idempotency-Key": new_key()})
+        assert created.status_code == 201, created.text
+    finally:
+        service.stop()
+    app = files["serve"]
+    with psycopg.connect(host="127.0.0.1", port=database.port, dbname=DATABASE, user=app["PAYMENT_DB_USER"],
+                         password=app["PAYMENT_DB_PASSWORD"], sslmode="verify-full",
+                         sslrootcert=str(database.ca_file)) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE stolen (x int)")
+
+
+def test_a_reboot_rotates_the_instance_passwords_and_expired_roles_go(rds: tuple[LocalPostgres, str],
+                                                                      tmp_path: Path) -> None:
+    database, password = rds
+    with database.superuser() as conn:
+        conn.execute("CREATE ROLE payment_app_i_gone LOGIN VALID UNTIL '2001-01-01' IN ROLE payment_app")
+    first = provision(database, password, tmp_path, "i-0aaaaaaaaaaaaaaaa")
+    second = provision(database, password, tmp_path, "i-0aaaaaaaaaaaaaaaa")
+    assert first["serve"]["PAYMENT_DB_PASSWORD"] != second["serve"]["PAYMENT_DB_PASSWORD"]
+    with database.superuser() as conn:
+        roles = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'payment_%'")}
+    assert "payment_app_i_gone" not in roles and "payment_app_i_0aaaaaaaaaaaaaaaa" in roles
+
+
+def test_provision_refuses_without_the_master_credential(rds: tuple[LocalPostgres, str], tmp_path: Path) -> None:
+    database, _ = rds
+    refused = run_cli(common_env(database), "provision-roles", "--instance-id", "i-1", "--migrate-env",
+                      str(tmp_path / "m.env"), "--app-env", str(tmp_path / "a.env"))
+    assert refused.returncode == 2 and "PAYMENT_DB_MASTER_USER" in refused.stderr

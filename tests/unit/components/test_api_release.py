@@ -1,0 +1,165 @@
+"""The payment API release on the synthesized stack: the artifacts bucket and object, the runtime parameter, the
+service's log group, and the user data that installs and runs it (decoded and read line by line)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.artifact import load_artifact
+from lib.blocks.user_data import MAX_ENCODED_BYTES
+from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV
+from tests.unit.helpers import by_path, only, ref
+
+HARDENING = ("NoNewPrivileges=yes", "CapabilityBoundingSet=\n", "AmbientCapabilities=\n", "ProtectSystem=strict",
+             "ProtectHome=yes", "PrivateTmp=yes", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+             "IPAddressDeny=169.254.169.254/32")
+
+
+def user_data(resources: dict[str, Any]) -> str:
+    return base64.b64decode(only(resources, "aws_launch_template")["user_data"], validate=True).decode("utf-8")
+
+
+def unit(script: str, name: str) -> str:
+    """The text of the systemd unit the script writes to /etc/systemd/system/<name>."""
+    match = re.search(rf"cat > /etc/systemd/system/{re.escape(name)} <<EOF\n(.*?)\nEOF\n", script, re.S)
+    assert match, f"the user data writes no {name}"
+    return match.group(1)
+
+
+def test_the_artifact_is_uploaded_under_its_version_and_hash(resources: dict[str, Any]) -> None:
+    artifact = load_artifact()
+    obj = only(resources, "aws_s3_object")
+    bucket_name, _ = by_path(resources, "aws_s3_bucket", "api_release/bucket")
+    assert obj["bucket"] == ref("aws_s3_bucket", bucket_name)
+    assert obj["key"] == f"payment-api/{artifact.version}/{artifact.sha256}/{artifact.path.name}"
+    assert obj["source"].startswith("assets/") and obj["source"].endswith(artifact.path.name)
+    assert "aws_kms_key.encryption_data_key" in obj["kms_key_id"] and obj["server_side_encryption"] == "aws:kms"
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7", "4.2", "7.2, 8.2, 8.6")
+def test_the_artifacts_bucket_is_private_encrypted_tls_only_and_read_by_two_principals(
+        resources: dict[str, Any]) -> None:
+    bucket_name, _ = by_path(resources, "aws_s3_bucket", "api_release/bucket")
+    bucket_id = ref("aws_s3_bucket", bucket_name)
+
+    def for_bucket(rtype: str) -> dict[str, Any]:
+        (body,) = [body for body in resources[rtype].values() if body["bucket"] == bucket_id]
+        return body
+
+    assert all(for_bucket("aws_s3_bucket_public_access_block")[flag] for flag in (
+        "block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert for_bucket("aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
+    rule = for_bucket("aws_s3_bucket_server_side_encryption_configuration")["rule"][0]
+    assert rule["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
+    assert "aws_kms_key.encryption_data_key" in rule["apply_server_side_encryption_by_default"]["kms_master_key_id"]
+    statements = {s["Sid"]: s for s in json.loads(for_bucket("aws_s3_bucket_policy")["policy"])["Statement"]}
+    assert {"DenyInsecureTransport", "DenyTlsBelow12"} <= set(statements)
+    readers = statements["DenyReadsButInstancesAndDeployer"]
+    assert readers["Effect"] == "Deny" and readers["Principal"] == "*"
+    role_name, _ = by_path(resources, "aws_iam_role", "compute/instance_role")
+    assert readers["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == [
+        ref("aws_iam_role", role_name, "arn"), "${data.aws_iam_session_context.deployer.issuer_arn}"]
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5", "3.5, 3.6, 3.7")
+def test_the_service_logs_to_an_encrypted_group_with_the_stack_retention(resources: dict[str, Any]) -> None:
+    _, group = by_path(resources, "aws_cloudwatch_log_group", "api_release/log_group")
+    assert group["retention_in_days"] == "${var.log_retention_days}"
+    assert "aws_kms_key.encryption_logs_key" in group["kms_key_id"]
+    script = user_data(resources)
+    assert f"LOG_GROUP={group['name']}" in script and "amazon-cloudwatch-agent-ctl -a fetch-config" in script
+    assert "StandardOutput=append:$LOGS/api.log" in unit(script, "payment-api.service")
+
+
+def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources: dict[str, Any]) -> None:
+    _, parameter = by_path(resources, "aws_ssm_parameter", "api_release/runtime_parameter")
+    assert parameter["type"] == "SecureString" and "aws_kms_key.encryption_data_key" in parameter["key_id"]
+    value = json.loads(parameter["value"])
+    assert value["cors_origins"] == "https://pay.example.com"  # FRONTEND_DOMAIN of the production stack
+    assert value["processor"] == "simulated" and value["environment"] == "production"
+    assert value["db_master_secret_arn"].endswith(".master_user_secret[0].secret_arn}")
+    assert not any("password" in key for key in value)
+
+
+def test_without_a_domain_cors_admits_the_distribution(dev_synth_json: dict[str, Any]) -> None:
+    _, parameter = by_path(dev_synth_json["resource"], "aws_ssm_parameter", "api_release/runtime_parameter")
+    value = json.loads(parameter["value"])
+    assert re.fullmatch(r"https://\$\{aws_cloudfront_distribution\.\w+\.domain_name\}", value["cors_origins"])
+    assert value["processor"] == "simulated" and value["environment"] == "development"
+
+
+@pytest.mark.pci("6.3.3", "6.4.1, 6.4.2")
+def test_user_data_installs_exactly_the_uploaded_artifact(resources: dict[str, Any]) -> None:
+    script, obj = user_data(resources), only(resources, "aws_s3_object")
+    encoded = only(resources, "aws_launch_template")["user_data"]
+    assert len(encoded) < MAX_ENCODED_BYTES and "${" not in script and "%{" not in script and "@@" not in script
+    assert f"ARTIFACT_KEY={obj['key']}" in script and f"ARTIFACT_SHA256={obj['source_hash']}" in script
+    assert 'sha256sum --check --strict' in script
+    assert "dnf install -y -q python3.11 amazon-cloudwatch-agent" in script
+    assert 'pip" install --quiet --no-index --find-links "$APP/wheelhouse"' in script
+    _, parameter = by_path(resources, "aws_ssm_parameter", "api_release/runtime_parameter")
+    assert f"RUNTIME_PARAMETER={parameter['name']}" in script
+    assert 'aws ssm get-parameter --name "$RUNTIME_PARAMETER" --with-decryption' in script
+
+
+@pytest.mark.pci("2.2", "7.2, 8.2, 8.6")
+def test_units_are_hardened_and_split_migrate_from_serve(resources: dict[str, Any]) -> None:
+    script = user_data(resources)
+    migrate, serve = unit(script, "payment-api-migrate.service"), unit(script, "payment-api.service")
+    for text in (migrate, serve):
+        assert "$HARDENING" in text
+    for line in HARDENING:
+        assert line in script.split('HARDENING="', 1)[1].split('"', 1)[0] + "\n", line
+    assert "User=payment-migrate" in migrate and "EnvironmentFile=$CONF/migrate.env" in migrate
+    assert "Type=oneshot" in migrate and "payment-api migrate" in migrate
+    assert "User=payment-api" in serve and "EnvironmentFile=$CONF/serve.env" in serve
+    assert "Requires=payment-api-migrate.service" in serve and "After=payment-api-migrate.service" in serve
+    assert "migrate.env" not in serve
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
+def test_only_root_reaches_imds_and_the_master_secret(resources: dict[str, Any]) -> None:
+    script = user_data(resources)
+    assert "ip daddr 169.254.169.254 meta skuid != 0 counter reject" in script
+    assert "aws secretsmanager get-secret-value" in script and "provision-roles" in script
+    # No credential in the user data: passwords are read at boot, never written here.
+    assert not re.search(r"PASSWORD=[\"']?[A-Za-z0-9]", script)
+    assert "PAYMENT_DB_MASTER_PASSWORD=$(jq -er .password" in script
+
+
+def test_a_new_artifact_is_new_user_data(tmp_path: Path) -> None:
+    """A different archive changes the key and hash in the user data: a new launch template version."""
+    from cdktf import App  # pylint: disable=import-outside-toplevel
+
+    from lib.config import StackConfig  # pylint: disable=import-outside-toplevel
+    from lib.tap_stack import TapStack  # pylint: disable=import-outside-toplevel
+
+    current = load_artifact()
+    other = tmp_path / "payment-api-0.1.1-development.tar.gz"
+    other.write_bytes(b"another build")
+    changed = dataclasses.replace(current, path=other, version="0.1.1", sha256="f" * 64)
+    config = StackConfig.from_env(dict(DEVELOPMENT_ENV))
+    app = App(outdir=str(tmp_path / "out"))
+    TapStack(app, config.stack_name, config=config, artifact=changed)
+    app.synth()
+    stack = json.loads((tmp_path / "out" / "stacks" / config.stack_name / "cdk.tf.json").read_text())
+    script = user_data(stack["resource"])
+    assert f"ARTIFACT_SHA256={'f' * 64}" in script and "payment-api/0.1.1/" in script
+
+
+def test_production_needs_a_named_processor() -> None:
+    from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
+
+    environ = {key: value for key, value in PRODUCTION_ENV.items() if key != "PAYMENT_PROCESSOR"}
+    with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR: the API would have no processor named"):
+        StackConfig.from_env(environ, region_file=Path("/nonexistent"))
+    with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR='Stripe!'"):
+        StackConfig.from_env({**PRODUCTION_ENV, "PAYMENT_PROCESSOR": "Stripe!"}, region_file=Path("/nonexistent"))
+    assert StackConfig.from_env(dict(DEVELOPMENT_ENV), region_file=Path("/nonexistent")).api_processor == "simulated"

@@ -1,0 +1,180 @@
+"""``make artifact``: reproducible bytes, a closed wheelhouse, the CA bundle rule, an installable service wheel.
+
+The wheelhouse is faked (tiny wheels in the cache folder the lock maps to), so these tests never reach PyPI.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tools import artifact
+from tools.payment_api.testca import development_ca
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def fake_wheel(folder: Path, pin: str, requires: tuple[str, ...] = ()) -> Path:
+    name, version = pin.split("==")
+    dist = name.replace("-", "_").lower()
+    wheel = folder / f"{dist}-{version}-py3-none-any.whl"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {requirement}\n" for requirement in requires)
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(f"{dist}-{version}.dist-info/METADATA", metadata)
+    return wheel
+
+
+@pytest.fixture(name="cache")
+def fake_cache(tmp_path: Path) -> Path:
+    """The cache folder of today's lock, filled with fake wheels and marked complete (no download)."""
+    cache = tmp_path / "cache"
+    pins = artifact.locked_requirements()
+    folder = artifact.wheelhouse_folder(pins, cache)
+    folder.mkdir(parents=True)
+    for pin in pins:
+        fake_wheel(folder, pin)
+    (folder / ".complete").touch()
+    return cache
+
+
+def members(archive: Path) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(archive) as tar:
+        return {info.name: info for info in tar.getmembers()}
+
+
+def read_member(archive: Path, suffix: str) -> bytes:
+    with tarfile.open(archive) as tar:
+        name = next(info.name for info in tar.getmembers() if info.name.endswith(suffix))
+        extracted = tar.extractfile(name)
+        assert extracted is not None
+        return extracted.read()
+
+
+def test_same_inputs_give_the_same_bytes(tmp_path: Path, cache: Path) -> None:
+    first = artifact.build("development", None, tmp_path / "one", cache)
+    second = artifact.build("development", None, tmp_path / "two", cache)
+    assert first == second
+    one, two = (tmp_path / folder / first["archive"] for folder in ("one", "two"))
+    assert one.read_bytes() == two.read_bytes()
+    assert hashlib.sha256(one.read_bytes()).hexdigest() == first["sha256"]
+    assert (tmp_path / "one" / f"{first['archive']}.sha256").read_text().split()[0] == first["sha256"]
+    assert json.loads((tmp_path / "one" / artifact.POINTER_NAME).read_text()) == first
+
+
+def test_archive_entries_are_sorted_owned_by_root_with_fixed_times(tmp_path: Path, cache: Path) -> None:
+    pointer = artifact.build("development", None, tmp_path, cache)
+    path = tmp_path / pointer["archive"]
+    entries = members(path)
+    assert list(entries) == sorted(entries)
+    assert {(info.uid, info.gid, info.uname, info.gname, info.mtime) for info in entries.values()} == {
+        (0, 0, "", "", artifact.SOURCE_DATE_EPOCH)}
+    header = path.read_bytes()[:10]
+    assert header[4:8] == b"\0\0\0\0", "gzip header mtime must be 0"
+    assert gzip.decompress(path.read_bytes())  # a valid gzip stream
+
+
+def test_manifest_lists_every_file_with_its_hash_and_the_development_ca(tmp_path: Path, cache: Path) -> None:
+    pointer = artifact.build("development", None, tmp_path, cache)
+    path = tmp_path / pointer["archive"]
+    manifest = json.loads(read_member(path, "/manifest.json"))
+    assert manifest["build_kind"] == "development" and manifest["version"] == pointer["version"]
+    assert manifest["ca_bundle"]["source"].startswith("development test CA")
+    assert manifest["ca_bundle"]["sha256"] == hashlib.sha256(development_ca().pem).hexdigest()
+    names = {name.split("/", 1)[1] for name in members(path)} - {"manifest.json"}
+    assert set(manifest["files"]) == names
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256(read_member(path, f"/{name}")).hexdigest() == digest
+    assert sum(name.startswith("wheelhouse/") for name in names) == len(artifact.locked_requirements())
+
+
+def test_production_refuses_to_build_without_the_ca_bundle(tmp_path: Path, cache: Path) -> None:
+    with pytest.raises(artifact.ArtifactError, match=r"RDS_CA_BUNDLE is not set.*global-bundle\.pem"):
+        artifact.build("production", None, tmp_path, cache)
+    assert not list(tmp_path.glob("*.tar.gz"))
+    assert artifact.main(["--kind", "production", "--out", str(tmp_path)]) == 2
+
+
+def test_production_records_the_given_bundle_and_where_it_came_from(tmp_path: Path, cache: Path) -> None:
+    bundle = tmp_path / "global-bundle.pem"
+    bundle.write_bytes(development_ca().pem * 2)  # stands in for AWS's bundle: several PEM certificates
+    pointer = artifact.build("production", str(bundle), tmp_path / "out", cache)
+    manifest = json.loads(read_member(tmp_path / "out" / pointer["archive"], "/manifest.json"))
+    assert manifest["build_kind"] == pointer["build_kind"] == "production"
+    assert manifest["ca_bundle"] == {"file": artifact.CA_BUNDLE_FILE, "source": str(bundle),
+                                     "sha256": hashlib.sha256(bundle.read_bytes()).hexdigest()}
+    assert pointer["archive"].endswith("-production.tar.gz")
+
+
+@pytest.mark.parametrize("given, message", [
+    ("http://example.com/bundle.pem", "over https"), ("/nonexistent/bundle.pem", "no such file"),
+])
+def test_a_bad_ca_bundle_names_the_variable(given: str, message: str) -> None:
+    with pytest.raises(artifact.ArtifactError, match=f"RDS_CA_BUNDLE=.*{message}"):
+        artifact.ca_bundle("production", given)
+
+
+def test_a_file_that_is_not_pem_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bundle.pem").write_text("not a certificate")
+    with pytest.raises(artifact.ArtifactError, match="not a PEM certificate bundle"):
+        artifact.ca_bundle("production", str(tmp_path / "bundle.pem"))
+
+
+def test_an_open_wheelhouse_is_refused(tmp_path: Path) -> None:
+    wheels = [fake_wheel(tmp_path, "fastapi==0.165.0", ("starlette>=0.40", "pywin32; sys_platform == 'win32'",
+                                                        "uvloop; extra == 'standard'")),
+              fake_wheel(tmp_path, "starlette==0.30.0")]
+    with pytest.raises(artifact.ArtifactError, match=r"fastapi-0.165.0.*needs starlette>=0.40 \(wheelhouse: 0.30.0\)"):
+        artifact.check_closed(wheels)
+    # Markers for other platforms and extras are not requirements of the instance.
+    artifact.check_closed([wheels[0], fake_wheel(tmp_path, "starlette==1.10.0")])
+
+
+def test_service_wheel_records_every_file_with_its_hash(tmp_path: Path) -> None:
+    wheel = artifact.build_wheel(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        record = archive.read(next(name for name in names if name.endswith("RECORD"))).decode()
+        assert "payment_api/migrations/versions/v0001_initial.py" in names
+        assert not any("__pycache__" in name for name in names)
+        for line in record.splitlines():
+            name, digest, _size = line.split(",")
+            if digest:
+                expected = base64.urlsafe_b64encode(hashlib.sha256(archive.read(name)).digest()).rstrip(b"=")
+                assert digest == "sha256=" + expected.decode()
+        metadata = archive.read(next(name for name in names if name.endswith("METADATA"))).decode()
+    assert "Requires-Dist: fastapi==0.165.0" in metadata
+    (tmp_path / "again").mkdir()
+    assert artifact.build_wheel(tmp_path / "again").read_bytes() == wheel.read_bytes()
+
+
+def test_the_lock_pins_what_the_service_and_the_tests_pin() -> None:
+    """The lock is the instance's install set: every pyproject pin and the tested transitive versions."""
+    def pins(lines: list[str]) -> dict[str, str]:
+        found = (line.split("#")[0].strip() for line in lines)
+        return {name.lower(): version for name, version in (pin.split("==") for pin in found if "==" in pin)}
+
+    lock = pins(artifact.locked_requirements())
+    project = tomllib.loads((ROOT / "services/payment_api/pyproject.toml").read_text())["project"]
+    direct = pins(project["dependencies"])
+    tested = pins((ROOT / "requirements-dev.txt").read_text().splitlines())
+    assert lock == {**{name: tested[name] for name in lock if name in tested}, **direct}
+
+
+def test_the_command_prints_the_archive_kind_hash_and_ca_origin(tmp_path: Path, cache: Path) -> None:
+    """The printed line names the archive, the kind, the hash and the CA bundle's origin."""
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(artifact, "CACHE", cache)
+        patch.setattr("sys.stdout", out)
+        assert artifact.main(["--out", str(tmp_path)]) == 0
+    assert "development, sha256 " in out.getvalue() and "development test CA" in out.getvalue()
