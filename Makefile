@@ -27,7 +27,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate lint unit api-tests api web-tests web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate lint unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -99,6 +99,10 @@ web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed
 	cd web && npm run --silent typecheck
 	cd web && node_modules/.bin/vitest run
 
+# Debian's chromium (apt-get install when missing, as root) driven by playwright-core from web/package-lock.json.
+web-e2e: $(STAMP) $(WEB_STAMP)  ## [check] checkout in headless Chromium vs the real API + PostgreSQL 15, under CloudFront's headers
+	$(PY) -m tools.web_e2e
+
 # The build holds no API address: /config.json is written next to it, as the stack will do when deployed.
 web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http://127.0.0.1:5173 (API: `make api`); Ctrl-C stops
 	cd web && npm run --silent build
@@ -149,7 +153,7 @@ docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (RE
 docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs --check
 
-TEST_STEPS := lint unit api-tests web-tests bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
+TEST_STEPS := lint unit api-tests web-tests web-e2e bindings cli-tests validate preflight upgrade-check scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.run_steps $(TEST_STEPS)
 

@@ -1,12 +1,22 @@
 """CloudFront in front of the frontend bucket: origin access control (not the legacy OAI), index.html as
-root object, HTTPS-only viewers, SPA fallbacks, security headers and standard logging."""
+root object, HTTPS-only viewers, SPA fallbacks, security headers and standard logging; and the build that the
+sandbox's ``frontend`` phase uploaded with ``make deploy-frontend``, read back object by object, next to the
+``config.json`` the stack owns."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from lib.blocks.web_headers import api_origin, content_security_policy, runtime_config
+from lib.config import StackConfig
+from tools.deploy_frontend import IMMUTABLE, NO_CACHE, WEB
+
+HASHED_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +47,8 @@ def test_single_s3_origin_through_origin_access_control(aws: Callable[[str], Any
 
 
 @pytest.mark.pci("4.2")
-def test_viewers_use_https_with_security_headers(aws: Callable[[str], Any],
-                                                 distribution_config: dict[str, Any]) -> None:
+def test_viewers_use_https_with_security_headers(aws: Callable[[str], Any], distribution_config: dict[str, Any],
+                                                 expected: StackConfig) -> None:
     behaviour = distribution_config["DefaultCacheBehavior"]
     assert behaviour["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https")
     assert behaviour["TargetOriginId"] == distribution_config["Origins"]["Items"][0]["Id"]
@@ -50,7 +60,8 @@ def test_viewers_use_https_with_security_headers(aws: Callable[[str], Any],
     assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["IncludeSubdomains"] is True
     assert config["ContentTypeOptions"]["Override"] is True
     assert config["FrameOptions"]["FrameOption"] == "DENY"
-    assert "ContentSecurityPolicy" in config
+    csp = config["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert csp == content_security_policy(api_origin(expected.api_domain))
 
 
 def test_spa_error_responses_serve_index(distribution_config: dict[str, Any]) -> None:
@@ -65,3 +76,34 @@ def test_standard_logging_to_log_bucket(output: Callable[[str], Any], distributi
     logging = distribution_config["Logging"]
     assert logging["Enabled"] is True
     assert logging["Bucket"].startswith(f"{output('log_bucket_name')}.s3")
+
+
+def _built_files() -> dict[str, bytes]:
+    dist = WEB / "dist"
+    files = {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
+    files.pop("config.json", None)  # make web's local one; never uploaded
+    return files
+
+
+def test_deployed_build_has_its_content_types_and_cache_headers(aws: Callable[[str], Any],
+                                                                output: Callable[[str], Any]) -> None:
+    """Every file of web/dist, as `make deploy-frontend` uploaded it in the sandbox's frontend phase."""
+    s3, bucket, built = aws("s3"), output("frontend_bucket_name"), _built_files()
+    assert "index.html" in built and any(Path(k).suffix == ".js" for k in built), sorted(built)
+    for key, body in built.items():
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        assert obj["Body"].read() == body, key
+        assert obj["Metadata"]["sha256"] == hashlib.sha256(body).hexdigest(), key
+        if key == "index.html":
+            assert (obj["ContentType"], obj["CacheControl"]) == ("text/html; charset=utf-8", NO_CACHE)
+        else:
+            assert key.startswith("assets/") and obj["CacheControl"] == IMMUTABLE, key
+            assert obj["ContentType"] == HASHED_TYPES[Path(key).suffix], key
+        assert obj["ServerSideEncryption"] == "aws:kms", key
+
+
+def test_config_json_is_the_stacks(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                   expected: StackConfig) -> None:
+    obj = aws("s3").get_object(Bucket=output("frontend_bucket_name"), Key="config.json")
+    assert obj["Body"].read().decode() == runtime_config(api_origin(expected.api_domain))
+    assert (obj["ContentType"], obj["CacheControl"]) == ("application/json", NO_CACHE)

@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from tools.sandbox.emulator import client
-from tools.sandbox.moto_server import _PATCHES, ErrorBodyLogger, iam_wildcard_match, log_delivery_policy_allows
+from tools.sandbox.moto_server import (
+    _PATCHES,
+    SDK_REQUEST_CONTEXT,
+    ErrorBodyLogger,
+    bucket_statement_applies,
+    iam_wildcard_match,
+    log_delivery_policy_allows,
+)
 
 BUCKET_ARN = "arn:aws:s3:::logs"
 
@@ -73,6 +80,42 @@ def test_s3_logging_accepts_policy_with_tls_deny(moto_endpoint: str) -> None:
     s3.put_bucket_logging(Bucket="patch-site", BucketLoggingStatus={
         "LoggingEnabled": {"TargetBucket": "patch-logs", "TargetPrefix": "s3-access/site/"}})
     assert s3.get_bucket_logging(Bucket="patch-site")["LoggingEnabled"]["TargetBucket"] == "patch-logs"
+
+
+@pytest.mark.parametrize(("condition", "applies"), [
+    ({"Bool": {"aws:SecureTransport": "false"}}, False),
+    ({"Bool": {"aws:SecureTransport": ["true"]}}, True),
+    ({"NumericLessThan": {"s3:TlsVersion": "1.2"}}, False),
+    ({"NumericGreaterThanEquals": {"s3:TlsVersion": 1.2}}, True),
+    ({"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::123456789012:distribution/E1"}}, False),
+    (None, True),
+])
+def test_bucket_policy_conditions_for_an_sdk_request(condition: dict[str, Any] | None, applies: bool) -> None:
+    statement = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
+    assert bucket_statement_applies({**statement, "Condition": condition}, SDK_REQUEST_CONTEXT) is applies
+
+
+def test_s3_objects_pass_tls_only_policies_and_meet_real_denies(moto_endpoint: str) -> None:
+    s3 = client("s3", moto_endpoint)
+    s3.create_bucket(Bucket="patch-frontend")
+    arn = "arn:aws:s3:::patch-frontend"
+    tls_only = [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
+         "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+        {"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+         "Resource": f"{arn}/*",
+         "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::1:distribution/E"}}},
+    ]
+    s3.put_bucket_policy(Bucket="patch-frontend", Policy=json.dumps({"Version": "2012-10-17", "Statement": tls_only}))
+    s3.put_object(Bucket="patch-frontend", Key="index.html", Body=b"<html></html>")
+    assert s3.get_object(Bucket="patch-frontend", Key="index.html")["Body"].read() == b"<html></html>"
+    deny_puts = {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"{arn}/*"}
+    s3.put_bucket_policy(Bucket="patch-frontend", Policy=json.dumps({"Version": "2012-10-17",
+                                                                     "Statement": [*tls_only, deny_puts]}))
+    with pytest.raises(s3.exceptions.ClientError, match="403"):
+        s3.put_object(Bucket="patch-frontend", Key="index.html", Body=b"again")
 
 
 def test_rds_instances_have_distinct_resource_ids_and_keep_performance_insights(moto_endpoint: str) -> None:

@@ -287,6 +287,62 @@ def s3_log_delivery_policy_check() -> None:
     FakeBucket._log_permissions_enabled_policy = staticmethod(check)  # type: ignore[method-assign]  # fidelity patch
 
 
+# What S3 sees of an SDK request, which always uses TLS (the emulator listens on plain HTTP on loopback only).
+SDK_REQUEST_CONTEXT = {"aws:securetransport": "true", "s3:tlsversion": "1.3"}
+
+
+def _condition_holds(operator: str, expected: list[Any], actual: str | None) -> bool:
+    """One condition key of a bucket policy against the request's value (absent keys never match)."""
+    if actual is None:
+        return False
+    base = operator.removesuffix("IfExists")
+    if base == "Bool":
+        return any(str(v).lower() == actual.lower() for v in expected)
+    if base.startswith("Numeric"):
+        compare = {"NumericEquals": float.__eq__, "NumericNotEquals": float.__ne__, "NumericLessThan": float.__lt__,
+                   "NumericLessThanEquals": float.__le__, "NumericGreaterThan": float.__gt__,
+                   "NumericGreaterThanEquals": float.__ge__}[base]
+        return any(compare(float(actual), float(v)) for v in expected)
+    matched = any(iam_wildcard_match(str(v), actual) if base.endswith("Like") else str(v) == actual
+                  for v in expected)
+    return not matched if "Not" in base else matched
+
+
+def bucket_statement_applies(statement: dict[str, Any], context: dict[str, str]) -> bool:
+    """True when every condition of ``statement`` holds for ``context`` (keys compared case-insensitively)."""
+    for operator, keys in (statement.get("Condition") or {}).items():
+        for key, expected in keys.items():
+            if not _condition_holds(operator, _as_list(expected), context.get(key.lower())):
+                return False
+    return True
+
+
+@fidelity_patch("S3 object requests are judged by bucket policy statements whose conditions hold for an SDK "
+                "request over TLS (moto denies on any statement whose condition it cannot verify, so the "
+                "TLS-only Deny and the CloudFront Allow both refuse every PutObject)")
+def s3_bucket_policy_conditions() -> None:
+    """A statement whose condition does not hold does not apply, as in IAM; the request is the SDK's, over TLS."""
+    from moto.iam.access_control import PermissionResult  # pylint: disable=import-outside-toplevel
+    from moto.s3.models import FakeBucket  # pylint: disable=import-outside-toplevel
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
+        result = PermissionResult.NEUTRAL
+        for statement in _as_list(document.get("Statement")):
+            matches = (any(iam_wildcard_match(a.lower(), action.lower()) for a in _as_list(statement.get("Action")))
+                       and any(iam_wildcard_match(r, resource) for r in _as_list(statement.get("Resource")))
+                       and bucket_statement_applies(statement, SDK_REQUEST_CONTEXT))
+            if matches and statement.get("Effect") == "Deny":
+                return PermissionResult.DENIED
+            if matches and statement.get("Principal") == "*":
+                result = PermissionResult.PERMITTED
+        return result
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # fidelity patch
+
+
 # -------------------------------------------------------------------------------------------------- RDS
 @fidelity_patch("RDS instances get a unique DbiResourceId (moto gives every instance the same one, and the "
                 "provider keys reads on it, so a second instance breaks reads of the first)")

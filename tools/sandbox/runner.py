@@ -9,6 +9,8 @@ init       ``terraform init`` from the offline provider mirror
 plan       ``terraform plan -out`` with ``-var certificate_arn=<the imported certificate>``
 apply      ``terraform apply`` of that plan
 outputs    ``terraform output -json`` -> ``cfn-outputs/flat-outputs.json`` as ``{"TapStack<suffix>": {...}}``
+frontend   ``python -m tools.deploy_frontend`` (``make deploy-frontend``: build when needed, upload to the frontend
+           bucket, invalidate); ``tests/integration/test_frontend.py`` then reads every object back
 tests      ``pytest tests/integration`` with boto3 pointed at the emulator
 drift      a second ``plan -detailed-exitcode`` must report no changes
 destroy    ``terraform destroy``
@@ -427,6 +429,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             phase.detail = f"{report.resources_applied} resources"
         checks: list[tuple[str, Callable[[Phase], None]]] = [
             ("outputs", lambda phase: self._outputs(stack_dir, phase)),
+            ("frontend", self._frontend),
             ("tests", self._tests),
             ("drift", self._drift),
         ]
@@ -468,6 +471,20 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
         OUTPUTS_FILE.write_text(json.dumps(flat, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         phase.detail = f"{len(flat[stack_name])} outputs -> {rel(OUTPUTS_FILE)}"
+
+    def _frontend(self, phase: Phase) -> None:
+        """``make deploy-frontend`` against the emulator: the same tool an operator runs, boto3 on AWS_ENDPOINT_URL."""
+        assert self.terraform is not None
+        log_path, summary_path = LOG_DIR / "deploy-frontend.log", LOG_DIR / "deploy-frontend.json"
+        with log_path.open("wb") as log:
+            code = subprocess.run([sys.executable, "-m", "tools.deploy_frontend", "--summary-json", str(summary_path)],
+                                  cwd=ROOT, env=self.terraform.env, stdout=log, stderr=subprocess.STDOUT, check=False,
+                                  timeout=15 * 60).returncode
+        if code != 0:
+            raise PhaseFailed(f"deploy-frontend exited {code}: {last_error(log_path)} (log: {rel(log_path)})")
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        phase.detail = (f"{len(summary['uploaded'])} of {summary['files']} files uploaded, invalidated "
+                        f"{' '.join(summary['invalidated']) or 'nothing'}")
 
     def _tests(self, phase: Phase) -> None:
         assert self.terraform is not None
