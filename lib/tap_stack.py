@@ -3,9 +3,10 @@
 This is the only module that knows every component. Components receive what they need as typed,
 keyword-only properties of other components (seed failure 4), never by reaching into each other.
 Order matters only where one component consumes another's outputs:
-keys -> network -> security groups -> interface endpoints -> log archive -> WAF -> database -> frontend -> API release
-(artifact, runtime parameter: needs the database and the frontend's domain) -> compute (reads the release) -> the
-release's bucket policy (names the instance role) -> monitoring.
+keys -> network -> security groups -> interface endpoints -> log archive -> WAF (regional, and CloudFront's in us-east-1
+through the provider alias ``us_east_1``) -> database -> frontend -> API release (artifact, runtime parameter: needs
+the database and the frontend's domain) -> compute (reads the release) -> the release's bucket policy (names the
+instance role) -> monitoring.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformProvider, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_iam_session_context import DataAwsIamSessionContext
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
@@ -30,7 +31,7 @@ from lib.components.compute import (
     VolumeEncryption,
 )
 from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
-from lib.components.encryption import EncryptionKeys, EncryptionKeysProps
+from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
 from lib.components.frontend import Frontend, FrontendProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
@@ -61,6 +62,7 @@ class Foundation:
     endpoints: PrivateEndpoints
     log_archive: LogArchive
     waf: WebApplicationFirewall
+    edge_waf: WebApplicationFirewall
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class TapStack(TerraformStack):
         super().__init__(scope, construct_id)
         self._artifact = artifact or load_artifact()
         self._configure_provider(config)
+        # CloudFront is global: its web ACL, the ACL's logging and that log group's key are created in us-east-1.
+        self._edge_provider = self._configure_provider(config, alias="us_east_1", region=EDGE_REGION)
         self._configure_backend(config)
         variables = define_variables(self, config)
         caller = DataAwsCallerIdentity(self, "current")
@@ -99,7 +103,7 @@ class TapStack(TerraformStack):
         naming = Naming.for_config(config)
         keys = EncryptionKeys(self, "encryption", props=EncryptionKeysProps(
             naming=naming, account_id=account_id, region=config.aws_region,
-            admin_principal_arn=config.kms_admin_principal_arn))
+            admin_principal_arn=config.kms_admin_principal_arn, edge_provider=self._edge_provider))
         network = Networking(self, "networking", props=NetworkingProps(
             naming=naming, vpc_cidr=config.vpc_cidr, az_count=config.az_count,
             single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
@@ -120,7 +124,11 @@ class TapStack(TerraformStack):
                 naming=naming, account_id=account_id, force_destroy=config.force_destroy_buckets,
                 lock_mode=config.log_lock_mode)),
             waf=WebApplicationFirewall(self, "waf", props=WafProps(
-                naming=naming, logs_key_arn=keys.logs_key_arn, log_retention_days=variables.log_retention_days)),
+                naming=naming, protects="api", logs_key_arn=keys.logs_key_arn,
+                log_retention_days=variables.log_retention_days)),
+            edge_waf=WebApplicationFirewall(self, "cdn_firewall", props=WafProps(
+                naming=naming, protects="cdn", scope="CLOUDFRONT", provider=self._edge_provider,
+                logs_key_arn=keys.edge_logs_key_arn, log_retention_days=variables.log_retention_days)),
         )
 
     def _tiers(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Tiers:
@@ -138,7 +146,7 @@ class TapStack(TerraformStack):
             naming=naming, account_id=account_id, access_logs=base.log_archive.destination,
             force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
             certificate_arn=config.frontend_certificate_arn, api_domain=config.api_domain,
-            key_admin_principal_arn=config.kms_admin_principal_arn))
+            key_admin_principal_arn=config.kms_admin_principal_arn, web_acl_arn=base.edge_waf.web_acl_arn))
         release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
         compute = Compute(self, "compute", props=ComputeProps(
             naming=naming, vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids,
@@ -186,17 +194,22 @@ class TapStack(TerraformStack):
                 cors_origins=f"https://{origin_host}", processor=config.api_processor,
                 environment=PRODUCTION if config.environment_type == PRODUCTION else "development")))
 
-    def _configure_provider(self, config: StackConfig) -> None:
+    def _configure_provider(self, config: StackConfig, *, alias: str | None = None,
+                            region: str | None = None) -> TerraformProvider:
+        """The default provider (``alias`` None) or an alias in another region; in the sandbox both reach the
+        emulator, with the same endpoints and test credentials."""
         # default_tags is a list of one block (seed failure 6): build the block here, once.
         default_tags = [AwsProviderDefaultTags(tags=dict(config.default_tags))]
+        construct_id = "aws" if alias is None else f"aws_{alias}"
+        region = region or config.aws_region
         if not config.sandbox:
-            AwsProvider(self, "aws", region=config.aws_region, default_tags=default_tags)
-            return
+            return AwsProvider(self, construct_id, alias=alias, region=region, default_tags=default_tags)
         endpoint = config.sandbox_endpoint
-        AwsProvider(
+        return AwsProvider(
             self,
-            "aws",
-            region=config.aws_region,
+            construct_id,
+            alias=alias,
+            region=region,
             default_tags=default_tags,
             access_key=SANDBOX_CREDENTIAL,
             secret_key=SANDBOX_CREDENTIAL,
@@ -254,6 +267,10 @@ def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "launch_template_id": (compute.launch_template_id, "Launch template id"),
         "waf_web_acl_arn": (waf.web_acl_arn, "WAF web ACL ARN"),
         "waf_log_group_name": (waf.log_group_name, "Log group receiving WAF logs"),
+        "cloudfront_web_acl_arn": (foundation.edge_waf.web_acl_arn,
+                                   "CLOUDFRONT-scope WAF web ACL (us-east-1) protecting the payment page"),
+        "cloudfront_waf_log_group_name": (foundation.edge_waf.log_group_name,
+                                          "Log group (us-east-1) receiving the CloudFront web ACL's logs"),
         "rds_endpoint": (database.endpoint, "PostgreSQL endpoint (host:port)"),
         "rds_identifier": (database.identifier, "RDS instance identifier"),
         "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),

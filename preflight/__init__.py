@@ -37,7 +37,9 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - deploy-path gates (``rules_gates.py``, what only checkov caught before): ``PF-ALB-HTTPS-ONLY``,
   ``PF-CLOUDFRONT-HTTPS-ONLY``, ``PF-S3-PUBLIC-ACCESS-BLOCK``, ``PF-KMS-ROTATION``, ``PF-RDS-FORCE-SSL``,
   ``PF-ALB-WAF``; with ``PF-ALB-TLS-POLICY`` and ``PF-LOG-RETENTION`` (a short retention written in code);
-  production only: ``PF-LOG-ARCHIVE-WORM`` (log archive under a COMPLIANCE Object Lock of >= 365 days)
+  production only: ``PF-LOG-ARCHIVE-WORM`` (log archive under a COMPLIANCE Object Lock of >= 365 days) and
+  ``PF-CLOUDFRONT-WAF`` (the distribution filtered by a CLOUDFRONT-scope web ACL from us-east-1; a warning in
+  development)
 
 Data files (``preflight/data``; each carries ``_source`` and ``_retrieved``, see ``README.md`` there):
 ``rds_engine_versions.json`` (AWS RDS for PostgreSQL release notes/calendar and the May 2026 minor version

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.model import Finding, Resource, StackView, finding, rule, truthy
+from preflight.model import Finding, Resource, Severity, StackView, finding, rule, truthy
 
 HTTPS_VIEWER_POLICIES = ("https-only", "redirect-to-https")
 PUBLIC_ACCESS_BLOCK_SETTINGS = ("block_public_acls", "block_public_policy", "ignore_public_acls",
@@ -203,3 +203,54 @@ def check_log_archive_worm(view: StackView) -> Iterator[Finding]:
                           "aws_s3_bucket_object_lock_configuration { object_lock_enabled = \"Enabled\", rule { "
                           "default_retention { mode = \"COMPLIANCE\", days = 365 } } } (lib/components/log_archive.py, "
                           "LogArchiveProps.lock_mode).")
+
+
+CLOUDFRONT_WAF_REGION = "us-east-1"
+
+
+def _provider_region(view: StackView, resource: Resource) -> str | None:
+    """The region of the provider a resource is created through (``provider = "aws.<alias>"`` or the default)."""
+    alias = str(resource.get("provider") or "aws").partition(".")[2] or None
+    providers = (view.config.get("provider") or {}).get("aws") or []
+    for provider in providers if isinstance(providers, list) else [providers]:
+        if isinstance(provider, Mapping) and provider.get("alias") == alias:
+            region, _ = view.resolve(provider.get("region"))
+            return str(region) if region is not None else None
+    return None
+
+
+def _cloudfront_acl_problem(view: StackView, raw: Any) -> str | None:
+    acl, attr = view.referenced(raw)
+    if acl is None or acl.type != "aws_wafv2_web_acl":
+        return None if isinstance(raw, str) and ":global/webacl/" in raw else (
+            f"web_acl_id {raw!r} is not a WAFv2 web ACL's ARN (arn:aws:wafv2:us-east-1:<account>:global/webacl/...)")
+    if attr != "arn":
+        return f"web_acl_id is the web ACL's {attr!r}; for WAFv2 CloudFront takes its ARN"
+    if str(acl.get("scope")) != "CLOUDFRONT":
+        return f"web ACL {acl.path} has scope {acl.get('scope')!r}; a distribution needs a CLOUDFRONT-scope ACL"
+    region = _provider_region(view, acl)
+    if region != CLOUDFRONT_WAF_REGION:
+        return (f"web ACL {acl.path} is created in {region!r}; CLOUDFRONT-scope ACLs exist only in us-east-1 (give "
+                "it the us-east-1 provider alias)")
+    return None
+
+
+@rule("PF-CLOUDFRONT-WAF", "The distribution serving the payment page is filtered by a CLOUDFRONT-scope WAFv2 web "
+                          "ACL (created in us-east-1, named by its ARN in web_acl_id): the checkout is a "
+                          "public-facing web application too. Required in production, a warning in development.",
+                          pci=("6.4.1, 6.4.2",))
+def check_cloudfront_waf(view: StackView) -> Iterator[Finding]:
+    for distribution in view.resources("aws_cloudfront_distribution"):
+        raw = distribution.get("web_acl_id")
+        if not raw:
+            yield finding("PF-CLOUDFRONT-WAF", distribution,
+                          "no web_acl_id: requests to the payment page reach it unfiltered (no managed rules, no rate "
+                          "limit). Fix: web_acl_id = a CLOUDFRONT-scope aws_wafv2_web_acl's .arn, created through "
+                          "the us-east-1 provider alias (lib/components/waf.py, WafProps.scope = \"CLOUDFRONT\").",
+                          Severity.ERROR if view.is_production else Severity.WARNING)
+            continue
+        problem = _cloudfront_acl_problem(view, raw)
+        if problem:
+            yield finding("PF-CLOUDFRONT-WAF", distribution,
+                          f"{problem}. Fix: web_acl_id = the CLOUDFRONT-scope aws_wafv2_web_acl's .arn, created "
+                          "through the us-east-1 provider alias.")

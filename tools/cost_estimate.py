@@ -73,10 +73,10 @@ def estimate(stack: Mapping[str, Any], prices: Mapping[str, Any]) -> list[Line]:
     lines.append(Line(f"RDS PostgreSQL {db_class}{' Multi-AZ' if copies > 1 else ''}", f"{int(copies)} instance(s)",
                       copies * hours * unit["rds_postgres_db_t3_medium_hour"]))
     lines.append(Line("RDS gp3 storage", f"{int(copies)} x {storage} GiB", copies * storage * unit["rds_gp3_gb_month"]))
-    (acl,) = _resources(stack, "aws_wafv2_web_acl")
-    rules = len(acl["rule"])
-    lines.append(Line("WAF web ACL and rules", f"1 ACL, {rules} rules",
-                      unit["waf_web_acl_month"] + rules * unit["waf_rule_month"]))
+    acls = _resources(stack, "aws_wafv2_web_acl")  # the API's (REGIONAL) and the payment page's (CLOUDFRONT)
+    rules = sum(len(acl["rule"]) for acl in acls)
+    lines.append(Line("WAF web ACLs and rules", f"{len(acls)} ACLs, {rules} rules",
+                      len(acls) * unit["waf_web_acl_month"] + rules * unit["waf_rule_month"]))
     keys = len(_resources(stack, "aws_kms_key"))
     lines.append(Line("KMS customer managed keys", f"{keys}", keys * unit["kms_key_month"]))
     endpoints = [e for e in _resources(stack, "aws_vpc_endpoint") if e.get("vpc_endpoint_type") == "Interface"]

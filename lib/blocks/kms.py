@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
@@ -42,6 +43,10 @@ class KeyProps:
     """Statements letting AWS services use the key, each with a condition to this account's resources.
 
     @default () - only IAM principals of the account, through their own policies."""
+    provider: TerraformProvider | None = None
+    """The provider (region) the key is created through: the us-east-1 alias for what CloudFront-scope services use.
+
+    @default None - the stack's provider, in the stack's region."""
     deletion_window_days: int = KEY_DELETION_WINDOW_DAYS
     """Days a scheduled deletion can still be cancelled.
 
@@ -59,7 +64,8 @@ def customer_managed_key(scope: Construct, construct_id: str, *, props: KeyProps
         policy=key_policy(props.account_id, props.service_statements,
                           admin_principal_arn=props.admin_principal_arn),
         tags=props.naming.tags(f"{props.purpose}-key"),
+        provider=props.provider,
     )
     KmsAlias(scope, f"{construct_id}_alias", name=f"alias/{props.naming.name(props.purpose)}",
-             target_key_id=key.key_id)
+             target_key_id=key.key_id, provider=props.provider)
     return key

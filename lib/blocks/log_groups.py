@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 
@@ -25,9 +26,13 @@ class LogGroupProps:
     """The logs key (PCI DSS 3.5: log lines can carry request metadata)."""
     tags: Mapping[str, str]
     """Per-resource tags, from ``Naming.tags``."""
+    provider: TerraformProvider | None = None
+    """The provider (region) of the log group: the us-east-1 alias for CloudFront-scope WAF logs.
+
+    @default None - the stack's provider, in the stack's region."""
 
 
 def encrypted_log_group(scope: Construct, construct_id: str, *, props: LogGroupProps) -> CloudwatchLogGroup:
     """The log group, encrypted with ``props.kms_key_arn`` and kept ``props.retention_days``."""
     return CloudwatchLogGroup(scope, construct_id, name=props.name, retention_in_days=props.retention_days,
-                              kms_key_id=props.kms_key_arn, tags=dict(props.tags))
+                              kms_key_id=props.kms_key_arn, tags=dict(props.tags), provider=props.provider)

@@ -73,6 +73,9 @@ class FrontendProps:
     """Part of the bucket name (global uniqueness) and the account administering the frontend key."""
     access_logs: AccessLogDestination
     """Where CloudFront and S3 server access logs go (PCI DSS 10.2)."""
+    web_acl_arn: str
+    """The CLOUDFRONT-scope web ACL (us-east-1) filtering every request to the payment page (PCI DSS 6.4.2):
+    the distribution's ``web_acl_id`` takes a WAFv2 ACL's ARN."""
     force_destroy: bool = False
     """Let ``terraform destroy`` delete published builds with the bucket.
 
@@ -148,6 +151,7 @@ class Frontend(Construct):
             aliases=[props.custom_domain] if props.custom_domain else None,
             viewer_certificate=_viewer_certificate(props.certificate_arn),
             tags=naming.tags("frontend-cdn"),
+            web_acl_id=props.web_acl_arn,
             # CreateDistribution checks the log bucket at once: its ACLs must be on (ownership control) and
             # its policy in place, or it answers "does not enable ACL access".
             depends_on=[logs.acl_ownership, logs.delivery_policy],
@@ -224,12 +228,6 @@ class Frontend(Construct):
 
     def _suppress_distribution_findings(self, *, has_certificate: bool) -> None:
         distribution = self._distribution
-        suppress(distribution, "CKV_AWS_68",
-                 "Static SPA assets only, read through origin access control; every request carrying card data "
-                 "goes to the API's ALB, behind the regional WAF (PCI DSS 6.4.2).")
-        suppress(distribution, "CKV2_AWS_47",
-                 "Log4j protection is enforced by the regional WAF in front of the API (KnownBadInputs); the "
-                 "distribution serves static files from S3 and runs no server code.")
         suppress(distribution, "CKV_AWS_310",
                  "Single static origin that CI can redeploy; a replica bucket as failover origin would double "
                  "the data estate for static files.")

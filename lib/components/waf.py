@@ -1,10 +1,13 @@
-"""Regional WAFv2 web ACL for the payment API (PCI DSS 6.4.1/6.4.2: an automated technical solution
-that detects and prevents web-based attacks in front of public-facing applications).
+"""WAFv2 web ACLs (PCI DSS 6.4.1/6.4.2: an automated technical solution that detects and prevents web-based attacks
+in front of public-facing applications): the stack builds this component twice, a REGIONAL ACL for the payment
+API's load balancer and a CLOUDFRONT ACL for the distribution serving the payment page (the checkout *is* the page
+that handles card entry, so it gets the same managed rules and rate limit). A CLOUDFRONT ACL, its logging and its
+log group must be created in us-east-1: ``WafProps.provider`` is then the stack's us-east-1 provider alias.
 
 AWS managed rule groups cover OWASP-style attacks, known bad inputs, SQL injection, known malicious
 IPs and anonymizing networks; a rate-based rule blocks request floods per source IP. Requests are logged
-to a KMS-encrypted log group (PCI DSS 10.2) with the ``authorization``, ``cookie`` and ``idempotency-key``
-headers redacted so no credentials, session tokens or retry keys land in logs.
+to a KMS-encrypted log group (PCI DSS 10.2) with the query string and every credential-bearing header redacted
+(``REDACTED_HEADERS``) so no credentials, session tokens, retry keys or query parameters land in logs.
 
 The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the id (seed failure 3).
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAcl,
     Wafv2WebAclDefaultAction,
@@ -28,6 +32,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl import (
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
     Wafv2WebAclLoggingConfiguration,
     Wafv2WebAclLoggingConfigurationRedactedFields,
+    Wafv2WebAclLoggingConfigurationRedactedFieldsQueryString,
     Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader,
 )
 from constructs import Construct
@@ -62,10 +67,14 @@ COUNTED_RULES: dict[str, dict[str, str]] = {
 # Decided to keep blocking: SizeRestrictions_BODY (8 KB). No endpoint of the API accepts a body near that size
 # (a payment is under 1 KB: ../shared/API.md), so a larger body is not a customer's.
 DEFAULT_RATE_LIMIT = 2000  # requests per 5 minutes per source IP
-# Header values that are secrets: the operator API key and session cookies, and the Idempotency-Key, which the API
-# contract (../shared/API.md) keeps out of its own logs (only a hash of it is logged): whoever holds a key can
-# replay or probe a payment request. WAF matches header names case-insensitively.
-REDACTED_HEADERS = ("authorization", "cookie", "idempotency-key")
+# Header values that are secrets: the operator API key (Authorization), proxy and API-key credentials, session cookies,
+# temporary AWS credentials, and the Idempotency-Key, which the API contract (../shared/API.md) keeps out of its own
+# logs (only a hash of it is logged): whoever holds a key can replay or probe a payment request. WAF matches header
+# names case-insensitively. The query string is redacted as a whole: no endpoint takes one, so anything there is a
+# mistake or a probe, and either may carry a token.
+REDACTED_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "x-amz-security-token", "cookie",
+                    "idempotency-key")
+WAF_SCOPES = ("REGIONAL", "CLOUDFRONT")
 
 
 def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:
@@ -111,14 +120,30 @@ class WafProps:
 
     naming: Naming
     """Names and tags."""
+    protects: str
+    """What the ACL is in front of, one word naming it and its log group (``api``, ``cdn``)."""
     logs_key_arn: str
-    """The key encrypting the WAF log group (PCI DSS 3.5)."""
+    """The key encrypting the WAF log group (PCI DSS 3.5), in the ACL's region."""
     log_retention_days: float
     """Retention of the WAF log group (PCI DSS 10.5.1)."""
     rate_limit: int = DEFAULT_RATE_LIMIT
     """Requests per 5 minutes from one source IP before the rate rule blocks it.
 
     @default 2000 - well above a checkout's request rate, low enough to stop card-testing floods (PCI DSS 6.4.2)."""
+    scope: str = "REGIONAL"
+    """``REGIONAL`` (a load balancer, associated by ARN) or ``CLOUDFRONT`` (a distribution's ``web_acl_id``).
+
+    @default "REGIONAL" - the API's load balancer; the distribution's ACL passes CLOUDFRONT and the us-east-1
+    provider."""
+    provider: TerraformProvider | None = None
+    """The provider every resource of the ACL is created through: the us-east-1 alias for a CLOUDFRONT ACL.
+
+    @default None - the stack's provider (a REGIONAL ACL lives in the stack's region)."""
+
+    def __post_init__(self) -> None:
+        if self.scope not in WAF_SCOPES:
+            raise ValueError(f"WafProps.scope is {self.scope!r}; allowed: {', '.join(WAF_SCOPES)}. Fix: REGIONAL for "
+                             "a load balancer, CLOUDFRONT (with the us-east-1 provider) for a distribution.")
 
 
 class WebApplicationFirewall(Construct):
@@ -126,25 +151,28 @@ class WebApplicationFirewall(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, props: WafProps) -> None:
         super().__init__(scope, construct_id)
-        naming = props.naming
-        acl_name = naming.name("api-waf")
+        naming, provider = props.naming, props.provider
+        acl_name = naming.name(f"{props.protects}-waf")
         self._acl = Wafv2WebAcl(
             self,
             "web_acl",
             name=acl_name,
-            description="Protects the payment API load balancer",
-            scope="REGIONAL",
+            # The description forces a new ACL when it changes: the API's is kept as first applied.
+            description="Protects the payment API load balancer" if props.scope == "REGIONAL"
+            else "Protects the payment page distribution",
+            scope=props.scope,
             default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
             rule=_rules(props.rate_limit),
             visibility_config=Wafv2WebAclVisibilityConfig(
                 cloudwatch_metrics_enabled=True, metric_name=acl_name, sampled_requests_enabled=True,
             ),
-            tags=naming.tags("api-waf"),
+            tags=naming.tags(f"{props.protects}-waf"),
+            provider=provider,
         )
         # WAF only delivers to log groups whose name starts with "aws-waf-logs-".
         self._log_group = encrypted_log_group(self, "waf_log_group", props=LogGroupProps(
-            name=f"aws-waf-logs-{naming.name('api')}", retention_days=props.log_retention_days,
-            kms_key_arn=props.logs_key_arn, tags=naming.tags("waf-logs"),
+            name=f"aws-waf-logs-{naming.name(props.protects)}", retention_days=props.log_retention_days,
+            kms_key_arn=props.logs_key_arn, tags=naming.tags(f"{props.protects}-waf-logs"), provider=provider,
         ))
         Wafv2WebAclLoggingConfiguration(
             self,
@@ -153,10 +181,13 @@ class WebApplicationFirewall(Construct):
             log_destination_configs=[self._log_group.arn],
             redacted_fields=[
                 Wafv2WebAclLoggingConfigurationRedactedFields(
+                    query_string=Wafv2WebAclLoggingConfigurationRedactedFieldsQueryString(),
+                ),
+                *(Wafv2WebAclLoggingConfigurationRedactedFields(
                     single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header),
-                )
-                for header in REDACTED_HEADERS
+                ) for header in REDACTED_HEADERS),
             ],
+            provider=provider,
         )
 
     @property

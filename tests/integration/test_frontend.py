@@ -107,3 +107,32 @@ def test_config_json_is_the_stacks(aws: Callable[[str], Any], output: Callable[[
     obj = aws("s3").get_object(Bucket=output("frontend_bucket_name"), Key="config.json")
     assert obj["Body"].read().decode() == runtime_config(api_origin(expected.api_domain))
     assert (obj["ContentType"], obj["CacheControl"]) == ("application/json", NO_CACHE)
+
+
+@pytest.mark.pci("6.4.1, 6.4.2", "10.2, 10.3, 10.5")
+def test_distribution_is_filtered_by_a_cloudfront_scope_web_acl(endpoint: str, output: Callable[[str], Any],
+                                                                 distribution_config: dict[str, Any]) -> None:
+    """The payment page's web ACL exists with scope CLOUDFRONT in us-east-1 (managed groups and a rate rule), the
+    distribution names it, and it logs to its us-east-1 log group encrypted with the us-east-1 logs key."""
+    from tools.sandbox.emulator import client  # pylint: disable=import-outside-toplevel
+
+    arn = output("cloudfront_web_acl_arn")
+    assert distribution_config["WebACLId"] == arn
+    assert arn.startswith("arn:aws:wafv2:us-east-1:") and ":global/webacl/" in arn
+    name, acl_id = arn.split("/")[-2:]
+    wafv2 = client("wafv2", endpoint, "us-east-1")
+    acl = wafv2.get_web_acl(Name=name, Scope="CLOUDFRONT", Id=acl_id)["WebACL"]
+    assert acl["ARN"] == arn
+    groups = {r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in acl["Rules"]
+              if "ManagedRuleGroupStatement" in r["Statement"]}
+    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= groups
+    assert any("RateBasedStatement" in r["Statement"] for r in acl["Rules"])
+    listed = wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+    assert arn in {a["ARN"] for a in listed}
+    logging = wafv2.get_logging_configuration(ResourceArn=arn)["LoggingConfiguration"]
+    group_name = output("cloudfront_waf_log_group_name")
+    assert logging["LogDestinationConfigs"][0].split(":log-group:")[1].removesuffix(":*") == group_name
+    assert {"QueryString": {}} in logging["RedactedFields"]
+    group = client("logs", endpoint, "us-east-1").describe_log_groups(logGroupNamePrefix=group_name)["logGroups"][0]
+    key = client("kms", endpoint, "us-east-1").describe_key(KeyId=group["kmsKeyId"])["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER" and key["Arn"].split(":")[3] == "us-east-1"

@@ -118,6 +118,18 @@ def test_s3_objects_pass_tls_only_policies_and_meet_real_denies(moto_endpoint: s
         s3.put_object(Bucket="patch-frontend", Key="index.html", Body=b"again")
 
 
+def test_object_lock_configuration_returns_only_the_period_that_was_set(moto_endpoint: str) -> None:
+    s3 = client("s3", moto_endpoint)
+    s3.create_bucket(Bucket="locked-logs")
+    s3.put_bucket_versioning(Bucket="locked-logs", VersioningConfiguration={"Status": "Enabled"})
+    for period in ({"Days": 365}, {"Years": 1}):
+        s3.put_object_lock_configuration(Bucket="locked-logs", ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", **period}}})
+        config = s3.get_object_lock_configuration(Bucket="locked-logs")["ObjectLockConfiguration"]
+        assert config == {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE",
+                                                                                          **period}}}
+
+
 def test_rds_instances_have_distinct_resource_ids_and_keep_performance_insights(moto_endpoint: str) -> None:
     rds = client("rds", moto_endpoint)
     common = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "MasterUsername": "admin_user",

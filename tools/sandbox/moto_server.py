@@ -343,6 +343,21 @@ def s3_bucket_policy_conditions() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # fidelity patch
 
 
+@fidelity_patch("S3 GetObjectLockConfiguration returns the default retention's Days or Years, the one that was set "
+                "(moto answers both, the unset one as 0, which AWS never does: the two are mutually exclusive)")
+def s3_object_lock_retention_period() -> None:
+    """Drop the zero period from moto's answer, so a reader sees exactly the configured retention."""
+    from moto.s3.models import S3Backend  # pylint: disable=import-outside-toplevel
+
+    original = S3Backend.get_object_lock_configuration
+
+    def get(self: Any, bucket_name: str) -> tuple[bool, str | None, int | None, int | None]:
+        enabled, mode, days, years = original(self, bucket_name)
+        return enabled, mode, days or None, years or None
+
+    S3Backend.get_object_lock_configuration = get  # type: ignore[method-assign]  # fidelity patch
+
+
 # -------------------------------------------------------------------------------------------------- RDS
 @fidelity_patch("RDS instances get a unique DbiResourceId (moto gives every instance the same one, and the "
                 "provider keys reads on it, so a second instance breaks reads of the first)")

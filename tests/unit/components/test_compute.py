@@ -39,7 +39,7 @@ def test_target_group_health_check_and_string_deregistration_delay(resources):
 @pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_is_associated_with_the_alb_by_acl_arn(resources):
     assoc = only(resources, "aws_wafv2_web_acl_association")
-    acl_name = next(iter(resources["aws_wafv2_web_acl"]))
+    acl_name = by_path(resources, "aws_wafv2_web_acl", "/waf/web_acl")[0]  # the REGIONAL one
     alb_name = next(iter(resources["aws_alb"]))
     assert assoc["web_acl_arn"] == ref("aws_wafv2_web_acl", acl_name, "arn")
     assert assoc["resource_arn"] == ref("aws_alb", alb_name, "arn")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.unit.helpers import by_path, ref
+from tests.unit.helpers import by_path, only, ref
 
 
 def _sg(resources, path_end):
@@ -62,7 +62,7 @@ def _statements(key):
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
 def test_kms_keys_rotate_and_name_their_principals(resources):
-    assert len(resources["aws_kms_key"]) == 3
+    assert len(resources["aws_kms_key"]) == 4  # logs, data, frontend, and logs in us-east-1 (CloudFront WAF)
     for name, key in resources["aws_kms_key"].items():
         assert key["enable_key_rotation"] is True, name
         assert "bypass_policy_lockout_safety_check" not in key, name
@@ -96,12 +96,12 @@ def test_key_policies_separate_administration_from_use(resources):
 
 
 def test_kms_admin_principal_is_configurable(tmp_path):
-    """KMS_ADMIN_PRINCIPAL_ARN names the administrator of all three keys; use stays with the account root."""
+    """KMS_ADMIN_PRINCIPAL_ARN names the administrator of all four keys; use stays with the account root."""
     from tests.conftest import PRODUCTION_ENV, synth_stack  # pylint: disable=import-outside-toplevel
 
     admin = "arn:aws:iam::123456789012:role/platform/kms-admins"
     keys = synth_stack(tmp_path, {**PRODUCTION_ENV, "KMS_ADMIN_PRINCIPAL_ARN": admin})["resource"]["aws_kms_key"]
-    assert len(keys) == 3
+    assert len(keys) == 4
     for name, key in keys.items():
         statements = _statements(key)
         assert statements["KeyAdministration"]["Principal"] == {"AWS": admin}, name
@@ -155,13 +155,46 @@ def test_waf_has_managed_rule_groups_rate_rule_metrics_and_logging(resources):
     assert len(rate) == 1 and "block" in rate[0]["action"] and rate[0]["statement"]["rate_based_statement"]["limit"]
     assert all(r["visibility_config"]["cloudwatch_metrics_enabled"] for r in acl["rule"])
     assert len({r["priority"] for r in acl["rule"]}) == len(acl["rule"])
-    logging = next(iter(resources["aws_wafv2_web_acl_logging_configuration"].values()))
+    _, logging = by_path(resources, "aws_wafv2_web_acl_logging_configuration", "/waf/waf_logging")
     assert logging["resource_arn"] == ref("aws_wafv2_web_acl", acl_name, "arn")
-    group_name, group = by_path(resources, "aws_cloudwatch_log_group", "waf/waf_log_group")
+    group_name, group = by_path(resources, "aws_cloudwatch_log_group", "/waf/waf_log_group")
     assert group["name"].startswith("aws-waf-logs-") and "kms_key_id" in group
     assert logging["log_destination_configs"] == [ref("aws_cloudwatch_log_group", group_name, "arn")]
-    assert {f["single_header"]["name"] for f in logging["redacted_fields"]} == {"authorization", "cookie",
-                                                                                   "idempotency-key"}
+    _assert_redacts_credentials_and_query_string(logging)
+
+
+def _assert_redacts_credentials_and_query_string(logging):
+    """PCI DSS 3.3/10.2: no credential, session token, retry key or query parameter is written to WAF logs."""
+    headers = {f["single_header"]["name"] for f in logging["redacted_fields"] if "single_header" in f}
+    assert headers == {"authorization", "proxy-authorization", "x-api-key", "x-amz-security-token", "cookie",
+                       "idempotency-key"}
+    assert {"query_string": {}} in logging["redacted_fields"]
+
+
+@pytest.mark.pci("6.4.1, 6.4.2")
+def test_cloudfront_has_its_own_cloudfront_scope_waf_in_us_east_1(synth_json):
+    """The payment page's distribution names a CLOUDFRONT-scope web ACL (same managed groups and rate rule as the
+    API's) by ARN; the ACL, its logging, its log group and that group's key are all created through the
+    us-east-1 provider alias (CKV2_AWS_31: the ACL is logged)."""
+    resources = synth_json["resource"]
+    alias = next(p for p in synth_json["provider"]["aws"] if p.get("alias") == "us_east_1")
+    assert alias["region"] == "us-east-1" and alias["default_tags"] == synth_json["provider"]["aws"][0]["default_tags"]
+    acl_name, acl = by_path(resources, "aws_wafv2_web_acl", "cdn_firewall/web_acl")
+    _, regional = by_path(resources, "aws_wafv2_web_acl", "/waf/web_acl")
+    assert acl["scope"] == "CLOUDFRONT" and acl["provider"] == "aws.us_east_1"
+    assert acl["rule"] == regional["rule"] and acl["default_action"] == {"allow": {}}
+    assert only(resources, "aws_cloudfront_distribution")["web_acl_id"] == ref("aws_wafv2_web_acl", acl_name, "arn")
+    _, logging = by_path(resources, "aws_wafv2_web_acl_logging_configuration", "cdn_firewall/waf_logging")
+    group_name, group = by_path(resources, "aws_cloudwatch_log_group", "cdn_firewall/waf_log_group")
+    key_name, key = by_path(resources, "aws_kms_key", "encryption/edge_logs_key")
+    assert logging["provider"] == group["provider"] == key["provider"] == "aws.us_east_1"
+    assert logging["resource_arn"] == ref("aws_wafv2_web_acl", acl_name, "arn")
+    assert logging["log_destination_configs"] == [ref("aws_cloudwatch_log_group", group_name, "arn")]
+    assert group["name"].startswith("aws-waf-logs-") and group["kms_key_id"] == ref("aws_kms_key", key_name, "arn")
+    assert group["retention_in_days"] == "${var.log_retention_days}"
+    logs_use = _statements(key)["CloudWatchLogsInThisAccount"]
+    assert logs_use["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    _assert_redacts_credentials_and_query_string(logging)
 
 
 @pytest.mark.pci("7.2, 8.2, 8.6")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from lib.config import StackConfig
-from preflight import errors, run_preflight
+from preflight import Severity, errors, run_preflight
 from tests.conftest import PRODUCTION_ENV
 from tests.unit.preflight.test_preflight import assert_caught, assert_clean, only, res, stack
 
@@ -158,6 +158,32 @@ def test_the_synthesized_stacks_lock_their_archive(synth_json: dict[str, Any], d
     assert_clean(only(dev_synth_json, "PF-LOG-ARCHIVE-WORM"))
 
 
+def _cdn(environment_type: str, web_acl_id: str | None, *, scope: str = "CLOUDFRONT",
+         alias_region: str = "us-east-1") -> dict[str, Any]:
+    provider = _provider(environment_type)
+    provider["aws"].append({"alias": "us_east_1", "region": alias_region})
+    body: dict[str, Any] = {"default_cache_behavior": {"viewer_protocol_policy": "https-only"}}
+    if web_acl_id is not None:
+        body["web_acl_id"] = web_acl_id
+    return stack(("aws_cloudfront_distribution", *res("cdn", **body)),
+                 ("aws_wafv2_web_acl", *res("acl", scope=scope, provider="aws.us_east_1")), provider=provider)
+
+
+@pytest.mark.pci("6.4.1, 6.4.2")
+def test_production_cloudfront_has_a_cloudfront_scope_waf() -> None:
+    arn = "${aws_wafv2_web_acl.acl.arn}"
+    assert_clean(only(_cdn("production", arn), "PF-CLOUDFRONT-WAF"))
+    assert_clean(only(_cdn("production", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/edge/1"),
+                      "PF-CLOUDFRONT-WAF"))
+    assert_caught(only(_cdn("production", None), "PF-CLOUDFRONT-WAF"), "no web_acl_id", "CLOUDFRONT")
+    assert_caught(only(_cdn("development", None), "PF-CLOUDFRONT-WAF"), "no web_acl_id", severity=Severity.WARNING)
+    assert_caught(only(_cdn("development", "${aws_wafv2_web_acl.acl.id}"), "PF-CLOUDFRONT-WAF"),
+                  "the web ACL's 'id'")
+    assert_caught(only(_cdn("production", arn, scope="REGIONAL"), "PF-CLOUDFRONT-WAF"), "scope 'REGIONAL'")
+    assert_caught(only(_cdn("production", arn, alias_region="eu-west-1"), "PF-CLOUDFRONT-WAF"),
+                  "created in 'eu-west-1'", "us-east-1 provider alias")
+
+
 # ------------------------------------------------------------------------- the regression in code, then synth
 
 
@@ -203,6 +229,8 @@ REGRESSIONS: dict[str, tuple[str, Callable[[Any], None], str]] = {
     "rds.force_ssl off": ("PF-RDS-FORCE-SSL", _force_ssl_off, "rds.force_ssl is '0'"),
     "WAF association removed": ("PF-ALB-WAF", lambda s: _child(s, "compute").node.try_remove_child(
         "waf_association"), "without an aws_wafv2_web_acl_association"),
+    "CloudFront without WAF": ("PF-CLOUDFRONT-WAF", lambda s: _child(s, "frontend/distribution").add_override(
+        "web_acl_id", ""), "no web_acl_id"),
     "short retention in code": ("PF-LOG-RETENTION", lambda s: _child(s, "waf/waf_log_group").add_override(
         "retention_in_days", 30), "is 30, written in code"),
 }

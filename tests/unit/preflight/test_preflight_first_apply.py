@@ -91,10 +91,11 @@ MUTATIONS: list[Mutation] = [
     ("cloudfront-certificate-not-us-east-1", lambda s: _one(s, "aws_cloudfront_distribution")[
         "viewer_certificate"].__setitem__("acm_certificate_arn", "arn:aws:acm:eu-west-1:123456789012:certificate/x"),
      "PF-CERTIFICATE-REGION", ("CloudFront only uses certificates from us-east-1",), Severity.ERROR),
-    ("logs-key-without-logs-principal", lambda s: _key_policy_without(s, "logs_key", "CloudWatchLogsInThisAccount"),
+    ("logs-key-without-logs-principal", lambda s: _key_policy_without(
+        s, "encryption/logs_key", "CloudWatchLogsInThisAccount"),
      "PF-KEY-SERVICE-ACCESS", ("CloudWatch Logs cannot encrypt",), Severity.ERROR),
     ("alarm-topic-key-without-cloudwatch", lambda s: _key_policy_without(
-        s, "logs_key", "CloudWatchAlarmsPublishToEncryptedTopic"),
+        s, "encryption/logs_key", "CloudWatchAlarmsPublishToEncryptedTopic"),
      "PF-KEY-SERVICE-ACCESS", ("CloudWatch alarms cannot",), Severity.ERROR),
     ("frontend-key-without-cloudfront", lambda s: _key_policy_without(s, "frontend/key", "FrontendDistributionDecrypt"),
      "PF-KEY-SERVICE-ACCESS", ("CloudFront (origin access control) cannot",), Severity.ERROR),

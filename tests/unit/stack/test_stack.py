@@ -29,8 +29,10 @@ ACCOUNT_ID_TOKEN = "${data.aws_caller_identity.current.account_id}"
 
 
 def test_provider_region_and_default_tags_block(synth_json):
-    (provider,) = synth_json["provider"]["aws"]
-    assert provider["region"] == "us-east-1"
+    provider, edge = synth_json["provider"]["aws"]  # the stack's, and the us-east-1 alias for CloudFront's WAF
+    assert provider["region"] == "us-east-1" and "alias" not in provider
+    assert edge["alias"] == "us_east_1" and edge["region"] == "us-east-1"
+    assert edge["default_tags"] == provider["default_tags"] and "endpoints" not in edge
     # A list holding one block with a "tags" map (seed failure 6: not a list inside a list).
     assert isinstance(provider["default_tags"], list) and len(provider["default_tags"]) == 1
     tags = provider["default_tags"][0]["tags"]
