@@ -139,9 +139,10 @@ class ApiRelease(Construct):
                  "keeps earlier releases. Cross-region replication would add a copy for no control.")
         logs = props.access_logs
         S3BucketLoggingA(
-            self, "access_logging", bucket=self._bucket.id, target_bucket=logs.bucket_name,
+            self, "access_logging", bucket=self._bucket.id, target_bucket=logs.s3_access_bucket_name,
             target_prefix=f"{logs.s3_access_prefix}{props.naming.name('artifacts')}/",
-            depends_on=[logs.delivery_policy],
+            # S3 checks the target bucket's policy when logging is switched on.
+            depends_on=[logs.s3_access_delivery_policy],
         )
 
     def restrict_reads(self, reader_arns: list[str]) -> None:

@@ -35,7 +35,7 @@ def unit(script: str, name: str) -> str:
 
 def test_the_artifact_is_uploaded_under_its_version_and_hash(resources: dict[str, Any]) -> None:
     artifact = load_artifact()
-    obj = only(resources, "aws_s3_object")
+    obj = by_path(resources, "aws_s3_object", "api_release/artifact")[1]
     bucket_name, _ = by_path(resources, "aws_s3_bucket", "api_release/bucket")
     assert obj["bucket"] == ref("aws_s3_bucket", bucket_name)
     assert obj["key"] == f"payment-api/{artifact.version}/{artifact.sha256}/{artifact.path.name}"
@@ -97,7 +97,7 @@ def test_without_a_domain_cors_admits_the_distribution(dev_synth_json: dict[str,
 
 @pytest.mark.pci("6.3.3", "6.4.1, 6.4.2")
 def test_user_data_installs_exactly_the_uploaded_artifact(resources: dict[str, Any]) -> None:
-    script, obj = user_data(resources), only(resources, "aws_s3_object")
+    script, obj = user_data(resources), by_path(resources, "aws_s3_object", "api_release/artifact")[1]
     encoded = only(resources, "aws_launch_template")["user_data"]
     assert len(encoded) < MAX_ENCODED_BYTES and "${" not in script and "%{" not in script and "@@" not in script
     assert f"ARTIFACT_KEY={obj['key']}" in script and f"ARTIFACT_SHA256={obj['source_hash']}" in script

@@ -133,10 +133,12 @@ def test_log_archive_is_write_once_in_compliance_mode_for_a_year(resources):
     versioning = by_path(resources, "aws_s3_bucket_versioning", "log_archive/logs_versioning")[0]
     assert lock["depends_on"] == [f"aws_s3_bucket_versioning.{versioning}"]
     assert len(resources["aws_s3_bucket_object_lock_configuration"]) == 1
-    # S3 server access logs of the frontend and of the archive itself (who reads the logs) go to their own bucket.
+    # S3 server access logs of the frontend, the artifacts and the archive itself (who reads the logs) go to their
+    # own bucket.
     targets = {body["bucket"]: body["target_bucket"] for body in resources["aws_s3_bucket_logging"].values()}
     access = ref("aws_s3_bucket", _s3_access_bucket(resources), "bucket")
     assert targets == {ref("aws_s3_bucket", _bucket(resources, "frontend")): access,
+                       ref("aws_s3_bucket", _bucket(resources, "api_release")): access,
                        ref("aws_s3_bucket", archive): access}
 
 
