@@ -71,6 +71,21 @@ describe("checkout against the payment API", () => {
     expectNoProblems(s);
   });
 
+  it("a processor timeout (202) is waited out for Retry-After and re-posted with the same key: charged once", async () => {
+    const s = session();
+    await openCheckout(s.page);
+    await fillCheckout(s.page, { amount: "11.19", currency: "CAD", number: "4000 0000 0000 0119" });
+    await s.page.getByRole("button", { name: "Pay" }).click();
+    await expect.poll(() => s.page.getByText("Payment succeeded").isVisible(), { timeout: 20_000 }).toBe(true);
+    const posts = paymentPosts(s);
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(posts.map((r) => r.headers["idempotency-key"])).size).toBe(1);
+    const stored = await databaseFor(1119, "CAD");
+    expect(stored.payments.map((p) => p.status)).toEqual(["succeeded"]);
+    expect(stored.charges).toBe(1);
+    expectNoProblems(s);
+  });
+
   it("never sends a typed card digit, the expiry or the CVC in any request to our API", async () => {
     const s = session();
     await openCheckout(s.page);
