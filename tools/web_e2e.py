@@ -12,8 +12,8 @@ What it starts, all on 127.0.0.1 and all stopped on exit, failure, timeout or Ct
 
 Then ``vitest run --config vitest.e2e.config.ts`` drives Debian's ``chromium`` (installed with apt-get when
 missing and run as root) through ``playwright-core`` (``web/package-lock.json``; no browser download). A failing
-test leaves a screenshot and a Playwright trace in ``web/e2e-results/``; a passing run writes
-``docs/checkout.png``.
+test leaves a screenshot and a Playwright trace in ``web/e2e-results/``; a passing run updates
+``docs/checkout.png`` when the checkout looks different (pixels compared: Chromium's PNG bytes vary run to run).
 
     python -m tools.web_e2e [--timeout 600]
 """
@@ -25,10 +25,12 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 RESULTS = WEB / "e2e-results"
 SCREENSHOT = ROOT / "docs" / "checkout.png"
+FRESH_SCREENSHOT = RESULTS / "checkout.png"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
 
 
@@ -67,6 +70,54 @@ def chromium_path() -> str:
     if found is None:
         raise RuntimeError("apt-get installed chromium but it is not on PATH")
     return found
+
+
+def _unfilter(kind: int, line: bytearray, previous: bytes, bpp: int) -> None:
+    """Undo one PNG scanline filter in place (RFC 2083, 6.3)."""
+    for x, value in enumerate(line):
+        left, up = (line[x - bpp] if x >= bpp else 0), previous[x]
+        up_left = previous[x - bpp] if x >= bpp else 0
+        if kind == 1:
+            line[x] = (value + left) & 255
+        elif kind == 2:
+            line[x] = (value + up) & 255
+        elif kind == 3:
+            line[x] = (value + (left + up) // 2) & 255
+        elif kind == 4:
+            guess = left + up - up_left
+            near = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - up_left), 2, up_left))
+            line[x] = (value + near[2]) & 255
+
+
+def png_pixels(path: Path) -> tuple[int, int, bytes]:
+    """Width, height and raw pixels of an 8-bit RGB/RGBA PNG (what Chromium writes): compare images, not encodings."""
+    data, offset, chunks = path.read_bytes(), 8, []
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset:offset + 4])
+        chunks.append((data[offset + 4:offset + 8], data[offset + 8:offset + 8 + length]))
+        offset += 12 + length
+    width, height, depth, color = struct.unpack(">IIBB", chunks[0][1][:10])
+    if depth != 8 or color not in (2, 6):
+        raise ValueError(f"{path}: only 8-bit RGB or RGBA PNGs are read (depth {depth}, color type {color})")
+    raw, bpp = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT")), 3 if color == 2 else 4
+    stride, previous, pixels = width * bpp, bytes(width * bpp), bytearray()
+    for row in range(height):
+        start = row * (stride + 1)
+        line = bytearray(raw[start + 1:start + 1 + stride])
+        _unfilter(raw[start], line, previous, bpp)
+        pixels += line
+        previous = bytes(line)
+    return width, height, bytes(pixels)
+
+
+def publish_screenshot(fresh: Path, target: Path) -> str:
+    """Copy the run's screenshot to ``target`` only when the picture changed: Chromium's PNG bytes vary run to run."""
+    if not fresh.is_file():
+        return f"no screenshot at {fresh}"
+    if target.is_file() and (target.read_bytes() == fresh.read_bytes() or png_pixels(target) == png_pixels(fresh)):
+        return f"{target.relative_to(ROOT)} unchanged"
+    shutil.copyfile(fresh, target)
+    return f"{target.relative_to(ROOT)} rewritten (the page looks different)"
 
 
 class CloudFrontLikeHandler(BaseHTTPRequestHandler):
@@ -151,15 +202,19 @@ def _start_api(database: LocalPostgres, web_origin: str) -> ServiceProcess:
 
 
 def _run_vitest(env: dict[str, str], timeout: float) -> int:
+    """The browser tests in their own session, so that a timeout or Ctrl-C ends vitest and its chromium."""
     command = [str(WEB / "node_modules" / ".bin" / "vitest"), "run", "--config", "vitest.e2e.config.ts"]
-    with subprocess.Popen(command, cwd=WEB, env={**os.environ, **env}, start_new_session=True) as process:
-        try:
-            return process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            print(f"[web-e2e] the tests ran over {timeout:.0f} s: stopping them", file=sys.stderr)
-            os.killpg(process.pid, signal.SIGKILL)  # vitest and the chromium it started: its own session
+    process = subprocess.Popen(command, cwd=WEB, env={**os.environ, **env},  # pylint: disable=consider-using-with
+                               start_new_session=True)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"[web-e2e] the tests ran over {timeout:.0f} s: stopping them", file=sys.stderr)
+        return 1
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
-            return 1
 
 
 def run(timeout: float) -> int:
@@ -181,7 +236,7 @@ def run(timeout: float) -> int:
                   f"PostgreSQL 15 in {database.folder}", flush=True)
             return _run_vitest({"E2E_BASE_URL": web_url, "E2E_API_URL": service.url, "E2E_INSPECT_URL": inspect_url,
                                 "E2E_CHROMIUM": chromium, "E2E_RESULTS": str(RESULTS),
-                                "E2E_SCREENSHOT": str(SCREENSHOT)}, timeout)
+                                "E2E_SCREENSHOT": str(FRESH_SCREENSHOT)}, timeout)
     finally:
         if service is not None:
             service.stop()
@@ -206,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, DeployError, subprocess.CalledProcessError) as error:
         print(f"[web-e2e] {error}", file=sys.stderr)
         return 1
+    if code == 0:
+        print(f"[web-e2e] {publish_screenshot(FRESH_SCREENSHOT, SCREENSHOT)}", flush=True)
     verdict = "passed" if code == 0 else f"failed (screenshots and traces: {RESULTS.relative_to(ROOT)}/)"
     print(f"[web-e2e] {verdict} in {time.monotonic() - started:.0f} s", flush=True)
     return code

@@ -17,12 +17,14 @@ function expectNoProblems(s: Session) {
 describe("checkout against the payment API", () => {
   it("pays: Payment succeeded with the full payment id, stored once in the database", async () => {
     const s = session();
-    const document = await s.page.goto(env.baseUrl + "/");
-    const csp = document?.headers()["content-security-policy"] ?? "";
+    const response = await s.page.goto(env.baseUrl + "/");
+    const csp = response?.headers()["content-security-policy"] ?? "";
     expect(csp).toContain(`connect-src 'self' ${env.apiUrl};`);
     expect(csp).toContain("frame-ancestors 'none'");
     await fillCheckout(s.page, { amount: "19.99", currency: "EUR", number: "4242 4242 4242 4242" });
-    await s.page.screenshot({ path: env.screenshot, fullPage: true });
+    // docs/checkout.png: no focus ring or caret, so the same page gives the same bytes run after run.
+    await s.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await s.page.screenshot({ path: env.screenshot, fullPage: true, animations: "disabled", caret: "hide" });
     await s.page.getByRole("button", { name: "Pay" }).click();
     await expect.poll(() => s.page.getByText("Payment succeeded").isVisible(), { timeout: 20_000 }).toBe(true);
     const shown = (await s.page.locator(".success code").textContent()) ?? "";
@@ -66,6 +68,21 @@ describe("checkout against the payment API", () => {
     const stored = await databaseFor(3777, "EUR");
     expect(stored.payments).toHaveLength(1);
     expect([stored.charges, stored.processor_calls]).toEqual([1, 1]);
+    expectNoProblems(s);
+  });
+
+  it("a processor timeout (202) is waited out for Retry-After and re-posted with the same key: charged once", async () => {
+    const s = session();
+    await openCheckout(s.page);
+    await fillCheckout(s.page, { amount: "11.19", currency: "CAD", number: "4000 0000 0000 0119" });
+    await s.page.getByRole("button", { name: "Pay" }).click();
+    await expect.poll(() => s.page.getByText("Payment succeeded").isVisible(), { timeout: 20_000 }).toBe(true);
+    const posts = paymentPosts(s);
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(posts.map((r) => r.headers["idempotency-key"])).size).toBe(1);
+    const stored = await databaseFor(1119, "CAD");
+    expect(stored.payments.map((p) => p.status)).toEqual(["succeeded"]);
+    expect(stored.charges).toBe(1);
     expectNoProblems(s);
   });
 

@@ -4,13 +4,16 @@ Content-Type and Cache-Control, index.html for unknown paths, and a config.json 
 from __future__ import annotations
 
 import json
+import struct
 import urllib.request
+import zlib
 from functools import partial
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from lib.blocks.web_headers import response_headers
 from tests.unit.helpers import only
+from tools import web_e2e
 from tools.deploy_frontend import IMMUTABLE, NO_CACHE
 from tools.web_e2e import CloudFrontLikeHandler, serving
 
@@ -53,3 +56,41 @@ def test_cloudfront_sends_the_csp_the_e2e_server_serves_for_the_same_api(resourc
     hsts = policy["strict_transport_security"]
     max_age = hsts["access_control_max_age_sec"]
     assert served["Strict-Transport-Security"] == f"max-age={max_age}; includeSubDomains; preload"
+
+
+def _png(path: Path, rows: list[bytes], width: int, filters: list[int], level: int) -> Path:
+    """An RGB PNG whose rows are encoded with the given filter types (so the decoder's unfiltering is exercised)."""
+    bpp, previous, raw = 3, bytes(width * 3), b""
+    for row, kind in zip(rows, filters, strict=True):
+        encoded = bytearray()
+        for x, value in enumerate(row):
+            left, up = (row[x - bpp] if x >= bpp else 0), previous[x]
+            up_left = previous[x - bpp] if x >= bpp else 0
+            guess = left + up - up_left
+            paeth = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - up_left), 2, up_left))[2]
+            predictor = {0: 0, 1: left, 2: up, 3: (left + up) // 2, 4: paeth}[kind]
+            encoded.append((value - predictor) & 255)
+        raw += bytes([kind]) + bytes(encoded)
+        previous = row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, len(rows), 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, level))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_screenshot_is_published_only_when_the_picture_changes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(web_e2e, "ROOT", tmp_path)
+    rows = [bytes((x * 37 + y * 11) % 256 for x in range(12)) for y in range(5)]
+    target = _png(tmp_path / "docs.png", rows, 4, [0, 0, 0, 0, 0], 9)
+    same = _png(tmp_path / "same.png", rows, 4, [1, 2, 3, 4, 4], 1)  # other filters and compression
+    assert same.read_bytes() != target.read_bytes()
+    assert web_e2e.png_pixels(same) == (4, 5, b"".join(rows))
+    assert web_e2e.publish_screenshot(same, target) == "docs.png unchanged"
+    assert target.read_bytes() != same.read_bytes()
+    changed = _png(tmp_path / "changed.png", [rows[0], rows[1], bytes(12), rows[3], rows[4]], 4, [4] * 5, 6)
+    assert web_e2e.publish_screenshot(changed, target) == "docs.png rewritten (the page looks different)"
+    assert target.read_bytes() == changed.read_bytes()
