@@ -115,7 +115,7 @@ def test_alarm_topic_policy_refuses_plain_http_publishing(aws: Callable[[str], A
 @pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
 def test_stack_log_groups_have_retention_and_encryption(aws: Callable[[str], Any], output: Callable[[str], Any],
                                                          expected: StackConfig) -> None:
-    names = [output("flow_log_group_name"), output("waf_log_group_name"),
+    names = [output("flow_log_group_name"), output("waf_log_group_name"), output("api_log_group_name"),
              f"/aws/rds/instance/{output('rds_identifier')}/postgresql"]
     for name in names:
         groups = aws("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]

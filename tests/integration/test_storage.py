@@ -1,4 +1,4 @@
-"""Frontend and log buckets: encryption, versioning, public access block, ownership, TLS-only policy,
+"""Frontend, log and artifacts buckets: encryption, versioning, public access block, ownership, TLS-only policy,
 access logging and the log lifecycle (PCI DSS 3.5, 4.2, 7.2, 10.5.1)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-BUCKET_OUTPUTS = ("frontend_bucket_name", "log_bucket_name", "s3_access_log_bucket_name")
+BUCKET_OUTPUTS = ("frontend_bucket_name", "log_bucket_name", "s3_access_log_bucket_name", "artifacts_bucket_name")
 LOG_BUCKET_OUTPUTS = ("log_bucket_name", "s3_access_log_bucket_name")
 
 
@@ -148,3 +148,15 @@ def test_log_buckets_deny_deletion(aws: Callable[[str], Any], output: Callable[[
     deny = next(s for s in _policy(aws, output(bucket_output))["Statement"] if s.get("Sid") == "DenyLogDeletion")
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
     assert {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(_listify(deny["Action"]))
+
+
+def test_the_artifact_is_stored_under_its_hash_encrypted_with_the_data_key(aws: Callable[[str], Any],
+                                                                          output: Callable[[str], Any]) -> None:
+    key, sha256 = output("api_artifact_key"), output("api_artifact_sha256")
+    assert f"/{sha256}/" in key
+    head = aws("s3").head_object(Bucket=output("artifacts_bucket_name"), Key=key)
+    assert head["Metadata"]["sha256"] == sha256
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == output("data_kms_key_arn")
+    readers = next(s for s in _policy(aws, output("artifacts_bucket_name"))["Statement"]
+                   if s["Sid"] == "DenyReadsButInstancesAndDeployer")
+    assert readers["Effect"] == "Deny" and len(readers["Condition"]["StringNotEquals"]["aws:PrincipalArn"]) == 2

@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
+from lib.blocks.iam import deny_insecure_transport, deny_object_reads_except, deny_tls_below_1_2, policy_document
 from tools.sandbox.emulator import client
 from tools.sandbox.moto_server import (
     _PATCHES,
-    SDK_REQUEST_CONTEXT,
+    EMULATOR_CALLER_ARN,
+    S3_REQUEST_CONTEXT,
     ErrorBodyLogger,
-    bucket_statement_applies,
+    bucket_policy_decision,
     iam_wildcard_match,
     log_delivery_policy_allows,
 )
@@ -82,17 +84,36 @@ def test_s3_logging_accepts_policy_with_tls_deny(moto_endpoint: str) -> None:
     assert s3.get_bucket_logging(Bucket="patch-site")["LoggingEnabled"]["TargetBucket"] == "patch-logs"
 
 
-@pytest.mark.parametrize(("condition", "applies"), [
-    ({"Bool": {"aws:SecureTransport": "false"}}, False),
-    ({"Bool": {"aws:SecureTransport": ["true"]}}, True),
-    ({"NumericLessThan": {"s3:TlsVersion": "1.2"}}, False),
-    ({"NumericGreaterThanEquals": {"s3:TlsVersion": 1.2}}, True),
-    ({"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::123456789012:distribution/E1"}}, False),
-    (None, True),
+def _artifacts_policy(bucket: str, readers: list[str]) -> str:
+    arn = f"arn:aws:s3:::{bucket}"
+    return policy_document([deny_insecure_transport(arn), deny_tls_below_1_2(arn),
+                            deny_object_reads_except("Readers", arn, readers)])
+
+
+@pytest.mark.parametrize("context, action, decision", [
+    ({}, "s3:PutObject", "neutral"),
+    ({}, "s3:GetObject", "neutral"),
+    ({"aws:securetransport": "false"}, "s3:PutObject", "denied"),
+    ({"s3:tlsversion": "1.1"}, "s3:GetObject", "denied"),
+    ({"aws:principalarn": "arn:aws:iam::123456789012:role/someone-else"}, "s3:GetObject", "denied"),
+    ({"aws:principalarn": "arn:aws:iam::123456789012:role/someone-else"}, "s3:PutObject", "neutral"),
 ])
-def test_bucket_policy_conditions_for_an_sdk_request(condition: dict[str, Any] | None, applies: bool) -> None:
-    statement = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
-    assert bucket_statement_applies({**statement, "Condition": condition}, SDK_REQUEST_CONTEXT) is applies
+def test_bucket_policy_decision_reads_the_request_context(context: dict[str, str], action: str,
+                                                          decision: str) -> None:
+    document = json.loads(_artifacts_policy("artifacts", ["arn:aws:iam::123456789012:role/api", EMULATOR_CALLER_ARN]))
+    assert bucket_policy_decision(document, action, "arn:aws:s3:::artifacts/k", {**S3_REQUEST_CONTEXT, **context}) \
+        == decision
+
+
+def test_s3_objects_honour_a_tls_only_policy_with_named_readers(moto_endpoint: str) -> None:
+    s3 = client("s3", moto_endpoint)
+    for bucket, readers in (("patch-artifacts", [EMULATOR_CALLER_ARN]), ("patch-closed", ["arn:aws:iam::1:role/x"])):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_policy(Bucket=bucket, Policy=_artifacts_policy(bucket, readers))
+        s3.put_object(Bucket=bucket, Key="a.tar.gz", Body=b"artifact")  # unpatched: 403 (the TLS deny matches)
+    assert s3.get_object(Bucket="patch-artifacts", Key="a.tar.gz")["Body"].read() == b"artifact"
+    with pytest.raises(s3.exceptions.ClientError, match=r"403|AccessDenied|Forbidden"):
+        s3.get_object(Bucket="patch-closed", Key="a.tar.gz")
 
 
 def test_s3_objects_pass_tls_only_policies_and_meet_real_denies(moto_endpoint: str) -> None:

@@ -22,8 +22,11 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.
 class ServiceProcess:
     """``python -m payment_api serve`` on 127.0.0.1:<free port>; ``start()`` waits for ``/health``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None,
+                 python: str = sys.executable) -> None:
+        """``python``: the interpreter that has ``payment_api`` (another venv's, e.g. an installed artifact's)."""
         self.env = env
+        self.python = python
         self.log_path = log_path
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -35,7 +38,7 @@ class ServiceProcess:
     def start(self, timeout: float = 30) -> ServiceProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                [sys.executable, "-m", "payment_api", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [self.python, "-m", "payment_api", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -287,58 +287,74 @@ def s3_log_delivery_policy_check() -> None:
     FakeBucket._log_permissions_enabled_policy = staticmethod(check)  # type: ignore[method-assign]  # fidelity patch
 
 
-# What S3 sees of an SDK request, which always uses TLS (the emulator listens on plain HTTP on loopback only).
-SDK_REQUEST_CONTEXT = {"aws:securetransport": "true", "s3:tlsversion": "1.3"}
+# What an object request to AWS carries that moto's requests do not: AWS's S3 endpoints speak TLS (1.2 or 1.3), and
+# the emulator's one caller is the identity its STS reports for the test credentials.
+EMULATOR_CALLER_ARN = "arn:aws:sts::123456789012:user/moto"
+S3_REQUEST_CONTEXT = {"aws:securetransport": "true", "s3:tlsversion": "1.3", "aws:principalarn": EMULATOR_CALLER_ARN}
+_CONDITION_TESTS: dict[str, Callable[[str, str], bool]] = {
+    "bool": lambda actual, expected: actual.lower() == expected.lower(),
+    "numericlessthan": lambda actual, expected: float(actual) < float(expected),
+    "stringequals": lambda actual, expected: actual == expected,
+    "stringnotequals": lambda actual, expected: actual != expected,
+    "stringlike": iam_wildcard_match,
+    "arnequals": lambda actual, expected: actual == expected,
+    "arnlike": iam_wildcard_match,
+}
 
 
-def _condition_holds(operator: str, expected: list[Any], actual: str | None) -> bool:
-    """One condition key of a bucket policy against the request's value (absent keys never match)."""
+def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
+    """IAM semantics for one key: any expected value matches; a negated operator needs all to differ."""
+    name = operator.lower()
+    if name not in _CONDITION_TESTS and not name.startswith("stringnot"):
+        raise ValueError(f"bucket policy condition operator {operator} is not evaluated by the sandbox patch")
+    actual = context.get(key.lower())
     if actual is None:
-        return False
-    base = operator.removesuffix("IfExists")
-    if base == "Bool":
-        return any(str(v).lower() == actual.lower() for v in expected)
-    if base.startswith("Numeric"):
-        compare = {"NumericEquals": float.__eq__, "NumericNotEquals": float.__ne__, "NumericLessThan": float.__lt__,
-                   "NumericLessThanEquals": float.__le__, "NumericGreaterThan": float.__gt__,
-                   "NumericGreaterThanEquals": float.__ge__}[base]
-        return any(compare(float(actual), float(v)) for v in expected)
-    matched = any(iam_wildcard_match(str(v), actual) if base.endswith("Like") else str(v) == actual
-                  for v in expected)
-    return not matched if "Not" in base else matched
+        return name.startswith("stringnot")  # AWS: a missing key satisfies only the negated operators
+    values = [str(value) for value in _as_list(expected)]
+    if name.startswith("stringnot"):
+        return all(_CONDITION_TESTS[name](actual, value) for value in values)
+    return any(_CONDITION_TESTS[name](actual, value) for value in values)
 
 
-def bucket_statement_applies(statement: dict[str, Any], context: dict[str, str]) -> bool:
-    """True when every condition of ``statement`` holds for ``context`` (keys compared case-insensitively)."""
-    for operator, keys in (statement.get("Condition") or {}).items():
-        for key, expected in keys.items():
-            if not _condition_holds(operator, _as_list(expected), context.get(key.lower())):
-                return False
-    return True
+def bucket_policy_decision(document: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> str:
+    """``denied``, ``allowed`` or ``neutral`` for an object request, by the statements whose principal is ``"*"``
+    (the only form this stack's bucket policies deny with), with IAM's action, resource and condition grammar."""
+    decision = "neutral"
+    for statement in _as_list(document.get("Statement")):
+        if statement.get("Principal") != "*":
+            continue
+        if not any(iam_wildcard_match(a.lower(), action.lower()) for a in _as_list(statement.get("Action"))):
+            continue
+        if not any(iam_wildcard_match(r, resource) for r in _as_list(statement.get("Resource"))):
+            continue
+        conditions = statement.get("Condition") or {}
+        if all(_condition_holds(operator, key, expected, context)
+               for operator, pairs in conditions.items() for key, expected in pairs.items()):
+            if statement.get("Effect") == "Deny":
+                return "denied"
+            decision = "allowed"
+    return decision
 
 
-@fidelity_patch("S3 object requests are judged by bucket policy statements whose conditions hold for an SDK "
-                "request over TLS (moto denies on any statement whose condition it cannot verify, so the "
-                "TLS-only Deny and the CloudFront Allow both refuse every PutObject)")
-def s3_bucket_policy_conditions() -> None:
-    """A statement whose condition does not hold does not apply, as in IAM; the request is the SDK's, over TLS."""
+@fidelity_patch("S3 object requests are judged by the bucket policy with the request's context (moto evaluates "
+                "conditions with no context, so a TLS-only Deny refuses every object request; AWS endpoints are "
+                "HTTPS and the emulator's caller is one identity)")
+def s3_bucket_policy_request_context() -> None:
+    """Evaluate a bucket policy for object requests with ``S3_REQUEST_CONTEXT`` (see ``bucket_policy_decision``)."""
     from moto.iam.access_control import PermissionResult  # pylint: disable=import-outside-toplevel
     from moto.s3.models import FakeBucket  # pylint: disable=import-outside-toplevel
+
+    results = {"denied": PermissionResult.DENIED, "allowed": PermissionResult.PERMITTED,
+               "neutral": PermissionResult.NEUTRAL}
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
             return PermissionResult.NEUTRAL
-        document = json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
-        result = PermissionResult.NEUTRAL
-        for statement in _as_list(document.get("Statement")):
-            matches = (any(iam_wildcard_match(a.lower(), action.lower()) for a in _as_list(statement.get("Action")))
-                       and any(iam_wildcard_match(r, resource) for r in _as_list(statement.get("Resource")))
-                       and bucket_statement_applies(statement, SDK_REQUEST_CONTEXT))
-            if matches and statement.get("Effect") == "Deny":
-                return PermissionResult.DENIED
-            if matches and statement.get("Principal") == "*":
-                result = PermissionResult.PERMITTED
-        return result
+        raw = self.policy
+        document = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        # moto names actions after the HTTP method; IAM authorizes a POST upload as PutObject, a HEAD as GetObject.
+        iam_action = {"s3:PostObject": "s3:PutObject", "s3:HeadObject": "s3:GetObject"}.get(action, action)
+        return results[bucket_policy_decision(document, iam_action, resource, S3_REQUEST_CONTEXT)]
 
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # fidelity patch
 

@@ -11,6 +11,10 @@ apply      ``terraform apply`` of that plan
 outputs    ``terraform output -json`` -> ``cfn-outputs/flat-outputs.json`` as ``{"TapStack<suffix>": {...}}``
 frontend   ``python -m tools.deploy_frontend`` (``make deploy-frontend``: build when needed, upload to the frontend
            bucket, invalidate); ``tests/integration/test_frontend.py`` then reads every object back
+boot       what an API instance does at boot, locally and unprivileged (``tools/payment_api/boot.py``): the artifact
+           from the emulator's bucket (sha256 checked), installed offline into a temporary venv; the runtime
+           parameter and the DB master secret from the emulator's SSM and Secrets Manager; a local PostgreSQL 15
+           with TLS standing in for RDS; provision-roles, migrate, serve; a payment and a refund through HTTP
 tests      ``pytest tests/integration`` with boto3 pointed at the emulator
 drift      a second ``plan -detailed-exitcode`` must report no changes
 destroy    ``terraform destroy``
@@ -289,6 +293,22 @@ def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
         raise PhaseFailed(f"integration tests: {summary} (log: {rel(log_path)})")
 
 
+def boot_inputs(endpoint: str, region: str, stack_name: str) -> tuple[bytes, str, dict[str, str], dict[str, str]]:
+    """What an instance reads at boot, from the emulator: (archive, sha256 from the outputs, runtime parameter, master
+    secret). The archive is the object the stack uploaded; the parameter must name the same bucket."""
+    outputs = json.loads(OUTPUTS_FILE.read_text(encoding="utf-8"))[stack_name]
+    bucket, key = outputs["artifacts_bucket_name"], outputs["api_artifact_key"]
+    archive = client("s3", endpoint, region).get_object(Bucket=bucket, Key=key)["Body"].read()
+    parameter = client("ssm", endpoint, region).get_parameter(Name=outputs["api_runtime_parameter_name"],
+                                                              WithDecryption=True)
+    runtime: dict[str, str] = json.loads(parameter["Parameter"]["Value"])
+    if runtime["artifact_bucket"] != bucket:
+        raise PhaseFailed(f"the runtime parameter names bucket {runtime['artifact_bucket']}, the outputs {bucket}")
+    secret_value = client("secretsmanager", endpoint, region).get_secret_value(SecretId=runtime["db_master_secret_arn"])
+    secret: dict[str, str] = json.loads(secret_value["SecretString"])
+    return archive, outputs["api_artifact_sha256"], runtime, secret
+
+
 def tool_environment(endpoint: str, region: str, suffix: str) -> dict[str, str]:
     """Environment for synth, terraform and pytest: emulator endpoint and test keys, nothing from the user's AWS
     configuration, our terraform CLI config (offline provider mirror)."""
@@ -430,6 +450,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         checks: list[tuple[str, Callable[[Phase], None]]] = [
             ("outputs", lambda phase: self._outputs(stack_dir, phase)),
             ("frontend", self._frontend),
+            ("boot", lambda phase: self._boot(endpoint, phase)),
             ("tests", self._tests),
             ("drift", self._drift),
         ]
@@ -485,6 +506,21 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         phase.detail = (f"{len(summary['uploaded'])} of {summary['files']} files uploaded, invalidated "
                         f"{' '.join(summary['invalidated']) or 'nothing'}")
+
+    def _boot(self, endpoint: str, phase: Phase) -> None:
+        """Boot the applied artifact as an instance would and pay through it (``tools/payment_api/boot.py``)."""
+        from tools.payment_api.boot import boot_and_pay  # pylint: disable=import-outside-toplevel
+
+        report = boot_and_pay(*boot_inputs(endpoint, self.config.aws_region, self.config.stack_name),
+                              folder=LOG_DIR / "boot")
+        # The venv and the credential files are this run's only: keep the logs, drop the rest.
+        for name in ("app", "migrate.env", "serve.env"):
+            target = LOG_DIR / "boot" / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        phase.detail = "; ".join(report.steps)
 
     def _tests(self, phase: Phase) -> None:
         assert self.terraform is not None
