@@ -139,6 +139,23 @@ def test_s3_objects_pass_tls_only_policies_and_meet_real_denies(moto_endpoint: s
         s3.put_object(Bucket="patch-frontend", Key="index.html", Body=b"again")
 
 
+def test_object_lock_can_be_configured_on_a_bucket_that_holds_objects(moto_endpoint: str) -> None:
+    """As on AWS: the archive gets its lock in place, and destroy can remove the configuration with logs inside."""
+    s3 = client("s3", moto_endpoint)
+    s3.create_bucket(Bucket="busy-logs")
+    s3.put_object(Bucket="busy-logs", Key="before-versioning.log", Body=b"x")
+    lock = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}
+    with pytest.raises(s3.exceptions.ClientError, match="Versioning must be 'Enabled'"):
+        s3.put_object_lock_configuration(Bucket="busy-logs", ObjectLockConfiguration=lock)
+    s3.put_bucket_versioning(Bucket="busy-logs", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket="busy-logs", ObjectLockConfiguration=lock)
+    locked = s3.put_object(Bucket="busy-logs", Key="after.log", Body=b"y", ChecksumAlgorithm="SHA256")
+    assert s3.head_object(Bucket="busy-logs", Key="after.log", VersionId=locked["VersionId"])["ObjectLockMode"] \
+        == "GOVERNANCE"
+    s3.put_object_lock_configuration(Bucket="busy-logs", ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    assert "Rule" not in s3.get_object_lock_configuration(Bucket="busy-logs")["ObjectLockConfiguration"]
+
+
 def test_object_lock_configuration_returns_only_the_period_that_was_set(moto_endpoint: str) -> None:
     s3 = client("s3", moto_endpoint)
     s3.create_bucket(Bucket="locked-logs")

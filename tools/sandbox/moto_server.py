@@ -287,6 +287,27 @@ def s3_log_delivery_policy_check() -> None:
     FakeBucket._log_permissions_enabled_policy = staticmethod(check)  # type: ignore[method-assign]  # fidelity patch
 
 
+@fidelity_patch("S3 PutObjectLockConfiguration is accepted on a versioned bucket that already holds objects (AWS "
+                "allows Object Lock on existing buckets since November 2023; moto refuses with 'Bucket needs to be "
+                "empty', so destroying the lock configuration of a log archive that holds logs fails)")
+def s3_object_lock_on_existing_buckets() -> None:
+    """moto's own rules, minus the empty-bucket one: versioning is still required, as on AWS."""
+    from moto.s3.exceptions import InvalidBucketState  # pylint: disable=import-outside-toplevel
+    from moto.s3.models import S3Backend  # pylint: disable=import-outside-toplevel
+
+    def put(self: Any, bucket_name: str, lock_enabled: bool, mode: str | None = None, days: int | None = None,
+            years: int | None = None) -> None:
+        bucket = self.get_bucket(bucket_name)
+        if not bucket.is_versioned:
+            raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
+        if lock_enabled:
+            bucket.object_lock_enabled = True
+            bucket.versioning_status = "Enabled"
+        bucket.default_lock_mode, bucket.default_lock_days, bucket.default_lock_years = mode, days, years
+
+    S3Backend.put_object_lock_configuration = put  # type: ignore[method-assign]  # fidelity patch
+
+
 # What an object request to AWS carries that moto's requests do not: AWS's S3 endpoints speak TLS (1.2 or 1.3), and
 # the emulator's one caller is the identity its STS reports for the test credentials.
 EMULATOR_CALLER_ARN = "arn:aws:sts::123456789012:user/moto"
