@@ -295,8 +295,10 @@ def s3_object_lock_on_existing_buckets() -> None:
     from moto.s3.exceptions import InvalidBucketState  # pylint: disable=import-outside-toplevel
     from moto.s3.models import S3Backend  # pylint: disable=import-outside-toplevel
 
-    def put(self: Any, bucket_name: str, lock_enabled: bool, mode: str | None = None, days: int | None = None,
-            years: int | None = None) -> None:
+    # moto's own signature, which its responses call positionally.
+    def put(  # noqa: PLR0917  # pylint: disable=too-many-positional-arguments
+            self: Any, bucket_name: str, lock_enabled: bool, mode: str | None = None,
+            days: int | None = None, years: int | None = None) -> None:
         bucket = self.get_bucket(bucket_name)
         if not bucket.is_versioned:
             raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
