@@ -154,6 +154,7 @@ class TapStack(TerraformStack):
             app_security_group_id=groups.app_security_group_id, api_port=config.api_port,
             certificate_arn=variables.certificate_arn, web_acl_arn=base.waf.web_acl_arn,
             access_logs=base.log_archive.destination, deletion_protection=config.deletion_protection,
+            api_domain=config.api_domain,
             region=config.aws_region, account_id=account_id,
             volumes=VolumeEncryption(key_arn=keys.data_key_arn, launch_role_arn=keys.autoscaling_role_arn),
             stack_tags=config.default_tags,

@@ -83,7 +83,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "Three subnet tiers over three AZs; only the ALB is internet-facing (443); instances take the API port "
         "from the ALB's group only, the database 5432 from the instances only; data subnets have no route to "
         "the internet, and their network ACL admits 5432 from the app subnets only (and the replies); the "
-        "default security group is emptied; S3 traffic stays on a gateway endpoint.",
+        "default security group is emptied; S3 traffic stays on a gateway endpoint. 1.3.2 (outbound traffic from the "
+        "CDE restricted): the app tier reaches AWS APIs through interface endpoints with account-only policies, S3 "
+        "through the gateway endpoint's policy, the internet only at the payment processor's listed CIDRs "
+        "(PF-SG-INTERNET-EGRESS); every bucket's public access block is on (PF-S3-PUBLIC-ACCESS-BLOCK).",
         ("aws_vpc", "aws_subnet", "aws_route_table", "aws_nat_gateway", "aws_internet_gateway", "aws_security_group",
          "aws_security_group_rule", "aws_default_security_group", "aws_vpc_endpoint", "aws_network_acl"),
         ("CKV2_AWS_12", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_130", "CKV_AWS_17",
@@ -106,7 +109,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "3.5, 3.6, 3.7", "Stored account data protected with strong cryptography and managed keys",
         "Customer-managed KMS keys with rotation and key policies that name their principals; RDS storage, "
         "Performance Insights and the RDS-managed master secret on the data key; S3, log groups and SNS "
-        "encrypted; the connection string an SSM SecureString without password.",
+        "encrypted; the connection string an SSM SecureString without password. 3.6.1 (key-management "
+        "procedures): administration (KMS_ADMIN_PRINCIPAL_ARN) apart from use, service use conditioned on its "
+        "source, rotation enforced at synth (PF-KMS-ROTATION, PF-KMS-ADMIN-USE-SEPARATED).",
         ("aws_kms_key", "aws_kms_alias", "aws_db_instance", "aws_s3_bucket_server_side_encryption_configuration",
          "aws_cloudwatch_log_group", "aws_sns_topic", "aws_ssm_parameter"),
         ("CKV_AWS_7", "CKV_AWS_33", "CKV_AWS_16", "CKV_AWS_354", "CKV_AWS_158", "CKV_AWS_26", "CKV_AWS_337",
@@ -116,10 +121,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
     Requirement(
         "4.2", "Strong cryptography for cardholder data in transit",
-        "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy without CBC suites (an allow-list); "
-        "CloudFront redirects viewers to "
-        "HTTPS; buckets deny plain HTTP and TLS older than 1.2; the alarm topic refuses publishing without TLS; the "
-        "database parameter group forces TLS.",
+        "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy without CBC suites (an allow-list), "
+        "HSTS on every response and, with API_DOMAIN, only that Host forwarded; CloudFront serves viewers over "
+        "HTTPS only; buckets deny plain HTTP and TLS older than 1.2; the alarm topic refuses publishing without "
+        "TLS; the database parameter group forces TLS.",
         ("aws_alb_listener", "aws_lb_listener", "aws_cloudfront_distribution", "aws_s3_bucket_policy",
          "aws_sns_topic_policy", "aws_db_parameter_group"),
         ("CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_74", "CKV_AWS_34", "CKV_AWS_174", "CKV2_AWS_69", "CKV_AWS_378"),
@@ -138,18 +143,22 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     ),
     Requirement(
         "6.4.1, 6.4.2", "Public-facing web application protected by an automated solution",
-        "WAFv2 regional web ACL on the ALB, associated by ARN, with AWS managed rule groups and a rate-based "
-        "rule, metrics on and logging to an encrypted CloudWatch log group.",
-        ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration"),
-        ("CKV2_AWS_28", "CKV_AWS_192", "CKV2_AWS_31", "CKV_AWS_342", "CKV2_AWS_76", "CKV_AWS_68"),
+        "WAFv2 regional web ACL on the ALB, associated by ARN, and a CLOUDFRONT-scope web ACL (us-east-1) on the "
+        "distribution serving the payment page (6.4.2: every public-facing web application, the checkout "
+        "included), both with AWS managed rule groups and a rate-based rule, metrics on and logging to an "
+        "encrypted CloudWatch log group with the query string and credential headers redacted; a removed "
+        "association or a production distribution without its ACL stops synth (PF-ALB-WAF, PF-CLOUDFRONT-WAF).",
+        ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration",
+         "aws_cloudfront_distribution"),
+        ("CKV2_AWS_28", "CKV_AWS_192", "CKV2_AWS_31", "CKV_AWS_342", "CKV2_AWS_76", "CKV_AWS_68", "CKV2_AWS_47"),
         "that the managed rules block attacks (the emulator stores the web ACL but inspects nothing); replay "
         "known-bad requests against the ALB and read the WAF log.",
     ),
     Requirement(
         "7.2, 8.2, 8.6", "Least privilege for system and application accounts",
-        "One role per service, each trusting exactly one AWS service, with aws:SourceAccount "
-        "conditions; inline policies scoped to named resources; IAM database authentication; no credentials in "
-        "code or state.",
+        "One role per service, each trusting exactly one AWS service, with aws:SourceAccount and aws:SourceArn "
+        "conditions (7.2.2: the flow-log and RDS monitoring roles only for this stack's resources); inline policies "
+        "scoped to named resources; IAM database authentication; no credentials in code or state.",
         ("aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_instance_profile"),
         ("CKV_AWS_60", "CKV_AWS_61", "CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_274", "CKV2_AWS_56", "CKV_AWS_161"),
         "the effective permissions (the emulator does not evaluate IAM policies); use IAM Access Analyzer or "
@@ -158,10 +167,14 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         "10.2, 10.3, 10.5", "Audit logs captured, protected and retained (12 months)",
         "VPC flow logs, WAF logs and PostgreSQL logs (connections, and DDL and role changes through pgaudit) in "
-        "KMS-encrypted log groups with retention >= 365 days; ALB, "
-        "CloudFront and S3 access logs in a versioned, lifecycle-managed log bucket with public access blocked.",
+        "KMS-encrypted log groups with retention >= 365 days (10.5.1; shorter in code stops synth); ALB and "
+        "CloudFront logs in a write-once archive (10.3.2-10.3.4: S3 Object Lock, 365-day default retention, "
+        "COMPLIANCE mode in production, PF-LOG-ARCHIVE-WORM), S3 access logs (including reads of the archive, "
+        "10.2.1.3) in their own bucket; both versioned, deny object deletion to everyone, keep every version 400 "
+        "days and block public access (10.2.1.x: pgaudit logs DDL and role changes, flow and WAF logs).",
         ("aws_flow_log", "aws_cloudwatch_log_group", "aws_s3_bucket_logging", "aws_s3_bucket_lifecycle_configuration",
-         "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_db_parameter_group"),
+         "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_db_parameter_group",
+         "aws_s3_bucket_object_lock_configuration", "aws_s3_bucket_policy"),
         ("CKV2_AWS_11", "CKV_AWS_338", "CKV_AWS_91", "CKV_AWS_86", "CKV_AWS_18", "CKV_AWS_129", "CKV_AWS_21",
          "CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
         "that AWS delivers the logs (flow logs, WAF, RDS, ALB, CloudFront, S3) to their destinations and "

@@ -20,6 +20,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
     S3BucketLifecycleConfigurationRuleTransition,
 )
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
@@ -80,6 +81,15 @@ def secure_bucket_baseline(
             rule=S3BucketOwnershipControlsRule(object_ownership=object_ownership),
         ),
     )
+
+
+def object_events_to_eventbridge(scope: Construct, construct_id: str, *, bucket: S3Bucket) -> S3BucketNotification:
+    """Every object event of the bucket goes to the account's default EventBridge bus (no cost without a rule).
+
+    Why: a change to the payment page's files or an unexpected write to a log bucket is an event the account's
+    monitoring (SIEM, a tamper-detection rule; PCI DSS 10.7, 11.6.1) can subscribe to without touching the
+    stack; the bucket never needs to know its consumers."""
+    return S3BucketNotification(scope, construct_id, bucket=bucket.id, eventbridge=True)
 
 
 def tls_only_bucket_policy(scope: Construct, construct_id: str, *, bucket: S3Bucket,

@@ -18,19 +18,25 @@ def policy_document(statements: Iterable[Statement]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def assume_role_policy(service: str, *, source_account: str | None = None) -> str:
+def assume_role_policy(service: str, *, source_account: str | None = None, source_arn: str | None = None) -> str:
     """Trust policy letting one AWS service assume a role.
 
     ``source_account`` adds the ``aws:SourceAccount`` condition AWS recommends against the confused-deputy
-    problem for services that act on behalf of many accounts (VPC Flow Logs, RDS monitoring).
+    problem for services that act on behalf of many accounts (VPC Flow Logs, RDS monitoring); ``source_arn``
+    narrows it to the resources the service acts for (``ArnLike aws:SourceArn``, PCI DSS 7.2.2).
     """
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
+    condition: dict[str, Any] = {}
     if source_account is not None:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
     return policy_document([statement])
 
 

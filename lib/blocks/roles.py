@@ -31,12 +31,18 @@ class ServiceRoleProps:
 
     @default None - for services acting for one caller only (EC2); set it for services that act on behalf
     of many accounts (VPC Flow Logs, RDS monitoring)."""
+    source_arn: str | None = None
+    """Adds ``ArnLike aws:SourceArn``: the service may assume the role only for these resources (a pattern).
+
+    @default None - for EC2 (instances assume through their profile, no source ARN); set it for VPC Flow Logs
+    and RDS monitoring (PCI DSS 7.2.2: the confused-deputy condition narrowed to the stack's resources)."""
 
 
 def service_role(scope: Construct, construct_id: str, *, props: ServiceRoleProps) -> IamRole:
     """The role, trusting ``props.service`` only."""
     return IamRole(scope, construct_id, name=props.name,
-                   assume_role_policy=assume_role_policy(props.service, source_account=props.source_account),
+                   assume_role_policy=assume_role_policy(props.service, source_account=props.source_account,
+                                                         source_arn=props.source_arn),
                    tags=dict(props.tags))
 
 

@@ -1,8 +1,9 @@
 """Payment API compute: HTTPS load balancer with WAF, launch template and Auto Scaling Group.
 
 - The ALB listens on 443 only, terminates TLS with the operator's ACM certificate under a TLS 1.2/1.3
-  policy without CBC suites (PCI DSS 4.2.1; ``preflight.aws_facts.ALB_TLS_POLICIES_WITHOUT_CBC``), drops
-  invalid header fields (request smuggling) and writes access logs.
+  policy without CBC suites (PCI DSS 4.2.1; ``preflight.aws_facts.ALB_TLS_POLICIES_WITHOUT_CBC``), adds HSTS to
+  every response (the listener's response-header attribute), drops invalid header fields (request smuggling) and
+  writes access logs. With ``API_DOMAIN`` it forwards only that Host and answers anything else with a fixed 404.
 - The WAF web ACL is associated by its ARN (seed failure 3).
 - Instances: Amazon Linux 2023 looked up from AWS's public SSM parameter, IMDSv2 only (PCI DSS 2.2),
   gp3 root volume encrypted with the customer-managed data key (PCI DSS 3.5; the group launches through its own
@@ -31,7 +32,17 @@ from dataclasses import dataclass
 
 from cdktf import TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.alb import Alb, AlbAccessLogs
-from cdktf_cdktf_provider_aws.alb_listener import AlbListener, AlbListenerDefaultAction
+from cdktf_cdktf_provider_aws.alb_listener import (
+    AlbListener,
+    AlbListenerDefaultAction,
+    AlbListenerDefaultActionFixedResponse,
+)
+from cdktf_cdktf_provider_aws.alb_listener_rule import (
+    AlbListenerRule,
+    AlbListenerRuleAction,
+    AlbListenerRuleCondition,
+    AlbListenerRuleConditionHostHeader,
+)
 from cdktf_cdktf_provider_aws.alb_target_group import AlbTargetGroup, AlbTargetGroupHealthCheck
 from cdktf_cdktf_provider_aws.autoscaling_group import (
     AutoscalingGroup,
@@ -77,6 +88,9 @@ from lib.naming import Naming
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.3 and 1.2, AEAD suites only (GCM, ChaCha20): no CBC
 HEALTH_CHECK_PATH = "/health"
+# Strict-Transport-Security on every ALB response (PCI DSS 4.2.1): browsers refuse plain HTTP to the API's name for a
+# year. No preload: adding a domain to the browsers' preload list is the domain owner's decision.
+HSTS_HEADER = "max-age=31536000; includeSubDomains"
 # The services through which the instances decrypt with the data key (kms:ViaService): the connection string
 # parameter (SSM) and the DB secret (Secrets Manager).
 DATA_KEY_VIA_SERVICES = ("ssm", "secretsmanager")
@@ -187,6 +201,11 @@ class ComputeProps:  # pylint: disable=too-many-instance-attributes
     stack_tags: Mapping[str, str]
     """The environment-wide tags (the provider's ``default_tags``), written onto launched instances and volumes,
     which ``default_tags`` do not reach (asset inventory, PCI DSS 12.5.1; ``DataClassification`` on CDE volumes)."""
+    api_domain: str | None = None
+    """The API's public name (``API_DOMAIN``): the listener forwards only requests for this Host and answers any
+    other with a fixed 404, so scanners reaching the ALB by IP or its AWS name never touch the API.
+
+    @default None - every Host is forwarded (development without a name; production requires one)."""
     deletion_protection: bool = True
     """ALB deletion protection.
 
@@ -228,14 +247,34 @@ class Compute(Construct):
             ),
             tags=naming.tags("api-tg"),
         )
-        self._listener = AlbListener(
-            self, "https_listener", load_balancer_arn=self._alb.arn, port=443, protocol="HTTPS",
-            ssl_policy=TLS_POLICY, certificate_arn=props.certificate_arn,
-            default_action=[AlbListenerDefaultAction(type="forward", target_group_arn=self._target_group.arn)],
-            tags=naming.tags("https-listener"),
-        )
+        self._listener = self._https_listener(props)
         Wafv2WebAclAssociation(self, "waf_association", resource_arn=self._alb.arn, web_acl_arn=props.web_acl_arn,
                                timeouts=Wafv2WebAclAssociationTimeouts(create=WAF_ASSOCIATION_CREATE_TIMEOUT))
+
+    def _https_listener(self, props: ComputeProps) -> AlbListener:
+        """HTTPS with HSTS; with ``api_domain``, a fixed 404 by default and a rule forwarding only that Host."""
+        forward = AlbListenerDefaultAction(type="forward", target_group_arn=self._target_group.arn)
+        not_found = AlbListenerDefaultAction(
+            type="fixed-response",
+            fixed_response=AlbListenerDefaultActionFixedResponse(
+                content_type="text/plain", status_code="404", message_body="Not Found"),
+        )
+        listener = AlbListener(
+            self, "https_listener", load_balancer_arn=self._alb.arn, port=443, protocol="HTTPS",
+            ssl_policy=TLS_POLICY, certificate_arn=props.certificate_arn,
+            default_action=[forward if props.api_domain is None else not_found],
+            routing_http_response_strict_transport_security_header_value=HSTS_HEADER,
+            tags=props.naming.tags("https-listener"),
+        )
+        if props.api_domain is not None:
+            AlbListenerRule(
+                self, "api_host_rule", listener_arn=listener.arn, priority=1,
+                condition=[AlbListenerRuleCondition(host_header=AlbListenerRuleConditionHostHeader(
+                    values=[props.api_domain]))],
+                action=[AlbListenerRuleAction(type="forward", target_group_arn=self._target_group.arn)],
+                tags=props.naming.tags("api-host-rule"),
+            )
+        return listener
 
     def _instance_template(self, props: ComputeProps) -> LaunchTemplate:
         """AL2023, IMDSv2 only, encrypted gp3, detailed monitoring, the instance profile (PCI DSS 2.2)."""

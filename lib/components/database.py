@@ -126,6 +126,8 @@ class Database(Construct):
         monitoring_role = service_role(self, "monitoring_role", props=ServiceRoleProps(
             name=naming.name("rds-monitoring", "iam"), service="monitoring.rds.amazonaws.com",
             source_account=props.account_id, tags=naming.tags("rds-monitoring-role"),
+            # Only for this stack's instance (any region: the props carry none; the account and name pin it).
+            source_arn=f"arn:aws:rds:*:{props.account_id}:db:{identifier}",
         ))
         monitoring_policy = IamRolePolicyAttachment(self, "monitoring_policy", role=monitoring_role.name,
                                                     policy_arn=ENHANCED_MONITORING_POLICY)

@@ -42,7 +42,12 @@ from cdktf_cdktf_provider_aws.s3_object import S3Object
 from constructs import Construct
 
 from lib.blocks.access_logs import AccessLogDestination
-from lib.blocks.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
+from lib.blocks.buckets import (
+    bucket_lifecycle,
+    object_events_to_eventbridge,
+    secure_bucket_baseline,
+    tls_only_bucket_policy,
+)
 from lib.blocks.iam import cloudfront_distribution_access
 from lib.blocks.kms import KeyProps, customer_managed_key
 from lib.blocks.web_headers import (
@@ -204,9 +209,8 @@ class Frontend(Construct):
             ),
         )
         bucket_lifecycle(self, "lifecycle", bucket=self._bucket, rule_id="expire-replaced-builds", noncurrent_days=90)
-        suppress(self._bucket, "CKV2_AWS_62",
-                 "No consumer for object events: the bucket only receives React builds from CI, and reads go "
-                 "through CloudFront, whose access logs record them.")
+        # A changed script of the payment page is an event the account's tamper detection can watch (PCI DSS 11.6.1).
+        object_events_to_eventbridge(self, "events", bucket=self._bucket)
         suppress(self._bucket, "CKV_AWS_144",
                  "The frontend is a build artefact CI can republish to any region in minutes; versioning keeps "
                  "earlier builds. Cross-region replication would double the data estate for no control.")

@@ -42,7 +42,13 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from constructs import Construct
 
 from lib.blocks.access_logs import AccessLogDestination
-from lib.blocks.buckets import BucketBaseline, bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
+from lib.blocks.buckets import (
+    BucketBaseline,
+    bucket_lifecycle,
+    object_events_to_eventbridge,
+    secure_bucket_baseline,
+    tls_only_bucket_policy,
+)
 from lib.blocks.iam import deny_log_deletion, s3_server_access_log_delivery
 from lib.naming import Naming
 from lib.suppressions import suppress
@@ -129,6 +135,7 @@ class LogArchive(Construct):
                 sse_algorithm="AES256",
             ),
         )
+        object_events_to_eventbridge(self, f"{construct_id}_events", bucket=bucket)
         bucket_lifecycle(
             # The archive's lifecycle keeps its first construct id: its address is unchanged.
             self, "lifecycle" if construct_id == "logs" else f"{construct_id}_lifecycle", bucket=bucket,
@@ -144,9 +151,6 @@ class LogArchive(Construct):
             suppress(bucket, "CKV_AWS_145",
                      f"{what} supports only SSE-S3 (AES256), not SSE-KMS; the bucket holds access logs, no "
                      "cardholder data.")
-            suppress(bucket, "CKV2_AWS_62",
-                     "No consumer for object-created events on access logs; reads are audited by S3 access logging "
-                     "of the source buckets and CloudTrail data events at account level.")
             suppress(bucket, "CKV_AWS_144",
                      "Single-region stack; PCI DSS 10.5.1 retention is met by the deny-delete policy, versioning, "
                      "the 400-day lifecycle (and Object Lock on the archive). A cross-region copy belongs to the "

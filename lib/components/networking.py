@@ -182,6 +182,7 @@ class Networking(Construct):
         flow_role = service_role(self, "flow_log_role", props=ServiceRoleProps(
             name=naming.name("flow-logs", "iam"), service="vpc-flow-logs.amazonaws.com",
             source_account=props.account_id, tags=naming.tags("flow-logs-role"),
+            source_arn=f"arn:aws:ec2:{props.region}:{props.account_id}:vpc-flow-log/*",
         ))
         # Least privilege: write to this one log group only. AWS's documented minimum for the flow-logs role
         # also lists logs:DescribeLogGroups, which the service calls before delivering; it reads names only and

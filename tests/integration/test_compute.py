@@ -63,8 +63,26 @@ def test_only_listener_is_https_443_with_certificate_and_modern_tls(aws: Callabl
     if os.environ.get("SANDBOX_CERTIFICATE_ARN"):
         assert certificate_arn == os.environ["SANDBOX_CERTIFICATE_ARN"]
     assert aws("acm").describe_certificate(CertificateArn=certificate_arn)["Certificate"]["CertificateArn"]
-    assert listener["DefaultActions"] == [
-        {**listener["DefaultActions"][0], "Type": "forward", "TargetGroupArn": output("target_group_arn")}]
+    # The sandbox names the API (API_DOMAIN, its certificate's name), as production must: any other Host gets 404.
+    assert [(a["Type"], a.get("FixedResponseConfig", {}).get("StatusCode")) for a in listener["DefaultActions"]] \
+        == [("fixed-response", "404")]
+
+
+@pytest.mark.pci("4.2")
+def test_listener_forwards_only_the_api_host_and_sends_hsts(aws: Callable[[str], Any], output: Callable[[str], Any],
+                                                           expected: StackConfig) -> None:
+    elbv2, listener_arn = aws("elbv2"), output("https_listener_arn")
+    rules = [r for r in elbv2.describe_rules(ListenerArn=listener_arn)["Rules"] if not r["IsDefault"]]
+    assert len(rules) == 1
+    (rule,) = rules
+    hosts = [v for c in rule["Conditions"] if c["Field"] == "host-header"
+             for v in c.get("HostHeaderConfig", {}).get("Values", c.get("Values", []))]
+    assert hosts == [expected.api_domain]
+    assert [(a["Type"], a["TargetGroupArn"]) for a in rule["Actions"]] == [("forward", output("target_group_arn"))]
+    attributes = {a["Key"]: a["Value"]
+                  for a in elbv2.describe_listener_attributes(ListenerArn=listener_arn)["Attributes"]}
+    assert attributes["routing.http.response.strict_transport_security.header_value"] == \
+        "max-age=31536000; includeSubDomains"
 
 
 @pytest.mark.pci("4.2")

@@ -125,12 +125,17 @@ def test_log_bucket_lifecycle_transitions_and_expires(aws: Callable[[str], Any],
 @pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_archive_object_lock_through_the_s3_api(aws: Callable[[str], Any], output: Callable[[str], Any],
                                                     expected: Any) -> None:
-    """Object Lock is on with a 365-day default retention (GOVERNANCE in the sandbox, a development stack), and a
-    log written to the archive is locked: deleting its version is refused, as it would be on AWS."""
+    """Object Lock is on with a 365-day default retention: GOVERNANCE in the sandbox (a development stack, which
+    must be destroyable), COMPLIANCE in production (unit test and PF-LOG-ARCHIVE-WORM). A log written to the archive
+    is locked: deleting its version is refused, as it would be on AWS; the S3 access-log bucket has no lock (AWS
+    refuses a locked bucket as a server access logging target)."""
     s3, bucket = aws("s3"), output("log_bucket_name")
     config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
-    assert config["ObjectLockEnabled"] == "Enabled"
-    assert config["Rule"]["DefaultRetention"] == {"Mode": expected.log_lock_mode, "Days": 365}
+    assert config == {"ObjectLockEnabled": "Enabled",
+                      "Rule": {"DefaultRetention": {"Mode": expected.log_lock_mode, "Days": 365}}}
+    assert expected.log_lock_mode == "GOVERNANCE"
+    with pytest.raises(s3.exceptions.ClientError, match="ObjectLockConfigurationNotFound"):
+        s3.get_object_lock_configuration(Bucket=output("s3_access_log_bucket_name"))
     put = s3.put_object(Bucket=bucket, Key="alb/AWSLogs/integration-test.log", Body=b"log line\n",
                         ChecksumAlgorithm="SHA256")
     # HeadObject carries the version's lock (moto 5 has no GetObjectRetention: it answers GetObject's body).

@@ -168,6 +168,16 @@ def test_object_lock_configuration_returns_only_the_period_that_was_set(moto_end
                                                                                           **period}}}
 
 
+def test_eventbridge_notifications_read_back(moto_endpoint: str) -> None:
+    s3 = client("s3", moto_endpoint)
+    for bucket in ("events-on", "events-off"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket="events-on", NotificationConfiguration={
+        "EventBridgeConfiguration": {}})
+    assert s3.get_bucket_notification_configuration(Bucket="events-on").get("EventBridgeConfiguration") == {}
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="events-off")
+
+
 def test_rds_instances_have_distinct_resource_ids_and_keep_performance_insights(moto_endpoint: str) -> None:
     rds = client("rds", moto_endpoint)
     common = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "MasterUsername": "admin_user",

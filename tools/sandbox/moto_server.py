@@ -397,6 +397,31 @@ def s3_object_lock_retention_period() -> None:
     S3Backend.get_object_lock_configuration = get  # type: ignore[method-assign]  # fidelity patch
 
 
+@fidelity_patch("S3 GetBucketNotificationConfiguration returns EventBridgeConfiguration when events go to "
+                "EventBridge (moto stores it but leaves it out of the answer, so every plan re-enables it)")
+def s3_eventbridge_notification_read_back() -> None:
+    """Add ``EventBridgeConfiguration: {}`` to the answer of a bucket that publishes to EventBridge, like AWS."""
+    from moto.s3.responses import S3Response  # pylint: disable=import-outside-toplevel
+
+    original = S3Response.get_bucket_notification
+
+    def get(self: Any) -> Any:
+        configuration = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if configuration is None or configuration.event_bridge is None:
+            return original(self)
+        status, headers, body = original(self)
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        element = "<EventBridgeConfiguration></EventBridgeConfiguration>"
+        if "</NotificationConfiguration>" in text:
+            text = text.replace("</NotificationConfiguration>", f"{element}</NotificationConfiguration>")
+        else:  # nothing else configured: moto writes a self-closing root element
+            text = re.sub(r"<NotificationConfiguration([^>]*)/>",
+                          rf"<NotificationConfiguration\1>{element}</NotificationConfiguration>", text)
+        return status, headers, text
+
+    S3Response.get_bucket_notification = get  # type: ignore[method-assign]  # fidelity patch
+
+
 # -------------------------------------------------------------------------------------------------- RDS
 @fidelity_patch("RDS instances get a unique DbiResourceId (moto gives every instance the same one, and the "
                 "provider keys reads on it, so a second instance breaks reads of the first)")

@@ -45,7 +45,7 @@ from types import FrameType
 from typing import Any
 
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig, local_state_file  # no cdktf import: cheap
-from tools.sandbox.certificate import import_sandbox_certificate
+from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 
@@ -320,6 +320,8 @@ def tool_environment(endpoint: str, region: str, suffix: str) -> dict[str, str]:
         "CDKTF_OUTDIR": str(SYNTH_DIR),
         "SANDBOX_OUTPUTS_FILE": str(OUTPUTS_FILE),
         "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
+        # The name on the sandbox certificate: the listener then forwards only that Host, as in production.
+        "API_DOMAIN": SANDBOX_DOMAIN,
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CHECKPOINT_DISABLE": "1",
         "TF_IN_AUTOMATION": "1",

@@ -26,7 +26,28 @@ def test_only_listener_is_https_with_certificate_variable_and_modern_tls(resourc
     assert listener["certificate_arn"] == "${var.certificate_arn}"
     assert listener["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.2+, no CBC suites
     assert listener["ssl_policy"] in ALB_TLS_POLICIES_WITHOUT_CBC
-    assert listener["default_action"][0]["type"] == "forward"
+    # API_DOMAIN set (production requires it): a fixed 404 for any other Host, a rule forwards the API's name only.
+    assert listener["default_action"] == [{"type": "fixed-response", "fixed_response": {
+        "content_type": "text/plain", "status_code": "404", "message_body": "Not Found"}}]
+    rule = only(resources, "aws_alb_listener_rule")
+    assert rule["listener_arn"] == ref("aws_alb_listener", next(iter(resources["aws_alb_listener"])), "arn")
+    assert rule["condition"] == [{"host_header": {"values": ["api.pay.example.com"]}}]
+    assert rule["action"] == [{"type": "forward", "target_group_arn": ref(
+        "aws_alb_target_group", next(iter(resources["aws_alb_target_group"])), "arn")}]
+
+
+@pytest.mark.pci("4.2")
+def test_listener_sends_hsts(resources):
+    """HSTS through the listener's response-header attribute (provider 5.100): every ALB answer carries it."""
+    listener = only(resources, "aws_alb_listener")
+    assert listener["routing_http_response_strict_transport_security_header_value"] == \
+        "max-age=31536000; includeSubDomains"
+
+
+def test_without_api_domain_the_listener_forwards_every_host(dev_synth_json):
+    dev = dev_synth_json["resource"]
+    assert only(dev, "aws_alb_listener")["default_action"][0]["type"] == "forward"
+    assert "aws_alb_listener_rule" not in dev
 
 
 def test_target_group_health_check_and_string_deregistration_delay(resources):

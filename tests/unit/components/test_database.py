@@ -153,12 +153,14 @@ def test_connection_string_is_securestring_without_password(resources):
 
 
 def test_sandbox_relaxes_protection_for_destroy(tmp_path, resources):
-    stack = synth_stack(tmp_path, {**DEVELOPMENT_ENV, "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000"})
+    # The runner names the API as production must (API_DOMAIN: its certificate's name, tools/sandbox/runner.py).
+    stack = synth_stack(tmp_path, {**DEVELOPMENT_ENV, "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000",
+                                   "API_DOMAIN": "payments.sandbox.example.com"})
     db = only(stack["resource"], "aws_db_instance")
     assert db["deletion_protection"] is False and db["skip_final_snapshot"] is True
     assert all(b["force_destroy"] is True for b in stack["resource"]["aws_s3_bucket"].values())
-    provider = stack["provider"]["aws"][0]
-    assert set(provider["endpoints"][0].values()) == {"http://127.0.0.1:5000"}
-    assert provider["skip_requesting_account_id"] is False and provider["s3_use_path_style"] is True
+    for provider in stack["provider"]["aws"]:  # the stack's and the us-east-1 alias (CloudFront's WAF) alike
+        assert set(provider["endpoints"][0].values()) == {"http://127.0.0.1:5000"}
+        assert provider["skip_requesting_account_id"] is False and provider["s3_use_path_style"] is True
     # Sandbox mode is configuration only: exactly the production resources, no emulator-only extras.
     assert {t: sorted(v) for t, v in stack["resource"].items()} == {t: sorted(v) for t, v in resources.items()}

@@ -33,6 +33,14 @@ def test_every_bucket_blocks_public_access_versions_and_denies_plain_http(resour
         assert all(s["Principal"] != "*" for s in statements if s["Effect"] == "Allow")
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_every_bucket_publishes_its_object_events_to_eventbridge(resources):
+    """Changes to the payment page's files and writes to the log buckets reach the account's default bus, where
+    account-level monitoring subscribes (checkov CKV2_AWS_62 passes instead of being suppressed)."""
+    for bucket in resources["aws_s3_bucket"]:
+        assert _for_bucket(resources, "aws_s3_bucket_notification", bucket)["eventbridge"] is True
+
+
 @pytest.mark.pci("4.2")
 def test_every_bucket_policy_refuses_tls_older_than_1_2(resources):
     """Every bucket policy of the stack, whoever built it, denies every principal and every S3 action on the

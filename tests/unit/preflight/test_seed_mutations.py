@@ -341,5 +341,6 @@ def test_low8_every_role_trust_policy_comes_from_the_helper(synth_json: dict[str
     for name, role in roles.items():
         statement = json.loads(role["assume_role_policy"])["Statement"][0]
         account = (statement.get("Condition") or {}).get("StringEquals", {}).get("aws:SourceAccount")
-        rebuilt = assume_role_policy(statement["Principal"]["Service"], source_account=account)
+        source_arn = (statement.get("Condition") or {}).get("ArnLike", {}).get("aws:SourceArn")
+        rebuilt = assume_role_policy(statement["Principal"]["Service"], source_account=account, source_arn=source_arn)
         assert role["assume_role_policy"] == rebuilt, f"{name}: trust policy not built by lib.blocks.iam"
