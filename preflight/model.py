@@ -62,8 +62,8 @@ class Finding:
 # not in tools/compliance_report.py (which holds each heading's title and text and must list exactly these),
 # because the preflight may not import tools/ (import-linter contract) and rule() refuses an unknown one at once.
 PCI_REQUIREMENTS: tuple[str, ...] = (
-    "1.2, 1.3, 1.4", "2.2", "3.5, 3.6, 3.7", "4.2", "6.3.3", "6.4.1, 6.4.2", "7.2, 8.2, 8.6", "10.2, 10.3, 10.5",
-    "10.7, 11.5",
+    "1.2, 1.3, 1.4", "2.2", "3.5, 3.6, 3.7", "4.2", "6.3.3", "6.4.1, 6.4.2", "6.4.3, 11.6.1", "7.2, 8.2, 8.6",
+    "10.2, 10.3, 10.5", "10.7, 11.5",
 )
 
 Check = Callable[["StackView"], Iterator[Finding]]

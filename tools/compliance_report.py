@@ -155,6 +155,20 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "known-bad requests against the ALB and read the WAF log.",
     ),
     Requirement(
+        "6.4.3, 11.6.1", "Payment page scripts authorized, and changes to the page detected",
+        "CloudFront sends the payment page a Content-Security-Policy that loads scripts and styles from the page's "
+        "own origin only (no inline code, no 'unsafe-*'), lets it connect only to itself and the API origin "
+        "(https://API_DOMAIN), forbids framing (frame-ancestors 'none') and form posts elsewhere (form-action "
+        "'self'); the same headers come from one module (lib/blocks/web_headers.py) that the browser tests serve, "
+        "so the checkout is proven to work under them. The page's files carry their sha256 (make deploy-frontend) "
+        "and every object change in the frontend bucket is an EventBridge event a tamper-detection rule can watch.",
+        ("aws_cloudfront_response_headers_policy", "aws_s3_object", "aws_s3_bucket_notification"),
+        (),
+        "the inventory and written justification of each script (6.4.3 a-c) and the weekly tamper check of the "
+        "headers and scripts the browser receives (11.6.1): organisational processes on top of these controls; "
+        "subscribe a rule to the frontend bucket's events and compare the served files with the build's sha256.",
+    ),
+    Requirement(
         "7.2, 8.2, 8.6", "Least privilege for system and application accounts",
         "One role per service, each trusting exactly one AWS service, with aws:SourceAccount and aws:SourceArn "
         "conditions (7.2.2: the flow-log and RDS monitoring roles only for this stack's resources); inline policies "

@@ -31,7 +31,12 @@ from constructs import Construct
 
 from lib.artifact import PaymentApiArtifact
 from lib.blocks.access_logs import AccessLogDestination
-from lib.blocks.buckets import bucket_lifecycle, secure_bucket_baseline, tls_only_bucket_policy
+from lib.blocks.buckets import (
+    bucket_lifecycle,
+    object_events_to_eventbridge,
+    secure_bucket_baseline,
+    tls_only_bucket_policy,
+)
 from lib.blocks.iam import deny_object_reads_except
 from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
 from lib.naming import Naming
@@ -131,9 +136,8 @@ class ApiRelease(Construct):
         )
         bucket_lifecycle(self, "lifecycle", bucket=self._bucket, rule_id="expire-replaced-artifacts",
                          noncurrent_days=NONCURRENT_ARTIFACT_DAYS)
-        suppress(self._bucket, "CKV2_AWS_62",
-                 "No consumer for object events: the bucket receives artifacts from Terraform only, and every "
-                 "read is recorded by its server access logs.")
+        # A new artifact (or an unexpected write) is an event the account's monitoring can subscribe to (6.3.3).
+        object_events_to_eventbridge(self, "events", bucket=self._bucket)
         suppress(self._bucket, "CKV_AWS_144",
                  "The artifact is rebuilt reproducibly by `make artifact` and re-uploaded by any apply; versioning "
                  "keeps earlier releases. Cross-region replication would add a copy for no control.")

@@ -85,6 +85,7 @@ def _built_files() -> dict[str, bytes]:
     return files
 
 
+@pytest.mark.pci("6.4.3, 11.6.1")
 def test_deployed_build_has_its_content_types_and_cache_headers(aws: Callable[[str], Any],
                                                                 output: Callable[[str], Any]) -> None:
     """Every file of web/dist, as `make deploy-frontend` uploaded it in the sandbox's frontend phase."""

@@ -230,6 +230,7 @@ def test_stack_owns_config_json_naming_the_api_domain(resources):
     assert "aws_kms_key.frontend_key" in body["kms_key_id"]
 
 
+@pytest.mark.pci("6.4.3, 11.6.1")
 def test_csp_connects_only_to_the_page_and_the_api_domain(resources):
     directives = dict(part.split(" ", 1) for part in _csp(resources).split("; "))
     assert directives["connect-src"] == "'self' https://api.pay.example.com"
@@ -245,6 +246,7 @@ def test_development_stack_without_api_domain_gets_self_only_and_a_null_api(dev_
     assert "connect-src 'self';" in _csp(resources)
 
 
+@pytest.mark.pci("6.4.3, 11.6.1")
 def test_csp_and_config_come_from_the_headers_block_the_e2e_server_serves():
     """The end-to-end server serves response_headers(); CloudFront gets the same CSP string for the same origin."""
     headers = web_headers.response_headers("http://127.0.0.1:8080")

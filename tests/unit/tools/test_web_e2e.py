@@ -11,6 +11,8 @@ from functools import partial
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from lib.blocks.web_headers import response_headers
 from tests.unit.helpers import only
 from tools import web_e2e
@@ -47,6 +49,7 @@ def test_served_like_cloudfront(tmp_path: Path) -> None:
         assert (headers["Content-Type"], headers["Cache-Control"]) == ("application/json", NO_CACHE)
 
 
+@pytest.mark.pci("6.4.3, 11.6.1")
 def test_cloudfront_sends_the_csp_the_e2e_server_serves_for_the_same_api(resources) -> None:
     policy = only(resources, "aws_cloudfront_response_headers_policy")["security_headers_config"]
     served = response_headers("https://api.pay.example.com")
