@@ -7,10 +7,11 @@
 # Required: ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).
 certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 
-instance_type        = "t3.medium"
-asg_min_size         = 2
-asg_max_size         = 6
-asg_desired_capacity = 2
+instance_type              = "t3.medium"
+asg_min_size               = 2
+asg_max_size               = 6
+asg_desired_capacity       = 2
+max_instance_lifetime_days = 14
 
 db_instance_class        = "db.t3.medium"
 db_allocated_storage     = 50

@@ -160,7 +160,8 @@ class TapStack(TerraformStack):
             stack_tags=config.default_tags,
             scaling=ScalingSettings(
                 instance_type=variables.instance_type, min_size=variables.asg_min_size,
-                max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity),
+                max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity,
+                max_instance_lifetime_days=variables.max_instance_lifetime_days),
             secrets=ApiSecrets(
                 connection_parameter_arn=database.connection_parameter_arn,
                 db_secret_arn=database.master_secret_arn, data_key_arn=keys.data_key_arn),

@@ -174,6 +174,10 @@ TUNABLES: tuple[Tunable, ...] = (
     Tunable(env="ASG_DESIRED_CAPACITY", field="asg_desired_capacity", terraform="asg_desired_capacity",
             kind=WHOLE_NUMBER, default=2, low=1, high=100, rule=_ASG_RULE,
             description="Initial number of API instances.", group="compute"),
+    Tunable(env="MAX_INSTANCE_LIFETIME_DAYS", field="max_instance_lifetime_days",
+            terraform="max_instance_lifetime_days", kind=WHOLE_NUMBER, default=14, low=1, high=30, pci="6.3.3",
+            description="Age in days at which the Auto Scaling group replaces an instance from the latest launch "
+                        "template version (PCI DSS 6.3.3: patches within a month).", group="compute"),
     # ------------------------------------------------------------------ database
     Tunable(env="DB_ENGINE_VERSION", field="db_engine_version", kind=TEXT, default="15",
             allowed=SUPPORTED_POSTGRES_MAJOR_VERSIONS, rule="a full version such as `15.5` is refused",

@@ -37,6 +37,7 @@ class StackVariables:  # pylint: disable=too-many-instance-attributes
     asg_min_size: float
     asg_max_size: float
     asg_desired_capacity: float
+    max_instance_lifetime_days: float
     db_instance_class: str
     db_allocated_storage: float
     db_max_allocated_storage: float

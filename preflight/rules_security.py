@@ -488,4 +488,4 @@ def check_instance_lifetime(view: StackView) -> Iterator[Finding]:
                           f"max_instance_lifetime is {group.get('max_instance_lifetime')!r}: instances may outlive "
                           "a month of security patches (or AWS refuses the value). Fix: max_instance_lifetime "
                           f"between {MIN_INSTANCE_LIFETIME} and {MAX_INSTANCE_LIFETIME_LIMIT} seconds (30 days, "
-                          "lib.components.compute.MAX_INSTANCE_LIFETIME_SECONDS).")
+                          "MAX_INSTANCE_LIFETIME_DAYS).")

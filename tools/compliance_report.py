@@ -135,10 +135,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "6.3.3", "Security patches installed within one month of release",
         "Instances run the latest Amazon Linux 2023 AMI, read from AWS's public SSM parameter at every plan; a "
         "new AMI becomes a new launch template version that an instance refresh rolls out, and no instance lives "
-        "longer than 30 days (max_instance_lifetime), so each is replaced on the latest version within a month.",
+        "longer than max_instance_lifetime_days (14 by default, at most 30), so each is replaced on the latest "
+        "version within a month.",
         ("aws_autoscaling_group", "aws_launch_template"),
         (),
-        "that instances are really replaced within 30 days and boot the new AMI (the emulator launches no "
+        "that instances are really replaced within that age and boot the new AMI (the emulator launches no "
         "instances and never ages them); read the ASG's activity history and the instances' AMI ids.",
     ),
     Requirement(

@@ -20,7 +20,8 @@
 - The ASG spreads over the app subnets, replaces instances the ALB finds unhealthy, scales on CPU, and
   rolls a new launch template version out with an instance refresh that keeps capacity up.
 - Patching (PCI DSS 6.3.3, critical patches within one month): no instance lives longer than
-  ``MAX_INSTANCE_LIFETIME_SECONDS`` (30 days); the group replaces it from the latest launch template version.
+  ``max_instance_lifetime_days`` (default 14, at most 30); the group replaces it from the latest launch
+  template version.
   Every plan reads the newest AL2023 AMI from the SSM parameter, so an apply after an AMI release makes a new
   launch template version (``update_default_version``), which the instance refresh rolls out at once.
 """
@@ -30,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle, Token
+from cdktf import Op, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.alb import Alb, AlbAccessLogs
 from cdktf_cdktf_provider_aws.alb_listener import (
     AlbListener,
@@ -95,9 +96,8 @@ HSTS_HEADER = "max-age=31536000; includeSubDomains"
 # parameter (SSM) and the DB secret (Secrets Manager).
 DATA_KEY_VIA_SERVICES = ("ssm", "secretsmanager")
 CPU_TARGET_PERCENT = 60
-# PCI DSS 6.3.3: critical security patches within one month of release. Instances are replaced at this age at the
-# latest, on the AMI of the latest launch template version (AWS accepts 1 to 365 days, or 0 for none).
-MAX_INSTANCE_LIFETIME_SECONDS = 30 * 24 * 60 * 60
+# AWS takes max_instance_lifetime in seconds; the operator sets days (MAX_INSTANCE_LIFETIME_DAYS, 1 to 30).
+SECONDS_PER_DAY = 24 * 60 * 60
 # WAF answers WAFUnavailableEntityException while a new ALB settles, past the provider's 5-minute default
 # (terraform-provider-aws #29080); the provider retries that error until this timeout.
 WAF_ASSOCIATION_CREATE_TIMEOUT = "15m"
@@ -115,6 +115,9 @@ class ScalingSettings:
     """Most instances CPU target tracking may reach."""
     desired_capacity: float
     """First size only: scaling owns it afterwards (``ignore_changes``)."""
+    max_instance_lifetime_days: float
+    """Age at which an instance is replaced from the latest launch template version, so it runs the AMI resolved at
+    the last apply (PCI DSS 6.3.3)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,7 +321,7 @@ class Compute(Construct):
             min_size=scaling.min_size, max_size=scaling.max_size, desired_capacity=scaling.desired_capacity,
             health_check_type="ELB", health_check_grace_period=300, target_group_arns=[self._target_group.arn],
             service_linked_role_arn=props.volumes.launch_role_arn,
-            max_instance_lifetime=MAX_INSTANCE_LIFETIME_SECONDS,
+            max_instance_lifetime=Token.as_number(Op.mul(scaling.max_instance_lifetime_days, SECONDS_PER_DAY)),
             launch_template=AutoscalingGroupLaunchTemplate(
                 id=self._launch_template.id, version=Token.as_string(self._launch_template.latest_version),
             ),

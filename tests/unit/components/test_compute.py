@@ -135,11 +135,13 @@ def test_asg_sizes_health_checks_refresh_and_scaling(resources):
 
 
 @pytest.mark.pci("6.3.3")
-def test_instances_are_replaced_within_30_days_on_the_latest_template(resources, synth_json):
+def test_instances_are_replaced_within_14_days_by_default_on_the_latest_template(resources, synth_json):
     """PCI DSS 6.3.3: no instance outlives a month of patches; replacements use the latest launch template version,
     whose AMI every plan reads from AWS's AL2023 parameter, and a new version rolls out by instance refresh."""
     asg = by_path(resources, "aws_autoscaling_group", "compute/asg")[1]
-    assert asg["max_instance_lifetime"] == 30 * 24 * 60 * 60
+    assert asg["max_instance_lifetime"] == "${(var.max_instance_lifetime_days * 86400)}"
+    variable = synth_json["variable"]["max_instance_lifetime_days"]
+    assert variable["default"] == 14 and variable["type"] == "number"
     assert "latest_version" in asg["launch_template"]["version"] and asg["instance_refresh"]["strategy"] == "Rolling"
     lt = only(resources, "aws_launch_template")
     assert lt["update_default_version"] is True
