@@ -157,4 +157,36 @@ describe("checkout against the payment API", () => {
     expect(await serious()).toEqual([]);
     expectNoProblems(s);
   });
+
+  it("pays on a phone-sized screen with the keyboard alone: fields in order, no sideways scrolling", async () => {
+    const s = session();
+    await s.page.setViewportSize({ width: 360, height: 740 });
+    await openCheckout(s.page);
+    const overflow = () =>
+      s.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(await overflow(), "page wider than a 360 px screen").toBeLessThanOrEqual(0);
+    const focused = (label: string) =>
+      s.page.getByLabel(label).evaluate((element) => element === document.activeElement);
+    // From the top of the page, Tab reaches Amount first, then every field in reading order, then Pay.
+    for (let presses = 0; presses < 10 && !(await focused("Amount")); presses += 1) await s.page.keyboard.press("Tab");
+    expect(await focused("Amount")).toBe(true);
+    await s.page.keyboard.press("Control+A");
+    await s.page.keyboard.type("42.10");
+    for (const [label, text] of [["Currency", ""], ["Card number", "4242424242424242"], ["Expiry", "12/34"], ["CVC", "123"]]) {
+      await s.page.keyboard.press("Tab");
+      expect(await focused(label), `Tab should move to ${label}`).toBe(true);
+      if (text) await s.page.keyboard.type(text);
+    }
+    await s.page.keyboard.press("Tab");
+    const pay = s.page.getByRole("button", { name: "Pay" });
+    expect(await pay.evaluate((element) => element === document.activeElement)).toBe(true);
+    const box = await pay.boundingBox();
+    expect(box && box.x >= 0 && box.x + box.width <= 360, "Pay fits the screen").toBe(true);
+    await s.page.keyboard.press("Enter");
+    await expect.poll(() => s.page.getByText("Payment succeeded").isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await overflow(), "result wider than a 360 px screen").toBeLessThanOrEqual(0);
+    const stored = await databaseFor(4210, "EUR"); // the page's default currency, left as it was
+    expect(stored.payments.map((p) => p.status)).toEqual(["succeeded"]);
+    expectNoProblems(s);
+  });
 });
