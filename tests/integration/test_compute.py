@@ -168,11 +168,14 @@ def test_auto_scaling_group_sizes_and_placement(aws: Callable[[str], Any], outpu
 
 
 @pytest.mark.pci("6.3.3")
-def test_auto_scaling_group_replaces_instances_within_30_days(aws: Callable[[str], Any],
-                                                              output: Callable[[str], Any]) -> None:
+def test_auto_scaling_group_replaces_instances_at_the_configured_age(aws: Callable[[str], Any],
+                                                                     output: Callable[[str], Any],
+                                                                     expected: StackConfig) -> None:
+    """MAX_INSTANCE_LIFETIME_DAYS (default 14) reaches the group in seconds, and never exceeds a month."""
     group = aws("autoscaling").describe_auto_scaling_groups(
         AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
-    assert group["MaxInstanceLifetime"] == 30 * 24 * 60 * 60
+    assert group["MaxInstanceLifetime"] == expected.max_instance_lifetime_days * 24 * 60 * 60
+    assert 0 < group["MaxInstanceLifetime"] <= 30 * 24 * 60 * 60
 
 
 def test_cpu_target_tracking_policy(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
