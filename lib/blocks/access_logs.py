@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdktf import TerraformResource
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
+from constructs import Construct
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,3 +40,13 @@ class AccessLogDestination:
     acl_ownership: TerraformResource
     """The ownership control that enables ACLs: CloudFront standard logging writes through ACLs and refuses
     a bucket without them ("does not enable ACL access")."""
+
+
+def server_access_logging(scope: Construct, construct_id: str, *, bucket: S3Bucket,
+                          destination: AccessLogDestination, name: str) -> S3BucketLoggingA:
+    """Records every request to ``bucket`` (PCI DSS 10.2) under ``<s3 access prefix><name>/`` of the access-log
+    bucket, once that bucket's policy admits S3 log delivery (S3 checks it when logging is switched on)."""
+    return S3BucketLoggingA(
+        scope, construct_id, bucket=bucket.id, target_bucket=destination.s3_access_bucket_name,
+        target_prefix=f"{destination.s3_access_prefix}{name}/", depends_on=[destination.s3_access_delivery_policy],
+    )

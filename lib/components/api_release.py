@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
@@ -30,7 +29,7 @@ from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from lib.artifact import PaymentApiArtifact
-from lib.blocks.access_logs import AccessLogDestination
+from lib.blocks.access_logs import AccessLogDestination, server_access_logging
 from lib.blocks.buckets import (
     bucket_lifecycle,
     object_events_to_eventbridge,
@@ -141,13 +140,8 @@ class ApiRelease(Construct):
         suppress(self._bucket, "CKV_AWS_144",
                  "The artifact is rebuilt reproducibly by `make artifact` and re-uploaded by any apply; versioning "
                  "keeps earlier releases. Cross-region replication would add a copy for no control.")
-        logs = props.access_logs
-        S3BucketLoggingA(
-            self, "access_logging", bucket=self._bucket.id, target_bucket=logs.s3_access_bucket_name,
-            target_prefix=f"{logs.s3_access_prefix}{props.naming.name('artifacts')}/",
-            # S3 checks the target bucket's policy when logging is switched on.
-            depends_on=[logs.s3_access_delivery_policy],
-        )
+        server_access_logging(self, "access_logging", bucket=self._bucket, destination=props.access_logs,
+                              name=props.naming.name("artifacts"))
 
     def restrict_reads(self, reader_arns: list[str]) -> None:
         """The bucket policy: TLS 1.2+ only, and object reads by ``reader_arns`` only (PCI DSS 4.2.1, 7.2)."""

@@ -34,14 +34,13 @@ from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicySecurityHeadersConfigXssProtection,
 )
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
 from cdktf_cdktf_provider_aws.s3_object import S3Object
 from constructs import Construct
 
-from lib.blocks.access_logs import AccessLogDestination
+from lib.blocks.access_logs import AccessLogDestination, server_access_logging
 from lib.blocks.buckets import (
     bucket_lifecycle,
     object_events_to_eventbridge,
@@ -214,13 +213,8 @@ class Frontend(Construct):
         suppress(self._bucket, "CKV_AWS_144",
                  "The frontend is a build artefact CI can republish to any region in minutes; versioning keeps "
                  "earlier builds. Cross-region replication would double the data estate for no control.")
-        logs = props.access_logs
-        S3BucketLoggingA(
-            self, "access_logging", bucket=self._bucket.id, target_bucket=logs.s3_access_bucket_name,
-            target_prefix=f"{logs.s3_access_prefix}{naming.name('frontend')}/",
-            # S3 checks the target bucket's policy when logging is switched on.
-            depends_on=[logs.s3_access_delivery_policy],
-        )
+        server_access_logging(self, "access_logging", bucket=self._bucket, destination=props.access_logs,
+                              name=naming.name("frontend"))
         tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[cloudfront_distribution_access(
             "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn)])
         # The stack owns config.json (make deploy-frontend never writes it): the environment's API, not the build's.
