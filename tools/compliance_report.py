@@ -446,11 +446,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.output} is out of date: run `make compliance` (the stamp block is not compared)",
                   file=sys.stderr)
             return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
-    return 0
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    return unsuppressed_failures(summary)
+
+
+def unsuppressed_failures(summary: Mapping[str, Any]) -> int:
+    """1 when checkov failed a check nobody suppressed: `make scan` covers the development stack only, and a
+    control that only the production configuration has (its host rule, its certificate) must not slip through."""
+    failed = summary.get("failed", [])
+    for finding in failed:
+        print(f"compliance_report: checkov {finding.get('check_id')} FAILED on {finding.get('path')} in the "
+              "production configuration. Fix the resource, or suppress the check next to it with its reason "
+              "(lib/suppressions.py).", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools import compliance_report
 from tools.compliance_report import OUTPUT, without_stamp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,3 +27,13 @@ def test_the_report_is_for_production_and_stamped() -> None:
     assert "Stack `TapStackprod`" in text and "ENVIRONMENT_TYPE=production" in text
     assert "CKV_AWS_174" not in text.split("## Suppressed checkov findings", 1)[1]  # development-only suppression
     assert without_stamp(text) != text and "Inputs hash" not in without_stamp(text)
+
+
+def test_an_unsuppressed_checkov_failure_fails_the_report(capsys) -> None:
+    """`make scan` covers the development stack; the production configuration's own findings stop `make compliance`
+    and `make compliance-check` instead of being printed as a count nobody reads."""
+    failed = {"check_id": "CKV_AWS_378", "check_name": "LB uses HTTP", "address": "aws_lb_target_group.tg",
+              "path": "TapStackprod/compute/target_group"}
+    assert compliance_report.unsuppressed_failures({"passed": [], "failed": [failed]}) == 1
+    assert "CKV_AWS_378 FAILED on TapStackprod/compute/target_group" in capsys.readouterr().err
+    assert compliance_report.unsuppressed_failures({"passed": [failed], "failed": []}) == 0
