@@ -27,14 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from tools.bench_api_results import WRK_MARKER, goals, parse_pgbench_log, parse_wrk, ratios, render_table
-from tools.payment_api.postgres import APP, DATABASE, LocalPostgres, free_port
-from tools.payment_api.process import run_cli
+from tools.payment_api.postgres import APP, DATABASE, LocalPostgres
+from tools.payment_api.process import ServiceProcess, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "api.json"
@@ -138,53 +137,23 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
-class Server:
+class Server(ServiceProcess):
     """uvicorn with ``workers`` processes serving the app factory, in its own process group."""
 
+    own_process_group = True
+
     def __init__(self, env: dict[str, str], folder: Path, workers: int) -> None:
-        self.env, self.folder, self.workers = env, folder, workers
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(env, folder / "api.log")
+        self.folder, self.workers = folder, workers
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
+    def command(self) -> list[str]:
         from payment_api.logs import LOG_CONFIG  # pylint: disable=import-outside-toplevel
 
         config = json.loads(json.dumps(LOG_CONFIG, default=lambda _: "payment_api.logs.JsonFormatter"))
         (self.folder / "log.json").write_text(json.dumps(config), encoding="utf-8")
-        with (self.folder / "api.log").open("ab") as log:
-            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                [sys.executable, "-m", "uvicorn", "payment_api.app:create_app", "--factory", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--workers", str(self.workers), "--no-access-log",
-                 "--log-config", str(self.folder / "log.json"), "--timeout-graceful-shutdown", "5"],
-                env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode}: {self.folder / 'api.log'}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("the API did not answer /ready within 60 s")
-
-    def stop(self) -> None:
-        """SIGTERM to the group, SIGKILL after 10 s; never raises."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except OSError:
-            pass
+        return [sys.executable, "-m", "uvicorn", "payment_api.app:create_app", "--factory", "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(self.workers), "--no-access-log",
+                "--log-config", str(self.folder / "log.json"), "--timeout-graceful-shutdown", "5"]
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -277,7 +246,8 @@ class Bench:
         if migrated.returncode != 0:
             raise RuntimeError(f"migrate failed: {migrated.stderr[-2000:]}")
         self.server = Server(env, self.scratch, self.args.workers)
-        self.server.start()
+        self.server.start(timeout=60)
+        self.server.wait_ready(timeout=60)
         print(f"[bench-api] PostgreSQL and {self.args.workers} uvicorn worker(s) up in "
               f"{time.monotonic() - started:.1f} s; API {self.server.url}", flush=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +21,13 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.
 
 
 class ServiceProcess:
-    """``python -m payment_api serve`` on 127.0.0.1:<free port>; ``start()`` waits for ``/health``."""
+    """``python -m payment_api serve`` on 127.0.0.1:<free port>; ``start()`` waits for ``/health``.
+
+    A subclass changes ``command()`` to run the app another way (the benchmark's multi-worker uvicorn); with
+    ``own_process_group`` the process leads a session of its own and ``stop()`` signals the whole group, so worker
+    processes go with it."""
+
+    own_process_group = False
 
     def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None,
                  python: str = sys.executable) -> None:
@@ -35,11 +42,15 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        """What ``start()`` runs."""
+        return [self.python, "-m", "payment_api", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+
     def start(self, timeout: float = 30) -> ServiceProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                [self.python, "-m", "payment_api", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT)
+                self.command(), env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=self.own_process_group)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -66,13 +77,22 @@ class ServiceProcess:
             time.sleep(0.1)
         raise RuntimeError(f"/ready did not answer 200 within {timeout} s")
 
+    def _signal(self, signum: int) -> None:
+        assert self.process is not None
+        if self.own_process_group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s; never raises."""
+        """SIGTERM (to the group, with ``own_process_group``), then SIGKILL after 10 s; never raises."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()
         try:
+            self._signal(signal.SIGTERM)
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self._signal(signal.SIGKILL)
             self.process.wait(timeout=10)
+        except OSError:
+            pass  # the group is already gone
