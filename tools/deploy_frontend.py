@@ -38,13 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.blocks.web_headers import RUNTIME_CONFIG_KEY
+from lib.blocks.web_headers import IMMUTABLE, NO_CACHE, RUNTIME_CONFIG_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 DEFAULT_OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
-IMMUTABLE = "public, max-age=31536000, immutable"
-NO_CACHE = "no-cache"
 CHECKSUM_METADATA = "sha256"
 # Vite's default asset names: assets/<name>-<8 url-safe base64 characters>.<ext>.
 HASHED_ASSET = re.compile(r"^assets/(?:.+/)?[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$")

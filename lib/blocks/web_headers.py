@@ -19,7 +19,11 @@ HSTS_MAX_AGE_SECONDS = 63072000  # two years, the preload list's minimum is one
 FRAME_OPTION = "DENY"
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 RUNTIME_CONFIG_KEY = "config.json"
-RUNTIME_CONFIG_CACHE_CONTROL = "no-cache"
+# The two cache policies of the page's objects: revalidate (index.html, config.json: names that never change) and
+# keep for a year (Vite's content-hashed assets, whose name changes with their bytes).
+NO_CACHE = "no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+RUNTIME_CONFIG_CACHE_CONTROL = NO_CACHE
 
 
 def api_origin(api_domain: str | None) -> str | None:
