@@ -147,7 +147,8 @@ def _api_failure(name: str, looked_at: str, error: ClientError) -> Check:
                "(the deploy guide's policy has it), then run again")
     else:
         fix = "run again; if it persists, check the region and the request above against the error"
-    return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{action} answered {code}: {message_text}", fix=fix)
+    return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{action} answered {code}: {message_text}",
+                 fix=fix)
 
 
 # ---------------------------------------------------------------------------------------------- credentials

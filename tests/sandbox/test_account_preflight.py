@@ -1,0 +1,157 @@
+"""The account preflight against our moto server, on the synthesized development stack: what the emulator answers
+for real (certificates, Elastic IPs, names), and what it reports as needing a real account (vCPU quota, CloudTrail)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.config import StackConfig
+from tests.conftest import DEVELOPMENT_ENV, synth_stack
+from tools.deploy.account import account_preflight, main
+from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, Check
+from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
+from tools.sandbox.emulator import MOTO_ACCOUNT_ID, aws_environment, client
+
+CONFIG = StackConfig.from_env({**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN})
+BUCKET = f"payment-artifacts-test-{MOTO_ACCOUNT_ID}"
+ROLE = "payment-api-instance-test"
+LOG_GROUP = "/payment/payment-api-test"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return synth_stack(tmp_path_factory.mktemp("synth"), dict(DEVELOPMENT_ENV))
+
+
+@pytest.fixture
+def emulator(moto_endpoint: str) -> Iterator[str]:
+    """The module's moto server, emptied before each test (moto's own reset endpoint)."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+    yield moto_endpoint
+
+
+def preflight(endpoint: str, stack: dict[str, Any], certificate_arn: str,
+              state: dict[str, Any] | None = None) -> list[Check]:
+    return account_preflight(stack, config=CONFIG, tfvars={"certificate_arn": certificate_arn}, state=state,
+                             clients=lambda service, region: client(service, endpoint, region), sandbox=True)
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    return {check.name: check for check in checks}
+
+
+def address(stack: dict[str, Any], rtype: str, attribute: str, value: str) -> str:
+    """The synthesized address of the ``rtype`` whose ``attribute`` starts with ``value``."""
+    names = [name for name, body in stack["resource"][rtype].items() if str(body[attribute]).startswith(value)]
+    assert len(names) == 1
+    return f"{rtype}.{names[0]}"
+
+
+def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, stack: dict[str, Any]) -> None:
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    started = time.monotonic()
+    checks = by_name(preflight(emulator, stack, certificate))
+    elapsed = time.monotonic() - started
+    assert {name: check.status for name, check in checks.items()} == {
+        "credentials": PASSED, "certificate: ALB": PASSED, "Elastic IP quota": PASSED, "vCPU quota": NEEDS_REAL_ACCOUNT,
+        "names": PASSED, "CloudTrail": NEEDS_REAL_ACCOUNT}
+    assert f"ISSUED in us-east-1 for {SANDBOX_DOMAIN}" in checks["certificate: ALB"].detail
+    # moto answers vpc-max-elastic-ips with 5; the development stack has one NAT address per zone.
+    assert checks["Elastic IP quota"].detail.endswith("0 allocated in us-east-1, quota 5: 3 of 5 after apply")
+    assert checks["names"].detail.startswith("35 names looked up")
+    assert elapsed < 30, f"the account preflight took {elapsed:.1f} s on the emulator"
+
+
+def test_a_certificate_in_another_region_fails(emulator: str, stack: dict[str, Any]) -> None:
+    elsewhere = import_sandbox_certificate(client("acm", emulator, "us-west-2"))
+    check = by_name(preflight(emulator, stack, elsewhere))["certificate: ALB"]
+    assert check.status == FAILED
+    assert "ISSUED in us-west-2" in check.detail
+    assert "it is in us-west-2, but this one must be in us-east-1" in check.detail
+    wrong_name = import_sandbox_certificate(client("acm", emulator), "other.example.com")
+    check = by_name(preflight(emulator, stack, wrong_name))["certificate: ALB"]
+    assert check.status == FAILED and f"it does not cover {SANDBOX_DOMAIN}" in check.detail
+    missing = elsewhere.replace("us-west-2", "us-east-1")
+    check = by_name(preflight(emulator, stack, missing))["certificate: ALB"]
+    assert check.status == FAILED and "no such certificate in us-east-1" in check.detail
+
+
+def test_names_held_outside_the_state_fail_with_their_import(emulator: str, stack: dict[str, Any]) -> None:
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    client("s3", emulator).create_bucket(Bucket=BUCKET)
+    client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
+    client("logs", emulator).create_log_group(logGroupName=LOG_GROUP)
+    checks = by_name(preflight(emulator, stack, certificate))
+    expected = {
+        address(stack, "aws_s3_bucket", "bucket", "payment-artifacts-"): BUCKET,
+        address(stack, "aws_iam_role", "name", ROLE): ROLE,
+        address(stack, "aws_cloudwatch_log_group", "name", LOG_GROUP): LOG_GROUP,
+    }
+    failed = {name.removeprefix("name: ") for name, check in checks.items() if check.status == FAILED}
+    assert failed == set(expected)
+    for held_address, import_id in expected.items():
+        check = checks[f"name: {held_address}"]
+        assert "exists in the account but not in this stack's state" in check.detail
+        assert (f"terraform -chdir=cdktf.out/stacks/TapStacktest import -var 'certificate_arn={certificate}' "
+                f"'{held_address}' '{import_id}'") in check.fix
+    assert "names" not in checks  # the failures replace the summary
+
+
+def test_the_same_names_in_the_state_pass(emulator: str, stack: dict[str, Any]) -> None:
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    client("s3", emulator).create_bucket(Bucket=BUCKET)
+    client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
+    client("logs", emulator).create_log_group(logGroupName=LOG_GROUP)
+    held = [("aws_s3_bucket", "bucket", "payment-artifacts-", BUCKET), ("aws_iam_role", "name", ROLE, ROLE),
+            ("aws_cloudwatch_log_group", "name", LOG_GROUP, LOG_GROUP)]
+    state = {"version": 4, "resources": [
+        {"mode": "managed", "type": rtype, "name": address(stack, rtype, attribute, start).split(".", 1)[1],
+         "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+         "instances": [{"attributes": {attribute: value, "id": value}}]} for rtype, attribute, start, value in held]}
+    checks = by_name(preflight(emulator, stack, certificate, state))
+    assert checks["names"].status == PASSED
+    assert checks["names"].detail == "32 names looked up, 3 held by this stack's state, 0 held outside it"
+
+
+def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dict[str, Any]) -> None:
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    ec2 = client("ec2", emulator)
+    for _ in range(3):
+        ec2.allocate_address(Domain="vpc")
+    check = by_name(preflight(emulator, stack, certificate))["Elastic IP quota"]
+    assert check.status == FAILED
+    assert check.detail == ("needs 3 new (the stack has 3, its state holds 0), 3 allocated in us-east-1, quota 5: "
+                            "6 of 5 after apply")
+    assert "release unused Elastic IPs in us-east-1" in check.fix
+
+
+def test_the_command_line(emulator: str, stack: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m tools.deploy.account``: boto3 finds the emulator through AWS_ENDPOINT_URL, as make deploy runs it."""
+    environ = aws_environment(emulator, base={**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN})
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    folder = tmp_path / "TapStacktest"
+    folder.mkdir()
+    (folder / "cdk.tf.json").write_text(json.dumps(stack), encoding="utf-8")
+    tfvars = tmp_path / "test.tfvars"
+    tfvars.write_text(f'certificate_arn = "{import_sandbox_certificate(client("acm", emulator))}"\n', encoding="utf-8")
+    assert main([str(folder), "--tfvars", str(tfvars)], environ) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("account preflight\n") and "[needs a real account] vCPU quota" in out
+    client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
+    state = tmp_path / "state.json"
+    state.write_text("", encoding="utf-8")  # `terraform state pull` prints nothing before the first apply
+    assert main([str(folder), "--tfvars", str(tfvars), "--state", str(state)], environ) == 1
+    out = capsys.readouterr().out
+    role_address = address(stack, "aws_iam_role", "name", ROLE)
+    assert (f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'") in out

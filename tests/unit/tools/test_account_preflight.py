@@ -1,0 +1,446 @@
+"""tools/deploy/account.py against a small fake account: the answers a real account gives that the emulator cannot
+(quotas below the need, certificates pending or elsewhere, trails), on the synthesized development stack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from lib.config import StackConfig
+from tests.conftest import DEVELOPMENT_ENV, FRONTEND_CERTIFICATE, PRODUCTION_ENV, synth_stack
+from tools.deploy.account import account_preflight, covers, main
+from tools.deploy.account_names import NAME_LOOKUPS
+from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Check
+
+ACCOUNT = "123456789012"
+EU_CERTIFICATE = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/eeeeeeee-0000-0000-0000-000000000003"
+ALB_CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/aaaaaaaa-0000-0000-0000-000000000001"
+
+
+def client_error(code: str, operation: str = "Call") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"fake {code}"}}, operation)
+
+
+# What a fresh account answers to each name lookup: the name does not exist.
+ABSENT: dict[tuple[str, str], Any] = {
+    ("s3", "head_bucket"): client_error("404", "HeadBucket"),
+    ("iam", "get_role"): client_error("NoSuchEntity", "GetRole"),
+    ("iam", "get_role_policy"): client_error("NoSuchEntity", "GetRolePolicy"),
+    ("iam", "get_instance_profile"): client_error("NoSuchEntity", "GetInstanceProfile"),
+    ("iam", "list_roles"): {"Roles": []},
+    ("logs", "describe_log_groups"): {"logGroups": []},
+    ("kms", "describe_key"): client_error("NotFoundException", "DescribeKey"),
+    ("rds", "describe_db_instances"): client_error("DBInstanceNotFound", "DescribeDBInstances"),
+    ("rds", "describe_db_subnet_groups"): client_error("DBSubnetGroupNotFoundFault", "DescribeDBSubnetGroups"),
+    ("rds", "describe_db_parameter_groups"): client_error("DBParameterGroupNotFound", "DescribeDBParameterGroups"),
+    ("elbv2", "describe_load_balancers"): client_error("LoadBalancerNotFound", "DescribeLoadBalancers"),
+    ("elbv2", "describe_target_groups"): client_error("TargetGroupNotFound", "DescribeTargetGroups"),
+    ("ssm", "get_parameter"): client_error("ParameterNotFound", "GetParameter"),
+    ("sns", "get_topic_attributes"): client_error("NotFound", "GetTopicAttributes"),
+    ("wafv2", "list_web_acls"): {"WebACLs": []},
+    ("ec2", "describe_launch_templates"): client_error("InvalidLaunchTemplateName.NotFoundException",
+                                                       "DescribeLaunchTemplates"),
+    ("autoscaling", "describe_auto_scaling_groups"): {"AutoScalingGroups": []},
+}
+
+
+@dataclass
+class FakeAccount:
+    """An account's answers: quotas, allocations, certificates, trails; ``answers`` overrides any call."""
+
+    eip_quota: int = 5
+    addresses: int = 0
+    vcpu_quota: float | None = 64.0
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    certificates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trails: list[dict[str, Any]] = field(default_factory=list)
+    answers: dict[tuple[str, str], Any] = field(default_factory=dict)
+    calls: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def clients(self, service: str, region: str) -> FakeClient:
+        return FakeClient(self, service, region)
+
+    def called(self, service: str, method: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(region, kwargs) for s, region, m, kwargs in self.calls if (s, m) == (service, method)]
+
+    def answer(self, service: str, method: str, region: str, kwargs: dict[str, Any]) -> Any:
+        standard: dict[tuple[str, str], Callable[[], Any]] = {
+            ("sts", "get_caller_identity"): lambda: {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/ci"},
+            ("acm", "describe_certificate"): lambda: self._certificate(region, kwargs["CertificateArn"]),
+            ("ec2", "describe_account_attributes"): lambda: {"AccountAttributes": [{
+                "AttributeName": "vpc-max-elastic-ips", "AttributeValues": [{"AttributeValue": str(self.eip_quota)}]}]},
+            ("ec2", "describe_addresses"): lambda: {"Addresses": [{"AllocationId": f"eipalloc-{i}"}
+                                                                  for i in range(self.addresses)]},
+            ("ec2", "describe_instance_types"): lambda: {"InstanceTypes": [
+                {"InstanceType": name, "VCpuInfo": {"DefaultVCpus": {"t3.medium": 2, "t3.xlarge": 4}[name]}}
+                for name in kwargs["InstanceTypes"]]},
+            ("ec2", "describe_instances"): lambda: {"Reservations": [{"Instances": self.instances}]},
+            ("service-quotas", "get_service_quota"): self._vcpu_quota,
+            ("service-quotas", "get_aws_default_service_quota"): lambda: {"Quota": {"Value": 5.0}},
+            ("cloudtrail", "describe_trails"): lambda: {"trailList": self.trails},
+            ("cloudtrail", "get_trail_status"): lambda: {"IsLogging": any(
+                t["TrailARN"] == kwargs["Name"] and t.get("logging") for t in self.trails)},
+        }
+        answer = self.answers.get((service, method), ABSENT.get((service, method)))
+        if answer is None and (service, method) in standard:
+            return standard[(service, method)]()
+        if answer is None:
+            raise AssertionError(f"the fake account has no answer for {service}.{method}")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(**kwargs) if callable(answer) else answer
+
+    def _certificate(self, region: str, arn: str) -> dict[str, Any]:
+        if arn not in self.certificates or arn.split(":")[3] != region:
+            raise client_error("ResourceNotFoundException", "DescribeCertificate")
+        return {"Certificate": {"CertificateArn": arn, **self.certificates[arn]}}
+
+    def _vcpu_quota(self) -> dict[str, Any]:
+        if self.vcpu_quota is None:
+            raise client_error("NoSuchResourceException", "GetServiceQuota")
+        return {"Quota": {"QuotaCode": "L-1216C47A", "Value": self.vcpu_quota}}
+
+
+class FakeClient:
+    """A boto3 client stand-in: every call goes to the account's answers and is recorded."""
+
+    def __init__(self, account: FakeAccount, service: str, region: str) -> None:
+        self.account, self.service, self.region = account, service, region
+        self.meta = SimpleNamespace(region_name=region)
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        def call(**kwargs: Any) -> Any:
+            self.account.calls.append((self.service, self.region, method, kwargs))
+            return self.account.answer(self.service, method, self.region, kwargs)
+
+        return call
+
+
+def issued(domain: str, *alternatives: str, status: str = "ISSUED") -> dict[str, Any]:
+    return {"DomainName": domain, "SubjectAlternativeNames": [domain, *alternatives], "Status": status}
+
+
+DEV_CONFIG = StackConfig.from_env({**DEVELOPMENT_ENV, "API_DOMAIN": "api.pay.example.com"})
+
+
+def run(stack: dict[str, Any], account: FakeAccount, *, config: StackConfig = DEV_CONFIG,
+        tfvars: dict[str, Any] | None = None, state: dict[str, Any] | None = None,
+        sandbox: bool = False) -> list[Check]:
+    """The preflight on ``account``; the tfvars default to an ALB certificate the account has."""
+    values = {"certificate_arn": ALB_CERTIFICATE} if tfvars is None else tfvars
+    return account_preflight(stack, config=config, tfvars=values, state=state, clients=account.clients,
+                             sandbox=sandbox)
+
+
+def named(checks: list[Check], name: str) -> Check:
+    found = [check for check in checks if check.name == name]
+    assert len(found) == 1, f"{name}: {[check.name for check in checks]}"
+    return found[0]
+
+
+def ready_account(**changes: Any) -> FakeAccount:
+    account = FakeAccount(certificates={ALB_CERTIFICATE: issued("api.pay.example.com")}, trails=[{
+        "Name": "org", "TrailARN": "arn:aws:cloudtrail:us-east-1:999999999999:trail/org", "IsMultiRegionTrail": True,
+        "IsOrganizationTrail": True, "HomeRegion": "us-east-1", "logging": True}])
+    for name, value in changes.items():
+        setattr(account, name, value)
+    return account
+
+
+# ---------------------------------------------------------------------------------------------- a ready account
+def test_a_ready_account_passes_everything(dev_synth_json: dict[str, Any]) -> None:
+    checks = run(dev_synth_json, ready_account())
+    assert {check.name: check.status for check in checks} == {
+        "credentials": PASSED, "certificate: ALB": PASSED, "Elastic IP quota": PASSED, "vCPU quota": PASSED,
+        "names": PASSED, "CloudTrail": PASSED}
+    assert "organization trail" in named(checks, "CloudTrail").detail
+
+
+@pytest.fixture(scope="module")
+def eu_synth_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The development stack in eu-west-1: its CloudFront WAF, log group and key stay in us-east-1."""
+    return synth_stack(tmp_path_factory.mktemp("synth-eu"), {**DEVELOPMENT_ENV, "AWS_REGION": "eu-west-1"})
+
+
+def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json: dict[str, Any]) -> None:
+    account = ready_account(certificates={EU_CERTIFICATE: issued("api.pay.example.com")})
+    config = StackConfig.from_env({**DEVELOPMENT_ENV, "AWS_REGION": "eu-west-1", "API_DOMAIN": "api.pay.example.com"})
+    checks = run(eu_synth_json, account, config=config, tfvars={"certificate_arn": EU_CERTIFICATE})
+    regions = {"aws.us_east_1": "us-east-1", None: "eu-west-1"}
+    looked_up = 0
+    for lookup in NAME_LOOKUPS:
+        bodies = eu_synth_json["resource"].get(lookup.rtype, {}).values()
+        calls = account.called(lookup.service, xform_name(lookup.call.split(":")[1]))
+        assert sorted(region for region, _ in calls) == sorted(regions[body.get("provider")] for body in bodies)
+        looked_up += len(calls)
+    assert {region for region, _ in account.called("logs", "describe_log_groups")} == {"us-east-1", "eu-west-1"}
+    names = named(checks, "names")
+    assert looked_up == 35 and names.detail.startswith("35 names looked up, 0 held by this stack's state")
+    assert "iam:GetRole x3" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
+    assert dict(account.called("wafv2", "list_web_acls")) == {"us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
+                                                               "eu-west-1": {"Scope": "REGIONAL", "Limit": 100}}
+    assert named(checks, "certificate: ALB").status == PASSED
+    assert {region for region, _ in account.called("ec2", "describe_account_attributes")} == {"eu-west-1"}
+    # The ALB's certificate is judged by the stack's region, not us-east-1's.
+    checks = run(eu_synth_json, ready_account(), config=config)
+    assert "it is in us-east-1, but this one must be in eu-west-1" in named(checks, "certificate: ALB").detail
+
+
+def test_a_failed_identity_stops_before_any_other_call(dev_synth_json: dict[str, Any]) -> None:
+    account = ready_account(answers={("sts", "get_caller_identity"): client_error("InvalidClientTokenId")})
+    checks = run(dev_synth_json, account)
+    assert [(check.name, check.status) for check in checks] == [("credentials", FAILED)]
+    assert {service for service, *_ in account.calls} == {"sts"}
+
+
+# ---------------------------------------------------------------------------------------------- quotas
+def test_vcpu_quota_below_the_need_fails_with_its_figures(dev_synth_json: dict[str, Any]) -> None:
+    # 8 vCPUs run in the region, 4 of them this group's: the peak is 6 x 2 vCPUs x 200 % = 24, so 8 - 4 + 24 = 28.
+    group = {"Key": "aws:autoscaling:groupName", "Value": "payment-api-asg-test"}
+    instances = [
+        {"InstanceType": "t3.medium", "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2}, "Tags": [group]},
+        {"InstanceType": "t3.medium", "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2}, "Tags": [group]},
+        {"InstanceType": "m5.large", "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2}},
+        {"InstanceType": "c5.large", "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2}},
+        {"InstanceType": "p3.2xlarge", "CpuOptions": {"CoreCount": 4, "ThreadsPerCore": 2}},  # another quota
+    ]
+    check = named(run(dev_synth_json, ready_account(vcpu_quota=16.0, instances=instances)), "vCPU quota")
+    assert check.status == FAILED
+    assert "6 x t3.medium (2 vCPUs) x 200 % during an instance refresh = 24 vCPUs" in check.detail
+    assert "8 running in us-east-1 (this group's: 4), quota 16" in check.detail and "28 of 16" in check.detail
+    # (16 - 8 + 4) / (2 x 2) = 3 instances fit.
+    assert "at least 28 vCPUs for L-1216C47A" in check.fix and "asg_max_size = 3" in check.fix
+    assert "environments/test.tfvars" in check.fix
+
+
+def test_the_tfvars_size_wins_over_the_default(dev_synth_json: dict[str, Any]) -> None:
+    account = ready_account(vcpu_quota=12.0)
+    check = named(run(dev_synth_json, account, tfvars={"certificate_arn": ALB_CERTIFICATE, "asg_max_size": 2,
+                                                       "instance_type": "t3.xlarge"}), "vCPU quota")
+    assert check.status == FAILED and "2 x t3.xlarge (4 vCPUs) x 200 % during an instance refresh = 16" in check.detail
+    assert "16 of 12" in check.detail
+    assert account.called("ec2", "describe_instance_types")[0][1] == {"InstanceTypes": ["t3.xlarge"]}
+    check = named(run(dev_synth_json, ready_account(vcpu_quota=16.0),
+                      tfvars={"certificate_arn": ALB_CERTIFICATE, "asg_max_size": 4}), "vCPU quota")
+    assert check.status == PASSED and "16 of 16" in check.detail
+
+
+def test_vcpu_quota_never_applied_reads_the_aws_default(dev_synth_json: dict[str, Any]) -> None:
+    check = named(run(dev_synth_json, ready_account(vcpu_quota=None)), "vCPU quota")
+    assert check.status == FAILED and "quota 5" in check.detail
+
+
+def test_vcpu_quota_and_trail_need_a_real_account_in_the_sandbox(dev_synth_json: dict[str, Any]) -> None:
+    account = ready_account(vcpu_quota=1.0)
+    checks = run(dev_synth_json, account, sandbox=True)
+    assert named(checks, "vCPU quota").status == NEEDS_REAL_ACCOUNT
+    assert "= 24 vCPUs" in named(checks, "vCPU quota").detail
+    assert named(checks, "CloudTrail").status == NEEDS_REAL_ACCOUNT
+    assert not account.called("service-quotas", "get_service_quota")
+    assert not account.called("cloudtrail", "describe_trails")
+
+
+def test_eip_quota_below_the_need_fails_with_its_figures(dev_synth_json: dict[str, Any]) -> None:
+    check = named(run(dev_synth_json, ready_account(eip_quota=5, addresses=4)), "Elastic IP quota")
+    assert check.status == FAILED
+    assert check.detail == ("needs 3 new (the stack has 3, its state holds 0), 4 allocated in us-east-1, quota 5: "
+                            "7 of 5 after apply")
+    assert "at least 7 for L-0263D0A3" in check.fix and "SINGLE_NAT_GATEWAY=true" in check.fix
+
+
+def test_eip_addresses_the_state_holds_are_not_needed_again(dev_synth_json: dict[str, Any]) -> None:
+    eips = sorted(dev_synth_json["resource"]["aws_eip"])
+    state = {"version": 4, "resources": [
+        {"mode": "managed", "type": "aws_eip", "name": name, "instances": [{"attributes": {"id": f"eipalloc-{i}"}}]}
+        for i, name in enumerate(eips)]}
+    check = named(run(dev_synth_json, ready_account(eip_quota=5, addresses=5), state=state), "Elastic IP quota")
+    assert check.status == PASSED and "needs 0 new (the stack has 3, its state holds 3)" in check.detail
+
+
+# ---------------------------------------------------------------------------------------------- certificates
+def test_a_missing_alb_certificate_names_the_tfvars_file(dev_synth_json: dict[str, Any]) -> None:
+    check = named(run(dev_synth_json, ready_account(), tfvars={}), "certificate: ALB")
+    assert check.status == FAILED and "environments/test.tfvars" in check.fix and "certificate_arn = " in check.fix
+
+
+@pytest.mark.parametrize(("arn_region", "certificate", "problem"), [
+    ("us-west-2", issued("api.pay.example.com"), "it is in us-west-2, but this one must be in us-east-1"),
+    ("us-east-1", issued("api.pay.example.com", status="PENDING_VALIDATION"), "status PENDING_VALIDATION"),
+    ("us-east-1", issued("other.example.com"), "it does not cover api.pay.example.com"),
+    ("us-east-1", issued("*.example.com"), "it does not cover api.pay.example.com"),
+])
+def test_a_certificate_that_will_not_serve_fails(dev_synth_json: dict[str, Any], arn_region: str,
+                                                  certificate: dict[str, Any], problem: str) -> None:
+    arn = f"arn:aws:acm:{arn_region}:{ACCOUNT}:certificate/bbbbbbbb-0000-0000-0000-000000000002"
+    account = ready_account(certificates={arn: certificate})
+    check = named(run(dev_synth_json, account, tfvars={"certificate_arn": arn}), "certificate: ALB")
+    assert check.status == FAILED and problem in check.detail
+    assert "certificate_arn in environments/test.tfvars" in check.fix
+    assert account.called("acm", "describe_certificate") == [(arn_region, {"CertificateArn": arn})]
+
+
+def test_a_wildcard_and_an_alternative_name_cover_the_domain(dev_synth_json: dict[str, Any]) -> None:
+    for certificate in (issued("*.pay.example.com"), issued("pay.example.com", "api.pay.example.com")):
+        account = ready_account(certificates={ALB_CERTIFICATE: certificate})
+        assert named(run(dev_synth_json, account), "certificate: ALB").status == PASSED
+
+
+def test_acm_wildcard_matching() -> None:
+    assert covers("*.example.com", "api.example.com")
+    assert covers("API.Example.com", "api.example.com.")
+    assert not covers("*.example.com", "example.com")
+    assert not covers("*.example.com", "a.b.example.com")
+    assert not covers("*.example.com", ".example.com")
+
+
+def test_the_cloudfront_certificate_must_be_in_us_east_1(synth_json: dict[str, Any]) -> None:
+    config = StackConfig.from_env(PRODUCTION_ENV)
+    alb = {"certificate_arn": ALB_CERTIFICATE}
+    account = ready_account(certificates={ALB_CERTIFICATE: issued("api.pay.example.com"),
+                                          FRONTEND_CERTIFICATE: issued("pay.example.com")})
+    checks = run(synth_json, account, config=config, tfvars=alb)
+    assert named(checks, "certificate: CloudFront").status == PASSED
+    assert ("us-east-1", {"CertificateArn": FRONTEND_CERTIFICATE}) in account.called("acm", "describe_certificate")
+    # StackConfig already refuses a FRONTEND_CERTIFICATE_ARN outside us-east-1; the account shows what it cannot.
+    account = ready_account(certificates={ALB_CERTIFICATE: issued("api.pay.example.com"),
+                                          FRONTEND_CERTIFICATE: issued("shop.example.com")})
+    check = named(run(synth_json, account, config=config, tfvars=alb), "certificate: CloudFront")
+    assert check.status == FAILED and "it does not cover pay.example.com" in check.detail
+    assert "FRONTEND_CERTIFICATE_ARN" in check.fix
+    check = named(run(synth_json, ready_account(), config=config, tfvars=alb), "certificate: CloudFront")
+    assert check.status == FAILED and "no such certificate in us-east-1" in check.detail
+
+
+# ---------------------------------------------------------------------------------------------- names
+def _state_with(rtype: str, name: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    return {"version": 4, "resources": [{"mode": "managed", "type": rtype, "name": name,
+                                         "instances": [{"attributes": attributes}]}]}
+
+
+def test_a_name_held_outside_the_state_fails_with_its_import(dev_synth_json: dict[str, Any]) -> None:
+    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
+    arn = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/payment-alb-test/50dc6c495c0c9188"
+    account = ready_account(answers={("elbv2", "describe_load_balancers"): {"LoadBalancers": [
+        {"LoadBalancerName": "payment-alb-test", "LoadBalancerArn": arn}]}})
+    check = named(run(dev_synth_json, account), f"name: aws_alb.{alb}")
+    assert check.status == FAILED and "payment-alb-test exists in the account" in check.detail
+    assert (f"terraform -chdir=cdktf.out/stacks/TapStacktest import -var 'certificate_arn={ALB_CERTIFICATE}' "
+            f"'aws_alb.{alb}' '{arn}'") in check.fix
+    assert "ENVIRONMENT_SUFFIX" in check.fix
+
+
+def test_a_name_the_state_holds_is_not_looked_up(dev_synth_json: dict[str, Any]) -> None:
+    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
+    account = ready_account()
+    checks = run(dev_synth_json, account, state=_state_with("aws_alb", alb, {"name": "payment-alb-test"}))
+    assert named(checks, "names").status == PASSED and "1 held by this stack's state" in named(checks, "names").detail
+    assert not account.called("elbv2", "describe_load_balancers")
+
+
+def test_a_name_the_state_holds_at_another_address_says_state_mv(dev_synth_json: dict[str, Any]) -> None:
+    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
+    check = named(run(dev_synth_json, ready_account(), state=_state_with("aws_alb", "old_alb",
+                                                                         {"name": "payment-alb-test"})),
+                  f"name: aws_alb.{alb}")
+    assert check.status == FAILED and f"state mv 'aws_alb.old_alb' 'aws_alb.{alb}'" in check.fix
+
+
+def test_a_bucket_name_of_another_account_cannot_be_imported(dev_synth_json: dict[str, Any]) -> None:
+    account = ready_account(answers={("s3", "head_bucket"): client_error("403", "HeadBucket")})
+    failures = [check for check in run(dev_synth_json, account) if check.name.startswith("name: aws_s3_bucket.")]
+    assert len(failures) == 4 and all(check.status == FAILED for check in failures)
+    assert all("another AWS account" in check.detail and "terraform" not in check.fix for check in failures)
+
+
+def test_role_policy_and_service_linked_role_import_ids(dev_synth_json: dict[str, Any]) -> None:
+    slr = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_test"
+    account = ready_account(answers={
+        ("iam", "get_role_policy"): lambda RoleName, PolicyName: {"RoleName": RoleName, "PolicyName": PolicyName},
+        ("iam", "list_roles"): {"Roles": [{"RoleName": "AWSServiceRoleForAutoScaling_test", "Arn": slr}]},
+    })
+    checks = run(dev_synth_json, account)
+    fixes = " ".join(check.fix for check in checks if check.status == FAILED)
+    assert "'payment-api-instance-test:payment-api-install-test'" in fixes
+    assert f"'{slr}'" in fixes
+    assert account.called("iam", "list_roles")[0][1] == {"PathPrefix": "/aws-service-role/autoscaling.amazonaws.com/"}
+
+
+def test_a_denied_lookup_names_the_permission(dev_synth_json: dict[str, Any]) -> None:
+    account = ready_account(answers={("ssm", "get_parameter"): client_error("AccessDeniedException", "GetParameter")})
+    failures = [check for check in run(dev_synth_json, account) if check.name.startswith("name: aws_ssm_parameter.")]
+    assert failures and all("ssm:GetParameter" in check.fix and "deploying principal" in check.fix
+                            for check in failures)
+
+
+# ---------------------------------------------------------------------------------------------- zone and trail
+def _with_zone(zone_id: str, environ: dict[str, str]) -> StackConfig:
+    config = StackConfig.from_env(environ)
+    if not hasattr(config, "hosted_zone_id"):  # before the HOSTED_ZONE_ID setting lands in StackConfig
+        object.__setattr__(config, "hosted_zone_id", zone_id)
+    return config
+
+
+@pytest.mark.parametrize(("zone", "status", "says"), [
+    ({"Name": "pay.example.com.", "Config": {"PrivateZone": False}}, PASSED, "pay.example.com (public)"),
+    ({"Name": "example.com.", "Config": {"PrivateZone": False}}, PASSED, "example.com (public)"),
+    ({"Name": "pay.example.com.", "Config": {"PrivateZone": True}}, FAILED, "private zone"),
+    ({"Name": "other.org.", "Config": {"PrivateZone": False}}, FAILED, "API_DOMAIN=api.pay.example.com is not in"),
+])
+def test_the_hosted_zone(synth_json: dict[str, Any], zone: dict[str, Any], status: str, says: str) -> None:
+    config = _with_zone("Z0123456789", {**PRODUCTION_ENV, "HOSTED_ZONE_ID": "Z0123456789"})
+    account = ready_account(certificates={ALB_CERTIFICATE: issued("api.pay.example.com"),
+                                          FRONTEND_CERTIFICATE: issued("pay.example.com")},
+                            answers={("route53", "get_hosted_zone"): {"HostedZone": {"Id": "Z0123456789", **zone}}})
+    check = named(run(synth_json, account, config=config), "hosted zone")
+    assert check.status == status and says in check.detail
+
+
+def test_a_missing_hosted_zone_fails(dev_synth_json: dict[str, Any]) -> None:
+    config = _with_zone("Z404", {**DEVELOPMENT_ENV, "API_DOMAIN": "api.pay.example.com", "HOSTED_ZONE_ID": "Z404"})
+    account = ready_account(answers={("route53", "get_hosted_zone"): client_error("NoSuchHostedZone")})
+    check = named(run(dev_synth_json, account, config=config), "hosted zone")
+    assert check.status == FAILED and "HOSTED_ZONE_ID" in check.fix
+
+
+def test_no_hosted_zone_no_check(dev_synth_json: dict[str, Any]) -> None:
+    assert not [check for check in run(dev_synth_json, ready_account()) if check.name == "hosted zone"]
+
+
+def test_no_logging_trail_is_a_warning_not_a_failure(dev_synth_json: dict[str, Any]) -> None:
+    for trails in ([], [{"Name": "t", "TrailARN": "arn:aws:cloudtrail:us-east-1:1:trail/t", "HomeRegion": "us-east-1",
+                         "logging": False}],
+                   [{"Name": "w", "TrailARN": "arn:aws:cloudtrail:us-west-2:1:trail/w", "HomeRegion": "us-west-2",
+                     "IsMultiRegionTrail": False, "logging": True}]):
+        check = named(run(dev_synth_json, ready_account(trails=trails)), "CloudTrail")
+        assert check.status == WARNING and "no trail is logging in us-east-1" in check.detail
+
+
+# ---------------------------------------------------------------------------------------------- command line
+def test_cli_bad_input_exits_2(tmp_path: Path, dev_synth_json: dict[str, Any],
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    environ = dict(DEVELOPMENT_ENV)
+    folder = tmp_path / "TapStacktest"
+    assert main([str(folder)], environ) == 2
+    assert "run the synth first" in capsys.readouterr().err
+    folder.mkdir()
+    (folder / "cdk.tf.json").write_text(json.dumps(dev_synth_json), encoding="utf-8")
+    assert main([str(tmp_path)], environ) == 2
+    assert "is not the folder of TapStacktest" in capsys.readouterr().err
+    tfvars = tmp_path / "test.tfvars"
+    tfvars.write_text('certificate_arn = "x"\nsubnets = ["a"]\n', encoding="utf-8")
+    assert main([str(folder), "--tfvars", str(tfvars)], environ) == 2
+    assert f"{tfvars}:2:" in capsys.readouterr().err
+    state = tmp_path / "state.json"
+    state.write_text("[]", encoding="utf-8")
+    assert main([str(folder), "--state", str(state)], environ) == 2
+    assert "not an object" in capsys.readouterr().err
+    assert main([str(folder)], {**environ, "ENVIRONMENT_SUFFIX": "Bad_Suffix"}) == 2
+    assert "ENVIRONMENT_SUFFIX" in capsys.readouterr().err
