@@ -115,6 +115,9 @@ web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http:/
 deploy-frontend: $(STAMP)  ## [deploy] build web/ when needed, upload what changed to the frontend bucket, invalidate CloudFront
 	$(PY) -m tools.deploy_frontend
 
+verify-deployment: $(STAMP)  ## [deploy] read-only checks of the deployed stack (health, TLS, WAF, logs, alarms) from its outputs; VERIFY_WAIT=<seconds> for the first boot
+	$(PY) -m tools.deploy.verify $(if $(VERIFY_WAIT),--wait $(VERIFY_WAIT))
+
 bindings: $(STAMP) $(ARTIFACT)  ## [develop] fast binding loader vs plain import: byte-identical synth output
 	$(PY) -m pytest tests/bindings -q
 

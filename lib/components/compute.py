@@ -83,16 +83,15 @@ from lib.blocks.iam import (
     write_log_stream_statement,
 )
 from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
+from lib.blocks.tls_policies import ALB_HSTS_HEADER, ALB_TLS_POLICY
 from lib.blocks.user_data import render_user_data
 from lib.naming import Naming
 from lib.suppressions import suppress
 
 AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.3 and 1.2, AEAD suites only (GCM, ChaCha20): no CBC
+TLS_POLICY = ALB_TLS_POLICY
 HEALTH_CHECK_PATH = "/health"
-# Strict-Transport-Security on every ALB response (PCI DSS 4.2.1): browsers refuse plain HTTP to the API's name for a
-# year. No preload: adding a domain to the browsers' preload list is the domain owner's decision.
-HSTS_HEADER = "max-age=31536000; includeSubDomains"
+HSTS_HEADER = ALB_HSTS_HEADER  # lib/blocks/tls_policies.py says why
 # The services through which the instances decrypt with the data key (kms:ViaService): the connection string
 # parameter (SSM) and the DB secret (Secrets Manager).
 DATA_KEY_VIA_SERVICES = ("ssm", "secretsmanager")

@@ -49,6 +49,7 @@ from lib.blocks.buckets import (
 )
 from lib.blocks.iam import cloudfront_distribution_access
 from lib.blocks.kms import KeyProps, customer_managed_key
+from lib.blocks.tls_policies import CLOUDFRONT_MINIMUM_PROTOCOL
 from lib.blocks.web_headers import (
     FRAME_OPTION,
     HSTS_MAX_AGE_SECONDS,
@@ -261,5 +262,6 @@ def _viewer_certificate(certificate_arn: str | None) -> CloudfrontDistributionVi
     if certificate_arn is None:
         return CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True)
     return CloudfrontDistributionViewerCertificate(
-        acm_certificate_arn=certificate_arn, ssl_support_method="sni-only", minimum_protocol_version="TLSv1.2_2021",
+        acm_certificate_arn=certificate_arn, ssl_support_method="sni-only",
+        minimum_protocol_version=CLOUDFRONT_MINIMUM_PROTOCOL,
     )

@@ -195,9 +195,10 @@ class Networking(Construct):
             {"Sid": "FindFlowLogGroup", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"],
              "Resource": f"arn:aws:logs:{props.region}:{props.account_id}:log-group:*"},
         ])
-        FlowLog(self, "flow_log", vpc_id=self._vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
-                log_destination=group_arn, iam_role_arn=flow_role.arn, max_aggregation_interval=60,
-                tags=naming.tags("flow-log"))
+        self._flow_log = FlowLog(
+            self, "flow_log", vpc_id=self._vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+            log_destination=group_arn, iam_role_arn=flow_role.arn, max_aggregation_interval=60,
+            tags=naming.tags("flow-log"))
 
     @property
     def vpc_id(self) -> str:
@@ -231,3 +232,8 @@ class Networking(Construct):
     @property
     def flow_log_group_name(self) -> str:
         return self._flow_log_group.name
+
+    @property
+    def flow_log_id(self) -> str:
+        """The VPC's flow log (``ec2:DescribeFlowLogs`` reports its delivery status)."""
+        return self._flow_log.id

@@ -399,3 +399,19 @@ def test_successful_answers_are_not_logged(capsys: pytest.CaptureFixture[str]) -
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
     assert _call(ErrorBodyLogger(_wsgi_app("200 OK", b"<ok/>")), environ) == b"<ok/>"
     assert capsys.readouterr().out == ""
+
+
+def test_email_subscriptions_wait_for_their_recipient(moto_endpoint: str) -> None:
+    sns = client("sns", moto_endpoint)
+    topic = sns.create_topic(Name="patch-alarms")["TopicArn"]
+    email = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com",
+                          ReturnSubscriptionArn=True)["SubscriptionArn"]
+    queue = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:123456789012:patch-q",
+                          ReturnSubscriptionArn=True)["SubscriptionArn"]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=email)["Attributes"]
+    assert (attributes["PendingConfirmation"], attributes["ConfirmationWasAuthenticated"]) == ("true", "false")
+    assert sns.get_subscription_attributes(SubscriptionArn=queue)["Attributes"]["PendingConfirmation"] == "false"
+    # Subscribing again returns the same, still pending, subscription.
+    again = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com", ReturnSubscriptionArn=True)
+    assert again["SubscriptionArn"] == email
+    assert sns.get_subscription_attributes(SubscriptionArn=email)["Attributes"]["PendingConfirmation"] == "true"

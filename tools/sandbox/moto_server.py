@@ -632,6 +632,30 @@ def elbv2_default_scheme() -> None:
     ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]  # fidelity patch
 
 
+# -------------------------------------------------------------------------------------------------- SNS
+# Protocols whose subscriptions AWS confirms only when the recipient follows the link it sends.
+SNS_CONFIRMED_BY_RECIPIENT = ("email", "email-json")
+
+
+@fidelity_patch("E-mail subscriptions are PendingConfirmation until the recipient confirms, which nobody can in the "
+                "emulator (moto confirms every subscription at once, so a check of the confirmation always passes)")
+def sns_email_subscriptions_pending() -> None:
+    """A new ``email``/``email-json`` subscription reads back ``PendingConfirmation=true`` and
+    ``ConfirmationWasAuthenticated=false``, as AWS answers until the link in its confirmation e-mail is opened."""
+    from moto.sns.models import SNSBackend  # pylint: disable=import-outside-toplevel
+
+    original = SNSBackend.subscribe
+
+    def subscribe(self: Any, topic_arn: str, endpoint: str, protocol: str) -> Any:
+        existing = self._find_subscription(topic_arn, endpoint, protocol)
+        subscription = original(self, topic_arn, endpoint, protocol)
+        if existing is None and protocol in SNS_CONFIRMED_BY_RECIPIENT:
+            subscription.attributes.update({"PendingConfirmation": True, "ConfirmationWasAuthenticated": False})
+        return subscription
+
+    SNSBackend.subscribe = subscribe  # type: ignore[method-assign]  # fidelity patch
+
+
 # -------------------------------------------------------------------------------------------------- KMS
 @fidelity_patch("Keys behind alias/aws/* (created on first use, e.g. aws/ebs for encrypted volumes without a key) "
                 "are AWS managed (moto marks them CUSTOMER, so they look like keys the stack forgot)")

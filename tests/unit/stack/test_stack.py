@@ -158,3 +158,23 @@ def test_deletion_protection_off_never_empties_buckets_outside_the_sandbox(tmp_p
     assert db["deletion_protection"] is False and db["skip_final_snapshot"] is True
     assert alb["enable_deletion_protection"] is False
     assert all(not b.get("force_destroy") for b in stack["resource"]["aws_s3_bucket"].values())
+
+
+# What `make verify-deployment` (tools/deploy/verify.py) reads from the outputs, each to the resource it names.
+VERIFIED_OUTPUTS = {
+    "alb_arn": "${aws_alb.compute_alb_", "https_listener_arn": "${aws_alb_listener.compute_https_listener_",
+    "target_group_arn": "${aws_alb_target_group.compute_target_group_",
+    "waf_web_acl_arn": "${aws_wafv2_web_acl.waf_", "cloudfront_web_acl_arn": "${aws_wafv2_web_acl.cdn_firewall_",
+    "flow_log_id": "${aws_flow_log.networking_flow_log_", "sns_topic_arn": "${aws_sns_topic.monitoring_",
+}
+
+
+def test_outputs_name_every_resource_verify_deployment_reads(synth_json):
+    from tools.deploy.verify import REQUIRED_OUTPUTS as VERIFY_READS  # pylint: disable=import-outside-toplevel
+
+    outputs = synth_json["output"]
+    assert set(VERIFY_READS) <= set(outputs), sorted(set(VERIFY_READS) - set(outputs))
+    for name, reference in VERIFIED_OUTPUTS.items():
+        assert outputs[name]["value"].startswith(reference), (name, outputs[name]["value"])
+    flow_log = outputs["flow_log_id"]["value"].removeprefix("${").removesuffix("}").split(".")
+    assert flow_log[2] == "id" and flow_log[1] in synth_json["resource"]["aws_flow_log"]
