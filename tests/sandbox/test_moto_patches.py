@@ -399,3 +399,12 @@ def test_successful_answers_are_not_logged(capsys: pytest.CaptureFixture[str]) -
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
     assert _call(ErrorBodyLogger(_wsgi_app("200 OK", b"<ok/>")), environ) == b"<ok/>"
     assert capsys.readouterr().out == ""
+
+
+def test_hosted_zone_ids_start_with_z(moto_endpoint: str) -> None:
+    route53 = client("route53", moto_endpoint)
+    ids = [route53.create_hosted_zone(Name=f"zone{n}.example.com", CallerReference=f"z-{n}")["HostedZone"]["Id"]
+           for n in range(20)]
+    bare = [zone_id.rsplit("/", 1)[-1] for zone_id in ids]
+    assert all(zone_id.startswith("Z") and len(zone_id) == 22 for zone_id in bare), bare
+    assert len(set(bare)) == len(bare)
