@@ -59,6 +59,10 @@ KMS_KEY_ARN_PATTERN = re.compile(
 IAM_PRINCIPAL_ARN_PATTERN = re.compile(
     r"^arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:(?:root|(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})$")
 
+# A Route 53 hosted zone id as AWS returns it without the "/hostedzone/" prefix (the API allows 32 characters;
+# every id AWS issues starts with Z: Z1D633PJN98FT9, Z0123456789ABCDEFGHIJ).
+HOSTED_ZONE_ID_PATTERN = re.compile(r"Z[A-Z0-9]{1,31}")
+
 REGION_FILE = Path(__file__).resolve().parent / "AWS_REGION"
 # The project root: the local backend keeps its state here, outside every synth output (cdktf's own default).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -157,6 +161,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     frontend_domain: str | None = default("frontend_domain")
     frontend_certificate_arn: str | None = default("frontend_certificate_arn")
     api_domain: str | None = default("api_domain")
+    hosted_zone_id: str | None = default("hosted_zone_id")
     sandbox_endpoint: str | None = default("sandbox_endpoint")
     default_tags: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -230,6 +235,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         self._validate_sizes()
         self._validate_services()
         self._validate_frontend_domain()
+        self._validate_hosted_zone()
         self._validate_sandbox()
         if self.environment_type == PRODUCTION:
             self._validate_production()
@@ -376,6 +382,23 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             raise _fail("FRONTEND_CERTIFICATE_ARN", self.frontend_certificate_arn,
                         "CloudFront only uses ACM certificates from us-east-1",
                         "Request or import the certificate in us-east-1 and give its ARN.")
+
+    def _validate_hosted_zone(self) -> None:
+        zone = self.hosted_zone_id
+        if zone is None:
+            return
+        if not HOSTED_ZONE_ID_PATTERN.fullmatch(zone):
+            bare = zone.rsplit("/", 1)[-1]
+            fix = (f"Give the id alone: HOSTED_ZONE_ID={bare}." if zone.startswith("/hostedzone/")
+                   and HOSTED_ZONE_ID_PATTERN.fullmatch(bare) else
+                   "Copy the zone's id (not its name) from `aws route53 list-hosted-zones-by-name` or the console, "
+                   "e.g. Z0123456789ABCDEFGHIJ, or unset HOSTED_ZONE_ID to create the DNS records yourself.")
+            raise _fail("HOSTED_ZONE_ID", zone, "expected a Route 53 hosted zone id: Z and up to 31 upper-case "
+                        "letters or digits", fix)
+        if self.api_domain is None and self.frontend_domain is None:
+            raise _fail("HOSTED_ZONE_ID", zone, "the stack writes records for API_DOMAIN and FRONTEND_DOMAIN only, "
+                        "and neither is set, so there is nothing to write",
+                        "Set API_DOMAIN and/or FRONTEND_DOMAIN (names in that zone), or unset HOSTED_ZONE_ID.")
 
     def _validate_network(self) -> None:
         problem = vpc_cidr_problem(self.vpc_cidr)

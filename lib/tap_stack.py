@@ -6,7 +6,7 @@ Order matters only where one component consumes another's outputs:
 keys -> network -> security groups -> interface endpoints -> log archive -> WAF (regional, and CloudFront's in us-east-1
 through the provider alias ``us_east_1``) -> database -> frontend -> API release (artifact, runtime parameter: needs
 the database and the frontend's domain) -> compute (reads the release) -> the release's bucket policy (names the
-instance role) -> monitoring.
+instance role) -> monitoring -> DNS records (with ``HOSTED_ZONE_ID``: names -> the ALB and the distribution).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from lib.components.compute import (
     VolumeEncryption,
 )
 from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
+from lib.components.dns import AliasRecord, AliasTarget, DnsRecords, DnsRecordsProps
 from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
 from lib.components.frontend import Frontend, FrontendProps
@@ -46,8 +47,8 @@ from lib.variables import StackVariables, define_variables
 
 # Every service the stack calls; in sandbox mode each is pointed at the local emulator.
 SANDBOX_SERVICES = (
-    "acm", "autoscaling", "cloudfront", "cloudwatch", "ec2", "elbv2", "iam", "kms", "logs", "rds", "s3",
-    "secretsmanager", "sns", "ssm", "sts", "wafv2",
+    "acm", "autoscaling", "cloudfront", "cloudwatch", "ec2", "elbv2", "iam", "kms", "logs", "rds", "route53",
+    "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2",
 )
 SANDBOX_CREDENTIAL = "test"  # moto accepts any static key; never a real credential
 
@@ -96,7 +97,8 @@ class TapStack(TerraformStack):
         self._deployer_arn = DataAwsIamSessionContext(self, "deployer", arn=caller.arn).issuer_arn
         foundation = self._foundation(config, account_id, variables)
         tiers = self._tiers(config, account_id, variables, foundation)
-        for name, (value, description) in stack_outputs(foundation, tiers).items():
+        dns = self._dns(config, tiers)
+        for name, (value, description) in {**stack_outputs(foundation, tiers), **dns_outputs(dns)}.items():
             TerraformOutput(self, name, value=value, description=description)
 
     def _foundation(self, config: StackConfig, account_id: str, variables: StackVariables) -> Foundation:
@@ -180,6 +182,24 @@ class TapStack(TerraformStack):
                 cpu_percent=variables.cpu_alarm_threshold, alb_5xx_rate_percent=variables.alb_5xx_rate_threshold,
                 alarm_email=variables.alarm_email)))
         return Tiers(database=database, release=release, compute=compute, frontend=frontend, monitoring=monitoring)
+
+    def _dns(self, config: StackConfig, tiers: Tiers) -> DnsRecords | None:
+        """With ``HOSTED_ZONE_ID``: alias records for ``API_DOMAIN`` (the ALB) and ``FRONTEND_DOMAIN`` (CloudFront)."""
+        if config.hosted_zone_id is None:
+            return None
+        compute, frontend = tiers.compute, tiers.frontend
+        records = []
+        if config.api_domain is not None:
+            records.append(AliasRecord(key="api", name=config.api_domain, target=AliasTarget(
+                dns_name=compute.alb_dns_name, zone_id=compute.alb_zone_id, evaluate_target_health=True,
+                ipv6=compute.alb_dualstack)))
+        if config.frontend_domain is not None:
+            # AWS refuses EvaluateTargetHealth for a CloudFront target.
+            records.append(AliasRecord(key="frontend", name=config.frontend_domain, target=AliasTarget(
+                dns_name=frontend.distribution_domain_name, zone_id=frontend.distribution_hosted_zone_id,
+                evaluate_target_health=False, ipv6=frontend.distribution_ipv6)))
+        return DnsRecords(self, "dns", props=DnsRecordsProps(hosted_zone_id=config.hosted_zone_id,
+                                                            records=tuple(records)))
 
     def _release(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation, *,
                  database: Database, frontend: Frontend) -> ApiRelease:
@@ -298,3 +318,11 @@ def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "logs_kms_key_arn": (keys.logs_key_arn, "KMS key for logs and alarms"),
         "data_kms_key_arn": (keys.data_key_arn, "KMS key for the database and its secrets"),
     }
+
+
+def dns_outputs(dns: DnsRecords | None) -> dict[str, tuple[Any, str]]:
+    """The names of the alias records the stack wrote (none without ``HOSTED_ZONE_ID``): value and description."""
+    targets = (("api", "the ALB"), ("frontend", "the CloudFront distribution"))
+    return {f"{key}_dns_record_name": (dns.record_name(key),
+                                       f"Route 53 alias record the stack wrote, pointing at {what}")
+            for key, what in targets if dns is not None and dns.has_record(key)}

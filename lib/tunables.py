@@ -228,6 +228,12 @@ TUNABLES: tuple[Tunable, ...] = (
                  "production", pci="6.4.3",
             meaning="the payment API's public name: the checkout's `config.json`, the CSP's `connect-src` and "
                     "the API's CORS origins derive from it and `FRONTEND_DOMAIN`"),
+    Tunable(env="HOSTED_ZONE_ID", field="hosted_zone_id", kind=TEXT,
+            default_doc="unset: no DNS records; point the names at the outputs after apply",
+            rule="a Route 53 hosted zone id (`Z` and up to 31 upper-case letters or digits, without `/hostedzone/`) "
+                 "of a public zone holding `API_DOMAIN` and `FRONTEND_DOMAIN` (the plan checks); only with "
+                 "`API_DOMAIN` or `FRONTEND_DOMAIN`",
+            meaning="the stack writes alias records there: `API_DOMAIN` -> the ALB, `FRONTEND_DOMAIN` -> CloudFront"),
     Tunable(env=None, terraform="certificate_arn", kind=TEXT, default_doc="**required**",
             example="arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
             rule="an ACM certificate ARN in the stack's region; a plan without it fails with \"No value for "

@@ -34,6 +34,8 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-RDS-PARAMETER-APPLY`` immediate for dynamic parameters, pending-reboot for static ones
 - ``PF-CERTIFICATE-REGION`` ALB certificates from the stack's region, CloudFront's from us-east-1
 - ``PF-KEY-SERVICE-ACCESS`` keys let in the services that use them (logs, CloudWatch alarms, CloudFront)
+- ``PF-DNS-ALIAS-TARGET`` Route 53 alias records reference their target (no literal zone id), no target health for
+  CloudFront, and name a host the target serves (distribution aliases, ALB host rules); AAAA only for IPv6 targets
 - deploy-path gates (``rules_gates.py``, what only checkov caught before): ``PF-ALB-HTTPS-ONLY``,
   ``PF-CLOUDFRONT-HTTPS-ONLY``, ``PF-S3-PUBLIC-ACCESS-BLOCK``, ``PF-KMS-ROTATION``, ``PF-RDS-FORCE-SSL``,
   ``PF-ALB-WAF``; with ``PF-ALB-TLS-POLICY`` and ``PF-LOG-RETENTION`` (a short retention written in code);
@@ -57,6 +59,7 @@ from typing import Any
 
 from preflight import (  # noqa: F401  (registers rules)
     rules_deploy,
+    rules_dns,
     rules_first_apply,
     rules_gates,
     rules_names,

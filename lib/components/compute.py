@@ -405,6 +405,16 @@ class Compute(Construct):
         return self._alb.dns_name
 
     @property
+    def alb_zone_id(self) -> str:
+        """The ALB's own hosted zone id (per region): the target of an alias record."""
+        return self._alb.zone_id
+
+    @property
+    def alb_dualstack(self) -> bool:
+        """True when the ALB answers IPv6 too (``ip_address_type`` dualstack); unset means AWS's ipv4."""
+        return self._alb.ip_address_type_input in ("dualstack", "dualstack-without-public-ipv4")
+
+    @property
     def target_group_arn(self) -> str:
         return self._target_group.arn
 

@@ -256,6 +256,16 @@ class Frontend(Construct):
     def distribution_domain_name(self) -> str:
         return self._distribution.domain_name
 
+    @property
+    def distribution_hosted_zone_id(self) -> str:
+        """CloudFront's hosted zone id: the target of an alias record."""
+        return self._distribution.hosted_zone_id
+
+    @property
+    def distribution_ipv6(self) -> bool:
+        """True when the distribution answers IPv6 (``is_ipv6_enabled``); unset means AWS's false."""
+        return self._distribution.is_ipv6_enabled_input is True
+
 
 def _viewer_certificate(certificate_arn: str | None) -> CloudfrontDistributionViewerCertificate:
     """The operator's us-east-1 certificate with TLS 1.2+ when given, else CloudFront's default one."""

@@ -415,3 +415,12 @@ def test_email_subscriptions_wait_for_their_recipient(moto_endpoint: str) -> Non
     again = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com", ReturnSubscriptionArn=True)
     assert again["SubscriptionArn"] == email
     assert sns.get_subscription_attributes(SubscriptionArn=email)["Attributes"]["PendingConfirmation"] == "true"
+
+
+def test_hosted_zone_ids_start_with_z(moto_endpoint: str) -> None:
+    route53 = client("route53", moto_endpoint)
+    ids = [route53.create_hosted_zone(Name=f"zone{n}.example.com", CallerReference=f"z-{n}")["HostedZone"]["Id"]
+           for n in range(20)]
+    bare = [zone_id.rsplit("/", 1)[-1] for zone_id in ids]
+    assert all(zone_id.startswith("Z") and len(zone_id) == 22 for zone_id in bare), bare
+    assert len(set(bare)) == len(bare)

@@ -93,6 +93,18 @@ def _storage_and_edge(c: Callable[[str], Any]) -> Iterable[str]:
     yield from (f"response-headers-policy {p['ResponseHeadersPolicy']['Id']}" for p in policies.get("Items", []))
     wafv2 = c("wafv2")
     yield from (f"waf-web-acl {a['ARN']}" for a in wafv2.list_web_acls(Scope="REGIONAL").get("WebACLs", []))
+    yield from _route53(c)
+
+
+def _route53(c: Callable[[str], Any]) -> Iterable[str]:
+    """Hosted zones and the records in them; a zone's own SOA and NS records come and go with the zone."""
+    route53 = c("route53")
+    for zone in _pages(route53, "list_hosted_zones", "HostedZones"):
+        zone_id = zone["Id"].rsplit("/", 1)[-1]
+        yield f"hosted-zone {zone_id} ({zone['Name']})"
+        yield from (f"dns-record {zone_id} {r['Name']} {r['Type']}"
+                    for r in _pages(route53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id)
+                    if r["Type"] not in ("SOA", "NS"))
 
 
 def _observability(c: Callable[[str], Any]) -> Iterable[str]:
@@ -131,7 +143,7 @@ LISTERS: tuple[tuple[str, Lister], ...] = (
     ("ec2", _ec2),
     ("load balancing and auto scaling", _load_balancing),
     ("database, secrets, parameters", _database),
-    ("s3, cloudfront, waf", _storage_and_edge),
+    ("s3, cloudfront, waf, route 53", _storage_and_edge),
     ("logs, alarms, sns", _observability),
     ("iam, kms, acm", _identity_and_keys),
 )

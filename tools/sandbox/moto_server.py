@@ -675,6 +675,22 @@ def kms_aws_managed_default_keys() -> None:
     KmsBackend.create_alias = create_alias  # type: ignore[method-assign]  # fidelity patch
 
 
+# ---------------------------------------------------------------------------------------------- Route 53
+@fidelity_patch("Route 53 hosted zone ids start with Z, as every id AWS issues does (Z1D633PJN98FT9; moto's own "
+                "comment says so, but it draws all 22 characters at random), so HOSTED_ZONE_ID's check accepts them")
+def route53_zone_ids_start_with_z() -> None:
+    """Make the first character of a generated hosted zone id ``Z``; length and alphabet stay moto's."""
+    from moto.route53 import models  # pylint: disable=import-outside-toplevel
+
+    original = models.HostedZoneIdentifier.generate
+
+    def generate(self: Any, existing_ids: Any = None, tags: Any = None) -> str:
+        zone_id: str = original(self, existing_ids=existing_ids, tags=tags)
+        return zone_id if zone_id.startswith("Z") else "Z" + zone_id[1:]
+
+    models.HostedZoneIdentifier.generate = generate  # type: ignore[method-assign]  # fidelity patch
+
+
 # ------------------------------------------------------------------------------------------------ running
 def apply_fidelity_patches() -> list[str]:
     """Apply every registered patch once per process and return ``name: why`` lines for the log."""

@@ -3,7 +3,8 @@
 Phases, each timed and logged under ``sandbox-logs/``:
 
 emulator   start our patched moto server (child process, free loopback port), import a throwaway
-           self-signed certificate into its ACM, and take an inventory of what exists before apply
+           self-signed certificate into its ACM, create a public hosted zone for its name (``HOSTED_ZONE_ID``:
+           the stack writes the API's alias record there), and take an inventory of what exists before apply
 synth      ``python tap.py`` with ``SANDBOX_ENDPOINT_URL`` (provider endpoints -> emulator, local state)
 init       ``terraform init`` from the offline provider mirror
 plan       ``terraform plan -out`` with ``-var certificate_arn=<the imported certificate>``
@@ -46,6 +47,7 @@ from typing import Any
 
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig, local_state_file  # no cdktf import: cheap
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
+from tools.sandbox.dns import create_sandbox_zone
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 
@@ -309,7 +311,7 @@ def boot_inputs(endpoint: str, region: str, stack_name: str) -> tuple[bytes, str
     return archive, outputs["api_artifact_sha256"], runtime, secret
 
 
-def tool_environment(endpoint: str, region: str, suffix: str) -> dict[str, str]:
+def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: str) -> dict[str, str]:
     """Environment for synth, terraform and pytest: emulator endpoint and test keys, nothing from the user's AWS
     configuration, our terraform CLI config (offline provider mirror)."""
     from tools.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
@@ -322,6 +324,8 @@ def tool_environment(endpoint: str, region: str, suffix: str) -> dict[str, str]:
         "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
         # The name on the sandbox certificate: the listener then forwards only that Host, as in production.
         "API_DOMAIN": SANDBOX_DOMAIN,
+        # The zone the runner made for that name (tools/sandbox/dns.py): the stack writes its alias record there.
+        "HOSTED_ZONE_ID": hosted_zone_id,
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CHECKPOINT_DISABLE": "1",
         "TF_IN_AUTOMATION": "1",
@@ -430,11 +434,12 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         with report.phase("emulator") as phase:
             endpoint = self.moto.start()
             self.certificate_arn = import_sandbox_certificate(client("acm", endpoint, region))
+            hosted_zone_id = create_sandbox_zone(client("route53", endpoint, region))
             self.baseline, errors = take_inventory(endpoint, region)
             if errors:
                 raise PhaseFailed("cannot list resources before apply: " + "; ".join(errors))
             phase.detail = f"{endpoint} (pid {self.moto.pid})"
-        env = tool_environment(endpoint, region, self.config.environment_suffix)
+        env = tool_environment(endpoint, region, self.config.environment_suffix, hosted_zone_id)
         with report.phase("synth"):
             stack_dir = synthesize(env, self.config.stack_name)
         terraform = self.terraform = Terraform(stack_dir, env)

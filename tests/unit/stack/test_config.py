@@ -68,6 +68,12 @@ def test_config_is_immutable() -> None:
     ({"API_DOMAIN": "API.example.com"}, "API_DOMAIN", "lowercase DNS name"),
     ({"API_DOMAIN": "pay.example.com", "FRONTEND_DOMAIN": "pay.example.com",
       "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/x"}, "API_DOMAIN", "name of its own"),
+    ({"HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}, "HOSTED_ZONE_ID", "neither is set"),
+    ({"HOSTED_ZONE_ID": "example.com", "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "hosted zone id"),
+    ({"HOSTED_ZONE_ID": "z0123456789abcdefghij", "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "upper-case"),
+    ({"HOSTED_ZONE_ID": "Z" + "A" * 32, "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "up to 31"),
+    ({"HOSTED_ZONE_ID": "/hostedzone/Z0123456789ABCDEFGHIJ", "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID",
+     "Give the id alone: HOSTED_ZONE_ID=Z0123456789ABCDEFGHIJ."),
 ])
 def test_invalid_values_are_named_with_the_fix(environ, named, hint):
     with pytest.raises(ConfigError) as caught:
@@ -224,3 +230,12 @@ def test_payment_processor_cidrs_default_to_none_and_parse_a_list():
     assert not StackConfig.from_env({}).payment_processor_cidrs
     config = StackConfig.from_env({"PAYMENT_PROCESSOR_EGRESS_CIDRS": " 203.0.113.0/24 ,198.51.100.7/32"})
     assert config.payment_processor_cidrs == ("203.0.113.0/24", "198.51.100.7/32")
+
+
+def test_hosted_zone_is_unset_by_default_and_taken_with_either_domain():
+    assert StackConfig.from_env({}, region_file=Path("/nonexistent")).hosted_zone_id is None
+    for domain in ({"API_DOMAIN": "api.example.com"},
+                   {"FRONTEND_DOMAIN": "pay.example.com",
+                    "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/x"}):
+        config = StackConfig.from_env({**domain, "HOSTED_ZONE_ID": "Z1D633PJN98FT9"}, region_file=Path("/nonexistent"))
+        assert config.hosted_zone_id == "Z1D633PJN98FT9"
