@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lib.artifact import ArtifactMissingError, PaymentApiArtifact, load_artifact
+from lib.artifact import ArtifactKindError, ArtifactMissingError, PaymentApiArtifact, check_kind, load_artifact
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
 from lib.runtime import fast_bindings
 from lib.synth_output import OutputDirError, check_replaceable, mark, resolve_output_dir
@@ -79,15 +79,12 @@ def main() -> int:
         outdir = resolve_output_dir(os.environ.get("CDKTF_OUTDIR"))
         check_replaceable(outdir)
         artifact = load_artifact()
-    except (ConfigError, OutputDirError, ArtifactMissingError) as err:
+        check_kind(artifact, config.environment_type)
+    except (ConfigError, OutputDirError, ArtifactMissingError, ArtifactKindError) as err:
         print(f"Configuration error: {err}", file=sys.stderr)
         return 2
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if config.environment_type == "production" and artifact.build_kind != "production":
-        print(f"warning: {artifact.path.name} is a {artifact.build_kind} build (it trusts the development test CA, "
-              "not RDS): a production stack's instances refuse it at boot. Build the release with `make artifact "
-              "ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or https URL>`.", file=sys.stderr)
     try:
         stack_file = synthesize(config, outdir, artifact)
     except ValueError as err:
