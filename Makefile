@@ -175,7 +175,7 @@ bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory,
 bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, README table
 	$(PY) -m tools.bench_api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
 
-clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or tfvars (lib/synth_output.py)
+clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or files synth did not write (lib/synth_output.py)
 	$(PYTHON) -m lib.synth_output cdktf.out
 	rm -rf cdktf.out dist .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
 		.import_linter_cache

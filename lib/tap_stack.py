@@ -227,7 +227,7 @@ class TapStack(TerraformStack):
     def _configure_backend(self, config: StackConfig) -> None:
         if config.state_bucket is None:
             # Absolute and outside cdktf.out (cdktf's own default): a relative path would put the state in
-            # the stack folder, which every synth replaces.
+            # the stack folder, where synth writes (and refuses to find state).
             LocalBackend(self, path=str(config.local_state_path))
             return
         S3Backend(

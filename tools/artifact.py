@@ -400,8 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[artifact] {error}", file=sys.stderr)
         return 2
     print(f"[artifact] {args.out / pointer['archive']} ({pointer['build_kind']}, sha256 {pointer['sha256']}; "
-          f"CA bundle: {pointer['ca_bundle_source']}; "
-          f"{'verified against the pinned RDS roots' if pointer['ca_bundle_verified'] else 'NOT verified'})")
+          f"CA bundle: {pointer['ca_bundle_source']}"
+          + (("; verified against the pinned RDS roots" if pointer["ca_bundle_verified"] else "; NOT verified")
+             if pointer["build_kind"] == "production" else "") + ")")
     if pointer["build_kind"] == "production" and not pointer["ca_bundle_verified"]:
         print(f"[artifact] warning: an unverified production artifact synthesizes (tests, make compliance) but "
               f"make deploy refuses it; for a deployable one: {PRODUCTION_FIX}", file=sys.stderr)
