@@ -379,6 +379,9 @@ def unverified_production_pointer(cache: Path = CACHE) -> Path:
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        for old in cache.glob("production-unverified-*"):  # builds of earlier inputs (13 MB each)
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
     return pointer
 
 

@@ -262,3 +262,14 @@ def test_the_command_prints_the_archive_kind_hash_and_ca_origin(tmp_path: Path, 
         patch.setattr("sys.stdout", out)
         assert artifact.main(["--out", str(tmp_path)]) == 0
     assert "development, sha256 " in out.getvalue() and "development test CA" in out.getvalue()
+
+
+def test_the_unverified_production_artifact_is_built_once_per_inputs(tmp_path: Path, cache: Path) -> None:
+    (cache / "production-unverified-0000000000000000").mkdir()  # a build of earlier inputs
+    pointer = artifact.unverified_production_pointer(cache)
+    loaded = load_artifact(pointer)
+    assert loaded.build_kind == "production" and loaded.ca_bundle_verified is False
+    stamp = pointer.stat().st_mtime_ns
+    assert artifact.unverified_production_pointer(cache) == pointer and pointer.stat().st_mtime_ns == stamp
+    assert [p.name for p in cache.glob("production-unverified-*")] == [pointer.parent.name]
+    assert pointer.parent.parent == cache, "built in the cache, never in dist/ (the user's own artifact)"
