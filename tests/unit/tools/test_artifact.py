@@ -264,7 +264,7 @@ def test_the_command_prints_the_archive_kind_hash_and_ca_origin(tmp_path: Path, 
     assert "development, sha256 " in out.getvalue() and "development test CA" in out.getvalue()
 
 
-def test_the_unverified_production_artifact_is_built_once_per_inputs(tmp_path: Path, cache: Path) -> None:
+def test_the_unverified_production_artifact_is_built_once_per_inputs(cache: Path) -> None:
     (cache / "production-unverified-0000000000000000").mkdir()  # a build of earlier inputs
     pointer = artifact.unverified_production_pointer(cache)
     loaded = load_artifact(pointer)
