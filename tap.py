@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Entry point: ``python tap.py`` (or ``npx cdktf synth``) synthesizes ``TapStack<suffix>``.
 
-Synthesis goes to a temporary folder next to the output folder and replaces ``cdktf.out`` only once the
+Synthesis goes to a temporary folder next to the output folder and moves into ``cdktf.out`` only once the
 configuration is valid, the stack built and the preflight passed, so bad input never leaves partial or
-unchecked output behind. It replaces only a folder it can prove it wrote (``lib/synth_output.py``), and
+unchecked output behind. It writes only into a folder it can prove it wrote, replaces only the files the last
+synth wrote there and keeps every other one, such as a saved plan (``lib/synth_output.py``), and
 puts the project's provider lock file (``.terraform.lock.hcl``) into each stack folder so that
 ``terraform init`` there verifies the provider against the committed checksums.
 """
@@ -17,10 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lib.artifact import ArtifactMissingError, PaymentApiArtifact, load_artifact
+from lib.artifact import ArtifactKindError, ArtifactMissingError, PaymentApiArtifact, check_kind, load_artifact
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
 from lib.runtime import fast_bindings
-from lib.synth_output import OutputDirError, check_replaceable, mark, resolve_output_dir
+from lib.synth_output import OutputDirError, check_replaceable, replace_output, resolve_output_dir
 from preflight import errors, format_report, run_preflight
 
 PROVIDER_LOCK_FILE = PROJECT_ROOT / ".terraform.lock.hcl"
@@ -58,11 +59,9 @@ def synthesize(config: StackConfig, outdir: Path, artifact: PaymentApiArtifact |
                                  "nothing was written (see the report above)")
         if PROVIDER_LOCK_FILE.is_file():
             shutil.copyfile(PROVIDER_LOCK_FILE, stack_json.parent / PROVIDER_LOCK_FILE.name)
-        mark(staging)
-        check_replaceable(outdir)  # again: the folder may have changed while the stack was built
-        if outdir.exists():
-            shutil.rmtree(outdir)
-        staging.rename(outdir)
+        kept = replace_output(staging, outdir)  # checks the folder again: it may have changed during the build
+        if kept:
+            print(f"Kept in {outdir} (not written by synth, left as they were): {', '.join(kept)}", file=sys.stderr)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return outdir / "stacks" / config.stack_name / "cdk.tf.json"
@@ -79,15 +78,12 @@ def main() -> int:
         outdir = resolve_output_dir(os.environ.get("CDKTF_OUTDIR"))
         check_replaceable(outdir)
         artifact = load_artifact()
-    except (ConfigError, OutputDirError, ArtifactMissingError) as err:
+        check_kind(artifact, config.environment_type)
+    except (ConfigError, OutputDirError, ArtifactMissingError, ArtifactKindError) as err:
         print(f"Configuration error: {err}", file=sys.stderr)
         return 2
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if config.environment_type == "production" and artifact.build_kind != "production":
-        print(f"warning: {artifact.path.name} is a {artifact.build_kind} build (it trusts the development test CA, "
-              "not RDS): a production stack's instances refuse it at boot. Build the release with `make artifact "
-              "ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or https URL>`.", file=sys.stderr)
     try:
         stack_file = synthesize(config, outdir, artifact)
     except ValueError as err:

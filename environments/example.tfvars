@@ -1,7 +1,7 @@
 # Generated from lib/tunables.py by `make docs`; do not edit here. Per-environment values: copy to
 # environments/<suffix>.tfvars, adjust, and pass it to every plan:
 #   terraform -chdir=cdktf.out/stacks/TapStack<suffix> plan -var-file=$PWD/environments/<suffix>.tfvars
-# It lives outside cdktf.out, which every synth replaces. Every value is checked by its variable's validation
+# It lives outside cdktf.out, where synth writes. Every value is checked by its variable's validation
 # block at plan time (a production stack also refuses an empty alarm_email and log_retention_days < 365).
 
 # Required: ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).

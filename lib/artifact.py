@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,11 @@ from pathlib import Path
 from lib.config import PROJECT_ROOT
 
 POINTER = PROJECT_ROOT / "dist" / "payment-api.json"
+POINTER_VARIABLE = "PAYMENT_API_ARTIFACT"
+"""Names another pointer file than ``dist/payment-api.json`` (the tools that synthesize a production stack only to
+check or document it give their unverified production artifact this way; see ``tools/artifact.py``)."""
 BUILD_COMMAND = "make artifact"
+PRODUCTION_BUILD_COMMAND = "make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or URL>"
 
 
 class ArtifactMissingError(ValueError):
@@ -35,6 +40,10 @@ class PaymentApiArtifact:
     """Hex sha256 of the archive: part of the object key, checked by the instance before it installs."""
     build_kind: str
     """``production`` (carries the RDS CA bundle) or ``development`` (the development test CA)."""
+    ca_bundle_verified: bool = False
+    """The build checked its CA bundle holds every pinned RDS root (``tools/data/rds_root_cas.json``). ``False``
+    for development builds and for production builds made with ``--ca-bundle-unverified`` (synth accepts those,
+    ``make deploy`` refuses them). @default ``False`` (pointers written before the field existed)."""
 
     @property
     def object_key(self) -> str:
@@ -42,8 +51,30 @@ class PaymentApiArtifact:
         return f"payment-api/{self.version}/{self.sha256}/{self.path.name}"
 
 
-def load_artifact(pointer: Path = POINTER) -> PaymentApiArtifact:
-    """The artifact the pointer names, checked against the archive's bytes."""
+class ArtifactKindError(ValueError):
+    """The artifact is of the wrong kind for the stack; the message names the command that builds the right one."""
+
+
+def check_kind(artifact: PaymentApiArtifact, environment_type: str) -> None:
+    """Refuse a non-production artifact for a production stack: its instances would refuse it at boot (it trusts
+    the development test CA, not RDS), so the fleet would never serve."""
+    if environment_type == "production" and artifact.build_kind != "production":
+        raise ArtifactKindError(
+            f"{artifact.path.name} is a {artifact.build_kind} build (it trusts the development test CA, not RDS), and "
+            f"a production stack's instances refuse it at boot. Fix: `{PRODUCTION_BUILD_COMMAND}` (AWS's global "
+            "bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem, or a copy of it); to "
+            "synthesize without deploying, `make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE_UNVERIFIED=1`")
+
+
+def default_pointer() -> Path:
+    """``$PAYMENT_API_ARTIFACT`` when set, else ``dist/payment-api.json``."""
+    given = os.environ.get(POINTER_VARIABLE, "").strip()
+    return Path(given).expanduser().resolve() if given else POINTER
+
+
+def load_artifact(pointer: Path | None = None) -> PaymentApiArtifact:
+    """The artifact the pointer names (default :func:`default_pointer`), checked against the archive's bytes."""
+    pointer = default_pointer() if pointer is None else pointer
     fix = f"run `{BUILD_COMMAND}` (or `make synth`, which builds it when missing or stale)"
     if not pointer.is_file():
         raise ArtifactMissingError(f"no payment API artifact ({pointer} is missing): {fix}")
@@ -51,7 +82,8 @@ def load_artifact(pointer: Path = POINTER) -> PaymentApiArtifact:
         data = json.loads(pointer.read_text(encoding="utf-8"))
         path = pointer.parent / str(data["archive"])
         artifact = PaymentApiArtifact(path=path, version=str(data["version"]), sha256=str(data["sha256"]),
-                                      build_kind=str(data["build_kind"]))
+                                      build_kind=str(data["build_kind"]),
+                                      ca_bundle_verified=data.get("ca_bundle_verified") is True)
     except (ValueError, KeyError) as error:
         raise ArtifactMissingError(f"{pointer} is not a pointer written by {BUILD_COMMAND} ({error}): {fix}") from error
     if not re.fullmatch(r"[0-9a-f]{64}", artifact.sha256) or not path.is_file():

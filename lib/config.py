@@ -204,7 +204,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     @property
     def local_state_path(self) -> Path:
         """Absolute path of the local backend's state: in the project root (the sandbox: ``sandbox-state/``),
-        never inside ``cdktf.out``, which every synth replaces."""
+        never inside ``cdktf.out``, where synth writes."""
         return local_state_file(SANDBOX_STATE_DIR if self.sandbox else PROJECT_ROOT, self.stack_name)
 
     @property

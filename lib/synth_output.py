@@ -1,26 +1,30 @@
-"""Where ``python tap.py`` may write, and what it may replace.
+"""Where ``python tap.py`` may write, what it may replace, and what it keeps.
 
-Synth replaces its output folder as a whole. A wrong ``CDKTF_OUTDIR`` (empty, ``.``, ``~``) would then
-delete a checkout, a home folder or anything else, so a folder is replaced only when ``tap.py`` can
-prove it wrote it: the marker file it leaves in every output, or (for outputs written before the
-marker existed) cdktf's own layout and nothing else. Files an operator owns that may sit in an earlier
-output (Terraform state from the old relative local-backend path, tfvars files copied there by an
-earlier README) stop synth with the command that moves them to safety, instead of being deleted.
+A wrong ``CDKTF_OUTDIR`` (empty, ``.``, ``~``) must not let synth touch a checkout, a home folder or anything else,
+so synth writes only into a folder it can prove it wrote: the marker file it leaves in every output, or (for
+outputs written before the marker existed) cdktf's own layout and nothing else. The marker lists every file the
+synth wrote; the next synth replaces exactly those and removes those it no longer writes. Every other file in the
+folder (a saved plan, a tfvars file, notes, ``.terraform/`` after ``terraform init``) is the operator's: it stays
+where it is and synth names it. Terraform state there (the old relative local-backend path) stops synth with the
+command that moves it to safety: state must not live in a folder that synth rewrites.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from lib.config import PROJECT_ROOT
 
 MARKER = ".tap-synth-output"
-MARKER_TEXT = "Written by tap.py: this folder is synth output and is replaced by the next synth.\n"
+MARKER_NOTE = ("Written by tap.py: this folder is synth output. The next synth replaces the files listed here and "
+               "keeps every other file (plans, tfvars, notes).")
 CDKTF_LAYOUT = frozenset({"manifest.json", "stacks"})
-# Files that hold what only the operator has: state of live resources and per-environment values. (Plan
-# files and .terraform/ are derived: the next plan or init makes them again.)
-OPERATOR_FILE_PATTERNS = ("*.tfstate", "*.tfstate.backup", "*.tfvars", "*.tfvars.json")
+# State of live resources: refused in an output folder (it belongs in the project root or an S3 backend).
+STATE_FILE_PATTERNS = ("*.tfstate", "*.tfstate.backup")
+# What a synth wrote before the marker listed its files: cdktf's manifest, each stack's JSON, assets and provider lock.
+LEGACY_WRITTEN = ("manifest.json", "stacks/*/cdk.tf.json", "stacks/*/.terraform.lock.hcl", "stacks/*/assets/**/*")
 
 
 class OutputDirError(ValueError):
@@ -56,15 +60,54 @@ def _looks_like_earlier_cdktf_output(outdir: Path) -> bool:
     return isinstance(manifest, dict) and "stacks" in manifest and "version" in manifest
 
 
-def operator_files(outdir: Path) -> list[Path]:
-    """State, tfvars and plan files inside an earlier output (``.terraform/`` caches excluded)."""
-    found = {path for pattern in OPERATOR_FILE_PATTERNS for path in outdir.rglob(pattern)}
+def _relative_files(folder: Path) -> list[str]:
+    """Every file (or symlink) below ``folder``, as POSIX paths relative to it."""
+    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
+                  if path.is_file() or path.is_symlink())
+
+
+def _inside(relative: str) -> bool:
+    """``relative`` names a path below the output (a marker edited to name ``../x`` cannot make synth delete it)."""
+    path = Path(relative)
+    return bool(relative) and not path.is_absolute() and ".." not in path.parts and relative != MARKER
+
+
+def written_files(outdir: Path) -> set[str]:
+    """The files the last synth wrote in ``outdir`` (relative POSIX paths): the marker's list; for an output written
+    before the marker listed them, cdktf's manifest and each stack's ``cdk.tf.json`` and provider lock."""
+    try:
+        listed = json.loads((outdir / MARKER).read_text(encoding="utf-8"))["files"]
+        if isinstance(listed, list) and all(isinstance(item, str) for item in listed):
+            return {item for item in listed if _inside(item)}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return {path.relative_to(outdir).as_posix() for pattern in LEGACY_WRITTEN for path in outdir.glob(pattern)
+            if path.is_file()}
+
+
+def kept_files(outdir: Path) -> list[str]:
+    """The files in ``outdir`` that synth did not write and keeps: plans, tfvars, notes. A ``.terraform/`` folder
+    (``terraform init``'s cache) is named once, not file by file."""
+    if not outdir.is_dir():
+        return []
+    written = written_files(outdir) | {MARKER}
+    kept = set()
+    for relative in _relative_files(outdir):
+        if relative not in written:
+            parts = Path(relative).parts
+            kept.add("/".join(parts[:parts.index(".terraform") + 1]) + "/" if ".terraform" in parts[:-1] else relative)
+    return sorted(kept)
+
+
+def state_files(outdir: Path) -> list[Path]:
+    """Terraform state inside an earlier output (``.terraform/``'s backend cache excluded)."""
+    found = {path for pattern in STATE_FILE_PATTERNS for path in outdir.rglob(pattern)}
     return sorted(path for path in found if ".terraform" not in path.relative_to(outdir).parts[:-1])
 
 
 def check_replaceable(outdir: Path) -> None:
-    """Raise :class:`OutputDirError` unless ``outdir`` is missing, empty, or an earlier synth output that holds
-    no operator files."""
+    """Raise :class:`OutputDirError` unless synth may write into ``outdir``: missing, empty, or an earlier synth
+    output (marker, or cdktf's layout) that holds no Terraform state."""
     if not outdir.exists():
         return
     if not outdir.is_dir():
@@ -74,33 +117,82 @@ def check_replaceable(outdir: Path) -> None:
         return  # nothing but empty folders (the cdktf CLI leaves cdktf.out/stacks/ behind): nothing to lose
     if not (outdir / MARKER).is_file() and not _looks_like_earlier_cdktf_output(outdir):
         raise OutputDirError(f"{outdir} holds files that tap.py did not write (it has no {MARKER} marker and is "
-                             "not a cdktf output); synth would delete them. Set CDKTF_OUTDIR to a new or empty "
-                             "folder, or move the files away.")
-    kept = operator_files(outdir)
-    if kept:
-        listing = "\n".join(f"  {path}" for path in kept)
+                             "not a cdktf output); synth writes only into its own output. Set CDKTF_OUTDIR to a new "
+                             "or empty folder, or move the files away.")
+    state = state_files(outdir)
+    if state:
+        listing = "\n".join(f"  {path}" for path in state)
         raise OutputDirError(
-            f"{outdir} is an earlier synth output, but it holds files synth would delete:\n{listing}\n"
-            f"Move state files to the project root ({PROJECT_ROOT}), where the local backend now keeps them, "
-            f"and tfvars files to {PROJECT_ROOT / 'environments'}/, then synthesize again.")
+            f"{outdir} is an earlier synth output, but it holds Terraform state:\n{listing}\n"
+            f"Move state files to the project root ({PROJECT_ROOT}), where the local backend now keeps them, then "
+            "synthesize again: state must not live in a folder that synth rewrites.")
 
 
-def mark(outdir: Path) -> None:
-    """Leave the marker that lets a later synth replace ``outdir``."""
-    (outdir / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+def _occupied(outdir: Path, relative: str) -> bool:
+    """Something already sits at ``relative`` in ``outdir``, or a file sits where one of its folders would be."""
+    target = outdir / relative
+    return target.exists() or target.is_symlink() or any(
+        (parent.exists() or parent.is_symlink()) and not parent.is_dir()
+        for parent in target.parents if outdir in parent.parents)
+
+
+def mark(outdir: Path, files: list[str]) -> None:
+    """Write the marker that lists the files synth wrote in ``outdir`` (and lets a later synth write there)."""
+    text = json.dumps({"note": MARKER_NOTE, "files": sorted(files)}, indent=1) + "\n"
+    (outdir / MARKER).write_text(text, encoding="utf-8")
+
+
+def replace_output(staging: Path, outdir: Path) -> list[str]:
+    """Put the synth output of ``staging`` into ``outdir`` and return what was kept (:func:`kept_files`).
+
+    Only files the last synth wrote are replaced or removed; every other file stays where it is. A file of the
+    operator's at a path synth now writes stops synth with its name, before anything changed. The marker lists the
+    union of old and new files while files move, so an interrupted synth leaves a folder the next one still cleans.
+    """
+    check_replaceable(outdir)
+    new = [relative for relative in _relative_files(staging) if relative != MARKER]
+    old = written_files(outdir) if outdir.is_dir() else set()
+    in_the_way = [relative for relative in new
+                  if (relative not in old and _occupied(outdir, relative)) or (outdir / relative).is_dir()]
+    if in_the_way:
+        raise OutputDirError(f"{outdir} holds files of yours where synth now writes: {', '.join(sorted(in_the_way))}. "
+                             "Move them away (plans to plans/, tfvars to environments/), then synthesize again.")
+    outdir.mkdir(parents=True, exist_ok=True)
+    mark(outdir, sorted(old | set(new)))
+    for relative in sorted(old - set(new)):
+        path = outdir / relative
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+        for parent in path.parents:  # the folders synth emptied (a stack of another suffix), not the output
+            if parent == outdir or outdir not in parent.parents or any(parent.iterdir()):
+                break
+            parent.rmdir()
+    for relative in new:
+        (outdir / relative).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / relative, outdir / relative)
+    mark(outdir, new)
+    return kept_files(outdir)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m lib.synth_output FOLDER...``: exit 2 naming what is in the way when a folder may not be
-    replaced (``make clean`` asks before it deletes ``cdktf.out``)."""
+    deleted as a whole (``make clean`` asks before it deletes ``cdktf.out``): not a synth output, state, or any
+    file synth did not write (a saved plan, tfvars, notes)."""
     import sys  # pylint: disable=import-outside-toplevel
 
     problems = []
     for folder in argv if argv is not None else sys.argv[1:]:
+        outdir = Path(folder).resolve()
         try:
-            check_replaceable(Path(folder).resolve())
+            check_replaceable(outdir)
         except OutputDirError as err:
             problems.append(str(err))
+            continue
+        kept = kept_files(outdir)
+        if kept:
+            problems.append(f"{outdir} holds files synth did not write, which deleting it would lose: "
+                            f"{', '.join(kept)}. Move them out first (plans to plans/, tfvars to environments/), "
+                            "or delete them yourself.")
     for problem in problems:
         print(problem, file=sys.stderr)
     return 2 if problems else 0

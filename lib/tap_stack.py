@@ -20,7 +20,7 @@ from cdktf_cdktf_provider_aws.data_aws_iam_session_context import DataAwsIamSess
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.artifact import PaymentApiArtifact, load_artifact
+from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
 from lib.components.api_release import ApiRelease, ApiReleaseProps, ApiRuntimeSettings
 from lib.components.compute import (
     ApiDeployment,
@@ -85,6 +85,7 @@ class TapStack(TerraformStack):
         """``artifact``: the payment API archive to ship (default: the one ``make artifact`` built, in dist/)."""
         super().__init__(scope, construct_id)
         self._artifact = artifact or load_artifact()
+        check_kind(self._artifact, config.environment_type)
         self._configure_provider(config)
         # CloudFront is global: its web ACL, the ACL's logging and that log group's key are created in us-east-1.
         self._edge_provider = self._configure_provider(config, alias="us_east_1", region=EDGE_REGION)
@@ -246,7 +247,7 @@ class TapStack(TerraformStack):
     def _configure_backend(self, config: StackConfig) -> None:
         if config.state_bucket is None:
             # Absolute and outside cdktf.out (cdktf's own default): a relative path would put the state in
-            # the stack folder, which every synth replaces.
+            # the stack folder, where synth writes (and refuses to find state).
             LocalBackend(self, path=str(config.local_state_path))
             return
         S3Backend(

@@ -211,6 +211,20 @@ class StackView:
                     return str(value)
         return None
 
+    def region_of(self, resource: Resource | None = None) -> str | None:
+        """The region ``resource`` is created in: its provider's, whether the default ``aws`` provider or an
+        alias it names (``provider = "aws.us_east_1"``); with no resource, the default provider's (the stack's
+        home region). ``None`` when that region is not known before plan (an expression, a variable without a
+        default, no such provider). Every rule that reads a region asks here, so an aliased resource is judged by
+        the region it really lives in."""
+        alias = str((resource.get("provider") if resource is not None else None) or "aws").partition(".")[2] or None
+        providers = (self.config.get("provider") or {}).get("aws") or []
+        for provider in providers if isinstance(providers, list) else [providers]:
+            if isinstance(provider, Mapping) and (provider.get("alias") or None) == alias:
+                region, _ = self.resolve(provider.get("region"))
+                return region if isinstance(region, str) and region else None
+        return None
+
     @property
     def is_production(self) -> bool:
         return self.environment_type == "production"

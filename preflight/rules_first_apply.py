@@ -25,17 +25,6 @@ DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 # --------------------------------------------------------------------------------------------------- helpers
-def provider_region(view: StackView) -> str | None:
-    """The region of the (first, default) aws provider block, when it is a literal."""
-    providers = (view.config.get("provider") or {}).get("aws") or []
-    blocks = providers if isinstance(providers, list) else [providers]
-    for block in blocks:
-        if isinstance(block, Mapping) and not block.get("alias"):
-            region = block.get("region")
-            return region if isinstance(region, str) and "${" not in region else None
-    return None
-
-
 def _depends_on(resource: Resource) -> set[str]:
     return {str(d) for d in resource.get("depends_on") or []}
 
@@ -128,10 +117,10 @@ def check_cloudfront_log_bucket(view: StackView) -> Iterator[Finding]:
       "CloudFront standard logging cannot deliver to buckets in af-south-1, ap-east-1, eu-south-1 or me-south-1 "
       "(preflight/data/regions.json).")
 def check_cloudfront_log_region(view: StackView) -> Iterator[Finding]:
-    region = provider_region(view)
-    if region not in CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS:
-        return
-    for cdn, _logging, _bucket in _logging_to_buckets(view, "aws_cloudfront_distribution", "logging_config"):
+    for cdn, _logging, bucket in _logging_to_buckets(view, "aws_cloudfront_distribution", "logging_config"):
+        region = view.region_of(bucket)  # the bucket's provider: an aliased bucket lives in the alias's region
+        if region not in CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS:
+            continue
         yield finding("PF-CLOUDFRONT-LOG-REGION", cdn,
                       f"logs go to a bucket of this stack in {region}, where CloudFront standard logging does not "
                       "deliver. Fix: deploy to a supported region (preflight/data/regions.json) or log to a "
@@ -279,8 +268,8 @@ def _certificate_region_findings(view: StackView, resource: Resource, value: Any
 @rule("PF-CERTIFICATE-REGION",
       "An ALB uses ACM certificates from its own region only, CloudFront from us-east-1 only.")
 def check_certificate_regions(view: StackView) -> Iterator[Finding]:
-    region = provider_region(view)
     for listener in view.resources("aws_lb_listener"):
+        region = view.region_of(listener)
         if region and listener.get("certificate_arn"):
             yield from _certificate_region_findings(view, listener, listener.get("certificate_arn"), region,
                                                     "a load balancer only uses certificates from its own region")
@@ -305,10 +294,11 @@ def _key_services(key: Resource) -> set[str]:
       "A customer key must let the service that uses it in: CloudWatch Logs for log groups, CloudWatch for the "
       "alarm topic, CloudFront for the frontend bucket; otherwise creates or deliveries fail at apply or run time.")
 def check_key_service_access(view: StackView) -> Iterator[Finding]:
-    region = provider_region(view) or "<region>"
     uses: list[tuple[Resource, Any, set[str], str]] = []
-    uses += [(g, g.get("kms_key_id"), {f"logs.{region}.amazonaws.com", "logs.amazonaws.com"}, "CloudWatch Logs")
-             for g in view.resources("aws_cloudwatch_log_group")]
+    # CloudWatch Logs of the log group's own region (its provider's: the us-east-1 alias's WAF log group is served
+    # by logs.us-east-1 whatever the stack's home region).
+    uses += [(g, g.get("kms_key_id"), {f"logs.{view.region_of(g) or '<region>'}.amazonaws.com", "logs.amazonaws.com"},
+              "CloudWatch Logs") for g in view.resources("aws_cloudwatch_log_group")]
     alarm_topics = {str(a) for alarm in view.resources("aws_cloudwatch_metric_alarm")
                     for a in (alarm.get("alarm_actions") or [])}
     uses += [(t, t.get("kms_master_key_id"), {"cloudwatch.amazonaws.com"}, "CloudWatch alarms")
@@ -324,7 +314,13 @@ def check_key_service_access(view: StackView) -> Iterator[Finding]:
                                  {"cloudfront.amazonaws.com"}, "CloudFront (origin access control)"))
     for user, key_ref, services, who in uses:
         key = _key_of(view, key_ref)
-        if key is not None and not _key_services(key) & services:
+        if key is not None and None not in (view.region_of(key), view.region_of(user)) and \
+                view.region_of(key) != view.region_of(user):
+            yield finding("PF-KEY-SERVICE-ACCESS", user,
+                          f"{key.address} is created in {view.region_of(key)} but this resource in "
+                          f"{view.region_of(user)}: a KMS key serves its own region only. Fix: create the key "
+                          "through the same provider (alias) as the resource that uses it.")
+        elif key is not None and not _key_services(key) & services:
             yield finding("PF-KEY-SERVICE-ACCESS", user,
                           f"{key.address}'s policy lets no {' / '.join(sorted(services))} principal use the key, so "
                           f"{who} cannot encrypt or decrypt with it. Fix: add an Allow statement for that service "

@@ -208,17 +208,6 @@ def check_log_archive_worm(view: StackView) -> Iterator[Finding]:
 CLOUDFRONT_WAF_REGION = "us-east-1"
 
 
-def _provider_region(view: StackView, resource: Resource) -> str | None:
-    """The region of the provider a resource is created through (``provider = "aws.<alias>"`` or the default)."""
-    alias = str(resource.get("provider") or "aws").partition(".")[2] or None
-    providers = (view.config.get("provider") or {}).get("aws") or []
-    for provider in providers if isinstance(providers, list) else [providers]:
-        if isinstance(provider, Mapping) and provider.get("alias") == alias:
-            region, _ = view.resolve(provider.get("region"))
-            return str(region) if region is not None else None
-    return None
-
-
 def _cloudfront_acl_problem(view: StackView, raw: Any) -> str | None:
     acl, attr = view.referenced(raw)
     if acl is None or acl.type != "aws_wafv2_web_acl":
@@ -228,7 +217,7 @@ def _cloudfront_acl_problem(view: StackView, raw: Any) -> str | None:
         return f"web_acl_id is the web ACL's {attr!r}; for WAFv2 CloudFront takes its ARN"
     if str(acl.get("scope")) != "CLOUDFRONT":
         return f"web ACL {acl.path} has scope {acl.get('scope')!r}; a distribution needs a CLOUDFRONT-scope ACL"
-    region = _provider_region(view, acl)
+    region = view.region_of(acl)
     if region != CLOUDFRONT_WAF_REGION:
         return (f"web ACL {acl.path} is created in {region!r}; CLOUDFRONT-scope ACLs exist only in us-east-1 (give "
                 "it the us-east-1 provider alias)")

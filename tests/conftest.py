@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,6 +18,9 @@ from lib.runtime import fast_bindings  # pylint: disable=wrong-import-position
 
 # Before any test imports cdktf: load only the provider bindings the stack uses (~2 s instead of ~20 s).
 fast_bindings.enable()
+
+if TYPE_CHECKING:
+    from lib.artifact import PaymentApiArtifact
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
@@ -32,6 +37,23 @@ PRODUCTION_ENV = {
 SYNTH_ENV = PRODUCTION_ENV
 
 
+@functools.cache
+def production_artifact() -> PaymentApiArtifact:
+    """An unverified production artifact (the development test CA, ``ca_bundle_verified`` false), built once per
+    inputs into .artifact-cache/: a production stack refuses a development artifact, and these tests synthesize
+    production without deploying it."""
+    from lib.artifact import load_artifact  # pylint: disable=import-outside-toplevel
+    from tools.artifact import unverified_production_pointer  # pylint: disable=import-outside-toplevel
+
+    return load_artifact(unverified_production_pointer())
+
+
+def artifact_for(environ: Mapping[str, str]) -> PaymentApiArtifact | None:
+    """The artifact a test synth of ``environ`` ships: :func:`production_artifact` for a production stack, else
+    ``None`` (the stack's default, dist/'s development build)."""
+    return production_artifact() if environ.get("ENVIRONMENT_TYPE") == "production" else None
+
+
 def synth_stack(tmp_dir: Path, environ: dict[str, str]) -> dict[str, Any]:
     """Synthesize ``TapStack`` for ``environ`` in this process and return the stack's JSON."""
     from cdktf import App  # pylint: disable=import-outside-toplevel
@@ -41,7 +63,7 @@ def synth_stack(tmp_dir: Path, environ: dict[str, str]) -> dict[str, Any]:
 
     config = StackConfig.from_env(environ)
     app = App(outdir=str(tmp_dir))
-    TapStack(app, config.stack_name, config=config)
+    TapStack(app, config.stack_name, config=config, artifact=artifact_for(environ))
     app.synth()
     return json.loads((tmp_dir / "stacks" / config.stack_name / "cdk.tf.json").read_text(encoding="utf-8"))
 

@@ -167,13 +167,17 @@ def synthesize(environ: Mapping[str, str]) -> dict[str, Any]:
     fast_bindings.enable()
     from cdktf import App  # pylint: disable=import-outside-toplevel
 
+    from lib.artifact import load_artifact  # pylint: disable=import-outside-toplevel
     from lib.config import StackConfig  # pylint: disable=import-outside-toplevel
     from lib.tap_stack import TapStack  # pylint: disable=import-outside-toplevel
+    from tools.artifact import unverified_production_pointer  # pylint: disable=import-outside-toplevel
 
     config = StackConfig.from_env(dict(environ))
+    # A production stack refuses a development artifact: it gets an unverified production one (never deployed).
+    artifact = load_artifact(unverified_production_pointer()) if config.environment_type == "production" else None
     with tempfile.TemporaryDirectory(prefix="tap-addresses-") as outdir:
         app = App(outdir=outdir)
-        TapStack(app, config.stack_name, config=config)
+        TapStack(app, config.stack_name, config=config, artifact=artifact)
         app.synth()
         stack_file = Path(outdir) / "stacks" / config.stack_name / "cdk.tf.json"
         return json.loads(stack_file.read_text(encoding="utf-8"))

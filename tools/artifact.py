@@ -1,6 +1,7 @@
 """``make artifact``: the payment API as one versioned, reproducible archive that instances install offline.
 
-    python -m tools.artifact [--kind development|production] [--ca-bundle PATH_OR_URL] [--out dist]
+    python -m tools.artifact [--kind development|production] [--ca-bundle PATH_OR_URL] [--ca-bundle-unverified]
+                             [--out dist]
 
 The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-api-<version>/``:
 
@@ -12,11 +13,19 @@ The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-
 - ``rds-ca-bundle.pem``: the CA bundle ``sslmode=verify-full`` checks RDS against. A production build takes it from
   ``RDS_CA_BUNDLE`` (a path, or a URL such as AWS's global bundle) and refuses to build without it; a development
   build (the sandbox, local runs) carries the development test CA of ``tools/payment_api/testca.py`` instead,
-- ``manifest.json``: version, build kind, the CA bundle's sha256 and where it came from, every file's sha256.
+- ``manifest.json``: version, build kind, the CA bundle's sha256, where it came from and whether it was verified,
+  every file's sha256.
+
+A production bundle is verified: it must hold every RDS root CA pinned in ``tools/data/rds_root_cas.json`` (SHA-256
+fingerprints of the per-region "Amazon RDS <region> Root CA ..." roots of every supported region); a missing root
+stops the build naming it, extra certificates are named in a warning. Where AWS's bundle cannot be fetched (these
+machines, CI), ``--ca-bundle-unverified`` builds a production artifact from the development test CA (or the PEM
+given): the manifest and the pointer then say ``"ca_bundle_verified": false``; synth (tests, ``make compliance``)
+accepts such an artifact, ``make deploy`` refuses it.
 
 Next to it: ``<archive>.sha256`` and ``dist/payment-api.json``, the pointer the stack reads at synth time (archive,
-version, kind, sha256). Reproducible: sorted entries, mtime ``SOURCE_DATE_EPOCH``, owner 0/0, gzip mtime 0
-(``tests/unit/tools/test_artifact.py`` builds twice and compares the bytes).
+version, kind, sha256, ``ca_bundle_verified``). Reproducible: sorted entries, mtime ``SOURCE_DATE_EPOCH``, owner
+0/0, gzip mtime 0 (``tests/unit/tools/test_artifact.py`` builds twice and compares the bytes).
 """
 
 from __future__ import annotations
@@ -28,9 +37,11 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import tomllib
 import urllib.request
 import zipfile
@@ -39,6 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -55,6 +68,9 @@ KINDS = ("development", "production")
 CA_BUNDLE_VARIABLE = "RDS_CA_BUNDLE"
 AWS_GLOBAL_BUNDLE = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 CA_BUNDLE_FILE = "rds-ca-bundle.pem"
+UNVERIFIED_VARIABLE = "RDS_CA_BUNDLE_UNVERIFIED"
+PINNED_ROOTS_FILE = ROOT / "tools" / "data" / "rds_root_cas.json"
+PRODUCTION_FIX = "make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or https URL of AWS's global bundle>"
 # 1980-01-01: the earliest time a zip entry can carry; used for every wheel and tar entry.
 SOURCE_DATE_EPOCH = 315532800
 # The instances: CPython 3.11 from the Amazon Linux 2023 repository, glibc 2.34, x86_64.
@@ -73,10 +89,45 @@ class ArtifactError(ValueError):
 
 @dataclass(frozen=True)
 class CaBundle:
-    """The PEM bytes and where they came from (recorded in the manifest)."""
+    """The PEM bytes, where they came from and whether they hold every pinned RDS root (recorded in the manifest)."""
 
     pem: bytes
     source: str
+    verified: bool = False
+
+
+def pinned_roots(path: Path | None = None) -> dict[str, str]:
+    """``{sha256 fingerprint: certificate name}`` of the RDS root CAs a production bundle must hold
+    (@default :data:`PINNED_ROOTS_FILE`)."""
+    data = json.loads((path or PINNED_ROOTS_FILE).read_text(encoding="utf-8"))
+    return {str(root["sha256"]).lower(): str(root["name"]) for root in data["roots"]}
+
+
+def _certificate_name(certificate: x509.Certificate) -> str:
+    names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else certificate.subject.rfc4514_string()
+
+
+def verify_bundle(pem: bytes, given: str, pinned: dict[str, str] | None = None) -> list[str]:
+    """Raise :class:`ArtifactError` naming every pinned root ``pem`` lacks; return the names of the certificates
+    it holds beyond them (a warning, not an error: AWS's bundle also carries intermediates and other regions)."""
+    pinned = pinned_roots() if pinned is None else pinned
+    try:
+        certificates = x509.load_pem_x509_certificates(pem)
+    except ValueError as error:
+        raise ArtifactError(f"{CA_BUNDLE_VARIABLE}={given}: not a readable PEM certificate bundle ({error})") from error
+    held = {certificate.fingerprint(hashes.SHA256()).hex(): certificate for certificate in certificates}
+    missing = sorted(name for fingerprint, name in pinned.items() if fingerprint not in held)
+    if missing:
+        what = (f"holds none of the {len(pinned)} RDS root CAs pinned in {PINNED_ROOTS_FILE.name} (it is not "
+                "AWS's RDS bundle)" if len(missing) == len(pinned) else
+                f"lacks {len(missing)} of the {len(pinned)} RDS root CAs pinned in {PINNED_ROOTS_FILE.name}: "
+                f"{', '.join(missing)}")
+        raise ArtifactError(
+            f"{CA_BUNDLE_VARIABLE}={given} {what}. Fix: give AWS's global bundle "
+            f"({AWS_GLOBAL_BUNDLE}) or a copy of it; only to synthesize without deploying, build with "
+            f"{UNVERIFIED_VARIABLE}=1 (--ca-bundle-unverified)")
+    return sorted(_certificate_name(cert) for fingerprint, cert in held.items() if fingerprint not in pinned)
 
 
 def project() -> dict[str, Any]:
@@ -189,22 +240,47 @@ def check_closed(wheels: list[Path]) -> None:
                             + "; ".join(problems))
 
 
-def ca_bundle(kind: str, given: str | None) -> CaBundle:
-    """The CA bundle the artifact carries: ``given`` (path or URL), or the development test CA outside production."""
+DEVELOPMENT_CA_SOURCE = "development test CA (tools/payment_api/testca.py; public key, not for production)"
+
+
+def ca_bundle(kind: str, given: str | None, *, unverified: bool = False) -> CaBundle:
+    """The CA bundle the artifact carries: ``given`` (path or URL), or the development test CA outside production.
+
+    A production bundle must hold every pinned RDS root (:func:`verify_bundle`); ``unverified`` (production only)
+    skips that and takes the development test CA when no bundle is given: an artifact to synthesize, not deploy.
+    """
+    if unverified and kind != "production":
+        raise ArtifactError(f"{UNVERIFIED_VARIABLE}=1 (--ca-bundle-unverified) is for ARTIFACT_KIND=production only; "
+                            "a development artifact is never verified. Fix: drop it, or add ARTIFACT_KIND=production")
     if not given:
-        if kind == "production":
+        if kind == "production" and not unverified:
             raise ArtifactError(
                 f"{CA_BUNDLE_VARIABLE} is not set: a production artifact must carry the RDS CA bundle that "
                 "sslmode=verify-full checks the database against. Fix: on a build machine with internet, "
                 f"`make artifact ARTIFACT_KIND=production {CA_BUNDLE_VARIABLE}={AWS_GLOBAL_BUNDLE}`, or give the "
-                "path of a copy downloaded from there")
-        return CaBundle(pem=development_ca().pem,
-                        source="development test CA (tools/payment_api/testca.py; public key, not for production)")
+                f"path of a copy downloaded from there (only to synthesize, not deploy: {UNVERIFIED_VARIABLE}=1)")
+        return CaBundle(pem=development_ca().pem, source=DEVELOPMENT_CA_SOURCE)
+    bundle = _read_bundle(given)
+    if kind != "production" or unverified:
+        return bundle
+    extra = verify_bundle(bundle.pem, given)
+    if extra:
+        print(f"[artifact] warning: {CA_BUNDLE_VARIABLE}={given} holds {len(extra)} certificate(s) beyond the pinned "
+              f"RDS roots (kept in the bundle): {', '.join(extra)}", file=sys.stderr)
+    return CaBundle(pem=bundle.pem, source=bundle.source, verified=True)
+
+
+def _read_bundle(given: str) -> CaBundle:
+    """The PEM bytes of a path or an https URL."""
     if re.match(r"https?://", given):
         if not given.startswith("https://"):
             raise ArtifactError(f"{CA_BUNDLE_VARIABLE}={given}: fetch the bundle over https")
-        with urllib.request.urlopen(given, timeout=30) as response:
-            pem = response.read()
+        try:
+            with urllib.request.urlopen(given, timeout=30) as response:
+                pem = response.read()
+        except OSError as error:
+            raise ArtifactError(f"{CA_BUNDLE_VARIABLE}={given}: cannot download it ({error}). Fix: download it on a "
+                                "machine that reaches it and give the file's path") from error
     else:
         path = Path(given)
         if not path.is_file():
@@ -235,11 +311,12 @@ def _tar_bytes(entries: dict[str, bytes]) -> bytes:
     return compressed.getvalue()
 
 
-def build(kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None = None) -> dict[str, str]:
+def build(kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None = None, *,
+          unverified: bool = False) -> dict[str, Any]:
     """Build the archive into ``out``; return the pointer written to ``out/payment-api.json``."""
     if kind not in KINDS:
         raise ArtifactError(f"ARTIFACT_KIND={kind}: use one of {', '.join(KINDS)}")
-    bundle = ca_bundle(kind, ca_source)
+    bundle = ca_bundle(kind, ca_source, unverified=unverified)
     version = str(project()["version"])
     out.mkdir(parents=True, exist_ok=True)
     wheels = download_wheelhouse(locked_requirements(), cache or CACHE)
@@ -251,7 +328,8 @@ def build(kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None
     service_wheel.unlink()
     manifest: dict[str, Any] = {"name": "payment-api", "version": version, "build_kind": kind, "python": "cp311",
                 "platform": "manylinux x86_64", "service_wheel": service_wheel.name,
-                "ca_bundle": {"file": CA_BUNDLE_FILE, "sha256": _sha256(bundle.pem), "source": bundle.source},
+                "ca_bundle": {"file": CA_BUNDLE_FILE, "sha256": _sha256(bundle.pem), "source": bundle.source,
+                              "verified": bundle.verified},
                 "files": {name: _sha256(data) for name, data in sorted(files.items())}}
     entries = {f"{top}/{name}": data for name, data in files.items()}
     entries[f"{top}/manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
@@ -263,8 +341,47 @@ def build(kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None
     digest = _sha256(archive)
     (out / f"{name}.sha256").write_text(f"{digest}  {name}\n", encoding="utf-8")
     pointer = {"archive": name, "version": version, "build_kind": kind, "sha256": digest,
-               "ca_bundle_sha256": manifest["ca_bundle"]["sha256"], "ca_bundle_source": bundle.source}
+               "ca_bundle_sha256": manifest["ca_bundle"]["sha256"], "ca_bundle_source": bundle.source,
+               "ca_bundle_verified": bundle.verified}
     (out / POINTER_NAME).write_text(json.dumps(pointer, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return pointer
+
+
+def _inputs_digest() -> str:
+    """A hash of everything a build reads (the service, its lock, the builder, the test CA, the pinned roots)."""
+    files = sorted(path for path in SERVICE.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+                   and ".egg-info" not in str(path))
+    files += [Path(__file__).resolve(), ROOT / "tools" / "payment_api" / "testca.py", PINNED_ROOTS_FILE]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def unverified_production_pointer(cache: Path = CACHE) -> Path:
+    """The pointer of an unverified production artifact built from the development test CA, built once per inputs
+    into ``cache`` (seconds: the wheelhouse is cached there too).
+
+    For whatever synthesizes a production stack without deploying it: the unit tests, ``make compliance``,
+    ``make upgrade-check``, ``make regions``. ``dist/`` is left alone (it holds the user's own artifact).
+    """
+    folder = cache / f"production-unverified-{_inputs_digest()}"
+    pointer = folder / POINTER_NAME
+    if not pointer.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache))
+        try:
+            build("production", None, staging, cache, unverified=True)
+            try:
+                staging.rename(folder)
+            except OSError:  # another process finished the same build first: keep its (identical) bytes
+                if not pointer.is_file():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        for old in cache.glob("production-unverified-*"):  # builds of earlier inputs (13 MB each)
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
     return pointer
 
 
@@ -273,15 +390,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", default=os.environ.get("ARTIFACT_KIND") or "development", choices=KINDS)
     parser.add_argument("--ca-bundle", default=os.environ.get(CA_BUNDLE_VARIABLE) or None,
                         help=f"path or https URL of the RDS CA bundle (default: ${CA_BUNDLE_VARIABLE})")
+    parser.add_argument("--ca-bundle-unverified", action="store_true",
+                        default=os.environ.get(UNVERIFIED_VARIABLE, "").strip() == "1",
+                        help="production only: skip the pinned-root check (the development test CA when no bundle is "
+                             f"given); recorded as ca_bundle_verified=false, which make deploy refuses "
+                             f"(default: ${UNVERIFIED_VARIABLE}=1)")
     parser.add_argument("--out", type=Path, default=DIST)
     args = parser.parse_args(argv)
     try:
-        pointer = build(args.kind, args.ca_bundle, args.out)
+        pointer = build(args.kind, args.ca_bundle, args.out, unverified=args.ca_bundle_unverified)
     except ArtifactError as error:
         print(f"[artifact] {error}", file=sys.stderr)
         return 2
     print(f"[artifact] {args.out / pointer['archive']} ({pointer['build_kind']}, sha256 {pointer['sha256']}; "
-          f"CA bundle: {pointer['ca_bundle_source']})")
+          f"CA bundle: {pointer['ca_bundle_source']}"
+          + (("; verified against the pinned RDS roots" if pointer["ca_bundle_verified"] else "; NOT verified")
+             if pointer["build_kind"] == "production" else "") + ")")
+    if pointer["build_kind"] == "production" and not pointer["ca_bundle_verified"]:
+        print(f"[artifact] warning: an unverified production artifact synthesizes (tests, make compliance) but "
+              f"make deploy refuses it; for a deployable one: {PRODUCTION_FIX}", file=sys.stderr)
     return 0
 
 

@@ -37,8 +37,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # pylint: disable=wrong-import-position
+from lib.artifact import POINTER_VARIABLE  # noqa: E402
 from preflight import RULES, Rule, errors, run_preflight  # noqa: E402
 from preflight.model import PCI_REQUIREMENTS  # noqa: E402
+from tools.artifact import unverified_production_pointer  # noqa: E402
 from tools.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "compliance.md"
@@ -371,7 +373,9 @@ def synthesize_report_stack() -> Path:
             "TAP_FAST_BINDINGS", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if k in keep}
     outdir = REPORT_DIR / "cdktf.out"
-    env.update({**REPORT_CONFIGURATION, "CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1"})
+    # A production stack refuses a development artifact: the report's gets an unverified production one.
+    env.update({**REPORT_CONFIGURATION, "CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1",
+                POINTER_VARIABLE: str(unverified_production_pointer())})
     result = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                             check=False, timeout=900)
     if result.returncode != 0:

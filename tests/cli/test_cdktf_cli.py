@@ -1,4 +1,4 @@
-"""``npx cdktf synth`` works on a fresh set-up and never touches local Terraform state.
+"""``npx cdktf synth`` works on a fresh set-up and never touches local Terraform state nor a saved plan.
 
 The README promises that ``cdktf deploy`` works; its synth step is the part this project owns (``cdktf.json``
 runs ``.venv/bin/python tap.py``). Local state lives in the project root, so two synths through the CLI
@@ -55,10 +55,15 @@ def test_cdktf_synth_twice_keeps_local_state(tmp_path: Path, live_state: Path) -
     if shutil.which("npx") is None or not (ROOT / "node_modules" / ".bin" / "cdktf").exists():
         pytest.fail("the pinned cdktf CLI is not installed: run `make setup` (npm ci)")
     outdir = tmp_path / "cdktf.out"
+    plan = outdir / "stacks" / f"TapStack{SUFFIX}" / f"{SUFFIX}.tfplan"
     for _ in range(2):
         result = _cdktf("synth", outdir=outdir)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"Synthesized TapStack{SUFFIX}" in result.stdout + result.stderr
+        if not plan.exists():  # saved where the README once saved it: the second synth keeps it and says so
+            plan.write_bytes(b"a saved plan")
+    assert plan.read_bytes() == b"a saved plan"
+    assert f"stacks/TapStack{SUFFIX}/{SUFFIX}.tfplan" in result.stdout + result.stderr
     stack = json.loads((outdir / "stacks" / f"TapStack{SUFFIX}" / "cdk.tf.json").read_text(encoding="utf-8"))
     assert stack["terraform"]["backend"] == {"local": {"path": str(live_state)}}
     assert live_state.read_text(encoding="utf-8") == LIVE_STATE

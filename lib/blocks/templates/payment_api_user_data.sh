@@ -58,6 +58,11 @@ if [ "$(setting environment)" = production ] && [ "$kind" != production ]; then
   echo "boot: refusing a $kind artifact in production (it trusts the development test CA, not RDS)"
   exit 1
 fi
+# An instance cannot tell AWS's RDS bundle from another PEM: only the build could (make deploy refuses what it did not
+# verify). Said here so a failing verify-full is traced to its cause; a bundle without RDS's roots fails closed.
+if [ "$(jq -r '.ca_bundle.verified // false' "$APP/manifest.json")" != true ]; then
+  echo "boot: warning: the artifact's CA bundle was not verified against the pinned RDS roots at build time"
+fi
 python3.11 -m venv "$APP/venv"
 "$APP/venv/bin/pip" install --quiet --no-index --find-links "$APP/wheelhouse" \
   "$APP/$(jq -er .service_wheel "$APP/manifest.json")"

@@ -14,7 +14,7 @@ import pytest
 
 from lib.artifact import load_artifact
 from lib.blocks.user_data import MAX_ENCODED_BYTES
-from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV
+from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV, production_artifact
 from tests.unit.helpers import by_path, only, ref
 
 HARDENING = ("NoNewPrivileges=yes", "CapabilityBoundingSet=\n", "AmbientCapabilities=\n", "ProtectSystem=strict",
@@ -34,7 +34,7 @@ def unit(script: str, name: str) -> str:
 
 
 def test_the_artifact_is_uploaded_under_its_version_and_hash(resources: dict[str, Any]) -> None:
-    artifact = load_artifact()
+    artifact = production_artifact()  # the production stack (resources) ships the tests' production build
     obj = by_path(resources, "aws_s3_object", "api_release/artifact")[1]
     bucket_name, _ = by_path(resources, "aws_s3_bucket", "api_release/bucket")
     assert obj["bucket"] == ref("aws_s3_bucket", bucket_name)
@@ -163,3 +163,16 @@ def test_production_needs_a_named_processor() -> None:
     with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR='Stripe!'"):
         StackConfig.from_env({**PRODUCTION_ENV, "PAYMENT_PROCESSOR": "Stripe!"}, region_file=Path("/nonexistent"))
     assert StackConfig.from_env(dict(DEVELOPMENT_ENV), region_file=Path("/nonexistent")).api_processor == "simulated"
+
+
+def test_the_boot_refuses_a_development_artifact_in_production_and_flags_an_unverified_bundle(
+        resources: dict[str, Any]) -> None:
+    """The instance reads the kind and the verification from the manifest: a non-production build stops the boot of
+    a production instance; an unverified bundle is said in the boot log, not refused (the instance cannot verify
+    it; `make deploy` refuses such an artifact before it ships, and a bundle without RDS's roots fails closed)."""
+    script = user_data(resources)
+    refusal = 'if [ "$(setting environment)" = production ] && [ "$kind" != production ]; then'
+    assert refusal in script and script.index(refusal) < script.index("exit 1", script.index(refusal))
+    assert "jq -r '.ca_bundle.verified // false'" in script
+    assert "was not verified against the pinned RDS roots" in script
+    assert script.index(refusal) < script.index("python3.11 -m venv"), "checked before anything is installed"

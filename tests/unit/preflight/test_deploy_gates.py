@@ -17,7 +17,7 @@ import pytest
 
 from lib.config import StackConfig
 from preflight import Severity, errors, run_preflight
-from tests.conftest import PRODUCTION_ENV
+from tests.conftest import PRODUCTION_ENV, production_artifact
 from tests.unit.preflight.test_preflight import assert_caught, assert_clean, only, res, stack
 
 # ------------------------------------------------------------------------------------------ small fixtures
@@ -261,7 +261,7 @@ def test_each_regression_stops_synth(regression: str, tmp_path: Path, monkeypatc
     monkeypatch.setattr(tap_stack, "TapStack", MutatedStack)
     outdir = tmp_path / "cdktf.out"
     with pytest.raises(tap.PreflightError, match="preflight found"):
-        tap.synthesize(StackConfig.from_env(dict(PRODUCTION_ENV)), outdir)
+        tap.synthesize(StackConfig.from_env(dict(PRODUCTION_ENV)), outdir, production_artifact())
     report = capsys.readouterr().err
     assert any(line.startswith("[ERROR] " + rule_id) and fragment in line for line in report.splitlines()), report
     assert not outdir.exists()

@@ -10,10 +10,11 @@ import pytest
 
 import tap
 from lib import artifact
-from lib.artifact import ArtifactMissingError, load_artifact
+from lib.artifact import ArtifactKindError, ArtifactMissingError, check_kind, load_artifact
+from tests.conftest import PRODUCTION_ENV
 
 
-def pointer(folder: Path, archive: bytes, **overrides: str) -> Path:
+def pointer(folder: Path, archive: bytes, **overrides: object) -> Path:
     (folder / "payment-api-0.1.0-development.tar.gz").write_bytes(archive)
     data = {"archive": "payment-api-0.1.0-development.tar.gz", "version": "0.1.0", "build_kind": "development",
             "sha256": hashlib.sha256(archive).hexdigest(), **overrides}
@@ -51,3 +52,34 @@ def test_tap_without_an_artifact_exits_2_with_the_command(monkeypatch: pytest.Mo
     assert "Configuration error: no payment API artifact" in err and "`make artifact`" in err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
     assert artifact.POINTER.name == "payment-api.json"
+
+
+def test_the_pointer_says_whether_the_ca_bundle_was_verified(tmp_path: Path) -> None:
+    assert load_artifact(pointer(tmp_path, b"archive", ca_bundle_verified=True)).ca_bundle_verified is True
+    assert load_artifact(pointer(tmp_path, b"archive", ca_bundle_verified="true")).ca_bundle_verified is False
+    assert load_artifact(pointer(tmp_path, b"archive")).ca_bundle_verified is False, "older pointers: unverified"
+
+
+def test_a_production_stack_refuses_a_development_artifact(monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    development = load_artifact(pointer(tmp_path, b"archive"))
+    for key, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(tap, "load_artifact", lambda: development)
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
+    assert tap.main() == 2
+    err = capsys.readouterr().err
+    assert "Configuration error: payment-api-0.1.0-development.tar.gz is a development build" in err
+    assert "`make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or URL>`" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+    with pytest.raises(ArtifactKindError, match="production stack's instances refuse it at boot"):
+        check_kind(development, "production")
+    check_kind(development, "development")  # a development stack takes it
+
+
+def test_the_pointer_variable_names_another_artifact(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = pointer(tmp_path, b"another archive")
+    monkeypatch.setenv(artifact.POINTER_VARIABLE, str(path))
+    assert load_artifact().sha256 == hashlib.sha256(b"another archive").hexdigest()
+    monkeypatch.delenv(artifact.POINTER_VARIABLE)
+    assert artifact.default_pointer() == artifact.POINTER

@@ -6,6 +6,7 @@ The wheelhouse is faked (tiny wheels in the cache folder the lock maps to), so t
 from __future__ import annotations
 
 import base64
+import datetime
 import gzip
 import hashlib
 import io
@@ -16,7 +17,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from lib.artifact import load_artifact
 from tools import artifact
 from tools.payment_api.testca import development_ca
 
@@ -104,15 +110,93 @@ def test_production_refuses_to_build_without_the_ca_bundle(tmp_path: Path, cache
     assert artifact.main(["--kind", "production", "--out", str(tmp_path)]) == 2
 
 
-def test_production_records_the_given_bundle_and_where_it_came_from(tmp_path: Path, cache: Path) -> None:
+def self_signed(name: str) -> bytes:
+    """A throw-away self-signed CA certificate (PEM) named ``name``: stands in for an RDS root."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                   .sign(key, hashes.SHA256()))
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture(name="pinned")
+def fake_pinned_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Two roots pinned in a data file of the same shape as tools/data/rds_root_cas.json (their PEM by name)."""
+    roots = {name: self_signed(name) for name in ("Amazon RDS test-1 Root CA RSA2048 G1",
+                                                  "Amazon RDS test-1 Root CA ECC384 G1")}
+    data = {"roots": [{"name": name, "sha256": x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()}
+                      for name, pem in roots.items()]}
+    path = tmp_path / "pinned.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(artifact, "PINNED_ROOTS_FILE", path)
+    return roots
+
+
+def test_the_pinned_roots_cover_every_supported_region_with_sourced_fingerprints() -> None:
+    data = json.loads(artifact.PINNED_ROOTS_FILE.read_text(encoding="utf-8"))
+    assert data["_source"] and data["_retrieved"]
+    supported = json.loads((ROOT / "preflight" / "data" / "regions.json").read_text())["supported"]
+    names = {root["name"] for root in data["roots"]}
+    assert names == {f"Amazon RDS {region} Root CA {kind} G1" for region in supported
+                     for kind in ("RSA2048", "RSA4096", "ECC384")}
+    assert all(len(root["sha256"]) == 64 and int(root["sha256"], 16) >= 0 for root in data["roots"])
+    assert len({root["sha256"] for root in data["roots"]}) == len(data["roots"])
+    assert "BEGIN CERTIFICATE" not in artifact.PINNED_ROOTS_FILE.read_text(), "facts only, not the certificates"
+
+
+def test_production_records_the_given_bundle_and_where_it_came_from(tmp_path: Path, cache: Path,
+                                                                     pinned: dict[str, bytes],
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     bundle = tmp_path / "global-bundle.pem"
-    bundle.write_bytes(development_ca().pem * 2)  # stands in for AWS's bundle: several PEM certificates
+    bundle.write_bytes(b"".join(pinned.values()) + development_ca().pem)  # the pinned roots and one extra
     pointer = artifact.build("production", str(bundle), tmp_path / "out", cache)
     manifest = json.loads(read_member(tmp_path / "out" / pointer["archive"], "/manifest.json"))
     assert manifest["build_kind"] == pointer["build_kind"] == "production"
-    assert manifest["ca_bundle"] == {"file": artifact.CA_BUNDLE_FILE, "source": str(bundle),
+    assert manifest["ca_bundle"] == {"file": artifact.CA_BUNDLE_FILE, "source": str(bundle), "verified": True,
                                      "sha256": hashlib.sha256(bundle.read_bytes()).hexdigest()}
-    assert pointer["archive"].endswith("-production.tar.gz")
+    assert pointer["archive"].endswith("-production.tar.gz") and pointer["ca_bundle_verified"] is True
+    warning = capsys.readouterr().err
+    assert "warning" in warning and "payment-api development test CA" in warning, "the extra certificate is named"
+
+
+def test_a_bundle_missing_a_pinned_root_is_refused_naming_it(tmp_path: Path, cache: Path,
+                                                             pinned: dict[str, bytes]) -> None:
+    bundle = tmp_path / "partial.pem"
+    bundle.write_bytes(pinned["Amazon RDS test-1 Root CA RSA2048 G1"])
+    with pytest.raises(artifact.ArtifactError, match=r"lacks 1 of the 2 .*Amazon RDS test-1 Root CA ECC384 G1\. Fix"):
+        artifact.build("production", str(bundle), tmp_path / "out", cache)
+    bundle.write_bytes(development_ca().pem)
+    with pytest.raises(artifact.ArtifactError, match=r"holds none of the 2 .*RDS_CA_BUNDLE_UNVERIFIED=1"):
+        artifact.build("production", str(bundle), tmp_path / "out", cache)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.tar.gz"))
+
+
+def test_an_unverified_production_build_says_so_everywhere(tmp_path: Path, cache: Path) -> None:
+    pointer = artifact.build("production", None, tmp_path, cache, unverified=True)
+    manifest = json.loads(read_member(tmp_path / pointer["archive"], "/manifest.json"))
+    assert manifest["build_kind"] == "production" and manifest["ca_bundle"]["verified"] is False
+    assert manifest["ca_bundle"]["sha256"] == hashlib.sha256(development_ca().pem).hexdigest()
+    assert pointer["ca_bundle_verified"] is False
+    loaded = load_artifact(tmp_path / artifact.POINTER_NAME)
+    assert loaded.build_kind == "production" and loaded.ca_bundle_verified is False
+    again = artifact.build("production", None, tmp_path / "again", cache, unverified=True)
+    assert again == pointer, "reproducible like every build"
+    with pytest.raises(artifact.ArtifactError, match="for ARTIFACT_KIND=production only"):
+        artifact.build("development", None, tmp_path / "dev", cache, unverified=True)
+
+
+def test_the_command_takes_the_unverified_flag_and_warns(tmp_path: Path, cache: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(artifact, "CACHE", cache)
+        assert artifact.main(["--kind", "production", "--ca-bundle-unverified", "--out", str(tmp_path)]) == 0
+        patch.setenv("RDS_CA_BUNDLE_UNVERIFIED", "1")
+        assert artifact.main(["--kind", "production", "--out", str(tmp_path / "env")]) == 0
+    out, err = capsys.readouterr()
+    assert "NOT verified" in out and "make deploy refuses it" in err
+    assert json.loads((tmp_path / "env" / artifact.POINTER_NAME).read_text())["ca_bundle_verified"] is False
 
 
 @pytest.mark.parametrize("given, message", [
@@ -178,3 +262,14 @@ def test_the_command_prints_the_archive_kind_hash_and_ca_origin(tmp_path: Path, 
         patch.setattr("sys.stdout", out)
         assert artifact.main(["--out", str(tmp_path)]) == 0
     assert "development, sha256 " in out.getvalue() and "development test CA" in out.getvalue()
+
+
+def test_the_unverified_production_artifact_is_built_once_per_inputs(cache: Path) -> None:
+    (cache / "production-unverified-0000000000000000").mkdir()  # a build of earlier inputs
+    pointer = artifact.unverified_production_pointer(cache)
+    loaded = load_artifact(pointer)
+    assert loaded.build_kind == "production" and loaded.ca_bundle_verified is False
+    stamp = pointer.stat().st_mtime_ns
+    assert artifact.unverified_production_pointer(cache) == pointer and pointer.stat().st_mtime_ns == stamp
+    assert [p.name for p in cache.glob("production-unverified-*")] == [pointer.parent.name]
+    assert pointer.parent.parent == cache, "built in the cache, never in dist/ (the user's own artifact)"
