@@ -31,7 +31,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate lint unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate deploy plan verify-deployment lint unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -80,6 +80,14 @@ synth: $(STAMP) $(ARTIFACT)  ## [develop] synthesize TapStack<suffix> into cdktf
 
 validate: synth  ## [deploy] terraform init (offline mirror) + validate on the synthesized stack
 	$(PY) -m tools.tfcli validate $(STACK_DIR)
+
+# ENVIRONMENT=<name>: environments/<name>.env (settings) and environments/<name>.tfvars (Terraform variables), both
+# optional when the settings come from the environment; <name> is the stack suffix. AUTO_APPROVE=1 skips the prompt.
+deploy: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: artifact, synth, account preflight, init, saved plan, apply, outputs, frontend, verify
+	$(PY) -m tools.deploy deploy "$(ENVIRONMENT)" $(if $(filter 1,$(AUTO_APPROVE)),--auto-approve)
+
+plan: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: make deploy's steps up to the saved plan in plans/ (what CI runs on a pull request)
+	$(PY) -m tools.deploy plan "$(ENVIRONMENT)"
 
 lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + import contracts (lint-imports) + mypy
 	$(PY) -m ruff check lib preflight services tap.py tests tools
@@ -178,7 +186,8 @@ bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory,
 bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, README table
 	$(PY) -m tools.bench_api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
 
-clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or files synth did not write (lib/synth_output.py)
+clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or files synth did not write, or the outputs file another stack's key
 	$(PYTHON) -m lib.synth_output cdktf.out
+	$(PYTHON) -m tools.deploy.outputs check-clean
 	rm -rf cdktf.out dist .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
 		.import_linter_cache

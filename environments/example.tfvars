@@ -5,7 +5,7 @@
 # block at plan time (a production stack also refuses an empty alarm_email and log_retention_days < 365).
 
 # Required: ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).
-certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 
 instance_type              = "t3.medium"
 asg_min_size               = 2

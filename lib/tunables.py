@@ -235,7 +235,7 @@ TUNABLES: tuple[Tunable, ...] = (
                  "`API_DOMAIN` or `FRONTEND_DOMAIN`",
             meaning="the stack writes alias records there: `API_DOMAIN` -> the ALB, `FRONTEND_DOMAIN` -> CloudFront"),
     Tunable(env=None, terraform="certificate_arn", kind=TEXT, default_doc="**required**",
-            example="arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+            example="arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
             rule="an ACM certificate ARN in the stack's region; a plan without it fails with \"No value for "
                  "required variable\"", pci="4.2",
             description="ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).",

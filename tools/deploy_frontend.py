@@ -39,10 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from lib.blocks.web_headers import IMMUTABLE, NO_CACHE, RUNTIME_CONFIG_KEY
+from tools.deploy import outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
-DEFAULT_OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
+DEFAULT_OUTPUTS_FILE = outputs.OUTPUTS_FILE
 CHECKSUM_METADATA = "sha256"
 # Vite's default asset names: assets/<name>-<8 url-safe base64 characters>.<ext>.
 HASHED_ASSET = re.compile(r"^assets/(?:.+/)?[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$")
@@ -140,16 +141,16 @@ def deploy_targets(environ: Mapping[str, str], outputs_file: Path) -> tuple[str,
     if bucket and distribution.strip():
         return bucket, distribution.strip()
     stack = f"TapStack{environ.get('ENVIRONMENT_SUFFIX') or 'dev'}"
-    fix = ("Fix: deploy the stack (its outputs go to cfn-outputs/flat-outputs.json), or set FRONTEND_BUCKET and "
+    fix = (f"Fix: deploy the stack with `make deploy ENVIRONMENT={stack.removeprefix('TapStack')}` (it writes the "
+           f"outputs to {outputs_file.name} after apply and runs this step itself), or set FRONTEND_BUCKET and "
            "CLOUDFRONT_DISTRIBUTION_ID (the stack outputs frontend_bucket_name and cloudfront_distribution_id)")
     if not outputs_file.is_file():
         raise DeployError(f"no frontend bucket: FRONTEND_BUCKET/CLOUDFRONT_DISTRIBUTION_ID are not both set and "
                           f"{outputs_file} does not exist. {fix}")
-    outputs = json.loads(outputs_file.read_text(encoding="utf-8"))
-    stack_outputs = outputs.get(stack)
-    if not isinstance(stack_outputs, dict):
-        raise DeployError(f"{outputs_file} has no outputs for {stack} (ENVIRONMENT_SUFFIX); it has: "
-                          f"{', '.join(outputs) or 'none'}. {fix}")
+    try:
+        stack_outputs = outputs.stack_outputs(stack, outputs_file)
+    except outputs.OutputsError as err:
+        raise DeployError(f"{err} (ENVIRONMENT_SUFFIX). {fix}") from err
     bucket = bucket or str(stack_outputs.get("frontend_bucket_name") or "")
     distribution = distribution.strip() or str(stack_outputs.get("cloudfront_distribution_id") or "")
     if not bucket or not distribution:

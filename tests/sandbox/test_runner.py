@@ -1,7 +1,7 @@
 """The sandbox runner's reporting: what a user reads when a cycle passes or fails.
 
 The full cycle itself is ``make sandbox`` (part of ``make test``); these tests pin the pieces whose output
-other tools and people consume: the outputs file's shape, and the failure messages.
+other tools and people consume: the failure messages (the outputs file: tests/unit/deploy/test_outputs.py).
 """
 
 from __future__ import annotations
@@ -19,19 +19,11 @@ from tools.sandbox.runner import (
     check_no_real_state,
     emulator_counts,
     exclusive_run,
-    flatten_outputs,
     junit_counts,
     last_error,
     last_refusals,
     sandbox_config,
 )
-
-
-def test_outputs_file_is_keyed_by_stack_name_with_plain_values() -> None:
-    raw = {"vpc_id": {"value": "vpc-1", "type": "string", "sensitive": False},
-           "subnet_ids": {"value": ["a", "b"], "type": ["list", "string"], "sensitive": False}}
-    assert flatten_outputs("TapStacksandbox", raw) == {"TapStacksandbox": {"subnet_ids": ["a", "b"],
-                                                                           "vpc_id": "vpc-1"}}
 
 
 def test_failure_message_is_terraforms_first_error(tmp_path: Path) -> None:
@@ -42,6 +34,14 @@ def test_failure_message_is_terraforms_first_error(tmp_path: Path) -> None:
     assert last_error(log) == "Error: creating RDS DB Instance (payment-db): DBInstanceAlreadyExists"
     log.write_text("Apply complete!\n\n", encoding="utf-8")
     assert last_error(log) == "Apply complete!"
+
+
+def test_a_failed_make_deploy_is_named_by_its_own_failure_line(tmp_path: Path) -> None:
+    log = tmp_path / "deploy.log"
+    log.write_text("[deploy] plan ...\n│ Error: earlier noise\n[deploy] FAILED in step 'verify': make "
+                   "verify-deployment exited 1 (its output is above)\nmake: *** [Makefile:83: deploy] Error 1\n",
+                   encoding="utf-8")
+    assert last_error(log) == "[deploy] FAILED in step 'verify': make verify-deployment exited 1 (its output is above)"
 
 
 def test_last_refusals_are_the_emulators_error_answers(tmp_path: Path) -> None:

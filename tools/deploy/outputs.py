@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tools.sandbox import SANDBOX_SUFFIX
+
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
 
@@ -105,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args != ["check-clean"]:
         print("usage: python -m tools.deploy.outputs check-clean", file=sys.stderr)
         return 2
-    from tools.sandbox.runner import DEFAULT_SUFFIX  # pylint: disable=import-outside-toplevel
-
-    sandbox = f"TapStack{os.environ.get('ENVIRONMENT_SUFFIX') or DEFAULT_SUFFIX}"
+    sandbox = f"TapStack{os.environ.get('ENVIRONMENT_SUFFIX') or SANDBOX_SUFFIX}"
     try:
         kept = others({sandbox}, OUTPUTS_FILE)
     except OutputsError as err:

@@ -5,20 +5,16 @@ Phases, each timed and logged under ``sandbox-logs/``:
 emulator   start our patched moto server (child process, free loopback port), import a throwaway
            self-signed certificate into its ACM, create a public hosted zone for its name (``HOSTED_ZONE_ID``:
            the stack writes the API's alias record there), and take an inventory of what exists before apply
-synth      ``python tap.py`` with ``SANDBOX_ENDPOINT_URL`` (provider endpoints -> emulator, local state)
-init       ``terraform init`` from the offline provider mirror
-plan       ``terraform plan -out`` with ``-var certificate_arn=<the imported certificate>``
-apply      ``terraform apply`` of that plan
-outputs    ``terraform output -json`` -> ``cfn-outputs/flat-outputs.json`` as ``{"TapStack<suffix>": {...}}``
-frontend   ``python -m tools.deploy_frontend`` (``make deploy-frontend``: build when needed, upload to the frontend
-           bucket, invalidate); ``tests/integration/test_frontend.py`` then reads every object back
-boot       what an API instance does at boot, locally and unprivileged (``tools/payment_api/boot.py``): the artifact
-           from the emulator's bucket (sha256 checked), installed offline into a temporary venv; the runtime
-           parameter and the DB master secret from the emulator's SSM and Secrets Manager; a local PostgreSQL 15
-           with TLS standing in for RDS; provision-roles, migrate, serve; a payment and a refund through HTTP
+deploy     ``make deploy ENVIRONMENT=<suffix> AUTO_APPROVE=1``: the command a user runs on an account, given the
+           emulator's endpoint and test credentials through the environment (``SANDBOX_ENDPOINT_URL``,
+           ``AWS_ENDPOINT_URL``) and the certificate as ``TF_VAR_certificate_arn``. Its steps (artifact, synth,
+           account preflight, init, plan, apply, outputs, the post-apply hook, frontend, verify) are listed under it
+           in the summary. The post-apply hook is ``tools/sandbox/boot_phase.py``: what an API instance does at
+           boot, locally and unprivileged, from the artifact in the emulator's bucket against a local PostgreSQL 15
+           with TLS standing in for RDS, then a payment and a refund through HTTP
 tests      ``pytest tests/integration`` with boto3 pointed at the emulator
 drift      a second ``plan -detailed-exitcode`` must report no changes
-destroy    ``terraform destroy``
+destroy    ``terraform destroy``; then this stack's key leaves ``cfn-outputs/flat-outputs.json`` (no other)
 leftovers  everything created since the first inventory must be gone (KMS keys pending deletion excepted)
 
 The emulator is always stopped at the end, also on failure, Ctrl-C or SIGTERM. When tests or the drift
@@ -43,28 +39,30 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig, local_state_file  # no cdktf import: cheap
+from tools.deploy import outputs
+from tools.sandbox import SANDBOX_SUFFIX
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
 from tools.sandbox.dns import create_sandbox_zone
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 
-DEFAULT_SUFFIX = "sandbox"
+DEFAULT_SUFFIX = SANDBOX_SUFFIX
 # The sandbox is a development stack with local state, whatever the caller's shell says.
 NOT_FROM_THE_CALLER = ("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "ENVIRONMENT_TYPE")
 LOG_DIR = ROOT / "sandbox-logs"
 MOTO_LOG = LOG_DIR / "moto.log"
-OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
+OUTPUTS_FILE = outputs.OUTPUTS_FILE
 # Held for the whole cycle: one cycle per checkout (see exclusive_run).
 LOCK_FILE = ROOT / ".sandbox.lock"
 # Synth output and terraform working folder live with the logs: kept for debugging after a failure, and out
 # of cdktf.out/, which every `make synth` replaces as a whole (even during a sandbox run). The state lives in
 # sandbox-state/ (lib.config.SANDBOX_STATE_DIR), never where a real deployment's local state would be.
 SYNTH_DIR = LOG_DIR / "cdktf.out"
-PLAN_FILE = "sandbox.tfplan"
+DEPLOY_REPORT = LOG_DIR / "deploy.json"
 TERRAFORM_TIMEOUT = 30 * 60  # seconds; apply takes ~2 min, a hang should not block CI for its whole budget
+STOP_SECONDS = 120  # an interrupted apply finishes its calls in flight and saves the state before it exits
 INTERRUPTED_EXIT = 130  # what a shell reports for a command ended by Ctrl-C
 PROGRESS_SECONDS = 15  # a progress line this often during apply and destroy (on a terminal: updated in place)
 COMPLETED = re.compile(r": (?:Creation|Destruction|Modifications) complete after", re.MULTILINE)
@@ -131,18 +129,26 @@ class Terraform:
         self.stack_dir = stack_dir
         self.env = env
         self.current: subprocess.Popen[bytes] | None = None
-        self.stopped_pid: int | None = None  # a terraform this object had to interrupt
+        self.current_what = ""
+        self.stopped_pid: int | None = None  # a command this object had to interrupt
+        self.stopped_what = ""  # and what it was: ``terraform destroy``, ``make deploy``
 
     def run(self, log_name: str, *args: str, ok_codes: tuple[int, ...] = (0,), total: int | None = None) -> int:
-        """Run ``terraform <args>``, output to ``sandbox-logs/<log_name>.log``; return its exit code.
+        """Run ``terraform <args>`` in the stack folder, output to ``sandbox-logs/<log_name>.log``; return its exit
+        code. With ``total`` (resources to create or destroy), print a progress line while it runs."""
+        return self.command(log_name, ["terraform", *args], cwd=self.stack_dir, ok_codes=ok_codes, total=total)
 
-        With ``total`` (resources to create or destroy), print a progress line while it runs."""
+    def command(self, log_name: str, argv: list[str], *, cwd: Path, ok_codes: tuple[int, ...] = (0,),
+                total: int | None = None, what: str = "") -> int:
+        """Run ``argv`` in its own process group, output to ``sandbox-logs/<log_name>.log``, with progress lines
+        while resources are created or destroyed (``total``, or the count of the first ``Plan:`` line in the log)."""
         log_path = LOG_DIR / f"{log_name}.log"
         with log_path.open("wb") as log:
-            log.write(f"$ terraform {' '.join(args)}\n".encode())
+            log.write(f"$ {' '.join(argv)}\n".encode())
             log.flush()
+            self.current_what = what or " ".join(argv[:2])
             self.current = subprocess.Popen(  # pylint: disable=consider-using-with
-                ["terraform", *args], cwd=self.stack_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                argv, cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             started = time.monotonic()
             try:
                 while True:
@@ -153,20 +159,21 @@ class Terraform:
                         elapsed = time.monotonic() - started
                         if elapsed > TERRAFORM_TIMEOUT:
                             raise
-                        if total is not None:
-                            show_progress(progress_line(args[0], log_path, total, elapsed))
+                        planned = total if total is not None else planned_count(log_path, 0)
+                        if planned:
+                            show_progress(progress_line(what or argv[1], log_path, planned, elapsed))
                 if total is not None and sys.stdout.isatty():
                     print(flush=True)
             except subprocess.TimeoutExpired as err:
                 self.stop()
-                raise PhaseFailed(f"terraform {args[0]} timed out after {TERRAFORM_TIMEOUT} s; see {log_path}") from err
+                raise PhaseFailed(f"{self.current_what} timed out after {TERRAFORM_TIMEOUT} s; see {log_path}") from err
             except BaseException:
                 self.stop()  # Ctrl-C / SIGTERM: let terraform finish its interrupt before the emulator goes away
                 raise
             finally:
                 self.current = None
         if code not in ok_codes:
-            raise PhaseFailed(f"terraform {args[0]} exited {code}: {last_error(log_path)} (log: {rel(log_path)})")
+            raise PhaseFailed(f"{self.current_what} exited {code}: {last_error(log_path)} (log: {rel(log_path)})")
         return code
 
     def stop(self) -> None:
@@ -175,11 +182,14 @@ class Terraform:
         if process is None or process.poll() is not None:
             return
         self.stopped_pid = process.pid
-        process.send_signal(signal.SIGINT)
+        self.stopped_what = self.current_what
         try:
-            process.wait(timeout=30)
+            os.killpg(process.pid, signal.SIGINT)  # its own group: make, the deploy tool and what they run
+            process.wait(timeout=STOP_SECONDS)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
 
@@ -212,8 +222,11 @@ def rel(path: Path) -> str:
 
 
 def last_error(log_path: Path) -> str:
-    """The first ``Error:`` line of a terraform log, or its last line."""
+    """``make deploy``'s failure line, else the first ``Error:`` line of a terraform log, else its last line."""
     text = log_path.read_text(encoding="utf-8", errors="replace")
+    deploy_failure = [line for line in text.splitlines() if line.startswith("[deploy] FAILED")]
+    if deploy_failure:
+        return deploy_failure[0]
     errors = [line.strip(" │╷╵") for line in text.splitlines() if "Error:" in line]
     if errors:
         return errors[0].strip()
@@ -246,11 +259,6 @@ def emulator_counts(moto_log: Path) -> dict[str, int]:
     return {name: sum(line.startswith(prefix) for line in lines) for name, prefix in prefixes.items()}
 
 
-def flatten_outputs(stack_name: str, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``terraform output -json`` -> ``{stack_name: {name: value}}`` (values keep their JSON types)."""
-    return {stack_name: {name: entry["value"] for name, entry in sorted(raw.items())}}
-
-
 def junit_counts(junit_path: Path) -> dict[str, int]:
     """passed/failed/errors/skipped from a pytest JUnit XML report."""
     root = ET.parse(junit_path).getroot()
@@ -260,20 +268,6 @@ def junit_counts(junit_path: Path) -> dict[str, int]:
     errors = sum(int(s.get("errors", 0)) for s in suites)
     skipped = sum(int(s.get("skipped", 0)) for s in suites)
     return {"passed": total - failed - errors - skipped, "failed": failed, "errors": errors, "skipped": skipped}
-
-
-def synthesize(env: dict[str, str], stack_name: str) -> Path:
-    """Run ``python tap.py`` in sandbox mode into ``SYNTH_DIR``; return the stack folder."""
-    log_path = LOG_DIR / "synth.log"
-    with log_path.open("wb") as log:
-        code = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              check=False, timeout=15 * 60).returncode
-    if code != 0:
-        raise PhaseFailed(f"python tap.py exited {code}: {last_error(log_path)} (log: {rel(log_path)})")
-    stack_dir = SYNTH_DIR / "stacks" / stack_name
-    if not (stack_dir / "cdk.tf.json").is_file():
-        raise PhaseFailed(f"synth wrote no {rel(stack_dir / 'cdk.tf.json')}")
-    return stack_dir
 
 
 def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
@@ -295,22 +289,6 @@ def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
         raise PhaseFailed(f"integration tests: {summary} (log: {rel(log_path)})")
 
 
-def boot_inputs(endpoint: str, region: str, stack_name: str) -> tuple[bytes, str, dict[str, str], dict[str, str]]:
-    """What an instance reads at boot, from the emulator: (archive, sha256 from the outputs, runtime parameter, master
-    secret). The archive is the object the stack uploaded; the parameter must name the same bucket."""
-    outputs = json.loads(OUTPUTS_FILE.read_text(encoding="utf-8"))[stack_name]
-    bucket, key = outputs["artifacts_bucket_name"], outputs["api_artifact_key"]
-    archive = client("s3", endpoint, region).get_object(Bucket=bucket, Key=key)["Body"].read()
-    parameter = client("ssm", endpoint, region).get_parameter(Name=outputs["api_runtime_parameter_name"],
-                                                              WithDecryption=True)
-    runtime: dict[str, str] = json.loads(parameter["Parameter"]["Value"])
-    if runtime["artifact_bucket"] != bucket:
-        raise PhaseFailed(f"the runtime parameter names bucket {runtime['artifact_bucket']}, the outputs {bucket}")
-    secret_value = client("secretsmanager", endpoint, region).get_secret_value(SecretId=runtime["db_master_secret_arn"])
-    secret: dict[str, str] = json.loads(secret_value["SecretString"])
-    return archive, outputs["api_artifact_sha256"], runtime, secret
-
-
 def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: str) -> dict[str, str]:
     """Environment for synth, terraform and pytest: emulator endpoint and test keys, nothing from the user's AWS
     configuration, our terraform CLI config (offline provider mirror)."""
@@ -321,6 +299,7 @@ def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: st
         "ENVIRONMENT_SUFFIX": suffix,
         "CDKTF_OUTDIR": str(SYNTH_DIR),
         "SANDBOX_OUTPUTS_FILE": str(OUTPUTS_FILE),
+        "DEPLOY_REPORT_JSON": str(DEPLOY_REPORT),
         "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
         # The name on the sandbox certificate: the listener then forwards only that Host, as in production.
         "API_DOMAIN": SANDBOX_DOMAIN,
@@ -365,7 +344,7 @@ def prepare_folders(config: StackConfig) -> None:
     """Fresh logs, no stale outputs, no state from an earlier emulator (which no longer exists)."""
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     LOG_DIR.mkdir(parents=True)
-    OUTPUTS_FILE.unlink(missing_ok=True)
+    outputs.remove_stack(config.stack_name)  # an earlier cycle's, if it stopped before destroy; no other stack's
     shutil.rmtree(SYNTH_DIR, ignore_errors=True)
     config.local_state_path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (config.local_state_path, config.local_state_path.with_name(config.local_state_path.name + ".backup")):
@@ -421,8 +400,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         if self.terraform is not None:
             self.terraform.stop()
             if self.terraform.stopped_pid is not None:
-                cleanup.append(f"terraform (pid {self.terraform.stopped_pid}) interrupted and waited for; its state "
-                               f"is in {rel(self.config.local_state_path)}")
+                cleanup.append(f"{self.terraform.stopped_what} (pid {self.terraform.stopped_pid}) interrupted and "
+                               f"waited for; its state is in {rel(self.config.local_state_path)}")
         moto_pid = self.moto.pid
         self.moto.stop()
         if moto_pid is not None:
@@ -440,28 +419,23 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                 raise PhaseFailed("cannot list resources before apply: " + "; ".join(errors))
             phase.detail = f"{endpoint} (pid {self.moto.pid})"
         env = tool_environment(endpoint, region, self.config.environment_suffix, hosted_zone_id)
-        with report.phase("synth"):
-            stack_dir = synthesize(env, self.config.stack_name)
-        terraform = self.terraform = Terraform(stack_dir, env)
-        var = f"-var=certificate_arn={self.certificate_arn}"
-        with report.phase("init"):
-            terraform.run("init", "init", "-input=false", "-no-color")
-        with report.phase("plan"):
-            terraform.run("plan", "plan", "-input=false", "-no-color", "-lock-timeout=60s", var, f"-out={PLAN_FILE}")
-        with report.phase("apply") as phase:
-            terraform.run("apply", "apply", "-input=false", "-no-color", "-auto-approve", PLAN_FILE,
-                          total=planned_count(LOG_DIR / "plan.log", 0))
-            match = re.search(r"Resources: (\d+) added", (LOG_DIR / "apply.log").read_text(encoding="utf-8"))
-            report.resources_applied = int(match.group(1)) if match else None
-            phase.detail = f"{report.resources_applied} resources"
-        checks: list[tuple[str, Callable[[Phase], None]]] = [
-            ("outputs", lambda phase: self._outputs(stack_dir, phase)),
-            ("frontend", self._frontend),
-            ("boot", lambda phase: self._boot(endpoint, phase)),
-            ("tests", self._tests),
-            ("drift", self._drift),
-        ]
-        for name, check in checks:
+        env.update({"TF_VAR_certificate_arn": self.certificate_arn,
+                    "DEPLOY_POST_APPLY_HOOK": f"{sys.executable} -m tools.sandbox.boot_phase"})
+        terraform = self.terraform = Terraform(SYNTH_DIR / "stacks" / self.config.stack_name, env)
+        try:
+            with report.phase("deploy") as phase:
+                terraform.command("deploy", ["make", "--no-print-directory", "deploy",
+                                             f"ENVIRONMENT={self.config.environment_suffix}", "AUTO_APPROVE=1"],
+                                  cwd=ROOT, what="make deploy")
+                phase.detail = "make deploy passed"
+        except PhaseFailed:
+            if not (terraform.stack_dir / ".terraform").is_dir():
+                raise  # nothing was initialised, so nothing was applied: no destroy to run
+        finally:
+            self._deploy_steps()
+        applied = any(p.name == "deploy: apply" and p.status == "passed" for p in report.phases)
+        checks: list[tuple[str, Callable[[Phase], None]]] = [("tests", self._tests), ("drift", self._drift)]
+        for name, check in checks if applied else []:
             try:
                 with report.phase(name) as phase:
                     check(phase)
@@ -469,12 +443,13 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                 # Keep going: destroy and the leftover check still tell us something.
                 (LOG_DIR / f"{name}-error.log").write_text(traceback.format_exc(), encoding="utf-8")
         with report.phase("destroy") as phase:
-            terraform.run("destroy", "destroy", "-input=false", "-no-color", "-auto-approve", "-lock-timeout=60s", var,
+            terraform.run("destroy", "destroy", "-input=false", "-no-color", "-auto-approve", "-lock-timeout=60s",
                           total=report.resources_applied)
-            # The outputs describe resources that no longer exist: keep no stale file (a copy stays in the logs).
-            if OUTPUTS_FILE.is_file():
-                OUTPUTS_FILE.unlink()
-                phase.detail = f"{rel(OUTPUTS_FILE)} removed (copy: {rel(LOG_DIR / 'outputs.json')})"
+            # The outputs describe resources that no longer exist: only this stack's key goes (a copy stays in
+            # the logs), every other stack's key stays.
+            if outputs.remove_stack(self.config.stack_name):
+                phase.detail = f"{self.config.stack_name} removed from {rel(OUTPUTS_FILE)} (copy: " \
+                               f"{rel(LOG_DIR / 'outputs.json')})"
         with report.phase("leftovers") as phase:
             after, errors = take_inventory(endpoint, region)
             report.leftovers = leftovers(self.baseline, after)
@@ -486,48 +461,21 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                                   + ", ".join(report.leftovers[:5]) + (" ..." if len(report.leftovers) > 5 else ""))
             phase.detail = "nothing left"
 
-    def _outputs(self, stack_dir: Path, phase: Phase) -> None:
-        assert self.terraform is not None
-        log_path = LOG_DIR / "outputs.json"
-        result = subprocess.run(["terraform", "output", "-json", "-no-color"], cwd=stack_dir, env=self.terraform.env,
-                                capture_output=True, check=False, timeout=300)
-        log_path.write_bytes(result.stdout + result.stderr)
-        if result.returncode != 0:
-            raise PhaseFailed(f"terraform output exited {result.returncode} (log: {rel(log_path)})")
-        stack_name = self.config.stack_name
-        flat = flatten_outputs(stack_name, json.loads(result.stdout))
-        OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-        OUTPUTS_FILE.write_text(json.dumps(flat, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        phase.detail = f"{len(flat[stack_name])} outputs -> {rel(OUTPUTS_FILE)}"
-
-    def _frontend(self, phase: Phase) -> None:
-        """``make deploy-frontend`` against the emulator: the same tool an operator runs, boto3 on AWS_ENDPOINT_URL."""
-        assert self.terraform is not None
-        log_path, summary_path = LOG_DIR / "deploy-frontend.log", LOG_DIR / "deploy-frontend.json"
-        with log_path.open("wb") as log:
-            code = subprocess.run([sys.executable, "-m", "tools.deploy_frontend", "--summary-json", str(summary_path)],
-                                  cwd=ROOT, env=self.terraform.env, stdout=log, stderr=subprocess.STDOUT, check=False,
-                                  timeout=15 * 60).returncode
-        if code != 0:
-            raise PhaseFailed(f"deploy-frontend exited {code}: {last_error(log_path)} (log: {rel(log_path)})")
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        phase.detail = (f"{len(summary['uploaded'])} of {summary['files']} files uploaded, invalidated "
-                        f"{' '.join(summary['invalidated']) or 'nothing'}")
-
-    def _boot(self, endpoint: str, phase: Phase) -> None:
-        """Boot the applied artifact as an instance would and pay through it (``tools/payment_api/boot.py``)."""
-        from tools.payment_api.boot import boot_and_pay  # pylint: disable=import-outside-toplevel
-
-        report = boot_and_pay(*boot_inputs(endpoint, self.config.aws_region, self.config.stack_name),
-                              folder=LOG_DIR / "boot")
-        # The venv and the credential files are this run's only: keep the logs, drop the rest.
-        for name in ("app", "migrate.env", "serve.env"):
-            target = LOG_DIR / "boot" / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
-        phase.detail = "; ".join(report.steps)
+    def _deploy_steps(self) -> None:
+        """List ``make deploy``'s steps under the deploy phase (from its report), and keep a copy of the outputs."""
+        if not DEPLOY_REPORT.is_file():
+            return
+        document = json.loads(DEPLOY_REPORT.read_text(encoding="utf-8"))
+        for step in document.get("steps", []):
+            self.report.phases.append(Phase(f"deploy: {step['name']}", status=step["status"], seconds=step["seconds"],
+                                            detail=step["detail"].splitlines()[0] if step["detail"] else ""))
+        match = re.search(r"Resources: (\d+) added", (LOG_DIR / "deploy.log").read_text(encoding="utf-8",
+                                                                                        errors="replace"))
+        self.report.resources_applied = int(match.group(1)) if match else None
+        stack = self.config.stack_name
+        if stack in outputs.read():
+            (LOG_DIR / "outputs.json").write_text(json.dumps(outputs.stack_outputs(stack), indent=2, sort_keys=True)
+                                                  + "\n", encoding="utf-8")
 
     def _tests(self, phase: Phase) -> None:
         assert self.terraform is not None

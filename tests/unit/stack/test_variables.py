@@ -25,15 +25,24 @@ def _variables_only(folder: Path, stack: dict) -> Path:
 
 
 @pytest.fixture(scope="module")
-def variables_dir(tmp_path_factory, synth_json):
-    """The production stack's variables."""
-    return _variables_only(tmp_path_factory.mktemp("variables"), synth_json)
+def variables_dir(tmp_path_factory):
+    """The variables of the committed example environment (environments/example.env: a production stack in
+    eu-west-1, whose ALB certificate in environments/example.tfvars is in that region)."""
+    from tests.conftest import synth_stack  # pylint: disable=import-outside-toplevel
+    from tools.deploy.environment import ENVIRONMENTS, load  # pylint: disable=import-outside-toplevel
+
+    environment = load("example", {}, ENVIRONMENTS)
+    stack = synth_stack(tmp_path_factory.mktemp("example-synth"), environment.process_env)
+    return _variables_only(tmp_path_factory.mktemp("variables"), stack)
 
 
 @pytest.fixture(scope="module")
-def dev_variables_dir(tmp_path_factory, dev_synth_json):
-    """The development stack's variables."""
-    return _variables_only(tmp_path_factory.mktemp("dev-variables"), dev_synth_json)
+def dev_variables_dir(tmp_path_factory):
+    """A development stack's variables, in the example's region (certificates are pinned to the stack's region)."""
+    from tests.conftest import DEVELOPMENT_ENV, synth_stack  # pylint: disable=import-outside-toplevel
+
+    stack = synth_stack(tmp_path_factory.mktemp("dev-synth"), {**DEVELOPMENT_ENV, "AWS_REGION": "eu-west-1"})
+    return _variables_only(tmp_path_factory.mktemp("dev-variables"), stack)
 
 
 def _plan(folder: Path, *args: str) -> subprocess.CompletedProcess:
@@ -71,8 +80,8 @@ def test_plan_without_certificate_fails_clearly(variables_dir):
     ("db_instance_class=db.t3.nonsense", "db_instance_class must be an RDS for PostgreSQL class"),
     ("db_instance_class=db.t3.micro", "db_instance_class must support Performance Insights"),
     ("db_max_allocated_storage=50", "db_max_allocated_storage must be 0 (no storage autoscaling) or at least 10 %"),
-    ("certificate_arn=arn:aws:acm:eu-west-1:123456789012:certificate/abc",
-     "certificate_arn must be an ACM certificate ARN in the stack's region us-east-1"),
+    ("certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/abc",
+     "certificate_arn must be an ACM certificate ARN in the stack's region eu-west-1"),
 ])
 def test_invalid_values_fail_plan_with_their_message(variables_dir, override, message):
     result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", override)

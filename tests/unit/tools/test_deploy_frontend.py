@@ -63,7 +63,8 @@ def test_targets_from_environment_or_outputs_file_with_clear_errors(tmp_path: Pa
     outputs = tmp_path / "flat-outputs.json"
     env = {"FRONTEND_BUCKET": "b", "CLOUDFRONT_DISTRIBUTION_ID": "E1"}
     assert deploy.deploy_targets(env, outputs) == ("b", "E1")
-    with pytest.raises(DeployError, match=r"does not exist.*Fix: deploy the stack.*FRONTEND_BUCKET"):
+    with pytest.raises(DeployError,
+                       match=r"does not exist.*`make deploy ENVIRONMENT=dev`.*FRONTEND_BUCKET"):
         deploy.deploy_targets({}, outputs)
     outputs.write_text(json.dumps({"TapStackdev": {"frontend_bucket_name": "fb", "cloudfront_distribution_id": "E2"}}),
                        encoding="utf-8")

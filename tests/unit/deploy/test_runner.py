@@ -1,0 +1,89 @@
+"""``make deploy`` / ``make plan``'s decisions that need no account: the plan summary, the confirmation, the artifact
+kind, where the plan goes (tools/deploy/runner.py). The whole path runs in the sandbox (``make sandbox``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.deploy import runner
+from tools.deploy.environment import load
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _change(address: str, *actions: str) -> dict[str, Any]:
+    return {"address": address, "change": {"actions": list(actions)}}
+
+
+def test_the_plan_summary_lists_what_it_destroys_or_replaces() -> None:
+    plan = {"resource_changes": [
+        _change("aws_vpc.a", "create"), _change("aws_s3_bucket.b", "no-op"), _change("aws_db_instance.db", "update"),
+        _change("aws_kms_key.k", "delete"), _change("aws_lb.alb", "delete", "create"),
+        _change("aws_instance.i", "create", "delete")],
+        "output_changes": {"x": {"actions": ["update"]}, "y": {"actions": ["no-op"]}}}
+    summary = runner.summarize_plan(plan)
+    assert (summary["create"], summary["update"], summary["delete"], summary["replace"]) == (1, 1, 1, 2)
+    assert summary["outputs_changed"] == 1 and summary["changes"]
+    assert summary["destroyed"] == ["aws_kms_key.k (destroyed)", "aws_lb.alb (replaced)", "aws_instance.i (replaced)"]
+    text = runner.describe_plan(summary)
+    assert text.startswith("1 to create, 1 to update, 2 to replace, 1 to destroy")
+    assert "\n    ! aws_kms_key.k (destroyed)" in text
+
+
+def test_an_empty_plan_has_no_changes() -> None:
+    summary = runner.summarize_plan({"resource_changes": [_change("aws_vpc.a", "no-op")]})
+    assert not summary["changes"] and summary["destroyed"] == []
+
+
+def _environment(tmp_path: Path, **environ: str) -> Any:
+    return load("qa", {"AWS_REGION": "eu-west-1", **environ}, tmp_path)
+
+
+def test_without_a_terminal_or_auto_approve_nothing_is_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    summary = runner.summarize_plan({"resource_changes": [_change("aws_vpc.a", "create")]})
+    with pytest.raises(runner.DeployError, match=r"AUTO_APPROVE is not 1.*plans/TapStackqa.tfplan"):
+        runner.confirm(_environment(tmp_path), summary, auto_approve=False)
+    assert runner.confirm(_environment(tmp_path), summary, auto_approve=True) == "AUTO_APPROVE=1"
+
+
+def test_on_a_terminal_the_stack_name_confirms_and_destroys_are_said(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    summary = runner.summarize_plan({"resource_changes": [_change("aws_db_instance.db", "delete")]})
+    asked: list[str] = []
+
+    def answer(text: str) -> str:
+        asked.append(text)
+        return "yes"
+
+    with pytest.raises(runner.DeployError, match="not confirmed"):
+        runner.confirm(_environment(tmp_path), summary, auto_approve=False, ask=answer)
+    assert "DESTROYS or REPLACES 1 resource(s)" in asked[0] and "Type TapStackqa to apply" in asked[0]
+    assert runner.confirm(_environment(tmp_path), summary, auto_approve=False,
+                          ask=lambda _: "TapStackqa") == "confirmed on the terminal"
+
+
+def test_the_plan_is_saved_outside_every_synth_output(tmp_path: Path) -> None:
+    environment = _environment(tmp_path)
+    assert runner.plan_file(environment) == ROOT / "plans" / "TapStackqa.tfplan"
+    assert "plans/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert runner.stack_folder(environment) == ROOT / "cdktf.out" / "stacks" / "TapStackqa"
+    moved = _environment(tmp_path, CDKTF_OUTDIR="/tmp/elsewhere")
+    assert runner.stack_folder(moved) == Path("/tmp/elsewhere/stacks/TapStackqa")
+
+
+def test_every_account_gets_a_production_artifact_and_only_the_sandbox_a_development_one(tmp_path: Path) -> None:
+    assert runner.wanted_artifact_kind(_environment(tmp_path)) == "production"
+    assert runner.wanted_artifact_kind(_environment(tmp_path, ENVIRONMENT_TYPE="development")) == "production"
+    sandbox = _environment(tmp_path, SANDBOX_ENDPOINT_URL="http://127.0.0.1:5000")
+    assert runner.wanted_artifact_kind(sandbox) == "development"
+
+
+def test_an_interruption_says_what_each_step_leaves() -> None:
+    assert set(runner.LEFT_BY) == {"prerequisites", "environment", "artifact", "synth", "account", "init", "plan",
+                                   "confirm", "apply", "outputs", "post-apply", "frontend", "verify"}
+    assert "saved its state" in runner.LEFT_BY["apply"]
