@@ -67,7 +67,7 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
     assert f"ISSUED in us-east-1 for {SANDBOX_DOMAIN}" in checks["certificate: ALB"].detail
     # moto answers vpc-max-elastic-ips with 5; the development stack has one NAT address per zone.
     assert checks["Elastic IP quota"].detail.endswith("0 allocated in us-east-1, quota 5: 3 of 5 after apply")
-    assert checks["names"].detail.startswith("35 names looked up")
+    assert checks["names"].detail.startswith("37 names looked up")
     assert elapsed < 30, f"the account preflight took {elapsed:.1f} s on the emulator"
 
 
@@ -90,11 +90,19 @@ def test_names_held_outside_the_state_fail_with_their_import(emulator: str, stac
     client("s3", emulator).create_bucket(Bucket=BUCKET)
     client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
     client("logs", emulator).create_log_group(logGroupName=LOG_GROUP)
+    cloudfront = client("cloudfront", emulator)
+    oac = cloudfront.create_origin_access_control(OriginAccessControlConfig={
+        "Name": "payment-frontend-oac-test", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+    headers = cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig={
+        "Name": "payment-frontend-security-headers-test"})["ResponseHeadersPolicy"]["Id"]
     checks = by_name(preflight(emulator, stack, certificate))
     expected = {
         address(stack, "aws_s3_bucket", "bucket", "payment-artifacts-"): BUCKET,
         address(stack, "aws_iam_role", "name", ROLE): ROLE,
         address(stack, "aws_cloudwatch_log_group", "name", LOG_GROUP): LOG_GROUP,
+        address(stack, "aws_cloudfront_origin_access_control", "name", "payment-frontend-oac-"): oac,
+        address(stack, "aws_cloudfront_response_headers_policy", "name", "payment-frontend-security-"): headers,
     }
     failed = {name.removeprefix("name: ") for name, check in checks.items() if check.status == FAILED}
     assert failed == set(expected)
@@ -119,7 +127,7 @@ def test_the_same_names_in_the_state_pass(emulator: str, stack: dict[str, Any]) 
          "instances": [{"attributes": {attribute: value, "id": value}}]} for rtype, attribute, start, value in held]}
     checks = by_name(preflight(emulator, stack, certificate, state))
     assert checks["names"].status == PASSED
-    assert checks["names"].detail == "32 names looked up, 3 held by this stack's state, 0 held outside it"
+    assert checks["names"].detail == "34 names looked up, 3 held by this stack's state, 0 held outside it"
 
 
 def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dict[str, Any]) -> None:
@@ -154,4 +162,4 @@ def test_the_command_line(emulator: str, stack: dict[str, Any], tmp_path: Path, 
     assert main([str(folder), "--tfvars", str(tfvars), "--state", str(state)], environ) == 1
     out = capsys.readouterr().out
     role_address = address(stack, "aws_iam_role", "name", ROLE)
-    assert (f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'") in out
+    assert f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'" in out

@@ -285,14 +285,23 @@ def _vcpu_quota(run: _Run) -> list[Check]:
 
 def _group_sizing(run: _Run, body: Mapping[str, Any]) -> tuple[int, str, int]:
     """(max size, instance type, refresh peak in % of the group) of an Auto Scaling group, read off the stack."""
-    max_size = int(run.view.resolve(body.get("max_size")) or 0)
+    max_size = _whole(run.view.resolve(body.get("max_size")))
     template_ref = str(body.get("launch_template", {}).get("id", ""))
     template = re.fullmatch(r"\$\{aws_launch_template\.([A-Za-z0-9_-]+)\.id\}", template_ref)
     template_body = run.view.resources("aws_launch_template").get(template.group(1), {}) if template else {}
     instance_type = run.view.resolve(template_body.get("instance_type")) or ""
     preferences = body.get("instance_refresh", {}).get("preferences", {})
-    peak = int(run.view.resolve(preferences.get("max_healthy_percentage")) or 100)
+    peak = _whole(run.view.resolve(preferences.get("max_healthy_percentage"))) or 100
     return max_size, instance_type, max(peak, 100)
+
+
+def _whole(value: str | None) -> int:
+    """A whole number from a resolved attribute or variable ("6", "6.0"); 0 when it is not one."""
+    try:
+        number = float(value) if value is not None else 0.0
+    except ValueError:
+        return 0
+    return int(number) if number.is_integer() else 0
 
 
 def _vcpu_group(run: _Run, logical: str, body: Mapping[str, Any]) -> Check:
