@@ -498,7 +498,9 @@ class InputError(ValueError):
 
 def read_inputs(stack_dir: Path, tfvars_path: Path | None, state_path: Path | None,
                 environ: Mapping[str, str]) -> Inputs:
-    """(stack, config, tfvars, state) for the command line; :class:`InputError` names what is wrong."""
+    """(stack, config, variable values, state) for the command line; :class:`InputError` names what is wrong.
+
+    The variable values are the tfvars file's over ``TF_VAR_<name>`` from ``environ``, as Terraform reads them."""
     try:
         config = StackConfig.from_env(environ)
     except ConfigError as error:
@@ -509,10 +511,12 @@ def read_inputs(stack_dir: Path, tfvars_path: Path | None, state_path: Path | No
                          f"{config.environment_suffix}): give cdktf.out/stacks/{config.stack_name} or set "
                          "ENVIRONMENT_SUFFIX to the stack's suffix")
     stack = _read_json(stack_file, f"run the synth first (it writes {stack_file})")
-    tfvars: dict[str, Any] = {}
+    # Terraform's precedence: a -var-file value wins over TF_VAR_<name> from the environment.
+    tfvars: dict[str, Any] = {name: environ[f"TF_VAR_{name}"] for name in stack.get("variable", {})
+                              if f"TF_VAR_{name}" in environ}
     if tfvars_path is not None:
         try:
-            tfvars = parse_tfvars(tfvars_path.read_text(encoding="utf-8"), source=str(tfvars_path))
+            tfvars.update(parse_tfvars(tfvars_path.read_text(encoding="utf-8"), source=str(tfvars_path)))
         except OSError as error:
             raise InputError(f"cannot read the tfvars file {tfvars_path}: {error.strerror}") from error
         except TfvarsError as error:
@@ -550,7 +554,10 @@ def boto3_clients(region_fallback: str) -> Clients:
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.deploy.account", description="account preflight")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.deploy.account",
+        description="Check the account a synthesized stack will meet: certificates, EIP and vCPU quotas, names "
+                    "outside the state, hosted zone, CloudTrail. Exit 1 when a check failed, 2 on bad input.")
     parser.add_argument("stack_dir", type=Path,
                         help="the synthesized stack's folder (cdktf.out/stacks/TapStack<suffix>)")
     parser.add_argument("--tfvars", type=Path, help="the environment's tfvars file (environments/<name>.tfvars)")

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from botocore import xform_name
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from lib.config import StackConfig
 from tests.conftest import DEVELOPMENT_ENV, FRONTEND_CERTIFICATE, PRODUCTION_ENV, synth_stack
-from tools.deploy.account import account_preflight, covers, main
+from tools.deploy.account import account_preflight, covers, main, read_inputs
 from tools.deploy.account_names import NAME_LOOKUPS
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Check
 
@@ -196,10 +196,16 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
     assert "it is in us-east-1, but this one must be in eu-west-1" in named(checks, "certificate: ALB").detail
 
 
-def test_a_failed_identity_stops_before_any_other_call(dev_synth_json: dict[str, Any]) -> None:
-    account = ready_account(answers={("sts", "get_caller_identity"): client_error("InvalidClientTokenId")})
+@pytest.mark.parametrize(("error", "says"), [
+    (client_error("InvalidClientTokenId", "GetCallerIdentity"), "GetCallerIdentity answered InvalidClientTokenId"),
+    (NoCredentialsError(), "no answer from AWS: Unable to locate credentials"),
+])
+def test_a_failed_identity_stops_before_any_other_call(dev_synth_json: dict[str, Any], error: Exception,
+                                                       says: str) -> None:
+    account = ready_account(answers={("sts", "get_caller_identity"): error})
     checks = run(dev_synth_json, account)
     assert [(check.name, check.status) for check in checks] == [("credentials", FAILED)]
+    assert says in checks[0].detail and checks[0].fix
     assert {service for service, *_ in account.calls} == {"sts"}
 
 
@@ -446,3 +452,15 @@ def test_cli_bad_input_exits_2(tmp_path: Path, dev_synth_json: dict[str, Any],
     assert "not an object" in capsys.readouterr().err
     assert main([str(folder)], {**environ, "ENVIRONMENT_SUFFIX": "Bad_Suffix"}) == 2
     assert "ENVIRONMENT_SUFFIX" in capsys.readouterr().err
+
+
+def test_cli_reads_tfvars_over_tf_var_environment(tmp_path: Path, dev_synth_json: dict[str, Any]) -> None:
+    folder = tmp_path / "TapStacktest"
+    folder.mkdir()
+    (folder / "cdk.tf.json").write_text(json.dumps(dev_synth_json), encoding="utf-8")
+    tfvars = tmp_path / "test.tfvars"
+    tfvars.write_text("asg_max_size = 3\n", encoding="utf-8")
+    environ = {**DEVELOPMENT_ENV, "TF_VAR_asg_max_size": "9", "TF_VAR_certificate_arn": ALB_CERTIFICATE,
+               "TF_VAR_not_a_variable": "x"}
+    _stack, _config, values, state = read_inputs(folder, tfvars, None, environ)
+    assert values == {"asg_max_size": 3, "certificate_arn": ALB_CERTIFICATE} and state is None
