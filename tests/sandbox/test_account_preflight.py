@@ -163,3 +163,22 @@ def test_the_command_line(emulator: str, stack: dict[str, Any], tmp_path: Path, 
     out = capsys.readouterr().out
     role_address = address(stack, "aws_iam_role", "name", ROLE)
     assert f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'" in out
+
+
+@pytest.mark.parametrize(("private", "status"), [(False, PASSED), (True, FAILED)])
+def test_the_hosted_zone_from_the_emulator(emulator: str, stack: dict[str, Any], private: bool, status: str) -> None:
+    route53 = client("route53", emulator)
+    request: dict[str, Any] = {"Name": "sandbox.example.com.", "CallerReference": f"preflight-{private}"}
+    if private:
+        request |= {"HostedZoneConfig": {"PrivateZone": True},
+                    "VPC": {"VPCRegion": "us-east-1",
+                            "VPCId": client("ec2", emulator).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]}}
+    zone_id = route53.create_hosted_zone(**request)["HostedZone"]["Id"]
+    config = StackConfig.from_env({**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN, "HOSTED_ZONE_ID": zone_id})
+    if not hasattr(config, "hosted_zone_id"):  # before the HOSTED_ZONE_ID setting lands in StackConfig
+        object.__setattr__(config, "hosted_zone_id", zone_id)
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    checks = by_name(account_preflight(stack, config=config, tfvars={"certificate_arn": certificate}, state=None,
+                                       clients=lambda service, region: client(service, emulator, region), sandbox=True))
+    assert checks["hosted zone"].status == status
+    assert checks["hosted zone"].detail.startswith(f"sandbox.example.com ({'private' if private else 'public'})")
