@@ -77,6 +77,9 @@ def _bucket(client: Any, key: Key, _body: Body, _account: Account) -> str | None
     except ClientError as error:
         if _code(error) in ("404", "NoSuchBucket", "NotFound"):
             return None
+        if _code(error) in ("301", "PermanentRedirect"):
+            raise HeldElsewhere(f"s3:HeadBucket {key[0]} answers 301: the bucket exists in another region, so this "
+                                "stack's provider cannot adopt it") from error
         if _code(error) in ("403", "AccessDenied", "Forbidden"):
             raise HeldElsewhere(f"s3:HeadBucket {key[0]} answers 403: the name belongs to another AWS account (bucket "
                                 "names are global), or this principal may not list it") from error

@@ -361,11 +361,12 @@ def test_a_name_the_state_holds_at_another_address_says_state_mv(dev_synth_json:
     assert check.status == FAILED and f"state mv 'aws_alb.old_alb' 'aws_alb.{alb}'" in check.fix
 
 
-def test_a_bucket_name_of_another_account_cannot_be_imported(dev_synth_json: dict[str, Any]) -> None:
-    account = ready_account(answers={("s3", "head_bucket"): client_error("403", "HeadBucket")})
+@pytest.mark.parametrize(("code", "says"), [("403", "another AWS account"), ("301", "in another region")])
+def test_a_bucket_name_held_elsewhere_cannot_be_imported(dev_synth_json: dict[str, Any], code: str, says: str) -> None:
+    account = ready_account(answers={("s3", "head_bucket"): client_error(code, "HeadBucket")})
     failures = [check for check in run(dev_synth_json, account) if check.name.startswith("name: aws_s3_bucket.")]
     assert len(failures) == 4 and all(check.status == FAILED for check in failures)
-    assert all("another AWS account" in check.detail and "terraform" not in check.fix for check in failures)
+    assert all(says in check.detail and "terraform" not in check.fix for check in failures)
 
 
 def test_role_policy_and_service_linked_role_import_ids(dev_synth_json: dict[str, Any]) -> None:
