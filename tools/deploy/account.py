@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -78,11 +79,22 @@ class _Run:
         """How ``terraform import`` gets the variables: the tfvars file (absolute: ``-chdir`` moves relative paths),
         else the values given to the preflight one by one."""
         if self.tfvars_file.is_file():
-            return f"-var-file={self.tfvars_file.resolve()}"
-        return " ".join(f"-var '{name}={value}'" for name, value in sorted(self.view.tfvars.items()))
+            return f"-var-file={shlex.quote(str(self.tfvars_file.resolve()))}"
+        values = sorted(self.view.tfvars.items())
+        return " ".join(f"-var {_quoted(f'{name}={_text(value)}')}" for name, value in values)
 
     def terraform(self, arguments: str) -> str:
-        return f"terraform -chdir={_relative(self.stack_dir)} {arguments}"
+        return f"terraform -chdir={shlex.quote(_relative(self.stack_dir))} {arguments}"
+
+
+def _text(value: Any) -> str:
+    """A variable's value as ``-var`` takes it (booleans as HCL writes them)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _quoted(text: str) -> str:
+    """``text`` in single quotes for a POSIX shell (a quote inside closes, escapes and reopens)."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def _relative(path: Path) -> str:
@@ -108,10 +120,10 @@ def account_preflight(stack: Mapping[str, Any], *, config: StackConfig, tfvars: 
     if identity.status == FAILED:
         return [identity]
     checks = [identity]
-    checks += _certificates(run)
+    checks += _guard_many("certificates", "acm:DescribeCertificate", lambda: _certificates(run))
     checks += _guard_many("Elastic IP quota", "ec2:DescribeAccountAttributes", lambda: _eip_quota(run))
     checks += _guard_many("vCPU quota", f"service-quotas:GetServiceQuota {VCPU_QUOTA_CODE}", lambda: _vcpu_quota(run))
-    checks += _names(run)
+    checks += _guard_many("names", "the stack's literal names", lambda: _names(run))
     zone_id = getattr(config, "hosted_zone_id", None)
     if zone_id:
         checks.append(_guard("hosted zone", f"route53:GetHostedZone {zone_id}", lambda: _hosted_zone(run, zone_id)))
@@ -412,7 +424,7 @@ def _name(run: _Run, lookup: NameLookup, address: str, body: Mapping[str, Any], 
                 return Check(name=f"name: {address}", status=PASSED, looked_at="state", detail=shown)
             return Check(name=f"name: {address}", status=FAILED, looked_at=f"state: {held_at}",
                          detail=f"{shown} is held by {held_at} in the state, and the stack now creates it as {address}",
-                         fix=f"move it: {run.terraform(f'state mv {held_at!r} {address!r}')}")
+                         fix=f"move it: {run.terraform(f'state mv {_quoted(held_at)} {_quoted(address)}')}")
     looked_at = f"{lookup.call} {shown}"
     try:
         import_id = lookup.find(run.client(lookup.service, run.view.provider_region(body)), key, body,
@@ -424,7 +436,7 @@ def _name(run: _Run, lookup: NameLookup, address: str, body: Mapping[str, Any], 
         return _api_failure(f"name: {address}", looked_at, error)
     if import_id is None:
         return None
-    command = run.terraform(f"import {run.variable_arguments()} '{address}' '{import_id}'")
+    command = run.terraform(f"import {run.variable_arguments()} {_quoted(address)} {_quoted(import_id)}")
     return Check(name=f"name: {address}", status=FAILED, looked_at=looked_at,
                  detail=f"{shown} exists in the account but not in this stack's state: the apply would fail",
                  fix=f"if it is this stack's (a lost or moved state), adopt it: {command} (after `terraform init` in "

@@ -465,3 +465,15 @@ def test_cli_reads_tfvars_over_tf_var_environment(tmp_path: Path, dev_synth_json
                "TF_VAR_not_a_variable": "x"}
     _stack, _config, values, state = read_inputs(folder, tfvars, None, environ)
     assert values == {"asg_max_size": 3, "certificate_arn": ALB_CERTIFICATE} and state is None
+
+
+def test_the_import_command_quotes_for_the_shell(dev_synth_json: dict[str, Any]) -> None:
+    """Values given without a tfvars file go one by one, booleans as HCL writes them, quotes escaped."""
+    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
+    arn = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/payment-alb-test/1"
+    account = ready_account(answers={("elbv2", "describe_load_balancers"): {"LoadBalancers": [
+        {"LoadBalancerName": "payment-alb-test", "LoadBalancerArn": arn}]}})
+    tfvars = {"certificate_arn": ALB_CERTIFICATE, "alarm_email": "o'brien@example.com", "flag": True}
+    check = named(run(dev_synth_json, account, tfvars=tfvars), f"name: aws_alb.{alb}")
+    assert (f"import -var 'alarm_email=o'\\''brien@example.com' -var 'certificate_arn={ALB_CERTIFICATE}' "
+            f"-var 'flag=true' 'aws_alb.{alb}' '{arn}'") in check.fix
