@@ -16,6 +16,7 @@ from lib.config import StackConfig
 from tests.conftest import DEVELOPMENT_ENV, synth_stack
 from tools.deploy.account import account_preflight, main
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, Check
+from tools.deploy.stack_view import backend_state
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
 from tools.sandbox.emulator import MOTO_ACCOUNT_ID, aws_environment, client
 
@@ -144,25 +145,50 @@ def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dic
 
 def test_the_command_line(emulator: str, stack: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                           capsys: pytest.CaptureFixture[str]) -> None:
-    """``python -m tools.deploy.account``: boto3 finds the emulator through AWS_ENDPOINT_URL, as make deploy runs it."""
+    """``python -m tools.deploy.account``: boto3 finds the emulator through AWS_ENDPOINT_URL, as make deploy runs it;
+    without --state it reads the state from the stack's (local) backend."""
     environ = aws_environment(emulator, base={**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN})
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     folder = tmp_path / "TapStacktest"
     folder.mkdir()
-    (folder / "cdk.tf.json").write_text(json.dumps(stack), encoding="utf-8")
+    state_file = tmp_path / "terraform.TapStacktest.tfstate"
+    local = {**stack, "terraform": {**stack["terraform"], "backend": {"local": {"path": str(state_file)}}}}
+    (folder / "cdk.tf.json").write_text(json.dumps(local), encoding="utf-8")
     tfvars = tmp_path / "test.tfvars"
     tfvars.write_text(f'certificate_arn = "{import_sandbox_certificate(client("acm", emulator))}"\n', encoding="utf-8")
     assert main([str(folder), "--tfvars", str(tfvars)], environ) == 0
     out = capsys.readouterr().out
     assert out.startswith("account preflight\n") and "[needs a real account] vCPU quota" in out
     client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
-    state = tmp_path / "state.json"
-    state.write_text("", encoding="utf-8")  # `terraform state pull` prints nothing before the first apply
-    assert main([str(folder), "--tfvars", str(tfvars), "--state", str(state)], environ) == 1
-    out = capsys.readouterr().out
+    assert main([str(folder), "--tfvars", str(tfvars)], environ) == 1
     role_address = address(stack, "aws_iam_role", "name", ROLE)
-    assert f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'" in out
+    assert f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'" in \
+        capsys.readouterr().out
+    # The backend's state holds the role: a re-run, not a collision.
+    state_file.write_text(json.dumps({"version": 4, "resources": [
+        {"mode": "managed", "type": "aws_iam_role", "name": role_address.split(".")[1],
+         "instances": [{"attributes": {"name": ROLE}}]}]}), encoding="utf-8")
+    assert main([str(folder), "--tfvars", str(tfvars)], environ) == 0
+    assert "1 held by this stack's state" in capsys.readouterr().out
+    # An explicit --state wins (an empty file: no state yet).
+    empty = tmp_path / "pulled.json"
+    empty.write_text("", encoding="utf-8")
+    assert main([str(folder), "--tfvars", str(tfvars), "--state", str(empty)], environ) == 1
+
+
+def test_the_state_from_an_s3_backend(emulator: str, stack: dict[str, Any]) -> None:
+    s3 = client("s3", emulator)
+    s3.create_bucket(Bucket="acme-tf-state")
+    remote = {**stack, "terraform": {**stack["terraform"], "backend": {"s3": {
+        "bucket": "acme-tf-state", "key": "test/TapStacktest.tfstate", "region": "us-east-1", "encrypt": True}}}}
+
+    def clients(service: str, region: str) -> Any:
+        return client(service, emulator, region)
+
+    assert backend_state(remote, clients) is None
+    s3.put_object(Bucket="acme-tf-state", Key="test/TapStacktest.tfstate", Body=b'{"version": 4, "resources": []}')
+    assert backend_state(remote, clients) == {"version": 4, "resources": []}
 
 
 @pytest.mark.parametrize(("private", "status"), [(False, PASSED), (True, FAILED)])

@@ -19,7 +19,8 @@ Against the emulator (``sandbox=True``) the vCPU quota and CloudTrail are "needs
 Service Quotas for EC2 and no trail, and an answer it cannot give is never reported as passed or failed.
 
 ``python -m tools.deploy.account <stack folder> [--tfvars FILE] [--state FILE]``: exit 0 when nothing failed,
-1 when a check failed, 2 on bad input (configuration, stack, tfvars or state unreadable).
+1 when a check failed, 2 on bad input (configuration, stack, tfvars or state unreadable). Without ``--state`` the
+state is read from the stack's backend (the local file or the S3 object), so no ``terraform init`` is needed first.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
 from tools.deploy.account_names import NAME_LOOKUPS, HeldElsewhere, NameLookup
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Check, failed, render
-from tools.deploy.stack_view import StackInputError, StackView
+from tools.deploy.stack_view import StackInputError, StackView, backend_state
 from tools.deploy.tfvars import TfvarsError, parse_tfvars
 
 Clients = Callable[[str, str], Any]
@@ -536,7 +537,7 @@ def read_inputs(stack_dir: Path, tfvars_path: Path | None, state_path: Path | No
     state = None
     if state_path is not None:
         state = _read_json(state_path, "give the output of `terraform state pull` (empty when there is no state)")
-    return stack, config, tfvars, state
+    return stack, config, tfvars, state or None
 
 
 def _read_json(path: Path, fix: str) -> dict[str, Any]:
@@ -573,13 +574,16 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser.add_argument("stack_dir", type=Path,
                         help="the synthesized stack's folder (cdktf.out/stacks/TapStack<suffix>)")
     parser.add_argument("--tfvars", type=Path, help="the environment's tfvars file (environments/<name>.tfvars)")
-    parser.add_argument("--state", type=Path, help="the JSON of `terraform state pull`; omit when there is no state")
+    parser.add_argument("--state", type=Path, help="the JSON of `terraform state pull` (an empty file: no state); "
+                        "default: read from the stack's backend (the local file, or the S3 object)")
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
     try:
         stack, config, tfvars, state = read_inputs(args.stack_dir, args.tfvars, args.state, env)
-        checks = account_preflight(stack, config=config, tfvars=tfvars, state=state,
-                                   clients=boto3_clients(config.aws_region),
+        clients = boto3_clients(config.aws_region)
+        if args.state is None:
+            state = backend_state(stack, clients)
+        checks = account_preflight(stack, config=config, tfvars=tfvars, state=state, clients=clients,
                                    sandbox=bool(env.get("SANDBOX_ENDPOINT_URL")),
                                    stack_dir=args.stack_dir, tfvars_file=args.tfvars)
     except (InputError, StackInputError) as error:

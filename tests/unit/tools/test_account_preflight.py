@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from tests.conftest import DEVELOPMENT_ENV, FRONTEND_CERTIFICATE, PRODUCTION_ENV
 from tools.deploy.account import account_preflight, covers, main, read_inputs
 from tools.deploy.account_names import NAME_LOOKUPS
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Check
+from tools.deploy.stack_view import StackInputError, backend_state
 
 ACCOUNT = "123456789012"
 EU_CERTIFICATE = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/eeeeeeee-0000-0000-0000-000000000003"
@@ -477,3 +480,35 @@ def test_the_import_command_quotes_for_the_shell(dev_synth_json: dict[str, Any])
     check = named(run(dev_synth_json, account, tfvars=tfvars), f"name: aws_alb.{alb}")
     assert (f"import -var 'alarm_email=o'\\''brien@example.com' -var 'certificate_arn={ALB_CERTIFICATE}' "
             f"-var 'flag=true' 'aws_alb.{alb}' '{arn}'") in check.fix
+
+
+# ---------------------------------------------------------------------------------------------- the backend's state
+def _backend(stack: dict[str, Any], backend: dict[str, Any]) -> dict[str, Any]:
+    return {**stack, "terraform": {**stack["terraform"], "backend": backend}}
+
+
+def test_the_state_of_a_local_backend(dev_synth_json: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "terraform.TapStacktest.tfstate"
+    stack = _backend(dev_synth_json, {"local": {"path": str(path)}})
+    assert backend_state(stack, FakeAccount().clients) is None
+    path.write_text("", encoding="utf-8")
+    assert backend_state(stack, FakeAccount().clients) is None
+    path.write_text('{"version": 4, "resources": []}', encoding="utf-8")
+    assert backend_state(stack, FakeAccount().clients) == {"version": 4, "resources": []}
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(StackInputError, match="is not JSON"):
+        backend_state(stack, FakeAccount().clients)
+
+
+def test_the_state_of_an_s3_backend(synth_json: dict[str, Any]) -> None:
+    account = FakeAccount(answers={("s3", "get_object"): {"Body": io.BytesIO(b'{"version": 4}')}})
+    assert backend_state(synth_json, account.clients) == {"version": 4}
+    assert account.called("s3", "get_object") == [("us-east-1", {"Bucket": "acme-tf-state",
+                                                                 "Key": "test/TapStacktest.tfstate"})]
+    account = FakeAccount(answers={("s3", "get_object"): client_error("NoSuchKey", "GetObject")})
+    assert backend_state(synth_json, account.clients) is None
+    account = FakeAccount(answers={("s3", "get_object"): client_error("AccessDenied", "GetObject")})
+    with pytest.raises(StackInputError, match=re.escape("s3://acme-tf-state/test/TapStacktest.tfstate: AccessDenied")):
+        backend_state(synth_json, account.clients)
+    with pytest.raises(StackInputError, match="not one the preflight reads"):
+        backend_state(_backend(synth_json, {"remote": {}}), FakeAccount().clients)
