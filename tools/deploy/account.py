@@ -51,6 +51,8 @@ EIP_QUOTA_CODE = "L-0263D0A3"
 # letters then the generation digit (t3, m7i, c6gn, im4gn); trn1, dl1, hpc6a and inf1 have quotas of their own.
 STANDARD_FAMILY = re.compile(r"^(?:[acdhimrtz]|im|is)[0-9]")
 ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[A-Za-z0-9-]+$")
+PENDING_FIX = ("create the DNS validation records ACM lists for it (aws acm describe-certificate) and wait for "
+               "ISSUED")
 DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
           "UnrecognizedClientException")
 
@@ -214,8 +216,10 @@ def _certificate(run: _Run, *, name: str, arn: str, region: str, domain: str | N
     if domain is None:
         detail += f" ({domain_setting} is not set: the name is not checked)"
     if problems:
+        # Only a pending validation is fixed on the same certificate; anything else needs another ARN.
+        then = "" if fixes == [PENDING_FIX] else f", then set {setting} to its ARN"
         return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{detail}: {'; '.join(problems)}",
-                     fix="; ".join(fixes) + f", then set {setting} to its ARN")
+                     fix="; ".join(fixes) + then)
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=detail)
 
 
@@ -232,8 +236,7 @@ def _certificate_problems(certificate: Mapping[str, Any], *, arn_region: str, re
     status = str(certificate.get("Status"))
     if status != "ISSUED":
         problems.append(f"status {status}, not ISSUED")
-        fixes.append("create the DNS validation records ACM lists for it (acm describe-certificate) and wait for "
-                     "ISSUED" if status == "PENDING_VALIDATION" else f"request a new certificate in {region}")
+        fixes.append(PENDING_FIX if status == "PENDING_VALIDATION" else f"request a new certificate in {region}")
     if arn_region != region:
         problems.append(f"it is in {arn_region}, but this one must be in {region}")
         fixes.append(f"request or import the certificate in {region}")
