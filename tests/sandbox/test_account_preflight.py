@@ -16,6 +16,7 @@ from lib.config import StackConfig
 from tests.conftest import DEVELOPMENT_ENV, synth_stack
 from tools.deploy.account import account_preflight, main
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, Check
+from tools.deploy.stack_view import backend_state
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
 from tools.sandbox.emulator import MOTO_ACCOUNT_ID, aws_environment, client
 
@@ -67,7 +68,7 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
     assert f"ISSUED in us-east-1 for {SANDBOX_DOMAIN}" in checks["certificate: ALB"].detail
     # moto answers vpc-max-elastic-ips with 5; the development stack has one NAT address per zone.
     assert checks["Elastic IP quota"].detail.endswith("0 allocated in us-east-1, quota 5: 3 of 5 after apply")
-    assert checks["names"].detail.startswith("35 names looked up")
+    assert checks["names"].detail.startswith("37 names looked up")
     assert elapsed < 30, f"the account preflight took {elapsed:.1f} s on the emulator"
 
 
@@ -90,11 +91,19 @@ def test_names_held_outside_the_state_fail_with_their_import(emulator: str, stac
     client("s3", emulator).create_bucket(Bucket=BUCKET)
     client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
     client("logs", emulator).create_log_group(logGroupName=LOG_GROUP)
+    cloudfront = client("cloudfront", emulator)
+    oac = cloudfront.create_origin_access_control(OriginAccessControlConfig={
+        "Name": "payment-frontend-oac-test", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+    headers = cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig={
+        "Name": "payment-frontend-security-headers-test"})["ResponseHeadersPolicy"]["Id"]
     checks = by_name(preflight(emulator, stack, certificate))
     expected = {
         address(stack, "aws_s3_bucket", "bucket", "payment-artifacts-"): BUCKET,
         address(stack, "aws_iam_role", "name", ROLE): ROLE,
         address(stack, "aws_cloudwatch_log_group", "name", LOG_GROUP): LOG_GROUP,
+        address(stack, "aws_cloudfront_origin_access_control", "name", "payment-frontend-oac-"): oac,
+        address(stack, "aws_cloudfront_response_headers_policy", "name", "payment-frontend-security-"): headers,
     }
     failed = {name.removeprefix("name: ") for name, check in checks.items() if check.status == FAILED}
     assert failed == set(expected)
@@ -119,7 +128,7 @@ def test_the_same_names_in_the_state_pass(emulator: str, stack: dict[str, Any]) 
          "instances": [{"attributes": {attribute: value, "id": value}}]} for rtype, attribute, start, value in held]}
     checks = by_name(preflight(emulator, stack, certificate, state))
     assert checks["names"].status == PASSED
-    assert checks["names"].detail == "32 names looked up, 3 held by this stack's state, 0 held outside it"
+    assert checks["names"].detail == "34 names looked up, 3 held by this stack's state, 0 held outside it"
 
 
 def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dict[str, Any]) -> None:
@@ -136,22 +145,66 @@ def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dic
 
 def test_the_command_line(emulator: str, stack: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                           capsys: pytest.CaptureFixture[str]) -> None:
-    """``python -m tools.deploy.account``: boto3 finds the emulator through AWS_ENDPOINT_URL, as make deploy runs it."""
+    """``python -m tools.deploy.account``: boto3 finds the emulator through AWS_ENDPOINT_URL, as make deploy runs it;
+    without --state it reads the state from the stack's (local) backend."""
     environ = aws_environment(emulator, base={**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN})
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     folder = tmp_path / "TapStacktest"
     folder.mkdir()
-    (folder / "cdk.tf.json").write_text(json.dumps(stack), encoding="utf-8")
+    state_file = tmp_path / "terraform.TapStacktest.tfstate"
+    local = {**stack, "terraform": {**stack["terraform"], "backend": {"local": {"path": str(state_file)}}}}
+    (folder / "cdk.tf.json").write_text(json.dumps(local), encoding="utf-8")
     tfvars = tmp_path / "test.tfvars"
     tfvars.write_text(f'certificate_arn = "{import_sandbox_certificate(client("acm", emulator))}"\n', encoding="utf-8")
     assert main([str(folder), "--tfvars", str(tfvars)], environ) == 0
     out = capsys.readouterr().out
     assert out.startswith("account preflight\n") and "[needs a real account] vCPU quota" in out
     client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
-    state = tmp_path / "state.json"
-    state.write_text("", encoding="utf-8")  # `terraform state pull` prints nothing before the first apply
-    assert main([str(folder), "--tfvars", str(tfvars), "--state", str(state)], environ) == 1
-    out = capsys.readouterr().out
+    assert main([str(folder), "--tfvars", str(tfvars)], environ) == 1
     role_address = address(stack, "aws_iam_role", "name", ROLE)
-    assert (f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'") in out
+    assert f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'" in \
+        capsys.readouterr().out
+    # The backend's state holds the role: a re-run, not a collision.
+    state_file.write_text(json.dumps({"version": 4, "resources": [
+        {"mode": "managed", "type": "aws_iam_role", "name": role_address.split(".")[1],
+         "instances": [{"attributes": {"name": ROLE}}]}]}), encoding="utf-8")
+    assert main([str(folder), "--tfvars", str(tfvars)], environ) == 0
+    assert "1 held by this stack's state" in capsys.readouterr().out
+    # An explicit --state wins (an empty file: no state yet).
+    empty = tmp_path / "pulled.json"
+    empty.write_text("", encoding="utf-8")
+    assert main([str(folder), "--tfvars", str(tfvars), "--state", str(empty)], environ) == 1
+
+
+def test_the_state_from_an_s3_backend(emulator: str, stack: dict[str, Any]) -> None:
+    s3 = client("s3", emulator)
+    s3.create_bucket(Bucket="acme-tf-state")
+    remote = {**stack, "terraform": {**stack["terraform"], "backend": {"s3": {
+        "bucket": "acme-tf-state", "key": "test/TapStacktest.tfstate", "region": "us-east-1", "encrypt": True}}}}
+
+    def clients(service: str, region: str) -> Any:
+        return client(service, emulator, region)
+
+    assert backend_state(remote, clients) is None
+    s3.put_object(Bucket="acme-tf-state", Key="test/TapStacktest.tfstate", Body=b'{"version": 4, "resources": []}')
+    assert backend_state(remote, clients) == {"version": 4, "resources": []}
+
+
+@pytest.mark.parametrize(("private", "status"), [(False, PASSED), (True, FAILED)])
+def test_the_hosted_zone_from_the_emulator(emulator: str, stack: dict[str, Any], private: bool, status: str) -> None:
+    route53 = client("route53", emulator)
+    request: dict[str, Any] = {"Name": "sandbox.example.com.", "CallerReference": f"preflight-{private}"}
+    if private:
+        request |= {"HostedZoneConfig": {"PrivateZone": True},
+                    "VPC": {"VPCRegion": "us-east-1",
+                            "VPCId": client("ec2", emulator).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]}}
+    zone_id = route53.create_hosted_zone(**request)["HostedZone"]["Id"]
+    config = StackConfig.from_env({**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN, "HOSTED_ZONE_ID": zone_id})
+    if not hasattr(config, "hosted_zone_id"):  # before the HOSTED_ZONE_ID setting lands in StackConfig
+        object.__setattr__(config, "hosted_zone_id", zone_id)
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    checks = by_name(account_preflight(stack, config=config, tfvars={"certificate_arn": certificate}, state=None,
+                                       clients=lambda service, region: client(service, emulator, region), sandbox=True))
+    assert checks["hosted zone"].status == status
+    assert checks["hosted zone"].detail.startswith(f"sandbox.example.com ({'private' if private else 'public'})")

@@ -1,6 +1,11 @@
 """``make deploy``, ``make plan`` and ``make verify-deployment``: the path from a configuration to a running,
 checked stack on an account (the sandbox runs the same path against the emulator).
 
+- ``account``: the account preflight between synth and ``terraform init`` (certificates, EIP and vCPU quotas, names
+  held outside the state, hosted zone, CloudTrail), ``python -m tools.deploy.account <stack folder>``;
+- ``account_names``: its one table of named resource types: lookup call and ``terraform import`` id per type;
+- ``stack_view``: the synthesized stack read with the values that will be applied (provider regions, variables);
+- ``tfvars``: ``environments/<name>.tfvars`` read (strings, numbers, booleans), refusing what it cannot read;
 - ``checks``: the result of one account or deployment check, and how a list of them is shown;
 - ``outputs``: ``cfn-outputs/flat-outputs.json``, written per stack, never losing another stack's key.
 """

@@ -19,7 +19,8 @@ Against the emulator (``sandbox=True``) the vCPU quota and CloudTrail are "needs
 Service Quotas for EC2 and no trail, and an answer it cannot give is never reported as passed or failed.
 
 ``python -m tools.deploy.account <stack folder> [--tfvars FILE] [--state FILE]``: exit 0 when nothing failed,
-1 when a check failed, 2 on bad input (configuration, stack, tfvars or state unreadable).
+1 when a check failed, 2 on bad input (configuration, stack, tfvars or state unreadable). Without ``--state`` the
+state is read from the stack's backend (the local file or the S3 object), so no ``terraform init`` is needed first.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -38,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
 from tools.deploy.account_names import NAME_LOOKUPS, HeldElsewhere, NameLookup
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Check, failed, render
-from tools.deploy.stack_view import StackInputError, StackView
+from tools.deploy.stack_view import StackInputError, StackView, backend_state
 from tools.deploy.tfvars import TfvarsError, parse_tfvars
 
 Clients = Callable[[str, str], Any]
@@ -49,6 +51,8 @@ EIP_QUOTA_CODE = "L-0263D0A3"
 # letters then the generation digit (t3, m7i, c6gn, im4gn); trn1, dl1, hpc6a and inf1 have quotas of their own.
 STANDARD_FAMILY = re.compile(r"^(?:[acdhimrtz]|im|is)[0-9]")
 ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[A-Za-z0-9-]+$")
+PENDING_FIX = ("create the DNS validation records ACM lists for it (aws acm describe-certificate) and wait for "
+               "ISSUED")
 DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
           "UnrecognizedClientException")
 
@@ -78,11 +82,22 @@ class _Run:
         """How ``terraform import`` gets the variables: the tfvars file (absolute: ``-chdir`` moves relative paths),
         else the values given to the preflight one by one."""
         if self.tfvars_file.is_file():
-            return f"-var-file={self.tfvars_file.resolve()}"
-        return " ".join(f"-var '{name}={value}'" for name, value in sorted(self.view.tfvars.items()))
+            return f"-var-file={shlex.quote(str(self.tfvars_file.resolve()))}"
+        values = sorted(self.view.tfvars.items())
+        return " ".join(f"-var {_quoted(f'{name}={_text(value)}')}" for name, value in values)
 
     def terraform(self, arguments: str) -> str:
-        return f"terraform -chdir={_relative(self.stack_dir)} {arguments}"
+        return f"terraform -chdir={shlex.quote(_relative(self.stack_dir))} {arguments}"
+
+
+def _text(value: Any) -> str:
+    """A variable's value as ``-var`` takes it (booleans as HCL writes them)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _quoted(text: str) -> str:
+    """``text`` in single quotes for a POSIX shell (a quote inside closes, escapes and reopens)."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def _relative(path: Path) -> str:
@@ -108,10 +123,10 @@ def account_preflight(stack: Mapping[str, Any], *, config: StackConfig, tfvars: 
     if identity.status == FAILED:
         return [identity]
     checks = [identity]
-    checks += _certificates(run)
+    checks += _guard_many("certificates", "acm:DescribeCertificate", lambda: _certificates(run))
     checks += _guard_many("Elastic IP quota", "ec2:DescribeAccountAttributes", lambda: _eip_quota(run))
     checks += _guard_many("vCPU quota", f"service-quotas:GetServiceQuota {VCPU_QUOTA_CODE}", lambda: _vcpu_quota(run))
-    checks += _names(run)
+    checks += _guard_many("names", "the stack's literal names", lambda: _names(run))
     zone_id = getattr(config, "hosted_zone_id", None)
     if zone_id:
         checks.append(_guard("hosted zone", f"route53:GetHostedZone {zone_id}", lambda: _hosted_zone(run, zone_id)))
@@ -201,8 +216,10 @@ def _certificate(run: _Run, *, name: str, arn: str, region: str, domain: str | N
     if domain is None:
         detail += f" ({domain_setting} is not set: the name is not checked)"
     if problems:
+        # Only a pending validation is fixed on the same certificate; anything else needs another ARN.
+        then = "" if fixes == [PENDING_FIX] else f", then set {setting} to its ARN"
         return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{detail}: {'; '.join(problems)}",
-                     fix="; ".join(fixes) + f", then set {setting} to its ARN")
+                     fix="; ".join(fixes) + then)
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=detail)
 
 
@@ -219,8 +236,7 @@ def _certificate_problems(certificate: Mapping[str, Any], *, arn_region: str, re
     status = str(certificate.get("Status"))
     if status != "ISSUED":
         problems.append(f"status {status}, not ISSUED")
-        fixes.append("create the DNS validation records ACM lists for it (acm describe-certificate) and wait for "
-                     "ISSUED" if status == "PENDING_VALIDATION" else f"request a new certificate in {region}")
+        fixes.append(PENDING_FIX if status == "PENDING_VALIDATION" else f"request a new certificate in {region}")
     if arn_region != region:
         problems.append(f"it is in {arn_region}, but this one must be in {region}")
         fixes.append(f"request or import the certificate in {region}")
@@ -285,14 +301,23 @@ def _vcpu_quota(run: _Run) -> list[Check]:
 
 def _group_sizing(run: _Run, body: Mapping[str, Any]) -> tuple[int, str, int]:
     """(max size, instance type, refresh peak in % of the group) of an Auto Scaling group, read off the stack."""
-    max_size = int(run.view.resolve(body.get("max_size")) or 0)
+    max_size = _whole(run.view.resolve(body.get("max_size")))
     template_ref = str(body.get("launch_template", {}).get("id", ""))
     template = re.fullmatch(r"\$\{aws_launch_template\.([A-Za-z0-9_-]+)\.id\}", template_ref)
     template_body = run.view.resources("aws_launch_template").get(template.group(1), {}) if template else {}
     instance_type = run.view.resolve(template_body.get("instance_type")) or ""
     preferences = body.get("instance_refresh", {}).get("preferences", {})
-    peak = int(run.view.resolve(preferences.get("max_healthy_percentage")) or 100)
+    peak = _whole(run.view.resolve(preferences.get("max_healthy_percentage"))) or 100
     return max_size, instance_type, max(peak, 100)
+
+
+def _whole(value: str | None) -> int:
+    """A whole number from a resolved attribute or variable ("6", "6.0"); 0 when it is not one."""
+    try:
+        number = float(value) if value is not None else 0.0
+    except ValueError:
+        return 0
+    return int(number) if number.is_integer() else 0
 
 
 def _vcpu_group(run: _Run, logical: str, body: Mapping[str, Any]) -> Check:
@@ -403,7 +428,7 @@ def _name(run: _Run, lookup: NameLookup, address: str, body: Mapping[str, Any], 
                 return Check(name=f"name: {address}", status=PASSED, looked_at="state", detail=shown)
             return Check(name=f"name: {address}", status=FAILED, looked_at=f"state: {held_at}",
                          detail=f"{shown} is held by {held_at} in the state, and the stack now creates it as {address}",
-                         fix=f"move it: {run.terraform(f'state mv {held_at!r} {address!r}')}")
+                         fix=f"move it: {run.terraform(f'state mv {_quoted(held_at)} {_quoted(address)}')}")
     looked_at = f"{lookup.call} {shown}"
     try:
         import_id = lookup.find(run.client(lookup.service, run.view.provider_region(body)), key, body,
@@ -415,7 +440,7 @@ def _name(run: _Run, lookup: NameLookup, address: str, body: Mapping[str, Any], 
         return _api_failure(f"name: {address}", looked_at, error)
     if import_id is None:
         return None
-    command = run.terraform(f"import {run.variable_arguments()} '{address}' '{import_id}'")
+    command = run.terraform(f"import {run.variable_arguments()} {_quoted(address)} {_quoted(import_id)}")
     return Check(name=f"name: {address}", status=FAILED, looked_at=looked_at,
                  detail=f"{shown} exists in the account but not in this stack's state: the apply would fail",
                  fix=f"if it is this stack's (a lost or moved state), adopt it: {command} (after `terraform init` in "
@@ -489,7 +514,9 @@ class InputError(ValueError):
 
 def read_inputs(stack_dir: Path, tfvars_path: Path | None, state_path: Path | None,
                 environ: Mapping[str, str]) -> Inputs:
-    """(stack, config, tfvars, state) for the command line; :class:`InputError` names what is wrong."""
+    """(stack, config, variable values, state) for the command line; :class:`InputError` names what is wrong.
+
+    The variable values are the tfvars file's over ``TF_VAR_<name>`` from ``environ``, as Terraform reads them."""
     try:
         config = StackConfig.from_env(environ)
     except ConfigError as error:
@@ -500,10 +527,12 @@ def read_inputs(stack_dir: Path, tfvars_path: Path | None, state_path: Path | No
                          f"{config.environment_suffix}): give cdktf.out/stacks/{config.stack_name} or set "
                          "ENVIRONMENT_SUFFIX to the stack's suffix")
     stack = _read_json(stack_file, f"run the synth first (it writes {stack_file})")
-    tfvars: dict[str, Any] = {}
+    # Terraform's precedence: a -var-file value wins over TF_VAR_<name> from the environment.
+    tfvars: dict[str, Any] = {name: environ[f"TF_VAR_{name}"] for name in stack.get("variable", {})
+                              if f"TF_VAR_{name}" in environ}
     if tfvars_path is not None:
         try:
-            tfvars = parse_tfvars(tfvars_path.read_text(encoding="utf-8"), source=str(tfvars_path))
+            tfvars.update(parse_tfvars(tfvars_path.read_text(encoding="utf-8"), source=str(tfvars_path)))
         except OSError as error:
             raise InputError(f"cannot read the tfvars file {tfvars_path}: {error.strerror}") from error
         except TfvarsError as error:
@@ -511,7 +540,7 @@ def read_inputs(stack_dir: Path, tfvars_path: Path | None, state_path: Path | No
     state = None
     if state_path is not None:
         state = _read_json(state_path, "give the output of `terraform state pull` (empty when there is no state)")
-    return stack, config, tfvars, state
+    return stack, config, tfvars, state or None
 
 
 def _read_json(path: Path, fix: str) -> dict[str, Any]:
@@ -541,17 +570,23 @@ def boto3_clients(region_fallback: str) -> Clients:
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.deploy.account", description="account preflight")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.deploy.account",
+        description="Check the account a synthesized stack will meet: certificates, EIP and vCPU quotas, names "
+                    "outside the state, hosted zone, CloudTrail. Exit 1 when a check failed, 2 on bad input.")
     parser.add_argument("stack_dir", type=Path,
                         help="the synthesized stack's folder (cdktf.out/stacks/TapStack<suffix>)")
     parser.add_argument("--tfvars", type=Path, help="the environment's tfvars file (environments/<name>.tfvars)")
-    parser.add_argument("--state", type=Path, help="the JSON of `terraform state pull`; omit when there is no state")
+    parser.add_argument("--state", type=Path, help="the JSON of `terraform state pull` (an empty file: no state); "
+                        "default: read from the stack's backend (the local file, or the S3 object)")
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
     try:
         stack, config, tfvars, state = read_inputs(args.stack_dir, args.tfvars, args.state, env)
-        checks = account_preflight(stack, config=config, tfvars=tfvars, state=state,
-                                   clients=boto3_clients(config.aws_region),
+        clients = boto3_clients(config.aws_region)
+        if args.state is None:
+            state = backend_state(stack, clients)
+        checks = account_preflight(stack, config=config, tfvars=tfvars, state=state, clients=clients,
                                    sandbox=bool(env.get("SANDBOX_ENDPOINT_URL")),
                                    stack_dir=args.stack_dir, tfvars_file=args.tfvars)
     except (InputError, StackInputError) as error:

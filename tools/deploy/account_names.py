@@ -8,6 +8,7 @@ call finds an existing one, and what ``terraform import`` takes as that type's i
 does not, and lets any other error through for the caller to report.
 
 Types left out, with the reason: security groups (names are unique per VPC, and the stack creates its own VPC);
+managed IAM policies (the stack has none: its roles carry inline policies, which are in the table);
 the Auto Scaling policy and IAM role policy attachment (they live inside a group or role of the table, so that
 group's or role's lookup already reports the collision); CloudFront distributions, KMS keys, EIPs and everything
 else AWS names itself (no name to collide).
@@ -76,6 +77,9 @@ def _bucket(client: Any, key: Key, _body: Body, _account: Account) -> str | None
     except ClientError as error:
         if _code(error) in ("404", "NoSuchBucket", "NotFound"):
             return None
+        if _code(error) in ("301", "PermanentRedirect"):
+            raise HeldElsewhere(f"s3:HeadBucket {key[0]} answers 301: the bucket exists in another region, so this "
+                                "stack's provider cannot adopt it") from error
         if _code(error) in ("403", "AccessDenied", "Forbidden"):
             raise HeldElsewhere(f"s3:HeadBucket {key[0]} answers 403: the name belongs to another AWS account (bucket "
                                 "names are global), or this principal may not list it") from error
@@ -160,6 +164,31 @@ def _web_acl(client: Any, key: Key, body: Body, _account: Account) -> str | None
         request["NextMarker"] = page["NextMarker"]
 
 
+def _origin_access_control(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
+    request: dict[str, Any] = {}
+    while True:
+        page = client.list_origin_access_controls(**request).get("OriginAccessControlList", {})
+        for item in page.get("Items", []):
+            if item.get("Name") == key[0]:
+                return str(item["Id"])
+        if not page.get("NextMarker"):
+            return None
+        request["Marker"] = page["NextMarker"]
+
+
+def _response_headers_policy(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
+    request: dict[str, Any] = {"Type": "custom"}
+    while True:
+        page = client.list_response_headers_policies(**request).get("ResponseHeadersPolicyList", {})
+        for item in page.get("Items", []):
+            policy = item.get("ResponseHeadersPolicy", {})
+            if policy.get("ResponseHeadersPolicyConfig", {}).get("Name") == key[0]:
+                return str(policy["Id"])
+        if not page.get("NextMarker"):
+            return None
+        request["Marker"] = page["NextMarker"]
+
+
 def _launch_template(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
     found = _get(lambda: client.describe_launch_templates(LaunchTemplateNames=[key[0]]),
                  "InvalidLaunchTemplateName.NotFoundException")
@@ -206,6 +235,12 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
                import_id="topic ARN", why="no get-by-name call: the ARN is built from the region and the account"),
     NameLookup(rtype="aws_wafv2_web_acl", service="wafv2", call="wafv2:ListWebACLs", keys=("name",), find=_web_acl,
                import_id="ID/NAME/SCOPE", why="no get-by-name call; the scope (REGIONAL or CLOUDFRONT) is the body's"),
+    NameLookup(rtype="aws_cloudfront_origin_access_control", service="cloudfront",
+               call="cloudfront:ListOriginAccessControls", keys=("name",), find=_origin_access_control,
+               import_id="origin access control ID", why="names are unique per account; no get-by-name call"),
+    NameLookup(rtype="aws_cloudfront_response_headers_policy", service="cloudfront",
+               call="cloudfront:ListResponseHeadersPolicies", keys=("name",), find=_response_headers_policy,
+               import_id="policy ID", why="names are unique per account; no get-by-name call (custom policies only)"),
     NameLookup(rtype="aws_launch_template", service="ec2", call="ec2:DescribeLaunchTemplates", keys=("name",),
                find=_launch_template, import_id="launch template ID"),
     NameLookup(rtype="aws_autoscaling_group", service="autoscaling", call="autoscaling:DescribeAutoScalingGroups",

@@ -6,15 +6,20 @@
 - a literal resource name is resolved when its only references are variables, the account id
   (``data.aws_caller_identity``) or another resource's literal name; anything else stays unresolved (``None``),
   never guessed;
-- the state (``terraform state pull``, format 4) is read as ``{address: attributes}``.
+- the state (``terraform state pull``, format 4) is read as ``{address: attributes}``; :func:`backend_state`
+  reads it from the stack's backend before ``terraform init``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 # ${var.name}, ${data.aws_caller_identity.<name>.account_id}, ${aws_type.name.attribute}
 _TOKEN = re.compile(r"\$\{([^{}]*)\}")
@@ -141,3 +146,44 @@ class StackView:
                 address = base if key is None else f"{base}[{key}]" if isinstance(key, int) else f'{base}["{key}"]'
                 found[address] = instance.get("attributes", {})
         return found
+
+
+def backend_state(stack: Mapping[str, Any], clients: Callable[[str, str], Any]) -> dict[str, Any] | None:
+    """The state the stack's backend holds (what ``terraform state pull`` prints), read without ``terraform init``:
+    the local backend's file, or the S3 backend's object (s3:GetObject). None when there is no state yet."""
+    backend = stack.get("terraform", {}).get("backend", {})
+    if "local" in backend:
+        path = Path(str(backend["local"].get("path", "terraform.tfstate")))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StackInputError(f"cannot read the local state {path}: {error.strerror}") from error
+        where = str(path)
+    elif "s3" in backend:
+        s3 = backend["s3"]
+        where = f"s3://{s3['bucket']}/{s3['key']}"
+        try:
+            answer = clients("s3", str(s3.get("region"))).get_object(Bucket=s3["bucket"], Key=s3["key"])
+        except BotoCoreError as error:
+            raise StackInputError(f"cannot read the state {where}: no answer from AWS ({error})") from error
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise StackInputError(f"cannot read the state {where}: {error.response.get('Error', {}).get('Code')} "
+                                  "(the deploying principal needs s3:GetObject on it, and kms:Decrypt with its key); "
+                                  "or give --state with the output of `terraform state pull`") from error
+        text = answer["Body"].read().decode("utf-8")
+    else:
+        raise StackInputError(f"the stack's backend ({', '.join(backend) or 'none'}) is not one the preflight reads "
+                              "(local, s3): give --state with the output of `terraform state pull`")
+    if not text.strip():
+        return None
+    try:
+        state = json.loads(text)
+    except ValueError as error:
+        raise StackInputError(f"the state {where} is not JSON ({error})") from error
+    if not isinstance(state, dict):
+        raise StackInputError(f"the state {where} is not a JSON object")
+    return state

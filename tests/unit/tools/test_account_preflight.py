@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +14,14 @@ from typing import Any
 
 import pytest
 from botocore import xform_name
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from lib.config import StackConfig
 from tests.conftest import DEVELOPMENT_ENV, FRONTEND_CERTIFICATE, PRODUCTION_ENV, synth_stack
-from tools.deploy.account import account_preflight, covers, main
+from tools.deploy.account import account_preflight, covers, main, read_inputs
 from tools.deploy.account_names import NAME_LOOKUPS
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Check
+from tools.deploy.stack_view import StackInputError, backend_state
 
 ACCOUNT = "123456789012"
 EU_CERTIFICATE = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/eeeeeeee-0000-0000-0000-000000000003"
@@ -49,6 +52,8 @@ ABSENT: dict[tuple[str, str], Any] = {
     ("ec2", "describe_launch_templates"): client_error("InvalidLaunchTemplateName.NotFoundException",
                                                        "DescribeLaunchTemplates"),
     ("autoscaling", "describe_auto_scaling_groups"): {"AutoScalingGroups": []},
+    ("cloudfront", "list_origin_access_controls"): {"OriginAccessControlList": {"Items": []}},
+    ("cloudfront", "list_response_headers_policies"): {"ResponseHeadersPolicyList": {"Items": []}},
 }
 
 
@@ -183,7 +188,7 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
         looked_up += len(calls)
     assert {region for region, _ in account.called("logs", "describe_log_groups")} == {"us-east-1", "eu-west-1"}
     names = named(checks, "names")
-    assert looked_up == 35 and names.detail.startswith("35 names looked up, 0 held by this stack's state")
+    assert looked_up == 37 and names.detail.startswith("37 names looked up, 0 held by this stack's state")
     assert "iam:GetRole x3" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
     assert dict(account.called("wafv2", "list_web_acls")) == {"us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
                                                                "eu-west-1": {"Scope": "REGIONAL", "Limit": 100}}
@@ -194,10 +199,16 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
     assert "it is in us-east-1, but this one must be in eu-west-1" in named(checks, "certificate: ALB").detail
 
 
-def test_a_failed_identity_stops_before_any_other_call(dev_synth_json: dict[str, Any]) -> None:
-    account = ready_account(answers={("sts", "get_caller_identity"): client_error("InvalidClientTokenId")})
+@pytest.mark.parametrize(("error", "says"), [
+    (client_error("InvalidClientTokenId", "GetCallerIdentity"), "GetCallerIdentity answered InvalidClientTokenId"),
+    (NoCredentialsError(), "no answer from AWS: Unable to locate credentials"),
+])
+def test_a_failed_identity_stops_before_any_other_call(dev_synth_json: dict[str, Any], error: Exception,
+                                                       says: str) -> None:
+    account = ready_account(answers={("sts", "get_caller_identity"): error})
     checks = run(dev_synth_json, account)
     assert [(check.name, check.status) for check in checks] == [("credentials", FAILED)]
+    assert says in checks[0].detail and checks[0].fix
     assert {service for service, *_ in account.calls} == {"sts"}
 
 
@@ -283,7 +294,10 @@ def test_a_certificate_that_will_not_serve_fails(dev_synth_json: dict[str, Any],
     account = ready_account(certificates={arn: certificate})
     check = named(run(dev_synth_json, account, tfvars={"certificate_arn": arn}), "certificate: ALB")
     assert check.status == FAILED and problem in check.detail
-    assert "certificate_arn in environments/test.tfvars" in check.fix
+    if "PENDING" in problem:
+        assert "DNS validation records" in check.fix and "then set" not in check.fix
+    else:
+        assert "then set certificate_arn in environments/test.tfvars to its ARN" in check.fix
     assert account.called("acm", "describe_certificate") == [(arn_region, {"CertificateArn": arn})]
 
 
@@ -353,11 +367,12 @@ def test_a_name_the_state_holds_at_another_address_says_state_mv(dev_synth_json:
     assert check.status == FAILED and f"state mv 'aws_alb.old_alb' 'aws_alb.{alb}'" in check.fix
 
 
-def test_a_bucket_name_of_another_account_cannot_be_imported(dev_synth_json: dict[str, Any]) -> None:
-    account = ready_account(answers={("s3", "head_bucket"): client_error("403", "HeadBucket")})
+@pytest.mark.parametrize(("code", "says"), [("403", "another AWS account"), ("301", "in another region")])
+def test_a_bucket_name_held_elsewhere_cannot_be_imported(dev_synth_json: dict[str, Any], code: str, says: str) -> None:
+    account = ready_account(answers={("s3", "head_bucket"): client_error(code, "HeadBucket")})
     failures = [check for check in run(dev_synth_json, account) if check.name.startswith("name: aws_s3_bucket.")]
     assert len(failures) == 4 and all(check.status == FAILED for check in failures)
-    assert all("another AWS account" in check.detail and "terraform" not in check.fix for check in failures)
+    assert all(says in check.detail and "terraform" not in check.fix for check in failures)
 
 
 def test_role_policy_and_service_linked_role_import_ids(dev_synth_json: dict[str, Any]) -> None:
@@ -444,3 +459,59 @@ def test_cli_bad_input_exits_2(tmp_path: Path, dev_synth_json: dict[str, Any],
     assert "not an object" in capsys.readouterr().err
     assert main([str(folder)], {**environ, "ENVIRONMENT_SUFFIX": "Bad_Suffix"}) == 2
     assert "ENVIRONMENT_SUFFIX" in capsys.readouterr().err
+
+
+def test_cli_reads_tfvars_over_tf_var_environment(tmp_path: Path, dev_synth_json: dict[str, Any]) -> None:
+    folder = tmp_path / "TapStacktest"
+    folder.mkdir()
+    (folder / "cdk.tf.json").write_text(json.dumps(dev_synth_json), encoding="utf-8")
+    tfvars = tmp_path / "test.tfvars"
+    tfvars.write_text("asg_max_size = 3\n", encoding="utf-8")
+    environ = {**DEVELOPMENT_ENV, "TF_VAR_asg_max_size": "9", "TF_VAR_certificate_arn": ALB_CERTIFICATE,
+               "TF_VAR_not_a_variable": "x"}
+    _stack, _config, values, state = read_inputs(folder, tfvars, None, environ)
+    assert values == {"asg_max_size": 3, "certificate_arn": ALB_CERTIFICATE} and state is None
+
+
+def test_the_import_command_quotes_for_the_shell(dev_synth_json: dict[str, Any]) -> None:
+    """Values given without a tfvars file go one by one, booleans as HCL writes them, quotes escaped."""
+    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
+    arn = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/payment-alb-test/1"
+    account = ready_account(answers={("elbv2", "describe_load_balancers"): {"LoadBalancers": [
+        {"LoadBalancerName": "payment-alb-test", "LoadBalancerArn": arn}]}})
+    tfvars = {"certificate_arn": ALB_CERTIFICATE, "alarm_email": "o'brien@example.com", "flag": True}
+    check = named(run(dev_synth_json, account, tfvars=tfvars), f"name: aws_alb.{alb}")
+    assert (f"import -var 'alarm_email=o'\\''brien@example.com' -var 'certificate_arn={ALB_CERTIFICATE}' "
+            f"-var 'flag=true' 'aws_alb.{alb}' '{arn}'") in check.fix
+
+
+# ---------------------------------------------------------------------------------------------- the backend's state
+def _backend(stack: dict[str, Any], backend: dict[str, Any]) -> dict[str, Any]:
+    return {**stack, "terraform": {**stack["terraform"], "backend": backend}}
+
+
+def test_the_state_of_a_local_backend(dev_synth_json: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "terraform.TapStacktest.tfstate"
+    stack = _backend(dev_synth_json, {"local": {"path": str(path)}})
+    assert backend_state(stack, FakeAccount().clients) is None
+    path.write_text("", encoding="utf-8")
+    assert backend_state(stack, FakeAccount().clients) is None
+    path.write_text('{"version": 4, "resources": []}', encoding="utf-8")
+    assert backend_state(stack, FakeAccount().clients) == {"version": 4, "resources": []}
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(StackInputError, match="is not JSON"):
+        backend_state(stack, FakeAccount().clients)
+
+
+def test_the_state_of_an_s3_backend(synth_json: dict[str, Any]) -> None:
+    account = FakeAccount(answers={("s3", "get_object"): {"Body": io.BytesIO(b'{"version": 4}')}})
+    assert backend_state(synth_json, account.clients) == {"version": 4}
+    assert account.called("s3", "get_object") == [("us-east-1", {"Bucket": "acme-tf-state",
+                                                                 "Key": "test/TapStacktest.tfstate"})]
+    account = FakeAccount(answers={("s3", "get_object"): client_error("NoSuchKey", "GetObject")})
+    assert backend_state(synth_json, account.clients) is None
+    account = FakeAccount(answers={("s3", "get_object"): client_error("AccessDenied", "GetObject")})
+    with pytest.raises(StackInputError, match=re.escape("s3://acme-tf-state/test/TapStacktest.tfstate: AccessDenied")):
+        backend_state(synth_json, account.clients)
+    with pytest.raises(StackInputError, match="not one the preflight reads"):
+        backend_state(_backend(synth_json, {"remote": {}}), FakeAccount().clients)
