@@ -10,8 +10,8 @@ STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
-# The pinned Node tools (package-lock.json): the cdktf CLI, for `npx cdktf synth|diff|deploy`, and the IAM policy
-# evaluator of the unit tests; its binary stands for the whole `npm ci`.
+# The pinned Node tools (package-lock.json): the cdktf CLI, for `npx cdktf synth` (its deploy refuses and names
+# `make deploy`), and the IAM policy evaluator of the unit tests; its binary stands for the whole `npm ci`.
 CDKTF_CLI := node_modules/.bin/cdktf
 # The checkout frontend (web/) has its own package.json and package-lock.json; this stamp stands for its `npm ci`.
 WEB_STAMP := web/node_modules/.installed
