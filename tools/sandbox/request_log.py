@@ -50,7 +50,8 @@ SERVICE_LINKED_ROLE_NAMES = {
 # Operations a request to this endpoint never is: S3's ListDirectoryBuckets has ListBuckets' URI (GET /) but is
 # served by the S3 Express control endpoint.
 OTHER_ENDPOINT_OPERATIONS = frozenset({"ListDirectoryBuckets"})
-IAM_NAME_PARAMETERS = (("RoleName", "role/"), ("InstanceProfileName", "instance-profile/"))
+# AddRoleToInstanceProfile names both; IAM authorizes it on the instance profile.
+IAM_NAME_PARAMETERS = (("InstanceProfileName", "instance-profile/"), ("RoleName", "role/"))
 
 
 @dataclass(frozen=True, kw_only=True)
