@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import IO
 
 import httpx
 
@@ -49,8 +50,8 @@ class Command:
         raise AssertionError(f"no line starting {prefix!r}; stdout {self.stdout[-20:]}, stderr {self.stderr[-20:]}")
 
 
-def _read(stream: object, lines: list[str]) -> None:
-    for line in stream:  # type: ignore[attr-defined]
+def _read(stream: IO[str], lines: list[str]) -> None:
+    for line in stream:
         lines.append(line.rstrip("\n"))
 
 
