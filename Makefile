@@ -10,12 +10,18 @@ STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
-# The pinned Node tools (package-lock.json): the cdktf CLI, for `npx cdktf synth|diff|deploy`, and the IAM policy
-# evaluator of the unit tests; its binary stands for the whole `npm ci`.
+# The pinned Node tools (package-lock.json): the cdktf CLI, for `npx cdktf synth` (its deploy refuses and names
+# `make deploy`), and the IAM policy evaluator of the unit tests; its binary stands for the whole `npm ci`.
 CDKTF_CLI := node_modules/.bin/cdktf
 # The checkout frontend (web/) has its own package.json and package-lock.json; this stamp stands for its `npm ci`.
 WEB_STAMP := web/node_modules/.installed
-WEB_API_BASE_URL ?= http://127.0.0.1:8080
+# Local ports: `make api` serves on LOCAL_API_PORT (default 8080) and admits `make web`'s origin on WEB_PORT (default
+# 5173); `make web` points config.json at LOCAL_API_PORT. API_PORT is the instances' port on the stack
+# (lib/tunables.py): `make api` and `make web` still read it when LOCAL_API_PORT is not given, for one release, with a
+# notice.
+WEB_PORT ?= 5173
+WEB_API_PORT := $(or $(LOCAL_API_PORT),$(API_PORT),8080)
+WEB_API_BASE_URL ?= http://127.0.0.1:$(WEB_API_PORT)
 # The payment API artifact (tools/artifact.py): the pointer file stands for the archive; rebuilt when the service's
 # sources, its lock or the builder change. ARTIFACT_KIND=production needs RDS_CA_BUNDLE (a path or an https URL), checked
 # against the pinned RDS roots (tools/data/rds_root_cas.json); RDS_CA_BUNDLE_UNVERIFIED=1 skips that check (the
@@ -104,8 +110,8 @@ unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [develop] unit tests on the synthesi
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
 	$(PY) -m pytest tests/service -q
 
-api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
-	$(PY) -m tools.payment_api.local --port $(or $(API_PORT),8080)
+api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
+	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.payment_api.local --web-port "$(WEB_PORT)"
 
 web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed, typecheck (tsc), Vitest unit tests
 	cd web && npm run --silent typecheck
@@ -116,11 +122,12 @@ web-e2e: $(STAMP) $(WEB_STAMP)  ## [check] checkout in headless Chromium vs the 
 	$(PY) -m tools.web_e2e
 
 # The build holds no API address: /config.json is written next to it, as the stack will do when deployed.
-web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http://127.0.0.1:5173 (API: `make api`); Ctrl-C stops
+web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http://127.0.0.1:5173 (WEB_PORT; API: `make api` on LOCAL_API_PORT); Ctrl-C stops
+	$(if $(and $(API_PORT),$(if $(LOCAL_API_PORT),,1)),@echo "[web] notice: API_PORT for make web is deprecated and will be ignored in the next release (API_PORT is the instances' port on the stack): use LOCAL_API_PORT=$(API_PORT). config.json points at $(API_PORT) this time." >&2)
 	cd web && npm run --silent build
 	printf '{"apiBaseUrl": "%s"}\n' "$(WEB_API_BASE_URL)" > web/dist/config.json
-	@echo "Web: http://127.0.0.1:5173 (config.json: apiBaseUrl $(WEB_API_BASE_URL))"
-	cd web && exec node_modules/.bin/vite preview --host 127.0.0.1 --port 5173 --strictPort
+	@echo "Web: http://127.0.0.1:$(WEB_PORT) (config.json: apiBaseUrl $(WEB_API_BASE_URL))"
+	cd web && exec node_modules/.bin/vite preview --host 127.0.0.1 --port "$(WEB_PORT)" --strictPort
 
 # The bucket and distribution come from cfn-outputs/flat-outputs.json (or FRONTEND_BUCKET and
 # CLOUDFRONT_DISTRIBUTION_ID); config.json is the stack's and never uploaded.

@@ -1,1 +1,1 @@
-"""The project driven through the pinned cdktf CLI (``npx cdktf``), as a user of ``cdktf deploy`` would."""
+"""The project driven through the pinned cdktf CLI (``npx cdktf``): synth works, deploy/diff/destroy refuse at once."""

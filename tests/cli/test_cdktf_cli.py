@@ -1,8 +1,8 @@
-"""``npx cdktf synth`` works on a fresh set-up and never touches local Terraform state nor a saved plan.
+"""``npx cdktf synth`` works on a fresh set-up and never touches local Terraform state nor a saved plan;
+``npx cdktf deploy`` (and diff, destroy) stops at once, before Terraform, and points to ``make deploy ENVIRONMENT=<name>``.
 
-The README promises that ``cdktf deploy`` works; its synth step is the part this project owns (``cdktf.json``
-runs ``.venv/bin/python tap.py``). Local state lives in the project root, so two synths through the CLI
-leave a state file there exactly as it was. No apply: one sandbox cycle per CI run is enough.
+``cdktf.json`` runs ``tools/cdktf_app.py``, which runs ``tap.py`` for a synth. Local state lives in the project
+root, so two synths through the CLI leave a state file there exactly as it was.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,12 +23,12 @@ STATE = ROOT / f"terraform.TapStack{SUFFIX}.tfstate"
 LIVE_STATE = '{"version": 4, "serial": 7, "resources": ["a live database"]}\n'
 
 
-def _cdktf(*args: str, outdir: Path) -> subprocess.CompletedProcess[str]:
+def _cdktf(*args: str, outdir: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("TERRAFORM_STATE_BUCKET", "ENVIRONMENT_TYPE")}
     env.update({"ENVIRONMENT_SUFFIX": SUFFIX, "CI": "1", "CHECKPOINT_DISABLE": "1", "DISABLE_VERSION_CHECK": "1",
                 "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
     return subprocess.run(["npx", "--no-install", "cdktf", *args, "--output", str(outdir)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False, timeout=600)
+                          capture_output=True, text=True, check=False, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +73,30 @@ def test_cdktf_synth_twice_keeps_local_state(tmp_path: Path, live_state: Path) -
 
 def test_cdktf_json_runs_the_projects_environment_and_needs_no_generated_bindings() -> None:
     settings = json.loads((ROOT / "cdktf.json").read_text(encoding="utf-8"))
-    assert settings["app"] == ".venv/bin/python tap.py"
+    assert settings["app"] == ".venv/bin/python -m tools.cdktf_app"
     # A provider listed here makes `cdktf synth` demand `cdktf get` (a full AWS binding generation); the
     # prebuilt cdktf-cdktf-provider-aws package is what the stack imports.
     assert settings["terraformProviders"] == []
+
+
+@pytest.mark.parametrize(("command", "instead"), [
+    ("deploy", "make deploy ENVIRONMENT=<name>"),
+    ("diff", "make plan ENVIRONMENT=<name>"),
+    ("destroy", "destroy steps of the README's deploy guide"),
+])
+def test_cdktf_deploy_diff_and_destroy_stop_at_once_and_name_the_make_target(tmp_path: Path, command: str,
+                                                                               instead: str) -> None:
+    """No prompt that waits (stdin is closed, the deadline is a minute), nothing synthesized or planned."""
+    if shutil.which("npx") is None or not (ROOT / "node_modules" / ".bin" / "cdktf").exists():
+        pytest.fail("the pinned cdktf CLI is not installed: run `make setup` (npm ci)")
+    outdir = tmp_path / "cdktf.out"
+    extra = ("--auto-approve",) if command in ("deploy", "destroy") else ()
+    started = time.monotonic()
+    result = _cdktf(command, *extra, outdir=outdir, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert f"`cdktf {command}` is not a supported path" in output and instead in output, output
+    assert "Nothing was synthesized, planned or changed" in output
+    assert time.monotonic() - started < 60
+    assert not list(outdir.rglob("cdk.tf.json")), "a refused command synthesized a stack"
+    assert not list(outdir.rglob(".terraform")), "a refused command ran terraform init"

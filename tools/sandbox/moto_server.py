@@ -12,6 +12,8 @@ Why a launcher of our own instead of ``moto_server``:
   port, then start the server on it".
 * Every 4xx/5xx answer is printed with its error code and message (``ErrorBodyLogger``), so the moto log
   of a failed apply says which call was refused and why.
+* Every request served is logged as ``request <service> <operation> <region> <status> <resource>``
+  (``tools/sandbox/request_log.py``): the deployer policy is tested against those lines.
 * Calls that carry an idempotency token are answered once, as AWS does, and every SDK retry is logged
   with what happened to the attempt before it (``tools/sandbox/idempotency.py``).
 
@@ -41,11 +43,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tools.sandbox.idempotency import ClientTokenReplay, RetryJournal, buffered_body, preload_models
+from tools.sandbox.request_log import RequestLog, rest_operations
 
 # Signing names of the query and JSON services the stack calls: their models are loaded before the first
 # request (ClientTokenReplay reads them), so no call waits seconds for one while Terraform runs ten at a time.
 PRELOADED_MODELS = ("ec2", "secretsmanager", "acm", "ssm", "logs", "kms", "rds", "iam", "sts", "sns", "autoscaling",
                     "wafv2")
+# REST services whose operations the request log matches by method, path and query (botocore's models).
+PRELOADED_REST_MODELS = ("s3", "cloudfront", "route53")
 
 PatchFunction = Callable[[], None]
 _PATCHES: list[tuple[str, str, PatchFunction]] = []
@@ -774,7 +779,7 @@ def serve(host: str, port: int, port_file: Path | None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    app = ErrorBodyLogger(RetryJournal(ClientTokenReplay(DomainDispatcherApplication(create_backend_app))))
+    app = RequestLog(ErrorBodyLogger(RetryJournal(ClientTokenReplay(DomainDispatcherApplication(create_backend_app)))))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     bound_port = int(server.server_address[1])
 
@@ -805,6 +810,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in apply_fidelity_patches():
         print(f"fidelity patch {line}", flush=True)
     preload_models(PRELOADED_MODELS)
+    for name in PRELOADED_REST_MODELS:
+        rest_operations(name)
     serve(args.host, args.port, args.port_file)
     return 0
 

@@ -1,0 +1,100 @@
+"""The moto launcher logs every request it serves as ``request <service> <operation> <region> <status> <resource>``
+(tools/sandbox/request_log.py): the deployer policy's check reads those lines."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from tools.sandbox.emulator import MotoServer, client
+from tools.sandbox.request_log import RequestLog, describe_request, rest_operation
+
+SCOPE = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261205/{region}/{service}/aws4_request, SignedHeaders=host"
+
+
+def _environ(method: str, path: str, query: str = "", service: str = "s3", region: str = "eu-west-1",
+             **extra: Any) -> dict[str, Any]:
+    return {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "CONTENT_LENGTH": "0",
+            "HTTP_AUTHORIZATION": SCOPE.format(region=region, service=service), **extra}
+
+
+@pytest.mark.parametrize(("method", "path", "query", "headers", "operation"), [
+    ("HEAD", "/b", "", {}, "HeadBucket"),
+    ("PUT", "/b", "encryption=", {}, "PutBucketEncryption"),
+    ("GET", "/b", "lifecycle=", {}, "GetBucketLifecycleConfiguration"),
+    ("DELETE", "/b", "lifecycle=", {}, "DeleteBucketLifecycle"),
+    ("PUT", "/b", "lifecycle=", {}, "PutBucketLifecycleConfiguration"),
+    ("GET", "/b", "notification=", {}, "GetBucketNotificationConfiguration"),
+    ("PUT", "/b", "object-lock=", {}, "PutObjectLockConfiguration"),
+    ("GET", "/b", "list-type=2&prefix=a", {}, "ListObjectsV2"),
+    ("GET", "/b", "versions=", {}, "ListObjectVersions"),
+    ("PUT", "/b", "", {}, "CreateBucket"),
+    ("PUT", "/b/k/with/slashes", "", {}, "PutObject"),
+    ("PUT", "/b/k", "", {"HTTP_X_AMZ_COPY_SOURCE": "/a/k"}, "CopyObject"),
+    ("PUT", "/b/k", "partNumber=1&uploadId=u", {}, "UploadPart"),
+    ("POST", "/b/k", "uploads=", {}, "CreateMultipartUpload"),
+    ("GET", "/", "", {}, "ListBuckets"),
+])
+def test_s3_rest_operations_are_named_from_botocores_model(method: str, path: str, query: str,
+                                                           headers: dict[str, str], operation: str) -> None:
+    assert rest_operation("s3", method, path, parse_qs(query, keep_blank_values=True), headers) == operation
+
+
+def test_query_json_and_unsigned_requests_are_described() -> None:
+    form = b"Action=CreateRole&RoleName=payment-x&Version=2010-05-08"
+
+    iam = _environ("POST", "/", service="iam", region="us-east-1", CONTENT_TYPE="application/x-www-form-urlencoded",
+                   CONTENT_LENGTH=str(len(form)))
+    iam["wsgi.input"] = io.BytesIO(form)
+    assert describe_request(iam) == ("iam", "CreateRole", "us-east-1", "role/payment-x")
+    waf = _environ("POST", "/", service="wafv2", region="us-east-1", HTTP_X_AMZ_TARGET="AWSWAF_20190729.GetWebACL",
+                   CONTENT_TYPE="application/x-amz-json-1.1")
+    waf["wsgi.input"] = io.BytesIO(b"")
+    assert describe_request(waf) == ("wafv2", "GetWebACL", "us-east-1", "-")
+    cbor = _environ("POST", "/service/GraniteServiceVersion20100801/operation/DescribeAlarms", service="monitoring")
+    assert describe_request(cbor) == ("monitoring", "DescribeAlarms", "eu-west-1", "-")
+    unsigned = {"REQUEST_METHOD": "GET", "PATH_INFO": "/moto-api/", "QUERY_STRING": ""}
+    assert describe_request(unsigned) == ("-", "?", "-", "- GET /moto-api/")
+
+
+def test_every_answer_is_one_line_with_its_status() -> None:
+    lines: list[str] = []
+
+    def app(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("404 Not Found", [])
+        return [b"<Error><Code>NoSuchBucket</Code></Error>"]
+
+    body = RequestLog(app, write=lines.append)(_environ("GET", "/missing", "versioning="), lambda *_: None)
+    assert list(body) == [b"<Error><Code>NoSuchBucket</Code></Error>"]
+    assert lines == ["request s3 GetBucketVersioning eu-west-1 404 missing\n"]
+
+
+def test_the_moto_server_logs_each_request_it_serves(tmp_path: Path) -> None:
+    log = tmp_path / "moto.log"
+    with MotoServer(log_path=log) as moto:
+        s3 = client("s3", moto.endpoint, "eu-west-1")
+        s3.create_bucket(Bucket="payment-logs-t-1", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.head_bucket(Bucket="payment-logs-t-1")
+        s3.put_object(Bucket="payment-logs-t-1", Key="a/b.txt", Body=b"x")
+        client("ec2", moto.endpoint, "eu-west-1").describe_vpcs()
+        client("iam", moto.endpoint, "us-east-1").create_role(RoleName="payment-r", AssumeRolePolicyDocument="{}")
+        client("wafv2", moto.endpoint, "us-east-1").list_web_acls(Scope="CLOUDFRONT")
+        client("elbv2", moto.endpoint, "eu-west-1").describe_load_balancers()
+        with pytest.raises(Exception, match="NoSuchBucket"):
+            s3.get_bucket_versioning(Bucket="missing")
+    lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.startswith("request ")]
+    signed = [line for line in lines if not line.startswith("request - ")]
+    assert signed == [
+        "request s3 CreateBucket eu-west-1 200 payment-logs-t-1",
+        "request s3 HeadBucket eu-west-1 200 payment-logs-t-1",
+        "request s3 PutObject eu-west-1 200 payment-logs-t-1/a/b.txt",
+        "request ec2 DescribeVpcs eu-west-1 200 -",
+        "request iam CreateRole us-east-1 200 role/payment-r",
+        "request wafv2 ListWebACLs us-east-1 200 -",
+        "request elasticloadbalancing DescribeLoadBalancers eu-west-1 200 -",
+        "request s3 GetBucketVersioning eu-west-1 404 missing",
+    ]
