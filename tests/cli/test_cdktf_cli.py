@@ -1,5 +1,6 @@
 """``npx cdktf synth`` works on a fresh set-up and never touches local Terraform state nor a saved plan;
-``npx cdktf deploy`` (and diff, destroy) stops at once, before Terraform, and points to ``make deploy ENVIRONMENT=<name>``.
+``npx cdktf deploy`` (and diff, destroy) stops at once, before Terraform, and points to
+``make deploy ENVIRONMENT=<name>``.
 
 ``cdktf.json`` runs ``tools/cdktf_app.py``, which runs ``tap.py`` for a synth. Local state lives in the project
 root, so two synths through the CLI leave a state file there exactly as it was.

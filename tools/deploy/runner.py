@@ -133,6 +133,8 @@ def tool_env(environment: Environment) -> dict[str, str]:
 
     env = terraform_env(environment.process_env)
     env.update({"TF_INPUT": "0", "TF_IN_AUTOMATION": "1"})
+    if not sys.stdout.isatty():  # a CI log or the sandbox's deploy.log: no colour codes in the text
+        env.setdefault("TF_CLI_ARGS", "-no-color")
     return env
 
 
@@ -154,18 +156,18 @@ def child(command: list[str], env: Mapping[str, str], *, cwd: Path = ROOT, captu
     """Run ``command`` in its own process group (the terminal's Ctrl-C reaches us, not it); on an interruption, pass
     exactly one SIGINT on, so Terraform stops the way it stops on Ctrl-C (a second one makes it exit at once), and
     wait for it. Returns the exit code and, with ``capture``, the standard output."""
-    process = subprocess.Popen(command, cwd=cwd, env=dict(env), text=True, start_new_session=True,
-                               stdout=subprocess.PIPE if capture else None)
-    try:
-        out, _ = process.communicate()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
+    with subprocess.Popen(command, cwd=cwd, env=dict(env), text=True, start_new_session=True,
+                          stdout=subprocess.PIPE if capture else None) as process:
         try:
-            process.wait(timeout=CHILD_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        raise
+            out, _ = process.communicate()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=CHILD_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            raise
     return process.returncode, out or ""
 
 

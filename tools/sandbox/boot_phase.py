@@ -5,7 +5,9 @@ frontend, so the artifact boots before ``make verify-deployment``, on the path a
 
 Reads what an instance reads from the emulator (the artifact object, the runtime parameter, the master secret),
 boots it as ``tools/payment_api/boot.py`` does and pays and refunds through it; the boot's logs stay in
-``sandbox-logs/boot/``, its venv and credential files are removed, its steps go to ``sandbox-logs/boot.json``.
+``sandbox-logs/boot/``, its venv and credential files are removed, its steps go to ``sandbox-logs/boot.json`` with
+the byte range of the emulator's log its calls took (``moto_log_range``): they are the instance's calls, not the
+deployer's, and the deployer-policy check leaves them out.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from tools.deploy.outputs import stack_outputs
 from tools.sandbox.emulator import ROOT, client
 
 LOG_DIR = ROOT / "sandbox-logs"
+MOTO_LOG = LOG_DIR / "moto.log"
+BOOT_REPORT = LOG_DIR / "boot.json"
 
 
 class BootInputsError(RuntimeError):
@@ -48,8 +52,10 @@ def main() -> int:
     endpoint, region = os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_REGION"]
     stack = f"TapStack{os.environ['ENVIRONMENT_SUFFIX']}"
     folder = LOG_DIR / "boot"
+    start = _moto_log_size()
+    steps: list[str] = []
     try:
-        report = boot_and_pay(*boot_inputs(endpoint, region, stack), folder=folder)
+        steps = boot_and_pay(*boot_inputs(endpoint, region, stack), folder=folder).steps
     except Exception as err:  # pylint: disable=broad-exception-caught  # said in one line; details in the boot log
         print(f"[boot] failed: {err} (logs: {folder.relative_to(ROOT)}/)", file=sys.stderr)
         return 1
@@ -61,9 +67,14 @@ def main() -> int:
                 shutil.rmtree(target)
             else:
                 target.unlink(missing_ok=True)
-    (LOG_DIR / "boot.json").write_text(json.dumps({"steps": report.steps}, indent=2) + "\n", encoding="utf-8")
-    print("[boot] " + "; ".join(report.steps), flush=True)
+        BOOT_REPORT.write_text(json.dumps({"steps": steps, "moto_log_range": [start, _moto_log_size()]}, indent=2)
+                               + "\n", encoding="utf-8")
+    print("[boot] " + "; ".join(steps), flush=True)
     return 0
+
+
+def _moto_log_size() -> int:
+    return MOTO_LOG.stat().st_size if MOTO_LOG.is_file() else 0
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,9 @@ SANDBOX_STATE_BUCKET = "payment-terraform-state-example"
 PRINCIPAL = "arn:aws:iam::{account}:role/payment-deployer"
 # The phases of a sandbox run in which the deploying identity calls AWS (tools/sandbox/runner.py). Not "emulator"
 # and "leftovers" (the sandbox's own inventory), "boot" (the instance's role), "tests" (the test client).
-DEPLOYER_PHASES = ("init", "plan", "apply", "outputs", "frontend", "drift", "destroy")
+# The sandbox's phases that run as the deployer: ``make deploy`` (less its post-apply hook, the instance's boot,
+# recorded in phases.json as ``not_the_deployer``), the second plan and destroy.
+DEPLOYER_PHASES = ("deploy", "drift", "destroy")
 LINE = re.compile(r"^request (\S+) (\S+) (\S+) (\S+) (\S+)")
 
 # SigV4 signing name -> IAM service prefix, where they differ.
@@ -430,16 +432,34 @@ def unallowed_actions(request_log: Path, policy: Path = POLICY, start: int = 0, 
 
 def phase_ranges(phases_json: Path, names: Sequence[str]) -> list[tuple[int, int | None]]:
     """Byte ranges of the moto log that the named phases of a sandbox run cover (phases.json)."""
-    phases = json.loads(phases_json.read_text(encoding="utf-8"))["phases"]
+    return ranges_of(json.loads(phases_json.read_text(encoding="utf-8")), names, source=str(phases_json))
+
+
+def ranges_of(document: Mapping[str, Any], names: Sequence[str],
+              source: str = "the run") -> list[tuple[int, int | None]]:
+    """Byte ranges of the moto log the named phases cover, less the ranges ``not_the_deployer`` names (what ran
+    inside a phase as another principal: the boot hook inside ``make deploy`` acts as the instance)."""
+    phases = document["phases"]
     unknown = set(names) - {phase["name"] for phase in phases}
     if unknown:
-        raise ValueError(f"{phases_json} has no phase {', '.join(sorted(unknown))}; it has "
+        raise ValueError(f"{source} has no phase {', '.join(sorted(unknown))}; it has "
                          f"{', '.join(phase['name'] for phase in phases)}")
     ranges: list[tuple[int, int | None]] = []
     for index, phase in enumerate(phases):
         if phase["name"] in names:
             end = phases[index + 1]["moto_log_offset"] if index + 1 < len(phases) else None
             ranges.append((int(phase["moto_log_offset"]), end))
+    for hole_start, hole_end in document.get("not_the_deployer") or []:
+        cut: list[tuple[int, int | None]] = []
+        for start, end in ranges:
+            if hole_end <= start or (end is not None and hole_start >= end):
+                cut.append((start, end))
+                continue
+            if start < hole_start:
+                cut.append((start, hole_start))
+            if end is None or hole_end < end:
+                cut.append((hole_end, end))
+        ranges = cut
     return ranges
 
 

@@ -96,7 +96,9 @@ def _rest_operation(name: str, http: dict[str, str], input_shape: Any, deprecate
         elif location == "header":
             headers.append("HTTP_" + location_name.upper().replace("-", "_"))
     literal = len(re.sub(r"\{[^}]+\}", "", path))
-    return RestOperation(name=name, method=http["method"], path=re.compile(f"^{pattern}/?$"), query=tuple(keys),
+    # A trailing slash is optional both ways: Route 53's model writes ``.../rrset/``, boto3 sends ``.../rrset``.
+    return RestOperation(name=name, method=http["method"], path=re.compile(f"^{pattern.removesuffix('/')}/?$"),
+                         query=tuple(keys),
                          headers=tuple(headers), literal_length=literal, x_id=x_id, deprecated=deprecated)
 
 

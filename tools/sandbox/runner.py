@@ -90,6 +90,8 @@ class Report:  # pylint: disable=too-many-instance-attributes  # one field per l
     """Everything the summary and ``phases.json`` show."""
 
     phases: list[Phase] = field(default_factory=list)
+    deploy_steps: list[Phase] = field(default_factory=list)  # make deploy's own steps, from its report
+    not_the_deployer: list[list[int]] = field(default_factory=list)  # moto log ranges of the boot hook's calls
     resources_applied: int | None = None
     tests: dict[str, int] = field(default_factory=dict)
     drift: str = "not checked"
@@ -433,7 +435,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                 raise  # nothing was initialised, so nothing was applied: no destroy to run
         finally:
             self._deploy_steps()
-        applied = any(p.name == "deploy: apply" and p.status == "passed" for p in report.phases)
+        applied = any(p.name == "apply" and p.status == "passed" for p in report.deploy_steps)
         checks: list[tuple[str, Callable[[Phase], None]]] = [("tests", self._tests), ("drift", self._drift)]
         for name, check in checks if applied else []:
             try:
@@ -460,6 +462,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                 raise PhaseFailed(f"{len(report.leftovers)} resources survived destroy: "
                                   + ", ".join(report.leftovers[:5]) + (" ..." if len(report.leftovers) > 5 else ""))
             phase.detail = "nothing left"
+        with report.phase("policy") as phase:
+            phase.detail = self._deployer_policy()
 
     def _deploy_steps(self) -> None:
         """List ``make deploy``'s steps under the deploy phase (from its report), and keep a copy of the outputs."""
@@ -467,8 +471,11 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             return
         document = json.loads(DEPLOY_REPORT.read_text(encoding="utf-8"))
         for step in document.get("steps", []):
-            self.report.phases.append(Phase(f"deploy: {step['name']}", status=step["status"], seconds=step["seconds"],
-                                            detail=step["detail"].splitlines()[0] if step["detail"] else ""))
+            self.report.deploy_steps.append(Phase(step["name"], status=step["status"], seconds=step["seconds"],
+                                                  detail=step["detail"].splitlines()[0] if step["detail"] else ""))
+        boot = LOG_DIR / "boot.json"
+        if boot.is_file():
+            self.report.not_the_deployer.append(json.loads(boot.read_text(encoding="utf-8"))["moto_log_range"])
         match = re.search(r"Resources: (\d+) added", (LOG_DIR / "deploy.log").read_text(encoding="utf-8",
                                                                                         errors="replace"))
         self.report.resources_applied = int(match.group(1)) if match else None
@@ -476,6 +483,23 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         if stack in outputs.read():
             (LOG_DIR / "outputs.json").write_text(json.dumps(outputs.stack_outputs(stack), indent=2, sort_keys=True)
                                                   + "\n", encoding="utf-8")
+
+    def _deployer_policy(self) -> str:
+        """Every call the emulator served to the deployer (make deploy less its boot hook, the second plan, destroy)
+        is allowed by docs/deployer-policy.json, and so are the hand-added actions no call shows."""
+        from tools.sandbox import deployer_policy  # pylint: disable=import-outside-toplevel  # runs node
+
+        document = {"phases": [asdict(p) for p in self.report.phases], "not_the_deployer": self.report.not_the_deployer}
+        names = [name for name in deployer_policy.DEPLOYER_PHASES if any(p.name == name for p in self.report.phases)]
+        requests = [request for start, end in deployer_policy.ranges_of(document, names)
+                    for request in deployer_policy.read_requests(MOTO_LOG, start, end)]
+        refused = sorted({check.action for check in deployer_policy.unallowed_checks(requests, deployer_policy.POLICY)})
+        if refused:
+            raise PhaseFailed(f"docs/deployer-policy.json does not allow {len(refused)} action(s) the deployer used: "
+                              + ", ".join(refused))
+        actions = {action for request in requests for action in deployer_policy.iam_actions(request.service,
+                                                                                             request.operation)}
+        return f"{len(requests)} deployer requests, {len(actions)} actions, all allowed ({', '.join(names)})"
 
     def _tests(self, phase: Phase) -> None:
         assert self.terraform is not None
@@ -506,7 +530,10 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         (LOG_DIR / "phases.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         print("\n[sandbox] summary")
         for phase in report.phases:
-            print(f"  {phase.name:<10} {phase.status:<11} {phase.seconds:7.1f} s  {phase.detail}")
+            print(f"  {phase.name:<16} {phase.status:<11} {phase.seconds:7.1f} s  {phase.detail}")
+            if phase.name == "deploy":
+                for step in report.deploy_steps:
+                    print(f"    {step.name:<14} {step.status:<11} {step.seconds:7.1f} s  {step.detail}")
         tests = report.tests
         print(f"  resources applied: {report.resources_applied if report.resources_applied is not None else '-'}")
         print(f"  tests: {tests.get('passed', 0)} passed, {tests.get('failed', 0) + tests.get('errors', 0)} failed"

@@ -35,7 +35,7 @@ def test_the_env_file_sets_the_settings_and_the_name_is_the_suffix(tmp_path: Pat
 def test_no_file_is_needed_when_the_settings_come_from_the_environment(tmp_path: Path) -> None:
     environment = load("x", {"AWS_REGION": "ap-southeast-2"}, tmp_path)
     assert environment.config.aws_region == "ap-southeast-2"
-    assert environment.env_file is None and environment.tfvars == {}
+    assert environment.env_file is None and not environment.tfvars
 
 
 def test_the_env_file_may_not_set_the_suffix(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from tools.sandbox.deployer_policy import (
     load_policy,
     main,
     phase_ranges,
+    ranges_of,
     read_requests,
     resource_arn,
     unallowed_actions,
@@ -189,6 +190,14 @@ def test_phases_select_the_deployer_ranges(tmp_path: Path) -> None:
     assert phase_ranges(phases, ["plan", "destroy"]) == [(10, 50), (70, None)]
     with pytest.raises(ValueError, match="no phase apply"):
         phase_ranges(phases, ["apply"])
+
+
+def test_the_boot_hook_inside_make_deploy_is_left_out_of_the_deployer_ranges() -> None:
+    document = {"phases": [{"name": "emulator", "moto_log_offset": 0}, {"name": "deploy", "moto_log_offset": 10},
+                           {"name": "tests", "moto_log_offset": 90}, {"name": "destroy", "moto_log_offset": 95}],
+                "not_the_deployer": [[40, 55]]}
+    assert ranges_of(document, ["deploy", "destroy"]) == [(10, 40), (55, 90), (95, None)]
+    assert ranges_of({**document, "not_the_deployer": [[0, 5]]}, ["deploy"]) == [(10, 90)]
 
 
 def test_the_policy_documents_every_statement_and_fits_an_inline_role_policy() -> None:
