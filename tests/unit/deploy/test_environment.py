@@ -97,8 +97,14 @@ def test_a_setting_synth_refuses_stops_load_and_names_the_file(tmp_path: Path) -
         load("qa", {}, _folder(tmp_path, "ENVIRONMENT_TYPE=production\nAWS_REGION=eu-west-1\n"))
 
 
-def test_the_committed_example_is_a_production_configuration_synth_accepts() -> None:
+def test_the_committed_example_is_a_production_configuration_synth_accepts(tmp_path: Path) -> None:
+    """environments/example.env as `make deploy ENVIRONMENT=example` reads it, synthesized with the preflight
+    (tests/unit/stack/test_variables.py plans environments/example.tfvars against the same stack)."""
+    from preflight import errors, run_preflight  # pylint: disable=import-outside-toplevel
+    from tests.conftest import synth_stack  # pylint: disable=import-outside-toplevel
+
     environment = load("example", {}, ENVIRONMENTS)
+    assert not errors(run_preflight(synth_stack(tmp_path, environment.process_env)))
     assert environment.config.environment_type == "production"
     assert environment.config.aws_region == "eu-west-1"
     certificate = str(environment.tfvars["certificate_arn"])
