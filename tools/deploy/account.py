@@ -127,7 +127,7 @@ def account_preflight(stack: Mapping[str, Any], *, config: StackConfig, tfvars: 
     checks += _guard_many("Elastic IP quota", "ec2:DescribeAccountAttributes", lambda: _eip_quota(run))
     checks += _guard_many("vCPU quota", f"service-quotas:GetServiceQuota {VCPU_QUOTA_CODE}", lambda: _vcpu_quota(run))
     checks += _guard_many("names", "the stack's literal names", lambda: _names(run))
-    zone_id = getattr(config, "hosted_zone_id", None)
+    zone_id = config.hosted_zone_id
     if zone_id:
         checks.append(_guard("hosted zone", f"route53:GetHostedZone {zone_id}", lambda: _hosted_zone(run, zone_id)))
     checks.append(_guard("CloudTrail", "cloudtrail:DescribeTrails", lambda: _cloudtrail(run)))
