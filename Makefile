@@ -40,7 +40,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: help setup artifact synth validate deploy plan verify-deployment lint unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
-	@$(PYTHON) tools/make_help.py Makefile
+	@$(PYTHON) tools/docs/make_help.py Makefile
 
 # Set-up says what it is doing, phase by phase; pip's full output goes to a log that is shown when it fails.
 $(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT)
@@ -158,7 +158,7 @@ scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppress
 	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
 
 compliance: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [deploy] regenerate docs/compliance.md for a production configuration (any suffix, any folder)
-	$(PY) -m tools.compliance_report
+	$(PY) -m tools.docs.compliance_report
 
 cli-tests: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [check] `npx cdktf synth` through the pinned CLI keeps local state in place
 	$(PY) -m pytest tests/cli -q
@@ -170,14 +170,14 @@ sandbox-tests: $(STAMP) $(ARTIFACT)  ## [check] emulator fidelity patches + S3 s
 	$(PY) -m pytest tests/sandbox tests/integration -q
 
 compliance-check: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [check] docs/compliance.md matches what the code and tests say now (stamp aside)
-	$(PY) -m tools.compliance_report --check
+	$(PY) -m tools.docs.compliance_report --check
 	$(PY) -m pytest tests/compliance -q
 
 docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (README tables and diagram, environments/example.tfvars)
-	$(PY) -m tools.docs
+	$(PY) -m tools.docs.generate
 
 docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the code (run `make docs` when this fails)
-	$(PY) -m tools.docs --check
+	$(PY) -m tools.docs.generate --check
 
 TEST_STEPS := lint unit api-tests web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table

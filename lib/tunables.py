@@ -5,7 +5,7 @@ about defaults that were written three times). So each setting is one ``Tunable`
 else is derived from it: ``StackConfig``'s field defaults and ``from_env`` defaults and its range checks
 (``lib/config.py``), the Terraform variables' types, descriptions, defaults and whole-number range
 validation blocks (``lib/variables.py``), ``environments/example.tfvars`` and the README's configuration
-tables (``tools/config_docs.py``, run by ``make docs``; ``make docs-check`` fails when they are stale).
+tables (``tools/docs/config_docs.py``, run by ``make docs``; ``make docs-check`` fails when they are stale).
 
 Rules that are more than a range or a list of values (regular expressions, AWS facts such as the EC2
 types, cross-field rules such as min <= desired <= max, the production guardrails) stay code in

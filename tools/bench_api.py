@@ -316,7 +316,7 @@ def write(document: dict[str, Any]) -> None:
     text = json.dumps(document, indent=2) + "\n"
     RESULTS.write_text(text, encoding="utf-8")
     SUMMARY.write_text(text, encoding="utf-8")
-    from tools.docs import fill_region  # pylint: disable=import-outside-toplevel
+    from tools.docs.generate import fill_region  # pylint: disable=import-outside-toplevel
 
     readme = ROOT / "README.md"
     readme.write_text(fill_region(readme.read_text(encoding="utf-8"), "api-bench", render_table(document),

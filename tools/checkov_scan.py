@@ -61,7 +61,7 @@ class CheckResult:
 
 @dataclass
 class ScanReport:
-    """Everything the summary, the exit status and ``tools/compliance_report.py`` need."""
+    """Everything the summary, the exit status and ``tools/docs/compliance_report.py`` need."""
 
     stack_file: str
     checkov_version: str

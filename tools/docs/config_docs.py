@@ -2,7 +2,7 @@
 
 The README's two configuration tables and ``environments/example.tfvars`` used to repeat every default and
 range by hand; now they are rendered from the registry the code reads, so they change when it changes.
-Every function takes the registry as an argument, so a test can render a modified one; ``tools/docs.py``
+Every function takes the registry as an argument, so a test can render a modified one; ``tools/docs/generate.py``
 places the results (this module does not import it, so the two stay free of an import cycle).
 """
 

@@ -6,8 +6,8 @@ source, the way terraform-docs keeps a module's README, and CI refuses a commit 
 regenerated. A generated part is either a whole file or a region of a hand-written file between
 ``<!-- name:begin -->`` and ``<!-- name:end -->``; the text around a region stays the author's.
 
-    python -m tools.docs           # rewrite what is stale
-    python -m tools.docs --check   # exit 1 and name each stale part (CI)
+    python -m tools.docs.generate           # rewrite what is stale
+    python -m tools.docs.generate --check   # exit 1 and name each stale part (CI)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,15 @@ Generator = Callable[[], Iterable[Part]]
 
 def make_help() -> Iterable[Part]:
     """The README's copy of `make`'s grouped target list."""
-    from tools.make_help import help_text  # pylint: disable=import-outside-toplevel
+    from tools.docs.make_help import help_text  # pylint: disable=import-outside-toplevel
 
     yield Part("README.md", f"```text\n{help_text(ROOT / 'Makefile')}\n```", region="make-help")
 
 
 def architecture_diagram() -> Iterable[Part]:
     """The README's architecture picture, from the production stack that `make upgrade-check` also covers."""
-    from tools import addresses, diagram  # pylint: disable=import-outside-toplevel  # cdktf only when asked
+    from tools import addresses  # pylint: disable=import-outside-toplevel  # cdktf only when asked
+    from tools.docs import diagram  # pylint: disable=import-outside-toplevel
 
     stack = addresses.synthesize(addresses.CONFIGURATIONS["production"])
     yield Part("README.md", diagram.readme_block(stack), region="architecture-diagram")
@@ -50,7 +51,7 @@ def architecture_diagram() -> Iterable[Part]:
 
 def configuration() -> Iterable[Part]:
     """The README's configuration tables and environments/example.tfvars, from lib/tunables.py."""
-    from tools.config_docs import configuration_documents  # pylint: disable=import-outside-toplevel
+    from tools.docs.config_docs import configuration_documents  # pylint: disable=import-outside-toplevel
 
     for path, content, region in configuration_documents():
         yield Part(path, content, region=region)
