@@ -22,7 +22,7 @@ WEB_STAMP := web/node_modules/.installed
 WEB_PORT ?= 5173
 WEB_API_PORT := $(or $(LOCAL_API_PORT),$(API_PORT),8080)
 WEB_API_BASE_URL ?= http://127.0.0.1:$(WEB_API_PORT)
-# The payment API artifact (tools/artifact.py): the pointer file stands for the archive; rebuilt when the service's
+# The payment API artifact (tools/release/build_artifact.py): the pointer file stands for the archive; rebuilt when the service's
 # sources, its lock or the builder change. ARTIFACT_KIND=production needs RDS_CA_BUNDLE (a path or an https URL), checked
 # against the pinned RDS roots (tools/data/rds_root_cas.json); RDS_CA_BUNDLE_UNVERIFIED=1 skips that check (the
 # development test CA when no bundle is given) for an artifact that is synthesized, never deployed: make deploy refuses it.
@@ -75,11 +75,11 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
 
-$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/artifact.py tools/payment_api/testca.py tools/data/rds_root_cas.json
-	$(PY) -m tools.artifact $(ARTIFACT_FLAGS)
+$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/release/build_artifact.py tools/payment_api/testca.py tools/data/rds_root_cas.json
+	$(PY) -m tools.release.build_artifact $(ARTIFACT_FLAGS)
 
 artifact: $(STAMP)  ## [deploy] payment API archive in dist/: wheel, cp311 wheelhouse, RDS CA bundle (RDS_CA_BUNDLE or RDS_CA_BUNDLE_UNVERIFIED=1), manifest, sha256
-	$(PY) -m tools.artifact $(ARTIFACT_FLAGS)
+	$(PY) -m tools.release.build_artifact $(ARTIFACT_FLAGS)
 
 synth: $(STAMP) $(ARTIFACT)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
 	$(PY) tap.py
@@ -132,7 +132,7 @@ web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http:/
 # The bucket and distribution come from cfn-outputs/flat-outputs.json (or FRONTEND_BUCKET and
 # CLOUDFRONT_DISTRIBUTION_ID); config.json is the stack's and never uploaded.
 deploy-frontend: $(STAMP)  ## [deploy] build web/ when needed, upload what changed to the frontend bucket, invalidate CloudFront
-	$(PY) -m tools.deploy_frontend
+	$(PY) -m tools.release.deploy_frontend
 
 verify-deployment: $(STAMP)  ## [deploy] read-only checks of the deployed stack (health, TLS, WAF, logs, alarms) from its outputs; VERIFY_WAIT=<seconds> for the first boot
 	$(PY) -m tools.deploy.verify $(if $(VERIFY_WAIT),--wait $(VERIFY_WAIT))
@@ -149,10 +149,10 @@ regions: $(STAMP) $(ARTIFACT)  ## [check] a development and a production stack i
 	$(PY) -m tools.regions
 
 upgrade-check: $(STAMP) $(ARTIFACT)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
-	$(PY) -m tools.addresses --check
+	$(PY) -m tools.release.addresses --check
 
 release-baseline: $(STAMP)  ## [deploy] release step: record the resource addresses of release RELEASE=<name> in release/
-	$(PY) -m tools.addresses --write --release "$(RELEASE)"
+	$(PY) -m tools.release.addresses --write --release "$(RELEASE)"
 
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
 	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json

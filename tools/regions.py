@@ -35,8 +35,8 @@ import tap  # noqa: E402  # enables the fast binding loader before cdktf is impo
 from lib.artifact import PaymentApiArtifact, load_artifact  # noqa: E402
 from lib.config import StackConfig  # noqa: E402
 from preflight.model import load_data  # noqa: E402
-from tools.addresses import CONFIGURATIONS  # noqa: E402
-from tools.artifact import unverified_production_pointer  # noqa: E402
+from tools.release.addresses import CONFIGURATIONS  # noqa: E402
+from tools.release.build_artifact import unverified_production_pointer  # noqa: E402
 
 TYPES = ("development", "production")
 

@@ -41,9 +41,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from lib.blocks.web_headers import RUNTIME_CONFIG_CACHE_CONTROL, response_headers, runtime_config
-from tools.deploy_frontend import DeployError, cache_control, content_type, ensure_build
 from tools.payment_api.postgres import DATABASE, LocalPostgres, free_port
 from tools.payment_api.process import ServiceProcess, run_cli
+from tools.release.deploy_frontend import DeployError, cache_control, content_type, ensure_build
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"

@@ -40,8 +40,8 @@ if str(ROOT) not in sys.path:
 from lib.artifact import POINTER_VARIABLE  # noqa: E402
 from preflight import RULES, Rule, errors, run_preflight  # noqa: E402
 from preflight.model import PCI_REQUIREMENTS  # noqa: E402
-from tools.artifact import unverified_production_pointer  # noqa: E402
 from tools.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
+from tools.release.build_artifact import unverified_production_pointer  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "compliance.md"
 REPORT_DIR = ROOT / ".compliance"

@@ -42,8 +42,8 @@ def make_help() -> Iterable[Part]:
 
 def architecture_diagram() -> Iterable[Part]:
     """The README's architecture picture, from the production stack that `make upgrade-check` also covers."""
-    from tools import addresses  # pylint: disable=import-outside-toplevel  # cdktf only when asked
     from tools.docs import diagram  # pylint: disable=import-outside-toplevel
+    from tools.release import addresses  # pylint: disable=import-outside-toplevel  # cdktf only when asked
 
     stack = addresses.synthesize(addresses.CONFIGURATIONS["production"])
     yield Part("README.md", diagram.readme_block(stack), region="architecture-diagram")

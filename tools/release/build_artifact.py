@@ -1,7 +1,7 @@
 """``make artifact``: the payment API as one versioned, reproducible archive that instances install offline.
 
-    python -m tools.artifact [--kind development|production] [--ca-bundle PATH_OR_URL] [--ca-bundle-unverified]
-                             [--out dist]
+    python -m tools.release.build_artifact [--kind development|production] [--ca-bundle PATH_OR_URL]
+                                           [--ca-bundle-unverified] [--out dist]
 
 The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-api-<version>/``:
 
@@ -58,7 +58,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from tools.payment_api.testca import development_ca
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "payment_api"
 LOCK_FILE = SERVICE / "requirements.lock"
 DIST = ROOT / "dist"
@@ -149,7 +149,8 @@ def _wheel_metadata(meta: dict[str, Any]) -> dict[str, bytes]:
     entry_points = "[console_scripts]\n" + "".join(f"{key} = {value}\n" for key, value in sorted(scripts.items()))
     return {"METADATA": ("\n".join(lines) + "\n").encode(), "entry_points.txt": entry_points.encode(),
             "top_level.txt": b"payment_api\n",
-            "WHEEL": b"Wheel-Version: 1.0\nGenerator: tools.artifact\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+            "WHEEL": (b"Wheel-Version: 1.0\nGenerator: tools.release.build_artifact\nRoot-Is-Purelib: true\n"
+                      b"Tag: py3-none-any\n")}
 
 
 def _zip_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
