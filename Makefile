@@ -75,7 +75,7 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
 
-$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/release/build_artifact.py tools/payment_api/testca.py tools/data/rds_root_cas.json
+$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/release/build_artifact.py tools/dev/local_api/testca.py tools/data/rds_root_cas.json
 	$(PY) -m tools.release.build_artifact $(ARTIFACT_FLAGS)
 
 artifact: $(STAMP)  ## [deploy] payment API archive in dist/: wheel, cp311 wheelhouse, RDS CA bundle (RDS_CA_BUNDLE or RDS_CA_BUNDLE_UNVERIFIED=1), manifest, sha256
@@ -111,7 +111,7 @@ api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration agains
 	$(PY) -m pytest tests/service -q
 
 api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
-	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.payment_api.local --web-port "$(WEB_PORT)"
+	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.dev.local_api.local --web-port "$(WEB_PORT)"
 
 web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed, typecheck (tsc), Vitest unit tests
 	cd web && npm run --silent typecheck
@@ -119,7 +119,7 @@ web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed
 
 # Debian's chromium (apt-get install when missing, as root) driven by playwright-core from web/package-lock.json.
 web-e2e: $(STAMP) $(WEB_STAMP)  ## [check] checkout in headless Chromium vs the real API + PostgreSQL 15, under CloudFront's headers
-	$(PY) -m tools.web_e2e
+	$(PY) -m tools.dev.web_e2e
 
 # The build holds no API address: /config.json is written next to it, as the stack will do when deployed.
 web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http://127.0.0.1:5173 (WEB_PORT; API: `make api` on LOCAL_API_PORT); Ctrl-C stops

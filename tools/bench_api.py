@@ -1,6 +1,6 @@
 """``make bench-api``: throughput and latency of the payment API on loopback, against two ceilings.
 
-Starts PostgreSQL 15 (tools/payment_api: TLS, owner/app roles), migrates, starts uvicorn (``WORKERS`` processes,
+Starts PostgreSQL 15 (tools/dev/local_api: TLS, owner/app roles), migrates, starts uvicorn (``WORKERS`` processes,
 the service's default pool size), warms up, then for 16 and 64 connections runs wrk for ``--duration`` seconds on
 ``POST /v1/payments`` (a unique ``Idempotency-Key`` per request, from a Lua script), ``GET /v1/payments/{id}``
 (ids of payments the POST run created) and ``GET /health`` (the server stack's ceiling), and pgbench with custom
@@ -32,8 +32,8 @@ from types import FrameType
 from typing import Any
 
 from tools.bench_api_results import WRK_MARKER, goals, parse_pgbench_log, parse_wrk, ratios, render_table
-from tools.payment_api.postgres import APP, DATABASE, LocalPostgres
-from tools.payment_api.process import ServiceProcess, run_cli
+from tools.dev.local_api.postgres import APP, DATABASE, LocalPostgres
+from tools.dev.local_api.process import ServiceProcess, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "api.json"

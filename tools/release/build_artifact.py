@@ -12,7 +12,7 @@ The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-
   the set is closed (every requirement of every wheel is in it), so ``pip install --no-index`` cannot miss one,
 - ``rds-ca-bundle.pem``: the CA bundle ``sslmode=verify-full`` checks RDS against. A production build takes it from
   ``RDS_CA_BUNDLE`` (a path, or a URL such as AWS's global bundle) and refuses to build without it; a development
-  build (the sandbox, local runs) carries the development test CA of ``tools/payment_api/testca.py`` instead,
+  build (the sandbox, local runs) carries the development test CA of ``tools/dev/local_api/testca.py`` instead,
 - ``manifest.json``: version, build kind, the CA bundle's sha256, where it came from and whether it was verified,
   every file's sha256.
 
@@ -56,7 +56,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from tools.payment_api.testca import development_ca
+from tools.dev.local_api.testca import development_ca
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "payment_api"
@@ -241,7 +241,7 @@ def check_closed(wheels: list[Path]) -> None:
                             + "; ".join(problems))
 
 
-DEVELOPMENT_CA_SOURCE = "development test CA (tools/payment_api/testca.py; public key, not for production)"
+DEVELOPMENT_CA_SOURCE = "development test CA (tools/dev/local_api/testca.py; public key, not for production)"
 
 
 def ca_bundle(kind: str, given: str | None, *, unverified: bool = False) -> CaBundle:
@@ -352,7 +352,7 @@ def _inputs_digest() -> str:
     """A hash of everything a build reads (the service, its lock, the builder, the test CA, the pinned roots)."""
     files = sorted(path for path in SERVICE.rglob("*") if path.is_file() and "__pycache__" not in path.parts
                    and ".egg-info" not in str(path))
-    files += [Path(__file__).resolve(), ROOT / "tools" / "payment_api" / "testca.py", PINNED_ROOTS_FILE]
+    files += [Path(__file__).resolve(), ROOT / "tools" / "dev" / "local_api" / "testca.py", PINNED_ROOTS_FILE]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from lib.artifact import load_artifact
-from tools.payment_api.testca import development_ca
+from tools.dev.local_api.testca import development_ca
 from tools.release import build_artifact as artifact
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,7 +11,7 @@ synthesizes, so this is the earliest place to stop: before Terraform starts, wit
 
 Which command: cdktf does not tell its app. The app's ancestors do: cdktf runs it through a shell, from the node
 process whose arguments are ``.../cdktf <command> ...``. Linux reads ``/proc``; elsewhere ``ps``. When no cdktf
-ancestor is found (``python -m tools.cdktf_app`` by hand), it synthesizes.
+ancestor is found (``python -m tools.dev.cdktf_app`` by hand), it synthesizes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAX_ANCESTORS = 8
 
 # The cdktf commands (and their aliases) that would plan, apply or destroy, and what to run instead.
