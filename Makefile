@@ -187,11 +187,11 @@ cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/
 	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
 
 bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
-	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
+	$(PY) tools/bench/synth.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
-# wrk comes from Debian (`apt-get install -y wrk`); tools/bench_api.py installs it when missing (run as root).
+# wrk comes from Debian (`apt-get install -y wrk`); tools/bench/api.py installs it when missing (run as root).
 bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, README table
-	$(PY) -m tools.bench_api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
+	$(PY) -m tools.bench.api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or files synth did not write, or the outputs file another stack's key
 	$(PYTHON) -m lib.synth_output cdktf.out

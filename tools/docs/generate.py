@@ -61,7 +61,7 @@ def api_benchmark() -> Iterable[Part]:
     """The README's payment API benchmark table, from the committed docs/api_measurements.json (`make bench-api`)."""
     import json  # pylint: disable=import-outside-toplevel
 
-    from tools.bench_api_results import render_table  # pylint: disable=import-outside-toplevel
+    from tools.bench.api_results import render_table  # pylint: disable=import-outside-toplevel
 
     path = ROOT / "docs" / "api_measurements.json"
     if path.is_file():

@@ -11,7 +11,7 @@ committed, and the README's table is rewritten from it (``render_table``); a uni
 It is a benchmark, not a test: slow numbers never fail it. It exits 1 only when a synth run itself fails
 (then there is nothing to measure), and says so.
 
-Usage: ``.venv/bin/python tools/bench.py [--runs 5] [--sandbox-phases FILE] [--no-unit]`` (``make bench``).
+Usage: ``.venv/bin/python tools/bench/synth.py [--runs 5] [--sandbox-phases FILE] [--no-unit]`` (``make bench``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODES = {"fast": "1", "plain": "0"}
 MEASUREMENTS = ROOT / "docs" / "measurements.json"
 SYNTH_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
