@@ -98,7 +98,7 @@ plan: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: make deploy's steps up to the sa
 lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + import contracts (lint-imports) + mypy
 	$(PY) -m ruff check lib preflight services tap.py tests tools
 	$(PY) -m pylint --rcfile=.pylintrc lib preflight services tap.py tests tools
-	$(PY) -m tools.function_length lib preflight services tap.py
+	$(PY) -m tools.lint.function_length lib preflight services tap.py
 	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
 	$(PY) -m mypy
 
@@ -155,7 +155,7 @@ release-baseline: $(STAMP)  ## [deploy] release step: record the resource addres
 	$(PY) -m tools.release.addresses --write --release "$(RELEASE)"
 
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
-	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
+	$(PY) -m tools.lint.checkov_scan $(STACK_DIR)/cdk.tf.json
 
 compliance: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [deploy] regenerate docs/compliance.md for a production configuration (any suffix, any folder)
 	$(PY) -m tools.docs.compliance_report
