@@ -85,7 +85,7 @@ synth: $(STAMP) $(ARTIFACT)  ## [develop] synthesize TapStack<suffix> into cdktf
 	$(PY) tap.py
 
 validate: synth  ## [deploy] terraform init (offline mirror) + validate on the synthesized stack
-	$(PY) -m tools.tfcli validate $(STACK_DIR)
+	$(PY) -m tools.deploy.tfcli validate $(STACK_DIR)
 
 # ENVIRONMENT=<name>: environments/<name>.env (settings) and environments/<name>.tfvars (Terraform variables), both
 # optional when the settings come from the environment; <name> is the stack suffix. AUTO_APPROVE=1 skips the prompt.
@@ -146,7 +146,7 @@ preflight: synth  ## [check] deploy-time rules over the synthesized stack + sing
 
 # One process: about 1 s a stack with the fast binding loader (30 stacks in 28 s here).
 regions: $(STAMP) $(ARTIFACT)  ## [check] a development and a production stack in every supported region, each through the preflight
-	$(PY) -m tools.regions
+	$(PY) -m tools.release.regions
 
 upgrade-check: $(STAMP) $(ARTIFACT)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
 	$(PY) -m tools.release.addresses --check
@@ -181,10 +181,10 @@ docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the c
 
 TEST_STEPS := lint unit api-tests web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
-	@$(PY) -m tools.run_steps $(TEST_STEPS)
+	@$(PY) -m tools.dev.run_steps $(TEST_STEPS)
 
 cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
-	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
+	$(PY) -m tools.deploy.cost_estimate $(STACK_DIR)/cdk.tf.json
 
 bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
 	$(PY) tools/bench/synth.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))

@@ -129,7 +129,7 @@ def prerequisites() -> str:
 
 def tool_env(environment: Environment) -> dict[str, str]:
     """The environment every step runs with: the merged settings, Terraform's offline CLI config, no prompts."""
-    from tools.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
+    from tools.deploy.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
 
     env = terraform_env(environment.process_env)
     env.update({"TF_INPUT": "0", "TF_IN_AUTOMATION": "1"})

@@ -5,7 +5,7 @@ Why refuse. ``make deploy ENVIRONMENT=<name>`` is the deploy path: it reads ``en
 ``.tfvars``, runs the account preflight, saves the plan outside ``cdktf.out`` and asks before applying, writes the
 outputs, uploads the frontend and verifies the deployment. ``npx cdktf deploy`` does none of that, and with the
 pinned CLI (cdktf-cli 0.21.0) it failed in four ways: no CLI after ``make sandbox``, ENOENT after a production
-synth, no offline Terraform configuration (``tools/tfcli.py``), and a prompt for ``certificate_arn`` that waits
+synth, no offline Terraform configuration (``tools/deploy/tfcli.py``), and a prompt for ``certificate_arn`` that waits
 forever. cdktf has no setting that disables a command, but it runs this app first for every command that
 synthesizes, so this is the earliest place to stop: before Terraform starts, with a message naming what to run.
 

@@ -1,6 +1,6 @@
 """``make regions``: a development and a production stack synthesized in every supported region, through the preflight.
 
-    python -m tools.regions [--region REGION ...] [--type development|production ...]
+    python -m tools.release.regions [--region REGION ...] [--type development|production ...]
 
 Every other check synthesizes us-east-1, where the stack's home region and its ``us_east_1`` provider alias (the
 CloudFront WAF, its log group and key) are the same region: a rule or a resource that confuses the two passes there
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
