@@ -24,7 +24,7 @@ WEB_API_PORT := $(or $(LOCAL_API_PORT),$(API_PORT),8080)
 WEB_API_BASE_URL ?= http://127.0.0.1:$(WEB_API_PORT)
 # The payment API artifact (tools/release/build_artifact.py): the pointer file stands for the archive; rebuilt when the service's
 # sources, its lock or the builder change. ARTIFACT_KIND=production needs RDS_CA_BUNDLE (a path or an https URL), checked
-# against the pinned RDS roots (tools/data/rds_root_cas.json); RDS_CA_BUNDLE_UNVERIFIED=1 skips that check (the
+# against the pinned RDS roots (facts/rds_root_cas.json); RDS_CA_BUNDLE_UNVERIFIED=1 skips that check (the
 # development test CA when no bundle is given) for an artifact that is synthesized, never deployed: make deploy refuses it.
 ARTIFACT := dist/payment-api.json
 ARTIFACT_KIND ?= development
@@ -75,7 +75,7 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
 
-$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/release/build_artifact.py tools/dev/local_api/testca.py tools/data/rds_root_cas.json
+$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/release/build_artifact.py tools/dev/local_api/testca.py facts/rds_root_cas.json
 	$(PY) -m tools.release.build_artifact $(ARTIFACT_FLAGS)
 
 artifact: $(STAMP)  ## [deploy] payment API archive in dist/: wheel, cp311 wheelhouse, RDS CA bundle (RDS_CA_BUNDLE or RDS_CA_BUNDLE_UNVERIFIED=1), manifest, sha256
@@ -183,7 +183,7 @@ TEST_STEPS := lint unit api-tests web-tests web-e2e bindings cli-tests validate 
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.dev.run_steps $(TEST_STEPS)
 
-cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (README table)
+cost: synth  ## [deploy] rough monthly cost of the synthesized stack from facts/prices_us_east_1.json (README table)
 	$(PY) -m tools.deploy.cost_estimate $(STACK_DIR)/cdk.tf.json
 
 bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)

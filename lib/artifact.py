@@ -42,7 +42,7 @@ class PaymentApiArtifact:
     build_kind: str
     """``production`` (carries the RDS CA bundle) or ``development`` (the development test CA)."""
     ca_bundle_verified: bool = False
-    """The build checked its CA bundle holds every pinned RDS root (``tools/data/rds_root_cas.json``). ``False``
+    """The build checked its CA bundle holds every pinned RDS root (``facts/rds_root_cas.json``). ``False``
     for development builds and for production builds made with ``--ca-bundle-unverified`` (synth accepts those,
     ``make deploy`` refuses them). @default ``False`` (pointers written before the field existed)."""
 

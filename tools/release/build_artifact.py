@@ -16,7 +16,7 @@ The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-
 - ``manifest.json``: version, build kind, the CA bundle's sha256, where it came from and whether it was verified,
   every file's sha256.
 
-A production bundle is verified: it must hold every RDS root CA pinned in ``tools/data/rds_root_cas.json`` (SHA-256
+A production bundle is verified: it must hold every RDS root CA pinned in ``facts/rds_root_cas.json`` (SHA-256
 fingerprints of the per-region "Amazon RDS <region> Root CA ..." roots of every supported region); a missing root
 stops the build naming it, extra certificates are named in a warning. Where AWS's bundle cannot be fetched (these
 machines, CI), ``--ca-bundle-unverified`` builds a production artifact from the development test CA (or the PEM
@@ -69,7 +69,7 @@ CA_BUNDLE_VARIABLE = "RDS_CA_BUNDLE"
 AWS_GLOBAL_BUNDLE = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 CA_BUNDLE_FILE = "rds-ca-bundle.pem"
 UNVERIFIED_VARIABLE = "RDS_CA_BUNDLE_UNVERIFIED"
-PINNED_ROOTS_FILE = ROOT / "tools" / "data" / "rds_root_cas.json"
+PINNED_ROOTS_FILE = ROOT / "facts" / "rds_root_cas.json"
 PRODUCTION_FIX = "make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or https URL of AWS's global bundle>"
 # 1980-01-01: the earliest time a zip entry can carry; used for every wheel and tar entry.
 SOURCE_DATE_EPOCH = 315532800
