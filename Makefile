@@ -96,9 +96,9 @@ plan: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: make deploy's steps up to the sa
 	$(PY) -m tools.deploy plan "$(ENVIRONMENT)"
 
 lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + import contracts (lint-imports) + mypy
-	$(PY) -m ruff check lib preflight services tap.py tests tools
-	$(PY) -m pylint --rcfile=.pylintrc lib preflight services tap.py tests tools
-	$(PY) -m tools.lint.function_length lib preflight services tap.py
+	$(PY) -m ruff check lib preflight facts services tap.py tests tools
+	$(PY) -m pylint --rcfile=.pylintrc lib preflight facts services tap.py tests tools
+	$(PY) -m tools.lint.function_length lib preflight facts services tap.py
 	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
 	$(PY) -m mypy
 

@@ -1,9 +1,12 @@
 """AWS facts shared by configuration validation, Terraform variable validation blocks and the preflight.
 
-The facts themselves live as data, with their source and retrieval date, in ``facts/``;
-this module only exposes them, so the synth-time check (``lib.config``), the plan-time check (the
-``validation`` blocks in ``lib.variables``) and the preflight cannot drift apart.
+The facts themselves live as data beside this module, each file with its source and retrieval date (``README.md``
+here); this module is their one reader, so the synth-time check (``lib.config``), the plan-time check (the
+``validation`` blocks in ``lib.variables``), the preflight and the tools (prices, pinned RDS roots) cannot drift
+apart. It imports neither the stack nor the preflight (an import contract): both read it.
 """
+
+from __future__ import annotations
 
 import ipaddress
 import json
@@ -16,17 +19,18 @@ from typing import Any
 DATA_DIR = Path(__file__).resolve().parent
 
 
-def _load(name: str) -> dict[str, Any]:
+def load_data(name: str) -> dict[str, Any]:
+    """One data file of this folder, e.g. ``load_data("regions.json")``: facts about AWS kept out of code."""
     data: dict[str, Any] = json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
     return data
 
 
-_POSTGRES = _load("rds_engine_versions.json")["engines"]["postgres"]
-_FAMILIES = _load("instance_families.json")
-_TYPES = _load("ec2_instance_types.json")
-_REGIONS = _load("aws_regions.json")
-_STACK_REGIONS = _load("regions.json")
-_RDS_PARAMETERS = _load("rds_parameters.json")
+_POSTGRES = load_data("rds_engine_versions.json")["engines"]["postgres"]
+_FAMILIES = load_data("instance_families.json")
+_TYPES = load_data("ec2_instance_types.json")
+_REGIONS = load_data("aws_regions.json")
+_STACK_REGIONS = load_data("regions.json")
+_RDS_PARAMETERS = load_data("rds_parameters.json")
 
 # Give the major version only: RDS resolves it to the latest patch, whereas a full version that RDS does
 # not offer (seed failure 1: "15.5") fails at deploy time.

@@ -8,16 +8,12 @@ lines, and keeps the package free of any cdktf import so it runs in milliseconds
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from pathlib import Path
 from typing import Any
-
-DATA_DIR = Path(__file__).resolve().parents[1] / "facts"
 
 # Terraform resource types that are the same resource under two names (the provider keeps both).
 TYPE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -109,13 +105,6 @@ def rule(rule_id: str, rationale: str, *, pci: tuple[str, ...] = ()) -> Callable
         return func
 
     return register
-
-
-def load_data(name: str) -> dict[str, Any]:
-    """A data file from ``facts/`` (facts about AWS kept out of code, with source and date)."""
-    with (DATA_DIR / name).open(encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from facts import load_data
 from preflight.model import (
     ANY_TOKEN,
     Finding,
@@ -19,7 +20,6 @@ from preflight.model import (
     Severity,
     StackView,
     finding,
-    load_data,
     rule,
     truthy,
 )

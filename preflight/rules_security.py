@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from facts import ALB_TLS_POLICIES_WITHOUT_CBC, CLOUDWATCH_RETENTION_DAYS
-from preflight.model import Finding, Resource, Severity, StackView, finding, load_data, rule, truthy
+from facts import ALB_TLS_POLICIES_WITHOUT_CBC, CLOUDWATCH_RETENTION_DAYS, load_data
+from preflight.model import Finding, Resource, Severity, StackView, finding, rule, truthy
 
 _IAM_FACTS = load_data("iam.json")
 # Actions with no resource types (Service Authorization Reference): "*" is the only Resource they can have.

@@ -23,7 +23,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "facts"
+from facts import DATA_DIR
+
 RDS_SIZES_NOT_SOLD = ("nano", "metal")  # prefixes
 BURSTABLE = ("db.t",)
 

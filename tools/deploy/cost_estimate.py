@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PRICES_FILE = Path(__file__).resolve().parents[2] / "facts" / "prices_us_east_1.json"
+from facts import DATA_DIR
+
+PRICES_FILE = DATA_DIR / "prices_us_east_1.json"
 AZ_COUNT_FOR_ALB_ADDRESSES = 3  # an internet-facing ALB holds one public IPv4 per subnet it spans
 
 

@@ -56,6 +56,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from facts import DATA_DIR as FACTS_DIR
 from tools.dev.local_api.testca import development_ca
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +70,7 @@ CA_BUNDLE_VARIABLE = "RDS_CA_BUNDLE"
 AWS_GLOBAL_BUNDLE = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 CA_BUNDLE_FILE = "rds-ca-bundle.pem"
 UNVERIFIED_VARIABLE = "RDS_CA_BUNDLE_UNVERIFIED"
-PINNED_ROOTS_FILE = ROOT / "facts" / "rds_root_cas.json"
+PINNED_ROOTS_FILE = FACTS_DIR / "rds_root_cas.json"
 PRODUCTION_FIX = "make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or https URL of AWS's global bundle>"
 # 1980-01-01: the earliest time a zip entry can carry; used for every wheel and tar entry.
 SOURCE_DATE_EPOCH = 315532800

@@ -32,9 +32,9 @@ if str(ROOT) not in sys.path:
 
 # pylint: disable=wrong-import-position
 import tap  # noqa: E402  # enables the fast binding loader before cdktf is imported
+from facts import load_data  # noqa: E402
 from lib.artifact import PaymentApiArtifact, load_artifact  # noqa: E402
 from lib.config import StackConfig  # noqa: E402
-from preflight.model import load_data  # noqa: E402
 from tools.release.addresses import CONFIGURATIONS  # noqa: E402
 from tools.release.build_artifact import unverified_production_pointer  # noqa: E402
 
