@@ -1,6 +1,6 @@
 """Regenerate the AWS facts that configuration validation reads: instance types and region names.
 
-    python -m tools.refresh_aws_data    # rewrites facts/{ec2_instance_types,aws_regions}.json
+    python -m tools.dev.refresh_aws_data    # rewrites facts/{ec2_instance_types,aws_regions}.json
 
 Sources are the machine-readable copies of AWS's own answers that ship with the project's pinned tools,
 so the facts can be refreshed offline and reviewed as a diff:
@@ -69,7 +69,7 @@ def instance_type_facts(retrieved: str) -> dict[str, Any]:
             "describe-orderable-db-instance-options --engine postgres",
         ],
         "_retrieved": retrieved,
-        "_refresh": "python -m tools.refresh_aws_data",
+        "_refresh": "python -m tools.dev.refresh_aws_data",
         "ec2_x86_64": sorted(by_arch["x86_64"]),
         "ec2_arm64": sorted(by_arch["arm64"]),
         "rds_postgres_classes": sorted(classes),
@@ -83,7 +83,7 @@ def region_facts(retrieved: str) -> dict[str, Any]:
     return {
         "_source": f"botocore {metadata.version('botocore')} botocore/data/endpoints.json",
         "_retrieved": retrieved,
-        "_refresh": "python -m tools.refresh_aws_data",
+        "_refresh": "python -m tools.dev.refresh_aws_data",
         "partitions": {p["partition"]: sorted(p["regions"]) for p in partitions},
     }
 
