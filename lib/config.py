@@ -81,6 +81,13 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the variable, the value and the fix."""
 
 
+def stack_name_for(environment_suffix: str) -> str:
+    """The stack of suffix ``environment_suffix``: ``TapStack<suffix>``, the CDKTF stack id, its folder under
+    ``cdktf.out/stacks/`` and its key in cfn-outputs/flat-outputs.json. Renaming it would move every deployment's
+    state: the tools derive it here, never by hand."""
+    return f"TapStack{environment_suffix}"
+
+
 def local_state_file(folder: Path, stack_name: str) -> Path:
     """Where the local backend keeps ``stack_name``'s state inside ``folder`` (cdktf's own file name)."""
     return folder / f"terraform.{stack_name}.tfstate"
@@ -190,7 +197,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     @property
     def stack_name(self) -> str:
         """The CDKTF stack id; also the key of cfn-outputs/flat-outputs.json."""
-        return f"TapStack{self.environment_suffix}"
+        return stack_name_for(self.environment_suffix)
 
     @property
     def sandbox(self) -> bool:

@@ -18,6 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lib.config import stack_name_for
+from lib.synth_output import DEFAULT_OUTPUT_DIR, stack_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI_CONFIG = ROOT / ".tfcli" / "terraformrc"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -92,8 +95,8 @@ def validate(stack_dir: Path) -> str:
 
 def default_stack_dir() -> Path:
     suffix = os.environ.get("ENVIRONMENT_SUFFIX", "dev") or "dev"
-    outdir = Path(os.environ.get("CDKTF_OUTDIR", ROOT / "cdktf.out"))
-    return outdir / "stacks" / f"TapStack{suffix}"
+    outdir = Path(os.environ.get("CDKTF_OUTDIR", ROOT / DEFAULT_OUTPUT_DIR))
+    return stack_dir(outdir, stack_name_for(suffix))
 
 
 def main(argv: list[str] | None = None) -> int:

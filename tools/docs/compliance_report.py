@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
 
 # pylint: disable=wrong-import-position
 from lib.artifact import POINTER_VARIABLE  # noqa: E402
+from lib.synth_output import stack_file  # noqa: E402
 from preflight import RULES, Rule, errors, run_preflight  # noqa: E402
 from preflight.model import PCI_REQUIREMENTS  # noqa: E402
 from tools.lint.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
@@ -381,7 +382,7 @@ def synthesize_report_stack() -> Path:
     if result.returncode != 0:
         raise ScanError(f"synth of the report configuration failed:\n{result.stderr.strip()}")
     stack_name = StackConfig.from_env(REPORT_CONFIGURATION).stack_name
-    return outdir / "stacks" / stack_name / "cdk.tf.json"
+    return stack_file(outdir, stack_name)
 
 
 def stamp(inputs: Iterable[str], configuration: Mapping[str, str] | None) -> str:

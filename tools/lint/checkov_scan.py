@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # ``python tools/lint/checkov_scan.py`` as well as ``python -m tools.lint.checkov_scan``
     sys.path.insert(0, str(ROOT))
 
+from lib.config import stack_name_for  # noqa: E402  pylint: disable=wrong-import-position
 from lib.suppressions import Suppression, read_suppressions  # noqa: E402  pylint: disable=wrong-import-position
+from lib.synth_output import DEFAULT_OUTPUT_DIR, stack_file  # noqa: E402  pylint: disable=wrong-import-position
 
 CHECKOV_VERSION = "3.3.30"
 CHECKOV_VENV = ROOT / ".venv-checkov"
@@ -102,7 +104,7 @@ def find_checkov() -> str:
 
 def default_stack_file() -> Path:
     suffix = os.environ.get("ENVIRONMENT_SUFFIX", "dev")
-    return ROOT / "cdktf.out" / "stacks" / f"TapStack{suffix}" / "cdk.tf.json"
+    return stack_file(ROOT / DEFAULT_OUTPUT_DIR, stack_name_for(suffix))
 
 
 def run_checkov(stack_file: Path, checkov: str) -> dict[str, Any]:

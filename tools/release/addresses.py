@@ -169,6 +169,7 @@ def synthesize(environ: Mapping[str, str]) -> dict[str, Any]:
 
     from lib.artifact import load_artifact  # pylint: disable=import-outside-toplevel
     from lib.config import StackConfig  # pylint: disable=import-outside-toplevel
+    from lib.synth_output import stack_file  # pylint: disable=import-outside-toplevel
     from lib.tap_stack import TapStack  # pylint: disable=import-outside-toplevel
     from tools.release.build_artifact import unverified_production_pointer  # pylint: disable=import-outside-toplevel
 
@@ -179,8 +180,7 @@ def synthesize(environ: Mapping[str, str]) -> dict[str, Any]:
         app = App(outdir=outdir)
         TapStack(app, config.stack_name, config=config, artifact=artifact)
         app.synth()
-        stack_file = Path(outdir) / "stacks" / config.stack_name / "cdk.tf.json"
-        return json.loads(stack_file.read_text(encoding="utf-8"))
+        return json.loads(stack_file(outdir, config.stack_name).read_text(encoding="utf-8"))
 
 
 Synthesizer = Callable[[Mapping[str, str]], Mapping[str, Any]]

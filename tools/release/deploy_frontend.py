@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.blocks.web_headers import IMMUTABLE, NO_CACHE, RUNTIME_CONFIG_KEY
+from lib.config import stack_name_for
 from tools.deploy import outputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,8 +141,9 @@ def deploy_targets(environ: Mapping[str, str], outputs_file: Path) -> tuple[str,
     bucket, distribution = environ.get("FRONTEND_BUCKET", "").strip(), environ.get("CLOUDFRONT_DISTRIBUTION_ID", "")
     if bucket and distribution.strip():
         return bucket, distribution.strip()
-    stack = f"TapStack{environ.get('ENVIRONMENT_SUFFIX') or 'dev'}"
-    fix = (f"Fix: deploy the stack with `make deploy ENVIRONMENT={stack.removeprefix('TapStack')}` (it writes the "
+    suffix = environ.get("ENVIRONMENT_SUFFIX") or "dev"
+    stack = stack_name_for(suffix)
+    fix = (f"Fix: deploy the stack with `make deploy ENVIRONMENT={suffix}` (it writes the "
            f"outputs to {outputs_file.name} after apply and runs this step itself), or set FRONTEND_BUCKET and "
            "CLOUDFRONT_DISTRIBUTION_ID (the stack outputs frontend_bucket_name and cloudfront_distribution_id)")
     if not outputs_file.is_file():

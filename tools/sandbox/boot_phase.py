@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 
+from lib.config import stack_name_for
 from tools.deploy.outputs import stack_outputs
 from tools.sandbox.emulator import ROOT, client
 
@@ -50,7 +51,7 @@ def main() -> int:
     from tools.dev.local_api.boot import boot_and_pay  # pylint: disable=import-outside-toplevel  # heavy: httpx, PG
 
     endpoint, region = os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_REGION"]
-    stack = f"TapStack{os.environ['ENVIRONMENT_SUFFIX']}"
+    stack = stack_name_for(os.environ["ENVIRONMENT_SUFFIX"])
     folder = LOG_DIR / "boot"
     start = _moto_log_size()
     steps: list[str] = []

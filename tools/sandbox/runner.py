@@ -41,6 +41,7 @@ from pathlib import Path
 from types import FrameType
 
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig, local_state_file  # no cdktf import: cheap
+from lib.synth_output import stack_dir
 from tools.deploy import outputs
 from tools.sandbox import SANDBOX_SUFFIX
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
@@ -423,7 +424,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         env = tool_environment(endpoint, region, self.config.environment_suffix, hosted_zone_id)
         env.update({"TF_VAR_certificate_arn": self.certificate_arn,
                     "DEPLOY_POST_APPLY_HOOK": f"{sys.executable} -m tools.sandbox.boot_phase"})
-        terraform = self.terraform = Terraform(SYNTH_DIR / "stacks" / self.config.stack_name, env)
+        terraform = self.terraform = Terraform(stack_dir(SYNTH_DIR, self.config.stack_name), env)
         try:
             with report.phase("deploy") as phase:
                 terraform.command("deploy", ["make", "--no-print-directory", "deploy",
