@@ -45,8 +45,8 @@ from lib.synth_output import stack_dir
 from tools.deploy import outputs
 from tools.sandbox import SANDBOX_SUFFIX
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
-from tools.sandbox.dns import create_sandbox_zone
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
+from tools.sandbox.hosted_zone import create_sandbox_zone
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 
 DEFAULT_SUFFIX = SANDBOX_SUFFIX
@@ -254,7 +254,7 @@ def last_refusals(moto_log: Path, count: int = 5, width: int = 240, since: int =
 
 
 def emulator_counts(moto_log: Path) -> dict[str, int]:
-    """SDK retries and repeated idempotent creates the emulator saw (see ``tools/sandbox/idempotency.py``)."""
+    """SDK retries and repeated idempotent creates the emulator saw (see ``tools/sandbox/client_tokens.py``)."""
     prefixes = {"sdk_retries": "retry ", "lost_answers_replayed": "lost answer replayed",
                 "token_replays": "client token ", "slow_answers": "slow answer ",
                 "framing_mismatches": "framing mismatch "}
@@ -306,7 +306,7 @@ def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: st
         "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
         # The name on the sandbox certificate: the listener then forwards only that Host, as in production.
         "API_DOMAIN": SANDBOX_DOMAIN,
-        # The zone the runner made for that name (tools/sandbox/dns.py): the stack writes its alias record there.
+        # The zone the runner made for that name (tools/sandbox/hosted_zone.py): the stack puts its alias record there.
         "HOSTED_ZONE_ID": hosted_zone_id,
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CHECKPOINT_DISABLE": "1",
