@@ -9,9 +9,9 @@ and fails everywhere else (issue 20: 14 of the 15 supported regions refused synt
 ``facts/regions.json`` ``supported`` and each environment type, in one process (the fast binding loader makes
 a synth about 1.5 s), printing one line per stack with its time; it exits 1 naming every region and type that failed.
 
-The settings are the ones ``make upgrade-check`` synthesizes (``tools/addresses.CONFIGURATIONS``, kept equal to the
-unit tests' by a test) with ``AWS_REGION`` changed; the production stacks ship the unverified production artifact
-(``tools/artifact.unverified_production_pointer``), the development ones ``dist/``'s.
+The settings are the ones ``make upgrade-check`` synthesizes (``tools/release/addresses.CONFIGURATIONS``, kept equal
+to the unit tests' by a test) with ``AWS_REGION`` changed; the production stacks ship the unverified production artifact
+(``tools/release/build_artifact.unverified_production_pointer``), the development ones ``dist/``'s.
 """
 
 from __future__ import annotations
