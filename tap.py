@@ -21,7 +21,7 @@ from pathlib import Path
 from lib.artifact import ArtifactKindError, ArtifactMissingError, PaymentApiArtifact, check_kind, load_artifact
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
 from lib.runtime import fast_bindings
-from lib.synth_output import OutputDirError, check_replaceable, replace_output, resolve_output_dir
+from lib.synth_output import OutputDirError, check_replaceable, replace_output, resolve_output_dir, stack_file
 from preflight import errors, format_report, run_preflight
 
 PROVIDER_LOCK_FILE = PROJECT_ROOT / ".terraform.lock.hcl"
@@ -50,7 +50,7 @@ def synthesize(config: StackConfig, outdir: Path, artifact: PaymentApiArtifact |
         app = App(outdir=str(staging))
         TapStack(app, config.stack_name, config=config, artifact=artifact)
         app.synth()
-        stack_json = staging / "stacks" / config.stack_name / "cdk.tf.json"
+        stack_json = stack_file(staging, config.stack_name)
         findings = run_preflight(json.loads(stack_json.read_text(encoding="utf-8")))
         if findings:
             print(format_report(findings, source=config.stack_name), file=sys.stderr)
@@ -64,7 +64,7 @@ def synthesize(config: StackConfig, outdir: Path, artifact: PaymentApiArtifact |
             print(f"Kept in {outdir} (not written by synth, left as they were): {', '.join(kept)}", file=sys.stderr)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return outdir / "stacks" / config.stack_name / "cdk.tf.json"
+    return stack_file(outdir, config.stack_name)
 
 
 def main() -> int:

@@ -27,6 +27,24 @@ STATE_FILE_PATTERNS = ("*.tfstate", "*.tfstate.backup")
 LEGACY_WRITTEN = ("manifest.json", "stacks/*/cdk.tf.json", "stacks/*/.terraform.lock.hcl", "stacks/*/assets/**/*")
 
 
+# The output folder when CDKTF_OUTDIR is not set, relative to the folder synth runs in (cdktf's own default).
+DEFAULT_OUTPUT_DIR = "cdktf.out"
+# Where cdktf puts one stack inside the output folder, and the JSON it synthesizes there.
+STACKS_FOLDER = "stacks"
+STACK_FILE = "cdk.tf.json"
+
+
+def stack_dir(outdir: Path | str, stack_name: str) -> Path:
+    """The folder synth writes stack ``stack_name`` to inside ``outdir``: ``<outdir>/stacks/<stack name>``, where
+    Terraform runs (``terraform -chdir=...``). Every tool builds the path here, so it is spelled once."""
+    return Path(outdir) / STACKS_FOLDER / stack_name
+
+
+def stack_file(outdir: Path | str, stack_name: str) -> Path:
+    """The synthesized Terraform JSON of ``stack_name`` in ``outdir``: ``<outdir>/stacks/<stack name>/cdk.tf.json``."""
+    return stack_dir(outdir, stack_name) / STACK_FILE
+
+
 class OutputDirError(ValueError):
     """The output folder is one synth must not replace; the message says why and what to do."""
 
@@ -35,7 +53,7 @@ def resolve_output_dir(raw: str | None) -> Path:
     """The output folder named by ``CDKTF_OUTDIR`` (default ``cdktf.out``), refused when replacing it could
     destroy something: an empty value, ``/``, the home folder, the project or any folder above it."""
     if raw is None:
-        return Path("cdktf.out").resolve()  # like cdktf: relative to the folder synth runs in
+        return Path(DEFAULT_OUTPUT_DIR).resolve()  # like cdktf: relative to the folder synth runs in
     if not raw.strip():
         raise OutputDirError("CDKTF_OUTDIR is set but empty, which would name the current folder. Unset it to "
                              "use cdktf.out, or set it to a folder of its own, e.g. CDKTF_OUTDIR=cdktf.out.")

@@ -8,16 +8,12 @@ lines, and keeps the package free of any cdktf import so it runs in milliseconds
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from pathlib import Path
 from typing import Any
-
-DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # Terraform resource types that are the same resource under two names (the provider keeps both).
 TYPE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -59,7 +55,7 @@ class Finding:
 
 
 # The PCI DSS v4.0 requirement headings of docs/compliance.md, which a rule may declare it proves. They live here,
-# not in tools/compliance_report.py (which holds each heading's title and text and must list exactly these),
+# not in tools/docs/compliance_report.py (which holds each heading's title and text and must list exactly these),
 # because the preflight may not import tools/ (import-linter contract) and rule() refuses an unknown one at once.
 PCI_REQUIREMENTS: tuple[str, ...] = (
     "1.2, 1.3, 1.4", "2.2", "3.5, 3.6, 3.7", "4.2", "6.3.3", "6.4.1, 6.4.2", "6.4.3, 11.6.1", "7.2, 8.2, 8.6",
@@ -100,7 +96,7 @@ def rule(rule_id: str, rationale: str, *, pci: tuple[str, ...] = ()) -> Callable
         raise ValueError(f"preflight rule {rule_id} declares unknown PCI DSS requirement(s) "
                          f"{', '.join(repr(ref) for ref in unknown)}; use one of the docs/compliance.md headings "
                          f"{', '.join(repr(ref) for ref in PCI_REQUIREMENTS)} (or add a heading to both "
-                         "preflight.model.PCI_REQUIREMENTS and tools/compliance_report.REQUIREMENTS)")
+                         "preflight.model.PCI_REQUIREMENTS and tools/docs/compliance_report.REQUIREMENTS)")
 
     def register(func: Check) -> Check:
         if rule_id in RULES:
@@ -109,13 +105,6 @@ def rule(rule_id: str, rationale: str, *, pci: tuple[str, ...] = ()) -> Callable
         return func
 
     return register
-
-
-def load_data(name: str) -> dict[str, Any]:
-    """A data file from ``preflight/data`` (facts about AWS kept out of code, with source and date)."""
-    with (DATA_DIR / name).open(encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools import compliance_report
-from tools.compliance_report import OUTPUT, without_stamp
+from tools.docs import compliance_report
+from tools.docs.compliance_report import OUTPUT, without_stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_check_passes_whatever_the_callers_environment_and_folder(tmp_path: Path) -> None:
     env = {**os.environ, "ENVIRONMENT_SUFFIX": "alice", "ENVIRONMENT_TYPE": "development", "AWS_REGION": "eu-west-1",
            "DELETION_PROTECTION": "false", "CDKTF_OUTDIR": str(tmp_path / "elsewhere")}
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "compliance_report.py"), "--check"], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, check=False, timeout=900)
+    script = ROOT / "tools" / "docs" / "compliance_report.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, check=False, timeout=900)
     assert result.returncode == 0, result.stderr
 
 

@@ -1,4 +1,4 @@
-"""The sandbox's hosted zone (tools/sandbox/dns.py) and what the leftover inventory sees of Route 53."""
+"""The sandbox's hosted zone (tools/sandbox/hosted_zone.py) and what the leftover inventory sees of Route 53."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 from lib.config import HOSTED_ZONE_ID_PATTERN, StackConfig
 from tools.sandbox.certificate import SANDBOX_DOMAIN
-from tools.sandbox.dns import SANDBOX_ZONE, create_sandbox_zone
 from tools.sandbox.emulator import client
+from tools.sandbox.hosted_zone import SANDBOX_ZONE, create_sandbox_zone
 from tools.sandbox.inventory import leftovers, take_inventory
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tools.sandbox.client_tokens import Attempt, ClientTokenReplay, RetryJournal, token_member
 from tools.sandbox.emulator import client
-from tools.sandbox.idempotency import Attempt, ClientTokenReplay, RetryJournal, token_member
 
 S3_SERVICE = "com.amazonaws.us-east-1.s3"
 

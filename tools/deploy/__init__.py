@@ -7,5 +7,7 @@ checked stack on an account (the sandbox runs the same path against the emulator
 - ``stack_view``: the synthesized stack read with the values that will be applied (provider regions, variables);
 - ``tfvars``: ``environments/<name>.tfvars`` read (strings, numbers, booleans), refusing what it cannot read;
 - ``checks``: the result of one account or deployment check, and how a list of them is shown;
-- ``outputs``: ``cfn-outputs/flat-outputs.json``, written per stack, never losing another stack's key.
+- ``outputs``: ``cfn-outputs/flat-outputs.json``, written per stack, never losing another stack's key;
+- ``tfcli``: Terraform with the providers from the local mirror (``make validate``, deploy, the sandbox);
+- ``cost_estimate``: ``make cost``, the rough monthly cost of a synthesized stack from ``facts/prices_us_east_1.json``.
 """

@@ -38,6 +38,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
+from lib.synth_output import DEFAULT_OUTPUT_DIR
+from lib.synth_output import stack_dir as synth_stack_dir
 from tools.deploy.account_names import NAME_LOOKUPS, HeldElsewhere, NameLookup
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Check, failed, render
 from tools.deploy.stack_view import StackInputError, StackView, backend_state
@@ -117,7 +119,7 @@ def account_preflight(stack: Mapping[str, Any], *, config: StackConfig, tfvars: 
     Raises :class:`tools.deploy.stack_view.StackInputError` when the stack or the state cannot be read.
     """
     run = _Run(stack=stack, tfvars=tfvars, state=state, config=config, clients=clients, sandbox=sandbox,
-               stack_dir=stack_dir or PROJECT_ROOT / "cdktf.out" / "stacks" / config.stack_name,
+               stack_dir=stack_dir or synth_stack_dir(PROJECT_ROOT / DEFAULT_OUTPUT_DIR, config.stack_name),
                tfvars_file=tfvars_file or PROJECT_ROOT / "environments" / f"{config.environment_suffix}.tfvars")
     identity = _guard("credentials", "sts:GetCallerIdentity", lambda: _credentials(run))
     if identity.status == FAILED:

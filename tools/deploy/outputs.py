@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from lib.config import stack_name_for
 from tools.sandbox import SANDBOX_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if args != ["check-clean"]:
         print("usage: python -m tools.deploy.outputs check-clean", file=sys.stderr)
         return 2
-    sandbox = f"TapStack{os.environ.get('ENVIRONMENT_SUFFIX') or SANDBOX_SUFFIX}"
+    sandbox = stack_name_for(os.environ.get("ENVIRONMENT_SUFFIX") or SANDBOX_SUFFIX)
     try:
         kept = others({sandbox}, OUTPUTS_FILE)
     except OutputsError as err:

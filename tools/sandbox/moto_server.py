@@ -15,7 +15,7 @@ Why a launcher of our own instead of ``moto_server``:
 * Every request served is logged as ``request <service> <operation> <region> <status> <resource>``
   (``tools/sandbox/request_log.py``): the deployer policy is tested against those lines.
 * Calls that carry an idempotency token are answered once, as AWS does, and every SDK retry is logged
-  with what happened to the attempt before it (``tools/sandbox/idempotency.py``).
+  with what happened to the attempt before it (``tools/sandbox/client_tokens.py``).
 
 Each patch is one function registered with :func:`fidelity_patch`, says which moto behaviour it corrects
 and what AWS does instead, and is applied before the first request. The list is printed at start-up so
@@ -42,7 +42,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs
 
-from tools.sandbox.idempotency import ClientTokenReplay, RetryJournal, buffered_body, preload_models
+from tools.sandbox.client_tokens import ClientTokenReplay, RetryJournal, buffered_body, preload_models
 from tools.sandbox.request_log import RequestLog, rest_operations
 
 # Signing names of the query and JSON services the stack calls: their models are loaded before the first

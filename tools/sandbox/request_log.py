@@ -33,7 +33,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from tools.sandbox.idempotency import CREDENTIAL_SCOPE, identify
+from tools.sandbox.client_tokens import CREDENTIAL_SCOPE, identify
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -41,11 +41,12 @@ from pathlib import Path
 from types import FrameType
 
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig, local_state_file  # no cdktf import: cheap
+from lib.synth_output import stack_dir
 from tools.deploy import outputs
 from tools.sandbox import SANDBOX_SUFFIX
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
-from tools.sandbox.dns import create_sandbox_zone
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
+from tools.sandbox.hosted_zone import create_sandbox_zone
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
 
 DEFAULT_SUFFIX = SANDBOX_SUFFIX
@@ -253,7 +254,7 @@ def last_refusals(moto_log: Path, count: int = 5, width: int = 240, since: int =
 
 
 def emulator_counts(moto_log: Path) -> dict[str, int]:
-    """SDK retries and repeated idempotent creates the emulator saw (see ``tools/sandbox/idempotency.py``)."""
+    """SDK retries and repeated idempotent creates the emulator saw (see ``tools/sandbox/client_tokens.py``)."""
     prefixes = {"sdk_retries": "retry ", "lost_answers_replayed": "lost answer replayed",
                 "token_replays": "client token ", "slow_answers": "slow answer ",
                 "framing_mismatches": "framing mismatch "}
@@ -294,7 +295,7 @@ def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
 def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: str) -> dict[str, str]:
     """Environment for synth, terraform and pytest: emulator endpoint and test keys, nothing from the user's AWS
     configuration, our terraform CLI config (offline provider mirror)."""
-    from tools.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
+    from tools.deploy.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
 
     env = aws_environment(endpoint, region, base=terraform_env())
     env.update({
@@ -305,7 +306,7 @@ def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: st
         "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
         # The name on the sandbox certificate: the listener then forwards only that Host, as in production.
         "API_DOMAIN": SANDBOX_DOMAIN,
-        # The zone the runner made for that name (tools/sandbox/dns.py): the stack writes its alias record there.
+        # The zone the runner made for that name (tools/sandbox/hosted_zone.py): the stack puts its alias record there.
         "HOSTED_ZONE_ID": hosted_zone_id,
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CHECKPOINT_DISABLE": "1",
@@ -423,7 +424,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         env = tool_environment(endpoint, region, self.config.environment_suffix, hosted_zone_id)
         env.update({"TF_VAR_certificate_arn": self.certificate_arn,
                     "DEPLOY_POST_APPLY_HOOK": f"{sys.executable} -m tools.sandbox.boot_phase"})
-        terraform = self.terraform = Terraform(SYNTH_DIR / "stacks" / self.config.stack_name, env)
+        terraform = self.terraform = Terraform(stack_dir(SYNTH_DIR, self.config.stack_name), env)
         try:
             with report.phase("deploy") as phase:
                 terraform.command("deploy", ["make", "--no-print-directory", "deploy",

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ("lib", "preflight", "tools")
+PACKAGES = ("lib", "preflight", "facts", "tools")
 # The payment service is a src-layout package of its own: copied as the top-level package it is when installed.
 SERVICE = ROOT / "services" / "payment_api" / "src"
 # Wide enough that the contract names are never wrapped over two lines in lint-imports' output.
@@ -53,7 +53,7 @@ def copy_tree(destination: Path) -> None:
 def test_the_real_tree_keeps_every_contract() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 kept, 0 broken" in result.stdout, result.stdout
+    assert "5 kept, 0 broken" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize(("contract", "name", "module", "violation"), [
@@ -64,6 +64,8 @@ def test_the_real_tree_keeps_every_contract() -> None:
      "import lib.suppressions"),
     ("preflight-without-cdktf", "the preflight never imports cdktf", "preflight/zz_violation.py",
      "from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket"),
+    ("facts-import-nothing-of-ours", "the AWS facts import neither the stack nor the preflight",
+     "facts/zz_violation.py", "from preflight.model import Finding"),
     ("service-without-infrastructure", "the payment service never imports infrastructure code",
      "payment_api/zz_violation.py", "from lib.naming import Naming"),
     ("service-without-infrastructure", "the payment service never imports infrastructure code",
@@ -71,7 +73,7 @@ def test_the_real_tree_keeps_every_contract() -> None:
     ("stack-layers", "the stack wires components, components compose blocks", "lib/blocks/zz_violation.py",
      "from lib.components.waf import WebApplicationFirewall"),
 ], ids=["component-imports-component", "preflight-imports-cdktf-transitively", "preflight-imports-provider",
-        "service-imports-lib", "service-imports-cdktf", "block-imports-component"])
+        "facts-import-preflight", "service-imports-lib", "service-imports-cdktf", "block-imports-component"])
 def test_a_violating_import_breaks_the_contract_it_names(tmp_path: Path, contract: str, name: str, module: str,
                                                          violation: str) -> None:
     copy_tree(tmp_path)

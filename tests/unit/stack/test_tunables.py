@@ -16,7 +16,7 @@ from lib import tunables as registry
 from lib import variables as variables_module
 from lib.config import ConfigError, StackConfig
 from lib.tunables import BY_ENV, BY_TERRAFORM, CONFIG_TUNABLES, TERRAFORM_TUNABLES, TUNABLES, Tunable
-from tools import config_docs
+from tools.docs import config_docs
 
 ROOT = Path(__file__).resolve().parents[3]
 RANGED = [t for t in CONFIG_TUNABLES if t.low is not None]

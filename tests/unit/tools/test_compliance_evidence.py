@@ -10,7 +10,7 @@ import pytest
 
 from preflight.model import PCI_REQUIREMENTS, RULES, Finding, StackView, rule
 from tests.conftest import ROOT
-from tools.compliance_report import REQUIREMENTS, check_requirement_headings, collect_tests, render
+from tools.docs.compliance_report import REQUIREMENTS, check_requirement_headings, collect_tests, render
 
 
 def test_evidence_is_declared_never_guessed_from_names(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def _no_findings(view: StackView) -> Iterator[Finding]:
 
 
 def _collect(folder: Path) -> dict[str, list[str]]:
-    import tools.compliance_report as report  # pylint: disable=import-outside-toplevel
+    import tools.docs.compliance_report as report  # pylint: disable=import-outside-toplevel
 
     original = report.ROOT
     report.ROOT = folder.parent

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.conftest import ROOT
 from tests.unit.helpers import by_path
-from tools import diagram
+from tools.docs import diagram
 
 
 def subgraph(text: str, name: str) -> list[str]:

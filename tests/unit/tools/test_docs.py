@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import docs
+from tools.docs import generate as docs
 
 
 def test_a_region_is_replaced_and_the_author_text_kept() -> None:

@@ -1,0 +1,129 @@
+"""``make api``: PostgreSQL 15 in a temporary folder, migrations, an operator key, the API on 127.0.0.1.
+
+Prints ``API: http://127.0.0.1:<port>`` and, last, ``Operator key: <key>`` once ``/ready`` answers; Ctrl-C stops
+the API and PostgreSQL and removes the folder.
+
+    python -m tools.dev.local_api.local [--port 8080] [--web-port 5173]
+
+The port: ``--port``, else ``LOCAL_API_PORT``, else 8080. ``API_PORT`` is the instances' port on the stack
+(lib/tunables.py); ``make api`` read it before ``LOCAL_API_PORT`` existed and still does for this release, with a
+notice on stderr. CORS admits ``make web``'s origin on ``--web-port`` (``WEB_PORT``, default 5173).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from types import FrameType
+
+from tools.dev.local_api.postgres import LocalPostgres
+from tools.dev.local_api.process import ServiceProcess, run_cli
+
+DEFAULT_API_PORT = 8080
+DEFAULT_WEB_PORT = 5173
+
+
+class PortError(ValueError):
+    """A port value that is not a TCP port."""
+
+
+def parse_port(variable: str, value: str) -> int:
+    """``value`` as a TCP port, or a PortError naming ``variable``, the allowed range and the fix."""
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise PortError(f"{variable}={value!r} is not a TCP port: give digits 0-9 for a number from 1 to 65535, "
+                        f"for example {variable}={DEFAULT_API_PORT if 'API' in variable else DEFAULT_WEB_PORT}")
+    return int(text)
+
+
+def api_port(given: int | None, environ: Mapping[str, str]) -> tuple[int, str | None]:
+    """The local API's port and, when the deprecated ``API_PORT`` was read or ignored, the notice to print."""
+    legacy = environ.get("API_PORT", "").strip()
+    local = environ.get("LOCAL_API_PORT", "").strip()
+    if given is not None:
+        return given, None
+    if local:
+        port = parse_port("LOCAL_API_PORT", local)
+        if legacy and legacy != local:
+            return port, (f"[api] notice: API_PORT={legacy} ignored for make api, LOCAL_API_PORT={local} is used "
+                          "(API_PORT is the instances' port on the stack)")
+        return port, None
+    if legacy:
+        port = parse_port("API_PORT", legacy)
+        return port, (f"[api] notice: API_PORT for make api is deprecated and will be ignored in the next release "
+                      f"(API_PORT is the instances' port on the stack): use LOCAL_API_PORT={legacy}. "
+                      f"Serving on {port} this time.")
+    return DEFAULT_API_PORT, None
+
+
+def web_origins(web_port: int) -> str:
+    """The origins ``make web`` serves the checkout from on ``web_port`` (``PAYMENT_CORS_ORIGINS``)."""
+    return f"http://127.0.0.1:{web_port},http://localhost:{web_port}"
+
+
+def _operator_key(env: dict[str, str]) -> str:
+    created = run_cli(env, "create-operator-key", "--label", "make api")
+    if created.returncode != 0:
+        raise RuntimeError(f"create-operator-key failed: {created.stderr[-2000:]}")
+    return created.stdout.strip().splitlines()[-1].removeprefix("Operator key: ")
+
+
+def _on_terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", help="port to serve on (default: LOCAL_API_PORT, else 8080)")
+    parser.add_argument("--web-port", help="port `make web` serves on, admitted by CORS (default: WEB_PORT, "
+                                           "else 5173)")
+    args = parser.parse_args(argv)
+    try:
+        port, notice = api_port(parse_port("--port", args.port) if args.port else None, os.environ)
+        web_port = parse_port("WEB_PORT", args.web_port or os.environ.get("WEB_PORT") or str(DEFAULT_WEB_PORT))
+    except PortError as error:
+        print(f"[api] {error}", file=sys.stderr)
+        return 2
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, _on_terminate)
+    database = LocalPostgres()
+    service: ServiceProcess | None = None
+    try:
+        print(f"[api] PostgreSQL 15 in {database.folder} (TLS, owner and application roles)", flush=True)
+        database.start()
+        # The checkout that `make web` serves calls the API from this origin.
+        origins = web_origins(web_port)
+        env = database.service_env(PAYMENT_ENVIRONMENT="development", PAYMENT_CORS_ORIGINS=origins)
+        migrated = run_cli(env, "migrate")
+        if migrated.returncode != 0:
+            raise RuntimeError(f"migrate failed: {migrated.stderr[-2000:]}")
+        key = _operator_key(env)
+        service = ServiceProcess(env, database.folder / "api.log", port=port).start()
+        service.wait_ready()
+        print(f"[api] JSON logs: {service.log_path}; Ctrl-C stops the API and PostgreSQL", flush=True)
+        print(f"[api] CORS admits {origins.replace(',', ', ')} (make web WEB_PORT={web_port})", flush=True)
+        print(f"API: {service.url}", flush=True)
+        print(f"Operator key: {key}", flush=True)
+        while service.process is not None and service.process.poll() is None:
+            time.sleep(0.5)
+        print("[api] the API process exited", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as error:
+        print(f"[api] {error}", file=sys.stderr)
+        return 1
+    finally:
+        if service is not None:
+            service.stop()
+        database.stop()
+        print("[api] stopped", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""A throw-away PostgreSQL 15 in a folder: TLS with a test CA (clients use ``sslmode=verify-full``), TCP on
+127.0.0.1 only, and the production role split (an owner role for migrations, an application role for serving).
+
+PostgreSQL refuses to run as root: as root, initdb/pg_ctl run as the ``postgres`` user (the folder is chowned).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tools.dev.local_api.testca import DevelopmentCa
+
+OWNER, APP, DATABASE = "payment_owner", "payment_app", "payments"
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bindir() -> Path:
+    return Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True,
+                               timeout=10).stdout.strip())
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _fresh_ca(now: datetime.datetime) -> DevelopmentCa:
+    """A CA made for one run (its key dies with the process)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(_name("payment-api test CA")).issuer_name(_name("payment-api test CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    return DevelopmentCa(key=ca_key, certificate=ca)
+
+
+def write_certificates(folder: Path, ca_pair: DevelopmentCa | None = None) -> tuple[Path, Path, Path]:
+    """A test CA (``ca_pair``, else a fresh one) and a server certificate for 127.0.0.1/localhost signed by it:
+    (ca.crt, server.crt, server.key)."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_pair = ca_pair or _fresh_ca(now)
+    ca_key, ca = ca_pair.key, ca_pair.certificate
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")])
+    server = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
+              .public_key(server_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+              .add_extension(san, critical=False).sign(ca_key, hashes.SHA256()))
+    paths = (folder / "ca.crt", folder / "server.crt", folder / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(_pem_key(server_key))
+    paths[2].chmod(0o600)
+    return paths
+
+
+class LocalPostgres:
+    """``start()``, ``restart()``, ``stop()``; ``service_env()`` is the environment the service runs with."""
+
+    def __init__(self, ca: DevelopmentCa | None = None) -> None:
+        """``ca``: sign the server certificate with this CA (the development test CA, as a development artifact
+        trusts), instead of a fresh one."""
+        # Its own folder under the system temporary directory: pytest's folders are private to root (0700), and the
+        # postgres user must be able to reach the data directory.
+        self.folder = Path(tempfile.mkdtemp(prefix="payment-api-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.passwords = {OWNER: secrets.token_hex(16), APP: secrets.token_hex(16)}
+        self.ca_file = self.folder / "ca.crt"
+        self._bindir = _bindir()
+        self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self._ca = ca
+
+    def _run(self, *args: str, timeout: float = 60) -> None:
+        result = subprocess.run([*self._as_postgres, *args], capture_output=True, text=True, timeout=timeout,
+                                check=False)
+        if result.returncode != 0:
+            output = result.stdout[-2000:] + result.stderr[-2000:]
+            raise RuntimeError(f"{args[0]} failed ({result.returncode}): {output}")
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "postgres.log"),
+                  "-w", "-t", "60", *args, timeout=90)
+
+    def start(self, bootstrap: bool = True) -> None:
+        """initdb, TLS certificates, configuration, start; then (``bootstrap``) roles and database.
+
+        Without ``bootstrap`` the server is bare, as RDS hands it over: call ``rds_master`` to get its master user."""
+        self.folder.chmod(0o755)
+        write_certificates(self.folder, self._ca)
+        if self._as_postgres:
+            shutil.chown(self.folder, "postgres", "postgres")
+            for name in ("server.crt", "server.key"):
+                shutil.chown(self.folder / name, "postgres", "postgres")
+        self._run(str(self._bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-E", "UTF8",
+                  "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
+        settings = {"listen_addresses": "'127.0.0.1'", "port": str(self.port),
+                    "unix_socket_directories": f"'{self.folder}'", "ssl": "on",
+                    "ssl_cert_file": f"'{self.folder / 'server.crt'}'",
+                    "ssl_key_file": f"'{self.folder / 'server.key'}'",
+                    "fsync": "off", "synchronous_commit": "off", "max_connections": "300"}
+        self._run("sh", "-c", f"cat >> '{self.data}/postgresql.conf' <<'EOF'\n"
+                  + "".join(f"{key} = {value}\n" for key, value in settings.items()) + "EOF\n")
+        self._run("sh", "-c", f"printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n'"
+                  f" > '{self.data}/pg_hba.conf'")
+        self._pg_ctl("start")
+        if bootstrap:
+            self._bootstrap()
+
+    def rds_master(self, user: str, password: str) -> None:
+        """What RDS creates: a master user with CREATEROLE and CREATEDB (not a superuser) owning the database."""
+        with self.superuser() as conn:
+            conn.execute(f"CREATE ROLE {user} LOGIN CREATEROLE CREATEDB PASSWORD '{password}'")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {user}")
+
+    def superuser(self, database: str = "postgres") -> psycopg.Connection:
+        """A superuser connection over the Unix socket (set-up and test inspection only)."""
+        return psycopg.connect(host=str(self.folder), port=self.port, user="postgres", dbname=database,
+                               autocommit=True)
+
+    def _bootstrap(self) -> None:
+        # What the platform's database bootstrap does once: roles, database, schema owned by the owner role.
+        with self.superuser() as conn:
+            for role, password in self.passwords.items():
+                conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER}")
+            conn.execute(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC")
+            conn.execute(f"GRANT CONNECT ON DATABASE {DATABASE} TO {APP}")
+        with self.superuser(DATABASE) as conn:
+            conn.execute(f"ALTER SCHEMA public OWNER TO {OWNER}")
+            conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+            conn.execute(f"GRANT USAGE ON SCHEMA public TO {APP}")
+
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``."""
+        self._pg_ctl("restart", "-m", "fast")
+
+    def log(self) -> str:
+        """The server's log so far."""
+        path = self.folder / "postgres.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    def stop(self, remove: bool = True) -> None:
+        """Stop now (immediate) and remove the folder; never raises."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop",
+                          timeout=60)
+        except (RuntimeError, subprocess.SubprocessError, OSError):
+            pass
+        if remove:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def service_env(self, **extra: str) -> dict[str, str]:
+        """The service's environment: application role for serving, owner role for migrations, verify-full TLS."""
+        return {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_PROCESSOR": "simulated", "PAYMENT_DB_HOST": "127.0.0.1",
+                "PAYMENT_DB_PORT": str(self.port), "PAYMENT_DB_NAME": DATABASE, "PAYMENT_DB_USER": APP,
+                "PAYMENT_DB_PASSWORD": self.passwords[APP], "PAYMENT_DB_OWNER_USER": OWNER,
+                "PAYMENT_DB_OWNER_PASSWORD": self.passwords[OWNER], "PAYMENT_DB_SSLMODE": "verify-full",
+                "PAYMENT_DB_SSLROOTCERT": str(self.ca_file), **extra}

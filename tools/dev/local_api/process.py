@@ -1,0 +1,98 @@
+"""The payment API as a subprocess on a loopback port, with its output captured to a file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tools.dev.local_api.postgres import free_port
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -m payment_api <args>`` with ``env`` on top of this process's environment."""
+    return subprocess.run([sys.executable, "-m", "payment_api", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, check=False, timeout=timeout)
+
+
+class ServiceProcess:
+    """``python -m payment_api serve`` on 127.0.0.1:<free port>; ``start()`` waits for ``/health``.
+
+    A subclass changes ``command()`` to run the app another way (the benchmark's multi-worker uvicorn); with
+    ``own_process_group`` the process leads a session of its own and ``stop()`` signals the whole group, so worker
+    processes go with it."""
+
+    own_process_group = False
+
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None,
+                 python: str = sys.executable) -> None:
+        """``python``: the interpreter that has ``payment_api`` (another venv's, e.g. an installed artifact's)."""
+        self.env = env
+        self.python = python
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        """What ``start()`` runs."""
+        return [self.python, "-m", "payment_api", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def start(self, timeout: float = 30) -> ServiceProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                self.command(), env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=self.own_process_group)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the service exited with {self.process.returncode}: {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the service did not answer /health within {timeout} s: {self.log_path}")
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until ``/ready`` answers 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"/ready did not answer 200 within {timeout} s")
+
+    def _signal(self, signum: int) -> None:
+        assert self.process is not None
+        if self.own_process_group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+
+    def stop(self) -> None:
+        """SIGTERM (to the group, with ``own_process_group``), then SIGKILL after 10 s; never raises."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            self._signal(signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        except OSError:
+            pass  # the group is already gone

@@ -1,0 +1,3 @@
+"""Generated documents: ``make docs`` / ``make docs-check`` (``generate``: the README's generated regions, the
+architecture picture of ``diagram``, the configuration tables of ``config_docs``, the target list of ``make_help``) and
+``make compliance`` / ``make compliance-check`` (``compliance_report``: docs/compliance.md)."""
