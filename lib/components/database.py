@@ -1,7 +1,8 @@
 """RDS PostgreSQL, the system of record for payments.
 
-- Engine version is the *major* version (seed failure 1: RDS never shipped "15.5"; with "15" it picks
-  the latest patch). The config validates it against ``preflight.aws_facts.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
+- Engine version is the *major* version (seed failure 1 of docs/requirements.md: RDS never shipped
+  "15.5"; with "15" it picks the latest patch). The config validates it against
+  ``preflight.aws_facts.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
 - Multi-AZ, gp3 with storage autoscaling, encrypted with the customer-managed data key (PCI DSS 3.5).
 - The master password is generated and rotated by RDS in Secrets Manager, encrypted with the data key:
   it never appears in code, Terraform state or outputs (PCI DSS 8.3).
@@ -87,7 +88,7 @@ class DatabaseProps:
     naming: Naming
     """Names and tags."""
     engine_version: str
-    """PostgreSQL major version (seed failure 1: a patch RDS never released fails at deploy)."""
+    """PostgreSQL major version (docs/requirements.md seed failure 1: a patch RDS never released fails at deploy)."""
     data_subnet_ids: list[str]
     """Data-tier subnets, one per AZ, with no route to the internet (PCI DSS 1.3.2)."""
     db_security_group_id: str

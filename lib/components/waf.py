@@ -9,7 +9,7 @@ IPs and anonymizing networks; a rate-based rule blocks request floods per source
 to a KMS-encrypted log group (PCI DSS 10.2) with the query string and every credential-bearing header redacted
 (``REDACTED_HEADERS``) so no credentials, session tokens, retry keys or query parameters land in logs.
 
-The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the id (seed failure 3).
+The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the id (docs/requirements.md seed failure 3).
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ def test_window_gap_sees_overlaps_in_any_form(backup: str, maintenance: str, gap
     assert window_gap(backup, maintenance) == gap
 
 
+@pytest.mark.seed(1)
 @pytest.mark.pci("2.2")
 def test_engine_is_postgres_major_version_15(resources):
     db = only(resources, "aws_db_instance")
