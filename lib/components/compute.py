@@ -13,7 +13,7 @@
   AmazonSSMManagedInstanceCore (which reads every SSM parameter of the account: ``ssm:GetParameter*`` on "*"),
   the stack's own connection parameter and DB secret, and ``kms:Decrypt`` on the data key only through SSM
   and Secrets Manager in the stack's region (``kms:ViaService``). No managed policy is attached
-  (PF-INSTANCE-MANAGED-POLICIES keeps it that way; tests/unit/components/test_instance_role_evaluation.py
+  (PF-INSTANCE-MANAGED-POLICIES keeps it that way; tests/unit/components/test_compute_instance_role.py
   evaluates the synthesized policies).
 - Instances and their volumes are tagged at launch with the stack's tags (the provider's ``default_tags`` do
   not reach them).
