@@ -1,4 +1,5 @@
-"""SPEC 3: HTTPS-only ALB with WAF by ARN, hardened launch template, self-healing ASG."""
+"""Compute (``lib/components/compute.py``; docs/requirements.md#compute): an HTTPS-only load balancer with the web ACL
+associated by ARN, a hardened launch template, a self-healing Auto Scaling group."""
 
 import base64
 

@@ -1,4 +1,5 @@
-"""SPEC 4: PostgreSQL "15", Multi-AZ, encrypted, managed secret, TLS forced, backups apart from maintenance."""
+"""The database (``lib/components/database.py``; docs/requirements.md#database): PostgreSQL "15", Multi-AZ,
+encrypted, a managed secret, TLS forced, backups apart from maintenance."""
 
 import re
 
