@@ -39,9 +39,10 @@ def seed_markers(files: Iterable[Path]) -> dict[int, list[str]]:
                 for call in _seed_arguments(decorator):
                     assert len(call.args) == 1 and not call.keywords, f"{path}:{call.lineno}: seed(n) takes one n"
                     (argument,) = call.args
-                    assert isinstance(argument, ast.Constant) and type(argument.value) is int, (
+                    value = argument.value if isinstance(argument, ast.Constant) else None
+                    assert isinstance(value, int) and not isinstance(value, bool), (
                         f"{path}:{call.lineno}: seed(n) takes an integer literal")
-                    found.setdefault(argument.value, []).append(f"{path.name}::{function.name}")
+                    found.setdefault(value, []).append(f"{path.name}::{function.name}")
     return found
 
 
