@@ -29,7 +29,7 @@ _STACK_REGIONS = _load("regions.json")
 _RDS_PARAMETERS = _load("rds_parameters.json")
 
 # Give the major version only: RDS resolves it to the latest patch, whereas a full version that RDS does
-# not offer (docs/requirements.md seed failure 1: "15.5") fails at deploy time.
+# not offer (seed failure 1: "15.5") fails at deploy time.
 SUPPORTED_POSTGRES_MAJOR_VERSIONS: tuple[str, ...] = tuple(_POSTGRES["major_versions"])
 
 # Instance families (the part before the size): catches typos and invented types before AWS does.

@@ -1,8 +1,7 @@
 """RDS PostgreSQL, the system of record for payments.
 
-- Engine version is the *major* version (seed failure 1 of docs/requirements.md: RDS never shipped
-  "15.5"; with "15" it picks the latest patch). The config validates it against
-  ``preflight.aws_facts.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
+- Engine version is the *major* version (seed failure 1: RDS never shipped "15.5"; with "15" it picks
+  the latest patch). The config validates it against ``preflight.aws_facts.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
 - Multi-AZ, gp3 with storage autoscaling, encrypted with the customer-managed data key (PCI DSS 3.5).
 - The master password is generated and rotated by RDS in Secrets Manager, encrypted with the data key:
   it never appears in code, Terraform state or outputs (PCI DSS 8.3).
