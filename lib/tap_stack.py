@@ -1,7 +1,7 @@
 """``TapStack``: the payment platform, wired from its components.
 
 This is the only module that knows every component. Components receive what they need as typed,
-keyword-only properties of other components (seed failure 4), never by reaching into each other.
+keyword-only properties of other components (docs/requirements.md seed failure 4), never by reaching into each other.
 Order matters only where one component consumes another's outputs:
 keys -> network -> security groups -> interface endpoints -> log archive -> WAF (regional, and CloudFront's in us-east-1
 through the provider alias ``us_east_1``) -> database -> frontend -> API release (artifact, runtime parameter: needs
@@ -221,7 +221,7 @@ class TapStack(TerraformStack):
                             region: str | None = None) -> TerraformProvider:
         """The default provider (``alias`` None) or an alias in another region; in the sandbox both reach the
         emulator, with the same endpoints and test credentials."""
-        # default_tags is a list of one block (seed failure 6): build the block here, once.
+        # default_tags is a list of one block (docs/requirements.md seed failure 6): build the block here, once.
         default_tags = [AwsProviderDefaultTags(tags=dict(config.default_tags))]
         construct_id = "aws" if alias is None else f"aws_{alias}"
         region = region or config.aws_region

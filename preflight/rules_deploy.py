@@ -1,4 +1,4 @@
-"""Deploy-time facts that ``terraform validate`` cannot know (seed deployment failures 1-4 and kin).
+"""Deploy-time facts that ``terraform validate`` cannot know (docs/requirements.md seed failures 1-3 and 9, and kin).
 
 Each of these passed synth and validate in the seed and then failed against AWS, after other resources
 had already been created. Catching them here turns a half-applied stack into a synth error.

@@ -1,4 +1,5 @@
-"""Source-level duplicate check (seed failure 8: the same assume-role JSON pasted into several modules).
+"""Source-level duplicate check (seed failure 8 of docs/requirements.md: the same assume-role JSON pasted
+into several modules).
 
 Why a check and not a convention: duplicated trust policies drift apart (one gets the confused-deputy
 ``aws:SourceAccount`` condition, the other does not). ``lib/blocks/iam.py`` is the one place that builds policy
@@ -28,7 +29,8 @@ class SourceFinding:
 
     def __str__(self) -> str:
         return (f"{self.path}:{self.line}: {self.text.strip()!r} builds an assume-role policy outside "
-                f"lib/{POLICY_MODULE}. Fix: use lib.blocks.iam.assume_role_policy(service) (seed failure 8, R0801).")
+                f"lib/{POLICY_MODULE}. Fix: use lib.blocks.iam.assume_role_policy(service) "
+                "(seed failure 8 in docs/requirements.md, R0801).")
 
 
 def find_inline_assume_role(lib_dir: Path) -> list[SourceFinding]:

@@ -1,4 +1,5 @@
-"""IAM policy documents, built in one place (seed failure 8: the same assume-role JSON pasted per module).
+"""IAM policy documents, built in one place (seed failure 8 of docs/requirements.md:
+the same assume-role JSON pasted per module).
 
 Policies are plain JSON strings rather than ``aws_iam_policy_document`` data sources: they synthesize to
 readable literals that unit tests and the preflight can inspect without a plan.

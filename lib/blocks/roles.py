@@ -1,7 +1,7 @@
 """An IAM role that one AWS service assumes, with its inline policy (PCI DSS 7.2: least privilege).
 
-The trust policy always comes from ``lib.blocks.iam.assume_role_policy`` (seed failure 8), and a role's
-permissions are listed next to it as statements scoped to named resources.
+The trust policy always comes from ``lib.blocks.iam.assume_role_policy`` (seed failure 8 of
+docs/requirements.md), and a role's permissions are listed next to it as statements scoped to named resources.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Render the launch template's user data from ``lib/blocks/templates`` (seed failure 2).
+"""Render the launch template's user data from ``lib/blocks/templates`` (docs/requirements.md seed failure 2).
 
 Launch templates take user data base64-encoded (EC2 answers ``InvalidUserData.Malformed`` otherwise), and
 a literal ``${`` or ``%{`` inside it would be parsed by Terraform as interpolation. Rendering refuses both

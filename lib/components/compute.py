@@ -4,7 +4,7 @@
   policy without CBC suites (PCI DSS 4.2.1; ``facts.ALB_TLS_POLICIES_WITHOUT_CBC``), adds HSTS to
   every response (the listener's response-header attribute), drops invalid header fields (request smuggling) and
   writes access logs. With ``API_DOMAIN`` it forwards only that Host and answers anything else with a fixed 404.
-- The WAF web ACL is associated by its ARN (seed failure 3).
+- The WAF web ACL is associated by its ARN (docs/requirements.md seed failure 3).
 - Instances: Amazon Linux 2023 looked up from AWS's public SSM parameter, IMDSv2 only (PCI DSS 2.2),
   gp3 root volume encrypted with the customer-managed data key (PCI DSS 3.5; the group launches through its own
   service-linked role, which the key's policy admits), detailed monitoring, no public IP, reachable only through
@@ -13,7 +13,7 @@
   AmazonSSMManagedInstanceCore (which reads every SSM parameter of the account: ``ssm:GetParameter*`` on "*"),
   the stack's own connection parameter and DB secret, and ``kms:Decrypt`` on the data key only through SSM
   and Secrets Manager in the stack's region (``kms:ViaService``). No managed policy is attached
-  (PF-INSTANCE-MANAGED-POLICIES keeps it that way; tests/unit/components/test_instance_role_evaluation.py
+  (PF-INSTANCE-MANAGED-POLICIES keeps it that way; tests/unit/components/test_compute_instance_role.py
   evaluates the synthesized policies).
 - Instances and their volumes are tagged at launch with the stack's tags (the provider's ``default_tags`` do
   not reach them).
@@ -186,7 +186,7 @@ class ComputeProps:  # pylint: disable=too-many-instance-attributes
     certificate_arn: str
     """ACM certificate of the API's domain, in the stack's region (PCI DSS 4.2.1)."""
     web_acl_arn: str
-    """The WAF web ACL, by ARN (seed failure 3; PCI DSS 6.4.2)."""
+    """The WAF web ACL, by ARN (docs/requirements.md seed failure 3; PCI DSS 6.4.2)."""
     access_logs: AccessLogDestination
     """Where the ALB writes access logs (PCI DSS 10.2)."""
     scaling: ScalingSettings
@@ -242,7 +242,7 @@ class Compute(Construct):
         self._target_group = AlbTargetGroup(
             self, "target_group", name=naming.name("api-tg", "target_group"), port=props.api_port, protocol="HTTP",
             target_type="instance", vpc_id=props.vpc_id,
-            # The bindings type this as a string (seed failure 5).
+            # The bindings type this as a string (docs/requirements.md seed failure 5).
             deregistration_delay="30",
             health_check=AlbTargetGroupHealthCheck(
                 enabled=True, path=HEALTH_CHECK_PATH, protocol="HTTP", port="traffic-port", matcher="200",

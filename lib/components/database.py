@@ -87,7 +87,7 @@ class DatabaseProps:
     naming: Naming
     """Names and tags."""
     engine_version: str
-    """PostgreSQL major version (seed failure 1: a patch RDS never released fails at deploy)."""
+    """PostgreSQL major version (docs/requirements.md seed failure 1: a patch RDS never released fails at deploy)."""
     data_subnet_ids: list[str]
     """Data-tier subnets, one per AZ, with no route to the internet (PCI DSS 1.3.2)."""
     db_security_group_id: str

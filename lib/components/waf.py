@@ -9,7 +9,7 @@ IPs and anonymizing networks; a rate-based rule blocks request floods per source
 to a KMS-encrypted log group (PCI DSS 10.2) with the query string and every credential-bearing header redacted
 (``REDACTED_HEADERS``) so no credentials, session tokens, retry keys or query parameters land in logs.
 
-The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the id (seed failure 3).
+The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the id (docs/requirements.md seed failure 3).
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ COUNTED_RULES: dict[str, dict[str, str]] = {
     },
 }
 # Decided to keep blocking: SizeRestrictions_BODY (8 KB). No endpoint of the API accepts a body near that size
-# (a payment is under 1 KB: ../shared/API.md), so a larger body is not a customer's.
+# (a payment is under 1 KB: docs/api.md), so a larger body is not a customer's.
 DEFAULT_RATE_LIMIT = 2000  # requests per 5 minutes per source IP
 # Header values that are secrets: the operator API key (Authorization), proxy and API-key credentials, session cookies,
-# temporary AWS credentials, and the Idempotency-Key, which the API contract (../shared/API.md) keeps out of its own
+# temporary AWS credentials, and the Idempotency-Key, which the API contract (docs/api.md) keeps out of its own
 # logs (only a hash of it is logged): whoever holds a key can replay or probe a payment request. WAF matches header
 # names case-insensitively. The query string is redacted as a whole: no endpoint takes one, so anything there is a
 # mistake or a probe, and either may carry a token.

@@ -242,7 +242,7 @@ def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(aws: Calla
     """Read back from IAM: one trusted service, no managed policy (AmazonSSMManagedInstanceCore reads every
     parameter), and the inline policies name the stack's own parameter, secret and key, "*" only for actions
     without resource types; the key only through SSM and Secrets Manager. The emulator does not evaluate
-    policies: tests/unit/components/test_instance_role_evaluation.py does, on the same documents."""
+    policies: tests/unit/components/test_compute_instance_role.py does, on the same documents."""
     iam = aws("iam")
     profile_name = _launch_template_data(aws, output)["IamInstanceProfile"]["Arn"].rsplit("/", 1)[-1]
     (role,) = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]

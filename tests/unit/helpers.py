@@ -30,3 +30,20 @@ def ref(rtype: str, name: str, attribute: str = "id") -> str:
 
 def policy(body: dict[str, Any], key: str = "policy") -> dict[str, Any]:
     return json.loads(body[key])
+
+
+def component_bucket(resources: dict[str, dict[str, Any]], component: str) -> str:
+    """The logical name of the bucket a component builds as ``<component>/bucket``."""
+    return by_path(resources, "aws_s3_bucket", f"{component}/bucket")[0]
+
+
+def for_bucket(resources: dict[str, dict[str, Any]], rtype: str, bucket: str) -> dict[str, Any]:
+    """The single resource of ``rtype`` attached to the bucket named ``bucket`` (its logical name)."""
+    matches = [b for b in resources[rtype].values() if b["bucket"] == ref("aws_s3_bucket", bucket)]
+    assert len(matches) == 1, (rtype, bucket)
+    return matches[0]
+
+
+def s3_access_bucket(resources: dict[str, dict[str, Any]]) -> str:
+    """The logical name of the bucket receiving S3 server access logs."""
+    return by_path(resources, "aws_s3_bucket", "log_archive/s3_access_bucket")[0]

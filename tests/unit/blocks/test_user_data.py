@@ -1,4 +1,5 @@
-"""Seed failure 2 at its source: rendering refuses interpolation sequences and returns base64."""
+"""Launch template user data at its source (``lib/blocks/user_data.py``): rendering refuses Terraform
+interpolation sequences and returns base64."""
 
 import base64
 
@@ -8,6 +9,7 @@ from lib.blocks import user_data
 from lib.blocks.user_data import UserDataError, render_user_data
 
 
+@pytest.mark.seed(2)
 def test_renders_markers_and_encodes():
     values = {"API_PORT": "9000", "REGION": "eu-west-1", "ARTIFACT_KEY": "k", "ARTIFACT_HASH": "0" * 64,
               "RUNTIME_PARAMETER": "/p", "LOG_GROUP": "/g"}
@@ -16,6 +18,7 @@ def test_renders_markers_and_encodes():
     assert "API_PORT=9000" in script and "@@" not in script
 
 
+@pytest.mark.seed(2)
 @pytest.mark.parametrize("sequence", ["${port}", "%{ if x }"])
 def test_refuses_terraform_interpolation(tmp_path, monkeypatch, sequence):
     (tmp_path / "bad.sh").write_text(f"#!/bin/bash\necho line\nconsole.log(`listening on {sequence}`)\n")

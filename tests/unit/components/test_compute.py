@@ -1,4 +1,5 @@
-"""SPEC 3: HTTPS-only ALB with WAF by ARN, hardened launch template, self-healing ASG."""
+"""Compute (``lib/components/compute.py``; docs/requirements.md#compute): an HTTPS-only load balancer with the web ACL
+associated by ARN, a hardened launch template, a self-healing Auto Scaling group."""
 
 import base64
 
@@ -50,6 +51,7 @@ def test_without_api_domain_the_listener_forwards_every_host(dev_synth_json):
     assert "aws_alb_listener_rule" not in dev
 
 
+@pytest.mark.seed(5)
 def test_target_group_health_check_and_string_deregistration_delay(resources):
     tg = only(resources, "aws_alb_target_group")
     assert tg["port"] == 8080 and tg["protocol"] == "HTTP"
@@ -57,6 +59,7 @@ def test_target_group_health_check_and_string_deregistration_delay(resources):
     assert tg["health_check"]["path"] == "/health" and tg["health_check"]["matcher"] == "200"
 
 
+@pytest.mark.seed(3)
 @pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_is_associated_with_the_alb_by_acl_arn(resources):
     assoc = only(resources, "aws_wafv2_web_acl_association")
@@ -103,6 +106,7 @@ def test_image_is_looked_up_amazon_linux_2023(synth_json):
     assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
 
 
+@pytest.mark.seed(2)
 def test_user_data_is_base64_with_no_terraform_interpolation(resources):
     encoded = only(resources, "aws_launch_template")["user_data"]
     script = base64.b64decode(encoded, validate=True).decode("utf-8")
@@ -150,7 +154,7 @@ def test_instances_are_replaced_within_14_days_by_default_on_the_latest_template
     assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
 
 
-def test_variables_default_to_the_spec_sizes(synth_json):
+def test_variables_default_to_two_to_six_instances_and_need_a_certificate(synth_json):
     variables = synth_json["variable"]
     assert (variables["asg_min_size"]["default"], variables["asg_max_size"]["default"],
             variables["asg_desired_capacity"]["default"]) == (2, 6, 2)

@@ -1,4 +1,5 @@
-"""SPEC 4: PostgreSQL "15", Multi-AZ, encrypted, managed secret, TLS forced, backups apart from maintenance."""
+"""The database (``lib/components/database.py``; docs/requirements.md#database): PostgreSQL "15", Multi-AZ,
+encrypted, a managed secret, TLS forced, backups apart from maintenance."""
 
 import re
 
@@ -57,6 +58,7 @@ def test_window_gap_sees_overlaps_in_any_form(backup: str, maintenance: str, gap
     assert window_gap(backup, maintenance) == gap
 
 
+@pytest.mark.seed(1)
 @pytest.mark.pci("2.2")
 def test_engine_is_postgres_major_version_15(resources):
     db = only(resources, "aws_db_instance")

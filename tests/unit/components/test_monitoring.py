@@ -1,4 +1,5 @@
-"""SPEC 7: alarms on the 5XX *rate*, CPU, targets and database; encrypted topic; dashboard."""
+"""Monitoring (``lib/components/monitoring.py``; docs/requirements.md#monitoring): alarms on the 5XX *rate*, CPU,
+targets and the database; an encrypted topic; a dashboard."""
 
 import json
 
@@ -48,15 +49,6 @@ def test_topic_encrypted_and_email_optional(resources):
     assert "aws_kms_key.encryption_logs_key" in topic["kms_master_key_id"]
     subscription = only(resources, "aws_sns_topic_subscription")
     assert subscription["count"] == "${min(length(var.alarm_email), 1)}"
-
-
-@pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
-def test_every_log_group_has_retention_and_kms(resources):
-    for name, group in resources["aws_cloudwatch_log_group"].items():
-        assert group["retention_in_days"] == "${var.log_retention_days}", name
-        # The CloudFront web ACL's group lives in us-east-1, under the logs key of that region.
-        key = "encryption_edge_logs_key" if group.get("provider") == "aws.us_east_1" else "encryption_logs_key_"
-        assert f"aws_kms_key.{key}" in group["kms_key_id"], name
 
 
 @pytest.mark.pci("10.7, 11.5")

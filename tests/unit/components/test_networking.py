@@ -1,4 +1,5 @@
-"""SPEC 1: three AZs, three tiers, data tier isolated, flow logs encrypted."""
+"""Networking (``lib/components/networking.py``; docs/requirements.md#networking): three zones, three tiers, the data
+tier isolated, flow logs encrypted."""
 
 import ipaddress
 import re

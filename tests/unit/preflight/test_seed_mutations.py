@@ -1,16 +1,17 @@
-"""Every failure of the seed analysis, reintroduced, and the check that catches it with the message a user sees.
+"""Every failure of the seed analysis (docs/requirements.md, "Seed failures"), reintroduced, and the check that
+catches it with the message a user sees. Each test carries ``@pytest.mark.seed(n)``, n the failure's number there:
 
-- deployment 1, engine_version "15.5": preflight PF-RDS-ENGINE-VERSION (test_deploy1_*)
-- deployment 2, user data not base64 or with ``${``: preflight PF-USER-DATA, terraform validate (test_deploy2_*)
-- deployment 3, WAF association by id: preflight PF-WAF-ASSOCIATION-ARN (test_deploy3_*)
-- deployment 4, use_lockfile: the seed's claim is out of date; terraform 1.11 accepts it, and its absence is a
-  preflight PF-BACKEND error (test_deploy4_*)
-- synthesis 1-3, binding classes that do not exist: ImportError from the typed bindings (test_synth_*)
-- high 4, positional construct arguments: TypeError from our constructs, pylint R0917 (test_high4_*)
-- high 5, ``deregistration_delay=30``: typeguard TypeError in the bindings (test_high5_*)
-- high 6, double-wrapped default_tags: jsii deserialization error at construction (test_high6_*)
-- medium 7, line over 120 characters: pylint C0301 (ruff E501 exempts the seed's one-token line) (test_medium7_*)
-- low 8, duplicated assume-role policies: the duplicate check preflight.source_checks (test_low8_*)
+- 1, engine_version "15.5": preflight PF-RDS-ENGINE-VERSION
+- 2, user data not base64 or with ``${``: preflight PF-USER-DATA, and terraform validate
+- 3, WAF association by id: preflight PF-WAF-ASSOCIATION-ARN
+- 4, positional construct arguments: TypeError from our constructs, pylint R0917
+- 5, ``deregistration_delay=30``: typeguard TypeError in the bindings
+- 6, double-wrapped default_tags: jsii deserialization error at construction
+- 7, line over 120 characters: pylint C0301 (ruff E501 exempts the seed's one-token line)
+- 8, duplicated assume-role policies: the duplicate check preflight.source_checks
+- 9, use_lockfile: the seed's claim is out of date; terraform 1.11 accepts it, and its absence is a preflight
+  PF-BACKEND error
+- 10-12, binding classes that do not exist: ImportError from the typed bindings
 
 Mutations of the synthesized JSON work on a deep copy of the session's ``synth_json``; code-level ones run
 in this process, where the provider bindings are already loaded, except pylint (one subprocess per module).
@@ -70,7 +71,8 @@ def caught(config: dict[str, Any], rule_id: str, *fragments: str) -> Finding:
 # ------------------------------------------------------------------------------------- deployment failures
 
 
-def test_deploy1_unavailable_postgres_version_is_caught(synth_json: dict[str, Any]) -> None:
+@pytest.mark.seed(1)
+def test_unavailable_postgres_version_is_caught(synth_json: dict[str, Any]) -> None:
     config = mutated(synth_json)
     _, database = first(config, "aws_db_instance")
     assert database["engine_version"] == "15"  # the fixed form, as the seed's IDEAL_RESPONSE
@@ -80,14 +82,16 @@ def test_deploy1_unavailable_postgres_version_is_caught(synth_json: dict[str, An
     assert found.path.endswith("/database/instance")
 
 
-def test_deploy2_plain_text_user_data_is_caught(synth_json: dict[str, Any]) -> None:
+@pytest.mark.seed(2)
+def test_plain_text_user_data_is_caught(synth_json: dict[str, Any]) -> None:
     config = mutated(synth_json)
     _, launch_template = first(config, "aws_launch_template")
     launch_template["user_data"] = SEED_USER_DATA.replace("${port}", "' + port + '")  # escaped, but not base64
     caught(config, "PF-USER-DATA", "not valid base64", "base64.b64encode")
 
 
-def test_deploy2_template_literal_in_user_data_is_caught(synth_json: dict[str, Any]) -> None:
+@pytest.mark.seed(2)
+def test_template_literal_in_user_data_is_caught(synth_json: dict[str, Any]) -> None:
     config = mutated(synth_json)
     _, launch_template = first(config, "aws_launch_template")
     launch_template["user_data"] = SEED_USER_DATA  # the seed's exact mistake: raw, with ${port}
@@ -96,7 +100,8 @@ def test_deploy2_template_literal_in_user_data_is_caught(synth_json: dict[str, A
     caught(config, "PF-USER-DATA", "template sequence '${'", "$NAME")
 
 
-def test_deploy2_terraform_validate_also_rejects_the_raw_template_literal(synth_json: dict[str, Any],
+@pytest.mark.seed(2)
+def test_terraform_validate_also_rejects_the_raw_template_literal(synth_json: dict[str, Any],
                                                                            tmp_path: Path) -> None:
     """Second line of defence: Terraform parses ``${port}`` in the JSON as a reference ('Invalid reference')."""
     from tools.deploy import tfcli  # pylint: disable=import-outside-toplevel
@@ -112,7 +117,8 @@ def test_deploy2_terraform_validate_also_rejects_the_raw_template_literal(synth_
         tfcli.validate(tmp_path)
 
 
-def test_deploy3_waf_association_by_id_is_caught(synth_json: dict[str, Any]) -> None:
+@pytest.mark.seed(3)
+def test_waf_association_by_id_is_caught(synth_json: dict[str, Any]) -> None:
     config = mutated(synth_json)
     _, association = first(config, "aws_wafv2_web_acl_association")
     assert association["web_acl_arn"].endswith(".arn}")
@@ -128,7 +134,8 @@ def s3_backend_config(synth_json: dict[str, Any], **settings: Any) -> dict[str, 
     return config
 
 
-def test_deploy4_use_lockfile_is_the_correct_behaviour(synth_json: dict[str, Any]) -> None:
+@pytest.mark.seed(9)
+def test_use_lockfile_is_the_correct_behaviour(synth_json: dict[str, Any]) -> None:
     """The seed removed use_lockfile ('S3 backend doesn't support it'); that is out of date since Terraform 1.10."""
     with_lockfile = s3_backend_config(synth_json, use_lockfile=True)
     assert not [f for f in run_preflight(with_lockfile) if f.rule_id == "PF-BACKEND"]
@@ -137,8 +144,9 @@ def test_deploy4_use_lockfile_is_the_correct_behaviour(synth_json: dict[str, Any
            "'dynamodb_table'")
 
 
+@pytest.mark.seed(9)
 @pytest.mark.parametrize(("key", "accepted"), [("use_lockfile", True), ("lock_table", False)])
-def test_deploy4_terraform_init_accepts_use_lockfile(tmp_path: Path, key: str, accepted: bool) -> None:
+def test_terraform_init_accepts_use_lockfile(tmp_path: Path, key: str, accepted: bool) -> None:
     """Terraform itself: ``use_lockfile`` passes backend configuration; a removed key does not."""
     if shutil.which("terraform") is None:
         pytest.skip("terraform is not installed")
@@ -164,14 +172,17 @@ def test_deploy4_terraform_init_accepts_use_lockfile(tmp_path: Path, key: str, a
 
 
 @pytest.mark.parametrize(("module", "missing", "correct"), [
-    ("wafv2_web_acl", "Wafv2WebAclRuleStatement", "Wafv2WebAclRule"),
-    ("wafv2_web_acl", "Wafv2WebAclRuleStatementManagedRuleGroupStatement", "Wafv2WebAclRule"),
-    ("s3_bucket_server_side_encryption_configuration",
-     "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault",
-     "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA"),
-    ("cloudfront_distribution", "CloudfrontDistributionDefaultRootObject", "CloudfrontDistribution"),
+    pytest.param("wafv2_web_acl", "Wafv2WebAclRuleStatement", "Wafv2WebAclRule", marks=pytest.mark.seed(10)),
+    pytest.param("wafv2_web_acl", "Wafv2WebAclRuleStatementManagedRuleGroupStatement", "Wafv2WebAclRule",
+                 marks=pytest.mark.seed(10)),
+    pytest.param("s3_bucket_server_side_encryption_configuration",
+                 "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault",
+                 "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA",
+                 marks=pytest.mark.seed(11)),
+    pytest.param("cloudfront_distribution", "CloudfrontDistributionDefaultRootObject", "CloudfrontDistribution",
+                 marks=pytest.mark.seed(12)),
 ])
-def test_synth_nonexistent_binding_classes_fail_to_import(module: str, missing: str, correct: str) -> None:
+def test_nonexistent_binding_classes_fail_to_import(module: str, missing: str, correct: str) -> None:
     qualified = f"cdktf_cdktf_provider_aws.{module}"
     bindings = importlib.import_module(qualified)
     with pytest.raises(ImportError, match=f"cannot import name '{missing}' from '{qualified}'"):
@@ -181,7 +192,9 @@ def test_synth_nonexistent_binding_classes_fail_to_import(module: str, missing: 
     assert f"{missing}\n" not in sources and f"{missing}," not in sources and f"{missing})" not in sources
 
 
-def test_synth_waf_statement_and_root_object_take_plain_values() -> None:
+@pytest.mark.seed(10)
+@pytest.mark.seed(12)
+def test_waf_statement_and_root_object_take_plain_values() -> None:
     """The fixed forms: ``statement`` is an untyped dict, ``default_root_object`` a plain string argument."""
     # pylint: disable=import-outside-toplevel
     from cdktf_cdktf_provider_aws.cloudfront_distribution import CloudfrontDistribution
@@ -191,7 +204,7 @@ def test_synth_waf_statement_and_root_object_take_plain_values() -> None:
     assert "default_root_object" in inspect.signature(CloudfrontDistribution.__init__).parameters
 
 
-# ---------------------------------------------------------------------------------------------- high 4-6
+# ------------------------------------------------------------------------------------------- seed 4, 5, 6
 
 
 def component_classes() -> list[type[Construct]]:
@@ -207,7 +220,8 @@ def component_classes() -> list[type[Construct]]:
     return found
 
 
-def test_high4_constructs_take_configuration_keyword_only() -> None:
+@pytest.mark.seed(4)
+def test_constructs_take_configuration_keyword_only() -> None:
     classes = component_classes()
     assert len(classes) >= 5, classes
     for cls in classes:
@@ -216,7 +230,8 @@ def test_high4_constructs_take_configuration_keyword_only() -> None:
         assert positional == ["scope", "construct_id"], f"{cls.__name__} takes {positional} positionally"
 
 
-def test_high4_positional_configuration_is_a_type_error() -> None:
+@pytest.mark.seed(4)
+def test_positional_configuration_is_a_type_error() -> None:
     import cdktf  # pylint: disable=import-outside-toplevel
 
     component = next(c for c in component_classes() if c.__name__ != "TapStack")
@@ -225,7 +240,8 @@ def test_high4_positional_configuration_is_a_type_error() -> None:
         component(scope, "probe", "dev")  # type: ignore[call-arg]  # the positional call under test
 
 
-def test_high5_integer_deregistration_delay_is_a_type_error() -> None:
+@pytest.mark.seed(5)
+def test_integer_deregistration_delay_is_a_type_error() -> None:
     import cdktf  # pylint: disable=import-outside-toplevel
     from cdktf_cdktf_provider_aws.alb_target_group import AlbTargetGroup  # pylint: disable=import-outside-toplevel
     from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup  # pylint: disable=import-outside-toplevel
@@ -236,13 +252,15 @@ def test_high5_integer_deregistration_delay_is_a_type_error() -> None:
             binding(scope, f"tg_{binding.__name__}", deregistration_delay=30)
 
 
-def test_high5_stack_passes_deregistration_delay_as_string(synth_json: dict[str, Any]) -> None:
+@pytest.mark.seed(5)
+def test_stack_passes_deregistration_delay_as_string(synth_json: dict[str, Any]) -> None:
     target_groups = {**synth_json["resource"].get("aws_lb_target_group", {}),
                      **synth_json["resource"].get("aws_alb_target_group", {})}
     assert target_groups and all(isinstance(tg["deregistration_delay"], str) for tg in target_groups.values())
 
 
-def test_high6_double_wrapped_default_tags_fail_jsii_serialization() -> None:
+@pytest.mark.seed(6)
+def test_double_wrapped_default_tags_fail_jsii_serialization() -> None:
     import cdktf  # pylint: disable=import-outside-toplevel
     from cdktf_cdktf_provider_aws.provider import AwsProvider  # pylint: disable=import-outside-toplevel
 
@@ -253,7 +271,8 @@ def test_high6_double_wrapped_default_tags_fail_jsii_serialization() -> None:
     print(str(error.value)[:400])
 
 
-def test_high6_stack_default_tags_are_one_block(synth_json: dict[str, Any]) -> None:
+@pytest.mark.seed(6)
+def test_stack_default_tags_are_one_block(synth_json: dict[str, Any]) -> None:
     provider = synth_json["provider"]["aws"][0]
     assert isinstance(provider["default_tags"], list) and len(provider["default_tags"]) == 1
     assert {"Environment", "Project"} <= set(provider["default_tags"][0]["tags"])
@@ -263,7 +282,7 @@ def test_high6_stack_default_tags_are_one_block(synth_json: dict[str, Any]) -> N
 
 
 SEED_SNIPPETS = {
-    "positional.py": '''"""Seed high failure 4: configuration passed positionally."""
+    "positional.py": '''"""Seed failure 4: configuration passed positionally."""
 
 
 class NetworkingStack:
@@ -272,7 +291,7 @@ class NetworkingStack:
     def __init__(self, scope, construct_id, environment_suffix, vpc_cidr, az_count, region):
         self.values = (scope, construct_id, environment_suffix, vpc_cidr, az_count, region)
 ''',
-    "long_line.py": '''"""Seed medium failure 7: a line over 120 characters."""
+    "long_line.py": '''"""Seed failure 7: a line over 120 characters."""
 
 RULE = dict(
     apply_server_side_encryption_by_default=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
@@ -295,13 +314,15 @@ def lint_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"pylint": pylint.stdout + pylint.stderr, "ruff": ruff.stdout + ruff.stderr}
 
 
-def test_high4_pylint_reports_too_many_positional_arguments(lint_output: dict[str, str]) -> None:
+@pytest.mark.seed(4)
+def test_pylint_reports_too_many_positional_arguments(lint_output: dict[str, str]) -> None:
     assert re.search(r"positional\.py:7:4: R0917: Too many positional arguments \(\d+/5\) "
                      r"\(too-many-positional-arguments\)", lint_output["pylint"]), lint_output["pylint"]
     assert "PLR0917 Too many positional arguments" in lint_output["ruff"], lint_output["ruff"]
 
 
-def test_medium7_long_line_fails_pylint(lint_output: dict[str, str]) -> None:
+@pytest.mark.seed(7)
+def test_long_line_fails_pylint(lint_output: dict[str, str]) -> None:
     """pylint C0301 catches the seed's exact line. ruff's E501 exempts a line that is one unbroken token after
     its indentation (as this one is), so it flags only the second, ordinary long line: pylint is the guard."""
     assert "long_line.py:4:0: C0301: Line too long (125/120) (line-too-long)" in lint_output["pylint"], \
@@ -312,10 +333,11 @@ def test_medium7_long_line_fails_pylint(lint_output: dict[str, str]) -> None:
         lint_output["ruff"]
 
 
-# ------------------------------------------------------------------------------------------------ low 8
+# ------------------------------------------------------------------------------------------------- seed 8
 
 
-def test_low8_duplicate_assume_role_policy_is_caught(tmp_path: Path) -> None:
+@pytest.mark.seed(8)
+def test_duplicate_assume_role_policy_is_caught(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     (lib / "blocks").mkdir(parents=True)
     shutil.copy(ROOT / "lib" / "blocks" / "iam.py", lib / "blocks" / "iam.py")
@@ -329,11 +351,13 @@ def test_low8_duplicate_assume_role_policy_is_caught(tmp_path: Path) -> None:
     print(findings[0])
 
 
-def test_low8_project_has_one_assume_role_builder() -> None:
+@pytest.mark.seed(8)
+def test_project_has_one_assume_role_builder() -> None:
     assert not find_inline_assume_role(ROOT / "lib")
 
 
-def test_low8_every_role_trust_policy_comes_from_the_helper(synth_json: dict[str, Any]) -> None:
+@pytest.mark.seed(8)
+def test_every_role_trust_policy_comes_from_the_helper(synth_json: dict[str, Any]) -> None:
     from lib.blocks.iam import assume_role_policy  # pylint: disable=import-outside-toplevel
 
     roles = synth_json["resource"]["aws_iam_role"]

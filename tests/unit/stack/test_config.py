@@ -1,4 +1,5 @@
-"""SPEC 8: bad configuration stops synth with a message naming the value and the fix, writing nothing."""
+"""``lib/config.py`` (docs/requirements.md#stack-wiring): bad configuration stops synth with a message naming the
+value and the fix, writing nothing."""
 
 import os
 import subprocess
@@ -13,7 +14,7 @@ from tests.conftest import PRODUCTION_ENV
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_defaults_are_the_spec_values():
+def test_defaults_are_the_documented_values():
     config = StackConfig.from_env({}, region_file=Path("/nonexistent"))
     assert (config.environment_suffix, config.aws_region, config.stack_name) == ("dev", "us-east-1", "TapStackdev")
     assert (config.asg_min_size, config.asg_max_size, config.asg_desired_capacity) == (2, 6, 2)

@@ -1,4 +1,5 @@
-"""SPEC 8-10: provider, backend, tagging, naming, variables and outputs of the whole stack."""
+"""The whole stack (``lib/tap_stack.py``; docs/requirements.md#stack-wiring, #state and
+#terraform-variables-and-outputs): provider, backend, tagging, naming, variables and outputs."""
 
 import importlib
 import re
@@ -28,12 +29,13 @@ NAME_LIMITS = {
 ACCOUNT_ID_TOKEN = "${data.aws_caller_identity.current.account_id}"
 
 
+@pytest.mark.seed(6)
 def test_provider_region_and_default_tags_block(synth_json):
     provider, edge = synth_json["provider"]["aws"]  # the stack's, and the us-east-1 alias for CloudFront's WAF
     assert provider["region"] == "us-east-1" and "alias" not in provider
     assert edge["alias"] == "us_east_1" and edge["region"] == "us-east-1"
     assert edge["default_tags"] == provider["default_tags"] and "endpoints" not in edge
-    # A list holding one block with a "tags" map (seed failure 6: not a list inside a list).
+    # A list holding one block with a "tags" map, not a list inside a list.
     assert isinstance(provider["default_tags"], list) and len(provider["default_tags"]) == 1
     tags = provider["default_tags"][0]["tags"]
     assert REQUIRED_DEFAULT_TAGS <= set(tags) and tags["Environment"] == "test"

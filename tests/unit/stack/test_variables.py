@@ -1,4 +1,5 @@
-"""SPEC 10: the Terraform variables' validation blocks, evaluated by the real Terraform.
+"""The Terraform variables' validation blocks (docs/requirements.md#terraform-variables-and-outputs), evaluated
+by the real Terraform.
 
 Only the ``variable`` blocks of the synthesized stack are copied into a scratch configuration, so a
 ``terraform plan`` evaluates every validation rule without a provider or an AWS account.

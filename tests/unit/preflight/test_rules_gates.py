@@ -18,7 +18,7 @@ import pytest
 from lib.config import StackConfig
 from preflight import Severity, errors, run_preflight
 from tests.conftest import PRODUCTION_ENV, production_artifact
-from tests.unit.preflight.test_preflight import assert_caught, assert_clean, only, res, stack
+from tests.unit.preflight.builders import assert_caught, assert_clean, only, res, stack
 
 # ------------------------------------------------------------------------------------------ small fixtures
 
