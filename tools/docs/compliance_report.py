@@ -45,7 +45,7 @@ from tools.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "compliance.md"
 REPORT_DIR = ROOT / ".compliance"
-# What the report describes: a production stack as the README's deploy example configures it. Example values
+# What the report describes: a production stack as the deploy guide's example configures it. Example values
 # only where AWS would need real ones (bucket, domain, certificate); they change no resource's controls.
 REPORT_CONFIGURATION = {
     "ENVIRONMENT_TYPE": "production", "ENVIRONMENT_SUFFIX": "prod", "AWS_REGION": "us-east-1",
