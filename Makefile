@@ -22,9 +22,9 @@ WEB_STAMP := web/node_modules/.installed
 WEB_PORT ?= 5173
 WEB_API_PORT := $(or $(LOCAL_API_PORT),$(API_PORT),8080)
 WEB_API_BASE_URL ?= http://127.0.0.1:$(WEB_API_PORT)
-# The payment API artifact (tools/artifact.py): the pointer file stands for the archive; rebuilt when the service's
+# The payment API artifact (tools/release/build_artifact.py): the pointer file stands for the archive; rebuilt when the service's
 # sources, its lock or the builder change. ARTIFACT_KIND=production needs RDS_CA_BUNDLE (a path or an https URL), checked
-# against the pinned RDS roots (tools/data/rds_root_cas.json); RDS_CA_BUNDLE_UNVERIFIED=1 skips that check (the
+# against the pinned RDS roots (facts/rds_root_cas.json); RDS_CA_BUNDLE_UNVERIFIED=1 skips that check (the
 # development test CA when no bundle is given) for an artifact that is synthesized, never deployed: make deploy refuses it.
 ARTIFACT := dist/payment-api.json
 ARTIFACT_KIND ?= development
@@ -75,17 +75,17 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 setup: $(STAMP) $(CDKTF_CLI)  ## [start] create .venv and node_modules with the pinned dependencies
 
-$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/artifact.py tools/payment_api/testca.py tools/data/rds_root_cas.json
-	$(PY) -m tools.artifact $(ARTIFACT_FLAGS)
+$(ARTIFACT): $(STAMP) $(PAYMENT_API_SOURCES) tools/release/build_artifact.py tools/dev/local_api/testca.py facts/rds_root_cas.json
+	$(PY) -m tools.release.build_artifact $(ARTIFACT_FLAGS)
 
 artifact: $(STAMP)  ## [deploy] payment API archive in dist/: wheel, cp311 wheelhouse, RDS CA bundle (RDS_CA_BUNDLE or RDS_CA_BUNDLE_UNVERIFIED=1), manifest, sha256
-	$(PY) -m tools.artifact $(ARTIFACT_FLAGS)
+	$(PY) -m tools.release.build_artifact $(ARTIFACT_FLAGS)
 
 synth: $(STAMP) $(ARTIFACT)  ## [develop] synthesize TapStack<suffix> into cdktf.out/
 	$(PY) tap.py
 
 validate: synth  ## [deploy] terraform init (offline mirror) + validate on the synthesized stack
-	$(PY) -m tools.tfcli validate $(STACK_DIR)
+	$(PY) -m tools.deploy.tfcli validate $(STACK_DIR)
 
 # ENVIRONMENT=<name>: environments/<name>.env (settings) and environments/<name>.tfvars (Terraform variables), both
 # optional when the settings come from the environment; <name> is the stack suffix. AUTO_APPROVE=1 skips the prompt.
@@ -98,7 +98,7 @@ plan: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: make deploy's steps up to the sa
 lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + import contracts (lint-imports) + mypy
 	$(PY) -m ruff check lib preflight services tap.py tests tools
 	$(PY) -m pylint --rcfile=.pylintrc lib preflight services tap.py tests tools
-	$(PY) -m tools.function_length lib preflight services tap.py
+	$(PY) -m tools.lint.function_length lib preflight services tap.py
 	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
 	$(PY) -m mypy
 
@@ -111,7 +111,7 @@ api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration agains
 	$(PY) -m pytest tests/service -q
 
 api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
-	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.payment_api.local --web-port "$(WEB_PORT)"
+	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.dev.local_api.local --web-port "$(WEB_PORT)"
 
 web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed, typecheck (tsc), Vitest unit tests
 	cd web && npm run --silent typecheck
@@ -119,7 +119,7 @@ web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed
 
 # Debian's chromium (apt-get install when missing, as root) driven by playwright-core from web/package-lock.json.
 web-e2e: $(STAMP) $(WEB_STAMP)  ## [check] checkout in headless Chromium vs the real API + PostgreSQL 15, under CloudFront's headers
-	$(PY) -m tools.web_e2e
+	$(PY) -m tools.dev.web_e2e
 
 # The build holds no API address: /config.json is written next to it, as the stack will do when deployed.
 web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http://127.0.0.1:5173 (WEB_PORT; API: `make api` on LOCAL_API_PORT); Ctrl-C stops
@@ -132,7 +132,7 @@ web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http:/
 # The bucket and distribution come from cfn-outputs/flat-outputs.json (or FRONTEND_BUCKET and
 # CLOUDFRONT_DISTRIBUTION_ID); config.json is the stack's and never uploaded.
 deploy-frontend: $(STAMP)  ## [deploy] build web/ when needed, upload what changed to the frontend bucket, invalidate CloudFront
-	$(PY) -m tools.deploy_frontend
+	$(PY) -m tools.release.deploy_frontend
 
 verify-deployment: $(STAMP)  ## [deploy] read-only checks of the deployed stack (health, TLS, WAF, logs, alarms) from its outputs; VERIFY_WAIT=<seconds> for the first boot
 	$(PY) -m tools.deploy.verify $(if $(VERIFY_WAIT),--wait $(VERIFY_WAIT))
@@ -146,16 +146,16 @@ preflight: synth  ## [check] deploy-time rules over the synthesized stack + sing
 
 # One process: about 1 s a stack with the fast binding loader (30 stacks in 28 s here).
 regions: $(STAMP) $(ARTIFACT)  ## [check] a development and a production stack in every supported region, each through the preflight
-	$(PY) -m tools.regions
+	$(PY) -m tools.release.regions
 
 upgrade-check: $(STAMP) $(ARTIFACT)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
-	$(PY) -m tools.addresses --check
+	$(PY) -m tools.release.addresses --check
 
 release-baseline: $(STAMP)  ## [deploy] release step: record the resource addresses of release RELEASE=<name> in release/
-	$(PY) -m tools.addresses --write --release "$(RELEASE)"
+	$(PY) -m tools.release.addresses --write --release "$(RELEASE)"
 
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
-	$(PY) -m tools.checkov_scan $(STACK_DIR)/cdk.tf.json
+	$(PY) -m tools.lint.checkov_scan $(STACK_DIR)/cdk.tf.json
 
 compliance: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [deploy] regenerate docs/compliance.md for a production configuration (any suffix, any folder)
 	$(PY) -m tools.docs.compliance_report
@@ -181,17 +181,17 @@ docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the c
 
 TEST_STEPS := lint unit api-tests web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
-	@$(PY) -m tools.run_steps $(TEST_STEPS)
+	@$(PY) -m tools.dev.run_steps $(TEST_STEPS)
 
-cost: synth  ## [deploy] rough monthly cost of the synthesized stack from tools/data/prices_us_east_1.json (docs/deploying.md table)
-	$(PY) -m tools.cost_estimate $(STACK_DIR)/cdk.tf.json
+cost: synth  ## [deploy] rough monthly cost of the synthesized stack from facts/prices_us_east_1.json (docs/deploying.md table)
+	$(PY) -m tools.deploy.cost_estimate $(STACK_DIR)/cdk.tf.json
 
 bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (docs/developing.md table)
-	$(PY) tools/bench.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
+	$(PY) tools/bench/synth.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
-# wrk comes from Debian (`apt-get install -y wrk`); tools/bench_api.py installs it when missing (run as root).
+# wrk comes from Debian (`apt-get install -y wrk`); tools/bench/api.py installs it when missing (run as root).
 bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, docs/payment-api.md table
-	$(PY) -m tools.bench_api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
+	$(PY) -m tools.bench.api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or files synth did not write, or the outputs file another stack's key
 	$(PYTHON) -m lib.synth_output cdktf.out

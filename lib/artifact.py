@@ -1,4 +1,5 @@
-"""The payment API artifact the stack carries: read from the pointer ``make artifact`` writes (``tools/artifact.py``).
+"""The payment API artifact the stack carries: read from the pointer ``make artifact`` writes
+(``tools/release/build_artifact.py``).
 
 The stack uploads the archive to its artifacts bucket under a key holding the version and the sha256, and the
 launch template's user data names that key and hash: a new artifact is a new key, hence new user data, a new launch
@@ -19,7 +20,7 @@ from lib.config import PROJECT_ROOT
 POINTER = PROJECT_ROOT / "dist" / "payment-api.json"
 POINTER_VARIABLE = "PAYMENT_API_ARTIFACT"
 """Names another pointer file than ``dist/payment-api.json`` (the tools that synthesize a production stack only to
-check or document it give their unverified production artifact this way; see ``tools/artifact.py``)."""
+check or document it give their unverified production artifact this way; see ``tools/release/build_artifact.py``)."""
 BUILD_COMMAND = "make artifact"
 PRODUCTION_BUILD_COMMAND = "make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or URL>"
 
@@ -41,7 +42,7 @@ class PaymentApiArtifact:
     build_kind: str
     """``production`` (carries the RDS CA bundle) or ``development`` (the development test CA)."""
     ca_bundle_verified: bool = False
-    """The build checked its CA bundle holds every pinned RDS root (``tools/data/rds_root_cas.json``). ``False``
+    """The build checked its CA bundle holds every pinned RDS root (``facts/rds_root_cas.json``). ``False``
     for development builds and for production builds made with ``--ca-bundle-unverified`` (synth accepts those,
     ``make deploy`` refuses them). @default ``False`` (pointers written before the field existed)."""
 

@@ -19,6 +19,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from facts import (
+    AWS_REGION_NAMES,
+    CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS,
+    SUPPORTED_REGIONS,
+    db_class_problem,
+    ec2_type_problem,
+    egress_cidr_problem,
+    minimum_storage_ceiling,
+    s3_bucket_name_problems,
+    tag_value_problem,
+    vpc_cidr_problem,
+)
 from lib.tunables import (
     BOOLEAN,
     CONFIG_TUNABLES,
@@ -30,18 +42,6 @@ from lib.tunables import (
     Tunable,
     default,
     tunable,
-)
-from preflight.aws_facts import (
-    AWS_REGION_NAMES,
-    CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS,
-    SUPPORTED_REGIONS,
-    db_class_problem,
-    ec2_type_problem,
-    egress_cidr_problem,
-    minimum_storage_ceiling,
-    s3_bucket_name_problems,
-    tag_value_problem,
-    vpc_cidr_problem,
 )
 
 T = TypeVar("T")
@@ -258,13 +258,13 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             raise _fail(
                 "AWS_REGION", self.aws_region,
                 f"not a region this stack supports{why}; allowed regions are " + ", ".join(sorted(SUPPORTED_REGIONS))
-                + " (preflight/data/regions.json says why)",
+                + " (facts/regions.json says why)",
                 "Set AWS_REGION (or lib/AWS_REGION) to one of them.",
             )
         if self.state_bucket_region is not None and self.state_bucket_region not in AWS_REGION_NAMES:
             raise _fail(
                 "TERRAFORM_STATE_BUCKET_REGION", self.state_bucket_region,
-                "it is not an AWS region name (e.g. us-east-1, eu-west-1; preflight/data/aws_regions.json)",
+                "it is not an AWS region name (e.g. us-east-1, eu-west-1; facts/aws_regions.json)",
                 "Set it to the region the state bucket lives in.",
             )
         bucket_problems = s3_bucket_name_problems(self.state_bucket) if self.state_bucket is not None else []

@@ -13,7 +13,7 @@ So ``suppress()`` writes a machine-readable record into the resource's own synth
         {"id": "CKV_AWS_145", "comment": "ALB access log delivery does not support SSE-KMS"}]}, ...}}}
 
 That is the shape proposed upstream, so the output carries its suppressions with it, and
-``tools/checkov_scan.py`` (via :func:`read_suppressions`) applies each one to exactly one resource address
+``tools/lint/checkov_scan.py`` (via :func:`read_suppressions`) applies each one to exactly one resource address
 and one check id, reports a suppression that no longer matches a failure, and prints them all with their
 reasons.
 

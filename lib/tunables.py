@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from preflight.aws_facts import CLOUDWATCH_RETENTION_DAYS, SUPPORTED_POSTGRES_MAJOR_VERSIONS
+from facts import CLOUDWATCH_RETENTION_DAYS, SUPPORTED_POSTGRES_MAJOR_VERSIONS
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
@@ -111,13 +111,13 @@ TUNABLES: tuple[Tunable, ...] = (
             meaning="suffix of every name and of the stack `TapStack<suffix>`"),
     Tunable(env="AWS_REGION", field="aws_region", kind=TEXT, default="us-east-1",
             default_doc="`lib/AWS_REGION` if present, else `us-east-1`",
-            rule="regions with >= 3 AZs and every service used (`preflight/data/regions.json`)",
+            rule="regions with >= 3 AZs and every service used (`facts/regions.json`)",
             meaning="deployment region"),
     Tunable(env="TERRAFORM_STATE_BUCKET", field="state_bucket", kind=TEXT, default_doc="unset: local backend",
             rule="AWS's full bucket naming rules",
             meaning="S3 state bucket; enables the S3 backend with `encrypt` and `use_lockfile`"),
     Tunable(env="TERRAFORM_STATE_BUCKET_REGION", field="state_bucket_region", kind=TEXT,
-            default_doc="`AWS_REGION`", rule="any AWS region (`preflight/data/aws_regions.json`)",
+            default_doc="`AWS_REGION`", rule="any AWS region (`facts/aws_regions.json`)",
             meaning="region of the state bucket"),
     Tunable(env="TERRAFORM_STATE_KMS_KEY_ARN", field="state_kms_key_arn", kind=TEXT,
             default_doc="unset: the bucket's default encryption",
@@ -163,7 +163,7 @@ TUNABLES: tuple[Tunable, ...] = (
                     "and never empties buckets"),
     # ------------------------------------------------------------------ compute
     Tunable(env="INSTANCE_TYPE", field="instance_type", terraform="instance_type", kind=TEXT, default="t3.medium",
-            rule="an x86_64 EC2 type (`preflight/data/ec2_instance_types.json`); arm64 types (t4g, m7g, ...) are "
+            rule="an x86_64 EC2 type (`facts/ec2_instance_types.json`); arm64 types (t4g, m7g, ...) are "
                  "refused until the service artifact builds for both architectures",
             description="EC2 instance type of the payment API instances.", group="compute"),
     Tunable(env="ASG_MIN_SIZE", field="asg_min_size", terraform="asg_min_size", kind=WHOLE_NUMBER, default=2,

@@ -15,14 +15,14 @@ from typing import Any
 
 from cdktf import TerraformStack, TerraformVariable, TerraformVariableValidationConfig
 
-from lib.config import PCI_MIN_LOG_RETENTION_DAYS, StackConfig
-from lib.tunables import BY_TERRAFORM, PRODUCTION, Tunable
-from preflight.aws_facts import (
+from facts import (
     EC2_X86_64_TYPES,
     RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS,
     RDS_POSTGRES_CLASSES,
     STORAGE_CEILING_FACTOR,
 )
+from lib.config import PCI_MIN_LOG_RETENTION_DAYS, StackConfig
+from lib.tunables import BY_TERRAFORM, PRODUCTION, Tunable
 
 # The ALB only uses a certificate from its own region (CertificateNotFound otherwise): the pattern pins it.
 CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:{region}:[0-9]{{12}}:certificate/[A-Za-z0-9-]+$"
@@ -97,7 +97,7 @@ def _code_rules(config: StackConfig) -> dict[str, tuple[tuple[str, str], ...]]:
             (f"contains({_hcl_list(tuple(sorted(EC2_X86_64_TYPES)))}, var.instance_type)",
              "instance_type must be an x86_64 EC2 instance type AWS offers, e.g. t3.medium or m7i.large; arm64 "
              "types (t4g, m7g, ...) do not run the stack's x86_64 AMI and artifact "
-             "(preflight/data/ec2_instance_types.json).")),
+             "(facts/ec2_instance_types.json).")),
         "asg_max_size": (("var.asg_max_size >= var.asg_min_size", "asg_max_size must be >= asg_min_size."),),
         "asg_desired_capacity": (
             ("var.asg_desired_capacity >= var.asg_min_size && var.asg_desired_capacity <= var.asg_max_size",
@@ -107,7 +107,7 @@ def _code_rules(config: StackConfig) -> dict[str, tuple[tuple[str, str], ...]]:
              "db_instance_class must look like an RDS class, e.g. db.t3.medium or db.r6g.large."),
             (f"contains({_hcl_list(tuple(sorted(RDS_POSTGRES_CLASSES)))}, var.db_instance_class)",
              "db_instance_class must be an RDS for PostgreSQL class, e.g. db.t3.medium or db.r6g.large "
-             "(preflight/data/ec2_instance_types.json)."),
+             "(facts/ec2_instance_types.json)."),
             (f"!contains({_hcl_list(RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS)}, var.db_instance_class)",
              "db_instance_class must support Performance Insights (medium or larger).")),
         "db_max_allocated_storage": (

@@ -44,7 +44,7 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
   ``PF-CLOUDFRONT-WAF`` (the distribution filtered by a CLOUDFRONT-scope web ACL from us-east-1; a warning in
   development)
 
-Data files (``preflight/data``; each carries ``_source`` and ``_retrieved``, see ``README.md`` there):
+Data files (``facts/``; each carries ``_source`` and ``_retrieved``, see ``README.md`` there):
 ``rds_engine_versions.json`` (AWS RDS for PostgreSQL release notes/calendar and the May 2026 minor version
 deprecation notice, retrieved 2026-11-28), ``instance_families.json`` (EC2 instance types and RDS DB instance
 class documentation, 2026-11-28), ``terraform_backends.json`` (measured with Terraform 1.11.4, 2026-11-28),

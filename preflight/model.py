@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "facts"
 
 # Terraform resource types that are the same resource under two names (the provider keeps both).
 TYPE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -112,7 +112,7 @@ def rule(rule_id: str, rationale: str, *, pci: tuple[str, ...] = ()) -> Callable
 
 
 def load_data(name: str) -> dict[str, Any]:
-    """A data file from ``preflight/data`` (facts about AWS kept out of code, with source and date)."""
+    """A data file from ``facts/`` (facts about AWS kept out of code, with source and date)."""
     with (DATA_DIR / name).open(encoding="utf-8") as handle:
         data: dict[str, Any] = json.load(handle)
     return data

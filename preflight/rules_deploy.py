@@ -139,7 +139,7 @@ def check_rds_engine_version(view: StackView) -> Iterator[Finding]:
             yield finding("PF-RDS-ENGINE-VERSION", db,
                           f"engine {engine!r} is not in the allow-list ({', '.join(sorted(engines))}). "
                           "Fix: use engine = \"postgres\" (or add the engine with its versions to "
-                          "preflight/data/rds_engine_versions.json).")
+                          "facts/rds_engine_versions.json).")
             continue
         allowed = engines[engine]
         majors, fulls = allowed["major_versions"], allowed["full_versions"]
@@ -213,7 +213,7 @@ def check_rds_instance_class(view: StackView) -> Iterator[Finding]:
             yield finding("PF-RDS-INSTANCE-CLASS", db,
                           f"instance_class {source}{value!r} is not a DB instance class family RDS offers for {engine} "
                           f"(known families: {', '.join(classes[engine][:6])}, ...; "
-                          "preflight/data/instance_families.json). Fix: use e.g. \"db.t3.medium\" or "
+                          "facts/instance_families.json). Fix: use e.g. \"db.t3.medium\" or "
                           "\"db.r6g.large\".")
         elif truthy(db.get("performance_insights_enabled")) and value in FAMILIES.get(
                 "rds_classes_without_performance_insights", []):
@@ -243,7 +243,7 @@ def check_ec2_instance_type(view: StackView) -> Iterator[Finding]:
             source = f"var.{variable} default " if variable else ""
             yield finding("PF-EC2-INSTANCE-TYPE", resource,
                           f"instance_type {source}{value!r}: family {family!r} is not an EC2 instance family "
-                          "(preflight/data/instance_families.json). Fix: use an existing type such as "
+                          "(facts/instance_families.json). Fix: use an existing type such as "
                           "\"t3.medium\" or \"m7i.large\".")
 
 

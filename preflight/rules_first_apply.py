@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from preflight.aws_facts import CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS, apply_method_for, minimum_storage_ceiling
+from facts import CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS, apply_method_for, minimum_storage_ceiling
 from preflight.model import Finding, Resource, Severity, StackView, finding, rule
 
 ACL_OWNERSHIP = ("BucketOwnerPreferred", "ObjectWriter")
@@ -115,7 +115,7 @@ def check_cloudfront_log_bucket(view: StackView) -> Iterator[Finding]:
 
 @rule("PF-CLOUDFRONT-LOG-REGION",
       "CloudFront standard logging cannot deliver to buckets in af-south-1, ap-east-1, eu-south-1 or me-south-1 "
-      "(preflight/data/regions.json).")
+      "(facts/regions.json).")
 def check_cloudfront_log_region(view: StackView) -> Iterator[Finding]:
     for cdn, _logging, bucket in _logging_to_buckets(view, "aws_cloudfront_distribution", "logging_config"):
         region = view.region_of(bucket)  # the bucket's provider: an aliased bucket lives in the alias's region
@@ -123,7 +123,7 @@ def check_cloudfront_log_region(view: StackView) -> Iterator[Finding]:
             continue
         yield finding("PF-CLOUDFRONT-LOG-REGION", cdn,
                       f"logs go to a bucket of this stack in {region}, where CloudFront standard logging does not "
-                      "deliver. Fix: deploy to a supported region (preflight/data/regions.json) or log to a "
+                      "deliver. Fix: deploy to a supported region (facts/regions.json) or log to a "
                       "bucket in another region.")
 
 
@@ -226,7 +226,7 @@ def check_rds_storage(view: StackView) -> Iterator[Finding]:
 
 @rule("PF-RDS-PARAMETER-APPLY",
       "A dynamic parameter on pending-reboot waits for a reboot nobody does; 'immediate' on a static one is "
-      "refused (preflight/data/rds_parameters.json).")
+      "refused (facts/rds_parameters.json).")
 def check_rds_parameter_apply(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_db_parameter_group"):
         family = str(group.get("family"))
@@ -235,7 +235,7 @@ def check_rds_parameter_apply(view: StackView) -> Iterator[Finding]:
             expected = apply_method_for(family, name)
             if expected is None:
                 yield finding("PF-RDS-PARAMETER-APPLY", group,
-                              f"parameter {name!r} of {family} is not in preflight/data/rds_parameters.json, so "
+                              f"parameter {name!r} of {family} is not in facts/rds_parameters.json, so "
                               "its apply method cannot be checked. Fix: add its ApplyType there with the source.",
                               Severity.WARNING)
             elif method != expected:

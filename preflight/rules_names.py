@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from preflight.aws_facts import s3_bucket_name_problems
+from facts import s3_bucket_name_problems
 from preflight.model import ACCOUNT_ID_TOKEN, Finding, Resource, StackView, finding, rule
 
 ACCOUNT_ID_PLACEHOLDER = "123456789012"

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
-from preflight.aws_facts import ALB_TLS_POLICIES_WITHOUT_CBC, CLOUDWATCH_RETENTION_DAYS
+from facts import ALB_TLS_POLICIES_WITHOUT_CBC, CLOUDWATCH_RETENTION_DAYS
 from preflight.model import Finding, Resource, Severity, StackView, finding, load_data, rule, truthy
 
 _IAM_FACTS = load_data("iam.json")
@@ -179,7 +179,7 @@ def check_launch_tags(view: StackView) -> Iterator[Finding]:
 
 
 @rule("PF-ALB-TLS-POLICY", "HTTPS/TLS listeners use an allow-listed security policy: TLS 1.2 or later and no CBC "
-                          "cipher suites (preflight.aws_facts.ALB_TLS_POLICIES_WITHOUT_CBC).",
+                          "cipher suites (facts.ALB_TLS_POLICIES_WITHOUT_CBC).",
                           pci=("4.2",))
 def check_alb_tls_policy(view: StackView) -> Iterator[Finding]:
     for listener in view.resources("aws_lb_listener"):
@@ -341,7 +341,7 @@ def _attached_to_roles(view: StackView) -> Iterator[tuple[Resource, Any, list[An
 
 
 @rule("PF-INSTANCE-MANAGED-POLICIES", "Managed policies on a role EC2 instances assume come from a reviewed "
-                                      "allow-list (preflight/data/iam.json): AmazonSSMManagedInstanceCore alone "
+                                      "allow-list (facts/iam.json): AmazonSSMManagedInstanceCore alone "
                                       "lets an instance read every SSM parameter of the account.",
                                       pci=("7.2, 8.2, 8.6",))
 def check_instance_managed_policies(view: StackView) -> Iterator[Finding]:
@@ -359,7 +359,7 @@ def check_instance_managed_policies(view: StackView) -> Iterator[Finding]:
             yield finding("PF-INSTANCE-MANAGED-POLICIES", resource,
                           f"attaches {arn} to an EC2 instance role: {reason} Fix: an inline policy naming the "
                           "actions and resources the instances use (lib/blocks/iam.py), or add the policy with its "
-                          "reason to instance_role_managed_policies.allowed in preflight/data/iam.json after review.")
+                          "reason to instance_role_managed_policies.allowed in facts/iam.json after review.")
 
 
 # ------------------------------------------------------------------------------------------ key policies

@@ -43,7 +43,7 @@ def production_artifact() -> PaymentApiArtifact:
     inputs into .artifact-cache/: a production stack refuses a development artifact, and these tests synthesize
     production without deploying it."""
     from lib.artifact import load_artifact  # pylint: disable=import-outside-toplevel
-    from tools.artifact import unverified_production_pointer  # pylint: disable=import-outside-toplevel
+    from tools.release.build_artifact import unverified_production_pointer  # pylint: disable=import-outside-toplevel
 
     return load_artifact(unverified_production_pointer())
 

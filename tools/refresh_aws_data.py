@@ -1,6 +1,6 @@
 """Regenerate the AWS facts that configuration validation reads: instance types and region names.
 
-    python -m tools.refresh_aws_data    # rewrites preflight/data/{ec2_instance_types,aws_regions}.json
+    python -m tools.refresh_aws_data    # rewrites facts/{ec2_instance_types,aws_regions}.json
 
 Sources are the machine-readable copies of AWS's own answers that ship with the project's pinned tools,
 so the facts can be refreshed offline and reviewed as a diff:
@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "preflight" / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "facts"
 RDS_SIZES_NOT_SOLD = ("nano", "metal")  # prefixes
 BURSTABLE = ("db.t",)
 

@@ -2,7 +2,7 @@
 
 Written once, as plain data, because two readers must agree byte for byte: ``lib/components/frontend.py``
 turns it into the CloudFront response-headers policy and the ``config.json`` object, and the end-to-end
-tests (``tools/web_e2e.py``) serve the production build with exactly these headers, so a page that works
+tests (``tools/dev/web_e2e.py``) serve the production build with exactly these headers, so a page that works
 in the tests works under the CSP CloudFront sends. No cdktf import: tools read it without a jsii kernel.
 
 The one variable is the API's origin. ``connect-src`` admits it (and ``'self'`` for ``/config.json``);

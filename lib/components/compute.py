@@ -1,7 +1,7 @@
 """Payment API compute: HTTPS load balancer with WAF, launch template and Auto Scaling Group.
 
 - The ALB listens on 443 only, terminates TLS with the operator's ACM certificate under a TLS 1.2/1.3
-  policy without CBC suites (PCI DSS 4.2.1; ``preflight.aws_facts.ALB_TLS_POLICIES_WITHOUT_CBC``), adds HSTS to
+  policy without CBC suites (PCI DSS 4.2.1; ``facts.ALB_TLS_POLICIES_WITHOUT_CBC``), adds HSTS to
   every response (the listener's response-header attribute), drops invalid header fields (request smuggling) and
   writes access logs. With ``API_DOMAIN`` it forwards only that Host and answers anything else with a fixed 404.
 - The WAF web ACL is associated by its ARN (seed failure 3).

@@ -1,7 +1,7 @@
 """RDS PostgreSQL, the system of record for payments.
 
 - Engine version is the *major* version (seed failure 1: RDS never shipped "15.5"; with "15" it picks
-  the latest patch). The config validates it against ``preflight.aws_facts.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
+  the latest patch). The config validates it against ``facts.SUPPORTED_POSTGRES_MAJOR_VERSIONS``.
 - Multi-AZ, gp3 with storage autoscaling, encrypted with the customer-managed data key (PCI DSS 3.5).
 - The master password is generated and rotated by RDS in Secrets Manager, encrypted with the data key:
   it never appears in code, Terraform state or outputs (PCI DSS 8.3).
@@ -28,10 +28,10 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
+from facts import apply_method_for
 from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
 from lib.blocks.roles import ServiceRoleProps, service_role
 from lib.naming import Naming
-from preflight.aws_facts import apply_method_for
 
 ENGINE = "postgres"
 DATABASE_NAME = "payments"
@@ -62,7 +62,7 @@ def _apply_method(family: str, parameter: str) -> str:
     method = apply_method_for(family, parameter)
     if method is None:
         raise ValueError(f"parameter {parameter!r} of family {family!r} has no apply type in "
-                         "preflight/data/rds_parameters.json; add it there (static or dynamic) with its source")
+                         "facts/rds_parameters.json; add it there (static or dynamic) with its source")
     return method
 
 
@@ -159,7 +159,7 @@ class Database(Construct):
             family=family,
             # The description forces replacement of the group when it changes: kept as first applied.
             description="Forces TLS and logs connections",
-            # Dynamic parameters apply at once, static ones at the next reboot (preflight/data/rds_parameters.json):
+            # Dynamic parameters apply at once, static ones at the next reboot (facts/rds_parameters.json):
             # a dynamic one left on pending-reboot waits for a reboot nobody schedules. A change of apply_method
             # alone (same value) is never sent to RDS and the plan keeps showing it (provider #36419): change
             # methods together with a value, or not at all. These were set before any real apply.

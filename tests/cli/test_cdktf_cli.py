@@ -2,7 +2,7 @@
 ``npx cdktf deploy`` (and diff, destroy) stops at once, before Terraform, and points to
 ``make deploy ENVIRONMENT=<name>``.
 
-``cdktf.json`` runs ``tools/cdktf_app.py``, which runs ``tap.py`` for a synth. Local state lives in the project
+``cdktf.json`` runs ``tools/dev/cdktf_app.py``, which runs ``tap.py`` for a synth. Local state lives in the project
 root, so two synths through the CLI leave a state file there exactly as it was.
 """
 
@@ -74,7 +74,7 @@ def test_cdktf_synth_twice_keeps_local_state(tmp_path: Path, live_state: Path) -
 
 def test_cdktf_json_runs_the_projects_environment_and_needs_no_generated_bindings() -> None:
     settings = json.loads((ROOT / "cdktf.json").read_text(encoding="utf-8"))
-    assert settings["app"] == ".venv/bin/python -m tools.cdktf_app"
+    assert settings["app"] == ".venv/bin/python -m tools.dev.cdktf_app"
     # A provider listed here makes `cdktf synth` demand `cdktf get` (a full AWS binding generation); the
     # prebuilt cdktf-cdktf-provider-aws package is what the stack imports.
     assert settings["terraformProviders"] == []

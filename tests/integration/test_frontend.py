@@ -14,7 +14,7 @@ import pytest
 
 from lib.blocks.web_headers import api_origin, content_security_policy, runtime_config
 from lib.config import StackConfig
-from tools.deploy_frontend import IMMUTABLE, NO_CACHE, WEB
+from tools.release.deploy_frontend import IMMUTABLE, NO_CACHE, WEB
 
 HASHED_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 

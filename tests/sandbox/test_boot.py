@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lib.artifact import load_artifact
-from tools.payment_api.boot import BootFailed, boot_and_pay, verify
+from tools.dev.local_api.boot import BootFailed, boot_and_pay, verify
 
 RUNTIME = {"environment": "development", "processor": "simulated", "cors_origins": "https://d111.cloudfront.net",
            "db_name": "payments", "db_host": "stand-in.rds.amazonaws.com", "db_port": "5432"}

@@ -75,7 +75,7 @@ def workdir(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture(scope="module")
 def tf_env(moto_endpoint: str) -> dict[str, str]:
-    from tools.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
+    from tools.deploy.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
 
     return aws_environment(moto_endpoint, base=terraform_env())
 

@@ -129,7 +129,7 @@ def prerequisites() -> str:
 
 def tool_env(environment: Environment) -> dict[str, str]:
     """The environment every step runs with: the merged settings, Terraform's offline CLI config, no prompts."""
-    from tools.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
+    from tools.deploy.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
 
     env = terraform_env(environment.process_env)
     env.update({"TF_INPUT": "0", "TF_IN_AUTOMATION": "1"})
@@ -208,7 +208,8 @@ def artifact(environment: Environment, env: Mapping[str, str]) -> str:
     bundle = env.get("RDS_CA_BUNDLE")
     if current != wanted:  # Make's rule would call the pointer fresh: build the other kind explicitly
         given = ["--ca-bundle", bundle] if bundle else []
-        checked([sys.executable, "-m", "tools.artifact", "--kind", wanted, *given], env, f"the {wanted} artifact build")
+        checked([sys.executable, "-m", "tools.release.build_artifact", "--kind", wanted, *given], env,
+                f"the {wanted} artifact build")
     else:  # rebuilt by the Makefile's rule only when the sources changed
         checked(["make", "--no-print-directory", "dist/payment-api.json", f"ARTIFACT_KIND={wanted}"], env,
                 "make dist/payment-api.json")
@@ -428,7 +429,7 @@ class Deploy:
                 checked(shlex.split(self.post_apply_hook), env, f"the post-apply hook {self.post_apply_hook!r}")
                 step.detail = self.post_apply_hook
         with report.step("frontend"):
-            checked([sys.executable, "-m", "tools.deploy_frontend"], env, "make deploy-frontend")
+            checked([sys.executable, "-m", "tools.release.deploy_frontend"], env, "make deploy-frontend")
         with report.step("verify"):
             wait = ["--wait", env["VERIFY_WAIT"]] if env.get("VERIFY_WAIT") else []
             checked([sys.executable, "-m", "tools.deploy.verify", "--stack", environment.stack_name, *wait], env,

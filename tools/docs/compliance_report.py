@@ -10,7 +10,7 @@ a committed file cannot hold its own commit hash and the date changes every day.
 
 Why generated: a hand-kept control matrix drifts from the code the day after it is written. This one is rebuilt
 from three sources of truth — the synthesized ``cdk.tf.json`` (which resources implement a control, by
-construct path), the checkov result written by ``tools/checkov_scan.py`` (which checks passed, and which are
+construct path), the checkov result written by ``tools/lint/checkov_scan.py`` (which checks passed, and which are
 suppressed with what reason), and the test suite and preflight registry (which tests and rules declare, with
 ``@pytest.mark.pci`` and ``@rule(..., pci=...)``, the requirements they prove). The mapping below only says which
 resource types and checkov checks belong to which requirement; never-evaluated check ids are reported instead of
@@ -40,8 +40,8 @@ if str(ROOT) not in sys.path:
 from lib.artifact import POINTER_VARIABLE  # noqa: E402
 from preflight import RULES, Rule, errors, run_preflight  # noqa: E402
 from preflight.model import PCI_REQUIREMENTS  # noqa: E402
-from tools.artifact import unverified_production_pointer  # noqa: E402
-from tools.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
+from tools.lint.checkov_scan import SUMMARY_JSON, ScanError, scan  # noqa: E402
+from tools.release.build_artifact import unverified_production_pointer  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "compliance.md"
 REPORT_DIR = ROOT / ".compliance"

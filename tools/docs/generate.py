@@ -42,8 +42,8 @@ def make_help() -> Iterable[Part]:
 
 def architecture_diagram() -> Iterable[Part]:
     """The README's architecture picture, from the production stack that `make upgrade-check` also covers."""
-    from tools import addresses  # pylint: disable=import-outside-toplevel  # cdktf only when asked
     from tools.docs import diagram  # pylint: disable=import-outside-toplevel
+    from tools.release import addresses  # pylint: disable=import-outside-toplevel  # cdktf only when asked
 
     stack = addresses.synthesize(addresses.CONFIGURATIONS["production"])
     yield Part("README.md", diagram.readme_block(stack), region="architecture-diagram")
@@ -61,7 +61,7 @@ def api_benchmark() -> Iterable[Part]:
     """docs/payment-api.md's benchmark table, from the committed docs/api_measurements.json (`make bench-api`)."""
     import json  # pylint: disable=import-outside-toplevel
 
-    from tools.bench_api_results import GUIDE, render_table  # pylint: disable=import-outside-toplevel
+    from tools.bench.api_results import GUIDE, render_table  # pylint: disable=import-outside-toplevel
 
     path = ROOT / "docs" / "api_measurements.json"
     if path.is_file():

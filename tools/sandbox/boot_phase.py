@@ -4,7 +4,7 @@ frontend, so the artifact boots before ``make verify-deployment``, on the path a
     python -m tools.sandbox.boot_phase      # AWS_ENDPOINT_URL, AWS_REGION, ENVIRONMENT_SUFFIX from make deploy
 
 Reads what an instance reads from the emulator (the artifact object, the runtime parameter, the master secret),
-boots it as ``tools/payment_api/boot.py`` does and pays and refunds through it; the boot's logs stay in
+boots it as ``tools/dev/local_api/boot.py`` does and pays and refunds through it; the boot's logs stay in
 ``sandbox-logs/boot/``, its venv and credential files are removed, its steps go to ``sandbox-logs/boot.json`` with
 the byte range of the emulator's log its calls took (``moto_log_range``): they are the instance's calls, not the
 deployer's, and the deployer-policy check leaves them out.
@@ -47,7 +47,7 @@ def boot_inputs(endpoint: str, region: str, stack_name: str) -> tuple[bytes, str
 
 def main() -> int:
     """Boot and pay; exit 1 naming the step that failed."""
-    from tools.payment_api.boot import boot_and_pay  # pylint: disable=import-outside-toplevel  # heavy: httpx, PG
+    from tools.dev.local_api.boot import boot_and_pay  # pylint: disable=import-outside-toplevel  # heavy: httpx, PG
 
     endpoint, region = os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_REGION"]
     stack = f"TapStack{os.environ['ENVIRONMENT_SUFFIX']}"

@@ -294,7 +294,7 @@ def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
 def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: str) -> dict[str, str]:
     """Environment for synth, terraform and pytest: emulator endpoint and test keys, nothing from the user's AWS
     configuration, our terraform CLI config (offline provider mirror)."""
-    from tools.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
+    from tools.deploy.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
 
     env = aws_environment(endpoint, region, base=terraform_env())
     env.update({

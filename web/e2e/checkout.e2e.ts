@@ -1,5 +1,5 @@
 // The checkout in headless Chromium against the real API and PostgreSQL, under the headers CloudFront sends
-// (tools/web_e2e.py serves the production build with lib/blocks/web_headers.py's CSP).
+// (tools/dev/web_e2e.py serves the production build with lib/blocks/web_headers.py's CSP).
 import { describe, expect, it } from "vitest";
 import { axeSource, databaseFor, env, fillCheckout, openCheckout, useBrowser, type Session } from "./harness";
 

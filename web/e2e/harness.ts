@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, type TestContext } 
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the browser tests with \`make web-e2e\` (tools/web_e2e.py)`);
+  if (!value) throw new Error(`${name} is not set: run the browser tests with \`make web-e2e\` (tools/dev/web_e2e.py)`);
   return value;
 }
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tools.payment_api.postgres import DATABASE, LocalPostgres
-from tools.payment_api.process import ServiceProcess, run_cli
+from tools.dev.local_api.postgres import DATABASE, LocalPostgres
+from tools.dev.local_api.process import ServiceProcess, run_cli
 
 VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 

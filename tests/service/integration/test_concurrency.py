@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.service.integration.conftest import VISA, charges, new_key, pay
-from tools.payment_api.postgres import DATABASE, LocalPostgres
-from tools.payment_api.process import ServiceProcess
+from tools.dev.local_api.postgres import DATABASE, LocalPostgres
+from tools.dev.local_api.process import ServiceProcess
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from tests.service.integration.conftest import new_key, pay, pay_raw, refund
-from tools.payment_api.postgres import APP, DATABASE, LocalPostgres
-from tools.payment_api.process import ServiceProcess
+from tools.dev.local_api.postgres import APP, DATABASE, LocalPostgres
+from tools.dev.local_api.process import ServiceProcess
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
@@ -100,7 +100,7 @@ def test_idempotency_codes(client: httpx.Client) -> None:
 
 
 def test_service_unavailable_without_database(start_server: Callable[..., ServiceProcess]) -> None:
-    from tools.payment_api.postgres import free_port  # pylint: disable=import-outside-toplevel
+    from tools.dev.local_api.postgres import free_port  # pylint: disable=import-outside-toplevel
 
     detached = start_server(PAYMENT_DB_PORT=str(free_port()))
     with httpx.Client(base_url=detached.url, timeout=15) as http:
@@ -141,7 +141,7 @@ def test_tls_is_verified(postgres: LocalPostgres, tmp_path: object) -> None:
     # Another CA: verify-full refuses the server's certificate.
     from pathlib import Path  # pylint: disable=import-outside-toplevel
 
-    from tools.payment_api.postgres import write_certificates  # pylint: disable=import-outside-toplevel
+    from tools.dev.local_api.postgres import write_certificates  # pylint: disable=import-outside-toplevel
 
     other_ca, _, _ = write_certificates(Path(str(tmp_path)))
     with pytest.raises(psycopg.OperationalError):
@@ -152,7 +152,7 @@ def test_tls_is_verified(postgres: LocalPostgres, tmp_path: object) -> None:
 def test_migrations_are_serialized_and_idempotent(postgres: LocalPostgres) -> None:
     from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
 
-    from tools.payment_api.process import run_cli  # pylint: disable=import-outside-toplevel
+    from tools.dev.local_api.process import run_cli  # pylint: disable=import-outside-toplevel
 
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda _: run_cli(postgres.service_env(), "migrate"), range(3)))
@@ -160,7 +160,7 @@ def test_migrations_are_serialized_and_idempotent(postgres: LocalPostgres) -> No
 
 
 def test_production_without_a_processor_refuses_to_start(postgres: LocalPostgres) -> None:
-    from tools.payment_api.process import run_cli  # pylint: disable=import-outside-toplevel
+    from tools.dev.local_api.process import run_cli  # pylint: disable=import-outside-toplevel
 
     env = {**postgres.service_env(PAYMENT_ENVIRONMENT="production"), "PAYMENT_PROCESSOR": ""}
     result = run_cli(env, "serve", "--port", "1")

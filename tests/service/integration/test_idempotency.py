@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.service.integration.conftest import charges, new_key, pay, pay_raw, refund
-from tools.payment_api.postgres import DATABASE, LocalPostgres
+from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 
 
 def test_no_key_is_refused(client: httpx.Client) -> None:
@@ -139,7 +139,7 @@ def test_the_key_is_stored_only_as_a_hash(client: httpx.Client, postgres: LocalP
 
 
 def test_purge_removes_keys_older_than_the_retention(client: httpx.Client, postgres: LocalPostgres) -> None:
-    from tools.payment_api.process import run_cli  # pylint: disable=import-outside-toplevel
+    from tools.dev.local_api.process import run_cli  # pylint: disable=import-outside-toplevel
 
     old, recent = new_key(), new_key()
     pay(client, old)

@@ -22,8 +22,8 @@ from typing import IO
 import httpx
 
 from tests.conftest import ROOT
-from tools.payment_api.local import PortError, api_port, parse_port
-from tools.payment_api.postgres import free_port
+from tools.dev.local_api.local import PortError, api_port, parse_port
+from tools.dev.local_api.postgres import free_port
 
 READY_SECONDS = 120
 WEB_READY_SECONDS = 300  # make web runs `npm ci` in web/ on first use, then the build

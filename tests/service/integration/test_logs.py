@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from tests.service.integration.conftest import log_of, new_key, pay, refund
-from tools.payment_api.process import ServiceProcess
+from tools.dev.local_api.process import ServiceProcess
 
 CARDS = ["4242424242424242", "4000 0566 5566 5556", "5555-5555-5555-4444", "378282246310005"]
 

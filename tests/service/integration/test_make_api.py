@@ -1,4 +1,4 @@
-"""``make api`` (tools/payment_api/local.py): ready lines printed, the API works with the key, Ctrl-C stops all."""
+"""``make api`` (tools/dev/local_api/local.py): ready lines printed, the API works with the key, Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import httpx
 
 from tests.conftest import ROOT
 from tests.service.integration.conftest import new_key, pay, refund
-from tools.payment_api.postgres import free_port
+from tools.dev.local_api.postgres import free_port
 
 
 def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, "-m", "tools.payment_api.local", "--port", str(port)], cwd=ROOT,
+        [sys.executable, "-m", "tools.dev.local_api.local", "--port", str(port)], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     lines: list[str] = []
     try:

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from tests.service.integration.conftest import VISA, new_key
-from tools.payment_api.postgres import DATABASE, LocalPostgres
-from tools.payment_api.process import ServiceProcess, run_cli
-from tools.payment_api.testca import development_ca
+from tools.dev.local_api.postgres import DATABASE, LocalPostgres
+from tools.dev.local_api.process import ServiceProcess, run_cli
+from tools.dev.local_api.testca import development_ca
 
 MASTER = "payment_admin"
 

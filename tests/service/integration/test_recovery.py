@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.service.integration.conftest import charges, new_key, pay
-from tools.payment_api.postgres import DATABASE, LocalPostgres
-from tools.payment_api.process import ServiceProcess
+from tools.dev.local_api.postgres import DATABASE, LocalPostgres
+from tools.dev.local_api.process import ServiceProcess
 
 
 def test_a_crash_between_the_processor_call_and_the_commit_is_resumed_without_a_second_charge(

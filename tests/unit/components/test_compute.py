@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from preflight.aws_facts import ALB_TLS_POLICIES_WITHOUT_CBC
+from facts import ALB_TLS_POLICIES_WITHOUT_CBC
 from tests.unit.helpers import by_path, only, ref
 
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SIMULATE = ROOT / "tools" / "iam_simulate" / "simulate.mjs"
 IAM_SIMULATE = ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"
 IAM_DATA_ACTIONS = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions"
-MANAGED_POLICIES = ROOT / "preflight" / "data" / "managed_policies"
+MANAGED_POLICIES = ROOT / "facts" / "managed_policies"
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 OTHER_PARAMETER = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other/secret"

@@ -1,7 +1,7 @@
 """Preflight rules on small hand-made stacks: the good form passes, the bad form is caught with a message
 that names the construct path, the bad value and the fix. Ends with the real synthesized stack.
 
-Also covers ``lib.suppressions`` and the suppression matching of ``tools/checkov_scan.py`` (with a canned
+Also covers ``lib.suppressions`` and the suppression matching of ``tools/lint/checkov_scan.py`` (with a canned
 checkov report, so no checkov run is needed here).
 """
 
@@ -19,7 +19,7 @@ from lib.suppressions import Suppression, read_suppressions, validate
 from preflight import RULES, Finding, Severity, errors, format_report, run_preflight
 from preflight.__main__ import main as preflight_main
 from preflight.source_checks import find_inline_assume_role
-from tools.checkov_scan import build_report, format_summary
+from tools.lint.checkov_scan import build_report, format_summary
 
 ACCOUNT = "${data.aws_caller_identity.current.account_id}"
 

@@ -99,7 +99,7 @@ def test_deploy2_template_literal_in_user_data_is_caught(synth_json: dict[str, A
 def test_deploy2_terraform_validate_also_rejects_the_raw_template_literal(synth_json: dict[str, Any],
                                                                            tmp_path: Path) -> None:
     """Second line of defence: Terraform parses ``${port}`` in the JSON as a reference ('Invalid reference')."""
-    from tools import tfcli  # pylint: disable=import-outside-toplevel
+    from tools.deploy import tfcli  # pylint: disable=import-outside-toplevel
 
     if shutil.which("terraform") is None or tfcli.find_mirror() is None:
         pytest.skip("terraform or the offline provider mirror is not available")

@@ -17,7 +17,7 @@ import tap
 from lib import config as config_module
 from lib.config import StackConfig
 from lib.synth_output import MARKER, OutputDirError, check_replaceable, kept_files, state_files, written_files
-from tools.tfcli import terraform_env
+from tools.deploy.tfcli import terraform_env
 
 
 @pytest.fixture(name="project")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lib.tunables import TERRAFORM_TUNABLES
-from tools.tfcli import terraform_env
+from tools.deploy.tfcli import terraform_env
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "environments" / "example.tfvars"

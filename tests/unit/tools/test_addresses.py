@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV
 from tests.unit.helpers import by_path
-from tools import addresses
+from tools.release import addresses
 
 BASELINE = addresses.BASELINE_DIR / "addresses-v0.json"
 

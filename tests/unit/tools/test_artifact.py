@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from lib.artifact import load_artifact
-from tools import artifact
-from tools.payment_api.testca import development_ca
+from tools.dev.local_api.testca import development_ca
+from tools.release import build_artifact as artifact
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -123,7 +123,7 @@ def self_signed(name: str) -> bytes:
 
 @pytest.fixture(name="pinned")
 def fake_pinned_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """Two roots pinned in a data file of the same shape as tools/data/rds_root_cas.json (their PEM by name)."""
+    """Two roots pinned in a data file of the same shape as facts/rds_root_cas.json (their PEM by name)."""
     roots = {name: self_signed(name) for name in ("Amazon RDS test-1 Root CA RSA2048 G1",
                                                   "Amazon RDS test-1 Root CA ECC384 G1")}
     data = {"roots": [{"name": name, "sha256": x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()}
@@ -137,7 +137,7 @@ def fake_pinned_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[s
 def test_the_pinned_roots_cover_every_supported_region_with_sourced_fingerprints() -> None:
     data = json.loads(artifact.PINNED_ROOTS_FILE.read_text(encoding="utf-8"))
     assert data["_source"] and data["_retrieved"]
-    supported = json.loads((ROOT / "preflight" / "data" / "regions.json").read_text())["supported"]
+    supported = json.loads((ROOT / "facts" / "regions.json").read_text())["supported"]
     names = {root["name"] for root in data["roots"]}
     assert names == {f"Amazon RDS {region} Root CA {kind} G1" for region in supported
                      for kind in ("RSA2048", "RSA4096", "ECC384")}

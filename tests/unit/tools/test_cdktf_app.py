@@ -1,4 +1,4 @@
-"""tools/cdktf_app.py: which cdktf command ran the app, read from the process tree (a fake one here; the real
+"""tools/dev/cdktf_app.py: which cdktf command ran the app, read from the process tree (a fake one here; the real
 CLI is exercised in tests/cli/test_cdktf_cli.py)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tools.cdktf_app import REFUSED, Process, calling_command, cdktf_command, read_process, refusal
+from tools.dev.cdktf_app import REFUSED, Process, calling_command, cdktf_command, read_process, refusal
 
 NODE_CDKTF = ["node", "/work/p/node_modules/.bin/cdktf", "deploy", "--auto-approve"]
 
@@ -18,7 +18,7 @@ NODE_CDKTF = ["node", "/work/p/node_modules/.bin/cdktf", "deploy", "--auto-appro
     (["node", "/x/node_modules/cdktf-cli/bundle/bin/cdktf.js", "--log-level=debug", "destroy"], "destroy"),
     (["node", "/x/node_modules/cdktf-cli/bundle/bin/cdktf.js", "synth", "--output", "out"], "synth"),
     (["npx", "cdktf", "diff"], "diff"),
-    (["/bin/sh", "-c", ".venv/bin/python -m tools.cdktf_app"], None),
+    (["/bin/sh", "-c", ".venv/bin/python -m tools.dev.cdktf_app"], None),
     (["node", "/x/cdktf"], None),
     (["python", "tap.py"], None),
 ])
@@ -28,7 +28,7 @@ def test_cdktf_command_is_the_first_word_after_the_cli(argv: list[str], command:
 
 def test_the_nearest_cdktf_ancestor_names_the_command() -> None:
     tree: dict[int, Process] = {
-        300: (200, ["/bin/sh", "-c", ".venv/bin/python -m tools.cdktf_app"]),
+        300: (200, ["/bin/sh", "-c", ".venv/bin/python -m tools.dev.cdktf_app"]),
         200: (100, NODE_CDKTF),
         100: (1, ["bash"]),
     }

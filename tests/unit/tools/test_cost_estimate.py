@@ -1,4 +1,4 @@
-"""docs/deploying.md's cost table is what ``tools/cost_estimate.py`` computes for the stack, from priced data."""
+"""docs/deploying.md's cost table is what ``tools/deploy/cost_estimate.py`` computes for the stack, from priced data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from tests.conftest import ROOT
-from tools.cost_estimate import PRICES_FILE, estimate, render
+from tools.deploy.cost_estimate import PRICES_FILE, estimate, render
 
 PRICES = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
 

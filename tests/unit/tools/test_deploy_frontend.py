@@ -11,8 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools import deploy_frontend as deploy
-from tools.deploy_frontend import IMMUTABLE, NO_CACHE, DeployError, RemoteObject
+from tools.release import deploy_frontend as deploy
+from tools.release.deploy_frontend import IMMUTABLE, NO_CACHE, DeployError, RemoteObject
 
 
 @pytest.mark.parametrize(("key", "content_type", "cache"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.function_length import LIMIT, long_functions, main
+from tools.lint.function_length import LIMIT, long_functions, main
 
 
 def _function(name: str, body_lines: int) -> str:

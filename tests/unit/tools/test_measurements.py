@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import ROOT
-from tools.bench import GUIDE, MEASUREMENTS, render_table
+from tools.bench.synth import GUIDE, MEASUREMENTS, render_table
 
 
 def test_the_guide_shows_the_committed_measurements() -> None:

@@ -1,4 +1,4 @@
-"""``make regions`` (tools/regions.py): one line per region and type, and a failure names its region."""
+"""``make regions`` (tools/release/regions.py): one line per region and type, and a failure names its region."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import tap
 from lib.artifact import PaymentApiArtifact
 from lib.config import StackConfig
-from tools import regions
+from tools.release import regions
 
 
 def test_every_supported_region_is_covered_by_default() -> None:

@@ -15,9 +15,9 @@ import pytest
 
 from lib.blocks.web_headers import response_headers
 from tests.unit.helpers import only
-from tools import web_e2e
-from tools.deploy_frontend import IMMUTABLE, NO_CACHE
-from tools.web_e2e import CloudFrontLikeHandler, serving
+from tools.dev import web_e2e
+from tools.dev.web_e2e import CloudFrontLikeHandler, serving
+from tools.release.deploy_frontend import IMMUTABLE, NO_CACHE
 
 API = "http://127.0.0.1:8080"
 

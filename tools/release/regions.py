@@ -1,12 +1,12 @@
 """``make regions``: a development and a production stack synthesized in every supported region, through the preflight.
 
-    python -m tools.regions [--region REGION ...] [--type development|production ...]
+    python -m tools.release.regions [--region REGION ...] [--type development|production ...]
 
 Every other check synthesizes us-east-1, where the stack's home region and its ``us_east_1`` provider alias (the
 CloudFront WAF, its log group and key) are the same region: a rule or a resource that confuses the two passes there
 and fails everywhere else (issue 20: 14 of the 15 supported regions refused synth). This step runs ``tap.synthesize``
 (the function ``python tap.py`` runs: stack, preflight, nothing written on an error) for each region of
-``preflight/data/regions.json`` ``supported`` and each environment type, in one process (the fast binding loader makes
+``facts/regions.json`` ``supported`` and each environment type, in one process (the fast binding loader makes
 a synth about 1.5 s), printing one line per stack with its time; it exits 1 naming every region and type that failed.
 
 The settings are the ones ``make upgrade-check`` synthesizes (``tools/addresses.CONFIGURATIONS``, kept equal to the
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -35,8 +35,8 @@ import tap  # noqa: E402  # enables the fast binding loader before cdktf is impo
 from lib.artifact import PaymentApiArtifact, load_artifact  # noqa: E402
 from lib.config import StackConfig  # noqa: E402
 from preflight.model import load_data  # noqa: E402
-from tools.addresses import CONFIGURATIONS  # noqa: E402
-from tools.artifact import unverified_production_pointer  # noqa: E402
+from tools.release.addresses import CONFIGURATIONS  # noqa: E402
+from tools.release.build_artifact import unverified_production_pointer  # noqa: E402
 
 TYPES = ("development", "production")
 
@@ -52,7 +52,7 @@ class Outcome:
 
 
 def supported_regions() -> list[str]:
-    """The regions the stack supports (``preflight/data/regions.json``)."""
+    """The regions the stack supports (``facts/regions.json``)."""
     return [str(region) for region in load_data("regions.json")["supported"]]
 
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(regions) - set(supported_regions()))
     if unknown:
         print(f"[regions] {', '.join(unknown)}: not a supported region; use one of {', '.join(supported_regions())} "
-              "(preflight/data/regions.json)", file=sys.stderr)
+              "(facts/regions.json)", file=sys.stderr)
         return 2
     started = time.monotonic()
     outcomes = run(regions, tuple(args.type or TYPES))

@@ -5,13 +5,13 @@ Why refuse. ``make deploy ENVIRONMENT=<name>`` is the deploy path: it reads ``en
 ``.tfvars``, runs the account preflight, saves the plan outside ``cdktf.out`` and asks before applying, writes the
 outputs, uploads the frontend and verifies the deployment. ``npx cdktf deploy`` does none of that, and with the
 pinned CLI (cdktf-cli 0.21.0) it failed in four ways: no CLI after ``make sandbox``, ENOENT after a production
-synth, no offline Terraform configuration (``tools/tfcli.py``), and a prompt for ``certificate_arn`` that waits
+synth, no offline Terraform configuration (``tools/deploy/tfcli.py``), and a prompt for ``certificate_arn`` that waits
 forever. cdktf has no setting that disables a command, but it runs this app first for every command that
 synthesizes, so this is the earliest place to stop: before Terraform starts, with a message naming what to run.
 
 Which command: cdktf does not tell its app. The app's ancestors do: cdktf runs it through a shell, from the node
 process whose arguments are ``.../cdktf <command> ...``. Linux reads ``/proc``; elsewhere ``ps``. When no cdktf
-ancestor is found (``python -m tools.cdktf_app`` by hand), it synthesizes.
+ancestor is found (``python -m tools.dev.cdktf_app`` by hand), it synthesizes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAX_ANCESTORS = 8
 
 # The cdktf commands (and their aliases) that would plan, apply or destroy, and what to run instead.

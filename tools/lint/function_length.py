@@ -5,7 +5,7 @@ becomes a list of resources nobody can review (``Frontend`` once had 142 lines).
 statements or branches, not lines, and a constructor is mostly one long statement per resource, so neither
 catches it. The count runs from the ``def`` line to the last line of the body, docstring included.
 
-    python -m tools.function_length lib preflight
+    python -m tools.lint.function_length lib preflight
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ hashicorp/* from the mirror when one is found and everything else directly; on a
 mirror it writes a config that uses the registry as usual. The mirror is looked for in
 ``$TF_PROVIDER_MIRROR`` first, then in the usual image locations.
 
-    python -m tools.tfcli validate [stack_dir]   # init -backend=false + validate
-    python -m tools.tfcli env                     # print the environment to export for manual terraform use
+    python -m tools.deploy.tfcli validate [stack_dir]   # init -backend=false + validate
+    python -m tools.deploy.tfcli env                     # print the environment to export for manual terraform use
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLI_CONFIG = ROOT / ".tfcli" / "terraformrc"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 PROVIDER_VERSION = "5.100.0"
@@ -53,7 +53,7 @@ def write_cli_config() -> Path:
         text = "# No provider mirror found: providers come from the registry.\n"
     else:
         text = (
-            f"# Written by tools/tfcli.py: hashicorp providers from the local mirror, nothing from the network.\n"
+            f"# Written by tools/deploy/tfcli.py: hashicorp providers from the local mirror, not from the network.\n"
             f"provider_installation {{\n"
             f"  filesystem_mirror {{\n    path    = \"{mirror}\"\n"
             f"    include = [\"registry.terraform.io/hashicorp/*\"]\n  }}\n"

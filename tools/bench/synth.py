@@ -12,7 +12,7 @@ test keeps the two equal.
 It is a benchmark, not a test: slow numbers never fail it. It exits 1 only when a synth run itself fails
 (then there is nothing to measure), and says so.
 
-Usage: ``.venv/bin/python tools/bench.py [--runs 5] [--sandbox-phases FILE] [--no-unit]`` (``make bench``).
+Usage: ``.venv/bin/python tools/bench/synth.py [--runs 5] [--sandbox-phases FILE] [--no-unit]`` (``make bench``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = "docs/developing.md"  # its "Fast feedback" section shows the table
 MODES = {"fast": "1", "plain": "0"}
 MEASUREMENTS = ROOT / "docs" / "measurements.json"

@@ -1,6 +1,6 @@
-"""Rough monthly cost of a synthesized stack, from the committed price table (``tools/data/``).
+"""Rough monthly cost of a synthesized stack, from the committed price table (``facts/``).
 
-    python -m tools.cost_estimate cdktf.out/stacks/TapStackdev/cdk.tf.json   # or: make cost
+    python -m tools.deploy.cost_estimate cdktf.out/stacks/TapStackdev/cdk.tf.json   # or: make cost
 
 Counts what the stack creates (NAT gateways, load balancer, instances and volumes at the desired
 capacity, the database class, Multi-AZ and storage, KMS keys, WAF rules) and prices the always-on part:
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices_us_east_1.json"
+PRICES_FILE = Path(__file__).resolve().parents[2] / "facts" / "prices_us_east_1.json"
 AZ_COUNT_FOR_ALB_ADDRESSES = 3  # an internet-facing ALB holds one public IPv4 per subnet it spans
 
 
@@ -97,7 +97,7 @@ def render(lines: list[Line], prices: Mapping[str, Any]) -> str:
     rows += [
         "",
         f"Prices: {prices['_region']}, on-demand, retrieved {prices['_retrieved']} "
-        f"(`tools/data/{PRICES_FILE.name}`, each with its source). Traffic adds: NAT "
+        f"(`facts/{PRICES_FILE.name}`, each with its source). Traffic adds: NAT "
         f"${unit['nat_gateway_gb']:.3f}/GB, WAF ${unit['waf_million_requests']:.2f} per million requests, log "
         f"ingestion ${unit['cloudwatch_logs_ingest_gb']:.2f}/GB, plus what the table does not price: "
         + ", ".join(prices["not_priced"]) + ".",

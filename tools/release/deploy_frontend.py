@@ -19,8 +19,8 @@
 
 boto3 follows ``AWS_ENDPOINT_URL`` (the sandbox points it at the emulator) and the usual credential chain.
 
-    python -m tools.deploy_frontend [--skip-build] [--dist web/dist] [--outputs-file cfn-outputs/flat-outputs.json]
-                                    [--summary-json PATH]
+    python -m tools.release.deploy_frontend [--skip-build] [--dist web/dist]
+                                            [--outputs-file cfn-outputs/flat-outputs.json] [--summary-json PATH]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any
 from lib.blocks.web_headers import IMMUTABLE, NO_CACHE, RUNTIME_CONFIG_KEY
 from tools.deploy import outputs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 DEFAULT_OUTPUTS_FILE = outputs.OUTPUTS_FILE
 CHECKSUM_METADATA = "sha256"
@@ -93,7 +93,7 @@ def content_type(key: str) -> str:
     if suffix not in CONTENT_TYPES:
         raise DeployError(f"web/dist/{key}: no Content-Type for {suffix or 'a file without extension'!r}; "
                           f"allowed: {', '.join(sorted(CONTENT_TYPES))}. "
-                          "Fix: add it to CONTENT_TYPES in tools/deploy_frontend.py")
+                          "Fix: add it to CONTENT_TYPES in tools/release/deploy_frontend.py")
     return CONTENT_TYPES[suffix]
 
 

@@ -7,7 +7,7 @@ so the artifact's own bundle is what ``sslmode=verify-full`` checks against, as 
 Why deterministic: the key is derived from a public seed and the certificate is signed with RFC 6979 deterministic
 ECDSA over fixed dates and serial, so two builds write the same bytes. The consequence is that the key is public:
 this CA proves the wiring, never a server's identity. Production artifacts refuse to build without the real RDS
-bundle (``tools/artifact.py``) and a production instance refuses a development artifact at boot.
+bundle (``tools/release/build_artifact.py``) and a production instance refuses a development artifact at boot.
 """
 
 from __future__ import annotations

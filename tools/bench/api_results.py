@@ -1,6 +1,6 @@
 """The pure half of ``make bench-api``: parsing wrk and pgbench output, the ratios, the goals, the guide's table.
 
-Kept apart from the runner (tools/bench_api.py) so that tests/unit/tools/test_bench_api.py checks it in
+Kept apart from the runner (tools/bench/api.py) so that tests/unit/tools/test_bench_api.py checks it in
 milliseconds, without a database or a load generator.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 GOAL_POST_SHARE_OF_PGBENCH = 0.50
 GOAL_P99_MS_AT_16 = 50.0
-# wrk's done() hook prints this prefix, then one JSON object (see WRK_DONE_LUA in tools/bench_api.py).
+# wrk's done() hook prints this prefix, then one JSON object (see WRK_DONE_LUA in tools/bench/api.py).
 WRK_MARKER = "BENCH_JSON "
 # The guide whose region ``api-bench`` shows the committed summary.
 GUIDE = "docs/payment-api.md"

@@ -2,7 +2,7 @@
 
 What it starts, all on 127.0.0.1 and all stopped on exit, failure, timeout or Ctrl-C:
 
-* PostgreSQL 15 with TLS and the service's roles (``tools/payment_api``), migrated;
+* PostgreSQL 15 with TLS and the service's roles (``tools/dev/local_api``), migrated;
 * the payment API (uvicorn) admitting exactly the checkout's origin (``PAYMENT_CORS_ORIGINS``);
 * the production build (``web/dist``, rebuilt when a source changed) served the way CloudFront serves it: the
   response headers of ``lib/blocks/web_headers.py`` (the same CSP string, with ``connect-src`` naming this
@@ -15,7 +15,7 @@ missing and run as root) through ``playwright-core`` (``web/package-lock.json``;
 test leaves a screenshot and a Playwright trace in ``web/e2e-results/``; a passing run updates
 ``docs/checkout.png`` when the checkout looks different (pixels compared: Chromium's PNG bytes vary run to run).
 
-    python -m tools.web_e2e [--timeout 600]
+    python -m tools.dev.web_e2e [--timeout 600]
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from lib.blocks.web_headers import RUNTIME_CONFIG_CACHE_CONTROL, response_headers, runtime_config
-from tools.deploy_frontend import DeployError, cache_control, content_type, ensure_build
-from tools.payment_api.postgres import DATABASE, LocalPostgres, free_port
-from tools.payment_api.process import ServiceProcess, run_cli
+from tools.dev.local_api.postgres import DATABASE, LocalPostgres, free_port
+from tools.dev.local_api.process import ServiceProcess, run_cli
+from tools.release.deploy_frontend import DeployError, cache_control, content_type, ensure_build
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 RESULTS = WEB / "e2e-results"
 SCREENSHOT = ROOT / "docs" / "checkout.png"

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tools.payment_api.testca import DevelopmentCa
+from tools.dev.local_api.testca import DevelopmentCa
 
 OWNER, APP, DATABASE = "payment_owner", "payment_app", "payments"
 

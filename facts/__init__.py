@@ -1,6 +1,6 @@
 """AWS facts shared by configuration validation, Terraform variable validation blocks and the preflight.
 
-The facts themselves live as data, with their source and retrieval date, in ``preflight/data/``;
+The facts themselves live as data, with their source and retrieval date, in ``facts/``;
 this module only exposes them, so the synth-time check (``lib.config``), the plan-time check (the
 ``validation`` blocks in ``lib.variables``) and the preflight cannot drift apart.
 """
@@ -13,7 +13,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Prints ``API: http://127.0.0.1:<port>`` and, last, ``Operator key: <key>`` once ``/ready`` answers; Ctrl-C stops
 the API and PostgreSQL and removes the folder.
 
-    python -m tools.payment_api.local [--port 8080] [--web-port 5173]
+    python -m tools.dev.local_api.local [--port 8080] [--web-port 5173]
 
 The port: ``--port``, else ``LOCAL_API_PORT``, else 8080. ``API_PORT`` is the instances' port on the stack
 (lib/tunables.py); ``make api`` read it before ``LOCAL_API_PORT`` existed and still does for this release, with a
@@ -20,8 +20,8 @@ import time
 from collections.abc import Mapping
 from types import FrameType
 
-from tools.payment_api.postgres import LocalPostgres
-from tools.payment_api.process import ServiceProcess, run_cli
+from tools.dev.local_api.postgres import LocalPostgres
+from tools.dev.local_api.process import ServiceProcess, run_cli
 
 DEFAULT_API_PORT = 8080
 DEFAULT_WEB_PORT = 5173

@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
-from tools.payment_api.postgres import LocalPostgres
-from tools.payment_api.process import ServiceProcess
-from tools.payment_api.testca import development_ca
+from tools.dev.local_api.postgres import LocalPostgres
+from tools.dev.local_api.process import ServiceProcess
+from tools.dev.local_api.testca import development_ca
 
 SANDBOX_INSTANCE_ID = "i-0sandbox0000000000"
 PAYMENT = {"amount": 2500, "currency": "EUR", "payment_method": "pm_card_visa"}

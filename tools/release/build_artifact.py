@@ -1,7 +1,7 @@
 """``make artifact``: the payment API as one versioned, reproducible archive that instances install offline.
 
-    python -m tools.artifact [--kind development|production] [--ca-bundle PATH_OR_URL] [--ca-bundle-unverified]
-                             [--out dist]
+    python -m tools.release.build_artifact [--kind development|production] [--ca-bundle PATH_OR_URL]
+                                           [--ca-bundle-unverified] [--out dist]
 
 The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-api-<version>/``:
 
@@ -12,11 +12,11 @@ The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-
   the set is closed (every requirement of every wheel is in it), so ``pip install --no-index`` cannot miss one,
 - ``rds-ca-bundle.pem``: the CA bundle ``sslmode=verify-full`` checks RDS against. A production build takes it from
   ``RDS_CA_BUNDLE`` (a path, or a URL such as AWS's global bundle) and refuses to build without it; a development
-  build (the sandbox, local runs) carries the development test CA of ``tools/payment_api/testca.py`` instead,
+  build (the sandbox, local runs) carries the development test CA of ``tools/dev/local_api/testca.py`` instead,
 - ``manifest.json``: version, build kind, the CA bundle's sha256, where it came from and whether it was verified,
   every file's sha256.
 
-A production bundle is verified: it must hold every RDS root CA pinned in ``tools/data/rds_root_cas.json`` (SHA-256
+A production bundle is verified: it must hold every RDS root CA pinned in ``facts/rds_root_cas.json`` (SHA-256
 fingerprints of the per-region "Amazon RDS <region> Root CA ..." roots of every supported region); a missing root
 stops the build naming it, extra certificates are named in a warning. Where AWS's bundle cannot be fetched (these
 machines, CI), ``--ca-bundle-unverified`` builds a production artifact from the development test CA (or the PEM
@@ -56,9 +56,9 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from tools.payment_api.testca import development_ca
+from tools.dev.local_api.testca import development_ca
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "payment_api"
 LOCK_FILE = SERVICE / "requirements.lock"
 DIST = ROOT / "dist"
@@ -69,7 +69,7 @@ CA_BUNDLE_VARIABLE = "RDS_CA_BUNDLE"
 AWS_GLOBAL_BUNDLE = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 CA_BUNDLE_FILE = "rds-ca-bundle.pem"
 UNVERIFIED_VARIABLE = "RDS_CA_BUNDLE_UNVERIFIED"
-PINNED_ROOTS_FILE = ROOT / "tools" / "data" / "rds_root_cas.json"
+PINNED_ROOTS_FILE = ROOT / "facts" / "rds_root_cas.json"
 PRODUCTION_FIX = "make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or https URL of AWS's global bundle>"
 # 1980-01-01: the earliest time a zip entry can carry; used for every wheel and tar entry.
 SOURCE_DATE_EPOCH = 315532800
@@ -149,7 +149,8 @@ def _wheel_metadata(meta: dict[str, Any]) -> dict[str, bytes]:
     entry_points = "[console_scripts]\n" + "".join(f"{key} = {value}\n" for key, value in sorted(scripts.items()))
     return {"METADATA": ("\n".join(lines) + "\n").encode(), "entry_points.txt": entry_points.encode(),
             "top_level.txt": b"payment_api\n",
-            "WHEEL": b"Wheel-Version: 1.0\nGenerator: tools.artifact\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+            "WHEEL": (b"Wheel-Version: 1.0\nGenerator: tools.release.build_artifact\nRoot-Is-Purelib: true\n"
+                      b"Tag: py3-none-any\n")}
 
 
 def _zip_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -240,7 +241,7 @@ def check_closed(wheels: list[Path]) -> None:
                             + "; ".join(problems))
 
 
-DEVELOPMENT_CA_SOURCE = "development test CA (tools/payment_api/testca.py; public key, not for production)"
+DEVELOPMENT_CA_SOURCE = "development test CA (tools/dev/local_api/testca.py; public key, not for production)"
 
 
 def ca_bundle(kind: str, given: str | None, *, unverified: bool = False) -> CaBundle:
@@ -351,7 +352,7 @@ def _inputs_digest() -> str:
     """A hash of everything a build reads (the service, its lock, the builder, the test CA, the pinned roots)."""
     files = sorted(path for path in SERVICE.rglob("*") if path.is_file() and "__pycache__" not in path.parts
                    and ".egg-info" not in str(path))
-    files += [Path(__file__).resolve(), ROOT / "tools" / "payment_api" / "testca.py", PINNED_ROOTS_FILE]
+    files += [Path(__file__).resolve(), ROOT / "tools" / "dev" / "local_api" / "testca.py", PINNED_ROOTS_FILE]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())

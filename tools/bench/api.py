@@ -1,6 +1,6 @@
 """``make bench-api``: throughput and latency of the payment API on loopback, against two ceilings.
 
-Starts PostgreSQL 15 (tools/payment_api: TLS, owner/app roles), migrates, starts uvicorn (``WORKERS`` processes,
+Starts PostgreSQL 15 (tools/dev/local_api: TLS, owner/app roles), migrates, starts uvicorn (``WORKERS`` processes,
 the service's default pool size), warms up, then for 16 and 64 connections runs wrk for ``--duration`` seconds on
 ``POST /v1/payments`` (a unique ``Idempotency-Key`` per request, from a Lua script), ``GET /v1/payments/{id}``
 (ids of payments the POST run created) and ``GET /health`` (the server stack's ceiling), and pgbench with custom
@@ -11,7 +11,7 @@ Traffic goes to 127.0.0.1 only; every run is bounded by ``--duration`` (and a ha
 everything started is stopped on exit, failure or Ctrl-C. wrk is installed with ``apt-get install -y wrk`` when
 missing (the set-up has no system-package step).
 
-    python -m tools.bench_api [--duration 10] [--workers 2]
+    python -m tools.bench.api [--duration 10] [--workers 2]
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tools.bench_api_results import GUIDE, WRK_MARKER, goals, parse_pgbench_log, parse_wrk, ratios, render_table
-from tools.payment_api.postgres import APP, DATABASE, LocalPostgres
-from tools.payment_api.process import ServiceProcess, run_cli
+from tools.bench.api_results import GUIDE, WRK_MARKER, goals, parse_pgbench_log, parse_wrk, ratios, render_table
+from tools.dev.local_api.postgres import APP, DATABASE, LocalPostgres
+from tools.dev.local_api.process import ServiceProcess, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "api.json"
 SUMMARY = ROOT / "docs" / "api_measurements.json"
 CONNECTIONS = (16, 64)

@@ -9,8 +9,8 @@ notices. This check compares the synthesized stack with a committed baseline of 
 stateful address is gone and no Terraform ``moved`` block maps it to an address the stack still declares.
 Every other change (added, moved, removed non-stateful) is printed, never fatal.
 
-    python -m tools.addresses --check                 # make upgrade-check (a make test step)
-    python -m tools.addresses --write --release v1    # make release-baseline RELEASE=v1 (release step)
+    python -m tools.release.addresses --check                 # make upgrade-check (a make test step)
+    python -m tools.release.addresses --write --release v1    # make release-baseline RELEASE=v1 (release step)
 
 Data sources are not compared: Terraform keeps nothing of them between runs.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE_DIR = ROOT / "release"
 BASELINE_GLOB = "addresses-*.json"
 RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
@@ -171,7 +171,7 @@ def synthesize(environ: Mapping[str, str]) -> dict[str, Any]:
     from lib.artifact import load_artifact  # pylint: disable=import-outside-toplevel
     from lib.config import StackConfig  # pylint: disable=import-outside-toplevel
     from lib.tap_stack import TapStack  # pylint: disable=import-outside-toplevel
-    from tools.artifact import unverified_production_pointer  # pylint: disable=import-outside-toplevel
+    from tools.release.build_artifact import unverified_production_pointer  # pylint: disable=import-outside-toplevel
 
     config = StackConfig.from_env(dict(environ))
     # A production stack refuses a development artifact: it gets an unverified production one (never deployed).
@@ -191,7 +191,7 @@ def baseline_document(*, release: str, stacks: Mapping[str, tuple[Mapping[str, s
     """The committed baseline for ``release``: per configuration, its environment and its addresses."""
     document = {
         "release": release,
-        "written_by": f"python -m tools.addresses --write --release {release}",
+        "written_by": f"python -m tools.release.addresses --write --release {release}",
         "configurations": {name: {"environment": dict(sorted(environ.items())),
                                   "resources": resource_addresses(stack)}
                            for name, (environ, stack) in sorted(stacks.items())},
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return check(baselines=args.dir.glob(BASELINE_GLOB))
     except AddressError as err:
-        print(f"tools.addresses: {err}", file=sys.stderr)
+        print(f"tools.release.addresses: {err}", file=sys.stderr)
         return 2
 
 

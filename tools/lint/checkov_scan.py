@@ -1,6 +1,6 @@
 """Compliance scan: checkov over the synthesized ``cdk.tf.json``, zero unsuppressed failures required.
 
-    python -m tools.checkov_scan [cdktf.out/stacks/TapStack<suffix>/cdk.tf.json] [--summary-json PATH]
+    python -m tools.lint.checkov_scan [cdktf.out/stacks/TapStack<suffix>/cdk.tf.json] [--summary-json PATH]
 
 Why a wrapper instead of calling checkov directly:
 
@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # ``python tools/checkov_scan.py`` as well as ``python -m tools.checkov_scan``
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # ``python tools/lint/checkov_scan.py`` as well as ``python -m tools.lint.checkov_scan``
     sys.path.insert(0, str(ROOT))
 
 from lib.suppressions import Suppression, read_suppressions  # noqa: E402  pylint: disable=wrong-import-position
@@ -222,7 +222,7 @@ def scan(stack_file: Path, checkov: str | None = None) -> ScanReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.checkov_scan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.lint.checkov_scan", description=__doc__.splitlines()[0])
     parser.add_argument("stack_file", nargs="?", type=Path, default=None)
     parser.add_argument("--summary-json", type=Path, default=SUMMARY_JSON,
                         help=f"where to write the machine-readable result (default {SUMMARY_JSON.relative_to(ROOT)})")

@@ -1,6 +1,6 @@
 """``make test``: run each step in order, then print one table of every step, its time and its result.
 
-    python -m tools.run_steps [-C DIR] STEP [STEP ...]
+    python -m tools.dev.run_steps [-C DIR] STEP [STEP ...]
 
 Each step is ``make STEP`` with its output streamed as usual. The first failing step ends the run (the
 later ones would fail on the same cause or cost minutes for nothing) and the table marks them "not run";
