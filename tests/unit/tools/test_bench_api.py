@@ -8,7 +8,16 @@ import pytest
 
 from tests.conftest import ROOT
 from tools.bench.api import PGBENCH_POST, POST_LUA
-from tools.bench.api_results import GUIDE, WRK_MARKER, goals, parse_pgbench_log, parse_wrk, percentile, ratios, render_table
+from tools.bench.api_results import (
+    GUIDE,
+    WRK_MARKER,
+    goals,
+    parse_pgbench_log,
+    parse_wrk,
+    percentile,
+    ratios,
+    render_table,
+)
 
 
 def _wrk_output(requests: int, duration_us: int, p50_us: int, p99_us: int, status: int = 0) -> str:
