@@ -174,7 +174,7 @@ compliance-check: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [check] docs/compliance.md
 	$(PY) -m tools.docs.compliance_report --check
 	$(PY) -m pytest tests/compliance -q
 
-docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (README tables and diagram, environments/example.tfvars)
+docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (README diagram, tables in docs/*.md, environments/example.tfvars)
 	$(PY) -m tools.docs.generate
 
 docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the code (run `make docs` when this fails)
@@ -184,14 +184,14 @@ TEST_STEPS := lint unit api-tests web-tests web-e2e bindings cli-tests validate 
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.dev.run_steps $(TEST_STEPS)
 
-cost: synth  ## [deploy] rough monthly cost of the synthesized stack from facts/prices_us_east_1.json (README table)
+cost: synth  ## [deploy] rough monthly cost of the synthesized stack from facts/prices_us_east_1.json (docs/deploying.md table)
 	$(PY) -m tools.deploy.cost_estimate $(STACK_DIR)/cdk.tf.json
 
-bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (README table)
+bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (docs/developing.md table)
 	$(PY) tools/bench/synth.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
 # wrk comes from Debian (`apt-get install -y wrk`); tools/bench/api.py installs it when missing (run as root).
-bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, README table
+bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, docs/payment-api.md table
 	$(PY) -m tools.bench.api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or files synth did not write, or the outputs file another stack's key

@@ -4,12 +4,13 @@ A default, a range or a meaning written in several places drifts (the README onc
 about defaults that were written three times). So each setting is one ``Tunable`` here, and everything
 else is derived from it: ``StackConfig``'s field defaults and ``from_env`` defaults and its range checks
 (``lib/config.py``), the Terraform variables' types, descriptions, defaults and whole-number range
-validation blocks (``lib/variables.py``), ``environments/example.tfvars`` and the README's configuration
-tables (``tools/docs/config_docs.py``, run by ``make docs``; ``make docs-check`` fails when they are stale).
+validation blocks (``lib/variables.py``), ``environments/example.tfvars`` and the configuration
+tables of docs/deploying.md (``tools/docs/config_docs.py``, run by ``make docs``; ``make docs-check`` fails when
+they are stale).
 
 Rules that are more than a range or a list of values (regular expressions, AWS facts such as the EC2
 types, cross-field rules such as min <= desired <= max, the production guardrails) stay code in
-``lib/config.py`` and ``lib/variables.py``; ``rule`` describes them in one line for the README.
+``lib/config.py`` and ``lib/variables.py``; ``rule`` describes them in one line for the configuration table.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Tunable:  # pylint: disable=too-many-instance-attributes
     the documents when the real default depends on something else. ``low``/``high`` is an inclusive
     whole-number range and ``allowed`` a closed list of values, both enforced at synth and, for a Terraform
     variable, at plan time. ``description`` is the Terraform variable's description; ``meaning`` the
-    README's line (the description when empty). ``example`` is what ``example.tfvars`` shows when the
+    configuration table's line (the description when empty). ``example`` is what ``example.tfvars`` shows when the
     default cannot be used there (a required value, or one a production stack refuses).
     """
 
@@ -88,7 +89,7 @@ class Tunable:  # pylint: disable=too-many-instance-attributes
 
     @property
     def line(self) -> str:
-        """The README's one line about it."""
+        """The configuration table's one line about it."""
         return self.meaning or self.description
 
     def in_range(self, value: int) -> bool:
@@ -247,7 +248,8 @@ TUNABLES: tuple[Tunable, ...] = (
     Tunable(env="CDKTF_OUTDIR", kind=TEXT, default="cdktf.out", read_by="tap.py",
             meaning="synth output folder; see \"Data safety\""),
     Tunable(env="TAP_FAST_BINDINGS", kind=BOOLEAN, default_doc="unset (on)", read_by="lib/runtime/fast_bindings.py",
-            allowed=("1", "true", "0", "false"), meaning="the fast binding loader (see \"Fast feedback\")"),
+            allowed=("1", "true", "0", "false"),
+            meaning="the fast binding loader (see docs/developing.md, \"Fast feedback\")"),
 )
 
 

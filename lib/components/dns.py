@@ -2,7 +2,7 @@
 
 Only when ``HOSTED_ZONE_ID`` is given: ``API_DOMAIN`` -> the ALB and ``FRONTEND_DOMAIN`` -> the CloudFront
 distribution. Without it the stack writes no DNS, and the operator points the names at the outputs
-``alb_dns_name`` and ``cloudfront_domain_name`` after apply (README, "DNS").
+``alb_dns_name`` and ``cloudfront_domain_name`` after apply (docs/deploying.md, "DNS").
 
 Alias records, not CNAMEs: an alias works at a zone's apex (``FRONTEND_DOMAIN`` may be ``example.com``), costs
 no queries, and follows the target's addresses. The target's hosted zone id is read from the target resource

@@ -83,7 +83,7 @@ def test_cdktf_json_runs_the_projects_environment_and_needs_no_generated_binding
 @pytest.mark.parametrize(("command", "instead"), [
     ("deploy", "make deploy ENVIRONMENT=<name>"),
     ("diff", "make plan ENVIRONMENT=<name>"),
-    ("destroy", "destroy steps of the README's deploy guide"),
+    ("destroy", "destroy steps of docs/operating.md"),
 ])
 def test_cdktf_deploy_diff_and_destroy_stop_at_once_and_name_the_make_target(tmp_path: Path, command: str,
                                                                                instead: str) -> None:

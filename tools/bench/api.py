@@ -5,7 +5,7 @@ the service's default pool size), warms up, then for 16 and 64 connections runs 
 ``POST /v1/payments`` (a unique ``Idempotency-Key`` per request, from a Lua script), ``GET /v1/payments/{id}``
 (ids of payments the POST run created) and ``GET /health`` (the server stack's ceiling), and pgbench with custom
 scripts holding the SQL statements a POST and a GET execute (the database's ceiling). Writes ``bench/api.json``
-(everything) and ``docs/api_measurements.json`` (committed summary, the README region ``api-bench``).
+(everything) and ``docs/api_measurements.json`` (committed summary, the region ``api-bench`` of docs/payment-api.md).
 
 Traffic goes to 127.0.0.1 only; every run is bounded by ``--duration`` (and a hard subprocess timeout), and
 everything started is stopped on exit, failure or Ctrl-C. wrk is installed with ``apt-get install -y wrk`` when
@@ -31,7 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tools.bench.api_results import WRK_MARKER, goals, parse_pgbench_log, parse_wrk, ratios, render_table
+from tools.bench.api_results import GUIDE, WRK_MARKER, goals, parse_pgbench_log, parse_wrk, ratios, render_table
 from tools.dev.local_api.postgres import APP, DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess, run_cli
 
@@ -311,16 +311,16 @@ def _document(args: argparse.Namespace, measured: dict[str, Any], started: str) 
 
 
 def write(document: dict[str, Any]) -> None:
-    """bench/api.json (everything), docs/api_measurements.json (committed; CPU detail included) and the README."""
+    """bench/api.json (everything), docs/api_measurements.json (committed; CPU detail included), the guide's table."""
     RESULTS.parent.mkdir(exist_ok=True)
     text = json.dumps(document, indent=2) + "\n"
     RESULTS.write_text(text, encoding="utf-8")
     SUMMARY.write_text(text, encoding="utf-8")
     from tools.docs.generate import fill_region  # pylint: disable=import-outside-toplevel
 
-    readme = ROOT / "README.md"
-    readme.write_text(fill_region(readme.read_text(encoding="utf-8"), "api-bench", render_table(document),
-                                  path="README.md"), encoding="utf-8")
+    guide = ROOT / GUIDE
+    guide.write_text(fill_region(guide.read_text(encoding="utf-8"), "api-bench", render_table(document),
+                                 path=GUIDE), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The pure half of ``make bench-api``: parsing wrk and pgbench output, the ratios, the goals, the README table.
+"""The pure half of ``make bench-api``: parsing wrk and pgbench output, the ratios, the goals, the guide's table.
 
 Kept apart from the runner (tools/bench/api.py) so that tests/unit/tools/test_bench_api.py checks it in
 milliseconds, without a database or a load generator.
@@ -14,6 +14,8 @@ GOAL_POST_SHARE_OF_PGBENCH = 0.50
 GOAL_P99_MS_AT_16 = 50.0
 # wrk's done() hook prints this prefix, then one JSON object (see WRK_DONE_LUA in tools/bench/api.py).
 WRK_MARKER = "BENCH_JSON "
+# The guide whose region ``api-bench`` shows the committed summary.
+GUIDE = "docs/payment-api.md"
 
 
 def parse_wrk(output: str) -> dict[str, Any]:
@@ -103,7 +105,7 @@ def _row(label: str, connections: str, result: dict[str, Any], rate_key: str, ra
 
 
 def render_table(document: dict[str, Any]) -> str:
-    """The README's region, from the committed summary document."""
+    """The region of docs/payment-api.md, from the committed summary document."""
     settings, machine = document["settings"], document["machine"]
     lines = [f"Measured by `make bench-api` on {document['started_utc'][:10]} ({machine['cpus']} CPUs, "
              f"{settings['workers']} uvicorn worker(s), pool {settings['pool_max']} per process, "

@@ -6,7 +6,8 @@ pay), the two modes are interleaved so that load on the machine hits both alike,
 mode is discarded. Also records the peak memory of each run (max RSS over its process tree, i.e. Python or
 the Node kernel, from ``wait4``), the unit suite's wall time, and passes through the sandbox phase timings
 another helper writes (``--sandbox-phases FILE``). Everything goes to ``docs/measurements.json``, which is
-committed, and the README's table is rewritten from it (``render_table``); a unit test keeps the two equal.
+committed, and the table of docs/developing.md ("Fast feedback") is rewritten from it (``render_table``); a unit
+test keeps the two equal.
 
 It is a benchmark, not a test: slow numbers never fail it. It exits 1 only when a synth run itself fails
 (then there is nothing to measure), and says so.
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+GUIDE = "docs/developing.md"  # its "Fast feedback" section shows the table
 MODES = {"fast": "1", "plain": "0"}
 MEASUREMENTS = ROOT / "docs" / "measurements.json"
 SYNTH_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
@@ -172,7 +174,7 @@ def versions() -> dict[str, str | None]:
 
 
 def render_table(document: dict[str, Any]) -> str:
-    """The README's table, from a measurements document."""
+    """The guide's table, from a measurements document."""
     synth, unit = document["synth"], document.get("unit_suite") or {}
     fast, plain = synth["fast"], synth["plain"]
     date = document["started_utc"][:10]
@@ -191,9 +193,9 @@ def render_table(document: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def update_readme(document: dict[str, Any]) -> None:
-    """Replace the README's table (between its bench markers) with the one for ``document``."""
-    readme = ROOT / "README.md"
+def update_guide(document: dict[str, Any]) -> None:
+    """Replace the guide's table (between its bench markers) with the one for ``document``."""
+    readme = ROOT / GUIDE
     text = readme.read_text(encoding="utf-8")
     head, rest = text.split("<!-- bench:begin -->\n", 1)
     _old, tail = rest.split("\n<!-- bench:end -->", 1)
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if args.out == MEASUREMENTS and not failed:
-        update_readme(document)
+        update_guide(document)
 
     print(f"\nsynth fast : median {fast['median_s']} s (runs {fast['runs_s']}), peak {fast['peak_rss_mb']} MB")
     print(f"synth plain: median {plain['median_s']} s (runs {plain['runs_s']}), peak {plain['peak_rss_mb']} MB")

@@ -5,7 +5,7 @@
 Counts what the stack creates (NAT gateways, load balancer, instances and volumes at the desired
 capacity, the database class, Multi-AZ and storage, KMS keys, WAF rules) and prices the always-on part:
 what an idle stack costs before any traffic. Traffic-driven charges (LCUs, NAT and WAF per GB/request,
-log ingestion) are listed with their unit price instead of guessed. The README's table is this output.
+log ingestion) are listed with their unit price instead of guessed. The table of docs/deploying.md is this output.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def estimate(stack: Mapping[str, Any], prices: Mapping[str, Any]) -> list[Line]:
 
 
 def render(lines: list[Line], prices: Mapping[str, Any]) -> str:
-    """The Markdown the README carries (between its cost markers)."""
+    """The Markdown docs/deploying.md carries (between its cost markers)."""
     unit = {name: float(entry["usd"]) for name, entry in prices["prices"].items()}
     hours = float(prices["hours_per_month"])
     rows = ["| always-on item | quantity | USD / month |", "|---|---|---:|"]

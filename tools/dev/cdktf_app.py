@@ -32,7 +32,7 @@ REFUSED = {
     "watch": "make deploy ENVIRONMENT=<name>",
     "diff": "make plan ENVIRONMENT=<name>",
     "plan": "make plan ENVIRONMENT=<name>",
-    "destroy": "the destroy steps of the README's deploy guide",
+    "destroy": "the destroy steps of docs/operating.md",
 }
 
 Process = tuple[int, list[str]]  # (parent pid, argv)
@@ -97,7 +97,7 @@ def refusal(command: str) -> str:
     instead = REFUSED[command]
     if instead.startswith("make "):
         instead = (f"`{instead}` (it reads environments/<name>.env and environments/<name>.tfvars; see the "
-                   "README's deploy guide)")
+                   "deploy guide, docs/deploying.md)")
     return (f"`cdktf {command}` is not a supported path for this project: use {instead} instead.\n"
             "make deploy runs the account preflight, keeps the plan in plans/, asks before applying, writes the "
             "outputs, uploads the frontend and verifies the deployment; cdktf would do none of that and would wait "

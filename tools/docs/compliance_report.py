@@ -46,7 +46,7 @@ from tools.release.build_artifact import unverified_production_pointer  # noqa: 
 
 OUTPUT = ROOT / "docs" / "compliance.md"
 REPORT_DIR = ROOT / ".compliance"
-# What the report describes: a production stack as the README's deploy example configures it. Example values
+# What the report describes: a production stack as the deploy guide's example configures it. Example values
 # only where AWS would need real ones (bucket, domain, certificate); they change no resource's controls.
 REPORT_CONFIGURATION = {
     "ENVIRONMENT_TYPE": "production", "ENVIRONMENT_SUFFIX": "prod", "AWS_REGION": "us-east-1",

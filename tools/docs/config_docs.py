@@ -1,6 +1,6 @@
 """The configuration documents, generated from ``lib/tunables.py`` (``make docs``, checked by ``make docs-check``).
 
-The README's two configuration tables and ``environments/example.tfvars`` used to repeat every default and
+The two configuration tables of docs/deploying.md and ``environments/example.tfvars`` used to repeat every default and
 range by hand; now they are rendered from the registry the code reads, so they change when it changes.
 Every function takes the registry as an argument, so a test can render a modified one; ``tools/docs/generate.py``
 places the results (this module does not import it, so the two stay free of an import cycle).
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from lib.config import PCI_MIN_LOG_RETENTION_DAYS
 from lib.tunables import BOOLEAN, TUNABLES, Tunable
 
-README = "README.md"
+GUIDE = "docs/deploying.md"  # the operator reads the settings where deploying is explained
 EXAMPLE_TFVARS = "environments/example.tfvars"
 # A closed list longer than this is shown by its ends (CloudWatch's retention values are 22).
 LISTED_VALUES = 6
@@ -59,7 +59,7 @@ def allowed_text(tunable: Tunable) -> str:
 
 
 def env_default_text(tunable: Tunable) -> str:
-    """The environment variable's default as the README shows it."""
+    """The environment variable's default as the guide shows it."""
     if tunable.default_doc is not None:
         return tunable.default_doc
     return "unset" if tunable.default is None else _code(tunable.default)
@@ -74,7 +74,7 @@ def terraform_default_text(tunable: Tunable) -> str:
 
 
 def env_table(tunables: Sequence[Tunable] = TUNABLES) -> str:
-    """The README's table of environment variables."""
+    """The guide's table of environment variables."""
     rows = ["| variable | default | allowed | meaning | PCI DSS |", "|---|---|---|---|---|"]
     for tunable in tunables:
         if tunable.env is None:
@@ -90,7 +90,7 @@ def env_table(tunables: Sequence[Tunable] = TUNABLES) -> str:
 
 
 def terraform_table(tunables: Sequence[Tunable] = TUNABLES) -> str:
-    """The README's table of Terraform input variables."""
+    """The guide's table of Terraform input variables."""
     rows = ["| variable | type | default | allowed | meaning | PCI DSS |", "|---|---|---|---|---|---|"]
     for tunable in _required_first(tunables):
         cells = (f"`{tunable.terraform}`", tunable.terraform_type, terraform_default_text(tunable),
@@ -134,7 +134,7 @@ def example_tfvars(tunables: Sequence[Tunable] = TUNABLES) -> str:
 
 
 def quota_line(tunables: Sequence[Tunable] = TUNABLES) -> str:
-    """The README's vCPU quota at the default sizes (the project keeps no vCPU table, so it stays a multiple)."""
+    """The guide's vCPU quota at the default sizes (the project keeps no vCPU table, so it stays a multiple)."""
     by_terraform = {t.terraform: t for t in tunables if t.terraform}
     most, instance_type = by_terraform["asg_max_size"].default, by_terraform["instance_type"].default
     return (f"With the defaults (`asg_max_size` = {most}, `instance_type` = `{instance_type}`) that is {2 * most} "
@@ -143,5 +143,5 @@ def quota_line(tunables: Sequence[Tunable] = TUNABLES) -> str:
 
 def configuration_documents(tunables: Sequence[Tunable] = TUNABLES) -> list[tuple[str, str, str | None]]:
     """Every document rendered from the registry: ``(path, content, region or None for the whole file)``."""
-    return [(README, env_table(tunables), "config-env"), (README, terraform_table(tunables), "config-tfvars"),
-            (README, quota_line(tunables), "config-quota"), (EXAMPLE_TFVARS, example_tfvars(tunables), None)]
+    return [(GUIDE, env_table(tunables), "config-env"), (GUIDE, terraform_table(tunables), "config-tfvars"),
+            (GUIDE, quota_line(tunables), "config-quota"), (EXAMPLE_TFVARS, example_tfvars(tunables), None)]

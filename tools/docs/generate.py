@@ -34,10 +34,10 @@ Generator = Callable[[], Iterable[Part]]
 
 
 def make_help() -> Iterable[Part]:
-    """The README's copy of `make`'s grouped target list."""
+    """The getting-started guide's copy of `make`'s grouped target list."""
     from tools.docs.make_help import help_text  # pylint: disable=import-outside-toplevel
 
-    yield Part("README.md", f"```text\n{help_text(ROOT / 'Makefile')}\n```", region="make-help")
+    yield Part("docs/getting-started.md", f"```text\n{help_text(ROOT / 'Makefile')}\n```", region="make-help")
 
 
 def architecture_diagram() -> Iterable[Part]:
@@ -50,7 +50,7 @@ def architecture_diagram() -> Iterable[Part]:
 
 
 def configuration() -> Iterable[Part]:
-    """The README's configuration tables and environments/example.tfvars, from lib/tunables.py."""
+    """docs/deploying.md's configuration tables and environments/example.tfvars, from lib/tunables.py."""
     from tools.docs.config_docs import configuration_documents  # pylint: disable=import-outside-toplevel
 
     for path, content, region in configuration_documents():
@@ -58,14 +58,14 @@ def configuration() -> Iterable[Part]:
 
 
 def api_benchmark() -> Iterable[Part]:
-    """The README's payment API benchmark table, from the committed docs/api_measurements.json (`make bench-api`)."""
+    """docs/payment-api.md's benchmark table, from the committed docs/api_measurements.json (`make bench-api`)."""
     import json  # pylint: disable=import-outside-toplevel
 
-    from tools.bench.api_results import render_table  # pylint: disable=import-outside-toplevel
+    from tools.bench.api_results import GUIDE, render_table  # pylint: disable=import-outside-toplevel
 
     path = ROOT / "docs" / "api_measurements.json"
     if path.is_file():
-        yield Part("README.md", render_table(json.loads(path.read_text(encoding="utf-8"))), region="api-bench")
+        yield Part(GUIDE, render_table(json.loads(path.read_text(encoding="utf-8"))), region="api-bench")
 
 
 def _generators() -> tuple[Generator, ...]:

@@ -23,7 +23,7 @@ def help_text(makefile: Path) -> str:
         if match and match.group(1) != "help":
             entries.setdefault(match.group(2) or "other", []).append((match.group(1), match.group(3).strip()))
     width = max(len(target) for items in entries.values() for target, _ in items)
-    lines = ["Payment platform: make <target>   (README.md explains each)"]
+    lines = ["Payment platform: make <target>   (docs/getting-started.md explains each)"]
     for group, title in (*GROUPS, ("other", "other")):
         if entries.get(group):
             lines.append(f"\n{group} ({title}):")

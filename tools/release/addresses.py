@@ -124,7 +124,8 @@ def _fix(address: str, path: str, candidates: list[str], current: Mapping[str, s
         lines.append(f"  The new address is probably {new} (construct {current[new]}), the only {rtype} added.")
     elif candidates:
         lines.append(f"  {rtype} added: {', '.join(candidates)}.")
-    lines.append("  If the resource is meant to go, that is a release decision: see README \"Upgrade safety\".")
+    lines.append("  If the resource is meant to go, that is a release decision: see docs/deploying.md, "
+                 "\"Upgrade safety\".")
     return "\n".join(lines)
 
 

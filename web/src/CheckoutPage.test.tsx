@@ -178,7 +178,7 @@ describe("CheckoutPage", () => {
     const { user, calls } = setup([() => json(201, payment())]);
     await fillCard(user, "4111 1111 1111 1111");
     await user.click(pay());
-    expect(screen.getByText("This simulated tokenizer accepts only the test cards (see README).")).toBeTruthy();
+    expect(screen.getByText("This simulated tokenizer accepts only the test cards (see docs/checkout.md).")).toBeTruthy();
     expect(calls).toHaveLength(0);
   });
 

@@ -48,7 +48,7 @@ export function cvcError(cvc: string): string | null {
 export function cardNumberError(cardNumber: string): string | null {
   const digits = digitsOf(cardNumber);
   if (!luhnValid(digits)) return "Enter a valid card number.";
-  if (!(digits in TEST_CARDS)) return "This simulated tokenizer accepts only the test cards (see README).";
+  if (!(digits in TEST_CARDS)) return "This simulated tokenizer accepts only the test cards (see docs/checkout.md).";
   return null;
 }
 

@@ -8,7 +8,16 @@ import pytest
 
 from tests.conftest import ROOT
 from tools.bench.api import PGBENCH_POST, POST_LUA
-from tools.bench.api_results import WRK_MARKER, goals, parse_pgbench_log, parse_wrk, percentile, ratios, render_table
+from tools.bench.api_results import (
+    GUIDE,
+    WRK_MARKER,
+    goals,
+    parse_pgbench_log,
+    parse_wrk,
+    percentile,
+    ratios,
+    render_table,
+)
 
 
 def _wrk_output(requests: int, duration_us: int, p50_us: int, p99_us: int, status: int = 0) -> str:
@@ -82,12 +91,12 @@ def test_lua_and_pgbench_scripts_make_every_key_unique() -> None:
     assert "random()" in PGBENCH_POST and "\\gset" in PGBENCH_POST
 
 
-def test_readme_region_is_the_committed_measurements() -> None:
+def test_the_guide_region_is_the_committed_measurements() -> None:
     path = ROOT / "docs" / "api_measurements.json"
     if not path.is_file():
         pytest.skip("no committed payment API measurements yet")
     document = json.loads(path.read_text(encoding="utf-8"))
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / GUIDE).read_text(encoding="utf-8")
     block = readme.split("<!-- api-bench:begin -->\n", 1)[1].split("\n<!-- api-bench:end -->", 1)[0]
     assert block == render_table(document)
     assert document["started_utc"] and document["machine"]["cpus"] and document["settings"]["workers"]

@@ -1,4 +1,4 @@
-"""The README's cost table is what ``tools/deploy/cost_estimate.py`` computes for the stack, from priced data."""
+"""docs/deploying.md's cost table is what ``tools/deploy/cost_estimate.py`` computes for the stack, from priced data."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_the_estimate_counts_what_the_stack_creates(synth_json: dict[str, Any]) 
     assert lines["EC2 t3.medium at desired capacity"].monthly_usd == 2 * 730 * unit["ec2_t3_medium_hour"]["usd"]
 
 
-def test_readme_shows_the_current_estimate(synth_json: dict[str, Any]) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("<!-- cost:begin -->\n", 1)[1].split("\n<!-- cost:end -->", 1)[0]
-    assert block == render(estimate(synth_json, PRICES), PRICES), "README cost table is stale: run `make cost`"
+def test_the_deploy_guide_shows_the_current_estimate(synth_json: dict[str, Any]) -> None:
+    guide = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    block = guide.split("<!-- cost:begin -->\n", 1)[1].split("\n<!-- cost:end -->", 1)[0]
+    assert block == render(estimate(synth_json, PRICES), PRICES), "docs/deploying.md: cost table stale, run `make cost`"

@@ -1,7 +1,7 @@
 """``payment-api`` (or ``python -m payment_api``): serve, migrate, purge-idempotency-keys, create-operator-key,
 provision-roles (the instance boot step, as root, with the RDS master credential: ``payment_api.provision``).
 
-Every command reads the environment of README "Payment API"; a configuration the service may not run with
+Every command reads the environment of docs/payment-api.md; a configuration the service may not run with
 (e.g. production without ``PAYMENT_PROCESSOR``) exits with status 2 and the reason, before anything starts.
 """
 

@@ -1,4 +1,4 @@
-"""Settings from the environment (README "Payment API" lists every variable).
+"""Settings from the environment (docs/payment-api.md lists every variable).
 
 Production is strict: the processor must be named (no simulator by accident), TLS must be ``verify-full`` and the
 test-only crash hook is refused.
