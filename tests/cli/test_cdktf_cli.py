@@ -26,8 +26,7 @@ LIVE_STATE = '{"version": 4, "serial": 7, "resources": ["a live database"]}\n'
 
 def _cdktf(*args: str, outdir: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("TERRAFORM_STATE_BUCKET", "ENVIRONMENT_TYPE")}
-    env.update({"ENVIRONMENT_SUFFIX": SUFFIX, "CI": "1", "CHECKPOINT_DISABLE": "1", "DISABLE_VERSION_CHECK": "1",
-                "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    env.update({"ENVIRONMENT_SUFFIX": SUFFIX, "CI": "1", "CHECKPOINT_DISABLE": "1", "DISABLE_VERSION_CHECK": "1"})
     return subprocess.run(["npx", "--no-install", "cdktf", *args, "--output", str(outdir)], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False, timeout=timeout, stdin=subprocess.DEVNULL)
 
