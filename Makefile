@@ -41,7 +41,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate deploy plan verify-deployment lint unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate deploy plan verify-deployment lint check unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/make_help.py Makefile
@@ -107,6 +107,11 @@ lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + im
 	$(PY) -m tools.function_length lib preflight services tap.py
 	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
 	$(PY) -m mypy
+
+# The fast lane while working (tools/check.py): what changed since the merge base with BASE (default: the upstream
+# branch), staged, unstaged and untracked files included; make lint and make test stay the full gates.
+check: $(STAMP) $(ARTIFACT)  ## [develop] fast lane: ruff (check + format), mypy and the unit tests of what changed since BASE (default: upstream)
+	$(PY) -m tools.check $(if $(BASE),--base "$(BASE)")
 
 # node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
 # (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).
