@@ -13,8 +13,8 @@ What runs on them, in order, every step even after a failure, then a roll-up:
    such as ``tools/prereqs.py`` alone);
 3. ``pytest`` on the unit tests of what changed (``AREAS`` below: ``lib/components/x.py`` -> ``tests/unit/components``,
    ``preflight/`` -> ``tests/unit/preflight``, ``tools/deploy/`` -> ``tests/unit/deploy``...; a changed test runs
-   itself, a changed shared test module its folder; any other Python file the unit tests that name it, as
-   ``tools.prereqs`` or ``tools/prereqs.py``).
+   itself, a changed shared test module its folder; any other Python file, and a module of lib/ outside
+   the components and blocks, the unit tests that name it, as ``tools.prereqs`` or ``tools/prereqs.py``).
 
 ``--plan`` prints what would run and runs nothing. ``make lint`` (pylint, function length, import contracts, every
 file) and ``make test`` stay the full gates: this lane skips pylint, the slow part of ``make lint``, and every suite
@@ -35,15 +35,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = "tests/unit"
 # Which unit-test folders a change under a prefix runs; the first matching prefix wins (most specific first).
-AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("lib/components/", ("tests/unit/components",)),
+# By name: a module there runs the unit tests that name it, and the folders only when none does (tests/unit/stack,
+# the catch-all of lib/, takes about a minute on its own).
+AREAS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("lib/components/", ("tests/unit/components",), False),
     # Blocks are exercised through the components that compose them.
-    ("lib/blocks/", ("tests/unit/blocks", "tests/unit/components")),
-    ("lib/", ("tests/unit/stack",)),
-    ("tap.py", ("tests/unit/stack",)),
-    ("preflight/", ("tests/unit/preflight",)),
-    ("tools/deploy/", ("tests/unit/deploy",)),
-    ("services/payment_api/", ("tests/service/unit",)),
+    ("lib/blocks/", ("tests/unit/blocks", "tests/unit/components"), False),
+    # The stack wires every component: its own tests (test_stack.py's wiring and the synth's safety), not by name.
+    ("lib/tap_stack.py", ("tests/unit/stack",), False),
+    ("tap.py", ("tests/unit/stack",), False),
+    ("lib/", ("tests/unit/stack",), True),
+    ("preflight/", ("tests/unit/preflight",), False),
+    ("tools/deploy/", ("tests/unit/deploy",), False),
+    ("services/payment_api/", ("tests/service/unit",), False),
 )
 # Test code every unit test may use: a change there runs the whole unit suite.
 SHARED_TEST_CODE = ("tests/conftest.py", "tests/__init__.py", "tests/unit/__init__.py")
@@ -82,9 +86,10 @@ def unit_tests_for(path: str, root: Path = ROOT) -> tuple[list[str], bool]:
         if name.startswith("test_") and name.endswith(".py"):
             return [path], True
         return [Path(path).parent.as_posix()], True  # a folder's conftest or shared builders: the folder
-    for prefix, folders in AREAS:
+    for prefix, folders, by_name in AREAS:
         if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
-            return list(folders), True
+            named = _referring_tests(path, root) if by_name and path.endswith(".py") else []
+            return named or list(folders), True
     if path.endswith(".py"):
         found = _referring_tests(path, root)
         return found, bool(found)

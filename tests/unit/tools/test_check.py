@@ -19,7 +19,8 @@ TREE = {
     "tests/__init__.py": "", "tests/conftest.py": "", "tests/unit/__init__.py": "",
     "tests/unit/components/__init__.py": "", "tests/unit/components/test_compute.py": "",
     "tests/unit/blocks/__init__.py": "", "tests/unit/blocks/test_kms.py": "",
-    "tests/unit/stack/__init__.py": "", "tests/unit/stack/test_config.py": "",
+    "lib/naming.py": "", "tests/unit/stack/__init__.py": "",
+    "tests/unit/stack/test_config.py": "from lib.config import StackConfig\n",
     "tests/unit/preflight/__init__.py": "", "tests/unit/preflight/builders.py": "",
     "tests/unit/preflight/test_rules_security.py": "",
     "tests/unit/deploy/__init__.py": "", "tests/unit/deploy/test_runner.py": "",
@@ -42,8 +43,10 @@ def fixture_tree(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("changed", "expected"), [
     ("lib/components/compute.py", ["tests/unit/components"]),
     ("lib/blocks/kms.py", ["tests/unit/blocks", "tests/unit/components"]),  # blocks run through the components
-    ("lib/config.py", ["tests/unit/stack"]),
+    ("lib/config.py", ["tests/unit/stack/test_config.py"]),  # lib/ outside components and blocks: by name
+    ("lib/naming.py", ["tests/unit/stack"]),  # ... or the stack's folder when no test names it
     ("tap.py", ["tests/unit/stack"]),
+    ("lib/tap_stack.py", ["tests/unit/stack"]),
     ("preflight/rules_security.py", ["tests/unit/preflight"]),
     ("tools/deploy/runner.py", ["tests/unit/deploy"]),
     ("services/payment_api/src/payment_api/app.py", ["tests/service/unit"]),
@@ -75,11 +78,11 @@ def test_the_plan_merges_targets_and_names_what_no_test_covers(tree: Path) -> No
 
 def test_every_folder_the_areas_name_exists_in_the_repository() -> None:
     """A test folder renamed without updating AREAS would silently run nothing for that area."""
-    named = {folder for _, folders in AREAS for folder in folders}
+    named = {folder for _, folders, _ in AREAS for folder in folders}
     assert named and all((ROOT / folder).is_dir() for folder in named), sorted(f for f in named
                                                                              if not (ROOT / f).is_dir())
     assert all((ROOT / path).is_file() for path in SHARED_TEST_CODE)
-    assert all((ROOT / prefix).exists() for prefix, _ in AREAS)
+    assert all((ROOT / prefix).exists() for prefix, _, _ in AREAS)
 
 
 def _git(repo: Path, *args: str) -> None:
