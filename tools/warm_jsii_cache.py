@@ -8,7 +8,8 @@ written by a background worker of the kernel *after* the first load; a ``python 
 (and re-starting the worker) until some process happens to live long enough. This tool is that process:
 it loads the three assemblies (constructs, cdktf, provider-aws) once and waits until the index exists.
 
-Run it once after installing the requirements (the Makefile's set-up does):
+The kernel runs on the project's Node (``lib/runtime/node.py``), as every synth does: ``npm ci`` must have run.
+Run it once after installing the requirements and ``npm ci`` (the Makefile's set-up does):
 ``.venv/bin/python tools/warm_jsii_cache.py``. Idempotent: with a warm cache it returns in ~1 s.
 It exits 1 with a message if the index does not appear in time or the fast-bindings hook did not report
 the package (a jsii upgrade changed what lib/runtime/fast_bindings.py relies on), 0 otherwise.
@@ -65,9 +66,13 @@ def warm(timeout: float) -> dict[str, object]:
         os.environ["TAP_FAST_BINDINGS"] = "1"
         os.environ["TAP_FAST_BINDINGS_REPORT"] = str(report)
         from lib.runtime import fast_bindings
+        from lib.runtime.node import ProjectNodeError
 
         started = time.perf_counter()
-        fast_bindings.enable()
+        try:
+            fast_bindings.enable()  # on the project's Node (lib/runtime/node.py), as every synth
+        except ProjectNodeError as err:
+            raise WarmUpError(str(err)) from err
         importlib.import_module(f"{fast_bindings.PACKAGE}._jsii")
         loaded = time.perf_counter() - started
         package_dir, cached = _provider_package_dir(report)

@@ -29,7 +29,8 @@ its submodules (checked statement by statement), the ``_jsii`` loader must be wh
 have the internals used in 2. and 3., and no jsii module may have been imported yet (the kernel would
 already be running without the hook). The Node hook refuses an entry point with any unexpected line and
 fails the import with its own message. ``TAP_FAST_BINDINGS=0`` switches everything off (plain imports,
-normal exit). Verified with cdktf 0.21.0, cdktf-cdktf-provider-aws 20.1.0, jsii 1.142.0, Node 20.
+normal exit) but the choice of Node and its options (``lib/runtime/node.py``). Verified with cdktf 0.21.0,
+cdktf-cdktf-provider-aws 20.1.0, jsii 1.142.0, Node 22.23.5.
 
 ``fast_exit()`` is for the CLI only: after the synth output is written it runs the ``atexit`` handlers
 (which stop the jsii kernel and flush logging) and then ends the process without the interpreter's
@@ -52,11 +53,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from lib.runtime.node import KERNEL_NODE_OPTIONS, use_project_node
+
 PACKAGE = "cdktf_cdktf_provider_aws"
 ENV_SWITCH = "TAP_FAST_BINDINGS"
 ENV_REPORT = "TAP_FAST_BINDINGS_REPORT"
 HOOK_PATH = Path(__file__).resolve().with_name("fast_bindings_hook.js")
-VERIFIED_WITH = "cdktf 0.21.0, cdktf-cdktf-provider-aws 20.1.0, jsii 1.142.0, Node 20"
+VERIFIED_WITH = "cdktf 0.21.0, cdktf-cdktf-provider-aws 20.1.0, jsii 1.142.0, Node 22.23.5"
 
 _TRUE = frozenset({"1", "true"})
 _FALSE = frozenset({"0", "false"})
@@ -129,9 +132,19 @@ def enable() -> None:
 
     Call it before anything imports ``cdktf``, ``constructs`` or ``cdktf_cdktf_provider_aws``.
     Raises ``FastBindingsError`` when an assumption does not hold; nothing is changed in that case.
+
+    First, in every mode (``TAP_FAST_BINDINGS=0`` too), it points jsii at the project's Node
+    (``lib.runtime.node.use_project_node``: ``JSII_NODE``), raising ``ProjectNodeError`` when that is missing,
+    and has the kernel started with ``lib.runtime.node.KERNEL_NODE_OPTIONS``: every path that imports cdktf
+    comes through here.
     """
+    use_project_node()
     with _State.lock:
-        if _State.enabled or not requested():
+        if _State.enabled:
+            return
+        if not requested():
+            start_owner, start = _jsii_process_start()
+            start_owner.start = _start_with_options(start, KERNEL_NODE_OPTIONS)
             return
         _check_not_started()
         layout = inspect_package()
@@ -143,7 +156,7 @@ def enable() -> None:
             raise FastBindingsError(f"the Node hook path {HOOK_PATH} cannot be quoted in NODE_OPTIONS")
 
         fqn_map.update(submodule_fqn_map(layout))
-        start_owner.start = _start_with_hook(start)
+        start_owner.start = _start_with_options(start, (*KERNEL_NODE_OPTIONS, f'--require "{HOOK_PATH}"'))
         sys.modules[PACKAGE] = _stand_in_module(layout)
         _State.enabled = True
 
@@ -333,11 +346,11 @@ def _stand_in_module(layout: PackageLayout) -> types.ModuleType:
     return module
 
 
-def _start_with_hook(start: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap jsii's kernel start so that only the kernel's ``node`` sees ``--require <hook>``."""
+def _start_with_options(start: Callable[..., Any], options: tuple[str, ...]) -> Callable[..., Any]:
+    """Wrap jsii's kernel start so that only the kernel's ``node`` sees ``options`` (``--require <hook>``...)."""
     if getattr(start, _MARKER, False):
         return start
-    option = f'--require "{HOOK_PATH}"'
+    option = " ".join(options)
 
     def start_with_hook(self: Any, *args: Any, **kwargs: Any) -> Any:
         saved = os.environ.get("NODE_OPTIONS")

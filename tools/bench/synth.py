@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GUIDE = "docs/developing.md"  # its "Fast feedback" section shows the table
 MODES = {"fast": "1", "plain": "0"}
 MEASUREMENTS = ROOT / "docs" / "measurements.json"
-SYNTH_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
+SYNTH_ENV = {"CHECKPOINT_DISABLE": "1"}
 
 
 @dataclass
@@ -166,9 +165,11 @@ def versions() -> dict[str, str | None]:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             found[dist] = None
-    node = shutil.which("node")
-    found["node"] = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip() \
-        if node else None
+    sys.path.insert(0, str(ROOT))  # run as a script: tools/ is on sys.path, the project root is not
+    from lib.runtime.node import project_node  # pylint: disable=import-outside-toplevel  # after the path line
+
+    node = project_node()  # the Node every synth's jsii kernel runs on (lib/runtime/node.py)
+    found["node"] = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
     found["python"] = platform.python_version()
     return found
 

@@ -6,7 +6,7 @@ checked stack, printing each step and its time.
 
 Steps (``plan`` stops after ``plan``):
 
-prerequisites  python, node, npm and terraform at their minimum versions (``tools/prereqs.py``)
+prerequisites  python, npm and terraform at their minimum versions (``tools/prereqs.py``)
 environment    ``environments/<name>.env`` and ``.tfvars`` merged with the caller's environment; a value given
                twice, differently, stops here (``tools/deploy/environment.py``)
 artifact       the payment API archive of the kind the target needs: production (the RDS CA bundle, verified
@@ -119,13 +119,13 @@ class Report:
 
 # ------------------------------------------------------------------------------------------------ the steps
 def prerequisites() -> str:
-    """python, node, npm and terraform present and recent enough."""
+    """python, npm and terraform present and recent enough, on a platform the project's Node installs on."""
     from tools.prereqs import problems  # pylint: disable=import-outside-toplevel
 
     found = problems()
     if found:
         raise DeployError("; ".join(found))
-    return "python, node, npm, terraform"
+    return "python, npm, terraform"
 
 
 def tool_env(environment: Environment) -> dict[str, str]:

@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from lib.blocks.web_headers import RUNTIME_CONFIG_CACHE_CONTROL, response_headers, runtime_config
+from lib.runtime.node import project_node
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres, free_port
 from tools.dev.local_api.process import ServiceProcess, run_cli
 from tools.release.deploy_frontend import DeployError, cache_control, content_type, ensure_build
@@ -203,7 +204,9 @@ def _start_api(database: LocalPostgres, web_origin: str) -> ServiceProcess:
 
 def _run_vitest(env: dict[str, str], timeout: float) -> int:
     """The browser tests in their own session, so that a timeout or Ctrl-C ends vitest and its chromium."""
-    command = [str(WEB / "node_modules" / ".bin" / "vitest"), "run", "--config", "vitest.e2e.config.ts"]
+    # On the project's Node (lib/runtime/node.py), also outside make: vitest's workers run on the same binary.
+    command = [str(project_node()), str(WEB / "node_modules" / ".bin" / "vitest"), "run", "--config",
+               "vitest.e2e.config.ts"]
     process = subprocess.Popen(command, cwd=WEB, env={**os.environ, **env},  # pylint: disable=consider-using-with
                                start_new_session=True)
     try:

@@ -370,7 +370,7 @@ def synthesize_report_stack() -> Path:
     could change the stack; return its ``cdk.tf.json``."""
     from lib.config import StackConfig  # pylint: disable=import-outside-toplevel  # no cdktf import
 
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION",
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JSII_NODE",
             "TAP_FAST_BINDINGS", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if k in keep}
     outdir = REPORT_DIR / "cdktf.out"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.blocks.iam import key_policy
+from lib.runtime.node import project_node
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "docs" / "deployer-policy.json"
@@ -383,7 +384,7 @@ def evaluate(checks: Sequence[Check], policy: dict[str, Any], account: str) -> l
         "identityPolicies": [{"name": "deployer", "policy": policy}],
         "resourcePolicy": stack_key_policy if ":kms:" in check.resource and ":key/" in check.resource else None,
     } for index, check in enumerate(checks)]
-    result = subprocess.run(["node", str(SIMULATE)], input=json.dumps({"requests": requests}), cwd=ROOT,
+    result = subprocess.run([str(project_node()), str(SIMULATE)], input=json.dumps({"requests": requests}), cwd=ROOT,
                             capture_output=True, text=True, check=False, timeout=300)
     if result.returncode != 0:
         raise RuntimeError(f"iam-simulate failed ({result.returncode}): {result.stderr.strip()[-2000:]} "

@@ -308,7 +308,6 @@ def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: st
         "API_DOMAIN": SANDBOX_DOMAIN,
         # The zone the runner made for that name (tools/sandbox/hosted_zone.py): the stack puts its alias record there.
         "HOSTED_ZONE_ID": hosted_zone_id,
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CHECKPOINT_DISABLE": "1",
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",

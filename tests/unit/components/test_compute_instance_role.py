@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from lib.runtime.node import project_node
 from preflight.rules_security import ACTIONS_WITHOUT_RESOURCE_TYPES
 from tests.unit.helpers import by_path
 
@@ -98,8 +99,8 @@ def _instance_role_policies(synth_json: dict[str, Any]) -> tuple[str, list[dict[
 def _evaluate(requests: list[dict[str, Any]]) -> dict[str, str]:
     """``{request name: decision}`` from one run of tools/iam_simulate/simulate.mjs."""
     assert IAM_SIMULATE.is_dir(), "node_modules lacks @cloud-copilot/iam-simulate: run `make setup` (npm ci)"
-    completed = subprocess.run(["node", str(SIMULATE)], input=json.dumps({"requests": requests}), text=True,
-                               capture_output=True, check=False, timeout=120, cwd=ROOT)
+    completed = subprocess.run([str(project_node()), str(SIMULATE)], input=json.dumps({"requests": requests}),
+                               text=True, capture_output=True, check=False, timeout=120, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr
     results = json.loads(completed.stdout)["results"]
     invalid = {r["name"]: r["errors"] for r in results if r["decision"] == "Error"}

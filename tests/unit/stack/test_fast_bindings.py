@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,9 +21,10 @@ import pytest
 
 from lib.runtime import fast_bindings
 from lib.runtime.fast_bindings import FastBindingsError, camel_case, check_root_init, inspect_package
+from lib.runtime.node import project_node
 
 ROOT = Path(__file__).resolve().parents[3]
-JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
+JSII_ENV = {"CHECKPOINT_DISABLE": "1"}
 SYNTH_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
 
 
@@ -95,7 +95,7 @@ def test_submodule_names_map_to_their_jsii_namespaces() -> None:
 
 
 # ------------------------------------------------------------------------------------------ the Node hook
-NODE = shutil.which("node")
+NODE = str(project_node())  # the Node jsii runs on (lib/runtime/node.py)
 
 
 def write_fake_provider(tmp_path: Path, extra_line: str = "") -> Path:
@@ -118,24 +118,20 @@ def write_fake_provider(tmp_path: Path, extra_line: str = "") -> Path:
     return lib / "index.js"
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_node_hook_loads_submodules_only_on_access(tmp_path: Path) -> None:
     entry = write_fake_provider(tmp_path)
     script = (f"const p = require({json.dumps(str(entry))}); "
               "console.log(Object.keys(p).join(',')); "
               "try { p.eagerTrap; } catch (e) { console.log('on access: ' + e.message); }")
-    assert NODE is not None  # the skipif above
     result = subprocess.run([NODE, "--require", str(fast_bindings.HOOK_PATH), "-e", script],
                             capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["eagerTrap", "on access: submodule loaded eagerly"]
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_node_hook_refuses_a_changed_entry_point(tmp_path: Path) -> None:
     entry = write_fake_provider(tmp_path, extra_line='__exportStar(require("./more"), exports);')
     script = f"require({json.dumps(str(entry))})"
-    assert NODE is not None  # the skipif above
     result = subprocess.run([NODE, "--require", str(fast_bindings.HOOK_PATH), "-e", script],
                             capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode != 0

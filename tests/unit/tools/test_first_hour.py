@@ -1,4 +1,4 @@
-"""What a newcomer meets first: `make` alone, a missing tool, a synth without Node."""
+"""What a newcomer meets first: `make` alone, a missing tool, a synth without the project's Node."""
 
 from __future__ import annotations
 
@@ -37,14 +37,25 @@ def test_a_missing_tool_is_named_in_one_line(tmp_path: Path) -> None:
                             text=True, check=False, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert any(line.startswith("prerequisite missing: node 20.0+ is not on PATH") for line in lines), lines
+    assert any(line.startswith("prerequisite missing: npm 9.0+ is not on PATH") for line in lines), lines
     assert all("Fix:" in line for line in lines) and "Traceback" not in result.stderr
 
 
-def test_synth_without_node_says_so_in_one_line(tmp_path: Path) -> None:
-    env = {**os.environ, "PATH": _bin_without(tmp_path, "node"), "CDKTF_OUTDIR": str(tmp_path / "out")}
+def test_npm_without_a_node_to_run_on_is_named(tmp_path: Path) -> None:
+    """The machine's node only runs npm (the project's Node comes from package-lock.json): npm must run."""
+    env = {**os.environ, "PATH": _bin_without(tmp_path, "node")}
+    result = subprocess.run([sys.executable, "tools/prereqs.py"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, check=False, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("prerequisite broken: npm is on PATH but `npm --version` gives no version")
+
+
+def test_synth_with_a_missing_node_says_so_in_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no-node" / "node"
+    env = {**os.environ, "PATH": _bin_without(tmp_path, "node"), "CDKTF_OUTDIR": str(tmp_path / "out"),
+           "JSII_NODE": str(missing)}
     result = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True,
                             check=False, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.startswith("Configuration error: Node.js is not on PATH")
+    assert result.stderr.startswith(f"Configuration error: JSII_NODE='{missing}' is not an executable")
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
