@@ -109,10 +109,10 @@ lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + im
 	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
 	$(PY) -m mypy
 
-# The fast lane while working (tools/check.py): what changed since the merge base with BASE (default: the upstream
+# The fast lane while working (tools/lint/check.py): what changed since the merge base with BASE (default: the upstream
 # branch), staged, unstaged and untracked files included; make lint and make test stay the full gates.
 check: $(STAMP) $(ARTIFACT)  ## [develop] fast lane: ruff (check + format), mypy and the unit tests of what changed since BASE (default: upstream)
-	$(PY) -m tools.check $(if $(BASE),--base "$(BASE)")
+	$(PY) -m tools.lint.check $(if $(BASE),--base "$(BASE)")
 
 # node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
 # (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).

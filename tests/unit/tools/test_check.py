@@ -1,4 +1,4 @@
-"""tools/check.py (``make check``): which ruff, mypy and unit-test targets a set of changed files maps to."""
+"""tools/lint/check.py (``make check``): which ruff, mypy and unit-test targets a set of changed files maps to."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.check import AREAS, ROOT, SHARED_TEST_CODE, base_commit, changed_files, plan, steps, unit_tests_for
+from tools.lint.check import AREAS, ROOT, SHARED_TEST_CODE, base_commit, changed_files, plan, steps, unit_tests_for
 
 TREE = {
     "lib/__init__.py": "", "lib/config.py": "", "lib/components/__init__.py": "", "lib/components/compute.py": "",

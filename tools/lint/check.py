@@ -1,6 +1,6 @@
 """``make check``: the fast lane while working: ruff, mypy and the unit tests of what changed, not of everything.
 
-    python -m tools.check [--base REF] [--plan]
+    python -m tools.lint.check [--base REF] [--plan]
 
 What changed: the files that differ between the working tree (staged, unstaged and untracked) and the merge base of
 HEAD with ``--base`` (``make check BASE=<ref>``; default: the branch's upstream, such as ``origin/main``, else
@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UNIT = "tests/unit"
 # Which unit-test folders a change under a prefix runs; the first matching prefix wins (most specific first).
 # By name: a module there runs the unit tests that name it, and the folders only when none does (tests/unit/stack,
@@ -141,7 +141,7 @@ def base_commit(base: str | None, root: Path = ROOT) -> str:
         if found.returncode == 0:
             return found.stdout.strip()
         if base:
-            raise SystemExit(f"tools.check: BASE={base!r} is not a git reference this repository knows "
+            raise SystemExit(f"tools.lint.check: BASE={base!r} is not a git reference this repository knows "
                              f"({found.stderr.strip()}). Fix: name a branch, tag or commit, such as origin/main.")
     return _git("rev-parse", "HEAD", root=root).strip()
 
