@@ -107,52 +107,82 @@ class TapStack(TerraformStack):
         keys = EncryptionKeys(self, "encryption", props=EncryptionKeysProps(
             naming=naming, account_id=account_id, region=config.aws_region,
             admin_principal_arn=config.kms_admin_principal_arn, edge_provider=self._edge_provider))
-        network = Networking(self, "networking", props=NetworkingProps(
-            naming=naming, vpc_cidr=config.vpc_cidr, az_count=config.az_count,
-            single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
-            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn,
-            database_port=POSTGRES_PORT))
+        network = self._networking(config, account_id, variables, keys)
         groups = SecurityGroups(self, "security_groups", props=SecurityGroupsProps(
             naming=naming, vpc_id=network.vpc_id, api_port=config.api_port,
             s3_prefix_list_id=network.s3_prefix_list_id, payment_processor_cidrs=config.payment_processor_cidrs))
-        return Foundation(
-            keys=keys,
-            network=network,
-            security_groups=groups,
-            endpoints=PrivateEndpoints(self, "endpoints", props=PrivateEndpointsProps(
-                naming=naming, vpc_id=network.vpc_id, subnet_ids=network.app_subnet_ids,
-                security_group_id=groups.endpoints_security_group_id, region=config.aws_region,
-                account_id=account_id)),
-            log_archive=LogArchive(self, "log_archive", props=LogArchiveProps(
-                naming=naming, account_id=account_id, force_destroy=config.force_destroy_buckets,
-                lock_mode=config.log_lock_mode)),
-            waf=WebApplicationFirewall(self, "waf", props=WafProps(
-                naming=naming, protects="api", logs_key_arn=keys.logs_key_arn,
-                log_retention_days=variables.log_retention_days)),
-            edge_waf=WebApplicationFirewall(self, "cdn_firewall", props=WafProps(
-                naming=naming, protects="cdn", scope="CLOUDFRONT", provider=self._edge_provider,
-                logs_key_arn=keys.edge_logs_key_arn, log_retention_days=variables.log_retention_days)),
-        )
+        endpoints = PrivateEndpoints(self, "endpoints", props=PrivateEndpointsProps(
+            naming=naming, vpc_id=network.vpc_id, subnet_ids=network.app_subnet_ids,
+            security_group_id=groups.endpoints_security_group_id, region=config.aws_region, account_id=account_id))
+        log_archive = LogArchive(self, "log_archive", props=LogArchiveProps(
+            naming=naming, account_id=account_id, force_destroy=config.force_destroy_buckets,
+            lock_mode=config.log_lock_mode))
+        waf, edge_waf = self._firewalls(naming, keys, variables)
+        return Foundation(keys=keys, network=network, security_groups=groups, endpoints=endpoints,
+                          log_archive=log_archive, waf=waf, edge_waf=edge_waf)
+
+    def _networking(self, config: StackConfig, account_id: str, variables: StackVariables,
+                    keys: EncryptionKeys) -> Networking:
+        """The VPC, its three tiers of subnets, NAT and the flow logs (encrypted with the logs key)."""
+        return Networking(self, "networking", props=NetworkingProps(
+            naming=Naming.for_config(config), vpc_cidr=config.vpc_cidr, az_count=config.az_count,
+            single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
+            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn,
+            database_port=POSTGRES_PORT))
+
+    def _firewalls(self, naming: Naming, keys: EncryptionKeys,
+                   variables: StackVariables) -> tuple[WebApplicationFirewall, WebApplicationFirewall]:
+        """The regional web ACL in front of the ALB, then the CLOUDFRONT-scope one (us-east-1) for the CDN."""
+        waf = WebApplicationFirewall(self, "waf", props=WafProps(
+            naming=naming, protects="api", logs_key_arn=keys.logs_key_arn,
+            log_retention_days=variables.log_retention_days))
+        edge_waf = WebApplicationFirewall(self, "cdn_firewall", props=WafProps(
+            naming=naming, protects="cdn", scope="CLOUDFRONT", provider=self._edge_provider,
+            logs_key_arn=keys.edge_logs_key_arn, log_retention_days=variables.log_retention_days))
+        return waf, edge_waf
 
     def _tiers(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Tiers:
-        naming, keys, network, groups = Naming.for_config(config), base.keys, base.network, base.security_groups
-        database = Database(self, "database", props=DatabaseProps(
-            naming=naming, engine_version=config.db_engine_version, data_subnet_ids=network.data_subnet_ids,
-            db_security_group_id=groups.db_security_group_id, data_key_arn=keys.data_key_arn,
-            logs_key_arn=keys.logs_key_arn, log_retention_days=variables.log_retention_days, account_id=account_id,
-            sizing=DatabaseSizing(
-                instance_class=variables.db_instance_class, allocated_storage=variables.db_allocated_storage,
-                max_allocated_storage=variables.db_max_allocated_storage,
-                backup_retention_days=variables.db_backup_retention_days),
-            deletion_protection=config.deletion_protection))
+        naming = Naming.for_config(config)
+        database = self._database(config, account_id, variables, base)
         frontend = Frontend(self, "frontend", props=FrontendProps(
             naming=naming, account_id=account_id, access_logs=base.log_archive.destination,
             force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
             certificate_arn=config.frontend_certificate_arn, api_domain=config.api_domain,
             key_admin_principal_arn=config.kms_admin_principal_arn, web_acl_arn=base.edge_waf.web_acl_arn))
         release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
-        compute = Compute(self, "compute", props=ComputeProps(
-            naming=naming, vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids,
+        compute = self._compute(config, account_id, variables, base, database=database, release=release)
+        release.restrict_reads([compute.instance_role_arn, self._deployer_arn])
+        monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
+            naming=naming, region=config.aws_region, account_id=account_id, logs_key_arn=base.keys.logs_key_arn,
+            resources=MonitoredResources(
+                alb_arn_suffix=compute.alb_arn_suffix, target_group_arn_suffix=compute.target_group_arn_suffix,
+                asg_name=compute.asg_name, db_identifier=database.identifier),
+            thresholds=AlarmThresholds(
+                cpu_percent=variables.cpu_alarm_threshold, alb_5xx_rate_percent=variables.alb_5xx_rate_threshold,
+                alarm_email=variables.alarm_email)))
+        return Tiers(database=database, release=release, compute=compute, frontend=frontend, monitoring=monitoring)
+
+    def _database(self, config: StackConfig, account_id: str, variables: StackVariables,
+                  base: Foundation) -> Database:
+        """PostgreSQL in the data subnets, encrypted with the data key, sized by the variables."""
+        keys = base.keys
+        return Database(self, "database", props=DatabaseProps(
+            naming=Naming.for_config(config), engine_version=config.db_engine_version,
+            data_subnet_ids=base.network.data_subnet_ids,
+            db_security_group_id=base.security_groups.db_security_group_id, data_key_arn=keys.data_key_arn,
+            logs_key_arn=keys.logs_key_arn, log_retention_days=variables.log_retention_days, account_id=account_id,
+            sizing=DatabaseSizing(
+                instance_class=variables.db_instance_class, allocated_storage=variables.db_allocated_storage,
+                max_allocated_storage=variables.db_max_allocated_storage,
+                backup_retention_days=variables.db_backup_retention_days),
+            deletion_protection=config.deletion_protection))
+
+    def _compute(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation, *,
+                 database: Database, release: ApiRelease) -> Compute:
+        """The ALB and the API instances, which read the database's secrets and install ``release``."""
+        keys, network, groups = base.keys, base.network, base.security_groups
+        return Compute(self, "compute", props=ComputeProps(
+            naming=Naming.for_config(config), vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids,
             app_subnet_ids=network.app_subnet_ids, alb_security_group_id=groups.alb_security_group_id,
             app_security_group_id=groups.app_security_group_id, api_port=config.api_port,
             certificate_arn=variables.certificate_arn, web_acl_arn=base.waf.web_acl_arn,
@@ -173,16 +203,6 @@ class TapStack(TerraformStack):
                 artifact_sha256=release.sha256, runtime_parameter_name=release.runtime_parameter_name,
                 runtime_parameter_arn=release.runtime_parameter_arn, log_group_name=release.log_group_name,
                 log_group_arn=release.log_group_arn)))
-        release.restrict_reads([compute.instance_role_arn, self._deployer_arn])
-        monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
-            naming=naming, region=config.aws_region, account_id=account_id, logs_key_arn=keys.logs_key_arn,
-            resources=MonitoredResources(
-                alb_arn_suffix=compute.alb_arn_suffix, target_group_arn_suffix=compute.target_group_arn_suffix,
-                asg_name=compute.asg_name, db_identifier=database.identifier),
-            thresholds=AlarmThresholds(
-                cpu_percent=variables.cpu_alarm_threshold, alb_5xx_rate_percent=variables.alb_5xx_rate_threshold,
-                alarm_email=variables.alarm_email)))
-        return Tiers(database=database, release=release, compute=compute, frontend=frontend, monitoring=monitoring)
 
     def _dns(self, config: StackConfig, tiers: Tiers) -> DnsRecords | None:
         """With ``HOSTED_ZONE_ID``: alias records for ``API_DOMAIN`` (the ALB) and ``FRONTEND_DOMAIN`` (CloudFront)."""
@@ -266,9 +286,12 @@ class TapStack(TerraformStack):
 
 def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, str]]:
     """Every identifier a consumer of the stack needs (CI, the sandbox tests, operators): value and description."""
-    keys, network, security_groups = foundation.keys, foundation.network, foundation.security_groups
-    log_archive, waf = foundation.log_archive, foundation.waf
-    database, compute, frontend, monitoring = tiers.database, tiers.compute, tiers.frontend, tiers.monitoring
+    return {**_network_outputs(foundation), **_edge_outputs(foundation, tiers), **_data_outputs(foundation, tiers)}
+
+
+def _network_outputs(foundation: Foundation) -> dict[str, tuple[Any, str]]:
+    """The VPC, its subnets, NAT, flow logs, security groups and interface endpoints."""
+    network, security_groups = foundation.network, foundation.security_groups
     return {
         "vpc_id": (network.vpc_id, "VPC id"),
         "public_subnet_ids": (network.public_subnet_ids, "Public subnets (ALB, NAT), one per AZ"),
@@ -283,6 +306,13 @@ def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "endpoints_security_group_id": (security_groups.endpoints_security_group_id,
                                         "Interface VPC endpoints' security group (HTTPS from the API instances)"),
         "interface_endpoint_ids": (foundation.endpoints.endpoint_ids, "Interface VPC endpoints in the app subnets"),
+    }
+
+
+def _edge_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, str]]:
+    """The ALB, the API instances and both web ACLs."""
+    compute, waf = tiers.compute, foundation.waf
+    return {
         "alb_arn": (compute.alb_arn, "Application Load Balancer ARN"),
         "alb_dns_name": (compute.alb_dns_name, "DNS name to point the API's domain at (CNAME/alias)"),
         "https_listener_arn": (compute.https_listener_arn, "HTTPS listener ARN"),
@@ -295,6 +325,14 @@ def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
                                    "CLOUDFRONT-scope WAF web ACL (us-east-1) protecting the payment page"),
         "cloudfront_waf_log_group_name": (foundation.edge_waf.log_group_name,
                                           "Log group (us-east-1) receiving the CloudFront web ACL's logs"),
+    }
+
+
+def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, str]]:
+    """The database, the frontend, the log and artifact buckets, the API release, the alarm topic and the keys."""
+    keys, log_archive = foundation.keys, foundation.log_archive
+    database, frontend, monitoring = tiers.database, tiers.frontend, tiers.monitoring
+    return {
         "rds_endpoint": (database.endpoint, "PostgreSQL endpoint (host:port)"),
         "rds_identifier": (database.identifier, "RDS instance identifier"),
         "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),

@@ -80,10 +80,11 @@ def _whole_number_between(name: str, low: int, high: int) -> tuple[str, str]:
 
 def _code_rules(config: StackConfig) -> dict[str, tuple[tuple[str, str], ...]]:
     """The validation rules that are not a plain range: patterns, AWS facts, cross-variable and production rules."""
-    retention_values = ", ".join(BY_TERRAFORM["log_retention_days"].allowed)
-    # A production stack repeats its synth-time guardrails here, so a tfvars file cannot bypass them.
-    production = config.environment_type == PRODUCTION
-    email_regex = "can(regex(\"^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$\", var.alarm_email))"
+    return {**_capacity_rules(config), **_storage_and_logging_rules(config)}
+
+
+def _capacity_rules(config: StackConfig) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The certificate's region, the instance and database classes AWS offers, and a consistent Auto Scaling size."""
     return {
         "certificate_arn": (
             (f"can(regex(\"{CERTIFICATE_ARN_PATTERN.format(region=config.aws_region)}\", var.certificate_arn))",
@@ -110,6 +111,16 @@ def _code_rules(config: StackConfig) -> dict[str, tuple[tuple[str, str], ...]]:
              "(facts/ec2_instance_types.json)."),
             (f"!contains({_hcl_list(RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS)}, var.db_instance_class)",
              "db_instance_class must support Performance Insights (medium or larger).")),
+    }
+
+
+def _storage_and_logging_rules(config: StackConfig) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The storage ceiling, the log retention CloudWatch accepts and the alarm address; production guardrails."""
+    retention_values = ", ".join(BY_TERRAFORM["log_retention_days"].allowed)
+    # A production stack repeats its synth-time guardrails here, so a tfvars file cannot bypass them.
+    production = config.environment_type == PRODUCTION
+    email_regex = "can(regex(\"^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$\", var.alarm_email))"
+    return {
         "db_max_allocated_storage": (
             ("var.db_max_allocated_storage == 0 || var.db_max_allocated_storage >= ceil(var.db_allocated_storage * "
              f"{STORAGE_CEILING_FACTOR})",

@@ -34,7 +34,15 @@ def _bucket_refs(view: StackView, bucket: Resource) -> set[str]:
                                "EBS in launch templates, S3 (explicit SSE), log groups and SNS on KMS, SSM as "
                                "SecureString.",
                                pci=("3.5, 3.6, 3.7", "10.2, 10.3, 10.5"))
-def check_encryption(view: StackView) -> Iterator[Finding]:  # pylint: disable=too-many-branches
+def check_encryption(view: StackView) -> Iterator[Finding]:
+    yield from _unencrypted_databases(view)
+    yield from _unencrypted_volumes(view)
+    yield from _unencrypted_buckets(view)
+    yield from _unencrypted_logs_topics_and_parameters(view)
+
+
+def _unencrypted_databases(view: StackView) -> Iterator[Finding]:
+    """RDS instances and clusters without storage encryption, or encrypted with the AWS managed key."""
     for db in view.resources("aws_db_instance") + view.resources("aws_rds_cluster"):
         if truthy(db.get("storage_encrypted")) is not True:
             yield finding("PF-ENCRYPTION-AT-REST", db, f"storage_encrypted is {db.get('storage_encrypted')!r}. "
@@ -44,6 +52,10 @@ def check_encryption(view: StackView) -> Iterator[Finding]:  # pylint: disable=t
             yield finding("PF-ENCRYPTION-AT-REST", db, "storage is encrypted with the AWS managed key (no kms_key_id), "
                                                        "which cannot be restricted or audited per key. Fix: set "
                                                        "kms_key_id to the customer managed data key.")
+
+
+def _unencrypted_volumes(view: StackView) -> Iterator[Finding]:
+    """Launch templates whose EBS volumes are not encrypted (or not mapped at all), and unencrypted EBS volumes."""
     for template in view.resources("aws_launch_template"):
         mappings = template.blocks("block_device_mappings")
         if not mappings:
@@ -59,6 +71,10 @@ def check_encryption(view: StackView) -> Iterator[Finding]:  # pylint: disable=t
     for volume in view.resources("aws_ebs_volume"):
         if truthy(volume.get("encrypted")) is not True:
             yield finding("PF-ENCRYPTION-AT-REST", volume, "EBS volume is not encrypted. Fix: encrypted = true.")
+
+
+def _unencrypted_buckets(view: StackView) -> Iterator[Finding]:
+    """Buckets no server-side encryption configuration (inline or separate resource) applies to."""
     sse_targets: set[str] = set()
     for config in view.resources("aws_s3_bucket_server_side_encryption_configuration"):
         if any(rule_block.get("apply_server_side_encryption_by_default") for rule_block in config.blocks("rule")):
@@ -70,6 +86,10 @@ def check_encryption(view: StackView) -> Iterator[Finding]:  # pylint: disable=t
                           "no aws_s3_bucket_server_side_encryption_configuration references this bucket. Fix: add "
                           "one (aws:kms with a customer key; AES256 only where the writer cannot use KMS, such as "
                           "ALB access logs).")
+
+
+def _unencrypted_logs_topics_and_parameters(view: StackView) -> Iterator[Finding]:
+    """Log groups and SNS topics without a customer key, and SSM parameters that are not SecureString."""
     for group in view.resources("aws_cloudwatch_log_group"):
         if not group.get("kms_key_id"):
             yield finding("PF-ENCRYPTION-AT-REST", group, f"log group {group.get('name')!r} has no kms_key_id. "

@@ -77,6 +77,7 @@ from constructs import Construct
 
 from lib.blocks.access_logs import AccessLogDestination
 from lib.blocks.iam import (
+    Statement,
     decrypt_via_services,
     read_object_statement,
     session_manager_statements,
@@ -360,29 +361,16 @@ class Compute(Construct):
         """Role for the instances: Session Manager, plus reading exactly the DB parameter and secret (PCI DSS 7.2).
 
         No AWS managed policy: AmazonSSMManagedInstanceCore grants ``ssm:GetParameter(s)`` on "*"."""
-        naming, secrets = props.naming, props.secrets
+        naming = props.naming
         role = service_role(self, "instance_role", props=ServiceRoleProps(
             name=naming.name("api-instance", "iam"), service="ec2.amazonaws.com", tags=naming.tags("api-instance-role"),
         ))
         inline_policy(self, "session_manager", role=role, name=naming.name("api-session-manager", "iam"),
                       statements=session_manager_statements(props.region, props.account_id))
         inline_policy(self, "read_db_connection", role=role, name=naming.name("api-read-db-connection", "iam"),
-                      statements=[
-                          {"Sid": "ReadConnectionString", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-                           "Resource": secrets.connection_parameter_arn},
-                          {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-                           "Resource": secrets.db_secret_arn},
-                          decrypt_via_services("DecryptWithDataKey", secrets.data_key_arn, DATA_KEY_VIA_SERVICES,
-                                               props.region),
-                      ])
-        deployment = props.deployment
-        inline_policy(self, "install_api", role=role, name=naming.name("api-install", "iam"), statements=[
-            read_object_statement("ReadArtifact", deployment.artifact_object_arn),
-            decrypt_via_services("DecryptArtifact", secrets.data_key_arn, ("s3",), props.region),
-            {"Sid": "ReadRuntimeSettings", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-             "Resource": deployment.runtime_parameter_arn},
-            write_log_stream_statement("ShipServiceLogs", deployment.log_group_arn),
-        ])
+                      statements=_read_db_connection_statements(props))
+        inline_policy(self, "install_api", role=role, name=naming.name("api-install", "iam"),
+                      statements=_install_api_statements(props))
         self._instance_role = role
         return IamInstanceProfile(self, "instance_profile", name=naming.name("api-instance", "iam"), role=role.name,
                                   tags=naming.tags("api-instance-profile"))
@@ -433,3 +421,27 @@ class Compute(Construct):
     @property
     def https_listener_arn(self) -> str:
         return self._listener.arn
+
+
+def _read_db_connection_statements(props: ComputeProps) -> list[Statement]:
+    """Read exactly the connection-string parameter and the database secret, and decrypt them with the data key."""
+    secrets = props.secrets
+    return [
+        {"Sid": "ReadConnectionString", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+         "Resource": secrets.connection_parameter_arn},
+        {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": secrets.db_secret_arn},
+        decrypt_via_services("DecryptWithDataKey", secrets.data_key_arn, DATA_KEY_VIA_SERVICES, props.region),
+    ]
+
+
+def _install_api_statements(props: ComputeProps) -> list[Statement]:
+    """Install the API at boot: read and decrypt the artifact, read the runtime settings, ship the service logs."""
+    deployment = props.deployment
+    return [
+        read_object_statement("ReadArtifact", deployment.artifact_object_arn),
+        decrypt_via_services("DecryptArtifact", props.secrets.data_key_arn, ("s3",), props.region),
+        {"Sid": "ReadRuntimeSettings", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+         "Resource": deployment.runtime_parameter_arn},
+        write_log_stream_statement("ShipServiceLogs", deployment.log_group_arn),
+    ]

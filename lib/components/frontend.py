@@ -141,12 +141,7 @@ class Frontend(Construct):
                 cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
                 response_headers_policy_id=self._security_headers(naming, api_origin(props.api_domain)).id,
             ),
-            custom_error_response=[
-                CloudfrontDistributionCustomErrorResponse(
-                    error_code=code, response_code=200, response_page_path="/index.html", error_caching_min_ttl=10,
-                )
-                for code in SPA_FALLBACK_STATUS_CODES
-            ],
+            custom_error_response=_spa_fallback_responses(),
             logging_config=CloudfrontDistributionLoggingConfig(
                 bucket=logs.bucket_domain_name, prefix=logs.cloudfront_prefix, include_cookies=False,
             ),
@@ -218,11 +213,16 @@ class Frontend(Construct):
                               name=naming.name("frontend"))
         tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[cloudfront_distribution_access(
             "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn)])
-        # The stack owns config.json (make deploy-frontend never writes it): the environment's API, not the build's.
+        self._runtime_config(props, key_arn=key.arn)
+
+    def _runtime_config(self, props: FrontendProps, *, key_arn: str) -> None:
+        """config.json, encrypted with the frontend key.
+
+        The stack owns it (make deploy-frontend never writes it): the environment's API, not the build's."""
         S3Object(
             self, "runtime_config", bucket=self._bucket.id, key=RUNTIME_CONFIG_KEY,
             content=runtime_config(api_origin(props.api_domain)), content_type="application/json",
-            cache_control=RUNTIME_CONFIG_CACHE_CONTROL, kms_key_id=key.arn, tags=naming.tags("frontend-config"),
+            cache_control=RUNTIME_CONFIG_CACHE_CONTROL, kms_key_id=key_arn, tags=props.naming.tags("frontend-config"),
         )
 
     def _suppress_distribution_findings(self, *, has_certificate: bool) -> None:
@@ -275,3 +275,13 @@ def _viewer_certificate(certificate_arn: str | None) -> CloudfrontDistributionVi
         acm_certificate_arn=certificate_arn, ssl_support_method="sni-only",
         minimum_protocol_version=CLOUDFRONT_MINIMUM_PROTOCOL,
     )
+
+
+def _spa_fallback_responses() -> list[CloudfrontDistributionCustomErrorResponse]:
+    """Answer a missing path with ``/index.html`` (200), so the single-page app's client-side routes load."""
+    return [
+        CloudfrontDistributionCustomErrorResponse(
+            error_code=code, response_code=200, response_page_path="/index.html", error_caching_min_ttl=10,
+        )
+        for code in SPA_FALLBACK_STATUS_CODES
+    ]

@@ -48,19 +48,23 @@ class SecurityGroups(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, props: SecurityGroupsProps) -> None:
         super().__init__(scope, construct_id)
-        naming, vpc_id, api_port = props.naming, props.vpc_id, props.api_port
-        self._alb = SecurityGroup(self, "alb_sg", name=naming.name("alb-sg"), vpc_id=vpc_id,
-                                  description="Payment ALB: HTTPS from the internet only", tags=naming.tags("alb-sg"))
-        self._app = SecurityGroup(self, "app_sg", name=naming.name("app-sg"), vpc_id=vpc_id,
-                                  description="Payment API instances: API port from the ALB only",
-                                  tags=naming.tags("app-sg"))
-        self._db = SecurityGroup(self, "db_sg", name=naming.name("db-sg"), vpc_id=vpc_id,
-                                 description="Payment database: PostgreSQL from the API instances only",
-                                 tags=naming.tags("db-sg"))
-        self._endpoints = SecurityGroup(self, "endpoints_sg", name=naming.name("endpoints-sg"), vpc_id=vpc_id,
-                                        description="Interface VPC endpoints: HTTPS from the API instances only",
-                                        tags=naming.tags("endpoints-sg"))
+        self._alb = self._group(props, "alb_sg", "alb-sg", "Payment ALB: HTTPS from the internet only")
+        self._app = self._group(props, "app_sg", "app-sg", "Payment API instances: API port from the ALB only")
+        self._db = self._group(props, "db_sg", "db-sg", "Payment database: PostgreSQL from the API instances only")
+        self._endpoints = self._group(props, "endpoints_sg", "endpoints-sg",
+                                      "Interface VPC endpoints: HTTPS from the API instances only")
+        self._web_tier_rules(props.api_port)
+        self._database_rules()
+        self._app_https_egress(props)
 
+    def _group(self, props: SecurityGroupsProps, construct_id: str, label: str, description: str) -> SecurityGroup:
+        """A security group in the VPC named and tagged ``label``, with no inline rules (they are separate)."""
+        naming = props.naming
+        return SecurityGroup(self, construct_id, name=naming.name(label), vpc_id=props.vpc_id, description=description,
+                             tags=naming.tags(label))
+
+    def _web_tier_rules(self, api_port: int) -> None:
+        """HTTPS from the internet to the ALB, and the API port from the ALB to the instances (PCI DSS 1.3.1)."""
         SecurityGroupRule(
             self, "alb_https_in", type="ingress", security_group_id=self._alb.id, protocol="tcp",
             from_port=HTTPS_PORT, to_port=HTTPS_PORT, cidr_blocks=[ANYWHERE],
@@ -76,6 +80,9 @@ class SecurityGroups(Construct):
             from_port=api_port, to_port=api_port, source_security_group_id=self._alb.id,
             description="API port from the ALB",
         )
+
+    def _database_rules(self) -> None:
+        """PostgreSQL from the API instances to the database, nothing else (PCI DSS 1.3.1)."""
         SecurityGroupRule(
             self, "app_to_db_out", type="egress", security_group_id=self._app.id, protocol="tcp",
             from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=self._db.id,
@@ -86,7 +93,6 @@ class SecurityGroups(Construct):
             from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=self._app.id,
             description="PostgreSQL from the API instances",
         )
-        self._app_https_egress(props)
 
     def _app_https_egress(self, props: SecurityGroupsProps) -> None:
         """HTTPS out of the app tier: AWS APIs through the interface endpoints, S3 through the gateway endpoint, and
