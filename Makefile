@@ -102,7 +102,10 @@ deploy: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: artifact, synth, account prefl
 plan: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: make deploy's steps up to the saved plan in plans/ (what CI runs on a pull request)
 	$(PY) -m tools.deploy plan "$(ENVIRONMENT)"
 
-lint: $(STAMP)  ## [develop] ruff + pylint (max line 120) + function length + import contracts (lint-imports) + mypy
+# The formatter is ruff format (line length 120, pyproject.toml); `ruff format lib preflight facts services tap.py tests
+# tools` applies it. The commit that first applied it is in .git-blame-ignore-revs.
+lint: $(STAMP)  ## [develop] ruff format --check + ruff + pylint (max line 120) + function length + import contracts + mypy
+	$(PY) -m ruff format --check lib preflight facts services tap.py tests tools
 	$(PY) -m ruff check lib preflight facts services tap.py tests tools
 	$(PY) -m pylint --rcfile=.pylintrc lib preflight facts services tap.py tests tools
 	$(PY) -m tools.lint.function_length lib preflight facts services tap.py

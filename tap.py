@@ -57,8 +57,10 @@ def synthesize(config: StackConfig, outdir: Path, artifact: PaymentApiArtifact |
         if findings:
             print(format_report(findings, source=config.stack_name), file=sys.stderr)
         if errors(findings):
-            raise PreflightError(f"preflight found {len(errors(findings))} error(s) in {config.stack_name}; "
-                                 "nothing was written (see the report above)")
+            raise PreflightError(
+                f"preflight found {len(errors(findings))} error(s) in {config.stack_name}; "
+                "nothing was written (see the report above)"
+            )
         if PROVIDER_LOCK_FILE.is_file():
             shutil.copyfile(PROVIDER_LOCK_FILE, stack_json.parent / PROVIDER_LOCK_FILE.name)
         kept = replace_output(staging, outdir)  # checks the folder again: it may have changed during the build

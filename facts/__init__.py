@@ -51,7 +51,8 @@ AWS_REGION_NAMES: frozenset[str] = frozenset(r for regions in _REGIONS["partitio
 # Regions this stack deploys to, and why the others are left out: see regions.json (its _source).
 SUPPORTED_REGIONS: frozenset[str] = frozenset(_STACK_REGIONS["supported"])
 CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS: frozenset[str] = frozenset(
-    _STACK_REGIONS["cloudfront_legacy_logging_unsupported"])
+    _STACK_REGIONS["cloudfront_legacy_logging_unsupported"]
+)
 OPT_IN_REGIONS: frozenset[str] = frozenset(_STACK_REGIONS["opt_in"])
 # RDS ApplyType ("static" or "dynamic") per parameter group family and parameter.
 RDS_PARAMETER_APPLY_TYPES: dict[str, dict[str, str]] = _RDS_PARAMETERS["families"]
@@ -91,9 +92,32 @@ def apply_method_for(family: str, parameter: str) -> str | None:
 RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS: tuple[str, ...] = tuple(_FAMILIES["rds_classes_without_performance_insights"])
 
 # The values CloudWatch Logs accepts for retentionInDays (PutRetentionPolicy API reference).
-CLOUDWATCH_RETENTION_DAYS: frozenset[int] = frozenset({
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-})
+CLOUDWATCH_RETENTION_DAYS: frozenset[int] = frozenset(
+    {
+        1,
+        3,
+        5,
+        7,
+        14,
+        30,
+        60,
+        90,
+        120,
+        150,
+        180,
+        365,
+        400,
+        545,
+        731,
+        1096,
+        1827,
+        2192,
+        2557,
+        2922,
+        3288,
+        3653,
+    }
+)
 
 EC2_INSTANCE_TYPE_PATTERN = re.compile(r"^([a-z][a-z0-9-]*)\.[a-z0-9]+$")
 DB_INSTANCE_CLASS_PATTERN = re.compile(r"^(db\.[a-z][a-z0-9-]*)\.[a-z0-9]+$")
@@ -112,11 +136,14 @@ def ec2_type_problem(instance_type: str) -> str | None:
     if match.group(1) not in EC2_INSTANCE_FAMILIES:
         return f"unknown instance family {match.group(1)!r}"
     if instance_type in EC2_ARM64_TYPES:
-        return (f"{instance_type} is an arm64 (Graviton) type; the stack is {STACK_ARCHITECTURE} only (its AL2023 "
-                "AMI and the payment API artifact) until the artifact builds for both architectures")
+        return (
+            f"{instance_type} is an arm64 (Graviton) type; the stack is {STACK_ARCHITECTURE} only (its AL2023 "
+            "AMI and the payment API artifact) until the artifact builds for both architectures"
+        )
     if instance_type not in EC2_X86_64_TYPES:
-        return (f"the {match.group(1)} family has no size {instance_type.split('.', 1)[1]!r}"
-                + _did_you_mean(instance_type, EC2_X86_64_TYPES))
+        return f"the {match.group(1)} family has no size {instance_type.split('.', 1)[1]!r}" + _did_you_mean(
+            instance_type, EC2_X86_64_TYPES
+        )
     return None
 
 
@@ -128,8 +155,9 @@ def db_class_problem(instance_class: str) -> str | None:
     if match.group(1) not in RDS_POSTGRES_CLASS_FAMILIES:
         return f"RDS for PostgreSQL has no class family {match.group(1)!r}"
     if instance_class not in RDS_POSTGRES_CLASSES:
-        return (f"the {match.group(1)} family has no size {instance_class.split('.', 2)[2]!r}"
-                + _did_you_mean(instance_class, RDS_POSTGRES_CLASSES))
+        return f"the {match.group(1)} family has no size {instance_class.split('.', 2)[2]!r}" + _did_you_mean(
+            instance_class, RDS_POSTGRES_CLASSES
+        )
     if instance_class in RDS_CLASSES_WITHOUT_PERFORMANCE_INSIGHTS:
         return "Performance Insights (required here) is not available on this class; use medium or larger"
     return None
@@ -153,8 +181,13 @@ def s3_bucket_name_problems(name: str) -> list[str]:
     if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
         problems.append("must not look like an IP address")
     if name.startswith(S3_RESERVED_PREFIXES) or name.endswith(S3_RESERVED_SUFFIXES):
-        problems.append("uses a prefix (" + ", ".join(S3_RESERVED_PREFIXES) + ") or suffix ("
-                        + ", ".join(S3_RESERVED_SUFFIXES) + ") that AWS reserves")
+        problems.append(
+            "uses a prefix ("
+            + ", ".join(S3_RESERVED_PREFIXES)
+            + ") or suffix ("
+            + ", ".join(S3_RESERVED_SUFFIXES)
+            + ") that AWS reserves"
+        )
     return problems
 
 
@@ -171,18 +204,27 @@ def tag_value_problem(value: str) -> str | None:
         return "it contains '${' or '%{', which Terraform would evaluate as a template at plan time"
     if len(value) > TAG_VALUE_MAX_LENGTH:
         return f"it has {len(value)} characters; AWS tag values hold at most {TAG_VALUE_MAX_LENGTH}"
-    bad = sorted({c for c in value if c not in TAG_VALUE_PUNCTUATION
-                  and unicodedata.category(c)[0] not in ("L", "N") and unicodedata.category(c) != "Zs"})
+    bad = sorted(
+        {
+            c
+            for c in value
+            if c not in TAG_VALUE_PUNCTUATION
+            and unicodedata.category(c)[0] not in ("L", "N")
+            and unicodedata.category(c) != "Zs"
+        }
+    )
     if bad:
-        return ("AWS tag values allow letters, digits, spaces and _ . : / = + - @ only; it contains "
-                + ", ".join(repr(c) for c in bad))
+        return "AWS tag values allow letters, digits, spaces and _ . : / = + - @ only; it contains " + ", ".join(
+            repr(c) for c in bad
+        )
     return None
 
 
 # VPC ranges: RFC 1918 and the shared address space (RFC 6598). Docker's default bridge (172.17.0.0/16) is
 # refused because build machines and bastions that run Docker cannot reach a VPC that overlaps it.
-VPC_ALLOWED_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                              "100.64.0.0/10"))
+VPC_ALLOWED_RANGES = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
 VPC_REFUSED_RANGES = (ipaddress.IPv4Network("172.17.0.0/16"),)
 
 
@@ -206,10 +248,22 @@ def vpc_cidr_problem(cidr: str) -> str | None:
 # processor may overlap none of them (a private range would reach into the VPC or a peered network, not the internet).
 # The RFC 5737 documentation blocks (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are left out on purpose: routed
 # nowhere, harmless, and what examples and tests use.
-NON_PUBLIC_RANGES = tuple(ipaddress.IPv4Network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
-    "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-))
+NON_PUBLIC_RANGES = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+    )
+)
 
 
 def egress_cidr_problem(cidr: str) -> str | None:

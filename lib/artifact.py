@@ -64,7 +64,8 @@ def check_kind(artifact: PaymentApiArtifact, environment_type: str) -> None:
             f"{artifact.path.name} is a {artifact.build_kind} build (it trusts the development test CA, not RDS), and "
             f"a production stack's instances refuse it at boot. Fix: `{PRODUCTION_BUILD_COMMAND}` (AWS's global "
             "bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem, or a copy of it); to "
-            "synthesize without deploying, `make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE_UNVERIFIED=1`")
+            "synthesize without deploying, `make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE_UNVERIFIED=1`"
+        )
 
 
 def default_pointer() -> Path:
@@ -82,9 +83,13 @@ def load_artifact(pointer: Path | None = None) -> PaymentApiArtifact:
     try:
         data = json.loads(pointer.read_text(encoding="utf-8"))
         path = pointer.parent / str(data["archive"])
-        artifact = PaymentApiArtifact(path=path, version=str(data["version"]), sha256=str(data["sha256"]),
-                                      build_kind=str(data["build_kind"]),
-                                      ca_bundle_verified=data.get("ca_bundle_verified") is True)
+        artifact = PaymentApiArtifact(
+            path=path,
+            version=str(data["version"]),
+            sha256=str(data["sha256"]),
+            build_kind=str(data["build_kind"]),
+            ca_bundle_verified=data.get("ca_bundle_verified") is True,
+        )
     except (ValueError, KeyError) as error:
         raise ArtifactMissingError(f"{pointer} is not a pointer written by {BUILD_COMMAND} ({error}): {fix}") from error
     if not re.fullmatch(r"[0-9a-f]{64}", artifact.sha256) or not path.is_file():

@@ -53,11 +53,13 @@ SUFFIX_PATTERN = re.compile(rf"^[a-z0-9](?:[a-z0-9-]{{0,{SUFFIX_MAX_LENGTH - 2}}
 KMS_KEY_ARN_PATTERN = re.compile(
     r"^arn:aws(?:-cn|-us-gov)?:kms:([a-z0-9-]+):[0-9]{12}:"
     r"(?:key/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
-    r"|alias/[A-Za-z0-9/_-]{1,250})$")
+    r"|alias/[A-Za-z0-9/_-]{1,250})$"
+)
 
 # Who may administer the stack's KMS keys: the account root or one IAM role or user (no wildcard, no session ARN).
 IAM_PRINCIPAL_ARN_PATTERN = re.compile(
-    r"^arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:(?:root|(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})$")
+    r"^arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:(?:root|(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})$"
+)
 
 # A Route 53 hosted zone id as AWS returns it without the "/hostedzone/" prefix (the API allows 32 characters;
 # every id AWS issues starts with Z: Z1D633PJN98FT9, Z0123456789ABCDEFGHIJ).
@@ -107,25 +109,55 @@ def _fail(variable: str, value: object, allowed: str, fix: str) -> ConfigError:
 def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
     gaps = []
     if config.frontend_domain is None:
-        gaps.append(("FRONTEND_DOMAIN", "the payment page would use CloudFront's default certificate, which "
-                     "allows TLS 1.0", "set FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN (us-east-1, TLS 1.2+)"))
+        gaps.append(
+            (
+                "FRONTEND_DOMAIN",
+                "the payment page would use CloudFront's default certificate, which allows TLS 1.0",
+                "set FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN (us-east-1, TLS 1.2+)",
+            )
+        )
     if config.api_domain is None:
-        gaps.append(("API_DOMAIN", "the checkout would not know the API's name, so its config.json, CSP and CORS "
-                     "could not be derived", "set API_DOMAIN to the name on the ALB's certificate"))
+        gaps.append(
+            (
+                "API_DOMAIN",
+                "the checkout would not know the API's name, so its config.json, CSP and CORS could not be derived",
+                "set API_DOMAIN to the name on the ALB's certificate",
+            )
+        )
     if config.payment_processor is None:
-        gaps.append(("PAYMENT_PROCESSOR", "the API would have no processor named; the simulator is the development "
-                     "default only", "set PAYMENT_PROCESSOR to the processor the API must call"))
+        gaps.append(
+            (
+                "PAYMENT_PROCESSOR",
+                "the API would have no processor named; the simulator is the development default only",
+                "set PAYMENT_PROCESSOR to the processor the API must call",
+            )
+        )
     if not config.alarm_email:
         gaps.append(("ALARM_EMAIL", "the alarms would notify nobody", "set ALARM_EMAIL to the on-call address"))
     if config.log_retention_days < PCI_MIN_LOG_RETENTION_DAYS:
-        gaps.append(("LOG_RETENTION_DAYS", f"{config.log_retention_days} days is under PCI DSS 10.5.1's 12 months",
-                     f"use {PCI_MIN_LOG_RETENTION_DAYS} or more"))
+        gaps.append(
+            (
+                "LOG_RETENTION_DAYS",
+                f"{config.log_retention_days} days is under PCI DSS 10.5.1's 12 months",
+                f"use {PCI_MIN_LOG_RETENTION_DAYS} or more",
+            )
+        )
     if not config.deletion_protection:
-        gaps.append(("DELETION_PROTECTION", "the database and load balancer could be deleted without a final "
-                     "snapshot", "unset DELETION_PROTECTION (it defaults to true)"))
+        gaps.append(
+            (
+                "DELETION_PROTECTION",
+                "the database and load balancer could be deleted without a final snapshot",
+                "unset DELETION_PROTECTION (it defaults to true)",
+            )
+        )
     if config.state_bucket is None:
-        gaps.append(("TERRAFORM_STATE_BUCKET", "state would be a local file on one machine",
-                     "set TERRAFORM_STATE_BUCKET (and TERRAFORM_STATE_BUCKET_REGION) to an S3 bucket"))
+        gaps.append(
+            (
+                "TERRAFORM_STATE_BUCKET",
+                "state would be a local file on one machine",
+                "set TERRAFORM_STATE_BUCKET (and TERRAFORM_STATE_BUCKET_REGION) to an S3 bucket",
+            )
+        )
     return gaps
 
 
@@ -189,9 +221,14 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         }
         object.__setattr__(self, "default_tags", tags)
         if not production:
-            object.__setattr__(self, "warnings", tuple(
-                f"development stack: {what} ({variable}); production requires: {fix}"
-                for variable, what, fix in _production_gaps(self)))
+            object.__setattr__(
+                self,
+                "warnings",
+                tuple(
+                    f"development stack: {what} ({variable}); production requires: {fix}"
+                    for variable, what, fix in _production_gaps(self)
+                ),
+            )
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -251,144 +288,209 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         suffix = self.environment_suffix
         if len(suffix) > SUFFIX_MAX_LENGTH or not SUFFIX_PATTERN.match(suffix):
             raise _fail(
-                "ENVIRONMENT_SUFFIX", suffix,
+                "ENVIRONMENT_SUFFIX",
+                suffix,
                 f"use 1-{SUFFIX_MAX_LENGTH} lowercase letters, digits or inner hyphens "
                 "(it is part of ALB, target group and S3 bucket names, which AWS limits)",
                 "Set ENVIRONMENT_SUFFIX to e.g. 'dev', 'staging' or 'pr123'.",
             )
         if self.environment_type not in ENVIRONMENT_TYPES:
-            raise _fail("ENVIRONMENT_TYPE", self.environment_type, "allowed values are production and development",
-                        "Use production for a cardholder-data environment, development for anything else.")
-        if self.aws_region not in SUPPORTED_REGIONS:
-            why = (" (CloudFront standard logging cannot deliver to a bucket there)"
-                   if self.aws_region in CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS else "")
             raise _fail(
-                "AWS_REGION", self.aws_region,
-                f"not a region this stack supports{why}; allowed regions are " + ", ".join(sorted(SUPPORTED_REGIONS))
+                "ENVIRONMENT_TYPE",
+                self.environment_type,
+                "allowed values are production and development",
+                "Use production for a cardholder-data environment, development for anything else.",
+            )
+        if self.aws_region not in SUPPORTED_REGIONS:
+            why = (
+                " (CloudFront standard logging cannot deliver to a bucket there)"
+                if self.aws_region in CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS
+                else ""
+            )
+            raise _fail(
+                "AWS_REGION",
+                self.aws_region,
+                f"not a region this stack supports{why}; allowed regions are "
+                + ", ".join(sorted(SUPPORTED_REGIONS))
                 + " (facts/regions.json says why)",
                 "Set AWS_REGION (or lib/AWS_REGION) to one of them.",
             )
         if self.state_bucket_region is not None and self.state_bucket_region not in AWS_REGION_NAMES:
             raise _fail(
-                "TERRAFORM_STATE_BUCKET_REGION", self.state_bucket_region,
+                "TERRAFORM_STATE_BUCKET_REGION",
+                self.state_bucket_region,
                 "it is not an AWS region name (e.g. us-east-1, eu-west-1; facts/aws_regions.json)",
                 "Set it to the region the state bucket lives in.",
             )
         bucket_problems = s3_bucket_name_problems(self.state_bucket) if self.state_bucket is not None else []
         if bucket_problems:
             raise _fail(
-                "TERRAFORM_STATE_BUCKET", self.state_bucket,
+                "TERRAFORM_STATE_BUCKET",
+                self.state_bucket,
                 "an S3 bucket name must follow AWS's naming rules: " + "; ".join(bucket_problems),
                 "Set it to the name of an existing bucket, or unset it for a local backend.",
             )
         for variable, value in (("OWNER", self.owner), ("REPOSITORY", self.repository)):
             problem = tag_value_problem(value)
             if problem:
-                raise _fail(variable, value, f"it becomes a tag value on every resource and {problem}",
-                            f"Set {variable} to plain text such as 'platform-team'.")
+                raise _fail(
+                    variable,
+                    value,
+                    f"it becomes a tag value on every resource and {problem}",
+                    f"Set {variable} to plain text such as 'platform-team'.",
+                )
 
     def _validate_state_key(self) -> None:
         key = self.state_kms_key_arn
         if key is None:
             return
         if self.state_bucket is None:
-            raise _fail("TERRAFORM_STATE_KMS_KEY_ARN", key, "it only applies to the S3 backend, and "
-                        "TERRAFORM_STATE_BUCKET is not set (the state would be a local file)",
-                        "Set TERRAFORM_STATE_BUCKET too, or unset TERRAFORM_STATE_KMS_KEY_ARN.")
+            raise _fail(
+                "TERRAFORM_STATE_KMS_KEY_ARN",
+                key,
+                "it only applies to the S3 backend, and "
+                "TERRAFORM_STATE_BUCKET is not set (the state would be a local file)",
+                "Set TERRAFORM_STATE_BUCKET too, or unset TERRAFORM_STATE_KMS_KEY_ARN.",
+            )
         match = KMS_KEY_ARN_PATTERN.match(key)
         if match is None:
-            raise _fail("TERRAFORM_STATE_KMS_KEY_ARN", key, "expected a KMS key ARN "
-                        "(arn:aws:kms:<region>:<account>:key/<key id>) or alias ARN (...:alias/<name>)",
-                        "Copy the key's ARN from the KMS console or `aws kms describe-key`.")
+            raise _fail(
+                "TERRAFORM_STATE_KMS_KEY_ARN",
+                key,
+                "expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>) or alias ARN (...:alias/<name>)",
+                "Copy the key's ARN from the KMS console or `aws kms describe-key`.",
+            )
         bucket_region = self.state_bucket_region or self.aws_region
         if match.group(1) != bucket_region:
-            raise _fail("TERRAFORM_STATE_KMS_KEY_ARN", key, f"the key is in {match.group(1)} but the state bucket is "
-                        f"in {bucket_region}; S3 encrypts only with a key of the bucket's region",
-                        f"Use a key in {bucket_region}.")
+            raise _fail(
+                "TERRAFORM_STATE_KMS_KEY_ARN",
+                key,
+                f"the key is in {match.group(1)} but the state bucket is "
+                f"in {bucket_region}; S3 encrypts only with a key of the bucket's region",
+                f"Use a key in {bucket_region}.",
+            )
 
     def _validate_kms_admin(self) -> None:
         admin = self.kms_admin_principal_arn
         if admin is not None and IAM_PRINCIPAL_ARN_PATTERN.match(admin) is None:
-            raise _fail("KMS_ADMIN_PRINCIPAL_ARN", admin, "expected the account root (arn:aws:iam::<account>:root) "
-                        "or one IAM role or user ARN (arn:aws:iam::<account>:role/<name>, ...:user/<name>); no "
-                        "wildcard and no assumed-role session",
-                        "Use the ARN of the role Terraform runs as (`aws iam get-role`), or unset it for the "
-                        "account root.")
+            raise _fail(
+                "KMS_ADMIN_PRINCIPAL_ARN",
+                admin,
+                "expected the account root (arn:aws:iam::<account>:root) "
+                "or one IAM role or user ARN (arn:aws:iam::<account>:role/<name>, ...:user/<name>); no "
+                "wildcard and no assumed-role session",
+                "Use the ARN of the role Terraform runs as (`aws iam get-role`), or unset it for the account root.",
+            )
 
     def _validate_services(self) -> None:
         versions = tunable("DB_ENGINE_VERSION").allowed
         if self.db_engine_version not in versions:
             raise _fail(
-                "DB_ENGINE_VERSION", self.db_engine_version,
+                "DB_ENGINE_VERSION",
+                self.db_engine_version,
                 "give a PostgreSQL major version RDS offers: " + ", ".join(versions),
                 "Use the major version only (e.g. '15'): RDS picks the latest patch; "
                 "a full version such as '15.5' that RDS never released fails at deploy.",
             )
         problem = ec2_type_problem(self.instance_type)
         if problem:
-            raise _fail("INSTANCE_TYPE", self.instance_type, problem,
-                        "Set INSTANCE_TYPE to an existing x86_64 EC2 instance type such as t3.medium or m7i.large.")
+            raise _fail(
+                "INSTANCE_TYPE",
+                self.instance_type,
+                problem,
+                "Set INSTANCE_TYPE to an existing x86_64 EC2 instance type such as t3.medium or m7i.large.",
+            )
         problem = db_class_problem(self.db_instance_class)
         if problem:
-            raise _fail("DB_INSTANCE_CLASS", self.db_instance_class, problem,
-                        "Set DB_INSTANCE_CLASS to an RDS for PostgreSQL class such as db.t3.medium.")
+            raise _fail(
+                "DB_INSTANCE_CLASS",
+                self.db_instance_class,
+                problem,
+                "Set DB_INSTANCE_CLASS to an RDS for PostgreSQL class such as db.t3.medium.",
+            )
         retention_days = tunable("LOG_RETENTION_DAYS").allowed
         if str(self.log_retention_days) not in retention_days:
             raise _fail(
-                "LOG_RETENTION_DAYS", self.log_retention_days,
+                "LOG_RETENTION_DAYS",
+                self.log_retention_days,
                 "CloudWatch accepts " + ", ".join(retention_days),
                 f"PCI DSS 10.5.1 asks for at least {PCI_MIN_LOG_RETENTION_DAYS} days of audit log history; use "
                 f"{PCI_MIN_LOG_RETENTION_DAYS} or more.",
             )
         if self.alarm_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email):
-            raise _fail("ALARM_EMAIL", self.alarm_email, "expected an e-mail address",
-                        f"Set ALARM_EMAIL to the on-call address ('{NO_ALARM_EMAIL}' for no subscription, "
-                        "development only).")
+            raise _fail(
+                "ALARM_EMAIL",
+                self.alarm_email,
+                "expected an e-mail address",
+                f"Set ALARM_EMAIL to the on-call address ('{NO_ALARM_EMAIL}' for no subscription, development only).",
+            )
 
     def _validate_sandbox(self) -> None:
         if self.sandbox_endpoint is not None:
             parsed = urlparse(self.sandbox_endpoint)
             if parsed.scheme not in ("http", "https") or parsed.hostname not in ("127.0.0.1", "localhost"):
                 raise _fail(
-                    "SANDBOX_ENDPOINT_URL", self.sandbox_endpoint,
+                    "SANDBOX_ENDPOINT_URL",
+                    self.sandbox_endpoint,
                     "the sandbox only talks to a local emulator (http://127.0.0.1:<port>)",
                     "Unset it to deploy to AWS, or let `make sandbox` set it.",
                 )
             if self.state_bucket is not None:
-                raise _fail("TERRAFORM_STATE_BUCKET", self.state_bucket,
-                            "the sandbox keeps its state locally", "Unset it when SANDBOX_ENDPOINT_URL is set.")
+                raise _fail(
+                    "TERRAFORM_STATE_BUCKET",
+                    self.state_bucket,
+                    "the sandbox keeps its state locally",
+                    "Unset it when SANDBOX_ENDPOINT_URL is set.",
+                )
 
     def _validate_production(self) -> None:
         if self.sandbox:
-            raise _fail("ENVIRONMENT_TYPE", PRODUCTION, "the sandbox is a development stack",
-                        "Unset ENVIRONMENT_TYPE (or set development) for `make sandbox`.")
+            raise _fail(
+                "ENVIRONMENT_TYPE",
+                PRODUCTION,
+                "the sandbox is a development stack",
+                "Unset ENVIRONMENT_TYPE (or set development) for `make sandbox`.",
+            )
         gaps = _production_gaps(self)
         if gaps:
             raise ConfigError(
                 "ENVIRONMENT_TYPE='production' refuses this configuration:\n"
                 + "\n".join(f"  - {variable}: {what}. Fix: {fix}." for variable, what, fix in gaps)
-                + "\nA stack that will never hold cardholder data can use ENVIRONMENT_TYPE=development instead.")
+                + "\nA stack that will never hold cardholder data can use ENVIRONMENT_TYPE=development instead."
+            )
 
     def _validate_frontend_domain(self) -> None:
         if (self.frontend_domain is None) != (self.frontend_certificate_arn is None):
             raise _fail(
                 "FRONTEND_DOMAIN" if self.frontend_domain is None else "FRONTEND_CERTIFICATE_ARN",
-                None, "FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN go together",
+                None,
+                "FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN go together",
                 "Set both (custom domain served with TLS 1.2+) or neither (CloudFront default domain).",
             )
-        for variable, value, example in (("FRONTEND_DOMAIN", self.frontend_domain, "pay.example.com"),
-                                         ("API_DOMAIN", self.api_domain, "api.pay.example.com")):
+        for variable, value, example in (
+            ("FRONTEND_DOMAIN", self.frontend_domain, "pay.example.com"),
+            ("API_DOMAIN", self.api_domain, "api.pay.example.com"),
+        ):
             if value is not None and not _DNS_NAME.fullmatch(value):
-                raise _fail(variable, value, "expected a lowercase DNS name",
-                            f"Set it to the host name, e.g. {example}.")
+                raise _fail(
+                    variable, value, "expected a lowercase DNS name", f"Set it to the host name, e.g. {example}."
+                )
         if self.api_domain is not None and self.api_domain == self.frontend_domain:
-            raise _fail("API_DOMAIN", self.api_domain, "the API needs a name of its own, not FRONTEND_DOMAIN "
-                        "(CloudFront serves that name)", "Use e.g. api.<FRONTEND_DOMAIN> on the ALB's certificate.")
+            raise _fail(
+                "API_DOMAIN",
+                self.api_domain,
+                "the API needs a name of its own, not FRONTEND_DOMAIN (CloudFront serves that name)",
+                "Use e.g. api.<FRONTEND_DOMAIN> on the ALB's certificate.",
+            )
         if self.frontend_certificate_arn is not None and not re.fullmatch(
-                r"arn:aws:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+", self.frontend_certificate_arn):
-            raise _fail("FRONTEND_CERTIFICATE_ARN", self.frontend_certificate_arn,
-                        "CloudFront only uses ACM certificates from us-east-1",
-                        "Request or import the certificate in us-east-1 and give its ARN.")
+            r"arn:aws:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+", self.frontend_certificate_arn
+        ):
+            raise _fail(
+                "FRONTEND_CERTIFICATE_ARN",
+                self.frontend_certificate_arn,
+                "CloudFront only uses ACM certificates from us-east-1",
+                "Request or import the certificate in us-east-1 and give its ARN.",
+            )
 
     def _validate_hosted_zone(self) -> None:
         zone = self.hosted_zone_id
@@ -396,35 +498,58 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             return
         if not HOSTED_ZONE_ID_PATTERN.fullmatch(zone):
             bare = zone.rsplit("/", 1)[-1]
-            fix = (f"Give the id alone: HOSTED_ZONE_ID={bare}." if zone.startswith("/hostedzone/")
-                   and HOSTED_ZONE_ID_PATTERN.fullmatch(bare) else
-                   "Copy the zone's id (not its name) from `aws route53 list-hosted-zones-by-name` or the console, "
-                   "e.g. Z0123456789ABCDEFGHIJ, or unset HOSTED_ZONE_ID to create the DNS records yourself.")
-            raise _fail("HOSTED_ZONE_ID", zone, "expected a Route 53 hosted zone id: Z and up to 31 upper-case "
-                        "letters or digits", fix)
+            fix = (
+                f"Give the id alone: HOSTED_ZONE_ID={bare}."
+                if zone.startswith("/hostedzone/") and HOSTED_ZONE_ID_PATTERN.fullmatch(bare)
+                else "Copy the zone's id (not its name) from `aws route53 list-hosted-zones-by-name` or the console, "
+                "e.g. Z0123456789ABCDEFGHIJ, or unset HOSTED_ZONE_ID to create the DNS records yourself."
+            )
+            raise _fail(
+                "HOSTED_ZONE_ID",
+                zone,
+                "expected a Route 53 hosted zone id: Z and up to 31 upper-case letters or digits",
+                fix,
+            )
         if self.api_domain is None and self.frontend_domain is None:
-            raise _fail("HOSTED_ZONE_ID", zone, "the stack writes records for API_DOMAIN and FRONTEND_DOMAIN only, "
-                        "and neither is set, so there is nothing to write",
-                        "Set API_DOMAIN and/or FRONTEND_DOMAIN (names in that zone), or unset HOSTED_ZONE_ID.")
+            raise _fail(
+                "HOSTED_ZONE_ID",
+                zone,
+                "the stack writes records for API_DOMAIN and FRONTEND_DOMAIN only, "
+                "and neither is set, so there is nothing to write",
+                "Set API_DOMAIN and/or FRONTEND_DOMAIN (names in that zone), or unset HOSTED_ZONE_ID.",
+            )
 
     def _validate_network(self) -> None:
         problem = vpc_cidr_problem(self.vpc_cidr)
         if problem:
-            raise _fail("VPC_CIDR", self.vpc_cidr, f"{problem}; a private IPv4 block between /16 and /20 is required",
-                        f"Use e.g. {default('vpc_cidr')} (it is split into public, app and data subnets in each of "
-                        f"{self.az_count} AZs).")
+            raise _fail(
+                "VPC_CIDR",
+                self.vpc_cidr,
+                f"{problem}; a private IPv4 block between /16 and /20 is required",
+                f"Use e.g. {default('vpc_cidr')} (it is split into public, app and data subnets in each of "
+                f"{self.az_count} AZs).",
+            )
         self._validate_egress_cidrs()
         self._validate_processor()
         port = tunable("API_PORT")
         if not port.in_range(self.api_port) or self.api_port in RESERVED_PORTS:
-            raise _fail("API_PORT", self.api_port, f"a TCP port {port.low}-{port.high} other than "
-                        + ", ".join(str(p) for p in RESERVED_PORTS[:-1]) + f" and {RESERVED_PORTS[-1]}",
-                        f"Use the port the payment API listens on, e.g. {port.default}.")
+            raise _fail(
+                "API_PORT",
+                self.api_port,
+                f"a TCP port {port.low}-{port.high} other than "
+                + ", ".join(str(p) for p in RESERVED_PORTS[:-1])
+                + f" and {RESERVED_PORTS[-1]}",
+                f"Use the port the payment API listens on, e.g. {port.default}.",
+            )
 
     def _validate_processor(self) -> None:
         if self.payment_processor is not None and not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", self.payment_processor):
-            raise _fail("PAYMENT_PROCESSOR", self.payment_processor, "a processor name is lowercase letters, digits, "
-                        "`_` and `-` (at most 40)", "Use the name the service registers, e.g. simulated.")
+            raise _fail(
+                "PAYMENT_PROCESSOR",
+                self.payment_processor,
+                "a processor name is lowercase letters, digits, `_` and `-` (at most 40)",
+                "Use the name the service registers, e.g. simulated.",
+            )
 
     @property
     def api_processor(self) -> str:
@@ -434,8 +559,10 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     def _validate_egress_cidrs(self) -> None:
         raw = self.payment_processor_egress_cidrs
         cidrs = self.payment_processor_cidrs
-        fix = ("Set PAYMENT_PROCESSOR_EGRESS_CIDRS to the processor's published public CIDRs, comma-separated "
-               "(e.g. 203.0.113.0/24), or unset it for no internet egress.")
+        fix = (
+            "Set PAYMENT_PROCESSOR_EGRESS_CIDRS to the processor's published public CIDRs, comma-separated "
+            "(e.g. 203.0.113.0/24), or unset it for no internet egress."
+        )
         if raw.strip() and len(cidrs) != len(raw.split(",")):
             raise _fail("PAYMENT_PROCESSOR_EGRESS_CIDRS", raw, "it has an empty entry", fix)
         for cidr in cidrs:
@@ -450,23 +577,35 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         for ranged in CONFIG_TUNABLES:
             value = getattr(self, str(ranged.field))
             if ranged.env != "API_PORT" and not ranged.in_range(value):
-                raise _fail(ranged.name, value, f"allowed range is {ranged.low}-{ranged.high}",
-                            f"Set {ranged.name} within that range (default {ranged.default}).")
+                raise _fail(
+                    ranged.name,
+                    value,
+                    f"allowed range is {ranged.low}-{ranged.high}",
+                    f"Set {ranged.name} within that range (default {ranged.default}).",
+                )
         if self.asg_min_size > self.asg_max_size:
-            raise _fail("ASG_MIN_SIZE", self.asg_min_size, f"it must not exceed ASG_MAX_SIZE={self.asg_max_size}",
-                        "Lower ASG_MIN_SIZE or raise ASG_MAX_SIZE.")
+            raise _fail(
+                "ASG_MIN_SIZE",
+                self.asg_min_size,
+                f"it must not exceed ASG_MAX_SIZE={self.asg_max_size}",
+                "Lower ASG_MIN_SIZE or raise ASG_MAX_SIZE.",
+            )
         if not self.asg_min_size <= self.asg_desired_capacity <= self.asg_max_size:
             raise _fail(
-                "ASG_DESIRED_CAPACITY", self.asg_desired_capacity,
+                "ASG_DESIRED_CAPACITY",
+                self.asg_desired_capacity,
                 f"it must lie between ASG_MIN_SIZE={self.asg_min_size} and ASG_MAX_SIZE={self.asg_max_size}",
                 "Set ASG_DESIRED_CAPACITY within the group's bounds.",
             )
         ceiling = minimum_storage_ceiling(self.db_allocated_storage)
         if self.db_max_allocated_storage != 0 and self.db_max_allocated_storage < ceiling:
-            raise _fail("DB_MAX_ALLOCATED_STORAGE", self.db_max_allocated_storage,
-                        f"RDS needs the autoscaling ceiling at least 10 % above DB_ALLOCATED_STORAGE="
-                        f"{self.db_allocated_storage}, i.e. {ceiling} or more (or 0 for no autoscaling)",
-                        f"Set DB_MAX_ALLOCATED_STORAGE to {ceiling} or more, or to 0.")
+            raise _fail(
+                "DB_MAX_ALLOCATED_STORAGE",
+                self.db_max_allocated_storage,
+                f"RDS needs the autoscaling ceiling at least 10 % above DB_ALLOCATED_STORAGE="
+                f"{self.db_allocated_storage}, i.e. {ceiling} or more (or 0 for no autoscaling)",
+                f"Set DB_MAX_ALLOCATED_STORAGE to {ceiling} or more, or to 0.",
+            )
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -484,18 +623,30 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         state_bucket = env.text("TERRAFORM_STATE_BUCKET")
         environment_type = env.text("ENVIRONMENT_TYPE")
         if environment_type is None and state_bucket is not None:
-            raise _fail("ENVIRONMENT_TYPE", None,
-                        "it is required when TERRAFORM_STATE_BUCKET is set (a real deployment gets no silent "
-                        f"default); allowed values are {PRODUCTION} and {DEVELOPMENT}",
-                        f"Set ENVIRONMENT_TYPE={PRODUCTION} for a cardholder-data environment, {DEVELOPMENT} "
-                        "otherwise.")
+            raise _fail(
+                "ENVIRONMENT_TYPE",
+                None,
+                "it is required when TERRAFORM_STATE_BUCKET is set (a real deployment gets no silent "
+                f"default); allowed values are {PRODUCTION} and {DEVELOPMENT}",
+                f"Set ENVIRONMENT_TYPE={PRODUCTION} for a cardholder-data environment, {DEVELOPMENT} otherwise.",
+            )
         alarm_email = env.text("ALARM_EMAIL")
         if alarm_email == NO_ALARM_EMAIL and environment_type == PRODUCTION:
-            raise _fail("ALARM_EMAIL", alarm_email, "a production stack must notify someone of its alarms",
-                        "Set ALARM_EMAIL to the on-call address.")
+            raise _fail(
+                "ALARM_EMAIL",
+                alarm_email,
+                "a production stack must notify someone of its alarms",
+                "Set ALARM_EMAIL to the on-call address.",
+            )
         # Settings with a rule of their own are read above; every other one is read by its registry entry.
-        special = {"AWS_REGION", "SANDBOX_ENDPOINT_URL", "TERRAFORM_STATE_BUCKET", "ENVIRONMENT_TYPE", "ALARM_EMAIL",
-                   "DELETION_PROTECTION"}
+        special = {
+            "AWS_REGION",
+            "SANDBOX_ENDPOINT_URL",
+            "TERRAFORM_STATE_BUCKET",
+            "ENVIRONMENT_TYPE",
+            "ALARM_EMAIL",
+            "DELETION_PROTECTION",
+        }
         # Each value has its field's type: _Environment.read parses by the entry's kind (test_tunables.py).
         values: dict[str, Any] = {str(t.field): env.read(t) for t in CONFIG_TUNABLES if t.env not in special}
         return cls(
@@ -506,8 +657,9 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             alarm_email=default("alarm_email") if alarm_email in (None, NO_ALARM_EMAIL) else alarm_email,
             # Deletion protection and final snapshots are on unless explicitly relaxed; the sandbox relaxes
             # them because it must destroy what it applied.
-            deletion_protection=env.boolean("DELETION_PROTECTION",
-                                            default("deletion_protection") and sandbox_endpoint is None),
+            deletion_protection=env.boolean(
+                "DELETION_PROTECTION", default("deletion_protection") and sandbox_endpoint is None
+            ),
             sandbox_endpoint=sandbox_endpoint,
         )
 
@@ -524,8 +676,9 @@ class _Environment:
         value = self.environ[name].strip()
         if not value:
             shown = "no value" if default is None else f"the default {default!r}"
-            raise _fail(name, self.environ[name], "it is set but empty",
-                        f"Unset {name} to use {shown}, or give it a value.")
+            raise _fail(
+                name, self.environ[name], "it is set but empty", f"Unset {name} to use {shown}, or give it a value."
+            )
         return value
 
     def text(self, name: str, default: str | None = None) -> str | None:
@@ -552,11 +705,27 @@ class _Environment:
 
     def integer(self, name: str, default: int) -> int:
         # ASCII digits only: int() would also read '8_080' and full-width digits as 8080.
-        return self._parsed(name, default, lambda raw: int(raw) if re.fullmatch(r"[0-9]+", raw) else None,
-                            "expected a whole number written with the digits 0-9 only")
+        return self._parsed(
+            name,
+            default,
+            lambda raw: int(raw) if re.fullmatch(r"[0-9]+", raw) else None,
+            "expected a whole number written with the digits 0-9 only",
+        )
 
     def boolean(self, name: str, default: bool) -> bool:
-        words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
-                 "off": False}
-        return self._parsed(name, default, lambda raw: words.get(raw.lower()),
-                            "expected true or false (also accepted: 1/0, yes/no, on/off)")
+        words = {
+            "1": True,
+            "true": True,
+            "yes": True,
+            "on": True,
+            "0": False,
+            "false": False,
+            "no": False,
+            "off": False,
+        }
+        return self._parsed(
+            name,
+            default,
+            lambda raw: words.get(raw.lower()),
+            "expected true or false (also accepted: 1/0, yes/no, on/off)",
+        )

@@ -79,9 +79,7 @@ def suppress(resource: cdktf.TerraformResource | cdktf.TerraformDataSource, chec
     suppressed twice on one resource (a copy-paste slip that would hide which reason is meant).
     """
     validate(check_id, reason)
-    existing = [
-        entry.data for entry in resource.node.metadata if entry.type == _METADATA_TYPE
-    ]
+    existing = [entry.data for entry in resource.node.metadata if entry.type == _METADATA_TYPE]
     if any(item["id"] == check_id for item in existing):
         raise ValueError(f"{check_id} is already suppressed on {resource.node.path}")
     record = {"id": check_id, "comment": reason.strip()}
@@ -127,8 +125,10 @@ def read_suppressions(config_json: Mapping[str, Any]) -> list[Suppression]:
         path = str((comment.get("metadata") or {}).get("path", f"{rtype}.{name}"))
         skips = (comment.get(CHECKOV_KEY) or {}).get(SKIP_KEY) or []
         if skips and "metadata" not in comment:
-            raise ValueError(f"{rtype}.{name}: suppression records on a block cdktf did not create (no construct "
-                             "metadata); was override_logical_id() called after suppress()? Call it before.")
+            raise ValueError(
+                f"{rtype}.{name}: suppression records on a block cdktf did not create (no construct "
+                "metadata); was override_logical_id() called after suppress()? Call it before."
+            )
         for item in skips:
             check_id = str(item.get("id", "")) if isinstance(item, Mapping) else ""
             reason = str(item.get("comment", "")) if isinstance(item, Mapping) else ""

@@ -18,8 +18,10 @@ from pathlib import Path
 from lib.config import PROJECT_ROOT
 
 MARKER = ".tap-synth-output"
-MARKER_NOTE = ("Written by tap.py: this folder is synth output. The next synth replaces the files listed here and "
-               "keeps every other file (plans, tfvars, notes).")
+MARKER_NOTE = (
+    "Written by tap.py: this folder is synth output. The next synth replaces the files listed here and "
+    "keeps every other file (plans, tfvars, notes)."
+)
 CDKTF_LAYOUT = frozenset({"manifest.json", "stacks"})
 # State of live resources: refused in an output folder (it belongs in the project root or an S3 backend).
 STATE_FILE_PATTERNS = ("*.tfstate", "*.tfstate.backup")
@@ -55,15 +57,24 @@ def resolve_output_dir(raw: str | None) -> Path:
     if raw is None:
         return Path(DEFAULT_OUTPUT_DIR).resolve()  # like cdktf: relative to the folder synth runs in
     if not raw.strip():
-        raise OutputDirError("CDKTF_OUTDIR is set but empty, which would name the current folder. Unset it to "
-                             "use cdktf.out, or set it to a folder of its own, e.g. CDKTF_OUTDIR=cdktf.out.")
+        raise OutputDirError(
+            "CDKTF_OUTDIR is set but empty, which would name the current folder. Unset it to "
+            "use cdktf.out, or set it to a folder of its own, e.g. CDKTF_OUTDIR=cdktf.out."
+        )
     outdir = Path(raw).expanduser().resolve()
     protected = {parent: "a folder that contains the project" for parent in PROJECT_ROOT.parents}
-    protected.update({Path("/"): "the file-system root", Path.home().resolve(): "your home folder",
-                      PROJECT_ROOT: "the project itself"})
+    protected.update(
+        {
+            Path("/"): "the file-system root",
+            Path.home().resolve(): "your home folder",
+            PROJECT_ROOT: "the project itself",
+        }
+    )
     if outdir in protected:
-        raise OutputDirError(f"CDKTF_OUTDIR={raw!r} is {protected[outdir]} ({outdir}); synth replaces its output "
-                             "folder as a whole. Set CDKTF_OUTDIR to a folder of its own, e.g. cdktf.out.")
+        raise OutputDirError(
+            f"CDKTF_OUTDIR={raw!r} is {protected[outdir]} ({outdir}); synth replaces its output "
+            "folder as a whole. Set CDKTF_OUTDIR to a folder of its own, e.g. cdktf.out."
+        )
     return outdir
 
 
@@ -80,8 +91,9 @@ def _looks_like_earlier_cdktf_output(outdir: Path) -> bool:
 
 def _relative_files(folder: Path) -> list[str]:
     """Every file (or symlink) below ``folder``, as POSIX paths relative to it."""
-    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
-                  if path.is_file() or path.is_symlink())
+    return sorted(
+        path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file() or path.is_symlink()
+    )
 
 
 def _inside(relative: str) -> bool:
@@ -99,8 +111,12 @@ def written_files(outdir: Path) -> set[str]:
             return {item for item in listed if _inside(item)}
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    return {path.relative_to(outdir).as_posix() for pattern in LEGACY_WRITTEN for path in outdir.glob(pattern)
-            if path.is_file()}
+    return {
+        path.relative_to(outdir).as_posix()
+        for pattern in LEGACY_WRITTEN
+        for path in outdir.glob(pattern)
+        if path.is_file()
+    }
 
 
 def kept_files(outdir: Path) -> list[str]:
@@ -113,7 +129,7 @@ def kept_files(outdir: Path) -> list[str]:
     for relative in _relative_files(outdir):
         if relative not in written:
             parts = Path(relative).parts
-            kept.add("/".join(parts[:parts.index(".terraform") + 1]) + "/" if ".terraform" in parts[:-1] else relative)
+            kept.add("/".join(parts[: parts.index(".terraform") + 1]) + "/" if ".terraform" in parts[:-1] else relative)
     return sorted(kept)
 
 
@@ -129,29 +145,39 @@ def check_replaceable(outdir: Path) -> None:
     if not outdir.exists():
         return
     if not outdir.is_dir():
-        raise OutputDirError(f"{outdir} is a file, not a folder; synth would replace it. Set CDKTF_OUTDIR to a "
-                             "folder of its own.")
+        raise OutputDirError(
+            f"{outdir} is a file, not a folder; synth would replace it. Set CDKTF_OUTDIR to a folder of its own."
+        )
     if not any(path.is_file() or path.is_symlink() for path in outdir.rglob("*")):
         return  # nothing but empty folders (the cdktf CLI leaves cdktf.out/stacks/ behind): nothing to lose
     if not (outdir / MARKER).is_file() and not _looks_like_earlier_cdktf_output(outdir):
-        raise OutputDirError(f"{outdir} holds files that tap.py did not write (it has no {MARKER} marker and is "
-                             "not a cdktf output); synth writes only into its own output. Set CDKTF_OUTDIR to a new "
-                             "or empty folder, or move the files away.")
+        raise OutputDirError(
+            f"{outdir} holds files that tap.py did not write (it has no {MARKER} marker and is "
+            "not a cdktf output); synth writes only into its own output. Set CDKTF_OUTDIR to a new "
+            "or empty folder, or move the files away."
+        )
     state = state_files(outdir)
     if state:
         listing = "\n".join(f"  {path}" for path in state)
         raise OutputDirError(
             f"{outdir} is an earlier synth output, but it holds Terraform state:\n{listing}\n"
             f"Move state files to the project root ({PROJECT_ROOT}), where the local backend now keeps them, then "
-            "synthesize again: state must not live in a folder that synth rewrites.")
+            "synthesize again: state must not live in a folder that synth rewrites."
+        )
 
 
 def _occupied(outdir: Path, relative: str) -> bool:
     """Something already sits at ``relative`` in ``outdir``, or a file sits where one of its folders would be."""
     target = outdir / relative
-    return target.exists() or target.is_symlink() or any(
-        (parent.exists() or parent.is_symlink()) and not parent.is_dir()
-        for parent in target.parents if outdir in parent.parents)
+    return (
+        target.exists()
+        or target.is_symlink()
+        or any(
+            (parent.exists() or parent.is_symlink()) and not parent.is_dir()
+            for parent in target.parents
+            if outdir in parent.parents
+        )
+    )
 
 
 def mark(outdir: Path, files: list[str]) -> None:
@@ -170,11 +196,16 @@ def replace_output(staging: Path, outdir: Path) -> list[str]:
     check_replaceable(outdir)
     new = [relative for relative in _relative_files(staging) if relative != MARKER]
     old = written_files(outdir) if outdir.is_dir() else set()
-    in_the_way = [relative for relative in new
-                  if (relative not in old and _occupied(outdir, relative)) or (outdir / relative).is_dir()]
+    in_the_way = [
+        relative
+        for relative in new
+        if (relative not in old and _occupied(outdir, relative)) or (outdir / relative).is_dir()
+    ]
     if in_the_way:
-        raise OutputDirError(f"{outdir} holds files of yours where synth now writes: {', '.join(sorted(in_the_way))}. "
-                             "Move them away (plans to plans/, tfvars to environments/), then synthesize again.")
+        raise OutputDirError(
+            f"{outdir} holds files of yours where synth now writes: {', '.join(sorted(in_the_way))}. "
+            "Move them away (plans to plans/, tfvars to environments/), then synthesize again."
+        )
     outdir.mkdir(parents=True, exist_ok=True)
     mark(outdir, sorted(old | set(new)))
     for relative in sorted(old - set(new)):
@@ -208,9 +239,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         kept = kept_files(outdir)
         if kept:
-            problems.append(f"{outdir} holds files synth did not write, which deleting it would lose: "
-                            f"{', '.join(kept)}. Move them out first (plans to plans/, tfvars to environments/), "
-                            "or delete them yourself.")
+            problems.append(
+                f"{outdir} holds files synth did not write, which deleting it would lose: "
+                f"{', '.join(kept)}. Move them out first (plans to plans/, tfvars to environments/), "
+                "or delete them yourself."
+            )
     for problem in problems:
         print(problem, file=sys.stderr)
     return 2 if problems else 0

@@ -47,8 +47,23 @@ from lib.variables import StackVariables, define_variables
 
 # Every service the stack calls; in sandbox mode each is pointed at the local emulator.
 SANDBOX_SERVICES = (
-    "acm", "autoscaling", "cloudfront", "cloudwatch", "ec2", "elbv2", "iam", "kms", "logs", "rds", "route53",
-    "s3", "secretsmanager", "sns", "ssm", "sts", "wafv2",
+    "acm",
+    "autoscaling",
+    "cloudfront",
+    "cloudwatch",
+    "ec2",
+    "elbv2",
+    "iam",
+    "kms",
+    "logs",
+    "rds",
+    "route53",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "ssm",
+    "sts",
+    "wafv2",
 )
 SANDBOX_CREDENTIAL = "test"  # moto accepts any static key; never a real credential
 
@@ -80,8 +95,9 @@ class Tiers:
 class TapStack(TerraformStack):
     """Provider, state backend, components and outputs for one environment."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig,
-                 artifact: PaymentApiArtifact | None = None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StackConfig, artifact: PaymentApiArtifact | None = None
+    ) -> None:
         """``artifact``: the payment API archive to ship (default: the one ``make artifact`` built, in dist/)."""
         super().__init__(scope, construct_id)
         self._artifact = artifact or load_artifact()
@@ -104,105 +120,234 @@ class TapStack(TerraformStack):
 
     def _foundation(self, config: StackConfig, account_id: str, variables: StackVariables) -> Foundation:
         naming = Naming.for_config(config)
-        keys = EncryptionKeys(self, "encryption", props=EncryptionKeysProps(
-            naming=naming, account_id=account_id, region=config.aws_region,
-            admin_principal_arn=config.kms_admin_principal_arn, edge_provider=self._edge_provider))
+        keys = EncryptionKeys(
+            self,
+            "encryption",
+            props=EncryptionKeysProps(
+                naming=naming,
+                account_id=account_id,
+                region=config.aws_region,
+                admin_principal_arn=config.kms_admin_principal_arn,
+                edge_provider=self._edge_provider,
+            ),
+        )
         network = self._networking(config, account_id, variables, keys)
-        groups = SecurityGroups(self, "security_groups", props=SecurityGroupsProps(
-            naming=naming, vpc_id=network.vpc_id, api_port=config.api_port,
-            s3_prefix_list_id=network.s3_prefix_list_id, payment_processor_cidrs=config.payment_processor_cidrs))
-        endpoints = PrivateEndpoints(self, "endpoints", props=PrivateEndpointsProps(
-            naming=naming, vpc_id=network.vpc_id, subnet_ids=network.app_subnet_ids,
-            security_group_id=groups.endpoints_security_group_id, region=config.aws_region, account_id=account_id))
-        log_archive = LogArchive(self, "log_archive", props=LogArchiveProps(
-            naming=naming, account_id=account_id, force_destroy=config.force_destroy_buckets,
-            lock_mode=config.log_lock_mode))
+        groups = SecurityGroups(
+            self,
+            "security_groups",
+            props=SecurityGroupsProps(
+                naming=naming,
+                vpc_id=network.vpc_id,
+                api_port=config.api_port,
+                s3_prefix_list_id=network.s3_prefix_list_id,
+                payment_processor_cidrs=config.payment_processor_cidrs,
+            ),
+        )
+        endpoints = PrivateEndpoints(
+            self,
+            "endpoints",
+            props=PrivateEndpointsProps(
+                naming=naming,
+                vpc_id=network.vpc_id,
+                subnet_ids=network.app_subnet_ids,
+                security_group_id=groups.endpoints_security_group_id,
+                region=config.aws_region,
+                account_id=account_id,
+            ),
+        )
+        log_archive = LogArchive(
+            self,
+            "log_archive",
+            props=LogArchiveProps(
+                naming=naming,
+                account_id=account_id,
+                force_destroy=config.force_destroy_buckets,
+                lock_mode=config.log_lock_mode,
+            ),
+        )
         waf, edge_waf = self._firewalls(naming, keys, variables)
-        return Foundation(keys=keys, network=network, security_groups=groups, endpoints=endpoints,
-                          log_archive=log_archive, waf=waf, edge_waf=edge_waf)
+        return Foundation(
+            keys=keys,
+            network=network,
+            security_groups=groups,
+            endpoints=endpoints,
+            log_archive=log_archive,
+            waf=waf,
+            edge_waf=edge_waf,
+        )
 
-    def _networking(self, config: StackConfig, account_id: str, variables: StackVariables,
-                    keys: EncryptionKeys) -> Networking:
+    def _networking(
+        self, config: StackConfig, account_id: str, variables: StackVariables, keys: EncryptionKeys
+    ) -> Networking:
         """The VPC, its three tiers of subnets, NAT and the flow logs (encrypted with the logs key)."""
-        return Networking(self, "networking", props=NetworkingProps(
-            naming=Naming.for_config(config), vpc_cidr=config.vpc_cidr, az_count=config.az_count,
-            single_nat_gateway=config.single_nat_gateway, region=config.aws_region, account_id=account_id,
-            log_retention_days=variables.log_retention_days, logs_key_arn=keys.logs_key_arn,
-            database_port=POSTGRES_PORT))
+        return Networking(
+            self,
+            "networking",
+            props=NetworkingProps(
+                naming=Naming.for_config(config),
+                vpc_cidr=config.vpc_cidr,
+                az_count=config.az_count,
+                single_nat_gateway=config.single_nat_gateway,
+                region=config.aws_region,
+                account_id=account_id,
+                log_retention_days=variables.log_retention_days,
+                logs_key_arn=keys.logs_key_arn,
+                database_port=POSTGRES_PORT,
+            ),
+        )
 
-    def _firewalls(self, naming: Naming, keys: EncryptionKeys,
-                   variables: StackVariables) -> tuple[WebApplicationFirewall, WebApplicationFirewall]:
+    def _firewalls(
+        self, naming: Naming, keys: EncryptionKeys, variables: StackVariables
+    ) -> tuple[WebApplicationFirewall, WebApplicationFirewall]:
         """The regional web ACL in front of the ALB, then the CLOUDFRONT-scope one (us-east-1) for the CDN."""
-        waf = WebApplicationFirewall(self, "waf", props=WafProps(
-            naming=naming, protects="api", logs_key_arn=keys.logs_key_arn,
-            log_retention_days=variables.log_retention_days))
-        edge_waf = WebApplicationFirewall(self, "cdn_firewall", props=WafProps(
-            naming=naming, protects="cdn", scope="CLOUDFRONT", provider=self._edge_provider,
-            logs_key_arn=keys.edge_logs_key_arn, log_retention_days=variables.log_retention_days))
+        waf = WebApplicationFirewall(
+            self,
+            "waf",
+            props=WafProps(
+                naming=naming,
+                protects="api",
+                logs_key_arn=keys.logs_key_arn,
+                log_retention_days=variables.log_retention_days,
+            ),
+        )
+        edge_waf = WebApplicationFirewall(
+            self,
+            "cdn_firewall",
+            props=WafProps(
+                naming=naming,
+                protects="cdn",
+                scope="CLOUDFRONT",
+                provider=self._edge_provider,
+                logs_key_arn=keys.edge_logs_key_arn,
+                log_retention_days=variables.log_retention_days,
+            ),
+        )
         return waf, edge_waf
 
     def _tiers(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Tiers:
         naming = Naming.for_config(config)
         database = self._database(config, account_id, variables, base)
-        frontend = Frontend(self, "frontend", props=FrontendProps(
-            naming=naming, account_id=account_id, access_logs=base.log_archive.destination,
-            force_destroy=config.force_destroy_buckets, custom_domain=config.frontend_domain,
-            certificate_arn=config.frontend_certificate_arn, api_domain=config.api_domain,
-            key_admin_principal_arn=config.kms_admin_principal_arn, web_acl_arn=base.edge_waf.web_acl_arn))
+        frontend = Frontend(
+            self,
+            "frontend",
+            props=FrontendProps(
+                naming=naming,
+                account_id=account_id,
+                access_logs=base.log_archive.destination,
+                force_destroy=config.force_destroy_buckets,
+                custom_domain=config.frontend_domain,
+                certificate_arn=config.frontend_certificate_arn,
+                api_domain=config.api_domain,
+                key_admin_principal_arn=config.kms_admin_principal_arn,
+                web_acl_arn=base.edge_waf.web_acl_arn,
+            ),
+        )
         release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
         compute = self._compute(config, account_id, variables, base, database=database, release=release)
         release.restrict_reads([compute.instance_role_arn, self._deployer_arn])
-        monitoring = Monitoring(self, "monitoring", props=MonitoringProps(
-            naming=naming, region=config.aws_region, account_id=account_id, logs_key_arn=base.keys.logs_key_arn,
-            resources=MonitoredResources(
-                alb_arn_suffix=compute.alb_arn_suffix, target_group_arn_suffix=compute.target_group_arn_suffix,
-                asg_name=compute.asg_name, db_identifier=database.identifier),
-            thresholds=AlarmThresholds(
-                cpu_percent=variables.cpu_alarm_threshold, alb_5xx_rate_percent=variables.alb_5xx_rate_threshold,
-                alarm_email=variables.alarm_email)))
+        monitoring = Monitoring(
+            self,
+            "monitoring",
+            props=MonitoringProps(
+                naming=naming,
+                region=config.aws_region,
+                account_id=account_id,
+                logs_key_arn=base.keys.logs_key_arn,
+                resources=MonitoredResources(
+                    alb_arn_suffix=compute.alb_arn_suffix,
+                    target_group_arn_suffix=compute.target_group_arn_suffix,
+                    asg_name=compute.asg_name,
+                    db_identifier=database.identifier,
+                ),
+                thresholds=AlarmThresholds(
+                    cpu_percent=variables.cpu_alarm_threshold,
+                    alb_5xx_rate_percent=variables.alb_5xx_rate_threshold,
+                    alarm_email=variables.alarm_email,
+                ),
+            ),
+        )
         return Tiers(database=database, release=release, compute=compute, frontend=frontend, monitoring=monitoring)
 
-    def _database(self, config: StackConfig, account_id: str, variables: StackVariables,
-                  base: Foundation) -> Database:
+    def _database(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Database:
         """PostgreSQL in the data subnets, encrypted with the data key, sized by the variables."""
         keys = base.keys
-        return Database(self, "database", props=DatabaseProps(
-            naming=Naming.for_config(config), engine_version=config.db_engine_version,
-            data_subnet_ids=base.network.data_subnet_ids,
-            db_security_group_id=base.security_groups.db_security_group_id, data_key_arn=keys.data_key_arn,
-            logs_key_arn=keys.logs_key_arn, log_retention_days=variables.log_retention_days, account_id=account_id,
-            sizing=DatabaseSizing(
-                instance_class=variables.db_instance_class, allocated_storage=variables.db_allocated_storage,
-                max_allocated_storage=variables.db_max_allocated_storage,
-                backup_retention_days=variables.db_backup_retention_days),
-            deletion_protection=config.deletion_protection))
+        return Database(
+            self,
+            "database",
+            props=DatabaseProps(
+                naming=Naming.for_config(config),
+                engine_version=config.db_engine_version,
+                data_subnet_ids=base.network.data_subnet_ids,
+                db_security_group_id=base.security_groups.db_security_group_id,
+                data_key_arn=keys.data_key_arn,
+                logs_key_arn=keys.logs_key_arn,
+                log_retention_days=variables.log_retention_days,
+                account_id=account_id,
+                sizing=DatabaseSizing(
+                    instance_class=variables.db_instance_class,
+                    allocated_storage=variables.db_allocated_storage,
+                    max_allocated_storage=variables.db_max_allocated_storage,
+                    backup_retention_days=variables.db_backup_retention_days,
+                ),
+                deletion_protection=config.deletion_protection,
+            ),
+        )
 
-    def _compute(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation, *,
-                 database: Database, release: ApiRelease) -> Compute:
+    def _compute(
+        self,
+        config: StackConfig,
+        account_id: str,
+        variables: StackVariables,
+        base: Foundation,
+        *,
+        database: Database,
+        release: ApiRelease,
+    ) -> Compute:
         """The ALB and the API instances, which read the database's secrets and install ``release``."""
         keys, network, groups = base.keys, base.network, base.security_groups
-        return Compute(self, "compute", props=ComputeProps(
-            naming=Naming.for_config(config), vpc_id=network.vpc_id, public_subnet_ids=network.public_subnet_ids,
-            app_subnet_ids=network.app_subnet_ids, alb_security_group_id=groups.alb_security_group_id,
-            app_security_group_id=groups.app_security_group_id, api_port=config.api_port,
-            certificate_arn=variables.certificate_arn, web_acl_arn=base.waf.web_acl_arn,
-            access_logs=base.log_archive.destination, deletion_protection=config.deletion_protection,
-            api_domain=config.api_domain,
-            region=config.aws_region, account_id=account_id,
-            volumes=VolumeEncryption(key_arn=keys.data_key_arn, launch_role_arn=keys.autoscaling_role_arn),
-            stack_tags=config.default_tags,
-            scaling=ScalingSettings(
-                instance_type=variables.instance_type, min_size=variables.asg_min_size,
-                max_size=variables.asg_max_size, desired_capacity=variables.asg_desired_capacity,
-                max_instance_lifetime_days=variables.max_instance_lifetime_days),
-            secrets=ApiSecrets(
-                connection_parameter_arn=database.connection_parameter_arn,
-                db_secret_arn=database.master_secret_arn, data_key_arn=keys.data_key_arn),
-            deployment=ApiDeployment(
-                artifact_object_arn=release.object_arn, artifact_key=release.object_key,
-                artifact_sha256=release.sha256, runtime_parameter_name=release.runtime_parameter_name,
-                runtime_parameter_arn=release.runtime_parameter_arn, log_group_name=release.log_group_name,
-                log_group_arn=release.log_group_arn)))
+        return Compute(
+            self,
+            "compute",
+            props=ComputeProps(
+                naming=Naming.for_config(config),
+                vpc_id=network.vpc_id,
+                public_subnet_ids=network.public_subnet_ids,
+                app_subnet_ids=network.app_subnet_ids,
+                alb_security_group_id=groups.alb_security_group_id,
+                app_security_group_id=groups.app_security_group_id,
+                api_port=config.api_port,
+                certificate_arn=variables.certificate_arn,
+                web_acl_arn=base.waf.web_acl_arn,
+                access_logs=base.log_archive.destination,
+                deletion_protection=config.deletion_protection,
+                api_domain=config.api_domain,
+                region=config.aws_region,
+                account_id=account_id,
+                volumes=VolumeEncryption(key_arn=keys.data_key_arn, launch_role_arn=keys.autoscaling_role_arn),
+                stack_tags=config.default_tags,
+                scaling=ScalingSettings(
+                    instance_type=variables.instance_type,
+                    min_size=variables.asg_min_size,
+                    max_size=variables.asg_max_size,
+                    desired_capacity=variables.asg_desired_capacity,
+                    max_instance_lifetime_days=variables.max_instance_lifetime_days,
+                ),
+                secrets=ApiSecrets(
+                    connection_parameter_arn=database.connection_parameter_arn,
+                    db_secret_arn=database.master_secret_arn,
+                    data_key_arn=keys.data_key_arn,
+                ),
+                deployment=ApiDeployment(
+                    artifact_object_arn=release.object_arn,
+                    artifact_key=release.object_key,
+                    artifact_sha256=release.sha256,
+                    runtime_parameter_name=release.runtime_parameter_name,
+                    runtime_parameter_arn=release.runtime_parameter_arn,
+                    log_group_name=release.log_group_name,
+                    log_group_arn=release.log_group_arn,
+                ),
+            ),
+        )
 
     def _dns(self, config: StackConfig, tiers: Tiers) -> DnsRecords | None:
         """With ``HOSTED_ZONE_ID``: alias records for ``API_DOMAIN`` (the ALB) and ``FRONTEND_DOMAIN`` (CloudFront)."""
@@ -211,34 +356,76 @@ class TapStack(TerraformStack):
         compute, frontend = tiers.compute, tiers.frontend
         records = []
         if config.api_domain is not None:
-            records.append(AliasRecord(key="api", name=config.api_domain, target=AliasTarget(
-                dns_name=compute.alb_dns_name, zone_id=compute.alb_zone_id, evaluate_target_health=True,
-                ipv6=compute.alb_dualstack)))
+            records.append(
+                AliasRecord(
+                    key="api",
+                    name=config.api_domain,
+                    target=AliasTarget(
+                        dns_name=compute.alb_dns_name,
+                        zone_id=compute.alb_zone_id,
+                        evaluate_target_health=True,
+                        ipv6=compute.alb_dualstack,
+                    ),
+                )
+            )
         if config.frontend_domain is not None:
             # AWS refuses EvaluateTargetHealth for a CloudFront target.
-            records.append(AliasRecord(key="frontend", name=config.frontend_domain, target=AliasTarget(
-                dns_name=frontend.distribution_domain_name, zone_id=frontend.distribution_hosted_zone_id,
-                evaluate_target_health=False, ipv6=frontend.distribution_ipv6)))
-        return DnsRecords(self, "dns", props=DnsRecordsProps(hosted_zone_id=config.hosted_zone_id,
-                                                            records=tuple(records)))
+            records.append(
+                AliasRecord(
+                    key="frontend",
+                    name=config.frontend_domain,
+                    target=AliasTarget(
+                        dns_name=frontend.distribution_domain_name,
+                        zone_id=frontend.distribution_hosted_zone_id,
+                        evaluate_target_health=False,
+                        ipv6=frontend.distribution_ipv6,
+                    ),
+                )
+            )
+        return DnsRecords(
+            self, "dns", props=DnsRecordsProps(hosted_zone_id=config.hosted_zone_id, records=tuple(records))
+        )
 
-    def _release(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation, *,
-                 database: Database, frontend: Frontend) -> ApiRelease:
+    def _release(
+        self,
+        config: StackConfig,
+        account_id: str,
+        variables: StackVariables,
+        base: Foundation,
+        *,
+        database: Database,
+        frontend: Frontend,
+    ) -> ApiRelease:
         """The artifact, the runtime parameter (apply-time values, never in user data) and the service's logs."""
         origin_host = config.frontend_domain or frontend.distribution_domain_name
-        return ApiRelease(self, "api_release", props=ApiReleaseProps(
-            naming=Naming.for_config(config), account_id=account_id, artifact=self._artifact,
-            data_key_arn=base.keys.data_key_arn, logs_key_arn=base.keys.logs_key_arn,
-            log_retention_days=variables.log_retention_days, access_logs=base.log_archive.destination,
-            force_destroy=config.force_destroy_buckets,
-            runtime=ApiRuntimeSettings(
-                db_host=database.address, db_port=database.port, db_name=database.database_name,
-                db_master_username=database.master_username, db_master_secret_arn=database.master_secret_arn,
-                cors_origins=f"https://{origin_host}", processor=config.api_processor,
-                environment=PRODUCTION if config.environment_type == PRODUCTION else "development")))
+        return ApiRelease(
+            self,
+            "api_release",
+            props=ApiReleaseProps(
+                naming=Naming.for_config(config),
+                account_id=account_id,
+                artifact=self._artifact,
+                data_key_arn=base.keys.data_key_arn,
+                logs_key_arn=base.keys.logs_key_arn,
+                log_retention_days=variables.log_retention_days,
+                access_logs=base.log_archive.destination,
+                force_destroy=config.force_destroy_buckets,
+                runtime=ApiRuntimeSettings(
+                    db_host=database.address,
+                    db_port=database.port,
+                    db_name=database.database_name,
+                    db_master_username=database.master_username,
+                    db_master_secret_arn=database.master_secret_arn,
+                    cors_origins=f"https://{origin_host}",
+                    processor=config.api_processor,
+                    environment=PRODUCTION if config.environment_type == PRODUCTION else "development",
+                ),
+            ),
+        )
 
-    def _configure_provider(self, config: StackConfig, *, alias: str | None = None,
-                            region: str | None = None) -> TerraformProvider:
+    def _configure_provider(
+        self, config: StackConfig, *, alias: str | None = None, region: str | None = None
+    ) -> TerraformProvider:
         """The default provider (``alias`` None) or an alias in another region; in the sandbox both reach the
         emulator, with the same endpoints and test credentials."""
         # default_tags is a list of one block (docs/requirements.md seed failure 6): build the block here, once.
@@ -303,8 +490,10 @@ def _network_outputs(foundation: Foundation) -> dict[str, tuple[Any, str]]:
         "alb_security_group_id": (security_groups.alb_security_group_id, "ALB security group"),
         "app_security_group_id": (security_groups.app_security_group_id, "API instance security group"),
         "db_security_group_id": (security_groups.db_security_group_id, "Database security group"),
-        "endpoints_security_group_id": (security_groups.endpoints_security_group_id,
-                                        "Interface VPC endpoints' security group (HTTPS from the API instances)"),
+        "endpoints_security_group_id": (
+            security_groups.endpoints_security_group_id,
+            "Interface VPC endpoints' security group (HTTPS from the API instances)",
+        ),
         "interface_endpoint_ids": (foundation.endpoints.endpoint_ids, "Interface VPC endpoints in the app subnets"),
     }
 
@@ -321,10 +510,14 @@ def _edge_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "launch_template_id": (compute.launch_template_id, "Launch template id"),
         "waf_web_acl_arn": (waf.web_acl_arn, "WAF web ACL ARN"),
         "waf_log_group_name": (waf.log_group_name, "Log group receiving WAF logs"),
-        "cloudfront_web_acl_arn": (foundation.edge_waf.web_acl_arn,
-                                   "CLOUDFRONT-scope WAF web ACL (us-east-1) protecting the payment page"),
-        "cloudfront_waf_log_group_name": (foundation.edge_waf.log_group_name,
-                                          "Log group (us-east-1) receiving the CloudFront web ACL's logs"),
+        "cloudfront_web_acl_arn": (
+            foundation.edge_waf.web_acl_arn,
+            "CLOUDFRONT-scope WAF web ACL (us-east-1) protecting the payment page",
+        ),
+        "cloudfront_waf_log_group_name": (
+            foundation.edge_waf.log_group_name,
+            "Log group (us-east-1) receiving the CloudFront web ACL's logs",
+        ),
     }
 
 
@@ -336,12 +529,15 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "rds_endpoint": (database.endpoint, "PostgreSQL endpoint (host:port)"),
         "rds_identifier": (database.identifier, "RDS instance identifier"),
         "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),
-        "db_connection_parameter_name": (database.connection_parameter_name,
-                                         "SSM SecureString with the connection string (no password)"),
+        "db_connection_parameter_name": (
+            database.connection_parameter_name,
+            "SSM SecureString with the connection string (no password)",
+        ),
         # The original task's clients read this key; same value as db_connection_parameter_name.
-        "db_connection_parameter": (database.connection_parameter_name,
-                                    "SSM SecureString with the connection string (alias of "
-                                    "db_connection_parameter_name)"),
+        "db_connection_parameter": (
+            database.connection_parameter_name,
+            "SSM SecureString with the connection string (alias of db_connection_parameter_name)",
+        ),
         "frontend_bucket_name": (frontend.bucket_name, "Bucket to upload the React build to"),
         "cloudfront_distribution_id": (frontend.distribution_id, "CloudFront distribution id (for invalidations)"),
         "cloudfront_domain_name": (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
@@ -350,8 +546,10 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "artifacts_bucket_name": (tiers.release.bucket_name, "Bucket holding the payment API artifacts"),
         "api_artifact_key": (tiers.release.object_key, "S3 key of the payment API artifact the instances install"),
         "api_artifact_sha256": (tiers.release.sha256, "sha256 of that artifact (the user data checks it)"),
-        "api_runtime_parameter_name": (tiers.release.runtime_parameter_name,
-                                       "SSM parameter the instances read at boot (apply-time settings)"),
+        "api_runtime_parameter_name": (
+            tiers.release.runtime_parameter_name,
+            "SSM parameter the instances read at boot (apply-time settings)",
+        ),
         "api_log_group_name": (tiers.release.log_group_name, "Log group receiving the payment API's logs"),
         "sns_topic_arn": (monitoring.alarm_topic_arn, "Alarm notification topic"),
         "logs_kms_key_arn": (keys.logs_key_arn, "KMS key for logs and alarms"),
@@ -362,6 +560,8 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
 def dns_outputs(dns: DnsRecords | None) -> dict[str, tuple[Any, str]]:
     """The names of the alias records the stack wrote (none without ``HOSTED_ZONE_ID``): value and description."""
     targets = (("api", "the ALB"), ("frontend", "the CloudFront distribution"))
-    return {f"{key}_dns_record_name": (dns.record_name(key),
-                                       f"Route 53 alias record the stack wrote, pointing at {what}")
-            for key, what in targets if dns is not None and dns.has_record(key)}
+    return {
+        f"{key}_dns_record_name": (dns.record_name(key), f"Route 53 alias record the stack wrote, pointing at {what}")
+        for key, what in targets
+        if dns is not None and dns.has_record(key)
+    }

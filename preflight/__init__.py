@@ -98,6 +98,5 @@ def format_report(findings: list[Finding], *, source: str = "stack") -> str:
     n_errors = len(errors(findings))
     n_warnings = len(findings) - n_errors
     verdict = "FAILED" if n_errors else "passed"
-    lines.append(f"preflight {verdict} for {source}: {n_errors} error(s), {n_warnings} warning(s), "
-                 f"{len(RULES)} rules")
+    lines.append(f"preflight {verdict} for {source}: {n_errors} error(s), {n_warnings} warning(s), {len(RULES)} rules")
     return "\n".join(lines)

@@ -58,8 +58,16 @@ class Finding:
 # not in tools/docs/compliance_report.py (which holds each heading's title and text and must list exactly these),
 # because the preflight may not import tools/ (import-linter contract) and rule() refuses an unknown one at once.
 PCI_REQUIREMENTS: tuple[str, ...] = (
-    "1.2, 1.3, 1.4", "2.2", "3.5, 3.6, 3.7", "4.2", "6.3.3", "6.4.1, 6.4.2", "6.4.3, 11.6.1", "7.2, 8.2, 8.6",
-    "10.2, 10.3, 10.5", "10.7, 11.5",
+    "1.2, 1.3, 1.4",
+    "2.2",
+    "3.5, 3.6, 3.7",
+    "4.2",
+    "6.3.3",
+    "6.4.1, 6.4.2",
+    "6.4.3, 11.6.1",
+    "7.2, 8.2, 8.6",
+    "10.2, 10.3, 10.5",
+    "10.7, 11.5",
 )
 
 Check = Callable[["StackView"], Iterator[Finding]]
@@ -89,14 +97,17 @@ def rule(rule_id: str, rationale: str, *, pci: tuple[str, ...] = ()) -> Callable
     refused here, at import, so a typo cannot silently drop the rule from the compliance map.
     """
     if isinstance(pci, str):
-        raise TypeError(f"preflight rule {rule_id}: pci={pci!r} must be a tuple of requirement headings, "
-                        f"e.g. pci=({pci!r},)")
+        raise TypeError(
+            f"preflight rule {rule_id}: pci={pci!r} must be a tuple of requirement headings, e.g. pci=({pci!r},)"
+        )
     unknown = [ref for ref in pci if ref not in PCI_REQUIREMENTS]
     if unknown:
-        raise ValueError(f"preflight rule {rule_id} declares unknown PCI DSS requirement(s) "
-                         f"{', '.join(repr(ref) for ref in unknown)}; use one of the docs/compliance.md headings "
-                         f"{', '.join(repr(ref) for ref in PCI_REQUIREMENTS)} (or add a heading to both "
-                         "preflight.model.PCI_REQUIREMENTS and tools/docs/compliance_report.REQUIREMENTS)")
+        raise ValueError(
+            f"preflight rule {rule_id} declares unknown PCI DSS requirement(s) "
+            f"{', '.join(repr(ref) for ref in unknown)}; use one of the docs/compliance.md headings "
+            f"{', '.join(repr(ref) for ref in PCI_REQUIREMENTS)} (or add a heading to both "
+            "preflight.model.PCI_REQUIREMENTS and tools/docs/compliance_report.REQUIREMENTS)"
+        )
 
     def register(func: Check) -> Check:
         if rule_id in RULES:
@@ -241,8 +252,7 @@ class StackView:
         return {f"${{{prefix}{target.type}.{target.name}.{attr}}}" for attr in attrs}
 
 
-def finding(rule_id: str, resource: Resource | None, message: str,
-            severity: Severity = Severity.ERROR) -> Finding:
+def finding(rule_id: str, resource: Resource | None, message: str, severity: Severity = Severity.ERROR) -> Finding:
     """Build a finding for ``resource`` (``None`` for stack-level blocks such as the backend)."""
     if resource is None:
         return Finding(rule_id, severity, "terraform", "terraform", message)

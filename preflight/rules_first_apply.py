@@ -35,8 +35,9 @@ def _bucket_of(view: StackView, value: Any) -> Resource | None:
     return target if target is not None and target.type == "aws_s3_bucket" else None
 
 
-def _logging_to_buckets(view: StackView, rtype: str, block: str) -> Iterator[tuple[Resource, Mapping[str, Any],
-                                                                                  Resource]]:
+def _logging_to_buckets(
+    view: StackView, rtype: str, block: str
+) -> Iterator[tuple[Resource, Mapping[str, Any], Resource]]:
     """(resource, its logging block, the stack's bucket it logs to) for every ``rtype`` logging via ``block``."""
     for resource in view.resources(rtype):
         for logging in resource.blocks(block):
@@ -90,99 +91,138 @@ def _minutes(duration: Any) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------------- CloudFront
-@rule("PF-CLOUDFRONT-LOG-BUCKET",
-      "CloudFront standard logging writes with ACLs: CreateDistribution fails with 'does not enable ACL access' "
-      "unless the log bucket's ownership control allows ACLs and exists first; it cannot write SSE-KMS objects.")
+@rule(
+    "PF-CLOUDFRONT-LOG-BUCKET",
+    "CloudFront standard logging writes with ACLs: CreateDistribution fails with 'does not enable ACL access' "
+    "unless the log bucket's ownership control allows ACLs and exists first; it cannot write SSE-KMS objects.",
+)
 def check_cloudfront_log_bucket(view: StackView) -> Iterator[Finding]:
     for cdn, _logging, bucket in _logging_to_buckets(view, "aws_cloudfront_distribution", "logging_config"):
         ownership = _attached(view, "aws_s3_bucket_ownership_controls", bucket)
         modes = {str(b.get("object_ownership")) for o in ownership for b in o.blocks("rule")}
         if not modes & set(ACL_OWNERSHIP):
-            yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
-                          f"logs go to {bucket.address}, whose object ownership is {sorted(modes) or 'unset'}: new "
-                          "buckets have ACLs disabled and CloudFront refuses them. Fix: an "
-                          "aws_s3_bucket_ownership_controls with object_ownership = \"BucketOwnerPreferred\".")
+            yield finding(
+                "PF-CLOUDFRONT-LOG-BUCKET",
+                cdn,
+                f"logs go to {bucket.address}, whose object ownership is {sorted(modes) or 'unset'}: new "
+                "buckets have ACLs disabled and CloudFront refuses them. Fix: an "
+                'aws_s3_bucket_ownership_controls with object_ownership = "BucketOwnerPreferred".',
+            )
         elif not {o.address for o in ownership} & _depends_on(cdn):
-            yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
-                          f"the distribution does not depend on {ownership[0].address}: Terraform may create it "
-                          "before ACLs are enabled, and CreateDistribution fails with 'does not enable ACL "
-                          f"access'. Fix: depends_on = [{ownership[0].address}].")
+            yield finding(
+                "PF-CLOUDFRONT-LOG-BUCKET",
+                cdn,
+                f"the distribution does not depend on {ownership[0].address}: Terraform may create it "
+                "before ACLs are enabled, and CreateDistribution fails with 'does not enable ACL "
+                f"access'. Fix: depends_on = [{ownership[0].address}].",
+            )
         if {"aws:kms", "aws:kms:dsse"} & _sse_algorithms(view, bucket):
-            yield finding("PF-CLOUDFRONT-LOG-BUCKET", cdn,
-                          f"logs go to {bucket.address}, which is SSE-KMS encrypted: CloudFront standard logging "
-                          "cannot write there. Fix: sse_algorithm = \"AES256\" on the log bucket.")
+            yield finding(
+                "PF-CLOUDFRONT-LOG-BUCKET",
+                cdn,
+                f"logs go to {bucket.address}, which is SSE-KMS encrypted: CloudFront standard logging "
+                'cannot write there. Fix: sse_algorithm = "AES256" on the log bucket.',
+            )
 
 
-@rule("PF-CLOUDFRONT-LOG-REGION",
-      "CloudFront standard logging cannot deliver to buckets in af-south-1, ap-east-1, eu-south-1 or me-south-1 "
-      "(facts/regions.json).")
+@rule(
+    "PF-CLOUDFRONT-LOG-REGION",
+    "CloudFront standard logging cannot deliver to buckets in af-south-1, ap-east-1, eu-south-1 or me-south-1 "
+    "(facts/regions.json).",
+)
 def check_cloudfront_log_region(view: StackView) -> Iterator[Finding]:
     for cdn, _logging, bucket in _logging_to_buckets(view, "aws_cloudfront_distribution", "logging_config"):
         region = view.region_of(bucket)  # the bucket's provider: an aliased bucket lives in the alias's region
         if region not in CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS:
             continue
-        yield finding("PF-CLOUDFRONT-LOG-REGION", cdn,
-                      f"logs go to a bucket of this stack in {region}, where CloudFront standard logging does not "
-                      "deliver. Fix: deploy to a supported region (facts/regions.json) or log to a "
-                      "bucket in another region.")
+        yield finding(
+            "PF-CLOUDFRONT-LOG-REGION",
+            cdn,
+            f"logs go to a bucket of this stack in {region}, where CloudFront standard logging does not "
+            "deliver. Fix: deploy to a supported region (facts/regions.json) or log to a "
+            "bucket in another region.",
+        )
 
 
 # --------------------------------------------------------------------------------------------------- ALB
 def _grants_alb_delivery(view: StackView, policy: Resource) -> bool:
-    elb_accounts = {f"${{data.aws_elb_service_account.{d.name}.arn}}" for d in view.data_sources(
-        "aws_elb_service_account")}
+    elb_accounts = {
+        f"${{data.aws_elb_service_account.{d.name}.arn}}" for d in view.data_sources("aws_elb_service_account")
+    }
     for statement in _statements(policy.get("policy")):
         actions = statement.get("Action")
         actions = actions if isinstance(actions, list) else [actions]
-        if statement.get("Effect") == "Allow" and any(str(a) in ("s3:PutObject", "s3:*") for a in actions) and \
-                _principals(statement) & (elb_accounts | set(ALB_LOG_PRINCIPALS)):
+        if (
+            statement.get("Effect") == "Allow"
+            and any(str(a) in ("s3:PutObject", "s3:*") for a in actions)
+            and _principals(statement) & (elb_accounts | set(ALB_LOG_PRINCIPALS))
+        ):
             return True
     return False
 
 
-@rule("PF-ALB-ACCESS-LOG-BUCKET",
-      "Enabling ALB access logs writes a test object at once: the bucket policy must grant the region's ELB "
-      "principal and exist first ('Access Denied for bucket', provider #12010); ALB delivery needs SSE-S3.")
+@rule(
+    "PF-ALB-ACCESS-LOG-BUCKET",
+    "Enabling ALB access logs writes a test object at once: the bucket policy must grant the region's ELB "
+    "principal and exist first ('Access Denied for bucket', provider #12010); ALB delivery needs SSE-S3.",
+)
 def check_alb_access_log_bucket(view: StackView) -> Iterator[Finding]:
     for alb, logs, bucket in _logging_to_buckets(view, "aws_lb", "access_logs"):
         if str(logs.get("enabled")).lower() == "false":
             continue
         granting = [p for p in _attached(view, "aws_s3_bucket_policy", bucket) if _grants_alb_delivery(view, p)]
         if not granting:
-            yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
-                          f"access logs go to {bucket.address}, whose policy does not let the region's ELB account "
-                          "(data.aws_elb_service_account) put objects. Fix: allow s3:PutObject on "
-                          "<prefix>/AWSLogs/<account>/* to that principal.")
+            yield finding(
+                "PF-ALB-ACCESS-LOG-BUCKET",
+                alb,
+                f"access logs go to {bucket.address}, whose policy does not let the region's ELB account "
+                "(data.aws_elb_service_account) put objects. Fix: allow s3:PutObject on "
+                "<prefix>/AWSLogs/<account>/* to that principal.",
+            )
         elif not {p.address for p in granting} & _depends_on(alb):
-            yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
-                          f"the load balancer does not depend on {granting[0].address}: enabling access logs before "
-                          "the policy exists fails with 'Access Denied for bucket'. Fix: depends_on = "
-                          f"[{granting[0].address}].")
+            yield finding(
+                "PF-ALB-ACCESS-LOG-BUCKET",
+                alb,
+                f"the load balancer does not depend on {granting[0].address}: enabling access logs before "
+                "the policy exists fails with 'Access Denied for bucket'. Fix: depends_on = "
+                f"[{granting[0].address}].",
+            )
         algorithms = _sse_algorithms(view, bucket)
         if algorithms - {"AES256"}:
-            yield finding("PF-ALB-ACCESS-LOG-BUCKET", alb,
-                          f"access logs go to {bucket.address}, encrypted with {sorted(algorithms)}"
-                          ": ALB log delivery supports SSE-S3 only. Fix: sse_algorithm = \"AES256\".")
+            yield finding(
+                "PF-ALB-ACCESS-LOG-BUCKET",
+                alb,
+                f"access logs go to {bucket.address}, encrypted with {sorted(algorithms)}"
+                ': ALB log delivery supports SSE-S3 only. Fix: sse_algorithm = "AES256".',
+            )
 
 
 # -------------------------------------------------------------------------------------------- WAF, ASG
-@rule("PF-WAF-ASSOCIATION-TIMEOUT",
-      "A WAF association with a new ALB can answer WAFUnavailableEntityException past the provider's 5-minute "
-      "default (provider #29080).")
+@rule(
+    "PF-WAF-ASSOCIATION-TIMEOUT",
+    "A WAF association with a new ALB can answer WAFUnavailableEntityException past the provider's 5-minute "
+    "default (provider #29080).",
+)
 def check_waf_association_timeout(view: StackView) -> Iterator[Finding]:
     for association in view.resources("aws_wafv2_web_acl_association"):
         timeouts = association.get("timeouts") or {}
         minutes = _minutes(timeouts.get("create")) if isinstance(timeouts, Mapping) else None
         if minutes is None or minutes < MIN_WAF_ASSOCIATION_MINUTES:
-            yield finding("PF-WAF-ASSOCIATION-TIMEOUT", association,
-                          f"create timeout is {timeouts.get('create') if isinstance(timeouts, Mapping) else None!r} "
-                          "(provider default 5m): a new ALB can take longer to accept the association. Fix: "
-                          f"timeouts {{ create = \"{MIN_WAF_ASSOCIATION_MINUTES}m\" }}.", Severity.WARNING)
+            yield finding(
+                "PF-WAF-ASSOCIATION-TIMEOUT",
+                association,
+                f"create timeout is {timeouts.get('create') if isinstance(timeouts, Mapping) else None!r} "
+                "(provider default 5m): a new ALB can take longer to accept the association. Fix: "
+                f'timeouts {{ create = "{MIN_WAF_ASSOCIATION_MINUTES}m" }}.',
+                Severity.WARNING,
+            )
 
 
-@rule("PF-ASG-DESIRED-CAPACITY",
-      "desired_capacity beside a scaling policy, without ignore_changes, resets the group on every plan after a "
-      "scale-out and terminates the added instances.")
+@rule(
+    "PF-ASG-DESIRED-CAPACITY",
+    "desired_capacity beside a scaling policy, without ignore_changes, resets the group on every plan after a "
+    "scale-out and terminates the added instances.",
+)
 def check_asg_desired_capacity(view: StackView) -> Iterator[Finding]:
     scaled = {str(p.get("autoscaling_group_name")) for p in view.resources("aws_autoscaling_policy")}
     for asg in view.resources("aws_autoscaling_group"):
@@ -190,43 +230,69 @@ def check_asg_desired_capacity(view: StackView) -> Iterator[Finding]:
             continue
         ignored = (asg.get("lifecycle") or {}).get("ignore_changes") or []
         if "desired_capacity" not in ignored and ignored != "all":
-            yield finding("PF-ASG-DESIRED-CAPACITY", asg,
-                          "desired_capacity is managed by Terraform and by a scaling policy: the next plan after a "
-                          "scale-out sets it back. Fix: lifecycle { ignore_changes = [desired_capacity] }.",
-                          Severity.WARNING)
+            yield finding(
+                "PF-ASG-DESIRED-CAPACITY",
+                asg,
+                "desired_capacity is managed by Terraform and by a scaling policy: the next plan after a "
+                "scale-out sets it back. Fix: lifecycle { ignore_changes = [desired_capacity] }.",
+                Severity.WARNING,
+            )
 
 
 # --------------------------------------------------------------------------------------------------- RDS
-@rule("PF-RDS-STORAGE",
-      "RDS refuses a storage autoscaling ceiling under 110 % of the allocated storage, and gp3 IOPS/throughput "
-      "below 400 GiB.")
+@rule(
+    "PF-RDS-STORAGE",
+    "RDS refuses a storage autoscaling ceiling under 110 % of the allocated storage, and gp3 IOPS/throughput "
+    "below 400 GiB.",
+)
 def check_rds_storage(view: StackView) -> Iterator[Finding]:
     for db in view.resources("aws_db_instance"):
         allocated, _ = view.resolve(db.get("allocated_storage"))
         ceiling, ceiling_var = view.resolve(db.get("max_allocated_storage"))
         source = f" (var.{ceiling_var} default)" if ceiling_var else ""
-        if isinstance(allocated, (int, float)) and isinstance(ceiling, (int, float)) and ceiling != 0 and \
-                ceiling < minimum_storage_ceiling(int(allocated)):
-            yield finding("PF-RDS-STORAGE", db,
-                          f"max_allocated_storage{source} {ceiling} is less than 10 % above allocated_storage "
-                          f"{allocated}: RDS answers 'The maximum allocated storage must be increased by at least "
-                          f"10 percent'. Fix: {minimum_storage_ceiling(int(allocated))} or more, or 0 (no "
-                          "autoscaling).")
-        if ceiling_var and not any("ceil(" in str(v.get("condition")) for v in
-                                   (view.variables.get(ceiling_var) or {}).get("validation") or []):
-            yield finding("PF-RDS-STORAGE", db,
-                          f"var.{ceiling_var} has no validation block holding it 10 % above the allocated storage, "
-                          "so a value given at plan time fails only at apply. Fix: add one.", Severity.WARNING)
-        if db.get("storage_type") == "gp3" and isinstance(allocated, (int, float)) and \
-                allocated < GP3_BASELINE_LIMIT_GIB and (db.get("iops") or db.get("storage_throughput")):
-            yield finding("PF-RDS-STORAGE", db,
-                          f"gp3 with {allocated} GiB sets iops/storage_throughput, which RDS only accepts from "
-                          f"{GP3_BASELINE_LIMIT_GIB} GiB. Fix: remove them or allocate {GP3_BASELINE_LIMIT_GIB} GiB.")
+        if (
+            isinstance(allocated, (int, float))
+            and isinstance(ceiling, (int, float))
+            and ceiling != 0
+            and ceiling < minimum_storage_ceiling(int(allocated))
+        ):
+            yield finding(
+                "PF-RDS-STORAGE",
+                db,
+                f"max_allocated_storage{source} {ceiling} is less than 10 % above allocated_storage "
+                f"{allocated}: RDS answers 'The maximum allocated storage must be increased by at least "
+                f"10 percent'. Fix: {minimum_storage_ceiling(int(allocated))} or more, or 0 (no "
+                "autoscaling).",
+            )
+        if ceiling_var and not any(
+            "ceil(" in str(v.get("condition")) for v in (view.variables.get(ceiling_var) or {}).get("validation") or []
+        ):
+            yield finding(
+                "PF-RDS-STORAGE",
+                db,
+                f"var.{ceiling_var} has no validation block holding it 10 % above the allocated storage, "
+                "so a value given at plan time fails only at apply. Fix: add one.",
+                Severity.WARNING,
+            )
+        if (
+            db.get("storage_type") == "gp3"
+            and isinstance(allocated, (int, float))
+            and allocated < GP3_BASELINE_LIMIT_GIB
+            and (db.get("iops") or db.get("storage_throughput"))
+        ):
+            yield finding(
+                "PF-RDS-STORAGE",
+                db,
+                f"gp3 with {allocated} GiB sets iops/storage_throughput, which RDS only accepts from "
+                f"{GP3_BASELINE_LIMIT_GIB} GiB. Fix: remove them or allocate {GP3_BASELINE_LIMIT_GIB} GiB.",
+            )
 
 
-@rule("PF-RDS-PARAMETER-APPLY",
-      "A dynamic parameter on pending-reboot waits for a reboot nobody does; 'immediate' on a static one is "
-      "refused (facts/rds_parameters.json).")
+@rule(
+    "PF-RDS-PARAMETER-APPLY",
+    "A dynamic parameter on pending-reboot waits for a reboot nobody does; 'immediate' on a static one is "
+    "refused (facts/rds_parameters.json).",
+)
 def check_rds_parameter_apply(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_db_parameter_group"):
         family = str(group.get("family"))
@@ -234,50 +300,73 @@ def check_rds_parameter_apply(view: StackView) -> Iterator[Finding]:
             name, method = str(parameter.get("name")), parameter.get("apply_method") or "immediate"
             expected = apply_method_for(family, name)
             if expected is None:
-                yield finding("PF-RDS-PARAMETER-APPLY", group,
-                              f"parameter {name!r} of {family} is not in facts/rds_parameters.json, so "
-                              "its apply method cannot be checked. Fix: add its ApplyType there with the source.",
-                              Severity.WARNING)
+                yield finding(
+                    "PF-RDS-PARAMETER-APPLY",
+                    group,
+                    f"parameter {name!r} of {family} is not in facts/rds_parameters.json, so "
+                    "its apply method cannot be checked. Fix: add its ApplyType there with the source.",
+                    Severity.WARNING,
+                )
             elif method != expected:
-                yield finding("PF-RDS-PARAMETER-APPLY", group,
-                              f"parameter {name!r} uses apply_method {method!r}, but it is "
-                              f"{'dynamic' if expected == 'immediate' else 'static'} in {family}. Fix: apply_method "
-                              f"= \"{expected}\".")
+                yield finding(
+                    "PF-RDS-PARAMETER-APPLY",
+                    group,
+                    f"parameter {name!r} uses apply_method {method!r}, but it is "
+                    f"{'dynamic' if expected == 'immediate' else 'static'} in {family}. Fix: apply_method "
+                    f'= "{expected}".',
+                )
 
 
 # ----------------------------------------------------------------------------------------- certificates
-def _certificate_region_findings(view: StackView, resource: Resource, value: Any, wanted: str,
-                                 why: str) -> Iterator[Finding]:
+def _certificate_region_findings(
+    view: StackView, resource: Resource, value: Any, wanted: str, why: str
+) -> Iterator[Finding]:
     literal, variable = view.resolve(value)
     if isinstance(literal, str):
         match = CERTIFICATE_REGION.match(literal)
         if match and match.group(1) != wanted:
-            yield finding("PF-CERTIFICATE-REGION", resource,
-                          f"certificate {literal!r} is in {match.group(1)}; {why} (CertificateNotFound). Fix: "
-                          f"request or import the certificate in {wanted}.")
+            yield finding(
+                "PF-CERTIFICATE-REGION",
+                resource,
+                f"certificate {literal!r} is in {match.group(1)}; {why} (CertificateNotFound). Fix: "
+                f"request or import the certificate in {wanted}.",
+            )
     if variable:
-        conditions = " ".join(str(v.get("condition")) for v in
-                              (view.variables.get(variable) or {}).get("validation") or [])
+        conditions = " ".join(
+            str(v.get("condition")) for v in (view.variables.get(variable) or {}).get("validation") or []
+        )
         if f":acm:{wanted}:" not in conditions:
-            yield finding("PF-CERTIFICATE-REGION", resource,
-                          f"var.{variable}'s validation does not pin the region {wanted}, so a certificate from "
-                          f"another region fails only at apply ({why}). Fix: match ^arn:aws:acm:{wanted}: in it.",
-                          Severity.WARNING)
+            yield finding(
+                "PF-CERTIFICATE-REGION",
+                resource,
+                f"var.{variable}'s validation does not pin the region {wanted}, so a certificate from "
+                f"another region fails only at apply ({why}). Fix: match ^arn:aws:acm:{wanted}: in it.",
+                Severity.WARNING,
+            )
 
 
-@rule("PF-CERTIFICATE-REGION",
-      "An ALB uses ACM certificates from its own region only, CloudFront from us-east-1 only.")
+@rule("PF-CERTIFICATE-REGION", "An ALB uses ACM certificates from its own region only, CloudFront from us-east-1 only.")
 def check_certificate_regions(view: StackView) -> Iterator[Finding]:
     for listener in view.resources("aws_lb_listener"):
         region = view.region_of(listener)
         if region and listener.get("certificate_arn"):
-            yield from _certificate_region_findings(view, listener, listener.get("certificate_arn"), region,
-                                                    "a load balancer only uses certificates from its own region")
+            yield from _certificate_region_findings(
+                view,
+                listener,
+                listener.get("certificate_arn"),
+                region,
+                "a load balancer only uses certificates from its own region",
+            )
     for cdn in view.resources("aws_cloudfront_distribution"):
         for certificate in cdn.blocks("viewer_certificate"):
             if certificate.get("acm_certificate_arn"):
-                yield from _certificate_region_findings(view, cdn, certificate.get("acm_certificate_arn"), "us-east-1",
-                                                        "CloudFront only uses certificates from us-east-1")
+                yield from _certificate_region_findings(
+                    view,
+                    cdn,
+                    certificate.get("acm_certificate_arn"),
+                    "us-east-1",
+                    "CloudFront only uses certificates from us-east-1",
+                )
 
 
 # ------------------------------------------------------------------------------------------ key policies
@@ -290,38 +379,67 @@ def _key_services(key: Resource) -> set[str]:
     return {p for s in _statements(key.get("policy")) if s.get("Effect") == "Allow" for p in _principals(s)}
 
 
-@rule("PF-KEY-SERVICE-ACCESS",
-      "A customer key must let the service that uses it in: CloudWatch Logs for log groups, CloudWatch for the "
-      "alarm topic, CloudFront for the frontend bucket; otherwise creates or deliveries fail at apply or run time.")
+@rule(
+    "PF-KEY-SERVICE-ACCESS",
+    "A customer key must let the service that uses it in: CloudWatch Logs for log groups, CloudWatch for the "
+    "alarm topic, CloudFront for the frontend bucket; otherwise creates or deliveries fail at apply or run time.",
+)
 def check_key_service_access(view: StackView) -> Iterator[Finding]:
     uses: list[tuple[Resource, Any, set[str], str]] = []
     # CloudWatch Logs of the log group's own region (its provider's: the us-east-1 alias's WAF log group is served
     # by logs.us-east-1 whatever the stack's home region).
-    uses += [(g, g.get("kms_key_id"), {f"logs.{view.region_of(g) or '<region>'}.amazonaws.com", "logs.amazonaws.com"},
-              "CloudWatch Logs") for g in view.resources("aws_cloudwatch_log_group")]
-    alarm_topics = {str(a) for alarm in view.resources("aws_cloudwatch_metric_alarm")
-                    for a in (alarm.get("alarm_actions") or [])}
-    uses += [(t, t.get("kms_master_key_id"), {"cloudwatch.amazonaws.com"}, "CloudWatch alarms")
-             for t in view.resources("aws_sns_topic") if view.references_to(t, ("arn", "id")) & alarm_topics]
-    origins = {str(o.get("domain_name")) for cdn in view.resources("aws_cloudfront_distribution")
-               for o in cdn.blocks("origin")}
+    uses += [
+        (
+            g,
+            g.get("kms_key_id"),
+            {f"logs.{view.region_of(g) or '<region>'}.amazonaws.com", "logs.amazonaws.com"},
+            "CloudWatch Logs",
+        )
+        for g in view.resources("aws_cloudwatch_log_group")
+    ]
+    alarm_topics = {
+        str(a) for alarm in view.resources("aws_cloudwatch_metric_alarm") for a in (alarm.get("alarm_actions") or [])
+    }
+    uses += [
+        (t, t.get("kms_master_key_id"), {"cloudwatch.amazonaws.com"}, "CloudWatch alarms")
+        for t in view.resources("aws_sns_topic")
+        if view.references_to(t, ("arn", "id")) & alarm_topics
+    ]
+    origins = {
+        str(o.get("domain_name")) for cdn in view.resources("aws_cloudfront_distribution") for o in cdn.blocks("origin")
+    }
     for bucket in view.resources("aws_s3_bucket"):
         if view.references_to(bucket, ("bucket_regional_domain_name", "bucket_domain_name")) & origins:
             for config in _attached(view, "aws_s3_bucket_server_side_encryption_configuration", bucket):
                 for block in config.blocks("rule"):
                     default = block.get("apply_server_side_encryption_by_default") or {}
-                    uses.append((config, default.get("kms_master_key_id") if isinstance(default, Mapping) else None,
-                                 {"cloudfront.amazonaws.com"}, "CloudFront (origin access control)"))
+                    uses.append(
+                        (
+                            config,
+                            default.get("kms_master_key_id") if isinstance(default, Mapping) else None,
+                            {"cloudfront.amazonaws.com"},
+                            "CloudFront (origin access control)",
+                        )
+                    )
     for user, key_ref, services, who in uses:
         key = _key_of(view, key_ref)
-        if key is not None and None not in (view.region_of(key), view.region_of(user)) and \
-                view.region_of(key) != view.region_of(user):
-            yield finding("PF-KEY-SERVICE-ACCESS", user,
-                          f"{key.address} is created in {view.region_of(key)} but this resource in "
-                          f"{view.region_of(user)}: a KMS key serves its own region only. Fix: create the key "
-                          "through the same provider (alias) as the resource that uses it.")
+        if (
+            key is not None
+            and None not in (view.region_of(key), view.region_of(user))
+            and view.region_of(key) != view.region_of(user)
+        ):
+            yield finding(
+                "PF-KEY-SERVICE-ACCESS",
+                user,
+                f"{key.address} is created in {view.region_of(key)} but this resource in "
+                f"{view.region_of(user)}: a KMS key serves its own region only. Fix: create the key "
+                "through the same provider (alias) as the resource that uses it.",
+            )
         elif key is not None and not _key_services(key) & services:
-            yield finding("PF-KEY-SERVICE-ACCESS", user,
-                          f"{key.address}'s policy lets no {' / '.join(sorted(services))} principal use the key, so "
-                          f"{who} cannot encrypt or decrypt with it. Fix: add an Allow statement for that service "
-                          "principal, conditioned on the source account or ARN.")
+            yield finding(
+                "PF-KEY-SERVICE-ACCESS",
+                user,
+                f"{key.address}'s policy lets no {' / '.join(sorted(services))} principal use the key, so "
+                f"{who} cannot encrypt or decrypt with it. Fix: add an Allow statement for that service "
+                "principal, conditioned on the source account or ARN.",
+            )

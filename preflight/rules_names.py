@@ -45,8 +45,11 @@ def _measurable(view: StackView, value: object) -> str | None:
     return text
 
 
-@rule("PF-NAME-ELB", "ALB and target group names: at most 32 characters, alphanumerics and hyphens, not "
-                     "starting or ending with a hyphen, not starting with 'internal-' (ELBv2 API).")
+@rule(
+    "PF-NAME-ELB",
+    "ALB and target group names: at most 32 characters, alphanumerics and hyphens, not "
+    "starting or ending with a hyphen, not starting with 'internal-' (ELBv2 API).",
+)
 def check_elb_names(view: StackView) -> Iterator[Finding]:
     for rtype, prefix_limit in (("aws_lb", 6), ("aws_lb_target_group", 6)):
         for resource in view.resources(rtype):
@@ -60,17 +63,26 @@ def check_elb_names(view: StackView) -> Iterator[Finding]:
                 if rtype == "aws_lb" and name.lower().startswith("internal-"):
                     problems.append("must not start with 'internal-'")
                 if problems:
-                    yield finding("PF-NAME-ELB", resource,
-                                  f"name {name!r} is invalid: {'; '.join(problems)}. Fix: shorten the component "
-                                  "name or ENVIRONMENT_SUFFIX (lib/naming.py builds these names).")
+                    yield finding(
+                        "PF-NAME-ELB",
+                        resource,
+                        f"name {name!r} is invalid: {'; '.join(problems)}. Fix: shorten the component "
+                        "name or ENVIRONMENT_SUFFIX (lib/naming.py builds these names).",
+                    )
             prefix = _measurable(view, resource.get("name_prefix"))
             if prefix is not None and len(prefix) > prefix_limit:
-                yield finding("PF-NAME-ELB", resource, f"name_prefix {prefix!r} is longer than {prefix_limit} "
-                                                       "characters. Fix: shorten it or use name.")
+                yield finding(
+                    "PF-NAME-ELB",
+                    resource,
+                    f"name_prefix {prefix!r} is longer than {prefix_limit} characters. Fix: shorten it or use name.",
+                )
 
 
-@rule("PF-NAME-S3", "S3 bucket names: 3-63 characters, lowercase letters, digits, dots and hyphens, starting and "
-                    "ending with a letter or digit, no '..', not an IP address, no reserved prefix/suffix.")
+@rule(
+    "PF-NAME-S3",
+    "S3 bucket names: 3-63 characters, lowercase letters, digits, dots and hyphens, starting and "
+    "ending with a letter or digit, no '..', not an IP address, no reserved prefix/suffix.",
+)
 def check_s3_names(view: StackView) -> Iterator[Finding]:
     for bucket in view.resources("aws_s3_bucket"):
         name = _measurable(view, bucket.get("bucket"))
@@ -80,14 +92,21 @@ def check_s3_names(view: StackView) -> Iterator[Finding]:
         if ACCOUNT_ID_PLACEHOLDER in name:
             problems = [p.replace(" characters (", " characters counting the account id as 12 (") for p in problems]
         if problems:
-            yield finding("PF-NAME-S3", bucket, f"bucket name {bucket.get('bucket')!r} is invalid: "
-                                                f"{'; '.join(problems)}. Fix: shorten/lowercase the component name "
-                                                "or ENVIRONMENT_SUFFIX.")
+            yield finding(
+                "PF-NAME-S3",
+                bucket,
+                f"bucket name {bucket.get('bucket')!r} is invalid: "
+                f"{'; '.join(problems)}. Fix: shorten/lowercase the component name "
+                "or ENVIRONMENT_SUFFIX.",
+            )
 
 
-@rule("PF-NAME-IAM", "IAM names: roles and users at most 64 characters (role name_prefix 38), policies and "
-                     "instance profiles 128, characters [A-Za-z0-9+=,.@_-].",
-                     pci=("7.2, 8.2, 8.6",))
+@rule(
+    "PF-NAME-IAM",
+    "IAM names: roles and users at most 64 characters (role name_prefix 38), policies and "
+    "instance profiles 128, characters [A-Za-z0-9+=,.@_-].",
+    pci=("7.2, 8.2, 8.6",),
+)
 def check_iam_names(view: StackView) -> Iterator[Finding]:
     for rtype, attribute, limit in IAM_LIMITS:
         for resource in view.resources(rtype):
@@ -95,10 +114,13 @@ def check_iam_names(view: StackView) -> Iterator[Finding]:
             if name is None:
                 continue
             if len(name) > limit or not IAM_NAME.match(name):
-                yield finding("PF-NAME-IAM", resource,
-                              f"{attribute} {name!r} is invalid: {len(name)} characters (limit {limit}) with "
-                              "characters from [A-Za-z0-9+=,.@_-]. Fix: shorten the component name or "
-                              "ENVIRONMENT_SUFFIX.")
+                yield finding(
+                    "PF-NAME-IAM",
+                    resource,
+                    f"{attribute} {name!r} is invalid: {len(name)} characters (limit {limit}) with "
+                    "characters from [A-Za-z0-9+=,.@_-]. Fix: shorten the component name or "
+                    "ENVIRONMENT_SUFFIX.",
+                )
 
 
 def _rds_identifier_problems(value: str, limit: int) -> list[str]:
@@ -112,8 +134,11 @@ def _rds_identifier_problems(value: str, limit: int) -> list[str]:
     return problems
 
 
-@rule("PF-NAME-RDS", "RDS identifiers: 1-63 lowercase letters, digits and hyphens, starting with a letter, no "
-                     "'--', no trailing hyphen (identifier_prefix 37; snapshot identifiers up to 255).")
+@rule(
+    "PF-NAME-RDS",
+    "RDS identifiers: 1-63 lowercase letters, digits and hyphens, starting with a letter, no "
+    "'--', no trailing hyphen (identifier_prefix 37; snapshot identifiers up to 255).",
+)
 def check_rds_names(view: StackView) -> Iterator[Finding]:
     checks = (
         ("aws_db_instance", "identifier", 63),
@@ -129,36 +154,59 @@ def check_rds_names(view: StackView) -> Iterator[Finding]:
                 continue
             problems = _rds_identifier_problems(value, limit)
             if problems:
-                yield finding("PF-NAME-RDS", resource, f"{attribute} {value!r} is invalid: {'; '.join(problems)}. "
-                                                       "Fix: adjust the name or ENVIRONMENT_SUFFIX.")
+                yield finding(
+                    "PF-NAME-RDS",
+                    resource,
+                    f"{attribute} {value!r} is invalid: {'; '.join(problems)}. "
+                    "Fix: adjust the name or ENVIRONMENT_SUFFIX.",
+                )
     for group in view.resources("aws_db_subnet_group"):
         value = _measurable(view, group.get("name"))
         if value is not None and not re.fullmatch(r"[a-z0-9 ._-]{1,255}", value):
-            yield finding("PF-NAME-RDS", group, f"name {value!r} is invalid: lowercase letters, digits, spaces, "
-                                                "'.', '_' and '-' only. Fix: lowercase the name.")
+            yield finding(
+                "PF-NAME-RDS",
+                group,
+                f"name {value!r} is invalid: lowercase letters, digits, spaces, "
+                "'.', '_' and '-' only. Fix: lowercase the name.",
+            )
 
 
-@rule("PF-NAME-LOG-GROUP", "CloudWatch log group names: 1-512 characters from [.-_/#A-Za-z0-9]; a WAF logging "
-                           "destination must be a log group named 'aws-waf-logs-...'.",
-                           pci=("6.4.1, 6.4.2", "10.2, 10.3, 10.5"))
+@rule(
+    "PF-NAME-LOG-GROUP",
+    "CloudWatch log group names: 1-512 characters from [.-_/#A-Za-z0-9]; a WAF logging "
+    "destination must be a log group named 'aws-waf-logs-...'.",
+    pci=("6.4.1, 6.4.2", "10.2, 10.3, 10.5"),
+)
 def check_log_group_names(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_cloudwatch_log_group"):
         name = _measurable(view, group.get("name"))
         if name is not None and (not 1 <= len(name) <= 512 or not LOG_GROUP.match(name)):
-            yield finding("PF-NAME-LOG-GROUP", group, f"name {name!r} is invalid: 1-512 characters from "
-                                                      "[.-_/#A-Za-z0-9]. Fix: remove other characters.")
+            yield finding(
+                "PF-NAME-LOG-GROUP",
+                group,
+                f"name {name!r} is invalid: 1-512 characters from [.-_/#A-Za-z0-9]. Fix: remove other characters.",
+            )
     for logging in view.resources("aws_wafv2_web_acl_logging_configuration"):
         for destination in logging.get("log_destination_configs") or []:
             target, _ = view.referenced(destination)
             if isinstance(target, Resource) and target.type == "aws_cloudwatch_log_group":
                 name = _measurable(view, target.get("name"))
                 if name is not None and not name.startswith(WAF_LOG_PREFIX):
-                    yield finding("PF-NAME-LOG-GROUP", target,
-                                  f"log group {name!r} receives WAF logs ({logging.path}) but does not start with "
-                                  f"{WAF_LOG_PREFIX!r}; WAF refuses the destination. Fix: name it "
-                                  f"'{WAF_LOG_PREFIX}<name>'.")
-            elif isinstance(destination, str) and ":log-group:" in destination and \
-                    f":log-group:{WAF_LOG_PREFIX}" not in destination:
-                yield finding("PF-NAME-LOG-GROUP", logging,
-                              f"WAF log destination {destination!r} is not a log group named "
-                              f"'{WAF_LOG_PREFIX}...'. Fix: log to a group with that prefix.")
+                    yield finding(
+                        "PF-NAME-LOG-GROUP",
+                        target,
+                        f"log group {name!r} receives WAF logs ({logging.path}) but does not start with "
+                        f"{WAF_LOG_PREFIX!r}; WAF refuses the destination. Fix: name it "
+                        f"'{WAF_LOG_PREFIX}<name>'.",
+                    )
+            elif (
+                isinstance(destination, str)
+                and ":log-group:" in destination
+                and f":log-group:{WAF_LOG_PREFIX}" not in destination
+            ):
+                yield finding(
+                    "PF-NAME-LOG-GROUP",
+                    logging,
+                    f"WAF log destination {destination!r} is not a log group named "
+                    f"'{WAF_LOG_PREFIX}...'. Fix: log to a group with that prefix.",
+                )

@@ -39,35 +39,53 @@ def _network(value: Any) -> Network | None:
         return None
 
 
-@rule("PF-CIDR", "Subnets must lie inside their VPC's CIDR and must not overlap each other; AWS rejects both at "
-                 "apply, after the VPC already exists.",
-                 pci=("1.2, 1.3, 1.4",))
+@rule(
+    "PF-CIDR",
+    "Subnets must lie inside their VPC's CIDR and must not overlap each other; AWS rejects both at "
+    "apply, after the VPC already exists.",
+    pci=("1.2, 1.3, 1.4",),
+)
 def check_cidrs(view: StackView) -> Iterator[Finding]:
     for vpc in view.resources("aws_vpc"):
         raw = vpc.get("cidr_block")
         if isinstance(raw, str) and "${" not in raw and _network(raw) is None:
-            yield finding("PF-CIDR", vpc, f"cidr_block {raw!r} is not a valid network address (host bits set?). "
-                                          "Fix: e.g. \"10.0.0.0/16\".")
+            yield finding(
+                "PF-CIDR",
+                vpc,
+                f'cidr_block {raw!r} is not a valid network address (host bits set?). Fix: e.g. "10.0.0.0/16".',
+            )
     subnets: list[tuple[Resource, Network]] = []
     for subnet in view.resources("aws_subnet"):
         raw = subnet.get("cidr_block")
         net = _network(raw)
         if net is None:
             if isinstance(raw, str) and "${" not in raw:
-                yield finding("PF-CIDR", subnet, f"cidr_block {raw!r} is not a valid network address. "
-                                                 "Fix: use a network address such as \"10.0.0.0/20\".")
+                yield finding(
+                    "PF-CIDR",
+                    subnet,
+                    f"cidr_block {raw!r} is not a valid network address. "
+                    'Fix: use a network address such as "10.0.0.0/20".',
+                )
             continue
         subnets.append((subnet, net))
         parent, _ = view.referenced(subnet.get("vpc_id"))
         vpc_net = _network(parent.get("cidr_block")) if parent is not None else None
         if parent is not None and vpc_net is not None and not _inside(net, vpc_net):
-            yield finding("PF-CIDR", subnet, f"cidr_block {raw} is outside its VPC's {vpc_net} ({parent.path}). "
-                                             "Fix: carve subnets out of the VPC CIDR.")
+            yield finding(
+                "PF-CIDR",
+                subnet,
+                f"cidr_block {raw} is outside its VPC's {vpc_net} ({parent.path}). "
+                "Fix: carve subnets out of the VPC CIDR.",
+            )
     for index, (first, first_net) in enumerate(subnets):
-        for second, second_net in subnets[index + 1:]:
+        for second, second_net in subnets[index + 1 :]:
             if first_net.version == second_net.version and first_net.overlaps(second_net):
-                yield finding("PF-CIDR", second, f"cidr_block {second_net} overlaps {first_net} of {first.path}. "
-                                                 "Fix: give each subnet its own range.")
+                yield finding(
+                    "PF-CIDR",
+                    second,
+                    f"cidr_block {second_net} overlaps {first_net} of {first.path}. "
+                    "Fix: give each subnet its own range.",
+                )
 
 
 def _alb_security_groups(view: StackView) -> set[str]:
@@ -88,26 +106,43 @@ def _sg_rules(view: StackView, direction: str) -> Iterator[tuple[Resource, Resou
     every form Terraform has: inline blocks, aws_security_group_rule, aws_vpc_security_group_<direction>_rule."""
     for group in view.resources("aws_security_group"):
         for block in group.blocks(direction):
-            yield group, group, {
-                "cidrs": list(block.get("cidr_blocks") or []) + list(block.get("ipv6_cidr_blocks") or []),
-                "from": block.get("from_port"), "to": block.get("to_port"), "protocol": block.get("protocol"),
-            }
+            yield (
+                group,
+                group,
+                {
+                    "cidrs": list(block.get("cidr_blocks") or []) + list(block.get("ipv6_cidr_blocks") or []),
+                    "from": block.get("from_port"),
+                    "to": block.get("to_port"),
+                    "protocol": block.get("protocol"),
+                },
+            )
     for rule_resource in view.resources("aws_security_group_rule"):
         if rule_resource.get("type") != direction:
             continue
         owner, _ = view.referenced(rule_resource.get("security_group_id"))
-        yield rule_resource, owner, {
-            "cidrs": list(rule_resource.get("cidr_blocks") or []) + list(rule_resource.get("ipv6_cidr_blocks") or []),
-            "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
-            "protocol": rule_resource.get("protocol"),
-        }
+        yield (
+            rule_resource,
+            owner,
+            {
+                "cidrs": list(rule_resource.get("cidr_blocks") or [])
+                + list(rule_resource.get("ipv6_cidr_blocks") or []),
+                "from": rule_resource.get("from_port"),
+                "to": rule_resource.get("to_port"),
+                "protocol": rule_resource.get("protocol"),
+            },
+        )
     for rule_resource in view.resources(f"aws_vpc_security_group_{direction}_rule"):
         owner, _ = view.referenced(rule_resource.get("security_group_id"))
-        yield rule_resource, owner, {
-            "cidrs": [c for c in (rule_resource.get("cidr_ipv4"), rule_resource.get("cidr_ipv6")) if c],
-            "from": rule_resource.get("from_port"), "to": rule_resource.get("to_port"),
-            "protocol": rule_resource.get("ip_protocol"),
-        }
+        yield (
+            rule_resource,
+            owner,
+            {
+                "cidrs": [c for c in (rule_resource.get("cidr_ipv4"), rule_resource.get("cidr_ipv6")) if c],
+                "from": rule_resource.get("from_port"),
+                "to": rule_resource.get("to_port"),
+                "protocol": rule_resource.get("ip_protocol"),
+            },
+        )
 
 
 def _is_https_only(spec: dict[str, Any]) -> bool:
@@ -122,9 +157,12 @@ def _port_text(spec: dict[str, Any]) -> str:
     return f"{protocol} {spec.get('from')}-{spec.get('to')}"
 
 
-@rule("PF-SG-INTERNET-INGRESS", "Only the internet-facing ALB may be reached from the internet, and only on "
-                                "HTTPS 443; every other security group takes traffic from other groups only.",
-                                pci=("1.2, 1.3, 1.4",))
+@rule(
+    "PF-SG-INTERNET-INGRESS",
+    "Only the internet-facing ALB may be reached from the internet, and only on "
+    "HTTPS 443; every other security group takes traffic from other groups only.",
+    pci=("1.2, 1.3, 1.4",),
+)
 def check_internet_ingress(view: StackView) -> Iterator[Finding]:
     alb_groups = _alb_security_groups(view)
     for rule_resource, group, spec in _sg_rules(view, "ingress"):
@@ -134,20 +172,29 @@ def check_internet_ingress(view: StackView) -> Iterator[Finding]:
         group_path = group.path if group is not None else "an unknown security group"
         if group is not None and group.address in alb_groups:
             if not _is_https_only(spec):
-                yield finding("PF-SG-INTERNET-INGRESS", rule_resource,
-                              f"ALB security group {group_path} accepts {', '.join(open_to)} on {_port_text(spec)}; "
-                              "only HTTPS (tcp 443) may be open to the internet. Fix: remove the rule or restrict it "
-                              "to tcp 443.")
+                yield finding(
+                    "PF-SG-INTERNET-INGRESS",
+                    rule_resource,
+                    f"ALB security group {group_path} accepts {', '.join(open_to)} on {_port_text(spec)}; "
+                    "only HTTPS (tcp 443) may be open to the internet. Fix: remove the rule or restrict it "
+                    "to tcp 443.",
+                )
         else:
-            yield finding("PF-SG-INTERNET-INGRESS", rule_resource,
-                          f"security group {group_path} accepts {', '.join(open_to)} on {_port_text(spec)}; only the "
-                          "internet-facing ALB's group may accept internet traffic. Fix: allow the source security "
-                          "group instead of a CIDR.")
+            yield finding(
+                "PF-SG-INTERNET-INGRESS",
+                rule_resource,
+                f"security group {group_path} accepts {', '.join(open_to)} on {_port_text(spec)}; only the "
+                "internet-facing ALB's group may accept internet traffic. Fix: allow the source security "
+                "group instead of a CIDR.",
+            )
     for default_group in view.resources("aws_default_security_group"):
         if default_group.blocks("ingress") or default_group.blocks("egress"):
-            yield finding("PF-SG-INTERNET-INGRESS", default_group,
-                          "the VPC default security group has rules; anything launched without a group would get "
-                          "them (PCI DSS 1.2). Fix: declare aws_default_security_group with no ingress/egress.")
+            yield finding(
+                "PF-SG-INTERNET-INGRESS",
+                default_group,
+                "the VPC default security group has rules; anything launched without a group would get "
+                "them (PCI DSS 1.2). Fix: declare aws_default_security_group with no ingress/egress.",
+            )
 
 
 def _internet_routed_tables(view: StackView) -> dict[str, str]:
@@ -155,8 +202,13 @@ def _internet_routed_tables(view: StackView) -> dict[str, str]:
     tables: dict[str, str] = {}
 
     def target_of(route: Any) -> str | None:
-        for key in ("gateway_id", "nat_gateway_id", "egress_only_gateway_id", "transit_gateway_id",
-                    "network_interface_id"):
+        for key in (
+            "gateway_id",
+            "nat_gateway_id",
+            "egress_only_gateway_id",
+            "transit_gateway_id",
+            "network_interface_id",
+        ):
             value = route.get(key)
             if value:
                 return f"{key}={value}"
@@ -169,8 +221,10 @@ def _internet_routed_tables(view: StackView) -> dict[str, str]:
                 if target:
                     tables[table.address] = target
     for route_resource in view.resources("aws_route"):
-        if route_resource.get("destination_cidr_block") in INTERNET \
-                or route_resource.get("destination_ipv6_cidr_block") in INTERNET:
+        if (
+            route_resource.get("destination_cidr_block") in INTERNET
+            or route_resource.get("destination_ipv6_cidr_block") in INTERNET
+        ):
             routed_table, _ = view.referenced(route_resource.get("route_table_id"))
             target = target_of(route_resource.body)
             if routed_table is not None and target:
@@ -178,9 +232,12 @@ def _internet_routed_tables(view: StackView) -> dict[str, str]:
     return tables
 
 
-@rule("PF-DB-ISOLATION", "The database (cardholder data) must not be publicly accessible, reachable from the "
-                         "internet through its security groups, or placed in subnets with a route to the internet.",
-                         pci=("1.2, 1.3, 1.4",))
+@rule(
+    "PF-DB-ISOLATION",
+    "The database (cardholder data) must not be publicly accessible, reachable from the "
+    "internet through its security groups, or placed in subnets with a route to the internet.",
+    pci=("1.2, 1.3, 1.4",),
+)
 def check_database_isolation(view: StackView) -> Iterator[Finding]:
     routed = _internet_routed_tables(view)
     associations: dict[str, list[Resource]] = {}
@@ -189,18 +246,28 @@ def check_database_isolation(view: StackView) -> Iterator[Finding]:
         table, _ = view.referenced(association.get("route_table_id"))
         if subnet is not None and table is not None:
             associations.setdefault(subnet.address, []).append(table)
-    internet_groups = {group.address for _, group, spec in _sg_rules(view, "ingress")
-                       if group is not None and any(c in INTERNET for c in spec["cidrs"])}
+    internet_groups = {
+        group.address
+        for _, group, spec in _sg_rules(view, "ingress")
+        if group is not None and any(c in INTERNET for c in spec["cidrs"])
+    }
     for db in view.resources("aws_db_instance"):
         if truthy(db.get("publicly_accessible")) is True:
-            yield finding("PF-DB-ISOLATION", db, "publicly_accessible = true gives the database a public endpoint. "
-                                                 "Fix: publicly_accessible = false.")
+            yield finding(
+                "PF-DB-ISOLATION",
+                db,
+                "publicly_accessible = true gives the database a public endpoint. Fix: publicly_accessible = false.",
+            )
         for ref in db.get("vpc_security_group_ids") or []:
             group, _ = view.referenced(ref)
             if group is not None and group.address in internet_groups:
-                yield finding("PF-DB-ISOLATION", db, f"security group {group.path} of the database accepts traffic "
-                                                     "from the internet. Fix: allow only the API instances' security "
-                                                     "group on 5432.")
+                yield finding(
+                    "PF-DB-ISOLATION",
+                    db,
+                    f"security group {group.path} of the database accepts traffic "
+                    "from the internet. Fix: allow only the API instances' security "
+                    "group on 5432.",
+                )
         subnet_group, _ = view.referenced(db.get("db_subnet_group_name"))
         if subnet_group is None:
             continue
@@ -210,14 +277,20 @@ def check_database_isolation(view: StackView) -> Iterator[Finding]:
                 continue
             for table in associations.get(subnet.address, []):
                 if table.address in routed:
-                    yield finding("PF-DB-ISOLATION", db,
-                                  f"data subnet {subnet.path} is associated with route table "
-                                  f"{table.path} whose default route goes to "
-                                  f"{routed[table.address]}; data subnets must have no route to the internet. "
-                                  "Fix: associate data subnets with the data route table (local routes only).")
+                    yield finding(
+                        "PF-DB-ISOLATION",
+                        db,
+                        f"data subnet {subnet.path} is associated with route table "
+                        f"{table.path} whose default route goes to "
+                        f"{routed[table.address]}; data subnets must have no route to the internet. "
+                        "Fix: associate data subnets with the data route table (local routes only).",
+                    )
             if truthy(subnet.get("map_public_ip_on_launch")) is True:
-                yield finding("PF-DB-ISOLATION", db, f"data subnet {subnet.path} assigns public IPs on launch. "
-                                                     "Fix: map_public_ip_on_launch = false.")
+                yield finding(
+                    "PF-DB-ISOLATION",
+                    db,
+                    f"data subnet {subnet.path} assigns public IPs on launch. Fix: map_public_ip_on_launch = false.",
+                )
 
 
 def _tier_security_groups(view: StackView) -> dict[str, str]:
@@ -244,18 +317,24 @@ def _tier_security_groups(view: StackView) -> dict[str, str]:
     return tiers
 
 
-@rule("PF-SG-INTERNET-EGRESS", "The app and data tiers' security groups must not send to 0.0.0.0/0 or ::/0: AWS APIs "
-                               "go through VPC endpoints, S3 through its prefix list and the internet only to the "
-                               "payment processor's listed CIDRs (PCI DSS 1.3.2, 1.4.2).",
-                               pci=("1.2, 1.3, 1.4",))
+@rule(
+    "PF-SG-INTERNET-EGRESS",
+    "The app and data tiers' security groups must not send to 0.0.0.0/0 or ::/0: AWS APIs "
+    "go through VPC endpoints, S3 through its prefix list and the internet only to the "
+    "payment processor's listed CIDRs (PCI DSS 1.3.2, 1.4.2).",
+    pci=("1.2, 1.3, 1.4",),
+)
 def check_internet_egress(view: StackView) -> Iterator[Finding]:
     tiers = _tier_security_groups(view)
     for rule_resource, group, spec in _sg_rules(view, "egress"):
         open_to = [c for c in spec["cidrs"] if c in INTERNET]
         if not open_to or group is None or group.address not in tiers:
             continue
-        yield finding("PF-SG-INTERNET-EGRESS", rule_resource,
-                      f"{tiers[group.address]}-tier security group {group.path} sends to {', '.join(open_to)} on "
-                      f"{_port_text(spec)}; the cardholder-data tiers may not reach the whole internet. Fix: allow the "
-                      "VPC endpoints' security group, the S3 prefix list or the payment processor's CIDRs "
-                      "(PAYMENT_PROCESSOR_EGRESS_CIDRS) instead.")
+        yield finding(
+            "PF-SG-INTERNET-EGRESS",
+            rule_resource,
+            f"{tiers[group.address]}-tier security group {group.path} sends to {', '.join(open_to)} on "
+            f"{_port_text(spec)}; the cardholder-data tiers may not reach the whole internet. Fix: allow the "
+            "VPC endpoints' security group, the S3 prefix list or the payment processor's CIDRs "
+            "(PAYMENT_PROCESSOR_EGRESS_CIDRS) instead.",
+        )

@@ -30,10 +30,13 @@ def _bucket_refs(view: StackView, bucket: Resource) -> set[str]:
     return view.references_to(bucket, ("id", "bucket", "arn"))
 
 
-@rule("PF-ENCRYPTION-AT-REST", "Every storage resource of the cardholder data environment is encrypted: RDS, "
-                               "EBS in launch templates, S3 (explicit SSE), log groups and SNS on KMS, SSM as "
-                               "SecureString.",
-                               pci=("3.5, 3.6, 3.7", "10.2, 10.3, 10.5"))
+@rule(
+    "PF-ENCRYPTION-AT-REST",
+    "Every storage resource of the cardholder data environment is encrypted: RDS, "
+    "EBS in launch templates, S3 (explicit SSE), log groups and SNS on KMS, SSM as "
+    "SecureString.",
+    pci=("3.5, 3.6, 3.7", "10.2, 10.3, 10.5"),
+)
 def check_encryption(view: StackView) -> Iterator[Finding]:
     yield from _unencrypted_databases(view)
     yield from _unencrypted_volumes(view)
@@ -45,13 +48,21 @@ def _unencrypted_databases(view: StackView) -> Iterator[Finding]:
     """RDS instances and clusters without storage encryption, or encrypted with the AWS managed key."""
     for db in view.resources("aws_db_instance") + view.resources("aws_rds_cluster"):
         if truthy(db.get("storage_encrypted")) is not True:
-            yield finding("PF-ENCRYPTION-AT-REST", db, f"storage_encrypted is {db.get('storage_encrypted')!r}. "
-                                                       "Fix: storage_encrypted = true with kms_key_id set to the "
-                                                       "data key.")
+            yield finding(
+                "PF-ENCRYPTION-AT-REST",
+                db,
+                f"storage_encrypted is {db.get('storage_encrypted')!r}. "
+                "Fix: storage_encrypted = true with kms_key_id set to the "
+                "data key.",
+            )
         elif not db.get("kms_key_id"):
-            yield finding("PF-ENCRYPTION-AT-REST", db, "storage is encrypted with the AWS managed key (no kms_key_id), "
-                                                       "which cannot be restricted or audited per key. Fix: set "
-                                                       "kms_key_id to the customer managed data key.")
+            yield finding(
+                "PF-ENCRYPTION-AT-REST",
+                db,
+                "storage is encrypted with the AWS managed key (no kms_key_id), "
+                "which cannot be restricted or audited per key. Fix: set "
+                "kms_key_id to the customer managed data key.",
+            )
 
 
 def _unencrypted_volumes(view: StackView) -> Iterator[Finding]:
@@ -59,15 +70,21 @@ def _unencrypted_volumes(view: StackView) -> Iterator[Finding]:
     for template in view.resources("aws_launch_template"):
         mappings = template.blocks("block_device_mappings")
         if not mappings:
-            yield finding("PF-ENCRYPTION-AT-REST", template,
-                          "no block_device_mappings: the root volume inherits the AMI's (unencrypted) snapshot "
-                          "settings. Fix: map the root device with ebs { encrypted = true, volume_type = \"gp3\" }.")
+            yield finding(
+                "PF-ENCRYPTION-AT-REST",
+                template,
+                "no block_device_mappings: the root volume inherits the AMI's (unencrypted) snapshot "
+                'settings. Fix: map the root device with ebs { encrypted = true, volume_type = "gp3" }.',
+            )
         for mapping in mappings:
             for ebs in source_blocks(mapping, "ebs"):  # an object or a list of them; anything else is skipped
                 if truthy(ebs.get("encrypted")) is not True:
-                    yield finding("PF-ENCRYPTION-AT-REST", template,
-                                  f"EBS volume {mapping.get('device_name')!r} has encrypted = "
-                                  f"{ebs.get('encrypted')!r}. Fix: encrypted = true.")
+                    yield finding(
+                        "PF-ENCRYPTION-AT-REST",
+                        template,
+                        f"EBS volume {mapping.get('device_name')!r} has encrypted = "
+                        f"{ebs.get('encrypted')!r}. Fix: encrypted = true.",
+                    )
     for volume in view.resources("aws_ebs_volume"):
         if truthy(volume.get("encrypted")) is not True:
             yield finding("PF-ENCRYPTION-AT-REST", volume, "EBS volume is not encrypted. Fix: encrypted = true.")
@@ -82,29 +99,43 @@ def _unencrypted_buckets(view: StackView) -> Iterator[Finding]:
     for bucket in view.resources("aws_s3_bucket"):
         inline = bucket.blocks("server_side_encryption_configuration")
         if not inline and not _bucket_refs(view, bucket) & sse_targets:
-            yield finding("PF-ENCRYPTION-AT-REST", bucket,
-                          "no aws_s3_bucket_server_side_encryption_configuration references this bucket. Fix: add "
-                          "one (aws:kms with a customer key; AES256 only where the writer cannot use KMS, such as "
-                          "ALB access logs).")
+            yield finding(
+                "PF-ENCRYPTION-AT-REST",
+                bucket,
+                "no aws_s3_bucket_server_side_encryption_configuration references this bucket. Fix: add "
+                "one (aws:kms with a customer key; AES256 only where the writer cannot use KMS, such as "
+                "ALB access logs).",
+            )
 
 
 def _unencrypted_logs_topics_and_parameters(view: StackView) -> Iterator[Finding]:
     """Log groups and SNS topics without a customer key, and SSM parameters that are not SecureString."""
     for group in view.resources("aws_cloudwatch_log_group"):
         if not group.get("kms_key_id"):
-            yield finding("PF-ENCRYPTION-AT-REST", group, f"log group {group.get('name')!r} has no kms_key_id. "
-                                                          "Fix: kms_key_id = the logs key ARN (its key policy must "
-                                                          "allow logs.<region>.amazonaws.com).")
+            yield finding(
+                "PF-ENCRYPTION-AT-REST",
+                group,
+                f"log group {group.get('name')!r} has no kms_key_id. "
+                "Fix: kms_key_id = the logs key ARN (its key policy must "
+                "allow logs.<region>.amazonaws.com).",
+            )
     for topic in view.resources("aws_sns_topic"):
         if not topic.get("kms_master_key_id"):
-            yield finding("PF-ENCRYPTION-AT-REST", topic, f"SNS topic {topic.get('name')!r} has no kms_master_key_id. "
-                                                          "Fix: kms_master_key_id = a customer key that lets "
-                                                          "cloudwatch.amazonaws.com use it.")
+            yield finding(
+                "PF-ENCRYPTION-AT-REST",
+                topic,
+                f"SNS topic {topic.get('name')!r} has no kms_master_key_id. "
+                "Fix: kms_master_key_id = a customer key that lets "
+                "cloudwatch.amazonaws.com use it.",
+            )
     for parameter in view.resources("aws_ssm_parameter"):
         if parameter.get("type") != "SecureString":
-            yield finding("PF-ENCRYPTION-AT-REST", parameter,
-                          f"SSM parameter {parameter.get('name')!r} has type {parameter.get('type')!r}. Fix: "
-                          "type = \"SecureString\" with key_id = the data key.")
+            yield finding(
+                "PF-ENCRYPTION-AT-REST",
+                parameter,
+                f"SSM parameter {parameter.get('name')!r} has type {parameter.get('type')!r}. Fix: "
+                'type = "SecureString" with key_id = the data key.',
+            )
 
 
 def _policy_documents(view: StackView, resource: Resource, attribute: str) -> Iterator[list[Mapping[str, Any]]]:
@@ -117,8 +148,13 @@ def _policy_documents(view: StackView, resource: Resource, attribute: str) -> It
             principals: dict[str, list[str]] = {}
             for principal in source_blocks(block, "principals"):
                 principals.setdefault(str(principal.get("type")), []).extend(principal.get("identifiers") or [])
-            statements.append({"Effect": block.get("effect", "Allow"), "Principal": principals,
-                               "Condition": source_blocks(block, "condition") or None})
+            statements.append(
+                {
+                    "Effect": block.get("effect", "Allow"),
+                    "Principal": principals,
+                    "Condition": source_blocks(block, "condition") or None,
+                }
+            )
         yield statements
         return
     if not isinstance(raw, str):
@@ -151,12 +187,20 @@ def _is_everyone(principal: Any) -> bool:
     return False
 
 
-@rule("PF-POLICY-WILDCARD-PRINCIPAL", "A key or resource policy that allows \"AWS\": \"*\" without a condition "
-                                      "hands the resource to every AWS account; principals must be named.",
-                                      pci=("3.5, 3.6, 3.7", "7.2, 8.2, 8.6"))
+@rule(
+    "PF-POLICY-WILDCARD-PRINCIPAL",
+    'A key or resource policy that allows "AWS": "*" without a condition '
+    "hands the resource to every AWS account; principals must be named.",
+    pci=("3.5, 3.6, 3.7", "7.2, 8.2, 8.6"),
+)
 def check_wildcard_principals(view: StackView) -> Iterator[Finding]:
-    targets = (("aws_kms_key", "policy"), ("aws_kms_key_policy", "policy"), ("aws_s3_bucket_policy", "policy"),
-               ("aws_sns_topic_policy", "policy"), ("aws_sns_topic", "policy"))
+    targets = (
+        ("aws_kms_key", "policy"),
+        ("aws_kms_key_policy", "policy"),
+        ("aws_s3_bucket_policy", "policy"),
+        ("aws_sns_topic_policy", "policy"),
+        ("aws_sns_topic", "policy"),
+    )
     for rtype, attribute in targets:
         for resource in view.resources(rtype):
             for statements in _policy_documents(view, resource, attribute):
@@ -166,53 +210,78 @@ def check_wildcard_principals(view: StackView) -> Iterator[Finding]:
                     if statement.get("Condition"):
                         continue
                     sid = statement.get("Sid", f"statement {index}")
-                    yield finding("PF-POLICY-WILDCARD-PRINCIPAL", resource,
-                                  f"{attribute} {sid!r} allows Principal {json.dumps(statement.get('Principal'))} "
-                                  "with no Condition. Fix: name the principals (account root, role ARNs, service "
-                                  "principals) or add a condition such as aws:SourceArn / aws:PrincipalAccount.")
+                    yield finding(
+                        "PF-POLICY-WILDCARD-PRINCIPAL",
+                        resource,
+                        f"{attribute} {sid!r} allows Principal {json.dumps(statement.get('Principal'))} "
+                        "with no Condition. Fix: name the principals (account root, role ARNs, service "
+                        "principals) or add a condition such as aws:SourceArn / aws:PrincipalAccount.",
+                    )
 
 
-@rule("PF-IMDSV2", "Instances must require IMDSv2 session tokens (http_tokens = \"required\"); IMDSv1 lets an SSRF "
-                   "in the payment API read the instance role's credentials.",
-                   pci=("2.2",))
+@rule(
+    "PF-IMDSV2",
+    'Instances must require IMDSv2 session tokens (http_tokens = "required"); IMDSv1 lets an SSRF '
+    "in the payment API read the instance role's credentials.",
+    pci=("2.2",),
+)
 def check_imdsv2(view: StackView) -> Iterator[Finding]:
     for resource in view.resources("aws_launch_template") + view.resources("aws_instance"):
         options = resource.blocks("metadata_options")
         tokens = options[0].get("http_tokens") if options else None
         if tokens != "required":
-            yield finding("PF-IMDSV2", resource, f"metadata_options.http_tokens is {tokens!r} (IMDSv1 allowed). "
-                                                 "Fix: metadata_options { http_tokens = \"required\", "
-                                                 "http_put_response_hop_limit = 1 }.")
+            yield finding(
+                "PF-IMDSV2",
+                resource,
+                f"metadata_options.http_tokens is {tokens!r} (IMDSv1 allowed). "
+                'Fix: metadata_options { http_tokens = "required", '
+                "http_put_response_hop_limit = 1 }.",
+            )
 
 
-@rule("PF-LAUNCH-TAGS", "Launch templates tag the instances and volumes they launch (tag_specifications): the "
-                        "provider's default_tags do not reach them, so the CDE's volumes would go untagged.")
+@rule(
+    "PF-LAUNCH-TAGS",
+    "Launch templates tag the instances and volumes they launch (tag_specifications): the "
+    "provider's default_tags do not reach them, so the CDE's volumes would go untagged.",
+)
 def check_launch_tags(view: StackView) -> Iterator[Finding]:
     for template in view.resources("aws_launch_template"):
         tagged = {str(spec.get("resource_type")) for spec in template.blocks("tag_specifications") if spec.get("tags")}
         missing = [kind for kind in ("instance", "volume") if kind not in tagged]
         if missing:
-            yield finding("PF-LAUNCH-TAGS", template,
-                          f"no tag_specifications with tags for {' and '.join(missing)}: launched resources carry "
-                          "no Environment or DataClassification tag. Fix: tag_specifications { resource_type = "
-                          "\"instance\" / \"volume\", tags = the stack's tags }.")
+            yield finding(
+                "PF-LAUNCH-TAGS",
+                template,
+                f"no tag_specifications with tags for {' and '.join(missing)}: launched resources carry "
+                "no Environment or DataClassification tag. Fix: tag_specifications { resource_type = "
+                '"instance" / "volume", tags = the stack\'s tags }.',
+            )
 
 
-@rule("PF-ALB-TLS-POLICY", "HTTPS/TLS listeners use an allow-listed security policy: TLS 1.2 or later and no CBC "
-                          "cipher suites (facts.ALB_TLS_POLICIES_WITHOUT_CBC).",
-                          pci=("4.2",))
+@rule(
+    "PF-ALB-TLS-POLICY",
+    "HTTPS/TLS listeners use an allow-listed security policy: TLS 1.2 or later and no CBC "
+    "cipher suites (facts.ALB_TLS_POLICIES_WITHOUT_CBC).",
+    pci=("4.2",),
+)
 def check_alb_tls_policy(view: StackView) -> Iterator[Finding]:
     for listener in view.resources("aws_lb_listener"):
         if str(listener.get("protocol", "")).upper() not in ("HTTPS", "TLS"):
             continue
         policy = listener.get("ssl_policy")
         if policy not in ALB_TLS_POLICIES_WITHOUT_CBC:
-            shown = (repr(policy) if policy is not None
-                     else "not set (AWS then uses ELBSecurityPolicy-2016-08: TLS 1.0, CBC)")
-            yield finding("PF-ALB-TLS-POLICY", listener,
-                          f"ssl_policy is {shown}, which is not in the allow-list of policies without CBC suites. "
-                          f"Fix: ssl_policy = \"{ALB_TLS_POLICIES_WITHOUT_CBC[0]}\" (or another of "
-                          f"{', '.join(ALB_TLS_POLICIES_WITHOUT_CBC[1:])}).")
+            shown = (
+                repr(policy)
+                if policy is not None
+                else "not set (AWS then uses ELBSecurityPolicy-2016-08: TLS 1.0, CBC)"
+            )
+            yield finding(
+                "PF-ALB-TLS-POLICY",
+                listener,
+                f"ssl_policy is {shown}, which is not in the allow-list of policies without CBC suites. "
+                f'Fix: ssl_policy = "{ALB_TLS_POLICIES_WITHOUT_CBC[0]}" (or another of '
+                f"{', '.join(ALB_TLS_POLICIES_WITHOUT_CBC[1:])}).",
+            )
 
 
 PGAUDIT_REQUIRED_CLASSES = ("ddl", "role")
@@ -222,10 +291,13 @@ def _parameter_values(group: Resource) -> dict[str, str]:
     return {str(p.get("name")): str(p.get("value", "")) for p in group.blocks("parameter")}
 
 
-@rule("PF-RDS-AUDIT", "PostgreSQL parameter groups load pgaudit (shared_preload_libraries) and log DDL and role "
-                      "changes (pgaudit.log with ddl and role, or all) and connections: who changed the schema or "
-                      "privileges of the cardholder database is in its exported log.",
-                      pci=("10.2, 10.3, 10.5",))
+@rule(
+    "PF-RDS-AUDIT",
+    "PostgreSQL parameter groups load pgaudit (shared_preload_libraries) and log DDL and role "
+    "changes (pgaudit.log with ddl and role, or all) and connections: who changed the schema or "
+    "privileges of the cardholder database is in its exported log.",
+    pci=("10.2, 10.3, 10.5",),
+)
 def check_rds_audit(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_db_parameter_group"):
         if not str(group.get("family", "")).startswith("postgres"):
@@ -233,19 +305,31 @@ def check_rds_audit(view: StackView) -> Iterator[Finding]:
         values = _parameter_values(group)
         libraries = [lib.strip() for lib in values.get("shared_preload_libraries", "").split(",")]
         if "pgaudit" not in libraries:
-            yield finding("PF-RDS-AUDIT", group, "shared_preload_libraries does not load pgaudit, so no statement "
-                                                 "is audited. Fix: parameter { name = \"shared_preload_libraries\", "
-                                                 "value = \"pgaudit\", apply_method = \"pending-reboot\" }.")
+            yield finding(
+                "PF-RDS-AUDIT",
+                group,
+                "shared_preload_libraries does not load pgaudit, so no statement "
+                'is audited. Fix: parameter { name = "shared_preload_libraries", '
+                'value = "pgaudit", apply_method = "pending-reboot" }.',
+            )
         classes = {c.strip().lower() for c in values.get("pgaudit.log", "").split(",")}
         missing = [c for c in PGAUDIT_REQUIRED_CLASSES if c not in classes and "all" not in classes]
         if missing:
-            yield finding("PF-RDS-AUDIT", group, f"pgaudit.log is {values.get('pgaudit.log')!r}, without "
-                                                 f"{', '.join(missing)}: schema or privilege changes go unlogged. "
-                                                 "Fix: parameter { name = \"pgaudit.log\", value = \"ddl,role\" }.")
+            yield finding(
+                "PF-RDS-AUDIT",
+                group,
+                f"pgaudit.log is {values.get('pgaudit.log')!r}, without "
+                f"{', '.join(missing)}: schema or privilege changes go unlogged. "
+                'Fix: parameter { name = "pgaudit.log", value = "ddl,role" }.',
+            )
         if values.get("log_connections") != "1":
-            yield finding("PF-RDS-AUDIT", group, f"log_connections is {values.get('log_connections')!r}: logins "
-                                                 "are not logged. Fix: parameter { name = \"log_connections\", "
-                                                 "value = \"1\" }.")
+            yield finding(
+                "PF-RDS-AUDIT",
+                group,
+                f"log_connections is {values.get('log_connections')!r}: logins "
+                'are not logged. Fix: parameter { name = "log_connections", '
+                'value = "1" }.',
+            )
 
 
 # PCI DSS 10.5.1 keeps audit logs 12 months.
@@ -253,16 +337,24 @@ PCI_MIN_RETENTION_DAYS = 365
 BROAD_MANAGED_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess")
 
 
-@rule("PF-LOG-RETENTION", "Audit log groups keep 12 months (PCI DSS 10.5.1) with a retention CloudWatch accepts; "
-                          "a shorter one written in code stops synth, a variable's shorter default (development) "
-                          "warns; checkov cannot see a retention given as a variable.",
-                          pci=("10.2, 10.3, 10.5",))
+@rule(
+    "PF-LOG-RETENTION",
+    "Audit log groups keep 12 months (PCI DSS 10.5.1) with a retention CloudWatch accepts; "
+    "a shorter one written in code stops synth, a variable's shorter default (development) "
+    "warns; checkov cannot see a retention given as a variable.",
+    pci=("10.2, 10.3, 10.5",),
+)
 def check_log_retention(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_cloudwatch_log_group"):
         if "retention_in_days" not in group.body:
-            yield finding("PF-LOG-RETENTION", group, f"log group {group.get('name')!r} has no retention_in_days "
-                                                     "(kept forever, at a cost). Fix: retention_in_days = "
-                                                     "var.log_retention_days.", Severity.WARNING)
+            yield finding(
+                "PF-LOG-RETENTION",
+                group,
+                f"log group {group.get('name')!r} has no retention_in_days "
+                "(kept forever, at a cost). Fix: retention_in_days = "
+                "var.log_retention_days.",
+                Severity.WARNING,
+            )
             continue
         value, variable = view.resolve(group.get("retention_in_days"))
         if value is None:
@@ -273,21 +365,34 @@ def check_log_retention(view: StackView) -> Iterator[Finding]:
         except (TypeError, ValueError):
             days = -1
         if days not in CLOUDWATCH_RETENTION_DAYS and days != 0:
-            yield finding("PF-LOG-RETENTION", group, f"retention_in_days {source}{value!r} is not a value CloudWatch "
-                                                     "accepts. Fix: one of 365, 400, 545, 731, ... (0 = never "
-                                                     "expire).")
+            yield finding(
+                "PF-LOG-RETENTION",
+                group,
+                f"retention_in_days {source}{value!r} is not a value CloudWatch "
+                "accepts. Fix: one of 365, 400, 545, 731, ... (0 = never "
+                "expire).",
+            )
         elif 0 < days < PCI_MIN_RETENTION_DAYS and variable is None:
             # Written in code: no configuration can raise it, so it holds in production too.
-            yield finding("PF-LOG-RETENTION", group, f"retention_in_days is {days}, written in code, below the 12 "
-                                                     "months PCI DSS 10.5.1 asks of audit logs. Fix: "
-                                                     "retention_in_days = var.log_retention_days (LOG_RETENTION_DAYS, "
-                                                     ">= 365 in production).")
+            yield finding(
+                "PF-LOG-RETENTION",
+                group,
+                f"retention_in_days is {days}, written in code, below the 12 "
+                "months PCI DSS 10.5.1 asks of audit logs. Fix: "
+                "retention_in_days = var.log_retention_days (LOG_RETENTION_DAYS, "
+                ">= 365 in production).",
+            )
         elif 0 < days < PCI_MIN_RETENTION_DAYS:
             # A development configuration (production refuses LOG_RETENTION_DAYS < 365 at synth and in the
             # variable's validation block).
-            yield finding("PF-LOG-RETENTION", group, f"retention_in_days {source}{days} is below the 12 months PCI DSS "
-                                                     "10.5.1 asks of audit logs. Fix: 365 or more outside sandbox "
-                                                     "environments.", Severity.WARNING)
+            yield finding(
+                "PF-LOG-RETENTION",
+                group,
+                f"retention_in_days {source}{days} is below the 12 months PCI DSS "
+                "10.5.1 asks of audit logs. Fix: 365 or more outside sandbox "
+                "environments.",
+                Severity.WARNING,
+            )
 
 
 def _actions(statement: Mapping[str, Any]) -> list[str]:
@@ -295,9 +400,12 @@ def _actions(statement: Mapping[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else [a for a in action if isinstance(a, str)]
 
 
-@rule("PF-IAM-LEAST-PRIVILEGE", "Identity policies name their actions and resources (PCI DSS 7.2.2); wildcard "
-                                "actions or broad AWS managed policies on a CDE role are a regression.",
-                                pci=("7.2, 8.2, 8.6",))
+@rule(
+    "PF-IAM-LEAST-PRIVILEGE",
+    "Identity policies name their actions and resources (PCI DSS 7.2.2); wildcard "
+    "actions or broad AWS managed policies on a CDE role are a regression.",
+    pci=("7.2, 8.2, 8.6",),
+)
 def check_least_privilege(view: StackView) -> Iterator[Finding]:
     for rtype in ("aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"):
         for resource in view.resources(rtype):
@@ -308,25 +416,37 @@ def check_least_privilege(view: StackView) -> Iterator[Finding]:
                     sid = statement.get("Sid", f"statement {index}")
                     wild = [a for a in _actions(statement) if a == "*" or a.endswith(":*")]
                     if wild:
-                        yield finding("PF-IAM-LEAST-PRIVILEGE", resource,
-                                      f"policy {sid!r} allows wildcard actions {wild}. Fix: list the API actions "
-                                      "the role calls.")
+                        yield finding(
+                            "PF-IAM-LEAST-PRIVILEGE",
+                            resource,
+                            f"policy {sid!r} allows wildcard actions {wild}. Fix: list the API actions the role calls.",
+                        )
                     resources = statement.get("Resource")
                     if set(_actions(statement)) <= ACTIONS_WITHOUT_RESOURCE_TYPES:
                         continue
                     if resources == "*" or (isinstance(resources, list) and "*" in resources):
-                        yield finding("PF-IAM-LEAST-PRIVILEGE", resource,
-                                      f"policy {sid!r} applies {_actions(statement)} to Resource \"*\". Fix: name "
-                                      "the resource ARNs (keep \"*\" only for actions without resource-level "
-                                      "permissions).", Severity.WARNING)
+                        yield finding(
+                            "PF-IAM-LEAST-PRIVILEGE",
+                            resource,
+                            f'policy {sid!r} applies {_actions(statement)} to Resource "*". Fix: name '
+                            'the resource ARNs (keep "*" only for actions without resource-level '
+                            "permissions).",
+                            Severity.WARNING,
+                        )
     for attachment in view.resources("aws_iam_role_policy_attachment") + view.resources("aws_iam_policy_attachment"):
         arn = str(attachment.get("policy_arn", ""))
         name = arn.rsplit("/", 1)[-1]
-        if arn.startswith("arn:aws") and ":aws:policy/" in arn and (
-                name in BROAD_MANAGED_POLICIES or name.endswith("FullAccess")):
-            yield finding("PF-IAM-LEAST-PRIVILEGE", attachment,
-                          f"attaches the AWS managed policy {name!r}, far broader than a CDE role needs. Fix: an "
-                          "inline policy with the actions and resources the role uses.")
+        if (
+            arn.startswith("arn:aws")
+            and ":aws:policy/" in arn
+            and (name in BROAD_MANAGED_POLICIES or name.endswith("FullAccess"))
+        ):
+            yield finding(
+                "PF-IAM-LEAST-PRIVILEGE",
+                attachment,
+                f"attaches the AWS managed policy {name!r}, far broader than a CDE role needs. Fix: an "
+                "inline policy with the actions and resources the role uses.",
+            )
 
 
 def _trusts_service(role: Resource, service: str) -> bool:
@@ -360,13 +480,17 @@ def _attached_to_roles(view: StackView) -> Iterator[tuple[Resource, Any, list[An
             yield attachment, role_ref, [attachment.get("policy_arn")]
 
 
-@rule("PF-INSTANCE-MANAGED-POLICIES", "Managed policies on a role EC2 instances assume come from a reviewed "
-                                      "allow-list (facts/iam.json): AmazonSSMManagedInstanceCore alone "
-                                      "lets an instance read every SSM parameter of the account.",
-                                      pci=("7.2, 8.2, 8.6",))
+@rule(
+    "PF-INSTANCE-MANAGED-POLICIES",
+    "Managed policies on a role EC2 instances assume come from a reviewed "
+    "allow-list (facts/iam.json): AmazonSSMManagedInstanceCore alone "
+    "lets an instance read every SSM parameter of the account.",
+    pci=("7.2, 8.2, 8.6",),
+)
 def check_instance_managed_policies(view: StackView) -> Iterator[Finding]:
-    ec2_roles = {role.name: role for role in view.resources("aws_iam_role")
-                 if _trusts_service(role, "ec2.amazonaws.com")}
+    ec2_roles = {
+        role.name: role for role in view.resources("aws_iam_role") if _trusts_service(role, "ec2.amazonaws.com")
+    }
     ec2_role_names = {str(role.get("name")) for role in ec2_roles.values()}
     for resource, role_ref, policy_arns in _attached_to_roles(view):
         role, _ = view.referenced(role_ref)
@@ -376,24 +500,48 @@ def check_instance_managed_policies(view: StackView) -> Iterator[Finding]:
             if arn in INSTANCE_ROLE_MANAGED_POLICIES:
                 continue
             reason = KNOWN_REFUSED_MANAGED_POLICIES.get(str(arn), "not reviewed for instance roles")
-            yield finding("PF-INSTANCE-MANAGED-POLICIES", resource,
-                          f"attaches {arn} to an EC2 instance role: {reason} Fix: an inline policy naming the "
-                          "actions and resources the instances use (lib/blocks/iam.py), or add the policy with its "
-                          "reason to instance_role_managed_policies.allowed in facts/iam.json after review.")
+            yield finding(
+                "PF-INSTANCE-MANAGED-POLICIES",
+                resource,
+                f"attaches {arn} to an EC2 instance role: {reason} Fix: an inline policy naming the "
+                "actions and resources the instances use (lib/blocks/iam.py), or add the policy with its "
+                "reason to instance_role_managed_policies.allowed in facts/iam.json after review.",
+            )
 
 
 # ------------------------------------------------------------------------------------------ key policies
 # Actions that administer a KMS key and actions that use it (Service Authorization Reference, AWS KMS). A key
 # policy statement is judged by which of these its action patterns cover; IAM actions are case-insensitive.
 KMS_ADMIN_ACTIONS = (
-    "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:DisableKey", "kms:EnableKey",
-    "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:UpdateKeyDescription", "kms:CreateAlias",
-    "kms:UpdateAlias", "kms:DeleteAlias", "kms:TagResource", "kms:UntagResource", "kms:DeleteImportedKeyMaterial",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:UpdateKeyDescription",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:DeleteImportedKeyMaterial",
 )
 KMS_USE_ACTIONS = (
-    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
-    "kms:Sign", "kms:Verify", "kms:GenerateMac", "kms:VerifyMac", "kms:DeriveSharedSecret",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:Sign",
+    "kms:Verify",
+    "kms:GenerateMac",
+    "kms:VerifyMac",
+    "kms:DeriveSharedSecret",
 )
 # The account principal (arn:aws:iam::<account>:root, or a bare account id): it delegates to IAM policies.
 _ACCOUNT_PRINCIPAL = re.compile(r"^(?:[0-9]{12}|arn:aws[a-z-]*:iam::[^:]+:root)$")
@@ -422,10 +570,13 @@ def _key_policies(view: StackView) -> Iterator[tuple[Resource, list[Mapping[str,
                 yield resource, statements
 
 
-@rule("PF-KMS-ADMIN-USE-SEPARATED", "No key policy statement gives a named (non-account) principal both key "
-                                    "administration and key use, or kms:*: administrators manage keys, users "
-                                    "use them, and the account's IAM policies decide who is which.",
-                                    pci=("3.5, 3.6, 3.7", "7.2, 8.2, 8.6"))
+@rule(
+    "PF-KMS-ADMIN-USE-SEPARATED",
+    "No key policy statement gives a named (non-account) principal both key "
+    "administration and key use, or kms:*: administrators manage keys, users "
+    "use them, and the account's IAM policies decide who is which.",
+    pci=("3.5, 3.6, 3.7", "7.2, 8.2, 8.6"),
+)
 def check_key_admin_use_separated(view: StackView) -> Iterator[Finding]:
     for resource, statements in _key_policies(view):
         for index, statement in enumerate(statements):
@@ -436,53 +587,82 @@ def check_key_admin_use_separated(view: StackView) -> Iterator[Finding]:
             administers = _covered(statement, KMS_ADMIN_ACTIONS)
             uses = _covered(statement, KMS_USE_ACTIONS)
             if len(administers) == len(KMS_ADMIN_ACTIONS) and len(uses) == len(KMS_USE_ACTIONS):
-                yield finding("PF-KMS-ADMIN-USE-SEPARATED", resource,
-                              f"key policy {sid!r} gives {named} every KMS action (kms:*, * or NotAction). Fix: "
-                              "the key administrator gets lib.blocks.iam.KEY_ADMIN_ACTIONS only; use goes to the "
-                              "account root (IAM policies) or a service principal under a condition.")
+                yield finding(
+                    "PF-KMS-ADMIN-USE-SEPARATED",
+                    resource,
+                    f"key policy {sid!r} gives {named} every KMS action (kms:*, * or NotAction). Fix: "
+                    "the key administrator gets lib.blocks.iam.KEY_ADMIN_ACTIONS only; use goes to the "
+                    "account root (IAM policies) or a service principal under a condition.",
+                )
             elif administers and uses:
-                yield finding("PF-KMS-ADMIN-USE-SEPARATED", resource,
-                              f"key policy {sid!r} lets {named} both administer the key ({administers[:3]}...) "
-                              f"and use it ({uses[:3]}...). Fix: split administration "
-                              "(lib.blocks.iam.KEY_ADMIN_ACTIONS) from use (KEY_USE_ACTIONS) into separate "
-                              "statements for separate principals (PCI DSS 3.6.1).")
+                yield finding(
+                    "PF-KMS-ADMIN-USE-SEPARATED",
+                    resource,
+                    f"key policy {sid!r} lets {named} both administer the key ({administers[:3]}...) "
+                    f"and use it ({uses[:3]}...). Fix: split administration "
+                    "(lib.blocks.iam.KEY_ADMIN_ACTIONS) from use (KEY_USE_ACTIONS) into separate "
+                    "statements for separate principals (PCI DSS 3.6.1).",
+                )
 
 
-@rule("PF-KMS-KEY-MANAGEABLE", "Every customer key keeps an administrator: an unconditioned statement allowing "
-                               "kms:PutKeyPolicy to an IAM principal, and no bypass of AWS's lockout safety check.",
-                               pci=("3.5, 3.6, 3.7",))
+@rule(
+    "PF-KMS-KEY-MANAGEABLE",
+    "Every customer key keeps an administrator: an unconditioned statement allowing "
+    "kms:PutKeyPolicy to an IAM principal, and no bypass of AWS's lockout safety check.",
+    pci=("3.5, 3.6, 3.7",),
+)
 def check_key_manageable(view: StackView) -> Iterator[Finding]:
     for key in view.resources("aws_kms_key"):
         if truthy(key.get("bypass_policy_lockout_safety_check")) is True:
-            yield finding("PF-KMS-KEY-MANAGEABLE", key,
-                          "bypass_policy_lockout_safety_check = true lets a policy no principal can change take "
-                          "effect: the key could never be administered again. Fix: remove it.")
+            yield finding(
+                "PF-KMS-KEY-MANAGEABLE",
+                key,
+                "bypass_policy_lockout_safety_check = true lets a policy no principal can change take "
+                "effect: the key could never be administered again. Fix: remove it.",
+            )
     for resource, statements in _key_policies(view):
-        if not any(statement.get("Effect", "Allow") == "Allow" and not statement.get("Condition")
-                   and isinstance(statement.get("Principal"), Mapping) and statement["Principal"].get("AWS")
-                   and _covered(statement, ("kms:PutKeyPolicy",)) for statement in statements):
-            yield finding("PF-KMS-KEY-MANAGEABLE", resource,
-                          "no statement lets an IAM principal change the key policy (kms:PutKeyPolicy): nobody "
-                          "could rotate administrators or revoke access. Fix: lib.blocks.iam.key_policy's "
-                          "KeyAdministration statement for KMS_ADMIN_PRINCIPAL_ARN (default the account root).")
+        if not any(
+            statement.get("Effect", "Allow") == "Allow"
+            and not statement.get("Condition")
+            and isinstance(statement.get("Principal"), Mapping)
+            and statement["Principal"].get("AWS")
+            and _covered(statement, ("kms:PutKeyPolicy",))
+            for statement in statements
+        ):
+            yield finding(
+                "PF-KMS-KEY-MANAGEABLE",
+                resource,
+                "no statement lets an IAM principal change the key policy (kms:PutKeyPolicy): nobody "
+                "could rotate administrators or revoke access. Fix: lib.blocks.iam.key_policy's "
+                "KeyAdministration statement for KMS_ADMIN_PRINCIPAL_ARN (default the account root).",
+            )
 
 
-@rule("PF-EBS-CMK", "Launch templates and EBS volumes encrypt with a customer-managed key (kms_key_id), not the "
-                    "aws/ebs default key, whose policy cannot be restricted or separated.",
-                    pci=("3.5, 3.6, 3.7",))
+@rule(
+    "PF-EBS-CMK",
+    "Launch templates and EBS volumes encrypt with a customer-managed key (kms_key_id), not the "
+    "aws/ebs default key, whose policy cannot be restricted or separated.",
+    pci=("3.5, 3.6, 3.7",),
+)
 def check_ebs_customer_key(view: StackView) -> Iterator[Finding]:
     volumes: list[tuple[Resource, str, Any]] = [
-        (volume, "EBS volume", volume.get("kms_key_id")) for volume in view.resources("aws_ebs_volume")]
+        (volume, "EBS volume", volume.get("kms_key_id")) for volume in view.resources("aws_ebs_volume")
+    ]
     for template in view.resources("aws_launch_template"):
         for mapping in template.blocks("block_device_mappings"):
-            volumes += [(template, f"EBS volume {mapping.get('device_name')!r}", ebs.get("kms_key_id"))
-                        for ebs in source_blocks(mapping, "ebs")]
+            volumes += [
+                (template, f"EBS volume {mapping.get('device_name')!r}", ebs.get("kms_key_id"))
+                for ebs in source_blocks(mapping, "ebs")
+            ]
     for resource, what, key in volumes:
         if not key or (isinstance(key, str) and "alias/aws/" in key):
-            yield finding("PF-EBS-CMK", resource,
-                          f"{what} has kms_key_id = {key!r}: encrypted with the AWS managed aws/ebs key. Fix: "
-                          "kms_key_id = the data key's ARN, whose policy admits the Auto Scaling group's "
-                          "service-linked role (lib/components/encryption.py).")
+            yield finding(
+                "PF-EBS-CMK",
+                resource,
+                f"{what} has kms_key_id = {key!r}: encrypted with the AWS managed aws/ebs key. Fix: "
+                "kms_key_id = the data key's ARN, whose policy admits the Auto Scaling group's "
+                "service-linked role (lib/components/encryption.py).",
+            )
 
 
 # PCI DSS 6.3.3: critical patches within one month; AWS accepts 86400-31536000 seconds (or 0: unlimited).
@@ -490,10 +670,13 @@ MAX_INSTANCE_LIFETIME_LIMIT = 30 * 24 * 60 * 60
 MIN_INSTANCE_LIFETIME = 24 * 60 * 60
 
 
-@rule("PF-ASG-INSTANCE-LIFETIME", "Auto Scaling groups replace every instance within 30 days (max_instance_lifetime) "
-                                  "from the latest launch template: the plan-time AMI lookup reaches running "
-                                  "instances only through an apply and its refresh, this bounds their age anyway.",
-                                  pci=("6.3.3",))
+@rule(
+    "PF-ASG-INSTANCE-LIFETIME",
+    "Auto Scaling groups replace every instance within 30 days (max_instance_lifetime) "
+    "from the latest launch template: the plan-time AMI lookup reaches running "
+    "instances only through an apply and its refresh, this bounds their age anyway.",
+    pci=("6.3.3",),
+)
 def check_instance_lifetime(view: StackView) -> Iterator[Finding]:
     for group in view.resources("aws_autoscaling_group"):
         value, _ = view.resolve(group.get("max_instance_lifetime"))
@@ -504,8 +687,11 @@ def check_instance_lifetime(view: StackView) -> Iterator[Finding]:
         except (TypeError, ValueError):
             seconds = -1
         if not MIN_INSTANCE_LIFETIME <= seconds <= MAX_INSTANCE_LIFETIME_LIMIT:
-            yield finding("PF-ASG-INSTANCE-LIFETIME", group,
-                          f"max_instance_lifetime is {group.get('max_instance_lifetime')!r}: instances may outlive "
-                          "a month of security patches (or AWS refuses the value). Fix: max_instance_lifetime "
-                          f"between {MIN_INSTANCE_LIFETIME} and {MAX_INSTANCE_LIFETIME_LIMIT} seconds (30 days, "
-                          "MAX_INSTANCE_LIFETIME_DAYS).")
+            yield finding(
+                "PF-ASG-INSTANCE-LIFETIME",
+                group,
+                f"max_instance_lifetime is {group.get('max_instance_lifetime')!r}: instances may outlive "
+                "a month of security patches (or AWS refuses the value). Fix: max_instance_lifetime "
+                f"between {MIN_INSTANCE_LIFETIME} and {MAX_INSTANCE_LIFETIME_LIMIT} seconds (30 days, "
+                "MAX_INSTANCE_LIFETIME_DAYS).",
+            )

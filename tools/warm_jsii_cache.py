@@ -98,8 +98,9 @@ def warm(timeout: float) -> dict[str, object]:
 def fresh_load_seconds() -> float | None:
     """Time a fresh process's provider load, which now reads the index (a sanity figure for the log)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("TAP_FAST_BINDINGS")}
-    result = subprocess.run([sys.executable, "-c", FRESH_LOAD, str(ROOT)], env=env, capture_output=True,
-                            text=True, check=False, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD, str(ROOT)], env=env, capture_output=True, text=True, check=False, timeout=300
+    )
     try:
         return float(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -118,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     if result["cache"] == "disabled":
         print("warm_jsii_cache: jsii's package cache is disabled (JSII_RUNTIME_PACKAGE_CACHE); nothing to warm")
         return 0
-    print(f"warm_jsii_cache: provider loaded in {result['load_s']} s, runtime index ready after "
-          f"{result['index_ready_s']} s in {result['package_dir']}")
+    print(
+        f"warm_jsii_cache: provider loaded in {result['load_s']} s, runtime index ready after "
+        f"{result['index_ready_s']} s in {result['package_dir']}"
+    )
     fresh = fresh_load_seconds()
     if fresh is not None:
         print(f"warm_jsii_cache: a fresh process now loads the provider in {fresh:.2f} s")

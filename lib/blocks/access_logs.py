@@ -42,11 +42,16 @@ class AccessLogDestination:
     a bucket without them ("does not enable ACL access")."""
 
 
-def server_access_logging(scope: Construct, construct_id: str, *, bucket: S3Bucket,
-                          destination: AccessLogDestination, name: str) -> S3BucketLoggingA:
+def server_access_logging(
+    scope: Construct, construct_id: str, *, bucket: S3Bucket, destination: AccessLogDestination, name: str
+) -> S3BucketLoggingA:
     """Records every request to ``bucket`` (PCI DSS 10.2) under ``<s3 access prefix><name>/`` of the access-log
     bucket, once that bucket's policy admits S3 log delivery (S3 checks it when logging is switched on)."""
     return S3BucketLoggingA(
-        scope, construct_id, bucket=bucket.id, target_bucket=destination.s3_access_bucket_name,
-        target_prefix=f"{destination.s3_access_prefix}{name}/", depends_on=[destination.s3_access_delivery_policy],
+        scope,
+        construct_id,
+        bucket=bucket.id,
+        target_bucket=destination.s3_access_bucket_name,
+        target_prefix=f"{destination.s3_access_prefix}{name}/",
+        depends_on=[destination.s3_access_delivery_policy],
     )

@@ -62,22 +62,35 @@ def secure_bucket_baseline(
     """Public access block, versioning, default encryption and object ownership for one bucket."""
     return BucketBaseline(
         public_access_block=S3BucketPublicAccessBlock(
-            scope, f"{construct_id}_public_access_block", bucket=bucket.id,
-            block_public_acls=True, block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+            scope,
+            f"{construct_id}_public_access_block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
         ),
         versioning=S3BucketVersioningA(
-            scope, f"{construct_id}_versioning", bucket=bucket.id,
+            scope,
+            f"{construct_id}_versioning",
+            bucket=bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         ),
         encryption=S3BucketServerSideEncryptionConfigurationA(
-            scope, f"{construct_id}_encryption", bucket=bucket.id,
-            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=encryption,
-                bucket_key_enabled=encryption.sse_algorithm == "aws:kms",
-            )],
+            scope,
+            f"{construct_id}_encryption",
+            bucket=bucket.id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=encryption,
+                    bucket_key_enabled=encryption.sse_algorithm == "aws:kms",
+                )
+            ],
         ),
         ownership=S3BucketOwnershipControls(
-            scope, f"{construct_id}_ownership", bucket=bucket.id,
+            scope,
+            f"{construct_id}_ownership",
+            bucket=bucket.id,
             rule=S3BucketOwnershipControlsRule(object_ownership=object_ownership),
         ),
     )
@@ -92,8 +105,9 @@ def object_events_to_eventbridge(scope: Construct, construct_id: str, *, bucket:
     return S3BucketNotification(scope, construct_id, bucket=bucket.id, eventbridge=True)
 
 
-def tls_only_bucket_policy(scope: Construct, construct_id: str, *, bucket: S3Bucket,
-                           statements: Iterable[Statement]) -> S3BucketPolicy:
+def tls_only_bucket_policy(
+    scope: Construct, construct_id: str, *, bucket: S3Bucket, statements: Iterable[Statement]
+) -> S3BucketPolicy:
     """Bucket policy: deny non-TLS and pre-1.2 TLS requests first, then the given statements."""
     return S3BucketPolicy(
         scope,
@@ -119,19 +133,25 @@ def bucket_lifecycle(
         scope,
         construct_id,
         bucket=bucket.id,
-        rule=[S3BucketLifecycleConfigurationRule(
-            id=rule_id,
-            status="Enabled",
-            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-            transition=[S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=storage_class)
-                        for days, storage_class in (transitions or {}).items()] or None,
-            expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=expiration_days)]
-            if expiration_days is not None else None,
-            noncurrent_version_expiration=[
-                S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days),
-            ],
-            abort_incomplete_multipart_upload=[
-                S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7),
-            ],
-        )],
+        rule=[
+            S3BucketLifecycleConfigurationRule(
+                id=rule_id,
+                status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                transition=[
+                    S3BucketLifecycleConfigurationRuleTransition(days=days, storage_class=storage_class)
+                    for days, storage_class in (transitions or {}).items()
+                ]
+                or None,
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=expiration_days)]
+                if expiration_days is not None
+                else None,
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days),
+                ],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7),
+                ],
+            )
+        ],
     )

@@ -129,8 +129,19 @@ def write_log_stream_statement(sid: str, log_group_arn: str) -> Statement:
 # Create* still let an administrator rewrite the policy or grant itself use: that is a recorded change (CloudTrail,
 # PCI DSS 10.2), not a standing right.
 KEY_ADMIN_ACTIONS = (
-    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
-    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion",
 )
 # What a key user needs for a symmetric key (the console's "Allow use of the key"): no administration.
@@ -144,8 +155,9 @@ def account_root(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:root"
 
 
-def key_policy(account_id: str, service_statements: Iterable[Statement] = (), *,
-               admin_principal_arn: str | None = None) -> str:
+def key_policy(
+    account_id: str, service_statements: Iterable[Statement] = (), *, admin_principal_arn: str | None = None
+) -> str:
     """KMS key policy separating administration from use (PCI DSS 3.6.1, 7.2.2). Never ``"AWS": "*"``.
 
     - ``KeyAdministration``: :data:`KEY_ADMIN_ACTIONS` for ``admin_principal_arn`` (default the account root,
@@ -158,31 +170,33 @@ def key_policy(account_id: str, service_statements: Iterable[Statement] = (), *,
     - ``service_statements``: services and service-linked roles under their own conditions.
     """
     root = account_root(account_id)
-    return policy_document([
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": admin_principal_arn or root},
-            "Action": list(KEY_ADMIN_ACTIONS),
-            "Resource": "*",
-        },
-        {
-            "Sid": "KeyUseThroughIamPolicies",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": list(KEY_USE_ACTIONS),
-            "Resource": "*",
-        },
-        {
-            "Sid": "GrantsForAwsResourcesThroughIamPolicies",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": list(KEY_GRANT_ACTIONS),
-            "Resource": "*",
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        },
-        *service_statements,
-    ])
+    return policy_document(
+        [
+            {
+                "Sid": "KeyAdministration",
+                "Effect": "Allow",
+                "Principal": {"AWS": admin_principal_arn or root},
+                "Action": list(KEY_ADMIN_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "KeyUseThroughIamPolicies",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": list(KEY_USE_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "GrantsForAwsResourcesThroughIamPolicies",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": list(KEY_GRANT_ACTIONS),
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+            *service_statements,
+        ]
+    )
 
 
 def service_linked_role_key_use(sid: str, role_arn: str) -> list[Statement]:
@@ -216,9 +230,11 @@ def logs_service_key_use(region: str, account_id: str) -> Statement:
         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
         "Resource": "*",
-        "Condition": {"ArnLike": {
-            "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*",
-        }},
+        "Condition": {
+            "ArnLike": {
+                "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*",
+            }
+        },
     }
 
 
@@ -240,8 +256,14 @@ def alarms_topic_key_use(region: str, account_id: str) -> Statement:
 
 # What the default SNS topic policy grants the owning account; a topic policy replaces the default, so it repeats it.
 SNS_OWNER_ACTIONS = (
-    "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
-    "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish",
+    "SNS:GetTopicAttributes",
+    "SNS:SetTopicAttributes",
+    "SNS:AddPermission",
+    "SNS:RemovePermission",
+    "SNS:DeleteTopic",
+    "SNS:Subscribe",
+    "SNS:ListSubscriptionsByTopic",
+    "SNS:Publish",
 )
 
 
@@ -249,38 +271,41 @@ def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
     """Topic policy of the alarm topic: no publishing without TLS (PCI DSS 4.2.1), the account keeps the rights the
     default policy gave it (named as the account root, not ``"AWS": "*"``), and CloudWatch alarms of this account
     and region may publish."""
-    return policy_document([
-        {
-            "Sid": "DenyPublishWithoutTls",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "SNS:Publish",
-            "Resource": topic_arn,
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
-        {
-            "Sid": "AccountOwnerAccess",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-            "Action": list(SNS_OWNER_ACTIONS),
-            "Resource": topic_arn,
-        },
-        {
-            "Sid": "CloudWatchAlarmsPublish",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": "SNS:Publish",
-            "Resource": topic_arn,
-            "Condition": {
-                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
-                "StringEquals": {"aws:SourceAccount": account_id},
+    return policy_document(
+        [
+            {
+                "Sid": "DenyPublishWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
-        },
-    ])
+            {
+                "Sid": "AccountOwnerAccess",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": list(SNS_OWNER_ACTIONS),
+                "Resource": topic_arn,
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            },
+        ]
+    )
 
 
-def cloudfront_distribution_access(sid: str, action: str | list[str], resource: str,
-                                   distribution_arn: str) -> Statement:
+def cloudfront_distribution_access(
+    sid: str, action: str | list[str], resource: str, distribution_arn: str
+) -> Statement:
     """``action`` on ``resource`` for CloudFront, on behalf of one distribution only (origin access control)."""
     return {
         "Sid": sid,
@@ -316,8 +341,10 @@ def session_manager_statements(region: str, account_id: str) -> list[Statement]:
             "Sid": "SessionManagerRegistration",
             "Effect": "Allow",
             "Action": ["ssm:UpdateInstanceInformation"],
-            "Resource": [f"arn:aws:ec2:{region}:{account_id}:instance/*",
-                         f"arn:aws:ssm:{region}:{account_id}:managed-instance/*"],
+            "Resource": [
+                f"arn:aws:ec2:{region}:{account_id}:instance/*",
+                f"arn:aws:ssm:{region}:{account_id}:managed-instance/*",
+            ],
         },
         {
             "Sid": "SessionManagerChannels",
@@ -336,9 +363,11 @@ def decrypt_via_services(sid: str, key_arn: str, services: Iterable[str], region
         "Effect": "Allow",
         "Action": ["kms:Decrypt"],
         "Resource": key_arn,
-        "Condition": {"StringEquals": {
-            "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in services],
-        }},
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in services],
+            }
+        },
     }
 
 
@@ -356,14 +385,18 @@ def interface_endpoint_policy(service: str, account_id: str) -> str:
     condition: dict[str, str] = {"aws:PrincipalAccount": account_id}
     if service in RESOURCE_ACCOUNT_ENDPOINT_SERVICES:
         condition["aws:ResourceAccount"] = account_id
-    return policy_document([{
-        "Sid": "ThisAccountOnly",
-        "Effect": "Allow",
-        "Principal": "*",
-        "Action": "*",
-        "Resource": "*",
-        "Condition": {"StringEquals": condition},
-    }])
+    return policy_document(
+        [
+            {
+                "Sid": "ThisAccountOnly",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"StringEquals": condition},
+            }
+        ]
+    )
 
 
 def amazon_linux_repository_bucket(region: str) -> str:
@@ -378,20 +411,22 @@ def s3_gateway_endpoint_policy(account_id: str, region: str) -> str:
     to the Amazon Linux 2023 repository bucket of the region, nothing else (PCI DSS 1.4.2: no exfiltration to a
     bucket of another account through the endpoint)."""
     repository = amazon_linux_repository_bucket(region)
-    return policy_document([
-        {
-            "Sid": "ThisAccountBuckets",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:ResourceAccount": account_id}},
-        },
-        {
-            "Sid": "AmazonLinuxRepositories",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::{repository}/*"],
-        },
-    ])
+    return policy_document(
+        [
+            {
+                "Sid": "ThisAccountBuckets",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceAccount": account_id}},
+            },
+            {
+                "Sid": "AmazonLinuxRepositories",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{repository}/*"],
+            },
+        ]
+    )

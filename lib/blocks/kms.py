@@ -61,11 +61,15 @@ def customer_managed_key(scope: Construct, construct_id: str, *, props: KeyProps
         description=props.description,
         enable_key_rotation=True,
         deletion_window_in_days=props.deletion_window_days,
-        policy=key_policy(props.account_id, props.service_statements,
-                          admin_principal_arn=props.admin_principal_arn),
+        policy=key_policy(props.account_id, props.service_statements, admin_principal_arn=props.admin_principal_arn),
         tags=props.naming.tags(f"{props.purpose}-key"),
         provider=props.provider,
     )
-    KmsAlias(scope, f"{construct_id}_alias", name=f"alias/{props.naming.name(props.purpose)}",
-             target_key_id=key.key_id, provider=props.provider)
+    KmsAlias(
+        scope,
+        f"{construct_id}_alias",
+        name=f"alias/{props.naming.name(props.purpose)}",
+        target_key_id=key.key_id,
+        provider=props.provider,
+    )
     return key

@@ -34,5 +34,12 @@ class LogGroupProps:
 
 def encrypted_log_group(scope: Construct, construct_id: str, *, props: LogGroupProps) -> CloudwatchLogGroup:
     """The log group, encrypted with ``props.kms_key_arn`` and kept ``props.retention_days``."""
-    return CloudwatchLogGroup(scope, construct_id, name=props.name, retention_in_days=props.retention_days,
-                              kms_key_id=props.kms_key_arn, tags=dict(props.tags), provider=props.provider)
+    return CloudwatchLogGroup(
+        scope,
+        construct_id,
+        name=props.name,
+        retention_in_days=props.retention_days,
+        kms_key_id=props.kms_key_arn,
+        tags=dict(props.tags),
+        provider=props.provider,
+    )

@@ -40,13 +40,19 @@ class ServiceRoleProps:
 
 def service_role(scope: Construct, construct_id: str, *, props: ServiceRoleProps) -> IamRole:
     """The role, trusting ``props.service`` only."""
-    return IamRole(scope, construct_id, name=props.name,
-                   assume_role_policy=assume_role_policy(props.service, source_account=props.source_account,
-                                                         source_arn=props.source_arn),
-                   tags=dict(props.tags))
+    return IamRole(
+        scope,
+        construct_id,
+        name=props.name,
+        assume_role_policy=assume_role_policy(
+            props.service, source_account=props.source_account, source_arn=props.source_arn
+        ),
+        tags=dict(props.tags),
+    )
 
 
-def inline_policy(scope: Construct, construct_id: str, *, role: IamRole, name: str,
-                  statements: Iterable[Statement]) -> IamRolePolicy:
+def inline_policy(
+    scope: Construct, construct_id: str, *, role: IamRole, name: str, statements: Iterable[Statement]
+) -> IamRolePolicy:
     """The role's own permissions: an inline policy lives and dies with the role it belongs to."""
     return IamRolePolicy(scope, construct_id, name=name, role=role.id, policy=policy_document(statements))

@@ -100,53 +100,103 @@ class ApiRelease(Construct):
         super().__init__(scope, construct_id)
         naming, artifact = props.naming, props.artifact
         self._props = props
-        self._bucket = S3Bucket(self, "bucket", bucket=naming.bucket_name("artifacts", props.account_id),
-                                force_destroy=props.force_destroy, tags=naming.tags("artifacts"))
+        self._bucket = S3Bucket(
+            self,
+            "bucket",
+            bucket=naming.bucket_name("artifacts", props.account_id),
+            force_destroy=props.force_destroy,
+            tags=naming.tags("artifacts"),
+        )
         self._protect_bucket(props)
         asset = TerraformAsset(self, "archive", path=str(artifact.path), type=AssetType.FILE)
         self._object = S3Object(
-            self, "artifact", bucket=self._bucket.id, key=artifact.object_key, source=asset.path,
-            kms_key_id=props.data_key_arn, server_side_encryption="aws:kms", source_hash=artifact.sha256,
+            self,
+            "artifact",
+            bucket=self._bucket.id,
+            key=artifact.object_key,
+            source=asset.path,
+            kms_key_id=props.data_key_arn,
+            server_side_encryption="aws:kms",
+            source_hash=artifact.sha256,
             content_type="application/gzip",
             metadata={"sha256": artifact.sha256, "version": artifact.version, "build-kind": artifact.build_kind},
             tags=naming.tags("api-artifact"),
         )
-        self._log_group: CloudwatchLogGroup = encrypted_log_group(self, "log_group", props=LogGroupProps(
-            name=self.log_group_name, retention_days=props.log_retention_days,
-            kms_key_arn=props.logs_key_arn, tags=naming.tags("api-logs")))
+        self._log_group: CloudwatchLogGroup = encrypted_log_group(
+            self,
+            "log_group",
+            props=LogGroupProps(
+                name=self.log_group_name,
+                retention_days=props.log_retention_days,
+                kms_key_arn=props.logs_key_arn,
+                tags=naming.tags("api-logs"),
+            ),
+        )
         runtime = props.runtime
-        value = {"artifact_bucket": self._bucket.bucket, "db_host": runtime.db_host, "db_port": str(runtime.db_port),
-                 "db_name": runtime.db_name, "db_master_username": runtime.db_master_username,
-                 "db_master_secret_arn": runtime.db_master_secret_arn, "cors_origins": runtime.cors_origins,
-                 "processor": runtime.processor, "environment": runtime.environment}
+        value = {
+            "artifact_bucket": self._bucket.bucket,
+            "db_host": runtime.db_host,
+            "db_port": str(runtime.db_port),
+            "db_name": runtime.db_name,
+            "db_master_username": runtime.db_master_username,
+            "db_master_secret_arn": runtime.db_master_secret_arn,
+            "cors_origins": runtime.cors_origins,
+            "processor": runtime.processor,
+            "environment": runtime.environment,
+        }
         self._parameter = SsmParameter(
-            self, "runtime_parameter", name=f"/{naming.project}/{naming.suffix}/payment-api/runtime",
+            self,
+            "runtime_parameter",
+            name=f"/{naming.project}/{naming.suffix}/payment-api/runtime",
             description="Payment API settings known at apply time, read by the instances' boot step (no secrets)",
-            type="SecureString", key_id=props.data_key_arn, value=json.dumps(value, sort_keys=True),
+            type="SecureString",
+            key_id=props.data_key_arn,
+            value=json.dumps(value, sort_keys=True),
             tags=naming.tags("api-runtime"),
         )
 
     def _protect_bucket(self, props: ApiReleaseProps) -> None:
         secure_bucket_baseline(
-            self, "artifacts", bucket=self._bucket, object_ownership="BucketOwnerEnforced",
+            self,
+            "artifacts",
+            bucket=self._bucket,
+            object_ownership="BucketOwnerEnforced",
             encryption=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                sse_algorithm="aws:kms", kms_master_key_id=props.data_key_arn,
+                sse_algorithm="aws:kms",
+                kms_master_key_id=props.data_key_arn,
             ),
         )
-        bucket_lifecycle(self, "lifecycle", bucket=self._bucket, rule_id="expire-replaced-artifacts",
-                         noncurrent_days=NONCURRENT_ARTIFACT_DAYS)
+        bucket_lifecycle(
+            self,
+            "lifecycle",
+            bucket=self._bucket,
+            rule_id="expire-replaced-artifacts",
+            noncurrent_days=NONCURRENT_ARTIFACT_DAYS,
+        )
         # A new artifact (or an unexpected write) is an event the account's monitoring can subscribe to (6.3.3).
         object_events_to_eventbridge(self, "events", bucket=self._bucket)
-        suppress(self._bucket, "CKV_AWS_144",
-                 "The artifact is rebuilt reproducibly by `make artifact` and re-uploaded by any apply; versioning "
-                 "keeps earlier releases. Cross-region replication would add a copy for no control.")
-        server_access_logging(self, "access_logging", bucket=self._bucket, destination=props.access_logs,
-                              name=props.naming.name("artifacts"))
+        suppress(
+            self._bucket,
+            "CKV_AWS_144",
+            "The artifact is rebuilt reproducibly by `make artifact` and re-uploaded by any apply; versioning "
+            "keeps earlier releases. Cross-region replication would add a copy for no control.",
+        )
+        server_access_logging(
+            self,
+            "access_logging",
+            bucket=self._bucket,
+            destination=props.access_logs,
+            name=props.naming.name("artifacts"),
+        )
 
     def restrict_reads(self, reader_arns: list[str]) -> None:
         """The bucket policy: TLS 1.2+ only, and object reads by ``reader_arns`` only (PCI DSS 4.2.1, 7.2)."""
-        tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[
-            deny_object_reads_except("DenyReadsButInstancesAndDeployer", self._bucket.arn, reader_arns)])
+        tls_only_bucket_policy(
+            self,
+            "policy",
+            bucket=self._bucket,
+            statements=[deny_object_reads_except("DenyReadsButInstancesAndDeployer", self._bucket.arn, reader_arns)],
+        )
 
     @property
     def bucket_name(self) -> str:

@@ -230,30 +230,54 @@ class Compute(Construct):
         """Internet-facing ALB, HTTPS listener, target group and the WAF association."""
         naming = props.naming
         self._alb = Alb(
-            self, "alb", name=naming.name("alb", "alb"), internal=False, load_balancer_type="application",
-            security_groups=[props.alb_security_group_id], subnets=props.public_subnet_ids,
-            drop_invalid_header_fields=True, enable_deletion_protection=props.deletion_protection,
-            access_logs=AlbAccessLogs(bucket=props.access_logs.bucket_name, prefix=props.access_logs.alb_prefix,
-                                      enabled=True),
+            self,
+            "alb",
+            name=naming.name("alb", "alb"),
+            internal=False,
+            load_balancer_type="application",
+            security_groups=[props.alb_security_group_id],
+            subnets=props.public_subnet_ids,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=props.deletion_protection,
+            access_logs=AlbAccessLogs(
+                bucket=props.access_logs.bucket_name, prefix=props.access_logs.alb_prefix, enabled=True
+            ),
             tags=naming.tags("alb"),
             # Enabling access logs writes a test object at once: the bucket policy must already grant it, or
             # AWS answers "Access Denied for bucket ... Please check S3bucket permission" (provider #12010).
             depends_on=[props.access_logs.delivery_policy],
         )
         self._target_group = AlbTargetGroup(
-            self, "target_group", name=naming.name("api-tg", "target_group"), port=props.api_port, protocol="HTTP",
-            target_type="instance", vpc_id=props.vpc_id,
+            self,
+            "target_group",
+            name=naming.name("api-tg", "target_group"),
+            port=props.api_port,
+            protocol="HTTP",
+            target_type="instance",
+            vpc_id=props.vpc_id,
             # The bindings type this as a string (docs/requirements.md seed failure 5).
             deregistration_delay="30",
             health_check=AlbTargetGroupHealthCheck(
-                enabled=True, path=HEALTH_CHECK_PATH, protocol="HTTP", port="traffic-port", matcher="200",
-                interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3,
+                enabled=True,
+                path=HEALTH_CHECK_PATH,
+                protocol="HTTP",
+                port="traffic-port",
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
             ),
             tags=naming.tags("api-tg"),
         )
         self._listener = self._https_listener(props)
-        Wafv2WebAclAssociation(self, "waf_association", resource_arn=self._alb.arn, web_acl_arn=props.web_acl_arn,
-                               timeouts=Wafv2WebAclAssociationTimeouts(create=WAF_ASSOCIATION_CREATE_TIMEOUT))
+        Wafv2WebAclAssociation(
+            self,
+            "waf_association",
+            resource_arn=self._alb.arn,
+            web_acl_arn=props.web_acl_arn,
+            timeouts=Wafv2WebAclAssociationTimeouts(create=WAF_ASSOCIATION_CREATE_TIMEOUT),
+        )
 
     def _https_listener(self, props: ComputeProps) -> AlbListener:
         """HTTPS with HSTS; with ``api_domain``, a fixed 404 by default and a rule forwarding only that Host."""
@@ -261,27 +285,40 @@ class Compute(Construct):
         not_found = AlbListenerDefaultAction(
             type="fixed-response",
             fixed_response=AlbListenerDefaultActionFixedResponse(
-                content_type="text/plain", status_code="404", message_body="Not Found"),
+                content_type="text/plain", status_code="404", message_body="Not Found"
+            ),
         )
         listener = AlbListener(
-            self, "https_listener", load_balancer_arn=self._alb.arn, port=443, protocol="HTTPS",
-            ssl_policy=TLS_POLICY, certificate_arn=props.certificate_arn,
+            self,
+            "https_listener",
+            load_balancer_arn=self._alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=props.certificate_arn,
             default_action=[forward if props.api_domain is None else not_found],
             routing_http_response_strict_transport_security_header_value=HSTS_HEADER,
             tags=props.naming.tags("https-listener"),
         )
         if props.api_domain is not None:
             AlbListenerRule(
-                self, "api_host_rule", listener_arn=listener.arn, priority=1,
-                condition=[AlbListenerRuleCondition(host_header=AlbListenerRuleConditionHostHeader(
-                    values=[props.api_domain]))],
+                self,
+                "api_host_rule",
+                listener_arn=listener.arn,
+                priority=1,
+                condition=[
+                    AlbListenerRuleCondition(host_header=AlbListenerRuleConditionHostHeader(values=[props.api_domain]))
+                ],
                 action=[AlbListenerRuleAction(type="forward", target_group_arn=self._target_group.arn)],
                 tags=props.naming.tags("api-host-rule"),
             )
-            suppress(self._target_group, "CKV_AWS_378",
-                     "The group is reached only through the HTTPS listener's API_DOMAIN host rule (TLS 1.2+ ends at "
-                     "the ALB; the hop to the instances stays in the VPC's app subnets). checkov's graph check "
-                     "only follows a listener's default action, which here is the fixed 404.")
+            suppress(
+                self._target_group,
+                "CKV_AWS_378",
+                "The group is reached only through the HTTPS listener's API_DOMAIN host rule (TLS 1.2+ ends at "
+                "the ALB; the hop to the instances stays in the VPC's app subnets). checkov's graph check "
+                "only follows a listener's default action, which here is the fixed 404.",
+            )
         return listener
 
     def _instance_template(self, props: ComputeProps) -> LaunchTemplate:
@@ -289,28 +326,47 @@ class Compute(Construct):
         naming = props.naming
         ami = DataAwsSsmParameter(self, "al2023_ami", name=AL2023_AMI_PARAMETER)
         deployment = props.deployment
-        user_data = render_user_data("payment_api_user_data.sh", {
-            "API_PORT": str(props.api_port), "REGION": props.region, "ARTIFACT_KEY": deployment.artifact_key,
-            "ARTIFACT_HASH": deployment.artifact_sha256, "RUNTIME_PARAMETER": deployment.runtime_parameter_name,
-            "LOG_GROUP": deployment.log_group_name,
-        })
+        user_data = render_user_data(
+            "payment_api_user_data.sh",
+            {
+                "API_PORT": str(props.api_port),
+                "REGION": props.region,
+                "ARTIFACT_KEY": deployment.artifact_key,
+                "ARTIFACT_HASH": deployment.artifact_sha256,
+                "RUNTIME_PARAMETER": deployment.runtime_parameter_name,
+                "LOG_GROUP": deployment.log_group_name,
+            },
+        )
         return LaunchTemplate(
-            self, "launch_template", name=naming.name("api-lt"), description="Payment API instances",
-            image_id=ami.insecure_value, instance_type=props.scaling.instance_type,
+            self,
+            "launch_template",
+            name=naming.name("api-lt"),
+            description="Payment API instances",
+            image_id=ami.insecure_value,
+            instance_type=props.scaling.instance_type,
             vpc_security_group_ids=[props.app_security_group_id],
             iam_instance_profile=LaunchTemplateIamInstanceProfile(arn=self._instance_profile(props).arn),
-            user_data=user_data, update_default_version=True, monitoring=LaunchTemplateMonitoring(enabled=True),
+            user_data=user_data,
+            update_default_version=True,
+            monitoring=LaunchTemplateMonitoring(enabled=True),
             metadata_options=LaunchTemplateMetadataOptions(
-                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=1,
                 instance_metadata_tags="disabled",
             ),
-            block_device_mappings=[LaunchTemplateBlockDeviceMappings(
-                device_name="/dev/xvda",
-                ebs=LaunchTemplateBlockDeviceMappingsEbs(
-                    volume_size=20, volume_type="gp3", encrypted="true", kms_key_id=props.volumes.key_arn,
-                    delete_on_termination="true",
-                ),
-            )],
+            block_device_mappings=[
+                LaunchTemplateBlockDeviceMappings(
+                    device_name="/dev/xvda",
+                    ebs=LaunchTemplateBlockDeviceMappingsEbs(
+                        volume_size=20,
+                        volume_type="gp3",
+                        encrypted="true",
+                        kms_key_id=props.volumes.key_arn,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
             tag_specifications=[
                 LaunchTemplateTagSpecifications(resource_type=kind, tags={**props.stack_tags, **naming.tags(name)})
                 for kind, name in (("instance", "api-instance"), ("volume", "api-volume"))
@@ -322,18 +378,27 @@ class Compute(Construct):
         """Instances over the app subnets, replaced when the ALB finds them unhealthy, scaled on CPU."""
         naming, scaling = props.naming, props.scaling
         self._asg = AutoscalingGroup(
-            self, "asg", name=naming.name("api-asg"), vpc_zone_identifier=props.app_subnet_ids,
-            min_size=scaling.min_size, max_size=scaling.max_size, desired_capacity=scaling.desired_capacity,
-            health_check_type="ELB", health_check_grace_period=300, target_group_arns=[self._target_group.arn],
+            self,
+            "asg",
+            name=naming.name("api-asg"),
+            vpc_zone_identifier=props.app_subnet_ids,
+            min_size=scaling.min_size,
+            max_size=scaling.max_size,
+            desired_capacity=scaling.desired_capacity,
+            health_check_type="ELB",
+            health_check_grace_period=300,
+            target_group_arns=[self._target_group.arn],
             service_linked_role_arn=props.volumes.launch_role_arn,
             max_instance_lifetime=Token.as_number(Op.mul(scaling.max_instance_lifetime_days, SECONDS_PER_DAY)),
             launch_template=AutoscalingGroupLaunchTemplate(
-                id=self._launch_template.id, version=Token.as_string(self._launch_template.latest_version),
+                id=self._launch_template.id,
+                version=Token.as_string(self._launch_template.latest_version),
             ),
             instance_refresh=AutoscalingGroupInstanceRefresh(
                 strategy="Rolling",
-                preferences=AutoscalingGroupInstanceRefreshPreferences(min_healthy_percentage=100,
-                                                                       max_healthy_percentage=200),
+                preferences=AutoscalingGroupInstanceRefreshPreferences(
+                    min_healthy_percentage=100, max_healthy_percentage=200
+                ),
             ),
             enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTotalInstances"],
             # desired_capacity sets the first size only: afterwards target tracking owns it, and a plan that
@@ -341,11 +406,16 @@ class Compute(Construct):
             # with scaling policies, not an emulator workaround.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),
             # ASGs ignore the provider's default_tags; these propagate to the instances they launch.
-            tag=[AutoscalingGroupTag(key=key, value=value, propagate_at_launch=True)
-                 for key, value in naming.tags("api-instance").items()],
+            tag=[
+                AutoscalingGroupTag(key=key, value=value, propagate_at_launch=True)
+                for key, value in naming.tags("api-instance").items()
+            ],
         )
         AutoscalingPolicy(
-            self, "cpu_target_tracking", name=naming.name("api-cpu-target"), autoscaling_group_name=self._asg.name,
+            self,
+            "cpu_target_tracking",
+            name=naming.name("api-cpu-target"),
+            autoscaling_group_name=self._asg.name,
             policy_type="TargetTrackingScaling",
             target_tracking_configuration=AutoscalingPolicyTargetTrackingConfiguration(
                 predefined_metric_specification=(
@@ -362,18 +432,44 @@ class Compute(Construct):
 
         No AWS managed policy: AmazonSSMManagedInstanceCore grants ``ssm:GetParameter(s)`` on "*"."""
         naming = props.naming
-        role = service_role(self, "instance_role", props=ServiceRoleProps(
-            name=naming.name("api-instance", "iam"), service="ec2.amazonaws.com", tags=naming.tags("api-instance-role"),
-        ))
-        inline_policy(self, "session_manager", role=role, name=naming.name("api-session-manager", "iam"),
-                      statements=session_manager_statements(props.region, props.account_id))
-        inline_policy(self, "read_db_connection", role=role, name=naming.name("api-read-db-connection", "iam"),
-                      statements=_read_db_connection_statements(props))
-        inline_policy(self, "install_api", role=role, name=naming.name("api-install", "iam"),
-                      statements=_install_api_statements(props))
+        role = service_role(
+            self,
+            "instance_role",
+            props=ServiceRoleProps(
+                name=naming.name("api-instance", "iam"),
+                service="ec2.amazonaws.com",
+                tags=naming.tags("api-instance-role"),
+            ),
+        )
+        inline_policy(
+            self,
+            "session_manager",
+            role=role,
+            name=naming.name("api-session-manager", "iam"),
+            statements=session_manager_statements(props.region, props.account_id),
+        )
+        inline_policy(
+            self,
+            "read_db_connection",
+            role=role,
+            name=naming.name("api-read-db-connection", "iam"),
+            statements=_read_db_connection_statements(props),
+        )
+        inline_policy(
+            self,
+            "install_api",
+            role=role,
+            name=naming.name("api-install", "iam"),
+            statements=_install_api_statements(props),
+        )
         self._instance_role = role
-        return IamInstanceProfile(self, "instance_profile", name=naming.name("api-instance", "iam"), role=role.name,
-                                  tags=naming.tags("api-instance-profile"))
+        return IamInstanceProfile(
+            self,
+            "instance_profile",
+            name=naming.name("api-instance", "iam"),
+            role=role.name,
+            tags=naming.tags("api-instance-profile"),
+        )
 
     @property
     def instance_role_arn(self) -> str:
@@ -427,10 +523,18 @@ def _read_db_connection_statements(props: ComputeProps) -> list[Statement]:
     """Read exactly the connection-string parameter and the database secret, and decrypt them with the data key."""
     secrets = props.secrets
     return [
-        {"Sid": "ReadConnectionString", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-         "Resource": secrets.connection_parameter_arn},
-        {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-         "Resource": secrets.db_secret_arn},
+        {
+            "Sid": "ReadConnectionString",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": secrets.connection_parameter_arn,
+        },
+        {
+            "Sid": "ReadDatabaseSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": secrets.db_secret_arn,
+        },
         decrypt_via_services("DecryptWithDataKey", secrets.data_key_arn, DATA_KEY_VIA_SERVICES, props.region),
     ]
 
@@ -441,7 +545,11 @@ def _install_api_statements(props: ComputeProps) -> list[Statement]:
     return [
         read_object_statement("ReadArtifact", deployment.artifact_object_arn),
         decrypt_via_services("DecryptArtifact", props.secrets.data_key_arn, ("s3",), props.region),
-        {"Sid": "ReadRuntimeSettings", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-         "Resource": deployment.runtime_parameter_arn},
+        {
+            "Sid": "ReadRuntimeSettings",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": deployment.runtime_parameter_arn,
+        },
         write_log_stream_statement("ShipServiceLogs", deployment.log_group_arn),
     ]

@@ -61,8 +61,10 @@ AUDIT_PARAMETERS = {
 def _apply_method(family: str, parameter: str) -> str:
     method = apply_method_for(family, parameter)
     if method is None:
-        raise ValueError(f"parameter {parameter!r} of family {family!r} has no apply type in "
-                         "facts/rds_parameters.json; add it there (static or dynamic) with its source")
+        raise ValueError(
+            f"parameter {parameter!r} of family {family!r} has no apply type in "
+            "facts/rds_parameters.json; add it there (static or dynamic) with its source"
+        )
     return method
 
 
@@ -117,22 +119,37 @@ class Database(Construct):
         identifier = naming.name("db", "rds")
         # RDS would create these on first export with no retention and no encryption; owning them sets both.
         log_groups = [
-            encrypted_log_group(self, f"log_group_{export}", props=LogGroupProps(
-                name=f"/aws/rds/instance/{identifier}/{export}", retention_days=props.log_retention_days,
-                kms_key_arn=props.logs_key_arn, tags=naming.tags(f"db-{export}-logs"),
-            ))
+            encrypted_log_group(
+                self,
+                f"log_group_{export}",
+                props=LogGroupProps(
+                    name=f"/aws/rds/instance/{identifier}/{export}",
+                    retention_days=props.log_retention_days,
+                    kms_key_arn=props.logs_key_arn,
+                    tags=naming.tags(f"db-{export}-logs"),
+                ),
+            )
             for export in LOG_EXPORTS
         ]
-        monitoring_role = service_role(self, "monitoring_role", props=ServiceRoleProps(
-            name=naming.name("rds-monitoring", "iam"), service="monitoring.rds.amazonaws.com",
-            source_account=props.account_id, tags=naming.tags("rds-monitoring-role"),
-            # Only for this stack's instance (any region: the props carry none; the account and name pin it).
-            source_arn=f"arn:aws:rds:*:{props.account_id}:db:{identifier}",
-        ))
-        monitoring_policy = IamRolePolicyAttachment(self, "monitoring_policy", role=monitoring_role.name,
-                                                    policy_arn=ENHANCED_MONITORING_POLICY)
+        monitoring_role = service_role(
+            self,
+            "monitoring_role",
+            props=ServiceRoleProps(
+                name=naming.name("rds-monitoring", "iam"),
+                service="monitoring.rds.amazonaws.com",
+                source_account=props.account_id,
+                tags=naming.tags("rds-monitoring-role"),
+                # Only for this stack's instance (any region: the props carry none; the account and name pin it).
+                source_arn=f"arn:aws:rds:*:{props.account_id}:db:{identifier}",
+            ),
+        )
+        monitoring_policy = IamRolePolicyAttachment(
+            self, "monitoring_policy", role=monitoring_role.name, policy_arn=ENHANCED_MONITORING_POLICY
+        )
         self._instance = self._db_instance(
-            props, identifier, monitoring_role,
+            props,
+            identifier,
+            monitoring_role,
             # RDS refuses a monitoring role that does not yet carry the policy ("...does not include the
             # required permissions for: ENHANCED_MONITORING"); create the instance after the attachment.
             depends_on=[*log_groups, monitoring_policy],
@@ -144,8 +161,10 @@ class Database(Construct):
             description="PostgreSQL connection string without credentials; the password is in Secrets Manager",
             type="SecureString",
             key_id=props.data_key_arn,
-            value=(f"postgresql://{MASTER_USERNAME}@{self._instance.address}:{self._instance.port}/"
-                   f"{DATABASE_NAME}?sslmode=verify-full"),
+            value=(
+                f"postgresql://{MASTER_USERNAME}@{self._instance.address}:{self._instance.port}/"
+                f"{DATABASE_NAME}?sslmode=verify-full"
+            ),
             tags=naming.tags("db-connection-string"),
         )
 
@@ -163,34 +182,64 @@ class Database(Construct):
             # a dynamic one left on pending-reboot waits for a reboot nobody schedules. A change of apply_method
             # alone (same value) is never sent to RDS and the plan keeps showing it (provider #36419): change
             # methods together with a value, or not at all. These were set before any real apply.
-            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=_apply_method(family, name))
-                       for name, value in {**TLS_PARAMETERS, **AUDIT_PARAMETERS}.items()],
+            parameter=[
+                DbParameterGroupParameter(name=name, value=value, apply_method=_apply_method(family, name))
+                for name, value in {**TLS_PARAMETERS, **AUDIT_PARAMETERS}.items()
+            ],
             tags=props.naming.tags(f"{family}-params"),
         )
 
-    def _db_instance(self, props: DatabaseProps, identifier: str, monitoring_role: IamRole, *,
-                     depends_on: list[TerraformResource]) -> DbInstance:
+    def _db_instance(
+        self, props: DatabaseProps, identifier: str, monitoring_role: IamRole, *, depends_on: list[TerraformResource]
+    ) -> DbInstance:
         naming, sizing, key = props.naming, props.sizing, props.data_key_arn
         subnet_group = DbSubnetGroup(
-            self, "subnet_group", name=naming.name("db-subnets"), subnet_ids=props.data_subnet_ids,
-            description="Data-tier subnets: no route to the internet", tags=naming.tags("db-subnets"),
+            self,
+            "subnet_group",
+            name=naming.name("db-subnets"),
+            subnet_ids=props.data_subnet_ids,
+            description="Data-tier subnets: no route to the internet",
+            tags=naming.tags("db-subnets"),
         )
         protect = props.deletion_protection
         return DbInstance(
-            self, "instance", identifier=identifier, engine=ENGINE, engine_version=props.engine_version,
-            instance_class=sizing.instance_class, allocated_storage=sizing.allocated_storage,
-            max_allocated_storage=sizing.max_allocated_storage, storage_type="gp3", storage_encrypted=True,
-            kms_key_id=key, db_name=DATABASE_NAME, username=MASTER_USERNAME, manage_master_user_password=True,
-            master_user_secret_kms_key_id=key, port=POSTGRES_PORT, multi_az=True,
-            db_subnet_group_name=subnet_group.name, vpc_security_group_ids=[props.db_security_group_id],
-            publicly_accessible=False, parameter_group_name=self._parameter_group(props).name,
-            iam_database_authentication_enabled=True, backup_retention_period=sizing.backup_retention_days,
-            backup_window=BACKUP_WINDOW, maintenance_window=MAINTENANCE_WINDOW, copy_tags_to_snapshot=True,
-            auto_minor_version_upgrade=True, deletion_protection=protect, skip_final_snapshot=not protect,
+            self,
+            "instance",
+            identifier=identifier,
+            engine=ENGINE,
+            engine_version=props.engine_version,
+            instance_class=sizing.instance_class,
+            allocated_storage=sizing.allocated_storage,
+            max_allocated_storage=sizing.max_allocated_storage,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=key,
+            db_name=DATABASE_NAME,
+            username=MASTER_USERNAME,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=key,
+            port=POSTGRES_PORT,
+            multi_az=True,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[props.db_security_group_id],
+            publicly_accessible=False,
+            parameter_group_name=self._parameter_group(props).name,
+            iam_database_authentication_enabled=True,
+            backup_retention_period=sizing.backup_retention_days,
+            backup_window=BACKUP_WINDOW,
+            maintenance_window=MAINTENANCE_WINDOW,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            deletion_protection=protect,
+            skip_final_snapshot=not protect,
             final_snapshot_identifier=naming.name("db-final", "rds") if protect else None,
-            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS), performance_insights_enabled=True,
-            performance_insights_kms_key_id=key, performance_insights_retention_period=7,
-            monitoring_interval=60, monitoring_role_arn=monitoring_role.arn, tags=naming.tags("db"),
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=key,
+            performance_insights_retention_period=7,
+            monitoring_interval=60,
+            monitoring_role_arn=monitoring_role.arn,
+            tags=naming.tags("db"),
             depends_on=depends_on,
         )
 

@@ -85,21 +85,30 @@ class DnsRecords(Construct):
                 Precondition(
                     condition=Fn.endswith(f".{record.name}", Fn.join("", [".", zone_name])),
                     error_message=f"{record.name} is not in hosted zone {props.hosted_zone_id} "
-                                  "(HOSTED_ZONE_ID): give the id of the zone that holds it, or a name in that zone."),
+                    "(HOSTED_ZONE_ID): give the id of the zone that holds it, or a name in that zone.",
+                ),
                 Precondition(
                     condition=Op.not_(zone.private_zone),
                     error_message=f"hosted zone {props.hosted_zone_id} (HOSTED_ZONE_ID) is private: browsers and "
-                                  "the checkout resolve these names on the internet; give the id of the public zone."),
+                    "the checkout resolve these names on the internet; give the id of the public zone.",
+                ),
             ]
             for record_type in ("A", "AAAA") if record.target.ipv6 else ("A",):
                 self._records[f"{record.key}_{record_type}"] = Route53Record(
-                    self, f"{record.key}_{record_type.lower()}", zone_id=props.hosted_zone_id, name=record.name,
+                    self,
+                    f"{record.key}_{record_type.lower()}",
+                    zone_id=props.hosted_zone_id,
+                    name=record.name,
                     type=record_type,
-                    alias=Route53RecordAlias(name=record.target.dns_name, zone_id=record.target.zone_id,
-                                             evaluate_target_health=record.target.evaluate_target_health),
+                    alias=Route53RecordAlias(
+                        name=record.target.dns_name,
+                        zone_id=record.target.zone_id,
+                        evaluate_target_health=record.target.evaluate_target_health,
+                    ),
                     # A record someone made by hand stays theirs: apply fails on it instead of replacing it.
                     allow_overwrite=False,
-                    lifecycle=TerraformResourceLifecycle(precondition=checks))
+                    lifecycle=TerraformResourceLifecycle(precondition=checks),
+                )
 
     def has_record(self, key: str) -> bool:
         """True when record ``key`` was written (its name was set)."""

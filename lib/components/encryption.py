@@ -53,33 +53,58 @@ class EncryptionKeys(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: EncryptionKeysProps) -> None:
         super().__init__(scope, construct_id)
         naming, admin = props.naming, props.admin_principal_arn
-        self._logs_key = customer_managed_key(self, "logs_key", props=KeyProps(
-            naming=naming, purpose="logs", account_id=props.account_id, admin_principal_arn=admin,
-            description="CloudWatch Logs (VPC flow logs, WAF logs) and the SNS alarm topic",
-            service_statements=(logs_service_key_use(props.region, props.account_id),
-                                alarms_topic_key_use(props.region, props.account_id)),
-        ))
+        self._logs_key = customer_managed_key(
+            self,
+            "logs_key",
+            props=KeyProps(
+                naming=naming,
+                purpose="logs",
+                account_id=props.account_id,
+                admin_principal_arn=admin,
+                description="CloudWatch Logs (VPC flow logs, WAF logs) and the SNS alarm topic",
+                service_statements=(
+                    logs_service_key_use(props.region, props.account_id),
+                    alarms_topic_key_use(props.region, props.account_id),
+                ),
+            ),
+        )
         # The CloudFront web ACL logs in us-east-1, so its log group needs a logs key in that region (PCI DSS 3.5).
-        self._edge_logs_key = customer_managed_key(self, "edge_logs_key", props=KeyProps(
-            naming=naming, purpose="edge-logs", account_id=props.account_id, admin_principal_arn=admin,
-            description="CloudWatch Logs in us-east-1: the CloudFront web ACL's request logs",
-            service_statements=(logs_service_key_use(EDGE_REGION, props.account_id),),
-            provider=props.edge_provider,
-        ))
+        self._edge_logs_key = customer_managed_key(
+            self,
+            "edge_logs_key",
+            props=KeyProps(
+                naming=naming,
+                purpose="edge-logs",
+                account_id=props.account_id,
+                admin_principal_arn=admin,
+                description="CloudWatch Logs in us-east-1: the CloudFront web ACL's request logs",
+                service_statements=(logs_service_key_use(EDGE_REGION, props.account_id),),
+                provider=props.edge_provider,
+            ),
+        )
         # The stack's own Auto Scaling service-linked role (a custom suffix): the account's default one is shared
         # with every other group, and granting it the data key would hand the key to all of them.
         self._autoscaling_role = IamServiceLinkedRole(
-            self, "autoscaling_service_role", aws_service_name="autoscaling.amazonaws.com",
+            self,
+            "autoscaling_service_role",
+            aws_service_name="autoscaling.amazonaws.com",
             custom_suffix=naming.suffix,
             description=f"Auto Scaling group {naming.name('api-asg')}: launches instances with data-key volumes",
             tags=naming.tags("autoscaling-service-role"),
         )
-        self._data_key = customer_managed_key(self, "data_key", props=KeyProps(
-            naming=naming, purpose="data", account_id=props.account_id, admin_principal_arn=admin,
-            description="RDS storage, Performance Insights, the master user secret, SSM parameters and the API "
-                        "instances' EBS volumes",
-            service_statements=tuple(service_linked_role_key_use("AutoScalingVolumes", self._autoscaling_role.arn)),
-        ))
+        self._data_key = customer_managed_key(
+            self,
+            "data_key",
+            props=KeyProps(
+                naming=naming,
+                purpose="data",
+                account_id=props.account_id,
+                admin_principal_arn=admin,
+                description="RDS storage, Performance Insights, the master user secret, SSM parameters and the API "
+                "instances' EBS volumes",
+                service_statements=tuple(service_linked_role_key_use("AutoScalingVolumes", self._autoscaling_role.arn)),
+            ),
+        )
 
     @property
     def logs_key_arn(self) -> str:

@@ -19,8 +19,16 @@ from lib.naming import Naming
 
 # What the API instances call: Session Manager (ssm, ssmmessages, ec2messages), their secret and parameter
 # (secretsmanager, kms), the CloudWatch agent (logs, monitoring) and the SDKs' identity look-up (sts).
-INTERFACE_ENDPOINT_SERVICES = ("ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring",
-                               "sts")
+INTERFACE_ENDPOINT_SERVICES = (
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "secretsmanager",
+    "kms",
+    "logs",
+    "monitoring",
+    "sts",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,11 +61,17 @@ class PrivateEndpoints(Construct):
         super().__init__(scope, construct_id)
         self._endpoints = {
             service: VpcEndpoint(
-                self, f"{service}_endpoint", vpc_id=props.vpc_id,
-                service_name=f"com.amazonaws.{props.region}.{service}", vpc_endpoint_type="Interface",
-                private_dns_enabled=True, subnet_ids=props.subnet_ids, security_group_ids=[props.security_group_id],
+                self,
+                f"{service}_endpoint",
+                vpc_id=props.vpc_id,
+                service_name=f"com.amazonaws.{props.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=props.subnet_ids,
+                security_group_ids=[props.security_group_id],
                 policy=interface_endpoint_policy(service, props.account_id),
-                tags=props.naming.tags(f"{service}-endpoint"))
+                tags=props.naming.tags(f"{service}-endpoint"),
+            )
             for service in props.services
         }
 

@@ -112,7 +112,10 @@ class Frontend(Construct):
         super().__init__(scope, construct_id)
         naming = props.naming
         self._bucket = S3Bucket(
-            self, "bucket", bucket=naming.bucket_name("frontend", props.account_id), force_destroy=props.force_destroy,
+            self,
+            "bucket",
+            bucket=naming.bucket_name("frontend", props.account_id),
+            force_destroy=props.force_destroy,
             tags=naming.tags("frontend"),
         )
         self._distribution = self._cdn(props)
@@ -123,27 +126,44 @@ class Frontend(Construct):
         """HTTPS-only distribution reading the bucket through origin access control, with security headers."""
         naming, logs = props.naming, props.access_logs
         oac = CloudfrontOriginAccessControl(
-            self, "oac", name=naming.name("frontend-oac"),
+            self,
+            "oac",
+            name=naming.name("frontend-oac"),
             description="CloudFront reads the frontend bucket with signed requests",
-            origin_access_control_origin_type="s3", signing_behavior="always", signing_protocol="sigv4",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
         )
         origin_id = "frontend-s3"
         return CloudfrontDistribution(
-            self, "distribution", enabled=True, comment=f"Payment frontend ({naming.suffix})",
-            default_root_object="index.html", http_version="http2and3", price_class="PriceClass_100",
-            origin=[CloudfrontDistributionOrigin(
-                origin_id=origin_id, domain_name=self._bucket.bucket_regional_domain_name,
-                origin_access_control_id=oac.id,
-            )],
+            self,
+            "distribution",
+            enabled=True,
+            comment=f"Payment frontend ({naming.suffix})",
+            default_root_object="index.html",
+            http_version="http2and3",
+            price_class="PriceClass_100",
+            origin=[
+                CloudfrontDistributionOrigin(
+                    origin_id=origin_id,
+                    domain_name=self._bucket.bucket_regional_domain_name,
+                    origin_access_control_id=oac.id,
+                )
+            ],
             default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
-                target_origin_id=origin_id, viewer_protocol_policy="https-only",
-                allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
+                target_origin_id=origin_id,
+                viewer_protocol_policy="https-only",
+                allowed_methods=["GET", "HEAD", "OPTIONS"],
+                cached_methods=["GET", "HEAD"],
+                compress=True,
                 cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
                 response_headers_policy_id=self._security_headers(naming, api_origin(props.api_domain)).id,
             ),
             custom_error_response=_spa_fallback_responses(),
             logging_config=CloudfrontDistributionLoggingConfig(
-                bucket=logs.bucket_domain_name, prefix=logs.cloudfront_prefix, include_cookies=False,
+                bucket=logs.bucket_domain_name,
+                prefix=logs.cloudfront_prefix,
+                include_cookies=False,
             ),
             restrictions=CloudfrontDistributionRestrictions(
                 geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(restriction_type="none"),
@@ -161,27 +181,36 @@ class Frontend(Construct):
         """HSTS, CSP (``connect-src`` admits ``api``), no framing, no MIME sniffing, a strict referrer policy."""
         config = CloudfrontResponseHeadersPolicySecurityHeadersConfig
         return CloudfrontResponseHeadersPolicy(
-            self, "security_headers", name=naming.name("frontend-security-headers"),
+            self,
+            "security_headers",
+            name=naming.name("frontend-security-headers"),
             comment="Security headers for the payment frontend",
             security_headers_config=config(
                 strict_transport_security=CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
-                    access_control_max_age_sec=HSTS_MAX_AGE_SECONDS, include_subdomains=True, preload=True,
+                    access_control_max_age_sec=HSTS_MAX_AGE_SECONDS,
+                    include_subdomains=True,
+                    preload=True,
                     override=True,
                 ),
                 content_security_policy=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(
-                    content_security_policy=content_security_policy(api), override=True,
+                    content_security_policy=content_security_policy(api),
+                    override=True,
                 ),
                 content_type_options=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(
                     override=True,
                 ),
                 frame_options=CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions(
-                    frame_option=FRAME_OPTION, override=True,
+                    frame_option=FRAME_OPTION,
+                    override=True,
                 ),
                 referrer_policy=CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy(
-                    referrer_policy=REFERRER_POLICY, override=True,
+                    referrer_policy=REFERRER_POLICY,
+                    override=True,
                 ),
                 xss_protection=CloudfrontResponseHeadersPolicySecurityHeadersConfigXssProtection(
-                    protection=True, mode_block=True, override=True,
+                    protection=True,
+                    mode_block=True,
+                    override=True,
                 ),
             ),
         )
@@ -190,29 +219,54 @@ class Frontend(Construct):
         """Key, baseline, lifecycle, access logging and a policy admitting this distribution only."""
         naming, distribution_arn = props.naming, self._distribution.arn
         # The key is created after the distribution so its policy can name that one distribution.
-        key = customer_managed_key(self, "key", props=KeyProps(
-            naming=naming, purpose="frontend", account_id=props.account_id,
-            admin_principal_arn=props.key_admin_principal_arn,
-            description="Frontend bucket objects, readable by the frontend distribution only",
-            service_statements=(cloudfront_distribution_access("FrontendDistributionDecrypt", ["kms:Decrypt"], "*",
-                                                               distribution_arn),),
-        ))
+        key = customer_managed_key(
+            self,
+            "key",
+            props=KeyProps(
+                naming=naming,
+                purpose="frontend",
+                account_id=props.account_id,
+                admin_principal_arn=props.key_admin_principal_arn,
+                description="Frontend bucket objects, readable by the frontend distribution only",
+                service_statements=(
+                    cloudfront_distribution_access(
+                        "FrontendDistributionDecrypt", ["kms:Decrypt"], "*", distribution_arn
+                    ),
+                ),
+            ),
+        )
         secure_bucket_baseline(
-            self, "frontend", bucket=self._bucket, object_ownership="BucketOwnerEnforced",
+            self,
+            "frontend",
+            bucket=self._bucket,
+            object_ownership="BucketOwnerEnforced",
             encryption=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                sse_algorithm="aws:kms", kms_master_key_id=key.arn,
+                sse_algorithm="aws:kms",
+                kms_master_key_id=key.arn,
             ),
         )
         bucket_lifecycle(self, "lifecycle", bucket=self._bucket, rule_id="expire-replaced-builds", noncurrent_days=90)
         # A changed script of the payment page is an event the account's tamper detection can watch (PCI DSS 11.6.1).
         object_events_to_eventbridge(self, "events", bucket=self._bucket)
-        suppress(self._bucket, "CKV_AWS_144",
-                 "The frontend is a build artefact CI can republish to any region in minutes; versioning keeps "
-                 "earlier builds. Cross-region replication would double the data estate for no control.")
-        server_access_logging(self, "access_logging", bucket=self._bucket, destination=props.access_logs,
-                              name=naming.name("frontend"))
-        tls_only_bucket_policy(self, "policy", bucket=self._bucket, statements=[cloudfront_distribution_access(
-            "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn)])
+        suppress(
+            self._bucket,
+            "CKV_AWS_144",
+            "The frontend is a build artefact CI can republish to any region in minutes; versioning keeps "
+            "earlier builds. Cross-region replication would double the data estate for no control.",
+        )
+        server_access_logging(
+            self, "access_logging", bucket=self._bucket, destination=props.access_logs, name=naming.name("frontend")
+        )
+        tls_only_bucket_policy(
+            self,
+            "policy",
+            bucket=self._bucket,
+            statements=[
+                cloudfront_distribution_access(
+                    "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn
+                )
+            ],
+        )
         self._runtime_config(props, key_arn=key.arn)
 
     def _runtime_config(self, props: FrontendProps, *, key_arn: str) -> None:
@@ -220,23 +274,37 @@ class Frontend(Construct):
 
         The stack owns it (make deploy-frontend never writes it): the environment's API, not the build's."""
         S3Object(
-            self, "runtime_config", bucket=self._bucket.id, key=RUNTIME_CONFIG_KEY,
-            content=runtime_config(api_origin(props.api_domain)), content_type="application/json",
-            cache_control=RUNTIME_CONFIG_CACHE_CONTROL, kms_key_id=key_arn, tags=props.naming.tags("frontend-config"),
+            self,
+            "runtime_config",
+            bucket=self._bucket.id,
+            key=RUNTIME_CONFIG_KEY,
+            content=runtime_config(api_origin(props.api_domain)),
+            content_type="application/json",
+            cache_control=RUNTIME_CONFIG_CACHE_CONTROL,
+            kms_key_id=key_arn,
+            tags=props.naming.tags("frontend-config"),
         )
 
     def _suppress_distribution_findings(self, *, has_certificate: bool) -> None:
         distribution = self._distribution
-        suppress(distribution, "CKV_AWS_310",
-                 "Single static origin that CI can redeploy; a replica bucket as failover origin would double "
-                 "the data estate for static files.")
-        suppress(distribution, "CKV_AWS_374",
-                 "Customers in all markets; geo-blocking is a business decision, not a PCI DSS control.")
+        suppress(
+            distribution,
+            "CKV_AWS_310",
+            "Single static origin that CI can redeploy; a replica bucket as failover origin would double "
+            "the data estate for static files.",
+        )
+        suppress(
+            distribution,
+            "CKV_AWS_374",
+            "Customers in all markets; geo-blocking is a business decision, not a PCI DSS control.",
+        )
         if not has_certificate:
             # Only a development stack gets here: ENVIRONMENT_TYPE=production refuses a stack without both.
-            reason = ("Development stack (tagged DataClassification=non-cde) without FRONTEND_DOMAIN/"
-                      "FRONTEND_CERTIFICATE_ARN: the *.cloudfront.net default certificate cannot pin TLS 1.2. "
-                      "ENVIRONMENT_TYPE=production refuses this; its custom certificate pins TLSv1.2_2021.")
+            reason = (
+                "Development stack (tagged DataClassification=non-cde) without FRONTEND_DOMAIN/"
+                "FRONTEND_CERTIFICATE_ARN: the *.cloudfront.net default certificate cannot pin TLS 1.2. "
+                "ENVIRONMENT_TYPE=production refuses this; its custom certificate pins TLSv1.2_2021."
+            )
             suppress(distribution, "CKV_AWS_174", reason)
             suppress(distribution, "CKV2_AWS_42", reason)
 
@@ -272,7 +340,8 @@ def _viewer_certificate(certificate_arn: str | None) -> CloudfrontDistributionVi
     if certificate_arn is None:
         return CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True)
     return CloudfrontDistributionViewerCertificate(
-        acm_certificate_arn=certificate_arn, ssl_support_method="sni-only",
+        acm_certificate_arn=certificate_arn,
+        ssl_support_method="sni-only",
         minimum_protocol_version=CLOUDFRONT_MINIMUM_PROTOCOL,
     )
 
@@ -281,7 +350,10 @@ def _spa_fallback_responses() -> list[CloudfrontDistributionCustomErrorResponse]
     """Answer a missing path with ``/index.html`` (200), so the single-page app's client-side routes load."""
     return [
         CloudfrontDistributionCustomErrorResponse(
-            error_code=code, response_code=200, response_page_path="/index.html", error_caching_min_ttl=10,
+            error_code=code,
+            response_code=200,
+            response_page_path="/index.html",
+            error_caching_min_ttl=10,
         )
         for code in SPA_FALLBACK_STATUS_CODES
     ]

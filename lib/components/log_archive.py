@@ -86,12 +86,16 @@ class LogArchiveProps:
 
     def __post_init__(self) -> None:
         if self.lock_mode not in LOCK_MODES:
-            raise ValueError(f"LogArchiveProps.lock_mode is {self.lock_mode!r}; allowed: {', '.join(LOCK_MODES)}. "
-                             "Fix: COMPLIANCE in production, GOVERNANCE in development.")
+            raise ValueError(
+                f"LogArchiveProps.lock_mode is {self.lock_mode!r}; allowed: {', '.join(LOCK_MODES)}. "
+                "Fix: COMPLIANCE in production, GOVERNANCE in development."
+            )
         if not MIN_RETENTION_DAYS <= self.retention_days <= LOG_EXPIRY_DAYS:
-            raise ValueError(f"LogArchiveProps.retention_days is {self.retention_days}; allowed: "
-                             f"{MIN_RETENTION_DAYS} to {LOG_EXPIRY_DAYS} (12 months by PCI DSS 10.5.1, at most the "
-                             "lifecycle's expiry). Fix: the default, 365.")
+            raise ValueError(
+                f"LogArchiveProps.retention_days is {self.retention_days}; allowed: "
+                f"{MIN_RETENTION_DAYS} to {LOG_EXPIRY_DAYS} (12 months by PCI DSS 10.5.1, at most the "
+                "lifecycle's expiry). Fix: the default, 365."
+            )
 
 
 class LogArchive(Construct):
@@ -100,37 +104,61 @@ class LogArchive(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: LogArchiveProps) -> None:
         super().__init__(scope, construct_id)
         naming, account_id = props.naming, props.account_id
-        self._bucket = S3Bucket(self, "bucket", bucket=naming.bucket_name("logs", account_id),
-                                force_destroy=props.force_destroy, tags=naming.tags("logs"))
+        self._bucket = S3Bucket(
+            self,
+            "bucket",
+            bucket=naming.bucket_name("logs", account_id),
+            force_destroy=props.force_destroy,
+            tags=naming.tags("logs"),
+        )
         self._baseline = self._log_bucket_baseline(
-            "logs", self._bucket,
+            "logs",
+            self._bucket,
             # CloudFront standard logging writes with ACLs: this bucket alone keeps ACLs enabled.
-            object_ownership="BucketOwnerPreferred")
+            object_ownership="BucketOwnerPreferred",
+        )
         self._lock = S3BucketObjectLockConfigurationA(
-            self, "object_lock", bucket=self._bucket.id, object_lock_enabled="Enabled",
+            self,
+            "object_lock",
+            bucket=self._bucket.id,
+            object_lock_enabled="Enabled",
             rule=S3BucketObjectLockConfigurationRuleA(
                 default_retention=S3BucketObjectLockConfigurationRuleDefaultRetentionA(
-                    mode=props.lock_mode, days=props.retention_days)),
+                    mode=props.lock_mode, days=props.retention_days
+                )
+            ),
             # Object Lock needs versioning on first (AWS and the emulator refuse it otherwise).
             depends_on=[self._baseline.versioning],
         )
         self._s3_access_bucket = S3Bucket(
-            self, "s3_access_bucket", bucket=naming.bucket_name("s3-access-logs", account_id),
-            force_destroy=props.force_destroy, tags=naming.tags("s3-access-logs"))
-        self._s3_access_baseline = self._log_bucket_baseline("s3_access", self._s3_access_bucket,
-                                                             object_ownership="BucketOwnerEnforced")
+            self,
+            "s3_access_bucket",
+            bucket=naming.bucket_name("s3-access-logs", account_id),
+            force_destroy=props.force_destroy,
+            tags=naming.tags("s3-access-logs"),
+        )
+        self._s3_access_baseline = self._log_bucket_baseline(
+            "s3_access", self._s3_access_bucket, object_ownership="BucketOwnerEnforced"
+        )
         self._suppress_forced_differences()
         self._delivery_policies(account_id)
         # Who reads or tries to delete archived logs is itself logged (PCI DSS 10.2.1.3: access to audit logs).
         S3BucketLoggingA(
-            self, "access_logging", bucket=self._bucket.id, target_bucket=self._s3_access_bucket.bucket,
-            target_prefix=f"{S3_ACCESS_LOG_PREFIX}{naming.name('logs')}/", depends_on=[self._s3_access_policy],
+            self,
+            "access_logging",
+            bucket=self._bucket.id,
+            target_bucket=self._s3_access_bucket.bucket,
+            target_prefix=f"{S3_ACCESS_LOG_PREFIX}{naming.name('logs')}/",
+            depends_on=[self._s3_access_policy],
         )
 
     def _log_bucket_baseline(self, construct_id: str, bucket: S3Bucket, *, object_ownership: str) -> BucketBaseline:
         """SSE-S3 (what log delivery supports), the baseline, and a lifecycle keeping every version 400 days."""
         baseline = secure_bucket_baseline(
-            self, construct_id, bucket=bucket, object_ownership=object_ownership,
+            self,
+            construct_id,
+            bucket=bucket,
+            object_ownership=object_ownership,
             encryption=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
                 sse_algorithm="AES256",
             ),
@@ -138,26 +166,40 @@ class LogArchive(Construct):
         object_events_to_eventbridge(self, f"{construct_id}_events", bucket=bucket)
         bucket_lifecycle(
             # The archive's lifecycle keeps its first construct id: its address is unchanged.
-            self, "lifecycle" if construct_id == "logs" else f"{construct_id}_lifecycle", bucket=bucket,
-            rule_id="archive-then-expire-access-logs", transitions={30: "STANDARD_IA", 90: "GLACIER"},
+            self,
+            "lifecycle" if construct_id == "logs" else f"{construct_id}_lifecycle",
+            bucket=bucket,
+            rule_id="archive-then-expire-access-logs",
+            transitions={30: "STANDARD_IA", 90: "GLACIER"},
             # Noncurrent versions are kept as long as current ones: never shorter than the lock's retention.
-            expiration_days=LOG_EXPIRY_DAYS, noncurrent_days=LOG_EXPIRY_DAYS,
+            expiration_days=LOG_EXPIRY_DAYS,
+            noncurrent_days=LOG_EXPIRY_DAYS,
         )
         return baseline
 
     def _suppress_forced_differences(self) -> None:
-        for bucket, what in ((self._bucket, "ALB access-log delivery"),
-                             (self._s3_access_bucket, "S3 server access logging")):
-            suppress(bucket, "CKV_AWS_145",
-                     f"{what} supports only SSE-S3 (AES256), not SSE-KMS; the bucket holds access logs, no "
-                     "cardholder data.")
-            suppress(bucket, "CKV_AWS_144",
-                     "Single-region stack; PCI DSS 10.5.1 retention is met by the deny-delete policy, versioning, "
-                     "the 400-day lifecycle (and Object Lock on the archive). A cross-region copy belongs to the "
-                     "account-level log archive, outside this stack.")
-        suppress(self._baseline.ownership, "CKV2_AWS_65",
-                 "CloudFront standard logging writes log objects through ACLs, so this bucket alone keeps "
-                 "BucketOwnerPreferred; every other bucket enforces BucketOwnerEnforced.")
+        for bucket, what in (
+            (self._bucket, "ALB access-log delivery"),
+            (self._s3_access_bucket, "S3 server access logging"),
+        ):
+            suppress(
+                bucket,
+                "CKV_AWS_145",
+                f"{what} supports only SSE-S3 (AES256), not SSE-KMS; the bucket holds access logs, no cardholder data.",
+            )
+            suppress(
+                bucket,
+                "CKV_AWS_144",
+                "Single-region stack; PCI DSS 10.5.1 retention is met by the deny-delete policy, versioning, "
+                "the 400-day lifecycle (and Object Lock on the archive). A cross-region copy belongs to the "
+                "account-level log archive, outside this stack.",
+            )
+        suppress(
+            self._baseline.ownership,
+            "CKV2_AWS_65",
+            "CloudFront standard logging writes log objects through ACLs, so this bucket alone keeps "
+            "BucketOwnerPreferred; every other bucket enforces BucketOwnerEnforced.",
+        )
 
     def _delivery_policies(self, account_id: str) -> None:
         """TLS only and no deletion on both; ALB delivery to the archive, S3 server access logs to their bucket."""
@@ -180,10 +222,14 @@ class LogArchive(Construct):
         )
         access_arn = self._s3_access_bucket.arn
         self._s3_access_policy: S3BucketPolicy = tls_only_bucket_policy(
-            self, "s3_access_policy", bucket=self._s3_access_bucket, statements=[
+            self,
+            "s3_access_policy",
+            bucket=self._s3_access_bucket,
+            statements=[
                 deny_log_deletion(access_arn),
                 s3_server_access_log_delivery(access_arn, S3_ACCESS_LOG_PREFIX, account_id),
-            ])
+            ],
+        )
 
     @property
     def bucket_name(self) -> str:
@@ -197,10 +243,15 @@ class LogArchive(Construct):
     def destination(self) -> AccessLogDestination:
         """What a component needs to deliver access logs here."""
         return AccessLogDestination(
-            bucket_name=self._bucket.bucket, bucket_domain_name=self._bucket.bucket_domain_name,
-            alb_prefix=ALB_LOG_PREFIX, cloudfront_prefix=CLOUDFRONT_LOG_PREFIX, s3_access_prefix=S3_ACCESS_LOG_PREFIX,
-            delivery_policy=self._policy, acl_ownership=self._baseline.ownership,
-            s3_access_bucket_name=self._s3_access_bucket.bucket, s3_access_delivery_policy=self._s3_access_policy,
+            bucket_name=self._bucket.bucket,
+            bucket_domain_name=self._bucket.bucket_domain_name,
+            alb_prefix=ALB_LOG_PREFIX,
+            cloudfront_prefix=CLOUDFRONT_LOG_PREFIX,
+            s3_access_prefix=S3_ACCESS_LOG_PREFIX,
+            delivery_policy=self._policy,
+            acl_ownership=self._baseline.ownership,
+            s3_access_bucket_name=self._s3_access_bucket.bucket,
+            s3_access_delivery_policy=self._s3_access_policy,
         )
 
     @property

@@ -31,7 +31,7 @@ from lib.naming import Naming
 
 PERIOD_SECONDS = 300
 FIVE_XX_RATE_EXPRESSION = "IF(requests > 0, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / requests, 0)"
-DB_FREE_STORAGE_BYTES = 10 * 1024 ** 3
+DB_FREE_STORAGE_BYTES = 10 * 1024**3
 DB_MAX_CONNECTIONS = 300
 
 
@@ -86,11 +86,20 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         naming, thresholds = props.naming, props.thresholds
         self._naming = naming
-        self._topic = SnsTopic(self, "alarm_topic", name=naming.name("alarms"), kms_master_key_id=props.logs_key_arn,
-                               tags=naming.tags("alarms"))
+        self._topic = SnsTopic(
+            self,
+            "alarm_topic",
+            name=naming.name("alarms"),
+            kms_master_key_id=props.logs_key_arn,
+            tags=naming.tags("alarms"),
+        )
         # Replaces the default topic policy: TLS-only publishing, the account's own rights, CloudWatch alarms.
-        SnsTopicPolicy(self, "alarm_topic_policy", arn=self._topic.arn,
-                       policy=alarm_topic_policy(self._topic.arn, region=props.region, account_id=props.account_id))
+        SnsTopicPolicy(
+            self,
+            "alarm_topic_policy",
+            arn=self._topic.arn,
+            policy=alarm_topic_policy(self._topic.arn, region=props.region, account_id=props.account_id),
+        )
         SnsTopicSubscription(
             self,
             "alarm_email",
@@ -101,8 +110,12 @@ class Monitoring(Construct):
             count=Fn.min([Fn.length_of(thresholds.alarm_email), 1]),
         )
         self._alarms = [self._error_rate_alarm(props), *self._threshold_alarms(props)]
-        CloudwatchDashboard(self, "dashboard", dashboard_name=naming.name("service"),
-                            dashboard_body=_dashboard_body(props.region, props.resources))
+        CloudwatchDashboard(
+            self,
+            "dashboard",
+            dashboard_name=naming.name("service"),
+            dashboard_body=_dashboard_body(props.region, props.resources),
+        )
 
     def _error_rate_alarm(self, props: MonitoringProps) -> CloudwatchMetricAlarm:
         """5XX answers as a share of all requests (metric math), not as a count."""
@@ -121,8 +134,9 @@ class Monitoring(Construct):
                 _metric_query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb),
                 _metric_query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb),
                 _metric_query("requests", "AWS/ApplicationELB", "RequestCount", alb),
-                CloudwatchMetricAlarmMetricQuery(id="error_rate", expression=FIVE_XX_RATE_EXPRESSION,
-                                                 label="5XX error rate (%)", return_data=True),
+                CloudwatchMetricAlarmMetricQuery(
+                    id="error_rate", expression=FIVE_XX_RATE_EXPRESSION, label="5XX error rate (%)", return_data=True
+                ),
             ],
             alarm_actions=[self._topic.arn],
             ok_actions=[self._topic.arn],
@@ -133,30 +147,76 @@ class Monitoring(Construct):
         resources, thresholds = props.resources, props.thresholds
         alb = {"LoadBalancer": resources.alb_arn_suffix}
         return [
-            self._alarm("asg_cpu_high", "api-cpu-high", "ASG average CPU above the threshold",
-                        namespace="AWS/EC2", metric="CPUUtilization", statistic="Average",
-                        dimensions={"AutoScalingGroupName": resources.asg_name},
-                        operator="GreaterThanThreshold", threshold=thresholds.cpu_percent),
-            self._alarm("unhealthy_targets", "api-unhealthy-targets", "At least one API target fails /health",
-                        namespace="AWS/ApplicationELB", metric="UnHealthyHostCount", statistic="Maximum",
-                        dimensions={**alb, "TargetGroup": resources.target_group_arn_suffix},
-                        operator="GreaterThanThreshold", threshold=0),
-            self._alarm("db_cpu_high", "db-cpu-high", "Database CPU above the threshold",
-                        namespace="AWS/RDS", metric="CPUUtilization", statistic="Average",
-                        dimensions={"DBInstanceIdentifier": resources.db_identifier},
-                        operator="GreaterThanThreshold", threshold=thresholds.cpu_percent),
-            self._alarm("db_free_storage_low", "db-free-storage-low", "Database free storage below 10 GiB",
-                        namespace="AWS/RDS", metric="FreeStorageSpace", statistic="Minimum",
-                        dimensions={"DBInstanceIdentifier": resources.db_identifier},
-                        operator="LessThanThreshold", threshold=DB_FREE_STORAGE_BYTES),
-            self._alarm("db_connections_high", "db-connections-high", "Database connections near the limit",
-                        namespace="AWS/RDS", metric="DatabaseConnections", statistic="Maximum",
-                        dimensions={"DBInstanceIdentifier": resources.db_identifier},
-                        operator="GreaterThanThreshold", threshold=DB_MAX_CONNECTIONS),
+            self._alarm(
+                "asg_cpu_high",
+                "api-cpu-high",
+                "ASG average CPU above the threshold",
+                namespace="AWS/EC2",
+                metric="CPUUtilization",
+                statistic="Average",
+                dimensions={"AutoScalingGroupName": resources.asg_name},
+                operator="GreaterThanThreshold",
+                threshold=thresholds.cpu_percent,
+            ),
+            self._alarm(
+                "unhealthy_targets",
+                "api-unhealthy-targets",
+                "At least one API target fails /health",
+                namespace="AWS/ApplicationELB",
+                metric="UnHealthyHostCount",
+                statistic="Maximum",
+                dimensions={**alb, "TargetGroup": resources.target_group_arn_suffix},
+                operator="GreaterThanThreshold",
+                threshold=0,
+            ),
+            self._alarm(
+                "db_cpu_high",
+                "db-cpu-high",
+                "Database CPU above the threshold",
+                namespace="AWS/RDS",
+                metric="CPUUtilization",
+                statistic="Average",
+                dimensions={"DBInstanceIdentifier": resources.db_identifier},
+                operator="GreaterThanThreshold",
+                threshold=thresholds.cpu_percent,
+            ),
+            self._alarm(
+                "db_free_storage_low",
+                "db-free-storage-low",
+                "Database free storage below 10 GiB",
+                namespace="AWS/RDS",
+                metric="FreeStorageSpace",
+                statistic="Minimum",
+                dimensions={"DBInstanceIdentifier": resources.db_identifier},
+                operator="LessThanThreshold",
+                threshold=DB_FREE_STORAGE_BYTES,
+            ),
+            self._alarm(
+                "db_connections_high",
+                "db-connections-high",
+                "Database connections near the limit",
+                namespace="AWS/RDS",
+                metric="DatabaseConnections",
+                statistic="Maximum",
+                dimensions={"DBInstanceIdentifier": resources.db_identifier},
+                operator="GreaterThanThreshold",
+                threshold=DB_MAX_CONNECTIONS,
+            ),
         ]
 
-    def _alarm(self, construct_id: str, name: str, description: str, *, namespace: str, metric: str,
-               statistic: str, dimensions: dict[str, str], operator: str, threshold: float) -> CloudwatchMetricAlarm:
+    def _alarm(
+        self,
+        construct_id: str,
+        name: str,
+        description: str,
+        *,
+        namespace: str,
+        metric: str,
+        statistic: str,
+        dimensions: dict[str, str],
+        operator: str,
+        threshold: float,
+    ) -> CloudwatchMetricAlarm:
         return CloudwatchMetricAlarm(
             self,
             construct_id,
@@ -186,32 +246,73 @@ class Monitoring(Construct):
         return [alarm.alarm_name for alarm in self._alarms]
 
 
-def _metric_query(query_id: str, namespace: str, metric: str,
-                  dimensions: dict[str, str]) -> CloudwatchMetricAlarmMetricQuery:
+def _metric_query(
+    query_id: str, namespace: str, metric: str, dimensions: dict[str, str]
+) -> CloudwatchMetricAlarmMetricQuery:
     return CloudwatchMetricAlarmMetricQuery(
         id=query_id,
         return_data=False,
         metric=CloudwatchMetricAlarmMetricQueryMetric(
-            namespace=namespace, metric_name=metric, dimensions=dimensions, period=PERIOD_SECONDS, stat="Sum",
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dimensions,
+            period=PERIOD_SECONDS,
+            stat="Sum",
         ),
     )
 
 
 def _dashboard_body(region: str, resources: MonitoredResources) -> str:
     def widget(title: str, metrics: list[list[str]], stat: str, x: int, y: int) -> dict[str, Any]:
-        return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
-                "properties": {"title": title, "region": region, "stat": stat, "period": PERIOD_SECONDS,
-                               "view": "timeSeries", "metrics": metrics}}
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "stat": stat,
+                "period": PERIOD_SECONDS,
+                "view": "timeSeries",
+                "metrics": metrics,
+            },
+        }
 
     alb, asg, db = resources.alb_arn_suffix, resources.asg_name, resources.db_identifier
-    return json.dumps({"widgets": [
-        widget("ALB requests and 5XX", [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", alb],
-                                        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", alb],
-                                        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", alb]],
-               "Sum", 0, 0),
-        widget("ALB latency (p99)", [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", alb]], "p99", 12, 0),
-        widget("API CPU", [["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg]], "Average", 0, 6),
-        widget("Database CPU and connections", [["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db],
-                                                ["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", db]],
-               "Average", 12, 6),
-    ]})
+    return json.dumps(
+        {
+            "widgets": [
+                widget(
+                    "ALB requests and 5XX",
+                    [
+                        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", alb],
+                        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", alb],
+                        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", alb],
+                    ],
+                    "Sum",
+                    0,
+                    0,
+                ),
+                widget(
+                    "ALB latency (p99)",
+                    [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", alb]],
+                    "p99",
+                    12,
+                    0,
+                ),
+                widget("API CPU", [["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg]], "Average", 0, 6),
+                widget(
+                    "Database CPU and connections",
+                    [
+                        ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", db],
+                        ["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", db],
+                    ],
+                    "Average",
+                    12,
+                    6,
+                ),
+            ]
+        }
+    )

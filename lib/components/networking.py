@@ -93,35 +93,53 @@ class Networking(Construct):
             # Local Zones and Wavelength Zones are opt-in and lack RDS Multi-AZ; keep to regular AZs.
             filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status", values=["opt-in-not-required"])],
         )
-        suppress(azs, "CKV_AWS_394",
-                 "Availability zones are looked up, not hard-coded, so the stack works in any account; it takes the "
-                 "first az_count zone names by index, and pinning zone ids would hard-code one account's zone "
-                 "mapping.")
-        self._vpc = Vpc(self, "vpc", cidr_block=props.vpc_cidr, enable_dns_support=True, enable_dns_hostnames=True,
-                        tags=naming.tags("vpc"))
+        suppress(
+            azs,
+            "CKV_AWS_394",
+            "Availability zones are looked up, not hard-coded, so the stack works in any account; it takes the "
+            "first az_count zone names by index, and pinning zone ids would hard-code one account's zone "
+            "mapping.",
+        )
+        self._vpc = Vpc(
+            self,
+            "vpc",
+            cidr_block=props.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=naming.tags("vpc"),
+        )
         # An empty default security group: nothing can silently fall back to its allow-all rules (CIS 5.4).
         DefaultSecurityGroup(self, "default_sg", vpc_id=self._vpc.id, tags=naming.tags("default-sg-unused"))
         cidrs = subnet_cidrs(props.vpc_cidr, props.az_count)
         self._subnets: dict[str, list[Subnet]] = {
-            tier: [Subnet(
-                self,
-                f"{tier}_subnet_{az}",
-                vpc_id=self._vpc.id,
-                cidr_block=cidrs[tier][az],
-                availability_zone=Fn.element(azs.names, az),
-                # Only the public tier would ever need one, and the ALB and NAT get theirs explicitly.
-                map_public_ip_on_launch=False,
-                tags=naming.tags(f"{tier}-{az + 1}", Tier=tier),
-            ) for az in range(props.az_count)]
+            tier: [
+                Subnet(
+                    self,
+                    f"{tier}_subnet_{az}",
+                    vpc_id=self._vpc.id,
+                    cidr_block=cidrs[tier][az],
+                    availability_zone=Fn.element(azs.names, az),
+                    # Only the public tier would ever need one, and the ALB and NAT get theirs explicitly.
+                    map_public_ip_on_launch=False,
+                    tags=naming.tags(f"{tier}-{az + 1}", Tier=tier),
+                )
+                for az in range(props.az_count)
+            ]
             for tier in TIERS
         }
         private_route_tables = self._routes(props)
         # S3 traffic (package mirrors, logs, backups) stays on the AWS network instead of crossing NAT; its policy
         # admits this account's buckets and the Amazon Linux repositories only (PCI DSS 1.4.2).
         self._s3_endpoint = VpcEndpoint(
-            self, "s3_endpoint", vpc_id=self._vpc.id, service_name=f"com.amazonaws.{props.region}.s3",
-            vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_route_tables],
-            policy=s3_gateway_endpoint_policy(props.account_id, props.region), tags=naming.tags("s3-endpoint"))
+            self,
+            "s3_endpoint",
+            vpc_id=self._vpc.id,
+            service_name=f"com.amazonaws.{props.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_route_tables],
+            policy=s3_gateway_endpoint_policy(props.account_id, props.region),
+            tags=naming.tags("s3-endpoint"),
+        )
         self._data_network_acl(props, cidrs)
         self._flow_logs(props)
 
@@ -129,41 +147,81 @@ class Networking(Construct):
         """Data subnets: PostgreSQL in from the app subnets, replies out to them; NACLs deny the rest (PCI DSS 1.3.1).
 
         NACLs are stateless, so the replies need their own egress rules; nothing else enters or leaves."""
-        acl = NetworkAcl(self, "data_nacl", vpc_id=self._vpc.id, subnet_ids=self.data_subnet_ids,
-                         tags=props.naming.tags("data-nacl", Tier="data"))
+        acl = NetworkAcl(
+            self,
+            "data_nacl",
+            vpc_id=self._vpc.id,
+            subnet_ids=self.data_subnet_ids,
+            tags=props.naming.tags("data-nacl", Tier="data"),
+        )
         for index, app_cidr in enumerate(cidrs["app"]):
             rule_number = 100 + 10 * index
-            NetworkAclRule(self, f"data_nacl_in_{index}", network_acl_id=acl.id, rule_number=rule_number,
-                           egress=False, protocol="tcp", rule_action="allow", cidr_block=app_cidr,
-                           from_port=props.database_port, to_port=props.database_port)
-            NetworkAclRule(self, f"data_nacl_out_{index}", network_acl_id=acl.id, rule_number=rule_number,
-                           egress=True, protocol="tcp", rule_action="allow", cidr_block=app_cidr,
-                           from_port=EPHEMERAL_PORTS[0], to_port=EPHEMERAL_PORTS[1])
+            NetworkAclRule(
+                self,
+                f"data_nacl_in_{index}",
+                network_acl_id=acl.id,
+                rule_number=rule_number,
+                egress=False,
+                protocol="tcp",
+                rule_action="allow",
+                cidr_block=app_cidr,
+                from_port=props.database_port,
+                to_port=props.database_port,
+            )
+            NetworkAclRule(
+                self,
+                f"data_nacl_out_{index}",
+                network_acl_id=acl.id,
+                rule_number=rule_number,
+                egress=True,
+                protocol="tcp",
+                rule_action="allow",
+                cidr_block=app_cidr,
+                from_port=EPHEMERAL_PORTS[0],
+                to_port=EPHEMERAL_PORTS[1],
+            )
 
     def _routes(self, props: NetworkingProps) -> list[RouteTable]:
         """Public tier to the internet gateway, app tier through NAT, data tier nowhere; the private tables."""
         naming, vpc_id = props.naming, self._vpc.id
         igw = InternetGateway(self, "igw", vpc_id=vpc_id, tags=naming.tags("igw"))
         public_rt = RouteTable(self, "public_rt", vpc_id=vpc_id, tags=naming.tags("public-rt", Tier="public"))
-        Route(self, "public_default_route", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
-              gateway_id=igw.id)
+        Route(
+            self,
+            "public_default_route",
+            route_table_id=public_rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+        )
         for az, subnet in enumerate(self._subnets["public"]):
             RouteTableAssociation(self, f"public_rta_{az}", subnet_id=subnet.id, route_table_id=public_rt.id)
         nat_count = 1 if props.single_nat_gateway else props.az_count
         self._nat_gateways = [
-            NatGateway(self, f"nat_{az}", subnet_id=self._subnets["public"][az].id, tags=naming.tags(f"nat-{az + 1}"),
-                       allocation_id=Eip(self, f"nat_eip_{az}", domain="vpc",
-                                         tags=naming.tags(f"nat-eip-{az + 1}")).allocation_id,
-                       depends_on=[igw])
+            NatGateway(
+                self,
+                f"nat_{az}",
+                subnet_id=self._subnets["public"][az].id,
+                tags=naming.tags(f"nat-{az + 1}"),
+                allocation_id=Eip(
+                    self, f"nat_eip_{az}", domain="vpc", tags=naming.tags(f"nat-eip-{az + 1}")
+                ).allocation_id,
+                depends_on=[igw],
+            )
             for az in range(nat_count)
         ]
         private_route_tables: list[RouteTable] = []
         for az in range(props.az_count):
             app_rt = RouteTable(self, f"app_rt_{az}", vpc_id=vpc_id, tags=naming.tags(f"app-rt-{az + 1}", Tier="app"))
-            Route(self, f"app_default_route_{az}", route_table_id=app_rt.id, destination_cidr_block="0.0.0.0/0",
-                  nat_gateway_id=self._nat_gateways[az % nat_count].id)
-            RouteTableAssociation(self, f"app_rta_{az}", subnet_id=self._subnets["app"][az].id,
-                                  route_table_id=app_rt.id)
+            Route(
+                self,
+                f"app_default_route_{az}",
+                route_table_id=app_rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=self._nat_gateways[az % nat_count].id,
+            )
+            RouteTableAssociation(
+                self, f"app_rta_{az}", subnet_id=self._subnets["app"][az].id, route_table_id=app_rt.id
+            )
             private_route_tables.append(app_rt)
         # The data tier has one route table and no default route: RDS cannot reach or be reached from
         # the internet even if a security group were misconfigured.
@@ -175,30 +233,62 @@ class Networking(Construct):
     def _flow_logs(self, props: NetworkingProps) -> None:
         """All traffic to an encrypted log group, through a role that can write to that group only (PCI DSS 10.2)."""
         naming = props.naming
-        self._flow_log_group = encrypted_log_group(self, "flow_log_group", props=LogGroupProps(
-            name=f"/aws/vpc/flow-logs/{naming.name('vpc')}", retention_days=props.log_retention_days,
-            kms_key_arn=props.logs_key_arn, tags=naming.tags("flow-logs"),
-        ))
-        flow_role = service_role(self, "flow_log_role", props=ServiceRoleProps(
-            name=naming.name("flow-logs", "iam"), service="vpc-flow-logs.amazonaws.com",
-            source_account=props.account_id, tags=naming.tags("flow-logs-role"),
-            source_arn=f"arn:aws:ec2:{props.region}:{props.account_id}:vpc-flow-log/*",
-        ))
+        self._flow_log_group = encrypted_log_group(
+            self,
+            "flow_log_group",
+            props=LogGroupProps(
+                name=f"/aws/vpc/flow-logs/{naming.name('vpc')}",
+                retention_days=props.log_retention_days,
+                kms_key_arn=props.logs_key_arn,
+                tags=naming.tags("flow-logs"),
+            ),
+        )
+        flow_role = service_role(
+            self,
+            "flow_log_role",
+            props=ServiceRoleProps(
+                name=naming.name("flow-logs", "iam"),
+                service="vpc-flow-logs.amazonaws.com",
+                source_account=props.account_id,
+                tags=naming.tags("flow-logs-role"),
+                source_arn=f"arn:aws:ec2:{props.region}:{props.account_id}:vpc-flow-log/*",
+            ),
+        )
         # Least privilege: write to this one log group only. AWS's documented minimum for the flow-logs role
         # also lists logs:DescribeLogGroups, which the service calls before delivering; it reads names only and
         # is held to this account and region.
         group_arn = self._flow_log_group.arn
-        inline_policy(self, "flow_log_policy", role=flow_role, name=naming.name("flow-logs-write", "iam"), statements=[
-            {"Sid": "WriteFlowLogGroup", "Effect": "Allow",
-             "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-             "Resource": [group_arn, f"{group_arn}:*"]},
-            {"Sid": "FindFlowLogGroup", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"],
-             "Resource": f"arn:aws:logs:{props.region}:{props.account_id}:log-group:*"},
-        ])
+        inline_policy(
+            self,
+            "flow_log_policy",
+            role=flow_role,
+            name=naming.name("flow-logs-write", "iam"),
+            statements=[
+                {
+                    "Sid": "WriteFlowLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    "Resource": [group_arn, f"{group_arn}:*"],
+                },
+                {
+                    "Sid": "FindFlowLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:DescribeLogGroups"],
+                    "Resource": f"arn:aws:logs:{props.region}:{props.account_id}:log-group:*",
+                },
+            ],
+        )
         self._flow_log = FlowLog(
-            self, "flow_log", vpc_id=self._vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
-            log_destination=group_arn, iam_role_arn=flow_role.arn, max_aggregation_interval=60,
-            tags=naming.tags("flow-log"))
+            self,
+            "flow_log",
+            vpc_id=self._vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group_arn,
+            iam_role_arn=flow_role.arn,
+            max_aggregation_interval=60,
+            tags=naming.tags("flow-log"),
+        )
 
     @property
     def vpc_id(self) -> str:

@@ -51,8 +51,9 @@ class SecurityGroups(Construct):
         self._alb = self._group(props, "alb_sg", "alb-sg", "Payment ALB: HTTPS from the internet only")
         self._app = self._group(props, "app_sg", "app-sg", "Payment API instances: API port from the ALB only")
         self._db = self._group(props, "db_sg", "db-sg", "Payment database: PostgreSQL from the API instances only")
-        self._endpoints = self._group(props, "endpoints_sg", "endpoints-sg",
-                                      "Interface VPC endpoints: HTTPS from the API instances only")
+        self._endpoints = self._group(
+            props, "endpoints_sg", "endpoints-sg", "Interface VPC endpoints: HTTPS from the API instances only"
+        )
         self._web_tier_rules(props.api_port)
         self._database_rules()
         self._app_https_egress(props)
@@ -60,37 +61,73 @@ class SecurityGroups(Construct):
     def _group(self, props: SecurityGroupsProps, construct_id: str, label: str, description: str) -> SecurityGroup:
         """A security group in the VPC named and tagged ``label``, with no inline rules (they are separate)."""
         naming = props.naming
-        return SecurityGroup(self, construct_id, name=naming.name(label), vpc_id=props.vpc_id, description=description,
-                             tags=naming.tags(label))
+        return SecurityGroup(
+            self,
+            construct_id,
+            name=naming.name(label),
+            vpc_id=props.vpc_id,
+            description=description,
+            tags=naming.tags(label),
+        )
 
     def _web_tier_rules(self, api_port: int) -> None:
         """HTTPS from the internet to the ALB, and the API port from the ALB to the instances (PCI DSS 1.3.1)."""
         SecurityGroupRule(
-            self, "alb_https_in", type="ingress", security_group_id=self._alb.id, protocol="tcp",
-            from_port=HTTPS_PORT, to_port=HTTPS_PORT, cidr_blocks=[ANYWHERE],
+            self,
+            "alb_https_in",
+            type="ingress",
+            security_group_id=self._alb.id,
+            protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            cidr_blocks=[ANYWHERE],
             description="HTTPS from the internet (TLS terminates on the ALB)",
         )
         SecurityGroupRule(
-            self, "alb_to_app_out", type="egress", security_group_id=self._alb.id, protocol="tcp",
-            from_port=api_port, to_port=api_port, source_security_group_id=self._app.id,
+            self,
+            "alb_to_app_out",
+            type="egress",
+            security_group_id=self._alb.id,
+            protocol="tcp",
+            from_port=api_port,
+            to_port=api_port,
+            source_security_group_id=self._app.id,
             description="Forward to the API instances",
         )
         SecurityGroupRule(
-            self, "app_from_alb_in", type="ingress", security_group_id=self._app.id, protocol="tcp",
-            from_port=api_port, to_port=api_port, source_security_group_id=self._alb.id,
+            self,
+            "app_from_alb_in",
+            type="ingress",
+            security_group_id=self._app.id,
+            protocol="tcp",
+            from_port=api_port,
+            to_port=api_port,
+            source_security_group_id=self._alb.id,
             description="API port from the ALB",
         )
 
     def _database_rules(self) -> None:
         """PostgreSQL from the API instances to the database, nothing else (PCI DSS 1.3.1)."""
         SecurityGroupRule(
-            self, "app_to_db_out", type="egress", security_group_id=self._app.id, protocol="tcp",
-            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=self._db.id,
+            self,
+            "app_to_db_out",
+            type="egress",
+            security_group_id=self._app.id,
+            protocol="tcp",
+            from_port=POSTGRES_PORT,
+            to_port=POSTGRES_PORT,
+            source_security_group_id=self._db.id,
             description="PostgreSQL to the database",
         )
         SecurityGroupRule(
-            self, "db_from_app_in", type="ingress", security_group_id=self._db.id, protocol="tcp",
-            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=self._app.id,
+            self,
+            "db_from_app_in",
+            type="ingress",
+            security_group_id=self._db.id,
+            protocol="tcp",
+            from_port=POSTGRES_PORT,
+            to_port=POSTGRES_PORT,
+            source_security_group_id=self._app.id,
             description="PostgreSQL from the API instances",
         )
 
@@ -98,24 +135,48 @@ class SecurityGroups(Construct):
         """HTTPS out of the app tier: AWS APIs through the interface endpoints, S3 through the gateway endpoint, and
         the payment processor's CIDRs; nothing else on the internet (PCI DSS 1.3.2, 1.4.2)."""
         SecurityGroupRule(
-            self, "endpoints_from_app_in", type="ingress", security_group_id=self._endpoints.id, protocol="tcp",
-            from_port=HTTPS_PORT, to_port=HTTPS_PORT, source_security_group_id=self._app.id,
+            self,
+            "endpoints_from_app_in",
+            type="ingress",
+            security_group_id=self._endpoints.id,
+            protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            source_security_group_id=self._app.id,
             description="HTTPS from the API instances",
         )
         SecurityGroupRule(
-            self, "app_to_endpoints_out", type="egress", security_group_id=self._app.id, protocol="tcp",
-            from_port=HTTPS_PORT, to_port=HTTPS_PORT, source_security_group_id=self._endpoints.id,
+            self,
+            "app_to_endpoints_out",
+            type="egress",
+            security_group_id=self._app.id,
+            protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            source_security_group_id=self._endpoints.id,
             description="HTTPS to the interface VPC endpoints (SSM, Secrets Manager, KMS, logs, metrics, STS)",
         )
         SecurityGroupRule(
-            self, "app_to_s3_out", type="egress", security_group_id=self._app.id, protocol="tcp",
-            from_port=HTTPS_PORT, to_port=HTTPS_PORT, prefix_list_ids=[props.s3_prefix_list_id],
+            self,
+            "app_to_s3_out",
+            type="egress",
+            security_group_id=self._app.id,
+            protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
+            prefix_list_ids=[props.s3_prefix_list_id],
             description="HTTPS to S3 through the gateway endpoint (its prefix list)",
         )
         if props.payment_processor_cidrs:
             SecurityGroupRule(
-                self, "app_to_processor_out", type="egress", security_group_id=self._app.id, protocol="tcp",
-                from_port=HTTPS_PORT, to_port=HTTPS_PORT, cidr_blocks=list(props.payment_processor_cidrs),
+                self,
+                "app_to_processor_out",
+                type="egress",
+                security_group_id=self._app.id,
+                protocol="tcp",
+                from_port=HTTPS_PORT,
+                to_port=HTTPS_PORT,
+                cidr_blocks=list(props.payment_processor_cidrs),
                 description="HTTPS to the payment processor through NAT",
             )
 

@@ -56,12 +56,12 @@ MANAGED_RULE_GROUPS = (
 COUNTED_RULES: dict[str, dict[str, str]] = {
     "AWSManagedRulesAnonymousIpList": {
         "HostingProviderIPList": "Merchant back ends and the processor's webhooks run in cloud hosting ranges; "
-                                 "blocking them blocks customers. AnonymousIPList (Tor, anonymizing proxies) "
-                                 "still blocks.",
+        "blocking them blocks customers. AnonymousIPList (Tor, anonymizing proxies) "
+        "still blocks.",
     },
     "AWSManagedRulesCommonRuleSet": {
         "NoUserAgent_HEADER": "Server-to-server clients (merchant SDKs, scripts, webhooks) often send no "
-                              "User-Agent, and the header proves nothing: an attacker sets one.",
+        "User-Agent, and the header proves nothing: an attacker sets one.",
     },
 }
 # Decided to keep blocking: SizeRestrictions_BODY (8 KB). No endpoint of the API accepts a body near that size
@@ -72,14 +72,22 @@ DEFAULT_RATE_LIMIT = 2000  # requests per 5 minutes per source IP
 # logs (only a hash of it is logged): whoever holds a key can replay or probe a payment request. WAF matches header
 # names case-insensitively. The query string is redacted as a whole: no endpoint takes one, so anything there is a
 # mistake or a probe, and either may carry a token.
-REDACTED_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "x-amz-security-token", "cookie",
-                    "idempotency-key")
+REDACTED_HEADERS = (
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "x-amz-security-token",
+    "cookie",
+    "idempotency-key",
+)
 WAF_SCOPES = ("REGIONAL", "CLOUDFRONT")
 
 
 def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:
     return Wafv2WebAclRuleVisibilityConfig(
-        cloudwatch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True,
+        cloudwatch_metrics_enabled=True,
+        metric_name=metric_name,
+        sampled_requests_enabled=True,
     )
 
 
@@ -104,13 +112,15 @@ def _rules(rate_limit: int) -> list[Wafv2WebAclRule]:
         )
         for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1)
     ]
-    rules.append(Wafv2WebAclRule(
-        name="RateLimitPerIp",
-        priority=len(MANAGED_RULE_GROUPS) + 1,
-        action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
-        statement={"rate_based_statement": {"limit": rate_limit, "aggregate_key_type": "IP"}},
-        visibility_config=_visibility("RateLimitPerIp"),
-    ))
+    rules.append(
+        Wafv2WebAclRule(
+            name="RateLimitPerIp",
+            priority=len(MANAGED_RULE_GROUPS) + 1,
+            action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
+            statement={"rate_based_statement": {"limit": rate_limit, "aggregate_key_type": "IP"}},
+            visibility_config=_visibility("RateLimitPerIp"),
+        )
+    )
     return rules
 
 
@@ -142,8 +152,10 @@ class WafProps:
 
     def __post_init__(self) -> None:
         if self.scope not in WAF_SCOPES:
-            raise ValueError(f"WafProps.scope is {self.scope!r}; allowed: {', '.join(WAF_SCOPES)}. Fix: REGIONAL for "
-                             "a load balancer, CLOUDFRONT (with the us-east-1 provider) for a distribution.")
+            raise ValueError(
+                f"WafProps.scope is {self.scope!r}; allowed: {', '.join(WAF_SCOPES)}. Fix: REGIONAL for "
+                "a load balancer, CLOUDFRONT (with the us-east-1 provider) for a distribution."
+            )
 
 
 class WebApplicationFirewall(Construct):
@@ -158,22 +170,32 @@ class WebApplicationFirewall(Construct):
             "web_acl",
             name=acl_name,
             # The description forces a new ACL when it changes: the API's is kept as first applied.
-            description="Protects the payment API load balancer" if props.scope == "REGIONAL"
+            description="Protects the payment API load balancer"
+            if props.scope == "REGIONAL"
             else "Protects the payment page distribution",
             scope=props.scope,
             default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
             rule=_rules(props.rate_limit),
             visibility_config=Wafv2WebAclVisibilityConfig(
-                cloudwatch_metrics_enabled=True, metric_name=acl_name, sampled_requests_enabled=True,
+                cloudwatch_metrics_enabled=True,
+                metric_name=acl_name,
+                sampled_requests_enabled=True,
             ),
             tags=naming.tags(f"{props.protects}-waf"),
             provider=provider,
         )
         # WAF only delivers to log groups whose name starts with "aws-waf-logs-".
-        self._log_group = encrypted_log_group(self, "waf_log_group", props=LogGroupProps(
-            name=f"aws-waf-logs-{naming.name(props.protects)}", retention_days=props.log_retention_days,
-            kms_key_arn=props.logs_key_arn, tags=naming.tags(f"{props.protects}-waf-logs"), provider=provider,
-        ))
+        self._log_group = encrypted_log_group(
+            self,
+            "waf_log_group",
+            props=LogGroupProps(
+                name=f"aws-waf-logs-{naming.name(props.protects)}",
+                retention_days=props.log_retention_days,
+                kms_key_arn=props.logs_key_arn,
+                tags=naming.tags(f"{props.protects}-waf-logs"),
+                provider=provider,
+            ),
+        )
         Wafv2WebAclLoggingConfiguration(
             self,
             "waf_logging",
@@ -183,9 +205,12 @@ class WebApplicationFirewall(Construct):
                 Wafv2WebAclLoggingConfigurationRedactedFields(
                     query_string=Wafv2WebAclLoggingConfigurationRedactedFieldsQueryString(),
                 ),
-                *(Wafv2WebAclLoggingConfigurationRedactedFields(
-                    single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header),
-                ) for header in REDACTED_HEADERS),
+                *(
+                    Wafv2WebAclLoggingConfigurationRedactedFields(
+                        single_header=Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader(name=header),
+                    )
+                    for header in REDACTED_HEADERS
+                ),
             ],
             provider=provider,
         )

@@ -118,8 +118,10 @@ def requested() -> bool:
         return True
     if value in _FALSE:
         return False
-    raise FastBindingsError(f"{ENV_SWITCH}={os.environ[ENV_SWITCH]!r} is invalid: allowed values are 1, true, 0 and "
-                            f"false. Unset it for the fast loader (default), or set {ENV_SWITCH}=0 to turn it off.")
+    raise FastBindingsError(
+        f"{ENV_SWITCH}={os.environ[ENV_SWITCH]!r} is invalid: allowed values are 1, true, 0 and "
+        f"false. Unset it for the fast loader (default), or set {ENV_SWITCH}=0 to turn it off."
+    )
 
 
 def is_enabled() -> bool:
@@ -172,8 +174,11 @@ def fast_exit(code: int = 0) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     run_exitfuncs: Callable[[], None] | None = getattr(atexit, "_run_exitfuncs", None)
-    others = [thread for thread in threading.enumerate()
-              if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()]
+    others = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+    ]
     if not _State.enabled or others or run_exitfuncs is None:
         sys.exit(code)
     run_exitfuncs()
@@ -232,7 +237,8 @@ def check_root_init(source: str) -> tuple[str, ...]:
         raise FastBindingsError(f"the root __init__.py of {PACKAGE}: __all__ holds more than submodule names")
     imported = _SUBMODULE_IMPORT.findall(rest)
     leftovers = [
-        line for line in _SUBMODULE_IMPORT.sub("", rest).splitlines()
+        line
+        for line in _SUBMODULE_IMPORT.sub("", rest).splitlines()
         if line.strip() and not line.startswith("#") and line.strip() != "publication.publish()"
     ]
     if leftovers:

@@ -48,8 +48,10 @@ def pinned_version(root: Path = PROJECT_ROOT) -> str:
     try:
         version = json.loads(manifest.read_text(encoding="utf-8"))["devDependencies"][PACKAGE]
     except (OSError, ValueError, KeyError) as err:
-        raise ProjectNodeError(f"{manifest} does not pin {PACKAGE} in devDependencies ({err!r}); the project's "
-                               "Node is a devDependency of the root package.json") from err
+        raise ProjectNodeError(
+            f"{manifest} does not pin {PACKAGE} in devDependencies ({err!r}); the project's "
+            "Node is a devDependency of the root package.json"
+        ) from err
     return str(version)
 
 
@@ -59,15 +61,16 @@ def project_node(root: Path = PROJECT_ROOT) -> Path:
     package_dir = root / "node_modules" / PACKAGE
     binary = package_dir / "bin" / "node"
     if not os.access(binary, os.X_OK):
-        raise ProjectNodeError(f"the project's Node {wanted} ({binary.relative_to(root)}) is not installed; "
-                               f"every synth runs jsii on it. Fix: {FIX}")
+        raise ProjectNodeError(
+            f"the project's Node {wanted} ({binary.relative_to(root)}) is not installed; "
+            f"every synth runs jsii on it. Fix: {FIX}"
+        )
     try:
         installed = json.loads((package_dir / "package.json").read_text(encoding="utf-8"))["version"]
     except (OSError, ValueError, KeyError):
         installed = "unknown"
     if installed != wanted:
-        raise ProjectNodeError(f"node_modules holds Node {installed}, package.json pins {PACKAGE} {wanted}. "
-                               f"Fix: {FIX}")
+        raise ProjectNodeError(f"node_modules holds Node {installed}, package.json pins {PACKAGE} {wanted}. Fix: {FIX}")
     return binary
 
 
@@ -80,9 +83,11 @@ def use_project_node(environ: MutableMapping[str, str] = os.environ) -> str:
     if chosen:
         found = shutil.which(chosen)
         if found is None:
-            raise ProjectNodeError(f"{ENV_NODE}={chosen!r} is not an executable (nor a command on PATH); jsii "
-                                   f"would fail to start its kernel. Fix: unset {ENV_NODE} to use the project's "
-                                   "Node, or point it at a node binary")
+            raise ProjectNodeError(
+                f"{ENV_NODE}={chosen!r} is not an executable (nor a command on PATH); jsii "
+                f"would fail to start its kernel. Fix: unset {ENV_NODE} to use the project's "
+                "Node, or point it at a node binary"
+            )
         return found
     binary = str(project_node())
     environ[ENV_NODE] = binary

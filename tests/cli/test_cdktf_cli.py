@@ -29,8 +29,16 @@ def _cdktf(*args: str, outdir: Path, timeout: float = 600) -> subprocess.Complet
     # Without the JSII_NODE the tests' conftest set: the CLI's app must find the project's Node on its own.
     env = {k: v for k, v in os.environ.items() if k not in ("TERRAFORM_STATE_BUCKET", "ENVIRONMENT_TYPE", "JSII_NODE")}
     env.update({"ENVIRONMENT_SUFFIX": SUFFIX, "CI": "1", "CHECKPOINT_DISABLE": "1", "DISABLE_VERSION_CHECK": "1"})
-    return subprocess.run(["npx", "--no-install", "cdktf", *args, "--output", str(outdir)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["npx", "--no-install", "cdktf", *args, "--output", str(outdir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -82,13 +90,17 @@ def test_cdktf_json_runs_the_projects_environment_and_needs_no_generated_binding
     assert settings["terraformProviders"] == []
 
 
-@pytest.mark.parametrize(("command", "instead"), [
-    ("deploy", "make deploy ENVIRONMENT=<name>"),
-    ("diff", "make plan ENVIRONMENT=<name>"),
-    ("destroy", "destroy steps of docs/operating.md"),
-])
-def test_cdktf_deploy_diff_and_destroy_stop_at_once_and_name_the_make_target(tmp_path: Path, command: str,
-                                                                               instead: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "instead"),
+    [
+        ("deploy", "make deploy ENVIRONMENT=<name>"),
+        ("diff", "make plan ENVIRONMENT=<name>"),
+        ("destroy", "destroy steps of docs/operating.md"),
+    ],
+)
+def test_cdktf_deploy_diff_and_destroy_stop_at_once_and_name_the_make_target(
+    tmp_path: Path, command: str, instead: str
+) -> None:
     """No prompt that waits (stdin is closed, the deadline is a minute), nothing synthesized or planned."""
     if shutil.which("npx") is None or not (ROOT / "node_modules" / ".bin" / "cdktf").exists():
         pytest.fail("the pinned cdktf CLI is not installed: run `make setup` (npm ci)")

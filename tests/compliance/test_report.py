@@ -15,11 +15,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_check_passes_whatever_the_callers_environment_and_folder(tmp_path: Path) -> None:
-    env = {**os.environ, "ENVIRONMENT_SUFFIX": "alice", "ENVIRONMENT_TYPE": "development", "AWS_REGION": "eu-west-1",
-           "DELETION_PROTECTION": "false", "CDKTF_OUTDIR": str(tmp_path / "elsewhere")}
+    env = {
+        **os.environ,
+        "ENVIRONMENT_SUFFIX": "alice",
+        "ENVIRONMENT_TYPE": "development",
+        "AWS_REGION": "eu-west-1",
+        "DELETION_PROTECTION": "false",
+        "CDKTF_OUTDIR": str(tmp_path / "elsewhere"),
+    }
     script = ROOT / "tools" / "docs" / "compliance_report.py"
-    result = subprocess.run([sys.executable, str(script), "--check"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, check=False, timeout=900)
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -33,8 +46,12 @@ def test_the_report_is_for_production_and_stamped() -> None:
 def test_an_unsuppressed_checkov_failure_fails_the_report(capsys) -> None:
     """`make scan` covers the development stack; the production configuration's own findings stop `make compliance`
     and `make compliance-check` instead of being printed as a count nobody reads."""
-    failed = {"check_id": "CKV_AWS_378", "check_name": "LB uses HTTP", "address": "aws_lb_target_group.tg",
-              "path": "TapStackprod/compute/target_group"}
+    failed = {
+        "check_id": "CKV_AWS_378",
+        "check_name": "LB uses HTTP",
+        "address": "aws_lb_target_group.tg",
+        "path": "TapStackprod/compute/target_group",
+    }
     assert compliance_report.unsuppressed_failures({"passed": [], "failed": [failed]}) == 1
     assert "CKV_AWS_378 FAILED on TapStackprod/compute/target_group" in capsys.readouterr().err
     assert compliance_report.unsuppressed_failures({"passed": [failed], "failed": []}) == 0

@@ -27,7 +27,8 @@ def _alb(aws: Callable[[str], Any], output: Callable[[str], Any]) -> dict[str, A
 
 def _launch_template_data(aws: Callable[[str], Any], output: Callable[[str], Any]) -> dict[str, Any]:
     versions = aws("ec2").describe_launch_template_versions(
-        LaunchTemplateId=output("launch_template_id"), Versions=["$Latest"])["LaunchTemplateVersions"]
+        LaunchTemplateId=output("launch_template_id"), Versions=["$Latest"]
+    )["LaunchTemplateVersions"]
     return dict(versions[0]["LaunchTemplateData"])
 
 
@@ -43,16 +44,19 @@ def test_alb_is_internet_facing_in_public_subnets(aws: Callable[[str], Any], out
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
 def test_alb_drops_invalid_headers_and_logs_access(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
-    attributes = {a["Key"]: a["Value"] for a in aws("elbv2").describe_load_balancer_attributes(
-        LoadBalancerArn=output("alb_arn"))["Attributes"]}
+    attributes = {
+        a["Key"]: a["Value"]
+        for a in aws("elbv2").describe_load_balancer_attributes(LoadBalancerArn=output("alb_arn"))["Attributes"]
+    }
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["access_logs.s3.bucket"] == output("log_bucket_name")
 
 
 @pytest.mark.pci("4.2")
-def test_only_listener_is_https_443_with_certificate_and_modern_tls(aws: Callable[[str], Any],
-                                                                  output: Callable[[str], Any]) -> None:
+def test_only_listener_is_https_443_with_certificate_and_modern_tls(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     listeners = aws("elbv2").describe_listeners(LoadBalancerArn=output("alb_arn"))["Listeners"]
     assert len(listeners) == 1, "no plain-HTTP listener: HTTPS 443 only"
     listener = listeners[0]
@@ -64,30 +68,40 @@ def test_only_listener_is_https_443_with_certificate_and_modern_tls(aws: Callabl
         assert certificate_arn == os.environ["SANDBOX_CERTIFICATE_ARN"]
     assert aws("acm").describe_certificate(CertificateArn=certificate_arn)["Certificate"]["CertificateArn"]
     # The sandbox names the API (API_DOMAIN, its certificate's name), as production must: any other Host gets 404.
-    assert [(a["Type"], a.get("FixedResponseConfig", {}).get("StatusCode")) for a in listener["DefaultActions"]] \
-        == [("fixed-response", "404")]
+    assert [(a["Type"], a.get("FixedResponseConfig", {}).get("StatusCode")) for a in listener["DefaultActions"]] == [
+        ("fixed-response", "404")
+    ]
 
 
 @pytest.mark.pci("4.2")
-def test_listener_forwards_only_the_api_host_and_sends_hsts(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                           expected: StackConfig) -> None:
+def test_listener_forwards_only_the_api_host_and_sends_hsts(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     elbv2, listener_arn = aws("elbv2"), output("https_listener_arn")
     rules = [r for r in elbv2.describe_rules(ListenerArn=listener_arn)["Rules"] if not r["IsDefault"]]
     assert len(rules) == 1
     (rule,) = rules
-    hosts = [v for c in rule["Conditions"] if c["Field"] == "host-header"
-             for v in c.get("HostHeaderConfig", {}).get("Values", c.get("Values", []))]
+    hosts = [
+        v
+        for c in rule["Conditions"]
+        if c["Field"] == "host-header"
+        for v in c.get("HostHeaderConfig", {}).get("Values", c.get("Values", []))
+    ]
     assert hosts == [expected.api_domain]
     assert [(a["Type"], a["TargetGroupArn"]) for a in rule["Actions"]] == [("forward", output("target_group_arn"))]
-    attributes = {a["Key"]: a["Value"]
-                  for a in elbv2.describe_listener_attributes(ListenerArn=listener_arn)["Attributes"]}
-    assert attributes["routing.http.response.strict_transport_security.header_value"] == \
-        "max-age=31536000; includeSubDomains"
+    attributes = {
+        a["Key"]: a["Value"] for a in elbv2.describe_listener_attributes(ListenerArn=listener_arn)["Attributes"]
+    }
+    assert (
+        attributes["routing.http.response.strict_transport_security.header_value"]
+        == "max-age=31536000; includeSubDomains"
+    )
 
 
 @pytest.mark.pci("4.2")
-def test_listener_tls_policy_offers_tls_12_or_later_and_no_cbc_suite(aws: Callable[[str], Any],
-                                                                     output: Callable[[str], Any]) -> None:
+def test_listener_tls_policy_offers_tls_12_or_later_and_no_cbc_suite(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     """The policy the listener uses, as DescribeSSLPolicies reports it: AEAD suites (GCM, ChaCha20) only."""
     listener = aws("elbv2").describe_listeners(LoadBalancerArn=output("alb_arn"))["Listeners"][0]
     policy = aws("elbv2").describe_ssl_policies(Names=[listener["SslPolicy"]])["SslPolicies"][0]
@@ -96,35 +110,50 @@ def test_listener_tls_policy_offers_tls_12_or_later_and_no_cbc_suite(aws: Callab
     assert ciphers and all("GCM" in c or "CHACHA20" in c for c in ciphers), ciphers
 
 
-def test_target_group_health_check(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                   expected: StackConfig) -> None:
+def test_target_group_health_check(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     group = aws("elbv2").describe_target_groups(TargetGroupArns=[output("target_group_arn")])["TargetGroups"][0]
     assert (group["Port"], group["Protocol"], group["TargetType"]) == (expected.api_port, "HTTP", "instance")
     assert group["HealthCheckEnabled"] is True
     assert group["HealthCheckPath"] == "/health"
     assert group["Matcher"]["HttpCode"] == "200"
     assert group["LoadBalancerArns"] == [output("alb_arn")]
-    attributes = {a["Key"]: a["Value"] for a in aws("elbv2").describe_target_group_attributes(
-        TargetGroupArn=output("target_group_arn"))["Attributes"]}
+    attributes = {
+        a["Key"]: a["Value"]
+        for a in aws("elbv2").describe_target_group_attributes(TargetGroupArn=output("target_group_arn"))["Attributes"]
+    }
     assert attributes["deregistration_delay.timeout_seconds"] == "30"
 
 
 @pytest.mark.pci("6.4.1, 6.4.2")
-def test_waf_acl_has_managed_rule_groups_and_rate_limit(aws: Callable[[str], Any],
-                                                        output: Callable[[str], Any]) -> None:
+def test_waf_acl_has_managed_rule_groups_and_rate_limit(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     arn = output("waf_web_acl_arn")
     name, acl_id = arn.split("/")[-2:]
     acl = aws("wafv2").get_web_acl(Name=name, Scope="REGIONAL", Id=acl_id)["WebACL"]
     assert "Allow" in acl["DefaultAction"]
-    groups = {r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in acl["Rules"]
-              if "ManagedRuleGroupStatement" in r["Statement"]}
+    groups = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for r in acl["Rules"]
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    }
     assert groups >= MANAGED_RULE_GROUPS
-    assert all(r["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS" for r in acl["Rules"]
-               if "ManagedRuleGroupStatement" in r["Statement"])
-    overrides = {r["Statement"]["ManagedRuleGroupStatement"]["Name"]:
-                 [o["Name"] for o in r["Statement"]["ManagedRuleGroupStatement"].get("RuleActionOverrides", [])
-                  if "Count" in o["ActionToUse"]]
-                 for r in acl["Rules"] if "ManagedRuleGroupStatement" in r["Statement"]}
+    assert all(
+        r["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS"
+        for r in acl["Rules"]
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    )
+    overrides = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]: [
+            o["Name"]
+            for o in r["Statement"]["ManagedRuleGroupStatement"].get("RuleActionOverrides", [])
+            if "Count" in o["ActionToUse"]
+        ]
+        for r in acl["Rules"]
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    }
     assert overrides["AWSManagedRulesCommonRuleSet"] == ["NoUserAgent_HEADER"]
     assert overrides["AWSManagedRulesAnonymousIpList"] == ["HostingProviderIPList"]
     rate_rules = [r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]]
@@ -142,8 +171,9 @@ def test_waf_is_associated_with_the_alb(aws: Callable[[str], Any], output: Calla
 
 
 @pytest.mark.pci("6.4.1, 6.4.2", "10.2, 10.3, 10.5")
-def test_waf_logs_to_its_log_group(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                   expected: StackConfig) -> None:
+def test_waf_logs_to_its_log_group(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     config = aws("wafv2").get_logging_configuration(ResourceArn=output("waf_web_acl_arn"))["LoggingConfiguration"]
     destination = config["LogDestinationConfigs"][0]
     assert destination.split(":log-group:")[1].removesuffix(":*") == output("waf_log_group_name")
@@ -154,10 +184,12 @@ def test_waf_logs_to_its_log_group(aws: Callable[[str], Any], output: Callable[[
     assert group["retentionInDays"] == expected.log_retention_days
 
 
-def test_auto_scaling_group_sizes_and_placement(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                expected: StackConfig) -> None:
-    group = aws("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
+def test_auto_scaling_group_sizes_and_placement(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
+    group = aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[output("asg_name")])[
+        "AutoScalingGroups"
+    ][0]
     sizes = (group["MinSize"], group["MaxSize"], group["DesiredCapacity"])
     assert sizes == (expected.asg_min_size, expected.asg_max_size, expected.asg_desired_capacity) == (2, 6, 2)
     assert set(group["VPCZoneIdentifier"].split(",")) == set(output("app_subnet_ids"))
@@ -168,12 +200,13 @@ def test_auto_scaling_group_sizes_and_placement(aws: Callable[[str], Any], outpu
 
 
 @pytest.mark.pci("6.3.3")
-def test_auto_scaling_group_replaces_instances_at_the_configured_age(aws: Callable[[str], Any],
-                                                                     output: Callable[[str], Any],
-                                                                     expected: StackConfig) -> None:
+def test_auto_scaling_group_replaces_instances_at_the_configured_age(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     """MAX_INSTANCE_LIFETIME_DAYS (default 14) reaches the group in seconds, and never exceeds a month."""
-    group = aws("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
+    group = aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[output("asg_name")])[
+        "AutoScalingGroups"
+    ][0]
     assert group["MaxInstanceLifetime"] == expected.max_instance_lifetime_days * 24 * 60 * 60
     assert 0 < group["MaxInstanceLifetime"] <= 30 * 24 * 60 * 60
 
@@ -196,9 +229,9 @@ def test_launch_template_requires_imdsv2(aws: Callable[[str], Any], output: Call
     assert int(metadata["HttpPutResponseHopLimit"]) == 1
 
 
-def test_launch_template_tags_instances_and_volumes_at_launch(aws: Callable[[str], Any],
-                                                            output: Callable[[str], Any],
-                                                            expected: StackConfig) -> None:
+def test_launch_template_tags_instances_and_volumes_at_launch(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     """TagSpecifications for instances and volumes carry the stack's tags (default_tags do not reach them)."""
     specs: dict[str, dict[str, str]] = {}
     for spec in _launch_template_data(aws, output).get("TagSpecifications", []):
@@ -209,9 +242,9 @@ def test_launch_template_tags_instances_and_volumes_at_launch(aws: Callable[[str
         assert specs[kind]["Name"].endswith(f"api-{kind}-{expected.environment_suffix}")
 
 
-def test_launch_template_user_data_is_base64_shell_script(aws: Callable[[str], Any],
-                                                          output: Callable[[str], Any],
-                                                          expected: StackConfig) -> None:
+def test_launch_template_user_data_is_base64_shell_script(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     encoded = _launch_template_data(aws, output)["UserData"]
     try:
         script = base64.b64decode(encoded, validate=True).decode("utf-8")
@@ -223,8 +256,9 @@ def test_launch_template_user_data_is_base64_shell_script(aws: Callable[[str], A
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "10.7, 11.5")
-def test_launch_template_encrypted_root_volume_monitoring_profile(aws: Callable[[str], Any],
-                                                                 output: Callable[[str], Any]) -> None:
+def test_launch_template_encrypted_root_volume_monitoring_profile(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     data = _launch_template_data(aws, output)
     ebs = data["BlockDeviceMappings"][0]["Ebs"]
     assert ebs["Encrypted"] is True and ebs["VolumeType"] == "gp3"
@@ -237,8 +271,9 @@ def test_launch_template_encrypted_root_volume_monitoring_profile(aws: Callable[
 
 
 @pytest.mark.pci("7.2, 8.2, 8.6")
-def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(aws: Callable[[str], Any],
-                                                                      output: Callable[[str], Any]) -> None:
+def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     """Read back from IAM: one trusted service, no managed policy (AmazonSSMManagedInstanceCore reads every
     parameter), and the inline policies name the stack's own parameter, secret and key, "*" only for actions
     without resource types; the key only through SSM and Secrets Manager. The emulator does not evaluate
@@ -262,5 +297,7 @@ def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(aws: Calla
     decrypt = next(s for s in statements if s["Sid"] == "DecryptWithDataKey")
     region = output("data_kms_key_arn").split(":")[3]
     assert sorted(decrypt["Condition"]["StringEquals"]["kms:ViaService"]) == [
-        f"secretsmanager.{region}.amazonaws.com", f"ssm.{region}.amazonaws.com"]
+        f"secretsmanager.{region}.amazonaws.com",
+        f"ssm.{region}.amazonaws.com",
+    ]
     assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []

@@ -12,7 +12,8 @@ import pytest
 from lib.config import StackConfig
 
 CONNECTION_STRING = re.compile(
-    r"postgres(?:ql)?://(?P<userinfo>[^@/]+)@(?P<host>[^:/]+):(?P<port>\d+)/(?P<db>[^?]+)(?P<q>.*)")
+    r"postgres(?:ql)?://(?P<userinfo>[^@/]+)@(?P<host>[^:/]+):(?P<port>\d+)/(?P<db>[^?]+)(?P<q>.*)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,9 @@ def test_multi_az_private_in_data_subnets(db_instance: dict[str, Any], output: C
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7")
-def test_storage_encrypted_with_data_key(aws: Callable[[str], Any], db_instance: dict[str, Any],
-                                         output: Callable[[str], Any]) -> None:
+def test_storage_encrypted_with_data_key(
+    aws: Callable[[str], Any], db_instance: dict[str, Any], output: Callable[[str], Any]
+) -> None:
     assert db_instance["StorageEncrypted"] is True
     assert db_instance["StorageType"] == "gp3"
     assert db_instance["KmsKeyId"] == output("data_kms_key_arn")
@@ -49,8 +51,9 @@ def test_storage_encrypted_with_data_key(aws: Callable[[str], Any], db_instance:
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7")
-def test_master_password_managed_by_rds(aws: Callable[[str], Any], db_instance: dict[str, Any],
-                                        output: Callable[[str], Any]) -> None:
+def test_master_password_managed_by_rds(
+    aws: Callable[[str], Any], db_instance: dict[str, Any], output: Callable[[str], Any]
+) -> None:
     secret = db_instance["MasterUserSecret"]
     assert secret["SecretArn"] == output("db_master_secret_arn")
     assert secret["KmsKeyId"] == output("data_kms_key_arn")
@@ -70,18 +73,23 @@ def test_backups_logs_and_insights(db_instance: dict[str, Any], output: Callable
 @pytest.mark.pci("4.2")
 def test_parameter_group_forces_tls(aws: Callable[[str], Any], db_instance: dict[str, Any]) -> None:
     name = db_instance["DBParameterGroups"][0]["DBParameterGroupName"]
-    parameters = {p["ParameterName"]: p["ParameterValue"] for p in aws("rds").describe_db_parameters(
-        DBParameterGroupName=name, Source="user")["Parameters"]}
+    parameters = {
+        p["ParameterName"]: p["ParameterValue"]
+        for p in aws("rds").describe_db_parameters(DBParameterGroupName=name, Source="user")["Parameters"]
+    }
     assert parameters.get("rds.force_ssl") == "1"
     assert parameters.get("ssl_min_protocol_version") == "TLSv1.2"
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
-def test_parameter_group_loads_pgaudit_for_ddl_and_role_and_logs_are_exported(aws: Callable[[str], Any],
-                                                                              db_instance: dict[str, Any]) -> None:
+def test_parameter_group_loads_pgaudit_for_ddl_and_role_and_logs_are_exported(
+    aws: Callable[[str], Any], db_instance: dict[str, Any]
+) -> None:
     name = db_instance["DBParameterGroups"][0]["DBParameterGroupName"]
-    parameters = {p["ParameterName"]: p["ParameterValue"] for p in aws("rds").describe_db_parameters(
-        DBParameterGroupName=name, Source="user")["Parameters"]}
+    parameters = {
+        p["ParameterName"]: p["ParameterValue"]
+        for p in aws("rds").describe_db_parameters(DBParameterGroupName=name, Source="user")["Parameters"]
+    }
     assert parameters.get("shared_preload_libraries") == "pgaudit"
     assert parameters.get("pgaudit.log") == "ddl,role"
     assert parameters.get("log_connections") == "1"
@@ -89,8 +97,9 @@ def test_parameter_group_loads_pgaudit_for_ddl_and_role_and_logs_are_exported(aw
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7")
-def test_connection_string_is_secure_string_without_password(aws: Callable[[str], Any], db_instance: dict[str, Any],
-                                                             output: Callable[[str], Any]) -> None:
+def test_connection_string_is_secure_string_without_password(
+    aws: Callable[[str], Any], db_instance: dict[str, Any], output: Callable[[str], Any]
+) -> None:
     name = output("db_connection_parameter_name")
     parameter = aws("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
     assert parameter["Type"] == "SecureString"

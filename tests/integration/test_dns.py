@@ -27,11 +27,14 @@ def _normalized(name: str) -> str:
     return name.removeprefix("dualstack.")
 
 
-def test_api_domain_is_an_alias_of_the_alb(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                          expected: StackConfig) -> None:
+def test_api_domain_is_an_alias_of_the_alb(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     if expected.hosted_zone_id is None or expected.api_domain is None:
-        pytest.fail("the sandbox synthesizes with HOSTED_ZONE_ID and API_DOMAIN; this stack has "
-                    f"HOSTED_ZONE_ID={expected.hosted_zone_id}, API_DOMAIN={expected.api_domain}")
+        pytest.fail(
+            "the sandbox synthesizes with HOSTED_ZONE_ID and API_DOMAIN; this stack has "
+            f"HOSTED_ZONE_ID={expected.hosted_zone_id}, API_DOMAIN={expected.api_domain}"
+        )
     alb = aws("elbv2").describe_load_balancers(LoadBalancerArns=[output("alb_arn")])["LoadBalancers"][0]
     named = [r for r in _records(aws, expected.hosted_zone_id) if _normalized(r["Name"]) == expected.api_domain]
     assert [r["Type"] for r in named] == ["A"], named  # the ALB is IPv4 only: no AAAA
@@ -43,8 +46,9 @@ def test_api_domain_is_an_alias_of_the_alb(aws: Callable[[str], Any], output: Ca
     assert _normalized(output("api_dns_record_name")) == expected.api_domain
 
 
-def test_no_frontend_record_without_frontend_domain(aws: Callable[[str], Any], stack_outputs: dict[str, Any],
-                                                    expected: StackConfig) -> None:
+def test_no_frontend_record_without_frontend_domain(
+    aws: Callable[[str], Any], stack_outputs: dict[str, Any], expected: StackConfig
+) -> None:
     assert expected.frontend_domain is None and "frontend_dns_record_name" not in stack_outputs
     zone_id = expected.hosted_zone_id or pytest.fail("HOSTED_ZONE_ID is not set")
     written = {(_normalized(r["Name"]), r["Type"]) for r in _records(aws, zone_id) if r["Type"] not in ("SOA", "NS")}

@@ -31,8 +31,9 @@ def test_enabled_with_index_html_root(distribution_config: dict[str, Any]) -> No
     assert distribution_config["DefaultRootObject"] == "index.html"
 
 
-def test_single_s3_origin_through_origin_access_control(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                        distribution_config: dict[str, Any]) -> None:
+def test_single_s3_origin_through_origin_access_control(
+    aws: Callable[[str], Any], output: Callable[[str], Any], distribution_config: dict[str, Any]
+) -> None:
     origins = distribution_config["Origins"]["Items"]
     assert len(origins) == 1
     origin = origins[0]
@@ -43,19 +44,24 @@ def test_single_s3_origin_through_origin_access_control(aws: Callable[[str], Any
     control = aws("cloudfront").get_origin_access_control(Id=control_id)["OriginAccessControl"]
     config = control["OriginAccessControlConfig"]
     assert (config["OriginAccessControlOriginType"], config["SigningBehavior"], config["SigningProtocol"]) == (
-        "s3", "always", "sigv4")
+        "s3",
+        "always",
+        "sigv4",
+    )
 
 
 @pytest.mark.pci("4.2")
-def test_viewers_use_https_with_security_headers(aws: Callable[[str], Any], distribution_config: dict[str, Any],
-                                                 expected: StackConfig) -> None:
+def test_viewers_use_https_with_security_headers(
+    aws: Callable[[str], Any], distribution_config: dict[str, Any], expected: StackConfig
+) -> None:
     behaviour = distribution_config["DefaultCacheBehavior"]
     assert behaviour["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https")
     assert behaviour["TargetOriginId"] == distribution_config["Origins"]["Items"][0]["Id"]
     policy_id = behaviour.get("ResponseHeadersPolicyId")
     assert policy_id, "a response headers policy must add the security headers"
     config = aws("cloudfront").get_response_headers_policy(Id=policy_id)["ResponseHeadersPolicy"][
-        "ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        "ResponseHeadersPolicyConfig"
+    ]["SecurityHeadersConfig"]
     hsts = config["StrictTransportSecurity"]
     assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["IncludeSubdomains"] is True
     assert config["ContentTypeOptions"]["Override"] is True
@@ -86,8 +92,9 @@ def _built_files() -> dict[str, bytes]:
 
 
 @pytest.mark.pci("6.4.3, 11.6.1")
-def test_deployed_build_has_its_content_types_and_cache_headers(aws: Callable[[str], Any],
-                                                                output: Callable[[str], Any]) -> None:
+def test_deployed_build_has_its_content_types_and_cache_headers(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     """Every file of web/dist, as `make deploy-frontend` uploaded it in the sandbox's frontend phase."""
     s3, bucket, built = aws("s3"), output("frontend_bucket_name"), _built_files()
     assert "index.html" in built and any(Path(k).suffix == ".js" for k in built), sorted(built)
@@ -103,16 +110,18 @@ def test_deployed_build_has_its_content_types_and_cache_headers(aws: Callable[[s
         assert obj["ServerSideEncryption"] == "aws:kms", key
 
 
-def test_config_json_is_the_stacks(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                   expected: StackConfig) -> None:
+def test_config_json_is_the_stacks(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     obj = aws("s3").get_object(Bucket=output("frontend_bucket_name"), Key="config.json")
     assert obj["Body"].read().decode() == runtime_config(api_origin(expected.api_domain))
     assert (obj["ContentType"], obj["CacheControl"]) == ("application/json", NO_CACHE)
 
 
 @pytest.mark.pci("6.4.1, 6.4.2", "10.2, 10.3, 10.5")
-def test_distribution_is_filtered_by_a_cloudfront_scope_web_acl(endpoint: str, output: Callable[[str], Any],
-                                                                 distribution_config: dict[str, Any]) -> None:
+def test_distribution_is_filtered_by_a_cloudfront_scope_web_acl(
+    endpoint: str, output: Callable[[str], Any], distribution_config: dict[str, Any]
+) -> None:
     """The payment page's web ACL exists with scope CLOUDFRONT in us-east-1 (managed groups and a rate rule), the
     distribution names it, and it logs to its us-east-1 log group encrypted with the us-east-1 logs key."""
     from tools.sandbox.emulator import client  # pylint: disable=import-outside-toplevel
@@ -124,8 +133,11 @@ def test_distribution_is_filtered_by_a_cloudfront_scope_web_acl(endpoint: str, o
     wafv2 = client("wafv2", endpoint, "us-east-1")
     acl = wafv2.get_web_acl(Name=name, Scope="CLOUDFRONT", Id=acl_id)["WebACL"]
     assert acl["ARN"] == arn
-    groups = {r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in acl["Rules"]
-              if "ManagedRuleGroupStatement" in r["Statement"]}
+    groups = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for r in acl["Rules"]
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    }
     assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= groups
     assert any("RateBasedStatement" in r["Statement"] for r in acl["Rules"])
     listed = wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]

@@ -19,15 +19,22 @@ def test_make_plan_after_deploy_is_empty_and_no_name_collides(expected: StackCon
     del endpoint  # ordering only: the sandbox must be running
     plan = ROOT / "plans" / f"{expected.stack_name}.tfplan"
     plan.unlink(missing_ok=True)
-    result = subprocess.run(["make", "--no-print-directory", "plan", f"ENVIRONMENT={expected.environment_suffix}"],
-                            cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=900,
-                            check=False)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "plan", f"ENVIRONMENT={expected.environment_suffix}"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "[deploy] plan passed" in output, output
     assert "0 to create, 0 to update, 0 to replace, 0 to destroy" in output, output
-    names = re.search(r"\[passed\] names: (\d+) names looked up, (\d+) held by this stack's state, 0 held outside",
-                      output)
+    names = re.search(
+        r"\[passed\] names: (\d+) names looked up, (\d+) held by this stack's state, 0 held outside", output
+    )
     # Names the state holds are not looked up again: after a deploy, every name is the stack's own.
     assert names is not None and int(names.group(2)) > 0 and names.group(1) == "0", output
     assert "[deploy] apply" not in output, "make plan must stop after the plan"

@@ -26,15 +26,20 @@ def _dimensions(metric: dict[str, Any]) -> dict[str, str]:
     return {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
 
 
-def _single_metric_alarms(alarms: list[dict[str, Any]], namespace: str, metric: str, dimension: str,
-                          value: str) -> list[dict[str, Any]]:
-    return [a for a in alarms if a.get("Namespace") == namespace and a.get("MetricName") == metric
-            and _dimensions(a).get(dimension) == value]
+def _single_metric_alarms(
+    alarms: list[dict[str, Any]], namespace: str, metric: str, dimension: str, value: str
+) -> list[dict[str, Any]]:
+    return [
+        a
+        for a in alarms
+        if a.get("Namespace") == namespace and a.get("MetricName") == metric and _dimensions(a).get(dimension) == value
+    ]
 
 
 @pytest.mark.pci("10.7, 11.5")
-def test_alb_5xx_alarm_is_a_rate_over_request_count(alarms: list[dict[str, Any]], output: Callable[[str], Any],
-                                                   expected: StackConfig) -> None:
+def test_alb_5xx_alarm_is_a_rate_over_request_count(
+    alarms: list[dict[str, Any]], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     suffix = _alb_suffix(output)
     candidates = []
     for alarm in alarms:
@@ -73,8 +78,11 @@ def test_asg_cpu_alarm(alarms: list[dict[str, Any]], output: Callable[[str], Any
 @pytest.mark.pci("10.7, 11.5")
 def test_unhealthy_targets_alarm(alarms: list[dict[str, Any]], output: Callable[[str], Any]) -> None:
     group_suffix = output("target_group_arn").split(":", 5)[5]
-    found = [a for a in alarms if a.get("MetricName") == "UnHealthyHostCount"
-             and _dimensions(a).get("TargetGroup") == group_suffix]
+    found = [
+        a
+        for a in alarms
+        if a.get("MetricName") == "UnHealthyHostCount" and _dimensions(a).get("TargetGroup") == group_suffix
+    ]
     assert len(found) == 1
     assert found[0]["Threshold"] == 0 and found[0]["ComparisonOperator"] == "GreaterThanThreshold"
 
@@ -94,8 +102,9 @@ def test_alarm_topic_is_encrypted(aws: Callable[[str], Any], output: Callable[[s
 
 
 @pytest.mark.pci("4.2", "10.7, 11.5")
-def test_alarm_topic_policy_refuses_plain_http_publishing(aws: Callable[[str], Any],
-                                                          output: Callable[[str], Any]) -> None:
+def test_alarm_topic_policy_refuses_plain_http_publishing(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     """The topic still answers GetTopicAttributes (the owner's rights survive the replaced default policy), and
     its policy denies publishing without TLS while letting CloudWatch alarms of this account publish."""
     topic_arn = output("sns_topic_arn")
@@ -113,10 +122,15 @@ def test_alarm_topic_policy_refuses_plain_http_publishing(aws: Callable[[str], A
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
-def test_stack_log_groups_have_retention_and_encryption(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                         expected: StackConfig) -> None:
-    names = [output("flow_log_group_name"), output("waf_log_group_name"), output("api_log_group_name"),
-             f"/aws/rds/instance/{output('rds_identifier')}/postgresql"]
+def test_stack_log_groups_have_retention_and_encryption(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
+    names = [
+        output("flow_log_group_name"),
+        output("waf_log_group_name"),
+        output("api_log_group_name"),
+        f"/aws/rds/instance/{output('rds_identifier')}/postgresql",
+    ]
     for name in names:
         groups = aws("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
         group = next((g for g in groups if g["logGroupName"] == name), None)

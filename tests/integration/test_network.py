@@ -18,8 +18,9 @@ def _subnets(aws: Callable[[str], Any], ids: list[str]) -> list[dict[str, Any]]:
 
 
 def _route_table_of(aws: Callable[[str], Any], subnet_id: str) -> dict[str, Any]:
-    tables = aws("ec2").describe_route_tables(
-        Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
+    tables = aws("ec2").describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
+        "RouteTables"
+    ]
     assert len(tables) == 1, f"subnet {subnet_id} should have exactly one explicit route table, has {len(tables)}"
     return dict(tables[0])
 
@@ -38,8 +39,9 @@ def test_vpc_cidr_and_dns(aws: Callable[[str], Any], output: Callable[[str], Any
         assert answer[key]["Value"] is True, f"{attribute} must be on"
 
 
-def test_each_tier_spans_three_availability_zones(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                  expected: StackConfig) -> None:
+def test_each_tier_spans_three_availability_zones(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     for tier in TIERS:
         subnets = _subnets(aws, output(f"{tier}_subnet_ids"))
         assert len(subnets) == expected.az_count == 3, tier
@@ -71,13 +73,15 @@ def test_app_tier_routes_through_nat_in_its_own_az(aws: Callable[[str], Any], ou
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_data_subnets_nacl_admits_postgres_from_app_subnets_only(aws: Callable[[str], Any],
-                                                                 output: Callable[[str], Any]) -> None:
+def test_data_subnets_nacl_admits_postgres_from_app_subnets_only(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     """Every data subnet is associated with one NACL whose allow entries are PostgreSQL in from the app subnets and
     the ephemeral reply ports out to them; the app and public subnets are not associated with it."""
     app_cidrs = sorted(s["CidrBlock"] for s in _subnets(aws, output("app_subnet_ids")))
     acls = aws("ec2").describe_network_acls(
-        Filters=[{"Name": "association.subnet-id", "Values": output("data_subnet_ids")}])["NetworkAcls"]
+        Filters=[{"Name": "association.subnet-id", "Values": output("data_subnet_ids")}]
+    )["NetworkAcls"]
     assert len(acls) == 1, f"the data subnets should share one NACL, found {len(acls)}"
     acl = acls[0]
     assert not acl["IsDefault"] and acl["VpcId"] == output("vpc_id")
@@ -102,8 +106,9 @@ def test_data_tier_has_no_route_out(aws: Callable[[str], Any], output: Callable[
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_nat_gateways_one_per_az_in_public_subnets(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                  expected: StackConfig) -> None:
+def test_nat_gateways_one_per_az_in_public_subnets(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     nats = aws("ec2").describe_nat_gateways(NatGatewayIds=output("nat_gateway_ids"))["NatGateways"]
     assert len(nats) == (1 if expected.single_nat_gateway else 3)
     assert all(n["State"] == "available" for n in nats)
@@ -111,40 +116,50 @@ def test_nat_gateways_one_per_az_in_public_subnets(aws: Callable[[str], Any], ou
     assert all(n["NatGatewayAddresses"][0].get("AllocationId") for n in nats), "each NAT needs an Elastic IP"
 
 
-def test_s3_gateway_endpoint_serves_private_tiers(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                 expected: StackConfig) -> None:
-    endpoints = aws("ec2").describe_vpc_endpoints(Filters=[
-        {"Name": "vpc-id", "Values": [output("vpc_id")]},
-        {"Name": "service-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]},
-    ])["VpcEndpoints"]
+def test_s3_gateway_endpoint_serves_private_tiers(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
+    endpoints = aws("ec2").describe_vpc_endpoints(
+        Filters=[
+            {"Name": "vpc-id", "Values": [output("vpc_id")]},
+            {"Name": "service-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]},
+        ]
+    )["VpcEndpoints"]
     assert len(endpoints) == 1
-    private_tables = {_route_table_of(aws, s)["RouteTableId"]
-                      for s in output("app_subnet_ids") + output("data_subnet_ids")}
+    private_tables = {
+        _route_table_of(aws, s)["RouteTableId"] for s in output("app_subnet_ids") + output("data_subnet_ids")
+    }
     assert private_tables <= set(endpoints[0]["RouteTableIds"])
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
 def test_s3_gateway_endpoint_policy_is_the_account_and_the_amazon_linux_repositories(
-        aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig) -> None:
-    (endpoint,) = aws("ec2").describe_vpc_endpoints(Filters=[
-        {"Name": "vpc-id", "Values": [output("vpc_id")]},
-        {"Name": "service-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]},
-    ])["VpcEndpoints"]
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
+    (endpoint,) = aws("ec2").describe_vpc_endpoints(
+        Filters=[
+            {"Name": "vpc-id", "Values": [output("vpc_id")]},
+            {"Name": "service-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]},
+        ]
+    )["VpcEndpoints"]
     account = aws("sts").get_caller_identity()["Account"]
     statements = {s["Sid"]: s for s in json.loads(endpoint["PolicyDocument"])["Statement"]}
     assert statements["ThisAccountBuckets"]["Condition"] == {"StringEquals": {"aws:ResourceAccount": account}}
     assert statements["AmazonLinuxRepositories"]["Resource"] == [
-        f"arn:aws:s3:::al2023-repos-{expected.aws_region}-de612dc2/*"]
+        f"arn:aws:s3:::al2023-repos-{expected.aws_region}-de612dc2/*"
+    ]
     assert statements["AmazonLinuxRepositories"]["Action"] == ["s3:GetObject"]
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
 def test_interface_endpoints_in_app_subnets_admit_this_account_only(
-        aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig) -> None:
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     endpoints = aws("ec2").describe_vpc_endpoints(VpcEndpointIds=output("interface_endpoint_ids"))["VpcEndpoints"]
     services = {"ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring", "sts"}
     assert sorted(e["ServiceName"] for e in endpoints) == sorted(
-        f"com.amazonaws.{expected.aws_region}.{service}" for service in services)
+        f"com.amazonaws.{expected.aws_region}.{service}" for service in services
+    )
     account = aws("sts").get_caller_identity()["Account"]
     for endpoint in endpoints:
         name = endpoint["ServiceName"]
@@ -158,15 +173,19 @@ def test_interface_endpoints_in_app_subnets_admit_this_account_only(
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
 def test_default_security_group_is_empty(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
-    group = aws("ec2").describe_security_groups(Filters=[
-        {"Name": "vpc-id", "Values": [output("vpc_id")]}, {"Name": "group-name", "Values": ["default"]},
-    ])["SecurityGroups"][0]
+    group = aws("ec2").describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [output("vpc_id")]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"][0]
     assert group["IpPermissions"] == [] and group["IpPermissionsEgress"] == []
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
-def test_flow_log_is_active_to_encrypted_log_group(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                  expected: StackConfig) -> None:
+def test_flow_log_is_active_to_encrypted_log_group(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     logs = aws("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [output("vpc_id")]}])["FlowLogs"]
     assert len(logs) == 1
     flow_log = logs[0]

@@ -39,31 +39,35 @@ def test_alb_accepts_only_https_from_internet(aws: Callable[[str], Any], output:
     assert _rules(group["IpPermissions"]) == {("tcp", 443, 443, ANYWHERE)}
 
 
-def test_alb_sends_only_to_app_on_api_port(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                           expected: StackConfig) -> None:
+def test_alb_sends_only_to_app_on_api_port(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     group = _group(aws, output("alb_security_group_id"))
     port = expected.api_port
     assert _rules(group["IpPermissionsEgress"]) == {("tcp", port, port, output("app_security_group_id"))}
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_app_accepts_only_api_port_from_alb(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                            expected: StackConfig) -> None:
+def test_app_accepts_only_api_port_from_alb(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     group = _group(aws, output("app_security_group_id"))
     port = expected.api_port
     assert _rules(group["IpPermissions"]) == {("tcp", port, port, output("alb_security_group_id"))}
 
 
 def _s3_prefix_list_id(aws: Callable[[str], Any], expected: StackConfig) -> str:
-    lists = aws("ec2").describe_managed_prefix_lists(Filters=[
-        {"Name": "prefix-list-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]}])["PrefixLists"]
+    lists = aws("ec2").describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{expected.aws_region}.s3"]}]
+    )["PrefixLists"]
     assert len(lists) == 1, lists
     return str(lists[0]["PrefixListId"])
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_app_egress_is_endpoints_s3_and_database_only(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                      expected: StackConfig) -> None:
+def test_app_egress_is_endpoints_s3_and_database_only(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     """No 0.0.0.0/0: HTTPS to the interface endpoints' group and to S3's prefix list, PostgreSQL to the database
     (and HTTPS to the payment processor's CIDRs when PAYMENT_PROCESSOR_EGRESS_CIDRS lists them)."""
     group = _group(aws, output("app_security_group_id"))
@@ -76,8 +80,9 @@ def test_app_egress_is_endpoints_s3_and_database_only(aws: Callable[[str], Any],
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_endpoints_group_admits_https_from_the_app_tier_only(aws: Callable[[str], Any],
-                                                            output: Callable[[str], Any]) -> None:
+def test_endpoints_group_admits_https_from_the_app_tier_only(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     group = _group(aws, output("endpoints_security_group_id"))
     assert _rules(group["IpPermissions"]) == {("tcp", 443, 443, output("app_security_group_id"))}
     assert _rules(group["IpPermissionsEgress"]) == set()
@@ -95,8 +100,12 @@ def test_database_has_no_egress(aws: Callable[[str], Any], output: Callable[[str
 
 
 def test_no_group_allows_all_protocols_from_anywhere(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
-    for name in ("alb_security_group_id", "app_security_group_id", "db_security_group_id",
-                 "endpoints_security_group_id"):
+    for name in (
+        "alb_security_group_id",
+        "app_security_group_id",
+        "db_security_group_id",
+        "endpoints_security_group_id",
+    ):
         group = _group(aws, output(name))
         for rule in _rules(group["IpPermissions"]) | _rules(group["IpPermissionsEgress"]):
             assert not (rule[0] == "-1" and rule[3] in (ANYWHERE, "::/0")), f"{name}: {rule}"
@@ -109,8 +118,9 @@ def _key_statements(aws: Callable[[str], Any], key_arn: str) -> dict[str, dict[s
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
 @pytest.mark.parametrize("key_output", ["data_kms_key_arn", "logs_kms_key_arn"])
-def test_key_policies_separate_administration_from_use(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                       expected: StackConfig, key_output: str) -> None:
+def test_key_policies_separate_administration_from_use(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig, key_output: str
+) -> None:
     """Read back from KMS: the administrator (KMS_ADMIN_PRINCIPAL_ARN, default the account root) has no
     cryptographic action; use goes to the account root, i.e. to IAM policies."""
     statements = _key_statements(aws, output(key_output))
@@ -118,23 +128,27 @@ def test_key_policies_separate_administration_from_use(aws: Callable[[str], Any]
     admin = statements["KeyAdministration"]
     assert admin["Principal"] == {"AWS": expected.kms_admin_principal_arn or root}
     assert "kms:Put*" in admin["Action"] and "kms:ScheduleKeyDeletion" in admin["Action"]
-    assert not [a for a in admin["Action"] if a in ("kms:*", "*") or a.startswith(
-        ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey"))]
+    assert not [
+        a
+        for a in admin["Action"]
+        if a in ("kms:*", "*") or a.startswith(("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey"))
+    ]
     use = statements["KeyUseThroughIamPolicies"]
     assert use["Principal"] == {"AWS": root} and "kms:Decrypt" in use["Action"]
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7")
-def test_data_key_admits_the_autoscaling_service_linked_role(aws: Callable[[str], Any],
-                                                             output: Callable[[str], Any],
-                                                             expected: StackConfig) -> None:
+def test_data_key_admits_the_autoscaling_service_linked_role(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
     """The stack's own Auto Scaling service-linked role exists, the ASG launches through it, and the data key's
     policy lets it use the key (and create grants for AWS resources only) for the instances' EBS volumes."""
     name = f"AWSServiceRoleForAutoScaling_{expected.environment_suffix}"
     role = aws("iam").get_role(RoleName=name)["Role"]
     assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
-    group = aws("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
+    group = aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[output("asg_name")])[
+        "AutoScalingGroups"
+    ][0]
     assert group["ServiceLinkedRoleARN"] == role["Arn"]
     statements = _key_statements(aws, output("data_kms_key_arn"))
     assert statements["AutoScalingVolumes"]["Principal"] == {"AWS": role["Arn"]}
@@ -145,8 +159,9 @@ def test_data_key_admits_the_autoscaling_service_linked_role(aws: Callable[[str]
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_app_and_data_groups_never_send_to_the_internet(aws: Callable[[str], Any],
-                                                        output: Callable[[str], Any]) -> None:
+def test_app_and_data_groups_never_send_to_the_internet(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     for name in ("app_security_group_id", "db_security_group_id", "endpoints_security_group_id"):
         egress = _rules(_group(aws, output(name))["IpPermissionsEgress"])
         assert not [rule for rule in egress if rule[3] in (ANYWHERE, "::/0")], f"{name}: {egress}"

@@ -22,11 +22,16 @@ def _listify(value: Any) -> list[Any]:
 
 
 @pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
-def test_public_access_fully_blocked(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                     bucket_output: str) -> None:
+def test_public_access_fully_blocked(
+    aws: Callable[[str], Any], output: Callable[[str], Any], bucket_output: str
+) -> None:
     config = aws("s3").get_public_access_block(Bucket=output(bucket_output))["PublicAccessBlockConfiguration"]
-    assert config == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-                      "RestrictPublicBuckets": True}
+    assert config == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
 
 
 @pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
@@ -36,11 +41,16 @@ def test_versioning_enabled(aws: Callable[[str], Any], output: Callable[[str], A
 
 @pytest.mark.pci("4.2")
 @pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
-def test_policy_denies_requests_without_tls(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                            bucket_output: str) -> None:
+def test_policy_denies_requests_without_tls(
+    aws: Callable[[str], Any], output: Callable[[str], Any], bucket_output: str
+) -> None:
     bucket = output(bucket_output)
-    denies = [s for s in _policy(aws, bucket)["Statement"] if s["Effect"] == "Deny"
-              and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)]
+    denies = [
+        s
+        for s in _policy(aws, bucket)["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+    ]
     assert denies, "a Deny on aws:SecureTransport=false is required"
     resources = set(_listify(denies[0]["Resource"]))
     assert {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"} <= resources
@@ -49,11 +59,16 @@ def test_policy_denies_requests_without_tls(aws: Callable[[str], Any], output: C
 
 @pytest.mark.pci("4.2")
 @pytest.mark.parametrize("bucket_output", BUCKET_OUTPUTS)
-def test_policy_denies_tls_older_than_1_2(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                          bucket_output: str) -> None:
+def test_policy_denies_tls_older_than_1_2(
+    aws: Callable[[str], Any], output: Callable[[str], Any], bucket_output: str
+) -> None:
     bucket = output(bucket_output)
-    denies = [s for s in _policy(aws, bucket)["Statement"] if s["Effect"] == "Deny"
-              and s.get("Condition", {}).get("NumericLessThan", {}).get("s3:TlsVersion") in ("1.2", 1.2)]
+    denies = [
+        s
+        for s in _policy(aws, bucket)["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("NumericLessThan", {}).get("s3:TlsVersion") in ("1.2", 1.2)
+    ]
     assert len(denies) == 1, "a Deny on s3:TlsVersion NumericLessThan 1.2 is required"
     assert {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"} <= set(_listify(denies[0]["Resource"]))
     assert denies[0]["Principal"] in ("*", {"AWS": "*"})
@@ -61,8 +76,9 @@ def test_policy_denies_tls_older_than_1_2(aws: Callable[[str], Any], output: Cal
 
 @pytest.mark.pci("3.5, 3.6, 3.7")
 def test_frontend_bucket_encrypted_with_customer_key(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
-    rule = aws("s3").get_bucket_encryption(Bucket=output("frontend_bucket_name"))[
-        "ServerSideEncryptionConfiguration"]["Rules"][0]
+    rule = aws("s3").get_bucket_encryption(Bucket=output("frontend_bucket_name"))["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ][0]
     default = rule["ApplyServerSideEncryptionByDefault"]
     assert default["SSEAlgorithm"] == "aws:kms"
     key = aws("kms").describe_key(KeyId=default["KMSMasterKeyID"])["KeyMetadata"]
@@ -71,10 +87,12 @@ def test_frontend_bucket_encrypted_with_customer_key(aws: Callable[[str], Any], 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
 @pytest.mark.parametrize("bucket_output", LOG_BUCKET_OUTPUTS)
-def test_log_bucket_uses_sse_s3_for_alb_delivery(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                 bucket_output: str) -> None:
-    rule = aws("s3").get_bucket_encryption(Bucket=output(bucket_output))[
-        "ServerSideEncryptionConfiguration"]["Rules"][0]
+def test_log_bucket_uses_sse_s3_for_alb_delivery(
+    aws: Callable[[str], Any], output: Callable[[str], Any], bucket_output: str
+) -> None:
+    rule = aws("s3").get_bucket_encryption(Bucket=output(bucket_output))["ServerSideEncryptionConfiguration"]["Rules"][
+        0
+    ]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
 
@@ -89,8 +107,9 @@ def test_object_ownership(aws: Callable[[str], Any], output: Callable[[str], Any
 
 
 def test_frontend_policy_allows_only_its_distribution(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
-    distribution_arn = aws("cloudfront").get_distribution(Id=output("cloudfront_distribution_id"))[
-        "Distribution"]["ARN"]
+    distribution_arn = aws("cloudfront").get_distribution(Id=output("cloudfront_distribution_id"))["Distribution"][
+        "ARN"
+    ]
     allows = [s for s in _policy(aws, output("frontend_bucket_name"))["Statement"] if s["Effect"] == "Allow"]
     assert len(allows) == 1
     allow = allows[0]
@@ -109,35 +128,41 @@ def test_frontend_access_logging_to_log_bucket(aws: Callable[[str], Any], output
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
 @pytest.mark.parametrize("bucket_output", LOG_BUCKET_OUTPUTS)
-def test_log_bucket_lifecycle_transitions_and_expires(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                      bucket_output: str) -> None:
+def test_log_bucket_lifecycle_transitions_and_expires(
+    aws: Callable[[str], Any], output: Callable[[str], Any], bucket_output: str
+) -> None:
     rules = aws("s3").get_bucket_lifecycle_configuration(Bucket=output(bucket_output))["Rules"]
     enabled = [r for r in rules if r["Status"] == "Enabled"]
     assert enabled
     assert any(r.get("Transitions") for r in enabled), "logs should move to cheaper storage"
     expiry_days = [r["Expiration"]["Days"] for r in enabled if "Days" in r.get("Expiration", {})]
     assert expiry_days and min(expiry_days) >= 365, "PCI DSS 10.5.1: keep at least 12 months"
-    noncurrent = [r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in enabled
-                  if "NoncurrentVersionExpiration" in r]
+    noncurrent = [
+        r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in enabled if "NoncurrentVersionExpiration" in r
+    ]
     assert noncurrent and min(noncurrent) >= 365, "replaced versions are kept at least as long as the retention"
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
-def test_log_archive_object_lock_through_the_s3_api(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                                    expected: Any) -> None:
+def test_log_archive_object_lock_through_the_s3_api(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: Any
+) -> None:
     """Object Lock is on with a 365-day default retention: GOVERNANCE in the sandbox (a development stack, which
     must be destroyable), COMPLIANCE in production (unit test and PF-LOG-ARCHIVE-WORM). A log written to the archive
     is locked: deleting its version is refused, as it would be on AWS; the S3 access-log bucket has no lock (AWS
     refuses a locked bucket as a server access logging target)."""
     s3, bucket = aws("s3"), output("log_bucket_name")
     config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
-    assert config == {"ObjectLockEnabled": "Enabled",
-                      "Rule": {"DefaultRetention": {"Mode": expected.log_lock_mode, "Days": 365}}}
+    assert config == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": expected.log_lock_mode, "Days": 365}},
+    }
     assert expected.log_lock_mode == "GOVERNANCE"
     with pytest.raises(s3.exceptions.ClientError, match="ObjectLockConfigurationNotFound"):
         s3.get_object_lock_configuration(Bucket=output("s3_access_log_bucket_name"))
-    put = s3.put_object(Bucket=bucket, Key="alb/AWSLogs/integration-test.log", Body=b"log line\n",
-                        ChecksumAlgorithm="SHA256")
+    put = s3.put_object(
+        Bucket=bucket, Key="alb/AWSLogs/integration-test.log", Body=b"log line\n", ChecksumAlgorithm="SHA256"
+    )
     # HeadObject carries the version's lock (moto 5 has no GetObjectRetention: it answers GetObject's body).
     head = s3.head_object(Bucket=bucket, Key="alb/AWSLogs/integration-test.log", VersionId=put["VersionId"])
     assert head["ObjectLockMode"] == expected.log_lock_mode
@@ -150,20 +175,23 @@ def test_log_archive_object_lock_through_the_s3_api(aws: Callable[[str], Any], o
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
 @pytest.mark.parametrize("bucket_output", LOG_BUCKET_OUTPUTS)
-def test_log_buckets_deny_deletion(aws: Callable[[str], Any], output: Callable[[str], Any],
-                                   bucket_output: str) -> None:
+def test_log_buckets_deny_deletion(aws: Callable[[str], Any], output: Callable[[str], Any], bucket_output: str) -> None:
     deny = next(s for s in _policy(aws, output(bucket_output))["Statement"] if s.get("Sid") == "DenyLogDeletion")
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
     assert {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(_listify(deny["Action"]))
 
 
-def test_the_artifact_is_stored_under_its_hash_encrypted_with_the_data_key(aws: Callable[[str], Any],
-                                                                          output: Callable[[str], Any]) -> None:
+def test_the_artifact_is_stored_under_its_hash_encrypted_with_the_data_key(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     key, sha256 = output("api_artifact_key"), output("api_artifact_sha256")
     assert f"/{sha256}/" in key
     head = aws("s3").head_object(Bucket=output("artifacts_bucket_name"), Key=key)
     assert head["Metadata"]["sha256"] == sha256
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == output("data_kms_key_arn")
-    readers = next(s for s in _policy(aws, output("artifacts_bucket_name"))["Statement"]
-                   if s["Sid"] == "DenyReadsButInstancesAndDeployer")
+    readers = next(
+        s
+        for s in _policy(aws, output("artifacts_bucket_name"))["Statement"]
+        if s["Sid"] == "DenyReadsButInstancesAndDeployer"
+    )
     assert readers["Effect"] == "Deny" and len(readers["Condition"]["StringNotEquals"]["aws:PrincipalArn"]) == 2

@@ -16,12 +16,20 @@ WAF_CHECK = "WAF: ALB association"
 
 def _verify_deployment() -> subprocess.CompletedProcess[str]:
     """``make verify-deployment`` with this process's environment (the emulator, the stack's settings)."""
-    return subprocess.run(["make", "--no-print-directory", "verify-deployment"], cwd=ROOT, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        ["make", "--no-print-directory", "verify-deployment"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_verify_deployment_passes_then_fails_without_the_alb_web_acl(
-        aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
     first = _verify_deployment()
     report = first.stdout + first.stderr
     assert first.returncode == 0, report

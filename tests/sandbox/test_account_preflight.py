@@ -40,10 +40,17 @@ def emulator(moto_endpoint: str) -> Iterator[str]:
     yield moto_endpoint
 
 
-def preflight(endpoint: str, stack: dict[str, Any], certificate_arn: str,
-              state: dict[str, Any] | None = None) -> list[Check]:
-    return account_preflight(stack, config=CONFIG, tfvars={"certificate_arn": certificate_arn}, state=state,
-                             clients=lambda service, region: client(service, endpoint, region), sandbox=True)
+def preflight(
+    endpoint: str, stack: dict[str, Any], certificate_arn: str, state: dict[str, Any] | None = None
+) -> list[Check]:
+    return account_preflight(
+        stack,
+        config=CONFIG,
+        tfvars={"certificate_arn": certificate_arn},
+        state=state,
+        clients=lambda service, region: client(service, endpoint, region),
+        sandbox=True,
+    )
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
@@ -63,8 +70,13 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
     checks = by_name(preflight(emulator, stack, certificate))
     elapsed = time.monotonic() - started
     assert {name: check.status for name, check in checks.items()} == {
-        "credentials": PASSED, "certificate: ALB": PASSED, "Elastic IP quota": PASSED, "vCPU quota": NEEDS_REAL_ACCOUNT,
-        "names": PASSED, "CloudTrail": NEEDS_REAL_ACCOUNT}
+        "credentials": PASSED,
+        "certificate: ALB": PASSED,
+        "Elastic IP quota": PASSED,
+        "vCPU quota": NEEDS_REAL_ACCOUNT,
+        "names": PASSED,
+        "CloudTrail": NEEDS_REAL_ACCOUNT,
+    }
     assert f"ISSUED in us-east-1 for {SANDBOX_DOMAIN}" in checks["certificate: ALB"].detail
     # moto answers vpc-max-elastic-ips with 5; the development stack has one NAT address per zone.
     assert checks["Elastic IP quota"].detail.endswith("0 allocated in us-east-1, quota 5: 3 of 5 after apply")
@@ -92,11 +104,17 @@ def test_names_held_outside_the_state_fail_with_their_import(emulator: str, stac
     client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
     client("logs", emulator).create_log_group(logGroupName=LOG_GROUP)
     cloudfront = client("cloudfront", emulator)
-    oac = cloudfront.create_origin_access_control(OriginAccessControlConfig={
-        "Name": "payment-frontend-oac-test", "SigningProtocol": "sigv4", "SigningBehavior": "always",
-        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
-    headers = cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig={
-        "Name": "payment-frontend-security-headers-test"})["ResponseHeadersPolicy"]["Id"]
+    oac = cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": "payment-frontend-oac-test",
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    headers = cloudfront.create_response_headers_policy(
+        ResponseHeadersPolicyConfig={"Name": "payment-frontend-security-headers-test"}
+    )["ResponseHeadersPolicy"]["Id"]
     checks = by_name(preflight(emulator, stack, certificate))
     expected = {
         address(stack, "aws_s3_bucket", "bucket", "payment-artifacts-"): BUCKET,
@@ -110,8 +128,10 @@ def test_names_held_outside_the_state_fail_with_their_import(emulator: str, stac
     for held_address, import_id in expected.items():
         check = checks[f"name: {held_address}"]
         assert "exists in the account but not in this stack's state" in check.detail
-        assert (f"terraform -chdir=cdktf.out/stacks/TapStacktest import -var 'certificate_arn={certificate}' "
-                f"'{held_address}' '{import_id}'") in check.fix
+        assert (
+            f"terraform -chdir=cdktf.out/stacks/TapStacktest import -var 'certificate_arn={certificate}' "
+            f"'{held_address}' '{import_id}'"
+        ) in check.fix
     assert "names" not in checks  # the failures replace the summary
 
 
@@ -120,12 +140,24 @@ def test_the_same_names_in_the_state_pass(emulator: str, stack: dict[str, Any]) 
     client("s3", emulator).create_bucket(Bucket=BUCKET)
     client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
     client("logs", emulator).create_log_group(logGroupName=LOG_GROUP)
-    held = [("aws_s3_bucket", "bucket", "payment-artifacts-", BUCKET), ("aws_iam_role", "name", ROLE, ROLE),
-            ("aws_cloudwatch_log_group", "name", LOG_GROUP, LOG_GROUP)]
-    state = {"version": 4, "resources": [
-        {"mode": "managed", "type": rtype, "name": address(stack, rtype, attribute, start).split(".", 1)[1],
-         "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
-         "instances": [{"attributes": {attribute: value, "id": value}}]} for rtype, attribute, start, value in held]}
+    held = [
+        ("aws_s3_bucket", "bucket", "payment-artifacts-", BUCKET),
+        ("aws_iam_role", "name", ROLE, ROLE),
+        ("aws_cloudwatch_log_group", "name", LOG_GROUP, LOG_GROUP),
+    ]
+    state = {
+        "version": 4,
+        "resources": [
+            {
+                "mode": "managed",
+                "type": rtype,
+                "name": address(stack, rtype, attribute, start).split(".", 1)[1],
+                "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+                "instances": [{"attributes": {attribute: value, "id": value}}],
+            }
+            for rtype, attribute, start, value in held
+        ],
+    }
     checks = by_name(preflight(emulator, stack, certificate, state))
     assert checks["names"].status == PASSED
     assert checks["names"].detail == "34 names looked up, 3 held by this stack's state, 0 held outside it"
@@ -138,13 +170,19 @@ def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dic
         ec2.allocate_address(Domain="vpc")
     check = by_name(preflight(emulator, stack, certificate))["Elastic IP quota"]
     assert check.status == FAILED
-    assert check.detail == ("needs 3 new (the stack has 3, its state holds 0), 3 allocated in us-east-1, quota 5: "
-                            "6 of 5 after apply")
+    assert check.detail == (
+        "needs 3 new (the stack has 3, its state holds 0), 3 allocated in us-east-1, quota 5: 6 of 5 after apply"
+    )
     assert "release unused Elastic IPs in us-east-1" in check.fix
 
 
-def test_the_command_line(emulator: str, stack: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line(
+    emulator: str,
+    stack: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """``python -m tools.deploy.account``: boto3 finds the emulator through AWS_ENDPOINT_URL, as make deploy runs it;
     without --state it reads the state from the stack's (local) backend."""
     environ = aws_environment(emulator, base={**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN})
@@ -163,12 +201,27 @@ def test_the_command_line(emulator: str, stack: dict[str, Any], tmp_path: Path, 
     client("iam", emulator).create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
     assert main([str(folder), "--tfvars", str(tfvars)], environ) == 1
     role_address = address(stack, "aws_iam_role", "name", ROLE)
-    assert f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'" in \
-        capsys.readouterr().out
+    assert (
+        f"terraform -chdir={folder} import -var-file={tfvars.resolve()} '{role_address}' '{ROLE}'"
+        in capsys.readouterr().out
+    )
     # The backend's state holds the role: a re-run, not a collision.
-    state_file.write_text(json.dumps({"version": 4, "resources": [
-        {"mode": "managed", "type": "aws_iam_role", "name": role_address.split(".")[1],
-         "instances": [{"attributes": {"name": ROLE}}]}]}), encoding="utf-8")
+    state_file.write_text(
+        json.dumps(
+            {
+                "version": 4,
+                "resources": [
+                    {
+                        "mode": "managed",
+                        "type": "aws_iam_role",
+                        "name": role_address.split(".")[1],
+                        "instances": [{"attributes": {"name": ROLE}}],
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     assert main([str(folder), "--tfvars", str(tfvars)], environ) == 0
     assert "1 held by this stack's state" in capsys.readouterr().out
     # An explicit --state wins (an empty file: no state yet).
@@ -180,8 +233,20 @@ def test_the_command_line(emulator: str, stack: dict[str, Any], tmp_path: Path, 
 def test_the_state_from_an_s3_backend(emulator: str, stack: dict[str, Any]) -> None:
     s3 = client("s3", emulator)
     s3.create_bucket(Bucket="acme-tf-state")
-    remote = {**stack, "terraform": {**stack["terraform"], "backend": {"s3": {
-        "bucket": "acme-tf-state", "key": "test/TapStacktest.tfstate", "region": "us-east-1", "encrypt": True}}}}
+    remote = {
+        **stack,
+        "terraform": {
+            **stack["terraform"],
+            "backend": {
+                "s3": {
+                    "bucket": "acme-tf-state",
+                    "key": "test/TapStacktest.tfstate",
+                    "region": "us-east-1",
+                    "encrypt": True,
+                }
+            },
+        },
+    }
 
     def clients(service: str, region: str) -> Any:
         return client(service, emulator, region)
@@ -196,13 +261,25 @@ def test_the_hosted_zone_from_the_emulator(emulator: str, stack: dict[str, Any],
     route53 = client("route53", emulator)
     request: dict[str, Any] = {"Name": "sandbox.example.com.", "CallerReference": f"preflight-{private}"}
     if private:
-        request |= {"HostedZoneConfig": {"PrivateZone": True},
-                    "VPC": {"VPCRegion": "us-east-1",
-                            "VPCId": client("ec2", emulator).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]}}
+        request |= {
+            "HostedZoneConfig": {"PrivateZone": True},
+            "VPC": {
+                "VPCRegion": "us-east-1",
+                "VPCId": client("ec2", emulator).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"],
+            },
+        }
     zone_id = route53.create_hosted_zone(**request)["HostedZone"]["Id"].rsplit("/", 1)[-1]  # the id alone
     config = StackConfig.from_env({**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN, "HOSTED_ZONE_ID": zone_id})
     certificate = import_sandbox_certificate(client("acm", emulator))
-    checks = by_name(account_preflight(stack, config=config, tfvars={"certificate_arn": certificate}, state=None,
-                                       clients=lambda service, region: client(service, emulator, region), sandbox=True))
+    checks = by_name(
+        account_preflight(
+            stack,
+            config=config,
+            tfvars={"certificate_arn": certificate},
+            state=None,
+            clients=lambda service, region: client(service, emulator, region),
+            sandbox=True,
+        )
+    )
     assert checks["hosted zone"].status == status
     assert checks["hosted zone"].detail.startswith(f"sandbox.example.com ({'private' if private else 'public'})")

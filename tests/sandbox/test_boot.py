@@ -12,8 +12,14 @@ import pytest
 from lib.artifact import load_artifact
 from tools.dev.local_api.boot import BootFailed, boot_and_pay, verify
 
-RUNTIME = {"environment": "development", "processor": "simulated", "cors_origins": "https://d111.cloudfront.net",
-           "db_name": "payments", "db_host": "stand-in.rds.amazonaws.com", "db_port": "5432"}
+RUNTIME = {
+    "environment": "development",
+    "processor": "simulated",
+    "cors_origins": "https://d111.cloudfront.net",
+    "db_name": "payments",
+    "db_host": "stand-in.rds.amazonaws.com",
+    "db_port": "5432",
+}
 
 
 def test_a_tampered_archive_is_refused() -> None:

@@ -62,8 +62,12 @@ def test_repeated_nat_gateway_create_is_not_refused(moto_endpoint: str, vpc_id: 
     ec2 = client("ec2", moto_endpoint)
     subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
     allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    ids = {ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation, ClientToken="sandbox-token-nat")
-           ["NatGateway"]["NatGatewayId"] for _ in range(2)}
+    ids = {
+        ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation, ClientToken="sandbox-token-nat")["NatGateway"][
+            "NatGatewayId"
+        ]
+        for _ in range(2)
+    }
     assert len(ids) == 1
 
 
@@ -71,8 +75,9 @@ def test_same_token_with_other_parameters_is_a_mismatch(moto_endpoint: str, vpc_
     ec2 = client("ec2", moto_endpoint)
     ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName=S3_SERVICE, ClientToken="sandbox-token-2")
     with pytest.raises(ClientError) as raised:
-        ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName="com.amazonaws.us-east-1.dynamodb",
-                                ClientToken="sandbox-token-2")
+        ec2.create_vpc_endpoint(
+            VpcId=vpc_id, ServiceName="com.amazonaws.us-east-1.dynamodb", ClientToken="sandbox-token-2"
+        )
     assert raised.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
 
 
@@ -95,10 +100,15 @@ def test_json_protocol_tokens_are_honoured(moto_endpoint: str) -> None:
 
 def _environ(attempt: int, invocation: str = "inv-1") -> dict[str, Any]:
     body = b"Action=CreateVpcEndpoint&Version=2016-11-15"
-    return {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
-            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
-            "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=test/20261130/us-east-1/ec2/aws4_request, x",
-            "HTTP_AMZ_SDK_INVOCATION_ID": invocation, "HTTP_AMZ_SDK_REQUEST": f"attempt={attempt}; max=25"}
+    return {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=test/20261130/us-east-1/ec2/aws4_request, x",
+        "HTTP_AMZ_SDK_INVOCATION_ID": invocation,
+        "HTTP_AMZ_SDK_REQUEST": f"attempt={attempt}; max=25",
+    }
 
 
 def test_a_retry_after_a_lost_answer_gets_that_answer_and_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:

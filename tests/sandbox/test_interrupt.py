@@ -38,12 +38,21 @@ def test_ctrl_c_during_apply_is_reported_as_yours_with_the_cleanup(tmp_path: Pat
     fake_bin.mkdir()
     (fake_bin / "terraform").write_text(FAKE_TERRAFORM, encoding="utf-8")
     (fake_bin / "terraform").chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}", "ENVIRONMENT_SUFFIX": "ctrlc",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
+        "ENVIRONMENT_SUFFIX": "ctrlc",
+        "PYTHONUNBUFFERED": "1",
+    }
     assert not LOCK_FILE.exists() or not LOCK_FILE.read_text(encoding="utf-8").strip(), "a sandbox is running here"
     process = subprocess.Popen(  # pylint: disable=consider-using-with  # read line by line, signalled mid-run
-        [sys.executable, "-m", "tools.sandbox"], cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "tools.sandbox"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     output: list[str] = []
     deadline = time.monotonic() + 180
     assert process.stdout is not None
@@ -66,8 +75,10 @@ def test_ctrl_c_during_apply_is_reported_as_yours_with_the_cleanup(tmp_path: Pat
     assert "[sandbox] INTERRUPTED by you during 'deploy'" in text
     assert re.search(r"cleaned up: make deploy \(pid \d+\) interrupted and waited for", text), text
     deployed = deploy_log.read_text(encoding="utf-8")
-    assert "[deploy] INTERRUPTED during 'apply': Terraform stopped after the calls in flight and saved its state" \
-        in deployed, deployed
+    assert (
+        "[deploy] INTERRUPTED during 'apply': Terraform stopped after the calls in flight and saved its state"
+        in deployed
+    ), deployed
     assert "Interrupt received. Gracefully shutting down..." in deployed, "terraform got no interrupt of its own"
     stopped = re.search(r"emulator \(pid (\d+)\) stopped", text)
     assert stopped, text

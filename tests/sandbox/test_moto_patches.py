@@ -34,35 +34,50 @@ def test_every_patch_says_why() -> None:
         assert len(why) > 30, f"{name}: explain the gap it closes"
 
 
-@pytest.mark.parametrize(("pattern", "value", "matches"), [
-    ("arn:aws:s3:::logs/*", "arn:aws:s3:::logs/s3-access/x", True),
-    ("arn:aws:s3:::logs/s3-access/*", "arn:aws:s3:::logs/s3-access/fe/x", True),
-    ("arn:aws:s3:::logs/alb/*", "arn:aws:s3:::logs/s3-access/x", False),
-    ("s3:*", "s3:putobject", True),
-    ("s3:put?bject", "s3:putobject", True),
-    ("arn:aws:s3:::logs/[a]*", "arn:aws:s3:::logs/a", False),  # brackets are literal in IAM
-])
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("arn:aws:s3:::logs/*", "arn:aws:s3:::logs/s3-access/x", True),
+        ("arn:aws:s3:::logs/s3-access/*", "arn:aws:s3:::logs/s3-access/fe/x", True),
+        ("arn:aws:s3:::logs/alb/*", "arn:aws:s3:::logs/s3-access/x", False),
+        ("s3:*", "s3:putobject", True),
+        ("s3:put?bject", "s3:putobject", True),
+        ("arn:aws:s3:::logs/[a]*", "arn:aws:s3:::logs/a", False),  # brackets are literal in IAM
+    ],
+)
 def test_iam_wildcards(pattern: str, value: str, matches: bool) -> None:
     assert iam_wildcard_match(pattern, value) is matches
 
 
 def _statement(**overrides: Any) -> dict[str, Any]:
-    statement = {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
-                 "Resource": f"{BUCKET_ARN}/s3-access/*"}
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{BUCKET_ARN}/s3-access/*",
+    }
     statement.update(overrides)
     return statement
 
 
-@pytest.mark.parametrize(("statements", "allowed"), [
-    ([_statement()], True),
-    ([{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [BUCKET_ARN, f"{BUCKET_ARN}/*"]},
-      _statement(Resource=[f"{BUCKET_ARN}/s3-access/*"])], True),
-    ([_statement(Principal={"Service": ["logging.s3.amazonaws.com", "delivery.logs.amazonaws.com"]})], True),
-    ([_statement(Action=["s3:GetObject"])], False),
-    ([_statement(Resource=f"{BUCKET_ARN}/alb/*")], False),
-    ([_statement(Effect="Deny")], False),
-    ([_statement(Principal="*")], False),
-])
+@pytest.mark.parametrize(
+    ("statements", "allowed"),
+    [
+        ([_statement()], True),
+        (
+            [
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [BUCKET_ARN, f"{BUCKET_ARN}/*"]},
+                _statement(Resource=[f"{BUCKET_ARN}/s3-access/*"]),
+            ],
+            True,
+        ),
+        ([_statement(Principal={"Service": ["logging.s3.amazonaws.com", "delivery.logs.amazonaws.com"]})], True),
+        ([_statement(Action=["s3:GetObject"])], False),
+        ([_statement(Resource=f"{BUCKET_ARN}/alb/*")], False),
+        ([_statement(Effect="Deny")], False),
+        ([_statement(Principal="*")], False),
+    ],
+)
 def test_log_delivery_policy_grammar(statements: list[dict[str, Any]], allowed: bool) -> None:
     document = {"Version": "2012-10-17", "Statement": statements}
     assert log_delivery_policy_allows(document, BUCKET_ARN, "s3-access/frontend/") is allowed
@@ -73,36 +88,60 @@ def test_s3_logging_accepts_policy_with_tls_deny(moto_endpoint: str) -> None:
     for bucket in ("patch-logs", "patch-site"):
         s3.create_bucket(Bucket=bucket)
     arn = "arn:aws:s3:::patch-logs"
-    s3.put_bucket_policy(Bucket="patch-logs", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
-         "Resource": f"{arn}/s3-access/*"},
-    ]}))
-    s3.put_bucket_logging(Bucket="patch-site", BucketLoggingStatus={
-        "LoggingEnabled": {"TargetBucket": "patch-logs", "TargetPrefix": "s3-access/site/"}})
+    s3.put_bucket_policy(
+        Bucket="patch-logs",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [arn, f"{arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": f"{arn}/s3-access/*",
+                    },
+                ],
+            }
+        ),
+    )
+    s3.put_bucket_logging(
+        Bucket="patch-site",
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "patch-logs", "TargetPrefix": "s3-access/site/"}},
+    )
     assert s3.get_bucket_logging(Bucket="patch-site")["LoggingEnabled"]["TargetBucket"] == "patch-logs"
 
 
 def _artifacts_policy(bucket: str, readers: list[str]) -> str:
     arn = f"arn:aws:s3:::{bucket}"
-    return policy_document([deny_insecure_transport(arn), deny_tls_below_1_2(arn),
-                            deny_object_reads_except("Readers", arn, readers)])
+    return policy_document(
+        [deny_insecure_transport(arn), deny_tls_below_1_2(arn), deny_object_reads_except("Readers", arn, readers)]
+    )
 
 
-@pytest.mark.parametrize("context, action, decision", [
-    ({}, "s3:PutObject", "neutral"),
-    ({}, "s3:GetObject", "neutral"),
-    ({"aws:securetransport": "false"}, "s3:PutObject", "denied"),
-    ({"s3:tlsversion": "1.1"}, "s3:GetObject", "denied"),
-    ({"aws:principalarn": "arn:aws:iam::123456789012:role/someone-else"}, "s3:GetObject", "denied"),
-    ({"aws:principalarn": "arn:aws:iam::123456789012:role/someone-else"}, "s3:PutObject", "neutral"),
-])
-def test_bucket_policy_decision_reads_the_request_context(context: dict[str, str], action: str,
-                                                          decision: str) -> None:
+@pytest.mark.parametrize(
+    "context, action, decision",
+    [
+        ({}, "s3:PutObject", "neutral"),
+        ({}, "s3:GetObject", "neutral"),
+        ({"aws:securetransport": "false"}, "s3:PutObject", "denied"),
+        ({"s3:tlsversion": "1.1"}, "s3:GetObject", "denied"),
+        ({"aws:principalarn": "arn:aws:iam::123456789012:role/someone-else"}, "s3:GetObject", "denied"),
+        ({"aws:principalarn": "arn:aws:iam::123456789012:role/someone-else"}, "s3:PutObject", "neutral"),
+    ],
+)
+def test_bucket_policy_decision_reads_the_request_context(context: dict[str, str], action: str, decision: str) -> None:
     document = json.loads(_artifacts_policy("artifacts", ["arn:aws:iam::123456789012:role/api", EMULATOR_CALLER_ARN]))
-    assert bucket_policy_decision(document, action, "arn:aws:s3:::artifacts/k", {**S3_REQUEST_CONTEXT, **context}) \
+    assert (
+        bucket_policy_decision(document, action, "arn:aws:s3:::artifacts/k", {**S3_REQUEST_CONTEXT, **context})
         == decision
+    )
 
 
 def test_s3_objects_honour_a_tls_only_policy_with_named_readers(moto_endpoint: str) -> None:
@@ -121,20 +160,35 @@ def test_s3_objects_pass_tls_only_policies_and_meet_real_denies(moto_endpoint: s
     s3.create_bucket(Bucket="patch-frontend")
     arn = "arn:aws:s3:::patch-frontend"
     tls_only = [
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
-         "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
-        {"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
-         "Resource": f"{arn}/*",
-         "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::1:distribution/E"}}},
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn, f"{arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn, f"{arn}/*"],
+            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+        },
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": f"{arn}/*",
+            "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::1:distribution/E"}},
+        },
     ]
     s3.put_bucket_policy(Bucket="patch-frontend", Policy=json.dumps({"Version": "2012-10-17", "Statement": tls_only}))
     s3.put_object(Bucket="patch-frontend", Key="index.html", Body=b"<html></html>")
     assert s3.get_object(Bucket="patch-frontend", Key="index.html")["Body"].read() == b"<html></html>"
     deny_puts = {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"{arn}/*"}
-    s3.put_bucket_policy(Bucket="patch-frontend", Policy=json.dumps({"Version": "2012-10-17",
-                                                                     "Statement": [*tls_only, deny_puts]}))
+    s3.put_bucket_policy(
+        Bucket="patch-frontend", Policy=json.dumps({"Version": "2012-10-17", "Statement": [*tls_only, deny_puts]})
+    )
     with pytest.raises(s3.exceptions.ClientError, match="403"):
         s3.put_object(Bucket="patch-frontend", Key="index.html", Body=b"again")
 
@@ -150,8 +204,10 @@ def test_object_lock_can_be_configured_on_a_bucket_that_holds_objects(moto_endpo
     s3.put_bucket_versioning(Bucket="busy-logs", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object_lock_configuration(Bucket="busy-logs", ObjectLockConfiguration=lock)
     locked = s3.put_object(Bucket="busy-logs", Key="after.log", Body=b"y", ChecksumAlgorithm="SHA256")
-    assert s3.head_object(Bucket="busy-logs", Key="after.log", VersionId=locked["VersionId"])["ObjectLockMode"] \
+    assert (
+        s3.head_object(Bucket="busy-logs", Key="after.log", VersionId=locked["VersionId"])["ObjectLockMode"]
         == "GOVERNANCE"
+    )
     s3.put_object_lock_configuration(Bucket="busy-logs", ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
     assert "Rule" not in s3.get_object_lock_configuration(Bucket="busy-logs")["ObjectLockConfiguration"]
 
@@ -161,30 +217,47 @@ def test_object_lock_configuration_returns_only_the_period_that_was_set(moto_end
     s3.create_bucket(Bucket="locked-logs")
     s3.put_bucket_versioning(Bucket="locked-logs", VersioningConfiguration={"Status": "Enabled"})
     for period in ({"Days": 365}, {"Years": 1}):
-        s3.put_object_lock_configuration(Bucket="locked-logs", ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", **period}}})
+        s3.put_object_lock_configuration(
+            Bucket="locked-logs",
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", **period}},
+            },
+        )
         config = s3.get_object_lock_configuration(Bucket="locked-logs")["ObjectLockConfiguration"]
-        assert config == {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE",
-                                                                                          **period}}}
+        assert config == {
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", **period}},
+        }
 
 
 def test_eventbridge_notifications_read_back(moto_endpoint: str) -> None:
     s3 = client("s3", moto_endpoint)
     for bucket in ("events-on", "events-off"):
         s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(Bucket="events-on", NotificationConfiguration={
-        "EventBridgeConfiguration": {}})
+    s3.put_bucket_notification_configuration(
+        Bucket="events-on", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
     assert s3.get_bucket_notification_configuration(Bucket="events-on").get("EventBridgeConfiguration") == {}
     assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="events-off")
 
 
 def test_rds_instances_have_distinct_resource_ids_and_keep_performance_insights(moto_endpoint: str) -> None:
     rds = client("rds", moto_endpoint)
-    common = {"Engine": "postgres", "DBInstanceClass": "db.t3.micro", "MasterUsername": "admin_user",
-              "ManageMasterUserPassword": True, "AllocatedStorage": 20}
+    common = {
+        "Engine": "postgres",
+        "DBInstanceClass": "db.t3.micro",
+        "MasterUsername": "admin_user",
+        "ManageMasterUserPassword": True,
+        "AllocatedStorage": 20,
+    }
     created = [
-        rds.create_db_instance(DBInstanceIdentifier="patch-db-0", EnablePerformanceInsights=True,
-                               PerformanceInsightsRetentionPeriod=7, **common)["DBInstance"],
+        rds.create_db_instance(
+            DBInstanceIdentifier="patch-db-0",
+            EnablePerformanceInsights=True,
+            PerformanceInsightsRetentionPeriod=7,
+            **common,
+        )["DBInstance"],
         rds.create_db_instance(DBInstanceIdentifier="patch-db-1", **common)["DBInstance"],
     ]
     assert created[0]["DbiResourceId"] != created[1]["DbiResourceId"]
@@ -193,17 +266,21 @@ def test_rds_instances_have_distinct_resource_ids_and_keep_performance_insights(
     assert first["PerformanceInsightsRetentionPeriod"] == 7
     second = rds.describe_db_instances(DBInstanceIdentifier="patch-db-1")["DBInstances"][0]
     assert second.get("PerformanceInsightsEnabled", False) is False
-    modified = rds.modify_db_instance(DBInstanceIdentifier="patch-db-1", EnablePerformanceInsights=True,
-                                      ApplyImmediately=True)["DBInstance"]
+    modified = rds.modify_db_instance(
+        DBInstanceIdentifier="patch-db-1", EnablePerformanceInsights=True, ApplyImmediately=True
+    )["DBInstance"]
     assert modified["PerformanceInsightsEnabled"] is True
 
 
 def test_rds_user_parameters_have_source_user(moto_endpoint: str) -> None:
     rds = client("rds", moto_endpoint)
-    rds.create_db_parameter_group(DBParameterGroupName="patch-pg", DBParameterGroupFamily="postgres15",
-                                  Description="patch test")
-    rds.modify_db_parameter_group(DBParameterGroupName="patch-pg", Parameters=[
-        {"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}])
+    rds.create_db_parameter_group(
+        DBParameterGroupName="patch-pg", DBParameterGroupFamily="postgres15", Description="patch test"
+    )
+    rds.modify_db_parameter_group(
+        DBParameterGroupName="patch-pg",
+        Parameters=[{"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}],
+    )
     user = rds.describe_db_parameters(DBParameterGroupName="patch-pg", Source="user")["Parameters"]
     assert [(p["ParameterName"], p["Source"]) for p in user] == [("rds.force_ssl", "user")]
     assert rds.describe_db_parameters(DBParameterGroupName="patch-pg", Source="system")["Parameters"] == []
@@ -211,16 +288,35 @@ def test_rds_user_parameters_have_source_user(moto_endpoint: str) -> None:
 
 def test_cloudfront_keeps_origin_access_control_and_invents_nothing(moto_endpoint: str) -> None:
     cloudfront = client("cloudfront", moto_endpoint)
-    control_id = cloudfront.create_origin_access_control(OriginAccessControlConfig={
-        "Name": "patch-oac", "SigningProtocol": "sigv4", "SigningBehavior": "always",
-        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+    control_id = cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": "patch-oac",
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
     config = {
-        "CallerReference": "patch-test", "Comment": "", "Enabled": True, "DefaultRootObject": "index.html",
-        "Origins": {"Quantity": 1, "Items": [{
-            "Id": "s3", "DomainName": "patch-site.s3.us-east-1.amazonaws.com", "OriginAccessControlId": control_id,
-            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "https-only",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+        "CallerReference": "patch-test",
+        "Comment": "",
+        "Enabled": True,
+        "DefaultRootObject": "index.html",
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "s3",
+                    "DomainName": "patch-site.s3.us-east-1.amazonaws.com",
+                    "OriginAccessControlId": control_id,
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "s3",
+            "ViewerProtocolPolicy": "https-only",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
         "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
     }
     distribution_id = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
@@ -232,17 +328,27 @@ def test_cloudfront_keeps_origin_access_control_and_invents_nothing(moto_endpoin
 
 def test_cloudfront_response_headers_policy_lifecycle(moto_endpoint: str) -> None:
     cloudfront = client("cloudfront", moto_endpoint)
-    config = {"Name": "patch-headers", "Comment": "c", "SecurityHeadersConfig": {
-        "StrictTransportSecurity": {"Override": True, "IncludeSubdomains": True, "Preload": True,
-                                    "AccessControlMaxAgeSec": 63072000},
-        "FrameOptions": {"Override": True, "FrameOption": "DENY"}}}
+    config = {
+        "Name": "patch-headers",
+        "Comment": "c",
+        "SecurityHeadersConfig": {
+            "StrictTransportSecurity": {
+                "Override": True,
+                "IncludeSubdomains": True,
+                "Preload": True,
+                "AccessControlMaxAgeSec": 63072000,
+            },
+            "FrameOptions": {"Override": True, "FrameOption": "DENY"},
+        },
+    }
     created = cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig=config)
     policy_id = created["ResponseHeadersPolicy"]["Id"]
     assert cloudfront.get_response_headers_policy_config(Id=policy_id)["ResponseHeadersPolicyConfig"] == config
     with pytest.raises(cloudfront.exceptions.ResponseHeadersPolicyAlreadyExists):
         cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig=config)
     updated = cloudfront.update_response_headers_policy(
-        Id=policy_id, IfMatch=created["ETag"], ResponseHeadersPolicyConfig={**config, "Comment": "d"})
+        Id=policy_id, IfMatch=created["ETag"], ResponseHeadersPolicyConfig={**config, "Comment": "d"}
+    )
     assert updated["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Comment"] == "d"
     listed = cloudfront.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]["Items"]
     assert [p["ResponseHeadersPolicy"]["Id"] for p in listed] == [policy_id]
@@ -254,15 +360,26 @@ def test_cloudfront_response_headers_policy_lifecycle(moto_endpoint: str) -> Non
 def test_target_tracking_policy_reads_back_enabled(moto_endpoint: str) -> None:
     ec2 = client("ec2", moto_endpoint)
     autoscaling = client("autoscaling", moto_endpoint)
-    template_id = ec2.create_launch_template(LaunchTemplateName="patch-asg-lt", LaunchTemplateData={
-        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    template_id = ec2.create_launch_template(
+        LaunchTemplateName="patch-asg-lt", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
     autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName="patch-asg", MinSize=0, MaxSize=1, DesiredCapacity=0,
-        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"}, AvailabilityZones=["us-east-1a"])
+        AutoScalingGroupName="patch-asg",
+        MinSize=0,
+        MaxSize=1,
+        DesiredCapacity=0,
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"},
+        AvailabilityZones=["us-east-1a"],
+    )
     autoscaling.put_scaling_policy(
-        AutoScalingGroupName="patch-asg", PolicyName="patch-cpu", PolicyType="TargetTrackingScaling",
-        TargetTrackingConfiguration={"TargetValue": 60.0, "PredefinedMetricSpecification": {
-            "PredefinedMetricType": "ASGAverageCPUUtilization"}})
+        AutoScalingGroupName="patch-asg",
+        PolicyName="patch-cpu",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingConfiguration={
+            "TargetValue": 60.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+        },
+    )
     policy = autoscaling.describe_policies(AutoScalingGroupName="patch-asg")["ScalingPolicies"][0]
     assert policy["Enabled"] is True
     assert "PredictiveScalingConfiguration" not in policy
@@ -277,12 +394,19 @@ def test_autoscaling_group_keeps_its_service_linked_role_and_instance_lifetime(m
     assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
     ec2 = client("ec2", moto_endpoint)
     autoscaling = client("autoscaling", moto_endpoint)
-    template_id = ec2.create_launch_template(LaunchTemplateName="patch-slr-lt", LaunchTemplateData={
-        "ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    template_id = ec2.create_launch_template(
+        LaunchTemplateName="patch-slr-lt", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
     autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName="patch-slr-asg", MinSize=0, MaxSize=1, DesiredCapacity=0,
-        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"}, AvailabilityZones=["us-east-1a"],
-        ServiceLinkedRoleARN=role["Arn"], MaxInstanceLifetime=2592000)
+        AutoScalingGroupName="patch-slr-asg",
+        MinSize=0,
+        MaxSize=1,
+        DesiredCapacity=0,
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"},
+        AvailabilityZones=["us-east-1a"],
+        ServiceLinkedRoleARN=role["Arn"],
+        MaxInstanceLifetime=2592000,
+    )
     (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["patch-slr-asg"])["AutoScalingGroups"]
     assert group["ServiceLinkedRoleARN"] == role["Arn"] and group["MaxInstanceLifetime"] == 2592000
     autoscaling.update_auto_scaling_group(AutoScalingGroupName="patch-slr-asg", MaxSize=2, MaxInstanceLifetime=86400)
@@ -295,12 +419,16 @@ def test_launch_template_tags_stay_off_its_data(moto_endpoint: str) -> None:
     ec2 = client("ec2", moto_endpoint)
     template_id = ec2.create_launch_template(
         LaunchTemplateName="patch-tagged-lt",
-        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro", "TagSpecifications": [
-            {"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": "api"}]}]},
+        LaunchTemplateData={
+            "ImageId": "ami-12c6146b",
+            "InstanceType": "t3.micro",
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": "api"}]}],
+        },
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Name", "Value": "lt"}]}],
     )["LaunchTemplate"]["LaunchTemplateId"]
     data = ec2.describe_launch_template_versions(LaunchTemplateId=template_id)["LaunchTemplateVersions"][0][
-        "LaunchTemplateData"]
+        "LaunchTemplateData"
+    ]
     assert [s["ResourceType"] for s in data["TagSpecifications"]] == ["instance"]
     template = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"][0]
     assert {"Key": "Name", "Value": "lt"} in template["Tags"]
@@ -309,9 +437,12 @@ def test_launch_template_tags_stay_off_its_data(moto_endpoint: str) -> None:
 def test_load_balancer_without_scheme_is_internet_facing(moto_endpoint: str) -> None:
     ec2 = client("ec2", moto_endpoint)
     vpc_id = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.9.{index}.0/24",
-                                 AvailabilityZone=f"us-east-1{zone}")["Subnet"]["SubnetId"]
-               for index, zone in enumerate("ab")]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.9.{index}.0/24", AvailabilityZone=f"us-east-1{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for index, zone in enumerate("ab")
+    ]
     balancer = client("elbv2", moto_endpoint).create_load_balancer(Name="patch-alb", Subnets=subnets)
     assert balancer["LoadBalancers"][0]["Scheme"] == "internet-facing"
 
@@ -322,9 +453,14 @@ def test_flow_log_to_log_group_arn_delivers(moto_endpoint: str) -> None:
     logs.create_log_group(logGroupName="/patch/flow-logs")
     arn = logs.describe_log_groups(logGroupNamePrefix="/patch/flow-logs")["logGroups"][0]["arn"]
     vpc_id = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
-    ec2.create_flow_logs(ResourceIds=[vpc_id], ResourceType="VPC", TrafficType="ALL",
-                         LogDestinationType="cloud-watch-logs", LogDestination=arn,
-                         DeliverLogsPermissionArn="arn:aws:iam::123456789012:role/patch-flow-logs")
+    ec2.create_flow_logs(
+        ResourceIds=[vpc_id],
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogDestinationType="cloud-watch-logs",
+        LogDestination=arn,
+        DeliverLogsPermissionArn="arn:aws:iam::123456789012:role/patch-flow-logs",
+    )
     flow_log = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"][0]
     assert flow_log["LogGroupName"] == "/patch/flow-logs"
     assert flow_log["DeliverLogsStatus"] == "SUCCESS"
@@ -340,14 +476,26 @@ def test_default_ebs_key_is_aws_managed(moto_endpoint: str) -> None:
 def test_cloudfront_create_is_idempotent_for_a_repeated_request(moto_endpoint: str) -> None:
     import boto3  # pylint: disable=import-outside-toplevel
 
-    client = boto3.client("cloudfront", endpoint_url=moto_endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = boto3.client(
+        "cloudfront",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     config = {
-        "CallerReference": "retry-1", "Comment": "idempotency", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "b.s3.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "https-only",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+        "CallerReference": "retry-1",
+        "Comment": "idempotency",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [{"Id": "o", "DomainName": "b.s3.amazonaws.com", "S3OriginConfig": {"OriginAccessIdentity": ""}}],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "o",
+            "ViewerProtocolPolicy": "https-only",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
     }
     first = client.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
     assert client.create_distribution(DistributionConfig=config)["Distribution"]["Id"] == first
@@ -360,6 +508,7 @@ def _wsgi_app(status: str, body: bytes) -> Any:
         request = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])) if "wsgi.input" in environ else b""
         start_response(status, [("Content-Type", "text/xml")])
         return [body + request]
+
     return app
 
 
@@ -368,19 +517,27 @@ def _call(app: Any, environ: dict[str, Any]) -> bytes:
 
 
 def _form_post(form: bytes) -> dict[str, Any]:
-    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "CONTENT_TYPE": "application/x-www-form-urlencoded",
-            "CONTENT_LENGTH": str(len(form)), "wsgi.input": io.BytesIO(form)}
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(form)),
+        "wsgi.input": io.BytesIO(form),
+    }
 
 
 def test_refused_calls_are_logged_with_operation_code_and_message(capsys: pytest.CaptureFixture[str]) -> None:
     """A failed apply is diagnosed from moto.log: a refused call must show which call and why."""
-    body = (b'<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceAlreadyExists</Code>'
-            b"<Message>DB instance already exists</Message></Error></ErrorResponse>")
+    body = (
+        b'<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceAlreadyExists</Code>'
+        b"<Message>DB instance already exists</Message></Error></ErrorResponse>"
+    )
     form = b"Action=CreateDBInstance&DBInstanceIdentifier=payment-db"
     answer = _call(ErrorBodyLogger(_wsgi_app("400 BAD REQUEST", body)), _form_post(form))
     assert answer == body + form, "moto must still read the whole request body"
-    assert capsys.readouterr().out == ("error answer 400 BAD REQUEST CreateDBInstance: DBInstanceAlreadyExists: "
-                                       "DB instance already exists\n")
+    assert capsys.readouterr().out == (
+        "error answer 400 BAD REQUEST CreateDBInstance: DBInstanceAlreadyExists: DB instance already exists\n"
+    )
 
 
 def test_json_and_rest_errors_name_their_operation(capsys: pytest.CaptureFixture[str]) -> None:
@@ -404,10 +561,15 @@ def test_successful_answers_are_not_logged(capsys: pytest.CaptureFixture[str]) -
 def test_email_subscriptions_wait_for_their_recipient(moto_endpoint: str) -> None:
     sns = client("sns", moto_endpoint)
     topic = sns.create_topic(Name="patch-alarms")["TopicArn"]
-    email = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com",
-                          ReturnSubscriptionArn=True)["SubscriptionArn"]
-    queue = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:123456789012:patch-q",
-                          ReturnSubscriptionArn=True)["SubscriptionArn"]
+    email = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="oncall@example.com", ReturnSubscriptionArn=True)[
+        "SubscriptionArn"
+    ]
+    queue = sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint="arn:aws:sqs:us-east-1:123456789012:patch-q",
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
     attributes = sns.get_subscription_attributes(SubscriptionArn=email)["Attributes"]
     assert (attributes["PendingConfirmation"], attributes["ConfirmationWasAuthenticated"]) == ("true", "false")
     assert sns.get_subscription_attributes(SubscriptionArn=queue)["Attributes"]["PendingConfirmation"] == "false"
@@ -419,8 +581,10 @@ def test_email_subscriptions_wait_for_their_recipient(moto_endpoint: str) -> Non
 
 def test_hosted_zone_ids_start_with_z(moto_endpoint: str) -> None:
     route53 = client("route53", moto_endpoint)
-    ids = [route53.create_hosted_zone(Name=f"zone{n}.example.com", CallerReference=f"z-{n}")["HostedZone"]["Id"]
-           for n in range(20)]
+    ids = [
+        route53.create_hosted_zone(Name=f"zone{n}.example.com", CallerReference=f"z-{n}")["HostedZone"]["Id"]
+        for n in range(20)
+    ]
     bare = [zone_id.rsplit("/", 1)[-1] for zone_id in ids]
     assert all(zone_id.startswith("Z") and len(zone_id) == 22 for zone_id in bare), bare
     assert len(set(bare)) == len(bare)

@@ -16,43 +16,66 @@ from tools.sandbox.request_log import RequestLog, describe_request, rest_operati
 SCOPE = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261205/{region}/{service}/aws4_request, SignedHeaders=host"
 
 
-def _environ(method: str, path: str, query: str = "", service: str = "s3", region: str = "eu-west-1",
-             **extra: Any) -> dict[str, Any]:
-    return {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "CONTENT_LENGTH": "0",
-            "HTTP_AUTHORIZATION": SCOPE.format(region=region, service=service), **extra}
+def _environ(
+    method: str, path: str, query: str = "", service: str = "s3", region: str = "eu-west-1", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "CONTENT_LENGTH": "0",
+        "HTTP_AUTHORIZATION": SCOPE.format(region=region, service=service),
+        **extra,
+    }
 
 
-@pytest.mark.parametrize(("method", "path", "query", "headers", "operation"), [
-    ("HEAD", "/b", "", {}, "HeadBucket"),
-    ("PUT", "/b", "encryption=", {}, "PutBucketEncryption"),
-    ("GET", "/b", "lifecycle=", {}, "GetBucketLifecycleConfiguration"),
-    ("DELETE", "/b", "lifecycle=", {}, "DeleteBucketLifecycle"),
-    ("PUT", "/b", "lifecycle=", {}, "PutBucketLifecycleConfiguration"),
-    ("GET", "/b", "notification=", {}, "GetBucketNotificationConfiguration"),
-    ("PUT", "/b", "object-lock=", {}, "PutObjectLockConfiguration"),
-    ("GET", "/b", "list-type=2&prefix=a", {}, "ListObjectsV2"),
-    ("GET", "/b", "versions=", {}, "ListObjectVersions"),
-    ("PUT", "/b", "", {}, "CreateBucket"),
-    ("PUT", "/b/k/with/slashes", "", {}, "PutObject"),
-    ("PUT", "/b/k", "", {"HTTP_X_AMZ_COPY_SOURCE": "/a/k"}, "CopyObject"),
-    ("PUT", "/b/k", "partNumber=1&uploadId=u", {}, "UploadPart"),
-    ("POST", "/b/k", "uploads=", {}, "CreateMultipartUpload"),
-    ("GET", "/", "", {}, "ListBuckets"),
-])
-def test_s3_rest_operations_are_named_from_botocores_model(method: str, path: str, query: str,
-                                                           headers: dict[str, str], operation: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "query", "headers", "operation"),
+    [
+        ("HEAD", "/b", "", {}, "HeadBucket"),
+        ("PUT", "/b", "encryption=", {}, "PutBucketEncryption"),
+        ("GET", "/b", "lifecycle=", {}, "GetBucketLifecycleConfiguration"),
+        ("DELETE", "/b", "lifecycle=", {}, "DeleteBucketLifecycle"),
+        ("PUT", "/b", "lifecycle=", {}, "PutBucketLifecycleConfiguration"),
+        ("GET", "/b", "notification=", {}, "GetBucketNotificationConfiguration"),
+        ("PUT", "/b", "object-lock=", {}, "PutObjectLockConfiguration"),
+        ("GET", "/b", "list-type=2&prefix=a", {}, "ListObjectsV2"),
+        ("GET", "/b", "versions=", {}, "ListObjectVersions"),
+        ("PUT", "/b", "", {}, "CreateBucket"),
+        ("PUT", "/b/k/with/slashes", "", {}, "PutObject"),
+        ("PUT", "/b/k", "", {"HTTP_X_AMZ_COPY_SOURCE": "/a/k"}, "CopyObject"),
+        ("PUT", "/b/k", "partNumber=1&uploadId=u", {}, "UploadPart"),
+        ("POST", "/b/k", "uploads=", {}, "CreateMultipartUpload"),
+        ("GET", "/", "", {}, "ListBuckets"),
+    ],
+)
+def test_s3_rest_operations_are_named_from_botocores_model(
+    method: str, path: str, query: str, headers: dict[str, str], operation: str
+) -> None:
     assert rest_operation("s3", method, path, parse_qs(query, keep_blank_values=True), headers) == operation
 
 
 def test_query_json_and_unsigned_requests_are_described() -> None:
     form = b"Action=CreateRole&RoleName=payment-x&Version=2010-05-08"
 
-    iam = _environ("POST", "/", service="iam", region="us-east-1", CONTENT_TYPE="application/x-www-form-urlencoded",
-                   CONTENT_LENGTH=str(len(form)))
+    iam = _environ(
+        "POST",
+        "/",
+        service="iam",
+        region="us-east-1",
+        CONTENT_TYPE="application/x-www-form-urlencoded",
+        CONTENT_LENGTH=str(len(form)),
+    )
     iam["wsgi.input"] = io.BytesIO(form)
     assert describe_request(iam) == ("iam", "CreateRole", "us-east-1", "role/payment-x")
-    waf = _environ("POST", "/", service="wafv2", region="us-east-1", HTTP_X_AMZ_TARGET="AWSWAF_20190729.GetWebACL",
-                   CONTENT_TYPE="application/x-amz-json-1.1")
+    waf = _environ(
+        "POST",
+        "/",
+        service="wafv2",
+        region="us-east-1",
+        HTTP_X_AMZ_TARGET="AWSWAF_20190729.GetWebACL",
+        CONTENT_TYPE="application/x-amz-json-1.1",
+    )
     waf["wsgi.input"] = io.BytesIO(b"")
     assert describe_request(waf) == ("wafv2", "GetWebACL", "us-east-1", "-")
     cbor = _environ("POST", "/service/GraniteServiceVersion20100801/operation/DescribeAlarms", service="monitoring")

@@ -28,9 +28,12 @@ from tools.sandbox.runner import (
 
 def test_failure_message_is_terraforms_first_error(tmp_path: Path) -> None:
     log = tmp_path / "apply.log"
-    log.write_text("aws_vpc.main: Creating...\n"
-                   "│ Error: creating RDS DB Instance (payment-db): DBInstanceAlreadyExists\n"
-                   "│ Error: second\n", encoding="utf-8")
+    log.write_text(
+        "aws_vpc.main: Creating...\n"
+        "│ Error: creating RDS DB Instance (payment-db): DBInstanceAlreadyExists\n"
+        "│ Error: second\n",
+        encoding="utf-8",
+    )
     assert last_error(log) == "Error: creating RDS DB Instance (payment-db): DBInstanceAlreadyExists"
     log.write_text("Apply complete!\n\n", encoding="utf-8")
     assert last_error(log) == "Apply complete!"
@@ -38,9 +41,11 @@ def test_failure_message_is_terraforms_first_error(tmp_path: Path) -> None:
 
 def test_a_failed_make_deploy_is_named_by_its_own_failure_line(tmp_path: Path) -> None:
     log = tmp_path / "deploy.log"
-    log.write_text("[deploy] plan ...\n│ Error: earlier noise\n[deploy] FAILED in step 'verify': make "
-                   "verify-deployment exited 1 (its output is above)\nmake: *** [Makefile:83: deploy] Error 1\n",
-                   encoding="utf-8")
+    log.write_text(
+        "[deploy] plan ...\n│ Error: earlier noise\n[deploy] FAILED in step 'verify': make "
+        "verify-deployment exited 1 (its output is above)\nmake: *** [Makefile:83: deploy] Error 1\n",
+        encoding="utf-8",
+    )
     assert last_error(log) == "[deploy] FAILED in step 'verify': make verify-deployment exited 1 (its output is above)"
 
 
@@ -48,17 +53,20 @@ def test_last_refusals_are_the_emulators_error_answers(tmp_path: Path) -> None:
     log = tmp_path / "moto.log"
     assert not last_refusals(log)
     lines = [f"error answer 400 BAD REQUEST CreateThing: Code{i}: refused" for i in range(7)]
-    log.write_text("\n".join(["fidelity patch x: y", *lines, '127.0.0.1 - - "POST / HTTP/1.1" 200 -']),
-                   encoding="utf-8")
+    log.write_text(
+        "\n".join(["fidelity patch x: y", *lines, '127.0.0.1 - - "POST / HTTP/1.1" 200 -']), encoding="utf-8"
+    )
     assert last_refusals(log, count=3) == lines[-3:]
 
 
 def test_refusals_shown_are_the_failing_phases_and_not_routine_lookups(tmp_path: Path) -> None:
     log = tmp_path / "moto.log"
     earlier = "error answer 400 BAD REQUEST CreateVpc: Earlier: from another phase\n"
-    routine = ("error answer 404 NOT FOUND HEAD /bucket: \n"
-               "error answer 400 BAD REQUEST DescribeDBInstances: DBInstanceNotFound: not found\n"
-               "error answer 404 NOT FOUND GetBucketPolicy: NoSuchBucketPolicy: The bucket policy does not exist\n")
+    routine = (
+        "error answer 404 NOT FOUND HEAD /bucket: \n"
+        "error answer 400 BAD REQUEST DescribeDBInstances: DBInstanceNotFound: not found\n"
+        "error answer 404 NOT FOUND GetBucketPolicy: NoSuchBucketPolicy: The bucket policy does not exist\n"
+    )
     cause = "error answer 400 BAD REQUEST CreateDBInstance: DBInstanceAlreadyExists: exists"
     log.write_text(earlier + routine + cause + "\n", encoding="utf-8")
     assert last_refusals(log, since=len(earlier)) == [cause]
@@ -66,9 +74,11 @@ def test_refusals_shown_are_the_failing_phases_and_not_routine_lookups(tmp_path:
 
 def test_progress_counts_completed_resources(tmp_path: Path) -> None:
     log = tmp_path / "apply.log"
-    log.write_text("aws_vpc.main: Creating...\naws_vpc.main: Creation complete after 1s [id=vpc-1]\n"
-                   "aws_subnet.a: Creation complete after 0s [id=subnet-1]\naws_db_instance.db: Still creating...\n",
-                   encoding="utf-8")
+    log.write_text(
+        "aws_vpc.main: Creating...\naws_vpc.main: Creation complete after 1s [id=vpc-1]\n"
+        "aws_subnet.a: Creation complete after 0s [id=subnet-1]\naws_db_instance.db: Still creating...\n",
+        encoding="utf-8",
+    )
     line = runner.progress_line("apply", log, 104, 45.2)
     assert line.startswith("[sandbox] apply: 2/104 resources, 45 s (follow ") and line.endswith("apply.log)")
     plan = tmp_path / "plan.log"
@@ -78,8 +88,9 @@ def test_progress_counts_completed_resources(tmp_path: Path) -> None:
 
 def test_junit_counts(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
-    junit.write_text('<testsuites><testsuite tests="10" failures="1" errors="2" skipped="3"/></testsuites>',
-                     encoding="utf-8")
+    junit.write_text(
+        '<testsuites><testsuite tests="10" failures="1" errors="2" skipped="3"/></testsuites>', encoding="utf-8"
+    )
     assert junit_counts(junit) == {"passed": 4, "failed": 1, "errors": 2, "skipped": 3}
 
 
@@ -95,8 +106,9 @@ def test_a_second_cycle_in_the_same_checkout_is_refused(tmp_path: Path) -> None:
 
 def test_the_sandbox_honours_environment_suffix_and_is_always_development() -> None:
     assert sandbox_config({}).stack_name == "TapStacksandbox"
-    config = sandbox_config({"ENVIRONMENT_SUFFIX": "alice", "ENVIRONMENT_TYPE": "production",
-                             "TERRAFORM_STATE_BUCKET": "acme-tf-state"})
+    config = sandbox_config(
+        {"ENVIRONMENT_SUFFIX": "alice", "ENVIRONMENT_TYPE": "production", "TERRAFORM_STATE_BUCKET": "acme-tf-state"}
+    )
     assert (config.stack_name, config.environment_type, config.state_bucket) == ("TapStackalice", "development", None)
     assert config.local_state_path.parent.name == "sandbox-state"
     with pytest.raises(ConfigError, match="ENVIRONMENT_SUFFIX=''"):
@@ -115,10 +127,18 @@ def test_the_sandbox_refuses_a_suffix_whose_real_state_exists(tmp_path: Path, mo
 
 def test_emulator_counts_read_the_journal(tmp_path: Path) -> None:
     log = tmp_path / "moto.log"
-    log.write_text("retry CreateVpcEndpoint attempt 2 (invocation x): ...\n"
-                   "lost answer replayed: CreateVpcEndpoint attempt 2 gets attempt 1's 200 OK (not run twice)\n"
-                   "client token t repeated: CreateVpcEndpoint answered with the first call's result\n"
-                   "slow answer 200 OK CreateDBInstance after 12.0 s\n127.0.0.1 - - POST / 200\n", encoding="utf-8")
-    assert emulator_counts(log) == {"sdk_retries": 1, "lost_answers_replayed": 1, "token_replays": 1,
-                                    "slow_answers": 1, "framing_mismatches": 0}
+    log.write_text(
+        "retry CreateVpcEndpoint attempt 2 (invocation x): ...\n"
+        "lost answer replayed: CreateVpcEndpoint attempt 2 gets attempt 1's 200 OK (not run twice)\n"
+        "client token t repeated: CreateVpcEndpoint answered with the first call's result\n"
+        "slow answer 200 OK CreateDBInstance after 12.0 s\n127.0.0.1 - - POST / 200\n",
+        encoding="utf-8",
+    )
+    assert emulator_counts(log) == {
+        "sdk_retries": 1,
+        "lost_answers_replayed": 1,
+        "token_replays": 1,
+        "slow_answers": 1,
+        "framing_mismatches": 0,
+    }
     assert set(emulator_counts(tmp_path / "missing.log").values()) == {0}

@@ -32,32 +32,45 @@ def backend_configuration(endpoint: str) -> dict[str, Any]:
     return {
         "terraform": {
             "required_version": ">= 1.10.0",
-            "backend": {"s3": {
-                "bucket": BUCKET,
-                "key": STATE_KEY,
-                "region": SANDBOX_REGION,
-                "encrypt": True,
-                "use_lockfile": True,
-                "use_path_style": True,
-                "endpoints": {"s3": endpoint},
-                "access_key": SANDBOX_ACCESS_KEY,
-                "secret_key": SANDBOX_SECRET_KEY,
-                "skip_credentials_validation": True,
-                "skip_requesting_account_id": True,
-                "skip_metadata_api_check": True,
-                "skip_region_validation": True,
-            }},
+            "backend": {
+                "s3": {
+                    "bucket": BUCKET,
+                    "key": STATE_KEY,
+                    "region": SANDBOX_REGION,
+                    "encrypt": True,
+                    "use_lockfile": True,
+                    "use_path_style": True,
+                    "endpoints": {"s3": endpoint},
+                    "access_key": SANDBOX_ACCESS_KEY,
+                    "secret_key": SANDBOX_SECRET_KEY,
+                    "skip_credentials_validation": True,
+                    "skip_requesting_account_id": True,
+                    "skip_metadata_api_check": True,
+                    "skip_region_validation": True,
+                }
+            },
         },
-        "resource": {"terraform_data": {"hold_the_lock": {
-            "input": "lock-test",
-            "provisioner": [{"local-exec": {"command": f"sleep {HOLD_SECONDS}"}}],
-        }}},
+        "resource": {
+            "terraform_data": {
+                "hold_the_lock": {
+                    "input": "lock-test",
+                    "provisioner": [{"local-exec": {"command": f"sleep {HOLD_SECONDS}"}}],
+                }
+            }
+        },
     }
 
 
 def terraform(workdir: Path, env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["terraform", *args, "-input=false", "-no-color"], cwd=workdir, env=env, text=True,
-                          capture_output=True, check=False, timeout=timeout)
+    return subprocess.run(
+        ["terraform", *args, "-input=false", "-no-color"],
+        cwd=workdir,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=timeout,
+    )
 
 
 def object_keys(s3: Any) -> set[str]:
@@ -80,15 +93,21 @@ def tf_env(moto_endpoint: str) -> dict[str, str]:
     return aws_environment(moto_endpoint, base=terraform_env())
 
 
-def test_concurrent_plan_is_refused_while_apply_holds_the_lock(moto_endpoint: str, workdir: Path,
-                                                               tf_env: dict[str, str]) -> None:
+def test_concurrent_plan_is_refused_while_apply_holds_the_lock(
+    moto_endpoint: str, workdir: Path, tf_env: dict[str, str]
+) -> None:
     s3 = client("s3", moto_endpoint)
     init = terraform(workdir, tf_env, "init")
     assert init.returncode == 0, init.stdout + init.stderr
 
     holder = subprocess.Popen(  # pylint: disable=consider-using-with
-        ["terraform", "apply", "-auto-approve", "-input=false", "-no-color"], cwd=workdir, env=tf_env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        ["terraform", "apply", "-auto-approve", "-input=false", "-no-color"],
+        cwd=workdir,
+        env=tf_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + HOLD_SECONDS
         while LOCK_KEY not in object_keys(s3) and time.monotonic() < deadline and holder.poll() is None:

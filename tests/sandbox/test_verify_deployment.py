@@ -32,8 +32,13 @@ REGION = "us-east-1"
 LOG_BUCKET = "verify-log-archive"
 # What the emulator cannot show: never passed in the sandbox.
 EMULATOR_BLIND = {
-    "target health", "API /health through the ALB", "API /ready through the ALB", "config.json through CloudFront",
-    "ALB access logs: test file", "log archive: Object Lock on a delivered log", "WAF log delivery: ALB ACL",
+    "target health",
+    "API /health through the ALB",
+    "API /ready through the ALB",
+    "config.json through CloudFront",
+    "ALB access logs: test file",
+    "log archive: Object Lock on a delivered log",
+    "WAF log delivery: ALB ACL",
     "WAF log delivery: CloudFront ACL",
 }
 VISIBILITY = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "verify"}
@@ -41,8 +46,9 @@ VISIBILITY = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, 
 
 def _web_acl(endpoint: str, name: str, scope: str, log_group: str) -> str:
     wafv2, logs = client("wafv2", endpoint, REGION), client("logs", endpoint, REGION)
-    acl = wafv2.create_web_acl(Name=name, Scope=scope, DefaultAction={"Allow": {}}, Rules=[],
-                               VisibilityConfig=VISIBILITY)["Summary"]["ARN"]
+    acl = wafv2.create_web_acl(
+        Name=name, Scope=scope, DefaultAction={"Allow": {}}, Rules=[], VisibilityConfig=VISIBILITY
+    )["Summary"]["ARN"]
     logs.create_log_group(logGroupName=log_group)
     group_arn = logs.describe_log_groups(logGroupNamePrefix=log_group)["logGroups"][0]["arn"].removesuffix(":*")
     wafv2.put_logging_configuration(LoggingConfiguration={"ResourceArn": acl, "LogDestinationConfigs": [group_arn]})
@@ -52,40 +58,79 @@ def _web_acl(endpoint: str, name: str, scope: str, log_group: str) -> str:
 def _load_balancer(endpoint: str) -> dict[str, str]:
     ec2, elbv2 = client("ec2", endpoint, REGION), client("elbv2", endpoint, REGION)
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{index}.0/24", AvailabilityZone=f"{REGION}{zone}")
-               ["Subnet"]["SubnetId"] for index, zone in enumerate("ab")]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{index}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for index, zone in enumerate("ab")
+    ]
     alb = elbv2.create_load_balancer(Name="verify-alb", Subnets=subnets)["LoadBalancers"][0]
-    elbv2.modify_load_balancer_attributes(LoadBalancerArn=alb["LoadBalancerArn"], Attributes=[
-        {"Key": "access_logs.s3.enabled", "Value": "true"}, {"Key": "access_logs.s3.bucket", "Value": LOG_BUCKET},
-        {"Key": "access_logs.s3.prefix", "Value": "alb"}])
+    elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=alb["LoadBalancerArn"],
+        Attributes=[
+            {"Key": "access_logs.s3.enabled", "Value": "true"},
+            {"Key": "access_logs.s3.bucket", "Value": LOG_BUCKET},
+            {"Key": "access_logs.s3.prefix", "Value": "alb"},
+        ],
+    )
     group = elbv2.create_target_group(Name="verify-tg", Protocol="HTTP", Port=8080, VpcId=vpc)["TargetGroups"][0]
     certificate = import_sandbox_certificate(client("acm", endpoint, REGION))
     listener = elbv2.create_listener(
-        LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTPS", Port=443, SslPolicy=ALB_TLS_POLICY,
+        LoadBalancerArn=alb["LoadBalancerArn"],
+        Protocol="HTTPS",
+        Port=443,
+        SslPolicy=ALB_TLS_POLICY,
         Certificates=[{"CertificateArn": certificate}],
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}])["Listeners"][0]
-    elbv2.modify_listener_attributes(ListenerArn=listener["ListenerArn"],
-                                     Attributes=[{"Key": ALB_HSTS_ATTRIBUTE, "Value": ALB_HSTS_HEADER}])
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )["Listeners"][0]
+    elbv2.modify_listener_attributes(
+        ListenerArn=listener["ListenerArn"], Attributes=[{"Key": ALB_HSTS_ATTRIBUTE, "Value": ALB_HSTS_HEADER}]
+    )
     flow_group = "/aws/vpc/flow-logs/verify"
     logs = client("logs", endpoint, REGION)
     logs.create_log_group(logGroupName=flow_group)
     flow_log = ec2.create_flow_logs(
-        ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL", LogDestinationType="cloud-watch-logs",
+        ResourceIds=[vpc],
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogDestinationType="cloud-watch-logs",
         LogDestination=f"arn:aws:logs:{REGION}:{MOTO_ACCOUNT_ID}:log-group:{flow_group}",
-        DeliverLogsPermissionArn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/verify-flow-logs")["FlowLogIds"][0]
-    return {"vpc_id": vpc, "alb_arn": alb["LoadBalancerArn"], "alb_dns_name": alb["DNSName"],
-            "https_listener_arn": listener["ListenerArn"], "target_group_arn": group["TargetGroupArn"],
-            "flow_log_id": flow_log, "flow_log_group_name": flow_group}
+        DeliverLogsPermissionArn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/verify-flow-logs",
+    )["FlowLogIds"][0]
+    return {
+        "vpc_id": vpc,
+        "alb_arn": alb["LoadBalancerArn"],
+        "alb_dns_name": alb["DNSName"],
+        "https_listener_arn": listener["ListenerArn"],
+        "target_group_arn": group["TargetGroupArn"],
+        "flow_log_id": flow_log,
+        "flow_log_group_name": flow_group,
+    }
 
 
 def _distribution(endpoint: str, web_acl: str) -> dict[str, str]:
     config = {
-        "CallerReference": "verify", "Comment": "", "Enabled": True, "DefaultRootObject": "index.html",
-        "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "verify-web.s3.us-east-1.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "https-only",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
-        "ViewerCertificate": {"CloudFrontDefaultCertificate": True}, "WebACLId": web_acl,
+        "CallerReference": "verify",
+        "Comment": "",
+        "Enabled": True,
+        "DefaultRootObject": "index.html",
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "s3",
+                    "DomainName": "verify-web.s3.us-east-1.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "s3",
+            "ViewerProtocolPolicy": "https-only",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
+        "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+        "WebACLId": web_acl,
     }
     created = client("cloudfront", endpoint, REGION).create_distribution(DistributionConfig=config)["Distribution"]
     return {"cloudfront_distribution_id": created["Id"], "cloudfront_domain_name": created["DomainName"]}
@@ -107,15 +152,27 @@ def deployed(moto_endpoint: str, config: StackConfig) -> dict[str, str]:
     s3 = client("s3", endpoint, REGION)
     for bucket in ("verify-web", LOG_BUCKET):
         s3.create_bucket(Bucket=bucket, **({"ObjectLockEnabledForBucket": True} if bucket == LOG_BUCKET else {}))
-    s3.put_object(Bucket="verify-web", Key=RUNTIME_CONFIG_KEY, Body=expected_config(config),
-                  ContentType="application/json", CacheControl=RUNTIME_CONFIG_CACHE_CONTROL)
+    s3.put_object(
+        Bucket="verify-web",
+        Key=RUNTIME_CONFIG_KEY,
+        Body=expected_config(config),
+        ContentType="application/json",
+        CacheControl=RUNTIME_CONFIG_CACHE_CONTROL,
+    )
     sns = client("sns", endpoint, REGION)
     topic = sns.create_topic(Name="verify-alarms")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:{REGION}:{MOTO_ACCOUNT_ID}:verify-oncall")
-    return {**outputs, **_distribution(endpoint, cdn_acl), "waf_web_acl_arn": api_acl,
-            "cloudfront_web_acl_arn": cdn_acl, "waf_log_group_name": "aws-waf-logs-verify-api",
-            "cloudfront_waf_log_group_name": "aws-waf-logs-verify-cdn", "frontend_bucket_name": "verify-web",
-            "log_bucket_name": LOG_BUCKET, "sns_topic_arn": topic}
+    return {
+        **outputs,
+        **_distribution(endpoint, cdn_acl),
+        "waf_web_acl_arn": api_acl,
+        "cloudfront_web_acl_arn": cdn_acl,
+        "waf_log_group_name": "aws-waf-logs-verify-api",
+        "cloudfront_waf_log_group_name": "aws-waf-logs-verify-cdn",
+        "frontend_bucket_name": "verify-web",
+        "log_bucket_name": LOG_BUCKET,
+        "sns_topic_arn": topic,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +180,16 @@ def verify(moto_endpoint: str, deployed: dict[str, str], config: StackConfig) ->
     """Run the checks in sandbox mode (or as on a real account), keyed by name."""
 
     def run(*, outputs: dict[str, str] | None = None, sandbox: bool = True, **options: Any) -> dict[str, Check]:
-        checks = verify_deployment(outputs or deployed, config=options.pop("config", config),
-                                   clients=lambda service, region: client(service, moto_endpoint, region),
-                                   sandbox=sandbox, wait_seconds=options.pop("wait_seconds", 0.0),
-                                   progress=lambda line: None, sleep=lambda seconds: None, **options)
+        checks = verify_deployment(
+            outputs or deployed,
+            config=options.pop("config", config),
+            clients=lambda service, region: client(service, moto_endpoint, region),
+            sandbox=sandbox,
+            wait_seconds=options.pop("wait_seconds", 0.0),
+            progress=lambda line: None,
+            sleep=lambda seconds: None,
+            **options,
+        )
         return {check.name: check for check in checks}
 
     return run
@@ -144,7 +207,8 @@ def test_a_healthy_stack_passes_what_the_emulator_can_show(verify: Callable[...,
 
 
 def test_a_web_acl_taken_off_the_alb_fails_with_the_command_that_puts_it_back(
-        moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]) -> None:
+    moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]
+) -> None:
     wafv2 = client("wafv2", moto_endpoint, REGION)
     wafv2.disassociate_web_acl(ResourceArn=deployed["alb_arn"])
     try:
@@ -157,7 +221,8 @@ def test_a_web_acl_taken_off_the_alb_fails_with_the_command_that_puts_it_back(
 
 
 def test_a_weak_tls_policy_and_a_missing_hsts_header_fail(
-        moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]) -> None:
+    moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]
+) -> None:
     elbv2, listener = client("elbv2", moto_endpoint, REGION), deployed["https_listener_arn"]
     elbv2.modify_listener(ListenerArn=listener, SslPolicy="ELBSecurityPolicy-2016-08")
     elbv2.modify_listener_attributes(ListenerArn=listener, Attributes=[{"Key": ALB_HSTS_ATTRIBUTE, "Value": ""}])
@@ -165,8 +230,9 @@ def test_a_weak_tls_policy_and_a_missing_hsts_header_fail(
         checks = verify()
     finally:
         elbv2.modify_listener(ListenerArn=listener, SslPolicy=ALB_TLS_POLICY)
-        elbv2.modify_listener_attributes(ListenerArn=listener,
-                                         Attributes=[{"Key": ALB_HSTS_ATTRIBUTE, "Value": ALB_HSTS_HEADER}])
+        elbv2.modify_listener_attributes(
+            ListenerArn=listener, Attributes=[{"Key": ALB_HSTS_ATTRIBUTE, "Value": ALB_HSTS_HEADER}]
+        )
     tls, hsts = checks["TLS policy: ALB listener"], checks["HSTS: ALB listener"]
     assert (tls.status, tls.detail) == (FAILED, "HTTPS with policy ELBSecurityPolicy-2016-08")
     assert f"--ssl-policy {ALB_TLS_POLICY}" in tls.fix and "make deploy ENVIRONMENT=verify" in tls.fix
@@ -174,10 +240,12 @@ def test_a_weak_tls_policy_and_a_missing_hsts_header_fail(
 
 
 def test_a_pending_email_subscription_is_a_warning(
-        moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]) -> None:
+    moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]
+) -> None:
     sns = client("sns", moto_endpoint, REGION)
-    email = sns.subscribe(TopicArn=deployed["sns_topic_arn"], Protocol="email", Endpoint="oncall@example.com",
-                          ReturnSubscriptionArn=True)["SubscriptionArn"]
+    email = sns.subscribe(
+        TopicArn=deployed["sns_topic_arn"], Protocol="email", Endpoint="oncall@example.com", ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
     try:
         check = verify()["alarm subscription"]
     finally:
@@ -186,19 +254,25 @@ def test_a_pending_email_subscription_is_a_warning(
     assert "Subscription Confirmation" in check.fix
 
 
-def test_a_topic_without_subscription(moto_endpoint: str, deployed: dict[str, str], config: StackConfig,
-                                      verify: Callable[..., dict[str, Check]]) -> None:
+def test_a_topic_without_subscription(
+    moto_endpoint: str, deployed: dict[str, str], config: StackConfig, verify: Callable[..., dict[str, Check]]
+) -> None:
     topic = client("sns", moto_endpoint, REGION).create_topic(Name="verify-nobody")["TopicArn"]
     outputs = {**deployed, "sns_topic_arn": topic}
     assert verify(outputs=outputs)["alarm subscription"].status == WARNING  # development, no ALARM_EMAIL
-    with_email = StackConfig(environment_suffix="verify", sandbox_endpoint=config.sandbox_endpoint,
-                             api_domain=SANDBOX_DOMAIN, alarm_email="oncall@example.com")
+    with_email = StackConfig(
+        environment_suffix="verify",
+        sandbox_endpoint=config.sandbox_endpoint,
+        api_domain=SANDBOX_DOMAIN,
+        alarm_email="oncall@example.com",
+    )
     check = verify(outputs=outputs, config=with_email)["alarm subscription"]
     assert check.status == FAILED and "ALARM_EMAIL" in check.fix
 
 
 def test_waf_logging_removed_and_a_foreign_cloudfront_acl_fail(
-        moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]) -> None:
+    moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]
+) -> None:
     wafv2 = client("wafv2", moto_endpoint, REGION)
     saved = wafv2.get_logging_configuration(ResourceArn=deployed["waf_web_acl_arn"])["LoggingConfiguration"]
     wafv2.delete_logging_configuration(ResourceArn=deployed["waf_web_acl_arn"])
@@ -207,7 +281,9 @@ def test_waf_logging_removed_and_a_foreign_cloudfront_acl_fail(
     finally:
         wafv2.put_logging_configuration(LoggingConfiguration=saved)
     assert (checks["WAF logging: ALB ACL"].status, checks["WAF logging: ALB ACL"].detail) == (
-        FAILED, "no logging configuration")
+        FAILED,
+        "no logging configuration",
+    )
     assert "aws-waf-logs-verify-api" in checks["WAF logging: ALB ACL"].fix
     assert checks["WAF: CloudFront association"].status == FAILED
     assert deployed["cloudfront_web_acl_arn"] in checks["WAF: CloudFront association"].detail
@@ -215,32 +291,48 @@ def test_waf_logging_removed_and_a_foreign_cloudfront_acl_fail(
 
 
 def test_config_json_rewritten_outside_the_stack_fails(
-        moto_endpoint: str, config: StackConfig, verify: Callable[..., dict[str, Check]]) -> None:
+    moto_endpoint: str, config: StackConfig, verify: Callable[..., dict[str, Check]]
+) -> None:
     s3 = client("s3", moto_endpoint, REGION)
-    s3.put_object(Bucket="verify-web", Key=RUNTIME_CONFIG_KEY, Body=b'{"apiBaseUrl": "https://evil.example"}\n',
-                  CacheControl="max-age=86400")
+    s3.put_object(
+        Bucket="verify-web",
+        Key=RUNTIME_CONFIG_KEY,
+        Body=b'{"apiBaseUrl": "https://evil.example"}\n',
+        CacheControl="max-age=86400",
+    )
     try:
         check = verify()["config.json in the bucket"]
     finally:
-        s3.put_object(Bucket="verify-web", Key=RUNTIME_CONFIG_KEY, Body=expected_config(config),
-                      ContentType="application/json", CacheControl=RUNTIME_CONFIG_CACHE_CONTROL)
+        s3.put_object(
+            Bucket="verify-web",
+            Key=RUNTIME_CONFIG_KEY,
+            Body=expected_config(config),
+            ContentType="application/json",
+            CacheControl=RUNTIME_CONFIG_CACHE_CONTROL,
+        )
     assert check.status == FAILED and "evil.example" in check.detail and "'max-age=86400'" in check.detail
     assert "make deploy ENVIRONMENT=verify" in check.fix
 
 
-def test_a_flow_log_that_cannot_deliver_fails(moto_endpoint: str, deployed: dict[str, str],
-                                              verify: Callable[..., dict[str, Check]]) -> None:
+def test_a_flow_log_that_cannot_deliver_fails(
+    moto_endpoint: str, deployed: dict[str, str], verify: Callable[..., dict[str, Check]]
+) -> None:
     broken = client("ec2", moto_endpoint, REGION).create_flow_logs(
-        ResourceIds=[deployed["vpc_id"]], ResourceType="VPC", TrafficType="REJECT",
-        LogDestinationType="cloud-watch-logs", LogGroupName="/nowhere",
-        DeliverLogsPermissionArn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/verify-flow-logs")["FlowLogIds"][0]
+        ResourceIds=[deployed["vpc_id"]],
+        ResourceType="VPC",
+        TrafficType="REJECT",
+        LogDestinationType="cloud-watch-logs",
+        LogGroupName="/nowhere",
+        DeliverLogsPermissionArn=f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/verify-flow-logs",
+    )["FlowLogIds"][0]
     check = verify(outputs={**deployed, "flow_log_id": broken})["flow log delivery status"]
     assert check.status == FAILED and check.detail.startswith("FAILED")
     assert "flow-logs-write" in check.fix
 
 
-def test_an_output_the_checks_need_is_missing(deployed: dict[str, str],
-                                              verify: Callable[..., dict[str, Check]]) -> None:
+def test_an_output_the_checks_need_is_missing(
+    deployed: dict[str, str], verify: Callable[..., dict[str, Check]]
+) -> None:
     with pytest.raises(VerifyError, match=r"lack flow_log_id: .* Run `make deploy ENVIRONMENT=verify`"):
         verify(outputs={key: value for key, value in deployed.items() if key != "flow_log_id"})
 
@@ -259,15 +351,21 @@ def _answers(config: StackConfig, status: int = 200) -> Callable[..., HttpRespon
 def delivered(moto_endpoint: str, deployed: dict[str, str]) -> Iterator[None]:
     """What a real account shows after a while: a registered target, log streams, the locked ELB test file."""
     elbv2, logs = client("elbv2", moto_endpoint, REGION), client("logs", moto_endpoint, REGION)
-    instance = client("ec2", moto_endpoint, REGION).run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    instance = client("ec2", moto_endpoint, REGION).run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)[
+        "Instances"
+    ][0]["InstanceId"]
     elbv2.register_targets(TargetGroupArn=deployed["target_group_arn"], Targets=[{"Id": instance}])
     for group in (deployed["waf_log_group_name"], deployed["cloudfront_waf_log_group_name"]):
         logs.create_log_stream(logGroupName=group, logStreamName="delivered")
     until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=366)
     s3, key = client("s3", moto_endpoint, REGION), f"alb/AWSLogs/{MOTO_ACCOUNT_ID}/{ELB_TEST_FILE}"
-    version = s3.put_object(Bucket=LOG_BUCKET, Key=key, Body=b"Enable AccessLog for ELB", ObjectLockMode="GOVERNANCE",
-                            ObjectLockRetainUntilDate=until)["VersionId"]
+    version = s3.put_object(
+        Bucket=LOG_BUCKET,
+        Key=key,
+        Body=b"Enable AccessLog for ELB",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=until,
+    )["VersionId"]
     yield
     s3.delete_object(Bucket=LOG_BUCKET, Key=key, VersionId=version, BypassGovernanceRetention=True)
     elbv2.deregister_targets(TargetGroupArn=deployed["target_group_arn"], Targets=[{"Id": instance}])
@@ -276,7 +374,8 @@ def delivered(moto_endpoint: str, deployed: dict[str, str]) -> Iterator[None]:
 
 
 def test_on_a_real_account_nothing_is_left_to_the_emulator(
-        delivered: None, config: StackConfig, verify: Callable[..., dict[str, Check]]) -> None:
+    delivered: None, config: StackConfig, verify: Callable[..., dict[str, Check]]
+) -> None:
     del delivered
     checks = verify(sandbox=False, http_get=_answers(config))
     assert not [check for check in checks.values() if check.status == NEEDS_REAL_ACCOUNT]
@@ -285,8 +384,9 @@ def test_on_a_real_account_nothing_is_left_to_the_emulator(
     assert checks["target health"].detail == "1 of 1 targets healthy"
 
 
-def test_on_a_real_account_missing_deliveries_fail(config: StackConfig,
-                                                   verify: Callable[..., dict[str, Check]]) -> None:
+def test_on_a_real_account_missing_deliveries_fail(
+    config: StackConfig, verify: Callable[..., dict[str, Check]]
+) -> None:
     checks = verify(sandbox=False, http_get=_answers(config, status=503))
     assert {name for name, check in checks.items() if check.status == FAILED} == EMULATOR_BLIND
     assert "no target registered" in checks["target health"].detail
@@ -294,12 +394,18 @@ def test_on_a_real_account_missing_deliveries_fail(config: StackConfig,
     assert "503" in checks["API /ready through the ALB"].detail
 
 
-def test_a_log_locked_for_less_than_a_year_fails(moto_endpoint: str, config: StackConfig,
-                                                 verify: Callable[..., dict[str, Check]]) -> None:
+def test_a_log_locked_for_less_than_a_year_fails(
+    moto_endpoint: str, config: StackConfig, verify: Callable[..., dict[str, Check]]
+) -> None:
     s3, key = client("s3", moto_endpoint, REGION), f"alb/AWSLogs/{MOTO_ACCOUNT_ID}/{ELB_TEST_FILE}"
     until = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
-    version = s3.put_object(Bucket=LOG_BUCKET, Key=key, Body=b"Enable AccessLog for ELB", ObjectLockMode="GOVERNANCE",
-                            ObjectLockRetainUntilDate=until)["VersionId"]
+    version = s3.put_object(
+        Bucket=LOG_BUCKET,
+        Key=key,
+        Body=b"Enable AccessLog for ELB",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=until,
+    )["VersionId"]
     try:
         checks = verify(sandbox=False, http_get=_answers(config))
     finally:

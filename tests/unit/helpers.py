@@ -18,8 +18,9 @@ def only(resources: dict[str, dict[str, Any]], rtype: str) -> dict[str, Any]:
 
 def by_path(resources: dict[str, dict[str, Any]], rtype: str, path_end: str) -> tuple[str, dict[str, Any]]:
     """The resource of ``rtype`` whose construct path ends with ``path_end``: (logical name, body)."""
-    matches = [(name, body) for name, body in resources[rtype].items()
-               if body["//"]["metadata"]["path"].endswith(path_end)]
+    matches = [
+        (name, body) for name, body in resources[rtype].items() if body["//"]["metadata"]["path"].endswith(path_end)
+    ]
     assert len(matches) == 1, f"{rtype} ending {path_end!r}: {len(matches)} matches"
     return matches[0]
 

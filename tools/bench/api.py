@@ -46,15 +46,20 @@ WRK_THREADS = 2
 # writes) waits for the client's delayed ACK: /health fell from ~2,000/s at p50 6 ms to ~330/s at p50 44 ms.
 DEFAULT_WORKERS = 1
 
-WRK_DONE_LUA = """
+WRK_DONE_LUA = (
+    """
 done = function(summary, latency, requests)
   io.write(string.format('%s{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
     .. '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}}\\n',
-    '""" + WRK_MARKER + """', summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    '"""
+    + WRK_MARKER
+    + """', summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.status, summary.errors.timeout))
 end
 """
-POST_LUA = """
+)
+POST_LUA = (
+    """
 local counter, prefix, threads = 0, "", 0
 setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
 init = function(args) prefix = args[1] .. "-" .. tostring(tid) .. "-" end
@@ -64,8 +69,11 @@ request = function()
     ["Idempotency-Key"] = prefix .. counter},
     '{"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa", "description": "bench"}')
 end
-""" + WRK_DONE_LUA
-GET_LUA = """
+"""
+    + WRK_DONE_LUA
+)
+GET_LUA = (
+    """
 local ids, i = {}, 0
 init = function(args)
   for line in io.lines(args[1]) do ids[#ids + 1] = line end
@@ -75,7 +83,9 @@ request = function()
   i = i % #ids + 1
   return wrk.format("GET", "/v1/payments/" .. ids[i])
 end
-""" + WRK_DONE_LUA
+"""
+    + WRK_DONE_LUA
+)
 HEALTH_LUA = 'request = function() return wrk.format("GET", "/health") end\n' + WRK_DONE_LUA
 
 # What one POST executes (payment_api/idempotency.py, payments.py, processor.py, db.py), statement by statement:
@@ -151,9 +161,24 @@ class Server(ServiceProcess):
 
         config = json.loads(json.dumps(LOG_CONFIG, default=lambda _: "payment_api.logs.JsonFormatter"))
         (self.folder / "log.json").write_text(json.dumps(config), encoding="utf-8")
-        return [sys.executable, "-m", "uvicorn", "payment_api.app:create_app", "--factory", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(self.workers), "--no-access-log",
-                "--log-config", str(self.folder / "log.json"), "--timeout-graceful-shutdown", "5"]
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "payment_api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--no-access-log",
+            "--log-config",
+            str(self.folder / "log.json"),
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -203,39 +228,85 @@ class Bench:
         path.write_text(script, encoding="utf-8")
         pids = self._pids()
         before = {key: cpu_seconds(value) for key, value in pids.items()}
-        command = [self.wrk, "-t", str(min(WRK_THREADS, connections)), "-c", str(connections), "-d",
-                   f"{duration:g}s", "--timeout", "5s", "-s", str(path), self.server.url, "--", arg]
+        command = [
+            self.wrk,
+            "-t",
+            str(min(WRK_THREADS, connections)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration:g}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(path),
+            self.server.url,
+            "--",
+            arg,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=duration + 60)
         if done.returncode != 0:
             raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-2000:]}")
         result = parse_wrk(done.stdout)
         used = {key: round(cpu_seconds(value) - before[key], 2) for key, value in pids.items()}
         result["cpu_s"] = used
-        result["cpu_ms_per_request"] = {key: round(1000 * value / max(result["requests"], 1), 3)
-                                        for key, value in used.items()}
-        print(f"[bench-api] {name} c={connections}: {result['rps']:.0f}/s p50 {result['p50_ms']} ms "
-              f"p99 {result['p99_ms']} ms errors {result['non_2xx'] + result['socket_errors']}", flush=True)
+        result["cpu_ms_per_request"] = {
+            key: round(1000 * value / max(result["requests"], 1), 3) for key, value in used.items()
+        }
+        print(
+            f"[bench-api] {name} c={connections}: {result['rps']:.0f}/s p50 {result['p50_ms']} ms "
+            f"p99 {result['p99_ms']} ms errors {result['non_2xx'] + result['socket_errors']}",
+            flush=True,
+        )
         return result
 
     def pgbench_run(self, name: str, script: str, connections: int, variables: dict[str, str]) -> dict[str, Any]:
         folder = self.scratch / f"pgbench-{name}-{connections}"
         folder.mkdir()
         (folder / "script.sql").write_text(script, encoding="utf-8")
-        env = {**os.environ, "PGPASSWORD": self.database.passwords[APP], "PGSSLMODE": "verify-full",
-               "PGSSLROOTCERT": str(self.database.ca_file)}
-        command = [_pgbench(), "-h", "127.0.0.1", "-p",
-                   str(self.database.port), "-U", APP, "-n", "-M", "prepared", "-c", str(connections), "-j",
-                   str(WRK_THREADS), "-T", f"{self.args.duration:g}", "-l", "--log-prefix", str(folder / "log"),
-                   "-f", str(folder / "script.sql"),
-                   *[f"-D{key}={value}" for key, value in variables.items()], DATABASE]
-        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=folder,
-                              timeout=self.args.duration + 120, env=env)
+        env = {
+            **os.environ,
+            "PGPASSWORD": self.database.passwords[APP],
+            "PGSSLMODE": "verify-full",
+            "PGSSLROOTCERT": str(self.database.ca_file),
+        }
+        command = [
+            _pgbench(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.database.port),
+            "-U",
+            APP,
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(connections),
+            "-j",
+            str(WRK_THREADS),
+            "-T",
+            f"{self.args.duration:g}",
+            "-l",
+            "--log-prefix",
+            str(folder / "log"),
+            "-f",
+            str(folder / "script.sql"),
+            *[f"-D{key}={value}" for key, value in variables.items()],
+            DATABASE,
+        ]
+        done = subprocess.run(
+            command, capture_output=True, text=True, check=False, cwd=folder, timeout=self.args.duration + 120, env=env
+        )
         if done.returncode != 0:
             raise RuntimeError(f"pgbench {name} failed ({done.returncode}): {done.stderr[-2000:]}")
         lines = [line for log in sorted(folder.glob("log.*")) for line in log.read_text().splitlines()]
         result = parse_pgbench_log(lines, self.args.duration)
-        print(f"[bench-api] pgbench {name} c={connections}: {result['tps']:.0f}/s p50 {result['p50_ms']} ms "
-              f"p99 {result['p99_ms']} ms", flush=True)
+        print(
+            f"[bench-api] pgbench {name} c={connections}: {result['tps']:.0f}/s p50 {result['p50_ms']} ms "
+            f"p99 {result['p99_ms']} ms",
+            flush=True,
+        )
         return result
 
     def start(self) -> None:
@@ -248,8 +319,11 @@ class Bench:
         self.server = Server(env, self.scratch, self.args.workers)
         self.server.start(timeout=60)
         self.server.wait_ready(timeout=60)
-        print(f"[bench-api] PostgreSQL and {self.args.workers} uvicorn worker(s) up in "
-              f"{time.monotonic() - started:.1f} s; API {self.server.url}", flush=True)
+        print(
+            f"[bench-api] PostgreSQL and {self.args.workers} uvicorn worker(s) up in "
+            f"{time.monotonic() - started:.1f} s; API {self.server.url}",
+            flush=True,
+        )
 
     def payment_ids(self) -> Path:
         with self.database.superuser(DATABASE) as conn:
@@ -261,8 +335,9 @@ class Bench:
     def pgbench_payments(self) -> dict[str, str]:
         """The key-id range of the payments pgbench's POST script created (their ids are the padded key id)."""
         with self.database.superuser(DATABASE) as conn:
-            row = conn.execute("SELECT min(id), max(id) FROM idempotency_keys"
-                               " WHERE payment_id ~ '^pay_0[0-9]{21}$'").fetchone()
+            row = conn.execute(
+                "SELECT min(id), max(id) FROM idempotency_keys WHERE payment_id ~ '^pay_0[0-9]{21}$'"
+            ).fetchone()
         if row is None or row[0] is None:
             raise RuntimeError("pgbench's POST script created no payment")
         return {"first": str(row[0]), "last": str(row[1])}
@@ -275,8 +350,9 @@ class Bench:
 
 
 def _pgbench() -> str:
-    bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True,
-                            timeout=10).stdout.strip()
+    bindir = subprocess.run(
+        ["pg_config", "--bindir"], capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
     return str(Path(bindir) / "pgbench")
 
 
@@ -295,19 +371,27 @@ def run_scenarios(bench: Bench, duration: float) -> dict[str, Any]:
     for connections in CONNECTIONS:
         pgbench["post"][str(connections)] = bench.pgbench_run("post", PGBENCH_POST, connections, {})
     for connections in CONNECTIONS:
-        pgbench["get"][str(connections)] = bench.pgbench_run("get", PGBENCH_GET, connections,
-                                                             bench.pgbench_payments())
+        pgbench["get"][str(connections)] = bench.pgbench_run("get", PGBENCH_GET, connections, bench.pgbench_payments())
     return {"api": api, "pgbench": pgbench}
 
 
 def _document(args: argparse.Namespace, measured: dict[str, Any], started: str) -> dict[str, Any]:
     ratio = ratios(measured["api"], measured["api"]["health"], measured["pgbench"])
-    return {"started_utc": started,
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-            "settings": {"workers": args.workers, "pool_max": int(os.environ.get("PAYMENT_DB_POOL_MAX", "10")),
-                         "duration_s": args.duration, "connections": list(CONNECTIONS), "wrk_threads": WRK_THREADS,
-                         "pgbench": "-M prepared, TLS, the application role, same connection counts"},
-            **measured, "ratios": ratio, "goals": goals(measured["api"], ratio)}
+    return {
+        "started_utc": started,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "settings": {
+            "workers": args.workers,
+            "pool_max": int(os.environ.get("PAYMENT_DB_POOL_MAX", "10")),
+            "duration_s": args.duration,
+            "connections": list(CONNECTIONS),
+            "wrk_threads": WRK_THREADS,
+            "pgbench": "-M prepared, TLS, the application role, same connection counts",
+        },
+        **measured,
+        "ratios": ratio,
+        "goals": goals(measured["api"], ratio),
+    }
 
 
 def write(document: dict[str, Any]) -> None:
@@ -319,8 +403,10 @@ def write(document: dict[str, Any]) -> None:
     from tools.docs.generate import fill_region  # pylint: disable=import-outside-toplevel
 
     guide = ROOT / GUIDE
-    guide.write_text(fill_region(guide.read_text(encoding="utf-8"), "api-bench", render_table(document),
-                                 path=GUIDE), encoding="utf-8")
+    guide.write_text(
+        fill_region(guide.read_text(encoding="utf-8"), "api-bench", render_table(document), path=GUIDE),
+        encoding="utf-8",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,8 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.stop()
     write(document)
-    print(f"[bench-api] wrote {RESULTS.relative_to(ROOT)} and {SUMMARY.relative_to(ROOT)}; goals: "
-          + ", ".join(f"{name} {'met' if entry['met'] else 'NOT met'}" for name, entry in document["goals"].items()))
+    print(
+        f"[bench-api] wrote {RESULTS.relative_to(ROOT)} and {SUMMARY.relative_to(ROOT)}; goals: "
+        + ", ".join(f"{name} {'met' if entry['met'] else 'NOT met'}" for name, entry in document["goals"].items())
+    )
     return 0
 
 

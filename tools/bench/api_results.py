@@ -23,14 +23,19 @@ def parse_wrk(output: str) -> dict[str, Any]:
     lines = [line for line in output.splitlines() if line.startswith(WRK_MARKER)]
     if len(lines) != 1:
         raise ValueError(f"expected one {WRK_MARKER.strip()} line in wrk's output, found {len(lines)}")
-    raw = json.loads(lines[0][len(WRK_MARKER):])
+    raw = json.loads(lines[0][len(WRK_MARKER) :])
     duration_s = raw["duration_us"] / 1e6
     errors = raw["errors"]
-    return {"requests": raw["requests"], "duration_s": round(duration_s, 3),
-            "rps": round(raw["requests"] / duration_s, 1) if duration_s else 0.0,
-            "p50_ms": round(raw["p50_us"] / 1000, 2), "p99_ms": round(raw["p99_us"] / 1000, 2),
-            "non_2xx": errors["status"], "socket_errors": errors["connect"] + errors["read"] + errors["write"],
-            "timeouts": errors["timeout"]}
+    return {
+        "requests": raw["requests"],
+        "duration_s": round(duration_s, 3),
+        "rps": round(raw["requests"] / duration_s, 1) if duration_s else 0.0,
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "non_2xx": errors["status"],
+        "socket_errors": errors["connect"] + errors["read"] + errors["write"],
+        "timeouts": errors["timeout"],
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -55,10 +60,14 @@ def parse_pgbench_log(lines: Iterable[str], duration_s: float) -> dict[str, Any]
             latencies.append(int(fields[2]) / 1000)
         else:
             failed += 1
-    return {"transactions": len(latencies), "duration_s": duration_s,
-            "tps": round(len(latencies) / duration_s, 1) if duration_s else 0.0,
-            "p50_ms": round(percentile(latencies, 0.50), 2), "p99_ms": round(percentile(latencies, 0.99), 2),
-            "failed": failed}
+    return {
+        "transactions": len(latencies),
+        "duration_s": duration_s,
+        "tps": round(len(latencies) / duration_s, 1) if duration_s else 0.0,
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "failed": failed,
+    }
 
 
 def ratios(api: dict[str, Any], health: dict[str, Any], pgbench: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +81,8 @@ def ratios(api: dict[str, Any], health: dict[str, Any], pgbench: dict[str, Any])
             database = pgbench.get(name, {}).get(connections, {}).get("tps") or 0
             found[name][connections] = {
                 "of_health": round(result["rps"] / stack, 3) if stack else None,
-                "of_pgbench": round(result["rps"] / database, 3) if database else None}
+                "of_pgbench": round(result["rps"] / database, 3) if database else None,
+            }
     return found
 
 
@@ -82,11 +92,17 @@ def goals(api: dict[str, Any], ratio: dict[str, Any]) -> dict[str, Any]:
     shares = [entry["of_pgbench"] for entry in ratio.get("post", {}).values()]
     p99_16 = api.get("post", {}).get("16", {}).get("p99_ms")
     return {
-        "post_share_of_pgbench": {"goal": GOAL_POST_SHARE_OF_PGBENCH, "measured": shares,
-                                  "met": bool(shares) and all(s is not None and s >= GOAL_POST_SHARE_OF_PGBENCH
-                                                              for s in shares)},
-        "post_p99_ms_at_16": {"goal": GOAL_P99_MS_AT_16, "measured": p99_16,
-                              "met": p99_16 is not None and p99_16 <= GOAL_P99_MS_AT_16}}
+        "post_share_of_pgbench": {
+            "goal": GOAL_POST_SHARE_OF_PGBENCH,
+            "measured": shares,
+            "met": bool(shares) and all(s is not None and s >= GOAL_POST_SHARE_OF_PGBENCH for s in shares),
+        },
+        "post_p99_ms_at_16": {
+            "goal": GOAL_P99_MS_AT_16,
+            "measured": p99_16,
+            "met": p99_16 is not None and p99_16 <= GOAL_P99_MS_AT_16,
+        },
+    }
 
 
 def _row(label: str, connections: str, result: dict[str, Any], rate_key: str, ratio: dict[str, Any] | None) -> str:
@@ -94,43 +110,55 @@ def _row(label: str, connections: str, result: dict[str, Any], rate_key: str, ra
         value = (ratio or {}).get(key)
         return f"{value:.0%}" if value is not None else ""
 
-    errors = result.get("non_2xx", 0) + result.get("socket_errors", 0) + result.get("timeouts", 0) + \
-        result.get("failed", 0)
+    errors = (
+        result.get("non_2xx", 0) + result.get("socket_errors", 0) + result.get("timeouts", 0) + result.get("failed", 0)
+    )
     cpu = result.get("cpu_ms_per_request", {})
     busy = result.get("cpu_s", {}).get("uvicorn")
     cores = f" ({busy / result['duration_s']:.2f} cores)" if busy is not None and result.get("duration_s") else ""
     cpu_cells = f" {cpu['uvicorn']:.2f}{cores} | {cpu['postgres']:.2f} |" if cpu else "  |  |"
-    return (f"| {label} | {connections} | {result[rate_key]:,.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f}"
-            f" | {errors} | {share('of_health')} | {share('of_pgbench')} |{cpu_cells}")
+    return (
+        f"| {label} | {connections} | {result[rate_key]:,.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f}"
+        f" | {errors} | {share('of_health')} | {share('of_pgbench')} |{cpu_cells}"
+    )
 
 
 def render_table(document: dict[str, Any]) -> str:
     """The region of docs/payment-api.md, from the committed summary document."""
     settings, machine = document["settings"], document["machine"]
-    lines = [f"Measured by `make bench-api` on {document['started_utc'][:10]} ({machine['cpus']} CPUs, "
-             f"{settings['workers']} uvicorn worker(s), pool {settings['pool_max']} per process, "
-             f"{settings['duration_s']:g} s per scenario on loopback; `docs/api_measurements.json`):", "",
-             "| scenario | connections | per second | p50 ms | p99 ms | errors | of `/health` | of pgbench "
-             "| API CPU ms/request | PostgreSQL CPU ms/request |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured by `make bench-api` on {document['started_utc'][:10]} ({machine['cpus']} CPUs, "
+        f"{settings['workers']} uvicorn worker(s), pool {settings['pool_max']} per process, "
+        f"{settings['duration_s']:g} s per scenario on loopback; `docs/api_measurements.json`):",
+        "",
+        "| scenario | connections | per second | p50 ms | p99 ms | errors | of `/health` | of pgbench "
+        "| API CPU ms/request | PostgreSQL CPU ms/request |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     labels = {"post": "POST /v1/payments", "get": "GET /v1/payments/{id}", "health": "GET /health (stack ceiling)"}
     for name in ("post", "get", "health"):
         for connections, result in document["api"].get(name, {}).items():
-            lines.append(_row(labels[name], connections, result, "rps",
-                              document["ratios"].get(name, {}).get(connections)))
+            lines.append(
+                _row(labels[name], connections, result, "rps", document["ratios"].get(name, {}).get(connections))
+            )
     for name, by_connections in document["pgbench"].items():
         for connections, result in by_connections.items():
-            lines.append(_row(f"pgbench: {name.upper()}'s statements (database ceiling)", connections, result,
-                              "tps", None))
+            lines.append(
+                _row(f"pgbench: {name.upper()}'s statements (database ceiling)", connections, result, "tps", None)
+            )
     lines.append("")
-    wording = {"post_share_of_pgbench": "POST throughput ≥ {goal:.0%} of pgbench's (16 and 64 connections)",
-               "post_p99_ms_at_16": "POST p99 ≤ {goal:g} ms at 16 connections"}
+    wording = {
+        "post_share_of_pgbench": "POST throughput ≥ {goal:.0%} of pgbench's (16 and 64 connections)",
+        "post_p99_ms_at_16": "POST p99 ≤ {goal:g} ms at 16 connections",
+    }
     for goal, entry in document["goals"].items():
         measured = entry["measured"]
         if isinstance(measured, list):
             shown = ", ".join(f"{value:.0%}" if value is not None else "n/a" for value in measured)
         else:
             shown = f"{measured} ms"
-        lines.append(f"- goal: {wording[goal].format(goal=entry['goal'])}: measured {shown}: "
-                     f"**{'met' if entry['met'] else 'not met'}**")
+        lines.append(
+            f"- goal: {wording[goal].format(goal=entry['goal'])}: measured {shown}: "
+            f"**{'met' if entry['met'] else 'not met'}**"
+        )
     return "\n".join(lines)

@@ -57,7 +57,7 @@ class ModeResult:
     warmup: int = 1
 
     def measured(self) -> list[Run]:
-        return self.runs[self.warmup:]
+        return self.runs[self.warmup :]
 
     def summary(self) -> dict[str, Any]:
         seconds = [run.seconds for run in self.measured()]
@@ -86,8 +86,13 @@ def run_measured(command: list[str], env: dict[str, str], log: Path) -> Run:
 
 
 def synth_env(mode: str, outdir: Path, report: Path) -> dict[str, str]:
-    env = {**os.environ, **SYNTH_ENV, "TAP_FAST_BINDINGS": MODES[mode], "CDKTF_OUTDIR": str(outdir),
-           "TAP_FAST_BINDINGS_REPORT": str(report)}
+    env = {
+        **os.environ,
+        **SYNTH_ENV,
+        "TAP_FAST_BINDINGS": MODES[mode],
+        "CDKTF_OUTDIR": str(outdir),
+        "TAP_FAST_BINDINGS_REPORT": str(report),
+    }
     return env
 
 
@@ -111,12 +116,15 @@ def bench_synth(entry: str, runs: int, warmup: int, scratch: Path) -> tuple[dict
         for mode in order:
             outdir = scratch / f"{mode}-{index}"
             report = scratch / f"{mode}-{index}.report.jsonl"
-            run = run_measured([sys.executable, entry], synth_env(mode, outdir, report),
-                               scratch / f"{mode}-{index}.log")
+            run = run_measured(
+                [sys.executable, entry], synth_env(mode, outdir, report), scratch / f"{mode}-{index}.log"
+            )
             results[mode].runs.append(run)
-            print(f"  {mode:5} run {index + 1}/{warmup + runs}: {run.seconds:6.2f} s, "
-                  f"{run.max_rss_kb / 1024:6.0f} MB{'' if index >= warmup else '  (warm-up, not counted)'}",
-                  flush=True)
+            print(
+                f"  {mode:5} run {index + 1}/{warmup + runs}: {run.seconds:6.2f} s, "
+                f"{run.max_rss_kb / 1024:6.0f} MB{'' if index >= warmup else '  (warm-up, not counted)'}",
+                flush=True,
+            )
             if run.returncode != 0:
                 print(f"synth failed ({mode}, exit {run.returncode}):\n{run.output_tail}", file=sys.stderr)
                 return results, {"failed": mode}
@@ -135,16 +143,20 @@ def bench_unit(scratch: Path) -> dict[str, Any]:
     """Wall time of ``python -m pytest tests/unit -q`` (its own pass/fail is recorded, not judged)."""
     env = {**os.environ, **SYNTH_ENV}
     env.pop("TAP_FAST_BINDINGS_REPORT", None)
-    run = run_measured([sys.executable, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"], env,
-                       scratch / "unit.log")
-    return {"seconds": round(run.seconds, 2), "returncode": run.returncode,
-            "peak_rss_mb": round(run.max_rss_kb / 1024, 1), "summary": run.output_tail.splitlines()[-1:]}
+    run = run_measured(
+        [sys.executable, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"], env, scratch / "unit.log"
+    )
+    return {
+        "seconds": round(run.seconds, 2),
+        "returncode": run.returncode,
+        "peak_rss_mb": round(run.max_rss_kb / 1024, 1),
+        "summary": run.output_tail.splitlines()[-1:],
+    }
 
 
 def warm_cache(scratch: Path) -> dict[str, Any]:
     """Run the set-up warm-up first, so neither mode pays for a missing jsii runtime index."""
-    run = run_measured([sys.executable, "tools/warm_jsii_cache.py"], {**os.environ, **SYNTH_ENV},
-                       scratch / "warm.log")
+    run = run_measured([sys.executable, "tools/warm_jsii_cache.py"], {**os.environ, **SYNTH_ENV}, scratch / "warm.log")
     return {"seconds": round(run.seconds, 2), "returncode": run.returncode, "output": run.output_tail}
 
 
@@ -200,8 +212,9 @@ def update_guide(document: dict[str, Any]) -> None:
     text = readme.read_text(encoding="utf-8")
     head, rest = text.split("<!-- bench:begin -->\n", 1)
     _old, tail = rest.split("\n<!-- bench:end -->", 1)
-    readme.write_text(f"{head}<!-- bench:begin -->\n{render_table(document)}\n<!-- bench:end -->{tail}",
-                      encoding="utf-8")
+    readme.write_text(
+        f"{head}<!-- bench:begin -->\n{render_table(document)}\n<!-- bench:end -->{tail}", encoding="utf-8"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,8 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": versions(),
         "synth": {"fast": fast, "plain": plain, "speedup_plain_over_fast": ratio, "checks": checks},
-        "targets": {"fast_median_max_s": 3.0, "min_speedup": 5.0,
-                    "met": bool(ratio and fast["median_s"] is not None and fast["median_s"] <= 3.0 and ratio >= 5.0)},
+        "targets": {
+            "fast_median_max_s": 3.0,
+            "min_speedup": 5.0,
+            "met": bool(ratio and fast["median_s"] is not None and fast["median_s"] <= 3.0 and ratio >= 5.0),
+        },
         "unit_suite": unit,
         "warm_cache": warm,
         "sandbox_phases": sandbox_phases(args.sandbox_phases),

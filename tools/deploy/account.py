@@ -53,23 +53,41 @@ EIP_QUOTA_CODE = "L-0263D0A3"
 # letters then the generation digit (t3, m7i, c6gn, im4gn); trn1, dl1, hpc6a and inf1 have quotas of their own.
 STANDARD_FAMILY = re.compile(r"^(?:[acdhimrtz]|im|is)[0-9]")
 ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[A-Za-z0-9-]+$")
-PENDING_FIX = ("create the DNS validation records ACM lists for it (aws acm describe-certificate) and wait for "
-               "ISSUED")
-DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
-          "UnrecognizedClientException")
+PENDING_FIX = "create the DNS validation records ACM lists for it (aws acm describe-certificate) and wait for ISSUED"
+DENIED = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "UnrecognizedClientException",
+)
 
 
 class _Run:
     """One preflight run: the stack view, the clients (one per service and region) and where to point the user."""
 
-    def __init__(self, *, stack: Mapping[str, Any], tfvars: Mapping[str, Any], state: Mapping[str, Any] | None,
-                 config: StackConfig, clients: Clients, sandbox: bool, stack_dir: Path, tfvars_file: Path) -> None:
+    def __init__(
+        self,
+        *,
+        stack: Mapping[str, Any],
+        tfvars: Mapping[str, Any],
+        state: Mapping[str, Any] | None,
+        config: StackConfig,
+        clients: Clients,
+        sandbox: bool,
+        stack_dir: Path,
+        tfvars_file: Path,
+    ) -> None:
         self.config, self.sandbox = config, sandbox
         self.stack_dir, self.tfvars_file = stack_dir, tfvars_file
         self._clients = clients
         self._cache: dict[tuple[str, str], Any] = {}
-        self.view = StackView(stack=stack, tfvars=tfvars, state=state,
-                              account_id=lambda: str(self.client("sts").get_caller_identity()["Account"]))
+        self.view = StackView(
+            stack=stack,
+            tfvars=tfvars,
+            state=state,
+            account_id=lambda: str(self.client("sts").get_caller_identity()["Account"]),
+        )
 
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.view.region)
@@ -109,18 +127,33 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def account_preflight(stack: Mapping[str, Any], *, config: StackConfig, tfvars: Mapping[str, Any],
-                      state: Mapping[str, Any] | None, clients: Clients, sandbox: bool,
-                      stack_dir: Path | None = None, tfvars_file: Path | None = None) -> list[Check]:
+def account_preflight(
+    stack: Mapping[str, Any],
+    *,
+    config: StackConfig,
+    tfvars: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
+    clients: Clients,
+    sandbox: bool,
+    stack_dir: Path | None = None,
+    tfvars_file: Path | None = None,
+) -> list[Check]:
     """The account checks for ``stack`` as it will be applied; see the module docstring for the list.
 
     ``stack_dir`` (default ``cdktf.out/stacks/<stack name>``) and ``tfvars_file`` (default
     ``environments/<suffix>.tfvars``) only appear in the messages: the import command and where a value goes.
     Raises :class:`tools.deploy.stack_view.StackInputError` when the stack or the state cannot be read.
     """
-    run = _Run(stack=stack, tfvars=tfvars, state=state, config=config, clients=clients, sandbox=sandbox,
-               stack_dir=stack_dir or synth_stack_dir(PROJECT_ROOT / DEFAULT_OUTPUT_DIR, config.stack_name),
-               tfvars_file=tfvars_file or PROJECT_ROOT / "environments" / f"{config.environment_suffix}.tfvars")
+    run = _Run(
+        stack=stack,
+        tfvars=tfvars,
+        state=state,
+        config=config,
+        clients=clients,
+        sandbox=sandbox,
+        stack_dir=stack_dir or synth_stack_dir(PROJECT_ROOT / DEFAULT_OUTPUT_DIR, config.stack_name),
+        tfvars_file=tfvars_file or PROJECT_ROOT / "environments" / f"{config.environment_suffix}.tfvars",
+    )
     identity = _guard("credentials", "sts:GetCallerIdentity", lambda: _credentials(run))
     if identity.status == FAILED:
         return [identity]
@@ -148,9 +181,15 @@ def _guard_many(name: str, looked_at: str, check: Callable[[], list[Check]]) -> 
     except ClientError as error:
         return [_api_failure(name, looked_at, error)]
     except BotoCoreError as error:
-        return [Check(name=name, status=FAILED, looked_at=looked_at, detail=f"no answer from AWS: {error}",
-                      fix="check the credentials and the network (`aws sts get-caller-identity` must answer), then "
-                          "run again")]
+        return [
+            Check(
+                name=name,
+                status=FAILED,
+                looked_at=looked_at,
+                detail=f"no answer from AWS: {error}",
+                fix="check the credentials and the network (`aws sts get-caller-identity` must answer), then run again",
+            )
+        ]
 
 
 def _api_failure(name: str, looked_at: str, error: ClientError) -> Check:
@@ -160,19 +199,26 @@ def _api_failure(name: str, looked_at: str, error: ClientError) -> Check:
     message_text = (message[0][:200] if message else "") or "no message"
     action = str(error.operation_name)
     if code in DENIED:
-        fix = (f"allow the read-only call {looked_at.split(maxsplit=1)[0]} ({action}) for the deploying principal "
-               "(the deploy guide's policy has it), then run again")
+        fix = (
+            f"allow the read-only call {looked_at.split(maxsplit=1)[0]} ({action}) for the deploying principal "
+            "(the deploy guide's policy has it), then run again"
+        )
     else:
         fix = "run again; if it persists, check the region and the request above against the error"
-    return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{action} answered {code}: {message_text}",
-                 fix=fix)
+    return Check(
+        name=name, status=FAILED, looked_at=looked_at, detail=f"{action} answered {code}: {message_text}", fix=fix
+    )
 
 
 # ---------------------------------------------------------------------------------------------- credentials
 def _credentials(run: _Run) -> Check:
     identity = run.client("sts").get_caller_identity()
-    return Check(name="credentials", status=PASSED, looked_at="sts:GetCallerIdentity",
-                 detail=f"account {identity['Account']} as {identity['Arn']} in {run.view.region}")
+    return Check(
+        name="credentials",
+        status=PASSED,
+        looked_at="sts:GetCallerIdentity",
+        detail=f"account {identity['Account']} as {identity['Arn']} in {run.view.region}",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- certificates
@@ -180,38 +226,70 @@ def _certificates(run: _Run) -> list[Check]:
     config = run.config
     alb_arn = run.view.variable("certificate_arn")
     if not alb_arn:
-        checks = [Check(name="certificate: ALB", status=FAILED, looked_at=f"certificate_arn in {run.tfvars_name()}",
-                        detail="no certificate_arn: the ALB's HTTPS listener needs one, and `terraform plan` would "
-                               "stop to ask for it",
-                        fix=f'add `certificate_arn = "arn:aws:acm:{run.view.region}:<account>:certificate/<id>"` to '
-                            f"{run.tfvars_name()} (an ISSUED ACM certificate in {run.view.region} for "
-                            f"{config.api_domain or 'the API name'})")]
+        checks = [
+            Check(
+                name="certificate: ALB",
+                status=FAILED,
+                looked_at=f"certificate_arn in {run.tfvars_name()}",
+                detail="no certificate_arn: the ALB's HTTPS listener needs one, and `terraform plan` would "
+                "stop to ask for it",
+                fix=f'add `certificate_arn = "arn:aws:acm:{run.view.region}:<account>:certificate/<id>"` to '
+                f"{run.tfvars_name()} (an ISSUED ACM certificate in {run.view.region} for "
+                f"{config.api_domain or 'the API name'})",
+            )
+        ]
     else:
-        checks = [_certificate(run, name="certificate: ALB", arn=str(alb_arn), region=run.view.region,
-                               domain=config.api_domain, setting=f"certificate_arn in {run.tfvars_name()}",
-                               domain_setting="API_DOMAIN")]
+        checks = [
+            _certificate(
+                run,
+                name="certificate: ALB",
+                arn=str(alb_arn),
+                region=run.view.region,
+                domain=config.api_domain,
+                setting=f"certificate_arn in {run.tfvars_name()}",
+                domain_setting="API_DOMAIN",
+            )
+        ]
     if config.frontend_certificate_arn:
-        checks.append(_certificate(run, name="certificate: CloudFront", arn=config.frontend_certificate_arn,
-                                   region=CLOUDFRONT_CERTIFICATE_REGION, domain=config.frontend_domain,
-                                   setting="FRONTEND_CERTIFICATE_ARN", domain_setting="FRONTEND_DOMAIN"))
+        checks.append(
+            _certificate(
+                run,
+                name="certificate: CloudFront",
+                arn=config.frontend_certificate_arn,
+                region=CLOUDFRONT_CERTIFICATE_REGION,
+                domain=config.frontend_domain,
+                setting="FRONTEND_CERTIFICATE_ARN",
+                domain_setting="FRONTEND_DOMAIN",
+            )
+        )
     return checks
 
 
-def _certificate(run: _Run, *, name: str, arn: str, region: str, domain: str | None, setting: str,
-                 domain_setting: str) -> Check:
+def _certificate(
+    run: _Run, *, name: str, arn: str, region: str, domain: str | None, setting: str, domain_setting: str
+) -> Check:
     looked_at = f"acm:DescribeCertificate {arn}"
     match = ACM_ARN.match(arn)
     if match is None:
-        return Check(name=name, status=FAILED, looked_at=setting, detail=f"{arn!r} is not an ACM certificate ARN",
-                     fix=f"set {setting} to arn:aws:acm:{region}:<account>:certificate/<id>")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=setting,
+            detail=f"{arn!r} is not an ACM certificate ARN",
+            fix=f"set {setting} to arn:aws:acm:{region}:<account>:certificate/<id>",
+        )
     try:
         certificate = run.client("acm", match.group(1)).describe_certificate(CertificateArn=arn)["Certificate"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             return _api_failure(name, looked_at, error)
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"no such certificate in {match.group(1)}",
-                     fix=f"request (DNS-validated) or import the certificate in ACM in {region}, then set {setting} "
-                         "to its ARN")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"no such certificate in {match.group(1)}",
+            fix=f"request (DNS-validated) or import the certificate in ACM in {region}, then set {setting} to its ARN",
+        )
     problems, fixes = _certificate_problems(certificate, arn_region=match.group(1), region=region, domain=domain)
     names = _certificate_names(certificate)
     detail = f"{certificate.get('Status')} in {match.group(1)} for {', '.join(names)}"
@@ -220,8 +298,13 @@ def _certificate(run: _Run, *, name: str, arn: str, region: str, domain: str | N
     if problems:
         # Only a pending validation is fixed on the same certificate; anything else needs another ARN.
         then = "" if fixes == [PENDING_FIX] else f", then set {setting} to its ARN"
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{detail}: {'; '.join(problems)}",
-                     fix="; ".join(fixes) + then)
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"{detail}: {'; '.join(problems)}",
+            fix="; ".join(fixes) + then,
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=detail)
 
 
@@ -231,8 +314,9 @@ def _certificate_names(certificate: Mapping[str, Any]) -> list[str]:
     return [n for n in names if n]
 
 
-def _certificate_problems(certificate: Mapping[str, Any], *, arn_region: str, region: str,
-                          domain: str | None) -> tuple[list[str], list[str]]:
+def _certificate_problems(
+    certificate: Mapping[str, Any], *, arn_region: str, region: str, domain: str | None
+) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     fixes: list[str] = []
     status = str(certificate.get("Status"))
@@ -270,9 +354,15 @@ def _eip_quota(run: _Run) -> list[Check]:
         addresses = {f"aws_eip.{logical}"} if "count" not in body else {f"aws_eip.{logical}[{i}]" for i in range(count)}
         wanted.setdefault(run.view.provider_region(body), set()).update(addresses)
     if unknown:
-        return [Check(name="Elastic IP quota", status=WARNING, looked_at="aws_eip count in the stack",
-                      detail=f"cannot tell how many of {', '.join(unknown)} the stack creates",
-                      fix="give the variables the count depends on in the tfvars file; the plan shows the number")]
+        return [
+            Check(
+                name="Elastic IP quota",
+                status=WARNING,
+                looked_at="aws_eip count in the stack",
+                detail=f"cannot tell how many of {', '.join(unknown)} the stack creates",
+                fix="give the variables the count depends on in the tfvars file; the plan shows the number",
+            )
+        ]
     held = set(run.view.state_instances("aws_eip"))
     return [_eip_region(run, region, addresses, held) for region, addresses in sorted(wanted.items())]
 
@@ -286,14 +376,21 @@ def _eip_region(run: _Run, region: str, addresses: set[str], held: set[str]) -> 
     new = len(addresses) - already
     after = allocated + new
     looked_at = f"ec2:DescribeAccountAttributes vpc-max-elastic-ips, ec2:DescribeAddresses in {region}"
-    detail = (f"needs {new} new (the stack has {len(addresses)}, its state holds {already}), {allocated} allocated "
-              f"in {region}, quota {quota}: {after} of {quota} after apply")
+    detail = (
+        f"needs {new} new (the stack has {len(addresses)}, its state holds {already}), {allocated} allocated "
+        f"in {region}, quota {quota}: {after} of {quota} after apply"
+    )
     if after <= quota:
         return Check(name="Elastic IP quota", status=PASSED, looked_at=looked_at, detail=detail)
-    return Check(name="Elastic IP quota", status=FAILED, looked_at=looked_at, detail=detail,
-                 fix=f"release unused Elastic IPs in {region} (aws ec2 describe-addresses), or request at least "
-                     f"{after} for {EIP_QUOTA_CODE} (EC2-VPC Elastic IPs) in Service Quotas; a development stack "
-                     "can set SINGLE_NAT_GATEWAY=true (one address)")
+    return Check(
+        name="Elastic IP quota",
+        status=FAILED,
+        looked_at=looked_at,
+        detail=detail,
+        fix=f"release unused Elastic IPs in {region} (aws ec2 describe-addresses), or request at least "
+        f"{after} for {EIP_QUOTA_CODE} (EC2-VPC Elastic IPs) in Service Quotas; a development stack "
+        "can set SINGLE_NAT_GATEWAY=true (one address)",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- vCPUs
@@ -327,35 +424,54 @@ def _vcpu_group(run: _Run, logical: str, body: Mapping[str, Any]) -> Check:
     max_size, instance_type, peak = _group_sizing(run, body)
     looked_at = f"service-quotas:GetServiceQuota ec2 {VCPU_QUOTA_CODE}"
     if not max_size or not instance_type:
-        return Check(name=name, status=WARNING, looked_at=f"aws_autoscaling_group.{logical} in the stack",
-                     detail="cannot tell its max size or instance type before apply",
-                     fix="give asg_max_size and instance_type in the tfvars file")
+        return Check(
+            name=name,
+            status=WARNING,
+            looked_at=f"aws_autoscaling_group.{logical} in the stack",
+            detail="cannot tell its max size or instance type before apply",
+            fix="give asg_max_size and instance_type in the tfvars file",
+        )
     family = instance_type.split(".", 1)[0]
     if not STANDARD_FAMILY.match(family):
-        return Check(name=name, status=WARNING, looked_at=f"instance_type {instance_type}",
-                     detail=f"{family} is not a standard family: {VCPU_QUOTA_CODE} does not count it",
-                     fix=f"check the Running On-Demand quota of the {family} family in Service Quotas yourself")
+        return Check(
+            name=name,
+            status=WARNING,
+            looked_at=f"instance_type {instance_type}",
+            detail=f"{family} is not a standard family: {VCPU_QUOTA_CODE} does not count it",
+            fix=f"check the Running On-Demand quota of the {family} family in Service Quotas yourself",
+        )
     types = run.client("ec2").describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
     vcpus = int(types[0]["VCpuInfo"]["DefaultVCpus"])
     need = max_size * vcpus * peak // 100
     sizing = f"{max_size} x {instance_type} ({vcpus} vCPUs) x {peak} % during an instance refresh = {need} vCPUs"
     if run.sandbox:
-        return Check(name=name, status=NEEDS_REAL_ACCOUNT, looked_at=looked_at,
-                     detail=f"needs {sizing}; the emulator has no Service Quotas for EC2")
+        return Check(
+            name=name,
+            status=NEEDS_REAL_ACCOUNT,
+            looked_at=looked_at,
+            detail=f"needs {sizing}; the emulator has no Service Quotas for EC2",
+        )
     quota = _service_quota(run.client("service-quotas"), VCPU_QUOTA_CODE)
     group_name = run.view.resolve(body.get("name")) or ""
     in_use, held = _running_vcpus(run.client("ec2"), group_name)
     after = in_use - held + need
-    detail = (f"needs {sizing}; {in_use} running in {run.view.region} (this group's: {held}), quota {quota}: "
-              f"{after} of {quota} at the peak")
+    detail = (
+        f"needs {sizing}; {in_use} running in {run.view.region} (this group's: {held}), quota {quota}: "
+        f"{after} of {quota} at the peak"
+    )
     looked_at += ", ec2:DescribeInstances, ec2:DescribeInstanceTypes"
     if after <= quota:
         return Check(name=name, status=PASSED, looked_at=looked_at, detail=detail)
     fits = max((quota - in_use + held) * 100 // (vcpus * peak), 0)
-    return Check(name=name, status=FAILED, looked_at=looked_at, detail=detail,
-                 fix=f"request at least {after} vCPUs for {VCPU_QUOTA_CODE} (Running On-Demand Standard instances) "
-                     f"in Service Quotas in {run.view.region}, or set asg_max_size = {fits} (or a smaller "
-                     f"instance_type) in {run.tfvars_name()}")
+    return Check(
+        name=name,
+        status=FAILED,
+        looked_at=looked_at,
+        detail=detail,
+        fix=f"request at least {after} vCPUs for {VCPU_QUOTA_CODE} (Running On-Demand Standard instances) "
+        f"in Service Quotas in {run.view.region}, or set asg_max_size = {fits} (or a smaller "
+        f"instance_type) in {run.tfvars_name()}",
+    )
 
 
 def _service_quota(client: Any, code: str) -> float:
@@ -411,13 +527,21 @@ def _names(run: _Run) -> list[Check]:
             else:
                 failures.append(outcome)
     summary = ", ".join(f"{call} x{count}" for call, count in calls.items()) or "the state only"
-    detail = (f"{sum(calls.values())} names looked up, {len(in_state)} held by this stack's state, "
-              f"{len(failures)} held outside it")
+    detail = (
+        f"{sum(calls.values())} names looked up, {len(in_state)} held by this stack's state, "
+        f"{len(failures)} held outside it"
+    )
     if unresolved:
-        return [*failures, Check(name="names", status=WARNING, looked_at=summary,
-                                 detail=f"{detail}; not known before apply, so not looked up: {', '.join(unresolved)}",
-                                 fix="nothing unless the apply fails on one of them: it is named after a value only "
-                                     "the apply knows")]
+        return [
+            *failures,
+            Check(
+                name="names",
+                status=WARNING,
+                looked_at=summary,
+                detail=f"{detail}; not known before apply, so not looked up: {', '.join(unresolved)}",
+                fix="nothing unless the apply fails on one of them: it is named after a value only the apply knows",
+            ),
+        ]
     return failures or [Check(name="names", status=PASSED, looked_at=summary, detail=detail)]
 
 
@@ -428,25 +552,37 @@ def _name(run: _Run, lookup: NameLookup, address: str, body: Mapping[str, Any], 
         if tuple(str(attributes.get(attribute)) for attribute in lookup.keys) == key:
             if held_at == address:
                 return Check(name=f"name: {address}", status=PASSED, looked_at="state", detail=shown)
-            return Check(name=f"name: {address}", status=FAILED, looked_at=f"state: {held_at}",
-                         detail=f"{shown} is held by {held_at} in the state, and the stack now creates it as {address}",
-                         fix=f"move it: {run.terraform(f'state mv {_quoted(held_at)} {_quoted(address)}')}")
+            return Check(
+                name=f"name: {address}",
+                status=FAILED,
+                looked_at=f"state: {held_at}",
+                detail=f"{shown} is held by {held_at} in the state, and the stack now creates it as {address}",
+                fix=f"move it: {run.terraform(f'state mv {_quoted(held_at)} {_quoted(address)}')}",
+            )
     looked_at = f"{lookup.call} {shown}"
     try:
-        import_id = lookup.find(run.client(lookup.service, run.view.provider_region(body)), key, body,
-                                run.view.account)
+        import_id = lookup.find(run.client(lookup.service, run.view.provider_region(body)), key, body, run.view.account)
     except HeldElsewhere as error:
-        return Check(name=f"name: {address}", status=FAILED, looked_at=looked_at, detail=str(error),
-                     fix="pick another ENVIRONMENT_SUFFIX (the name cannot be imported)")
+        return Check(
+            name=f"name: {address}",
+            status=FAILED,
+            looked_at=looked_at,
+            detail=str(error),
+            fix="pick another ENVIRONMENT_SUFFIX (the name cannot be imported)",
+        )
     except ClientError as error:
         return _api_failure(f"name: {address}", looked_at, error)
     if import_id is None:
         return None
     command = run.terraform(f"import {run.variable_arguments()} {_quoted(address)} {_quoted(import_id)}")
-    return Check(name=f"name: {address}", status=FAILED, looked_at=looked_at,
-                 detail=f"{shown} exists in the account but not in this stack's state: the apply would fail",
-                 fix=f"if it is this stack's (a lost or moved state), adopt it: {command} (after `terraform init` in "
-                     "that folder); otherwise pick another ENVIRONMENT_SUFFIX")
+    return Check(
+        name=f"name: {address}",
+        status=FAILED,
+        looked_at=looked_at,
+        detail=f"{shown} exists in the account but not in this stack's state: the apply would fail",
+        fix=f"if it is this stack's (a lost or moved state), adopt it: {command} (after `terraform init` in "
+        "that folder); otherwise pick another ENVIRONMENT_SUFFIX",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- hosted zone
@@ -458,9 +594,14 @@ def _hosted_zone(run: _Run, zone_id: str) -> Check:
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "NoSuchHostedZone":
             raise
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail="no such hosted zone in this account",
-                     fix="set HOSTED_ZONE_ID to the id of the public zone of your domain (aws route53 "
-                         "list-hosted-zones), or unset it and create the DNS records yourself")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail="no such hosted zone in this account",
+            fix="set HOSTED_ZONE_ID to the id of the public zone of your domain (aws route53 "
+            "list-hosted-zones), or unset it and create the DNS records yourself",
+        )
     zone_name = str(zone["Name"]).rstrip(".").lower()
     problems: list[str] = []
     if zone.get("Config", {}).get("PrivateZone"):
@@ -470,8 +611,13 @@ def _hosted_zone(run: _Run, zone_id: str) -> Check:
             problems.append(f"{setting}={domain} is not in {zone_name}")
     detail = f"{zone_name} ({'private' if zone.get('Config', {}).get('PrivateZone') else 'public'})"
     if problems:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{detail}: {'; '.join(problems)}",
-                     fix="give the public zone that holds API_DOMAIN and FRONTEND_DOMAIN, or domains inside this zone")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"{detail}: {'; '.join(problems)}",
+            fix="give the public zone that holds API_DOMAIN and FRONTEND_DOMAIN, or domains inside this zone",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=detail)
 
 
@@ -481,8 +627,12 @@ def _cloudtrail(run: _Run) -> Check:
     region = run.view.region
     looked_at = f"cloudtrail:DescribeTrails, cloudtrail:GetTrailStatus in {region}"
     if run.sandbox:
-        return Check(name=name, status=NEEDS_REAL_ACCOUNT, looked_at=looked_at,
-                     detail="the stack relies on the account's (organization's) trail; the emulator has none")
+        return Check(
+            name=name,
+            status=NEEDS_REAL_ACCOUNT,
+            looked_at=looked_at,
+            detail="the stack relies on the account's (organization's) trail; the emulator has none",
+        )
     client = run.client("cloudtrail", region)
     trails = client.describe_trails(includeShadowTrails=True).get("trailList", [])
     seen: list[str] = []
@@ -499,11 +649,15 @@ def _cloudtrail(run: _Run) -> Check:
         if logging:
             return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"{kind} {arn} is logging")
         seen.append(f"{arn} (not logging)")
-    return Check(name=name, status=WARNING, looked_at=looked_at,
-                 detail="no trail is logging in " + region + (f": {', '.join(seen)}" if seen else ""),
-                 fix="PCI DSS 10.2 needs the account's API calls logged: ask the organization's administrators for "
-                     "its trail, or create a multi-Region trail with log file validation (the stack does not make "
-                     "one: the docs say the trail is the account's)")
+    return Check(
+        name=name,
+        status=WARNING,
+        looked_at=looked_at,
+        detail="no trail is logging in " + region + (f": {', '.join(seen)}" if seen else ""),
+        fix="PCI DSS 10.2 needs the account's API calls logged: ask the organization's administrators for "
+        "its trail, or create a multi-Region trail with log file validation (the stack does not make "
+        "one: the docs say the trail is the account's)",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- command line
@@ -514,8 +668,9 @@ class InputError(ValueError):
     """The command line's input cannot be read: exit 2."""
 
 
-def read_inputs(stack_dir: Path, tfvars_path: Path | None, state_path: Path | None,
-                environ: Mapping[str, str]) -> Inputs:
+def read_inputs(
+    stack_dir: Path, tfvars_path: Path | None, state_path: Path | None, environ: Mapping[str, str]
+) -> Inputs:
     """(stack, config, variable values, state) for the command line; :class:`InputError` names what is wrong.
 
     The variable values are the tfvars file's over ``TF_VAR_<name>`` from ``environ``, as Terraform reads them."""
@@ -525,13 +680,16 @@ def read_inputs(stack_dir: Path, tfvars_path: Path | None, state_path: Path | No
         raise InputError(f"configuration: {error}") from error
     stack_file = stack_dir / "cdk.tf.json"
     if stack_dir.name != config.stack_name:
-        raise InputError(f"{stack_dir} is not the folder of {config.stack_name} (ENVIRONMENT_SUFFIX="
-                         f"{config.environment_suffix}): give cdktf.out/stacks/{config.stack_name} or set "
-                         "ENVIRONMENT_SUFFIX to the stack's suffix")
+        raise InputError(
+            f"{stack_dir} is not the folder of {config.stack_name} (ENVIRONMENT_SUFFIX="
+            f"{config.environment_suffix}): give cdktf.out/stacks/{config.stack_name} or set "
+            "ENVIRONMENT_SUFFIX to the stack's suffix"
+        )
     stack = _read_json(stack_file, f"run the synth first (it writes {stack_file})")
     # Terraform's precedence: a -var-file value wins over TF_VAR_<name> from the environment.
-    tfvars: dict[str, Any] = {name: environ[f"TF_VAR_{name}"] for name in stack.get("variable", {})
-                              if f"TF_VAR_{name}" in environ}
+    tfvars: dict[str, Any] = {
+        name: environ[f"TF_VAR_{name}"] for name in stack.get("variable", {}) if f"TF_VAR_{name}" in environ
+    }
     if tfvars_path is not None:
         try:
             tfvars.update(parse_tfvars(tfvars_path.read_text(encoding="utf-8"), source=str(tfvars_path)))
@@ -575,12 +733,18 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser = argparse.ArgumentParser(
         prog="python -m tools.deploy.account",
         description="Check the account a synthesized stack will meet: certificates, EIP and vCPU quotas, names "
-                    "outside the state, hosted zone, CloudTrail. Exit 1 when a check failed, 2 on bad input.")
-    parser.add_argument("stack_dir", type=Path,
-                        help="the synthesized stack's folder (cdktf.out/stacks/TapStack<suffix>)")
+        "outside the state, hosted zone, CloudTrail. Exit 1 when a check failed, 2 on bad input.",
+    )
+    parser.add_argument(
+        "stack_dir", type=Path, help="the synthesized stack's folder (cdktf.out/stacks/TapStack<suffix>)"
+    )
     parser.add_argument("--tfvars", type=Path, help="the environment's tfvars file (environments/<name>.tfvars)")
-    parser.add_argument("--state", type=Path, help="the JSON of `terraform state pull` (an empty file: no state); "
-                        "default: read from the stack's backend (the local file, or the S3 object)")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="the JSON of `terraform state pull` (an empty file: no state); "
+        "default: read from the stack's backend (the local file, or the S3 object)",
+    )
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
     try:
@@ -588,9 +752,16 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         clients = boto3_clients(config.aws_region)
         if args.state is None:
             state = backend_state(stack, clients)
-        checks = account_preflight(stack, config=config, tfvars=tfvars, state=state, clients=clients,
-                                   sandbox=bool(env.get("SANDBOX_ENDPOINT_URL")),
-                                   stack_dir=args.stack_dir, tfvars_file=args.tfvars)
+        checks = account_preflight(
+            stack,
+            config=config,
+            tfvars=tfvars,
+            state=state,
+            clients=clients,
+            sandbox=bool(env.get("SANDBOX_ENDPOINT_URL")),
+            stack_dir=args.stack_dir,
+            tfvars_file=args.tfvars,
+        )
     except (InputError, StackInputError) as error:
         print(f"account preflight: {error}", file=sys.stderr)
         return 2

@@ -78,11 +78,15 @@ def _bucket(client: Any, key: Key, _body: Body, _account: Account) -> str | None
         if _code(error) in ("404", "NoSuchBucket", "NotFound"):
             return None
         if _code(error) in ("301", "PermanentRedirect"):
-            raise HeldElsewhere(f"s3:HeadBucket {key[0]} answers 301: the bucket exists in another region, so this "
-                                "stack's provider cannot adopt it") from error
+            raise HeldElsewhere(
+                f"s3:HeadBucket {key[0]} answers 301: the bucket exists in another region, so this "
+                "stack's provider cannot adopt it"
+            ) from error
         if _code(error) in ("403", "AccessDenied", "Forbidden"):
-            raise HeldElsewhere(f"s3:HeadBucket {key[0]} answers 403: the name belongs to another AWS account (bucket "
-                                "names are global), or this principal may not list it") from error
+            raise HeldElsewhere(
+                f"s3:HeadBucket {key[0]} answers 403: the name belongs to another AWS account (bucket "
+                "names are global), or this principal may not list it"
+            ) from error
         raise
     return key[0]
 
@@ -116,8 +120,11 @@ def _kms_alias(client: Any, key: Key, _body: Body, _account: Account) -> str | N
 
 
 def _db_instance(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
-    found = _get(lambda: client.describe_db_instances(DBInstanceIdentifier=key[0]),
-                 "DBInstanceNotFound", "DBInstanceNotFoundFault")
+    found = _get(
+        lambda: client.describe_db_instances(DBInstanceIdentifier=key[0]),
+        "DBInstanceNotFound",
+        "DBInstanceNotFoundFault",
+    )
     return key[0] if _listed(found, "DBInstances", "DBInstanceIdentifier", key[0]) else None
 
 
@@ -127,8 +134,11 @@ def _db_subnet_group(client: Any, key: Key, _body: Body, _account: Account) -> s
 
 
 def _db_parameter_group(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
-    found = _get(lambda: client.describe_db_parameter_groups(DBParameterGroupName=key[0]),
-                 "DBParameterGroupNotFound", "DBParameterGroupNotFoundFault")
+    found = _get(
+        lambda: client.describe_db_parameter_groups(DBParameterGroupName=key[0]),
+        "DBParameterGroupNotFound",
+        "DBParameterGroupNotFoundFault",
+    )
     return key[0] if _listed(found, "DBParameterGroups", "DBParameterGroupName", key[0]) else None
 
 
@@ -190,8 +200,10 @@ def _response_headers_policy(client: Any, key: Key, _body: Body, _account: Accou
 
 
 def _launch_template(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
-    found = _get(lambda: client.describe_launch_templates(LaunchTemplateNames=[key[0]]),
-                 "InvalidLaunchTemplateName.NotFoundException")
+    found = _get(
+        lambda: client.describe_launch_templates(LaunchTemplateNames=[key[0]]),
+        "InvalidLaunchTemplateName.NotFoundException",
+    )
     return str(found["LaunchTemplates"][0]["LaunchTemplateId"]) if found else None
 
 
@@ -201,48 +213,161 @@ def _autoscaling_group(client: Any, key: Key, _body: Body, _account: Account) ->
 
 
 NAME_LOOKUPS: tuple[NameLookup, ...] = (
-    NameLookup(rtype="aws_s3_bucket", service="s3", call="s3:HeadBucket", keys=("bucket",), find=_bucket,
-               import_id="bucket name",
-               why="bucket names are global: a 403 is a name another account holds, which cannot be imported"),
-    NameLookup(rtype="aws_iam_role", service="iam", call="iam:GetRole", keys=("name",), find=_role,
-               import_id="role name"),
-    NameLookup(rtype="aws_iam_role_policy", service="iam", call="iam:GetRolePolicy", keys=("role", "name"),
-               find=_role_policy, import_id="role_name:policy_name", why="an inline policy is named within its role"),
-    NameLookup(rtype="aws_iam_instance_profile", service="iam", call="iam:GetInstanceProfile", keys=("name",),
-               find=_instance_profile, import_id="instance profile name"),
-    NameLookup(rtype="aws_iam_service_linked_role", service="iam", call="iam:ListRoles",
-               keys=("aws_service_name", "custom_suffix"), find=_service_linked_role, import_id="role ARN",
-               why="the role's name (AWSServiceRoleFor<Service>_<suffix>) is AWS's: found by the service's path and "
-                   "the custom suffix"),
-    NameLookup(rtype="aws_cloudwatch_log_group", service="logs", call="logs:DescribeLogGroups", keys=("name",),
-               find=_log_group, import_id="log group name", why="no get-by-name call: a prefix search, exact match"),
-    NameLookup(rtype="aws_kms_alias", service="kms", call="kms:DescribeKey", keys=("name",), find=_kms_alias,
-               import_id="alias name (alias/...)"),
-    NameLookup(rtype="aws_db_instance", service="rds", call="rds:DescribeDBInstances", keys=("identifier",),
-               find=_db_instance, import_id="DB instance identifier"),
-    NameLookup(rtype="aws_db_subnet_group", service="rds", call="rds:DescribeDBSubnetGroups", keys=("name",),
-               find=_db_subnet_group, import_id="subnet group name"),
-    NameLookup(rtype="aws_db_parameter_group", service="rds", call="rds:DescribeDBParameterGroups", keys=("name",),
-               find=_db_parameter_group, import_id="parameter group name"),
-    NameLookup(rtype="aws_alb", service="elbv2", call="elasticloadbalancing:DescribeLoadBalancers", keys=("name",),
-               find=_load_balancer, import_id="load balancer ARN"),
-    NameLookup(rtype="aws_alb_target_group", service="elbv2", call="elasticloadbalancing:DescribeTargetGroups",
-               keys=("name",), find=_target_group, import_id="target group ARN"),
-    NameLookup(rtype="aws_ssm_parameter", service="ssm", call="ssm:GetParameter", keys=("name",),
-               find=_ssm_parameter, import_id="parameter name",
-               why="read without decryption: only whether it exists matters"),
-    NameLookup(rtype="aws_sns_topic", service="sns", call="sns:GetTopicAttributes", keys=("name",), find=_sns_topic,
-               import_id="topic ARN", why="no get-by-name call: the ARN is built from the region and the account"),
-    NameLookup(rtype="aws_wafv2_web_acl", service="wafv2", call="wafv2:ListWebACLs", keys=("name",), find=_web_acl,
-               import_id="ID/NAME/SCOPE", why="no get-by-name call; the scope (REGIONAL or CLOUDFRONT) is the body's"),
-    NameLookup(rtype="aws_cloudfront_origin_access_control", service="cloudfront",
-               call="cloudfront:ListOriginAccessControls", keys=("name",), find=_origin_access_control,
-               import_id="origin access control ID", why="names are unique per account; no get-by-name call"),
-    NameLookup(rtype="aws_cloudfront_response_headers_policy", service="cloudfront",
-               call="cloudfront:ListResponseHeadersPolicies", keys=("name",), find=_response_headers_policy,
-               import_id="policy ID", why="names are unique per account; no get-by-name call (custom policies only)"),
-    NameLookup(rtype="aws_launch_template", service="ec2", call="ec2:DescribeLaunchTemplates", keys=("name",),
-               find=_launch_template, import_id="launch template ID"),
-    NameLookup(rtype="aws_autoscaling_group", service="autoscaling", call="autoscaling:DescribeAutoScalingGroups",
-               keys=("name",), find=_autoscaling_group, import_id="group name"),
+    NameLookup(
+        rtype="aws_s3_bucket",
+        service="s3",
+        call="s3:HeadBucket",
+        keys=("bucket",),
+        find=_bucket,
+        import_id="bucket name",
+        why="bucket names are global: a 403 is a name another account holds, which cannot be imported",
+    ),
+    NameLookup(
+        rtype="aws_iam_role", service="iam", call="iam:GetRole", keys=("name",), find=_role, import_id="role name"
+    ),
+    NameLookup(
+        rtype="aws_iam_role_policy",
+        service="iam",
+        call="iam:GetRolePolicy",
+        keys=("role", "name"),
+        find=_role_policy,
+        import_id="role_name:policy_name",
+        why="an inline policy is named within its role",
+    ),
+    NameLookup(
+        rtype="aws_iam_instance_profile",
+        service="iam",
+        call="iam:GetInstanceProfile",
+        keys=("name",),
+        find=_instance_profile,
+        import_id="instance profile name",
+    ),
+    NameLookup(
+        rtype="aws_iam_service_linked_role",
+        service="iam",
+        call="iam:ListRoles",
+        keys=("aws_service_name", "custom_suffix"),
+        find=_service_linked_role,
+        import_id="role ARN",
+        why="the role's name (AWSServiceRoleFor<Service>_<suffix>) is AWS's: found by the service's path and "
+        "the custom suffix",
+    ),
+    NameLookup(
+        rtype="aws_cloudwatch_log_group",
+        service="logs",
+        call="logs:DescribeLogGroups",
+        keys=("name",),
+        find=_log_group,
+        import_id="log group name",
+        why="no get-by-name call: a prefix search, exact match",
+    ),
+    NameLookup(
+        rtype="aws_kms_alias",
+        service="kms",
+        call="kms:DescribeKey",
+        keys=("name",),
+        find=_kms_alias,
+        import_id="alias name (alias/...)",
+    ),
+    NameLookup(
+        rtype="aws_db_instance",
+        service="rds",
+        call="rds:DescribeDBInstances",
+        keys=("identifier",),
+        find=_db_instance,
+        import_id="DB instance identifier",
+    ),
+    NameLookup(
+        rtype="aws_db_subnet_group",
+        service="rds",
+        call="rds:DescribeDBSubnetGroups",
+        keys=("name",),
+        find=_db_subnet_group,
+        import_id="subnet group name",
+    ),
+    NameLookup(
+        rtype="aws_db_parameter_group",
+        service="rds",
+        call="rds:DescribeDBParameterGroups",
+        keys=("name",),
+        find=_db_parameter_group,
+        import_id="parameter group name",
+    ),
+    NameLookup(
+        rtype="aws_alb",
+        service="elbv2",
+        call="elasticloadbalancing:DescribeLoadBalancers",
+        keys=("name",),
+        find=_load_balancer,
+        import_id="load balancer ARN",
+    ),
+    NameLookup(
+        rtype="aws_alb_target_group",
+        service="elbv2",
+        call="elasticloadbalancing:DescribeTargetGroups",
+        keys=("name",),
+        find=_target_group,
+        import_id="target group ARN",
+    ),
+    NameLookup(
+        rtype="aws_ssm_parameter",
+        service="ssm",
+        call="ssm:GetParameter",
+        keys=("name",),
+        find=_ssm_parameter,
+        import_id="parameter name",
+        why="read without decryption: only whether it exists matters",
+    ),
+    NameLookup(
+        rtype="aws_sns_topic",
+        service="sns",
+        call="sns:GetTopicAttributes",
+        keys=("name",),
+        find=_sns_topic,
+        import_id="topic ARN",
+        why="no get-by-name call: the ARN is built from the region and the account",
+    ),
+    NameLookup(
+        rtype="aws_wafv2_web_acl",
+        service="wafv2",
+        call="wafv2:ListWebACLs",
+        keys=("name",),
+        find=_web_acl,
+        import_id="ID/NAME/SCOPE",
+        why="no get-by-name call; the scope (REGIONAL or CLOUDFRONT) is the body's",
+    ),
+    NameLookup(
+        rtype="aws_cloudfront_origin_access_control",
+        service="cloudfront",
+        call="cloudfront:ListOriginAccessControls",
+        keys=("name",),
+        find=_origin_access_control,
+        import_id="origin access control ID",
+        why="names are unique per account; no get-by-name call",
+    ),
+    NameLookup(
+        rtype="aws_cloudfront_response_headers_policy",
+        service="cloudfront",
+        call="cloudfront:ListResponseHeadersPolicies",
+        keys=("name",),
+        find=_response_headers_policy,
+        import_id="policy ID",
+        why="names are unique per account; no get-by-name call (custom policies only)",
+    ),
+    NameLookup(
+        rtype="aws_launch_template",
+        service="ec2",
+        call="ec2:DescribeLaunchTemplates",
+        keys=("name",),
+        find=_launch_template,
+        import_id="launch template ID",
+    ),
+    NameLookup(
+        rtype="aws_autoscaling_group",
+        service="autoscaling",
+        call="autoscaling:DescribeAutoScalingGroups",
+        keys=("name",),
+        find=_autoscaling_group,
+        import_id="group name",
+    ),
 )

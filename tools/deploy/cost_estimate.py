@@ -50,11 +50,21 @@ def estimate(stack: Mapping[str, Any], prices: Mapping[str, Any]) -> list[Line]:
     hours = float(prices["hours_per_month"])
     lines: list[Line] = []
     nats = len(_resources(stack, "aws_nat_gateway"))
-    lines.append(Line("NAT gateways (+ their public IPv4)", f"{nats}",
-                      nats * hours * (unit["nat_gateway_hour"] + unit["public_ipv4_hour"])))
+    lines.append(
+        Line(
+            "NAT gateways (+ their public IPv4)",
+            f"{nats}",
+            nats * hours * (unit["nat_gateway_hour"] + unit["public_ipv4_hour"]),
+        )
+    )
     albs = len(_resources(stack, "aws_alb")) + len(_resources(stack, "aws_lb"))
-    lines.append(Line("Application Load Balancer (+ 3 public IPv4)", f"{albs}",
-                      albs * hours * (unit["alb_hour"] + AZ_COUNT_FOR_ALB_ADDRESSES * unit["public_ipv4_hour"])))
+    lines.append(
+        Line(
+            "Application Load Balancer (+ 3 public IPv4)",
+            f"{albs}",
+            albs * hours * (unit["alb_hour"] + AZ_COUNT_FOR_ALB_ADDRESSES * unit["public_ipv4_hour"]),
+        )
+    )
     (asg,) = _resources(stack, "aws_autoscaling_group")
     desired = int(_default(stack, asg["desired_capacity"]))
     (template,) = _resources(stack, "aws_launch_template")
@@ -62,29 +72,46 @@ def estimate(stack: Mapping[str, Any], prices: Mapping[str, Any]) -> list[Line]:
     if instance_type != "t3.medium":
         raise ValueError(f"no price for instance type {instance_type!r} in {PRICES_FILE.name}")
     volume_gib = sum(int(m["ebs"]["volume_size"]) for m in template["block_device_mappings"])
-    lines.append(Line(f"EC2 {instance_type} at desired capacity", f"{desired}",
-                      desired * hours * unit["ec2_t3_medium_hour"]))
-    lines.append(Line("EBS gp3 root volumes", f"{desired} x {volume_gib} GiB",
-                      desired * volume_gib * unit["ebs_gp3_gb_month"]))
+    lines.append(
+        Line(f"EC2 {instance_type} at desired capacity", f"{desired}", desired * hours * unit["ec2_t3_medium_hour"])
+    )
+    lines.append(
+        Line("EBS gp3 root volumes", f"{desired} x {volume_gib} GiB", desired * volume_gib * unit["ebs_gp3_gb_month"])
+    )
     (db,) = _resources(stack, "aws_db_instance")
     db_class = _default(stack, db["instance_class"])
     if db_class != "db.t3.medium":
         raise ValueError(f"no price for DB class {db_class!r} in {PRICES_FILE.name}")
     copies = unit["rds_multi_az_factor"] if db.get("multi_az") in (True, "true") else 1
     storage = int(_default(stack, db["allocated_storage"]))
-    lines.append(Line(f"RDS PostgreSQL {db_class}{' Multi-AZ' if copies > 1 else ''}", f"{int(copies)} instance(s)",
-                      copies * hours * unit["rds_postgres_db_t3_medium_hour"]))
+    lines.append(
+        Line(
+            f"RDS PostgreSQL {db_class}{' Multi-AZ' if copies > 1 else ''}",
+            f"{int(copies)} instance(s)",
+            copies * hours * unit["rds_postgres_db_t3_medium_hour"],
+        )
+    )
     lines.append(Line("RDS gp3 storage", f"{int(copies)} x {storage} GiB", copies * storage * unit["rds_gp3_gb_month"]))
     acls = _resources(stack, "aws_wafv2_web_acl")  # the API's (REGIONAL) and the payment page's (CLOUDFRONT)
     rules = sum(len(acl["rule"]) for acl in acls)
-    lines.append(Line("WAF web ACLs and rules", f"{len(acls)} ACLs, {rules} rules",
-                      len(acls) * unit["waf_web_acl_month"] + rules * unit["waf_rule_month"]))
+    lines.append(
+        Line(
+            "WAF web ACLs and rules",
+            f"{len(acls)} ACLs, {rules} rules",
+            len(acls) * unit["waf_web_acl_month"] + rules * unit["waf_rule_month"],
+        )
+    )
     keys = len(_resources(stack, "aws_kms_key"))
     lines.append(Line("KMS customer managed keys", f"{keys}", keys * unit["kms_key_month"]))
     endpoints = [e for e in _resources(stack, "aws_vpc_endpoint") if e.get("vpc_endpoint_type") == "Interface"]
     endpoint_azs = sum(len(e.get("subnet_ids") or []) for e in endpoints)
-    lines.append(Line("VPC interface endpoints", f"{len(endpoints)} ({endpoint_azs} AZ-attachments)",
-                      endpoint_azs * hours * unit["interface_endpoint_az_hour"]))
+    lines.append(
+        Line(
+            "VPC interface endpoints",
+            f"{len(endpoints)} ({endpoint_azs} AZ-attachments)",
+            endpoint_azs * hours * unit["interface_endpoint_az_hour"],
+        )
+    )
     return lines
 
 
@@ -102,7 +129,8 @@ def render(lines: list[Line], prices: Mapping[str, Any]) -> str:
         f"(`facts/{PRICES_FILE.name}`, each with its source). Traffic adds: NAT "
         f"${unit['nat_gateway_gb']:.3f}/GB, WAF ${unit['waf_million_requests']:.2f} per million requests, log "
         f"ingestion ${unit['cloudwatch_logs_ingest_gb']:.2f}/GB, plus what the table does not price: "
-        + ", ".join(prices["not_priced"]) + ".",
+        + ", ".join(prices["not_priced"])
+        + ".",
         "",
         f"What changes it: `SINGLE_NAT_GATEWAY=true` saves {single_nat_saving:,.2f} (two NAT gateways and their "
         "addresses) at the cost of AZ independence; the database is Multi-AZ by design (half the RDS lines "

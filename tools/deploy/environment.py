@@ -91,10 +91,12 @@ def _value(text: str, path: Path, number: int) -> str:
     if text[:1] in ("'", '"'):
         quote = text[0]
         end = text.find(quote, 1)
-        rest = text[end + 1:].strip() if end > 0 else ""
+        rest = text[end + 1 :].strip() if end > 0 else ""
         if end < 0 or (rest and not rest.startswith("#")):
-            raise DeployEnvironmentError(f"{path}:{number}: the value {text!r} opens a {quote} quote that does not end "
-                                   "the value; close it (nothing is expanded inside quotes)")
+            raise DeployEnvironmentError(
+                f"{path}:{number}: the value {text!r} opens a {quote} quote that does not end "
+                "the value; close it (nothing is expanded inside quotes)"
+            )
         return text[1:end]
     return re.split(r"\s+#", text, maxsplit=1)[0].strip()
 
@@ -107,7 +109,8 @@ def _check_names(values: Mapping[str, str], path: Path) -> None:
             raise DeployEnvironmentError(
                 f"{path}: {name} is not a setting of this project. Allowed: the environment variables of the "
                 f"configuration table (lib/tunables.py) and {', '.join(sorted(EXTRA_NAMES))}; Terraform variables "
-                f"go in the .tfvars file.")
+                f"go in the .tfvars file."
+            )
 
 
 def _same(tunable: Tunable, left: object, right: object) -> bool:
@@ -126,8 +129,10 @@ def _conflicts(env: Mapping[str, str], tfvars: Mapping[str, Any], tfvars_source:
         if tunable is None or tunable.env is None or tunable.env not in env:
             continue
         if not _same(tunable, env[tunable.env], value):
-            found.append(f"{tunable.env}={env[tunable.env]!r} (for synth) but {name} = {value!r} in {tfvars_source} "
-                         "(for the plan)")
+            found.append(
+                f"{tunable.env}={env[tunable.env]!r} (for synth) but {name} = {value!r} in {tfvars_source} "
+                "(for the plan)"
+            )
     return found
 
 
@@ -135,18 +140,25 @@ def load(name: str, environ: Mapping[str, str] | None = None, folder: Path = ENV
     """Read, merge and check environment ``name``; nothing is run or written."""
     caller = dict(os.environ if environ is None else environ)
     if not SUFFIX_PATTERN.match(name or ""):
-        raise DeployEnvironmentError(f"ENVIRONMENT={name!r} is not a stack suffix: 1-12 lowercase letters, digits "
-                                     "and inner hyphens (it becomes TapStack<name> and part of every resource name). "
-                                     "Example: make deploy ENVIRONMENT=prod")
+        raise DeployEnvironmentError(
+            f"ENVIRONMENT={name!r} is not a stack suffix: 1-12 lowercase letters, digits "
+            "and inner hyphens (it becomes TapStack<name> and part of every resource name). "
+            "Example: make deploy ENVIRONMENT=prod"
+        )
     if caller.get("ENVIRONMENT_SUFFIX", name) != name:
-        raise DeployEnvironmentError(f"ENVIRONMENT={name} but ENVIRONMENT_SUFFIX={caller['ENVIRONMENT_SUFFIX']} in "
-                                     "your environment: the environment's name is the suffix; unset "
-                                     "ENVIRONMENT_SUFFIX.")
+        raise DeployEnvironmentError(
+            f"ENVIRONMENT={name} but ENVIRONMENT_SUFFIX={caller['ENVIRONMENT_SUFFIX']} in "
+            "your environment: the environment's name is the suffix; unset "
+            "ENVIRONMENT_SUFFIX."
+        )
     env_file, tfvars_file = folder / f"{name}.env", folder / f"{name}.tfvars"
     settings = parse_env_file(env_file) if env_file.is_file() else {}
     _check_names(settings, env_file)
-    clashes = [f"{key}={value!r} in {env_file.name} but {key}={caller[key]!r} in your environment"
-               for key, value in settings.items() if key in caller and caller[key] != value]
+    clashes = [
+        f"{key}={value!r} in {env_file.name} but {key}={caller[key]!r} in your environment"
+        for key, value in settings.items()
+        if key in caller and caller[key] != value
+    ]
     try:
         tfvars = parse_tfvars(tfvars_file.read_text(encoding="utf-8")) if tfvars_file.is_file() else {}
     except TfvarsError as err:
@@ -155,17 +167,29 @@ def load(name: str, environ: Mapping[str, str] | None = None, folder: Path = ENV
     merged = {**caller, **settings, "ENVIRONMENT_SUFFIX": name}
     clashes += _conflicts(merged, tfvars, tfvars_file.name)
     clashes += _conflicts(merged, from_env_vars, "TF_VAR_<name>")
-    clashes += [f"{key} = {value!r} in {tfvars_file.name} but TF_VAR_{key}={from_env_vars[key]!r} in your environment"
-                for key, value in tfvars.items() if key in from_env_vars and str(from_env_vars[key]) != str(value)]
+    clashes += [
+        f"{key} = {value!r} in {tfvars_file.name} but TF_VAR_{key}={from_env_vars[key]!r} in your environment"
+        for key, value in tfvars.items()
+        if key in from_env_vars and str(from_env_vars[key]) != str(value)
+    ]
     if clashes:
-        raise DeployEnvironmentError(f"environment {name}: a value is given twice, differently; give it once:\n  - "
-                               + "\n  - ".join(clashes))
+        raise DeployEnvironmentError(
+            f"environment {name}: a value is given twice, differently; give it once:\n  - " + "\n  - ".join(clashes)
+        )
     try:
         config = StackConfig.from_env(merged)
     except ConfigError as err:
-        source = f" (settings from {env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file})" \
-            if env_file.is_file() else ""
+        source = (
+            f" (settings from {env_file.relative_to(ROOT) if env_file.is_relative_to(ROOT) else env_file})"
+            if env_file.is_file()
+            else ""
+        )
         raise DeployEnvironmentError(f"environment {name}{source}: {err}") from err
-    return Environment(name=name, env_file=env_file if env_file.is_file() else None,
-                       tfvars_file=tfvars_file if tfvars_file.is_file() else None, process_env=merged,
-                       tfvars={**tfvars, **from_env_vars}, config=config)
+    return Environment(
+        name=name,
+        env_file=env_file if env_file.is_file() else None,
+        tfvars_file=tfvars_file if tfvars_file.is_file() else None,
+        process_env=merged,
+        tfvars={**tfvars, **from_env_vars},
+        config=config,
+    )

@@ -47,8 +47,10 @@ def stack_outputs(stack: str, path: Path = OUTPUTS_FILE) -> dict[str, Any]:
     data = read(path)
     if stack not in data:
         have = ", ".join(sorted(data)) or "none"
-        raise OutputsError(f"{path} has no outputs for {stack} (it has: {have}). Deploy the stack first "
-                           f"(`make deploy ENVIRONMENT=<name>` writes them after apply).")
+        raise OutputsError(
+            f"{path} has no outputs for {stack} (it has: {have}). Deploy the stack first "
+            f"(`make deploy ENVIRONMENT=<name>` writes them after apply)."
+        )
     return data[stack]
 
 
@@ -115,9 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make clean: {err}; nothing was deleted", file=sys.stderr)
         return 2
     if kept:
-        print(f"make clean: {OUTPUTS_FILE.relative_to(ROOT)} holds the outputs of {', '.join(kept)}, a deployment "
-              "this checkout may be the only record of. Nothing was deleted. Keep a copy elsewhere and remove "
-              "those keys (or the file), then run make clean again.", file=sys.stderr)
+        print(
+            f"make clean: {OUTPUTS_FILE.relative_to(ROOT)} holds the outputs of {', '.join(kept)}, a deployment "
+            "this checkout may be the only record of. Nothing was deleted. Keep a copy elsewhere and remove "
+            "those keys (or the file), then run make clean again.",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -63,12 +63,12 @@ LEFT_BY = {
     "plan": "nothing in the account was changed; the next run makes a new plan",
     "confirm": "nothing in the account was changed; the saved plan is in plans/",
     "apply": "Terraform stopped after the calls in flight and saved its state: what it created is tracked. Re-run "
-             "`make deploy ENVIRONMENT={name}` to plan the rest from that state",
+    "`make deploy ENVIRONMENT={name}` to plan the rest from that state",
     "outputs": "the stack is applied; its outputs were not written. Re-run `make deploy ENVIRONMENT={name}` "
-               "(the plan is then empty) to write them and finish",
+    "(the plan is then empty) to write them and finish",
     "post-apply": "the stack is applied and its outputs written; re-run `make deploy ENVIRONMENT={name}`",
     "frontend": "the stack is applied; the checkout may be partly uploaded. Re-run `make deploy-frontend` (only "
-                "changed files are uploaded) or `make deploy ENVIRONMENT={name}`",
+    "changed files are uploaded) or `make deploy ENVIRONMENT={name}`",
     "verify": "the stack is applied and nothing was changed by the checks; run `make verify-deployment`",
 }
 
@@ -113,8 +113,11 @@ class Report:
             record.status = record.status if record.status != "not run" else "passed"
         finally:
             record.seconds = round(time.monotonic() - started, 1)
-            print(f"[deploy] {name} {record.status} in {record.seconds:.1f} s"
-                  + (f": {record.detail}" if record.detail else ""), flush=True)
+            print(
+                f"[deploy] {name} {record.status} in {record.seconds:.1f} s"
+                + (f": {record.detail}" if record.detail else ""),
+                flush=True,
+            )
 
 
 # ------------------------------------------------------------------------------------------------ the steps
@@ -157,8 +160,9 @@ def child(command: list[str], env: Mapping[str, str], *, cwd: Path = ROOT, captu
     """Run ``command`` in its own process group (the terminal's Ctrl-C reaches us, not it); on an interruption, pass
     exactly one SIGINT on, so Terraform stops the way it stops on Ctrl-C (a second one makes it exit at once), and
     wait for it. Returns the exit code and, with ``capture``, the standard output."""
-    with subprocess.Popen(command, cwd=cwd, env=dict(env), text=True, start_new_session=True,
-                          stdout=subprocess.PIPE if capture else None) as process:
+    with subprocess.Popen(
+        command, cwd=cwd, env=dict(env), text=True, start_new_session=True, stdout=subprocess.PIPE if capture else None
+    ) as process:
         try:
             out, _ = process.communicate()
         except KeyboardInterrupt:
@@ -203,31 +207,43 @@ def artifact(environment: Environment, env: Mapping[str, str]) -> str:
 
     wanted, current = wanted_artifact_kind(environment), _pointer_kind()
     if current == "production" and wanted == "development":
-        raise DeployError("dist/ holds a production artifact and the sandbox boots a development one (the test CA); "
-                          "it is not rebuilt behind your back. Keep a copy of dist/ if you need it, run "
-                          "`make artifact` (ARTIFACT_KIND=development), then run again.")
+        raise DeployError(
+            "dist/ holds a production artifact and the sandbox boots a development one (the test CA); "
+            "it is not rebuilt behind your back. Keep a copy of dist/ if you need it, run "
+            "`make artifact` (ARTIFACT_KIND=development), then run again."
+        )
     bundle = env.get("RDS_CA_BUNDLE")
     if current != wanted:  # Make's rule would call the pointer fresh: build the other kind explicitly
         given = ["--ca-bundle", bundle] if bundle else []
-        checked([sys.executable, "-m", "tools.release.build_artifact", "--kind", wanted, *given], env,
-                f"the {wanted} artifact build")
+        checked(
+            [sys.executable, "-m", "tools.release.build_artifact", "--kind", wanted, *given],
+            env,
+            f"the {wanted} artifact build",
+        )
     else:  # rebuilt by the Makefile's rule only when the sources changed
-        checked(["make", "--no-print-directory", "dist/payment-api.json", f"ARTIFACT_KIND={wanted}"], env,
-                "make dist/payment-api.json")
+        checked(
+            ["make", "--no-print-directory", "dist/payment-api.json", f"ARTIFACT_KIND={wanted}"],
+            env,
+            "make dist/payment-api.json",
+        )
     try:
         built = load_artifact()
     except ArtifactMissingError as err:
         raise DeployError(str(err)) from err
     if built.build_kind != wanted:
-        raise DeployError(f"{built.path.name} is a {built.build_kind} artifact; this stack needs a {wanted} one. Run "
-                          f"`make artifact ARTIFACT_KIND={wanted}`" + (" RDS_CA_BUNDLE=<path or URL>`" if wanted ==
-                                                                       "production" else "`"))
+        raise DeployError(
+            f"{built.path.name} is a {built.build_kind} artifact; this stack needs a {wanted} one. Run "
+            f"`make artifact ARTIFACT_KIND={wanted}`"
+            + (" RDS_CA_BUNDLE=<path or URL>`" if wanted == "production" else "`")
+        )
     if wanted == "production" and not built.ca_bundle_verified and not environment.config.sandbox:
-        raise DeployError(f"{built.path.name} carries an UNVERIFIED CA bundle (built with RDS_CA_BUNDLE_UNVERIFIED=1, "
-                          "for tests and documents): instances would trust certificates the pinned RDS roots do not "
-                          "name. Build it from AWS's bundle: `make artifact ARTIFACT_KIND=production "
-                          "RDS_CA_BUNDLE=<global-bundle.pem path or URL>`, or set RDS_CA_BUNDLE in "
-                          f"environments/{environment.name}.env and run again.")
+        raise DeployError(
+            f"{built.path.name} carries an UNVERIFIED CA bundle (built with RDS_CA_BUNDLE_UNVERIFIED=1, "
+            "for tests and documents): instances would trust certificates the pinned RDS roots do not "
+            "name. Build it from AWS's bundle: `make artifact ARTIFACT_KIND=production "
+            "RDS_CA_BUNDLE=<global-bundle.pem path or URL>`, or set RDS_CA_BUNDLE in "
+            f"environments/{environment.name}.env and run again."
+        )
     return f"{built.path.name} ({built.build_kind}, sha256 {built.sha256[:12]}…)"
 
 
@@ -245,9 +261,11 @@ def read_state(environment: Environment, clients: Callable[[str, str], Any]) -> 
     except s3.exceptions.NoSuchKey:
         return None
     except Exception as err:  # pylint: disable=broad-exception-caught  # botocore's errors: said with the fix
-        raise DeployError(f"cannot read the state s3://{config.state_bucket}/{config.state_key} ({err}). The "
-                          "deploying identity needs s3:GetObject and s3:ListBucket on the state bucket "
-                          "(docs/deployer-policy.json); check TERRAFORM_STATE_BUCKET and your credentials.") from err
+        raise DeployError(
+            f"cannot read the state s3://{config.state_bucket}/{config.state_key} ({err}). The "
+            "deploying identity needs s3:GetObject and s3:ListBucket on the state bucket "
+            "(docs/deployer-policy.json); check TERRAFORM_STATE_BUCKET and your credentials."
+        ) from err
     state: dict[str, Any] = json.loads(body)
     return state
 
@@ -266,31 +284,39 @@ def summarize_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
             destroyed.append(f"{change['address']} (destroyed)")
         elif "create" in actions or "update" in actions:
             counts["create" if "create" in actions else "update"] += 1
-    outputs = sum(1 for change in (plan.get("output_changes") or {}).values()
-                  if change.get("actions") not in (["no-op"], None))
-    return {**counts, "outputs_changed": outputs, "destroyed": destroyed,
-            "changes": sum(counts.values()) > 0}
+    outputs = sum(
+        1 for change in (plan.get("output_changes") or {}).values() if change.get("actions") not in (["no-op"], None)
+    )
+    return {**counts, "outputs_changed": outputs, "destroyed": destroyed, "changes": sum(counts.values()) > 0}
 
 
 def describe_plan(summary: Mapping[str, Any]) -> str:
     """``12 to create, 1 to update, 0 to replace, 0 to destroy`` (the destroyed addresses follow, one a line)."""
-    line = (f"{summary['create']} to create, {summary['update']} to update, {summary['replace']} to replace, "
-            f"{summary['delete']} to destroy")
+    line = (
+        f"{summary['create']} to create, {summary['update']} to update, {summary['replace']} to replace, "
+        f"{summary['delete']} to destroy"
+    )
     return line + "".join(f"\n    ! {address}" for address in summary["destroyed"])
 
 
-def confirm(environment: Environment, summary: Mapping[str, Any], auto_approve: bool,
-            ask: Callable[[str], str] = input) -> str:
+def confirm(
+    environment: Environment, summary: Mapping[str, Any], auto_approve: bool, ask: Callable[[str], str] = input
+) -> str:
     """``AUTO_APPROVE=1``, or the stack name typed on a terminal; otherwise :class:`DeployError`."""
     if auto_approve:
         return "AUTO_APPROVE=1"
     stack = environment.stack_name
     if not sys.stdin.isatty():
-        raise DeployError(f"no terminal to confirm on and AUTO_APPROVE is not 1. The plan is saved in "
-                          f"{plan_file(environment).relative_to(ROOT)}: review it, then run again on a terminal, or "
-                          "with AUTO_APPROVE=1 (CI).")
-    warning = f" It DESTROYS or REPLACES {len(summary['destroyed'])} resource(s) listed above." \
-        if summary["destroyed"] else ""
+        raise DeployError(
+            f"no terminal to confirm on and AUTO_APPROVE is not 1. The plan is saved in "
+            f"{plan_file(environment).relative_to(ROOT)}: review it, then run again on a terminal, or "
+            "with AUTO_APPROVE=1 (CI)."
+        )
+    warning = (
+        f" It DESTROYS or REPLACES {len(summary['destroyed'])} resource(s) listed above."
+        if summary["destroyed"]
+        else ""
+    )
     answer = ask(f"Apply this plan to {stack} in {environment.config.aws_region}?{warning} Type {stack} to apply: ")
     if answer.strip() != stack:
         raise DeployError(f"not confirmed ({answer.strip()!r} is not {stack}); nothing was applied")
@@ -315,8 +341,15 @@ def boto3_clients(env: Mapping[str, str]) -> Callable[[str, str], Any]:
 class Deploy:
     """One ``deploy`` or ``plan`` run; :meth:`run` returns the exit status."""
 
-    def __init__(self, command: str, name: str, *, auto_approve: bool, post_apply_hook: str | None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        command: str,
+        name: str,
+        *,
+        auto_approve: bool,
+        post_apply_hook: str | None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.command = command
         self.name = name
         self.auto_approve = auto_approve
@@ -353,8 +386,10 @@ class Deploy:
             environment = load(self.name, self.environ)
             env, stack_dir = tool_env(environment), stack_folder(environment)
             sources = [str(p.relative_to(ROOT)) for p in (environment.env_file, environment.tfvars_file) if p]
-            step.detail = (f"{environment.stack_name}, {environment.config.environment_type}, "
-                           f"{environment.config.aws_region}; {', '.join(sources) or 'settings from the environment'}")
+            step.detail = (
+                f"{environment.stack_name}, {environment.config.environment_type}, "
+                f"{environment.config.aws_region}; {', '.join(sources) or 'settings from the environment'}"
+            )
         with report.step("artifact") as step:
             step.detail = artifact(environment, env)
         with report.step("synth") as step:
@@ -375,8 +410,12 @@ class Deploy:
             step.detail = confirm(environment, summary, self.auto_approve) if summary["changes"] else "no changes"
         with report.step("apply") as step:
             if summary["changes"] or summary["outputs_changed"]:
-                checked(["terraform", "apply", "-input=false", "-lock-timeout=120s", str(plan_file(environment))],
-                        env, "terraform apply", cwd=stack_dir)
+                checked(
+                    ["terraform", "apply", "-input=false", "-lock-timeout=120s", str(plan_file(environment))],
+                    env,
+                    "terraform apply",
+                    cwd=stack_dir,
+                )
             else:
                 step.detail = "nothing to apply"
         with report.step("outputs") as step:
@@ -388,29 +427,52 @@ class Deploy:
         from tools.deploy.checks import failed, render  # pylint: disable=import-outside-toplevel
 
         stack = json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))
-        checks = account_preflight(stack, config=environment.config, tfvars=environment.tfvars,
-                                   state=read_state(environment, clients), clients=clients,
-                                   sandbox=environment.config.sandbox, stack_dir=stack_dir,
-                                   tfvars_file=environment.tfvars_file)
+        checks = account_preflight(
+            stack,
+            config=environment.config,
+            tfvars=environment.tfvars,
+            state=read_state(environment, clients),
+            clients=clients,
+            sandbox=environment.config.sandbox,
+            stack_dir=stack_dir,
+            tfvars_file=environment.tfvars_file,
+        )
         print(render("[deploy] account preflight", checks), flush=True)
         if failed(checks):
-            raise DeployError(f"{len(failed(checks))} account check(s) failed (each with its fix above); nothing was "
-                              "planned or changed")
+            raise DeployError(
+                f"{len(failed(checks))} account check(s) failed (each with its fix above); nothing was "
+                "planned or changed"
+            )
         return f"{len(checks)} checks, {sum(c.status == 'passed' for c in checks)} passed"
 
     def _plan(self, environment: Environment, env: Mapping[str, str], stack_dir: Path) -> dict[str, Any]:
         target = plan_file(environment)
         target.parent.mkdir(parents=True, exist_ok=True)
         var_file = [f"-var-file={environment.tfvars_file}"] if environment.tfvars_file else []
-        code, _ = child(["terraform", "plan", "-input=false", "-lock-timeout=120s", "-detailed-exitcode",
-                         f"-out={target}", *var_file], env, cwd=stack_dir)
+        code, _ = child(
+            [
+                "terraform",
+                "plan",
+                "-input=false",
+                "-lock-timeout=120s",
+                "-detailed-exitcode",
+                f"-out={target}",
+                *var_file,
+            ],
+            env,
+            cwd=stack_dir,
+        )
         if code not in (0, 2):
-            missing = "" if environment.tfvars_file else (
-                f" (no environments/{environment.name}.tfvars: certificate_arn and the sizes go there, see "
-                "environments/example.tfvars)")
+            missing = (
+                ""
+                if environment.tfvars_file
+                else (
+                    f" (no environments/{environment.name}.tfvars: certificate_arn and the sizes go there, see "
+                    "environments/example.tfvars)"
+                )
+            )
             raise DeployError(f"terraform plan exited {code} (its output is above){missing}")
-        shown = checked(["terraform", "show", "-json", str(target)], env, "terraform show", cwd=stack_dir,
-                        capture=True)
+        shown = checked(["terraform", "show", "-json", str(target)], env, "terraform show", cwd=stack_dir, capture=True)
         summary = summarize_plan(json.loads(shown))
         summary["plan_file"] = str(target.relative_to(ROOT))
         return summary
@@ -433,24 +495,30 @@ class Deploy:
             checked([sys.executable, "-m", "tools.release.deploy_frontend"], env, "make deploy-frontend")
         with report.step("verify"):
             wait = ["--wait", env["VERIFY_WAIT"]] if env.get("VERIFY_WAIT") else []
-            checked([sys.executable, "-m", "tools.deploy.verify", "--stack", environment.stack_name, *wait], env,
-                    "make verify-deployment")
+            checked(
+                [sys.executable, "-m", "tools.deploy.verify", "--stack", environment.stack_name, *wait],
+                env,
+                "make verify-deployment",
+            )
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-USAGE = "usage: python -m tools.deploy {deploy|plan} <environment> [--auto-approve] [--post-apply-hook CMD] " \
-        "[--report-json FILE]"
+USAGE = (
+    "usage: python -m tools.deploy {deploy|plan} <environment> [--auto-approve] [--post-apply-hook CMD] "
+    "[--report-json FILE]"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``make deploy`` / ``make plan``."""
     import argparse  # pylint: disable=import-outside-toplevel
 
-    parser = argparse.ArgumentParser(prog="python -m tools.deploy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.deploy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=("deploy", "plan"))
     parser.add_argument("environment", nargs="?", default="")
     parser.add_argument("--auto-approve", action="store_true", default=os.environ.get("AUTO_APPROVE") == "1")
@@ -458,12 +526,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-json", type=Path, default=os.environ.get("DEPLOY_REPORT_JSON") or None)
     args = parser.parse_args(argv)
     if not args.environment:
-        print(f"[deploy] name the environment: make {args.command} ENVIRONMENT=<name> (its settings in "
-              "environments/<name>.env, its Terraform variables in environments/<name>.tfvars; "
-              "see environments/example.env)", file=sys.stderr)
+        print(
+            f"[deploy] name the environment: make {args.command} ENVIRONMENT=<name> (its settings in "
+            "environments/<name>.env, its Terraform variables in environments/<name>.tfvars; "
+            "see environments/example.env)",
+            file=sys.stderr,
+        )
         return 2
-    deploy = Deploy(args.command, args.environment, auto_approve=args.auto_approve,
-                    post_apply_hook=args.post_apply_hook)
+    deploy = Deploy(
+        args.command, args.environment, auto_approve=args.auto_approve, post_apply_hook=args.post_apply_hook
+    )
     code = deploy.run()
     if args.report_json is not None:
         args.report_json.parent.mkdir(parents=True, exist_ok=True)

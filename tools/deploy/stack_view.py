@@ -45,8 +45,10 @@ class StackView:
 
     def __post_init__(self) -> None:
         if not isinstance(self.stack.get("resource"), Mapping) or not self.providers():
-            raise StackInputError("the stack has no `resource` or no `provider.aws` block: give the cdk.tf.json "
-                                  "that synth wrote (cdktf.out/stacks/<stack>/cdk.tf.json)")
+            raise StackInputError(
+                "the stack has no `resource` or no `provider.aws` block: give the cdk.tf.json "
+                "that synth wrote (cdktf.out/stacks/<stack>/cdk.tf.json)"
+            )
         if self.state is not None and not isinstance(self.state.get("resources", []), list):
             raise StackInputError("the state has no `resources` list: give the JSON of `terraform state pull`")
 
@@ -171,13 +173,17 @@ def backend_state(stack: Mapping[str, Any], clients: Callable[[str, str], Any]) 
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
-            raise StackInputError(f"cannot read the state {where}: {error.response.get('Error', {}).get('Code')} "
-                                  "(the deploying principal needs s3:GetObject on it, and kms:Decrypt with its key); "
-                                  "or give --state with the output of `terraform state pull`") from error
+            raise StackInputError(
+                f"cannot read the state {where}: {error.response.get('Error', {}).get('Code')} "
+                "(the deploying principal needs s3:GetObject on it, and kms:Decrypt with its key); "
+                "or give --state with the output of `terraform state pull`"
+            ) from error
         text = answer["Body"].read().decode("utf-8")
     else:
-        raise StackInputError(f"the stack's backend ({', '.join(backend) or 'none'}) is not one the preflight reads "
-                              "(local, s3): give --state with the output of `terraform state pull`")
+        raise StackInputError(
+            f"the stack's backend ({', '.join(backend) or 'none'}) is not one the preflight reads "
+            "(local, s3): give --state with the output of `terraform state pull`"
+        )
     if not text.strip():
         return None
     try:

@@ -25,8 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI_CONFIG = ROOT / ".tfcli" / "terraformrc"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 PROVIDER_VERSION = "5.100.0"
-MIRROR_CANDIDATES = (Path("/opt/tf-plugins"), Path.home() / ".terraform.d" / "plugins",
-                     Path("/usr/share/terraform/plugins"))
+MIRROR_CANDIDATES = (
+    Path("/opt/tf-plugins"),
+    Path.home() / ".terraform.d" / "plugins",
+    Path("/usr/share/terraform/plugins"),
+)
 
 
 class TerraformError(RuntimeError):
@@ -58,9 +61,9 @@ def write_cli_config() -> Path:
         text = (
             f"# Written by tools/deploy/tfcli.py: hashicorp providers from the local mirror, not from the network.\n"
             f"provider_installation {{\n"
-            f"  filesystem_mirror {{\n    path    = \"{mirror}\"\n"
-            f"    include = [\"registry.terraform.io/hashicorp/*\"]\n  }}\n"
-            f"  direct {{\n    exclude = [\"registry.terraform.io/hashicorp/*\"]\n  }}\n"
+            f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+            f'    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n'
+            f'  direct {{\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }}\n'
             f"}}\n"
         )
     CLI_CONFIG.write_text(text, encoding="utf-8")
@@ -70,17 +73,25 @@ def write_cli_config() -> Path:
 def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for terraform: our CLI config, no checkpoint calls, no prompts."""
     env = dict(os.environ)
-    env.update({"TF_CLI_CONFIG_FILE": str(write_cli_config()), "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1",
-                "TF_INPUT": "0"})
+    env.update(
+        {
+            "TF_CLI_CONFIG_FILE": str(write_cli_config()),
+            "CHECKPOINT_DISABLE": "1",
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+        }
+    )
     env.update(extra or {})
     return env
 
 
-def terraform(args: list[str], cwd: Path, env: dict[str, str] | None = None,
-              check: bool = True) -> subprocess.CompletedProcess[str]:
+def terraform(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run ``terraform <args>`` in ``cwd``; raise ``TerraformError`` with its output when it fails."""
-    result = subprocess.run(["terraform", *args], cwd=cwd, env=env or terraform_env(), text=True,
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        ["terraform", *args], cwd=cwd, env=env or terraform_env(), text=True, capture_output=True, check=False
+    )
     if check and result.returncode != 0:
         raise TerraformError(f"terraform {' '.join(args)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
     return result

@@ -30,7 +30,7 @@ def parse_tfvars(text: str, *, source: str = "tfvars") -> dict[str, TfvarsValue]
         if not stripped or stripped.startswith(("#", "//")):
             continue
         name_match = _NAME.match(stripped)
-        rest = stripped[name_match.end():].lstrip() if name_match else ""
+        rest = stripped[name_match.end() :].lstrip() if name_match else ""
         if name_match is None or not rest.startswith("="):
             raise TfvarsError(f"{where}: expected `name = value`, found {stripped!r}")
         name = name_match.group(0)
@@ -38,8 +38,10 @@ def parse_tfvars(text: str, *, source: str = "tfvars") -> dict[str, TfvarsValue]
             raise TfvarsError(f"{where}: {name} is set twice (Terraform refuses a repeated attribute); keep one")
         value, tail = _value(rest[1:].lstrip(), where, name)
         if tail and not tail.startswith(("#", "//")):
-            raise TfvarsError(f"{where}: unexpected {tail!r} after the value of {name} (one `name = value` a line; "
-                              "comments start with # or //)")
+            raise TfvarsError(
+                f"{where}: unexpected {tail!r} after the value of {name} (one `name = value` a line; "
+                "comments start with # or //)"
+            )
         values[name] = value
     return values
 
@@ -50,15 +52,17 @@ def _value(text: str, where: str, name: str) -> tuple[TfvarsValue, str]:
         return _string(text, where, name)
     token = re.match(r"[^\s#/]+", text)
     word = token.group(0) if token else text[:20]
-    tail = text[token.end():].strip() if token else ""
+    tail = text[token.end() :].strip() if token else ""
     if word in ("true", "false"):
         return word == "true", tail
     if _NUMBER.fullmatch(word):
         number = float(word)
         return (int(word) if re.fullmatch(r"-?[0-9]+", word) else number), tail
-    raise TfvarsError(f"{where}: the value of {name} ({word or 'nothing'!r}) is not a quoted string, a number or "
-                      "true/false, the only values this parser reads (lists, maps, heredocs and null are refused: "
-                      "give the value as one of those, or pass it with -var)")
+    raise TfvarsError(
+        f"{where}: the value of {name} ({word or 'nothing'!r}) is not a quoted string, a number or "
+        "true/false, the only values this parser reads (lists, maps, heredocs and null are refused: "
+        "give the value as one of those, or pass it with -var)"
+    )
 
 
 def _string(text: str, where: str, name: str) -> tuple[str, str]:
@@ -68,20 +72,25 @@ def _string(text: str, where: str, name: str) -> tuple[str, str]:
     while index < len(text):
         char = text[index]
         if char == '"':
-            return "".join(chars), text[index + 1:].strip()
+            return "".join(chars), text[index + 1 :].strip()
         if char == "\\":
-            escaped = text[index + 1:index + 2]
+            escaped = text[index + 1 : index + 2]
             if escaped not in _ESCAPES:
-                raise TfvarsError(f"{where}: unsupported escape \\{escaped} in {name} (accepted: "
-                                  + " ".join("\\" + key for key in _ESCAPES) + ")")
+                raise TfvarsError(
+                    f"{where}: unsupported escape \\{escaped} in {name} (accepted: "
+                    + " ".join("\\" + key for key in _ESCAPES)
+                    + ")"
+                )
             chars.append(_ESCAPES[escaped])
             index += 2
             continue
         if text.startswith(("${", "%{"), index):
-            raise TfvarsError(f"{where}: {name} holds a template ({text[index:index + 2]}...), which Terraform would "
-                              "evaluate; give the literal value (write $${ for a literal ${)")
+            raise TfvarsError(
+                f"{where}: {name} holds a template ({text[index : index + 2]}...), which Terraform would "
+                "evaluate; give the literal value (write $${ for a literal ${)"
+            )
         if text.startswith(("$${", "%%{"), index):
-            chars.append(text[index + 1:index + 3])
+            chars.append(text[index + 1 : index + 3])
             index += 3
             continue
         chars.append(char)

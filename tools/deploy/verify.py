@@ -57,9 +57,19 @@ from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Che
 
 # The outputs the checks read; a stack applied before one of them existed is told to apply again.
 REQUIRED_OUTPUTS = (
-    "alb_arn", "alb_dns_name", "https_listener_arn", "target_group_arn", "waf_web_acl_arn", "waf_log_group_name",
-    "cloudfront_web_acl_arn", "cloudfront_waf_log_group_name", "cloudfront_distribution_id",
-    "cloudfront_domain_name", "frontend_bucket_name", "flow_log_id", "sns_topic_arn",
+    "alb_arn",
+    "alb_dns_name",
+    "https_listener_arn",
+    "target_group_arn",
+    "waf_web_acl_arn",
+    "waf_log_group_name",
+    "cloudfront_web_acl_arn",
+    "cloudfront_waf_log_group_name",
+    "cloudfront_distribution_id",
+    "cloudfront_domain_name",
+    "frontend_bucket_name",
+    "flow_log_id",
+    "sns_topic_arn",
 )
 # CloudFront, its web ACL and that ACL's log group live in us-east-1 whatever the stack's region.
 EDGE_REGION = "us-east-1"
@@ -107,8 +117,9 @@ class _PinnedConnection(http.client.HTTPSConnection):
         self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
-def https_get(*, address: str, host: str, path: str, verify_name: bool = True,
-              timeout: float = HTTP_TIMEOUT_SECONDS) -> HttpResponse:
+def https_get(
+    *, address: str, host: str, path: str, verify_name: bool = True, timeout: float = HTTP_TIMEOUT_SECONDS
+) -> HttpResponse:
     """GET ``https://<host><path>`` from ``address``; the chain is always verified, the name when ``verify_name``."""
     context = ssl.create_default_context()
     context.check_hostname = verify_name
@@ -168,30 +179,45 @@ def _guarded(name: str, looked_at: str, check: Callable[[], Check]) -> Check:
     except ClientError as err:
         code, message = err.response["Error"].get("Code", "?"), err.response["Error"].get("Message", "")
         if "AccessDenied" in code or "Unauthorized" in code:
-            fix = (f"the principal running the checks needs the read-only {looked_at}; "
-                   "the deploy guide's policy grants it")
+            fix = (
+                f"the principal running the checks needs the read-only {looked_at}; the deploy guide's policy grants it"
+            )
         else:
-            fix = ("the resource the outputs name may be gone or renamed outside Terraform: `make plan "
-                   "ENVIRONMENT=<name>` shows what would be re-created; apply it with `make deploy`")
+            fix = (
+                "the resource the outputs name may be gone or renamed outside Terraform: `make plan "
+                "ENVIRONMENT=<name>` shows what would be re-created; apply it with `make deploy`"
+            )
         return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{code}: {message}", fix=fix)
     except BotoCoreError as err:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=str(err),
-                     fix="check the credentials and region the checks run with (AWS_PROFILE, AWS_REGION)")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=str(err),
+            fix="check the credentials and region the checks run with (AWS_PROFILE, AWS_REGION)",
+        )
 
 
 # ------------------------------------------------------------------------------------------------- compute
 def _target_states(run: Run) -> list[tuple[str, str, str]]:
     answer = run.client("elbv2").describe_target_health(TargetGroupArn=run.outputs["target_group_arn"])
-    return [(item["Target"]["Id"], item["TargetHealth"]["State"],
-             item["TargetHealth"].get("Reason") or item["TargetHealth"].get("Description") or "")
-            for item in answer["TargetHealthDescriptions"]]
+    return [
+        (
+            item["Target"]["Id"],
+            item["TargetHealth"]["State"],
+            item["TargetHealth"].get("Reason") or item["TargetHealth"].get("Description") or "",
+        )
+        for item in answer["TargetHealthDescriptions"]
+    ]
 
 
 def _summary(states: list[tuple[str, str, str]]) -> str:
     if not states:
         return "no target registered"
-    return ", ".join(f"{target} {state}" + (f" ({reason})" if reason and state != "healthy" else "")
-                     for target, state, reason in states)
+    return ", ".join(
+        f"{target} {state}" + (f" ({reason})" if reason and state != "healthy" else "")
+        for target, state, reason in states
+    )
 
 
 def check_target_health(run: Run) -> Check:
@@ -202,22 +228,30 @@ def check_target_health(run: Run) -> Check:
     while True:
         states = [entry for entry in _target_states(run) if entry[1] != "draining"]
         if states and all(state == "healthy" for _, state, _ in states):
-            return Check(name=name, status=PASSED, looked_at=looked_at,
-                         detail=f"{len(states)} of {len(states)} targets healthy")
+            return Check(
+                name=name, status=PASSED, looked_at=looked_at, detail=f"{len(states)} of {len(states)} targets healthy"
+            )
         remaining = run.remaining()
         if remaining <= 0:
             break
-        run.progress(f"  target health: {_summary(states)}; waiting for the first boot "
-                     f"({run.clock() - run.started:.0f} s of {run.wait_seconds:.0f} s)")
+        run.progress(
+            f"  target health: {_summary(states)}; waiting for the first boot "
+            f"({run.clock() - run.started:.0f} s of {run.wait_seconds:.0f} s)"
+        )
         run.sleep(min(POLL_SECONDS, remaining))
     return Check(
-        name=name, status=FAILED, looked_at=looked_at,
+        name=name,
+        status=FAILED,
+        looked_at=looked_at,
         detail=f"after {run.wait_seconds:.0f} s: {_summary(states)}",
-        fix=("the load balancer's health check (GET /health on the API port) does not pass. The Reason above says "
-             "why; read the API's log group (output api_log_group_name) and the boot log "
-             "(/var/log/cloud-init-output.log, through Session Manager). A production instance refuses a development "
-             "artifact at boot. If the first boot is only slow, run `make verify-deployment` again "
-             "(VERIFY_WAIT=<seconds>)"))
+        fix=(
+            "the load balancer's health check (GET /health on the API port) does not pass. The Reason above says "
+            "why; read the API's log group (output api_log_group_name) and the boot log "
+            "(/var/log/cloud-init-output.log, through Session Manager). A production instance refuses a development "
+            "artifact at boot. If the first boot is only slow, run `make verify-deployment` again "
+            "(VERIFY_WAIT=<seconds>)"
+        ),
+    )
 
 
 def _api_host(run: Run) -> str:
@@ -233,21 +267,40 @@ def check_api_path(run: Run, path: str) -> Check:
     try:
         response = run.http_get(address=address, host=host, path=path, verify_name=run.config.api_domain is not None)
     except (OSError, http.client.HTTPException) as err:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{type(err).__name__}: {err}",
-                     fix=("a certificate error: the ALB's certificate (tfvars certificate_arn) must be issued for "
-                          "API_DOMAIN" if isinstance(err, ssl.SSLError) else
-                          "the ALB did not answer on 443: its security group must admit HTTPS from the internet; "
-                          "`make plan` shows a drift"))
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"{type(err).__name__}: {err}",
+            fix=(
+                "a certificate error: the ALB's certificate (tfvars certificate_arn) must be issued for API_DOMAIN"
+                if isinstance(err, ssl.SSLError)
+                else "the ALB did not answer on 443: its security group must admit HTTPS from the internet; "
+                "`make plan` shows a drift"
+            ),
+        )
     if response.status != 200:
         body = response.body[:200].decode("utf-8", "replace")
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"HTTP {response.status}: {body}",
-                     fix=("a 404 is the listener's default answer: the Host did not match API_DOMAIN's rule; a 502/503 "
-                          "means no healthy target (see target health); /ready's 503 names the dependency that is "
-                          "not ready (the database, the runtime parameter)"))
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"HTTP {response.status}: {body}",
+            fix=(
+                "a 404 is the listener's default answer: the Host did not match API_DOMAIN's rule; a 502/503 "
+                "means no healthy target (see target health); /ready's 503 names the dependency that is "
+                "not ready (the database, the runtime parameter)"
+            ),
+        )
     if run.config.api_domain is None:
-        return Check(name=name, status=WARNING, looked_at=looked_at, detail="HTTP 200, certificate name not checked",
-                     fix="set API_DOMAIN to the name on the ALB's certificate (production requires it); without it "
-                         "no client can verify the API's certificate")
+        return Check(
+            name=name,
+            status=WARNING,
+            looked_at=looked_at,
+            detail="HTTP 200, certificate name not checked",
+            fix="set API_DOMAIN to the name on the ALB's certificate (production requires it); without it "
+            "no client can verify the API's certificate",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail="HTTP 200")
 
 
@@ -266,16 +319,25 @@ def check_config_through_cloudfront(run: Run) -> Check:
     try:
         response = run.http_get(address=host, host=host, path=f"/{RUNTIME_CONFIG_KEY}", verify_name=True)
     except (OSError, http.client.HTTPException) as err:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{type(err).__name__}: {err}",
-                     fix="FRONTEND_DOMAIN must resolve to the distribution (DNS after apply) and its us-east-1 "
-                         "certificate (FRONTEND_CERTIFICATE_ARN) must be issued for it")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"{type(err).__name__}: {err}",
+            fix="FRONTEND_DOMAIN must resolve to the distribution (DNS after apply) and its us-east-1 "
+            "certificate (FRONTEND_CERTIFICATE_ARN) must be issued for it",
+        )
     expected = expected_config(run.config)
     if response.status != 200 or response.body != expected:
-        return Check(name=name, status=FAILED, looked_at=looked_at,
-                     detail=f"HTTP {response.status}, {response.body[:200]!r}; the stack wrote {expected!r}",
-                     fix=f"the bucket's object differs (see the next check) or CloudFront serves an old copy: "
-                         f"invalidate /{RUNTIME_CONFIG_KEY} (aws cloudfront create-invalidation --distribution-id "
-                         f"{run.outputs['cloudfront_distribution_id']} --paths /{RUNTIME_CONFIG_KEY})")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"HTTP {response.status}, {response.body[:200]!r}; the stack wrote {expected!r}",
+            fix=f"the bucket's object differs (see the next check) or CloudFront serves an old copy: "
+            f"invalidate /{RUNTIME_CONFIG_KEY} (aws cloudfront create-invalidation --distribution-id "
+            f"{run.outputs['cloudfront_distribution_id']} --paths /{RUNTIME_CONFIG_KEY})",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"HTTP 200, {len(expected)} bytes as written")
 
 
@@ -288,14 +350,22 @@ def check_config_in_bucket(run: Run) -> Check:
     expected = expected_config(run.config)
     problems = ([f"bytes {body[:200]!r}, the stack writes {expected!r}"] if body != expected else []) + (
         [f"Cache-Control {cache!r}, the stack sets {RUNTIME_CONFIG_CACHE_CONTROL!r}"]
-        if cache != RUNTIME_CONFIG_CACHE_CONTROL else [])
+        if cache != RUNTIME_CONFIG_CACHE_CONTROL
+        else []
+    )
     if problems:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail="; ".join(problems),
-                     fix=f"the stack owns config.json (lib/blocks/web_headers.py) and something else wrote it: "
-                         f"`{run.deploy}` puts it back (its plan shows the change); check that API_DOMAIN is the "
-                         "value the stack was applied with")
-    return Check(name=name, status=PASSED, looked_at=looked_at,
-                 detail=f"{len(body)} bytes as written, Cache-Control {cache}")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail="; ".join(problems),
+            fix=f"the stack owns config.json (lib/blocks/web_headers.py) and something else wrote it: "
+            f"`{run.deploy}` puts it back (its plan shows the change); check that API_DOMAIN is the "
+            "value the stack was applied with",
+        )
+    return Check(
+        name=name, status=PASSED, looked_at=looked_at, detail=f"{len(body)} bytes as written, Cache-Control {cache}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------- TLS
@@ -306,11 +376,16 @@ def check_listener_tls(run: Run) -> Check:
     listener = run.client("elbv2").describe_listeners(ListenerArns=[arn])["Listeners"][0]
     protocol, policy = listener.get("Protocol"), listener.get("SslPolicy")
     if protocol != "HTTPS" or policy != ALB_TLS_POLICY:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{protocol} with policy {policy}",
-                     fix=f"the stack sets HTTPS with {ALB_TLS_POLICY} (TLS 1.2+, AEAD suites: lib/blocks/"
-                         f"tls_policies.py); it was changed outside Terraform. `{run.plan}` shows it, `{run.deploy}` "
-                         f"restores it (or: aws elbv2 modify-listener --listener-arn {arn} "
-                         f"--ssl-policy {ALB_TLS_POLICY})")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"{protocol} with policy {policy}",
+            fix=f"the stack sets HTTPS with {ALB_TLS_POLICY} (TLS 1.2+, AEAD suites: lib/blocks/"
+            f"tls_policies.py); it was changed outside Terraform. `{run.plan}` shows it, `{run.deploy}` "
+            f"restores it (or: aws elbv2 modify-listener --listener-arn {arn} "
+            f"--ssl-policy {ALB_TLS_POLICY})",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"HTTPS, {policy}")
 
 
@@ -321,10 +396,15 @@ def check_listener_hsts(run: Run) -> Check:
     attributes = run.client("elbv2").describe_listener_attributes(ListenerArn=arn)["Attributes"]
     value = next((item.get("Value") for item in attributes if item.get("Key") == ALB_HSTS_ATTRIBUTE), None)
     if value != ALB_HSTS_HEADER:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"header value {value!r}",
-                     fix=f"the stack sets {ALB_HSTS_HEADER!r}; `{run.deploy}` restores it (or: aws elbv2 "
-                         f"modify-listener-attributes --listener-arn {arn} --attributes "
-                         f"'Key={ALB_HSTS_ATTRIBUTE},Value={ALB_HSTS_HEADER}')")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"header value {value!r}",
+            fix=f"the stack sets {ALB_HSTS_HEADER!r}; `{run.deploy}` restores it (or: aws elbv2 "
+            f"modify-listener-attributes --listener-arn {arn} --attributes "
+            f"'Key={ALB_HSTS_ATTRIBUTE},Value={ALB_HSTS_HEADER}')",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=value)
 
 
@@ -337,16 +417,24 @@ def check_distribution_tls(run: Run) -> Check:
     default = bool(certificate.get("CloudFrontDefaultCertificate"))
     if run.config.frontend_domain is None and default:
         status = FAILED if run.config.environment_type == PRODUCTION else WARNING
-        return Check(name=name, status=status, looked_at=looked_at,
-                     detail="CloudFront's default certificate, which admits TLS 1.0 (development stack)",
-                     fix="set FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN (us-east-1, issued) to pin "
-                         f"{CLOUDFRONT_MINIMUM_PROTOCOL}; production requires it")
+        return Check(
+            name=name,
+            status=status,
+            looked_at=looked_at,
+            detail="CloudFront's default certificate, which admits TLS 1.0 (development stack)",
+            fix="set FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN (us-east-1, issued) to pin "
+            f"{CLOUDFRONT_MINIMUM_PROTOCOL}; production requires it",
+        )
     if default or minimum != CLOUDFRONT_MINIMUM_PROTOCOL:
-        return Check(name=name, status=FAILED, looked_at=looked_at,
-                     detail=f"{'the default certificate' if default else certificate.get('ACMCertificateArn')}, "
-                            f"minimum {minimum}",
-                     fix=f"the stack sets FRONTEND_CERTIFICATE_ARN with {CLOUDFRONT_MINIMUM_PROTOCOL}; it was changed "
-                         f"outside Terraform or applied without FRONTEND_DOMAIN: `{run.deploy}` restores it")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"{'the default certificate' if default else certificate.get('ACMCertificateArn')}, "
+            f"minimum {minimum}",
+            fix=f"the stack sets FRONTEND_CERTIFICATE_ARN with {CLOUDFRONT_MINIMUM_PROTOCOL}; it was changed "
+            f"outside Terraform or applied without FRONTEND_DOMAIN: `{run.deploy}` restores it",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"custom certificate, minimum {minimum}")
 
 
@@ -357,10 +445,14 @@ def check_alb_waf(run: Run) -> Check:
     name, looked_at = "WAF: ALB association", f"wafv2:GetWebACLForResource {alb}"
     found = (run.client("wafv2").get_web_acl_for_resource(ResourceArn=alb).get("WebACL") or {}).get("ARN")
     if found != acl:
-        return Check(name=name, status=FAILED, looked_at=looked_at,
-                     detail=f"the ALB is protected by {found}" if found else "no web ACL protects the ALB",
-                     fix=f"`{run.deploy}` re-creates the association (its plan shows it), or: aws wafv2 "
-                         f"associate-web-acl --region {run.config.aws_region} --web-acl-arn {acl} --resource-arn {alb}")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"the ALB is protected by {found}" if found else "no web ACL protects the ALB",
+            fix=f"`{run.deploy}` re-creates the association (its plan shows it), or: aws wafv2 "
+            f"associate-web-acl --region {run.config.aws_region} --web-acl-arn {acl} --resource-arn {alb}",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=acl)
 
 
@@ -370,9 +462,13 @@ def check_distribution_waf(run: Run) -> Check:
     name, looked_at = "WAF: CloudFront association", f"cloudfront:GetDistribution {distribution} WebACLId"
     found = run.distribution().get("WebACLId") or None
     if found != acl:
-        return Check(name=name, status=FAILED, looked_at=looked_at,
-                     detail=f"the distribution is protected by {found}" if found else "no web ACL protects it",
-                     fix=f"`{run.deploy}` sets the distribution's web_acl_id back to {acl} (its plan shows it)")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"the distribution is protected by {found}" if found else "no web ACL protects it",
+            fix=f"`{run.deploy}` sets the distribution's web_acl_id back to {acl} (its plan shows it)",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=acl)
 
 
@@ -392,10 +488,14 @@ def check_waf_logging(run: Run, *, scope: str) -> Check:
         config = {}
     groups = [_log_group_of(arn) for arn in config.get("LogDestinationConfigs", [])]
     if group not in groups:
-        return Check(name=name, status=FAILED, looked_at=looked_at,
-                     detail=f"logs to {', '.join(map(str, groups))}" if groups else "no logging configuration",
-                     fix=f"the stack logs every request to {group} (PCI DSS 10.2); `{run.deploy}` restores the "
-                         "logging configuration (its plan shows it)")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"logs to {', '.join(map(str, groups))}" if groups else "no logging configuration",
+            fix=f"the stack logs every request to {group} (PCI DSS 10.2); `{run.deploy}` restores the "
+            "logging configuration (its plan shows it)",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"to log group {group}")
 
 
@@ -414,19 +514,26 @@ def check_waf_log_streams(run: Run, *, scope: str) -> Check:
     deadline = run.clock() + max(0.0, min(LOG_STREAM_WAIT_SECONDS, run.remaining()))
     while True:
         streams = run.client("logs", region).describe_log_streams(
-            logGroupName=group, orderBy="LastEventTime", descending=True, limit=1)["logStreams"]
+            logGroupName=group, orderBy="LastEventTime", descending=True, limit=1
+        )["logStreams"]
         if streams:
-            return Check(name=name, status=PASSED, looked_at=looked_at,
-                         detail=f"latest stream {streams[0]['logStreamName']}")
+            return Check(
+                name=name, status=PASSED, looked_at=looked_at, detail=f"latest stream {streams[0]['logStreamName']}"
+            )
         if run.clock() >= deadline:
             break
         run.progress(f"  WAF log delivery ({scope}): no stream in {group} yet, waiting")
         run.sleep(min(POLL_SECONDS, max(0.0, deadline - run.clock())))
-    return Check(name=name, status=FAILED, looked_at=looked_at, detail="no log stream",
-                 fix="WAF writes a stream within minutes of the first request it sees (the checks above sent some); "
-                     "run `make verify-deployment` again in a few minutes. If it stays empty, the log group's KMS key "
-                     "policy must let logs.<region>.amazonaws.com use it (the stack's key does: `make plan` shows a "
-                     "drift)")
+    return Check(
+        name=name,
+        status=FAILED,
+        looked_at=looked_at,
+        detail="no log stream",
+        fix="WAF writes a stream within minutes of the first request it sees (the checks above sent some); "
+        "run `make verify-deployment` again in a few minutes. If it stays empty, the log group's KMS key "
+        "policy must let logs.<region>.amazonaws.com use it (the stack's key does: `make plan` shows a "
+        "drift)",
+    )
 
 
 # ------------------------------------------------------------------------------------------- logs, alarms
@@ -436,15 +543,29 @@ def check_flow_log(run: Run) -> Check:
     name, looked_at = "flow log delivery status", f"ec2:DescribeFlowLogs {flow_log}"
     found = run.client("ec2").describe_flow_logs(FlowLogIds=[flow_log])["FlowLogs"]
     if not found:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail="no such flow log",
-                     fix=f"the VPC records no traffic (PCI DSS 10.2): `{run.deploy}` re-creates the flow log")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail="no such flow log",
+            fix=f"the VPC records no traffic (PCI DSS 10.2): `{run.deploy}` re-creates the flow log",
+        )
     status, error = found[0].get("DeliverLogsStatus"), found[0].get("DeliverLogsErrorMessage")
     if status != "SUCCESS":
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"{status}: {error or 'no message'}",
-                     fix="the flow logs role (flow-logs-write policy) must reach the log group and its KMS key; "
-                         f"`{run.plan}` shows whether either changed")
-    return Check(name=name, status=PASSED, looked_at=looked_at,
-                 detail=f"SUCCESS to {found[0].get('LogGroupName') or found[0].get('LogDestination')}")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"{status}: {error or 'no message'}",
+            fix="the flow logs role (flow-logs-write policy) must reach the log group and its KMS key; "
+            f"`{run.plan}` shows whether either changed",
+        )
+    return Check(
+        name=name,
+        status=PASSED,
+        looked_at=looked_at,
+        detail=f"SUCCESS to {found[0].get('LogGroupName') or found[0].get('LogDestination')}",
+    )
 
 
 def _subscriptions(run: Run, topic: str) -> list[tuple[str, bool]]:
@@ -453,8 +574,11 @@ def _subscriptions(run: Run, topic: str) -> list[tuple[str, bool]]:
     for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
         for item in page["Subscriptions"]:
             arn = item["SubscriptionArn"]
-            pending = arn == "PendingConfirmation" or sns.get_subscription_attributes(
-                SubscriptionArn=arn)["Attributes"].get("PendingConfirmation") == "true"
+            pending = (
+                arn == "PendingConfirmation"
+                or sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"].get("PendingConfirmation")
+                == "true"
+            )
             found.append((f"{item['Protocol']}:{item['Endpoint']}", pending))
     return found
 
@@ -467,25 +591,40 @@ def check_alarm_subscription(run: Run) -> Check:
     pending = [endpoint for endpoint, waiting in found if waiting]
     if not found:
         status = FAILED if run.config.environment_type == PRODUCTION or run.config.alarm_email else WARNING
-        return Check(name=name, status=status, looked_at=looked_at, detail="no subscription: alarms notify nobody",
-                     fix="set ALARM_EMAIL (environments/<name>.env, or alarm_email in the tfvars) to the on-call "
-                         f"address and run `{run.deploy}`")
+        return Check(
+            name=name,
+            status=status,
+            looked_at=looked_at,
+            detail="no subscription: alarms notify nobody",
+            fix="set ALARM_EMAIL (environments/<name>.env, or alarm_email in the tfvars) to the on-call "
+            f"address and run `{run.deploy}`",
+        )
     if pending:
-        return Check(name=name, status=WARNING, looked_at=looked_at,
-                     detail=f"pending confirmation: {', '.join(pending)}",
-                     fix="the recipient must open the 'AWS Notification - Subscription Confirmation' e-mail and "
-                         "confirm; to send it again: aws sns subscribe --topic-arn "
-                         f"{topic} --protocol email --notification-endpoint <address>")
-    return Check(name=name, status=PASSED, looked_at=looked_at,
-                 detail=f"confirmed: {', '.join(endpoint for endpoint, _ in found)}")
+        return Check(
+            name=name,
+            status=WARNING,
+            looked_at=looked_at,
+            detail=f"pending confirmation: {', '.join(pending)}",
+            fix="the recipient must open the 'AWS Notification - Subscription Confirmation' e-mail and "
+            "confirm; to send it again: aws sns subscribe --topic-arn "
+            f"{topic} --protocol email --notification-endpoint <address>",
+        )
+    return Check(
+        name=name,
+        status=PASSED,
+        looked_at=looked_at,
+        detail=f"confirmed: {', '.join(endpoint for endpoint, _ in found)}",
+    )
 
 
 def _alb_log_location(run: Run) -> tuple[str, str]:
     """(bucket, key of the ELB test file) from the ALB's own access-log attributes."""
     if "alb_logs" not in run.cache:
         alb = run.outputs["alb_arn"]
-        attributes = {item["Key"]: item["Value"] for item in run.client("elbv2").describe_load_balancer_attributes(
-            LoadBalancerArn=alb)["Attributes"]}
+        attributes = {
+            item["Key"]: item["Value"]
+            for item in run.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=alb)["Attributes"]
+        }
         if attributes.get("access_logs.s3.enabled") != "true":
             raise _NoAccessLogs(attributes.get("access_logs.s3.bucket") or "")
         prefix = attributes.get("access_logs.s3.prefix", "").strip("/")
@@ -510,16 +649,26 @@ def check_alb_test_file(run: Run) -> Check:
     try:
         bucket, key = _alb_log_location(run)
     except _NoAccessLogs:
-        return Check(name=name, status=FAILED, looked_at=_attributes_call(run),
-                     detail="access logging is off", fix=f"the stack switches it on (PCI DSS 10.2): `{run.deploy}`")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=_attributes_call(run),
+            detail="access logging is off",
+            fix=f"the stack switches it on (PCI DSS 10.2): `{run.deploy}`",
+        )
     looked_at = f"s3:HeadObject s3://{bucket}/{key}"
     if run.sandbox:
         return Check(name=name, status=NEEDS_REAL_ACCOUNT, looked_at=looked_at, detail=EMULATOR_LOGS)
     head = _head(run, bucket, key)
     if head is None:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail="no test file",
-                     fix="the ALB writes it when access logging is enabled; without it the archive's bucket policy "
-                         "refuses the ELB's log delivery for this region: `make plan` shows a drift of the policy")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail="no test file",
+            fix="the ALB writes it when access logging is enabled; without it the archive's bucket policy "
+            "refuses the ELB's log delivery for this region: `make plan` shows a drift of the policy",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"written {head['LastModified']:%Y-%m-%d %H:%M}")
 
 
@@ -539,22 +688,37 @@ def check_archive_lock(run: Run) -> Check:
     try:
         bucket, key = _alb_log_location(run)
     except _NoAccessLogs:
-        return Check(name=name, status=FAILED, looked_at=_attributes_call(run),
-                     detail="the ALB delivers no logs", fix=f"the stack switches access logging on: `{run.deploy}`")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=_attributes_call(run),
+            detail="the ALB delivers no logs",
+            fix=f"the stack switches access logging on: `{run.deploy}`",
+        )
     looked_at = f"s3:HeadObject s3://{bucket}/{key} ObjectLockMode, ObjectLockRetainUntilDate"
     if run.sandbox:
         return Check(name=name, status=NEEDS_REAL_ACCOUNT, looked_at=looked_at, detail=EMULATOR_LOGS)
     head = _head(run, bucket, key)
     if head is None:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail="no delivered log to read",
-                     fix="see the ALB access logs check: the archive has received nothing yet")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail="no delivered log to read",
+            fix="see the ALB access logs check: the archive has received nothing yet",
+        )
     mode, until, written = head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate"), head["LastModified"]
     needed = datetime.timedelta(days=PCI_MIN_LOG_RETENTION_DAYS) - RETENTION_TOLERANCE
     if mode != run.config.log_lock_mode or until is None or until - written < needed:
-        return Check(name=name, status=FAILED, looked_at=looked_at, detail=f"mode {mode}, retained until {until}",
-                     fix=f"the archive's default retention must be {run.config.log_lock_mode} for "
-                         f"{PCI_MIN_LOG_RETENTION_DAYS} days (PCI DSS 10.5.1): `{run.deploy}` restores the Object Lock "
-                         "configuration; logs written meanwhile keep the retention they were written with")
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"mode {mode}, retained until {until}",
+            fix=f"the archive's default retention must be {run.config.log_lock_mode} for "
+            f"{PCI_MIN_LOG_RETENTION_DAYS} days (PCI DSS 10.5.1): `{run.deploy}` restores the Object Lock "
+            "configuration; logs written meanwhile keep the retention they were written with",
+        )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"{mode} until {until:%Y-%m-%d}")
 
 
@@ -573,15 +737,21 @@ def _plan(run: Run) -> list[tuple[str, str, Callable[[], Check]]]:
         ("WAF: ALB association", "wafv2:GetWebACLForResource", lambda: check_alb_waf(run)),
         ("WAF: CloudFront association", "cloudfront:GetDistribution", lambda: check_distribution_waf(run)),
         ("WAF logging: ALB ACL", "wafv2:GetLoggingConfiguration", lambda: check_waf_logging(run, scope="ALB")),
-        ("WAF logging: CloudFront ACL", "wafv2:GetLoggingConfiguration",
-         lambda: check_waf_logging(run, scope="CloudFront")),
+        (
+            "WAF logging: CloudFront ACL",
+            "wafv2:GetLoggingConfiguration",
+            lambda: check_waf_logging(run, scope="CloudFront"),
+        ),
         ("flow log delivery status", "ec2:DescribeFlowLogs", lambda: check_flow_log(run)),
         ("alarm subscription", "sns:ListSubscriptionsByTopic", lambda: check_alarm_subscription(run)),
         ("ALB access logs: test file", "elbv2:DescribeLoadBalancerAttributes", lambda: check_alb_test_file(run)),
         ("log archive: Object Lock on a delivered log", "s3:HeadObject", lambda: check_archive_lock(run)),
         ("WAF log delivery: ALB ACL", "logs:DescribeLogStreams", lambda: check_waf_log_streams(run, scope="ALB")),
-        ("WAF log delivery: CloudFront ACL", "logs:DescribeLogStreams",
-         lambda: check_waf_log_streams(run, scope="CloudFront")),
+        (
+            "WAF log delivery: CloudFront ACL",
+            "logs:DescribeLogStreams",
+            lambda: check_waf_log_streams(run, scope="CloudFront"),
+        ),
     ]
 
 
@@ -590,10 +760,18 @@ def missing_outputs(outputs: Mapping[str, Any]) -> list[str]:
     return [name for name in REQUIRED_OUTPUTS if not outputs.get(name)]
 
 
-def verify_deployment(outputs: Mapping[str, Any], *, config: StackConfig, clients: Callable[[str, str], Any],
-                      sandbox: bool, wait_seconds: float = DEFAULT_WAIT_SECONDS, http_get: HttpGet = https_get,
-                      progress: Callable[[str], None] = print, sleep: Callable[[float], None] = time.sleep,
-                      clock: Callable[[], float] = time.monotonic) -> list[Check]:
+def verify_deployment(
+    outputs: Mapping[str, Any],
+    *,
+    config: StackConfig,
+    clients: Callable[[str, str], Any],
+    sandbox: bool,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    http_get: HttpGet = https_get,
+    progress: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[Check]:
     """Every check of the deployed stack whose ``outputs`` are given, in order.
 
     ``clients(service, region)`` returns a boto3 client; ``sandbox`` marks what the emulator cannot show as
@@ -602,11 +780,22 @@ def verify_deployment(outputs: Mapping[str, Any], *, config: StackConfig, client
     """
     missing = missing_outputs(outputs)
     if missing:
-        raise VerifyError(f"the outputs of {config.stack_name} lack {', '.join(missing)}: the stack was applied "
-                          f"before they existed. Run `make deploy ENVIRONMENT={config.environment_suffix}` (the plan "
-                          "adds outputs only) and verify again.")
-    run = Run(outputs=outputs, config=config, clients=clients, sandbox=sandbox, wait_seconds=wait_seconds,
-               http_get=http_get, progress=progress, sleep=sleep, clock=clock)
+        raise VerifyError(
+            f"the outputs of {config.stack_name} lack {', '.join(missing)}: the stack was applied "
+            f"before they existed. Run `make deploy ENVIRONMENT={config.environment_suffix}` (the plan "
+            "adds outputs only) and verify again."
+        )
+    run = Run(
+        outputs=outputs,
+        config=config,
+        clients=clients,
+        sandbox=sandbox,
+        wait_seconds=wait_seconds,
+        http_get=http_get,
+        progress=progress,
+        sleep=sleep,
+        clock=clock,
+    )
     run.started = clock()
     return [_guarded(name, looked_at, check) for name, looked_at, check in _plan(run)]
 
@@ -622,8 +811,9 @@ def _client_factory(config: StackConfig) -> Callable[[str, str], Any]:
     def factory(service: str, region: str) -> Any:
         if (service, region) not in cache:
             endpoint = config.sandbox_endpoint
-            cache[service, region] = (emulator_client(service, endpoint, region) if endpoint
-                                      else boto3.client(service, region_name=region))
+            cache[service, region] = (
+                emulator_client(service, endpoint, region) if endpoint else boto3.client(service, region_name=region)
+            )
         return cache[service, region]
 
     return factory
@@ -632,11 +822,16 @@ def _client_factory(config: StackConfig) -> Callable[[str, str], Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", help="the outputs key (default TapStack<ENVIRONMENT_SUFFIX>)")
-    parser.add_argument("--outputs-file", type=Path,
-                        default=Path(os.environ.get("SANDBOX_OUTPUTS_FILE") or outputs_file.OUTPUTS_FILE))
-    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT_SECONDS,
-                        help=f"seconds to wait for the first boot and log delivery (default "
-                             f"{DEFAULT_WAIT_SECONDS:.0f}; make verify-deployment VERIFY_WAIT=<seconds>)")
+    parser.add_argument(
+        "--outputs-file", type=Path, default=Path(os.environ.get("SANDBOX_OUTPUTS_FILE") or outputs_file.OUTPUTS_FILE)
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        help=f"seconds to wait for the first boot and log delivery (default "
+        f"{DEFAULT_WAIT_SECONDS:.0f}; make verify-deployment VERIFY_WAIT=<seconds>)",
+    )
     args = parser.parse_args(argv)
     if args.wait < 0:
         parser.error(f"--wait {args.wait}: give 0 or more seconds")
@@ -646,8 +841,14 @@ def main(argv: list[str] | None = None) -> int:
         outputs = outputs_file.stack_outputs(stack, args.outputs_file)
         where = f"sandbox {config.sandbox_endpoint}" if config.sandbox else config.aws_region
         print(f"[verify-deployment] {stack} ({where}), waiting up to {args.wait:.0f} s for the first boot", flush=True)
-        checks = verify_deployment(outputs, config=config, clients=_client_factory(config), sandbox=config.sandbox,
-                                   wait_seconds=args.wait, progress=lambda line: print(line, flush=True))
+        checks = verify_deployment(
+            outputs,
+            config=config,
+            clients=_client_factory(config),
+            sandbox=config.sandbox,
+            wait_seconds=args.wait,
+            progress=lambda line: print(line, flush=True),
+        )
     except (ConfigError, outputs_file.OutputsError, VerifyError) as err:
         print(f"[verify-deployment] {err}", file=sys.stderr)
         return 2

@@ -50,8 +50,13 @@ def read_process(pid: int) -> Process | None:
         # stat: "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
         return int(stat.rsplit(")", 1)[1].split()[1]), [arg for arg in argv if arg]
     try:
-        result = subprocess.run(["ps", "-o", "ppid=", "-o", "args=", "-p", str(pid)], capture_output=True,
-                                text=True, check=False, timeout=10)
+        result = subprocess.run(
+            ["ps", "-o", "ppid=", "-o", "args=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     fields = result.stdout.split(maxsplit=1)
@@ -66,7 +71,7 @@ def cdktf_command(argv: Sequence[str]) -> str | None:
     for index, arg in enumerate(argv):
         if Path(arg).name not in ("cdktf", "cdktf.js"):
             continue
-        rest = iter(argv[index + 1:])
+        rest = iter(argv[index + 1 :])
         for item in rest:
             if item == "--log-level":
                 next(rest, None)
@@ -96,13 +101,17 @@ def refusal(command: str) -> str:
     """What a refused cdktf command prints."""
     instead = REFUSED[command]
     if instead.startswith("make "):
-        instead = (f"`{instead}` (it reads environments/<name>.env and environments/<name>.tfvars; see the "
-                   "deploy guide, docs/deploying.md)")
-    return (f"`cdktf {command}` is not a supported path for this project: use {instead} instead.\n"
-            "make deploy runs the account preflight, keeps the plan in plans/, asks before applying, writes the "
-            "outputs, uploads the frontend and verifies the deployment; cdktf would do none of that and would wait "
-            "for input it cannot get (certificate_arn). `npx cdktf synth` still works. Nothing was synthesized, "
-            "planned or changed.")
+        instead = (
+            f"`{instead}` (it reads environments/<name>.env and environments/<name>.tfvars; see the "
+            "deploy guide, docs/deploying.md)"
+        )
+    return (
+        f"`cdktf {command}` is not a supported path for this project: use {instead} instead.\n"
+        "make deploy runs the account preflight, keeps the plan in plans/, asks before applying, writes the "
+        "outputs, uploads the frontend and verifies the deployment; cdktf would do none of that and would wait "
+        "for input it cannot get (certificate_arn). `npx cdktf synth` still works. Nothing was synthesized, "
+        "planned or changed."
+    )
 
 
 def main() -> int:

@@ -91,8 +91,10 @@ def region_facts(retrieved: str) -> dict[str, Any]:
 def main() -> int:
     """Write both files."""
     retrieved = datetime.date.today().isoformat()
-    for name, document in (("ec2_instance_types.json", instance_type_facts(retrieved)),
-                           ("aws_regions.json", region_facts(retrieved))):
+    for name, document in (
+        ("ec2_instance_types.json", instance_type_facts(retrieved)),
+        ("aws_regions.json", region_facts(retrieved)),
+    ):
         (DATA_DIR / name).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {DATA_DIR / name}")
     return 0

@@ -33,8 +33,9 @@ def run(steps: list[Step], directory: Path) -> int:
     for step in steps:
         started = time.monotonic()
         try:
-            code = subprocess.run([make, "--no-print-directory", "-C", str(directory), step.name],
-                                  check=False).returncode
+            code = subprocess.run(
+                [make, "--no-print-directory", "-C", str(directory), step.name], check=False
+            ).returncode
         except KeyboardInterrupt:
             step.result, step.seconds = "interrupted", time.monotonic() - started
             return 130

@@ -94,8 +94,8 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     """Width, height and raw pixels of an 8-bit RGB/RGBA PNG (what Chromium writes): compare images, not encodings."""
     data, offset, chunks = path.read_bytes(), 8, []
     while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset:offset + 4])
-        chunks.append((data[offset + 4:offset + 8], data[offset + 8:offset + 8 + length]))
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        chunks.append((data[offset + 4 : offset + 8], data[offset + 8 : offset + 8 + length]))
         offset += 12 + length
     width, height, depth, color = struct.unpack(">IIBB", chunks[0][1][:10])
     if depth != 8 or color not in (2, 6):
@@ -104,7 +104,7 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     stride, previous, pixels = width * bpp, bytes(width * bpp), bytearray()
     for row in range(height):
         start = row * (stride + 1)
-        line = bytearray(raw[start + 1:start + 1 + stride])
+        line = bytearray(raw[start + 1 : start + 1 + stride])
         _unfilter(raw[start], line, previous, bpp)
         pixels += line
         previous = bytes(line)
@@ -162,13 +162,20 @@ class InspectionHandler(BaseHTTPRequestHandler):
         query = parse_qs(urlsplit(self.path).query)
         amount, currency = int(query["amount"][0]), query["currency"][0]
         with self.database.superuser(DATABASE) as conn:
-            payments = conn.execute("SELECT id, status FROM payments WHERE amount = %s AND currency = %s ORDER BY id",
-                                    (amount, currency)).fetchall()
-            charges = conn.execute("SELECT count(*), coalesce(sum(calls), 0) FROM simulated_charges "
-                                   "WHERE amount = %s AND currency = %s", (amount, currency)).fetchone()
-        body = json.dumps({"payments": [{"id": i, "status": s} for i, s in payments],
-                           "charges": charges[0] if charges else 0,
-                           "processor_calls": int(charges[1]) if charges else 0}).encode()
+            payments = conn.execute(
+                "SELECT id, status FROM payments WHERE amount = %s AND currency = %s ORDER BY id", (amount, currency)
+            ).fetchall()
+            charges = conn.execute(
+                "SELECT count(*), coalesce(sum(calls), 0) FROM simulated_charges WHERE amount = %s AND currency = %s",
+                (amount, currency),
+            ).fetchone()
+        body = json.dumps(
+            {
+                "payments": [{"id": i, "status": s} for i, s in payments],
+                "charges": charges[0] if charges else 0,
+                "processor_calls": int(charges[1]) if charges else 0,
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -205,10 +212,17 @@ def _start_api(database: LocalPostgres, web_origin: str) -> ServiceProcess:
 def _run_vitest(env: dict[str, str], timeout: float) -> int:
     """The browser tests in their own session, so that a timeout or Ctrl-C ends vitest and its chromium."""
     # On the project's Node (lib/runtime/node.py), also outside make: vitest's workers run on the same binary.
-    command = [str(project_node()), str(WEB / "node_modules" / ".bin" / "vitest"), "run", "--config",
-               "vitest.e2e.config.ts"]
-    process = subprocess.Popen(command, cwd=WEB, env={**os.environ, **env},  # pylint: disable=consider-using-with
-                               start_new_session=True)
+    command = [
+        str(project_node()),
+        str(WEB / "node_modules" / ".bin" / "vitest"),
+        "run",
+        "--config",
+        "vitest.e2e.config.ts",
+    ]
+    # Not a with-block: on a timeout or Ctrl-C the whole process group is stopped below, not only this process.
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        command, cwd=WEB, env={**os.environ, **env}, start_new_session=True
+    )
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -231,15 +245,27 @@ def run(timeout: float) -> int:
     try:
         database.start()
         service = _start_api(database, f"http://127.0.0.1:{web_port}")
-        web_server = ThreadingHTTPServer(("127.0.0.1", web_port), partial(
-            CloudFrontLikeHandler, dist=WEB / "dist", api_url=service.url))
+        web_server = ThreadingHTTPServer(
+            ("127.0.0.1", web_port), partial(CloudFrontLikeHandler, dist=WEB / "dist", api_url=service.url)
+        )
         inspection = ThreadingHTTPServer(("127.0.0.1", 0), partial(InspectionHandler, database=database))
         with serving(web_server) as web_url, serving(inspection) as inspect_url:
-            print(f"[web-e2e] checkout {web_url} (CloudFront's headers), API {service.url}, "
-                  f"PostgreSQL 15 in {database.folder}", flush=True)
-            return _run_vitest({"E2E_BASE_URL": web_url, "E2E_API_URL": service.url, "E2E_INSPECT_URL": inspect_url,
-                                "E2E_CHROMIUM": chromium, "E2E_RESULTS": str(RESULTS),
-                                "E2E_SCREENSHOT": str(FRESH_SCREENSHOT)}, timeout)
+            print(
+                f"[web-e2e] checkout {web_url} (CloudFront's headers), API {service.url}, "
+                f"PostgreSQL 15 in {database.folder}",
+                flush=True,
+            )
+            return _run_vitest(
+                {
+                    "E2E_BASE_URL": web_url,
+                    "E2E_API_URL": service.url,
+                    "E2E_INSPECT_URL": inspect_url,
+                    "E2E_CHROMIUM": chromium,
+                    "E2E_RESULTS": str(RESULTS),
+                    "E2E_SCREENSHOT": str(FRESH_SCREENSHOT),
+                },
+                timeout,
+            )
     finally:
         if service is not None:
             service.stop()

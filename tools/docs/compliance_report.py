@@ -49,18 +49,23 @@ REPORT_DIR = ROOT / ".compliance"
 # What the report describes: a production stack as the deploy guide's example configures it. Example values
 # only where AWS would need real ones (bucket, domain, certificate); they change no resource's controls.
 REPORT_CONFIGURATION = {
-    "ENVIRONMENT_TYPE": "production", "ENVIRONMENT_SUFFIX": "prod", "AWS_REGION": "us-east-1",
-    "TERRAFORM_STATE_BUCKET": "example-terraform-state", "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
-    "FRONTEND_DOMAIN": "pay.example.com", "API_DOMAIN": "api.pay.example.com",
+    "ENVIRONMENT_TYPE": "production",
+    "ENVIRONMENT_SUFFIX": "prod",
+    "AWS_REGION": "us-east-1",
+    "TERRAFORM_STATE_BUCKET": "example-terraform-state",
+    "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
+    "FRONTEND_DOMAIN": "pay.example.com",
+    "API_DOMAIN": "api.pay.example.com",
     "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
-    "ALARM_EMAIL": "payments-oncall@example.com", "PAYMENT_PROCESSOR": "simulated",
+    "ALARM_EMAIL": "payments-oncall@example.com",
+    "PAYMENT_PROCESSOR": "simulated",
 }
 STAMP_BEGIN, STAMP_END = "<!-- stamp:begin -->", "<!-- stamp:end -->"
 
 # Why a mapped check may show no result: checkov skips attributes whose value is a Terraform expression.
 NOT_EVALUATED_NOTES = {
     "CKV_AWS_338": "retention_in_days is var.log_retention_days, which checkov does not resolve; PF-LOG-RETENTION "
-                   "checks the variable's default",
+    "checks the variable's default",
 }
 
 
@@ -82,7 +87,8 @@ class Requirement:
 
 REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
-        "1.2, 1.3, 1.4", "Network security controls and segmentation of the CDE",
+        "1.2, 1.3, 1.4",
+        "Network security controls and segmentation of the CDE",
         "Three subnet tiers over three AZs; only the ALB is internet-facing (443); instances take the API port "
         "from the ALB's group only, the database 5432 from the instances only; data subnets have no route to "
         "the internet, and their network ACL admits 5432 from the app subnets only (and the replies); the "
@@ -90,16 +96,36 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "CDE restricted): the app tier reaches AWS APIs through interface endpoints with account-only policies, S3 "
         "through the gateway endpoint's policy, the internet only at the payment processor's listed CIDRs "
         "(PF-SG-INTERNET-EGRESS); every bucket's public access block is on (PF-S3-PUBLIC-ACCESS-BLOCK).",
-        ("aws_vpc", "aws_subnet", "aws_route_table", "aws_nat_gateway", "aws_internet_gateway", "aws_security_group",
-         "aws_security_group_rule", "aws_default_security_group", "aws_vpc_endpoint", "aws_network_acl"),
-        ("CKV2_AWS_12", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_130", "CKV_AWS_17",
-         "CKV2_AWS_5", "CKV_AWS_382"),
+        (
+            "aws_vpc",
+            "aws_subnet",
+            "aws_route_table",
+            "aws_nat_gateway",
+            "aws_internet_gateway",
+            "aws_security_group",
+            "aws_security_group_rule",
+            "aws_default_security_group",
+            "aws_vpc_endpoint",
+            "aws_network_acl",
+        ),
+        (
+            "CKV2_AWS_12",
+            "CKV_AWS_23",
+            "CKV_AWS_24",
+            "CKV_AWS_25",
+            "CKV_AWS_260",
+            "CKV_AWS_130",
+            "CKV_AWS_17",
+            "CKV2_AWS_5",
+            "CKV_AWS_382",
+        ),
         "that AWS enforces the security groups and routes as configured (the emulator stores them but does "
         "not filter traffic); run a reachability check (VPC Reachability Analyzer) from the internet and from"
         " the app tier.",
     ),
     Requirement(
-        "2.2", "Secure configuration of system components",
+        "2.2",
+        "Secure configuration of system components",
         "IMDSv2 required and hop limit 1; invalid HTTP headers dropped at the ALB; deletion protection; "
         "minor engine upgrades; user data free of template sequences; instance types and engine versions that "
         "exist (no half-applied stacks).",
@@ -109,33 +135,58 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "the AMI is patched (the image id comes from AWS at plan time).",
     ),
     Requirement(
-        "3.5, 3.6, 3.7", "Stored account data protected with strong cryptography and managed keys",
+        "3.5, 3.6, 3.7",
+        "Stored account data protected with strong cryptography and managed keys",
         "Customer-managed KMS keys with rotation and key policies that name their principals; RDS storage, "
         "Performance Insights and the RDS-managed master secret on the data key; S3, log groups and SNS "
         "encrypted; the connection string an SSM SecureString without password. 3.6.1 (key-management "
         "procedures): administration (KMS_ADMIN_PRINCIPAL_ARN) apart from use, service use conditioned on its "
         "source, rotation enforced at synth (PF-KMS-ROTATION, PF-KMS-ADMIN-USE-SEPARATED).",
-        ("aws_kms_key", "aws_kms_alias", "aws_db_instance", "aws_s3_bucket_server_side_encryption_configuration",
-         "aws_cloudwatch_log_group", "aws_sns_topic", "aws_ssm_parameter"),
-        ("CKV_AWS_7", "CKV_AWS_33", "CKV_AWS_16", "CKV_AWS_354", "CKV_AWS_158", "CKV_AWS_26", "CKV_AWS_337",
-         "CKV_AWS_145", "CKV2_AWS_64"),
+        (
+            "aws_kms_key",
+            "aws_kms_alias",
+            "aws_db_instance",
+            "aws_s3_bucket_server_side_encryption_configuration",
+            "aws_cloudwatch_log_group",
+            "aws_sns_topic",
+            "aws_ssm_parameter",
+        ),
+        (
+            "CKV_AWS_7",
+            "CKV_AWS_33",
+            "CKV_AWS_16",
+            "CKV_AWS_354",
+            "CKV_AWS_158",
+            "CKV_AWS_26",
+            "CKV_AWS_337",
+            "CKV_AWS_145",
+            "CKV2_AWS_64",
+        ),
         "that AWS encrypted the data with the named keys and rotates them (the emulator records the settings "
         "only); check with `aws kms get-key-rotation-status` and each resource's KmsKeyId.",
     ),
     Requirement(
-        "4.2", "Strong cryptography for cardholder data in transit",
+        "4.2",
+        "Strong cryptography for cardholder data in transit",
         "HTTPS-only ALB listener with an ACM certificate and a TLS 1.2+ policy without CBC suites (an allow-list), "
         "HSTS on every response and, with API_DOMAIN, only that Host forwarded; CloudFront serves viewers over "
         "HTTPS only; buckets deny plain HTTP and TLS older than 1.2; the alarm topic refuses publishing without "
         "TLS; the database parameter group forces TLS.",
-        ("aws_alb_listener", "aws_lb_listener", "aws_cloudfront_distribution", "aws_s3_bucket_policy",
-         "aws_sns_topic_policy", "aws_db_parameter_group"),
+        (
+            "aws_alb_listener",
+            "aws_lb_listener",
+            "aws_cloudfront_distribution",
+            "aws_s3_bucket_policy",
+            "aws_sns_topic_policy",
+            "aws_db_parameter_group",
+        ),
         ("CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_74", "CKV_AWS_34", "CKV_AWS_174", "CKV2_AWS_69", "CKV_AWS_378"),
         "the TLS versions and ciphers AWS actually negotiates (test the endpoints with a TLS scanner) and "
         "that RDS refuses plain connections.",
     ),
     Requirement(
-        "6.3.3", "Security patches installed within one month of release",
+        "6.3.3",
+        "Security patches installed within one month of release",
         "Instances run the latest Amazon Linux 2023 AMI, read from AWS's public SSM parameter at every plan; a "
         "new AMI becomes a new launch template version that an instance refresh rolls out, and no instance lives "
         "longer than max_instance_lifetime_days (14 by default, at most 30), so each is replaced on the latest "
@@ -146,20 +197,26 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "instances and never ages them); read the ASG's activity history and the instances' AMI ids.",
     ),
     Requirement(
-        "6.4.1, 6.4.2", "Public-facing web application protected by an automated solution",
+        "6.4.1, 6.4.2",
+        "Public-facing web application protected by an automated solution",
         "WAFv2 regional web ACL on the ALB, associated by ARN, and a CLOUDFRONT-scope web ACL (us-east-1) on the "
         "distribution serving the payment page (6.4.2: every public-facing web application, the checkout "
         "included), both with AWS managed rule groups and a rate-based rule, metrics on and logging to an "
         "encrypted CloudWatch log group with the query string and credential headers redacted; a removed "
         "association or a production distribution without its ACL stops synth (PF-ALB-WAF, PF-CLOUDFRONT-WAF).",
-        ("aws_wafv2_web_acl", "aws_wafv2_web_acl_association", "aws_wafv2_web_acl_logging_configuration",
-         "aws_cloudfront_distribution"),
+        (
+            "aws_wafv2_web_acl",
+            "aws_wafv2_web_acl_association",
+            "aws_wafv2_web_acl_logging_configuration",
+            "aws_cloudfront_distribution",
+        ),
         ("CKV2_AWS_28", "CKV_AWS_192", "CKV2_AWS_31", "CKV_AWS_342", "CKV2_AWS_76", "CKV_AWS_68", "CKV2_AWS_47"),
         "that the managed rules block attacks (the emulator stores the web ACL but inspects nothing); replay "
         "known-bad requests against the ALB and read the WAF log.",
     ),
     Requirement(
-        "6.4.3, 11.6.1", "Payment page scripts authorized, and changes to the page detected",
+        "6.4.3, 11.6.1",
+        "Payment page scripts authorized, and changes to the page detected",
         "CloudFront sends the payment page a Content-Security-Policy that loads scripts and styles from the page's "
         "own origin only (no inline code, no 'unsafe-*'), lets it connect only to itself and the API origin "
         "(https://API_DOMAIN), forbids framing (frame-ancestors 'none') and form posts elsewhere (form-action "
@@ -173,7 +230,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "subscribe a rule to the frontend bucket's events and compare the served files with the build's sha256.",
     ),
     Requirement(
-        "7.2, 8.2, 8.6", "Least privilege for system and application accounts",
+        "7.2, 8.2, 8.6",
+        "Least privilege for system and application accounts",
         "One role per service, each trusting exactly one AWS service, with aws:SourceAccount and aws:SourceArn "
         "conditions (7.2.2: the flow-log and RDS monitoring roles only for this stack's resources); inline policies "
         "scoped to named resources; IAM database authentication; no credentials in code or state.",
@@ -183,28 +241,55 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "the policy simulator against the deployed roles.",
     ),
     Requirement(
-        "10.2, 10.3, 10.5", "Audit logs captured, protected and retained (12 months)",
+        "10.2, 10.3, 10.5",
+        "Audit logs captured, protected and retained (12 months)",
         "VPC flow logs, WAF logs and PostgreSQL logs (connections, and DDL and role changes through pgaudit) in "
         "KMS-encrypted log groups with retention >= 365 days (10.5.1; shorter in code stops synth); ALB and "
         "CloudFront logs in a write-once archive (10.3.2-10.3.4: S3 Object Lock, 365-day default retention, "
         "COMPLIANCE mode in production, PF-LOG-ARCHIVE-WORM), S3 access logs (including reads of the archive, "
         "10.2.1.3) in their own bucket; both versioned, deny object deletion to everyone, keep every version 400 "
         "days and block public access (10.2.1.x: pgaudit logs DDL and role changes, flow and WAF logs).",
-        ("aws_flow_log", "aws_cloudwatch_log_group", "aws_s3_bucket_logging", "aws_s3_bucket_lifecycle_configuration",
-         "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block", "aws_db_parameter_group",
-         "aws_s3_bucket_object_lock_configuration", "aws_s3_bucket_policy"),
-        ("CKV2_AWS_11", "CKV_AWS_338", "CKV_AWS_91", "CKV_AWS_86", "CKV_AWS_18", "CKV_AWS_129", "CKV_AWS_21",
-         "CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
+        (
+            "aws_flow_log",
+            "aws_cloudwatch_log_group",
+            "aws_s3_bucket_logging",
+            "aws_s3_bucket_lifecycle_configuration",
+            "aws_s3_bucket_versioning",
+            "aws_s3_bucket_public_access_block",
+            "aws_db_parameter_group",
+            "aws_s3_bucket_object_lock_configuration",
+            "aws_s3_bucket_policy",
+        ),
+        (
+            "CKV2_AWS_11",
+            "CKV_AWS_338",
+            "CKV_AWS_91",
+            "CKV_AWS_86",
+            "CKV_AWS_18",
+            "CKV_AWS_129",
+            "CKV_AWS_21",
+            "CKV2_AWS_6",
+            "CKV_AWS_53",
+            "CKV_AWS_54",
+            "CKV_AWS_55",
+            "CKV_AWS_56",
+        ),
         "that AWS delivers the logs (flow logs, WAF, RDS, ALB, CloudFront, S3) to their destinations and "
         "keeps them for 12 months.",
     ),
     Requirement(
-        "10.7, 11.5", "Failures of critical controls detected, alerted and responded to",
+        "10.7, 11.5",
+        "Failures of critical controls detected, alerted and responded to",
         "CloudWatch alarms on the ALB 5XX rate, ASG CPU, unhealthy targets and RDS CPU/storage/connections, "
         "notifying an encrypted SNS topic; a service dashboard; RDS enhanced monitoring and Performance "
         "Insights; detailed instance monitoring.",
-        ("aws_cloudwatch_metric_alarm", "aws_sns_topic", "aws_cloudwatch_dashboard", "aws_db_instance",
-         "aws_launch_template"),
+        (
+            "aws_cloudwatch_metric_alarm",
+            "aws_sns_topic",
+            "aws_cloudwatch_dashboard",
+            "aws_db_instance",
+            "aws_launch_template",
+        ),
         ("CKV_AWS_118", "CKV_AWS_353", "CKV_AWS_26"),
         "that alarms fire and reach the on-call address (the emulator never evaluates metrics); trigger each "
         "alarm once with `aws cloudwatch set-alarm-state`.",
@@ -231,8 +316,11 @@ def _pci_requirements(node: ast.FunctionDef) -> list[str]:
     """The arguments of a ``@pytest.mark.pci(...)`` decorator on ``node``."""
     found: list[str] = []
     for decorator in node.decorator_list:
-        if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute) \
-                and decorator.func.attr == "pci":
+        if (
+            isinstance(decorator, ast.Call)
+            and isinstance(decorator.func, ast.Attribute)
+            and decorator.func.attr == "pci"
+        ):
             found += [str(arg.value) for arg in decorator.args if isinstance(arg, ast.Constant)]
     return found
 
@@ -251,8 +339,10 @@ def collect_tests(tests_dir: Path) -> dict[str, list[str]]:
                 found[f"{source.relative_to(ROOT).as_posix()}::{node.name}"] = requirements
     unknown = {ref for refs in found.values() for ref in refs} - {req.ref for req in REQUIREMENTS}
     if unknown:
-        raise ValueError(f"@pytest.mark.pci names requirements the report does not have: {sorted(unknown)}; use one "
-                         "of " + ", ".join(repr(req.ref) for req in REQUIREMENTS))
+        raise ValueError(
+            f"@pytest.mark.pci names requirements the report does not have: {sorted(unknown)}; use one "
+            "of " + ", ".join(repr(req.ref) for req in REQUIREMENTS)
+        )
     return found
 
 
@@ -261,8 +351,10 @@ def check_requirement_headings(requirements: Iterable[Requirement] = REQUIREMENT
     otherwise a rule could declare a heading the report never prints, or a heading could never get rule evidence."""
     refs = tuple(req.ref for req in requirements)
     if refs != PCI_REQUIREMENTS:
-        raise ValueError(f"REQUIREMENTS headings {refs} differ from preflight.model.PCI_REQUIREMENTS "
-                         f"{PCI_REQUIREMENTS}; keep both lists the same, in the same order")
+        raise ValueError(
+            f"REQUIREMENTS headings {refs} differ from preflight.model.PCI_REQUIREMENTS "
+            f"{PCI_REQUIREMENTS}; keep both lists the same, in the same order"
+        )
 
 
 def preflight_evidence(ref: str) -> list[Rule]:
@@ -300,8 +392,9 @@ def checkov_status(summary: Mapping[str, Any], check_ids: Iterable[str]) -> list
     return lines
 
 
-def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: Mapping[str, list[str]],
-           stack_name: str) -> str:
+def render(
+    config: Mapping[str, Any], summary: Mapping[str, Any], tests: Mapping[str, list[str]], stack_name: str
+) -> str:
     check_requirement_headings()
     findings = run_preflight(config)
     out = [
@@ -330,8 +423,7 @@ def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: Mapping
         "configuration breaks the rule.",
         "- **checkov** is an independent open-source scanner run over the same synthesized configuration; a "
         "finding can only be suppressed in the code next to its resource, with a reason, listed at the end.",
-        "- **Tests on the synthesized configuration** assert the property on what Terraform will be asked to "
-        "create.",
+        "- **Tests on the synthesized configuration** assert the property on what Terraform will be asked to create.",
         "- **Tests on the emulator** apply the whole stack to a local AWS emulator (moto) with the real Terraform "
         "and provider, and read each property back through the AWS API. The emulator stores settings faithfully "
         "but enforces few of them, so each requirement also says what only a deployment to a real AWS account "
@@ -339,13 +431,20 @@ def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: Mapping
         "",
     ]
     for req in REQUIREMENTS:
-        out += [f"## Requirement {req.ref}: {req.title}", "", req.how, "",
-                "**Resources**: " + (", ".join(resources_of(config, req.resource_types)) or "none in this stack"),
-                ""]
+        out += [
+            f"## Requirement {req.ref}: {req.title}",
+            "",
+            req.how,
+            "",
+            "**Resources**: " + (", ".join(resources_of(config, req.resource_types)) or "none in this stack"),
+            "",
+        ]
         rules = preflight_evidence(req.ref)
         if rules:
-            out.append("**Preflight rules** (fail synth): " + ", ".join(
-                f"`{r.rule_id}` ({r.rationale.split(';')[0].rstrip('.')})" for r in rules))
+            out.append(
+                "**Preflight rules** (fail synth): "
+                + ", ".join(f"`{r.rule_id}` ({r.rationale.split(';')[0].rstrip('.')})" for r in rules)
+            )
             out.append("")
         out.append("**checkov**:")
         out += [f"- {line}" for line in checkov_status(summary, req.checkov)]
@@ -354,13 +453,22 @@ def render(config: Mapping[str, Any], summary: Mapping[str, Any], tests: Mapping
             out += ["", f"**Tests {kind}** ({len(proving)}):"]
             out += [f"- `{t}`" for t in proving] or ["- none"]
         out += ["", f"**Only a real AWS account shows** {req.real_account}", ""]
-    out += ["## Suppressed checkov findings", "",
-            "Each is declared with `lib.suppressions.suppress()` next to the resource; the scan fails when one no "
-            "longer matches a failure.", ""]
+    out += [
+        "## Suppressed checkov findings",
+        "",
+        "Each is declared with `lib.suppressions.suppress()` next to the resource; the scan fails when one no "
+        "longer matches a failure.",
+        "",
+    ]
     suppressed = summary.get("suppressed", [])
     out += [f"- `{s['check_id']}` on `{s['path']}`: {s['reason']}" for s in suppressed] or ["- none"]
-    out += ["", "## Out of scope: account-level controls", "",
-            "Provided once per account or organization, outside this stack:", ""]
+    out += [
+        "",
+        "## Out of scope: account-level controls",
+        "",
+        "Provided once per account or organization, outside this stack:",
+        "",
+    ]
     out += [f"- {name}: {why}" for name, why in OUT_OF_SCOPE]
     return "\n".join(out) + "\n"
 
@@ -370,15 +478,21 @@ def synthesize_report_stack() -> Path:
     could change the stack; return its ``cdk.tf.json``."""
     from lib.config import StackConfig  # pylint: disable=import-outside-toplevel  # no cdktf import
 
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JSII_NODE",
-            "TAP_FAST_BINDINGS", "VIRTUAL_ENV")
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JSII_NODE", "TAP_FAST_BINDINGS", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if k in keep}
     outdir = REPORT_DIR / "cdktf.out"
     # A production stack refuses a development artifact: the report's gets an unverified production one.
-    env.update({**REPORT_CONFIGURATION, "CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1",
-                POINTER_VARIABLE: str(unverified_production_pointer())})
-    result = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=False, timeout=900)
+    env.update(
+        {
+            **REPORT_CONFIGURATION,
+            "CDKTF_OUTDIR": str(outdir),
+            "CHECKPOINT_DISABLE": "1",
+            POINTER_VARIABLE: str(unverified_production_pointer()),
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=900
+    )
     if result.returncode != 0:
         raise ScanError(f"synth of the report configuration failed:\n{result.stderr.strip()}")
     stack_name = StackConfig.from_env(REPORT_CONFIGURATION).stack_name
@@ -388,14 +502,19 @@ def synthesize_report_stack() -> Path:
 def stamp(inputs: Iterable[str], configuration: Mapping[str, str] | None) -> str:
     """The block that says what the document describes; excluded from ``--check``."""
     digest = hashlib.sha256("\n".join(inputs).encode("utf-8")).hexdigest()[:16]
-    described = (", ".join(f"{k}={v}" for k, v in sorted(configuration.items())) if configuration
-                 else "a stack file given with --stack-file")
-    return "\n".join([
-        STAMP_BEGIN,
-        f"Generated {datetime.date.today().isoformat()} by `make compliance` from: {described}. Inputs hash "
-        f"(synthesized stack, scan result, test list) {digest}.",
-        STAMP_END,
-    ])
+    described = (
+        ", ".join(f"{k}={v}" for k, v in sorted(configuration.items()))
+        if configuration
+        else "a stack file given with --stack-file"
+    )
+    return "\n".join(
+        [
+            STAMP_BEGIN,
+            f"Generated {datetime.date.today().isoformat()} by `make compliance` from: {described}. Inputs hash "
+            f"(synthesized stack, scan result, test list) {digest}.",
+            STAMP_END,
+        ]
+    )
 
 
 def without_stamp(text: str) -> str:
@@ -421,9 +540,13 @@ def load_summary(stack_file: Path, summary_file: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.docs.compliance_report", description=__doc__.splitlines()[0])
     parser.add_argument("--stack-file", type=Path, default=None)
-    parser.add_argument("--scan-summary", type=Path, default=None,
-                        help="scan result to reuse (default: .compliance/ for the report configuration, "
-                             f"{SUMMARY_JSON.relative_to(ROOT)} with --stack-file)")
+    parser.add_argument(
+        "--scan-summary",
+        type=Path,
+        default=None,
+        help="scan result to reuse (default: .compliance/ for the report configuration, "
+        f"{SUMMARY_JSON.relative_to(ROOT)} with --stack-file)",
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--check", action="store_true", help="fail if the output file is out of date")
     args = parser.parse_args(argv)
@@ -440,16 +563,20 @@ def main(argv: list[str] | None = None) -> int:
     config = json.loads(stack_file.read_text(encoding="utf-8"))
     tests = collect_tests(ROOT / "tests")
     body = render(config, summary, tests, stack_file.parent.name)
-    inputs = [json.dumps(config, sort_keys=True),
-              json.dumps({k: v for k, v in summary.items() if k != "stack_file"}, sort_keys=True),
-              json.dumps(tests, sort_keys=True)]
+    inputs = [
+        json.dumps(config, sort_keys=True),
+        json.dumps({k: v for k, v in summary.items() if k != "stack_file"}, sort_keys=True),
+        json.dumps(tests, sort_keys=True),
+    ]
     title, rest = body.split("\n", 1)
     text = f"{title}\n\n{stamp(inputs, None if args.stack_file else REPORT_CONFIGURATION)}\n{rest}"
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
         if without_stamp(current) != without_stamp(text):
-            print(f"{args.output} is out of date: run `make compliance` (the stamp block is not compared)",
-                  file=sys.stderr)
+            print(
+                f"{args.output} is out of date: run `make compliance` (the stamp block is not compared)",
+                file=sys.stderr,
+            )
             return 1
     else:
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -463,9 +590,12 @@ def unsuppressed_failures(summary: Mapping[str, Any]) -> int:
     control that only the production configuration has (its host rule, its certificate) must not slip through."""
     failed = summary.get("failed", [])
     for finding in failed:
-        print(f"compliance_report: checkov {finding.get('check_id')} FAILED on {finding.get('path')} in the "
-              "production configuration. Fix the resource, or suppress the check next to it with its reason "
-              "(lib/suppressions.py).", file=sys.stderr)
+        print(
+            f"compliance_report: checkov {finding.get('check_id')} FAILED on {finding.get('path')} in the "
+            "production configuration. Fix the resource, or suppress the check next to it with its reason "
+            "(lib/suppressions.py).",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

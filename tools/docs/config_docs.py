@@ -93,8 +93,14 @@ def terraform_table(tunables: Sequence[Tunable] = TUNABLES) -> str:
     """The guide's table of Terraform input variables."""
     rows = ["| variable | type | default | allowed | meaning | PCI DSS |", "|---|---|---|---|---|---|"]
     for tunable in _required_first(tunables):
-        cells = (f"`{tunable.terraform}`", tunable.terraform_type, terraform_default_text(tunable),
-                 allowed_text(tunable), tunable.description, tunable.pci)
+        cells = (
+            f"`{tunable.terraform}`",
+            tunable.terraform_type,
+            terraform_default_text(tunable),
+            allowed_text(tunable),
+            tunable.description,
+            tunable.pci,
+        )
         rows.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -123,8 +129,7 @@ def example_tfvars(tunables: Sequence[Tunable] = TUNABLES) -> str:
     """``environments/example.tfvars``: every Terraform variable at its default (or its example when the default
     cannot plan in production), required ones first, then one aligned block per group."""
     variables = _required_first(tunables)
-    blocks = [f"# Required: {t.description}\n{t.terraform} = {_hcl(t.example)}"
-              for t in variables if t.default is None]
+    blocks = [f"# Required: {t.description}\n{t.terraform} = {_hcl(t.example)}" for t in variables if t.default is None]
     groups: dict[str, list[Tunable]] = {}
     for tunable in variables:
         if tunable.default is not None:
@@ -137,11 +142,17 @@ def quota_line(tunables: Sequence[Tunable] = TUNABLES) -> str:
     """The guide's vCPU quota at the default sizes (the project keeps no vCPU table, so it stays a multiple)."""
     by_terraform = {t.terraform: t for t in tunables if t.terraform}
     most, instance_type = by_terraform["asg_max_size"].default, by_terraform["instance_type"].default
-    return (f"With the defaults (`asg_max_size` = {most}, `instance_type` = `{instance_type}`) that is {2 * most} "
-            f"\N{MULTIPLICATION SIGN} the vCPUs of one {instance_type}.\n")
+    return (
+        f"With the defaults (`asg_max_size` = {most}, `instance_type` = `{instance_type}`) that is {2 * most} "
+        f"\N{MULTIPLICATION SIGN} the vCPUs of one {instance_type}.\n"
+    )
 
 
 def configuration_documents(tunables: Sequence[Tunable] = TUNABLES) -> list[tuple[str, str, str | None]]:
     """Every document rendered from the registry: ``(path, content, region or None for the whole file)``."""
-    return [(GUIDE, env_table(tunables), "config-env"), (GUIDE, terraform_table(tunables), "config-tfvars"),
-            (GUIDE, quota_line(tunables), "config-quota"), (EXAMPLE_TFVARS, example_tfvars(tunables), None)]
+    return [
+        (GUIDE, env_table(tunables), "config-env"),
+        (GUIDE, terraform_table(tunables), "config-tfvars"),
+        (GUIDE, quota_line(tunables), "config-quota"),
+        (EXAMPLE_TFVARS, example_tfvars(tunables), None),
+    ]

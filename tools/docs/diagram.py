@@ -44,8 +44,13 @@ NODE_TYPES: dict[str, tuple[str, str]] = {
 }
 # Types drawn as one box per component ("NAT gateway x3"): many identical resources, one role.
 COLLAPSED = frozenset({"aws_nat_gateway", "aws_cloudwatch_metric_alarm", "aws_vpc_endpoint"})
-GROUPS: dict[str, str] = {"edge": "edge (global)", "storage": "storage", "keys": "keys and secrets",
-                          "logging": "logging", "monitoring": "monitoring"}
+GROUPS: dict[str, str] = {
+    "edge": "edge (global)",
+    "storage": "storage",
+    "keys": "keys and secrets",
+    "logging": "logging",
+    "monitoring": "monitoring",
+}
 TIER_ORDER = ("public", "app", "data")  # top to bottom inside the VPC; other tiers follow, sorted
 
 # Resources that connect two boxes: type -> (attribute holding the source, attribute holding the target, label).
@@ -96,8 +101,10 @@ class _Stack:
 
     def __init__(self, stack: Mapping[str, Any]) -> None:
         self.bodies: dict[str, dict[str, Any]] = {
-            f"{rtype}.{name}": body for rtype, resources in stack.get("resource", {}).items()
-            for name, body in resources.items()}
+            f"{rtype}.{name}": body
+            for rtype, resources in stack.get("resource", {}).items()
+            for name, body in resources.items()
+        }
         self.referrers: dict[str, set[str]] = {}
         for address, body in self.bodies.items():
             for target in _references(body):
@@ -130,8 +137,9 @@ class _Stack:
             return {address}
         if depth == 0:
             return set()
-        return {box for referrer in sorted(self.referrers.get(address, ())) for box in
-                self.boxes_of(referrer, depth - 1)}
+        return {
+            box for referrer in sorted(self.referrers.get(address, ())) for box in self.boxes_of(referrer, depth - 1)
+        }
 
 
 def _port_label(rule: Mapping[str, Any]) -> str:
@@ -150,8 +158,11 @@ def _security_group_edges(stack: _Stack) -> Iterator[Edge]:
     rules = [body for address, body in stack.bodies.items() if address.startswith("aws_security_group_rule.")]
     for address, body in stack.bodies.items():  # inline rules, where a stack uses them
         if address.startswith("aws_security_group."):
-            rules += [{**rule, "type": kind, "security_group_id": f"${{{address}.id}}"}
-                      for kind in ("ingress", "egress") for rule in body.get(kind, []) or []]
+            rules += [
+                {**rule, "type": kind, "security_group_id": f"${{{address}.id}}"}
+                for kind in ("ingress", "egress")
+                for rule in body.get(kind, []) or []
+            ]
     ingress_pairs: set[tuple[str, str, str]] = set()
     for rule in sorted(rules, key=lambda r: r.get("type") != "ingress"):
         own = set().union(*(members.get(g, set()) for g in _references(rule.get("security_group_id"))))
@@ -237,8 +248,10 @@ def _tier(stack: _Stack, address: str) -> str | None:
                 subnets.append(target)
             elif target.startswith(("aws_db_subnet_group.", "aws_launch_template.")):
                 pending.append(target)
-    tiers = {stack.bodies[s].get("tags", {}).get("Tier") or
-             re.sub(r"_subnet(_\d+)?$", "", stack.path(s).rsplit("/", 1)[-1]) for s in subnets}
+    tiers = {
+        stack.bodies[s].get("tags", {}).get("Tier") or re.sub(r"_subnet(_\d+)?$", "", stack.path(s).rsplit("/", 1)[-1])
+        for s in subnets
+    }
     return tiers.pop() if len(tiers) == 1 else None
 
 
@@ -272,8 +285,10 @@ def mermaid(stack_json: Mapping[str, Any]) -> str:
         vpcs = [body for address, body in stack.bodies.items() if address.startswith("aws_vpc.")]
         cidr = vpcs[0].get("cidr_block", "") if len(vpcs) == 1 else ""
         lines.append(f'  subgraph {VPC}["{f"VPC {cidr}".strip()}"]')
-        tiers = sorted((t for t in placed[VPC] if t), key=lambda t: (t not in TIER_ORDER, TIER_ORDER.index(t)
-                                                                     if t in TIER_ORDER else 0, t))
+        tiers = sorted(
+            (t for t in placed[VPC] if t),
+            key=lambda t: (t not in TIER_ORDER, TIER_ORDER.index(t) if t in TIER_ORDER else 0, t),
+        )
         for tier in tiers:
             lines.append(f'    subgraph tier_{tier}["{tier} subnets x{subnet_counts.get(tier, 0)}"]')
             lines += [box_line(box, "      ") for box in sorted(placed[VPC][tier])]
@@ -289,6 +304,7 @@ def mermaid(stack_json: Mapping[str, Any]) -> str:
 
 def _edges(stack: _Stack) -> set[Edge]:
     """Every arrow between boxes (resource addresses turned into box ids), without repeats."""
+
     def box(address: str) -> str:
         return address if address in {INTERNET, VPC} or "." not in address else stack.node(address)
 

@@ -76,8 +76,10 @@ def fill_region(text: str, region: str, content: str, *, path: str) -> str:
     """``text`` with the lines between ``region``'s markers replaced by ``content``."""
     begin, end = f"<!-- {region}:begin -->\n", f"<!-- {region}:end -->"
     if text.count(begin) != 1 or text.count(end) != 1:
-        raise ValueError(f"{path} must hold exactly one `{begin.strip()}` and one `{end}` line; add them where "
-                         f"the generated {region} belongs")
+        raise ValueError(
+            f"{path} must hold exactly one `{begin.strip()}` and one `{end}` line; add them where "
+            f"the generated {region} belongs"
+        )
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{begin}{content.rstrip()}\n{end}{tail}"

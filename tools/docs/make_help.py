@@ -10,8 +10,12 @@ import re
 import sys
 from pathlib import Path
 
-GROUPS = (("start", "start here"), ("develop", "while changing code"), ("check", "the checks CI runs"),
-          ("deploy", "towards a real account"))
+GROUPS = (
+    ("start", "start here"),
+    ("develop", "while changing code"),
+    ("check", "the checks CI runs"),
+    ("deploy", "towards a real account"),
+)
 TARGET = re.compile(r"^([a-z][a-z-]*):[^#\n]*##\s*(?:\[(\w+)\]\s*)?(.+)$")
 
 

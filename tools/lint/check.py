@@ -73,8 +73,11 @@ def _referring_tests(path: str, root: Path) -> list[str]:
     """The unit-test files that name ``path``'s module (an import or a path), so that a change runs them."""
     dotted, slashed = _module_names(path)
     pattern = re.compile(rf"(?<![\w.]){re.escape(dotted)}(?![\w])|{re.escape(slashed)}(?:\.py)?(?![\w])")
-    return sorted(test.relative_to(root).as_posix() for test in (root / UNIT).rglob("test_*.py")
-                  if pattern.search(test.read_text(encoding="utf-8")))
+    return sorted(
+        test.relative_to(root).as_posix()
+        for test in (root / UNIT).rglob("test_*.py")
+        if pattern.search(test.read_text(encoding="utf-8"))
+    )
 
 
 def unit_tests_for(path: str, root: Path = ROOT) -> tuple[list[str], bool]:
@@ -136,13 +139,16 @@ def base_commit(base: str | None, root: Path = ROOT) -> str:
     """The merge base of HEAD with ``base``, else with the upstream branch, else ``main``, else HEAD itself."""
     candidates = [base] if base else ["@{upstream}", "main"]
     for ref in candidates:
-        found = subprocess.run(["git", "merge-base", "HEAD", ref], cwd=root, capture_output=True, text=True,
-                               check=False, timeout=60)
+        found = subprocess.run(
+            ["git", "merge-base", "HEAD", ref], cwd=root, capture_output=True, text=True, check=False, timeout=60
+        )
         if found.returncode == 0:
             return found.stdout.strip()
         if base:
-            raise SystemExit(f"tools.lint.check: BASE={base!r} is not a git reference this repository knows "
-                             f"({found.stderr.strip()}). Fix: name a branch, tag or commit, such as origin/main.")
+            raise SystemExit(
+                f"tools.lint.check: BASE={base!r} is not a git reference this repository knows "
+                f"({found.stderr.strip()}). Fix: name a branch, tag or commit, such as origin/main."
+            )
     return _git("rev-parse", "HEAD", root=root).strip()
 
 

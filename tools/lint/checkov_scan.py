@@ -109,8 +109,17 @@ def default_stack_file() -> Path:
 
 def run_checkov(stack_file: Path, checkov: str) -> dict[str, Any]:
     """checkov's JSON report for one file (``--skip-download``: no calls to the Prisma Cloud API)."""
-    command = [checkov, "-f", str(stack_file), "--framework", FRAMEWORK, "--output", "json", "--skip-download",
-               "--compact"]
+    command = [
+        checkov,
+        "-f",
+        str(stack_file),
+        "--framework",
+        FRAMEWORK,
+        "--output",
+        "json",
+        "--skip-download",
+        "--compact",
+    ]
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     completed = subprocess.run(command, capture_output=True, text=True, check=False, env=env, timeout=600)
     if completed.returncode not in (0, 1):
@@ -171,17 +180,20 @@ def build_report(stack_file: Path, config: Mapping[str, Any], checkov_json: Mapp
 
     def convert(item: Mapping[str, Any]) -> CheckResult:
         address = index.address(str(item.get("resource", "")))
-        return CheckResult(str(item["check_id"]), str(item.get("check_name", "")), address, index.path(address),
-                           item.get("guideline"))
+        return CheckResult(
+            str(item["check_id"]), str(item.get("check_name", "")), address, index.path(address), item.get("guideline")
+        )
 
     results = checkov_json.get("results") or {}
-    report.passed = sorted({convert(i) for i in results.get("passed_checks", [])},
-                           key=lambda r: (r.check_id, r.address))
+    report.passed = sorted(
+        {convert(i) for i in results.get("passed_checks", [])}, key=lambda r: (r.check_id, r.address)
+    )
     matched: set[Suppression] = set()
     for item in results.get("failed_checks", []):
         result = convert(item)
-        suppression = next((s for s in suppressions
-                            if s.check_id == result.check_id and s.address == result.address), None)
+        suppression = next(
+            (s for s in suppressions if s.check_id == result.check_id and s.address == result.address), None
+        )
         if suppression is None:
             report.failed.append(result)
         else:
@@ -226,8 +238,12 @@ def scan(stack_file: Path, checkov: str | None = None) -> ScanReport:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.lint.checkov_scan", description=__doc__.splitlines()[0])
     parser.add_argument("stack_file", nargs="?", type=Path, default=None)
-    parser.add_argument("--summary-json", type=Path, default=SUMMARY_JSON,
-                        help=f"where to write the machine-readable result (default {SUMMARY_JSON.relative_to(ROOT)})")
+    parser.add_argument(
+        "--summary-json",
+        type=Path,
+        default=SUMMARY_JSON,
+        help=f"where to write the machine-readable result (default {SUMMARY_JSON.relative_to(ROOT)})",
+    )
     args = parser.parse_args(argv)
     stack_file = args.stack_file or default_stack_file()
     try:

@@ -41,10 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     roots = [Path(arg) for arg in (argv if argv is not None else sys.argv[1:])] or [Path("lib")]
     found = [item for root in roots for item in long_functions(root)]
     for source, line, name, length in found:
-        print(f"{source}:{line}: {name} has {length} lines (limit {LIMIT}). Fix: move a group of resources "
-              "into a building block in lib/blocks/ or a private helper.")
-    print(f"function length check {'FAILED' if found else 'passed'}: {len(found)} function(s) over {LIMIT} lines "
-          f"in {', '.join(map(str, roots))}")
+        print(
+            f"{source}:{line}: {name} has {length} lines (limit {LIMIT}). Fix: move a group of resources "
+            "into a building block in lib/blocks/ or a private helper."
+        )
+    print(
+        f"function length check {'FAILED' if found else 'passed'}: {len(found)} function(s) over {LIMIT} lines "
+        f"in {', '.join(map(str, roots))}"
+    )
     return 1 if found else 0
 
 

@@ -38,12 +38,18 @@ INSTANCE_KEY = re.compile(r"\[[^\]]*\]$")  # the [0] / ["key"] of a counted or f
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "development": {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"},
     "production": {
-        "ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1", "ENVIRONMENT_TYPE": "production",
-        "TERRAFORM_STATE_BUCKET": "acme-tf-state", "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
-        "FRONTEND_DOMAIN": "pay.example.com", "API_DOMAIN": "api.pay.example.com",
-        "FRONTEND_CERTIFICATE_ARN":
-            "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
-        "ALARM_EMAIL": "payments-oncall@example.com", "PAYMENT_PROCESSOR": "simulated",
+        "ENVIRONMENT_SUFFIX": "test",
+        "AWS_REGION": "us-east-1",
+        "ENVIRONMENT_TYPE": "production",
+        "TERRAFORM_STATE_BUCKET": "acme-tf-state",
+        "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
+        "FRONTEND_DOMAIN": "pay.example.com",
+        "API_DOMAIN": "api.pay.example.com",
+        "FRONTEND_CERTIFICATE_ARN": (
+            "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+        ),
+        "ALARM_EMAIL": "payments-oncall@example.com",
+        "PAYMENT_PROCESSOR": "simulated",
     },
 }
 
@@ -51,15 +57,15 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
 STATEFUL: dict[str, str] = {
     "aws_db_instance": "the database: Terraform would destroy it and create an empty one (data loss, new endpoint)",
     "aws_s3_bucket": "its objects (frontend assets, access logs kept for PCI DSS 10.5) go with it, and the "
-                     "destroy fails on a non-empty bucket half-way through the apply",
+    "destroy fails on a non-empty bucket half-way through the apply",
     "aws_kms_key": "destroying it schedules key deletion: whatever it encrypts (database storage, logs, "
-                   "parameters) becomes unreadable when the waiting period ends",
+    "parameters) becomes unreadable when the waiting period ends",
     "aws_cloudwatch_log_group": "its log events (the audit trail PCI DSS 10.5.1 keeps for a year) are deleted with it",
     "aws_secretsmanager_secret": "the secret value and its versions go with it, and the name stays reserved for "
-                                 "the recovery window, so the create fails",
+    "the recovery window, so the create fails",
     "aws_ssm_parameter": "its value and history go with it; readers see it missing between destroy and create",
     "aws_cloudfront_distribution": "a new distribution gets a new *.cloudfront.net domain name (DNS records point "
-                                   "at the old one), and the create fails while the old one holds the alias",
+    "at the old one), and the create fails while the old one holds the alias",
     "aws_lb": "a new load balancer gets a new DNS name; DNS records and partners that pinned it break",
     "aws_alb": "a new load balancer gets a new DNS name; DNS records and partners that pinned it break",
     "aws_eip": "the public address changes: partners that allowlist the NAT egress addresses would drop traffic",
@@ -92,11 +98,16 @@ def moved_blocks(stack: Mapping[str, Any]) -> dict[str, str]:
     """``{from: to}`` of the stack's Terraform ``moved`` blocks (cdktf: ``resource.move_from_id(old)``)."""
     moves: dict[str, str] = {}
     for block in stack.get("moved", []):
-        if not isinstance(block, Mapping) or not isinstance(block.get("from"), str) \
-                or not isinstance(block.get("to"), str):
-            raise AddressError(f"moved block {block!r} is not "
-                               '{"from": "<type>.<name>", "to": "<type>.<name>"}; declare moves with '
-                               "cdktf's move_from_id / move_to_id, which write that shape")
+        if (
+            not isinstance(block, Mapping)
+            or not isinstance(block.get("from"), str)
+            or not isinstance(block.get("to"), str)
+        ):
+            raise AddressError(
+                f"moved block {block!r} is not "
+                '{"from": "<type>.<name>", "to": "<type>.<name>"}; declare moves with '
+                "cdktf's move_from_id / move_to_id, which write that shape"
+            )
         moves[block["from"]] = block["to"]
     return moves
 
@@ -116,16 +127,17 @@ def _fix(address: str, path: str, candidates: list[str], current: Mapping[str, s
     new = candidates[0] if len(candidates) == 1 else f"{rtype}.<new name>"
     lines = [
         f"  Fix: keep the construct's scope and id (`{path}`), or declare the move on the new construct:",
-        f"      <new construct>.move_from_id(\"{address}\")",
+        f'      <new construct>.move_from_id("{address}")',
         "  which synthesizes the Terraform moved block",
-        f"      \"moved\": [{{\"from\": \"{address}\", \"to\": \"{new}\"}}]",
+        f'      "moved": [{{"from": "{address}", "to": "{new}"}}]',
     ]
     if len(candidates) == 1:
         lines.append(f"  The new address is probably {new} (construct {current[new]}), the only {rtype} added.")
     elif candidates:
         lines.append(f"  {rtype} added: {', '.join(candidates)}.")
-    lines.append("  If the resource is meant to go, that is a release decision: see docs/deploying.md, "
-                 "\"Upgrade safety\".")
+    lines.append(
+        '  If the resource is meant to go, that is a release decision: see docs/deploying.md, "Upgrade safety".'
+    )
     return "\n".join(lines)
 
 
@@ -143,18 +155,22 @@ def compare(*, baseline: Mapping[str, str], stack: Mapping[str, Any]) -> Compari
         landed = INSTANCE_KEY.sub("", target) if target else None  # a move may land on "<type>.<name>[0]"
         if landed is not None and landed in current:
             moved_to.add(landed)
-            result.changes.append(f"moved    {address} -> {target} "
-                                  f"(construct {baseline[address]} -> {current[landed]})")
+            result.changes.append(
+                f"moved    {address} -> {target} (construct {baseline[address]} -> {current[landed]})"
+            )
         elif rtype in STATEFUL:
             where = f"; its moved block points at {target}, which the stack does not declare" if target else ""
             candidates = [a for a in added if a.startswith(f"{rtype}.") and a not in moves.values()]
             result.failures.append(
                 f"{address} (construct {baseline[address]}) is gone from the stack and no moved block maps it to an "
                 f"address the stack declares{where}.\n  Why it matters: {STATEFUL[rtype]}.\n"
-                + _fix(address, baseline[address], candidates, current))
+                + _fix(address, baseline[address], candidates, current)
+            )
         else:
-            result.changes.append(f"removed  {address} (construct {baseline[address]}): not stateful, Terraform "
-                                  "destroys it and creates what replaces it")
+            result.changes.append(
+                f"removed  {address} (construct {baseline[address]}): not stateful, Terraform "
+                "destroys it and creates what replaces it"
+            )
     for address in added:
         if address not in moved_to:
             result.changes.append(f"added    {address} (construct {current[address]})")
@@ -192,9 +208,10 @@ def baseline_document(*, release: str, stacks: Mapping[str, tuple[Mapping[str, s
     document = {
         "release": release,
         "written_by": f"python -m tools.release.addresses --write --release {release}",
-        "configurations": {name: {"environment": dict(sorted(environ.items())),
-                                  "resources": resource_addresses(stack)}
-                           for name, (environ, stack) in sorted(stacks.items())},
+        "configurations": {
+            name: {"environment": dict(sorted(environ.items())), "resources": resource_addresses(stack)}
+            for name, (environ, stack) in sorted(stacks.items())
+        },
     }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -209,8 +226,10 @@ def load_baseline(path: Path) -> dict[str, Any]:
                 raise TypeError("environment and resources must be objects")
         return document
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise AddressError(f"{path} is not a baseline ({err}); restore it from git, or rewrite it with "
-                           "`make release-baseline RELEASE=<release>` only if that release was never deployed") from err
+        raise AddressError(
+            f"{path} is not a baseline ({err}); restore it from git, or rewrite it with "
+            "`make release-baseline RELEASE=<release>` only if that release was never deployed"
+        ) from err
 
 
 def check(*, baselines: Iterable[Path], synth: Synthesizer = synthesize) -> int:
@@ -219,8 +238,10 @@ def check(*, baselines: Iterable[Path], synth: Synthesizer = synthesize) -> int:
     failures = 0
     files = sorted(baselines)
     if not files:
-        raise AddressError(f"no baseline matches {BASELINE_DIR / BASELINE_GLOB}; record the deployed release with "
-                           "`make release-baseline RELEASE=v0`")
+        raise AddressError(
+            f"no baseline matches {BASELINE_DIR / BASELINE_GLOB}; record the deployed release with "
+            "`make release-baseline RELEASE=v0`"
+        )
     for path in files:
         document = load_baseline(path)
         release = document.get("release", path.stem)
@@ -232,8 +253,11 @@ def check(*, baselines: Iterable[Path], synth: Synthesizer = synthesize) -> int:
             if key not in cache:
                 cache[key] = synth(environment)
             result = compare(baseline=entry["resources"], stack=cache[key])
-            summary = "no address changed" if not (result.changes or result.failures) else \
-                f"{len(result.failures)} stateful address(es) lost, {len(result.changes)} other change(s)"
+            summary = (
+                "no address changed"
+                if not (result.changes or result.failures)
+                else f"{len(result.failures)} stateful address(es) lost, {len(result.changes)} other change(s)"
+            )
             print(f"{name} vs release {release} ({path.name}, {len(entry['resources'])} addresses): {summary}")
             for change in result.changes:
                 print(f"  {change}")
@@ -250,13 +274,17 @@ def check(*, baselines: Iterable[Path], synth: Synthesizer = synthesize) -> int:
 def write(*, release: str, directory: Path = BASELINE_DIR, synth: Synthesizer = synthesize) -> Path:
     """Record the current addresses as ``release``'s baseline; refuses to overwrite an existing release."""
     if not RELEASE_NAME.match(release):
-        raise AddressError(f"release name {release!r} is invalid: 1-32 letters, digits, '.', '_' or '-', starting "
-                           "with a letter or digit (e.g. RELEASE=v1)")
+        raise AddressError(
+            f"release name {release!r} is invalid: 1-32 letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit (e.g. RELEASE=v1)"
+        )
     path = directory / f"addresses-{release}.json"
     if path.exists():
-        raise AddressError(f"{path} exists: a release's baseline is what its deployments run, so it is never "
-                           "rewritten. Choose a new release name, or delete the file first if that release was "
-                           "never deployed")
+        raise AddressError(
+            f"{path} exists: a release's baseline is what its deployments run, so it is never "
+            "rewritten. Choose a new release name, or delete the file first if that release was "
+            "never deployed"
+        )
     stacks = {name: (environ, synth(environ)) for name, environ in CONFIGURATIONS.items()}
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(baseline_document(release=release, stacks=stacks), encoding="utf-8")

@@ -78,8 +78,13 @@ SOURCE_DATE_EPOCH = 315532800
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_34_x86_64")
 TARGET_MARKERS: dict[str, str] = {
     **{key: str(value) for key, value in default_environment().items()},
-    "python_version": "3.11", "python_full_version": "3.11.0", "sys_platform": "linux", "platform_system": "Linux",
-    "platform_machine": "x86_64", "implementation_name": "cpython", "platform_python_implementation": "CPython",
+    "python_version": "3.11",
+    "python_full_version": "3.11.0",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
     "os_name": "posix",
 }
 
@@ -120,14 +125,18 @@ def verify_bundle(pem: bytes, given: str, pinned: dict[str, str] | None = None) 
     held = {certificate.fingerprint(hashes.SHA256()).hex(): certificate for certificate in certificates}
     missing = sorted(name for fingerprint, name in pinned.items() if fingerprint not in held)
     if missing:
-        what = (f"holds none of the {len(pinned)} RDS root CAs pinned in {PINNED_ROOTS_FILE.name} (it is not "
-                "AWS's RDS bundle)" if len(missing) == len(pinned) else
-                f"lacks {len(missing)} of the {len(pinned)} RDS root CAs pinned in {PINNED_ROOTS_FILE.name}: "
-                f"{', '.join(missing)}")
+        what = (
+            f"holds none of the {len(pinned)} RDS root CAs pinned in {PINNED_ROOTS_FILE.name} (it is not "
+            "AWS's RDS bundle)"
+            if len(missing) == len(pinned)
+            else f"lacks {len(missing)} of the {len(pinned)} RDS root CAs pinned in {PINNED_ROOTS_FILE.name}: "
+            f"{', '.join(missing)}"
+        )
         raise ArtifactError(
             f"{CA_BUNDLE_VARIABLE}={given} {what}. Fix: give AWS's global bundle "
             f"({AWS_GLOBAL_BUNDLE}) or a copy of it; only to synthesize without deploying, build with "
-            f"{UNVERIFIED_VARIABLE}=1 (--ca-bundle-unverified)")
+            f"{UNVERIFIED_VARIABLE}=1 (--ca-bundle-unverified)"
+        )
     return sorted(_certificate_name(cert) for fingerprint, cert in held.items() if fingerprint not in pinned)
 
 
@@ -143,15 +152,24 @@ def _record_hash(data: bytes) -> str:
 
 def _wheel_metadata(meta: dict[str, Any]) -> dict[str, bytes]:
     name, version = str(meta["name"]), str(meta["version"])
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {meta['description']}",
-             f"Requires-Python: {meta['requires-python']}"]
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {meta['description']}",
+        f"Requires-Python: {meta['requires-python']}",
+    ]
     lines += [f"Requires-Dist: {dependency}" for dependency in meta["dependencies"]]
     scripts: dict[str, str] = dict(meta.get("scripts", {}))
     entry_points = "[console_scripts]\n" + "".join(f"{key} = {value}\n" for key, value in sorted(scripts.items()))
-    return {"METADATA": ("\n".join(lines) + "\n").encode(), "entry_points.txt": entry_points.encode(),
-            "top_level.txt": b"payment_api\n",
-            "WHEEL": (b"Wheel-Version: 1.0\nGenerator: tools.release.build_artifact\nRoot-Is-Purelib: true\n"
-                      b"Tag: py3-none-any\n")}
+    return {
+        "METADATA": ("\n".join(lines) + "\n").encode(),
+        "entry_points.txt": entry_points.encode(),
+        "top_level.txt": b"payment_api\n",
+        "WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: tools.release.build_artifact\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
 
 
 def _zip_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -167,8 +185,11 @@ def build_wheel(out_dir: Path, source: Path = SERVICE) -> Path:
     dist_name = str(meta["name"]).replace("-", "_")
     dist_info = f"{dist_name}-{meta['version']}.dist-info"
     package = source / "src" / "payment_api"
-    files = {path.relative_to(package.parent).as_posix(): path.read_bytes()
-             for path in sorted(package.rglob("*")) if path.is_file() and "__pycache__" not in path.parts}
+    files = {
+        path.relative_to(package.parent).as_posix(): path.read_bytes()
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
     files.update({f"{dist_info}/{name}": data for name, data in _wheel_metadata(meta).items()})
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in sorted(files.items()))
     record += f"{dist_info}/RECORD,,\n"
@@ -202,9 +223,29 @@ def download_wheelhouse(pins: list[str], cache: Path = CACHE) -> list[Path]:
     if not done.exists():
         folder.mkdir(parents=True, exist_ok=True)
         platforms = [argument for platform in PLATFORMS for argument in ("--platform", platform)]
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                   *platforms, "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-                   "--abi", "abi3", "--abi", "none", "--dest", str(folder), *pins]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            *platforms,
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            "--abi",
+            "abi3",
+            "--abi",
+            "none",
+            "--dest",
+            str(folder),
+            *pins,
+        ]
         result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
         if result.returncode != 0:
             raise ArtifactError(f"pip download of the locked wheels failed (PyPI reachable?): {result.stderr[-1500:]}")
@@ -221,14 +262,16 @@ def _requires(wheel: Path) -> list[Requirement]:
     with zipfile.ZipFile(wheel) as archive:
         metadata = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
         text = archive.read(metadata).decode("utf-8")
-    return [Requirement(line.split(":", 1)[1].strip())
-            for line in text.splitlines() if line.startswith("Requires-Dist:")]
+    return [
+        Requirement(line.split(":", 1)[1].strip()) for line in text.splitlines() if line.startswith("Requires-Dist:")
+    ]
 
 
 def check_closed(wheels: list[Path]) -> None:
     """Every requirement (for the target, no extras) of every wheel is met by a wheel of the set."""
-    versions = {canonicalize_name(parse_wheel_filename(wheel.name)[0]): parse_wheel_filename(wheel.name)[1]
-                for wheel in wheels}
+    versions = {
+        canonicalize_name(parse_wheel_filename(wheel.name)[0]): parse_wheel_filename(wheel.name)[1] for wheel in wheels
+    }
     problems = []
     for wheel in wheels:
         for requirement in _requires(wheel):
@@ -238,8 +281,9 @@ def check_closed(wheels: list[Path]) -> None:
             if have is None or not requirement.specifier.contains(have, prereleases=True):
                 problems.append(f"{wheel.name} needs {requirement} (wheelhouse: {have or 'none'})")
     if problems:
-        raise ArtifactError("the wheelhouse is not closed; pin these in services/payment_api/requirements.lock: "
-                            + "; ".join(problems))
+        raise ArtifactError(
+            "the wheelhouse is not closed; pin these in services/payment_api/requirements.lock: " + "; ".join(problems)
+        )
 
 
 DEVELOPMENT_CA_SOURCE = "development test CA (tools/dev/local_api/testca.py; public key, not for production)"
@@ -252,23 +296,29 @@ def ca_bundle(kind: str, given: str | None, *, unverified: bool = False) -> CaBu
     skips that and takes the development test CA when no bundle is given: an artifact to synthesize, not deploy.
     """
     if unverified and kind != "production":
-        raise ArtifactError(f"{UNVERIFIED_VARIABLE}=1 (--ca-bundle-unverified) is for ARTIFACT_KIND=production only; "
-                            "a development artifact is never verified. Fix: drop it, or add ARTIFACT_KIND=production")
+        raise ArtifactError(
+            f"{UNVERIFIED_VARIABLE}=1 (--ca-bundle-unverified) is for ARTIFACT_KIND=production only; "
+            "a development artifact is never verified. Fix: drop it, or add ARTIFACT_KIND=production"
+        )
     if not given:
         if kind == "production" and not unverified:
             raise ArtifactError(
                 f"{CA_BUNDLE_VARIABLE} is not set: a production artifact must carry the RDS CA bundle that "
                 "sslmode=verify-full checks the database against. Fix: on a build machine with internet, "
                 f"`make artifact ARTIFACT_KIND=production {CA_BUNDLE_VARIABLE}={AWS_GLOBAL_BUNDLE}`, or give the "
-                f"path of a copy downloaded from there (only to synthesize, not deploy: {UNVERIFIED_VARIABLE}=1)")
+                f"path of a copy downloaded from there (only to synthesize, not deploy: {UNVERIFIED_VARIABLE}=1)"
+            )
         return CaBundle(pem=development_ca().pem, source=DEVELOPMENT_CA_SOURCE)
     bundle = _read_bundle(given)
     if kind != "production" or unverified:
         return bundle
     extra = verify_bundle(bundle.pem, given)
     if extra:
-        print(f"[artifact] warning: {CA_BUNDLE_VARIABLE}={given} holds {len(extra)} certificate(s) beyond the pinned "
-              f"RDS roots (kept in the bundle): {', '.join(extra)}", file=sys.stderr)
+        print(
+            f"[artifact] warning: {CA_BUNDLE_VARIABLE}={given} holds {len(extra)} certificate(s) beyond the pinned "
+            f"RDS roots (kept in the bundle): {', '.join(extra)}",
+            file=sys.stderr,
+        )
     return CaBundle(pem=bundle.pem, source=bundle.source, verified=True)
 
 
@@ -281,8 +331,10 @@ def _read_bundle(given: str) -> CaBundle:
             with urllib.request.urlopen(given, timeout=30) as response:
                 pem = response.read()
         except OSError as error:
-            raise ArtifactError(f"{CA_BUNDLE_VARIABLE}={given}: cannot download it ({error}). Fix: download it on a "
-                                "machine that reaches it and give the file's path") from error
+            raise ArtifactError(
+                f"{CA_BUNDLE_VARIABLE}={given}: cannot download it ({error}). Fix: download it on a "
+                "machine that reaches it and give the file's path"
+            ) from error
     else:
         path = Path(given)
         if not path.is_file():
@@ -313,8 +365,9 @@ def _tar_bytes(entries: dict[str, bytes]) -> bytes:
     return compressed.getvalue()
 
 
-def build(kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None = None, *,
-          unverified: bool = False) -> dict[str, Any]:
+def build(
+    kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None = None, *, unverified: bool = False
+) -> dict[str, Any]:
     """Build the archive into ``out``; return the pointer written to ``out/payment-api.json``."""
     if kind not in KINDS:
         raise ArtifactError(f"ARTIFACT_KIND={kind}: use one of {', '.join(KINDS)}")
@@ -325,14 +378,27 @@ def build(kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None
     check_closed(wheels)
     service_wheel = build_wheel(out)
     top = f"payment-api-{version}"
-    files = {service_wheel.name: service_wheel.read_bytes(), CA_BUNDLE_FILE: bundle.pem,
-             **{f"wheelhouse/{wheel.name}": wheel.read_bytes() for wheel in wheels}}
+    files = {
+        service_wheel.name: service_wheel.read_bytes(),
+        CA_BUNDLE_FILE: bundle.pem,
+        **{f"wheelhouse/{wheel.name}": wheel.read_bytes() for wheel in wheels},
+    }
     service_wheel.unlink()
-    manifest: dict[str, Any] = {"name": "payment-api", "version": version, "build_kind": kind, "python": "cp311",
-                "platform": "manylinux x86_64", "service_wheel": service_wheel.name,
-                "ca_bundle": {"file": CA_BUNDLE_FILE, "sha256": _sha256(bundle.pem), "source": bundle.source,
-                              "verified": bundle.verified},
-                "files": {name: _sha256(data) for name, data in sorted(files.items())}}
+    manifest: dict[str, Any] = {
+        "name": "payment-api",
+        "version": version,
+        "build_kind": kind,
+        "python": "cp311",
+        "platform": "manylinux x86_64",
+        "service_wheel": service_wheel.name,
+        "ca_bundle": {
+            "file": CA_BUNDLE_FILE,
+            "sha256": _sha256(bundle.pem),
+            "source": bundle.source,
+            "verified": bundle.verified,
+        },
+        "files": {name: _sha256(data) for name, data in sorted(files.items())},
+    }
     entries = {f"{top}/{name}": data for name, data in files.items()}
     entries[f"{top}/manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     archive = _tar_bytes(entries)
@@ -342,17 +408,26 @@ def build(kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None
     (out / name).write_bytes(archive)
     digest = _sha256(archive)
     (out / f"{name}.sha256").write_text(f"{digest}  {name}\n", encoding="utf-8")
-    pointer = {"archive": name, "version": version, "build_kind": kind, "sha256": digest,
-               "ca_bundle_sha256": manifest["ca_bundle"]["sha256"], "ca_bundle_source": bundle.source,
-               "ca_bundle_verified": bundle.verified}
+    pointer = {
+        "archive": name,
+        "version": version,
+        "build_kind": kind,
+        "sha256": digest,
+        "ca_bundle_sha256": manifest["ca_bundle"]["sha256"],
+        "ca_bundle_source": bundle.source,
+        "ca_bundle_verified": bundle.verified,
+    }
     (out / POINTER_NAME).write_text(json.dumps(pointer, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return pointer
 
 
 def _inputs_digest() -> str:
     """A hash of everything a build reads (the service, its lock, the builder, the test CA, the pinned roots)."""
-    files = sorted(path for path in SERVICE.rglob("*") if path.is_file() and "__pycache__" not in path.parts
-                   and ".egg-info" not in str(path))
+    files = sorted(
+        path
+        for path in SERVICE.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path)
+    )
     files += [Path(__file__).resolve(), ROOT / "tools" / "dev" / "local_api" / "testca.py", PINNED_ROOTS_FILE]
     digest = hashlib.sha256()
     for path in files:
@@ -390,13 +465,19 @@ def unverified_production_pointer(cache: Path = CACHE) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", default=os.environ.get("ARTIFACT_KIND") or "development", choices=KINDS)
-    parser.add_argument("--ca-bundle", default=os.environ.get(CA_BUNDLE_VARIABLE) or None,
-                        help=f"path or https URL of the RDS CA bundle (default: ${CA_BUNDLE_VARIABLE})")
-    parser.add_argument("--ca-bundle-unverified", action="store_true",
-                        default=os.environ.get(UNVERIFIED_VARIABLE, "").strip() == "1",
-                        help="production only: skip the pinned-root check (the development test CA when no bundle is "
-                             f"given); recorded as ca_bundle_verified=false, which make deploy refuses "
-                             f"(default: ${UNVERIFIED_VARIABLE}=1)")
+    parser.add_argument(
+        "--ca-bundle",
+        default=os.environ.get(CA_BUNDLE_VARIABLE) or None,
+        help=f"path or https URL of the RDS CA bundle (default: ${CA_BUNDLE_VARIABLE})",
+    )
+    parser.add_argument(
+        "--ca-bundle-unverified",
+        action="store_true",
+        default=os.environ.get(UNVERIFIED_VARIABLE, "").strip() == "1",
+        help="production only: skip the pinned-root check (the development test CA when no bundle is "
+        f"given); recorded as ca_bundle_verified=false, which make deploy refuses "
+        f"(default: ${UNVERIFIED_VARIABLE}=1)",
+    )
     parser.add_argument("--out", type=Path, default=DIST)
     args = parser.parse_args(argv)
     try:
@@ -404,13 +485,22 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         print(f"[artifact] {error}", file=sys.stderr)
         return 2
-    print(f"[artifact] {args.out / pointer['archive']} ({pointer['build_kind']}, sha256 {pointer['sha256']}; "
-          f"CA bundle: {pointer['ca_bundle_source']}"
-          + (("; verified against the pinned RDS roots" if pointer["ca_bundle_verified"] else "; NOT verified")
-             if pointer["build_kind"] == "production" else "") + ")")
+    print(
+        f"[artifact] {args.out / pointer['archive']} ({pointer['build_kind']}, sha256 {pointer['sha256']}; "
+        f"CA bundle: {pointer['ca_bundle_source']}"
+        + (
+            ("; verified against the pinned RDS roots" if pointer["ca_bundle_verified"] else "; NOT verified")
+            if pointer["build_kind"] == "production"
+            else ""
+        )
+        + ")"
+    )
     if pointer["build_kind"] == "production" and not pointer["ca_bundle_verified"]:
-        print(f"[artifact] warning: an unverified production artifact synthesizes (tests, make compliance) but "
-              f"make deploy refuses it; for a deployable one: {PRODUCTION_FIX}", file=sys.stderr)
+        print(
+            f"[artifact] warning: an unverified production artifact synthesizes (tests, make compliance) but "
+            f"make deploy refuses it; for a deployable one: {PRODUCTION_FIX}",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -49,11 +49,22 @@ CHECKSUM_METADATA = "sha256"
 # Vite's default asset names: assets/<name>-<8 url-safe base64 characters>.<ext>.
 HASHED_ASSET = re.compile(r"^assets/(?:.+/)?[^/]+-[A-Za-z0-9_-]{8,}\.[a-z0-9]+$")
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json",
-    ".map": "application/json", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp", ".ico": "image/x-icon",
-    ".woff": "font/woff", ".woff2": "font/woff2", ".txt": "text/plain; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
     ".webmanifest": "application/manifest+json",
 }
 # What a build is made from: dist is rebuilt when any of these is newer than dist/index.html.
@@ -92,9 +103,11 @@ def content_type(key: str) -> str:
     """The Content-Type for ``key`` from ``CONTENT_TYPES``; an unknown extension is refused."""
     suffix = Path(key).suffix.lower()
     if suffix not in CONTENT_TYPES:
-        raise DeployError(f"web/dist/{key}: no Content-Type for {suffix or 'a file without extension'!r}; "
-                          f"allowed: {', '.join(sorted(CONTENT_TYPES))}. "
-                          "Fix: add it to CONTENT_TYPES in tools/release/deploy_frontend.py")
+        raise DeployError(
+            f"web/dist/{key}: no Content-Type for {suffix or 'a file without extension'!r}; "
+            f"allowed: {', '.join(sorted(CONTENT_TYPES))}. "
+            "Fix: add it to CONTENT_TYPES in tools/release/deploy_frontend.py"
+        )
     return CONTENT_TYPES[suffix]
 
 
@@ -113,8 +126,15 @@ def local_files(dist: Path) -> tuple[list[LocalFile], list[str]]:
         if key == RUNTIME_CONFIG_KEY:
             skipped.append(key)
             continue
-        files.append(LocalFile(key=key, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-                               content_type=content_type(key), cache_control=cache_control(key)))
+        files.append(
+            LocalFile(
+                key=key,
+                path=path,
+                sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                content_type=content_type(key),
+                cache_control=cache_control(key),
+            )
+        )
     return files, skipped
 
 
@@ -143,12 +163,16 @@ def deploy_targets(environ: Mapping[str, str], outputs_file: Path) -> tuple[str,
         return bucket, distribution.strip()
     suffix = environ.get("ENVIRONMENT_SUFFIX") or "dev"
     stack = stack_name_for(suffix)
-    fix = (f"Fix: deploy the stack with `make deploy ENVIRONMENT={suffix}` (it writes the "
-           f"outputs to {outputs_file.name} after apply and runs this step itself), or set FRONTEND_BUCKET and "
-           "CLOUDFRONT_DISTRIBUTION_ID (the stack outputs frontend_bucket_name and cloudfront_distribution_id)")
+    fix = (
+        f"Fix: deploy the stack with `make deploy ENVIRONMENT={suffix}` (it writes the "
+        f"outputs to {outputs_file.name} after apply and runs this step itself), or set FRONTEND_BUCKET and "
+        "CLOUDFRONT_DISTRIBUTION_ID (the stack outputs frontend_bucket_name and cloudfront_distribution_id)"
+    )
     if not outputs_file.is_file():
-        raise DeployError(f"no frontend bucket: FRONTEND_BUCKET/CLOUDFRONT_DISTRIBUTION_ID are not both set and "
-                          f"{outputs_file} does not exist. {fix}")
+        raise DeployError(
+            f"no frontend bucket: FRONTEND_BUCKET/CLOUDFRONT_DISTRIBUTION_ID are not both set and "
+            f"{outputs_file} does not exist. {fix}"
+        )
     try:
         stack_outputs = outputs.stack_outputs(stack, outputs_file)
     except outputs.OutputsError as err:
@@ -167,16 +191,23 @@ def remote_objects(s3: Any, bucket: str, keys: Iterable[str]) -> dict[str, Remot
         for item in page.get("Contents", []):
             if item["Key"] in wanted:
                 head = s3.head_object(Bucket=bucket, Key=item["Key"])
-                found[item["Key"]] = RemoteObject(head.get("Metadata", {}).get(CHECKSUM_METADATA),
-                                                  head.get("ContentType"), head.get("CacheControl"))
+                found[item["Key"]] = RemoteObject(
+                    head.get("Metadata", {}).get(CHECKSUM_METADATA), head.get("ContentType"), head.get("CacheControl")
+                )
     return found
 
 
 def upload(s3: Any, bucket: str, files: Iterable[LocalFile]) -> None:
     """Put each file with its headers and checksum (the bucket's default SSE-KMS key encrypts it)."""
     for file in files:
-        s3.put_object(Bucket=bucket, Key=file.key, Body=file.path.read_bytes(), ContentType=file.content_type,
-                      CacheControl=file.cache_control, Metadata={CHECKSUM_METADATA: file.sha256})
+        s3.put_object(
+            Bucket=bucket,
+            Key=file.key,
+            Body=file.path.read_bytes(),
+            ContentType=file.content_type,
+            CacheControl=file.cache_control,
+            Metadata={CHECKSUM_METADATA: file.sha256},
+        )
 
 
 def invalidate(cloudfront: Any, distribution: str, paths: list[str]) -> str:
@@ -217,8 +248,14 @@ def deploy(s3: Any, cloudfront: Any, *, bucket: str, distribution: str, dist: Pa
     upload(s3, bucket, changed)
     paths = invalidation_paths(changed)
     invalidation = invalidate(cloudfront, distribution, paths) if paths else None
-    return {"bucket": bucket, "files": len(files), "uploaded": [f.key for f in changed], "skipped": skipped,
-            "invalidated": paths, "invalidation_id": invalidation}
+    return {
+        "bucket": bucket,
+        "files": len(files),
+        "uploaded": [f.key for f in changed],
+        "skipped": skipped,
+        "invalidated": paths,
+        "invalidation_id": invalidation,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-build", action="store_true", help="upload web/dist as it is")
     parser.add_argument("--dist", type=Path, default=WEB / "dist")
     parser.add_argument("--summary-json", type=Path, help="also write the summary here (the sandbox reads it)")
-    parser.add_argument("--outputs-file", type=Path,
-                        default=Path(os.environ.get("SANDBOX_OUTPUTS_FILE") or DEFAULT_OUTPUTS_FILE))
+    parser.add_argument(
+        "--outputs-file", type=Path, default=Path(os.environ.get("SANDBOX_OUTPUTS_FILE") or DEFAULT_OUTPUTS_FILE)
+    )
     args = parser.parse_args(argv)
     try:
         bucket, distribution = deploy_targets(os.environ, args.outputs_file)
@@ -235,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[deploy-frontend] {ensure_build()}", flush=True)
         import boto3  # pylint: disable=import-outside-toplevel  # only needed once the targets are known
 
-        summary = deploy(boto3.client("s3"), boto3.client("cloudfront"), bucket=bucket, distribution=distribution,
-                         dist=args.dist)
+        summary = deploy(
+            boto3.client("s3"), boto3.client("cloudfront"), bucket=bucket, distribution=distribution, dist=args.dist
+        )
     except DeployError as error:
         print(f"[deploy-frontend] {error}", file=sys.stderr)
         return 2
@@ -247,10 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         args.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for key in summary["skipped"]:
         print(f"[deploy-frontend] skipped {key}: the stack owns it (lib/blocks/web_headers.py)")
-    print(f"[deploy-frontend] s3://{bucket}: {len(summary['uploaded'])} of {summary['files']} files uploaded "
-          f"({', '.join(summary['uploaded']) or 'none changed'}); invalidation: "
-          f"{' '.join(summary['invalidated']) or 'none needed'}"
-          + (f" ({summary['invalidation_id']})" if summary["invalidation_id"] else ""), flush=True)
+    print(
+        f"[deploy-frontend] s3://{bucket}: {len(summary['uploaded'])} of {summary['files']} files uploaded "
+        f"({', '.join(summary['uploaded']) or 'none changed'}); invalidation: "
+        f"{' '.join(summary['invalidated']) or 'none needed'}"
+        + (f" ({summary['invalidation_id']})" if summary["invalidation_id"] else ""),
+        flush=True,
+    )
     return 0
 
 

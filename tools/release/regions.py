@@ -73,8 +73,10 @@ def synthesize_one(region: str, environment_type: str, artifact: PaymentApiArtif
 
 def run(regions: Iterable[str], types: Iterable[str]) -> list[Outcome]:
     """Synthesize each (region, type), printing a line per stack as it finishes."""
-    artifacts = {"development": load_artifact() if "development" in types else None,
-                 "production": load_artifact(unverified_production_pointer()) if "production" in types else None}
+    artifacts = {
+        "development": load_artifact() if "development" in types else None,
+        "production": load_artifact(unverified_production_pointer()) if "production" in types else None,
+    }
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="tap-regions-") as workdir:
         for region in regions:
@@ -96,18 +98,24 @@ def main(argv: list[str] | None = None) -> int:
     regions = args.region or supported_regions()
     unknown = sorted(set(regions) - set(supported_regions()))
     if unknown:
-        print(f"[regions] {', '.join(unknown)}: not a supported region; use one of {', '.join(supported_regions())} "
-              "(facts/regions.json)", file=sys.stderr)
+        print(
+            f"[regions] {', '.join(unknown)}: not a supported region; use one of {', '.join(supported_regions())} "
+            "(facts/regions.json)",
+            file=sys.stderr,
+        )
         return 2
     started = time.monotonic()
     outcomes = run(regions, tuple(args.type or TYPES))
     failed = [outcome for outcome in outcomes if outcome.error]
     for outcome in failed:
-        print(f"[regions] {outcome.region} {outcome.environment_type}: synth refused:\n{outcome.error}",
-              file=sys.stderr)
+        print(
+            f"[regions] {outcome.region} {outcome.environment_type}: synth refused:\n{outcome.error}", file=sys.stderr
+        )
     names = ", ".join(f"{outcome.region} {outcome.environment_type}" for outcome in failed)
-    print(f"[regions] {len(outcomes) - len(failed)} of {len(outcomes)} stacks synthesized and passed the preflight "
-          f"in {time.monotonic() - started:.1f} s" + (f"; FAILED: {names}" if failed else ""))
+    print(
+        f"[regions] {len(outcomes) - len(failed)} of {len(outcomes)} stacks synthesized and passed the preflight "
+        f"in {time.monotonic() - started:.1f} s" + (f"; FAILED: {names}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -36,8 +36,9 @@ def boot_inputs(endpoint: str, region: str, stack_name: str) -> tuple[bytes, str
     outputs = stack_outputs(stack_name)
     bucket, key = outputs["artifacts_bucket_name"], outputs["api_artifact_key"]
     archive = client("s3", endpoint, region).get_object(Bucket=bucket, Key=key)["Body"].read()
-    parameter = client("ssm", endpoint, region).get_parameter(Name=outputs["api_runtime_parameter_name"],
-                                                              WithDecryption=True)
+    parameter = client("ssm", endpoint, region).get_parameter(
+        Name=outputs["api_runtime_parameter_name"], WithDecryption=True
+    )
     runtime: dict[str, str] = json.loads(parameter["Parameter"]["Value"])
     if runtime["artifact_bucket"] != bucket:
         raise BootInputsError(f"the runtime parameter names bucket {runtime['artifact_bucket']}, the outputs {bucket}")
@@ -68,8 +69,9 @@ def main() -> int:
                 shutil.rmtree(target)
             else:
                 target.unlink(missing_ok=True)
-        BOOT_REPORT.write_text(json.dumps({"steps": steps, "moto_log_range": [start, _moto_log_size()]}, indent=2)
-                               + "\n", encoding="utf-8")
+        BOOT_REPORT.write_text(
+            json.dumps({"steps": steps, "moto_log_range": [start, _moto_log_size()]}, indent=2) + "\n", encoding="utf-8"
+        )
     print("[boot] " + "; ".join(steps), flush=True)
     return 0
 

@@ -120,8 +120,7 @@ def _service_model(signing_name: str) -> Any:
                 model = botocore.session.get_session().get_service_model(signing_name)
             except UnknownServiceError:
                 model = None
-            _MODELS[signing_name] = model if model is not None and model.protocol in ("query", "ec2", "json") \
-                else None
+            _MODELS[signing_name] = model if model is not None and model.protocol in ("query", "ec2", "json") else None
         return _MODELS[signing_name]
 
 
@@ -176,8 +175,10 @@ def mismatch_answer(call: Call) -> tuple[str, list[tuple[str, str]], bytes]:
     if call.protocol == "json":
         body = json.dumps({"__type": "IdempotentParameterMismatch", "message": message}).encode()
         return "400 BAD REQUEST", [("Content-Type", "application/x-amz-json-1.1")], body
-    body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>IdempotentParameterMismatch"
-            f"</Code><Message>{message}</Message></Error></Errors><RequestID>sandbox</RequestID></Response>").encode()
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>IdempotentParameterMismatch'
+        f"</Code><Message>{message}</Message></Error></Errors><RequestID>sandbox</RequestID></Response>"
+    ).encode()
     return "400 BAD REQUEST", [("Content-Type", "text/xml")], body
 
 
@@ -215,8 +216,7 @@ class ClientTokenReplay:  # pylint: disable=too-few-public-methods
                 with self.lock:
                     self.answers.pop(key, None)
 
-    def _first(self, stored: StoredAnswer, environ: dict[str, Any],
-               start_response: Callable[..., Any]) -> list[bytes]:
+    def _first(self, stored: StoredAnswer, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
             stored.status, stored.headers = status, list(headers)
             return start_response(status, headers, *args)
@@ -224,19 +224,24 @@ class ClientTokenReplay:  # pylint: disable=too-few-public-methods
         stored.body = b"".join(self.app(environ, capture))
         return [stored.body]
 
-    def _repeat(self, call: Call, token: str, stored: StoredAnswer, environ: dict[str, Any],
-                start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def _repeat(
+        self, call: Call, token: str, stored: StoredAnswer, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         stored.done.wait(timeout=300)
         if stored.params != call.params:
-            log_line(f"client token {token} repeated with other parameters: {call.operation} refused "
-                     "(IdempotentParameterMismatch)")
+            log_line(
+                f"client token {token} repeated with other parameters: {call.operation} refused "
+                "(IdempotentParameterMismatch)"
+            )
             status, headers, body = mismatch_answer(call)
             start_response(status, headers)
             return [body]
         if not stored.status.startswith("2"):
             return self.app(environ, start_response)  # the first failed and was forgotten: a real retry
-        log_line(f"client token {token} repeated: {call.operation} answered with the first call's result "
-                 "(AWS idempotency), nothing created twice")
+        log_line(
+            f"client token {token} repeated: {call.operation} answered with the first call's result "
+            "(AWS idempotency), nothing created twice"
+        )
         start_response(stored.status, stored.headers)
         return [stored.body]
 
@@ -278,10 +283,16 @@ class RetryJournal:  # pylint: disable=too-few-public-methods
         attempt = Attempt(int(match.group(1)) if match else 1, operation, self.clock())
         previous = self._record(invocation, attempt) if invocation else None
         if attempt.number > 1 and previous is not None and previous.body is not None and previous.status:
-            log_line(f"lost answer replayed: {operation} attempt {attempt.number} gets attempt {previous.number}'s "
-                     f"{previous.status} (not run twice)")
-            attempt.status, attempt.headers, attempt.body, attempt.seconds = (previous.status, previous.headers,
-                                                                              previous.body, 0.0)
+            log_line(
+                f"lost answer replayed: {operation} attempt {attempt.number} gets attempt {previous.number}'s "
+                f"{previous.status} (not run twice)"
+            )
+            attempt.status, attempt.headers, attempt.body, attempt.seconds = (
+                previous.status,
+                previous.headers,
+                previous.body,
+                0.0,
+            )
             start_response(previous.status, previous.headers)
             return [previous.body]
 
@@ -310,8 +321,10 @@ class RetryJournal:  # pylint: disable=too-few-public-methods
         no_body = environ.get("REQUEST_METHOD") == "HEAD" or str(attempt.status).startswith(("204", "304"))
         length_differs = declared is not None and declared.isdigit() and int(declared) != len(body)
         if (no_body and body) or (not no_body and length_differs):
-            log_line(f"framing mismatch {attempt.status} {attempt.operation}: Content-Length {declared}, body "
-                     f"{len(body)} bytes")
+            log_line(
+                f"framing mismatch {attempt.status} {attempt.operation}: Content-Length {declared}, body "
+                f"{len(body)} bytes"
+            )
 
     def _record(self, invocation: str, attempt: Attempt) -> Attempt | None:
         with self.lock:
@@ -322,8 +335,10 @@ class RetryJournal:  # pylint: disable=too-few-public-methods
             while len(self.invocations) > JOURNAL_SIZE:
                 self.invocations.popitem(last=False)
         if attempt.number > 1:
-            log_line(f"retry {attempt.operation} attempt {attempt.number} (invocation {invocation}): "
-                     + self.describe(previous, attempt.started))
+            log_line(
+                f"retry {attempt.operation} attempt {attempt.number} (invocation {invocation}): "
+                + self.describe(previous, attempt.started)
+            )
         return previous
 
     @staticmethod
@@ -332,8 +347,10 @@ class RetryJournal:  # pylint: disable=too-few-public-methods
         if previous is None:
             return "the previous attempt never reached the emulator (connection error before sending)"
         if previous.status is None:
-            return (f"previous attempt {previous.number} still running after {now - previous.started:.1f} s "
-                    "(the client gave up on it: timeout or broken connection)")
+            return (
+                f"previous attempt {previous.number} still running after {now - previous.started:.1f} s "
+                "(the client gave up on it: timeout or broken connection)"
+            )
         seconds = previous.seconds if previous.seconds is not None else now - previous.started
         text = f"previous attempt {previous.number} answered {previous.status} in {seconds:.1f} s"
         if previous.status.startswith("2"):

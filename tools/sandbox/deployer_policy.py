@@ -81,18 +81,22 @@ ACTION_EXCEPTIONS: dict[tuple[str, str], ActionMapping] = {
     ("s3", "HeadObject"): _s3("GetObject", reason="HeadObject is authorized as s3:GetObject"),
     ("s3", "GetBucketEncryption"): _s3("GetEncryptionConfiguration", reason="the encryption configuration"),
     ("s3", "PutBucketEncryption"): _s3("PutEncryptionConfiguration", reason="the encryption configuration"),
-    ("s3", "DeleteBucketEncryption"): _s3("PutEncryptionConfiguration",
-                                          reason="deleting the configuration is authorized as putting it"),
+    ("s3", "DeleteBucketEncryption"): _s3(
+        "PutEncryptionConfiguration", reason="deleting the configuration is authorized as putting it"
+    ),
     ("s3", "GetBucketLifecycleConfiguration"): _s3("GetLifecycleConfiguration", reason="the lifecycle"),
     ("s3", "PutBucketLifecycleConfiguration"): _s3("PutLifecycleConfiguration", reason="the lifecycle"),
-    ("s3", "DeleteBucketLifecycle"): _s3("PutLifecycleConfiguration",
-                                         reason="deleting the lifecycle is authorized as putting it"),
+    ("s3", "DeleteBucketLifecycle"): _s3(
+        "PutLifecycleConfiguration", reason="deleting the lifecycle is authorized as putting it"
+    ),
     ("s3", "GetPublicAccessBlock"): _s3("GetBucketPublicAccessBlock", reason="the bucket's public access block"),
     ("s3", "PutPublicAccessBlock"): _s3("PutBucketPublicAccessBlock", reason="the bucket's public access block"),
-    ("s3", "DeletePublicAccessBlock"): _s3("PutBucketPublicAccessBlock",
-                                           reason="deleting the block is authorized as putting it"),
-    ("s3", "DeleteBucketOwnershipControls"): _s3("PutBucketOwnershipControls",
-                                                 reason="deleting the controls is authorized as putting them"),
+    ("s3", "DeletePublicAccessBlock"): _s3(
+        "PutBucketPublicAccessBlock", reason="deleting the block is authorized as putting it"
+    ),
+    ("s3", "DeleteBucketOwnershipControls"): _s3(
+        "PutBucketOwnershipControls", reason="deleting the controls is authorized as putting them"
+    ),
     ("s3", "GetObjectLockConfiguration"): _s3("GetBucketObjectLockConfiguration", reason="a bucket setting"),
     ("s3", "PutObjectLockConfiguration"): _s3("PutBucketObjectLockConfiguration", reason="a bucket setting"),
     ("s3", "GetBucketNotificationConfiguration"): _s3("GetBucketNotification", reason="the notification"),
@@ -110,30 +114,42 @@ ACTION_EXCEPTIONS: dict[tuple[str, str], ActionMapping] = {
     ("s3", "UploadPartCopy"): _s3("PutObject", "GetObject", reason="a copy writes the target and reads the source"),
     # The log keeps no query string: with a versionId the same call is s3:DeleteObjectVersion, and the provider
     # deletes every version of an object in a versioned bucket (and force_destroy empties versioned buckets).
-    ("s3", "DeleteObject"): _s3("DeleteObject", "DeleteObjectVersion",
-                                reason="with a versionId it is s3:DeleteObjectVersion (versioned buckets)"),
-    ("s3", "DeleteObjects"): _s3("DeleteObject", "DeleteObjectVersion",
-                                 reason="a batch delete is authorized per object, versions included"),
+    ("s3", "DeleteObject"): _s3(
+        "DeleteObject",
+        "DeleteObjectVersion",
+        reason="with a versionId it is s3:DeleteObjectVersion (versioned buckets)",
+    ),
+    ("s3", "DeleteObjects"): _s3(
+        "DeleteObject", "DeleteObjectVersion", reason="a batch delete is authorized per object, versions included"
+    ),
     ("cloudfront", "CreateDistributionWithTags"): ActionMapping(
         actions=("cloudfront:CreateDistribution", "cloudfront:TagResource"),
-        reason="creating with tags is authorized as CreateDistribution plus TagResource"),
+        reason="creating with tags is authorized as CreateDistribution plus TagResource",
+    ),
 }
 
 # Tags given at creation (the provider's default_tags tag everything) are authorized as the service's tagging
 # action as well (each service's "Tagging on creation" page); the log does not show the tags, so they are assumed.
 TAG_ON_CREATE: dict[tuple[str, str], str] = {
-    ("ec2", "CreateVpc"): "ec2:CreateTags", ("ec2", "CreateSubnet"): "ec2:CreateTags",
-    ("ec2", "CreateRouteTable"): "ec2:CreateTags", ("ec2", "CreateInternetGateway"): "ec2:CreateTags",
-    ("ec2", "CreateNatGateway"): "ec2:CreateTags", ("ec2", "AllocateAddress"): "ec2:CreateTags",
-    ("ec2", "CreateSecurityGroup"): "ec2:CreateTags", ("ec2", "CreateNetworkAcl"): "ec2:CreateTags",
-    ("ec2", "CreateVpcEndpoint"): "ec2:CreateTags", ("ec2", "CreateFlowLogs"): "ec2:CreateTags",
+    ("ec2", "CreateVpc"): "ec2:CreateTags",
+    ("ec2", "CreateSubnet"): "ec2:CreateTags",
+    ("ec2", "CreateRouteTable"): "ec2:CreateTags",
+    ("ec2", "CreateInternetGateway"): "ec2:CreateTags",
+    ("ec2", "CreateNatGateway"): "ec2:CreateTags",
+    ("ec2", "AllocateAddress"): "ec2:CreateTags",
+    ("ec2", "CreateSecurityGroup"): "ec2:CreateTags",
+    ("ec2", "CreateNetworkAcl"): "ec2:CreateTags",
+    ("ec2", "CreateVpcEndpoint"): "ec2:CreateTags",
+    ("ec2", "CreateFlowLogs"): "ec2:CreateTags",
     ("ec2", "CreateLaunchTemplate"): "ec2:CreateTags",
     ("kms", "CreateKey"): "kms:TagResource",
-    ("iam", "CreateRole"): "iam:TagRole", ("iam", "CreateInstanceProfile"): "iam:TagInstanceProfile",
+    ("iam", "CreateRole"): "iam:TagRole",
+    ("iam", "CreateInstanceProfile"): "iam:TagInstanceProfile",
     ("logs", "CreateLogGroup"): "logs:TagResource",
     ("sns", "CreateTopic"): "sns:TagResource",
     ("ssm", "PutParameter"): "ssm:AddTagsToResource",
-    ("rds", "CreateDBInstance"): "rds:AddTagsToResource", ("rds", "CreateDBSubnetGroup"): "rds:AddTagsToResource",
+    ("rds", "CreateDBInstance"): "rds:AddTagsToResource",
+    ("rds", "CreateDBSubnetGroup"): "rds:AddTagsToResource",
     ("rds", "CreateDBParameterGroup"): "rds:AddTagsToResource",
     ("elasticloadbalancing", "CreateLoadBalancer"): "elasticloadbalancing:AddTags",
     ("elasticloadbalancing", "CreateTargetGroup"): "elasticloadbalancing:AddTags",
@@ -147,15 +163,28 @@ TAG_ON_CREATE: dict[tuple[str, str], str] = {
 # Served, but no permission is needed (or a refusal is handled), so the policy does not grant them.
 NOT_REQUIRED: dict[tuple[str, str], str] = {
     ("sts", "GetCallerIdentity"): "no permission is required (STS API reference, GetCallerIdentity)",
-    ("iam", "GetUser"): ("the AWS provider's account-id lookup; a refusal is expected and the account is read from "
-                         "the AccessDenied message or sts:GetCallerIdentity (aws-sdk-go-base), so not granted"),
+    ("iam", "GetUser"): (
+        "the AWS provider's account-id lookup; a refusal is expected and the account is read from "
+        "the AccessDenied message or sts:GetCallerIdentity (aws-sdk-go-base), so not granted"
+    ),
 }
 
-S3_OBJECT_ACTIONS = frozenset({
-    "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObjectTagging",
-    "s3:PutObjectTagging", "s3:GetObjectVersion", "s3:AbortMultipartUpload", "s3:GetObjectRetention",
-    "s3:GetObjectLegalHold", "s3:GetObjectAcl", "s3:PutObjectAcl",
-})
+S3_OBJECT_ACTIONS = frozenset(
+    {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:PutObjectTagging",
+        "s3:GetObjectVersion",
+        "s3:AbortMultipartUpload",
+        "s3:GetObjectRetention",
+        "s3:GetObjectLegalHold",
+        "s3:GetObjectAcl",
+        "s3:PutObjectAcl",
+    }
+)
 SERVICE_LINKED_ROLE_SERVICES = {
     "AWSServiceRoleForAutoScaling": "autoscaling.amazonaws.com",
     "AWSServiceRoleForElasticLoadBalancing": "elasticloadbalancing.amazonaws.com",
@@ -187,16 +216,23 @@ class HandAdded:
 
 
 def _pass(role: str, service: str, why: str) -> HandAdded:
-    return HandAdded(action="iam:PassRole", resource=f"arn:aws:iam::<ACCOUNT_ID>:role/{role}",
-                     context=(("iam:PassedToService", service),), region="us-east-1",
-                     reason=f"{why}: the caller passes the role, which no API call names (iam:PassedToService "
-                            f"{service})")
+    return HandAdded(
+        action="iam:PassRole",
+        resource=f"arn:aws:iam::<ACCOUNT_ID>:role/{role}",
+        context=(("iam:PassedToService", service),),
+        region="us-east-1",
+        reason=f"{why}: the caller passes the role, which no API call names (iam:PassedToService {service})",
+    )
 
 
 def _slr(service: str, name: str, why: str) -> HandAdded:
-    return HandAdded(action="iam:CreateServiceLinkedRole", region="us-east-1",
-                     resource=f"arn:aws:iam::<ACCOUNT_ID>:role/aws-service-role/{service}/{name}",
-                     context=(("iam:AWSServiceName", service),), reason=why)
+    return HandAdded(
+        action="iam:CreateServiceLinkedRole",
+        region="us-east-1",
+        resource=f"arn:aws:iam::<ACCOUNT_ID>:role/aws-service-role/{service}/{name}",
+        context=(("iam:AWSServiceName", service),),
+        reason=why,
+    )
 
 
 def _read(action: str, resource: str, why: str, region: str = "<REGION>") -> HandAdded:
@@ -212,80 +248,161 @@ FRONTEND = "make deploy-frontend"
 BACKEND = "the Terraform S3 backend (state and its use_lockfile lock) in TERRAFORM_STATE_BUCKET"
 
 HAND_ADDED: tuple[HandAdded, ...] = (
-    _pass("payment-api-instance-sandbox", "ec2.amazonaws.com",
-          "the launch template's instance profile, used when Auto Scaling launches"),
+    _pass(
+        "payment-api-instance-sandbox",
+        "ec2.amazonaws.com",
+        "the launch template's instance profile, used when Auto Scaling launches",
+    ),
     _pass("payment-rds-monitoring-sandbox", "rds.amazonaws.com", "RDS enhanced monitoring's MonitoringRoleArn"),
     _pass("payment-flow-logs-sandbox", "vpc-flow-logs.amazonaws.com", "the VPC flow log's DeliverLogsPermissionArn"),
-    _pass("aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_sandbox",
-          "autoscaling.amazonaws.com", "the group's ServiceLinkedRoleARN (the stack's suffixed Auto Scaling role)"),
-    _slr("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling_sandbox",
-         "the stack creates its suffixed Auto Scaling role (lib/components/encryption.py)"),
-    _slr("elasticloadbalancing.amazonaws.com", "AWSServiceRoleForElasticLoadBalancing",
-         "the first load balancer of an account creates this role with the caller's permission"),
-    _slr("rds.amazonaws.com", "AWSServiceRoleForRDS",
-         "the first RDS instance of an account creates this role with the caller's permission"),
-    HandAdded(action="kms:CreateGrant", resource=STACK_KEY,
-              context=(("kms:GrantIsForAWSResource", "true"),),
-              reason="RDS (storage, Performance Insights) and Secrets Manager (the RDS-managed master secret) "
-                     "create grants on the stack's keys with the caller's permission"),
-    HandAdded(action="ec2:RunInstances", resource="*",
-              reason="Auto Scaling checks that the caller may launch the group's launch template"),
-    HandAdded(action="secretsmanager:CreateSecret", resource="*",
-              reason="RDS creates the managed master secret (ManageMasterUserPassword) as the caller"),
-    HandAdded(action="secretsmanager:TagResource", resource="*",
-              reason="RDS tags the managed master secret as the caller"),
-    HandAdded(action="kms:GenerateDataKey", resource=STACK_KEY,
-              context=(("kms:ViaService", "secretsmanager.<REGION>.amazonaws.com"),),
-              reason="the managed master secret is encrypted with the stack's key, as the caller, via Secrets "
-                     "Manager"),
-    HandAdded(action="kms:Decrypt", resource=STACK_KEY,
-              context=(("kms:ViaService", "secretsmanager.<REGION>.amazonaws.com"),),
-              reason="the managed master secret is encrypted with the stack's key, as the caller, via Secrets "
-                     "Manager"),
-    *(_read(action, BUCKET.format(component="logs"), "CloudFront standard logging adds its log-delivery grant to the "
-            "log bucket's ACL with the caller's credentials", region="us-east-1")
-      for action in ("s3:GetBucketAcl", "s3:PutBucketAcl")),
-    *(_read(action, "*", "WAF logging to CloudWatch Logs needs these of the caller (AWS WAF Developer Guide)",
-            region=region)
-      for action in ("logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy",
-                     "logs:DescribeResourcePolicies")
-      for region in ("<REGION>", "us-east-1")),
+    _pass(
+        "aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_sandbox",
+        "autoscaling.amazonaws.com",
+        "the group's ServiceLinkedRoleARN (the stack's suffixed Auto Scaling role)",
+    ),
+    _slr(
+        "autoscaling.amazonaws.com",
+        "AWSServiceRoleForAutoScaling_sandbox",
+        "the stack creates its suffixed Auto Scaling role (lib/components/encryption.py)",
+    ),
+    _slr(
+        "elasticloadbalancing.amazonaws.com",
+        "AWSServiceRoleForElasticLoadBalancing",
+        "the first load balancer of an account creates this role with the caller's permission",
+    ),
+    _slr(
+        "rds.amazonaws.com",
+        "AWSServiceRoleForRDS",
+        "the first RDS instance of an account creates this role with the caller's permission",
+    ),
+    HandAdded(
+        action="kms:CreateGrant",
+        resource=STACK_KEY,
+        context=(("kms:GrantIsForAWSResource", "true"),),
+        reason="RDS (storage, Performance Insights) and Secrets Manager (the RDS-managed master secret) "
+        "create grants on the stack's keys with the caller's permission",
+    ),
+    HandAdded(
+        action="ec2:RunInstances",
+        resource="*",
+        reason="Auto Scaling checks that the caller may launch the group's launch template",
+    ),
+    HandAdded(
+        action="secretsmanager:CreateSecret",
+        resource="*",
+        reason="RDS creates the managed master secret (ManageMasterUserPassword) as the caller",
+    ),
+    HandAdded(
+        action="secretsmanager:TagResource", resource="*", reason="RDS tags the managed master secret as the caller"
+    ),
+    HandAdded(
+        action="kms:GenerateDataKey",
+        resource=STACK_KEY,
+        context=(("kms:ViaService", "secretsmanager.<REGION>.amazonaws.com"),),
+        reason="the managed master secret is encrypted with the stack's key, as the caller, via Secrets Manager",
+    ),
+    HandAdded(
+        action="kms:Decrypt",
+        resource=STACK_KEY,
+        context=(("kms:ViaService", "secretsmanager.<REGION>.amazonaws.com"),),
+        reason="the managed master secret is encrypted with the stack's key, as the caller, via Secrets Manager",
+    ),
+    *(
+        _read(
+            action,
+            BUCKET.format(component="logs"),
+            "CloudFront standard logging adds its log-delivery grant to the "
+            "log bucket's ACL with the caller's credentials",
+            region="us-east-1",
+        )
+        for action in ("s3:GetBucketAcl", "s3:PutBucketAcl")
+    ),
+    *(
+        _read(
+            action,
+            "*",
+            "WAF logging to CloudWatch Logs needs these of the caller (AWS WAF Developer Guide)",
+            region=region,
+        )
+        for action in (
+            "logs:CreateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+        )
+        for region in ("<REGION>", "us-east-1")
+    ),
     _read("acm:DescribeCertificate", "arn:aws:acm:<REGION>:<ACCOUNT_ID>:certificate/example", PREFLIGHT),
-    _read("acm:DescribeCertificate", "arn:aws:acm:us-east-1:<ACCOUNT_ID>:certificate/example", PREFLIGHT,
-          region="us-east-1"),
+    _read(
+        "acm:DescribeCertificate",
+        "arn:aws:acm:us-east-1:<ACCOUNT_ID>:certificate/example",
+        PREFLIGHT,
+        region="us-east-1",
+    ),
     _read("ec2:DescribeAccountAttributes", "*", PREFLIGHT + " (the EIP quota)"),
     _read("ec2:DescribeAddresses", "*", PREFLIGHT + " (EIPs already held)"),
-    _read("servicequotas:GetServiceQuota", "arn:aws:servicequotas:<REGION>:<ACCOUNT_ID>:ec2/L-1216C47A",
-          PREFLIGHT + " (the vCPU quota)"),
-    _read("route53:GetHostedZone", "arn:aws:route53:::hostedzone/Z0EXAMPLE", PREFLIGHT + " (HOSTED_ZONE_ID)",
-          region="us-east-1"),
+    _read(
+        "servicequotas:GetServiceQuota",
+        "arn:aws:servicequotas:<REGION>:<ACCOUNT_ID>:ec2/L-1216C47A",
+        PREFLIGHT + " (the vCPU quota)",
+    ),
+    _read(
+        "route53:GetHostedZone",
+        "arn:aws:route53:::hostedzone/Z0EXAMPLE",
+        PREFLIGHT + " (HOSTED_ZONE_ID)",
+        region="us-east-1",
+    ),
     _read("cloudtrail:DescribeTrails", "*", PREFLIGHT),
     _read("cloudtrail:GetTrailStatus", "arn:aws:cloudtrail:<REGION>:<ACCOUNT_ID>:trail/example", PREFLIGHT),
-    *(_read(f"elasticloadbalancing:{action}", "*", VERIFY)
-      for action in ("DescribeTargetHealth", "DescribeListeners", "DescribeListenerAttributes")),
+    *(
+        _read(f"elasticloadbalancing:{action}", "*", VERIFY)
+        for action in ("DescribeTargetHealth", "DescribeListeners", "DescribeListenerAttributes")
+    ),
     _read("wafv2:GetWebACLForResource", "*", VERIFY),
     _read("wafv2:GetWebACLForResource", "*", VERIFY, region="us-east-1"),
     _read("wafv2:GetLoggingConfiguration", "*", VERIFY),
     _read("wafv2:GetLoggingConfiguration", "*", VERIFY, region="us-east-1"),
     _read("sns:ListSubscriptionsByTopic", "arn:aws:sns:<REGION>:<ACCOUNT_ID>:payment-alarms-sandbox", VERIFY),
     _read("ec2:DescribeFlowLogs", "*", VERIFY),
-    _read("logs:DescribeLogStreams",
-          "arn:aws:logs:<REGION>:<ACCOUNT_ID>:log-group:aws-waf-logs-payment-api-sandbox", VERIFY),
-    _read("logs:DescribeLogStreams",
-          "arn:aws:logs:us-east-1:<ACCOUNT_ID>:log-group:aws-waf-logs-payment-cdn-sandbox", VERIFY,
-          region="us-east-1"),
-    *(_read(action, BUCKET.format(component=component) + "/AWSLogs/example", VERIFY)
-      for action in ("s3:GetObject", "s3:GetObjectRetention") for component in ("logs", "frontend")),
-    *(_read(action, BUCKET.format(component="frontend") + "/index.html", FRONTEND)
-      for action in ("s3:PutObject", "s3:GetObject")),
+    _read(
+        "logs:DescribeLogStreams",
+        "arn:aws:logs:<REGION>:<ACCOUNT_ID>:log-group:aws-waf-logs-payment-api-sandbox",
+        VERIFY,
+    ),
+    _read(
+        "logs:DescribeLogStreams",
+        "arn:aws:logs:us-east-1:<ACCOUNT_ID>:log-group:aws-waf-logs-payment-cdn-sandbox",
+        VERIFY,
+        region="us-east-1",
+    ),
+    *(
+        _read(action, BUCKET.format(component=component) + "/AWSLogs/example", VERIFY)
+        for action in ("s3:GetObject", "s3:GetObjectRetention")
+        for component in ("logs", "frontend")
+    ),
+    *(
+        _read(action, BUCKET.format(component="frontend") + "/index.html", FRONTEND)
+        for action in ("s3:PutObject", "s3:GetObject")
+    ),
     _read("s3:ListBucket", BUCKET.format(component="frontend"), FRONTEND),
-    _read("cloudfront:CreateInvalidation", "arn:aws:cloudfront::<ACCOUNT_ID>:distribution/E2EXAMPLE", FRONTEND,
-          region="us-east-1"),
-    _read("cloudfront:GetInvalidation", "arn:aws:cloudfront::<ACCOUNT_ID>:distribution/E2EXAMPLE", FRONTEND,
-          region="us-east-1"),
+    _read(
+        "cloudfront:CreateInvalidation",
+        "arn:aws:cloudfront::<ACCOUNT_ID>:distribution/E2EXAMPLE",
+        FRONTEND,
+        region="us-east-1",
+    ),
+    _read(
+        "cloudfront:GetInvalidation",
+        "arn:aws:cloudfront::<ACCOUNT_ID>:distribution/E2EXAMPLE",
+        FRONTEND,
+        region="us-east-1",
+    ),
     _read("s3:ListBucket", "arn:aws:s3:::<STATE_BUCKET>", BACKEND),
-    *(_read(action, key, BACKEND) for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
-      for key in (STATE_OBJECT, STATE_OBJECT + ".tflock")),
+    *(
+        _read(action, key, BACKEND)
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+        for key in (STATE_OBJECT, STATE_OBJECT + ".tflock")
+    ),
 )
 
 
@@ -299,8 +416,9 @@ def read_requests(request_log: Path, start: int = 0, end: int | None = None) -> 
         match = LINE.match(line)
         if match and match.group(1) != "-":
             service, operation, region, status, resource = match.groups()
-            requests.append(Request(service=service, operation=operation, region=region, status=status,
-                                    resource=resource))
+            requests.append(
+                Request(service=service, operation=operation, region=region, status=status, resource=resource)
+            )
     return requests
 
 
@@ -352,8 +470,9 @@ def served_checks(requests: Iterable[Request], account: str) -> list[Check]:
     for request in requests:
         for action in iam_actions(request.service, request.operation):
             resource = resource_arn(action, request, account)
-            check = Check(action=action, resource=resource, region=request.region,
-                          context=request_context(action, resource))
+            check = Check(
+                action=action, resource=resource, region=request.region, context=request_context(action, resource)
+            )
             checks.setdefault(check, check)
     return list(checks)
 
@@ -365,41 +484,66 @@ def fill(text: str, *, account: str, region: str, state_bucket: str) -> str:
 
 def hand_added_checks(account: str, region: str, state_bucket: str) -> list[Check]:
     """:data:`HAND_ADDED` with the placeholders filled in."""
+
     def filled(text: str) -> str:
         return fill(text, account=account, region=region, state_bucket=state_bucket)
 
-    return [Check(action=item.action, resource=filled(item.resource), region=filled(item.region),
-                  context=tuple((key, filled(value)) for key, value in item.context), origin=item.reason)
-            for item in HAND_ADDED]
+    return [
+        Check(
+            action=item.action,
+            resource=filled(item.resource),
+            region=filled(item.region),
+            context=tuple((key, filled(value)) for key, value in item.context),
+            origin=item.reason,
+        )
+        for item in HAND_ADDED
+    ]
 
 
 def evaluate(checks: Sequence[Check], policy: dict[str, Any], account: str) -> list[str]:
     """The evaluator's decision for each check, in order (one ``node`` process for the whole batch)."""
     # A KMS key is governed by its key policy too: the stack's (lib/blocks/iam.py), which delegates to IAM.
     stack_key_policy = json.loads(key_policy(account))
-    requests = [{
-        "name": str(index), "principal": PRINCIPAL.format(account=account), "action": check.action,
-        "resource": check.resource, "resourceAccount": account,
-        "context": {"aws:RequestedRegion": check.region, **dict(check.context)},
-        "identityPolicies": [{"name": "deployer", "policy": policy}],
-        "resourcePolicy": stack_key_policy if ":kms:" in check.resource and ":key/" in check.resource else None,
-    } for index, check in enumerate(checks)]
-    result = subprocess.run([str(project_node()), str(SIMULATE)], input=json.dumps({"requests": requests}), cwd=ROOT,
-                            capture_output=True, text=True, check=False, timeout=300)
+    requests = [
+        {
+            "name": str(index),
+            "principal": PRINCIPAL.format(account=account),
+            "action": check.action,
+            "resource": check.resource,
+            "resourceAccount": account,
+            "context": {"aws:RequestedRegion": check.region, **dict(check.context)},
+            "identityPolicies": [{"name": "deployer", "policy": policy}],
+            "resourcePolicy": stack_key_policy if ":kms:" in check.resource and ":key/" in check.resource else None,
+        }
+        for index, check in enumerate(checks)
+    ]
+    result = subprocess.run(
+        [str(project_node()), str(SIMULATE)],
+        input=json.dumps({"requests": requests}),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"iam-simulate failed ({result.returncode}): {result.stderr.strip()[-2000:]} "
-                           "(node_modules missing? run `make setup`)")
+        raise RuntimeError(
+            f"iam-simulate failed ({result.returncode}): {result.stderr.strip()[-2000:]} "
+            "(node_modules missing? run `make setup`)"
+        )
     results = json.loads(result.stdout)["results"]
     # "Error": the evaluator refused the question (an action that has no such resource type): a mapping to fix,
     # reported with the actions not allowed rather than read as a denial or an allow.
-    return [str(answer["decision"]) if answer["decision"] != "Error" else f"Error {answer['errors']}"
-            for answer in results]
+    return [
+        str(answer["decision"]) if answer["decision"] != "Error" else f"Error {answer['errors']}" for answer in results
+    ]
 
 
 def load_policy(policy: Path, *, account: str, region: str, state_bucket: str) -> dict[str, Any]:
     """The policy document with its placeholders filled in (``_reasons`` and other ``_`` keys dropped)."""
-    document: dict[str, Any] = json.loads(fill(policy.read_text(encoding="utf-8"), account=account, region=region,
-                                               state_bucket=state_bucket))
+    document: dict[str, Any] = json.loads(
+        fill(policy.read_text(encoding="utf-8"), account=account, region=region, state_bucket=state_bucket)
+    )
     return {key: value for key, value in document.items() if not key.startswith("_")}
 
 
@@ -409,9 +553,15 @@ def stack_region(requests: Sequence[Request]) -> str:
     return max(set(regions), key=regions.count) if regions else "us-east-1"
 
 
-def unallowed_checks(requests: Sequence[Request], policy: Path, *, account: str = SANDBOX_ACCOUNT,
-                     region: str | None = None, state_bucket: str = SANDBOX_STATE_BUCKET,
-                     hand_added: bool = True) -> list[Check]:
+def unallowed_checks(
+    requests: Sequence[Request],
+    policy: Path,
+    *,
+    account: str = SANDBOX_ACCOUNT,
+    region: str | None = None,
+    state_bucket: str = SANDBOX_STATE_BUCKET,
+    hand_added: bool = True,
+) -> list[Check]:
     """The checks (served and hand-added) the policy does not allow."""
     region = region or stack_region(requests)
     checks = served_checks(requests, account)
@@ -419,12 +569,16 @@ def unallowed_checks(requests: Sequence[Request], policy: Path, *, account: str 
         checks += hand_added_checks(account, region, state_bucket)
     document = load_policy(policy, account=account, region=region, state_bucket=state_bucket)
     decisions = evaluate(checks, document, account)
-    return [replace(check, decision=decision) for check, decision in zip(checks, decisions, strict=True)
-            if decision != "Allowed"]
+    return [
+        replace(check, decision=decision)
+        for check, decision in zip(checks, decisions, strict=True)
+        if decision != "Allowed"
+    ]
 
 
-def unallowed_actions(request_log: Path, policy: Path = POLICY, start: int = 0, end: int | None = None,
-                      **options: Any) -> list[str]:
+def unallowed_actions(
+    request_log: Path, policy: Path = POLICY, start: int = 0, end: int | None = None, **options: Any
+) -> list[str]:
     """The IAM actions the requests between ``start`` and ``end`` (and :data:`HAND_ADDED`) need and the policy
     does not allow, sorted; ``options`` go to :func:`unallowed_checks`."""
     refused = unallowed_checks(read_requests(request_log, start, end), policy, **options)
@@ -436,15 +590,17 @@ def phase_ranges(phases_json: Path, names: Sequence[str]) -> list[tuple[int, int
     return ranges_of(json.loads(phases_json.read_text(encoding="utf-8")), names, source=str(phases_json))
 
 
-def ranges_of(document: Mapping[str, Any], names: Sequence[str],
-              source: str = "the run") -> list[tuple[int, int | None]]:
+def ranges_of(
+    document: Mapping[str, Any], names: Sequence[str], source: str = "the run"
+) -> list[tuple[int, int | None]]:
     """Byte ranges of the moto log the named phases cover, less the ranges ``not_the_deployer`` names (what ran
     inside a phase as another principal: the boot hook inside ``make deploy`` acts as the instance)."""
     phases = document["phases"]
     unknown = set(names) - {phase["name"] for phase in phases}
     if unknown:
-        raise ValueError(f"{source} has no phase {', '.join(sorted(unknown))}; it has "
-                         f"{', '.join(phase['name'] for phase in phases)}")
+        raise ValueError(
+            f"{source} has no phase {', '.join(sorted(unknown))}; it has {', '.join(phase['name'] for phase in phases)}"
+        )
     ranges: list[tuple[int, int | None]] = []
     for index, phase in enumerate(phases):
         if phase["name"] in names:
@@ -469,8 +625,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("request_log", type=Path, nargs="?", help="the moto log (sandbox-logs/moto.log)")
     parser.add_argument("--policy", type=Path, default=POLICY, help="default: docs/deployer-policy.json")
     parser.add_argument("--phases", type=Path, help="phases.json of the run: only the --phase ranges are read")
-    parser.add_argument("--phase", action="append", default=[],
-                        help=f"a phase to read (repeatable; default with --phases: {' '.join(DEPLOYER_PHASES)})")
+    parser.add_argument(
+        "--phase",
+        action="append",
+        default=[],
+        help=f"a phase to read (repeatable; default with --phases: {' '.join(DEPLOYER_PHASES)})",
+    )
     parser.add_argument("--account", default=SANDBOX_ACCOUNT, help=f"default {SANDBOX_ACCOUNT} (moto's)")
     parser.add_argument("--region", help="the stack's region (default: read from the log)")
     parser.add_argument("--state-bucket", default=SANDBOX_STATE_BUCKET, help="TERRAFORM_STATE_BUCKET")
@@ -485,8 +645,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.region:
             print("--render needs --region (the stack's region) and --account", file=sys.stderr)
             return 2
-        print(json.dumps(load_policy(args.policy, account=args.account, region=args.region,
-                                     state_bucket=args.state_bucket), indent=2))
+        print(
+            json.dumps(
+                load_policy(args.policy, account=args.account, region=args.region, state_bucket=args.state_bucket),
+                indent=2,
+            )
+        )
         return 0
     if args.request_log is None or not args.request_log.is_file():
         print(f"no request log at {args.request_log} (run `make sandbox` first)", file=sys.stderr)
@@ -497,18 +661,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     requests = [request for start, end in ranges for request in read_requests(args.request_log, start, end)]
-    refused = unallowed_checks(requests, args.policy, account=args.account, region=args.region,
-                               state_bucket=args.state_bucket)
+    refused = unallowed_checks(
+        requests, args.policy, account=args.account, region=args.region, state_bucket=args.state_bucket
+    )
     actions = {check.action for check in served_checks(requests, args.account)}
-    print(f"deployer policy {args.policy}: {len(requests)} requests served, {len(actions)} distinct actions, "
-          f"{len(HAND_ADDED)} hand-added checks")
+    print(
+        f"deployer policy {args.policy}: {len(requests)} requests served, {len(actions)} distinct actions, "
+        f"{len(HAND_ADDED)} hand-added checks"
+    )
     if not refused:
         print("every action is allowed")
         return 0
     print(f"{len(refused)} not allowed:")
     for check in sorted(refused, key=lambda item: (item.action, item.resource)):
-        print(f"  {check.action} on {check.resource} in {check.region}: {check.decision}"
-              + (f" ({check.origin})" if check.origin != "served" else ""))
+        print(
+            f"  {check.action} on {check.resource} in {check.region}: {check.decision}"
+            + (f" ({check.origin})" if check.origin != "served" else "")
+        )
     return 1
 
 

@@ -34,30 +34,40 @@ class EmulatorError(RuntimeError):
 
 # Variables that could make a tool pick a developer's real AWS identity instead of the emulator's test keys.
 # Removed, not blanked: botocore treats AWS_PROFILE="" as a profile named "".
-AMBIENT_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                         "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+AMBIENT_AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
 
 
-def aws_environment(endpoint: str, region: str = SANDBOX_REGION,
-                    base: Mapping[str, str] | None = None) -> dict[str, str]:
+def aws_environment(
+    endpoint: str, region: str = SANDBOX_REGION, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """A process environment (``base``, default ``os.environ``) pointed at the emulator with test credentials.
 
     boto3 and the aws CLI v2 follow ``AWS_ENDPOINT_URL``; the user's profiles and config files are cut off
     so that nothing run with this environment can reach a real account.
     """
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in AMBIENT_AWS_VARIABLES}
-    env.update({
-        "AWS_ENDPOINT_URL": endpoint,
-        "SANDBOX_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": SANDBOX_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET_KEY,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    })
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "SANDBOX_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": SANDBOX_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SANDBOX_SECRET_KEY,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
     return env
 
 
@@ -119,28 +129,45 @@ class MotoServer:
         self._workdir = tempfile.TemporaryDirectory(prefix="moto-")  # pylint: disable=consider-using-with
         port_file = Path(self._workdir.name) / "port"
         env = dict(os.environ)
-        env.update({
-            # Attaching AWS managed policies (e.g. AmazonSSMManagedInstanceCore) fails with 404 without it.
-            "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                # Attaching AWS managed policies (e.g. AmazonSSMManagedInstanceCore) fails with 404 without it.
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_handle = self.log_path.open("ab")
         output = self._log_handle if self._log_handle is not None else subprocess.DEVNULL
         # start_new_session: the terminal's Ctrl-C goes to the runner, which stops the server itself.
         self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "tools.sandbox.moto_server", "--host", "127.0.0.1", "--port", "0",
-             "--port-file", str(port_file)],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "tools.sandbox.moto_server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 code = self.process.returncode
                 self.stop()
-                raise EmulatorError(f"the moto server exited with code {code} while starting"
-                                    + (f"; see {self.log_path}" if self.log_path else ""))
+                raise EmulatorError(
+                    f"the moto server exited with code {code} while starting"
+                    + (f"; see {self.log_path}" if self.log_path else "")
+                )
             if port_file.is_file():
                 self.port = int(port_file.read_text(encoding="utf-8"))
                 if is_reachable(self.endpoint):
@@ -172,6 +199,7 @@ class MotoServer:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()

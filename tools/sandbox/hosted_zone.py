@@ -21,6 +21,8 @@ def create_sandbox_zone(route53_client: Any, zone_name: str = SANDBOX_ZONE) -> s
     """Create a public hosted zone for ``zone_name`` in (the emulator's) Route 53; return its id as
     ``HOSTED_ZONE_ID`` takes it (without the ``/hostedzone/`` prefix)."""
     response = route53_client.create_hosted_zone(
-        Name=zone_name, CallerReference=f"sandbox-{uuid.uuid4()}",
-        HostedZoneConfig={"Comment": "payment-platform sandbox", "PrivateZone": False})
+        Name=zone_name,
+        CallerReference=f"sandbox-{uuid.uuid4()}",
+        HostedZoneConfig={"Comment": "payment-platform sandbox", "PrivateZone": False},
+    )
     return str(response["HostedZone"]["Id"]).rsplit("/", 1)[-1]

@@ -35,51 +35,72 @@ def _ec2(c: Callable[[str], Any]) -> Iterable[str]:
     yield from (f"subnet {s['SubnetId']}" for s in _pages(ec2, "describe_subnets", "Subnets"))
     yield from (f"security-group {g['GroupId']}" for g in _pages(ec2, "describe_security_groups", "SecurityGroups"))
     yield from (f"route-table {r['RouteTableId']}" for r in _pages(ec2, "describe_route_tables", "RouteTables"))
-    yield from (f"internet-gateway {g['InternetGatewayId']}"
-                for g in _pages(ec2, "describe_internet_gateways", "InternetGateways"))
-    yield from (f"nat-gateway {n['NatGatewayId']}" for n in _pages(ec2, "describe_nat_gateways", "NatGateways")
-                if n.get("State") not in ("deleted", "deleting"))
-    yield from (f"elastic-ip {a.get('AllocationId', a.get('PublicIp'))}"
-                for a in ec2.describe_addresses().get("Addresses", []))
-    yield from (f"vpc-endpoint {e['VpcEndpointId']}" for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints")
-                if e.get("State", "").lower() not in ("deleted", "deleting"))
+    yield from (
+        f"internet-gateway {g['InternetGatewayId']}"
+        for g in _pages(ec2, "describe_internet_gateways", "InternetGateways")
+    )
+    yield from (
+        f"nat-gateway {n['NatGatewayId']}"
+        for n in _pages(ec2, "describe_nat_gateways", "NatGateways")
+        if n.get("State") not in ("deleted", "deleting")
+    )
+    yield from (
+        f"elastic-ip {a.get('AllocationId', a.get('PublicIp'))}" for a in ec2.describe_addresses().get("Addresses", [])
+    )
+    yield from (
+        f"vpc-endpoint {e['VpcEndpointId']}"
+        for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints")
+        if e.get("State", "").lower() not in ("deleted", "deleting")
+    )
     yield from (f"flow-log {f['FlowLogId']}" for f in _pages(ec2, "describe_flow_logs", "FlowLogs"))
-    yield from (f"launch-template {t['LaunchTemplateId']}"
-                for t in _pages(ec2, "describe_launch_templates", "LaunchTemplates"))
+    yield from (
+        f"launch-template {t['LaunchTemplateId']}" for t in _pages(ec2, "describe_launch_templates", "LaunchTemplates")
+    )
     for reservation in _pages(ec2, "describe_instances", "Reservations"):
-        yield from (f"instance {i['InstanceId']}" for i in reservation.get("Instances", [])
-                    if i.get("State", {}).get("Name") not in ("terminated", "shutting-down"))
+        yield from (
+            f"instance {i['InstanceId']}"
+            for i in reservation.get("Instances", [])
+            if i.get("State", {}).get("Name") not in ("terminated", "shutting-down")
+        )
 
 
 def _load_balancing(c: Callable[[str], Any]) -> Iterable[str]:
     elbv2 = c("elbv2")
-    yield from (f"load-balancer {lb['LoadBalancerArn']}" for lb in _pages(elbv2, "describe_load_balancers",
-                                                                          "LoadBalancers"))
-    yield from (f"target-group {tg['TargetGroupArn']}" for tg in _pages(elbv2, "describe_target_groups",
-                                                                        "TargetGroups"))
+    yield from (
+        f"load-balancer {lb['LoadBalancerArn']}" for lb in _pages(elbv2, "describe_load_balancers", "LoadBalancers")
+    )
+    yield from (
+        f"target-group {tg['TargetGroupArn']}" for tg in _pages(elbv2, "describe_target_groups", "TargetGroups")
+    )
     autoscaling = c("autoscaling")
-    yield from (f"autoscaling-group {g['AutoScalingGroupName']}"
-                for g in _pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups"))
-    yield from (f"scaling-policy {p['PolicyARN']}" for p in _pages(autoscaling, "describe_policies",
-                                                                   "ScalingPolicies"))
+    yield from (
+        f"autoscaling-group {g['AutoScalingGroupName']}"
+        for g in _pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups")
+    )
+    yield from (f"scaling-policy {p['PolicyARN']}" for p in _pages(autoscaling, "describe_policies", "ScalingPolicies"))
 
 
 def _database(c: Callable[[str], Any]) -> Iterable[str]:
     rds = c("rds")
-    yield from (f"db-instance {d['DBInstanceIdentifier']}" for d in _pages(rds, "describe_db_instances",
-                                                                           "DBInstances"))
-    yield from (f"db-subnet-group {g['DBSubnetGroupName']}" for g in _pages(rds, "describe_db_subnet_groups",
-                                                                            "DBSubnetGroups"))
-    yield from (f"db-parameter-group {g['DBParameterGroupName']}"
-                for g in _pages(rds, "describe_db_parameter_groups", "DBParameterGroups")
-                if not g["DBParameterGroupName"].startswith("default."))
+    yield from (f"db-instance {d['DBInstanceIdentifier']}" for d in _pages(rds, "describe_db_instances", "DBInstances"))
+    yield from (
+        f"db-subnet-group {g['DBSubnetGroupName']}" for g in _pages(rds, "describe_db_subnet_groups", "DBSubnetGroups")
+    )
+    yield from (
+        f"db-parameter-group {g['DBParameterGroupName']}"
+        for g in _pages(rds, "describe_db_parameter_groups", "DBParameterGroups")
+        if not g["DBParameterGroupName"].startswith("default.")
+    )
     secrets = c("secretsmanager")
     # Deleted secrets wait out their recovery window; list_secrets leaves them out by default, like AWS.
     yield from (f"secret {s['ARN']}" for s in _pages(secrets, "list_secrets", "SecretList"))
     ssm = c("ssm")
     # Names under /aws/ are AWS's public parameters (moto loads them on first read); no account can create them.
-    yield from (f"ssm-parameter {p['Name']}" for p in _pages(ssm, "describe_parameters", "Parameters")
-                if not p["Name"].startswith("/aws/"))
+    yield from (
+        f"ssm-parameter {p['Name']}"
+        for p in _pages(ssm, "describe_parameters", "Parameters")
+        if not p["Name"].startswith("/aws/")
+    )
 
 
 def _storage_and_edge(c: Callable[[str], Any]) -> Iterable[str]:
@@ -102,28 +123,30 @@ def _route53(c: Callable[[str], Any]) -> Iterable[str]:
     for zone in _pages(route53, "list_hosted_zones", "HostedZones"):
         zone_id = zone["Id"].rsplit("/", 1)[-1]
         yield f"hosted-zone {zone_id} ({zone['Name']})"
-        yield from (f"dns-record {zone_id} {r['Name']} {r['Type']}"
-                    for r in _pages(route53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id)
-                    if r["Type"] not in ("SOA", "NS"))
+        yield from (
+            f"dns-record {zone_id} {r['Name']} {r['Type']}"
+            for r in _pages(route53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id)
+            if r["Type"] not in ("SOA", "NS")
+        )
 
 
 def _observability(c: Callable[[str], Any]) -> Iterable[str]:
     yield from (f"log-group {g['logGroupName']}" for g in _pages(c("logs"), "describe_log_groups", "logGroups"))
     cloudwatch = c("cloudwatch")
     yield from (f"alarm {a['AlarmName']}" for a in _pages(cloudwatch, "describe_alarms", "MetricAlarms"))
-    yield from (f"dashboard {d['DashboardName']}" for d in _pages(cloudwatch, "list_dashboards",
-                                                                  "DashboardEntries"))
+    yield from (f"dashboard {d['DashboardName']}" for d in _pages(cloudwatch, "list_dashboards", "DashboardEntries"))
     sns = c("sns")
     yield from (f"sns-topic {t['TopicArn']}" for t in _pages(sns, "list_topics", "Topics"))
-    yield from (f"sns-subscription {s['SubscriptionArn']}" for s in _pages(sns, "list_subscriptions",
-                                                                           "Subscriptions"))
+    yield from (f"sns-subscription {s['SubscriptionArn']}" for s in _pages(sns, "list_subscriptions", "Subscriptions"))
 
 
 def _identity_and_keys(c: Callable[[str], Any]) -> Iterable[str]:
     iam = c("iam")
     yield from (f"iam-role {r['RoleName']}" for r in _pages(iam, "list_roles", "Roles"))
-    yield from (f"instance-profile {p['InstanceProfileName']}" for p in _pages(iam, "list_instance_profiles",
-                                                                               "InstanceProfiles"))
+    yield from (
+        f"instance-profile {p['InstanceProfileName']}"
+        for p in _pages(iam, "list_instance_profiles", "InstanceProfiles")
+    )
     yield from (f"iam-policy {p['Arn']}" for p in _pages(iam, "list_policies", "Policies", Scope="Local"))
     kms = c("kms")
     for key in _pages(kms, "list_keys", "Keys"):
@@ -133,10 +156,15 @@ def _identity_and_keys(c: Callable[[str], Any]) -> Iterable[str]:
             continue
         if metadata.get("KeyState") not in ("PendingDeletion", "PendingReplicaDeletion"):
             yield f"kms-key {key['KeyId']} ({metadata.get('KeyState')})"
-    yield from (f"kms-alias {a['AliasName']}" for a in _pages(kms, "list_aliases", "Aliases")
-                if not a["AliasName"].startswith("alias/aws/"))
-    yield from (f"acm-certificate {cert['CertificateArn']}"
-                for cert in _pages(c("acm"), "list_certificates", "CertificateSummaryList"))
+    yield from (
+        f"kms-alias {a['AliasName']}"
+        for a in _pages(kms, "list_aliases", "Aliases")
+        if not a["AliasName"].startswith("alias/aws/")
+    )
+    yield from (
+        f"acm-certificate {cert['CertificateArn']}"
+        for cert in _pages(c("acm"), "list_certificates", "CertificateSummaryList")
+    )
 
 
 LISTERS: tuple[tuple[str, Lister], ...] = (

@@ -47,8 +47,20 @@ from tools.sandbox.request_log import RequestLog, rest_operations
 
 # Signing names of the query and JSON services the stack calls: their models are loaded before the first
 # request (ClientTokenReplay reads them), so no call waits seconds for one while Terraform runs ten at a time.
-PRELOADED_MODELS = ("ec2", "secretsmanager", "acm", "ssm", "logs", "kms", "rds", "iam", "sts", "sns", "autoscaling",
-                    "wafv2")
+PRELOADED_MODELS = (
+    "ec2",
+    "secretsmanager",
+    "acm",
+    "ssm",
+    "logs",
+    "kms",
+    "rds",
+    "iam",
+    "sts",
+    "sns",
+    "autoscaling",
+    "wafv2",
+)
 # REST services whose operations the request log matches by method, path and query (botocore's models).
 PRELOADED_REST_MODELS = ("s3", "cloudfront", "route53")
 
@@ -82,8 +94,10 @@ def cloudfront_origin_access_control_id() -> None:
     models.Origin.__init__ = init  # type: ignore[method-assign]  # fidelity patch
 
 
-@fidelity_patch("CloudFront CreateDistribution is idempotent for a repeated CallerReference with the same config, "
-                "as AWS documents (moto answers 409 DistributionAlreadyExists, failing an SDK-retried create)")
+@fidelity_patch(
+    "CloudFront CreateDistribution is idempotent for a repeated CallerReference with the same config, "
+    "as AWS documents (moto answers 409 DistributionAlreadyExists, failing an SDK-retried create)"
+)
 def cloudfront_idempotent_create() -> None:
     """Return the existing distribution when a create repeats its CallerReference and config (AWS semantics);
     a different config under the same reference still gets DistributionAlreadyExists."""
@@ -103,9 +117,11 @@ def cloudfront_idempotent_create() -> None:
     models.CloudFrontBackend.create_distribution_with_tags = create  # type: ignore[method-assign]  # fidelity patch
 
 
-@fidelity_patch("CloudFront cache behaviours return ForwardedValues only when it was given (moto invents legacy "
-                "defaults next to a CachePolicyId) and ViewerCertificate.SSLSupportMethod only when given "
-                "(moto always answers sni-only)")
+@fidelity_patch(
+    "CloudFront cache behaviours return ForwardedValues only when it was given (moto invents legacy "
+    "defaults next to a CachePolicyId) and ViewerCertificate.SSLSupportMethod only when given "
+    "(moto always answers sni-only)"
+)
 def cloudfront_no_invented_defaults() -> None:
     """Keep what AWS keeps: a behaviour using a cache policy has no ForwardedValues; the default
     certificate has no SSLSupportMethod."""
@@ -144,15 +160,16 @@ class _ResponseHeadersPolicy:  # pylint: disable=too-few-public-methods
         return {"Id": self.id, "LastModifiedTime": self.last_modified_time, "ResponseHeadersPolicyConfig": self.config}
 
 
-@fidelity_patch("CloudFront response headers policies (Create/Get/GetConfig/Update/Delete/List) exist "
-                "(moto answers 404, so the security-headers policy cannot be created)")
+@fidelity_patch(
+    "CloudFront response headers policies (Create/Get/GetConfig/Update/Delete/List) exist "
+    "(moto answers 404, so the security-headers policy cannot be created)"
+)
 def cloudfront_response_headers_policies() -> None:
     """Add the response headers policy API to moto's CloudFront: routes, backend store and responses."""
     # pylint: disable=import-outside-toplevel
     from moto.cloudfront import responses, urls
     from moto.cloudfront.exceptions import CloudFrontException
     from moto.core.responses import ActionResult, EmptyResult
-
 
     class NoSuchResponseHeadersPolicy(CloudFrontException):
         """404 as AWS sends it."""
@@ -164,8 +181,9 @@ def cloudfront_response_headers_policies() -> None:
         """409 as AWS sends it: names are unique per account."""
 
         def __init__(self) -> None:
-            super().__init__("ResponseHeadersPolicyAlreadyExists",
-                             "A response headers policy with this name already exists.")
+            super().__init__(
+                "ResponseHeadersPolicyAlreadyExists", "A response headers policy with this name already exists."
+            )
 
     def store(backend: Any) -> dict[str, _ResponseHeadersPolicy]:
         if not hasattr(backend, "_sandbox_rhp"):
@@ -213,9 +231,11 @@ def cloudfront_response_headers_policies() -> None:
 
     def list_policies(self: Any) -> ActionResult:
         wanted = self._get_param("Type")
-        items = [] if wanted == "managed" else [
-            {"Type": "custom", "ResponseHeadersPolicy": p.as_result()} for p in store(self.backend).values()
-        ]
+        items = (
+            []
+            if wanted == "managed"
+            else [{"Type": "custom", "ResponseHeadersPolicy": p.as_result()} for p in store(self.backend).values()]
+        )
         return ActionResult({"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}})
 
     handler = responses.CloudFrontResponse
@@ -226,11 +246,13 @@ def cloudfront_response_headers_policies() -> None:
     handler.delete_response_headers_policy = delete  # type: ignore[attr-defined]  # handler moto lacks, added
     handler.list_response_headers_policies = list_policies  # type: ignore[attr-defined]  # handler moto lacks, added
     dispatch = handler.dispatch
-    urls.url_paths.update({
-        "{0}/2020-05-31/response-headers-policy$": dispatch,
-        "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": dispatch,
-        "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": dispatch,
-    })
+    urls.url_paths.update(
+        {
+            "{0}/2020-05-31/response-headers-policy$": dispatch,
+            "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": dispatch,
+            "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": dispatch,
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------------- S3
@@ -273,28 +295,32 @@ def log_delivery_policy_allows(policy_document: dict[str, Any], bucket_arn: str,
     return False
 
 
-@fidelity_patch("S3 PutBucketLogging reads the target bucket policy by IAM grammar (moto answers 500 when any "
-                "statement has Principal \"*\", e.g. a TLS-only deny, and only accepts one exact Resource string)")
+@fidelity_patch(
+    "S3 PutBucketLogging reads the target bucket policy by IAM grammar (moto answers 500 when any "
+    'statement has Principal "*", e.g. a TLS-only deny, and only accepts one exact Resource string)'
+)
 def s3_log_delivery_policy_check() -> None:
     """Replace moto's target-bucket policy check for server access logging with an IAM-faithful one."""
     from moto.s3.models import FakeBucket  # pylint: disable=import-outside-toplevel
-
 
     def check(target_bucket: Any, target_prefix: str | None) -> bool:
         raw = target_bucket.policy
         if not raw:
             return False
         document = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-        return log_delivery_policy_allows(document, f"arn:{target_bucket.partition}:s3:::{target_bucket.name}",
-                                          target_prefix)
+        return log_delivery_policy_allows(
+            document, f"arn:{target_bucket.partition}:s3:::{target_bucket.name}", target_prefix
+        )
 
     # pylint: disable-next=protected-access
     FakeBucket._log_permissions_enabled_policy = staticmethod(check)  # type: ignore[method-assign]  # fidelity patch
 
 
-@fidelity_patch("S3 PutObjectLockConfiguration is accepted on a versioned bucket that already holds objects (AWS "
-                "allows Object Lock on existing buckets since November 2023; moto refuses with 'Bucket needs to be "
-                "empty', so destroying the lock configuration of a log archive that holds logs fails)")
+@fidelity_patch(
+    "S3 PutObjectLockConfiguration is accepted on a versioned bucket that already holds objects (AWS "
+    "allows Object Lock on existing buckets since November 2023; moto refuses with 'Bucket needs to be "
+    "empty', so destroying the lock configuration of a log archive that holds logs fails)"
+)
 def s3_object_lock_on_existing_buckets() -> None:
     """moto's own rules, minus the empty-bucket one: versioning is still required, as on AWS."""
     from moto.s3.exceptions import InvalidBucketState  # pylint: disable=import-outside-toplevel
@@ -302,8 +328,13 @@ def s3_object_lock_on_existing_buckets() -> None:
 
     # moto's own signature, which its responses call positionally.
     def put(  # noqa: PLR0917  # pylint: disable=too-many-positional-arguments
-            self: Any, bucket_name: str, lock_enabled: bool, mode: str | None = None,
-            days: int | None = None, years: int | None = None) -> None:
+        self: Any,
+        bucket_name: str,
+        lock_enabled: bool,
+        mode: str | None = None,
+        days: int | None = None,
+        years: int | None = None,
+    ) -> None:
         bucket = self.get_bucket(bucket_name)
         if not bucket.is_versioned:
             raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
@@ -356,24 +387,32 @@ def bucket_policy_decision(document: dict[str, Any], action: str, resource: str,
         if not any(iam_wildcard_match(r, resource) for r in _as_list(statement.get("Resource"))):
             continue
         conditions = statement.get("Condition") or {}
-        if all(_condition_holds(operator, key, expected, context)
-               for operator, pairs in conditions.items() for key, expected in pairs.items()):
+        if all(
+            _condition_holds(operator, key, expected, context)
+            for operator, pairs in conditions.items()
+            for key, expected in pairs.items()
+        ):
             if statement.get("Effect") == "Deny":
                 return "denied"
             decision = "allowed"
     return decision
 
 
-@fidelity_patch("S3 object requests are judged by the bucket policy with the request's context (moto evaluates "
-                "conditions with no context, so a TLS-only Deny refuses every object request; AWS endpoints are "
-                "HTTPS and the emulator's caller is one identity)")
+@fidelity_patch(
+    "S3 object requests are judged by the bucket policy with the request's context (moto evaluates "
+    "conditions with no context, so a TLS-only Deny refuses every object request; AWS endpoints are "
+    "HTTPS and the emulator's caller is one identity)"
+)
 def s3_bucket_policy_request_context() -> None:
     """Evaluate a bucket policy for object requests with ``S3_REQUEST_CONTEXT`` (see ``bucket_policy_decision``)."""
     from moto.iam.access_control import PermissionResult  # pylint: disable=import-outside-toplevel
     from moto.s3.models import FakeBucket  # pylint: disable=import-outside-toplevel
 
-    results = {"denied": PermissionResult.DENIED, "allowed": PermissionResult.PERMITTED,
-               "neutral": PermissionResult.NEUTRAL}
+    results = {
+        "denied": PermissionResult.DENIED,
+        "allowed": PermissionResult.PERMITTED,
+        "neutral": PermissionResult.NEUTRAL,
+    }
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
@@ -387,8 +426,10 @@ def s3_bucket_policy_request_context() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # fidelity patch
 
 
-@fidelity_patch("S3 GetObjectLockConfiguration returns the default retention's Days or Years, the one that was set "
-                "(moto answers both, the unset one as 0, which AWS never does: the two are mutually exclusive)")
+@fidelity_patch(
+    "S3 GetObjectLockConfiguration returns the default retention's Days or Years, the one that was set "
+    "(moto answers both, the unset one as 0, which AWS never does: the two are mutually exclusive)"
+)
 def s3_object_lock_retention_period() -> None:
     """Drop the zero period from moto's answer, so a reader sees exactly the configured retention."""
     from moto.s3.models import S3Backend  # pylint: disable=import-outside-toplevel
@@ -402,8 +443,10 @@ def s3_object_lock_retention_period() -> None:
     S3Backend.get_object_lock_configuration = get  # type: ignore[method-assign]  # fidelity patch
 
 
-@fidelity_patch("S3 GetBucketNotificationConfiguration returns EventBridgeConfiguration when events go to "
-                "EventBridge (moto stores it but leaves it out of the answer, so every plan re-enables it)")
+@fidelity_patch(
+    "S3 GetBucketNotificationConfiguration returns EventBridgeConfiguration when events go to "
+    "EventBridge (moto stores it but leaves it out of the answer, so every plan re-enables it)"
+)
 def s3_eventbridge_notification_read_back() -> None:
     """Add ``EventBridgeConfiguration: {}`` to the answer of a bucket that publishes to EventBridge, like AWS."""
     from moto.s3.responses import S3Response  # pylint: disable=import-outside-toplevel
@@ -420,16 +463,21 @@ def s3_eventbridge_notification_read_back() -> None:
         if "</NotificationConfiguration>" in text:
             text = text.replace("</NotificationConfiguration>", f"{element}</NotificationConfiguration>")
         else:  # nothing else configured: moto writes a self-closing root element
-            text = re.sub(r"<NotificationConfiguration([^>]*)/>",
-                          rf"<NotificationConfiguration\1>{element}</NotificationConfiguration>", text)
+            text = re.sub(
+                r"<NotificationConfiguration([^>]*)/>",
+                rf"<NotificationConfiguration\1>{element}</NotificationConfiguration>",
+                text,
+            )
         return status, headers, text
 
     S3Response.get_bucket_notification = get  # type: ignore[method-assign]  # fidelity patch
 
 
 # -------------------------------------------------------------------------------------------------- RDS
-@fidelity_patch("RDS instances get a unique DbiResourceId (moto gives every instance the same one, and the "
-                "provider keys reads on it, so a second instance breaks reads of the first)")
+@fidelity_patch(
+    "RDS instances get a unique DbiResourceId (moto gives every instance the same one, and the "
+    "provider keys reads on it, so a second instance breaks reads of the first)"
+)
 def rds_unique_dbi_resource_id() -> None:
     """Give each DB instance its own ``db-<26 upper-case letters/digits>`` resource id, as AWS does."""
     from moto.moto_api._internal import mock_random  # pylint: disable=import-outside-toplevel
@@ -445,8 +493,10 @@ def rds_unique_dbi_resource_id() -> None:
     DBInstance.__init__ = init  # type: ignore[method-assign]  # fidelity patch
 
 
-@fidelity_patch("RDS instances keep Performance Insights settings given at creation (moto drops them, so "
-                "PerformanceInsightsEnabled reads back false)")
+@fidelity_patch(
+    "RDS instances keep Performance Insights settings given at creation (moto drops them, so "
+    "PerformanceInsightsEnabled reads back false)"
+)
 def rds_performance_insights() -> None:
     """Store PerformanceInsightsEnabled/KMSKeyId/RetentionPeriod from CreateDBInstance, with AWS's defaults
     (7 days retention, the ``aws/rds`` key) when enabled without them."""
@@ -462,11 +512,14 @@ def rds_performance_insights() -> None:
         if enabled:
             instance.performance_insights_retention_period = int(
                 settings.get("performance_insights_retention_period")
-                or getattr(instance, "performance_insights_retention_period", None) or 7)
+                or getattr(instance, "performance_insights_retention_period", None)
+                or 7
+            )
             instance.performance_insights_kms_key_id = (
                 settings.get("performance_insights_kms_key_id")
                 or getattr(instance, "performance_insights_kms_key_id", None)
-                or f"arn:{instance.partition}:kms:{instance.region}:{instance.account_id}:alias/aws/rds")
+                or f"arn:{instance.partition}:kms:{instance.region}:{instance.account_id}:alias/aws/rds"
+            )
         else:
             instance.performance_insights_retention_period = None
             instance.performance_insights_kms_key_id = None
@@ -484,8 +537,10 @@ def rds_performance_insights() -> None:
     DBInstance.update = update  # type: ignore[method-assign]  # fidelity patch
 
 
-@fidelity_patch("RDS parameters set by the user carry Source=user and DescribeDBParameters honours the Source "
-                "filter (moto stores no Source, so the provider finds no user parameters and re-adds them all)")
+@fidelity_patch(
+    "RDS parameters set by the user carry Source=user and DescribeDBParameters honours the Source "
+    "filter (moto stores no Source, so the provider finds no user parameters and re-adds them all)"
+)
 def rds_parameter_source() -> None:
     """Mark modified parameters ``Source: user`` and filter DescribeDBParameters by ``Source``.
 
@@ -520,8 +575,10 @@ def rds_parameter_source() -> None:
 
 
 # ---------------------------------------------------------------------------------------- Auto Scaling
-@fidelity_patch("Auto Scaling policies read back Enabled (default true) and no empty "
-                "PredictiveScalingConfiguration (moto omits the first and invents the second)")
+@fidelity_patch(
+    "Auto Scaling policies read back Enabled (default true) and no empty "
+    "PredictiveScalingConfiguration (moto omits the first and invents the second)"
+)
 def autoscaling_policy_enabled() -> None:
     """Record ``Enabled`` from PutScalingPolicy and drop an empty predictive configuration."""
     from moto.autoscaling.responses import AutoScalingResponse  # pylint: disable=import-outside-toplevel
@@ -542,13 +599,17 @@ def autoscaling_policy_enabled() -> None:
 
 # Group settings moto's CreateAutoScalingGroup/UpdateAutoScalingGroup drop: request parameter -> model attribute
 # (the attribute the response serializer reads back under the same name, botocore.xform_name).
-KEPT_GROUP_SETTINGS = {"ServiceLinkedRoleARN": "service_linked_role_arn",
-                       "MaxInstanceLifetime": "max_instance_lifetime"}
+KEPT_GROUP_SETTINGS = {
+    "ServiceLinkedRoleARN": "service_linked_role_arn",
+    "MaxInstanceLifetime": "max_instance_lifetime",
+}
 
 
-@fidelity_patch("Auto Scaling groups keep the ServiceLinkedRoleARN and MaxInstanceLifetime they are created or "
-                "updated with (moto reports the account's default AWSServiceRoleForAutoScaling and no lifetime, so "
-                "every plan would change them back)")
+@fidelity_patch(
+    "Auto Scaling groups keep the ServiceLinkedRoleARN and MaxInstanceLifetime they are created or "
+    "updated with (moto reports the account's default AWSServiceRoleForAutoScaling and no lifetime, so "
+    "every plan would change them back)"
+)
 def autoscaling_group_settings() -> None:
     """Store :data:`KEPT_GROUP_SETTINGS` from CreateAutoScalingGroup and UpdateAutoScalingGroup when given."""
     from moto.autoscaling.responses import AutoScalingResponse  # pylint: disable=import-outside-toplevel
@@ -563,6 +624,7 @@ def autoscaling_group_settings() -> None:
                     value = params[parameter]
                     setattr(group, attribute, int(value) if attribute == "max_instance_lifetime" else value)
             return result
+
         return handler
 
     for name in ("create_auto_scaling_group", "update_auto_scaling_group"):
@@ -570,8 +632,10 @@ def autoscaling_group_settings() -> None:
 
 
 # -------------------------------------------------------------------------------------------------- EC2
-@fidelity_patch("Launch template versions do not gain a TagSpecifications entry copied from the template's own "
-                "tags (moto merges ResourceType=launch-template tags into LaunchTemplateData)")
+@fidelity_patch(
+    "Launch template versions do not gain a TagSpecifications entry copied from the template's own "
+    "tags (moto merges ResourceType=launch-template tags into LaunchTemplateData)"
+)
 def ec2_launch_template_own_tags() -> None:
     """Drop ``launch-template`` entries from a version's TagSpecifications: AWS keeps the template's own tags
     on the template, and LaunchTemplateData only accepts instance/volume/... tag specifications."""
@@ -592,8 +656,10 @@ def ec2_launch_template_own_tags() -> None:
     LaunchTemplateVersion.__init__ = init  # type: ignore[method-assign]  # fidelity patch
 
 
-@fidelity_patch("Flow logs created with a CloudWatch Logs destination ARN report the log group name and deliver "
-                "(moto looks only at LogGroupName, so it reports DeliverLogsStatus FAILED, 'Access error')")
+@fidelity_patch(
+    "Flow logs created with a CloudWatch Logs destination ARN report the log group name and deliver "
+    "(moto looks only at LogGroupName, so it reports DeliverLogsStatus FAILED, 'Access error')"
+)
 def ec2_flow_log_destination_arn() -> None:
     """Derive ``LogGroupName`` from ``LogDestination`` (``arn:...:log-group:NAME[:*]``) like AWS does, and
     judge delivery by whether that log group exists."""
@@ -607,8 +673,11 @@ def ec2_flow_log_destination_arn() -> None:
         flow_logs, unsuccessful = original(self, *args, **kwargs)
         for flow_log in flow_logs:
             destination = flow_log.log_destination or ""
-            if flow_log.log_destination_type != "cloud-watch-logs" or flow_log.log_group_name or \
-                    ":log-group:" not in destination:
+            if (
+                flow_log.log_destination_type != "cloud-watch-logs"
+                or flow_log.log_group_name
+                or ":log-group:" not in destination
+            ):
                 continue
             name = destination.split(":log-group:", 1)[1].removesuffix(":*")
             flow_log.log_group_name = name
@@ -621,8 +690,10 @@ def ec2_flow_log_destination_arn() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ ELBv2
-@fidelity_patch("Load balancers created without a Scheme are internet-facing (moto stores no scheme when the "
-                "request omits it, as the provider does for internal = false)")
+@fidelity_patch(
+    "Load balancers created without a Scheme are internet-facing (moto stores no scheme when the "
+    "request omits it, as the provider does for internal = false)"
+)
 def elbv2_default_scheme() -> None:
     """Apply AWS's default ``Scheme=internet-facing`` when CreateLoadBalancer does not send one."""
     from moto.elbv2.models import ELBv2Backend  # pylint: disable=import-outside-toplevel
@@ -642,8 +713,10 @@ def elbv2_default_scheme() -> None:
 SNS_CONFIRMED_BY_RECIPIENT = ("email", "email-json")
 
 
-@fidelity_patch("E-mail subscriptions are PendingConfirmation until the recipient confirms, which nobody can in the "
-                "emulator (moto confirms every subscription at once, so a check of the confirmation always passes)")
+@fidelity_patch(
+    "E-mail subscriptions are PendingConfirmation until the recipient confirms, which nobody can in the "
+    "emulator (moto confirms every subscription at once, so a check of the confirmation always passes)"
+)
 def sns_email_subscriptions_pending() -> None:
     """A new ``email``/``email-json`` subscription reads back ``PendingConfirmation=true`` and
     ``ConfirmationWasAuthenticated=false``, as AWS answers until the link in its confirmation e-mail is opened."""
@@ -662,8 +735,10 @@ def sns_email_subscriptions_pending() -> None:
 
 
 # -------------------------------------------------------------------------------------------------- KMS
-@fidelity_patch("Keys behind alias/aws/* (created on first use, e.g. aws/ebs for encrypted volumes without a key) "
-                "are AWS managed (moto marks them CUSTOMER, so they look like keys the stack forgot)")
+@fidelity_patch(
+    "Keys behind alias/aws/* (created on first use, e.g. aws/ebs for encrypted volumes without a key) "
+    "are AWS managed (moto marks them CUSTOMER, so they look like keys the stack forgot)"
+)
 def kms_aws_managed_default_keys() -> None:
     """Set ``KeyManager=AWS`` on a key when it gets a reserved ``alias/aws/...`` alias, as AWS's own
     service default keys have."""
@@ -681,8 +756,10 @@ def kms_aws_managed_default_keys() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- Route 53
-@fidelity_patch("Route 53 hosted zone ids start with Z, as every id AWS issues does (Z1D633PJN98FT9; moto's own "
-                "comment says so, but it draws all 22 characters at random), so HOSTED_ZONE_ID's check accepts them")
+@fidelity_patch(
+    "Route 53 hosted zone ids start with Z, as every id AWS issues does (Z1D633PJN98FT9; moto's own "
+    "comment says so, but it draws all 22 characters at random), so HOSTED_ZONE_ID's check accepts them"
+)
 def route53_zone_ids_start_with_z() -> None:
     """Make the first character of a generated hosted zone id ``Z``; length and alphabet stay moto's."""
     from moto.route53 import models  # pylint: disable=import-outside-toplevel
@@ -734,8 +811,10 @@ class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
             return body
         chunks = list(body)
         # One write per line: werkzeug's request threads log to the same file at the same time.
-        sys.stdout.write(f"error answer {captured['status']} {self.operation(environ, form)}: "
-                         f"{self.describe(b''.join(chunks).decode('utf-8', 'replace'))}\n")
+        sys.stdout.write(
+            f"error answer {captured['status']} {self.operation(environ, form)}: "
+            f"{self.describe(b''.join(chunks).decode('utf-8', 'replace'))}\n"
+        )
         sys.stdout.flush()
         return chunks
 
@@ -744,8 +823,11 @@ class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
         """Read a form-encoded POST body (where query-protocol calls name their ``Action``) and put it back
         for moto to read; other requests are left untouched."""
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        if environ.get("REQUEST_METHOD") != "POST" or not length or \
-                not str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or not length
+            or not str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded")
+        ):
             return b""
         return buffered_body(environ)
 
@@ -764,8 +846,9 @@ class ErrorBodyLogger:  # pylint: disable=too-few-public-methods
     def describe(cls, body: str) -> str:
         """``Code: Message`` from an XML or JSON error body, else the body's start."""
         code = re.search(r"<Code>(.*?)</Code>", body) or re.search(r'"__type"\s*:\s*"([^"]+)"', body)
-        message = (re.search(r"<Message>(.*?)</Message>", body, flags=re.DOTALL)
-                   or re.search(r'"[mM]essage"\s*:\s*"([^"]*)"', body))
+        message = re.search(r"<Message>(.*?)</Message>", body, flags=re.DOTALL) or re.search(
+            r'"[mM]essage"\s*:\s*"([^"]*)"', body
+        )
         if code:
             text = f"{code.group(1).rsplit('#', 1)[-1]}: {message.group(1) if message else ''}"
         else:

@@ -97,9 +97,16 @@ def _rest_operation(name: str, http: dict[str, str], input_shape: Any, deprecate
             headers.append("HTTP_" + location_name.upper().replace("-", "_"))
     literal = len(re.sub(r"\{[^}]+\}", "", path))
     # A trailing slash is optional both ways: Route 53's model writes ``.../rrset/``, boto3 sends ``.../rrset``.
-    return RestOperation(name=name, method=http["method"], path=re.compile(f"^{pattern.removesuffix('/')}/?$"),
-                         query=tuple(keys),
-                         headers=tuple(headers), literal_length=literal, x_id=x_id, deprecated=deprecated)
+    return RestOperation(
+        name=name,
+        method=http["method"],
+        path=re.compile(f"^{pattern.removesuffix('/')}/?$"),
+        query=tuple(keys),
+        headers=tuple(headers),
+        literal_length=literal,
+        x_id=x_id,
+        deprecated=deprecated,
+    )
 
 
 _MODEL_LOCK = threading.Lock()
@@ -121,12 +128,15 @@ def rest_operations(signing_name: str) -> tuple[RestOperation, ...]:
     # botocore's operation_names is a cached property (a list), which pylint cannot see.
     names: list[str] = list(model.operation_names)  # pylint: disable=not-an-iterable
     operations = (model.operation_model(name) for name in names if name not in OTHER_ENDPOINT_OPERATIONS)
-    return tuple(_rest_operation(operation.name, operation.http, operation.input_shape, bool(operation.deprecated))
-                 for operation in operations)
+    return tuple(
+        _rest_operation(operation.name, operation.http, operation.input_shape, bool(operation.deprecated))
+        for operation in operations
+    )
 
 
-def rest_operation(signing_name: str, method: str, path: str, query: dict[str, list[str]],
-                   headers: Container[str] = ()) -> str | None:
+def rest_operation(
+    signing_name: str, method: str, path: str, query: dict[str, list[str]], headers: Container[str] = ()
+) -> str | None:
     """The REST operation a request is, or None: of the operations whose method, path, required query keys and
     required headers match, the one that requires the most, then the longest literal path, then one the model does
     not mark with ``x-id``, then one not deprecated (``GET /{Bucket}?lifecycle`` is GetBucketLifecycleConfiguration,
@@ -135,10 +145,15 @@ def rest_operation(signing_name: str, method: str, path: str, query: dict[str, l
     for operation in rest_operations(signing_name):
         if operation.method != method or not operation.path.match(path):
             continue
-        if all(key in query and (value is None or value in query[key]) for key, value in operation.query) and \
-                all(header in headers for header in operation.headers):
-            score = (len(operation.query) + len(operation.headers), operation.literal_length, not operation.x_id,
-                     not operation.deprecated)
+        if all(key in query and (value is None or value in query[key]) for key, value in operation.query) and all(
+            header in headers for header in operation.headers
+        ):
+            score = (
+                len(operation.query) + len(operation.headers),
+                operation.literal_length,
+                not operation.x_id,
+                not operation.deprecated,
+            )
             candidates.append((score, operation.name))
     return max(candidates)[1] if candidates else None
 
@@ -155,6 +170,7 @@ def _scope(environ: dict[str, Any]) -> tuple[str, str] | None:
 
 def _iam_resource(operation: str, params: Any) -> str:
     """The IAM resource a query call names (role, instance profile, policy, service-linked role)."""
+
     def first(key: str) -> str | None:
         values = params.get(key) if isinstance(params, dict) else None
         return str(values[0]) if values else None

@@ -121,8 +121,11 @@ class Report:  # pylint: disable=too-many-instance-attributes  # one field per l
             record.status = "passed"
         finally:
             record.seconds = round(time.monotonic() - start, 1)
-            print(f"[sandbox] {name} {record.status} in {record.seconds:.1f} s"
-                  + (f": {record.detail}" if record.detail else ""), flush=True)
+            print(
+                f"[sandbox] {name} {record.status} in {record.seconds:.1f} s"
+                + (f": {record.detail}" if record.detail else ""),
+                flush=True,
+            )
 
 
 class Terraform:
@@ -141,8 +144,16 @@ class Terraform:
         code. With ``total`` (resources to create or destroy), print a progress line while it runs."""
         return self.command(log_name, ["terraform", *args], cwd=self.stack_dir, ok_codes=ok_codes, total=total)
 
-    def command(self, log_name: str, argv: list[str], *, cwd: Path, ok_codes: tuple[int, ...] = (0,),
-                total: int | None = None, what: str = "") -> int:
+    def command(
+        self,
+        log_name: str,
+        argv: list[str],
+        *,
+        cwd: Path,
+        ok_codes: tuple[int, ...] = (0,),
+        total: int | None = None,
+        what: str = "",
+    ) -> int:
         """Run ``argv`` in its own process group, output to ``sandbox-logs/<log_name>.log``, with progress lines
         while resources are created or destroyed (``total``, or the count of the first ``Plan:`` line in the log)."""
         log_path = LOG_DIR / f"{log_name}.log"
@@ -151,7 +162,8 @@ class Terraform:
             log.flush()
             self.current_what = what or " ".join(argv[:2])
             self.current = subprocess.Popen(  # pylint: disable=consider-using-with
-                argv, cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                argv, cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             started = time.monotonic()
             try:
                 while True:
@@ -248,16 +260,21 @@ def last_refusals(moto_log: Path, count: int = 5, width: int = 240, since: int =
     with moto_log.open("rb") as handle:
         handle.seek(since)
         text = handle.read().decode("utf-8", errors="replace")
-    lines = [line for line in text.splitlines()
-             if line.startswith("error answer ") and not ROUTINE_REFUSAL.search(line)]
+    lines = [
+        line for line in text.splitlines() if line.startswith("error answer ") and not ROUTINE_REFUSAL.search(line)
+    ]
     return [line[:width] for line in lines[-count:]]
 
 
 def emulator_counts(moto_log: Path) -> dict[str, int]:
     """SDK retries and repeated idempotent creates the emulator saw (see ``tools/sandbox/client_tokens.py``)."""
-    prefixes = {"sdk_retries": "retry ", "lost_answers_replayed": "lost answer replayed",
-                "token_replays": "client token ", "slow_answers": "slow answer ",
-                "framing_mismatches": "framing mismatch "}
+    prefixes = {
+        "sdk_retries": "retry ",
+        "lost_answers_replayed": "lost answer replayed",
+        "token_replays": "client token ",
+        "slow_answers": "slow answer ",
+        "framing_mismatches": "framing mismatch ",
+    }
     lines = moto_log.read_text(encoding="utf-8", errors="replace").splitlines() if moto_log.is_file() else []
     return {name: sum(line.startswith(prefix) for line in lines) for name, prefix in prefixes.items()}
 
@@ -282,9 +299,23 @@ def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
     log_path = LOG_DIR / "integration-tests.log"
     with log_path.open("wb") as log:
         code = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/integration", "-p", "no:cacheprovider", "-q", "-rfEs",
-             f"--junitxml={junit}"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False, timeout=15 * 60,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "tests/integration",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "-rfEs",
+                f"--junitxml={junit}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+            timeout=15 * 60,
         ).returncode
     counts.update(junit_counts(junit) if junit.is_file() else {})
     if code != 0 or not counts.get("passed"):
@@ -298,20 +329,22 @@ def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: st
     from tools.deploy.tfcli import terraform_env  # pylint: disable=import-outside-toplevel
 
     env = aws_environment(endpoint, region, base=terraform_env())
-    env.update({
-        "ENVIRONMENT_SUFFIX": suffix,
-        "CDKTF_OUTDIR": str(SYNTH_DIR),
-        "SANDBOX_OUTPUTS_FILE": str(OUTPUTS_FILE),
-        "DEPLOY_REPORT_JSON": str(DEPLOY_REPORT),
-        "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
-        # The name on the sandbox certificate: the listener then forwards only that Host, as in production.
-        "API_DOMAIN": SANDBOX_DOMAIN,
-        # The zone the runner made for that name (tools/sandbox/hosted_zone.py): the stack puts its alias record there.
-        "HOSTED_ZONE_ID": hosted_zone_id,
-        "CHECKPOINT_DISABLE": "1",
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-    })
+    env.update(
+        {
+            "ENVIRONMENT_SUFFIX": suffix,
+            "CDKTF_OUTDIR": str(SYNTH_DIR),
+            "SANDBOX_OUTPUTS_FILE": str(OUTPUTS_FILE),
+            "DEPLOY_REPORT_JSON": str(DEPLOY_REPORT),
+            "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
+            # The name on the sandbox certificate: the listener then forwards only that Host, as in production.
+            "API_DOMAIN": SANDBOX_DOMAIN,
+            # The zone the runner made for that name (tools/sandbox/hosted_zone.py): the stack writes its alias there.
+            "HOSTED_ZONE_ID": hosted_zone_id,
+            "CHECKPOINT_DISABLE": "1",
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+        }
+    )
     for unwanted in (*NOT_FROM_THE_CALLER, "TF_WORKSPACE"):
         env.pop(unwanted, None)
     return env
@@ -339,7 +372,8 @@ def check_no_real_state(config: StackConfig) -> None:
         raise RealStateInTheWay(
             f"{rel(real)} exists: that local state of {config.stack_name} may track a real deployment, and a "
             "sandbox under the same name would mix their outputs and names. Run the sandbox with another "
-            "suffix (ENVIRONMENT_SUFFIX=<another> make sandbox); nothing was started or changed.")
+            "suffix (ENVIRONMENT_SUFFIX=<another> make sandbox); nothing was started or changed."
+        )
 
 
 def prepare_folders(config: StackConfig) -> None:
@@ -402,8 +436,10 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         if self.terraform is not None:
             self.terraform.stop()
             if self.terraform.stopped_pid is not None:
-                cleanup.append(f"{self.terraform.stopped_what} (pid {self.terraform.stopped_pid}) interrupted and "
-                               f"waited for; its state is in {rel(self.config.local_state_path)}")
+                cleanup.append(
+                    f"{self.terraform.stopped_what} (pid {self.terraform.stopped_pid}) interrupted and "
+                    f"waited for; its state is in {rel(self.config.local_state_path)}"
+                )
         moto_pid = self.moto.pid
         self.moto.stop()
         if moto_pid is not None:
@@ -421,14 +457,27 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                 raise PhaseFailed("cannot list resources before apply: " + "; ".join(errors))
             phase.detail = f"{endpoint} (pid {self.moto.pid})"
         env = tool_environment(endpoint, region, self.config.environment_suffix, hosted_zone_id)
-        env.update({"TF_VAR_certificate_arn": self.certificate_arn,
-                    "DEPLOY_POST_APPLY_HOOK": f"{sys.executable} -m tools.sandbox.boot_phase"})
+        env.update(
+            {
+                "TF_VAR_certificate_arn": self.certificate_arn,
+                "DEPLOY_POST_APPLY_HOOK": f"{sys.executable} -m tools.sandbox.boot_phase",
+            }
+        )
         terraform = self.terraform = Terraform(stack_dir(SYNTH_DIR, self.config.stack_name), env)
         try:
             with report.phase("deploy") as phase:
-                terraform.command("deploy", ["make", "--no-print-directory", "deploy",
-                                             f"ENVIRONMENT={self.config.environment_suffix}", "AUTO_APPROVE=1"],
-                                  cwd=ROOT, what="make deploy")
+                terraform.command(
+                    "deploy",
+                    [
+                        "make",
+                        "--no-print-directory",
+                        "deploy",
+                        f"ENVIRONMENT={self.config.environment_suffix}",
+                        "AUTO_APPROVE=1",
+                    ],
+                    cwd=ROOT,
+                    what="make deploy",
+                )
                 phase.detail = "make deploy passed"
         except PhaseFailed:
             if not (terraform.stack_dir / ".terraform").is_dir():
@@ -445,13 +494,21 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                 # Keep going: destroy and the leftover check still tell us something.
                 (LOG_DIR / f"{name}-error.log").write_text(traceback.format_exc(), encoding="utf-8")
         with report.phase("destroy") as phase:
-            terraform.run("destroy", "destroy", "-input=false", "-no-color", "-auto-approve", "-lock-timeout=60s",
-                          total=report.resources_applied)
+            terraform.run(
+                "destroy",
+                "destroy",
+                "-input=false",
+                "-no-color",
+                "-auto-approve",
+                "-lock-timeout=60s",
+                total=report.resources_applied,
+            )
             # The outputs describe resources that no longer exist: only this stack's key goes (a copy stays in
             # the logs), every other stack's key stays.
             if outputs.remove_stack(self.config.stack_name):
-                phase.detail = f"{self.config.stack_name} removed from {rel(OUTPUTS_FILE)} (copy: " \
-                               f"{rel(LOG_DIR / 'outputs.json')})"
+                phase.detail = (
+                    f"{self.config.stack_name} removed from {rel(OUTPUTS_FILE)} (copy: {rel(LOG_DIR / 'outputs.json')})"
+                )
         with report.phase("leftovers") as phase:
             after, errors = take_inventory(endpoint, region)
             report.leftovers = leftovers(self.baseline, after)
@@ -459,8 +516,11 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                 raise PhaseFailed("cannot list resources after destroy: " + "; ".join(errors))
             if report.leftovers:
                 (LOG_DIR / "leftovers.txt").write_text("\n".join(report.leftovers) + "\n", encoding="utf-8")
-                raise PhaseFailed(f"{len(report.leftovers)} resources survived destroy: "
-                                  + ", ".join(report.leftovers[:5]) + (" ..." if len(report.leftovers) > 5 else ""))
+                raise PhaseFailed(
+                    f"{len(report.leftovers)} resources survived destroy: "
+                    + ", ".join(report.leftovers[:5])
+                    + (" ..." if len(report.leftovers) > 5 else "")
+                )
             phase.detail = "nothing left"
         with report.phase("policy") as phase:
             phase.detail = self._deployer_policy()
@@ -471,18 +531,26 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             return
         document = json.loads(DEPLOY_REPORT.read_text(encoding="utf-8"))
         for step in document.get("steps", []):
-            self.report.deploy_steps.append(Phase(step["name"], status=step["status"], seconds=step["seconds"],
-                                                  detail=step["detail"].splitlines()[0] if step["detail"] else ""))
+            self.report.deploy_steps.append(
+                Phase(
+                    step["name"],
+                    status=step["status"],
+                    seconds=step["seconds"],
+                    detail=step["detail"].splitlines()[0] if step["detail"] else "",
+                )
+            )
         boot = LOG_DIR / "boot.json"
         if boot.is_file():
             self.report.not_the_deployer.append(json.loads(boot.read_text(encoding="utf-8"))["moto_log_range"])
-        match = re.search(r"Resources: (\d+) added", (LOG_DIR / "deploy.log").read_text(encoding="utf-8",
-                                                                                        errors="replace"))
+        match = re.search(
+            r"Resources: (\d+) added", (LOG_DIR / "deploy.log").read_text(encoding="utf-8", errors="replace")
+        )
         self.report.resources_applied = int(match.group(1)) if match else None
         stack = self.config.stack_name
         if stack in outputs.read():
-            (LOG_DIR / "outputs.json").write_text(json.dumps(outputs.stack_outputs(stack), indent=2, sort_keys=True)
-                                                  + "\n", encoding="utf-8")
+            (LOG_DIR / "outputs.json").write_text(
+                json.dumps(outputs.stack_outputs(stack), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
 
     def _deployer_policy(self) -> str:
         """Every call the emulator served to the deployer (make deploy less its boot hook, the second plan, destroy)
@@ -491,14 +559,20 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
         document = {"phases": [asdict(p) for p in self.report.phases], "not_the_deployer": self.report.not_the_deployer}
         names = [name for name in deployer_policy.DEPLOYER_PHASES if any(p.name == name for p in self.report.phases)]
-        requests = [request for start, end in deployer_policy.ranges_of(document, names)
-                    for request in deployer_policy.read_requests(MOTO_LOG, start, end)]
+        requests = [
+            request
+            for start, end in deployer_policy.ranges_of(document, names)
+            for request in deployer_policy.read_requests(MOTO_LOG, start, end)
+        ]
         refused = sorted({check.action for check in deployer_policy.unallowed_checks(requests, deployer_policy.POLICY)})
         if refused:
-            raise PhaseFailed(f"docs/deployer-policy.json does not allow {len(refused)} action(s) the deployer used: "
-                              + ", ".join(refused))
-        actions = {action for request in requests for action in deployer_policy.iam_actions(request.service,
-                                                                                             request.operation)}
+            raise PhaseFailed(
+                f"docs/deployer-policy.json does not allow {len(refused)} action(s) the deployer used: "
+                + ", ".join(refused)
+            )
+        actions = {
+            action for request in requests for action in deployer_policy.iam_actions(request.service, request.operation)
+        }
         return f"{len(requests)} deployer requests, {len(actions)} actions, all allowed ({', '.join(names)})"
 
     def _tests(self, phase: Phase) -> None:
@@ -509,14 +583,26 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
     def _drift(self, phase: Phase) -> None:
         assert self.terraform is not None
-        code = self.terraform.run("drift-plan", "plan", "-input=false", "-no-color", "-detailed-exitcode",
-                                  "-lock-timeout=60s", f"-var=certificate_arn={self.certificate_arn}", ok_codes=(0, 2))
+        code = self.terraform.run(
+            "drift-plan",
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            "-lock-timeout=60s",
+            f"-var=certificate_arn={self.certificate_arn}",
+            ok_codes=(0, 2),
+        )
         if code == 2:
-            changed = re.findall(r"^\s+# (\S+) (?:will|must) be", (LOG_DIR / "drift-plan.log").read_text(
-                encoding="utf-8"), flags=re.MULTILINE)
+            changed = re.findall(
+                r"^\s+# (\S+) (?:will|must) be",
+                (LOG_DIR / "drift-plan.log").read_text(encoding="utf-8"),
+                flags=re.MULTILINE,
+            )
             self.report.drift = f"{len(changed)} resources would change"
-            raise PhaseFailed(f"second plan is not empty: {', '.join(changed) or 'see log'} "
-                              f"(log: {rel(LOG_DIR / 'drift-plan.log')})")
+            raise PhaseFailed(
+                f"second plan is not empty: {', '.join(changed) or 'see log'} (log: {rel(LOG_DIR / 'drift-plan.log')})"
+            )
         self.report.drift = "none"
         phase.detail = "no changes"
 
@@ -536,13 +622,17 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                     print(f"    {step.name:<14} {step.status:<11} {step.seconds:7.1f} s  {step.detail}")
         tests = report.tests
         print(f"  resources applied: {report.resources_applied if report.resources_applied is not None else '-'}")
-        print(f"  tests: {tests.get('passed', 0)} passed, {tests.get('failed', 0) + tests.get('errors', 0)} failed"
-              + (f", {tests['skipped']} skipped" if tests.get("skipped") else ""))
+        print(
+            f"  tests: {tests.get('passed', 0)} passed, {tests.get('failed', 0) + tests.get('errors', 0)} failed"
+            + (f", {tests['skipped']} skipped" if tests.get("skipped") else "")
+        )
         print(f"  drift: {report.drift}")
         counts = report.emulator
-        print(f"  emulator: {counts['sdk_retries']} SDK retries ({counts['lost_answers_replayed']} after a lost "
-              f"answer, replayed), {counts['token_replays']} repeated creates answered once, {counts['slow_answers']} "
-              f"slow answers, {counts['framing_mismatches']} framing mismatches (details in {rel(MOTO_LOG)})")
+        print(
+            f"  emulator: {counts['sdk_retries']} SDK retries ({counts['lost_answers_replayed']} after a lost "
+            f"answer, replayed), {counts['token_replays']} repeated creates answered once, {counts['slow_answers']} "
+            f"slow answers, {counts['framing_mismatches']} framing mismatches (details in {rel(MOTO_LOG)})"
+        )
         destroy = next((p for p in report.phases if p.name == "leftovers"), None)
         print(f"  destroy: {'clean' if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
         print(f"  total: {total:.1f} s; timings in {rel(LOG_DIR / 'phases.json')}")
@@ -555,8 +645,10 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             failing = next((p for p in report.phases if p.name == report.failed_phase), None)
             refusals = last_refusals(MOTO_LOG, since=failing.moto_log_offset if failing else 0)
             if refusals:
-                print(f"  calls the emulator refused during '{report.failed_phase}' (routine not-found reads left "
-                      f"out; all in {rel(MOTO_LOG)}):")
+                print(
+                    f"  calls the emulator refused during '{report.failed_phase}' (routine not-found reads left "
+                    f"out; all in {rel(MOTO_LOG)}):"
+                )
                 print("\n".join(f"    {line}" for line in refusals))
             print(f"[sandbox] FAILED in phase '{report.failed_phase}'; logs kept in {rel(LOG_DIR)}/", flush=True)
         else:
@@ -583,8 +675,10 @@ def exclusive_run(lock_path: Path) -> Iterator[None]:
         except BlockingIOError as err:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
-            raise SandboxBusy(f"another sandbox cycle (pid {holder}) is running in this checkout and owns "
-                              f"{rel(LOG_DIR)}/; wait for it to finish or stop it, then run again") from err
+            raise SandboxBusy(
+                f"another sandbox cycle (pid {holder}) is running in this checkout and owns "
+                f"{rel(LOG_DIR)}/; wait for it to finish or stop it, then run again"
+            ) from err
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))

@@ -42,8 +42,9 @@ def operator_key(postgres: LocalPostgres) -> str:
 
 
 @pytest.fixture(scope="session")
-def start_server(postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[Callable[..., ServiceProcess]]:
+def start_server(
+    postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., ServiceProcess]]:
     started: list[ServiceProcess] = []
 
     def start(**extra_env: str) -> ServiceProcess:
@@ -87,13 +88,15 @@ def pay(client: httpx.Client, key: str | None = None, **body: Any) -> httpx.Resp
     return pay_raw(client, key, json.dumps({**VISA, **body}).encode())
 
 
-def refund(client: httpx.Client, payment_id: str, operator_key: str, key: str | None = None,
-           **body: Any) -> httpx.Response:
+def refund(
+    client: httpx.Client, payment_id: str, operator_key: str, key: str | None = None, **body: Any
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {operator_key}"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    return client.post(f"/v1/payments/{payment_id}/refunds", json={"reason": "requested_by_customer", **body},
-                       headers=headers)
+    return client.post(
+        f"/v1/payments/{payment_id}/refunds", json={"reason": "requested_by_customer", **body}, headers=headers
+    )
 
 
 def charges(postgres: LocalPostgres, payment_id: str | None = None) -> int:
@@ -102,8 +105,7 @@ def charges(postgres: LocalPostgres, payment_id: str | None = None) -> int:
         if payment_id is None:
             row = conn.execute("SELECT count(*) FROM simulated_charges").fetchone()
         else:
-            row = conn.execute("SELECT count(*) FROM simulated_charges WHERE payment_id = %s",
-                               (payment_id,)).fetchone()
+            row = conn.execute("SELECT count(*) FROM simulated_charges WHERE payment_id = %s", (payment_id,)).fetchone()
     assert row is not None
     return int(row[0])
 

@@ -45,7 +45,8 @@ def fire(urls: list[str], count: int, request: Callable[[httpx.Client], httpx.Re
 
 
 def test_200_concurrent_posts_with_one_key_make_one_payment_and_one_charge(
-        two_servers: tuple[ServiceProcess, ServiceProcess], postgres: LocalPostgres) -> None:
+    two_servers: tuple[ServiceProcess, ServiceProcess], postgres: LocalPostgres
+) -> None:
     key, marker = new_key(), f"concurrency {uuid.uuid4()}"
     responses = fire([server.url for server in two_servers], 200, lambda client: pay(client, key, description=marker))
     created = [response for response in responses if response.status_code == 201]
@@ -63,21 +64,28 @@ def test_200_concurrent_posts_with_one_key_make_one_payment_and_one_charge(
 
 
 def test_100_concurrent_one_unit_refunds_of_a_50_unit_payment(
-        two_servers: tuple[ServiceProcess, ServiceProcess], operator_key: str, postgres: LocalPostgres) -> None:
+    two_servers: tuple[ServiceProcess, ServiceProcess], operator_key: str, postgres: LocalPostgres
+) -> None:
     with httpx.Client(base_url=two_servers[0].url, timeout=15) as client:
         payment = pay(client, new_key(), **{**VISA, "amount": 50}).json()
 
     def refund_one(client: httpx.Client) -> httpx.Response:
-        return client.post(f"/v1/payments/{payment['id']}/refunds", json={"amount": 1, "reason": "duplicate"},
-                           headers={"Idempotency-Key": new_key(), "Authorization": f"Bearer {operator_key}"})
+        return client.post(
+            f"/v1/payments/{payment['id']}/refunds",
+            json={"amount": 1, "reason": "duplicate"},
+            headers={"Idempotency-Key": new_key(), "Authorization": f"Bearer {operator_key}"},
+        )
 
     responses = fire([server.url for server in two_servers], 100, refund_one)
     statuses = [response.status_code for response in responses]
     assert statuses.count(201) == 50, sorted(set(statuses))
     assert statuses.count(409) == 50
     assert {response.json()["code"] for response in responses if response.status_code == 409} == {
-        "refund_exceeds_payment"}
+        "refund_exceeds_payment"
+    }
     with postgres.superuser(DATABASE) as conn:
-        row = conn.execute("SELECT amount_refunded, (SELECT count(*) FROM refunds WHERE payment_id = %s)"
-                           " FROM payments WHERE id = %s", (payment["id"], payment["id"])).fetchone()
+        row = conn.execute(
+            "SELECT amount_refunded, (SELECT count(*) FROM refunds WHERE payment_id = %s) FROM payments WHERE id = %s",
+            (payment["id"], payment["id"]),
+        ).fetchone()
     assert row == (50, 50)

@@ -23,11 +23,17 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     return dict(document)
 
 
-@pytest.mark.parametrize("raw", [b'{"amount": 1999.0, "currency": "EUR", "payment_method": "pm_card_visa"}',
-                                 b'{"amount": 2e3, "currency": "EUR", "payment_method": "pm_card_visa"}',
-                                 b'{"amount": "1999", "currency": "EUR", "payment_method": "pm_card_visa"}',
-                                 b'{"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa", "x": 1}',
-                                 b"not json", b"[]"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"amount": 1999.0, "currency": "EUR", "payment_method": "pm_card_visa"}',
+        b'{"amount": 2e3, "currency": "EUR", "payment_method": "pm_card_visa"}',
+        b'{"amount": "1999", "currency": "EUR", "payment_method": "pm_card_visa"}',
+        b'{"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa", "x": 1}',
+        b"not json",
+        b"[]",
+    ],
+)
 def test_validation_failed(client: httpx.Client, raw: bytes) -> None:
     document = assert_problem(pay_raw(client, new_key(), raw), 400, "validation_failed")
     assert isinstance(document["errors"], list) and document["errors"]
@@ -38,10 +44,15 @@ def test_validation_names_the_field(client: httpx.Client) -> None:
     assert document["errors"] == [{"field": "amount", "message": "Input should be greater than or equal to 1"}]
 
 
-@pytest.mark.parametrize("body", [
-    {"description": "4242 4242 4242 4242"}, {"customer_email": "4242-4242-4242-4242@x.io"},
-    {"payment_method": "pm_4242424242424242"}, {"metadata": {"note": ["378282246310005"]}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"description": "4242 4242 4242 4242"},
+        {"customer_email": "4242-4242-4242-4242@x.io"},
+        {"payment_method": "pm_4242424242424242"},
+        {"metadata": {"note": ["378282246310005"]}},
+    ],
+)
 def test_card_data_not_accepted(client: httpx.Client, body: dict[str, Any]) -> None:
     response = pay(client, new_key(), **body)
     assert_problem(response, 400, "card_data_not_accepted")
@@ -61,8 +72,11 @@ def test_card_data_comes_before_every_other_check(client: httpx.Client, operator
 def test_unauthorized(client: httpx.Client) -> None:
     payment = pay(client, new_key()).json()
     for headers in ({}, {"Authorization": "Bearer opk_wrong"}, {"Authorization": "Basic abc"}):
-        response = client.post(f"/v1/payments/{payment['id']}/refunds", json={"reason": "duplicate"},
-                               headers={"Idempotency-Key": new_key(), **headers})
+        response = client.post(
+            f"/v1/payments/{payment['id']}/refunds",
+            json={"reason": "duplicate"},
+            headers={"Idempotency-Key": new_key(), **headers},
+        )
         assert_problem(response, 401, "unauthorized")
         assert_problem(client.get(f"/v1/payments/{payment['id']}/refunds", headers=headers), 401, "unauthorized")
 
@@ -70,8 +84,11 @@ def test_unauthorized(client: httpx.Client) -> None:
 def test_not_found(client: httpx.Client, operator_key: str) -> None:
     assert_problem(client.get("/v1/payments/pay_doesnotexist"), 404, "not_found")
     assert_problem(refund(client, "pay_doesnotexist", operator_key, new_key()), 404, "not_found")
-    assert_problem(client.get("/v1/payments/pay_doesnotexist/refunds",
-                              headers={"Authorization": f"Bearer {operator_key}"}), 404, "not_found")
+    assert_problem(
+        client.get("/v1/payments/pay_doesnotexist/refunds", headers={"Authorization": f"Bearer {operator_key}"}),
+        404,
+        "not_found",
+    )
     assert_problem(client.get("/nowhere"), 404, "not_found")
 
 
@@ -116,22 +133,33 @@ def test_ready_and_openapi(client: httpx.Client) -> None:
     assert client.get("/ready").json() == {"status": "ready"}
     document = client.get("/openapi.json").json()
     assert document["openapi"].startswith("3.1")
-    assert {"/health", "/ready", "/v1/payments", "/v1/payments/{payment_id}",
-            "/v1/payments/{payment_id}/refunds"} <= set(document["paths"])
+    assert {
+        "/health",
+        "/ready",
+        "/v1/payments",
+        "/v1/payments/{payment_id}",
+        "/v1/payments/{payment_id}/refunds",
+    } <= set(document["paths"])
     schema = document["paths"]["/v1/payments"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["additionalProperties"] is False and schema["properties"]["amount"]["type"] == "integer"
 
 
 def test_the_application_role_has_dml_only(postgres: LocalPostgres) -> None:
     env = postgres.service_env()
-    conninfo = (f"host=127.0.0.1 port={postgres.port} dbname={DATABASE} user={APP} "
-                f"password={env['PAYMENT_DB_PASSWORD']} sslmode=verify-full sslrootcert={postgres.ca_file}")
+    conninfo = (
+        f"host=127.0.0.1 port={postgres.port} dbname={DATABASE} user={APP} "
+        f"password={env['PAYMENT_DB_PASSWORD']} sslmode=verify-full sslrootcert={postgres.ca_file}"
+    )
     with psycopg.connect(conninfo, autocommit=True) as conn:
         assert conn.info.pgconn.ssl_in_use
         conn.execute("SELECT count(*) FROM payments")
-        for statement in ("CREATE TABLE intruder (id int)", "DROP TABLE payments", "TRUNCATE payments",
-                          "INSERT INTO operator_keys (id, key_hash, label) VALUES ('x', 'y', 'z')",
-                          "ALTER TABLE payments DROP CONSTRAINT refunds_within_amount"):
+        for statement in (
+            "CREATE TABLE intruder (id int)",
+            "DROP TABLE payments",
+            "TRUNCATE payments",
+            "INSERT INTO operator_keys (id, key_hash, label) VALUES ('x', 'y', 'z')",
+            "ALTER TABLE payments DROP CONSTRAINT refunds_within_amount",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
 
@@ -145,8 +173,10 @@ def test_tls_is_verified(postgres: LocalPostgres, tmp_path: object) -> None:
 
     other_ca, _, _ = write_certificates(Path(str(tmp_path)))
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(f"host=127.0.0.1 port={postgres.port} dbname={DATABASE} user={APP} "
-                        f"password={env['PAYMENT_DB_PASSWORD']} sslmode=verify-full sslrootcert={other_ca}")
+        psycopg.connect(
+            f"host=127.0.0.1 port={postgres.port} dbname={DATABASE} user={APP} "
+            f"password={env['PAYMENT_DB_PASSWORD']} sslmode=verify-full sslrootcert={other_ca}"
+        )
 
 
 def test_migrations_are_serialized_and_idempotent(postgres: LocalPostgres) -> None:
@@ -165,8 +195,12 @@ def test_production_without_a_processor_refuses_to_start(postgres: LocalPostgres
     env = {**postgres.service_env(PAYMENT_ENVIRONMENT="production"), "PAYMENT_PROCESSOR": ""}
     result = run_cli(env, "serve", "--port", "1")
     assert result.returncode == 2 and "PAYMENT_PROCESSOR must be set in production" in result.stderr
-    hooked = run_cli(postgres.service_env(PAYMENT_ENVIRONMENT="production", PAYMENT_TEST_CRASH_AFTER_PROCESSOR="1"),
-                     "serve", "--port", "1")
+    hooked = run_cli(
+        postgres.service_env(PAYMENT_ENVIRONMENT="production", PAYMENT_TEST_CRASH_AFTER_PROCESSOR="1"),
+        "serve",
+        "--port",
+        "1",
+    )
     assert hooked.returncode == 2 and "test hook" in hooked.stderr
     unknown = run_cli(postgres.service_env(PAYMENT_PROCESSOR="acme"), "serve", "--port", "1")
     assert unknown.returncode == 2 and "unknown PAYMENT_PROCESSOR 'acme'" in unknown.stderr

@@ -19,8 +19,11 @@ def test_no_key_is_refused(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("key", [b"", b"k" * 256, b"caf\xe9", b"tab\there"])
 def test_an_invalid_key_is_refused(client: httpx.Client, key: bytes) -> None:
-    response = client.post("/v1/payments", json={"amount": 1, "currency": "EUR", "payment_method": "pm_card_visa"},
-                           headers={b"Idempotency-Key": key})
+    response = client.post(
+        "/v1/payments",
+        json={"amount": 1, "currency": "EUR", "payment_method": "pm_card_visa"},
+        headers={b"Idempotency-Key": key},
+    )
     assert response.status_code == 400 and response.json()["code"] == "idempotency_key_invalid"
 
 
@@ -54,8 +57,9 @@ def test_a_key_in_progress_answers_409(client: httpx.Client, postgres: LocalPost
     first = pay(client, key, payment_method="pm_card_processor_timeout")
     assert first.status_code == 202
     with postgres.superuser(DATABASE) as conn:
-        row = conn.execute("SELECT id FROM idempotency_keys WHERE key_hash = %s",
-                           (hashlib.sha256(key.encode()).hexdigest(),)).fetchone()
+        row = conn.execute(
+            "SELECT id FROM idempotency_keys WHERE key_hash = %s", (hashlib.sha256(key.encode()).hexdigest(),)
+        ).fetchone()
         assert row is not None
         conn.execute("SELECT pg_advisory_lock(%s)", (row[0],))  # what a request working on the key holds
         busy = pay(client, key, payment_method="pm_card_processor_timeout")
@@ -65,9 +69,15 @@ def test_a_key_in_progress_answers_409(client: httpx.Client, postgres: LocalPost
     assert pay(client, key, payment_method="pm_card_processor_timeout").status_code == 201
 
 
-@pytest.mark.parametrize("first_body", [
-    {"amount": 19.99}, {"amount": 1999, "currency": "XXX"}, {"description": "4242 4242 4242 4242"},
-], ids=["validation", "currency", "card-data"])
+@pytest.mark.parametrize(
+    "first_body",
+    [
+        {"amount": 19.99},
+        {"amount": 1999, "currency": "XXX"},
+        {"description": "4242 4242 4242 4242"},
+    ],
+    ids=["validation", "currency", "card-data"],
+)
 def test_a_4xx_is_not_stored_and_the_key_may_be_retried(client: httpx.Client, first_body: dict[str, Any]) -> None:
     key = new_key()
     assert pay(client, key, **first_body).status_code == 400
@@ -83,8 +93,9 @@ def test_a_refused_refund_is_not_stored(client: httpx.Client, operator_key: str)
     assert refund(client, payment["id"], operator_key, key, amount=10).status_code == 201
 
 
-def test_a_processor_timeout_answers_202_and_a_retry_finishes_with_one_charge(client: httpx.Client,
-                                                                                postgres: LocalPostgres) -> None:
+def test_a_processor_timeout_answers_202_and_a_retry_finishes_with_one_charge(
+    client: httpx.Client, postgres: LocalPostgres
+) -> None:
     key = new_key()
     first = pay(client, key, payment_method="pm_card_processor_timeout")
     assert first.status_code == 202 and first.headers["Retry-After"] == "1"
@@ -99,8 +110,9 @@ def test_a_processor_timeout_answers_202_and_a_retry_finishes_with_one_charge(cl
     assert replay.content == retry.content and replay.headers["Idempotent-Replayed"] == "true"
 
 
-@pytest.mark.parametrize(("token", "failure"), [("pm_card_declined", "card_declined"),
-                                                 ("pm_card_insufficient_funds", "insufficient_funds")])
+@pytest.mark.parametrize(
+    ("token", "failure"), [("pm_card_declined", "card_declined"), ("pm_card_insufficient_funds", "insufficient_funds")]
+)
 def test_a_failed_payment_is_a_final_answer(client: httpx.Client, token: str, failure: str) -> None:
     key = new_key()
     first = pay(client, key, payment_method=token)
@@ -113,9 +125,13 @@ def test_a_failed_payment_is_a_final_answer(client: httpx.Client, token: str, fa
 
 def test_mastercard_and_other_tokens(client: httpx.Client) -> None:
     assert pay(client, new_key(), payment_method="pm_card_mastercard").json()["card"] == {
-        "brand": "mastercard", "last4": "4444"}
+        "brand": "mastercard",
+        "last4": "4444",
+    }
     assert pay(client, new_key(), payment_method="pm_anything_else").json()["card"] == {
-        "brand": "visa", "last4": "4242"}
+        "brand": "visa",
+        "last4": "4242",
+    }
 
 
 def test_keys_are_scoped_per_route(client: httpx.Client, operator_key: str) -> None:
@@ -145,8 +161,10 @@ def test_purge_removes_keys_older_than_the_retention(client: httpx.Client, postg
     pay(client, old)
     pay(client, recent)
     with postgres.superuser(DATABASE) as conn:
-        conn.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key_hash = %s",
-                     (hashlib.sha256(old.encode()).hexdigest(),))
+        conn.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key_hash = %s",
+            (hashlib.sha256(old.encode()).hexdigest(),),
+        )
     purged = run_cli(postgres.service_env(), "purge-idempotency-keys")
     assert purged.returncode == 0, purged.stderr
     assert '"deleted":' in purged.stdout

@@ -58,14 +58,25 @@ def _read(stream: IO[str], lines: list[str]) -> None:
 @contextmanager
 def make(*args: str) -> Iterator[Command]:
     """``make <args>`` in its own process group (only our own variables, not the caller's ports)."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("API_PORT", "LOCAL_API_PORT", "WEB_PORT", "WEB_API_BASE_URL", "MAKEFLAGS")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("API_PORT", "LOCAL_API_PORT", "WEB_PORT", "WEB_API_BASE_URL", "MAKEFLAGS")
+    }
     process = subprocess.Popen(  # pylint: disable=consider-using-with
-        ["make", "--no-print-directory", *args], cwd=ROOT, env=env, text=True, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     command = Command(process)
-    readers = [threading.Thread(target=_read, args=(process.stdout, command.stdout), daemon=True),
-               threading.Thread(target=_read, args=(process.stderr, command.stderr), daemon=True)]
+    readers = [
+        threading.Thread(target=_read, args=(process.stdout, command.stdout), daemon=True),
+        threading.Thread(target=_read, args=(process.stderr, command.stderr), daemon=True),
+    ]
     for reader in readers:
         reader.start()
     try:
@@ -84,9 +95,15 @@ def make(*args: str) -> Iterator[Command]:
 
 def _cors_origin(api: str, origin: str) -> str | None:
     """What the API's CORS preflight answers for ``origin`` (``Access-Control-Allow-Origin``)."""
-    response = httpx.options(f"{api}/v1/payments", timeout=15, headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,idempotency-key"})
+    response = httpx.options(
+        f"{api}/v1/payments",
+        timeout=15,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,idempotency-key",
+        },
+    )
     return response.headers.get("access-control-allow-origin")
 
 

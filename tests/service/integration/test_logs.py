@@ -13,8 +13,9 @@ from tools.dev.local_api.process import ServiceProcess
 CARDS = ["4242424242424242", "4000 0566 5566 5556", "5555-5555-5555-4444", "378282246310005"]
 
 
-def test_card_numbers_and_secrets_never_reach_the_logs(start_server: Callable[..., ServiceProcess],
-                                                       operator_key: str) -> None:
+def test_card_numbers_and_secrets_never_reach_the_logs(
+    start_server: Callable[..., ServiceProcess], operator_key: str
+) -> None:
     server = start_server()
     server.wait_ready()
     key = new_key()
@@ -29,8 +30,10 @@ def test_card_numbers_and_secrets_never_reach_the_logs(start_server: Callable[..
         assert "customer_email" not in payment and "buyer@example.com" not in str(payment)  # stored, never returned
         assert payment["id"].startswith("pay_") and len(payment["id"]) == 26
         assert refund(client, payment["id"], operator_key, new_key(), amount=1).status_code == 201
-        assert client.get("/v1/payments/pay_x?card=4242424242424242",
-                          headers={"X-Request-Id": "req-123"}).status_code == 404
+        assert (
+            client.get("/v1/payments/pay_x?card=4242424242424242", headers={"X-Request-Id": "req-123"}).status_code
+            == 404
+        )
     server.stop()
     text = log_of(server)
     digits_only = text.replace(" ", "").replace("-", "")
@@ -42,8 +45,16 @@ def test_card_numbers_and_secrets_never_reach_the_logs(start_server: Callable[..
     access = [line for line in lines if line["logger"] == "payment_api.access"]
     assert len(access) >= len(CARDS) * 5 + 3
     for line in access:
-        assert {"timestamp", "request_id", "method", "route", "status", "latency_ms", "payment_id",
-                "idempotency_key_hash"} <= set(line)
+        assert {
+            "timestamp",
+            "request_id",
+            "method",
+            "route",
+            "status",
+            "latency_ms",
+            "payment_id",
+            "idempotency_key_hash",
+        } <= set(line)
     created = [line for line in access if line["route"] == "/v1/payments" and line["status"] == 201]
     assert any(line["payment_id"] == payment["id"] for line in created)
     assert all(line["idempotency_key_hash"] and len(line["idempotency_key_hash"]) == 16 for line in created)

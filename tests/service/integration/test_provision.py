@@ -39,15 +39,29 @@ def fixture_rds() -> Iterator[tuple[LocalPostgres, str]]:
 
 def common_env(database: LocalPostgres) -> dict[str, str]:
     """What the boot step's common.env holds (no credential)."""
-    return {"PAYMENT_ENVIRONMENT": "development", "PAYMENT_PROCESSOR": "simulated", "PAYMENT_DB_HOST": "127.0.0.1",
-            "PAYMENT_DB_PORT": str(database.port), "PAYMENT_DB_NAME": DATABASE, "PAYMENT_DB_SSLMODE": "verify-full",
-            "PAYMENT_DB_SSLROOTCERT": str(database.ca_file)}
+    return {
+        "PAYMENT_ENVIRONMENT": "development",
+        "PAYMENT_PROCESSOR": "simulated",
+        "PAYMENT_DB_HOST": "127.0.0.1",
+        "PAYMENT_DB_PORT": str(database.port),
+        "PAYMENT_DB_NAME": DATABASE,
+        "PAYMENT_DB_SSLMODE": "verify-full",
+        "PAYMENT_DB_SSLROOTCERT": str(database.ca_file),
+    }
 
 
 def provision(database: LocalPostgres, password: str, folder: Path, instance: str) -> dict[str, dict[str, str]]:
     env = {**common_env(database), "PAYMENT_DB_MASTER_USER": MASTER, "PAYMENT_DB_MASTER_PASSWORD": password}
-    done = run_cli(env, "provision-roles", "--instance-id", instance, "--migrate-env", str(folder / "migrate.env"),
-                   "--app-env", str(folder / "serve.env"))
+    done = run_cli(
+        env,
+        "provision-roles",
+        "--instance-id",
+        instance,
+        "--migrate-env",
+        str(folder / "migrate.env"),
+        "--app-env",
+        str(folder / "serve.env"),
+    )
     assert done.returncode == 0, done.stderr
     assert password not in done.stdout + done.stderr
     for name in ("migrate.env", "serve.env"):
@@ -55,8 +69,9 @@ def provision(database: LocalPostgres, password: str, folder: Path, instance: st
     return {"migrate": read_env(folder / "migrate.env"), "serve": read_env(folder / "serve.env")}
 
 
-def test_boot_roles_migrate_as_owner_and_serve_as_the_application(rds: tuple[LocalPostgres, str],
-                                                                   tmp_path: Path) -> None:
+def test_boot_roles_migrate_as_owner_and_serve_as_the_application(
+    rds: tuple[LocalPostgres, str], tmp_path: Path
+) -> None:
     database, password = rds
     files = provision(database, password, tmp_path, "i-0123456789abcdef0")
     assert files["migrate"]["PAYMENT_DB_OWNER_USER"] == "payment_migrate_i_0123456789abcdef0"
@@ -75,15 +90,22 @@ def test_boot_roles_migrate_as_owner_and_serve_as_the_application(rds: tuple[Loc
     finally:
         service.stop()
     app = files["serve"]
-    with psycopg.connect(host="127.0.0.1", port=database.port, dbname=DATABASE, user=app["PAYMENT_DB_USER"],
-                         password=app["PAYMENT_DB_PASSWORD"], sslmode="verify-full",
-                         sslrootcert=str(database.ca_file)) as conn:
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=database.port,
+        dbname=DATABASE,
+        user=app["PAYMENT_DB_USER"],
+        password=app["PAYMENT_DB_PASSWORD"],
+        sslmode="verify-full",
+        sslrootcert=str(database.ca_file),
+    ) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE stolen (x int)")
 
 
-def test_a_reboot_rotates_the_instance_passwords_and_expired_roles_go(rds: tuple[LocalPostgres, str],
-                                                                      tmp_path: Path) -> None:
+def test_a_reboot_rotates_the_instance_passwords_and_expired_roles_go(
+    rds: tuple[LocalPostgres, str], tmp_path: Path
+) -> None:
     database, password = rds
     with database.superuser() as conn:
         conn.execute("CREATE ROLE payment_app_i_gone LOGIN VALID UNTIL '2001-01-01' IN ROLE payment_app")
@@ -97,6 +119,14 @@ def test_a_reboot_rotates_the_instance_passwords_and_expired_roles_go(rds: tuple
 
 def test_provision_refuses_without_the_master_credential(rds: tuple[LocalPostgres, str], tmp_path: Path) -> None:
     database, _ = rds
-    refused = run_cli(common_env(database), "provision-roles", "--instance-id", "i-1", "--migrate-env",
-                      str(tmp_path / "m.env"), "--app-env", str(tmp_path / "a.env"))
+    refused = run_cli(
+        common_env(database),
+        "provision-roles",
+        "--instance-id",
+        "i-1",
+        "--migrate-env",
+        str(tmp_path / "m.env"),
+        "--app-env",
+        str(tmp_path / "a.env"),
+    )
     assert refused.returncode == 2 and "PAYMENT_DB_MASTER_USER" in refused.stderr

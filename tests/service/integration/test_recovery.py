@@ -16,7 +16,8 @@ from tools.dev.local_api.process import ServiceProcess
 
 
 def test_a_crash_between_the_processor_call_and_the_commit_is_resumed_without_a_second_charge(
-        start_server: Callable[..., ServiceProcess], postgres: LocalPostgres) -> None:
+    start_server: Callable[..., ServiceProcess], postgres: LocalPostgres
+) -> None:
     doomed = start_server(PAYMENT_TEST_CRASH_AFTER_PROCESSOR="1")
     key, marker = new_key(), f"crash {uuid.uuid4()}"
     with httpx.Client(base_url=doomed.url, timeout=15) as client, pytest.raises(httpx.TransportError):
@@ -84,8 +85,9 @@ def test_postgres_restart_under_load(start_server: Callable[..., ServiceProcess]
     load, ready_stop = Load(server.url, f"restart {uuid.uuid4()}"), threading.Event()
     ready: list[tuple[float, int]] = []
     threads = [threading.Thread(target=load.client, daemon=True) for _ in range(8)]
-    threads += [threading.Thread(target=poll_ready, args=(server.url, ready_stop, ready), daemon=True)
-                for _ in range(3)]
+    threads += [
+        threading.Thread(target=poll_ready, args=(server.url, ready_stop, ready), daemon=True) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -108,7 +110,8 @@ def test_postgres_restart_under_load(start_server: Callable[..., ServiceProcess]
     late_errors = [status for at, status in load.answers if at > recovered and (status >= 500 or status == -1)]
     assert not late_errors, late_errors
     with postgres.superuser(DATABASE) as conn:
-        count = conn.execute("SELECT count(*), count(DISTINCT id) FROM payments WHERE description = %s",
-                             (load.marker,)).fetchone()
+        count = conn.execute(
+            "SELECT count(*), count(DISTINCT id) FROM payments WHERE description = %s", (load.marker,)
+        ).fetchone()
     assert count == (len(load.keys), len(load.keys))  # every client's payment exactly once
     assert len(load.keys) > 8

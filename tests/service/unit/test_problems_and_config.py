@@ -10,9 +10,16 @@ from payment_api.idempotency import check_key
 from payment_api.problems import TITLES, ProblemError, problem_document, problem_response
 
 CONTRACT_CODES = {
-    "validation_failed": 400, "card_data_not_accepted": 400, "idempotency_key_missing": 400,
-    "idempotency_key_invalid": 400, "unauthorized": 401, "not_found": 404, "idempotency_request_in_progress": 409,
-    "refund_exceeds_payment": 409, "payment_not_refundable": 409, "idempotency_key_reused": 422,
+    "validation_failed": 400,
+    "card_data_not_accepted": 400,
+    "idempotency_key_missing": 400,
+    "idempotency_key_invalid": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "idempotency_request_in_progress": 409,
+    "refund_exceeds_payment": 409,
+    "payment_not_refundable": 409,
+    "idempotency_key_reused": 422,
     "service_unavailable": 503,
 }
 
@@ -21,8 +28,13 @@ CONTRACT_CODES = {
 def test_every_contract_code_has_its_status(code: str, status: int) -> None:
     assert TITLES[code][0] == status
     document = problem_document(code, "why")
-    assert document == {"type": f"/problems/{code}", "title": TITLES[code][1], "status": status, "detail": "why",
-                        "code": code}
+    assert document == {
+        "type": f"/problems/{code}",
+        "title": TITLES[code][1],
+        "status": status,
+        "detail": "why",
+        "code": code,
+    }
 
 
 def test_problem_response_media_type_and_errors() -> None:
@@ -32,10 +44,16 @@ def test_problem_response_media_type_and_errors() -> None:
     assert json.loads(bytes(response.body))["errors"] == [{"field": "amount", "message": "m"}]
 
 
-@pytest.mark.parametrize(("value", "code"), [
-    (None, "idempotency_key_missing"), ("", "idempotency_key_invalid"), ("k" * 256, "idempotency_key_invalid"),
-    ("caf\u00e9", "idempotency_key_invalid"), ("tab\there", "idempotency_key_invalid"),
-])
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (None, "idempotency_key_missing"),
+        ("", "idempotency_key_invalid"),
+        ("k" * 256, "idempotency_key_invalid"),
+        ("caf\u00e9", "idempotency_key_invalid"),
+        ("tab\there", "idempotency_key_invalid"),
+    ],
+)
 def test_idempotency_key_rules(value: str | None, code: str) -> None:
     with pytest.raises(ProblemError) as caught:
         check_key(value)
@@ -50,8 +68,9 @@ def test_valid_idempotency_keys() -> None:
 def test_production_names_its_processor() -> None:
     with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR"):
         load_settings({"PAYMENT_ENVIRONMENT": "production"})
-    assert load_settings({"PAYMENT_ENVIRONMENT": "production", "PAYMENT_PROCESSOR": "simulated"}).processor \
-        == "simulated"
+    assert (
+        load_settings({"PAYMENT_ENVIRONMENT": "production", "PAYMENT_PROCESSOR": "simulated"}).processor == "simulated"
+    )
     assert load_settings({}).processor == "simulated"  # development: the simulator by default
 
 

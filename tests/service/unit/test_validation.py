@@ -24,24 +24,29 @@ def test_a_valid_payment() -> None:
     assert payment.amount == 1999 and payment.description is None and payment.customer_email is None
 
 
-@pytest.mark.parametrize("amount", [b"1999.0", b"2e3", b'"1999"', b"true", b"0", b"-1", b"100000000", b"null",
-                                    b"19.99"])
+@pytest.mark.parametrize(
+    "amount", [b"1999.0", b"2e3", b'"1999"', b"true", b"0", b"-1", b"100000000", b"null", b"19.99"]
+)
 def test_amount_must_be_an_integer_in_range(amount: bytes) -> None:
     error = problem(PaymentCreate, VALID.replace(b"1999", amount))
     assert error.errors and error.errors[0]["field"] == "amount"
 
 
-@pytest.mark.parametrize(("field", "raw"), [
-    ("currency", VALID.replace(b'"EUR"', b'"eur"')), ("currency", VALID.replace(b'"EUR"', b'"XYZ"')),
-    ("payment_method", VALID.replace(b"pm_card_visa", b"card_visa")),
-    ("payment_method", VALID.replace(b"pm_card_visa", b"pm_" + b"a" * 65)),
-    ("payment_method", VALID.replace(b"pm_card_visa", b"pm_a-b")),
-    ("description", VALID[:-1] + b', "description": "' + b"x" * 201 + b'"}'),
-    ("customer_email", VALID[:-1] + b', "customer_email": "not-an-email"}'),
-    ("customer_email", VALID[:-1] + b', "customer_email": "' + b"a" * 250 + b'@x.io"}'),
-    ("unknown", VALID[:-1] + b', "unknown": 1}'),
-    ("amount", b'{"currency": "EUR", "payment_method": "pm_card_visa"}'),
-])
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("currency", VALID.replace(b'"EUR"', b'"eur"')),
+        ("currency", VALID.replace(b'"EUR"', b'"XYZ"')),
+        ("payment_method", VALID.replace(b"pm_card_visa", b"card_visa")),
+        ("payment_method", VALID.replace(b"pm_card_visa", b"pm_" + b"a" * 65)),
+        ("payment_method", VALID.replace(b"pm_card_visa", b"pm_a-b")),
+        ("description", VALID[:-1] + b', "description": "' + b"x" * 201 + b'"}'),
+        ("customer_email", VALID[:-1] + b', "customer_email": "not-an-email"}'),
+        ("customer_email", VALID[:-1] + b', "customer_email": "' + b"a" * 250 + b'@x.io"}'),
+        ("unknown", VALID[:-1] + b', "unknown": 1}'),
+        ("amount", b'{"currency": "EUR", "payment_method": "pm_card_visa"}'),
+    ],
+)
 def test_field_rules(field: str, raw: bytes) -> None:
     error = problem(PaymentCreate, raw)
     assert error.errors is not None

@@ -20,12 +20,19 @@ def test_service_trusts_name_the_source_account_and_resources(resources):
     """Confused deputy (PCI DSS 7.2.2): services acting for many accounts may assume the stack's roles only for this
     account's resources: flow logs of this account and region, RDS monitoring of this stack's instance."""
     account = "${data.aws_caller_identity.current.account_id}"
-    expected = {"vpc-flow-logs.amazonaws.com": f"arn:aws:ec2:us-east-1:{account}:vpc-flow-log/*",
-                "monitoring.rds.amazonaws.com": f"arn:aws:rds:*:{account}:db:payment-db-test"}
-    trusts = {json.loads(role["assume_role_policy"])["Statement"][0]["Principal"]["Service"]:
-              json.loads(role["assume_role_policy"])["Statement"][0].get("Condition")
-              for role in resources["aws_iam_role"].values()}
+    expected = {
+        "vpc-flow-logs.amazonaws.com": f"arn:aws:ec2:us-east-1:{account}:vpc-flow-log/*",
+        "monitoring.rds.amazonaws.com": f"arn:aws:rds:*:{account}:db:payment-db-test",
+    }
+    trusts = {
+        json.loads(role["assume_role_policy"])["Statement"][0]["Principal"]["Service"]: json.loads(
+            role["assume_role_policy"]
+        )["Statement"][0].get("Condition")
+        for role in resources["aws_iam_role"].values()
+    }
     for service, source_arn in expected.items():
-        assert trusts[service] == {"StringEquals": {"aws:SourceAccount": account},
-                                   "ArnLike": {"aws:SourceArn": source_arn}}, service
+        assert trusts[service] == {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": source_arn},
+        }, service
     assert trusts["ec2.amazonaws.com"] is None  # instances assume through their profile: no source to name

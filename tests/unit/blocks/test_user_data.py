@@ -11,8 +11,14 @@ from lib.blocks.user_data import UserDataError, render_user_data
 
 @pytest.mark.seed(2)
 def test_renders_markers_and_encodes():
-    values = {"API_PORT": "9000", "REGION": "eu-west-1", "ARTIFACT_KEY": "k", "ARTIFACT_HASH": "0" * 64,
-              "RUNTIME_PARAMETER": "/p", "LOG_GROUP": "/g"}
+    values = {
+        "API_PORT": "9000",
+        "REGION": "eu-west-1",
+        "ARTIFACT_KEY": "k",
+        "ARTIFACT_HASH": "0" * 64,
+        "RUNTIME_PARAMETER": "/p",
+        "LOG_GROUP": "/g",
+    }
     encoded = render_user_data("payment_api_user_data.sh", values)
     script = base64.b64decode(encoded, validate=True).decode()
     assert "API_PORT=9000" in script and "@@" not in script

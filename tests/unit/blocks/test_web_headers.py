@@ -13,5 +13,7 @@ def test_csp_and_config_come_from_the_headers_block_the_e2e_server_serves():
     assert headers["Content-Security-Policy"] == web_headers.content_security_policy("http://127.0.0.1:8080")
     assert "connect-src 'self' http://127.0.0.1:8080;" in headers["Content-Security-Policy"]
     assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
-    assert web_headers.runtime_config(web_headers.api_origin("api.example.com")) == \
-        '{"apiBaseUrl": "https://api.example.com"}\n'
+    assert (
+        web_headers.runtime_config(web_headers.api_origin("api.example.com"))
+        == '{"apiBaseUrl": "https://api.example.com"}\n'
+    )

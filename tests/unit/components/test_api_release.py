@@ -17,9 +17,16 @@ from lib.blocks.user_data import MAX_ENCODED_BYTES
 from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV, production_artifact
 from tests.unit.helpers import by_path, only, ref
 
-HARDENING = ("NoNewPrivileges=yes", "CapabilityBoundingSet=\n", "AmbientCapabilities=\n", "ProtectSystem=strict",
-             "ProtectHome=yes", "PrivateTmp=yes", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
-             "IPAddressDeny=169.254.169.254/32")
+HARDENING = (
+    "NoNewPrivileges=yes",
+    "CapabilityBoundingSet=\n",
+    "AmbientCapabilities=\n",
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "PrivateTmp=yes",
+    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    "IPAddressDeny=169.254.169.254/32",
+)
 
 
 def user_data(resources: dict[str, Any]) -> str:
@@ -45,7 +52,8 @@ def test_the_artifact_is_uploaded_under_its_version_and_hash(resources: dict[str
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "4.2", "7.2, 8.2, 8.6")
 def test_the_artifacts_bucket_is_private_encrypted_tls_only_and_read_by_two_principals(
-        resources: dict[str, Any]) -> None:
+    resources: dict[str, Any],
+) -> None:
     bucket_name, _ = by_path(resources, "aws_s3_bucket", "api_release/bucket")
     bucket_id = ref("aws_s3_bucket", bucket_name)
 
@@ -53,8 +61,10 @@ def test_the_artifacts_bucket_is_private_encrypted_tls_only_and_read_by_two_prin
         (body,) = [body for body in resources[rtype].values() if body["bucket"] == bucket_id]
         return body
 
-    assert all(for_bucket("aws_s3_bucket_public_access_block")[flag] for flag in (
-        "block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert all(
+        for_bucket("aws_s3_bucket_public_access_block")[flag]
+        for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     assert for_bucket("aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
     rule = for_bucket("aws_s3_bucket_server_side_encryption_configuration")["rule"][0]
     assert rule["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
@@ -65,7 +75,9 @@ def test_the_artifacts_bucket_is_private_encrypted_tls_only_and_read_by_two_prin
     assert readers["Effect"] == "Deny" and readers["Principal"] == "*"
     role_name, _ = by_path(resources, "aws_iam_role", "compute/instance_role")
     assert readers["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == [
-        ref("aws_iam_role", role_name, "arn"), "${data.aws_iam_session_context.deployer.issuer_arn}"]
+        ref("aws_iam_role", role_name, "arn"),
+        "${data.aws_iam_session_context.deployer.issuer_arn}",
+    ]
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5", "3.5, 3.6, 3.7")
@@ -101,7 +113,7 @@ def test_user_data_installs_exactly_the_uploaded_artifact(resources: dict[str, A
     encoded = only(resources, "aws_launch_template")["user_data"]
     assert len(encoded) < MAX_ENCODED_BYTES and "${" not in script and "%{" not in script and "@@" not in script
     assert f"ARTIFACT_KEY={obj['key']}" in script and f"ARTIFACT_SHA256={obj['source_hash']}" in script
-    assert 'sha256sum --check --strict' in script
+    assert "sha256sum --check --strict" in script
     assert "dnf install -y -q python3.11 amazon-cloudwatch-agent" in script
     assert 'pip" install --quiet --no-index --find-links "$APP/wheelhouse"' in script
     _, parameter = by_path(resources, "aws_ssm_parameter", "api_release/runtime_parameter")
@@ -166,7 +178,8 @@ def test_production_needs_a_named_processor() -> None:
 
 
 def test_the_boot_refuses_a_development_artifact_in_production_and_flags_an_unverified_bundle(
-        resources: dict[str, Any]) -> None:
+    resources: dict[str, Any],
+) -> None:
     """The instance reads the kind and the verification from the manifest: a non-production build stops the boot of
     a production instance; an unverified bundle is said in the boot log, not refused (the instance cannot verify
     it; `make deploy` refuses such an artifact before it ships, and a bundle without RDS's roots fails closed)."""

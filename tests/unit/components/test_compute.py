@@ -28,21 +28,31 @@ def test_only_listener_is_https_with_certificate_variable_and_modern_tls(resourc
     assert listener["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # TLS 1.2+, no CBC suites
     assert listener["ssl_policy"] in ALB_TLS_POLICIES_WITHOUT_CBC
     # API_DOMAIN set (production requires it): a fixed 404 for any other Host, a rule forwards the API's name only.
-    assert listener["default_action"] == [{"type": "fixed-response", "fixed_response": {
-        "content_type": "text/plain", "status_code": "404", "message_body": "Not Found"}}]
+    assert listener["default_action"] == [
+        {
+            "type": "fixed-response",
+            "fixed_response": {"content_type": "text/plain", "status_code": "404", "message_body": "Not Found"},
+        }
+    ]
     rule = only(resources, "aws_alb_listener_rule")
     assert rule["listener_arn"] == ref("aws_alb_listener", next(iter(resources["aws_alb_listener"])), "arn")
     assert rule["condition"] == [{"host_header": {"values": ["api.pay.example.com"]}}]
-    assert rule["action"] == [{"type": "forward", "target_group_arn": ref(
-        "aws_alb_target_group", next(iter(resources["aws_alb_target_group"])), "arn")}]
+    assert rule["action"] == [
+        {
+            "type": "forward",
+            "target_group_arn": ref("aws_alb_target_group", next(iter(resources["aws_alb_target_group"])), "arn"),
+        }
+    ]
 
 
 @pytest.mark.pci("4.2")
 def test_listener_sends_hsts(resources):
     """HSTS through the listener's response-header attribute (provider 5.100): every ALB answer carries it."""
     listener = only(resources, "aws_alb_listener")
-    assert listener["routing_http_response_strict_transport_security_header_value"] == \
-        "max-age=31536000; includeSubDomains"
+    assert (
+        listener["routing_http_response_strict_transport_security_header_value"]
+        == "max-age=31536000; includeSubDomains"
+    )
 
 
 def test_without_api_domain_the_listener_forwards_every_host(dev_synth_json):
@@ -101,7 +111,7 @@ def test_launch_template_tags_instances_and_volumes_with_the_stack_tags(synth_js
 def test_image_is_looked_up_amazon_linux_2023(synth_json):
     lt = only(synth_json["resource"], "aws_launch_template")
     parameters = synth_json["data"]["aws_ssm_parameter"]
-    (name, parameter), = parameters.items()
+    ((name, parameter),) = parameters.items()
     assert parameter["name"].startswith("/aws/service/ami-amazon-linux-latest/al2023-ami")
     assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
 
@@ -118,7 +128,10 @@ def test_user_data_is_base64_with_no_terraform_interpolation(resources):
 def test_asg_sizes_health_checks_refresh_and_scaling(resources):
     asg_name, asg = by_path(resources, "aws_autoscaling_group", "compute/asg")
     assert (asg["min_size"], asg["max_size"], asg["desired_capacity"]) == (
-        "${var.asg_min_size}", "${var.asg_max_size}", "${var.asg_desired_capacity}")
+        "${var.asg_min_size}",
+        "${var.asg_max_size}",
+        "${var.asg_desired_capacity}",
+    )
     assert asg["health_check_type"] == "ELB"
     # Launches through the stack's own service-linked role, the one the data key's policy admits.
     slr = by_path(resources, "aws_iam_service_linked_role", "encryption/autoscaling_service_role")[0]
@@ -149,18 +162,23 @@ def test_instances_are_replaced_within_14_days_by_default_on_the_latest_template
     assert "latest_version" in asg["launch_template"]["version"] and asg["instance_refresh"]["strategy"] == "Rolling"
     lt = only(resources, "aws_launch_template")
     assert lt["update_default_version"] is True
-    (name, parameter), = synth_json["data"]["aws_ssm_parameter"].items()
+    ((name, parameter),) = synth_json["data"]["aws_ssm_parameter"].items()
     assert parameter["name"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
     assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
 
 
 def test_variables_default_to_two_to_six_instances_and_need_a_certificate(synth_json):
     variables = synth_json["variable"]
-    assert (variables["asg_min_size"]["default"], variables["asg_max_size"]["default"],
-            variables["asg_desired_capacity"]["default"]) == (2, 6, 2)
+    assert (
+        variables["asg_min_size"]["default"],
+        variables["asg_max_size"]["default"],
+        variables["asg_desired_capacity"]["default"],
+    ) == (2, 6, 2)
     assert "default" not in variables["certificate_arn"], "a plan without a certificate must fail"
-    assert any("certificate_arn must be an ACM certificate ARN" in v["error_message"]
-               for v in variables["certificate_arn"]["validation"])
+    assert any(
+        "certificate_arn must be an ACM certificate ARN" in v["error_message"]
+        for v in variables["certificate_arn"]["validation"]
+    )
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")

@@ -37,8 +37,9 @@ DATA_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-55555555
 LOGS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/66666666-7777-8888-9999-000000000000"
 DB_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-XyZ123"
 INSTANCE = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0"
-AUTOSCALING_ROLE = (f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/"
-                    "AWSServiceRoleForAutoScaling_test")
+AUTOSCALING_ROLE = (
+    f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_test"
+)
 KEY_ADMIN = f"arn:aws:iam::{ACCOUNT}:role/kms-admins"
 TOKEN = re.compile(r"\$\{[^}]*\}")
 
@@ -88,10 +89,16 @@ def _instance_role_policies(synth_json: dict[str, Any]) -> tuple[str, list[dict[
     tokens = _example_arns(synth_json)
     role_name, role = by_path(resources, "aws_iam_role", "compute/instance_role")
     refs = {f"${{aws_iam_role.{role_name}.{attr}}}" for attr in ("id", "name")}
-    policies = [{"name": body["name"], "policy": _resolve(body["policy"], tokens)}
-                for body in resources["aws_iam_role_policy"].values() if body["role"] in refs]
-    policies += [{"name": body["policy_arn"], "policy": _managed_document(body["policy_arn"])}
-                 for body in resources.get("aws_iam_role_policy_attachment", {}).values() if body["role"] in refs]
+    policies = [
+        {"name": body["name"], "policy": _resolve(body["policy"], tokens)}
+        for body in resources["aws_iam_role_policy"].values()
+        if body["role"] in refs
+    ]
+    policies += [
+        {"name": body["policy_arn"], "policy": _managed_document(body["policy_arn"])}
+        for body in resources.get("aws_iam_role_policy_attachment", {}).values()
+        if body["role"] in refs
+    ]
     assert policies, "the instance role has no policies"
     return f"arn:aws:iam::{ACCOUNT}:role/{role['name']}", policies
 
@@ -99,8 +106,15 @@ def _instance_role_policies(synth_json: dict[str, Any]) -> tuple[str, list[dict[
 def _evaluate(requests: list[dict[str, Any]]) -> dict[str, str]:
     """``{request name: decision}`` from one run of tools/iam_simulate/simulate.mjs."""
     assert IAM_SIMULATE.is_dir(), "node_modules lacks @cloud-copilot/iam-simulate: run `make setup` (npm ci)"
-    completed = subprocess.run([str(project_node()), str(SIMULATE)], input=json.dumps({"requests": requests}),
-                               text=True, capture_output=True, check=False, timeout=120, cwd=ROOT)
+    completed = subprocess.run(
+        [str(project_node()), str(SIMULATE)],
+        input=json.dumps({"requests": requests}),
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert completed.returncode == 0, completed.stderr
     results = json.loads(completed.stdout)["results"]
     invalid = {r["name"]: r["errors"] for r in results if r["decision"] == "Error"}
@@ -108,15 +122,28 @@ def _evaluate(requests: list[dict[str, Any]]) -> dict[str, str]:
     return {r["name"]: r["decision"] for r in results}
 
 
-def _requests(synth_json: dict[str, Any], cases: dict[str, tuple[str, str, dict[str, str]]],
-              extra_policies: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def _requests(
+    synth_json: dict[str, Any],
+    cases: dict[str, tuple[str, str, dict[str, str]]],
+    extra_policies: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     principal, policies = _instance_role_policies(synth_json)
-    key_policy = _resolve(by_path(synth_json["resource"], "aws_kms_key", "encryption/data_key")[1]["policy"],
-                          _example_arns(synth_json))
-    return [{"name": name, "principal": principal, "action": action, "resource": resource,
-             "resourceAccount": ACCOUNT, "context": context, "identityPolicies": policies + (extra_policies or []),
-             "resourcePolicy": key_policy if action.startswith("kms:") and resource == DATA_KEY else None}
-            for name, (action, resource, context) in cases.items()]
+    key_policy = _resolve(
+        by_path(synth_json["resource"], "aws_kms_key", "encryption/data_key")[1]["policy"], _example_arns(synth_json)
+    )
+    return [
+        {
+            "name": name,
+            "principal": principal,
+            "action": action,
+            "resource": resource,
+            "resourceAccount": ACCOUNT,
+            "context": context,
+            "identityPolicies": policies + (extra_policies or []),
+            "resourcePolicy": key_policy if action.startswith("kms:") and resource == DATA_KEY else None,
+        }
+        for name, (action, resource, context) in cases.items()
+    ]
 
 
 def _own_parameter(synth_json: dict[str, Any], path_end: str = "database/connection_string") -> str:
@@ -128,7 +155,8 @@ def _artifact(synth_json: dict[str, Any]) -> tuple[str, str]:
     """The uploaded artifact's object ARN, and another object's in the same bucket."""
     resources = synth_json["resource"]
     bucket = by_path(resources, "aws_s3_bucket", "api_release/bucket")[1]["bucket"].replace(
-        "${data.aws_caller_identity.current.account_id}", ACCOUNT)
+        "${data.aws_caller_identity.current.account_id}", ACCOUNT
+    )
     key = by_path(resources, "aws_s3_object", "api_release/artifact")[1]["key"]
     return f"arn:aws:s3:::{bucket}/{key}", f"arn:aws:s3:::{bucket}/payment-api/0.0.1/other.tar.gz"
 
@@ -155,8 +183,7 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
         "other bucket's object": ("s3:GetObject", "arn:aws:s3:::other-bucket/payment-api.tar.gz", {}),
         "artifact write": ("s3:PutObject", artifact, {}),
         "service log stream": ("logs:PutLogEvents", f"{log_group}:log-stream:i-0123456789abcdef0/api", {}),
-        "other log group": ("logs:PutLogEvents",
-                            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/other:log-stream:x", {}),
+        "other log group": ("logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/other:log-stream:x", {}),
         "own secret": ("secretsmanager:GetSecretValue", DB_SECRET, {}),
         "other parameter": ("ssm:GetParameter", OTHER_PARAMETER, {}),
         "other parameters": ("ssm:GetParameters", OTHER_PARAMETER, {}),
@@ -173,9 +200,18 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
     }
     decisions = _evaluate(_requests(synth_json, cases))
     allowed = {name for name, decision in decisions.items() if decision == "Allowed"}
-    assert allowed == {"own parameter", "own secret", "decrypt via secretsmanager", "decrypt via ssm",
-                       "session registration", "session channel", "runtime parameter", "artifact",
-                       "decrypt via s3", "service log stream"}, decisions
+    assert allowed == {
+        "own parameter",
+        "own secret",
+        "decrypt via secretsmanager",
+        "decrypt via ssm",
+        "session registration",
+        "session channel",
+        "runtime parameter",
+        "artifact",
+        "decrypt via s3",
+        "service log stream",
+    }, decisions
     assert all(decisions[name] == "ImplicitlyDenied" for name in set(cases) - allowed), decisions
 
 
@@ -183,32 +219,56 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
 def test_the_evaluation_catches_the_managed_session_manager_policy(synth_json: dict[str, Any]) -> None:
     """Control: the same role with AmazonSSMManagedInstanceCore (the committed v2 document) reads any parameter,
     which is why the stack no longer attaches it. Without this the denials above could be the evaluator's."""
-    core = {"name": "AmazonSSMManagedInstanceCore",
-            "policy": _managed_document("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")}
+    core = {
+        "name": "AmazonSSMManagedInstanceCore",
+        "policy": _managed_document("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"),
+    }
     cases: dict[str, tuple[str, str, dict[str, str]]] = {
         "other parameter": ("ssm:GetParameter", OTHER_PARAMETER, {}),
-        "other parameters": ("ssm:GetParameters", OTHER_PARAMETER, {})}
+        "other parameters": ("ssm:GetParameters", OTHER_PARAMETER, {}),
+    }
     assert set(_evaluate(_requests(synth_json, cases, [core])).values()) == {"Allowed"}
 
 
 def _data_key_policy(synth_json: dict[str, Any]) -> dict[str, Any]:
-    return _resolve(by_path(synth_json["resource"], "aws_kms_key", "encryption/data_key")[1]["policy"],
-                    _example_arns(synth_json))
+    return _resolve(
+        by_path(synth_json["resource"], "aws_kms_key", "encryption/data_key")[1]["policy"], _example_arns(synth_json)
+    )
 
 
-def _key_requests(principal: str, key_policy: dict[str, Any], cases: dict[str, tuple[str, dict[str, str]]],
-                  identity_policies: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    return [{"name": name, "principal": principal, "action": action, "resource": DATA_KEY, "resourceAccount": ACCOUNT,
-             "context": context, "identityPolicies": identity_policies or [], "resourcePolicy": key_policy}
-            for name, (action, context) in cases.items()]
+def _key_requests(
+    principal: str,
+    key_policy: dict[str, Any],
+    cases: dict[str, tuple[str, dict[str, str]]],
+    identity_policies: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "principal": principal,
+            "action": action,
+            "resource": DATA_KEY,
+            "resourceAccount": ACCOUNT,
+            "context": context,
+            "identityPolicies": identity_policies or [],
+            "resourcePolicy": key_policy,
+        }
+        for name, (action, context) in cases.items()
+    ]
 
 
 KEY_USE_CASES: dict[str, tuple[str, dict[str, str]]] = {
-    "decrypt": ("kms:Decrypt", {}), "encrypt": ("kms:Encrypt", {}), "data key": ("kms:GenerateDataKey", {}),
-    "re-encrypt": ("kms:ReEncryptFrom", {})}
+    "decrypt": ("kms:Decrypt", {}),
+    "encrypt": ("kms:Encrypt", {}),
+    "data key": ("kms:GenerateDataKey", {}),
+    "re-encrypt": ("kms:ReEncryptFrom", {}),
+}
 KEY_ADMIN_CASES: dict[str, tuple[str, dict[str, str]]] = {
-    "put policy": ("kms:PutKeyPolicy", {}), "schedule deletion": ("kms:ScheduleKeyDeletion", {}),
-    "disable": ("kms:DisableKey", {}), "tag": ("kms:TagResource", {})}
+    "put policy": ("kms:PutKeyPolicy", {}),
+    "schedule deletion": ("kms:ScheduleKeyDeletion", {}),
+    "disable": ("kms:DisableKey", {}),
+    "tag": ("kms:TagResource", {}),
+}
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
@@ -229,15 +289,23 @@ def test_key_use_needs_an_identity_policy_and_the_service_linked_role_is_use_onl
     creates grants for AWS resources only, and administers nothing."""
     key_policy = _data_key_policy(synth_json)
     other = f"arn:aws:iam::{ACCOUNT}:role/some-app"
-    use_policy = [{"name": "use", "policy": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt"], "Resource": DATA_KEY}]}}]
+    use_policy = [
+        {
+            "name": "use",
+            "policy": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt"], "Resource": DATA_KEY}],
+            },
+        }
+    ]
     bare = _evaluate(_key_requests(other, key_policy, {**KEY_USE_CASES, **KEY_ADMIN_CASES}))
     assert set(bare.values()) == {"ImplicitlyDenied"}, bare
     delegated = _evaluate(_key_requests(other, key_policy, KEY_USE_CASES, use_policy))
     assert {name for name, decision in delegated.items() if decision == "Allowed"} == {"decrypt", "encrypt"}
     grant_cases: dict[str, tuple[str, dict[str, str]]] = {
         "grant for a volume": ("kms:CreateGrant", {"kms:GrantIsForAWSResource": "true"}),
-        "grant for anyone": ("kms:CreateGrant", {"kms:GrantIsForAWSResource": "false"})}
+        "grant for anyone": ("kms:CreateGrant", {"kms:GrantIsForAWSResource": "false"}),
+    }
     slr = _evaluate(_key_requests(AUTOSCALING_ROLE, key_policy, {**KEY_USE_CASES, **KEY_ADMIN_CASES, **grant_cases}))
     assert {name for name, decision in slr.items() if decision == "Allowed"} == {*KEY_USE_CASES, "grant for a volume"}
 

@@ -43,17 +43,20 @@ def window_gap(backup_window: str, maintenance_window: str) -> int:
     return min(gaps)
 
 
-@pytest.mark.parametrize(("backup", "maintenance", "gap"), [
-    ("03:00-04:00", "sun:06:00-sun:07:00", 120),
-    ("03:00-04:00", "sun:03:00-sun:04:00", 0),   # identical
-    ("02:00-05:00", "sun:03:00-sun:04:00", 0),   # backup contains maintenance
-    ("03:30-03:45", "sun:03:00-sun:04:00", 0),   # maintenance contains backup
-    ("03:00-04:00", "sun:03:30-sun:04:30", 0),   # overlap
-    ("03:00-04:00", "sun:04:00-sun:05:00", 0),   # touching
-    ("23:30-00:30", "mon:00:00-mon:01:00", 0),   # backup past midnight into the maintenance day
-    ("00:00-00:30", "sun:23:30-mon:00:00", 0),   # across the week's end, touching
-    ("01:00-02:00", "sun:23:00-mon:00:00", 60),  # across the week's end, an hour apart
-])
+@pytest.mark.parametrize(
+    ("backup", "maintenance", "gap"),
+    [
+        ("03:00-04:00", "sun:06:00-sun:07:00", 120),
+        ("03:00-04:00", "sun:03:00-sun:04:00", 0),  # identical
+        ("02:00-05:00", "sun:03:00-sun:04:00", 0),  # backup contains maintenance
+        ("03:30-03:45", "sun:03:00-sun:04:00", 0),  # maintenance contains backup
+        ("03:00-04:00", "sun:03:30-sun:04:30", 0),  # overlap
+        ("03:00-04:00", "sun:04:00-sun:05:00", 0),  # touching
+        ("23:30-00:30", "mon:00:00-mon:01:00", 0),  # backup past midnight into the maintenance day
+        ("00:00-00:30", "sun:23:30-mon:00:00", 0),  # across the week's end, touching
+        ("01:00-02:00", "sun:23:00-mon:00:00", 60),  # across the week's end, an hour apart
+    ],
+)
 def test_window_gap_sees_overlaps_in_any_form(backup: str, maintenance: str, gap: int) -> None:
     assert window_gap(backup, maintenance) == gap
 
@@ -97,9 +100,14 @@ def test_parameters_apply_as_rds_allows(resources):
     shared_preload_libraries is static, so RDS refuses 'immediate' and it waits for the next reboot."""
     group = only(resources, "aws_db_parameter_group")
     assert {p["name"]: p["apply_method"] for p in group["parameter"]} == {
-        "rds.force_ssl": "immediate", "ssl_min_protocol_version": "immediate", "log_connections": "immediate",
-        "log_disconnections": "immediate", "password_encryption": "immediate",
-        "shared_preload_libraries": "pending-reboot", "pgaudit.log": "immediate"}
+        "rds.force_ssl": "immediate",
+        "ssl_min_protocol_version": "immediate",
+        "log_connections": "immediate",
+        "log_disconnections": "immediate",
+        "password_encryption": "immediate",
+        "shared_preload_libraries": "pending-reboot",
+        "pgaudit.log": "immediate",
+    }
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
@@ -120,8 +128,9 @@ def test_backups_kept_and_windows_well_apart(resources, synth_json):
     db = only(resources, "aws_db_instance")
     assert db["backup_retention_period"] == "${var.db_backup_retention_days}"
     assert synth_json["variable"]["db_backup_retention_days"]["default"] >= 7
-    assert window_gap(db["backup_window"], db["maintenance_window"]) >= 60, \
+    assert window_gap(db["backup_window"], db["maintenance_window"]) >= 60, (
         "backup and maintenance windows must be at least an hour apart on every day of the week"
+    )
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5", "10.7, 11.5")
@@ -150,14 +159,23 @@ def test_connection_string_is_securestring_without_password(resources):
     parameter = by_path(resources, "aws_ssm_parameter", "database/connection_string")[1]
     assert parameter["type"] == "SecureString" and "aws_kms_key.encryption_data_key" in parameter["key_id"]
     # user@host:port/db — a user:password@ form would put the secret in state and in SSM.
-    assert re.match(r"^postgresql://[a-z_]+@\$\{aws_db_instance\.\w+\.address\}:\$\{aws_db_instance\.\w+\.port\}/"
-                    r"payments\?sslmode=verify-full$", parameter["value"])
+    assert re.match(
+        r"^postgresql://[a-z_]+@\$\{aws_db_instance\.\w+\.address\}:\$\{aws_db_instance\.\w+\.port\}/"
+        r"payments\?sslmode=verify-full$",
+        parameter["value"],
+    )
 
 
 def test_sandbox_relaxes_protection_for_destroy(tmp_path, resources):
     # The runner names the API as production must (API_DOMAIN: its certificate's name, tools/sandbox/runner.py).
-    stack = synth_stack(tmp_path, {**DEVELOPMENT_ENV, "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000",
-                                   "API_DOMAIN": "payments.sandbox.example.com"})
+    stack = synth_stack(
+        tmp_path,
+        {
+            **DEVELOPMENT_ENV,
+            "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000",
+            "API_DOMAIN": "payments.sandbox.example.com",
+        },
+    )
     db = only(stack["resource"], "aws_db_instance")
     assert db["deletion_protection"] is False and db["skip_final_snapshot"] is True
     assert all(b["force_destroy"] is True for b in stack["resource"]["aws_s3_bucket"].values())

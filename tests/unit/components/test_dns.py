@@ -29,8 +29,9 @@ def _records(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module", params=REGIONS)
 def zoned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The production stack with a hosted zone, in each region."""
-    return synth_stack(tmp_path_factory.mktemp("dns"),
-                       {**PRODUCTION_ENV, "AWS_REGION": request.param, "HOSTED_ZONE_ID": ZONE})
+    return synth_stack(
+        tmp_path_factory.mktemp("dns"), {**PRODUCTION_ENV, "AWS_REGION": request.param, "HOSTED_ZONE_ID": ZONE}
+    )
 
 
 def test_api_domain_is_an_alias_of_the_alb_with_target_health(zoned: dict[str, Any]) -> None:
@@ -38,8 +39,11 @@ def test_api_domain_is_an_alias_of_the_alb_with_target_health(zoned: dict[str, A
     alb, _ = by_path(resources, "aws_alb", "compute/alb")
     record = _records(zoned)["dns/api_a"]
     assert (record["zone_id"], record["name"], record["type"]) == (ZONE, PRODUCTION_ENV["API_DOMAIN"], "A")
-    assert record["alias"] == {"name": ref("aws_alb", alb, "dns_name"), "zone_id": ref("aws_alb", alb, "zone_id"),
-                               "evaluate_target_health": True}
+    assert record["alias"] == {
+        "name": ref("aws_alb", alb, "dns_name"),
+        "zone_id": ref("aws_alb", alb, "zone_id"),
+        "evaluate_target_health": True,
+    }
     assert record["allow_overwrite"] is False
 
 
@@ -48,9 +52,11 @@ def test_frontend_domain_is_an_alias_of_the_distribution(zoned: dict[str, Any]) 
     record = _records(zoned)["dns/frontend_a"]
     assert (record["zone_id"], record["name"], record["type"]) == (ZONE, PRODUCTION_ENV["FRONTEND_DOMAIN"], "A")
     # AWS refuses EvaluateTargetHealth for a CloudFront target.
-    assert record["alias"] == {"name": ref("aws_cloudfront_distribution", distribution, "domain_name"),
-                               "zone_id": ref("aws_cloudfront_distribution", distribution, "hosted_zone_id"),
-                               "evaluate_target_health": False}
+    assert record["alias"] == {
+        "name": ref("aws_cloudfront_distribution", distribution, "domain_name"),
+        "zone_id": ref("aws_cloudfront_distribution", distribution, "hosted_zone_id"),
+        "evaluate_target_health": False,
+    }
 
 
 def test_ipv4_only_targets_get_no_aaaa_record(zoned: dict[str, Any]) -> None:
@@ -76,9 +82,13 @@ def test_every_record_is_checked_against_the_zone_at_plan_time(zoned: dict[str, 
 
 
 def test_outputs_name_the_records_and_keep_the_rest(zoned: dict[str, Any], synth_json: dict[str, Any]) -> None:
-    records = {path.split("/")[1]: name for path, name in
-               ((body["//"]["metadata"]["path"].split("/", 1)[1], logical)
-                for logical, body in zoned["resource"]["aws_route53_record"].items())}
+    records = {
+        path.split("/")[1]: name
+        for path, name in (
+            (body["//"]["metadata"]["path"].split("/", 1)[1], logical)
+            for logical, body in zoned["resource"]["aws_route53_record"].items()
+        )
+    }
     outputs = zoned["output"]
     assert outputs["api_dns_record_name"]["value"] == ref("aws_route53_record", records["api_a"], "fqdn")
     assert outputs["frontend_dns_record_name"]["value"] == ref("aws_route53_record", records["frontend_a"], "fqdn")
@@ -111,12 +121,15 @@ def _component(records: tuple[AliasRecord, ...], tmp_path: Path) -> dict[str, An
 
 
 def test_an_ipv6_target_gets_an_aaaa_record_beside_the_a(tmp_path: Path) -> None:
-    target = AliasTarget(dns_name="d111111abcdef8.cloudfront.net", zone_id="Z2FDTNDATAQYW2",
-                         evaluate_target_health=False, ipv6=True)
+    target = AliasTarget(
+        dns_name="d111111abcdef8.cloudfront.net", zone_id="Z2FDTNDATAQYW2", evaluate_target_health=False, ipv6=True
+    )
     records = _records(_component((AliasRecord(key="frontend", name="example.com", target=target),), tmp_path))
     assert sorted(records) == ["dns/frontend_a", "dns/frontend_aaaa"]
     assert [(r["type"], r["alias"]["name"], r["alias"]["zone_id"]) for r in records.values()] == [
-        ("A", target.dns_name, target.zone_id), ("AAAA", target.dns_name, target.zone_id)]
+        ("A", target.dns_name, target.zone_id),
+        ("AAAA", target.dns_name, target.zone_id),
+    ]
 
 
 def test_props_refuse_no_records_and_repeated_keys() -> None:
@@ -124,5 +137,10 @@ def test_props_refuse_no_records_and_repeated_keys() -> None:
     with pytest.raises(ValueError, match="no records"):
         DnsRecordsProps(hosted_zone_id=ZONE, records=())
     with pytest.raises(ValueError, match="unique"):
-        DnsRecordsProps(hosted_zone_id=ZONE, records=(AliasRecord(key="api", name="a.example.com", target=target),
-                                                      AliasRecord(key="api", name="b.example.com", target=target)))
+        DnsRecordsProps(
+            hosted_zone_id=ZONE,
+            records=(
+                AliasRecord(key="api", name="a.example.com", target=target),
+                AliasRecord(key="api", name="b.example.com", target=target),
+            ),
+        )

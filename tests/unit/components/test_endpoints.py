@@ -12,20 +12,23 @@ ACCOUNT = "${data.aws_caller_identity.current.account_id}"
 
 
 def _interface_endpoints(resources):
-    return {name: body for name, body in resources["aws_vpc_endpoint"].items()
-            if body["vpc_endpoint_type"] == "Interface"}
+    return {
+        name: body for name, body in resources["aws_vpc_endpoint"].items() if body["vpc_endpoint_type"] == "Interface"
+    }
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
 def test_interface_endpoints_in_app_subnets_with_private_dns_and_their_own_group(resources):
     endpoints = _interface_endpoints(resources)
     services = sorted(body["service_name"] for body in endpoints.values())
-    assert services == sorted(f"com.amazonaws.us-east-1.{s}" for s in
-                              ("ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring",
-                               "sts"))
+    assert services == sorted(
+        f"com.amazonaws.us-east-1.{s}"
+        for s in ("ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring", "sts")
+    )
     assert len(INTERFACE_ENDPOINT_SERVICES) == 8
-    app_subnets = sorted(ref("aws_subnet", name) for name, body in resources["aws_subnet"].items()
-                         if body["tags"]["Tier"] == "app")
+    app_subnets = sorted(
+        ref("aws_subnet", name) for name, body in resources["aws_subnet"].items() if body["tags"]["Tier"] == "app"
+    )
     endpoints_sg, _ = by_path(resources, "aws_security_group", "security_groups/endpoints_sg")
     for name, body in endpoints.items():
         assert body["private_dns_enabled"] is True, name
@@ -50,10 +53,18 @@ def test_interface_endpoint_policies_admit_this_account_only(resources):
 def _rules_of(resources, group_path):
     group, _ = by_path(resources, "aws_security_group", group_path)
     return sorted(
-        (r["type"], r["from_port"], r["to_port"], r["protocol"], tuple(r.get("cidr_blocks", ())),
-         tuple(r.get("prefix_list_ids", ())), r.get("source_security_group_id"))
+        (
+            r["type"],
+            r["from_port"],
+            r["to_port"],
+            r["protocol"],
+            tuple(r.get("cidr_blocks", ())),
+            tuple(r.get("prefix_list_ids", ())),
+            r.get("source_security_group_id"),
+        )
         for r in resources["aws_security_group_rule"].values()
-        if r["security_group_id"] == ref("aws_security_group", group))
+        if r["security_group_id"] == ref("aws_security_group", group)
+    )
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
@@ -62,30 +73,35 @@ def test_app_egress_is_endpoints_s3_prefix_list_and_database_only(resources):
     db_sg, _ = by_path(resources, "aws_security_group", "security_groups/db_sg")
     s3_endpoint, _ = by_path(resources, "aws_vpc_endpoint", "networking/s3_endpoint")
     egress = [r for r in _rules_of(resources, "security_groups/app_sg") if r[0] == "egress"]
-    assert egress == sorted([
-        ("egress", 443, 443, "tcp", (), (), ref("aws_security_group", endpoints_sg)),
-        ("egress", 443, 443, "tcp", (), (ref("aws_vpc_endpoint", s3_endpoint, "prefix_list_id"),), None),
-        ("egress", 5432, 5432, "tcp", (), (), ref("aws_security_group", db_sg)),
-    ])
+    assert egress == sorted(
+        [
+            ("egress", 443, 443, "tcp", (), (), ref("aws_security_group", endpoints_sg)),
+            ("egress", 443, 443, "tcp", (), (ref("aws_vpc_endpoint", s3_endpoint, "prefix_list_id"),), None),
+            ("egress", 5432, 5432, "tcp", (), (), ref("aws_security_group", db_sg)),
+        ]
+    )
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
 def test_endpoints_group_admits_https_from_the_app_tier_only(resources):
     app_sg, _ = by_path(resources, "aws_security_group", "security_groups/app_sg")
     assert _rules_of(resources, "security_groups/endpoints_sg") == [
-        ("ingress", 443, 443, "tcp", (), (), ref("aws_security_group", app_sg))]
+        ("ingress", 443, 443, "tcp", (), (), ref("aws_security_group", app_sg))
+    ]
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
 def test_payment_processor_cidrs_are_the_only_internet_egress(tmp_path):
-    stack = synth_stack(tmp_path, {**SYNTH_ENV,
-                                   "PAYMENT_PROCESSOR_EGRESS_CIDRS": "203.0.113.0/24, 198.51.100.7/32"})
+    stack = synth_stack(tmp_path, {**SYNTH_ENV, "PAYMENT_PROCESSOR_EGRESS_CIDRS": "203.0.113.0/24, 198.51.100.7/32"})
     resources = stack["resource"]
     _, rule = by_path(resources, "aws_security_group_rule", "security_groups/app_to_processor_out")
     assert rule["type"] == "egress" and (rule["from_port"], rule["to_port"], rule["protocol"]) == (443, 443, "tcp")
     assert rule["cidr_blocks"] == ["203.0.113.0/24", "198.51.100.7/32"]
-    internet = [r for r in resources["aws_security_group_rule"].values()
-                if r["type"] == "egress" and {"0.0.0.0/0", "::/0"} & set(r.get("cidr_blocks", ()))]
+    internet = [
+        r
+        for r in resources["aws_security_group_rule"].values()
+        if r["type"] == "egress" and {"0.0.0.0/0", "::/0"} & set(r.get("cidr_blocks", ()))
+    ]
     assert not internet
 
 
@@ -96,6 +112,9 @@ def test_no_processor_rule_by_default(resources):
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
 def test_no_security_group_rule_sends_to_the_internet(resources):
-    internet = [r for r in resources["aws_security_group_rule"].values()
-                if r["type"] == "egress" and {"0.0.0.0/0", "::/0"} & set(r.get("cidr_blocks", ()))]
+    internet = [
+        r
+        for r in resources["aws_security_group_rule"].values()
+        if r["type"] == "egress" and {"0.0.0.0/0", "::/0"} & set(r.get("cidr_blocks", ()))
+    ]
     assert not internet

@@ -25,14 +25,19 @@ def test_frontend_bucket_kms_encrypted_owner_enforced_and_logged(resources):
 def test_frontend_policy_allows_only_its_distribution(resources):
     bucket = component_bucket(resources, "frontend")
     distribution = next(iter(resources["aws_cloudfront_distribution"]))
-    allow = [s for s in policy(for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"]
-             if s["Effect"] == "Allow"]
-    assert allow == [{
-        "Sid": "AllowFrontendDistributionOnly", "Effect": "Allow",
-        "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
-        "Resource": f"{ref('aws_s3_bucket', bucket, 'arn')}/*",
-        "Condition": {"StringEquals": {"aws:SourceArn": ref("aws_cloudfront_distribution", distribution, "arn")}},
-    }]
+    allow = [
+        s for s in policy(for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"] if s["Effect"] == "Allow"
+    ]
+    assert allow == [
+        {
+            "Sid": "AllowFrontendDistributionOnly",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": f"{ref('aws_s3_bucket', bucket, 'arn')}/*",
+            "Condition": {"StringEquals": {"aws:SourceArn": ref("aws_cloudfront_distribution", distribution, "arn")}},
+        }
+    ]
 
 
 @pytest.mark.pci("4.2", "10.2, 10.3, 10.5")
@@ -48,7 +53,9 @@ def test_cloudfront_uses_oac_https_spa_fallback_headers_and_logging(resources):
     assert behavior["viewer_protocol_policy"] == "https-only"
     assert "aws_cloudfront_response_headers_policy" in behavior["response_headers_policy_id"]
     assert {(e["error_code"], e["response_code"], e["response_page_path"]) for e in cdn["custom_error_response"]} == {
-        (403, 200, "/index.html"), (404, 200, "/index.html")}
+        (403, 200, "/index.html"),
+        (404, 200, "/index.html"),
+    }
     assert "log_archive_bucket" in cdn["logging_config"]["bucket"]
     headers = only(resources, "aws_cloudfront_response_headers_policy")["security_headers_config"]
     assert headers["strict_transport_security"]["access_control_max_age_sec"] >= 31536000
@@ -60,8 +67,11 @@ def test_frontend_custom_domain_pins_tls_1_2(resources):
     arn = FRONTEND_CERTIFICATE  # production stacks require the custom domain and its certificate
     cdn = only(resources, "aws_cloudfront_distribution")
     assert cdn["aliases"] == ["pay.example.com"]
-    assert cdn["viewer_certificate"] == {"acm_certificate_arn": arn, "ssl_support_method": "sni-only",
-                                         "minimum_protocol_version": "TLSv1.2_2021"}
+    assert cdn["viewer_certificate"] == {
+        "acm_certificate_arn": arn,
+        "ssl_support_method": "sni-only",
+        "minimum_protocol_version": "TLSv1.2_2021",
+    }
     # With a real certificate the TLS findings are fixed, not suppressed.
     skipped = {s["id"] for s in cdn["//"]["checkov"]["skip"]}
     assert not skipped & {"CKV_AWS_174", "CKV2_AWS_42"}
@@ -80,8 +90,10 @@ def test_distribution_waits_for_the_log_buckets_acls_and_policy(resources):
     cdn = only(resources, "aws_cloudfront_distribution")
     ownership, _ = by_path(resources, "aws_s3_bucket_ownership_controls", "log_archive/logs_ownership")
     policy_name, _ = by_path(resources, "aws_s3_bucket_policy", "log_archive/policy")
-    assert set(cdn["depends_on"]) == {f"aws_s3_bucket_ownership_controls.{ownership}",
-                                      f"aws_s3_bucket_policy.{policy_name}"}
+    assert set(cdn["depends_on"]) == {
+        f"aws_s3_bucket_ownership_controls.{ownership}",
+        f"aws_s3_bucket_policy.{policy_name}",
+    }
 
 
 def _runtime_config(resources):
@@ -96,8 +108,7 @@ def _csp(resources):
 def test_stack_owns_config_json_naming_the_api_domain(resources):
     body = _runtime_config(resources)
     assert body["bucket"] == ref("aws_s3_bucket", component_bucket(resources, "frontend"))
-    assert (body["key"], body["content_type"], body["cache_control"]) == (
-        "config.json", "application/json", "no-cache")
+    assert (body["key"], body["content_type"], body["cache_control"]) == ("config.json", "application/json", "no-cache")
     assert json.loads(body["content"]) == {"apiBaseUrl": "https://api.pay.example.com"}
     assert "aws_kms_key.frontend_key" in body["kms_key_id"]
 

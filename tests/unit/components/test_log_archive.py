@@ -12,13 +12,18 @@ def test_log_bucket_sse_s3_acls_for_cloudfront_and_lifecycle(resources):
     bucket = component_bucket(resources, "log_archive")
     sse = for_bucket(resources, "aws_s3_bucket_server_side_encryption_configuration", bucket)
     assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
-    assert for_bucket(resources, "aws_s3_bucket_ownership_controls", bucket)["rule"]["object_ownership"] \
+    assert (
+        for_bucket(resources, "aws_s3_bucket_ownership_controls", bucket)["rule"]["object_ownership"]
         == "BucketOwnerPreferred"
+    )
     rule = for_bucket(resources, "aws_s3_bucket_lifecycle_configuration", bucket)["rule"][0]
     assert rule["status"] == "Enabled" and rule["expiration"][0]["days"] >= 365
     assert [t["storage_class"] for t in rule["transition"]] == ["STANDARD_IA", "GLACIER"]
-    allow = {s["Sid"] for s in policy(for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"]
-             if s["Effect"] == "Allow"}
+    allow = {
+        s["Sid"]
+        for s in policy(for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"]
+        if s["Effect"] == "Allow"
+    }
     assert allow == {"AlbAccessLogDelivery"}
 
 
@@ -41,9 +46,11 @@ def test_log_archive_is_write_once_in_compliance_mode_for_a_year(resources):
     # own bucket.
     targets = {body["bucket"]: body["target_bucket"] for body in resources["aws_s3_bucket_logging"].values()}
     access = ref("aws_s3_bucket", s3_access_bucket(resources), "bucket")
-    assert targets == {ref("aws_s3_bucket", component_bucket(resources, "frontend")): access,
-                       ref("aws_s3_bucket", component_bucket(resources, "api_release")): access,
-                       ref("aws_s3_bucket", archive): access}
+    assert targets == {
+        ref("aws_s3_bucket", component_bucket(resources, "frontend")): access,
+        ref("aws_s3_bucket", component_bucket(resources, "api_release")): access,
+        ref("aws_s3_bucket", archive): access,
+    }
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")
@@ -60,8 +67,10 @@ def test_log_buckets_deny_deletion_and_keep_versions_past_the_retention(resource
         assert rule["expiration"][0]["days"] >= 365
     access_statements = policy(for_bucket(resources, "aws_s3_bucket_policy", access))["Statement"]
     assert {s["Sid"] for s in access_statements if s["Effect"] == "Allow"} == {"S3ServerAccessLogDelivery"}
-    assert for_bucket(resources, "aws_s3_bucket_ownership_controls", access)["rule"]["object_ownership"] \
+    assert (
+        for_bucket(resources, "aws_s3_bucket_ownership_controls", access)["rule"]["object_ownership"]
         == "BucketOwnerEnforced"
+    )
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5")

@@ -18,7 +18,9 @@ def test_alb_5xx_alarm_is_a_rate_over_request_count(resources, synth_json):
     assert "100 *" in expression and "/ requests" in expression
     assert queries["requests"]["metric"]["metric_name"] == "RequestCount"
     assert {queries[q]["metric"]["metric_name"] for q in ("elb5xx", "target5xx")} == {
-        "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count"}
+        "HTTPCode_ELB_5XX_Count",
+        "HTTPCode_Target_5XX_Count",
+    }
     assert alarm["threshold"] == "${var.alb_5xx_rate_threshold}"
     assert synth_json["variable"]["alb_5xx_rate_threshold"]["default"] == 5
     assert alarm["comparison_operator"] == "GreaterThanThreshold"
@@ -68,15 +70,26 @@ def test_topic_policy_refuses_publishing_without_tls_and_keeps_owner_and_alarms(
     assert body["arn"] == topic_arn
     statements = {s["Sid"]: s for s in json.loads(body["policy"])["Statement"]}
     assert statements["DenyPublishWithoutTls"] == {
-        "Sid": "DenyPublishWithoutTls", "Effect": "Deny", "Principal": "*", "Action": "SNS:Publish",
-        "Resource": topic_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        "Sid": "DenyPublishWithoutTls",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "SNS:Publish",
+        "Resource": topic_arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
     owner = statements["AccountOwnerAccess"]
     assert owner["Effect"] == "Allow" and owner["Principal"] == {"AWS": f"arn:aws:iam::{account}:root"}
-    assert {"SNS:Publish", "SNS:Subscribe", "SNS:GetTopicAttributes", "SNS:SetTopicAttributes",
-            "SNS:DeleteTopic"} <= set(owner["Action"]) and owner["Resource"] == topic_arn
+    assert {
+        "SNS:Publish",
+        "SNS:Subscribe",
+        "SNS:GetTopicAttributes",
+        "SNS:SetTopicAttributes",
+        "SNS:DeleteTopic",
+    } <= set(owner["Action"]) and owner["Resource"] == topic_arn
     alarms = statements["CloudWatchAlarmsPublish"]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and alarms["Action"] == "SNS:Publish"
     assert alarms["Condition"] == {
         "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{account}:alarm:*"},
-        "StringEquals": {"aws:SourceAccount": account}}
+        "StringEquals": {"aws:SourceAccount": account},
+    }
     assert set(statements) == {"DenyPublishWithoutTls", "AccountOwnerAccess", "CloudWatchAlarmsPublish"}

@@ -42,7 +42,7 @@ def test_three_tiers_spread_over_three_looked_up_azs(resources):
 def test_subnet_cidrs_do_not_overlap(resources):
     cidrs = [ipaddress.ip_network(body["cidr_block"]) for body in resources["aws_subnet"].values()]
     for i, first in enumerate(cidrs):
-        for second in cidrs[i + 1:]:
+        for second in cidrs[i + 1 :]:
             assert not first.overlaps(second), (first, second)
 
 
@@ -71,7 +71,8 @@ def test_public_routes_to_igw_and_app_routes_to_own_nat(resources):
     for name in _subnets(resources, "public"):
         routes = _routes_of(resources, _route_table_of(resources, name))
         assert [(r["destination_cidr_block"], r["gateway_id"]) for r in routes] == [
-            ("0.0.0.0/0", ref("aws_internet_gateway", igw))]
+            ("0.0.0.0/0", ref("aws_internet_gateway", igw))
+        ]
     nat_targets = set()
     for name in _subnets(resources, "app"):
         routes = _routes_of(resources, _route_table_of(resources, name))
@@ -142,8 +143,9 @@ def test_data_subnets_nacl_admits_postgres_from_app_subnets_only(resources):
     assert sorted(acl["subnet_ids"]) == sorted(ref("aws_subnet", name) for name in data)
     assert "ingress" not in acl and "egress" not in acl  # rules only as aws_network_acl_rule resources
     app_cidrs = sorted(body["cidr_block"] for body in _subnets(resources, "app").values())
-    rules = [r for r in resources["aws_network_acl_rule"].values()
-             if r["network_acl_id"] == ref("aws_network_acl", acl_name)]
+    rules = [
+        r for r in resources["aws_network_acl_rule"].values() if r["network_acl_id"] == ref("aws_network_acl", acl_name)
+    ]
     assert len(rules) == len(resources["aws_network_acl_rule"]) == 6
     inbound = sorted((r["cidr_block"], r["from_port"], r["to_port"]) for r in rules if r["egress"] is False)
     outbound = sorted((r["cidr_block"], r["from_port"], r["to_port"]) for r in rules if r["egress"] is True)

@@ -34,8 +34,15 @@ def _undocumented(cls: ast.ClassDef) -> list[str]:
         if not isinstance(node, ast.AnnAssign) or not isinstance(node.target, ast.Name):
             continue
         following = body[index + 1] if index + 1 < len(body) else None
-        doc = following.value.value if (isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
-                                         and isinstance(following.value.value, str)) else None
+        doc = (
+            following.value.value
+            if (
+                isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            )
+            else None
+        )
         if doc is None:
             problems.append(f"{node.target.id}: no docstring")
         elif node.value is not None and "@default" not in doc:
@@ -45,8 +52,9 @@ def _undocumented(cls: ast.ClassDef) -> list[str]:
 
 def test_every_component_takes_a_props_object() -> None:
     components = [p for p in (ROOT / "lib" / "components").glob("*.py") if p.name != "__init__.py"]
-    assert components and all(_props_classes(p) for p in components), \
-        [p.name for p in components if not _props_classes(p)]
+    assert components and all(_props_classes(p) for p in components), [
+        p.name for p in components if not _props_classes(p)
+    ]
 
 
 @pytest.mark.parametrize("source", PROP_MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -60,17 +68,24 @@ def _props_modules() -> list[ModuleType]:
     modules = []
     for package_name in PROPS_PACKAGES:
         package = importlib.import_module(package_name)
-        modules += [importlib.import_module(info.name)
-                    for info in pkgutil.iter_modules(package.__path__, f"{package_name}.") if not info.ispkg]
+        modules += [
+            importlib.import_module(info.name)
+            for info in pkgutil.iter_modules(package.__path__, f"{package_name}.")
+            if not info.ispkg
+        ]
     return modules
 
 
 def _dataclasses_named(namespace: dict[str, Any], annotation: object) -> list[type]:
     """The dataclasses of lib's components and blocks an annotation names (``"tuple[X, ...] | None"`` -> X)."""
     names = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", annotation if isinstance(annotation, str) else repr(annotation))
-    return [found for found in (namespace.get(name) for name in names)
-            if isinstance(found, type) and dataclasses.is_dataclass(found)
-            and found.__module__.startswith(tuple(f"{package}." for package in PROPS_PACKAGES))]
+    return [
+        found
+        for found in (namespace.get(name) for name in names)
+        if isinstance(found, type)
+        and dataclasses.is_dataclass(found)
+        and found.__module__.startswith(tuple(f"{package}." for package in PROPS_PACKAGES))
+    ]
 
 
 def props_classes(modules: list[ModuleType]) -> dict[str, type]:
@@ -98,8 +113,11 @@ def props_classes(modules: list[ModuleType]) -> dict[str, type]:
         if name not in found:
             found[name] = cls
             if dataclasses.is_dataclass(cls):
-                pending += [(inner, namespace) for field in dataclasses.fields(cls)
-                            for inner in _dataclasses_named(namespace, field.type)]
+                pending += [
+                    (inner, namespace)
+                    for field in dataclasses.fields(cls)
+                    for inner in _dataclasses_named(namespace, field.type)
+                ]
     return found
 
 
@@ -112,8 +130,10 @@ def props_problems(cls: type) -> list[str]:
         problems.append(f"{cls.__name__} must be frozen: a component must not see its inputs change")
     positional = [field.name for field in dataclasses.fields(cls) if not field.kw_only]
     if positional:
-        problems.append(f"{cls.__name__} must be keyword-only (kw_only=True): positional props are swapped "
-                        f"silently ({', '.join(positional)})")
+        problems.append(
+            f"{cls.__name__} must be keyword-only (kw_only=True): positional props are swapped "
+            f"silently ({', '.join(positional)})"
+        )
     return problems
 
 
@@ -126,7 +146,7 @@ def test_props_are_frozen_and_keyword_only() -> None:
     assert not {name: found for name, found in problems.items() if found}
 
 
-BAD_PROPS_MODULE = '''
+BAD_PROPS_MODULE = """
 from __future__ import annotations
 from dataclasses import dataclass
 
@@ -144,7 +164,7 @@ class GoodProps:
 
 def sized_block(scope: object, construct_id: str, *, props: Sizing) -> None:
     del scope, construct_id, props
-'''
+"""
 
 
 def test_the_frozen_and_keyword_only_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:

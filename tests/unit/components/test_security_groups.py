@@ -1,7 +1,6 @@
 """Security groups (``lib/components/security_groups.py``; docs/requirements.md#security): each tier accepts exactly
 the traffic it needs, and no group carries inline rules."""
 
-
 import pytest
 
 from tests.unit.helpers import by_path, ref
@@ -12,12 +11,20 @@ def _sg(resources, path_end):
 
 
 def _rules(resources, sg_name, direction):
-    return sorted((
-        (r["from_port"], r["to_port"], r["protocol"], tuple(r.get("cidr_blocks", ())),
-         r.get("source_security_group_id"))
-        for r in resources["aws_security_group_rule"].values()
-        if r["security_group_id"] == ref("aws_security_group", sg_name) and r["type"] == direction
-    ), key=repr)
+    return sorted(
+        (
+            (
+                r["from_port"],
+                r["to_port"],
+                r["protocol"],
+                tuple(r.get("cidr_blocks", ())),
+                r.get("source_security_group_id"),
+            )
+            for r in resources["aws_security_group_rule"].values()
+            if r["security_group_id"] == ref("aws_security_group", sg_name) and r["type"] == direction
+        ),
+        key=repr,
+    )
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")

@@ -16,8 +16,14 @@ def _statements(key):
 def _assert_redacts_credentials_and_query_string(logging):
     """PCI DSS 3.3/10.2: no credential, session token, retry key or query parameter is written to WAF logs."""
     headers = {f["single_header"]["name"] for f in logging["redacted_fields"] if "single_header" in f}
-    assert headers == {"authorization", "proxy-authorization", "x-api-key", "x-amz-security-token", "cookie",
-                       "idempotency-key"}
+    assert headers == {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "x-amz-security-token",
+        "cookie",
+        "idempotency-key",
+    }
     assert {"query_string": {}} in logging["redacted_fields"]
 
 
@@ -25,10 +31,17 @@ def _assert_redacts_credentials_and_query_string(logging):
 def test_waf_has_managed_rule_groups_rate_rule_metrics_and_logging(resources):
     acl_name, acl = by_path(resources, "aws_wafv2_web_acl", "waf/web_acl")
     assert acl["scope"] == "REGIONAL"
-    groups = {r["statement"]["managed_rule_group_statement"]["name"]
-              for r in acl["rule"] if "managed_rule_group_statement" in r["statement"]}
-    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet",
-            "AWSManagedRulesAmazonIpReputationList"} <= groups
+    groups = {
+        r["statement"]["managed_rule_group_statement"]["name"]
+        for r in acl["rule"]
+        if "managed_rule_group_statement" in r["statement"]
+    }
+    assert {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesSQLiRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    } <= groups
     rate = [r for r in acl["rule"] if "rate_based_statement" in r["statement"]]
     assert len(rate) == 1 and "block" in rate[0]["action"] and rate[0]["statement"]["rate_based_statement"]["limit"]
     assert all(r["visibility_config"]["cloudwatch_metrics_enabled"] for r in acl["rule"])
@@ -72,12 +85,20 @@ def test_waf_counts_only_the_rules_that_block_customers(resources):
     """Cloud-hosted merchant servers and clients without a User-Agent are customers: those two rules count;
     every other rule of every group blocks (PCI DSS 6.4.2), the 8 KB body limit included."""
     _, acl = by_path(resources, "aws_wafv2_web_acl", "waf/web_acl")
-    overrides = {r["name"]: r["statement"]["managed_rule_group_statement"].get("rule_action_override")
-                 for r in acl["rule"] if "managed_rule_group_statement" in r["statement"]}
+    overrides = {
+        r["name"]: r["statement"]["managed_rule_group_statement"].get("rule_action_override")
+        for r in acl["rule"]
+        if "managed_rule_group_statement" in r["statement"]
+    }
     assert overrides["AWSManagedRulesAnonymousIpList"] == [
-        {"name": "HostingProviderIPList", "action_to_use": {"count": {}}}]
-    assert overrides["AWSManagedRulesCommonRuleSet"] == [
-        {"name": "NoUserAgent_HEADER", "action_to_use": {"count": {}}}]
-    assert all(overrides[group] is None for group in ("AWSManagedRulesAmazonIpReputationList",
-                                                      "AWSManagedRulesKnownBadInputsRuleSet",
-                                                      "AWSManagedRulesSQLiRuleSet"))
+        {"name": "HostingProviderIPList", "action_to_use": {"count": {}}}
+    ]
+    assert overrides["AWSManagedRulesCommonRuleSet"] == [{"name": "NoUserAgent_HEADER", "action_to_use": {"count": {}}}]
+    assert all(
+        overrides[group] is None
+        for group in (
+            "AWSManagedRulesAmazonIpReputationList",
+            "AWSManagedRulesKnownBadInputsRuleSet",
+            "AWSManagedRulesSQLiRuleSet",
+        )
+    )

@@ -21,8 +21,10 @@ def _folder(tmp_path: Path, env: str | None = None, tfvars: str | None = None, n
 
 
 def test_the_env_file_sets_the_settings_and_the_name_is_the_suffix(tmp_path: Path) -> None:
-    text = ("# comment\nexport ENVIRONMENT_TYPE=development\nAWS_REGION='eu-west-1'\n"
-            'OWNER="payments team"  # who\nINSTANCE_TYPE=t3.large # inline comment\n')
+    text = (
+        "# comment\nexport ENVIRONMENT_TYPE=development\nAWS_REGION='eu-west-1'\n"
+        'OWNER="payments team"  # who\nINSTANCE_TYPE=t3.large # inline comment\n'
+    )
     environment = load("qa", {}, _folder(tmp_path, text))
     assert environment.stack_name == "TapStackqa"
     assert environment.config.aws_region == "eu-west-1"
@@ -75,8 +77,11 @@ def test_the_same_variable_in_the_file_and_the_environment_must_agree(tmp_path: 
 
 
 def test_a_tunable_in_both_files_with_different_values_is_an_error_before_synth(tmp_path: Path) -> None:
-    folder = _folder(tmp_path, DEVELOPMENT + "ASG_MAX_SIZE=6\nINSTANCE_TYPE=t3.large\n",
-                     'asg_max_size = 6\ninstance_type = "t3.medium"\n')
+    folder = _folder(
+        tmp_path,
+        DEVELOPMENT + "ASG_MAX_SIZE=6\nINSTANCE_TYPE=t3.large\n",
+        'asg_max_size = 6\ninstance_type = "t3.medium"\n',
+    )
     with pytest.raises(DeployEnvironmentError) as caught:
         load("qa", {}, folder)
     message = str(caught.value)
@@ -108,5 +113,6 @@ def test_the_committed_example_is_a_production_configuration_synth_accepts(tmp_p
     assert environment.config.environment_type == "production"
     assert environment.config.aws_region == "eu-west-1"
     certificate = str(environment.tfvars["certificate_arn"])
-    assert certificate.startswith(f"arn:aws:acm:{environment.config.aws_region}:"), \
+    assert certificate.startswith(f"arn:aws:acm:{environment.config.aws_region}:"), (
         "the example's ALB certificate must be in the example's region"
+    )

@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_terraform_outputs_flatten_to_plain_values() -> None:
-    raw = {"vpc_id": {"value": "vpc-1", "type": "string", "sensitive": False},
-           "subnet_ids": {"value": ["a", "b"], "type": ["list", "string"], "sensitive": False}}
+    raw = {
+        "vpc_id": {"value": "vpc-1", "type": "string", "sensitive": False},
+        "subnet_ids": {"value": ["a", "b"], "type": ["list", "string"], "sensitive": False},
+    }
     assert outputs.flatten(raw) == {"subnet_ids": ["a", "b"], "vpc_id": "vpc-1"}
 
 
@@ -27,8 +29,10 @@ def test_a_writer_merges_its_key_and_keeps_every_other(tmp_path: Path) -> None:
     outputs.write_stack("TapStackprod", {"alb_dns_name": "a"}, path)
     outputs.write_stack("TapStacksandbox", {"alb_dns_name": "s"}, path)
     outputs.write_stack("TapStackprod", {"alb_dns_name": "b"}, path)
-    assert json.loads(path.read_text(encoding="utf-8")) == {"TapStackprod": {"alb_dns_name": "b"},
-                                                            "TapStacksandbox": {"alb_dns_name": "s"}}
+    assert json.loads(path.read_text(encoding="utf-8")) == {
+        "TapStackprod": {"alb_dns_name": "b"},
+        "TapStacksandbox": {"alb_dns_name": "s"},
+    }
     assert outputs.remove_stack("TapStacksandbox", path)
     assert not outputs.remove_stack("TapStacksandbox", path)
     assert outputs.read(path) == {"TapStackprod": {"alb_dns_name": "b"}}
@@ -52,12 +56,15 @@ def test_a_file_of_another_shape_is_refused_not_overwritten(tmp_path: Path) -> N
 
 def _check_clean(folder: Path) -> subprocess.CompletedProcess[str]:
     """``make clean``'s guard, run with the project's code against a copy of the outputs file in ``folder``."""
-    script = (f"import sys; from pathlib import Path; from tools.deploy import outputs; "
-              f"outputs.OUTPUTS_FILE = Path({str(folder / 'flat-outputs.json')!r}); "
-              "outputs.ROOT = outputs.OUTPUTS_FILE.parent; sys.exit(outputs.main(['check-clean']))")
+    script = (
+        f"import sys; from pathlib import Path; from tools.deploy import outputs; "
+        f"outputs.OUTPUTS_FILE = Path({str(folder / 'flat-outputs.json')!r}); "
+        "outputs.ROOT = outputs.OUTPUTS_FILE.parent; sys.exit(outputs.main(['check-clean']))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "ENVIRONMENT_SUFFIX"}
-    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
 
 
 def test_make_clean_refuses_while_another_stack_has_outputs(tmp_path: Path) -> None:

@@ -19,11 +19,17 @@ def _change(address: str, *actions: str) -> dict[str, Any]:
 
 
 def test_the_plan_summary_lists_what_it_destroys_or_replaces() -> None:
-    plan = {"resource_changes": [
-        _change("aws_vpc.a", "create"), _change("aws_s3_bucket.b", "no-op"), _change("aws_db_instance.db", "update"),
-        _change("aws_kms_key.k", "delete"), _change("aws_lb.alb", "delete", "create"),
-        _change("aws_instance.i", "create", "delete")],
-        "output_changes": {"x": {"actions": ["update"]}, "y": {"actions": ["no-op"]}}}
+    plan = {
+        "resource_changes": [
+            _change("aws_vpc.a", "create"),
+            _change("aws_s3_bucket.b", "no-op"),
+            _change("aws_db_instance.db", "update"),
+            _change("aws_kms_key.k", "delete"),
+            _change("aws_lb.alb", "delete", "create"),
+            _change("aws_instance.i", "create", "delete"),
+        ],
+        "output_changes": {"x": {"actions": ["update"]}, "y": {"actions": ["no-op"]}},
+    }
     summary = runner.summarize_plan(plan)
     assert (summary["create"], summary["update"], summary["delete"], summary["replace"]) == (1, 1, 1, 2)
     assert summary["outputs_changed"] == 1 and summary["changes"]
@@ -50,8 +56,9 @@ def test_without_a_terminal_or_auto_approve_nothing_is_applied(tmp_path: Path, m
     assert runner.confirm(_environment(tmp_path), summary, auto_approve=True) == "AUTO_APPROVE=1"
 
 
-def test_on_a_terminal_the_stack_name_confirms_and_destroys_are_said(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_a_terminal_the_stack_name_confirms_and_destroys_are_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     summary = runner.summarize_plan({"resource_changes": [_change("aws_db_instance.db", "delete")]})
     asked: list[str] = []
@@ -63,8 +70,10 @@ def test_on_a_terminal_the_stack_name_confirms_and_destroys_are_said(tmp_path: P
     with pytest.raises(runner.DeployError, match="not confirmed"):
         runner.confirm(_environment(tmp_path), summary, auto_approve=False, ask=answer)
     assert "DESTROYS or REPLACES 1 resource(s)" in asked[0] and "Type TapStackqa to apply" in asked[0]
-    assert runner.confirm(_environment(tmp_path), summary, auto_approve=False,
-                          ask=lambda _: "TapStackqa") == "confirmed on the terminal"
+    assert (
+        runner.confirm(_environment(tmp_path), summary, auto_approve=False, ask=lambda _: "TapStackqa")
+        == "confirmed on the terminal"
+    )
 
 
 def test_the_plan_is_saved_outside_every_synth_output(tmp_path: Path) -> None:
@@ -84,6 +93,19 @@ def test_every_account_gets_a_production_artifact_and_only_the_sandbox_a_develop
 
 
 def test_an_interruption_says_what_each_step_leaves() -> None:
-    assert set(runner.LEFT_BY) == {"prerequisites", "environment", "artifact", "synth", "account", "init", "plan",
-                                   "confirm", "apply", "outputs", "post-apply", "frontend", "verify"}
+    assert set(runner.LEFT_BY) == {
+        "prerequisites",
+        "environment",
+        "artifact",
+        "synth",
+        "account",
+        "init",
+        "plan",
+        "confirm",
+        "apply",
+        "outputs",
+        "post-apply",
+        "frontend",
+        "verify",
+    }
     assert "saved its state" in runner.LEFT_BY["apply"]

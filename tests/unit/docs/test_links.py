@@ -106,12 +106,15 @@ def test_the_readme_stays_a_map() -> None:
     assert lines <= 300, f"README.md has {lines} lines; move the detail into the guide of its audience (docs/)"
 
 
-@pytest.mark.parametrize(("heading", "expected"), [
-    ("Upgrade safety (`make upgrade-check`)", "upgrade-safety-make-upgrade-check"),
-    ("`make verify-deployment`", "make-verify-deployment"),
-    ("Building, shipping and booting it", "building-shipping-and-booting-it"),
-    ("`<project>-db-cpu-high-<suffix>`", "project-db-cpu-high-suffix"),
-])
+@pytest.mark.parametrize(
+    ("heading", "expected"),
+    [
+        ("Upgrade safety (`make upgrade-check`)", "upgrade-safety-make-upgrade-check"),
+        ("`make verify-deployment`", "make-verify-deployment"),
+        ("Building, shipping and booting it", "building-shipping-and-booting-it"),
+        ("`<project>-db-cpu-high-<suffix>`", "project-db-cpu-high-suffix"),
+    ],
+)
 def test_anchors_are_github_slugs(heading: str, expected: str) -> None:
     assert slug(heading) == expected
 
@@ -126,8 +129,13 @@ def test_each_kind_of_broken_link_is_found(tmp_path: Path) -> None:
         "[out](../../etc/passwd)\n\n"
         "```text\n[in code](docs/missing.md)\n```\n\n"
         "[ref]: docs/also-missing.md\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     problems = broken_links(tmp_path / "README.md", tmp_path)
     assert [problem.split(": ", 1)[0] + ": " + problem.split(": ")[1] for problem in problems] == [
-        "README.md:4: docs/missing.md", "README.md:4: docs/guide.md#no-such-section", "README.md:4: #nowhere",
-        "README.md:5: ../../etc/passwd", "README.md:11: docs/also-missing.md"]
+        "README.md:4: docs/missing.md",
+        "README.md:4: docs/guide.md#no-such-section",
+        "README.md:4: #nowhere",
+        "README.md:5: ../../etc/passwd",
+        "README.md:11: docs/also-missing.md",
+    ]

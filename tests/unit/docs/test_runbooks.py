@@ -16,7 +16,7 @@ def test_every_alarm_of_the_stack_has_a_runbook(resources: dict[str, dict[str, A
     prefix, suffix = f"{config.project}-", f"-{config.environment_suffix}"
     names = [alarm["alarm_name"] for alarm in resources["aws_cloudwatch_metric_alarm"].values()]
     assert names and all(name.startswith(prefix) and name.endswith(suffix) for name in names), names
-    expected = {f"<project>-{name[len(prefix):-len(suffix)]}-<suffix>" for name in names}
+    expected = {f"<project>-{name[len(prefix) : -len(suffix)]}-<suffix>" for name in names}
     guide = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^### `([^`]+)`$", guide, flags=re.MULTILINE))
     assert expected <= documented, f"alarms without a runbook in docs/operating.md: {sorted(expected - documented)}"

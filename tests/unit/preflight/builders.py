@@ -45,9 +45,15 @@ def assert_clean(findings: list[Finding]) -> None:
 
 def db(**overrides: Any) -> tuple[str, str, dict[str, Any]]:
     body: dict[str, Any] = {
-        "engine": "postgres", "engine_version": "15", "instance_class": "db.t3.medium",
-        "storage_encrypted": True, "kms_key_id": "${aws_kms_key.data.arn}", "publicly_accessible": False,
-        "backup_window": "03:00-04:00", "maintenance_window": "sun:06:00-sun:07:00", "identifier": "payment-db-dev",
+        "engine": "postgres",
+        "engine_version": "15",
+        "instance_class": "db.t3.medium",
+        "storage_encrypted": True,
+        "kms_key_id": "${aws_kms_key.data.arn}",
+        "publicly_accessible": False,
+        "backup_window": "03:00-04:00",
+        "maintenance_window": "sun:06:00-sun:07:00",
+        "identifier": "payment-db-dev",
     }
     body.update(overrides)
     return ("aws_db_instance", *res("db", **body))
@@ -58,8 +64,9 @@ def template(**overrides: Any) -> tuple[str, str, dict[str, Any]]:
         "instance_type": "t3.medium",
         "user_data": base64.b64encode(b"#!/bin/bash\necho $PORT\n").decode(),
         "metadata_options": {"http_tokens": "required"},
-        "block_device_mappings": [{"device_name": "/dev/xvda",
-                                   "ebs": {"encrypted": "true", "kms_key_id": "${aws_kms_key.data.arn}"}}],
+        "block_device_mappings": [
+            {"device_name": "/dev/xvda", "ebs": {"encrypted": "true", "kms_key_id": "${aws_kms_key.data.arn}"}}
+        ],
     }
     body.update(overrides)
     return ("aws_launch_template", *res("lt", **body))

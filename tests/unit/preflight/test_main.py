@@ -15,14 +15,31 @@ from tests.unit.preflight.builders import AUDITED, db, res, stack
 def test_cli_exit_status_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good, bad = tmp_path / "good.tf.json", tmp_path / "bad.tf.json"
     # PF-RDS-FORCE-SSL: a database names its own group, which forces TLS (and audits, and applies each right).
-    forced_tls = ("aws_db_parameter_group", *res("params", family="postgres15", parameter=[
-        {"name": name, "value": value, "apply_method": "pending-reboot" if name == "shared_preload_libraries"
-         else "immediate"} for name, value in {**AUDITED, "rds.force_ssl": "1"}.items()]))
-    good.write_text(json.dumps(stack(db(parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls)),
-                    encoding="utf-8")
-    bad.write_text(json.dumps(stack(db(engine_version="15.5",
-                                       parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls)),
-                   encoding="utf-8")
+    forced_tls = (
+        "aws_db_parameter_group",
+        *res(
+            "params",
+            family="postgres15",
+            parameter=[
+                {
+                    "name": name,
+                    "value": value,
+                    "apply_method": "pending-reboot" if name == "shared_preload_libraries" else "immediate",
+                }
+                for name, value in {**AUDITED, "rds.force_ssl": "1"}.items()
+            ],
+        ),
+    )
+    good.write_text(
+        json.dumps(stack(db(parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls)),
+        encoding="utf-8",
+    )
+    bad.write_text(
+        json.dumps(
+            stack(db(engine_version="15.5", parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls)
+        ),
+        encoding="utf-8",
+    )
     assert preflight_main([str(good)]) == 0
     assert preflight_main([str(bad)]) == 1
     out = capsys.readouterr().out

@@ -21,8 +21,13 @@ def test_rds_major_version_passes() -> None:
 
 @pytest.mark.seed(1)
 def test_rds_retired_minor_version_is_an_error_naming_the_fix() -> None:
-    found = assert_caught(only(stack(db(engine_version="15.5")), "PF-RDS-ENGINE-VERSION"),
-                          "'15.5'", "retired", "Cannot find version 15.5 for postgres", 'engine_version = "15"')
+    found = assert_caught(
+        only(stack(db(engine_version="15.5")), "PF-RDS-ENGINE-VERSION"),
+        "'15.5'",
+        "retired",
+        "Cannot find version 15.5 for postgres",
+        'engine_version = "15"',
+    )
     assert found.path == "Stack/db"
 
 
@@ -63,11 +68,13 @@ def test_rds_instance_class_families() -> None:
 
 def test_rds_instance_class_variable_default_and_validation() -> None:
     strict = 'can(regex("^db\\\\.(t3|r6g)\\\\.[a-z0-9]+$", var.db_class))'
-    good = stack(db(instance_class="${var.db_class}"),
-                 variable={"db_class": variable("db.t3.medium", "${" + strict + "}")})
+    good = stack(
+        db(instance_class="${var.db_class}"), variable={"db_class": variable("db.t3.medium", "${" + strict + "}")}
+    )
     assert_clean(only(good, "PF-RDS-INSTANCE-CLASS"))
-    bad_default = stack(db(instance_class="${var.db_class}"),
-                        variable={"db_class": variable("db.m5.large", "${" + strict + "}")})
+    bad_default = stack(
+        db(instance_class="${var.db_class}"), variable={"db_class": variable("db.m5.large", "${" + strict + "}")}
+    )
     assert_caught(only(bad_default, "PF-RDS-INSTANCE-CLASS"), "fails its own validation regex")
     unvalidated = stack(db(instance_class="${var.db_class}"), variable={"db_class": variable("db.t3.medium")})
     assert_caught(only(unvalidated, "PF-RDS-INSTANCE-CLASS"), "no validation block", severity=Severity.WARNING)
@@ -80,8 +87,9 @@ def test_ec2_instance_type_families() -> None:
 
 def test_ec2_instance_type_from_variable() -> None:
     shape_only = '${can(regex("^[a-z][a-z0-9-]*\\\\.[a-z0-9]+$", var.instance_type))}'
-    config = stack(template(instance_type="${var.instance_type}"),
-                   variable={"instance_type": variable("x9.large", shape_only)})
+    config = stack(
+        template(instance_type="${var.instance_type}"), variable={"instance_type": variable("x9.large", shape_only)}
+    )
     findings = only(config, "PF-EC2-INSTANCE-TYPE")
     assert_caught(findings, "var.instance_type default 'x9.large'")
     assert_caught(findings, "checks only the shape", severity=Severity.WARNING)
@@ -126,10 +134,11 @@ def test_user_data_expression_is_only_a_warning() -> None:
 
 
 def waf_stack(web_acl_arn: str, scope: str = "REGIONAL") -> dict[str, Any]:
-    return stack(("aws_wafv2_web_acl", *res("acl", scope=scope)),
-                 ("aws_lb", *res("alb", name="payment-alb")),
-                 ("aws_wafv2_web_acl_association",
-                  *res("assoc", web_acl_arn=web_acl_arn, resource_arn="${aws_lb.alb.arn}")))
+    return stack(
+        ("aws_wafv2_web_acl", *res("acl", scope=scope)),
+        ("aws_lb", *res("alb", name="payment-alb")),
+        ("aws_wafv2_web_acl_association", *res("assoc", web_acl_arn=web_acl_arn, resource_arn="${aws_lb.alb.arn}")),
+    )
 
 
 @pytest.mark.seed(3)
@@ -143,25 +152,36 @@ def test_waf_association_by_arn_passes() -> None:
 @pytest.mark.seed(3)
 @pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_association_by_id_is_caught() -> None:
-    assert_caught(only(waf_stack("${aws_wafv2_web_acl.acl.id}"), "PF-WAF-ASSOCIATION-ARN"),
-                  "'${aws_wafv2_web_acl.acl.id}'", ".arn")
-    assert_caught(only(waf_stack("6b7c737e-ba31-4932-9b95-83f5c23ca73f"), "PF-WAF-ASSOCIATION-ARN"),
-                  "not a regional WAFv2 web ACL ARN")
+    assert_caught(
+        only(waf_stack("${aws_wafv2_web_acl.acl.id}"), "PF-WAF-ASSOCIATION-ARN"),
+        "'${aws_wafv2_web_acl.acl.id}'",
+        ".arn",
+    )
+    assert_caught(
+        only(waf_stack("6b7c737e-ba31-4932-9b95-83f5c23ca73f"), "PF-WAF-ASSOCIATION-ARN"),
+        "not a regional WAFv2 web ACL ARN",
+    )
 
 
 @pytest.mark.seed(3)
 @pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_association_needs_a_regional_acl() -> None:
-    assert_caught(only(waf_stack("${aws_wafv2_web_acl.acl.arn}", "CLOUDFRONT"), "PF-WAF-ASSOCIATION-ARN"),
-                  'scope = "REGIONAL"')
+    assert_caught(
+        only(waf_stack("${aws_wafv2_web_acl.acl.arn}", "CLOUDFRONT"), "PF-WAF-ASSOCIATION-ARN"), 'scope = "REGIONAL"'
+    )
 
 
 # -------------------------------------------------------------------------------------------------- backend
 
 
 def s3_backend(**settings: Any) -> dict[str, Any]:
-    base = {"bucket": "state", "key": "dev/TapStackdev.tfstate", "region": "us-east-1", "encrypt": True,
-            "use_lockfile": True}
+    base = {
+        "bucket": "state",
+        "key": "dev/TapStackdev.tfstate",
+        "region": "us-east-1",
+        "encrypt": True,
+        "use_lockfile": True,
+    }
     base.update(settings)
     return {"terraform": {"backend": {"s3": {k: v for k, v in base.items() if v is not None}}}}
 
@@ -178,9 +198,15 @@ def test_s3_backend_without_lockfile_or_encryption() -> None:
     assert_caught(only(s3_backend(encrypt=False), "PF-BACKEND"), "encrypt = true")
 
 
-@pytest.mark.parametrize(("key", "fragment"), [
-    ("role_arn", "removed"), ("lock_table", "removed"), ("bogus", "not accepted"), ("dynamodb_table", "deprecated"),
-])
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("role_arn", "removed"),
+        ("lock_table", "removed"),
+        ("bogus", "not accepted"),
+        ("dynamodb_table", "deprecated"),
+    ],
+)
 def test_backend_keys_terraform_111_does_not_accept(key: str, fragment: str) -> None:
     assert_caught(only(s3_backend(**{key: "x"}), "PF-BACKEND"), repr(key), fragment)
 

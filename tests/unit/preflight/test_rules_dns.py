@@ -22,13 +22,18 @@ Stack = dict[str, Any]
 
 @pytest.fixture(scope="module", params=("us-east-1", "eu-west-1"))
 def zoned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    return synth_stack(tmp_path_factory.mktemp("dns-preflight"),
-                       {**PRODUCTION_ENV, "AWS_REGION": request.param, "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"})
+    return synth_stack(
+        tmp_path_factory.mktemp("dns-preflight"),
+        {**PRODUCTION_ENV, "AWS_REGION": request.param, "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"},
+    )
 
 
 def _record(stack: Stack, key: str) -> dict[str, Any]:
-    return next(b for b in stack["resource"]["aws_route53_record"].values()
-                if b["//"]["metadata"]["path"].endswith(f"dns/{key}"))
+    return next(
+        b
+        for b in stack["resource"]["aws_route53_record"].values()
+        if b["//"]["metadata"]["path"].endswith(f"dns/{key}")
+    )
 
 
 def _only(stack: Stack, rtype: str) -> dict[str, Any]:
@@ -43,23 +48,45 @@ def _aaaa_beside(stack: Stack, key: str) -> None:
 
 Mutation = tuple[str, Callable[[Stack], None], tuple[str, ...], Severity]
 MUTATIONS: list[Mutation] = [
-    ("alb-zone-id-literal", lambda s: _record(s, "api_a")["alias"].__setitem__("zone_id", "Z35SXDOTRQ7X7K"),
-     ("'Z35SXDOTRQ7X7K', not a reference", "differs per region"), Severity.ERROR),
-    ("name-and-zone-of-different-targets", lambda s: _record(s, "api_a")["alias"].__setitem__(
-        "zone_id", _record(s, "frontend_a")["alias"]["zone_id"]),
-     ("do not name one ALB or distribution",), Severity.ERROR),
-    ("cloudfront-evaluate-target-health", lambda s: _record(s, "frontend_a")["alias"].__setitem__(
-        "evaluate_target_health", True),
-     ("pay.example.com: evaluate_target_health is true", "Route 53 refuses"), Severity.ERROR),
-    ("distribution-without-the-alias", lambda s: _only(s, "aws_cloudfront_distribution").__setitem__(
-        "aliases", ["other.example.com"]),
-     ("pay.example.com points at aws_cloudfront_distribution.", "answers 403"), Severity.ERROR),
-    ("listener-routes-another-host", lambda s: _only(s, "aws_alb_listener_rule")["condition"][0]["host_header"]
-     .__setitem__("values", ["checkout.example.com"]),
-     ("api.pay.example.com points at aws_alb.", "default 404"), Severity.ERROR),
+    (
+        "alb-zone-id-literal",
+        lambda s: _record(s, "api_a")["alias"].__setitem__("zone_id", "Z35SXDOTRQ7X7K"),
+        ("'Z35SXDOTRQ7X7K', not a reference", "differs per region"),
+        Severity.ERROR,
+    ),
+    (
+        "name-and-zone-of-different-targets",
+        lambda s: _record(s, "api_a")["alias"].__setitem__("zone_id", _record(s, "frontend_a")["alias"]["zone_id"]),
+        ("do not name one ALB or distribution",),
+        Severity.ERROR,
+    ),
+    (
+        "cloudfront-evaluate-target-health",
+        lambda s: _record(s, "frontend_a")["alias"].__setitem__("evaluate_target_health", True),
+        ("pay.example.com: evaluate_target_health is true", "Route 53 refuses"),
+        Severity.ERROR,
+    ),
+    (
+        "distribution-without-the-alias",
+        lambda s: _only(s, "aws_cloudfront_distribution").__setitem__("aliases", ["other.example.com"]),
+        ("pay.example.com points at aws_cloudfront_distribution.", "answers 403"),
+        Severity.ERROR,
+    ),
+    (
+        "listener-routes-another-host",
+        lambda s: _only(s, "aws_alb_listener_rule")["condition"][0]["host_header"].__setitem__(
+            "values", ["checkout.example.com"]
+        ),
+        ("api.pay.example.com points at aws_alb.", "default 404"),
+        Severity.ERROR,
+    ),
     ("aaaa-for-an-ipv4-alb", lambda s: _aaaa_beside(s, "api_a"), ("answers IPv4 only",), Severity.WARNING),
-    ("aaaa-for-an-ipv4-distribution", lambda s: _aaaa_beside(s, "frontend_a"), ("answers IPv4 only",),
-     Severity.WARNING),
+    (
+        "aaaa-for-an-ipv4-distribution",
+        lambda s: _aaaa_beside(s, "frontend_a"),
+        ("answers IPv4 only",),
+        Severity.WARNING,
+    ),
 ]
 
 

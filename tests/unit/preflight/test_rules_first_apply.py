@@ -16,9 +16,17 @@ import pytest
 
 from preflight import Finding, Severity, run_preflight
 
-FIRST_APPLY_RULES = {"PF-CLOUDFRONT-LOG-BUCKET", "PF-CLOUDFRONT-LOG-REGION", "PF-ALB-ACCESS-LOG-BUCKET",
-                     "PF-WAF-ASSOCIATION-TIMEOUT", "PF-ASG-DESIRED-CAPACITY", "PF-RDS-STORAGE",
-                     "PF-RDS-PARAMETER-APPLY", "PF-CERTIFICATE-REGION", "PF-KEY-SERVICE-ACCESS"}
+FIRST_APPLY_RULES = {
+    "PF-CLOUDFRONT-LOG-BUCKET",
+    "PF-CLOUDFRONT-LOG-REGION",
+    "PF-ALB-ACCESS-LOG-BUCKET",
+    "PF-WAF-ASSOCIATION-TIMEOUT",
+    "PF-ASG-DESIRED-CAPACITY",
+    "PF-RDS-STORAGE",
+    "PF-RDS-PARAMETER-APPLY",
+    "PF-CERTIFICATE-REGION",
+    "PF-KEY-SERVICE-ACCESS",
+}
 Stack = dict[str, Any]
 
 
@@ -41,64 +49,174 @@ def _key_policy_without(stack: Stack, key_path_end: str, sid: str) -> None:
 
 def _sse(stack: Stack, bucket_path: str, algorithm: str) -> None:
     _named(stack, "aws_s3_bucket_server_side_encryption_configuration", bucket_path)["rule"][0][
-        "apply_server_side_encryption_by_default"] = {"sse_algorithm": algorithm}
+        "apply_server_side_encryption_by_default"
+    ] = {"sse_algorithm": algorithm}
 
 
 Mutation = tuple[str, Callable[[Stack], None], str, tuple[str, ...], Severity]
 MUTATIONS: list[Mutation] = [
-    ("cloudfront-before-acls", lambda s: _one(s, "aws_cloudfront_distribution").__setitem__(
-        "depends_on", [d for d in _one(s, "aws_cloudfront_distribution")["depends_on"] if "ownership" not in d]),
-     "PF-CLOUDFRONT-LOG-BUCKET", ("does not depend on", "does not enable ACL access", "depends_on"), Severity.ERROR),
-    ("cloudfront-log-bucket-acls-off", lambda s: _named(s, "aws_s3_bucket_ownership_controls", "logs_ownership")[
-        "rule"].__setitem__("object_ownership", "BucketOwnerEnforced"),
-     "PF-CLOUDFRONT-LOG-BUCKET", ("BucketOwnerEnforced", "BucketOwnerPreferred"), Severity.ERROR),
-    ("cloudfront-log-bucket-kms", lambda s: _sse(s, "logs_encryption", "aws:kms"),
-     "PF-CLOUDFRONT-LOG-BUCKET", ("SSE-KMS", "AES256"), Severity.ERROR),
-    ("cloudfront-logs-in-eu-south-1", lambda s: s["provider"]["aws"][0].__setitem__("region", "eu-south-1"),
-     "PF-CLOUDFRONT-LOG-REGION", ("eu-south-1", "does not deliver"), Severity.ERROR),
-    ("alb-before-bucket-policy", lambda s: _one(s, "aws_alb").pop("depends_on"),
-     "PF-ALB-ACCESS-LOG-BUCKET", ("does not depend on", "Access Denied for bucket"), Severity.ERROR),
-    ("alb-bucket-policy-without-elb-principal", lambda s: _named(s, "aws_s3_bucket_policy", "log_archive/policy")
-     .__setitem__("policy", json.dumps({"Version": "2012-10-17", "Statement": [
-         st for st in json.loads(_named(s, "aws_s3_bucket_policy", "log_archive/policy")["policy"])["Statement"]
-         if st.get("Sid") != "AlbAccessLogDelivery"]})),
-     "PF-ALB-ACCESS-LOG-BUCKET", ("data.aws_elb_service_account", "s3:PutObject"), Severity.ERROR),
-    ("waf-association-default-timeout", lambda s: _one(s, "aws_wafv2_web_acl_association").pop("timeouts"),
-     "PF-WAF-ASSOCIATION-TIMEOUT", ("provider default 5m", "15m"), Severity.WARNING),
-    ("asg-desired-capacity-managed", lambda s: _one(s, "aws_autoscaling_group").pop("lifecycle"),
-     "PF-ASG-DESIRED-CAPACITY", ("scale-out", "ignore_changes = [desired_capacity]"), Severity.WARNING),
-    ("storage-ceiling-equal", lambda s: s["variable"]["db_max_allocated_storage"].__setitem__("default", 50),
-     "PF-RDS-STORAGE", ("max_allocated_storage (var.db_max_allocated_storage default) 50", "55 or more"),
-     Severity.ERROR),
-    ("storage-ceiling-unvalidated", lambda s: s["variable"]["db_max_allocated_storage"].__setitem__(
-        "validation", [v for v in s["variable"]["db_max_allocated_storage"]["validation"] if "ceil(" not in
-                       v["condition"]]),
-     "PF-RDS-STORAGE", ("no validation block holding it 10 %",), Severity.WARNING),
-    ("gp3-iops-below-400", lambda s: _one(s, "aws_db_instance").update(allocated_storage=100, iops=3000),
-     "PF-RDS-STORAGE", ("from 400 GiB",), Severity.ERROR),
-    ("dynamic-parameter-pending-reboot", lambda s: _one(s, "aws_db_parameter_group")["parameter"][0].__setitem__(
-        "apply_method", "pending-reboot"),
-     "PF-RDS-PARAMETER-APPLY", ("dynamic in postgres15", 'apply_method = "immediate"'), Severity.ERROR),
-    ("static-parameter-immediate", lambda s: _one(s, "aws_db_parameter_group")["parameter"].append(
-        {"name": "shared_preload_libraries", "value": "pgaudit", "apply_method": "immediate"}),
-     "PF-RDS-PARAMETER-APPLY", ("'shared_preload_libraries'", 'apply_method = "pending-reboot"'), Severity.ERROR),
-    ("alb-certificate-other-region", lambda s: _one(s, "aws_alb_listener").__setitem__(
-        "certificate_arn", "arn:aws:acm:eu-west-1:123456789012:certificate/abc"),
-     "PF-CERTIFICATE-REGION", ("is in eu-west-1", "us-east-1"), Severity.ERROR),
-    ("alb-certificate-variable-any-region", lambda s: s["variable"]["certificate_arn"].__setitem__(
-        "validation", [{"condition": "${length(var.certificate_arn) > 0}", "error_message": "x"}]),
-     "PF-CERTIFICATE-REGION", ("does not pin the region us-east-1",), Severity.WARNING),
-    ("cloudfront-certificate-not-us-east-1", lambda s: _one(s, "aws_cloudfront_distribution")[
-        "viewer_certificate"].__setitem__("acm_certificate_arn", "arn:aws:acm:eu-west-1:123456789012:certificate/x"),
-     "PF-CERTIFICATE-REGION", ("CloudFront only uses certificates from us-east-1",), Severity.ERROR),
-    ("logs-key-without-logs-principal", lambda s: _key_policy_without(
-        s, "encryption/logs_key", "CloudWatchLogsInThisAccount"),
-     "PF-KEY-SERVICE-ACCESS", ("CloudWatch Logs cannot encrypt",), Severity.ERROR),
-    ("alarm-topic-key-without-cloudwatch", lambda s: _key_policy_without(
-        s, "encryption/logs_key", "CloudWatchAlarmsPublishToEncryptedTopic"),
-     "PF-KEY-SERVICE-ACCESS", ("CloudWatch alarms cannot",), Severity.ERROR),
-    ("frontend-key-without-cloudfront", lambda s: _key_policy_without(s, "frontend/key", "FrontendDistributionDecrypt"),
-     "PF-KEY-SERVICE-ACCESS", ("CloudFront (origin access control) cannot",), Severity.ERROR),
+    (
+        "cloudfront-before-acls",
+        lambda s: _one(s, "aws_cloudfront_distribution").__setitem__(
+            "depends_on", [d for d in _one(s, "aws_cloudfront_distribution")["depends_on"] if "ownership" not in d]
+        ),
+        "PF-CLOUDFRONT-LOG-BUCKET",
+        ("does not depend on", "does not enable ACL access", "depends_on"),
+        Severity.ERROR,
+    ),
+    (
+        "cloudfront-log-bucket-acls-off",
+        lambda s: _named(s, "aws_s3_bucket_ownership_controls", "logs_ownership")["rule"].__setitem__(
+            "object_ownership", "BucketOwnerEnforced"
+        ),
+        "PF-CLOUDFRONT-LOG-BUCKET",
+        ("BucketOwnerEnforced", "BucketOwnerPreferred"),
+        Severity.ERROR,
+    ),
+    (
+        "cloudfront-log-bucket-kms",
+        lambda s: _sse(s, "logs_encryption", "aws:kms"),
+        "PF-CLOUDFRONT-LOG-BUCKET",
+        ("SSE-KMS", "AES256"),
+        Severity.ERROR,
+    ),
+    (
+        "cloudfront-logs-in-eu-south-1",
+        lambda s: s["provider"]["aws"][0].__setitem__("region", "eu-south-1"),
+        "PF-CLOUDFRONT-LOG-REGION",
+        ("eu-south-1", "does not deliver"),
+        Severity.ERROR,
+    ),
+    (
+        "alb-before-bucket-policy",
+        lambda s: _one(s, "aws_alb").pop("depends_on"),
+        "PF-ALB-ACCESS-LOG-BUCKET",
+        ("does not depend on", "Access Denied for bucket"),
+        Severity.ERROR,
+    ),
+    (
+        "alb-bucket-policy-without-elb-principal",
+        lambda s: _named(s, "aws_s3_bucket_policy", "log_archive/policy").__setitem__(
+            "policy",
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        st
+                        for st in json.loads(_named(s, "aws_s3_bucket_policy", "log_archive/policy")["policy"])[
+                            "Statement"
+                        ]
+                        if st.get("Sid") != "AlbAccessLogDelivery"
+                    ],
+                }
+            ),
+        ),
+        "PF-ALB-ACCESS-LOG-BUCKET",
+        ("data.aws_elb_service_account", "s3:PutObject"),
+        Severity.ERROR,
+    ),
+    (
+        "waf-association-default-timeout",
+        lambda s: _one(s, "aws_wafv2_web_acl_association").pop("timeouts"),
+        "PF-WAF-ASSOCIATION-TIMEOUT",
+        ("provider default 5m", "15m"),
+        Severity.WARNING,
+    ),
+    (
+        "asg-desired-capacity-managed",
+        lambda s: _one(s, "aws_autoscaling_group").pop("lifecycle"),
+        "PF-ASG-DESIRED-CAPACITY",
+        ("scale-out", "ignore_changes = [desired_capacity]"),
+        Severity.WARNING,
+    ),
+    (
+        "storage-ceiling-equal",
+        lambda s: s["variable"]["db_max_allocated_storage"].__setitem__("default", 50),
+        "PF-RDS-STORAGE",
+        ("max_allocated_storage (var.db_max_allocated_storage default) 50", "55 or more"),
+        Severity.ERROR,
+    ),
+    (
+        "storage-ceiling-unvalidated",
+        lambda s: s["variable"]["db_max_allocated_storage"].__setitem__(
+            "validation",
+            [v for v in s["variable"]["db_max_allocated_storage"]["validation"] if "ceil(" not in v["condition"]],
+        ),
+        "PF-RDS-STORAGE",
+        ("no validation block holding it 10 %",),
+        Severity.WARNING,
+    ),
+    (
+        "gp3-iops-below-400",
+        lambda s: _one(s, "aws_db_instance").update(allocated_storage=100, iops=3000),
+        "PF-RDS-STORAGE",
+        ("from 400 GiB",),
+        Severity.ERROR,
+    ),
+    (
+        "dynamic-parameter-pending-reboot",
+        lambda s: _one(s, "aws_db_parameter_group")["parameter"][0].__setitem__("apply_method", "pending-reboot"),
+        "PF-RDS-PARAMETER-APPLY",
+        ("dynamic in postgres15", 'apply_method = "immediate"'),
+        Severity.ERROR,
+    ),
+    (
+        "static-parameter-immediate",
+        lambda s: _one(s, "aws_db_parameter_group")["parameter"].append(
+            {"name": "shared_preload_libraries", "value": "pgaudit", "apply_method": "immediate"}
+        ),
+        "PF-RDS-PARAMETER-APPLY",
+        ("'shared_preload_libraries'", 'apply_method = "pending-reboot"'),
+        Severity.ERROR,
+    ),
+    (
+        "alb-certificate-other-region",
+        lambda s: _one(s, "aws_alb_listener").__setitem__(
+            "certificate_arn", "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+        ),
+        "PF-CERTIFICATE-REGION",
+        ("is in eu-west-1", "us-east-1"),
+        Severity.ERROR,
+    ),
+    (
+        "alb-certificate-variable-any-region",
+        lambda s: s["variable"]["certificate_arn"].__setitem__(
+            "validation", [{"condition": "${length(var.certificate_arn) > 0}", "error_message": "x"}]
+        ),
+        "PF-CERTIFICATE-REGION",
+        ("does not pin the region us-east-1",),
+        Severity.WARNING,
+    ),
+    (
+        "cloudfront-certificate-not-us-east-1",
+        lambda s: _one(s, "aws_cloudfront_distribution")["viewer_certificate"].__setitem__(
+            "acm_certificate_arn", "arn:aws:acm:eu-west-1:123456789012:certificate/x"
+        ),
+        "PF-CERTIFICATE-REGION",
+        ("CloudFront only uses certificates from us-east-1",),
+        Severity.ERROR,
+    ),
+    (
+        "logs-key-without-logs-principal",
+        lambda s: _key_policy_without(s, "encryption/logs_key", "CloudWatchLogsInThisAccount"),
+        "PF-KEY-SERVICE-ACCESS",
+        ("CloudWatch Logs cannot encrypt",),
+        Severity.ERROR,
+    ),
+    (
+        "alarm-topic-key-without-cloudwatch",
+        lambda s: _key_policy_without(s, "encryption/logs_key", "CloudWatchAlarmsPublishToEncryptedTopic"),
+        "PF-KEY-SERVICE-ACCESS",
+        ("CloudWatch alarms cannot",),
+        Severity.ERROR,
+    ),
+    (
+        "frontend-key-without-cloudfront",
+        lambda s: _key_policy_without(s, "frontend/key", "FrontendDistributionDecrypt"),
+        "PF-KEY-SERVICE-ACCESS",
+        ("CloudFront (origin access control) cannot",),
+        Severity.ERROR,
+    ),
 ]
 
 

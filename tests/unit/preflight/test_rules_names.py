@@ -9,12 +9,16 @@ from tests.unit.preflight.builders import ACCOUNT, assert_caught, assert_clean, 
 
 
 def test_elb_names() -> None:
-    good = stack(("aws_lb", *res("alb", name="payment-alb-dev")),
-                 ("aws_alb_target_group", *res("tg", name="payment-api-tg-dev")))
+    good = stack(
+        ("aws_lb", *res("alb", name="payment-alb-dev")), ("aws_alb_target_group", *res("tg", name="payment-api-tg-dev"))
+    )
     assert_clean(only(good, "PF-NAME-ELB"))
     long_name = "payment-api-tg-" + "x" * 18
-    assert_caught(only(stack(("aws_alb_target_group", *res("tg", name=long_name))), "PF-NAME-ELB"),
-                  repr(long_name), "33 characters (limit 32)")
+    assert_caught(
+        only(stack(("aws_alb_target_group", *res("tg", name=long_name))), "PF-NAME-ELB"),
+        repr(long_name),
+        "33 characters (limit 32)",
+    )
     assert_caught(only(stack(("aws_lb", *res("alb", name="-payment_alb"))), "PF-NAME-ELB"), "alphanumerics")
 
 
@@ -22,8 +26,10 @@ def test_s3_bucket_names_count_the_account_id_as_12_digits() -> None:
     good = stack(("aws_s3_bucket", *res("b", bucket=f"payment-frontend-dev-{ACCOUNT}")))
     assert_clean(only(good, "PF-NAME-S3"))
     too_long = f"payment-frontend-{'x' * 34}-{ACCOUNT}"  # 17 + 34 + 1 + 12 = 64
-    assert_caught(only(stack(("aws_s3_bucket", *res("b", bucket=too_long))), "PF-NAME-S3"),
-                  "64 characters counting the account id as 12")
+    assert_caught(
+        only(stack(("aws_s3_bucket", *res("b", bucket=too_long))), "PF-NAME-S3"),
+        "64 characters counting the account id as 12",
+    )
     assert_caught(only(stack(("aws_s3_bucket", *res("b", bucket="Payment_Logs"))), "PF-NAME-S3"), "lowercase")
 
 
@@ -43,10 +49,13 @@ def test_rds_identifiers() -> None:
 @pytest.mark.pci("10.2, 10.3, 10.5")
 def test_log_group_names_and_waf_prefix() -> None:
     group = ("aws_cloudwatch_log_group", *res("waf_logs", name="payment-waf-logs", kms_key_id="k"))
-    logging = ("aws_wafv2_web_acl_logging_configuration",
-               *res("waf_logging", log_destination_configs=["${aws_cloudwatch_log_group.waf_logs.arn}"]))
+    logging = (
+        "aws_wafv2_web_acl_logging_configuration",
+        *res("waf_logging", log_destination_configs=["${aws_cloudwatch_log_group.waf_logs.arn}"]),
+    )
     assert_caught(only(stack(group, logging), "PF-NAME-LOG-GROUP"), "aws-waf-logs-")
     good_group = ("aws_cloudwatch_log_group", *res("waf_logs", name="aws-waf-logs-payment-dev"))
     assert_clean(only(stack(good_group, logging), "PF-NAME-LOG-GROUP"))
-    assert_caught(only(stack(("aws_cloudwatch_log_group", *res("g", name="bad name!"))), "PF-NAME-LOG-GROUP"),
-                  "'bad name!'")
+    assert_caught(
+        only(stack(("aws_cloudwatch_log_group", *res("g", name="bad name!"))), "PF-NAME-LOG-GROUP"), "'bad name!'"
+    )

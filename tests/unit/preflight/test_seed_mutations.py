@@ -77,8 +77,9 @@ def test_unavailable_postgres_version_is_caught(synth_json: dict[str, Any]) -> N
     _, database = first(config, "aws_db_instance")
     assert database["engine_version"] == "15"  # the fixed form, as the seed's IDEAL_RESPONSE
     database["engine_version"] = "15.5"
-    found = caught(config, "PF-RDS-ENGINE-VERSION", "'15.5'", "Cannot find version 15.5 for postgres",
-                   'engine_version = "15"')
+    found = caught(
+        config, "PF-RDS-ENGINE-VERSION", "'15.5'", "Cannot find version 15.5 for postgres", 'engine_version = "15"'
+    )
     assert found.path.endswith("/database/instance")
 
 
@@ -101,8 +102,7 @@ def test_template_literal_in_user_data_is_caught(synth_json: dict[str, Any]) -> 
 
 
 @pytest.mark.seed(2)
-def test_terraform_validate_also_rejects_the_raw_template_literal(synth_json: dict[str, Any],
-                                                                           tmp_path: Path) -> None:
+def test_terraform_validate_also_rejects_the_raw_template_literal(synth_json: dict[str, Any], tmp_path: Path) -> None:
     """Second line of defence: Terraform parses ``${port}`` in the JSON as a reference ('Invalid reference')."""
     from tools.deploy import tfcli  # pylint: disable=import-outside-toplevel
 
@@ -140,8 +140,7 @@ def test_use_lockfile_is_the_correct_behaviour(synth_json: dict[str, Any]) -> No
     with_lockfile = s3_backend_config(synth_json, use_lockfile=True)
     assert not [f for f in run_preflight(with_lockfile) if f.rule_id == "PF-BACKEND"]
     caught(s3_backend_config(synth_json), "PF-BACKEND", "no use_lockfile = true", "out of date")
-    caught(s3_backend_config(synth_json, use_lockfile=True, dynamodb_table="locks"), "PF-BACKEND",
-           "'dynamodb_table'")
+    caught(s3_backend_config(synth_json, use_lockfile=True, dynamodb_table="locks"), "PF-BACKEND", "'dynamodb_table'")
 
 
 @pytest.mark.seed(9)
@@ -150,17 +149,37 @@ def test_terraform_init_accepts_use_lockfile(tmp_path: Path, key: str, accepted:
     """Terraform itself: ``use_lockfile`` passes backend configuration; a removed key does not."""
     if shutil.which("terraform") is None:
         pytest.skip("terraform is not installed")
-    backend = {"bucket": "b", "key": "k", "region": "us-east-1", "encrypt": True, key: True,
-               "skip_credentials_validation": True, "skip_requesting_account_id": True,
-               "skip_metadata_api_check": True, "skip_region_validation": True, "use_path_style": True,
-               "endpoints": {"s3": "http://127.0.0.1:1"}, "access_key": "test", "secret_key": "test",
-               "max_retries": 0}
-    (tmp_path / "main.tf.json").write_text(json.dumps({"terraform": {"backend": {"s3": backend}}}),
-                                           encoding="utf-8")
-    result = subprocess.run(["terraform", "init", "-input=false", "-no-color"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120, check=False,
-                            env={"PATH": str(Path(shutil.which("terraform") or "").parent), "HOME": str(tmp_path),
-                                 "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": "/dev/null"})
+    backend = {
+        "bucket": "b",
+        "key": "k",
+        "region": "us-east-1",
+        "encrypt": True,
+        key: True,
+        "skip_credentials_validation": True,
+        "skip_requesting_account_id": True,
+        "skip_metadata_api_check": True,
+        "skip_region_validation": True,
+        "use_path_style": True,
+        "endpoints": {"s3": "http://127.0.0.1:1"},
+        "access_key": "test",
+        "secret_key": "test",
+        "max_retries": 0,
+    }
+    (tmp_path / "main.tf.json").write_text(json.dumps({"terraform": {"backend": {"s3": backend}}}), encoding="utf-8")
+    result = subprocess.run(
+        ["terraform", "init", "-input=false", "-no-color"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={
+            "PATH": str(Path(shutil.which("terraform") or "").parent),
+            "HOME": str(tmp_path),
+            "CHECKPOINT_DISABLE": "1",
+            "TF_CLI_CONFIG_FILE": "/dev/null",
+        },
+    )
     output = result.stdout + result.stderr
     rejected = f'No argument or block type is named "{key}"' in output
     assert rejected is not accepted, output
@@ -171,17 +190,30 @@ def test_terraform_init_accepts_use_lockfile(tmp_path: Path, key: str, accepted:
 # -------------------------------------------------------------------------------------- synthesis failures
 
 
-@pytest.mark.parametrize(("module", "missing", "correct"), [
-    pytest.param("wafv2_web_acl", "Wafv2WebAclRuleStatement", "Wafv2WebAclRule", marks=pytest.mark.seed(10)),
-    pytest.param("wafv2_web_acl", "Wafv2WebAclRuleStatementManagedRuleGroupStatement", "Wafv2WebAclRule",
-                 marks=pytest.mark.seed(10)),
-    pytest.param("s3_bucket_server_side_encryption_configuration",
-                 "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault",
-                 "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA",
-                 marks=pytest.mark.seed(11)),
-    pytest.param("cloudfront_distribution", "CloudfrontDistributionDefaultRootObject", "CloudfrontDistribution",
-                 marks=pytest.mark.seed(12)),
-])
+@pytest.mark.parametrize(
+    ("module", "missing", "correct"),
+    [
+        pytest.param("wafv2_web_acl", "Wafv2WebAclRuleStatement", "Wafv2WebAclRule", marks=pytest.mark.seed(10)),
+        pytest.param(
+            "wafv2_web_acl",
+            "Wafv2WebAclRuleStatementManagedRuleGroupStatement",
+            "Wafv2WebAclRule",
+            marks=pytest.mark.seed(10),
+        ),
+        pytest.param(
+            "s3_bucket_server_side_encryption_configuration",
+            "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault",
+            "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA",
+            marks=pytest.mark.seed(11),
+        ),
+        pytest.param(
+            "cloudfront_distribution",
+            "CloudfrontDistributionDefaultRootObject",
+            "CloudfrontDistribution",
+            marks=pytest.mark.seed(12),
+        ),
+    ],
+)
 def test_nonexistent_binding_classes_fail_to_import(module: str, missing: str, correct: str) -> None:
     qualified = f"cdktf_cdktf_provider_aws.{module}"
     bindings = importlib.import_module(qualified)
@@ -254,8 +286,10 @@ def test_integer_deregistration_delay_is_a_type_error() -> None:
 
 @pytest.mark.seed(5)
 def test_stack_passes_deregistration_delay_as_string(synth_json: dict[str, Any]) -> None:
-    target_groups = {**synth_json["resource"].get("aws_lb_target_group", {}),
-                     **synth_json["resource"].get("aws_alb_target_group", {})}
+    target_groups = {
+        **synth_json["resource"].get("aws_lb_target_group", {}),
+        **synth_json["resource"].get("aws_alb_target_group", {}),
+    }
     assert target_groups and all(isinstance(tg["deregistration_delay"], str) for tg in target_groups.values())
 
 
@@ -296,7 +330,8 @@ class NetworkingStack:
 RULE = dict(
     apply_server_side_encryption_by_default=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
-''' + f'MESSAGE = "{"an ordinary long statement " * 5}"\n',
+'''
+    + f'MESSAGE = "{"an ordinary long statement " * 5}"\n',
 }
 
 
@@ -307,17 +342,32 @@ def lint_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     for name, text in SEED_SNIPPETS.items():
         (folder / name).write_text(text, encoding="utf-8")
     files = [str(folder / name) for name in SEED_SNIPPETS]
-    pylint = subprocess.run([sys.executable, "-m", "pylint", f"--rcfile={ROOT / '.pylintrc'}", *files],
-                            capture_output=True, text=True, check=False, timeout=300, cwd=ROOT)
-    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"),
-                           "--no-cache", *files], capture_output=True, text=True, check=False, timeout=120, cwd=ROOT)
+    pylint = subprocess.run(
+        [sys.executable, "-m", "pylint", f"--rcfile={ROOT / '.pylintrc'}", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=ROOT,
+    )
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"), "--no-cache", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=ROOT,
+    )
     return {"pylint": pylint.stdout + pylint.stderr, "ruff": ruff.stdout + ruff.stderr}
 
 
 @pytest.mark.seed(4)
 def test_pylint_reports_too_many_positional_arguments(lint_output: dict[str, str]) -> None:
-    assert re.search(r"positional\.py:7:4: R0917: Too many positional arguments \(\d+/5\) "
-                     r"\(too-many-positional-arguments\)", lint_output["pylint"]), lint_output["pylint"]
+    assert re.search(
+        r"positional\.py:7:4: R0917: Too many positional arguments \(\d+/5\) "
+        r"\(too-many-positional-arguments\)",
+        lint_output["pylint"],
+    ), lint_output["pylint"]
     assert "PLR0917 Too many positional arguments" in lint_output["ruff"], lint_output["ruff"]
 
 
@@ -325,12 +375,14 @@ def test_pylint_reports_too_many_positional_arguments(lint_output: dict[str, str
 def test_long_line_fails_pylint(lint_output: dict[str, str]) -> None:
     """pylint C0301 catches the seed's exact line. ruff's E501 exempts a line that is one unbroken token after
     its indentation (as this one is), so it flags only the second, ordinary long line: pylint is the guard."""
-    assert "long_line.py:4:0: C0301: Line too long (125/120) (line-too-long)" in lint_output["pylint"], \
-        lint_output["pylint"]
+    assert "long_line.py:4:0: C0301: Line too long (125/120) (line-too-long)" in lint_output["pylint"], lint_output[
+        "pylint"
+    ]
     assert "long_line.py:6:0: C0301: Line too long" in lint_output["pylint"], lint_output["pylint"]
     assert "long_line.py:4:" not in lint_output["ruff"].split("E501")[-1]
-    assert re.search(r"E501 Line too long \(\d+ > 120\)\n\s+--> .*long_line\.py:6:", lint_output["ruff"]), \
-        lint_output["ruff"]
+    assert re.search(r"E501 Line too long \(\d+ > 120\)\n\s+--> .*long_line\.py:6:", lint_output["ruff"]), lint_output[
+        "ruff"
+    ]
 
 
 # ------------------------------------------------------------------------------------------------- seed 8
@@ -344,7 +396,8 @@ def test_duplicate_assume_role_policy_is_caught(tmp_path: Path) -> None:
     (lib / "networking.py").write_text(
         'import json\n\nPOLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
         '"Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]})\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     findings = find_inline_assume_role(lib)
     assert [(f.path.name, f.line) for f in findings] == [("networking.py", 3)]
     assert "use lib.blocks.iam.assume_role_policy(service)" in str(findings[0])

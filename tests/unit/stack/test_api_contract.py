@@ -17,4 +17,5 @@ def test_docs_api_md_is_a_byte_for_byte_copy_of_the_shared_contract() -> None:
         pytest.skip(f"{SHARED.parent} is absent (a clone without the shared folder beside it): nothing to compare")
     assert SHARED.is_file(), f"{SHARED} is missing while {SHARED.parent} exists"
     assert COPY.read_bytes() == SHARED.read_bytes(), (
-        f"{COPY.relative_to(ROOT)} differs from {SHARED}: copy it again (cp {SHARED} {COPY.relative_to(ROOT)})")
+        f"{COPY.relative_to(ROOT)} differs from {SHARED}: copy it again (cp {SHARED} {COPY.relative_to(ROOT)})"
+    )

@@ -16,8 +16,13 @@ from tests.conftest import PRODUCTION_ENV
 
 def pointer(folder: Path, archive: bytes, **overrides: object) -> Path:
     (folder / "payment-api-0.1.0-development.tar.gz").write_bytes(archive)
-    data = {"archive": "payment-api-0.1.0-development.tar.gz", "version": "0.1.0", "build_kind": "development",
-            "sha256": hashlib.sha256(archive).hexdigest(), **overrides}
+    data = {
+        "archive": "payment-api-0.1.0-development.tar.gz",
+        "version": "0.1.0",
+        "build_kind": "development",
+        "sha256": hashlib.sha256(archive).hexdigest(),
+        **overrides,
+    }
     path = folder / "payment-api.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
@@ -28,11 +33,14 @@ def test_a_pointer_gives_the_archive_and_its_key(tmp_path: Path) -> None:
     assert loaded.object_key == f"payment-api/0.1.0/{loaded.sha256}/payment-api-0.1.0-development.tar.gz"
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", r"is missing\): run `make artifact`"),
-    ("changed", "does not match the sha256"),
-    ("garbled", "not a pointer written by make artifact"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", r"is missing\): run `make artifact`"),
+        ("changed", "does not match the sha256"),
+        ("garbled", "not a pointer written by make artifact"),
+    ],
+)
 def test_an_unusable_artifact_names_the_command(tmp_path: Path, case: str, message: str) -> None:
     path = tmp_path / "payment-api.json"
     if case == "changed":
@@ -43,8 +51,9 @@ def test_an_unusable_artifact_names_the_command(tmp_path: Path, case: str, messa
         load_artifact(path)
 
 
-def test_tap_without_an_artifact_exits_2_with_the_command(monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_tap_without_an_artifact_exits_2_with_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     monkeypatch.setattr(tap, "load_artifact", lambda: load_artifact(tmp_path / "payment-api.json"))
     monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
     assert tap.main() == 2
@@ -60,8 +69,9 @@ def test_the_pointer_says_whether_the_ca_bundle_was_verified(tmp_path: Path) -> 
     assert load_artifact(pointer(tmp_path, b"archive")).ca_bundle_verified is False, "older pointers: unverified"
 
 
-def test_a_production_stack_refuses_a_development_artifact(monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_production_stack_refuses_a_development_artifact(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     development = load_artifact(pointer(tmp_path, b"archive"))
     for key, value in PRODUCTION_ENV.items():
         monkeypatch.setenv(key, value)

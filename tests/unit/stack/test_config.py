@@ -35,47 +35,68 @@ def test_config_is_immutable() -> None:
         config.environment_suffix = "prod"  # type: ignore[misc]  # the frozen-dataclass error under test
 
 
-@pytest.mark.parametrize(("environ", "named", "hint"), [
-    ({"ENVIRONMENT_SUFFIX": "Prod_1"}, "ENVIRONMENT_SUFFIX", "lowercase"),
-    ({"ENVIRONMENT_SUFFIX": "averyveryverylongsuffix"}, "ENVIRONMENT_SUFFIX", "1-12"),
-    ({"AWS_REGION": "us-east-9"}, "AWS_REGION", "allowed regions"),
-    ({"AWS_REGION": "eu-south-1"}, "AWS_REGION", "CloudFront standard logging cannot deliver to a bucket there"),
-    ({"DB_MAX_ALLOCATED_STORAGE": "50"}, "DB_MAX_ALLOCATED_STORAGE", "55 or more (or 0 for no autoscaling)"),
-    ({"DB_ALLOCATED_STORAGE": "100", "DB_MAX_ALLOCATED_STORAGE": "109"}, "DB_MAX_ALLOCATED_STORAGE", "110 or more"),
-    ({"ASG_MIN_SIZE": "5", "ASG_MAX_SIZE": "3"}, "ASG_MIN_SIZE", "must not exceed ASG_MAX_SIZE=3"),
-    ({"ASG_DESIRED_CAPACITY": "9"}, "ASG_DESIRED_CAPACITY", "between"),
-    ({"ASG_MIN_SIZE": "two"}, "ASG_MIN_SIZE", "whole number"),
-    ({"VPC_CIDR": "10.0.0.0/33"}, "VPC_CIDR", "not a CIDR"),
-    ({"VPC_CIDR": "8.8.0.0/16"}, "VPC_CIDR", "private"),
-    ({"DB_ENGINE_VERSION": "15.5"}, "DB_ENGINE_VERSION", "major version"),
-    ({"DB_ENGINE_VERSION": "99"}, "DB_ENGINE_VERSION", "major version"),
-    ({"DB_BACKUP_RETENTION_DAYS": "3"}, "DB_BACKUP_RETENTION_DAYS", "7-35"),
-    ({"LOG_RETENTION_DAYS": "100"}, "LOG_RETENTION_DAYS", "365"),
-    ({"INSTANCE_TYPE": "huge"}, "INSTANCE_TYPE", "t3.medium"),
-    ({"DB_INSTANCE_CLASS": "t3.medium"}, "DB_INSTANCE_CLASS", "db.t3.medium"),
-    ({"INSTANCE_TYPE": "zz99.huge"}, "INSTANCE_TYPE", "unknown instance family 'zz99'"),
-    ({"DB_INSTANCE_CLASS": "db.fake.huge"}, "DB_INSTANCE_CLASS", "no class family 'db.fake'"),
-    ({"DB_INSTANCE_CLASS": "db.t3.micro"}, "DB_INSTANCE_CLASS", "Performance Insights"),
-    ({"ALARM_EMAIL": "oncall"}, "ALARM_EMAIL", "e-mail"),
-    ({"SINGLE_NAT_GATEWAY": "maybe"}, "SINGLE_NAT_GATEWAY", "true or false"),
-    ({"TERRAFORM_STATE_BUCKET": "Bad_Bucket", "ENVIRONMENT_TYPE": "development"}, "TERRAFORM_STATE_BUCKET",
-     "lowercase letters"),
-    ({"SANDBOX_ENDPOINT_URL": "https://ec2.amazonaws.com"}, "SANDBOX_ENDPOINT_URL", "local emulator"),
-    ({"API_PORT": "443"}, "API_PORT", "other than"),
-    ({"FRONTEND_DOMAIN": "pay.example.com"}, "FRONTEND_CERTIFICATE_ARN", "go together"),
-    ({"FRONTEND_DOMAIN": "pay.example.com",
-      "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/x"},
-     "FRONTEND_CERTIFICATE_ARN", "us-east-1"),
-    ({"API_DOMAIN": "API.example.com"}, "API_DOMAIN", "lowercase DNS name"),
-    ({"API_DOMAIN": "pay.example.com", "FRONTEND_DOMAIN": "pay.example.com",
-      "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/x"}, "API_DOMAIN", "name of its own"),
-    ({"HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}, "HOSTED_ZONE_ID", "neither is set"),
-    ({"HOSTED_ZONE_ID": "example.com", "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "hosted zone id"),
-    ({"HOSTED_ZONE_ID": "z0123456789abcdefghij", "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "upper-case"),
-    ({"HOSTED_ZONE_ID": "Z" + "A" * 32, "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "up to 31"),
-    ({"HOSTED_ZONE_ID": "/hostedzone/Z0123456789ABCDEFGHIJ", "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID",
-     "Give the id alone: HOSTED_ZONE_ID=Z0123456789ABCDEFGHIJ."),
-])
+@pytest.mark.parametrize(
+    ("environ", "named", "hint"),
+    [
+        ({"ENVIRONMENT_SUFFIX": "Prod_1"}, "ENVIRONMENT_SUFFIX", "lowercase"),
+        ({"ENVIRONMENT_SUFFIX": "averyveryverylongsuffix"}, "ENVIRONMENT_SUFFIX", "1-12"),
+        ({"AWS_REGION": "us-east-9"}, "AWS_REGION", "allowed regions"),
+        ({"AWS_REGION": "eu-south-1"}, "AWS_REGION", "CloudFront standard logging cannot deliver to a bucket there"),
+        ({"DB_MAX_ALLOCATED_STORAGE": "50"}, "DB_MAX_ALLOCATED_STORAGE", "55 or more (or 0 for no autoscaling)"),
+        ({"DB_ALLOCATED_STORAGE": "100", "DB_MAX_ALLOCATED_STORAGE": "109"}, "DB_MAX_ALLOCATED_STORAGE", "110 or more"),
+        ({"ASG_MIN_SIZE": "5", "ASG_MAX_SIZE": "3"}, "ASG_MIN_SIZE", "must not exceed ASG_MAX_SIZE=3"),
+        ({"ASG_DESIRED_CAPACITY": "9"}, "ASG_DESIRED_CAPACITY", "between"),
+        ({"ASG_MIN_SIZE": "two"}, "ASG_MIN_SIZE", "whole number"),
+        ({"VPC_CIDR": "10.0.0.0/33"}, "VPC_CIDR", "not a CIDR"),
+        ({"VPC_CIDR": "8.8.0.0/16"}, "VPC_CIDR", "private"),
+        ({"DB_ENGINE_VERSION": "15.5"}, "DB_ENGINE_VERSION", "major version"),
+        ({"DB_ENGINE_VERSION": "99"}, "DB_ENGINE_VERSION", "major version"),
+        ({"DB_BACKUP_RETENTION_DAYS": "3"}, "DB_BACKUP_RETENTION_DAYS", "7-35"),
+        ({"LOG_RETENTION_DAYS": "100"}, "LOG_RETENTION_DAYS", "365"),
+        ({"INSTANCE_TYPE": "huge"}, "INSTANCE_TYPE", "t3.medium"),
+        ({"DB_INSTANCE_CLASS": "t3.medium"}, "DB_INSTANCE_CLASS", "db.t3.medium"),
+        ({"INSTANCE_TYPE": "zz99.huge"}, "INSTANCE_TYPE", "unknown instance family 'zz99'"),
+        ({"DB_INSTANCE_CLASS": "db.fake.huge"}, "DB_INSTANCE_CLASS", "no class family 'db.fake'"),
+        ({"DB_INSTANCE_CLASS": "db.t3.micro"}, "DB_INSTANCE_CLASS", "Performance Insights"),
+        ({"ALARM_EMAIL": "oncall"}, "ALARM_EMAIL", "e-mail"),
+        ({"SINGLE_NAT_GATEWAY": "maybe"}, "SINGLE_NAT_GATEWAY", "true or false"),
+        (
+            {"TERRAFORM_STATE_BUCKET": "Bad_Bucket", "ENVIRONMENT_TYPE": "development"},
+            "TERRAFORM_STATE_BUCKET",
+            "lowercase letters",
+        ),
+        ({"SANDBOX_ENDPOINT_URL": "https://ec2.amazonaws.com"}, "SANDBOX_ENDPOINT_URL", "local emulator"),
+        ({"API_PORT": "443"}, "API_PORT", "other than"),
+        ({"FRONTEND_DOMAIN": "pay.example.com"}, "FRONTEND_CERTIFICATE_ARN", "go together"),
+        (
+            {
+                "FRONTEND_DOMAIN": "pay.example.com",
+                "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/x",
+            },
+            "FRONTEND_CERTIFICATE_ARN",
+            "us-east-1",
+        ),
+        ({"API_DOMAIN": "API.example.com"}, "API_DOMAIN", "lowercase DNS name"),
+        (
+            {
+                "API_DOMAIN": "pay.example.com",
+                "FRONTEND_DOMAIN": "pay.example.com",
+                "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/x",
+            },
+            "API_DOMAIN",
+            "name of its own",
+        ),
+        ({"HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}, "HOSTED_ZONE_ID", "neither is set"),
+        ({"HOSTED_ZONE_ID": "example.com", "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "hosted zone id"),
+        ({"HOSTED_ZONE_ID": "z0123456789abcdefghij", "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "upper-case"),
+        ({"HOSTED_ZONE_ID": "Z" + "A" * 32, "API_DOMAIN": "api.example.com"}, "HOSTED_ZONE_ID", "up to 31"),
+        (
+            {"HOSTED_ZONE_ID": "/hostedzone/Z0123456789ABCDEFGHIJ", "API_DOMAIN": "api.example.com"},
+            "HOSTED_ZONE_ID",
+            "Give the id alone: HOSTED_ZONE_ID=Z0123456789ABCDEFGHIJ.",
+        ),
+    ],
+)
 def test_invalid_values_are_named_with_the_fix(environ, named, hint):
     with pytest.raises(ConfigError) as caught:
         StackConfig.from_env(environ, region_file=Path("/nonexistent"))
@@ -85,25 +106,41 @@ def test_invalid_values_are_named_with_the_fix(environ, named, hint):
 
 @pytest.mark.parametrize(("allocated", "ceiling"), [("50", "55"), ("100", "110"), ("50", "0"), ("21", "24")])
 def test_storage_ceiling_at_least_ten_percent_above_or_off(allocated, ceiling):
-    config = StackConfig.from_env({"DB_ALLOCATED_STORAGE": allocated, "DB_MAX_ALLOCATED_STORAGE": ceiling},
-                                  region_file=Path("/nonexistent"))
+    config = StackConfig.from_env(
+        {"DB_ALLOCATED_STORAGE": allocated, "DB_MAX_ALLOCATED_STORAGE": ceiling}, region_file=Path("/nonexistent")
+    )
     assert config.db_max_allocated_storage == int(ceiling)
 
 
 def test_any_aws_region_can_hold_the_state_bucket():
-    config = StackConfig.from_env({"TERRAFORM_STATE_BUCKET": "acme-tf-state", "ENVIRONMENT_TYPE": "development",
-                                   "TERRAFORM_STATE_BUCKET_REGION": "us-west-1"}, region_file=Path("/nonexistent"))
+    config = StackConfig.from_env(
+        {
+            "TERRAFORM_STATE_BUCKET": "acme-tf-state",
+            "ENVIRONMENT_TYPE": "development",
+            "TERRAFORM_STATE_BUCKET_REGION": "us-west-1",
+        },
+        region_file=Path("/nonexistent"),
+    )
     assert config.state_bucket_region == "us-west-1"
 
 
 STATE_KEY = "arn:aws:kms:us-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-STATE_ENV = {"TERRAFORM_STATE_BUCKET": "acme-tf-state", "ENVIRONMENT_TYPE": "development",
-             "TERRAFORM_STATE_BUCKET_REGION": "us-west-1"}
+STATE_ENV = {
+    "TERRAFORM_STATE_BUCKET": "acme-tf-state",
+    "ENVIRONMENT_TYPE": "development",
+    "TERRAFORM_STATE_BUCKET_REGION": "us-west-1",
+}
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7")
-@pytest.mark.parametrize("key", [STATE_KEY, "arn:aws:kms:us-west-1:123456789012:alias/terraform-state",
-                                 "arn:aws:kms:us-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        STATE_KEY,
+        "arn:aws:kms:us-west-1:123456789012:alias/terraform-state",
+        "arn:aws:kms:us-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+    ],
+)
 def test_state_kms_key_arn_or_alias_arn_is_accepted(key):
     config = StackConfig.from_env({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": key}, region_file=Path("/nonexistent"))
     assert config.state_kms_key_arn == key
@@ -113,33 +150,58 @@ def test_state_kms_key_is_unset_by_default():
     assert StackConfig.from_env(STATE_ENV, region_file=Path("/nonexistent")).state_kms_key_arn is None
 
 
-@pytest.mark.parametrize(("environ", "hint"), [
-    ({"TERRAFORM_STATE_KMS_KEY_ARN": STATE_KEY}, "TERRAFORM_STATE_BUCKET is not set"),
-    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "1234abcd-12ab-34cd-56ef-1234567890ab"}, "expected a KMS key ARN"),
-    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "alias/terraform-state"}, "expected a KMS key ARN"),
-    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "arn:aws:s3:::acme-tf-state"}, "expected a KMS key ARN"),
-    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": STATE_KEY.replace("us-west-1", "eu-west-1")},
-     "the key is in eu-west-1 but the state bucket is in us-west-1"),
-    ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": ""}, "set but empty"),
-])
+@pytest.mark.parametrize(
+    ("environ", "hint"),
+    [
+        ({"TERRAFORM_STATE_KMS_KEY_ARN": STATE_KEY}, "TERRAFORM_STATE_BUCKET is not set"),
+        (
+            {**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "1234abcd-12ab-34cd-56ef-1234567890ab"},
+            "expected a KMS key ARN",
+        ),
+        ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "alias/terraform-state"}, "expected a KMS key ARN"),
+        ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": "arn:aws:s3:::acme-tf-state"}, "expected a KMS key ARN"),
+        (
+            {**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": STATE_KEY.replace("us-west-1", "eu-west-1")},
+            "the key is in eu-west-1 but the state bucket is in us-west-1",
+        ),
+        ({**STATE_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": ""}, "set but empty"),
+    ],
+)
 def test_state_kms_key_refusals_name_the_variable_and_the_fix(environ, hint):
     with pytest.raises(ConfigError) as caught:
         StackConfig.from_env(environ, region_file=Path("/nonexistent"))
     assert str(caught.value).startswith("TERRAFORM_STATE_KMS_KEY_ARN=") and hint in str(caught.value)
 
 
-@pytest.mark.parametrize("arn", ["arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:role/kms-admins",
-                                 "arn:aws:iam::123456789012:role/platform/security/kms-admins",
-                                 "arn:aws:iam::123456789012:user/key-custodian"])
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::123456789012:role/kms-admins",
+        "arn:aws:iam::123456789012:role/platform/security/kms-admins",
+        "arn:aws:iam::123456789012:user/key-custodian",
+    ],
+)
 def test_kms_admin_principal_accepts_the_root_a_role_or_a_user(arn):
-    assert StackConfig.from_env({"KMS_ADMIN_PRINCIPAL_ARN": arn}, region_file=Path("/nonexistent")) \
-        .kms_admin_principal_arn == arn
+    assert (
+        StackConfig.from_env({"KMS_ADMIN_PRINCIPAL_ARN": arn}, region_file=Path("/nonexistent")).kms_admin_principal_arn
+        == arn
+    )
     assert StackConfig.from_env({}, region_file=Path("/nonexistent")).kms_admin_principal_arn is None
 
 
-@pytest.mark.parametrize("arn", ["*", "arn:aws:iam::123456789012:role/*", "arn:aws:iam::*:root", "123456789012",
-                                 "arn:aws:sts::123456789012:assumed-role/kms-admins/session",
-                                 "arn:aws:iam::123456789012:group/admins", "kms-admins"])
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "*",
+        "arn:aws:iam::123456789012:role/*",
+        "arn:aws:iam::*:root",
+        "123456789012",
+        "arn:aws:sts::123456789012:assumed-role/kms-admins/session",
+        "arn:aws:iam::123456789012:group/admins",
+        "kms-admins",
+    ],
+)
 def test_kms_admin_principal_refuses_wildcards_sessions_and_other_principals(arn):
     with pytest.raises(ConfigError) as caught:
         StackConfig.from_env({"KMS_ADMIN_PRINCIPAL_ARN": arn}, region_file=Path("/nonexistent"))
@@ -154,11 +216,20 @@ def test_development_is_the_default_only_with_local_state():
 
 
 def test_development_warns_once_per_relaxed_guardrail():
-    config = StackConfig.from_env({"LOG_RETENTION_DAYS": "30", "DELETION_PROTECTION": "false",
-                                   "ALARM_EMAIL": "none"}, region_file=Path("/nonexistent"))
+    config = StackConfig.from_env(
+        {"LOG_RETENTION_DAYS": "30", "DELETION_PROTECTION": "false", "ALARM_EMAIL": "none"},
+        region_file=Path("/nonexistent"),
+    )
     named = [warning.split("(", 1)[1].split(")", 1)[0] for warning in config.warnings]
-    assert sorted(named) == ["ALARM_EMAIL", "API_DOMAIN", "DELETION_PROTECTION", "FRONTEND_DOMAIN",
-                             "LOG_RETENTION_DAYS", "PAYMENT_PROCESSOR", "TERRAFORM_STATE_BUCKET"]
+    assert sorted(named) == [
+        "ALARM_EMAIL",
+        "API_DOMAIN",
+        "DELETION_PROTECTION",
+        "FRONTEND_DOMAIN",
+        "LOG_RETENTION_DAYS",
+        "PAYMENT_PROCESSOR",
+        "TERRAFORM_STATE_BUCKET",
+    ]
     assert config.alarm_email == ""
 
 
@@ -169,21 +240,27 @@ def test_complete_production_configuration_has_no_warnings():
 
 
 def test_local_state_lives_outside_the_synth_output():
-    assert StackConfig.from_env({}, region_file=Path("/nonexistent")).local_state_path == \
-        ROOT / "terraform.TapStackdev.tfstate"
-    sandbox = StackConfig.from_env({"SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000", "ENVIRONMENT_SUFFIX": "alice"},
-                                   region_file=Path("/nonexistent"))
+    assert (
+        StackConfig.from_env({}, region_file=Path("/nonexistent")).local_state_path
+        == ROOT / "terraform.TapStackdev.tfstate"
+    )
+    sandbox = StackConfig.from_env(
+        {"SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000", "ENVIRONMENT_SUFFIX": "alice"},
+        region_file=Path("/nonexistent"),
+    )
     assert sandbox.local_state_path == ROOT / "sandbox-state" / "terraform.TapStackalice.tfstate"
     assert sandbox.force_destroy_buckets
 
 
-@pytest.mark.parametrize("environ", [{"ENVIRONMENT_SUFFIX": "BAD SUFFIX"}, {"ASG_MIN_SIZE": "7"},
-                                     {"DB_ENGINE_VERSION": "15.5"}])
+@pytest.mark.parametrize(
+    "environ", [{"ENVIRONMENT_SUFFIX": "BAD SUFFIX"}, {"ASG_MIN_SIZE": "7"}, {"DB_ENGINE_VERSION": "15.5"}]
+)
 def test_cli_exits_non_zero_and_writes_nothing(tmp_path, environ):
     outdir = tmp_path / "cdktf.out"
     env = {**os.environ, **environ, "CDKTF_OUTDIR": str(outdir)}
-    result = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=False, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("Configuration error: ") and next(iter(environ)) in result.stderr
     assert not outdir.exists() and not list(tmp_path.iterdir())
@@ -195,8 +272,9 @@ def test_preflight_error_stops_synth_and_writes_nothing(tmp_path, monkeypatch, s
     from preflight import Finding, Severity  # pylint: disable=import-outside-toplevel
 
     assert synth_json  # the session's stack is already built: this test only re-runs the synth path
-    finding = Finding(rule_id="PF-TEST", severity=Severity.ERROR, path="TapStacktest/x", address="aws_x.y",
-                      message="injected")
+    finding = Finding(
+        rule_id="PF-TEST", severity=Severity.ERROR, path="TapStacktest/x", address="aws_x.y", message="injected"
+    )
     monkeypatch.setattr(tap, "run_preflight", lambda _json: [finding])
     outdir = tmp_path / "cdktf.out"
     with pytest.raises(tap.PreflightError, match="preflight found 1 error"):
@@ -205,21 +283,24 @@ def test_preflight_error_stops_synth_and_writes_nothing(tmp_path, monkeypatch, s
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-@pytest.mark.parametrize(("value", "hint"), [
-    ("0.0.0.0/0", "the whole internet"),
-    ("10.1.0.0/16", "overlaps 10.0.0.0/8"),
-    ("172.20.0.0/16", "overlaps 172.16.0.0/12"),
-    ("192.168.1.0/24", "overlaps 192.168.0.0/16"),
-    ("100.64.0.0/16", "overlaps 100.64.0.0/10"),
-    ("169.254.169.254/32", "overlaps 169.254.0.0/16"),
-    ("0.0.0.0/1", "overlaps 0.0.0.0/8"),
-    ("128.0.0.0/1", "overlaps 169.254.0.0/16"),
-    ("2001:db8::/32", "IPv6"),
-    ("203.0.113.1/24", "not a CIDR"),
-    ("example.com", "not a CIDR"),
-    ("203.0.113.0/24,,198.51.100.0/24", "empty entry"),
-    ("203.0.113.0/24,203.0.113.0/24", "twice"),
-])
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("0.0.0.0/0", "the whole internet"),
+        ("10.1.0.0/16", "overlaps 10.0.0.0/8"),
+        ("172.20.0.0/16", "overlaps 172.16.0.0/12"),
+        ("192.168.1.0/24", "overlaps 192.168.0.0/16"),
+        ("100.64.0.0/16", "overlaps 100.64.0.0/10"),
+        ("169.254.169.254/32", "overlaps 169.254.0.0/16"),
+        ("0.0.0.0/1", "overlaps 0.0.0.0/8"),
+        ("128.0.0.0/1", "overlaps 169.254.0.0/16"),
+        ("2001:db8::/32", "IPv6"),
+        ("203.0.113.1/24", "not a CIDR"),
+        ("example.com", "not a CIDR"),
+        ("203.0.113.0/24,,198.51.100.0/24", "empty entry"),
+        ("203.0.113.0/24,203.0.113.0/24", "twice"),
+    ],
+)
 def test_payment_processor_cidrs_refuse_the_internet_and_private_ranges(value, hint):
     with pytest.raises(ConfigError) as raised:
         StackConfig.from_env({"PAYMENT_PROCESSOR_EGRESS_CIDRS": value})
@@ -235,8 +316,12 @@ def test_payment_processor_cidrs_default_to_none_and_parse_a_list():
 
 def test_hosted_zone_is_unset_by_default_and_taken_with_either_domain():
     assert StackConfig.from_env({}, region_file=Path("/nonexistent")).hosted_zone_id is None
-    for domain in ({"API_DOMAIN": "api.example.com"},
-                   {"FRONTEND_DOMAIN": "pay.example.com",
-                    "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/x"}):
+    for domain in (
+        {"API_DOMAIN": "api.example.com"},
+        {
+            "FRONTEND_DOMAIN": "pay.example.com",
+            "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/x",
+        },
+    ):
         config = StackConfig.from_env({**domain, "HOSTED_ZONE_ID": "Z1D633PJN98FT9"}, region_file=Path("/nonexistent"))
         assert config.hosted_zone_id == "Z1D633PJN98FT9"

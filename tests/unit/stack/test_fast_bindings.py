@@ -67,8 +67,10 @@ def test_root_init_only_imports_its_submodules() -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda s: s.replace("\npublication.publish()\n", "\npublication.publish()\nsetup_defaults()\n", 1),
-         "does more than import"),
+        (
+            lambda s: s.replace("\npublication.publish()\n", "\npublication.publish()\nsetup_defaults()\n", 1),
+            "does more than import",
+        ),
         (lambda s: s.replace("\nimport abc\n", "\nimport abc\nclass Registry: ...\n", 1), "the stand-in would skip"),
         (lambda s: s.replace("\nimport abc\n", "\nimport os\n", 1), "the stand-in would skip"),
         (lambda s: s.replace('\n    "vpc",\n', "\n", 1), "__all__ and the submodule imports differ"),
@@ -103,7 +105,8 @@ def write_fake_provider(tmp_path: Path, extra_line: str = "") -> Path:
     lib = tmp_path / "node_modules" / "@cdktf" / "provider-aws" / "lib"
     (lib / "eager-trap").mkdir(parents=True)
     (lib / "eager-trap" / "index.js").write_text('throw new Error("submodule loaded eagerly");\n')
-    (lib / "index.js").write_text(textwrap.dedent(f"""\
+    (lib / "index.js").write_text(
+        textwrap.dedent(f"""\
         "use strict";
         /**
          * Copyright (c) HashiCorp, Inc.
@@ -114,17 +117,25 @@ def write_fake_provider(tmp_path: Path, extra_line: str = "") -> Path:
         exports.eagerTrap = require("./eager-trap");
         {extra_line}
         //# sourceMappingURL=data:application/json;base64,e30=
-        """))
+        """)
+    )
     return lib / "index.js"
 
 
 def test_node_hook_loads_submodules_only_on_access(tmp_path: Path) -> None:
     entry = write_fake_provider(tmp_path)
-    script = (f"const p = require({json.dumps(str(entry))}); "
-              "console.log(Object.keys(p).join(',')); "
-              "try { p.eagerTrap; } catch (e) { console.log('on access: ' + e.message); }")
-    result = subprocess.run([NODE, "--require", str(fast_bindings.HOOK_PATH), "-e", script],
-                            capture_output=True, text=True, check=False, timeout=60)
+    script = (
+        f"const p = require({json.dumps(str(entry))}); "
+        "console.log(Object.keys(p).join(',')); "
+        "try { p.eagerTrap; } catch (e) { console.log('on access: ' + e.message); }"
+    )
+    result = subprocess.run(
+        [NODE, "--require", str(fast_bindings.HOOK_PATH), "-e", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["eagerTrap", "on access: submodule loaded eagerly"]
 
@@ -132,8 +143,13 @@ def test_node_hook_loads_submodules_only_on_access(tmp_path: Path) -> None:
 def test_node_hook_refuses_a_changed_entry_point(tmp_path: Path) -> None:
     entry = write_fake_provider(tmp_path, extra_line='__exportStar(require("./more"), exports);')
     script = f"require({json.dumps(str(entry))})"
-    result = subprocess.run([NODE, "--require", str(fast_bindings.HOOK_PATH), "-e", script],
-                            capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        [NODE, "--require", str(fast_bindings.HOOK_PATH), "-e", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "unexpected statement" in result.stderr and "TAP_FAST_BINDINGS=0" in result.stderr
 
@@ -175,8 +191,14 @@ def test_fresh_process_loads_only_what_it_uses(tmp_path: Path) -> None:
     report = tmp_path / "report.jsonl"
     env = child_env(TAP_FAST_BINDINGS="1", TAP_FAST_BINDINGS_REPORT=str(report))
     env.pop("NODE_OPTIONS", None)
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(ROOT), str(tmp_path / "out")], env=env,
-                            capture_output=True, text=True, check=False, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(ROOT), str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.splitlines()[-1])
     layout = inspect_package()
@@ -200,9 +222,17 @@ def test_fresh_process_loads_only_what_it_uses(tmp_path: Path) -> None:
 
 
 def test_enable_refuses_once_jsii_is_loaded() -> None:
-    script = "import sys; sys.path.insert(0, sys.argv[1]); import constructs; from lib.runtime import fast_bindings; " \
-             "fast_bindings.enable()"
-    result = subprocess.run([sys.executable, "-c", script, str(ROOT)], env=child_env(TAP_FAST_BINDINGS="1"),
-                            capture_output=True, text=True, check=False, timeout=300)
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import constructs; from lib.runtime import fast_bindings; "
+        "fast_bindings.enable()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT)],
+        env=child_env(TAP_FAST_BINDINGS="1"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "FastBindingsError" in result.stderr and "constructs._jsii" in result.stderr

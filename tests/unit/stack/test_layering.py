@@ -27,8 +27,14 @@ WIDE = {"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"}
 
 def lint_imports(folder: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
     """``lint-imports`` on ``folder``'s pyproject.toml (only ``contracts`` when given); no cache written."""
-    args = [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
-            "--no-logo", "--no-cache", *(arg for contract in contracts for arg in ("--contract", contract))]
+    args = [
+        sys.executable,
+        "-c",
+        "from importlinter.cli import lint_imports_command; lint_imports_command()",
+        "--no-logo",
+        "--no-cache",
+        *(arg for contract in contracts for arg in ("--contract", contract)),
+    ]
     env = {**os.environ, **WIDE, "PYTHONPATH": str(folder)}
     return subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True, check=False, timeout=120)
 
@@ -56,26 +62,66 @@ def test_the_real_tree_keeps_every_contract() -> None:
     assert "5 kept, 0 broken" in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize(("contract", "name", "module", "violation"), [
-    ("components-independent", "components never import each other", "lib/components/zz_violation.py",
-     "import lib.components.waf"),
-    # Transitive: lib.suppressions imports cdktf only inside suppress() and under TYPE_CHECKING; both count.
-    ("preflight-without-cdktf", "the preflight never imports cdktf", "preflight/zz_violation.py",
-     "import lib.suppressions"),
-    ("preflight-without-cdktf", "the preflight never imports cdktf", "preflight/zz_violation.py",
-     "from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket"),
-    ("facts-import-nothing-of-ours", "the AWS facts import neither the stack nor the preflight",
-     "facts/zz_violation.py", "from preflight.model import Finding"),
-    ("service-without-infrastructure", "the payment service never imports infrastructure code",
-     "payment_api/zz_violation.py", "from lib.naming import Naming"),
-    ("service-without-infrastructure", "the payment service never imports infrastructure code",
-     "payment_api/zz_violation.py", "import cdktf"),
-    ("stack-layers", "the stack wires components, components compose blocks", "lib/blocks/zz_violation.py",
-     "from lib.components.waf import WebApplicationFirewall"),
-], ids=["component-imports-component", "preflight-imports-cdktf-transitively", "preflight-imports-provider",
-        "facts-import-preflight", "service-imports-lib", "service-imports-cdktf", "block-imports-component"])
-def test_a_violating_import_breaks_the_contract_it_names(tmp_path: Path, contract: str, name: str, module: str,
-                                                         violation: str) -> None:
+@pytest.mark.parametrize(
+    ("contract", "name", "module", "violation"),
+    [
+        (
+            "components-independent",
+            "components never import each other",
+            "lib/components/zz_violation.py",
+            "import lib.components.waf",
+        ),
+        # Transitive: lib.suppressions imports cdktf only inside suppress() and under TYPE_CHECKING; both count.
+        (
+            "preflight-without-cdktf",
+            "the preflight never imports cdktf",
+            "preflight/zz_violation.py",
+            "import lib.suppressions",
+        ),
+        (
+            "preflight-without-cdktf",
+            "the preflight never imports cdktf",
+            "preflight/zz_violation.py",
+            "from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket",
+        ),
+        (
+            "facts-import-nothing-of-ours",
+            "the AWS facts import neither the stack nor the preflight",
+            "facts/zz_violation.py",
+            "from preflight.model import Finding",
+        ),
+        (
+            "service-without-infrastructure",
+            "the payment service never imports infrastructure code",
+            "payment_api/zz_violation.py",
+            "from lib.naming import Naming",
+        ),
+        (
+            "service-without-infrastructure",
+            "the payment service never imports infrastructure code",
+            "payment_api/zz_violation.py",
+            "import cdktf",
+        ),
+        (
+            "stack-layers",
+            "the stack wires components, components compose blocks",
+            "lib/blocks/zz_violation.py",
+            "from lib.components.waf import WebApplicationFirewall",
+        ),
+    ],
+    ids=[
+        "component-imports-component",
+        "preflight-imports-cdktf-transitively",
+        "preflight-imports-provider",
+        "facts-import-preflight",
+        "service-imports-lib",
+        "service-imports-cdktf",
+        "block-imports-component",
+    ],
+)
+def test_a_violating_import_breaks_the_contract_it_names(
+    tmp_path: Path, contract: str, name: str, module: str, violation: str
+) -> None:
     copy_tree(tmp_path)
     kept = lint_imports(tmp_path, contract)
     assert kept.returncode == 0, kept.stdout + kept.stderr

@@ -33,8 +33,8 @@ PYTHON_ROLES = frozenset({"__init__", "__main__"})
 # A name that is the same role in two programs, so it means one thing wherever it appears.
 ROLE_NAMES = {
     "config": "a program's settings read from its environment: the stack's (lib.config) and the service's "
-              "(payment_api.config), two programs that never import each other (import contract "
-              "service-without-infrastructure)",
+    "(payment_api.config), two programs that never import each other (import contract "
+    "service-without-infrastructure)",
 }
 
 
@@ -45,8 +45,9 @@ def module_names(package: Path, name: str) -> Iterator[str]:
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package)
         folders = relative.parents
-        if "__pycache__" in relative.parts or any(not (package / folder / "__init__.py").is_file()
-                                                 for folder in folders if folder != Path(".")):
+        if "__pycache__" in relative.parts or any(
+            not (package / folder / "__init__.py").is_file() for folder in folders if folder != Path(".")
+        ):
             continue
         parts = relative.with_suffix("").parts
         if parts[-1] == "__init__":
@@ -64,8 +65,11 @@ def ambiguous(packages: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
             last = module.rsplit(".", 1)[-1]
             if last not in PYTHON_ROLES and last not in ROLE_NAMES:
                 found.setdefault(last, {}).setdefault(package, []).append(module)
-    return {last: sorted(module for modules in where.values() for module in modules)
-            for last, where in sorted(found.items()) if len(where) > 1}
+    return {
+        last: sorted(module for modules in where.values() for module in modules)
+        for last, where in sorted(found.items())
+        if len(where) > 1
+    }
 
 
 def real_modules() -> dict[str, list[str]]:
@@ -74,25 +78,37 @@ def real_modules() -> dict[str, list[str]]:
 
 def test_no_module_name_means_two_things() -> None:
     clashes = ambiguous(real_modules())
-    assert not clashes, "module names used in more than one top-level package (rename one after what it does, " \
-        "e.g. tools/release/build_artifact.py beside lib/artifact.py): " + \
-        "; ".join(f"{last}: {', '.join(modules)}" for last, modules in clashes.items())
+    assert not clashes, (
+        "module names used in more than one top-level package (rename one after what it does, "
+        "e.g. tools/release/build_artifact.py beside lib/artifact.py): "
+        + "; ".join(f"{last}: {', '.join(modules)}" for last, modules in clashes.items())
+    )
 
 
 def test_every_role_name_is_still_shared() -> None:
     """An exemption that no longer exempts anything is removed, not kept "just in case"."""
     modules = real_modules()
     for name in ROLE_NAMES:
-        holders = {package for package, names in modules.items() for module in names
-                   if module.rsplit(".", 1)[-1] == name}
+        holders = {
+            package for package, names in modules.items() for module in names if module.rsplit(".", 1)[-1] == name
+        }
         assert len(holders) > 1, f"ROLE_NAMES[{name!r}] is used by {sorted(holders)} only: remove the exemption"
 
 
 def test_the_rule_names_the_clashes_this_layout_removed() -> None:
     before = {
         "lib": ["lib", "lib.artifact", "lib.config", "lib.components.dns"],
-        "tools": ["tools", "tools.artifact", "tools.payment_api", "tools.payment_api.local", "tools.deploy.runner",
-                  "tools.sandbox.runner", "tools.sandbox.dns", "tools.deploy.__main__", "tools.sandbox.__main__"],
+        "tools": [
+            "tools",
+            "tools.artifact",
+            "tools.payment_api",
+            "tools.payment_api.local",
+            "tools.deploy.runner",
+            "tools.sandbox.runner",
+            "tools.sandbox.dns",
+            "tools.deploy.__main__",
+            "tools.sandbox.__main__",
+        ],
         "payment_api": ["payment_api", "payment_api.config", "payment_api.__main__"],
     }
     assert ambiguous(before) == {

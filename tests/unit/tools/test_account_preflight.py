@@ -49,8 +49,9 @@ ABSENT: dict[tuple[str, str], Any] = {
     ("ssm", "get_parameter"): client_error("ParameterNotFound", "GetParameter"),
     ("sns", "get_topic_attributes"): client_error("NotFound", "GetTopicAttributes"),
     ("wafv2", "list_web_acls"): {"WebACLs": []},
-    ("ec2", "describe_launch_templates"): client_error("InvalidLaunchTemplateName.NotFoundException",
-                                                       "DescribeLaunchTemplates"),
+    ("ec2", "describe_launch_templates"): client_error(
+        "InvalidLaunchTemplateName.NotFoundException", "DescribeLaunchTemplates"
+    ),
     ("autoscaling", "describe_auto_scaling_groups"): {"AutoScalingGroups": []},
     ("cloudfront", "list_origin_access_controls"): {"OriginAccessControlList": {"Items": []}},
     ("cloudfront", "list_response_headers_policies"): {"ResponseHeadersPolicyList": {"Items": []}},
@@ -80,19 +81,30 @@ class FakeAccount:
         standard: dict[tuple[str, str], Callable[[], Any]] = {
             ("sts", "get_caller_identity"): lambda: {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/ci"},
             ("acm", "describe_certificate"): lambda: self._certificate(region, kwargs["CertificateArn"]),
-            ("ec2", "describe_account_attributes"): lambda: {"AccountAttributes": [{
-                "AttributeName": "vpc-max-elastic-ips", "AttributeValues": [{"AttributeValue": str(self.eip_quota)}]}]},
-            ("ec2", "describe_addresses"): lambda: {"Addresses": [{"AllocationId": f"eipalloc-{i}"}
-                                                                  for i in range(self.addresses)]},
-            ("ec2", "describe_instance_types"): lambda: {"InstanceTypes": [
-                {"InstanceType": name, "VCpuInfo": {"DefaultVCpus": {"t3.medium": 2, "t3.xlarge": 4}[name]}}
-                for name in kwargs["InstanceTypes"]]},
+            ("ec2", "describe_account_attributes"): lambda: {
+                "AccountAttributes": [
+                    {
+                        "AttributeName": "vpc-max-elastic-ips",
+                        "AttributeValues": [{"AttributeValue": str(self.eip_quota)}],
+                    }
+                ]
+            },
+            ("ec2", "describe_addresses"): lambda: {
+                "Addresses": [{"AllocationId": f"eipalloc-{i}"} for i in range(self.addresses)]
+            },
+            ("ec2", "describe_instance_types"): lambda: {
+                "InstanceTypes": [
+                    {"InstanceType": name, "VCpuInfo": {"DefaultVCpus": {"t3.medium": 2, "t3.xlarge": 4}[name]}}
+                    for name in kwargs["InstanceTypes"]
+                ]
+            },
             ("ec2", "describe_instances"): lambda: {"Reservations": [{"Instances": self.instances}]},
             ("service-quotas", "get_service_quota"): self._vcpu_quota,
             ("service-quotas", "get_aws_default_service_quota"): lambda: {"Quota": {"Value": 5.0}},
             ("cloudtrail", "describe_trails"): lambda: {"trailList": self.trails},
-            ("cloudtrail", "get_trail_status"): lambda: {"IsLogging": any(
-                t["TrailARN"] == kwargs["Name"] and t.get("logging") for t in self.trails)},
+            ("cloudtrail", "get_trail_status"): lambda: {
+                "IsLogging": any(t["TrailARN"] == kwargs["Name"] and t.get("logging") for t in self.trails)
+            },
         }
         answer = self.answers.get((service, method), ABSENT.get((service, method)))
         if answer is None and (service, method) in standard:
@@ -136,13 +148,18 @@ def issued(domain: str, *alternatives: str, status: str = "ISSUED") -> dict[str,
 DEV_CONFIG = StackConfig.from_env({**DEVELOPMENT_ENV, "API_DOMAIN": "api.pay.example.com"})
 
 
-def run(stack: dict[str, Any], account: FakeAccount, *, config: StackConfig = DEV_CONFIG,
-        tfvars: dict[str, Any] | None = None, state: dict[str, Any] | None = None,
-        sandbox: bool = False) -> list[Check]:
+def run(
+    stack: dict[str, Any],
+    account: FakeAccount,
+    *,
+    config: StackConfig = DEV_CONFIG,
+    tfvars: dict[str, Any] | None = None,
+    state: dict[str, Any] | None = None,
+    sandbox: bool = False,
+) -> list[Check]:
     """The preflight on ``account``; the tfvars default to an ALB certificate the account has."""
     values = {"certificate_arn": ALB_CERTIFICATE} if tfvars is None else tfvars
-    return account_preflight(stack, config=config, tfvars=values, state=state, clients=account.clients,
-                             sandbox=sandbox)
+    return account_preflight(stack, config=config, tfvars=values, state=state, clients=account.clients, sandbox=sandbox)
 
 
 def named(checks: list[Check], name: str) -> Check:
@@ -152,9 +169,19 @@ def named(checks: list[Check], name: str) -> Check:
 
 
 def ready_account(**changes: Any) -> FakeAccount:
-    account = FakeAccount(certificates={ALB_CERTIFICATE: issued("api.pay.example.com")}, trails=[{
-        "Name": "org", "TrailARN": "arn:aws:cloudtrail:us-east-1:999999999999:trail/org", "IsMultiRegionTrail": True,
-        "IsOrganizationTrail": True, "HomeRegion": "us-east-1", "logging": True}])
+    account = FakeAccount(
+        certificates={ALB_CERTIFICATE: issued("api.pay.example.com")},
+        trails=[
+            {
+                "Name": "org",
+                "TrailARN": "arn:aws:cloudtrail:us-east-1:999999999999:trail/org",
+                "IsMultiRegionTrail": True,
+                "IsOrganizationTrail": True,
+                "HomeRegion": "us-east-1",
+                "logging": True,
+            }
+        ],
+    )
     for name, value in changes.items():
         setattr(account, name, value)
     return account
@@ -164,8 +191,13 @@ def ready_account(**changes: Any) -> FakeAccount:
 def test_a_ready_account_passes_everything(dev_synth_json: dict[str, Any]) -> None:
     checks = run(dev_synth_json, ready_account())
     assert {check.name: check.status for check in checks} == {
-        "credentials": PASSED, "certificate: ALB": PASSED, "Elastic IP quota": PASSED, "vCPU quota": PASSED,
-        "names": PASSED, "CloudTrail": PASSED}
+        "credentials": PASSED,
+        "certificate: ALB": PASSED,
+        "Elastic IP quota": PASSED,
+        "vCPU quota": PASSED,
+        "names": PASSED,
+        "CloudTrail": PASSED,
+    }
     assert "organization trail" in named(checks, "CloudTrail").detail
 
 
@@ -190,8 +222,10 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
     names = named(checks, "names")
     assert looked_up == 37 and names.detail.startswith("37 names looked up, 0 held by this stack's state")
     assert "iam:GetRole x3" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
-    assert dict(account.called("wafv2", "list_web_acls")) == {"us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
-                                                               "eu-west-1": {"Scope": "REGIONAL", "Limit": 100}}
+    assert dict(account.called("wafv2", "list_web_acls")) == {
+        "us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
+        "eu-west-1": {"Scope": "REGIONAL", "Limit": 100},
+    }
     assert named(checks, "certificate: ALB").status == PASSED
     assert {region for region, _ in account.called("ec2", "describe_account_attributes")} == {"eu-west-1"}
     # The ALB's certificate is judged by the stack's region, not us-east-1's.
@@ -199,12 +233,16 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
     assert "it is in us-east-1, but this one must be in eu-west-1" in named(checks, "certificate: ALB").detail
 
 
-@pytest.mark.parametrize(("error", "says"), [
-    (client_error("InvalidClientTokenId", "GetCallerIdentity"), "GetCallerIdentity answered InvalidClientTokenId"),
-    (NoCredentialsError(), "no answer from AWS: Unable to locate credentials"),
-])
-def test_a_failed_identity_stops_before_any_other_call(dev_synth_json: dict[str, Any], error: Exception,
-                                                       says: str) -> None:
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (client_error("InvalidClientTokenId", "GetCallerIdentity"), "GetCallerIdentity answered InvalidClientTokenId"),
+        (NoCredentialsError(), "no answer from AWS: Unable to locate credentials"),
+    ],
+)
+def test_a_failed_identity_stops_before_any_other_call(
+    dev_synth_json: dict[str, Any], error: Exception, says: str
+) -> None:
     account = ready_account(answers={("sts", "get_caller_identity"): error})
     checks = run(dev_synth_json, account)
     assert [(check.name, check.status) for check in checks] == [("credentials", FAILED)]
@@ -234,13 +272,25 @@ def test_vcpu_quota_below_the_need_fails_with_its_figures(dev_synth_json: dict[s
 
 def test_the_tfvars_size_wins_over_the_default(dev_synth_json: dict[str, Any]) -> None:
     account = ready_account(vcpu_quota=12.0)
-    check = named(run(dev_synth_json, account, tfvars={"certificate_arn": ALB_CERTIFICATE, "asg_max_size": 2,
-                                                       "instance_type": "t3.xlarge"}), "vCPU quota")
+    check = named(
+        run(
+            dev_synth_json,
+            account,
+            tfvars={"certificate_arn": ALB_CERTIFICATE, "asg_max_size": 2, "instance_type": "t3.xlarge"},
+        ),
+        "vCPU quota",
+    )
     assert check.status == FAILED and "2 x t3.xlarge (4 vCPUs) x 200 % during an instance refresh = 16" in check.detail
     assert "16 of 12" in check.detail
     assert account.called("ec2", "describe_instance_types")[0][1] == {"InstanceTypes": ["t3.xlarge"]}
-    check = named(run(dev_synth_json, ready_account(vcpu_quota=16.0),
-                      tfvars={"certificate_arn": ALB_CERTIFICATE, "asg_max_size": 4}), "vCPU quota")
+    check = named(
+        run(
+            dev_synth_json,
+            ready_account(vcpu_quota=16.0),
+            tfvars={"certificate_arn": ALB_CERTIFICATE, "asg_max_size": 4},
+        ),
+        "vCPU quota",
+    )
     assert check.status == PASSED and "16 of 16" in check.detail
 
 
@@ -262,16 +312,21 @@ def test_vcpu_quota_and_trail_need_a_real_account_in_the_sandbox(dev_synth_json:
 def test_eip_quota_below_the_need_fails_with_its_figures(dev_synth_json: dict[str, Any]) -> None:
     check = named(run(dev_synth_json, ready_account(eip_quota=5, addresses=4)), "Elastic IP quota")
     assert check.status == FAILED
-    assert check.detail == ("needs 3 new (the stack has 3, its state holds 0), 4 allocated in us-east-1, quota 5: "
-                            "7 of 5 after apply")
+    assert check.detail == (
+        "needs 3 new (the stack has 3, its state holds 0), 4 allocated in us-east-1, quota 5: 7 of 5 after apply"
+    )
     assert "at least 7 for L-0263D0A3" in check.fix and "SINGLE_NAT_GATEWAY=true" in check.fix
 
 
 def test_eip_addresses_the_state_holds_are_not_needed_again(dev_synth_json: dict[str, Any]) -> None:
     eips = sorted(dev_synth_json["resource"]["aws_eip"])
-    state = {"version": 4, "resources": [
-        {"mode": "managed", "type": "aws_eip", "name": name, "instances": [{"attributes": {"id": f"eipalloc-{i}"}}]}
-        for i, name in enumerate(eips)]}
+    state = {
+        "version": 4,
+        "resources": [
+            {"mode": "managed", "type": "aws_eip", "name": name, "instances": [{"attributes": {"id": f"eipalloc-{i}"}}]}
+            for i, name in enumerate(eips)
+        ],
+    }
     check = named(run(dev_synth_json, ready_account(eip_quota=5, addresses=5), state=state), "Elastic IP quota")
     assert check.status == PASSED and "needs 0 new (the stack has 3, its state holds 3)" in check.detail
 
@@ -282,14 +337,18 @@ def test_a_missing_alb_certificate_names_the_tfvars_file(dev_synth_json: dict[st
     assert check.status == FAILED and "environments/test.tfvars" in check.fix and "certificate_arn = " in check.fix
 
 
-@pytest.mark.parametrize(("arn_region", "certificate", "problem"), [
-    ("us-west-2", issued("api.pay.example.com"), "it is in us-west-2, but this one must be in us-east-1"),
-    ("us-east-1", issued("api.pay.example.com", status="PENDING_VALIDATION"), "status PENDING_VALIDATION"),
-    ("us-east-1", issued("other.example.com"), "it does not cover api.pay.example.com"),
-    ("us-east-1", issued("*.example.com"), "it does not cover api.pay.example.com"),
-])
-def test_a_certificate_that_will_not_serve_fails(dev_synth_json: dict[str, Any], arn_region: str,
-                                                  certificate: dict[str, Any], problem: str) -> None:
+@pytest.mark.parametrize(
+    ("arn_region", "certificate", "problem"),
+    [
+        ("us-west-2", issued("api.pay.example.com"), "it is in us-west-2, but this one must be in us-east-1"),
+        ("us-east-1", issued("api.pay.example.com", status="PENDING_VALIDATION"), "status PENDING_VALIDATION"),
+        ("us-east-1", issued("other.example.com"), "it does not cover api.pay.example.com"),
+        ("us-east-1", issued("*.example.com"), "it does not cover api.pay.example.com"),
+    ],
+)
+def test_a_certificate_that_will_not_serve_fails(
+    dev_synth_json: dict[str, Any], arn_region: str, certificate: dict[str, Any], problem: str
+) -> None:
     arn = f"arn:aws:acm:{arn_region}:{ACCOUNT}:certificate/bbbbbbbb-0000-0000-0000-000000000002"
     account = ready_account(certificates={arn: certificate})
     check = named(run(dev_synth_json, account, tfvars={"certificate_arn": arn}), "certificate: ALB")
@@ -318,14 +377,16 @@ def test_acm_wildcard_matching() -> None:
 def test_the_cloudfront_certificate_must_be_in_us_east_1(synth_json: dict[str, Any]) -> None:
     config = StackConfig.from_env(PRODUCTION_ENV)
     alb = {"certificate_arn": ALB_CERTIFICATE}
-    account = ready_account(certificates={ALB_CERTIFICATE: issued("api.pay.example.com"),
-                                          FRONTEND_CERTIFICATE: issued("pay.example.com")})
+    account = ready_account(
+        certificates={ALB_CERTIFICATE: issued("api.pay.example.com"), FRONTEND_CERTIFICATE: issued("pay.example.com")}
+    )
     checks = run(synth_json, account, config=config, tfvars=alb)
     assert named(checks, "certificate: CloudFront").status == PASSED
     assert ("us-east-1", {"CertificateArn": FRONTEND_CERTIFICATE}) in account.called("acm", "describe_certificate")
     # StackConfig already refuses a FRONTEND_CERTIFICATE_ARN outside us-east-1; the account shows what it cannot.
-    account = ready_account(certificates={ALB_CERTIFICATE: issued("api.pay.example.com"),
-                                          FRONTEND_CERTIFICATE: issued("shop.example.com")})
+    account = ready_account(
+        certificates={ALB_CERTIFICATE: issued("api.pay.example.com"), FRONTEND_CERTIFICATE: issued("shop.example.com")}
+    )
     check = named(run(synth_json, account, config=config, tfvars=alb), "certificate: CloudFront")
     assert check.status == FAILED and "it does not cover pay.example.com" in check.detail
     assert "FRONTEND_CERTIFICATE_ARN" in check.fix
@@ -335,24 +396,33 @@ def test_the_cloudfront_certificate_must_be_in_us_east_1(synth_json: dict[str, A
 
 # ---------------------------------------------------------------------------------------------- names
 def _state_with(rtype: str, name: str, attributes: dict[str, Any]) -> dict[str, Any]:
-    return {"version": 4, "resources": [{"mode": "managed", "type": rtype, "name": name,
-                                         "instances": [{"attributes": attributes}]}]}
+    return {
+        "version": 4,
+        "resources": [{"mode": "managed", "type": rtype, "name": name, "instances": [{"attributes": attributes}]}],
+    }
 
 
 def test_a_name_held_outside_the_state_fails_with_its_import(dev_synth_json: dict[str, Any]) -> None:
-    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
+    ((alb, _body),) = dev_synth_json["resource"]["aws_alb"].items()
     arn = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/payment-alb-test/50dc6c495c0c9188"
-    account = ready_account(answers={("elbv2", "describe_load_balancers"): {"LoadBalancers": [
-        {"LoadBalancerName": "payment-alb-test", "LoadBalancerArn": arn}]}})
+    account = ready_account(
+        answers={
+            ("elbv2", "describe_load_balancers"): {
+                "LoadBalancers": [{"LoadBalancerName": "payment-alb-test", "LoadBalancerArn": arn}]
+            }
+        }
+    )
     check = named(run(dev_synth_json, account), f"name: aws_alb.{alb}")
     assert check.status == FAILED and "payment-alb-test exists in the account" in check.detail
-    assert (f"terraform -chdir=cdktf.out/stacks/TapStacktest import -var 'certificate_arn={ALB_CERTIFICATE}' "
-            f"'aws_alb.{alb}' '{arn}'") in check.fix
+    assert (
+        f"terraform -chdir=cdktf.out/stacks/TapStacktest import -var 'certificate_arn={ALB_CERTIFICATE}' "
+        f"'aws_alb.{alb}' '{arn}'"
+    ) in check.fix
     assert "ENVIRONMENT_SUFFIX" in check.fix
 
 
 def test_a_name_the_state_holds_is_not_looked_up(dev_synth_json: dict[str, Any]) -> None:
-    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
+    ((alb, _body),) = dev_synth_json["resource"]["aws_alb"].items()
     account = ready_account()
     checks = run(dev_synth_json, account, state=_state_with("aws_alb", alb, {"name": "payment-alb-test"}))
     assert named(checks, "names").status == PASSED and "1 held by this stack's state" in named(checks, "names").detail
@@ -360,10 +430,11 @@ def test_a_name_the_state_holds_is_not_looked_up(dev_synth_json: dict[str, Any])
 
 
 def test_a_name_the_state_holds_at_another_address_says_state_mv(dev_synth_json: dict[str, Any]) -> None:
-    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
-    check = named(run(dev_synth_json, ready_account(), state=_state_with("aws_alb", "old_alb",
-                                                                         {"name": "payment-alb-test"})),
-                  f"name: aws_alb.{alb}")
+    ((alb, _body),) = dev_synth_json["resource"]["aws_alb"].items()
+    check = named(
+        run(dev_synth_json, ready_account(), state=_state_with("aws_alb", "old_alb", {"name": "payment-alb-test"})),
+        f"name: aws_alb.{alb}",
+    )
     assert check.status == FAILED and f"state mv 'aws_alb.old_alb' 'aws_alb.{alb}'" in check.fix
 
 
@@ -377,10 +448,12 @@ def test_a_bucket_name_held_elsewhere_cannot_be_imported(dev_synth_json: dict[st
 
 def test_role_policy_and_service_linked_role_import_ids(dev_synth_json: dict[str, Any]) -> None:
     slr = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_test"
-    account = ready_account(answers={
-        ("iam", "get_role_policy"): lambda RoleName, PolicyName: {"RoleName": RoleName, "PolicyName": PolicyName},
-        ("iam", "list_roles"): {"Roles": [{"RoleName": "AWSServiceRoleForAutoScaling_test", "Arn": slr}]},
-    })
+    account = ready_account(
+        answers={
+            ("iam", "get_role_policy"): lambda RoleName, PolicyName: {"RoleName": RoleName, "PolicyName": PolicyName},
+            ("iam", "list_roles"): {"Roles": [{"RoleName": "AWSServiceRoleForAutoScaling_test", "Arn": slr}]},
+        }
+    )
     checks = run(dev_synth_json, account)
     fixes = " ".join(check.fix for check in checks if check.status == FAILED)
     assert "'payment-api-instance-test:payment-api-install-test'" in fixes
@@ -391,8 +464,9 @@ def test_role_policy_and_service_linked_role_import_ids(dev_synth_json: dict[str
 def test_a_denied_lookup_names_the_permission(dev_synth_json: dict[str, Any]) -> None:
     account = ready_account(answers={("ssm", "get_parameter"): client_error("AccessDeniedException", "GetParameter")})
     failures = [check for check in run(dev_synth_json, account) if check.name.startswith("name: aws_ssm_parameter.")]
-    assert failures and all("ssm:GetParameter" in check.fix and "deploying principal" in check.fix
-                            for check in failures)
+    assert failures and all(
+        "ssm:GetParameter" in check.fix and "deploying principal" in check.fix for check in failures
+    )
 
 
 # ---------------------------------------------------------------------------------------------- zone and trail
@@ -403,17 +477,21 @@ def _with_zone(zone_id: str, environ: dict[str, str]) -> StackConfig:
     return config
 
 
-@pytest.mark.parametrize(("zone", "status", "says"), [
-    ({"Name": "pay.example.com.", "Config": {"PrivateZone": False}}, PASSED, "pay.example.com (public)"),
-    ({"Name": "example.com.", "Config": {"PrivateZone": False}}, PASSED, "example.com (public)"),
-    ({"Name": "pay.example.com.", "Config": {"PrivateZone": True}}, FAILED, "private zone"),
-    ({"Name": "other.org.", "Config": {"PrivateZone": False}}, FAILED, "API_DOMAIN=api.pay.example.com is not in"),
-])
+@pytest.mark.parametrize(
+    ("zone", "status", "says"),
+    [
+        ({"Name": "pay.example.com.", "Config": {"PrivateZone": False}}, PASSED, "pay.example.com (public)"),
+        ({"Name": "example.com.", "Config": {"PrivateZone": False}}, PASSED, "example.com (public)"),
+        ({"Name": "pay.example.com.", "Config": {"PrivateZone": True}}, FAILED, "private zone"),
+        ({"Name": "other.org.", "Config": {"PrivateZone": False}}, FAILED, "API_DOMAIN=api.pay.example.com is not in"),
+    ],
+)
 def test_the_hosted_zone(synth_json: dict[str, Any], zone: dict[str, Any], status: str, says: str) -> None:
     config = _with_zone("Z0123456789", {**PRODUCTION_ENV, "HOSTED_ZONE_ID": "Z0123456789"})
-    account = ready_account(certificates={ALB_CERTIFICATE: issued("api.pay.example.com"),
-                                          FRONTEND_CERTIFICATE: issued("pay.example.com")},
-                            answers={("route53", "get_hosted_zone"): {"HostedZone": {"Id": "Z0123456789", **zone}}})
+    account = ready_account(
+        certificates={ALB_CERTIFICATE: issued("api.pay.example.com"), FRONTEND_CERTIFICATE: issued("pay.example.com")},
+        answers={("route53", "get_hosted_zone"): {"HostedZone": {"Id": "Z0123456789", **zone}}},
+    )
     check = named(run(synth_json, account, config=config), "hosted zone")
     assert check.status == status and says in check.detail
 
@@ -430,17 +508,34 @@ def test_no_hosted_zone_no_check(dev_synth_json: dict[str, Any]) -> None:
 
 
 def test_no_logging_trail_is_a_warning_not_a_failure(dev_synth_json: dict[str, Any]) -> None:
-    for trails in ([], [{"Name": "t", "TrailARN": "arn:aws:cloudtrail:us-east-1:1:trail/t", "HomeRegion": "us-east-1",
-                         "logging": False}],
-                   [{"Name": "w", "TrailARN": "arn:aws:cloudtrail:us-west-2:1:trail/w", "HomeRegion": "us-west-2",
-                     "IsMultiRegionTrail": False, "logging": True}]):
+    for trails in (
+        [],
+        [
+            {
+                "Name": "t",
+                "TrailARN": "arn:aws:cloudtrail:us-east-1:1:trail/t",
+                "HomeRegion": "us-east-1",
+                "logging": False,
+            }
+        ],
+        [
+            {
+                "Name": "w",
+                "TrailARN": "arn:aws:cloudtrail:us-west-2:1:trail/w",
+                "HomeRegion": "us-west-2",
+                "IsMultiRegionTrail": False,
+                "logging": True,
+            }
+        ],
+    ):
         check = named(run(dev_synth_json, ready_account(trails=trails)), "CloudTrail")
         assert check.status == WARNING and "no trail is logging in us-east-1" in check.detail
 
 
 # ---------------------------------------------------------------------------------------------- command line
-def test_cli_bad_input_exits_2(tmp_path: Path, dev_synth_json: dict[str, Any],
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_input_exits_2(
+    tmp_path: Path, dev_synth_json: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     environ = dict(DEVELOPMENT_ENV)
     folder = tmp_path / "TapStacktest"
     assert main([str(folder)], environ) == 2
@@ -467,22 +562,33 @@ def test_cli_reads_tfvars_over_tf_var_environment(tmp_path: Path, dev_synth_json
     (folder / "cdk.tf.json").write_text(json.dumps(dev_synth_json), encoding="utf-8")
     tfvars = tmp_path / "test.tfvars"
     tfvars.write_text("asg_max_size = 3\n", encoding="utf-8")
-    environ = {**DEVELOPMENT_ENV, "TF_VAR_asg_max_size": "9", "TF_VAR_certificate_arn": ALB_CERTIFICATE,
-               "TF_VAR_not_a_variable": "x"}
+    environ = {
+        **DEVELOPMENT_ENV,
+        "TF_VAR_asg_max_size": "9",
+        "TF_VAR_certificate_arn": ALB_CERTIFICATE,
+        "TF_VAR_not_a_variable": "x",
+    }
     _stack, _config, values, state = read_inputs(folder, tfvars, None, environ)
     assert values == {"asg_max_size": 3, "certificate_arn": ALB_CERTIFICATE} and state is None
 
 
 def test_the_import_command_quotes_for_the_shell(dev_synth_json: dict[str, Any]) -> None:
     """Values given without a tfvars file go one by one, booleans as HCL writes them, quotes escaped."""
-    (alb, _body), = dev_synth_json["resource"]["aws_alb"].items()
+    ((alb, _body),) = dev_synth_json["resource"]["aws_alb"].items()
     arn = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/payment-alb-test/1"
-    account = ready_account(answers={("elbv2", "describe_load_balancers"): {"LoadBalancers": [
-        {"LoadBalancerName": "payment-alb-test", "LoadBalancerArn": arn}]}})
+    account = ready_account(
+        answers={
+            ("elbv2", "describe_load_balancers"): {
+                "LoadBalancers": [{"LoadBalancerName": "payment-alb-test", "LoadBalancerArn": arn}]
+            }
+        }
+    )
     tfvars = {"certificate_arn": ALB_CERTIFICATE, "alarm_email": "o'brien@example.com", "flag": True}
     check = named(run(dev_synth_json, account, tfvars=tfvars), f"name: aws_alb.{alb}")
-    assert (f"import -var 'alarm_email=o'\\''brien@example.com' -var 'certificate_arn={ALB_CERTIFICATE}' "
-            f"-var 'flag=true' 'aws_alb.{alb}' '{arn}'") in check.fix
+    assert (
+        f"import -var 'alarm_email=o'\\''brien@example.com' -var 'certificate_arn={ALB_CERTIFICATE}' "
+        f"-var 'flag=true' 'aws_alb.{alb}' '{arn}'"
+    ) in check.fix
 
 
 # ---------------------------------------------------------------------------------------------- the backend's state
@@ -506,8 +612,9 @@ def test_the_state_of_a_local_backend(dev_synth_json: dict[str, Any], tmp_path: 
 def test_the_state_of_an_s3_backend(synth_json: dict[str, Any]) -> None:
     account = FakeAccount(answers={("s3", "get_object"): {"Body": io.BytesIO(b'{"version": 4}')}})
     assert backend_state(synth_json, account.clients) == {"version": 4}
-    assert account.called("s3", "get_object") == [("us-east-1", {"Bucket": "acme-tf-state",
-                                                                 "Key": "test/TapStacktest.tfstate"})]
+    assert account.called("s3", "get_object") == [
+        ("us-east-1", {"Bucket": "acme-tf-state", "Key": "test/TapStacktest.tfstate"})
+    ]
     account = FakeAccount(answers={("s3", "get_object"): client_error("NoSuchKey", "GetObject")})
     assert backend_state(synth_json, account.clients) is None
     account = FakeAccount(answers={("s3", "get_object"): client_error("AccessDenied", "GetObject")})

@@ -18,8 +18,9 @@ from tools.release import addresses
 BASELINE = addresses.BASELINE_DIR / "addresses-v0.json"
 
 
-def renamed(stack: dict[str, Any], rtype: str, path_end: str, new_name: str, *,
-            moved: bool = False) -> tuple[dict[str, Any], str]:
+def renamed(
+    stack: dict[str, Any], rtype: str, path_end: str, new_name: str, *, moved: bool = False
+) -> tuple[dict[str, Any], str]:
     """A copy of ``stack`` with one resource under a new logical name (as a construct move does): (copy, old)."""
     stack = copy.deepcopy(stack)
     old_name, body = by_path(stack["resource"], rtype, path_end)
@@ -35,7 +36,8 @@ def baseline_of(stack: dict[str, Any]) -> dict[str, str]:
 
 
 def test_the_committed_baseline_upgrades_to_the_current_stack_in_both_configurations(
-        synth_json: dict[str, Any], dev_synth_json: dict[str, Any]) -> None:
+    synth_json: dict[str, Any], dev_synth_json: dict[str, Any]
+) -> None:
     """Release v0 is what deployments run, so its file is never rewritten (README "Release step"): the current
     stack keeps every stateful address of it (or a moved block maps it), and otherwise differs from it only by
     additions and non-stateful removals (v0's instance role had the managed-policy attachment compute/ssm_core,
@@ -43,16 +45,19 @@ def test_the_committed_baseline_upgrades_to_the_current_stack_in_both_configurat
     document = json.loads(BASELINE.read_text(encoding="utf-8"))
     assert document["release"] == "v0"
     assert set(document["configurations"]) == {"production", "development"}
-    for name, stack, environ in (("production", synth_json, PRODUCTION_ENV),
-                                 ("development", dev_synth_json, DEVELOPMENT_ENV)):
+    for name, stack, environ in (
+        ("production", synth_json, PRODUCTION_ENV),
+        ("development", dev_synth_json, DEVELOPMENT_ENV),
+    ):
         entry = document["configurations"][name]
         assert environ == addresses.CONFIGURATIONS[name]
         # v0 predates API_DOMAIN: the check adds settings introduced since, and changes none of v0's.
         assert entry["environment"].items() <= environ.items()
         result = addresses.compare(baseline=entry["resources"], stack=stack)
         assert not result.failures, f"{name}: {result.failures}; run `make upgrade-check`"
-        assert all(change.startswith(("added ", "moved ")) or "not stateful" in change
-                   for change in result.changes), result.changes
+        assert all(change.startswith(("added ", "moved ")) or "not stateful" in change for change in result.changes), (
+            result.changes
+        )
 
 
 def test_a_renamed_database_fails_and_the_message_names_it_why_and_the_fix(synth_json: dict[str, Any]) -> None:
@@ -71,14 +76,17 @@ def test_the_same_rename_with_a_moved_block_passes_and_is_printed(synth_json: di
     stack, old = renamed(synth_json, "aws_db_instance", "/database/instance", "data_instance_0BADCAFE", moved=True)
     result = addresses.compare(baseline=baseline_of(synth_json), stack=stack)
     assert not result.failures
-    assert result.changes == [f"moved    {old} -> aws_db_instance.data_instance_0BADCAFE "
-                              "(construct database/instance -> database/instance)"]
+    assert result.changes == [
+        f"moved    {old} -> aws_db_instance.data_instance_0BADCAFE (construct database/instance -> database/instance)"
+    ]
 
 
 def test_a_chain_of_moved_blocks_is_followed(synth_json: dict[str, Any]) -> None:
     stack, old = renamed(synth_json, "aws_kms_key", "/encryption/data_key", "keys_data_key_2", moved=False)
-    stack["moved"] = [{"from": old, "to": "aws_kms_key.keys_data_key_1"},
-                      {"from": "aws_kms_key.keys_data_key_1", "to": "aws_kms_key.keys_data_key_2"}]
+    stack["moved"] = [
+        {"from": old, "to": "aws_kms_key.keys_data_key_1"},
+        {"from": "aws_kms_key.keys_data_key_1", "to": "aws_kms_key.keys_data_key_2"},
+    ]
     assert not addresses.compare(baseline=baseline_of(synth_json), stack=stack).failures
 
 
@@ -87,8 +95,10 @@ def test_a_move_into_a_counted_instance_is_understood(synth_json: dict[str, Any]
     stack["moved"] = [{"from": old, "to": "aws_ssm_parameter.parameters_1[0]"}]
     result = addresses.compare(baseline=baseline_of(synth_json), stack=stack)
     assert not result.failures
-    assert result.changes == [f"moved    {old} -> aws_ssm_parameter.parameters_1[0] "
-                              "(construct database/connection_string -> database/connection_string)"]
+    assert result.changes == [
+        f"moved    {old} -> aws_ssm_parameter.parameters_1[0] "
+        "(construct database/connection_string -> database/connection_string)"
+    ]
 
 
 def test_a_moved_block_to_an_undeclared_address_still_fails(synth_json: dict[str, Any]) -> None:
@@ -99,10 +109,16 @@ def test_a_moved_block_to_an_undeclared_address_still_fails(synth_json: dict[str
     assert "its moved block points at aws_s3_bucket.typo, which the stack does not declare" in failures[0]
 
 
-@pytest.mark.parametrize(("rtype", "path_end"), [("aws_route_table_association", "/networking/app_rta_0"),
-                                                 ("aws_security_group_rule", "/security_groups/db_from_app_in")])
-def test_a_renamed_stateless_resource_passes_but_is_printed(synth_json: dict[str, Any], rtype: str,
-                                                            path_end: str) -> None:
+@pytest.mark.parametrize(
+    ("rtype", "path_end"),
+    [
+        ("aws_route_table_association", "/networking/app_rta_0"),
+        ("aws_security_group_rule", "/security_groups/db_from_app_in"),
+    ],
+)
+def test_a_renamed_stateless_resource_passes_but_is_printed(
+    synth_json: dict[str, Any], rtype: str, path_end: str
+) -> None:
     stack, old = renamed(synth_json, rtype, path_end, "renamed_1")
     result = addresses.compare(baseline=baseline_of(synth_json), stack=stack)
     assert not result.failures
@@ -112,9 +128,17 @@ def test_a_renamed_stateless_resource_passes_but_is_printed(synth_json: dict[str
 
 
 def test_every_stateful_type_of_the_issue_is_listed_with_a_reason() -> None:
-    for rtype in ("aws_db_instance", "aws_s3_bucket", "aws_kms_key", "aws_cloudwatch_log_group",
-                  "aws_secretsmanager_secret", "aws_ssm_parameter", "aws_cloudfront_distribution", "aws_lb",
-                  "aws_alb"):
+    for rtype in (
+        "aws_db_instance",
+        "aws_s3_bucket",
+        "aws_kms_key",
+        "aws_cloudwatch_log_group",
+        "aws_secretsmanager_secret",
+        "aws_ssm_parameter",
+        "aws_cloudfront_distribution",
+        "aws_lb",
+        "aws_alb",
+    ):
         assert addresses.STATEFUL[rtype]
 
 
@@ -137,8 +161,9 @@ def test_the_moved_blocks_cdktf_writes_are_the_ones_read(synth_json: dict[str, A
     assert not result.failures
 
 
-def test_check_exits_1_and_prints_the_failure(tmp_path: Path, synth_json: dict[str, Any],
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_exits_1_and_prints_the_failure(
+    tmp_path: Path, synth_json: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     stack, old = renamed(synth_json, "aws_cloudfront_distribution", "/frontend/distribution", "cdn_1")
     path = addresses.write(release="v9", directory=tmp_path, synth=lambda environ: synth_json)
     assert addresses.check(baselines=[path], synth=lambda environ: stack) == 1
@@ -150,8 +175,9 @@ def test_check_exits_1_and_prints_the_failure(tmp_path: Path, synth_json: dict[s
     assert "every stateful address of 1 release baseline(s) is kept" in capsys.readouterr().out
 
 
-def test_a_release_baseline_is_never_rewritten_and_its_name_is_checked(tmp_path: Path,
-                                                                       synth_json: dict[str, Any]) -> None:
+def test_a_release_baseline_is_never_rewritten_and_its_name_is_checked(
+    tmp_path: Path, synth_json: dict[str, Any]
+) -> None:
     addresses.write(release="v1", directory=tmp_path, synth=lambda environ: synth_json)
     with pytest.raises(addresses.AddressError, match=r"addresses-v1\.json exists: .* never rewritten"):
         addresses.write(release="v1", directory=tmp_path, synth=lambda environ: synth_json)

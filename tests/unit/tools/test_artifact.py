@@ -34,7 +34,8 @@ def fake_wheel(folder: Path, pin: str, requires: tuple[str, ...] = ()) -> Path:
     dist = name.replace("-", "_").lower()
     wheel = folder / f"{dist}-{version}-py3-none-any.whl"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
-        f"Requires-Dist: {requirement}\n" for requirement in requires)
+        f"Requires-Dist: {requirement}\n" for requirement in requires
+    )
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr(f"{dist}-{version}.dist-info/METADATA", metadata)
     return wheel
@@ -83,7 +84,8 @@ def test_archive_entries_are_sorted_owned_by_root_with_fixed_times(tmp_path: Pat
     entries = members(path)
     assert list(entries) == sorted(entries)
     assert {(info.uid, info.gid, info.uname, info.gname, info.mtime) for info in entries.values()} == {
-        (0, 0, "", "", artifact.SOURCE_DATE_EPOCH)}
+        (0, 0, "", "", artifact.SOURCE_DATE_EPOCH)
+    }
     header = path.read_bytes()[:10]
     assert header[4:8] == b"\0\0\0\0", "gzip header mtime must be 0"
     assert gzip.decompress(path.read_bytes())  # a valid gzip stream
@@ -115,19 +117,32 @@ def self_signed(name: str) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-                   .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-                   .sign(key, hashes.SHA256()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
 @pytest.fixture(name="pinned")
 def fake_pinned_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """Two roots pinned in a data file of the same shape as facts/rds_root_cas.json (their PEM by name)."""
-    roots = {name: self_signed(name) for name in ("Amazon RDS test-1 Root CA RSA2048 G1",
-                                                  "Amazon RDS test-1 Root CA ECC384 G1")}
-    data = {"roots": [{"name": name, "sha256": x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()}
-                      for name, pem in roots.items()]}
+    roots = {
+        name: self_signed(name)
+        for name in ("Amazon RDS test-1 Root CA RSA2048 G1", "Amazon RDS test-1 Root CA ECC384 G1")
+    }
+    data = {
+        "roots": [
+            {"name": name, "sha256": x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()}
+            for name, pem in roots.items()
+        ]
+    }
     path = tmp_path / "pinned.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     monkeypatch.setattr(artifact, "PINNED_ROOTS_FILE", path)
@@ -139,30 +154,36 @@ def test_the_pinned_roots_cover_every_supported_region_with_sourced_fingerprints
     assert data["_source"] and data["_retrieved"]
     supported = json.loads((ROOT / "facts" / "regions.json").read_text())["supported"]
     names = {root["name"] for root in data["roots"]}
-    assert names == {f"Amazon RDS {region} Root CA {kind} G1" for region in supported
-                     for kind in ("RSA2048", "RSA4096", "ECC384")}
+    assert names == {
+        f"Amazon RDS {region} Root CA {kind} G1" for region in supported for kind in ("RSA2048", "RSA4096", "ECC384")
+    }
     assert all(len(root["sha256"]) == 64 and int(root["sha256"], 16) >= 0 for root in data["roots"])
     assert len({root["sha256"] for root in data["roots"]}) == len(data["roots"])
     assert "BEGIN CERTIFICATE" not in artifact.PINNED_ROOTS_FILE.read_text(), "facts only, not the certificates"
 
 
-def test_production_records_the_given_bundle_and_where_it_came_from(tmp_path: Path, cache: Path,
-                                                                     pinned: dict[str, bytes],
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_production_records_the_given_bundle_and_where_it_came_from(
+    tmp_path: Path, cache: Path, pinned: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
     bundle = tmp_path / "global-bundle.pem"
     bundle.write_bytes(b"".join(pinned.values()) + development_ca().pem)  # the pinned roots and one extra
     pointer = artifact.build("production", str(bundle), tmp_path / "out", cache)
     manifest = json.loads(read_member(tmp_path / "out" / pointer["archive"], "/manifest.json"))
     assert manifest["build_kind"] == pointer["build_kind"] == "production"
-    assert manifest["ca_bundle"] == {"file": artifact.CA_BUNDLE_FILE, "source": str(bundle), "verified": True,
-                                     "sha256": hashlib.sha256(bundle.read_bytes()).hexdigest()}
+    assert manifest["ca_bundle"] == {
+        "file": artifact.CA_BUNDLE_FILE,
+        "source": str(bundle),
+        "verified": True,
+        "sha256": hashlib.sha256(bundle.read_bytes()).hexdigest(),
+    }
     assert pointer["archive"].endswith("-production.tar.gz") and pointer["ca_bundle_verified"] is True
     warning = capsys.readouterr().err
     assert "warning" in warning and "payment-api development test CA" in warning, "the extra certificate is named"
 
 
-def test_a_bundle_missing_a_pinned_root_is_refused_naming_it(tmp_path: Path, cache: Path,
-                                                             pinned: dict[str, bytes]) -> None:
+def test_a_bundle_missing_a_pinned_root_is_refused_naming_it(
+    tmp_path: Path, cache: Path, pinned: dict[str, bytes]
+) -> None:
     bundle = tmp_path / "partial.pem"
     bundle.write_bytes(pinned["Amazon RDS test-1 Root CA RSA2048 G1"])
     with pytest.raises(artifact.ArtifactError, match=r"lacks 1 of the 2 .*Amazon RDS test-1 Root CA ECC384 G1\. Fix"):
@@ -187,8 +208,9 @@ def test_an_unverified_production_build_says_so_everywhere(tmp_path: Path, cache
         artifact.build("development", None, tmp_path / "dev", cache, unverified=True)
 
 
-def test_the_command_takes_the_unverified_flag_and_warns(tmp_path: Path, cache: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_takes_the_unverified_flag_and_warns(
+    tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(artifact, "CACHE", cache)
         assert artifact.main(["--kind", "production", "--ca-bundle-unverified", "--out", str(tmp_path)]) == 0
@@ -199,9 +221,13 @@ def test_the_command_takes_the_unverified_flag_and_warns(tmp_path: Path, cache: 
     assert json.loads((tmp_path / "env" / artifact.POINTER_NAME).read_text())["ca_bundle_verified"] is False
 
 
-@pytest.mark.parametrize("given, message", [
-    ("http://example.com/bundle.pem", "over https"), ("/nonexistent/bundle.pem", "no such file"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ("http://example.com/bundle.pem", "over https"),
+        ("/nonexistent/bundle.pem", "no such file"),
+    ],
+)
 def test_a_bad_ca_bundle_names_the_variable(given: str, message: str) -> None:
     with pytest.raises(artifact.ArtifactError, match=f"RDS_CA_BUNDLE=.*{message}"):
         artifact.ca_bundle("production", given)
@@ -214,9 +240,14 @@ def test_a_file_that_is_not_pem_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_open_wheelhouse_is_refused(tmp_path: Path) -> None:
-    wheels = [fake_wheel(tmp_path, "fastapi==0.165.0", ("starlette>=0.40", "pywin32; sys_platform == 'win32'",
-                                                        "uvloop; extra == 'standard'")),
-              fake_wheel(tmp_path, "starlette==0.30.0")]
+    wheels = [
+        fake_wheel(
+            tmp_path,
+            "fastapi==0.165.0",
+            ("starlette>=0.40", "pywin32; sys_platform == 'win32'", "uvloop; extra == 'standard'"),
+        ),
+        fake_wheel(tmp_path, "starlette==0.30.0"),
+    ]
     with pytest.raises(artifact.ArtifactError, match=r"fastapi-0.165.0.*needs starlette>=0.40 \(wheelhouse: 0.30.0\)"):
         artifact.check_closed(wheels)
     # Markers for other platforms and extras are not requirements of the instance.
@@ -243,6 +274,7 @@ def test_service_wheel_records_every_file_with_its_hash(tmp_path: Path) -> None:
 
 def test_the_lock_pins_what_the_service_and_the_tests_pin() -> None:
     """The lock is the instance's install set: every pyproject pin and the tested transitive versions."""
+
     def pins(lines: list[str]) -> dict[str, str]:
         found = (line.split("#")[0].strip() for line in lines)
         return {name.lower(): version for name, version in (pin.split("==") for pin in found if "==" in pin)}

@@ -21,15 +21,28 @@ from tools.bench.api_results import (
 
 
 def _wrk_output(requests: int, duration_us: int, p50_us: int, p99_us: int, status: int = 0) -> str:
-    raw = {"requests": requests, "duration_us": duration_us, "p50_us": p50_us, "p99_us": p99_us,
-           "errors": {"connect": 0, "read": 1, "write": 0, "status": status, "timeout": 2}}
+    raw = {
+        "requests": requests,
+        "duration_us": duration_us,
+        "p50_us": p50_us,
+        "p99_us": p99_us,
+        "errors": {"connect": 0, "read": 1, "write": 0, "status": status, "timeout": 2},
+    }
     return f"Running 10s test @ http://127.0.0.1:1\n  2 threads and 16 connections\n{WRK_MARKER}{json.dumps(raw)}\n"
 
 
 def test_wrk_line_gives_rate_latency_and_errors() -> None:
     result = parse_wrk(_wrk_output(5000, 10_000_000, 12_345, 48_000, status=3))
-    assert result == {"requests": 5000, "duration_s": 10.0, "rps": 500.0, "p50_ms": 12.35, "p99_ms": 48.0,
-                      "non_2xx": 3, "socket_errors": 1, "timeouts": 2}
+    assert result == {
+        "requests": 5000,
+        "duration_s": 10.0,
+        "rps": 500.0,
+        "p50_ms": 12.35,
+        "p99_ms": 48.0,
+        "non_2xx": 3,
+        "socket_errors": 1,
+        "timeouts": 2,
+    }
 
 
 def test_wrk_output_without_our_line_is_refused() -> None:
@@ -41,8 +54,7 @@ def test_pgbench_log_percentiles_and_failures() -> None:
     lines = [f"0 {n} {latency} 0 1700000000 0" for n, latency in enumerate([1000, 2000, 3000, 4000] * 25)]
     lines.append("1 7 failed 0 1700000000 0")
     result = parse_pgbench_log(lines, 10.0)
-    assert result == {"transactions": 100, "duration_s": 10.0, "tps": 10.0, "p50_ms": 2.0, "p99_ms": 4.0,
-                      "failed": 1}
+    assert result == {"transactions": 100, "duration_s": 10.0, "tps": 10.0, "p50_ms": 2.0, "p99_ms": 4.0, "failed": 1}
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -52,8 +64,10 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def _measured() -> tuple[dict, dict]:
-    api = {"post": {"16": {"rps": 400.0, "p99_ms": 40.0}, "64": {"rps": 300.0, "p99_ms": 200.0}},
-           "health": {"16": {"rps": 4000.0}, "64": {"rps": 3000.0}}}
+    api = {
+        "post": {"16": {"rps": 400.0, "p99_ms": 40.0}, "64": {"rps": 300.0, "p99_ms": 200.0}},
+        "health": {"16": {"rps": 4000.0}, "64": {"rps": 3000.0}},
+    }
     pgbench = {"post": {"16": {"tps": 1000.0}, "64": {"tps": 500.0}}}
     return api, pgbench
 
@@ -70,17 +84,27 @@ def test_ratios_against_both_ceilings_and_goals() -> None:
 
 def test_table_shows_cpu_per_request_and_the_goals() -> None:
     api, pgbench = _measured()
-    api["post"]["16"].update(p50_ms=20.0, duration_s=10.0, cpu_s={"uvicorn": 9.5, "postgres": 4.0},
-                             cpu_ms_per_request={"uvicorn": 2.95, "postgres": 1.35})
+    api["post"]["16"].update(
+        p50_ms=20.0,
+        duration_s=10.0,
+        cpu_s={"uvicorn": 9.5, "postgres": 4.0},
+        cpu_ms_per_request={"uvicorn": 2.95, "postgres": 1.35},
+    )
     api["post"]["64"].update(p50_ms=90.0)
     for result in api["health"].values():
         result.update(p50_ms=5.0, p99_ms=9.0)
     for result in pgbench["post"].values():
         result.update(p50_ms=5.0, p99_ms=9.0)
     ratio = ratios(api, api["health"], pgbench)
-    document = {"started_utc": "2026-11-30T08:00:00+00:00", "machine": {"cpus": 2},
-                "settings": {"workers": 1, "pool_max": 10, "duration_s": 10.0}, "api": api, "pgbench": pgbench,
-                "ratios": ratio, "goals": goals(api, ratio)}
+    document = {
+        "started_utc": "2026-11-30T08:00:00+00:00",
+        "machine": {"cpus": 2},
+        "settings": {"workers": 1, "pool_max": 10, "duration_s": 10.0},
+        "api": api,
+        "pgbench": pgbench,
+        "ratios": ratio,
+        "goals": goals(api, ratio),
+    }
     table = render_table(document)
     assert "| POST /v1/payments | 16 | 400 | 20.0 | 40.0 | 0 | 10% | 40% | 2.95 (0.95 cores) | 1.35 |" in table
     assert "measured 40%, 60%: **not met**" in table and "measured 40.0 ms: **met**" in table

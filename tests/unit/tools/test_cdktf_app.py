@@ -12,16 +12,19 @@ from tools.dev.cdktf_app import REFUSED, Process, calling_command, cdktf_command
 NODE_CDKTF = ["node", "/work/p/node_modules/.bin/cdktf", "deploy", "--auto-approve"]
 
 
-@pytest.mark.parametrize(("argv", "command"), [
-    (NODE_CDKTF, "deploy"),
-    (["node", "/x/node_modules/cdktf-cli/bundle/bin/cdktf.js", "--log-level", "debug", "deploy"], "deploy"),
-    (["node", "/x/node_modules/cdktf-cli/bundle/bin/cdktf.js", "--log-level=debug", "destroy"], "destroy"),
-    (["node", "/x/node_modules/cdktf-cli/bundle/bin/cdktf.js", "synth", "--output", "out"], "synth"),
-    (["npx", "cdktf", "diff"], "diff"),
-    (["/bin/sh", "-c", ".venv/bin/python -m tools.dev.cdktf_app"], None),
-    (["node", "/x/cdktf"], None),
-    (["python", "tap.py"], None),
-])
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (NODE_CDKTF, "deploy"),
+        (["node", "/x/node_modules/cdktf-cli/bundle/bin/cdktf.js", "--log-level", "debug", "deploy"], "deploy"),
+        (["node", "/x/node_modules/cdktf-cli/bundle/bin/cdktf.js", "--log-level=debug", "destroy"], "destroy"),
+        (["node", "/x/node_modules/cdktf-cli/bundle/bin/cdktf.js", "synth", "--output", "out"], "synth"),
+        (["npx", "cdktf", "diff"], "diff"),
+        (["/bin/sh", "-c", ".venv/bin/python -m tools.dev.cdktf_app"], None),
+        (["node", "/x/cdktf"], None),
+        (["python", "tap.py"], None),
+    ],
+)
 def test_cdktf_command_is_the_first_word_after_the_cli(argv: list[str], command: str | None) -> None:
     assert cdktf_command(argv) == command
 

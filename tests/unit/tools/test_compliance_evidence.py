@@ -18,7 +18,9 @@ def test_evidence_is_declared_never_guessed_from_names(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "test_x.py").write_text(
         "import pytest\n\n@pytest.mark.pci('4.2')\ndef test_declared():\n    pass\n\n"
-        "def test_tls_in_the_name_but_not_declared():\n    pass\n", encoding="utf-8")
+        "def test_tls_in_the_name_but_not_declared():\n    pass\n",
+        encoding="utf-8",
+    )
     found = {name.rsplit("::", 1)[1]: refs for name, refs in _collect(folder).items()}
     assert found == {"test_declared": ["4.2"]}
 
@@ -26,8 +28,9 @@ def test_evidence_is_declared_never_guessed_from_names(tmp_path: Path) -> None:
 def test_an_unknown_requirement_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "tests"
     folder.mkdir()
-    (folder / "test_y.py").write_text("import pytest\n\n@pytest.mark.pci('99.9')\ndef test_z():\n    pass\n",
-                                      encoding="utf-8")
+    (folder / "test_y.py").write_text(
+        "import pytest\n\n@pytest.mark.pci('99.9')\ndef test_z():\n    pass\n", encoding="utf-8"
+    )
     with pytest.raises(ValueError, match=r"'99\.9'"):
         _collect(folder)
 

@@ -15,16 +15,19 @@ from tools.release import deploy_frontend as deploy
 from tools.release.deploy_frontend import IMMUTABLE, NO_CACHE, DeployError, RemoteObject
 
 
-@pytest.mark.parametrize(("key", "content_type", "cache"), [
-    ("index.html", "text/html; charset=utf-8", NO_CACHE),
-    ("assets/index-DF155k74.js", "text/javascript; charset=utf-8", IMMUTABLE),
-    ("assets/index-CC2ja4WD.css", "text/css; charset=utf-8", IMMUTABLE),
-    ("assets/logo-a1B2_c3-.svg", "image/svg+xml", IMMUTABLE),
-    ("assets/fonts/inter-Zx9y8W7v.woff2", "font/woff2", IMMUTABLE),
-    ("favicon.ico", "image/x-icon", NO_CACHE),  # a fixed name: a new build reuses it
-    ("assets/logo.svg", "image/svg+xml", NO_CACHE),  # no hash in the name
-    ("index-DF155k74.js", "text/javascript; charset=utf-8", NO_CACHE),  # hashed-looking but outside assets/
-])
+@pytest.mark.parametrize(
+    ("key", "content_type", "cache"),
+    [
+        ("index.html", "text/html; charset=utf-8", NO_CACHE),
+        ("assets/index-DF155k74.js", "text/javascript; charset=utf-8", IMMUTABLE),
+        ("assets/index-CC2ja4WD.css", "text/css; charset=utf-8", IMMUTABLE),
+        ("assets/logo-a1B2_c3-.svg", "image/svg+xml", IMMUTABLE),
+        ("assets/fonts/inter-Zx9y8W7v.woff2", "font/woff2", IMMUTABLE),
+        ("favicon.ico", "image/x-icon", NO_CACHE),  # a fixed name: a new build reuses it
+        ("assets/logo.svg", "image/svg+xml", NO_CACHE),  # no hash in the name
+        ("index-DF155k74.js", "text/javascript; charset=utf-8", NO_CACHE),  # hashed-looking but outside assets/
+    ],
+)
 def test_content_type_and_cache_control(key: str, content_type: str, cache: str) -> None:
     assert (deploy.content_type(key), deploy.cache_control(key)) == (content_type, cache)
 
@@ -50,8 +53,11 @@ def test_changed_set_compares_checksum_and_headers_and_orders_index_last(tmp_pat
     same = {k: RemoteObject(f.sha256, f.content_type, f.cache_control) for k, f in by_key.items()}
     assert not deploy.changed_files(files, same)
     js = by_key["assets/index-AAAAAAAA.js"]
-    remote = {**same, "index.html": RemoteObject("0" * 64, "text/html; charset=utf-8", NO_CACHE),
-              js.key: RemoteObject(js.sha256, js.content_type, NO_CACHE)}  # same bytes, wrong Cache-Control
+    remote = {
+        **same,
+        "index.html": RemoteObject("0" * 64, "text/html; charset=utf-8", NO_CACHE),
+        js.key: RemoteObject(js.sha256, js.content_type, NO_CACHE),
+    }  # same bytes, wrong Cache-Control
     assert [f.key for f in deploy.changed_files(files, remote)] == [js.key, "index.html"]
     everything = deploy.changed_files(files, {})
     assert [f.key for f in everything] == ["assets/index-AAAAAAAA.js", "assets/index-BBBBBBBB.css", "index.html"]
@@ -63,11 +69,12 @@ def test_targets_from_environment_or_outputs_file_with_clear_errors(tmp_path: Pa
     outputs = tmp_path / "flat-outputs.json"
     env = {"FRONTEND_BUCKET": "b", "CLOUDFRONT_DISTRIBUTION_ID": "E1"}
     assert deploy.deploy_targets(env, outputs) == ("b", "E1")
-    with pytest.raises(DeployError,
-                       match=r"does not exist.*`make deploy ENVIRONMENT=dev`.*FRONTEND_BUCKET"):
+    with pytest.raises(DeployError, match=r"does not exist.*`make deploy ENVIRONMENT=dev`.*FRONTEND_BUCKET"):
         deploy.deploy_targets({}, outputs)
-    outputs.write_text(json.dumps({"TapStackdev": {"frontend_bucket_name": "fb", "cloudfront_distribution_id": "E2"}}),
-                       encoding="utf-8")
+    outputs.write_text(
+        json.dumps({"TapStackdev": {"frontend_bucket_name": "fb", "cloudfront_distribution_id": "E2"}}),
+        encoding="utf-8",
+    )
     assert deploy.deploy_targets({}, outputs) == ("fb", "E2")
     with pytest.raises(DeployError, match=r"no outputs for TapStackpr7.*it has: TapStackdev"):
         deploy.deploy_targets({"ENVIRONMENT_SUFFIX": "pr7"}, outputs)
@@ -86,8 +93,9 @@ class RecordingCloudFront:
 
 
 @mock_aws
-def test_deploy_uploads_only_changes_never_config_json_and_invalidates_them(tmp_path: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_uploads_only_changes_never_config_json_and_invalidates_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(variable, raising=False)
     s3, cloudfront = boto3.client("s3", region_name="us-east-1"), RecordingCloudFront()
@@ -99,8 +107,10 @@ def test_deploy_uploads_only_changes_never_config_json_and_invalidates_them(tmp_
     head = s3.head_object(Bucket="frontend", Key="assets/index-AAAAAAAA.js")
     assert (head["ContentType"], head["CacheControl"]) == ("text/javascript; charset=utf-8", IMMUTABLE)
     assert s3.head_object(Bucket="frontend", Key="index.html")["CacheControl"] == NO_CACHE
-    assert s3.get_object(Bucket="frontend", Key="config.json")["Body"].read() == \
-        b'{"apiBaseUrl": "https://api.pay.example.com"}'
+    assert (
+        s3.get_object(Bucket="frontend", Key="config.json")["Body"].read()
+        == b'{"apiBaseUrl": "https://api.pay.example.com"}'
+    )
     assert cloudfront.batches[0]["Paths"] == {"Quantity": 2, "Items": ["/", "/index.html"]}
     again = deploy.deploy(s3, cloudfront, bucket="frontend", distribution="E123", dist=dist)
     assert (again["uploaded"], again["invalidated"], len(cloudfront.batches)) == ([], [], 1)

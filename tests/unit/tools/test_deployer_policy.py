@@ -76,22 +76,28 @@ def _policy_without(tmp_path: Path, action: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("service", "operation", "actions"), [
-    ("s3", "HeadBucket", ("s3:ListBucket",)),
-    ("s3", "PutBucketEncryption", ("s3:PutEncryptionConfiguration",)),
-    ("s3", "GetBucketLifecycleConfiguration", ("s3:GetLifecycleConfiguration",)),
-    ("s3", "PutObjectLockConfiguration", ("s3:PutBucketObjectLockConfiguration",)),
-    ("s3", "PutBucketNotificationConfiguration", ("s3:PutBucketNotification",)),
-    ("s3", "DeleteObjects", ("s3:DeleteObject", "s3:DeleteObjectVersion")),
-    ("elasticloadbalancing", "ModifyListenerAttributes", ("elasticloadbalancing:ModifyListenerAttributes",)),
-    ("elasticloadbalancing", "CreateLoadBalancer",
-     ("elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:AddTags")),
-    ("monitoring", "DescribeAlarms", ("cloudwatch:DescribeAlarms",)),
-    ("cloudfront", "CreateDistributionWithTags", ("cloudfront:CreateDistribution", "cloudfront:TagResource")),
-    ("kms", "CreateKey", ("kms:CreateKey", "kms:TagResource")),
-    ("ec2", "DescribeVpcs", ("ec2:DescribeVpcs",)),
-    ("sts", "GetCallerIdentity", ()),
-])
+@pytest.mark.parametrize(
+    ("service", "operation", "actions"),
+    [
+        ("s3", "HeadBucket", ("s3:ListBucket",)),
+        ("s3", "PutBucketEncryption", ("s3:PutEncryptionConfiguration",)),
+        ("s3", "GetBucketLifecycleConfiguration", ("s3:GetLifecycleConfiguration",)),
+        ("s3", "PutObjectLockConfiguration", ("s3:PutBucketObjectLockConfiguration",)),
+        ("s3", "PutBucketNotificationConfiguration", ("s3:PutBucketNotification",)),
+        ("s3", "DeleteObjects", ("s3:DeleteObject", "s3:DeleteObjectVersion")),
+        ("elasticloadbalancing", "ModifyListenerAttributes", ("elasticloadbalancing:ModifyListenerAttributes",)),
+        (
+            "elasticloadbalancing",
+            "CreateLoadBalancer",
+            ("elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:AddTags"),
+        ),
+        ("monitoring", "DescribeAlarms", ("cloudwatch:DescribeAlarms",)),
+        ("cloudfront", "CreateDistributionWithTags", ("cloudfront:CreateDistribution", "cloudfront:TagResource")),
+        ("kms", "CreateKey", ("kms:CreateKey", "kms:TagResource")),
+        ("ec2", "DescribeVpcs", ("ec2:DescribeVpcs",)),
+        ("sts", "GetCallerIdentity", ()),
+    ],
+)
 def test_operations_map_to_the_actions_aws_authorizes(service: str, operation: str, actions: tuple[str, ...]) -> None:
     assert iam_actions(service, operation) == actions
 
@@ -118,11 +124,18 @@ def test_every_mapped_and_hand_added_action_exists() -> None:
 def test_the_log_is_read_line_by_line_between_offsets(log: Path) -> None:
     requests = read_requests(log)
     assert len(requests) == 11  # the unsigned /moto-api line is not the deployer's
-    assert requests[1] == Request(service="s3", operation="HeadBucket", region="eu-west-1", status="200",
-                                  resource="payment-logs-prod-123456789012")
+    assert requests[1] == Request(
+        service="s3",
+        operation="HeadBucket",
+        region="eu-west-1",
+        status="200",
+        resource="payment-logs-prod-123456789012",
+    )
     offset = LINES.index("request ec2")
     assert [r.operation for r in read_requests(log, offset, LINES.index("request monitoring"))] == [
-        "CreateVpc", "ModifyListenerAttributes"]
+        "CreateVpc",
+        "ModifyListenerAttributes",
+    ]
 
 
 def test_resources_come_from_the_log() -> None:
@@ -131,10 +144,16 @@ def test_resources_come_from_the_log() -> None:
     bucket = Request(service="s3", operation="DeleteObjects", region="eu-west-1", status="200", resource="b")
     assert resource_arn("s3:DeleteObject", bucket, ACCOUNT) == "arn:aws:s3:::b/*"
     assert resource_arn("s3:ListBucket", bucket, ACCOUNT) == "arn:aws:s3:::b"
-    linked = Request(service="iam", operation="GetRole", region="us-east-1", status="200",
-                     resource="role/AWSServiceRoleForAutoScaling_prod")
+    linked = Request(
+        service="iam",
+        operation="GetRole",
+        region="us-east-1",
+        status="200",
+        resource="role/AWSServiceRoleForAutoScaling_prod",
+    )
     assert resource_arn("iam:GetRole", linked, ACCOUNT) == (
-        f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_prod")
+        f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_prod"
+    )
     ec2 = Request(service="ec2", operation="CreateVpc", region="eu-west-1", status="200", resource="-")
     assert resource_arn("ec2:CreateVpc", ec2, ACCOUNT) == "*"
 
@@ -144,14 +163,19 @@ def test_the_committed_policy_allows_the_fixture_and_every_hand_added_action(log
     assert not unallowed_actions(log, POLICY, region="eu-west-1")
 
 
-@pytest.mark.parametrize("missing", [
-    "elasticloadbalancing:ModifyListenerAttributes", "s3:PutEncryptionConfiguration", "cloudwatch:TagResource",
-])
-def test_a_policy_missing_one_served_action_is_reported_with_exactly_that_action(log: Path, tmp_path: Path,
-                                                                               missing: str) -> None:
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "elasticloadbalancing:ModifyListenerAttributes",
+        "s3:PutEncryptionConfiguration",
+        "cloudwatch:TagResource",
+    ],
+)
+def test_a_policy_missing_one_served_action_is_reported_with_exactly_that_action(
+    log: Path, tmp_path: Path, missing: str
+) -> None:
     _needs_node()
-    assert unallowed_actions(log, _policy_without(tmp_path, missing), region="eu-west-1", hand_added=False) == [
-        missing]
+    assert unallowed_actions(log, _policy_without(tmp_path, missing), region="eu-west-1", hand_added=False) == [missing]
 
 
 @pytest.mark.parametrize("missing", ["iam:PassRole", "iam:CreateServiceLinkedRole", "kms:CreateGrant"])
@@ -165,14 +189,19 @@ def test_a_policy_missing_a_hand_added_action_is_reported(tmp_path: Path, missin
 def test_a_call_outside_the_stack_region_is_not_allowed(tmp_path: Path) -> None:
     _needs_node()
     log = tmp_path / "moto.log"
-    log.write_text("request ec2 CreateVpc us-west-2 200 -\nrequest s3 HeadBucket eu-west-1 200 other-bucket\n",
-                   encoding="utf-8")
+    log.write_text(
+        "request ec2 CreateVpc us-west-2 200 -\nrequest s3 HeadBucket eu-west-1 200 other-bucket\n", encoding="utf-8"
+    )
     assert unallowed_actions(log, POLICY, region="eu-west-1", hand_added=False) == [
-        "ec2:CreateTags", "ec2:CreateVpc", "s3:ListBucket"]
+        "ec2:CreateTags",
+        "ec2:CreateVpc",
+        "s3:ListBucket",
+    ]
 
 
-def test_the_cli_exits_1_and_lists_what_is_missing(log: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_exits_1_and_lists_what_is_missing(
+    log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _needs_node()
     policy = _policy_without(tmp_path, "s3:GetLifecycleConfiguration")
     assert main([str(log), "--policy", str(policy), "--region", "eu-west-1"]) == 1
@@ -183,19 +212,34 @@ def test_the_cli_exits_1_and_lists_what_is_missing(log: Path, tmp_path: Path,
 
 def test_phases_select_the_deployer_ranges(tmp_path: Path) -> None:
     phases = tmp_path / "phases.json"
-    phases.write_text(json.dumps({"phases": [{"name": "emulator", "moto_log_offset": 0},
-                                             {"name": "plan", "moto_log_offset": 10},
-                                             {"name": "boot", "moto_log_offset": 50},
-                                             {"name": "destroy", "moto_log_offset": 70}]}), encoding="utf-8")
+    phases.write_text(
+        json.dumps(
+            {
+                "phases": [
+                    {"name": "emulator", "moto_log_offset": 0},
+                    {"name": "plan", "moto_log_offset": 10},
+                    {"name": "boot", "moto_log_offset": 50},
+                    {"name": "destroy", "moto_log_offset": 70},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     assert phase_ranges(phases, ["plan", "destroy"]) == [(10, 50), (70, None)]
     with pytest.raises(ValueError, match="no phase apply"):
         phase_ranges(phases, ["apply"])
 
 
 def test_the_boot_hook_inside_make_deploy_is_left_out_of_the_deployer_ranges() -> None:
-    document = {"phases": [{"name": "emulator", "moto_log_offset": 0}, {"name": "deploy", "moto_log_offset": 10},
-                           {"name": "tests", "moto_log_offset": 90}, {"name": "destroy", "moto_log_offset": 95}],
-                "not_the_deployer": [[40, 55]]}
+    document = {
+        "phases": [
+            {"name": "emulator", "moto_log_offset": 0},
+            {"name": "deploy", "moto_log_offset": 10},
+            {"name": "tests", "moto_log_offset": 90},
+            {"name": "destroy", "moto_log_offset": 95},
+        ],
+        "not_the_deployer": [[40, 55]],
+    }
     assert ranges_of(document, ["deploy", "destroy"]) == [(10, 40), (55, 90), (95, None)]
     assert ranges_of({**document, "not_the_deployer": [[0, 5]]}, ["deploy"]) == [(10, 90)]
 

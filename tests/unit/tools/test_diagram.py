@@ -17,7 +17,7 @@ def subgraph(text: str, name: str) -> list[str]:
     start = next(i for i, line in enumerate(lines) if line.strip().startswith(f"subgraph {name}["))
     inside: list[str] = []
     depth = 0
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         stripped = line.strip()
         if stripped.startswith("subgraph "):
             depth += 1
@@ -38,13 +38,15 @@ def test_the_security_group_flows_carry_the_ports_of_the_rules(synth_json: dict[
     _, app_out = by_path(resources, "aws_security_group_rule", "/app_to_endpoints_out")
     _, s3_out = by_path(resources, "aws_security_group_rule", "/app_to_s3_out")
     solid = [line.strip() for line in diagram.mermaid(synth_json).splitlines() if " --> " in line.replace("|", " ")]
-    assert solid == [f'compute_alb -->|"tcp {api_in["from_port"]}"| compute_asg',
-                     f'compute_asg -->|"tcp {db_in["from_port"]}"| database_instance',
-                     f'compute_asg -->|"tcp {app_out["from_port"]}"| endpoints_vpc_endpoint',
-                     # the S3 prefix list is drawn as the gateway endpoint it comes from
-                     f'compute_asg -->|"tcp {s3_out["from_port"]}"| networking_vpc_endpoint',
-                     f'internet -->|"tcp {https_in["from_port"]}"| compute_alb',
-                     'internet -->|"HTTPS"| frontend_distribution']
+    assert solid == [
+        f'compute_alb -->|"tcp {api_in["from_port"]}"| compute_asg',
+        f'compute_asg -->|"tcp {db_in["from_port"]}"| database_instance',
+        f'compute_asg -->|"tcp {app_out["from_port"]}"| endpoints_vpc_endpoint',
+        # the S3 prefix list is drawn as the gateway endpoint it comes from
+        f'compute_asg -->|"tcp {s3_out["from_port"]}"| networking_vpc_endpoint',
+        f'internet -->|"tcp {https_in["from_port"]}"| compute_alb',
+        'internet -->|"HTTPS"| frontend_distribution',
+    ]
 
 
 def test_a_changed_api_port_changes_the_picture(synth_json: dict[str, Any]) -> None:
@@ -60,8 +62,10 @@ def test_a_changed_api_port_changes_the_picture(synth_json: dict[str, Any]) -> N
 
 def test_resources_sit_in_the_tier_of_their_subnets_and_carry_their_component(synth_json: dict[str, Any]) -> None:
     text = diagram.mermaid(synth_json)
-    assert [line.split("[", 1)[0] for line in subgraph(text, "tier_public")] == ["compute_alb",
-                                                                                "networking_nat_gateway"]
+    assert [line.split("[", 1)[0] for line in subgraph(text, "tier_public")] == [
+        "compute_alb",
+        "networking_nat_gateway",
+    ]
     assert [line.split("[", 1)[0] for line in subgraph(text, "tier_app")] == ["compute_asg", "endpoints_vpc_endpoint"]
     assert subgraph(text, "tier_data") == ['database_instance["RDS postgres 15 Multi-AZ<br/>database/instance"]']
     assert 'subgraph tier_public["public subnets x3"]' in text
@@ -75,23 +79,27 @@ def test_resources_sit_in_the_tier_of_their_subnets_and_carry_their_component(sy
 
 def test_the_data_flows_come_from_the_references(synth_json: dict[str, Any]) -> None:
     text = diagram.mermaid(synth_json)
-    for line in ('frontend_distribution -.->|"origin (OAC)"| frontend_bucket',
-                 'waf_web_acl -.->|"filters requests"| compute_alb',
-                 'compute_alb -.->|"access logs"| log_archive_bucket',
-                 'compute_target_group -.->|"forwards to"| compute_asg',
-                 'encryption_data_key -.->|"encrypts"| database_instance',
-                 'vpc -.->|"flow logs"| networking_flow_log_group'):
+    for line in (
+        'frontend_distribution -.->|"origin (OAC)"| frontend_bucket',
+        'waf_web_acl -.->|"filters requests"| compute_alb',
+        'compute_alb -.->|"access logs"| log_archive_bucket',
+        'compute_target_group -.->|"forwards to"| compute_asg',
+        'encryption_data_key -.->|"encrypts"| database_instance',
+        'vpc -.->|"flow logs"| networking_flow_log_group',
+    ):
         assert line in text
 
 
 def test_the_output_is_deterministic_whatever_the_key_order(synth_json: dict[str, Any]) -> None:
     reordered = copy.deepcopy(synth_json)
-    reordered["resource"] = {rtype: dict(reversed(list(bodies.items())))
-                             for rtype, bodies in reversed(list(reordered["resource"].items()))}
+    reordered["resource"] = {
+        rtype: dict(reversed(list(bodies.items()))) for rtype, bodies in reversed(list(reordered["resource"].items()))
+    }
     assert diagram.mermaid(reordered) == diagram.mermaid(synth_json)
 
 
 def test_the_readme_shows_the_diagram_of_the_current_stack(synth_json: dict[str, Any]) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert (f"<!-- architecture-diagram:begin -->\n{diagram.readme_block(synth_json)}\n"
-            "<!-- architecture-diagram:end -->") in readme, "run `make docs`"
+    assert (
+        f"<!-- architecture-diagram:begin -->\n{diagram.readme_block(synth_json)}\n<!-- architecture-diagram:end -->"
+    ) in readme, "run `make docs`"

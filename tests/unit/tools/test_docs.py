@@ -20,8 +20,9 @@ def test_missing_or_repeated_markers_are_refused_with_the_fix(text: str) -> None
         docs.fill_region(text, "t", "x", path="R.md")
 
 
-def test_check_names_the_stale_file_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_names_the_stale_file_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "R.md").write_text("a\n<!-- t:begin -->\nold\n<!-- t:end -->\n", encoding="utf-8")
     monkeypatch.setattr(docs, "ROOT", tmp_path)
     monkeypatch.setattr(docs, "_generators", lambda: (lambda: [docs.Part("R.md", "new", region="t")],))

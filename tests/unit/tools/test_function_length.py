@@ -13,9 +13,12 @@ def _function(name: str, body_lines: int) -> str:
 
 def test_a_long_method_is_named_with_its_class_and_length(tmp_path: Path) -> None:
     source = tmp_path / "component.py"
-    source.write_text("class Big:\n" + "".join(
-        "    " + line + "\n" for line in _function("__init__", LIMIT + 1).splitlines()) + _function("short", 3),
-        encoding="utf-8")
+    source.write_text(
+        "class Big:\n"
+        + "".join("    " + line + "\n" for line in _function("__init__", LIMIT + 1).splitlines())
+        + _function("short", 3),
+        encoding="utf-8",
+    )
     assert [(name, length) for _, _, name, length in long_functions(tmp_path)] == [("Big.__init__", LIMIT + 1)]
 
 

@@ -18,8 +18,9 @@ def test_every_supported_region_is_covered_by_default() -> None:
     assert "regions" in (Path(__file__).resolve().parents[3] / "Makefile").read_text().split("TEST_STEPS :=")[1]
 
 
-def test_a_refused_synth_fails_the_step_naming_the_region_and_the_rule(monkeypatch: pytest.MonkeyPatch,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_refused_synth_fails_the_step_naming_the_region_and_the_rule(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def synthesize(config: StackConfig, outdir: Path, artifact: PaymentApiArtifact | None = None) -> Path:
         assert artifact is not None
         if config.aws_region == "eu-west-1" and config.environment_type == "production":

@@ -13,8 +13,14 @@ MAKEFILE = "ok:\n\t@echo fine\nbad:\n\t@exit 3\nafter:\n\t@echo never\n"
 
 def test_the_roll_up_lists_every_step_and_stops_at_the_first_failure(tmp_path: Path) -> None:
     (tmp_path / "Makefile").write_text(MAKEFILE, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "tools.dev.run_steps", "-C", str(tmp_path), "ok", "bad", "after"],
-                            cwd=ROOT, capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.dev.run_steps", "-C", str(tmp_path), "ok", "bad", "after"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 2  # make reports a failed recipe as 2
     roll_up = result.stdout.split("make test: roll-up", 1)[1]
     rows = {line.split()[0]: line for line in roll_up.strip().splitlines()[1:]}
@@ -25,6 +31,12 @@ def test_the_roll_up_lists_every_step_and_stops_at_the_first_failure(tmp_path: P
 
 def test_an_all_green_run_says_passed(tmp_path: Path) -> None:
     (tmp_path / "Makefile").write_text(MAKEFILE, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "tools.dev.run_steps", "-C", str(tmp_path), "ok"], cwd=ROOT,
-                            capture_output=True, text=True, check=False, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.dev.run_steps", "-C", str(tmp_path), "ok"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0 and result.stdout.rstrip().endswith("PASSED")

@@ -22,8 +22,13 @@ debug = false
 """
     assert parse_tfvars(text) == {
         "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
-        "asg_max_size": 6, "db_allocated_storage": 100, "ratio": 0.5, "offset": -3, "big": 1000.0,
-        "deletion_protection": True, "debug": False,
+        "asg_max_size": 6,
+        "db_allocated_storage": 100,
+        "ratio": 0.5,
+        "offset": -3,
+        "big": 1000.0,
+        "deletion_protection": True,
+        "debug": False,
     }
 
 
@@ -38,24 +43,27 @@ def test_string_escapes_and_hash_inside_a_string() -> None:
     assert values == {"note": 'a "quoted" # not a comment \\ // nor this\n', "cost": "${literal}"}
 
 
-@pytest.mark.parametrize(("text", "line", "says"), [
-    ('a = 1\nsubnets = ["a", "b"]', 2, "lists, maps"),
-    ("a = 1\n\ntags = {\n", 3, "lists, maps"),
-    ('a = "x"\nb = <<EOT\n', 2, "lists, maps"),
-    ("a = null", 1, "lists, maps"),
-    ("a = 007", 1, "not a quoted string"),
-    ("a = yes", 1, "not a quoted string"),
-    ('a = "open', 1, "no closing quote"),
-    ('a = "${var.b}"', 1, "template"),
-    ('a = "%{if x}"', 1, "template"),
-    (r'a = "\q"', 1, "unsupported escape"),
-    ('a = "x" "y"', 1, "unexpected"),
-    ("a = 1 2", 1, "unexpected"),
-    ("a = 1\na = 2", 2, "set twice"),
-    ("/* block */ a = 1", 1, "expected `name = value`"),
-    ("a 1", 1, "expected `name = value`"),
-    ("= 1", 1, "expected `name = value`"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        ('a = 1\nsubnets = ["a", "b"]', 2, "lists, maps"),
+        ("a = 1\n\ntags = {\n", 3, "lists, maps"),
+        ('a = "x"\nb = <<EOT\n', 2, "lists, maps"),
+        ("a = null", 1, "lists, maps"),
+        ("a = 007", 1, "not a quoted string"),
+        ("a = yes", 1, "not a quoted string"),
+        ('a = "open', 1, "no closing quote"),
+        ('a = "${var.b}"', 1, "template"),
+        ('a = "%{if x}"', 1, "template"),
+        (r'a = "\q"', 1, "unsupported escape"),
+        ('a = "x" "y"', 1, "unexpected"),
+        ("a = 1 2", 1, "unexpected"),
+        ("a = 1\na = 2", 2, "set twice"),
+        ("/* block */ a = 1", 1, "expected `name = value`"),
+        ("a 1", 1, "expected `name = value`"),
+        ("= 1", 1, "expected `name = value`"),
+    ],
+)
 def test_refuses_what_it_cannot_read_with_the_line(text: str, line: int, says: str) -> None:
     with pytest.raises(TfvarsError) as raised:
         parse_tfvars(text, source="environments/prod.tfvars")

@@ -30,10 +30,18 @@ class ScriptedTargets:
     def describe_target_health(self, **_: Any) -> dict[str, Any]:
         states = self.answers[min(self.calls, len(self.answers) - 1)]
         self.calls += 1
-        return {"TargetHealthDescriptions": [
-            {"Target": {"Id": target}, "TargetHealth": {"State": state, "Reason": "Target.ResponseCodeMismatch"
-                                                        if state == "unhealthy" else ""}}
-            for target, state in states]}
+        return {
+            "TargetHealthDescriptions": [
+                {
+                    "Target": {"Id": target},
+                    "TargetHealth": {
+                        "State": state,
+                        "Reason": "Target.ResponseCodeMismatch" if state == "unhealthy" else "",
+                    },
+                }
+                for target, state in states
+            ]
+        }
 
 
 def _run(elbv2: ScriptedTargets, wait: float, lines: list[str], **changes: Any) -> verify.Run:
@@ -42,9 +50,17 @@ def _run(elbv2: ScriptedTargets, wait: float, lines: list[str], **changes: Any) 
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    run = verify.Run(outputs=OUTPUTS, config=CONFIG, clients=lambda service, region: elbv2, sandbox=False,
-                      wait_seconds=wait, http_get=verify.https_get, progress=lines.append, sleep=sleep,
-                      clock=lambda: now[0])
+    run = verify.Run(
+        outputs=OUTPUTS,
+        config=CONFIG,
+        clients=lambda service, region: elbv2,
+        sandbox=False,
+        wait_seconds=wait,
+        http_get=verify.https_get,
+        progress=lines.append,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
     for name, value in changes.items():
         setattr(run, name, value)
     return run
@@ -75,8 +91,9 @@ def test_an_alb_that_does_not_answer_fails_naming_the_security_group() -> None:
     assert check.looked_at == "GET https://api.pay.example.com/health (connected to 127.0.0.1)"
 
 
-def test_cli_refuses_a_stack_without_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_a_stack_without_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     outputs_file = tmp_path / "flat-outputs.json"
     outputs_file.write_text(json.dumps({"TapStackother": {}}), encoding="utf-8")
     monkeypatch.setenv("ENVIRONMENT_SUFFIX", "verify")

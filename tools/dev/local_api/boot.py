@@ -86,8 +86,19 @@ def install(app: Path, manifest: dict[str, Any], log: Path) -> Path:
     """``python3.11 -m venv`` + ``pip install --no-index --find-links wheelhouse``; returns the venv's python."""
     _run(log, sys.executable, "-m", "venv", str(app / "venv"))
     python = app / "venv" / "bin" / "python"
-    _run(log, str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-         "--find-links", str(app / "wheelhouse"), str(app / manifest["service_wheel"]))
+    _run(
+        log,
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-index",
+        "--find-links",
+        str(app / "wheelhouse"),
+        str(app / manifest["service_wheel"]),
+    )
     return python
 
 
@@ -97,11 +108,17 @@ def read_env(path: Path) -> dict[str, str]:
 
 def common_env(runtime: dict[str, str], app: Path, database: LocalPostgres) -> dict[str, str]:
     """The boot step's common.env, with the local stand-in's address in place of the RDS endpoint."""
-    return {"PAYMENT_ENVIRONMENT": runtime["environment"], "PAYMENT_PROCESSOR": runtime["processor"],
-            "PAYMENT_CORS_ORIGINS": runtime["cors_origins"], "PAYMENT_DB_HOST": "127.0.0.1",
-            "PAYMENT_DB_PORT": str(database.port), "PAYMENT_DB_NAME": runtime["db_name"],
-            "PAYMENT_DB_SSLMODE": "verify-full", "PAYMENT_DB_SSLROOTCERT": str(app / "rds-ca-bundle.pem"),
-            "PATH": "/usr/bin:/bin"}
+    return {
+        "PAYMENT_ENVIRONMENT": runtime["environment"],
+        "PAYMENT_PROCESSOR": runtime["processor"],
+        "PAYMENT_CORS_ORIGINS": runtime["cors_origins"],
+        "PAYMENT_DB_HOST": "127.0.0.1",
+        "PAYMENT_DB_PORT": str(database.port),
+        "PAYMENT_DB_NAME": runtime["db_name"],
+        "PAYMENT_DB_SSLMODE": "verify-full",
+        "PAYMENT_DB_SSLROOTCERT": str(app / "rds-ca-bundle.pem"),
+        "PATH": "/usr/bin:/bin",
+    }
 
 
 def pay_and_refund(url: str, operator_key: str, report: BootReport) -> None:
@@ -111,32 +128,47 @@ def pay_and_refund(url: str, operator_key: str, report: BootReport) -> None:
         if paid.status_code != 201:
             raise BootFailed(f"POST /v1/payments answered {paid.status_code}: {paid.text[:300]}")
         report.payment_id = paid.json()["id"]
-        refunded = client.post(f"/v1/payments/{report.payment_id}/refunds",
-                               json={"amount": 1000, "reason": "requested_by_customer"},
-                               headers={"Authorization": f"Bearer {operator_key}",
-                                        "Idempotency-Key": f"sandbox-{uuid.uuid4()}"})
+        refunded = client.post(
+            f"/v1/payments/{report.payment_id}/refunds",
+            json={"amount": 1000, "reason": "requested_by_customer"},
+            headers={"Authorization": f"Bearer {operator_key}", "Idempotency-Key": f"sandbox-{uuid.uuid4()}"},
+        )
         if refunded.status_code != 201:
-            raise BootFailed(f"POST /v1/payments/{report.payment_id}/refunds answered {refunded.status_code}: "
-                             f"{refunded.text[:300]}")
+            raise BootFailed(
+                f"POST /v1/payments/{report.payment_id}/refunds answered {refunded.status_code}: {refunded.text[:300]}"
+            )
         report.refund_id = refunded.json()["id"]
 
 
-def _provision_and_migrate(python: Path, common: dict[str, str], secret: dict[str, str], folder: Path,
-                           log: Path) -> dict[str, str]:
+def _provision_and_migrate(
+    python: Path, common: dict[str, str], secret: dict[str, str], folder: Path, log: Path
+) -> dict[str, str]:
     payment_api = str(python.parent / "payment-api")
-    _run(log, payment_api, "provision-roles", "--instance-id", SANDBOX_INSTANCE_ID, "--migrate-env",
-         str(folder / "migrate.env"), "--app-env", str(folder / "serve.env"),
-         env={**common, "PAYMENT_DB_MASTER_USER": secret["username"], "PAYMENT_DB_MASTER_PASSWORD": secret["password"]})
+    _run(
+        log,
+        payment_api,
+        "provision-roles",
+        "--instance-id",
+        SANDBOX_INSTANCE_ID,
+        "--migrate-env",
+        str(folder / "migrate.env"),
+        "--app-env",
+        str(folder / "serve.env"),
+        env={**common, "PAYMENT_DB_MASTER_USER": secret["username"], "PAYMENT_DB_MASTER_PASSWORD": secret["password"]},
+    )
     migrate = {**common, **read_env(folder / "migrate.env")}
     _run(log, payment_api, "migrate", env=migrate)
     # An operator key for the refund (created with the owner login, as an operator would).
     created = _run(log, payment_api, "create-operator-key", "--label", "sandbox boot", env=migrate)
-    return {"operator_key": created.strip().splitlines()[-1].removeprefix("Operator key: "),
-            **{f"serve:{key}": value for key, value in read_env(folder / "serve.env").items()}}
+    return {
+        "operator_key": created.strip().splitlines()[-1].removeprefix("Operator key: "),
+        **{f"serve:{key}": value for key, value in read_env(folder / "serve.env").items()},
+    }
 
 
-def boot_and_pay(archive: bytes, expected_sha256: str, runtime: dict[str, str], secret: dict[str, str],
-                 folder: Path) -> BootReport:
+def boot_and_pay(
+    archive: bytes, expected_sha256: str, runtime: dict[str, str], secret: dict[str, str], folder: Path
+) -> BootReport:
     """Every boot step on ``archive``, then a payment and a refund; stops what it started, always."""
     report, log = BootReport(), folder / "boot.log"
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,8 +177,10 @@ def boot_and_pay(archive: bytes, expected_sha256: str, runtime: dict[str, str], 
     app = folder / "app"
     manifest = extract(archive, app)
     python = install(app, manifest, log)
-    report.steps.append(f"installed {manifest['service_wheel']} + {len(list((app / 'wheelhouse').glob('*.whl')))} "
-                        f"wheels offline ({manifest['build_kind']} build)")
+    report.steps.append(
+        f"installed {manifest['service_wheel']} + {len(list((app / 'wheelhouse').glob('*.whl')))} "
+        f"wheels offline ({manifest['build_kind']} build)"
+    )
     database = LocalPostgres(ca=development_ca())
     service: ServiceProcess | None = None
     try:
@@ -155,8 +189,10 @@ def boot_and_pay(archive: bytes, expected_sha256: str, runtime: dict[str, str], 
         common = common_env(runtime, app, database)
         values = _provision_and_migrate(python, common, secret, folder, log)
         report.steps.append("roles provisioned, schema migrated as the owner login")
-        serve_env = {**common, **{key.removeprefix("serve:"): value for key, value in values.items()
-                                  if key.startswith("serve:")}}
+        serve_env = {
+            **common,
+            **{key.removeprefix("serve:"): value for key, value in values.items() if key.startswith("serve:")},
+        }
         service = ServiceProcess(serve_env, folder / "api.log", python=str(python)).start()
         service.wait_ready()
         pay_and_refund(service.url, values["operator_key"], report)

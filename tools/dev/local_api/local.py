@@ -35,8 +35,10 @@ def parse_port(variable: str, value: str) -> int:
     """``value`` as a TCP port, or a PortError naming ``variable``, the allowed range and the fix."""
     text = value.strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise PortError(f"{variable}={value!r} is not a TCP port: give digits 0-9 for a number from 1 to 65535, "
-                        f"for example {variable}={DEFAULT_API_PORT if 'API' in variable else DEFAULT_WEB_PORT}")
+        raise PortError(
+            f"{variable}={value!r} is not a TCP port: give digits 0-9 for a number from 1 to 65535, "
+            f"for example {variable}={DEFAULT_API_PORT if 'API' in variable else DEFAULT_WEB_PORT}"
+        )
     return int(text)
 
 
@@ -49,14 +51,18 @@ def api_port(given: int | None, environ: Mapping[str, str]) -> tuple[int, str | 
     if local:
         port = parse_port("LOCAL_API_PORT", local)
         if legacy and legacy != local:
-            return port, (f"[api] notice: API_PORT={legacy} ignored for make api, LOCAL_API_PORT={local} is used "
-                          "(API_PORT is the instances' port on the stack)")
+            return port, (
+                f"[api] notice: API_PORT={legacy} ignored for make api, LOCAL_API_PORT={local} is used "
+                "(API_PORT is the instances' port on the stack)"
+            )
         return port, None
     if legacy:
         port = parse_port("API_PORT", legacy)
-        return port, (f"[api] notice: API_PORT for make api is deprecated and will be ignored in the next release "
-                      f"(API_PORT is the instances' port on the stack): use LOCAL_API_PORT={legacy}. "
-                      f"Serving on {port} this time.")
+        return port, (
+            f"[api] notice: API_PORT for make api is deprecated and will be ignored in the next release "
+            f"(API_PORT is the instances' port on the stack): use LOCAL_API_PORT={legacy}. "
+            f"Serving on {port} this time."
+        )
     return DEFAULT_API_PORT, None
 
 
@@ -79,8 +85,7 @@ def _on_terminate(_signum: int, _frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", help="port to serve on (default: LOCAL_API_PORT, else 8080)")
-    parser.add_argument("--web-port", help="port `make web` serves on, admitted by CORS (default: WEB_PORT, "
-                                           "else 5173)")
+    parser.add_argument("--web-port", help="port `make web` serves on, admitted by CORS (default: WEB_PORT, else 5173)")
     args = parser.parse_args(argv)
     try:
         port, notice = api_port(parse_port("--port", args.port) if args.port else None, os.environ)

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tools.dev.local_api.testca import DevelopmentCa
+from tools.dev.local_api.testca import DevelopmentCa, as_ca
 
 OWNER, APP, DATABASE = "payment_owner", "payment_app", "payments"
 
@@ -35,8 +35,9 @@ def free_port() -> int:
 
 
 def _bindir() -> Path:
-    return Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True,
-                               timeout=10).stdout.strip())
+    return Path(
+        subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    )
 
 
 def _name(common_name: str) -> x509.Name:
@@ -44,21 +45,23 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _fresh_ca(now: datetime.datetime) -> DevelopmentCa:
     """A CA made for one run (its key dies with the process)."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("payment-api test CA")).issuer_name(_name("payment-api test CA"))
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = as_ca(
+        x509.CertificateBuilder()
+        .subject_name(_name("payment-api test CA"))
+        .issuer_name(_name("payment-api test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+    ).sign(ca_key, hashes.SHA256())
     return DevelopmentCa(key=ca_key, certificate=ca)
 
 
@@ -70,10 +73,17 @@ def write_certificates(folder: Path, ca_pair: DevelopmentCa | None = None) -> tu
     ca_key, ca = ca_pair.key, ca_pair.certificate
     server_key = ec.generate_private_key(ec.SECP256R1())
     san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")])
-    server = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
-              .public_key(server_key.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-              .add_extension(san, critical=False).sign(ca_key, hashes.SHA256()))
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(san, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = (folder / "ca.crt", folder / "server.crt", folder / "server.key")
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
@@ -100,15 +110,26 @@ class LocalPostgres:
         self._ca = ca
 
     def _run(self, *args: str, timeout: float = 60) -> None:
-        result = subprocess.run([*self._as_postgres, *args], capture_output=True, text=True, timeout=timeout,
-                                check=False)
+        result = subprocess.run(
+            [*self._as_postgres, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
         if result.returncode != 0:
             output = result.stdout[-2000:] + result.stderr[-2000:]
             raise RuntimeError(f"{args[0]} failed ({result.returncode}): {output}")
 
     def _pg_ctl(self, *args: str) -> None:
-        self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "postgres.log"),
-                  "-w", "-t", "60", *args, timeout=90)
+        self._run(
+            str(self._bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            *args,
+            timeout=90,
+        )
 
     def start(self, bootstrap: bool = True) -> None:
         """initdb, TLS certificates, configuration, start; then (``bootstrap``) roles and database.
@@ -120,17 +141,41 @@ class LocalPostgres:
             shutil.chown(self.folder, "postgres", "postgres")
             for name in ("server.crt", "server.key"):
                 shutil.chown(self.folder / name, "postgres", "postgres")
-        self._run(str(self._bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-E", "UTF8",
-                  "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
-        settings = {"listen_addresses": "'127.0.0.1'", "port": str(self.port),
-                    "unix_socket_directories": f"'{self.folder}'", "ssl": "on",
-                    "ssl_cert_file": f"'{self.folder / 'server.crt'}'",
-                    "ssl_key_file": f"'{self.folder / 'server.key'}'",
-                    "fsync": "off", "synchronous_commit": "off", "max_connections": "300"}
-        self._run("sh", "-c", f"cat >> '{self.data}/postgresql.conf' <<'EOF'\n"
-                  + "".join(f"{key} = {value}\n" for key, value in settings.items()) + "EOF\n")
-        self._run("sh", "-c", f"printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n'"
-                  f" > '{self.data}/pg_hba.conf'")
+        self._run(
+            str(self._bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+        )
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.folder}'",
+            "ssl": "on",
+            "ssl_cert_file": f"'{self.folder / 'server.crt'}'",
+            "ssl_key_file": f"'{self.folder / 'server.key'}'",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "max_connections": "300",
+        }
+        self._run(
+            "sh",
+            "-c",
+            f"cat >> '{self.data}/postgresql.conf' <<'EOF'\n"
+            + "".join(f"{key} = {value}\n" for key, value in settings.items())
+            + "EOF\n",
+        )
+        self._run(
+            "sh",
+            "-c",
+            f"printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' > '{self.data}/pg_hba.conf'",
+        )
         self._pg_ctl("start")
         if bootstrap:
             self._bootstrap()
@@ -143,8 +188,7 @@ class LocalPostgres:
 
     def superuser(self, database: str = "postgres") -> psycopg.Connection:
         """A superuser connection over the Unix socket (set-up and test inspection only)."""
-        return psycopg.connect(host=str(self.folder), port=self.port, user="postgres", dbname=database,
-                               autocommit=True)
+        return psycopg.connect(host=str(self.folder), port=self.port, user="postgres", dbname=database, autocommit=True)
 
     def _bootstrap(self) -> None:
         # What the platform's database bootstrap does once: roles, database, schema owned by the owner role.
@@ -172,8 +216,9 @@ class LocalPostgres:
         """Stop now (immediate) and remove the folder; never raises."""
         try:
             if (self.data / "postmaster.pid").exists():
-                self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop",
-                          timeout=60)
+                self._run(
+                    str(self._bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=60
+                )
         except (RuntimeError, subprocess.SubprocessError, OSError):
             pass
         if remove:
@@ -181,8 +226,17 @@ class LocalPostgres:
 
     def service_env(self, **extra: str) -> dict[str, str]:
         """The service's environment: application role for serving, owner role for migrations, verify-full TLS."""
-        return {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_PROCESSOR": "simulated", "PAYMENT_DB_HOST": "127.0.0.1",
-                "PAYMENT_DB_PORT": str(self.port), "PAYMENT_DB_NAME": DATABASE, "PAYMENT_DB_USER": APP,
-                "PAYMENT_DB_PASSWORD": self.passwords[APP], "PAYMENT_DB_OWNER_USER": OWNER,
-                "PAYMENT_DB_OWNER_PASSWORD": self.passwords[OWNER], "PAYMENT_DB_SSLMODE": "verify-full",
-                "PAYMENT_DB_SSLROOTCERT": str(self.ca_file), **extra}
+        return {
+            "PAYMENT_ENVIRONMENT": "test",
+            "PAYMENT_PROCESSOR": "simulated",
+            "PAYMENT_DB_HOST": "127.0.0.1",
+            "PAYMENT_DB_PORT": str(self.port),
+            "PAYMENT_DB_NAME": DATABASE,
+            "PAYMENT_DB_USER": APP,
+            "PAYMENT_DB_PASSWORD": self.passwords[APP],
+            "PAYMENT_DB_OWNER_USER": OWNER,
+            "PAYMENT_DB_OWNER_PASSWORD": self.passwords[OWNER],
+            "PAYMENT_DB_SSLMODE": "verify-full",
+            "PAYMENT_DB_SSLROOTCERT": str(self.ca_file),
+            **extra,
+        }

@@ -16,8 +16,14 @@ from tools.dev.local_api.postgres import free_port
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """``python -m payment_api <args>`` with ``env`` on top of this process's environment."""
-    return subprocess.run([sys.executable, "-m", "payment_api", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, check=False, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "payment_api", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
 
 
 class ServiceProcess:
@@ -29,8 +35,9 @@ class ServiceProcess:
 
     own_process_group = False
 
-    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None,
-                 python: str = sys.executable) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, port: int | None = None, python: str = sys.executable
+    ) -> None:
         """``python``: the interpreter that has ``payment_api`` (another venv's, e.g. an installed artifact's)."""
         self.env = env
         self.python = python
@@ -49,8 +56,12 @@ class ServiceProcess:
     def start(self, timeout: float = 30) -> ServiceProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                self.command(), env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=self.own_process_group)
+                self.command(),
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=self.own_process_group,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -42,18 +42,37 @@ class DevelopmentCa:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
 
+def as_ca(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+    """``builder`` with what a CA certificate carries: CA:TRUE with no sub-CA, and key usage for signing
+    certificates and CRLs only (the development CA here and the per-run CA of a local PostgreSQL)."""
+    key_usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    return builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).add_extension(
+        key_usage, critical=True
+    )
+
+
 def development_ca() -> DevelopmentCa:
     """The development CA, identical on every call and machine."""
     scalar = int.from_bytes(hashlib.sha256(SEED).digest(), "big") % (_P256_ORDER - 1) + 1
     key = ec.derive_private_key(scalar, ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, COMMON_NAME)])
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(SERIAL).not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-        .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
-    )
+    certificate = as_ca(
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(SERIAL)
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(NOT_AFTER)
+    ).sign(key, hashes.SHA256(), ecdsa_deterministic=True)
     return DevelopmentCa(key=key, certificate=certificate)

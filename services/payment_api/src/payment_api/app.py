@@ -34,8 +34,7 @@ Authorization = Annotated[str | None, Header(description="Bearer <operator API k
 
 
 def _body_schema(model: type[PaymentCreate] | type[RefundCreate]) -> dict[str, Any]:
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
 async def read_json(request: Request) -> Any:
@@ -45,10 +44,14 @@ async def read_json(request: Request) -> Any:
         body = parse_body(raw)
     except BodyError:
         if contains_card_number(raw.decode("utf-8", errors="replace")):
-            raise ProblemError("card_data_not_accepted", "Card data is not accepted: use a payment_method token.") \
-                from None
-        raise ProblemError("validation_failed", "The body is not valid JSON.",
-                           [{"field": "body", "message": "must be a UTF-8 JSON object"}]) from None
+            raise ProblemError(
+                "card_data_not_accepted", "Card data is not accepted: use a payment_method token."
+            ) from None
+        raise ProblemError(
+            "validation_failed",
+            "The body is not valid JSON.",
+            [{"field": "body", "message": "must be a UTF-8 JSON object"}],
+        ) from None
     if tree_contains_card_number(body):
         raise ProblemError("card_data_not_accepted", "Card data is not accepted: use a payment_method token.")
     return body
@@ -70,8 +73,11 @@ def _key(request: Request, value: str | None) -> str:
 def _json_content_type(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
-        raise ProblemError("validation_failed", "The body must be application/json.",
-                           [{"field": "Content-Type", "message": "must be application/json"}])
+        raise ProblemError(
+            "validation_failed",
+            "The body must be application/json.",
+            [{"field": "Content-Type", "message": "must be application/json"}],
+        )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -81,8 +87,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(_request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
-        errors = [{"field": ".".join(str(part) for part in item["loc"]), "message": str(item["msg"])}
-                  for item in error.errors()]
+        errors = [
+            {"field": ".".join(str(part) for part in item["loc"]), "message": str(item["msg"])}
+            for item in error.errors()
+        ]
         return problem_response("validation_failed", "The request is not valid.", errors)
 
     async def on_http(_request: Request, error: Exception) -> Response:
@@ -92,8 +100,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return problem_response("not_found", "No such resource.")
 
     async def on_database(_request: Request, _error: Exception) -> Response:
-        return problem_response("service_unavailable", "The database is unavailable; retry with the same key.",
-                                headers={"Retry-After": "1"})
+        return problem_response(
+            "service_unavailable", "The database is unavailable; retry with the same key.", headers={"Retry-After": "1"}
+        )
 
     async def on_unexpected(_request: Request, _error: Exception) -> Response:
         return problem_response("internal_error", "Internal error; retry with the same key.")
@@ -127,9 +136,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLog)
     if settings.cors_origins:
         # Outermost, so a preflight is answered before routing; the browser caches it for 10 minutes.
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type", "Idempotency-Key", "Authorization"],
-                           expose_headers=["Location", "Retry-After", "Idempotent-Replayed"], max_age=600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "Idempotency-Key", "Authorization"],
+            expose_headers=["Location", "Retry-After", "Idempotent-Replayed"],
+            max_age=600,
+        )
     _install_error_handlers(app)
     _install_routes(app, settings, pool, processor, head)
     return app
@@ -155,9 +169,19 @@ def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, proc
 
 
 def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, processor: Processor) -> None:
-    @app.post("/v1/payments", status_code=201, openapi_extra=_body_schema(PaymentCreate),
-              responses={201: {"model": Payment}, 202: {"model": Payment}, 400: PROBLEM, 409: PROBLEM,
-                         422: PROBLEM, 503: PROBLEM})
+    @app.post(
+        "/v1/payments",
+        status_code=201,
+        openapi_extra=_body_schema(PaymentCreate),
+        responses={
+            201: {"model": Payment},
+            202: {"model": Payment},
+            400: PROBLEM,
+            409: PROBLEM,
+            422: PROBLEM,
+            503: PROBLEM,
+        },
+    )
     async def create_payment(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
         body = await read_json(request)
         key = _key(request, idempotency_key)
@@ -188,11 +212,23 @@ def _payment_id(outcome: idempotency.Outcome) -> str | None:
 
 
 def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Processor) -> None:
-    @app.post("/v1/payments/{payment_id}/refunds", status_code=201, openapi_extra=_body_schema(RefundCreate),
-              responses={201: {"model": Refund}, 400: PROBLEM, 401: PROBLEM, 404: PROBLEM, 409: PROBLEM,
-                         422: PROBLEM, 503: PROBLEM})
-    async def create_refund(request: Request, payment_id: str, idempotency_key: IdempotencyKey = None,
-                            authorization: Authorization = None) -> Response:
+    @app.post(
+        "/v1/payments/{payment_id}/refunds",
+        status_code=201,
+        openapi_extra=_body_schema(RefundCreate),
+        responses={
+            201: {"model": Refund},
+            400: PROBLEM,
+            401: PROBLEM,
+            404: PROBLEM,
+            409: PROBLEM,
+            422: PROBLEM,
+            503: PROBLEM,
+        },
+    )
+    async def create_refund(
+        request: Request, payment_id: str, idempotency_key: IdempotencyKey = None, authorization: Authorization = None
+    ) -> Response:
         request.state.payment_id = payment_id
         body = await read_json(request)
         await run_in_threadpool(authenticate, pool, authorization)
@@ -208,8 +244,7 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
         outcome = await run_in_threadpool(idempotency.run, pool, scope, key, route_fingerprint, work)
         return _answer(outcome)
 
-    @app.get("/v1/payments/{payment_id}/refunds", responses={200: {"model": RefundList}, 401: PROBLEM,
-                                                              404: PROBLEM})
+    @app.get("/v1/payments/{payment_id}/refunds", responses={200: {"model": RefundList}, 401: PROBLEM, 404: PROBLEM})
     def list_refunds(request: Request, payment_id: str, authorization: Authorization = None) -> Response:
         request.state.payment_id = payment_id
         authenticate(pool, authorization)

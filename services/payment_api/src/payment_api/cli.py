@@ -28,8 +28,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as error:  # an unknown PAYMENT_PROCESSOR
         print(f"payment-api: configuration refused: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=LOG_CONFIG,
-                timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app, host=args.host, port=args.port, access_log=False, log_config=LOG_CONFIG, timeout_graceful_shutdown=5
+    )
     return 0
 
 
@@ -77,8 +78,11 @@ def _provision_roles(settings: Settings, args: argparse.Namespace) -> int:
 
     user, password = os.environ.get("PAYMENT_DB_MASTER_USER", ""), os.environ.get("PAYMENT_DB_MASTER_PASSWORD", "")
     if not user or not password:
-        print("payment-api: provision-roles needs PAYMENT_DB_MASTER_USER and PAYMENT_DB_MASTER_PASSWORD (the RDS "
-              "master secret, read by the boot step)", file=sys.stderr)
+        print(
+            "payment-api: provision-roles needs PAYMENT_DB_MASTER_USER and PAYMENT_DB_MASTER_PASSWORD (the RDS "
+            "master secret, read by the boot step)",
+            file=sys.stderr,
+        )
         return 2
     master = replace(settings.database, user=user, password=password)
     try:
@@ -88,13 +92,22 @@ def _provision_roles(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     credentials = provision.provision(master, suffix)
     (migrate_user, migrate_password), (app_user, app_password) = credentials["migrate"], credentials["app"]
-    _write_private(args.migrate_env, provision.env_file_text({
-        "PAYMENT_DB_OWNER_USER": migrate_user, "PAYMENT_DB_OWNER_PASSWORD": migrate_password,
-        "PAYMENT_DB_USER": provision.APP_GROUP}))
-    _write_private(args.app_env, provision.env_file_text({"PAYMENT_DB_USER": app_user,
-                                                          "PAYMENT_DB_PASSWORD": app_password}))
+    _write_private(
+        args.migrate_env,
+        provision.env_file_text(
+            {
+                "PAYMENT_DB_OWNER_USER": migrate_user,
+                "PAYMENT_DB_OWNER_PASSWORD": migrate_password,
+                "PAYMENT_DB_USER": provision.APP_GROUP,
+            }
+        ),
+    )
+    _write_private(
+        args.app_env, provision.env_file_text({"PAYMENT_DB_USER": app_user, "PAYMENT_DB_PASSWORD": app_password})
+    )
     logging.getLogger("payment_api.provision").info(
-        "roles provisioned", extra={"fields": {"migrate_user": migrate_user, "app_user": app_user}})
+        "roles provisioned", extra={"fields": {"migrate_user": migrate_user, "app_user": app_user}}
+    )
     return 0
 
 
@@ -120,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"payment-api: configuration refused: {error}", file=sys.stderr)
         return 2
-    handlers = {"serve": _serve, "migrate": _migrate, "purge-idempotency-keys": _purge,
-                "create-operator-key": _create_operator_key, "provision-roles": _provision_roles}
+    handlers = {
+        "serve": _serve,
+        "migrate": _migrate,
+        "purge-idempotency-keys": _purge,
+        "create-operator-key": _create_operator_key,
+        "provision-roles": _provision_roles,
+    }
     return handlers[args.command](settings, args)

@@ -35,9 +35,16 @@ class DatabaseSettings:
 
     def conninfo(self) -> str:
         """A libpq connection string (password included: never log it)."""
-        parts = {"host": self.host, "port": str(self.port), "dbname": self.name, "user": self.user,
-                 "password": self.password, "sslmode": self.sslmode, "connect_timeout": str(self.connect_timeout),
-                 "application_name": "payment-api"}
+        parts = {
+            "host": self.host,
+            "port": str(self.port),
+            "dbname": self.name,
+            "user": self.user,
+            "password": self.password,
+            "sslmode": self.sslmode,
+            "connect_timeout": str(self.connect_timeout),
+            "application_name": "payment-api",
+        }
         if self.sslrootcert:
             parts["sslrootcert"] = self.sslrootcert
         return " ".join(f"{key}='{_escape(value)}'" for key, value in parts.items() if value)
@@ -68,8 +75,15 @@ class Settings:
     @property
     def owner_database(self) -> DatabaseSettings:
         """The owner role's connection (migrations, operator keys): same server, same TLS settings."""
-        return DatabaseSettings(self.database.host, self.database.port, self.database.name, self.owner_user,
-                                self.owner_password, self.database.sslmode, self.database.sslrootcert)
+        return DatabaseSettings(
+            self.database.host,
+            self.database.port,
+            self.database.name,
+            self.owner_user,
+            self.owner_password,
+            self.database.sslmode,
+            self.database.sslrootcert,
+        )
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -90,8 +104,10 @@ def cors_origins(raw: str, *, production: bool) -> tuple[str, ...]:
     origins = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
     for origin in origins:
         if not ORIGIN.fullmatch(origin):
-            raise ConfigError(f"PAYMENT_CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
-                              "without a path or wildcard, e.g. https://pay.example.com")
+            raise ConfigError(
+                f"PAYMENT_CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
+                "without a path or wildcard, e.g. https://pay.example.com"
+            )
         if production and not origin.startswith("https://"):
             raise ConfigError(f"PAYMENT_CORS_ORIGINS: {origin!r} must use https in production")
     return origins
@@ -119,13 +135,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if retention < MIN_RETENTION_HOURS:
         raise ConfigError(f"PAYMENT_IDEMPOTENCY_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS}")
     database = DatabaseSettings(
-        host=env.get("PAYMENT_DB_HOST", "127.0.0.1"), port=_int(env, "PAYMENT_DB_PORT", 5432),
-        name=env.get("PAYMENT_DB_NAME", "payments"), user=env.get("PAYMENT_DB_USER", "payment_app"),
-        password=env.get("PAYMENT_DB_PASSWORD", ""), sslmode=sslmode,
-        sslrootcert=env.get("PAYMENT_DB_SSLROOTCERT") or None)
-    return Settings(environment=environment, processor=processor, database=database,
-                    owner_user=env.get("PAYMENT_DB_OWNER_USER", "payment_owner"),
-                    owner_password=env.get("PAYMENT_DB_OWNER_PASSWORD", ""),
-                    pool_max=_int(env, "PAYMENT_DB_POOL_MAX", 10), retention_hours=retention,
-                    crash_after_processor=crash,
-                    cors_origins=cors_origins(env.get("PAYMENT_CORS_ORIGINS", ""), production=production))
+        host=env.get("PAYMENT_DB_HOST", "127.0.0.1"),
+        port=_int(env, "PAYMENT_DB_PORT", 5432),
+        name=env.get("PAYMENT_DB_NAME", "payments"),
+        user=env.get("PAYMENT_DB_USER", "payment_app"),
+        password=env.get("PAYMENT_DB_PASSWORD", ""),
+        sslmode=sslmode,
+        sslrootcert=env.get("PAYMENT_DB_SSLROOTCERT") or None,
+    )
+    return Settings(
+        environment=environment,
+        processor=processor,
+        database=database,
+        owner_user=env.get("PAYMENT_DB_OWNER_USER", "payment_owner"),
+        owner_password=env.get("PAYMENT_DB_OWNER_PASSWORD", ""),
+        pool_max=_int(env, "PAYMENT_DB_POOL_MAX", 10),
+        retention_hours=retention,
+        crash_after_processor=crash,
+        cors_origins=cors_origins(env.get("PAYMENT_CORS_ORIGINS", ""), production=production),
+    )

@@ -16,9 +16,17 @@ def _reset(conn: Connection) -> None:
 def make_pool(settings: Settings) -> ConnectionPool:
     """A pool of application-role connections (autocommit: every transaction is an explicit block). Idle
     connections are checked before use, so a PostgreSQL restart costs no failed request once it is back."""
-    return ConnectionPool(settings.database.conninfo(), min_size=1, max_size=settings.pool_max,
-                          kwargs={"autocommit": True}, check=ConnectionPool.check_connection, reset=_reset,
-                          timeout=5.0, open=False, name="payment-api")
+    return ConnectionPool(
+        settings.database.conninfo(),
+        min_size=1,
+        max_size=settings.pool_max,
+        kwargs={"autocommit": True},
+        check=ConnectionPool.check_connection,
+        reset=_reset,
+        timeout=5.0,
+        open=False,
+        name="payment-api",
+    )
 
 
 def database_ready(pool: ConnectionPool, head: str) -> bool:

@@ -52,8 +52,9 @@ def check_key(value: str | None) -> str:
     if value is None:
         raise ProblemError("idempotency_key_missing", "This request needs an Idempotency-Key header.")
     if not 1 <= len(value) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in value):
-        raise ProblemError("idempotency_key_invalid",
-                           "The Idempotency-Key must be 1 to 255 printable ASCII characters.")
+        raise ProblemError(
+            "idempotency_key_invalid", "The Idempotency-Key must be 1 to 255 printable ASCII characters."
+        )
     return value
 
 
@@ -72,21 +73,28 @@ def _claim(conn: Connection, scope: str, hashed: str, fingerprint: str) -> tuple
     """The key's row (created when new) and whether this request now holds its lock."""
     for _ in range(3):
         with conn.transaction():
-            row = _row(conn.execute(
-                "INSERT INTO idempotency_keys (scope, key_hash, fingerprint, recovery_point)"
-                f" VALUES (%s, %s, %s, 'started') ON CONFLICT (scope, key_hash) DO NOTHING RETURNING {COLUMNS}",
-                (scope, hashed, fingerprint)).fetchone())
+            row = _row(
+                conn.execute(
+                    "INSERT INTO idempotency_keys (scope, key_hash, fingerprint, recovery_point)"
+                    f" VALUES (%s, %s, %s, 'started') ON CONFLICT (scope, key_hash) DO NOTHING RETURNING {COLUMNS}",
+                    (scope, hashed, fingerprint),
+                ).fetchone()
+            )
             if row is None:
-                row = _row(conn.execute(f"SELECT {COLUMNS} FROM idempotency_keys WHERE scope = %s AND key_hash = %s",
-                                        (scope, hashed)).fetchone())
+                row = _row(
+                    conn.execute(
+                        f"SELECT {COLUMNS} FROM idempotency_keys WHERE scope = %s AND key_hash = %s", (scope, hashed)
+                    ).fetchone()
+                )
             if row is None:
                 continue  # deleted (a 4xx) between the two statements: claim again
             if row.fingerprint != fingerprint or row.recovery_point == "finished":
                 return row, False
             locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (row.id,)).fetchone()
             return row, bool(locked and locked[0])
-    raise ProblemError("idempotency_request_in_progress", "A request with this key is in progress.",
-                       headers={"Retry-After": "1"})
+    raise ProblemError(
+        "idempotency_request_in_progress", "A request with this key is in progress.", headers={"Retry-After": "1"}
+    )
 
 
 def _replay(row: KeyRow) -> Outcome:
@@ -99,27 +107,32 @@ def _replay(row: KeyRow) -> Outcome:
 
 def finish(conn: Connection, row_id: int, status: int, body: bytes, location: str | None) -> None:
     """Store the final answer (call inside the transaction that makes the work final)."""
-    conn.execute("UPDATE idempotency_keys SET recovery_point = 'finished', response_status = %s,"
-                 " response_body = %s, response_location = %s WHERE id = %s", (status, body, location, row_id))
+    conn.execute(
+        "UPDATE idempotency_keys SET recovery_point = 'finished', response_status = %s,"
+        " response_body = %s, response_location = %s WHERE id = %s",
+        (status, body, location, row_id),
+    )
 
 
-def run(pool: ConnectionPool, scope: str, key: str, fingerprint: str,
-        work: Callable[[Connection, KeyRow], Outcome]) -> Outcome:
+def run(
+    pool: ConnectionPool, scope: str, key: str, fingerprint: str, work: Callable[[Connection, KeyRow], Outcome]
+) -> Outcome:
     """Answer a request exactly once per (scope, key): replay, refuse, or run ``work`` from the recovery point."""
     hashed = key_hash(key)
     with pool.connection() as conn:
         row, locked = _claim(conn, scope, hashed, fingerprint)
         if row.fingerprint != fingerprint:
-            raise ProblemError("idempotency_key_reused",
-                               "This Idempotency-Key was used with a different request.")
+            raise ProblemError("idempotency_key_reused", "This Idempotency-Key was used with a different request.")
         if row.recovery_point == "finished":
             return _replay(row)
         if not locked:
-            raise ProblemError("idempotency_request_in_progress", "A request with this key is in progress.",
-                               headers={"Retry-After": "1"})
+            raise ProblemError(
+                "idempotency_request_in_progress",
+                "A request with this key is in progress.",
+                headers={"Retry-After": "1"},
+            )
         try:
-            current = _row(conn.execute(f"SELECT {COLUMNS} FROM idempotency_keys WHERE id = %s",
-                                        (row.id,)).fetchone())
+            current = _row(conn.execute(f"SELECT {COLUMNS} FROM idempotency_keys WHERE id = %s", (row.id,)).fetchone())
             assert current is not None
             if current.recovery_point == "finished":
                 return _replay(current)
@@ -137,6 +150,8 @@ def run(pool: ConnectionPool, scope: str, key: str, fingerprint: str,
 def purge(pool: ConnectionPool, retention_hours: int) -> int:
     """Delete keys older than the retention (at least 24 hours); returns how many."""
     with pool.connection() as conn:
-        cursor = conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %s)",
-                              (max(retention_hours, 24),))
+        cursor = conn.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %s)",
+            (max(retention_hours, 24),),
+        )
         return cursor.rowcount

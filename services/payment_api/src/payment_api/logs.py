@@ -27,7 +27,10 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
             "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         document.update(getattr(record, "fields", {}))
         if record.exc_info and record.exc_info[0] is not None:
             document["exception"] = record.exc_info[0].__name__
@@ -35,12 +38,16 @@ class JsonFormatter(logging.Formatter):
 
 
 LOG_CONFIG: dict[str, Any] = {
-    "version": 1, "disable_existing_loggers": False,
+    "version": 1,
+    "disable_existing_loggers": False,
     "formatters": {"json": {"()": JsonFormatter}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
     "root": {"handlers": ["stdout"], "level": "INFO"},
-    "loggers": {"uvicorn": {"handlers": [], "propagate": True}, "uvicorn.access": {"propagate": False},
-                "alembic.runtime.plugins": {"level": "WARNING"}},
+    "loggers": {
+        "uvicorn": {"handlers": [], "propagate": True},
+        "uvicorn.access": {"propagate": False},
+        "alembic.runtime.plugins": {"level": "WARNING"},
+    },
 }
 
 
@@ -71,9 +78,17 @@ class AccessLog:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
-            ACCESS.info("request", extra={"fields": {
-                "request_id": request_id, "method": scope["method"],
-                "route": getattr(route, "path", None), "status": status["code"],
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                "payment_id": state.get("payment_id"), "idempotency_key_hash": state.get("idempotency_key_hash"),
-            }})
+            ACCESS.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": getattr(route, "path", None),
+                        "status": status["code"],
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "payment_id": state.get("payment_id"),
+                        "idempotency_key_hash": state.get("idempotency_key_hash"),
+                    }
+                },
+            )

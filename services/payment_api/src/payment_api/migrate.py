@@ -31,8 +31,11 @@ def head_revision() -> str:
 
 def upgrade(owner: DatabaseSettings, app_role: str) -> None:
     """Upgrade to head as the owner role; concurrent callers wait for the lock, then find nothing to do."""
-    connect_args: dict[str, object] = {"password": owner.password, "sslmode": owner.sslmode,
-                                       "connect_timeout": owner.connect_timeout}
+    connect_args: dict[str, object] = {
+        "password": owner.password,
+        "sslmode": owner.sslmode,
+        "connect_timeout": owner.connect_timeout,
+    }
     if owner.sslrootcert:
         connect_args["sslrootcert"] = owner.sslrootcert
     engine = create_engine(owner.sqlalchemy_url(), connect_args=connect_args, poolclass=NullPool)

@@ -91,11 +91,16 @@ class Problem(BaseModel):
 def validate(model: type[ModelT], body: Any) -> ModelT:
     """Validate a parsed body; errors name the field and never quote the value."""
     if not isinstance(body, dict):
-        raise ProblemError("validation_failed", "The body must be a JSON object.",
-                           [{"field": "body", "message": "must be a JSON object"}])
+        raise ProblemError(
+            "validation_failed",
+            "The body must be a JSON object.",
+            [{"field": "body", "message": "must be a JSON object"}],
+        )
     try:
         return model.model_validate(body)
     except ValidationError as error:
-        errors = [{"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
-                  for item in error.errors(include_url=False, include_input=False, include_context=False)]
+        errors = [
+            {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
+            for item in error.errors(include_url=False, include_input=False, include_context=False)
+        ]
         raise ProblemError("validation_failed", "The request body is not valid.", errors) from error

@@ -28,8 +28,10 @@ def create(conninfo: str, label: str) -> str:
 
     key = new_key()
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("INSERT INTO operator_keys (id, key_hash, label) VALUES (%s, %s, %s)",
-                     ("opk_" + secrets.token_hex(8), hash_key(key), label))
+        conn.execute(
+            "INSERT INTO operator_keys (id, key_hash, label) VALUES (%s, %s, %s)",
+            ("opk_" + secrets.token_hex(8), hash_key(key), label),
+        )
     return key
 
 
@@ -39,7 +41,8 @@ def authenticate(pool: ConnectionPool, authorization: str | None) -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise ProblemError("unauthorized", "An operator API key is required.", headers={"WWW-Authenticate": "Bearer"})
     with pool.connection() as conn:
-        row = conn.execute("SELECT 1 FROM operator_keys WHERE key_hash = %s AND revoked_at IS NULL",
-                           (hash_key(token.strip()),)).fetchone()
+        row = conn.execute(
+            "SELECT 1 FROM operator_keys WHERE key_hash = %s AND revoked_at IS NULL", (hash_key(token.strip()),)
+        ).fetchone()
     if row is None:
         raise ProblemError("unauthorized", "An operator API key is required.", headers={"WWW-Authenticate": "Bearer"})

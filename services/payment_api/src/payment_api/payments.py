@@ -25,8 +25,10 @@ from payment_api.problems import ProblemError
 from payment_api.processor import Processor, ProcessorTimeout
 
 ALPHABET = string.ascii_letters + string.digits
-PAYMENT_COLUMNS = ("id, status, amount, currency, amount_refunded, description, card_brand, card_last4, failure_code,"
-                   " created_at, payment_method")
+PAYMENT_COLUMNS = (
+    "id, status, amount, currency, amount_refunded, description, card_brand, card_last4, failure_code,"
+    " created_at, payment_method"
+)
 REFUND_COLUMNS = "id, payment_id, amount, status, reason, created_at"
 
 
@@ -44,14 +46,29 @@ def timestamp(value: datetime) -> str:
 def payment_view(row: tuple[Any, ...]) -> dict[str, Any]:
     """The public view of a payment row (``PAYMENT_COLUMNS`` order)."""
     card = {"brand": row[6], "last4": row[7]} if row[6] else None
-    return {"id": row[0], "status": row[1], "amount": row[2], "currency": row[3], "amount_refunded": row[4],
-            "description": row[5], "card": card, "failure_code": row[8], "created_at": timestamp(row[9])}
+    return {
+        "id": row[0],
+        "status": row[1],
+        "amount": row[2],
+        "currency": row[3],
+        "amount_refunded": row[4],
+        "description": row[5],
+        "card": card,
+        "failure_code": row[8],
+        "created_at": timestamp(row[9]),
+    }
 
 
 def refund_view(row: tuple[Any, ...]) -> dict[str, Any]:
     """The view of a refund row (``REFUND_COLUMNS`` order)."""
-    return {"id": row[0], "payment_id": row[1], "amount": row[2], "status": row[3], "reason": row[4],
-            "created_at": timestamp(row[5])}
+    return {
+        "id": row[0],
+        "payment_id": row[1],
+        "amount": row[2],
+        "status": row[3],
+        "reason": row[4],
+        "created_at": timestamp(row[5]),
+    }
 
 
 def load_payment(conn: Connection, payment_id: str) -> tuple[Any, ...] | None:
@@ -66,19 +83,30 @@ def _crash_hook(enabled: bool) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def create_payment(conn: Connection, key: KeyRow, request: PaymentCreate, processor: Processor,
-                   crash_after_processor: bool = False) -> Outcome:
+def create_payment(
+    conn: Connection, key: KeyRow, request: PaymentCreate, processor: Processor, crash_after_processor: bool = False
+) -> Outcome:
     """The idempotent work of ``POST /v1/payments`` from ``key``'s recovery point."""
     payment_id = key.payment_id
     if key.recovery_point == "started":
         payment_id = new_id("pay")
         with conn.transaction():
-            conn.execute("INSERT INTO payments (id, status, amount, currency, payment_method, description,"
-                         " customer_email) VALUES (%s, 'processing', %s, %s, %s, %s, %s)",
-                         (payment_id, request.amount, request.currency, request.payment_method, request.description,
-                          request.customer_email))
-            conn.execute("UPDATE idempotency_keys SET recovery_point = 'payment_created', payment_id = %s"
-                         " WHERE id = %s", (payment_id, key.id))
+            conn.execute(
+                "INSERT INTO payments (id, status, amount, currency, payment_method, description,"
+                " customer_email) VALUES (%s, 'processing', %s, %s, %s, %s, %s)",
+                (
+                    payment_id,
+                    request.amount,
+                    request.currency,
+                    request.payment_method,
+                    request.description,
+                    request.customer_email,
+                ),
+            )
+            conn.execute(
+                "UPDATE idempotency_keys SET recovery_point = 'payment_created', payment_id = %s WHERE id = %s",
+                (payment_id, key.id),
+            )
     assert payment_id is not None
     row = load_payment(conn, payment_id)
     assert row is not None
@@ -89,9 +117,16 @@ def create_payment(conn: Connection, key: KeyRow, request: PaymentCreate, proces
         return Outcome(202, dumps(payment_view(row)), {"Location": location, "Retry-After": "1"})
     _crash_hook(crash_after_processor)
     with conn.transaction():
-        conn.execute("UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s"
-                     " WHERE id = %s", ("succeeded" if result.succeeded else "failed", result.brand, result.last4,
-                                        result.failure_code, payment_id))
+        conn.execute(
+            "UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s WHERE id = %s",
+            (
+                "succeeded" if result.succeeded else "failed",
+                result.brand,
+                result.last4,
+                result.failure_code,
+                payment_id,
+            ),
+        )
         final = load_payment(conn, payment_id)
         assert final is not None
         body = dumps(payment_view(final))
@@ -102,8 +137,9 @@ def create_payment(conn: Connection, key: KeyRow, request: PaymentCreate, proces
 def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate) -> str:
     refund_id = new_id("re")
     with conn.transaction():
-        payment = conn.execute("SELECT amount, amount_refunded, status FROM payments WHERE id = %s FOR UPDATE",
-                               (payment_id,)).fetchone()
+        payment = conn.execute(
+            "SELECT amount, amount_refunded, status FROM payments WHERE id = %s FOR UPDATE", (payment_id,)
+        ).fetchone()
         if payment is None:
             raise ProblemError("not_found", "No such payment.")
         if payment[2] != "succeeded":
@@ -113,20 +149,26 @@ def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: Ref
             reserved = conn.execute(
                 "UPDATE payments SET amount_refunded = amount_refunded + %s"
                 " WHERE id = %s AND amount_refunded + %s <= amount RETURNING amount_refunded",
-                (amount, payment_id, amount)).fetchone()
+                (amount, payment_id, amount),
+            ).fetchone()
         except errors.CheckViolation:
             reserved = None
         if reserved is None or amount <= 0:
             raise ProblemError("refund_exceeds_payment", "The refunds would exceed the payment's amount.")
-        conn.execute("INSERT INTO refunds (id, payment_id, amount, status, reason) VALUES (%s, %s, %s, 'pending', %s)",
-                     (refund_id, payment_id, amount, request.reason))
-        conn.execute("UPDATE idempotency_keys SET recovery_point = 'refund_created', refund_id = %s WHERE id = %s",
-                     (refund_id, key.id))
+        conn.execute(
+            "INSERT INTO refunds (id, payment_id, amount, status, reason) VALUES (%s, %s, %s, 'pending', %s)",
+            (refund_id, payment_id, amount, request.reason),
+        )
+        conn.execute(
+            "UPDATE idempotency_keys SET recovery_point = 'refund_created', refund_id = %s WHERE id = %s",
+            (refund_id, key.id),
+        )
     return refund_id
 
 
-def create_refund(conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate,
-                  processor: Processor) -> Outcome:
+def create_refund(
+    conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate, processor: Processor
+) -> Outcome:
     """The idempotent work of ``POST /v1/payments/{id}/refunds`` from ``key``'s recovery point."""
     refund_id = key.refund_id if key.recovery_point == "refund_created" else None
     if refund_id is None:
@@ -138,11 +180,13 @@ def create_refund(conn: Connection, key: KeyRow, payment_id: str, request: Refun
     except ProcessorTimeout:
         return Outcome(202, dumps(refund_view(row)), {"Retry-After": "1"})
     with conn.transaction():
-        conn.execute("UPDATE refunds SET status = %s WHERE id = %s",
-                     ("succeeded" if succeeded else "failed", refund_id))
+        conn.execute(
+            "UPDATE refunds SET status = %s WHERE id = %s", ("succeeded" if succeeded else "failed", refund_id)
+        )
         if not succeeded:
-            conn.execute("UPDATE payments SET amount_refunded = amount_refunded - %s WHERE id = %s",
-                         (row[2], payment_id))
+            conn.execute(
+                "UPDATE payments SET amount_refunded = amount_refunded - %s WHERE id = %s", (row[2], payment_id)
+            )
         final = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = %s", (refund_id,)).fetchone()
         assert final is not None
         body = dumps(refund_view(final))
@@ -152,6 +196,7 @@ def create_refund(conn: Connection, key: KeyRow, payment_id: str, request: Refun
 
 def list_refunds(conn: Connection, payment_id: str) -> list[dict[str, Any]]:
     """A payment's refunds, newest first."""
-    rows = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = %s ORDER BY created_at DESC, id",
-                        (payment_id,)).fetchall()
+    rows = conn.execute(
+        f"SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = %s ORDER BY created_at DESC, id", (payment_id,)
+    ).fetchall()
     return [refund_view(row) for row in rows]

@@ -28,8 +28,9 @@ TITLES = {
 class ProblemError(Exception):
     """Raised anywhere in a request; the app answers it as a problem details document."""
 
-    def __init__(self, code: str, detail: str, errors: list[dict[str, str]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, code: str, detail: str, errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.detail = detail
@@ -40,16 +41,23 @@ class ProblemError(Exception):
 def problem_document(code: str, detail: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """The JSON object of a problem (``type`` is a relative URI naming the code)."""
     status, title = TITLES[code]
-    document: dict[str, Any] = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail,
-                                "code": code}
+    document: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
     if errors is not None:
         document["errors"] = errors
     return document
 
 
-def problem_response(code: str, detail: str, errors: list[dict[str, str]] | None = None,
-                     headers: dict[str, str] | None = None) -> Response:
+def problem_response(
+    code: str, detail: str, errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """An ``application/problem+json`` response."""
     document = problem_document(code, detail, errors)
-    return Response(dumps(document), status_code=document["status"], headers=headers,
-                    media_type="application/problem+json")
+    return Response(
+        dumps(document), status_code=document["status"], headers=headers, media_type="application/problem+json"
+    )

@@ -69,9 +69,16 @@ class SimulatedProcessor:
     def __init__(self, settings: Settings) -> None:
         # Its own pool, as a remote processor is its own system: a request holds its application connection (and
         # the idempotency lock) while it calls the processor, so sharing that pool could starve it.
-        self._pool = ConnectionPool(settings.database.conninfo(), min_size=1, max_size=settings.pool_max,
-                                    kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
-                                    timeout=5.0, open=False, name="simulated-processor")
+        self._pool = ConnectionPool(
+            settings.database.conninfo(),
+            min_size=1,
+            max_size=settings.pool_max,
+            kwargs={"autocommit": True},
+            check=ConnectionPool.check_connection,
+            timeout=5.0,
+            open=False,
+            name="simulated-processor",
+        )
 
     def open(self) -> None:
         self._pool.open(wait=False)
@@ -87,7 +94,8 @@ class SimulatedProcessor:
                 " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (payment_id) DO UPDATE"
                 " SET calls = simulated_charges.calls + 1"
                 " RETURNING outcome, brand, last4, failure_code, calls",
-                (payment_id, amount, currency, outcome, brand, last4, failure)).fetchone()
+                (payment_id, amount, currency, outcome, brand, last4, failure),
+            ).fetchone()
         assert row is not None
         if payment_method == TIMEOUT_TOKEN and row[4] == 1:
             raise ProcessorTimeout(payment_id)
@@ -95,8 +103,11 @@ class SimulatedProcessor:
 
     def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
         with self._pool.connection() as conn:
-            conn.execute("INSERT INTO simulated_refunds (refund_id, payment_id, amount) VALUES (%s, %s, %s)"
-                         " ON CONFLICT (refund_id) DO NOTHING", (refund_id, payment_id, amount))
+            conn.execute(
+                "INSERT INTO simulated_refunds (refund_id, payment_id, amount) VALUES (%s, %s, %s)"
+                " ON CONFLICT (refund_id) DO NOTHING",
+                (refund_id, payment_id, amount),
+            )
         return True
 
 

@@ -51,7 +51,8 @@ def _ensure_group(conn: psycopg.Connection, role: str) -> None:
 def _drop_expired(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         "SELECT rolname FROM pg_roles WHERE (rolname LIKE %s OR rolname LIKE %s) AND rolvaliduntil < now()",
-        (f"{MIGRATE_PREFIX}%", f"{APP_PREFIX}%")).fetchall()
+        (f"{MIGRATE_PREFIX}%", f"{APP_PREFIX}%"),
+    ).fetchall()
     for (role,) in rows:
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
     return [role for (role,) in rows]
@@ -60,8 +61,11 @@ def _drop_expired(conn: psycopg.Connection) -> list[str]:
 def _login(conn: psycopg.Connection, role: str, group: str, until: datetime.datetime, *, start_as_group: bool) -> str:
     password = secrets.token_urlsafe(32)
     conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-    conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} VALID UNTIL {} IN ROLE {}").format(
-        sql.Identifier(role), sql.Literal(password), sql.Literal(until.isoformat()), sql.Identifier(group)))
+    conn.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} VALID UNTIL {} IN ROLE {}").format(
+            sql.Identifier(role), sql.Literal(password), sql.Literal(until.isoformat()), sql.Identifier(group)
+        )
+    )
     if start_as_group:
         conn.execute(sql.SQL("ALTER ROLE {} SET role = {}").format(sql.Identifier(role), sql.Literal(group)))
     return password
@@ -81,8 +85,11 @@ def provision(master: DatabaseSettings, suffix: str, valid_days: int = 35) -> di
         conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(OWNER_GROUP)))
         conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, sql.Identifier(OWNER_GROUP)))
         conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
-        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
-            database, sql.Identifier(OWNER_GROUP), sql.Identifier(APP_GROUP)))
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
+                database, sql.Identifier(OWNER_GROUP), sql.Identifier(APP_GROUP)
+            )
+        )
         conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_GROUP)))
         conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(APP_GROUP)))
@@ -99,6 +106,6 @@ def provision(master: DatabaseSettings, suffix: str, valid_days: int = 35) -> di
 def env_file_text(values: dict[str, str]) -> str:
     """systemd ``EnvironmentFile`` lines; values are quoted (a password may hold any URL-safe character)."""
     for key, value in values.items():
-        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key) or any(char in value for char in "\"\\\n"):
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key) or any(char in value for char in '"\\\n'):
             raise ValueError(f"{key}: not writable to an EnvironmentFile")
     return "".join(f'{key}="{value}"\n' for key, value in sorted(values.items()))
