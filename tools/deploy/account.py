@@ -719,14 +719,20 @@ def _read_json(path: Path, fix: str) -> dict[str, Any]:
     return data
 
 
-def boto3_clients(region_fallback: str) -> Clients:
-    """Real clients with the ambient credentials (boto3 follows AWS_ENDPOINT_URL, which the sandbox sets)."""
+def boto3_clients(region_fallback: str, env: Mapping[str, str] | None = None) -> Clients:
+    """Clients of the deploying identity: ``env``'s (default: this process's) ``AWS_PROFILE``, which an environment
+    file may set, and ``AWS_ENDPOINT_URL``, which the sandbox sets; ``make deploy`` asks with these too."""
     import boto3  # pylint: disable=import-outside-toplevel  # only a run against an account needs it
     from botocore.config import Config  # pylint: disable=import-outside-toplevel
 
+    env = os.environ if env is None else env
+    session = boto3.session.Session(profile_name=env.get("AWS_PROFILE") or None)
+    endpoint = env.get("AWS_ENDPOINT_URL") or None
     # Few retries and short timeouts: the preflight is a few dozen reads and must answer in seconds.
     settings = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=20)
-    return lambda service, region: boto3.client(service, region_name=region or region_fallback, config=settings)
+    return lambda service, region: session.client(
+        service, region_name=region or region_fallback, endpoint_url=endpoint, config=settings
+    )
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -324,20 +324,6 @@ def confirm(
 
 
 # ------------------------------------------------------------------------------------------------ the run
-def boto3_clients(env: Mapping[str, str]) -> Callable[[str, str], Any]:
-    """``clients(service, region)`` with the environment's credentials (``AWS_PROFILE``; ``AWS_ENDPOINT_URL`` in the
-    sandbox): the identity that deploys is the one the account preflight and the checks ask with."""
-    import boto3  # pylint: disable=import-outside-toplevel  # only the steps that talk to AWS need it
-
-    session = boto3.session.Session(profile_name=env.get("AWS_PROFILE") or None)
-    endpoint = env.get("AWS_ENDPOINT_URL") or None
-
-    def clients(service: str, region: str) -> Any:
-        return session.client(service, region_name=region, endpoint_url=endpoint)
-
-    return clients
-
-
 class Deploy:
     """One ``deploy`` or ``plan`` run; :meth:`run` returns the exit status."""
 
@@ -395,7 +381,9 @@ class Deploy:
         with report.step("synth") as step:
             checked([sys.executable, "tap.py"], env, "python tap.py")
             step.detail = str(stack_dir.relative_to(ROOT) if stack_dir.is_relative_to(ROOT) else stack_dir)
-        clients = boto3_clients(env)
+        from tools.deploy.account import boto3_clients  # pylint: disable=import-outside-toplevel  # boto3: only here
+
+        clients = boto3_clients(environment.config.aws_region, env)
         with report.step("account") as step:
             step.detail = self._account(environment, stack_dir, clients)
         with report.step("init"):
