@@ -8,8 +8,8 @@ scripts holding the SQL statements a POST and a GET execute (the database's ceil
 (everything) and ``docs/api_measurements.json`` (committed summary, the region ``api-bench`` of docs/payment-api.md).
 
 Traffic goes to 127.0.0.1 only; every run is bounded by ``--duration`` (and a hard subprocess timeout), and
-everything started is stopped on exit, failure or Ctrl-C. wrk is installed with ``apt-get install -y wrk`` when
-missing (the set-up has no system-package step).
+everything started is stopped on exit, failure or Ctrl-C. wrk is installed with apt-get when missing (the set-up has
+no system-package step; ``tools.debian.ensure``).
 
     python -m tools.bench.api [--duration 10] [--workers 2]
 """
@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from tools import debian
 from tools.bench.api_results import GUIDE, WRK_MARKER, goals, parse_pgbench_log, parse_wrk, ratios, render_table
 from tools.dev.local_api.postgres import APP, DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess, run_cli
@@ -131,20 +132,6 @@ SELECT pg_advisory_unlock_all();
 
 def _on_terminate(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
-
-
-def ensure_wrk() -> str:
-    """wrk's path, installing Debian's package when it is missing (as root, with apt-get)."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise RuntimeError("wrk is missing: install it (Debian/Ubuntu: `apt-get install -y wrk`)")
-    print("[bench-api] wrk is missing: apt-get install -y wrk", flush=True)
-    if subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, timeout=600).returncode != 0:
-        subprocess.run(["apt-get", "update"], check=False, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, timeout=600)
-    return shutil.which("wrk") or "wrk"
 
 
 class Server(ServiceProcess):
@@ -417,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     args.duration = min(max(args.duration, 1.0), 60.0)
     signal.signal(signal.SIGTERM, _on_terminate)
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    bench = Bench(args, ensure_wrk())
+    bench = Bench(args, debian.ensure("wrk", "wrk"))
     try:
         bench.start()
         document = _document(args, run_scenarios(bench, args.duration), started)
