@@ -1,5 +1,12 @@
 """A throw-away PostgreSQL 15 in a folder: TLS with a test CA (clients use ``sslmode=verify-full``), TCP on
-127.0.0.1 only, and the production role split (an owner role for migrations, an application role for serving).
+127.0.0.1 (and the addresses given), and the production role split (an owner role for migrations, an application
+role for serving).
+
+Configured as the stack's RDS parameter group configures the real one, so that every local path (``make api``, the
+service tests, ``make web-e2e``, ``make bench-api``, the boot rehearsal) runs against the same server: pgaudit and
+pg_stat_statements preloaded, pgaudit's ``pgaudit.log`` as lib/components/database.py sets it, and RDS's fixed
+``log_line_prefix``, so that the log reads like the ``postgresql`` log export. Debian's ``postgresql-15-pgaudit``
+is installed when missing (``tools.debian``); there is no way to start without it.
 
 PostgreSQL refuses to run as root: as root, initdb/pg_ctl run as the ``postgres`` user (the folder is chowned).
 """
@@ -10,10 +17,12 @@ import datetime
 import ipaddress
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
@@ -22,9 +31,24 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tools import debian
 from tools.dev.local_api.testca import DevelopmentCa, as_ca
 
 OWNER, APP, DATABASE = "payment_owner", "payment_app", "payments"
+
+PRELOADED = ("pg_stat_statements", "pgaudit")
+"""``shared_preload_libraries``: RDS's default (pg_stat_statements) beside pgaudit, as the parameter group sets it."""
+AUDIT_SETTINGS = {
+    "shared_preload_libraries": ",".join(PRELOADED),
+    "pgaudit.log": "ddl,role",
+}
+"""The RDS parameter group's pgaudit parameters (``AUDIT_PARAMETERS`` in lib/components/database.py, which this
+module does not import: that would load the provider bindings; a unit test keeps the two equal)."""
+RDS_LOG_LINE_PREFIX = "%t:%r:%u@%d:[%p]:"
+"""RDS for PostgreSQL's ``log_line_prefix`` (not modifiable there): time, client, user@database, process id."""
+RDS_SUPERUSER_EXTENSIONS = ("pgaudit",)
+"""Extensions the RDS master (rds_superuser) creates here although they are not trusted extensions; the local
+master gets exactly these through pgextwlist (see ``LocalPostgres.rds_master``)."""
 
 
 def free_port() -> int:
@@ -34,10 +58,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _pg_config(option: str) -> str:
+    return subprocess.run(["pg_config", option], capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+
+
 def _bindir() -> Path:
-    return Path(
-        subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    return Path(_pg_config("--bindir"))
+
+
+def ensure_extensions() -> None:
+    """The server's extension files, installing Debian's packages when one is missing (``tools.debian``):
+    pg_stat_statements (``postgresql-15`` itself), pgaudit (``postgresql-15-pgaudit``) and pgextwlist
+    (``postgresql-15-pgextwlist``, the local stand-in for rds_superuser's right to create pgaudit)."""
+    major = _pg_config("--version").split()[1].split(".")[0]
+    sharedir, pkglibdir = Path(_pg_config("--sharedir")), Path(_pg_config("--pkglibdir"))
+    debian.ensure_files([pkglibdir / "pg_stat_statements.so"], f"postgresql-{major}")
+    debian.ensure_files(
+        [sharedir / "extension" / "pgaudit.control", pkglibdir / "pgaudit.so"], f"postgresql-{major}-pgaudit"
     )
+    debian.ensure_files([pkglibdir / "plugins" / "pgextwlist.so"], f"postgresql-{major}-pgextwlist")
+
+
+def listen_interfaces(addresses: Sequence[str]) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
+    """``127.0.0.1`` or ``10.213.0.1/30`` (an address, with the network its clients come from; /32 without)."""
+    interfaces = []
+    for address in addresses:
+        try:
+            interfaces.append(ipaddress.ip_interface(address))
+        except ValueError as error:
+            raise ValueError(
+                f"listen address {address!r}: give an IP address, optionally with the prefix of its clients' "
+                "network (for example 10.213.0.1/30)"
+            ) from error
+    return interfaces
 
 
 def _name(common_name: str) -> x509.Name:
@@ -65,14 +118,22 @@ def _fresh_ca(now: datetime.datetime) -> DevelopmentCa:
     return DevelopmentCa(key=ca_key, certificate=ca)
 
 
-def write_certificates(folder: Path, ca_pair: DevelopmentCa | None = None) -> tuple[Path, Path, Path]:
-    """A test CA (``ca_pair``, else a fresh one) and a server certificate for 127.0.0.1/localhost signed by it:
-    (ca.crt, server.crt, server.key)."""
+def write_certificates(
+    folder: Path,
+    ca_pair: DevelopmentCa | None = None,
+    *,
+    host_names: Sequence[str] = (),
+    addresses: Sequence[str] = (),
+) -> tuple[Path, Path, Path]:
+    """A test CA (``ca_pair``, else a fresh one) and a server certificate signed by it for 127.0.0.1, localhost,
+    ``host_names`` and ``addresses``: (ca.crt, server.crt, server.key)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_pair = ca_pair or _fresh_ca(now)
     ca_key, ca = ca_pair.key, ca_pair.certificate
     server_key = ec.generate_private_key(ec.SECP256R1())
-    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")])
+    ips = dict.fromkeys(ipaddress.ip_address(address) for address in ("127.0.0.1", *addresses))
+    names = dict.fromkeys(("localhost", *host_names))
+    san = x509.SubjectAlternativeName([*(x509.IPAddress(ip) for ip in ips), *(x509.DNSName(name) for name in names)])
     server = (
         x509.CertificateBuilder()
         .subject_name(_name("127.0.0.1"))
@@ -95,9 +156,28 @@ def write_certificates(folder: Path, ca_pair: DevelopmentCa | None = None) -> tu
 class LocalPostgres:
     """``start()``, ``restart()``, ``stop()``; ``service_env()`` is the environment the service runs with."""
 
-    def __init__(self, ca: DevelopmentCa | None = None) -> None:
+    def __init__(
+        self,
+        ca: DevelopmentCa | None = None,
+        *,
+        host_names: Sequence[str] = (),
+        listen_addresses: Sequence[str] = ("127.0.0.1",),
+    ) -> None:
         """``ca``: sign the server certificate with this CA (the development test CA, as a development artifact
-        trusts), instead of a fresh one."""
+        trusts), instead of a fresh one (@default: a CA made for this run).
+
+        ``host_names``: DNS names the server certificate names besides ``localhost`` (for example the RDS endpoint
+        the boot rehearsal resolves to this server), so that ``verify-full`` by that name succeeds (@default: none).
+
+        ``listen_addresses``: where it listens, each an address with the prefix of the network its clients connect
+        from (``10.213.0.1/30``: listen on 10.213.0.1, admit TLS clients of 10.213.0.0/30 with SCRAM; no prefix:
+        that one address). Each is also an IP name in the certificate. 127.0.0.1 is always among them
+        (@default: 127.0.0.1 only)."""
+        self.interfaces = listen_interfaces(("127.0.0.1", *listen_addresses))
+        self.host_names = tuple(host_names)
+        for name in self.host_names:
+            if not name or any(char in name for char in " ,'\"\n"):
+                raise ValueError(f"host name {name!r}: give a DNS name such as db.abc123.us-east-1.rds.amazonaws.com")
         # Its own folder under the system temporary directory: pytest's folders are private to root (0700), and the
         # postgres user must be able to reach the data directory.
         self.folder = Path(tempfile.mkdtemp(prefix="payment-api-pg-"))
@@ -135,8 +215,10 @@ class LocalPostgres:
         """initdb, TLS certificates, configuration, start; then (``bootstrap``) roles and database.
 
         Without ``bootstrap`` the server is bare, as RDS hands it over: call ``rds_master`` to get its master user."""
+        ensure_extensions()
         self.folder.chmod(0o755)
-        write_certificates(self.folder, self._ca)
+        addresses = [str(interface.ip) for interface in self.interfaces]
+        write_certificates(self.folder, self._ca, host_names=self.host_names, addresses=addresses)
         if self._as_postgres:
             shutil.chown(self.folder, "postgres", "postgres")
             for name in ("server.crt", "server.key"):
@@ -154,7 +236,7 @@ class LocalPostgres:
             "--no-sync",
         )
         settings = {
-            "listen_addresses": "'127.0.0.1'",
+            "listen_addresses": f"'{','.join(dict.fromkeys(addresses))}'",
             "port": str(self.port),
             "unix_socket_directories": f"'{self.folder}'",
             "ssl": "on",
@@ -163,6 +245,8 @@ class LocalPostgres:
             "fsync": "off",
             "synchronous_commit": "off",
             "max_connections": "300",
+            "log_line_prefix": f"'{RDS_LOG_LINE_PREFIX}'",
+            **{key: f"'{value}'" for key, value in AUDIT_SETTINGS.items()},
         }
         self._run(
             "sh",
@@ -171,19 +255,26 @@ class LocalPostgres:
             + "".join(f"{key} = {value}\n" for key, value in settings.items())
             + "EOF\n",
         )
-        self._run(
-            "sh",
-            "-c",
-            f"printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' > '{self.data}/pg_hba.conf'",
-        )
+        hba = ["local all all trust"] + [
+            f"hostssl all all {network} scram-sha-256"
+            for network in dict.fromkeys(interface.network for interface in self.interfaces)
+        ]
+        self._run("sh", "-c", f"printf '%s\\n' {' '.join(map(shlex.quote, hba))} > '{self.data}/pg_hba.conf'")
         self._pg_ctl("start")
         if bootstrap:
             self._bootstrap()
 
     def rds_master(self, user: str, password: str) -> None:
-        """What RDS creates: a master user with CREATEROLE and CREATEDB (not a superuser) owning the database."""
+        """What RDS creates: a master user with CREATEROLE and CREATEDB (not a superuser) owning the database.
+
+        RDS's master is also rds_superuser, which may create extensions a plain role may not, pgaudit among them.
+        Here pgextwlist gives this one role exactly that (``RDS_SUPERUSER_EXTENSIONS``): its ``CREATE EXTENSION``
+        of those runs as the bootstrap superuser, which therefore owns the extension (on RDS the master does)."""
+        allowed = ",".join(RDS_SUPERUSER_EXTENSIONS)
         with self.superuser() as conn:
             conn.execute(f"CREATE ROLE {user} LOGIN CREATEROLE CREATEDB PASSWORD '{password}'")
+            conn.execute(f"ALTER ROLE {user} SET local_preload_libraries = 'pgextwlist'")
+            conn.execute(f"ALTER ROLE {user} SET extwlist.extensions = '{allowed}'")
             conn.execute(f"CREATE DATABASE {DATABASE} OWNER {user}")
 
     def superuser(self, database: str = "postgres") -> psycopg.Connection:
@@ -199,6 +290,8 @@ class LocalPostgres:
             conn.execute(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC")
             conn.execute(f"GRANT CONNECT ON DATABASE {DATABASE} TO {APP}")
         with self.superuser(DATABASE) as conn:
+            # As provision-roles does on the deployed database (payment_api.provision).
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pgaudit")
             conn.execute(f"ALTER SCHEMA public OWNER TO {OWNER}")
             conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
             conn.execute(f"GRANT USAGE ON SCHEMA public TO {APP}")
