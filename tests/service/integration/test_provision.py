@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,76 @@ def test_provision_refuses_without_the_master_credential(rds: tuple[LocalPostgre
         str(tmp_path / "a.env"),
     )
     assert refused.returncode == 2 and "PAYMENT_DB_MASTER_USER" in refused.stderr
+
+
+def audit_lines(database: LocalPostgres, statement: str) -> list[str]:
+    """pgaudit's session lines for ``statement`` in the server log, RDS's prefix before them (waits up to 10 s)."""
+    pattern = re.compile(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC:127\.0\.0\.1\(\d+\):(?P<user>\w+)@payments:\[\d+\]:LOG:  "
+        r"AUDIT: SESSION,\d+,\d+,(?P<class>\w+),(?P<command>[A-Z ]+),(?P<type>[A-Z ]*),(?P<object>[\w.]*),"
+        + re.escape(statement)
+        + r",<not logged>$",
+        re.M,
+    )
+    deadline = time.monotonic() + 10
+    while not (found := [match.group(0) for match in pattern.finditer(database.log())]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+def test_provisioning_creates_pgaudit_and_ddl_is_audited_in_the_log(
+    rds: tuple[LocalPostgres, str], tmp_path: Path
+) -> None:
+    database, password = rds
+    provision(database, password, tmp_path, "i-0bbbbbbbbbbbbbbbb")
+    files = provision(database, password, tmp_path, "i-0bbbbbbbbbbbbbbbb")  # idempotent: a reboot provisions again
+    with database.superuser(DATABASE) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pgaudit'").fetchone() == (1,)
+        preloaded = conn.execute("SHOW shared_preload_libraries").fetchone()
+        assert preloaded is not None and set(preloaded[0].split(",")) == {"pg_stat_statements", "pgaudit"}
+        assert conn.execute("SHOW pgaudit.log").fetchone() == ("ddl,role",)
+    assert audit_lines(database, "CREATE EXTENSION IF NOT EXISTS pgaudit"), "the master's CREATE EXTENSION"
+    table = f"audit_probe_{secrets.token_hex(4)}"
+    statement = f"CREATE TABLE {table} (x int)"
+    migrate = files["migrate"]
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=database.port,
+        dbname=DATABASE,
+        user=migrate["PAYMENT_DB_OWNER_USER"],
+        password=migrate["PAYMENT_DB_OWNER_PASSWORD"],
+        sslmode="verify-full",
+        sslrootcert=str(database.ca_file),
+        autocommit=True,
+    ) as conn:
+        conn.execute(statement)
+        conn.execute(f"DROP TABLE {table}")
+    (line,) = audit_lines(database, statement)
+    assert f"{migrate['PAYMENT_DB_OWNER_USER']}@payments" in line
+    assert f",DDL,CREATE TABLE,TABLE,public.{table}," in line
+
+
+def test_provisioning_fails_and_says_why_when_the_master_may_not_create_pgaudit(tmp_path: Path) -> None:
+    """A master without rds_superuser's right to create pgaudit (a plain CREATEROLE role): the boot step fails,
+    naming the extension and what to check, rather than going on unaudited."""
+    database = LocalPostgres(ca=development_ca())
+    password = secrets.token_hex(16)
+    try:
+        database.start(bootstrap=False)
+        with database.superuser() as conn:
+            conn.execute(f"CREATE ROLE {MASTER} LOGIN CREATEROLE CREATEDB PASSWORD '{password}'")
+            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {MASTER}")
+        env = {**common_env(database), "PAYMENT_DB_MASTER_USER": MASTER, "PAYMENT_DB_MASTER_PASSWORD": password}
+        args = ["--instance-id", "i-0c", "--migrate-env", str(tmp_path / "m.env"), "--app-env", str(tmp_path / "a.env")]
+        failed = run_cli(env, "provision-roles", *args)
+        assert failed.returncode == 1
+        assert "CREATE EXTENSION pgaudit failed" in failed.stderr and "permission denied" in failed.stderr
+        assert "shared_preload_libraries" in failed.stderr and "rds_superuser" in failed.stderr
+        assert not (tmp_path / "m.env").exists() and not (tmp_path / "a.env").exists()
+        with database.superuser() as conn:
+            made = conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE 'payment%%' AND rolname <> %s", (MASTER,)
+            )
+            assert not made.fetchall(), "the extension comes first: a failed boot leaves no roles"
+    finally:
+        database.stop()

@@ -90,7 +90,11 @@ def _provision_roles(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"payment-api: {error}", file=sys.stderr)
         return 2
-    credentials = provision.provision(master, suffix)
+    try:
+        credentials = provision.provision(master, suffix)
+    except provision.AuditUnavailable as error:
+        print(f"payment-api: provision-roles: {error}", file=sys.stderr)
+        return 1
     (migrate_user, migrate_password), (app_user, app_password) = credentials["migrate"], credentials["app"]
     _write_private(
         args.migrate_env,

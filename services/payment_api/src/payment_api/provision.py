@@ -11,6 +11,11 @@ users) reads the RDS-managed master secret, and this module, connected as the ma
   ``payment_owner``, whose sessions start as ``payment_owner`` so what the migrations create belongs to the owner
   role) and ``payment_app_<suffix>`` (member of ``payment_app``). Both expire after ``valid_days``, longer than the
   platform's 30-day instance lifetime; each boot drops the expired roles of instances that are gone;
+- creates the ``pgaudit`` extension in the database (``CREATE EXTENSION IF NOT EXISTS``; the master is
+  rds_superuser, which may). The parameter group's ``shared_preload_libraries`` and ``pgaudit.log`` already make
+  pgaudit log every session's DDL and role statements; the extension adds its object-level auditing
+  (``pgaudit.role``), and its creation fails when pgaudit is not preloaded, so a database still waiting for the
+  reboot that applies the static parameter fails the boot instead of running unaudited;
 - returns both credentials; the caller writes each into the credential file of the one systemd unit that uses it.
 
 An advisory lock serializes instances that boot together (an instance refresh starts several at once).
@@ -48,6 +53,23 @@ def _ensure_group(conn: psycopg.Connection, role: str) -> None:
         conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
 
 
+class AuditUnavailable(RuntimeError):
+    """``CREATE EXTENSION pgaudit`` failed: the database does not preload pgaudit, or the user may not create it."""
+
+
+def create_audit_extension(conn: psycopg.Connection) -> None:
+    """``CREATE EXTENSION IF NOT EXISTS pgaudit`` (idempotent), or :class:`AuditUnavailable` saying what to fix."""
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgaudit")
+    except psycopg.Error as error:
+        raise AuditUnavailable(
+            f"CREATE EXTENSION pgaudit failed ({str(error).strip()}): the DB parameter group must list pgaudit in "
+            "shared_preload_libraries (static: it applies at the instance's next reboot; `aws rds "
+            "describe-db-instances` shows pending-reboot) and the provisioning user must be the RDS master "
+            "(rds_superuser)"
+        ) from error
+
+
 def _drop_expired(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         "SELECT rolname FROM pg_roles WHERE (rolname LIKE %s OR rolname LIKE %s) AND rolvaliduntil < now()",
@@ -79,6 +101,7 @@ def provision(master: DatabaseSettings, suffix: str, valid_days: int = 35) -> di
     database = sql.Identifier(master.name)
     with psycopg.connect(master.conninfo(), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (PROVISION_LOCK,))
+        create_audit_extension(conn)
         for group in (OWNER_GROUP, APP_GROUP):
             _ensure_group(conn, group)
         # The master user must be able to act as the owner role to hand it the database (PostgreSQL's rule).
