@@ -113,3 +113,26 @@ def test_by_default_loopback_only_and_no_other_name(postgres: LocalPostgres) -> 
         connect(postgres, host="127.0.0.2")
     with connect(postgres, host="localhost", hostaddr="127.0.0.1") as conn:
         assert peer(conn) == ("127.0.0.1", "127.0.0.1")
+
+
+def test_an_address_of_no_interface_fails_the_start_before_anything_runs() -> None:
+    database = LocalPostgres(listen_addresses=("192.0.2.1/30",))  # TEST-NET-1: on no interface here
+    try:
+        with pytest.raises(RuntimeError, match=r"listen address 192\.0\.2\.1 is not on any interface .*ip addr add"):
+            database.start()
+        assert not database.data.exists(), "checked before initdb"
+    finally:
+        database.stop()
+
+
+def test_an_address_postgresql_cannot_bind_fails_the_start() -> None:
+    """127.0.0.2 is this machine's, but its port is taken: PostgreSQL would start on 127.0.0.1 alone."""
+    database = LocalPostgres(listen_addresses=("127.0.0.2/30",))
+    with socket.create_server(("127.0.0.2", database.port)):
+        try:
+            with pytest.raises(RuntimeError, match=r"does not listen on 127\.0\.0\.2 port \d+"):
+                database.start()
+            assert not (database.data / "postmaster.pid").exists(), "the half-started server is stopped"
+            assert 'could not bind IPv4 address "127.0.0.2"' in database.log()
+        finally:
+            database.stop()

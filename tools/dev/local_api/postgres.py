@@ -215,6 +215,7 @@ class LocalPostgres:
         """initdb, TLS certificates, configuration, start; then (``bootstrap``) roles and database.
 
         Without ``bootstrap`` the server is bare, as RDS hands it over: call ``rds_master`` to get its master user."""
+        self._check_addresses()
         ensure_extensions()
         self.folder.chmod(0o755)
         addresses = [str(interface.ip) for interface in self.interfaces]
@@ -261,8 +262,33 @@ class LocalPostgres:
         ]
         self._run("sh", "-c", f"printf '%s\\n' {' '.join(map(shlex.quote, hba))} > '{self.data}/pg_hba.conf'")
         self._pg_ctl("start")
+        self._check_listening()
         if bootstrap:
             self._bootstrap()
+
+    def _check_addresses(self) -> None:
+        """Each listen address is one of this machine's (a bind to it works; nothing is sent)."""
+        for interface in self.interfaces:
+            with socket.socket(socket.AF_INET6 if interface.version == 6 else socket.AF_INET) as probe:
+                try:
+                    probe.bind((str(interface.ip), 0))
+                except OSError as error:
+                    raise RuntimeError(
+                        f"listen address {interface.ip} is not on any interface of this machine ({error}): add it "
+                        "first (for example `ip addr add 10.213.0.1/30 dev <veth>`), then start()"
+                    ) from error
+
+    def _check_listening(self) -> None:
+        """PostgreSQL starts when any listen address binds, and only warns about the others: refuse that (its log
+        names each address it listens on)."""
+        log = self.log()
+        for interface in self.interfaces:
+            if f'listening on IPv{interface.version} address "{interface.ip}", port {self.port}' not in log:
+                self.stop(remove=False)
+                raise RuntimeError(
+                    f"PostgreSQL does not listen on {interface.ip} port {self.port}; its log says why: "
+                    f"{self.folder}/postgres.log"
+                )
 
     def rds_master(self, user: str, password: str) -> None:
         """What RDS creates: a master user with CREATEROLE and CREATEDB (not a superuser) owning the database.
