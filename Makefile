@@ -204,7 +204,7 @@ cost: synth  ## [deploy] rough monthly cost of the synthesized stack from facts/
 bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory, unit suite -> docs/measurements.json (docs/developing.md table)
 	$(PY) tools/bench/synth.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
-# wrk comes from Debian (`apt-get install -y wrk`); tools/bench/api.py installs it when missing (run as root).
+# wrk comes from Debian; tools/bench/api.py installs it when missing (run as root), through tools/debian.py.
 bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, docs/payment-api.md table
 	$(PY) -m tools.bench.api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
 
