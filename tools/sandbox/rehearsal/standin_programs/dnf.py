@@ -85,7 +85,8 @@ def unusable(name: str, entry: dict[str, Any]) -> list[str]:
     problems = []
     for command in entry.get("provides", []):
         target = in_root(str(command))
-        if not (target.is_file() and os.access(target, os.X_OK)):
+        executable = "/bin/" in str(command) or "/sbin/" in str(command)
+        if not (target.is_file() and (os.access(target, os.X_OK) or not executable)):
             problems.append(f"{name} provides {command} on AL2023, and {command} is missing on this host")
     probe = [str(part) for part in entry.get("probe", [])]
     if probe and not problems:

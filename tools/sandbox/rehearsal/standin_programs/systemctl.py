@@ -607,8 +607,8 @@ def start(name: str, chain: tuple[str, ...] = ()) -> None:
         return
     if unit.kind not in {"service", "timer"}:
         raise UnitError(f"{name}: .{unit.kind} units are not supported by the systemctl stand-in")
+    verify(unit)  # first: systemd's own verdict on a typo is the clearest
     unenforced = check_directives(unit)
-    verify(unit)
     try:
         start_dependencies(unit, (*chain, name))
         if unenforced:
@@ -714,7 +714,9 @@ def start_simple(unit: Unit) -> None:
     while (state := active_state(unit.name)) == "activating" and time.monotonic() < deadline:
         time.sleep(0.05)
     if state != "active":
-        raise UnitError(f"Job for {unit.name} failed: ExecStart={' '.join(argv)} did not start ({state})\n{tail(ctx)}")
+        result = state_file(unit.name, "result")
+        why = result.read_text(encoding="utf-8").strip() if result.exists() else state
+        raise UnitError(f"Job for {unit.name} failed: ExecStart={' '.join(argv)} did not start: {why}\n{tail(ctx)}")
     for line in unit.values("Service", "ExecStartPost"):
         run_sync(ctx, "ExecStartPost", line, 90.0)
     say(f"{unit.name}: started, main pid {read_pid(unit.name, 'pid')} (supervisor {supervisor.pid})")
