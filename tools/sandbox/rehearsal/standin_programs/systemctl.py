@@ -249,10 +249,12 @@ def verify(unit: Unit) -> None:
     except (OSError, subprocess.TimeoutExpired) as err:
         raise UnitError(f"{unit.name}: cannot run {' '.join(command)}: {err}") from err
     output = (result.stdout + result.stderr).strip()
-    if output or result.returncode != 0:
+    if result.returncode != 0:
+        raise UnitError(f"{unit.name}: systemd-analyze verify failed (exit {result.returncode}):\n{output}")
+    if output:
         raise UnitError(
-            f"{unit.name}: systemd-analyze verify printed warnings (exit {result.returncode}); systemd would run the "
-            f"unit without what it ignored, so the rehearsal stops here:\n{output}"
+            f"{unit.name}: systemd-analyze verify printed warnings (exit 0); systemd would run the unit without what "
+            f"it ignored, so the rehearsal stops here:\n{output}"
         )
 
 

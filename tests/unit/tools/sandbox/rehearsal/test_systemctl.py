@@ -285,3 +285,26 @@ def test_env_file_values_follow_systemds_quoting() -> None:
         "A = spaced  \nB=\"multi\nline\"\nC='it''s'\nD=esc\\ aped\nE=\"keep \\n and \\$\"\n", "/etc/app/x.env"
     )
     assert parsed == {"A": "spaced", "B": "multi\nline", "C": "its", "D": "esc aped", "E": "keep \\n and $"}
+
+
+def test_units_get_systemds_clean_environment_plus_default_environment(root: StandinRoot) -> None:
+    root.write("/etc/systemd/system.conf", '[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=http://10.200.0.1:5000"\n')
+    oneshot(root, "env.service", 'echo "endpoint=[$AWS_ENDPOINT_URL] caller=[$FROM_CALLER] path=[$PATH] home=[$HOME]"')
+    command = ["/usr/bin/python3", str(root.path / "usr/bin/systemctl"), "start", "env.service"]
+    env = {**os.environ, "STANDIN_ROOT": str(root.path), "FROM_CALLER": "leaked"}
+    assert subprocess.run(command, env=env, check=False, capture_output=True).returncode == 0
+    home = Path(os.path.expanduser(f"~{SERVICE_USER}"))
+    assert root.read("/var/log/test/oneshot.log") == (
+        f"endpoint=[http://10.200.0.1:5000] caller=[] path=[/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin] "
+        f"home=[{home}]\n"
+    )
+
+
+def test_a_required_unit_that_does_not_exist_fails_on_verify(root: StandinRoot) -> None:
+    oneshot(root, "lonely.service", "true", extra="")
+    text = (root.path / "etc/systemd/system/lonely.service").read_text(encoding="utf-8")
+    root.unit("lonely.service", text.replace("[Unit]\n", "[Unit]\nRequires=db.service\nAfter=db.service\n"))
+    result = root.run("systemctl", "start", "lonely.service")
+    assert result.returncode == 1
+    assert "lonely.service: systemd-analyze verify failed (exit 1):" in result.stderr
+    assert "Failed to create lonely.service/start: Unit db.service not found." in result.stderr
