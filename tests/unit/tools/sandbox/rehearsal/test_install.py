@@ -8,6 +8,7 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,9 +78,9 @@ def test_every_allowed_package_cites_a_named_al2023_release() -> None:
 def test_the_agent_schema_is_closed_everywhere() -> None:
     schema = json.loads((HERE / "cloudwatch_agent_schema.json").read_text(encoding="utf-8"))
 
-    def objects(node: dict[str, object]) -> list[dict[str, object]]:
+    def objects(node: dict[str, Any]) -> list[dict[str, Any]]:
         found = [node] if node.get("type") == "object" else []
-        for child in [*dict(node.get("properties", {})).values(), node.get("items")]:  # type: ignore[call-overload]
+        for child in [*node.get("properties", {}).values(), node.get("items")]:
             if isinstance(child, dict):
                 found += objects(child)
         return found

@@ -308,3 +308,46 @@ def test_a_required_unit_that_does_not_exist_fails_on_verify(root: StandinRoot) 
     assert result.returncode == 1
     assert "lonely.service: systemd-analyze verify failed (exit 1):" in result.stderr
     assert "Failed to create lonely.service/start: Unit db.service not found." in result.stderr
+
+
+# The hardening block the boot's units carry today (lib/blocks/templates/payment_api_user_data.sh, HARDENING).
+BOOT_HARDENING = """NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+IPAddressDeny=169.254.169.254/32
+UMask=0077"""
+
+
+def test_the_boots_hardened_units_start_and_umask_applies(root: StandinRoot) -> None:
+    oneshot(root, "app-migrate.service", "echo migrated", extra=BOOT_HARDENING)
+    service(
+        root,
+        "app.service",
+        "umask; exec sleep 60",
+        extra=f"Restart=always\nRestartSec=2\n{BOOT_HARDENING}",
+        unit_extra="Requires=app-migrate.service\nAfter=app-migrate.service",
+    )
+    result = root.run("systemctl", "enable", "--now", "app.service")
+    assert result.returncode == 0, result.stderr
+    assert "NOT enforced by the stand-in: AmbientCapabilities, CapabilityBoundingSet, IPAddressDeny" in result.stderr
+    wait_for(lambda: (root.path / "var/log/test/service.log").exists() and root.read("/var/log/test/service.log") != "")
+    assert root.read("/var/log/test/service.log") == "0077\n"
+    assert stat.S_IMODE((root.path / "var/log/test/service.log").stat().st_mode) == 0o600, "created under UMask=0077"
