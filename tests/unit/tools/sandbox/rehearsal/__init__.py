@@ -1,0 +1,1 @@
+"""Unit tests for tools/sandbox/rehearsal/ (the boot rehearsal's stand-ins)."""
