@@ -87,7 +87,7 @@ def autoscaling_initial_lifecycle_hooks() -> None:
             raise
 
     models.LifecycleHook.__init__ = init_hook  # type: ignore[method-assign]  # fidelity patch
-    AutoScalingResponse.create_auto_scaling_group = create_auto_scaling_group  # type: ignore[method-assign]
+    AutoScalingResponse.create_auto_scaling_group = create_auto_scaling_group  # type: ignore[method-assign]  # patch
 
 
 @fidelity_patch(
@@ -127,13 +127,10 @@ def autoscaling_launch_hooks_hold_instances() -> None:
             targets = [{"Id": instance_id, "Port": target_group.port} for instance_id in in_service]
             self.elbv2_backend.register_targets(target_group.arn, targets)
 
-    models.FakeAutoScalingGroup.replace_autoscaling_group_instances = (  # type: ignore[method-assign]
-        replace_autoscaling_group_instances  # fidelity patch
-    )
-    models.FakeAutoScalingGroup.active_instances = active_instances  # type: ignore[method-assign]  # fidelity patch
-    models.AutoScalingBackend.update_attached_target_groups = (  # type: ignore[method-assign]
-        update_attached_target_groups  # fidelity patch
-    )
+    group, backend = models.FakeAutoScalingGroup, models.AutoScalingBackend
+    group.replace_autoscaling_group_instances = replace_autoscaling_group_instances  # type: ignore[method-assign]  # patch
+    group.active_instances = active_instances  # type: ignore[method-assign]  # fidelity patch
+    backend.update_attached_target_groups = update_attached_target_groups  # type: ignore[method-assign]  # patch
 
 
 def _waiting_state(backend: Any, params: Any) -> Any:
@@ -189,10 +186,9 @@ def autoscaling_complete_lifecycle_action() -> None:
         _waiting_state(self.autoscaling_backend, self._get_param)
         return EmptyResult()
 
-    AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action  # type: ignore[attr-defined]
-    AutoScalingResponse.record_lifecycle_action_heartbeat = (  # type: ignore[attr-defined]
-        record_lifecycle_action_heartbeat  # fidelity patch
-    )
+    responses = AutoScalingResponse
+    responses.complete_lifecycle_action = complete_lifecycle_action  # type: ignore[attr-defined]  # op moto lacks
+    responses.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat  # type: ignore[attr-defined]  # ditto
 
 
 @fidelity_patch(
@@ -250,9 +246,12 @@ def autoscaling_instance_refresh() -> None:
         group = _group_or_error(self.autoscaling_backend, self._get_param("AutoScalingGroupName"))
         raise ActiveInstanceRefreshNotFound(f"No in progress or pending Instance Refresh found for {group.name}")
 
-    AutoScalingResponse.start_instance_refresh = start_instance_refresh  # type: ignore[attr-defined]
-    AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes  # type: ignore[attr-defined]
-    AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh  # type: ignore[attr-defined]
+    for name, handler in (
+        ("start_instance_refresh", start_instance_refresh),
+        ("describe_instance_refreshes", describe_instance_refreshes),
+        ("cancel_instance_refresh", cancel_instance_refresh),
+    ):
+        setattr(AutoScalingResponse, name, handler)  # operations moto lacks, dispatched by the Action name
 
 
 @fidelity_patch(
