@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformProvider, TerraformStack
+from cdktf import ITerraformDependable, LocalBackend, S3Backend, TerraformOutput, TerraformProvider, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_iam_session_context import DataAwsIamSessionContext
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
@@ -244,7 +244,8 @@ class TapStack(TerraformStack):
         )
         release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
         compute = self._compute(config, account_id, variables, base, database=database, release=release)
-        release.restrict_reads([compute.instance_role_arn, self._deployer_arn])
+        # The bucket policy names the instance role, so it is created after it; the first boot reads under it.
+        compute.boot_after([release.restrict_reads([compute.instance_role_arn, self._deployer_arn])])
         monitoring = Monitoring(
             self,
             "monitoring",
@@ -321,6 +322,7 @@ class TapStack(TerraformStack):
                 access_logs=base.log_archive.destination,
                 deletion_protection=config.deletion_protection,
                 api_domain=config.api_domain,
+                boot_dependencies=boot_dependencies(base, release),
                 region=config.aws_region,
                 account_id=account_id,
                 volumes=VolumeEncryption(key_arn=keys.data_key_arn, launch_role_arn=keys.autoscaling_role_arn),
@@ -343,6 +345,7 @@ class TapStack(TerraformStack):
                     artifact_sha256=release.sha256,
                     runtime_parameter_name=release.runtime_parameter_name,
                     runtime_parameter_arn=release.runtime_parameter_arn,
+                    runtime_parameter_version=release.runtime_parameter_version,
                     log_group_name=release.log_group_name,
                     log_group_arn=release.log_group_arn,
                 ),
@@ -469,6 +472,19 @@ class TapStack(TerraformStack):
         # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3BackendConfig predates the key.
         # No DynamoDB lock table: use_lockfile replaces it.
         self.add_override("terraform.backend.s3.use_lockfile", True)
+
+
+def boot_dependencies(base: Foundation, release: ApiRelease) -> list[ITerraformDependable]:
+    """What the API instances' user data touches at first boot, for the Auto Scaling group to depend on (issue 22):
+    the artifact, the runtime parameter (hence the database) and the log group; the app subnets' routes and the S3
+    gateway endpoint; the app tier's security group rules; the interface endpoints. The instance role's policies and
+    profile are added by ``Compute`` itself, the artifacts bucket policy by ``Compute.boot_after``."""
+    return [
+        *release.boot_reads,
+        *base.network.app_boot_network,
+        *base.security_groups.app_tier_rules,
+        *base.endpoints.endpoints,
+    ]
 
 
 def stack_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, str]]:

@@ -30,6 +30,8 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-ALB-ACCESS-LOG-BUCKET`` bucket policy grants the ELB principal and is depended on; SSE-S3
 - ``PF-WAF-ASSOCIATION-TIMEOUT`` (warning) association create timeout of at least 15 minutes
 - ``PF-ASG-DESIRED-CAPACITY`` (warning) desired_capacity ignored once a scaling policy owns it
+- ``PF-ASG-BOOT-DEPENDENCIES`` a group whose user data names a stack resource depends on it (an object's bucket
+  policy too) and on the instance role's profile and policies
 - ``PF-RDS-STORAGE`` autoscaling ceiling >= 110 % of the allocation (or 0); gp3 IOPS only from 400 GiB
 - ``PF-RDS-PARAMETER-APPLY`` immediate for dynamic parameters, pending-reboot for static ones
 - ``PF-CERTIFICATE-REGION`` ALB certificates from the listener's region, CloudFront's from us-east-1

@@ -8,6 +8,8 @@ that only references a bucket's *name* can be created before that bucket's ACLs 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -22,6 +24,17 @@ MIN_WAF_ASSOCIATION_MINUTES = 15
 GP3_BASELINE_LIMIT_GIB = 400  # below it, RDS gp3 storage has fixed IOPS/throughput and refuses either setting
 CERTIFICATE_REGION = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# What a boot script names a stack resource by: resource type -> the attribute holding that name. A literal value
+# (no Terraform token) of at least MIN_NAME_LENGTH characters found in the decoded user data is a resource the boot
+# reads, calls or writes.
+BOOT_NAMED_ATTRIBUTES = {
+    "aws_ssm_parameter": "name",
+    "aws_s3_object": "key",
+    "aws_s3_bucket": "bucket",
+    "aws_cloudwatch_log_group": "name",
+    "aws_secretsmanager_secret": "name",
+}
+MIN_NAME_LENGTH = 8
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -237,6 +250,96 @@ def check_asg_desired_capacity(view: StackView) -> Iterator[Finding]:
                 "scale-out sets it back. Fix: lifecycle { ignore_changes = [desired_capacity] }.",
                 Severity.WARNING,
             )
+
+
+def _decoded_user_data(template: Resource) -> str | None:
+    """The launch template's user data as text, or None when it is not literal base64 (PF-USER-DATA reports that)."""
+    raw = template.get("user_data")
+    if not isinstance(raw, str) or "${" in raw:
+        return None
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _launch_template_of(view: StackView, asg: Resource) -> Resource | None:
+    for block in asg.blocks("launch_template"):
+        for key in ("id", "name"):
+            target, _attr = view.referenced(block.get(key))
+            if target is not None and target.type == "aws_launch_template":
+                return target
+    return None
+
+
+def _named_in(view: StackView, script: str) -> list[tuple[Resource, str]]:
+    """The stack's resources whose literal name (BOOT_NAMED_ATTRIBUTES) the script contains, with that name."""
+    found = []
+    for rtype, attribute in BOOT_NAMED_ATTRIBUTES.items():
+        for resource in view.resources(rtype):
+            name = resource.get(attribute)
+            if isinstance(name, str) and "${" not in name and len(name) >= MIN_NAME_LENGTH and name in script:
+                found.append((resource, name))
+    return found
+
+
+def _boot_companions(view: StackView, resource: Resource) -> list[Resource]:
+    """What reading ``resource`` also needs: an object's bucket policies (which decide who may read it)."""
+    if resource.type != "aws_s3_object":
+        return []
+    bucket = _bucket_of(view, resource.get("bucket"))
+    return _attached(view, "aws_s3_bucket_policy", bucket) if bucket is not None else []
+
+
+def _instance_role_grants(view: StackView, template: Resource) -> list[Resource]:
+    """The instance profile of the launch template and every policy of its role (inline and attached)."""
+    grants: list[Resource] = []
+    for block in template.blocks("iam_instance_profile"):
+        profile, _attr = view.referenced(block.get("arn") or block.get("name"))
+        if profile is None or profile.type != "aws_iam_instance_profile":
+            continue
+        grants.append(profile)
+        role, _attr = view.referenced(profile.get("role"))
+        if role is None:
+            continue
+        refs = view.references_to(role, ("id", "name"))
+        for rtype in ("aws_iam_role_policy", "aws_iam_role_policy_attachment"):
+            grants += [p for p in view.resources(rtype) if str(p.get("role")) in refs]
+    return grants
+
+
+@rule(
+    "PF-ASG-BOOT-DEPENDENCIES",
+    "An Auto Scaling group launches as soon as it exists: if its user data names a stack resource (a parameter, "
+    "an object, a log group) the group must depend on it, its bucket policy and the instance role's policies, "
+    "or the first apply's instances boot before what they need exists and fail (issue 22).",
+)
+def check_asg_boot_dependencies(view: StackView) -> Iterator[Finding]:
+    for asg in view.resources("aws_autoscaling_group"):
+        template = _launch_template_of(view, asg)
+        script = _decoded_user_data(template) if template is not None else None
+        if template is None or script is None:
+            continue
+        named = _named_in(view, script)
+        if not named:
+            continue
+        waited = _depends_on(asg) | _depends_on(template)
+        needed = [(resource, f"the user data names it ({name!r})") for resource, name in named]
+        needed += [
+            (companion, f"it decides who may read {resource.address}")
+            for resource, _name in named
+            for companion in _boot_companions(view, resource)
+        ]
+        needed += [(grant, "the boot acts with the instance role") for grant in _instance_role_grants(view, template)]
+        for resource, why in needed:
+            if resource.address not in waited:
+                yield finding(
+                    "PF-ASG-BOOT-DEPENDENCIES",
+                    asg,
+                    f"the group does not depend on {resource.address}, though {why}: Terraform may launch "
+                    "instances before it exists, and their first boot fails. Fix: add it to the group's depends_on "
+                    f"(depends_on = [{resource.address}, ...]; lib/tap_stack.boot_dependencies).",
+                )
 
 
 # --------------------------------------------------------------------------------------------------- RDS

@@ -374,7 +374,8 @@ def decrypt_via_services(sid: str, key_arn: str, services: Iterable[str], region
 # Interface endpoints whose resources all live in this account (keys, secrets, log groups): their endpoint policy
 # also holds the resource to the account (aws:ResourceAccount). The others stay on aws:PrincipalAccount only:
 # SSM Agent reads AWS-owned documents and public parameters, and ssmmessages, ec2messages, monitoring
-# (PutMetricData) and sts (GetCallerIdentity) act on no resource of the account.
+# (PutMetricData) and sts (GetCallerIdentity) act on no resource of the account; autoscaling's calls (the boot's
+# CompleteLifecycleAction) are held to this stack's group by the instance role itself.
 RESOURCE_ACCOUNT_ENDPOINT_SERVICES = ("kms", "secretsmanager", "logs")
 
 

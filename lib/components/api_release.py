@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cdktf import AssetType, TerraformAsset
+from cdktf import AssetType, ITerraformDependable, TerraformAsset, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
 from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
 )
@@ -189,9 +190,11 @@ class ApiRelease(Construct):
             name=props.naming.name("artifacts"),
         )
 
-    def restrict_reads(self, reader_arns: list[str]) -> None:
-        """The bucket policy: TLS 1.2+ only, and object reads by ``reader_arns`` only (PCI DSS 4.2.1, 7.2)."""
-        tls_only_bucket_policy(
+    def restrict_reads(self, reader_arns: list[str]) -> S3BucketPolicy:
+        """The bucket policy: TLS 1.2+ only, and object reads by ``reader_arns`` only (PCI DSS 4.2.1, 7.2).
+
+        Returns the policy, for what must wait for it (the instances' first boot reads the artifact under it)."""
+        return tls_only_bucket_policy(
             self,
             "policy",
             bucket=self._bucket,
@@ -222,6 +225,18 @@ class ApiRelease(Construct):
     @property
     def runtime_parameter_arn(self) -> str:
         return self._parameter.arn
+
+    @property
+    def runtime_parameter_version(self) -> str:
+        """The parameter's version (a token): it grows with every change of its value, so a launch template that
+        carries it gets a new version, which the instance refresh rolls out (settings roll the fleet)."""
+        return Token.as_string(self._parameter.version)
+
+    @property
+    def boot_reads(self) -> list[ITerraformDependable]:
+        """What an instance's boot reads from this release: the artifact object, the runtime parameter (which
+        waits for the database it names) and the service's log group (the CloudWatch agent ships into it)."""
+        return [self._object, self._parameter, self._log_group]
 
     @property
     def log_group_name(self) -> str:

@@ -19,6 +19,18 @@
   not reach them).
 - The ASG spreads over the app subnets, replaces instances the ALB finds unhealthy, scales on CPU, and
   rolls a new launch template version out with an instance refresh that keeps capacity up.
+- First boot, ordered and held (issue 22): the group depends on everything the user data touches
+  (``ComputeProps.boot_dependencies`` and :meth:`Compute.boot_after`, wired in ``lib/tap_stack.py``; the instance
+  role's inline policies and profile here), so no instance launches before its boot can succeed. A launch
+  lifecycle hook (:data:`BOOT_LIFECYCLE_HOOK`, default ABANDON, 30 minutes) keeps each instance out of service
+  until its boot completes the hook (CONTINUE once the service answers ``/ready``, ABANDON on failure); the
+  instance role may complete it on this group only, through the ``autoscaling`` interface endpoint. Terraform does
+  not wait for capacity (``wait_for_capacity_timeout = "0"``): ``make verify-deployment`` waits for healthy targets.
+- Settings roll the fleet: the runtime parameter's version is an instance tag in the launch template's
+  ``tag_specifications`` (template data), so a changed setting makes a new template version, which the instance
+  refresh rolls out like a new artifact.
+- Replacements keep capacity: the instance maintenance policy (min 100 %, max 200 % healthy) launches a lifetime
+  or health replacement before terminating the instance it replaces.
 - Patching (PCI DSS 6.3.3, critical patches within one month): no instance lives longer than
   ``max_instance_lifetime_days`` (default 14, at most 30); the group replaces it from the latest launch
   template version.
@@ -28,10 +40,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cdktf import Op, TerraformResourceLifecycle, Token
+from cdktf import ITerraformDependable, Op, TerraformResource, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.alb import Alb, AlbAccessLogs
 from cdktf_cdktf_provider_aws.alb_listener import (
     AlbListener,
@@ -47,6 +59,8 @@ from cdktf_cdktf_provider_aws.alb_listener_rule import (
 from cdktf_cdktf_provider_aws.alb_target_group import AlbTargetGroup, AlbTargetGroupHealthCheck
 from cdktf_cdktf_provider_aws.autoscaling_group import (
     AutoscalingGroup,
+    AutoscalingGroupInitialLifecycleHook,
+    AutoscalingGroupInstanceMaintenancePolicy,
     AutoscalingGroupInstanceRefresh,
     AutoscalingGroupInstanceRefreshPreferences,
     AutoscalingGroupLaunchTemplate,
@@ -60,6 +74,7 @@ from cdktf_cdktf_provider_aws.autoscaling_policy import (
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
 from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplate,
     LaunchTemplateBlockDeviceMappings,
@@ -102,6 +117,19 @@ SECONDS_PER_DAY = 24 * 60 * 60
 # WAF answers WAFUnavailableEntityException while a new ALB settles, past the provider's 5-minute default
 # (terraform-provider-aws #29080); the provider retries that error until this timeout.
 WAF_ASSOCIATION_CREATE_TIMEOUT = "15m"
+# The launch lifecycle hook that holds a new instance in Pending:Wait until its boot completes it (issue 22). The
+# boot script names it (user data marker LIFECYCLE_HOOK); ABANDON when nobody completes it within the heartbeat,
+# which is above the boot's own bound (each retried call stops after 600 s).
+BOOT_LIFECYCLE_HOOK = "payment-api-boot"
+BOOT_HOOK_TRANSITION = "autoscaling:EC2_INSTANCE_LAUNCHING"
+BOOT_HOOK_DEFAULT_RESULT = "ABANDON"
+BOOT_HOOK_HEARTBEAT_SECONDS = 1800
+# The instance tag (launch template data) carrying the runtime parameter's version: a changed setting is a new
+# launch template version, hence an instance refresh.
+RUNTIME_SETTINGS_VERSION_TAG = "RuntimeSettingsVersion"
+# Replacements (lifetime, health, refresh) launch before they terminate: never below the desired capacity.
+MIN_HEALTHY_PERCENT = 100
+MAX_HEALTHY_PERCENT = 200
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +176,9 @@ class ApiDeployment:
     """The SSM parameter with the apply-time settings (database host, secret ARN, CORS origins, processor)."""
     runtime_parameter_arn: str
     """The same parameter, for the instance role's policy."""
+    runtime_parameter_version: str
+    """The parameter's version (a token): an instance tag in the launch template's data, so a changed setting makes
+    a new launch template version, which the instance refresh rolls out (``RuntimeSettingsVersion``)."""
     log_group_name: str
     """Where the CloudWatch agent ships the service's log file."""
     log_group_arn: str
@@ -214,6 +245,15 @@ class ComputeProps:  # pylint: disable=too-many-instance-attributes
     """ALB deletion protection.
 
     @default True - a replaced ALB gets a new DNS name that every client must follow."""
+    boot_dependencies: Sequence[ITerraformDependable] = ()
+    """Everything outside this construct that an instance's user data touches at first boot: the runtime
+    parameter (and through it the database), the artifact object, the service's log group, the app subnets' route
+    table associations, the S3 gateway endpoint, the interface endpoints and the app tier's security group rules.
+    The Auto Scaling group depends on each (with the instance role's own policies and profile, added here), so no
+    instance launches before its boot can succeed. Resources created after the group that name it (the artifacts
+    bucket policy names the instance role) are added with :meth:`Compute.boot_after`.
+
+    @default () - only the instance role's policies and profile; ``lib/tap_stack.py`` passes the stack's list."""
 
 
 class Compute(Construct):
@@ -222,6 +262,7 @@ class Compute(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: ComputeProps) -> None:
         super().__init__(scope, construct_id)
         self._instance_role: IamRole | None = None  # set by _instance_profile
+        self._role_policies: list[IamRolePolicy] = []  # set by _instance_profile
         self._load_balancer(props)
         self._launch_template = self._instance_template(props)
         self._auto_scaling_group(props)
@@ -335,8 +376,11 @@ class Compute(Construct):
                 "ARTIFACT_HASH": deployment.artifact_sha256,
                 "RUNTIME_PARAMETER": deployment.runtime_parameter_name,
                 "LOG_GROUP": deployment.log_group_name,
+                "ASG_NAME": naming.name("api-asg"),
+                "LIFECYCLE_HOOK": BOOT_LIFECYCLE_HOOK,
             },
         )
+        self._profile = self._instance_profile(props)
         return LaunchTemplate(
             self,
             "launch_template",
@@ -345,7 +389,7 @@ class Compute(Construct):
             image_id=ami.insecure_value,
             instance_type=props.scaling.instance_type,
             vpc_security_group_ids=[props.app_security_group_id],
-            iam_instance_profile=LaunchTemplateIamInstanceProfile(arn=self._instance_profile(props).arn),
+            iam_instance_profile=LaunchTemplateIamInstanceProfile(arn=self._profile.arn),
             user_data=user_data,
             update_default_version=True,
             monitoring=LaunchTemplateMonitoring(enabled=True),
@@ -367,15 +411,12 @@ class Compute(Construct):
                     ),
                 )
             ],
-            tag_specifications=[
-                LaunchTemplateTagSpecifications(resource_type=kind, tags={**props.stack_tags, **naming.tags(name)})
-                for kind, name in (("instance", "api-instance"), ("volume", "api-volume"))
-            ],
+            tag_specifications=_launch_tag_specifications(props),
             tags=naming.tags("api-lt"),
         )
 
     def _auto_scaling_group(self, props: ComputeProps) -> None:
-        """Instances over the app subnets, replaced when the ALB finds them unhealthy, scaled on CPU."""
+        """Instances over the app subnets, held by the boot hook, replaced when the ALB finds them unhealthy."""
         naming, scaling = props.naming, props.scaling
         self._asg = AutoscalingGroup(
             self,
@@ -397,9 +438,16 @@ class Compute(Construct):
             instance_refresh=AutoscalingGroupInstanceRefresh(
                 strategy="Rolling",
                 preferences=AutoscalingGroupInstanceRefreshPreferences(
-                    min_healthy_percentage=100, max_healthy_percentage=200
+                    min_healthy_percentage=MIN_HEALTHY_PERCENT, max_healthy_percentage=MAX_HEALTHY_PERCENT
                 ),
             ),
+            instance_maintenance_policy=AutoscalingGroupInstanceMaintenancePolicy(
+                min_healthy_percentage=MIN_HEALTHY_PERCENT, max_healthy_percentage=MAX_HEALTHY_PERCENT
+            ),
+            initial_lifecycle_hook=[boot_lifecycle_hook()],
+            # Hooked instances stay Pending:Wait until their boot completes the hook: Terraform's default wait
+            # (10 minutes for InService capacity) would fail every first apply. make verify-deployment waits instead.
+            wait_for_capacity_timeout="0",
             enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTotalInstances"],
             # desired_capacity sets the first size only: afterwards target tracking owns it, and a plan that
             # reset it would terminate the instances a scale-out added. AWS's documented practice for an ASG
@@ -410,11 +458,17 @@ class Compute(Construct):
                 AutoscalingGroupTag(key=key, value=value, propagate_at_launch=True)
                 for key, value in naming.tags("api-instance").items()
             ],
+            # The first boot reads, calls and writes all of these: launched before them, it fails (issue 22).
+            depends_on=[*props.boot_dependencies, *self._role_policies, self._profile],
         )
+        self._cpu_scaling(props)
+
+    def _cpu_scaling(self, props: ComputeProps) -> None:
+        """Target tracking on the group's average CPU."""
         AutoscalingPolicy(
             self,
             "cpu_target_tracking",
-            name=naming.name("api-cpu-target"),
+            name=props.naming.name("api-cpu-target"),
             autoscaling_group_name=self._asg.name,
             policy_type="TargetTrackingScaling",
             target_tracking_configuration=AutoscalingPolicyTargetTrackingConfiguration(
@@ -426,6 +480,12 @@ class Compute(Construct):
                 target_value=CPU_TARGET_PERCENT,
             ),
         )
+
+    def boot_after(self, dependencies: Sequence[TerraformResource]) -> None:
+        """Make the group depend on ``dependencies`` too: for what the first boot needs but can only be created
+        after this construct, because it names the instance role (the artifacts bucket policy)."""
+        added = [f"{resource.terraform_resource_type}.{resource.friendly_unique_id}" for resource in dependencies]
+        self._asg.depends_on = [*(self._asg.depends_on or []), *added]
 
     def _instance_profile(self, props: ComputeProps) -> IamInstanceProfile:
         """Role for the instances: Session Manager, plus reading exactly the DB parameter and secret (PCI DSS 7.2).
@@ -441,27 +501,21 @@ class Compute(Construct):
                 tags=naming.tags("api-instance-role"),
             ),
         )
-        inline_policy(
-            self,
-            "session_manager",
-            role=role,
-            name=naming.name("api-session-manager", "iam"),
-            statements=session_manager_statements(props.region, props.account_id),
-        )
-        inline_policy(
-            self,
-            "read_db_connection",
-            role=role,
-            name=naming.name("api-read-db-connection", "iam"),
-            statements=_read_db_connection_statements(props),
-        )
-        inline_policy(
-            self,
-            "install_api",
-            role=role,
-            name=naming.name("api-install", "iam"),
-            statements=_install_api_statements(props),
-        )
+        self._role_policies = [
+            inline_policy(
+                self,
+                construct_id,
+                role=role,
+                name=naming.name(label, "iam"),
+                statements=statements,
+            )
+            for construct_id, label, statements in (
+                ("session_manager", "api-session-manager", session_manager_statements(props.region, props.account_id)),
+                ("read_db_connection", "api-read-db-connection", _read_db_connection_statements(props)),
+                ("install_api", "api-install", _install_api_statements(props)),
+                ("complete_boot", "api-complete-boot", _complete_boot_statements(props)),
+            )
+        ]
         self._instance_role = role
         return IamInstanceProfile(
             self,
@@ -552,4 +606,48 @@ def _install_api_statements(props: ComputeProps) -> list[Statement]:
             "Resource": deployment.runtime_parameter_arn,
         },
         write_log_stream_statement("ShipServiceLogs", deployment.log_group_arn),
+    ]
+
+
+def boot_lifecycle_hook() -> AutoscalingGroupInitialLifecycleHook:
+    """The launch hook every instance's boot completes (:data:`BOOT_LIFECYCLE_HOOK`): CONTINUE puts it in service,
+    ABANDON (also the result when no completion comes within the heartbeat) terminates it."""
+    return AutoscalingGroupInitialLifecycleHook(
+        name=BOOT_LIFECYCLE_HOOK,
+        lifecycle_transition=BOOT_HOOK_TRANSITION,
+        default_result=BOOT_HOOK_DEFAULT_RESULT,
+        heartbeat_timeout=BOOT_HOOK_HEARTBEAT_SECONDS,
+    )
+
+
+def asg_arn_pattern(region: str, account_id: str, asg_name: str) -> str:
+    """The group's ARN with its id as ``*``: built from the name, so the instance role's policy needs no reference
+    to the group (which depends on the role: a reference back would be a cycle)."""
+    return f"arn:aws:autoscaling:{region}:{account_id}:autoScalingGroup:*:autoScalingGroupName/{asg_name}"
+
+
+def _complete_boot_statements(props: ComputeProps) -> list[Statement]:
+    """Complete (or extend) this group's boot lifecycle action, and no other group's (PCI DSS 7.2)."""
+    return [
+        {
+            "Sid": "CompleteOwnBootLifecycleAction",
+            "Effect": "Allow",
+            "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+            "Resource": asg_arn_pattern(props.region, props.account_id, props.naming.name("api-asg")),
+        }
+    ]
+
+
+def _launch_tag_specifications(props: ComputeProps) -> list[LaunchTemplateTagSpecifications]:
+    """The stack's tags on launched instances and volumes; instances also carry the runtime parameter's version
+    (template data: a changed setting makes a new launch template version)."""
+    naming = props.naming
+    instance_tags = {
+        **props.stack_tags,
+        **naming.tags("api-instance"),
+        RUNTIME_SETTINGS_VERSION_TAG: props.deployment.runtime_parameter_version,
+    }
+    return [
+        LaunchTemplateTagSpecifications(resource_type="instance", tags=instance_tags),
+        LaunchTemplateTagSpecifications(resource_type="volume", tags={**props.stack_tags, **naming.tags("api-volume")}),
     ]

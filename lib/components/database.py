@@ -5,9 +5,10 @@
 - Multi-AZ, gp3 with storage autoscaling, encrypted with the customer-managed data key (PCI DSS 3.5).
 - The master password is generated and rotated by RDS in Secrets Manager, encrypted with the data key:
   it never appears in code, Terraform state or outputs (PCI DSS 8.3).
-- The parameter group forces TLS (``rds.force_ssl``, TLS >= 1.2), logs connections and loads pgaudit with
-  ``pgaudit.log = 'ddl,role'``: schema and privilege changes are audited (PCI DSS 4.2, 10.2.1.2, 10.2.1.5);
-  all of it reaches CloudWatch Logs through the ``postgresql`` log export.
+- The parameter group forces TLS (``rds.force_ssl``, TLS >= 1.2), logs connections and preloads
+  ``pg_stat_statements`` (RDS's default) and pgaudit with ``pgaudit.log = 'ddl,role'``: schema and privilege
+  changes are audited (PCI DSS 4.2, 10.2.1.2, 10.2.1.5); all of it reaches CloudWatch Logs through the
+  ``postgresql`` log export. The boot's role provisioning creates the pgaudit extension.
 - Backups are kept for ``db_backup_retention_days`` in a window two hours before the maintenance window
   (RDS rejects overlapping or touching windows).
 - Deletion protection and a final snapshot are on unless the environment relaxes them (sandbox/dev).
@@ -49,11 +50,15 @@ TLS_PARAMETERS = {
     "password_encryption": "scram-sha-256",
 }
 # pgaudit (PCI DSS 10.2): DDL (schema changes) and ROLE (GRANT, REVOKE, CREATE/ALTER/DROP ROLE) statements of every
-# session are written to the PostgreSQL log. shared_preload_libraries is static: RDS loads pgaudit at the next
-# reboot (pending-reboot); pgaudit.log is dynamic. `CREATE EXTENSION pgaudit` in the database (the migration step)
-# is what AWS documents next to it for object-level auditing; session logging needs the preload only.
+# session are written to the PostgreSQL log. shared_preload_libraries is static (pending-reboot): it is set in this
+# parameter group, which Terraform creates before the instance (parameter_group_name refers to it), so the instance
+# starts with both libraries loaded and no reboot is pending. RDS's own default, pg_stat_statements, stays beside
+# pgaudit: the value replaces the default list, it does not add to it. pgaudit.log is dynamic. The extension
+# itself (`CREATE EXTENSION pgaudit`, as AWS documents for pgaudit on RDS) is created by the role provisioning, which
+# the instance's boot runs as the master user (`payment-api provision-roles`); nothing else creates it.
+PRELOADED_LIBRARIES = ("pg_stat_statements", "pgaudit")
 AUDIT_PARAMETERS = {
-    "shared_preload_libraries": "pgaudit",
+    "shared_preload_libraries": ",".join(PRELOADED_LIBRARIES),
     "pgaudit.log": "ddl,role",
 }
 

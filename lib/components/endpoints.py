@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
@@ -18,7 +19,8 @@ from lib.blocks.iam import interface_endpoint_policy
 from lib.naming import Naming
 
 # What the API instances call: Session Manager (ssm, ssmmessages, ec2messages), their secret and parameter
-# (secretsmanager, kms), the CloudWatch agent (logs, monitoring) and the SDKs' identity look-up (sts).
+# (secretsmanager, kms), the CloudWatch agent (logs, monitoring), the SDKs' identity look-up (sts) and the boot's
+# completion of its launch lifecycle hook (autoscaling: CompleteLifecycleAction, RecordLifecycleActionHeartbeat).
 INTERFACE_ENDPOINT_SERVICES = (
     "ssm",
     "ssmmessages",
@@ -28,6 +30,7 @@ INTERFACE_ENDPOINT_SERVICES = (
     "logs",
     "monitoring",
     "sts",
+    "autoscaling",
 )
 
 
@@ -78,3 +81,8 @@ class PrivateEndpoints(Construct):
     @property
     def endpoint_ids(self) -> list[str]:
         return [endpoint.id for endpoint in self._endpoints.values()]
+
+    @property
+    def endpoints(self) -> list[ITerraformDependable]:
+        """The endpoints themselves: an instance's first boot calls AWS through them (private DNS)."""
+        return list(self._endpoints.values())

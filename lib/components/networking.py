@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from cdktf import Fn
+from cdktf import Fn, ITerraformDependable
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
     DataAwsAvailabilityZones,
     DataAwsAvailabilityZonesFilter,
@@ -210,6 +210,7 @@ class Networking(Construct):
             for az in range(nat_count)
         ]
         private_route_tables: list[RouteTable] = []
+        self._app_route_associations: list[RouteTableAssociation] = []
         for az in range(props.az_count):
             app_rt = RouteTable(self, f"app_rt_{az}", vpc_id=vpc_id, tags=naming.tags(f"app-rt-{az + 1}", Tier="app"))
             Route(
@@ -219,8 +220,10 @@ class Networking(Construct):
                 destination_cidr_block="0.0.0.0/0",
                 nat_gateway_id=self._nat_gateways[az % nat_count].id,
             )
-            RouteTableAssociation(
-                self, f"app_rta_{az}", subnet_id=self._subnets["app"][az].id, route_table_id=app_rt.id
+            self._app_route_associations.append(
+                RouteTableAssociation(
+                    self, f"app_rta_{az}", subnet_id=self._subnets["app"][az].id, route_table_id=app_rt.id
+                )
             )
             private_route_tables.append(app_rt)
         # The data tier has one route table and no default route: RDS cannot reach or be reached from
@@ -314,6 +317,13 @@ class Networking(Construct):
     def s3_prefix_list_id(self) -> str:
         """The AWS-managed prefix list of S3 in the region, which security groups use to allow the gateway endpoint."""
         return self._s3_endpoint.prefix_list_id
+
+    @property
+    def app_boot_network(self) -> list[ITerraformDependable]:
+        """What an app instance's first boot needs of the network: the app subnets' route table associations
+        (until they exist, a subnet uses the VPC's main table, with no route to NAT or the S3 gateway endpoint)
+        and the S3 gateway endpoint (the artifact, the AL2023 package repositories)."""
+        return [*self._app_route_associations, self._s3_endpoint]
 
     @property
     def nat_gateway_ids(self) -> list[str]:

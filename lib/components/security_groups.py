@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
 from constructs import Construct
@@ -57,6 +58,11 @@ class SecurityGroups(Construct):
         self._web_tier_rules(props.api_port)
         self._database_rules()
         self._app_https_egress(props)
+        # Every rule's construct id names the app tier when the rule admits traffic to or from it (all but the
+        # internet's HTTPS into the ALB).
+        self._app_tier_rules = [
+            rule for rule in self.node.children if isinstance(rule, SecurityGroupRule) and "app" in rule.node.id
+        ]
 
     def _group(self, props: SecurityGroupsProps, construct_id: str, label: str, description: str) -> SecurityGroup:
         """A security group in the VPC named and tagged ``label``, with no inline rules (they are separate)."""
@@ -195,3 +201,9 @@ class SecurityGroups(Construct):
     @property
     def endpoints_security_group_id(self) -> str:
         return self._endpoints.id
+
+    @property
+    def app_tier_rules(self) -> list[ITerraformDependable]:
+        """Every rule into or out of the app group, and the endpoints group's: what an app instance's first boot
+        needs to reach the endpoints, S3, the database and (for its health checks) the ALB."""
+        return list(self._app_tier_rules)

@@ -301,3 +301,31 @@ def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(
         f"ssm.{region}.amazonaws.com",
     ]
     assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
+
+
+def test_instances_wait_for_their_boot_under_the_launch_hook(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
+    """The group holds each new instance in Pending:Wait until its boot completes payment-api-boot (issue 22), and
+    replacements launch before they terminate."""
+    autoscaling = aws("autoscaling")
+    (hook,) = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=output("asg_name"))["LifecycleHooks"]
+    assert (hook["LifecycleHookName"], hook["LifecycleTransition"]) == (
+        "payment-api-boot",
+        "autoscaling:EC2_INSTANCE_LAUNCHING",
+    )
+    assert (hook["DefaultResult"], hook["HeartbeatTimeout"]) == ("ABANDON", 1800)
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[output("asg_name")])["AutoScalingGroups"][0]
+    assert group["InstanceMaintenancePolicy"] == {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200}
+    assert {i["LifecycleState"] for i in group["Instances"]} <= {"Pending:Wait", "InService"}
+
+
+def test_launched_instances_carry_the_runtime_settings_version(
+    aws: Callable[[str], Any], output: Callable[[str], Any]
+) -> None:
+    """A changed setting is a new parameter version, so new launch template data, so an instance refresh."""
+    version = aws("ssm").get_parameter(Name=output("api_runtime_parameter_name"))["Parameter"]["Version"]
+    specifications = _launch_template_data(aws, output)["TagSpecifications"]
+    (instance,) = [s for s in specifications if s["ResourceType"] == "instance"]
+    tags = {tag["Key"]: tag["Value"] for tag in instance["Tags"]}
+    assert tags["RuntimeSettingsVersion"] == str(version)

@@ -90,7 +90,7 @@ def test_parameter_group_loads_pgaudit_for_ddl_and_role_and_logs_are_exported(
         p["ParameterName"]: p["ParameterValue"]
         for p in aws("rds").describe_db_parameters(DBParameterGroupName=name, Source="user")["Parameters"]
     }
-    assert parameters.get("shared_preload_libraries") == "pgaudit"
+    assert parameters.get("shared_preload_libraries") == "pg_stat_statements,pgaudit"
     assert parameters.get("pgaudit.log") == "ddl,role"
     assert parameters.get("log_connections") == "1"
     assert "postgresql" in db_instance.get("EnabledCloudwatchLogsExports", [])

@@ -156,7 +156,17 @@ def test_interface_endpoints_in_app_subnets_admit_this_account_only(
     aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
 ) -> None:
     endpoints = aws("ec2").describe_vpc_endpoints(VpcEndpointIds=output("interface_endpoint_ids"))["VpcEndpoints"]
-    services = {"ssm", "ssmmessages", "ec2messages", "secretsmanager", "kms", "logs", "monitoring", "sts"}
+    services = {
+        "ssm",
+        "ssmmessages",
+        "ec2messages",
+        "secretsmanager",
+        "kms",
+        "logs",
+        "monitoring",
+        "sts",
+        "autoscaling",
+    }
     assert sorted(e["ServiceName"] for e in endpoints) == sorted(
         f"com.amazonaws.{expected.aws_region}.{service}" for service in services
     )

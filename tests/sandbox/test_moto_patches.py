@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lib.blocks.iam import deny_insecure_transport, deny_object_reads_except, deny_tls_below_1_2, policy_document
+from tools.sandbox import lifecycle
 from tools.sandbox.emulator import client
 from tools.sandbox.moto_server import (
     _PATCHES,
@@ -588,3 +589,162 @@ def test_hosted_zone_ids_start_with_z(moto_endpoint: str) -> None:
     bare = [zone_id.rsplit("/", 1)[-1] for zone_id in ids]
     assert all(zone_id.startswith("Z") and len(zone_id) == 22 for zone_id in bare), bare
     assert len(set(bare)) == len(bare)
+
+
+# ------------------------------------------------------------------ launch lifecycle hook, refresh, maintenance
+def _hooked_group(moto_endpoint: str, name: str, *, capacity: int = 2, hook: bool = True, **extra: Any) -> list[str]:
+    """A group behind a target group, created as Terraform's initial_lifecycle_hook creates it (the hook in
+    CreateAutoScalingGroup's LifecycleHookSpecificationList); returns the target group's ARN and the template id."""
+    ec2 = client("ec2", moto_endpoint)
+    vpc_id = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.7.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
+    template_id = ec2.create_launch_template(
+        LaunchTemplateName=f"{name}-lt", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    target_group = client("elbv2", moto_endpoint).create_target_group(
+        Name=f"{name}-tg", Protocol="HTTP", Port=8080, VpcId=vpc_id, TargetType="instance"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    hooks = [
+        {
+            "LifecycleHookName": "payment-api-boot",
+            "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+            "DefaultResult": "ABANDON",
+            "HeartbeatTimeout": 1800,
+        }
+    ]
+    client("autoscaling", moto_endpoint).create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MinSize=0,
+        MaxSize=4,
+        DesiredCapacity=capacity,
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"},
+        VPCZoneIdentifier=subnet["SubnetId"],
+        TargetGroupARNs=[target_group],
+        **({"LifecycleHookSpecificationList": hooks} if hook else {}),
+        **extra,
+    )
+    return [target_group, template_id]
+
+
+def _states(moto_endpoint: str, name: str) -> dict[str, str]:
+    (group,) = client("autoscaling", moto_endpoint).describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ]
+    return {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
+
+
+def _targets(moto_endpoint: str, target_group: str) -> set[str]:
+    health = client("elbv2", moto_endpoint).describe_target_health(TargetGroupArn=target_group)
+    return {d["Target"]["Id"] for d in health["TargetHealthDescriptions"]}
+
+
+def test_initial_lifecycle_hook_is_kept_as_a_hook(moto_endpoint: str) -> None:
+    _hooked_group(moto_endpoint, "patch-hook-asg", capacity=0)
+    (hook,) = client("autoscaling", moto_endpoint).describe_lifecycle_hooks(AutoScalingGroupName="patch-hook-asg")[
+        "LifecycleHooks"
+    ]
+    assert (hook["LifecycleHookName"], hook["LifecycleTransition"]) == (
+        "payment-api-boot",
+        "autoscaling:EC2_INSTANCE_LAUNCHING",
+    )
+    assert (hook["DefaultResult"], hook["HeartbeatTimeout"]) == ("ABANDON", 1800)
+    # Given no notification target, AWS reports none (moto invented an SQS queue and a role).
+    assert "NotificationTargetARN" not in hook and "RoleARN" not in hook
+
+
+def test_a_hooked_instance_waits_out_of_service_until_its_boot_completes_the_hook(moto_endpoint: str) -> None:
+    target_group, _ = _hooked_group(moto_endpoint, "patch-wait-asg")
+    autoscaling = client("autoscaling", moto_endpoint)
+    states = _states(moto_endpoint, "patch-wait-asg")
+    assert sorted(states.values()) == ["Pending:Wait", "Pending:Wait"]
+    assert lifecycle.waiting_instances(autoscaling, "patch-wait-asg") == sorted(states)
+    assert not _targets(moto_endpoint, target_group), "a waiting instance must not receive traffic"
+    # A capacity update counts the waiting instances: it launches none beside them.
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="patch-wait-asg", DesiredCapacity=2)
+    assert _states(moto_endpoint, "patch-wait-asg") == states
+    first, second = sorted(states)
+    autoscaling.record_lifecycle_action_heartbeat(
+        AutoScalingGroupName="patch-wait-asg", LifecycleHookName="payment-api-boot", InstanceId=first
+    )
+    lifecycle.complete(autoscaling, "patch-wait-asg", first, "CONTINUE")
+    after = _states(moto_endpoint, "patch-wait-asg")
+    assert (after[first], after[second]) == ("InService", "Pending:Wait")
+    assert _targets(moto_endpoint, target_group) == {first}
+    with pytest.raises(autoscaling.exceptions.ClientError, match="No active Lifecycle Action"):
+        lifecycle.complete(autoscaling, "patch-wait-asg", first, "CONTINUE")
+
+
+def test_an_abandoned_instance_is_terminated_and_replaced(moto_endpoint: str) -> None:
+    target_group, _ = _hooked_group(moto_endpoint, "patch-abandon-asg", capacity=1)
+    autoscaling = client("autoscaling", moto_endpoint)
+    (failed,) = lifecycle.waiting_instances(autoscaling, "patch-abandon-asg")
+    lifecycle.complete(autoscaling, "patch-abandon-asg", failed, "ABANDON")
+    states = _states(moto_endpoint, "patch-abandon-asg")
+    assert failed not in states and list(states.values()) == ["Pending:Wait"], states
+    reservations = client("ec2", moto_endpoint).describe_instances(InstanceIds=[failed])["Reservations"]
+    assert reservations[0]["Instances"][0]["State"]["Name"] == "terminated"
+    assert not _targets(moto_endpoint, target_group)
+    with pytest.raises(autoscaling.exceptions.ClientError, match="No Lifecycle Hook found"):
+        autoscaling.complete_lifecycle_action(
+            AutoScalingGroupName="patch-abandon-asg",
+            LifecycleHookName="another-hook",
+            InstanceId=next(iter(states)),
+            LifecycleActionResult="CONTINUE",
+        )
+
+
+def test_without_a_hook_instances_go_in_service_at_once(moto_endpoint: str) -> None:
+    target_group, _ = _hooked_group(moto_endpoint, "patch-nohook-asg", capacity=1, hook=False)
+    states = _states(moto_endpoint, "patch-nohook-asg")
+    assert list(states.values()) == ["InService"]
+    assert _targets(moto_endpoint, target_group) == set(states)
+
+
+def test_a_hooked_group_drains_for_deletion(moto_endpoint: str) -> None:
+    """Terraform deletes a group by setting its sizes to 0 and waiting for no instance: waiting ones count."""
+    _hooked_group(moto_endpoint, "patch-drain-asg")
+    client("autoscaling", moto_endpoint).update_auto_scaling_group(
+        AutoScalingGroupName="patch-drain-asg", MinSize=0, MaxSize=0, DesiredCapacity=0
+    )
+    assert _states(moto_endpoint, "patch-drain-asg") == {}
+
+
+def test_instance_refresh_is_recorded_and_read_back(moto_endpoint: str) -> None:
+    _hooked_group(moto_endpoint, "patch-refresh-asg", capacity=0)
+    autoscaling = client("autoscaling", moto_endpoint)
+    preferences = {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200}
+    refresh_id = autoscaling.start_instance_refresh(
+        AutoScalingGroupName="patch-refresh-asg", Strategy="Rolling", Preferences=preferences
+    )["InstanceRefreshId"]
+    (refresh,) = autoscaling.describe_instance_refreshes(AutoScalingGroupName="patch-refresh-asg")["InstanceRefreshes"]
+    assert refresh["InstanceRefreshId"] == refresh_id and refresh["Status"] == "Successful"
+    assert refresh["Preferences"]["MinHealthyPercentage"] == 100
+    assert refresh["Preferences"]["MaxHealthyPercentage"] == 200
+    assert not autoscaling.describe_instance_refreshes(AutoScalingGroupName="patch-hook-asg")["InstanceRefreshes"]
+    with pytest.raises(autoscaling.exceptions.ClientError, match="ActiveInstanceRefreshNotFound"):
+        autoscaling.cancel_instance_refresh(AutoScalingGroupName="patch-refresh-asg")
+
+
+def test_instance_maintenance_policy_is_kept(moto_endpoint: str) -> None:
+    policy = {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200}
+    _hooked_group(moto_endpoint, "patch-maintenance-asg", capacity=0, InstanceMaintenancePolicy=policy)
+    autoscaling = client("autoscaling", moto_endpoint)
+
+    def read() -> dict[str, Any] | None:
+        (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["patch-maintenance-asg"])[
+            "AutoScalingGroups"
+        ]
+        found: dict[str, Any] | None = group.get("InstanceMaintenancePolicy")
+        return found
+
+    assert read() == policy
+    autoscaling.update_auto_scaling_group(
+        AutoScalingGroupName="patch-maintenance-asg",
+        InstanceMaintenancePolicy={"MinHealthyPercentage": 90, "MaxHealthyPercentage": 120},
+    )
+    assert read() == {"MinHealthyPercentage": 90, "MaxHealthyPercentage": 120}
+    autoscaling.update_auto_scaling_group(
+        AutoScalingGroupName="patch-maintenance-asg",
+        InstanceMaintenancePolicy={"MinHealthyPercentage": -1, "MaxHealthyPercentage": -1},
+    )
+    assert read() is None

@@ -42,7 +42,11 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs
 
+from tools.sandbox import moto_autoscaling
 from tools.sandbox.client_tokens import ClientTokenReplay, RetryJournal, buffered_body, preload_models
+from tools.sandbox.fidelity import APPLIED as _APPLIED
+from tools.sandbox.fidelity import PATCHES as _PATCHES
+from tools.sandbox.fidelity import fidelity_patch
 from tools.sandbox.request_log import RequestLog, rest_operations
 
 # Signing names of the query and JSON services the stack calls: their models are loaded before the first
@@ -64,19 +68,8 @@ PRELOADED_MODELS = (
 # REST services whose operations the request log matches by method, path and query (botocore's models).
 PRELOADED_REST_MODELS = ("s3", "cloudfront", "route53")
 
-PatchFunction = Callable[[], None]
-_PATCHES: list[tuple[str, str, PatchFunction]] = []
-_APPLIED: set[str] = set()
-
-
-def fidelity_patch(why: str) -> Callable[[PatchFunction], PatchFunction]:
-    """Register ``function`` as a patch; ``why`` is the gap it closes (printed in the moto log)."""
-
-    def register(function: PatchFunction) -> PatchFunction:
-        _PATCHES.append((function.__name__, why, function))
-        return function
-
-    return register
+# Modules whose @fidelity_patch functions register at import, beside this one's (one file per concern).
+PATCH_MODULES = (moto_autoscaling,)
 
 
 # --------------------------------------------------------------------------------------------- CloudFront

@@ -104,7 +104,7 @@ def test_launch_template_tags_instances_and_volumes_with_the_stack_tags(synth_js
     specs = {spec["resource_type"]: spec["tags"] for spec in lt["tag_specifications"]}
     assert set(specs) == {"instance", "volume"}
     for kind, tags in specs.items():
-        assert {k: v for k, v in tags.items() if k != "Name"} == default_tags, kind
+        assert {k: v for k, v in tags.items() if k not in ("Name", "RuntimeSettingsVersion")} == default_tags, kind
         assert tags["Name"] == f"payment-api-{kind}-test", kind
 
 

@@ -41,6 +41,10 @@ AUTOSCALING_ROLE = (
     f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_test"
 )
 KEY_ADMIN = f"arn:aws:iam::{ACCOUNT}:role/kms-admins"
+GROUP_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+GROUP_ARN = "arn:aws:autoscaling:{region}:{account}:autoScalingGroup:" + GROUP_ID + ":autoScalingGroupName/{name}"
+OWN_GROUP = GROUP_ARN.format(region=REGION, account=ACCOUNT, name="payment-api-asg-test")
+OTHER_GROUP = GROUP_ARN.format(region=REGION, account=ACCOUNT, name="payment-api-asg-other")
 TOKEN = re.compile(r"\$\{[^}]*\}")
 
 
@@ -197,6 +201,10 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
         "decrypt logs key": ("kms:Decrypt", LOGS_KEY, _via("ssm")),
         "session registration": ("ssm:UpdateInstanceInformation", INSTANCE, {}),
         "session channel": ("ssmmessages:OpenDataChannel", "*", {}),
+        "complete own boot hook": ("autoscaling:CompleteLifecycleAction", OWN_GROUP, {}),
+        "heartbeat own boot hook": ("autoscaling:RecordLifecycleActionHeartbeat", OWN_GROUP, {}),
+        "complete other group's hook": ("autoscaling:CompleteLifecycleAction", OTHER_GROUP, {}),
+        "resize own group": ("autoscaling:SetDesiredCapacity", OWN_GROUP, {}),
     }
     decisions = _evaluate(_requests(synth_json, cases))
     allowed = {name for name, decision in decisions.items() if decision == "Allowed"}
@@ -211,6 +219,8 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
         "artifact",
         "decrypt via s3",
         "service log stream",
+        "complete own boot hook",
+        "heartbeat own boot hook",
     }, decisions
     assert all(decisions[name] == "ImplicitlyDenied" for name in set(cases) - allowed), decisions
 

@@ -114,14 +114,18 @@ def test_parameters_apply_as_rds_allows(resources):
 def test_pgaudit_logs_ddl_and_role_changes_with_connections_to_exported_logs(resources):
     group = only(resources, "aws_db_parameter_group")
     params = {p["name"]: p["value"] for p in group["parameter"]}
-    assert params["shared_preload_libraries"] == "pgaudit"
+    # RDS's default pg_stat_statements stays loaded beside pgaudit: the value replaces the default list.
+    assert params["shared_preload_libraries"] == "pg_stat_statements,pgaudit"
     assert params["pgaudit.log"] == "ddl,role"
     assert params["log_connections"] == "1" and params["log_disconnections"] == "1"
     # Replacing the group (a new description) would detach it from the instance mid-apply: kept as first applied.
     assert group["description"] == "Forces TLS and logs connections"
     db = only(resources, "aws_db_instance")
     assert "postgresql" in db["enabled_cloudwatch_logs_exports"]
-    assert "aws_db_parameter_group" in db["parameter_group_name"]
+    # The instance names the group, so Terraform creates the group (with the static preload) first: the instance
+    # starts with both libraries loaded and no reboot is pending.
+    group_name = next(name for name, body in resources["aws_db_parameter_group"].items() if body is group)
+    assert db["parameter_group_name"] == f"${{aws_db_parameter_group.{group_name}.name}}"
 
 
 def test_backups_kept_and_windows_well_apart(resources, synth_json):

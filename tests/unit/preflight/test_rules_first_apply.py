@@ -7,6 +7,7 @@ the message tells the user to do.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from preflight import Finding, Severity, run_preflight
+from tests.unit.preflight.builders import assert_caught, assert_clean, only, res, stack
 
 FIRST_APPLY_RULES = {
     "PF-CLOUDFRONT-LOG-BUCKET",
@@ -26,6 +28,7 @@ FIRST_APPLY_RULES = {
     "PF-RDS-PARAMETER-APPLY",
     "PF-CERTIFICATE-REGION",
     "PF-KEY-SERVICE-ACCESS",
+    "PF-ASG-BOOT-DEPENDENCIES",
 }
 Stack = dict[str, Any]
 
@@ -45,6 +48,14 @@ def _key_policy_without(stack: Stack, key_path_end: str, sid: str) -> None:
     policy = json.loads(key["policy"])
     policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != sid]
     key["policy"] = json.dumps(policy)
+
+
+def _asg_without(stack: Stack, address_start: str) -> None:
+    """The API group without its depends_on entries that start with ``address_start``."""
+    asg = _one(stack, "aws_autoscaling_group")
+    kept = [d for d in asg["depends_on"] if not d.startswith(address_start)]
+    assert len(kept) < len(asg["depends_on"]), address_start
+    asg["depends_on"] = kept
 
 
 def _sse(stack: Stack, bucket_path: str, algorithm: str) -> None:
@@ -217,6 +228,34 @@ MUTATIONS: list[Mutation] = [
         ("CloudFront (origin access control) cannot",),
         Severity.ERROR,
     ),
+    (
+        "asg-before-runtime-parameter",
+        lambda s: _asg_without(s, "aws_ssm_parameter.api_release_runtime_parameter"),
+        "PF-ASG-BOOT-DEPENDENCIES",
+        ("aws_ssm_parameter.api_release_runtime_parameter", "/payment/test/payment-api/runtime", "depends_on"),
+        Severity.ERROR,
+    ),
+    (
+        "asg-before-artifact-bucket-policy",
+        lambda s: _asg_without(s, "aws_s3_bucket_policy.api_release_policy"),
+        "PF-ASG-BOOT-DEPENDENCIES",
+        ("aws_s3_bucket_policy.api_release_policy", "decides who may read aws_s3_object.api_release_artifact"),
+        Severity.ERROR,
+    ),
+    (
+        "asg-before-log-group",
+        lambda s: _asg_without(s, "aws_cloudwatch_log_group.api_release_log_group"),
+        "PF-ASG-BOOT-DEPENDENCIES",
+        ("aws_cloudwatch_log_group.api_release_log_group", "/payment/payment-api-test"),
+        Severity.ERROR,
+    ),
+    (
+        "asg-before-instance-role-policy",
+        lambda s: _asg_without(s, "aws_iam_role_policy.compute_install_api"),
+        "PF-ASG-BOOT-DEPENDENCIES",
+        ("aws_iam_role_policy.compute_install_api", "instance role"),
+        Severity.ERROR,
+    ),
 ]
 
 
@@ -238,3 +277,50 @@ def test_each_first_apply_failure_is_caught_with_its_fix(synth_json: Stack, muta
     matching = [f for f in findings if f.severity is severity and all(x in str(f) for x in fragments)]
     assert matching, f"{name}: nothing with {fragments} in:\n" + "\n".join(map(str, findings))
     assert "Fix:" in matching[0].message and matching[0].path.startswith("TapStacktest/")
+
+
+# ------------------------------------------------------------------------ PF-ASG-BOOT-DEPENDENCIES, by hand
+def _boot_stack(script: str, *, asg_depends: list[str], lt_depends: list[str] | None = None) -> Stack:
+    """A launch template whose user data is ``script``, its instance profile, role and policy, a parameter, and a
+    group on the template (cdktf's shapes)."""
+    lt_body: dict[str, Any] = {
+        "user_data": base64.b64encode(script.encode()).decode(),
+        "iam_instance_profile": {"arn": "${aws_iam_instance_profile.profile.arn}"},
+    }
+    if lt_depends is not None:
+        lt_body["depends_on"] = lt_depends
+    return stack(
+        ("aws_ssm_parameter", *res("settings", name="/app/dev/settings", type="SecureString", value="{}")),
+        ("aws_iam_role", *res("role", name="app-instance")),
+        ("aws_iam_role_policy", *res("read", role="${aws_iam_role.role.id}", policy="{}")),
+        ("aws_iam_instance_profile", *res("profile", role="${aws_iam_role.role.name}")),
+        ("aws_launch_template", *res("lt", **lt_body)),
+        (
+            "aws_autoscaling_group",
+            *res("asg", launch_template={"id": "${aws_launch_template.lt.id}"}, depends_on=asg_depends),
+        ),
+    )
+
+
+EVERYTHING = ["aws_ssm_parameter.settings", "aws_iam_role_policy.read", "aws_iam_instance_profile.profile"]
+
+
+def test_a_group_that_waits_for_what_its_boot_names_passes() -> None:
+    script = "#!/bin/bash\naws ssm get-parameter --name /app/dev/settings\n"
+    assert_clean(only(_boot_stack(script, asg_depends=EVERYTHING), "PF-ASG-BOOT-DEPENDENCIES"))
+    # The launch template's depends_on serves as well: the group waits for its template.
+    assert_clean(only(_boot_stack(script, asg_depends=[], lt_depends=EVERYTHING), "PF-ASG-BOOT-DEPENDENCIES"))
+
+
+def test_a_group_launched_before_what_its_boot_names_is_caught() -> None:
+    script = "#!/bin/bash\naws ssm get-parameter --name /app/dev/settings\n"
+    findings = only(_boot_stack(script, asg_depends=[]), "PF-ASG-BOOT-DEPENDENCIES")
+    assert_caught(findings, "aws_ssm_parameter.settings", "'/app/dev/settings'", "depends_on")
+    assert_caught(findings, "aws_iam_role_policy.read", "instance role")
+    assert_caught(findings, "aws_iam_instance_profile.profile", "instance role")
+    assert len(findings) == 3
+
+
+def test_user_data_that_names_no_stack_resource_needs_no_dependency() -> None:
+    script = "#!/bin/bash\necho hello\n"
+    assert_clean(only(_boot_stack(script, asg_depends=[]), "PF-ASG-BOOT-DEPENDENCIES"))
