@@ -593,8 +593,8 @@ def test_hosted_zone_ids_start_with_z(moto_endpoint: str) -> None:
 
 # ------------------------------------------------------------------ launch lifecycle hook, refresh, maintenance
 def _hooked_group(moto_endpoint: str, name: str, *, capacity: int = 2, hook: bool = True, **extra: Any) -> list[str]:
-    """A group behind a target group, created as Terraform's initial_lifecycle_hook creates it (the hook in
-    CreateAutoScalingGroup's LifecycleHookSpecificationList); returns the target group's ARN and the template id."""
+    """A group behind a target group, its launch hook in CreateAutoScalingGroup's LifecycleHookSpecificationList;
+    returns the target group's ARN and the template id."""
     ec2 = client("ec2", moto_endpoint)
     vpc_id = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.7.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
@@ -748,3 +748,19 @@ def test_instance_maintenance_policy_is_kept(moto_endpoint: str) -> None:
         InstanceMaintenancePolicy={"MinHealthyPercentage": -1, "MaxHealthyPercentage": -1},
     )
     assert read() is None
+
+
+def test_a_hook_put_before_the_group_is_sized_holds_its_instances(moto_endpoint: str) -> None:
+    """The AWS provider's path for initial_lifecycle_hook (the sandbox's request log): CreateAutoScalingGroup with no
+    instance, PutLifecycleHook, then UpdateAutoScalingGroup to the group's sizes."""
+    _hooked_group(moto_endpoint, "patch-put-hook-asg", capacity=0, hook=False)
+    autoscaling = client("autoscaling", moto_endpoint)
+    autoscaling.put_lifecycle_hook(
+        AutoScalingGroupName="patch-put-hook-asg",
+        LifecycleHookName="payment-api-boot",
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        DefaultResult="ABANDON",
+        HeartbeatTimeout=1800,
+    )
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="patch-put-hook-asg", MinSize=2, DesiredCapacity=2)
+    assert sorted(_states(moto_endpoint, "patch-put-hook-asg").values()) == ["Pending:Wait", "Pending:Wait"]

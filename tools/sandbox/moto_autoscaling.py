@@ -1,6 +1,8 @@
 """Fidelity patches of the emulator's Auto Scaling: the instance lifecycle the stack's group relies on (issue 22).
 
-moto 5.2.5 drops ``LifecycleHookSpecificationList`` (what Terraform's ``initial_lifecycle_hook`` sends), puts every
+moto 5.2.5 drops ``LifecycleHookSpecificationList`` (CreateAutoScalingGroup's hooks; the AWS provider, as the
+sandbox's request log shows, creates a group with ``initial_lifecycle_hook`` empty, then calls PutLifecycleHook, then
+sets the group's sizes), puts every
 instance InService and into its target groups at once, answers ``CompleteLifecycleAction``,
 ``RecordLifecycleActionHeartbeat``, ``StartInstanceRefresh`` and ``DescribeInstanceRefreshes`` with a 500, and drops
 ``InstanceMaintenancePolicy``. Each patch below closes one of those gaps as AWS behaves (registered with
@@ -44,8 +46,8 @@ def _group_or_error(backend: Any, group_name: str) -> Any:
 
 
 @fidelity_patch(
-    "CreateAutoScalingGroup keeps its LifecycleHookSpecificationList (what Terraform's initial_lifecycle_hook "
-    "sends) as lifecycle hooks before the first instance launches, and DescribeLifecycleHooks reports no "
+    "CreateAutoScalingGroup keeps its LifecycleHookSpecificationList as lifecycle hooks before the first "
+    "instance launches, and DescribeLifecycleHooks reports no "
     "notification target or role the hook was not given (moto drops the list and invents both ARNs)"
 )
 def autoscaling_initial_lifecycle_hooks() -> None:
