@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from lib.config import PROJECT_ROOT
@@ -34,6 +35,13 @@ DEFAULT_OUTPUT_DIR = "cdktf.out"
 # Where cdktf puts one stack inside the output folder, and the JSON it synthesizes there.
 STACKS_FOLDER = "stacks"
 STACK_FILE = "cdk.tf.json"
+
+
+def output_dir(environ: Mapping[str, str], root: Path) -> Path:
+    """The output folder a synth run with ``environ`` in ``root`` writes: ``$CDKTF_OUTDIR`` (relative to ``root``),
+    else ``root/cdktf.out``."""
+    outdir = Path(environ.get("CDKTF_OUTDIR") or root / DEFAULT_OUTPUT_DIR)
+    return outdir if outdir.is_absolute() else root / outdir
 
 
 def stack_dir(outdir: Path | str, stack_name: str) -> Path:

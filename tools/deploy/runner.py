@@ -46,7 +46,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lib.synth_output import DEFAULT_OUTPUT_DIR, stack_dir
+from lib.synth_output import output_dir, stack_dir
 from tools.deploy.environment import DeployEnvironmentError, Environment, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,8 +144,7 @@ def tool_env(environment: Environment) -> dict[str, str]:
 
 def stack_folder(environment: Environment) -> Path:
     """Where synth writes the stack: ``$CDKTF_OUTDIR/stacks/TapStack<name>`` (default ``cdktf.out``)."""
-    outdir = Path(environment.process_env.get("CDKTF_OUTDIR") or ROOT / DEFAULT_OUTPUT_DIR)
-    return stack_dir(outdir if outdir.is_absolute() else ROOT / outdir, environment.stack_name)
+    return stack_dir(output_dir(environment.process_env, ROOT), environment.stack_name)
 
 
 def plan_file(environment: Environment) -> Path:
