@@ -764,3 +764,35 @@ def test_a_hook_put_before_the_group_is_sized_holds_its_instances(moto_endpoint:
     )
     autoscaling.update_auto_scaling_group(AutoScalingGroupName="patch-put-hook-asg", MinSize=2, DesiredCapacity=2)
     assert sorted(_states(moto_endpoint, "patch-put-hook-asg").values()) == ["Pending:Wait", "Pending:Wait"]
+
+
+def test_a_group_launches_from_a_launch_template_version_made_after_it(moto_endpoint: str) -> None:
+    """An apply that changes the launch template makes a new version (CreateLaunchTemplateVersion); the next launch
+    from it (a scale-out, a refresh's replacement) used to be a 500 because moto stored that version's UserData
+    unparsed."""
+    import base64  # pylint: disable=import-outside-toplevel
+
+    ec2, autoscaling = client("ec2", moto_endpoint), client("autoscaling", moto_endpoint)
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.31.1.0/24")["Subnet"]["SubnetId"]
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    encoded = [base64.b64encode(f"#!/bin/bash\necho version {n}\n".encode()).decode() for n in (1, 2)]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="lt-versions", LaunchTemplateData={"ImageId": image, "UserData": encoded[0]}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="lt-versions",
+        MinSize=1,
+        MaxSize=3,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=subnet,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+    )
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template, LaunchTemplateData={"ImageId": image, "UserData": encoded[1]}
+    )
+    autoscaling.set_desired_capacity(AutoScalingGroupName="lt-versions", DesiredCapacity=2)
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["lt-versions"])["AutoScalingGroups"][0]
+    assert len(group["Instances"]) == 2
+    version = ec2.describe_launch_template_versions(LaunchTemplateId=template, Versions=["2"])
+    assert version["LaunchTemplateVersions"][0]["LaunchTemplateData"]["UserData"] == encoded[1]

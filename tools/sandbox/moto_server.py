@@ -72,6 +72,28 @@ PRELOADED_REST_MODELS = ("s3", "cloudfront", "route53")
 PATCH_MODULES = (moto_autoscaling,)
 
 
+# -------------------------------------------------------------------------------------------- EC2 templates
+@fidelity_patch(
+    "CreateLaunchTemplateVersion keeps its UserData as the base64 text it was sent, as CreateLaunchTemplate does "
+    "(moto stores it unparsed, and an instance launched from such a version fails an assertion: a 500 on the "
+    "scale-out or instance refresh that follows an apply changing the launch template)"
+)
+def ec2_launch_template_version_user_data() -> None:
+    """Parse the new version's UserData the way moto's CreateLaunchTemplate does (``parse_user_data``)."""
+    from moto.core.types import Base64EncodedString  # pylint: disable=import-outside-toplevel
+    from moto.ec2.models.launch_templates import LaunchTemplate  # pylint: disable=import-outside-toplevel
+    from moto.ec2.utils import parse_user_data  # pylint: disable=import-outside-toplevel
+
+    create_version = LaunchTemplate.create_version
+
+    def create_with_parsed_user_data(self: Any, data: dict[str, Any], description: str) -> Any:
+        if data.get("UserData") is not None and not isinstance(data["UserData"], Base64EncodedString):
+            data = {**data, "UserData": parse_user_data(data["UserData"])}
+        return create_version(self, data, description)
+
+    LaunchTemplate.create_version = create_with_parsed_user_data  # type: ignore[method-assign]  # fidelity patch
+
+
 # --------------------------------------------------------------------------------------------- CloudFront
 @fidelity_patch("CloudFront origins keep OriginAccessControlId (moto drops it, so every plan re-adds the OAC)")
 def cloudfront_origin_access_control_id() -> None:
