@@ -245,11 +245,12 @@ def check_target_health(run: Run) -> Check:
         looked_at=looked_at,
         detail=f"after {run.wait_seconds:.0f} s: {_summary(states)}",
         fix=(
-            "the load balancer's health check (GET /health on the API port) does not pass. The Reason above says "
-            "why; read the API's log group (output api_log_group_name) and the boot log "
-            "(/var/log/cloud-init-output.log, through Session Manager). A production instance refuses a development "
-            "artifact at boot. If the first boot is only slow, run `make verify-deployment` again "
-            "(VERIFY_WAIT=<seconds>)"
+            "the load balancer's health check (GET /health on the API port) does not pass, or no instance has "
+            "joined: an instance stays out of the target group (Pending:Wait) until its boot completes the "
+            "payment-api-boot lifecycle hook, and a boot that fails abandons its instance, which the group replaces. "
+            "Read the stream <instance id>/boot of the API's log group (output api_log_group_name): its last line "
+            "names the step that failed. A production instance refuses a development artifact at boot. If the first "
+            "boot is only slow, run `make verify-deployment` again (VERIFY_WAIT=<seconds>)"
         ),
     )
 

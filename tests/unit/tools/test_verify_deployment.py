@@ -79,7 +79,7 @@ def test_a_target_that_never_passes_fails_after_the_wait_with_its_reason() -> No
     lines: list[str] = []
     check = check_target_health(_run(ScriptedTargets([("i-1", "unhealthy")]), 60, lines))
     assert check.status == FAILED and check.detail == "after 60 s: i-1 unhealthy (Target.ResponseCodeMismatch)"
-    assert "VERIFY_WAIT" in check.fix and "cloud-init-output.log" in check.fix
+    assert "VERIFY_WAIT" in check.fix and "<instance id>/boot" in check.fix and "payment-api-boot" in check.fix
     assert len(lines) == 4  # 0, 15, 30, 45 s; the answer at 60 s is the last
 
 
