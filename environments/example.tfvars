@@ -11,6 +11,7 @@ instance_type              = "t3.medium"
 asg_min_size               = 2
 asg_max_size               = 6
 asg_desired_capacity       = 2
+api_db_pool_max            = 10
 max_instance_lifetime_days = 14
 
 db_instance_class        = "db.t3.medium"

@@ -187,6 +187,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     asg_max_size: int = default("asg_max_size")
     asg_desired_capacity: int = default("asg_desired_capacity")
     max_instance_lifetime_days: int = default("max_instance_lifetime_days")
+    api_db_pool_max: int = default("api_db_pool_max")
     db_engine_version: str = default("db_engine_version")
     db_instance_class: str = default("db_instance_class")
     db_allocated_storage: int = default("db_allocated_storage")

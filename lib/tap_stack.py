@@ -419,6 +419,7 @@ class TapStack(TerraformStack):
                     db_name=database.database_name,
                     db_master_username=database.master_username,
                     db_master_secret_arn=database.master_secret_arn,
+                    db_pool_max=variables.api_db_pool_max,
                     cors_origins=f"https://{origin_host}",
                     processor=config.api_processor,
                     environment=PRODUCTION if config.environment_type == PRODUCTION else "development",

@@ -292,6 +292,18 @@ TUNABLES: tuple[Tunable, ...] = (
         group="compute",
     ),
     Tunable(
+        env="API_DB_POOL_MAX",
+        field="api_db_pool_max",
+        terraform="api_db_pool_max",
+        kind=WHOLE_NUMBER,
+        default=10,
+        low=1,
+        high=100,
+        description="Most database connections each API instance opens (PAYMENT_DB_POOL_MAX, through the runtime "
+        "parameter); times the instances it must stay under the database's max_connections. A change rolls the fleet.",
+        group="compute",
+    ),
+    Tunable(
         env="MAX_INSTANCE_LIFETIME_DAYS",
         field="max_instance_lifetime_days",
         terraform="max_instance_lifetime_days",

@@ -38,6 +38,7 @@ class StackVariables:  # pylint: disable=too-many-instance-attributes
     asg_max_size: float
     asg_desired_capacity: float
     max_instance_lifetime_days: float
+    api_db_pool_max: float
     db_instance_class: str
     db_allocated_storage: float
     db_max_allocated_storage: float

@@ -59,6 +59,8 @@ class ApiRuntimeSettings:
     """The RDS master user: the boot step (root) uses it once to create the service's roles."""
     db_master_secret_arn: str
     """The RDS-managed secret holding the master password (read by root at boot; never in Terraform state)."""
+    db_pool_max: float
+    """``PAYMENT_DB_POOL_MAX``: the most connections each instance's service opens."""
     cors_origins: str
     """The checkout's origin(s), ``https://<frontend domain or CloudFront domain>`` (exact, comma-separated)."""
     processor: str
@@ -141,6 +143,7 @@ class ApiRelease(Construct):
             "db_name": runtime.db_name,
             "db_master_username": runtime.db_master_username,
             "db_master_secret_arn": runtime.db_master_secret_arn,
+            "db_pool_max": str(runtime.db_pool_max),
             "cors_origins": runtime.cors_origins,
             "processor": runtime.processor,
             "environment": runtime.environment,
