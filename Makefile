@@ -104,13 +104,14 @@ plan: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: make deploy's steps up to the sa
 
 # The formatter is ruff format (line length 120, pyproject.toml); `ruff format lib preflight facts services tap.py tests
 # tools` applies it. The commit that first applied it is in .git-blame-ignore-revs.
-lint: $(STAMP)  ## [develop] ruff format --check + ruff + pylint (max line 120) + function length + import contracts + mypy
+lint: $(STAMP)  ## [develop] ruff format --check + ruff + pylint (max line 120) + function length + import contracts + mypy + shellcheck
 	$(PY) -m ruff format --check lib preflight facts services tap.py tests tools
 	$(PY) -m ruff check lib preflight facts services tap.py tests tools
 	$(PY) -m pylint --rcfile=.pylintrc lib preflight facts services tap.py tests tools
 	$(PY) -m tools.lint.function_length lib preflight facts services tap.py
 	COLUMNS=160 $(VENV)/bin/lint-imports --no-logo
 	$(PY) -m mypy
+	$(PY) -m tools.lint.shellcheck
 
 # The fast lane while working (tools/lint/check.py): what changed since the merge base with BASE (default: the upstream
 # branch), staged, unstaged and untracked files included; make lint and make test stay the full gates.

@@ -68,8 +68,20 @@ def api_benchmark() -> Iterable[Part]:
         yield Part(GUIDE, render_table(json.loads(path.read_text(encoding="utf-8"))), region="api-bench")
 
 
+def rehearsal_root() -> Iterable[Part]:
+    """docs/developing.md's list of what the boot rehearsal changes in an instance's root (the emulator notes)."""
+    import tempfile  # pylint: disable=import-outside-toplevel
+
+    from tools.sandbox.rehearsal.harness import HARNESS_CHANGES  # pylint: disable=import-outside-toplevel
+    from tools.sandbox.rehearsal.standins import install_standins  # pylint: disable=import-outside-toplevel
+
+    with tempfile.TemporaryDirectory() as root:
+        lines = [*install_standins(Path(root)), *HARNESS_CHANGES]
+    yield Part("docs/developing.md", "\n".join(f"- {line}" for line in lines), region="rehearsal-root")
+
+
 def _generators() -> tuple[Generator, ...]:
-    return (make_help, configuration, architecture_diagram, api_benchmark)
+    return (make_help, configuration, architecture_diagram, api_benchmark, rehearsal_root)
 
 
 def fill_region(text: str, region: str, content: str, *, path: str) -> str:

@@ -13,6 +13,8 @@ The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-
 - ``rds-ca-bundle.pem``: the CA bundle ``sslmode=verify-full`` checks RDS against. A production build takes it from
   ``RDS_CA_BUNDLE`` (a path, or a URL such as AWS's global bundle) and refuses to build without it; a development
   build (the sandbox, local runs) carries the development test CA of ``tools/dev/local_api/testca.py`` instead,
+- ``boot/``: the boot's second stage (``configure.sh``, which the launch template's user data sources once it has
+  verified the archive), the systemd units it installs and the logrotate rule (``services/payment_api/boot/``),
 - ``manifest.json``: version, build kind, the CA bundle's sha256, where it came from and whether it was verified,
   every file's sha256.
 
@@ -62,6 +64,8 @@ from tools.dev.local_api.testca import development_ca
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "payment_api"
 LOCK_FILE = SERVICE / "requirements.lock"
+# What the instance's boot runs from the artifact (sourced by the launch template's user data): under ``boot/``.
+BOOT_SOURCE = SERVICE / "boot"
 DIST = ROOT / "dist"
 POINTER_NAME = "payment-api.json"
 CACHE = ROOT / ".artifact-cache"
@@ -349,6 +353,14 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def boot_files(source: Path = BOOT_SOURCE) -> dict[str, bytes]:
+    """``boot/<name>``: the second boot stage the user data sources, the systemd units and the logrotate rule."""
+    files = {f"boot/{path.name}": path.read_bytes() for path in sorted(source.iterdir()) if path.is_file()}
+    if "boot/configure.sh" not in files:
+        raise ArtifactError(f"{source}/configure.sh is missing: the user data sources it from the artifact")
+    return files
+
+
 def _tar_bytes(entries: dict[str, bytes]) -> bytes:
     """A gzipped tar of ``entries`` (name -> bytes), sorted, owner 0/0, fixed mtime, gzip header mtime 0."""
     raw = io.BytesIO()
@@ -382,6 +394,7 @@ def build(
         service_wheel.name: service_wheel.read_bytes(),
         CA_BUNDLE_FILE: bundle.pem,
         **{f"wheelhouse/{wheel.name}": wheel.read_bytes() for wheel in wheels},
+        **boot_files(),
     }
     service_wheel.unlink()
     manifest: dict[str, Any] = {

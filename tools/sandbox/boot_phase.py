@@ -1,78 +1,267 @@
 """The sandbox's post-apply hook: ``make deploy`` runs it (``DEPLOY_POST_APPLY_HOOK``) between the outputs and the
-frontend, so the artifact boots before ``make verify-deployment``, on the path a user's deploy takes.
+frontend, so the instances boot before ``make verify-deployment``, on the path a user's deploy takes.
 
     python -m tools.sandbox.boot_phase      # AWS_ENDPOINT_URL, AWS_REGION, ENVIRONMENT_SUFFIX from make deploy
 
-Reads what an instance reads from the emulator (the artifact object, the runtime parameter, the master secret),
-boots it as ``tools/dev/local_api/boot.py`` does and pays and refunds through it; the boot's logs stay in
-``sandbox-logs/boot/``, its venv and credential files are removed, its steps go to ``sandbox-logs/boot.json`` with
-the byte range of the emulator's log its calls took (``moto_log_range``): they are the instance's calls, not the
+The apply ends with the group's instances held in ``Pending:Wait`` by the launch lifecycle hook. For each of them this
+runs the boot rehearsal (``tools/sandbox/rehearsal/``): the user data of the launch template version the group
+launches, read back from the emulator and checked to be the synthesized one, run as root in the instance's own
+namespaces. The script completes the hook itself (CONTINUE); then a payment and a refund go through the service it
+started, and the instance must be ``InService``. A local PostgreSQL 15 stands in for RDS under the RDS host name,
+with the master user and password of the secret the stack created.
+
+Each boot's logs stay in ``sandbox-logs/boot/<instance id>/``. The steps go to ``sandbox-logs/boot.json`` with the
+byte range of the emulator's log the boot took (``moto_log_range``): they are the instances' calls, not the
 deployer's, and the deployer-policy check leaves them out.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-import shutil
 import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
 
 from lib.config import stack_name_for
+from lib.synth_output import output_dir, stack_file
 from tools.deploy.outputs import stack_outputs
+from tools.sandbox import lifecycle
 from tools.sandbox.emulator import ROOT, client
+from tools.sandbox.rehearsal.harness import (
+    BootResult,
+    Database,
+    Emulator,
+    Instance,
+    InstanceBoot,
+    ensure_host_tools,
+    rehearse,
+)
 
 LOG_DIR = ROOT / "sandbox-logs"
 MOTO_LOG = LOG_DIR / "moto.log"
 BOOT_REPORT = LOG_DIR / "boot.json"
+# Which launch template version each instance was booted from (moto reports the group's current version for all).
+BOOTED_VERSIONS = LOG_DIR / "boot-versions.json"
+PAYMENT = {"amount": 2500, "currency": "EUR", "payment_method": "pm_card_visa"}
+BOOT_TIMEOUT_SECONDS = 900
 
 
-class BootInputsError(RuntimeError):
-    """What the stack wrote does not fit together (the message says which values)."""
+class BootPhaseError(RuntimeError):
+    """A boot failed or what the stack wrote does not fit together (the message says which)."""
 
 
-def boot_inputs(endpoint: str, region: str, stack_name: str) -> tuple[bytes, str, dict[str, str], dict[str, str]]:
-    """What an instance reads at boot, from the emulator: (archive, sha256 from the outputs, runtime parameter, master
-    secret). The archive is the object the stack uploaded; the parameter must name the same bucket."""
-    outputs = stack_outputs(stack_name)
-    bucket, key = outputs["artifacts_bucket_name"], outputs["api_artifact_key"]
-    archive = client("s3", endpoint, region).get_object(Bucket=bucket, Key=key)["Body"].read()
-    parameter = client("ssm", endpoint, region).get_parameter(
-        Name=outputs["api_runtime_parameter_name"], WithDecryption=True
+@dataclass(frozen=True, kw_only=True)
+class LaunchSpec:
+    """What the group launches: the launch template version, its user data and the instance role."""
+
+    version: str
+    user_data: str
+    role_arn: str
+    api_port: int
+
+
+def launch_spec(endpoint: str, region: str, asg_name: str) -> LaunchSpec:
+    """The group's launch template version as the emulator holds it, and the role of its instance profile."""
+    group = client("autoscaling", endpoint, region).describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])
+    template = group["AutoScalingGroups"][0]["LaunchTemplate"]
+    ec2 = client("ec2", endpoint, region)
+    versions = ec2.describe_launch_template_versions(
+        LaunchTemplateId=template["LaunchTemplateId"], Versions=[str(template["Version"])]
+    )["LaunchTemplateVersions"]
+    data = versions[0]["LaunchTemplateData"]
+    user_data = base64.b64decode(data["UserData"]).decode("utf-8")
+    profile_name = data["IamInstanceProfile"]["Arn"].rsplit("/", 1)[1]
+    profile = client("iam", endpoint, region).get_instance_profile(InstanceProfileName=profile_name)
+    port = next(line for line in user_data.splitlines() if line.startswith("API_PORT="))
+    return LaunchSpec(
+        version=str(versions[0]["VersionNumber"]),
+        user_data=user_data,
+        role_arn=profile["InstanceProfile"]["Roles"][0]["Arn"],
+        api_port=int(port.split("=", 1)[1]),
     )
+
+
+def synthesized_user_data(stack_name: str) -> str:
+    """The launch template's user data in the stack make deploy synthesized (``CDKTF_OUTDIR``), decoded."""
+    stack = json.loads(stack_file(output_dir(os.environ, ROOT), stack_name).read_text(encoding="utf-8"))
+    templates = stack["resource"]["aws_launch_template"]
+    (template,) = templates.values()
+    return base64.b64decode(template["user_data"]).decode("utf-8")
+
+
+def database_inputs(endpoint: str, region: str, parameter_name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The runtime parameter (what the instance reads) and the master secret it names."""
+    parameter = client("ssm", endpoint, region).get_parameter(Name=parameter_name, WithDecryption=True)
     runtime: dict[str, str] = json.loads(parameter["Parameter"]["Value"])
-    if runtime["artifact_bucket"] != bucket:
-        raise BootInputsError(f"the runtime parameter names bucket {runtime['artifact_bucket']}, the outputs {bucket}")
-    secret_value = client("secretsmanager", endpoint, region).get_secret_value(SecretId=runtime["db_master_secret_arn"])
-    secret: dict[str, str] = json.loads(secret_value["SecretString"])
-    return archive, outputs["api_artifact_sha256"], runtime, secret
+    secret = client("secretsmanager", endpoint, region).get_secret_value(SecretId=runtime["db_master_secret_arn"])
+    return runtime, json.loads(secret["SecretString"])
+
+
+def pay_and_refund(result: BootResult, boot: InstanceBoot) -> list[str]:
+    """One payment and a partial refund through the service the script started, as a client and an operator."""
+    created = boot.run_inside(
+        "set -a; . /etc/payment-api/common.env; . /etc/payment-api/migrate.env; set +a; "
+        "/opt/payment-api/venv/bin/payment-api create-operator-key --label 'sandbox rehearsal'"
+    )
+    operator_key = created.strip().splitlines()[-1].removeprefix("Operator key: ")
+    with httpx.Client(base_url=result.address, timeout=15) as http:
+        paid = http.post("/v1/payments", json=PAYMENT, headers={"Idempotency-Key": f"sandbox-{uuid.uuid4()}"})
+        if paid.status_code != 201:
+            raise BootPhaseError(f"POST /v1/payments answered {paid.status_code}: {paid.text[:300]}")
+        payment_id = paid.json()["id"]
+        refunded = http.post(
+            f"/v1/payments/{payment_id}/refunds",
+            json={"amount": 1000, "reason": "requested_by_customer"},
+            headers={"Authorization": f"Bearer {operator_key}", "Idempotency-Key": f"sandbox-{uuid.uuid4()}"},
+        )
+        if refunded.status_code != 201:
+            raise BootPhaseError(f"POST /v1/payments/{payment_id}/refunds answered {refunded.status_code}")
+    return [f"payment {payment_id} and refund {refunded.json()['id']} through {result.address}"]
+
+
+def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list[str]:
+    """Rehearse every waiting instance's boot; returns the steps for the report."""
+    from tools.dev.local_api.postgres import LocalPostgres  # pylint: disable=import-outside-toplevel  # heavy
+    from tools.dev.local_api.testca import development_ca  # pylint: disable=import-outside-toplevel
+
+    outputs = stack_outputs(stack)
+    asg_name = outputs["asg_name"]
+    spec = launch_spec(endpoint, region, asg_name)
+    if spec.user_data != synthesized_user_data(stack):
+        raise BootPhaseError(f"launch template version {spec.version} holds other user data than the synthesized stack")
+    autoscaling = client("autoscaling", endpoint, region)
+    waiting = lifecycle.waiting_instances(autoscaling, asg_name)
+    steps = [f"launch template version {spec.version}: the synthesized user data ({len(spec.user_data)} bytes)"]
+    replaced = None
+    if not waiting:
+        replaced, note = refresh_replacement(autoscaling, asg_name, spec.version)
+        steps.append(note)
+        waiting = lifecycle.waiting_instances(autoscaling, asg_name)
+    runtime, secret = database_inputs(endpoint, region, outputs["api_runtime_parameter_name"])
+    database = LocalPostgres(ca=development_ca(), host_names=[runtime["db_host"]])
+    try:
+        database.start(bootstrap=False)
+        database.rds_master(secret["username"], secret["password"])
+        for index, instance_id in enumerate(waiting, start=1):
+            steps += boot_one(
+                spec,
+                instance_id,
+                index=index,
+                emulator=Emulator(endpoint=endpoint, region=region),
+                database=Database(host_name=runtime["db_host"], port=int(runtime["db_port"]), local_port=database.port),
+                folder=folder / instance_id,
+            )
+    finally:
+        database.stop()
+    _record_versions({instance_id: spec.version for instance_id in waiting}, drop=replaced)
+    if replaced is not None:
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=replaced, ShouldDecrementDesiredCapacity=True)
+        steps.append(f"{replaced} (an earlier version) terminated, the group's size back where it was")
+    return steps
+
+
+def refresh_replacement(autoscaling: Any, asg_name: str, version: str) -> tuple[str, str]:
+    """No instance waits, so this apply changed a group that runs: the provider started an instance refresh, which
+    the emulator records but does not carry out. Do its first step: launch one instance from the new version (scale
+    out by one, the hook holds it), and return the instance of an earlier version it replaces."""
+    refreshes = autoscaling.describe_instance_refreshes(AutoScalingGroupName=asg_name)["InstanceRefreshes"]
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
+    booted = _booted_versions()
+    stale = [i["InstanceId"] for i in group["Instances"] if booted.get(i["InstanceId"], version) != version]
+    if not refreshes or not stale:
+        raise BootPhaseError(
+            f"no instance of {asg_name} waits for its boot, and no instance refresh to version {version} is recorded "
+            f"({len(refreshes)} refreshes; instances of earlier versions: {', '.join(stale) or 'none'})"
+        )
+    autoscaling.set_desired_capacity(
+        AutoScalingGroupName=asg_name, DesiredCapacity=group["DesiredCapacity"] + 1, HonorCooldown=False
+    )
+    return stale[0], (
+        f"instance refresh {refreshes[0]['InstanceRefreshId']} ({refreshes[0]['Status']}) to version {version}: "
+        f"the emulator replaces no instance, so one is launched from it to replace {stale[0]}"
+    )
+
+
+def _booted_versions() -> dict[str, str]:
+    if not BOOTED_VERSIONS.is_file():
+        return {}
+    versions: dict[str, str] = json.loads(BOOTED_VERSIONS.read_text(encoding="utf-8"))
+    return versions
+
+
+def _record_versions(booted: dict[str, str], drop: str | None) -> None:
+    versions = {**_booted_versions(), **booted}
+    versions.pop(drop or "", None)
+    BOOTED_VERSIONS.write_text(json.dumps(versions, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def boot_one(
+    spec: LaunchSpec, instance_id: str, *, index: int, emulator: Emulator, database: Database, folder: Path
+) -> list[str]:
+    """One instance: rehearse its boot, pay and refund through it, and see the group put it InService."""
+    steps: list[str] = []
+    autoscaling = client("autoscaling", emulator.endpoint, emulator.region)
+    zone = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"][0]
+
+    def then(result: BootResult, boot: InstanceBoot) -> None:
+        if result.exit_status != 0:
+            tail = "\n".join(result.boot_log.splitlines()[-25:])
+            raise BootPhaseError(
+                f"{instance_id}: the user data exited {result.exit_status} in step {result.failed_step!r} after "
+                f"{result.seconds} s (logs: {folder.relative_to(ROOT)}/)\n{tail}"
+            )
+        steps.append(f"{instance_id}: the user data ran in {result.seconds} s and completed its hook")
+        settings = boot.run_inside("cat /etc/payment-api/common.env").split()
+        steps.append(f"{instance_id}: settings " + " ".join(line for line in settings if "POOL_MAX" in line))
+        steps.extend(pay_and_refund(result, boot))
+
+    rehearse(
+        spec.user_data,
+        Instance(instance_id=instance_id, role_arn=spec.role_arn, availability_zone=zone["AvailabilityZone"]),
+        index=index,
+        emulator=emulator,
+        database=database,
+        folder=folder,
+        api_port=spec.api_port,
+        timeout=BOOT_TIMEOUT_SECONDS,
+        then=then,
+    )
+    state = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"]
+    if not state or state[0]["LifecycleState"] != "InService":
+        raise BootPhaseError(f"{instance_id} is {state[0]['LifecycleState'] if state else 'gone'} after its boot")
+    steps.append(f"{instance_id}: InService")
+    return steps
 
 
 def main() -> int:
-    """Boot and pay; exit 1 naming the step that failed."""
-    from tools.dev.local_api.boot import boot_and_pay  # pylint: disable=import-outside-toplevel  # heavy: httpx, PG
-
+    """Boot and pay; exit 1 naming the instance and the step that failed."""
     endpoint, region = os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_REGION"]
     stack = stack_name_for(os.environ["ENVIRONMENT_SUFFIX"])
     folder = LOG_DIR / "boot"
-    start = _moto_log_size()
+    start, started = _moto_log_size(), time.monotonic()
     steps: list[str] = []
+    report: dict[str, Any] = {}
     try:
-        steps = boot_and_pay(*boot_inputs(endpoint, region, stack), folder=folder).steps
+        ensure_host_tools()
+        steps = boot_instances(endpoint, region, stack, folder)
     except Exception as err:  # pylint: disable=broad-exception-caught  # said in one line; details in the boot log
-        print(f"[boot] failed: {err} (logs: {folder.relative_to(ROOT)}/)", file=sys.stderr)
+        print(f"[boot] failed: {err}\n(logs: {folder.relative_to(ROOT)}/)", file=sys.stderr)
+        report["error"] = str(err)
         return 1
     finally:
-        # The venv and the credential files are this run's only: keep the logs, drop the rest.
-        for name in ("app", "migrate.env", "serve.env"):
-            target = folder / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
-        BOOT_REPORT.write_text(
-            json.dumps({"steps": steps, "moto_log_range": [start, _moto_log_size()]}, indent=2) + "\n", encoding="utf-8"
+        report.update(
+            steps=steps, seconds=round(time.monotonic() - started, 1), moto_log_range=[start, _moto_log_size()]
         )
-    print("[boot] " + "; ".join(steps), flush=True)
+        LOG_DIR.mkdir(exist_ok=True)
+        BOOT_REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print("[boot] " + "\n[boot] ".join(steps), flush=True)
     return 0
 
 

@@ -376,6 +376,10 @@ def check_no_real_state(config: StackConfig) -> None:
         )
 
 
+# The second apply's change of a runtime setting (phase settings): API_DB_POOL_MAX, whose default is 10.
+CHANGED_POOL_MAX = 12
+
+
 def prepare_folders(config: StackConfig) -> None:
     """Fresh logs, no stale outputs, no state from an earlier emulator (which no longer exists)."""
     shutil.rmtree(LOG_DIR, ignore_errors=True)
@@ -485,7 +489,11 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         finally:
             self._deploy_steps()
         applied = any(p.name == "apply" and p.status == "passed" for p in report.deploy_steps)
-        checks: list[tuple[str, Callable[[Phase], None]]] = [("tests", self._tests), ("drift", self._drift)]
+        checks: list[tuple[str, Callable[[Phase], None]]] = [
+            ("tests", self._tests),
+            ("settings", self._settings),
+            ("drift", self._drift),
+        ]
         for name, check in checks if applied else []:
             try:
                 with report.phase(name) as phase:
@@ -580,6 +588,66 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         env = dict(self.terraform.env, SANDBOX_CERTIFICATE_ARN=self.certificate_arn)
         run_integration_tests(env, self.report.tests)
         phase.detail = ", ".join(f"{v} {k}" for k, v in self.report.tests.items() if v)
+
+    def _settings(self, phase: Phase) -> None:
+        """A second ``make deploy`` that changes one runtime setting (``API_DB_POOL_MAX``): the parameter gets a new
+        version, the launch template a new version whose instance tags carry it, the group an instance refresh, and
+        the boot hook boots the refresh's replacement from the new user data, which must get the new value."""
+        assert self.terraform is not None
+        endpoint, region = self.moto.endpoint, self.config.aws_region
+        values = outputs.stack_outputs(self.config.stack_name)
+        ssm, ec2 = client("ssm", endpoint, region), client("ec2", endpoint, region)
+        name, template = values["api_runtime_parameter_name"], values["launch_template_id"]
+        before = ssm.get_parameter(Name=name)["Parameter"]["Version"]
+        env, self.terraform.env = self.terraform.env, dict(self.terraform.env, API_DB_POOL_MAX=str(CHANGED_POOL_MAX))
+        try:
+            self.terraform.command(
+                "settings",
+                [
+                    "make",
+                    "--no-print-directory",
+                    "deploy",
+                    f"ENVIRONMENT={self.config.environment_suffix}",
+                    "AUTO_APPROVE=1",
+                ],
+                cwd=ROOT,
+                what="make deploy (API_DB_POOL_MAX changed)",
+            )
+        finally:
+            self.terraform.env = env
+            boot = LOG_DIR / "boot.json"
+            if boot.is_file():
+                self.report.not_the_deployer.append(json.loads(boot.read_text(encoding="utf-8"))["moto_log_range"])
+        after = ssm.get_parameter(Name=name)["Parameter"]["Version"]
+        latest = ec2.describe_launch_template_versions(LaunchTemplateId=template, Versions=["$Latest"])
+        data = latest["LaunchTemplateVersions"][0]
+        tags = {
+            tag["Key"]: tag["Value"]
+            for spec in data["LaunchTemplateData"].get("TagSpecifications", [])
+            if spec["ResourceType"] == "instance"
+            for tag in spec["Tags"]
+        }
+        refreshes = client("autoscaling", endpoint, region).describe_instance_refreshes(
+            AutoScalingGroupName=values["asg_name"]
+        )["InstanceRefreshes"]
+        steps = json.loads((LOG_DIR / "boot.json").read_text(encoding="utf-8")).get("steps", [])
+        problems = [
+            f"the runtime parameter's version went from {before} to {after}" if after != before + 1 else "",
+            f"the launch template's instance tag RuntimeSettingsVersion is {tags.get('RuntimeSettingsVersion')!r}, "
+            f"not {after}"
+            if tags.get("RuntimeSettingsVersion") != str(after)
+            else "",
+            "no instance refresh was started" if not refreshes else "",
+            f"no replacement booted with PAYMENT_DB_POOL_MAX={CHANGED_POOL_MAX}"
+            if not any(f'PAYMENT_DB_POOL_MAX="{CHANGED_POOL_MAX}"' in step for step in steps)
+            else "",
+        ]
+        if any(problems):
+            raise PhaseFailed("a changed setting did not roll the fleet: " + "; ".join(filter(None, problems)))
+        phase.detail = (
+            f"API_DB_POOL_MAX={CHANGED_POOL_MAX}: parameter version {before} -> {after}, launch template version "
+            f"{data['VersionNumber']}, instance refresh {refreshes[0]['InstanceRefreshId'][:8]}, replacement booted"
+        )
 
     def _drift(self, phase: Phase) -> None:
         assert self.terraform is not None

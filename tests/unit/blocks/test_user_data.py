@@ -18,6 +18,8 @@ def test_renders_markers_and_encodes():
         "ARTIFACT_HASH": "0" * 64,
         "RUNTIME_PARAMETER": "/p",
         "LOG_GROUP": "/g",
+        "ASG_NAME": "tap-dev-api-asg",
+        "LIFECYCLE_HOOK": "payment-api-boot",
     }
     encoded = render_user_data("payment_api_user_data.sh", values)
     script = base64.b64decode(encoded, validate=True).decode()
@@ -39,7 +41,10 @@ def test_refuses_missing_marker_values():
 
 
 def test_refuses_oversized_user_data(tmp_path, monkeypatch):
-    (tmp_path / "big.sh").write_text("#" * 13000)
+    """Half of EC2's 16 KB: 6,200 bytes become 8,268 after base64, over the bootstrap's budget of 8,192."""
+    (tmp_path / "big.sh").write_text("#" * 6200)
     monkeypatch.setattr(user_data, "TEMPLATE_DIR", tmp_path)
-    with pytest.raises(UserDataError, match="after base64"):
+    with pytest.raises(UserDataError, match=r"8268 bytes after base64, over this project's budget of 8192 \(half "):
         render_user_data("big.sh", {})
+    (tmp_path / "big.sh").write_text("#" * 6144)  # 8,192 after base64: within the budget
+    assert len(render_user_data("big.sh", {})) == 8192

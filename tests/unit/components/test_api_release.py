@@ -1,5 +1,7 @@
 """The payment API release on the synthesized stack: the artifacts bucket and object, the runtime parameter, the
-service's log group, and the user data that installs and runs it (decoded and read line by line)."""
+service's log group, and the user data that installs and runs it (decoded and read line by line), with the boot stage
+the artifact carries (services/payment_api/boot/). What the boot does when it runs is the sandbox's boot rehearsal
+(tests/sandbox/test_boot_rehearsal.py, tools/sandbox/boot_phase.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from lib.artifact import load_artifact
 from lib.blocks.user_data import MAX_ENCODED_BYTES
 from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV, production_artifact
 from tests.unit.helpers import by_path, only, ref
+from tools.release.build_artifact import BOOT_SOURCE
 
 HARDENING = (
     "NoNewPrivileges=yes",
@@ -33,11 +36,14 @@ def user_data(resources: dict[str, Any]) -> str:
     return base64.b64decode(only(resources, "aws_launch_template")["user_data"], validate=True).decode("utf-8")
 
 
-def unit(script: str, name: str) -> str:
-    """The text of the systemd unit the script writes to /etc/systemd/system/<name>."""
-    match = re.search(rf"cat > /etc/systemd/system/{re.escape(name)} <<EOF\n(.*?)\nEOF\n", script, re.S)
-    assert match, f"the user data writes no {name}"
-    return match.group(1)
+def unit(name: str) -> str:
+    """A systemd unit the artifact ships and the boot stage installs."""
+    return (BOOT_SOURCE / name).read_text(encoding="utf-8")
+
+
+def configure() -> str:
+    """The boot's second stage, which the user data sources from the verified artifact."""
+    return (BOOT_SOURCE / "configure.sh").read_text(encoding="utf-8")
 
 
 def test_the_artifact_is_uploaded_under_its_version_and_hash(resources: dict[str, Any]) -> None:
@@ -86,8 +92,9 @@ def test_the_service_logs_to_an_encrypted_group_with_the_stack_retention(resourc
     assert group["retention_in_days"] == "${var.log_retention_days}"
     assert "aws_kms_key.encryption_logs_key" in group["kms_key_id"]
     script = user_data(resources)
-    assert f"LOG_GROUP={group['name']}" in script and "amazon-cloudwatch-agent-ctl -a fetch-config" in script
-    assert "StandardOutput=append:$LOGS/api.log" in unit(script, "payment-api.service")
+    assert f"LOG_GROUP={group['name']}" in script and 'amazon-cloudwatch-agent-ctl" -a fetch-config' in script
+    assert "StandardOutput=append:/var/log/payment-api/api.log" in unit("payment-api.service")
+    assert '"file_path": "/var/log/payment-api/api.log", "log_group_name": "$LOG_GROUP"' in script
 
 
 def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources: dict[str, Any]) -> None:
@@ -97,6 +104,8 @@ def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources
     assert value["cors_origins"] == "https://pay.example.com"  # FRONTEND_DOMAIN of the production stack
     assert value["processor"] == "simulated" and value["environment"] == "production"
     assert value["db_master_secret_arn"].endswith(".master_user_secret[0].secret_arn}")
+    assert value["db_pool_max"] == "${var.api_db_pool_max}"  # a setting changed at apply time rolls the fleet
+    assert "PAYMENT_DB_POOL_MAX=db_pool_max" in configure()
     assert not any("password" in key for key in value)
 
 
@@ -114,36 +123,37 @@ def test_user_data_installs_exactly_the_uploaded_artifact(resources: dict[str, A
     assert len(encoded) < MAX_ENCODED_BYTES and "${" not in script and "%{" not in script and "@@" not in script
     assert f"ARTIFACT_KEY={obj['key']}" in script and f"ARTIFACT_SHA256={obj['source_hash']}" in script
     assert "sha256sum --check --strict" in script
-    assert "dnf install -y -q python3.11 amazon-cloudwatch-agent" in script
-    assert 'pip" install --quiet --no-index --find-links "$APP/wheelhouse"' in script
+    assert "retry dnf_install amazon-cloudwatch-agent" in script and "dnf install -y -q" in script
+    assert "retry dnf_install python3.11 nftables jq" in script
+    assert 'pip" install --quiet --no-index --find-links "$APP/wheelhouse" "$APP/$wheel"' in script
+    assert '. "$APP/boot/configure.sh"' in script
     _, parameter = by_path(resources, "aws_ssm_parameter", "api_release/runtime_parameter")
     assert f"RUNTIME_PARAMETER={parameter['name']}" in script
-    assert 'aws ssm get-parameter --name "$RUNTIME_PARAMETER" --with-decryption' in script
+    assert 'retry aws ssm get-parameter --name "$RUNTIME_PARAMETER" --with-decryption' in script
 
 
 @pytest.mark.pci("2.2", "7.2, 8.2, 8.6")
-def test_units_are_hardened_and_split_migrate_from_serve(resources: dict[str, Any]) -> None:
-    script = user_data(resources)
-    migrate, serve = unit(script, "payment-api-migrate.service"), unit(script, "payment-api.service")
+def test_units_are_hardened_and_split_migrate_from_serve() -> None:
+    migrate, serve = unit("payment-api-migrate.service"), unit("payment-api.service")
     for text in (migrate, serve):
-        assert "$HARDENING" in text
-    for line in HARDENING:
-        assert line in script.split('HARDENING="', 1)[1].split('"', 1)[0] + "\n", line
-    assert "User=payment-migrate" in migrate and "EnvironmentFile=$CONF/migrate.env" in migrate
+        for line in HARDENING:
+            assert line in text, line
+    assert "User=payment-migrate" in migrate and "EnvironmentFile=/etc/payment-api/migrate.env" in migrate
     assert "Type=oneshot" in migrate and "payment-api migrate" in migrate
-    assert "User=payment-api" in serve and "EnvironmentFile=$CONF/serve.env" in serve
+    assert "User=payment-api" in serve and "EnvironmentFile=/etc/payment-api/serve.env" in serve
     assert "Requires=payment-api-migrate.service" in serve and "After=payment-api-migrate.service" in serve
     assert "migrate.env" not in serve
+    assert "--port @API_PORT@" in serve and 'sed "s/@API_PORT@/$API_PORT/g"' in configure()
 
 
 @pytest.mark.pci("7.2, 8.2, 8.6")
 def test_only_root_reaches_imds_and_the_master_secret(resources: dict[str, Any]) -> None:
-    script = user_data(resources)
+    script, stage = user_data(resources), configure()
     assert "ip daddr 169.254.169.254 meta skuid != 0 counter reject" in script
-    assert "aws secretsmanager get-secret-value" in script and "provision-roles" in script
-    # No credential in the user data: passwords are read at boot, never written here.
-    assert not re.search(r"PASSWORD=[\"']?[A-Za-z0-9]", script)
-    assert "PAYMENT_DB_MASTER_PASSWORD=$(jq -er .password" in script
+    assert "aws secretsmanager get-secret-value" in stage and "provision-roles" in stage
+    # No credential in the user data or the boot stage: passwords are read at boot, never written there.
+    assert not re.search(r"PASSWORD=[\"']?[A-Za-z0-9]", script + stage)
+    assert "PAYMENT_DB_MASTER_PASSWORD=$(jq -er .password" in stage
 
 
 def test_a_new_artifact_is_new_user_data(tmp_path: Path) -> None:
@@ -184,8 +194,8 @@ def test_the_boot_refuses_a_development_artifact_in_production_and_flags_an_unve
     a production instance; an unverified bundle is said in the boot log, not refused (the instance cannot verify
     it; `make deploy` refuses such an artifact before it ships, and a bundle without RDS's roots fails closed)."""
     script = user_data(resources)
-    refusal = 'if [ "$(setting environment)" = production ] && [ "$kind" != production ]; then'
-    assert refusal in script and script.index(refusal) < script.index("exit 1", script.index(refusal))
-    assert "jq -r '.ca_bundle.verified // false'" in script
-    assert "was not verified against the pinned RDS roots" in script
+    refusal = 'if [ "$environment" = production ] && [ "$kind" != production ]; then'
+    assert refusal in script and script.index(refusal) < script.index("false\n", script.index(refusal))
+    assert "jq -r '.ca_bundle.verified // false'" in configure()
+    assert "was not verified against the pinned RDS roots" in configure()
     assert script.index(refusal) < script.index("python3.11 -m venv"), "checked before anything is installed"

@@ -1,0 +1,70 @@
+# shellcheck shell=bash
+# Payment API boot, second stage. The launch template's user data (lib/blocks/templates/payment_api_user_data.sh)
+# sources this file once it has verified and installed the artifact that carries it, so it runs as root under the
+# bootstrap's `set -Eeuo pipefail`, ERR trap and lifecycle hook, with its APP, API_PORT, INSTANCE_ID, setting, step
+# and retry. It writes the service's settings, creates this instance's database roles, installs the systemd units
+# shipped beside it, starts them and waits until the service answers /ready.
+# shellcheck disable=SC2154  # APP, API_PORT, INSTANCE_ID: set by the user data that sources this file
+
+CONF=/etc/payment-api
+LOGS=/var/log/payment-api
+BOOT=$APP/boot
+READY_SECONDS=120
+
+# An instance cannot tell AWS's RDS bundle from another PEM: only the build could (make deploy refuses what it did not
+# verify). Said here so a failing verify-full is traced to its cause; a bundle without RDS's roots fails closed.
+if [ "$(jq -r '.ca_bundle.verified // false' "$APP/manifest.json")" != true ]; then
+  echo "boot: warning: the artifact's CA bundle was not verified against the pinned RDS roots at build time"
+fi
+
+step "users and settings"
+id payment-api >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin payment-api
+id payment-migrate >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin payment-migrate
+install -d -m 0700 "$CONF"
+install -d -m 0755 "$LOGS"
+# Each value through an assignment, so a missing key fails here (a command substitution inside a here-document
+# would not stop the script).
+: >"$CONF/common.env"
+for pair in PAYMENT_ENVIRONMENT=environment PAYMENT_PROCESSOR=processor PAYMENT_CORS_ORIGINS=cors_origins \
+  PAYMENT_DB_HOST=db_host PAYMENT_DB_PORT=db_port PAYMENT_DB_NAME=db_name PAYMENT_DB_POOL_MAX=db_pool_max; do
+  value=$(setting "${pair#*=}")
+  printf '%s="%s"\n' "${pair%%=*}" "$value" >>"$CONF/common.env"
+done
+printf 'PAYMENT_DB_SSLMODE="verify-full"\nPAYMENT_DB_SSLROOTCERT="%s"\n' "$APP/rds-ca-bundle.pem" >>"$CONF/common.env"
+DB_HOST=$(setting db_host)
+DB_PORT=$(setting db_port)
+DB_SECRET_ARN=$(setting db_master_secret_arn)
+
+step "database reachable"
+# shellcheck disable=SC2016  # $1 and $2 are the inner bash's arguments, expanded there
+database_port_open() { timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$DB_HOST" "$DB_PORT"; }
+retry database_port_open
+
+step "database roles for $INSTANCE_ID"
+secret=$(retry aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" \
+  --query SecretString --output text)
+(
+  set -a
+  # shellcheck source=/dev/null
+  . "$CONF/common.env"
+  set +a
+  PAYMENT_DB_MASTER_USER=$(jq -er .username <<<"$secret")
+  PAYMENT_DB_MASTER_PASSWORD=$(jq -er .password <<<"$secret")
+  export PAYMENT_DB_MASTER_USER PAYMENT_DB_MASTER_PASSWORD
+  "$APP/venv/bin/payment-api" provision-roles --instance-id "$INSTANCE_ID" \
+    --migrate-env "$CONF/migrate.env" --app-env "$CONF/serve.env"
+)
+unset secret
+
+step "systemd units"
+for unit in payment-api-migrate.service payment-api.service; do
+  sed "s/@API_PORT@/$API_PORT/g" "$BOOT/$unit" >"/etc/systemd/system/$unit"
+  chmod 0644 "/etc/systemd/system/$unit"
+done
+install -m 0644 "$BOOT/logrotate.conf" /etc/logrotate.d/payment-api
+systemctl daemon-reload
+systemctl enable --now payment-api.service
+
+step "waiting for /ready"
+ready() { curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$API_PORT/ready"; }
+RETRY_SECONDS=$READY_SECONDS retry ready

@@ -1,0 +1,272 @@
+"""The boot rehearsal against its own emulator: the launch template's user data, rendered as the stack renders it,
+run as root in the rehearsal's namespaces on an instance the group holds in ``Pending:Wait``.
+
+One boot that works (the hook is completed with CONTINUE, the instance goes InService, the service answers), and the
+template broken in four places, each failing in the step that names it: a package name, a settings key, a unit's
+command (in the artifact), and a command inside the provisioning subshell, which abandons the instance.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import secrets
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.artifact import load_artifact
+from lib.blocks.user_data import render_user_data
+from tools.release.build_artifact import _tar_bytes  # pylint: disable=protected-access  # the builder's own tar
+from tools.sandbox import lifecycle
+from tools.sandbox.emulator import client
+from tools.sandbox.rehearsal.harness import (
+    GUEST,
+    BootResult,
+    Database,
+    Emulator,
+    Instance,
+    ensure_host_tools,
+    rehearse,
+)
+
+REGION = "us-east-1"
+DB_HOST = "rehearsal-db.c0ffee.us-east-1.rds.amazonaws.com"
+BUCKET = "rehearsal-artifacts"
+PARAMETER = "/tap/rehearsal/payment-api/runtime"
+HOOK = "payment-api-boot"
+API_PORT = 8080
+# Each boot's own network (10.213.<index>.0/30), as the sandbox's boot phase numbers its instances from 1.
+INDEXES = {"works": 201, "package": 202, "setting": 203, "unit": 204, "subshell": 205}
+
+
+@dataclass
+class World:
+    """The emulator's side of one rehearsal: what the stack would have created."""
+
+    endpoint: str
+    role_arn: str
+    subnet_id: str
+    database: Any
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    from tools.dev.local_api.postgres import LocalPostgres  # pylint: disable=import-outside-toplevel
+    from tools.dev.local_api.testca import development_ca  # pylint: disable=import-outside-toplevel
+
+    try:
+        ensure_host_tools()
+    except Exception as err:  # pylint: disable=broad-exception-caught  # the reason is the skip message
+        pytest.skip(f"the boot rehearsal cannot run here: {err}")
+    iam = client("iam", moto_endpoint, REGION)
+    role_arn = iam.create_role(
+        RoleName="rehearsal-instance",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    iam.create_instance_profile(InstanceProfileName="rehearsal-instance")
+    iam.add_role_to_instance_profile(InstanceProfileName="rehearsal-instance", RoleName="rehearsal-instance")
+    client("s3", moto_endpoint, REGION).create_bucket(Bucket=BUCKET)
+    password = secrets.token_urlsafe(16)
+    secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(
+        Name="rehearsal-master", SecretString=json.dumps({"username": "rdsmaster", "password": password})
+    )["ARN"]
+    runtime = {
+        "artifact_bucket": BUCKET,
+        "db_host": DB_HOST,
+        "db_port": "5432",
+        "db_name": "payments",
+        "db_master_username": "rdsmaster",
+        "db_pool_max": "10",
+        "db_master_secret_arn": secret_arn,
+        "cors_origins": "https://pay.example.com",
+        "processor": "simulated",
+        "environment": "development",
+    }
+    client("ssm", moto_endpoint, REGION).put_parameter(
+        Name=PARAMETER, Type="SecureString", Value=json.dumps(runtime, sort_keys=True)
+    )
+    ec2 = client("ec2", moto_endpoint, REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    database = LocalPostgres(ca=development_ca(), host_names=[DB_HOST])
+    database.start(bootstrap=False)
+    database.rds_master("rdsmaster", password)
+    try:
+        yield World(moto_endpoint, role_arn, subnet, database, tmp_path_factory.mktemp("rehearsal"))
+    finally:
+        database.stop()
+
+
+def archive_with(changes: dict[str, tuple[str, str]]) -> bytes:
+    """The built development artifact with ``boot/<name>`` texts changed (old -> new, each found exactly once)."""
+    entries: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(load_artifact().path.read_bytes()))) as tar:
+        for member in tar.getmembers():
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            entries[member.name] = extracted.read()
+    for name, (old, new) in changes.items():
+        (path,) = [path for path in entries if path.endswith(f"/boot/{name}")]
+        text = entries[path].decode()
+        assert text.count(old) == 1, f"{old!r} is not in {name} exactly once"
+        entries[path] = text.replace(old, new).encode()
+    return _tar_bytes(entries)
+
+
+def boot(
+    world: World,
+    name: str,
+    *,
+    user_data: tuple[str, str] | None = None,
+    artifact: dict[str, tuple[str, str]] | None = None,
+) -> tuple[BootResult, str]:
+    """Upload the (changed) artifact, render the user data for it, launch a hooked group of one and rehearse."""
+    import hashlib  # pylint: disable=import-outside-toplevel
+
+    archive = archive_with(artifact or {}) if artifact else load_artifact().path.read_bytes()
+    digest = hashlib.sha256(archive).hexdigest()
+    key = f"payment-api/rehearsal/{digest}/payment-api.tar.gz"
+    client("s3", world.endpoint, REGION).put_object(Bucket=BUCKET, Key=key, Body=archive)
+    group = f"rehearsal-{name}"
+    values = {
+        "API_PORT": str(API_PORT),
+        "REGION": REGION,
+        "ARTIFACT_KEY": key,
+        "ARTIFACT_HASH": digest,
+        "RUNTIME_PARAMETER": PARAMETER,
+        "LOG_GROUP": "/tap/rehearsal-api",
+        "ASG_NAME": group,
+        "LIFECYCLE_HOOK": HOOK,
+    }
+    script = base64.b64decode(render_user_data("payment_api_user_data.sh", values)).decode()
+    if user_data:
+        assert script.count(user_data[0]) == 1, f"{user_data[0]!r} is not in the user data exactly once"
+        script = script.replace(*user_data)
+    autoscaling = client("autoscaling", world.endpoint, REGION)
+    template = client("ec2", world.endpoint, REGION).create_launch_template(
+        LaunchTemplateName=group, LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.small"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=group,
+        MinSize=1,
+        MaxSize=1,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=world.subnet_id,
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        LifecycleHookSpecificationList=[
+            {
+                "LifecycleHookName": HOOK,
+                "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                "DefaultResult": "ABANDON",
+                "HeartbeatTimeout": 1800,
+            }
+        ],
+    )
+    (instance_id,) = lifecycle.waiting_instances(autoscaling, group)
+    result = rehearse(
+        script,
+        Instance(instance_id=instance_id, role_arn=world.role_arn, availability_zone="us-east-1a"),
+        index=INDEXES[name],
+        emulator=Emulator(endpoint=world.endpoint, region=REGION),
+        database=Database(host_name=DB_HOST, port=5432, local_port=world.database.port),
+        folder=world.folder / name,
+        api_port=API_PORT,
+        timeout=600,
+    )
+    return result, instance_id
+
+
+def lifecycle_state(world: World, instance_id: str) -> str:
+    found = client("autoscaling", world.endpoint, REGION).describe_auto_scaling_instances(InstanceIds=[instance_id])
+    return found["AutoScalingInstances"][0]["LifecycleState"] if found["AutoScalingInstances"] else "gone"
+
+
+def test_the_real_user_data_boots_the_service_and_completes_the_hook(world: World) -> None:
+    result, instance_id = boot(world, "works")
+    assert result.exit_status == 0, result.boot_log[-3000:]
+    assert lifecycle_state(world, instance_id) == "InService"
+    log = result.boot_log
+    assert (
+        log.index("CloudWatch agent") < log.index("boot: ", log.index("CloudWatch agent") + 1) < log.index("packages")
+    )
+    assert "lifecycle hook: CONTINUE" in log and "boot: FAILED" not in log
+    assert "rdsmaster" not in (result.logs / "api.log").read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("name", "step", "user_data", "artifact", "said"),
+    [
+        ("package", "packages", ("python3.11 nftables jq", "python3.11 nftabels jq"), None, "nftabels"),
+        ("setting", "runtime settings", ("setting artifact_bucket)", "setting artifact_bucket_name)"), None, ""),
+        (
+            "unit",
+            "systemd units",
+            None,
+            {"payment-api.service": ("venv/bin/payment-api serve", "venv/bin/payment-apj serve")},
+            "payment-apj",
+        ),
+        (
+            "subshell",
+            "database roles for ",
+            None,
+            {"configure.sh": ('payment-api" provision-roles', 'payment-api" provision-rolez')},
+            "provision-rolez",
+        ),
+    ],
+)
+def test_a_broken_template_fails_the_step_that_names_it_and_abandons(
+    world: World,
+    *,
+    name: str,
+    step: str,
+    user_data: tuple[str, str] | None,
+    artifact: dict[str, tuple[str, str]] | None,
+    said: str,
+) -> None:
+    result, instance_id = boot(world, name, user_data=user_data, artifact=artifact)
+    assert result.exit_status not in (0, None), result.boot_log[-3000:]
+    assert result.failed_step is not None and result.failed_step.startswith(step), result.boot_log[-3000:]
+    assert said in result.boot_log
+    assert "abandoning this instance" in result.boot_log and "lifecycle hook: CONTINUE" not in result.boot_log
+    assert lifecycle_state(world, instance_id) != "InService"
+
+
+def test_the_guest_refuses_a_root_that_is_not_its_own_overlay(world: World, tmp_path: Path) -> None:
+    """guest.sh checks that what it mounted is an overlay with the rehearsal's own upper layer before it runs anything:
+    here ``mount -t overlay`` is made to bind-mount an empty folder instead, and nothing runs."""
+    del world  # the same preconditions (root, namespaces) as the boots above
+    for name in ("upper", "work", "merged", "elsewhere", "bin"):
+        (tmp_path / name).mkdir()
+    fake = tmp_path / "bin" / "mount"
+    fake.write_text(
+        '#!/bin/bash\nif [ "$2" = overlay ]; then exec /usr/bin/mount --bind "'
+        + str(tmp_path / "elsewhere")
+        + '" "${@: -1}"; fi\nexec /usr/bin/mount "$@"\n'
+    )
+    fake.chmod(0o755)
+    result = subprocess.run(
+        ["unshare", "--mount", "--pid", "--fork", "bash", str(GUEST), str(tmp_path), "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"PATH": f"{tmp_path / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"},
+    )
+    assert result.returncode == 97, result.stderr
+    assert f"is not an overlay with the upper layer {tmp_path}/upper" in result.stderr
