@@ -470,18 +470,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         terraform = self.terraform = Terraform(stack_dir(SYNTH_DIR, self.config.stack_name), env)
         try:
             with report.phase("deploy") as phase:
-                terraform.command(
-                    "deploy",
-                    [
-                        "make",
-                        "--no-print-directory",
-                        "deploy",
-                        f"ENVIRONMENT={self.config.environment_suffix}",
-                        "AUTO_APPROVE=1",
-                    ],
-                    cwd=ROOT,
-                    what="make deploy",
-                )
+                self._make_deploy("deploy", "make deploy")
                 phase.detail = "make deploy passed"
         except PhaseFailed:
             if not (terraform.stack_dir / ".terraform").is_dir():
@@ -532,6 +521,17 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             phase.detail = "nothing left"
         with report.phase("policy") as phase:
             phase.detail = self._deployer_policy()
+
+    def _make_deploy(self, log_name: str, what: str) -> None:
+        """`make deploy ENVIRONMENT=<suffix> AUTO_APPROVE=1`, the command a user runs, in the sandbox's environment."""
+        assert self.terraform is not None
+        suffix = self.config.environment_suffix
+        self.terraform.command(
+            log_name,
+            ["make", "--no-print-directory", "deploy", f"ENVIRONMENT={suffix}", "AUTO_APPROVE=1"],
+            cwd=ROOT,
+            what=what,
+        )
 
     def _deploy_steps(self) -> None:
         """List ``make deploy``'s steps under the deploy phase (from its report), and keep a copy of the outputs."""
@@ -601,18 +601,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         before = ssm.get_parameter(Name=name)["Parameter"]["Version"]
         env, self.terraform.env = self.terraform.env, dict(self.terraform.env, API_DB_POOL_MAX=str(CHANGED_POOL_MAX))
         try:
-            self.terraform.command(
-                "settings",
-                [
-                    "make",
-                    "--no-print-directory",
-                    "deploy",
-                    f"ENVIRONMENT={self.config.environment_suffix}",
-                    "AUTO_APPROVE=1",
-                ],
-                cwd=ROOT,
-                what="make deploy (API_DB_POOL_MAX changed)",
-            )
+            self._make_deploy("settings", "make deploy (API_DB_POOL_MAX changed)")
         finally:
             self.terraform.env = env
             boot = LOG_DIR / "boot.json"

@@ -267,24 +267,8 @@ class InstanceBoot:  # pylint: disable=too-many-instance-attributes  # one boot'
         settings_file = self.work / "imds.json"
         settings_file.write_text(json.dumps(settings), encoding="utf-8")
         settings_file.chmod(0o600)
-        log = (self.folder / "imds.log").open("ab")
-        self._processes.append(
-            subprocess.Popen(  # pylint: disable=consider-using-with  # stopped in stop()
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    self.namespace,
-                    str(ROOT / ".venv" / "bin" / "python"),
-                    "-m",
-                    "tools.sandbox.rehearsal.imds",
-                    str(settings_file),
-                ],
-                cwd=ROOT,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+        self._spawn(
+            "imds.log", str(ROOT / ".venv" / "bin" / "python"), "-m", "tools.sandbox.rehearsal.imds", str(settings_file)
         )
         probe = (
             "ip",
@@ -337,31 +321,33 @@ class InstanceBoot:  # pylint: disable=too-many-instance-attributes  # one boot'
         self._imds(instance)
         changes = self._root(user_data)
         endpoint = f"http://{self.host_ip}:{self.emulator.endpoint.rsplit(':', 1)[1].rstrip('/')}"
-        guest_log = (self.folder / "guest.log").open("ab")
         self._started = time.monotonic()
-        self._processes.append(
-            subprocess.Popen(  # pylint: disable=consider-using-with  # stopped in stop()
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    self.namespace,
-                    "unshare",
-                    "--mount",
-                    "--pid",
-                    "--fork",
-                    "--kill-child",
-                    "bash",
-                    str(GUEST),
-                    str(self.work),
-                    endpoint,
-                ],
-                stdout=guest_log,
-                stderr=guest_log,
-                start_new_session=True,
-            )
+        self._spawn(
+            "guest.log",
+            "unshare",
+            "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "bash",
+            str(GUEST),
+            str(self.work),
+            endpoint,
         )
         return changes
+
+    def _spawn(self, log_name: str, *command: str) -> None:
+        """Start ``command`` inside the namespace, in a session of its own (``stop`` kills it), output to the log."""
+        with (self.folder / log_name).open("ab") as log:
+            self._processes.append(
+                subprocess.Popen(  # pylint: disable=consider-using-with  # stopped in stop()
+                    ["ip", "netns", "exec", self.namespace, *command],
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
 
     def wait(self, timeout: float, instance_id: str, api_port: int) -> BootResult:
         """Until the script exits (or ``timeout``); the result carries its status and boot log."""
