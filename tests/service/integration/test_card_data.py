@@ -1,0 +1,68 @@
+"""Card data as API.md v1.2 defines it, through the running server: issue #23's B1, B5 and B8.
+
+Every card here was accepted (B1, B8) or a 500 (B5) before the v1.2 detector.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.service.integration.conftest import VISA, new_key, pay, pay_raw
+
+B1_PROBES = [
+    "Order 1042 4242 4242 4242 4242",
+    "qty 2 5555555555554444",
+    "4242-4242-4242-4242-01",
+    "ref 7-378282246310005",
+    "pm_4242_4242_4242_4242",
+    "4242  4242  4242  4242",
+    "4242.4242.4242.4242",
+    "4242424242424242".translate(str.maketrans("0123456789", "".join(chr(0xFF10 + digit) for digit in range(10)))),
+]
+ORDINARY_DESCRIPTIONS = ["Order 1042", "2026-12-05 10:30", "+1 415-555-0134", "Invoice 2026-000123, EUR 1.999,00"]
+
+
+def _problem_code(response: httpx.Response) -> str:
+    assert response.headers["content-type"] == "application/problem+json", response.text
+    return str(response.json()["code"])
+
+
+@pytest.mark.parametrize("text", B1_PROBES)
+def test_b1_a_card_within_a_longer_run_or_other_joiners_is_refused(client: httpx.Client, text: str) -> None:
+    for field in ("description", "payment_method"):
+        response = pay(client, new_key(), **{field: text})
+        assert response.status_code == 400 and _problem_code(response) == "card_data_not_accepted"
+        assert "4242" not in response.text and "5555" not in response.text and "378282" not in response.text
+
+
+@pytest.mark.parametrize("description", ORDINARY_DESCRIPTIONS)
+def test_ordinary_descriptions_are_stored(client: httpx.Client, description: str) -> None:
+    response = pay(client, new_key(), description=description)
+    assert response.status_code == 201, response.text
+    assert response.json()["description"] == description
+
+
+@pytest.mark.parametrize("depth", [450, 900])
+def test_b5_deep_nesting_is_not_a_500(client: httpx.Client, depth: int) -> None:
+    for bottom, code in (('"4242424242424242"', "card_data_not_accepted"), ('"clean"', "validation_failed")):
+        nested = "[" * depth + bottom + "]" * depth
+        raw = json.dumps(VISA)[:-1].encode() + b', "extra": ' + nested.encode() + b"}"
+        response = pay_raw(client, new_key(), raw)
+        assert response.status_code == 400 and _problem_code(response) == code
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa",'
+        b' "description": "4242 4242 4242 4242", "description": "Order 1042"}',
+        b'{"amount": 1999, "currency": "EUR", "payment_method": "pm_4242424242424242",'
+        b' "payment_method": "pm_card_visa"}',
+    ],
+)
+def test_b8_a_card_in_the_first_value_of_a_duplicate_name_is_refused(client: httpx.Client, raw: bytes) -> None:
+    response = pay_raw(client, new_key(), raw)
+    assert response.status_code == 400 and _problem_code(response) == "card_data_not_accepted"
