@@ -1,16 +1,20 @@
-"""Card data as API.md v1.2 defines it, through the running server: issue #23's B1, B5 and B8.
+"""Card data as API.md v1.2 defines it, through the running server: issue #23's B1, B3, B5 and B8.
 
-Every card here was accepted (B1, B8) or a 500 (B5) before the v1.2 detector.
+Every card here was accepted (B1, B8), a 500 (B5) or logged and echoed (B3) before the v1.2 detector.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from tests.service.integration.conftest import VISA, new_key, pay, pay_raw
+from tests.service.integration.conftest import VISA, log_of, new_key, pay, pay_raw
+from tools.dev.local_api.process import ServiceProcess
 
 B1_PROBES = [
     "Order 1042 4242 4242 4242 4242",
@@ -66,3 +70,46 @@ def test_b5_deep_nesting_is_not_a_500(client: httpx.Client, depth: int) -> None:
 def test_b8_a_card_in_the_first_value_of_a_duplicate_name_is_refused(client: httpx.Client, raw: bytes) -> None:
     response = pay_raw(client, new_key(), raw)
     assert response.status_code == 400 and _problem_code(response) == "card_data_not_accepted"
+
+
+CARD_IDS = ["4242424242424242", "4242%204242%204242%204242", "pay_4242424242424242424242"]
+CARD_REQUEST_IDS = ["4242424242424242", "4242-4242-4242-4242", "req.4242.4242.4242.4242"]
+
+
+def _four_routes(client: httpx.Client, payment_id: str, request_id: str, operator_key: str) -> list[httpx.Response]:
+    """The four routes of the probe: the payment's GET, the refunds' GET and POST (this one unauthenticated),
+    and the payment POST (no id there: only the request id; a mastercard, whose last4 is not 4242)."""
+    operator = {"Authorization": f"Bearer {operator_key}", "X-Request-Id": request_id}
+    plain = {"X-Request-Id": request_id, "Idempotency-Key": new_key()}
+    return [
+        client.get(f"/v1/payments/{payment_id}", headers=plain),
+        client.get(f"/v1/payments/{payment_id}/refunds", headers=operator),
+        client.post(f"/v1/payments/{payment_id}/refunds", json={"reason": "duplicate"}, headers=plain),
+        client.post("/v1/payments", json={**VISA, "payment_method": "pm_card_mastercard"}, headers=plain),
+    ]
+
+
+def test_b3_card_shaped_ids_and_request_ids_never_reach_the_log_or_the_answer(
+    start_server: Callable[..., ServiceProcess], operator_key: str
+) -> None:
+    server = start_server()
+    server.wait_ready()
+    with httpx.Client(base_url=server.url, timeout=15) as client:
+        for payment_id, request_id in zip(CARD_IDS, CARD_REQUEST_IDS, strict=True):
+            *by_id, created = _four_routes(client, payment_id, request_id, operator_key)
+            assert created.status_code == 201, created.text
+            for response in by_id:
+                assert response.status_code == 404 and _problem_code(response) == "not_found"
+            for response in [*by_id, created]:
+                echoed = response.headers["x-request-id"]
+                assert re.fullmatch("[0-9a-f]{32}", echoed), echoed  # a generated id replaced the client's
+                assert "4242" not in response.text
+        clean = f"req-{uuid.uuid4()}"
+        assert client.get("/health", headers={"X-Request-Id": clean}).headers["x-request-id"] == clean
+    server.stop()
+    text = log_of(server)
+    assert "4242" not in text
+    assert "4242424242424242" not in re.sub(r"[ ._-]|%20", "", text)
+    access = [json.loads(line) for line in text.splitlines() if '"payment_api.access"' in line]
+    assert len(access) >= 4 * len(CARD_IDS) + 1
+    assert clean in {line["request_id"] for line in access}
