@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from payment_api.carddata import contains_card_number
 
 from tests.service.integration.conftest import VISA, log_of, new_key, pay, pay_raw
 from tools.dev.local_api.process import ServiceProcess
@@ -58,6 +59,16 @@ def test_b5_deep_nesting_is_not_a_500(client: httpx.Client, depth: int) -> None:
         assert response.status_code == 400 and _problem_code(response) == code
 
 
+def test_a_body_the_parser_refuses_is_checked_with_its_escapes_decoded(client: httpx.Client) -> None:
+    """Past the parser's recursion limit the body is refused as JSON, and the card check runs on its text: with
+    ``\\uXXXX`` escapes decoded, or an escaped card slips into a ``validation_failed`` instead."""
+    escaped = "".join(f"\\u{ord(char):04x}" for char in "4242 4242 4242 4242").encode()
+    for depth in (5000, 50):
+        raw = b"[" * depth + b'"' + escaped + b'"' + b"]" * depth
+        response = pay_raw(client, new_key(), raw)
+        assert response.status_code == 400 and _problem_code(response) == "card_data_not_accepted"
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -94,22 +105,27 @@ def test_b3_card_shaped_ids_and_request_ids_never_reach_the_log_or_the_answer(
 ) -> None:
     server = start_server()
     server.wait_ready()
+    created_ids: list[str] = []
     with httpx.Client(base_url=server.url, timeout=15) as client:
         for payment_id, request_id in zip(CARD_IDS, CARD_REQUEST_IDS, strict=True):
             *by_id, created = _four_routes(client, payment_id, request_id, operator_key)
             assert created.status_code == 201, created.text
+            created_ids.append(created.json()["id"])
             for response in by_id:
                 assert response.status_code == 404 and _problem_code(response) == "not_found"
             for response in [*by_id, created]:
                 echoed = response.headers["x-request-id"]
                 assert re.fullmatch("[0-9a-f]{32}", echoed), echoed  # a generated id replaced the client's
-                assert "4242" not in response.text
+                assert not contains_card_number(response.text), response.text
         clean = f"req-{uuid.uuid4()}"
         assert client.get("/health", headers={"X-Request-Id": clean}).headers["x-request-id"] == clean
     server.stop()
     text = log_of(server)
-    assert "4242" not in text
+    for supplied in CARD_IDS + CARD_REQUEST_IDS:
+        assert supplied not in text and supplied.replace("%20", " ") not in text
     assert "4242424242424242" not in re.sub(r"[ ._-]|%20", "", text)
     access = [json.loads(line) for line in text.splitlines() if '"payment_api.access"' in line]
     assert len(access) >= 4 * len(CARD_IDS) + 1
+    for line in access:
+        assert not contains_card_number(str(line["request_id"])) and line["payment_id"] in (None, *created_ids), line
     assert clean in {line["request_id"] for line in access}

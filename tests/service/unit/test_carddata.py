@@ -11,6 +11,7 @@ import random
 
 import pytest
 from payment_api.carddata import (
+    body_contains_card_number,
     contains_card_number,
     digit_runs,
     has_luhn_window,
@@ -200,3 +201,36 @@ def test_no_nesting_depth_overflows_the_walk() -> None:
 def test_every_value_of_a_duplicate_name_is_checked(raw: bytes) -> None:
     """B8: the parsed object keeps its pairs; as a plain dict only the last value of a name survived."""
     assert tree_contains_card_number(parse_body(raw))
+
+
+def _escaped(text: str) -> bytes:
+    return "".join(f"\\u{ord(char):04x}" for char in text).encode()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": "4242 4242 4242 4242", "a": "x"}',  # a duplicate name (refused by the JSON limits)
+        b'{"a": "' + _escaped("4242424242424242") + b'", "a": "x"}',
+        b'{"amount": 4242424242424242' + b"0" * 5000 + b"}",  # a long integer literal: no int is made
+        b"[" * 5000 + b'"' + _escaped("4242-4242-4242-4242") + b'"' + b"]" * 5000,  # past the recursion limit
+        b'{"broken": "4242\\n4242\\t4242 4242',  # broken JSON, escaped joiners
+        b'{"a": NaN, "b": "4242.4242.4242.4242"}',
+        b"\xff\xfe 4242424242424242",  # not UTF-8
+    ],
+)
+def test_a_body_the_parser_refuses_is_still_checked(raw: bytes) -> None:
+    assert body_contains_card_number(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": "Order 1042", "a": "2026-12-05"}',
+        b"[" * 5000 + b'"' + _escaped("Order 1042, +1 415-555-0134") + b'"' + b"]" * 5000,
+        b'{"broken": "2026-12-05 10:30',
+        b"",
+    ],
+)
+def test_a_refused_body_without_card_data_is_not_reported(raw: bytes) -> None:
+    assert not body_contains_card_number(raw)

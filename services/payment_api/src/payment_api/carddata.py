@@ -19,6 +19,8 @@ parsed by :func:`payment_api.jsonbody.parse_body` is read through its ``pairs``:
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +33,8 @@ MAX_JOINERS = 2
 _DOTS_AND_UNDERSCORES = frozenset("._")
 _EXTRA_DASHES = frozenset("\u2212")  # MINUS SIGN (category Sm): a dash to a reader
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit's Luhn contribution at a doubled position
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|(.))", re.DOTALL)
+_SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 def luhn_valid(digits: str) -> bool:
@@ -128,3 +132,28 @@ def tree_contains_card_number(value: Any) -> bool:
         elif item is not None and not isinstance(item, bool) and contains_card_number(str(item)):
             return True
     return False
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code, char = match.groups()
+    if code is not None:
+        return chr(int(code, 16))  # a lone surrogate stays one character: it is no digit and no joiner
+    return _SIMPLE_ESCAPES.get(char, char)
+
+
+def body_contains_card_number(raw: bytes) -> bool:
+    """True when a request body contains card data, whether or not it is a JSON document the service accepts.
+
+    For the bodies :func:`payment_api.jsonbody.parse_body` refuses, so the card check still comes first: parsed
+    leniently (numbers kept as their literal text, so no length limit applies; objects as lists of pairs) and walked;
+    when even that fails (broken JSON, nesting deeper than the parser's recursion limit), the text is scanned as is
+    and with its JSON escapes decoded, so ``"\\u0034\\u0032..."`` hides no digit.
+    """
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        document = json.loads(
+            text, object_pairs_hook=list, parse_int=str, parse_float=str, parse_constant=str, strict=False
+        )
+    except (ValueError, RecursionError):
+        return contains_card_number(text) or contains_card_number(_ESCAPE.sub(_unescape, text))
+    return tree_contains_card_number(document)
