@@ -85,20 +85,29 @@ def digit_runs(text: str) -> Iterator[list[int]]:
 def has_luhn_window(digits: list[int]) -> bool:
     """True when some window of 13 to 19 consecutive ``digits`` passes the Luhn check.
 
-    Linear in the run's length: two prefix sums, one for windows ending on an even index (odd indexes doubled),
-    one for windows ending on an odd index, make each window's Luhn sum one subtraction.
+    Linear in the run's length. Two prefix sums (mod 10), one for windows ending on an even index (odd indexes
+    doubled), one for windows ending on an odd index, make a window's Luhn sum the difference of two entries; it is
+    0 mod 10 when both entries are equal, so each end only asks whether its entry's residue is among the entries of
+    the seven starts 13 to 19 digits back (a count per residue, slid along).
     """
     ends_even = [0]
     ends_odd = [0]
     for index, digit in enumerate(digits):
         doubled = _DOUBLED[digit]
-        ends_even.append(ends_even[-1] + (doubled if index % 2 == 1 else digit))
-        ends_odd.append(ends_odd[-1] + (digit if index % 2 == 1 else doubled))
+        ends_even.append((ends_even[-1] + (doubled if index % 2 == 1 else digit)) % 10)
+        ends_odd.append((ends_odd[-1] + (digit if index % 2 == 1 else doubled)) % 10)
+    starts_even = [0] * 10
+    starts_odd = [0] * 10
     for end in range(MIN_DIGITS, len(digits) + 1):
-        sums = ends_even if (end - 1) % 2 == 0 else ends_odd
-        for length in range(MIN_DIGITS, min(MAX_DIGITS, end) + 1):
-            if (sums[end] - sums[end - length]) % 10 == 0:
-                return True
+        newest, oldest = end - MIN_DIGITS, end - MAX_DIGITS - 1
+        starts_even[ends_even[newest]] += 1
+        starts_odd[ends_odd[newest]] += 1
+        if oldest >= 0:
+            starts_even[ends_even[oldest]] -= 1
+            starts_odd[ends_odd[oldest]] -= 1
+        last_is_even = (end - 1) % 2 == 0
+        if (starts_even[ends_even[end]] if last_is_even else starts_odd[ends_odd[end]]) > 0:
+            return True
     return False
 
 
