@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from payment_api import idempotency, payments
-from payment_api.carddata import contains_card_number, tree_contains_card_number
+from payment_api.carddata import body_contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
 from payment_api.db import database_ready, make_pool
 from payment_api.jsonbody import BodyError, dumps, fingerprint, parse_body
@@ -43,7 +43,7 @@ async def read_json(request: Request) -> Any:
     try:
         body = parse_body(raw)
     except BodyError:
-        if contains_card_number(raw.decode("utf-8", errors="replace")):
+        if body_contains_card_number(raw):
             raise ProblemError(
                 "card_data_not_accepted", "Card data is not accepted: use a payment_method token."
             ) from None

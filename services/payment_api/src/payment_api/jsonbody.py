@@ -14,6 +14,17 @@ class FloatLiteral(str):
     __slots__ = ()
 
 
+class JsonObject(dict[str, Any]):
+    """A parsed JSON object that keeps ``pairs``: every name and value in document order, duplicate names included
+    (as a dict, the last value of a name wins). The card check reads ``pairs``, so no value escapes it."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+
+
 class BodyError(ValueError):
     """The body is not a JSON document the service accepts (the message never quotes the body)."""
 
@@ -23,10 +34,11 @@ def _refuse_constant(_name: str) -> Any:
 
 
 def parse_body(raw: bytes) -> Any:
-    """Parse ``raw`` as UTF-8 JSON; numbers with a fraction or exponent become ``FloatLiteral``."""
+    """Parse ``raw`` as UTF-8 JSON; numbers with a fraction or exponent become ``FloatLiteral``, objects
+    ``JsonObject``."""
     try:
         text = raw.decode("utf-8")
-        return json.loads(text, parse_float=FloatLiteral, parse_constant=_refuse_constant)
+        return json.loads(text, parse_float=FloatLiteral, parse_constant=_refuse_constant, object_pairs_hook=JsonObject)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise BodyError("the body is not valid UTF-8 JSON") from error
 

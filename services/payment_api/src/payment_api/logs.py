@@ -3,6 +3,10 @@
 A request line holds the timestamp, the request id, the method, the route template (never the raw path or query),
 the status, the latency, the payment id and a SHA-256 prefix of the idempotency key: never a body, a header value
 other than the request id, or a token.
+
+Card data (``payment_api.carddata``) never reaches a log line or an answer through the request line either: a path
+with card data in a segment is answered ``404 not_found`` here, before routing, so its id is neither logged nor
+looked up; a client ``X-Request-Id`` with card data is replaced by a generated id, like a malformed one (API.md v1.2).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from payment_api.carddata import contains_card_number
+from payment_api.problems import problem_response
 
 ACCESS = logging.getLogger("payment_api.access")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -51,8 +58,21 @@ LOG_CONFIG: dict[str, Any] = {
 }
 
 
+def request_id_of(scope: Scope) -> str:
+    """The client's ``X-Request-Id`` when well formed and free of card data, else a new random id (itself free of
+    card data: 32 hex characters hold a Luhn-valid run of 13 or more decimal digits a few times in a thousand)."""
+    supplied: str = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+    if REQUEST_ID.fullmatch(supplied) and not contains_card_number(supplied):
+        return supplied
+    generated = uuid.uuid4().hex
+    while contains_card_number(generated):
+        generated = uuid.uuid4().hex
+    return generated
+
+
 class AccessLog:
-    """ASGI middleware: the request id (``X-Request-Id`` when well formed, else a new one) and the access line."""
+    """ASGI middleware: the request id (``X-Request-Id`` when well formed and free of card data, else a new one),
+    the ``404`` for a path holding card data, and the access line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -62,8 +82,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        supplied = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = supplied if REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        request_id = request_id_of(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = {"code": 500}
@@ -75,7 +94,10 @@ class AccessLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if contains_card_number(scope["path"]):
+                await problem_response("not_found", "No such resource.")(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             ACCESS.info(
