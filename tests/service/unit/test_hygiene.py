@@ -24,6 +24,7 @@ NO_DATABASE = {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_D
 VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 HEADERS = {"Content-Type": "application/json", "Idempotency-Key": "hygiene-1"}
 WELL_FORMED_ID = "pay_" + "A" * 22
+ESCAPED_4242 = b"\\u0034\\u0032\\u0034\\u0032"
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +116,17 @@ def test_the_app_answers_400_before_any_database_work(client: TestClient, raw: b
     assert "\x00" not in json.dumps(document, ensure_ascii=False)
 
 
-def test_card_data_still_comes_first(client: TestClient) -> None:
-    raw = b'{"d": "4242 4242 4242 4242", "d": "x"}'
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"d": "4242 4242 4242 4242", "d": "x"}',
+        # Visible only unescaped (the raw text's digit runs are 0034, 0032, ...):
+        b'{"d": "' + ESCAPED_4242 + b' 4242 4242 4242", "d": "x"}',
+        b'{"d\\u0000": "' + ESCAPED_4242 + b'424242424242"}',
+        b'{"d": "x", "n": [' + b"[" * 40 + b'"' + ESCAPED_4242 + b'424242424242"' + b"]" * 40 + b"]}",
+    ],
+)
+def test_card_data_still_comes_first(client: TestClient, raw: bytes) -> None:
     response = client.post("/v1/payments", content=raw, headers=HEADERS)
     problem(response, 400, "card_data_not_accepted")
     assert "4242" not in response.text

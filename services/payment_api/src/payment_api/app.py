@@ -21,7 +21,7 @@ from payment_api.carddata import contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
 from payment_api.db import database_ready, make_pool
 from payment_api.hygiene import BodyLimit, allowed_methods, payment_id_or_404
-from payment_api.jsonbody import BodyError, BodyLimitError, dumps, fingerprint, parse_body
+from payment_api.jsonbody import BodyError, BodyLimitError, dumps, fingerprint, parse_body, string_values
 from payment_api.logs import AccessLog
 from payment_api.migrate import head_revision
 from payment_api.models import Payment, PaymentCreate, Problem, Refund, RefundCreate, RefundList, validate
@@ -44,7 +44,8 @@ async def read_json(request: Request) -> Any:
     try:
         body = parse_body(raw)
     except BodyError as error:
-        if contains_card_number(raw.decode("utf-8", errors="replace")):
+        text = raw.decode("utf-8", errors="replace")
+        if contains_card_number(text) or any(contains_card_number(value) for value in string_values(text)):
             raise ProblemError(
                 "card_data_not_accepted", "Card data is not accepted: use a payment_method token."
             ) from None

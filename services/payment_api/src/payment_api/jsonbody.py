@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 # The contract's request hygiene (API.md, "Request hygiene"): enforced on the JSON text before it is parsed.
@@ -102,6 +103,19 @@ def _decoded(content: str) -> str | None:
     except ValueError:
         return None
     return value if isinstance(value, str) else None
+
+
+def string_values(text: str) -> Iterator[str]:
+    """Every string of a JSON text (names and values, duplicates included), unescaped, without parsing it: what the
+    card check reads in a body the parser refuses (``\\u0034242...`` is a card number too). Stops at the first
+    unterminated string."""
+    for token in _TOKEN.finditer(text):
+        if token.lastgroup == "bad":
+            return
+        if token.lastgroup == "string":
+            value = _decoded(token.group("string"))
+            if value is not None:
+                yield value
 
 
 def check_limits(text: str) -> None:
