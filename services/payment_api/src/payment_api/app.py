@@ -20,7 +20,8 @@ from payment_api import idempotency, payments
 from payment_api.carddata import body_contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
 from payment_api.db import database_ready, make_pool
-from payment_api.jsonbody import BodyError, dumps, fingerprint, parse_body
+from payment_api.hygiene import BodyLimit, allowed_methods, payment_id_or_404
+from payment_api.jsonbody import BodyError, BodyLimitError, dumps, fingerprint, parse_body
 from payment_api.logs import AccessLog
 from payment_api.migrate import head_revision
 from payment_api.models import Payment, PaymentCreate, Problem, Refund, RefundCreate, RefundList, validate
@@ -42,10 +43,16 @@ async def read_json(request: Request) -> Any:
     raw = await request.body()
     try:
         body = parse_body(raw)
-    except BodyError:
+    except BodyError as error:
         if body_contains_card_number(raw):
             raise ProblemError(
                 "card_data_not_accepted", "Card data is not accepted: use a payment_method token."
+            ) from None
+        if isinstance(error, BodyLimitError):
+            raise ProblemError(
+                "validation_failed",
+                "The body breaks a JSON limit of the API.",
+                [{"field": "body", "message": str(error)}],
             ) from None
         raise ProblemError(
             "validation_failed",
@@ -93,10 +100,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         return problem_response("validation_failed", "The request is not valid.", errors)
 
-    async def on_http(_request: Request, error: Exception) -> Response:
+    async def on_http(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         if error.status_code == 405:
-            return problem_response("method_not_allowed", "This method is not allowed here.")
+            allow = allowed_methods(app.router.routes, request.scope)
+            return problem_response(
+                "method_not_allowed", f"This method is not allowed here; use {allow}.", headers={"Allow": allow}
+            )
         return problem_response("not_found", "No such resource.")
 
     async def on_database(_request: Request, _error: Exception) -> Response:
@@ -133,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool.close(timeout=5.0)
 
     app = FastAPI(title="Payment API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit)  # inside the access log, so a 413 is logged too
     app.add_middleware(AccessLog)
     if settings.cors_origins:
         # Outermost, so a preflight is answered before routing; the browser caches it for 10 minutes.
@@ -198,7 +209,7 @@ def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPo
 
     @app.get("/v1/payments/{payment_id}", responses={200: {"model": Payment}, 404: PROBLEM})
     def get_payment(request: Request, payment_id: str) -> Response:
-        request.state.payment_id = payment_id
+        request.state.payment_id = payment_id_or_404(payment_id)
         with pool.connection() as conn:
             row = payments.load_payment(conn, payment_id)
         if row is None:
@@ -229,8 +240,8 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
     async def create_refund(
         request: Request, payment_id: str, idempotency_key: IdempotencyKey = None, authorization: Authorization = None
     ) -> Response:
-        request.state.payment_id = payment_id
-        body = await read_json(request)
+        body = await read_json(request)  # the card check comes first, also before a 404
+        request.state.payment_id = payment_id_or_404(payment_id)
         await run_in_threadpool(authenticate, pool, authorization)
         key = _key(request, idempotency_key)
         _json_content_type(request)
@@ -246,7 +257,7 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
 
     @app.get("/v1/payments/{payment_id}/refunds", responses={200: {"model": RefundList}, 401: PROBLEM, 404: PROBLEM})
     def list_refunds(request: Request, payment_id: str, authorization: Authorization = None) -> Response:
-        request.state.payment_id = payment_id
+        request.state.payment_id = payment_id_or_404(payment_id)
         authenticate(pool, authorization)
         with pool.connection() as conn:
             if payments.load_payment(conn, payment_id) is None:

@@ -13,6 +13,7 @@ TITLES = {
     "card_data_not_accepted": (400, "Card data is not accepted"),
     "idempotency_key_missing": (400, "Idempotency-Key header missing"),
     "idempotency_key_invalid": (400, "Idempotency-Key header invalid"),
+    "payload_too_large": (413, "Payload too large"),
     "unauthorized": (401, "Unauthorized"),
     "not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),
@@ -23,6 +24,25 @@ TITLES = {
     "internal_error": (500, "Internal error"),
     "service_unavailable": (503, "Service unavailable"),
 }
+
+
+MAX_ERRORS = 20
+
+
+def capped_errors(errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    """At most one line per field (its first) and at most ``MAX_ERRORS`` lines, so no body can make the answer
+    grow with it (ten thousand unknown names are still 20 lines)."""
+    seen: set[str] = set()
+    kept: list[dict[str, str]] = []
+    for error in errors:
+        field = error.get("field", "")
+        if field in seen:
+            continue
+        seen.add(field)
+        kept.append(error)
+        if len(kept) == MAX_ERRORS:
+            break
+    return kept
 
 
 class ProblemError(Exception):
@@ -49,7 +69,7 @@ def problem_document(code: str, detail: str, errors: list[dict[str, str]] | None
         "code": code,
     }
     if errors is not None:
-        document["errors"] = errors
+        document["errors"] = capped_errors(errors)
     return document
 
 
