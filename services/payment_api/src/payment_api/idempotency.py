@@ -3,8 +3,9 @@
 A key is claimed with ``INSERT ... ON CONFLICT (scope, key_hash) DO NOTHING`` and, in the same transaction, a
 session-level advisory lock on the row's id. The lock says "a request is working on this key": it lives as long
 as the connection, so a process that dies (or loses its connection) releases it at once and a retry can resume
-from the row's recovery point. Only final answers are stored (``response_body``, byte for byte); a 4xx deletes the
-row, so the key may be retried. The key itself is never stored: only its SHA-256.
+from the row's recovery point. Only final answers are stored (``response_body``, byte for byte); any failure before
+the work's first commit (a 4xx, a database error, anything) deletes the row, so the key may be retried. The key
+itself is never stored: only its SHA-256.
 """
 
 from __future__ import annotations
@@ -114,6 +115,15 @@ def finish(conn: Connection, row_id: int, status: int, body: bytes, location: st
     )
 
 
+def _release_unless_committed(conn: Connection, row_id: int) -> None:
+    """After ``work`` failed: when it had not committed anything yet (the row is still ``started``), the request
+    changed nothing, so the key is not kept and may be retried, with a corrected body too. Whatever the failure: a
+    4xx, a database error (a ``DataError``), a bug. Best effort: when the database is gone too, the row stays
+    ``started`` and unlocked; a retry of the same request resumes it, a corrected body gets 422 until then."""
+    with contextlib.suppress(Exception):
+        conn.execute("DELETE FROM idempotency_keys WHERE id = %s AND recovery_point = 'started'", (row_id,))
+
+
 def run(
     pool: ConnectionPool, scope: str, key: str, fingerprint: str, work: Callable[[Connection, KeyRow], Outcome]
 ) -> Outcome:
@@ -138,9 +148,8 @@ def run(
                 return _replay(current)
             try:
                 return work(conn, current)
-            except ProblemError as problem:
-                if problem.code in {"not_found", "refund_exceeds_payment", "payment_not_refundable"}:
-                    conn.execute("DELETE FROM idempotency_keys WHERE id = %s", (row.id,))
+            except BaseException:
+                _release_unless_committed(conn, row.id)
                 raise
         finally:
             with contextlib.suppress(Exception):
