@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from tests.service.integration.conftest import new_key, pay
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
+from tools.dev.local_api.process import ServiceProcess
 
 NUL_PAYMENT = (
     "INSERT INTO payments (id, status, amount, currency, payment_method, description) VALUES"
@@ -104,10 +105,53 @@ def test_a_failure_after_the_first_commit_keeps_the_key(pool: ConnectionPool, po
     assert seen == ["started"]
 
 
-def test_a_nul_then_the_corrected_body_with_the_same_key(client: httpx.Client) -> None:
-    """B2 through the API: whatever answers the NUL (a 500 before issue 23, a 400 after), the key is not kept."""
+def test_a_nul_then_the_corrected_body_with_the_same_key(server: ServiceProcess) -> None:
+    """B2 through the API: whatever answers the NUL (a 500 before issue 23, a 400 after), the key is not kept. Each
+    request on a connection of its own: uvicorn may close the connection of a 500 as it answers."""
     key = new_key()
-    first = pay(client, key, description="Order\x001042")
+    with httpx.Client(base_url=server.url, timeout=15) as client:
+        first = pay(client, key, description="Order\x001042")
     assert first.status_code != 201
-    corrected = pay(client, key, description="Order 1042")
+    with httpx.Client(base_url=server.url, timeout=15) as client:
+        corrected = pay(client, key, description="Order 1042")
     assert corrected.status_code == 201, corrected.text
+
+
+def left_started(postgres: LocalPostgres, scope: str, key: str, fingerprint: str) -> int:
+    """The row a request leaves when its process dies before its first commit (it never got to delete it)."""
+    with postgres.superuser(DATABASE) as conn:
+        row = conn.execute(
+            "INSERT INTO idempotency_keys (scope, key_hash, fingerprint, recovery_point)"
+            " VALUES (%s, %s, %s, 'started') RETURNING id",
+            (scope, key_hash(key), fingerprint),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_request_that_died_before_its_first_commit_leaves_the_key_free(
+    pool: ConnectionPool, postgres: LocalPostgres
+) -> None:
+    scope, key = f"POST /test/{uuid.uuid4()}", new_key()
+    left_started(postgres, scope, key, "the dead request's body")
+    corrected = run(pool, scope, key, "fingerprint of the corrected body", answered)
+    assert (corrected.status, corrected.replayed) == (201, False)
+    assert rows_of(postgres, scope, key) == [("finished", 201)]
+
+
+def test_a_request_in_progress_keeps_its_key(pool: ConnectionPool, postgres: LocalPostgres) -> None:
+    scope, key = f"POST /test/{uuid.uuid4()}", new_key()
+    row_id = left_started(postgres, scope, key, "first")
+    with postgres.superuser(DATABASE) as holder:  # the live request's connection holds the key's lock
+        holder.execute("SELECT pg_advisory_lock(%s)", (row_id,))
+        for fingerprint, code in (
+            ("another body", "idempotency_key_reused"),
+            ("first", "idempotency_request_in_progress"),
+        ):
+            with pytest.raises(ProblemError) as refused:
+                run(pool, scope, key, fingerprint, answered)
+            assert refused.value.code == code
+        assert rows_of(postgres, scope, key) == [("started", None)]
+        # It dies before its first commit: its lock goes (explicitly here; a closed session's goes a moment later).
+        holder.execute("SELECT pg_advisory_unlock(%s)", (row_id,))
+        assert run(pool, scope, key, "another body", answered).status == 201
