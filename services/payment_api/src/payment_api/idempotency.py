@@ -3,8 +3,10 @@
 A key is claimed with ``INSERT ... ON CONFLICT (scope, key_hash) DO NOTHING`` and, in the same transaction, a
 session-level advisory lock on the row's id. The lock says "a request is working on this key": it lives as long
 as the connection, so a process that dies (or loses its connection) releases it at once and a retry can resume
-from the row's recovery point. Only final answers are stored (``response_body``, byte for byte); a 4xx deletes the
-row, so the key may be retried. The key itself is never stored: only its SHA-256.
+from the row's recovery point. Only final answers are stored (``response_body``, byte for byte); any failure before
+the work's first commit (a 4xx, a database error, anything) deletes the row, so the key may be retried; a row left
+``started`` and unlocked (its process died first) is taken over by the next request with the key, whatever its body.
+The key itself is never stored: only its SHA-256.
 """
 
 from __future__ import annotations
@@ -69,6 +71,29 @@ def _row(values: tuple[object, ...] | None) -> KeyRow | None:
     return KeyRow(*values)  # type: ignore[arg-type]  # psycopg rows are untyped tuples; the column order is COLUMNS
 
 
+def _take_over(conn: Connection, row: KeyRow, fingerprint: str) -> tuple[KeyRow, bool] | None:
+    """Another request's ``started`` row. When nobody holds its lock, that request ended before its first commit
+    without deleting the row (its process died, or its database connection with it): it changed nothing, so the key
+    is free and this request takes the row over, with its own fingerprint and the lock. Otherwise it is in progress.
+    None when the row was deleted meanwhile."""
+    locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (row.id,)).fetchone()
+    if not (locked and locked[0]):
+        return row, False
+    # The other request commits before it unlocks: holding the lock, this sees its last word.
+    taken = _row(
+        conn.execute(
+            "UPDATE idempotency_keys SET fingerprint = %s WHERE id = %s AND recovery_point = 'started'"
+            f" RETURNING {COLUMNS}",
+            (fingerprint, row.id),
+        ).fetchone()
+    )
+    if taken is not None:
+        return taken, True
+    conn.execute("SELECT pg_advisory_unlock(%s)", (row.id,))
+    current = _row(conn.execute(f"SELECT {COLUMNS} FROM idempotency_keys WHERE id = %s", (row.id,)).fetchone())
+    return None if current is None else (current, False)
+
+
 def _claim(conn: Connection, scope: str, hashed: str, fingerprint: str) -> tuple[KeyRow, bool]:
     """The key's row (created when new) and whether this request now holds its lock."""
     for _ in range(3):
@@ -88,6 +113,11 @@ def _claim(conn: Connection, scope: str, hashed: str, fingerprint: str) -> tuple
                 )
             if row is None:
                 continue  # deleted (a 4xx) between the two statements: claim again
+            if row.fingerprint != fingerprint and row.recovery_point == "started":
+                taken = _take_over(conn, row, fingerprint)
+                if taken is None:
+                    continue
+                return taken
             if row.fingerprint != fingerprint or row.recovery_point == "finished":
                 return row, False
             locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (row.id,)).fetchone()
@@ -114,6 +144,15 @@ def finish(conn: Connection, row_id: int, status: int, body: bytes, location: st
     )
 
 
+def _release_unless_committed(conn: Connection, row_id: int) -> None:
+    """After ``work`` failed: when it had not committed anything yet (the row is still ``started``), the request
+    changed nothing, so the key is not kept and may be retried, with a corrected body too. Whatever the failure: a
+    4xx, a database error (a ``DataError``), a bug. Best effort: when the database is gone too, the row stays
+    ``started`` and unlocked, and the next request with the key takes it over (``_take_over``)."""
+    with contextlib.suppress(Exception):
+        conn.execute("DELETE FROM idempotency_keys WHERE id = %s AND recovery_point = 'started'", (row_id,))
+
+
 def run(
     pool: ConnectionPool, scope: str, key: str, fingerprint: str, work: Callable[[Connection, KeyRow], Outcome]
 ) -> Outcome:
@@ -138,9 +177,8 @@ def run(
                 return _replay(current)
             try:
                 return work(conn, current)
-            except ProblemError as problem:
-                if problem.code in {"not_found", "refund_exceeds_payment", "payment_not_refundable"}:
-                    conn.execute("DELETE FROM idempotency_keys WHERE id = %s", (row.id,))
+            except BaseException:
+                _release_unless_committed(conn, row.id)
                 raise
         finally:
             with contextlib.suppress(Exception):
