@@ -16,6 +16,27 @@ from tests.service.integration.conftest import new_key, pay, refund
 from tools.dev.local_api.postgres import free_port
 
 
+def payment_api_children(pid: int) -> list[int]:
+    """The running ``payment_api`` processes whose parent is ``pid`` (from /proc; a zombie has no command line)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        if parent == pid and b"payment_api" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return b"payment_api" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -42,8 +63,19 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
             assert client.get("/ready").status_code == 200
             payment = pay(client, new_key(), amount=10).json()
             assert refund(client, payment["id"], key, new_key(), amount=10).status_code == 201
+            abandoned = pay(client, new_key(), payment_method="pm_card_processor_timeout")
+            assert abandoned.status_code == 202, abandoned.text
+            # The reconciler beside the API (a pass every 10 s, 10 s of grace) finishes it: the client never retries.
+            deadline = time.monotonic() + 45
+            while client.get(abandoned.headers["Location"]).json()["status"] == "processing":
+                assert time.monotonic() < deadline, "the reconciler did not finish the abandoned payment in 45 s"
+                time.sleep(1)
+            assert client.get(abandoned.headers["Location"]).json()["status"] == "succeeded"
+        children = payment_api_children(process.pid)
+        assert len(children) == 2, children  # the API and the reconciler
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=60) == 0
+        assert not [pid for pid in children if alive(pid)], "a child outlived Ctrl-C"
         assert not folder.exists()
         with httpx.Client(timeout=2) as client:
             try:

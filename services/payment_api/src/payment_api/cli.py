@@ -1,5 +1,6 @@
-"""``payment-api`` (or ``python -m payment_api``): serve, migrate, purge-idempotency-keys, create-operator-key,
-provision-roles (the instance boot step, as root, with the RDS master credential: ``payment_api.provision``).
+"""``payment-api`` (or ``python -m payment_api``): serve, migrate, reconcile (``payment_api.reconcile``),
+purge-idempotency-keys, create-operator-key, provision-roles (the instance boot step, as root, with the RDS master
+credential: ``payment_api.provision``).
 
 Every command reads the environment of docs/payment-api.md; a configuration the service may not run with
 (e.g. production without ``PAYMENT_PROCESSOR``) exits with status 2 and the reason, before anything starts.
@@ -10,7 +11,10 @@ from __future__ import annotations
 import argparse
 import logging.config
 import os
+import re
+import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,6 +58,53 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
         pool.close()
     logging.getLogger("payment_api.purge").info("purged", extra={"fields": {"deleted": deleted}})
     return 0
+
+
+DURATION = re.compile(r"(?P<number>[0-9]{1,6})(?P<unit>ms|s|m)?")
+UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+
+def duration(text: str) -> float:
+    """``60s``, ``2m``, ``500ms`` or plain seconds (``60``) as seconds; argparse's type for the reconciler."""
+    match = DURATION.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: give a whole number with an optional unit ms, s or m, e.g. 60s"
+        )
+    return int(match["number"]) * UNIT_SECONDS[match["unit"] or "s"]
+
+
+def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_api import reconcile  # pylint: disable=import-outside-toplevel
+    from payment_api.db import make_pool  # pylint: disable=import-outside-toplevel
+    from payment_api.processor import make_processor  # pylint: disable=import-outside-toplevel
+
+    try:
+        processor = make_processor(settings)
+    except ValueError as error:  # an unknown PAYMENT_PROCESSOR
+        print(f"payment-api: configuration refused: {error}", file=sys.stderr)
+        return 2
+    if args.every_seconds < 1:
+        print(f"payment-api: reconcile --every must be at least 1s, got {args.every_seconds}s", file=sys.stderr)
+        return 2
+    pool = make_pool(settings)
+    pool.open(wait=False)
+    processor.open()
+    log = logging.getLogger("payment_api.reconcile")
+    try:
+        if args.once:  # a failed pass (the database is unreachable) raises: the unit fails and says why
+            result = reconcile.reconcile_once(pool, processor, args.grace)
+            log.info("reconcile pass", extra={"fields": vars(result)})
+            return 0
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda _signum, _frame: stop.set())
+        log.info("reconciler started", extra={"fields": {"every_s": args.every_seconds, "grace_s": args.grace}})
+        reconcile.reconcile_every(pool, processor, args.grace, args.every_seconds, stop)
+        return 0
+    finally:
+        processor.close()
+        pool.close()
 
 
 def _create_operator_key(settings: Settings, args: argparse.Namespace) -> int:
@@ -123,7 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     commands.add_parser("migrate", help="upgrade the schema to head as the owner role (advisory-locked)")
-    commands.add_parser("purge-idempotency-keys", help="delete idempotency keys older than the retention")
+    commands.add_parser(
+        "purge-idempotency-keys", help="delete idempotency keys older than the retention (unresolved ones are kept)"
+    )
+    reconciler = commands.add_parser("reconcile", help="finish payments left processing (the processor's outcome)")
+    reconciler.add_argument(
+        "--every", dest="every_seconds", type=duration, default=60.0, help="pass interval, e.g. 60s (default 60s)"
+    )
+    reconciler.add_argument("--once", action="store_true", help="one pass, then exit (the instances' timer unit)")
+    reconciler.add_argument(
+        "--grace", type=duration, default=60.0, help="only payments processing for longer than this (default 60s)"
+    )
     create = commands.add_parser("create-operator-key", help="create an operator API key; prints it once")
     create.add_argument("--label", default="operator")
     roles = commands.add_parser("provision-roles", help="boot step (root, master credential): this instance's roles")
@@ -141,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": _serve,
         "migrate": _migrate,
         "purge-idempotency-keys": _purge,
+        "reconcile": _reconcile,
         "create-operator-key": _create_operator_key,
         "provision-roles": _provision_roles,
     }

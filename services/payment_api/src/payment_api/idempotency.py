@@ -186,10 +186,14 @@ def run(
 
 
 def purge(pool: ConnectionPool, retention_hours: int) -> int:
-    """Delete keys older than the retention (at least 24 hours); returns how many."""
+    """Delete keys older than the retention (at least 24 hours); returns how many. A key whose payment is still
+    ``processing`` or whose refund is still ``pending`` is kept whatever its age: its retry (or the reconciler) has
+    yet to store the final answer, and a purged key would let a retry start a second payment."""
     with pool.connection() as conn:
         cursor = conn.execute(
-            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => %s)",
+            "DELETE FROM idempotency_keys AS k WHERE k.created_at < now() - make_interval(hours => %s)"
+            " AND NOT EXISTS (SELECT 1 FROM payments AS p WHERE p.id = k.payment_id AND p.status = 'processing')"
+            " AND NOT EXISTS (SELECT 1 FROM refunds AS r WHERE r.id = k.refund_id AND r.status = 'pending')",
             (max(retention_hours, 24),),
         )
         return cursor.rowcount

@@ -22,7 +22,7 @@ from payment_api.idempotency import KeyRow, Outcome, finish
 from payment_api.jsonbody import dumps
 from payment_api.models import PaymentCreate, RefundCreate
 from payment_api.problems import ProblemError
-from payment_api.processor import Processor, ProcessorTimeout
+from payment_api.processor import ChargeResult, Processor, ProcessorTimeout
 
 ALPHABET = string.ascii_letters + string.digits
 PAYMENT_COLUMNS = (
@@ -116,6 +116,13 @@ def create_payment(
     except ProcessorTimeout:
         return Outcome(202, dumps(payment_view(row)), {"Location": location, "Retry-After": "1"})
     _crash_hook(crash_after_processor)
+    return record_charge(conn, key.id, payment_id, result)
+
+
+def record_charge(conn: Connection, key_id: int, payment_id: str, result: ChargeResult) -> Outcome:
+    """The processor's outcome made final in one transaction: the payment's status and the key's stored answer
+    (the request that called the processor, or the reconciler, holding the key's lock)."""
+    location = f"/v1/payments/{payment_id}"
     with conn.transaction():
         conn.execute(
             "UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s WHERE id = %s",
@@ -130,7 +137,7 @@ def create_payment(
         final = load_payment(conn, payment_id)
         assert final is not None
         body = dumps(payment_view(final))
-        finish(conn, key.id, 201, body, location)
+        finish(conn, key_id, 201, body, location)
     return Outcome(201, body, {"Location": location})
 
 

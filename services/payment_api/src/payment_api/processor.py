@@ -1,6 +1,6 @@
 """The processor interface and the simulated processor shipped with the service.
 
-Adding a real processor: implement ``Processor`` (both calls must be idempotent on our ids, which every real
+Adding a real processor: implement ``Processor`` (its calls must be idempotent on our ids, which every real
 processor supports through its own idempotency key: pass our payment id / refund id), raise ``ProcessorTimeout``
 when the outcome is unknown, and register a constructor in ``PROCESSORS``; ``PAYMENT_PROCESSOR`` names it.
 
@@ -42,6 +42,11 @@ class Processor(Protocol):
 
     def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
         """Refund once per ``refund_id``; True when the refund succeeded."""
+
+    def lookup(self, payment_id: str) -> ChargeResult | None:
+        """Re-read the outcome of the charge for ``payment_id`` without charging: None when the processor has no
+        charge for it (it was never reached). Raise ``ProcessorTimeout`` when it cannot tell right now. Used by the
+        reconciler (``payment_api.reconcile``) for payments a client abandoned in ``processing``."""
 
     def open(self) -> None:
         """Acquire what the processor needs (connections, sessions); called when the service starts."""
@@ -99,6 +104,16 @@ class SimulatedProcessor:
         assert row is not None
         if payment_method == TIMEOUT_TOKEN and row[4] == 1:
             raise ProcessorTimeout(payment_id)
+        return ChargeResult(row[0] == "succeeded", row[1], row[2], row[3])
+
+    def lookup(self, payment_id: str) -> ChargeResult | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT outcome, brand, last4, failure_code FROM simulated_charges WHERE payment_id = %s",
+                (payment_id,),
+            ).fetchone()
+        if row is None:
+            return None
         return ChargeResult(row[0] == "succeeded", row[1], row[2], row[3])
 
     def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
