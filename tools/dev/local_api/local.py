@@ -1,7 +1,8 @@
-"""``make api``: PostgreSQL 15 in a temporary folder, migrations, an operator key, the API on 127.0.0.1.
+"""``make api``: PostgreSQL 15 in a temporary folder, migrations, an operator key, the API on 127.0.0.1 and the
+reconciler beside it (``payment-api reconcile --every 10s --grace 10s``: payments left ``processing`` are finished).
 
 Prints ``API: http://127.0.0.1:<port>`` and, last, ``Operator key: <key>`` once ``/ready`` answers; Ctrl-C stops
-the API and PostgreSQL and removes the folder.
+the API, the reconciler and PostgreSQL and removes the folder.
 
     python -m tools.dev.local_api.local [--port 8080] [--web-port 5173]
 
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from types import FrameType
 
 from tools.dev.local_api.postgres import LocalPostgres
-from tools.dev.local_api.process import ServiceProcess, run_cli
+from tools.dev.local_api.process import ReconcilerProcess, ServiceProcess, run_cli
 
 DEFAULT_API_PORT = 8080
 DEFAULT_WEB_PORT = 5173
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_terminate)
     database = LocalPostgres()
     service: ServiceProcess | None = None
+    reconciler: ReconcilerProcess | None = None
     try:
         print(f"[api] PostgreSQL 15 in {database.folder} (TLS, owner and application roles)", flush=True)
         database.start()
@@ -110,13 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         key = _operator_key(env)
         service = ServiceProcess(env, database.folder / "api.log", port=port).start()
         service.wait_ready()
+        reconciler = ReconcilerProcess(env, database.folder / "reconcile.log").start()
         print(f"[api] JSON logs: {service.log_path}; Ctrl-C stops the API and PostgreSQL", flush=True)
+        print(f"[api] reconciler every 10 s (payments processing for 10 s or more): {reconciler.log_path}", flush=True)
         print(f"[api] CORS admits {origins.replace(',', ', ')} (make web WEB_PORT={web_port})", flush=True)
         print(f"API: {service.url}", flush=True)
         print(f"Operator key: {key}", flush=True)
-        while service.process is not None and service.process.poll() is None:
+        while service.process is not None and service.process.poll() is None and reconciler.running():
             time.sleep(0.5)
-        print("[api] the API process exited", file=sys.stderr)
+        print(f"[api] the {'reconciler' if not reconciler.running() else 'API'} process exited", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
@@ -124,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[api] {error}", file=sys.stderr)
         return 1
     finally:
+        if reconciler is not None:
+            reconciler.stop()
         if service is not None:
             service.stop()
         database.stop()

@@ -107,3 +107,38 @@ class ServiceProcess:
             self.process.wait(timeout=10)
         except OSError:
             pass  # the group is already gone
+
+
+class ReconcilerProcess:
+    """``python -m payment_api reconcile --every <every> --grace <grace>`` beside the API, its output to a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, every: str = "10s", grace: str = "10s") -> None:
+        self.env = env
+        self.log_path = log_path
+        self.args = ["--every", every, "--grace", grace]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ReconcilerProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                [sys.executable, "-m", "payment_api", "reconcile", *self.args],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM (the reconciler finishes its pass and exits), then SIGKILL after 10 s; never raises."""
+        if not self.running():
+            return
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
