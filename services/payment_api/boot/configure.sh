@@ -57,13 +57,17 @@ secret=$(retry aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" 
 unset secret
 
 step "systemd units"
-for unit in payment-api-migrate.service payment-api.service; do
+# The reconciler (finishes payments left processing) and the idempotency key purge run as oneshot services on their
+# timers, as the application role, hardened as the API is.
+for unit in payment-api-migrate.service payment-api.service payment-api-reconcile.service \
+  payment-api-reconcile.timer payment-api-purge.service payment-api-purge.timer; do
   sed "s/@API_PORT@/$API_PORT/g" "$BOOT/$unit" >"/etc/systemd/system/$unit"
   chmod 0644 "/etc/systemd/system/$unit"
 done
 install -m 0644 "$BOOT/logrotate.conf" /etc/logrotate.d/payment-api
 systemctl daemon-reload
 systemctl enable --now payment-api.service
+systemctl enable --now payment-api-reconcile.timer payment-api-purge.timer
 
 step "waiting for /ready"
 ready() { curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$API_PORT/ready"; }

@@ -146,6 +146,29 @@ def test_units_are_hardened_and_split_migrate_from_serve() -> None:
     assert "--port @API_PORT@" in serve and 'sed "s/@API_PORT@/$API_PORT/g"' in configure()
 
 
+@pytest.mark.pci("2.2", "7.2, 8.2, 8.6")
+@pytest.mark.parametrize(
+    ("job", "command", "timer_line"),
+    [
+        ("payment-api-reconcile", "payment-api reconcile --once", "OnUnitActiveSec=60s"),
+        ("payment-api-purge", "payment-api purge-idempotency-keys", "OnCalendar=hourly"),
+    ],
+)
+def test_the_reconciler_and_the_purge_run_on_timers_as_the_application_role(
+    job: str, command: str, timer_line: str
+) -> None:
+    service, timer = unit(f"{job}.service"), unit(f"{job}.timer")
+    for line in HARDENING:
+        assert line in service, line
+    assert "Type=oneshot" in service and command in service
+    assert "User=payment-api" in service and "EnvironmentFile=/etc/payment-api/serve.env" in service
+    assert "migrate.env" not in service and "After=payment-api-migrate.service" in service
+    assert timer_line in timer and f"Unit={job}.service" in timer and "WantedBy=timers.target" in timer
+    stage = configure()
+    assert f"{job}.service" in stage and f"{job}.timer" in stage
+    assert "systemctl enable --now payment-api-reconcile.timer payment-api-purge.timer" in stage
+
+
 @pytest.mark.pci("7.2, 8.2, 8.6")
 def test_only_root_reaches_imds_and_the_master_secret(resources: dict[str, Any]) -> None:
     script, stage = user_data(resources), configure()
