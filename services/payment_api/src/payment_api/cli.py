@@ -75,6 +75,9 @@ def duration(text: str) -> float:
 
 
 def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    import psycopg  # pylint: disable=import-outside-toplevel
+    from psycopg_pool import PoolTimeout  # pylint: disable=import-outside-toplevel
+
     from payment_api import reconcile  # pylint: disable=import-outside-toplevel
     from payment_api.db import make_pool  # pylint: disable=import-outside-toplevel
     from payment_api.processor import make_processor  # pylint: disable=import-outside-toplevel
@@ -92,8 +95,12 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     processor.open()
     log = logging.getLogger("payment_api.reconcile")
     try:
-        if args.once:  # a failed pass (the database is unreachable) raises: the unit fails and says why
-            result = reconcile.reconcile_once(pool, processor, args.grace)
+        if args.once:
+            try:
+                result = reconcile.reconcile_once(pool, processor, args.grace)
+            except (psycopg.Error, PoolTimeout) as error:  # the unit fails, and the next timer run tries again
+                print(f"payment-api: reconcile: the database is unavailable ({type(error).__name__})", file=sys.stderr)
+                return 1
             log.info("reconcile pass", extra={"fields": vars(result)})
             return 0
         stop = threading.Event()
