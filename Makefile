@@ -42,7 +42,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate deploy plan verify-deployment lint check unit api-tests api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate deploy plan verify-deployment lint check unit api-tests api-fuzz api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/docs/make_help.py Makefile
@@ -126,6 +126,11 @@ unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [develop] unit tests on the synthesi
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
 	$(PY) -m pytest tests/service -q
 
+# tools/dev/api_fuzz/run.py: seed, --max-examples and the 120 s safety cap are there; accepted differences, each with
+# its reason, in tools/dev/api_fuzz/baseline.json.
+api-fuzz: $(STAMP)  ## [check] schemathesis (coverage, fuzzing, stateful; fixed seed) vs the served OpenAPI of `make api`'s API
+	$(PY) -m tools.dev.api_fuzz.run
+
 api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
 	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.dev.local_api.local --web-port "$(WEB_PORT)"
 
@@ -195,7 +200,7 @@ docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (RE
 docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs.generate --check
 
-TEST_STEPS := lint unit api-tests web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan docs-check compliance-check sandbox-tests sandbox
+TEST_STEPS := lint unit api-tests api-fuzz web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.dev.run_steps $(TEST_STEPS)
 
@@ -212,5 +217,5 @@ bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbenc
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or files synth did not write, or the outputs file another stack's key
 	$(PYTHON) -m lib.synth_output cdktf.out
 	$(PYTHON) -m tools.deploy.outputs check-clean
-	rm -rf cdktf.out dist .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache \
+	rm -rf cdktf.out dist .compliance .tfcli sandbox-logs sandbox-state cfn-outputs bench .pytest_cache .mypy_cache schemathesis-report \
 		.import_linter_cache

@@ -4,7 +4,8 @@
 
 Each step is ``make STEP`` with its output streamed as usual. The first failing step ends the run (the
 later ones would fail on the same cause or cost minutes for nothing) and the table marks them "not run";
-Ctrl-C ends it too, and the table still prints.
+Ctrl-C ends it too, and the table still prints. A step may leave one line of summary in the file named by
+``MAKE_TEST_SUMMARY`` (``make api-fuzz`` does); the table shows it under the step.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ class Step:
     name: str
     result: str = "not run"
     seconds: float = 0.0
+    summary: str = ""
 
 
 def run(steps: list[Step], directory: Path) -> int:
@@ -32,13 +35,18 @@ def run(steps: list[Step], directory: Path) -> int:
     make = os.environ.get("MAKE", "make")
     for step in steps:
         started = time.monotonic()
-        try:
-            code = subprocess.run(
-                [make, "--no-print-directory", "-C", str(directory), step.name], check=False
-            ).returncode
-        except KeyboardInterrupt:
-            step.result, step.seconds = "interrupted", time.monotonic() - started
-            return 130
+        with tempfile.TemporaryDirectory() as folder:
+            summary = Path(folder) / "summary"
+            env = {**os.environ, "MAKE_TEST_SUMMARY": str(summary)}
+            try:
+                code = subprocess.run(
+                    [make, "--no-print-directory", "-C", str(directory), step.name], check=False, env=env
+                ).returncode
+            except KeyboardInterrupt:
+                step.result, step.seconds = "interrupted", time.monotonic() - started
+                return 130
+            if summary.is_file():
+                step.summary = next(iter(summary.read_text(encoding="utf-8").strip().splitlines()), "")
         step.seconds = time.monotonic() - started
         step.result = "passed" if code == 0 else f"FAILED (exit {code})"
         if code != 0:
@@ -50,7 +58,10 @@ def table(steps: list[Step]) -> str:
     """The roll-up printed last."""
     width = max(len(step.name) for step in steps)
     lines = ["", "make test: roll-up", f"  {'step':<{width}}  {'time':>8}  result"]
-    lines += [f"  {step.name:<{width}}  {step.seconds:7.1f}s  {step.result}" for step in steps]
+    for step in steps:
+        lines.append(f"  {step.name:<{width}}  {step.seconds:7.1f}s  {step.result}")
+        if step.summary:
+            lines.append(f"  {'':<{width}}            {step.summary}")
     total = sum(step.seconds for step in steps)
     verdict = "PASSED" if all(step.result == "passed" for step in steps) else "FAILED"
     lines.append(f"  {'total':<{width}}  {total:7.1f}s  {verdict}")

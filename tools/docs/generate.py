@@ -80,8 +80,19 @@ def rehearsal_root() -> Iterable[Part]:
     yield Part("docs/developing.md", "\n".join(f"- {line}" for line in lines), region="rehearsal-root")
 
 
+def openapi_document() -> Iterable[Part]:
+    """docs/openapi.json: the payment API's OpenAPI 3.1 document, as the app serves it at /openapi.json."""
+    from payment_api.app import create_app  # pylint: disable=import-outside-toplevel
+    from payment_api.config import load_settings  # pylint: disable=import-outside-toplevel
+    from payment_api.openapi import document_text  # pylint: disable=import-outside-toplevel
+
+    # The document does not depend on the settings; building the app opens no connection.
+    settings = load_settings({"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"})
+    yield Part("docs/openapi.json", document_text(create_app(settings)))
+
+
 def _generators() -> tuple[Generator, ...]:
-    return (make_help, configuration, architecture_diagram, api_benchmark, rehearsal_root)
+    return (make_help, configuration, architecture_diagram, api_benchmark, rehearsal_root, openapi_document)
 
 
 def fill_region(text: str, region: str, content: str, *, path: str) -> str:

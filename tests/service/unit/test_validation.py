@@ -70,3 +70,19 @@ def test_refund_bodies() -> None:
     problem(RefundCreate, b'{"amount": 5}')
     problem(RefundCreate, b'{"amount": 5.0, "reason": "duplicate"}')
     problem(RefundCreate, b'{"reason": "because"}')
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "raw"),
+    [
+        (PaymentCreate, "description", VALID.replace(b"}", b', "description": -8.289601357236114e-08}')),
+        (PaymentCreate, "description", VALID.replace(b"}", b', "description": 1.5}')),
+        (PaymentCreate, "customer_email", VALID.replace(b"}", b', "customer_email": 2e3}')),
+        (PaymentCreate, "payment_method", VALID.replace(b'"pm_card_visa"', b"1.0")),
+        (RefundCreate, "reason", b'{"reason": 1e10}'),
+    ],
+)
+def test_a_number_with_a_fraction_is_no_string(model: Any, field: str, raw: bytes) -> None:
+    # It was parsed as text and stored: a description of 1.5 came back "1.5" (found by make api-fuzz).
+    error = problem(model, raw)
+    assert error.errors and error.errors[0]["field"] == field

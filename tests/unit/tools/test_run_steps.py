@@ -40,3 +40,20 @@ def test_an_all_green_run_says_passed(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0 and result.stdout.rstrip().endswith("PASSED")
+
+
+def test_a_step_summary_line_goes_under_its_row(tmp_path: Path) -> None:
+    makefile = 'summed:\n\t@echo "fuzz passed: 12 cases" > "$$MAKE_TEST_SUMMARY"\nplain:\n\t@echo fine\n'
+    (tmp_path / "Makefile").write_text(makefile, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.dev.run_steps", "-C", str(tmp_path), "summed", "plain"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    lines = result.stdout.split("make test: roll-up", 1)[1].strip().splitlines()
+    summed = next(index for index, line in enumerate(lines) if line.split()[0] == "summed")
+    assert lines[summed + 1].strip() == "fuzz passed: 12 cases"
+    assert lines[summed + 2].split()[0] == "plain"

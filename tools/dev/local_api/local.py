@@ -18,7 +18,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import FrameType
 
 from tools.dev.local_api.postgres import LocalPostgres
@@ -72,11 +73,35 @@ def web_origins(web_port: int) -> str:
     return f"http://127.0.0.1:{web_port},http://localhost:{web_port}"
 
 
-def _operator_key(env: dict[str, str]) -> str:
-    created = run_cli(env, "create-operator-key", "--label", "make api")
+def _operator_key(env: dict[str, str], label: str) -> str:
+    created = run_cli(env, "create-operator-key", "--label", label)
     if created.returncode != 0:
         raise RuntimeError(f"create-operator-key failed: {created.stderr[-2000:]}")
     return created.stdout.strip().splitlines()[-1].removeprefix("Operator key: ")
+
+
+@contextmanager
+def serving(port: int, label: str, **env_extra: str) -> Iterator[tuple[ServiceProcess, str]]:
+    """``make api``'s API: a throw-away PostgreSQL 15, migrations, an operator key labelled ``label``, the API on
+    127.0.0.1:``port`` once ready; yields it and the key, then stops both and removes the folder (also on error).
+    Raises RuntimeError when a step fails. ``make api-fuzz`` (tools/dev/api_fuzz.py) serves through it too."""
+    database = LocalPostgres()
+    service: ServiceProcess | None = None
+    try:
+        print(f"[api] PostgreSQL 15 in {database.folder} (TLS, owner and application roles)", flush=True)
+        database.start()
+        env = database.service_env(PAYMENT_ENVIRONMENT="development", **env_extra)
+        migrated = run_cli(env, "migrate")
+        if migrated.returncode != 0:
+            raise RuntimeError(f"migrate failed: {migrated.stderr[-2000:]}")
+        key = _operator_key(env, label)
+        service = ServiceProcess(env, database.folder / "api.log", port=port).start()
+        service.wait_ready()
+        yield service, key
+    finally:
+        if service is not None:
+            service.stop()
+        database.stop()
 
 
 def _on_terminate(_signum: int, _frame: FrameType | None) -> None:
@@ -97,42 +122,33 @@ def main(argv: list[str] | None = None) -> int:
     if notice:
         print(notice, file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _on_terminate)
-    database = LocalPostgres()
-    service: ServiceProcess | None = None
-    reconciler: ReconcilerProcess | None = None
+    # The checkout that `make web` serves calls the API from this origin.
+    origins = web_origins(web_port)
     try:
-        print(f"[api] PostgreSQL 15 in {database.folder} (TLS, owner and application roles)", flush=True)
-        database.start()
-        # The checkout that `make web` serves calls the API from this origin.
-        origins = web_origins(web_port)
-        env = database.service_env(PAYMENT_ENVIRONMENT="development", PAYMENT_CORS_ORIGINS=origins)
-        migrated = run_cli(env, "migrate")
-        if migrated.returncode != 0:
-            raise RuntimeError(f"migrate failed: {migrated.stderr[-2000:]}")
-        key = _operator_key(env)
-        service = ServiceProcess(env, database.folder / "api.log", port=port).start()
-        service.wait_ready()
-        reconciler = ReconcilerProcess(env, database.folder / "reconcile.log").start()
-        print(f"[api] JSON logs: {service.log_path}; Ctrl-C stops the API and PostgreSQL", flush=True)
-        print(f"[api] reconciler every 10 s (payments processing for 10 s or more): {reconciler.log_path}", flush=True)
-        print(f"[api] CORS admits {origins.replace(',', ', ')} (make web WEB_PORT={web_port})", flush=True)
-        print(f"API: {service.url}", flush=True)
-        print(f"Operator key: {key}", flush=True)
-        while service.process is not None and service.process.poll() is None and reconciler.running():
-            time.sleep(0.5)
-        print(f"[api] the {'reconciler' if not reconciler.running() else 'API'} process exited", file=sys.stderr)
-        return 1
+        with serving(port, "make api", PAYMENT_CORS_ORIGINS=origins) as (service, key):
+            reconciler = ReconcilerProcess(service.env, service.log_path.with_name("reconcile.log")).start()
+            try:
+                print(f"[api] JSON logs: {service.log_path}; Ctrl-C stops the API and PostgreSQL", flush=True)
+                print(
+                    f"[api] reconciler every 10 s (payments processing 10 s or more): {reconciler.log_path}", flush=True
+                )
+                print(f"[api] CORS admits {origins.replace(',', ', ')} (make web WEB_PORT={web_port})", flush=True)
+                print(f"API: {service.url}", flush=True)
+                print(f"Operator key: {key}", flush=True)
+                while service.process is not None and service.process.poll() is None and reconciler.running():
+                    time.sleep(0.5)
+                print(
+                    f"[api] the {'reconciler' if not reconciler.running() else 'API'} process exited", file=sys.stderr
+                )
+                return 1
+            finally:  # before serving stops the API and PostgreSQL
+                reconciler.stop()
     except KeyboardInterrupt:
         return 0
     except RuntimeError as error:
         print(f"[api] {error}", file=sys.stderr)
         return 1
     finally:
-        if reconciler is not None:
-            reconciler.stop()
-        if service is not None:
-            service.stop()
-        database.stop()
         print("[api] stopped", flush=True)
 
 

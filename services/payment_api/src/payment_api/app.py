@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from psycopg import Connection
@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from payment_api import idempotency, payments
+from payment_api import idempotency, openapi, payments
 from payment_api.carddata import body_contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
 from payment_api.db import database_ready, make_pool
@@ -24,18 +24,35 @@ from payment_api.hygiene import BodyLimit, allowed_methods, payment_id_or_404
 from payment_api.jsonbody import BodyError, BodyLimitError, dumps, fingerprint, parse_body
 from payment_api.logs import AccessLog
 from payment_api.migrate import head_revision
-from payment_api.models import Payment, PaymentCreate, Problem, Refund, RefundCreate, RefundList, validate
+from payment_api.models import Payment, PaymentCreate, Refund, RefundCreate, RefundList, validate
 from payment_api.operator_keys import authenticate
 from payment_api.problems import ProblemError, problem_response
 from payment_api.processor import Processor, make_processor
 
-PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="1-255 printable ASCII")]
-Authorization = Annotated[str | None, Header(description="Bearer <operator API key>")]
+PaymentId = Annotated[str, openapi.PAYMENT_ID_PATH]
+OPERATOR: list[dict[str, list[str]]] = [{openapi.OPERATOR_SCHEME: []}]
+BAD_REQUEST = openapi.problem("validation_failed, card_data_not_accepted, idempotency_key_missing or _invalid")
+TOO_LARGE = openapi.problem("payload_too_large: the body is over 64 KiB")
+UNAUTHORIZED = openapi.problem("unauthorized: no valid operator token")
+NOT_FOUND = openapi.problem("not_found: no such payment, or a malformed id")
+IN_PROGRESS = openapi.problem("idempotency_request_in_progress (Retry-After), or a refund conflict", "Retry-After")
+KEY_REUSED = openapi.problem("idempotency_key_reused: the key was used for a different request")
+UNAVAILABLE = openapi.problem(
+    "service_unavailable: the database is unavailable; retry with the same key",
+    "Retry-After",
+    required=("Retry-After",),
+)
 
 
-def _body_schema(model: type[PaymentCreate] | type[RefundCreate]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+def _operation(model: type[PaymentCreate] | type[RefundCreate], *, operator: bool = False) -> dict[str, Any]:
+    """``openapi_extra`` of a state-changing route: its JSON body, the required Idempotency-Key, the operator token."""
+    extra: dict[str, Any] = {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}},
+        "parameters": [openapi.IDEMPOTENCY_KEY_PARAMETER],
+    }
+    if operator:
+        extra["security"] = OPERATOR
+    return extra
 
 
 async def read_json(request: Request) -> Any:
@@ -71,8 +88,8 @@ def _answer(outcome: idempotency.Outcome) -> Response:
     return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
 
 
-def _key(request: Request, value: str | None) -> str:
-    key = idempotency.check_key(value)
+def _key(request: Request) -> str:
+    key = idempotency.check_key(request.headers.get("idempotency-key"))
     request.state.idempotency_key_hash = idempotency.key_hash(key)[:16]
     return key
 
@@ -157,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     _install_error_handlers(app)
     _install_routes(app, settings, pool, processor, head)
+    openapi.install(app)
     return app
 
 
@@ -165,7 +183,7 @@ def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, proc
     def health() -> Response:
         return Response(dumps({"status": "ok"}), media_type="application/json")
 
-    @app.get("/ready", responses={503: PROBLEM})
+    @app.get("/ready", responses={200: {"content": {"application/json": {}}}, 503: UNAVAILABLE})
     def ready() -> Response:
         try:
             if database_ready(pool, head):
@@ -183,19 +201,28 @@ def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPo
     @app.post(
         "/v1/payments",
         status_code=201,
-        openapi_extra=_body_schema(PaymentCreate),
+        openapi_extra=_operation(PaymentCreate),
         responses={
-            201: {"model": Payment},
-            202: {"model": Payment},
-            400: PROBLEM,
-            409: PROBLEM,
-            422: PROBLEM,
-            503: PROBLEM,
+            201: {
+                "model": Payment,
+                "description": "The payment, final: succeeded or failed (a replay carries Idempotent-Replayed)",
+                "headers": openapi.headers("Location", "Idempotent-Replayed", required=("Location",)),
+            },
+            202: {
+                "model": Payment,
+                "description": "The processor timed out: the payment is processing; retry with the same key",
+                "headers": openapi.headers("Location", "Retry-After", required=("Location", "Retry-After")),
+            },
+            400: BAD_REQUEST,
+            409: IN_PROGRESS,
+            413: TOO_LARGE,
+            422: KEY_REUSED,
+            503: UNAVAILABLE,
         },
     )
-    async def create_payment(request: Request, idempotency_key: IdempotencyKey = None) -> Response:
+    async def create_payment(request: Request) -> Response:
         body = await read_json(request)
-        key = _key(request, idempotency_key)
+        key = _key(request)
         _json_content_type(request)
         payment = validate(PaymentCreate, body)
         route_fingerprint = fingerprint("POST", "/v1/payments", body)
@@ -207,8 +234,8 @@ def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPo
         request.state.payment_id = _payment_id(outcome)
         return _answer(outcome)
 
-    @app.get("/v1/payments/{payment_id}", responses={200: {"model": Payment}, 404: PROBLEM})
-    def get_payment(request: Request, payment_id: str) -> Response:
+    @app.get("/v1/payments/{payment_id}", responses={200: {"model": Payment}, 404: NOT_FOUND, 503: UNAVAILABLE})
+    def get_payment(request: Request, payment_id: PaymentId) -> Response:
         request.state.payment_id = payment_id_or_404(payment_id)
         with pool.connection() as conn:
             row = payments.load_payment(conn, payment_id)
@@ -226,24 +253,35 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
     @app.post(
         "/v1/payments/{payment_id}/refunds",
         status_code=201,
-        openapi_extra=_body_schema(RefundCreate),
+        openapi_extra=_operation(RefundCreate, operator=True),
         responses={
-            201: {"model": Refund},
-            400: PROBLEM,
-            401: PROBLEM,
-            404: PROBLEM,
-            409: PROBLEM,
-            422: PROBLEM,
-            503: PROBLEM,
+            201: {
+                "model": Refund,
+                "description": "The refund, final (a replay carries Idempotent-Replayed)",
+                "headers": openapi.headers("Idempotent-Replayed"),
+            },
+            202: {
+                "model": Refund,
+                "description": "The processor timed out: the refund is pending; retry with the same key",
+                "headers": openapi.headers("Retry-After", required=("Retry-After",)),
+            },
+            400: BAD_REQUEST,
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+            409: openapi.problem(
+                "refund_exceeds_payment, payment_not_refundable, or idempotency_request_in_progress (Retry-After)",
+                "Retry-After",
+            ),
+            413: TOO_LARGE,
+            422: KEY_REUSED,
+            503: UNAVAILABLE,
         },
     )
-    async def create_refund(
-        request: Request, payment_id: str, idempotency_key: IdempotencyKey = None, authorization: Authorization = None
-    ) -> Response:
+    async def create_refund(request: Request, payment_id: PaymentId) -> Response:
         body = await read_json(request)  # the card check comes first, also before a 404
         request.state.payment_id = payment_id_or_404(payment_id)
-        await run_in_threadpool(authenticate, pool, authorization)
-        key = _key(request, idempotency_key)
+        await run_in_threadpool(authenticate, pool, request.headers.get("authorization"))
+        key = _key(request)
         _json_content_type(request)
         refund = validate(RefundCreate, body)
         route_fingerprint = fingerprint("POST", f"/v1/payments/{payment_id}/refunds", body)
@@ -255,10 +293,14 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
         outcome = await run_in_threadpool(idempotency.run, pool, scope, key, route_fingerprint, work)
         return _answer(outcome)
 
-    @app.get("/v1/payments/{payment_id}/refunds", responses={200: {"model": RefundList}, 401: PROBLEM, 404: PROBLEM})
-    def list_refunds(request: Request, payment_id: str, authorization: Authorization = None) -> Response:
+    @app.get(
+        "/v1/payments/{payment_id}/refunds",
+        openapi_extra={"security": OPERATOR},
+        responses={200: {"model": RefundList}, 401: UNAUTHORIZED, 404: NOT_FOUND, 503: UNAVAILABLE},
+    )
+    def list_refunds(request: Request, payment_id: PaymentId) -> Response:
         request.state.payment_id = payment_id_or_404(payment_id)
-        authenticate(pool, authorization)
+        authenticate(pool, request.headers.get("authorization"))
         with pool.connection() as conn:
             if payments.load_payment(conn, payment_id) is None:
                 raise ProblemError("not_found", "No such payment.")

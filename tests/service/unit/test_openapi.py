@@ -1,0 +1,115 @@
+"""The OpenAPI document states what API.md v1.2 states, and docs/openapi.json is the one the app serves."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from payment_api.app import create_app
+from payment_api.config import load_settings
+from payment_api.openapi import OPERATOR_SCHEME, document_text
+
+ROOT = Path(__file__).resolve().parents[3]
+BASE_ENV = {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+PAYMENTS, PAYMENT, REFUNDS = "/v1/payments", "/v1/payments/{payment_id}", "/v1/payments/{payment_id}/refunds"
+
+
+@pytest.fixture(scope="module", name="document")
+def fixture_document() -> dict[str, Any]:
+    with TestClient(create_app(load_settings(BASE_ENV))) as client:
+        served: dict[str, Any] = client.get("/openapi.json").json()
+    return served
+
+
+@pytest.fixture(scope="module", name="committed")
+def fixture_committed() -> str:
+    return document_text(create_app(load_settings(BASE_ENV)))
+
+
+def _parameter(operation: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(parameter for parameter in operation["parameters"] if parameter["name"] == name)
+
+
+def test_the_committed_document_is_the_served_one(document: dict[str, Any], committed: str) -> None:
+    assert committed == (ROOT / "docs" / "openapi.json").read_text(encoding="utf-8")
+    assert json.loads(committed) == document
+
+
+@pytest.mark.parametrize(("path", "method"), [(PAYMENTS, "post"), (REFUNDS, "post")])
+def test_the_idempotency_key_is_required_with_its_pattern(document: dict[str, Any], path: str, method: str) -> None:
+    key = _parameter(document["paths"][path][method], "Idempotency-Key")
+    assert key["in"] == "header" and key["required"] is True
+    pattern = re.compile(key["schema"]["pattern"])
+    assert pattern.fullmatch("a" * 255) and pattern.fullmatch("order 1042/retry")
+    assert not pattern.fullmatch("") and not pattern.fullmatch("clé") and not pattern.fullmatch("a\tb")
+
+
+def test_operator_routes_and_only_they_need_the_bearer_token(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"][OPERATOR_SCHEME] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An operator key (`payment-api create-operator-key`; `make api` prints one).",
+    }
+    secured = {
+        (path, method)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security")
+    }
+    assert secured == {(REFUNDS, "post"), (REFUNDS, "get")}
+    assert document["paths"][REFUNDS]["post"]["security"] == [{OPERATOR_SCHEME: []}]
+
+
+def test_every_error_is_a_problem_and_every_status_sent_is_listed(document: dict[str, Any]) -> None:
+    expected = {
+        (PAYMENTS, "post"): {"201", "202", "400", "409", "413", "422", "503"},
+        (PAYMENT, "get"): {"200", "404", "503"},
+        (REFUNDS, "post"): {"201", "202", "400", "401", "404", "409", "413", "422", "503"},
+        (REFUNDS, "get"): {"200", "401", "404", "503"},
+        ("/ready", "get"): {"200", "503"},
+        ("/health", "get"): {"200"},
+    }
+    for (path, method), statuses in expected.items():
+        responses = document["paths"][path][method]["responses"]
+        assert set(responses) == statuses, (path, method)
+        for status, response in responses.items():
+            if int(status) >= 400:
+                assert response["content"] == {"application/problem+json": {"schema": PROBLEM_REF}}, (path, status)
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert set(document["components"]["schemas"]["Problem"]["required"]) == {
+        "type",
+        "title",
+        "status",
+        "detail",
+        "code",
+    }
+    allow = document["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"]
+    assert allow["required"] is True
+
+
+def test_headers_where_the_api_sends_them(document: dict[str, Any]) -> None:
+    payment = document["paths"][PAYMENTS]["post"]["responses"]
+    assert payment["201"]["headers"]["Location"]["required"] is True
+    assert "Idempotent-Replayed" in payment["201"]["headers"]
+    assert {"Location", "Retry-After"} <= set(payment["202"]["headers"])
+    assert "Retry-After" in payment["409"]["headers"]
+    refund = document["paths"][REFUNDS]["post"]["responses"]
+    assert refund["202"]["headers"]["Retry-After"]["required"] is True
+    assert "Idempotent-Replayed" in refund["201"]["headers"]
+    for path, method in ((PAYMENTS, "post"), (PAYMENT, "get"), (REFUNDS, "post"), (REFUNDS, "get"), ("/ready", "get")):
+        assert document["paths"][path][method]["responses"]["503"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_ids_have_their_pattern_and_refunds_their_statuses(document: dict[str, Any]) -> None:
+    for path, method in ((PAYMENT, "get"), (REFUNDS, "post"), (REFUNDS, "get")):
+        pattern = _parameter(document["paths"][path][method], "payment_id")["schema"]["pattern"]
+        assert pattern == "^pay_[A-Za-z0-9]{22}$"
+    refund_status = document["components"]["schemas"]["Refund"]["properties"]["status"]
+    assert refund_status["enum"] == ["pending", "succeeded", "failed"]
+    payment_status = document["components"]["schemas"]["Payment"]["properties"]["status"]
+    assert set(payment_status["enum"]) == {"processing", "succeeded", "failed"}
