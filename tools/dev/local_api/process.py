@@ -26,6 +26,29 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.
     )
 
 
+def holds_listening_port(pid: int, port: int) -> bool:
+    """Whether process ``pid`` (Linux) holds a socket listening on TCP ``port``: its file descriptors' socket inodes
+    against the kernel's table of listening sockets (state 0A), IPv4 and IPv6."""
+    inodes = set()
+    for descriptor in Path(f"/proc/{pid}/fd").glob("*"):
+        try:
+            target = os.readlink(descriptor)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text(encoding="ascii").splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                return True
+    return False
+
+
 class ServiceProcess:
     """``python -m payment_api serve`` on 127.0.0.1:<free port>; ``start()`` waits for ``/health``.
 
@@ -68,7 +91,8 @@ class ServiceProcess:
                 raise RuntimeError(f"the service exited with {self.process.returncode}: {self.log_path}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
-                    if response.status == 200:
+                    # Another server that took the same free port first would answer too: only ours counts.
+                    if response.status == 200 and holds_listening_port(self.process.pid, self.port):
                         return self
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
