@@ -5,7 +5,8 @@ through the service's own pool."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -74,11 +75,11 @@ def rows_of(postgres: LocalPostgres, scope: str, key: str) -> list[tuple[str, in
     ids=["data-error", "bug", "problem"],
 )
 def test_a_failure_before_the_first_commit_releases_the_key(
-    pool: ConnectionPool, postgres: LocalPostgres, work: object, error: type[Exception]
+    pool: ConnectionPool, postgres: LocalPostgres, work: Callable[..., Any], error: type[Exception]
 ) -> None:
     scope, key = f"POST /test/{uuid.uuid4()}", new_key()
     with pytest.raises(error):
-        run(pool, scope, key, "fingerprint of the first body", work)  # type: ignore[arg-type]
+        run(pool, scope, key, "fingerprint of the first body", work)
     assert not rows_of(postgres, scope, key), "the key's row is gone"
     corrected = run(pool, scope, key, "fingerprint of the corrected body", answered)
     assert (corrected.status, corrected.replayed) == (201, False)
