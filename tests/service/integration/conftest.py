@@ -20,8 +20,8 @@ from tools.dev.local_api.process import ServiceProcess, run_cli
 VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[LocalPostgres]:
+def migrated_database() -> Iterator[LocalPostgres]:
+    """A throw-away PostgreSQL 15 at the schema's head, stopped and removed when the generator ends."""
     database = LocalPostgres()
     try:
         database.start()
@@ -30,6 +30,11 @@ def postgres() -> Iterator[LocalPostgres]:
         yield database
     finally:
         database.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    yield from migrated_database()
 
 
 @pytest.fixture(scope="session")

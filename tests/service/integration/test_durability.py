@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.integration.conftest import new_key, pay
+from tests.service.integration.conftest import migrated_database, new_key, pay
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
-from tools.dev.local_api.process import ServiceProcess, run_cli
+from tools.dev.local_api.process import ServiceProcess
 
 THREADS = 4
 BEFORE_CRASH = 40  # acknowledged payments before the crash, at least
@@ -27,14 +27,7 @@ MAX_REQUESTS = 3000  # all threads together: the bound whatever happens
 @pytest.fixture(name="crash_db", scope="module")
 def fixture_crash_db() -> Iterator[LocalPostgres]:
     """A PostgreSQL of its own: the crash must not disturb the session's server and its clients."""
-    database = LocalPostgres()
-    try:
-        database.start()
-        migrated = run_cli(database.service_env(), "migrate")
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        yield database
-    finally:
-        database.stop()
+    yield from migrated_database()
 
 
 class Load:
