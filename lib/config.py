@@ -31,6 +31,7 @@ from facts import (
     tag_value_problem,
     vpc_cidr_problem,
 )
+from lib import deployers
 from lib.tunables import (
     BOOLEAN,
     CONFIG_TUNABLES,
@@ -150,6 +151,15 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
                 "unset DELETION_PROTECTION (it defaults to true)",
             )
         )
+    if not config.deployers:
+        gaps.append(
+            (
+                "DEPLOYER_PRINCIPAL_ARNS",
+                "no deployer is named, so only the instance role could read the artifacts and nobody could plan "
+                "after the first apply",
+                "list the roles that deploy (CI's role, the SSO permission set's pattern)",
+            )
+        )
     if config.state_bucket is None:
         gaps.append(
             (
@@ -172,6 +182,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     state_bucket_region: str | None = default("state_bucket_region")
     state_kms_key_arn: str | None = default("state_kms_key_arn")
     kms_admin_principal_arn: str | None = default("kms_admin_principal_arn")
+    deployer_principal_arns: str = default("deployer_principal_arns")
     project: str = "payment"
     owner: str = default("owner")
     repository: str = default("repository")
@@ -258,6 +269,11 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         return tuple(part.strip() for part in self.payment_processor_egress_cidrs.split(",") if part.strip())
 
     @property
+    def deployers(self) -> tuple[str, ...]:
+        """``DEPLOYER_PRINCIPAL_ARNS`` as a tuple, in the given order (empty: none named, development only)."""
+        return deployers.parse(self.deployer_principal_arns)
+
+    @property
     def log_lock_mode(self) -> str:
         """Object Lock mode of the log archive: COMPLIANCE in production (no principal can delete a log before
         its retention ends, PCI DSS 10.3.2, 10.5.1), GOVERNANCE in development and the sandbox, which must be
@@ -276,6 +292,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         self._validate_placement()
         self._validate_state_key()
         self._validate_kms_admin()
+        self._validate_deployers()
         self._validate_network()
         self._validate_sizes()
         self._validate_services()
@@ -382,6 +399,43 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
                 "wildcard and no assumed-role session",
                 "Use the ARN of the role Terraform runs as (`aws iam get-role`), or unset it for the account root.",
             )
+
+    def _validate_deployers(self) -> None:
+        raw, entries = self.deployer_principal_arns, self.deployers
+        fix = (
+            "List the roles that deploy, comma-separated, e.g. DEPLOYER_PRINCIPAL_ARNS=arn:aws:iam::<account>:role/"
+            "ci/payment-deploy,arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_<set>_* "
+            "(docs/deploying.md, \"Named deployers\")."
+        )
+        if raw.strip() and len(entries) != len(raw.split(",")):
+            raise _fail(deployers.SETTING, raw, "it has an empty entry", fix)
+        for entry in entries:
+            problem = deployers.entry_problem(entry)
+            if problem:
+                raise _fail(deployers.SETTING, raw, f"the entry {entry!r} {problem}; allowed: {deployers.ALLOWED}", fix)
+        if len(set(entries)) != len(entries):
+            raise _fail(deployers.SETTING, raw, "it lists an entry twice", fix)
+        accounts = sorted({deployers.account_of(entry) for entry in entries})
+        if len(accounts) > 1:
+            raise _fail(
+                deployers.SETTING,
+                raw,
+                f"its entries name {len(accounts)} accounts ({', '.join(accounts)}); a deployer runs Terraform in the "
+                "stack's account, so every entry names that one",
+                fix,
+            )
+        for setting, arn in (
+            ("FRONTEND_CERTIFICATE_ARN", self.frontend_certificate_arn),
+            ("KMS_ADMIN_PRINCIPAL_ARN", self.kms_admin_principal_arn),
+        ):
+            if accounts and arn and deployers.account_of(arn) not in ("", accounts[0]):
+                raise _fail(
+                    deployers.SETTING,
+                    raw,
+                    f"its entries name account {accounts[0]}, but {setting} names the stack's account "
+                    f"{deployers.account_of(arn)}",
+                    f"Give the roles of account {deployers.account_of(arn)} (or correct {setting}).",
+                )
 
     def _validate_services(self) -> None:
         versions = tunable("DB_ENGINE_VERSION").allowed

@@ -16,7 +16,6 @@ from typing import Any
 
 from cdktf import ITerraformDependable, LocalBackend, S3Backend, TerraformOutput, TerraformProvider, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.data_aws_iam_session_context import DataAwsIamSessionContext
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
@@ -107,11 +106,7 @@ class TapStack(TerraformStack):
         self._edge_provider = self._configure_provider(config, alias="us_east_1", region=EDGE_REGION)
         self._configure_backend(config)
         variables = define_variables(self, config)
-        caller = DataAwsCallerIdentity(self, "current")
-        account_id = caller.account_id
-        # The principal running Terraform, as IAM names it (a role's ARN for an assumed-role session): it uploads
-        # the artifact and may read it back; with the instance role, the only reader the artifacts bucket admits.
-        self._deployer_arn = DataAwsIamSessionContext(self, "deployer", arn=caller.arn).issuer_arn
+        account_id = DataAwsCallerIdentity(self, "current").account_id
         foundation = self._foundation(config, account_id, variables)
         tiers = self._tiers(config, account_id, variables, foundation)
         dns = self._dns(config, tiers)
@@ -240,12 +235,14 @@ class TapStack(TerraformStack):
                 api_domain=config.api_domain,
                 key_admin_principal_arn=config.kms_admin_principal_arn,
                 web_acl_arn=base.edge_waf.web_acl_arn,
+                deployer_arns=config.deployers,
             ),
         )
         release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
         compute = self._compute(config, account_id, variables, base, database=database, release=release)
-        # The bucket policy names the instance role, so it is created after it; the first boot reads under it.
-        compute.boot_after([release.restrict_reads([compute.instance_role_arn, self._deployer_arn])])
+        # The bucket policy names the instance role, so it is created after it; the first boot reads under it. The
+        # named deployers (DEPLOYER_PRINCIPAL_ARNS) read too: Terraform's refresh of the artifact object is a read.
+        compute.boot_after([release.restrict_reads([compute.instance_role_arn, *config.deployers])])
         monitoring = Monitoring(
             self,
             "monitoring",

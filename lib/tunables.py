@@ -169,6 +169,20 @@ TUNABLES: tuple[Tunable, ...] = (
         pci="3.6",
     ),
     Tunable(
+        env="DEPLOYER_PRINCIPAL_ARNS",
+        field="deployer_principal_arns",
+        kind=TEXT,
+        default="",
+        default_doc="**required** in production; in development, when unset, `make deploy` and `make plan` name "
+        "the caller's role (and say so)",
+        rule="comma-separated IAM role ARNs with their path (`arn:aws:iam::<account>:role/<path/>name`) or IAM "
+        "Identity Center permission-set patterns (`arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/"
+        "<region or *>/AWSReservedSSO_<set>_*`); one account, the stack's; no other wildcard, user, root or session",
+        meaning="who deploys: the only principals that may read the artifacts (so plan: the refresh reads the "
+        "artifact) and write the frontend bucket; `make deploy` refuses a caller whose role is not listed",
+        pci="7.2",
+    ),
+    Tunable(
         env="OWNER",
         field="owner",
         kind=TEXT,

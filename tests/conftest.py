@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 # A development stack as `make synth` builds it: local state, no domains, no alarm address.
+# The named deployers of the production configuration: a CI role (with a path) and an SSO permission set's roles.
+PRODUCTION_DEPLOYERS = (
+    "arn:aws:iam::123456789012:role/ci/payment-deploy,"
+    "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_PaymentDeployer_*"
+)
 DEVELOPMENT_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
 # A production stack with everything production requires; what the unit tests mostly assert on.
 PRODUCTION_ENV = {
@@ -37,6 +42,7 @@ PRODUCTION_ENV = {
     "FRONTEND_CERTIFICATE_ARN": FRONTEND_CERTIFICATE,
     "ALARM_EMAIL": "payments-oncall@example.com",
     "PAYMENT_PROCESSOR": "simulated",
+    "DEPLOYER_PRINCIPAL_ARNS": PRODUCTION_DEPLOYERS,
 }
 SYNTH_ENV = PRODUCTION_ENV
 

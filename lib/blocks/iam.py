@@ -97,15 +97,31 @@ def s3_server_access_log_delivery(bucket_arn: str, prefix: str, account_id: str)
 def deny_object_reads_except(sid: str, bucket_arn: str, reader_arns: Iterable[str]) -> Statement:
     """Bucket policy statement refusing object reads to every principal but ``reader_arns`` (PCI DSS 7.2).
 
-    ``aws:PrincipalArn`` is the role's ARN for an assumed-role session, so a role's every session is one reader.
-    A Deny, not an Allow: the account's own IAM policies could otherwise grant reads to anyone in it."""
+    ``aws:PrincipalArn`` is the role's ARN (with its path) for an assumed-role session, so a role's every session is
+    one reader. ``ArnNotLike``: an entry may be a pattern (an IAM Identity Center permission set's roles,
+    ``lib/deployers.py``). A Deny, not an Allow: the account's own IAM policies could otherwise grant reads to anyone
+    in it."""
+    return _deny_objects_except(sid, bucket_arn, ["s3:GetObject", "s3:GetObjectVersion"], reader_arns)
+
+
+# What changes a bucket's objects: writes (a multipart upload is authorized as s3:PutObject) and deletions.
+OBJECT_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
+
+
+def deny_object_writes_except(sid: str, bucket_arn: str, writer_arns: Iterable[str]) -> Statement:
+    """Bucket policy statement refusing object writes and deletions to every principal but ``writer_arns`` (PCI DSS
+    7.2, 6.4.3: who can change the payment page's scripts), with :func:`deny_object_reads_except`'s matching."""
+    return _deny_objects_except(sid, bucket_arn, list(OBJECT_WRITE_ACTIONS), writer_arns)
+
+
+def _deny_objects_except(sid: str, bucket_arn: str, actions: list[str], principal_arns: Iterable[str]) -> Statement:
     return {
         "Sid": sid,
         "Effect": "Deny",
         "Principal": "*",
-        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Action": actions,
         "Resource": f"{bucket_arn}/*",
-        "Condition": {"StringNotEquals": {"aws:PrincipalArn": list(reader_arns)}},
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": list(principal_arns)}},
     }
 
 

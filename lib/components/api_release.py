@@ -2,7 +2,7 @@
 
 - The artifacts bucket has the stack's bucket baseline (public access blocked, versioned, KMS with the data key,
   TLS 1.2+ only) and access logging; its policy lets exactly the readers named in ``restrict_reads`` (the instance
-  role and the deploying principal) read objects (PCI DSS 7.2).
+  role and the named deployers, ``DEPLOYER_PRINCIPAL_ARNS``) read objects (PCI DSS 7.2).
 - The artifact (``make artifact``) is uploaded under ``payment-api/<version>/<sha256>/<archive>``: new bytes are a
   new key, so the user data naming the key changes, the launch template gets a new version and the Auto Scaling
   group's instance refresh rolls it out. Replaced objects stay as noncurrent versions for 90 days (rollback).
@@ -201,7 +201,7 @@ class ApiRelease(Construct):
             self,
             "policy",
             bucket=self._bucket,
-            statements=[deny_object_reads_except("DenyReadsButInstancesAndDeployer", self._bucket.arn, reader_arns)],
+            statements=[deny_object_reads_except("DenyReadsButInstancesAndDeployers", self._bucket.arn, reader_arns)],
         )
 
     @property

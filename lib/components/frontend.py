@@ -1,7 +1,8 @@
 """React single-page frontend: a private, KMS-encrypted S3 bucket served only through CloudFront.
 
 CloudFront reads the bucket with an origin access control (SigV4-signed requests; the legacy origin
-access identity is deprecated), and the bucket policy allows exactly this distribution. Viewers must use
+access identity is deprecated), and the bucket policy allows exactly this distribution; only the named deployers
+(``DEPLOYER_PRINCIPAL_ARNS``) may write or delete its objects. Viewers must use
 HTTPS (PCI DSS 4.2.1); responses carry security headers (HSTS, CSP, no framing, no MIME sniffing), written
 in ``lib/blocks/web_headers.py`` together with the ``config.json`` object the stack owns: the build itself
 (``make deploy-frontend``) holds no API address, so one build serves every environment and synth never
@@ -47,7 +48,7 @@ from lib.blocks.buckets import (
     secure_bucket_baseline,
     tls_only_bucket_policy,
 )
-from lib.blocks.iam import cloudfront_distribution_access
+from lib.blocks.iam import cloudfront_distribution_access, deny_object_writes_except
 from lib.blocks.kms import KeyProps, customer_managed_key
 from lib.blocks.tls_policies import CLOUDFRONT_MINIMUM_PROTOCOL
 from lib.blocks.web_headers import (
@@ -103,6 +104,13 @@ class FrontendProps:
     """Who administers the frontend key (``KMS_ADMIN_PRINCIPAL_ARN``): an IAM role or user, or the account root.
 
     @default None - the account root (PCI DSS 3.6.1, 7.2.2: administration apart from use either way)."""
+    deployer_arns: tuple[str, ...] = ()
+    """The only principals that may write or delete the bucket's objects (``DEPLOYER_PRINCIPAL_ARNS``: role ARNs or
+    IAM Identity Center patterns): Terraform's ``config.json`` and ``make deploy-frontend``'s upload (PCI DSS 6.4.3,
+    7.2).
+
+    @default () - no write restriction beyond the account's IAM policies: a development stack synthesized without
+    the setting (``make deploy`` always names one; production requires it)."""
 
 
 class Frontend(Construct):
@@ -264,7 +272,12 @@ class Frontend(Construct):
             statements=[
                 cloudfront_distribution_access(
                     "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn
-                )
+                ),
+                *(
+                    [deny_object_writes_except("DenyWritesButDeployers", self._bucket.arn, props.deployer_arns)]
+                    if props.deployer_arns
+                    else []
+                ),
             ],
         )
         self._runtime_config(props, key_arn=key.arn)

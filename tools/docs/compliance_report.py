@@ -59,6 +59,7 @@ REPORT_CONFIGURATION = {
     "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
     "ALARM_EMAIL": "payments-oncall@example.com",
     "PAYMENT_PROCESSOR": "simulated",
+    "DEPLOYER_PRINCIPAL_ARNS": "arn:aws:iam::111122223333:role/ci/payment-deploy",
 }
 STAMP_BEGIN, STAMP_END = "<!-- stamp:begin -->", "<!-- stamp:end -->"
 

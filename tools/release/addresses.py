@@ -50,6 +50,10 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
         ),
         "ALARM_EMAIL": "payments-oncall@example.com",
         "PAYMENT_PROCESSOR": "simulated",
+        "DEPLOYER_PRINCIPAL_ARNS": (
+            "arn:aws:iam::123456789012:role/ci/payment-deploy,"
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_PaymentDeployer_*"
+        ),
     },
 }
 

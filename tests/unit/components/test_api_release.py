@@ -16,7 +16,7 @@ import pytest
 
 from lib.artifact import load_artifact
 from lib.blocks.user_data import MAX_ENCODED_BYTES
-from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV, production_artifact
+from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_DEPLOYERS, PRODUCTION_ENV, production_artifact
 from tests.unit.helpers import by_path, only, ref
 from tools.release.build_artifact import BOOT_SOURCE
 
@@ -57,8 +57,8 @@ def test_the_artifact_is_uploaded_under_its_version_and_hash(resources: dict[str
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "4.2", "7.2, 8.2, 8.6")
-def test_the_artifacts_bucket_is_private_encrypted_tls_only_and_read_by_two_principals(
-    resources: dict[str, Any],
+def test_the_artifacts_bucket_is_private_encrypted_tls_only_and_read_by_the_instances_and_deployers(
+    resources: dict[str, Any], synth_json: dict[str, Any]
 ) -> None:
     bucket_name, _ = by_path(resources, "aws_s3_bucket", "api_release/bucket")
     bucket_id = ref("aws_s3_bucket", bucket_name)
@@ -77,13 +77,15 @@ def test_the_artifacts_bucket_is_private_encrypted_tls_only_and_read_by_two_prin
     assert "aws_kms_key.encryption_data_key" in rule["apply_server_side_encryption_by_default"]["kms_master_key_id"]
     statements = {s["Sid"]: s for s in json.loads(for_bucket("aws_s3_bucket_policy")["policy"])["Statement"]}
     assert {"DenyInsecureTransport", "DenyTlsBelow12"} <= set(statements)
-    readers = statements["DenyReadsButInstancesAndDeployer"]
+    readers = statements["DenyReadsButInstancesAndDeployers"]
     assert readers["Effect"] == "Deny" and readers["Principal"] == "*"
+    assert readers["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     role_name, _ = by_path(resources, "aws_iam_role", "compute/instance_role")
-    assert readers["Condition"]["StringNotEquals"]["aws:PrincipalArn"] == [
-        ref("aws_iam_role", role_name, "arn"),
-        "${data.aws_iam_session_context.deployer.issuer_arn}",
-    ]
+    # The instance role and the named deployers, nobody else: no "whoever ran the last apply" (issue 25).
+    assert readers["Condition"] == {
+        "ArnNotLike": {"aws:PrincipalArn": [ref("aws_iam_role", role_name, "arn"), *PRODUCTION_DEPLOYERS.split(",")]}
+    }
+    assert "aws_iam_session_context" not in synth_json.get("data", {}), "the caller's identity names no reader"
 
 
 @pytest.mark.pci("10.2, 10.3, 10.5", "3.5, 3.6, 3.7")

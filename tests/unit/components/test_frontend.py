@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import FRONTEND_CERTIFICATE
+from tests.conftest import FRONTEND_CERTIFICATE, PRODUCTION_DEPLOYERS
 from tests.unit.helpers import by_path, component_bucket, for_bucket, only, policy, ref, s3_access_bucket
 
 
@@ -38,6 +38,26 @@ def test_frontend_policy_allows_only_its_distribution(resources):
             "Condition": {"StringEquals": {"aws:SourceArn": ref("aws_cloudfront_distribution", distribution, "arn")}},
         }
     ]
+
+
+@pytest.mark.pci("6.4.3", "7.2")
+def test_only_the_named_deployers_write_the_frontend(resources, dev_synth_json):
+    bucket = component_bucket(resources, "frontend")
+    statements = {s["Sid"]: s for s in policy(for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"]}
+    assert statements["DenyWritesButDeployers"] == {
+        "Sid": "DenyWritesButDeployers",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+        "Resource": f"{ref('aws_s3_bucket', bucket, 'arn')}/*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": PRODUCTION_DEPLOYERS.split(",")}},
+    }
+    # A development stack synthesized without DEPLOYER_PRINCIPAL_ARNS (make deploy names the caller's role): an
+    # empty ArnNotLike list would deny every write, Terraform's config.json included, so there is no statement.
+    dev = dev_synth_json["resource"]
+    dev_bucket = component_bucket(dev, "frontend")
+    dev_sids = {s["Sid"] for s in policy(for_bucket(dev, "aws_s3_bucket_policy", dev_bucket))["Statement"]}
+    assert "DenyWritesButDeployers" not in dev_sids and "AllowFrontendDistributionOnly" in dev_sids
 
 
 @pytest.mark.pci("4.2", "10.2, 10.3, 10.5")

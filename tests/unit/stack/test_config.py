@@ -225,6 +225,7 @@ def test_development_warns_once_per_relaxed_guardrail():
         "ALARM_EMAIL",
         "API_DOMAIN",
         "DELETION_PROTECTION",
+        "DEPLOYER_PRINCIPAL_ARNS",
         "FRONTEND_DOMAIN",
         "LOG_RETENTION_DAYS",
         "PAYMENT_PROCESSOR",
@@ -325,3 +326,69 @@ def test_hosted_zone_is_unset_by_default_and_taken_with_either_domain():
     ):
         config = StackConfig.from_env({**domain, "HOSTED_ZONE_ID": "Z1D633PJN98FT9"}, region_file=Path("/nonexistent"))
         assert config.hosted_zone_id == "Z1D633PJN98FT9"
+
+
+# ------------------------------------------------------------------ DEPLOYER_PRINCIPAL_ARNS (issue 25)
+SSO_SET = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PaymentDeployer_*"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("arn:aws:iam::123456789012:role/ci/payment-deploy", ("arn:aws:iam::123456789012:role/ci/payment-deploy",)),
+        (
+            f" arn:aws:iam::123456789012:role/deploy , {SSO_SET}",
+            ("arn:aws:iam::123456789012:role/deploy", SSO_SET),
+        ),
+        (
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_*",
+            ("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_*",),
+        ),
+        (
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*",
+            ("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*",),
+        ),
+    ],
+)
+def test_deployers_are_roles_or_permission_set_patterns(value, expected):
+    config = StackConfig.from_env({"DEPLOYER_PRINCIPAL_ARNS": value}, region_file=Path("/nonexistent"))
+    assert config.deployers == expected
+
+
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ("arn:aws:sts::123456789012:assumed-role/deploy/me", "aws iam get-role --role-name deploy --query Role.Arn"),
+        ("arn:aws:iam::123456789012:user/alice", "is an IAM user"),
+        ("arn:aws:iam::123456789012:root", "is the account root"),
+        ("arn:aws:iam::123456789012:role/*", "has a wildcard"),
+        ("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_*", "has a wildcard"),
+        ("arn:aws:iam::*:role/deploy", "has a wildcard"),
+        ("*", "has a wildcard"),
+        ("deploy", "is not an IAM role ARN"),
+        ("arn:aws:iam::123456789012:role/a,,arn:aws:iam::123456789012:role/b", "it has an empty entry"),
+        ("arn:aws:iam::123456789012:role/a,arn:aws:iam::123456789012:role/a", "it lists an entry twice"),
+        ("arn:aws:iam::123456789012:role/a,arn:aws:iam::210987654321:role/b", "name 2 accounts"),
+    ],
+)
+def test_a_bad_deployer_is_named_with_what_is_allowed_and_the_fix(value, says):
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_env({"DEPLOYER_PRINCIPAL_ARNS": value}, region_file=Path("/nonexistent"))
+    message = str(caught.value)
+    assert message.startswith(f"DEPLOYER_PRINCIPAL_ARNS={value!r} is invalid") and says in message
+    assert "List the roles that deploy" in message
+    if "empty" not in says and "twice" not in says and "accounts" not in says:
+        assert "allowed: an IAM role ARN with its path" in message
+
+
+def test_deployers_name_the_account_the_certificate_names():
+    environ = {**PRODUCTION_ENV, "DEPLOYER_PRINCIPAL_ARNS": "arn:aws:iam::210987654321:role/deploy"}
+    with pytest.raises(ConfigError, match="FRONTEND_CERTIFICATE_ARN names the stack's account 123456789012"):
+        StackConfig.from_env(environ, region_file=Path("/nonexistent"))
+
+
+def test_production_requires_named_deployers():
+    environ = {key: value for key, value in PRODUCTION_ENV.items() if key != "DEPLOYER_PRINCIPAL_ARNS"}
+    with pytest.raises(ConfigError, match="DEPLOYER_PRINCIPAL_ARNS: no deployer is named") as caught:
+        StackConfig.from_env(environ, region_file=Path("/nonexistent"))
+    assert "list the roles that deploy" in str(caught.value)
