@@ -405,7 +405,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         fix = (
             "List the roles that deploy, comma-separated, e.g. DEPLOYER_PRINCIPAL_ARNS=arn:aws:iam::<account>:role/"
             "ci/payment-deploy,arn:aws:iam::<account>:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_<set>_* "
-            "(docs/deploying.md, \"Named deployers\")."
+            '(docs/deploying.md, "Named deployers").'
         )
         if raw.strip() and len(entries) != len(raw.split(",")):
             raise _fail(deployers.SETTING, raw, "it has an empty entry", fix)
