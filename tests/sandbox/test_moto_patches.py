@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from lib.blocks.iam import deny_insecure_transport, deny_object_reads_except, deny_tls_below_1_2, policy_document
+from lib.blocks.iam import (
+    deny_insecure_transport,
+    deny_object_reads_except,
+    deny_object_writes_except,
+    deny_tls_below_1_2,
+    policy_document,
+)
 from tools.sandbox import lifecycle
 from tools.sandbox.emulator import client
 from tools.sandbox.moto_server import (
@@ -21,9 +27,11 @@ from tools.sandbox.moto_server import (
     EMULATOR_CALLER_ARN,
     S3_REQUEST_CONTEXT,
     ErrorBodyLogger,
+    arn_like,
     bucket_policy_decision,
     iam_wildcard_match,
     log_delivery_policy_allows,
+    signing_access_key,
 )
 
 BUCKET_ARN = "arn:aws:s3:::logs"
@@ -126,6 +134,26 @@ def _artifacts_policy(bucket: str, readers: list[str]) -> str:
     )
 
 
+SSO_SET = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_PaymentDeployer_*"
+SSO_ROLE = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PaymentDeployer_0a1b"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "arn", "matches"),
+    [
+        (SSO_SET, SSO_ROLE, True),
+        (SSO_SET, SSO_ROLE.replace("PaymentDeployer", "ReadOnly"), False),
+        ("arn:aws:iam::123456789012:role/ci/deploy", "arn:aws:iam::123456789012:role/deploy", False),  # path counts
+        ("arn:aws:iam::*:role/ci/deploy", "arn:aws:iam::123456789012:role/ci/deploy", True),
+        ("arn:aws:iam::123456789012:role/ci/*", "arn:aws:sts::123456789012:role/ci/deploy", False),
+        ("arn:aws:iam::12345678901?:role/x", "arn:aws:iam::123456789012:role/x", True),
+        ("arn:aws:iam::123456789012:role/x", "not-an-arn", False),
+    ],
+)
+def test_arn_like_matches_each_of_the_six_components(pattern: str, arn: str, matches: bool) -> None:
+    assert arn_like(pattern, arn) is matches
+
+
 @pytest.mark.parametrize(
     "context, action, decision",
     [
@@ -135,14 +163,133 @@ def _artifacts_policy(bucket: str, readers: list[str]) -> str:
         ({"s3:tlsversion": "1.1"}, "s3:GetObject", "denied"),
         ({"aws:principalarn": "arn:aws:iam::123456789012:role/someone-else"}, "s3:GetObject", "denied"),
         ({"aws:principalarn": "arn:aws:iam::123456789012:role/someone-else"}, "s3:PutObject", "neutral"),
+        ({"aws:principalarn": "arn:aws:iam::123456789012:role/api"}, "s3:GetObject", "neutral"),
+        ({"aws:principalarn": SSO_ROLE}, "s3:GetObject", "neutral"),  # the permission set's pattern admits it
+        ({"aws:principalarn": SSO_ROLE.replace("PaymentDeployer", "ReadOnly")}, "s3:GetObject", "denied"),
     ],
 )
 def test_bucket_policy_decision_reads_the_request_context(context: dict[str, str], action: str, decision: str) -> None:
-    document = json.loads(_artifacts_policy("artifacts", ["arn:aws:iam::123456789012:role/api", EMULATOR_CALLER_ARN]))
+    readers = ["arn:aws:iam::123456789012:role/api", EMULATOR_CALLER_ARN, SSO_SET]
+    document = json.loads(_artifacts_policy("artifacts", readers))
     assert (
         bucket_policy_decision(document, action, "arn:aws:s3:::artifacts/k", {**S3_REQUEST_CONTEXT, **context})
         == decision
     )
+
+
+@pytest.mark.parametrize(
+    ("operator", "values", "principal", "holds"),
+    [
+        ("StringLike", ["arn:aws:iam::*:role/ci-*"], "arn:aws:iam::123456789012:role/ci-deploy", True),
+        ("StringNotLike", ["arn:aws:iam::*:role/ci-*"], "arn:aws:iam::123456789012:role/ci-deploy", False),
+        ("StringNotLike", ["arn:aws:iam::*:role/ci-*"], "arn:aws:iam::123456789012:role/human", True),
+        ("ArnEquals", ["arn:aws:iam::123456789012:role/x"], "arn:aws:iam::123456789012:role/x", True),
+        ("ArnNotEquals", ["arn:aws:iam::123456789012:role/x"], "arn:aws:iam::123456789012:role/x", False),
+        ("ArnNotLike", ["arn:aws:iam::123456789012:role/x", SSO_SET], SSO_ROLE, False),
+        ("ArnNotLike", ["arn:aws:iam::123456789012:role/x", SSO_SET], "arn:aws:iam::123456789012:role/y", True),
+        ("ArnNotLike", ["arn:aws:iam::123456789012:role/x"], None, True),  # a missing key meets a negated operator
+        ("ArnLike", ["arn:aws:iam::123456789012:role/x"], None, False),
+    ],
+)
+def test_arn_and_string_operators_follow_iam(
+    operator: str, values: list[str], principal: str | None, holds: bool
+) -> None:
+    document = {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::b/*",
+                "Condition": {operator: {"aws:PrincipalArn": values}},
+            }
+        ]
+    }
+    context = {} if principal is None else {"aws:principalarn": principal}
+    assert (bucket_policy_decision(document, "s3:GetObject", "arn:aws:s3:::b/k", context) == "denied") is holds
+
+
+def test_an_operator_the_patch_does_not_know_is_an_error_not_a_guess() -> None:
+    document = {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"ArnNotLikeIfExists": {"aws:PrincipalArn": "x"}},
+            }
+        ]
+    }
+    with pytest.raises(ValueError, match="ArnNotLikeIfExists is not evaluated"):
+        bucket_policy_decision(document, "s3:GetObject", "arn:aws:s3:::b/k", {})
+
+
+def test_the_signing_key_comes_from_the_authorization_header_or_a_presigned_url() -> None:
+    header = "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE123/20261205/us-east-1/s3/aws4_request, SignedHeaders=host"
+    assert signing_access_key({"Authorization": header}, {}) == "ASIAEXAMPLE123"
+    assert signing_access_key({}, {"X-Amz-Credential": "AKIAEXAMPLE/20261205/us-east-1/s3/aws4_request"}) == (
+        "AKIAEXAMPLE"
+    )
+    assert signing_access_key({}, {}) is None
+
+
+def _role_session(endpoint: str, role_path: str, role_name: str) -> Any:
+    """An S3 client signing as a session of a role created in the emulator (its path included)."""
+    import boto3  # pylint: disable=import-outside-toplevel
+
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = client("iam", endpoint).create_role(
+        Path=role_path, RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]
+    credentials = client("sts", endpoint).assume_role(RoleArn=role["Arn"], RoleSessionName="someone@example.com")[
+        "Credentials"
+    ]
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def test_the_principal_is_the_signers_role_with_its_path(moto_endpoint: str) -> None:
+    """Two identities against one bucket policy: the listed permission set's session reads and writes, an unlisted
+    role's session and the static test key (moto's user/moto) are refused, as on AWS."""
+    sso_path = "/aws-reserved/sso.amazonaws.com/eu-west-1/"
+    deployer = _role_session(moto_endpoint, sso_path, "AWSReservedSSO_PaymentDeployer_0a1b2c3d")
+    other = _role_session(moto_endpoint, sso_path, "AWSReservedSSO_ReadOnly_4e5f6a7b")
+    static = client("s3", moto_endpoint)
+    arn = "arn:aws:s3:::patch-named"
+    static.create_bucket(Bucket="patch-named")
+    static.put_object(Bucket="patch-named", Key="a.tar.gz", Body=b"artifact")
+    static.put_bucket_policy(
+        Bucket="patch-named",
+        Policy=policy_document(
+            [
+                deny_object_reads_except("Readers", arn, ["arn:aws:iam::123456789012:role/api", SSO_SET]),
+                deny_object_writes_except("Writers", arn, [SSO_SET]),
+            ]
+        ),
+    )
+    assert deployer.get_object(Bucket="patch-named", Key="a.tar.gz")["Body"].read() == b"artifact"
+    assert deployer.head_object(Bucket="patch-named", Key="a.tar.gz")["ContentLength"] == len(b"artifact")
+    deployer.put_object(Bucket="patch-named", Key="b.tar.gz", Body=b"next")
+    for refused in (other, static):
+        with pytest.raises(refused.exceptions.ClientError, match=r"403|AccessDenied|Forbidden"):
+            refused.get_object(Bucket="patch-named", Key="a.tar.gz")
+        with pytest.raises(refused.exceptions.ClientError, match=r"403|AccessDenied|Forbidden"):
+            refused.put_object(Bucket="patch-named", Key="c.tar.gz", Body=b"x")
+    # A multi-object delete is judged per key, as the signer's too.
+    errors = other.delete_objects(Bucket="patch-named", Delete={"Objects": [{"Key": "b.tar.gz"}]}).get("Errors", [])
+    assert [error["Code"] for error in errors] == ["AccessDenied"]
 
 
 def test_s3_objects_honour_a_tls_only_policy_with_named_readers(moto_endpoint: str) -> None:

@@ -361,32 +361,49 @@ def s3_object_lock_on_existing_buckets() -> None:
     S3Backend.put_object_lock_configuration = put  # type: ignore[method-assign]  # fidelity patch
 
 
-# What an object request to AWS carries that moto's requests do not: AWS's S3 endpoints speak TLS (1.2 or 1.3), and
-# the emulator's one caller is the identity its STS reports for the test credentials.
+# What an object request to AWS carries that moto's requests do not: AWS's S3 endpoints speak TLS (1.2 or 1.3). The
+# principal is the request's signer (principal_arn_for); a key moto never issued (the sandbox's static test key) is
+# the identity moto's STS reports for it, EMULATOR_CALLER_ARN.
 EMULATOR_CALLER_ARN = "arn:aws:sts::123456789012:user/moto"
 S3_REQUEST_CONTEXT = {"aws:securetransport": "true", "s3:tlsversion": "1.3", "aws:principalarn": EMULATOR_CALLER_ARN}
+_SIGNING_KEY = re.compile(r"Credential=([A-Za-z0-9]+)/")
+
+
+def arn_like(pattern: str, arn: str) -> bool:
+    """IAM's ``ArnLike``: each of the six colon-separated components matched on its own, with ``*`` and ``?``."""
+    expected, actual = pattern.split(":", 5), arn.split(":", 5)
+    return len(expected) == len(actual) == 6 and all(map(iam_wildcard_match, expected, actual))
+
+
 _CONDITION_TESTS: dict[str, Callable[[str, str], bool]] = {
     "bool": lambda actual, expected: actual.lower() == expected.lower(),
     "numericlessthan": lambda actual, expected: float(actual) < float(expected),
     "stringequals": lambda actual, expected: actual == expected,
-    "stringnotequals": lambda actual, expected: actual != expected,
-    "stringlike": iam_wildcard_match,
+    # The policy's value is the pattern, the request's the value matched.
+    "stringlike": lambda actual, expected: iam_wildcard_match(expected, actual),
     "arnequals": lambda actual, expected: actual == expected,
-    "arnlike": iam_wildcard_match,
+    "arnlike": lambda actual, expected: arn_like(expected, actual),
+}
+# IAM's negated operators: true when the key matches none of the values, and when the request lacks the key.
+_NEGATED = {
+    "stringnotequals": "stringequals",
+    "stringnotlike": "stringlike",
+    "arnnotequals": "arnequals",
+    "arnnotlike": "arnlike",
 }
 
 
 def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
     """IAM semantics for one key: any expected value matches; a negated operator needs all to differ."""
     name = operator.lower()
-    if name not in _CONDITION_TESTS and not name.startswith("stringnot"):
+    if name not in _CONDITION_TESTS and name not in _NEGATED:
         raise ValueError(f"bucket policy condition operator {operator} is not evaluated by the sandbox patch")
     actual = context.get(key.lower())
     if actual is None:
-        return name.startswith("stringnot")  # AWS: a missing key satisfies only the negated operators
+        return name in _NEGATED  # AWS: a missing key satisfies only the negated operators
     values = [str(value) for value in _as_list(expected)]
-    if name.startswith("stringnot"):
-        return all(_CONDITION_TESTS[name](actual, value) for value in values)
+    if name in _NEGATED:
+        return not any(_CONDITION_TESTS[_NEGATED[name]](actual, value) for value in values)
     return any(_CONDITION_TESTS[name](actual, value) for value in values)
 
 
@@ -413,21 +430,70 @@ def bucket_policy_decision(document: dict[str, Any], action: str, resource: str,
     return decision
 
 
+def signing_access_key(headers: Any, query: Any) -> str | None:
+    """The access key a SigV4 request was signed with: its ``Authorization`` header, or a presigned URL's
+    ``X-Amz-Credential``; None for an unsigned request."""
+    match = _SIGNING_KEY.search(str(headers.get("Authorization") or ""))
+    if match:
+        return match.group(1)
+    credential = str(query.get("X-Amz-Credential") or "")
+    return credential.split("/", 1)[0] or None
+
+
+def principal_arn_for(access_key: str | None) -> str:
+    """``aws:PrincipalArn`` of the request signed with ``access_key``, as AWS sets it: for an assumed-role session the
+    role's ARN with its path (the one STS AssumeRole was given, which moto keeps with the key it issued), for an IAM
+    user's key the user's ARN, and for any other key the identity moto's STS reports for it."""
+    # pylint: disable=import-outside-toplevel
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    if access_key:
+        for sts_partitions in list(sts_backends.values()):
+            for sts in list(sts_partitions.values()):
+                role = sts.get_assumed_role_from_access_key(access_key)
+                if role is not None:
+                    return str(role.role_arn)
+        for iam_partitions in list(iam_backends.values()):
+            for iam in list(iam_partitions.values()):
+                user = iam.get_user_from_access_key_id(access_key)
+                if user is not None:
+                    return str(user.arn)
+    return EMULATOR_CALLER_ARN
+
+
 @fidelity_patch(
     "S3 object requests are judged by the bucket policy with the request's context (moto evaluates "
     "conditions with no context, so a TLS-only Deny refuses every object request; AWS endpoints are "
-    "HTTPS and the emulator's caller is one identity)"
+    "HTTPS, and aws:PrincipalArn is the signer: the role's ARN, with its path, for an assumed-role session)"
 )
 def s3_bucket_policy_request_context() -> None:
-    """Evaluate a bucket policy for object requests with ``S3_REQUEST_CONTEXT`` (see ``bucket_policy_decision``)."""
+    """Evaluate a bucket policy for object requests with ``S3_REQUEST_CONTEXT`` and the signer's ``aws:PrincipalArn``
+    (see ``bucket_policy_decision``, ``principal_arn_for``)."""
+    import threading  # pylint: disable=import-outside-toplevel
+
     from moto.iam.access_control import PermissionResult  # pylint: disable=import-outside-toplevel
     from moto.s3.models import FakeBucket  # pylint: disable=import-outside-toplevel
+    from moto.s3.responses import S3Response  # pylint: disable=import-outside-toplevel
 
     results = {
         "denied": PermissionResult.DENIED,
         "allowed": PermissionResult.PERMITTED,
         "neutral": PermissionResult.NEUTRAL,
     }
+    # moto asks the bucket without the request; werkzeug serves each request on its own thread, so the request's
+    # signer is kept per thread by the two S3 entry points that reach FakeBucket.get_permission.
+    caller = threading.local()
+
+    def remembering_signer(original: Callable[..., Any]) -> Callable[..., Any]:
+        def handler(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            caller.access_key = signing_access_key(request.headers, getattr(request, "args", {}))
+            try:
+                return original(self, request, *args, **kwargs)
+            finally:
+                caller.access_key = None
+
+        return handler
 
     def get_permission(self: Any, action: str, resource: str) -> Any:
         if self.policy is None:
@@ -436,8 +502,11 @@ def s3_bucket_policy_request_context() -> None:
         document = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
         # moto names actions after the HTTP method; IAM authorizes a POST upload as PutObject, a HEAD as GetObject.
         iam_action = {"s3:PostObject": "s3:PutObject", "s3:HeadObject": "s3:GetObject"}.get(action, action)
-        return results[bucket_policy_decision(document, iam_action, resource, S3_REQUEST_CONTEXT)]
+        context = {**S3_REQUEST_CONTEXT, "aws:principalarn": principal_arn_for(getattr(caller, "access_key", None))}
+        return results[bucket_policy_decision(document, iam_action, resource, context)]
 
+    S3Response.bucket_response = remembering_signer(S3Response.bucket_response)  # type: ignore[method-assign]
+    S3Response.key_response = remembering_signer(S3Response.key_response)  # type: ignore[method-assign]
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # fidelity patch
 
 
