@@ -368,12 +368,12 @@ class Deploy:
         with report.step("prerequisites") as step:
             step.detail = prerequisites()
         with report.step("environment") as step:
-            environment = load(self.name, self.environ)
+            environment, named = self._development_deployer(load(self.name, self.environ))
             env, stack_dir = tool_env(environment), stack_folder(environment)
             sources = [str(p.relative_to(ROOT)) for p in (environment.env_file, environment.tfvars_file) if p]
             step.detail = (
                 f"{environment.stack_name}, {environment.config.environment_type}, "
-                f"{environment.config.aws_region}; {', '.join(sources) or 'settings from the environment'}"
+                f"{environment.config.aws_region}; {', '.join(sources) or 'settings from the environment'}{named}"
             )
         with report.step("artifact") as step:
             step.detail = artifact(environment, env)
@@ -408,6 +408,40 @@ class Deploy:
         with report.step("outputs") as step:
             step.detail = self._outputs(environment, env, stack_dir)
         self._after_apply(environment, env)
+
+    def _development_deployer(self, environment: Environment) -> tuple[Environment, str]:
+        """A development stack without ``DEPLOYER_PRINCIPAL_ARNS`` names the caller's role (resolved with its path), so
+        a one-person stack needs no setting; the notice says whom it admits and how to add more. Production requires
+        the list (the environment's configuration refused it already)."""
+        from botocore.exceptions import BotoCoreError, ClientError  # pylint: disable=import-outside-toplevel
+
+        from tools.deploy.account import boto3_clients  # pylint: disable=import-outside-toplevel
+        from tools.deploy.deployers import CallerError, development_default  # pylint: disable=import-outside-toplevel
+
+        config = environment.config
+        if config.deployers or config.environment_type != "development":
+            return environment, ""
+        try:
+            role = development_default(config, boto3_clients(config.aws_region, tool_env(environment)))
+        except CallerError as err:
+            raise DeployError(
+                f"DEPLOYER_PRINCIPAL_ARNS is not set, and the caller cannot be named instead: {err}"
+            ) from err
+        except (BotoCoreError, ClientError) as err:
+            raise DeployError(
+                f"DEPLOYER_PRINCIPAL_ARNS is not set, and naming the caller's role instead needs its credentials "
+                f"({err}); set DEPLOYER_PRINCIPAL_ARNS in environments/{self.name}.env, or check the credentials "
+                "(`aws sts get-caller-identity` must answer), then run again"
+            ) from err
+        if role is None:
+            return environment, ""
+        print(
+            f"[deploy] notice: DEPLOYER_PRINCIPAL_ARNS is not set: this development stack names the caller's role "
+            f"{role} only, so another deployer's plan would be refused the artifact. To share the stack, list every "
+            f"role in environments/{self.name}.env (production requires the list).",
+            flush=True,
+        )
+        return load(self.name, {**self.environ, "DEPLOYER_PRINCIPAL_ARNS": role}), f"; deployer {role} (the caller)"
 
     def _account(self, environment: Environment, stack_dir: Path, clients: Callable[[str, str], Any]) -> str:
         from tools.deploy.account import account_preflight  # pylint: disable=import-outside-toplevel
