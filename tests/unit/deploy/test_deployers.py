@@ -15,7 +15,10 @@ from tools.deploy.checks import FAILED, PASSED
 from tools.deploy.deployers import CallerError, caller, deployer_check, development_default
 
 ACCOUNT = "123456789012"
-SSO_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PaymentDeployer_0a1b2c3d4e5f6a7b"
+SSO_ROLE = (
+    f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+    "AWSReservedSSO_PaymentDeployer_0a1b2c3d4e5f6a7b"
+)
 SSO_SET = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_PaymentDeployer_*"
 CI_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci/payment-deploy"
 
@@ -32,7 +35,7 @@ class _Iam:
     def __init__(self, roles: dict[str, str], denied: bool = False) -> None:
         self.roles, self.denied = roles, denied
 
-    def get_role(self, RoleName: str) -> dict[str, Any]:  # noqa: N803  # boto3's parameter name
+    def get_role(self, RoleName: str) -> dict[str, Any]:  # pylint: disable=invalid-name  # boto3's parameter name
         if self.denied:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetRole")
         return {"Role": {"Arn": self.roles[RoleName]}}
@@ -135,7 +138,7 @@ def test_development_names_the_caller_only_when_the_list_is_unset() -> None:
         (SSO_SET, SSO_ROLE.replace("PaymentDeployer", "ReadOnly"), False),
         (CI_ROLE, CI_ROLE, True),
         (CI_ROLE, f"arn:aws:iam::{ACCOUNT}:role/payment-deploy", False),
-        (CI_ROLE, f"arn:aws:iam::210987654321:role/ci/payment-deploy", False),
+        (CI_ROLE, "arn:aws:iam::210987654321:role/ci/payment-deploy", False),
     ],
 )
 def test_arn_like_is_the_bucket_policies_comparison(pattern: str, arn: str, matches: bool) -> None:
