@@ -64,7 +64,6 @@ SANDBOX_SERVICES = (
     "sts",
     "wafv2",
 )
-SANDBOX_CREDENTIAL = "test"  # moto accepts any static key; never a real credential
 
 
 @dataclass(frozen=True)
@@ -428,7 +427,9 @@ class TapStack(TerraformStack):
         self, config: StackConfig, *, alias: str | None = None, region: str | None = None
     ) -> TerraformProvider:
         """The default provider (``alias`` None) or an alias in another region; in the sandbox both reach the
-        emulator, with the same endpoints and test credentials."""
+        emulator, with the same endpoints, and the credentials of the environment, as on AWS: the sandbox sets them
+        (``tools/sandbox/emulator.aws_environment``: the emulator's test keys or a session of a role assumed from it,
+        the user's profiles and tokens removed), so a second deployer is a second role's session."""
         # default_tags is a list of one block (docs/requirements.md seed failure 6): build the block here, once.
         default_tags = [AwsProviderDefaultTags(tags=dict(config.default_tags))]
         construct_id = "aws" if alias is None else f"aws_{alias}"
@@ -442,8 +443,6 @@ class TapStack(TerraformStack):
             alias=alias,
             region=region,
             default_tags=default_tags,
-            access_key=SANDBOX_CREDENTIAL,
-            secret_key=SANDBOX_CREDENTIAL,
             skip_credentials_validation=True,
             skip_metadata_api_check="true",
             # moto answers STS with account 123456789012; skipping the lookup breaks SG references.

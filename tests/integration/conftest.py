@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import pytest
 
 from lib.config import StackConfig  # no cdktf import: cheap
+from tools.sandbox.deployers import SandboxRole, session_environment
 from tools.sandbox.emulator import client, is_reachable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +94,23 @@ def output(stack_outputs: dict[str, Any]) -> Callable[[str], Any]:
         return stack_outputs[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def as_role(endpoint: str, expected: StackConfig) -> Callable[[SandboxRole, str], Any]:
+    """``as_role(DEPLOYER, "s3")`` -> a boto3 client on the emulator signing as a new session of that sandbox role
+    (``tools/sandbox/deployers.py``); ``aws`` signs with the emulator's static test key, which is no deployer."""
+    import boto3  # pylint: disable=import-outside-toplevel
+
+    def factory(role: SandboxRole, service: str) -> Any:
+        credentials = session_environment(client("sts", endpoint, expected.aws_region), role, "integration-test")
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=expected.aws_region,
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        )
+
+    return factory

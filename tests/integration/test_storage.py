@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tools.sandbox.deployers import DEPLOYER, DEPLOYER_PRINCIPAL_ARNS, SECOND_DEPLOYER, UNLISTED, SandboxRole
+
 BUCKET_OUTPUTS = ("frontend_bucket_name", "log_bucket_name", "s3_access_log_bucket_name", "artifacts_bucket_name")
 LOG_BUCKET_OUTPUTS = ("log_bucket_name", "s3_access_log_bucket_name")
 
@@ -181,17 +183,34 @@ def test_log_buckets_deny_deletion(aws: Callable[[str], Any], output: Callable[[
     assert {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(_listify(deny["Action"]))
 
 
-def test_the_artifact_is_stored_under_its_hash_encrypted_with_the_data_key(
-    aws: Callable[[str], Any], output: Callable[[str], Any]
+@pytest.mark.pci("7.2")
+def test_the_artifact_is_stored_under_its_hash_encrypted_with_the_data_key_and_read_by_deployers_only(
+    aws: Callable[[str], Any], output: Callable[[str], Any], as_role: Callable[[SandboxRole, str], Any]
 ) -> None:
-    key, sha256 = output("api_artifact_key"), output("api_artifact_sha256")
+    key, sha256, bucket = output("api_artifact_key"), output("api_artifact_sha256"), output("artifacts_bucket_name")
     assert f"/{sha256}/" in key
-    head = aws("s3").head_object(Bucket=output("artifacts_bucket_name"), Key=key)
+    head = as_role(DEPLOYER, "s3").head_object(Bucket=bucket, Key=key)
     assert head["Metadata"]["sha256"] == sha256
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == output("data_kms_key_arn")
-    readers = next(
-        s
-        for s in _policy(aws, output("artifacts_bucket_name"))["Statement"]
-        if s["Sid"] == "DenyReadsButInstancesAndDeployer"
-    )
-    assert readers["Effect"] == "Deny" and len(readers["Condition"]["StringNotEquals"]["aws:PrincipalArn"]) == 2
+    readers = next(s for s in _policy(aws, bucket)["Statement"] if s["Sid"] == "DenyReadsButInstancesAndDeployers")
+    # The instance role and DEPLOYER_PRINCIPAL_ARNS, matched as ARNs (the permission set is a pattern).
+    assert readers["Effect"] == "Deny"
+    assert readers["Condition"]["ArnNotLike"]["aws:PrincipalArn"][1:] == DEPLOYER_PRINCIPAL_ARNS.split(",")
+    for refused in (aws("s3"), as_role(UNLISTED, "s3")):  # the static test key (moto's user/moto), an unlisted role
+        with pytest.raises(refused.exceptions.ClientError, match="403"):
+            refused.head_object(Bucket=bucket, Key=key)
+
+
+@pytest.mark.pci("6.4.3", "7.2")
+def test_only_the_named_deployers_write_the_frontend(
+    aws: Callable[[str], Any], output: Callable[[str], Any], as_role: Callable[[SandboxRole, str], Any]
+) -> None:
+    bucket = output("frontend_bucket_name")
+    writers = next(s for s in _policy(aws, bucket)["Statement"] if s["Sid"] == "DenyWritesButDeployers")
+    assert writers["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == DEPLOYER_PRINCIPAL_ARNS.split(",")
+    for refused in (aws("s3"), as_role(UNLISTED, "s3")):
+        with pytest.raises(refused.exceptions.ClientError, match="403"):
+            refused.put_object(Bucket=bucket, Key="not-a-deployer.js", Body=b"alert(1)")
+    second = as_role(SECOND_DEPLOYER, "s3")
+    second.put_object(Bucket=bucket, Key="second-deployer.txt", Body=b"written by the second deployer")
+    second.delete_object(Bucket=bucket, Key="second-deployer.txt")

@@ -18,9 +18,18 @@ from tools.deploy.account import account_preflight, main
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, Check
 from tools.deploy.stack_view import backend_state
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
+from tools.sandbox.deployers import (
+    DEPLOYER,
+    DEPLOYER_PRINCIPAL_ARNS,
+    UNLISTED,
+    SandboxRole,
+    create_roles,
+    session_environment,
+)
 from tools.sandbox.emulator import MOTO_ACCOUNT_ID, aws_environment, client
 
-CONFIG = StackConfig.from_env({**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN})
+SETTINGS = {**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN, "DEPLOYER_PRINCIPAL_ARNS": DEPLOYER_PRINCIPAL_ARNS}
+CONFIG = StackConfig.from_env(SETTINGS)
 BUCKET = f"payment-artifacts-test-{MOTO_ACCOUNT_ID}"
 ROLE = "payment-api-instance-test"
 LOG_GROUP = "/payment/payment-api-test"
@@ -40,15 +49,38 @@ def emulator(moto_endpoint: str) -> Iterator[str]:
     yield moto_endpoint
 
 
+def signing_as(endpoint: str, role: SandboxRole) -> dict[str, str]:
+    """The sandbox's deployer roles (created once after each reset) and a session of ``role``: make deploy runs as a
+    role session, as on AWS (tools/sandbox/deployers.py)."""
+    iam = client("iam", endpoint)
+    if not any(r["RoleName"] == DEPLOYER.name for r in iam.list_roles()["Roles"]):
+        create_roles(iam)
+    return session_environment(client("sts", endpoint), role, "preflight-test")
+
+
 def preflight(
-    endpoint: str, stack: dict[str, Any], certificate_arn: str, state: dict[str, Any] | None = None
+    endpoint: str,
+    stack: dict[str, Any],
+    certificate_arn: str,
+    state: dict[str, Any] | None = None,
+    role: SandboxRole = DEPLOYER,
 ) -> list[Check]:
+    import boto3  # pylint: disable=import-outside-toplevel
+
+    credentials = signing_as(endpoint, role)
     return account_preflight(
         stack,
         config=CONFIG,
         tfvars={"certificate_arn": certificate_arn},
         state=state,
-        clients=lambda service, region: client(service, endpoint, region),
+        clients=lambda service, region: boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        ),
         sandbox=True,
     )
 
@@ -71,6 +103,7 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
     elapsed = time.monotonic() - started
     assert {name: check.status for name, check in checks.items()} == {
         "credentials": PASSED,
+        "deployer": PASSED,
         "certificate: ALB": PASSED,
         "Elastic IP quota": PASSED,
         "vCPU quota": NEEDS_REAL_ACCOUNT,
@@ -78,6 +111,8 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
         "CloudTrail": NEEDS_REAL_ACCOUNT,
     }
     assert f"ISSUED in us-east-1 for {SANDBOX_DOMAIN}" in checks["certificate: ALB"].detail
+    # The role's path came from iam:GetRole: the session ARN does not carry it.
+    assert checks["deployer"].detail.startswith(f"{DEPLOYER.arn} (session arn:aws:sts::{MOTO_ACCOUNT_ID}:assumed-role/")
     # moto answers vpc-max-elastic-ips with 5; the development stack has one NAT address per zone.
     assert checks["Elastic IP quota"].detail.endswith("0 allocated in us-east-1, quota 5: 3 of 5 after apply")
     assert checks["names"].detail.startswith("38 names looked up")
@@ -185,7 +220,7 @@ def test_the_command_line(
 ) -> None:
     """``python -m tools.deploy.account``: boto3 finds the emulator through AWS_ENDPOINT_URL, as make deploy runs it;
     without --state it reads the state from the stack's (local) backend."""
-    environ = aws_environment(emulator, base={**DEVELOPMENT_ENV, "API_DOMAIN": SANDBOX_DOMAIN})
+    environ = {**aws_environment(emulator, base=SETTINGS), **signing_as(emulator, DEPLOYER)}
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     folder = tmp_path / "TapStacktest"
@@ -283,3 +318,10 @@ def test_the_hosted_zone_from_the_emulator(emulator: str, stack: dict[str, Any],
     )
     assert checks["hosted zone"].status == status
     assert checks["hosted zone"].detail.startswith(f"sandbox.example.com ({'private' if private else 'public'})")
+
+
+def test_an_unlisted_role_fails_the_deployer_check(emulator: str, stack: dict[str, Any]) -> None:
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    check = by_name(preflight(emulator, stack, certificate, role=UNLISTED))["deployer"]
+    assert check.status == FAILED and f"{UNLISTED.arn} (session " in check.detail
+    assert "is not on DEPLOYER_PRINCIPAL_ARNS" in check.detail and "add " in check.fix
