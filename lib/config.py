@@ -31,7 +31,7 @@ from facts import (
     tag_value_problem,
     vpc_cidr_problem,
 )
-from lib import deployers
+from lib import deployer_principals
 from lib.tunables import (
     BOOLEAN,
     CONFIG_TUNABLES,
@@ -271,7 +271,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     @property
     def deployers(self) -> tuple[str, ...]:
         """``DEPLOYER_PRINCIPAL_ARNS`` as a tuple, in the given order (empty: none named, development only)."""
-        return deployers.parse(self.deployer_principal_arns)
+        return deployer_principals.parse(self.deployer_principal_arns)
 
     @property
     def log_lock_mode(self) -> str:
@@ -408,17 +408,22 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             '(docs/deploying.md, "Named deployers").'
         )
         if raw.strip() and len(entries) != len(raw.split(",")):
-            raise _fail(deployers.SETTING, raw, "it has an empty entry", fix)
+            raise _fail(deployer_principals.SETTING, raw, "it has an empty entry", fix)
         for entry in entries:
-            problem = deployers.entry_problem(entry)
+            problem = deployer_principals.entry_problem(entry)
             if problem:
-                raise _fail(deployers.SETTING, raw, f"the entry {entry!r} {problem}; allowed: {deployers.ALLOWED}", fix)
+                raise _fail(
+                    deployer_principals.SETTING,
+                    raw,
+                    f"the entry {entry!r} {problem}; allowed: {deployer_principals.ALLOWED}",
+                    fix,
+                )
         if len(set(entries)) != len(entries):
-            raise _fail(deployers.SETTING, raw, "it lists an entry twice", fix)
-        accounts = sorted({deployers.account_of(entry) for entry in entries})
+            raise _fail(deployer_principals.SETTING, raw, "it lists an entry twice", fix)
+        accounts = sorted({deployer_principals.account_of(entry) for entry in entries})
         if len(accounts) > 1:
             raise _fail(
-                deployers.SETTING,
+                deployer_principals.SETTING,
                 raw,
                 f"its entries name {len(accounts)} accounts ({', '.join(accounts)}); a deployer runs Terraform in the "
                 "stack's account, so every entry names that one",
@@ -428,13 +433,13 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
             ("FRONTEND_CERTIFICATE_ARN", self.frontend_certificate_arn),
             ("KMS_ADMIN_PRINCIPAL_ARN", self.kms_admin_principal_arn),
         ):
-            if accounts and arn and deployers.account_of(arn) not in ("", accounts[0]):
+            if accounts and arn and deployer_principals.account_of(arn) not in ("", accounts[0]):
                 raise _fail(
-                    deployers.SETTING,
+                    deployer_principals.SETTING,
                     raw,
                     f"its entries name account {accounts[0]}, but {setting} names the stack's account "
-                    f"{deployers.account_of(arn)}",
-                    f"Give the roles of account {deployers.account_of(arn)} (or correct {setting}).",
+                    f"{deployer_principals.account_of(arn)}",
+                    f"Give the roles of account {deployer_principals.account_of(arn)} (or correct {setting}).",
                 )
 
     def _validate_services(self) -> None:

@@ -99,8 +99,8 @@ def deny_object_reads_except(sid: str, bucket_arn: str, reader_arns: Iterable[st
 
     ``aws:PrincipalArn`` is the role's ARN (with its path) for an assumed-role session, so a role's every session is
     one reader. ``ArnNotLike``: an entry may be a pattern (an IAM Identity Center permission set's roles,
-    ``lib/deployers.py``). A Deny, not an Allow: the account's own IAM policies could otherwise grant reads to anyone
-    in it."""
+    ``lib/deployer_principals.py``). A Deny, not an Allow: the account's own IAM policies could otherwise grant reads
+    to anyone in it."""
     return _deny_objects_except(sid, bucket_arn, ["s3:GetObject", "s3:GetObjectVersion"], reader_arns)
 
 

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 import pytest
 
 from lib.config import StackConfig  # no cdktf import: cheap
-from tools.sandbox.deployers import SandboxRole, session_environment
+from tools.sandbox.deployer_roles import SandboxRole, session_environment
 from tools.sandbox.emulator import client, is_reachable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def output(stack_outputs: dict[str, Any]) -> Callable[[str], Any]:
 @pytest.fixture(scope="session")
 def as_role(endpoint: str, expected: StackConfig) -> Callable[[SandboxRole, str], Any]:
     """``as_role(DEPLOYER, "s3")`` -> a boto3 client on the emulator signing as a new session of that sandbox role
-    (``tools/sandbox/deployers.py``); ``aws`` signs with the emulator's static test key, which is no deployer."""
+    (``tools/sandbox/deployer_roles.py``); ``aws`` signs with the emulator's static test key, which is no deployer."""
     import boto3  # pylint: disable=import-outside-toplevel
 
     def factory(role: SandboxRole, service: str) -> Any:

@@ -3,7 +3,7 @@ sandbox applied as its deployer role, ``make plan`` as a second one, an IAM Iden
 listed in ``DEPLOYER_PRINCIPAL_ARNS`` by its pattern, refreshes the artifact (a read the artifacts bucket refuses to
 anyone not named) and finds nothing to change; ``make deploy`` as a role of the same shape that is not listed stops
 at the account preflight's deployer check, before init, with the fix. Both run as a user runs them: a subprocess of
-make, the identity given as the environment's credentials (``tools/sandbox/deployers.py``)."""
+make, the identity given as the environment's credentials (``tools/sandbox/deployer_roles.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import subprocess
 from pathlib import Path
 
 from lib.config import StackConfig
-from tools.sandbox.deployers import SECOND_DEPLOYER, SECOND_DEPLOYER_PATTERN, UNLISTED, SandboxRole, session_environment
+from tools.sandbox.deployer_roles import (
+    SECOND_DEPLOYER,
+    SECOND_DEPLOYER_PATTERN,
+    UNLISTED,
+    SandboxRole,
+    session_environment,
+)
 from tools.sandbox.emulator import client
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tools.sandbox.deployers import DEPLOYER, DEPLOYER_PRINCIPAL_ARNS, SECOND_DEPLOYER, UNLISTED, SandboxRole
+from tools.sandbox.deployer_roles import DEPLOYER, DEPLOYER_PRINCIPAL_ARNS, SECOND_DEPLOYER, UNLISTED, SandboxRole
 
 BUCKET_OUTPUTS = ("frontend_bucket_name", "log_bucket_name", "s3_access_log_bucket_name", "artifacts_bucket_name")
 LOG_BUCKET_OUTPUTS = ("log_bucket_name", "s3_access_log_bucket_name")
@@ -183,7 +183,7 @@ def test_log_buckets_deny_deletion(aws: Callable[[str], Any], output: Callable[[
     assert {"s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(_listify(deny["Action"]))
 
 
-@pytest.mark.pci("7.2")
+@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_the_artifact_is_stored_under_its_hash_encrypted_with_the_data_key_and_read_by_deployers_only(
     aws: Callable[[str], Any], output: Callable[[str], Any], as_role: Callable[[SandboxRole, str], Any]
 ) -> None:
@@ -201,7 +201,7 @@ def test_the_artifact_is_stored_under_its_hash_encrypted_with_the_data_key_and_r
             refused.head_object(Bucket=bucket, Key=key)
 
 
-@pytest.mark.pci("6.4.3", "7.2")
+@pytest.mark.pci("6.4.3, 11.6.1", "7.2, 8.2, 8.6")
 def test_only_the_named_deployers_write_the_frontend(
     aws: Callable[[str], Any], output: Callable[[str], Any], as_role: Callable[[SandboxRole, str], Any]
 ) -> None:

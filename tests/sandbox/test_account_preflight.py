@@ -18,7 +18,7 @@ from tools.deploy.account import account_preflight, main
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, Check
 from tools.deploy.stack_view import backend_state
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
-from tools.sandbox.deployers import (
+from tools.sandbox.deployer_roles import (
     DEPLOYER,
     DEPLOYER_PRINCIPAL_ARNS,
     UNLISTED,
@@ -51,7 +51,7 @@ def emulator(moto_endpoint: str) -> Iterator[str]:
 
 def signing_as(endpoint: str, role: SandboxRole) -> dict[str, str]:
     """The sandbox's deployer roles (created once after each reset) and a session of ``role``: make deploy runs as a
-    role session, as on AWS (tools/sandbox/deployers.py)."""
+    role session, as on AWS (tools/sandbox/deployer_roles.py)."""
     iam = client("iam", endpoint)
     if not any(r["RoleName"] == DEPLOYER.name for r in iam.list_roles()["Roles"]):
         create_roles(iam)

@@ -5,7 +5,8 @@ judges the account the JSON will meet, reading the values that will really be ap
 and its tfvars file). It only reads. Checks, in order:
 
 1. credentials: ``sts:GetCallerIdentity`` (nothing else runs without them);
-   the deployer: the caller's role, with its path, is on ``DEPLOYER_PRINCIPAL_ARNS`` (:mod:`tools.deploy.deployers`);
+   the deployer: the caller's role, with its path, is on ``DEPLOYER_PRINCIPAL_ARNS``
+   (:mod:`tools.deploy.deployer_check`);
 2. certificates: the ALB's (``certificate_arn``, in the stack's region) and CloudFront's
    (``FRONTEND_CERTIFICATE_ARN``, in us-east-1) are ISSUED, in that region, and name API_DOMAIN / FRONTEND_DOMAIN;
 3. Elastic IPs: the quota (``vpc-max-elastic-ips``) against what is allocated plus what the stack still creates;
@@ -43,7 +44,7 @@ from lib.synth_output import DEFAULT_OUTPUT_DIR
 from lib.synth_output import stack_dir as synth_stack_dir
 from tools.deploy.account_names import NAME_LOOKUPS, HeldElsewhere, NameLookup
 from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Check, failed, render
-from tools.deploy.deployers import deployer_check
+from tools.deploy.deployer_check import deployer_check
 from tools.deploy.stack_view import StackInputError, StackView, backend_state
 from tools.deploy.tfvars import TfvarsError, parse_tfvars
 

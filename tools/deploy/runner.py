@@ -416,7 +416,10 @@ class Deploy:
         from botocore.exceptions import BotoCoreError, ClientError  # pylint: disable=import-outside-toplevel
 
         from tools.deploy.account import boto3_clients  # pylint: disable=import-outside-toplevel
-        from tools.deploy.deployers import CallerError, development_default  # pylint: disable=import-outside-toplevel
+        from tools.deploy.deployer_check import (  # pylint: disable=import-outside-toplevel
+            CallerError,
+            development_default,
+        )
 
         config = environment.config
         if config.deployers or config.environment_type != "development":

@@ -505,8 +505,9 @@ def s3_bucket_policy_request_context() -> None:
         context = {**S3_REQUEST_CONTEXT, "aws:principalarn": principal_arn_for(getattr(caller, "access_key", None))}
         return results[bucket_policy_decision(document, iam_action, resource, context)]
 
-    S3Response.bucket_response = remembering_signer(S3Response.bucket_response)  # type: ignore[method-assign]
-    S3Response.key_response = remembering_signer(S3Response.key_response)  # type: ignore[method-assign]
+    # fidelity patch: moto's two S3 entry points, wrapped
+    S3Response.bucket_response = remembering_signer(S3Response.bucket_response)  # type: ignore[method-assign]  # patch
+    S3Response.key_response = remembering_signer(S3Response.key_response)  # type: ignore[method-assign]  # patch
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # fidelity patch
 
 

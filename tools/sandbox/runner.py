@@ -43,7 +43,7 @@ from types import FrameType
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig, local_state_file  # no cdktf import: cheap
 from lib.synth_output import stack_dir
 from tools.deploy import outputs
-from tools.sandbox import SANDBOX_SUFFIX, deployers
+from tools.sandbox import SANDBOX_SUFFIX, deployer_roles
 from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
 from tools.sandbox.hosted_zone import create_sandbox_zone
@@ -340,8 +340,8 @@ def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: st
             "API_DOMAIN": SANDBOX_DOMAIN,
             # The zone the runner made for that name (tools/sandbox/hosted_zone.py): the stack writes its alias there.
             "HOSTED_ZONE_ID": hosted_zone_id,
-            # The sandbox's deployer and a second, an IAM Identity Center permission set (tools/sandbox/deployers.py).
-            "DEPLOYER_PRINCIPAL_ARNS": deployers.DEPLOYER_PRINCIPAL_ARNS,
+            # The sandbox's deployer and a second, an IAM Identity Center permission set (deployer_roles.py).
+            "DEPLOYER_PRINCIPAL_ARNS": deployer_roles.DEPLOYER_PRINCIPAL_ARNS,
             "CHECKPOINT_DISABLE": "1",
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
@@ -459,14 +459,16 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             self.certificate_arn = import_sandbox_certificate(client("acm", endpoint, region))
             hosted_zone_id = create_sandbox_zone(client("route53", endpoint, region))
             # Before the inventory: the deployers' roles are the account's, not the stack's (destroy keeps them).
-            deployers.create_roles(client("iam", endpoint, region))
+            deployer_roles.create_roles(client("iam", endpoint, region))
             self.baseline, errors = take_inventory(endpoint, region)
             if errors:
                 raise PhaseFailed("cannot list resources before apply: " + "; ".join(errors))
             phase.detail = f"{endpoint} (pid {self.moto.pid})"
         env = tool_environment(endpoint, region, self.config.environment_suffix, hosted_zone_id)
         # make deploy, the second plan and destroy run as a session of the sandbox's deployer role, as on AWS.
-        env.update(deployers.session_environment(client("sts", endpoint, region), deployers.DEPLOYER, "sandbox"))
+        env.update(
+            deployer_roles.session_environment(client("sts", endpoint, region), deployer_roles.DEPLOYER, "sandbox")
+        )
         env.update(
             {
                 "TF_VAR_certificate_arn": self.certificate_arn,

@@ -40,7 +40,7 @@ def test_frontend_policy_allows_only_its_distribution(resources):
     ]
 
 
-@pytest.mark.pci("6.4.3", "7.2")
+@pytest.mark.pci("6.4.3, 11.6.1", "7.2, 8.2, 8.6")
 def test_only_the_named_deployers_write_the_frontend(resources, dev_synth_json):
     bucket = component_bucket(resources, "frontend")
     statements = {s["Sid"]: s for s in policy(for_bucket(resources, "aws_s3_bucket_policy", bucket))["Statement"]}

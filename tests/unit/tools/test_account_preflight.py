@@ -26,6 +26,9 @@ from tools.deploy.stack_view import StackInputError, backend_state
 ACCOUNT = "123456789012"
 EU_CERTIFICATE = f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/eeeeeeee-0000-0000-0000-000000000003"
 ALB_CERTIFICATE = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/aaaaaaaa-0000-0000-0000-000000000001"
+# The deploying role: make deploy runs as a session of it, and DEPLOYER_PRINCIPAL_ARNS names it (with its path).
+DEPLOYER_NAME = "payment-deploy"
+DEPLOYER_ARN = f"arn:aws:iam::{ACCOUNT}:role/ci/{DEPLOYER_NAME}"
 
 
 def client_error(code: str, operation: str = "Call") -> ClientError:
@@ -79,7 +82,10 @@ class FakeAccount:
 
     def answer(self, service: str, method: str, region: str, kwargs: dict[str, Any]) -> Any:
         standard: dict[tuple[str, str], Callable[[], Any]] = {
-            ("sts", "get_caller_identity"): lambda: {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/ci"},
+            ("sts", "get_caller_identity"): lambda: {
+                "Account": ACCOUNT,
+                "Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{DEPLOYER_NAME}/ci",
+            },
             ("acm", "describe_certificate"): lambda: self._certificate(region, kwargs["CertificateArn"]),
             ("ec2", "describe_account_attributes"): lambda: {
                 "AccountAttributes": [
@@ -106,6 +112,8 @@ class FakeAccount:
                 "IsLogging": any(t["TrailARN"] == kwargs["Name"] and t.get("logging") for t in self.trails)
             },
         }
+        if (service, method) == ("iam", "get_role") and kwargs["RoleName"] == DEPLOYER_NAME:
+            return {"Role": {"Arn": DEPLOYER_ARN}}  # the deployer check's read of the caller's own role
         answer = self.answers.get((service, method), ABSENT.get((service, method)))
         if answer is None and (service, method) in standard:
             return standard[(service, method)]()
@@ -145,7 +153,9 @@ def issued(domain: str, *alternatives: str, status: str = "ISSUED") -> dict[str,
     return {"DomainName": domain, "SubjectAlternativeNames": [domain, *alternatives], "Status": status}
 
 
-DEV_CONFIG = StackConfig.from_env({**DEVELOPMENT_ENV, "API_DOMAIN": "api.pay.example.com"})
+DEV_CONFIG = StackConfig.from_env(
+    {**DEVELOPMENT_ENV, "API_DOMAIN": "api.pay.example.com", "DEPLOYER_PRINCIPAL_ARNS": DEPLOYER_ARN}
+)
 
 
 def run(
@@ -192,6 +202,7 @@ def test_a_ready_account_passes_everything(dev_synth_json: dict[str, Any]) -> No
     checks = run(dev_synth_json, ready_account())
     assert {check.name: check.status for check in checks} == {
         "credentials": PASSED,
+        "deployer": PASSED,
         "certificate: ALB": PASSED,
         "Elastic IP quota": PASSED,
         "vCPU quota": PASSED,
@@ -199,6 +210,7 @@ def test_a_ready_account_passes_everything(dev_synth_json: dict[str, Any]) -> No
         "CloudTrail": PASSED,
     }
     assert "organization trail" in named(checks, "CloudTrail").detail
+    assert named(checks, "deployer").detail.startswith(f"{DEPLOYER_ARN} (session arn:aws:sts::")
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +227,11 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
     looked_up = 0
     for lookup in NAME_LOOKUPS:
         bodies = eu_synth_json["resource"].get(lookup.rtype, {}).values()
-        calls = account.called(lookup.service, xform_name(lookup.call.split(":")[1]))
+        calls = [  # the deployer check's own iam:GetRole is no name lookup
+            call
+            for call in account.called(lookup.service, xform_name(lookup.call.split(":")[1]))
+            if call[1] != {"RoleName": DEPLOYER_NAME}
+        ]
         assert sorted(region for region, _ in calls) == sorted(regions[body.get("provider")] for body in bodies)
         looked_up += len(calls)
     assert {region for region, _ in account.called("logs", "describe_log_groups")} == {"us-east-1", "eu-west-1"}

@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lib import deployers
+from lib import deployer_principals as principals
 from lib.config import StackConfig
 from tools.deploy.checks import FAILED, PASSED, Check
 
@@ -62,7 +62,7 @@ def caller(clients: Clients, region: str) -> Caller:
         raise CallerError(
             f"the caller {arn} is not an assumed-role session: deployers are IAM roles (an IAM Identity Center "
             "permission set, a CI role), never a user's long-lived keys or the root",
-            f"sign in with a role listed in {deployers.SETTING} (aws sso login --profile <profile>, or the CI role) "
+            f"sign in with a role listed in {principals.SETTING} (aws sso login --profile <profile>, or the CI role) "
             "and run again",
         )
     name = session.group(2)
@@ -71,7 +71,7 @@ def caller(clients: Clients, region: str) -> Caller:
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
         raise CallerError(
-            f"iam:GetRole {name} answered {code}: the role's path is needed to match {deployers.SETTING} (a session "
+            f"iam:GetRole {name} answered {code}: the role's path is needed to match {principals.SETTING} (a session "
             "ARN does not carry it)",
             "allow iam:GetRole on the deploying role itself (docs/deployer-policy.json, statement ReadOwnRole) and "
             "run again",
@@ -82,7 +82,7 @@ def caller(clients: Clients, region: str) -> Caller:
 def deployer_check(config: StackConfig, clients: Clients, *, environment_file: str) -> Check:
     """PASSED when the caller's role is on ``DEPLOYER_PRINCIPAL_ARNS`` (in the stack's account); FAILED with the fix
     otherwise. ``environment_file`` is where the setting goes, for the message."""
-    looked_at = f"sts:GetCallerIdentity, iam:GetRole; {deployers.SETTING}"
+    looked_at = f"sts:GetCallerIdentity, iam:GetRole; {principals.SETTING}"
     try:
         who = caller(clients, config.aws_region)
     except CallerError as error:
@@ -93,45 +93,45 @@ def deployer_check(config: StackConfig, clients: Clients, *, environment_file: s
             name=NAME,
             status=FAILED,
             looked_at=looked_at,
-            detail=f"{deployers.SETTING} is not set: the bucket policies would name no deployer",
-            fix=f"set {deployers.SETTING}={who.role_arn} (and every other role that deploys) in {environment_file}",
+            detail=f"{principals.SETTING} is not set: the bucket policies would name no deployer",
+            fix=f"set {principals.SETTING}={who.role_arn} (and every other role that deploys) in {environment_file}",
         )
-    account = deployers.account_of(listed[0])
+    account = principals.account_of(listed[0])
     if account != who.account:
         return Check(
             name=NAME,
             status=FAILED,
             looked_at=looked_at,
-            detail=f"{deployers.SETTING} names account {account}, but the credentials are account {who.account}'s "
+            detail=f"{principals.SETTING} names account {account}, but the credentials are account {who.account}'s "
             f"({who.arn})",
-            fix=f"deploy with credentials of account {account}, or correct {deployers.SETTING} in {environment_file}",
+            fix=f"deploy with credentials of account {account}, or correct {principals.SETTING} in {environment_file}",
         )
-    entry = deployers.admitting(listed, who.role_arn)
+    entry = principals.admitting(listed, who.role_arn)
     if entry is None:
         return Check(
             name=NAME,
             status=FAILED,
             looked_at=looked_at,
-            detail=f"{who.role_arn} (session {who.arn}) is not on {deployers.SETTING} ({', '.join(listed)}): the "
+            detail=f"{who.role_arn} (session {who.arn}) is not on {principals.SETTING} ({', '.join(listed)}): the "
             "artifacts bucket refuses it the artifact, so its plan fails with 403, and the frontend bucket refuses "
             "its upload",
-            fix=f"run as a listed role; or add {_entry_for(who.role_arn)} to {deployers.SETTING} in {environment_file} "
-            "and have a deployer already listed in the deployed stack run `make deploy` first, which applies the new "
-            f"list (locked out: {DOCS}, recovery)",
+            fix=f"run as a listed role; or add {_entry_for(who.role_arn)} to {principals.SETTING} in "
+            f"{environment_file} and have a deployer already listed in the deployed stack run `make deploy` first, "
+            f"which applies the new list (locked out: {DOCS}, recovery)",
         )
     how = "" if entry == who.role_arn else f" (by the pattern {entry})"
     return Check(
         name=NAME,
         status=PASSED,
         looked_at=looked_at,
-        detail=f"{who.role_arn} (session {who.arn}) is on {deployers.SETTING}{how}",
+        detail=f"{who.role_arn} (session {who.arn}) is on {principals.SETTING}{how}",
     )
 
 
 def _entry_for(role_arn: str) -> str:
     """What to list for ``role_arn``: an IAM Identity Center role by its permission set's pattern (its suffix changes
     when the set is re-provisioned), any other role by its ARN."""
-    if deployers.is_sso_role(role_arn):
+    if principals.is_sso_role(role_arn):
         stem = re.sub(r"_[0-9a-f]+$", "_*", role_arn)
         if stem != role_arn:
             return stem

@@ -13,7 +13,7 @@ No other wildcard, no IAM user (long-lived keys are no deployer), no root, no as
 matched by its role: ``aws:PrincipalArn`` is the role's ARN). Every entry names one account, the stack's.
 
 The bucket policies compare with ``ArnNotLike`` on ``aws:PrincipalArn``; :func:`arn_like` is that comparison, which
-``make deploy`` uses to refuse a caller whose role is not listed (``tools/deploy/deployers.py``).
+``make deploy`` uses to refuse a caller whose role is not listed (``tools/deploy/deployer_check.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``make deploy``'s named-deployer check (tools/deploy/deployers.py): the caller's role, with its path, against
+"""``make deploy``'s named-deployer check (tools/deploy/deployer_check.py): the caller's role, with its path, against
 ``DEPLOYER_PRINCIPAL_ARNS``, as the bucket policies match it; and the development default (the caller's role)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lib.config import StackConfig
-from lib.deployers import admitting, arn_like
+from lib.deployer_principals import admitting, arn_like
 from tools.deploy.checks import FAILED, PASSED
-from tools.deploy.deployers import CallerError, caller, deployer_check, development_default
+from tools.deploy.deployer_check import CallerError, caller, deployer_check, development_default
 
 ACCOUNT = "123456789012"
 SSO_ROLE = (
