@@ -212,5 +212,6 @@ def test_only_the_named_deployers_write_the_frontend(
         with pytest.raises(refused.exceptions.ClientError, match="403"):
             refused.put_object(Bucket=bucket, Key="not-a-deployer.js", Body=b"alert(1)")
     second = as_role(SECOND_DEPLOYER, "s3")
-    second.put_object(Bucket=bucket, Key="second-deployer.txt", Body=b"written by the second deployer")
-    second.delete_object(Bucket=bucket, Key="second-deployer.txt")
+    put = second.put_object(Bucket=bucket, Key="second-deployer.txt", Body=b"written by the second deployer")
+    # The version itself (s3:DeleteObjectVersion), so the bucket holds nothing the stack did not write.
+    second.delete_object(Bucket=bucket, Key="second-deployer.txt", VersionId=put["VersionId"])

@@ -292,6 +292,23 @@ def test_the_principal_is_the_signers_role_with_its_path(moto_endpoint: str) -> 
     assert [error["Code"] for error in errors] == ["AccessDenied"]
 
 
+def test_a_versioned_bucket_with_a_delete_marker_can_be_emptied(moto_endpoint: str) -> None:
+    """What force_destroy does: delete every version and delete marker, then the bucket (unpatched: 500, retried)."""
+    s3 = client("s3", moto_endpoint)
+    s3.create_bucket(Bucket="patch-markers")
+    s3.put_bucket_versioning(Bucket="patch-markers", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="patch-markers", Key="gone.txt", Body=b"x")
+    s3.delete_object(Bucket="patch-markers", Key="gone.txt")  # a delete marker over the version
+    listing = s3.list_object_versions(Bucket="patch-markers")
+    objects = [
+        {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+        for entry in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+    ]
+    assert len(objects) == 2
+    assert not s3.delete_objects(Bucket="patch-markers", Delete={"Objects": objects}).get("Errors")
+    s3.delete_bucket(Bucket="patch-markers")
+
+
 def test_s3_objects_honour_a_tls_only_policy_with_named_readers(moto_endpoint: str) -> None:
     s3 = client("s3", moto_endpoint)
     for bucket, readers in (("patch-artifacts", [EMULATOR_CALLER_ARN]), ("patch-closed", ["arn:aws:iam::1:role/x"])):

@@ -512,6 +512,20 @@ def s3_bucket_policy_request_context() -> None:
 
 
 @fidelity_patch(
+    "S3 deletes a key whose versions include a delete marker (moto answers 500: FakeDeleteMarker has no dispose(), "
+    "so a versioned bucket that ever had an object deleted cannot be emptied, and force_destroy retries forever)"
+)
+def s3_delete_marker_dispose() -> None:
+    """A delete marker holds no bytes: disposing of it is nothing, as moto's FakeKey.dispose is for a key's buffer."""
+    from moto.s3.models import FakeDeleteMarker  # pylint: disable=import-outside-toplevel
+
+    def dispose(self: Any, garbage: bool = False) -> None:
+        del self, garbage  # nothing to release
+
+    FakeDeleteMarker.dispose = dispose  # type: ignore[attr-defined]  # fidelity patch: moto's marker lacks it
+
+
+@fidelity_patch(
     "S3 GetObjectLockConfiguration returns the default retention's Days or Years, the one that was set "
     "(moto answers both, the unset one as 0, which AWS never does: the two are mutually exclusive)"
 )
