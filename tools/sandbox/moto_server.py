@@ -505,9 +505,8 @@ def s3_bucket_policy_request_context() -> None:
         context = {**S3_REQUEST_CONTEXT, "aws:principalarn": principal_arn_for(getattr(caller, "access_key", None))}
         return results[bucket_policy_decision(document, iam_action, resource, context)]
 
-    # fidelity patch: moto's two S3 entry points, wrapped
-    S3Response.bucket_response = remembering_signer(S3Response.bucket_response)  # type: ignore[method-assign]  # patch
-    S3Response.key_response = remembering_signer(S3Response.key_response)  # type: ignore[method-assign]  # patch
+    S3Response.bucket_response = remembering_signer(S3Response.bucket_response)  # type: ignore[method-assign]  # fidelity
+    S3Response.key_response = remembering_signer(S3Response.key_response)  # type: ignore[method-assign]  # fidelity
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # fidelity patch
 
 
@@ -519,10 +518,7 @@ def s3_delete_marker_dispose() -> None:
     """A delete marker holds no bytes: disposing of it is nothing, as moto's FakeKey.dispose is for a key's buffer."""
     from moto.s3.models import FakeDeleteMarker  # pylint: disable=import-outside-toplevel
 
-    def dispose(self: Any, garbage: bool = False) -> None:
-        del self, garbage  # nothing to release
-
-    FakeDeleteMarker.dispose = dispose  # type: ignore[attr-defined]  # fidelity patch: moto's marker lacks it
+    FakeDeleteMarker.dispose = lambda self, garbage=False: None  # type: ignore[attr-defined]  # moto's marker lacks it
 
 
 @fidelity_patch(
