@@ -105,6 +105,14 @@ def _fail(variable: str, value: object, allowed: str, fix: str) -> ConfigError:
     return ConfigError(f"{variable}={value!r} is invalid: {allowed}. {fix}")
 
 
+_NO_DEPLOYERS = (
+    "DEPLOYER_PRINCIPAL_ARNS",
+    "no deployer is named, so only the instance role could read the artifacts and nobody could plan after the first "
+    "apply",
+    "list the roles that deploy (CI's role, the SSO permission set's pattern)",
+)
+
+
 # What a production stack must have; each entry: (variable, what is wrong, fix). Checked in one place so the
 # message lists every gap at once and the README table can be read off this list.
 def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
@@ -152,14 +160,7 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
             )
         )
     if not config.deployers:
-        gaps.append(
-            (
-                "DEPLOYER_PRINCIPAL_ARNS",
-                "no deployer is named, so only the instance role could read the artifacts and nobody could plan "
-                "after the first apply",
-                "list the roles that deploy (CI's role, the SSO permission set's pattern)",
-            )
-        )
+        gaps.append(_NO_DEPLOYERS)
     if config.state_bucket is None:
         gaps.append(
             (
