@@ -113,3 +113,10 @@ def test_ids_have_their_pattern_and_refunds_their_statuses(document: dict[str, A
     assert refund_status["enum"] == ["pending", "succeeded", "failed"]
     payment_status = document["components"]["schemas"]["Payment"]["properties"]["status"]
     assert set(payment_status["enum"]) == {"processing", "succeeded", "failed"}
+
+
+def test_refunds_name_their_operator_and_payments_their_token_refusal(document: dict[str, Any]) -> None:
+    refund = document["components"]["schemas"]["Refund"]
+    assert "created_by" in refund["required"]
+    assert refund["properties"]["created_by"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert "payment_method_invalid" in document["paths"][PAYMENTS]["post"]["responses"]["400"]["description"]
