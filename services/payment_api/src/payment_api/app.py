@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from payment_api import idempotency, openapi, payments
+from payment_api import csp_reports, idempotency, openapi, payments
 from payment_api.carddata import body_contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
 from payment_api.db import database_ready, make_pool
@@ -98,13 +98,13 @@ def _key(request: Request) -> str:
     return key
 
 
-def _json_content_type(request: Request) -> None:
+def _json_content_type(request: Request, expected: str = "application/json") -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
+    if media_type != expected:
         raise ProblemError(
             "validation_failed",
-            "The body must be application/json.",
-            [{"field": "Content-Type", "message": "must be application/json"}],
+            f"The body must be {expected}.",
+            [{"field": "Content-Type", "message": f"must be {expected}"}],
         )
 
 
@@ -199,6 +199,32 @@ def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, proc
 
     _install_payment_routes(app, settings, pool, processor)
     _install_refund_routes(app, pool, processor)
+    _install_csp_report_route(app)
+
+
+def _install_csp_report_route(app: FastAPI) -> None:
+    @app.post(
+        "/v1/csp-reports",
+        status_code=204,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {csp_reports.MEDIA_TYPE: {"schema": csp_reports.request_schema()}},
+            }
+        },
+        responses={
+            204: {"description": "Received: CSP violations are logged (directive, disposition, blocked origin)"},
+            400: openapi.problem(
+                "validation_failed (not a report list, or not application/reports+json), card_data_not_accepted"
+            ),
+            413: TOO_LARGE,
+        },
+    )
+    async def receive_csp_reports(request: Request) -> Response:
+        body = await read_json(request)  # the card check and the JSON limits, as for every body
+        _json_content_type(request, csp_reports.MEDIA_TYPE)
+        csp_reports.record(body)
+        return Response(status_code=204)
 
 
 def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, processor: Processor) -> None:
