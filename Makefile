@@ -128,7 +128,7 @@ unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI) $(WEB_STAMP)  ## [develop] unit tests on
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
 	$(PY) -m pytest tests/service -q
 
-# tools/dev/api_fuzz/run.py: seed, --max-examples and the 120 s safety cap are there; accepted differences, each with
+# tools/dev/api_fuzz/run.py: seed, --max-examples and the 180 s safety cap are there; accepted differences, each with
 # its reason, in tools/dev/api_fuzz/baseline.json.
 api-fuzz: $(STAMP)  ## [check] schemathesis (coverage, fuzzing, stateful; fixed seed) vs the served OpenAPI of `make api`'s API
 	$(PY) -m tools.dev.api_fuzz.run

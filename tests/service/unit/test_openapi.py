@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 BASE_ENV = {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PAYMENTS, PAYMENT, REFUNDS = "/v1/payments", "/v1/payments/{payment_id}", "/v1/payments/{payment_id}/refunds"
+CSP_REPORTS = "/v1/csp-reports"
 
 
 @pytest.fixture(scope="module", name="document")
@@ -73,6 +74,7 @@ def test_every_error_is_a_problem_and_every_status_sent_is_listed(document: dict
         (REFUNDS, "get"): {"200", "401", "404", "503"},
         ("/ready", "get"): {"200", "503"},
         ("/health", "get"): {"200"},
+        (CSP_REPORTS, "post"): {"204", "400", "413"},
     }
     for (path, method), statuses in expected.items():
         responses = document["paths"][path][method]["responses"]
@@ -113,3 +115,17 @@ def test_ids_have_their_pattern_and_refunds_their_statuses(document: dict[str, A
     assert refund_status["enum"] == ["pending", "succeeded", "failed"]
     payment_status = document["components"]["schemas"]["Payment"]["properties"]["status"]
     assert set(payment_status["enum"]) == {"processing", "succeeded", "failed"}
+
+
+def test_refunds_name_their_operator_and_payments_their_token_refusal(document: dict[str, Any]) -> None:
+    refund = document["components"]["schemas"]["Refund"]
+    assert "created_by" in refund["required"]
+    assert refund["properties"]["created_by"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert "payment_method_invalid" in document["paths"][PAYMENTS]["post"]["responses"]["400"]["description"]
+
+
+def test_csp_reports_take_a_report_list_without_an_idempotency_key(document: dict[str, Any]) -> None:
+    operation = document["paths"][CSP_REPORTS]["post"]
+    assert list(operation["requestBody"]["content"]) == ["application/reports+json"]
+    assert operation["requestBody"]["content"]["application/reports+json"]["schema"]["type"] == "array"
+    assert "parameters" not in operation and "security" not in operation

@@ -117,7 +117,11 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 def _create_operator_key(settings: Settings, args: argparse.Namespace) -> int:
     from payment_api import operator_keys  # pylint: disable=import-outside-toplevel
 
-    key = operator_keys.create(settings.owner_database.conninfo(), args.label)
+    try:
+        key = operator_keys.create(settings.owner_database.conninfo(), args.label)
+    except ValueError as error:
+        print(f"payment-api: create-operator-key: {error}", file=sys.stderr)
+        return 2
     print(f"Operator key: {key}", flush=True)
     return 0
 
@@ -184,16 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "purge-idempotency-keys", help="delete idempotency keys older than the retention (unresolved ones are kept)"
     )
-    reconciler = commands.add_parser("reconcile", help="finish payments left processing (the processor's outcome)")
+    reconciler = commands.add_parser(
+        "reconcile", help="finish payments left processing and refunds left pending (the processor's outcome)"
+    )
     reconciler.add_argument(
         "--every", dest="every_seconds", type=duration, default=60.0, help="pass interval, e.g. 60s (default 60s)"
     )
     reconciler.add_argument("--once", action="store_true", help="one pass, then exit (the instances' timer unit)")
     reconciler.add_argument(
-        "--grace", type=duration, default=60.0, help="only payments processing for longer than this (default 60s)"
+        "--grace", type=duration, default=60.0, help="only what is unresolved for longer than this (default 60s)"
     )
     create = commands.add_parser("create-operator-key", help="create an operator API key; prints it once")
-    create.add_argument("--label", default="operator")
+    create.add_argument(
+        "--label", default="operator", help="the operator's name in refunds (created_by) and logs (default operator)"
+    )
     roles = commands.add_parser("provision-roles", help="boot step (root, master credential): this instance's roles")
     roles.add_argument("--instance-id", required=True, help="names this instance's login roles (EC2 instance id)")
     roles.add_argument("--migrate-env", type=Path, required=True, help="credential file of the migrate unit")

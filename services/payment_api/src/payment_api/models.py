@@ -61,13 +61,20 @@ class Payment(BaseModel):
 
 
 class Refund(BaseModel):
-    """A refund."""
+    """A refund: ``pending`` while the processor call is in flight (and after a processor timeout, until the retry or
+    the reconciler finishes it), then ``succeeded`` or ``failed``."""
 
     id: str
     payment_id: str
     amount: int
     status: Literal["pending", "succeeded", "failed"]
     reason: str
+    created_by: str | None = Field(
+        description=(
+            "The operator who made the refund: the operator key's label (until operator identities arrive); null "
+            "for refunds made before the service recorded it."
+        )
+    )
     created_at: str
 
 
