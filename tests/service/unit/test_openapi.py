@@ -94,6 +94,15 @@ def test_every_error_is_a_problem_and_every_status_sent_is_listed(document: dict
     assert allow["required"] is True
 
 
+def test_validation_errors_are_field_and_message_lines(document: dict[str, Any]) -> None:
+    """The contract's ``errors``: ``[{"field": ..., "message": ...}]``, a named schema the checkout's types follow."""
+    schemas = document["components"]["schemas"]
+    items = schemas["Problem"]["properties"]["errors"]["anyOf"][0]["items"]
+    assert items == {"$ref": "#/components/schemas/FieldError"}
+    assert set(schemas["FieldError"]["required"]) == {"field", "message"}
+    assert "$defs" not in schemas["Problem"]
+
+
 def test_headers_where_the_api_sends_them(document: dict[str, Any]) -> None:
     payment = document["paths"][PAYMENTS]["post"]["responses"]
     assert payment["201"]["headers"]["Location"]["required"] is True

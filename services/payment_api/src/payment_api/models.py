@@ -85,6 +85,13 @@ class RefundList(BaseModel):
     has_more: bool
 
 
+class FieldError(BaseModel):
+    """One line of a validation failure: the field at fault (dotted path) and why, never the value sent."""
+
+    field: str
+    message: str
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details with the contract's ``code``."""
 
@@ -93,7 +100,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str
-    errors: list[dict[str, str]] | None = None
+    errors: list[FieldError] | None = None
 
 
 def validate(model: type[ModelT], body: Any) -> ModelT:
