@@ -19,9 +19,10 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_iam_session_context import DataAwsIamSessionContext
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
+from tap_contract import runtime
 
 from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
-from lib.components.api_release import ApiRelease, ApiReleaseProps, ApiRuntimeSettings
+from lib.components.api_release import ApiRelease, ApiReleaseProps
 from lib.components.compute import (
     ApiDeployment,
     ApiSecrets,
@@ -413,17 +414,17 @@ class TapStack(TerraformStack):
                 log_retention_days=variables.log_retention_days,
                 access_logs=base.log_archive.destination,
                 force_destroy=config.force_destroy_buckets,
-                runtime=ApiRuntimeSettings(
-                    db_host=database.address,
-                    db_port=database.port,
-                    db_name=database.database_name,
-                    db_master_username=database.master_username,
-                    db_master_secret_arn=database.master_secret_arn,
-                    db_pool_max=variables.api_db_pool_max,
-                    cors_origins=f"https://{origin_host}",
-                    processor=config.api_processor,
-                    environment=PRODUCTION if config.environment_type == PRODUCTION else "development",
-                ),
+                runtime={
+                    runtime.DB_HOST: database.address,
+                    runtime.DB_PORT: database.port,
+                    runtime.DB_NAME: database.database_name,
+                    runtime.DB_MASTER_USERNAME: database.master_username,
+                    runtime.DB_MASTER_SECRET_ARN: database.master_secret_arn,
+                    runtime.DB_POOL_MAX: variables.api_db_pool_max,
+                    runtime.CORS_ORIGINS: f"https://{origin_host}",
+                    runtime.PROCESSOR: config.api_processor,
+                    runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",
+                },
             ),
         )
 
