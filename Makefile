@@ -8,7 +8,8 @@ CONTRACT_PROJECT := services/contract/pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CONTRACT_PROJECT) \
 	| cksum | cut -d' ' -f1)
 STACK_SUFFIX := $(or $(ENVIRONMENT_SUFFIX),dev)
-# Make's copy of lib/synth_output.stack_dir(DEFAULT_OUTPUT_DIR, lib/config.stack_name_for(suffix)), the one Python spelling.
+# Make's copy of lib/synth_output.stack_dir(DEFAULT_OUTPUT_DIR, tap_contract.identity.stack_name(suffix)), the one Python
+# spelling (services/contract).
 STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
 CHECKOV_VENV := .venv-checkov

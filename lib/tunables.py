@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tap_contract import examples
 from tap_contract.runtime import DB_POOL_MAX
 
 from facts import CLOUDWATCH_RETENTION_DAYS, SUPPORTED_POSTGRES_MAJOR_VERSIONS
@@ -415,7 +416,7 @@ TUNABLES: tuple[Tunable, ...] = (
         kind=TEXT,
         default="",
         default_doc="unset",
-        example="payments-oncall@example.com",
+        example=examples.ALARM_EMAIL,
         rule="an e-mail address; required in production (empty, or `ALARM_EMAIL=none`: no subscription, "
         "development only)",
         description="E-mail address subscribed to the alarm topic.",

@@ -87,17 +87,14 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(
         Name="rehearsal-master", SecretString=json.dumps({"username": "rdsmaster", "password": password})
     )["ARN"]
-    value = runtime.parameter_value(
+    # The contract's example of every setting, with this world's bucket, database and secret.
+    value = runtime.example_parameter(
         {
             runtime.ARTIFACT_BUCKET: BUCKET,
             runtime.DB_HOST: DB_HOST,
             runtime.DB_PORT: 5432,
-            runtime.DB_NAME: "payments",
             runtime.DB_MASTER_USERNAME: "rdsmaster",
-            runtime.DB_POOL_MAX: 10,
             runtime.DB_MASTER_SECRET_ARN: secret_arn,
-            runtime.CORS_ORIGINS: "https://pay.example.com",
-            runtime.PROCESSOR: "simulated",
             runtime.ENVIRONMENT: "development",
         }
     )

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 from tap_contract import runtime
+from tap_contract.identity import Output
 
 from lib.config import stack_name_for
 from lib.synth_output import output_dir, stack_file
@@ -135,7 +136,7 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
     from tools.dev.local_api.testca import development_ca  # pylint: disable=import-outside-toplevel
 
     outputs = stack_outputs(stack)
-    asg_name = outputs["asg_name"]
+    asg_name = outputs[Output.ASG_NAME]
     spec = launch_spec(endpoint, region, asg_name)
     if spec.user_data != synthesized_user_data(stack):
         raise BootPhaseError(f"launch template version {spec.version} holds other user data than the synthesized stack")
@@ -147,7 +148,7 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
         replaced, note = refresh_replacement(autoscaling, asg_name, spec.version)
         steps.append(note)
         waiting = lifecycle.waiting_instances(autoscaling, asg_name)
-    values, secret = database_inputs(endpoint, region, outputs["api_runtime_parameter_name"])
+    values, secret = database_inputs(endpoint, region, outputs[Output.API_RUNTIME_PARAMETER_NAME])
     db_host, db_port = values[runtime.DB_HOST.key], int(values[runtime.DB_PORT.key])
     database = LocalPostgres(ca=development_ca(), host_names=[db_host])
     try:

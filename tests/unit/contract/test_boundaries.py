@@ -30,8 +30,6 @@ SHELL_SOURCES = (ROOT / "lib" / "blocks" / "templates", SERVICE / "boot")
 # PAYMENT_PROCESSOR is also the operator's variable of the stack (lib/tunables.py: the tunable the runtime setting
 # `processor` is set from): the tunables table and the configuration that reads it spell it as that.
 TUNABLE_READERS = (ROOT / "lib" / "tunables.py", ROOT / "lib" / "config.py")
-# A stack output that shares its name with a key (the output is the stack's, the key the parameter's).
-OUTPUTS_NAMED_AS_A_KEY = {(ROOT / "lib" / "tap_stack.py", "db_master_secret_arn")}
 
 
 def python_files() -> Iterator[Path]:
@@ -82,7 +80,7 @@ def test_no_module_on_the_deployed_path_spells_a_key_or_variable_the_contract_ow
         variables = owned_variables(path)
         pattern = re.compile(r"\b(" + "|".join(sorted(variables)) + r")\b") if variables else None
         for line, value in strings(path):
-            if value in keys and (path, value) not in OUTPUTS_NAMED_AS_A_KEY:
+            if value in keys:
                 found.append(f"{path.relative_to(ROOT)}:{line} spells the key {value!r}")
             if pattern is not None and (match := pattern.search(value)):
                 found.append(f"{path.relative_to(ROOT)}:{line} spells {match.group(1)}")

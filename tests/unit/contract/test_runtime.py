@@ -13,17 +13,11 @@ from typing import Any
 import pytest
 from tap_contract import runtime
 
-# A parameter as a deployed stack writes it (Terraform has rendered every reference).
+# A parameter as a deployed stack writes it (Terraform has rendered every reference): each setting's example, the
+# whole numbers given as numbers (as the stack gives them).
 VALUES: dict[runtime.Setting[Any], str | float] = {
-    runtime.ARTIFACT_BUCKET: "payment-artifacts-prod-123456789012",
-    runtime.ENVIRONMENT: "production",
-    runtime.PROCESSOR: "simulated",
-    runtime.CORS_ORIGINS: "https://pay.example.com",
-    runtime.DB_HOST: "payment-db-prod.c0ffee.us-east-1.rds.amazonaws.com",
+    **{setting: setting.example for setting in runtime.SETTINGS},
     runtime.DB_PORT: 5432,
-    runtime.DB_NAME: "payments",
-    runtime.DB_MASTER_USERNAME: "rdsmaster",
-    runtime.DB_MASTER_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0a1b2c-AbCdEf",
     runtime.DB_POOL_MAX: 10,
 }
 
@@ -44,13 +38,14 @@ def test_the_parameter_holds_every_setting_as_a_string_under_its_key() -> None:
     assert list(data) == sorted(setting.key for setting in runtime.SETTINGS)
     assert data["db_port"] == "5432" and data["db_pool_max"] == "10"
     assert runtime.read_parameter(json.dumps(data)) == data
+    assert runtime.example_parameter() == runtime.parameter_value(VALUES)
 
 
 def test_the_writer_refuses_a_missing_or_unknown_setting_naming_it() -> None:
     partial = {setting: value for setting, value in VALUES.items() if setting is not runtime.DB_NAME}
     with pytest.raises(runtime.SettingError, match=r"missing db_name \(wire it in lib/tap_stack.py\)"):
         runtime.parameter_value(partial)
-    stray = runtime.TextSetting(key="not_declared", description="a setting outside SETTINGS")
+    stray = runtime.TextSetting(key="not_declared", description="a setting outside SETTINGS", example="x")
     with pytest.raises(runtime.SettingError, match=r"unknown not_declared \(declare it in tap_contract/runtime.py\)"):
         runtime.parameter_value({**VALUES, stray: "x"})
 
@@ -77,16 +72,14 @@ def test_the_loader_refuses_a_parameter_that_is_not_the_contract(text: str, mess
 
 def test_the_service_environment_is_every_setting_with_a_variable() -> None:
     environment = runtime.service_environment(parameter())
-    assert environment == {
+    assert environment == {setting.env: setting.example for setting in runtime.SERVICE_SETTINGS}
+    assert {
         "PAYMENT_ENVIRONMENT": "production",
-        "PAYMENT_PROCESSOR": "simulated",
-        "PAYMENT_CORS_ORIGINS": "https://pay.example.com",
         "PAYMENT_DB_HOST": "payment-db-prod.c0ffee.us-east-1.rds.amazonaws.com",
         "PAYMENT_DB_PORT": "5432",
-        "PAYMENT_DB_NAME": "payments",
         "PAYMENT_DB_POOL_MAX": "10",
-    }
-    assert "db_master_secret_arn" not in json.dumps(environment) and "secretsmanager" not in json.dumps(environment)
+    }.items() <= environment.items()
+    assert "secretsmanager" not in json.dumps(environment), "the master secret's ARN is the boot's, not the service's"
 
 
 def test_the_environment_file_reads_back_the_same_in_bash() -> None:
@@ -100,7 +93,8 @@ def test_the_environment_file_reads_back_the_same_in_bash() -> None:
 def test_the_boot_variables_are_shell_quoted_and_skip_what_the_user_data_read() -> None:
     text = runtime.boot_variables(parameter())
     names = {line.split("=", 1)[0] for line in text.splitlines()}
-    assert names == {"DB_HOST", "DB_PORT", "DB_SECRET_ARN"}  # ARTIFACT_BUCKET, RUNTIME_ENVIRONMENT: the user data's
+    assert {"DB_HOST", "DB_PORT", "DB_SECRET_ARN"} <= names
+    assert not names & {"ARTIFACT_BUCKET", "RUNTIME_ENVIRONMENT"}  # the user data's, read before the artifact
     script = f'{text}\nprintf "%s\\n" "$DB_SECRET_ARN" "$DB_PORT"'
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines() == [str(VALUES[runtime.DB_MASTER_SECRET_ARN]), "5432"]
@@ -108,10 +102,9 @@ def test_the_boot_variables_are_shell_quoted_and_skip_what_the_user_data_read() 
 
 
 def test_the_user_data_reads_are_generated_from_the_settings_read_before_the_artifact() -> None:
-    assert runtime.user_data_reads().splitlines() == [
-        "ARTIFACT_BUCKET=$(setting artifact_bucket)",
-        "RUNTIME_ENVIRONMENT=$(setting environment)",
-    ]
+    reads = runtime.user_data_reads().splitlines()
+    assert reads[:2] == ["ARTIFACT_BUCKET=$(setting artifact_bucket)", "RUNTIME_ENVIRONMENT=$(setting environment)"]
+    assert len(reads) == sum(setting.before_artifact for setting in runtime.SETTINGS)
 
 
 def test_the_service_reads_a_variable_through_its_setting() -> None:
@@ -134,7 +127,7 @@ def test_the_service_reads_a_variable_through_its_setting() -> None:
 )
 def test_a_malformed_declaration_is_refused(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        runtime.TextSetting(description="test", **fields)
+        runtime.TextSetting(description="test", example="x", **fields)
 
 
 @pytest.mark.parametrize(

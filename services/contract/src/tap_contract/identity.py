@@ -37,7 +37,7 @@ def outputs_key(suffix: str) -> str:
     return stack_name(suffix)
 
 
-class Output:  # pylint: disable=too-few-public-methods  # a namespace of names, read as Output.VPC_ID
+class Output:
     """Every output of the stack, by name. ``DNS`` ones exist only with ``HOSTED_ZONE_ID`` (the records written)."""
 
     VPC_ID = "vpc_id"

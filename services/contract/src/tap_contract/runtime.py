@@ -53,6 +53,8 @@ class Setting(ABC, Generic[T]):
     """Its key in the parameter's JSON object."""
     description: str
     """What it is, for the reader of this table."""
+    example: str
+    """A value as a deployed stack writes it: the tests' and the boot rehearsal's (:func:`example_parameter`)."""
     env: str | None = None
     """The variable it becomes in the service's environment.
 
@@ -81,6 +83,7 @@ class Setting(ABC, Generic[T]):
             raise ValueError(f"runtime setting {self.key}: boot_variable={self.boot_variable!r} is no shell name")
         if self.before_artifact and self.boot_variable is None:
             raise ValueError(f"runtime setting {self.key}: read before the artifact, it needs a boot_variable")
+        self.parse(self.example, f"{self.key} (its example)")
 
     @abstractmethod
     def parse(self, raw: str, where: str) -> T:
@@ -122,6 +125,7 @@ class WholeNumberSetting(Setting[int]):
 ARTIFACT_BUCKET = TextSetting(
     key="artifact_bucket",
     description="The artifacts bucket the boot downloads the artifact from.",
+    example="payment-artifacts-prod-123456789012",
     boot_variable="ARTIFACT_BUCKET",
     before_artifact=True,
     set_by_release=True,
@@ -130,39 +134,52 @@ ENVIRONMENT = TextSetting(
     key="environment",
     description="`production` or `development`: the service's strictness; the boot refuses a non-production "
     "artifact in production.",
+    example="production",
     env="PAYMENT_ENVIRONMENT",
     boot_variable="RUNTIME_ENVIRONMENT",
     before_artifact=True,
 )
 PROCESSOR = TextSetting(
-    key="processor", description="The payment processor the service calls.", env="PAYMENT_PROCESSOR"
+    key="processor",
+    description="The payment processor the service calls.",
+    example="simulated",
+    env="PAYMENT_PROCESSOR",
 )
 CORS_ORIGINS = TextSetting(
     key="cors_origins",
     description="The checkout's origin(s), `https://<frontend domain or CloudFront domain>` (exact, comma-separated).",
+    example="https://pay.example.com",
     env="PAYMENT_CORS_ORIGINS",
 )
 DB_HOST = TextSetting(
     key="db_host",
     description="The RDS instance's host name (`verify-full` checks the certificate against it).",
+    example="payment-db-prod.c0ffee.us-east-1.rds.amazonaws.com",
     env="PAYMENT_DB_HOST",
     boot_variable="DB_HOST",
 )
-DB_PORT = WholeNumberSetting(key="db_port", description="The RDS port.", env="PAYMENT_DB_PORT", boot_variable="DB_PORT")
-DB_NAME = TextSetting(key="db_name", description="The database the service uses.", env="PAYMENT_DB_NAME")
+DB_PORT = WholeNumberSetting(
+    key="db_port", description="The RDS port.", example="5432", env="PAYMENT_DB_PORT", boot_variable="DB_PORT"
+)
+DB_NAME = TextSetting(
+    key="db_name", description="The database the service uses.", example="payments", env="PAYMENT_DB_NAME"
+)
 DB_MASTER_USERNAME = TextSetting(
     key="db_master_username",
     description="The RDS master user (for operators: the boot takes the user from the master secret).",
+    example="rdsmaster",
 )
 DB_MASTER_SECRET_ARN = TextSetting(
     key="db_master_secret_arn",
     description="The RDS-managed secret holding the master password: read by root at boot to create the service's "
     "roles; never in Terraform state, never in the service's environment.",
+    example="arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0a1b2c-AbCdEf",
     boot_variable="DB_SECRET_ARN",
 )
 DB_POOL_MAX = WholeNumberSetting(
     key="db_pool_max",
     description="The most database connections each instance's service opens (tunable API_DB_POOL_MAX).",
+    example="10",
     env="PAYMENT_DB_POOL_MAX",
 )
 
@@ -220,6 +237,11 @@ def parameter_value(values: Mapping[Setting[Any], str | float]) -> str:
             )
         )
     return json.dumps({setting.key: str(values[setting]) for setting in SETTINGS}, sort_keys=True)
+
+
+def example_parameter(values: Mapping[Setting[Any], str | float] | None = None) -> str:
+    """The parameter's JSON with every setting's example, ``values`` replacing some (tests, the boot rehearsal)."""
+    return parameter_value({**{setting: setting.example for setting in SETTINGS}, **(values or {})})
 
 
 def read_parameter(text: str) -> dict[str, str]:
