@@ -116,6 +116,33 @@ def test_the_service_reads_a_variable_through_its_setting() -> None:
         runtime.DB_MASTER_SECRET_ARN.read({}, "")
 
 
+def test_a_new_setting_reaches_every_derived_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Declaring a setting is the whole of the contract's part: the parameter, the loader's environment file, the
+    boot's variables and the user data's early reads follow from the declaration (docs/developing.md, "A runtime
+    setting"); the stack must wire it, or synth names it."""
+    secret = runtime.TextSetting(
+        key="hmac_secret_arn",
+        description="a new setting",
+        example="arn:aws:secretsmanager:us-east-1:123456789012:secret:hmac-AbCdEf",
+        env="PAYMENT_HMAC_SECRET_ARN",
+        boot_variable="HMAC_SECRET_ARN",
+    )
+    early = runtime.TextSetting(
+        key="early", description="read before the artifact", example="x", boot_variable="EARLY", before_artifact=True
+    )
+    wired = {setting: setting.example for setting in runtime.SETTINGS}
+    monkeypatch.setattr(runtime, "SETTINGS", (*runtime.SETTINGS, secret, early))
+    text = runtime.example_parameter()
+    assert json.loads(text)["hmac_secret_arn"] == secret.example
+    assert runtime.service_environment(text)["PAYMENT_HMAC_SECRET_ARN"] == secret.example
+    assert f'PAYMENT_HMAC_SECRET_ARN="{secret.example}"' in runtime.environment_file(text)
+    assert f"HMAC_SECRET_ARN={secret.example}" in runtime.boot_variables(text)
+    assert "EARLY=$(setting early)" in runtime.user_data_reads() and "EARLY" not in runtime.boot_variables(text)
+    assert secret.read({"PAYMENT_HMAC_SECRET_ARN": secret.example}, "") == secret.example
+    with pytest.raises(runtime.SettingError, match=r"missing hmac_secret_arn, early \(wire it in lib/tap_stack.py\)"):
+        runtime.parameter_value(wired)
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

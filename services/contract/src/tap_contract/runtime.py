@@ -196,8 +196,6 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DB_POOL_MAX,
 )
 """Every runtime setting: the parameter holds exactly these keys."""
-WIRED_BY_STACK = tuple(setting for setting in SETTINGS if not setting.set_by_release)
-"""The settings ``lib/tap_stack.py`` wires into ``ApiReleaseProps.runtime``."""
 SERVICE_SETTINGS = tuple(setting for setting in SETTINGS if setting.env is not None)
 """The settings that reach the service's environment."""
 
@@ -275,7 +273,7 @@ def service_environment(text: str) -> dict[str, str]:
     """The runtime parameter (its JSON text) as the service's environment: ``{PAYMENT_*: value}``, every value
     checked. The one place the parameter becomes the service's settings."""
     values = read_parameter(text)
-    return {setting.env: values[setting.key] for setting in SERVICE_SETTINGS if setting.env is not None}
+    return {setting.env: values[setting.key] for setting in SETTINGS if setting.env is not None}
 
 
 def environment_file(text: str) -> str:
