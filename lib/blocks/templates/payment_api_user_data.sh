@@ -118,7 +118,7 @@ step "runtime settings"
 RUNTIME=$(retry aws ssm get-parameter --name "$RUNTIME_PARAMETER" --with-decryption --query Parameter.Value \
   --output text)
 setting() { jq -er --arg key "$1" '.[$key]' <<<"$RUNTIME"; }
-# What is read before the artifact (and the contract's loader in it) is here, generated from tap_contract.runtime:
+# Read before the artifact is here: generated from tap_contract.runtime
 @@RUNTIME_READS@@
 
 step "artifact $ARTIFACT_KEY"
