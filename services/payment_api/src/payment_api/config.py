@@ -1,5 +1,9 @@
 """Settings from the environment (docs/payment-api.md lists every variable).
 
+The variables the stack's runtime parameter sets (``tap_contract.runtime`` declares them: the environment, the
+processor, CORS, the database's host, port, name and pool) are read through the contract, which names them and checks
+their kind; the rest are the service's own.
+
 Production is strict: the processor must be named (no simulator by accident), TLS must be ``verify-full`` and the
 test-only crash hook is refused.
 """
@@ -10,6 +14,19 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+from tap_contract.runtime import (
+    CORS_ORIGINS,
+    DB_HOST,
+    DB_NAME,
+    DB_POOL_MAX,
+    DB_PORT,
+    ENVIRONMENT,
+    PROCESSOR,
+    Setting,
+    SettingError,
+)
 
 ENVIRONMENTS = ("development", "test", "production")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -86,6 +103,18 @@ class Settings:
         )
 
 
+_Value = TypeVar("_Value", str, int)
+
+
+def _runtime(setting: Setting[_Value], env: Mapping[str, str], default: _Value) -> _Value:
+    """A runtime setting (the stack's runtime parameter, written into the environment by the boot) through the
+    contract's reader, which checks its kind."""
+    try:
+        return setting.read(env, default)
+    except SettingError as error:
+        raise ConfigError(str(error)) from error
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "")
     try:
@@ -105,24 +134,24 @@ def cors_origins(raw: str, *, production: bool) -> tuple[str, ...]:
     for origin in origins:
         if not ORIGIN.fullmatch(origin):
             raise ConfigError(
-                f"PAYMENT_CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
+                f"{CORS_ORIGINS.env}: {origin!r} is not an origin; give scheme://host[:port] "
                 "without a path or wildcard, e.g. https://pay.example.com"
             )
         if production and not origin.startswith("https://"):
-            raise ConfigError(f"PAYMENT_CORS_ORIGINS: {origin!r} must use https in production")
+            raise ConfigError(f"{CORS_ORIGINS.env}: {origin!r} must use https in production")
     return origins
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raises ``ConfigError`` naming the variable at fault."""
     env = os.environ if env is None else env
-    environment = env.get("PAYMENT_ENVIRONMENT", "development")
+    environment = _runtime(ENVIRONMENT, env, "development")
     if environment not in ENVIRONMENTS:
-        raise ConfigError(f"PAYMENT_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
+        raise ConfigError(f"{ENVIRONMENT.env} must be one of {', '.join(ENVIRONMENTS)}")
     production = environment == "production"
-    processor = env.get("PAYMENT_PROCESSOR", "" if production else "simulated")
+    processor = _runtime(PROCESSOR, env, "" if production else "simulated")
     if not processor:
-        raise ConfigError("PAYMENT_PROCESSOR must be set in production (no default processor there)")
+        raise ConfigError(f"{PROCESSOR.env} must be set in production (no default processor there)")
     sslmode = env.get("PAYMENT_DB_SSLMODE", "verify-full")
     if sslmode not in SSL_MODES:
         raise ConfigError(f"PAYMENT_DB_SSLMODE must be one of {', '.join(SSL_MODES)}")
@@ -135,9 +164,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if retention < MIN_RETENTION_HOURS:
         raise ConfigError(f"PAYMENT_IDEMPOTENCY_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS}")
     database = DatabaseSettings(
-        host=env.get("PAYMENT_DB_HOST", "127.0.0.1"),
-        port=_int(env, "PAYMENT_DB_PORT", 5432),
-        name=env.get("PAYMENT_DB_NAME", "payments"),
+        host=_runtime(DB_HOST, env, "127.0.0.1"),
+        port=_runtime(DB_PORT, env, 5432),
+        name=_runtime(DB_NAME, env, "payments"),
         user=env.get("PAYMENT_DB_USER", "payment_app"),
         password=env.get("PAYMENT_DB_PASSWORD", ""),
         sslmode=sslmode,
@@ -149,8 +178,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database=database,
         owner_user=env.get("PAYMENT_DB_OWNER_USER", "payment_owner"),
         owner_password=env.get("PAYMENT_DB_OWNER_PASSWORD", ""),
-        pool_max=_int(env, "PAYMENT_DB_POOL_MAX", 10),
+        pool_max=_runtime(DB_POOL_MAX, env, 10),
         retention_hours=retention,
         crash_after_processor=crash,
-        cors_origins=cors_origins(env.get("PAYMENT_CORS_ORIGINS", ""), production=production),
+        cors_origins=cors_origins(_runtime(CORS_ORIGINS, env, ""), production=production),
     )

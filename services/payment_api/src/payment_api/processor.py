@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from psycopg_pool import ConnectionPool
+from tap_contract.runtime import PROCESSOR
 
 from payment_api.config import Settings
 
@@ -153,4 +154,4 @@ def make_processor(settings: Settings) -> Processor:
     try:
         return PROCESSORS[name](settings)
     except KeyError:
-        raise ValueError(f"unknown PAYMENT_PROCESSOR {name!r} (known: {', '.join(PROCESSORS)})") from None
+        raise ValueError(f"unknown {PROCESSOR.env} {name!r} (known: {', '.join(PROCESSORS)})") from None
