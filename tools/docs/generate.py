@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,11 +83,15 @@ def rehearsal_root() -> Iterable[Part]:
 def openapi_document() -> Iterable[Part]:
     """docs/openapi.json: the payment API's OpenAPI 3.1 document, as the app serves it at /openapi.json."""
     from payment_api.app import create_app  # pylint: disable=import-outside-toplevel
-    from payment_api.config import load_settings  # pylint: disable=import-outside-toplevel
+    from payment_api.config import IdempotencySecrets, load_settings  # pylint: disable=import-outside-toplevel
     from payment_api.openapi import document_text  # pylint: disable=import-outside-toplevel
 
-    # The document does not depend on the settings; building the app opens no connection.
-    settings = load_settings({"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"})
+    # The document does not depend on the settings; building the app opens no connection and serves no request, so
+    # the HMAC secret the app refuses to start without is a placeholder here.
+    settings = replace(
+        load_settings({"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}),
+        hmac_secrets=IdempotencySecrets(current=b"docs: no request is served" + bytes(6)),
+    )
     yield Part("docs/openapi.json", document_text(create_app(settings)))
 
 
