@@ -13,6 +13,8 @@ from payment_api.app import create_app
 from payment_api.config import load_settings
 from payment_api.openapi import OPERATOR_SCHEME, document_text
 
+from tests.service.unit.serving_secret import with_secret
+
 ROOT = Path(__file__).resolve().parents[3]
 BASE_ENV = {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -22,14 +24,14 @@ CSP_REPORTS = "/v1/csp-reports"
 
 @pytest.fixture(scope="module", name="document")
 def fixture_document() -> dict[str, Any]:
-    with TestClient(create_app(load_settings(BASE_ENV))) as client:
+    with TestClient(create_app(with_secret(load_settings(BASE_ENV)))) as client:
         served: dict[str, Any] = client.get("/openapi.json").json()
     return served
 
 
 @pytest.fixture(scope="module", name="committed")
 def fixture_committed() -> str:
-    return document_text(create_app(load_settings(BASE_ENV)))
+    return document_text(create_app(with_secret(load_settings(BASE_ENV))))
 
 
 def _parameter(operation: dict[str, Any], name: str) -> dict[str, Any]:

@@ -92,10 +92,13 @@ def _answer(outcome: idempotency.Outcome) -> Response:
     return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
 
 
-def _key(request: Request) -> str:
+def _key(request: Request) -> idempotency.KeyHashes:
+    """The request's Idempotency-Key, checked, as the hashes it is stored and looked up under (the key itself goes
+    no further); its log line gets the first 16 hex characters of the stored HMAC."""
     key = idempotency.check_key(request.headers.get("idempotency-key"))
-    request.state.idempotency_key_hash = idempotency.key_hash(key)[:16]
-    return key
+    hashes = idempotency.key_hashes(key, request.app.state.idempotency_secrets)
+    request.state.idempotency_key_hash = hashes.logged
+    return hashes
 
 
 def _json_content_type(request: Request, expected: str = "application/json") -> None:
@@ -147,8 +150,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The application; raises ``ConfigError`` when the environment is not one the service may run with."""
+    """The application; raises ``ConfigError`` when the environment is not one the service may run with, or when
+    the idempotency keys' HMAC secret (the credential ``idempotency-hmac-current``) is missing."""
     settings = settings or load_settings()
+    secrets = settings.idempotency_secrets()
     pool = make_pool(settings)
     processor = make_processor(settings)
     head = head_revision()
@@ -164,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool.close(timeout=5.0)
 
     app = FastAPI(title="Payment API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.idempotency_secrets = secrets
     app.add_middleware(BodyLimit)  # inside the access log, so a 413 is logged too
     app.add_middleware(AccessLog)
     if settings.cors_origins:

@@ -29,7 +29,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         app = create_app(settings)
-    except ValueError as error:  # an unknown PAYMENT_PROCESSOR
+    except ValueError as error:  # an unknown PAYMENT_PROCESSOR, a missing HMAC secret (ConfigError)
         print(f"payment-api: configuration refused: {error}", file=sys.stderr)
         return 2
     uvicorn.run(
@@ -54,9 +54,11 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     pool.open(wait=True, timeout=10)
     try:
         deleted = idempotency.purge(pool, settings.retention_hours)
+        legacy = idempotency.legacy_keys(pool)
     finally:
         pool.close()
-    logging.getLogger("payment_api.purge").info("purged", extra={"fields": {"deleted": deleted}})
+    # legacy_keys: keys still stored under their bare SHA-256 (migration 0004); at 0 the legacy lookup finds nothing.
+    logging.getLogger("payment_api.purge").info("purged", extra={"fields": {"deleted": deleted, "legacy_keys": legacy}})
     return 0
 
 
@@ -84,7 +86,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         processor = make_processor(settings)
-    except ValueError as error:  # an unknown PAYMENT_PROCESSOR
+    except ValueError as error:  # an unknown PAYMENT_PROCESSOR, a missing HMAC secret (ConfigError)
         print(f"payment-api: configuration refused: {error}", file=sys.stderr)
         return 2
     if args.every_seconds < 1:

@@ -1,4 +1,4 @@
-"""Settings from the environment (docs/payment-api.md lists every variable).
+"""Settings from the environment (docs/payment-api.md lists every variable) and from systemd credentials.
 
 The variables the stack's runtime parameter sets (``tap_contract.runtime`` declares them: the environment, the
 processor, CORS, the database's host, port, name and pool) are read through the contract, which names them and checks
@@ -6,6 +6,12 @@ their kind; the rest are the service's own.
 
 Production is strict: the processor must be named (no simulator by accident), TLS must be ``verify-full`` and the
 test-only crash hook is refused.
+
+Secrets never come from the environment: the idempotency keys' HMAC secret is a systemd credential, a file in
+``$CREDENTIALS_DIRECTORY`` (``LoadCredential=`` on the instances: tmpfs, readable by the unit only; API.md v1.2,
+"Operation"). ``idempotency-hmac-current`` is the fleet's one secret, ``idempotency-hmac-previous`` the one before a
+rotation (optional). They are read here and kept out of every ``repr``; ``idempotency_secrets()`` refuses a
+serving process without the current one.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from tap_contract.runtime import (
@@ -31,6 +38,11 @@ from tap_contract.runtime import (
 ENVIRONMENTS = ("development", "test", "production")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 MIN_RETENTION_HOURS = 24
+CURRENT_SECRET = "idempotency-hmac-current"
+"""The systemd credential holding the fleet's HMAC secret for idempotency keys (required to serve)."""
+PREVIOUS_SECRET = "idempotency-hmac-previous"
+"""The credential holding the secret before the last rotation (optional): still valid for lookups."""
+MIN_SECRET_BYTES = 32
 
 
 class ConfigError(ValueError):
@@ -75,6 +87,15 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
+@dataclass(frozen=True, kw_only=True)
+class IdempotencySecrets:
+    """The HMAC-SHA-256 secrets of idempotency keys: ``current`` hashes every new key; ``previous`` (the secret
+    before a rotation, @default: none) still finds keys stored under it. Never in a repr or a log."""
+
+    current: bytes = field(repr=False)
+    previous: bytes | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
@@ -88,6 +109,25 @@ class Settings:
     retention_hours: int
     crash_after_processor: bool
     cors_origins: tuple[str, ...] = ()
+    hmac_secrets: IdempotencySecrets | None = field(default=None, repr=False)
+    """None when ``$CREDENTIALS_DIRECTORY`` holds no ``idempotency-hmac-current`` (the commands that hash no key
+    run without it: migrate, purge, reconcile, the operator key and role commands)."""
+
+    def idempotency_secrets(self) -> IdempotencySecrets:
+        """The secrets, or a ``ConfigError`` saying where the current one comes from (serving needs it)."""
+        if self.hmac_secrets is not None:
+            return self.hmac_secrets
+        if self.environment == "production":
+            raise ConfigError(
+                f"the credential {CURRENT_SECRET} is missing from $CREDENTIALS_DIRECTORY: in production the stack's "
+                f"Secrets Manager secret is delivered to the serving unit by systemd LoadCredential={CURRENT_SECRET}:"
+                "<file>; check that the unit has that line and that the boot step fetched the secret"
+            )
+        raise ConfigError(
+            f"the credential {CURRENT_SECRET} is missing: set CREDENTIALS_DIRECTORY to a folder (0700) holding a file "
+            f"{CURRENT_SECRET} with at least {MIN_SECRET_BYTES} bytes, the same for every process on this database "
+            "(make api and the tests make one per database: LocalPostgres.service_env())"
+        )
 
     @property
     def owner_database(self) -> DatabaseSettings:
@@ -142,6 +182,51 @@ def cors_origins(raw: str, *, production: bool) -> tuple[str, ...]:
     return origins
 
 
+def _credential(folder: Path, name: str) -> bytes | None:
+    """A credential file's secret (one trailing newline stripped), None when the file does not exist."""
+    path = folder / name
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(
+            f"the credential {name} ({path}) cannot be read ({error.strerror}): it must be readable by the "
+            "service's user (systemd LoadCredential= makes it so)"
+        ) from None
+    secret = secret.removesuffix(b"\n")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"the credential {name} holds {len(secret)} bytes, fewer than {MIN_SECRET_BYTES}: give a random secret of "
+            f"at least {MIN_SECRET_BYTES} bytes (for example `openssl rand -hex 32`), the same on every instance"
+        )
+    return secret
+
+
+def read_idempotency_secrets(env: Mapping[str, str]) -> IdempotencySecrets | None:
+    """``idempotency-hmac-current`` and ``-previous`` from ``$CREDENTIALS_DIRECTORY``; None without a current one
+    (``Settings.idempotency_secrets()`` refuses to serve then). A previous secret without a current one, or equal
+    to it, is a ``ConfigError``."""
+    directory = env.get("CREDENTIALS_DIRECTORY", "")
+    if not directory:
+        return None
+    folder = Path(directory)
+    current, previous = _credential(folder, CURRENT_SECRET), _credential(folder, PREVIOUS_SECRET)
+    if current is None:
+        if previous is not None:
+            raise ConfigError(
+                f"the credential {PREVIOUS_SECRET} is there but {CURRENT_SECRET} is not: a rotation keeps the new "
+                f"secret in {CURRENT_SECRET} and the old one in {PREVIOUS_SECRET}; deliver both"
+            )
+        return None
+    if previous == current:
+        raise ConfigError(
+            f"the credentials {CURRENT_SECRET} and {PREVIOUS_SECRET} hold the same secret: after a rotation "
+            f"{PREVIOUS_SECRET} is the old secret; drop it when there is no rotation in progress"
+        )
+    return IdempotencySecrets(current=current, previous=previous)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raises ``ConfigError`` naming the variable at fault."""
     env = os.environ if env is None else env
@@ -182,4 +267,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_hours=retention,
         crash_after_processor=crash,
         cors_origins=cors_origins(_runtime(CORS_ORIGINS, env, ""), production=production),
+        hmac_secrets=read_idempotency_secrets(env),
     )
