@@ -12,11 +12,10 @@ import httpx
 import pytest
 from payment_api.config import load_settings
 from payment_api.db import make_pool
-from payment_api.idempotency import key_hash
 from payment_api.processor import TEST_TOKENS, make_processor
 from payment_api.reconcile import reconcile_once
 
-from tests.service.integration.conftest import new_key, pay
+from tests.service.integration.conftest import hashes_of, new_key, pay
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 
 
@@ -56,7 +55,8 @@ def test_an_unknown_token_is_400_and_stores_nothing(client: httpx.Client, postgr
     assert all_charges(postgres) == charges_before
     with postgres.superuser(DATABASE) as conn:
         assert conn.execute("SELECT 1 FROM payments WHERE payment_method = %s", (token,)).fetchone() is None
-        keys = conn.execute("SELECT count(*) FROM idempotency_keys WHERE key_hash = %s", (key_hash(key),)).fetchone()
+        stored_hash = hashes_of(postgres, key).stored
+        keys = conn.execute("SELECT count(*) FROM idempotency_keys WHERE key_hash = %s", (stored_hash,)).fetchone()
     assert keys == (0,)
 
     corrected = pay(client, key, description=marker)  # the same key, the corrected body
@@ -82,9 +82,9 @@ def _abandoned_payment_with(postgres: LocalPostgres, token: str) -> tuple[str, s
             (payment_id, token),
         )
         conn.execute(
-            "INSERT INTO idempotency_keys (scope, key_hash, fingerprint, recovery_point, payment_id)"
-            " VALUES ('POST /v1/payments', %s, 'f', 'payment_created', %s)",
-            (key_hash(key), payment_id),
+            "INSERT INTO idempotency_keys (scope, key_hash, key_scheme, fingerprint, recovery_point, payment_id)"
+            " VALUES ('POST /v1/payments', %s, 'hmac-sha256', 'f', 'payment_created', %s)",
+            (hashes_of(postgres, key).stored, payment_id),
         )
     return payment_id, key
 
