@@ -4,9 +4,10 @@ This is the only module that knows every component. Components receive what they
 keyword-only properties of other components (docs/requirements.md seed failure 4), never by reaching into each other.
 Order matters only where one component consumes another's outputs:
 keys -> network -> security groups -> interface endpoints -> log archive -> WAF (regional, and CloudFront's in us-east-1
-through the provider alias ``us_east_1``) -> database -> frontend -> API release (artifact, runtime parameter: needs
-the database and the frontend's domain) -> compute (reads the release) -> the release's bucket policy (names the
-instance role) -> monitoring -> DNS records (with ``HOSTED_ZONE_ID``: names -> the ALB and the distribution).
+through the provider alias ``us_east_1``) -> database -> frontend -> the idempotency secret (data key) -> API release
+(artifact, runtime parameter: needs the database and the frontend's domain) -> compute (reads the release and the
+idempotency secret) -> the release's bucket policy (names the instance role) -> monitoring -> DNS records (with
+``HOSTED_ZONE_ID``: names -> the ALB and the distribution).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lib.components.dns import AliasRecord, AliasTarget, DnsRecords, DnsRecordsP
 from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
 from lib.components.frontend import Frontend, FrontendProps
+from lib.components.idempotency_secret import IdempotencySecret, IdempotencySecretProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
@@ -86,6 +88,7 @@ class Tiers:
     """The data, application and frontend tiers, and what watches them."""
 
     database: Database
+    idempotency_secret: IdempotencySecret
     release: ApiRelease
     compute: Compute
     frontend: Frontend
@@ -242,8 +245,25 @@ class TapStack(TerraformStack):
                 web_acl_arn=base.edge_waf.web_acl_arn,
             ),
         )
+        idempotency_secret = IdempotencySecret(
+            self,
+            "idempotency_secret",
+            props=IdempotencySecretProps(
+                naming=naming,
+                data_key_arn=base.keys.data_key_arn,
+                recovery_window_days=config.secret_recovery_window_days,
+            ),
+        )
         release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
-        compute = self._compute(config, account_id, variables, base, database=database, release=release)
+        compute = self._compute(
+            config,
+            account_id,
+            variables,
+            base,
+            database=database,
+            release=release,
+            idempotency_secret=idempotency_secret,
+        )
         # The bucket policy names the instance role, so it is created after it; the first boot reads under it.
         compute.boot_after([release.restrict_reads([compute.instance_role_arn, self._deployer_arn])])
         monitoring = Monitoring(
@@ -267,7 +287,14 @@ class TapStack(TerraformStack):
                 ),
             ),
         )
-        return Tiers(database=database, release=release, compute=compute, frontend=frontend, monitoring=monitoring)
+        return Tiers(
+            database=database,
+            idempotency_secret=idempotency_secret,
+            release=release,
+            compute=compute,
+            frontend=frontend,
+            monitoring=monitoring,
+        )
 
     def _database(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Database:
         """PostgreSQL in the data subnets, encrypted with the data key, sized by the variables."""
@@ -303,8 +330,10 @@ class TapStack(TerraformStack):
         *,
         database: Database,
         release: ApiRelease,
+        idempotency_secret: IdempotencySecret,
     ) -> Compute:
-        """The ALB and the API instances, which read the database's secrets and install ``release``."""
+        """The ALB and the API instances, which read the database's and the idempotency secrets and install
+        ``release``."""
         keys, network, groups = base.keys, base.network, base.security_groups
         return Compute(
             self,
@@ -322,7 +351,7 @@ class TapStack(TerraformStack):
                 access_logs=base.log_archive.destination,
                 deletion_protection=config.deletion_protection,
                 api_domain=config.api_domain,
-                boot_dependencies=boot_dependencies(base, release),
+                boot_dependencies=[*boot_dependencies(base, release), *idempotency_secret.boot_reads],
                 region=config.aws_region,
                 account_id=account_id,
                 volumes=VolumeEncryption(key_arn=keys.data_key_arn, launch_role_arn=keys.autoscaling_role_arn),
@@ -337,6 +366,7 @@ class TapStack(TerraformStack):
                 secrets=ApiSecrets(
                     connection_parameter_arn=database.connection_parameter_arn,
                     db_secret_arn=database.master_secret_arn,
+                    idempotency_secret_arn=idempotency_secret.arn,
                     data_key_arn=keys.data_key_arn,
                 ),
                 deployment=ApiDeployment(
@@ -546,6 +576,10 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         "rds_endpoint": (database.endpoint, "PostgreSQL endpoint (host:port)"),
         "rds_identifier": (database.identifier, "RDS instance identifier"),
         "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),
+        "idempotency_secret_arn": (
+            tiers.idempotency_secret.arn,
+            "Secrets Manager secret with the fleet's idempotency-key HMAC secret (rotate: docs/payment-api.md)",
+        ),
         "db_connection_parameter_name": (
             database.connection_parameter_name,
             "SSM SecureString with the connection string (no password)",
