@@ -114,13 +114,15 @@ lint: $(STAMP)  ## [develop] ruff format --check + ruff + pylint (max line 120) 
 	$(PY) -m tools.lint.shellcheck
 
 # The fast lane while working (tools/lint/check.py): what changed since the merge base with BASE (default: the upstream
-# branch), staged, unstaged and untracked files included; make lint and make test stay the full gates.
-check: $(STAMP) $(ARTIFACT)  ## [develop] fast lane: ruff (check + format), mypy and the unit tests of what changed since BASE (default: upstream)
+# branch), staged, unstaged and untracked files included; make lint and make test stay the full gates. web/'s
+# node_modules: a change to tools/docs or lib/runtime runs tests/unit/tools/test_checkout_types.py (tsc).
+check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [develop] fast lane: ruff (check + format), mypy and the unit tests of what changed since BASE (default: upstream)
 	$(PY) -m tools.lint.check $(if $(BASE),--base "$(BASE)")
 
 # node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
-# (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).
-unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
+# (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs); web/'s for tests/unit/tools/test_checkout_types.py
+# (openapi-typescript and tsc on a changed API document).
+unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI) $(WEB_STAMP)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
 	$(PY) -m pytest tests/unit -q
 
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
@@ -169,7 +171,7 @@ preflight: synth  ## [check] deploy-time rules over the synthesized stack + sing
 regions: $(STAMP) $(ARTIFACT)  ## [check] a development and a production stack in every supported region, each through the preflight
 	$(PY) -m tools.release.regions
 
-upgrade-check: $(STAMP) $(ARTIFACT)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
+upgrade-check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
 	$(PY) -m tools.release.addresses --check
 
 release-baseline: $(STAMP)  ## [deploy] release step: record the resource addresses of release RELEASE=<name> in release/
@@ -194,10 +196,12 @@ compliance-check: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [check] docs/compliance.md
 	$(PY) -m tools.docs.compliance_report --check
 	$(PY) -m pytest tests/compliance -q
 
-docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (README diagram, tables in docs/*.md, environments/example.tfvars)
+# web/'s node_modules too: the checkout's API types (web/src/generated/api.ts) come from docs/openapi.json through the
+# openapi-typescript web/package-lock.json pins (tools/docs/checkout_types.py).
+docs: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [develop] regenerate every generated document (README diagram, tables in docs/*.md, environments/example.tfvars, docs/openapi.json, web/src/generated/api.ts)
 	$(PY) -m tools.docs.generate
 
-docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the code (run `make docs` when this fails)
+docs-check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs.generate --check
 
 TEST_STEPS := lint unit api-tests api-fuzz web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan docs-check compliance-check sandbox-tests sandbox
