@@ -245,16 +245,16 @@ class TapStack(TerraformStack):
                 web_acl_arn=base.edge_waf.web_acl_arn,
             ),
         )
-        idempotency_secret = IdempotencySecret(
-            self,
-            "idempotency_secret",
-            props=IdempotencySecretProps(
-                naming=naming,
-                data_key_arn=base.keys.data_key_arn,
-                recovery_window_days=config.secret_recovery_window_days,
-            ),
+        idempotency_secret = self._idempotency_secret(config, base)
+        release = self._release(
+            config,
+            account_id,
+            variables,
+            base,
+            database=database,
+            frontend=frontend,
+            idempotency_secret=idempotency_secret,
         )
-        release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
         compute = self._compute(
             config,
             account_id,
@@ -266,11 +266,43 @@ class TapStack(TerraformStack):
         )
         # The bucket policy names the instance role, so it is created after it; the first boot reads under it.
         compute.boot_after([release.restrict_reads([compute.instance_role_arn, self._deployer_arn])])
-        monitoring = Monitoring(
+        return Tiers(
+            database=database,
+            idempotency_secret=idempotency_secret,
+            release=release,
+            compute=compute,
+            frontend=frontend,
+            monitoring=self._monitoring(config, account_id, variables, base, compute=compute, database=database),
+        )
+
+    def _idempotency_secret(self, config: StackConfig, base: Foundation) -> IdempotencySecret:
+        """The fleet's idempotency HMAC secret, encrypted with the data key (the instances read it at boot)."""
+        return IdempotencySecret(
+            self,
+            "idempotency_secret",
+            props=IdempotencySecretProps(
+                naming=Naming.for_config(config),
+                data_key_arn=base.keys.data_key_arn,
+                recovery_window_days=config.secret_recovery_window_days,
+            ),
+        )
+
+    def _monitoring(
+        self,
+        config: StackConfig,
+        account_id: str,
+        variables: StackVariables,
+        base: Foundation,
+        *,
+        compute: Compute,
+        database: Database,
+    ) -> Monitoring:
+        """Alarms on the ALB, the group and the database, notifying the alarm topic (logs key)."""
+        return Monitoring(
             self,
             "monitoring",
             props=MonitoringProps(
-                naming=naming,
+                naming=Naming.for_config(config),
                 region=config.aws_region,
                 account_id=account_id,
                 logs_key_arn=base.keys.logs_key_arn,
@@ -286,14 +318,6 @@ class TapStack(TerraformStack):
                     alarm_email=variables.alarm_email,
                 ),
             ),
-        )
-        return Tiers(
-            database=database,
-            idempotency_secret=idempotency_secret,
-            release=release,
-            compute=compute,
-            frontend=frontend,
-            monitoring=monitoring,
         )
 
     def _database(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Database:
@@ -428,6 +452,7 @@ class TapStack(TerraformStack):
         *,
         database: Database,
         frontend: Frontend,
+        idempotency_secret: IdempotencySecret,
     ) -> ApiRelease:
         """The artifact, the runtime parameter (apply-time values, never in user data) and the service's logs."""
         origin_host = config.frontend_domain or frontend.distribution_domain_name
@@ -450,6 +475,7 @@ class TapStack(TerraformStack):
                     db_master_username=database.master_username,
                     db_master_secret_arn=database.master_secret_arn,
                     db_pool_max=variables.api_db_pool_max,
+                    idempotency_secret_arn=idempotency_secret.arn,
                     cors_origins=f"https://{origin_host}",
                     processor=config.api_processor,
                     environment=PRODUCTION if config.environment_type == PRODUCTION else "development",

@@ -6,9 +6,10 @@
 - The artifact (``make artifact``) is uploaded under ``payment-api/<version>/<sha256>/<archive>``: new bytes are a
   new key, so the user data naming the key changes, the launch template gets a new version and the Auto Scaling
   group's instance refresh rolls it out. Replaced objects stay as noncurrent versions for 90 days (rollback).
-- The runtime parameter (SSM SecureString, data key) carries what is known only at apply time (the database
-  host, the master secret's ARN, the checkout origin CORS admits, the processor, the bucket): the user data holds
-  no such value, so it stays stable and secret-free, and the instance reads the parameter at boot as root.
+- The runtime parameter (SSM SecureString, data key) carries what is known only at apply time (the database host, the
+  master secret's and the idempotency secret's ARNs, the checkout origin CORS admits, the processor, the bucket): the
+  user data holds no such value, so it stays stable and secret-free, and the instance reads the parameter at boot as
+  root.
 - The service's log group: KMS-encrypted with the logs key, the stack's retention (PCI DSS 10.5.1); the CloudWatch
   agent on each instance ships the service's log file into it.
 """
@@ -61,6 +62,9 @@ class ApiRuntimeSettings:
     """The RDS-managed secret holding the master password (read by root at boot; never in Terraform state)."""
     db_pool_max: float
     """``PAYMENT_DB_POOL_MAX``: the most connections each instance's service opens."""
+    idempotency_secret_arn: str
+    """The fleet's idempotency HMAC secret: root fetches its AWSCURRENT and AWSPREVIOUS versions at boot and hands them
+    to the service with ``LoadCredential=`` (the ARN only; the value never passes through this parameter)."""
     cors_origins: str
     """The checkout's origin(s), ``https://<frontend domain or CloudFront domain>`` (exact, comma-separated)."""
     processor: str
@@ -144,6 +148,7 @@ class ApiRelease(Construct):
             "db_master_username": runtime.db_master_username,
             "db_master_secret_arn": runtime.db_master_secret_arn,
             "db_pool_max": str(runtime.db_pool_max),
+            "idempotency_secret_arn": runtime.idempotency_secret_arn,
             "cors_origins": runtime.cors_origins,
             "processor": runtime.processor,
             "environment": runtime.environment,

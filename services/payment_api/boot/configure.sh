@@ -31,6 +31,11 @@ for pair in PAYMENT_ENVIRONMENT=environment PAYMENT_PROCESSOR=processor PAYMENT_
   printf '%s="%s"\n' "${pair%%=*}" "$value" >>"$CONF/common.env"
 done
 printf 'PAYMENT_DB_SSLMODE="verify-full"\nPAYMENT_DB_SSLROOTCERT="%s"\n' "$APP/rds-ca-bundle.pem" >>"$CONF/common.env"
+# What root needs to fetch the idempotency HMAC secret (payment-api-credentials.service): its ARN and the region, no
+# secret. The secret itself goes from Secrets Manager to tmpfs only (boot/fetch-credentials.sh).
+IDEMPOTENCY_SECRET_ARN=$(setting idempotency_secret_arn)
+printf 'IDEMPOTENCY_SECRET_ARN="%s"\nAWS_DEFAULT_REGION="%s"\n' "$IDEMPOTENCY_SECRET_ARN" "$AWS_DEFAULT_REGION" \
+  >"$CONF/credentials.env"
 DB_HOST=$(setting db_host)
 DB_PORT=$(setting db_port)
 DB_SECRET_ARN=$(setting db_master_secret_arn)
@@ -58,14 +63,20 @@ unset secret
 
 step "systemd units"
 # The reconciler (finishes payments left processing) and the idempotency key purge run as oneshot services on their
-# timers, as the application role, hardened as the API is.
-for unit in payment-api-migrate.service payment-api.service payment-api-reconcile.service \
-  payment-api-reconcile.timer payment-api-purge.service payment-api-purge.timer; do
+# timers, as the application role, hardened as the API is. All three load the idempotency HMAC secret that root's
+# payment-api-credentials.service fetches (LoadCredential=).
+for unit in payment-api-credentials.service payment-api-migrate.service payment-api.service \
+  payment-api-reconcile.service payment-api-reconcile.timer payment-api-purge.service payment-api-purge.timer; do
   sed "s/@API_PORT@/$API_PORT/g" "$BOOT/$unit" >"/etc/systemd/system/$unit"
   chmod 0644 "/etc/systemd/system/$unit"
 done
 install -m 0644 "$BOOT/logrotate.conf" /etc/logrotate.d/payment-api
 systemctl daemon-reload
+
+step "idempotency secret"
+# Started here on its own so that a failure names this step; the services Require= it, so every later start (a
+# reboot empties /run) fetches again first.
+retry systemctl start payment-api-credentials.service
 systemctl enable --now payment-api.service
 systemctl enable --now payment-api-reconcile.timer payment-api-purge.timer
 
