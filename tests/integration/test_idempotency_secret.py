@@ -19,7 +19,7 @@ def _labels(secrets: Any, arn: str) -> dict[str, list[str]]:
     return {version: sorted(labels) for version, labels in found.items()}
 
 
-@pytest.mark.pci("3.5, 3.6, 3.7", "8.3")
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_the_secret_is_generated_kept_out_of_state_and_rotatable_outside_terraform(
     aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
 ) -> None:

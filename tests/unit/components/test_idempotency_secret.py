@@ -41,7 +41,7 @@ def test_the_secret_is_the_stacks_own_encrypted_with_the_data_key(synth_json: di
     assert list(synth_json["resource"]["aws_secretsmanager_secret"]) == [name], "one secret for the whole fleet"
 
 
-@pytest.mark.pci("3.5", "8.3")
+@pytest.mark.pci("3.5, 3.6, 3.7")
 def test_the_value_is_generated_by_secrets_manager_and_never_in_the_configuration(synth_json: dict[str, Any]) -> None:
     """The ephemeral GetRandomPassword feeds the write-only argument: no value in the JSON, hence none in a plan or
     the state (the sandbox's drift phase shows the second plan has no change)."""
