@@ -77,6 +77,8 @@ step "idempotency secret"
 # Started here on its own so that a failure names this step; the services Require= it, so every later start (a
 # reboot empties /run) fetches again first.
 retry systemctl start payment-api-credentials.service
+
+step "systemd units: start"
 systemctl enable --now payment-api.service
 systemctl enable --now payment-api-reconcile.timer payment-api-purge.timer
 
