@@ -13,6 +13,7 @@ import base64
 import gzip
 import io
 import json
+import re
 import secrets
 import subprocess
 import tarfile
@@ -250,12 +251,15 @@ def check_credentials(world: World, result: BootResult, boot: InstanceBoot) -> N
     assert _mode_owner(boot, FETCHED) == "700 root"
     assert _mode_owner(boot, f"{FETCHED}/idempotency-hmac-current") == "400 root"
     assert boot.run_inside(f"findmnt -n -o FSTYPE --target {FETCHED}").strip() == "tmpfs"
+    placeholder = boot.run_inside(f"cat {FETCHED}/idempotency-hmac-previous")
+    # No rotation yet: a random placeholder (the file must exist; the service refuses one equal to the current).
+    assert re.fullmatch(r"[0-9a-f]{64}", placeholder) and placeholder != first
     for unit in CREDENTIAL_UNITS:
         assert _credentials(boot, unit) == {
             "folder": "500 payment-api",
             "idempotency-hmac-current": first,
             "idempotency-hmac-current mode": "400 payment-api",
-            "idempotency-hmac-previous": first,  # no rotation yet: the current one again
+            "idempotency-hmac-previous": placeholder,
             "idempotency-hmac-previous mode": "400 payment-api",
         }, unit
     rotated = secrets.token_urlsafe(48)

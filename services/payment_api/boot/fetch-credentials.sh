@@ -2,9 +2,10 @@
 # Run as root by payment-api-credentials.service: writes the fleet's idempotency HMAC secret into the folder given
 # (the unit's RuntimeDirectory, tmpfs, 0700) as the files the payment API's units load with LoadCredential=:
 #   idempotency-hmac-current   the secret's AWSCURRENT version
-#   idempotency-hmac-previous  its AWSPREVIOUS version after a rotation; before the first rotation the current one again
-#                              (LoadCredential= with a path fails the unit when the file is missing, so it always exists;
-#                              the same secret twice only repeats a lookup)
+#   idempotency-hmac-previous  its AWSPREVIOUS version after a rotation. Before the first rotation: 32 random bytes made
+#                              here (hex), under which no key was ever stored, so its lookups find nothing. The file must
+#                              exist (LoadCredential= with a path fails the unit on a missing file, systemd 252) and the
+#                              service refuses a previous secret equal to the current one.
 # Each file holds exactly the secret string (no newline), 0400 root. The values go from the AWS CLI through jq into the
 # files: never an argument, an environment variable or a line of output.
 # IDEMPOTENCY_SECRET_ARN and AWS_DEFAULT_REGION come from /etc/payment-api/credentials.env.
@@ -34,8 +35,8 @@ if jq -e '[.[][]] | index("AWSPREVIOUS") != null' <<<"$labels" >/dev/null; then
   fetch AWSPREVIOUS "$work/idempotency-hmac-previous"
   previous=AWSPREVIOUS
 else
-  cp "$work/idempotency-hmac-current" "$work/idempotency-hmac-previous"
-  previous="AWSCURRENT (no rotation yet)"
+  head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$work/idempotency-hmac-previous"
+  previous="none yet: a random placeholder"
 fi
 chmod 0400 "$work"/idempotency-hmac-*
 mv -f "$work"/idempotency-hmac-* "$folder"/
