@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tap_contract import runtime
 
 from lib.artifact import load_artifact
 from lib.blocks.user_data import render_user_data
@@ -93,22 +94,19 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     hmac_secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(
         Name="rehearsal-idempotency-hmac", SecretString=secrets.token_urlsafe(48)
     )["ARN"]
-    runtime = {
-        "artifact_bucket": BUCKET,
-        "db_host": DB_HOST,
-        "db_port": "5432",
-        "db_name": "payments",
-        "db_master_username": "rdsmaster",
-        "db_pool_max": "10",
-        "db_master_secret_arn": secret_arn,
-        "idempotency_secret_arn": hmac_secret_arn,
-        "cors_origins": "https://pay.example.com",
-        "processor": "simulated",
-        "environment": "development",
-    }
-    client("ssm", moto_endpoint, REGION).put_parameter(
-        Name=PARAMETER, Type="SecureString", Value=json.dumps(runtime, sort_keys=True)
+    # The contract's example of every setting, with this world's bucket, database and secret.
+    value = runtime.example_parameter(
+        {
+            runtime.ARTIFACT_BUCKET: BUCKET,
+            runtime.DB_HOST: DB_HOST,
+            runtime.DB_PORT: 5432,
+            runtime.DB_MASTER_USERNAME: "rdsmaster",
+            runtime.DB_MASTER_SECRET_ARN: secret_arn,
+            runtime.IDEMPOTENCY_SECRET_ARN: hmac_secret_arn,
+            runtime.ENVIRONMENT: "development",
+        }
     )
+    client("ssm", moto_endpoint, REGION).put_parameter(Name=PARAMETER, Type="SecureString", Value=value)
     ec2 = client("ec2", moto_endpoint, REGION)
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
@@ -244,7 +242,7 @@ def _written_anywhere(boot: InstanceBoot, result: BootResult, values: list[str])
 def check_credentials(world: World, result: BootResult, boot: InstanceBoot) -> None:
     """AWSCURRENT reaches each unit's credential folder (0400, the unit's user), from a root-only folder on tmpfs,
     and is written nowhere else; after a rotation (put-secret-value) and a restart the old value is the previous
-    one. The service does not use the credentials yet (issue 23's service side): this proves their delivery."""
+    one; the service starts with them (it refuses to serve without its current secret)."""
     assert result.exit_status == 0, result.boot_log[-3000:]
     secrets_manager = client("secretsmanager", world.endpoint, REGION)
     first = secrets_manager.get_secret_value(SecretId=world.hmac_secret_arn)["SecretString"]

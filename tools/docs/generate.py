@@ -16,7 +16,7 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,11 +85,15 @@ def rehearsal_root() -> Iterable[Part]:
 def _openapi_text() -> str:
     """The payment API's OpenAPI 3.1 document, as the app serves it at /openapi.json (built once per run)."""
     from payment_api.app import create_app  # pylint: disable=import-outside-toplevel
-    from payment_api.config import load_settings  # pylint: disable=import-outside-toplevel
+    from payment_api.config import IdempotencySecrets, load_settings  # pylint: disable=import-outside-toplevel
     from payment_api.openapi import document_text  # pylint: disable=import-outside-toplevel
 
-    # The document does not depend on the settings; building the app opens no connection.
-    settings = load_settings({"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"})
+    # The document does not depend on the settings; building the app opens no connection and serves no request, so
+    # the HMAC secret the app refuses to start without is a placeholder here.
+    settings = replace(
+        load_settings({"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}),
+        hmac_secrets=IdempotencySecrets(current=b"docs: no request is served" + bytes(6)),
+    )
     return document_text(create_app(settings))
 
 

@@ -42,6 +42,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/csp-reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Receive Csp Reports */
+        post: operations["receive_csp_reports_v1_csp_reports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payments": {
         parameters: {
             query?: never;
@@ -109,6 +126,16 @@ export interface components {
             last4: string;
         };
         /**
+         * FieldError
+         * @description One line of a validation failure: the field at fault (dotted path) and why, never the value sent.
+         */
+        FieldError: {
+            /** Field */
+            field: string;
+            /** Message */
+            message: string;
+        };
+        /**
          * Payment
          * @description A payment's public view (``customer_email`` is stored, never returned).
          */
@@ -147,9 +174,7 @@ export interface components {
              * Errors
              * @default null
              */
-            errors: {
-                [key: string]: string;
-            }[] | null;
+            errors: components["schemas"]["FieldError"][] | null;
             /** Status */
             status: number;
             /** Title */
@@ -159,13 +184,19 @@ export interface components {
         };
         /**
          * Refund
-         * @description A refund.
+         * @description A refund: ``pending`` while the processor call is in flight (and after a processor timeout, until the retry or
+         *     the reconciler finishes it), then ``succeeded`` or ``failed``.
          */
         Refund: {
             /** Amount */
             amount: number;
             /** Created At */
             created_at: string;
+            /**
+             * Created By
+             * @description The operator who made the refund: the operator key's label (until operator identities arrive); null for refunds made before the service recorded it.
+             */
+            created_by: string | null;
             /** Id */
             id: string;
             /** Payment Id */
@@ -260,6 +291,61 @@ export interface operations {
             };
         };
     };
+    receive_csp_reports_v1_csp_reports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/reports+json": ({
+                    /**
+                     * Body
+                     * @description The report's body (for a CSP violation: effectiveDirective, ...).
+                     */
+                    body: {
+                        [key: string]: unknown;
+                    };
+                    /**
+                     * Type
+                     * @description The report type; `csp-violation` reports are logged, others ignored.
+                     */
+                    type: string;
+                } & {
+                    [key: string]: unknown;
+                })[];
+            };
+        };
+        responses: {
+            /** @description Received: CSP violations are logged (directive, disposition, blocked origin) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description validation_failed (not a report list, or not application/reports+json), card_data_not_accepted */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     create_payment_v1_payments_post: {
         parameters: {
             query?: never;
@@ -319,7 +405,7 @@ export interface operations {
                     "application/json": components["schemas"]["Payment"];
                 };
             };
-            /** @description validation_failed, card_data_not_accepted, idempotency_key_missing or _invalid */
+            /** @description validation_failed, card_data_not_accepted, payment_method_invalid (a token the processor does not know; nothing stored), idempotency_key_missing or _invalid */
             400: {
                 headers: {
                     [name: string]: unknown;
