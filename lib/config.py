@@ -284,6 +284,13 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
         return "COMPLIANCE" if self.environment_type == PRODUCTION else "GOVERNANCE"
 
     @property
+    def secret_recovery_window_days(self) -> int:
+        """Days a deleted stack secret can be restored: 30 with deletion protection (production always has it), 0
+        without, so that a destroyed development stack can be created again at once under the same names (Secrets
+        Manager keeps a deleted secret's name for its recovery window)."""
+        return 30 if self.deletion_protection else 0
+
+    @property
     def force_destroy_buckets(self) -> bool:
         """Buckets are emptied on destroy only in the sandbox, whose emulator vanishes anyway; a stack that
         can reach AWS never deletes objects on destroy, whatever DELETION_PROTECTION says."""

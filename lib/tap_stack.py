@@ -4,9 +4,10 @@ This is the only module that knows every component. Components receive what they
 keyword-only properties of other components (docs/requirements.md seed failure 4), never by reaching into each other.
 Order matters only where one component consumes another's outputs:
 keys -> network -> security groups -> interface endpoints -> log archive -> WAF (regional, and CloudFront's in us-east-1
-through the provider alias ``us_east_1``) -> database -> frontend -> API release (artifact, runtime parameter: needs
-the database and the frontend's domain) -> compute (reads the release) -> the release's bucket policy (names the
-instance role) -> monitoring -> DNS records (with ``HOSTED_ZONE_ID``: names -> the ALB and the distribution).
+through the provider alias ``us_east_1``) -> database -> frontend -> the idempotency secret (data key) -> API release
+(artifact, runtime parameter: needs the database and the frontend's domain) -> compute (reads the release and the
+idempotency secret) -> the release's bucket policy (names the instance role) -> monitoring -> DNS records (with
+``HOSTED_ZONE_ID``: names -> the ALB and the distribution).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from lib.components.dns import AliasRecord, AliasTarget, DnsRecords, DnsRecordsP
 from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
 from lib.components.frontend import Frontend, FrontendProps
+from lib.components.idempotency_secret import IdempotencySecret, IdempotencySecretProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
@@ -86,6 +88,7 @@ class Tiers:
     """The data, application and frontend tiers, and what watches them."""
 
     database: Database
+    idempotency_secret: IdempotencySecret
     release: ApiRelease
     compute: Compute
     frontend: Frontend
@@ -239,16 +242,65 @@ class TapStack(TerraformStack):
                 deployer_arns=config.deployers,
             ),
         )
-        release = self._release(config, account_id, variables, base, database=database, frontend=frontend)
-        compute = self._compute(config, account_id, variables, base, database=database, release=release)
+        idempotency_secret = self._idempotency_secret(config, base)
+        release = self._release(
+            config,
+            account_id,
+            variables,
+            base,
+            database=database,
+            frontend=frontend,
+            idempotency_secret=idempotency_secret,
+        )
+        compute = self._compute(
+            config,
+            account_id,
+            variables,
+            base,
+            database=database,
+            release=release,
+            idempotency_secret=idempotency_secret,
+        )
         # The bucket policy names the instance role, so it is created after it; the first boot reads under it. The
         # named deployers (DEPLOYER_PRINCIPAL_ARNS) read too: Terraform's refresh of the artifact object is a read.
         compute.boot_after([release.restrict_reads([compute.instance_role_arn, *config.deployers])])
-        monitoring = Monitoring(
+        return Tiers(
+            database=database,
+            idempotency_secret=idempotency_secret,
+            release=release,
+            compute=compute,
+            frontend=frontend,
+            monitoring=self._monitoring(config, account_id, variables, base, compute=compute, database=database),
+        )
+
+    def _idempotency_secret(self, config: StackConfig, base: Foundation) -> IdempotencySecret:
+        """The fleet's idempotency HMAC secret, encrypted with the data key (the instances read it at boot)."""
+        return IdempotencySecret(
+            self,
+            "idempotency_secret",
+            props=IdempotencySecretProps(
+                naming=Naming.for_config(config),
+                data_key_arn=base.keys.data_key_arn,
+                recovery_window_days=config.secret_recovery_window_days,
+            ),
+        )
+
+    def _monitoring(
+        self,
+        config: StackConfig,
+        account_id: str,
+        variables: StackVariables,
+        base: Foundation,
+        *,
+        compute: Compute,
+        database: Database,
+    ) -> Monitoring:
+        """Alarms on the ALB, the group and the database, notifying the alarm topic (logs key)."""
+        return Monitoring(
             self,
             "monitoring",
             props=MonitoringProps(
-                naming=naming,
+                naming=Naming.for_config(config),
                 region=config.aws_region,
                 account_id=account_id,
                 logs_key_arn=base.keys.logs_key_arn,
@@ -265,7 +317,6 @@ class TapStack(TerraformStack):
                 ),
             ),
         )
-        return Tiers(database=database, release=release, compute=compute, frontend=frontend, monitoring=monitoring)
 
     def _database(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Database:
         """PostgreSQL in the data subnets, encrypted with the data key, sized by the variables."""
@@ -301,8 +352,10 @@ class TapStack(TerraformStack):
         *,
         database: Database,
         release: ApiRelease,
+        idempotency_secret: IdempotencySecret,
     ) -> Compute:
-        """The ALB and the API instances, which read the database's secrets and install ``release``."""
+        """The ALB and the API instances, which read the database's and the idempotency secrets and install
+        ``release``."""
         keys, network, groups = base.keys, base.network, base.security_groups
         return Compute(
             self,
@@ -320,7 +373,7 @@ class TapStack(TerraformStack):
                 access_logs=base.log_archive.destination,
                 deletion_protection=config.deletion_protection,
                 api_domain=config.api_domain,
-                boot_dependencies=boot_dependencies(base, release),
+                boot_dependencies=[*boot_dependencies(base, release), *idempotency_secret.boot_reads],
                 region=config.aws_region,
                 account_id=account_id,
                 volumes=VolumeEncryption(key_arn=keys.data_key_arn, launch_role_arn=keys.autoscaling_role_arn),
@@ -335,6 +388,7 @@ class TapStack(TerraformStack):
                 secrets=ApiSecrets(
                     connection_parameter_arn=database.connection_parameter_arn,
                     db_secret_arn=database.master_secret_arn,
+                    idempotency_secret_arn=idempotency_secret.arn,
                     data_key_arn=keys.data_key_arn,
                 ),
                 deployment=ApiDeployment(
@@ -396,6 +450,7 @@ class TapStack(TerraformStack):
         *,
         database: Database,
         frontend: Frontend,
+        idempotency_secret: IdempotencySecret,
     ) -> ApiRelease:
         """The artifact, the runtime parameter (apply-time values, never in user data) and the service's logs."""
         origin_host = config.frontend_domain or frontend.distribution_domain_name
@@ -418,6 +473,7 @@ class TapStack(TerraformStack):
                     runtime.DB_MASTER_USERNAME: database.master_username,
                     runtime.DB_MASTER_SECRET_ARN: database.master_secret_arn,
                     runtime.DB_POOL_MAX: variables.api_db_pool_max,
+                    runtime.IDEMPOTENCY_SECRET_ARN: idempotency_secret.arn,
                     runtime.CORS_ORIGINS: f"https://{origin_host}",
                     runtime.PROCESSOR: config.api_processor,
                     runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",
@@ -547,6 +603,10 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         Output.RDS_ENDPOINT: (database.endpoint, "PostgreSQL endpoint (host:port)"),
         Output.RDS_IDENTIFIER: (database.identifier, "RDS instance identifier"),
         Output.DB_MASTER_SECRET_ARN: (database.master_secret_arn, "Secrets Manager secret holding the master password"),
+        Output.IDEMPOTENCY_SECRET_ARN: (
+            tiers.idempotency_secret.arn,
+            "Secrets Manager secret with the fleet's idempotency-key HMAC secret (rotate: docs/payment-api.md)",
+        ),
         Output.DB_CONNECTION_PARAMETER_NAME: (
             database.connection_parameter_name,
             "SSM SecureString with the connection string (no password)",

@@ -257,8 +257,8 @@ TUNABLES: tuple[Tunable, ...] = (
         kind=BOOLEAN,
         default=True,
         default_doc="`true` (`false` in the sandbox)",
-        meaning="ALB/RDS deletion protection and the RDS final snapshot; `false` is refused in production "
-        "and never empties buckets",
+        meaning="ALB/RDS deletion protection, the RDS final snapshot and the idempotency secret's 30-day recovery "
+        "window (0 days without); `false` is refused in production and never empties buckets",
     ),
     # ------------------------------------------------------------------ compute
     Tunable(

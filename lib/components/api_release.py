@@ -6,9 +6,10 @@
 - The artifact (``make artifact``) is uploaded under ``payment-api/<version>/<sha256>/<archive>``: new bytes are a
   new key, so the user data naming the key changes, the launch template gets a new version and the Auto Scaling
   group's instance refresh rolls it out. Replaced objects stay as noncurrent versions for 90 days (rollback).
-- The runtime parameter (SSM SecureString, data key) carries what is known only at apply time (the database
-  host, the master secret's ARN, the checkout origin CORS admits, the processor, the bucket): the user data holds
-  no such value, so it stays stable and secret-free, and the instance reads the parameter at boot as root.
+- The runtime parameter (SSM SecureString, data key) carries what is known only at apply time (the database host, the
+  master secret's and the idempotency secret's ARNs, the checkout origin CORS admits, the processor, the bucket): the
+  user data holds no such value, so it stays stable and secret-free, and the instance reads the parameter at boot as
+  root.
 - The service's log group: KMS-encrypted with the logs key, the stack's retention (PCI DSS 10.5.1); the CloudWatch
   agent on each instance ships the service's log file into it.
 """

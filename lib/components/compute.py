@@ -11,8 +11,8 @@
   the ALB; shell access through SSM Session Manager instead of SSH.
 - The instance role (PCI DSS 7.2): AWS's minimal Session Manager statements instead of the managed
   AmazonSSMManagedInstanceCore (which reads every SSM parameter of the account: ``ssm:GetParameter*`` on "*"),
-  the stack's own connection parameter and DB secret, and ``kms:Decrypt`` on the data key only through SSM
-  and Secrets Manager in the stack's region (``kms:ViaService``). No managed policy is attached
+  the stack's own connection parameter, DB secret and idempotency secret, and ``kms:Decrypt`` on the data key only
+  through SSM and Secrets Manager in the stack's region (``kms:ViaService``). No managed policy is attached
   (PF-INSTANCE-MANAGED-POLICIES keeps it that way; tests/unit/components/test_compute_instance_role.py
   evaluates the synthesized policies).
 - Instances and their volumes are tagged at launch with the stack's tags (the provider's ``default_tags`` do
@@ -151,14 +151,18 @@ class ScalingSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ApiSecrets:
-    """What the instances may read at run time: the DB connection parameter and the DB secret (PCI DSS 7.2)."""
+    """What the instances may read at run time: the DB connection parameter, the DB secret and the idempotency
+    secret (PCI DSS 7.2)."""
 
     connection_parameter_arn: str
     """The SSM SecureString with the connection string."""
     db_secret_arn: str
     """The RDS-managed master secret."""
+    idempotency_secret_arn: str
+    """The fleet's idempotency-key HMAC secret: root reads its AWSCURRENT and AWSPREVIOUS versions at boot and hands
+    them to the service with ``LoadCredential=`` (services/payment_api/boot/payment-api-credentials.service)."""
     data_key_arn: str
-    """The key both are encrypted with (decrypt only)."""
+    """The key all three are encrypted with (decrypt only)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -512,6 +516,7 @@ class Compute(Construct):
             for construct_id, label, statements in (
                 ("session_manager", "api-session-manager", session_manager_statements(props.region, props.account_id)),
                 ("read_db_connection", "api-read-db-connection", _read_db_connection_statements(props)),
+                ("read_idempotency_secret", "api-read-idempotency-secret", _read_idempotency_secret_statements(props)),
                 ("install_api", "api-install", _install_api_statements(props)),
                 ("complete_boot", "api-complete-boot", _complete_boot_statements(props)),
             )
@@ -590,6 +595,19 @@ def _read_db_connection_statements(props: ComputeProps) -> list[Statement]:
             "Resource": secrets.db_secret_arn,
         },
         decrypt_via_services("DecryptWithDataKey", secrets.data_key_arn, DATA_KEY_VIA_SERVICES, props.region),
+    ]
+
+
+def _read_idempotency_secret_statements(props: ComputeProps) -> list[Statement]:
+    """Read the idempotency secret's versions (GetSecretValue) and which labels exist (DescribeSecret: is there an
+    AWSPREVIOUS?); its decryption is the data key's ``kms:Decrypt`` through Secrets Manager, granted above."""
+    return [
+        {
+            "Sid": "ReadIdempotencySecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": props.secrets.idempotency_secret_arn,
+        }
     ]
 
 

@@ -115,7 +115,7 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
     assert checks["deployer"].detail.startswith(f"{DEPLOYER.arn} (session arn:aws:sts::{MOTO_ACCOUNT_ID}:assumed-role/")
     # moto answers vpc-max-elastic-ips with 5; the development stack has one NAT address per zone.
     assert checks["Elastic IP quota"].detail.endswith("0 allocated in us-east-1, quota 5: 3 of 5 after apply")
-    assert checks["names"].detail.startswith("38 names looked up")
+    assert checks["names"].detail.startswith("39 names looked up")
     assert elapsed < 30, f"the account preflight took {elapsed:.1f} s on the emulator"
 
 
@@ -195,7 +195,7 @@ def test_the_same_names_in_the_state_pass(emulator: str, stack: dict[str, Any]) 
     }
     checks = by_name(preflight(emulator, stack, certificate, state))
     assert checks["names"].status == PASSED
-    assert checks["names"].detail == "35 names looked up, 3 held by this stack's state, 0 held outside it"
+    assert checks["names"].detail == "36 names looked up, 3 held by this stack's state, 0 held outside it"
 
 
 def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dict[str, Any]) -> None:

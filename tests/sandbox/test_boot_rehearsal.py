@@ -1,9 +1,10 @@
 """The boot rehearsal against its own emulator: the launch template's user data, rendered as the stack renders it,
 run as root in the rehearsal's namespaces on an instance the group holds in ``Pending:Wait``.
 
-One boot that works (the hook is completed with CONTINUE, the instance goes InService, the service answers), and the
-template broken in four places, each failing in the step that names it: a package name, a settings key, a unit's
-command (in the artifact), and a command inside the provisioning subshell, which abandons the instance.
+One boot that works (the hook is completed with CONTINUE, the instance goes InService, the service answers; the
+idempotency HMAC secret reaches the services' credential folders and nowhere else, and a rotation reaches them after a
+restart), and the template broken in four places, each failing in the step that names it: a package name, a settings
+key, a unit's command (in the artifact), and a command inside the provisioning subshell, which abandons the instance.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import base64
 import gzip
 import io
 import json
+import re
 import secrets
 import subprocess
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from tools.sandbox.rehearsal.harness import (
     Database,
     Emulator,
     Instance,
+    InstanceBoot,
     ensure_host_tools,
     rehearse,
 )
@@ -57,6 +60,7 @@ class World:
     subnet_id: str
     database: Any
     folder: Path
+    hmac_secret_arn: str
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +91,9 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(
         Name="rehearsal-master", SecretString=json.dumps({"username": "rdsmaster", "password": password})
     )["ARN"]
+    hmac_secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(
+        Name="rehearsal-idempotency-hmac", SecretString=secrets.token_urlsafe(48)
+    )["ARN"]
     # The contract's example of every setting, with this world's bucket, database and secret.
     value = runtime.example_parameter(
         {
@@ -95,6 +102,7 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             runtime.DB_PORT: 5432,
             runtime.DB_MASTER_USERNAME: "rdsmaster",
             runtime.DB_MASTER_SECRET_ARN: secret_arn,
+            runtime.IDEMPOTENCY_SECRET_ARN: hmac_secret_arn,
             runtime.ENVIRONMENT: "development",
         }
     )
@@ -106,7 +114,7 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     database.start(bootstrap=False)
     database.rds_master("rdsmaster", password)
     try:
-        yield World(moto_endpoint, role_arn, subnet, database, tmp_path_factory.mktemp("rehearsal"))
+        yield World(moto_endpoint, role_arn, subnet, database, tmp_path_factory.mktemp("rehearsal"), hmac_secret_arn)
     finally:
         database.stop()
 
@@ -133,6 +141,7 @@ def boot(
     *,
     user_data: tuple[str, str] | None = None,
     artifact: dict[str, tuple[str, str]] | None = None,
+    then: Callable[[BootResult, InstanceBoot], Any] | None = None,
 ) -> tuple[BootResult, str]:
     """Upload the (changed) artifact, render the user data for it, launch a hooked group of one and rehearse."""
     import hashlib  # pylint: disable=import-outside-toplevel
@@ -186,6 +195,7 @@ def boot(
         folder=world.folder / name,
         api_port=API_PORT,
         timeout=600,
+        then=then,
     )
     return result, instance_id
 
@@ -195,8 +205,74 @@ def lifecycle_state(world: World, instance_id: str) -> str:
     return found["AutoScalingInstances"][0]["LifecycleState"] if found["AutoScalingInstances"] else "gone"
 
 
+CREDENTIAL_UNITS = ("payment-api.service", "payment-api-reconcile.service", "payment-api-purge.service")
+FETCHED = "/run/payment-api-credentials"
+
+
+def _mode_owner(boot: InstanceBoot, path: str) -> str:
+    return boot.run_inside(f"stat -c '%a %U' {path}").strip()
+
+
+def _credentials(boot: InstanceBoot, unit: str) -> dict[str, str]:
+    """The unit's credential folder as the stand-in's LoadCredential= fills it (started as systemd would start it)."""
+    if unit != "payment-api.service":
+        boot.run_inside(f"systemctl start {unit}")
+    folder = f"/run/credentials/{unit}"
+    found = {"folder": _mode_owner(boot, folder)}
+    for name in ("idempotency-hmac-current", "idempotency-hmac-previous"):
+        found[name] = boot.run_inside(f"cat {folder}/{name}")
+        found[f"{name} mode"] = _mode_owner(boot, f"{folder}/{name}")
+    return found
+
+
+def _written_anywhere(boot: InstanceBoot, result: BootResult, values: list[str]) -> list[str]:
+    """Where on the instance's disk (the overlay's upper layer: all it wrote outside tmpfs) or in a log any of
+    ``values`` appears: the boot log, the service logs, and the units' journals (the stand-in's, under /run)."""
+    found = []
+    for path in (boot.work / "upper").rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            found += [f"disk: /{path.relative_to(boot.work / 'upper')}" for value in values if value.encode() in data]
+    journals = boot.run_inside("cat /run/standin-systemd/*.journal 2>/dev/null || true")
+    found += [f"journal: {value[:4]}..." for value in values if value in journals]
+    found += [f"boot log: {value[:4]}..." for value in values if value in result.boot_log]
+    return found
+
+
+def check_credentials(world: World, result: BootResult, boot: InstanceBoot) -> None:
+    """AWSCURRENT reaches each unit's credential folder (0400, the unit's user), from a root-only folder on tmpfs,
+    and is written nowhere else; after a rotation (put-secret-value) and a restart the old value is the previous
+    one; the service starts with them (it refuses to serve without its current secret)."""
+    assert result.exit_status == 0, result.boot_log[-3000:]
+    secrets_manager = client("secretsmanager", world.endpoint, REGION)
+    first = secrets_manager.get_secret_value(SecretId=world.hmac_secret_arn)["SecretString"]
+    assert _mode_owner(boot, FETCHED) == "700 root"
+    assert _mode_owner(boot, f"{FETCHED}/idempotency-hmac-current") == "400 root"
+    assert boot.run_inside(f"findmnt -n -o FSTYPE --target {FETCHED}").strip() == "tmpfs"
+    placeholder = boot.run_inside(f"cat {FETCHED}/idempotency-hmac-previous")
+    # No rotation yet: a random placeholder (the file must exist; the service refuses one equal to the current).
+    assert re.fullmatch(r"[0-9a-f]{64}", placeholder) and placeholder != first
+    for unit in CREDENTIAL_UNITS:
+        assert _credentials(boot, unit) == {
+            "folder": "500 payment-api",
+            "idempotency-hmac-current": first,
+            "idempotency-hmac-current mode": "400 payment-api",
+            "idempotency-hmac-previous": placeholder,
+            "idempotency-hmac-previous mode": "400 payment-api",
+        }, unit
+    rotated = secrets.token_urlsafe(48)
+    secrets_manager.put_secret_value(SecretId=world.hmac_secret_arn, SecretString=rotated)
+    boot.run_inside("systemctl restart payment-api-credentials.service payment-api.service")
+    after = _credentials(boot, "payment-api.service")
+    assert (after["idempotency-hmac-current"], after["idempotency-hmac-previous"]) == (rotated, first)
+    assert boot.run_inside("systemctl is-active payment-api.service").strip() == "active"
+    assert _written_anywhere(boot, result, [first, rotated]) == []
+    assert "credentials.env" in boot.run_inside("ls /etc/payment-api")
+    assert world.hmac_secret_arn in boot.run_inside("cat /etc/payment-api/credentials.env")
+
+
 def test_the_real_user_data_boots_the_service_and_completes_the_hook(world: World) -> None:
-    result, instance_id = boot(world, "works")
+    result, instance_id = boot(world, "works", then=lambda result, inside: check_credentials(world, result, inside))
     assert result.exit_status == 0, result.boot_log[-3000:]
     assert lifecycle_state(world, instance_id) == "InService"
     log = result.boot_log
@@ -204,7 +280,20 @@ def test_the_real_user_data_boots_the_service_and_completes_the_hook(world: Worl
         log.index("CloudWatch agent") < log.index("boot: ", log.index("CloudWatch agent") + 1) < log.index("packages")
     )
     assert "lifecycle hook: CONTINUE" in log and "boot: FAILED" not in log
-    assert "rdsmaster" not in (result.logs / "api.log").read_text(encoding="utf-8", errors="replace")
+    api_log = (result.logs / "api.log").read_text(encoding="utf-8", errors="replace")
+    assert "rdsmaster" not in api_log
+    for value in _secret_values(world):
+        assert value not in api_log and value not in log
+
+
+def _secret_values(world: World) -> list[str]:
+    """Every version the idempotency secret has had (the rehearsal rotated it once)."""
+    secrets_manager = client("secretsmanager", world.endpoint, REGION)
+    versions = secrets_manager.list_secret_version_ids(SecretId=world.hmac_secret_arn)["Versions"]
+    return [
+        secrets_manager.get_secret_value(SecretId=world.hmac_secret_arn, VersionId=v["VersionId"])["SecretString"]
+        for v in versions
+    ]
 
 
 @pytest.mark.parametrize(

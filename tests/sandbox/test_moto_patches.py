@@ -960,3 +960,25 @@ def test_a_group_launches_from_a_launch_template_version_made_after_it(moto_endp
     assert len(group["Instances"]) == 2
     version = ec2.describe_launch_template_versions(LaunchTemplateId=template, Versions=["2"])
     assert version["LaunchTemplateVersions"][0]["LaunchTemplateData"]["UserData"] == encoded[1]
+
+
+def test_a_rotation_moves_only_awscurrent_and_awsprevious(moto_endpoint: str) -> None:
+    """secretsmanager_rotation_keeps_custom_labels: the stack's first version keeps its own label through rotations
+    (lib/components/idempotency_secret.py), as AWS keeps it; unpatched, moto replaces its labels with AWSPREVIOUS."""
+    secrets = client("secretsmanager", moto_endpoint)
+    arn = secrets.create_secret(Name="fidelity-rotation-labels")["ARN"]
+    first = secrets.put_secret_value(
+        SecretId=arn, SecretString="first-" + "a" * 40, VersionStages=["AWSCURRENT", "terraform-initial"]
+    )["VersionId"]
+    second = secrets.put_secret_value(SecretId=arn, SecretString="second-" + "b" * 40)["VersionId"]
+
+    def stages() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = secrets.describe_secret(SecretId=arn)["VersionIdsToStages"]
+        return {version: sorted(labels) for version, labels in found.items()}
+
+    assert stages() == {first: ["AWSPREVIOUS", "terraform-initial"], second: ["AWSCURRENT"]}
+    third = secrets.put_secret_value(SecretId=arn, SecretString="third-" + "c" * 40)["VersionId"]
+    assert stages() == {first: ["terraform-initial"], second: ["AWSPREVIOUS"], third: ["AWSCURRENT"]}
+    previous = secrets.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"]
+    assert previous.startswith("second-")
+    assert secrets.get_secret_value(SecretId=arn, VersionStage="terraform-initial")["SecretString"].startswith("first-")

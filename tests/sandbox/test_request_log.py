@@ -78,6 +78,21 @@ def test_query_json_and_unsigned_requests_are_described() -> None:
     )
     waf["wsgi.input"] = io.BytesIO(b"")
     assert describe_request(waf) == ("wafv2", "GetWebACL", "us-east-1", "-")
+    for body, resource in (
+        (b'{"SecretId": "arn:aws:secretsmanager:eu-west-1:1:secret:payment-x-AbCdEf"}', "secret:payment-x-AbCdEf"),
+        (b'{"Name": "payment-x", "KmsKeyId": "k"}', "secret:payment-x"),
+        (b'{"PasswordLength": 64}', "-"),
+    ):
+        secrets = _environ(
+            "POST",
+            "/",
+            service="secretsmanager",
+            HTTP_X_AMZ_TARGET="secretsmanager.GetSecretValue",
+            CONTENT_TYPE="application/x-amz-json-1.1",
+            CONTENT_LENGTH=str(len(body)),
+        )
+        secrets["wsgi.input"] = io.BytesIO(body)
+        assert describe_request(secrets) == ("secretsmanager", "GetSecretValue", "eu-west-1", resource)
     cbor = _environ("POST", "/service/GraniteServiceVersion20100801/operation/DescribeAlarms", service="monitoring")
     assert describe_request(cbor) == ("monitoring", "DescribeAlarms", "eu-west-1", "-")
     unsigned = {"REQUEST_METHOD": "GET", "PATH_INFO": "/moto-api/", "QUERY_STRING": ""}

@@ -130,6 +130,18 @@ def pay_and_refund(result: BootResult, boot: InstanceBoot) -> list[str]:
     return [f"payment {payment_id} and refund {refunded.json()['id']} through {result.address}"]
 
 
+def credentials_delivered(boot: InstanceBoot, emulator: Emulator, secret_arn: str) -> str:
+    """The idempotency HMAC secret's AWSCURRENT, as the stack's secret holds it, in the serving unit's credential
+    folder (``LoadCredential=``, fetched by root's payment-api-credentials.service)."""
+    current = client("secretsmanager", emulator.endpoint, emulator.region).get_secret_value(SecretId=secret_arn)
+    delivered = boot.run_inside("cat /run/credentials/payment-api.service/idempotency-hmac-current")
+    if delivered != current["SecretString"]:
+        raise BootPhaseError(
+            f"payment-api.service's credential idempotency-hmac-current is not {secret_arn}'s AWSCURRENT version"
+        )
+    return f"the idempotency secret's AWSCURRENT ({current['VersionId']}) is payment-api.service's credential"
+
+
 def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list[str]:
     """Rehearse every waiting instance's boot; returns the steps for the report."""
     from tools.dev.local_api.postgres import LocalPostgres  # pylint: disable=import-outside-toplevel  # heavy
@@ -162,6 +174,7 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
                 emulator=Emulator(endpoint=endpoint, region=region),
                 database=Database(host_name=db_host, port=db_port, local_port=database.port),
                 folder=folder / instance_id,
+                secret_arn=outputs[Output.IDEMPOTENCY_SECRET_ARN],
             )
     finally:
         database.stop()
@@ -208,7 +221,14 @@ def _record_versions(booted: dict[str, str], drop: str | None) -> None:
 
 
 def boot_one(
-    spec: LaunchSpec, instance_id: str, *, index: int, emulator: Emulator, database: Database, folder: Path
+    spec: LaunchSpec,
+    instance_id: str,
+    *,
+    index: int,
+    emulator: Emulator,
+    database: Database,
+    folder: Path,
+    secret_arn: str,
 ) -> list[str]:
     """One instance: rehearse its boot, pay and refund through it, and see the group put it InService."""
     steps: list[str] = []
@@ -225,6 +245,7 @@ def boot_one(
         steps.append(f"{instance_id}: the user data ran in {result.seconds} s and completed its hook")
         settings = boot.run_inside("cat /etc/payment-api/common.env").split()
         steps.append(f"{instance_id}: settings " + " ".join(line for line in settings if "POOL_MAX" in line))
+        steps.append(f"{instance_id}: " + credentials_delivered(boot, emulator, secret_arn))
         steps.extend(pay_and_refund(result, boot))
 
     rehearse(

@@ -161,6 +161,7 @@ TAG_ON_CREATE: dict[tuple[str, str], str] = {
     ("wafv2", "CreateWebACL"): "wafv2:TagResource",
     ("monitoring", "PutMetricAlarm"): "cloudwatch:TagResource",
     ("autoscaling", "CreateAutoScalingGroup"): "autoscaling:CreateOrUpdateTags",
+    ("secretsmanager", "CreateSecret"): "secretsmanager:TagResource",
 }
 
 # Served, but no permission is needed (or a refusal is handled), so the policy does not grant them.
@@ -449,8 +450,10 @@ def _iam_arn(resource: str, account: str) -> str:
 
 def resource_arn(action: str, request: Request, account: str) -> str:
     """The ARN the action is authorized on, from the log's resource column; ``*`` when the log names none."""
-    if request.resource == "-" or request.service not in ("s3", "iam"):
+    if request.resource == "-" or request.service not in ("s3", "iam", "secretsmanager"):
         return "*"
+    if request.service == "secretsmanager":
+        return f"arn:aws:secretsmanager:{request.region}:{account}:{request.resource}"
     if request.service == "iam":
         return _iam_arn(request.resource, account)
     bucket, _, key = request.resource.partition("/")

@@ -829,6 +829,33 @@ def sns_email_subscriptions_pending() -> None:
     SNSBackend.subscribe = subscribe  # type: ignore[method-assign]  # fidelity patch
 
 
+# -------------------------------------------------------------------------------------------- Secrets Manager
+@fidelity_patch(
+    "PutSecretValue moves only AWSCURRENT and AWSPREVIOUS: the version that was current keeps its other staging "
+    "labels (moto replaces its whole list with AWSPREVIOUS, so a version the stack labels to keep it from being "
+    "deprecated loses that label at the first rotation)"
+)
+def secretsmanager_rotation_keeps_custom_labels() -> None:
+    """Rewrite ``FakeSecret.reset_default_version``: AWSPREVIOUS leaves whichever version held it, AWSCURRENT moves
+    from the current version (which gets AWSPREVIOUS) to the new one; every other label stays where it is."""
+    from moto.secretsmanager.models import FakeSecret  # pylint: disable=import-outside-toplevel
+
+    def reset_default_version(self: Any, secret_version: dict[str, Any], version_id: str) -> None:
+        for old_version in self.versions.values():
+            if "AWSPREVIOUS" in old_version["version_stages"]:
+                old_version["version_stages"].remove("AWSPREVIOUS")
+        if self.default_version_id and self.default_version_id in self.versions:
+            stages = self.versions[self.default_version_id]["version_stages"]
+            self.versions[self.default_version_id]["version_stages"] = [
+                *(stage for stage in stages if stage != "AWSCURRENT"),
+                "AWSPREVIOUS",
+            ]
+        self.versions[version_id] = secret_version
+        self.default_version_id = version_id
+
+    FakeSecret.reset_default_version = reset_default_version  # type: ignore[method-assign]  # fidelity patch
+
+
 # -------------------------------------------------------------------------------------------------- KMS
 @fidelity_patch(
     "Keys behind alias/aws/* (created on first use, e.g. aws/ebs for encrypted volumes without a key) "

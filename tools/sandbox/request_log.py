@@ -19,7 +19,8 @@ Line format (space separated, one write per line, in the moto log next to moto's
 * ``status``: the HTTP status answered.
 * ``resource``: what the policy's resource scoping needs, ``-`` when not read: for S3 ``<bucket>`` or
   ``<bucket>/<key>``; for IAM ``role/<name>``, ``instance-profile/<name>``, ``policy/<name>`` or
-  ``aws-service-role/<service>/<role name>``.
+  ``aws-service-role/<service>/<role name>``; for Secrets Manager ``secret:<name>`` (the ``SecretId`` or ``Name``
+  the call names; from an ARN with its random suffix).
 """
 
 from __future__ import annotations
@@ -190,6 +191,23 @@ def _iam_resource(operation: str, params: Any) -> str:
     return "-"
 
 
+def _secret_resource(params: Any) -> str:
+    """The secret a Secrets Manager (JSON) call names: ``secret:<name>``, ``-`` when it names none
+    (GetRandomPassword, ListSecrets)."""
+    named = params.get("SecretId") or params.get("Name") if isinstance(params, dict) else None
+    if not isinstance(named, str) or not named:
+        return "-"
+    return "secret:" + (named.split(":secret:", 1)[1] if named.startswith("arn:") else named)
+
+
+def _call_resource(service: str, operation: str, params: Any) -> str:
+    if service == "iam":
+        return _iam_resource(operation, params)
+    if service == "secretsmanager":
+        return _secret_resource(params).replace(" ", "%20")
+    return "-"
+
+
 def describe_request(environ: dict[str, Any]) -> tuple[str, str, str, str]:
     """(service, operation, region, resource) of a request, as the log line shows them."""
     method, path = str(environ.get("REQUEST_METHOD", "")), str(environ.get("PATH_INFO", "")) or "/"
@@ -199,7 +217,7 @@ def describe_request(environ: dict[str, Any]) -> tuple[str, str, str, str]:
     region, service = scope
     call = identify(environ)
     if call is not None:
-        return service, call.operation, region, _iam_resource(call.operation, call.params) if service == "iam" else "-"
+        return service, call.operation, region, _call_resource(service, call.operation, call.params)
     cbor = CBOR_PATH.match(path)
     if cbor:
         return service, cbor.group(1), region, "-"

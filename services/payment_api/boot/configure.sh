@@ -5,7 +5,7 @@
 # runtime parameter's JSON), step and retry. It writes the service's settings, creates this instance's database roles,
 # installs the systemd units shipped beside it, starts them and waits until the service answers /ready.
 # shellcheck disable=SC2154  # APP, API_PORT, INSTANCE_ID, RUNTIME: set by the user data that sources this file;
-# DB_HOST, DB_PORT, DB_SECRET_ARN: by the eval of the contract's boot-variables below
+# DB_HOST, DB_PORT, DB_SECRET_ARN, IDEMPOTENCY_SECRET_ARN: by the eval of the contract's boot-variables below
 
 CONF=/etc/payment-api
 LOGS=/var/log/payment-api
@@ -27,9 +27,13 @@ install -d -m 0755 "$LOGS"
 # from the artifact): every key checked, a missing, unknown or malformed one stops the boot here, naming it.
 "$APP/venv/bin/python" -m tap_contract.runtime environment-file <<<"$RUNTIME" >"$CONF/common.env"
 printf 'PAYMENT_DB_SSLMODE="verify-full"\nPAYMENT_DB_SSLROOTCERT="%s"\n' "$APP/rds-ca-bundle.pem" >>"$CONF/common.env"
-# The boot's own values (DB_HOST, DB_PORT, DB_SECRET_ARN), shell-quoted by the same loader.
+# The boot's own values (DB_HOST, DB_PORT, DB_SECRET_ARN, IDEMPOTENCY_SECRET_ARN), shell-quoted by the same loader.
 boot_variables=$("$APP/venv/bin/python" -m tap_contract.runtime boot-variables <<<"$RUNTIME")
 eval "$boot_variables"
+# What root needs to fetch the idempotency HMAC secret (payment-api-credentials.service): its ARN and the region, no
+# secret. The secret itself goes from Secrets Manager to tmpfs only (boot/fetch-credentials.sh).
+printf 'IDEMPOTENCY_SECRET_ARN="%s"\nAWS_DEFAULT_REGION="%s"\n' "$IDEMPOTENCY_SECRET_ARN" "$AWS_DEFAULT_REGION" \
+  >"$CONF/credentials.env"
 
 step "database reachable"
 # shellcheck disable=SC2016  # $1 and $2 are the inner bash's arguments, expanded there
@@ -54,14 +58,22 @@ unset secret
 
 step "systemd units"
 # The reconciler (finishes payments left processing) and the idempotency key purge run as oneshot services on their
-# timers, as the application role, hardened as the API is.
-for unit in payment-api-migrate.service payment-api.service payment-api-reconcile.service \
-  payment-api-reconcile.timer payment-api-purge.service payment-api-purge.timer; do
+# timers, as the application role, hardened as the API is. All three load the idempotency HMAC secret that root's
+# payment-api-credentials.service fetches (LoadCredential=).
+for unit in payment-api-credentials.service payment-api-migrate.service payment-api.service \
+  payment-api-reconcile.service payment-api-reconcile.timer payment-api-purge.service payment-api-purge.timer; do
   sed "s/@API_PORT@/$API_PORT/g" "$BOOT/$unit" >"/etc/systemd/system/$unit"
   chmod 0644 "/etc/systemd/system/$unit"
 done
 install -m 0644 "$BOOT/logrotate.conf" /etc/logrotate.d/payment-api
 systemctl daemon-reload
+
+step "idempotency secret"
+# Started here on its own so that a failure names this step; the services Require= it, so every later start (a
+# reboot empties /run) fetches again first.
+retry systemctl start payment-api-credentials.service
+
+step "systemd units: start"
 systemctl enable --now payment-api.service
 systemctl enable --now payment-api-reconcile.timer payment-api-purge.timer
 

@@ -110,6 +110,8 @@ def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources
     assert value["db_pool_max"] == "${var.api_db_pool_max}"  # a setting changed at apply time rolls the fleet
     assert set(value) == {setting.key for setting in runtime.SETTINGS}  # the contract's keys, no other
     assert "tap_contract.runtime environment-file" in configure()
+    secret = by_path(resources, "aws_secretsmanager_secret", "idempotency_secret/secret")[0]
+    assert value["idempotency_secret_arn"] == ref("aws_secretsmanager_secret", secret, "arn")
     assert not any("password" in key for key in value)
 
 
@@ -227,3 +229,26 @@ def test_the_boot_refuses_a_development_artifact_in_production_and_flags_an_unve
     assert "jq -r '.ca_bundle.verified // false'" in configure()
     assert "was not verified against the pinned RDS roots" in configure()
     assert script.index(refusal) < script.index("python3.11 -m venv"), "checked before anything is installed"
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
+@pytest.mark.parametrize(
+    "consumer", ["payment-api.service", "payment-api-reconcile.service", "payment-api-purge.service"]
+)
+def test_the_idempotency_secret_reaches_each_service_only_as_a_credential_root_fetched_to_tmpfs(consumer: str) -> None:
+    """Contract, "Operation": root fetches (payment-api-credentials.service, before every consumer, again after a
+    reboot because the consumers require it) into the runtime folder on /run; each consumer loads the two files with
+    LoadCredential=, never through an environment file. The boot rehearsal proves the delivery."""
+    fetcher, service = unit("payment-api-credentials.service"), unit(consumer)
+    assert "User=" not in fetcher and "Type=oneshot" in fetcher and "RemainAfterExit=yes" in fetcher
+    assert "RuntimeDirectory=payment-api-credentials\nRuntimeDirectoryMode=0700" in fetcher
+    assert "EnvironmentFile=/etc/payment-api/credentials.env" in fetcher and "fetch-credentials.sh" in fetcher
+    assert "Requires=payment-api-credentials.service\nAfter=payment-api-credentials.service" in service
+    for name in ("idempotency-hmac-current", "idempotency-hmac-previous"):
+        assert f"LoadCredential={name}:/run/payment-api-credentials/{name}" in service
+    assert "credentials.env" not in service and "User=payment-api" in service
+    stage = configure()
+    assert "payment-api-credentials.service" in stage.split('step "systemd units"')[1]
+    assert "retry systemctl start payment-api-credentials.service" in stage
+    script = (BOOT_SOURCE / "fetch-credentials.sh").read_text(encoding="utf-8")
+    assert "umask 077" in script and "jq -je '.SecretString | strings'" in script

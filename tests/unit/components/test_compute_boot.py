@@ -52,7 +52,7 @@ def _app_tier_rules(resources: Resources) -> set[str]:
 def _instance_role_policies(resources: Resources) -> set[str]:
     role = by_path(resources, "aws_iam_role", "compute/instance_role")[0]
     found = _addresses(resources, "aws_iam_role_policy", lambda body: body["role"] == ref("aws_iam_role", role))
-    assert len(found) == 4
+    assert len(found) == 5  # Session Manager, DB connection, idempotency secret, install, boot hook
     return found
 
 
@@ -66,6 +66,9 @@ def test_the_group_waits_for_everything_the_first_boot_touches(resources: Resour
         f"aws_cloudwatch_log_group.{by_path(resources, 'aws_cloudwatch_log_group', 'api_release/log_group')[0]}",
         f"aws_vpc_endpoint.{by_path(resources, 'aws_vpc_endpoint', 'networking/s3_endpoint')[0]}",
         f"aws_iam_instance_profile.{by_path(resources, 'aws_iam_instance_profile', 'compute/instance_profile')[0]}",
+        f"aws_secretsmanager_secret.{by_path(resources, 'aws_secretsmanager_secret', 'idempotency_secret/secret')[0]}",
+        "aws_secretsmanager_secret_version."
+        + by_path(resources, "aws_secretsmanager_secret_version", "idempotency_secret/initial_version")[0],
         *_addresses(resources, "aws_vpc_endpoint", lambda body: body["vpc_endpoint_type"] == "Interface"),
         *_app_route_associations(resources),
         *_app_tier_rules(resources),

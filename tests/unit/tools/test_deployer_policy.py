@@ -49,6 +49,10 @@ request wafv2 CreateWebACL us-east-1 200 -
 request iam CreateRole us-east-1 200 role/payment-api-instance-prod
 request iam CreateServiceLinkedRole us-east-1 200 \
 aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_prod
+request secretsmanager GetRandomPassword eu-west-1 200 -
+request secretsmanager CreateSecret eu-west-1 200 secret:payment-idempotency-hmac-prod
+request secretsmanager PutSecretValue eu-west-1 200 secret:payment-idempotency-hmac-prod-AbCdEf
+request secretsmanager GetSecretValue eu-west-1 200 secret:payment-idempotency-hmac-prod-AbCdEf
 """
 
 
@@ -96,6 +100,7 @@ def _policy_without(tmp_path: Path, action: str) -> Path:
         ("kms", "CreateKey", ("kms:CreateKey", "kms:TagResource")),
         ("ec2", "DescribeVpcs", ("ec2:DescribeVpcs",)),
         ("sts", "GetCallerIdentity", ()),
+        ("secretsmanager", "CreateSecret", ("secretsmanager:CreateSecret", "secretsmanager:TagResource")),
     ],
 )
 def test_operations_map_to_the_actions_aws_authorizes(service: str, operation: str, actions: tuple[str, ...]) -> None:
@@ -123,7 +128,7 @@ def test_every_mapped_and_hand_added_action_exists() -> None:
 
 def test_the_log_is_read_line_by_line_between_offsets(log: Path) -> None:
     requests = read_requests(log)
-    assert len(requests) == 11  # the unsigned /moto-api line is not the deployer's
+    assert len(requests) == 15  # the unsigned /moto-api line is not the deployer's
     assert requests[1] == Request(
         service="s3",
         operation="HeadBucket",
@@ -156,6 +161,12 @@ def test_resources_come_from_the_log() -> None:
     )
     ec2 = Request(service="ec2", operation="CreateVpc", region="eu-west-1", status="200", resource="-")
     assert resource_arn("ec2:CreateVpc", ec2, ACCOUNT) == "*"
+    secret = Request(
+        service="secretsmanager", operation="GetSecretValue", region="eu-west-1", status="200", resource="secret:x-AbC"
+    )
+    assert resource_arn("secretsmanager:GetSecretValue", secret, ACCOUNT) == (
+        f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:x-AbC"
+    )
 
 
 def test_the_committed_policy_allows_the_fixture_and_every_hand_added_action(log: Path) -> None:
@@ -184,6 +195,23 @@ def test_a_policy_missing_a_hand_added_action_is_reported(tmp_path: Path, missin
     empty = tmp_path / "empty.log"
     empty.write_text("", encoding="utf-8")
     assert unallowed_actions(empty, _policy_without(tmp_path, missing), region="eu-west-1") == [missing]
+
+
+def test_the_deployer_reads_the_stacks_own_secrets_only(tmp_path: Path) -> None:
+    """ProjectSecrets is scoped by name: the RDS master secret (rds!db-...) and other applications' secrets are not the
+    deployer's to read or write."""
+    _needs_node()
+    log = tmp_path / "moto.log"
+    log.write_text(
+        "request secretsmanager GetSecretValue eu-west-1 200 secret:rds!db-0a1b-AbCdEf\n"
+        "request secretsmanager PutSecretValue eu-west-1 200 secret:other-app-AbCdEf\n"
+        "request secretsmanager DescribeSecret eu-west-1 200 secret:payment-idempotency-hmac-prod-AbCdEf\n",
+        encoding="utf-8",
+    )
+    assert unallowed_actions(log, POLICY, region="eu-west-1", hand_added=False) == [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ]
 
 
 def test_a_call_outside_the_stack_region_is_not_allowed(tmp_path: Path) -> None:

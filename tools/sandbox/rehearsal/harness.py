@@ -12,7 +12,8 @@ Each instance boot gets (all undone by ``stop``):
   ``systemctl``, the CloudWatch agent, AL2023's layout), ``aws`` (AWS CLI v1 from PyPI, ``.venv-awscli``), the
   user data at ``/var/lib/cloud/instance/user-data.txt`` and ``/etc/hosts`` naming the RDS host at the host's end of
   the veth, where a relay reaches the local PostgreSQL 15 (``RdsStandIn``) whose certificate names that host, so
-  ``verify-full`` is really checked;
+  ``verify-full`` is really checked; and ``/etc/systemd/system.conf.d/rehearsal-endpoint.conf`` giving the units the
+  same ``AWS_ENDPOINT_URL`` (``DefaultEnvironment=``: a unit that calls AWS as root reaches the emulator);
 - relays on the host's end of the veth to the emulator and to that PostgreSQL; the script sees the emulator through
   ``AWS_ENDPOINT_URL``, the one variable it gets beyond cloud-init's.
 
@@ -45,6 +46,7 @@ AWS_CLI_REQUIREMENTS = ROOT / "requirements-awscli.txt"
 USER_DATA_PATH = "var/lib/cloud/instance/user-data.txt"
 EXIT_PATH = "var/lib/rehearsal/exit"
 BOOT_LOG_PATH = "var/log/payment-api-boot.log"
+ENDPOINT_CONF = "etc/systemd/system.conf.d/rehearsal-endpoint.conf"
 # What the harness copies out of the upper folder into the boot's log folder before removing it.
 KEPT_LOGS = (BOOT_LOG_PATH, "var/log/payment-api/api.log", "var/log/payment-api/migrate.log")
 # Debian packages the rehearsal's root needs from the host: command -> package.
@@ -58,6 +60,8 @@ HARNESS_CHANGES = (
     "replaced /etc/hosts: the host's, plus the RDS host name at the host's end of the veth",
     f"created /{Path(EXIT_PATH).parent}/: the script's exit status, for the harness",
     "hidden /root/.aws: an instance has none; the CLI takes the role's credentials from the IMDS stand-in",
+    f"created /{ENDPOINT_CONF}: DefaultEnvironment=AWS_ENDPOINT_URL=<the emulator>, so units that call AWS as root "
+    "(payment-api-credentials.service) reach the emulator as the user data does",
     "mounted /proc, /dev, /sys (read-only), /run and /tmp (tmpfs), as an instance has them",
 )
 
@@ -291,7 +295,7 @@ class InstanceBoot:  # pylint: disable=too-many-instance-attributes  # one boot'
                 raise RehearsalError(f"the IMDS stand-in did not answer (log: {self.folder / 'imds.log'})")
             time.sleep(0.2)
 
-    def _root(self, user_data: str) -> list[str]:
+    def _root(self, user_data: str, endpoint: str) -> list[str]:
         upper = self.work / "upper"
         for name in ("upper", "work", "merged"):
             (self.work / name).mkdir(parents=True)
@@ -310,6 +314,9 @@ class InstanceBoot:  # pylint: disable=too-many-instance-attributes  # one boot'
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(user_data, encoding="utf-8")
         (upper / EXIT_PATH).parent.mkdir(parents=True, exist_ok=True)
+        conf = upper / ENDPOINT_CONF
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(f"[Manager]\nDefaultEnvironment=AWS_ENDPOINT_URL={endpoint}\n", encoding="utf-8")
         return [*changes, *HARNESS_CHANGES]
 
     # --- life cycle -----------------------------------------------------------------------------------------------
@@ -319,8 +326,8 @@ class InstanceBoot:  # pylint: disable=too-many-instance-attributes  # one boot'
         self.work.mkdir(parents=True, exist_ok=False)
         self._network()
         self._imds(instance)
-        changes = self._root(user_data)
         endpoint = f"http://{self.host_ip}:{self.emulator.endpoint.rsplit(':', 1)[1].rstrip('/')}"
+        changes = self._root(user_data, endpoint)
         self._started = time.monotonic()
         self._spawn(
             "guest.log",

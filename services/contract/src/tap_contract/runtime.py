@@ -176,6 +176,14 @@ DB_MASTER_SECRET_ARN = TextSetting(
     example="arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0a1b2c-AbCdEf",
     boot_variable="DB_SECRET_ARN",
 )
+IDEMPOTENCY_SECRET_ARN = TextSetting(
+    key="idempotency_secret_arn",
+    description="The fleet's idempotency HMAC secret: root fetches its AWSCURRENT and AWSPREVIOUS versions at boot "
+    "(payment-api-credentials.service) and the services load them with LoadCredential=; the ARN only, never the value, "
+    "never in the service's environment.",
+    example="arn:aws:secretsmanager:us-east-1:123456789012:secret:payment-idempotency-hmac-prod-AbCdEf",
+    boot_variable="IDEMPOTENCY_SECRET_ARN",
+)
 DB_POOL_MAX = WholeNumberSetting(
     key="db_pool_max",
     description="The most database connections each instance's service opens (tunable API_DB_POOL_MAX).",
@@ -193,6 +201,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DB_NAME,
     DB_MASTER_USERNAME,
     DB_MASTER_SECRET_ARN,
+    IDEMPOTENCY_SECRET_ARN,
     DB_POOL_MAX,
 )
 """Every runtime setting: the parameter holds exactly these keys."""

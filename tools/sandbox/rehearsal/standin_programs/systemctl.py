@@ -441,7 +441,11 @@ def setup_credentials(unit: Unit, user: pwd.struct_passwd | None, gid: int | Non
     directory = in_root(f"{CREDENTIALS_DIR}/{unit.name}")
     if directory.exists():
         shutil.rmtree(directory)
-    directory.mkdir(parents=True, mode=0o700)
+    # systemd's /run/credentials is 0755 (each unit's folder below it is the unit's alone); made under the caller's
+    # umask (the user data's 077) it would keep every unit's user out of its own folder.
+    in_root(CREDENTIALS_DIR).mkdir(parents=True, exist_ok=True)
+    in_root(CREDENTIALS_DIR).chmod(0o755)
+    directory.mkdir(mode=0o700)
     uid = user.pw_uid if user else 0
     owner_gid = gid if gid is not None else (user.pw_gid if user else 0)
     for entry in entries:

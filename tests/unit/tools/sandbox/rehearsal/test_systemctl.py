@@ -351,3 +351,21 @@ def test_the_boots_hardened_units_start_and_umask_applies(root: StandinRoot) -> 
     wait_for(lambda: (root.path / "var/log/test/service.log").exists() and root.read("/var/log/test/service.log") != "")
     assert root.read("/var/log/test/service.log") == "0077\n"
     assert stat.S_IMODE((root.path / "var/log/test/service.log").stat().st_mode) == 0o600, "created under UMask=0077"
+
+
+def test_the_credentials_root_is_traversable_whatever_made_it(root: StandinRoot) -> None:
+    """systemd's /run/credentials is 0755; the boot runs under umask 077, which made it 0700 and kept the unit's
+    user out of its own folder (the payment API refused to start: Permission denied)."""
+    root.write("/etc/app/db.env", "PASSWORD=s3cret\n", mode=0o600)
+    (root.path / "run/credentials").mkdir(parents=True, mode=0o700, exist_ok=True)
+    (root.path / "run/credentials").chmod(0o700)
+    service(
+        root,
+        "cred2.service",
+        'cat "$CREDENTIALS_DIRECTORY/db"; exec sleep 60',
+        extra="LoadCredential=db:/etc/app/db.env",
+    )
+    assert root.run("systemctl", "start", "cred2.service").returncode == 0
+    wait_for(lambda: "PASSWORD" in root.read("/var/log/test/service.log"))
+    assert stat.S_IMODE((root.path / "run/credentials").stat().st_mode) == 0o755
+    root.run("systemctl", "stop", "cred2.service")

@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# Run as root by payment-api-credentials.service: writes the fleet's idempotency HMAC secret into the folder given
+# (the unit's RuntimeDirectory, tmpfs, 0700) as the files the payment API's units load with LoadCredential=:
+#   idempotency-hmac-current   the secret's AWSCURRENT version
+#   idempotency-hmac-previous  its AWSPREVIOUS version after a rotation. Before the first rotation: 32 random bytes made
+#                              here (hex), under which no key was ever stored, so its lookups find nothing. The file must
+#                              exist (LoadCredential= with a path fails the unit on a missing file, systemd 252) and the
+#                              service refuses a previous secret equal to the current one.
+# Each file holds exactly the secret string (no newline), 0400 root. The values go from the AWS CLI through jq into the
+# files: never an argument, an environment variable or a line of output.
+# IDEMPOTENCY_SECRET_ARN and AWS_DEFAULT_REGION come from /etc/payment-api/credentials.env.
+set -Eeuo pipefail
+umask 077
+folder=${1:?usage: fetch-credentials.sh <folder>}
+arn=${IDEMPOTENCY_SECRET_ARN:?not set: /etc/payment-api/credentials.env names the secret}
+MIN_BYTES=32
+
+# fetch <staging label> <file>: the version's SecretString into <file>, checked to be at least MIN_BYTES long.
+fetch() {
+  aws secretsmanager get-secret-value --secret-id "$arn" --version-stage "$1" --output json |
+    jq -je '.SecretString | strings' >"$2"
+  local size
+  size=$(wc -c <"$2")
+  if [ "$size" -lt "$MIN_BYTES" ]; then
+    echo "fetch-credentials: the $1 version of $arn holds $size bytes; the service needs at least $MIN_BYTES" >&2
+    return 1
+  fi
+}
+
+work=$(mktemp -d "$folder/.fetch.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+labels=$(aws secretsmanager describe-secret --secret-id "$arn" --query VersionIdsToStages --output json)
+fetch AWSCURRENT "$work/idempotency-hmac-current"
+if jq -e '[.[][]] | index("AWSPREVIOUS") != null' <<<"$labels" >/dev/null; then
+  fetch AWSPREVIOUS "$work/idempotency-hmac-previous"
+  previous=AWSPREVIOUS
+else
+  head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$work/idempotency-hmac-previous"
+  previous="none yet: a random placeholder"
+fi
+chmod 0400 "$work"/idempotency-hmac-*
+mv -f "$work"/idempotency-hmac-* "$folder"/
+echo "fetch-credentials: idempotency-hmac-current (AWSCURRENT) and idempotency-hmac-previous ($previous) of $arn"
