@@ -298,7 +298,6 @@ class WafLogDelivery(Construct):
         by_region: dict[str, list[WebApplicationFirewall]] = {}
         for firewall in props.firewalls:
             by_region.setdefault(firewall.region, []).append(firewall)
-        self._policies: dict[str, CloudwatchLogResourcePolicy] = {}
         for region, firewalls in sorted(by_region.items()):
             policy = CloudwatchLogResourcePolicy(
                 self,
@@ -311,11 +310,5 @@ class WafLogDelivery(Construct):
                 ),
                 provider=firewalls[0].provider,
             )
-            self._policies[region] = policy
             for firewall in firewalls:
                 firewall.log_after([policy])
-
-    @property
-    def regions(self) -> tuple[str, ...]:
-        """The regions that got a policy, sorted."""
-        return tuple(self._policies)

@@ -81,7 +81,7 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
     # moto has no EC2 quotas in Service Quotas: AWS's default 5; the development stack has one NAT address per zone.
     eip = checks["Elastic IP quota"]
     assert eip.detail == (
-        "needs 3 new (the stack has 3, one per NAT gateway: 3; its state holds 0), 0 allocated in us-east-1, "
+        "needs 3 new (the stack has 3 for its 3 NAT gateways; its state holds 0), 0 allocated in us-east-1, "
         "quota 5: 3 of 5 after apply"
     )
     assert eip.looked_at.startswith("AWS's default (Service Quotas L-0263D0A3 answered ")
@@ -176,7 +176,7 @@ def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dic
     check = by_name(preflight(emulator, stack, certificate))["Elastic IP quota"]
     assert check.status == FAILED
     assert check.detail == (
-        "needs 3 new (the stack has 3, one per NAT gateway: 3; its state holds 0), 3 allocated in us-east-1, "
+        "needs 3 new (the stack has 3 for its 3 NAT gateways; its state holds 0), 3 allocated in us-east-1, "
         "quota 5: 6 of 5 after apply"
     )
     assert "release unused Elastic IPs in us-east-1" in check.fix

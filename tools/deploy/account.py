@@ -394,10 +394,14 @@ def _eip_region(run: _Run, region: str, addresses: set[str], held: set[str]) -> 
     already = len(addresses & held)
     new = len(addresses) - already
     after = allocated + new
-    nat = len(run.view.resources("aws_nat_gateway"))
+    nat = sum(
+        run.view.count(body) or 0
+        for body in run.view.resources("aws_nat_gateway").values()
+        if run.view.provider_region(body) == region
+    )
     looked_at = f"{source}, ec2:DescribeAddresses in {region}"
     detail = (
-        f"needs {new} new (the stack has {len(addresses)}, one per NAT gateway: {nat}; its state holds {already}), "
+        f"needs {new} new (the stack has {len(addresses)} for its {nat} NAT gateways; its state holds {already}), "
         f"{allocated} allocated in {region}, quota {quota}: {after} of {quota} after apply"
     )
     if after <= quota:

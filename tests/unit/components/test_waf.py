@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lib.components.waf import WafProps
+from lib.components.waf import WafLogDeliveryProps, WafProps
 from lib.naming import Naming
 from tests.conftest import DEVELOPMENT_ENV, synth_stack
 from tests.unit.helpers import by_path, only, ref
@@ -170,3 +170,8 @@ def test_a_cloudfront_acl_outside_us_east_1_is_refused():
             logs_key_arn="arn:aws:kms:us-east-1:123456789012:key/x",
             log_retention_days=365,
         )
+
+
+def test_a_log_delivery_without_firewalls_is_refused():
+    with pytest.raises(ValueError, match=r"WafLogDeliveryProps.firewalls is empty; allowed: one or more"):
+        WafLogDeliveryProps(naming=Naming(project="payment", suffix="test"), account_id="123456789012", firewalls=())
