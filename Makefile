@@ -4,9 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PAYMENT_API_PROJECT := services/payment_api/pyproject.toml
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) | cksum | cut -d' ' -f1)
+CONTRACT_PROJECT := services/contract/pyproject.toml
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CONTRACT_PROJECT) \
+	| cksum | cut -d' ' -f1)
 STACK_SUFFIX := $(or $(ENVIRONMENT_SUFFIX),dev)
-# Make's copy of lib/synth_output.stack_dir(DEFAULT_OUTPUT_DIR, lib/config.stack_name_for(suffix)), the one Python spelling.
+# Make's copy of lib/synth_output.stack_dir(DEFAULT_OUTPUT_DIR, tap_contract.identity.stack_name(suffix)), the one Python
+# spelling (services/contract).
 STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
 CHECKOV_VENV := .venv-checkov
@@ -36,7 +39,9 @@ ARTIFACT := dist/payment-api.json
 ARTIFACT_KIND ?= development
 ARTIFACT_FLAGS = --kind $(ARTIFACT_KIND) $(if $(RDS_CA_BUNDLE),--ca-bundle "$(RDS_CA_BUNDLE)") \
 	$(if $(filter 1,$(RDS_CA_BUNDLE_UNVERIFIED)),--ca-bundle-unverified)
-PAYMENT_API_SOURCES := $(shell find services/payment_api -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
+# The service and the contract it depends on (services/contract, built into the artifact's wheelhouse).
+PAYMENT_API_SOURCES := $(shell find services/payment_api services/contract -type f -not -path '*/__pycache__/*' \
+	-not -path '*.egg-info/*')
 
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -49,7 +54,7 @@ help:  ## this list (also what `make` alone prints)
 
 # Set-up says what it is doing, phase by phase; pip's full output goes to a log that is shown when it fails.
 # After `npm ci`: the jsii cache is warmed on the project's Node.
-$(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CDKTF_CLI)
+$(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CONTRACT_PROJECT) $(CDKTF_CLI)
 	@$(PYTHON) tools/prereqs.py
 	@echo "[setup] 1/4 virtual environment $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,7 +62,7 @@ $(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CDKTF_C
 	@$(PY) -m pip install -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
 		{ tail -n 30 $(VENV)/pip.log; echo "[setup] pip failed; full log: $(VENV)/pip.log"; exit 1; }
 	@echo "[setup] 3/4 checking the installed packages import"
-	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy, payment_api, fastapi" >/dev/null
+	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy, tap_contract, payment_api, fastapi" >/dev/null
 	@echo "[setup] 4/4 warming the jsii cache (makes every later synth fast)"
 	@$(PY) tools/warm_jsii_cache.py
 	@rm -f $(VENV)/.installed-* && touch $@
@@ -114,19 +119,21 @@ lint: $(STAMP)  ## [develop] ruff format --check + ruff + pylint (max line 120) 
 	$(PY) -m tools.lint.shellcheck
 
 # The fast lane while working (tools/lint/check.py): what changed since the merge base with BASE (default: the upstream
-# branch), staged, unstaged and untracked files included; make lint and make test stay the full gates.
-check: $(STAMP) $(ARTIFACT)  ## [develop] fast lane: ruff (check + format), mypy and the unit tests of what changed since BASE (default: upstream)
+# branch), staged, unstaged and untracked files included; make lint and make test stay the full gates. web/'s
+# node_modules: a change to tools/docs or lib/runtime runs tests/unit/tools/test_checkout_types.py (tsc).
+check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [develop] fast lane: ruff (check + format), mypy and the unit tests of what changed since BASE (default: upstream)
 	$(PY) -m tools.lint.check $(if $(BASE),--base "$(BASE)")
 
 # node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
-# (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs).
-unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
+# (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs); web/'s for tests/unit/tools/test_checkout_types.py
+# (openapi-typescript and tsc on a changed API document).
+unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI) $(WEB_STAMP)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
 	$(PY) -m pytest tests/unit -q
 
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
 	$(PY) -m pytest tests/service -q
 
-# tools/dev/api_fuzz/run.py: seed, --max-examples and the 120 s safety cap are there; accepted differences, each with
+# tools/dev/api_fuzz/run.py: seed, --max-examples and the 180 s safety cap are there; accepted differences, each with
 # its reason, in tools/dev/api_fuzz/baseline.json.
 api-fuzz: $(STAMP)  ## [check] schemathesis (coverage, fuzzing, stateful; fixed seed) vs the served OpenAPI of `make api`'s API
 	$(PY) -m tools.dev.api_fuzz.run
@@ -169,7 +176,7 @@ preflight: synth  ## [check] deploy-time rules over the synthesized stack + sing
 regions: $(STAMP) $(ARTIFACT)  ## [check] a development and a production stack in every supported region, each through the preflight
 	$(PY) -m tools.release.regions
 
-upgrade-check: $(STAMP) $(ARTIFACT)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
+upgrade-check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [check] stateful resources keep their Terraform addresses (release/addresses-*.json) or have a moved block
 	$(PY) -m tools.release.addresses --check
 
 release-baseline: $(STAMP)  ## [deploy] release step: record the resource addresses of release RELEASE=<name> in release/
@@ -194,10 +201,12 @@ compliance-check: $(STAMP) $(ARTIFACT) $(CHECKOV)  ## [check] docs/compliance.md
 	$(PY) -m tools.docs.compliance_report --check
 	$(PY) -m pytest tests/compliance -q
 
-docs: $(STAMP) $(ARTIFACT)  ## [develop] regenerate every generated document (README diagram, tables in docs/*.md, environments/example.tfvars)
+# web/'s node_modules too: the checkout's API types (web/src/generated/api.ts) come from docs/openapi.json through the
+# openapi-typescript web/package-lock.json pins (tools/docs/checkout_types.py).
+docs: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [develop] regenerate every generated document (README diagram, tables in docs/*.md, environments/example.tfvars, docs/openapi.json, web/src/generated/api.ts)
 	$(PY) -m tools.docs.generate
 
-docs-check: $(STAMP) $(ARTIFACT)  ## [check] the generated documents match the code (run `make docs` when this fails)
+docs-check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs.generate --check
 
 TEST_STEPS := lint unit api-tests api-fuzz web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan docs-check compliance-check sandbox-tests sandbox

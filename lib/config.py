@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+from tap_contract import identity
+
 from facts import (
     AWS_REGION_NAMES,
     CLOUDFRONT_LOGGING_UNSUPPORTED_REGIONS,
@@ -86,13 +88,13 @@ class ConfigError(ValueError):
 def stack_name_for(environment_suffix: str) -> str:
     """The stack of suffix ``environment_suffix``: ``TapStack<suffix>``, the CDKTF stack id, its folder under
     ``cdktf.out/stacks/`` and its key in cfn-outputs/flat-outputs.json. Renaming it would move every deployment's
-    state: the tools derive it here, never by hand."""
-    return f"TapStack{environment_suffix}"
+    state: the tools derive it here, never by hand (the contract, ``tap_contract.identity``, spells it)."""
+    return identity.stack_name(environment_suffix)
 
 
 def local_state_file(folder: Path, stack_name: str) -> Path:
     """Where the local backend keeps ``stack_name``'s state inside ``folder`` (cdktf's own file name)."""
-    return folder / f"terraform.{stack_name}.tfstate"
+    return folder / identity.local_state_file_name(stack_name)
 
 
 _DNS_NAME = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -244,7 +246,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
 
     @property
     def state_key(self) -> str:
-        return f"{self.environment_suffix}/{self.stack_name}.tfstate"
+        return identity.state_key(self.environment_suffix)
 
     @property
     def local_state_path(self) -> Path:

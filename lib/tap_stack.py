@@ -19,9 +19,11 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.data_aws_iam_session_context import DataAwsIamSessionContext
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
+from tap_contract import runtime
+from tap_contract.identity import Output
 
 from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
-from lib.components.api_release import ApiRelease, ApiReleaseProps, ApiRuntimeSettings
+from lib.components.api_release import ApiRelease, ApiReleaseProps
 from lib.components.compute import (
     ApiDeployment,
     ApiSecrets,
@@ -422,17 +424,17 @@ class TapStack(TerraformStack):
                 log_retention_days=variables.log_retention_days,
                 access_logs=base.log_archive.destination,
                 force_destroy=config.force_destroy_buckets,
-                runtime=ApiRuntimeSettings(
-                    db_host=database.address,
-                    db_port=database.port,
-                    db_name=database.database_name,
-                    db_master_username=database.master_username,
-                    db_master_secret_arn=database.master_secret_arn,
-                    db_pool_max=variables.api_db_pool_max,
-                    cors_origins=f"https://{origin_host}",
-                    processor=config.api_processor,
-                    environment=PRODUCTION if config.environment_type == PRODUCTION else "development",
-                ),
+                runtime={
+                    runtime.DB_HOST: database.address,
+                    runtime.DB_PORT: database.port,
+                    runtime.DB_NAME: database.database_name,
+                    runtime.DB_MASTER_USERNAME: database.master_username,
+                    runtime.DB_MASTER_SECRET_ARN: database.master_secret_arn,
+                    runtime.DB_POOL_MAX: variables.api_db_pool_max,
+                    runtime.CORS_ORIGINS: f"https://{origin_host}",
+                    runtime.PROCESSOR: config.api_processor,
+                    runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",
+                },
             ),
         )
 
@@ -506,21 +508,24 @@ def _network_outputs(foundation: Foundation) -> dict[str, tuple[Any, str]]:
     """The VPC, its subnets, NAT, flow logs, security groups and interface endpoints."""
     network, security_groups = foundation.network, foundation.security_groups
     return {
-        "vpc_id": (network.vpc_id, "VPC id"),
-        "public_subnet_ids": (network.public_subnet_ids, "Public subnets (ALB, NAT), one per AZ"),
-        "app_subnet_ids": (network.app_subnet_ids, "Private application subnets (instances), one per AZ"),
-        "data_subnet_ids": (network.data_subnet_ids, "Private data subnets (RDS), one per AZ"),
-        "nat_gateway_ids": (network.nat_gateway_ids, "NAT gateways"),
-        "flow_log_group_name": (network.flow_log_group_name, "Log group receiving the VPC flow logs"),
-        "flow_log_id": (network.flow_log_id, "VPC flow log id (its DeliverLogsStatus says whether logs arrive)"),
-        "alb_security_group_id": (security_groups.alb_security_group_id, "ALB security group"),
-        "app_security_group_id": (security_groups.app_security_group_id, "API instance security group"),
-        "db_security_group_id": (security_groups.db_security_group_id, "Database security group"),
-        "endpoints_security_group_id": (
+        Output.VPC_ID: (network.vpc_id, "VPC id"),
+        Output.PUBLIC_SUBNET_IDS: (network.public_subnet_ids, "Public subnets (ALB, NAT), one per AZ"),
+        Output.APP_SUBNET_IDS: (network.app_subnet_ids, "Private application subnets (instances), one per AZ"),
+        Output.DATA_SUBNET_IDS: (network.data_subnet_ids, "Private data subnets (RDS), one per AZ"),
+        Output.NAT_GATEWAY_IDS: (network.nat_gateway_ids, "NAT gateways"),
+        Output.FLOW_LOG_GROUP_NAME: (network.flow_log_group_name, "Log group receiving the VPC flow logs"),
+        Output.FLOW_LOG_ID: (network.flow_log_id, "VPC flow log id (its DeliverLogsStatus says whether logs arrive)"),
+        Output.ALB_SECURITY_GROUP_ID: (security_groups.alb_security_group_id, "ALB security group"),
+        Output.APP_SECURITY_GROUP_ID: (security_groups.app_security_group_id, "API instance security group"),
+        Output.DB_SECURITY_GROUP_ID: (security_groups.db_security_group_id, "Database security group"),
+        Output.ENDPOINTS_SECURITY_GROUP_ID: (
             security_groups.endpoints_security_group_id,
             "Interface VPC endpoints' security group (HTTPS from the API instances)",
         ),
-        "interface_endpoint_ids": (foundation.endpoints.endpoint_ids, "Interface VPC endpoints in the app subnets"),
+        Output.INTERFACE_ENDPOINT_IDS: (
+            foundation.endpoints.endpoint_ids,
+            "Interface VPC endpoints in the app subnets",
+        ),
     }
 
 
@@ -528,19 +533,19 @@ def _edge_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
     """The ALB, the API instances and both web ACLs."""
     compute, waf = tiers.compute, foundation.waf
     return {
-        "alb_arn": (compute.alb_arn, "Application Load Balancer ARN"),
-        "alb_dns_name": (compute.alb_dns_name, "DNS name to point the API's domain at (CNAME/alias)"),
-        "https_listener_arn": (compute.https_listener_arn, "HTTPS listener ARN"),
-        "target_group_arn": (compute.target_group_arn, "API target group ARN"),
-        "asg_name": (compute.asg_name, "Auto Scaling Group name"),
-        "launch_template_id": (compute.launch_template_id, "Launch template id"),
-        "waf_web_acl_arn": (waf.web_acl_arn, "WAF web ACL ARN"),
-        "waf_log_group_name": (waf.log_group_name, "Log group receiving WAF logs"),
-        "cloudfront_web_acl_arn": (
+        Output.ALB_ARN: (compute.alb_arn, "Application Load Balancer ARN"),
+        Output.ALB_DNS_NAME: (compute.alb_dns_name, "DNS name to point the API's domain at (CNAME/alias)"),
+        Output.HTTPS_LISTENER_ARN: (compute.https_listener_arn, "HTTPS listener ARN"),
+        Output.TARGET_GROUP_ARN: (compute.target_group_arn, "API target group ARN"),
+        Output.ASG_NAME: (compute.asg_name, "Auto Scaling Group name"),
+        Output.LAUNCH_TEMPLATE_ID: (compute.launch_template_id, "Launch template id"),
+        Output.WAF_WEB_ACL_ARN: (waf.web_acl_arn, "WAF web ACL ARN"),
+        Output.WAF_LOG_GROUP_NAME: (waf.log_group_name, "Log group receiving WAF logs"),
+        Output.CLOUDFRONT_WEB_ACL_ARN: (
             foundation.edge_waf.web_acl_arn,
             "CLOUDFRONT-scope WAF web ACL (us-east-1) protecting the payment page",
         ),
-        "cloudfront_waf_log_group_name": (
+        Output.CLOUDFRONT_WAF_LOG_GROUP_NAME: (
             foundation.edge_waf.log_group_name,
             "Log group (us-east-1) receiving the CloudFront web ACL's logs",
         ),
@@ -552,42 +557,45 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
     keys, log_archive = foundation.keys, foundation.log_archive
     database, frontend, monitoring = tiers.database, tiers.frontend, tiers.monitoring
     return {
-        "rds_endpoint": (database.endpoint, "PostgreSQL endpoint (host:port)"),
-        "rds_identifier": (database.identifier, "RDS instance identifier"),
-        "db_master_secret_arn": (database.master_secret_arn, "Secrets Manager secret holding the master password"),
-        "db_connection_parameter_name": (
+        Output.RDS_ENDPOINT: (database.endpoint, "PostgreSQL endpoint (host:port)"),
+        Output.RDS_IDENTIFIER: (database.identifier, "RDS instance identifier"),
+        Output.DB_MASTER_SECRET_ARN: (database.master_secret_arn, "Secrets Manager secret holding the master password"),
+        Output.DB_CONNECTION_PARAMETER_NAME: (
             database.connection_parameter_name,
             "SSM SecureString with the connection string (no password)",
         ),
         # The original task's clients read this key; same value as db_connection_parameter_name.
-        "db_connection_parameter": (
+        Output.DB_CONNECTION_PARAMETER: (
             database.connection_parameter_name,
             "SSM SecureString with the connection string (alias of db_connection_parameter_name)",
         ),
-        "frontend_bucket_name": (frontend.bucket_name, "Bucket to upload the React build to"),
-        "cloudfront_distribution_id": (frontend.distribution_id, "CloudFront distribution id (for invalidations)"),
-        "cloudfront_domain_name": (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
-        "log_bucket_name": (log_archive.bucket_name, "Access-log archive bucket (ALB, CloudFront; Object Lock)"),
-        "s3_access_log_bucket_name": (log_archive.s3_access_bucket_name, "S3 server access log bucket"),
-        "artifacts_bucket_name": (tiers.release.bucket_name, "Bucket holding the payment API artifacts"),
-        "api_artifact_key": (tiers.release.object_key, "S3 key of the payment API artifact the instances install"),
-        "api_artifact_sha256": (tiers.release.sha256, "sha256 of that artifact (the user data checks it)"),
-        "api_runtime_parameter_name": (
+        Output.FRONTEND_BUCKET_NAME: (frontend.bucket_name, "Bucket to upload the React build to"),
+        Output.CLOUDFRONT_DISTRIBUTION_ID: (frontend.distribution_id, "CloudFront distribution id (for invalidations)"),
+        Output.CLOUDFRONT_DOMAIN_NAME: (frontend.distribution_domain_name, "CloudFront domain serving the frontend"),
+        Output.LOG_BUCKET_NAME: (log_archive.bucket_name, "Access-log archive bucket (ALB, CloudFront; Object Lock)"),
+        Output.S3_ACCESS_LOG_BUCKET_NAME: (log_archive.s3_access_bucket_name, "S3 server access log bucket"),
+        Output.ARTIFACTS_BUCKET_NAME: (tiers.release.bucket_name, "Bucket holding the payment API artifacts"),
+        Output.API_ARTIFACT_KEY: (tiers.release.object_key, "S3 key of the payment API artifact the instances install"),
+        Output.API_ARTIFACT_SHA256: (tiers.release.sha256, "sha256 of that artifact (the user data checks it)"),
+        Output.API_RUNTIME_PARAMETER_NAME: (
             tiers.release.runtime_parameter_name,
             "SSM parameter the instances read at boot (apply-time settings)",
         ),
-        "api_log_group_name": (tiers.release.log_group_name, "Log group receiving the payment API's logs"),
-        "sns_topic_arn": (monitoring.alarm_topic_arn, "Alarm notification topic"),
-        "logs_kms_key_arn": (keys.logs_key_arn, "KMS key for logs and alarms"),
-        "data_kms_key_arn": (keys.data_key_arn, "KMS key for the database and its secrets"),
+        Output.API_LOG_GROUP_NAME: (tiers.release.log_group_name, "Log group receiving the payment API's logs"),
+        Output.SNS_TOPIC_ARN: (monitoring.alarm_topic_arn, "Alarm notification topic"),
+        Output.LOGS_KMS_KEY_ARN: (keys.logs_key_arn, "KMS key for logs and alarms"),
+        Output.DATA_KMS_KEY_ARN: (keys.data_key_arn, "KMS key for the database and its secrets"),
     }
 
 
 def dns_outputs(dns: DnsRecords | None) -> dict[str, tuple[Any, str]]:
     """The names of the alias records the stack wrote (none without ``HOSTED_ZONE_ID``): value and description."""
-    targets = (("api", "the ALB"), ("frontend", "the CloudFront distribution"))
+    targets = (
+        ("api", Output.API_DNS_RECORD_NAME, "the ALB"),
+        ("frontend", Output.FRONTEND_DNS_RECORD_NAME, "the CloudFront distribution"),
+    )
     return {
-        f"{key}_dns_record_name": (dns.record_name(key), f"Route 53 alias record the stack wrote, pointing at {what}")
-        for key, what in targets
+        output: (dns.record_name(key), f"Route 53 alias record the stack wrote, pointing at {what}")
+        for key, output, what in targets
         if dns is not None and dns.has_record(key)
     }

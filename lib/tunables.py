@@ -18,6 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tap_contract import examples
+from tap_contract.runtime import DB_POOL_MAX
+
 from facts import CLOUDWATCH_RETENTION_DAYS, SUPPORTED_POSTGRES_MAJOR_VERSIONS
 
 PRODUCTION = "production"
@@ -300,7 +303,7 @@ TUNABLES: tuple[Tunable, ...] = (
         default=10,
         low=1,
         high=100,
-        description="Most database connections each API instance opens (PAYMENT_DB_POOL_MAX, through the runtime "
+        description=f"Most database connections each API instance opens ({DB_POOL_MAX.env}, through the runtime "
         "parameter); times the instances it must stay under the database's max_connections. A change rolls the fleet.",
         group="compute",
     ),
@@ -414,7 +417,7 @@ TUNABLES: tuple[Tunable, ...] = (
         kind=TEXT,
         default="",
         default_doc="unset",
-        example="payments-oncall@example.com",
+        example=examples.ALARM_EMAIL,
         rule="an e-mail address; required in production (empty, or `ALARM_EMAIL=none`: no subscription, "
         "development only)",
         description="E-mail address subscribed to the alarm topic.",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tap_contract import examples
 
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
@@ -23,21 +24,12 @@ if TYPE_CHECKING:
     from lib.artifact import PaymentApiArtifact
 
 ROOT = Path(__file__).resolve().parent.parent
-FRONTEND_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
-# A development stack as `make synth` builds it: local state, no domains, no alarm address.
-DEVELOPMENT_ENV = {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"}
+FRONTEND_CERTIFICATE = examples.FRONTEND_CERTIFICATE_ARN
+# The contract's example configurations (tap_contract.examples), shared with the address baselines and the compliance
+# report. A development stack as `make synth` builds it: local state, no domains, no alarm address.
+DEVELOPMENT_ENV = dict(examples.DEVELOPMENT)
 # A production stack with everything production requires; what the unit tests mostly assert on.
-PRODUCTION_ENV = {
-    **DEVELOPMENT_ENV,
-    "ENVIRONMENT_TYPE": "production",
-    "TERRAFORM_STATE_BUCKET": "acme-tf-state",
-    "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
-    "FRONTEND_DOMAIN": "pay.example.com",
-    "API_DOMAIN": "api.pay.example.com",
-    "FRONTEND_CERTIFICATE_ARN": FRONTEND_CERTIFICATE,
-    "ALARM_EMAIL": "payments-oncall@example.com",
-    "PAYMENT_PROCESSOR": "simulated",
-}
+PRODUCTION_ENV = dict(examples.PRODUCTION)
 SYNTH_ENV = PRODUCTION_ENV
 
 

@@ -11,11 +11,14 @@ import base64
 import re
 from pathlib import Path
 
+from tap_contract.runtime import user_data_reads
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 EC2_MAX_ENCODED_BYTES = 16 * 1024  # EC2 limit on user data, counted after base64 encoding
 # The user data stays a bootstrap that verifies and installs the artifact: half of EC2's limit, so what grows (units,
 # timers, helper scripts) goes into the artifact (services/payment_api/boot/), where the boot rehearsal runs it too.
 MAX_ENCODED_BYTES = EC2_MAX_ENCODED_BYTES // 2
+RUNTIME_READS = "RUNTIME_READS"
 _MARKER = re.compile(r"@@([A-Z_]+)@@")
 _TERRAFORM_SEQUENCES = ("${", "%{")
 
@@ -25,8 +28,12 @@ class UserDataError(ValueError):
 
 
 def render_user_data(template: str, values: dict[str, str]) -> str:
-    """Substitute ``@@NAME@@`` markers in ``lib/blocks/templates/<template>`` and return the base64 text."""
+    """Substitute ``@@NAME@@`` markers in ``lib/blocks/templates/<template>`` and return the base64 text.
+
+    ``@@RUNTIME_READS@@`` needs no value: it is the contract's shell read of the runtime settings the boot needs
+    before the artifact is installed (``tap_contract.runtime.user_data_reads``)."""
     text = (TEMPLATE_DIR / template).read_text(encoding="utf-8")
+    values = {RUNTIME_READS: user_data_reads(), **values}
     missing = sorted(set(_MARKER.findall(text)) - set(values))
     if missing:
         raise UserDataError(f"{template}: no value for marker(s) {', '.join(missing)}")

@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cdktf import AssetType, ITerraformDependable, TerraformAsset, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -28,6 +29,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_object import S3Object
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
+from tap_contract.runtime import ARTIFACT_BUCKET, Setting, parameter_value
 
 from lib.artifact import PaymentApiArtifact
 from lib.blocks.access_logs import AccessLogDestination, server_access_logging
@@ -43,30 +45,6 @@ from lib.naming import Naming
 from lib.suppressions import suppress
 
 NONCURRENT_ARTIFACT_DAYS = 90
-
-
-@dataclass(frozen=True, kw_only=True)
-class ApiRuntimeSettings:
-    """The values an instance needs that Terraform knows only at apply time (tokens are fine here)."""
-
-    db_host: str
-    """The RDS instance's host name (``verify-full`` checks the certificate against it)."""
-    db_port: float
-    """The RDS port."""
-    db_name: str
-    """The database the service uses."""
-    db_master_username: str
-    """The RDS master user: the boot step (root) uses it once to create the service's roles."""
-    db_master_secret_arn: str
-    """The RDS-managed secret holding the master password (read by root at boot; never in Terraform state)."""
-    db_pool_max: float
-    """``PAYMENT_DB_POOL_MAX``: the most connections each instance's service opens."""
-    cors_origins: str
-    """The checkout's origin(s), ``https://<frontend domain or CloudFront domain>`` (exact, comma-separated)."""
-    processor: str
-    """``PAYMENT_PROCESSOR``: the payment processor the service calls."""
-    environment: str
-    """``PAYMENT_ENVIRONMENT``: ``production`` or ``development`` (the service's strictness)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,8 +65,9 @@ class ApiReleaseProps:  # pylint: disable=too-many-instance-attributes
     """The stack's log retention (PCI DSS 10.5.1)."""
     access_logs: AccessLogDestination
     """Where the bucket's server access logs go (PCI DSS 10.2)."""
-    runtime: ApiRuntimeSettings
-    """The apply-time values written to the runtime parameter."""
+    runtime: Mapping[Setting[Any], str | float]
+    """The apply-time values written to the runtime parameter: every setting of ``tap_contract.runtime`` but the
+    artifacts bucket, which this component fills in (Terraform references are fine here)."""
     force_destroy: bool = False
     """Let ``terraform destroy`` delete stored artifacts with the bucket.
 
@@ -136,19 +115,6 @@ class ApiRelease(Construct):
                 tags=naming.tags("api-logs"),
             ),
         )
-        runtime = props.runtime
-        value = {
-            "artifact_bucket": self._bucket.bucket,
-            "db_host": runtime.db_host,
-            "db_port": str(runtime.db_port),
-            "db_name": runtime.db_name,
-            "db_master_username": runtime.db_master_username,
-            "db_master_secret_arn": runtime.db_master_secret_arn,
-            "db_pool_max": str(runtime.db_pool_max),
-            "cors_origins": runtime.cors_origins,
-            "processor": runtime.processor,
-            "environment": runtime.environment,
-        }
         self._parameter = SsmParameter(
             self,
             "runtime_parameter",
@@ -156,7 +122,7 @@ class ApiRelease(Construct):
             description="Payment API settings known at apply time, read by the instances' boot step (no secrets)",
             type="SecureString",
             key_id=props.data_key_arn,
-            value=json.dumps(value, sort_keys=True),
+            value=parameter_value({**props.runtime, ARTIFACT_BUCKET: self._bucket.bucket}),
             tags=naming.tags("api-runtime"),
         )
 

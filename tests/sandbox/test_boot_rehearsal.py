@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tap_contract import runtime
 
 from lib.artifact import load_artifact
 from lib.blocks.user_data import render_user_data
@@ -86,21 +87,18 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(
         Name="rehearsal-master", SecretString=json.dumps({"username": "rdsmaster", "password": password})
     )["ARN"]
-    runtime = {
-        "artifact_bucket": BUCKET,
-        "db_host": DB_HOST,
-        "db_port": "5432",
-        "db_name": "payments",
-        "db_master_username": "rdsmaster",
-        "db_pool_max": "10",
-        "db_master_secret_arn": secret_arn,
-        "cors_origins": "https://pay.example.com",
-        "processor": "simulated",
-        "environment": "development",
-    }
-    client("ssm", moto_endpoint, REGION).put_parameter(
-        Name=PARAMETER, Type="SecureString", Value=json.dumps(runtime, sort_keys=True)
+    # The contract's example of every setting, with this world's bucket, database and secret.
+    value = runtime.example_parameter(
+        {
+            runtime.ARTIFACT_BUCKET: BUCKET,
+            runtime.DB_HOST: DB_HOST,
+            runtime.DB_PORT: 5432,
+            runtime.DB_MASTER_USERNAME: "rdsmaster",
+            runtime.DB_MASTER_SECRET_ARN: secret_arn,
+            runtime.ENVIRONMENT: "development",
+        }
     )
+    client("ssm", moto_endpoint, REGION).put_parameter(Name=PARAMETER, Type="SecureString", Value=value)
     ec2 = client("ec2", moto_endpoint, REGION)
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]

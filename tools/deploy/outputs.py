@@ -18,11 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tap_contract import identity
+
 from lib.config import stack_name_for
 from tools.sandbox import SANDBOX_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUTS_FILE = ROOT / "cfn-outputs" / "flat-outputs.json"
+OUTPUTS_FILE = ROOT / identity.OUTPUTS_FILE
 
 
 class OutputsError(ValueError):

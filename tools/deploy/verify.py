@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from tap_contract.identity import Output
 
 from lib.blocks.tls_policies import (
     ALB_HSTS_ATTRIBUTE,
@@ -57,19 +58,19 @@ from tools.deploy.checks import FAILED, NEEDS_REAL_ACCOUNT, PASSED, WARNING, Che
 
 # The outputs the checks read; a stack applied before one of them existed is told to apply again.
 REQUIRED_OUTPUTS = (
-    "alb_arn",
-    "alb_dns_name",
-    "https_listener_arn",
-    "target_group_arn",
-    "waf_web_acl_arn",
-    "waf_log_group_name",
-    "cloudfront_web_acl_arn",
-    "cloudfront_waf_log_group_name",
-    "cloudfront_distribution_id",
-    "cloudfront_domain_name",
-    "frontend_bucket_name",
-    "flow_log_id",
-    "sns_topic_arn",
+    Output.ALB_ARN,
+    Output.ALB_DNS_NAME,
+    Output.HTTPS_LISTENER_ARN,
+    Output.TARGET_GROUP_ARN,
+    Output.WAF_WEB_ACL_ARN,
+    Output.WAF_LOG_GROUP_NAME,
+    Output.CLOUDFRONT_WEB_ACL_ARN,
+    Output.CLOUDFRONT_WAF_LOG_GROUP_NAME,
+    Output.CLOUDFRONT_DISTRIBUTION_ID,
+    Output.CLOUDFRONT_DOMAIN_NAME,
+    Output.FRONTEND_BUCKET_NAME,
+    Output.FLOW_LOG_ID,
+    Output.SNS_TOPIC_ARN,
 )
 # CloudFront, its web ACL and that ACL's log group live in us-east-1 whatever the stack's region.
 EDGE_REGION = "us-east-1"
@@ -158,7 +159,7 @@ class Run:  # pylint: disable=too-many-instance-attributes
         """The distribution's configuration (one GetDistribution for the TLS and WAF checks)."""
         if "distribution" not in self.cache:
             cloudfront = self.client("cloudfront", EDGE_REGION)
-            answer = cloudfront.get_distribution(Id=self.outputs["cloudfront_distribution_id"])
+            answer = cloudfront.get_distribution(Id=self.outputs[Output.CLOUDFRONT_DISTRIBUTION_ID])
             self.cache["distribution"] = answer["Distribution"]["DistributionConfig"]
         config: dict[str, Any] = self.cache["distribution"]
         return config
@@ -200,7 +201,7 @@ def _guarded(name: str, looked_at: str, check: Callable[[], Check]) -> Check:
 
 # ------------------------------------------------------------------------------------------------- compute
 def _target_states(run: Run) -> list[tuple[str, str, str]]:
-    answer = run.client("elbv2").describe_target_health(TargetGroupArn=run.outputs["target_group_arn"])
+    answer = run.client("elbv2").describe_target_health(TargetGroupArn=run.outputs[Output.TARGET_GROUP_ARN])
     return [
         (
             item["Target"]["Id"],
@@ -222,7 +223,7 @@ def _summary(states: list[tuple[str, str, str]]) -> str:
 
 def check_target_health(run: Run) -> Check:
     """Every registered target (draining ones aside) healthy, waiting up to the budget for the first boot."""
-    name, looked_at = "target health", f"elbv2:DescribeTargetHealth {run.outputs['target_group_arn']}"
+    name, looked_at = "target health", f"elbv2:DescribeTargetHealth {run.outputs[Output.TARGET_GROUP_ARN]}"
     if run.sandbox:
         return Check(name=name, status=NEEDS_REAL_ACCOUNT, looked_at=looked_at, detail=EMULATOR_TARGETS)
     while True:
@@ -256,12 +257,12 @@ def check_target_health(run: Run) -> Check:
 
 
 def _api_host(run: Run) -> str:
-    return run.config.api_domain or str(run.outputs["alb_dns_name"])
+    return run.config.api_domain or str(run.outputs[Output.ALB_DNS_NAME])
 
 
 def check_api_path(run: Run, path: str) -> Check:
     """``path`` answers 200 through the ALB, under the API's name."""
-    name, host, address = f"API {path} through the ALB", _api_host(run), str(run.outputs["alb_dns_name"])
+    name, host, address = f"API {path} through the ALB", _api_host(run), str(run.outputs[Output.ALB_DNS_NAME])
     looked_at = f"GET https://{host}{path} (connected to {address})"
     if run.sandbox:
         return Check(name=name, status=NEEDS_REAL_ACCOUNT, looked_at=looked_at, detail=EMULATOR_HTTP)
@@ -313,7 +314,7 @@ def expected_config(config: StackConfig) -> bytes:
 
 def check_config_through_cloudfront(run: Run) -> Check:
     """``config.json`` as a browser gets it: the bytes the stack wrote."""
-    host = run.config.frontend_domain or str(run.outputs["cloudfront_domain_name"])
+    host = run.config.frontend_domain or str(run.outputs[Output.CLOUDFRONT_DOMAIN_NAME])
     name, looked_at = "config.json through CloudFront", f"GET https://{host}/{RUNTIME_CONFIG_KEY}"
     if run.sandbox:
         return Check(name=name, status=NEEDS_REAL_ACCOUNT, looked_at=looked_at, detail=EMULATOR_HTTP)
@@ -337,14 +338,14 @@ def check_config_through_cloudfront(run: Run) -> Check:
             detail=f"HTTP {response.status}, {response.body[:200]!r}; the stack wrote {expected!r}",
             fix=f"the bucket's object differs (see the next check) or CloudFront serves an old copy: "
             f"invalidate /{RUNTIME_CONFIG_KEY} (aws cloudfront create-invalidation --distribution-id "
-            f"{run.outputs['cloudfront_distribution_id']} --paths /{RUNTIME_CONFIG_KEY})",
+            f"{run.outputs[Output.CLOUDFRONT_DISTRIBUTION_ID]} --paths /{RUNTIME_CONFIG_KEY})",
         )
     return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"HTTP 200, {len(expected)} bytes as written")
 
 
 def check_config_in_bucket(run: Run) -> Check:
     """The bucket's ``config.json``: the stack's bytes and its no-cache header."""
-    bucket = run.outputs["frontend_bucket_name"]
+    bucket = run.outputs[Output.FRONTEND_BUCKET_NAME]
     name, looked_at = "config.json in the bucket", f"s3:GetObject s3://{bucket}/{RUNTIME_CONFIG_KEY}"
     answer = run.client("s3").get_object(Bucket=bucket, Key=RUNTIME_CONFIG_KEY)
     body, cache = answer["Body"].read(), answer.get("CacheControl")
@@ -372,7 +373,7 @@ def check_config_in_bucket(run: Run) -> Check:
 # ----------------------------------------------------------------------------------------------------- TLS
 def check_listener_tls(run: Run) -> Check:
     """The HTTPS listener's security policy is the stack's."""
-    arn = run.outputs["https_listener_arn"]
+    arn = run.outputs[Output.HTTPS_LISTENER_ARN]
     name, looked_at = "TLS policy: ALB listener", f"elbv2:DescribeListeners {arn}"
     listener = run.client("elbv2").describe_listeners(ListenerArns=[arn])["Listeners"][0]
     protocol, policy = listener.get("Protocol"), listener.get("SslPolicy")
@@ -392,7 +393,7 @@ def check_listener_tls(run: Run) -> Check:
 
 def check_listener_hsts(run: Run) -> Check:
     """The listener adds the stack's Strict-Transport-Security header to every response."""
-    arn = run.outputs["https_listener_arn"]
+    arn = run.outputs[Output.HTTPS_LISTENER_ARN]
     name, looked_at = "HSTS: ALB listener", f"elbv2:DescribeListenerAttributes {arn} {ALB_HSTS_ATTRIBUTE}"
     attributes = run.client("elbv2").describe_listener_attributes(ListenerArn=arn)["Attributes"]
     value = next((item.get("Value") for item in attributes if item.get("Key") == ALB_HSTS_ATTRIBUTE), None)
@@ -411,7 +412,7 @@ def check_listener_hsts(run: Run) -> Check:
 
 def check_distribution_tls(run: Run) -> Check:
     """The distribution's viewer certificate: the operator's, with TLS 1.2 minimum, when FRONTEND_DOMAIN is set."""
-    distribution = run.outputs["cloudfront_distribution_id"]
+    distribution = run.outputs[Output.CLOUDFRONT_DISTRIBUTION_ID]
     name, looked_at = "TLS policy: CloudFront viewers", f"cloudfront:GetDistribution {distribution} ViewerCertificate"
     certificate = run.distribution().get("ViewerCertificate", {})
     minimum = certificate.get("MinimumProtocolVersion")
@@ -442,7 +443,7 @@ def check_distribution_tls(run: Run) -> Check:
 # ----------------------------------------------------------------------------------------------------- WAF
 def check_alb_waf(run: Run) -> Check:
     """The ALB's web ACL is the stack's."""
-    alb, acl = run.outputs["alb_arn"], run.outputs["waf_web_acl_arn"]
+    alb, acl = run.outputs[Output.ALB_ARN], run.outputs[Output.WAF_WEB_ACL_ARN]
     name, looked_at = "WAF: ALB association", f"wafv2:GetWebACLForResource {alb}"
     found = (run.client("wafv2").get_web_acl_for_resource(ResourceArn=alb).get("WebACL") or {}).get("ARN")
     if found != acl:
@@ -459,7 +460,7 @@ def check_alb_waf(run: Run) -> Check:
 
 def check_distribution_waf(run: Run) -> Check:
     """The distribution's web ACL is the stack's CLOUDFRONT-scope ACL."""
-    distribution, acl = run.outputs["cloudfront_distribution_id"], run.outputs["cloudfront_web_acl_arn"]
+    distribution, acl = run.outputs[Output.CLOUDFRONT_DISTRIBUTION_ID], run.outputs[Output.CLOUDFRONT_WEB_ACL_ARN]
     name, looked_at = "WAF: CloudFront association", f"cloudfront:GetDistribution {distribution} WebACLId"
     found = run.distribution().get("WebACLId") or None
     if found != acl:
@@ -502,8 +503,8 @@ def check_waf_logging(run: Run, *, scope: str) -> Check:
 
 def _waf(run: Run, scope: str) -> tuple[str, str, str]:
     if scope == "ALB":
-        return run.outputs["waf_web_acl_arn"], run.outputs["waf_log_group_name"], run.config.aws_region
-    return run.outputs["cloudfront_web_acl_arn"], run.outputs["cloudfront_waf_log_group_name"], EDGE_REGION
+        return run.outputs[Output.WAF_WEB_ACL_ARN], run.outputs[Output.WAF_LOG_GROUP_NAME], run.config.aws_region
+    return run.outputs[Output.CLOUDFRONT_WEB_ACL_ARN], run.outputs[Output.CLOUDFRONT_WAF_LOG_GROUP_NAME], EDGE_REGION
 
 
 def check_waf_log_streams(run: Run, *, scope: str) -> Check:
@@ -540,7 +541,7 @@ def check_waf_log_streams(run: Run, *, scope: str) -> Check:
 # ------------------------------------------------------------------------------------------- logs, alarms
 def check_flow_log(run: Run) -> Check:
     """The VPC flow log delivers (``DeliverLogsStatus``)."""
-    flow_log = run.outputs["flow_log_id"]
+    flow_log = run.outputs[Output.FLOW_LOG_ID]
     name, looked_at = "flow log delivery status", f"ec2:DescribeFlowLogs {flow_log}"
     found = run.client("ec2").describe_flow_logs(FlowLogIds=[flow_log])["FlowLogs"]
     if not found:
@@ -586,7 +587,7 @@ def _subscriptions(run: Run, topic: str) -> list[tuple[str, bool]]:
 
 def check_alarm_subscription(run: Run) -> Check:
     """Someone receives the alarms: a confirmed subscription (a warning while pending)."""
-    topic = run.outputs["sns_topic_arn"]
+    topic = run.outputs[Output.SNS_TOPIC_ARN]
     name, looked_at = "alarm subscription", f"sns:ListSubscriptionsByTopic {topic}"
     found = _subscriptions(run, topic)
     pending = [endpoint for endpoint, waiting in found if waiting]
@@ -621,7 +622,7 @@ def check_alarm_subscription(run: Run) -> Check:
 def _alb_log_location(run: Run) -> tuple[str, str]:
     """(bucket, key of the ELB test file) from the ALB's own access-log attributes."""
     if "alb_logs" not in run.cache:
-        alb = run.outputs["alb_arn"]
+        alb = run.outputs[Output.ALB_ARN]
         attributes = {
             item["Key"]: item["Value"]
             for item in run.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=alb)["Attributes"]
@@ -637,7 +638,7 @@ def _alb_log_location(run: Run) -> tuple[str, str]:
 
 
 def _attributes_call(run: Run) -> str:
-    return f"elbv2:DescribeLoadBalancerAttributes {run.outputs['alb_arn']}"
+    return f"elbv2:DescribeLoadBalancerAttributes {run.outputs[Output.ALB_ARN]}"
 
 
 class _NoAccessLogs(Exception):

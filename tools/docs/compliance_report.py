@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tap_contract import examples
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -48,18 +50,8 @@ OUTPUT = ROOT / "docs" / "compliance.md"
 REPORT_DIR = ROOT / ".compliance"
 # What the report describes: a production stack as the deploy guide's example configures it. Example values
 # only where AWS would need real ones (bucket, domain, certificate); they change no resource's controls.
-REPORT_CONFIGURATION = {
-    "ENVIRONMENT_TYPE": "production",
-    "ENVIRONMENT_SUFFIX": "prod",
-    "AWS_REGION": "us-east-1",
-    "TERRAFORM_STATE_BUCKET": "example-terraform-state",
-    "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
-    "FRONTEND_DOMAIN": "pay.example.com",
-    "API_DOMAIN": "api.pay.example.com",
-    "FRONTEND_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
-    "ALARM_EMAIL": "payments-oncall@example.com",
-    "PAYMENT_PROCESSOR": "simulated",
-}
+# The contract's example (tap_contract.examples.REPORT): the production example the tests synthesize, as deployed.
+REPORT_CONFIGURATION = dict(examples.REPORT)
 STAMP_BEGIN, STAMP_END = "<!-- stamp:begin -->", "<!-- stamp:end -->"
 
 # Why a mapped check may show no result: checkov skips attributes whose value is a Terraform expression.

@@ -13,9 +13,10 @@ regenerated. A generated part is either a whole file or a region of a hand-writt
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,19 +81,47 @@ def rehearsal_root() -> Iterable[Part]:
     yield Part("docs/developing.md", "\n".join(f"- {line}" for line in lines), region="rehearsal-root")
 
 
-def openapi_document() -> Iterable[Part]:
-    """docs/openapi.json: the payment API's OpenAPI 3.1 document, as the app serves it at /openapi.json."""
+@functools.cache
+def _openapi_text() -> str:
+    """The payment API's OpenAPI 3.1 document, as the app serves it at /openapi.json (built once per run)."""
     from payment_api.app import create_app  # pylint: disable=import-outside-toplevel
-    from payment_api.config import load_settings  # pylint: disable=import-outside-toplevel
+    from payment_api.config import IdempotencySecrets, load_settings  # pylint: disable=import-outside-toplevel
     from payment_api.openapi import document_text  # pylint: disable=import-outside-toplevel
 
-    # The document does not depend on the settings; building the app opens no connection.
-    settings = load_settings({"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"})
-    yield Part("docs/openapi.json", document_text(create_app(settings)))
+    # The document does not depend on the settings; building the app opens no connection and serves no request, so
+    # the HMAC secret the app refuses to start without is a placeholder here.
+    settings = replace(
+        load_settings({"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}),
+        hmac_secrets=IdempotencySecrets(current=b"docs: no request is served" + bytes(6)),
+    )
+    return document_text(create_app(settings))
+
+
+def openapi_document() -> Iterable[Part]:
+    """docs/openapi.json: the payment API's OpenAPI 3.1 document."""
+    yield Part("docs/openapi.json", _openapi_text())
+
+
+def checkout_api_types() -> Iterable[Part]:
+    """web/src/generated/api.ts: the checkout's API types, from the document docs/openapi.json gets in the same run.
+
+    From the app's text, not the committed file: one `make docs` after an API change rewrites both.
+    """
+    from tools.docs import checkout_types  # pylint: disable=import-outside-toplevel  # Node only when asked
+
+    yield Part(checkout_types.GENERATED, checkout_types.typescript(_openapi_text()))
 
 
 def _generators() -> tuple[Generator, ...]:
-    return (make_help, configuration, architecture_diagram, api_benchmark, rehearsal_root, openapi_document)
+    return (
+        make_help,
+        configuration,
+        architecture_diagram,
+        api_benchmark,
+        rehearsal_root,
+        openapi_document,
+        checkout_api_types,
+    )
 
 
 def fill_region(text: str, region: str, content: str, *, path: str) -> str:
@@ -132,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated documents: {len(texts)} checked, {len(stale)} stale")
         return 1 if stale else 0
     for path in stale:
+        (ROOT / path).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / path).write_text(texts[path][1], encoding="utf-8")
         print(f"rewrote {path}")
     print(f"generated documents: {len(texts)} checked, {len(stale)} rewritten")

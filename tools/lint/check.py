@@ -48,6 +48,8 @@ AREAS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("preflight/", ("tests/unit/preflight",), False),
     ("tools/deploy/", ("tests/unit/deploy",), False),
     ("services/payment_api/", ("tests/service/unit",), False),
+    # The contract: its own tests, the service that reads through it and the stack component that writes with it.
+    ("services/contract/", ("tests/unit/contract", "tests/service/unit", "tests/unit/components"), False),
 )
 # Test code every unit test may use: a change there runs the whole unit suite.
 SHARED_TEST_CODE = ("tests/conftest.py", "tests/__init__.py", "tests/unit/__init__.py")

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tap_contract import examples
+
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE_DIR = ROOT / "release"
 BASELINE_GLOB = "addresses-*.json"
@@ -34,23 +36,11 @@ RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 INSTANCE_KEY = re.compile(r"\[[^\]]*\]$")  # the [0] / ["key"] of a counted or for_each instance
 
 # The configurations a baseline covers: addresses can differ by configuration (counts, optional parts). The same
-# environments as tests/conftest.py (a unit test keeps them equal); each baseline records the one it used.
+# environments as tests/conftest.py, both the contract's examples (tap_contract.examples); each baseline records the one
+# it used.
 CONFIGURATIONS: dict[str, dict[str, str]] = {
-    "development": {"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"},
-    "production": {
-        "ENVIRONMENT_SUFFIX": "test",
-        "AWS_REGION": "us-east-1",
-        "ENVIRONMENT_TYPE": "production",
-        "TERRAFORM_STATE_BUCKET": "acme-tf-state",
-        "TERRAFORM_STATE_BUCKET_REGION": "us-east-1",
-        "FRONTEND_DOMAIN": "pay.example.com",
-        "API_DOMAIN": "api.pay.example.com",
-        "FRONTEND_CERTIFICATE_ARN": (
-            "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
-        ),
-        "ALARM_EMAIL": "payments-oncall@example.com",
-        "PAYMENT_PROCESSOR": "simulated",
-    },
+    "development": dict(examples.DEVELOPMENT),
+    "production": dict(examples.PRODUCTION),
 }
 
 # Resource types whose replacement loses data or an identity other systems hold: what Terraform destroys with it.

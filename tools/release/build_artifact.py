@@ -8,8 +8,10 @@ The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-
 - the service's wheel (built here from ``services/payment_api``: a pure-Python zip written with sorted entries and
   fixed timestamps, so the same sources give the same bytes; no build backend is downloaded),
 - ``wheelhouse/``: cp311 manylinux x86_64 wheels of every locked dependency
-  (``services/payment_api/requirements.lock``, downloaded once per lock into ``.artifact-cache/``); the build checks
-  the set is closed (every requirement of every wheel is in it), so ``pip install --no-index`` cannot miss one,
+  (``services/payment_api/requirements.lock``, downloaded once per lock into ``.artifact-cache/``) and the contract's
+  wheel (``tap-contract``, built here from ``services/contract`` as the service's is: the service depends on it); the
+  build checks the set with the service's wheel is closed (every requirement of every wheel is in it), so
+  ``pip install --no-index`` cannot miss one,
 - ``rds-ca-bundle.pem``: the CA bundle ``sslmode=verify-full`` checks RDS against. A production build takes it from
   ``RDS_CA_BUNDLE`` (a path, or a URL such as AWS's global bundle) and refuses to build without it; a development
   build (the sandbox, local runs) carries the development test CA of ``tools/dev/local_api/testca.py`` instead,
@@ -63,6 +65,9 @@ from tools.dev.local_api.testca import development_ca
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "payment_api"
+# The contract between the stack and the service (standard library only): the service's wheel requires it, so it is
+# built here into the wheelhouse (it is no PyPI package, so never in the lock).
+CONTRACT = ROOT / "services" / "contract"
 LOCK_FILE = SERVICE / "requirements.lock"
 # What the instance's boot runs from the artifact (sourced by the launch template's user data): under ``boot/``.
 BOOT_SOURCE = SERVICE / "boot"
@@ -144,9 +149,9 @@ def verify_bundle(pem: bytes, given: str, pinned: dict[str, str] | None = None) 
     return sorted(_certificate_name(cert) for fingerprint, cert in held.items() if fingerprint not in pinned)
 
 
-def project() -> dict[str, Any]:
-    """``[project]`` of the service's pyproject.toml."""
-    data = tomllib.loads((SERVICE / "pyproject.toml").read_text(encoding="utf-8"))
+def project(source: Path = SERVICE) -> dict[str, Any]:
+    """``[project]`` of ``source``'s pyproject.toml (@default the service's)."""
+    data = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
     return dict(data["project"])
 
 
@@ -154,7 +159,7 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
 
 
-def _wheel_metadata(meta: dict[str, Any]) -> dict[str, bytes]:
+def _wheel_metadata(meta: dict[str, Any], top_level: str) -> dict[str, bytes]:
     name, version = str(meta["name"]), str(meta["version"])
     lines = [
         "Metadata-Version: 2.1",
@@ -169,7 +174,7 @@ def _wheel_metadata(meta: dict[str, Any]) -> dict[str, bytes]:
     return {
         "METADATA": ("\n".join(lines) + "\n").encode(),
         "entry_points.txt": entry_points.encode(),
-        "top_level.txt": b"payment_api\n",
+        "top_level.txt": f"{top_level}\n".encode(),
         "WHEEL": (
             b"Wheel-Version: 1.0\nGenerator: tools.release.build_artifact\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
         ),
@@ -184,17 +189,18 @@ def _zip_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 
 def build_wheel(out_dir: Path, source: Path = SERVICE) -> Path:
-    """The service's ``py3-none-any`` wheel: package files sorted, fixed timestamps, a RECORD of hashes."""
-    meta = project()
+    """The ``py3-none-any`` wheel of the project in ``source`` (@default the service; its one package under
+    ``src/``): package files sorted, fixed timestamps, a RECORD of hashes."""
+    meta = project(source)
     dist_name = str(meta["name"]).replace("-", "_")
     dist_info = f"{dist_name}-{meta['version']}.dist-info"
-    package = source / "src" / "payment_api"
+    (package,) = [path for path in sorted((source / "src").iterdir()) if (path / "__init__.py").is_file()]
     files = {
         path.relative_to(package.parent).as_posix(): path.read_bytes()
         for path in sorted(package.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
-    files.update({f"{dist_info}/{name}": data for name, data in _wheel_metadata(meta).items()})
+    files.update({f"{dist_info}/{name}": data for name, data in _wheel_metadata(meta, package.name).items()})
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in sorted(files.items()))
     record += f"{dist_info}/RECORD,,\n"
     wheel = out_dir / f"{dist_name}-{meta['version']}-py3-none-any.whl"
@@ -386,9 +392,9 @@ def build(
     bundle = ca_bundle(kind, ca_source, unverified=unverified)
     version = str(project()["version"])
     out.mkdir(parents=True, exist_ok=True)
-    wheels = download_wheelhouse(locked_requirements(), cache or CACHE)
-    check_closed(wheels)
-    service_wheel = build_wheel(out)
+    service_wheel, contract_wheel = build_wheel(out), build_wheel(out, CONTRACT)
+    wheels = [*download_wheelhouse(locked_requirements(), cache or CACHE), contract_wheel]
+    check_closed([*wheels, service_wheel])
     top = f"payment-api-{version}"
     files = {
         service_wheel.name: service_wheel.read_bytes(),
@@ -397,6 +403,7 @@ def build(
         **boot_files(),
     }
     service_wheel.unlink()
+    contract_wheel.unlink()
     manifest: dict[str, Any] = {
         "name": "payment-api",
         "version": version,
@@ -438,7 +445,8 @@ def _inputs_digest() -> str:
     """A hash of everything a build reads (the service, its lock, the builder, the test CA, the pinned roots)."""
     files = sorted(
         path
-        for path in SERVICE.rglob("*")
+        for source in (SERVICE, CONTRACT)
+        for path in source.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path)
     )
     files += [Path(__file__).resolve(), ROOT / "tools" / "dev" / "local_api" / "testca.py", PINNED_ROOTS_FILE]

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tap_contract.identity import Output
+
 from lib.blocks.web_headers import IMMUTABLE, NO_CACHE, RUNTIME_CONFIG_KEY
 from lib.config import stack_name_for
 from tools.deploy import outputs
@@ -177,8 +179,8 @@ def deploy_targets(environ: Mapping[str, str], outputs_file: Path) -> tuple[str,
         stack_outputs = outputs.stack_outputs(stack, outputs_file)
     except outputs.OutputsError as err:
         raise DeployError(f"{err} (ENVIRONMENT_SUFFIX). {fix}") from err
-    bucket = bucket or str(stack_outputs.get("frontend_bucket_name") or "")
-    distribution = distribution.strip() or str(stack_outputs.get("cloudfront_distribution_id") or "")
+    bucket = bucket or str(stack_outputs.get(Output.FRONTEND_BUCKET_NAME) or "")
+    distribution = distribution.strip() or str(stack_outputs.get(Output.CLOUDFRONT_DISTRIBUTION_ID) or "")
     if not bucket or not distribution:
         raise DeployError(f"{outputs_file} lacks frontend_bucket_name or cloudfront_distribution_id for {stack}. {fix}")
     return bucket, distribution

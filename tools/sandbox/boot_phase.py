@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tap_contract import runtime
+from tap_contract.identity import Output
 
 from lib.config import stack_name_for
 from lib.synth_output import output_dir, stack_file
@@ -99,9 +101,11 @@ def synthesized_user_data(stack_name: str) -> str:
 def database_inputs(endpoint: str, region: str, parameter_name: str) -> tuple[dict[str, str], dict[str, str]]:
     """The runtime parameter (what the instance reads) and the master secret it names."""
     parameter = client("ssm", endpoint, region).get_parameter(Name=parameter_name, WithDecryption=True)
-    runtime: dict[str, str] = json.loads(parameter["Parameter"]["Value"])
-    secret = client("secretsmanager", endpoint, region).get_secret_value(SecretId=runtime["db_master_secret_arn"])
-    return runtime, json.loads(secret["SecretString"])
+    values = runtime.read_parameter(parameter["Parameter"]["Value"])  # checked as the instance's loader checks it
+    secret = client("secretsmanager", endpoint, region).get_secret_value(
+        SecretId=values[runtime.DB_MASTER_SECRET_ARN.key]
+    )
+    return values, json.loads(secret["SecretString"])
 
 
 def pay_and_refund(result: BootResult, boot: InstanceBoot) -> list[str]:
@@ -132,7 +136,7 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
     from tools.dev.local_api.testca import development_ca  # pylint: disable=import-outside-toplevel
 
     outputs = stack_outputs(stack)
-    asg_name = outputs["asg_name"]
+    asg_name = outputs[Output.ASG_NAME]
     spec = launch_spec(endpoint, region, asg_name)
     if spec.user_data != synthesized_user_data(stack):
         raise BootPhaseError(f"launch template version {spec.version} holds other user data than the synthesized stack")
@@ -144,8 +148,9 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
         replaced, note = refresh_replacement(autoscaling, asg_name, spec.version)
         steps.append(note)
         waiting = lifecycle.waiting_instances(autoscaling, asg_name)
-    runtime, secret = database_inputs(endpoint, region, outputs["api_runtime_parameter_name"])
-    database = LocalPostgres(ca=development_ca(), host_names=[runtime["db_host"]])
+    values, secret = database_inputs(endpoint, region, outputs[Output.API_RUNTIME_PARAMETER_NAME])
+    db_host, db_port = values[runtime.DB_HOST.key], int(values[runtime.DB_PORT.key])
+    database = LocalPostgres(ca=development_ca(), host_names=[db_host])
     try:
         database.start(bootstrap=False)
         database.rds_master(secret["username"], secret["password"])
@@ -155,7 +160,7 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
                 instance_id,
                 index=index,
                 emulator=Emulator(endpoint=endpoint, region=region),
-                database=Database(host_name=runtime["db_host"], port=int(runtime["db_port"]), local_port=database.port),
+                database=Database(host_name=db_host, port=db_port, local_port=database.port),
                 folder=folder / instance_id,
             )
     finally:

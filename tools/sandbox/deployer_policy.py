@@ -28,8 +28,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tap_contract import identity
+
 from lib.blocks.iam import key_policy
 from lib.runtime.node import project_node
+from tools.sandbox import SANDBOX_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "docs" / "deployer-policy.json"
@@ -241,7 +244,7 @@ def _read(action: str, resource: str, why: str, region: str = "<REGION>") -> Han
 
 BUCKET = "arn:aws:s3:::payment-{component}-sandbox-<ACCOUNT_ID>"
 STACK_KEY = "arn:aws:kms:<REGION>:<ACCOUNT_ID>:key/11111111-2222-3333-4444-5555"
-STATE_OBJECT = "arn:aws:s3:::<STATE_BUCKET>/sandbox/TapStacksandbox.tfstate"
+STATE_OBJECT = f"arn:aws:s3:::<STATE_BUCKET>/{identity.state_key(SANDBOX_SUFFIX)}"
 PREFLIGHT = "the account preflight (tools/deploy) reads it before terraform runs"
 VERIFY = "make verify-deployment reads it after apply"
 FRONTEND = "make deploy-frontend"

@@ -40,6 +40,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from tap_contract import runtime
+from tap_contract.identity import Output
+
 from lib.config import PROJECT_ROOT, ConfigError, StackConfig, local_state_file  # no cdktf import: cheap
 from lib.synth_output import stack_dir
 from tools.deploy import outputs
@@ -597,7 +600,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         endpoint, region = self.moto.endpoint, self.config.aws_region
         values = outputs.stack_outputs(self.config.stack_name)
         ssm, ec2 = client("ssm", endpoint, region), client("ec2", endpoint, region)
-        name, template = values["api_runtime_parameter_name"], values["launch_template_id"]
+        name, template = values[Output.API_RUNTIME_PARAMETER_NAME], values[Output.LAUNCH_TEMPLATE_ID]
         before = ssm.get_parameter(Name=name)["Parameter"]["Version"]
         env, self.terraform.env = self.terraform.env, dict(self.terraform.env, API_DB_POOL_MAX=str(CHANGED_POOL_MAX))
         try:
@@ -617,7 +620,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             for tag in spec["Tags"]
         }
         refreshes = client("autoscaling", endpoint, region).describe_instance_refreshes(
-            AutoScalingGroupName=values["asg_name"]
+            AutoScalingGroupName=values[Output.ASG_NAME]
         )["InstanceRefreshes"]
         steps = json.loads((LOG_DIR / "boot.json").read_text(encoding="utf-8")).get("steps", [])
         problems = [
@@ -627,8 +630,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             if tags.get("RuntimeSettingsVersion") != str(after)
             else "",
             "no instance refresh was started" if not refreshes else "",
-            f"no replacement booted with PAYMENT_DB_POOL_MAX={CHANGED_POOL_MAX}"
-            if not any(f'PAYMENT_DB_POOL_MAX="{CHANGED_POOL_MAX}"' in step for step in steps)
+            f"no replacement booted with {runtime.DB_POOL_MAX.env}={CHANGED_POOL_MAX}"
+            if not any(f'{runtime.DB_POOL_MAX.env}="{CHANGED_POOL_MAX}"' in step for step in steps)
             else "",
         ]
         if any(problems):

@@ -1,6 +1,6 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApiClient } from "./api";
+import { createApiClient, type Problem } from "./api";
 import { App } from "./App";
 import { json, payment, scriptedFetch } from "./testing";
 
@@ -16,7 +16,8 @@ describe("App routes", () => {
   });
 
   it("says when a payment does not exist", async () => {
-    const { fetch } = scriptedFetch([() => json(404, { status: 404, code: "not_found", detail: "No such payment." })]);
+    const notFound = { status: 404, code: "not_found", detail: "No such payment." } satisfies Problem;
+    const { fetch } = scriptedFetch([() => json(404, notFound)]);
     render(<App client={createApiClient({ baseUrl: "http://api.test", fetch })} path="/payments/pay_x" />);
     expect(await screen.findByText("pay_x")).toBeTruthy();
   });

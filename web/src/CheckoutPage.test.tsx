@@ -1,7 +1,7 @@
 import { act, cleanup, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApiClient } from "./api";
+import { createApiClient, type Problem } from "./api";
 import { CheckoutPage } from "./CheckoutPage";
 import { json, payment, scriptedFetch, type Recorded } from "./testing";
 
@@ -165,7 +165,7 @@ describe("CheckoutPage", () => {
         json(400, {
           type: "about:blank", title: "Validation failed", status: 400, code: "validation_failed",
           detail: "The request is invalid.", errors: [{ field: "currency", message: "unsupported currency" }],
-        }),
+        } satisfies Required<Problem>),
     ]);
     await fillCard(user);
     await user.click(pay());

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { createApiClient, loadConfig, MAX_REPOSTS } from "./api";
+import { createApiClient, loadConfig, MAX_REPOSTS, type CreatePaymentRequest, type Problem } from "./api";
 import { json, payment, scriptedFetch } from "./testing";
 
-const request = { amount: 1999, currency: "EUR" as const, payment_method: "pm_card_visa" };
+const request = { amount: 1999, currency: "EUR", payment_method: "pm_card_visa" } satisfies CreatePaymentRequest;
 
 describe("createPayment", () => {
   it("posts the token, amount and currency with the Idempotency-Key", async () => {
@@ -33,8 +33,9 @@ describe("createPayment", () => {
 
   it("waits out 409 idempotency_request_in_progress with the same key", async () => {
     const slept: number[] = [];
+    const inProgress = { status: 409, code: "idempotency_request_in_progress" } satisfies Problem;
     const { fetch, calls } = scriptedFetch([
-      () => json(409, { status: 409, code: "idempotency_request_in_progress" }, { "Retry-After": "1" }),
+      () => json(409, inProgress, { "Retry-After": "1" }),
       () => json(201, payment()),
     ]);
     const client = createApiClient({ baseUrl: "http://api.test", fetch, sleep: async (s) => void slept.push(s) });
@@ -61,7 +62,7 @@ describe("createPayment", () => {
     const problem = {
       type: "about:blank", title: "Validation failed", status: 400, code: "validation_failed",
       detail: "The request is invalid.", errors: [{ field: "amount", message: "must be at most 99999999" }],
-    };
+    } satisfies Required<Problem>;
     client = createApiClient({ baseUrl: "http://a", fetch: scriptedFetch([() => json(400, problem)]).fetch });
     expect(await client.createPayment(request, "k")).toEqual({ kind: "problem", problem });
 

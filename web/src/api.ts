@@ -1,27 +1,18 @@
-// The payment API client (contract: API.md). Only the token, amount and currency are ever sent.
+// The payment API client (contract: API.md). Only the token, amount, currency and description are ever sent.
+//
+// Every body type comes from web/src/generated/api.ts, which `make docs` generates from docs/openapi.json: a change
+// to the API that this page does not follow fails tsc (`make web-tests`). No API schema is written by hand here.
 
-import type { Currency } from "./money";
+import type { components, paths } from "./generated/api";
 
-export interface Payment {
-  id: string;
-  status: "processing" | "succeeded" | "failed";
-  amount: number;
-  currency: string;
-  amount_refunded: number;
-  description: string | null;
-  card: { brand: string; last4: string } | null;
-  failure_code: string | null;
-  created_at: string;
-}
+/** A payment as the API returns it (`Payment` in docs/openapi.json). */
+export type Payment = components["schemas"]["Payment"];
 
-export interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-  code?: string;
-  errors?: { field: string; message: string }[];
-}
+/**
+ * Problem details (`Problem`, RFC 9457) as far as the answer holds them: the API's answers hold what the document
+ * requires, but one from something else on the way (a proxy's error page, a body that is no JSON) has only its status.
+ */
+export type Problem = Partial<components["schemas"]["Problem"]>;
 
 export type PaymentOutcome =
   | { kind: "succeeded"; payment: Payment }
@@ -30,12 +21,14 @@ export type PaymentOutcome =
   | { kind: "problem"; problem: Problem }
   | { kind: "unreachable"; message: string };
 
-export interface CreatePaymentRequest {
-  amount: number;
-  currency: Currency;
-  payment_method: string;
-  description?: string;
-}
+/**
+ * The fields of `POST /v1/payments`'s body that the page sends (the API also takes `customer_email`; the page never
+ * sends it).
+ */
+export type CreatePaymentRequest = Pick<
+  paths["/v1/payments"]["post"]["requestBody"]["content"]["application/json"],
+  "amount" | "currency" | "payment_method" | "description"
+>;
 
 export type Fetch = typeof fetch;
 export type Sleep = (seconds: number) => Promise<void>;

@@ -1,5 +1,5 @@
-// Test helpers: a scripted fetch that records every request.
-import type { Fetch } from "./api";
+// Test helpers: a scripted fetch that records every request, and API bodies typed by the generated API types.
+import type { Fetch, Payment } from "./api";
 
 export interface Recorded {
   url: string;
@@ -13,7 +13,8 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": contentType, ...headers } });
 }
 
-export function payment(overrides: Record<string, unknown> = {}) {
+/** A `Payment` body as the API answers it (components["schemas"]["Payment"]), with `overrides`. */
+export function payment(overrides: Partial<Payment> = {}): Payment {
   return {
     id: "pay_4fK9qZ2mT7xW1rB8nH3cVd",
     status: "succeeded",

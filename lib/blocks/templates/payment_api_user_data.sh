@@ -118,7 +118,8 @@ step "runtime settings"
 RUNTIME=$(retry aws ssm get-parameter --name "$RUNTIME_PARAMETER" --with-decryption --query Parameter.Value \
   --output text)
 setting() { jq -er --arg key "$1" '.[$key]' <<<"$RUNTIME"; }
-ARTIFACT_BUCKET=$(setting artifact_bucket)
+# Read before the artifact is here: generated from tap_contract.runtime
+@@RUNTIME_READS@@
 
 step "artifact $ARTIFACT_KEY"
 work=$(mktemp -d)
@@ -129,8 +130,7 @@ install -d -m 0755 "$APP"
 tar -xzf "$work/artifact.tar.gz" -C "$APP" --strip-components=1 --no-same-owner --no-same-permissions
 rm -rf "$work"
 kind=$(jq -er .build_kind "$APP/manifest.json")
-environment=$(setting environment)
-if [ "$environment" = production ] && [ "$kind" != production ]; then
+if [ "$RUNTIME_ENVIRONMENT" = production ] && [ "$kind" != production ]; then
   echo "boot: refusing a $kind artifact in production (it trusts the development test CA, not RDS)"
   false
 fi

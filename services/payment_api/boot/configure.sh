@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # Payment API boot, second stage. The launch template's user data (lib/blocks/templates/payment_api_user_data.sh)
 # sources this file once it has verified and installed the artifact that carries it, so it runs as root under the
-# bootstrap's `set -Eeuo pipefail`, ERR trap and lifecycle hook, with its APP, API_PORT, INSTANCE_ID, setting, step
-# and retry. It writes the service's settings, creates this instance's database roles, installs the systemd units
-# shipped beside it, starts them and waits until the service answers /ready.
-# shellcheck disable=SC2154  # APP, API_PORT, INSTANCE_ID: set by the user data that sources this file
+# bootstrap's `set -Eeuo pipefail`, ERR trap and lifecycle hook, with its APP, API_PORT, INSTANCE_ID, RUNTIME (the
+# runtime parameter's JSON), step and retry. It writes the service's settings, creates this instance's database roles,
+# installs the systemd units shipped beside it, starts them and waits until the service answers /ready.
+# shellcheck disable=SC2154  # APP, API_PORT, INSTANCE_ID, RUNTIME: set by the user data that sources this file;
+# DB_HOST, DB_PORT, DB_SECRET_ARN: by the eval of the contract's boot-variables below
 
 CONF=/etc/payment-api
 LOGS=/var/log/payment-api
@@ -22,18 +23,13 @@ id payment-api >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbi
 id payment-migrate >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin payment-migrate
 install -d -m 0700 "$CONF"
 install -d -m 0755 "$LOGS"
-# Each value through an assignment, so a missing key fails here (a command substitution inside a here-document
-# would not stop the script).
-: >"$CONF/common.env"
-for pair in PAYMENT_ENVIRONMENT=environment PAYMENT_PROCESSOR=processor PAYMENT_CORS_ORIGINS=cors_origins \
-  PAYMENT_DB_HOST=db_host PAYMENT_DB_PORT=db_port PAYMENT_DB_NAME=db_name PAYMENT_DB_POOL_MAX=db_pool_max; do
-  value=$(setting "${pair#*=}")
-  printf '%s="%s"\n' "${pair%%=*}" "$value" >>"$CONF/common.env"
-done
+# The runtime parameter becomes the service's settings through the contract's loader (tap_contract.runtime, installed
+# from the artifact): every key checked, a missing, unknown or malformed one stops the boot here, naming it.
+"$APP/venv/bin/python" -m tap_contract.runtime environment-file <<<"$RUNTIME" >"$CONF/common.env"
 printf 'PAYMENT_DB_SSLMODE="verify-full"\nPAYMENT_DB_SSLROOTCERT="%s"\n' "$APP/rds-ca-bundle.pem" >>"$CONF/common.env"
-DB_HOST=$(setting db_host)
-DB_PORT=$(setting db_port)
-DB_SECRET_ARN=$(setting db_master_secret_arn)
+# The boot's own values (DB_HOST, DB_PORT, DB_SECRET_ARN), shell-quoted by the same loader.
+boot_variables=$("$APP/venv/bin/python" -m tap_contract.runtime boot-variables <<<"$RUNTIME")
+eval "$boot_variables"
 
 step "database reachable"
 # shellcheck disable=SC2016  # $1 and $2 are the inner bash's arguments, expanded there

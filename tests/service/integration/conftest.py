@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from payment_api.config import IdempotencySecrets
+from payment_api.idempotency import KeyHashes, key_hash, key_hashes
 
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess, run_cli
@@ -21,7 +23,8 @@ VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 
 
 def migrated_database() -> Iterator[LocalPostgres]:
-    """A throw-away PostgreSQL 15 at the schema's head, stopped and removed when the generator ends."""
+    """A throw-away PostgreSQL 15 at the schema's head, stopped and removed when the generator ends. Every process
+    given its ``service_env()`` reads the same idempotency HMAC secret (one per database, made with it)."""
     database = LocalPostgres()
     try:
         database.start()
@@ -113,6 +116,21 @@ def charges(postgres: LocalPostgres, payment_id: str | None = None) -> int:
             row = conn.execute("SELECT count(*) FROM simulated_charges WHERE payment_id = %s", (payment_id,)).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def secrets_of(postgres: LocalPostgres) -> IdempotencySecrets:
+    """The HMAC secret every API process on ``postgres`` reads from its credentials folder (one per database)."""
+    return IdempotencySecrets(current=postgres.idempotency_secret.encode())
+
+
+def hashes_of(postgres: LocalPostgres, key: str) -> KeyHashes:
+    """The hashes the service stores and looks ``key`` up under, on ``postgres``."""
+    return key_hashes(key, secrets_of(postgres))
+
+
+def stored_hash(postgres: LocalPostgres, key: str) -> str:
+    """The ``key_hash`` of ``key``'s row on ``postgres``: its HMAC-SHA-256 under the database's secret."""
+    return key_hash(key, secrets_of(postgres).current)
 
 
 def log_of(process: ServiceProcess) -> str:

@@ -13,12 +13,12 @@ import psycopg
 import pytest
 from payment_api.config import load_settings
 from payment_api.db import make_pool
-from payment_api.idempotency import KeyRow, Outcome, finish, key_hash, run
+from payment_api.idempotency import HMAC_SCHEME, KeyHashes, KeyRow, Outcome, finish, run
 from payment_api.problems import ProblemError
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from tests.service.integration.conftest import new_key, pay
+from tests.service.integration.conftest import hashes_of, new_key, pay
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess
 
@@ -60,11 +60,11 @@ def refused(_conn: Connection, _key: KeyRow) -> Outcome:
     raise ProblemError("payment_method_invalid", "Unknown payment method.")
 
 
-def rows_of(postgres: LocalPostgres, scope: str, key: str) -> list[tuple[str, int | None]]:
+def rows_of(postgres: LocalPostgres, scope: str, key: KeyHashes) -> list[tuple[str, int | None]]:
     with postgres.superuser(DATABASE) as conn:
         rows = conn.execute(
             "SELECT recovery_point, response_status FROM idempotency_keys WHERE scope = %s AND key_hash = %s",
-            (scope, key_hash(key)),
+            (scope, key.stored),
         ).fetchall()
     return [(str(row[0]), row[1]) for row in rows]
 
@@ -77,7 +77,7 @@ def rows_of(postgres: LocalPostgres, scope: str, key: str) -> list[tuple[str, in
 def test_a_failure_before_the_first_commit_releases_the_key(
     pool: ConnectionPool, postgres: LocalPostgres, work: Callable[..., Any], error: type[Exception]
 ) -> None:
-    scope, key = f"POST /test/{uuid.uuid4()}", new_key()
+    scope, key = f"POST /test/{uuid.uuid4()}", hashes_of(postgres, new_key())
     with pytest.raises(error):
         run(pool, scope, key, "fingerprint of the first body", work)
     assert not rows_of(postgres, scope, key), "the key's row is gone"
@@ -87,7 +87,7 @@ def test_a_failure_before_the_first_commit_releases_the_key(
 
 
 def test_a_failure_after_the_first_commit_keeps_the_key(pool: ConnectionPool, postgres: LocalPostgres) -> None:
-    scope, key = f"POST /test/{uuid.uuid4()}", new_key()
+    scope, key = f"POST /test/{uuid.uuid4()}", hashes_of(postgres, new_key())
     seen: list[str] = []
 
     def committed_then_failed(conn: Connection, row: KeyRow) -> Outcome:
@@ -118,13 +118,13 @@ def test_a_nul_then_the_corrected_body_with_the_same_key(server: ServiceProcess)
     assert corrected.status_code == 201, corrected.text
 
 
-def left_started(postgres: LocalPostgres, scope: str, key: str, fingerprint: str) -> int:
+def left_started(postgres: LocalPostgres, scope: str, key: KeyHashes, fingerprint: str) -> int:
     """The row a request leaves when its process dies before its first commit (it never got to delete it)."""
     with postgres.superuser(DATABASE) as conn:
         row = conn.execute(
-            "INSERT INTO idempotency_keys (scope, key_hash, fingerprint, recovery_point)"
-            " VALUES (%s, %s, %s, 'started') RETURNING id",
-            (scope, key_hash(key), fingerprint),
+            "INSERT INTO idempotency_keys (scope, key_hash, key_scheme, fingerprint, recovery_point)"
+            " VALUES (%s, %s, %s, %s, 'started') RETURNING id",
+            (scope, key.stored, HMAC_SCHEME, fingerprint),
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -133,7 +133,7 @@ def left_started(postgres: LocalPostgres, scope: str, key: str, fingerprint: str
 def test_a_request_that_died_before_its_first_commit_leaves_the_key_free(
     pool: ConnectionPool, postgres: LocalPostgres
 ) -> None:
-    scope, key = f"POST /test/{uuid.uuid4()}", new_key()
+    scope, key = f"POST /test/{uuid.uuid4()}", hashes_of(postgres, new_key())
     left_started(postgres, scope, key, "the dead request's body")
     corrected = run(pool, scope, key, "fingerprint of the corrected body", answered)
     assert (corrected.status, corrected.replayed) == (201, False)
@@ -141,7 +141,7 @@ def test_a_request_that_died_before_its_first_commit_leaves_the_key_free(
 
 
 def test_a_request_in_progress_keeps_its_key(pool: ConnectionPool, postgres: LocalPostgres) -> None:
-    scope, key = f"POST /test/{uuid.uuid4()}", new_key()
+    scope, key = f"POST /test/{uuid.uuid4()}", hashes_of(postgres, new_key())
     row_id = left_started(postgres, scope, key, "first")
     with postgres.superuser(DATABASE) as holder:  # the live request's connection holds the key's lock
         holder.execute("SELECT pg_advisory_lock(%s)", (row_id,))

@@ -83,7 +83,9 @@ def test_boot_roles_migrate_as_owner_and_serve_as_the_application(
     with database.superuser(DATABASE) as conn:
         owners = {row[0] for row in conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")}
         assert owners == {"payment_owner"}, "the migrate login creates objects as the owner role"
-    service = ServiceProcess({**common_env(database), **files["serve"]}, tmp_path / "api.log").start()
+    # The serving unit's systemd LoadCredential= gives it CREDENTIALS_DIRECTORY with the idempotency HMAC secret.
+    serving = {**common_env(database), **files["serve"], "CREDENTIALS_DIRECTORY": str(database.credentials)}
+    service = ServiceProcess(serving, tmp_path / "api.log").start()
     try:
         service.wait_ready()
         created = httpx.post(f"{service.url}/v1/payments", json=VISA, headers={"Idempotency-Key": new_key()})

@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 from payment_api.app import create_app
 from payment_api.config import ConfigError, load_settings
 
+from tests.service.unit.serving_secret import with_secret
+
 CHECKOUT = "https://pay.example.com"
 BASE_ENV = {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}
 
@@ -32,7 +34,7 @@ def test_production_origins_use_https() -> None:
 
 
 def _client(origins: str) -> TestClient:
-    return TestClient(create_app(load_settings({**BASE_ENV, "PAYMENT_CORS_ORIGINS": origins})))
+    return TestClient(create_app(with_secret(load_settings({**BASE_ENV, "PAYMENT_CORS_ORIGINS": origins}))))
 
 
 def test_the_checkout_origin_gets_a_cached_preflight_with_the_idempotency_header() -> None:
@@ -66,5 +68,5 @@ def test_another_origin_gets_no_cors_grant() -> None:
 
 
 def test_no_origins_configured_means_no_cors_at_all() -> None:
-    with TestClient(create_app(load_settings(BASE_ENV))) as client:
+    with TestClient(create_app(with_secret(load_settings(BASE_ENV)))) as client:
         assert "access-control-allow-origin" not in client.get("/health", headers={"Origin": CHECKOUT}).headers

@@ -20,6 +20,8 @@ from payment_api.jsonbody import BodyError, BodyLimitError, check_limits, parse_
 from payment_api.problems import MAX_ERRORS
 from starlette.types import Message, Receive, Scope, Send
 
+from tests.service.unit.serving_secret import with_secret
+
 NO_DATABASE = {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}
 VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 HEADERS = {"Content-Type": "application/json", "Idempotency-Key": "hygiene-1"}
@@ -29,7 +31,7 @@ ESCAPED_4242 = b"\\u0034\\u0032\\u0034\\u0032"
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(load_settings(NO_DATABASE)), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(with_secret(load_settings(NO_DATABASE))), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -247,7 +249,7 @@ def test_405_carries_allow(client: TestClient, method: str, path: str, allow: st
 
 def test_the_errors_list_is_capped() -> None:
     raw = json.dumps({**VISA, "amount": "x", **{f"unknown_{index}": index for index in range(1000)}}).encode()
-    with TestClient(create_app(load_settings(NO_DATABASE))) as test_client:
+    with TestClient(create_app(with_secret(load_settings(NO_DATABASE)))) as test_client:
         document = problem(test_client.post("/v1/payments", content=raw, headers=HEADERS), 400, "validation_failed")
     assert len(document["errors"]) == MAX_ERRORS
     assert document["errors"][0] == {"field": "amount", "message": "Input should be a valid integer"}

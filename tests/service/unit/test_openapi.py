@@ -13,22 +13,25 @@ from payment_api.app import create_app
 from payment_api.config import load_settings
 from payment_api.openapi import OPERATOR_SCHEME, document_text
 
+from tests.service.unit.serving_secret import with_secret
+
 ROOT = Path(__file__).resolve().parents[3]
 BASE_ENV = {"PAYMENT_ENVIRONMENT": "test", "PAYMENT_DB_PORT": "1", "PAYMENT_DB_SSLMODE": "disable"}
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PAYMENTS, PAYMENT, REFUNDS = "/v1/payments", "/v1/payments/{payment_id}", "/v1/payments/{payment_id}/refunds"
+CSP_REPORTS = "/v1/csp-reports"
 
 
 @pytest.fixture(scope="module", name="document")
 def fixture_document() -> dict[str, Any]:
-    with TestClient(create_app(load_settings(BASE_ENV))) as client:
+    with TestClient(create_app(with_secret(load_settings(BASE_ENV)))) as client:
         served: dict[str, Any] = client.get("/openapi.json").json()
     return served
 
 
 @pytest.fixture(scope="module", name="committed")
 def fixture_committed() -> str:
-    return document_text(create_app(load_settings(BASE_ENV)))
+    return document_text(create_app(with_secret(load_settings(BASE_ENV))))
 
 
 def _parameter(operation: dict[str, Any], name: str) -> dict[str, Any]:
@@ -73,6 +76,7 @@ def test_every_error_is_a_problem_and_every_status_sent_is_listed(document: dict
         (REFUNDS, "get"): {"200", "401", "404", "503"},
         ("/ready", "get"): {"200", "503"},
         ("/health", "get"): {"200"},
+        (CSP_REPORTS, "post"): {"204", "400", "413"},
     }
     for (path, method), statuses in expected.items():
         responses = document["paths"][path][method]["responses"]
@@ -90,6 +94,15 @@ def test_every_error_is_a_problem_and_every_status_sent_is_listed(document: dict
     }
     allow = document["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"]
     assert allow["required"] is True
+
+
+def test_validation_errors_are_field_and_message_lines(document: dict[str, Any]) -> None:
+    """The contract's ``errors``: ``[{"field": ..., "message": ...}]``, a named schema the checkout's types follow."""
+    schemas = document["components"]["schemas"]
+    items = schemas["Problem"]["properties"]["errors"]["anyOf"][0]["items"]
+    assert items == {"$ref": "#/components/schemas/FieldError"}
+    assert set(schemas["FieldError"]["required"]) == {"field", "message"}
+    assert "$defs" not in schemas["Problem"]
 
 
 def test_headers_where_the_api_sends_them(document: dict[str, Any]) -> None:
@@ -113,3 +126,17 @@ def test_ids_have_their_pattern_and_refunds_their_statuses(document: dict[str, A
     assert refund_status["enum"] == ["pending", "succeeded", "failed"]
     payment_status = document["components"]["schemas"]["Payment"]["properties"]["status"]
     assert set(payment_status["enum"]) == {"processing", "succeeded", "failed"}
+
+
+def test_refunds_name_their_operator_and_payments_their_token_refusal(document: dict[str, Any]) -> None:
+    refund = document["components"]["schemas"]["Refund"]
+    assert "created_by" in refund["required"]
+    assert refund["properties"]["created_by"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert "payment_method_invalid" in document["paths"][PAYMENTS]["post"]["responses"]["400"]["description"]
+
+
+def test_csp_reports_take_a_report_list_without_an_idempotency_key(document: dict[str, Any]) -> None:
+    operation = document["paths"][CSP_REPORTS]["post"]
+    assert list(operation["requestBody"]["content"]) == ["application/reports+json"]
+    assert operation["requestBody"]["content"]["application/reports+json"]["schema"]["type"] == "array"
+    assert "parameters" not in operation and "security" not in operation

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tap_contract import runtime
 
 from lib.artifact import load_artifact
 from lib.blocks.user_data import MAX_ENCODED_BYTES
@@ -105,7 +106,8 @@ def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources
     assert value["processor"] == "simulated" and value["environment"] == "production"
     assert value["db_master_secret_arn"].endswith(".master_user_secret[0].secret_arn}")
     assert value["db_pool_max"] == "${var.api_db_pool_max}"  # a setting changed at apply time rolls the fleet
-    assert "PAYMENT_DB_POOL_MAX=db_pool_max" in configure()
+    assert set(value) == {setting.key for setting in runtime.SETTINGS}  # the contract's keys, no other
+    assert "tap_contract.runtime environment-file" in configure()
     assert not any("password" in key for key in value)
 
 
@@ -217,7 +219,8 @@ def test_the_boot_refuses_a_development_artifact_in_production_and_flags_an_unve
     a production instance; an unverified bundle is said in the boot log, not refused (the instance cannot verify
     it; `make deploy` refuses such an artifact before it ships, and a bundle without RDS's roots fails closed)."""
     script = user_data(resources)
-    refusal = 'if [ "$environment" = production ] && [ "$kind" != production ]; then'
+    refusal = 'if [ "$RUNTIME_ENVIRONMENT" = production ] && [ "$kind" != production ]; then'
+    assert "RUNTIME_ENVIRONMENT=$(setting environment)" in script  # generated from tap_contract.runtime
     assert refusal in script and script.index(refusal) < script.index("false\n", script.index(refusal))
     assert "jq -r '.ca_bundle.verified // false'" in configure()
     assert "was not verified against the pinned RDS roots" in configure()

@@ -21,6 +21,8 @@ from tests.conftest import ROOT
 PACKAGES = ("lib", "preflight", "facts", "tools")
 # The payment service is a src-layout package of its own: copied as the top-level package it is when installed.
 SERVICE = ROOT / "services" / "payment_api" / "src"
+# The stack-service contract, a src-layout package too.
+CONTRACT = ROOT / "services" / "contract" / "src"
 # Wide enough that the contract names are never wrapped over two lines in lint-imports' output.
 WIDE = {"COLUMNS": "400", "NO_COLOR": "1", "TERM": "dumb"}
 
@@ -48,9 +50,9 @@ def copy_tree(destination: Path) -> None:
             target = destination / source.relative_to(ROOT)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-    for source in (SERVICE / "payment_api").rglob("*.py"):
+    for source in (*(SERVICE / "payment_api").rglob("*.py"), *(CONTRACT / "tap_contract").rglob("*.py")):
         if "__pycache__" not in source.parts:
-            target = destination / source.relative_to(SERVICE)
+            target = destination / source.relative_to(SERVICE if SERVICE in source.parents else CONTRACT)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
     shutil.copyfile(ROOT / "pyproject.toml", destination / "pyproject.toml")
@@ -59,7 +61,7 @@ def copy_tree(destination: Path) -> None:
 def test_the_real_tree_keeps_every_contract() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 kept, 0 broken" in result.stdout, result.stdout
+    assert "6 kept, 0 broken" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize(
@@ -103,6 +105,18 @@ def test_the_real_tree_keeps_every_contract() -> None:
             "import cdktf",
         ),
         (
+            "contract-depends-on-nothing",
+            "the stack-service contract imports nothing of the stack",
+            "tap_contract/zz_violation.py",
+            "from payment_api.config import load_settings",
+        ),
+        (
+            "contract-depends-on-nothing",
+            "the stack-service contract imports nothing of the stack",
+            "tap_contract/zz_violation.py",
+            "import lib.naming",
+        ),
+        (
             "stack-layers",
             "the stack wires components, components compose blocks",
             "lib/blocks/zz_violation.py",
@@ -116,6 +130,8 @@ def test_the_real_tree_keeps_every_contract() -> None:
         "facts-import-preflight",
         "service-imports-lib",
         "service-imports-cdktf",
+        "contract-imports-service",
+        "contract-imports-stack",
         "block-imports-component",
     ],
 )

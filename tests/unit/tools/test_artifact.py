@@ -102,7 +102,9 @@ def test_manifest_lists_every_file_with_its_hash_and_the_development_ca(tmp_path
     assert set(manifest["files"]) == names
     for name, digest in manifest["files"].items():
         assert hashlib.sha256(read_member(path, f"/{name}")).hexdigest() == digest
-    assert sum(name.startswith("wheelhouse/") for name in names) == len(artifact.locked_requirements())
+    # The locked wheels and the contract's, built here (the service's wheel requires it).
+    assert sum(name.startswith("wheelhouse/") for name in names) == len(artifact.locked_requirements()) + 1
+    assert "wheelhouse/tap_contract-0.1.0-py3-none-any.whl" in names
 
 
 def test_production_refuses_to_build_without_the_ca_bundle(tmp_path: Path, cache: Path) -> None:
@@ -281,7 +283,8 @@ def test_the_lock_pins_what_the_service_and_the_tests_pin() -> None:
 
     lock = pins(artifact.locked_requirements())
     project = tomllib.loads((ROOT / "services/payment_api/pyproject.toml").read_text())["project"]
-    direct = pins(project["dependencies"])
+    contract = str(artifact.project(artifact.CONTRACT)["name"])  # built into the wheelhouse, not downloaded
+    direct = {name: version for name, version in pins(project["dependencies"]).items() if name != contract}
     tested = pins((ROOT / "requirements-dev.txt").read_text().splitlines())
     assert lock == {**{name: tested[name] for name in lock if name in tested}, **direct}
 

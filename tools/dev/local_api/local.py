@@ -84,7 +84,9 @@ def _operator_key(env: dict[str, str], label: str) -> str:
 def serving(port: int, label: str, **env_extra: str) -> Iterator[tuple[ServiceProcess, str]]:
     """``make api``'s API: a throw-away PostgreSQL 15, migrations, an operator key labelled ``label``, the API on
     127.0.0.1:``port`` once ready; yields it and the key, then stops both and removes the folder (also on error).
-    Raises RuntimeError when a step fails. ``make api-fuzz`` (tools/dev/api_fuzz.py) serves through it too."""
+    Raises RuntimeError when a step fails. ``make api-fuzz`` (tools/dev/api_fuzz.py) serves through it too. Every
+    process started with ``env`` (the API, the reconciler) reads the database's one idempotency HMAC secret from the
+    ``CREDENTIALS_DIRECTORY`` that ``LocalPostgres.service_env()`` names, never a secret of its own."""
     database = LocalPostgres()
     service: ServiceProcess | None = None
     try:

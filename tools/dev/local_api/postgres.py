@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tools import debian
+from tools.dev.local_api.credentials import idempotency_credentials, new_secret
 from tools.dev.local_api.testca import DevelopmentCa, as_ca
 
 OWNER, APP, DATABASE = "payment_owner", "payment_app", "payments"
@@ -199,6 +200,9 @@ class LocalPostgres:
         self.data = self.folder / "data"
         self.port = free_port()
         self.passwords = {OWNER: secrets.token_hex(16), APP: secrets.token_hex(16)}
+        # One idempotency HMAC secret per database, for every process on it (tools/dev/local_api/credentials.py).
+        self.idempotency_secret = new_secret()
+        self.credentials = idempotency_credentials(self.folder / "credentials", self.idempotency_secret)
         self.ca_file = self.folder / "ca.crt"
         self._bindir = _bindir()
         self._as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -369,7 +373,8 @@ class LocalPostgres:
             shutil.rmtree(self.folder, ignore_errors=True)
 
     def service_env(self, **extra: str) -> dict[str, str]:
-        """The service's environment: application role for serving, owner role for migrations, verify-full TLS."""
+        """The service's environment: application role for serving, owner role for migrations, verify-full TLS, and
+        ``CREDENTIALS_DIRECTORY`` with this database's idempotency HMAC secret (``idempotency-hmac-current``)."""
         return {
             "PAYMENT_ENVIRONMENT": "test",
             "PAYMENT_PROCESSOR": "simulated",
@@ -382,5 +387,6 @@ class LocalPostgres:
             "PAYMENT_DB_OWNER_PASSWORD": self.passwords[OWNER],
             "PAYMENT_DB_SSLMODE": "verify-full",
             "PAYMENT_DB_SSLROOTCERT": str(self.ca_file),
+            "CREDENTIALS_DIRECTORY": str(self.credentials),
             **extra,
         }

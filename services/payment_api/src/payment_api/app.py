@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from payment_api import idempotency, openapi, payments
+from payment_api import csp_reports, idempotency, openapi, payments
 from payment_api.carddata import body_contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
 from payment_api.db import database_ready, make_pool
@@ -32,6 +32,10 @@ from payment_api.processor import Processor, make_processor
 PaymentId = Annotated[str, openapi.PAYMENT_ID_PATH]
 OPERATOR: list[dict[str, list[str]]] = [{openapi.OPERATOR_SCHEME: []}]
 BAD_REQUEST = openapi.problem("validation_failed, card_data_not_accepted, idempotency_key_missing or _invalid")
+PAYMENT_BAD_REQUEST = openapi.problem(
+    "validation_failed, card_data_not_accepted, payment_method_invalid (a token the processor does not know; nothing "
+    "stored), idempotency_key_missing or _invalid"
+)
 TOO_LARGE = openapi.problem("payload_too_large: the body is over 64 KiB")
 UNAUTHORIZED = openapi.problem("unauthorized: no valid operator token")
 NOT_FOUND = openapi.problem("not_found: no such payment, or a malformed id")
@@ -88,19 +92,22 @@ def _answer(outcome: idempotency.Outcome) -> Response:
     return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
 
 
-def _key(request: Request) -> str:
+def _key(request: Request) -> idempotency.KeyHashes:
+    """The request's Idempotency-Key, checked, as the hashes it is stored and looked up under (the key itself goes
+    no further); its log line gets the first 16 hex characters of the stored HMAC."""
     key = idempotency.check_key(request.headers.get("idempotency-key"))
-    request.state.idempotency_key_hash = idempotency.key_hash(key)[:16]
-    return key
+    hashes = idempotency.key_hashes(key, request.app.state.idempotency_secrets)
+    request.state.idempotency_key_hash = hashes.logged
+    return hashes
 
 
-def _json_content_type(request: Request) -> None:
+def _json_content_type(request: Request, expected: str = "application/json") -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
+    if media_type != expected:
         raise ProblemError(
             "validation_failed",
-            "The body must be application/json.",
-            [{"field": "Content-Type", "message": "must be application/json"}],
+            f"The body must be {expected}.",
+            [{"field": "Content-Type", "message": f"must be {expected}"}],
         )
 
 
@@ -143,8 +150,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The application; raises ``ConfigError`` when the environment is not one the service may run with."""
+    """The application; raises ``ConfigError`` when the environment is not one the service may run with, or when
+    the idempotency keys' HMAC secret (the credential ``idempotency-hmac-current``) is missing."""
     settings = settings or load_settings()
+    secrets = settings.idempotency_secrets()
     pool = make_pool(settings)
     processor = make_processor(settings)
     head = head_revision()
@@ -160,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool.close(timeout=5.0)
 
     app = FastAPI(title="Payment API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.idempotency_secrets = secrets
     app.add_middleware(BodyLimit)  # inside the access log, so a 413 is logged too
     app.add_middleware(AccessLog)
     if settings.cors_origins:
@@ -195,6 +205,32 @@ def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, proc
 
     _install_payment_routes(app, settings, pool, processor)
     _install_refund_routes(app, pool, processor)
+    _install_csp_report_route(app)
+
+
+def _install_csp_report_route(app: FastAPI) -> None:
+    @app.post(
+        "/v1/csp-reports",
+        status_code=204,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {csp_reports.MEDIA_TYPE: {"schema": csp_reports.request_schema()}},
+            }
+        },
+        responses={
+            204: {"description": "Received: CSP violations are logged (directive, disposition, blocked origin)"},
+            400: openapi.problem(
+                "validation_failed (not a report list, or not application/reports+json), card_data_not_accepted"
+            ),
+            413: TOO_LARGE,
+        },
+    )
+    async def receive_csp_reports(request: Request) -> Response:
+        body = await read_json(request)  # the card check and the JSON limits, as for every body
+        _json_content_type(request, csp_reports.MEDIA_TYPE)
+        csp_reports.record(body)
+        return Response(status_code=204)
 
 
 def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, processor: Processor) -> None:
@@ -213,7 +249,7 @@ def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPo
                 "description": "The processor timed out: the payment is processing; retry with the same key",
                 "headers": openapi.headers("Location", "Retry-After", required=("Location", "Retry-After")),
             },
-            400: BAD_REQUEST,
+            400: PAYMENT_BAD_REQUEST,
             409: IN_PROGRESS,
             413: TOO_LARGE,
             422: KEY_REUSED,
@@ -280,7 +316,8 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
     async def create_refund(request: Request, payment_id: PaymentId) -> Response:
         body = await read_json(request)  # the card check comes first, also before a 404
         request.state.payment_id = payment_id_or_404(payment_id)
-        await run_in_threadpool(authenticate, pool, request.headers.get("authorization"))
+        operator = await run_in_threadpool(authenticate, pool, request.headers.get("authorization"))
+        request.state.operator = operator
         key = _key(request)
         _json_content_type(request)
         refund = validate(RefundCreate, body)
@@ -288,7 +325,7 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
         scope = f"POST /v1/payments/{{id}}/refunds {payment_id}"
 
         def work(conn: Connection, row: idempotency.KeyRow) -> idempotency.Outcome:
-            return payments.create_refund(conn, row, payment_id, refund, processor)
+            return payments.create_refund(conn, row, payment_id, refund, processor, created_by=operator)
 
         outcome = await run_in_threadpool(idempotency.run, pool, scope, key, route_fingerprint, work)
         return _answer(outcome)
@@ -300,7 +337,7 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
     )
     def list_refunds(request: Request, payment_id: PaymentId) -> Response:
         request.state.payment_id = payment_id_or_404(payment_id)
-        authenticate(pool, request.headers.get("authorization"))
+        request.state.operator = authenticate(pool, request.headers.get("authorization"))
         with pool.connection() as conn:
             if payments.load_payment(conn, payment_id) is None:
                 raise ProblemError("not_found", "No such payment.")

@@ -29,7 +29,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         app = create_app(settings)
-    except ValueError as error:  # an unknown PAYMENT_PROCESSOR
+    except ValueError as error:  # an unknown PAYMENT_PROCESSOR, a missing HMAC secret (ConfigError)
         print(f"payment-api: configuration refused: {error}", file=sys.stderr)
         return 2
     uvicorn.run(
@@ -54,9 +54,11 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     pool.open(wait=True, timeout=10)
     try:
         deleted = idempotency.purge(pool, settings.retention_hours)
+        legacy = idempotency.legacy_keys(pool)
     finally:
         pool.close()
-    logging.getLogger("payment_api.purge").info("purged", extra={"fields": {"deleted": deleted}})
+    # legacy_keys: keys still stored under their bare SHA-256 (migration 0004); at 0 the legacy lookup finds nothing.
+    logging.getLogger("payment_api.purge").info("purged", extra={"fields": {"deleted": deleted, "legacy_keys": legacy}})
     return 0
 
 
@@ -84,7 +86,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         processor = make_processor(settings)
-    except ValueError as error:  # an unknown PAYMENT_PROCESSOR
+    except ValueError as error:  # an unknown PAYMENT_PROCESSOR, a missing HMAC secret (ConfigError)
         print(f"payment-api: configuration refused: {error}", file=sys.stderr)
         return 2
     if args.every_seconds < 1:
@@ -117,7 +119,11 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 def _create_operator_key(settings: Settings, args: argparse.Namespace) -> int:
     from payment_api import operator_keys  # pylint: disable=import-outside-toplevel
 
-    key = operator_keys.create(settings.owner_database.conninfo(), args.label)
+    try:
+        key = operator_keys.create(settings.owner_database.conninfo(), args.label)
+    except ValueError as error:
+        print(f"payment-api: create-operator-key: {error}", file=sys.stderr)
+        return 2
     print(f"Operator key: {key}", flush=True)
     return 0
 
@@ -184,16 +190,20 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "purge-idempotency-keys", help="delete idempotency keys older than the retention (unresolved ones are kept)"
     )
-    reconciler = commands.add_parser("reconcile", help="finish payments left processing (the processor's outcome)")
+    reconciler = commands.add_parser(
+        "reconcile", help="finish payments left processing and refunds left pending (the processor's outcome)"
+    )
     reconciler.add_argument(
         "--every", dest="every_seconds", type=duration, default=60.0, help="pass interval, e.g. 60s (default 60s)"
     )
     reconciler.add_argument("--once", action="store_true", help="one pass, then exit (the instances' timer unit)")
     reconciler.add_argument(
-        "--grace", type=duration, default=60.0, help="only payments processing for longer than this (default 60s)"
+        "--grace", type=duration, default=60.0, help="only what is unresolved for longer than this (default 60s)"
     )
     create = commands.add_parser("create-operator-key", help="create an operator API key; prints it once")
-    create.add_argument("--label", default="operator")
+    create.add_argument(
+        "--label", default="operator", help="the operator's name in refunds (created_by) and logs (default operator)"
+    )
     roles = commands.add_parser("provision-roles", help="boot step (root, master credential): this instance's roles")
     roles.add_argument("--instance-id", required=True, help="names this instance's login roles (EC2 instance id)")
     roles.add_argument("--migrate-env", type=Path, required=True, help="credential file of the migrate unit")

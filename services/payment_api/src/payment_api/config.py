@@ -1,7 +1,17 @@
-"""Settings from the environment (docs/payment-api.md lists every variable).
+"""Settings from the environment (docs/payment-api.md lists every variable) and from systemd credentials.
+
+The variables the stack's runtime parameter sets (``tap_contract.runtime`` declares them: the environment, the
+processor, CORS, the database's host, port, name and pool) are read through the contract, which names them and checks
+their kind; the rest are the service's own.
 
 Production is strict: the processor must be named (no simulator by accident), TLS must be ``verify-full`` and the
 test-only crash hook is refused.
+
+Secrets never come from the environment: the idempotency keys' HMAC secret is a systemd credential, a file in
+``$CREDENTIALS_DIRECTORY`` (``LoadCredential=`` on the instances: tmpfs, readable by the unit only; API.md v1.2,
+"Operation"). ``idempotency-hmac-current`` is the fleet's one secret, ``idempotency-hmac-previous`` the one before a
+rotation (optional). They are read here and kept out of every ``repr``; ``idempotency_secrets()`` refuses a
+serving process without the current one.
 """
 
 from __future__ import annotations
@@ -9,11 +19,30 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from tap_contract.runtime import (
+    CORS_ORIGINS,
+    DB_HOST,
+    DB_NAME,
+    DB_POOL_MAX,
+    DB_PORT,
+    ENVIRONMENT,
+    PROCESSOR,
+    Setting,
+    SettingError,
+)
 
 ENVIRONMENTS = ("development", "test", "production")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 MIN_RETENTION_HOURS = 24
+CURRENT_SECRET = "idempotency-hmac-current"
+"""The systemd credential holding the fleet's HMAC secret for idempotency keys (required to serve)."""
+PREVIOUS_SECRET = "idempotency-hmac-previous"
+"""The credential holding the secret before the last rotation (optional): still valid for lookups."""
+MIN_SECRET_BYTES = 32
 
 
 class ConfigError(ValueError):
@@ -58,6 +87,15 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
+@dataclass(frozen=True, kw_only=True)
+class IdempotencySecrets:
+    """The HMAC-SHA-256 secrets of idempotency keys: ``current`` hashes every new key; ``previous`` (the secret
+    before a rotation, @default: none) still finds keys stored under it. Never in a repr or a log."""
+
+    current: bytes = field(repr=False)
+    previous: bytes | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
@@ -71,6 +109,25 @@ class Settings:
     retention_hours: int
     crash_after_processor: bool
     cors_origins: tuple[str, ...] = ()
+    hmac_secrets: IdempotencySecrets | None = field(default=None, repr=False)
+    """None when ``$CREDENTIALS_DIRECTORY`` holds no ``idempotency-hmac-current`` (the commands that hash no key
+    run without it: migrate, purge, reconcile, the operator key and role commands)."""
+
+    def idempotency_secrets(self) -> IdempotencySecrets:
+        """The secrets, or a ``ConfigError`` saying where the current one comes from (serving needs it)."""
+        if self.hmac_secrets is not None:
+            return self.hmac_secrets
+        if self.environment == "production":
+            raise ConfigError(
+                f"the credential {CURRENT_SECRET} is missing from $CREDENTIALS_DIRECTORY: in production the stack's "
+                f"Secrets Manager secret is delivered to the serving unit by systemd LoadCredential={CURRENT_SECRET}:"
+                "<file>; check that the unit has that line and that the boot step fetched the secret"
+            )
+        raise ConfigError(
+            f"the credential {CURRENT_SECRET} is missing: set CREDENTIALS_DIRECTORY to a folder (0700) holding a file "
+            f"{CURRENT_SECRET} with at least {MIN_SECRET_BYTES} bytes, the same for every process on this database "
+            "(make api and the tests make one per database: LocalPostgres.service_env())"
+        )
 
     @property
     def owner_database(self) -> DatabaseSettings:
@@ -84,6 +141,18 @@ class Settings:
             self.database.sslmode,
             self.database.sslrootcert,
         )
+
+
+_Value = TypeVar("_Value", str, int)
+
+
+def _runtime(setting: Setting[_Value], env: Mapping[str, str], default: _Value) -> _Value:
+    """A runtime setting (the stack's runtime parameter, written into the environment by the boot) through the
+    contract's reader, which checks its kind."""
+    try:
+        return setting.read(env, default)
+    except SettingError as error:
+        raise ConfigError(str(error)) from error
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -105,24 +174,69 @@ def cors_origins(raw: str, *, production: bool) -> tuple[str, ...]:
     for origin in origins:
         if not ORIGIN.fullmatch(origin):
             raise ConfigError(
-                f"PAYMENT_CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
+                f"{CORS_ORIGINS.env}: {origin!r} is not an origin; give scheme://host[:port] "
                 "without a path or wildcard, e.g. https://pay.example.com"
             )
         if production and not origin.startswith("https://"):
-            raise ConfigError(f"PAYMENT_CORS_ORIGINS: {origin!r} must use https in production")
+            raise ConfigError(f"{CORS_ORIGINS.env}: {origin!r} must use https in production")
     return origins
+
+
+def _credential(folder: Path, name: str) -> bytes | None:
+    """A credential file's secret (one trailing newline stripped), None when the file does not exist."""
+    path = folder / name
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(
+            f"the credential {name} ({path}) cannot be read ({error.strerror}): it must be readable by the "
+            "service's user (systemd LoadCredential= makes it so)"
+        ) from None
+    secret = secret.removesuffix(b"\n")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"the credential {name} holds {len(secret)} bytes, fewer than {MIN_SECRET_BYTES}: give a random secret of "
+            f"at least {MIN_SECRET_BYTES} bytes (for example `openssl rand -hex 32`), the same on every instance"
+        )
+    return secret
+
+
+def read_idempotency_secrets(env: Mapping[str, str]) -> IdempotencySecrets | None:
+    """``idempotency-hmac-current`` and ``-previous`` from ``$CREDENTIALS_DIRECTORY``; None without a current one
+    (``Settings.idempotency_secrets()`` refuses to serve then). A previous secret without a current one, or equal
+    to it, is a ``ConfigError``."""
+    directory = env.get("CREDENTIALS_DIRECTORY", "")
+    if not directory:
+        return None
+    folder = Path(directory)
+    current, previous = _credential(folder, CURRENT_SECRET), _credential(folder, PREVIOUS_SECRET)
+    if current is None:
+        if previous is not None:
+            raise ConfigError(
+                f"the credential {PREVIOUS_SECRET} is there but {CURRENT_SECRET} is not: a rotation keeps the new "
+                f"secret in {CURRENT_SECRET} and the old one in {PREVIOUS_SECRET}; deliver both"
+            )
+        return None
+    if previous == current:
+        raise ConfigError(
+            f"the credentials {CURRENT_SECRET} and {PREVIOUS_SECRET} hold the same secret: after a rotation "
+            f"{PREVIOUS_SECRET} is the old secret; drop it when there is no rotation in progress"
+        )
+    return IdempotencySecrets(current=current, previous=previous)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raises ``ConfigError`` naming the variable at fault."""
     env = os.environ if env is None else env
-    environment = env.get("PAYMENT_ENVIRONMENT", "development")
+    environment = _runtime(ENVIRONMENT, env, "development")
     if environment not in ENVIRONMENTS:
-        raise ConfigError(f"PAYMENT_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
+        raise ConfigError(f"{ENVIRONMENT.env} must be one of {', '.join(ENVIRONMENTS)}")
     production = environment == "production"
-    processor = env.get("PAYMENT_PROCESSOR", "" if production else "simulated")
+    processor = _runtime(PROCESSOR, env, "" if production else "simulated")
     if not processor:
-        raise ConfigError("PAYMENT_PROCESSOR must be set in production (no default processor there)")
+        raise ConfigError(f"{PROCESSOR.env} must be set in production (no default processor there)")
     sslmode = env.get("PAYMENT_DB_SSLMODE", "verify-full")
     if sslmode not in SSL_MODES:
         raise ConfigError(f"PAYMENT_DB_SSLMODE must be one of {', '.join(SSL_MODES)}")
@@ -135,9 +249,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if retention < MIN_RETENTION_HOURS:
         raise ConfigError(f"PAYMENT_IDEMPOTENCY_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS}")
     database = DatabaseSettings(
-        host=env.get("PAYMENT_DB_HOST", "127.0.0.1"),
-        port=_int(env, "PAYMENT_DB_PORT", 5432),
-        name=env.get("PAYMENT_DB_NAME", "payments"),
+        host=_runtime(DB_HOST, env, "127.0.0.1"),
+        port=_runtime(DB_PORT, env, 5432),
+        name=_runtime(DB_NAME, env, "payments"),
         user=env.get("PAYMENT_DB_USER", "payment_app"),
         password=env.get("PAYMENT_DB_PASSWORD", ""),
         sslmode=sslmode,
@@ -149,8 +263,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database=database,
         owner_user=env.get("PAYMENT_DB_OWNER_USER", "payment_owner"),
         owner_password=env.get("PAYMENT_DB_OWNER_PASSWORD", ""),
-        pool_max=_int(env, "PAYMENT_DB_POOL_MAX", 10),
+        pool_max=_runtime(DB_POOL_MAX, env, 10),
         retention_hours=retention,
         crash_after_processor=crash,
-        cors_origins=cors_origins(env.get("PAYMENT_CORS_ORIGINS", ""), production=production),
+        cors_origins=cors_origins(_runtime(CORS_ORIGINS, env, ""), production=production),
+        hmac_secrets=read_idempotency_secrets(env),
     )

@@ -6,22 +6,36 @@ as the connection, so a process that dies (or loses its connection) releases it 
 from the row's recovery point. Only final answers are stored (``response_body``, byte for byte); any failure before
 the work's first commit (a 4xx, a database error, anything) deletes the row, so the key may be retried; a row left
 ``started`` and unlocked (its process died first) is taken over by the next request with the key, whatever its body.
-The key itself is never stored: only its SHA-256.
+The key itself is never stored, nor its bare SHA-256: a key that happens to hold a card number (16 digits, a
+Luhn digit) could be found from its SHA-256 by trying every card number. A new row holds the key's HMAC-SHA-256
+under the fleet's one secret (``config.IdempotencySecrets``; one secret for every instance, or a retry reaching
+another instance would miss its key and charge again), and so does the log line (its first 16 hex characters).
+
+A key is looked up under three hashes (``KeyHashes``): the HMAC under the current secret, the HMAC under the
+previous one (during a rotation: rows stored before it), and the bare SHA-256 of the rows written before migration
+``0004`` (``key_scheme = 'sha256'``, the column's default, so the release before keeps writing rows marked so while
+it still runs). The legacy lookup matches legacy rows only; none is written once the fleet runs this release, and
+the purge deletes them after the retention, after which the lookup finds nothing and the next release's contract
+migration removes it (docs/payment-api.md, "Idempotency keys at rest").
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from payment_api.config import IdempotencySecrets
 from payment_api.problems import ProblemError
 
 MAX_KEY_LENGTH = 255
+HMAC_SCHEME, LEGACY_SCHEME = "hmac-sha256", "sha256"
+"""``idempotency_keys.key_scheme``: what ``key_hash`` holds (migration 0004)."""
 COLUMNS = "id, fingerprint, recovery_point, payment_id, refund_id, response_status, response_body, response_location"
 
 
@@ -60,9 +74,34 @@ def check_key(value: str | None) -> str:
     return value
 
 
-def key_hash(key: str) -> str:
-    """What is stored and logged instead of the key."""
-    return hashlib.sha256(key.encode("ascii")).hexdigest()
+def key_hash(key: str, secret: bytes) -> str:
+    """The key's HMAC-SHA-256 under ``secret`` (hex): what is stored instead of the key."""
+    return hmac.new(secret, key.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyHashes:
+    """One key's hashes: ``stored`` under the current secret (a new row's ``key_hash``; its first 16 characters
+    are logged), ``previous`` under the previous secret (None without one), ``legacy`` the bare SHA-256 that rows
+    from before migration 0004 hold (looked up, never written or logged: kept out of the repr)."""
+
+    stored: str
+    previous: str | None
+    legacy: str = field(repr=False)
+
+    @property
+    def logged(self) -> str:
+        """What the request's log line shows."""
+        return self.stored[:16]
+
+
+def key_hashes(key: str, secrets: IdempotencySecrets) -> KeyHashes:
+    """The hashes a request's key is stored and looked up under."""
+    return KeyHashes(
+        stored=key_hash(key, secrets.current),
+        previous=None if secrets.previous is None else key_hash(key, secrets.previous),
+        legacy=hashlib.sha256(key.encode("ascii")).hexdigest(),
+    )
 
 
 def _row(values: tuple[object, ...] | None) -> KeyRow | None:
@@ -94,23 +133,38 @@ def _take_over(conn: Connection, row: KeyRow, fingerprint: str) -> tuple[KeyRow,
     return None if current is None else (current, False)
 
 
-def _claim(conn: Connection, scope: str, hashed: str, fingerprint: str) -> tuple[KeyRow, bool]:
-    """The key's row (created when new) and whether this request now holds its lock."""
+def _find(conn: Connection, scope: str, hashes: KeyHashes) -> KeyRow | None:
+    """The key's row under any of its hashes: an HMAC row under the current or the previous secret, or a legacy
+    row (bare SHA-256, written before 0004). Two rows for one key exist only when a release before 0004 and this one
+    claimed it at the same moment; the older row is the first request's."""
+    hmacs = [hashes.stored] if hashes.previous is None else [hashes.stored, hashes.previous]
+    return _row(
+        conn.execute(
+            f"SELECT {COLUMNS} FROM idempotency_keys WHERE scope = %s"
+            " AND ((key_scheme = %s AND key_hash = ANY(%s)) OR (key_scheme = %s AND key_hash = %s))"
+            " ORDER BY id LIMIT 1",
+            (scope, HMAC_SCHEME, hmacs, LEGACY_SCHEME, hashes.legacy),
+        ).fetchone()
+    )
+
+
+def _claim(conn: Connection, scope: str, hashes: KeyHashes, fingerprint: str) -> tuple[KeyRow, bool]:
+    """The key's row (created, under the current secret's HMAC, when new) and whether this request now holds its
+    lock. Looked up first: a key stored under the previous secret or the legacy hash is the same key."""
     for _ in range(3):
         with conn.transaction():
-            row = _row(
-                conn.execute(
-                    "INSERT INTO idempotency_keys (scope, key_hash, fingerprint, recovery_point)"
-                    f" VALUES (%s, %s, %s, 'started') ON CONFLICT (scope, key_hash) DO NOTHING RETURNING {COLUMNS}",
-                    (scope, hashed, fingerprint),
-                ).fetchone()
-            )
+            row = _find(conn, scope, hashes)
             if row is None:
                 row = _row(
                     conn.execute(
-                        f"SELECT {COLUMNS} FROM idempotency_keys WHERE scope = %s AND key_hash = %s", (scope, hashed)
+                        "INSERT INTO idempotency_keys (scope, key_hash, key_scheme, fingerprint, recovery_point)"
+                        " VALUES (%s, %s, %s, %s, 'started') ON CONFLICT (scope, key_hash) DO NOTHING"
+                        f" RETURNING {COLUMNS}",
+                        (scope, hashes.stored, HMAC_SCHEME, fingerprint),
                     ).fetchone()
                 )
+            if row is None:
+                row = _find(conn, scope, hashes)  # inserted by a concurrent request meanwhile
             if row is None:
                 continue  # deleted (a 4xx) between the two statements: claim again
             if row.fingerprint != fingerprint and row.recovery_point == "started":
@@ -154,12 +208,15 @@ def _release_unless_committed(conn: Connection, row_id: int) -> None:
 
 
 def run(
-    pool: ConnectionPool, scope: str, key: str, fingerprint: str, work: Callable[[Connection, KeyRow], Outcome]
+    pool: ConnectionPool,
+    scope: str,
+    hashes: KeyHashes,
+    fingerprint: str,
+    work: Callable[[Connection, KeyRow], Outcome],
 ) -> Outcome:
     """Answer a request exactly once per (scope, key): replay, refuse, or run ``work`` from the recovery point."""
-    hashed = key_hash(key)
     with pool.connection() as conn:
-        row, locked = _claim(conn, scope, hashed, fingerprint)
+        row, locked = _claim(conn, scope, hashes, fingerprint)
         if row.fingerprint != fingerprint:
             raise ProblemError("idempotency_key_reused", "This Idempotency-Key was used with a different request.")
         if row.recovery_point == "finished":
@@ -197,3 +254,12 @@ def purge(pool: ConnectionPool, retention_hours: int) -> int:
             (max(retention_hours, 24),),
         )
         return cursor.rowcount
+
+
+def legacy_keys(pool: ConnectionPool) -> int:
+    """How many keys are still stored under their bare SHA-256 (``key_scheme = 'sha256'``). While any remains,
+    the legacy lookup is needed; the purge deletes them once past the retention (an unresolved payment's key
+    waits for the reconciler)."""
+    with pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM idempotency_keys WHERE key_scheme = %s", (LEGACY_SCHEME,)).fetchone()
+    return int(row[0]) if row else 0

@@ -61,13 +61,20 @@ class Payment(BaseModel):
 
 
 class Refund(BaseModel):
-    """A refund."""
+    """A refund: ``pending`` while the processor call is in flight (and after a processor timeout, until the retry or
+    the reconciler finishes it), then ``succeeded`` or ``failed``."""
 
     id: str
     payment_id: str
     amount: int
     status: Literal["pending", "succeeded", "failed"]
     reason: str
+    created_by: str | None = Field(
+        description=(
+            "The operator who made the refund: the operator key's label (until operator identities arrive); null "
+            "for refunds made before the service recorded it."
+        )
+    )
     created_at: str
 
 
@@ -78,6 +85,13 @@ class RefundList(BaseModel):
     has_more: bool
 
 
+class FieldError(BaseModel):
+    """One line of a validation failure: the field at fault (dotted path) and why, never the value sent."""
+
+    field: str
+    message: str
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details with the contract's ``code``."""
 
@@ -86,7 +100,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str
-    errors: list[dict[str, str]] | None = None
+    errors: list[FieldError] | None = None
 
 
 def validate(model: type[ModelT], body: Any) -> ModelT:

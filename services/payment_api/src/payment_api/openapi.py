@@ -112,9 +112,9 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     _problem_schema(document)
     _unused_validation_schemas(document)
     _links(document)
-    document["components"]["schemas"]["Problem"] = Problem.model_json_schema(
-        ref_template="#/components/schemas/{model}"
-    )
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    document["components"]["schemas"].update(problem_schema.pop("$defs", {}))
+    document["components"]["schemas"]["Problem"] = problem_schema
     document["components"]["securitySchemes"] = {
         OPERATOR_SCHEME: {
             "type": "http",

@@ -2,9 +2,12 @@
 outside any database transaction.
 
 Payment: ``started`` -> (tx: insert the payment, ``processing``) ``payment_created`` -> processor call ->
-(tx: the outcome and the final answer) ``finished``. Refund: ``started`` -> (tx: reserve the amount on the
-payment row, guarded by ``amount_refunded + n <= amount`` and the ``refunds_within_amount`` CHECK) ``refund_created``
--> processor call -> (tx: the outcome, releasing the reservation when it failed, and the final answer).
+(tx: the outcome and the final answer) ``finished``; when the processor refuses the token (``PaymentMethodInvalid``,
+nothing charged), one transaction deletes the payment and the key: ``400 payment_method_invalid``, nothing stored.
+Refund: ``started`` -> (tx: reserve the amount on the payment row, guarded by ``amount_refunded + n <= amount`` and
+the ``refunds_within_amount`` CHECK; the refund row, ``pending``, names the operator in ``created_by``)
+``refund_created`` -> processor call -> (tx: the outcome, releasing the reservation when it failed, and the final
+answer). A processor timeout leaves the refund ``pending`` (``202``); the retry or the reconciler finishes it.
 """
 
 from __future__ import annotations
@@ -22,14 +25,14 @@ from payment_api.idempotency import KeyRow, Outcome, finish
 from payment_api.jsonbody import dumps
 from payment_api.models import PaymentCreate, RefundCreate
 from payment_api.problems import ProblemError
-from payment_api.processor import ChargeResult, Processor, ProcessorTimeout
+from payment_api.processor import ChargeResult, PaymentMethodInvalid, Processor, ProcessorTimeout
 
 ALPHABET = string.ascii_letters + string.digits
 PAYMENT_COLUMNS = (
     "id, status, amount, currency, amount_refunded, description, card_brand, card_last4, failure_code,"
     " created_at, payment_method"
 )
-REFUND_COLUMNS = "id, payment_id, amount, status, reason, created_at"
+REFUND_COLUMNS = "id, payment_id, amount, status, reason, created_at, created_by"
 
 
 def new_id(prefix: str) -> str:
@@ -67,6 +70,7 @@ def refund_view(row: tuple[Any, ...]) -> dict[str, Any]:
         "amount": row[2],
         "status": row[3],
         "reason": row[4],
+        "created_by": row[6],
         "created_at": timestamp(row[5]),
     }
 
@@ -115,8 +119,29 @@ def create_payment(
         result = processor.charge(payment_id, row[2], row[3], row[10])
     except ProcessorTimeout:
         return Outcome(202, dumps(payment_view(row)), {"Location": location, "Retry-After": "1"})
+    except PaymentMethodInvalid as refused:
+        discard_payment(conn, key.id, payment_id)
+        raise payment_method_invalid(refused) from None
     _crash_hook(crash_after_processor)
     return record_charge(conn, key.id, payment_id, result)
+
+
+def payment_method_invalid(refused: PaymentMethodInvalid) -> ProblemError:
+    """The ``400`` of a token the processor refused, naming the field and what the processor accepts."""
+    return ProblemError(
+        "payment_method_invalid",
+        "The processor does not accept this payment_method; nothing was charged or stored.",
+        [{"field": "payment_method", "message": refused.detail}],
+    )
+
+
+def discard_payment(conn: Connection, key_id: int, payment_id: str) -> None:
+    """Undo a payment the processor refused without charging: the payment row and its key go in one transaction
+    (the caller holds the key's lock), so nothing is stored and the key may be retried with a corrected body, as
+    after any other 4xx."""
+    with conn.transaction():
+        conn.execute("DELETE FROM payments WHERE id = %s AND status = 'processing'", (payment_id,))
+        conn.execute("DELETE FROM idempotency_keys WHERE id = %s AND payment_id = %s", (key_id, payment_id))
 
 
 def record_charge(conn: Connection, key_id: int, payment_id: str, result: ChargeResult) -> Outcome:
@@ -141,7 +166,7 @@ def record_charge(conn: Connection, key_id: int, payment_id: str, result: Charge
     return Outcome(201, body, {"Location": location})
 
 
-def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate) -> str:
+def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate, created_by: str) -> str:
     refund_id = new_id("re")
     with conn.transaction():
         payment = conn.execute(
@@ -163,8 +188,9 @@ def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: Ref
         if reserved is None or amount <= 0:
             raise ProblemError("refund_exceeds_payment", "The refunds would exceed the payment's amount.")
         conn.execute(
-            "INSERT INTO refunds (id, payment_id, amount, status, reason) VALUES (%s, %s, %s, 'pending', %s)",
-            (refund_id, payment_id, amount, request.reason),
+            "INSERT INTO refunds (id, payment_id, amount, status, reason, created_by)"
+            " VALUES (%s, %s, %s, 'pending', %s, %s)",
+            (refund_id, payment_id, amount, request.reason, created_by),
         )
         conn.execute(
             "UPDATE idempotency_keys SET recovery_point = 'refund_created', refund_id = %s WHERE id = %s",
@@ -174,30 +200,40 @@ def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: Ref
 
 
 def create_refund(
-    conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate, processor: Processor
+    conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate, processor: Processor, *, created_by: str
 ) -> Outcome:
-    """The idempotent work of ``POST /v1/payments/{id}/refunds`` from ``key``'s recovery point."""
+    """The idempotent work of ``POST /v1/payments/{id}/refunds`` from ``key``'s recovery point; ``created_by`` is
+    the operator's name (the operator key's label until operator identities arrive)."""
     refund_id = key.refund_id if key.recovery_point == "refund_created" else None
     if refund_id is None:
-        refund_id = _reserve_refund(conn, key, payment_id, request)
+        refund_id = _reserve_refund(conn, key, payment_id, request, created_by)
     row = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = %s", (refund_id,)).fetchone()
     assert row is not None
     try:
         succeeded = processor.refund(refund_id, payment_id, row[2])
     except ProcessorTimeout:
         return Outcome(202, dumps(refund_view(row)), {"Retry-After": "1"})
+    return record_refund(conn, key.id, refund_id, succeeded)
+
+
+def record_refund(conn: Connection, key_id: int, refund_id: str, succeeded: bool) -> Outcome:
+    """The processor's refund outcome made final in one transaction: the refund's status (a failed refund gives its
+    reservation back) and the key's stored answer (the request holding the key's lock, or the reconciler)."""
+    row = conn.execute("SELECT payment_id, amount FROM refunds WHERE id = %s", (refund_id,)).fetchone()
+    assert row is not None
+    payment_id, amount = row
     with conn.transaction():
         conn.execute(
             "UPDATE refunds SET status = %s WHERE id = %s", ("succeeded" if succeeded else "failed", refund_id)
         )
         if not succeeded:
             conn.execute(
-                "UPDATE payments SET amount_refunded = amount_refunded - %s WHERE id = %s", (row[2], payment_id)
+                "UPDATE payments SET amount_refunded = amount_refunded - %s WHERE id = %s", (amount, payment_id)
             )
         final = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = %s", (refund_id,)).fetchone()
         assert final is not None
         body = dumps(refund_view(final))
-        finish(conn, key.id, 201, body, None)
+        finish(conn, key_id, 201, body, None)
     return Outcome(201, body)
 
 

@@ -2,7 +2,8 @@
 
 Adding a real processor: implement ``Processor`` (its calls must be idempotent on our ids, which every real
 processor supports through its own idempotency key: pass our payment id / refund id), raise ``ProcessorTimeout``
-when the outcome is unknown, and register a constructor in ``PROCESSORS``; ``PAYMENT_PROCESSOR`` names it.
+when the outcome is unknown and ``PaymentMethodInvalid`` when it refuses the token without charging (Stripe: its
+invalid-payment-method errors), and register a constructor in ``PROCESSORS``; ``PAYMENT_PROCESSOR`` names it.
 
 The simulator records each charge in its own table ``simulated_charges`` (primary key: our payment id, so a second
 call for the same payment returns the first outcome and counts a call, never a charge). The table is how the tests
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from psycopg_pool import ConnectionPool
+from tap_contract.runtime import PROCESSOR
 
 from payment_api.config import Settings
 
@@ -34,11 +36,22 @@ class ProcessorTimeout(Exception):
     """The processor did not answer in time: the outcome is unknown, the same call is to be retried."""
 
 
+class PaymentMethodInvalid(Exception):
+    """The processor refuses the ``payment_method`` token (one it does not know) and charged nothing: the API answers
+    ``400 payment_method_invalid`` and keeps nothing (API.md v1.2, Processor). ``detail`` tells the client what the
+    processor accepts; it never quotes the token."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class Processor(Protocol):
     """What the service needs from a payment processor."""
 
     def charge(self, payment_id: str, amount: int, currency: str, payment_method: str) -> ChargeResult:
-        """Charge once per ``payment_id`` (a repeated call returns the first outcome)."""
+        """Charge once per ``payment_id`` (a repeated call returns the first outcome). Raise ``PaymentMethodInvalid``,
+        having charged nothing, when the processor does not know ``payment_method``."""
 
     def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
         """Refund once per ``refund_id``; True when the refund succeeded."""
@@ -63,13 +76,17 @@ TEST_TOKENS: dict[str, tuple[str, str | None, str | None, str | None]] = {
     "pm_card_insufficient_funds": ("failed", None, None, "insufficient_funds"),
     "pm_card_processor_timeout": ("succeeded", "visa", "4242", None),
 }
-DEFAULT_OUTCOME = ("succeeded", "visa", "4242", None)
 TIMEOUT_TOKEN = "pm_card_processor_timeout"
+UNKNOWN_TOKEN = (
+    "The simulated processor knows only the contract's test tokens: " + ", ".join(TEST_TOKENS) + " (the checkout's "
+    "test cards map to them); send one of these, or run the service with a real processor."
+)
 
 
 class SimulatedProcessor:
-    """Idempotent on our payment id; ``pm_card_processor_timeout`` times out on the first call for a payment (the
-    charge is recorded, the answer is lost: what a real network timeout looks like)."""
+    """Idempotent on our payment id; knows only ``TEST_TOKENS`` (any other token is ``PaymentMethodInvalid``, and
+    nothing is recorded); ``pm_card_processor_timeout`` times out on the first call for a payment (the charge is
+    recorded, the answer is lost: what a real network timeout looks like)."""
 
     def __init__(self, settings: Settings) -> None:
         # Its own pool, as a remote processor is its own system: a request holds its application connection (and
@@ -92,7 +109,9 @@ class SimulatedProcessor:
         self._pool.close(timeout=5.0)
 
     def charge(self, payment_id: str, amount: int, currency: str, payment_method: str) -> ChargeResult:
-        outcome, brand, last4, failure = TEST_TOKENS.get(payment_method, DEFAULT_OUTCOME)
+        if payment_method not in TEST_TOKENS:
+            raise PaymentMethodInvalid(UNKNOWN_TOKEN)
+        outcome, brand, last4, failure = TEST_TOKENS[payment_method]
         with self._pool.connection() as conn:
             row = conn.execute(
                 "INSERT INTO simulated_charges (payment_id, amount, currency, outcome, brand, last4, failure_code)"
@@ -135,4 +154,4 @@ def make_processor(settings: Settings) -> Processor:
     try:
         return PROCESSORS[name](settings)
     except KeyError:
-        raise ValueError(f"unknown PAYMENT_PROCESSOR {name!r} (known: {', '.join(PROCESSORS)})") from None
+        raise ValueError(f"unknown {PROCESSOR.env} {name!r} (known: {', '.join(PROCESSORS)})") from None

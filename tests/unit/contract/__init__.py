@@ -1,0 +1,1 @@
+"""Unit tests of the stack-service contract (services/contract, ``tap_contract``)."""
