@@ -42,7 +42,7 @@ from lib.components.log_archive import LogArchive, LogArchiveProps
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
 from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
-from lib.components.waf import WafProps, WebApplicationFirewall
+from lib.components.waf import WafLogDelivery, WafLogDeliveryProps, WafProps, WebApplicationFirewall
 from lib.config import StackConfig
 from lib.naming import Naming
 from lib.tunables import PRODUCTION
@@ -164,7 +164,7 @@ class TapStack(TerraformStack):
                 lock_mode=config.log_lock_mode,
             ),
         )
-        waf, edge_waf = self._firewalls(naming, keys, variables)
+        waf, edge_waf = self._firewalls(config, account_id, keys, variables)
         return Foundation(
             keys=keys,
             network=network,
@@ -196,15 +196,18 @@ class TapStack(TerraformStack):
         )
 
     def _firewalls(
-        self, naming: Naming, keys: EncryptionKeys, variables: StackVariables
+        self, config: StackConfig, account_id: str, keys: EncryptionKeys, variables: StackVariables
     ) -> tuple[WebApplicationFirewall, WebApplicationFirewall]:
-        """The regional web ACL in front of the ALB, then the CLOUDFRONT-scope one (us-east-1) for the CDN."""
+        """The regional web ACL in front of the ALB, then the CLOUDFRONT-scope one (us-east-1) for the CDN, then the
+        log resource policy of each region they log in, which their logging configurations wait for."""
+        naming = Naming.for_config(config)
         waf = WebApplicationFirewall(
             self,
             "waf",
             props=WafProps(
                 naming=naming,
                 protects="api",
+                region=config.aws_region,
                 logs_key_arn=keys.logs_key_arn,
                 log_retention_days=variables.log_retention_days,
             ),
@@ -216,10 +219,16 @@ class TapStack(TerraformStack):
                 naming=naming,
                 protects="cdn",
                 scope="CLOUDFRONT",
+                region=EDGE_REGION,
                 provider=self._edge_provider,
                 logs_key_arn=keys.edge_logs_key_arn,
                 log_retention_days=variables.log_retention_days,
             ),
+        )
+        WafLogDelivery(
+            self,
+            "waf_log_delivery",
+            props=WafLogDeliveryProps(naming=naming, account_id=account_id, firewalls=(waf, edge_waf)),
         )
         return waf, edge_waf
 

@@ -121,8 +121,9 @@ TUNABLES: tuple[Tunable, ...] = (
         field="environment_suffix",
         kind=TEXT,
         default="dev",
-        rule=f"1-{SUFFIX_MAX_LENGTH} lowercase letters, digits, inner hyphens",
-        meaning="suffix of every name and of the stack `TapStack<suffix>`",
+        rule=f"1-{SUFFIX_MAX_LENGTH} lowercase letters, digits, inner hyphens; unique per account across regions",
+        meaning="suffix of every name and of the stack `TapStack<suffix>`; IAM, S3 and CloudFront names are "
+        "account-wide, so one suffix in two regions collides (the account preflight refuses it)",
     ),
     Tunable(
         env="AWS_REGION",

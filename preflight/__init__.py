@@ -16,6 +16,7 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-WAF-ASSOCIATION-ARN`` association by a REGIONAL web ACL's ``.arn``
 - ``PF-BACKEND`` backend keys Terraform 1.11 accepts; S3 needs ``use_lockfile`` and ``encrypt``
 - ``PF-RDS-WINDOWS`` backup and maintenance windows valid and >= 30 minutes apart
+- ``PF-S3-OBJECT-TAGS`` an S3 object's tags plus its provider's default tags stay within S3's 10; no ``Name`` tag
 - ``PF-NAME-ELB`` / ``PF-NAME-S3`` / ``PF-NAME-IAM`` / ``PF-NAME-RDS`` / ``PF-NAME-LOG-GROUP`` AWS name rules
 - ``PF-CIDR`` subnets inside the VPC and not overlapping
 - ``PF-SG-INTERNET-INGRESS`` internet ingress only to the ALB, only on 443; default SG empty
@@ -29,6 +30,8 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-CLOUDFRONT-LOG-REGION`` no CloudFront standard logging to a region it cannot deliver to
 - ``PF-ALB-ACCESS-LOG-BUCKET`` bucket policy grants the ELB principal and is depended on; SSE-S3
 - ``PF-WAF-ASSOCIATION-TIMEOUT`` (warning) association create timeout of at least 15 minutes
+- ``PF-WAF-LOG-POLICY`` each WAF logging configuration to CloudWatch Logs depends on a log resource policy in its
+  own region that lets ``delivery.logs.amazonaws.com`` write to its group, for its account only (provider #36000)
 - ``PF-ASG-DESIRED-CAPACITY`` (warning) desired_capacity ignored once a scaling policy owns it
 - ``PF-ASG-BOOT-DEPENDENCIES`` a group whose user data names a stack resource depends on it (an object's bucket
   policy too) and on the instance role's profile and policies

@@ -217,13 +217,29 @@ class StackView:
         home region). ``None`` when that region is not known before plan (an expression, a variable without a
         default, no such provider). Every rule that reads a region asks here, so an aliased resource is judged by
         the region it really lives in."""
+        provider = self.provider_of(resource)
+        if provider is None:
+            return None
+        region, _ = self.resolve(provider.get("region"))
+        return region if isinstance(region, str) and region else None
+
+    def provider_of(self, resource: Resource | None = None) -> Mapping[str, Any] | None:
+        """The ``aws`` provider block ``resource`` is created through (the default one, or the alias it names);
+        with no resource, the default provider's. ``None`` when the stack has no such provider."""
         alias = str((resource.get("provider") if resource is not None else None) or "aws").partition(".")[2] or None
         providers = (self.config.get("provider") or {}).get("aws") or []
         for provider in providers if isinstance(providers, list) else [providers]:
             if isinstance(provider, Mapping) and (provider.get("alias") or None) == alias:
-                region, _ = self.resolve(provider.get("region"))
-                return region if isinstance(region, str) and region else None
+                return provider
         return None
+
+    def default_tags(self, resource: Resource | None = None) -> dict[str, Any]:
+        """The ``default_tags`` the provider of ``resource`` adds to it (every block merged; empty when none)."""
+        tags: dict[str, Any] = {}
+        for block in (self.provider_of(resource) or {}).get("default_tags") or []:
+            if isinstance(block, Mapping) and isinstance(block.get("tags"), Mapping):
+                tags.update(block["tags"])
+        return tags
 
     @property
     def is_production(self) -> bool:

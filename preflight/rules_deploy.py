@@ -47,6 +47,11 @@ WEEK_MINUTES = 7 * 24 * 60
 MIN_WINDOW_GAP_MINUTES = 30
 MIN_WINDOW_LENGTH_MINUTES = 30
 
+# S3 keeps at most 10 tags on an object (S3 User Guide, "Categorizing your storage using tags"); the provider's
+# default_tags count against it, and an 11th fails PutObject/PutObjectTagging at apply.
+S3_OBJECT_TAG_LIMIT = 10
+OBJECT_TYPES = ("aws_s3_object", "aws_s3_bucket_object", "aws_s3_object_copy")
+
 # A value no real instance family has: if a variable's validation accepts it, the validation only checks shape.
 IMPOSSIBLE_FAMILY_PROBE = "zz99.huge"
 
@@ -647,3 +652,35 @@ def _gap(backup: tuple[int, int], maintenance: tuple[int, int]) -> int:
             else:
                 best = min(best, max(s - b_end, b_start - e))
     return best
+
+
+@rule(
+    "PF-S3-OBJECT-TAGS",
+    "S3 allows 10 tags on an object, and the provider's default tags count: an object near the limit fails the apply "
+    "that adds one more default tag. Objects carry no Name tag (the key names them), so the defaults have room.",
+)
+def check_s3_object_tags(view: StackView) -> Iterator[Finding]:
+    for rtype in OBJECT_TYPES:
+        for obj in view.resources(rtype):
+            own = obj.get("tags") or {}
+            if not isinstance(own, Mapping):
+                continue  # an expression: its keys are not known before plan
+            defaults = view.default_tags(obj)
+            keys = set(defaults) | set(own)
+            if "Name" in own:
+                yield finding(
+                    "PF-S3-OBJECT-TAGS",
+                    obj,
+                    f"the object carries a Name tag ({own['Name']!r}): it spends one of S3's "
+                    f"{S3_OBJECT_TAG_LIMIT} object tags on what the key already says. Fix: drop Name from its tags "
+                    "(do not pass Naming.tags to an S3 object).",
+                )
+            if len(keys) > S3_OBJECT_TAG_LIMIT:
+                yield finding(
+                    "PF-S3-OBJECT-TAGS",
+                    obj,
+                    f"{len(keys)} tags ({len(defaults)} default tags of its provider + "
+                    f"{len(set(own) - set(defaults))} of its own: {', '.join(sorted(keys))}); S3 allows "
+                    f"{S3_OBJECT_TAG_LIMIT} on an object and the apply fails. Fix: drop tags from the object, or "
+                    "default tags from the provider (lib/config.py default_tags).",
+                )

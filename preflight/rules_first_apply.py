@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -35,6 +36,10 @@ BOOT_NAMED_ATTRIBUTES = {
     "aws_secretsmanager_secret": "name",
 }
 MIN_NAME_LENGTH = 8
+# The principal that writes WAF's logs into CloudWatch Logs, and the write it needs (CloudWatch Logs User Guide,
+# "Logs sent to CloudWatch Logs").
+LOG_DELIVERY_PRINCIPAL = "delivery.logs.amazonaws.com"
+LOG_DELIVERY_ACTIONS = {"logs:PutLogEvents", "logs:*", "*"}
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -229,6 +234,94 @@ def check_waf_association_timeout(view: StackView) -> Iterator[Finding]:
                 f'timeouts {{ create = "{MIN_WAF_ASSOCIATION_MINUTES}m" }}.',
                 Severity.WARNING,
             )
+
+
+def _listed(value: Any) -> list[str]:
+    return [str(item) for item in (value if isinstance(value, list) else [value]) if item is not None]
+
+
+def _resource_covers(view: StackView, pattern: str, group: Resource) -> bool:
+    """Whether a policy's ``Resource`` entry covers the log streams of ``group``: its ARN token (alone, ``:*`` or
+    ``:log-stream:*``), or a literal ARN pattern matching the group's literal name in its region."""
+    tokens = view.references_to(group, ("arn",))
+    if any(pattern in (token, f"{token}:*", f"{token}:log-stream:*") for token in tokens):
+        return True
+    name, _ = view.resolve(group.get("name"))
+    if not isinstance(name, str) or "${" in pattern:
+        return pattern == "*"
+    stream = f"arn:aws:logs:{view.region_of(group) or '*'}:000000000000:log-group:{name}:log-stream:x"
+    literal_pattern = re.sub(r":[0-9]{12}:", ":*:", pattern)  # any account: the policy's own account is the check
+    return fnmatch.fnmatchcase(stream, literal_pattern) or fnmatch.fnmatchcase(stream, f"{literal_pattern}*")
+
+
+def _delivery_statements(view: StackView, policy: Resource, group: Resource) -> list[Mapping[str, Any]]:
+    """The Allow statements of a log resource policy that let the log delivery service write to ``group``."""
+    return [
+        statement
+        for statement in _statements(policy.get("policy_document"))
+        if statement.get("Effect") == "Allow"
+        and LOG_DELIVERY_PRINCIPAL in _principals(statement)
+        and set(_listed(statement.get("Action"))) & LOG_DELIVERY_ACTIONS
+        and any(_resource_covers(view, pattern, group) for pattern in _listed(statement.get("Resource")))
+    ]
+
+
+def _unconditioned(statements: list[Mapping[str, Any]]) -> bool:
+    """Whether no statement names both the source account and the source ARN (the confused-deputy guard)."""
+    for statement in statements:
+        keys = {key.lower() for block in (statement.get("Condition") or {}).values() for key in (block or {})}
+        if {"aws:sourceaccount", "aws:sourcearn"} <= keys:
+            return False
+    return True
+
+
+@rule(
+    "PF-WAF-LOG-POLICY",
+    "WAF logging to CloudWatch Logs needs a log resource policy letting delivery.logs.amazonaws.com write to the log "
+    "group; left to WAF, logging configurations rewrite the account's policy in parallel and a first apply fails "
+    "with WAFLogDestinationPermissionIssueException (provider #36000). Each must depend on the stack's own policy "
+    "in its region, covering its group, conditioned on aws:SourceAccount and aws:SourceArn.",
+)
+def check_waf_log_policy(view: StackView) -> Iterator[Finding]:
+    policies = view.resources("aws_cloudwatch_log_resource_policy")
+    for logging in view.resources("aws_wafv2_web_acl_logging_configuration"):
+        region = view.region_of(logging)
+        for destination in logging.get("log_destination_configs") or []:
+            group, _attr = view.referenced(destination)
+            if group is None or group.type != "aws_cloudwatch_log_group":
+                continue  # an S3 bucket or a Firehose stream: WAF's permissions there are another matter
+            covering = {
+                policy.address: statements
+                for policy in policies
+                if view.region_of(policy) == region and (statements := _delivery_statements(view, policy, group))
+            }
+            if not covering:
+                yield finding(
+                    "PF-WAF-LOG-POLICY",
+                    logging,
+                    f"no aws_cloudwatch_log_resource_policy in {region or 'its region'} lets "
+                    f"{LOG_DELIVERY_PRINCIPAL} write to {group.address}: WAF then rewrites the account's policy "
+                    "itself, and parallel rewrites fail the apply (WAFLogDestinationPermissionIssueException). Fix: "
+                    "a policy in that region (same provider) allowing logs:CreateLogStream and logs:PutLogEvents on "
+                    '"<group arn>:*" (lib/components/waf.WafLogDelivery).',
+                )
+                continue
+            if not set(covering) & _depends_on(logging):
+                yield finding(
+                    "PF-WAF-LOG-POLICY",
+                    logging,
+                    f"the logging configuration does not depend on {sorted(covering)[0]}, which covers "
+                    f"{group.address}: Terraform may put the configuration first, and WAF rewrites the account's "
+                    f"policy itself. Fix: depends_on = [{sorted(covering)[0]}] (WebApplicationFirewall.log_after).",
+                )
+            if all(_unconditioned(statements) for statements in covering.values()):
+                yield finding(
+                    "PF-WAF-LOG-POLICY",
+                    logging,
+                    f"the policy covering {group.address} lets {LOG_DELIVERY_PRINCIPAL} write for any account "
+                    "(confused deputy). Fix: condition the statement on aws:SourceAccount (StringEquals, the "
+                    "account) and aws:SourceArn (ArnLike, arn:aws:logs:<region>:<account>:*).",
+                )
 
 
 @rule(

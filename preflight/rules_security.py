@@ -200,6 +200,7 @@ def check_wildcard_principals(view: StackView) -> Iterator[Finding]:
         ("aws_s3_bucket_policy", "policy"),
         ("aws_sns_topic_policy", "policy"),
         ("aws_sns_topic", "policy"),
+        ("aws_cloudwatch_log_resource_policy", "policy_document"),
     )
     for rtype, attribute in targets:
         for resource in view.resources(rtype):

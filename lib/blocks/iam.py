@@ -447,3 +447,30 @@ def s3_gateway_endpoint_policy(account_id: str, region: str) -> str:
             },
         ]
     )
+
+
+# The service that writes vended logs (WAF's among them) into CloudWatch Logs, and the writes it needs (CloudWatch Logs
+# User Guide, "Logs sent to CloudWatch Logs": the AWSLogDeliveryWrite policy AWS would otherwise write itself).
+LOG_DELIVERY_PRINCIPAL = "delivery.logs.amazonaws.com"
+LOG_DELIVERY_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def log_delivery_policy(*, log_group_arns: Iterable[str], region: str, account_id: str) -> str:
+    """A CloudWatch Logs resource policy letting the log delivery service write to exactly ``log_group_arns`` (their
+    log streams: ``<arn>:*``), for deliveries of ``account_id`` in ``region`` only (aws:SourceAccount,
+    aws:SourceArn: the confused-deputy guard AWS documents for it)."""
+    return policy_document(
+        [
+            {
+                "Sid": "LogDeliveryWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": LOG_DELIVERY_PRINCIPAL},
+                "Action": list(LOG_DELIVERY_ACTIONS),
+                "Resource": [f"{arn}:*" for arn in log_group_arns],
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account_id}:*"},
+                },
+            }
+        ]
+    )

@@ -103,7 +103,8 @@ class ApiRelease(Construct):
             source_hash=artifact.sha256,
             content_type="application/gzip",
             metadata={"sha256": artifact.sha256, "version": artifact.version, "build-kind": artifact.build_kind},
-            tags=naming.tags("api-artifact"),
+            # No Name tag: S3 allows 10 tags on an object and the provider's default tags are 8 of them
+            # (PF-S3-OBJECT-TAGS); the key names the object.
         )
         self._log_group: CloudwatchLogGroup = encrypted_log_group(
             self,

@@ -295,7 +295,8 @@ class Frontend(Construct):
             content_type="application/json",
             cache_control=RUNTIME_CONFIG_CACHE_CONTROL,
             kms_key_id=key_arn,
-            tags=props.naming.tags("frontend-config"),
+            # No Name tag: S3 allows 10 tags on an object and the provider's default tags are 8 of them
+            # (PF-S3-OBJECT-TAGS); the key names the object.
         )
 
     def _suppress_distribution_findings(self, *, has_certificate: bool) -> None:

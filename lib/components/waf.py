@@ -10,13 +10,21 @@ to a KMS-encrypted log group (PCI DSS 10.2) with the query string and every cred
 (``REDACTED_HEADERS``) so no credentials, session tokens, retry keys or query parameters land in logs.
 
 The ACL is exposed as ``web_acl_arn`` only: associations need the ARN, not the id (docs/requirements.md seed failure 3).
+
+WAF logging owns its permissions (issue 25): ``WafLogDelivery`` writes one CloudWatch Logs resource policy per region
+that has WAF logging, letting ``delivery.logs.amazonaws.com`` write to exactly the ``aws-waf-logs-*`` groups of this
+stack, and each logging configuration depends on its region's policy. Without it, PutLoggingConfiguration makes
+WAF rewrite the account's ``AWSWAF-LOGS`` policy itself, and two configurations doing that at once (the stack's two
+ACLs in us-east-1) can fail a first apply with WAFLogDestinationPermissionIssueException (provider issue #36000).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cdktf import TerraformProvider
+from cdktf import TerraformProvider, TerraformResource
+from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLogResourcePolicy
 from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAcl,
     Wafv2WebAclDefaultAction,
@@ -37,6 +45,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
 )
 from constructs import Construct
 
+from lib.blocks.iam import log_delivery_policy
 from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
 from lib.naming import Naming
 
@@ -81,6 +90,7 @@ REDACTED_HEADERS = (
     "idempotency-key",
 )
 WAF_SCOPES = ("REGIONAL", "CLOUDFRONT")
+CLOUDFRONT_REGION = "us-east-1"  # a CLOUDFRONT-scope ACL, its logging and its log group live there
 
 
 def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:
@@ -140,6 +150,9 @@ class WafProps:
     """Requests per 5 minutes from one source IP before the rate rule blocks it.
 
     @default 2000 - well above a checkout's request rate, low enough to stop card-testing floods (PCI DSS 6.4.2)."""
+    region: str
+    """The region the ACL and its log group are created in (its provider's): the stack's for a REGIONAL ACL,
+    us-east-1 for a CLOUDFRONT one. ``WafLogDelivery`` writes one log resource policy per region."""
     scope: str = "REGIONAL"
     """``REGIONAL`` (a load balancer, associated by ARN) or ``CLOUDFRONT`` (a distribution's ``web_acl_id``).
 
@@ -156,6 +169,11 @@ class WafProps:
                 f"WafProps.scope is {self.scope!r}; allowed: {', '.join(WAF_SCOPES)}. Fix: REGIONAL for "
                 "a load balancer, CLOUDFRONT (with the us-east-1 provider) for a distribution."
             )
+        if self.scope == "CLOUDFRONT" and self.region != CLOUDFRONT_REGION:
+            raise ValueError(
+                f"WafProps.region is {self.region!r} for a CLOUDFRONT-scope ACL; allowed: {CLOUDFRONT_REGION}. Fix: "
+                f"pass region={CLOUDFRONT_REGION!r} with the us-east-1 provider alias."
+            )
 
 
 class WebApplicationFirewall(Construct):
@@ -164,6 +182,7 @@ class WebApplicationFirewall(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: WafProps) -> None:
         super().__init__(scope, construct_id)
         naming, provider = props.naming, props.provider
+        self._region, self._provider = props.region, provider
         acl_name = naming.name(f"{props.protects}-waf")
         self._acl = Wafv2WebAcl(
             self,
@@ -196,7 +215,7 @@ class WebApplicationFirewall(Construct):
                 provider=provider,
             ),
         )
-        Wafv2WebAclLoggingConfiguration(
+        self._logging = Wafv2WebAclLoggingConfiguration(
             self,
             "waf_logging",
             resource_arn=self._acl.arn,
@@ -215,6 +234,27 @@ class WebApplicationFirewall(Construct):
             provider=provider,
         )
 
+    def log_after(self, dependencies: Sequence[TerraformResource]) -> None:
+        """Make the logging configuration depend on ``dependencies`` too: its region's log resource policy, which
+        ``WafLogDelivery`` builds after every firewall, because it names their log groups."""
+        added = [f"{resource.terraform_resource_type}.{resource.friendly_unique_id}" for resource in dependencies]
+        self._logging.depends_on = [*(self._logging.depends_on or []), *added]
+
+    @property
+    def region(self) -> str:
+        """The region of the ACL, its log group and its logging configuration."""
+        return self._region
+
+    @property
+    def provider(self) -> TerraformProvider | None:
+        """The provider the ACL is created through (None: the stack's)."""
+        return self._provider
+
+    @property
+    def log_group_arn(self) -> str:
+        """The ARN of the ``aws-waf-logs-*`` group the ACL logs to (without the ``:*`` suffix)."""
+        return self._log_group.arn
+
     @property
     def web_acl_arn(self) -> str:
         """The ARN (never the id) that load balancer associations require."""
@@ -227,3 +267,48 @@ class WebApplicationFirewall(Construct):
     @property
     def log_group_name(self) -> str:
         return self._log_group.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafLogDeliveryProps:
+    """The firewalls whose logging needs a resource policy, and the account the deliveries come from."""
+
+    naming: Naming
+    """Names the policies (one name, used once per region)."""
+    account_id: str
+    """The account of the deliveries (``aws:SourceAccount``)."""
+    firewalls: Sequence[WebApplicationFirewall]
+    """Every firewall of the stack; those in one region share that region's policy."""
+
+    def __post_init__(self) -> None:
+        if not self.firewalls:
+            raise ValueError(
+                "WafLogDeliveryProps.firewalls is empty; allowed: one or more WebApplicationFirewall. Fix: pass "
+                "the stack's firewalls, or build no WafLogDelivery when nothing logs."
+            )
+
+
+class WafLogDelivery(Construct):
+    """One ``aws_cloudwatch_log_resource_policy`` per region with WAF logging, on which each logging configuration
+    of that region depends (an account has at most 10 such policies per region, so the stack adds one per region,
+    not one per firewall)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: WafLogDeliveryProps) -> None:
+        super().__init__(scope, construct_id)
+        by_region: dict[str, list[WebApplicationFirewall]] = {}
+        for firewall in props.firewalls:
+            by_region.setdefault(firewall.region, []).append(firewall)
+        for region, firewalls in sorted(by_region.items()):
+            policy = CloudwatchLogResourcePolicy(
+                self,
+                f"policy_{region.replace('-', '_')}",
+                policy_name=props.naming.name("waf-log-delivery"),
+                policy_document=log_delivery_policy(
+                    log_group_arns=[firewall.log_group_arn for firewall in firewalls],
+                    region=region,
+                    account_id=props.account_id,
+                ),
+                provider=firewalls[0].provider,
+            )
+            for firewall in firewalls:
+                firewall.log_after([policy])

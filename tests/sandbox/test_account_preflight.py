@@ -113,9 +113,14 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
     assert f"ISSUED in us-east-1 for {SANDBOX_DOMAIN}" in checks["certificate: ALB"].detail
     # The role's path came from iam:GetRole: the session ARN does not carry it.
     assert checks["deployer"].detail.startswith(f"{DEPLOYER.arn} (session arn:aws:sts::{MOTO_ACCOUNT_ID}:assumed-role/")
-    # moto answers vpc-max-elastic-ips with 5; the development stack has one NAT address per zone.
-    assert checks["Elastic IP quota"].detail.endswith("0 allocated in us-east-1, quota 5: 3 of 5 after apply")
-    assert checks["names"].detail.startswith("39 names looked up")
+    # moto has no EC2 quotas in Service Quotas: AWS's default 5; the development stack has one NAT address per zone.
+    eip = checks["Elastic IP quota"]
+    assert eip.detail == (
+        "needs 3 new (the stack has 3 for its 3 NAT gateways; its state holds 0), 0 allocated in us-east-1, "
+        "quota 5: 3 of 5 after apply"
+    )
+    assert eip.looked_at.startswith("AWS's default (Service Quotas L-0263D0A3 answered ")
+    assert checks["names"].detail.startswith("40 names looked up")
     assert elapsed < 30, f"the account preflight took {elapsed:.1f} s on the emulator"
 
 
@@ -195,7 +200,7 @@ def test_the_same_names_in_the_state_pass(emulator: str, stack: dict[str, Any]) 
     }
     checks = by_name(preflight(emulator, stack, certificate, state))
     assert checks["names"].status == PASSED
-    assert checks["names"].detail == "36 names looked up, 3 held by this stack's state, 0 held outside it"
+    assert checks["names"].detail == "37 names looked up, 3 held by this stack's state, 0 held outside it"
 
 
 def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dict[str, Any]) -> None:
@@ -206,9 +211,89 @@ def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dic
     check = by_name(preflight(emulator, stack, certificate))["Elastic IP quota"]
     assert check.status == FAILED
     assert check.detail == (
-        "needs 3 new (the stack has 3, its state holds 0), 3 allocated in us-east-1, quota 5: 6 of 5 after apply"
+        "needs 3 new (the stack has 3 for its 3 NAT gateways; its state holds 0), 3 allocated in us-east-1, "
+        "quota 5: 6 of 5 after apply"
     )
     assert "release unused Elastic IPs in us-east-1" in check.fix
+    assert "allow servicequotas:GetServiceQuota so the preflight reads it" in check.fix  # the quota was assumed
+
+
+class _Quotas:
+    """Service Quotas as an account with an applied EC2-VPC Elastic IP quota answers it (moto has no EC2 quotas)."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.asked: list[tuple[str, str]] = []
+
+    def get_service_quota(self, **request: str) -> dict[str, Any]:
+        """Called as boto3 is, with keyword arguments named as the API names them (ServiceCode, QuotaCode)."""
+        self.asked.append((request["ServiceCode"], request["QuotaCode"]))
+        return {"Quota": {**request, "Value": self.value}}
+
+
+@pytest.mark.parametrize(("quota", "status"), [(8.0, PASSED), (7.0, FAILED)])
+def test_the_elastic_ip_quota_of_service_quotas_counts_against_the_addresses_in_use(
+    emulator: str, stack: dict[str, Any], quota: float, status: str
+) -> None:
+    """A second stack in the region: its 3 NAT addresses besides the first stack's 3 (on moto's EC2) and 2 more,
+    against the quota Service Quotas answers: 8 is enough, 7 is not."""
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    ec2 = client("ec2", emulator)
+    for _ in range(5):
+        ec2.allocate_address(Domain="vpc")
+    quotas = _Quotas(quota)
+    checks = account_preflight(
+        stack,
+        config=CONFIG,
+        tfvars={"certificate_arn": certificate},
+        state=None,
+        clients=lambda service, region: quotas if service == "service-quotas" else client(service, emulator, region),
+        sandbox=True,
+    )
+    check = by_name(checks)["Elastic IP quota"]
+    assert quotas.asked == [("ec2", "L-0263D0A3")]
+    assert check.status == status
+    assert check.looked_at == "service-quotas:GetServiceQuota ec2 L-0263D0A3, ec2:DescribeAddresses in us-east-1"
+    assert check.detail.endswith(f"5 allocated in us-east-1, quota {quota:.0f}: 8 of {quota:.0f} after apply")
+    if status == FAILED:
+        assert "request at least 8 for L-0263D0A3" in check.fix and "allow servicequotas" not in check.fix
+
+
+def test_the_same_suffix_in_another_region_fails_naming_the_rule(emulator: str, stack: dict[str, Any]) -> None:
+    """TapStacktest deployed in us-west-2 first: its bucket (account-id named, not region named) and its roles are
+    the names this us-east-1 stack would create; the bucket cannot be adopted, the role could only be by mistake."""
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    client("s3", emulator, "us-west-2").create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    client("iam", emulator, "us-west-2").create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
+    checks = by_name(preflight(emulator, stack, certificate))
+    bucket = checks[f"name: {address(stack, 'aws_s3_bucket', 'bucket', 'payment-artifacts-')}"]
+    assert bucket.status == FAILED
+    assert bucket.detail == (
+        f"bucket {BUCKET} exists in us-west-2, not us-east-1: most likely the same ENVIRONMENT_SUFFIX deployed in "
+        "another region, and this stack's provider cannot adopt it"
+    )
+    assert bucket.fix.startswith("pick another ENVIRONMENT_SUFFIX (the name cannot be imported): a suffix must be ")
+    role = checks[f"name: {address(stack, 'aws_iam_role', 'name', ROLE)}"]
+    assert role.status == FAILED
+    assert "(the name is account-wide: a stack with ENVIRONMENT_SUFFIX=test in another region holds it too)" in (
+        role.detail
+    )
+    assert "a suffix must be unique per account across regions" in role.fix
+    assert "names" not in checks
+
+
+def test_a_log_resource_policy_of_the_same_name_is_a_collision(emulator: str, stack: dict[str, Any]) -> None:
+    """PutResourcePolicy overwrites a policy of the same name without an error: the preflight says so first."""
+    certificate = import_sandbox_certificate(client("acm", emulator))
+    client("logs", emulator).put_resource_policy(policyName="payment-waf-log-delivery-test", policyDocument="{}")
+    checks = by_name(preflight(emulator, stack, certificate))
+    held = address(stack, "aws_cloudwatch_log_resource_policy", "policy_name", "payment-waf-log-delivery-")
+    check = checks[f"name: {held}"]
+    assert check.status == FAILED
+    assert check.looked_at == "logs:DescribeResourcePolicies payment-waf-log-delivery-test"
+    assert f"'{held}' 'payment-waf-log-delivery-test'" in check.fix
 
 
 def test_the_command_line(

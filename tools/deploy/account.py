@@ -9,7 +9,8 @@ and its tfvars file). It only reads. Checks, in order:
    (:mod:`tools.deploy.deployer_check`);
 2. certificates: the ALB's (``certificate_arn``, in the stack's region) and CloudFront's
    (``FRONTEND_CERTIFICATE_ARN``, in us-east-1) are ISSUED, in that region, and name API_DOMAIN / FRONTEND_DOMAIN;
-3. Elastic IPs: the quota (``vpc-max-elastic-ips``) against what is allocated plus what the stack still creates;
+3. Elastic IPs: the quota (Service Quotas ``L-0263D0A3``, else AWS's default 5) against what is allocated in the
+   region plus the addresses of the NAT gateways the stack still creates;
 4. vCPUs: Service Quotas ``L-1216C47A`` against what runs plus the Auto Scaling group's peak during an instance
    refresh, minus what the group already runs;
 5. names: every literal name of the stack (the table in :mod:`tools.deploy.account_names`) that exists in the
@@ -52,6 +53,11 @@ Clients = Callable[[str, str], Any]
 CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
 VCPU_QUOTA_CODE = "L-1216C47A"
 EIP_QUOTA_CODE = "L-0263D0A3"
+UNIQUE_SUFFIX = (
+    "a suffix must be unique per account across regions (IAM, S3 and CloudFront names, and the us-east-1 resources "
+    "of CloudFront's firewall, are shared by every region's stack of one suffix)"
+)
+EIP_DEFAULT_QUOTA = 5  # EC2-VPC Elastic IPs per region: AWS's default (Service Quotas, L-0263D0A3)
 # The families counted by L-1216C47A "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances": one of those
 # letters then the generation digit (t3, m7i, c6gn, im4gn); trn1, dl1, hpc6a and inf1 have quotas of their own.
 STANDARD_FAMILY = re.compile(r"^(?:[acdhimrtz]|im|is)[0-9]")
@@ -171,7 +177,7 @@ def account_preflight(
         )
     )
     checks += _guard_many("certificates", "acm:DescribeCertificate", lambda: _certificates(run))
-    checks += _guard_many("Elastic IP quota", "ec2:DescribeAccountAttributes", lambda: _eip_quota(run))
+    checks += _guard_many("Elastic IP quota", "ec2:DescribeAddresses", lambda: _eip_quota(run))
     checks += _guard_many("vCPU quota", f"service-quotas:GetServiceQuota {VCPU_QUOTA_CODE}", lambda: _vcpu_quota(run))
     checks += _guard_many("names", "the stack's literal names", lambda: _names(run))
     zone_id = config.hosted_zone_id
@@ -379,21 +385,44 @@ def _eip_quota(run: _Run) -> list[Check]:
     return [_eip_region(run, region, addresses, held) for region, addresses in sorted(wanted.items())]
 
 
+def _eip_quota_value(run: _Run, region: str) -> tuple[int, str]:
+    """The EC2-VPC Elastic IP quota in ``region`` and where it comes from: Service Quotas ``L-0263D0A3`` (applied,
+    else AWS's default for it) when it answers; AWS's default of :data:`EIP_DEFAULT_QUOTA` when it cannot (not
+    allowed, not reachable, or the emulator, which has no EC2 quotas)."""
+    try:
+        return int(_service_quota(run.client("service-quotas", region), EIP_QUOTA_CODE)), (
+            f"service-quotas:GetServiceQuota ec2 {EIP_QUOTA_CODE}"
+        )
+    except ClientError as error:
+        reason = str(error.response.get("Error", {}).get("Code", "")) or "an error"
+    except BotoCoreError as error:
+        reason = type(error).__name__
+    return EIP_DEFAULT_QUOTA, f"AWS's default (Service Quotas {EIP_QUOTA_CODE} answered {reason})"
+
+
 def _eip_region(run: _Run, region: str, addresses: set[str], held: set[str]) -> Check:
-    ec2 = run.client("ec2", region)
-    answer = ec2.describe_account_attributes(AttributeNames=["vpc-max-elastic-ips"])["AccountAttributes"]
-    quota = int(answer[0]["AttributeValues"][0]["AttributeValue"])
-    allocated = len(ec2.describe_addresses().get("Addresses", []))
+    quota, source = _eip_quota_value(run, region)
+    allocated = len(run.client("ec2", region).describe_addresses().get("Addresses", []))
     already = len(addresses & held)
     new = len(addresses) - already
     after = allocated + new
-    looked_at = f"ec2:DescribeAccountAttributes vpc-max-elastic-ips, ec2:DescribeAddresses in {region}"
+    nat = sum(
+        run.view.count(body) or 0
+        for body in run.view.resources("aws_nat_gateway").values()
+        if run.view.provider_region(body) == region
+    )
+    looked_at = f"{source}, ec2:DescribeAddresses in {region}"
     detail = (
-        f"needs {new} new (the stack has {len(addresses)}, its state holds {already}), {allocated} allocated "
-        f"in {region}, quota {quota}: {after} of {quota} after apply"
+        f"needs {new} new (the stack has {len(addresses)} for its {nat} NAT gateways; its state holds {already}), "
+        f"{allocated} allocated in {region}, quota {quota}: {after} of {quota} after apply"
     )
     if after <= quota:
         return Check(name="Elastic IP quota", status=PASSED, looked_at=looked_at, detail=detail)
+    assumed = (
+        ""
+        if source.startswith("service-quotas:")
+        else "; if the account's quota is higher, allow servicequotas:GetServiceQuota so the preflight reads it"
+    )
     return Check(
         name="Elastic IP quota",
         status=FAILED,
@@ -401,7 +430,7 @@ def _eip_region(run: _Run, region: str, addresses: set[str], held: set[str]) -> 
         detail=detail,
         fix=f"release unused Elastic IPs in {region} (aws ec2 describe-addresses), or request at least "
         f"{after} for {EIP_QUOTA_CODE} (EC2-VPC Elastic IPs) in Service Quotas; a development stack "
-        "can set SINGLE_NAT_GATEWAY=true (one address)",
+        f"can set SINGLE_NAT_GATEWAY=true (one address){assumed}",
     )
 
 
@@ -580,20 +609,33 @@ def _name(run: _Run, lookup: NameLookup, address: str, body: Mapping[str, Any], 
             status=FAILED,
             looked_at=looked_at,
             detail=str(error),
-            fix="pick another ENVIRONMENT_SUFFIX (the name cannot be imported)",
+            fix=f"pick another ENVIRONMENT_SUFFIX (the name cannot be imported): {UNIQUE_SUFFIX}",
         )
     except ClientError as error:
         return _api_failure(f"name: {address}", looked_at, error)
     if import_id is None:
         return None
     command = run.terraform(f"import {run.variable_arguments()} {_quoted(address)} {_quoted(import_id)}")
+    detail = f"{shown} exists in the account but not in this stack's state: the apply would fail"
+    otherwise = "otherwise pick another ENVIRONMENT_SUFFIX"
+    if lookup.account_wide or body.get("provider"):
+        where = (
+            "account-wide"
+            if lookup.account_wide
+            else f"created in {run.view.provider_region(body)} by every region's stack"
+        )
+        detail += (
+            f" (the name is {where}: a stack with ENVIRONMENT_SUFFIX={run.config.environment_suffix} in another "
+            "region holds it too)"
+        )
+        otherwise += f": {UNIQUE_SUFFIX}"
     return Check(
         name=f"name: {address}",
         status=FAILED,
         looked_at=looked_at,
-        detail=f"{shown} exists in the account but not in this stack's state: the apply would fail",
+        detail=detail,
         fix=f"if it is this stack's (a lost or moved state), adopt it: {command} (after `terraform init` in "
-        "that folder); otherwise pick another ENVIRONMENT_SUFFIX",
+        f"that folder); {otherwise}",
     )
 
 

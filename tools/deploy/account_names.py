@@ -4,7 +4,9 @@ A resource whose name is literal in the synthesized stack fails at apply when th
 account (or, for S3, anywhere) and this stack's state does not hold it. Each :class:`NameLookup` says which
 attributes hold the name (the same keys in the synthesized body and in the state's attributes), which read-only
 call finds an existing one, and what ``terraform import`` takes as that type's id (the provider documentation's
-"Import" section for the type). A ``find`` function returns the import id when the name exists, ``None`` when it
+"Import" section for the type), and whether the name is account-wide (IAM, S3 and CloudFront names, and whatever
+the stack creates in us-east-1 for CloudFront, are shared by the stacks of one suffix in every region: a suffix must
+be unique per account across regions). A ``find`` function returns the import id when the name exists, ``None`` when it
 does not, and lets any other error through for the caller to report.
 
 Types left out, with the reason: security groups (names are unique per VPC, and the stack creates its own VPC);
@@ -49,6 +51,10 @@ class NameLookup:
     """The form ``terraform import`` takes, for the docs and the failure message."""
     why: str = ""
     """Why the lookup or the id is what it is, where that is not obvious."""
+    account_wide: bool = False
+    """The name is unique across the account's regions (IAM, S3, CloudFront): a stack with the same suffix in
+    another region creates it too. Whatever the type, a name the stack creates through the us-east-1 alias (the
+    CloudFront firewall's) is shared with every region's stack of that suffix."""
 
 
 def _code(error: ClientError) -> str:
@@ -88,6 +94,14 @@ def _bucket(client: Any, key: Key, _body: Body, _account: Account) -> str | None
                 "names are global), or this principal may not list it"
             ) from error
         raise
+    # A bucket of another region answers HeadBucket too (the SDK follows the redirect): where is it?
+    location = client.get_bucket_location(Bucket=key[0]).get("LocationConstraint") or "us-east-1"
+    location = "eu-west-1" if location == "EU" else str(location)
+    if location != client.meta.region_name:
+        raise HeldElsewhere(
+            f"bucket {key[0]} exists in {location}, not {client.meta.region_name}: most likely the same "
+            "ENVIRONMENT_SUFFIX deployed in another region, and this stack's provider cannot adopt it"
+        )
     return key[0]
 
 
@@ -113,6 +127,11 @@ def _service_linked_role(client: Any, key: Key, _body: Body, _account: Account) 
 def _log_group(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
     groups = client.describe_log_groups(logGroupNamePrefix=key[0]).get("logGroups", [])
     return key[0] if any(group.get("logGroupName") == key[0] for group in groups) else None
+
+
+def _log_resource_policy(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
+    policies = client.describe_resource_policies().get("resourcePolicies", [])
+    return key[0] if any(policy.get("policyName") == key[0] for policy in policies) else None
 
 
 def _kms_alias(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
@@ -215,6 +234,7 @@ def _autoscaling_group(client: Any, key: Key, _body: Body, _account: Account) ->
 NAME_LOOKUPS: tuple[NameLookup, ...] = (
     NameLookup(
         rtype="aws_s3_bucket",
+        account_wide=True,
         service="s3",
         call="s3:HeadBucket",
         keys=("bucket",),
@@ -223,10 +243,17 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
         why="bucket names are global: a 403 is a name another account holds, which cannot be imported",
     ),
     NameLookup(
-        rtype="aws_iam_role", service="iam", call="iam:GetRole", keys=("name",), find=_role, import_id="role name"
+        rtype="aws_iam_role",
+        account_wide=True,
+        service="iam",
+        call="iam:GetRole",
+        keys=("name",),
+        find=_role,
+        import_id="role name",
     ),
     NameLookup(
         rtype="aws_iam_role_policy",
+        account_wide=True,
         service="iam",
         call="iam:GetRolePolicy",
         keys=("role", "name"),
@@ -236,6 +263,7 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
     ),
     NameLookup(
         rtype="aws_iam_instance_profile",
+        account_wide=True,
         service="iam",
         call="iam:GetInstanceProfile",
         keys=("name",),
@@ -244,6 +272,7 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
     ),
     NameLookup(
         rtype="aws_iam_service_linked_role",
+        account_wide=True,
         service="iam",
         call="iam:ListRoles",
         keys=("aws_service_name", "custom_suffix"),
@@ -260,6 +289,15 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
         find=_log_group,
         import_id="log group name",
         why="no get-by-name call: a prefix search, exact match",
+    ),
+    NameLookup(
+        rtype="aws_cloudwatch_log_resource_policy",
+        service="logs",
+        call="logs:DescribeResourcePolicies",
+        keys=("policy_name",),
+        find=_log_resource_policy,
+        import_id="policy name",
+        why="no get-by-name call (at most 10 a region); PutResourcePolicy would silently overwrite another's",
     ),
     NameLookup(
         rtype="aws_kms_alias",
@@ -338,6 +376,7 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
     ),
     NameLookup(
         rtype="aws_cloudfront_origin_access_control",
+        account_wide=True,
         service="cloudfront",
         call="cloudfront:ListOriginAccessControls",
         keys=("name",),
@@ -347,6 +386,7 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
     ),
     NameLookup(
         rtype="aws_cloudfront_response_headers_policy",
+        account_wide=True,
         service="cloudfront",
         call="cloudfront:ListResponseHeadersPolicies",
         keys=("name",),

@@ -343,7 +343,29 @@ HAND_ADDED: tuple[HandAdded, ...] = (
         PREFLIGHT,
         region="us-east-1",
     ),
-    _read("ec2:DescribeAccountAttributes", "*", PREFLIGHT + " (the EIP quota)"),
+    _read(
+        "servicequotas:GetServiceQuota",
+        "arn:aws:servicequotas:<REGION>:<ACCOUNT_ID>:ec2/L-0263D0A3",
+        PREFLIGHT + " (the Elastic IP quota)",
+    ),
+    *(
+        _read(
+            "servicequotas:GetAWSDefaultServiceQuota",
+            "*",
+            PREFLIGHT + f" (AWS's default of {code} when the account has none applied)",
+        )
+        for code in ("L-0263D0A3", "L-1216C47A")
+    ),
+    *(
+        _read(
+            "logs:DescribeResourcePolicies",
+            "*",
+            PREFLIGHT + " (the name of the stack's log resource policy, in each region with WAF logging)",
+            region=region,
+        )
+        for region in ("<REGION>", "us-east-1")
+    ),
+    _read("s3:GetBucketLocation", BUCKET.format(component="artifacts"), PREFLIGHT + " (a bucket of another region)"),
     _read("ec2:DescribeAddresses", "*", PREFLIGHT + " (EIPs already held)"),
     _read(
         "servicequotas:GetServiceQuota",

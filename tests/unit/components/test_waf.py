@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from lib.components.waf import WafLogDeliveryProps, WafProps
+from lib.naming import Naming
+from tests.conftest import DEVELOPMENT_ENV, synth_stack
 from tests.unit.helpers import by_path, only, ref
 
 
@@ -102,3 +105,73 @@ def test_waf_counts_only_the_rules_that_block_customers(resources):
             "AWSManagedRulesSQLiRuleSet",
         )
     )
+
+
+def _log_policies(resources):
+    """{region of the provider: (logical name, body, policy document)} of the log resource policies."""
+    found = {}
+    for name, body in resources["aws_cloudwatch_log_resource_policy"].items():
+        region = "us-east-1" if body.get("provider") == "aws.us_east_1" else "home"
+        found[region] = (name, body, json.loads(body["policy_document"]))
+    return found
+
+
+def _assert_delivery_statement(document, *, region, group_names):
+    """The documented vended-logs statement, narrowed to this stack's WAF groups and its own account."""
+    (statement,) = document["Statement"]
+    assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == [ref("aws_cloudwatch_log_group", name, "arn") + ":*" for name in group_names]
+    account = "${data.aws_caller_identity.current.account_id}"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account}:*"},
+    }
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5")
+def test_waf_logging_waits_for_one_log_resource_policy_per_region(resources):
+    """Issue 25 (provider #36000): both ACLs log in us-east-1 here, so one policy covers both groups, and both
+    logging configurations depend on it; WAF never has to rewrite the account's policy itself."""
+    policies = _log_policies(resources)
+    assert list(policies) == ["home"]
+    name, body, document = policies["home"]
+    assert body["policy_name"] == "payment-waf-log-delivery-test"
+    groups = [by_path(resources, "aws_cloudwatch_log_group", f"{c}/waf_log_group")[0] for c in ("/waf", "cdn_firewall")]
+    _assert_delivery_statement(document, region="us-east-1", group_names=groups)
+    for component in ("/waf", "cdn_firewall"):
+        _, logging = by_path(resources, "aws_wafv2_web_acl_logging_configuration", f"{component}/waf_logging")
+        assert logging["depends_on"] == [f"aws_cloudwatch_log_resource_policy.{name}"]
+
+
+def test_a_stack_outside_us_east_1_gets_a_policy_in_each_region(tmp_path):
+    """The regional ACL logs in the stack's region, the CloudFront one in us-east-1: a policy each, through the
+    provider of its region, each covering only its own region's group."""
+    resources = synth_stack(tmp_path, {**DEVELOPMENT_ENV, "AWS_REGION": "eu-west-1"})["resource"]
+    policies = _log_policies(resources)
+    assert sorted(policies) == ["home", "us-east-1"]
+    for region, component, key in (("eu-west-1", "/waf", "home"), ("us-east-1", "cdn_firewall", "us-east-1")):
+        name, _, document = policies[key]
+        group = by_path(resources, "aws_cloudwatch_log_group", f"{component}/waf_log_group")[0]
+        _assert_delivery_statement(document, region=region, group_names=[group])
+        _, logging = by_path(resources, "aws_wafv2_web_acl_logging_configuration", f"{component}/waf_logging")
+        assert logging["depends_on"] == [f"aws_cloudwatch_log_resource_policy.{name}"]
+
+
+def test_a_cloudfront_acl_outside_us_east_1_is_refused():
+    with pytest.raises(
+        ValueError, match=r"WafProps.region is 'eu-west-1' for a CLOUDFRONT-scope ACL; allowed: us-east-1"
+    ):
+        WafProps(
+            naming=Naming(project="payment", suffix="test"),
+            protects="cdn",
+            scope="CLOUDFRONT",
+            region="eu-west-1",
+            logs_key_arn="arn:aws:kms:us-east-1:123456789012:key/x",
+            log_retention_days=365,
+        )
+
+
+def test_a_log_delivery_without_firewalls_is_refused():
+    with pytest.raises(ValueError, match=r"WafLogDeliveryProps.firewalls is empty; allowed: one or more"):
+        WafLogDeliveryProps(naming=Naming(project="payment", suffix="test"), account_id="123456789012", firewalls=())

@@ -105,7 +105,7 @@ def test_a_refused_get_role_says_which_permission_is_missing() -> None:
     clients = _clients(f"arn:aws:sts::{ACCOUNT}:assumed-role/payment-deploy/ci", {}, denied=True)
     check = deployer_check(_config(CI_ROLE), clients, environment_file="e")
     assert check.status == FAILED and "iam:GetRole payment-deploy answered AccessDenied" in check.detail
-    assert "ReadOwnRole" in check.fix
+    assert "AccountPreflight" in check.fix
 
 
 def test_another_account_is_refused() -> None:

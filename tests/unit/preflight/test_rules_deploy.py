@@ -225,3 +225,42 @@ def test_rds_windows() -> None:
     assert_caught(only(stack(wrapping), "PF-RDS-WINDOWS"), "only 10 minutes")
     assert_caught(only(stack(db(backup_window="3:00-4:00")), "PF-RDS-WINDOWS"), "'3:00-4:00'")
     assert_caught(only(stack(db(backup_window="03:00-03:15")), "PF-RDS-WINDOWS"), "shorter than 30")
+
+
+# ------------------------------------------------------------------------------------------ PF-S3-OBJECT-TAGS
+def _tagged_stack(default_tags: dict[str, str], **object_tags: str) -> dict[str, Any]:
+    """A provider with ``default_tags`` and one object with ``object_tags`` (cdktf's shapes)."""
+    body: dict[str, Any] = {"bucket": "${aws_s3_bucket.b.id}", "key": "release.tar.gz"}
+    if object_tags:
+        body["tags"] = object_tags
+    return stack(
+        ("aws_s3_object", *res("artifact", **body)),
+        provider={"aws": [{"region": "eu-west-1", "default_tags": [{"tags": default_tags}]}]},
+    )
+
+
+EIGHT_DEFAULTS = {f"Default{i}": "x" for i in range(8)}
+
+
+def test_an_object_with_the_default_tags_only_passes() -> None:
+    assert_clean(only(_tagged_stack(EIGHT_DEFAULTS), "PF-S3-OBJECT-TAGS"))
+    # Two of its own: ten in all, S3's limit.
+    assert_clean(only(_tagged_stack(EIGHT_DEFAULTS, Release="1.2.0", Kind="production"), "PF-S3-OBJECT-TAGS"))
+
+
+def test_an_object_with_a_name_tag_is_caught() -> None:
+    found = assert_caught(
+        only(_tagged_stack(EIGHT_DEFAULTS, Name="payment-api-artifact-dev"), "PF-S3-OBJECT-TAGS"),
+        "Name tag ('payment-api-artifact-dev')",
+        "drop Name",
+    )
+    assert found.path == "Stack/artifact"
+
+
+def test_an_object_over_ten_tags_with_the_defaults_is_caught() -> None:
+    nine_defaults = {**EIGHT_DEFAULTS, "CostCenter": "payments"}
+    findings = only(_tagged_stack(nine_defaults, Release="1.2.0", Kind="production"), "PF-S3-OBJECT-TAGS")
+    assert_caught(findings, "11 tags (9 default tags of its provider + 2 of its own", "S3 allows 10")
+    assert len(findings) == 1
+    # A tag of the object that repeats a default key replaces it: it counts once.
+    assert_clean(only(_tagged_stack(nine_defaults, CostCenter="cards"), "PF-S3-OBJECT-TAGS"))

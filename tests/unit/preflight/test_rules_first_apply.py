@@ -29,6 +29,7 @@ FIRST_APPLY_RULES = {
     "PF-CERTIFICATE-REGION",
     "PF-KEY-SERVICE-ACCESS",
     "PF-ASG-BOOT-DEPENDENCIES",
+    "PF-WAF-LOG-POLICY",
 }
 Stack = dict[str, Any]
 
@@ -65,6 +66,49 @@ def _sse(stack: Stack, bucket_path: str, algorithm: str) -> None:
 
 
 Mutation = tuple[str, Callable[[Stack], None], str, tuple[str, ...], Severity]
+
+
+def _without_log_policies(stack: Stack) -> None:
+    stack["resource"].pop("aws_cloudwatch_log_resource_policy")
+
+
+def _edge_logging_without_its_policy(stack: Stack) -> None:
+    _named(stack, "aws_wafv2_web_acl_logging_configuration", "cdn_firewall/waf_logging").pop("depends_on")
+
+
+def _log_policy_without_conditions(stack: Stack) -> None:
+    policy = _one(stack, "aws_cloudwatch_log_resource_policy")
+    document = json.loads(policy["policy_document"])
+    for statement in document["Statement"]:
+        statement.pop("Condition")
+    policy["policy_document"] = json.dumps(document)
+
+
+WAF_LOG_MUTATIONS: list[Mutation] = [
+    (
+        "waf-logging-without-log-resource-policy",
+        _without_log_policies,
+        "PF-WAF-LOG-POLICY",
+        ("no aws_cloudwatch_log_resource_policy in us-east-1", "delivery.logs.amazonaws.com", "WafLogDelivery"),
+        Severity.ERROR,
+    ),
+    (
+        "waf-logging-before-its-log-resource-policy",
+        _edge_logging_without_its_policy,
+        "PF-WAF-LOG-POLICY",
+        ("does not depend on aws_cloudwatch_log_resource_policy.", "depends_on = ["),
+        Severity.ERROR,
+    ),
+    (
+        "waf-log-resource-policy-for-any-account",
+        _log_policy_without_conditions,
+        "PF-WAF-LOG-POLICY",
+        ("confused deputy", "aws:SourceAccount", "aws:SourceArn"),
+        Severity.ERROR,
+    ),
+]
+
+
 MUTATIONS: list[Mutation] = [
     (
         "cloudfront-before-acls",
@@ -256,6 +300,7 @@ MUTATIONS: list[Mutation] = [
         ("aws_iam_role_policy.compute_install_api", "instance role"),
         Severity.ERROR,
     ),
+    *WAF_LOG_MUTATIONS,
 ]
 
 
@@ -324,3 +369,80 @@ def test_a_group_launched_before_what_its_boot_names_is_caught() -> None:
 def test_user_data_that_names_no_stack_resource_needs_no_dependency() -> None:
     script = "#!/bin/bash\necho hello\n"
     assert_clean(only(_boot_stack(script, asg_depends=[]), "PF-ASG-BOOT-DEPENDENCIES"))
+
+
+# ------------------------------------------------------------------------------ PF-WAF-LOG-POLICY, by hand
+ALIAS = "aws.us_east_1"
+PROVIDERS = {"aws": [{"region": "eu-west-1"}, {"alias": "us_east_1", "region": "us-east-1"}]}
+
+
+def _delivery_policy(resources: list[str], *, provider: str | None = None) -> dict[str, Any]:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": resources,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "111122223333"},
+            "ArnLike": {"aws:SourceArn": "arn:aws:logs:eu-west-1:111122223333:*"},
+        },
+    }
+    body: dict[str, Any] = {"policy_name": "waf", "policy_document": json.dumps({"Statement": [statement]})}
+    if provider:
+        body["provider"] = provider
+    return body
+
+
+def _waf_log_stack(policy: dict[str, Any], *, depends: bool = True, logging_provider: str | None = None) -> Stack:
+    """A log group and a WAF logging configuration to it (in ``logging_provider``'s region), and ``policy``."""
+    group: dict[str, Any] = {"name": "aws-waf-logs-api-dev"}
+    logging: dict[str, Any] = {"log_destination_configs": ["${aws_cloudwatch_log_group.group.arn}"]}
+    if logging_provider:
+        group["provider"] = logging["provider"] = logging_provider
+    if depends:
+        logging["depends_on"] = ["aws_cloudwatch_log_resource_policy.delivery"]
+    return stack(
+        ("aws_cloudwatch_log_group", *res("group", **group)),
+        ("aws_cloudwatch_log_resource_policy", *res("delivery", **policy)),
+        ("aws_wafv2_web_acl_logging_configuration", *res("logging", **logging)),
+        provider=PROVIDERS,
+    )
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "${aws_cloudwatch_log_group.group.arn}:*",
+        "arn:aws:logs:eu-west-1:111122223333:log-group:aws-waf-logs-*",
+        "arn:aws:logs:eu-west-1:111122223333:log-group:aws-waf-logs-api-dev:log-stream:*",
+    ],
+)
+def test_waf_logging_after_a_policy_covering_its_group_passes(resource: str) -> None:
+    assert_clean(only(_waf_log_stack(_delivery_policy([resource])), "PF-WAF-LOG-POLICY"))
+
+
+def test_waf_logging_without_a_covering_policy_is_caught() -> None:
+    other_group = _delivery_policy(["arn:aws:logs:eu-west-1:111122223333:log-group:aws-waf-logs-cdn-dev:*"])
+    assert_caught(
+        only(_waf_log_stack(other_group), "PF-WAF-LOG-POLICY"),
+        "no aws_cloudwatch_log_resource_policy in eu-west-1",
+        "aws_cloudwatch_log_group.group",
+    )
+
+
+def test_a_policy_in_another_region_does_not_cover_the_logging() -> None:
+    """The us-east-1 (CloudFront) logging and its group, with the policy in the stack's region: not covered."""
+    findings = only(
+        _waf_log_stack(_delivery_policy(["${aws_cloudwatch_log_group.group.arn}:*"]), logging_provider=ALIAS),
+        "PF-WAF-LOG-POLICY",
+    )
+    assert_caught(findings, "no aws_cloudwatch_log_resource_policy in us-east-1")
+    moved = _delivery_policy(["${aws_cloudwatch_log_group.group.arn}:*"], provider=ALIAS)
+    assert_clean(only(_waf_log_stack(moved, logging_provider=ALIAS), "PF-WAF-LOG-POLICY"))
+
+
+def test_waf_logging_that_does_not_wait_for_its_policy_is_caught() -> None:
+    policy = _delivery_policy(["${aws_cloudwatch_log_group.group.arn}:*"])
+    findings = only(_waf_log_stack(policy, depends=False), "PF-WAF-LOG-POLICY")
+    assert_caught(findings, "does not depend on aws_cloudwatch_log_resource_policy.delivery")
+    assert len(findings) == 1

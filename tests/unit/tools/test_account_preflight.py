@@ -43,6 +43,7 @@ ABSENT: dict[tuple[str, str], Any] = {
     ("iam", "get_instance_profile"): client_error("NoSuchEntity", "GetInstanceProfile"),
     ("iam", "list_roles"): {"Roles": []},
     ("logs", "describe_log_groups"): {"logGroups": []},
+    ("logs", "describe_resource_policies"): {"resourcePolicies": []},
     ("kms", "describe_key"): client_error("NotFoundException", "DescribeKey"),
     ("rds", "describe_db_instances"): client_error("DBInstanceNotFound", "DescribeDBInstances"),
     ("rds", "describe_db_subnet_groups"): client_error("DBSubnetGroupNotFoundFault", "DescribeDBSubnetGroups"),
@@ -105,7 +106,7 @@ class FakeAccount:
                 ]
             },
             ("ec2", "describe_instances"): lambda: {"Reservations": [{"Instances": self.instances}]},
-            ("service-quotas", "get_service_quota"): self._vcpu_quota,
+            ("service-quotas", "get_service_quota"): lambda: self._service_quota(kwargs["QuotaCode"]),
             ("service-quotas", "get_aws_default_service_quota"): lambda: {"Quota": {"Value": 5.0}},
             ("cloudtrail", "describe_trails"): lambda: {"trailList": self.trails},
             ("cloudtrail", "get_trail_status"): lambda: {
@@ -128,10 +129,12 @@ class FakeAccount:
             raise client_error("ResourceNotFoundException", "DescribeCertificate")
         return {"Certificate": {"CertificateArn": arn, **self.certificates[arn]}}
 
-    def _vcpu_quota(self) -> dict[str, Any]:
-        if self.vcpu_quota is None:
+    def _service_quota(self, code: str) -> dict[str, Any]:
+        """L-1216C47A (vCPUs; None: never applied) and L-0263D0A3 (Elastic IPs)."""
+        value = {"L-1216C47A": self.vcpu_quota, "L-0263D0A3": float(self.eip_quota)}[code]
+        if value is None:
             raise client_error("NoSuchResourceException", "GetServiceQuota")
-        return {"Quota": {"QuotaCode": "L-1216C47A", "Value": self.vcpu_quota}}
+        return {"Quota": {"QuotaCode": code, "Value": value}}
 
 
 class FakeClient:
@@ -236,14 +239,18 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
         looked_up += len(calls)
     assert {region for region, _ in account.called("logs", "describe_log_groups")} == {"us-east-1", "eu-west-1"}
     names = named(checks, "names")
-    assert looked_up == 39 and names.detail.startswith("39 names looked up, 0 held by this stack's state")
+    assert looked_up == 41 and names.detail.startswith("41 names looked up, 0 held by this stack's state")
     assert "iam:GetRole x3" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
     assert dict(account.called("wafv2", "list_web_acls")) == {
         "us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
         "eu-west-1": {"Scope": "REGIONAL", "Limit": 100},
     }
     assert named(checks, "certificate: ALB").status == PASSED
-    assert {region for region, _ in account.called("ec2", "describe_account_attributes")} == {"eu-west-1"}
+    # The WAF log resource policy of each region with WAF logging: the stack's and CloudFront's us-east-1.
+    assert {region for region, _ in account.called("logs", "describe_resource_policies")} == {"us-east-1", "eu-west-1"}
+    assert account.called("service-quotas", "get_service_quota") == [
+        ("eu-west-1", {"ServiceCode": "ec2", "QuotaCode": code}) for code in ("L-0263D0A3", "L-1216C47A")
+    ]  # the Elastic IP and vCPU quotas of the stack's region
     # The ALB's certificate is judged by the stack's region, not us-east-1's.
     checks = run(eu_synth_json, ready_account(), config=config)
     assert "it is in us-east-1, but this one must be in eu-west-1" in named(checks, "certificate: ALB").detail
@@ -321,7 +328,9 @@ def test_vcpu_quota_and_trail_need_a_real_account_in_the_sandbox(dev_synth_json:
     assert named(checks, "vCPU quota").status == NEEDS_REAL_ACCOUNT
     assert "= 24 vCPUs" in named(checks, "vCPU quota").detail
     assert named(checks, "CloudTrail").status == NEEDS_REAL_ACCOUNT
-    assert not account.called("service-quotas", "get_service_quota")
+    assert [kwargs["QuotaCode"] for _, kwargs in account.called("service-quotas", "get_service_quota")] == [
+        "L-0263D0A3"  # the Elastic IP quota only: the vCPU quota is not asked
+    ]
     assert not account.called("cloudtrail", "describe_trails")
 
 
@@ -329,9 +338,49 @@ def test_eip_quota_below_the_need_fails_with_its_figures(dev_synth_json: dict[st
     check = named(run(dev_synth_json, ready_account(eip_quota=5, addresses=4)), "Elastic IP quota")
     assert check.status == FAILED
     assert check.detail == (
-        "needs 3 new (the stack has 3, its state holds 0), 4 allocated in us-east-1, quota 5: 7 of 5 after apply"
+        "needs 3 new (the stack has 3 for its 3 NAT gateways; its state holds 0), 4 allocated in us-east-1, "
+        "quota 5: 7 of 5 after apply"
     )
+    assert check.looked_at == "service-quotas:GetServiceQuota ec2 L-0263D0A3, ec2:DescribeAddresses in us-east-1"
     assert "at least 7 for L-0263D0A3" in check.fix and "SINGLE_NAT_GATEWAY=true" in check.fix
+    assert "allow servicequotas" not in check.fix  # the quota was read, not assumed
+
+
+def test_a_raised_eip_quota_lets_a_second_stack_in(dev_synth_json: dict[str, Any]) -> None:
+    """A second stack in one region and account: the first one's 3 NAT addresses and this one's 3, within a raised
+    quota of 10 (the default 5 would refuse it: the test above)."""
+    check = named(run(dev_synth_json, ready_account(eip_quota=10, addresses=3)), "Elastic IP quota")
+    assert check.status == PASSED and check.detail.endswith("3 allocated in us-east-1, quota 10: 6 of 10 after apply")
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (client_error("AccessDeniedException", "GetServiceQuota"), "answered AccessDeniedException"),
+        (NoCredentialsError(), "answered NoCredentialsError"),
+    ],
+)
+def test_an_unreadable_eip_quota_is_aws_default_and_says_so(
+    dev_synth_json: dict[str, Any], answer: Exception, says: str
+) -> None:
+    account = ready_account(eip_quota=50, addresses=3, answers={("service-quotas", "get_service_quota"): answer})
+    check = named(run(dev_synth_json, account), "Elastic IP quota")
+    assert check.status == FAILED and check.detail.endswith("quota 5: 6 of 5 after apply")
+    assert check.looked_at.startswith(f"AWS's default (Service Quotas L-0263D0A3 {says})")
+    assert "allow servicequotas:GetServiceQuota so the preflight reads it" in check.fix
+
+
+def test_an_eip_quota_never_applied_reads_the_aws_default(dev_synth_json: dict[str, Any]) -> None:
+    account = ready_account(
+        addresses=2,
+        answers={
+            ("service-quotas", "get_service_quota"): client_error("NoSuchResourceException", "GetServiceQuota"),
+            ("service-quotas", "get_aws_default_service_quota"): {"Quota": {"Value": 5.0}},
+        },
+    )
+    check = named(run(dev_synth_json, account), "Elastic IP quota")
+    assert check.status == PASSED and check.detail.endswith("quota 5: 5 of 5 after apply")
+    assert check.looked_at.startswith("service-quotas:GetServiceQuota ec2 L-0263D0A3")
 
 
 def test_eip_addresses_the_state_holds_are_not_needed_again(dev_synth_json: dict[str, Any]) -> None:
@@ -344,7 +393,9 @@ def test_eip_addresses_the_state_holds_are_not_needed_again(dev_synth_json: dict
         ],
     }
     check = named(run(dev_synth_json, ready_account(eip_quota=5, addresses=5), state=state), "Elastic IP quota")
-    assert check.status == PASSED and "needs 0 new (the stack has 3, its state holds 3)" in check.detail
+    assert check.status == PASSED and "needs 0 new (the stack has 3 for its 3 NAT gateways; its state holds 3)" in (
+        check.detail
+    )
 
 
 # ---------------------------------------------------------------------------------------------- certificates
@@ -435,6 +486,44 @@ def test_a_name_held_outside_the_state_fails_with_its_import(dev_synth_json: dic
         f"'aws_alb.{alb}' '{arn}'"
     ) in check.fix
     assert "ENVIRONMENT_SUFFIX" in check.fix
+    # A load balancer's name is the region's: no word about other regions.
+    assert "another region" not in check.detail and "across regions" not in check.fix
+
+
+@pytest.mark.parametrize(
+    ("location", "status"),
+    [(None, "exists in the account"), ("EU", "exists in eu-west-1, not us-east-1"), ("us-west-2", "in us-west-2")],
+)
+def test_a_bucket_in_another_region_cannot_be_imported(
+    dev_synth_json: dict[str, Any], location: str, status: str
+) -> None:
+    """HeadBucket answers for a bucket of any region (the SDK follows the redirect): its location tells whether this
+    stack's provider could adopt it, or whether the same suffix is deployed in another region."""
+    account = ready_account(
+        answers={("s3", "head_bucket"): {}, ("s3", "get_bucket_location"): {"LocationConstraint": location}}
+    )
+    failures = [check for check in run(dev_synth_json, account) if check.name.startswith("name: aws_s3_bucket.")]
+    assert len(failures) == 4 and all(check.status == FAILED and status in check.detail for check in failures)
+    assert all("a suffix must be unique per account across regions" in check.fix for check in failures)
+    if location is None:  # us-east-1, the stack's region: adoptable, and also perhaps another region's stack
+        assert all("terraform -chdir=" in check.fix and "account-wide" in check.detail for check in failures)
+    else:
+        assert all("terraform" not in check.fix for check in failures)
+
+
+def test_a_role_of_the_same_suffix_says_the_suffix_rule(dev_synth_json: dict[str, Any]) -> None:
+    account = ready_account(answers={("iam", "get_role"): lambda RoleName: {"Role": {"RoleName": RoleName}}})
+    failures = [check for check in run(dev_synth_json, account) if check.name.startswith("name: aws_iam_role.")]
+    assert len(failures) == 3
+    for check in failures:
+        assert "(the name is account-wide: a stack with ENVIRONMENT_SUFFIX=test in another region holds it too)" in (
+            check.detail
+        )
+        assert check.fix.endswith(
+            "otherwise pick another ENVIRONMENT_SUFFIX: a suffix must be unique per account across regions (IAM, S3 "
+            "and CloudFront names, and the us-east-1 resources of CloudFront's firewall, are shared by every region's "
+            "stack of one suffix)"
+        )
 
 
 def test_a_name_the_state_holds_is_not_looked_up(dev_synth_json: dict[str, Any]) -> None:
