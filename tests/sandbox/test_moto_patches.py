@@ -22,17 +22,16 @@ from lib.blocks.iam import (
 )
 from tools.sandbox import lifecycle
 from tools.sandbox.emulator import client
-from tools.sandbox.moto_server import (
-    _PATCHES,
+from tools.sandbox.moto_s3 import (
     EMULATOR_CALLER_ARN,
     S3_REQUEST_CONTEXT,
-    ErrorBodyLogger,
     arn_like,
     bucket_policy_decision,
     iam_wildcard_match,
     log_delivery_policy_allows,
     signing_access_key,
 )
+from tools.sandbox.moto_server import _PATCHES, ErrorBodyLogger
 
 BUCKET_ARN = "arn:aws:s3:::logs"
 

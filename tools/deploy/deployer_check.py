@@ -73,8 +73,8 @@ def caller(clients: Clients, region: str) -> Caller:
         raise CallerError(
             f"iam:GetRole {name} answered {code}: the role's path is needed to match {principals.SETTING} (a session "
             "ARN does not carry it)",
-            "allow iam:GetRole on the deploying role itself (docs/deployer-policy.json, statement AccountPreflight) and "
-            "run again",
+            "allow iam:GetRole on the deploying role itself (docs/deployer-policy.json, statement AccountPreflight) "
+            "and run again",
         ) from error
     return Caller(arn=arn, account=account, role_arn=role_arn)
 

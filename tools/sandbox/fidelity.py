@@ -3,7 +3,8 @@
 Each patch says which moto behaviour it corrects and what AWS does instead; ``tools/sandbox/moto_server.py`` applies
 every registered patch once, before the first request, and prints the list in the moto log. The patches live in
 ``moto_server.py`` and, one file per concern, in the modules it names in ``PATCH_MODULES``
-(``moto_autoscaling.py``: the instance lifecycle of Auto Scaling groups).
+(``moto_autoscaling.py``: the instance lifecycle of Auto Scaling groups; ``moto_s3.py``: bucket policies, Object
+Lock and deletes).
 """
 
 from __future__ import annotations
