@@ -96,6 +96,19 @@ def pay(client: httpx.Client, key: str | None = None, **body: Any) -> httpx.Resp
     return pay_raw(client, key, json.dumps({**VISA, **body}).encode())
 
 
+def pay_into_crash(doomed: ServiceProcess, key: str, **body: Any) -> None:
+    """A payment through a server started with the crash hook, which must die between the processor call and the
+    commit. It waits for ``/ready`` first: a server that has not reached PostgreSQL yet answers 503 without ever
+    calling the processor, and the test would then prove nothing. An answer is a failure that says what came back."""
+    doomed.wait_ready()
+    with httpx.Client(base_url=doomed.url, timeout=15) as client:
+        try:
+            answer = pay(client, key, **body)
+        except httpx.TransportError:
+            return
+    pytest.fail(f"the doomed server answered instead of dying: {answer.status_code} {answer.text[:300]}")
+
+
 def refund(
     client: httpx.Client, payment_id: str, operator_key: str, key: str | None = None, **body: Any
 ) -> httpx.Response:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service.integration.conftest import charges, new_key, pay
+from tests.service.integration.conftest import charges, new_key, pay, pay_into_crash
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess, run_cli
 
@@ -123,8 +123,7 @@ def test_a_payment_the_processor_never_saw_is_charged_once_by_the_reconciler(
 ) -> None:
     doomed: ServiceProcess = start_server(PAYMENT_TEST_CRASH_AFTER_PROCESSOR="1")
     key, marker = new_key(), f"never reached {uuid.uuid4()}"
-    with httpx.Client(base_url=doomed.url, timeout=15) as http, pytest.raises(httpx.TransportError):
-        pay(http, key, description=marker)
+    pay_into_crash(doomed, key, description=marker)
     with postgres.superuser(DATABASE) as conn:  # as if the process had died before the processor call
         row = conn.execute("SELECT id FROM payments WHERE description = %s", (marker,)).fetchone()
         assert row is not None
