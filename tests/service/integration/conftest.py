@@ -68,6 +68,18 @@ def start_server(
             process.stop()
 
 
+@pytest.fixture(name="old_db", scope="module")
+def fixture_old_db() -> Iterator[LocalPostgres]:
+    """A throw-away PostgreSQL of the module's own, not migrated: the migration tests bring it to an older revision
+    and write what that release could before upgrading it."""
+    database = LocalPostgres()
+    try:
+        database.start()
+        yield database
+    finally:
+        database.stop()
+
+
 @pytest.fixture(scope="session")
 def server(start_server: Callable[..., ServiceProcess]) -> ServiceProcess:
     process = start_server()

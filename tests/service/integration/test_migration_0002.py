@@ -4,9 +4,6 @@ A PostgreSQL of its own, migrated to 0001 first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from alembic import command
 from payment_api.config import load_settings
 from payment_api.migrate import alembic_config, head_revision
@@ -17,16 +14,6 @@ from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import run_cli
 
 PAYMENT, REFUND = "pay_" + "A" * 22, "re_" + "B" * 22
-
-
-@pytest.fixture(name="old_db", scope="module")
-def fixture_old_db() -> Iterator[LocalPostgres]:
-    database = LocalPostgres()
-    try:
-        database.start()
-        yield database
-    finally:
-        database.stop()
 
 
 def alembic(database: LocalPostgres, action: str, revision: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 
 import httpx
 import psycopg
@@ -48,14 +47,9 @@ def sha256(key: str) -> str:
 
 
 @pytest.fixture(name="legacy_db", scope="module")
-def fixture_legacy_db() -> Iterator[LocalPostgres]:
-    database = LocalPostgres()
-    try:
-        database.start()
-        alembic(database, "upgrade", "0002_refund_rows_within_amount")
-        yield database
-    finally:
-        database.stop()
+def fixture_legacy_db(old_db: LocalPostgres) -> LocalPostgres:
+    alembic(old_db, "upgrade", "0002_refund_rows_within_amount")
+    return old_db
 
 
 def store_legacy_payment(database: LocalPostgres, key: str) -> None:

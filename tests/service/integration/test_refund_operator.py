@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import psycopg
@@ -79,16 +78,6 @@ def test_a_label_that_cannot_name_an_operator_is_refused_and_nothing_stored(
     assert "1 to 64 printable ASCII characters" in refused.stderr and "Operator key:" not in refused.stdout
     with postgres.superuser(DATABASE) as conn:
         assert conn.execute("SELECT count(*) FROM operator_keys").fetchone() == before
-
-
-@pytest.fixture(name="old_db", scope="module")
-def fixture_old_db() -> Iterator[LocalPostgres]:
-    database = LocalPostgres()
-    try:
-        database.start()
-        yield database
-    finally:
-        database.stop()
 
 
 def app_connection(database: LocalPostgres) -> psycopg.Connection:
