@@ -43,6 +43,7 @@ from lib.tunables import (
     SUFFIX_MAX_LENGTH,
     WHOLE_NUMBER,
     Tunable,
+    TunableValues,
     default,
     tunable,
 )
@@ -107,44 +108,15 @@ def _fail(variable: str, value: object, allowed: str, fix: str) -> ConfigError:
     return ConfigError(f"{variable}={value!r} is invalid: {allowed}. {fix}")
 
 
-_NO_DEPLOYERS = (
-    "DEPLOYER_PRINCIPAL_ARNS",
-    "no deployer is named, so only the instance role could read the artifacts and nobody could plan after the first "
-    "apply",
-    "list the roles that deploy (CI's role, the SSO permission set's pattern)",
-)
-
-
-# What a production stack must have; each entry: (variable, what is wrong, fix). Checked in one place so the
-# message lists every gap at once and the README table can be read off this list.
+# What a production stack must have; each entry: (variable, what is wrong, fix). The settings production requires
+# say so in their entry (``production_requires``); the two rules below are more than "set". Checked in one place so
+# the message lists every gap at once.
 def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
-    gaps = []
-    if config.frontend_domain is None:
-        gaps.append(
-            (
-                "FRONTEND_DOMAIN",
-                "the payment page would use CloudFront's default certificate, which allows TLS 1.0",
-                "set FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN (us-east-1, TLS 1.2+)",
-            )
-        )
-    if config.api_domain is None:
-        gaps.append(
-            (
-                "API_DOMAIN",
-                "the checkout would not know the API's name, so its config.json, CSP and CORS could not be derived",
-                "set API_DOMAIN to the name on the ALB's certificate",
-            )
-        )
-    if config.payment_processor is None:
-        gaps.append(
-            (
-                "PAYMENT_PROCESSOR",
-                "the API would have no processor named; the simulator is the development default only",
-                "set PAYMENT_PROCESSOR to the processor the API must call",
-            )
-        )
-    if not config.alarm_email:
-        gaps.append(("ALARM_EMAIL", "the alarms would notify nobody", "set ALARM_EMAIL to the on-call address"))
+    gaps = [
+        (setting.name, *setting.production_requires)
+        for setting in CONFIG_TUNABLES
+        if setting.production_requires is not None and not getattr(config, str(setting.field))
+    ]
     if config.log_retention_days < PCI_MIN_LOG_RETENTION_DAYS:
         gaps.append(
             (
@@ -161,62 +133,17 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
                 "unset DELETION_PROTECTION (it defaults to true)",
             )
         )
-    if not config.deployers:
-        gaps.append(_NO_DEPLOYERS)
-    if config.state_bucket is None:
-        gaps.append(
-            (
-                "TERRAFORM_STATE_BUCKET",
-                "state would be a local file on one machine",
-                "set TERRAFORM_STATE_BUCKET (and TERRAFORM_STATE_BUCKET_REGION) to an S3 bucket",
-            )
-        )
     return gaps
 
 
 @dataclass(frozen=True)
-class StackConfig:  # pylint: disable=too-many-instance-attributes
-    """Validated settings; see the README configuration table for each variable's meaning."""
+class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attributes
+    """Validated settings: every tunable's field (``lib/tunables.py``, the configuration table of docs/deploying.md
+    says what each means), and the few values that are not tunable."""
 
-    environment_suffix: str = default("environment_suffix")
-    environment_type: str = default("environment_type")
-    aws_region: str = default("aws_region")
-    state_bucket: str | None = default("state_bucket")
-    state_bucket_region: str | None = default("state_bucket_region")
-    state_kms_key_arn: str | None = default("state_kms_key_arn")
-    kms_admin_principal_arn: str | None = default("kms_admin_principal_arn")
-    deployer_principal_arns: str = default("deployer_principal_arns")
     project: str = "payment"
-    owner: str = default("owner")
-    repository: str = default("repository")
     data_classification: str = "pci-cde"
-    vpc_cidr: str = default("vpc_cidr")
     az_count: int = 3
-    single_nat_gateway: bool = default("single_nat_gateway")
-    payment_processor_egress_cidrs: str = default("payment_processor_egress_cidrs")
-    payment_processor: str | None = default("payment_processor")
-    api_port: int = default("api_port")
-    instance_type: str = default("instance_type")
-    asg_min_size: int = default("asg_min_size")
-    asg_max_size: int = default("asg_max_size")
-    asg_desired_capacity: int = default("asg_desired_capacity")
-    max_instance_lifetime_days: int = default("max_instance_lifetime_days")
-    api_db_pool_max: int = default("api_db_pool_max")
-    db_engine_version: str = default("db_engine_version")
-    db_instance_class: str = default("db_instance_class")
-    db_allocated_storage: int = default("db_allocated_storage")
-    db_max_allocated_storage: int = default("db_max_allocated_storage")
-    db_backup_retention_days: int = default("db_backup_retention_days")
-    log_retention_days: int = default("log_retention_days")
-    cpu_alarm_threshold: int = default("cpu_alarm_threshold")
-    alb_5xx_rate_threshold: int = default("alb_5xx_rate_threshold")
-    alarm_email: str = default("alarm_email")
-    deletion_protection: bool = default("deletion_protection")
-    frontend_domain: str | None = default("frontend_domain")
-    frontend_certificate_arn: str | None = default("frontend_certificate_arn")
-    api_domain: str | None = default("api_domain")
-    hosted_zone_id: str | None = default("hosted_zone_id")
-    sandbox_endpoint: str | None = default("sandbox_endpoint")
     default_tags: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 

@@ -2,11 +2,12 @@
 
 A default, a range or a meaning written in several places drifts (the README once disagreed with the code
 about defaults that were written three times). So each setting is one ``Tunable`` here, and everything
-else is derived from it: ``StackConfig``'s field defaults and ``from_env`` defaults and its range checks
-(``lib/config.py``), the Terraform variables' types, descriptions, defaults and whole-number range
-validation blocks (``lib/variables.py``), ``environments/example.tfvars`` and the configuration
-tables of docs/deploying.md (``tools/docs/config_docs.py``, run by ``make docs``; ``make docs-check`` fails when
-they are stale).
+else is derived from it. A setting the stack's configuration holds is a typed field of ``TunableValues``, its entry
+in the field (``setting(...)``), so the fields are declared once: ``StackConfig`` (``lib/config.py``: ``from_env``,
+the range checks, the production gaps) and ``StackVariables`` (``lib/variables.py``: the Terraform variables'
+types, descriptions, defaults and validation blocks) are ``TunableValues``. ``environments/example.tfvars`` and
+the configuration tables of docs/deploying.md are generated from the entries (``tools/docs/config_docs.py``, run by
+``make docs``; ``make docs-check`` fails when they are stale).
 
 Rules that are more than a range or a list of values (regular expressions, AWS facts such as the EC2
 types, cross-field rules such as min <= desired <= max, the production guardrails) stay code in
@@ -15,7 +16,8 @@ types, cross-field rules such as min <= desired <= max, the production guardrail
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from tap_contract import examples
@@ -36,7 +38,8 @@ _TERRAFORM_TYPES = {TEXT: "string", WHOLE_NUMBER: "number"}
 
 @dataclass(frozen=True, kw_only=True)
 class Tunable:  # pylint: disable=too-many-instance-attributes
-    """One setting. ``field`` is the ``StackConfig`` attribute (None: read by ``read_by``, not the config);
+    """One setting. ``field`` is its ``TunableValues`` field, filled in from the field's name (None: read by
+    ``read_by``, not the config);
     ``env``/``terraform`` are its environment and Terraform variable names (None: it has none).
 
     ``default`` is the value used when nothing is given (None: no default); ``default_doc`` replaces it in
@@ -44,7 +47,9 @@ class Tunable:  # pylint: disable=too-many-instance-attributes
     whole-number range and ``allowed`` a closed list of values, both enforced at synth and, for a Terraform
     variable, at plan time. ``description`` is the Terraform variable's description; ``meaning`` the
     configuration table's line (the description when empty). ``example`` is what ``example.tfvars`` shows when the
-    default cannot be used there (a required value, or one a production stack refuses).
+    default cannot be used there (a required value, or one a production stack refuses). ``production_requires``
+    is ``(what goes wrong without it, what to set)`` for a setting a production stack must have (unset, empty or
+    false is a gap); its example value then belongs in ``tap_contract.examples.PRODUCTION``.
     """
 
     env: str | None
@@ -63,6 +68,7 @@ class Tunable:  # pylint: disable=too-many-instance-attributes
     example: Any = None
     group: str = ""
     read_by: str = "lib/config.py"
+    production_requires: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         name = self.env or self.terraform
@@ -104,65 +110,80 @@ class Tunable:  # pylint: disable=too-many-instance-attributes
 _ASG_RULE = "min <= desired <= max"
 # The suffix is part of every name; the tightest AWS limit it meets is 32 characters (ALB/target group).
 SUFFIX_MAX_LENGTH = 12
+_ENTRY = "tunable"  # where a field's metadata keeps its entry
 
-TUNABLES: tuple[Tunable, ...] = (
+
+def setting(**entry: Any) -> Any:
+    """A ``TunableValues`` field from its registry entry (``Tunable``'s keywords but ``field``, which is the field's
+    own name): its default is the entry's. Typed ``Any`` so that the field's annotation is its type."""
+    if "field" in entry:
+        raise ValueError(f"{entry.get('env')}: a field's name is its attribute name; drop field={entry['field']!r}")
+    tunable = Tunable(**entry)
+    return dataclass_field(default=tunable.default, metadata={_ENTRY: tunable})
+
+
+@dataclass(frozen=True)
+class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per setting, by design
+    """Every setting ``StackConfig`` holds, one typed field each, with its registry entry (``setting(...)``).
+
+    ``StackConfig`` (``lib/config.py``) is these fields, validated; ``StackVariables`` (``lib/variables.py``) is them
+    as the stack uses them, a Terraform reference where the setting is a Terraform variable. So a new tunable is one
+    field here, and then whatever uses it (docs/developing.md, "Adding a tunable")."""
+
     # ------------------------------------------------------------------ what the stack is
-    Tunable(
+    environment_type: str = setting(
         env="ENVIRONMENT_TYPE",
-        field="environment_type",
         kind=TEXT,
         default=DEVELOPMENT,
         default_doc=f"`{DEVELOPMENT}` with local state; **required** when `TERRAFORM_STATE_BUCKET` is set",
         allowed=ENVIRONMENT_TYPES,
         meaning="production rules or development relaxations (next section)",
-    ),
-    Tunable(
+    )
+    environment_suffix: str = setting(
         env="ENVIRONMENT_SUFFIX",
-        field="environment_suffix",
         kind=TEXT,
         default="dev",
         rule=f"1-{SUFFIX_MAX_LENGTH} lowercase letters, digits, inner hyphens; unique per account across regions",
         meaning="suffix of every name and of the stack `TapStack<suffix>`; IAM, S3 and CloudFront names are "
         "account-wide, so one suffix in two regions collides (the account preflight refuses it)",
-    ),
-    Tunable(
+    )
+    aws_region: str = setting(
         env="AWS_REGION",
-        field="aws_region",
         kind=TEXT,
         default="us-east-1",
         default_doc="`lib/AWS_REGION` if present, else `us-east-1`",
         rule="regions with >= 3 AZs and every service used (`facts/regions.json`)",
         meaning="deployment region",
-    ),
-    Tunable(
+    )
+    state_bucket: str | None = setting(
         env="TERRAFORM_STATE_BUCKET",
-        field="state_bucket",
         kind=TEXT,
         default_doc="unset: local backend",
         rule="AWS's full bucket naming rules",
         meaning="S3 state bucket; enables the S3 backend with `encrypt` and `use_lockfile`",
-    ),
-    Tunable(
+        production_requires=(
+            "state would be a local file on one machine",
+            "set TERRAFORM_STATE_BUCKET (and TERRAFORM_STATE_BUCKET_REGION) to an S3 bucket",
+        ),
+    )
+    state_bucket_region: str | None = setting(
         env="TERRAFORM_STATE_BUCKET_REGION",
-        field="state_bucket_region",
         kind=TEXT,
         default_doc="`AWS_REGION`",
         rule="any AWS region (`facts/aws_regions.json`)",
         meaning="region of the state bucket",
-    ),
-    Tunable(
+    )
+    state_kms_key_arn: str | None = setting(
         env="TERRAFORM_STATE_KMS_KEY_ARN",
-        field="state_kms_key_arn",
         kind=TEXT,
         default_doc="unset: the bucket's default encryption",
         rule="a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`) or alias ARN (`...:alias/<name>`) in "
         "the state bucket's region; only with `TERRAFORM_STATE_BUCKET`",
         meaning="customer managed KMS key the S3 backend encrypts the state with (`kms_key_id`)",
         pci="3.5",
-    ),
-    Tunable(
+    )
+    kms_admin_principal_arn: str | None = setting(
         env="KMS_ADMIN_PRINCIPAL_ARN",
-        field="kms_admin_principal_arn",
         kind=TEXT,
         default_doc="unset: the account root (`arn:aws:iam::<account>:root`, i.e. the account's IAM policies)",
         rule="`arn:aws:iam::<account>:root`, `...:role/<path/name>` or `...:user/<path/name>`; a role or user "
@@ -171,10 +192,9 @@ TUNABLES: tuple[Tunable, ...] = (
         meaning="who administers the stack's KMS keys (policy, rotation, deletion) without using them; use is "
         "granted to the account's IAM policies",
         pci="3.6",
-    ),
-    Tunable(
+    )
+    deployer_principal_arns: str = setting(
         env="DEPLOYER_PRINCIPAL_ARNS",
-        field="deployer_principal_arns",
         kind=TEXT,
         default="",
         default_doc="**required** in production; in development, when unset, `make deploy` and `make plan` name "
@@ -185,44 +205,44 @@ TUNABLES: tuple[Tunable, ...] = (
         meaning="who deploys: the only principals that may read the artifacts (so plan: the refresh reads the "
         "artifact) and write the frontend bucket; `make deploy` refuses a caller whose role is not listed",
         pci="7.2",
-    ),
-    Tunable(
+        production_requires=(
+            "no deployer is named, so only the instance role could read the artifacts and nobody could plan after the "
+            "first apply",
+            "list the roles that deploy (CI's role, the SSO permission set's pattern)",
+        ),
+    )
+    owner: str = setting(
         env="OWNER",
-        field="owner",
         kind=TEXT,
         default="platform-team",
         rule="tag value: <= 256 characters, letters, digits, spaces and `_ . : / = + - @`; no `${` or `%{`",
         meaning="`Owner` tag on every resource",
-    ),
-    Tunable(
+    )
+    repository: str = setting(
         env="REPOSITORY",
-        field="repository",
         kind=TEXT,
         default="payment-platform-infra",
         rule="tag value, as `OWNER`",
         meaning="`Repository` tag on every resource",
-    ),
+    )
     # ------------------------------------------------------------------ network
-    Tunable(
+    vpc_cidr: str = setting(
         env="VPC_CIDR",
-        field="vpc_cidr",
         kind=TEXT,
         default="10.0.0.0/16",
         rule="/16 to /20 inside RFC 1918 (10/8, 172.16/12, 192.168/16) or 100.64.0.0/10, not overlapping "
         "Docker's 172.17.0.0/16",
         meaning="the VPC's address block, split into public, app and data subnets per AZ",
         pci="1.3",
-    ),
-    Tunable(
+    )
+    single_nat_gateway: bool = setting(
         env="SINGLE_NAT_GATEWAY",
-        field="single_nat_gateway",
         kind=BOOLEAN,
         default=False,
         meaning="one shared NAT gateway instead of one per AZ (cost option, loses AZ independence)",
-    ),
-    Tunable(
+    )
+    payment_processor_egress_cidrs: str = setting(
         env="PAYMENT_PROCESSOR_EGRESS_CIDRS",
-        field="payment_processor_egress_cidrs",
         kind=TEXT,
         default="",
         default_doc="unset: no internet egress",
@@ -231,40 +251,40 @@ TUNABLES: tuple[Tunable, ...] = (
         meaning="the payment processor's addresses: the only internet destinations of the API instances "
         "(HTTPS 443, through NAT)",
         pci="1.3",
-    ),
-    Tunable(
+    )
+    payment_processor: str | None = setting(
         env="PAYMENT_PROCESSOR",
-        field="payment_processor",
         kind=TEXT,
         default_doc="`simulated` in development; **required** in production",
         rule="a processor name the service registers (lowercase letters, digits, `_`, `-`; the service ships "
         "`simulated`); production has no default",
         meaning="the payment processor the API calls (the runtime parameter's `processor`); a production stack "
         "must name it, so nobody deploys the simulator by accident",
-    ),
-    Tunable(
+        production_requires=(
+            "the API would have no processor named; the simulator is the development default only",
+            "set PAYMENT_PROCESSOR to the processor the API must call",
+        ),
+    )
+    api_port: int = setting(
         env="API_PORT",
-        field="api_port",
         kind=WHOLE_NUMBER,
         default=8080,
         low=1,
         high=65535,
         rule="not 22, 443 or 5432",
         meaning="port the API instances listen on",
-    ),
-    Tunable(
+    )
+    deletion_protection: bool = setting(
         env="DELETION_PROTECTION",
-        field="deletion_protection",
         kind=BOOLEAN,
         default=True,
         default_doc="`true` (`false` in the sandbox)",
         meaning="ALB/RDS deletion protection, the RDS final snapshot and the idempotency secret's 30-day recovery "
         "window (0 days without); `false` is refused in production and never empties buckets",
-    ),
+    )
     # ------------------------------------------------------------------ compute
-    Tunable(
+    instance_type: str = setting(
         env="INSTANCE_TYPE",
-        field="instance_type",
         terraform="instance_type",
         kind=TEXT,
         default="t3.medium",
@@ -272,10 +292,9 @@ TUNABLES: tuple[Tunable, ...] = (
         "refused until the service artifact builds for both architectures",
         description="EC2 instance type of the payment API instances.",
         group="compute",
-    ),
-    Tunable(
+    )
+    asg_min_size: int = setting(
         env="ASG_MIN_SIZE",
-        field="asg_min_size",
         terraform="asg_min_size",
         kind=WHOLE_NUMBER,
         default=2,
@@ -284,10 +303,9 @@ TUNABLES: tuple[Tunable, ...] = (
         rule=_ASG_RULE,
         description="Minimum number of API instances (keep >= 2 for one per AZ failure).",
         group="compute",
-    ),
-    Tunable(
+    )
+    asg_max_size: int = setting(
         env="ASG_MAX_SIZE",
-        field="asg_max_size",
         terraform="asg_max_size",
         kind=WHOLE_NUMBER,
         default=6,
@@ -296,10 +314,9 @@ TUNABLES: tuple[Tunable, ...] = (
         rule=_ASG_RULE,
         description="Maximum number of API instances the scaling policy may reach.",
         group="compute",
-    ),
-    Tunable(
+    )
+    asg_desired_capacity: int = setting(
         env="ASG_DESIRED_CAPACITY",
-        field="asg_desired_capacity",
         terraform="asg_desired_capacity",
         kind=WHOLE_NUMBER,
         default=2,
@@ -308,10 +325,9 @@ TUNABLES: tuple[Tunable, ...] = (
         rule=_ASG_RULE,
         description="Initial number of API instances.",
         group="compute",
-    ),
-    Tunable(
+    )
+    api_db_pool_max: int = setting(
         env="API_DB_POOL_MAX",
-        field="api_db_pool_max",
         terraform="api_db_pool_max",
         kind=WHOLE_NUMBER,
         default=10,
@@ -320,10 +336,9 @@ TUNABLES: tuple[Tunable, ...] = (
         description=f"Most database connections each API instance opens ({DB_POOL_MAX.env}, through the runtime "
         "parameter); times the instances it must stay under the database's max_connections. A change rolls the fleet.",
         group="compute",
-    ),
-    Tunable(
+    )
+    max_instance_lifetime_days: int = setting(
         env="MAX_INSTANCE_LIFETIME_DAYS",
-        field="max_instance_lifetime_days",
         terraform="max_instance_lifetime_days",
         kind=WHOLE_NUMBER,
         default=14,
@@ -333,30 +348,27 @@ TUNABLES: tuple[Tunable, ...] = (
         description="Age in days at which the Auto Scaling group replaces an instance from the latest launch "
         "template version (PCI DSS 6.3.3: patches within a month).",
         group="compute",
-    ),
+    )
     # ------------------------------------------------------------------ database
-    Tunable(
+    db_engine_version: str = setting(
         env="DB_ENGINE_VERSION",
-        field="db_engine_version",
         kind=TEXT,
         default="15",
         allowed=SUPPORTED_POSTGRES_MAJOR_VERSIONS,
         rule="a full version such as `15.5` is refused",
         meaning="PostgreSQL major version (RDS picks the latest patch)",
-    ),
-    Tunable(
+    )
+    db_instance_class: str = setting(
         env="DB_INSTANCE_CLASS",
-        field="db_instance_class",
         terraform="db_instance_class",
         kind=TEXT,
         default="db.t3.medium",
         rule="an RDS for PostgreSQL class with Performance Insights",
         description="RDS instance class of the PostgreSQL database (Performance Insights needs medium or larger).",
         group="database",
-    ),
-    Tunable(
+    )
+    db_allocated_storage: int = setting(
         env="DB_ALLOCATED_STORAGE",
-        field="db_allocated_storage",
         terraform="db_allocated_storage",
         kind=WHOLE_NUMBER,
         default=50,
@@ -364,10 +376,9 @@ TUNABLES: tuple[Tunable, ...] = (
         high=65536,
         description="Initial gp3 storage of the database, in GiB.",
         group="database",
-    ),
-    Tunable(
+    )
+    db_max_allocated_storage: int = setting(
         env="DB_MAX_ALLOCATED_STORAGE",
-        field="db_max_allocated_storage",
         terraform="db_max_allocated_storage",
         kind=WHOLE_NUMBER,
         default=200,
@@ -377,10 +388,9 @@ TUNABLES: tuple[Tunable, ...] = (
         description="Storage autoscaling ceiling of the database, in GiB (>= 110 % of the allocated storage, or "
         "0 for no autoscaling).",
         group="database",
-    ),
-    Tunable(
+    )
+    db_backup_retention_days: int = setting(
         env="DB_BACKUP_RETENTION_DAYS",
-        field="db_backup_retention_days",
         terraform="db_backup_retention_days",
         kind=WHOLE_NUMBER,
         default=7,
@@ -388,11 +398,10 @@ TUNABLES: tuple[Tunable, ...] = (
         high=35,
         description="Days of automated database backups (PCI baseline: at least 7).",
         group="database",
-    ),
+    )
     # ------------------------------------------------------------------ monitoring
-    Tunable(
+    log_retention_days: int = setting(
         env="LOG_RETENTION_DAYS",
-        field="log_retention_days",
         terraform="log_retention_days",
         kind=WHOLE_NUMBER,
         default=365,
@@ -401,10 +410,9 @@ TUNABLES: tuple[Tunable, ...] = (
         pci="10.5.1",
         description="Retention of every CloudWatch log group, in days (PCI DSS 10.5.1: at least 365).",
         group="monitoring",
-    ),
-    Tunable(
+    )
+    cpu_alarm_threshold: int = setting(
         env="CPU_ALARM_THRESHOLD",
-        field="cpu_alarm_threshold",
         terraform="cpu_alarm_threshold",
         kind=WHOLE_NUMBER,
         default=80,
@@ -412,10 +420,9 @@ TUNABLES: tuple[Tunable, ...] = (
         high=100,
         description="ASG average CPU (%) above which the alarm fires.",
         group="monitoring",
-    ),
-    Tunable(
+    )
+    alb_5xx_rate_threshold: int = setting(
         env="ALB_5XX_RATE_THRESHOLD",
-        field="alb_5xx_rate_threshold",
         terraform="alb_5xx_rate_threshold",
         kind=WHOLE_NUMBER,
         default=5,
@@ -423,10 +430,9 @@ TUNABLES: tuple[Tunable, ...] = (
         high=100,
         description="Share of ALB requests (%) answered with 5XX above which the alarm fires.",
         group="monitoring",
-    ),
-    Tunable(
+    )
+    alarm_email: str = setting(
         env="ALARM_EMAIL",
-        field="alarm_email",
         terraform="alarm_email",
         kind=TEXT,
         default="",
@@ -438,46 +444,66 @@ TUNABLES: tuple[Tunable, ...] = (
         pci="10.7",
         meaning="on-call address subscribed to the alarm topic",
         group="monitoring",
-    ),
+        production_requires=(
+            "the alarms would notify nobody",
+            "set ALARM_EMAIL to the on-call address",
+        ),
+    )
     # ------------------------------------------------------------------ frontend and certificates
-    Tunable(
+    frontend_domain: str | None = setting(
         env="FRONTEND_DOMAIN",
-        field="frontend_domain",
         kind=TEXT,
         default_doc="unset",
         rule="a lowercase DNS name; set with `FRONTEND_CERTIFICATE_ARN` (both or neither); required in production",
         pci="4.2",
         meaning="custom frontend domain; with it CloudFront enforces TLSv1.2_2021",
-    ),
-    Tunable(
+        production_requires=(
+            "the payment page would use CloudFront's default certificate, which allows TLS 1.0",
+            "set FRONTEND_DOMAIN and FRONTEND_CERTIFICATE_ARN (us-east-1, TLS 1.2+)",
+        ),
+    )
+    frontend_certificate_arn: str | None = setting(
         env="FRONTEND_CERTIFICATE_ARN",
-        field="frontend_certificate_arn",
         kind=TEXT,
         default_doc="unset",
         rule="an ACM certificate ARN in us-east-1",
         pci="4.2",
         meaning="the certificate of `FRONTEND_DOMAIN`",
-    ),
-    Tunable(
+    )
+    api_domain: str | None = setting(
         env="API_DOMAIN",
-        field="api_domain",
         kind=TEXT,
         default_doc="unset",
         rule="a lowercase DNS name, not `FRONTEND_DOMAIN`; the name on the ALB's certificate; required in production",
         pci="6.4.3",
         meaning="the payment API's public name: the checkout's `config.json`, the CSP's `connect-src` and "
         "the API's CORS origins derive from it and `FRONTEND_DOMAIN`",
-    ),
-    Tunable(
+        production_requires=(
+            "the checkout would not know the API's name, so its config.json, CSP and CORS could not be derived",
+            "set API_DOMAIN to the name on the ALB's certificate",
+        ),
+    )
+    hosted_zone_id: str | None = setting(
         env="HOSTED_ZONE_ID",
-        field="hosted_zone_id",
         kind=TEXT,
         default_doc="unset: no DNS records; point the names at the outputs after apply",
         rule="a Route 53 hosted zone id (`Z` and up to 31 upper-case letters or digits, without `/hostedzone/`) "
         "of a public zone holding `API_DOMAIN` and `FRONTEND_DOMAIN` (the plan checks); only with "
         "`API_DOMAIN` or `FRONTEND_DOMAIN`",
         meaning="the stack writes alias records there: `API_DOMAIN` -> the ALB, `FRONTEND_DOMAIN` -> CloudFront",
-    ),
+    )
+    # ------------------------------------------------------------------ how synth runs (not the stack)
+    sandbox_endpoint: str | None = setting(
+        env="SANDBOX_ENDPOINT_URL",
+        kind=TEXT,
+        default_doc="unset",
+        rule="`http://127.0.0.1:<port>` or `http://localhost:<port>`",
+        meaning="local emulator endpoint; set by the sandbox only",
+    )
+
+
+# The tunables no ``StackConfig`` field holds: a Terraform-only variable and what synth itself reads.
+OTHER_TUNABLES: tuple[Tunable, ...] = (
     Tunable(
         env=None,
         terraform="certificate_arn",
@@ -489,15 +515,6 @@ TUNABLES: tuple[Tunable, ...] = (
         pci="4.2",
         description="ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).",
         group="certificate",
-    ),
-    # ------------------------------------------------------------------ how synth runs (not the stack)
-    Tunable(
-        env="SANDBOX_ENDPOINT_URL",
-        field="sandbox_endpoint",
-        kind=TEXT,
-        default_doc="unset",
-        rule="`http://127.0.0.1:<port>` or `http://localhost:<port>`",
-        meaning="local emulator endpoint; set by the sandbox only",
     ),
     Tunable(
         env="CDKTF_OUTDIR",
@@ -517,6 +534,13 @@ TUNABLES: tuple[Tunable, ...] = (
 )
 
 
+# Each field's entry, with ``field`` filled in; then the rest. The order is the documents' order.
+CONFIG_TUNABLES: tuple[Tunable, ...] = tuple(
+    replace(item.metadata[_ENTRY], field=item.name) for item in fields(TunableValues)
+)
+TUNABLES: tuple[Tunable, ...] = CONFIG_TUNABLES + OTHER_TUNABLES
+
+
 def _index(key: str) -> dict[str, Tunable]:
     index: dict[str, Tunable] = {}
     for tunable in TUNABLES:
@@ -532,7 +556,6 @@ def _index(key: str) -> dict[str, Tunable]:
 BY_ENV = _index("env")
 BY_FIELD = _index("field")
 BY_TERRAFORM = _index("terraform")
-CONFIG_TUNABLES = tuple(t for t in TUNABLES if t.field is not None)
 TERRAFORM_TUNABLES = tuple(t for t in TUNABLES if t.terraform is not None)
 
 

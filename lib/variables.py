@@ -22,31 +22,23 @@ from facts import (
     STORAGE_CEILING_FACTOR,
 )
 from lib.config import PCI_MIN_LOG_RETENTION_DAYS, StackConfig
-from lib.tunables import BY_TERRAFORM, PRODUCTION, Tunable
+from lib.tunables import BY_TERRAFORM, PRODUCTION, TERRAFORM_TUNABLES, Tunable, TunableValues
 
 # The ALB only uses a certificate from its own region (CertificateNotFound otherwise): the pattern pins it.
 CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:{region}:[0-9]{{12}}:certificate/[A-Za-z0-9-]+$"
 
 
 @dataclass(frozen=True)
-class StackVariables:  # pylint: disable=too-many-instance-attributes
-    """Typed references (Terraform tokens) to the stack's input variables."""
+class StackVariables(TunableValues):
+    """Every tunable as the stack uses it: a Terraform reference (a token) where the setting is a Terraform variable,
+    else the validated synth-time value. ``variables.<field>`` is always the one to use, so a setting that becomes a
+    Terraform variable changes no caller.
 
-    certificate_arn: str
-    instance_type: str
-    asg_min_size: float
-    asg_max_size: float
-    asg_desired_capacity: float
-    max_instance_lifetime_days: float
-    api_db_pool_max: float
-    db_instance_class: str
-    db_allocated_storage: float
-    db_max_allocated_storage: float
-    db_backup_retention_days: float
-    log_retention_days: float
-    cpu_alarm_threshold: float
-    alb_5xx_rate_threshold: float
-    alarm_email: str
+    The annotations are the settings' (``int`` for a whole number); a whole-number reference is CDKTF's number
+    token, a ``float`` at run time, which every prop it reaches accepts."""
+
+    certificate_arn: str = ""
+    """The ALB certificate: a Terraform variable with no synth-time setting (``OTHER_TUNABLES``)."""
 
 
 def _variable(
@@ -188,7 +180,7 @@ def _storage_and_logging_rules(config: StackConfig) -> dict[str, tuple[tuple[str
 
 
 def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariables:
-    """Declare every input variable of the registry on ``stack`` and return typed references to them."""
+    """Declare every input variable of the registry on ``stack``; return every tunable with those references."""
     rules = _code_rules(config)
     email_description = BY_TERRAFORM["alarm_email"].description
     descriptions = {
@@ -196,10 +188,11 @@ def define_variables(stack: TerraformStack, config: StackConfig) -> StackVariabl
         if config.environment_type == PRODUCTION
         else email_description.removesuffix(".") + "; empty for no subscription (development only)."
     }
-    references: dict[str, Any] = {}
-    for name in (field.name for field in fields(StackVariables)):
+    values: dict[str, Any] = {item.name: getattr(config, item.name) for item in fields(TunableValues)}
+    for setting in TERRAFORM_TUNABLES:
+        name = str(setting.terraform)
         variable = _variable(stack, name, config=config, description=descriptions.get(name), rules=rules.get(name, ()))
-        references[name] = (
-            variable.number_value if BY_TERRAFORM[name].terraform_type == "number" else variable.string_value
+        values[setting.field or name] = (
+            variable.number_value if setting.terraform_type == "number" else variable.string_value
         )
-    return StackVariables(**references)
+    return StackVariables(**values)

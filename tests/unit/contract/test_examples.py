@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tap_contract import examples
 
-from lib.config import StackConfig
-from lib.tunables import BY_ENV
+from lib.config import ConfigError, StackConfig
+from lib.tunables import BY_ENV, CONFIG_TUNABLES, Tunable
 from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV, ROOT
 from tools.deploy.environment import parse_env_file
 from tools.docs.compliance_report import REPORT_CONFIGURATION
@@ -37,3 +37,17 @@ def test_the_example_environment_sets_every_variable_the_production_example_sets
     assert set(examples.PRODUCTION) - {"ENVIRONMENT_SUFFIX"} <= set(example_env)
     for name in ("FRONTEND_DOMAIN", "API_DOMAIN", "ALARM_EMAIL", "PAYMENT_PROCESSOR"):
         assert example_env[name] == examples.PRODUCTION[name], name
+
+
+@pytest.mark.parametrize("setting", [t for t in CONFIG_TUNABLES if t.production_requires], ids=lambda t: t.name)
+def test_every_setting_production_requires_has_its_example_and_is_a_gap_without_it(setting: Tunable) -> None:
+    assert examples.PRODUCTION.get(setting.name), f"{setting.name}: production requires it; add its example value"
+    assert setting.production_requires is not None
+    what, fix = setting.production_requires
+    development = StackConfig.from_env(dict(examples.DEVELOPMENT), region_file=Path("/nonexistent"))
+    assert f"development stack: {what} ({setting.name}); production requires: {fix}" in development.warnings
+    without = {name: value for name, value in examples.PRODUCTION.items() if name != setting.name}
+    if setting.name == "TERRAFORM_STATE_BUCKET":  # its region alone is refused first, naming the bucket too
+        without.pop("TERRAFORM_STATE_BUCKET_REGION")
+    with pytest.raises(ConfigError, match=setting.name):
+        StackConfig.from_env(without, region_file=Path("/nonexistent"))

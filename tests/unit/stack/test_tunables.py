@@ -180,3 +180,29 @@ def test_every_setting_is_named_once_and_documented():
 def test_a_malformed_entry_is_refused(changes: dict[str, Any], message: str):
     with pytest.raises(ValueError, match=message):
         Tunable(**{"env": "X", "kind": registry.TEXT, "meaning": "m", **changes})
+
+
+def test_a_table_field_names_itself():
+    with pytest.raises(ValueError, match=r"X: a field's name is its attribute name; drop field='x'"):
+        registry.setting(env="X", field="x", kind=registry.TEXT, meaning="m")
+
+
+def test_every_table_field_is_a_config_field_with_its_entry():
+    config_fields = {f.name: f for f in dataclasses.fields(StackConfig)}
+    assert [t.field for t in CONFIG_TUNABLES] == [f.name for f in dataclasses.fields(registry.TunableValues)]
+    for tunable in CONFIG_TUNABLES:
+        assert config_fields[str(tunable.field)].metadata["tunable"] == dataclasses.replace(tunable, field=None)
+
+
+def test_the_stack_s_variables_are_terraform_references_or_the_validated_values(tmp_path: Path):
+    from cdktf import App, TerraformStack, Token  # pylint: disable=import-outside-toplevel
+
+    config = StackConfig(asg_max_size=4, single_nat_gateway=True)
+    variables = variables_module.define_variables(TerraformStack(App(outdir=str(tmp_path)), "Variables"), config)
+    for tunable in CONFIG_TUNABLES:
+        value = getattr(variables, str(tunable.field))
+        if tunable.terraform is None:
+            assert value == getattr(config, str(tunable.field)), tunable.field
+        else:
+            assert Token.is_unresolved(value), tunable.field
+    assert Token.is_unresolved(variables.certificate_arn)
