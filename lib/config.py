@@ -39,7 +39,10 @@ from lib.tunables import (
     CONFIG_TUNABLES,
     DEVELOPMENT,
     ENVIRONMENT_TYPES,
+    PROCESSORS,
     PRODUCTION,
+    SIMULATED,
+    STRIPE,
     SUFFIX_MAX_LENGTH,
     WHOLE_NUMBER,
     Tunable,
@@ -78,9 +81,22 @@ SANDBOX_STATE_DIR = PROJECT_ROOT / "sandbox-state"
 NO_ALARM_EMAIL = "none"
 PCI_MIN_LOG_RETENTION_DAYS = 365
 # The processor a development stack runs when PAYMENT_PROCESSOR is unset; production has no default.
-DEVELOPMENT_PROCESSOR = "simulated"
+DEVELOPMENT_PROCESSOR = SIMULATED
+# A Secrets Manager secret's full ARN (group 1: its region); the suffix is the 6 characters AWS appends to the name.
+STRIPE_SECRET_ARN_PATTERN = re.compile(
+    r"arn:aws(?:-cn|-us-gov)?:secretsmanager:([a-z0-9-]+):[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}"
+)
+STRIPE_PUBLISHABLE_KEY_PATTERN = re.compile(r"pk_(?:live|test)_[A-Za-z0-9]{8,247}")
 # Ports the API must not take: SSH, the ALB's HTTPS listener and PostgreSQL, which the security groups use.
 RESERVED_PORTS = (22, 443, 5432)
+
+
+def _shown_stripe_value(value: str) -> str:
+    """A Stripe setting as an error may show it: an ARN or a publishable key as given; anything else (a secret key
+    pasted into the wrong variable) by its first 3 characters only."""
+    if value.startswith(("arn:", "pk_")):
+        return value
+    return f"{value[:3]}... (not shown: it is not a publishable key or an ARN)"
 
 
 class ConfigError(ValueError):
@@ -123,6 +139,14 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
                 "LOG_RETENTION_DAYS",
                 f"{config.log_retention_days} days is under PCI DSS 10.5.1's 12 months",
                 f"use {PCI_MIN_LOG_RETENTION_DAYS} or more",
+            )
+        )
+    if config.payment_processor == SIMULATED:
+        gaps.append(
+            (
+                "PAYMENT_PROCESSOR",
+                "the simulator approves test tokens it was never given by a processor, so it cannot take real money",
+                f"set PAYMENT_PROCESSOR={STRIPE} with STRIPE_SECRET_KEY_ARN and STRIPE_PUBLISHABLE_KEY",
             )
         )
     if not config.deletion_protection:
@@ -540,12 +564,57 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
             )
 
     def _validate_processor(self) -> None:
-        if self.payment_processor is not None and not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", self.payment_processor):
+        processor = self.payment_processor
+        if processor is not None and processor not in PROCESSORS:
             raise _fail(
                 "PAYMENT_PROCESSOR",
-                self.payment_processor,
-                "a processor name is lowercase letters, digits, `_` and `-` (at most 40)",
-                "Use the name the service registers, e.g. simulated.",
+                processor,
+                f"the service registers {' and '.join(PROCESSORS)}",
+                f"Set PAYMENT_PROCESSOR={STRIPE} (production) or {SIMULATED} (development only).",
+            )
+        given = {
+            "STRIPE_SECRET_KEY_ARN": self.stripe_secret_key_arn,
+            "STRIPE_PUBLISHABLE_KEY": self.stripe_publishable_key,
+        }
+        if processor != STRIPE:
+            for name, value in given.items():
+                if value is not None:
+                    raise _fail(
+                        name,
+                        _shown_stripe_value(value),
+                        f"it is used only with PAYMENT_PROCESSOR={STRIPE}",
+                        f"Unset {name}, or set PAYMENT_PROCESSOR={STRIPE}.",
+                    )
+            return
+        for name, value in given.items():
+            if value is None:
+                raise _fail(
+                    name,
+                    None,
+                    f"PAYMENT_PROCESSOR={STRIPE} needs it",
+                    f"Set {name} ({tunable(name).rule}).",
+                )
+        self._validate_stripe_values()
+
+    def _validate_stripe_values(self) -> None:
+        arn = str(self.stripe_secret_key_arn)
+        match = STRIPE_SECRET_ARN_PATTERN.fullmatch(arn)
+        if match is None or match.group(1) != self.aws_region:
+            raise _fail(
+                "STRIPE_SECRET_KEY_ARN",
+                arn,
+                f"a Secrets Manager secret ARN in the stack's region {self.aws_region} "
+                f"(arn:aws:secretsmanager:{self.aws_region}:<account>:secret:<name>-<6 characters>, as "
+                "`aws secretsmanager describe-secret` prints it)",
+                'Create the secret in the stack\'s region (docs/deploying.md, "The Stripe secret") and give its full '
+                "ARN.",
+            )
+        key = str(self.stripe_publishable_key)
+        if not STRIPE_PUBLISHABLE_KEY_PATTERN.fullmatch(key):
+            raise ConfigError(
+                f"STRIPE_PUBLISHABLE_KEY={_shown_stripe_value(key)!r} is invalid: a publishable key is pk_live_ or "
+                "pk_test_ and letters or digits, the only Stripe key a page may carry. Copy it from the Stripe "
+                "Dashboard's API keys page."
             )
 
     @property

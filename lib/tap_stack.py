@@ -246,6 +246,7 @@ class TapStack(TerraformStack):
                 custom_domain=config.frontend_domain,
                 certificate_arn=config.frontend_certificate_arn,
                 api_domain=config.api_domain,
+                stripe_publishable_key=config.stripe_publishable_key,
                 key_admin_principal_arn=config.kms_admin_principal_arn,
                 web_acl_arn=base.edge_waf.web_acl_arn,
                 deployer_arns=config.deployers,
@@ -363,8 +364,7 @@ class TapStack(TerraformStack):
         release: ApiRelease,
         idempotency_secret: IdempotencySecret,
     ) -> Compute:
-        """The ALB and the API instances, which read the database's and the idempotency secrets and install
-        ``release``."""
+        """The ALB and the API instances, which read their secrets (``ApiSecrets``) and install ``release``."""
         keys, network, groups = base.keys, base.network, base.security_groups
         return Compute(
             self,
@@ -399,6 +399,7 @@ class TapStack(TerraformStack):
                     db_secret_arn=database.master_secret_arn,
                     idempotency_secret_arn=idempotency_secret.arn,
                     data_key_arn=keys.data_key_arn,
+                    stripe_secret_arn=config.stripe_secret_key_arn,
                 ),
                 deployment=ApiDeployment(
                     artifact_object_arn=release.object_arn,
@@ -483,6 +484,7 @@ class TapStack(TerraformStack):
                     runtime.DB_MASTER_SECRET_ARN: database.master_secret_arn,
                     runtime.DB_POOL_MAX: variables.api_db_pool_max,
                     runtime.IDEMPOTENCY_SECRET_ARN: idempotency_secret.arn,
+                    runtime.STRIPE_SECRET_ARN: config.stripe_secret_key_arn or "",
                     runtime.CORS_ORIGINS: f"https://{origin_host}",
                     runtime.PROCESSOR: config.api_processor,
                     runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",

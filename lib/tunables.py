@@ -28,6 +28,10 @@ from facts import CLOUDWATCH_RETENTION_DAYS, SUPPORTED_POSTGRES_MAJOR_VERSIONS
 PRODUCTION = "production"
 DEVELOPMENT = "development"
 ENVIRONMENT_TYPES = (PRODUCTION, DEVELOPMENT)
+# The processors the service registers: Stripe, and the simulator (development only; API.md, "Processor").
+SIMULATED = "simulated"
+STRIPE = "stripe"
+PROCESSORS = (SIMULATED, STRIPE)
 
 TEXT = "text"
 WHOLE_NUMBER = "whole number"
@@ -255,15 +259,33 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
     payment_processor: str | None = setting(
         env="PAYMENT_PROCESSOR",
         kind=TEXT,
-        default_doc="`simulated` in development; **required** in production",
-        rule="a processor name the service registers (lowercase letters, digits, `_`, `-`; the service ships "
-        "`simulated`); production has no default",
-        meaning="the payment processor the API calls (the runtime parameter's `processor`); a production stack "
-        "must name it, so nobody deploys the simulator by accident",
+        default_doc="`simulated` in development; **required** in production, where it must be `stripe`",
+        allowed=PROCESSORS,
+        meaning="the payment processor the API calls (the runtime parameter's `processor`): `stripe` (with "
+        "`STRIPE_SECRET_KEY_ARN` and `STRIPE_PUBLISHABLE_KEY`), or the simulator, which approves test tokens only "
+        "and is refused in production",
         production_requires=(
             "the API would have no processor named; the simulator is the development default only",
-            "set PAYMENT_PROCESSOR to the processor the API must call",
+            "set PAYMENT_PROCESSOR=stripe with STRIPE_SECRET_KEY_ARN and STRIPE_PUBLISHABLE_KEY",
         ),
+    )
+    stripe_secret_key_arn: str | None = setting(
+        env="STRIPE_SECRET_KEY_ARN",
+        kind=TEXT,
+        default_doc="unset; **required** with `PAYMENT_PROCESSOR=stripe`, refused without it",
+        rule="a Secrets Manager secret ARN in the stack's region (`arn:aws:secretsmanager:<region>:<account>:secret:"
+        '<name>-<6 characters>`); the secret holds JSON `{"api_key": "sk_..." or "rk_...", "webhook_secret": '
+        '"whsec_..."}`',
+        meaning="the Stripe secret: the only secret the instance role may read for Stripe; root hands it to the "
+        "service with systemd `LoadCredential=`, never an environment file or a log",
+        pci="3.6, 8.6",
+    )
+    stripe_publishable_key: str | None = setting(
+        env="STRIPE_PUBLISHABLE_KEY",
+        kind=TEXT,
+        default_doc="unset; **required** with `PAYMENT_PROCESSOR=stripe`, refused without it",
+        rule="`pk_live_` or `pk_test_` and letters or digits (never a secret `sk_` or restricted `rk_` key)",
+        meaning="Stripe's publishable key, for the checkout's `config.json` (Stripe.js and its card element)",
     )
     api_port: int = setting(
         env="API_PORT",

@@ -61,6 +61,10 @@ def response_headers(api: str | None) -> dict[str, str]:
     }
 
 
-def runtime_config(api: str | None) -> str:
-    """``config.json``: the API base URL the app reads at start (null without an API origin: the app says so)."""
-    return json.dumps({"apiBaseUrl": api}, sort_keys=True) + "\n"
+def runtime_config(api: str | None, *, stripe_publishable_key: str | None = None) -> str:
+    """``config.json``: the API base URL the app reads at start (null without an API origin: the app says so) and,
+    with the Stripe processor, Stripe's publishable key (``STRIPE_PUBLISHABLE_KEY``; absent with the simulator)."""
+    document: dict[str, str | None] = {"apiBaseUrl": api}
+    if stripe_publishable_key is not None:
+        document["stripePublishableKey"] = stripe_publishable_key
+    return json.dumps(document, sort_keys=True) + "\n"

@@ -163,6 +163,11 @@ class ApiSecrets:
     them to the service with ``LoadCredential=`` (services/payment_api/boot/payment-api-credentials.service)."""
     data_key_arn: str
     """The key all three are encrypted with (decrypt only)."""
+    stripe_secret_arn: str | None = None
+    """With the Stripe processor, the operator's secret holding Stripe's API key and webhook endpoint secret
+    (``STRIPE_SECRET_KEY_ARN``): root reads it at boot and hands it to the service with ``LoadCredential=``.
+
+    @default None - the simulator: no Stripe secret, no statement reading one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -519,6 +524,11 @@ class Compute(Construct):
                 ("read_idempotency_secret", "api-read-idempotency-secret", _read_idempotency_secret_statements(props)),
                 ("install_api", "api-install", _install_api_statements(props)),
                 ("complete_boot", "api-complete-boot", _complete_boot_statements(props)),
+                *(
+                    [("read_stripe_secret", "api-read-stripe-secret", _read_stripe_secret_statements(props))]
+                    if props.secrets.stripe_secret_arn is not None
+                    else []
+                ),
             )
         ]
         self._instance_role = role
@@ -607,6 +617,20 @@ def _read_idempotency_secret_statements(props: ComputeProps) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             "Resource": props.secrets.idempotency_secret_arn,
+        }
+    ]
+
+
+def _read_stripe_secret_statements(props: ComputeProps) -> list[Statement]:
+    """Read the Stripe secret (its current version only: Stripe's keys are rolled in Stripe's Dashboard and the secret
+    updated, so no previous version is needed). Its key is the operator's: AWS's ``aws/secretsmanager`` needs no
+    grant; a customer managed key must let this role decrypt through Secrets Manager (docs/deploying.md)."""
+    return [
+        {
+            "Sid": "ReadStripeSecret",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": str(props.secrets.stripe_secret_arn),
         }
     ]
 

@@ -100,6 +100,10 @@ class FrontendProps:
 
     @default None - a development stack without it gets ``{"apiBaseUrl": null}`` and a CSP admitting only
     'self': the browser checkout needs the name on the ALB's certificate (PCI DSS 4.2.1, 6.4.3)."""
+    stripe_publishable_key: str | None = None
+    """Stripe's publishable key (``STRIPE_PUBLISHABLE_KEY``), written into ``config.json`` for Stripe.js.
+
+    @default None - the simulator: ``config.json`` carries no Stripe key."""
     key_admin_principal_arn: str | None = None
     """Who administers the frontend key (``KMS_ADMIN_PRINCIPAL_ARN``): an IAM role or user, or the account root.
 
@@ -291,7 +295,7 @@ class Frontend(Construct):
             "runtime_config",
             bucket=self._bucket.id,
             key=RUNTIME_CONFIG_KEY,
-            content=runtime_config(api_origin(props.api_domain)),
+            content=runtime_config(api_origin(props.api_domain), stripe_publishable_key=props.stripe_publishable_key),
             content_type="application/json",
             cache_control=RUNTIME_CONFIG_CACHE_CONTROL,
             kms_key_id=key_arn,

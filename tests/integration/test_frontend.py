@@ -114,7 +114,9 @@ def test_config_json_is_the_stacks(
     aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
 ) -> None:
     obj = aws("s3").get_object(Bucket=output("frontend_bucket_name"), Key="config.json")
-    assert obj["Body"].read().decode() == runtime_config(api_origin(expected.api_domain))
+    assert obj["Body"].read().decode() == runtime_config(
+        api_origin(expected.api_domain), stripe_publishable_key=expected.stripe_publishable_key
+    )
     assert (obj["ContentType"], obj["CacheControl"]) == ("application/json", NO_CACHE)
 
 

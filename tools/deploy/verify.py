@@ -309,7 +309,9 @@ def check_api_path(run: Run, path: str) -> Check:
 # ------------------------------------------------------------------------------------------------ frontend
 def expected_config(config: StackConfig) -> bytes:
     """The ``config.json`` the stack writes for ``config``."""
-    return runtime_config(api_origin(config.api_domain)).encode("utf-8")
+    return runtime_config(api_origin(config.api_domain), stripe_publishable_key=config.stripe_publishable_key).encode(
+        "utf-8"
+    )
 
 
 def check_config_through_cloudfront(run: Run) -> Check:

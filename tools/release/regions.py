@@ -31,6 +31,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # pylint: disable=wrong-import-position
+from tap_contract import examples  # noqa: E402
+
 import tap  # noqa: E402  # enables the fast binding loader before cdktf is imported
 from facts import load_data  # noqa: E402
 from lib.artifact import PaymentApiArtifact, load_artifact  # noqa: E402
@@ -58,7 +60,7 @@ def supported_regions() -> list[str]:
 
 def synthesize_one(region: str, environment_type: str, artifact: PaymentApiArtifact, workdir: Path) -> Outcome:
     """``tap.synthesize`` of one configuration into its own folder; the preflight's report is kept for a failure."""
-    environ = {**CONFIGURATIONS[environment_type], "AWS_REGION": region}
+    environ = examples.in_region(CONFIGURATIONS[environment_type], region)
     report = io.StringIO()
     started = time.monotonic()
     try:

@@ -5,7 +5,8 @@
 # runtime parameter's JSON), step and retry. It writes the service's settings, creates this instance's database roles,
 # installs the systemd units shipped beside it, starts them and waits until the service answers /ready.
 # shellcheck disable=SC2154  # APP, API_PORT, INSTANCE_ID, RUNTIME: set by the user data that sources this file;
-# DB_HOST, DB_PORT, DB_SECRET_ARN, IDEMPOTENCY_SECRET_ARN: by the eval of the contract's boot-variables below
+# DB_HOST, DB_PORT, DB_SECRET_ARN, IDEMPOTENCY_SECRET_ARN, STRIPE_SECRET_ARN: by the eval of the contract's
+# boot-variables below
 
 CONF=/etc/payment-api
 LOGS=/var/log/payment-api
@@ -27,13 +28,15 @@ install -d -m 0755 "$LOGS"
 # from the artifact): every key checked, a missing, unknown or malformed one stops the boot here, naming it.
 "$APP/venv/bin/python" -m tap_contract.runtime environment-file <<<"$RUNTIME" >"$CONF/common.env"
 printf 'PAYMENT_DB_SSLMODE="verify-full"\nPAYMENT_DB_SSLROOTCERT="%s"\n' "$APP/rds-ca-bundle.pem" >>"$CONF/common.env"
-# The boot's own values (DB_HOST, DB_PORT, DB_SECRET_ARN, IDEMPOTENCY_SECRET_ARN), shell-quoted by the same loader.
+# The boot's own values (DB_HOST, DB_PORT, DB_SECRET_ARN, IDEMPOTENCY_SECRET_ARN, STRIPE_SECRET_ARN), shell-quoted by
+# the same loader.
 boot_variables=$("$APP/venv/bin/python" -m tap_contract.runtime boot-variables <<<"$RUNTIME")
 eval "$boot_variables"
-# What root needs to fetch the idempotency HMAC secret (payment-api-credentials.service): its ARN and the region, no
-# secret. The secret itself goes from Secrets Manager to tmpfs only (boot/fetch-credentials.sh).
-printf 'IDEMPOTENCY_SECRET_ARN="%s"\nAWS_DEFAULT_REGION="%s"\n' "$IDEMPOTENCY_SECRET_ARN" "$AWS_DEFAULT_REGION" \
-  >"$CONF/credentials.env"
+# What root needs to fetch the idempotency HMAC secret and, with the Stripe processor, the Stripe secret
+# (payment-api-credentials.service): their ARNs and the region, no secret. The secrets themselves go from Secrets
+# Manager to tmpfs only (boot/fetch-credentials.sh).
+printf 'IDEMPOTENCY_SECRET_ARN="%s"\nSTRIPE_SECRET_ARN="%s"\nAWS_DEFAULT_REGION="%s"\n' "$IDEMPOTENCY_SECRET_ARN" \
+  "$STRIPE_SECRET_ARN" "$AWS_DEFAULT_REGION" >"$CONF/credentials.env"
 
 step "database reachable"
 # shellcheck disable=SC2016  # $1 and $2 are the inner bash's arguments, expanded there
@@ -65,10 +68,22 @@ for unit in payment-api-credentials.service payment-api-migrate.service payment-
   sed "s/@API_PORT@/$API_PORT/g" "$BOOT/$unit" >"/etc/systemd/system/$unit"
   chmod 0644 "/etc/systemd/system/$unit"
 done
+# With the Stripe processor, the units that call Stripe (the API and the reconciler) also load the stripe-secret
+# credential: a drop-in, so that the simulator's units name no file that does not exist (LoadCredential= with a path
+# fails the unit when the file is missing).
+for unit in payment-api.service payment-api-reconcile.service; do
+  rm -rf "/etc/systemd/system/$unit.d"
+  if [ -n "$STRIPE_SECRET_ARN" ]; then
+    install -d -m 0755 "/etc/systemd/system/$unit.d"
+    printf '[Service]\nLoadCredential=stripe-secret:/run/payment-api-credentials/stripe-secret\n' \
+      >"/etc/systemd/system/$unit.d/stripe.conf"
+    chmod 0644 "/etc/systemd/system/$unit.d/stripe.conf"
+  fi
+done
 install -m 0644 "$BOOT/logrotate.conf" /etc/logrotate.d/payment-api
 systemctl daemon-reload
 
-step "idempotency secret"
+step "credentials (idempotency secret${STRIPE_SECRET_ARN:+, Stripe secret})"
 # Started here on its own so that a failure names this step; the services Require= it, so every later start (a
 # reboot empties /run) fetches again first.
 retry systemctl start payment-api-credentials.service

@@ -6,9 +6,12 @@
 #                              here (hex), under which no key was ever stored, so its lookups find nothing. The file must
 #                              exist (LoadCredential= with a path fails the unit on a missing file, systemd 252) and the
 #                              service refuses a previous secret equal to the current one.
+#   stripe-secret              with the Stripe processor only (STRIPE_SECRET_ARN not empty): the Stripe secret's
+#                              AWSCURRENT version, JSON {"api_key": ..., "webhook_secret": ...}, checked to have both
+#                              as strings before it is written (the values are never printed).
 # Each file holds exactly the secret string (no newline), 0400 root. The values go from the AWS CLI through jq into the
 # files: never an argument, an environment variable or a line of output.
-# IDEMPOTENCY_SECRET_ARN and AWS_DEFAULT_REGION come from /etc/payment-api/credentials.env.
+# IDEMPOTENCY_SECRET_ARN, STRIPE_SECRET_ARN and AWS_DEFAULT_REGION come from /etc/payment-api/credentials.env.
 set -Eeuo pipefail
 umask 077
 folder=${1:?usage: fetch-credentials.sh <folder>}
@@ -41,3 +44,20 @@ fi
 chmod 0400 "$work"/idempotency-hmac-*
 mv -f "$work"/idempotency-hmac-* "$folder"/
 echo "fetch-credentials: idempotency-hmac-current (AWSCURRENT) and idempotency-hmac-previous ($previous) of $arn"
+
+stripe_arn=${STRIPE_SECRET_ARN-}
+if [ -n "$stripe_arn" ]; then
+  aws secretsmanager get-secret-value --secret-id "$stripe_arn" --output json |
+    jq -je '.SecretString | strings' >"$work/stripe-secret"
+  if ! jq -e '(.api_key | strings | length > 0) and (.webhook_secret | strings | length > 0)' \
+    "$work/stripe-secret" >/dev/null 2>&1; then
+    echo "fetch-credentials: $stripe_arn is not JSON with the strings api_key and webhook_secret (STRIPE_SECRET_KEY_ARN:" \
+      "docs/deploying.md, \"The Stripe secret\")" >&2
+    exit 1
+  fi
+  chmod 0400 "$work/stripe-secret"
+  mv -f "$work/stripe-secret" "$folder/"
+  echo "fetch-credentials: stripe-secret (AWSCURRENT) of $stripe_arn"
+else
+  rm -f "$folder/stripe-secret"
+fi

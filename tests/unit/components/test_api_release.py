@@ -105,7 +105,8 @@ def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources
     assert parameter["type"] == "SecureString" and "aws_kms_key.encryption_data_key" in parameter["key_id"]
     value = json.loads(parameter["value"])
     assert value["cors_origins"] == "https://pay.example.com"  # FRONTEND_DOMAIN of the production stack
-    assert value["processor"] == "simulated" and value["environment"] == "production"
+    assert value["processor"] == "stripe" and value["environment"] == "production"
+    assert value["stripe_secret_arn"] == PRODUCTION_ENV["STRIPE_SECRET_KEY_ARN"]  # the ARN only: root fetches it
     assert value["db_master_secret_arn"].endswith(".master_user_secret[0].secret_arn}")
     assert value["db_pool_max"] == "${var.api_db_pool_max}"  # a setting changed at apply time rolls the fleet
     assert set(value) == {setting.key for setting in runtime.SETTINGS}  # the contract's keys, no other
@@ -120,6 +121,7 @@ def test_without_a_domain_cors_admits_the_distribution(dev_synth_json: dict[str,
     value = json.loads(parameter["value"])
     assert re.fullmatch(r"https://\$\{aws_cloudfront_distribution\.\w+\.domain_name\}", value["cors_origins"])
     assert value["processor"] == "simulated" and value["environment"] == "development"
+    assert value["stripe_secret_arn"] == ""  # the simulator: no Stripe secret to fetch, no drop-in loading one
 
 
 @pytest.mark.pci("6.3.3", "6.4.1, 6.4.2")
@@ -205,15 +207,76 @@ def test_a_new_artifact_is_new_user_data(tmp_path: Path) -> None:
     assert f"ARTIFACT_SHA256={'f' * 64}" in script and "payment-api/0.1.1/" in script
 
 
-def test_production_needs_a_named_processor() -> None:
+def test_production_needs_stripe_and_refuses_the_simulator() -> None:
     from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
 
-    environ = {key: value for key, value in PRODUCTION_ENV.items() if key != "PAYMENT_PROCESSOR"}
+    nowhere = Path("/nonexistent")
+    environ = {key: value for key, value in PRODUCTION_ENV.items() if not key.startswith(("PAYMENT_PROC", "STRIPE_"))}
     with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR: the API would have no processor named"):
+        StackConfig.from_env(environ, region_file=nowhere)
+    with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR: the simulator approves test tokens"):
+        StackConfig.from_env({**environ, "PAYMENT_PROCESSOR": "simulated"}, region_file=nowhere)
+    with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR='Stripe!' is invalid: the service registers simulated"):
+        StackConfig.from_env({**PRODUCTION_ENV, "PAYMENT_PROCESSOR": "Stripe!"}, region_file=nowhere)
+    assert StackConfig.from_env(dict(DEVELOPMENT_ENV), region_file=nowhere).api_processor == "simulated"
+
+
+@pytest.mark.parametrize("missing", ["STRIPE_SECRET_KEY_ARN", "STRIPE_PUBLISHABLE_KEY"])
+def test_stripe_needs_its_secret_and_its_publishable_key(missing: str) -> None:
+    from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
+
+    environ = {key: value for key, value in PRODUCTION_ENV.items() if key != missing}
+    with pytest.raises(ConfigError, match=rf"^{missing} is not set: PAYMENT_PROCESSOR=stripe needs it"):
         StackConfig.from_env(environ, region_file=Path("/nonexistent"))
-    with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR='Stripe!'"):
-        StackConfig.from_env({**PRODUCTION_ENV, "PAYMENT_PROCESSOR": "Stripe!"}, region_file=Path("/nonexistent"))
-    assert StackConfig.from_env(dict(DEVELOPMENT_ENV), region_file=Path("/nonexistent")).api_processor == "simulated"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "STRIPE_SECRET_KEY_ARN",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:payment/stripe-a1B2c3",
+            "in the stack's region us-east-1",
+        ),
+        (
+            "STRIPE_SECRET_KEY_ARN",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:payment/stripe",
+            "<name>-<6 characters>",
+        ),
+        ("STRIPE_SECRET_KEY_ARN", "payment/stripe", "a Secrets Manager secret ARN"),
+        (
+            "STRIPE_PUBLISHABLE_KEY",
+            "sk_live_abcdefghijklmnop",
+            "'sk_... \\(not shown: it is not a publishable key or an ARN\\)'",
+        ),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_live_abc", "a publishable key is pk_live_ or pk_test_"),
+    ],
+)
+def test_a_malformed_stripe_setting_is_refused_naming_it(name: str, value: str, message: str) -> None:
+    from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
+
+    with pytest.raises(ConfigError, match=rf"^{name}=.*{message}"):
+        StackConfig.from_env({**PRODUCTION_ENV, name: value}, region_file=Path("/nonexistent"))
+    assert "abcdefghijklmnop" not in _refusal({**PRODUCTION_ENV, name: value})
+    assert "abcdefghijklmnop" not in _refusal({**DEVELOPMENT_ENV, name: "sk_live_abcdefghijklmnop"})
+
+
+def _refusal(environ: dict[str, str]) -> str:
+    from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
+
+    try:
+        StackConfig.from_env(environ, region_file=Path("/nonexistent"))
+    except ConfigError as error:
+        return str(error)
+    return ""
+
+
+@pytest.mark.parametrize("name", ["STRIPE_SECRET_KEY_ARN", "STRIPE_PUBLISHABLE_KEY"])
+def test_a_stripe_setting_without_stripe_is_refused(name: str) -> None:
+    from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
+
+    with pytest.raises(ConfigError, match=rf"^{name}=.* it is used only with PAYMENT_PROCESSOR=stripe"):
+        StackConfig.from_env({**DEVELOPMENT_ENV, name: PRODUCTION_ENV[name]}, region_file=Path("/nonexistent"))
 
 
 def test_the_boot_refuses_a_development_artifact_in_production_and_flags_an_unverified_bundle(

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from lib.components.compute import BOOT_LIFECYCLE_HOOK, asg_arn_pattern
+from tests.conftest import PRODUCTION_ENV
 from tests.unit.helpers import by_path, only, ref
 
 Resources = dict[str, dict[str, Any]]
@@ -52,8 +53,27 @@ def _app_tier_rules(resources: Resources) -> set[str]:
 def _instance_role_policies(resources: Resources) -> set[str]:
     role = by_path(resources, "aws_iam_role", "compute/instance_role")[0]
     found = _addresses(resources, "aws_iam_role_policy", lambda body: body["role"] == ref("aws_iam_role", role))
-    assert len(found) == 5  # Session Manager, DB connection, idempotency secret, install, boot hook
+    # Session Manager, DB connection, idempotency secret, install, boot hook and, with Stripe, the Stripe secret.
+    stripe = any("stripe" in name for name in found)
+    assert len(found) == 5 + stripe, found
     return found
+
+
+def test_only_a_stripe_stack_reads_a_stripe_secret(resources: Resources, dev_synth_json: dict[str, Any]) -> None:
+    """The production example runs Stripe: its instance role reads the Stripe secret (its own policy, the one
+    statement); the development stack runs the simulator and has no such policy."""
+    stripe = [body for body in resources["aws_iam_role_policy"].values() if "api-read-stripe-secret" in body["name"]]
+    assert len(stripe) == 1
+    assert json.loads(stripe[0]["policy"])["Statement"] == [
+        {
+            "Sid": "ReadStripeSecret",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": PRODUCTION_ENV["STRIPE_SECRET_KEY_ARN"],
+        }
+    ]
+    development = dev_synth_json["resource"]["aws_iam_role_policy"].values()
+    assert not [body for body in development if "stripe" in body["name"]]
 
 
 def test_the_group_waits_for_everything_the_first_boot_touches(resources: Resources) -> None:

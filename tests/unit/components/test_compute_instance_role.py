@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tap_contract import examples
 
 from lib.runtime.node import project_node
 from preflight.rules_security import ACTIONS_WITHOUT_RESOURCE_TYPES
@@ -39,6 +40,10 @@ DB_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0a1b2c3d-4
 HMAC_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:payment-idempotency-hmac-test-Ab12Cd"
 # Another stack's secret of the same kind (another suffix): the role's grant is this ARN, not a name pattern.
 OTHER_HMAC_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:payment-idempotency-hmac-other-Ef34Gh"
+# The operator's Stripe secret (STRIPE_SECRET_KEY_ARN of the production example), and a similar one the role must not
+# read: the grant is that one ARN.
+STRIPE_SECRET = examples.STRIPE_SECRET_KEY_ARN
+OTHER_STRIPE_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:payment/stripe-other-Zz99Yy"
 INSTANCE = f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0"
 AUTOSCALING_ROLE = (
     f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_test"
@@ -200,6 +205,10 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
         "idempotency secret relabel": ("secretsmanager:UpdateSecretVersionStage", HMAC_SECRET, {}),
         "other stack's idempotency secret": ("secretsmanager:GetSecretValue", OTHER_HMAC_SECRET, {}),
         "other secret's labels": ("secretsmanager:DescribeSecret", OTHER_SECRET, {}),
+        "stripe secret": ("secretsmanager:GetSecretValue", STRIPE_SECRET, {}),
+        "stripe secret labels": ("secretsmanager:DescribeSecret", STRIPE_SECRET, {}),
+        "stripe secret write": ("secretsmanager:PutSecretValue", STRIPE_SECRET, {}),
+        "other stripe secret": ("secretsmanager:GetSecretValue", OTHER_STRIPE_SECRET, {}),
         "db secret labels": ("secretsmanager:DescribeSecret", DB_SECRET, {}),
         "other parameter": ("ssm:GetParameter", OTHER_PARAMETER, {}),
         "other parameters": ("ssm:GetParameters", OTHER_PARAMETER, {}),
@@ -225,6 +234,7 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
         "own secret",
         "idempotency secret",
         "idempotency secret labels",
+        "stripe secret",
         "decrypt via secretsmanager",
         "decrypt via ssm",
         "session registration",

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import DEVELOPMENT_ENV, synth_stack
+from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV, synth_stack
 from tests.unit.helpers import by_path, only
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -171,11 +171,14 @@ def test_connection_string_is_securestring_without_password(resources):
 
 
 def test_sandbox_relaxes_protection_for_destroy(tmp_path, resources):
-    # The runner names the API as production must (API_DOMAIN: its certificate's name, tools/sandbox/runner.py).
+    # The runner names the API as production must (API_DOMAIN: its certificate's name, tools/sandbox/runner.py); the
+    # processor is production's, so that the resources compare one for one (the Stripe secret's read policy).
+    stripe = {name: value for name, value in PRODUCTION_ENV.items() if name.startswith(("PAYMENT_PROC", "STRIPE_"))}
     stack = synth_stack(
         tmp_path,
         {
             **DEVELOPMENT_ENV,
+            **stripe,
             "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000",
             "API_DOMAIN": "payments.sandbox.example.com",
         },

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from cdktf import App, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider
+from tap_contract import examples
 
 from lib.components.dns import AliasRecord, AliasTarget, DnsRecords, DnsRecordsProps
 from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_ENV, synth_stack
@@ -30,7 +31,7 @@ def _records(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def zoned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The production stack with a hosted zone, in each region."""
     return synth_stack(
-        tmp_path_factory.mktemp("dns"), {**PRODUCTION_ENV, "AWS_REGION": request.param, "HOSTED_ZONE_ID": ZONE}
+        tmp_path_factory.mktemp("dns"), {**examples.in_region(PRODUCTION_ENV, request.param), "HOSTED_ZONE_ID": ZONE}
     )
 
 
@@ -97,7 +98,7 @@ def test_outputs_name_the_records_and_keep_the_rest(zoned: dict[str, Any], synth
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_without_a_zone_nothing_is_written(region: str, tmp_path: Path) -> None:
-    stack = synth_stack(tmp_path, {**PRODUCTION_ENV, "AWS_REGION": region})
+    stack = synth_stack(tmp_path, examples.in_region(PRODUCTION_ENV, region))
     assert "aws_route53_record" not in stack["resource"]
     assert "aws_route53_zone" not in stack.get("data", {})
     assert not {name for name in stack["output"] if "dns_record" in name}

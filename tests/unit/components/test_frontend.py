@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import FRONTEND_CERTIFICATE, PRODUCTION_DEPLOYERS
+from tests.conftest import FRONTEND_CERTIFICATE, PRODUCTION_DEPLOYERS, PRODUCTION_ENV
 from tests.unit.helpers import by_path, component_bucket, for_bucket, only, policy, ref, s3_access_bucket
 
 
@@ -129,7 +129,10 @@ def test_stack_owns_config_json_naming_the_api_domain(resources):
     body = _runtime_config(resources)
     assert body["bucket"] == ref("aws_s3_bucket", component_bucket(resources, "frontend"))
     assert (body["key"], body["content_type"], body["cache_control"]) == ("config.json", "application/json", "no-cache")
-    assert json.loads(body["content"]) == {"apiBaseUrl": "https://api.pay.example.com"}
+    assert json.loads(body["content"]) == {
+        "apiBaseUrl": "https://api.pay.example.com",
+        "stripePublishableKey": PRODUCTION_ENV["STRIPE_PUBLISHABLE_KEY"],  # Stripe.js's key; the simulator has none
+    }
     assert "aws_kms_key.frontend_key" in body["kms_key_id"]
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tap_contract import examples
 
 from preflight import Finding, Severity, run_preflight
 from tests.conftest import PRODUCTION_ENV, synth_stack
@@ -24,7 +25,7 @@ Stack = dict[str, Any]
 def zoned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Stack:
     return synth_stack(
         tmp_path_factory.mktemp("dns-preflight"),
-        {**PRODUCTION_ENV, "AWS_REGION": request.param, "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"},
+        {**examples.in_region(PRODUCTION_ENV, request.param), "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"},
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tap_contract import examples
 
 from preflight import errors, run_preflight
 from preflight.model import StackView
@@ -35,7 +36,7 @@ def fixture_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, dict[str, Any]]:
     region, environment = request.param
-    environ = {**ENVIRONMENTS[environment], "AWS_REGION": region}
+    environ = examples.in_region(ENVIRONMENTS[environment], region)
     return region, synth_stack(tmp_path_factory.mktemp(f"{region}-{environment}"), environ)
 
 

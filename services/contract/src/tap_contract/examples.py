@@ -14,6 +14,8 @@ resource's controls.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from types import MappingProxyType
 
 FRONTEND_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
@@ -24,6 +26,11 @@ DEPLOYER_PRINCIPAL_ARNS = (
     "arn:aws:iam::123456789012:role/ci/payment-deploy,"
     "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_PaymentDeployer_*"
 )
+
+# Stripe (production requires it): the secret holding the API key and the webhook secret, in the stack's region and
+# the certificate's account, and a test-mode publishable key of the documented shape (no real account's).
+STRIPE_SECRET_KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payment/stripe-a1B2c3"
+STRIPE_PUBLISHABLE_KEY = "pk_test_0000000000000000000000000000example"
 
 DEVELOPMENT = MappingProxyType({"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"})
 PRODUCTION = MappingProxyType(
@@ -36,7 +43,9 @@ PRODUCTION = MappingProxyType(
         "API_DOMAIN": "api.pay.example.com",
         "FRONTEND_CERTIFICATE_ARN": FRONTEND_CERTIFICATE_ARN,
         "ALARM_EMAIL": ALARM_EMAIL,
-        "PAYMENT_PROCESSOR": "simulated",
+        "PAYMENT_PROCESSOR": "stripe",
+        "STRIPE_SECRET_KEY_ARN": STRIPE_SECRET_KEY_ARN,
+        "STRIPE_PUBLISHABLE_KEY": STRIPE_PUBLISHABLE_KEY,
         "DEPLOYER_PRINCIPAL_ARNS": DEPLOYER_PRINCIPAL_ARNS,
     }
 )
@@ -49,5 +58,18 @@ REPORT = MappingProxyType(
             "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
         ),
         "DEPLOYER_PRINCIPAL_ARNS": "arn:aws:iam::111122223333:role/ci/payment-deploy",
+        "STRIPE_SECRET_KEY_ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:payment/stripe-a1B2c3",
     }
 )
+
+
+def in_region(example: Mapping[str, str], region: str) -> dict[str, str]:
+    """``example`` as a stack in ``region``: ``AWS_REGION`` and the regional ARN it holds (the Stripe secret's, which a
+    stack reads in its own region only) follow; the CloudFront certificate stays in us-east-1, where CloudFront takes
+    it, and the state bucket where it is."""
+    moved = {**example, "AWS_REGION": region}
+    if "STRIPE_SECRET_KEY_ARN" in moved:
+        moved["STRIPE_SECRET_KEY_ARN"] = re.sub(
+            r"^(arn:[^:]+:secretsmanager:)[^:]+:", rf"\g<1>{region}:", moved["STRIPE_SECRET_KEY_ARN"]
+        )
+    return moved

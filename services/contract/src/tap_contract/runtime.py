@@ -184,6 +184,15 @@ IDEMPOTENCY_SECRET_ARN = TextSetting(
     example="arn:aws:secretsmanager:us-east-1:123456789012:secret:payment-idempotency-hmac-prod-AbCdEf",
     boot_variable="IDEMPOTENCY_SECRET_ARN",
 )
+STRIPE_SECRET_ARN = TextSetting(
+    key="stripe_secret_arn",
+    description="With the Stripe processor, the secret holding Stripe's API key and webhook endpoint secret "
+    "(tunable STRIPE_SECRET_KEY_ARN): root fetches it at boot (payment-api-credentials.service) and the serving units "
+    "load it with LoadCredential=stripe-secret; empty with the simulator. The ARN only, never the value, never in the "
+    "service's environment.",
+    example="",
+    boot_variable="STRIPE_SECRET_ARN",
+)
 DB_POOL_MAX = WholeNumberSetting(
     key="db_pool_max",
     description="The most database connections each instance's service opens (tunable API_DB_POOL_MAX).",
@@ -202,6 +211,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DB_MASTER_USERNAME,
     DB_MASTER_SECRET_ARN,
     IDEMPOTENCY_SECRET_ARN,
+    STRIPE_SECRET_ARN,
     DB_POOL_MAX,
 )
 """Every runtime setting: the parameter holds exactly these keys."""
