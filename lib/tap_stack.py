@@ -19,7 +19,7 @@ from cdktf import ITerraformDependable, LocalBackend, S3Backend, TerraformOutput
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
-from tap_contract import runtime
+from tap_contract import routes, runtime
 from tap_contract.identity import Output
 
 from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
@@ -45,7 +45,7 @@ from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
 from lib.components.waf import WafLogDelivery, WafLogDeliveryProps, WafProps, WebApplicationFirewall
 from lib.config import StackConfig
 from lib.naming import Naming
-from lib.tunables import PRODUCTION
+from lib.tunables import PRODUCTION, STRIPE
 from lib.variables import StackVariables, define_variables
 
 # Every service the stack calls; in sandbox mode each is pointed at the local emulator.
@@ -210,6 +210,7 @@ class TapStack(TerraformStack):
                 region=config.aws_region,
                 logs_key_arn=keys.logs_key_arn,
                 log_retention_days=variables.log_retention_days,
+                large_body_paths=(routes.STRIPE_WEBHOOK,) if config.payment_processor == STRIPE else (),
             ),
         )
         edge_waf = WebApplicationFirewall(

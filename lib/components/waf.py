@@ -20,6 +20,7 @@ ACLs in us-east-1) can fail a first apply with WAFLogDestinationPermissionIssueE
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,10 +72,17 @@ COUNTED_RULES: dict[str, dict[str, str]] = {
     "AWSManagedRulesCommonRuleSet": {
         "NoUserAgent_HEADER": "Server-to-server clients (merchant SDKs, scripts, webhooks) often send no "
         "User-Agent, and the header proves nothing: an attacker sets one.",
+        "SizeRestrictions_BODY": "Counted here only to be blocked by the BodyOver8KB rule right after, on every path "
+        "but WafProps.large_body_paths: its label is what that rule matches.",
     },
 }
-# Decided to keep blocking: SizeRestrictions_BODY (8 KB). No endpoint of the API accepts a body near that size
-# (a payment is under 1 KB: docs/api.md), so a larger body is not a customer's.
+# A body over 8 KB is still blocked everywhere but the paths an ACL names (BodyOver8KB, matching the label the
+# counted SizeRestrictions_BODY sets): no endpoint of the API accepts a body near that size (a payment is under 1 KB),
+# so a larger body is not a customer's. The exception: Stripe's webhook events, which Stripe signs and the service
+# verifies before it parses them, can be larger (an event carries the whole object); past 8 KB the ALB hands WAF only
+# the first 8 KB anyway. (The AWS-documented way to exempt one rule of a managed group on a path; a scope-down on the
+# group would exempt all its rules.)
+SIZE_RESTRICTIONS_BODY_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
 DEFAULT_RATE_LIMIT = 2000  # requests per 5 minutes per source IP
 # Header values that are secrets: the operator API key (Authorization), proxy and API-key credentials, session cookies,
 # temporary AWS credentials, and the Idempotency-Key, which the API contract (docs/api.md) keeps out of its own
@@ -109,8 +117,30 @@ def _managed_group(group: str) -> dict[str, object]:
     return statement
 
 
-def _rules(rate_limit: int) -> list[Wafv2WebAclRule]:
-    """The managed groups in ``MANAGED_RULE_GROUPS`` order, then the per-IP rate limit."""
+def _body_over_8kb(large_body_paths: tuple[str, ...]) -> dict[str, object]:
+    """Block what SizeRestrictions_BODY labelled, unless the path is exactly one of ``large_body_paths``."""
+    labelled: dict[str, object] = {"label_match_statement": {"scope": "LABEL", "key": SIZE_RESTRICTIONS_BODY_LABEL}}
+    if not large_body_paths:
+        return labelled
+    exempt = [
+        {
+            "byte_match_statement": {
+                "field_to_match": {"uri_path": {}},
+                "positional_constraint": "EXACTLY",
+                "search_string": path,
+                "text_transformation": [{"priority": 0, "type": "NONE"}],
+            }
+        }
+        for path in large_body_paths
+    ]
+    not_exempt = {
+        "not_statement": {"statement": [exempt[0] if len(exempt) == 1 else {"or_statement": {"statement": exempt}}]}
+    }
+    return {"and_statement": {"statement": [labelled, not_exempt]}}
+
+
+def _rules(rate_limit: int, large_body_paths: tuple[str, ...] = ()) -> list[Wafv2WebAclRule]:
+    """The managed groups in ``MANAGED_RULE_GROUPS`` order, the per-IP rate limit, then the 8 KB body limit."""
     rules = [
         Wafv2WebAclRule(
             name=group,
@@ -129,6 +159,15 @@ def _rules(rate_limit: int) -> list[Wafv2WebAclRule]:
             action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
             statement={"rate_based_statement": {"limit": rate_limit, "aggregate_key_type": "IP"}},
             visibility_config=_visibility("RateLimitPerIp"),
+        )
+    )
+    rules.append(
+        Wafv2WebAclRule(
+            name="BodyOver8KB",
+            priority=len(MANAGED_RULE_GROUPS) + 2,
+            action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
+            statement=_body_over_8kb(large_body_paths),
+            visibility_config=_visibility("BodyOver8KB"),
         )
     )
     return rules
@@ -153,6 +192,11 @@ class WafProps:
     region: str
     """The region the ACL and its log group are created in (its provider's): the stack's for a REGIONAL ACL,
     us-east-1 for a CLOUDFRONT one. ``WafLogDelivery`` writes one log resource policy per region."""
+    large_body_paths: tuple[str, ...] = ()
+    """URI paths (exact) where a body over 8 KB is not blocked; every other rule still applies there.
+
+    @default () - a body over 8 KB is blocked on every path (the API's ACL passes Stripe's webhook path when the
+    stack runs Stripe)."""
     scope: str = "REGIONAL"
     """``REGIONAL`` (a load balancer, associated by ARN) or ``CLOUDFRONT`` (a distribution's ``web_acl_id``).
 
@@ -169,6 +213,12 @@ class WafProps:
                 f"WafProps.scope is {self.scope!r}; allowed: {', '.join(WAF_SCOPES)}. Fix: REGIONAL for "
                 "a load balancer, CLOUDFRONT (with the us-east-1 provider) for a distribution."
             )
+        for path in self.large_body_paths:
+            if not re.fullmatch(r"/[A-Za-z0-9/_.-]{1,200}", path):
+                raise ValueError(
+                    f"WafProps.large_body_paths holds {path!r}; allowed: an exact URI path such as /v1/webhooks/stripe "
+                    "(letters, digits, / _ . -). Fix: name the endpoint's path, without a query string or wildcard."
+                )
         if self.scope == "CLOUDFRONT" and self.region != CLOUDFRONT_REGION:
             raise ValueError(
                 f"WafProps.region is {self.region!r} for a CLOUDFRONT-scope ACL; allowed: {CLOUDFRONT_REGION}. Fix: "
@@ -194,7 +244,7 @@ class WebApplicationFirewall(Construct):
             else "Protects the payment page distribution",
             scope=props.scope,
             default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
-            rule=_rules(props.rate_limit),
+            rule=_rules(props.rate_limit, props.large_body_paths),
             visibility_config=Wafv2WebAclVisibilityConfig(
                 cloudwatch_metrics_enabled=True,
                 metric_name=acl_name,

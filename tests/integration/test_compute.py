@@ -154,8 +154,15 @@ def test_waf_acl_has_managed_rule_groups_and_rate_limit(
         for r in acl["Rules"]
         if "ManagedRuleGroupStatement" in r["Statement"]
     }
-    assert overrides["AWSManagedRulesCommonRuleSet"] == ["NoUserAgent_HEADER"]
+    assert overrides["AWSManagedRulesCommonRuleSet"] == ["NoUserAgent_HEADER", "SizeRestrictions_BODY"]
     assert overrides["AWSManagedRulesAnonymousIpList"] == ["HostingProviderIPList"]
+    # The 8 KB body rule counts only so that BodyOver8KB, after the group, blocks what it labelled (the sandbox runs
+    # the simulator: no webhook path is exempt).
+    (body_rule,) = [r for r in acl["Rules"] if r["Name"] == "BodyOver8KB"]
+    assert "Block" in body_rule["Action"]
+    assert body_rule["Statement"] == {
+        "LabelMatchStatement": {"Scope": "LABEL", "Key": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"}
+    }
     rate_rules = [r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]]
     assert len(rate_rules) == 1 and "Block" in rate_rules[0]["Action"]
     assert rate_rules[0]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"

@@ -68,7 +68,9 @@ def test_cloudfront_has_its_own_cloudfront_scope_waf_in_us_east_1(synth_json):
     acl_name, acl = by_path(resources, "aws_wafv2_web_acl", "cdn_firewall/web_acl")
     _, regional = by_path(resources, "aws_wafv2_web_acl", "/waf/web_acl")
     assert acl["scope"] == "CLOUDFRONT" and acl["provider"] == "aws.us_east_1"
-    assert acl["rule"] == regional["rule"] and acl["default_action"] == {"allow": {}}
+    # The same rules, but the distribution has no webhook: its 8 KB body limit has no exception.
+    assert acl["rule"][:-1] == regional["rule"][:-1] and acl["default_action"] == {"allow": {}}
+    assert acl["rule"][-1]["statement"] == {"label_match_statement": {"scope": "LABEL", "key": BODY_LABEL}}
     assert only(resources, "aws_cloudfront_distribution")["web_acl_id"] == ref("aws_wafv2_web_acl", acl_name, "arn")
     _, logging = by_path(resources, "aws_wafv2_web_acl_logging_configuration", "cdn_firewall/waf_logging")
     group_name, group = by_path(resources, "aws_cloudwatch_log_group", "cdn_firewall/waf_log_group")
@@ -86,7 +88,8 @@ def test_cloudfront_has_its_own_cloudfront_scope_waf_in_us_east_1(synth_json):
 @pytest.mark.pci("6.4.1, 6.4.2")
 def test_waf_counts_only_the_rules_that_block_customers(resources):
     """Cloud-hosted merchant servers and clients without a User-Agent are customers: those two rules count;
-    every other rule of every group blocks (PCI DSS 6.4.2), the 8 KB body limit included."""
+    every other rule of every group blocks (PCI DSS 6.4.2); the 8 KB body rule counts only to be blocked by
+    BodyOver8KB (test below)."""
     _, acl = by_path(resources, "aws_wafv2_web_acl", "waf/web_acl")
     overrides = {
         r["name"]: r["statement"]["managed_rule_group_statement"].get("rule_action_override")
@@ -96,7 +99,10 @@ def test_waf_counts_only_the_rules_that_block_customers(resources):
     assert overrides["AWSManagedRulesAnonymousIpList"] == [
         {"name": "HostingProviderIPList", "action_to_use": {"count": {}}}
     ]
-    assert overrides["AWSManagedRulesCommonRuleSet"] == [{"name": "NoUserAgent_HEADER", "action_to_use": {"count": {}}}]
+    assert overrides["AWSManagedRulesCommonRuleSet"] == [
+        {"name": "NoUserAgent_HEADER", "action_to_use": {"count": {}}},
+        {"name": "SizeRestrictions_BODY", "action_to_use": {"count": {}}},  # blocked by BodyOver8KB (below)
+    ]
     assert all(
         overrides[group] is None
         for group in (
@@ -105,6 +111,60 @@ def test_waf_counts_only_the_rules_that_block_customers(resources):
             "AWSManagedRulesSQLiRuleSet",
         )
     )
+
+
+BODY_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+
+
+def _body_rule(resources, construct="waf/web_acl"):
+    _, acl = by_path(resources, "aws_wafv2_web_acl", construct)
+    (rule,) = [r for r in acl["rule"] if r["name"] == "BodyOver8KB"]
+    common = next(r for r in acl["rule"] if r["name"] == "AWSManagedRulesCommonRuleSet")
+    assert rule["action"] == {"block": {}} and rule["priority"] > common["priority"]  # labels come from earlier rules
+    return rule["statement"]
+
+
+@pytest.mark.pci("6.4.1, 6.4.2")
+def test_a_body_over_8kb_is_blocked_everywhere_but_stripe_s_webhook(resources, dev_synth_json):
+    """Issue 26 item 2: Stripe's signed events can exceed 8 KB, so the API's ACL lets a large body through on the
+    webhook path alone (exact match); every other path, and every path of a stack on the simulator, blocks it."""
+    labelled = {"label_match_statement": {"scope": "LABEL", "key": BODY_LABEL}}
+    assert _body_rule(resources) == {
+        "and_statement": {
+            "statement": [
+                labelled,
+                {
+                    "not_statement": {
+                        "statement": [
+                            {
+                                "byte_match_statement": {
+                                    "field_to_match": {"uri_path": {}},
+                                    "positional_constraint": "EXACTLY",
+                                    "search_string": "/v1/webhooks/stripe",
+                                    "text_transformation": [{"priority": 0, "type": "NONE"}],
+                                }
+                            }
+                        ]
+                    }
+                },
+            ]
+        }
+    }
+    assert _body_rule(dev_synth_json["resource"]) == labelled
+    assert _body_rule(resources, "cdn_firewall/web_acl") == labelled
+
+
+@pytest.mark.parametrize("path", ["v1/webhooks/stripe", "/v1/webhooks/*", "/v1/webhooks/stripe?x=1", ""])
+def test_a_large_body_path_must_be_an_exact_path(path):
+    with pytest.raises(ValueError, match=r"WafProps.large_body_paths holds .*allowed: an exact URI path"):
+        WafProps(
+            naming=Naming(project="payment", suffix="test"),
+            protects="api",
+            region="us-east-1",
+            logs_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+            log_retention_days=365,
+            large_body_paths=(path,),
+        )
 
 
 def _log_policies(resources):
