@@ -549,6 +549,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--post-apply-hook", default=os.environ.get("DEPLOY_POST_APPLY_HOOK") or None)
     parser.add_argument("--report-json", type=Path, default=os.environ.get("DEPLOY_REPORT_JSON") or None)
     args = parser.parse_args(argv)
+    if os.environ.get("DESTROY"):
+        print(
+            f"[deploy] DESTROY={os.environ['DESTROY']!r} is set: `make destroy`'s destroy mode (deletion protection "
+            f"off), which make {args.command} never plans or applies. Unset DESTROY, or run `make destroy "
+            "ENVIRONMENT=<name>`.",
+            file=sys.stderr,
+        )
+        return 2
     if not args.environment:
         print(
             f"[deploy] name the environment: make {args.command} ENVIRONMENT=<name> (its settings in "
