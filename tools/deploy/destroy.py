@@ -42,7 +42,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tools.deploy.environment import DeployEnvironmentError, Environment, load
 from tools.deploy.runner import (
@@ -127,6 +127,7 @@ class DestroyReport(Report):
     """:class:`Report` and what the destroy kept (the sandbox reads ``kept``)."""
 
     kept: list[Kept] = field(default_factory=list)
+    label: ClassVar[str] = "destroy"
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

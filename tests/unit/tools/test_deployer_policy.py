@@ -260,8 +260,12 @@ def test_the_cli_exits_1_and_lists_what_is_missing(
     log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _needs_node()
-    inline, managed = _policy_without(tmp_path, "s3:GetLifecycleConfiguration")
-    assert main([str(log), "--policy", str(inline), "--policy", str(managed), "--region", "eu-west-1"]) == 1
+    policies = [
+        argument
+        for path in _policy_without(tmp_path, "s3:GetLifecycleConfiguration")
+        for argument in ("--policy", str(path))
+    ]
+    assert main([str(log), *policies, "--region", "eu-west-1"]) == 1
     out = capsys.readouterr().out
     assert "s3:GetLifecycleConfiguration on arn:aws:s3:::payment-logs-prod-123456789012" in out
     assert main([str(log), "--region", "eu-west-1"]) == 0
