@@ -60,7 +60,9 @@ from tools.deploy.runner import (
 # Construct paths under the stack (lib/tap_stack.py): the log archive's construct, the database, the load balancer.
 LOG_ARCHIVE = "log_archive"
 DATABASE = ("aws_db_instance", "database/instance")
-LOAD_BALANCER = ("aws_alb", "compute/alb")
+# What destroy mode unprotects, applied before terraform destroy (type, construct path end): a resource added later
+# with a deletion protection of its own goes here (docs/developing.md, "Adding things").
+UNPROTECTED_IN_DESTROY_MODE = (DATABASE, ("aws_alb", "compute/alb"))
 # What the unprotect plan may do: update the targeted resources in place (read data sources on the way).
 HARMLESS_ACTIONS = (["no-op"], ["read"])
 DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1,000 keys a call
@@ -111,7 +113,8 @@ class Inventory:
     final_snapshot: str | None
     """The name destroy mode gives the final snapshot (None: SKIP_FINAL_SNAPSHOT=1 or no database)."""
     unprotect: list[str]
-    """Addresses to apply first: the database and the load balancer, where still in state."""
+    """Addresses to apply first (:data:`UNPROTECTED_IN_DESTROY_MODE`: the database, the load balancer), where still in
+    state."""
     buckets: dict[str, str]
     """Unlocked buckets to empty: address -> bucket name."""
     log_archive: list[str]
@@ -219,7 +222,7 @@ def take_inventory(stack_json: Mapping[str, Any], stack: str, state: Mapping[str
     in_state = state_resources(state)
     log_archive = construct_addresses(stack_json, stack, LOG_ARCHIVE)
     database = address_at(stack_json, *DATABASE)
-    load_balancer = address_at(stack_json, *LOAD_BALANCER)
+    protected = [address_at(stack_json, *where) for where in UNPROTECTED_IN_DESTROY_MODE]
     db_address = database[0] if database and database[0] in in_state else None
     buckets = {
         address: str(values.get("bucket"))
@@ -230,7 +233,7 @@ def take_inventory(stack_json: Mapping[str, Any], stack: str, state: Mapping[str
         database=db_address,
         database_identifier=str(in_state[db_address].get("identifier")) if db_address else None,
         final_snapshot=(database[1].get("final_snapshot_identifier") if database and db_address else None),
-        unprotect=[found[0] for found in (database, load_balancer) if found and found[0] in in_state],
+        unprotect=[found[0] for found in protected if found and found[0] in in_state],
         buckets={address: name for address, name in buckets.items() if address not in log_archive},
         log_archive=sorted(address for address in in_state if address in log_archive),
         log_buckets={address: name for address, name in buckets.items() if address in log_archive},
