@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -89,6 +90,12 @@ STRIPE_SECRET_ARN_PATTERN = re.compile(
 STRIPE_PUBLISHABLE_KEY_PATTERN = re.compile(r"pk_(?:live|test)_[A-Za-z0-9]{8,247}")
 # Ports the API must not take: SSH, the ALB's HTTPS listener and PostgreSQL, which the security groups use.
 RESERVED_PORTS = (22, 443, 5432)
+# `make destroy`'s synth (DESTROY=1) stamps the final snapshot's name with its UTC start: <db>-final-<stamp>.
+DESTROY_STAMP_FORMAT = "%Y%m%d%H%M%S"
+DESTROY_STAMP_PATTERN = re.compile(r"[0-9]{14}")
+# Read by from_env besides the tunables: `make destroy`'s mode and its one option (tools/deploy/destroy.py sets DESTROY;
+# the user gives SKIP_FINAL_SNAPSHOT). Not tunables: no environment file or plan ever sets them.
+DESTROY_MODE_VARIABLES = ("DESTROY", "SKIP_FINAL_SNAPSHOT")
 
 
 def _shown_stripe_value(value: str) -> str:
@@ -168,6 +175,11 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
     project: str = "payment"
     data_classification: str = "pci-cde"
     az_count: int = 3
+    # Destroy mode (`make destroy` only, tools/deploy/destroy.py; not tunables: never set in an environment file).
+    destroy_stamp: str | None = None
+    """DESTROY=1: the UTC time of the synth (YYYYMMDDHHMMSS) that ends the final snapshot's name; None otherwise."""
+    skip_final_snapshot: bool = False
+    """SKIP_FINAL_SNAPSHOT=1: destroy without a final snapshot (destroy mode only, never in production)."""
     default_tags: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -242,10 +254,16 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
         return 30 if self.deletion_protection else 0
 
     @property
-    def force_destroy_buckets(self) -> bool:
-        """Buckets are emptied on destroy only in the sandbox, whose emulator vanishes anyway; a stack that
-        can reach AWS never deletes objects on destroy, whatever DELETION_PROTECTION says."""
-        return self.sandbox
+    def destroy_mode(self) -> bool:
+        """True only in `make destroy`'s synth (DESTROY=1): deletion protection off, a dated final snapshot."""
+        return self.destroy_stamp is not None
+
+    @property
+    def protected_from_deletion(self) -> bool:
+        """Deletion protection of the database and the load balancer as synthesized: ``deletion_protection``,
+        except in destroy mode, the one synth that turns it off (in production too, after `make destroy`'s typed
+        confirmation of the stack name)."""
+        return self.deletion_protection and not self.destroy_mode
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
@@ -260,8 +278,35 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
         self._validate_frontend_domain()
         self._validate_hosted_zone()
         self._validate_sandbox()
+        self._validate_destroy()
         if self.environment_type == PRODUCTION:
             self._validate_production()
+
+    def _validate_destroy(self) -> None:
+        if self.destroy_stamp is not None and not DESTROY_STAMP_PATTERN.fullmatch(self.destroy_stamp):
+            raise _fail(
+                "destroy_stamp",
+                self.destroy_stamp,
+                "the UTC time as YYYYMMDDHHMMSS (14 digits)",
+                "Let DESTROY=1 set it (`make destroy` does).",
+            )
+        if self.skip_final_snapshot and not self.destroy_mode:
+            raise _fail(
+                "SKIP_FINAL_SNAPSHOT",
+                "1",
+                "it is read only by `make destroy` (destroy mode, DESTROY=1); an ordinary plan never changes the "
+                "final snapshot settings",
+                "Unset SKIP_FINAL_SNAPSHOT, or run `make destroy ENVIRONMENT=<name> SKIP_FINAL_SNAPSHOT=1`.",
+            )
+        if self.skip_final_snapshot and self.environment_type == PRODUCTION:
+            raise _fail(
+                "SKIP_FINAL_SNAPSHOT",
+                "1",
+                "a production stack is always destroyed with a final snapshot of its database, the system of "
+                "record of every payment, whose records outlive the stack",
+                "Unset SKIP_FINAL_SNAPSHOT; delete the snapshot later, once its retention allows, with "
+                '`aws rds delete-db-snapshot` (docs/deploying.md, "Destroying a stack").',
+            )
 
     def _validate_placement(self) -> None:
         suffix = self.environment_suffix
@@ -713,6 +758,7 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
             "ALARM_EMAIL",
             "DELETION_PROTECTION",
         }
+        destroy, skip = DESTROY_MODE_VARIABLES
         # Each value has its field's type: _Environment.read parses by the entry's kind (test_tunables.py).
         values: dict[str, Any] = {str(t.field): env.read(t) for t in CONFIG_TUNABLES if t.env not in special}
         return cls(
@@ -727,6 +773,9 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
                 "DELETION_PROTECTION", default("deletion_protection") and sandbox_endpoint is None
             ),
             sandbox_endpoint=sandbox_endpoint,
+            # DESTROY=1 is `make destroy`'s synth: the stamp is this synth's UTC time.
+            destroy_stamp=datetime.now(UTC).strftime(DESTROY_STAMP_FORMAT) if env.boolean(destroy, False) else None,
+            skip_final_snapshot=env.boolean(skip, False),
         )
 
 

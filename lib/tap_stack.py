@@ -160,7 +160,6 @@ class TapStack(TerraformStack):
             props=LogArchiveProps(
                 naming=naming,
                 account_id=account_id,
-                force_destroy=config.force_destroy_buckets,
                 lock_mode=config.log_lock_mode,
             ),
         )
@@ -243,7 +242,6 @@ class TapStack(TerraformStack):
                 naming=naming,
                 account_id=account_id,
                 access_logs=base.log_archive.destination,
-                force_destroy=config.force_destroy_buckets,
                 custom_domain=config.frontend_domain,
                 certificate_arn=config.frontend_certificate_arn,
                 api_domain=config.api_domain,
@@ -350,7 +348,9 @@ class TapStack(TerraformStack):
                     max_allocated_storage=variables.db_max_allocated_storage,
                     backup_retention_days=variables.db_backup_retention_days,
                 ),
-                deletion_protection=config.deletion_protection,
+                deletion_protection=config.protected_from_deletion,
+                destroy_stamp=config.destroy_stamp,
+                skip_final_snapshot=config.skip_final_snapshot,
             ),
         )
 
@@ -381,7 +381,7 @@ class TapStack(TerraformStack):
                 certificate_arn=variables.certificate_arn,
                 web_acl_arn=base.waf.web_acl_arn,
                 access_logs=base.log_archive.destination,
-                deletion_protection=config.deletion_protection,
+                deletion_protection=config.protected_from_deletion,
                 api_domain=config.api_domain,
                 boot_dependencies=[*boot_dependencies(base, release), *idempotency_secret.boot_reads],
                 region=config.aws_region,
@@ -476,7 +476,6 @@ class TapStack(TerraformStack):
                 logs_key_arn=base.keys.logs_key_arn,
                 log_retention_days=variables.log_retention_days,
                 access_logs=base.log_archive.destination,
-                force_destroy=config.force_destroy_buckets,
                 runtime={
                     runtime.DB_HOST: database.address,
                     runtime.DB_PORT: database.port,

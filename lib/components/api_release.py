@@ -72,8 +72,8 @@ class ApiReleaseProps:  # pylint: disable=too-many-instance-attributes
     force_destroy: bool = False
     """Let ``terraform destroy`` delete stored artifacts with the bucket.
 
-    @default False - the artifacts are the deployed releases (rollback, evidence of what ran); only the sandbox
-    sets True."""
+    @default False - the artifacts are the deployed releases (rollback, evidence of what ran); the stack never sets
+    True: ``make destroy`` empties the bucket as the deployer before it destroys."""
 
 
 class ApiRelease(Construct):

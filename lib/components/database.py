@@ -11,7 +11,11 @@
   ``postgresql`` log export. The boot's role provisioning creates the pgaudit extension.
 - Backups are kept for ``db_backup_retention_days`` in a window two hours before the maintenance window
   (RDS rejects overlapping or touching windows).
-- Deletion protection and a final snapshot are on unless the environment relaxes them (sandbox/dev).
+- Deletion protection and a final snapshot are on unless the environment relaxes them (sandbox/dev). ``make destroy``
+  synthesizes with ``destroy_stamp`` and applies that first (Terraform's destroy uses the settings in state): deletion
+  protection off and a final snapshot named ``<identifier>-final-<YYYYMMDDHHMMSS>`` (UTC), a new name per destroy, so
+  a re-created stack's destroy never meets ``DBSnapshotAlreadyExists``. Only that synth sets it: ordinary plans keep
+  the settings every release had and show no change.
 - Enhanced monitoring (60 s) uses its own role; the instance waits for the role's policy attachment.
 - The connection string (host, port, database, user, ``sslmode``; no password) is an SSM SecureString.
 """
@@ -19,6 +23,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from cdktf import TerraformResource
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
@@ -113,6 +118,41 @@ class DatabaseProps:
     """Deletion protection and a final snapshot on destroy.
 
     @default True - the system of record is never deleted by a plan; the sandbox sets False to clean up."""
+    destroy_stamp: str | None = None
+    """``make destroy``'s synth only (DESTROY=1): its UTC time, YYYYMMDDHHMMSS. Deletion protection goes off and the
+    final snapshot is ``<identifier>-final-<destroy_stamp>``, whatever ``deletion_protection`` says.
+
+    @default None - an ordinary synth: protection and snapshot settings as ``deletion_protection`` says, unchanged
+    from every earlier release, so ordinary plans show no change."""
+    skip_final_snapshot: bool = False
+    """With ``destroy_stamp`` only: destroy without a final snapshot (SKIP_FINAL_SNAPSHOT=1, refused in production by
+    the configuration).
+
+    @default False - a destroy always keeps a final snapshot."""
+
+    def __post_init__(self) -> None:
+        if self.skip_final_snapshot and self.destroy_stamp is None:
+            raise ValueError(
+                "DatabaseProps.skip_final_snapshot is True without destroy_stamp; allowed only in `make destroy`'s "
+                "synth. Fix: leave it False, or set destroy_stamp (DESTROY=1)."
+            )
+
+
+def final_snapshot_settings(props: DatabaseProps, identifier: str) -> dict[str, Any]:
+    """``deletion_protection``, ``skip_final_snapshot`` and ``final_snapshot_identifier`` of the instance: as every
+    release had them in an ordinary synth, and in destroy mode unprotected with a dated final snapshot."""
+    if props.destroy_stamp is None:
+        protect = props.deletion_protection
+        return {
+            "deletion_protection": protect,
+            "skip_final_snapshot": not protect,
+            "final_snapshot_identifier": props.naming.name("db-final", "rds") if protect else None,
+        }
+    return {
+        "deletion_protection": False,
+        "skip_final_snapshot": props.skip_final_snapshot,
+        "final_snapshot_identifier": None if props.skip_final_snapshot else f"{identifier}-final-{props.destroy_stamp}",
+    }
 
 
 class Database(Construct):
@@ -206,7 +246,6 @@ class Database(Construct):
             description="Data-tier subnets: no route to the internet",
             tags=naming.tags("db-subnets"),
         )
-        protect = props.deletion_protection
         return DbInstance(
             self,
             "instance",
@@ -235,9 +274,7 @@ class Database(Construct):
             maintenance_window=MAINTENANCE_WINDOW,
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
-            deletion_protection=protect,
-            skip_final_snapshot=not protect,
-            final_snapshot_identifier=naming.name("db-final", "rds") if protect else None,
+            **final_snapshot_settings(props, identifier),
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             performance_insights_enabled=True,
             performance_insights_kms_key_id=key,

@@ -85,7 +85,7 @@ class FrontendProps:
     force_destroy: bool = False
     """Let ``terraform destroy`` delete published builds with the bucket.
 
-    @default False - only the sandbox sets True."""
+    @default False - the stack never sets True: ``make destroy`` empties the bucket before it destroys."""
     custom_domain: str | None = None
     """The payment page's host name.
 

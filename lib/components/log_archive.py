@@ -13,7 +13,8 @@ cannot be the target of S3 server access logging.
   target otherwise), so its integrity rests on the deny-delete policy and versioning.
 Both: a policy that refuses object deletion to everyone (``DenyLogDeletion``; versions leave only through the
 lifecycle), versioning, noncurrent versions kept as long as current ones (400 days >= the retention), and
-``force_destroy`` only in the sandbox.
+no ``force_destroy``: ``make destroy`` (tools/deploy/destroy.py) keeps both buckets, removed from the state, or
+deletes them with the governance bypass when asked (DELETE_LOG_ARCHIVE=1, never in production).
 
 Two settings deliberately differ from every other bucket in the stack, each forced by AWS:
 - encryption is SSE-S3 (AES256), not KMS: ALB access-log delivery and S3 server access logging support only SSE-S3;
@@ -73,7 +74,8 @@ class LogArchiveProps:
     force_destroy: bool = False
     """Let ``terraform destroy`` delete the logs with the bucket (bypassing a GOVERNANCE lock).
 
-    @default False - destroy never deletes audit logs (PCI DSS 10.5.1); only the sandbox sets True."""
+    @default False - destroy never deletes audit logs (PCI DSS 10.5.1); the stack never sets True: ``make destroy``
+    keeps the archive (out of the state), or with DELETE_LOG_ARCHIVE=1 (GOVERNANCE only) deletes it itself."""
     lock_mode: str = "COMPLIANCE"
     """Object Lock mode of the archive's default retention: ``COMPLIANCE`` or ``GOVERNANCE``.
 

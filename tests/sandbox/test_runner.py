@@ -142,3 +142,27 @@ def test_emulator_counts_read_the_journal(tmp_path: Path) -> None:
         "framing_mismatches": 0,
     }
     assert set(emulator_counts(tmp_path / "missing.log").values()) == {0}
+
+
+def test_the_leftover_check_lists_what_make_destroy_kept_and_fails_on_anything_else(tmp_path: Path) -> None:
+    report = tmp_path / "destroy.json"
+    assert runner.kept_by_destroy(report) == {}  # make destroy never wrote one: nothing is expected
+    report.write_text(
+        '{"kept": [{"kind": "db-snapshot", "name": "payment-db-sandbox-final-20260101000000", "why": "final",'
+        ' "later": "aws rds delete-db-snapshot"}]}',
+        encoding="utf-8",
+    )
+    expected = runner.kept_by_destroy(report)
+    assert expected == {"db-snapshot payment-db-sandbox-final-20260101000000": "final"}
+    kept_only = ["db-snapshot payment-db-sandbox-final-20260101000000"]
+    assert runner.sort_leftovers(kept_only, expected) == ([], kept_only, [])
+    surprise = [*kept_only, "s3-bucket payment-logs-sandbox-123456789012"]
+    assert runner.sort_leftovers(surprise, expected) == (["s3-bucket payment-logs-sandbox-123456789012"], kept_only, [])
+    # A final snapshot make destroy announced but did not take fails the check too.
+    assert runner.sort_leftovers([], expected) == ([], [], kept_only)
+
+
+def test_a_failed_make_destroy_is_named_by_its_own_failure_line(tmp_path: Path) -> None:
+    log = tmp_path / "destroy.log"
+    log.write_text("[deploy] unprotect ...\n[destroy] FAILED in step 'unprotect': the destroy-mode plan\n", "utf-8")
+    assert last_error(log) == "[destroy] FAILED in step 'unprotect': the destroy-mode plan"

@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from lib.synth_output import output_dir, stack_dir
 from tools.deploy.environment import DeployEnvironmentError, Environment, load
@@ -96,13 +96,14 @@ class Report:
     steps: list[Step] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
     result: str = "not finished"
+    label: ClassVar[str] = "deploy"  # what each step's line starts with: [deploy] (make destroy: [destroy])
 
     @contextmanager
     def step(self, name: str) -> Iterator[Step]:
         """Time the block as step ``name`` and print its start and end."""
         record = Step(name)
         self.steps.append(record)
-        print(f"[deploy] {name} ...", flush=True)
+        print(f"[{self.label}] {name} ...", flush=True)
         started = time.monotonic()
         try:
             yield record
@@ -114,7 +115,7 @@ class Report:
         finally:
             record.seconds = round(time.monotonic() - started, 1)
             print(
-                f"[deploy] {name} {record.status} in {record.seconds:.1f} s"
+                f"[{self.label}] {name} {record.status} in {record.seconds:.1f} s"
                 + (f": {record.detail}" if record.detail else ""),
                 flush=True,
             )
@@ -549,6 +550,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--post-apply-hook", default=os.environ.get("DEPLOY_POST_APPLY_HOOK") or None)
     parser.add_argument("--report-json", type=Path, default=os.environ.get("DEPLOY_REPORT_JSON") or None)
     args = parser.parse_args(argv)
+    if os.environ.get("DESTROY"):
+        print(
+            f"[deploy] DESTROY={os.environ['DESTROY']!r} is set: `make destroy`'s destroy mode (deletion protection "
+            f"off), which make {args.command} never plans or applies. Unset DESTROY, or run `make destroy "
+            "ENVIRONMENT=<name>`.",
+            file=sys.stderr,
+        )
+        return 2
     if not args.environment:
         print(
             f"[deploy] name the environment: make {args.command} ENVIRONMENT=<name> (its settings in "

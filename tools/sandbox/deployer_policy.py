@@ -36,6 +36,15 @@ from tools.sandbox import SANDBOX_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "docs" / "deployer-policy.json"
+# What make destroy needs beyond POLICY: a customer managed policy (6,144 characters of its own), because IAM counts a
+# role's inline policies together against one 10,240-character quota, which POLICY nearly fills.
+DESTROY_POLICY = ROOT / "docs" / "deployer-destroy-policy.json"
+# The deploying role's policies: evaluated together, as IAM does (an allow in any of them, a deny in none).
+POLICIES = (POLICY, DESTROY_POLICY)
+# IAM's quotas (IAM User Guide, "IAM and AWS STS quotas", in characters, whitespace not counted): the total of a role's
+# inline policies, and each managed policy.
+INLINE_POLICIES_PER_ROLE_CHARACTERS = 10_240
+MANAGED_POLICY_CHARACTERS = 6_144
 SIMULATE = ROOT / "tools" / "iam_simulate" / "simulate.mjs"
 SANDBOX_ACCOUNT = "123456789012"  # moto's account
 SANDBOX_STATE_BUCKET = "payment-terraform-state-example"
@@ -250,6 +259,7 @@ PREFLIGHT = "the account preflight (tools/deploy) reads it before terraform runs
 VERIFY = "make verify-deployment reads it after apply"
 FRONTEND = "make deploy-frontend"
 BACKEND = "the Terraform S3 backend (state and its use_lockfile lock) in TERRAFORM_STATE_BUCKET"
+DESTROY = "make destroy (tools/deploy/destroy.py)"
 
 HAND_ADDED: tuple[HandAdded, ...] = (
     _pass(
@@ -424,6 +434,29 @@ HAND_ADDED: tuple[HandAdded, ...] = (
         region="us-east-1",
     ),
     _read("s3:ListBucket", "arn:aws:s3:::<STATE_BUCKET>", BACKEND),
+    _read(
+        "rds:ModifyDBInstance",
+        "arn:aws:rds:<REGION>:<ACCOUNT_ID>:db:payment-db-sandbox",
+        DESTROY + " applies deletion protection off first; the sandbox's stack runs without it, so no call shows it",
+    ),
+    *(
+        _read(
+            action,
+            resource,
+            DESTROY + ": the final snapshot DeleteDBInstance takes, with the instance's tags (copy_tags_to_snapshot)",
+        )
+        for action in ("rds:CreateDBSnapshot", "rds:AddTagsToResource")
+        for resource in (
+            "arn:aws:rds:<REGION>:<ACCOUNT_ID>:db:payment-db-sandbox",
+            "arn:aws:rds:<REGION>:<ACCOUNT_ID>:snapshot:payment-db-sandbox-final-20260101000000",
+        )
+    ),
+    _read(
+        "s3:BypassGovernanceRetention",
+        BUCKET.format(component="logs") + "/AWSLogs/example",
+        DESTROY + " with DELETE_LOG_ARCHIVE=1: DeleteObjects with x-amz-bypass-governance-retention (the request log "
+        "keeps no headers)",
+    ),
     *(
         _read(action, key, BACKEND)
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -528,8 +561,10 @@ def hand_added_checks(account: str, region: str, state_bucket: str) -> list[Chec
     ]
 
 
-def evaluate(checks: Sequence[Check], policy: dict[str, Any], account: str) -> list[str]:
-    """The evaluator's decision for each check, in order (one ``node`` process for the whole batch)."""
+def evaluate(checks: Sequence[Check], policy: dict[str, Any] | Sequence[dict[str, Any]], account: str) -> list[str]:
+    """The evaluator's decision for each check, in order (one ``node`` process for the whole batch); ``policy`` is
+    one identity policy or the role's several, evaluated together."""
+    policies = [policy] if isinstance(policy, dict) else list(policy)
     # A KMS key is governed by its key policy too: the stack's (lib/blocks/iam.py), which delegates to IAM.
     stack_key_policy = json.loads(key_policy(account))
     requests = [
@@ -540,7 +575,7 @@ def evaluate(checks: Sequence[Check], policy: dict[str, Any], account: str) -> l
             "resource": check.resource,
             "resourceAccount": account,
             "context": {"aws:RequestedRegion": check.region, **dict(check.context)},
-            "identityPolicies": [{"name": "deployer", "policy": policy}],
+            "identityPolicies": [{"name": f"deployer-{number}", "policy": doc} for number, doc in enumerate(policies)],
             "resourcePolicy": stack_key_policy if ":kms:" in check.resource and ":key/" in check.resource else None,
         }
         for index, check in enumerate(checks)
@@ -583,7 +618,7 @@ def stack_region(requests: Sequence[Request]) -> str:
 
 def unallowed_checks(
     requests: Sequence[Request],
-    policy: Path,
+    policy: Path | Sequence[Path],
     *,
     account: str = SANDBOX_ACCOUNT,
     region: str | None = None,
@@ -595,8 +630,9 @@ def unallowed_checks(
     checks = served_checks(requests, account)
     if hand_added:
         checks += hand_added_checks(account, region, state_bucket)
-    document = load_policy(policy, account=account, region=region, state_bucket=state_bucket)
-    decisions = evaluate(checks, document, account)
+    paths = [policy] if isinstance(policy, Path) else list(policy)
+    documents = [load_policy(path, account=account, region=region, state_bucket=state_bucket) for path in paths]
+    decisions = evaluate(checks, documents, account)
     return [
         replace(check, decision=decision)
         for check, decision in zip(checks, decisions, strict=True)
@@ -605,7 +641,7 @@ def unallowed_checks(
 
 
 def unallowed_actions(
-    request_log: Path, policy: Path = POLICY, start: int = 0, end: int | None = None, **options: Any
+    request_log: Path, policy: Path | Sequence[Path] = POLICIES, start: int = 0, end: int | None = None, **options: Any
 ) -> list[str]:
     """The IAM actions the requests between ``start`` and ``end`` (and :data:`HAND_ADDED`) need and the policy
     does not allow, sorted; ``options`` go to :func:`unallowed_checks`."""
@@ -651,7 +687,14 @@ def ranges_of(
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("request_log", type=Path, nargs="?", help="the moto log (sandbox-logs/moto.log)")
-    parser.add_argument("--policy", type=Path, default=POLICY, help="default: docs/deployer-policy.json")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        action="append",
+        help="a policy of the role (repeatable; default: docs/deployer-policy.json and "
+        "docs/deployer-destroy-policy.json, evaluated together); --render prints the one given, default "
+        "docs/deployer-policy.json",
+    )
     parser.add_argument("--phases", type=Path, help="phases.json of the run: only the --phase ranges are read")
     parser.add_argument(
         "--phase",
@@ -675,7 +718,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(
             json.dumps(
-                load_policy(args.policy, account=args.account, region=args.region, state_bucket=args.state_bucket),
+                load_policy(
+                    (args.policy or [POLICY])[0],
+                    account=args.account,
+                    region=args.region,
+                    state_bucket=args.state_bucket,
+                ),
                 indent=2,
             )
         )
@@ -690,11 +738,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     requests = [request for start, end in ranges for request in read_requests(args.request_log, start, end)]
     refused = unallowed_checks(
-        requests, args.policy, account=args.account, region=args.region, state_bucket=args.state_bucket
+        requests, args.policy or POLICIES, account=args.account, region=args.region, state_bucket=args.state_bucket
     )
     actions = {check.action for check in served_checks(requests, args.account)}
     print(
-        f"deployer policy {args.policy}: {len(requests)} requests served, {len(actions)} distinct actions, "
+        f"deployer policies {', '.join(str(path) for path in args.policy or POLICIES)}: "
+        f"{len(requests)} requests served, {len(actions)} distinct actions, "
         f"{len(HAND_ADDED)} hand-added checks"
     )
     if not refused:

@@ -2,7 +2,8 @@
 
 The check compares two inventories: one taken before ``apply`` (moto's own defaults such as the default
 VPC, public SSM parameters and AWS managed IAM policies are in it) and one taken after ``destroy``.
-Anything in the second that is not in the first was created by the stack and survived its destroy.
+Anything in the second that is not in the first was created by the stack and survived its destroy (the runner
+then sets apart what ``make destroy`` said it keeps, such as the database's final snapshot).
 Resources AWS keeps for a while after deletion are not "left": terminated instances, deleted NAT
 gateways, and KMS keys pending deletion (AWS's minimum waiting period is 7 days). Neither are what AWS
 creates on its own when a service is first used: AWS managed KMS keys and public ``/aws/`` SSM parameters.
@@ -91,6 +92,9 @@ def _database(c: Callable[[str], Any]) -> Iterable[str]:
         for g in _pages(rds, "describe_db_parameter_groups", "DBParameterGroups")
         if not g["DBParameterGroupName"].startswith("default.")
     )
+    # Snapshots outlive their instance: make destroy's final snapshot is one, kept on purpose (the runner's leftover
+    # check lists it as kept); any other is a leftover.
+    yield from (f"db-snapshot {s['DBSnapshotIdentifier']}" for s in _pages(rds, "describe_db_snapshots", "DBSnapshots"))
     secrets = c("secretsmanager")
     # Deleted secrets wait out their recovery window; list_secrets leaves them out by default, like AWS.
     yield from (f"secret {s['ARN']}" for s in _pages(secrets, "list_secrets", "SecretList"))

@@ -14,8 +14,12 @@ deploy     ``make deploy ENVIRONMENT=<suffix> AUTO_APPROVE=1``: the command a us
            with TLS standing in for RDS, then a payment and a refund through HTTP
 tests      ``pytest tests/integration`` with boto3 pointed at the emulator
 drift      a second ``plan -detailed-exitcode`` must report no changes
-destroy    ``terraform destroy``; then this stack's key leaves ``cfn-outputs/flat-outputs.json`` (no other)
-leftovers  everything created since the first inventory must be gone (KMS keys pending deletion excepted)
+destroy    ``make destroy ENVIRONMENT=<suffix> CONFIRM=TapStack<suffix> DELETE_LOG_ARCHIVE=1``, the command a user runs
+           (tools/deploy/destroy.py): protection off (applied), buckets emptied, the GOVERNANCE log archive deleted
+           with the bypass, ``terraform destroy``, a final snapshot kept, this stack's key out of the outputs file
+leftovers  everything created since the first inventory must be gone (KMS keys pending deletion excepted), except
+           what make destroy said it keeps (the final snapshot, listed as kept); anything else, or a kept item that
+           is missing, fails
 
 The emulator is always stopped at the end, also on failure, Ctrl-C or SIGTERM. When tests or the drift
 check fail after a successful apply, destroy and the leftover check still run, so one run reports every
@@ -65,6 +69,7 @@ LOCK_FILE = ROOT / ".sandbox.lock"
 # sandbox-state/ (lib.config.SANDBOX_STATE_DIR), never where a real deployment's local state would be.
 SYNTH_DIR = LOG_DIR / "cdktf.out"
 DEPLOY_REPORT = LOG_DIR / "deploy.json"
+DESTROY_REPORT = LOG_DIR / "destroy.json"
 TERRAFORM_TIMEOUT = 30 * 60  # seconds; apply takes ~2 min, a hang should not block CI for its whole budget
 STOP_SECONDS = 120  # an interrupted apply finishes its calls in flight and saves the state before it exits
 INTERRUPTED_EXIT = 130  # what a shell reports for a command ended by Ctrl-C
@@ -100,6 +105,7 @@ class Report:  # pylint: disable=too-many-instance-attributes  # one field per l
     tests: dict[str, int] = field(default_factory=dict)
     drift: str = "not checked"
     leftovers: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # what make destroy announced it keeps, found after destroy
     emulator: dict[str, int] = field(default_factory=dict)
     failed_phase: str | None = None
     interrupted: bool = False
@@ -242,7 +248,7 @@ def rel(path: Path) -> str:
 def last_error(log_path: Path) -> str:
     """``make deploy``'s failure line, else the first ``Error:`` line of a terraform log, else its last line."""
     text = log_path.read_text(encoding="utf-8", errors="replace")
-    deploy_failure = [line for line in text.splitlines() if line.startswith("[deploy] FAILED")]
+    deploy_failure = [line for line in text.splitlines() if line.startswith(("[deploy] FAILED", "[destroy] FAILED"))]
     if deploy_failure:
         return deploy_failure[0]
     errors = [line.strip(" │╷╵") for line in text.splitlines() if "Error:" in line]
@@ -326,6 +332,23 @@ def run_integration_tests(env: dict[str, str], counts: dict[str, int]) -> None:
         raise PhaseFailed(f"integration tests: {summary} (log: {rel(log_path)})")
 
 
+def kept_by_destroy(report_path: Path) -> dict[str, str]:
+    """What ``make destroy`` said it keeps (its report's ``kept``), as inventory items: ``"<kind> <name>"`` -> why."""
+    if not report_path.is_file():
+        return {}
+    document = json.loads(report_path.read_text(encoding="utf-8"))
+    return {f"{item['kind']} {item['name']}": item["why"] for item in document.get("kept") or []}
+
+
+def sort_leftovers(found: list[str], expected: Mapping[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """``(unannounced, kept, missing)``: what survived destroy without make destroy keeping it (a failure), what it
+    kept as it said, and what it said it kept but is not there (a failure too: a final snapshot that was not taken)."""
+    unannounced = [item for item in found if item not in expected]
+    kept = [item for item in found if item in expected]
+    missing = sorted(set(expected) - set(found))
+    return unannounced, kept, missing
+
+
 def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: str) -> dict[str, str]:
     """Environment for synth, terraform and pytest: emulator endpoint and test keys, nothing from the user's AWS
     configuration, our terraform CLI config (offline provider mirror)."""
@@ -338,6 +361,7 @@ def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: st
             "CDKTF_OUTDIR": str(SYNTH_DIR),
             "SANDBOX_OUTPUTS_FILE": str(OUTPUTS_FILE),
             "DEPLOY_REPORT_JSON": str(DEPLOY_REPORT),
+            "DESTROY_REPORT_JSON": str(DESTROY_REPORT),
             "SANDBOX_INTEGRATION_REQUIRED": "1",  # the integration tests fail rather than skip when run from here
             # The name on the sandbox certificate: the listener then forwards only that Host, as in production.
             "API_DOMAIN": SANDBOX_DOMAIN,
@@ -502,34 +526,28 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                 # Keep going: destroy and the leftover check still tell us something.
                 (LOG_DIR / f"{name}-error.log").write_text(traceback.format_exc(), encoding="utf-8")
         with report.phase("destroy") as phase:
-            terraform.run(
-                "destroy",
-                "destroy",
-                "-input=false",
-                "-no-color",
-                "-auto-approve",
-                "-lock-timeout=60s",
-                total=report.resources_applied,
-            )
-            # The outputs describe resources that no longer exist: only this stack's key goes (a copy stays in
-            # the logs), every other stack's key stays.
-            if outputs.remove_stack(self.config.stack_name):
-                phase.detail = (
-                    f"{self.config.stack_name} removed from {rel(OUTPUTS_FILE)} (copy: {rel(LOG_DIR / 'outputs.json')})"
-                )
+            phase.detail = self._make_destroy()
         with report.phase("leftovers") as phase:
             after, errors = take_inventory(endpoint, region)
-            report.leftovers = leftovers(self.baseline, after)
             if errors:
                 raise PhaseFailed("cannot list resources after destroy: " + "; ".join(errors))
-            if report.leftovers:
+            expected = kept_by_destroy(DESTROY_REPORT)
+            report.leftovers, report.kept, missing = sort_leftovers(leftovers(self.baseline, after), expected)
+            if report.leftovers or missing:
                 (LOG_DIR / "leftovers.txt").write_text("\n".join(report.leftovers) + "\n", encoding="utf-8")
                 raise PhaseFailed(
-                    f"{len(report.leftovers)} resources survived destroy: "
-                    + ", ".join(report.leftovers[:5])
-                    + (" ..." if len(report.leftovers) > 5 else "")
+                    (f"make destroy said it kept {', '.join(missing)}, which is not there; " if missing else "")
+                    + (
+                        f"{len(report.leftovers)} resources survived destroy unannounced: "
+                        + ", ".join(report.leftovers[:5])
+                        + (" ..." if len(report.leftovers) > 5 else "")
+                        if report.leftovers
+                        else ""
+                    )
                 )
-            phase.detail = "nothing left"
+            phase.detail = "nothing left" + (
+                f"; kept as make destroy announced: {', '.join(report.kept)}" if report.kept else ""
+            )
         with report.phase("policy") as phase:
             phase.detail = self._deployer_policy()
 
@@ -543,6 +561,30 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             cwd=ROOT,
             what=what,
         )
+
+    def _make_destroy(self) -> str:
+        """`make destroy ENVIRONMENT=<suffix> CONFIRM=TapStack<suffix> DELETE_LOG_ARCHIVE=1`, the command a user runs:
+        the log archive is deleted (GOVERNANCE, with the bypass), so the leftover check expects only the final
+        snapshot. Its key leaves the outputs file (a copy stays in the logs)."""
+        assert self.terraform is not None
+        stack = self.config.stack_name
+        self.terraform.command(
+            "destroy",
+            [
+                "make",
+                "--no-print-directory",
+                "destroy",
+                f"ENVIRONMENT={self.config.environment_suffix}",
+                f"CONFIRM={stack}",
+                "DELETE_LOG_ARCHIVE=1",
+            ],
+            cwd=ROOT,
+            total=self.report.resources_applied,
+            what="make destroy",
+        )
+        document = json.loads(DESTROY_REPORT.read_text(encoding="utf-8"))
+        steps = {step["name"]: step["detail"] for step in document.get("steps", [])}
+        return f"make destroy passed; {steps.get('outputs', '')}; {steps.get('kept', 'nothing kept')}"
 
     def _deploy_steps(self) -> None:
         """List ``make deploy``'s steps under the deploy phase (from its report), and keep a copy of the outputs."""
@@ -573,7 +615,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
     def _deployer_policy(self) -> str:
         """Every call the emulator served to the deployer (make deploy less its boot hook, the second plan, destroy)
-        is allowed by docs/deployer-policy.json, and so are the hand-added actions no call shows."""
+        is allowed by docs/deployer-policy.json with docs/deployer-destroy-policy.json, and so are the
+        hand-added actions no call shows."""
         from tools.sandbox import deployer_policy  # pylint: disable=import-outside-toplevel  # runs node
 
         document = {"phases": [asdict(p) for p in self.report.phases], "not_the_deployer": self.report.not_the_deployer}
@@ -583,11 +626,13 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             for start, end in deployer_policy.ranges_of(document, names)
             for request in deployer_policy.read_requests(MOTO_LOG, start, end)
         ]
-        refused = sorted({check.action for check in deployer_policy.unallowed_checks(requests, deployer_policy.POLICY)})
+        refused = sorted(
+            {check.action for check in deployer_policy.unallowed_checks(requests, deployer_policy.POLICIES)}
+        )
         if refused:
             raise PhaseFailed(
-                f"docs/deployer-policy.json does not allow {len(refused)} action(s) the deployer used: "
-                + ", ".join(refused)
+                "docs/deployer-policy.json and docs/deployer-destroy-policy.json do not allow "
+                f"{len(refused)} action(s) the deployer used: " + ", ".join(refused)
             )
         actions = {
             action for request in requests for action in deployer_policy.iam_actions(request.service, request.operation)
@@ -702,7 +747,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             f"slow answers, {counts['framing_mismatches']} framing mismatches (details in {rel(MOTO_LOG)})"
         )
         destroy = next((p for p in report.phases if p.name == "leftovers"), None)
-        print(f"  destroy: {'clean' if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
+        clean = "clean" + (f" (kept as announced: {', '.join(report.kept)})" if report.kept else "")
+        print(f"  destroy: {clean if destroy and destroy.status == 'passed' else destroy.detail if destroy else '-'}")
         print(f"  total: {total:.1f} s; timings in {rel(LOG_DIR / 'phases.json')}")
         if report.cleanup:
             print("  cleaned up: " + "; ".join(report.cleanup))

@@ -1,7 +1,9 @@
 """The database (``lib/components/database.py``; docs/requirements.md#database): PostgreSQL "15", Multi-AZ,
 encrypted, a managed secret, TLS forced, backups apart from maintenance."""
 
+import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -185,9 +187,71 @@ def test_sandbox_relaxes_protection_for_destroy(tmp_path, resources):
     )
     db = only(stack["resource"], "aws_db_instance")
     assert db["deletion_protection"] is False and db["skip_final_snapshot"] is True
-    assert all(b["force_destroy"] is True for b in stack["resource"]["aws_s3_bucket"].values())
+    # make destroy empties the buckets, as on an account: the sandbox relies on no force_destroy.
+    assert not any(b.get("force_destroy") for b in stack["resource"]["aws_s3_bucket"].values())
     for provider in stack["provider"]["aws"]:  # the stack's and the us-east-1 alias (CloudFront's WAF) alike
         assert set(provider["endpoints"][0].values()) == {"http://127.0.0.1:5000"}
         assert provider["skip_requesting_account_id"] is False and provider["s3_use_path_style"] is True
     # Sandbox mode is configuration only: exactly the production resources, no emulator-only extras.
     assert {t: sorted(v) for t, v in stack["resource"].items()} == {t: sorted(v) for t, v in resources.items()}
+
+
+# `make destroy` (tools/deploy/destroy.py) synthesizes with DESTROY=1 and applies that before terraform destroy.
+SNAPSHOT_ATTRIBUTES = ("deletion_protection", "skip_final_snapshot", "final_snapshot_identifier")
+
+
+def _instance_and_alb(stack: dict) -> tuple[dict, dict]:
+    return only(stack["resource"], "aws_db_instance"), only(stack["resource"], "aws_alb")
+
+
+def test_an_ordinary_synth_keeps_every_releases_protection_and_no_dated_snapshot(resources):
+    db = only(resources, "aws_db_instance")
+    # What every earlier release synthesized: an ordinary plan shows no change in these attributes.
+    assert {key: db[key] for key in SNAPSHOT_ATTRIBUTES} == {
+        "deletion_protection": True,
+        "skip_final_snapshot": False,
+        "final_snapshot_identifier": "payment-db-final-test",
+    }
+    assert not re.search(r"-final-\d{14}", json.dumps(resources))
+
+
+def test_destroy_mode_turns_protection_off_and_dates_the_final_snapshot(tmp_path):
+    stack = synth_stack(tmp_path, {**PRODUCTION_ENV, "DESTROY": "1"})
+    db, alb = _instance_and_alb(stack)
+    assert db["deletion_protection"] is False and alb["enable_deletion_protection"] is False
+    assert db["skip_final_snapshot"] is False
+    assert re.fullmatch(rf"{db['identifier']}-final-\d{{14}}", db["final_snapshot_identifier"])
+    stamp = db["final_snapshot_identifier"].rsplit("-", 1)[1]
+    assert datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC) <= datetime.now(UTC)
+    # Only those attributes move: every other resource and attribute is the ordinary synth's.
+    ordinary = synth_stack(tmp_path / "ordinary", dict(PRODUCTION_ENV))
+    ordinary_db, ordinary_alb = _instance_and_alb(ordinary)
+    assert {k: v for k, v in db.items() if k not in SNAPSHOT_ATTRIBUTES} == {
+        k: v for k, v in ordinary_db.items() if k not in SNAPSHOT_ATTRIBUTES
+    }
+    assert {k: v for k, v in alb.items() if k != "enable_deletion_protection"} == {
+        k: v for k, v in ordinary_alb.items() if k != "enable_deletion_protection"
+    }
+
+
+def test_destroy_mode_skips_the_final_snapshot_only_when_asked_in_development(tmp_path):
+    stack = synth_stack(tmp_path, {**DEVELOPMENT_ENV, "DESTROY": "1", "SKIP_FINAL_SNAPSHOT": "1"})
+    db, _ = _instance_and_alb(stack)
+    assert db["deletion_protection"] is False and db["skip_final_snapshot"] is True
+    assert db.get("final_snapshot_identifier") is None
+
+
+def test_the_sandbox_in_destroy_mode_keeps_a_final_snapshot_too(tmp_path):
+    stack = synth_stack(
+        tmp_path,
+        {
+            **DEVELOPMENT_ENV,
+            "SANDBOX_ENDPOINT_URL": "http://127.0.0.1:5000",
+            "API_DOMAIN": "payments.sandbox.example.com",
+            "DESTROY": "1",
+        },
+    )
+    db, _ = _instance_and_alb(stack)
+    assert db["skip_final_snapshot"] is False and re.fullmatch(
+        r"payment-db-test-final-\d{14}", db["final_snapshot_identifier"]
+    )

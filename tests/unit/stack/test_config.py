@@ -2,6 +2,7 @@
 value and the fix, writing nothing."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -237,7 +238,7 @@ def test_development_warns_once_per_relaxed_guardrail():
 def test_complete_production_configuration_has_no_warnings():
     config = StackConfig.from_env(PRODUCTION_ENV, region_file=Path("/nonexistent"))
     assert config.environment_type == "production" and not config.warnings
-    assert config.default_tags["DataClassification"] == "pci-cde" and not config.force_destroy_buckets
+    assert config.default_tags["DataClassification"] == "pci-cde" and config.protected_from_deletion
 
 
 def test_local_state_lives_outside_the_synth_output():
@@ -250,7 +251,6 @@ def test_local_state_lives_outside_the_synth_output():
         region_file=Path("/nonexistent"),
     )
     assert sandbox.local_state_path == ROOT / "sandbox-state" / "terraform.TapStackalice.tfstate"
-    assert sandbox.force_destroy_buckets
 
 
 @pytest.mark.parametrize(
@@ -392,3 +392,32 @@ def test_production_requires_named_deployers():
     with pytest.raises(ConfigError, match="DEPLOYER_PRINCIPAL_ARNS: no deployer is named") as caught:
         StackConfig.from_env(environ, region_file=Path("/nonexistent"))
     assert "list the roles that deploy" in str(caught.value)
+
+
+# make destroy's mode (tools/deploy/destroy.py): DESTROY=1 and its option SKIP_FINAL_SNAPSHOT=1.
+def test_destroy_mode_stamps_the_synth_and_lifts_protection_only_there():
+    ordinary = StackConfig.from_env(dict(PRODUCTION_ENV), region_file=Path("/nonexistent"))
+    assert not ordinary.destroy_mode and ordinary.protected_from_deletion
+    destroying = StackConfig.from_env({**PRODUCTION_ENV, "DESTROY": "1"}, region_file=Path("/nonexistent"))
+    assert destroying.destroy_mode and not destroying.protected_from_deletion
+    assert destroying.deletion_protection  # the setting stays; only destroy mode's synth turns protection off
+    assert re.fullmatch(r"[0-9]{14}", destroying.destroy_stamp or "")
+
+
+def test_skipping_the_final_snapshot_is_refused_in_production():
+    with pytest.raises(ConfigError, match=r"SKIP_FINAL_SNAPSHOT='1' is invalid: a production stack is always"):
+        StackConfig.from_env(
+            {**PRODUCTION_ENV, "DESTROY": "1", "SKIP_FINAL_SNAPSHOT": "1"}, region_file=Path("/nonexistent")
+        )
+
+
+def test_skipping_the_final_snapshot_outside_destroy_mode_is_refused():
+    with pytest.raises(ConfigError, match=r"SKIP_FINAL_SNAPSHOT='1' is invalid: it is read only by `make destroy`"):
+        StackConfig.from_env({"SKIP_FINAL_SNAPSHOT": "1"}, region_file=Path("/nonexistent"))
+    development = StackConfig.from_env({"DESTROY": "1", "SKIP_FINAL_SNAPSHOT": "1"}, region_file=Path("/nonexistent"))
+    assert development.skip_final_snapshot and development.destroy_mode
+
+
+def test_a_malformed_destroy_stamp_is_refused():
+    with pytest.raises(ConfigError, match="YYYYMMDDHHMMSS"):
+        StackConfig(destroy_stamp="2026-01-01")

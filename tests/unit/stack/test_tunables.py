@@ -14,7 +14,7 @@ import pytest
 from lib import config as config_module
 from lib import tunables as registry
 from lib import variables as variables_module
-from lib.config import ConfigError, StackConfig
+from lib.config import DESTROY_MODE_VARIABLES, ConfigError, StackConfig
 from lib.tunables import BY_ENV, BY_TERRAFORM, CONFIG_TUNABLES, TERRAFORM_TUNABLES, TUNABLES, Tunable
 from tools.docs import config_docs
 
@@ -79,7 +79,8 @@ def test_every_ranged_terraform_variable_validates_its_range(synth_json):
 def test_from_env_reads_exactly_the_registry_variables():
     environ = _RecordingEnviron()
     StackConfig.from_env(environ, region_file=NO_REGION_FILE)
-    assert environ.asked == {t.env for t in CONFIG_TUNABLES}
+    # Besides the registry: make destroy's mode (DESTROY, SKIP_FINAL_SNAPSHOT), which no environment file sets.
+    assert environ.asked == {t.env for t in CONFIG_TUNABLES} | set(DESTROY_MODE_VARIABLES)
 
 
 @pytest.mark.parametrize("tunable", [t for t in TUNABLES if t.field is None and t.env], ids=lambda t: t.env)

@@ -16,8 +16,12 @@ import pytest
 
 from tools.sandbox.deployer_policy import (
     ACTION_EXCEPTIONS,
+    DESTROY_POLICY,
     HAND_ADDED,
+    INLINE_POLICIES_PER_ROLE_CHARACTERS,
+    MANAGED_POLICY_CHARACTERS,
     NOT_REQUIRED,
+    POLICIES,
     POLICY,
     TAG_ON_CREATE,
     Request,
@@ -68,16 +72,21 @@ def fixture_log(tmp_path: Path) -> Path:
     return path
 
 
-def _policy_without(tmp_path: Path, action: str) -> Path:
-    document: dict[str, Any] = json.loads(POLICY.read_text(encoding="utf-8"))
-    changed = copy.deepcopy(document)
-    for statement in changed["Statement"]:
-        statement["Action"] = [item for item in statement["Action"] if item != action]
-    changed["Statement"] = [statement for statement in changed["Statement"] if statement["Action"]]
-    assert changed != document, f"{action} is not in the policy"
-    path = tmp_path / "policy.json"
-    path.write_text(json.dumps(changed), encoding="utf-8")
-    return path
+def _policy_without(tmp_path: Path, action: str) -> list[Path]:
+    """The role's policies (docs/deployer-policy.json, docs/deployer-destroy-policy.json) with ``action`` removed."""
+    paths, removed = [], False
+    for number, original in enumerate(POLICIES):
+        document: dict[str, Any] = json.loads(original.read_text(encoding="utf-8"))
+        changed = copy.deepcopy(document)
+        for statement in changed["Statement"]:
+            statement["Action"] = [item for item in statement["Action"] if item != action]
+        changed["Statement"] = [statement for statement in changed["Statement"] if statement["Action"]]
+        removed = removed or changed != document
+        path = tmp_path / f"policy-{number}.json"
+        path.write_text(json.dumps(changed), encoding="utf-8")
+        paths.append(path)
+    assert removed, f"{action} is in neither policy"
+    return paths
 
 
 @pytest.mark.parametrize(
@@ -171,7 +180,17 @@ def test_resources_come_from_the_log() -> None:
 
 def test_the_committed_policy_allows_the_fixture_and_every_hand_added_action(log: Path) -> None:
     _needs_node()
-    assert not unallowed_actions(log, POLICY, region="eu-west-1")
+    assert not unallowed_actions(log, POLICIES, region="eu-west-1")
+
+
+def test_make_destroys_own_actions_come_from_the_destroy_policy(log: Path) -> None:
+    _needs_node()
+    # rds:AddTagsToResource is also allowed by the inline policy's Database statement (every resource).
+    assert unallowed_actions(log, POLICY, region="eu-west-1") == [
+        "rds:CreateDBSnapshot",
+        "rds:ModifyDBInstance",
+        "s3:BypassGovernanceRetention",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -189,7 +208,17 @@ def test_a_policy_missing_one_served_action_is_reported_with_exactly_that_action
     assert unallowed_actions(log, _policy_without(tmp_path, missing), region="eu-west-1", hand_added=False) == [missing]
 
 
-@pytest.mark.parametrize("missing", ["iam:PassRole", "iam:CreateServiceLinkedRole", "kms:CreateGrant"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "iam:PassRole",
+        "iam:CreateServiceLinkedRole",
+        "kms:CreateGrant",
+        "rds:ModifyDBInstance",
+        "rds:CreateDBSnapshot",
+        "s3:BypassGovernanceRetention",
+    ],
+)
 def test_a_policy_missing_a_hand_added_action_is_reported(tmp_path: Path, missing: str) -> None:
     _needs_node()
     empty = tmp_path / "empty.log"
@@ -231,11 +260,18 @@ def test_the_cli_exits_1_and_lists_what_is_missing(
     log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _needs_node()
-    policy = _policy_without(tmp_path, "s3:GetLifecycleConfiguration")
-    assert main([str(log), "--policy", str(policy), "--region", "eu-west-1"]) == 1
+    policies = [
+        argument
+        for path in _policy_without(tmp_path, "s3:GetLifecycleConfiguration")
+        for argument in ("--policy", str(path))
+    ]
+    assert main([str(log), *policies, "--region", "eu-west-1"]) == 1
     out = capsys.readouterr().out
     assert "s3:GetLifecycleConfiguration on arn:aws:s3:::payment-logs-prod-123456789012" in out
     assert main([str(log), "--region", "eu-west-1"]) == 0
+    # The role's inline policy alone lacks what make destroy needs (docs/deployer-destroy-policy.json).
+    assert main([str(log), "--policy", str(POLICY), "--region", "eu-west-1"]) == 1
+    assert "s3:BypassGovernanceRetention" in capsys.readouterr().out
 
 
 def test_phases_select_the_deployer_ranges(tmp_path: Path) -> None:
@@ -272,15 +308,30 @@ def test_the_boot_hook_inside_make_deploy_is_left_out_of_the_deployer_ranges() -
     assert ranges_of({**document, "not_the_deployer": [[0, 5]]}, ["deploy"]) == [(10, 90)]
 
 
-def test_the_policy_documents_every_statement_and_fits_an_inline_role_policy() -> None:
-    raw: dict[str, Any] = json.loads(POLICY.read_text(encoding="utf-8"))
+def _rendered_size(path: Path) -> int:
+    rendered = load_policy(path, account=ACCOUNT, region="ap-southeast-2", state_bucket="s" * 63)
+    assert not any(key.startswith("_") for key in rendered)
+    assert "<" not in json.dumps(rendered)
+    for statement in rendered["Statement"]:
+        assert "*" not in statement["Action"] and not any(a.endswith(":*") for a in statement["Action"])
+    # IAM counts characters without whitespace: the compact JSON.
+    return len(json.dumps(rendered, separators=(",", ":")))
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda path: path.name)
+def test_each_policy_documents_every_statement(path: Path) -> None:
+    raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     sids = [statement["Sid"] for statement in raw["Statement"]]
     assert len(sids) == len(set(sids))
     assert set(raw["_reasons"]) == set(sids)
-    rendered = load_policy(POLICY, account=ACCOUNT, region="ap-southeast-2", state_bucket="s" * 63)
-    assert not any(key.startswith("_") for key in rendered)
-    assert "<" not in json.dumps(rendered)
-    # IAM: a role's inline policies total at most 10,240 characters (whitespace not counted).
-    assert len(json.dumps(rendered, separators=(",", ":"))) <= 10_240
-    for statement in rendered["Statement"]:
-        assert "*" not in statement["Action"] and not any(a.endswith(":*") for a in statement["Action"])
+    assert raw["_about"]
+
+
+def test_the_policies_fit_iams_quotas() -> None:
+    # IAM: a role's inline policies count TOGETHER against 10,240 characters; docs/deployer-policy.json is the role's
+    # only inline policy and fills most of it. docs/deployer-destroy-policy.json is a customer managed policy, with
+    # 6,144 characters of its own (a role takes 10 managed policies by default).
+    assert _rendered_size(POLICY) <= INLINE_POLICIES_PER_ROLE_CHARACTERS
+    assert _rendered_size(DESTROY_POLICY) <= MANAGED_POLICY_CHARACTERS
+    inline, managed = ({s["Sid"] for s in json.loads(p.read_text(encoding="utf-8"))["Statement"]} for p in POLICIES)
+    assert not inline & managed, "a Sid in both policies"

@@ -1,0 +1,194 @@
+"""``make destroy``'s decisions that need no account (tools/deploy/destroy.py): the flags and their refusals, what
+the inventory finds in a synthesized stack and a state, the targeted plan's check, what is announced and kept. The
+whole path runs in the sandbox's destroy phase; its AWS calls are tested against moto in tests/sandbox/test_destroy.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PRODUCTION_ENV
+from tools.deploy import destroy, runner
+from tools.deploy.environment import DeployEnvironmentError, Environment, load
+
+DB = "aws_db_instance.database_instance_A1"
+ALB = "aws_alb.compute_alb_B2"
+ARCHIVE = "aws_s3_bucket.log_archive_bucket_C3"
+ACCESS_LOGS = "aws_s3_bucket.log_archive_s3_access_bucket_D4"
+ARCHIVE_LOCK = "aws_s3_bucket_object_lock_configuration.log_archive_object_lock_E5"
+ARTIFACTS = "aws_s3_bucket.api_release_bucket_F6"
+FRONTEND = "aws_s3_bucket.frontend_bucket_G7"
+
+
+def _environment(tmp_path: Path, name: str = "qa", **environ: str) -> Environment:
+    return load(name, {"AWS_REGION": "eu-west-1", "DESTROY": "1", **environ}, tmp_path)
+
+
+def _production(tmp_path: Path) -> Environment:
+    settings = {key: value for key, value in PRODUCTION_ENV.items() if key != "ENVIRONMENT_SUFFIX"}
+    return load("prod", {**settings, "DESTROY": "1"}, tmp_path)
+
+
+def _options(**overrides: Any) -> destroy.Options:
+    values: dict[str, Any] = {
+        "confirm": None,
+        "auto_approve": False,
+        "delete_log_archive": False,
+        "skip_final_snapshot": False,
+    }
+    return destroy.Options(**{**values, **overrides})
+
+
+def _body(path: str, **values: Any) -> dict[str, Any]:
+    return {"//": {"metadata": {"path": path}}, **values}
+
+
+def _stack() -> dict[str, Any]:
+    return {
+        "resource": {
+            "aws_db_instance": {
+                DB.split(".")[1]: _body(
+                    "TapStackqa/database/instance", final_snapshot_identifier="payment-db-qa-final-20260101000000"
+                )
+            },
+            "aws_alb": {ALB.split(".")[1]: _body("TapStackqa/compute/alb")},
+            "aws_s3_bucket": {
+                ARCHIVE.split(".")[1]: _body("TapStackqa/log_archive/bucket"),
+                ACCESS_LOGS.split(".")[1]: _body("TapStackqa/log_archive/s3_access_bucket"),
+                ARTIFACTS.split(".")[1]: _body("TapStackqa/api_release/bucket"),
+                FRONTEND.split(".")[1]: _body("TapStackqa/frontend/bucket"),
+            },
+            "aws_s3_bucket_object_lock_configuration": {
+                ARCHIVE_LOCK.split(".")[1]: _body("TapStackqa/log_archive/object_lock")
+            },
+        }
+    }
+
+
+def _state(*addresses: str) -> dict[str, Any]:
+    values = {
+        DB: {"identifier": "payment-db-qa"},
+        ARCHIVE: {"bucket": "payment-logs-qa-1"},
+        ACCESS_LOGS: {"bucket": "payment-s3-access-logs-qa-1"},
+        ARTIFACTS: {"bucket": "payment-artifacts-qa-1"},
+        FRONTEND: {"bucket": "payment-frontend-qa-1"},
+    }
+    return {
+        "values": {
+            "root_module": {
+                "resources": [
+                    {"address": address, "mode": "managed", "values": values.get(address, {})} for address in addresses
+                ]
+                + [{"address": "data.aws_elb_service_account.log_archive_elb_account", "mode": "data"}]
+            }
+        }
+    }
+
+
+def test_the_inventory_sorts_the_stack_into_what_destroy_unprotects_empties_and_keeps() -> None:
+    everything = (DB, ALB, ARCHIVE, ACCESS_LOGS, ARCHIVE_LOCK, ARTIFACTS, FRONTEND)
+    inventory = destroy.take_inventory(_stack(), "TapStackqa", _state(*everything))
+    assert inventory.database == DB and inventory.database_identifier == "payment-db-qa"
+    assert inventory.final_snapshot == "payment-db-qa-final-20260101000000"
+    assert inventory.unprotect == [DB, ALB]
+    assert inventory.buckets == {ARTIFACTS: "payment-artifacts-qa-1", FRONTEND: "payment-frontend-qa-1"}
+    assert inventory.log_archive == sorted([ARCHIVE, ACCESS_LOGS, ARCHIVE_LOCK])
+    assert inventory.log_buckets == {ARCHIVE: "payment-logs-qa-1", ACCESS_LOGS: "payment-s3-access-logs-qa-1"}
+    assert inventory.resources == len(everything)
+
+
+def test_a_half_destroyed_stack_is_inventoried_from_what_its_state_still_holds() -> None:
+    inventory = destroy.take_inventory(_stack(), "TapStackqa", _state(ALB, FRONTEND))
+    assert inventory.database is None and inventory.final_snapshot is None and inventory.unprotect == [ALB]
+    assert not inventory.log_archive and inventory.buckets == {FRONTEND: "payment-frontend-qa-1"}
+
+
+@pytest.mark.parametrize(
+    ("plan", "problems"),
+    [
+        ([(DB, "update"), (ALB, "update"), ("aws_vpc.v", "no-op"), ("data.x.y", "read")], []),
+        ([(DB, "update"), ("aws_kms_key.k", "update")], ["aws_kms_key.k (update)"]),
+        ([(DB, "delete", "create")], [f"{DB} (delete/create)"]),
+        ([(ALB, "delete")], [f"{ALB} (delete)"]),
+    ],
+)
+def test_the_destroy_mode_plan_may_only_update_the_database_and_load_balancer(
+    plan: list[tuple[str, ...]], problems: list[str]
+) -> None:
+    document = {"resource_changes": [{"address": a, "change": {"actions": list(rest)}} for a, *rest in plan]}
+    assert destroy.unprotect_problems(document, [DB, ALB]) == problems
+
+
+def test_a_confirm_for_another_stack_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(destroy.DestroyError, match=r"CONFIRM='TapStackprod' is not this stack's name; .* TapStackqa"):
+        destroy.check_options(_environment(tmp_path), _options(confirm="TapStackprod"), terminal=True)
+
+
+def test_auto_approve_destroys_development_but_not_production(tmp_path: Path) -> None:
+    how = destroy.check_options(_environment(tmp_path), _options(auto_approve=True), terminal=False)
+    assert how == "AUTO_APPROVE=1 (development)"
+    with pytest.raises(destroy.DestroyError, match="AUTO_APPROVE=1 alone does not destroy a production stack"):
+        destroy.check_options(_production(tmp_path), _options(auto_approve=True), terminal=False)
+    how = destroy.check_options(_production(tmp_path), _options(confirm="TapStackprod"), terminal=False)
+    assert how == "CONFIRM=TapStackprod"
+
+
+def test_no_terminal_and_no_confirmation_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(destroy.DestroyError, match="no terminal to confirm on: give CONFIRM=TapStackqa"):
+        destroy.check_options(_environment(tmp_path), _options(), terminal=False)
+    assert destroy.check_options(_environment(tmp_path), _options(), terminal=True) == "terminal"
+
+
+def test_production_refuses_to_delete_its_compliance_log_archive(tmp_path: Path) -> None:
+    with pytest.raises(destroy.DestroyError, match=r"Object Lock COMPLIANCE mode .* It is always kept"):
+        destroy.check_options(
+            _production(tmp_path), _options(confirm="TapStackprod", delete_log_archive=True), terminal=False
+        )
+    destroy.check_options(_environment(tmp_path), _options(auto_approve=True, delete_log_archive=True), terminal=False)
+
+
+def test_production_refuses_to_skip_the_final_snapshot(tmp_path: Path) -> None:
+    settings = {key: value for key, value in PRODUCTION_ENV.items() if key != "ENVIRONMENT_SUFFIX"}
+    with pytest.raises(DeployEnvironmentError, match="a production stack is always destroyed with a final snapshot"):
+        load("prod", {**settings, "DESTROY": "1", "SKIP_FINAL_SNAPSHOT": "1"}, tmp_path)
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2"])
+def test_a_flag_is_1_or_0(value: str) -> None:
+    with pytest.raises(destroy.DestroyError, match=rf"DELETE_LOG_ARCHIVE='{value}': allowed 1 \(on\) or 0"):
+        destroy.read_options({"DELETE_LOG_ARCHIVE": value})
+    assert destroy.read_options({"DELETE_LOG_ARCHIVE": "0", "CONFIRM": " TapStackqa "}) == _options(
+        confirm="TapStackqa"
+    )
+
+
+def test_what_is_kept_is_announced_with_its_reason(tmp_path: Path) -> None:
+    environment = _environment(tmp_path)
+    everything = (DB, ALB, ARCHIVE, ACCESS_LOGS, ARCHIVE_LOCK, ARTIFACTS, FRONTEND)
+    inventory = destroy.take_inventory(_stack(), "TapStackqa", _state(*everything))
+    text = "\n".join(destroy.announce(environment, inventory, _options()))
+    assert "KEEP the log archive (payment-logs-qa-1, payment-s3-access-logs-qa-1)" in text
+    assert "PCI DSS 10.5.1" in text and "GOVERNANCE" in text
+    assert "KEEP the final snapshot payment-db-qa-final-20260101000000 of payment-db-qa" in text
+    assert "empty 2 unlocked bucket(s), every version: payment-artifacts-qa-1, payment-frontend-qa-1" in text
+    kept = destroy.kept_items(environment, inventory, _options())
+    assert [(item.kind, item.name) for item in kept] == [
+        ("db-snapshot", "payment-db-qa-final-20260101000000"),
+        ("s3-bucket", "payment-logs-qa-1"),
+        ("s3-bucket", "payment-s3-access-logs-qa-1"),
+    ]
+    assert all(item.why and item.later for item in kept)
+    deleting = destroy.kept_items(environment, inventory, _options(delete_log_archive=True))
+    assert [item.kind for item in deleting] == ["db-snapshot"]
+    assert "is DELETED after destroy" in "\n".join(
+        destroy.announce(environment, inventory, _options(delete_log_archive=True))
+    )
+
+
+def test_make_deploy_refuses_destroy_mode(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DESTROY", "1")
+    assert runner.main(["plan", "qa"]) == 2
+    assert "make destroy`'s destroy mode" in capsys.readouterr().err
