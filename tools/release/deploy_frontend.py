@@ -232,7 +232,7 @@ def _newest_mtime(paths: Iterable[Path]) -> float:
 
 
 def ensure_build(web: Path = WEB, mode: str = "production") -> str:
-    """``npm ci`` and the ``mode`` build (``BUILDS``: production by default) when their inputs changed; what was done."""
+    """``npm ci`` and the ``mode`` build (``BUILDS``; production by default) when inputs changed; what was done."""
     if mode not in BUILDS:
         raise DeployError(f"build mode {mode!r} is not one of {', '.join(BUILDS)} (web/vite.config.ts)")
     out, script = BUILDS[mode]
