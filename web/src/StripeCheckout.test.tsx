@@ -154,6 +154,19 @@ describe("CheckoutPage with Stripe's card element", () => {
     expect(calls.filter((c) => c.method === "GET").length).toBeGreaterThan(1); // read until MAX_REPOSTS
   });
 
+  it.each([
+    ["answers nothing (localstripe's stand-in)", async () => undefined],
+    ["throws", async () => { throw new Error("Network error"); }],
+  ])("says the card was not accepted when createPaymentMethod %s, and calls no API", async (_, answer) => {
+    const fake = fakeStripe();
+    fake.stripe.createPaymentMethod.mockImplementation(answer as never);
+    const { user, calls } = setup(fake, [() => json(201, payment())]);
+    fake.change({ complete: true });
+    await user.click(pay());
+    expect(await screen.findByText("Card not accepted")).toBeTruthy();
+    expect(calls).toHaveLength(0);
+  });
+
   it("works with the stand-in's change events, which carry no event object", async () => {
     const fake = fakeStripe();
     const { user, calls } = setup(fake, [() => json(201, payment())]);

@@ -15,18 +15,26 @@ function errorMessage(error: unknown, fallback: string): string {
   return fallback;
 }
 
+async function createPaymentMethod(stripe: Stripe, element: StripeCardElement): Promise<PaymentMethodResult> {
+  try {
+    // `| undefined`: localstripe's stand-in answers createPaymentMethod with nothing (an emulator difference).
+    const result: Awaited<ReturnType<Stripe["createPaymentMethod"]>> | undefined = await stripe.createPaymentMethod({
+      type: "card",
+      card: element,
+    });
+    if (result?.paymentMethod) return { ok: true, id: result.paymentMethod.id };
+    return { ok: false, message: errorMessage(result?.error, "Stripe did not accept the card.") };
+  } catch (error) {
+    return { ok: false, message: errorMessage(error, "Stripe could not be reached.") };
+  }
+}
+
 /** The entered card as a CardSource: one PaymentMethod per card entered (a retry reuses it), none before Pay. */
 export function cardSource(stripe: Stripe, element: StripeCardElement): CardSource {
   let created: Promise<PaymentMethodResult> | null = null;
   return {
     async paymentMethod() {
-      created ??= stripe.createPaymentMethod({ type: "card", card: element }).then(
-        (result): PaymentMethodResult =>
-          result.error || !result.paymentMethod
-            ? { ok: false, message: errorMessage(result.error, "Stripe did not accept the card.") }
-            : { ok: true, id: result.paymentMethod.id },
-        (error: unknown): PaymentMethodResult => ({ ok: false, message: errorMessage(error, "Stripe could not be reached.") }),
-      );
+      created ??= createPaymentMethod(stripe, element);
       const result = await created;
       if (!result.ok) created = null; // a refused card may be corrected or retried: ask Stripe again
       return result;
