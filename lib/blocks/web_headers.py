@@ -5,15 +5,19 @@ turns it into the CloudFront response-headers policy and the ``config.json`` obj
 tests (``tools/dev/web_e2e.py``) serve the production build with exactly these headers, so a page that works
 in the tests works under the CSP CloudFront sends. No cdktf import: tools read it without a jsii kernel.
 
-The one variable is the API's origin. ``connect-src`` admits it (and ``'self'`` for ``/config.json``);
-everything else is closed: scripts and styles from the page's own origin only (the Vite build is one
-module script and one stylesheet, no inline code), no plugins, no framing, forms post nowhere but here
-(PCI DSS 6.4.3, 11.6.1: the payment page's scripts are the ones it was built with).
+The variables are the API's origin and, with the Stripe processor, Stripe's origins. ``connect-src`` admits the
+API (and ``'self'`` for ``/config.json``); ``StripeOrigins`` adds exactly what Stripe.js needs for the card element
+and 3-D Secure (``STRIPE``; the browser tests pass their emulator's origin through the same function:
+``stripe_emulator``). Everything else is closed: scripts and styles from the page's own origin only (the Vite build
+is module scripts and one stylesheet, no inline code), no plugins, no framing of the page, forms post nowhere but
+here (PCI DSS 6.4.3, 11.6.1: the payment page's scripts are the ones it was built with, and Stripe's).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 
 HSTS_MAX_AGE_SECONDS = 63072000  # two years, the preload list's minimum is one
 FRAME_OPTION = "DENY"
@@ -31,16 +35,66 @@ def api_origin(api_domain: str | None) -> str | None:
     return f"https://{api_domain}" if api_domain else None
 
 
-def content_security_policy(api: str | None) -> str:
-    """The payment page's CSP; ``api`` is the API's origin (scheme and host), None when there is none."""
-    connect = "'self'" if api is None else f"'self' {api}"
+@dataclass(frozen=True, kw_only=True)
+class StripeOrigins:
+    """The origins the payment page admits for Stripe.js, per CSP directive (none of them a wildcard scheme)."""
+
+    script: tuple[str, ...]
+    """``script-src``: where Stripe.js is loaded from."""
+    frame: tuple[str, ...]
+    """``frame-src``: Stripe's card-field iframes and its 3-D Secure challenge."""
+    connect: tuple[str, ...]
+    """``connect-src``: Stripe's API, which Stripe.js calls (PaymentMethods, confirmCardPayment)."""
+
+
+# Stripe's documented CSP for Stripe.js and Elements (docs.stripe.com/security/guide, "Content Security Policy"):
+# Stripe.js and its iframes come from js.stripe.com (and its *.js.stripe.com subdomains), 3-D Secure challenges
+# frame hooks.stripe.com, and Stripe.js calls api.stripe.com. Not admitted: what only other Stripe products need
+# (maps.googleapis.com for the Address Element, checkout.stripe.com, connect-js.stripe.com).
+STRIPE = StripeOrigins(
+    script=("https://js.stripe.com", "https://*.js.stripe.com"),
+    frame=("https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"),
+    connect=("https://api.stripe.com",),
+)
+
+_LOOPBACK_ORIGIN = re.compile(r"^http://127\.0\.0\.1:[0-9]{1,5}$")
+
+
+def stripe_emulator(origin: str) -> StripeOrigins:
+    """The local Stripe emulator's origin in every Stripe directive: its Stripe.js stand-in and API are one server.
+
+    Only a loopback ``http://127.0.0.1:<port>`` origin is accepted: it exists for the browser tests and
+    ``make web``, never for a deployed page."""
+    if not _LOOPBACK_ORIGIN.fullmatch(origin):
+        raise ValueError(
+            f"the Stripe emulator origin {origin!r} is not http://127.0.0.1:<port>: the emulator listens on loopback "
+            "only (tools/dev/local_stripe); pass the URL it printed, without a path"
+        )
+    return StripeOrigins(script=(origin,), frame=(origin,), connect=(origin,))
+
+
+def page_stripe_origins(stripe_publishable_key: str | None) -> StripeOrigins | None:
+    """What a stack's page admits: Stripe's origins when it runs the Stripe processor (it has a publishable key)."""
+    return STRIPE if stripe_publishable_key is not None else None
+
+
+def content_security_policy(api: str | None, *, stripe: StripeOrigins | None = None) -> str:
+    """The payment page's CSP; ``api`` is the API's origin (scheme and host), None when there is none; ``stripe``
+    the Stripe.js origins (``STRIPE``, or the emulator's in tests), None for a page without Stripe."""
+
+    def sources(*values: str | None, extra: tuple[str, ...] = ()) -> str:
+        return " ".join([value for value in values if value] + list(extra))
+
+    script, frame, connect = (stripe.script, stripe.frame, stripe.connect) if stripe else ((), (), ())
     directives = (
         ("default-src", "'self'"),
-        ("script-src", "'self'"),
+        ("script-src", sources("'self'", extra=script)),
         ("style-src", "'self'"),
         ("img-src", "'self' data:"),
         ("font-src", "'self'"),
-        ("connect-src", connect),
+        ("connect-src", sources("'self'", api, extra=connect)),
+        # Without Stripe, default-src 'self' already governs frames: the directive is written only to admit Stripe's.
+        *((("frame-src", sources(extra=frame)),) if frame else ()),
         ("object-src", "'none'"),
         ("frame-ancestors", "'none'"),
         ("base-uri", "'self'"),
@@ -49,11 +103,11 @@ def content_security_policy(api: str | None) -> str:
     return "; ".join(f"{name} {value}" for name, value in directives)
 
 
-def response_headers(api: str | None) -> dict[str, str]:
+def response_headers(api: str | None, *, stripe: StripeOrigins | None = None) -> dict[str, str]:
     """Every header the CloudFront response-headers policy adds, as the browser receives them."""
     return {
         "Strict-Transport-Security": f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains; preload",
-        "Content-Security-Policy": content_security_policy(api),
+        "Content-Security-Policy": content_security_policy(api, stripe=stripe),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": FRAME_OPTION,
         "Referrer-Policy": REFERRER_POLICY,

@@ -57,8 +57,10 @@ from lib.blocks.web_headers import (
     REFERRER_POLICY,
     RUNTIME_CONFIG_CACHE_CONTROL,
     RUNTIME_CONFIG_KEY,
+    StripeOrigins,
     api_origin,
     content_security_policy,
+    page_stripe_origins,
     runtime_config,
 )
 from lib.naming import Naming
@@ -101,9 +103,11 @@ class FrontendProps:
     @default None - a development stack without it gets ``{"apiBaseUrl": null}`` and a CSP admitting only
     'self': the browser checkout needs the name on the ALB's certificate (PCI DSS 4.2.1, 6.4.3)."""
     stripe_publishable_key: str | None = None
-    """Stripe's publishable key (``STRIPE_PUBLISHABLE_KEY``), written into ``config.json`` for Stripe.js.
+    """Stripe's publishable key (``STRIPE_PUBLISHABLE_KEY``), written into ``config.json`` for Stripe.js; with it the
+    CSP admits Stripe.js's origins (``web_headers.STRIPE``).
 
-    @default None - the simulator: ``config.json`` carries no Stripe key."""
+    @default None - the simulator: ``config.json`` carries no Stripe key and the CSP admits no Stripe origin (the
+    deployed production build then says the checkout is unavailable: it takes cards only through Stripe)."""
     key_admin_principal_arn: str | None = None
     """Who administers the frontend key (``KMS_ADMIN_PRINCIPAL_ARN``): an IAM role or user, or the account root.
 
@@ -169,7 +173,9 @@ class Frontend(Construct):
                 cached_methods=["GET", "HEAD"],
                 compress=True,
                 cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
-                response_headers_policy_id=self._security_headers(naming, api_origin(props.api_domain)).id,
+                response_headers_policy_id=self._security_headers(
+                    naming, api_origin(props.api_domain), page_stripe_origins(props.stripe_publishable_key)
+                ).id,
             ),
             custom_error_response=_spa_fallback_responses(),
             logging_config=CloudfrontDistributionLoggingConfig(
@@ -189,8 +195,11 @@ class Frontend(Construct):
             depends_on=[logs.acl_ownership, logs.delivery_policy],
         )
 
-    def _security_headers(self, naming: Naming, api: str | None) -> CloudfrontResponseHeadersPolicy:
-        """HSTS, CSP (``connect-src`` admits ``api``), no framing, no MIME sniffing, a strict referrer policy."""
+    def _security_headers(
+        self, naming: Naming, api: str | None, stripe: StripeOrigins | None
+    ) -> CloudfrontResponseHeadersPolicy:
+        """HSTS, CSP (``connect-src`` admits ``api``; Stripe.js's origins with the Stripe processor), no framing, no
+        MIME sniffing, a strict referrer policy."""
         config = CloudfrontResponseHeadersPolicySecurityHeadersConfig
         return CloudfrontResponseHeadersPolicy(
             self,
@@ -205,7 +214,7 @@ class Frontend(Construct):
                     override=True,
                 ),
                 content_security_policy=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy(
-                    content_security_policy=content_security_policy(api),
+                    content_security_policy=content_security_policy(api, stripe=stripe),
                     override=True,
                 ),
                 content_type_options=CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions(

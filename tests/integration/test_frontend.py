@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lib.blocks.web_headers import api_origin, content_security_policy, runtime_config
+from lib.blocks.web_headers import api_origin, content_security_policy, page_stripe_origins, runtime_config
 from lib.config import StackConfig
 from tools.release.deploy_frontend import IMMUTABLE, NO_CACHE, WEB
 
@@ -67,7 +67,9 @@ def test_viewers_use_https_with_security_headers(
     assert config["ContentTypeOptions"]["Override"] is True
     assert config["FrameOptions"]["FrameOption"] == "DENY"
     csp = config["ContentSecurityPolicy"]["ContentSecurityPolicy"]
-    assert csp == content_security_policy(api_origin(expected.api_domain))
+    assert csp == content_security_policy(
+        api_origin(expected.api_domain), stripe=page_stripe_origins(expected.stripe_publishable_key)
+    )
 
 
 def test_spa_error_responses_serve_index(distribution_config: dict[str, Any]) -> None:

@@ -70,7 +70,10 @@ CONTENT_TYPES = {
     ".webmanifest": "application/manifest+json",
 }
 # What a build is made from: dist is rebuilt when any of these is newer than dist/index.html.
-BUILD_INPUTS = ("src", "index.html", "package-lock.json", "vite.config.ts", "tsconfig.json")
+BUILD_INPUTS = ("src", "public", "index.html", "package-lock.json", "vite.config.ts", "tsconfig.json")
+# The two builds of web/vite.config.ts (docs/checkout.md, "Build modes"): what is deployed is always the production
+# one (Stripe's card element only); the development one (the simulated tokenizer too) is for make web and the tests.
+BUILDS = {"production": ("dist", "build"), "development": ("dist-dev", "build:dev")}
 
 
 class DeployError(RuntimeError):
@@ -228,18 +231,21 @@ def _newest_mtime(paths: Iterable[Path]) -> float:
     return newest
 
 
-def ensure_build(web: Path = WEB) -> str:
-    """``npm ci`` and ``npm run build`` when their inputs changed; what was done."""
+def ensure_build(web: Path = WEB, mode: str = "production") -> str:
+    """``npm ci`` and the ``mode`` build (``BUILDS``; production by default) when inputs changed; what was done."""
+    if mode not in BUILDS:
+        raise DeployError(f"build mode {mode!r} is not one of {', '.join(BUILDS)} (web/vite.config.ts)")
+    out, script = BUILDS[mode]
     done = []
     stamp, lock = web / "node_modules" / ".installed", web / "package-lock.json"
     if not stamp.is_file() or stamp.stat().st_mtime < lock.stat().st_mtime:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=web, check=True, timeout=900)
         stamp.touch()
         done.append("npm ci")
-    index = web / "dist" / "index.html"
+    index = web / out / "index.html"
     if not index.is_file() or index.stat().st_mtime < _newest_mtime(web / name for name in BUILD_INPUTS):
-        subprocess.run(["npm", "run", "--silent", "build"], cwd=web, check=True, timeout=900)
-        done.append("npm run build")
+        subprocess.run(["npm", "run", "--silent", script], cwd=web, check=True, timeout=900)
+        done.append(f"npm run {script}")
     return ", ".join(done) or "build up to date"
 
 

@@ -13,7 +13,11 @@ function required(name: string): string {
 }
 
 export const env = {
+  /** The development build (the simulator's config and CSP). */
   baseUrl: required("E2E_BASE_URL"),
+  /** The production build with a Stripe stack's config.json and CSP. */
+  stripeBaseUrl: required("E2E_STRIPE_BASE_URL"),
+  publishableKey: required("E2E_PUBLISHABLE_KEY"),
   apiUrl: required("E2E_API_URL"),
   inspectUrl: required("E2E_INSPECT_URL"),
   chromium: required("E2E_CHROMIUM"),

@@ -1,27 +1,29 @@
-import { useEffect, useId, useState } from "react";
+import { useEffect, useId, useMemo, useState } from "react";
+import type { CardFieldsProps, CardProvider, CardSource } from "./cards";
 import { tokenize } from "./tokenizer";
 
-// The simulated tokenizer component: the card number, expiry and CVC live only in this component's state.
-// The parent receives a token (or null while the details are incomplete), never the card data.
-
-export interface CardFieldsProps {
-  onToken: (token: string | null) => void;
-  showErrors: boolean;
-  disabled?: boolean;
-}
+// The simulated tokenizer component (development build only: src/main.tsx imports it only when
+// import.meta.env.MODE is "development", and vite.config.ts fails a production build that includes it).
+// The card number, expiry and CVC live only in this component's state. The parent receives a CardSource for the
+// token (or null while the details are incomplete), never the card data.
 
 type Field = "cardNumber" | "expiry" | "cvc";
 
-export function CardFields({ onToken, showErrors, disabled }: CardFieldsProps) {
+export function CardFields({ onCard, showErrors, disabled }: CardFieldsProps) {
   const id = useId();
   const [card, setCard] = useState({ cardNumber: "", expiry: "", cvc: "" });
   const [touched, setTouched] = useState<Record<Field, boolean>>({ cardNumber: false, expiry: false, cvc: false });
   const result = tokenize(card);
   const token = result.ok ? result.token : null;
 
+  const source = useMemo<CardSource | null>(
+    () => (token === null ? null : { paymentMethod: async () => ({ ok: true, id: token }) }),
+    [token],
+  );
+
   useEffect(() => {
-    onToken(token);
-  }, [token, onToken]);
+    onCard(source);
+  }, [source, onCard]);
 
   const errorFor = (field: Field): string | undefined =>
     !result.ok && (showErrors || touched[field]) ? result.errors[field] : undefined;
@@ -68,3 +70,6 @@ export function CardFields({ onToken, showErrors, disabled }: CardFieldsProps) {
     </fieldset>
   );
 }
+
+/** The simulated processor's card fields: no customer authentication step. */
+export const simulatedCards: CardProvider = { Fields: CardFields };

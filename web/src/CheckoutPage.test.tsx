@@ -2,6 +2,7 @@ import { act, cleanup, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it } from "vitest";
 import { createApiClient, type Problem } from "./api";
+import { simulatedCards } from "./CardFields";
 import { CheckoutPage } from "./CheckoutPage";
 import { json, payment, scriptedFetch, type Recorded } from "./testing";
 
@@ -21,7 +22,7 @@ function setup(responses: (() => Response)[], gate?: Promise<void>) {
     sleep: async (s) => void slept.push(s),
   });
   const user = userEvent.setup();
-  render(<CheckoutPage client={client} newKey={counter()} />);
+  render(<CheckoutPage client={client} cards={simulatedCards} newKey={counter()} />);
   return { user, calls: scripted.calls, slept };
 }
 

@@ -1,27 +1,35 @@
 import { useCallback, useId, useRef, useState, type FormEvent } from "react";
 import { failureReason, type ApiClient, type PaymentOutcome } from "./api";
 import { AttemptKeys, randomKey, type KeyFactory } from "./attempt";
-import { CardFields } from "./CardFields";
+import type { CardProvider, CardSource } from "./cards";
 import { CURRENCIES, formatMinor, isCurrency, parseMajor, type Currency } from "./money";
 
 export const ORDER_DESCRIPTION = "Order 1042";
 
 export interface CheckoutPageProps {
   client: ApiClient;
+  /** The card fields: Stripe's card element, or the simulated tokenizer in the development build (src/main.tsx). */
+  cards: CardProvider;
   newKey?: KeyFactory;
 }
 
-export function CheckoutPage({ client, newKey = randomKey }: CheckoutPageProps) {
+/** What the page shows after Pay: the API's answer, or why no payment was made or completed. */
+type Shown =
+  | PaymentOutcome
+  | { kind: "card_refused"; message: string }
+  | { kind: "authentication_incomplete"; message: string; paymentId: string };
+
+export function CheckoutPage({ client, cards, newKey = randomKey }: CheckoutPageProps) {
   const id = useId();
   const [amountText, setAmountText] = useState("19.99");
   const [currency, setCurrency] = useState<Currency>("EUR");
-  const [token, setToken] = useState<string | null>(null);
+  const [card, setCard] = useState<CardSource | null>(null);
   const [submitted, setSubmitted] = useState(false);
   const [inFlight, setInFlight] = useState(false);
-  const [outcome, setOutcome] = useState<PaymentOutcome | null>(null);
+  const [outcome, setOutcome] = useState<Shown | null>(null);
   const keys = useRef(new AttemptKeys(newKey));
   const busy = useRef(false);
-  const onToken = useCallback((t: string | null) => setToken(t), []);
+  const onCard = useCallback((c: CardSource | null) => setCard(c), []);
 
   const amount = parseMajor(amountText, currency);
   const amountError = !amount.ok && (submitted || amountText !== "") ? amount.error : undefined;
@@ -29,22 +37,34 @@ export function CheckoutPage({ client, newKey = randomKey }: CheckoutPageProps) 
   async function onSubmit(event: FormEvent) {
     event.preventDefault();
     setSubmitted(true);
-    if (busy.current || !amount.ok || token === null) return;
+    if (busy.current || !amount.ok || card === null) return;
     busy.current = true;
-    const key = keys.current.keyFor({ amountMinor: amount.minor, currency, token });
     setInFlight(true);
     setOutcome(null);
     try {
-      setOutcome(
-        await client.createPayment(
-          { amount: amount.minor, currency, payment_method: token, description: ORDER_DESCRIPTION },
-          key,
-        ),
-      );
+      setOutcome(await pay(amount.minor, card));
     } finally {
       busy.current = false;
       setInFlight(false);
     }
+  }
+
+  /** Token, payment, then (Stripe) 3-D Secure and the final status as the API has it. */
+  async function pay(amountMinor: number, source: CardSource): Promise<Shown> {
+    const method = await source.paymentMethod();
+    if (!method.ok) return { kind: "card_refused", message: method.message };
+    const key = keys.current.keyFor({ amountMinor, currency, token: method.id });
+    const created = await client.createPayment(
+      { amount: amountMinor, currency, payment_method: method.id, description: ORDER_DESCRIPTION },
+      key,
+    );
+    if (created.kind !== "requires_action" || !created.clientSecret || !cards.authenticate) return created;
+    const authenticated = await cards.authenticate(created.clientSecret);
+    const settled = await client.settle(created.payment.id);
+    if (!authenticated.ok && (settled.kind === "requires_action" || settled.kind === "processing")) {
+      return { kind: "authentication_incomplete", message: authenticated.message, paymentId: created.payment.id };
+    }
+    return settled;
   }
 
   return (
@@ -95,7 +115,7 @@ export function CheckoutPage({ client, newKey = randomKey }: CheckoutPageProps) 
             </select>
           </div>
         </div>
-        <CardFields onToken={onToken} showErrors={submitted} disabled={inFlight} />
+        <cards.Fields onCard={onCard} showErrors={submitted} disabled={inFlight} />
         <button type="submit" disabled={inFlight}>
           Pay
         </button>
@@ -107,8 +127,35 @@ export function CheckoutPage({ client, newKey = randomKey }: CheckoutPageProps) 
   );
 }
 
-function OutcomeView({ outcome }: { outcome: PaymentOutcome }) {
+function statusLink(id: string) {
+  return <a href={`/payments/${encodeURIComponent(id)}`}>its status page</a>;
+}
+
+function OutcomeView({ outcome }: { outcome: Shown }) {
   switch (outcome.kind) {
+    case "card_refused":
+      return (
+        <div className="problem">
+          <h2>Card not accepted</h2>
+          <p>{outcome.message}</p>
+        </div>
+      );
+    case "requires_action":
+      return (
+        <div>
+          <h2>Payment needs authentication</h2>
+          <p>The card issuer asks for authentication this page cannot complete. Check {statusLink(outcome.payment.id)}.</p>
+        </div>
+      );
+    case "authentication_incomplete":
+      return (
+        <div className="declined">
+          <h2>Authentication not completed</h2>
+          <p>
+            {outcome.message} No charge was made; check {statusLink(outcome.paymentId)}.
+          </p>
+        </div>
+      );
     case "succeeded":
       return (
         <div className="success">

@@ -86,9 +86,39 @@ describe("getPayment and loadConfig", () => {
 
   it("takes the API base URL from /config.json", async () => {
     const { fetch, calls } = scriptedFetch([() => json(200, { apiBaseUrl: "https://api.example.com/" })]);
-    expect(await loadConfig(fetch)).toEqual({ apiBaseUrl: "https://api.example.com" });
+    expect(await loadConfig(fetch)).toEqual({ apiBaseUrl: "https://api.example.com", stripe: null });
     expect(calls[0].url).toBe("/config.json");
     await expect(loadConfig(scriptedFetch([() => json(200, {})]).fetch)).rejects.toThrow(/apiBaseUrl/);
+  });
+
+  it("takes Stripe's publishable key (and a development stand-in's URL) from /config.json, refusing anything else", async () => {
+    const config = (body: object) => loadConfig(scriptedFetch([() => json(200, { apiBaseUrl: "https://a.test", ...body })]).fetch);
+    expect((await config({ stripePublishableKey: "pk_live_51Abc" })).stripe).toEqual({
+      publishableKey: "pk_live_51Abc", standInUrl: null,
+    });
+    expect((await config({ stripePublishableKey: "pk_test_1", stripeJsUrl: "http://127.0.0.1:8420/js.stripe.com/v3/" })).stripe)
+      .toEqual({ publishableKey: "pk_test_1", standInUrl: "http://127.0.0.1:8420/js.stripe.com/v3/" });
+    for (const wrong of ["sk_live_51Abc", "", "pk_live_", 42]) {
+      await expect(config({ stripePublishableKey: wrong })).rejects.toThrow(/stripePublishableKey must be Stripe's publishable key/);
+    }
+    await expect(config({ stripePublishableKey: "pk_test_1", stripeJsUrl: "javascript:alert(1)" })).rejects.toThrow(/stripeJsUrl/);
+  });
+
+  it("a requires_action 201 carries the client secret; settle reads the payment until it is final", async () => {
+    const created = { ...payment({ card: null }), status: "requires_action", client_secret: "pi_1_secret_2" };
+    const { fetch, calls } = scriptedFetch([
+      () => json(201, created),
+      () => json(200, { ...payment({ card: null }), status: "requires_action" }),
+      () => json(200, payment()),
+    ]);
+    const slept: number[] = [];
+    const client = createApiClient({ baseUrl: "http://api.test", fetch, sleep: async (s) => void slept.push(s) });
+    const outcome = await client.createPayment({ amount: 1999, currency: "EUR", payment_method: "pm_1" }, "k");
+    expect(outcome.kind === "requires_action" && outcome.clientSecret).toBe("pi_1_secret_2");
+    expect(outcome.kind === "requires_action" && "client_secret" in outcome.payment).toBe(false);
+    expect((await client.settle("pay_4fK9qZ2mT7xW1rB8nH3cVd")).kind).toBe("succeeded");
+    expect(calls.map((c) => c.method)).toEqual(["POST", "GET", "GET"]);
+    expect(slept).toEqual([1]);
   });
 
   it("says the environment has no API_DOMAIN when the stack wrote a null apiBaseUrl", async () => {

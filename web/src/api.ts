@@ -14,8 +14,20 @@ export type Payment = components["schemas"]["Payment"];
  */
 export type Problem = Partial<components["schemas"]["Problem"]>;
 
+/**
+ * The `201` of `POST /v1/payments` (API.md v1.2): a payment, which with the Stripe processor may be
+ * `requires_action` and then carries the intent's `client_secret` (never in a GET). Widened by hand from `Payment`
+ * only until docs/openapi.json describes it (the service's Stripe part, issue 26 item 1): then this becomes the
+ * generated type.
+ */
+export type CreatedPayment = Omit<Payment, "status"> & {
+  status: Payment["status"] | "requires_action";
+  client_secret?: string | null;
+};
+
 export type PaymentOutcome =
   | { kind: "succeeded"; payment: Payment }
+  | { kind: "requires_action"; payment: CreatedPayment; clientSecret: string | null }
   | { kind: "declined"; payment: Payment }
   | { kind: "processing"; payment: Payment | null }
   | { kind: "problem"; problem: Problem }
@@ -41,18 +53,43 @@ export const MAX_REPOSTS = 10;
 export interface ApiClient {
   createPayment(request: CreatePaymentRequest, idempotencyKey: string): Promise<PaymentOutcome>;
   getPayment(id: string): Promise<PaymentOutcome>;
+  /** GET the payment until it is final (after 3-D Secure: the service learns the outcome from Stripe). */
+  settle(id: string): Promise<PaymentOutcome>;
+}
+
+export interface StripeConfig {
+  publishableKey: string;
+  /** The development build's Stripe.js stand-in (localstripe); the production build ignores it. */
+  standInUrl: string | null;
 }
 
 export interface RuntimeConfig {
   apiBaseUrl: string;
+  /** Present when the stack runs the Stripe processor (config.json's stripePublishableKey). */
+  stripe: StripeConfig | null;
+}
+
+const PUBLISHABLE_KEY = /^pk_(test|live)_[A-Za-z0-9]+$/;
+
+function stripeConfig(body: { stripePublishableKey?: unknown; stripeJsUrl?: unknown } | null): StripeConfig | null {
+  const key = body?.stripePublishableKey;
+  if (key === undefined) return null;
+  if (typeof key !== "string" || !PUBLISHABLE_KEY.test(key)) {
+    throw new Error("/config.json: stripePublishableKey must be Stripe's publishable key (pk_live_... or pk_test_...)");
+  }
+  const url = body?.stripeJsUrl;
+  if (url !== undefined && (typeof url !== "string" || !/^https?:\/\/[^\s]+$/.test(url))) {
+    throw new Error("/config.json: stripeJsUrl must be an http(s) URL (the Stripe.js stand-in of a development build)");
+  }
+  return { publishableKey: key, standInUrl: url ?? null };
 }
 
 /** Read /config.json (written next to the build at deploy time): the API base URL is never baked in. */
 export async function loadConfig(fetchImpl: Fetch = fetch): Promise<RuntimeConfig> {
   const response = await fetchImpl("/config.json", { cache: "no-store" });
   if (!response.ok) throw new Error(`/config.json answered ${response.status}`);
-  const body: unknown = await response.json();
-  const base = (body as { apiBaseUrl?: unknown } | null)?.apiBaseUrl;
+  const body = (await response.json()) as { apiBaseUrl?: unknown; stripePublishableKey?: unknown } | null;
+  const base = body?.apiBaseUrl;
   if (base === null) {
     // What the stack writes when it has no API_DOMAIN: the ALB's own DNS name does not match its certificate.
     throw new Error("this environment has no API_DOMAIN, so the checkout has no API to call");
@@ -60,7 +97,7 @@ export async function loadConfig(fetchImpl: Fetch = fetch): Promise<RuntimeConfi
   if (typeof base !== "string" || !/^https?:\/\/[^\s]+$/.test(base)) {
     throw new Error('/config.json must be {"apiBaseUrl": "https://..."}');
   }
-  return { apiBaseUrl: base.replace(/\/+$/, "") };
+  return { apiBaseUrl: base.replace(/\/+$/, ""), stripe: stripeConfig(body) };
 }
 
 function retryAfterSeconds(response: Response): number {
@@ -76,7 +113,10 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
-function outcomeOf(payment: Payment): PaymentOutcome {
+function outcomeOf(answer: CreatedPayment): PaymentOutcome {
+  const { client_secret: clientSecret, ...rest } = answer;
+  if (rest.status === "requires_action") return { kind: "requires_action", payment: rest, clientSecret: clientSecret ?? null };
+  const payment = rest as Payment; // any status but requires_action: the generated Payment's
   if (payment.status === "succeeded") return { kind: "succeeded", payment };
   if (payment.status === "failed") return { kind: "declined", payment };
   return { kind: "processing", payment };
@@ -107,7 +147,7 @@ export function createApiClient(options: { baseUrl: string; fetch?: Fetch; sleep
         return { kind: "unreachable", message: error instanceof Error ? error.message : String(error) };
       }
       const json = await readJson(response);
-      if (response.status === 201 || response.status === 200) return outcomeOf(json as Payment);
+      if (response.status === 201 || response.status === 200) return outcomeOf(json as CreatedPayment);
       if (response.status === 202 || response.status === 409) {
         const problem = json as Problem | null;
         // 202: the processor has not answered yet; 409 in progress: the first request still runs. Both: wait and
@@ -135,11 +175,20 @@ export function createApiClient(options: { baseUrl: string; fetch?: Fetch; sleep
       return { kind: "unreachable", message: error instanceof Error ? error.message : String(error) };
     }
     const json = await readJson(response);
-    if (response.ok) return outcomeOf(json as Payment);
+    if (response.ok) return outcomeOf(json as CreatedPayment);
     return problemOf(response.status, json);
   }
 
-  return { createPayment, getPayment };
+  async function settle(id: string): Promise<PaymentOutcome> {
+    let outcome = await getPayment(id);
+    for (let read = 0; read < MAX_REPOSTS && (outcome.kind === "requires_action" || outcome.kind === "processing"); read += 1) {
+      await sleep(1);
+      outcome = await getPayment(id);
+    }
+    return outcome;
+  }
+
+  return { createPayment, getPayment, settle };
 }
 
 const FAILURE_REASONS: Readonly<Record<string, string>> = {

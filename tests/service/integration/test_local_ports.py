@@ -147,7 +147,7 @@ def test_make_web_serves_config_json_with_the_api_port() -> None:
             except httpx.TransportError:
                 time.sleep(0.5)
         assert config == {"apiBaseUrl": f"http://127.0.0.1:{api_port_number}"}, (command.stdout, command.stderr)
-    assert json.loads((ROOT / "web" / "dist" / "config.json").read_text(encoding="utf-8")) == config
+    assert json.loads((ROOT / "web" / "dist-dev" / "config.json").read_text(encoding="utf-8")) == config
 
 
 def test_port_resolution_order_and_refusals() -> None:

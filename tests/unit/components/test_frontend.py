@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lib.blocks.web_headers import STRIPE, content_security_policy
 from tests.conftest import FRONTEND_CERTIFICATE, PRODUCTION_DEPLOYERS, PRODUCTION_ENV
 from tests.unit.helpers import by_path, component_bucket, for_bucket, only, policy, ref, s3_access_bucket
 
@@ -137,16 +138,21 @@ def test_stack_owns_config_json_naming_the_api_domain(resources):
 
 
 @pytest.mark.pci("6.4.3, 11.6.1")
-def test_csp_connects_only_to_the_page_and_the_api_domain(resources):
+def test_csp_admits_the_page_the_api_domain_and_stripe_js_only(resources):
+    """The production example runs Stripe: Stripe.js's documented origins and nothing else new."""
     directives = dict(part.split(" ", 1) for part in _csp(resources).split("; "))
-    assert directives["connect-src"] == "'self' https://api.pay.example.com"
+    assert directives["connect-src"] == "'self' https://api.pay.example.com https://api.stripe.com"
+    assert directives["script-src"] == "'self' https://js.stripe.com https://*.js.stripe.com"
+    assert directives["frame-src"] == "https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com"
     assert directives["frame-ancestors"] == "'none'" and directives["form-action"] == "'self'"
-    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert directives["style-src"] == "'self'" and directives["img-src"] == "'self' data:"
     assert directives["object-src"] == "'none'" and directives["default-src"] == "'self'"
     assert not any("unsafe" in value or value.split()[-1] in ("https:", "*") for value in directives.values())
+    assert _csp(resources) == content_security_policy("https://api.pay.example.com", stripe=STRIPE)
 
 
 def test_development_stack_without_api_domain_gets_self_only_and_a_null_api(dev_synth_json):
     resources = dev_synth_json["resource"]
     assert json.loads(_runtime_config(resources)["content"]) == {"apiBaseUrl": None}
     assert "connect-src 'self';" in _csp(resources)
+    assert "stripe" not in _csp(resources)  # the simulator: no Stripe origin admitted

@@ -117,3 +117,20 @@ def test_deploy_uploads_only_changes_never_config_json_and_invalidates_them(
     (dist / "index.html").write_text("<html>v2</html>", encoding="utf-8")
     third = deploy.deploy(s3, cloudfront, bucket="frontend", distribution="E123", dist=dist)
     assert third["uploaded"] == ["index.html"] and len(cloudfront.batches) == 2
+
+
+def test_ensure_build_builds_the_mode_asked_and_refuses_an_unknown_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production by default (web/dist, what is deployed); development into web/dist-dev; nothing else."""
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "package-lock.json").write_text("{}")
+    (tmp_path / "node_modules" / ".installed").touch()
+    ran: list[list[str]] = []
+    monkeypatch.setattr(deploy.subprocess, "run", lambda command, **_: ran.append(command))
+    assert deploy.ensure_build(tmp_path) == "npm run build"
+    assert deploy.ensure_build(tmp_path, mode="development") == "npm run build:dev"
+    assert ran == [["npm", "run", "--silent", "build"], ["npm", "run", "--silent", "build:dev"]]
+    with pytest.raises(DeployError, match="build mode 'staging' is not one of production, development"):
+        deploy.ensure_build(tmp_path, mode="staging")
+    assert len(ran) == 2

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.blocks.web_headers import response_headers
+from lib.blocks.web_headers import STRIPE, response_headers, runtime_config
 from tests.unit.helpers import only
 from tools.dev import web_e2e
 from tools.dev.web_e2e import CloudFrontLikeHandler, serving
@@ -50,9 +50,22 @@ def test_served_like_cloudfront(tmp_path: Path) -> None:
 
 
 @pytest.mark.pci("6.4.3, 11.6.1")
+def test_the_stripe_site_serves_a_stripe_stacks_csp_and_config(tmp_path: Path) -> None:
+    """The production build's site in the browser tests: the CSP and config.json a Stripe stack has."""
+    (tmp_path / "index.html").write_bytes(b"<html>app</html>")
+    config = runtime_config(API, stripe_publishable_key=web_e2e.E2E_PUBLISHABLE_KEY)
+    site = partial(CloudFrontLikeHandler, dist=tmp_path, api_url=API, stripe=STRIPE, config=config)
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), site)) as base:
+        _, headers = _get(base + "/")
+        assert headers["Content-Security-Policy"] == response_headers(API, stripe=STRIPE)["Content-Security-Policy"]
+        body, _ = _get(base + "/config.json")
+        assert json.loads(body) == {"apiBaseUrl": API, "stripePublishableKey": "pk_test_e2eCheckout"}
+
+
+@pytest.mark.pci("6.4.3, 11.6.1")
 def test_cloudfront_sends_the_csp_the_e2e_server_serves_for_the_same_api(resources) -> None:
     policy = only(resources, "aws_cloudfront_response_headers_policy")["security_headers_config"]
-    served = response_headers("https://api.pay.example.com")
+    served = response_headers("https://api.pay.example.com", stripe=STRIPE)  # the production example runs Stripe
     assert policy["content_security_policy"]["content_security_policy"] == served["Content-Security-Policy"]
     assert policy["frame_options"]["frame_option"] == served["X-Frame-Options"]
     assert policy["referrer_policy"]["referrer_policy"] == served["Referrer-Policy"]
