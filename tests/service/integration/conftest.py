@@ -16,8 +16,10 @@ import pytest
 from payment_api.config import IdempotencySecrets
 from payment_api.idempotency import KeyHashes, key_hash, key_hashes
 
+from tests.service.integration.stripe_fixtures import Emulator
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess, run_cli
+from tools.dev.local_stripe import LocalStripe, stripe_credential
 
 VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 
@@ -66,6 +68,13 @@ def start_server(
     finally:
         for process in started:
             process.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """The session's local Stripe emulator (localstripe, patched: tools/dev/local_stripe) and its credential."""
+    with LocalStripe(log_path=tmp_path_factory.mktemp("localstripe") / "stripe.log") as emulator:
+        yield Emulator(emulator, stripe_credential())
 
 
 @pytest.fixture(name="old_db", scope="module")

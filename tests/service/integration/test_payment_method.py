@@ -12,7 +12,8 @@ import httpx
 import pytest
 from payment_api.config import load_settings
 from payment_api.db import make_pool
-from payment_api.processor import TEST_TOKENS, make_processor
+from payment_api.processor import TEST_TOKENS
+from payment_api.processors import make_processor
 from payment_api.reconcile import reconcile_once
 
 from tests.service.integration.conftest import hashes_of, new_key, pay

@@ -159,7 +159,39 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "processing" | "succeeded" | "failed";
+            status: "processing" | "requires_action" | "succeeded" | "failed";
+        };
+        /**
+         * PaymentCreated
+         * @description The ``201`` of ``POST /v1/payments``: the payment and, only when it is ``requires_action`` (Stripe's 3-D
+         *     Secure), the intent's ``client_secret`` the checkout completes the authentication with (never in a GET).
+         */
+        PaymentCreated: {
+            /** Amount */
+            amount: number;
+            /** Amount Refunded */
+            amount_refunded: number;
+            card: components["schemas"]["Card"] | null;
+            /**
+             * Client Secret
+             * @description Present only when status is requires_action: the PaymentIntent's client secret for Stripe.js (confirmCardPayment). Stored with the answer and replayed; never returned by GET.
+             */
+            client_secret?: string | null;
+            /** Created At */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Description */
+            description: string | null;
+            /** Failure Code */
+            failure_code: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "processing" | "requires_action" | "succeeded" | "failed";
         };
         /**
          * Problem
@@ -379,7 +411,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The payment, final: succeeded or failed (a replay carries Idempotent-Replayed) */
+            /** @description The payment's final answer: succeeded, failed, or requires_action with the client_secret (a replay carries Idempotent-Replayed) */
             201: {
                 headers: {
                     /** @description Present on a replay of the first final answer (same key, same request). */
@@ -389,7 +421,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Payment"];
+                    "application/json": components["schemas"]["PaymentCreated"];
                 };
             };
             /** @description The processor timed out: the payment is processing; retry with the same key */

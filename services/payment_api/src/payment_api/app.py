@@ -24,10 +24,11 @@ from payment_api.hygiene import BodyLimit, allowed_methods, payment_id_or_404
 from payment_api.jsonbody import BodyError, BodyLimitError, dumps, fingerprint, parse_body
 from payment_api.logs import AccessLog
 from payment_api.migrate import head_revision
-from payment_api.models import Payment, PaymentCreate, Refund, RefundCreate, RefundList, validate
+from payment_api.models import Payment, PaymentCreate, PaymentCreated, Refund, RefundCreate, RefundList, validate
 from payment_api.operator_keys import authenticate
 from payment_api.problems import ProblemError, problem_response
-from payment_api.processor import Processor, make_processor
+from payment_api.processor import Processor
+from payment_api.processors import make_processor
 
 PaymentId = Annotated[str, openapi.PAYMENT_ID_PATH]
 OPERATOR: list[dict[str, list[str]]] = [{openapi.OPERATOR_SCHEME: []}]
@@ -240,8 +241,11 @@ def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPo
         openapi_extra=_operation(PaymentCreate),
         responses={
             201: {
-                "model": Payment,
-                "description": "The payment, final: succeeded or failed (a replay carries Idempotent-Replayed)",
+                "model": PaymentCreated,
+                "description": (
+                    "The payment's final answer: succeeded, failed, or requires_action with the client_secret "
+                    "(a replay carries Idempotent-Replayed)"
+                ),
                 "headers": openapi.headers("Location", "Idempotent-Replayed", required=("Location",)),
             },
             202: {
