@@ -102,7 +102,6 @@ def error_json(**fields: Any) -> dict[str, Any]:
         stripe.APIError("internal", http_status=500),
         stripe.AuthenticationError("bad key", http_status=401),
         stripe.IdempotencyError("other parameters", http_status=400),
-        stripe.InvalidRequestError("bad", None, json_body=error_json(code="parameter_unknown"), http_status=400),
     ],
     ids=lambda error: type(error).__name__,
 )
@@ -111,6 +110,17 @@ def test_errors_without_a_known_outcome_are_timeouts(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(processor._client.v1.payment_intents, "create", raising(error))  # pylint: disable=protected-access  # the SDK's service object
     with pytest.raises(ProcessorTimeout):
         processor.charge("pay_x", 1999, "EUR", "pm_card_visa")
+
+
+@pytest.mark.parametrize(("code", "expected"), [("amount_too_small", "amount_too_small"), (None, "processing_error")])
+def test_another_refused_create_is_a_final_failure_with_stripes_code(
+    monkeypatch: pytest.MonkeyPatch, code: str | None, expected: str
+) -> None:
+    processor = StripeProcessor(SETTINGS)
+    body = error_json(code=code, message="Amount must be at least 0.50 usd") if code else error_json(message="?")
+    error = stripe.InvalidRequestError("refused", "amount", code, json_body=body, http_status=400)
+    monkeypatch.setattr(processor._client.v1.payment_intents, "create", raising(error))  # pylint: disable=protected-access  # the SDK's service object
+    assert processor.charge("pay_x", 1, "USD", "pm_card_visa") == ChargeResult(False, failure_code=expected)
 
 
 def test_an_unknown_payment_method_is_payment_method_invalid(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,6 +98,18 @@ def declined(body: Mapping[str, Any]) -> ChargeResult:
     return ChargeResult(False, failure_code=code, reference=reference)
 
 
+def refused(body: Mapping[str, Any], payment_id: str) -> ChargeResult:
+    """Stripe's 400 to a create (its JSON ``error`` object): nothing was created or charged, and Stripe stores no
+    answer for the key. An unknown PaymentMethod is ``PaymentMethodInvalid``; any other refusal (``amount_too_small``:
+    below Stripe's minimum charge, a currency the account cannot take) is a final ``failed`` payment with Stripe's code,
+    logged by code, so the reconciler does not retry it for ever."""
+    code = body.get("code")
+    if code == "resource_missing" and body.get("param") == "payment_method":
+        raise PaymentMethodInvalid(UNKNOWN_TOKEN)
+    LOG.warning("stripe refused a payment", extra={"fields": {"id": payment_id, "code": code}})
+    return ChargeResult(False, failure_code=code if isinstance(code, str) and code else "processing_error")
+
+
 def _error_body(error: stripe.StripeError) -> Mapping[str, Any]:
     body = error.json_body
     inner = body.get("error") if isinstance(body, Mapping) else None
@@ -153,10 +165,7 @@ class StripeProcessor:
         except stripe.CardError as error:
             return declined(_error_body(error))
         except stripe.InvalidRequestError as error:
-            body = _error_body(error)
-            if body.get("code") == "resource_missing" and body.get("param") == "payment_method":
-                raise PaymentMethodInvalid(UNKNOWN_TOKEN) from None
-            raise _unknown_outcome(error, "payment_intents.create", payment_id) from None
+            return refused(_error_body(error), payment_id)
         except stripe.StripeError as error:
             raise _unknown_outcome(error, "payment_intents.create", payment_id) from None
         return result_from_intent(intent.to_dict())
