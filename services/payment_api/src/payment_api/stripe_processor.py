@@ -183,6 +183,14 @@ class StripeProcessor:
         intents = [intent.to_dict() for intent in found.data]
         return intents[0] if intents else None
 
+    def retrieve(self, reference: str) -> ChargeResult:
+        """The outcome of the intent ``reference`` read again (the webhook's succeeded events carry no card)."""
+        try:
+            intent = self._client.v1.payment_intents.retrieve(reference, params={"expand": ["payment_method"]})
+        except stripe.StripeError as error:
+            raise _unknown_outcome(error, "payment_intents.retrieve", reference) from None
+        return result_from_intent(intent.to_dict())
+
     def lookup(self, payment_id: str) -> ChargeResult | None:
         intent = self._find_intent(payment_id)
         return None if intent is None else result_from_intent(intent)
