@@ -5,6 +5,8 @@ gap shows up here. Also: the launcher's address rules and its 127.0.0.1 socket."
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +15,12 @@ import httpx
 import pytest
 
 from tools.dev.local_api.process import holds_listening_port
-from tools.dev.local_stripe import LocalStripe
-from tools.dev.local_stripe.patches import PATCHES
-from tools.dev.local_stripe.server import AddressError, check_host
+from tools.dev.local_stripe import AddressError, LocalStripe, check_host
 
-# Importing the patch registry imports localstripe, whose module-level routes use plain functions (aiohttp warns).
-pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated:DeprecationWarning")
+with warnings.catch_warnings():
+    # The patch registry imports localstripe, whose module-level routes are plain functions: aiohttp warns 59 times.
+    warnings.filterwarnings("ignore", "Bare functions are deprecated", DeprecationWarning)
+    PATCH_NAMES = [name for name, _, _ in importlib.import_module("tools.dev.local_stripe.patches").PATCHES]
 KEY = ("sk_test_patches", "")
 PICKLE = Path("/tmp/localstripe.pickle")
 
@@ -66,7 +68,7 @@ def intent(client: httpx.Client, method: str, key: str | None = None, **extra: A
 
 def test_every_patch_is_tested_here() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
-    assert {name for name, _, _ in PATCHES} <= tested
+    assert set(PATCH_NAMES) <= tested
 
 
 def test_store_in_memory_only(patched: httpx.Client, without: Callable[[str], httpx.Client]) -> None:
@@ -196,6 +198,12 @@ def test_the_emulator_listens_on_loopback_only(tmp_path: Path) -> None:
         assert emulator.process is not None and emulator.port is not None
         assert holds_listening_port(emulator.process.pid, emulator.port)
         assert listening_addresses(emulator.port) == ["0100007F"]  # 127.0.0.1 only: no wildcard, no IPv6 socket
+
+
+def test_the_emulator_listens_on_the_one_address_it_is_given(tmp_path: Path) -> None:
+    with LocalStripe(log_path=tmp_path / "stripe.log", host="127.0.0.2") as emulator:
+        assert emulator.url == f"http://127.0.0.2:{emulator.port}"
+        assert emulator.port is not None and listening_addresses(emulator.port) == ["0200007F"]
 
 
 @pytest.mark.parametrize(

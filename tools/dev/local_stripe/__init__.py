@@ -11,10 +11,10 @@ it: a fresh test API key (localstripe accepts any ``sk_`` key) and webhook secre
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +26,29 @@ from types import TracebackType
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+class AddressError(ValueError):
+    """An address the emulator must not listen on."""
+
+
+def check_host(host: str, allowed: str | None) -> str:
+    """``host`` when it is a loopback address or the one ``allowed``; an AddressError saying what is accepted."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise AddressError(f"--host {host!r} is not an IP address: give 127.0.0.1 (the default)") from None
+    if address.is_unspecified:
+        raise AddressError(
+            f"--host {host} listens on every interface, which exposes the emulator to the network: give 127.0.0.1 "
+            "or one interface's address with --allow-address"
+        )
+    if not address.is_loopback and host != allowed:
+        raise AddressError(
+            f"--host {host} is not a loopback address: pass --allow-address {host} too when it is the one "
+            "interface meant to reach the emulator (a sandbox namespace's veth address)"
+        )
+    return host
 
 
 class StripeEmulatorError(RuntimeError):
@@ -52,15 +75,33 @@ def stripe_credential(api_key: str | None = None, webhook_secret: str | None = N
     )
 
 
+def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to ``process`` (by its PID), SIGKILL when it is still there after ``grace`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    process.wait(timeout=grace)
+
+
 class LocalStripe:
     """localstripe, patched, as a child process on 127.0.0.1:<free port>; a context manager, or ``start``/``stop``.
 
-    ``without`` names fidelity patches to leave out (the patch tests show the unpatched behaviour with it)."""
+    ``without`` names fidelity patches to leave out (the patch tests show the unpatched behaviour with it); ``host``
+    (@default 127.0.0.1) is the one address it listens on: a sandbox namespace's veth address is passed to the server
+    with ``--allow-address`` too, never a wildcard."""
 
     def __init__(
-        self, log_path: Path | None = None, startup_timeout: float = 30.0, without: tuple[str, ...] = ()
+        self,
+        log_path: Path | None = None,
+        startup_timeout: float = 30.0,
+        without: tuple[str, ...] = (),
+        host: str = "127.0.0.1",
     ) -> None:
         self.log_path = log_path
+        self.host = host
         self.startup_timeout = startup_timeout
         self.without = without
         self.process: subprocess.Popen[bytes] | None = None
@@ -70,13 +111,14 @@ class LocalStripe:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>`` once started."""
+        """``http://<host>:<port>`` once started."""
         if self.port is None:
             raise StripeEmulatorError("localstripe is not started")
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def _command(self, port_file: Path) -> list[str]:
         command = [sys.executable, "-m", "tools.dev.local_stripe.server", "--port", "0", "--port-file", str(port_file)]
+        command += ["--host", self.host, "--allow-address", self.host]
         for name in self.without:
             command += ["--without", name]
         return command
@@ -117,15 +159,8 @@ class LocalStripe:
     def stop(self, grace: float = 10.0) -> None:
         """Stop the server by its PID: SIGTERM, then SIGKILL after ``grace`` seconds. Safe to call twice."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            try:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=grace)
-            except ProcessLookupError:
-                pass
+        if process is not None:
+            _terminate(process, grace)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -11,43 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
-from tools.dev.local_stripe import patches
-
-
-class AddressError(ValueError):
-    """An address the emulator must not listen on."""
-
-
-def check_host(host: str, allowed: str | None) -> str:
-    """``host`` when it is a loopback address or the one ``allowed``; an AddressError saying what is accepted."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise AddressError(f"--host {host!r} is not an IP address: give 127.0.0.1 (the default)") from None
-    if address.is_unspecified:
-        raise AddressError(
-            f"--host {host} listens on every interface, which exposes the emulator to the network: give 127.0.0.1 "
-            "or one interface's address with --allow-address"
-        )
-    if not address.is_loopback and host != allowed:
-        raise AddressError(
-            f"--host {host} is not a loopback address: pass --allow-address {host} too when it is the one "
-            "interface meant to reach the emulator (a sandbox namespace's veth address)"
-        )
-    return host
+from tools.dev.local_stripe import AddressError, check_host, patches
 
 
 async def serve(host: str, port: int, port_file: Path | None) -> None:
     """Serve localstripe's (patched) app on ``host``:``port`` until cancelled."""
-    from localstripe import server  # pylint: disable=import-outside-toplevel  # imported after the patches' module
 
-    runner = web.AppRunner(server.app)
+    runner = web.AppRunner(patches.server.app)  # localstripe's app, as the patches left it
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
