@@ -109,8 +109,9 @@ def _idempotency_middleware(state: _Idempotency) -> Any:
             state.running.discard(slot)
         # Stripe stores the result once the endpoint ran (a success or a card error); a request refused by
         # validation stores nothing, so the key may be retried.
-        if isinstance(response, web.Response) and (response.status < 400 or response.status == 402):
-            state.done[slot] = (fingerprint, response.status, bytes(response.body or b""))  # type: ignore[arg-type]
+        answer = response.body if isinstance(response, web.Response) else None
+        if isinstance(answer, bytes) and (response.status < 400 or response.status == 402):
+            state.done[slot] = (fingerprint, response.status, answer)
         return response
 
     return idempotency

@@ -144,7 +144,7 @@ class Settings:
             "fetched the secret"
             if self.environment == "production"
             else f"set CREDENTIALS_DIRECTORY to a folder (0700) holding a file {STRIPE_SECRET} with JSON "
-            '{"api_key": "sk_test_...", "webhook_secret": "whsec_..."} (PAYMENT_PROCESSOR=stripe make api and the '
+            f'{{"api_key": "sk_test_...", "webhook_secret": "whsec_..."}} ({PROCESSOR.env}=stripe make api and the '
             "tests write one for the local emulator: tools/dev/local_stripe)"
         )
         raise ConfigError(f"{PROCESSOR.env}=stripe needs the credential {STRIPE_SECRET}, which is missing: {where}")

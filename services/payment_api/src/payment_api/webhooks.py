@@ -28,6 +28,7 @@ from typing import Any
 
 import stripe
 from psycopg import Connection
+from tap_contract.runtime import PROCESSOR
 
 from payment_api.carddata import contains_card_number
 from payment_api.jsonbody import BodyError, parse_body
@@ -63,7 +64,7 @@ def verify(raw: bytes, signature: str | None, secret: str | None) -> None:
     if secret is None:
         raise ProblemError(
             "signature_invalid",
-            "This service takes no Stripe events: it runs without the Stripe processor (PAYMENT_PROCESSOR=stripe).",
+            f"This service takes no Stripe events: it runs without the Stripe processor ({PROCESSOR.env}=stripe).",
         )
     if not signature:
         raise ProblemError("signature_invalid", "The Stripe-Signature header is missing: only Stripe may post here.")
