@@ -144,7 +144,7 @@ api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration agains
 api-fuzz: $(STAMP)  ## [check] schemathesis (coverage, fuzzing, stateful; fixed seed) vs the served OpenAPI of `make api`'s API
 	$(PY) -m tools.dev.api_fuzz.run
 
-api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15; prints the operator key; Ctrl-C stops
+api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15 (PAYMENT_PROCESSOR=stripe: and the local Stripe emulator); prints the operator key; Ctrl-C stops
 	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.dev.local_api.local --web-port "$(WEB_PORT)"
 
 web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed, typecheck (tsc), Vitest unit tests

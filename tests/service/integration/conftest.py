@@ -16,8 +16,10 @@ import pytest
 from payment_api.config import IdempotencySecrets
 from payment_api.idempotency import KeyHashes, key_hash, key_hashes
 
+from tests.service.integration.stripe_fixtures import Emulator
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess, run_cli
+from tools.dev.local_stripe import LocalStripe, stripe_credential
 
 VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 
@@ -68,6 +70,13 @@ def start_server(
             process.stop()
 
 
+@pytest.fixture(scope="session")
+def stripe_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """The session's local Stripe emulator (localstripe, patched: tools/dev/local_stripe) and its credential."""
+    with LocalStripe(log_path=tmp_path_factory.mktemp("localstripe") / "stripe.log") as emulator:
+        yield Emulator(emulator, stripe_credential())
+
+
 @pytest.fixture(name="old_db", scope="module")
 def fixture_old_db() -> Iterator[LocalPostgres]:
     """A throw-away PostgreSQL of the module's own, not migrated: the migration tests bring it to an older revision
@@ -93,8 +102,18 @@ def client(server: ServiceProcess) -> Iterator[httpx.Client]:
         yield http
 
 
+# A random id's digits can line up into a Luhn-valid run (in a uuid, across its dashes), which the service rightly
+# refuses as card data: markers, keys and request ids in these tests are random letters only.
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def unique(prefix: str) -> str:
+    """``prefix`` and 32 random letters (a uuid4's hex with its digits as letters): never card-number-like."""
+    return f"{prefix}{uuid.uuid4().hex.translate(_LETTERS)}"
+
+
 def new_key() -> str:
-    return f"test-{uuid.uuid4()}"
+    return unique("test-")
 
 
 def pay_raw(client: httpx.Client, key: str | None, raw: bytes) -> httpx.Response:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable
 
 import httpx
 import pytest
 from payment_api.carddata import contains_card_number
 
-from tests.service.integration.conftest import VISA, log_of, new_key, pay, pay_raw
+from tests.service.integration.conftest import VISA, log_of, new_key, pay, pay_raw, unique
 from tools.dev.local_api.process import ServiceProcess
 
 B1_PROBES = [
@@ -117,7 +116,7 @@ def test_b3_card_shaped_ids_and_request_ids_never_reach_the_log_or_the_answer(
                 echoed = response.headers["x-request-id"]
                 assert re.fullmatch("[0-9a-f]{32}", echoed), echoed  # a generated id replaced the client's
                 assert not contains_card_number(response.text), response.text
-        clean = f"req-{uuid.uuid4()}"
+        clean = unique("req-")
         assert client.get("/health", headers={"X-Request-Id": clean}).headers["x-request-id"] == clean
     server.stop()
     text = log_of(server)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.service.integration.conftest import VISA, charges, new_key, pay
+from tests.service.integration.conftest import VISA, charges, new_key, pay, unique
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess
 
@@ -47,7 +46,7 @@ def fire(urls: list[str], count: int, request: Callable[[httpx.Client], httpx.Re
 def test_200_concurrent_posts_with_one_key_make_one_payment_and_one_charge(
     two_servers: tuple[ServiceProcess, ServiceProcess], postgres: LocalPostgres
 ) -> None:
-    key, marker = new_key(), f"concurrency {uuid.uuid4()}"
+    key, marker = new_key(), unique("concurrency ")
     responses = fire([server.url for server in two_servers], 200, lambda client: pay(client, key, description=marker))
     created = [response for response in responses if response.status_code == 201]
     busy = [response for response in responses if response.status_code == 409]

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service.integration.conftest import migrated_database, new_key, pay
+from tests.service.integration.conftest import migrated_database, new_key, pay, unique
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess
 
@@ -87,7 +86,7 @@ def test_no_acknowledged_payment_is_lost_when_postgresql_crashes_under_load(
     crash_db: LocalPostgres, tmp_path: Path
 ) -> None:
     server = ServiceProcess(crash_db.service_env(), tmp_path / "server.log").start()
-    load = Load(server.url, f"durability {uuid.uuid4()}")
+    load = Load(server.url, unique("durability "))
     threads = [threading.Thread(target=load.client, daemon=True) for _ in range(THREADS)]
     try:
         server.wait_ready()

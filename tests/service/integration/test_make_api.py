@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT
 from tests.service.integration.conftest import new_key, pay, refund
+from tools.dev.local_api.local import ProcessorChoiceError, processor_choice
 from tools.dev.local_api.postgres import free_port
 
 
@@ -57,6 +59,9 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
                 break
             lines.append(line.rstrip("\n"))
         assert f"API: http://127.0.0.1:{port}" in lines, lines
+        assert not [line for line in lines if line.startswith("Stripe:")], (
+            "no emulator without PAYMENT_PROCESSOR=stripe"
+        )
         key = next(line for line in lines if line.startswith("Operator key: ")).removeprefix("Operator key: ")
         folder = Path(next(line for line in lines if line.startswith("[api] PostgreSQL 15 in ")).split()[4])
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client:
@@ -87,3 +92,71 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+
+
+def emulators_of(pid: int) -> list[int]:
+    """The running local Stripe emulators whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if parent == pid and b"tools.dev.local_stripe.server" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_through_it() -> None:
+    port = free_port()
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, "-m", "tools.dev.local_api.local", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PAYMENT_PROCESSOR": "stripe"},
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(line.startswith("Operator key: ") for line in lines):
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+        assert lines[-1].startswith("Operator key: ") and lines[-2].startswith("Stripe: http://127.0.0.1:"), lines
+        key = lines[-1].removeprefix("Operator key: ")
+        emulators = emulators_of(process.pid)
+        assert len(emulators) == 1, emulators
+        emulator = emulators[0]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client:
+            paid = pay(client, new_key(), amount=1000)
+            assert (paid.status_code, paid.json()["status"]) == (201, "succeeded"), paid.text
+            declined = pay(client, new_key(), payment_method="pm_card_visa_chargeDeclinedInsufficientFunds").json()
+            assert (declined["status"], declined["failure_code"]) == ("failed", "insufficient_funds")
+            waiting = pay(client, new_key(), payment_method="pm_card_threeDSecure2Required").json()
+            assert waiting["status"] == "requires_action" and waiting["client_secret"].startswith("pi_")
+            assert refund(client, paid.json()["id"], key, new_key(), amount=400).json()["status"] == "succeeded"
+        with httpx.Client(base_url=lines[-2].removeprefix("Stripe: "), timeout=5) as stripe:
+            assert stripe.get("/v1/balance").status_code == 401, "the emulator asks for a key, as Stripe does"
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        assert process.wait(timeout=60) == 0
+        try:
+            still = b"tools.dev.local_stripe.server" in Path(f"/proc/{emulator}/cmdline").read_bytes()
+        except OSError:
+            still = False
+        assert not still, "the Stripe emulator outlived Ctrl-C"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def test_make_api_names_the_processors_it_runs() -> None:
+    assert processor_choice({}) == "simulated"
+    assert processor_choice({"PAYMENT_PROCESSOR": " stripe "}) == "stripe"
+    with pytest.raises(ProcessorChoiceError, match=r"give simulated .* or stripe"):
+        processor_choice({"PAYMENT_PROCESSOR": "paypal"})

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from payment_api.config import load_settings
 from payment_api.db import make_pool
-from payment_api.processor import TEST_TOKENS, make_processor
+from payment_api.processor import TEST_TOKENS
+from payment_api.processors import make_processor
 from payment_api.reconcile import reconcile_once
 
-from tests.service.integration.conftest import hashes_of, new_key, pay
+from tests.service.integration.conftest import hashes_of, new_key, pay, unique
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 
 
@@ -41,7 +42,7 @@ def all_charges(postgres: LocalPostgres) -> int:
 
 @pytest.mark.parametrize("token", ["pm_anything_else", "pm_card_amex", "pm_CARD_VISA", "pm_card_visa_"])
 def test_an_unknown_token_is_400_and_stores_nothing(client: httpx.Client, postgres: LocalPostgres, token: str) -> None:
-    key, marker = new_key(), f"unknown token {uuid.uuid4()}"
+    key, marker = new_key(), unique("unknown token ")
     charges_before = all_charges(postgres)
     refused = pay(client, key, payment_method=token, description=marker)
     assert refused.status_code == 400, refused.text

@@ -8,14 +8,13 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.service.integration.conftest import charges, new_key, pay, pay_into_crash
+from tests.service.integration.conftest import charges, new_key, pay, pay_into_crash, unique
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess, run_cli
 
@@ -122,7 +121,7 @@ def test_a_payment_the_processor_never_saw_is_charged_once_by_the_reconciler(
     start_server: Any, postgres: LocalPostgres
 ) -> None:
     doomed: ServiceProcess = start_server(PAYMENT_TEST_CRASH_AFTER_PROCESSOR="1")
-    key, marker = new_key(), f"never reached {uuid.uuid4()}"
+    key, marker = new_key(), unique("never reached ")
     pay_into_crash(doomed, key, description=marker)
     with postgres.superuser(DATABASE) as conn:  # as if the process had died before the processor call
         row = conn.execute("SELECT id FROM payments WHERE description = %s", (marker,)).fetchone()

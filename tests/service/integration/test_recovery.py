@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 import httpx
 
-from tests.service.integration.conftest import charges, new_key, pay, pay_into_crash
+from tests.service.integration.conftest import charges, new_key, pay, pay_into_crash, unique
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess
 
@@ -18,7 +17,7 @@ def test_a_crash_between_the_processor_call_and_the_commit_is_resumed_without_a_
     start_server: Callable[..., ServiceProcess], postgres: LocalPostgres
 ) -> None:
     doomed = start_server(PAYMENT_TEST_CRASH_AFTER_PROCESSOR="1")
-    key, marker = new_key(), f"crash {uuid.uuid4()}"
+    key, marker = new_key(), unique("crash ")
     pay_into_crash(doomed, key, description=marker)
     assert doomed.process is not None
     assert doomed.process.wait(timeout=15) == -9  # SIGKILLed by the hook
@@ -80,7 +79,7 @@ def poll_ready(url: str, stop: threading.Event, seen: list[tuple[float, int]]) -
 def test_postgres_restart_under_load(start_server: Callable[..., ServiceProcess], postgres: LocalPostgres) -> None:
     server = start_server()
     server.wait_ready()
-    load, ready_stop = Load(server.url, f"restart {uuid.uuid4()}"), threading.Event()
+    load, ready_stop = Load(server.url, unique("restart ")), threading.Event()
     ready: list[tuple[float, int]] = []
     threads = [threading.Thread(target=load.client, daemon=True) for _ in range(8)]
     threads += [

@@ -40,7 +40,9 @@ def test_a_refund_names_its_operator_in_the_201_the_list_and_the_log(
 ) -> None:
     label = f"refund-desk {uuid.uuid4().hex[:8]}"
     token = operator_key(postgres, label)
-    payment = pay(client, new_key(), amount=300).json()
+    answer = pay(client, new_key(), amount=300)
+    assert answer.status_code == 201, answer.text
+    payment = answer.json()
     created = client.post(
         f"/v1/payments/{payment['id']}/refunds",
         json={"reason": "duplicate", "amount": 100},

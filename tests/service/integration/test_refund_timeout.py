@@ -40,10 +40,10 @@ class RefundTimesOutOnce(SimulatedProcessor):
         self.watch = watch
         self.calls: dict[str, int] = {}
 
-    def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
+    def refund(self, refund_id: str, payment_id: str, amount: int, reference: str | None = None) -> bool:
         self.calls[refund_id] = self.calls.get(refund_id, 0) + 1
         self.watch(refund_id, payment_id)
-        succeeded = super().refund(refund_id, payment_id, amount) and amount != FAILS
+        succeeded = super().refund(refund_id, payment_id, amount, reference) and amount != FAILS
         if self.calls[refund_id] == 1:
             raise ProcessorTimeout(refund_id)
         return succeeded

@@ -125,7 +125,26 @@ def test_ids_have_their_pattern_and_refunds_their_statuses(document: dict[str, A
     refund_status = document["components"]["schemas"]["Refund"]["properties"]["status"]
     assert refund_status["enum"] == ["pending", "succeeded", "failed"]
     payment_status = document["components"]["schemas"]["Payment"]["properties"]["status"]
-    assert set(payment_status["enum"]) == {"processing", "succeeded", "failed"}
+    assert set(payment_status["enum"]) == {"processing", "requires_action", "succeeded", "failed"}
+
+
+def test_the_client_secret_is_only_in_the_created_answer(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert "client_secret" in schemas["PaymentCreated"]["properties"]
+    assert "client_secret" not in schemas["PaymentCreated"].get("required", [])
+    assert "client_secret" not in schemas["Payment"]["properties"]
+    created = document["paths"][PAYMENTS]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/PaymentCreated"}
+    read = document["paths"][PAYMENT]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert read == {"$ref": "#/components/schemas/Payment"}
+
+
+def test_the_stripe_webhook_takes_a_signature_instead_of_a_key_or_an_operator(document: dict[str, Any]) -> None:
+    webhook = document["paths"]["/v1/webhooks/stripe"]["post"]
+    names = {parameter["name"]: parameter["required"] for parameter in webhook["parameters"]}
+    assert names == {"Stripe-Signature": True}
+    assert "security" not in webhook
+    assert "signature_invalid" in webhook["responses"]["400"]["description"]
 
 
 def test_refunds_name_their_operator_and_payments_their_token_refusal(document: dict[str, Any]) -> None:

@@ -4,6 +4,10 @@ reconciler beside it (``payment-api reconcile --every 10s --grace 10s``: payment
 Prints ``API: http://127.0.0.1:<port>`` and, last, ``Operator key: <key>`` once ``/ready`` answers; Ctrl-C stops
 the API, the reconciler and PostgreSQL and removes the folder.
 
+``PAYMENT_PROCESSOR=stripe make api`` also starts the local Stripe emulator (``tools.dev.local_stripe``: localstripe,
+patched, on 127.0.0.1), writes its ``stripe-secret`` credential (a fresh test key) beside the HMAC secret, points the
+API and the reconciler at it and prints ``Stripe: <url>`` before the ``Operator key:`` line, which stays last.
+
     python -m tools.dev.local_api.local [--port 8080] [--web-port 5173]
 
 The port: ``--port``, else ``LOCAL_API_PORT``, else 8080. ``API_PORT`` is the instances' port on the stack
@@ -22,15 +26,35 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 
+from payment_api.config import STRIPE_SECRET
+
+from tools.dev.local_api.credentials import write_credentials
 from tools.dev.local_api.postgres import LocalPostgres
 from tools.dev.local_api.process import ReconcilerProcess, ServiceProcess, run_cli
+from tools.dev.local_stripe import LocalStripe, stripe_credential
 
 DEFAULT_API_PORT = 8080
 DEFAULT_WEB_PORT = 5173
+PROCESSORS = ("simulated", "stripe")
 
 
 class PortError(ValueError):
     """A port value that is not a TCP port."""
+
+
+class ProcessorChoiceError(ValueError):
+    """A ``PAYMENT_PROCESSOR`` that ``make api`` does not run."""
+
+
+def processor_choice(environ: Mapping[str, str]) -> str:
+    """The processor ``make api`` runs: ``PAYMENT_PROCESSOR``, else ``simulated``."""
+    value = environ.get("PAYMENT_PROCESSOR", "").strip() or "simulated"
+    if value not in PROCESSORS:
+        raise ProcessorChoiceError(
+            f"PAYMENT_PROCESSOR={value!r} is not a processor make api runs: give simulated (the default) or stripe "
+            "(the local Stripe emulator), e.g. PAYMENT_PROCESSOR=stripe make api"
+        )
+    return value
 
 
 def parse_port(variable: str, value: str) -> int:
@@ -81,17 +105,27 @@ def _operator_key(env: dict[str, str], label: str) -> str:
 
 
 @contextmanager
-def serving(port: int, label: str, **env_extra: str) -> Iterator[tuple[ServiceProcess, str]]:
+def serving(
+    port: int, label: str, processor: str = "simulated", **env_extra: str
+) -> Iterator[tuple[ServiceProcess, str]]:
     """``make api``'s API: a throw-away PostgreSQL 15, migrations, an operator key labelled ``label``, the API on
     127.0.0.1:``port`` once ready; yields it and the key, then stops both and removes the folder (also on error).
     Raises RuntimeError when a step fails. ``make api-fuzz`` (tools/dev/api_fuzz.py) serves through it too. Every
     process started with ``env`` (the API, the reconciler) reads the database's one idempotency HMAC secret from the
-    ``CREDENTIALS_DIRECTORY`` that ``LocalPostgres.service_env()`` names, never a secret of its own."""
+    ``CREDENTIALS_DIRECTORY`` that ``LocalPostgres.service_env()`` names, never a secret of its own. With
+    ``processor="stripe"`` the local Stripe emulator runs too (its URL is the env's ``PAYMENT_STRIPE_API_BASE``), and
+    the same folder holds its ``stripe-secret`` credential."""
     database = LocalPostgres()
     service: ServiceProcess | None = None
+    emulator: LocalStripe | None = None
     try:
         print(f"[api] PostgreSQL 15 in {database.folder} (TLS, owner and application roles)", flush=True)
         database.start()
+        if processor == "stripe":
+            emulator = LocalStripe(log_path=database.folder / "stripe.log")
+            print(f"[api] Stripe emulator (localstripe, patched; log {emulator.log_path})", flush=True)
+            env_extra = {"PAYMENT_STRIPE_API_BASE": emulator.start(), **env_extra, "PAYMENT_PROCESSOR": "stripe"}
+            write_credentials(database.credentials, {STRIPE_SECRET: stripe_credential()})
         env = database.service_env(PAYMENT_ENVIRONMENT="development", **env_extra)
         migrated = run_cli(env, "migrate")
         if migrated.returncode != 0:
@@ -103,6 +137,8 @@ def serving(port: int, label: str, **env_extra: str) -> Iterator[tuple[ServicePr
     finally:
         if service is not None:
             service.stop()
+        if emulator is not None:
+            emulator.stop()
         database.stop()
 
 
@@ -118,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port, notice = api_port(parse_port("--port", args.port) if args.port else None, os.environ)
         web_port = parse_port("WEB_PORT", args.web_port or os.environ.get("WEB_PORT") or str(DEFAULT_WEB_PORT))
-    except PortError as error:
+        processor = processor_choice(os.environ)
+    except (PortError, ProcessorChoiceError) as error:
         print(f"[api] {error}", file=sys.stderr)
         return 2
     if notice:
@@ -127,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     # The checkout that `make web` serves calls the API from this origin.
     origins = web_origins(web_port)
     try:
-        with serving(port, "make api", PAYMENT_CORS_ORIGINS=origins) as (service, key):
+        with serving(port, "make api", processor, PAYMENT_CORS_ORIGINS=origins) as (service, key):
             reconciler = ReconcilerProcess(service.env, service.log_path.with_name("reconcile.log")).start()
             try:
                 print(f"[api] JSON logs: {service.log_path}; Ctrl-C stops the API and PostgreSQL", flush=True)
@@ -136,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(f"[api] CORS admits {origins.replace(',', ', ')} (make web WEB_PORT={web_port})", flush=True)
                 print(f"API: {service.url}", flush=True)
+                if processor == "stripe":
+                    print(f"Stripe: {service.env['PAYMENT_STRIPE_API_BASE']}", flush=True)
                 print(f"Operator key: {key}", flush=True)
                 while service.process is not None and service.process.poll() is None and reconciler.running():
                     time.sleep(0.5)

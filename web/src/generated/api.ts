@@ -111,6 +111,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stripe Webhook */
+        post: operations["stripe_webhook_v1_webhooks_stripe_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -159,7 +176,39 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "processing" | "succeeded" | "failed";
+            status: "processing" | "requires_action" | "succeeded" | "failed";
+        };
+        /**
+         * PaymentCreated
+         * @description The ``201`` of ``POST /v1/payments``: the payment and, only when it is ``requires_action`` (Stripe's 3-D
+         *     Secure), the intent's ``client_secret`` the checkout completes the authentication with (never in a GET).
+         */
+        PaymentCreated: {
+            /** Amount */
+            amount: number;
+            /** Amount Refunded */
+            amount_refunded: number;
+            card: components["schemas"]["Card"] | null;
+            /**
+             * Client Secret
+             * @description Present only when status is requires_action: the PaymentIntent's client secret for Stripe.js (confirmCardPayment). Stored with the answer and replayed; never returned by GET.
+             */
+            client_secret?: string | null;
+            /** Created At */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Description */
+            description: string | null;
+            /** Failure Code */
+            failure_code: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "processing" | "requires_action" | "succeeded" | "failed";
         };
         /**
          * Problem
@@ -379,7 +428,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The payment, final: succeeded or failed (a replay carries Idempotent-Replayed) */
+            /** @description The payment's final answer: succeeded, failed, or requires_action with the client_secret (a replay carries Idempotent-Replayed) */
             201: {
                 headers: {
                     /** @description Present on a replay of the first final answer (same key, same request). */
@@ -389,7 +438,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Payment"];
+                    "application/json": components["schemas"]["PaymentCreated"];
                 };
             };
             /** @description The processor timed out: the payment is processing; retry with the same key */
@@ -649,6 +698,62 @@ export interface operations {
             };
             /** @description idempotency_key_reused: the key was used for a different request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service_unavailable: the database is unavailable; retry with the same key */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": "1";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    stripe_webhook_v1_webhooks_stripe_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Stripe's signature of the body (t=<timestamp>,v1=<HMAC-SHA256>); anything else is 400 signature_invalid. */
+                "Stripe-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Received: applied, ignored (not an event the service acts on) or a duplicate */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description signature_invalid (no valid Stripe-Signature, or the service runs without Stripe), validation_failed, card_data_not_accepted (in a field the service reads) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -15,8 +15,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from tap_contract import routes
 
-from payment_api import csp_reports, idempotency, openapi, payments
+from payment_api import csp_reports, idempotency, openapi, payments, webhooks
 from payment_api.carddata import body_contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
 from payment_api.db import database_ready, make_pool
@@ -24,10 +25,12 @@ from payment_api.hygiene import BodyLimit, allowed_methods, payment_id_or_404
 from payment_api.jsonbody import BodyError, BodyLimitError, dumps, fingerprint, parse_body
 from payment_api.logs import AccessLog
 from payment_api.migrate import head_revision
-from payment_api.models import Payment, PaymentCreate, Refund, RefundCreate, RefundList, validate
+from payment_api.models import Payment, PaymentCreate, PaymentCreated, Refund, RefundCreate, RefundList, validate
 from payment_api.operator_keys import authenticate
 from payment_api.problems import ProblemError, problem_response
-from payment_api.processor import Processor, make_processor
+from payment_api.processor import Processor
+from payment_api.processors import make_processor
+from payment_api.stripe_processor import StripeProcessor
 
 PaymentId = Annotated[str, openapi.PAYMENT_ID_PATH]
 OPERATOR: list[dict[str, list[str]]] = [{openapi.OPERATOR_SCHEME: []}]
@@ -206,6 +209,57 @@ def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, proc
     _install_payment_routes(app, settings, pool, processor)
     _install_refund_routes(app, pool, processor)
     _install_csp_report_route(app)
+    _install_webhook_route(app, settings, pool, processor)
+
+
+STRIPE_SIGNATURE: dict[str, Any] = {
+    "name": "Stripe-Signature",
+    "in": "header",
+    "required": True,
+    "description": (
+        "Stripe's signature of the body (t=<timestamp>,v1=<HMAC-SHA256>); anything else is 400 signature_invalid."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 1024},
+}
+
+
+def _install_webhook_route(app: FastAPI, settings: Settings, pool: ConnectionPool, processor: Processor) -> None:
+    stripe = processor if isinstance(processor, StripeProcessor) else None
+    secret = settings.stripe.webhook_secret if stripe is not None and settings.stripe is not None else None
+
+    @app.post(
+        routes.STRIPE_WEBHOOK,  # the stack's WAF exempts this exact path from its 8 KB body limit
+        status_code=200,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object", "description": "A Stripe event."}}},
+            },
+            "parameters": [STRIPE_SIGNATURE],
+        },
+        responses={
+            200: {"description": "Received: applied, ignored (not an event the service acts on) or a duplicate"},
+            400: openapi.problem(
+                "signature_invalid (no valid Stripe-Signature, or the service runs without Stripe), "
+                "validation_failed, card_data_not_accepted (in a field the service reads)"
+            ),
+            413: TOO_LARGE,
+            503: UNAVAILABLE,
+        },
+    )
+    async def stripe_webhook(request: Request) -> Response:
+        raw = await request.body()
+        webhooks.verify(raw, request.headers.get("stripe-signature"), secret)
+        event = webhooks.read_event(raw)
+        assert stripe is not None  # a verified event needs the secret, which only the Stripe processor has
+
+        def work() -> str:
+            with pool.connection() as conn:
+                return webhooks.handle(conn, event, stripe)
+
+        result = await run_in_threadpool(work)
+        request.state.payment_id = event.payment_id
+        return Response(dumps({"received": True, "result": result}), media_type="application/json")
 
 
 def _install_csp_report_route(app: FastAPI) -> None:
@@ -240,8 +294,11 @@ def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPo
         openapi_extra=_operation(PaymentCreate),
         responses={
             201: {
-                "model": Payment,
-                "description": "The payment, final: succeeded or failed (a replay carries Idempotent-Replayed)",
+                "model": PaymentCreated,
+                "description": (
+                    "The payment's final answer: succeeded, failed, or requires_action with the client_secret "
+                    "(a replay carries Idempotent-Replayed)"
+                ),
                 "headers": openapi.headers("Location", "Idempotent-Replayed", required=("Location",)),
             },
             202: {

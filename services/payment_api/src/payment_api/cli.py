@@ -82,7 +82,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     from payment_api import reconcile  # pylint: disable=import-outside-toplevel
     from payment_api.db import make_pool  # pylint: disable=import-outside-toplevel
-    from payment_api.processor import make_processor  # pylint: disable=import-outside-toplevel
+    from payment_api.processors import make_processor  # pylint: disable=import-outside-toplevel
 
     try:
         processor = make_processor(settings)

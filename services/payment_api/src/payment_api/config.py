@@ -16,6 +16,7 @@ serving process without the current one.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -43,6 +44,11 @@ CURRENT_SECRET = "idempotency-hmac-current"
 PREVIOUS_SECRET = "idempotency-hmac-previous"
 """The credential holding the secret before the last rotation (optional): still valid for lookups."""
 MIN_SECRET_BYTES = 32
+STRIPE_SECRET = "stripe-secret"
+"""The systemd credential holding the Stripe processor's secret: JSON ``{"api_key": "sk_...", "webhook_secret":
+"whsec_..."}``, the content of the stack's one Secrets Manager secret (required with ``PAYMENT_PROCESSOR=stripe``)."""
+STRIPE_API = "https://api.stripe.com"
+DEFAULT_STRIPE_TIMEOUT = 20
 
 
 class ConfigError(ValueError):
@@ -96,6 +102,18 @@ class IdempotencySecrets:
     previous: bytes | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True, kw_only=True)
+class StripeSettings:
+    """The Stripe processor's settings: the API key and webhook endpoint secret (the ``stripe-secret`` credential;
+    never in a repr or a log), the API's base URL (@default: Stripe's; the local emulator's in development and tests)
+    and the timeout of one call in seconds (@default: 20; past it the payment answers ``202 processing``)."""
+
+    api_key: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+    api_base: str = STRIPE_API
+    timeout_seconds: int = DEFAULT_STRIPE_TIMEOUT
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
@@ -112,6 +130,24 @@ class Settings:
     hmac_secrets: IdempotencySecrets | None = field(default=None, repr=False)
     """None when ``$CREDENTIALS_DIRECTORY`` holds no ``idempotency-hmac-current`` (the commands that hash no key
     run without it: migrate, purge, reconcile, the operator key and role commands)."""
+    stripe: StripeSettings | None = field(default=None, repr=False)
+    """None when ``$CREDENTIALS_DIRECTORY`` holds no ``stripe-secret`` (only the Stripe processor needs it)."""
+
+    def stripe_settings(self) -> StripeSettings:
+        """The Stripe settings, or a ``ConfigError`` saying where the credential comes from (the Stripe processor
+        needs it)."""
+        if self.stripe is not None:
+            return self.stripe
+        where = (
+            f"in production the stack's Stripe secret (STRIPE_SECRET_KEY_ARN) is delivered to the serving unit by "
+            f"systemd LoadCredential={STRIPE_SECRET}:<file>; check that the unit has that line and that the boot step "
+            "fetched the secret"
+            if self.environment == "production"
+            else f"set CREDENTIALS_DIRECTORY to a folder (0700) holding a file {STRIPE_SECRET} with JSON "
+            f'{{"api_key": "sk_test_...", "webhook_secret": "whsec_..."}} ({PROCESSOR.env}=stripe make api and the '
+            "tests write one for the local emulator: tools/dev/local_stripe)"
+        )
+        raise ConfigError(f"{PROCESSOR.env}=stripe needs the credential {STRIPE_SECRET}, which is missing: {where}")
 
     def idempotency_secrets(self) -> IdempotencySecrets:
         """The secrets, or a ``ConfigError`` saying where the current one comes from (serving needs it)."""
@@ -227,6 +263,67 @@ def read_idempotency_secrets(env: Mapping[str, str]) -> IdempotencySecrets | Non
     return IdempotencySecrets(current=current, previous=previous)
 
 
+def _stripe_secret(folder: Path) -> tuple[str, str] | None:
+    """The API key and webhook secret of the ``stripe-secret`` credential; None when there is no such file. Errors
+    name the credential and the field, never a value."""
+    path = folder / STRIPE_SECRET
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(
+            f"the credential {STRIPE_SECRET} ({path}) cannot be read ({error.strerror}): it must be readable by the "
+            "service's user (systemd LoadCredential= makes it so)"
+        ) from None
+    shape = '{"api_key": "sk_...", "webhook_secret": "whsec_..."} (the stack\'s Stripe secret, as stored)'
+    try:
+        values = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError(f"the credential {STRIPE_SECRET} is not JSON: it must be {shape}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"the credential {STRIPE_SECRET} must be a JSON object: {shape}")
+    api_key, webhook_secret = values.get("api_key"), values.get("webhook_secret")
+    if not isinstance(api_key, str) or not re.fullmatch(r"(sk|rk)_(test|live)_[A-Za-z0-9]{8,247}", api_key):
+        raise ConfigError(
+            f"the credential {STRIPE_SECRET}'s api_key must be a Stripe secret or restricted key (sk_test_..., "
+            f"sk_live_..., rk_...; never the publishable pk_ key): {shape}"
+        )
+    if not isinstance(webhook_secret, str) or not re.fullmatch(r"whsec_[A-Za-z0-9]{8,247}", webhook_secret):
+        raise ConfigError(
+            f"the credential {STRIPE_SECRET}'s webhook_secret must be the webhook endpoint's signing secret "
+            f"(whsec_...): {shape}"
+        )
+    return api_key, webhook_secret
+
+
+def read_stripe_settings(env: Mapping[str, str], *, production: bool) -> StripeSettings | None:
+    """The Stripe settings: the ``stripe-secret`` credential from ``$CREDENTIALS_DIRECTORY`` (None without it),
+    ``PAYMENT_STRIPE_API_BASE`` (refused in production: the emulator's address only) and
+    ``PAYMENT_STRIPE_TIMEOUT_SECONDS``."""
+    base = env.get("PAYMENT_STRIPE_API_BASE", "").strip()
+    if base and production:
+        raise ConfigError(
+            "PAYMENT_STRIPE_API_BASE is for the local Stripe emulator and is refused in production, which talks to "
+            f"{STRIPE_API}: remove it from the environment"
+        )
+    if base and not ORIGIN.fullmatch(base):
+        raise ConfigError(
+            f"PAYMENT_STRIPE_API_BASE {base!r} is not a base URL: give scheme://host:port without a path, e.g. "
+            "http://127.0.0.1:8420 (the emulator make api starts)"
+        )
+    timeout = _int(env, "PAYMENT_STRIPE_TIMEOUT_SECONDS", DEFAULT_STRIPE_TIMEOUT)
+    if not 1 <= timeout <= 80:
+        raise ConfigError("PAYMENT_STRIPE_TIMEOUT_SECONDS must be from 1 to 80 (Stripe's own client waits 80 s)")
+    directory = env.get("CREDENTIALS_DIRECTORY", "")
+    secret = _stripe_secret(Path(directory)) if directory else None
+    if secret is None:
+        return None
+    return StripeSettings(
+        api_key=secret[0], webhook_secret=secret[1], api_base=base or STRIPE_API, timeout_seconds=timeout
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raises ``ConfigError`` naming the variable at fault."""
     env = os.environ if env is None else env
@@ -268,4 +365,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         crash_after_processor=crash,
         cors_origins=cors_origins(_runtime(CORS_ORIGINS, env, ""), production=production),
         hmac_secrets=read_idempotency_secrets(env),
+        stripe=read_stripe_settings(env, production=production),
     )

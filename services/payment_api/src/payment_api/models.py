@@ -50,7 +50,7 @@ class Payment(BaseModel):
     """A payment's public view (``customer_email`` is stored, never returned)."""
 
     id: str
-    status: Literal["processing", "succeeded", "failed"]
+    status: Literal["processing", "requires_action", "succeeded", "failed"]
     amount: int
     currency: str
     amount_refunded: int
@@ -58,6 +58,19 @@ class Payment(BaseModel):
     card: Card | None
     failure_code: str | None
     created_at: str
+
+
+class PaymentCreated(Payment):
+    """The ``201`` of ``POST /v1/payments``: the payment and, only when it is ``requires_action`` (Stripe's 3-D
+    Secure), the intent's ``client_secret`` the checkout completes the authentication with (never in a GET)."""
+
+    client_secret: str | None = Field(
+        default=None,
+        description=(
+            "Present only when status is requires_action: the PaymentIntent's client secret for Stripe.js "
+            "(confirmCardPayment). Stored with the answer and replayed; never returned by GET."
+        ),
+    )
 
 
 class Refund(BaseModel):

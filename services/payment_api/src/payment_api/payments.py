@@ -75,6 +75,12 @@ def refund_view(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
+def processor_reference(conn: Connection, payment_id: str) -> str | None:
+    """The processor's id for the payment's charge, recorded with its outcome (None for the simulator)."""
+    row = conn.execute("SELECT processor_reference FROM payments WHERE id = %s", (payment_id,)).fetchone()
+    return None if row is None else row[0]
+
+
 def load_payment(conn: Connection, payment_id: str) -> tuple[Any, ...] | None:
     """A payment row, or None."""
     return conn.execute(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = %s", (payment_id,)).fetchone()
@@ -145,23 +151,23 @@ def discard_payment(conn: Connection, key_id: int, payment_id: str) -> None:
 
 
 def record_charge(conn: Connection, key_id: int, payment_id: str, result: ChargeResult) -> Outcome:
-    """The processor's outcome made final in one transaction: the payment's status and the key's stored answer
-    (the request that called the processor, or the reconciler, holding the key's lock)."""
+    """The processor's outcome made final in one transaction: the payment's status, the processor's reference and
+    the key's stored answer (the request that called the processor, or the reconciler, holding the key's lock). A
+    ``requires_action`` answer is final for the key (API.md v1.2) and carries the ``client_secret``; the payment
+    itself moves on when Stripe reports the authentication's outcome."""
     location = f"/v1/payments/{payment_id}"
     with conn.transaction():
         conn.execute(
-            "UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s WHERE id = %s",
-            (
-                "succeeded" if result.succeeded else "failed",
-                result.brand,
-                result.last4,
-                result.failure_code,
-                payment_id,
-            ),
+            "UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s,"
+            " processor_reference = %s WHERE id = %s",
+            (result.status, result.brand, result.last4, result.failure_code, result.reference, payment_id),
         )
         final = load_payment(conn, payment_id)
         assert final is not None
-        body = dumps(payment_view(final))
+        view = payment_view(final)
+        if result.requires_action:  # only in this 201 (stored and replayed), never in a GET
+            view["client_secret"] = result.client_secret
+        body = dumps(view)
         finish(conn, key_id, 201, body, location)
     return Outcome(201, body, {"Location": location})
 
@@ -210,7 +216,7 @@ def create_refund(
     row = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = %s", (refund_id,)).fetchone()
     assert row is not None
     try:
-        succeeded = processor.refund(refund_id, payment_id, row[2])
+        succeeded = processor.refund(refund_id, payment_id, row[2], processor_reference(conn, payment_id))
     except ProcessorTimeout:
         return Outcome(202, dumps(refund_view(row)), {"Retry-After": "1"})
     return record_refund(conn, key.id, refund_id, succeeded)

@@ -12,6 +12,7 @@ TITLES = {
     "validation_failed": (400, "The request is not valid"),
     "card_data_not_accepted": (400, "Card data is not accepted"),
     "payment_method_invalid": (400, "The payment method is not valid"),
+    "signature_invalid": (400, "The Stripe signature is not valid"),
     "idempotency_key_missing": (400, "Idempotency-Key header missing"),
     "idempotency_key_invalid": (400, "Idempotency-Key header invalid"),
     "payload_too_large": (413, "Payload too large"),

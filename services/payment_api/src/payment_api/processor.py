@@ -3,7 +3,8 @@
 Adding a real processor: implement ``Processor`` (its calls must be idempotent on our ids, which every real
 processor supports through its own idempotency key: pass our payment id / refund id), raise ``ProcessorTimeout``
 when the outcome is unknown and ``PaymentMethodInvalid`` when it refuses the token without charging (Stripe: its
-invalid-payment-method errors), and register a constructor in ``PROCESSORS``; ``PAYMENT_PROCESSOR`` names it.
+invalid-payment-method errors), and register a constructor in ``payment_api.processors.PROCESSORS``;
+``PAYMENT_PROCESSOR`` names it. ``payment_api.stripe_processor`` is the Stripe one.
 
 The simulator records each charge in its own table ``simulated_charges`` (primary key: our payment id, so a second
 call for the same payment returns the first outcome and counts a call, never a charge). The table is how the tests
@@ -12,24 +13,34 @@ count charges across server processes: one row = one charge.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from psycopg_pool import ConnectionPool
-from tap_contract.runtime import PROCESSOR
 
 from payment_api.config import Settings
 
 
 @dataclass(frozen=True)
 class ChargeResult:
-    """The processor's answer: succeeded with a card brand and last four digits, or failed with a code."""
+    """The processor's answer: succeeded with a card brand and last four digits, failed with a code, or (Stripe)
+    waiting for the customer's authentication (``requires_action``, with the ``client_secret`` the checkout completes
+    it with). ``reference`` is the processor's own id for the charge (Stripe's PaymentIntent id), when it has one."""
 
     succeeded: bool
     brand: str | None = None
     last4: str | None = None
     failure_code: str | None = None
+    requires_action: bool = False
+    client_secret: str | None = field(default=None, repr=False)
+    reference: str | None = None
+
+    @property
+    def status(self) -> str:
+        """The payment's status for this answer: ``succeeded``, ``requires_action`` or ``failed``."""
+        if self.succeeded:
+            return "succeeded"
+        return "requires_action" if self.requires_action else "failed"
 
 
 class ProcessorTimeout(Exception):
@@ -53,8 +64,9 @@ class Processor(Protocol):
         """Charge once per ``payment_id`` (a repeated call returns the first outcome). Raise ``PaymentMethodInvalid``,
         having charged nothing, when the processor does not know ``payment_method``."""
 
-    def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
-        """Refund once per ``refund_id``; True when the refund succeeded."""
+    def refund(self, refund_id: str, payment_id: str, amount: int, reference: str | None = None) -> bool:
+        """Refund once per ``refund_id``; True when the refund succeeded. ``reference`` is the processor's id for
+        the payment's charge (``ChargeResult.reference``, recorded with the payment), when there is one."""
 
     def lookup(self, payment_id: str) -> ChargeResult | None:
         """Re-read the outcome of the charge for ``payment_id`` without charging: None when the processor has no
@@ -135,7 +147,8 @@ class SimulatedProcessor:
             return None
         return ChargeResult(row[0] == "succeeded", row[1], row[2], row[3])
 
-    def refund(self, refund_id: str, payment_id: str, amount: int) -> bool:
+    def refund(self, refund_id: str, payment_id: str, amount: int, reference: str | None = None) -> bool:
+        del reference  # the simulator's charges are keyed by our payment id
         with self._pool.connection() as conn:
             conn.execute(
                 "INSERT INTO simulated_refunds (refund_id, payment_id, amount) VALUES (%s, %s, %s)"
@@ -143,15 +156,3 @@ class SimulatedProcessor:
                 (refund_id, payment_id, amount),
             )
         return True
-
-
-PROCESSORS: dict[str, Callable[[Settings], Processor]] = {"simulated": SimulatedProcessor}
-
-
-def make_processor(settings: Settings) -> Processor:
-    """The processor ``PAYMENT_PROCESSOR`` names."""
-    name = settings.processor
-    try:
-        return PROCESSORS[name](settings)
-    except KeyError:
-        raise ValueError(f"unknown {PROCESSOR.env} {name!r} (known: {', '.join(PROCESSORS)})") from None

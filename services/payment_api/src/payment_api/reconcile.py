@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from payment_api.payments import discard_payment, record_charge, record_refund
+from payment_api.payments import discard_payment, processor_reference, record_charge, record_refund
 from payment_api.processor import PaymentMethodInvalid, Processor, ProcessorTimeout
 
 LOG = logging.getLogger("payment_api.reconcile")
@@ -123,7 +123,8 @@ def finish_refund(conn: Connection, processor: Processor, refund_id: str, key_id
         if refund is None:
             return "skipped"
         try:
-            succeeded = processor.refund(refund_id, *refund)  # idempotent on our refund id: the retry's call
+            # Idempotent on our refund id: the retry's call.
+            succeeded = processor.refund(refund_id, *refund, processor_reference(conn, refund[0]))
         except ProcessorTimeout:
             return "deferred"
         record_refund(conn, key_id, refund_id, succeeded)
