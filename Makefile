@@ -47,7 +47,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate deploy plan verify-deployment lint check unit api-tests api-fuzz api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate deploy rollback plan verify-deployment lint check unit api-tests api-fuzz api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/docs/make_help.py Makefile
@@ -103,6 +103,9 @@ validate: synth  ## [deploy] terraform init (offline mirror) + validate on the s
 # optional when the settings come from the environment; <name> is the stack suffix. AUTO_APPROVE=1 skips the prompt.
 deploy: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: artifact, synth, account preflight, init, saved plan, apply, outputs, frontend, verify
 	$(PY) -m tools.deploy deploy "$(ENVIRONMENT)" $(if $(filter 1,$(AUTO_APPROVE)),--auto-approve)
+
+rollback: $(STAMP)  ## [deploy] ENVIRONMENT=<name> RELEASE=<version or sha256 prefix>: deploy a release the artifacts bucket keeps again (make deploy's steps)
+	$(PY) -m tools.deploy rollback "$(ENVIRONMENT)" --release "$(RELEASE)" $(if $(filter 1,$(AUTO_APPROVE)),--auto-approve)
 
 plan: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: make deploy's steps up to the saved plan in plans/ (what CI runs on a pull request)
 	$(PY) -m tools.deploy plan "$(ENVIRONMENT)"

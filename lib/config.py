@@ -201,6 +201,7 @@ class StackConfig:  # pylint: disable=too-many-instance-attributes
     asg_max_size: int = default("asg_max_size")
     asg_desired_capacity: int = default("asg_desired_capacity")
     max_instance_lifetime_days: int = default("max_instance_lifetime_days")
+    artifact_releases_kept: int = default("artifact_releases_kept")
     api_db_pool_max: int = default("api_db_pool_max")
     db_engine_version: str = default("db_engine_version")
     db_instance_class: str = default("db_instance_class")

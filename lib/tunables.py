@@ -334,6 +334,17 @@ TUNABLES: tuple[Tunable, ...] = (
         "template version (PCI DSS 6.3.3: patches within a month).",
         group="compute",
     ),
+    Tunable(
+        env="ARTIFACT_RELEASES_KEPT",
+        field="artifact_releases_kept",
+        kind=WHOLE_NUMBER,
+        default=5,
+        low=1,
+        high=100,  # S3's range of NewerNoncurrentVersions
+        meaning="replaced payment API releases the artifacts bucket keeps as noncurrent versions of the artifact "
+        "(`make rollback` targets), newest first; older ones expire a day after they are replaced",
+        group="compute",
+    ),
     # ------------------------------------------------------------------ database
     Tunable(
         env="DB_ENGINE_VERSION",

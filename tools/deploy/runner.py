@@ -16,6 +16,8 @@ synth          ``python tap.py`` with the environment's settings: the production
 account        the account preflight with the caller's credentials (``tools/deploy/account.py``): certificates,
                quotas, names held outside the state, the hosted zone
 init           ``terraform init`` (the S3 backend; the provider checked against the committed lock file)
+migrate        once: ``terraform state rm`` of an artifact object of the old form (``payment-api/<version>/<sha256>/
+               ...``), so the first apply of one key for every release does not delete it (``release_migration.py``)
 plan           ``terraform plan`` saved to ``plans/TapStack<name>.tfplan`` (outside ``cdktf.out``), with a summary
                that lists every resource it would destroy or replace
 confirm        ``AUTO_APPROVE=1`` (CI), or the stack name typed on a terminal; anything else stops here
@@ -48,6 +50,7 @@ from typing import Any
 
 from lib.synth_output import output_dir, stack_dir
 from tools.deploy.environment import DeployEnvironmentError, Environment, load
+from tools.deploy.release_migration import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "plans"
@@ -60,6 +63,8 @@ LEFT_BY = {
     "synth": "nothing in the account was changed; synth writes cdktf.out only when it completes",
     "account": "nothing was changed (the account preflight only reads)",
     "init": "nothing in the account was changed; terraform init can simply run again",
+    "migrate": "nothing in the account was changed; an object taken out of the state stays in the bucket, and the "
+    "next run takes out what is left",
     "plan": "nothing in the account was changed; the next run makes a new plan",
     "confirm": "nothing in the account was changed; the saved plan is in plans/",
     "apply": "Terraform stopped after the calls in flight and saved its state: what it created is tracked. Re-run "
@@ -201,10 +206,17 @@ def _pointer_kind() -> str | None:
 
 
 def artifact(environment: Environment, env: Mapping[str, str]) -> str:
-    """Build the artifact when missing, stale or of another kind; refuse what the target cannot boot."""
-    from lib.artifact import ArtifactMissingError, load_artifact  # pylint: disable=import-outside-toplevel
+    """Build the artifact when missing, stale or of another kind; refuse what the target cannot boot. A pointer given
+    in ``PAYMENT_API_ARTIFACT`` (``make rollback`` writes one for the release it restores) is deployed as it is."""
+    from lib.artifact import (  # pylint: disable=import-outside-toplevel
+        POINTER_VARIABLE,
+        ArtifactMissingError,
+        load_artifact,
+    )
 
-    wanted, current = wanted_artifact_kind(environment), _pointer_kind()
+    given_pointer = env.get(POINTER_VARIABLE, "").strip()
+    wanted = wanted_artifact_kind(environment)
+    current = wanted if given_pointer else _pointer_kind()  # a given pointer is not built: checked below as given
     if current == "production" and wanted == "development":
         raise DeployError(
             "dist/ holds a production artifact and the sandbox boots a development one (the test CA); "
@@ -219,14 +231,14 @@ def artifact(environment: Environment, env: Mapping[str, str]) -> str:
             env,
             f"the {wanted} artifact build",
         )
-    else:  # rebuilt by the Makefile's rule only when the sources changed
+    elif not given_pointer:  # rebuilt by the Makefile's rule only when the sources changed
         checked(
             ["make", "--no-print-directory", "dist/payment-api.json", f"ARTIFACT_KIND={wanted}"],
             env,
             "make dist/payment-api.json",
         )
     try:
-        built = load_artifact()
+        built = load_artifact(Path(given_pointer).resolve() if given_pointer else None)
     except ArtifactMissingError as err:
         raise DeployError(str(err)) from err
     if built.build_kind != wanted:
@@ -387,6 +399,8 @@ class Deploy:
             step.detail = self._account(environment, stack_dir, clients)
         with report.step("init"):
             checked(["terraform", "init", "-input=false"], env, "terraform init", cwd=stack_dir)
+        with report.step("migrate") as step:
+            step.detail = migrate(lambda command, what: checked(command, env, what, cwd=stack_dir, capture=True))
         with report.step("plan") as step:
             summary = self._plan(environment, env, stack_dir)
             report.plan = summary

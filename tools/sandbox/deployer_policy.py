@@ -366,6 +366,12 @@ HAND_ADDED: tuple[HandAdded, ...] = (
         for region in ("<REGION>", "us-east-1")
     ),
     _read("s3:GetBucketLocation", BUCKET.format(component="artifacts"), PREFLIGHT + " (a bucket of another region)"),
+    _read(
+        "s3:GetObjectVersion",
+        BUCKET.format(component="artifacts") + "/payment-api/payment-api.tar.gz",
+        "make rollback reads a kept release's metadata and bytes by its versionId (HeadObject, GetObject), which the "
+        "request log cannot tell from a read of the current version",
+    ),
     _read("ec2:DescribeAddresses", "*", PREFLIGHT + " (EIPs already held)"),
     _read(
         "servicequotas:GetServiceQuota",

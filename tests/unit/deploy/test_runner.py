@@ -100,6 +100,7 @@ def test_an_interruption_says_what_each_step_leaves() -> None:
         "synth",
         "account",
         "init",
+        "migrate",
         "plan",
         "confirm",
         "apply",
