@@ -282,23 +282,34 @@ def read_state(environment: Environment, clients: Callable[[str, str], Any]) -> 
 
 
 def summarize_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
-    """Counts per action from ``terraform show -json <plan>``, and the addresses it would destroy or replace."""
+    """Counts per action from ``terraform show -json <plan>``, the addresses it would destroy or replace, and every
+    changed address with its action (``changed``: what the sandbox's release phase checks a release changes)."""
     counts = {"create": 0, "update": 0, "delete": 0, "replace": 0}
     destroyed: list[str] = []
+    changed: dict[str, str] = {}
     for change in plan.get("resource_changes") or []:
         actions = change.get("change", {}).get("actions") or []
         if "create" in actions and "delete" in actions:
             counts["replace"] += 1
             destroyed.append(f"{change['address']} (replaced)")
+            changed[change["address"]] = "replace"
         elif "delete" in actions:
             counts["delete"] += 1
             destroyed.append(f"{change['address']} (destroyed)")
+            changed[change["address"]] = "delete"
         elif "create" in actions or "update" in actions:
             counts["create" if "create" in actions else "update"] += 1
+            changed[change["address"]] = "create" if "create" in actions else "update"
     outputs = sum(
         1 for change in (plan.get("output_changes") or {}).values() if change.get("actions") not in (["no-op"], None)
     )
-    return {**counts, "outputs_changed": outputs, "destroyed": destroyed, "changes": sum(counts.values()) > 0}
+    return {
+        **counts,
+        "outputs_changed": outputs,
+        "destroyed": destroyed,
+        "changed": changed,
+        "changes": sum(counts.values()) > 0,
+    }
 
 
 def describe_plan(summary: Mapping[str, Any]) -> str:

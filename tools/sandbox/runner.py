@@ -14,6 +14,9 @@ deploy     ``make deploy ENVIRONMENT=<suffix> AUTO_APPROVE=1``: the command a us
            with TLS standing in for RDS, then a payment and a refund through HTTP
 tests      ``pytest tests/integration`` with boto3 pointed at the emulator
 drift      a second ``plan -detailed-exitcode`` must report no changes
+release    release B over A with ``make deploy``, then ``make rollback RELEASE=<A>``: each plan changes only the
+           artifact object, the launch template and the group, each boot rehearses its release, and the artifact key
+           keeps B as a noncurrent version (``tools/sandbox/release_phase.py``)
 destroy    ``terraform destroy``; then this stack's key leaves ``cfn-outputs/flat-outputs.json`` (no other)
 leftovers  everything created since the first inventory must be gone (KMS keys pending deletion excepted)
 
@@ -493,6 +496,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             ("tests", self._tests),
             ("settings", self._settings),
             ("drift", self._drift),
+            ("release", self._release),
         ]
         for name, check in checks if applied else []:
             try:
@@ -647,6 +651,34 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         phase.detail = (
             f"API_DB_POOL_MAX={CHANGED_POOL_MAX}: parameter version {before} -> {after}, launch template version "
             f"{data['VersionNumber']}, instance refresh {refreshes[0]['InstanceRefreshId'][:8]}, replacement booted"
+        )
+
+    def _release(self, phase: Phase) -> None:
+        """Release B over A, then make rollback to A (``tools/sandbox/release_phase.py``), as the deployer; each
+        command's boot hook is the instances' calls, left out of the deployer-policy check."""
+        from tools.sandbox.release_phase import release_cycle  # pylint: disable=import-outside-toplevel
+
+        terraform = self.terraform
+        assert terraform is not None
+
+        def run(log_name: str, argv: list[str], what: str, extra: Mapping[str, str]) -> None:
+            env, terraform.env = terraform.env, {**terraform.env, **extra}
+            boot = LOG_DIR / "boot.json"
+            boot.unlink(missing_ok=True)  # a range is recorded only for a boot this command ran
+            try:
+                terraform.command(log_name, argv, cwd=ROOT, what=what)
+            finally:
+                terraform.env = env
+                if boot.is_file():
+                    self.report.not_the_deployer.append(json.loads(boot.read_text(encoding="utf-8"))["moto_log_range"])
+
+        phase.detail = release_cycle(
+            run,
+            endpoint=self.moto.endpoint,
+            region=self.config.aws_region,
+            stack=self.config.stack_name,
+            suffix=self.config.environment_suffix,
+            reports=(DEPLOY_REPORT, LOG_DIR / "boot.json"),
         )
 
     def _drift(self, phase: Phase) -> None:
