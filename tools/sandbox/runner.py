@@ -660,9 +660,11 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
         terraform = self.terraform
         assert terraform is not None
+        # The settings the stack runs with since the settings phase: a release changes the artifact, nothing else.
+        settings = {"API_DB_POOL_MAX": str(CHANGED_POOL_MAX)}
 
         def run(log_name: str, argv: list[str], what: str, extra: Mapping[str, str]) -> None:
-            env, terraform.env = terraform.env, {**terraform.env, **extra}
+            env, terraform.env = terraform.env, {**terraform.env, **settings, **extra}
             boot = LOG_DIR / "boot.json"
             boot.unlink(missing_ok=True)  # a range is recorded only for a boot this command ran
             try:
