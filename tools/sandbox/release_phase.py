@@ -80,9 +80,9 @@ def _booted(boot_report: Path, what: str) -> str:
     return ", ".join(booted)
 
 
-def _key_versions(endpoint: str, region: str, bucket: str, key: str) -> list[tuple[str, bool]]:
-    """``(sha256 metadata, is latest)`` of each version of ``key``, newest first."""
-    s3 = client("s3", endpoint, region)
+def _key_versions(s3: Any, bucket: str, key: str) -> list[tuple[str, bool]]:
+    """``(sha256 metadata, is latest)`` of each version of ``key``, newest first, read with ``s3`` (the deployer's:
+    the bucket policy refuses object reads to anyone but the instance role and the named deployers)."""
     listed = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
     return [
         (
@@ -102,9 +102,12 @@ def _apply(run: Run, command: tuple[str, list[str], str, Mapping[str, str]], fil
     return _check_plan(_plan_changes(files[0]), what) + f"; booted on {_booted(files[1], what)}"
 
 
-def release_cycle(run: Run, *, endpoint: str, region: str, stack: str, suffix: str, reports: tuple[Path, Path]) -> str:
+def release_cycle(  # pylint: disable=too-many-arguments  # keyword-only: what the runner holds
+    run: Run, *, endpoint: str, region: str, stack: str, suffix: str, reports: tuple[Path, Path], deployer_s3: Any
+) -> str:
     """Release B over A, ``make rollback`` to A; returns the phase's detail. ``reports``: the deploy report
-    (``DEPLOY_REPORT_JSON``) and the boot hook's report, as the last command left them."""
+    (``DEPLOY_REPORT_JSON``) and the boot hook's report, as the last command left them; ``deployer_s3``: an S3 client
+    signed as the sandbox's deployer."""
     values = stack_outputs(stack)
     a: PaymentApiArtifact = load_artifact()
     if values[Output.API_ARTIFACT_SHA256] != a.sha256:
@@ -138,7 +141,7 @@ def release_cycle(run: Run, *, endpoint: str, region: str, stack: str, suffix: s
     )
     if _launched_sha256(endpoint, region, template) != a.sha256:
         raise ReleasePhaseError(f"after make rollback the launch template does not name A's sha256 {a.sha256}")
-    versions = _key_versions(endpoint, region, values[Output.ARTIFACTS_BUCKET_NAME], values[Output.API_ARTIFACT_KEY])
+    versions = _key_versions(deployer_s3, values[Output.ARTIFACTS_BUCKET_NAME], values[Output.API_ARTIFACT_KEY])
     if not versions or versions[0] != (a.sha256, True) or (b.sha256, False) not in versions:
         raise ReleasePhaseError(
             f"the key's versions (sha256, latest), newest first, are {versions}: A ({a.sha256[:12]}) must be the "

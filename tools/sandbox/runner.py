@@ -681,6 +681,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             stack=self.config.stack_name,
             suffix=self.config.environment_suffix,
             reports=(DEPLOY_REPORT, LOG_DIR / "boot.json"),
+            deployer_s3=deployer_roles.deployer_client("s3", self.moto.endpoint, self.config.aws_region, terraform.env),
         )
 
     def _drift(self, phase: Phase) -> None:
