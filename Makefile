@@ -48,7 +48,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate deploy plan destroy verify-deployment lint check unit api-tests api-fuzz api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate deploy plan destroy rollback verify-deployment lint check unit api-tests api-fuzz api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/docs/make_help.py Makefile
@@ -109,6 +109,9 @@ deploy: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: artifact, synth, account prefl
 # DELETE_LOG_ARCHIVE=1 deletes a GOVERNANCE log archive instead of keeping it; SKIP_FINAL_SNAPSHOT=1 (never production).
 destroy: $(STAMP)  ## [deploy] ENVIRONMENT=<name> CONFIRM=TapStack<name>: says what it keeps, protection off, buckets emptied, log archive kept, final DB snapshot, destroy
 	$(PY) -m tools.deploy.destroy "$(ENVIRONMENT)"
+
+rollback: $(STAMP)  ## [deploy] ENVIRONMENT=<name> RELEASE=<version or sha256 prefix>: deploy a release the artifacts bucket keeps again (make deploy's steps)
+	$(PY) -m tools.deploy rollback "$(ENVIRONMENT)" --release "$(RELEASE)" $(if $(filter 1,$(AUTO_APPROVE)),--auto-approve)
 
 plan: $(STAMP)  ## [deploy] ENVIRONMENT=<name>: make deploy's steps up to the saved plan in plans/ (what CI runs on a pull request)
 	$(PY) -m tools.deploy plan "$(ENVIRONMENT)"

@@ -1,9 +1,11 @@
 """The payment API artifact the stack carries: read from the pointer ``make artifact`` writes
 (``tools/release/build_artifact.py``).
 
-The stack uploads the archive to its artifacts bucket under a key holding the version and the sha256, and the
-launch template's user data names that key and hash: a new artifact is a new key, hence new user data, a new launch
-template version and an instance refresh. Reading the pointer is all the stack does; building is ``make artifact``.
+The stack uploads every release to one key of its artifacts bucket (:data:`OBJECT_KEY`): a new release is a new
+version of that object, with its sha256, version and build kind in the object's metadata, and the launch template's
+user data names the release by its sha256: a new artifact is new user data, a new launch template version and an
+instance refresh, and the replaced releases stay as noncurrent versions to roll back to (``make rollback``). Reading
+the pointer is all the stack does; building is ``make artifact``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ POINTER = PROJECT_ROOT / "dist" / "payment-api.json"
 POINTER_VARIABLE = "PAYMENT_API_ARTIFACT"
 """Names another pointer file than ``dist/payment-api.json`` (the tools that synthesize a production stack only to
 check or document it give their unverified production artifact this way; see ``tools/release/build_artifact.py``)."""
+OBJECT_KEY = "payment-api/payment-api.tar.gz"
+"""The one S3 key of every release (issue 25): Terraform overwrites it in place, S3 keeps the replaced versions."""
+LEGACY_OBJECT_KEY = re.compile(r"payment-api/[^/]+/[0-9a-f]{64}/[^/]+")
+"""The key of a release uploaded before :data:`OBJECT_KEY` (``payment-api/<version>/<sha256>/<archive>``): ``make
+deploy`` takes such an object out of Terraform's state once, so the first apply of one key does not delete it."""
 BUILD_COMMAND = "make artifact"
 PRODUCTION_BUILD_COMMAND = "make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or URL>"
 
@@ -48,8 +55,32 @@ class PaymentApiArtifact:
 
     @property
     def object_key(self) -> str:
-        """The S3 key: a new version or new bytes is a new key, so the user data and launch template change."""
-        return f"payment-api/{self.version}/{self.sha256}/{self.path.name}"
+        """The S3 key, the same for every release (:data:`OBJECT_KEY`): new bytes are a new version of it."""
+        return OBJECT_KEY
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The object's metadata: what ``make rollback`` needs to find this release among the object's versions and
+        to write its pointer again (:func:`pointer_from_metadata`), and what the instance matches its version by."""
+        return {
+            "sha256": self.sha256,
+            "version": self.version,
+            "build-kind": self.build_kind,
+            "ca-bundle-verified": "true" if self.ca_bundle_verified else "false",
+            "archive": self.path.name,
+        }
+
+
+def pointer_from_metadata(metadata: dict[str, str]) -> dict[str, object]:
+    """The pointer ``make artifact`` would have written for the release whose object metadata is ``metadata``
+    (:attr:`PaymentApiArtifact.metadata`); KeyError when a field is missing."""
+    return {
+        "archive": metadata["archive"],
+        "version": metadata["version"],
+        "build_kind": metadata["build-kind"],
+        "sha256": metadata["sha256"],
+        "ca_bundle_verified": metadata.get("ca-bundle-verified") == "true",
+    }
 
 
 class ArtifactKindError(ValueError):

@@ -402,16 +402,7 @@ class TapStack(TerraformStack):
                     data_key_arn=keys.data_key_arn,
                     stripe_secret_arn=config.stripe_secret_key_arn,
                 ),
-                deployment=ApiDeployment(
-                    artifact_object_arn=release.object_arn,
-                    artifact_key=release.object_key,
-                    artifact_sha256=release.sha256,
-                    runtime_parameter_name=release.runtime_parameter_name,
-                    runtime_parameter_arn=release.runtime_parameter_arn,
-                    runtime_parameter_version=release.runtime_parameter_version,
-                    log_group_name=release.log_group_name,
-                    log_group_arn=release.log_group_arn,
-                ),
+                deployment=api_deployment(release),
             ),
         )
 
@@ -476,6 +467,7 @@ class TapStack(TerraformStack):
                 logs_key_arn=base.keys.logs_key_arn,
                 log_retention_days=variables.log_retention_days,
                 access_logs=base.log_archive.destination,
+                releases_kept=variables.artifact_releases_kept,
                 runtime={
                     runtime.DB_HOST: database.address,
                     runtime.DB_PORT: database.port,
@@ -538,6 +530,22 @@ class TapStack(TerraformStack):
         # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3BackendConfig predates the key.
         # No DynamoDB lock table: use_lockfile replaces it.
         self.add_override("terraform.backend.s3.use_lockfile", True)
+
+
+def api_deployment(release: ApiRelease) -> ApiDeployment:
+    """What the instances install and read at boot, from the release: the artifact (its bucket, its one key, the
+    upload the launch template waits for, the sha256 the user data names), the runtime parameter and the log group."""
+    return ApiDeployment(
+        artifact_bucket_arn=release.bucket_arn,
+        artifact_key=release.object_key,
+        artifact_upload=release.upload,
+        artifact_sha256=release.sha256,
+        runtime_parameter_name=release.runtime_parameter_name,
+        runtime_parameter_arn=release.runtime_parameter_arn,
+        runtime_parameter_version=release.runtime_parameter_version,
+        log_group_name=release.log_group_name,
+        log_group_arn=release.log_group_arn,
+    )
 
 
 def boot_dependencies(base: Foundation, release: ApiRelease) -> list[ITerraformDependable]:

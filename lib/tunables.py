@@ -371,6 +371,16 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
         "template version (PCI DSS 6.3.3: patches within a month).",
         group="compute",
     )
+    artifact_releases_kept: int = setting(
+        env="ARTIFACT_RELEASES_KEPT",
+        kind=WHOLE_NUMBER,
+        default=5,
+        low=1,
+        high=100,  # S3's range of NewerNoncurrentVersions
+        meaning="replaced payment API releases the artifacts bucket keeps as noncurrent versions of the artifact "
+        "(`make rollback` targets), newest first; older ones expire a day after they are replaced",
+        group="compute",
+    )
     # ------------------------------------------------------------------ database
     db_engine_version: str = setting(
         env="DB_ENGINE_VERSION",

@@ -126,9 +126,13 @@ def bucket_lifecycle(
     noncurrent_days: int,
     transitions: Mapping[int, str] | None = None,
     expiration_days: int | None = None,
+    newer_noncurrent_versions: int | None = None,
 ) -> S3BucketLifecycleConfiguration:
     """One whole-bucket lifecycle rule: optional storage-class transitions and expiry, expiry of replaced
-    object versions, and cleanup of abandoned multipart uploads after a week."""
+    object versions, and cleanup of abandoned multipart uploads after a week.
+
+    ``newer_noncurrent_versions``: the newest that many replaced versions of each key never expire; only older ones
+    do, ``noncurrent_days`` after they were replaced. @default None - every replaced version expires by age."""
     return S3BucketLifecycleConfiguration(
         scope,
         construct_id,
@@ -147,7 +151,9 @@ def bucket_lifecycle(
                 if expiration_days is not None
                 else None,
                 noncurrent_version_expiration=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days),
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=noncurrent_days, newer_noncurrent_versions=newer_noncurrent_versions
+                    ),
                 ],
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7),

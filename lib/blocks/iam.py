@@ -125,9 +125,26 @@ def _deny_objects_except(sid: str, bucket_arn: str, actions: list[str], principa
     }
 
 
-def read_object_statement(sid: str, object_arn: str) -> Statement:
-    """Reading one S3 object (any of its versions), and nothing else of its bucket."""
-    return {"Sid": sid, "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": object_arn}
+def read_object_versions_statements(sid: str, bucket_arn: str, key: str) -> list[Statement]:
+    """Reading one S3 object and any of its versions, and nothing else of its bucket: list the key's versions
+    (``s3:ListBucketVersions`` is a bucket action; the ``s3:prefix`` condition holds it to this key, and a request
+    without a prefix has none, so it is refused), read their metadata and bytes (HeadObject and GetObject with a
+    ``versionId`` are ``s3:GetObjectVersion``; without one, ``s3:GetObject``)."""
+    return [
+        {
+            "Sid": f"{sid}Versions",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketVersions"],
+            "Resource": bucket_arn,
+            "Condition": {"StringEquals": {"s3:prefix": key}},
+        },
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"{bucket_arn}/{key}",
+        },
+    ]
 
 
 def write_log_stream_statement(sid: str, log_group_arn: str) -> Statement:

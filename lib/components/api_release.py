@@ -3,9 +3,14 @@
 - The artifacts bucket has the stack's bucket baseline (public access blocked, versioned, KMS with the data key,
   TLS 1.2+ only) and access logging; its policy lets exactly the readers named in ``restrict_reads`` (the instance
   role and the named deployers, ``DEPLOYER_PRINCIPAL_ARNS``) read objects (PCI DSS 7.2).
-- The artifact (``make artifact``) is uploaded under ``payment-api/<version>/<sha256>/<archive>``: new bytes are a
-  new key, so the user data naming the key changes, the launch template gets a new version and the Auto Scaling
-  group's instance refresh rolls it out. Replaced objects stay as noncurrent versions for 90 days (rollback).
+- Every release (``make artifact``) is uploaded to one key, ``payment-api/payment-api.tar.gz``
+  (``lib/artifact.py``'s ``OBJECT_KEY``): Terraform overwrites the object in place (the same address; new bytes are
+  an update, never a replacement), and the object's metadata carries the release's sha256, version and build kind.
+  The user data names the release by its sha256, so the launch template gets a new version and the Auto Scaling
+  group's instance refresh rolls it out; each instance fetches the object version whose ``sha256`` metadata matches.
+  The lifecycle keeps the newest ``ARTIFACT_RELEASES_KEPT`` replaced releases (default 5) as noncurrent versions,
+  however old (``make rollback RELEASE=<version or sha256 prefix>``); older ones expire a day after they are
+  replaced.
 - The runtime parameter (SSM SecureString, data key) carries what is known only at apply time (the database host, the
   master secret's and the idempotency secret's ARNs, the checkout origin CORS admits, the processor, the bucket): the
   user data holds no such value, so it stays stable and secret-free, and the instance reads the parameter at boot as
@@ -45,7 +50,9 @@ from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
 from lib.naming import Naming
 from lib.suppressions import suppress
 
-NONCURRENT_ARTIFACT_DAYS = 90
+NONCURRENT_ARTIFACT_DAYS = 1
+"""Days a replaced release beyond the newest ``releases_kept`` stays (S3's minimum: the lifecycle keeps the newest
+N by count, ``NewerNoncurrentVersions``; an age-only rule cannot express "the newest N")."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +76,11 @@ class ApiReleaseProps:  # pylint: disable=too-many-instance-attributes
     runtime: Mapping[Setting[Any], str | float]
     """The apply-time values written to the runtime parameter: every setting of ``tap_contract.runtime`` but the
     artifacts bucket, which this component fills in (Terraform references are fine here)."""
+    releases_kept: int = 5
+    """Replaced releases kept as noncurrent versions of the artifact object, newest first (``ARTIFACT_RELEASES_KEPT``,
+    1-100: S3's range of ``NewerNoncurrentVersions``).
+
+    @default 5"""
     force_destroy: bool = False
     """Let ``terraform destroy`` delete stored artifacts with the bucket.
 
@@ -102,7 +114,8 @@ class ApiRelease(Construct):
             server_side_encryption="aws:kms",
             source_hash=artifact.sha256,
             content_type="application/gzip",
-            metadata={"sha256": artifact.sha256, "version": artifact.version, "build-kind": artifact.build_kind},
+            # What the instance matches its version by (sha256) and make rollback rebuilds the pointer from.
+            metadata=artifact.metadata,
             # No Name tag: S3 allows 10 tags on an object and the provider's default tags are 8 of them
             # (PF-S3-OBJECT-TAGS); the key names the object.
         )
@@ -142,8 +155,9 @@ class ApiRelease(Construct):
             self,
             "lifecycle",
             bucket=self._bucket,
-            rule_id="expire-replaced-artifacts",
+            rule_id="keep-newest-replaced-artifacts",
             noncurrent_days=NONCURRENT_ARTIFACT_DAYS,
+            newer_noncurrent_versions=props.releases_kept,
         )
         # A new artifact (or an unexpected write) is an event the account's monitoring can subscribe to (6.3.3).
         object_events_to_eventbridge(self, "events", bucket=self._bucket)
@@ -177,9 +191,14 @@ class ApiRelease(Construct):
         return self._bucket.bucket
 
     @property
-    def object_arn(self) -> str:
-        """The uploaded artifact's ARN (the instance role may read this object only)."""
-        return f"{self._bucket.arn}/{self._props.artifact.object_key}"
+    def bucket_arn(self) -> str:
+        """The artifacts bucket (the instance role lists the artifact's versions in it, under its key only)."""
+        return self._bucket.arn
+
+    @property
+    def upload(self) -> S3Object:
+        """The artifact object: the launch template that names a release waits for its upload."""
+        return self._object
 
     @property
     def object_key(self) -> str:

@@ -94,7 +94,7 @@ from lib.blocks.access_logs import AccessLogDestination
 from lib.blocks.iam import (
     Statement,
     decrypt_via_services,
-    read_object_statement,
+    read_object_versions_statements,
     session_manager_statements,
     write_log_stream_statement,
 )
@@ -174,13 +174,20 @@ class ApiSecrets:
 class ApiDeployment:
     """What an instance installs and reads at boot (``ApiRelease``): the artifact, its settings, its log group."""
 
-    artifact_object_arn: str
-    """The uploaded artifact: the only object the instance role may read (PCI DSS 7.2)."""
+    artifact_bucket_arn: str
+    """The artifacts bucket: the instance role lists and reads the versions of ``artifact_key`` there, and nothing
+    else of it (PCI DSS 7.2)."""
     artifact_key: str
-    """The artifact's S3 key, written into the user data: a new artifact is new user data, hence a new launch
-    template version, which the instance refresh rolls out."""
+    """The artifact's S3 key, the same for every release (``lib/artifact.py``'s ``OBJECT_KEY``), in the user data."""
     artifact_sha256: str
-    """The archive's sha256, written into the user data; the instance refuses an archive that does not match."""
+    """The release's sha256, written into the user data: a new artifact is new user data, hence a new launch template
+    version, which the instance refresh rolls out. The instance fetches the object version whose ``sha256`` metadata
+    is this, and refuses bytes that do not match it."""
+    artifact_upload: ITerraformDependable | None = None
+    """The upload of the release the user data names: the launch template waits for it, so no template version names
+    a release before its bytes are in the bucket.
+
+    @default None - nothing to wait for (a test of the template alone)."""
     runtime_parameter_name: str
     """The SSM parameter with the apply-time settings (database host, secret ARN, CORS origins, processor)."""
     runtime_parameter_arn: str
@@ -422,6 +429,7 @@ class Compute(Construct):
             ],
             tag_specifications=_launch_tag_specifications(props),
             tags=naming.tags("api-lt"),
+            depends_on=[deployment.artifact_upload] if deployment.artifact_upload is not None else None,
         )
 
     def _auto_scaling_group(self, props: ComputeProps) -> None:
@@ -639,7 +647,7 @@ def _install_api_statements(props: ComputeProps) -> list[Statement]:
     """Install the API at boot: read and decrypt the artifact, read the runtime settings, ship the service logs."""
     deployment = props.deployment
     return [
-        read_object_statement("ReadArtifact", deployment.artifact_object_arn),
+        *read_object_versions_statements("ReadArtifact", deployment.artifact_bucket_arn, deployment.artifact_key),
         decrypt_via_services("DecryptArtifact", props.secrets.data_key_arn, ("s3",), props.region),
         {
             "Sid": "ReadRuntimeSettings",

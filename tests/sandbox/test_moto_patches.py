@@ -395,6 +395,18 @@ def test_object_lock_configuration_returns_only_the_period_that_was_set(moto_end
         }
 
 
+def test_lifecycle_keeps_newer_noncurrent_versions(moto_endpoint: str) -> None:
+    """The artifacts bucket keeps the newest N replaced releases: the rule reads back as set, one without it too."""
+    s3 = client("s3", moto_endpoint)
+    s3.create_bucket(Bucket="patch-lifecycle")
+    kept = [{"NoncurrentDays": 1, "NewerNoncurrentVersions": 5}, {"NoncurrentDays": 90}]
+    rules = [{"ID": f"r{n}", "Status": "Enabled", "Filter": {"Prefix": f"p{n}/"}, "NoncurrentVersionExpiration": e}
+             for n, e in enumerate(kept)]  # fmt: skip
+    s3.put_bucket_lifecycle_configuration(Bucket="patch-lifecycle", LifecycleConfiguration={"Rules": rules})
+    read = s3.get_bucket_lifecycle_configuration(Bucket="patch-lifecycle")["Rules"]
+    assert [rule["NoncurrentVersionExpiration"] for rule in read] == kept
+
+
 def test_eventbridge_notifications_read_back(moto_endpoint: str) -> None:
     s3 = client("s3", moto_endpoint)
     for bucket in ("events-on", "events-off"):

@@ -16,6 +16,8 @@ synth          ``python tap.py`` with the environment's settings: the production
 account        the account preflight with the caller's credentials (``tools/deploy/account.py``): certificates,
                quotas, names held outside the state, the hosted zone
 init           ``terraform init`` (the S3 backend; the provider checked against the committed lock file)
+migrate        once: ``terraform state rm`` of an artifact object of the old form (``payment-api/<version>/<sha256>/
+               ...``), so the first apply of one key for every release does not delete it (``release_migration.py``)
 plan           ``terraform plan`` saved to ``plans/TapStack<name>.tfplan`` (outside ``cdktf.out``), with a summary
                that lists every resource it would destroy or replace
 confirm        ``AUTO_APPROVE=1`` (CI), or the stack name typed on a terminal; anything else stops here
@@ -48,6 +50,7 @@ from typing import Any, ClassVar
 
 from lib.synth_output import output_dir, stack_dir
 from tools.deploy.environment import DeployEnvironmentError, Environment, load
+from tools.deploy.release_migration import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "plans"
@@ -60,6 +63,8 @@ LEFT_BY = {
     "synth": "nothing in the account was changed; synth writes cdktf.out only when it completes",
     "account": "nothing was changed (the account preflight only reads)",
     "init": "nothing in the account was changed; terraform init can simply run again",
+    "migrate": "nothing in the account was changed; an object taken out of the state stays in the bucket, and the "
+    "next run takes out what is left",
     "plan": "nothing in the account was changed; the next run makes a new plan",
     "confirm": "nothing in the account was changed; the saved plan is in plans/",
     "apply": "Terraform stopped after the calls in flight and saved its state: what it created is tracked. Re-run "
@@ -202,10 +207,17 @@ def _pointer_kind() -> str | None:
 
 
 def artifact(environment: Environment, env: Mapping[str, str]) -> str:
-    """Build the artifact when missing, stale or of another kind; refuse what the target cannot boot."""
-    from lib.artifact import ArtifactMissingError, load_artifact  # pylint: disable=import-outside-toplevel
+    """Build the artifact when missing, stale or of another kind; refuse what the target cannot boot. A pointer given
+    in ``PAYMENT_API_ARTIFACT`` (``make rollback`` writes one for the release it restores) is deployed as it is."""
+    from lib.artifact import (  # pylint: disable=import-outside-toplevel
+        POINTER_VARIABLE,
+        ArtifactMissingError,
+        load_artifact,
+    )
 
-    wanted, current = wanted_artifact_kind(environment), _pointer_kind()
+    given_pointer = env.get(POINTER_VARIABLE, "").strip()
+    wanted = wanted_artifact_kind(environment)
+    current = wanted if given_pointer else _pointer_kind()  # a given pointer is not built: checked below as given
     if current == "production" and wanted == "development":
         raise DeployError(
             "dist/ holds a production artifact and the sandbox boots a development one (the test CA); "
@@ -220,14 +232,14 @@ def artifact(environment: Environment, env: Mapping[str, str]) -> str:
             env,
             f"the {wanted} artifact build",
         )
-    else:  # rebuilt by the Makefile's rule only when the sources changed
+    elif not given_pointer:  # rebuilt by the Makefile's rule only when the sources changed
         checked(
             ["make", "--no-print-directory", "dist/payment-api.json", f"ARTIFACT_KIND={wanted}"],
             env,
             "make dist/payment-api.json",
         )
     try:
-        built = load_artifact()
+        built = load_artifact(Path(given_pointer).resolve() if given_pointer else None)
     except ArtifactMissingError as err:
         raise DeployError(str(err)) from err
     if built.build_kind != wanted:
@@ -271,23 +283,34 @@ def read_state(environment: Environment, clients: Callable[[str, str], Any]) -> 
 
 
 def summarize_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
-    """Counts per action from ``terraform show -json <plan>``, and the addresses it would destroy or replace."""
+    """Counts per action from ``terraform show -json <plan>``, the addresses it would destroy or replace, and every
+    changed address with its action (``changed``: what the sandbox's release phase checks a release changes)."""
     counts = {"create": 0, "update": 0, "delete": 0, "replace": 0}
     destroyed: list[str] = []
+    changed: dict[str, str] = {}
     for change in plan.get("resource_changes") or []:
         actions = change.get("change", {}).get("actions") or []
         if "create" in actions and "delete" in actions:
             counts["replace"] += 1
             destroyed.append(f"{change['address']} (replaced)")
+            changed[change["address"]] = "replace"
         elif "delete" in actions:
             counts["delete"] += 1
             destroyed.append(f"{change['address']} (destroyed)")
+            changed[change["address"]] = "delete"
         elif "create" in actions or "update" in actions:
             counts["create" if "create" in actions else "update"] += 1
+            changed[change["address"]] = "create" if "create" in actions else "update"
     outputs = sum(
         1 for change in (plan.get("output_changes") or {}).values() if change.get("actions") not in (["no-op"], None)
     )
-    return {**counts, "outputs_changed": outputs, "destroyed": destroyed, "changes": sum(counts.values()) > 0}
+    return {
+        **counts,
+        "outputs_changed": outputs,
+        "destroyed": destroyed,
+        "changed": changed,
+        "changes": sum(counts.values()) > 0,
+    }
 
 
 def describe_plan(summary: Mapping[str, Any]) -> str:
@@ -388,6 +411,8 @@ class Deploy:
             step.detail = self._account(environment, stack_dir, clients)
         with report.step("init"):
             checked(["terraform", "init", "-input=false"], env, "terraform init", cwd=stack_dir)
+        with report.step("migrate") as step:
+            step.detail = migrate(lambda command, what: checked(command, env, what, cwd=stack_dir, capture=True))
         with report.step("plan") as step:
             summary = self._plan(environment, env, stack_dir)
             report.plan = summary

@@ -383,14 +383,29 @@ def _tar_bytes(entries: dict[str, bytes]) -> bytes:
     return compressed.getvalue()
 
 
-def build(
-    kind: str, ca_source: str | None, out: Path = DIST, cache: Path | None = None, *, unverified: bool = False
+def build(  # pylint: disable=too-many-arguments  # keyword-only options of make artifact
+    kind: str,
+    ca_source: str | None,
+    out: Path = DIST,
+    cache: Path | None = None,
+    *,
+    unverified: bool = False,
+    version_label: str | None = None,
 ) -> dict[str, Any]:
-    """Build the archive into ``out``; return the pointer written to ``out/payment-api.json``."""
+    """Build the archive into ``out``; return the pointer written to ``out/payment-api.json``.
+
+    ``version_label`` is appended to the service's version as a PEP 440 local label (``0.1.0+<label>``) in the
+    archive's name, manifest and pointer: another release of the same sources (the sandbox's release B, which it
+    rolls back from). @default None - the service's version."""
     if kind not in KINDS:
         raise ArtifactError(f"ARTIFACT_KIND={kind}: use one of {', '.join(KINDS)}")
+    if version_label is not None and not re.fullmatch(r"[a-z0-9]+(?:\.[a-z0-9]+)*", version_label):
+        raise ArtifactError(
+            f"--version-label {version_label!r}: use lowercase letters and digits in dot-separated parts (PEP 440's "
+            "local version label), e.g. sandbox.b"
+        )
     bundle = ca_bundle(kind, ca_source, unverified=unverified)
-    version = str(project()["version"])
+    version = str(project()["version"]) + (f"+{version_label}" if version_label else "")
     out.mkdir(parents=True, exist_ok=True)
     service_wheel, contract_wheel = build_wheel(out), build_wheel(out, CONTRACT)
     wheels = [*download_wheelhouse(locked_requirements(), cache or CACHE), contract_wheel]
@@ -500,9 +515,20 @@ def main(argv: list[str] | None = None) -> int:
         f"(default: ${UNVERIFIED_VARIABLE}=1)",
     )
     parser.add_argument("--out", type=Path, default=DIST)
+    parser.add_argument(
+        "--version-label",
+        default=None,
+        help="another release of the same sources: the version becomes <version>+<label> (e.g. sandbox.b)",
+    )
     args = parser.parse_args(argv)
     try:
-        pointer = build(args.kind, args.ca_bundle, args.out, unverified=args.ca_bundle_unverified)
+        pointer = build(
+            args.kind,
+            args.ca_bundle,
+            args.out,
+            unverified=args.ca_bundle_unverified,
+            version_label=args.version_label,
+        )
     except ArtifactError as error:
         print(f"[artifact] {error}", file=sys.stderr)
         return 2

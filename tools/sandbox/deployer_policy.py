@@ -53,7 +53,7 @@ PRINCIPAL = "arn:aws:iam::{account}:role/payment-deployer"
 # and "leftovers" (the sandbox's own inventory), "boot" (the instance's role), "tests" (the test client).
 # The sandbox's phases that run as the deployer: ``make deploy`` (less its post-apply hook, the instance's boot,
 # recorded in phases.json as ``not_the_deployer``), the second plan and destroy.
-DEPLOYER_PHASES = ("deploy", "settings", "drift", "destroy")
+DEPLOYER_PHASES = ("deploy", "settings", "drift", "release", "destroy")
 LINE = re.compile(r"^request (\S+) (\S+) (\S+) (\S+) (\S+)")
 
 # SigV4 signing name -> IAM service prefix, where they differ.
@@ -376,6 +376,12 @@ HAND_ADDED: tuple[HandAdded, ...] = (
         for region in ("<REGION>", "us-east-1")
     ),
     _read("s3:GetBucketLocation", BUCKET.format(component="artifacts"), PREFLIGHT + " (a bucket of another region)"),
+    _read(
+        "s3:GetObjectVersion",
+        BUCKET.format(component="artifacts") + "/payment-api/payment-api.tar.gz",
+        "make rollback reads a kept release's metadata and bytes by its versionId (HeadObject, GetObject), which the "
+        "request log cannot tell from a read of the current version",
+    ),
     _read("ec2:DescribeAddresses", "*", PREFLIGHT + " (EIPs already held)"),
     _read(
         "servicequotas:GetServiceQuota",

@@ -16,6 +16,7 @@ The runner creates the three roles before its inventory (so destroy's leftover c
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,3 +76,18 @@ def session_environment(sts: Any, role: SandboxRole, session_name: str) -> dict[
         "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
         "AWS_SESSION_TOKEN": credentials["SessionToken"],
     }
+
+
+def deployer_client(service: str, endpoint: str, region: str, credentials: Mapping[str, str]) -> Any:
+    """A boto3 client for ``service`` on the emulator, signed with the session ``credentials`` (the ``AWS_*`` keys of
+    :func:`session_environment`): the deployer's reads, which the buckets' policies admit and the static key's not."""
+    import boto3  # pylint: disable=import-outside-toplevel  # only the sandbox needs boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
+    )

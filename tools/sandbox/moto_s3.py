@@ -313,3 +313,39 @@ def s3_eventbridge_notification_read_back() -> None:
         return status, headers, text
 
     S3Response.get_bucket_notification = get  # type: ignore[method-assign]  # fidelity patch
+
+
+@fidelity_patch(
+    "S3 GetBucketLifecycleConfiguration returns NoncurrentVersionExpiration's NewerNoncurrentVersions, as set "
+    "(moto drops it on PutBucketLifecycleConfiguration, so every plan would set the artifacts bucket's rule again)"
+)
+def s3_lifecycle_newer_noncurrent_versions() -> None:
+    """Keep each rule's ``NewerNoncurrentVersions`` beside moto's rule and write it back into the answer's rule."""
+    from moto.s3.models import FakeBucket  # pylint: disable=import-outside-toplevel
+    from moto.s3.responses import S3Response  # pylint: disable=import-outside-toplevel
+
+    original_set, original_get = FakeBucket.set_lifecycle, S3Response.get_bucket_lifecycle
+
+    def set_lifecycle(self: Any, rules: list[dict[str, Any]]) -> None:
+        original_set(self, rules)
+        for rule, stored in zip(rules, self.rules, strict=True):
+            expiration = rule.get("NoncurrentVersionExpiration") or {}
+            stored.nve_newer_versions = expiration.get("NewerNoncurrentVersions")
+
+    def get_bucket_lifecycle(self: Any) -> Any:
+        status, headers, body = original_get(self)
+        newer = [getattr(rule, "nve_newer_versions", None) for rule in self.backend.get_bucket(self.bucket_name).rules]
+        if not any(newer):
+            return status, headers, body
+        rules = iter(newer)
+
+        def with_newer(match: re.Match[str]) -> str:
+            count = next(rules)
+            element = f"<NewerNoncurrentVersions>{count}</NewerNoncurrentVersions>" if count else ""
+            return match.group(0).replace("<NoncurrentVersionExpiration>", f"<NoncurrentVersionExpiration>{element}")
+
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        return status, headers, re.sub(r"<Rule>.*?</Rule>", with_newer, text, flags=re.DOTALL)
+
+    FakeBucket.set_lifecycle = set_lifecycle  # type: ignore[method-assign]  # fidelity patch
+    S3Response.get_bucket_lifecycle = get_bucket_lifecycle  # type: ignore[method-assign]  # fidelity patch

@@ -14,6 +14,9 @@ deploy     ``make deploy ENVIRONMENT=<suffix> AUTO_APPROVE=1``: the command a us
            with TLS standing in for RDS, then a payment and a refund through HTTP
 tests      ``pytest tests/integration`` with boto3 pointed at the emulator
 drift      a second ``plan -detailed-exitcode`` must report no changes
+release    release B over A with ``make deploy``, then ``make rollback RELEASE=<A>``: each plan changes only the
+           artifact object, the launch template and the group, each boot rehearses its release, and the artifact key
+           keeps B as a noncurrent version (``tools/sandbox/release_phase.py``)
 destroy    ``make destroy ENVIRONMENT=<suffix> CONFIRM=TapStack<suffix> DELETE_LOG_ARCHIVE=1``, the command a user runs
            (tools/deploy/destroy.py): protection off (applied), buckets emptied, the GOVERNANCE log archive deleted
            with the bypass, ``terraform destroy``, a final snapshot kept, this stack's key out of the outputs file
@@ -517,6 +520,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             ("tests", self._tests),
             ("settings", self._settings),
             ("drift", self._drift),
+            ("release", self._release),
         ]
         for name, check in checks if applied else []:
             try:
@@ -692,6 +696,37 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         phase.detail = (
             f"API_DB_POOL_MAX={CHANGED_POOL_MAX}: parameter version {before} -> {after}, launch template version "
             f"{data['VersionNumber']}, instance refresh {refreshes[0]['InstanceRefreshId'][:8]}, replacement booted"
+        )
+
+    def _release(self, phase: Phase) -> None:
+        """Release B over A, then make rollback to A (``tools/sandbox/release_phase.py``), as the deployer; each
+        command's boot hook is the instances' calls, left out of the deployer-policy check."""
+        from tools.sandbox.release_phase import release_cycle  # pylint: disable=import-outside-toplevel
+
+        terraform = self.terraform
+        assert terraform is not None
+        # The settings the stack runs with since the settings phase: a release changes the artifact, nothing else.
+        settings = {"API_DB_POOL_MAX": str(CHANGED_POOL_MAX)}
+
+        def run(log_name: str, argv: list[str], what: str, extra: Mapping[str, str]) -> None:
+            env, terraform.env = terraform.env, {**terraform.env, **settings, **extra}
+            boot = LOG_DIR / "boot.json"
+            boot.unlink(missing_ok=True)  # a range is recorded only for a boot this command ran
+            try:
+                terraform.command(log_name, argv, cwd=ROOT, what=what)
+            finally:
+                terraform.env = env
+                if boot.is_file():
+                    self.report.not_the_deployer.append(json.loads(boot.read_text(encoding="utf-8"))["moto_log_range"])
+
+        phase.detail = release_cycle(
+            run,
+            endpoint=self.moto.endpoint,
+            region=self.config.aws_region,
+            stack=self.config.stack_name,
+            suffix=self.config.environment_suffix,
+            reports=(DEPLOY_REPORT, LOG_DIR / "boot.json"),
+            deployer_s3=deployer_roles.deployer_client("s3", self.moto.endpoint, self.config.aws_region, terraform.env),
         )
 
     def _drift(self, phase: Phase) -> None:

@@ -1,15 +1,12 @@
 #!/bin/bash
-# Payment API instance bootstrap (docs/payment-api.md "Boot sequence"), rendered by lib/blocks/user_data.py: markers
-# between double at-signs are filled in, no brace interpolation (Terraform would parse it). Values known only at
-# apply time come from the runtime parameter. It verifies and installs the artifact, then sources the artifact's
-# boot/configure.sh; the launch lifecycle hook holds the instance until this script completes it. The sandbox runs
-# this very text (tools/sandbox/rehearsal/).
+# Payment API instance bootstrap: docs/payment-api.md "Boot sequence" (rendered by lib/blocks/user_data.py; no brace
+# interpolation: Terraform would parse it). The sandbox runs this very text (tools/sandbox/rehearsal/).
 set -Eeuo pipefail
 umask 077
 BOOT_LOG=/var/log/payment-api-boot.log
 exec >>"$BOOT_LOG" 2>&1
 
-# shellcheck disable=SC2034  # API_PORT is used by the artifact's boot/configure.sh, sourced below
+# shellcheck disable=SC2034  # used by the artifact's boot/configure.sh, sourced below
 API_PORT=@@API_PORT@@
 ARTIFACT_KEY=@@ARTIFACT_KEY@@
 ARTIFACT_SHA256=@@ARTIFACT_HASH@@
@@ -29,8 +26,7 @@ step() {
   echo "boot: $(date -u +%H:%M:%S) $STEP"
 }
 
-# retry <command...>: until it succeeds, waiting 2, 4, 8 ... 30 s, for at most RETRY_SECONDS in all; a command that
-# exits 255 has failed for good (not retried).
+# retry <command...>: until it succeeds, waiting 2, 4 ... 30 s, RETRY_SECONDS in all; exit 255 is final (no retry).
 retry() {
   local start=$SECONDS delay=2 status
   until "$@"; do
@@ -121,9 +117,28 @@ setting() { jq -er --arg key "$1" '.[$key]' <<<"$RUNTIME"; }
 # Read before the artifact is here: generated from tap_contract.runtime
 @@RUNTIME_READS@@
 
-step "artifact $ARTIFACT_KEY"
+# Releases are versions of one key: ours has our sha256 in its metadata (issue 25).
+object() {
+  local op=$1
+  shift
+  retry aws s3api "$op" --bucket "$ARTIFACT_BUCKET" --key "$ARTIFACT_KEY" "$@"
+}
+artifact_version() {
+  local ids id
+  ids=$(retry aws s3api list-object-versions --bucket "$ARTIFACT_BUCKET" --prefix "$ARTIFACT_KEY" \
+    --query "Versions[?Key=='$ARTIFACT_KEY'].VersionId" --output text)
+  for id in $ids; do
+    [ "$(object head-object --version-id "$id" --query Metadata.sha256 --output text)" = "$ARTIFACT_SHA256" ] &&
+      echo "$id" && return 0
+  done
+  echo "boot: no version of $ARTIFACT_KEY has sha256 $ARTIFACT_SHA256: expired or never uploaded" >&2
+  return 1
+}
+
+step "artifact $ARTIFACT_SHA256"
 work=$(mktemp -d)
-retry aws s3api get-object --bucket "$ARTIFACT_BUCKET" --key "$ARTIFACT_KEY" "$work/artifact.tar.gz" >/dev/null
+id=$(artifact_version)
+object get-object --version-id "$id" "$work/artifact.tar.gz" >/dev/null
 echo "$ARTIFACT_SHA256  $work/artifact.tar.gz" | sha256sum --check --strict
 rm -rf "$APP"
 install -d -m 0755 "$APP"

@@ -47,14 +47,56 @@ def configure() -> str:
     return (BOOT_SOURCE / "configure.sh").read_text(encoding="utf-8")
 
 
-def test_the_artifact_is_uploaded_under_its_version_and_hash(resources: dict[str, Any]) -> None:
+def test_every_release_is_a_version_of_one_key_with_its_identity_in_the_metadata(resources: dict[str, Any]) -> None:
+    """One key for every release (issue 25): a new release changes ``source``, ``source_hash`` and ``metadata``,
+    which the provider updates in place (a new version), never ``key``, which would replace the object and with it
+    every earlier release."""
     artifact = production_artifact()  # the production stack (resources) ships the tests' production build
     obj = by_path(resources, "aws_s3_object", "api_release/artifact")[1]
     bucket_name, _ = by_path(resources, "aws_s3_bucket", "api_release/bucket")
     assert obj["bucket"] == ref("aws_s3_bucket", bucket_name)
-    assert obj["key"] == f"payment-api/{artifact.version}/{artifact.sha256}/{artifact.path.name}"
+    assert obj["key"] == "payment-api/payment-api.tar.gz" and artifact.sha256 not in obj["key"]
+    assert obj["source_hash"] == artifact.sha256
+    assert obj["metadata"] == {
+        "sha256": artifact.sha256,
+        "version": artifact.version,
+        "build-kind": "production",
+        "ca-bundle-verified": "false",  # the tests' production build is an unverified one
+        "archive": artifact.path.name,
+    }
     assert obj["source"].startswith("assets/") and obj["source"].endswith(artifact.path.name)
     assert "aws_kms_key.encryption_data_key" in obj["kms_key_id"] and obj["server_side_encryption"] == "aws:kms"
+
+
+def test_the_newest_replaced_releases_are_kept_by_count(resources: dict[str, Any]) -> None:
+    """``NewerNoncurrentVersions``: the newest ARTIFACT_RELEASES_KEPT (default 5) replaced releases stay however old;
+    only older ones expire, a day after they were replaced."""
+    bucket_name, _ = by_path(resources, "aws_s3_bucket", "api_release/bucket")
+    (lifecycle,) = [
+        body
+        for body in resources["aws_s3_bucket_lifecycle_configuration"].values()
+        if body["bucket"] == ref("aws_s3_bucket", bucket_name)
+    ]
+    (rule,) = lifecycle["rule"]
+    assert rule["status"] == "Enabled" and rule["filter"] == [{"prefix": ""}]
+    assert rule["noncurrent_version_expiration"] == [{"newer_noncurrent_versions": 5, "noncurrent_days": 1}]
+    assert "expiration" not in rule  # the current release never expires
+
+
+def test_releases_kept_is_a_tunable_with_s3s_range() -> None:
+    from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
+
+    assert StackConfig.from_env({**DEVELOPMENT_ENV, "ARTIFACT_RELEASES_KEPT": "12"}).artifact_releases_kept == 12
+    for wrong in ("0", "101"):
+        with pytest.raises(ConfigError, match="ARTIFACT_RELEASES_KEPT"):
+            StackConfig.from_env({**DEVELOPMENT_ENV, "ARTIFACT_RELEASES_KEPT": wrong})
+
+
+def test_the_launch_template_waits_for_the_upload_of_the_release_it_names(resources: dict[str, Any]) -> None:
+    """A template version naming a release whose bytes are not in the bucket yet would boot instances that find no
+    matching version: the upload comes first."""
+    obj_name, _ = by_path(resources, "aws_s3_object", "api_release/artifact")
+    assert f"aws_s3_object.{obj_name}" in only(resources, "aws_launch_template")["depends_on"]
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "4.2", "7.2, 8.2, 8.6")
@@ -131,6 +173,15 @@ def test_user_data_installs_exactly_the_uploaded_artifact(resources: dict[str, A
     assert len(encoded) < MAX_ENCODED_BYTES and "${" not in script and "%{" not in script and "@@" not in script
     assert f"ARTIFACT_KEY={obj['key']}" in script and f"ARTIFACT_SHA256={obj['source_hash']}" in script
     assert "sha256sum --check --strict" in script
+    # The version whose sha256 metadata matches, fetched by its id; none matching is a boot error naming the sha256.
+    assert 'list-object-versions --bucket "$ARTIFACT_BUCKET" --prefix "$ARTIFACT_KEY"' in script
+    assert 'retry aws s3api "$op" --bucket "$ARTIFACT_BUCKET" --key "$ARTIFACT_KEY" "$@"' in script
+    assert (
+        '"$(object head-object --version-id "$id" --query Metadata.sha256 --output text)" = "$ARTIFACT_SHA256"'
+        in script
+    )
+    assert 'object get-object --version-id "$id" "$work/artifact.tar.gz"' in script
+    assert "no version of $ARTIFACT_KEY has sha256 $ARTIFACT_SHA256" in script
     assert "retry dnf_install amazon-cloudwatch-agent" in script and "dnf install -y -q" in script
     assert "retry dnf_install python3.11 nftables jq" in script
     assert 'pip" install --quiet --no-index --find-links "$APP/wheelhouse" "$APP/$wheel"' in script
@@ -187,8 +238,9 @@ def test_only_root_reaches_imds_and_the_master_secret(resources: dict[str, Any])
     assert "PAYMENT_DB_MASTER_PASSWORD=$(jq -er .password" in stage
 
 
-def test_a_new_artifact_is_new_user_data(tmp_path: Path) -> None:
-    """A different archive changes the key and hash in the user data: a new launch template version."""
+def test_a_new_artifact_is_new_user_data(tmp_path: Path, dev_synth_json: dict[str, Any]) -> None:
+    """A different archive changes the hash in the user data (a new launch template version), not the object's key or
+    address: the new release is a new version of the same object."""
     from cdktf import App  # pylint: disable=import-outside-toplevel
 
     from lib.config import StackConfig  # pylint: disable=import-outside-toplevel
@@ -204,7 +256,11 @@ def test_a_new_artifact_is_new_user_data(tmp_path: Path) -> None:
     app.synth()
     stack = json.loads((tmp_path / "out" / "stacks" / config.stack_name / "cdk.tf.json").read_text())
     script = user_data(stack["resource"])
-    assert f"ARTIFACT_SHA256={'f' * 64}" in script and "payment-api/0.1.1/" in script
+    assert f"ARTIFACT_SHA256={'f' * 64}" in script and "ARTIFACT_KEY=payment-api/payment-api.tar.gz\n" in script
+    address, obj = by_path(stack["resource"], "aws_s3_object", "api_release/artifact")
+    assert obj["metadata"]["version"] == "0.1.1" and obj["source_hash"] == "f" * 64
+    assert by_path(dev_synth_json["resource"], "aws_s3_object", "api_release/artifact")[0] == address  # the current's
+    assert obj["key"] == by_path(dev_synth_json["resource"], "aws_s3_object", "api_release/artifact")[1]["key"]
 
 
 def test_production_needs_stripe_and_refuses_the_simulator() -> None:

@@ -250,6 +250,30 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
 
 
 @pytest.mark.pci("7.2, 8.2, 8.6")
+def test_instance_role_lists_and_reads_the_versions_of_the_artifact_key_only(synth_json: dict[str, Any]) -> None:
+    """Every release is a version of one key (issue 25): the boot lists that key's versions, reads their metadata
+    and fetches the one whose sha256 matches, and may list or read nothing else of the bucket."""
+    artifact, other_object = _artifact(synth_json)
+    bucket, key = artifact.split("/", 1)
+    assert key == "payment-api/payment-api.tar.gz"
+    cases = {
+        "list the key's versions": ("s3:ListBucketVersions", bucket, {"s3:prefix": key}),
+        "list other versions": ("s3:ListBucketVersions", bucket, {"s3:prefix": "payment-api/"}),
+        "list every version": ("s3:ListBucketVersions", bucket, {}),
+        "list the bucket": ("s3:ListBucket", bucket, {"s3:prefix": key}),
+        "read a version": ("s3:GetObjectVersion", artifact, {}),
+        "read the current version": ("s3:GetObject", artifact, {}),
+        "read another object's version": ("s3:GetObjectVersion", other_object, {}),
+        "delete a version": ("s3:DeleteObjectVersion", artifact, {}),
+        "list another bucket's versions": ("s3:ListBucketVersions", "arn:aws:s3:::other-bucket", {"s3:prefix": key}),
+    }
+    decisions = _evaluate(_requests(synth_json, cases))
+    allowed = {name for name, decision in decisions.items() if decision == "Allowed"}
+    assert allowed == {"list the key's versions", "read a version", "read the current version"}, decisions
+    assert all(decisions[name] == "ImplicitlyDenied" for name in set(cases) - allowed), decisions
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_the_evaluation_catches_the_managed_session_manager_policy(synth_json: dict[str, Any]) -> None:
     """Control: the same role with AmazonSSMManagedInstanceCore (the committed v2 document) reads any parameter,
     which is why the stack no longer attaches it. Without this the denials above could be the evaluator's."""

@@ -34,6 +34,13 @@ def test_the_plan_summary_lists_what_it_destroys_or_replaces() -> None:
     assert (summary["create"], summary["update"], summary["delete"], summary["replace"]) == (1, 1, 1, 2)
     assert summary["outputs_changed"] == 1 and summary["changes"]
     assert summary["destroyed"] == ["aws_kms_key.k (destroyed)", "aws_lb.alb (replaced)", "aws_instance.i (replaced)"]
+    assert summary["changed"] == {
+        "aws_vpc.a": "create",
+        "aws_db_instance.db": "update",
+        "aws_kms_key.k": "delete",
+        "aws_lb.alb": "replace",
+        "aws_instance.i": "replace",
+    }
     text = runner.describe_plan(summary)
     assert text.startswith("1 to create, 1 to update, 2 to replace, 1 to destroy")
     assert "\n    ! aws_kms_key.k (destroyed)" in text
@@ -100,6 +107,7 @@ def test_an_interruption_says_what_each_step_leaves() -> None:
         "synth",
         "account",
         "init",
+        "migrate",
         "plan",
         "confirm",
         "apply",

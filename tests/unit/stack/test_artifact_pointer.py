@@ -30,7 +30,21 @@ def pointer(folder: Path, archive: bytes, **overrides: object) -> Path:
 
 def test_a_pointer_gives_the_archive_and_its_key(tmp_path: Path) -> None:
     loaded = load_artifact(pointer(tmp_path, b"archive"))
-    assert loaded.object_key == f"payment-api/0.1.0/{loaded.sha256}/payment-api-0.1.0-development.tar.gz"
+    assert loaded.object_key == "payment-api/payment-api.tar.gz"  # every release: a version of one key
+    assert not artifact.LEGACY_OBJECT_KEY.fullmatch(loaded.object_key)
+    assert artifact.LEGACY_OBJECT_KEY.fullmatch(
+        f"payment-api/0.1.0/{loaded.sha256}/payment-api-0.1.0-development.tar.gz"
+    )
+
+
+def test_the_object_metadata_rebuilds_the_pointer(tmp_path: Path) -> None:
+    """What make rollback writes for a kept release is the pointer make artifact wrote for it."""
+    written = pointer(tmp_path, b"archive", ca_bundle_verified=True, build_kind="production")
+    loaded = load_artifact(written)
+    rebuilt = artifact.pointer_from_metadata(loaded.metadata)
+    assert rebuilt == json.loads(written.read_text())
+    (tmp_path / "payment-api.json").write_text(json.dumps(rebuilt), encoding="utf-8")
+    assert load_artifact(tmp_path / "payment-api.json") == loaded
 
 
 @pytest.mark.parametrize(

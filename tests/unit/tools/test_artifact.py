@@ -78,6 +78,19 @@ def test_same_inputs_give_the_same_bytes(tmp_path: Path, cache: Path) -> None:
     assert json.loads((tmp_path / "one" / artifact.POINTER_NAME).read_text()) == first
 
 
+def test_a_version_label_is_another_release_of_the_same_sources(tmp_path: Path, cache: Path) -> None:
+    """The sandbox's release B: the same sources, a version with a local label, hence other bytes and sha256."""
+    plain = artifact.build("development", None, tmp_path / "a", cache)
+    labelled = artifact.build("development", None, tmp_path / "b", cache, version_label="sandbox.b")
+    assert labelled["version"] == f"{plain['version']}+sandbox.b" and labelled["sha256"] != plain["sha256"]
+    assert labelled["archive"] == f"payment-api-{plain['version']}+sandbox.b-development.tar.gz"
+    manifest = json.loads(read_member(tmp_path / "b" / labelled["archive"], "/manifest.json"))
+    assert manifest["version"] == labelled["version"]
+    assert load_artifact(tmp_path / "b" / artifact.POINTER_NAME).version == labelled["version"]
+    with pytest.raises(artifact.ArtifactError, match="--version-label 'B!': use lowercase letters and digits"):
+        artifact.build("development", None, tmp_path / "c", cache, version_label="B!")
+
+
 def test_archive_entries_are_sorted_owned_by_root_with_fixed_times(tmp_path: Path, cache: Path) -> None:
     pointer = artifact.build("development", None, tmp_path, cache)
     path = tmp_path / pointer["archive"]
