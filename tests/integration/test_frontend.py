@@ -17,6 +17,7 @@ from lib.config import StackConfig
 from tools.release.deploy_frontend import IMMUTABLE, NO_CACHE, WEB
 
 HASHED_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+ROOT_TYPES = {".svg": "image/svg+xml"}
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +107,12 @@ def test_deployed_build_has_its_content_types_and_cache_headers(
         assert obj["Metadata"]["sha256"] == hashlib.sha256(body).hexdigest(), key
         if key == "index.html":
             assert (obj["ContentType"], obj["CacheControl"]) == ("text/html; charset=utf-8", NO_CACHE)
-        else:
-            assert key.startswith("assets/") and obj["CacheControl"] == IMMUTABLE, key
+        elif key.startswith("assets/"):
+            assert obj["CacheControl"] == IMMUTABLE, key
             assert obj["ContentType"] == HASHED_TYPES[Path(key).suffix], key
+        else:  # a file of web/public at the root (favicon.svg): its name does not change with its bytes
+            assert "/" not in key and obj["CacheControl"] == NO_CACHE, key
+            assert obj["ContentType"] == ROOT_TYPES[Path(key).suffix], key
         assert obj["ServerSideEncryption"] == "aws:kms", key
 
 
