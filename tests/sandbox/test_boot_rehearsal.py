@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from tap_contract import runtime
 
-from lib.artifact import load_artifact
+from lib.artifact import OBJECT_KEY, load_artifact
 from lib.blocks.user_data import render_user_data
 from tools.release.build_artifact import _tar_bytes  # pylint: disable=protected-access  # the builder's own tar
 from tools.sandbox import lifecycle
@@ -86,7 +86,9 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )["Role"]["Arn"]
     iam.create_instance_profile(InstanceProfileName="rehearsal-instance")
     iam.add_role_to_instance_profile(InstanceProfileName="rehearsal-instance", RoleName="rehearsal-instance")
-    client("s3", moto_endpoint, REGION).create_bucket(Bucket=BUCKET)
+    s3 = client("s3", moto_endpoint, REGION)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})  # as the artifacts bucket
     password = secrets.token_urlsafe(16)
     secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(
         Name="rehearsal-master", SecretString=json.dumps({"username": "rdsmaster", "password": password})
@@ -148,8 +150,9 @@ def boot(
 
     archive = archive_with(artifact or {}) if artifact else load_artifact().path.read_bytes()
     digest = hashlib.sha256(archive).hexdigest()
-    key = f"payment-api/rehearsal/{digest}/payment-api.tar.gz"
-    client("s3", world.endpoint, REGION).put_object(Bucket=BUCKET, Key=key, Body=archive)
+    # As the stack uploads a release: a new version of the one key, its sha256 in the metadata the boot selects by.
+    key = OBJECT_KEY
+    client("s3", world.endpoint, REGION).put_object(Bucket=BUCKET, Key=key, Body=archive, Metadata={"sha256": digest})
     group = f"rehearsal-{name}"
     values = {
         "API_PORT": str(API_PORT),
