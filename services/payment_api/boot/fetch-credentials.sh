@@ -18,10 +18,15 @@ folder=${1:?usage: fetch-credentials.sh <folder>}
 arn=${IDEMPOTENCY_SECRET_ARN:?not set: /etc/payment-api/credentials.env names the secret}
 MIN_BYTES=32
 
-# fetch <staging label> <file>: the version's SecretString into <file>, checked to be at least MIN_BYTES long.
+# secret_string <arn> <staging label> <file>: that version's SecretString into <file>, through jq only.
+secret_string() {
+  aws secretsmanager get-secret-value --secret-id "$1" --version-stage "$2" --output json |
+    jq -je '.SecretString | strings' >"$3"
+}
+
+# fetch <staging label> <file>: the idempotency secret's version into <file>, checked to be at least MIN_BYTES long.
 fetch() {
-  aws secretsmanager get-secret-value --secret-id "$arn" --version-stage "$1" --output json |
-    jq -je '.SecretString | strings' >"$2"
+  secret_string "$arn" "$1" "$2"
   local size
   size=$(wc -c <"$2")
   if [ "$size" -lt "$MIN_BYTES" ]; then
@@ -47,8 +52,7 @@ echo "fetch-credentials: idempotency-hmac-current (AWSCURRENT) and idempotency-h
 
 stripe_arn=${STRIPE_SECRET_ARN-}
 if [ -n "$stripe_arn" ]; then
-  aws secretsmanager get-secret-value --secret-id "$stripe_arn" --output json |
-    jq -je '.SecretString | strings' >"$work/stripe-secret"
+  secret_string "$stripe_arn" AWSCURRENT "$work/stripe-secret"
   if ! jq -e '(.api_key | strings | length > 0) and (.webhook_secret | strings | length > 0)' \
     "$work/stripe-secret" >/dev/null 2>&1; then
     echo "fetch-credentials: $stripe_arn is not JSON with the strings api_key and webhook_secret (STRIPE_SECRET_KEY_ARN:" \
