@@ -9,14 +9,13 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.service.integration.conftest import new_key, pay
+from tests.service.integration.conftest import new_key, pay, unique
 from tests.service.integration.stripe_fixtures import THREE_D_SECURE, Emulator, stripe_env
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess
@@ -69,7 +68,7 @@ def failed_event(payment_id: str, intent_id: str, event_id: str | None = None, *
         **extra,
     }
     return {
-        "id": event_id or "evt_" + uuid.uuid4().hex,
+        "id": event_id or unique("evt_"),
         "type": "payment_intent.payment_failed",
         "created": int(time.time()),
         "data": {"object": intent},
@@ -193,7 +192,7 @@ def test_an_event_about_something_else_is_acknowledged_and_ignored(
     client: httpx.Client, stripe_emulator: Emulator
 ) -> None:
     secret = secret_of(stripe_emulator)
-    other_type = {"id": "evt_" + uuid.uuid4().hex, "type": "customer.created", "data": {"object": {"id": "cus_1"}}}
+    other_type = {"id": unique("evt_"), "type": "customer.created", "data": {"object": {"id": "cus_1"}}}
     not_ours = failed_event("order-1042", "pi_elsewhere")
     for event in (other_type, not_ours):
         raw, headers = signed(event, secret)
