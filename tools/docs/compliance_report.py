@@ -209,17 +209,24 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         "6.4.3, 11.6.1",
         "Payment page scripts authorized, and changes to the page detected",
-        "CloudFront sends the payment page a Content-Security-Policy that loads scripts and styles from the page's "
-        "own origin only (no inline code, no 'unsafe-*'), lets it connect only to itself and the API origin "
-        "(https://API_DOMAIN), forbids framing (frame-ancestors 'none') and form posts elsewhere (form-action "
-        "'self'); the same headers come from one module (lib/blocks/web_headers.py) that the browser tests serve, "
-        "so the checkout is proven to work under them. The page's files carry their sha256 (make deploy-frontend) "
-        "and every object change in the frontend bucket is an EventBridge event a tamper-detection rule can watch.",
+        "The page is in SAQ A scope: production requires PAYMENT_PROCESSOR=stripe (the configuration refuses the "
+        "simulator before synth), the deployed build is the production one, whose only card fields are Stripe's card "
+        "element (an iframe served from https://js.stripe.com), so no script of ours receives card data; the "
+        "simulated tokenizer exists only in the development build (web/src/buildModes.test.ts builds both and finds "
+        "none of its card inputs in the production bundle). CloudFront sends the page a Content-Security-Policy that "
+        "loads scripts and styles from the page's own origin and Stripe.js's documented origins only (no inline code,"
+        " no 'unsafe-*'), lets it connect only to itself, the API origin (https://API_DOMAIN) and Stripe's API, "
+        "forbids framing (frame-ancestors 'none') and form posts elsewhere (form-action 'self'); the same headers "
+        "come from one module (lib/blocks/web_headers.py) that the browser tests serve, so the checkout is proven to "
+        "work under them. The page's files carry their sha256 (make deploy-frontend) and every object change in the "
+        "frontend bucket is an EventBridge event a tamper-detection rule can watch.",
         ("aws_cloudfront_response_headers_policy", "aws_s3_object", "aws_s3_bucket_notification"),
         (),
-        "the inventory and written justification of each script (6.4.3 a-c) and the weekly tamper check of the "
-        "headers and scripts the browser receives (11.6.1): organisational processes on top of these controls; "
-        "subscribe a rule to the frontend bucket's events and compare the served files with the build's sha256.",
+        "that Stripe's card fields are an iframe on Stripe's origin (the local Stripe emulator's stand-in draws "
+        "plain inputs), Stripe's own 3-D Secure challenge, live keys and payout settlement; the inventory and "
+        "written justification of each script (6.4.3 a-c) and the weekly tamper check of the headers and scripts "
+        "the browser receives (11.6.1): organisational processes on top of these controls; subscribe a rule to the "
+        "frontend bucket's events and compare the served files with the build's sha256.",
     ),
     Requirement(
         "7.2, 8.2, 8.6",

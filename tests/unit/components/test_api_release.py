@@ -263,6 +263,7 @@ def test_a_new_artifact_is_new_user_data(tmp_path: Path, dev_synth_json: dict[st
     assert obj["key"] == by_path(dev_synth_json["resource"], "aws_s3_object", "api_release/artifact")[1]["key"]
 
 
+@pytest.mark.pci("6.4.3, 11.6.1")
 def test_production_needs_stripe_and_refuses_the_simulator() -> None:
     from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
 
