@@ -132,7 +132,7 @@ def _fail(variable: str, value: object, allowed: str, fix: str) -> ConfigError:
 
 
 # What a production stack must have; each entry: (variable, what is wrong, fix). The settings production requires
-# say so in their entry (``production_requires``); the two rules below are more than "set". Checked in one place so
+# say so in their entry (``production_requires``); the rules below are more than "set". Checked in one place so
 # the message lists every gap at once.
 def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
     gaps = [
@@ -140,6 +140,18 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
         for setting in CONFIG_TUNABLES
         if setting.production_requires is not None and not getattr(config, str(setting.field))
     ]
+    # The state's own key: required wherever the state is in S3, which production requires (a development stack on
+    # local state has no bucket to encrypt, so no gap).
+    if not config.state_kms_key_arn and (config.state_bucket or config.environment_type == PRODUCTION):
+        gaps.append(
+            (
+                "TERRAFORM_STATE_KMS_KEY_ARN",
+                "the state (every resource's settings, the database's endpoint, secret ARNs) would be encrypted only "
+                "with the bucket's default key, which anyone who may read the bucket can use",
+                "create a customer managed KMS key in the state bucket's region and set TERRAFORM_STATE_KMS_KEY_ARN "
+                "to its ARN or alias ARN (docs/deploying.md, \"State bucket\")",
+            )
+        )
     if config.log_retention_days < PCI_MIN_LOG_RETENTION_DAYS:
         gaps.append(
             (

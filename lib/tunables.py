@@ -180,7 +180,8 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
     state_kms_key_arn: str | None = setting(
         env="TERRAFORM_STATE_KMS_KEY_ARN",
         kind=TEXT,
-        default_doc="unset: the bucket's default encryption",
+        default_doc="unset: the bucket's default encryption; **required** in production (and a warning in a "
+        "development stack with a state bucket)",
         rule="a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`) or alias ARN (`...:alias/<name>`) in "
         "the state bucket's region; only with `TERRAFORM_STATE_BUCKET`",
         meaning="customer managed KMS key the S3 backend encrypts the state with (`kms_key_id`)",
@@ -196,6 +197,11 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
         meaning="who administers the stack's KMS keys (policy, rotation, deletion) without using them; use is "
         "granted to the account's IAM policies",
         pci="3.6",
+        production_requires=(
+            "the keys' administrator would be the account root, i.e. anyone the account's IAM policies let "
+            "administer keys, not one named principal",
+            "set KMS_ADMIN_PRINCIPAL_ARN to the role Terraform runs as (your deploy role's ARN)",
+        ),
     )
     deployer_principal_arns: str = setting(
         env="DEPLOYER_PRINCIPAL_ARNS",

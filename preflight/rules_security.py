@@ -544,6 +544,8 @@ KMS_USE_ACTIONS = (
     "kms:VerifyMac",
     "kms:DeriveSharedSecret",
 )
+# Actions that hand out use of a key to someone else: a grant is use by another route.
+KMS_GRANT_ACTIONS = ("kms:CreateGrant", "kms:RetireGrant", "kms:RevokeGrant")
 # The account principal (arn:aws:iam::<account>:root, or a bare account id): it delegates to IAM policies.
 _ACCOUNT_PRINCIPAL = re.compile(r"^(?:[0-9]{12}|arn:aws[a-z-]*:iam::[^:]+:root)$")
 
@@ -603,6 +605,29 @@ def check_key_admin_use_separated(view: StackView) -> Iterator[Finding]:
                     f"and use it ({uses[:3]}...). Fix: split administration "
                     "(lib.blocks.iam.KEY_ADMIN_ACTIONS) from use (KEY_USE_ACTIONS) into separate "
                     "statements for separate principals (PCI DSS 3.6.1).",
+                )
+
+
+@rule(
+    "PF-KMS-ADMIN-NO-USE-OR-GRANTS",
+    "A key policy statement that administers a key (for any principal, the account included) neither uses it nor "
+    "grants: kms:Create* or kms:*Grant* would let an administrator give itself Decrypt through a grant.",
+    pci=("3.5, 3.6, 3.7", "7.2, 8.2, 8.6"),
+)
+def check_key_admin_no_use_or_grants(view: StackView) -> Iterator[Finding]:
+    for resource, statements in _key_policies(view):
+        for index, statement in enumerate(statements):
+            if statement.get("Effect", "Allow") != "Allow" or not _covered(statement, KMS_ADMIN_ACTIONS):
+                continue
+            beyond = _covered(statement, KMS_USE_ACTIONS + KMS_GRANT_ACTIONS)
+            if beyond:
+                yield finding(
+                    "PF-KMS-ADMIN-NO-USE-OR-GRANTS",
+                    resource,
+                    f"key policy {statement.get('Sid', f'statement {index}')!r} administers the key and also allows "
+                    f"{beyond[:4]}. Fix: the administrator gets lib.blocks.iam.KEY_ADMIN_ACTIONS (named actions, no "
+                    "kms:Create* or grant actions); use and AWS-resource grants go to the account root in their own "
+                    "statements (kms:GrantIsForAWSResource).",
                 )
 
 

@@ -157,21 +157,26 @@ def write_log_stream_statement(sid: str, log_group_arn: str) -> Statement:
     }
 
 
-# AWS's key administrator actions (the console's default key policy, "Allows key administrators to administer
-# this KMS key"): manage, tag, schedule deletion; no cryptographic operation (PCI DSS 3.6.1, 7.2.2). Put* and
-# Create* still let an administrator rewrite the policy or grant itself use: that is a recorded change (CloudTrail,
-# PCI DSS 10.2), not a standing right.
+# Key administration (PCI DSS 3.6.1, 7.2.2), named action by action: manage, tag, rotate, schedule deletion. The
+# console's default administrator set (kms:Create*, kms:Revoke*, ...) is not used: kms:Create* covers kms:CreateGrant,
+# with which an administrator could give itself Decrypt. Neither use nor grants are here (preflight
+# PF-KMS-ADMIN-NO-USE-OR-GRANTS). kms:PutKeyPolicy stays: AWS refuses a key policy its caller could not change back,
+# so the administrator can rewrite the policy, which is a recorded change (CloudTrail, PCI DSS 10.2), not a standing
+# right to use the key.
 KEY_ADMIN_ACTIONS = (
-    "kms:Create*",
+    "kms:CreateAlias",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
     "kms:Describe*",
-    "kms:Enable*",
     "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
     "kms:Get*",
-    "kms:Delete*",
+    "kms:PutKeyPolicy",
+    "kms:UpdateKeyDescription",
+    "kms:EnableKey",
+    "kms:DisableKey",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:RotateKeyOnDemand",
     "kms:TagResource",
     "kms:UntagResource",
     "kms:ScheduleKeyDeletion",

@@ -127,7 +127,10 @@ def test_key_policies_separate_administration_from_use(
     root = f"arn:aws:iam::{output(key_output).split(':')[4]}:root"
     admin = statements["KeyAdministration"]
     assert admin["Principal"] == {"AWS": expected.kms_admin_principal_arn or root}
-    assert "kms:Put*" in admin["Action"] and "kms:ScheduleKeyDeletion" in admin["Action"]
+    assert "kms:PutKeyPolicy" in admin["Action"] and "kms:ScheduleKeyDeletion" in admin["Action"]
+    assert not [
+        a for a in admin["Action"] if a.startswith(("kms:Create*", "kms:CreateGrant", "kms:Revoke", "kms:Retire"))
+    ]
     assert not [
         a
         for a in admin["Action"]

@@ -321,6 +321,10 @@ KEY_USE_CASES: dict[str, tuple[str, dict[str, str]]] = {
     "data key": ("kms:GenerateDataKey", {}),
     "re-encrypt": ("kms:ReEncryptFrom", {}),
 }
+# A grant is use by another route: the administrator may not give itself one.
+SELF_GRANT_CASE: dict[str, tuple[str, dict[str, str]]] = {
+    "grant to itself": ("kms:CreateGrant", {"kms:GrantIsForAWSResource": "false"}),
+}
 KEY_ADMIN_CASES: dict[str, tuple[str, dict[str, str]]] = {
     "put policy": ("kms:PutKeyPolicy", {}),
     "schedule deletion": ("kms:ScheduleKeyDeletion", {}),
@@ -332,11 +336,13 @@ KEY_ADMIN_CASES: dict[str, tuple[str, dict[str, str]]] = {
 @pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
 def test_key_administrator_cannot_use_the_data_key(tmp_path: Path) -> None:
     """KMS_ADMIN_PRINCIPAL_ARN set to a role with no identity policy: the key policy alone lets it administer the
-    data key (put the policy, schedule deletion) but not encrypt, decrypt or make data keys (PCI DSS 3.6.1)."""
+    data key (put the policy, schedule deletion) but not encrypt, decrypt, make data keys or give itself a grant
+    (PCI DSS 3.6.1)."""
     from tests.conftest import PRODUCTION_ENV, synth_stack  # pylint: disable=import-outside-toplevel
 
     synthesized = synth_stack(tmp_path, {**PRODUCTION_ENV, "KMS_ADMIN_PRINCIPAL_ARN": KEY_ADMIN})
-    decisions = _evaluate(_key_requests(KEY_ADMIN, _data_key_policy(synthesized), {**KEY_USE_CASES, **KEY_ADMIN_CASES}))
+    cases = {**KEY_USE_CASES, **SELF_GRANT_CASE, **KEY_ADMIN_CASES}
+    decisions = _evaluate(_key_requests(KEY_ADMIN, _data_key_policy(synthesized), cases))
     assert {name for name, decision in decisions.items() if decision == "Allowed"} == set(KEY_ADMIN_CASES), decisions
 
 

@@ -116,8 +116,9 @@ ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/key-admins"
 # A key administrator's actions, as a hand-made stack would grant them (not read from lib/: the preflight tests
 # build their stacks by hand).
 ADMIN = (
-    "kms:Create* kms:Describe* kms:Enable* kms:List* kms:Put* kms:Update* kms:Revoke* kms:Disable* kms:Get* "
-    "kms:Delete* kms:TagResource kms:UntagResource kms:ScheduleKeyDeletion kms:CancelKeyDeletion"
+    "kms:CreateAlias kms:UpdateAlias kms:DeleteAlias kms:Describe* kms:List* kms:Get* kms:PutKeyPolicy "
+    "kms:UpdateKeyDescription kms:Enable* kms:Disable* kms:TagResource kms:UntagResource kms:ScheduleKeyDeletion "
+    "kms:CancelKeyDeletion"
 ).split()
 USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
@@ -160,6 +161,27 @@ def test_kms_admin_with_use_for_a_named_principal_is_caught(statement: dict[str,
     assert_caught(only(kms([*separated(), mixed]), "PF-KMS-ADMIN-USE-SEPARATED"), "'Mixed'", fragment, "key-admins")
     # The account principal delegates to IAM policies: kms:* on it is AWS's default policy, not this rule's finding.
     assert_clean(only(kms([{**mixed, "Principal": {"AWS": ROOT}}]), "PF-KMS-ADMIN-USE-SEPARATED"))
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
+@pytest.mark.parametrize("admin", [ROOT, ADMIN_ROLE])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["kms:Create*"],  # the console's default administrator set: covers kms:CreateGrant
+        ["kms:CreateGrant"],
+        ["kms:Revoke*", "kms:Retire*"],
+        ["kms:Decrypt"],
+    ],
+)
+def test_a_key_administrator_that_may_grant_or_use_is_caught(admin: str, extra: list[str]) -> None:
+    assert_clean(only(kms(separated(admin)), "PF-KMS-ADMIN-NO-USE-OR-GRANTS"))
+    statements = separated(admin)
+    statements[0] = {**statements[0], "Action": [*ADMIN, *extra]}
+    assert_caught(only(kms(statements), "PF-KMS-ADMIN-NO-USE-OR-GRANTS"), "'KeyAdministration'", "administers the key")
+    # AWS's default key policy (kms:* for the account) administers and uses in one statement: caught too.
+    default = [{"Sid": "Default", "Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"}]
+    assert_caught(only(kms(default), "PF-KMS-ADMIN-NO-USE-OR-GRANTS"), "'Default'")
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7")

@@ -177,7 +177,7 @@ CASES = [
     prod(
         "prod-local-state",
         ("TERRAFORM_STATE_BUCKET", "local file", "Fix: set TERRAFORM_STATE_BUCKET"),
-        drop=("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION"),
+        drop=("TERRAFORM_STATE_BUCKET", "TERRAFORM_STATE_BUCKET_REGION", "TERRAFORM_STATE_KMS_KEY_ARN"),
     ),
 ]
 

@@ -228,6 +228,7 @@ def test_development_warns_once_per_relaxed_guardrail():
         "DELETION_PROTECTION",
         "DEPLOYER_PRINCIPAL_ARNS",
         "FRONTEND_DOMAIN",
+        "KMS_ADMIN_PRINCIPAL_ARN",
         "LOG_RETENTION_DAYS",
         "PAYMENT_PROCESSOR",
         "TERRAFORM_STATE_BUCKET",
@@ -421,3 +422,16 @@ def test_skipping_the_final_snapshot_outside_destroy_mode_is_refused():
 def test_a_malformed_destroy_stamp_is_refused():
     with pytest.raises(ConfigError, match="YYYYMMDDHHMMSS"):
         StackConfig(destroy_stamp="2026-01-01")
+
+
+@pytest.mark.pci("3.5, 3.6, 3.7")
+def test_production_requires_the_state_s_own_key_and_a_bucketed_development_stack_warns():
+    production = {key: value for key, value in PRODUCTION_ENV.items() if key != "TERRAFORM_STATE_KMS_KEY_ARN"}
+    with pytest.raises(ConfigError, match=r"TERRAFORM_STATE_KMS_KEY_ARN: the state .* bucket's default key"):
+        StackConfig.from_env(production, region_file=Path("/nonexistent"))
+    bucketed = StackConfig.from_env(
+        {"TERRAFORM_STATE_BUCKET": "acme-tf-state", "ENVIRONMENT_TYPE": "development"}, region_file=Path("/nonexistent")
+    ).warnings
+    assert [w for w in bucketed if "(TERRAFORM_STATE_KMS_KEY_ARN)" in w]
+    local = StackConfig.from_env({}, region_file=Path("/nonexistent")).warnings
+    assert not [w for w in local if "TERRAFORM_STATE_KMS_KEY_ARN" in w]

@@ -5,6 +5,7 @@ import importlib
 import re
 
 import pytest
+from tap_contract import examples
 
 from tests.conftest import DEVELOPMENT_ENV, ROOT, SYNTH_ENV, synth_stack
 
@@ -82,6 +83,7 @@ def test_s3_backend_with_encryption_and_native_locking(synth_json):
             "key": "test/TapStacktest.tfstate",
             "region": "us-east-1",
             "encrypt": True,
+            "kms_key_id": examples.TERRAFORM_STATE_KMS_KEY_ARN,
             "use_lockfile": True,
         }
     }
@@ -90,8 +92,12 @@ def test_s3_backend_with_encryption_and_native_locking(synth_json):
 
 @pytest.mark.pci("3.5, 3.6, 3.7")
 def test_s3_backend_encrypts_state_with_the_given_kms_key(tmp_path, synth_json):
-    """TERRAFORM_STATE_KMS_KEY_ARN becomes the backend's kms_key_id; without it the key is absent, not empty."""
-    assert "kms_key_id" not in synth_json["terraform"]["backend"]["s3"]
+    """TERRAFORM_STATE_KMS_KEY_ARN becomes the backend's kms_key_id (production requires it: the example has one);
+    in a development stack without it the key is absent, not empty."""
+    assert synth_json["terraform"]["backend"]["s3"]["kms_key_id"] == examples.TERRAFORM_STATE_KMS_KEY_ARN
+    development = {**SYNTH_ENV, "ENVIRONMENT_TYPE": "development"}
+    development.pop("TERRAFORM_STATE_KMS_KEY_ARN")
+    assert "kms_key_id" not in synth_stack(tmp_path / "dev", development)["terraform"]["backend"]["s3"]
     key = "arn:aws:kms:us-east-1:123456789012:alias/terraform-state"
     stack = synth_stack(tmp_path, {**SYNTH_ENV, "TERRAFORM_STATE_KMS_KEY_ARN": key})
     backend = stack["terraform"]["backend"]["s3"]

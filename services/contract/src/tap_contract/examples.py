@@ -27,6 +27,11 @@ DEPLOYER_PRINCIPAL_ARNS = (
     "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_PaymentDeployer_*"
 )
 
+# The named key administrator (the deploy role Terraform runs as) and the state's own KMS key, in the state bucket's
+# region: production requires both.
+KMS_ADMIN_PRINCIPAL_ARN = "arn:aws:iam::123456789012:role/ci/payment-deploy"
+TERRAFORM_STATE_KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+
 # Stripe (production requires it): the secret holding the API key and the webhook secret, in the stack's region and
 # the certificate's account, and a test-mode publishable key of the documented shape (no real account's).
 STRIPE_SECRET_KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payment/stripe-a1B2c3"
@@ -47,6 +52,8 @@ PRODUCTION = MappingProxyType(
         "STRIPE_SECRET_KEY_ARN": STRIPE_SECRET_KEY_ARN,
         "STRIPE_PUBLISHABLE_KEY": STRIPE_PUBLISHABLE_KEY,
         "DEPLOYER_PRINCIPAL_ARNS": DEPLOYER_PRINCIPAL_ARNS,
+        "KMS_ADMIN_PRINCIPAL_ARN": KMS_ADMIN_PRINCIPAL_ARN,
+        "TERRAFORM_STATE_KMS_KEY_ARN": TERRAFORM_STATE_KMS_KEY_ARN,
     }
 )
 REPORT = MappingProxyType(
@@ -58,6 +65,8 @@ REPORT = MappingProxyType(
             "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000"
         ),
         "DEPLOYER_PRINCIPAL_ARNS": "arn:aws:iam::111122223333:role/ci/payment-deploy",
+        "KMS_ADMIN_PRINCIPAL_ARN": "arn:aws:iam::111122223333:role/ci/payment-deploy",
+        "TERRAFORM_STATE_KMS_KEY_ARN": "arn:aws:kms:us-east-1:111122223333:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
         "STRIPE_SECRET_KEY_ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:payment/stripe-a1B2c3",
     }
 )
