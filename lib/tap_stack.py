@@ -23,6 +23,7 @@ from tap_contract import routes, runtime
 from tap_contract.identity import Output
 
 from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
+from lib.components.api_release import BUCKET_COMPONENT as ARTIFACTS_BUCKET
 from lib.components.api_release import ApiRelease, ApiReleaseProps
 from lib.components.compute import (
     ApiDeployment,
@@ -36,6 +37,7 @@ from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, Data
 from lib.components.dns import AliasRecord, AliasTarget, DnsRecords, DnsRecordsProps
 from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
+from lib.components.frontend import BUCKET_COMPONENT as FRONTEND_BUCKET
 from lib.components.frontend import Frontend, FrontendProps
 from lib.components.idempotency_secret import IdempotencySecret, IdempotencySecretProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
@@ -161,6 +163,7 @@ class TapStack(TerraformStack):
                 naming=naming,
                 account_id=account_id,
                 lock_mode=config.log_lock_mode,
+                access_logged_buckets=(ARTIFACTS_BUCKET, FRONTEND_BUCKET),
             ),
         )
         waf, edge_waf = self._firewalls(config, account_id, keys, variables)

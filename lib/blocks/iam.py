@@ -82,15 +82,21 @@ def deny_log_deletion(bucket_arn: str) -> Statement:
     }
 
 
-def s3_server_access_log_delivery(bucket_arn: str, prefix: str, account_id: str) -> Statement:
-    """Lets S3 server access logging write under ``prefix``, for buckets of this account only."""
+def s3_server_access_log_delivery(
+    bucket_arn: str, prefix: str, account_id: str, source_bucket_names: Iterable[str]
+) -> Statement:
+    """Lets S3 server access logging write under ``prefix`` for the named buckets of this account only
+    (``aws:SourceArn`` and ``aws:SourceAccount``, AWS's guidance against the confused deputy)."""
     return {
         "Sid": "S3ServerAccessLogDelivery",
         "Effect": "Allow",
         "Principal": {"Service": "logging.s3.amazonaws.com"},
         "Action": "s3:PutObject",
         "Resource": f"{bucket_arn}/{prefix}*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{name}" for name in sorted(source_bucket_names)]},
+            "StringEquals": {"aws:SourceAccount": account_id},
+        },
     }
 
 

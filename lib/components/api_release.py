@@ -55,6 +55,10 @@ NONCURRENT_ARTIFACT_DAYS = 1
 N by count, ``NewerNoncurrentVersions``; an age-only rule cannot express "the newest N")."""
 
 
+# The bucket's component name (``Naming.bucket_name``): the access-log bucket admits S3 log delivery for it by name.
+BUCKET_COMPONENT = "artifacts"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ApiReleaseProps:  # pylint: disable=too-many-instance-attributes
     """The artifact, where and how it is stored, and what the instances read at boot."""
@@ -98,9 +102,9 @@ class ApiRelease(Construct):
         self._bucket = S3Bucket(
             self,
             "bucket",
-            bucket=naming.bucket_name("artifacts", props.account_id),
+            bucket=naming.bucket_name(BUCKET_COMPONENT, props.account_id),
             force_destroy=props.force_destroy,
-            tags=naming.tags("artifacts"),
+            tags=naming.tags(BUCKET_COMPONENT),
         )
         self._protect_bucket(props)
         asset = TerraformAsset(self, "archive", path=str(artifact.path), type=AssetType.FILE)

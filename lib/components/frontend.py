@@ -71,6 +71,10 @@ CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 SPA_FALLBACK_STATUS_CODES = (403, 404)
 
 
+# The bucket's component name (``Naming.bucket_name``): the access-log bucket admits S3 log delivery for it by name.
+BUCKET_COMPONENT = "frontend"
+
+
 @dataclass(frozen=True, kw_only=True)
 class FrontendProps:
     """Where the build is stored, where access is logged, and the domain it is served on."""
@@ -130,9 +134,9 @@ class Frontend(Construct):
         self._bucket = S3Bucket(
             self,
             "bucket",
-            bucket=naming.bucket_name("frontend", props.account_id),
+            bucket=naming.bucket_name(BUCKET_COMPONENT, props.account_id),
             force_destroy=props.force_destroy,
-            tags=naming.tags("frontend"),
+            tags=naming.tags(BUCKET_COMPONENT),
         )
         self._distribution = self._cdn(props)
         self._suppress_distribution_findings(has_certificate=props.certificate_arn is not None)

@@ -61,6 +61,8 @@ LOG_EXPIRY_DAYS = 400
 # PCI DSS 10.5.1: audit logs kept 12 months; the lock protects them that long, the lifecycle keeps them 400 days.
 MIN_RETENTION_DAYS = 365
 LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
+# The archive's component name (``Naming.bucket_name``).
+ARCHIVE_BUCKET = "logs"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +83,11 @@ class LogArchiveProps:
 
     @default "COMPLIANCE" - no principal can delete or overwrite a log version before its retention ends (PCI DSS
     10.3.2, 10.5.1); development stacks and the sandbox pass GOVERNANCE so they can be destroyed."""
+    access_logged_buckets: tuple[str, ...] = ()
+    """Component names (``Naming.bucket_name``) of the stack's other buckets that log to the access-log bucket: S3
+    log delivery may write only for them and the archive itself (``aws:SourceArn``).
+
+    @default () - only the archive's own access logs are admitted."""
     retention_days: int = MIN_RETENTION_DAYS
     """Object Lock default retention of every log version, in days (at least 365).
 
@@ -109,7 +116,7 @@ class LogArchive(Construct):
         self._bucket = S3Bucket(
             self,
             "bucket",
-            bucket=naming.bucket_name("logs", account_id),
+            bucket=naming.bucket_name(ARCHIVE_BUCKET, account_id),
             force_destroy=props.force_destroy,
             tags=naming.tags("logs"),
         )
@@ -143,7 +150,7 @@ class LogArchive(Construct):
             "s3_access", self._s3_access_bucket, object_ownership="BucketOwnerEnforced"
         )
         self._suppress_forced_differences()
-        self._delivery_policies(account_id)
+        self._delivery_policies(props)
         # Who reads or tries to delete archived logs is itself logged (PCI DSS 10.2.1.3: access to audit logs).
         S3BucketLoggingA(
             self,
@@ -203,8 +210,10 @@ class LogArchive(Construct):
             "BucketOwnerPreferred; every other bucket enforces BucketOwnerEnforced.",
         )
 
-    def _delivery_policies(self, account_id: str) -> None:
-        """TLS only and no deletion on both; ALB delivery to the archive, S3 server access logs to their bucket."""
+    def _delivery_policies(self, props: LogArchiveProps) -> None:
+        """TLS only and no deletion on both; ALB delivery to the archive, S3 server access logs to their bucket for
+        the archive and ``props.access_logged_buckets`` only."""
+        naming, account_id = props.naming, props.account_id
         elb_account = DataAwsElbServiceAccount(self, "elb_account")
         arn = self._bucket.arn
         self._policy = tls_only_bucket_policy(
@@ -229,7 +238,12 @@ class LogArchive(Construct):
             bucket=self._s3_access_bucket,
             statements=[
                 deny_log_deletion(access_arn),
-                s3_server_access_log_delivery(access_arn, S3_ACCESS_LOG_PREFIX, account_id),
+                s3_server_access_log_delivery(
+                    access_arn,
+                    S3_ACCESS_LOG_PREFIX,
+                    account_id,
+                    [naming.bucket_name(c, account_id) for c in (ARCHIVE_BUCKET, *props.access_logged_buckets)],
+                ),
             ],
         )
 

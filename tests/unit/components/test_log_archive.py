@@ -73,6 +73,25 @@ def test_log_buckets_deny_deletion_and_keep_versions_past_the_retention(resource
     )
 
 
+@pytest.mark.pci("10.2, 10.3, 10.5", "7.2, 8.2, 8.6")
+def test_s3_log_delivery_writes_only_for_the_buckets_that_log_there(resources):
+    """aws:SourceArn names exactly the buckets whose server access logging targets the access-log bucket (the
+    archive, the artifacts and the frontend), besides aws:SourceAccount: no other bucket can log into it."""
+    access = s3_access_bucket(resources)
+    delivery = next(
+        s
+        for s in policy(for_bucket(resources, "aws_s3_bucket_policy", access))["Statement"]
+        if s.get("Sid") == "S3ServerAccessLogDelivery"
+    )
+    logged = {
+        f"arn:aws:s3:::{resources['aws_s3_bucket'][logging['bucket'].split('.')[1]]['bucket']}"
+        for logging in resources["aws_s3_bucket_logging"].values()
+    }
+    assert len(logged) == 3
+    assert set(delivery["Condition"]["ArnLike"]["aws:SourceArn"]) == logged
+    assert set(delivery["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
+
+
 @pytest.mark.pci("10.2, 10.3, 10.5")
 def test_development_locks_in_governance_mode_and_only_the_sandbox_empties_buckets(dev_synth_json):
     dev = dev_synth_json["resource"]
