@@ -193,6 +193,7 @@ class TapStack(TerraformStack):
                 account_id=account_id,
                 log_retention_days=variables.log_retention_days,
                 logs_key_arn=keys.logs_key_arn,
+                api_port=config.api_port,
                 database_port=POSTGRES_PORT,
             ),
         )

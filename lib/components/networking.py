@@ -4,9 +4,13 @@
 - app: the API instances; outbound only, through NAT (one per AZ by default so an AZ outage does not cut
   the others off; ``single_nat_gateway`` trades that for cost).
 - data: RDS; no route to the internet at all, only the S3 gateway endpoint (whose policy admits this account's
-  buckets and the Amazon Linux repository bucket only). Its network ACL admits PostgreSQL
-  from the app subnets' CIDRs and answers them on the ephemeral ports, and refuses everything else (a second
-  layer under the database security group, PCI DSS 1.3.1).
+  buckets and the Amazon Linux repository bucket only).
+
+Each tier has its own network ACL, a second layer under the security groups (PCI DSS 1.2.8, 1.3.1, 1.3.2), and the
+VPC's default ACL keeps no rule: public admits HTTPS and the ephemeral replies, and sends the API port to the app
+subnets, replies and NAT's HTTPS out; app admits the API port from the public subnets, HTTPS from the VPC (the
+interface endpoints) and the replies, and sends HTTPS out, PostgreSQL to the data subnets and replies inside the VPC;
+data admits PostgreSQL from the app subnets and answers them on the ephemeral ports, nothing else.
 VPC Flow Logs record all traffic to a KMS-encrypted log group (PCI DSS 10.2).
 """
 
@@ -15,11 +19,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from cdktf import Fn, ITerraformDependable
+from cdktf import Fn, ITerraformDependable, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
     DataAwsAvailabilityZones,
     DataAwsAvailabilityZonesFilter,
 )
+from cdktf_cdktf_provider_aws.default_network_acl import DefaultNetworkAcl
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -44,6 +49,12 @@ from lib.suppressions import suppress
 TIERS = ("public", "app", "data")
 # Return traffic to the app tier: Linux clients use 32768-60999, others up to 65535; AWS's NACL guidance is 1024-65535.
 EPHEMERAL_PORTS = (1024, 65535)
+# The replies an Amazon Linux 2023 host receives: its net.ipv4.ip_local_port_range, which leaves out every listening
+# service port below it (RDP's 3389 included).
+LINUX_EPHEMERAL_PORTS = (32768, 60999)
+HTTPS_PORT = 443
+# A network ACL entry: (CIDR, from port, to port), TCP.
+AclEntry = tuple[str, int, int]
 
 
 def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
@@ -74,6 +85,9 @@ class NetworkingProps:
     """Retention of the flow-log group (PCI DSS 10.5.1)."""
     logs_key_arn: str
     """The key encrypting the flow-log group (PCI DSS 3.5)."""
+    api_port: int
+    """The port the ALB (public subnets) forwards to the API instances (app subnets): the app tier's ACL admits it
+    from the public subnets only."""
     database_port: int = 5432
     """The only port the data subnets' network ACL admits, from the app subnets only.
 
@@ -140,46 +154,83 @@ class Networking(Construct):
             policy=s3_gateway_endpoint_policy(props.account_id, props.region),
             tags=naming.tags("s3-endpoint"),
         )
-        self._data_network_acl(props, cidrs)
+        self._network_acls(props, cidrs)
         self._flow_logs(props)
 
-    def _data_network_acl(self, props: NetworkingProps, cidrs: dict[str, list[str]]) -> None:
-        """Data subnets: PostgreSQL in from the app subnets, replies out to them; NACLs deny the rest (PCI DSS 1.3.1).
+    def _network_acls(self, props: NetworkingProps, cidrs: dict[str, list[str]]) -> None:
+        """Each tier its own network ACL, admitting what the tier serves and the replies to what it calls (NACLs are
+        stateless); the VPC's default ACL, which allows everything, is left with no rules and no subnet (PCI DSS
+        1.2.8, 1.3.1, 1.3.2: a second layer under the security groups)."""
+        DefaultNetworkAcl(
+            self,
+            "default_nacl",
+            default_network_acl_id=self._vpc.default_network_acl_id,
+            tags=props.naming.tags("default-nacl-unused"),
+            # Every subnet has its tier's ACL; AWS moves a subnet back here only when its ACL is deleted.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["subnet_ids"]),
+        )
+        ephemeral, everywhere, api, database = EPHEMERAL_PORTS, "0.0.0.0/0", props.api_port, props.database_port
+        https: AclEntry = (everywhere, HTTPS_PORT, HTTPS_PORT)
+        replies: AclEntry = (everywhere, *ephemeral)
+        public_inbound = self._tier_acl(
+            props,
+            "public",
+            inbound=[https, replies],
+            outbound=[*((app, api, api) for app in cidrs["app"]), replies, https],
+        )
+        suppress(
+            public_inbound[1],
+            "CKV_AWS_231",
+            "The public tier holds only the ALB and the NAT gateways, whose connections use source ports 1024-65535 "
+            "(AWS's NAT gateway guidance: inbound replies on 1024-65535 from 0.0.0.0/0); nothing in it listens on "
+            "3389, and their security groups admit 443 only.",
+        )
+        self._tier_acl(
+            props,
+            "app",
+            inbound=[
+                *((public, api, api) for public in cidrs["public"]),
+                (props.vpc_cidr, HTTPS_PORT, HTTPS_PORT),
+                (everywhere, *LINUX_EPHEMERAL_PORTS),
+            ],
+            outbound=[https, *((data, database, database) for data in cidrs["data"]), (props.vpc_cidr, *ephemeral)],
+        )
+        self._tier_acl(
+            props,
+            "data",
+            inbound=[(app, database, database) for app in cidrs["app"]],
+            outbound=[(app, *ephemeral) for app in cidrs["app"]],
+        )
 
-        NACLs are stateless, so the replies need their own egress rules; nothing else enters or leaves."""
+    def _tier_acl(
+        self, props: NetworkingProps, tier: str, *, inbound: list[AclEntry], outbound: list[AclEntry]
+    ) -> list[NetworkAclRule]:
+        """One tier's ACL with its subnets: TCP ``(cidr, from_port, to_port)`` entries allowed in and out, numbered
+        100, 110, ... in order; the implicit deny refuses the rest. Returns the inbound rules, in order."""
         acl = NetworkAcl(
             self,
-            "data_nacl",
+            f"{tier}_nacl",
             vpc_id=self._vpc.id,
-            subnet_ids=self.data_subnet_ids,
-            tags=props.naming.tags("data-nacl", Tier="data"),
+            subnet_ids=[subnet.id for subnet in self._subnets[tier]],
+            tags=props.naming.tags(f"{tier}-nacl", Tier=tier),
         )
-        for index, app_cidr in enumerate(cidrs["app"]):
-            rule_number = 100 + 10 * index
-            NetworkAclRule(
-                self,
-                f"data_nacl_in_{index}",
-                network_acl_id=acl.id,
-                rule_number=rule_number,
-                egress=False,
-                protocol="tcp",
-                rule_action="allow",
-                cidr_block=app_cidr,
-                from_port=props.database_port,
-                to_port=props.database_port,
-            )
-            NetworkAclRule(
-                self,
-                f"data_nacl_out_{index}",
-                network_acl_id=acl.id,
-                rule_number=rule_number,
-                egress=True,
-                protocol="tcp",
-                rule_action="allow",
-                cidr_block=app_cidr,
-                from_port=EPHEMERAL_PORTS[0],
-                to_port=EPHEMERAL_PORTS[1],
-            )
+        rules: dict[str, list[NetworkAclRule]] = {"in": [], "out": []}
+        for direction, entries in (("in", inbound), ("out", outbound)):
+            for index, (cidr, from_port, to_port) in enumerate(entries):
+                rule = NetworkAclRule(
+                    self,
+                    f"{tier}_nacl_{direction}_{index}",
+                    network_acl_id=acl.id,
+                    rule_number=100 + 10 * index,
+                    egress=direction == "out",
+                    protocol="tcp",
+                    rule_action="allow",
+                    cidr_block=cidr,
+                    from_port=from_port,
+                    to_port=to_port,
+                )
+                rules[direction].append(rule)
+        return rules["in"]
 
     def _routes(self, props: NetworkingProps) -> list[RouteTable]:
         """Public tier to the internet gateway, app tier through NAT, data tier nowhere; the private tables."""

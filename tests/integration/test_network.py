@@ -96,6 +96,31 @@ def test_data_subnets_nacl_admits_postgres_from_app_subnets_only(
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
+def test_every_tier_has_its_own_acl_and_the_default_acl_allows_nothing(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
+    """Read back: the public and app subnets each share their tier's ACL (not the default), whose allow entries are
+    TCP only and include no all-ports rule, and the VPC's default ACL has no allow entry and no subnet."""
+    acls = aws("ec2").describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [output("vpc_id")]}])["NetworkAcls"]
+    (default,) = [acl for acl in acls if acl["IsDefault"]]
+    assert not [e for e in default["Entries"] if e["RuleAction"] == "allow"], default["Entries"]
+    assert not default["Associations"]
+    tier_acls = {}
+    for tier in ("public", "app"):
+        subnets = set(output(f"{tier}_subnet_ids"))
+        (acl,) = [acl for acl in acls if subnets & {a["SubnetId"] for a in acl["Associations"]}]
+        assert {a["SubnetId"] for a in acl["Associations"]} == subnets and not acl["IsDefault"], tier
+        allows = [e for e in acl["Entries"] if e["RuleAction"] == "allow"]
+        assert allows and all(e["Protocol"] == "6" for e in allows), (tier, allows)
+        assert not [e for e in allows if (e["PortRange"]["From"], e["PortRange"]["To"]) == (0, 65535)], tier
+        tier_acls[tier] = allows
+    api_from = {
+        e["CidrBlock"] for e in tier_acls["app"] if not e["Egress"] and e["PortRange"]["From"] == expected.api_port
+    }
+    assert api_from == {s["CidrBlock"] for s in _subnets(aws, output("public_subnet_ids"))}
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
 def test_data_tier_has_no_route_out(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     for subnet_id in output("data_subnet_ids"):
         table = _route_table_of(aws, subnet_id)

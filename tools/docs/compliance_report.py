@@ -83,8 +83,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "Network security controls and segmentation of the CDE",
         "Three subnet tiers over three AZs; only the ALB is internet-facing (443); instances take the API port "
         "from the ALB's group only, the database 5432 from the instances only; data subnets have no route to "
-        "the internet, and their network ACL admits 5432 from the app subnets only (and the replies); the "
-        "default security group is emptied; S3 traffic stays on a gateway endpoint. 1.3.2 (outbound traffic from the "
+        "the internet, and their network ACL admits 5432 from the app subnets only (and the replies); the public "
+        "and app tiers have their own minimal ACLs (public: 443 and replies in, the API port to the app subnets, "
+        "replies and HTTPS out; app: the API port from the public subnets, HTTPS from the VPC, Linux's reply ports "
+        "in; HTTPS, 5432 to the data subnets and replies inside the VPC out); the default security group and the "
+        "default network ACL are emptied; S3 traffic stays on a gateway endpoint. 1.3.2 (outbound traffic from the "
         "CDE restricted): the app tier reaches AWS APIs through interface endpoints with account-only policies, S3 "
         "through the gateway endpoint's policy, the internet only at the payment processor's listed CIDRs "
         "(PF-SG-INTERNET-EGRESS); every bucket's public access block is on (PF-S3-PUBLIC-ACCESS-BLOCK).",
@@ -99,6 +102,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
             "aws_default_security_group",
             "aws_vpc_endpoint",
             "aws_network_acl",
+            "aws_default_network_acl",
         ),
         (
             "CKV2_AWS_12",

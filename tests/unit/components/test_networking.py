@@ -146,12 +146,50 @@ def test_data_subnets_nacl_admits_postgres_from_app_subnets_only(resources):
     rules = [
         r for r in resources["aws_network_acl_rule"].values() if r["network_acl_id"] == ref("aws_network_acl", acl_name)
     ]
-    assert len(rules) == len(resources["aws_network_acl_rule"]) == 6
+    assert len(rules) == 6
     inbound = sorted((r["cidr_block"], r["from_port"], r["to_port"]) for r in rules if r["egress"] is False)
     outbound = sorted((r["cidr_block"], r["from_port"], r["to_port"]) for r in rules if r["egress"] is True)
     assert inbound == [(cidr, 5432, 5432) for cidr in app_cidrs]
     assert outbound == [(cidr, 1024, 65535) for cidr in app_cidrs]
     assert all(r["protocol"] == "tcp" and r["rule_action"] == "allow" for r in rules)
     assert len({(r["egress"], r["rule_number"]) for r in rules}) == 6
-    # Only the data subnets get this ACL: the others keep the VPC's default one.
-    assert len(resources["aws_network_acl"]) == 1
+
+
+def _tier_rules(resources, tier):
+    """``(inbound, outbound)`` of a tier's ACL as sorted ``(cidr, from, to)``; checks its subnets and rule shape."""
+    acl_name, acl = by_path(resources, "aws_network_acl", f"networking/{tier}_nacl")
+    assert sorted(acl["subnet_ids"]) == sorted(ref("aws_subnet", name) for name in _subnets(resources, tier))
+    rules = [
+        r for r in resources["aws_network_acl_rule"].values() if r["network_acl_id"] == ref("aws_network_acl", acl_name)
+    ]
+    assert all(r["protocol"] == "tcp" and r["rule_action"] == "allow" for r in rules)
+    assert len({(r["egress"], r["rule_number"]) for r in rules}) == len(rules)
+    return tuple(
+        sorted((r["cidr_block"], r["from_port"], r["to_port"]) for r in rules if r["egress"] is egress)
+        for egress in (False, True)
+    )
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_public_and_app_tiers_have_minimal_acls_and_the_default_acl_allows_nothing(resources):
+    """Prowler's PCI DSS 4.0 finding (1.2.8, 1.3.1, 1.3.2): the public and app subnets fell back to the VPC's default
+    ACL, which allows everything. Each tier now has its own ACL admitting only what it serves and the replies to what
+    it calls; the default ACL is adopted with no rule, so a subnet that ever falls back to it is cut off."""
+
+    def cidr(tier):
+        return sorted(body["cidr_block"] for body in _subnets(resources, tier).values())
+
+    vpc = next(iter(resources["aws_vpc"].values()))["cidr_block"]
+    api = 8080  # API_PORT's default
+    anywhere_https, replies = ("0.0.0.0/0", 443, 443), ("0.0.0.0/0", 1024, 65535)
+    public_in, public_out = _tier_rules(resources, "public")
+    assert public_in == sorted([anywhere_https, replies])
+    assert public_out == sorted([*((c, api, api) for c in cidr("app")), replies, anywhere_https])
+    app_in, app_out = _tier_rules(resources, "app")
+    assert app_in == sorted([*((c, api, api) for c in cidr("public")), (vpc, 443, 443), ("0.0.0.0/0", 32768, 60999)])
+    assert app_out == sorted([anywhere_https, *((c, 5432, 5432) for c in cidr("data")), (vpc, 1024, 65535)])
+    assert len(resources["aws_network_acl"]) == 3
+    (default,) = resources["aws_default_network_acl"].values()
+    assert default["default_network_acl_id"].endswith(".default_network_acl_id}")
+    assert "ingress" not in default and "egress" not in default and "subnet_ids" not in default
+    assert default["lifecycle"] == {"ignore_changes": ["subnet_ids"]}
