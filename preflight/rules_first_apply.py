@@ -575,10 +575,29 @@ def _key_services(key: Resource) -> set[str]:
     return {p for s in _statements(key.get("policy")) if s.get("Effect") == "Allow" for p in _principals(s)}
 
 
+def _topic_key_uses(view: StackView) -> list[tuple[Resource, Any, set[str], str]]:
+    """The SNS topics CloudWatch alarms or RDS event subscriptions publish to, with the service each needs."""
+    publishers = {
+        ("cloudwatch.amazonaws.com", "CloudWatch alarms"): {
+            str(a) for alarm in view.resources("aws_cloudwatch_metric_alarm") for a in alarm.get("alarm_actions") or []
+        },
+        ("events.rds.amazonaws.com", "RDS event subscriptions"): {
+            str(s.get("sns_topic")) for s in view.resources("aws_db_event_subscription")
+        },
+    }
+    return [
+        (topic, topic.get("kms_master_key_id"), {service}, who)
+        for (service, who), targets in publishers.items()
+        for topic in view.resources("aws_sns_topic")
+        if view.references_to(topic, ("arn", "id")) & targets
+    ]
+
+
 @rule(
     "PF-KEY-SERVICE-ACCESS",
-    "A customer key must let the service that uses it in: CloudWatch Logs for log groups, CloudWatch for the "
-    "alarm topic, CloudFront for the frontend bucket; otherwise creates or deliveries fail at apply or run time.",
+    "A customer key must let the service that uses it in: CloudWatch Logs for log groups, CloudWatch and RDS events "
+    "for the alarm topic, CloudFront for the frontend bucket; otherwise creates or deliveries fail at apply or run "
+    "time.",
 )
 def check_key_service_access(view: StackView) -> Iterator[Finding]:
     uses: list[tuple[Resource, Any, set[str], str]] = []
@@ -593,14 +612,7 @@ def check_key_service_access(view: StackView) -> Iterator[Finding]:
         )
         for g in view.resources("aws_cloudwatch_log_group")
     ]
-    alarm_topics = {
-        str(a) for alarm in view.resources("aws_cloudwatch_metric_alarm") for a in (alarm.get("alarm_actions") or [])
-    }
-    uses += [
-        (t, t.get("kms_master_key_id"), {"cloudwatch.amazonaws.com"}, "CloudWatch alarms")
-        for t in view.resources("aws_sns_topic")
-        if view.references_to(t, ("arn", "id")) & alarm_topics
-    ]
+    uses += _topic_key_uses(view)
     origins = {
         str(o.get("domain_name")) for cdn in view.resources("aws_cloudfront_distribution") for o in cdn.blocks("origin")
     }

@@ -721,3 +721,29 @@ def check_instance_lifetime(view: StackView) -> Iterator[Finding]:
                 f"between {MIN_INSTANCE_LIFETIME} and {MAX_INSTANCE_LIFETIME_LIMIT} seconds (30 days, "
                 "MAX_INSTANCE_LIFETIME_DAYS).",
             )
+
+
+@rule(
+    "PF-RDS-EVENTS",
+    "Every database instance is the source of an enabled RDS event subscription to an SNS topic: failovers, "
+    "failures, low storage and configuration changes reach the on-call topic (PCI DSS 10.7.2).",
+    pci=("10.7, 11.5",),
+)
+def check_rds_event_subscription(view: StackView) -> Iterator[Finding]:
+    watched = {
+        str(source)
+        for subscription in view.resources("aws_db_event_subscription")
+        if subscription.get("source_type") == "db-instance"
+        and subscription.get("enabled") is not False
+        and subscription.get("sns_topic")
+        for source in subscription.get("source_ids") or []
+    }
+    for database in view.resources("aws_db_instance"):
+        if not view.references_to(database, ("identifier", "id")) & watched:
+            yield finding(
+                "PF-RDS-EVENTS",
+                database,
+                "no enabled aws_db_event_subscription (source_type db-instance) names this database, so RDS "
+                "failovers, failures and low storage reach nobody. Fix: lib/components/monitoring.py's "
+                "RDS_EVENT_SOURCES subscribes the database (MonitoredResources.db_identifier) to the alarm topic.",
+            )

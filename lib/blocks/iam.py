@@ -282,6 +282,27 @@ def logs_service_key_use(region: str, account_id: str) -> Statement:
     }
 
 
+def rds_event_subscription_arns(region: str, account_id: str) -> str:
+    """The ARNs of this account's RDS event subscriptions in ``region`` (``arn:aws:rds:...:es:<name>``)."""
+    return f"arn:aws:rds:{region}:{account_id}:es:*"
+
+
+def rds_events_topic_key_use(region: str, account_id: str) -> Statement:
+    """RDS event subscriptions of this account and region (``aws:SourceArn``) may publish to a topic encrypted with
+    the key."""
+    return {
+        "Sid": "RdsEventsPublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.rds.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": rds_event_subscription_arns(region, account_id)},
+            "StringEquals": {"aws:SourceAccount": account_id},
+        },
+    }
+
+
 def alarms_topic_key_use(region: str, account_id: str) -> Statement:
     """CloudWatch alarms of this account and region (``aws:SourceArn``) may publish to a topic encrypted with the
     key."""
@@ -313,8 +334,8 @@ SNS_OWNER_ACTIONS = (
 
 def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
     """Topic policy of the alarm topic: no publishing without TLS (PCI DSS 4.2.1), the account keeps the rights the
-    default policy gave it (named as the account root, not ``"AWS": "*"``), and CloudWatch alarms of this account
-    and region may publish."""
+    default policy gave it (named as the account root, not ``"AWS": "*"``), and CloudWatch alarms and RDS event
+    subscriptions of this account and region may publish."""
     return policy_document(
         [
             {
@@ -340,6 +361,17 @@ def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
                 "Resource": topic_arn,
                 "Condition": {
                     "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            },
+            {
+                "Sid": "RdsEventsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.rds.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": rds_event_subscription_arns(region, account_id)},
                     "StringEquals": {"aws:SourceAccount": account_id},
                 },
             },

@@ -20,7 +20,12 @@ from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.iam_service_linked_role import IamServiceLinkedRole
 from constructs import Construct
 
-from lib.blocks.iam import alarms_topic_key_use, logs_service_key_use, service_linked_role_key_use
+from lib.blocks.iam import (
+    alarms_topic_key_use,
+    logs_service_key_use,
+    rds_events_topic_key_use,
+    service_linked_role_key_use,
+)
 from lib.blocks.kms import KeyProps, customer_managed_key
 from lib.naming import Naming
 
@@ -61,10 +66,11 @@ class EncryptionKeys(Construct):
                 purpose="logs",
                 account_id=props.account_id,
                 admin_principal_arn=admin,
-                description="CloudWatch Logs (VPC flow logs, WAF logs) and the SNS alarm topic",
+                description="CloudWatch Logs (VPC flow logs, WAF logs) and the SNS alarm topic (alarms, RDS events)",
                 service_statements=(
                     logs_service_key_use(props.region, props.account_id),
                     alarms_topic_key_use(props.region, props.account_id),
+                    rds_events_topic_key_use(props.region, props.account_id),
                 ),
             ),
         )

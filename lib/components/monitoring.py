@@ -4,8 +4,9 @@ and responded to; 11.5: changes and anomalies are alerted on).
 The 5XX alarm watches the *rate* of failed requests (metric math over the request count), so a quiet
 night with two errors out of ten requests alarms while a busy day's absolute error count does not
 mislead. Alarms notify a KMS-encrypted SNS topic whose policy refuses publishing without TLS and lets only the
-account and its CloudWatch alarms in; the e-mail subscription is created only when an address is given
-(Terraform ``count`` on the ``alarm_email`` variable).
+account, its CloudWatch alarms and its RDS event subscriptions in; the e-mail subscription is created only when an
+address is given (Terraform ``count`` on the ``alarm_email`` variable). RDS event subscriptions send the database's
+events (failover, failure, low storage, configuration changes, ...) to the same topic (PCI DSS 10.7.2).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarmMetricQuery,
     CloudwatchMetricAlarmMetricQueryMetric,
 )
+from cdktf_cdktf_provider_aws.db_event_subscription import DbEventSubscription
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
@@ -33,6 +35,11 @@ PERIOD_SECONDS = 300
 FIVE_XX_RATE_EXPRESSION = "IF(requests > 0, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / requests, 0)"
 DB_FREE_STORAGE_BYTES = 10 * 1024**3
 DB_MAX_CONNECTIONS = 300
+# What RDS reports to the on-call topic (RDS event subscriptions; no categories named: every category): the
+# database instance's events (availability, failover, failure, low storage, configuration change, deletion, security
+# patching, ...) and RDS's own security-group events. VPC security group changes are not RDS events: CloudTrail (the
+# account's trail) records them.
+RDS_EVENT_SOURCES = (("db_instance_events", "db-instance"), ("db_security_group_events", "db-security-group"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,12 +101,27 @@ class Monitoring(Construct):
             tags=naming.tags("alarms"),
         )
         # Replaces the default topic policy: TLS-only publishing, the account's own rights, CloudWatch alarms.
-        SnsTopicPolicy(
+        topic_policy = SnsTopicPolicy(
             self,
             "alarm_topic_policy",
             arn=self._topic.arn,
             policy=alarm_topic_policy(self._topic.arn, region=props.region, account_id=props.account_id),
         )
+        self._rds_events = [
+            DbEventSubscription(
+                self,
+                construct_id,
+                name=naming.name(construct_id.replace("_", "-")),
+                sns_topic=self._topic.arn,
+                source_type=source_type,
+                # The database by identifier; RDS's security groups all (there is none to name in a VPC).
+                source_ids=[props.resources.db_identifier] if source_type == "db-instance" else None,
+                enabled=True,
+                tags=naming.tags(construct_id.replace("_", "-")),
+                depends_on=[topic_policy],
+            )
+            for construct_id, source_type in RDS_EVENT_SOURCES
+        ]
         SnsTopicSubscription(
             self,
             "alarm_email",
@@ -244,6 +266,10 @@ class Monitoring(Construct):
     @property
     def alarm_names(self) -> list[str]:
         return [alarm.alarm_name for alarm in self._alarms]
+
+    @property
+    def rds_event_subscription_names(self) -> list[str]:
+        return [subscription.name for subscription in self._rds_events]
 
 
 def _metric_query(

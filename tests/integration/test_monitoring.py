@@ -121,6 +121,20 @@ def test_alarm_topic_policy_refuses_plain_http_publishing(
     assert owner["Principal"]["AWS"].endswith(":root") and "SNS:Publish" in owner["Action"]
 
 
+@pytest.mark.pci("10.7, 11.5")
+def test_rds_events_go_to_the_alarm_topic(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+    """Read back from RDS: an enabled subscription of the database's events and one of RDS's security-group events,
+    both to the on-call topic, and the topic's policy lets RDS event subscriptions publish."""
+    subscriptions = aws("rds").describe_event_subscriptions()["EventSubscriptionsList"]
+    ours = {s["SourceType"]: s for s in subscriptions if s["SnsTopicArn"] == output("sns_topic_arn")}
+    assert set(ours) == {"db-instance", "db-security-group"}, subscriptions
+    assert ours["db-instance"]["SourceIdsList"] == [output("rds_identifier")]
+    assert all(s["Enabled"] for s in ours.values())
+    policy = aws("sns").get_topic_attributes(TopicArn=output("sns_topic_arn"))["Attributes"]["Policy"]
+    publish = {s.get("Sid"): s for s in json.loads(policy)["Statement"]}["RdsEventsPublish"]
+    assert publish["Principal"] == {"Service": "events.rds.amazonaws.com"}
+
+
 @pytest.mark.pci("3.5, 3.6, 3.7", "10.2, 10.3, 10.5")
 def test_stack_log_groups_have_retention_and_encryption(
     aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig

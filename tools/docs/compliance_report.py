@@ -284,18 +284,22 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "10.7, 11.5",
         "Failures of critical controls detected, alerted and responded to",
         "CloudWatch alarms on the ALB 5XX rate, ASG CPU, unhealthy targets and RDS CPU/storage/connections, "
-        "notifying an encrypted SNS topic; a service dashboard; RDS enhanced monitoring and Performance "
-        "Insights; detailed instance monitoring.",
+        "notifying an encrypted SNS topic; RDS event subscriptions (the database's events: failover, failure, low "
+        "storage, configuration changes; RDS's security-group events) to the same topic, whose policy and key admit "
+        "them (PF-RDS-EVENTS); a service dashboard; RDS enhanced monitoring and Performance Insights; detailed "
+        "instance monitoring.",
         (
             "aws_cloudwatch_metric_alarm",
+            "aws_db_event_subscription",
             "aws_sns_topic",
             "aws_cloudwatch_dashboard",
             "aws_db_instance",
             "aws_launch_template",
         ),
         ("CKV_AWS_118", "CKV_AWS_353", "CKV_AWS_26"),
-        "that alarms fire and reach the on-call address (the emulator never evaluates metrics); trigger each "
-        "alarm once with `aws cloudwatch set-alarm-state`.",
+        "that alarms fire and reach the on-call address (the emulator never evaluates metrics), and that RDS "
+        "delivers its events to the encrypted topic (the emulator sends none); trigger each alarm once with `aws "
+        "cloudwatch set-alarm-state` and reboot the database once.",
     ),
 )
 

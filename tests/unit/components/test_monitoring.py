@@ -92,4 +92,37 @@ def test_topic_policy_refuses_publishing_without_tls_and_keeps_owner_and_alarms(
         "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{account}:alarm:*"},
         "StringEquals": {"aws:SourceAccount": account},
     }
-    assert set(statements) == {"DenyPublishWithoutTls", "AccountOwnerAccess", "CloudWatchAlarmsPublish"}
+    assert set(statements) == {
+        "DenyPublishWithoutTls",
+        "AccountOwnerAccess",
+        "CloudWatchAlarmsPublish",
+        "RdsEventsPublish",
+    }
+
+
+@pytest.mark.pci("10.7, 11.5")
+def test_rds_events_reach_the_alarm_topic_which_lets_rds_publish_and_encrypt(resources):
+    """Prowler's PCI DSS 4.0 finding (10.7.2): no RDS event subscription. The database's events and RDS's security-group
+    events go to the on-call topic; the topic policy and the topic's key admit RDS event subscriptions of this account
+    and region only."""
+    (topic_name,) = resources["aws_sns_topic"]
+    topic = f"${{aws_sns_topic.{topic_name}.arn}}"
+    subscriptions = {s["source_type"]: s for s in resources["aws_db_event_subscription"].values()}
+    assert set(subscriptions) == {"db-instance", "db-security-group"}
+    (database,) = resources["aws_db_instance"]
+    assert subscriptions["db-instance"]["source_ids"] == [f"${{aws_db_instance.{database}.identifier}}"]
+    for subscription in subscriptions.values():
+        assert subscription["sns_topic"] == topic and subscription["enabled"] is True
+        assert "event_categories" not in subscription  # every category
+        assert any("aws_sns_topic_policy" in d for d in subscription["depends_on"])
+    scoped = {
+        "ArnLike": {"aws:SourceArn": "arn:aws:rds:us-east-1:${data.aws_caller_identity.current.account_id}:es:*"},
+        "StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.current.account_id}"},
+    }
+    (topic_policy,) = resources["aws_sns_topic_policy"].values()
+    publish = {s["Sid"]: s for s in json.loads(topic_policy["policy"])["Statement"]}["RdsEventsPublish"]
+    assert publish["Principal"] == {"Service": "events.rds.amazonaws.com"} and publish["Condition"] == scoped
+    key = next(k for k in resources["aws_kms_key"].values() if "alarm topic" in k["description"])
+    use = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}["RdsEventsPublishToEncryptedTopic"]
+    assert use["Principal"] == {"Service": "events.rds.amazonaws.com"} and use["Condition"] == scoped
+    assert set(use["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}

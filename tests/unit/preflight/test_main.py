@@ -30,13 +30,27 @@ def test_cli_exit_status_and_report(tmp_path: Path, capsys: pytest.CaptureFixtur
             ],
         ),
     )
+    # PF-RDS-EVENTS: the database's events go to a topic.
+    events = (
+        "aws_db_event_subscription",
+        *res(
+            "events",
+            source_type="db-instance",
+            source_ids=["${aws_db_instance.db.identifier}"],
+            sns_topic="${aws_sns_topic.alarms.arn}",
+        ),
+    )
     good.write_text(
-        json.dumps(stack(db(parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls)),
+        json.dumps(stack(db(parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls, events)),
         encoding="utf-8",
     )
     bad.write_text(
         json.dumps(
-            stack(db(engine_version="15.5", parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls)
+            stack(
+                db(engine_version="15.5", parameter_group_name="${aws_db_parameter_group.params.name}"),
+                forced_tls,
+                events,
+            )
         ),
         encoding="utf-8",
     )

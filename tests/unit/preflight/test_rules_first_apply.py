@@ -266,6 +266,13 @@ MUTATIONS: list[Mutation] = [
         Severity.ERROR,
     ),
     (
+        "alarm-topic-key-without-rds-events",
+        lambda s: _key_policy_without(s, "encryption/logs_key", "RdsEventsPublishToEncryptedTopic"),
+        "PF-KEY-SERVICE-ACCESS",
+        ("events.rds.amazonaws.com", "RDS event subscriptions cannot"),
+        Severity.ERROR,
+    ),
+    (
         "frontend-key-without-cloudfront",
         lambda s: _key_policy_without(s, "frontend/key", "FrontendDistributionDecrypt"),
         "PF-KEY-SERVICE-ACCESS",

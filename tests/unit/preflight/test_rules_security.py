@@ -443,3 +443,28 @@ def test_instance_role_managed_policies_every_attachment_form(monkeypatch: pytes
     # An allow-listed policy passes.
     monkeypatch.setattr("preflight.rules_security.INSTANCE_ROLE_MANAGED_POLICIES", {SSM_CORE_ARN: "reviewed"})
     assert_clean(only(stack(role, forms[0]), "PF-INSTANCE-MANAGED-POLICIES"))
+
+
+DATABASE = "${aws_db_instance.db.identifier}"
+
+
+@pytest.mark.pci("10.7, 11.5")
+@pytest.mark.parametrize(
+    ("subscription", "caught"),
+    [
+        ({"source_type": "db-instance", "source_ids": [DATABASE], "sns_topic": "${aws_sns_topic.t.arn}"}, False),
+        ({"source_type": "db-instance", "source_ids": [DATABASE], "sns_topic": "x", "enabled": False}, True),
+        ({"source_type": "db-instance", "source_ids": ["${aws_db_instance.other.identifier}"], "sns_topic": "x"}, True),
+        ({"source_type": "db-security-group", "sns_topic": "${aws_sns_topic.t.arn}"}, True),
+        (None, True),
+    ],
+)
+def test_a_database_without_an_enabled_event_subscription_is_caught(subscription: Any, caught: bool) -> None:
+    resources: list[tuple[str, str, dict[str, Any]]] = [("aws_db_instance", *res("db", identifier="payment-db"))]
+    if subscription is not None:
+        resources.append(("aws_db_event_subscription", *res("events", **subscription)))
+    findings = only(stack(*resources), "PF-RDS-EVENTS")
+    if caught:
+        assert_caught(findings, "aws_db_event_subscription", "RDS_EVENT_SOURCES")
+    else:
+        assert_clean(findings)
