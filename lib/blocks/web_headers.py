@@ -115,10 +115,16 @@ def response_headers(api: str | None, *, stripe: StripeOrigins | None = None) ->
     }
 
 
-def runtime_config(api: str | None, *, stripe_publishable_key: str | None = None) -> str:
+def runtime_config(
+    api: str | None, *, stripe_publishable_key: str | None = None, stripe_js_url: str | None = None
+) -> str:
     """``config.json``: the API base URL the app reads at start (null without an API origin: the app says so) and,
-    with the Stripe processor, Stripe's publishable key (``STRIPE_PUBLISHABLE_KEY``; absent with the simulator)."""
+    with the Stripe processor, Stripe's publishable key (``STRIPE_PUBLISHABLE_KEY``; absent with the simulator).
+    ``stripe_js_url`` (@default None: absent) is a Stripe.js stand-in's URL, which only the development build reads
+    (the browser tests' localstripe checkout); the stack never writes it."""
     document: dict[str, str | None] = {"apiBaseUrl": api}
     if stripe_publishable_key is not None:
         document["stripePublishableKey"] = stripe_publishable_key
+    if stripe_js_url is not None:
+        document["stripeJsUrl"] = stripe_js_url
     return json.dumps(document, sort_keys=True) + "\n"

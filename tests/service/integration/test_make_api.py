@@ -142,6 +142,21 @@ def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_throug
             assert refund(client, paid.json()["id"], key, new_key(), amount=400).json()["status"] == "succeeded"
         with httpx.Client(base_url=lines[-2].removeprefix("Stripe: "), timeout=5) as stripe:
             assert stripe.get("/v1/balance").status_code == 401, "the emulator asks for a key, as Stripe does"
+            # 3-D Secure completed as the Stripe.js stand-in completes it; the outcome reaches the API by its webhook.
+            intent = waiting["client_secret"].split("_secret_")[0]
+            completed = stripe.post(
+                f"/v1/payment_intents/{intent}/_authenticate",
+                params={"success": "true"},
+                json={"key": "pk_test_makeApi", "client_secret": waiting["client_secret"]},
+            )
+            assert completed.status_code == 200, completed.text
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client:
+            deadline = time.monotonic() + 20
+            status = waiting["status"]
+            while status == "requires_action" and time.monotonic() < deadline:
+                time.sleep(0.5)
+                status = client.get(f"/v1/payments/{waiting['id']}").json()["status"]
+            assert status == "succeeded", "make api registers the API's webhook with the emulator"
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=60) == 0
         try:

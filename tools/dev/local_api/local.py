@@ -18,6 +18,7 @@ notice on stderr. CORS admits ``make web``'s origin on ``--web-port`` (``WEB_POR
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -36,6 +37,7 @@ from tools.dev.local_stripe import LocalStripe, stripe_credential
 DEFAULT_API_PORT = 8080
 DEFAULT_WEB_PORT = 5173
 PROCESSORS = ("simulated", "stripe")
+STRIPE_WEBHOOK_PATH = "/v1/webhooks/stripe"  # the API's Stripe webhook (API.md v1.2)
 
 
 class PortError(ValueError):
@@ -125,7 +127,8 @@ def serving(
             emulator = LocalStripe(log_path=database.folder / "stripe.log")
             print(f"[api] Stripe emulator (localstripe, patched; log {emulator.log_path})", flush=True)
             env_extra = {"PAYMENT_STRIPE_API_BASE": emulator.start(), **env_extra, "PAYMENT_PROCESSOR": "stripe"}
-            write_credentials(database.credentials, {STRIPE_SECRET: stripe_credential()})
+            credential = stripe_credential()
+            write_credentials(database.credentials, {STRIPE_SECRET: credential})
         env = database.service_env(PAYMENT_ENVIRONMENT="development", **env_extra)
         migrated = run_cli(env, "migrate")
         if migrated.returncode != 0:
@@ -133,6 +136,8 @@ def serving(
         key = _operator_key(env, label)
         service = ServiceProcess(env, database.folder / "api.log", port=port).start()
         service.wait_ready()
+        if emulator is not None:  # Stripe's events (3-D Secure's outcome) reach the API as a dashboard webhook would
+            emulator.deliver_events(f"{service.url}{STRIPE_WEBHOOK_PATH}", json.loads(credential)["webhook_secret"])
         yield service, key
     finally:
         if service is not None:

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -155,6 +156,20 @@ class LocalStripe:
             time.sleep(0.1)
         self.stop()
         raise StripeEmulatorError(f"localstripe did not answer within {self.startup_timeout:.0f} s")
+
+    def deliver_events(self, url: str, secret: str, name: str = "service") -> None:
+        """Have the emulator sign its events with ``secret`` and POST them to ``url``, as Stripe does for a webhook
+        endpoint registered in its dashboard (localstripe's ``POST /_config/webhooks/<name>``; a second call with the
+        same ``name`` replaces the endpoint). A StripeEmulatorError when the emulator refuses it."""
+        body = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+        request = urllib.request.Request(f"{self.url}/_config/webhooks/{name}", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status = response.status
+        except (urllib.error.URLError, OSError) as error:
+            raise StripeEmulatorError(f"localstripe did not register the webhook endpoint {url}: {error}") from error
+        if status != 200:
+            raise StripeEmulatorError(f"localstripe answered {status} to the webhook endpoint {url}")
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop the server by its PID: SIGTERM, then SIGKILL after ``grace`` seconds. Safe to call twice."""
