@@ -109,14 +109,19 @@ def emulators_of(pid: int) -> list[int]:
 
 
 def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_through_it() -> None:
-    port = free_port()
+    port, stripe_port = free_port(), free_port()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "-m", "tools.dev.local_api.local", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "PAYMENT_PROCESSOR": "stripe"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PAYMENT_PROCESSOR": "stripe",
+            "LOCAL_STRIPE_PORT": str(stripe_port),
+        },
     )
     lines: list[str] = []
     try:
@@ -127,7 +132,7 @@ def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_throug
             if not line:
                 break
             lines.append(line.rstrip("\n"))
-        assert lines[-1].startswith("Operator key: ") and lines[-2].startswith("Stripe: http://127.0.0.1:"), lines
+        assert lines[-1].startswith("Operator key: ") and lines[-2] == f"Stripe: http://127.0.0.1:{stripe_port}", lines
         key = lines[-1].removeprefix("Operator key: ")
         emulators = emulators_of(process.pid)
         assert len(emulators) == 1, emulators

@@ -92,7 +92,8 @@ class LocalStripe:
 
     ``without`` names fidelity patches to leave out (the patch tests show the unpatched behaviour with it); ``host``
     (@default 127.0.0.1) is the one address it listens on: a sandbox namespace's veth address is passed to the server
-    with ``--allow-address`` too, never a wildcard."""
+    with ``--allow-address`` too, never a wildcard. ``port`` (@default 0: a free port) is a fixed port, for
+    ``PAYMENT_PROCESSOR=stripe make api``, whose stand-in ``make web`` finds on ``LOCAL_STRIPE_PORT``."""
 
     def __init__(
         self,
@@ -100,9 +101,11 @@ class LocalStripe:
         startup_timeout: float = 30.0,
         without: tuple[str, ...] = (),
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.log_path = log_path
         self.host = host
+        self.requested_port = port
         self.startup_timeout = startup_timeout
         self.without = without
         self.process: subprocess.Popen[bytes] | None = None
@@ -118,7 +121,8 @@ class LocalStripe:
         return f"http://{self.host}:{self.port}"
 
     def _command(self, port_file: Path) -> list[str]:
-        command = [sys.executable, "-m", "tools.dev.local_stripe.server", "--port", "0", "--port-file", str(port_file)]
+        command = [sys.executable, "-m", "tools.dev.local_stripe.server", "--port", str(self.requested_port)]
+        command += ["--port-file", str(port_file)]
         command += ["--host", self.host, "--allow-address", self.host]
         for name in self.without:
             command += ["--without", name]
@@ -148,7 +152,12 @@ class LocalStripe:
                 code = self.process.returncode
                 self.stop()
                 where = f"; see {self.log_path}" if self.log_path else ""
-                raise StripeEmulatorError(f"localstripe exited with code {code} while starting{where}")
+                taken = (
+                    f" (port {self.requested_port} taken by another process? give another, e.g. LOCAL_STRIPE_PORT)"
+                    if self.requested_port
+                    else ""
+                )
+                raise StripeEmulatorError(f"localstripe exited with code {code} while starting{taken}{where}")
             if port_file.is_file():
                 self.port = int(port_file.read_text(encoding="utf-8"))
                 if is_reachable(self.url):
