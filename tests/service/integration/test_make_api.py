@@ -39,6 +39,18 @@ def alive(pid: int) -> bool:
         return False
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """After a failed check: Ctrl-C first, so that make api stops what it started (PostgreSQL and the emulator run in
+    sessions of their own and would outlive a SIGKILL of make api); SIGKILL only if it does not exit."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+
+
 def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -89,9 +101,7 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
             except httpx.TransportError:
                 pass
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process)
 
 
 def emulators_of(pid: int) -> list[int]:
@@ -170,9 +180,7 @@ def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_throug
             still = False
         assert not still, "the Stripe emulator outlived Ctrl-C"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process)
 
 
 def test_make_api_names_the_processors_it_runs() -> None:
