@@ -32,6 +32,14 @@ COMMA := ,
 WEB_PORT ?= 5173
 WEB_API_PORT := $(or $(LOCAL_API_PORT),$(API_PORT),8080)
 WEB_API_BASE_URL ?= http://127.0.0.1:$(WEB_API_PORT)
+# `PAYMENT_PROCESSOR=stripe make api` runs the local Stripe emulator on LOCAL_STRIPE_PORT (default 8420);
+# `PAYMENT_PROCESSOR=stripe make web` puts its Stripe.js stand-in on the page with a test publishable key (the emulator
+# takes any). WEB_STRIPE_PUBLISHABLE_KEY and WEB_STRIPE_JS_URL, when given, win.
+LOCAL_STRIPE_PORT ?= 8420
+ifeq ($(strip $(PAYMENT_PROCESSOR)),stripe)
+WEB_STRIPE_PUBLISHABLE_KEY ?= pk_test_local
+WEB_STRIPE_JS_URL ?= http://127.0.0.1:$(LOCAL_STRIPE_PORT)/js.stripe.com/v3/
+endif
 # The payment API artifact (tools/release/build_artifact.py): the pointer file stands for the archive; rebuilt when the service's
 # sources, its lock or the builder change. ARTIFACT_KIND=production needs RDS_CA_BUNDLE (a path or an https URL), checked
 # against the pinned RDS roots (facts/rds_root_cas.json); RDS_CA_BUNDLE_UNVERIFIED=1 skips that check (the
@@ -148,7 +156,7 @@ api-fuzz: $(STAMP)  ## [check] schemathesis (coverage, fuzzing, stateful; fixed 
 	$(PY) -m tools.dev.api_fuzz.run
 
 api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15 (PAYMENT_PROCESSOR=stripe: and the local Stripe emulator); prints the operator key; Ctrl-C stops
-	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.dev.local_api.local --web-port "$(WEB_PORT)"
+	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" LOCAL_STRIPE_PORT="$(LOCAL_STRIPE_PORT)" $(PY) -m tools.dev.local_api.local --web-port "$(WEB_PORT)"
 
 web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed, typecheck (tsc), Vitest unit tests
 	cd web && npm run --silent typecheck
@@ -160,8 +168,8 @@ web-e2e: $(STAMP) $(WEB_STAMP)  ## [check] checkout in headless Chromium vs the 
 
 # The development build (web/dist-dev: the simulated tokenizer, or Stripe's card element when config.json has a
 # key; docs/checkout.md "Build modes"). The build holds no API address: /config.json is written next to it, as the
-# stack does when deployed. WEB_STRIPE_PUBLISHABLE_KEY and WEB_STRIPE_JS_URL (the `Stripe:` URL of
-# `PAYMENT_PROCESSOR=stripe make api` + /js.stripe.com/v3/) put the Stripe.js stand-in on the page.
+# stack does when deployed. PAYMENT_PROCESSOR=stripe (or WEB_STRIPE_PUBLISHABLE_KEY and WEB_STRIPE_JS_URL: the
+# `Stripe:` URL of `PAYMENT_PROCESSOR=stripe make api` + /js.stripe.com/v3/) puts the Stripe.js stand-in on the page.
 web: $(WEB_STAMP)  ## [start] build the checkout frontend (development build) and serve it on http://127.0.0.1:5173 (WEB_PORT; API: `make api` on LOCAL_API_PORT); Ctrl-C stops
 	$(if $(and $(API_PORT),$(if $(LOCAL_API_PORT),,1)),@echo "[web] notice: API_PORT for make web is deprecated and will be ignored in the next release (API_PORT is the instances' port on the stack): use LOCAL_API_PORT=$(API_PORT). config.json points at $(API_PORT) this time." >&2)
 	cd web && npm run --silent build:dev

@@ -47,10 +47,15 @@ class StripeOrigins:
     """``connect-src``: Stripe's API, which Stripe.js calls (PaymentMethods, confirmCardPayment)."""
 
 
-# Stripe's documented CSP for Stripe.js and Elements (docs.stripe.com/security/guide, "Content Security Policy"):
-# Stripe.js and its iframes come from js.stripe.com (and its *.js.stripe.com subdomains), 3-D Secure challenges
-# frame hooks.stripe.com, and Stripe.js calls api.stripe.com. Not admitted: what only other Stripe products need
-# (maps.googleapis.com for the Address Element, checkout.stripe.com, connect-js.stripe.com).
+# Stripe's documented CSP for Stripe.js and Elements: https://docs.stripe.com/security/guide#content-security-policy
+# ("Integration security guide", section "Content Security Policy"). It lists script-src https://js.stripe.com
+# https://*.js.stripe.com https://maps.googleapis.com, frame-src https://js.stripe.com https://*.js.stripe.com
+# https://hooks.stripe.com, and connect-src https://api.stripe.com https://maps.googleapis.com. Every entry below is
+# one of those: Stripe.js and its iframes come from js.stripe.com and its *.js.stripe.com subdomains, 3-D Secure
+# challenges frame hooks.stripe.com, Stripe.js calls api.stripe.com. Left out: maps.googleapis.com, which serves only
+# the Address Element's autocomplete (the page has no Address Element), and what other Stripe products need
+# (checkout.stripe.com, connect-js.stripe.com). Checked for issue 26 against that section as public projects quote it
+# (one naming that page): the stored copy of the guide we could search holds only its opening.
 STRIPE = StripeOrigins(
     script=("https://js.stripe.com", "https://*.js.stripe.com"),
     frame=("https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"),
@@ -115,10 +120,16 @@ def response_headers(api: str | None, *, stripe: StripeOrigins | None = None) ->
     }
 
 
-def runtime_config(api: str | None, *, stripe_publishable_key: str | None = None) -> str:
+def runtime_config(
+    api: str | None, *, stripe_publishable_key: str | None = None, stripe_js_url: str | None = None
+) -> str:
     """``config.json``: the API base URL the app reads at start (null without an API origin: the app says so) and,
-    with the Stripe processor, Stripe's publishable key (``STRIPE_PUBLISHABLE_KEY``; absent with the simulator)."""
+    with the Stripe processor, Stripe's publishable key (``STRIPE_PUBLISHABLE_KEY``; absent with the simulator).
+    ``stripe_js_url`` (@default None: absent) is a Stripe.js stand-in's URL, which only the development build reads
+    (the browser tests' localstripe checkout); the stack never writes it."""
     document: dict[str, str | None] = {"apiBaseUrl": api}
     if stripe_publishable_key is not None:
         document["stripePublishableKey"] = stripe_publishable_key
+    if stripe_js_url is not None:
+        document["stripeJsUrl"] = stripe_js_url
     return json.dumps(document, sort_keys=True) + "\n"

@@ -13,6 +13,10 @@ What it starts, all on 127.0.0.1 and all stopped on exit, failure, timeout or Ct
   - the production build (``web/dist``) with a Stripe stack's config (a test publishable key) and CSP
     (``web_headers.STRIPE``): E2E_STRIPE_BASE_URL (``e2e/stripe.e2e.ts``; the tests answer Stripe.js's URL
     themselves, nothing reaches the internet);
+  - the development build again on localstripe's Stripe.js stand-in: E2E_LOCALSTRIPE_BASE_URL
+    (``e2e/localstripe.e2e.ts``), against a second API on the Stripe processor, ``make api``'s
+    (``tools.dev.local_api.local.serving``: its own PostgreSQL, the patched emulator, whose signed events reach the
+    API's webhook), with config.json naming the stand-in and the CSP of ``web_headers.stripe_emulator(<emulator>)``;
 * a loopback inspection endpoint the tests use to count payments and processor charges in the database.
 
 Then ``vitest run --config vitest.e2e.config.ts`` drives Debian's ``chromium`` (installed with apt-get
@@ -37,7 +41,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,9 +55,11 @@ from lib.blocks.web_headers import (
     StripeOrigins,
     response_headers,
     runtime_config,
+    stripe_emulator,
 )
 from lib.runtime.node import project_node
 from tools import debian
+from tools.dev.local_api import local
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres, free_port
 from tools.dev.local_api.process import ServiceProcess, run_cli
 from tools.release.deploy_frontend import DeployError, cache_control, content_type, ensure_build
@@ -66,6 +72,9 @@ FRESH_SCREENSHOT = RESULTS / "checkout.png"
 # The production build's config.json in the tests: a Stripe test-mode publishable key (nothing checks it: the tests
 # answer Stripe.js's URL with their own stand-in and no request leaves the machine).
 E2E_PUBLISHABLE_KEY = "pk_test_e2eCheckout"
+# The localstripe checkout's config.json: the emulator takes any publishable key (the stand-in sends it as Stripe.js
+# does, and only PaymentMethod creation and its own 3-D Secure calls accept one).
+LOCALSTRIPE_PUBLISHABLE_KEY = "pk_test_localstripe"
 
 
 def _unfilter(kind: int, line: bytearray, previous: bytes, bpp: int) -> None:
@@ -240,6 +249,24 @@ def _run_vitest(env: dict[str, str], timeout: float) -> int:
             process.wait(timeout=30)
 
 
+def _localstripe_site(stack: ExitStack, port: int) -> tuple[str, str]:
+    """The localstripe checkout: a second API on the Stripe processor (``make api``'s, with its own PostgreSQL, the
+    emulator and its webhook) admitting the checkout's origin on ``port``, and the development build served there
+    with config.json naming the emulator's Stripe.js stand-in and the CSP from the same function with the emulator's
+    origin. Both stop with ``stack``. Returns the checkout's URL and the API's."""
+    api, _ = stack.enter_context(
+        local.serving(free_port(), "web-e2e", "stripe", PAYMENT_CORS_ORIGINS=f"http://127.0.0.1:{port}")
+    )
+    emulator = api.env["PAYMENT_STRIPE_API_BASE"]
+    config = runtime_config(
+        api.url, stripe_publishable_key=LOCALSTRIPE_PUBLISHABLE_KEY, stripe_js_url=f"{emulator}/js.stripe.com/v3/"
+    )
+    site = partial(
+        CloudFrontLikeHandler, dist=WEB / "dist-dev", api_url=api.url, stripe=stripe_emulator(emulator), config=config
+    )
+    return stack.enter_context(serving(ThreadingHTTPServer(("127.0.0.1", port), site))), api.url
+
+
 def run(timeout: float) -> int:
     """Start everything, run the browser tests, stop everything; the tests' exit status."""
     chromium = debian.ensure("chromium", "chromium", also=("chromium-browser",))
@@ -261,16 +288,23 @@ def run(timeout: float) -> int:
         )
         stripe_server = ThreadingHTTPServer(("127.0.0.1", stripe_web_port), stripe_site)
         inspection = ThreadingHTTPServer(("127.0.0.1", 0), partial(InspectionHandler, database=database))
-        with serving(web_server) as web_url, serving(stripe_server) as stripe_url, serving(inspection) as inspect_url:
+        with ExitStack() as stack:
+            web_url, stripe_url = stack.enter_context(serving(web_server)), stack.enter_context(serving(stripe_server))
+            inspect_url = stack.enter_context(serving(inspection))
+            begun = time.monotonic()
+            localstripe_url, localstripe_api = _localstripe_site(stack, free_port())
             print(
                 f"[web-e2e] development build {web_url}, production build {stripe_url} (CloudFront's headers), "
-                f"API {service.url}, PostgreSQL 15 in {database.folder}",
+                f"API {service.url}, PostgreSQL 15 in {database.folder}; the development build on localstripe's "
+                f"Stripe.js stand-in {localstripe_url}, its API (Stripe processor) {localstripe_api}, started in "
+                f"{time.monotonic() - begun:.1f} s",
                 flush=True,
             )
             return _run_vitest(
                 {
                     "E2E_BASE_URL": web_url,
                     "E2E_STRIPE_BASE_URL": stripe_url,
+                    "E2E_LOCALSTRIPE_BASE_URL": localstripe_url,
                     "E2E_PUBLISHABLE_KEY": E2E_PUBLISHABLE_KEY,
                     "E2E_API_URL": service.url,
                     "E2E_INSPECT_URL": inspect_url,
@@ -284,7 +318,7 @@ def run(timeout: float) -> int:
         if service is not None:
             service.stop()
         database.stop()
-        print("[web-e2e] API, PostgreSQL and the web servers stopped", flush=True)
+        print("[web-e2e] the APIs, PostgreSQL, the Stripe emulator and the web servers stopped", flush=True)
 
 
 def _on_terminate(_signum: int, _frame: FrameType | None) -> None:

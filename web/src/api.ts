@@ -15,15 +15,10 @@ export type Payment = components["schemas"]["Payment"];
 export type Problem = Partial<components["schemas"]["Problem"]>;
 
 /**
- * The `201` of `POST /v1/payments` (API.md v1.2): a payment, which with the Stripe processor may be
- * `requires_action` and then carries the intent's `client_secret` (never in a GET). Widened by hand from `Payment`
- * only until docs/openapi.json describes it (the service's Stripe part, issue 26 item 1): then this becomes the
- * generated type.
+ * The `201` of `POST /v1/payments` (`PaymentCreated` in docs/openapi.json, API.md v1.2): a payment, which with the
+ * Stripe processor may be `requires_action` and then carries the intent's `client_secret` (never in a GET).
  */
-export type CreatedPayment = Omit<Payment, "status"> & {
-  status: Payment["status"] | "requires_action";
-  client_secret?: string | null;
-};
+export type CreatedPayment = components["schemas"]["PaymentCreated"];
 
 export type PaymentOutcome =
   | { kind: "succeeded"; payment: Payment }

@@ -17,7 +17,8 @@ function errorMessage(error: unknown, fallback: string): string {
 
 async function createPaymentMethod(stripe: Stripe, element: StripeCardElement): Promise<PaymentMethodResult> {
   try {
-    // `| undefined`: localstripe's stand-in answers createPaymentMethod with nothing (an emulator difference).
+    // `| undefined`: unpatched localstripe resolves createPaymentMethod with nothing (our launcher patches its stand-in:
+    // tools/dev/local_stripe, stand_in_creates_payment_methods); the page then reports a refused card, never crashes.
     const result: Awaited<ReturnType<Stripe["createPaymentMethod"]>> | undefined = await stripe.createPaymentMethod({
       type: "card",
       card: element,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT
 from tools.dev.local_api.local import PortError, api_port, parse_port
@@ -61,7 +62,18 @@ def make(*args: str) -> Iterator[Command]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("API_PORT", "LOCAL_API_PORT", "WEB_PORT", "WEB_API_BASE_URL", "MAKEFLAGS")
+        if key
+        not in (
+            "API_PORT",
+            "LOCAL_API_PORT",
+            "WEB_PORT",
+            "WEB_API_BASE_URL",
+            "MAKEFLAGS",
+            "PAYMENT_PROCESSOR",
+            "LOCAL_STRIPE_PORT",
+            "WEB_STRIPE_PUBLISHABLE_KEY",
+            "WEB_STRIPE_JS_URL",
+        )
     }
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         ["make", "--no-print-directory", *args],
@@ -135,19 +147,43 @@ def test_make_api_still_reads_api_port_with_a_notice() -> None:
         assert _cors_origin(f"http://127.0.0.1:{port}", "http://127.0.0.1:5173") == "http://127.0.0.1:5173"
 
 
+def _served_config(command: Command, web_port: int) -> object:
+    """The config.json ``make web`` serves on ``web_port`` once it says it serves."""
+    command.wait_for(f"Web: http://127.0.0.1:{web_port} ", WEB_READY_SECONDS)
+    deadline, config = time.monotonic() + 60, None
+    while time.monotonic() < deadline and config is None:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{web_port}/config.json", timeout=5)
+            config = response.json() if response.status_code == 200 else None
+        except httpx.TransportError:
+            time.sleep(0.5)
+    return config
+
+
 def test_make_web_serves_config_json_with_the_api_port() -> None:
     api_port_number, web_port = free_port(), free_port()
     with make("web", f"WEB_PORT={web_port}", f"LOCAL_API_PORT={api_port_number}") as command:
-        command.wait_for(f"Web: http://127.0.0.1:{web_port} ", WEB_READY_SECONDS)
-        deadline, config = time.monotonic() + 60, None
-        while time.monotonic() < deadline and config is None:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{web_port}/config.json", timeout=5)
-                config = response.json() if response.status_code == 200 else None
-            except httpx.TransportError:
-                time.sleep(0.5)
+        config = _served_config(command, web_port)
         assert config == {"apiBaseUrl": f"http://127.0.0.1:{api_port_number}"}, (command.stdout, command.stderr)
     assert json.loads((ROOT / "web" / "dist-dev" / "config.json").read_text(encoding="utf-8")) == config
+
+
+def test_make_web_with_the_stripe_processor_names_the_emulators_stand_in() -> None:
+    """``PAYMENT_PROCESSOR=stripe make web`` names the stand-in of ``PAYMENT_PROCESSOR=stripe make api``."""
+    api_port_number, web_port, stripe_port = free_port(), free_port(), free_port()
+    with make(
+        "web",
+        "PAYMENT_PROCESSOR=stripe",
+        f"WEB_PORT={web_port}",
+        f"LOCAL_API_PORT={api_port_number}",
+        f"LOCAL_STRIPE_PORT={stripe_port}",
+    ) as command:
+        config = _served_config(command, web_port)
+    assert config == {
+        "apiBaseUrl": f"http://127.0.0.1:{api_port_number}",
+        "stripePublishableKey": "pk_test_local",
+        "stripeJsUrl": f"http://127.0.0.1:{stripe_port}/js.stripe.com/v3/",
+    }, (command.stdout, command.stderr)
 
 
 def test_port_resolution_order_and_refusals() -> None:
@@ -158,6 +194,8 @@ def test_port_resolution_order_and_refusals() -> None:
     port, notice = api_port(None, {"API_PORT": "9002", "LOCAL_API_PORT": "9003"})
     assert port == 9003 and notice is not None and "ignored" in notice
     assert api_port(9004, {"API_PORT": "9002"}) == (9004, None)
+    with pytest.raises(PortError, match=r"LOCAL_STRIPE_PORT='x' .* for example LOCAL_STRIPE_PORT=8420"):
+        parse_port("LOCAL_STRIPE_PORT", "x")
     for bad in ("0", "65536", "80a", "\uff18\uff10\uff18\uff10", ""):
         try:
             parse_port("LOCAL_API_PORT", bad)

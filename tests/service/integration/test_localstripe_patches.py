@@ -6,6 +6,8 @@ gap shows up here. Also: the launcher's address rules and its 127.0.0.1 socket."
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from lib.runtime.node import project_node
 from tools.dev.local_api.process import holds_listening_port
 from tools.dev.local_stripe import AddressError, LocalStripe, check_host
 
@@ -179,6 +182,84 @@ def test_unknown_payment_method(patched: httpx.Client, without: Callable[[str], 
     assert (refused.status_code, error["code"], error["param"]) == (400, "resource_missing", "payment_method")
 
     assert intent(without("unknown_payment_method"), "pm_nobody_knows").status_code == 404
+
+
+PUBLISHABLE = "pk_test_patches"
+CARD = {
+    "type": "card",
+    "card[number]": "4242424242424242",
+    "card[exp_month]": "12",
+    "card[exp_year]": "2034",
+    "card[cvc]": "123",
+}
+
+
+def _without_secret_key(client: httpx.Client, path: str, data: dict[str, str]) -> httpx.Response:
+    """POST as Stripe.js does: no Authorization header, the publishable key (or what is given) in the body."""
+    with httpx.Client(base_url=client.base_url, timeout=10) as browser:
+        return browser.post(path, data=data)
+
+
+def test_publishable_key_creates_payment_methods(patched: httpx.Client, without: Callable[[str], httpx.Client]) -> None:
+    made = _without_secret_key(patched, "/v1/payment_methods", {**CARD, "key": PUBLISHABLE})
+    assert made.status_code == 200, made.text
+    assert (made.json()["id"][:3], made.json()["card"]["last4"]) == ("pm_", "4242")
+    assert intent(patched, made.json()["id"]).json()["status"] == "succeeded"  # the server pays with it
+    # Still refused, as on Stripe: any other call with a publishable key, and this one with a secret key in the body.
+    for path, data in (
+        ("/v1/payment_intents", {"amount": "1000", "currency": "eur", "key": PUBLISHABLE}),
+        (f"/v1/payment_methods/{made.json()['id']}/attach", {"customer": "cus_nobody", "key": PUBLISHABLE}),
+        ("/v1/payment_methods", {**CARD, "key": "sk_test_in_the_body"}),
+    ):
+        refused = _without_secret_key(patched, path, data)
+        assert refused.status_code == 401, (path, refused.text)
+    read = patched.get(f"/v1/payment_methods/{made.json()['id']}", params={"key": PUBLISHABLE}, auth=None)
+    assert read.status_code == 401
+
+    stock = without("publishable_key_creates_payment_methods")
+    assert _without_secret_key(stock, "/v1/payment_methods", {**CARD, "key": PUBLISHABLE}).status_code == 401
+
+
+DRIVER = Path(__file__).with_name("stand_in_driver.mjs")
+
+
+def stand_in(client: httpx.Client, *args: str) -> Any:
+    """What the Stripe.js stand-in served by ``client``'s emulator resolves to (stand_in_driver.mjs, in Node)."""
+    ran = subprocess.run(
+        [str(project_node()), str(DRIVER), str(client.base_url).rstrip("/"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return json.loads(ran.stdout)
+
+
+def test_stand_in_creates_payment_methods(patched: httpx.Client, without: Callable[[str], httpx.Client]) -> None:
+    created = stand_in(patched, "create", "4000000000000002")["paymentMethod"]
+    assert (created["card"]["last4"], created["billing_details"]["address"]["postal_code"]) == ("0002", "10001")
+    paid = intent(patched, created["id"])  # the card's behaviour follows its number: this one declines
+    assert (paid.status_code, paid.json()["error"]["decline_code"]) == (402, "generic_decline")
+    assert stand_in(patched, "create")["error"]["code"] == "incomplete_number"  # nothing typed: no request
+
+    assert stand_in(without("stand_in_creates_payment_methods"), "create", "4242424242424242") is None
+
+
+def _authenticated(client: httpx.Client, button: str) -> Any:
+    waiting = intent(client, "pm_card_threeDSecure2Required").json()
+    assert waiting["status"] == "requires_action"
+    return stand_in(client, "authenticate", waiting["client_secret"], button)
+
+
+def test_stand_in_reports_failed_authentication(patched: httpx.Client, without: Callable[[str], httpx.Client]) -> None:
+    failed = _authenticated(patched, "Fail authentication")
+    assert failed["error"]["code"] == "payment_intent_authentication_failure"
+    assert failed["error"]["payment_intent"]["status"] == "requires_payment_method"
+    assert _authenticated(patched, "Complete authentication")["paymentIntent"]["status"] == "succeeded"
+
+    stock = _authenticated(without("stand_in_reports_failed_authentication"), "Fail authentication")
+    assert "error" not in stock and stock["paymentIntent"]["status"] == "requires_payment_method"
 
 
 def listening_addresses(port: int) -> list[str]:

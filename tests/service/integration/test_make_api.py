@@ -39,6 +39,18 @@ def alive(pid: int) -> bool:
         return False
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """After a failed check: Ctrl-C first, so that make api stops what it started (PostgreSQL and the emulator run in
+    sessions of their own and would outlive a SIGKILL of make api); SIGKILL only if it does not exit."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+
+
 def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -89,9 +101,7 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
             except httpx.TransportError:
                 pass
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process)
 
 
 def emulators_of(pid: int) -> list[int]:
@@ -109,14 +119,19 @@ def emulators_of(pid: int) -> list[int]:
 
 
 def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_through_it() -> None:
-    port = free_port()
+    port, stripe_port = free_port(), free_port()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "-m", "tools.dev.local_api.local", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "PAYMENT_PROCESSOR": "stripe"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PAYMENT_PROCESSOR": "stripe",
+            "LOCAL_STRIPE_PORT": str(stripe_port),
+        },
     )
     lines: list[str] = []
     try:
@@ -127,7 +142,7 @@ def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_throug
             if not line:
                 break
             lines.append(line.rstrip("\n"))
-        assert lines[-1].startswith("Operator key: ") and lines[-2].startswith("Stripe: http://127.0.0.1:"), lines
+        assert lines[-1].startswith("Operator key: ") and lines[-2] == f"Stripe: http://127.0.0.1:{stripe_port}", lines
         key = lines[-1].removeprefix("Operator key: ")
         emulators = emulators_of(process.pid)
         assert len(emulators) == 1, emulators
@@ -142,6 +157,21 @@ def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_throug
             assert refund(client, paid.json()["id"], key, new_key(), amount=400).json()["status"] == "succeeded"
         with httpx.Client(base_url=lines[-2].removeprefix("Stripe: "), timeout=5) as stripe:
             assert stripe.get("/v1/balance").status_code == 401, "the emulator asks for a key, as Stripe does"
+            # 3-D Secure completed as the Stripe.js stand-in completes it; the outcome reaches the API by its webhook.
+            intent = waiting["client_secret"].split("_secret_")[0]
+            completed = stripe.post(
+                f"/v1/payment_intents/{intent}/_authenticate",
+                params={"success": "true"},
+                json={"key": "pk_test_makeApi", "client_secret": waiting["client_secret"]},
+            )
+            assert completed.status_code == 200, completed.text
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as client:
+            deadline = time.monotonic() + 20
+            status = waiting["status"]
+            while status == "requires_action" and time.monotonic() < deadline:
+                time.sleep(0.5)
+                status = client.get(f"/v1/payments/{waiting['id']}").json()["status"]
+            assert status == "succeeded", "make api registers the API's webhook with the emulator"
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=60) == 0
         try:
@@ -150,9 +180,7 @@ def test_make_api_with_stripe_prints_the_emulator_before_the_key_and_pays_throug
             still = False
         assert not still, "the Stripe emulator outlived Ctrl-C"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process)
 
 
 def test_make_api_names_the_processors_it_runs() -> None:

@@ -62,3 +62,14 @@ def test_an_emulator_origin_that_is_not_loopback_is_refused_naming_it(origin: st
 def test_a_stack_admits_stripe_exactly_when_it_has_a_publishable_key():
     assert web_headers.page_stripe_origins("pk_live_51Abc") is web_headers.STRIPE
     assert web_headers.page_stripe_origins(None) is None
+
+
+def test_config_names_a_stand_in_only_when_given_one():
+    """The localstripe checkout of the browser tests: key and stand-in URL; a stack's config never has the URL."""
+    api, stand_in = "http://127.0.0.1:9000", "http://127.0.0.1:8420/js.stripe.com/v3/"
+    config = web_headers.runtime_config(api, stripe_publishable_key="pk_test_local", stripe_js_url=stand_in)
+    assert config == (
+        '{"apiBaseUrl": "http://127.0.0.1:9000", "stripeJsUrl": "http://127.0.0.1:8420/js.stripe.com/v3/", '
+        '"stripePublishableKey": "pk_test_local"}\n'
+    )
+    assert "stripeJsUrl" not in web_headers.runtime_config(api, stripe_publishable_key="pk_test_local")

@@ -10,6 +10,9 @@ API and the reconciler at it and prints ``Stripe: <url>`` before the ``Operator 
 
     python -m tools.dev.local_api.local [--port 8080] [--web-port 5173]
 
+With the Stripe processor the emulator listens on ``LOCAL_STRIPE_PORT`` (default 8420), where
+``PAYMENT_PROCESSOR=stripe make web`` looks for its Stripe.js stand-in.
+
 The port: ``--port``, else ``LOCAL_API_PORT``, else 8080. ``API_PORT`` is the instances' port on the stack
 (lib/tunables.py); ``make api`` read it before ``LOCAL_API_PORT`` existed and still does for this release, with a
 notice on stderr. CORS admits ``make web``'s origin on ``--web-port`` (``WEB_PORT``, default 5173).
@@ -18,6 +21,7 @@ notice on stderr. CORS admits ``make web``'s origin on ``--web-port`` (``WEB_POR
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -35,7 +39,11 @@ from tools.dev.local_stripe import LocalStripe, stripe_credential
 
 DEFAULT_API_PORT = 8080
 DEFAULT_WEB_PORT = 5173
+# The emulator's port with PAYMENT_PROCESSOR=stripe (LOCAL_STRIPE_PORT; localstripe's own default): fixed, so that
+# `PAYMENT_PROCESSOR=stripe make web` finds its Stripe.js stand-in at http://127.0.0.1:<port>/js.stripe.com/v3/.
+DEFAULT_STRIPE_PORT = 8420
 PROCESSORS = ("simulated", "stripe")
+STRIPE_WEBHOOK_PATH = "/v1/webhooks/stripe"  # the API's Stripe webhook (API.md v1.2)
 
 
 class PortError(ValueError):
@@ -61,9 +69,10 @@ def parse_port(variable: str, value: str) -> int:
     """``value`` as a TCP port, or a PortError naming ``variable``, the allowed range and the fix."""
     text = value.strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65535:
+        example = DEFAULT_API_PORT if "API" in variable else DEFAULT_STRIPE_PORT if "STRIPE" in variable else None
         raise PortError(
             f"{variable}={value!r} is not a TCP port: give digits 0-9 for a number from 1 to 65535, "
-            f"for example {variable}={DEFAULT_API_PORT if 'API' in variable else DEFAULT_WEB_PORT}"
+            f"for example {variable}={example or DEFAULT_WEB_PORT}"
         )
     return int(text)
 
@@ -106,15 +115,16 @@ def _operator_key(env: dict[str, str], label: str) -> str:
 
 @contextmanager
 def serving(
-    port: int, label: str, processor: str = "simulated", **env_extra: str
+    port: int, label: str, processor: str = "simulated", stripe_port: int = 0, **env_extra: str
 ) -> Iterator[tuple[ServiceProcess, str]]:
     """``make api``'s API: a throw-away PostgreSQL 15, migrations, an operator key labelled ``label``, the API on
     127.0.0.1:``port`` once ready; yields it and the key, then stops both and removes the folder (also on error).
     Raises RuntimeError when a step fails. ``make api-fuzz`` (tools/dev/api_fuzz.py) serves through it too. Every
     process started with ``env`` (the API, the reconciler) reads the database's one idempotency HMAC secret from the
     ``CREDENTIALS_DIRECTORY`` that ``LocalPostgres.service_env()`` names, never a secret of its own. With
-    ``processor="stripe"`` the local Stripe emulator runs too (its URL is the env's ``PAYMENT_STRIPE_API_BASE``), and
-    the same folder holds its ``stripe-secret`` credential."""
+    ``processor="stripe"`` the local Stripe emulator runs too, on ``stripe_port`` (@default 0: a free port; its URL
+    is the env's ``PAYMENT_STRIPE_API_BASE``) and delivering its events to the API's webhook, and the same folder holds
+    its ``stripe-secret`` credential."""
     database = LocalPostgres()
     service: ServiceProcess | None = None
     emulator: LocalStripe | None = None
@@ -122,10 +132,11 @@ def serving(
         print(f"[api] PostgreSQL 15 in {database.folder} (TLS, owner and application roles)", flush=True)
         database.start()
         if processor == "stripe":
-            emulator = LocalStripe(log_path=database.folder / "stripe.log")
+            emulator = LocalStripe(log_path=database.folder / "stripe.log", port=stripe_port)
             print(f"[api] Stripe emulator (localstripe, patched; log {emulator.log_path})", flush=True)
             env_extra = {"PAYMENT_STRIPE_API_BASE": emulator.start(), **env_extra, "PAYMENT_PROCESSOR": "stripe"}
-            write_credentials(database.credentials, {STRIPE_SECRET: stripe_credential()})
+            credential = stripe_credential()
+            write_credentials(database.credentials, {STRIPE_SECRET: credential})
         env = database.service_env(PAYMENT_ENVIRONMENT="development", **env_extra)
         migrated = run_cli(env, "migrate")
         if migrated.returncode != 0:
@@ -133,6 +144,8 @@ def serving(
         key = _operator_key(env, label)
         service = ServiceProcess(env, database.folder / "api.log", port=port).start()
         service.wait_ready()
+        if emulator is not None:  # Stripe's events (3-D Secure's outcome) reach the API as a dashboard webhook would
+            emulator.deliver_events(f"{service.url}{STRIPE_WEBHOOK_PATH}", json.loads(credential)["webhook_secret"])
         yield service, key
     finally:
         if service is not None:
@@ -155,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         port, notice = api_port(parse_port("--port", args.port) if args.port else None, os.environ)
         web_port = parse_port("WEB_PORT", args.web_port or os.environ.get("WEB_PORT") or str(DEFAULT_WEB_PORT))
         processor = processor_choice(os.environ)
+        stripe_port = (
+            parse_port("LOCAL_STRIPE_PORT", os.environ.get("LOCAL_STRIPE_PORT") or str(DEFAULT_STRIPE_PORT))
+            if processor == "stripe"
+            else 0
+        )
     except (PortError, ProcessorChoiceError) as error:
         print(f"[api] {error}", file=sys.stderr)
         return 2
@@ -164,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     # The checkout that `make web` serves calls the API from this origin.
     origins = web_origins(web_port)
     try:
-        with serving(port, "make api", processor, PAYMENT_CORS_ORIGINS=origins) as (service, key):
+        with serving(port, "make api", processor, stripe_port, PAYMENT_CORS_ORIGINS=origins) as (service, key):
             reconciler = ReconcilerProcess(service.env, service.log_path.with_name("reconcile.log")).start()
             try:
                 print(f"[api] JSON logs: {service.log_path}; Ctrl-C stops the API and PostgreSQL", flush=True)

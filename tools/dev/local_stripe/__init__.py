@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -91,7 +92,8 @@ class LocalStripe:
 
     ``without`` names fidelity patches to leave out (the patch tests show the unpatched behaviour with it); ``host``
     (@default 127.0.0.1) is the one address it listens on: a sandbox namespace's veth address is passed to the server
-    with ``--allow-address`` too, never a wildcard."""
+    with ``--allow-address`` too, never a wildcard. ``port`` (@default 0: a free port) is a fixed port, for
+    ``PAYMENT_PROCESSOR=stripe make api``, whose stand-in ``make web`` finds on ``LOCAL_STRIPE_PORT``."""
 
     def __init__(
         self,
@@ -99,9 +101,11 @@ class LocalStripe:
         startup_timeout: float = 30.0,
         without: tuple[str, ...] = (),
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.log_path = log_path
         self.host = host
+        self.requested_port = port
         self.startup_timeout = startup_timeout
         self.without = without
         self.process: subprocess.Popen[bytes] | None = None
@@ -117,7 +121,8 @@ class LocalStripe:
         return f"http://{self.host}:{self.port}"
 
     def _command(self, port_file: Path) -> list[str]:
-        command = [sys.executable, "-m", "tools.dev.local_stripe.server", "--port", "0", "--port-file", str(port_file)]
+        command = [sys.executable, "-m", "tools.dev.local_stripe.server", "--port", str(self.requested_port)]
+        command += ["--port-file", str(port_file)]
         command += ["--host", self.host, "--allow-address", self.host]
         for name in self.without:
             command += ["--without", name]
@@ -147,7 +152,12 @@ class LocalStripe:
                 code = self.process.returncode
                 self.stop()
                 where = f"; see {self.log_path}" if self.log_path else ""
-                raise StripeEmulatorError(f"localstripe exited with code {code} while starting{where}")
+                taken = (
+                    f" (port {self.requested_port} taken by another process? give another, e.g. LOCAL_STRIPE_PORT)"
+                    if self.requested_port
+                    else ""
+                )
+                raise StripeEmulatorError(f"localstripe exited with code {code} while starting{taken}{where}")
             if port_file.is_file():
                 self.port = int(port_file.read_text(encoding="utf-8"))
                 if is_reachable(self.url):
@@ -155,6 +165,20 @@ class LocalStripe:
             time.sleep(0.1)
         self.stop()
         raise StripeEmulatorError(f"localstripe did not answer within {self.startup_timeout:.0f} s")
+
+    def deliver_events(self, url: str, secret: str, name: str = "service") -> None:
+        """Have the emulator sign its events with ``secret`` and POST them to ``url``, as Stripe does for a webhook
+        endpoint registered in its dashboard (localstripe's ``POST /_config/webhooks/<name>``; a second call with the
+        same ``name`` replaces the endpoint). A StripeEmulatorError when the emulator refuses it."""
+        body = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+        request = urllib.request.Request(f"{self.url}/_config/webhooks/{name}", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status = response.status
+        except (urllib.error.URLError, OSError) as error:
+            raise StripeEmulatorError(f"localstripe did not register the webhook endpoint {url}: {error}") from error
+        if status != 200:
+            raise StripeEmulatorError(f"localstripe answered {status} to the webhook endpoint {url}")
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop the server by its PID: SIGTERM, then SIGKILL after ``grace`` seconds. Safe to call twice."""

@@ -16,6 +16,7 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -338,3 +339,71 @@ def unknown_payment_method() -> None:
             ) from None
 
     resources.PaymentIntent.__init__ = init
+
+
+# Stripe's publishable keys: what Stripe.js sends as ``key`` in the body of the calls it makes (localstripe's own test).
+PUBLISHABLE_KEY = re.compile(r"pk_[A-Za-z0-9_]+")
+
+
+@stripe_fidelity(
+    "localstripe refuses POST /v1/payment_methods without a secret key (401 Unauthorized): it admits a publishable "
+    "key (key=pk_... in the body, as Stripe.js sends it) only for tokens, sources and its own 3-D Secure calls. "
+    "Stripe.js creates PaymentMethods with the publishable key (createPaymentMethod). Only that one call is admitted: "
+    "every other call with a publishable key is still refused, as on Stripe"
+)
+def publishable_key_creates_payment_methods() -> None:
+    authenticate = server.auth_middleware
+
+    @web.middleware
+    async def publishable(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and request.path == "/v1/payment_methods" and server.get_api_key(request) is None:
+            data = await server.get_post_data(request, remove_auth=False)
+            key = data.get("key") if isinstance(data, dict) else None
+            if isinstance(key, str) and PUBLISHABLE_KEY.fullmatch(key):
+                return await handler(request)
+        return await authenticate(request, handler)
+
+    middlewares = server.app.middlewares
+    middlewares[middlewares.index(authenticate)] = publishable
+
+
+STAND_IN = Path(server.__file__).with_name("localstripe-v3.js")  # what localstripe serves at /js.stripe.com/v3/
+STAND_IN_PATH = "/js.stripe.com/v3/"
+ADDITIONS = Path(__file__).with_name("stand_in")
+_stand_in_additions: list[str] = []
+
+
+def _add_to_stand_in(name: str) -> None:
+    """Serve the stand-in with ``stand_in/<name>`` appended (after any added before): one script, so the addition
+    sees the stand-in's own names (``LOCALSTRIPE_BASE_API``, its card ``Element``) and wraps its ``Stripe``."""
+
+    @web.middleware
+    async def stand_in(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "GET" or request.path != STAND_IN_PATH:
+            return await handler(request)
+        script = "\n".join([STAND_IN.read_text(encoding="utf-8"), *_stand_in_additions])
+        return web.Response(text=script, content_type="application/javascript")
+
+    if not _stand_in_additions:
+        _insert_inside_errors(stand_in)
+    _stand_in_additions.append((ADDITIONS / name).read_text(encoding="utf-8"))
+
+
+@stripe_fidelity(
+    "localstripe's Stripe.js stand-in has createPaymentMethod as an empty function: it resolves undefined and creates "
+    "nothing. Stripe.js's createPaymentMethod({type: 'card', card: element}) posts the card element's fields with the "
+    "publishable key to /v1/payment_methods and resolves {paymentMethod} or {error}; the stand-in is served with that "
+    "(stand_in/create_payment_method.js)"
+)
+def stand_in_creates_payment_methods() -> None:
+    _add_to_stand_in("create_payment_method.js")
+
+
+@stripe_fidelity(
+    "localstripe's Stripe.js stand-in resolves confirmCardPayment with {paymentIntent} (status "
+    "requires_payment_method) when the customer fails its 3-D Secure box, as if it had succeeded. Stripe.js resolves "
+    "{error} with code payment_intent_authentication_failure; the stand-in is served with that "
+    "(stand_in/failed_authentication_error.js)"
+)
+def stand_in_reports_failed_authentication() -> None:
+    _add_to_stand_in("failed_authentication_error.js")
