@@ -44,7 +44,13 @@ from lib.components.log_archive import LogArchive, LogArchiveProps
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
 from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
-from lib.components.waf import WafLogDelivery, WafLogDeliveryProps, WafProps, WebApplicationFirewall
+from lib.components.waf import (
+    CSP_REPORTS_RATE_LIMIT,
+    WafLogDelivery,
+    WafLogDeliveryProps,
+    WafProps,
+    WebApplicationFirewall,
+)
 from lib.config import StackConfig
 from lib.naming import Naming
 from lib.tunables import PRODUCTION, STRIPE
@@ -214,6 +220,7 @@ class TapStack(TerraformStack):
                 logs_key_arn=keys.logs_key_arn,
                 log_retention_days=variables.log_retention_days,
                 large_body_paths=(routes.STRIPE_WEBHOOK,) if config.payment_processor == STRIPE else (),
+                rate_limited_paths=((routes.CSP_REPORTS, CSP_REPORTS_RATE_LIMIT),),
             ),
         )
         edge_waf = WebApplicationFirewall(

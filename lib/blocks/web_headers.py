@@ -10,7 +10,8 @@ API (and ``'self'`` for ``/config.json``); ``StripeOrigins`` adds exactly what S
 and 3-D Secure (``STRIPE``; the browser tests pass their emulator's origin through the same function:
 ``stripe_emulator``). Everything else is closed: scripts and styles from the page's own origin only (the Vite build
 is module scripts and one stylesheet, no inline code), no plugins, no framing of the page, forms post nowhere but
-here (PCI DSS 6.4.3, 11.6.1: the payment page's scripts are the ones it was built with, and Stripe's).
+here (PCI DSS 6.4.3, 11.6.1: the payment page's scripts are the ones it was built with, and Stripe's). With an API,
+violations are reported to it (``report-to``, ``Reporting-Endpoints``: ``POST /v1/csp-reports``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+
+from tap_contract import routes
 
 HSTS_MAX_AGE_SECONDS = 63072000  # two years, the preload list's minimum is one
 FRAME_OPTION = "DENY"
@@ -28,6 +31,8 @@ RUNTIME_CONFIG_KEY = "config.json"
 NO_CACHE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"
 RUNTIME_CONFIG_CACHE_CONTROL = NO_CACHE
+# The Reporting API group the CSP's report-to names; Reporting-Endpoints maps it to the API's collector.
+CSP_REPORT_GROUP = "csp"
 
 
 def api_origin(api_domain: str | None) -> str | None:
@@ -83,9 +88,16 @@ def page_stripe_origins(stripe_publishable_key: str | None) -> StripeOrigins | N
     return STRIPE if stripe_publishable_key is not None else None
 
 
+def reporting_endpoints(api: str | None) -> str | None:
+    """The ``Reporting-Endpoints`` header: the CSP's report group at the API's collector (``POST /v1/csp-reports``),
+    None without an API origin (nowhere to report to)."""
+    return f'{CSP_REPORT_GROUP}="{api}{routes.CSP_REPORTS}"' if api else None
+
+
 def content_security_policy(api: str | None, *, stripe: StripeOrigins | None = None) -> str:
     """The payment page's CSP; ``api`` is the API's origin (scheme and host), None when there is none; ``stripe``
-    the Stripe.js origins (``STRIPE``, or the emulator's in tests), None for a page without Stripe."""
+    the Stripe.js origins (``STRIPE``, or the emulator's in tests), None for a page without Stripe. With an API, the
+    browser reports violations to it (``report-to``, the group ``reporting_endpoints`` defines: PCI DSS 11.6.1)."""
 
     def sources(*values: str | None, extra: tuple[str, ...] = ()) -> str:
         return " ".join([value for value in values if value] + list(extra))
@@ -104,12 +116,14 @@ def content_security_policy(api: str | None, *, stripe: StripeOrigins | None = N
         ("frame-ancestors", "'none'"),
         ("base-uri", "'self'"),
         ("form-action", "'self'"),
+        *((("report-to", CSP_REPORT_GROUP),) if api else ()),
     )
     return "; ".join(f"{name} {value}" for name, value in directives)
 
 
 def response_headers(api: str | None, *, stripe: StripeOrigins | None = None) -> dict[str, str]:
     """Every header the CloudFront response-headers policy adds, as the browser receives them."""
+    reporting = reporting_endpoints(api)
     return {
         "Strict-Transport-Security": f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains; preload",
         "Content-Security-Policy": content_security_policy(api, stripe=stripe),
@@ -117,6 +131,7 @@ def response_headers(api: str | None, *, stripe: StripeOrigins | None = None) ->
         "X-Frame-Options": FRAME_OPTION,
         "Referrer-Policy": REFERRER_POLICY,
         "X-XSS-Protection": "1; mode=block",
+        **({"Reporting-Endpoints": reporting} if reporting else {}),
     }
 
 

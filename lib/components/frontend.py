@@ -26,6 +26,8 @@ from cdktf_cdktf_provider_aws.cloudfront_distribution import (
 from cdktf_cdktf_provider_aws.cloudfront_origin_access_control import CloudfrontOriginAccessControl
 from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicy,
+    CloudfrontResponseHeadersPolicyCustomHeadersConfig,
+    CloudfrontResponseHeadersPolicyCustomHeadersConfigItems,
     CloudfrontResponseHeadersPolicySecurityHeadersConfig,
     CloudfrontResponseHeadersPolicySecurityHeadersConfigContentSecurityPolicy,
     CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions,
@@ -61,6 +63,7 @@ from lib.blocks.web_headers import (
     api_origin,
     content_security_policy,
     page_stripe_origins,
+    reporting_endpoints,
     runtime_config,
 )
 from lib.naming import Naming
@@ -202,14 +205,25 @@ class Frontend(Construct):
     def _security_headers(
         self, naming: Naming, api: str | None, stripe: StripeOrigins | None
     ) -> CloudfrontResponseHeadersPolicy:
-        """HSTS, CSP (``connect-src`` admits ``api``; Stripe.js's origins with the Stripe processor), no framing, no
-        MIME sniffing, a strict referrer policy."""
+        """HSTS, CSP (``connect-src`` admits ``api``; Stripe.js's origins with the Stripe processor; violations
+        reported to ``api``), no framing, no MIME sniffing, a strict referrer policy."""
         config = CloudfrontResponseHeadersPolicySecurityHeadersConfig
+        reporting = reporting_endpoints(api)
         return CloudfrontResponseHeadersPolicy(
             self,
             "security_headers",
             name=naming.name("frontend-security-headers"),
             comment="Security headers for the payment frontend",
+            # The CSP's report-to group: where the browser posts violation reports (none without an API).
+            custom_headers_config=CloudfrontResponseHeadersPolicyCustomHeadersConfig(
+                items=[
+                    CloudfrontResponseHeadersPolicyCustomHeadersConfigItems(
+                        header="Reporting-Endpoints", value=reporting, override=True
+                    )
+                ]
+            )
+            if reporting
+            else None,
             security_headers_config=config(
                 strict_transport_security=CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity(
                     access_control_max_age_sec=HSTS_MAX_AGE_SECONDS,

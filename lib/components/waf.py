@@ -84,6 +84,10 @@ COUNTED_RULES: dict[str, dict[str, str]] = {
 # group would exempt all its rules.)
 SIZE_RESTRICTIONS_BODY_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
 DEFAULT_RATE_LIMIT = 2000  # requests per 5 minutes per source IP
+MIN_RATE_LIMIT = 10  # WAF's smallest rate-based limit (requests per 5 minutes)
+# The CSP report collector (POST /v1/csp-reports): a page load with violations sends a few reports, batched by the
+# browser; 100 in 5 minutes from one IP is far above that and stops a client flooding the service's log with them.
+CSP_REPORTS_RATE_LIMIT = 100
 # Header values that are secrets: the operator API key (Authorization), proxy and API-key credentials, session cookies,
 # temporary AWS credentials, and the Idempotency-Key, which the API contract (docs/api.md) keeps out of its own
 # logs (only a hash of it is logged): whoever holds a key can replay or probe a payment request. WAF matches header
@@ -139,8 +143,35 @@ def _body_over_8kb(large_body_paths: tuple[str, ...]) -> dict[str, object]:
     return {"and_statement": {"statement": [labelled, not_exempt]}}
 
 
-def _rules(rate_limit: int, large_body_paths: tuple[str, ...] = ()) -> list[Wafv2WebAclRule]:
-    """The managed groups in ``MANAGED_RULE_GROUPS`` order, the per-IP rate limit, then the 8 KB body limit."""
+def _path_rate_limit(priority: int, path: str, limit: int) -> Wafv2WebAclRule:
+    """Block a source IP that sends more than ``limit`` requests in 5 minutes to exactly ``path``."""
+    name = "RateLimit" + "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", path) if part)
+    return Wafv2WebAclRule(
+        name=name,
+        priority=priority,
+        action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
+        statement={
+            "rate_based_statement": {
+                "limit": limit,
+                "aggregate_key_type": "IP",
+                "scope_down_statement": {
+                    "byte_match_statement": {
+                        "field_to_match": {"uri_path": {}},
+                        "positional_constraint": "EXACTLY",
+                        "search_string": path,
+                        "text_transformation": [{"priority": 0, "type": "NONE"}],
+                    }
+                },
+            }
+        },
+        visibility_config=_visibility(name),
+    )
+
+
+def _rules(props: WafProps) -> list[Wafv2WebAclRule]:
+    """The managed groups in ``MANAGED_RULE_GROUPS`` order, the per-IP rate limit, the 8 KB body limit, then the
+    per-path rate limits."""
+    rate_limit, large_body_paths = props.rate_limit, props.large_body_paths
     rules = [
         Wafv2WebAclRule(
             name=group,
@@ -170,6 +201,10 @@ def _rules(rate_limit: int, large_body_paths: tuple[str, ...] = ()) -> list[Wafv
             visibility_config=_visibility("BodyOver8KB"),
         )
     )
+    rules += [
+        _path_rate_limit(len(MANAGED_RULE_GROUPS) + 3 + index, path, limit)
+        for index, (path, limit) in enumerate(props.rate_limited_paths)
+    ]
     return rules
 
 
@@ -197,6 +232,12 @@ class WafProps:
 
     @default () - a body over 8 KB is blocked on every path (the API's ACL passes Stripe's webhook path when the
     stack runs Stripe)."""
+    rate_limited_paths: tuple[tuple[str, int], ...] = ()
+    """``(exact URI path, requests per 5 minutes)`` pairs: a source IP sending more to that path is blocked, on top of
+    the ACL-wide ``rate_limit``.
+
+    @default () - no path has a limit of its own (the API's ACL limits the CSP report collector, which anyone may
+    post to without an Idempotency-Key: ``CSP_REPORTS_RATE_LIMIT``)."""
     scope: str = "REGIONAL"
     """``REGIONAL`` (a load balancer, associated by ARN) or ``CLOUDFRONT`` (a distribution's ``web_acl_id``).
 
@@ -218,6 +259,13 @@ class WafProps:
                 raise ValueError(
                     f"WafProps.large_body_paths holds {path!r}; allowed: an exact URI path such as /v1/webhooks/stripe "
                     "(letters, digits, / _ . -). Fix: name the endpoint's path, without a query string or wildcard."
+                )
+        for path, limit in self.rate_limited_paths:
+            if not re.fullmatch(r"/[A-Za-z0-9/_.-]{1,200}", path) or not MIN_RATE_LIMIT <= limit <= DEFAULT_RATE_LIMIT:
+                raise ValueError(
+                    f"WafProps.rate_limited_paths holds ({path!r}, {limit}); allowed: an exact URI path (letters, "
+                    f"digits, / _ . -) and a limit from {MIN_RATE_LIMIT} (WAF's minimum) to the ACL-wide "
+                    f"{DEFAULT_RATE_LIMIT}. Fix: name the endpoint's path and a limit in that range."
                 )
         if self.scope == "CLOUDFRONT" and self.region != CLOUDFRONT_REGION:
             raise ValueError(
@@ -244,7 +292,7 @@ class WebApplicationFirewall(Construct):
             else "Protects the payment page distribution",
             scope=props.scope,
             default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()),
-            rule=_rules(props.rate_limit, props.large_body_paths),
+            rule=_rules(props),
             visibility_config=Wafv2WebAclVisibilityConfig(
                 cloudwatch_metrics_enabled=True,
                 metric_name=acl_name,

@@ -163,9 +163,14 @@ def test_waf_acl_has_managed_rule_groups_and_rate_limit(
     assert body_rule["Statement"] == {
         "LabelMatchStatement": {"Scope": "LABEL", "Key": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"}
     }
-    rate_rules = [r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]]
-    assert len(rate_rules) == 1 and "Block" in rate_rules[0]["Action"]
-    assert rate_rules[0]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    rate_rules = {r["Name"]: r for r in acl["Rules"] if "RateBasedStatement" in r["Statement"]}
+    # The ACL-wide limit, and the CSP report collector's own (scoped down to its path).
+    assert set(rate_rules) == {"RateLimitPerIp", "RateLimitV1CspReports"}
+    assert all("Block" in r["Action"] for r in rate_rules.values())
+    assert all(r["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP" for r in rate_rules.values())
+    reports = rate_rules["RateLimitV1CspReports"]["Statement"]["RateBasedStatement"]
+    assert reports["ScopeDownStatement"]["ByteMatchStatement"]["PositionalConstraint"] == "EXACTLY"
+    assert "ScopeDownStatement" not in rate_rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]
     assert len({r["Priority"] for r in acl["Rules"]}) == len(acl["Rules"]), "rule priorities must be unique"
     for config in [acl["VisibilityConfig"], *(r["VisibilityConfig"] for r in acl["Rules"])]:
         assert config["CloudWatchMetricsEnabled"] is True

@@ -73,3 +73,15 @@ def test_config_names_a_stand_in_only_when_given_one():
         '"stripePublishableKey": "pk_test_local"}\n'
     )
     assert "stripeJsUrl" not in web_headers.runtime_config(api, stripe_publishable_key="pk_test_local")
+
+
+@pytest.mark.pci("6.4.3, 11.6.1")
+def test_violations_are_reported_to_the_api_s_collector_and_without_an_api_nowhere():
+    """report-to names a group the Reporting-Endpoints header maps to POST /v1/csp-reports on the API's origin (the
+    route the service serves and the WAF rate-limits); a page without an API has neither."""
+    api = "https://api.pay.example.com"
+    headers = web_headers.response_headers(api, stripe=web_headers.STRIPE)
+    assert _directives(headers["Content-Security-Policy"])["report-to"] == "csp"
+    assert headers["Reporting-Endpoints"] == 'csp="https://api.pay.example.com/v1/csp-reports"'
+    bare = web_headers.response_headers(None)
+    assert "report-to" not in _directives(bare["Content-Security-Policy"]) and "Reporting-Endpoints" not in bare

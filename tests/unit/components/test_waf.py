@@ -45,7 +45,12 @@ def test_waf_has_managed_rule_groups_rate_rule_metrics_and_logging(resources):
         "AWSManagedRulesSQLiRuleSet",
         "AWSManagedRulesAmazonIpReputationList",
     } <= groups
-    rate = [r for r in acl["rule"] if "rate_based_statement" in r["statement"]]
+    rate = [
+        r
+        for r in acl["rule"]
+        if "rate_based_statement" in r["statement"]
+        and "scope_down_statement" not in r["statement"]["rate_based_statement"]
+    ]
     assert len(rate) == 1 and "block" in rate[0]["action"] and rate[0]["statement"]["rate_based_statement"]["limit"]
     assert all(r["visibility_config"]["cloudwatch_metrics_enabled"] for r in acl["rule"])
     assert len({r["priority"] for r in acl["rule"]}) == len(acl["rule"])
@@ -68,8 +73,9 @@ def test_cloudfront_has_its_own_cloudfront_scope_waf_in_us_east_1(synth_json):
     acl_name, acl = by_path(resources, "aws_wafv2_web_acl", "cdn_firewall/web_acl")
     _, regional = by_path(resources, "aws_wafv2_web_acl", "/waf/web_acl")
     assert acl["scope"] == "CLOUDFRONT" and acl["provider"] == "aws.us_east_1"
-    # The same rules, but the distribution has no webhook: its 8 KB body limit has no exception.
-    assert acl["rule"][:-1] == regional["rule"][:-1] and acl["default_action"] == {"allow": {}}
+    # The same rules, but the distribution has no webhook and no report collector: its 8 KB body limit has no
+    # exception, and it has no per-path rate limit (the API's last rule).
+    assert acl["rule"][:-1] == regional["rule"][:-2] and acl["default_action"] == {"allow": {}}
     assert acl["rule"][-1]["statement"] == {"label_match_statement": {"scope": "LABEL", "key": BODY_LABEL}}
     assert only(resources, "aws_cloudfront_distribution")["web_acl_id"] == ref("aws_wafv2_web_acl", acl_name, "arn")
     _, logging = by_path(resources, "aws_wafv2_web_acl_logging_configuration", "cdn_firewall/waf_logging")
@@ -235,3 +241,36 @@ def test_a_cloudfront_acl_outside_us_east_1_is_refused():
 def test_a_log_delivery_without_firewalls_is_refused():
     with pytest.raises(ValueError, match=r"WafLogDeliveryProps.firewalls is empty; allowed: one or more"):
         WafLogDeliveryProps(naming=Naming(project="payment", suffix="test"), account_id="123456789012", firewalls=())
+
+
+@pytest.mark.pci("6.4.1, 6.4.2", "6.4.3, 11.6.1")
+def test_the_csp_report_collector_has_a_rate_limit_of_its_own(resources):
+    """POST /v1/csp-reports takes no Idempotency-Key and no operator, so anyone may post to it: besides the ACL-wide
+    limit, one source IP may send it at most CSP_REPORTS_RATE_LIMIT requests in 5 minutes; the rule is scoped down
+    to exactly that path, after every other rule."""
+    _, acl = by_path(resources, "aws_wafv2_web_acl", "waf/web_acl")
+    rule = acl["rule"][-1]
+    assert rule["name"] == "RateLimitV1CspReports" and "block" in rule["action"]
+    assert rule["priority"] == max(r["priority"] for r in acl["rule"])
+    statement = rule["statement"]["rate_based_statement"]
+    assert statement["limit"] == 100 < acl["rule"][-3]["statement"]["rate_based_statement"]["limit"]
+    assert statement["aggregate_key_type"] == "IP"
+    assert statement["scope_down_statement"]["byte_match_statement"] == {
+        "field_to_match": {"uri_path": {}},
+        "positional_constraint": "EXACTLY",
+        "search_string": "/v1/csp-reports",
+        "text_transformation": [{"priority": 0, "type": "NONE"}],
+    }
+
+
+@pytest.mark.parametrize("pair", [("/v1/csp-reports*", 100), ("/v1/csp-reports", 9), ("/v1/csp-reports", 2001)])
+def test_a_path_rate_limit_outside_what_waf_takes_is_refused(pair):
+    with pytest.raises(ValueError, match=r"WafProps.rate_limited_paths holds .* Fix: name the endpoint's path"):
+        WafProps(
+            naming=Naming(project="payment", suffix="t"),
+            protects="api",
+            logs_key_arn="k",
+            log_retention_days=365,
+            region="us-east-1",
+            rate_limited_paths=(pair,),
+        )

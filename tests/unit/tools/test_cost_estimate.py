@@ -21,7 +21,8 @@ def test_the_estimate_counts_what_the_stack_creates(synth_json: dict[str, Any]) 
     lines = {line.item: line for line in estimate(synth_json, PRICES)}
     assert lines["NAT gateways (+ their public IPv4)"].quantity == "3"
     assert lines["RDS PostgreSQL db.t3.medium Multi-AZ"].quantity == "2 instance(s)"
-    assert lines["WAF web ACLs and rules"].quantity == "2 ACLs, 14 rules"  # 5 groups, the rate and the body rule
+    # The API: 5 groups, the rate, the body and the CSP reports rule; the CDN: the same less the CSP reports rule.
+    assert lines["WAF web ACLs and rules"].quantity == "2 ACLs, 15 rules"
     unit = PRICES["prices"]
     assert lines["EC2 t3.medium at desired capacity"].monthly_usd == 2 * 730 * unit["ec2_t3_medium_hour"]["usd"]
 

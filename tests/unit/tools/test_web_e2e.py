@@ -72,6 +72,8 @@ def test_cloudfront_sends_the_csp_the_e2e_server_serves_for_the_same_api(resourc
     hsts = policy["strict_transport_security"]
     max_age = hsts["access_control_max_age_sec"]
     assert served["Strict-Transport-Security"] == f"max-age={max_age}; includeSubDomains; preload"
+    custom = only(resources, "aws_cloudfront_response_headers_policy")["custom_headers_config"]["items"]
+    assert custom == [{"header": "Reporting-Endpoints", "value": served["Reporting-Endpoints"], "override": True}]
 
 
 def _png(path: Path, rows: list[bytes], width: int, filters: list[int], level: int) -> Path:
