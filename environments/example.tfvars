@@ -7,6 +7,8 @@
 # Required: ARN of the ACM certificate for the ALB's HTTPS listener (same region as the stack).
 certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 
+payment_requires_action_timeout_minutes = 30
+
 instance_type              = "t3.medium"
 asg_min_size               = 2
 asg_max_size               = 6

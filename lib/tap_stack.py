@@ -486,6 +486,7 @@ class TapStack(TerraformStack):
                     runtime.DB_MASTER_USERNAME: database.master_username,
                     runtime.DB_MASTER_SECRET_ARN: database.master_secret_arn,
                     runtime.DB_POOL_MAX: variables.api_db_pool_max,
+                    runtime.REQUIRES_ACTION_TIMEOUT: variables.payment_requires_action_timeout_minutes,
                     runtime.IDEMPOTENCY_SECRET_ARN: idempotency_secret.arn,
                     runtime.STRIPE_SECRET_ARN: config.stripe_secret_key_arn or "",
                     runtime.CORS_ORIGINS: f"https://{origin_host}",

@@ -21,7 +21,12 @@ from dataclasses import field as dataclass_field
 from typing import Any
 
 from tap_contract import examples
-from tap_contract.runtime import DB_POOL_MAX
+from tap_contract.runtime import (
+    DB_POOL_MAX,
+    REQUIRES_ACTION_TIMEOUT,
+    REQUIRES_ACTION_TIMEOUT_DEFAULT,
+    REQUIRES_ACTION_TIMEOUT_RANGE,
+)
 
 from facts import CLOUDWATCH_RETENTION_DAYS, SUPPORTED_POSTGRES_MAJOR_VERSIONS
 
@@ -274,6 +279,18 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
             "the API would have no processor named; the simulator is the development default only",
             "set PAYMENT_PROCESSOR=stripe with STRIPE_SECRET_KEY_ARN and STRIPE_PUBLISHABLE_KEY",
         ),
+    )
+    payment_requires_action_timeout_minutes: int = setting(
+        env=REQUIRES_ACTION_TIMEOUT.env,
+        terraform="payment_requires_action_timeout_minutes",
+        kind=WHOLE_NUMBER,
+        default=REQUIRES_ACTION_TIMEOUT_DEFAULT,
+        low=REQUIRES_ACTION_TIMEOUT_RANGE[0],
+        high=REQUIRES_ACTION_TIMEOUT_RANGE[1],
+        description="Minutes a Stripe payment may wait for its customer's 3-D Secure (requires_action) before the "
+        "reconciler cancels its PaymentIntent and it ends failed (authentication_failed); the range is Stripe "
+        "Checkout's own for a waiting payment (30 minutes to 24 hours). Through the runtime parameter "
+        f"({REQUIRES_ACTION_TIMEOUT.env}); a change rolls the fleet.",
     )
     stripe_secret_key_arn: str | None = setting(
         env="STRIPE_SECRET_KEY_ARN",

@@ -301,3 +301,22 @@ def test_the_launcher_refuses_wildcards_and_unnamed_addresses(host: str, allowed
         check_host(host, allowed)
     assert check_host("10.1.2.3", "10.1.2.3") == "10.1.2.3"
     assert check_host("127.0.0.1", None) == "127.0.0.1"
+
+
+def test_cancellation_reason(patched: httpx.Client, without: Callable[[str], httpx.Client]) -> None:
+    def cancel(client: httpx.Client, reason: str) -> httpx.Response:
+        created = intent(client, "pm_card_threeDSecure2Required")
+        assert created.status_code == 200 and created.json()["status"] == "requires_action", created.text
+        return client.post(f"/v1/payment_intents/{created.json()['id']}/cancel", data={"cancellation_reason": reason})
+
+    assert intent(patched, "pm_card_visa").json()["cancellation_reason"] is None  # Stripe's field, null until cancelled
+    cancelled = cancel(patched, "abandoned")
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["cancellation_reason"]) == ("canceled", "abandoned")
+    events = patched.get("/v1/events", params={"type": "payment_intent.canceled"}).json()["data"]
+    assert cancelled.json()["id"] in {event["data"]["object"]["id"] for event in events}
+    refused = cancel(patched, "bored")
+    assert (refused.status_code, refused.json()["error"]["type"]) == (400, "invalid_request_error"), refused.text
+
+    unpatched = cancel(without("cancellation_reason"), "abandoned")
+    assert unpatched.status_code == 400 and "Unexpected cancellation_reason" in unpatched.text, unpatched.text

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from payment_api.carddata import contains_card_number
 
-from tests.service.integration.conftest import new_key, pay, unique
+from tests.service.integration.conftest import new_key, pay, refund, unique
 from tests.service.integration.stripe_fixtures import THREE_D_SECURE, Emulator, stripe_env
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess
@@ -208,3 +209,75 @@ def test_a_service_without_stripe_refuses_every_event(server: ServiceProcess, st
         refused = simulated.post(WEBHOOK, content=raw, headers=headers)
     assert (refused.status_code, refused.json()["code"]) == (400, "signature_invalid")
     assert "without the Stripe processor" in refused.json()["detail"]
+
+
+def test_stripe_ids_whose_digits_pass_luhn_are_not_card_data(client: httpx.Client, stripe_emulator: Emulator) -> None:
+    payment, intent_id = waiting_payment(client, stripe_emulator)
+    secret = secret_of(stripe_emulator)
+    event_id = "evt_4242424242424242" + unique("")  # a Luhn-valid 16-digit run, as a Stripe id may hold
+    assert contains_card_number(event_id), "the detector alone would refuse it"
+    raw, headers = signed(failed_event(payment["id"], intent_id, event_id=event_id), secret)
+    taken = client.post(WEBHOOK, content=raw, headers=headers)
+    assert (taken.status_code, taken.json()["result"]) == (200, "applied"), taken.text
+
+    # The same digits where a read field's format does not admit them are card data, and refused.
+    not_an_id = failed_event(payment["id"], intent_id, event_id="4242424242424242")
+    in_metadata = failed_event(payment["id"], intent_id)
+    in_metadata["data"]["object"]["metadata"]["payment_id"] = "4242 4242 4242 4242"
+    in_intent_id = failed_event(payment["id"], "pi_4242-4242-4242-4242")
+    for event in (not_an_id, in_metadata, in_intent_id):
+        raw, headers = signed(event, secret)
+        refused = client.post(WEBHOOK, content=raw, headers=headers)
+        assert (refused.status_code, refused.json()["code"]) == (400, "card_data_not_accepted"), refused.text
+        assert "4242" not in refused.text
+
+
+def test_an_intent_cancelled_at_stripe_fails_the_payment(client: httpx.Client, stripe_emulator: Emulator) -> None:
+    payment, intent_id = waiting_payment(client, stripe_emulator)
+    with stripe_emulator.client() as stripe:  # as the reconciler, or someone in Stripe's dashboard, would
+        cancelled = stripe.post(f"/v1/payment_intents/{intent_id}/cancel", data={"cancellation_reason": "abandoned"})
+    assert cancelled.status_code == 200, cancelled.text
+    read = settled(client, payment["id"])
+    assert (read["status"], read["failure_code"], read["card"]) == ("failed", "authentication_failed", None)
+
+
+def refund_event(event_type: str, at_stripe: dict[str, Any], status: str = "failed") -> dict[str, Any]:
+    """A refund event as Stripe sends it: the refund object (its metadata names our refund and payment)."""
+    refund_object = {**at_stripe, "status": status, "failure_reason": "expired_or_canceled_card"}
+    return {"id": unique("evt_"), "type": event_type, "data": {"object": refund_object}}
+
+
+def test_a_refund_stripe_fails_later_is_failed_once_and_its_amount_comes_back(
+    client: httpx.Client, operator_key: str, stripe_emulator: Emulator, postgres: LocalPostgres
+) -> None:
+    paid = pay(client, new_key(), amount=1000).json()
+    made = refund(client, paid["id"], operator_key, new_key(), amount=600)
+    assert made.status_code == 201 and made.json()["status"] == "succeeded", made.text
+    [intent] = stripe_emulator.intents_for(paid["id"])
+    [at_stripe] = [item for item in stripe_emulator.refunds_of(intent["id"]) if item["metadata"]["refund_id"]]
+    secret = secret_of(stripe_emulator)
+
+    def deliver(event: dict[str, Any], times: int = 1) -> list[str]:
+        raw, headers = signed(event, secret)
+        answers = [client.post(WEBHOOK, content=raw, headers=headers) for _ in range(times)]
+        assert all(answer.status_code == 200 for answer in answers), [answer.text for answer in answers]
+        return [answer.json()["result"] for answer in answers]
+
+    assert deliver(refund_event("refund.updated", at_stripe, status="pending")) == ["ignored"]
+    other_payment = {**at_stripe, "metadata": {**at_stripe["metadata"], "payment_id": "pay_" + "A" * 22}}
+    assert deliver(refund_event("refund.failed", other_payment)) == ["ignored"]  # our refund, another payment
+    assert deliver(refund_event("charge.refund.updated", at_stripe), times=2) == ["applied", "duplicate"]
+    assert deliver(refund_event("refund.failed", at_stripe)) == ["ignored"]  # the same failure, another event type
+    not_ours = {**at_stripe, "metadata": {}}
+    assert deliver(refund_event("refund.failed", not_ours)) == ["ignored"]
+
+    auth = {"Authorization": f"Bearer {operator_key}"}
+    [listed] = client.get(f"/v1/payments/{paid['id']}/refunds", headers=auth).json()["data"]
+    assert (listed["id"], listed["status"], listed["amount"]) == (made.json()["id"], "failed", 600)
+    assert client.get(f"/v1/payments/{paid['id']}").json()["amount_refunded"] == 0
+    with postgres.superuser(DATABASE) as conn:
+        seen = conn.execute("SELECT count(*) FROM stripe_events WHERE payment_id = %s", (paid["id"],)).fetchone()
+    assert seen is not None and seen[0] == 3  # each delivered event once; the one not ours names no payment
+    # The whole amount is refundable again (Stripe still counts its own refund: the emulator refuses it, failed).
+    again = refund(client, paid["id"], operator_key, new_key(), amount=1000)
+    assert again.status_code == 201, again.text

@@ -93,3 +93,14 @@ def test_retention_is_at_least_24_hours() -> None:
     with pytest.raises(ConfigError, match="at least 24"):
         load_settings({"PAYMENT_IDEMPOTENCY_RETENTION_HOURS": "23"})
     assert load_settings({"PAYMENT_IDEMPOTENCY_RETENTION_HOURS": "48"}).retention_hours == 48
+
+
+def test_the_requires_action_timeout_is_read_within_stripes_bounds() -> None:
+    assert load_settings({}).requires_action_timeout_minutes == 30
+    assert load_settings({"PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES": "1440"}).requires_action_timeout_minutes == 1440
+    for refused in ("29", "1441"):
+        message = f"PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES={refused} is outside 30 to 1440 minutes"
+        with pytest.raises(ConfigError, match=message):
+            load_settings({"PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES": refused})
+    with pytest.raises(ConfigError, match="PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES='half an hour' must be a whole"):
+        load_settings({"PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES": "half an hour"})

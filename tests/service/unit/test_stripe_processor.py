@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import stripe
 from payment_api.config import ConfigError, StripeSettings, load_settings
 from payment_api.processor import ChargeResult, PaymentMethodInvalid, ProcessorTimeout
 from payment_api.processors import make_processor
-from payment_api.stripe_processor import StripeProcessor, declined, failure_code, result_from_intent
+from payment_api.reconcile import may_repeat_create
+from payment_api.stripe_processor import REPEAT_WINDOW, StripeProcessor, declined, failure_code, result_from_intent
 
 from tools.dev.local_api.credentials import write_credentials
 from tools.dev.local_stripe import stripe_credential
@@ -74,8 +76,23 @@ def test_a_failed_intent_reads_its_last_payment_error() -> None:
 
 @pytest.mark.parametrize("status", ["processing", "requires_confirmation", "requires_capture"])
 def test_an_intent_without_an_outcome_yet_is_a_timeout(status: str) -> None:
-    with pytest.raises(ProcessorTimeout):
+    with pytest.raises(ProcessorTimeout) as raised:
         result_from_intent({"id": "pi_6", "status": status})
+    assert raised.value.reference == "pi_6"  # recorded with the payment: the reconciler reads this intent again
+
+
+def test_a_canceled_intent_is_a_failed_authentication() -> None:
+    result = result_from_intent({"id": "pi_7", "status": "canceled", "cancellation_reason": "abandoned"})
+    assert (result.status, result.failure_code, result.reference) == ("failed", "authentication_failed", "pi_7")
+
+
+def test_the_create_is_repeated_only_inside_stripes_idempotency_window() -> None:
+    created = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert timedelta(hours=22) < REPEAT_WINDOW < timedelta(hours=24)  # Stripe keeps a key 24 hours; a margin
+    assert may_repeat_create(REPEAT_WINDOW, created, created + REPEAT_WINDOW - timedelta(seconds=1))
+    assert not may_repeat_create(REPEAT_WINDOW, created, created + REPEAT_WINDOW)
+    assert not may_repeat_create(REPEAT_WINDOW, created, created + timedelta(hours=25))
+    assert may_repeat_create(None, created, created + timedelta(days=400))  # the simulator: for ever
 
 
 def test_a_card_error_body_is_a_decline_with_the_intent_as_reference() -> None:

@@ -151,6 +151,8 @@ def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources
     assert value["stripe_secret_arn"] == PRODUCTION_ENV["STRIPE_SECRET_KEY_ARN"]  # the ARN only: root fetches it
     assert value["db_master_secret_arn"].endswith(".master_user_secret[0].secret_arn}")
     assert value["db_pool_max"] == "${var.api_db_pool_max}"  # a setting changed at apply time rolls the fleet
+    # The reconciler's wait for 3-D Secure (PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES), ranged by its variable.
+    assert value["requires_action_timeout_minutes"] == "${var.payment_requires_action_timeout_minutes}"
     assert set(value) == {setting.key for setting in runtime.SETTINGS}  # the contract's keys, no other
     assert "tap_contract.runtime environment-file" in configure()
     secret = by_path(resources, "aws_secretsmanager_secret", "idempotency_secret/secret")[0]

@@ -407,3 +407,36 @@ def stand_in_creates_payment_methods() -> None:
 )
 def stand_in_reports_failed_authentication() -> None:
     _add_to_stand_in("failed_authentication_error.js")
+
+
+CANCEL = re.compile(r"/v1/payment_intents/(?P<id>pi_[A-Za-z0-9]+)/cancel")
+CANCELLATION_REASONS = ("abandoned", "duplicate", "fraudulent", "requested_by_customer")
+
+
+@stripe_fidelity(
+    "localstripe refuses PaymentIntent cancel's cancellation_reason (400 'Unexpected cancellation_reason'), keeps no "
+    "reason on the intent and sends no event. Stripe takes abandoned, duplicate, fraudulent or requested_by_customer, "
+    "shows it as the intent's cancellation_reason (null until then) and sends payment_intent.canceled; the service "
+    "cancels a payment left requires_action too long with the reason abandoned"
+)
+def cancellation_reason() -> None:
+    resources.PaymentIntent.cancellation_reason = None  # exported with every intent, as Stripe's field is
+
+    @web.middleware
+    async def cancel(request: web.Request, handler: Handler) -> web.StreamResponse:
+        found = CANCEL.fullmatch(request.path)
+        if request.method != "POST" or found is None:
+            return await handler(request)
+        if server.get_api_key(request) is None:
+            raise UserError(401, "Unauthorized")
+        data = await server.get_post_data(request) or {}
+        reason = data.pop("cancellation_reason", None)
+        if reason is not None and reason not in CANCELLATION_REASONS:
+            raise UserError(400, f"Invalid cancellation_reason: must be one of {', '.join(CANCELLATION_REASONS)}")
+        expand = data.pop("expand", None)
+        intent = resources.PaymentIntent._api_cancel(found["id"], **data)
+        intent.cancellation_reason = reason
+        resources.schedule_webhook(resources.Event("payment_intent.canceled", intent))
+        return server.json_response(intent._export(expand=expand))
+
+    _insert_inside_errors(cancel)

@@ -199,6 +199,18 @@ DB_POOL_MAX = WholeNumberSetting(
     example="10",
     env="PAYMENT_DB_POOL_MAX",
 )
+REQUIRES_ACTION_TIMEOUT = WholeNumberSetting(
+    key="requires_action_timeout_minutes",
+    description="Minutes a payment may wait for its customer's 3-D Secure (`requires_action`) before the reconciler "
+    "cancels it at Stripe and it ends `failed` (tunable PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES).",
+    example="30",
+    env="PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES",
+)
+REQUIRES_ACTION_TIMEOUT_DEFAULT = 30
+"""Stripe Checkout's shortest session lifetime: a challenge lasts minutes, so a customer still there has finished."""
+REQUIRES_ACTION_TIMEOUT_RANGE = (30, 1440)
+"""Stripe Checkout's own bounds for how long a started payment waits for its customer (``expires_at``: 30 minutes to
+24 hours after the session's creation)."""
 
 SETTINGS: tuple[Setting[Any], ...] = (
     ARTIFACT_BUCKET,
@@ -213,6 +225,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     IDEMPOTENCY_SECRET_ARN,
     STRIPE_SECRET_ARN,
     DB_POOL_MAX,
+    REQUIRES_ACTION_TIMEOUT,
 )
 """Every runtime setting: the parameter holds exactly these keys."""
 SERVICE_SETTINGS = tuple(setting for setting in SETTINGS if setting.env is not None)

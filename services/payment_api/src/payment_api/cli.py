@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from payment_api.config import ConfigError, Settings, load_settings
@@ -92,6 +93,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     if args.every_seconds < 1:
         print(f"payment-api: reconcile --every must be at least 1s, got {args.every_seconds}s", file=sys.stderr)
         return 2
+    timeout = timedelta(minutes=settings.requires_action_timeout_minutes)
     pool = make_pool(settings)
     pool.open(wait=False)
     processor.open()
@@ -99,7 +101,7 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.once:
             try:
-                result = reconcile.reconcile_once(pool, processor, args.grace)
+                result = reconcile.reconcile_once(pool, processor, args.grace, requires_action_timeout=timeout)
             except (psycopg.Error, PoolTimeout) as error:  # the unit fails, and the next timer run tries again
                 print(f"payment-api: reconcile: the database is unavailable ({type(error).__name__})", file=sys.stderr)
                 return 1
@@ -109,7 +111,9 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda _signum, _frame: stop.set())
         log.info("reconciler started", extra={"fields": {"every_s": args.every_seconds, "grace_s": args.grace}})
-        reconcile.reconcile_every(pool, processor, args.grace, args.every_seconds, stop)
+        reconcile.reconcile_every(
+            pool, processor, args.grace, args.every_seconds, stop, requires_action_timeout=timeout
+        )
         return 0
     finally:
         processor.close()

@@ -32,6 +32,9 @@ from tap_contract.runtime import (
     DB_PORT,
     ENVIRONMENT,
     PROCESSOR,
+    REQUIRES_ACTION_TIMEOUT,
+    REQUIRES_ACTION_TIMEOUT_DEFAULT,
+    REQUIRES_ACTION_TIMEOUT_RANGE,
     Setting,
     SettingError,
 )
@@ -127,6 +130,9 @@ class Settings:
     retention_hours: int
     crash_after_processor: bool
     cors_origins: tuple[str, ...] = ()
+    requires_action_timeout_minutes: int = REQUIRES_ACTION_TIMEOUT_DEFAULT
+    """How long a payment waits for its customer's 3-D Secure before the reconciler cancels it at Stripe
+    (``PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES``, the stack's runtime parameter; @default 30)."""
     hmac_secrets: IdempotencySecrets | None = field(default=None, repr=False)
     """None when ``$CREDENTIALS_DIRECTORY`` holds no ``idempotency-hmac-current`` (the commands that hash no key
     run without it: migrate, purge, reconcile, the operator key and role commands)."""
@@ -324,6 +330,19 @@ def read_stripe_settings(env: Mapping[str, str], *, production: bool) -> StripeS
     )
 
 
+def requires_action_timeout(env: Mapping[str, str]) -> int:
+    """``PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES`` within Stripe Checkout's bounds for a waiting payment."""
+    minutes = _runtime(REQUIRES_ACTION_TIMEOUT, env, REQUIRES_ACTION_TIMEOUT_DEFAULT)
+    low, high = REQUIRES_ACTION_TIMEOUT_RANGE
+    if not low <= minutes <= high:
+        raise ConfigError(
+            f"{REQUIRES_ACTION_TIMEOUT.env}={minutes} is outside {low} to {high} minutes (Stripe Checkout's bounds for "
+            "a payment waiting for its customer): set it in that range, or leave it unset for "
+            f"{REQUIRES_ACTION_TIMEOUT_DEFAULT}"
+        )
+    return minutes
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check the settings; raises ``ConfigError`` naming the variable at fault."""
     env = os.environ if env is None else env
@@ -364,6 +383,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_hours=retention,
         crash_after_processor=crash,
         cors_origins=cors_origins(_runtime(CORS_ORIGINS, env, ""), production=production),
+        requires_action_timeout_minutes=requires_action_timeout(env),
         hmac_secrets=read_idempotency_secrets(env),
         stripe=read_stripe_settings(env, production=production),
     )

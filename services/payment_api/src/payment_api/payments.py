@@ -123,13 +123,39 @@ def create_payment(
     location = f"/v1/payments/{payment_id}"
     try:
         result = processor.charge(payment_id, row[2], row[3], row[10])
-    except ProcessorTimeout:
+    except ProcessorTimeout as unknown:
+        remember_reference(conn, payment_id, unknown.reference)
         return Outcome(202, dumps(payment_view(row)), {"Location": location, "Retry-After": "1"})
     except PaymentMethodInvalid as refused:
         discard_payment(conn, key.id, payment_id)
         raise payment_method_invalid(refused) from None
     _crash_hook(crash_after_processor)
     return record_charge(conn, key.id, payment_id, result)
+
+
+def remember_reference(conn: Connection, payment_id: str, reference: str | None) -> None:
+    """Record the processor's id for a payment still ``processing`` (Stripe answered the create with an intent
+    that has no outcome yet), so the reconciler reads that intent again instead of searching for it."""
+    if reference is not None:
+        conn.execute(
+            "UPDATE payments SET processor_reference = %s WHERE id = %s AND status = 'processing'"
+            " AND processor_reference IS NULL",
+            (reference, payment_id),
+        )
+
+
+def settle_authentication(conn: Connection, payment_id: str, result: ChargeResult) -> bool:
+    """Move a ``requires_action`` payment to its final ``result`` (``succeeded`` or ``failed``); False when it is no
+    longer ``requires_action``. The one conditional UPDATE both the webhook and the reconciler's cancel of a stale
+    authentication go through: when they race, the row lock orders them and the second finds the payment final and
+    changes nothing, so the payment reaches exactly one final state."""
+    moved = conn.execute(
+        "UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s,"
+        " processor_reference = coalesce(processor_reference, %s) WHERE id = %s AND status = 'requires_action'"
+        " RETURNING id",
+        (result.status, result.brand, result.last4, result.failure_code, result.reference, payment_id),
+    ).fetchone()
+    return moved is not None
 
 
 def payment_method_invalid(refused: PaymentMethodInvalid) -> ProblemError:
@@ -241,6 +267,22 @@ def record_refund(conn: Connection, key_id: int, refund_id: str, succeeded: bool
         body = dumps(refund_view(final))
         finish(conn, key_id, 201, body, None)
     return Outcome(201, body)
+
+
+def fail_refund(conn: Connection, refund_id: str, payment_id: str) -> bool:
+    """A ``succeeded`` refund the processor reports failed later (Stripe: a refund ``pending`` at the bank that
+    failed): the refund becomes ``failed`` and its amount is refundable again, in the caller's transaction. False
+    when the refund is not ``succeeded`` (already failed, or still ``pending``: its retry or the reconciler reads the
+    failure from the processor itself and gives the amount back then), or not of ``payment_id``."""
+    row = conn.execute(
+        "UPDATE refunds SET status = 'failed' WHERE id = %s AND payment_id = %s AND status = 'succeeded'"
+        " RETURNING payment_id, amount",
+        (refund_id, payment_id),
+    ).fetchone()
+    if row is None:
+        return False
+    conn.execute("UPDATE payments SET amount_refunded = amount_refunded - %s WHERE id = %s", (row[1], row[0]))
+    return True
 
 
 def list_refunds(conn: Connection, payment_id: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ count charges across server processes: one row = one charge.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from psycopg_pool import ConnectionPool
@@ -44,7 +45,13 @@ class ChargeResult:
 
 
 class ProcessorTimeout(Exception):
-    """The processor did not answer in time: the outcome is unknown, the same call is to be retried."""
+    """The processor did not answer in time, or its charge has no outcome yet: the same call is to be retried.
+    ``reference`` is the processor's id for the charge when it is known (Stripe answered with an intent that is still
+    ``processing``): recorded with the payment, so the reconciler reads that charge again rather than searching."""
+
+    def __init__(self, our_id: str, reference: str | None = None) -> None:
+        super().__init__(our_id)
+        self.reference = reference
 
 
 class PaymentMethodInvalid(Exception):
@@ -58,7 +65,14 @@ class PaymentMethodInvalid(Exception):
 
 
 class Processor(Protocol):
-    """What the service needs from a payment processor."""
+    """What the service needs from a payment processor.
+
+    ``repeat_window`` is how long after a payment was created a repeated ``charge`` call is still answered from the
+    processor's idempotency record (Stripe keeps an idempotency key 24 hours): past it, the reconciler never calls
+    ``charge`` for a payment whose charge it cannot find, as the processor could charge it a second time. None: the
+    processor is idempotent on our payment id for ever (the simulator, whose table is keyed by it)."""
+
+    repeat_window: timedelta | None
 
     def charge(self, payment_id: str, amount: int, currency: str, payment_method: str) -> ChargeResult:
         """Charge once per ``payment_id`` (a repeated call returns the first outcome). Raise ``PaymentMethodInvalid``,
@@ -68,10 +82,17 @@ class Processor(Protocol):
         """Refund once per ``refund_id``; True when the refund succeeded. ``reference`` is the processor's id for
         the payment's charge (``ChargeResult.reference``, recorded with the payment), when there is one."""
 
-    def lookup(self, payment_id: str) -> ChargeResult | None:
-        """Re-read the outcome of the charge for ``payment_id`` without charging: None when the processor has no
-        charge for it (it was never reached). Raise ``ProcessorTimeout`` when it cannot tell right now. Used by the
-        reconciler (``payment_api.reconcile``) for payments a client abandoned in ``processing``."""
+    def lookup(self, payment_id: str, reference: str | None = None) -> ChargeResult | None:
+        """Re-read the outcome of the charge for ``payment_id`` without charging: the charge ``reference`` when one
+        was recorded, else the one the processor finds for our payment id; None when the processor has no charge for
+        it (it was never reached). Raise ``ProcessorTimeout`` when it cannot tell right now. Used by the reconciler
+        (``payment_api.reconcile``) for payments a client abandoned in ``processing``."""
+
+    def cancel_authentication(self, payment_id: str, reference: str | None) -> ChargeResult:
+        """Give up waiting for the customer's authentication of a ``requires_action`` payment: cancel its charge at
+        the processor (idempotent: a key derived from ``payment_id``) and answer the charge's final outcome, which is
+        not ``failed`` when the customer finished first (the processor refuses the cancel then). Raise
+        ``ProcessorTimeout`` when the outcome is unknown. Used by the reconciler for stale ``requires_action``."""
 
     def open(self) -> None:
         """Acquire what the processor needs (connections, sessions); called when the service starts."""
@@ -99,6 +120,8 @@ class SimulatedProcessor:
     """Idempotent on our payment id; knows only ``TEST_TOKENS`` (any other token is ``PaymentMethodInvalid``, and
     nothing is recorded); ``pm_card_processor_timeout`` times out on the first call for a payment (the charge is
     recorded, the answer is lost: what a real network timeout looks like)."""
+
+    repeat_window: timedelta | None = None  # idempotent on our payment id for ever: simulated_charges' primary key
 
     def __init__(self, settings: Settings) -> None:
         # Its own pool, as a remote processor is its own system: a request holds its application connection (and
@@ -137,7 +160,8 @@ class SimulatedProcessor:
             raise ProcessorTimeout(payment_id)
         return ChargeResult(row[0] == "succeeded", row[1], row[2], row[3])
 
-    def lookup(self, payment_id: str) -> ChargeResult | None:
+    def lookup(self, payment_id: str, reference: str | None = None) -> ChargeResult | None:
+        del reference  # the simulator's charges are keyed by our payment id
         with self._pool.connection() as conn:
             row = conn.execute(
                 "SELECT outcome, brand, last4, failure_code FROM simulated_charges WHERE payment_id = %s",
@@ -146,6 +170,14 @@ class SimulatedProcessor:
         if row is None:
             return None
         return ChargeResult(row[0] == "succeeded", row[1], row[2], row[3])
+
+    def cancel_authentication(self, payment_id: str, reference: str | None) -> ChargeResult:
+        """The simulator never asks for authentication, so it has nothing to cancel: a payment it charged keeps the
+        outcome it recorded; one it never saw is unknown (``ProcessorTimeout``: left as it is)."""
+        result = self.lookup(payment_id, reference)
+        if result is None:
+            raise ProcessorTimeout(payment_id)
+        return result
 
     def refund(self, refund_id: str, payment_id: str, amount: int, reference: str | None = None) -> bool:
         del reference  # the simulator's charges are keyed by our payment id

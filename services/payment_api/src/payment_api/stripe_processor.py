@@ -9,8 +9,13 @@ through the official SDK (``stripe`` 16.x, ``StripeClient``).
 - A refund is a Stripe refund of the payment's intent with our refund id as idempotency key.
 - Timeouts, connection errors, rate limits and Stripe's own 5xx leave the outcome unknown: ``ProcessorTimeout``, so
   the request answers ``202 processing`` and the retry (or the reconciler) repeats the same idempotent call.
-- ``lookup`` finds a payment's intent by our payment id in its metadata (Stripe's Search API); the intent id is also
-  recorded with the outcome (``payments.processor_reference``), which refunds use.
+- ``lookup`` reads the intent whose id was recorded when the create call returned (``payments.processor_reference``,
+  which refunds use too), else finds it by our payment id in its metadata (Stripe's Search API). Stripe keeps an
+  idempotency key 24 hours: within ``REPEAT_WINDOW`` of the payment's creation the reconciler may repeat the create
+  with the same key (``repeat_window``); after it, it only looks the intent up and never creates one.
+- ``cancel_authentication`` cancels the intent of a payment left ``requires_action`` too long (the reconciler, after
+  ``PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES``), with ``cancellation_reason=abandoned`` and an idempotency key derived
+  from our payment id; a canceled intent is a ``failed`` payment with ``authentication_failed``.
 
 The API key comes only from the ``stripe-secret`` credential (``config.StripeSettings``): it is given to the SDK's
 client and to nothing else, never logged, never in a repr, never in an environment.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, cast
 
 import stripe
@@ -42,6 +48,13 @@ PASSED_THROUGH = frozenset({"expired_card", "incorrect_cvc", "incorrect_number",
 AUTHENTICATION_FAILED = "payment_intent_authentication_failure"
 # Intent states whose outcome is not known yet (the call is to be repeated or the intent read again later).
 UNSETTLED = frozenset({"processing", "requires_confirmation", "requires_capture"})
+# A canceled intent: the reconciler gave up on its 3-D Secure (or someone canceled it at Stripe). The customer did not
+# authenticate in time: the contract's code for authentication that did not complete.
+CANCELED_FAILURE = "authentication_failed"
+CANCELLATION_REASON = "abandoned"  # Stripe's reason for an intent whose customer never finished
+# Stripe keeps an idempotency key "at least 24 hours" from its first use, which is after the payment's creation; the
+# hour's margin covers the clocks of our database and Stripe and a reconciler pass that starts inside and calls after.
+REPEAT_WINDOW = timedelta(hours=23)
 UNKNOWN_TOKEN = (
     "Stripe does not know this PaymentMethod: send the id Stripe.js created for the card (pm_...), or in test "
     "mode one of Stripe's test methods (pm_card_visa, pm_card_visa_chargeDeclined, ...)."
@@ -82,7 +95,9 @@ def result_from_intent(intent: Mapping[str, Any]) -> ChargeResult:
     if status == "requires_action":
         return ChargeResult(False, requires_action=True, client_secret=intent.get("client_secret"), reference=reference)
     if status in UNSETTLED:
-        raise ProcessorTimeout(str(reference))
+        raise ProcessorTimeout(str(reference), reference=reference if isinstance(reference, str) else None)
+    if status == "canceled":
+        return ChargeResult(False, failure_code=CANCELED_FAILURE, reference=reference)
     error = intent.get("last_payment_error")
     error = error if isinstance(error, Mapping) else {}
     return ChargeResult(
@@ -126,6 +141,8 @@ def _unknown_outcome(error: stripe.StripeError, call: str, our_id: str) -> Proce
 
 class StripeProcessor:
     """The ``Processor`` over Stripe's API (or the local emulator's, ``StripeSettings.api_base``)."""
+
+    repeat_window: timedelta | None = REPEAT_WINDOW
 
     def __init__(self, settings: StripeSettings) -> None:
         self._http = stripe.RequestsClient(timeout=settings.timeout_seconds)
@@ -191,9 +208,32 @@ class StripeProcessor:
             raise _unknown_outcome(error, "payment_intents.retrieve", reference) from None
         return result_from_intent(intent.to_dict())
 
-    def lookup(self, payment_id: str) -> ChargeResult | None:
+    def lookup(self, payment_id: str, reference: str | None = None) -> ChargeResult | None:
+        if reference is not None:  # recorded when the create call returned: no search
+            return self.retrieve(reference)
         intent = self._find_intent(payment_id)
         return None if intent is None else result_from_intent(intent)
+
+    def cancel_authentication(self, payment_id: str, reference: str | None) -> ChargeResult:
+        if reference is None:
+            found = self._find_intent(payment_id)
+            if found is None:  # a requires_action payment always has its intent: Stripe's index lags, try later
+                raise ProcessorTimeout(payment_id)
+            reference = str(found["id"])
+        try:
+            intent = self._client.v1.payment_intents.cancel(
+                reference,
+                params={"cancellation_reason": CANCELLATION_REASON, "expand": ["payment_method"]},
+                options={"idempotency_key": f"{payment_id}-cancel"},
+            )
+        except stripe.InvalidRequestError as error:
+            # Stripe refuses to cancel an intent that moved on (payment_intent_unexpected_state: the customer
+            # authenticated, the charge succeeded or failed meanwhile): its outcome is what the payment becomes.
+            LOG.info("stripe kept an intent", extra={"fields": {"id": payment_id, "code": error.code}})
+            return self.retrieve(reference)
+        except stripe.StripeError as error:
+            raise _unknown_outcome(error, "payment_intents.cancel", payment_id) from None
+        return result_from_intent(intent.to_dict())
 
     def refund(self, refund_id: str, payment_id: str, amount: int, reference: str | None = None) -> bool:
         if reference is None:
