@@ -98,6 +98,9 @@ def server(start_server: Callable[..., ServiceProcess]) -> ServiceProcess:
 
 @pytest.fixture
 def client(server: ServiceProcess) -> Iterator[httpx.Client]:
+    # Traffic reaches a ready server only, as the load balancer sends it: a module before may have restarted the
+    # shared PostgreSQL (test_recovery), and until the server is back at /ready a payment rightly answers 503.
+    server.wait_ready()
     with httpx.Client(base_url=server.url, timeout=15) as http:
         yield http
 
