@@ -290,7 +290,9 @@ class TapStack(TerraformStack):
             release=release,
             compute=compute,
             frontend=frontend,
-            monitoring=self._monitoring(config, account_id, variables, base, compute=compute, database=database),
+            monitoring=self._monitoring(
+                config, account_id, variables, base, compute=compute, database=database, release=release
+            ),
         )
 
     def _idempotency_secret(self, config: StackConfig, base: Foundation) -> IdempotencySecret:
@@ -314,6 +316,7 @@ class TapStack(TerraformStack):
         *,
         compute: Compute,
         database: Database,
+        release: ApiRelease,
     ) -> Monitoring:
         """Alarms on the ALB, the group and the database, notifying the alarm topic (logs key)."""
         return Monitoring(
@@ -329,6 +332,8 @@ class TapStack(TerraformStack):
                     target_group_arn_suffix=compute.target_group_arn_suffix,
                     asg_name=compute.asg_name,
                     db_identifier=database.identifier,
+                    api_web_acl_name=base.waf.web_acl_name,
+                    api_log_group_name=release.log_group_name,
                 ),
                 thresholds=AlarmThresholds(
                     cpu_percent=variables.cpu_alarm_threshold,

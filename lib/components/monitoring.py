@@ -39,6 +39,12 @@ DB_MAX_CONNECTIONS = 300
 # database instance's events (availability, failover, failure, low storage, configuration change, deletion, security
 # patching, ...) and RDS's own security-group events. VPC security group changes are not RDS events: CloudTrail (the
 # account's trail) records them.
+# The WAF alarm's band: this many standard deviations around the blocked-request count CloudWatch learned (2 is its
+# console default; 3 alarms on floods, not on the ordinary background of scanners a public endpoint receives).
+WAF_BASELINE_BAND_WIDTH = 3
+# Three five-minute periods without a log event: the service logs every request and /health check (the load
+# balancer's every 30 s), so 15 minutes of silence means nothing is shipping.
+LOG_SILENCE_PERIODS = 3
 RDS_EVENT_SOURCES = (("db_instance_events", "db-instance"), ("db_security_group_events", "db-security-group"))
 
 
@@ -54,6 +60,10 @@ class MonitoredResources:
     """The API Auto Scaling Group (CPU)."""
     db_identifier: str
     """The RDS instance (CPU, storage, connections)."""
+    api_web_acl_name: str
+    """The API's web ACL (blocked requests above their baseline)."""
+    api_log_group_name: str
+    """The service's log group, which the instances' CloudWatch agent feeds (silence: no event for 15 minutes)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +141,7 @@ class Monitoring(Construct):
             # One subscription when an address is given, none when alarm_email is empty.
             count=Fn.min([Fn.length_of(thresholds.alarm_email), 1]),
         )
-        self._alarms = [self._error_rate_alarm(props), *self._threshold_alarms(props)]
+        self._alarms = [self._error_rate_alarm(props), *self._threshold_alarms(props), *self._security_alarms(props)]
         CloudwatchDashboard(
             self,
             "dashboard",
@@ -225,6 +235,61 @@ class Monitoring(Construct):
                 threshold=DB_MAX_CONNECTIONS,
             ),
         ]
+
+    def _security_alarms(self, props: MonitoringProps) -> list[CloudwatchMetricAlarm]:
+        """Detection (PCI DSS 10.4.1, 10.7.2): the WAF blocking more than its learned baseline (an attack, or a rule
+        turning on customers), and the service's logs falling silent (the agent or the instances stopped shipping)."""
+        resources, naming = props.resources, props.naming
+        blocked = _metric_query(
+            "blocked",
+            "AWS/WAFV2",
+            "BlockedRequests",
+            {"WebACL": resources.api_web_acl_name, "Rule": "ALL", "Region": props.region},
+        )
+        waf = CloudwatchMetricAlarm(
+            self,
+            "waf_blocked_above_baseline",
+            alarm_name=naming.name("waf-blocked-above-baseline"),
+            alarm_description="The API's web ACL blocks more requests than its anomaly-detection band allows",
+            comparison_operator="GreaterThanUpperThreshold",
+            threshold_metric_id="baseline",
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            treat_missing_data="notBreaching",
+            metric_query=[
+                CloudwatchMetricAlarmMetricQuery(id="blocked", return_data=True, metric=blocked.metric),
+                CloudwatchMetricAlarmMetricQuery(
+                    id="baseline",
+                    expression=f"ANOMALY_DETECTION_BAND(blocked, {WAF_BASELINE_BAND_WIDTH})",
+                    label="Blocked requests (expected)",
+                    return_data=True,
+                ),
+            ],
+            alarm_actions=[self._topic.arn],
+            ok_actions=[self._topic.arn],
+            tags=naming.tags("waf-blocked-above-baseline"),
+        )
+        silent = CloudwatchMetricAlarm(
+            self,
+            "api_logs_silent",
+            alarm_name=naming.name("api-logs-silent"),
+            alarm_description="No event reached the service's log group for 15 minutes (agent or instances stopped)",
+            namespace="AWS/Logs",
+            metric_name="IncomingLogEvents",
+            statistic="Sum",
+            dimensions={"LogGroupName": resources.api_log_group_name},
+            period=PERIOD_SECONDS,
+            evaluation_periods=LOG_SILENCE_PERIODS,
+            datapoints_to_alarm=LOG_SILENCE_PERIODS,
+            comparison_operator="LessThanThreshold",
+            threshold=1,
+            # No datapoint is exactly what silence looks like.
+            treat_missing_data="breaching",
+            alarm_actions=[self._topic.arn],
+            ok_actions=[self._topic.arn],
+            tags=naming.tags("api-logs-silent"),
+        )
+        return [waf, silent]
 
     def _alarm(
         self,

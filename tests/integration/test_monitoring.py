@@ -122,6 +122,34 @@ def test_alarm_topic_policy_refuses_plain_http_publishing(
 
 
 @pytest.mark.pci("10.7, 11.5")
+def test_blocked_requests_above_baseline_and_silent_logs_alarm(
+    alarms: list[dict[str, Any]], output: Callable[[str], Any]
+) -> None:
+    """Read back: the anomaly-detection alarm on the API web ACL's blocked requests, and the alarm on no event
+    reaching the service's log group (missing data breaching), both to the on-call topic."""
+    silent = _single_metric_alarms(
+        alarms, "AWS/Logs", "IncomingLogEvents", "LogGroupName", output("api_log_group_name")
+    )
+    assert len(silent) == 1 and silent[0]["TreatMissingData"] == "breaching"
+    assert silent[0]["ComparisonOperator"] == "LessThanThreshold" and silent[0]["AlarmActions"] == [
+        output("sns_topic_arn")
+    ]
+    acl_name = output("waf_web_acl_arn").split("/")[-2]
+    banded = [
+        a
+        for a in alarms
+        if a.get("ThresholdMetricId")
+        and any(
+            q.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "BlockedRequests"
+            and _dimensions(q["MetricStat"]["Metric"]).get("WebACL") == acl_name
+            for q in a.get("Metrics") or []
+        )
+    ]
+    assert len(banded) == 1 and banded[0]["ComparisonOperator"] == "GreaterThanUpperThreshold"
+    assert banded[0]["AlarmActions"] == [output("sns_topic_arn")]
+
+
+@pytest.mark.pci("10.7, 11.5")
 def test_rds_events_go_to_the_alarm_topic(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
     """Read back from RDS: an enabled subscription of the database's events and one of RDS's security-group events,
     both to the on-call topic, and the topic's policy lets RDS event subscriptions publish."""

@@ -283,7 +283,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         "10.7, 11.5",
         "Failures of critical controls detected, alerted and responded to",
-        "CloudWatch alarms on the ALB 5XX rate, ASG CPU, unhealthy targets and RDS CPU/storage/connections, "
+        "CloudWatch alarms on the ALB 5XX rate, ASG CPU, unhealthy targets and RDS CPU/storage/connections, and "
+        "for detection (10.4.1) on the API web ACL's blocked requests above their anomaly-detection baseline and on "
+        "the service's log group falling silent for 15 minutes (missing data breaching), all "
         "notifying an encrypted SNS topic; RDS event subscriptions (the database's events: failover, failure, low "
         "storage, configuration changes; RDS's security-group events) to the same topic, whose policy and key admit "
         "them (PF-RDS-EVENTS); a service dashboard; RDS enhanced monitoring and Performance Insights; detailed "

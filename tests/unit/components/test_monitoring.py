@@ -126,3 +126,35 @@ def test_rds_events_reach_the_alarm_topic_which_lets_rds_publish_and_encrypt(res
     use = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}["RdsEventsPublishToEncryptedTopic"]
     assert use["Principal"] == {"Service": "events.rds.amazonaws.com"} and use["Condition"] == scoped
     assert set(use["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+@pytest.mark.pci("10.7, 11.5")
+def test_waf_blocks_above_their_baseline_and_silent_service_logs_alarm(resources):
+    """Detection (10.4.1, 10.7.2): the API's web ACL blocking more than CloudWatch's anomaly-detection band, and no
+    event reaching the service's log group for 15 minutes (missing data is breaching: silence has no datapoint)."""
+    (topic_name,) = resources["aws_sns_topic"]
+    topic = f"${{aws_sns_topic.{topic_name}.arn}}"
+    _, waf = by_path(resources, "aws_cloudwatch_metric_alarm", "monitoring/waf_blocked_above_baseline")
+    queries = {q["id"]: q for q in waf["metric_query"]}
+    assert waf["comparison_operator"] == "GreaterThanUpperThreshold" and waf["threshold_metric_id"] == "baseline"
+    assert queries["baseline"]["expression"] == "ANOMALY_DETECTION_BAND(blocked, 3)"
+    metric = queries["blocked"]["metric"]
+    assert (metric["namespace"], metric["metric_name"], metric["stat"]) == ("AWS/WAFV2", "BlockedRequests", "Sum")
+    (api_acl,) = [n for n, acl in resources["aws_wafv2_web_acl"].items() if acl["scope"] == "REGIONAL"]
+    assert metric["dimensions"] == {
+        "WebACL": f"${{aws_wafv2_web_acl.{api_acl}.name}}",
+        "Rule": "ALL",
+        "Region": "us-east-1",
+    }
+    _, silent = by_path(resources, "aws_cloudwatch_metric_alarm", "monitoring/api_logs_silent")
+    (api_log_group,) = [
+        g["name"]
+        for g in resources["aws_cloudwatch_log_group"].values()
+        if g["name"].startswith("/payment/payment-api")
+    ]
+    assert (silent["namespace"], silent["metric_name"], silent["statistic"]) == ("AWS/Logs", "IncomingLogEvents", "Sum")
+    assert silent["dimensions"] == {"LogGroupName": api_log_group} and api_log_group.startswith("/payment/")
+    assert (silent["comparison_operator"], silent["threshold"]) == ("LessThanThreshold", 1)
+    assert silent["evaluation_periods"] * silent["period"] == 900 and silent["treat_missing_data"] == "breaching"
+    for alarm in (waf, silent):
+        assert alarm["alarm_actions"] == alarm["ok_actions"] == [topic]
