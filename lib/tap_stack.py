@@ -477,6 +477,7 @@ class TapStack(TerraformStack):
                     runtime.DB_POOL_MAX: variables.api_db_pool_max,
                     runtime.IDEMPOTENCY_SECRET_ARN: idempotency_secret.arn,
                     runtime.STRIPE_SECRET_ARN: config.stripe_secret_key_arn or "",
+                    runtime.STRIPE_API_BASE: config.stripe_api_base or "",
                     runtime.CORS_ORIGINS: f"https://{origin_host}",
                     runtime.PROCESSOR: config.api_processor,
                     runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",
