@@ -142,7 +142,10 @@ def payment_at_stripe(api_base: str, payment_id: str, refund_id: str, amount: in
     refunds = [r["id"] for r in listed.json()["data"] if r.get("metadata", {}).get("refund_id") == refund_id]
     if len(refunds) != 1:
         raise SandboxStripeError(f"localstripe holds {len(refunds)} refund(s) of {intents[0]['id']} for {refund_id}")
-    return f"at localstripe: PaymentIntent {intents[0]['id']} (metadata payment_id {payment_id}), refund {refunds[0]}"
+    return (
+        f"at localstripe: PaymentIntent {intents[0]['id']} (metadata payment_id {payment_id}), refund {refunds[0]} "
+        f"(metadata refund_id {refund_id})"
+    )
 
 
 def instance_read_secret(moto_log: Path, since: int, secret_arn: str, session: str) -> str:
