@@ -88,6 +88,8 @@ STRIPE_SECRET_ARN_PATTERN = re.compile(
     r"arn:aws(?:-cn|-us-gov)?:secretsmanager:([a-z0-9-]+):[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}"
 )
 STRIPE_PUBLISHABLE_KEY_PATTERN = re.compile(r"pk_(?:live|test)_[A-Za-z0-9]{8,247}")
+# A Stripe emulator's base URL, as the service accepts it (payment_api/config.py's ORIGIN): scheme, host, port.
+STRIPE_API_BASE_PATTERN = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?")
 # Ports the API must not take: SSH, the ALB's HTTPS listener and PostgreSQL, which the security groups use.
 RESERVED_PORTS = (22, 443, 5432)
 # `make destroy`'s synth (DESTROY=1) stamps the final snapshot's name with its UTC start: <db>-final-<stamp>.
@@ -99,9 +101,9 @@ DESTROY_MODE_VARIABLES = ("DESTROY", "SKIP_FINAL_SNAPSHOT")
 
 
 def _shown_stripe_value(value: str) -> str:
-    """A Stripe setting as an error may show it: an ARN or a publishable key as given; anything else (a secret key
-    pasted into the wrong variable) by its first 3 characters only."""
-    if value.startswith(("arn:", "pk_")):
+    """A Stripe setting as an error may show it: an ARN, a publishable key or a URL as given; anything else (a secret
+    key pasted into the wrong variable) by its first 3 characters only."""
+    if value.startswith(("arn:", "pk_", "http://", "https://")):
         return value
     return f"{value[:3]}... (not shown: it is not a publishable key or an ARN)"
 
@@ -634,7 +636,7 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
             "STRIPE_PUBLISHABLE_KEY": self.stripe_publishable_key,
         }
         if processor != STRIPE:
-            for name, value in given.items():
+            for name, value in {**given, "STRIPE_API_BASE": self.stripe_api_base}.items():
                 if value is not None:
                     raise _fail(
                         name,
@@ -672,6 +674,28 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
                 f"STRIPE_PUBLISHABLE_KEY={_shown_stripe_value(key)!r} is invalid: a publishable key is pk_live_ or "
                 "pk_test_ and letters or digits, the only Stripe key a page may carry. Copy it from the Stripe "
                 "Dashboard's API keys page."
+            )
+        self._validate_stripe_api_base()
+
+    def _validate_stripe_api_base(self) -> None:
+        base = self.stripe_api_base
+        if base is None:
+            return
+        if self.environment_type == PRODUCTION:
+            raise _fail(
+                "STRIPE_API_BASE",
+                base,
+                "a production stack talks to Stripe's own API (https://api.stripe.com) only; another base is a "
+                "Stripe emulator's, for development stacks (the sandbox)",
+                "Unset STRIPE_API_BASE.",
+            )
+        if not STRIPE_API_BASE_PATTERN.fullmatch(base):
+            raise _fail(
+                "STRIPE_API_BASE",
+                base,
+                "expected http:// or https://, a host (lowercase name or IPv4 address) and an optional port, without "
+                "a path (the Stripe SDK appends /v1/...)",
+                "Give the emulator's base URL, e.g. http://10.213.0.1:8420, or unset it for Stripe's API.",
             )
 
     @property

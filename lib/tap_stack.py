@@ -494,6 +494,7 @@ class TapStack(TerraformStack):
                     runtime.REQUIRES_ACTION_TIMEOUT: variables.payment_requires_action_timeout_minutes,
                     runtime.IDEMPOTENCY_SECRET_ARN: idempotency_secret.arn,
                     runtime.STRIPE_SECRET_ARN: config.stripe_secret_key_arn or "",
+                    runtime.STRIPE_API_BASE: config.stripe_api_base or "",
                     runtime.CORS_ORIGINS: f"https://{origin_host}",
                     runtime.PROCESSOR: config.api_processor,
                     runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",

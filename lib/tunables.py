@@ -27,6 +27,7 @@ from tap_contract.runtime import (
     REQUIRES_ACTION_TIMEOUT_DEFAULT,
     REQUIRES_ACTION_TIMEOUT_RANGE,
 )
+from tap_contract.runtime import STRIPE_API_BASE as RUNTIME_STRIPE_API_BASE
 
 from facts import CLOUDWATCH_RETENTION_DAYS, SUPPORTED_POSTGRES_MAJOR_VERSIONS
 
@@ -309,6 +310,15 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
         default_doc="unset; **required** with `PAYMENT_PROCESSOR=stripe`, refused without it",
         rule="`pk_live_` or `pk_test_` and letters or digits (never a secret `sk_` or restricted `rk_` key)",
         meaning="Stripe's publishable key, for the checkout's `config.json` (Stripe.js and its card element)",
+    )
+    stripe_api_base: str | None = setting(
+        env="STRIPE_API_BASE",
+        kind=TEXT,
+        default_doc="unset: Stripe's API, `https://api.stripe.com`",
+        rule="`http://` or `https://`, a host (lowercase name or IPv4 address) and an optional port, no path; only "
+        "with `PAYMENT_PROCESSOR=stripe`; refused in production",
+        meaning="a Stripe emulator the instances call instead of Stripe (the sandbox's localstripe): the runtime "
+        f"parameter's `{RUNTIME_STRIPE_API_BASE.key}`, the service's `{RUNTIME_STRIPE_API_BASE.env}`; development only",
     )
     api_port: int = setting(
         env="API_PORT",

@@ -17,14 +17,21 @@ from tools.sandbox.emulator import MotoServer
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Endpoint of a fresh patched moto server, stopped when the module's tests are done."""
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A fresh patched moto server (its request log in ``log_path``), stopped when the module's tests are done."""
     for module in ("moto", "boto3", "flask"):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed (pip install -r requirements-dev.txt)")
     log_path: Path = tmp_path_factory.mktemp("moto") / "moto.log"
     server = MotoServer(log_path=log_path)
     try:
-        yield server.start()
+        server.start()
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(moto_server: MotoServer) -> str:
+    """Endpoint of the module's moto server."""
+    return moto_server.endpoint

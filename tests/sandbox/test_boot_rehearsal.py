@@ -3,8 +3,10 @@ run as root in the rehearsal's namespaces on an instance the group holds in ``Pe
 
 One boot that works (the hook is completed with CONTINUE, the instance goes InService, the service answers; the
 idempotency HMAC secret reaches the services' credential folders and nowhere else, and a rotation reaches them after a
-restart), and the template broken in four places, each failing in the step that names it: a package name, a settings
-key, a unit's command (in the artifact), and a command inside the provisioning subshell, which abandons the instance.
+restart), one with the Stripe processor against a localstripe (the instance session fetches the Stripe secret, the
+service loads it as a credential, and its payment and refund are at localstripe), and the template broken in four
+places, each failing in the step that names it: a package name, a settings key, a unit's command (in the artifact),
+and a command inside the provisioning subshell, which abandons the instance.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from tap_contract import runtime
 
 from lib.artifact import OBJECT_KEY, load_artifact
 from lib.blocks.user_data import render_user_data
+from tools.dev.local_stripe import LocalStripe, stripe_credential
 from tools.release.build_artifact import _tar_bytes  # pylint: disable=protected-access  # the builder's own tar
 from tools.sandbox import lifecycle
-from tools.sandbox.emulator import client
+from tools.sandbox.boot_phase import StripeBoot, pay_and_refund, stripe_secret_delivered
+from tools.sandbox.emulator import MotoServer, client
 from tools.sandbox.rehearsal.harness import (
     GUEST,
     BootResult,
@@ -40,15 +44,19 @@ from tools.sandbox.rehearsal.harness import (
     ensure_host_tools,
     rehearse,
 )
+from tools.sandbox.stripe_emulator import HostAddress, instance_read_secret
 
 REGION = "us-east-1"
+# The Stripe boot's localstripe: a host address as the sandbox's (tools/sandbox/stripe_emulator.py), not the same one.
+STRIPE_ADDRESS = "10.213.0.2"
+STRIPE_PARAMETER = "/tap/rehearsal/payment-api/runtime-stripe"
 DB_HOST = "rehearsal-db.c0ffee.us-east-1.rds.amazonaws.com"
 BUCKET = "rehearsal-artifacts"
 PARAMETER = "/tap/rehearsal/payment-api/runtime"
 HOOK = "payment-api-boot"
 API_PORT = 8080
 # Each boot's own network (10.213.<index>.0/30), as the sandbox's boot phase numbers its instances from 1.
-INDEXES = {"works": 201, "package": 202, "setting": 203, "unit": 204, "subshell": 205}
+INDEXES = {"works": 201, "package": 202, "setting": 203, "unit": 204, "subshell": 205, "stripe": 206}
 
 
 @dataclass
@@ -144,6 +152,7 @@ def boot(
     user_data: tuple[str, str] | None = None,
     artifact: dict[str, tuple[str, str]] | None = None,
     then: Callable[[BootResult, InstanceBoot], Any] | None = None,
+    parameter: str = PARAMETER,
 ) -> tuple[BootResult, str]:
     """Upload the (changed) artifact, render the user data for it, launch a hooked group of one and rehearse."""
     import hashlib  # pylint: disable=import-outside-toplevel
@@ -159,7 +168,7 @@ def boot(
         "REGION": REGION,
         "ARTIFACT_KEY": key,
         "ARTIFACT_HASH": digest,
-        "RUNTIME_PARAMETER": PARAMETER,
+        "RUNTIME_PARAMETER": parameter,
         "LOG_GROUP": "/tap/rehearsal-api",
         "ASG_NAME": group,
         "LIFECYCLE_HOOK": HOOK,
@@ -287,6 +296,68 @@ def test_the_real_user_data_boots_the_service_and_completes_the_hook(world: Worl
     assert "rdsmaster" not in api_log
     for value in _secret_values(world):
         assert value not in api_log and value not in log
+
+
+@pytest.fixture(scope="module")
+def local_stripe(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """localstripe on :data:`STRIPE_ADDRESS`, as the sandbox runs it; its URL."""
+    del world  # its preconditions only (root, the host's tools): without them the module is skipped
+    host = HostAddress(STRIPE_ADDRESS)
+    host.add()
+    emulator = LocalStripe(log_path=tmp_path_factory.mktemp("localstripe") / "localstripe.log", host=STRIPE_ADDRESS)
+    try:
+        yield emulator.start()
+    finally:
+        emulator.stop()
+        host.remove()
+
+
+def test_the_stripe_processor_boots_with_the_secret_the_instance_fetched_and_pays_at_localstripe(
+    world: World, moto_server: MotoServer, local_stripe: str
+) -> None:
+    """The runtime parameter names the Stripe processor, the operator's Stripe secret and the emulator
+    (stripe_api_base): the instance's own session reads the secret (the request log's by=), root hands it to the
+    service as the credential stripe-secret, and the boot hook's payment and refund are at localstripe."""
+    stripe_secret_arn = client("secretsmanager", world.endpoint, REGION).create_secret(
+        Name="rehearsal/stripe", SecretString=stripe_credential()
+    )["ARN"]
+    parameter = json.loads(
+        client("ssm", world.endpoint, REGION).get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]["Value"]
+    )
+    parameter.update(
+        {
+            runtime.PROCESSOR.key: "stripe",
+            runtime.STRIPE_SECRET_ARN.key: stripe_secret_arn,
+            runtime.STRIPE_API_BASE.key: local_stripe,
+        }
+    )
+    client("ssm", world.endpoint, REGION).put_parameter(
+        Name=STRIPE_PARAMETER, Type="SecureString", Value=json.dumps(parameter)
+    )
+    stripe = StripeBoot(secret_arn=stripe_secret_arn, api_base=local_stripe)
+    assert moto_server.log_path is not None
+    since = moto_server.log_path.stat().st_size
+    steps: list[str] = []
+
+    def check(result: BootResult, inside: InstanceBoot) -> None:
+        assert result.exit_status == 0, result.boot_log[-3000:]
+        emulator = Emulator(endpoint=world.endpoint, region=REGION)
+        steps.append(stripe_secret_delivered(inside, emulator, stripe))
+        assert "PAYMENT_STRIPE_API_BASE" in inside.run_inside("cat /etc/payment-api/common.env")
+        steps.extend(pay_and_refund(result, inside, stripe))
+
+    result, instance_id = boot(world, "stripe", then=check, parameter=STRIPE_PARAMETER)
+    assert result.exit_status == 0, result.boot_log[-3000:]
+    assert lifecycle_state(world, instance_id) == "InService"
+    assert steps[0].endswith("stripe-secret (400 payment-api)")
+    assert steps[2].startswith("at localstripe: PaymentIntent pi_") and "refund re_" in steps[2]
+    session = f"assumed-role/{world.role_arn.rsplit('/', 1)[1]}/{instance_id}"
+    assert "by=" + session in instance_read_secret(moto_server.log_path, since, stripe_secret_arn, session)
+    api_key = json.loads(
+        client("secretsmanager", world.endpoint, REGION).get_secret_value(SecretId=stripe_secret_arn)["SecretString"]
+    )["api_key"]
+    api_log = (result.logs / "api.log").read_text(encoding="utf-8", errors="replace")
+    assert api_key not in api_log and api_key not in result.boot_log
 
 
 def _secret_values(world: World) -> list[str]:

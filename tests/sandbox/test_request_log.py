@@ -1,5 +1,6 @@
-"""The moto launcher logs every request it serves as ``request <service> <operation> <region> <status> <resource>``
-(tools/sandbox/request_log.py): the deployer policy's check reads those lines."""
+"""The moto launcher logs every request it serves as ``request <service> <operation> <region> <status> <resource>
+by=<caller>`` (tools/sandbox/request_log.py): the deployer policy's check reads those lines, and the sandbox's boot
+phase tells an instance session's calls by ``by=``."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import boto3
 import pytest
 
-from tools.sandbox.emulator import MotoServer, client
-from tools.sandbox.request_log import RequestLog, describe_request, rest_operation
+from tools.sandbox.emulator import SANDBOX_ACCESS_KEY, MotoServer, client
+from tools.sandbox.request_log import RequestLog, caller, describe_request, rest_operation
 
 SCOPE = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261205/{region}/{service}/aws4_request, SignedHeaders=host"
 
@@ -108,7 +110,7 @@ def test_every_answer_is_one_line_with_its_status() -> None:
 
     body = RequestLog(app, write=lines.append)(_environ("GET", "/missing", "versioning="), lambda *_: None)
     assert list(body) == [b"<Error><Code>NoSuchBucket</Code></Error>"]
-    assert lines == ["request s3 GetBucketVersioning eu-west-1 404 missing\n"]
+    assert lines == ["request s3 GetBucketVersioning eu-west-1 404 missing by=AKIDEXAMPLE\n"]
 
 
 def test_the_moto_server_logs_each_request_it_serves(tmp_path: Path) -> None:
@@ -127,12 +129,44 @@ def test_the_moto_server_logs_each_request_it_serves(tmp_path: Path) -> None:
     lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.startswith("request ")]
     signed = [line for line in lines if not line.startswith("request - ")]
     assert signed == [
-        "request s3 CreateBucket eu-west-1 200 payment-logs-t-1",
-        "request s3 HeadBucket eu-west-1 200 payment-logs-t-1",
-        "request s3 PutObject eu-west-1 200 payment-logs-t-1/a/b.txt",
-        "request ec2 DescribeVpcs eu-west-1 200 -",
-        "request iam CreateRole us-east-1 200 role/payment-r",
-        "request wafv2 ListWebACLs us-east-1 200 -",
-        "request elasticloadbalancing DescribeLoadBalancers eu-west-1 200 -",
-        "request s3 GetBucketVersioning eu-west-1 404 missing",
+        f"{line} by={SANDBOX_ACCESS_KEY}"
+        for line in (
+            "request s3 CreateBucket eu-west-1 200 payment-logs-t-1",
+            "request s3 HeadBucket eu-west-1 200 payment-logs-t-1",
+            "request s3 PutObject eu-west-1 200 payment-logs-t-1/a/b.txt",
+            "request ec2 DescribeVpcs eu-west-1 200 -",
+            "request iam CreateRole us-east-1 200 role/payment-r",
+            "request wafv2 ListWebACLs us-east-1 200 -",
+            "request elasticloadbalancing DescribeLoadBalancers eu-west-1 200 -",
+            "request s3 GetBucketVersioning eu-west-1 404 missing",
+        )
     ]
+
+
+def test_a_call_of_an_assumed_role_session_names_the_session(tmp_path: Path) -> None:
+    """An instance's calls (its role assumed with its instance id as the session name, as the rehearsal's IMDS
+    stand-in does) are told from the launcher's and the deployer's by ``by=``."""
+    log = tmp_path / "moto.log"
+    with MotoServer(log_path=log) as moto:
+        session = client("sts", moto.endpoint, "eu-west-1").assume_role(
+            RoleArn="arn:aws:iam::123456789012:role/payment-api-role-t", RoleSessionName="i-0123456789abcdef0"
+        )["Credentials"]
+        secrets = client("secretsmanager", moto.endpoint, "eu-west-1")
+        arn = secrets.create_secret(Name="payment/stripe-t", SecretString="{}")["ARN"]
+        as_instance = boto3.client(
+            "secretsmanager",
+            endpoint_url=moto.endpoint,
+            region_name="eu-west-1",
+            aws_access_key_id=session["AccessKeyId"],
+            aws_secret_access_key=session["SecretAccessKey"],
+            aws_session_token=session["SessionToken"],
+        )
+        as_instance.get_secret_value(SecretId=arn)
+    lines = [line for line in log.read_text(encoding="utf-8").splitlines() if " secretsmanager " in line]
+    assert lines == [
+        f"request secretsmanager CreateSecret eu-west-1 200 secret:payment/stripe-t by={SANDBOX_ACCESS_KEY}",
+        f"request secretsmanager GetSecretValue eu-west-1 200 secret:{arn.split(':secret:')[1]} "
+        "by=assumed-role/payment-api-role-t/i-0123456789abcdef0",
+    ]
+    unsigned = {"REQUEST_METHOD": "GET", "PATH_INFO": "/moto-api/", "QUERY_STRING": ""}
+    assert caller(unsigned) == "-"

@@ -45,13 +45,16 @@ from tools.sandbox.rehearsal.harness import (
     ensure_host_tools,
     rehearse,
 )
+from tools.sandbox.stripe_emulator import instance_read_secret, payment_at_stripe
 
 LOG_DIR = ROOT / "sandbox-logs"
 MOTO_LOG = LOG_DIR / "moto.log"
 BOOT_REPORT = LOG_DIR / "boot.json"
 # Which launch template version each instance was booted from (moto reports the group's current version for all).
 BOOTED_VERSIONS = LOG_DIR / "boot-versions.json"
-PAYMENT = {"amount": 2500, "currency": "EUR", "payment_method": "pm_card_visa"}
+PAYMENT_AMOUNT = 2500
+# pm_card_visa: the contract's test token that Stripe's test mode has under the same name (tests/service's token map).
+PAYMENT = {"amount": PAYMENT_AMOUNT, "currency": "EUR", "payment_method": "pm_card_visa"}
 BOOT_TIMEOUT_SECONDS = 900
 
 
@@ -108,8 +111,9 @@ def database_inputs(endpoint: str, region: str, parameter_name: str) -> tuple[di
     return values, json.loads(secret["SecretString"])
 
 
-def pay_and_refund(result: BootResult, boot: InstanceBoot) -> list[str]:
-    """One payment and a partial refund through the service the script started, as a client and an operator."""
+def pay_and_refund(result: BootResult, boot: InstanceBoot, stripe: StripeBoot | None = None) -> list[str]:
+    """One payment and a partial refund through the service the script started, as a client and an operator; with
+    the Stripe processor, both must be at the sandbox's localstripe."""
     created = boot.run_inside(
         "set -a; . /etc/payment-api/common.env; . /etc/payment-api/migrate.env; set +a; "
         "/opt/payment-api/venv/bin/payment-api create-operator-key --label 'sandbox rehearsal'"
@@ -127,7 +131,41 @@ def pay_and_refund(result: BootResult, boot: InstanceBoot) -> list[str]:
         )
         if refunded.status_code != 201:
             raise BootPhaseError(f"POST /v1/payments/{payment_id}/refunds answered {refunded.status_code}")
-    return [f"payment {payment_id} and refund {refunded.json()['id']} through {result.address}"]
+    refund_id = refunded.json()["id"]
+    steps = [f"payment {payment_id} and refund {refund_id} through {result.address}"]
+    if stripe is not None:
+        steps.append(payment_at_stripe(stripe.api_base, payment_id, refund_id, PAYMENT_AMOUNT))
+    return steps
+
+
+@dataclass(frozen=True, kw_only=True)
+class StripeBoot:
+    """The Stripe processor as the runtime parameter names it: the secret the instance fetches and the emulator."""
+
+    secret_arn: str
+    """``stripe_secret_arn``: the instance role reads it at boot (payment-api-credentials.service)."""
+    api_base: str
+    """``stripe_api_base``: the sandbox's localstripe (tools/sandbox/stripe_emulator.py)."""
+
+    @staticmethod
+    def of(values: dict[str, str]) -> StripeBoot | None:
+        """From the runtime parameter's values; None with the simulator."""
+        if values[runtime.PROCESSOR.key] != "stripe":
+            return None
+        return StripeBoot(
+            secret_arn=values[runtime.STRIPE_SECRET_ARN.key], api_base=values[runtime.STRIPE_API_BASE.key]
+        )
+
+
+def stripe_secret_delivered(boot: InstanceBoot, emulator: Emulator, stripe: StripeBoot) -> str:
+    """The Stripe secret, as the operator's secret holds it, in the serving unit's credential ``stripe-secret``
+    (LoadCredential=, fetched by root's payment-api-credentials.service); its value is never shown."""
+    held = client("secretsmanager", emulator.endpoint, emulator.region).get_secret_value(SecretId=stripe.secret_arn)
+    delivered = boot.run_inside("cat /run/credentials/payment-api.service/stripe-secret")
+    if delivered != held["SecretString"]:
+        raise BootPhaseError(f"payment-api.service's credential stripe-secret is not {stripe.secret_arn}'s value")
+    mode = boot.run_inside("stat -c '%a %U' /run/credentials/payment-api.service/stripe-secret").strip()
+    return f"the Stripe secret is payment-api.service's credential stripe-secret ({mode})"
 
 
 def credentials_delivered(boot: InstanceBoot, emulator: Emulator, secret_arn: str) -> str:
@@ -175,6 +213,7 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
                 database=Database(host_name=db_host, port=db_port, local_port=database.port),
                 folder=folder / instance_id,
                 secret_arn=outputs[Output.IDEMPOTENCY_SECRET_ARN],
+                stripe=StripeBoot.of(values),
             )
     finally:
         database.stop()
@@ -229,9 +268,13 @@ def boot_one(
     database: Database,
     folder: Path,
     secret_arn: str,
+    stripe: StripeBoot | None = None,
 ) -> list[str]:
-    """One instance: rehearse its boot, pay and refund through it, and see the group put it InService."""
+    """One instance: rehearse its boot, pay and refund through it (with ``stripe``, at the sandbox's localstripe, the
+    secret fetched by the instance's own session), and see the group put it InService."""
     steps: list[str] = []
+    since = _moto_log_size()
+    session = f"assumed-role/{spec.role_arn.rsplit('/', 1)[1]}/{instance_id}"
     autoscaling = client("autoscaling", emulator.endpoint, emulator.region)
     zone = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"][0]
 
@@ -246,7 +289,10 @@ def boot_one(
         settings = boot.run_inside("cat /etc/payment-api/common.env").split()
         steps.append(f"{instance_id}: settings " + " ".join(line for line in settings if "POOL_MAX" in line))
         steps.append(f"{instance_id}: " + credentials_delivered(boot, emulator, secret_arn))
-        steps.extend(pay_and_refund(result, boot))
+        if stripe is not None:
+            steps.append(f"{instance_id}: " + stripe_secret_delivered(boot, emulator, stripe))
+            steps.append(f"{instance_id}: " + instance_read_secret(MOTO_LOG, since, stripe.secret_arn, session))
+        steps.extend(pay_and_refund(result, boot, stripe))
 
     rehearse(
         spec.user_data,

@@ -6,7 +6,7 @@ says ``POST / 200``; this log says ``request ec2 CreateVpc eu-west-1 200 -``.
 
 Line format (space separated, one write per line, in the moto log next to moto's own lines)::
 
-    request <service> <operation> <region> <status> <resource>
+    request <service> <operation> <region> <status> <resource> by=<caller>
 
 * ``service``: the SigV4 signing name of the credential scope (``ec2``, ``elasticloadbalancing``,
   ``monitoring``, ``s3``), ``-`` for an unsigned request (the emulator's own ``/moto-api``).
@@ -21,6 +21,9 @@ Line format (space separated, one write per line, in the moto log next to moto's
   ``<bucket>/<key>``; for IAM ``role/<name>``, ``instance-profile/<name>``, ``policy/<name>`` or
   ``aws-service-role/<service>/<role name>``; for Secrets Manager ``secret:<name>`` (the ``SecretId`` or ``Name``
   the call names; from an ARN with its random suffix).
+* ``by=<caller>``: who signed it: ``assumed-role/<role>/<session>`` for a session the emulator's AssumeRole issued
+  (an instance's is named by its instance id: ``assumed-role/payment-api-role-sandbox/i-0abc...``), else the access
+  key id; ``by=-`` unsigned. So the log tells an instance's reads from the deployer's and the launcher's.
 """
 
 from __future__ import annotations
@@ -169,6 +172,28 @@ def _scope(environ: dict[str, Any]) -> tuple[str, str] | None:
     return (presigned.group(1), presigned.group(2)) if presigned else None
 
 
+# The access key id of a SigV4 Authorization header, or of a presigned URL's X-Amz-Credential.
+ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def caller(environ: dict[str, Any]) -> str:
+    """Who signed the request: the assumed-role session the emulator issued its access key to
+    (``assumed-role/<role>/<session>``), else the access key id; ``-`` unsigned."""
+    match = ACCESS_KEY.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    credential = parse_qs(str(environ.get("QUERY_STRING", ""))).get("X-Amz-Credential")
+    key = match.group(1) if match else credential[0].split("/", 1)[0] if credential else None
+    if not key:
+        return "-"
+    from moto.sts.models import sts_backends  # pylint: disable=import-outside-toplevel  # inside the emulator only
+
+    for account in list(sts_backends):
+        for backend in list(sts_backends[account].values()):
+            session = backend.get_assumed_role_from_access_key(key)
+            if session is not None:
+                return str(session.arn).split(":", 5)[5]
+    return key
+
+
 def _iam_resource(operation: str, params: Any) -> str:
     """The IAM resource a query call names (role, instance profile, policy, service-linked role)."""
 
@@ -232,7 +257,7 @@ def describe_request(environ: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 class RequestLog:  # pylint: disable=too-few-public-methods
-    """Print ``request <service> <operation> <region> <status> <resource>`` for every request answered."""
+    """Print ``request <service> <operation> <region> <status> <resource> by=<caller>`` for every request answered."""
 
     def __init__(self, app: WsgiApp, write: Callable[[str], Any] | None = None) -> None:
         self.app = app
@@ -250,7 +275,7 @@ class RequestLog:  # pylint: disable=too-few-public-methods
         finally:
             service, operation, region, resource = describe_request(environ)
             status = captured.get("status", "none").split(" ", 1)[0]
-            line = f"request {service} {operation} {region} {status} {resource}\n"
+            line = f"request {service} {operation} {region} {status} {resource} by={caller(environ)}\n"
             if self.write is not None:
                 self.write(line)
             else:

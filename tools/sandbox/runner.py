@@ -4,7 +4,9 @@ Phases, each timed and logged under ``sandbox-logs/``:
 
 emulator   start our patched moto server (child process, free loopback port), import a throwaway
            self-signed certificate into its ACM, create a public hosted zone for its name (``HOSTED_ZONE_ID``:
-           the stack writes the API's alias record there), and take an inventory of what exists before apply
+           the stack writes the API's alias record there), create the operator's Stripe secret and start localstripe
+           on 10.213.0.1 (``tools/sandbox/stripe_emulator.py``: the stack runs ``PAYMENT_PROCESSOR=stripe`` against
+           it), and take an inventory of what exists before apply
 deploy     ``make deploy ENVIRONMENT=<suffix> AUTO_APPROVE=1``: the command a user runs on an account, given the
            emulator's endpoint and test credentials through the environment (``SANDBOX_ENDPOINT_URL``,
            ``AWS_ENDPOINT_URL``) and the certificate as ``TF_VAR_certificate_arn``. Its steps (artifact, synth,
@@ -24,8 +26,8 @@ leftovers  everything created since the first inventory must be gone (KMS keys p
            what make destroy said it keeps (the final snapshot, listed as kept); anything else, or a kept item that
            is missing, fails
 
-The emulator is always stopped at the end, also on failure, Ctrl-C or SIGTERM. When tests or the drift
-check fail after a successful apply, destroy and the leftover check still run, so one run reports every
+The emulator and localstripe are always stopped at the end, also on failure, Ctrl-C or SIGTERM. When tests or the
+drift check fail after a successful apply, destroy and the leftover check still run, so one run reports every
 problem; the exit status is non-zero and the summary names the first phase that failed. Logs are kept.
 """
 
@@ -58,6 +60,7 @@ from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
 from tools.sandbox.hosted_zone import create_sandbox_zone
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
+from tools.sandbox.stripe_emulator import SandboxStripe
 
 DEFAULT_SUFFIX = SANDBOX_SUFFIX
 # The sandbox is a development stack with local state, whatever the caller's shell says.
@@ -434,6 +437,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         self.config = config
         self.report = Report()
         self.moto = MotoServer(log_path=MOTO_LOG)
+        self.stripe = SandboxStripe(log_path=LOG_DIR / "localstripe.log")
         self.terraform: Terraform | None = None
         self.certificate_arn = ""
         self.baseline: Inventory = {}
@@ -476,6 +480,10 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
                     f"{self.terraform.stopped_what} (pid {self.terraform.stopped_pid}) interrupted and "
                     f"waited for; its state is in {rel(self.config.local_state_path)}"
                 )
+        stripe_pid = self.stripe.pid
+        self.stripe.stop()
+        if stripe_pid is not None:
+            cleanup.append(f"localstripe (pid {stripe_pid}) stopped, {self.stripe.host.address} off lo")
         moto_pid = self.moto.pid
         self.moto.stop()
         if moto_pid is not None:
@@ -490,11 +498,15 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             hosted_zone_id = create_sandbox_zone(client("route53", endpoint, region))
             # Before the inventory: the deployers' roles are the account's, not the stack's (destroy keeps them).
             deployer_roles.create_roles(client("iam", endpoint, region))
+            # The operator's Stripe secret too; localstripe runs for the whole cycle (tools/sandbox/stripe_emulator.py).
+            secrets_manager = client("secretsmanager", endpoint, region)
+            stripe_settings = self.stripe.start(secrets_manager, self.config.environment_suffix)
             self.baseline, errors = take_inventory(endpoint, region)
             if errors:
                 raise PhaseFailed("cannot list resources before apply: " + "; ".join(errors))
-            phase.detail = f"{endpoint} (pid {self.moto.pid})"
+            phase.detail = f"{endpoint} (pid {self.moto.pid}); localstripe {stripe_settings['STRIPE_API_BASE']}"
         env = tool_environment(endpoint, region, self.config.environment_suffix, hosted_zone_id)
+        env.update(stripe_settings)  # every make deploy of the cycle runs the Stripe processor against localstripe
         # make deploy, the second plan and destroy run as a session of the sandbox's deployer role, as on AWS.
         env.update(
             deployer_roles.session_environment(client("sts", endpoint, region), deployer_roles.DEPLOYER, "sandbox")

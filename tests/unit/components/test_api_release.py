@@ -149,6 +149,7 @@ def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources
     assert value["cors_origins"] == "https://pay.example.com"  # FRONTEND_DOMAIN of the production stack
     assert value["processor"] == "stripe" and value["environment"] == "production"
     assert value["stripe_secret_arn"] == PRODUCTION_ENV["STRIPE_SECRET_KEY_ARN"]  # the ARN only: root fetches it
+    assert value["stripe_api_base"] == ""  # Stripe's own API: production has no other
     assert value["db_master_secret_arn"].endswith(".master_user_secret[0].secret_arn}")
     assert value["db_pool_max"] == "${var.api_db_pool_max}"  # a setting changed at apply time rolls the fleet
     # The reconciler's wait for 3-D Secure (PAYMENT_REQUIRES_ACTION_TIMEOUT_MINUTES), ranged by its variable.
@@ -336,6 +337,58 @@ def test_a_stripe_setting_without_stripe_is_refused(name: str) -> None:
 
     with pytest.raises(ConfigError, match=rf"^{name}=.* it is used only with PAYMENT_PROCESSOR=stripe"):
         StackConfig.from_env({**DEVELOPMENT_ENV, name: PRODUCTION_ENV[name]}, region_file=Path("/nonexistent"))
+
+
+SANDBOX_STRIPE = {
+    "PAYMENT_PROCESSOR": "stripe",
+    "STRIPE_SECRET_KEY_ARN": PRODUCTION_ENV["STRIPE_SECRET_KEY_ARN"],
+    "STRIPE_PUBLISHABLE_KEY": PRODUCTION_ENV["STRIPE_PUBLISHABLE_KEY"],
+    "STRIPE_API_BASE": "http://10.213.0.1:41234",
+}
+
+
+def test_a_stripe_emulators_base_reaches_the_runtime_parameter_of_a_development_stack(tmp_path: Path) -> None:
+    """The sandbox's localstripe: STRIPE_API_BASE becomes the parameter's stripe_api_base, which the boot writes to
+    the service's PAYMENT_STRIPE_API_BASE (tap_contract.runtime)."""
+    from cdktf import App  # pylint: disable=import-outside-toplevel
+
+    from lib.config import StackConfig  # pylint: disable=import-outside-toplevel
+    from lib.tap_stack import TapStack  # pylint: disable=import-outside-toplevel
+
+    config = StackConfig.from_env({**DEVELOPMENT_ENV, **SANDBOX_STRIPE}, region_file=Path("/nonexistent"))
+    app = App(outdir=str(tmp_path / "out"))
+    TapStack(app, config.stack_name, config=config)
+    app.synth()
+    stack = json.loads((tmp_path / "out" / "stacks" / config.stack_name / "cdk.tf.json").read_text())
+    _, parameter = by_path(stack["resource"], "aws_ssm_parameter", "api_release/runtime_parameter")
+    value = json.loads(parameter["value"])
+    assert (value["processor"], value["stripe_api_base"]) == ("stripe", SANDBOX_STRIPE["STRIPE_API_BASE"])
+    assert runtime.STRIPE_API_BASE.env == "PAYMENT_STRIPE_API_BASE"  # the variable the service reads
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {**PRODUCTION_ENV, "STRIPE_API_BASE": "http://10.213.0.1:41234"},
+            r"a production stack talks to Stripe's own API \(https://api.stripe.com\) only",
+        ),
+        ({**DEVELOPMENT_ENV, "STRIPE_API_BASE": "http://127.0.0.1:8420"}, "used only with PAYMENT_PROCESSOR=stripe"),
+        ({**DEVELOPMENT_ENV, **SANDBOX_STRIPE, "STRIPE_API_BASE": "http://127.0.0.1:8420/v1"}, "without a path"),
+        ({**DEVELOPMENT_ENV, **SANDBOX_STRIPE, "STRIPE_API_BASE": "ftp://127.0.0.1"}, "http:// or https://"),
+    ],
+)
+def test_a_stripe_api_base_is_refused_in_production_without_stripe_or_malformed(
+    environ: dict[str, str], message: str
+) -> None:
+    from lib.config import ConfigError, StackConfig  # pylint: disable=import-outside-toplevel
+
+    with pytest.raises(
+        ConfigError,
+        match=rf"^STRIPE_API_BASE='{re.escape(environ['STRIPE_API_BASE'])}' is invalid: "
+        rf".*{message}.*(Unset STRIPE_API_BASE|Give the emulator's base URL)",
+    ):
+        StackConfig.from_env(environ, region_file=Path("/nonexistent"))
 
 
 def test_the_boot_refuses_a_development_artifact_in_production_and_flags_an_unverified_bundle(

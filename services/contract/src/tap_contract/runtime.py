@@ -193,6 +193,14 @@ STRIPE_SECRET_ARN = TextSetting(
     example="",
     boot_variable="STRIPE_SECRET_ARN",
 )
+STRIPE_API_BASE = TextSetting(
+    key="stripe_api_base",
+    description="With the Stripe processor in a development stack, the base URL of a Stripe emulator "
+    "(`scheme://host:port`, tunable STRIPE_API_BASE: the sandbox's localstripe); empty: Stripe's own API. The stack "
+    "refuses it in production and so does the service.",
+    example="",
+    env="PAYMENT_STRIPE_API_BASE",
+)
 DB_POOL_MAX = WholeNumberSetting(
     key="db_pool_max",
     description="The most database connections each instance's service opens (tunable API_DB_POOL_MAX).",
@@ -224,6 +232,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DB_MASTER_SECRET_ARN,
     IDEMPOTENCY_SECRET_ARN,
     STRIPE_SECRET_ARN,
+    STRIPE_API_BASE,
     DB_POOL_MAX,
     REQUIRES_ACTION_TIMEOUT,
 )

@@ -35,6 +35,7 @@ from tap_contract.runtime import (
     REQUIRES_ACTION_TIMEOUT,
     REQUIRES_ACTION_TIMEOUT_DEFAULT,
     REQUIRES_ACTION_TIMEOUT_RANGE,
+    STRIPE_API_BASE,
     Setting,
     SettingError,
 )
@@ -305,17 +306,17 @@ def _stripe_secret(folder: Path) -> tuple[str, str] | None:
 
 def read_stripe_settings(env: Mapping[str, str], *, production: bool) -> StripeSettings | None:
     """The Stripe settings: the ``stripe-secret`` credential from ``$CREDENTIALS_DIRECTORY`` (None without it),
-    ``PAYMENT_STRIPE_API_BASE`` (refused in production: the emulator's address only) and
+    the runtime setting ``STRIPE_API_BASE`` (refused in production: the emulator's address only) and
     ``PAYMENT_STRIPE_TIMEOUT_SECONDS``."""
-    base = env.get("PAYMENT_STRIPE_API_BASE", "").strip()
+    base = _runtime(STRIPE_API_BASE, env, "").strip()
     if base and production:
         raise ConfigError(
-            "PAYMENT_STRIPE_API_BASE is for the local Stripe emulator and is refused in production, which talks to "
+            f"{STRIPE_API_BASE.env} is for the local Stripe emulator and is refused in production, which talks to "
             f"{STRIPE_API}: remove it from the environment"
         )
     if base and not ORIGIN.fullmatch(base):
         raise ConfigError(
-            f"PAYMENT_STRIPE_API_BASE {base!r} is not a base URL: give scheme://host:port without a path, e.g. "
+            f"{STRIPE_API_BASE.env} {base!r} is not a base URL: give scheme://host:port without a path, e.g. "
             "http://127.0.0.1:8420 (the emulator make api starts)"
         )
     timeout = _int(env, "PAYMENT_STRIPE_TIMEOUT_SECONDS", DEFAULT_STRIPE_TIMEOUT)
