@@ -12,7 +12,8 @@ reads it); when it powers off (the shutdown stand-in records it) this terminates
 what EC2 does under ``instance_initiated_shutdown_behavior = "terminate"``. A rehearsal that fails terminates the host
 too, so the apply's wait fails at once ("terminated and wrote nothing") instead of at its timeout.
 
-It runs until make deploy stops it (SIGTERM after the apply) and exits 1 if a host's rehearsal failed. Logs:
+It runs until make deploy stops it (SIGTERM after the apply; a rehearsal under way is finished first, within make
+deploy's 60 s) and exits 1 if a host's rehearsal failed. Logs:
 ``sandbox-logs/migration/<instance id>/``; the steps and the byte ranges of the emulator's log each rehearsal spanned
 (the host's calls, not the deployer's: the deployer-policy check leaves them out) go to ``sandbox-logs/migration.json``.
 """
@@ -24,6 +25,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from types import FrameType
 from typing import Any
@@ -48,12 +50,13 @@ class MigrationPhaseError(RuntimeError):
     """A host's rehearsal failed or what the stack wrote does not fit together (the message says which)."""
 
 
-class Stopped(Exception):
-    """make deploy's SIGTERM: the apply ended."""
+# make deploy's SIGTERM (the apply ended): the watch stops after the rehearsal under way, which the apply may have
+# outrun (the host's result is written before its power-off), so that each host's rehearsal is seen to its end.
+STOP = threading.Event()
 
 
 def _stop(_signum: int, _frame: FrameType | None) -> None:
-    raise Stopped
+    STOP.set()
 
 
 def template_id(ec2: Any, name: str) -> str | None:
@@ -175,7 +178,7 @@ def watch(endpoint: str, region: str, stack: str, steps: list[str], ranges: list
     name = synthesized_template(stack, TEMPLATE_PATH)["name"]
     seen: set[str] = set()
     template = None
-    while True:
+    while not STOP.is_set():
         template = template or template_id(ec2, name)
         for host in launched_hosts(ec2, template) if template else []:
             if host["InstanceId"] not in seen:
@@ -185,7 +188,7 @@ def watch(endpoint: str, region: str, stack: str, steps: list[str], ranges: list
                     steps += rehearse_host(endpoint, region, stack, host, FIRST_INDEX + len(seen))
                 finally:
                     ranges.append([start, _moto_log_size()])
-        time.sleep(POLL_SECONDS)
+        STOP.wait(POLL_SECONDS)
 
 
 def main() -> int:
@@ -203,8 +206,6 @@ def main() -> int:
     try:
         ensure_host_tools()
         watch(endpoint, region, stack, steps, ranges)
-    except Stopped:
-        pass
     except Exception as err:  # pylint: disable=broad-exception-caught  # said in one line; details in the logs
         print(f"[migration] failed: {err}", file=sys.stderr, flush=True)
         report["error"] = str(err)
