@@ -36,8 +36,8 @@ class MigrationFailed(RuntimeError):
 class RunSettings:
     """The local-exec's environment (``lib/components/migration_host.py`` writes it)."""
 
-    launch_template_id: str
-    launch_template_version: str
+    template_id: str
+    template_version: str
     subnet_id: str
     result_parameter: str
     log_group: str
@@ -47,8 +47,8 @@ class RunSettings:
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> RunSettings:
         names = {
-            "launch_template_id": "MIGRATION_LAUNCH_TEMPLATE_ID",
-            "launch_template_version": "MIGRATION_LAUNCH_TEMPLATE_VERSION",
+            "template_id": "MIGRATION_LAUNCH_TEMPLATE_ID",
+            "template_version": "MIGRATION_LAUNCH_TEMPLATE_VERSION",
             "subnet_id": "MIGRATION_SUBNET_ID",
             "result_parameter": "MIGRATION_RESULT_PARAMETER",
             "log_group": "MIGRATION_LOG_GROUP",
@@ -84,8 +84,8 @@ def launch(ec2: Any, settings: RunSettings) -> str:
     """One host from the migration launch template, in the given app subnet; its instance id."""
     reservation = ec2.run_instances(
         LaunchTemplate={
-            "LaunchTemplateId": settings.launch_template_id,
-            "Version": settings.launch_template_version,
+            "LaunchTemplateId": settings.template_id,
+            "Version": settings.template_version,
         },
         SubnetId=settings.subnet_id,
         MinCount=1,

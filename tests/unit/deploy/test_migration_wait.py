@@ -12,8 +12,8 @@ from tools.deploy import migration_wait
 from tools.deploy.migration_wait import MigrationFailed, RunSettings, run, wait_for_result
 
 SETTINGS = RunSettings(
-    launch_template_id="lt-1",
-    launch_template_version="3",
+    template_id="lt-1",
+    template_version="3",
     subnet_id="subnet-1",
     result_parameter="/payment/dev/payment-api/migration/abc",
     log_group="/payment/payment-api-dev",
