@@ -200,13 +200,7 @@ class Database(Construct):
             # required permissions for: ENHANCED_MONITORING"); create the instance after the attachment.
             depends_on=[*log_groups, monitoring_policy],
         )
-        suppress(
-            self._instance,
-            "CKV_AWS_161",
-            "IAM database authentication is off on purpose (issue 27): no principal connects with an IAM token (no "
-            "policy grants rds-db:connect), so enabling it would only open an unused way in. Logins are password roles "
-            "over verify-full TLS, provisioned by the migration host with the RDS-managed master secret.",
-        )
+        _no_iam_authentication(self._instance)
         self._connection_parameter = SsmParameter(
             self,
             "connection_string",
@@ -332,3 +326,14 @@ class Database(Construct):
     @property
     def connection_parameter_arn(self) -> str:
         return self._connection_parameter.arn
+
+
+def _no_iam_authentication(instance: DbInstance) -> None:
+    """checkov's CKV_AWS_161 (IAM authentication on) suppressed on ``instance``, with the reason it is off."""
+    suppress(
+        instance,
+        "CKV_AWS_161",
+        "IAM database authentication is off on purpose (issue 27): no principal connects with an IAM token (no "
+        "policy grants rds-db:connect), so enabling it would only open an unused way in. Logins are password roles "
+        "over verify-full TLS, provisioned by the migration host with the RDS-managed master secret.",
+    )
