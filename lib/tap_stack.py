@@ -41,6 +41,7 @@ from lib.components.frontend import BUCKET_COMPONENT as FRONTEND_BUCKET
 from lib.components.frontend import Frontend, FrontendProps
 from lib.components.idempotency_secret import IdempotencySecret, IdempotencySecretProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
+from lib.components.migration_host import MigrationHost, MigrationHostProps, MigrationRelease
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
 from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
@@ -99,6 +100,7 @@ class Tiers:
     idempotency_secret: IdempotencySecret
     release: ApiRelease
     compute: Compute
+    migration: MigrationHost
     frontend: Frontend
     monitoring: Monitoring
 
@@ -281,14 +283,20 @@ class TapStack(TerraformStack):
             release=release,
             idempotency_secret=idempotency_secret,
         )
-        # The bucket policy names the instance role, so it is created after it; the first boot reads under it. The
-        # named deployers (DEPLOYER_PRINCIPAL_ARNS) read too: Terraform's refresh of the artifact object is a read.
-        compute.boot_after([release.restrict_reads([compute.instance_role_arn, *config.deployers])])
+        migration = self._migration_host(config, account_id, variables, base, database=database, release=release)
+        # The bucket policy names the instance role and the migration host's, so it is created after both; the first
+        # boot and the host read under it. The named deployers (DEPLOYER_PRINCIPAL_ARNS) read too: Terraform's refresh
+        # of the artifact object is a read.
+        bucket_policy = release.restrict_reads([compute.instance_role_arn, migration.role_arn, *config.deployers])
+        migration.run_after([bucket_policy])
+        # The fleet launches once this release's migrations succeeded (issue 27): no instance waits on a schema.
+        compute.boot_after([bucket_policy, migration.run])
         return Tiers(
             database=database,
             idempotency_secret=idempotency_secret,
             release=release,
             compute=compute,
+            migration=migration,
             frontend=frontend,
             monitoring=self._monitoring(
                 config, account_id, variables, base, compute=compute, database=database, release=release
@@ -419,6 +427,44 @@ class TapStack(TerraformStack):
                     stripe_secret_arn=config.stripe_secret_key_arn,
                 ),
                 deployment=api_deployment(release),
+            ),
+        )
+
+    def _migration_host(
+        self,
+        config: StackConfig,
+        account_id: str,
+        variables: StackVariables,
+        base: Foundation,
+        *,
+        database: Database,
+        release: ApiRelease,
+    ) -> MigrationHost:
+        """The per-release migration host (the only reader of the master secret), after the database and everything
+        its boot touches; the API group waits for its run."""
+        return MigrationHost(
+            self,
+            "migration_host",
+            props=MigrationHostProps(
+                naming=Naming.for_config(config),
+                region=config.aws_region,
+                account_id=account_id,
+                subnet_id=base.network.app_subnet_ids[0],
+                security_group_id=base.security_groups.app_security_group_id,
+                instance_type=variables.instance_type,
+                release=MigrationRelease(
+                    artifact_bucket_arn=release.bucket_arn,
+                    artifact_key=release.object_key,
+                    artifact_sha256=release.sha256,
+                    runtime_parameter_name=release.runtime_parameter_name,
+                    runtime_parameter_arn=release.runtime_parameter_arn,
+                    log_group_name=release.log_group_name,
+                    log_group_arn=release.log_group_arn,
+                ),
+                master_secret_arn=database.master_secret_arn,
+                data_key_arn=base.keys.data_key_arn,
+                stack_tags=config.default_tags,
+                dependencies=[release.upload, *boot_dependencies(base, release)],
             ),
         )
 

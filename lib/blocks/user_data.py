@@ -20,7 +20,17 @@ EC2_MAX_ENCODED_BYTES = 16 * 1024  # EC2 limit on user data, counted after base6
 MAX_ENCODED_BYTES = EC2_MAX_ENCODED_BYTES // 2
 RUNTIME_READS = "RUNTIME_READS"
 _MARKER = re.compile(r"@@([A-Z_]+)@@")
+# ``@@INCLUDE <file>@@``: the text of another template of TEMPLATE_DIR, in place (the shared bootstrap.sh), before the
+# markers are substituted, so its markers are the including template's.
+_INCLUDE = re.compile(r"^@@INCLUDE ([a-z0-9_]+\.sh)@@$", re.MULTILINE)
 _TERRAFORM_SEQUENCES = ("${", "%{")
+
+
+def _included(name: str) -> str:
+    """An included template's code without its comment lines: the source keeps them (read it there), the user data
+    keeps the budget (both launch templates carry the shared bootstrap)."""
+    lines = (TEMPLATE_DIR / name).read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("#"))
 
 
 class UserDataError(ValueError):
@@ -30,9 +40,10 @@ class UserDataError(ValueError):
 def render_user_data(template: str, values: dict[str, str]) -> str:
     """Substitute ``@@NAME@@`` markers in ``lib/blocks/templates/<template>`` and return the base64 text.
 
-    ``@@RUNTIME_READS@@`` needs no value: it is the contract's shell read of the runtime settings the boot needs
-    before the artifact is installed (``tap_contract.runtime.user_data_reads``)."""
-    text = (TEMPLATE_DIR / template).read_text(encoding="utf-8")
+    ``@@INCLUDE <file>@@`` lines become that template's text first (``bootstrap.sh``, shared by the API's and the
+    migration host's). ``@@RUNTIME_READS@@`` needs no value: it is the contract's shell read of the runtime settings
+    the boot needs before the artifact is installed (``tap_contract.runtime.user_data_reads``)."""
+    text = _INCLUDE.sub(lambda match: _included(match.group(1)), (TEMPLATE_DIR / template).read_text(encoding="utf-8"))
     values = {RUNTIME_READS: user_data_reads(), **values}
     missing = sorted(set(_MARKER.findall(text)) - set(values))
     if missing:

@@ -77,10 +77,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplate,
-    LaunchTemplateBlockDeviceMappings,
-    LaunchTemplateBlockDeviceMappingsEbs,
     LaunchTemplateIamInstanceProfile,
-    LaunchTemplateMetadataOptions,
     LaunchTemplateMonitoring,
     LaunchTemplateTagSpecifications,
 )
@@ -98,13 +95,13 @@ from lib.blocks.iam import (
     session_manager_statements,
     write_log_stream_statement,
 )
+from lib.blocks.instances import AL2023_AMI_PARAMETER, encrypted_root_volume, imdsv2_only
 from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.blocks.tls_policies import ALB_HSTS_HEADER, ALB_TLS_POLICY
 from lib.blocks.user_data import render_user_data
 from lib.naming import Naming
 from lib.suppressions import suppress
 
-AL2023_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 TLS_POLICY = ALB_TLS_POLICY
 HEALTH_CHECK_PATH = "/health"
 HSTS_HEADER = ALB_HSTS_HEADER  # lib/blocks/tls_policies.py says why
@@ -409,24 +406,8 @@ class Compute(Construct):
             user_data=user_data,
             update_default_version=True,
             monitoring=LaunchTemplateMonitoring(enabled=True),
-            metadata_options=LaunchTemplateMetadataOptions(
-                http_endpoint="enabled",
-                http_tokens="required",
-                http_put_response_hop_limit=1,
-                instance_metadata_tags="disabled",
-            ),
-            block_device_mappings=[
-                LaunchTemplateBlockDeviceMappings(
-                    device_name="/dev/xvda",
-                    ebs=LaunchTemplateBlockDeviceMappingsEbs(
-                        volume_size=20,
-                        volume_type="gp3",
-                        encrypted="true",
-                        kms_key_id=props.volumes.key_arn,
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
+            metadata_options=imdsv2_only(),
+            block_device_mappings=encrypted_root_volume(props.volumes.key_arn),
             tag_specifications=_launch_tag_specifications(props),
             tags=naming.tags("api-lt"),
             depends_on=[deployment.artifact_upload] if deployment.artifact_upload is not None else None,

@@ -38,6 +38,7 @@ from facts import apply_method_for
 from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
 from lib.blocks.roles import ServiceRoleProps, service_role
 from lib.naming import Naming
+from lib.suppressions import suppress
 
 ENGINE = "postgres"
 DATABASE_NAME = "payments"
@@ -199,6 +200,7 @@ class Database(Construct):
             # required permissions for: ENHANCED_MONITORING"); create the instance after the attachment.
             depends_on=[*log_groups, monitoring_policy],
         )
+        _no_iam_authentication(self._instance)
         self._connection_parameter = SsmParameter(
             self,
             "connection_string",
@@ -268,7 +270,9 @@ class Database(Construct):
             vpc_security_group_ids=[props.db_security_group_id],
             publicly_accessible=False,
             parameter_group_name=self._parameter_group(props).name,
-            iam_database_authentication_enabled=True,
+            # Off (issue 27): nothing connects with IAM tokens (no role has rds-db:connect); the logins are the
+            # migration host's and the instances' password roles over verify-full TLS. An unused way in stays shut.
+            iam_database_authentication_enabled=False,
             backup_retention_period=sizing.backup_retention_days,
             backup_window=BACKUP_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW,
@@ -322,3 +326,14 @@ class Database(Construct):
     @property
     def connection_parameter_arn(self) -> str:
         return self._connection_parameter.arn
+
+
+def _no_iam_authentication(instance: DbInstance) -> None:
+    """checkov's CKV_AWS_161 (IAM authentication on) suppressed on ``instance``, with the reason it is off."""
+    suppress(
+        instance,
+        "CKV_AWS_161",
+        "IAM database authentication is off on purpose (issue 27): no principal connects with an IAM token (no "
+        "policy grants rds-db:connect), so enabling it would only open an unused way in. Logins are password roles "
+        "over verify-full TLS, provisioned by the migration host with the RDS-managed master secret.",
+    )

@@ -350,3 +350,28 @@ def test_launched_instances_carry_the_runtime_settings_version(
     (instance,) = [s for s in specifications if s["ResourceType"] == "instance"]
     tags = {tag["Key"]: tag["Value"] for tag in instance["Tags"]}
     assert tags["RuntimeSettingsVersion"] == str(version)
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
+def test_the_deployed_release_was_migrated_by_a_host_that_is_gone(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
+    """The migration host of the deployed release wrote ok (the apply waited for it) and terminated itself; its launch
+    template powers off into termination, and its role is not the API instances' (issue 27)."""
+    sha256 = output("api_artifact_sha256")
+    name = f"/{expected.project}/{expected.environment_suffix}/payment-api/migration/{sha256}"
+    assert aws("ssm").get_parameter(Name=name)["Parameter"]["Value"] == "ok"
+    ec2 = aws("ec2")
+    template = ec2.describe_launch_templates(
+        LaunchTemplateNames=[f"{expected.project}-migration-lt-{expected.environment_suffix}"]
+    )["LaunchTemplates"][0]
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"], Versions=["$Latest"])[
+        "LaunchTemplateVersions"
+    ][0]["LaunchTemplateData"]
+    assert data["InstanceInitiatedShutdownBehavior"] == "terminate"
+    assert data["IamInstanceProfile"]["Arn"] != _launch_template_data(aws, output)["IamInstanceProfile"]["Arn"]
+    hosts = ec2.describe_instances(
+        Filters=[{"Name": "tag:aws:ec2launchtemplate:id", "Values": [template["LaunchTemplateId"]]}]
+    )["Reservations"]
+    states = {instance["State"]["Name"] for reservation in hosts for instance in reservation["Instances"]}
+    assert states == {"terminated"}, states

@@ -193,9 +193,12 @@ def test_the_artifact_is_stored_under_its_hash_encrypted_with_the_data_key_and_r
     assert head["Metadata"]["sha256"] == sha256
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == output("data_kms_key_arn")
     readers = next(s for s in _policy(aws, bucket)["Statement"] if s["Sid"] == "DenyReadsButInstancesAndDeployers")
-    # The instance role and DEPLOYER_PRINCIPAL_ARNS, matched as ARNs (the permission set is a pattern).
+    # The instance role, the migration host's and DEPLOYER_PRINCIPAL_ARNS, matched as ARNs (the permission set is a
+    # pattern).
     assert readers["Effect"] == "Deny"
-    assert readers["Condition"]["ArnNotLike"]["aws:PrincipalArn"][1:] == DEPLOYER_PRINCIPAL_ARNS.split(",")
+    principals = readers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert principals[1].endswith(":role/payment-migration-host-sandbox")
+    assert principals[2:] == DEPLOYER_PRINCIPAL_ARNS.split(",")
     for refused in (aws("s3"), as_role(UNLISTED, "s3")):  # the static test key (moto's user/moto), an unlisted role
         with pytest.raises(refused.exceptions.ClientError, match="403"):
             refused.head_object(Bucket=bucket, Key=key)

@@ -386,7 +386,7 @@ def _secret_values(world: World) -> list[str]:
             "subshell",
             "database roles for ",
             None,
-            {"configure.sh": ('payment-api" provision-roles', 'payment-api" provision-rolez')},
+            {"prepare.sh": ('payment-api" provision-roles', 'payment-api" provision-rolez')},
             "provision-rolez",
         ),
     ],

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lib.blocks.iam import deny_log_deletion, policy_document
-from tools.deploy.destroy import DestroyError, delete_log_bucket, empty_bucket
+from tools.deploy.destroy import DestroyError, delete_log_bucket, delete_migration_results, empty_bucket
 from tools.sandbox.emulator import client
 
 
@@ -93,3 +93,16 @@ def test_delete_db_instance_takes_the_final_snapshot_it_is_given(moto_endpoint: 
     rds.delete_db_instance(DBInstanceIdentifier="payment-db-destroy", FinalDBSnapshotIdentifier=final)
     snapshot = rds.describe_db_snapshots(DBSnapshotIdentifier=final)["DBSnapshots"][0]
     assert snapshot["DBInstanceIdentifier"] == "payment-db-destroy" and snapshot["SnapshotType"] == "manual"
+
+
+def test_the_migration_hosts_results_are_deleted_and_nothing_else(moto_endpoint: str) -> None:
+    """The hosts write one parameter per release under the folder (not Terraform's): destroy deletes exactly those."""
+    ssm = client("ssm", moto_endpoint, "eu-west-1")
+    folder = "/payment/qa/payment-api/migration"
+    for name in (f"{folder}/{'a' * 64}", f"{folder}/{'b' * 64}", "/payment/qa/payment-api/runtime", f"{folder}x/c"):
+        ssm.put_parameter(Name=name, Value="ok", Type="String", Overwrite=True)
+    assert sorted(delete_migration_results(ssm, folder)) == [f"{folder}/{'a' * 64}", f"{folder}/{'b' * 64}"]
+    left = {parameter["Name"] for parameter in ssm.describe_parameters()["Parameters"]}
+    assert {"/payment/qa/payment-api/runtime", f"{folder}x/c"} <= left and not any(
+        name.startswith(folder + "/") for name in left
+    )

@@ -25,6 +25,11 @@ def by_path(resources: dict[str, dict[str, Any]], rtype: str, path_end: str) -> 
     return matches[0]
 
 
+def api_launch_template(resources: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The API fleet's launch template (the migration host has its own): (logical name, body)."""
+    return by_path(resources, "aws_launch_template", "compute/launch_template")
+
+
 def ref(rtype: str, name: str, attribute: str = "id") -> str:
     return f"${{{rtype}.{name}.{attribute}}}"
 

@@ -67,7 +67,12 @@ def estimate(stack: Mapping[str, Any], prices: Mapping[str, Any]) -> list[Line]:
     )
     (asg,) = _resources(stack, "aws_autoscaling_group")
     desired = int(_default(stack, asg["desired_capacity"]))
-    (template,) = _resources(stack, "aws_launch_template")
+    # The API fleet's template; the migration host runs minutes per release (not counted).
+    (template,) = [
+        body
+        for body in _resources(stack, "aws_launch_template")
+        if body["//"]["metadata"]["path"].endswith("compute/launch_template")
+    ]
     instance_type = _default(stack, template["instance_type"])
     if instance_type != "t3.medium":
         raise ValueError(f"no price for instance type {instance_type!r} in {PRICES_FILE.name}")

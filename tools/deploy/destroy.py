@@ -26,6 +26,7 @@ unprotect      ``terraform plan -target`` the database and the load balancer, re
 empty          every version and delete marker of the stack's unlocked buckets deleted, as the deployer
 log-archive    ``terraform state rm`` of the log archive's buckets and their sub-resources: kept, with the reason
 destroy        ``terraform destroy``
+migration-results  the SSM parameters the migration hosts wrote (one per release, not Terraform's): deleted
 delete-logs    DELETE_LOG_ARCHIVE=1 only: the log buckets' deny-delete policy removed, every version deleted with
                the governance bypass, the buckets deleted (their writers are gone by then)
 outputs        the stack's key leaves ``cfn-outputs/flat-outputs.json`` (no other key)
@@ -123,6 +124,9 @@ class Inventory:
     """The log archive's buckets: address -> bucket name."""
     resources: int
     """Resources in state."""
+    migration_results: str | None = None
+    """The folder of the SSM parameters the migration hosts wrote (``/<project>/<suffix>/payment-api/migration``, from
+    the synthesized run's environment), which Terraform does not manage: deleted after destroy (None: no host)."""
 
 
 @dataclass
@@ -238,7 +242,33 @@ def take_inventory(stack_json: Mapping[str, Any], stack: str, state: Mapping[str
         log_archive=sorted(address for address in in_state if address in log_archive),
         log_buckets={address: name for address, name in buckets.items() if address in log_archive},
         resources=len(in_state),
+        migration_results=migration_results_folder(stack_json),
     )
+
+
+# The migration host's run (lib/components/migration_host.py): its local-exec names the result parameter.
+MIGRATION_RUN = ("terraform_data", "migration_host/run")
+
+
+def migration_results_folder(stack_json: Mapping[str, Any]) -> str | None:
+    """The folder of the result parameters, read from the run's local-exec environment."""
+    run = address_at(stack_json, *MIGRATION_RUN)
+    if run is None:
+        return None
+    environment = run[1]["provisioner"][0]["local-exec"]["environment"]
+    return str(environment["MIGRATION_RESULT_PARAMETER"]).rsplit("/", 1)[0]
+
+
+def delete_migration_results(ssm: Any, folder: str) -> list[str]:
+    """Every parameter under ``folder`` (the hosts' results, one per release): deleted; their names."""
+    names: list[str] = []
+    paginator = ssm.get_paginator("describe_parameters")
+    under = [{"Key": "Name", "Option": "BeginsWith", "Values": [folder + "/"]}]
+    for page in paginator.paginate(ParameterFilters=under):
+        names += [parameter["Name"] for parameter in page["Parameters"]]
+    for name in names:
+        ssm.delete_parameter(Name=name)
+    return names
 
 
 def announce(environment: Environment, inventory: Inventory, options: Options) -> list[str]:
@@ -259,6 +289,8 @@ def announce(environment: Environment, inventory: Inventory, options: Options) -
         why = KEEP_WHY.format(mode=config.log_lock_mode)
         lines.append(f"  3. KEEP the log archive ({archive}): removed from state, not deleted; {why}")
     lines.append("  4. terraform destroy of everything else")
+    if inventory.migration_results:
+        lines.append(f"  5. delete the migration hosts' results ({inventory.migration_results}/*: not Terraform's)")
     if inventory.final_snapshot:
         lines.append(f"  KEEP the final snapshot {inventory.final_snapshot} of {inventory.database_identifier}")
     elif inventory.database:
@@ -452,6 +484,11 @@ class Destroy:  # pylint: disable=too-few-public-methods
                 "terraform destroy",
                 cwd=stack_dir,
             )
+        if inventory.migration_results:
+            with report.step("migration-results") as step:
+                ssm = boto3_clients(environment.config.aws_region, env)("ssm", environment.config.aws_region)
+                deleted = delete_migration_results(ssm, inventory.migration_results)
+                step.detail = f"{len(deleted)} deleted under {inventory.migration_results}"
         if options.delete_log_archive:
             with report.step("delete-logs") as step:
                 counts = {name: delete_log_bucket(s3, name) for name in sorted(inventory.log_buckets.values())}

@@ -23,6 +23,8 @@ plan           ``terraform plan`` saved to ``plans/TapStack<name>.tfplan`` (outs
 confirm        ``AUTO_APPROVE=1`` (CI), or the stack name typed on a terminal; anything else stops here
 apply          ``terraform apply`` of the saved plan
 outputs        ``terraform output -json`` into ``cfn-outputs/flat-outputs.json`` under ``TapStack<name>``
+               ``DEPLOY_DURING_APPLY_HOOK`` (a command), when set, runs while it applies: the sandbox rehearses the
+               migration host there (the apply waits for the host's result before it launches the API group)
 post-apply     ``DEPLOY_POST_APPLY_HOOK`` (a command) when set: the sandbox boots the artifact here
 frontend       ``make deploy-frontend`` (build when needed, upload what changed, invalidate)
 verify         ``make verify-deployment`` (read-only checks of the deployed stack)
@@ -179,6 +181,32 @@ def child(command: list[str], env: Mapping[str, str], *, cwd: Path = ROOT, captu
                 process.wait()
             raise
     return process.returncode, out or ""
+
+
+HOOK_STOP_SECONDS = 60
+
+
+@contextmanager
+def during_apply(hook: str | None, env: Mapping[str, str]) -> Iterator[None]:
+    """``DEPLOY_DURING_APPLY_HOOK`` (a command), run while Terraform applies: the sandbox rehearses the migration host
+    the apply launches (tools/sandbox/migration_phase.py). Stopped with SIGTERM when the apply ends; when the apply
+    passed, the hook's failure fails the step."""
+    if not hook:
+        yield
+        return
+    with subprocess.Popen(shlex.split(hook), cwd=ROOT, env=dict(env), start_new_session=True) as process:
+        try:
+            yield
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=HOOK_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    if process.returncode != 0:
+        raise DeployError(f"the during-apply hook {hook!r} exited {process.returncode} (its output is above)")
 
 
 def checked(command: list[str], env: Mapping[str, str], what: str, *, cwd: Path = ROOT, capture: bool = False) -> str:
@@ -423,12 +451,13 @@ class Deploy:
             step.detail = confirm(environment, summary, self.auto_approve) if summary["changes"] else "no changes"
         with report.step("apply") as step:
             if summary["changes"] or summary["outputs_changed"]:
-                checked(
-                    ["terraform", "apply", "-input=false", "-lock-timeout=120s", str(plan_file(environment))],
-                    env,
-                    "terraform apply",
-                    cwd=stack_dir,
-                )
+                with during_apply(env.get("DEPLOY_DURING_APPLY_HOOK") or None, env):
+                    checked(
+                        ["terraform", "apply", "-input=false", "-lock-timeout=120s", str(plan_file(environment))],
+                        env,
+                        "terraform apply",
+                        cwd=stack_dir,
+                    )
             else:
                 step.detail = "nothing to apply"
         with report.step("outputs") as step:

@@ -79,6 +79,10 @@ def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "CHECKPOINT_DISABLE": "1",
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
+            # The migration host's local-exec (lib/components/migration_host.py) runs tools.deploy.migration_wait
+            # with this interpreter from this checkout.
+            "TAP_DEPLOY_PYTHON": sys.executable,
+            "TAP_DEPLOY_ROOT": str(ROOT),
         }
     )
     env.update(extra or {})

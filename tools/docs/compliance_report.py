@@ -237,7 +237,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "Least privilege for system and application accounts",
         "One role per service, each trusting exactly one AWS service, with aws:SourceAccount and aws:SourceArn "
         "conditions (7.2.2: the flow-log and RDS monitoring roles only for this stack's resources); inline policies "
-        "scoped to named resources; IAM database authentication; no credentials in code or state.",
+        "scoped to named resources; IAM database authentication off (nothing connects with IAM tokens: no unused way "
+        "in); no credentials in code or state. Schema changes run "
+        "once per release on a short-lived migration host (its own role: the master secret, the release's artifact and "
+        "settings, its result parameters; it terminates itself), before the API group launches (issue 27; the API "
+        "instances' own read of the master secret is the part of that issue still open).",
         ("aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_instance_profile"),
         ("CKV_AWS_60", "CKV_AWS_61", "CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_274", "CKV2_AWS_56", "CKV_AWS_161"),
         "the effective permissions (the emulator does not evaluate IAM policies); use IAM Access Analyzer or "

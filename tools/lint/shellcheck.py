@@ -2,7 +2,7 @@
 
     python -m tools.lint.shellcheck
 
-- the launch template's user data, rendered by ``lib/blocks/user_data.render_user_data`` (its markers filled with
+- the launch templates' user data, rendered by ``lib/blocks/user_data.render_user_data`` (its markers filled with
   values shaped like the stack's), so what is checked is what an instance gets, not the template with its markers;
 - the boot stage the artifact carries (``services/payment_api/boot/*.sh``) and the rehearsal's guest
   (``tools/sandbox/rehearsal/guest.sh``).
@@ -33,14 +33,16 @@ EXAMPLE_VALUES = {
     "LOG_GROUP": "/tap/tap-dev-api",
     "ASG_NAME": "tap-dev-api-asg",
     "LIFECYCLE_HOOK": "payment-api-boot",
+    "RESULT_PARAMETER": "/tap/dev/payment-api/migration/" + "0" * 64,
 }
 SCRIPTS = (*sorted((ROOT / "services/payment_api/boot").glob("*.sh")), ROOT / "tools/sandbox/rehearsal/guest.sh")
 
 
 def rendered_templates(folder: Path) -> list[Path]:
-    """Each user-data template, rendered and decoded into ``folder`` under its own name."""
+    """Each launch template's user data (``*_user_data.sh``: the API's and the migration host's, each with the shared
+    ``bootstrap.sh`` it includes), rendered and decoded into ``folder`` under its own name."""
     paths = []
-    for template in sorted(TEMPLATE_DIR.glob("*.sh")):
+    for template in sorted(TEMPLATE_DIR.glob("*_user_data.sh")):
         path = folder / template.name
         path.write_bytes(base64.b64decode(render_user_data(template.name, EXAMPLE_VALUES)))
         paths.append(path)

@@ -93,12 +93,18 @@ def launch_spec(endpoint: str, region: str, asg_name: str) -> LaunchSpec:
     )
 
 
-def synthesized_user_data(stack_name: str) -> str:
-    """The launch template's user data in the stack make deploy synthesized (``CDKTF_OUTDIR``), decoded."""
+def synthesized_template(stack_name: str, path_end: str) -> dict[str, Any]:
+    """The launch template at construct path ``path_end`` (``compute/launch_template``, the API's;
+    ``migration_host/launch_template``) in the stack make deploy synthesized (``CDKTF_OUTDIR``)."""
     stack = json.loads(stack_file(output_dir(os.environ, ROOT), stack_name).read_text(encoding="utf-8"))
     templates = stack["resource"]["aws_launch_template"]
-    (template,) = templates.values()
-    return base64.b64decode(template["user_data"]).decode("utf-8")
+    (template,) = [body for body in templates.values() if body["//"]["metadata"]["path"].endswith(path_end)]
+    return dict(template)
+
+
+def synthesized_user_data(stack_name: str, path_end: str = "compute/launch_template") -> str:
+    """That launch template's user data, decoded."""
+    return base64.b64decode(synthesized_template(stack_name, path_end)["user_data"]).decode("utf-8")
 
 
 def database_inputs(endpoint: str, region: str, parameter_name: str) -> tuple[dict[str, str], dict[str, str]]:

@@ -142,6 +142,10 @@ def _observability(c: Callable[[str], Any]) -> Iterable[str]:
     sns = c("sns")
     yield from (f"sns-topic {t['TopicArn']}" for t in _pages(sns, "list_topics", "Topics"))
     yield from (f"sns-subscription {s['SubscriptionArn']}" for s in _pages(sns, "list_subscriptions", "Subscriptions"))
+    # The stack's parameters and the migration hosts' results (written by the hosts, deleted by make destroy); not AWS's
+    # public /aws/service/... parameters, which moto lists once something read one (the AMI lookup).
+    parameters = _pages(c("ssm"), "describe_parameters", "Parameters")
+    yield from (f"ssm-parameter {p['Name']}" for p in parameters if not p["Name"].startswith("/aws/"))
 
 
 def _identity_and_keys(c: Callable[[str], Any]) -> Iterable[str]:

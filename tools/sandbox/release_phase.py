@@ -32,8 +32,15 @@ from tools.sandbox.emulator import ROOT, client
 LOG_DIR = ROOT / "sandbox-logs"
 RELEASE_B = LOG_DIR / "release-b"
 RELEASE_B_LABEL = "sandbox.b"
-# What a release may change, and how: the object (a new version of the one key), the template, the group.
-RELEASE_CHANGES = {"aws_s3_object": "update", "aws_launch_template": "update", "aws_autoscaling_group": "update"}
+# What a release may change, and how, each exactly once: the object (a new version of the one key), the API's template
+# and group, and the migration host's template and run (replaced: a new host migrates to the new release first).
+RELEASE_CHANGES = {
+    ("aws_s3_object", "api_release_artifact"): "update",
+    ("aws_launch_template", "compute_launch_template"): "update",
+    ("aws_autoscaling_group", "compute_asg"): "update",
+    ("aws_launch_template", "migration_host_launch_template"): "update",
+    ("terraform_data", "migration_host_run"): "replace",
+}
 
 # (log name, argv, what it is, environment added) -> runs it as the sandbox's deployer, raising when it fails.
 Run = Callable[[str, list[str], str, Mapping[str, str]], None]
@@ -51,12 +58,16 @@ def _plan_changes(report: Path) -> dict[str, str]:
 
 
 def _check_plan(changed: Mapping[str, str], what: str) -> str:
-    """Exactly one resource of each of :data:`RELEASE_CHANGES`' types, with its action, and nothing else."""
-    kinds = {address.split(".", 1)[0]: action for address, action in changed.items()}
+    """Exactly the resources of :data:`RELEASE_CHANGES` (type and logical name without cdktf's hash suffix), each with
+    its action, and nothing else."""
+    kinds = {
+        (address.split(".", 1)[0], address.split(".", 1)[1].rsplit("_", 1)[0]): action
+        for address, action in changed.items()
+    }
     if len(kinds) != len(changed) or kinds != RELEASE_CHANGES:
         raise ReleasePhaseError(
             f"{what}'s plan changed {json.dumps(changed)}; a release may change only "
-            + ", ".join(f"the {kind} ({action})" for kind, action in RELEASE_CHANGES.items())
+            + ", ".join(f"the {kind} {name} ({action})" for (kind, name), action in RELEASE_CHANGES.items())
         )
     return ", ".join(f"{address} {action}" for address, action in changed.items())
 

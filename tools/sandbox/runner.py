@@ -60,6 +60,7 @@ from tools.sandbox.certificate import SANDBOX_DOMAIN, import_sandbox_certificate
 from tools.sandbox.emulator import ROOT, MotoServer, aws_environment, client
 from tools.sandbox.hosted_zone import create_sandbox_zone
 from tools.sandbox.inventory import Inventory, leftovers, take_inventory
+from tools.sandbox.migration_phase import REPORT as MIGRATION_REPORT
 from tools.sandbox.stripe_emulator import SandboxStripe
 
 DEFAULT_SUFFIX = SANDBOX_SUFFIX
@@ -515,6 +516,8 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             {
                 "TF_VAR_certificate_arn": self.certificate_arn,
                 "DEPLOY_POST_APPLY_HOOK": f"{sys.executable} -m tools.sandbox.boot_phase",
+                # The migration host the apply launches boots while the apply waits for its result (issue 27).
+                "DEPLOY_DURING_APPLY_HOOK": f"{sys.executable} -m tools.sandbox.migration_phase",
             }
         )
         terraform = self.terraform = Terraform(stack_dir(SYNTH_DIR, self.config.stack_name), env)
@@ -566,6 +569,13 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             )
         with report.phase("policy") as phase:
             phase.detail = self._deployer_policy()
+
+    def _migration_host_calls(self) -> None:
+        """The emulator log's ranges of the migration hosts' rehearsals (make deploy's during-apply hook): the hosts'
+        calls, left out of the deployer-policy check like the boot hook's."""
+        if MIGRATION_REPORT.is_file():
+            ranges = json.loads(MIGRATION_REPORT.read_text(encoding="utf-8")).get("moto_log_ranges", [])
+            self.report.not_the_deployer.extend(ranges)
 
     def _make_deploy(self, log_name: str, what: str) -> None:
         """`make deploy ENVIRONMENT=<suffix> AUTO_APPROVE=1`, the command a user runs, in the sandbox's environment."""
@@ -619,6 +629,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         boot = LOG_DIR / "boot.json"
         if boot.is_file():
             self.report.not_the_deployer.append(json.loads(boot.read_text(encoding="utf-8"))["moto_log_range"])
+        self._migration_host_calls()
         match = re.search(
             r"Resources: (\d+) added", (LOG_DIR / "deploy.log").read_text(encoding="utf-8", errors="replace")
         )
@@ -679,6 +690,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             boot = LOG_DIR / "boot.json"
             if boot.is_file():
                 self.report.not_the_deployer.append(json.loads(boot.read_text(encoding="utf-8"))["moto_log_range"])
+            self._migration_host_calls()
         after = ssm.get_parameter(Name=name)["Parameter"]["Version"]
         latest = ec2.describe_launch_template_versions(LaunchTemplateId=template, Versions=["$Latest"])
         data = latest["LaunchTemplateVersions"][0]
@@ -724,12 +736,14 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             env, terraform.env = terraform.env, {**terraform.env, **settings, **extra}
             boot = LOG_DIR / "boot.json"
             boot.unlink(missing_ok=True)  # a range is recorded only for a boot this command ran
+            MIGRATION_REPORT.unlink(missing_ok=True)
             try:
                 terraform.command(log_name, argv, cwd=ROOT, what=what)
             finally:
                 terraform.env = env
                 if boot.is_file():
                     self.report.not_the_deployer.append(json.loads(boot.read_text(encoding="utf-8"))["moto_log_range"])
+                self._migration_host_calls()
 
         phase.detail = release_cycle(
             run,

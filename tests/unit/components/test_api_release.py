@@ -18,7 +18,7 @@ from tap_contract import runtime
 from lib.artifact import load_artifact
 from lib.blocks.user_data import MAX_ENCODED_BYTES
 from tests.conftest import DEVELOPMENT_ENV, PRODUCTION_DEPLOYERS, PRODUCTION_ENV, production_artifact
-from tests.unit.helpers import by_path, only, ref
+from tests.unit.helpers import api_launch_template, by_path, ref
 from tools.release.build_artifact import BOOT_SOURCE
 
 HARDENING = (
@@ -34,7 +34,7 @@ HARDENING = (
 
 
 def user_data(resources: dict[str, Any]) -> str:
-    return base64.b64decode(only(resources, "aws_launch_template")["user_data"], validate=True).decode("utf-8")
+    return base64.b64decode(api_launch_template(resources)[1]["user_data"], validate=True).decode("utf-8")
 
 
 def unit(name: str) -> str:
@@ -43,8 +43,9 @@ def unit(name: str) -> str:
 
 
 def configure() -> str:
-    """The boot's second stage, which the user data sources from the verified artifact."""
-    return (BOOT_SOURCE / "configure.sh").read_text(encoding="utf-8")
+    """The boot's second stage, which the user data sources from the verified artifact: configure.sh and the
+    boot/prepare.sh it sources (settings and database roles, shared with the migration host)."""
+    return "".join((BOOT_SOURCE / name).read_text(encoding="utf-8") for name in ("prepare.sh", "configure.sh"))
 
 
 def test_every_release_is_a_version_of_one_key_with_its_identity_in_the_metadata(resources: dict[str, Any]) -> None:
@@ -96,7 +97,7 @@ def test_the_launch_template_waits_for_the_upload_of_the_release_it_names(resour
     """A template version naming a release whose bytes are not in the bucket yet would boot instances that find no
     matching version: the upload comes first."""
     obj_name, _ = by_path(resources, "aws_s3_object", "api_release/artifact")
-    assert f"aws_s3_object.{obj_name}" in only(resources, "aws_launch_template")["depends_on"]
+    assert f"aws_s3_object.{obj_name}" in api_launch_template(resources)[1]["depends_on"]
 
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "4.2", "7.2, 8.2, 8.6")
@@ -124,9 +125,17 @@ def test_the_artifacts_bucket_is_private_encrypted_tls_only_and_read_by_the_inst
     assert readers["Effect"] == "Deny" and readers["Principal"] == "*"
     assert readers["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     role_name, _ = by_path(resources, "aws_iam_role", "compute/instance_role")
-    # The instance role and the named deployers, nobody else: no "whoever ran the last apply" (issue 25).
+    host_role_name, _ = by_path(resources, "aws_iam_role", "migration_host/role")
+    # The instance role, the migration host's and the named deployers, nobody else: no "whoever ran the last apply"
+    # (issue 25).
     assert readers["Condition"] == {
-        "ArnNotLike": {"aws:PrincipalArn": [ref("aws_iam_role", role_name, "arn"), *PRODUCTION_DEPLOYERS.split(",")]}
+        "ArnNotLike": {
+            "aws:PrincipalArn": [
+                ref("aws_iam_role", role_name, "arn"),
+                ref("aws_iam_role", host_role_name, "arn"),
+                *PRODUCTION_DEPLOYERS.split(","),
+            ]
+        }
     }
     assert "aws_iam_session_context" not in synth_json.get("data", {}), "the caller's identity names no reader"
 
@@ -139,7 +148,9 @@ def test_the_service_logs_to_an_encrypted_group_with_the_stack_retention(resourc
     script = user_data(resources)
     assert f"LOG_GROUP={group['name']}" in script and 'amazon-cloudwatch-agent-ctl" -a fetch-config' in script
     assert "StandardOutput=append:/var/log/payment-api/api.log" in unit("payment-api.service")
-    assert '"file_path": "/var/log/payment-api/api.log", "log_group_name": "$LOG_GROUP"' in script
+    # The agent ships the boot log and each of SERVICE_LOGS as <instance id>/<name> (the shared bootstrap's loop).
+    assert 'SERVICE_LOGS="api migrate"' in script and "for name in $SERVICE_LOGS; do" in script
+    assert '\\"file_path\\": \\"/var/log/payment-api/$name.log\\", \\"log_group_name\\": \\"$LOG_GROUP\\"' in script
 
 
 def test_the_runtime_parameter_carries_apply_time_values_and_no_secret(resources: dict[str, Any]) -> None:
@@ -172,7 +183,7 @@ def test_without_a_domain_cors_admits_the_distribution(dev_synth_json: dict[str,
 @pytest.mark.pci("6.3.3", "6.4.1, 6.4.2")
 def test_user_data_installs_exactly_the_uploaded_artifact(resources: dict[str, Any]) -> None:
     script, obj = user_data(resources), by_path(resources, "aws_s3_object", "api_release/artifact")[1]
-    encoded = only(resources, "aws_launch_template")["user_data"]
+    encoded = api_launch_template(resources)[1]["user_data"]
     assert len(encoded) < MAX_ENCODED_BYTES and "${" not in script and "%{" not in script and "@@" not in script
     assert f"ARTIFACT_KEY={obj['key']}" in script and f"ARTIFACT_SHA256={obj['source_hash']}" in script
     assert "sha256sum --check --strict" in script

@@ -6,7 +6,7 @@ import base64
 import pytest
 
 from facts import ALB_TLS_POLICIES_WITHOUT_CBC
-from tests.unit.helpers import by_path, only, ref
+from tests.unit.helpers import api_launch_template, by_path, only, ref
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4", "2.2", "10.2, 10.3, 10.5")
@@ -81,7 +81,7 @@ def test_waf_is_associated_with_the_alb_by_acl_arn(resources):
 
 @pytest.mark.pci("2.2", "3.5, 3.6, 3.7")
 def test_launch_template_requires_imdsv2_and_encrypts_root_volume(resources):
-    lt = only(resources, "aws_launch_template")
+    lt = api_launch_template(resources)[1]
     assert lt["metadata_options"]["http_tokens"] == "required"
     assert lt["metadata_options"]["http_put_response_hop_limit"] == 1
     ebs = lt["block_device_mappings"][0]["ebs"]
@@ -100,7 +100,7 @@ def test_launch_template_tags_instances_and_volumes_with_the_stack_tags(synth_js
     and their EBS volumes (a production volume says DataClassification = pci-cde)."""
     default_tags = synth_json["provider"]["aws"][0]["default_tags"][0]["tags"]
     assert default_tags["DataClassification"] == "pci-cde"
-    lt = only(synth_json["resource"], "aws_launch_template")
+    lt = api_launch_template(synth_json["resource"])[1]
     specs = {spec["resource_type"]: spec["tags"] for spec in lt["tag_specifications"]}
     assert set(specs) == {"instance", "volume"}
     for kind, tags in specs.items():
@@ -109,16 +109,15 @@ def test_launch_template_tags_instances_and_volumes_with_the_stack_tags(synth_js
 
 
 def test_image_is_looked_up_amazon_linux_2023(synth_json):
-    lt = only(synth_json["resource"], "aws_launch_template")
-    parameters = synth_json["data"]["aws_ssm_parameter"]
-    ((name, parameter),) = parameters.items()
+    lt = api_launch_template(synth_json["resource"])[1]
+    name, parameter = by_path(synth_json["data"], "aws_ssm_parameter", "compute/al2023_ami")
     assert parameter["name"].startswith("/aws/service/ami-amazon-linux-latest/al2023-ami")
     assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
 
 
 @pytest.mark.seed(2)
 def test_user_data_is_base64_with_no_terraform_interpolation(resources):
-    encoded = only(resources, "aws_launch_template")["user_data"]
+    encoded = api_launch_template(resources)[1]["user_data"]
     script = base64.b64decode(encoded, validate=True).decode("utf-8")
     assert script.startswith("#!/bin/bash")
     assert "${" not in script and "%{" not in script
@@ -160,9 +159,9 @@ def test_instances_are_replaced_within_14_days_by_default_on_the_latest_template
     variable = synth_json["variable"]["max_instance_lifetime_days"]
     assert variable["default"] == 14 and variable["type"] == "number"
     assert "latest_version" in asg["launch_template"]["version"] and asg["instance_refresh"]["strategy"] == "Rolling"
-    lt = only(resources, "aws_launch_template")
+    lt = api_launch_template(resources)[1]
     assert lt["update_default_version"] is True
-    ((name, parameter),) = synth_json["data"]["aws_ssm_parameter"].items()
+    name, parameter = by_path(synth_json["data"], "aws_ssm_parameter", "compute/al2023_ami")
     assert parameter["name"] == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
     assert lt["image_id"] == f"${{data.aws_ssm_parameter.{name}.insecure_value}}"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from lib.components.compute import BOOT_LIFECYCLE_HOOK, asg_arn_pattern
 from tests.conftest import PRODUCTION_ENV
-from tests.unit.helpers import by_path, only, ref
+from tests.unit.helpers import api_launch_template, by_path, ref
 
 Resources = dict[str, dict[str, Any]]
 
@@ -134,7 +134,7 @@ def test_a_changed_setting_makes_a_new_launch_template_version(resources: Resour
     ``tags`` would not, so it is not there, nor on the volumes."""
     parameter = by_path(resources, "aws_ssm_parameter", "api_release/runtime_parameter")[0]
     version = ref("aws_ssm_parameter", parameter, "version")
-    lt = only(resources, "aws_launch_template")
+    lt = api_launch_template(resources)[1]
     specs = {spec["resource_type"]: spec["tags"] for spec in lt["tag_specifications"]}
     assert specs["instance"]["RuntimeSettingsVersion"] == version
     assert "RuntimeSettingsVersion" not in specs["volume"]
@@ -142,7 +142,7 @@ def test_a_changed_setting_makes_a_new_launch_template_version(resources: Resour
     assert lt["update_default_version"] is True
     asg = _asg(resources)
     assert asg["launch_template"]["version"] == ref(
-        "aws_launch_template", next(iter(resources["aws_launch_template"])), "latest_version"
+        "aws_launch_template", api_launch_template(resources)[0], "latest_version"
     )
     assert asg["instance_refresh"]["strategy"] == "Rolling"
 

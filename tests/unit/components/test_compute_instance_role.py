@@ -99,9 +99,15 @@ def _managed_document(arn: str) -> dict[str, Any]:
 
 def _instance_role_policies(synth_json: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The instance role's ARN and every identity policy it has: inline, and managed by committed document."""
+    return role_policies(synth_json, "compute/instance_role")
+
+
+def role_policies(synth_json: dict[str, Any], role_path: str) -> tuple[str, list[dict[str, Any]]]:
+    """The ARN of the role at construct path ``role_path`` and every identity policy it has (inline, and managed by
+    committed document), its tokens replaced by example ARNs."""
     resources = synth_json["resource"]
     tokens = _example_arns(synth_json)
-    role_name, role = by_path(resources, "aws_iam_role", "compute/instance_role")
+    role_name, role = by_path(resources, "aws_iam_role", role_path)
     refs = {f"${{aws_iam_role.{role_name}.{attr}}}" for attr in ("id", "name")}
     policies = [
         {"name": body["name"], "policy": _resolve(body["policy"], tokens)}
@@ -113,7 +119,7 @@ def _instance_role_policies(synth_json: dict[str, Any]) -> tuple[str, list[dict[
         for body in resources.get("aws_iam_role_policy_attachment", {}).values()
         if body["role"] in refs
     ]
-    assert policies, "the instance role has no policies"
+    assert policies, f"the role {role_path} has no policies"
     return f"arn:aws:iam::{ACCOUNT}:role/{role['name']}", policies
 
 
@@ -140,8 +146,9 @@ def _requests(
     synth_json: dict[str, Any],
     cases: dict[str, tuple[str, str, dict[str, str]]],
     extra_policies: list[dict[str, Any]] | None = None,
+    role_path: str = "compute/instance_role",
 ) -> list[dict[str, Any]]:
-    principal, policies = _instance_role_policies(synth_json)
+    principal, policies = role_policies(synth_json, role_path)
     key_policy = _resolve(
         by_path(synth_json["resource"], "aws_kms_key", "encryption/data_key")[1]["policy"], _example_arns(synth_json)
     )

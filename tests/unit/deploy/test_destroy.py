@@ -192,3 +192,9 @@ def test_make_deploy_refuses_destroy_mode(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setenv("DESTROY", "1")
     assert runner.main(["plan", "qa"]) == 2
     assert "make destroy`'s destroy mode" in capsys.readouterr().err
+
+
+def test_the_migration_hosts_results_folder_is_read_from_the_synthesized_run(synth_json: dict[str, Any]) -> None:
+    """make destroy deletes what the hosts wrote under this folder (tests/sandbox/test_destroy.py runs the deletion)."""
+    assert destroy.migration_results_folder(synth_json) == "/payment/test/payment-api/migration"
+    assert destroy.migration_results_folder(_stack()) is None

@@ -117,3 +117,36 @@ def test_an_interruption_says_what_each_step_leaves() -> None:
         "verify",
     }
     assert "saved its state" in runner.LEFT_BY["apply"]
+
+
+def test_the_during_apply_hook_runs_while_the_apply_runs_and_is_stopped_after_it(tmp_path: Path) -> None:
+    """DEPLOY_DURING_APPLY_HOOK (the sandbox's migration phase): started before the apply, SIGTERM after it; a hook
+    that ends cleanly on the signal passes, one that fails fails the step, naming it."""
+    import os  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    import time  # pylint: disable=import-outside-toplevel
+
+    marker = tmp_path / "started"
+    watcher = tmp_path / "watcher.py"
+    watcher.write_text(
+        "import signal, sys, time, pathlib\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(int(sys.argv[2])))\n"
+        "pathlib.Path(sys.argv[1]).write_text('up')\n"
+        "while True:\n    time.sleep(0.1)\n"
+    )
+    env = dict(os.environ)
+
+    def until_up() -> None:
+        deadline = time.monotonic() + 30
+        while not marker.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.read_text() == "up"  # running while the "apply" runs
+
+    with runner.during_apply(f"{sys.executable} {watcher} {marker} 0", env):
+        until_up()
+    marker.unlink()
+    with pytest.raises(runner.DeployError, match=r"the during-apply hook .* exited 3"):
+        with runner.during_apply(f"{sys.executable} {watcher} {marker} 3", env):
+            until_up()
+    with runner.during_apply(None, env):
+        pass  # no hook: nothing runs

@@ -80,7 +80,7 @@ def test_the_artifact_carries_the_boot_stage_and_refuses_to_build_without_it(tmp
 
 def test_shellcheck_sees_the_user_data_as_rendered(tmp_path: Path) -> None:
     scripts = rendered_templates(tmp_path)
-    assert [script.name for script in scripts] == ["payment_api_user_data.sh"]
-    text = scripts[0].read_text(encoding="utf-8")
+    assert [script.name for script in scripts] == ["migration_host_user_data.sh", "payment_api_user_data.sh"]
+    text = scripts[1].read_text(encoding="utf-8")
     assert text.startswith("#!/bin/bash") and "@@" not in text
     assert "ASG_NAME=tap-dev-api-asg" in text and "LIFECYCLE_HOOK=payment-api-boot" in text

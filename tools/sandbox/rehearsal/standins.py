@@ -9,6 +9,8 @@ Stand-ins only where a container cannot do the real thing, none able to pass whi
   release), and only if what the package provides exists in the root;
 - ``/usr/bin/systemctl``: starts each unit from its file after ``systemd-analyze verify`` printed nothing (see its
   docstring for what it honours; the hardening directives are accepted, not enforced: ``NOT_ENFORCED``);
+- ``/usr/sbin/shutdown``: records ``shutdown -h now`` in ``/var/lib/rehearsal/shutdown`` (the migration host powers
+  off; the migration phase terminates it in the emulator, as EC2's shutdown behaviour ``terminate`` does);
 - ``/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl``: validates the agent configuration against
   ``cloudwatch_agent_schema.json`` and records the agent as running;
 - AL2023's layout: ``/etc/sysconfig/``, ``/opt/aws/amazon-cloudwatch-agent/{bin,etc,logs,var}``, and
@@ -38,6 +40,12 @@ FILES: tuple[tuple[str, Path, int, str], ...] = (
         PROGRAMS / "cloudwatch_agent_ctl.py",
         0o755,
         "CloudWatch agent stand-in: configuration validated, no logs shipped",
+    ),
+    (
+        "/usr/sbin/shutdown",
+        PROGRAMS / "shutdown.py",
+        0o755,
+        "shutdown stand-in: a power-off is recorded, the migration phase terminates the instance",
     ),
     (f"{DATA_DIR}/al2023_packages.json", HERE / "al2023_packages.json", 0o644, "the dnf stand-in's allow-list"),
     (
