@@ -170,6 +170,16 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
                 f"set PAYMENT_PROCESSOR={STRIPE} with STRIPE_SECRET_KEY_ARN and STRIPE_PUBLISHABLE_KEY",
             )
         )
+    if config.payment_processor == STRIPE and not config.payment_processor_egress_cidrs.strip():
+        gaps.append(
+            (
+                "PAYMENT_PROCESSOR_EGRESS_CIDRS",
+                "with the Stripe processor and no egress to Stripe's addresses the instances cannot reach Stripe's "
+                "API, so every payment would stay processing",
+                "set PAYMENT_PROCESSOR_EGRESS_CIDRS to Stripe's published API addresses (docs/deploying.md, "
+                "\"Egress to Stripe\")",
+            )
+        )
     if not config.deletion_protection:
         gaps.append(
             (

@@ -169,7 +169,9 @@ def _security_group_edges(stack: _Stack) -> Iterator[Edge]:
         peers = set().union(*(members.get(g, set()) for g in _references(rule.get("source_security_group_id"))))
         # A prefix list taken from a gateway endpoint (``${aws_vpc_endpoint.x.prefix_list_id}``): that endpoint's box.
         peers |= {box for ref in _references(rule.get("prefix_list_ids", [])) for box in stack.boxes_of(ref)}
-        cidrs = [INTERNET if c == "0.0.0.0/0" else c for c in rule.get("cidr_blocks", []) or []]
+        # A CIDR in a rule is an address outside the VPC (0.0.0.0/0 at the ALB, the payment processor's addresses
+        # from the app tier): one internet box for all of them.
+        cidrs = [INTERNET] if rule.get("cidr_blocks") else []
         label = _port_label(rule)
         for box in sorted(own):
             for peer in sorted(peers) + cidrs:

@@ -3,6 +3,7 @@ the account's buckets and the Amazon Linux repositories, and the app tier's egre
 processor only."""
 
 import pytest
+from tap_contract import examples
 
 from lib.components.endpoints import INTERFACE_ENDPOINT_SERVICES
 from tests.conftest import SYNTH_ENV, synth_stack
@@ -76,6 +77,8 @@ def test_app_egress_is_endpoints_s3_prefix_list_and_database_only(resources):
             ("egress", 443, 443, "tcp", (), (), ref("aws_security_group", endpoints_sg)),
             ("egress", 443, 443, "tcp", (), (ref("aws_vpc_endpoint", s3_endpoint, "prefix_list_id"),), None),
             ("egress", 5432, 5432, "tcp", (), (), ref("aws_security_group", db_sg)),
+            # Production with Stripe: HTTPS to Stripe's API addresses (the example's documentation ranges).
+            ("egress", 443, 443, "tcp", tuple(examples.PAYMENT_PROCESSOR_EGRESS_CIDRS.split(",")), (), None),
         ]
     )
 
@@ -103,8 +106,9 @@ def test_payment_processor_cidrs_are_the_only_internet_egress(tmp_path):
     assert not internet
 
 
-def test_no_processor_rule_by_default(resources):
-    paths = [body["//"]["metadata"]["path"] for body in resources["aws_security_group_rule"].values()]
+def test_no_processor_rule_by_default(dev_synth_json):
+    """A development stack on the simulator sets no processor CIDRs, so it has no internet egress at all."""
+    paths = [body["//"]["metadata"]["path"] for body in dev_synth_json["resource"]["aws_security_group_rule"].values()]
     assert not [p for p in paths if p.endswith(("app_to_processor_out", "app_https_out"))]
 
 

@@ -46,7 +46,8 @@ def test_app_accepts_only_api_port_from_alb(resources):
     assert _rules(resources, app, "ingress") == [(8080, 8080, "tcp", (), ref("aws_security_group", alb))]
     # The egress list with its endpoint and prefix-list rules: tests/unit/components/test_endpoints.py.
     assert (5432, 5432, "tcp", (), ref("aws_security_group", db)) in _rules(resources, app, "egress")
-    assert not [r for r in _rules(resources, app, "egress") if r[3]], "no CIDR egress by default"
+    # The only CIDR egress: the payment processor's addresses (production with Stripe requires them).
+    assert [r[3] for r in _rules(resources, app, "egress") if r[3]] == [("203.0.113.16/28", "198.51.100.32/28")]
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")

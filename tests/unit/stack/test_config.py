@@ -435,3 +435,17 @@ def test_production_requires_the_state_s_own_key_and_a_bucketed_development_stac
     assert [w for w in bucketed if "(TERRAFORM_STATE_KMS_KEY_ARN)" in w]
     local = StackConfig.from_env({}, region_file=Path("/nonexistent")).warnings
     assert not [w for w in local if "TERRAFORM_STATE_KMS_KEY_ARN" in w]
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_production_stripe_without_egress_to_stripe_is_refused():
+    """Stripe is reached through the processor egress rule only: production without its CIDRs could never charge."""
+    production = {key: value for key, value in PRODUCTION_ENV.items() if key != "PAYMENT_PROCESSOR_EGRESS_CIDRS"}
+    with pytest.raises(
+        ConfigError, match=r"PAYMENT_PROCESSOR_EGRESS_CIDRS: with the Stripe processor .*Egress to Stripe"
+    ):
+        StackConfig.from_env(production, region_file=Path("/nonexistent"))
+    development = {"PAYMENT_PROCESSOR": "stripe", "STRIPE_SECRET_KEY_ARN": PRODUCTION_ENV["STRIPE_SECRET_KEY_ARN"]}
+    development["STRIPE_PUBLISHABLE_KEY"] = PRODUCTION_ENV["STRIPE_PUBLISHABLE_KEY"]
+    warnings = StackConfig.from_env(development, region_file=Path("/nonexistent")).warnings
+    assert [w for w in warnings if "(PAYMENT_PROCESSOR_EGRESS_CIDRS)" in w]

@@ -36,6 +36,9 @@ TERRAFORM_STATE_KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-4
 # the certificate's account, and a test-mode publishable key of the documented shape (no real account's).
 STRIPE_SECRET_KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payment/stripe-a1B2c3"
 STRIPE_PUBLISHABLE_KEY = "pk_test_0000000000000000000000000000example"
+# Production with Stripe needs egress to Stripe's API addresses (PAYMENT_PROCESSOR_EGRESS_CIDRS): documentation ranges
+# (RFC 5737) stand in for the list Stripe publishes, which an operator copies from Stripe's page.
+PAYMENT_PROCESSOR_EGRESS_CIDRS = "203.0.113.16/28,198.51.100.32/28"
 
 DEVELOPMENT = MappingProxyType({"ENVIRONMENT_SUFFIX": "test", "AWS_REGION": "us-east-1"})
 PRODUCTION = MappingProxyType(
@@ -51,6 +54,7 @@ PRODUCTION = MappingProxyType(
         "PAYMENT_PROCESSOR": "stripe",
         "STRIPE_SECRET_KEY_ARN": STRIPE_SECRET_KEY_ARN,
         "STRIPE_PUBLISHABLE_KEY": STRIPE_PUBLISHABLE_KEY,
+        "PAYMENT_PROCESSOR_EGRESS_CIDRS": PAYMENT_PROCESSOR_EGRESS_CIDRS,
         "DEPLOYER_PRINCIPAL_ARNS": DEPLOYER_PRINCIPAL_ARNS,
         "KMS_ADMIN_PRINCIPAL_ARN": KMS_ADMIN_PRINCIPAL_ARN,
         "TERRAFORM_STATE_KMS_KEY_ARN": TERRAFORM_STATE_KMS_KEY_ARN,
