@@ -37,11 +37,14 @@ def test_the_security_group_flows_carry_the_ports_of_the_rules(synth_json: dict[
     _, db_in = by_path(resources, "aws_security_group_rule", "/db_from_app_in")
     _, app_out = by_path(resources, "aws_security_group_rule", "/app_to_endpoints_out")
     _, s3_out = by_path(resources, "aws_security_group_rule", "/app_to_s3_out")
+    _, processor_out = by_path(resources, "aws_security_group_rule", "/app_to_processor_out")
     solid = [line.strip() for line in diagram.mermaid(synth_json).splitlines() if " --> " in line.replace("|", " ")]
     assert solid == [
         f'compute_alb -->|"tcp {api_in["from_port"]}"| compute_asg',
         f'compute_asg -->|"tcp {db_in["from_port"]}"| database_instance',
         f'compute_asg -->|"tcp {app_out["from_port"]}"| endpoints_vpc_endpoint',
+        # the payment processor's addresses (production with Stripe) are on the internet
+        f'compute_asg -->|"tcp {processor_out["from_port"]}"| internet',
         # the S3 prefix list is drawn as the gateway endpoint it comes from
         f'compute_asg -->|"tcp {s3_out["from_port"]}"| networking_vpc_endpoint',
         f'internet -->|"tcp {https_in["from_port"]}"| compute_alb',
