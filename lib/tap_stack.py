@@ -41,6 +41,7 @@ from lib.components.idempotency_secret import IdempotencySecret, IdempotencySecr
 from lib.components.log_archive import LogArchive, LogArchiveProps
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
+from lib.components.operator_role import OperatorRole, OperatorRoleProps
 from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
 from lib.components.waf import WafLogDelivery, WafLogDeliveryProps, WafProps, WebApplicationFirewall
 from lib.config import StackConfig
@@ -89,6 +90,7 @@ class Tiers:
 
     database: Database
     idempotency_secret: IdempotencySecret
+    operator_role: OperatorRole
     release: ApiRelease
     compute: Compute
     frontend: Frontend
@@ -252,6 +254,9 @@ class TapStack(TerraformStack):
             ),
         )
         idempotency_secret = self._idempotency_secret(config, base)
+        operator_role = OperatorRole(
+            self, "operator_role", props=OperatorRoleProps(naming=naming, account_id=account_id)
+        )
         release = self._release(
             config,
             account_id,
@@ -260,6 +265,7 @@ class TapStack(TerraformStack):
             database=database,
             frontend=frontend,
             idempotency_secret=idempotency_secret,
+            operator_role=operator_role,
         )
         compute = self._compute(
             config,
@@ -276,6 +282,7 @@ class TapStack(TerraformStack):
         return Tiers(
             database=database,
             idempotency_secret=idempotency_secret,
+            operator_role=operator_role,
             release=release,
             compute=compute,
             frontend=frontend,
@@ -453,6 +460,7 @@ class TapStack(TerraformStack):
         database: Database,
         frontend: Frontend,
         idempotency_secret: IdempotencySecret,
+        operator_role: OperatorRole,
     ) -> ApiRelease:
         """The artifact, the runtime parameter (apply-time values, never in user data) and the service's logs."""
         origin_host = config.frontend_domain or frontend.distribution_domain_name
@@ -480,6 +488,8 @@ class TapStack(TerraformStack):
                     runtime.CORS_ORIGINS: f"https://{origin_host}",
                     runtime.PROCESSOR: config.api_processor,
                     runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",
+                    runtime.OPERATOR_ROLE_ARN: operator_role.arn,
+                    runtime.AWS_REGION: config.aws_region,
                 },
             ),
         )
@@ -625,6 +635,10 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         Output.IDEMPOTENCY_SECRET_ARN: (
             tiers.idempotency_secret.arn,
             "Secrets Manager secret with the fleet's idempotency-key HMAC secret (rotate: docs/payment-api.md)",
+        ),
+        Output.OPERATOR_ROLE_ARN: (
+            tiers.operator_role.arn,
+            "The operator role (MFA, SourceIdentity): its sessions get operator tokens (docs/operating.md)",
         ),
         Output.DB_CONNECTION_PARAMETER_NAME: (
             database.connection_parameter_name,

@@ -199,6 +199,20 @@ DB_POOL_MAX = WholeNumberSetting(
     example="10",
     env="PAYMENT_DB_POOL_MAX",
 )
+OPERATOR_ROLE_ARN = TextSetting(
+    key="operator_role_arn",
+    description="The operator role (MFA and SourceIdentity required to assume it): the one role whose sessions the "
+    "service issues operator tokens to, from a signed sts:GetCallerIdentity proof (issue 27).",
+    example="arn:aws:iam::123456789012:role/payment-operator-prod",
+    env="PAYMENT_OPERATOR_ROLE_ARN",
+)
+AWS_REGION = TextSetting(
+    key="aws_region",
+    description="The stack's region: the service forwards operators' identity proofs to its STS host, "
+    "sts.<region>.amazonaws.com, and to no other.",
+    example="us-east-1",
+    env="PAYMENT_AWS_REGION",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     ARTIFACT_BUCKET,
@@ -213,6 +227,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     IDEMPOTENCY_SECRET_ARN,
     STRIPE_SECRET_ARN,
     DB_POOL_MAX,
+    OPERATOR_ROLE_ARN,
+    AWS_REGION,
 )
 """Every runtime setting: the parameter holds exactly these keys."""
 SERVICE_SETTINGS = tuple(setting for setting in SETTINGS if setting.env is not None)
