@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from botocore.credentials import Credentials
 from tap_contract import runtime
 from tap_contract.identity import Output
 
 from lib.config import stack_name_for
 from lib.synth_output import output_dir, stack_file
 from tools.deploy.outputs import stack_outputs
+from tools.operator_token import request_token, signed_proof
 from tools.sandbox import lifecycle
 from tools.sandbox.emulator import ROOT, client
 from tools.sandbox.rehearsal.harness import (
@@ -108,13 +110,30 @@ def database_inputs(endpoint: str, region: str, parameter_name: str) -> tuple[di
     return values, json.loads(secret["SecretString"])
 
 
-def pay_and_refund(result: BootResult, boot: InstanceBoot) -> list[str]:
-    """One payment and a partial refund through the service the script started, as a client and an operator."""
-    created = boot.run_inside(
-        "set -a; . /etc/payment-api/common.env; . /etc/payment-api/migrate.env; set +a; "
-        "/opt/payment-api/venv/bin/payment-api create-operator-key --label 'sandbox rehearsal'"
+def operator_token(boot: InstanceBoot, address: str, role_arn: str) -> tuple[str, str]:
+    """A token from the booted service for an emulator session of the stack's operator role (assumed with a
+    SourceIdentity, as an operator's is; the emulator does not evaluate the trust policy's MFA condition, which the
+    policy-evaluation test covers), its proof signed for the STS endpoint the instance sees (the emulator through the
+    namespace's relay: the service, outside production, forwards to ``AWS_ENDPOINT_URL``). Returns the token and the
+    session's ARN."""
+    emulator = boot.emulator
+    issued = client("sts", emulator.endpoint, emulator.region).assume_role(
+        RoleArn=role_arn, RoleSessionName="sandbox-rehearsal", SourceIdentity="sandbox-rehearsal"
     )
-    operator_key = created.strip().splitlines()[-1].removeprefix("Operator key: ")
+    keys = issued["Credentials"]
+    credentials = Credentials(keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
+    seen_by_instance = f"http://{boot.host_ip}:{emulator.endpoint.rsplit(':', 1)[1].rstrip('/')}"
+    try:
+        answer = request_token(address, signed_proof(credentials, emulator.region, seen_by_instance))
+    except RuntimeError as error:
+        raise BootPhaseError(f"POST /v1/operator-tokens: {error}") from error
+    return str(answer["token"]), str(issued["AssumedRoleUser"]["Arn"])
+
+
+def pay_and_refund(result: BootResult, boot: InstanceBoot, operator_role_arn: str) -> list[str]:
+    """One payment and a partial refund through the service the script started, as a client and as an operator
+    proven by IAM (the refund's created_by must name the operator role's session)."""
+    token, session_arn = operator_token(boot, result.address, operator_role_arn)
     with httpx.Client(base_url=result.address, timeout=15) as http:
         paid = http.post("/v1/payments", json=PAYMENT, headers={"Idempotency-Key": f"sandbox-{uuid.uuid4()}"})
         if paid.status_code != 201:
@@ -123,11 +142,13 @@ def pay_and_refund(result: BootResult, boot: InstanceBoot) -> list[str]:
         refunded = http.post(
             f"/v1/payments/{payment_id}/refunds",
             json={"amount": 1000, "reason": "requested_by_customer"},
-            headers={"Authorization": f"Bearer {operator_key}", "Idempotency-Key": f"sandbox-{uuid.uuid4()}"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"sandbox-{uuid.uuid4()}"},
         )
         if refunded.status_code != 201:
             raise BootPhaseError(f"POST /v1/payments/{payment_id}/refunds answered {refunded.status_code}")
-    return [f"payment {payment_id} and refund {refunded.json()['id']} through {result.address}"]
+    if refunded.json()["created_by"] != session_arn:
+        raise BootPhaseError(f"the refund names {refunded.json()['created_by']!r}, not the session {session_arn}")
+    return [f"payment {payment_id} and refund {refunded.json()['id']} by {session_arn} through {result.address}"]
 
 
 def credentials_delivered(boot: InstanceBoot, emulator: Emulator, secret_arn: str) -> str:
@@ -175,6 +196,7 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
                 database=Database(host_name=db_host, port=db_port, local_port=database.port),
                 folder=folder / instance_id,
                 secret_arn=outputs[Output.IDEMPOTENCY_SECRET_ARN],
+                operator_role_arn=outputs[Output.OPERATOR_ROLE_ARN],
             )
     finally:
         database.stop()
@@ -229,6 +251,7 @@ def boot_one(
     database: Database,
     folder: Path,
     secret_arn: str,
+    operator_role_arn: str,
 ) -> list[str]:
     """One instance: rehearse its boot, pay and refund through it, and see the group put it InService."""
     steps: list[str] = []
@@ -246,7 +269,7 @@ def boot_one(
         settings = boot.run_inside("cat /etc/payment-api/common.env").split()
         steps.append(f"{instance_id}: settings " + " ".join(line for line in settings if "POOL_MAX" in line))
         steps.append(f"{instance_id}: " + credentials_delivered(boot, emulator, secret_arn))
-        steps.extend(pay_and_refund(result, boot))
+        steps.extend(pay_and_refund(result, boot, operator_role_arn))
 
     rehearse(
         spec.user_data,
