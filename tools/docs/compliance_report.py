@@ -233,6 +233,21 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "the policy simulator against the deployed roles.",
     ),
     Requirement(
+        "8.2.1, 8.3.9, 8.4.2, 10.2.1.2",
+        "Operators: one identity each, MFA, short-lived credentials, every refund attributed",
+        "Refunds need an operator token of at most one hour (8.3.9: no static keys; migration 0007 removed them), "
+        "issued only to a session of the stack's operator role, proven by a SigV4-signed sts:GetCallerIdentity that "
+        "the service forwards to its region's STS host alone (signed Host and a 5-minute X-Amz-Date checked first). "
+        "The role's trust policy requires MFA (8.4.2) and sts:SourceIdentity = the caller's IAM user name, so each "
+        "session names one person (8.2.1); the role may do nothing else in AWS. Every refund records the session's "
+        "full ARN and UserId and the request log names them (10.2.1.2); revocation is IAM's (revoke the role's "
+        "sessions; a token outlives its session by at most the hour).",
+        ("aws_iam_role",),
+        (),
+        "that each operator is an IAM user of their own with MFA (IAM credential report), that only the operators' "
+        "group may assume the operator role, and CloudTrail's AssumeRole events carrying the SourceIdentity.",
+    ),
+    Requirement(
         "10.2, 10.3, 10.5",
         "Audit logs captured, protected and retained (12 months)",
         "VPC flow logs, WAF logs and PostgreSQL logs (connections, and DDL and role changes through pgaudit) in "

@@ -41,7 +41,7 @@ def _trust(synth_json: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-@pytest.mark.pci("8.2.1, 8.2.2, 8.4.2")
+@pytest.mark.pci("8.2.1, 8.3.9, 8.4.2, 10.2.1.2")
 def test_the_role_trusts_the_account_with_mfa_and_the_user_name_as_source_identity(synth_json: dict[str, Any]) -> None:
     name, role = _role(synth_json)
     assert role["name"] == "payment-operator-test"
@@ -106,7 +106,7 @@ ASSUME_CASES: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 
 
-@pytest.mark.pci("8.4.2")
+@pytest.mark.pci("8.2.1, 8.3.9, 8.4.2, 10.2.1.2")
 def test_assume_role_needs_mfa_and_the_callers_own_name(synth_json: dict[str, Any]) -> None:
     trust = _trust(synth_json)
     requests = [
