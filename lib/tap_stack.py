@@ -489,7 +489,7 @@ class TapStack(TerraformStack):
                     runtime.PROCESSOR: config.api_processor,
                     runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",
                     runtime.OPERATOR_ROLE_ARN: operator_role.arn,
-                    runtime.AWS_REGION: config.aws_region,
+                    runtime.STS_REGION: config.aws_region,
                 },
             ),
         )

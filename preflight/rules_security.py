@@ -713,7 +713,8 @@ def _trusts_principals_without_mfa(statement: Mapping[str, Any]) -> str | None:
     condition = statement.get("Condition") or {}
     mfa = (condition.get("Bool") or {}).get("aws:MultiFactorAuthPresent")
     equals = condition.get("StringEquals") or {}
-    names = [equals.get(key) for key in PERSON_SESSION_KEYS if equals.get(key) == "${aws:username}"]
+    # "$${aws:username}" in the synthesized JSON: Terraform's escape of the IAM variable, which AWS receives as ${...}.
+    names = [key for key in PERSON_SESSION_KEYS if equals.get(key) in ("$${aws:username}", "${aws:username}")]
     missing = [
         part
         for part, present in (
@@ -745,6 +746,6 @@ def check_human_roles(view: StackView) -> Iterator[Finding]:
                     "PF-HUMAN-ROLE-MFA",
                     role,
                     f"the trust policy lets AWS principals assume the role without {missing}. Fix: add the "
-                    "condition(s) to the statement (lib/components/operator_role.py operator_trust_policy), so "
+                    "condition(s) to the statement (lib.blocks.iam.person_assume_role_policy builds them), so "
                     "only an MFA session named after the IAM user may assume it.",
                 )

@@ -4,7 +4,8 @@ An operator proves who they are to the payment API with a SigV4-signed ``sts:Get
 role; the service (``payment_api.operators``) accepts sessions of this role only and records the session's full ARN
 and ``UserId`` on every refund. So the role is what makes the identity worth recording:
 
-- **MFA** (PCI DSS 8.4.2): the trust policy allows ``sts:AssumeRole`` only with ``aws:MultiFactorAuthPresent`` true
+- **MFA** (PCI DSS 8.4.2): the trust policy (``lib.blocks.iam.person_assume_role_policy``) lets a principal assume
+  the role only with ``aws:MultiFactorAuthPresent`` true
   (``Bool``: a request without the key, e.g. with long-term access keys alone, does not match, so it is denied).
 - **The session names the human** (PCI DSS 8.2.1, 10.2.1.2): ``sts:SourceIdentity`` must equal the caller's IAM user
   name (``${aws:username}``) and ``sts:SetSourceIdentity`` is allowed for that alone; the source identity cannot be
@@ -14,8 +15,8 @@ and ``UserId`` on every refund. So the role is what makes the identity worth rec
   ``sts:GetCallerIdentity`` (which needs no permission anyway) keeps it so if a policy is attached later.
 - **Short sessions**: ``max_session_duration`` one hour, the longest a token lives too.
 
-Who may assume it is this account's IAM principals that an identity policy allows ``sts:AssumeRole`` on it (the trust
-policy names the account root, so the account's own IAM decides, as AWS recommends for same-account roles).
+Who may assume it is this account's IAM principals that an identity policy allows to assume it (the trust
+policy names the account root, so the account's own identity policies decide who).
 Revocation is IAM's: "Revoke active sessions" on the role denies every session issued before that moment; a token
 issued to such a session lives at most an hour more.
 """
@@ -23,33 +24,16 @@ issued to such a session lives at most an hour more.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
-from lib.blocks.iam import policy_document
+from lib.blocks.iam import person_assume_role_policy
 from lib.blocks.roles import inline_policy
 from lib.naming import Naming
 
 MAX_SESSION_SECONDS = 3600
 """One hour: IAM's minimum, and the contract's longest token."""
-
-
-def operator_trust_policy(account_id: str) -> str:
-    """The operator role's trust policy: this account's principals, with MFA, setting SourceIdentity to their user
-    name."""
-    statement: dict[str, Any] = {
-        "Sid": "OperatorsWithMfaNamedBySourceIdentity",
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
-        "Condition": {
-            "Bool": {"aws:MultiFactorAuthPresent": "true"},
-            "StringEquals": {"sts:SourceIdentity": "${aws:username}"},
-        },
-    }
-    return policy_document([statement])
 
 
 DENY_ALL_BUT_PROOF = {
@@ -82,12 +66,16 @@ class OperatorRole(Construct):
             name=naming.name("operator", "iam"),
             description="Payment API operators (refunds): assumed with MFA and SourceIdentity = IAM user name; may do "
             "nothing in AWS but prove who it is (sts:GetCallerIdentity)",
-            assume_role_policy=operator_trust_policy(props.account_id),
+            assume_role_policy=person_assume_role_policy(props.account_id),
             max_session_duration=MAX_SESSION_SECONDS,
             tags=naming.tags("operator"),
         )
         inline_policy(
-            self, "nothing_else", role=self._role, name="nothing-but-identity", statements=[DENY_ALL_BUT_PROOF]
+            self,
+            "nothing_else",
+            role=self._role,
+            name=naming.name("operator-nothing-else"),
+            statements=[DENY_ALL_BUT_PROOF],
         )
 
     @property

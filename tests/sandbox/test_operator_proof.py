@@ -18,7 +18,7 @@ import pytest
 from botocore import auth as botocore_auth
 from botocore.credentials import Credentials
 
-from lib.components.operator_role import operator_trust_policy
+from lib.blocks.iam import person_assume_role_policy
 from tests.service.integration.conftest import migrated_database
 from tools.dev.local_api.postgres import DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess
@@ -26,6 +26,7 @@ from tools.operator_token import signed_proof
 from tools.sandbox.emulator import client
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
+TRUST = person_assume_role_policy(ACCOUNT).replace("$${", "${")  # as Terraform renders it
 VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 
 
@@ -33,7 +34,7 @@ VISA = {"amount": 1999, "currency": "EUR", "payment_method": "pm_card_visa"}
 def operator_role(moto_endpoint: str) -> str:
     role = client("iam", moto_endpoint).create_role(
         RoleName="payment-operator-proof",
-        AssumeRolePolicyDocument=operator_trust_policy(ACCOUNT),
+        AssumeRolePolicyDocument=TRUST,
         MaxSessionDuration=3600,
     )
     return str(role["Role"]["Arn"])
@@ -47,7 +48,7 @@ def api(
         env = database.service_env(
             PAYMENT_ENVIRONMENT="development",
             PAYMENT_OPERATOR_ROLE_ARN=operator_role,
-            PAYMENT_AWS_REGION=REGION,
+            PAYMENT_STS_REGION=REGION,
             PAYMENT_OPERATOR_STS_ENDPOINT=moto_endpoint,
         )
         process = ServiceProcess(env, tmp_path_factory.mktemp("api") / "api.log").start()
@@ -105,9 +106,9 @@ def test_a_forged_proof_is_refused(
 
 
 def test_another_role_s_session_is_refused(moto_endpoint: str, api: tuple[ServiceProcess, LocalPostgres]) -> None:
-    other = client("iam", moto_endpoint).create_role(
-        RoleName="payment-admin-proof", AssumeRolePolicyDocument=operator_trust_policy(ACCOUNT)
-    )["Role"]["Arn"]
+    other = client("iam", moto_endpoint).create_role(RoleName="payment-admin-proof", AssumeRolePolicyDocument=TRUST)[
+        "Role"
+    ]["Arn"]
     answer = token_answer(api[0].url, signed_proof(session(moto_endpoint, other), REGION, moto_endpoint))
     assert answer.status_code == 401 and "Only sessions of the operator role" in answer.json()["detail"]
 

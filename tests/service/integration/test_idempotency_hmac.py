@@ -110,7 +110,7 @@ def test_serving_without_the_secret_is_refused(postgres: LocalPostgres, tmp_path
     env = postgres.service_env(
         CREDENTIALS_DIRECTORY=str(empty),
         PAYMENT_ENVIRONMENT=environment,
-        PAYMENT_AWS_REGION="us-east-1",  # production names its region and operator role (the stack writes both)
+        PAYMENT_STS_REGION="us-east-1",  # production names its region and operator role (the stack writes both)
         PAYMENT_OPERATOR_ROLE_ARN="arn:aws:iam::123456789012:role/payment-operator-test",
     )
     refused = run_cli(env, "serve", "--port", "1")

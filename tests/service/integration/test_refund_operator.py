@@ -90,7 +90,7 @@ def test_a_name_that_cannot_name_an_operator_is_refused(postgres: LocalPostgres,
 def test_local_tokens_are_refused_in_production(postgres: LocalPostgres) -> None:
     production = postgres.service_env(
         PAYMENT_ENVIRONMENT="production",
-        PAYMENT_AWS_REGION="us-east-1",
+        PAYMENT_STS_REGION="us-east-1",
         PAYMENT_OPERATOR_ROLE_ARN="arn:aws:iam::123456789012:role/payment-operator-test",
     )
     refused = run_cli(production, "operator-token", "--local", "alice")

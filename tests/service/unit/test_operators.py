@@ -195,7 +195,7 @@ def test_a_token_is_refused_when_expired_forged_altered_or_local_in_production()
 PRODUCTION = {
     "PAYMENT_ENVIRONMENT": "production",
     "PAYMENT_PROCESSOR": "stripe",
-    "PAYMENT_AWS_REGION": "eu-west-1",
+    "PAYMENT_STS_REGION": "eu-west-1",
     "PAYMENT_OPERATOR_ROLE_ARN": ROLE,
 }
 

@@ -37,7 +37,9 @@ def _role(synth_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _trust(synth_json: dict[str, Any]) -> dict[str, Any]:
     text = _role(synth_json)[1]["assume_role_policy"]
-    document: dict[str, Any] = json.loads(text.replace("${data.aws_caller_identity.current.account_id}", ACCOUNT))
+    # As Terraform renders it: the account, and $${ (its escape of a literal ${) as ${.
+    text = text.replace("${data.aws_caller_identity.current.account_id}", ACCOUNT).replace("$${", "${")
+    document: dict[str, Any] = json.loads(text)
     return document
 
 
@@ -45,6 +47,7 @@ def _trust(synth_json: dict[str, Any]) -> dict[str, Any]:
 def test_the_role_trusts_the_account_with_mfa_and_the_user_name_as_source_identity(synth_json: dict[str, Any]) -> None:
     name, role = _role(synth_json)
     assert role["name"] == "payment-operator-test"
+    assert '"sts:SourceIdentity": "$${aws:username}"' in role["assume_role_policy"]  # escaped for Terraform
     assert role["max_session_duration"] == MAX_SESSION_SECONDS == 3600
     (statement,) = _trust(synth_json)["Statement"]
     assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
@@ -74,7 +77,7 @@ def test_its_arn_is_a_runtime_setting_and_an_output(synth_json: dict[str, Any]) 
         p for p in synth_json["resource"]["aws_ssm_parameter"].values() if runtime.OPERATOR_ROLE_ARN.key in p["value"]
     ]
     assert f'"{runtime.OPERATOR_ROLE_ARN.key}": "{arn}"' in parameter["value"]
-    assert f'"{runtime.AWS_REGION.key}": "' in parameter["value"]
+    assert f'"{runtime.STS_REGION.key}": "' in parameter["value"]
 
 
 ASSUME_CASES: dict[str, tuple[str, dict[str, Any], str]] = {

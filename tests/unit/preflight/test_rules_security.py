@@ -437,7 +437,7 @@ def trusting(condition: dict[str, Any] | None, principal: Any = None) -> dict[st
 
 MFA_AND_NAME = {
     "Bool": {"aws:MultiFactorAuthPresent": "true"},
-    "StringEquals": {"sts:SourceIdentity": "${aws:username}"},
+    "StringEquals": {"sts:SourceIdentity": "$${aws:username}"},  # as synthesized: Terraform's escape of ${
 }
 
 

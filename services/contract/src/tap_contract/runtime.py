@@ -206,12 +206,12 @@ OPERATOR_ROLE_ARN = TextSetting(
     example="arn:aws:iam::123456789012:role/payment-operator-prod",
     env="PAYMENT_OPERATOR_ROLE_ARN",
 )
-AWS_REGION = TextSetting(
-    key="aws_region",
+STS_REGION = TextSetting(
+    key="sts_region",
     description="The stack's region: the service forwards operators' identity proofs to its STS host, "
     "sts.<region>.amazonaws.com, and to no other.",
     example="us-east-1",
-    env="PAYMENT_AWS_REGION",
+    env="PAYMENT_STS_REGION",
 )
 
 SETTINGS: tuple[Setting[Any], ...] = (
@@ -228,7 +228,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     STRIPE_SECRET_ARN,
     DB_POOL_MAX,
     OPERATOR_ROLE_ARN,
-    AWS_REGION,
+    STS_REGION,
 )
 """Every runtime setting: the parameter holds exactly these keys."""
 SERVICE_SETTINGS = tuple(setting for setting in SETTINGS if setting.env is not None)

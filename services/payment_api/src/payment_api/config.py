@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from tap_contract.runtime import (
-    AWS_REGION,
     CORS_ORIGINS,
     DB_HOST,
     DB_NAME,
@@ -34,6 +33,7 @@ from tap_contract.runtime import (
     ENVIRONMENT,
     OPERATOR_ROLE_ARN,
     PROCESSOR,
+    STS_REGION,
     Setting,
     SettingError,
 )
@@ -145,14 +145,14 @@ def read_operator_settings(env: Mapping[str, str], *, production: bool) -> Opera
     """The operator settings; ``ConfigError`` naming the variable for a malformed role ARN or region, an STS
     endpoint override in production, or a production service without its role or region."""
     role_arn = _runtime(OPERATOR_ROLE_ARN, env, "")
-    region = _runtime(AWS_REGION, env, "" if production else env.get("AWS_REGION", "") or "us-east-1")
+    region = _runtime(STS_REGION, env, "" if production else env.get("AWS_REGION", "") or "us-east-1")
     if role_arn and not ROLE_ARN.fullmatch(role_arn):
         raise ConfigError(
             f"{OPERATOR_ROLE_ARN.env}={role_arn!r} is not an IAM role ARN: give arn:aws:iam::<account>:role/<name> "
-            "(the stack's output operator_role_arn)"
+            f"(the stack's output {OPERATOR_ROLE_ARN.key})"
         )
     if not REGION.fullmatch(region):
-        raise ConfigError(f"{AWS_REGION.env}={region!r} is not an AWS region, e.g. us-east-1 (the stack writes it)")
+        raise ConfigError(f"{STS_REGION.env}={region!r} is not an AWS region, e.g. us-east-1 (the stack writes it)")
     override = env.get(STS_ENDPOINT, "").strip()
     if production:
         if override:
@@ -162,7 +162,7 @@ def read_operator_settings(env: Mapping[str, str], *, production: bool) -> Opera
             )
         if not role_arn:
             raise ConfigError(
-                f"{OPERATOR_ROLE_ARN.env} must be set in production (the runtime parameter's operator_role_arn): "
+                f"{OPERATOR_ROLE_ARN.env} must be set in production (the runtime parameter's {OPERATOR_ROLE_ARN.key}): "
                 "without it no operator can refund"
             )
         return OperatorSettings(role_arn=role_arn, region=region, sts_endpoint=sts_host(region))

@@ -119,8 +119,8 @@ def build_document(app: FastAPI) -> dict[str, Any]:
         OPERATOR_SCHEME: {
             "type": "http",
             "scheme": "bearer",
-            "description": "An operator token (at most one hour): `POST /v1/operator-tokens` issues one for a session of "
-            "the operator role; `make api` prints one for a local operator.",
+            "description": "An operator token (at most one hour): `POST /v1/operator-tokens` issues one for a "
+            "session of the operator role; `make api` prints one for a local operator.",
         }
     }
     document["components"]["responses"] = {

@@ -39,6 +39,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.etree import ElementTree
 
+from tap_contract.runtime import OPERATOR_ROLE_ARN
+
 from payment_api.carddata import contains_card_number
 from payment_api.config import ROLE_ARN, IdempotencySecrets, OperatorSettings
 from payment_api.problems import ProblemError
@@ -349,7 +351,7 @@ def exchange(
     if not settings.role_arn:
         raise _refused(
             "This service accepts no IAM operators: no operator role is configured (the runtime setting "
-            "operator_role_arn). Locally, use the token make api prints."
+            f"{OPERATOR_ROLE_ARN.key}). Locally, use the token make api prints."
         )
     proof = parse_proof(body)
     check_proof(proof, settings, now)
