@@ -149,7 +149,7 @@ def test_a_session_of_the_role_may_do_nothing_in_aws(synth_json: dict[str, Any])
         "read an object": ("s3:GetObject", "arn:aws:s3:::payment-artifacts/x"),
         "assume another role": ("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
     }
-    requests = [
+    requests: list[dict[str, Any]] = [
         {
             "name": case,
             "principal": f"arn:aws:iam::{ACCOUNT}:role/{role['name']}",
