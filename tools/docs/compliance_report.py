@@ -224,7 +224,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         "7.2, 8.2, 8.6",
         "Least privilege for system and application accounts",
-        "One role per service, each trusting exactly one AWS service, with aws:SourceAccount and aws:SourceArn "
+        "One role per service, each trusting exactly one AWS service (the operator role, which people assume, is "
+        "under 8.2.1 below), with aws:SourceAccount and aws:SourceArn "
         "conditions (7.2.2: the flow-log and RDS monitoring roles only for this stack's resources); inline policies "
         "scoped to named resources; IAM database authentication; no credentials in code or state.",
         ("aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_instance_profile"),

@@ -1,17 +1,18 @@
-"""Service roles (``lib/blocks/roles.py``, ``lib/blocks/iam.py``; docs/requirements.md#security): every role trusts
-exactly one service, and service trusts name the source account and resources."""
+"""Service roles (``lib/blocks/roles.py``, ``lib/blocks/iam.py``; docs/requirements.md#security): every role but the
+operator role trusts exactly one service, and service trusts name the source account and resources. The operator role,
+which people assume, is tests/unit/components/test_operator_role.py."""
 
 import json
 
 import pytest
 
 
-@pytest.mark.pci("7.2, 8.2, 8.6")
 def service_roles(resources):
     """The roles AWS services assume: every role but the operator role, which people assume (test_operator_role.py)."""
     return {name: role for name, role in resources["aws_iam_role"].items() if "operator_role" not in name}
 
 
+@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_iam_roles_trust_exactly_one_service(resources):
     assert len(service_roles(resources)) == len(resources["aws_iam_role"]) - 1  # the operator role alone is a person's
     for name, role in service_roles(resources).items():
