@@ -39,6 +39,19 @@ def alive(pid: int) -> bool:
         return False
 
 
+def make_operator_token(port: int) -> subprocess.CompletedProcess[str]:
+    """``make operator-token`` for the ``make api`` on ``port``."""
+    return subprocess.run(
+        [sys.executable, "-m", "tools.dev.local_api.operator_token", "--port", str(port)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+
+
 def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -69,15 +82,7 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
             payment = pay(client, new_key(), amount=10).json()
             assert refund(client, payment["id"], key, new_key(), amount=10).status_code == 201
             # make operator-token, while make api runs: a fresh token of the same local operator.
-            fresh = subprocess.run(
-                [sys.executable, "-m", "tools.dev.local_api.operator_token", "--port", str(port)],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=False,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                timeout=60,
-            )
+            fresh = make_operator_token(port)
             assert fresh.returncode == 0, fresh.stderr
             token = fresh.stdout.strip().splitlines()[-1].removeprefix("Operator key: ")
             again = pay(client, new_key(), amount=10).json()
@@ -97,15 +102,7 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
         assert process.wait(timeout=60) == 0
         assert not [pid for pid in children if alive(pid)], "a child outlived Ctrl-C"
         assert not folder.exists()
-        stale = subprocess.run(  # make api gone: make operator-token says so
-            [sys.executable, "-m", "tools.dev.local_api.operator_token", "--port", str(port)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            timeout=60,
-        )
+        stale = make_operator_token(port)  # make api gone: make operator-token says so
         assert stale.returncode == 1 and f"no make api runs on port {port}" in stale.stderr
         with httpx.Client(timeout=2) as client:
             try:
