@@ -56,7 +56,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate deploy plan destroy rollback verify-deployment lint check unit api-tests api-fuzz api web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate deploy plan destroy rollback verify-deployment lint check unit api-tests api-fuzz api operator-token web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/docs/make_help.py Makefile
@@ -155,8 +155,11 @@ api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration agains
 api-fuzz: $(STAMP)  ## [check] schemathesis (coverage, fuzzing, stateful; fixed seed) vs the served OpenAPI of `make api`'s API
 	$(PY) -m tools.dev.api_fuzz.run
 
-api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15 (PAYMENT_PROCESSOR=stripe: and the local Stripe emulator); prints the operator key; Ctrl-C stops
+api: $(STAMP)  ## [start] payment API on 127.0.0.1:8080 (LOCAL_API_PORT) with a throw-away PostgreSQL 15 (PAYMENT_PROCESSOR=stripe: and the local Stripe emulator); prints a local operator's token; Ctrl-C stops
 	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" LOCAL_STRIPE_PORT="$(LOCAL_STRIPE_PORT)" $(PY) -m tools.dev.local_api.local --web-port "$(WEB_PORT)"
+
+operator-token: $(STAMP)  ## [start] a fresh one-hour operator token for `make api`'s local operator, while `make api` runs (same LOCAL_API_PORT)
+	LOCAL_API_PORT="$(LOCAL_API_PORT)" API_PORT="$(API_PORT)" $(PY) -m tools.dev.local_api.operator_token
 
 web-tests: $(WEB_STAMP)  ## [check] checkout frontend (web/): npm ci when needed, typecheck (tsc), Vitest unit tests
 	cd web && npm run --silent typecheck

@@ -44,6 +44,7 @@ from lib.components.log_archive import LogArchive, LogArchiveProps
 from lib.components.migration_host import MigrationHost, MigrationHostProps, MigrationRelease
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
+from lib.components.operator_role import OperatorRole, OperatorRoleProps
 from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
 from lib.components.waf import (
     CSP_REPORTS_RATE_LIMIT,
@@ -98,6 +99,7 @@ class Tiers:
 
     database: Database
     idempotency_secret: IdempotencySecret
+    operator_role: OperatorRole
     release: ApiRelease
     compute: Compute
     migration: MigrationHost
@@ -265,6 +267,9 @@ class TapStack(TerraformStack):
             ),
         )
         idempotency_secret = self._idempotency_secret(config, base)
+        operator_role = OperatorRole(
+            self, "operator_role", props=OperatorRoleProps(naming=naming, account_id=account_id)
+        )
         release = self._release(
             config,
             account_id,
@@ -273,6 +278,7 @@ class TapStack(TerraformStack):
             database=database,
             frontend=frontend,
             idempotency_secret=idempotency_secret,
+            operator_role=operator_role,
         )
         compute = self._compute(
             config,
@@ -294,6 +300,7 @@ class TapStack(TerraformStack):
         return Tiers(
             database=database,
             idempotency_secret=idempotency_secret,
+            operator_role=operator_role,
             release=release,
             compute=compute,
             migration=migration,
@@ -515,6 +522,7 @@ class TapStack(TerraformStack):
         database: Database,
         frontend: Frontend,
         idempotency_secret: IdempotencySecret,
+        operator_role: OperatorRole,
     ) -> ApiRelease:
         """The artifact, the runtime parameter (apply-time values, never in user data) and the service's logs."""
         origin_host = config.frontend_domain or frontend.distribution_domain_name
@@ -544,6 +552,8 @@ class TapStack(TerraformStack):
                     runtime.CORS_ORIGINS: f"https://{origin_host}",
                     runtime.PROCESSOR: config.api_processor,
                     runtime.ENVIRONMENT: PRODUCTION if config.environment_type == PRODUCTION else "development",
+                    runtime.OPERATOR_ROLE_ARN: operator_role.arn,
+                    runtime.STS_REGION: config.aws_region,
                 },
             ),
         )
@@ -689,6 +699,10 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         Output.IDEMPOTENCY_SECRET_ARN: (
             tiers.idempotency_secret.arn,
             "Secrets Manager secret with the fleet's idempotency-key HMAC secret (rotate: docs/payment-api.md)",
+        ),
+        Output.OPERATOR_ROLE_ARN: (
+            tiers.operator_role.arn,
+            "The operator role (MFA, SourceIdentity): its sessions get operator tokens (docs/operating.md)",
         ),
         Output.DB_CONNECTION_PARAMETER_NAME: (
             database.connection_parameter_name,

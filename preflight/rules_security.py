@@ -747,3 +747,56 @@ def check_rds_event_subscription(view: StackView) -> Iterator[Finding]:
                 "failovers, failures and low storage reach nobody. Fix: lib/components/monitoring.py's "
                 "RDS_EVENT_SOURCES subscribes the database (MonitoredResources.db_identifier) to the alarm topic.",
             )
+
+
+PERSON_SESSION_KEYS = ("sts:SourceIdentity", "sts:RoleSessionName")
+
+
+def _trusts_principals_without_mfa(statement: Mapping[str, Any]) -> str | None:
+    """Why an Allow of AssumeRole to AWS principals (people, accounts) falls short, or None: it must require MFA
+    (``Bool aws:MultiFactorAuthPresent = true``) and name the person (``sts:SourceIdentity`` or ``sts:RoleSessionName``
+    equal to ``${aws:username}``)."""
+    principal = statement.get("Principal")
+    if statement.get("Effect") != "Allow" or not (
+        principal == "*" or (isinstance(principal, Mapping) and "AWS" in principal)
+    ):
+        return None
+    condition = statement.get("Condition") or {}
+    mfa = (condition.get("Bool") or {}).get("aws:MultiFactorAuthPresent")
+    equals = condition.get("StringEquals") or {}
+    # "$${aws:username}" in the synthesized JSON: Terraform's escape of the IAM variable, which AWS receives as ${...}.
+    names = [key for key in PERSON_SESSION_KEYS if equals.get(key) in ("$${aws:username}", "${aws:username}")]
+    missing = [
+        part
+        for part, present in (
+            ('Bool aws:MultiFactorAuthPresent = "true"', str(mfa).lower() == "true"),
+            ('StringEquals sts:SourceIdentity = "${aws:username}"', bool(names)),
+        )
+        if not present
+    ]
+    return ", ".join(missing) or None
+
+
+@rule(
+    "PF-HUMAN-ROLE-MFA",
+    "A role that AWS principals (people) may assume requires MFA and a session that names the person "
+    "(sts:SourceIdentity = ${aws:username}): the operator role's sessions are what refunds are attributed to.",
+    pci=("8.2.1, 8.3.9, 8.4.2, 10.2.1.2",),
+)
+def check_human_roles(view: StackView) -> Iterator[Finding]:
+    for role in view.resources("aws_iam_role"):
+        try:
+            document = json.loads(role.get("assume_role_policy") or "{}")
+        except (TypeError, ValueError):
+            continue  # a policy built at apply time: nothing to read here
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            missing = _trusts_principals_without_mfa(statement)
+            if missing:
+                yield finding(
+                    "PF-HUMAN-ROLE-MFA",
+                    role,
+                    f"the trust policy lets AWS principals assume the role without {missing}. Fix: add the "
+                    "condition(s) to the statement (lib.blocks.iam.person_assume_role_policy builds them), so "
+                    "only an MFA session named after the IAM user may assume it.",
+                )

@@ -41,6 +41,28 @@ def assume_role_policy(service: str, *, source_account: str | None = None, sourc
     return policy_document([statement])
 
 
+# ``${aws:username}`` as Terraform must be given it: ``$${`` is its escape for a literal ``${`` (unescaped, Terraform
+# would read an interpolation and refuse the configuration); the policy AWS receives holds ``${aws:username}``.
+AWS_USERNAME = "$${aws:username}"
+
+
+def person_assume_role_policy(account_id: str) -> str:
+    """Trust policy of a role that people assume (the operator role): this account's principals, only with MFA
+    (``Bool aws:MultiFactorAuthPresent``) and a SourceIdentity that is their IAM user name, so every session names the
+    person (``sts:SetSourceIdentity`` allowed for that alone; it cannot change for the session's life)."""
+    statement: dict[str, Any] = {
+        "Sid": "PeopleWithMfaNamedBySourceIdentity",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+        "Condition": {
+            "Bool": {"aws:MultiFactorAuthPresent": "true"},
+            "StringEquals": {"sts:SourceIdentity": AWS_USERNAME},
+        },
+    }
+    return policy_document([statement])
+
+
 def _deny_bucket_requests(sid: str, bucket_arn: str, condition: Mapping[str, Any]) -> Statement:
     """A Deny of every S3 action on the bucket and its objects, to anyone, under ``condition``."""
     return {

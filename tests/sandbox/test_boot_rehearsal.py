@@ -344,7 +344,7 @@ def test_the_stripe_processor_boots_with_the_secret_the_instance_fetched_and_pay
         emulator = Emulator(endpoint=world.endpoint, region=REGION)
         steps.append(stripe_secret_delivered(inside, emulator, stripe))
         assert "PAYMENT_STRIPE_API_BASE" in inside.run_inside("cat /etc/payment-api/common.env")
-        steps.extend(pay_and_refund(result, inside, stripe))
+        steps.extend(pay_and_refund(result, inside, parameter[runtime.OPERATOR_ROLE_ARN.key], stripe))
 
     result, instance_id = boot(world, "stripe", then=check, parameter=STRIPE_PARAMETER)
     assert result.exit_status == 0, result.boot_log[-3000:]

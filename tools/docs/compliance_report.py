@@ -235,7 +235,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         "7.2, 8.2, 8.6",
         "Least privilege for system and application accounts",
-        "One role per service, each trusting exactly one AWS service, with aws:SourceAccount and aws:SourceArn "
+        "One role per service, each trusting exactly one AWS service (the operator role, which people assume, is "
+        "under 8.2.1 below), with aws:SourceAccount and aws:SourceArn "
         "conditions (7.2.2: the flow-log and RDS monitoring roles only for this stack's resources); inline policies "
         "scoped to named resources; IAM database authentication off (nothing connects with IAM tokens: no unused way "
         "in); no credentials in code or state. Schema changes run "
@@ -246,6 +247,21 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("CKV_AWS_60", "CKV_AWS_61", "CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_274", "CKV2_AWS_56", "CKV_AWS_161"),
         "the effective permissions (the emulator does not evaluate IAM policies); use IAM Access Analyzer or "
         "the policy simulator against the deployed roles.",
+    ),
+    Requirement(
+        "8.2.1, 8.3.9, 8.4.2, 10.2.1.2",
+        "Operators: one identity each, MFA, short-lived credentials, every refund attributed",
+        "Refunds need an operator token of at most one hour (8.3.9: no static keys; migration 0007 removed them), "
+        "issued only to a session of the stack's operator role, proven by a SigV4-signed sts:GetCallerIdentity that "
+        "the service forwards to its region's STS host alone (signed Host and a 5-minute X-Amz-Date checked first). "
+        "The role's trust policy requires MFA (8.4.2) and sts:SourceIdentity = the caller's IAM user name, so each "
+        "session names one person (8.2.1); the role may do nothing else in AWS. Every refund records the session's "
+        "full ARN and UserId and the request log names them (10.2.1.2); revocation is IAM's (revoke the role's "
+        "sessions; a token outlives its session by at most the hour).",
+        ("aws_iam_role",),
+        (),
+        "that each operator is an IAM user of their own with MFA (IAM credential report), that only the operators' "
+        "group may assume the operator role, and CloudTrail's AssumeRole events carrying the SourceIdentity.",
     ),
     Requirement(
         "10.2, 10.3, 10.5",

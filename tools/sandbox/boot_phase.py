@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from botocore.credentials import Credentials
 from tap_contract import runtime
 from tap_contract.identity import Output
 
 from lib.config import stack_name_for
 from lib.synth_output import output_dir, stack_file
 from tools.deploy.outputs import stack_outputs
+from tools.operator_token import request_token, signed_proof
 from tools.sandbox import lifecycle
 from tools.sandbox.emulator import ROOT, client
 from tools.sandbox.rehearsal.harness import (
@@ -117,14 +119,33 @@ def database_inputs(endpoint: str, region: str, parameter_name: str) -> tuple[di
     return values, json.loads(secret["SecretString"])
 
 
-def pay_and_refund(result: BootResult, boot: InstanceBoot, stripe: StripeBoot | None = None) -> list[str]:
-    """One payment and a partial refund through the service the script started, as a client and an operator; with
-    the Stripe processor, both must be at the sandbox's localstripe."""
-    created = boot.run_inside(
-        "set -a; . /etc/payment-api/common.env; . /etc/payment-api/migrate.env; set +a; "
-        "/opt/payment-api/venv/bin/payment-api create-operator-key --label 'sandbox rehearsal'"
+def operator_token(boot: InstanceBoot, address: str, role_arn: str) -> tuple[str, str]:
+    """A token from the booted service for an emulator session of the stack's operator role (assumed with a
+    SourceIdentity, as an operator's is; the emulator does not evaluate the trust policy's MFA condition, which the
+    policy-evaluation test covers), its proof signed for the STS endpoint the instance sees (the emulator through the
+    namespace's relay: the service, outside production, forwards to ``AWS_ENDPOINT_URL``). Returns the token and the
+    session's ARN."""
+    emulator = boot.emulator
+    issued = client("sts", emulator.endpoint, emulator.region).assume_role(
+        RoleArn=role_arn, RoleSessionName="sandbox-rehearsal", SourceIdentity="sandbox-rehearsal"
     )
-    operator_key = created.strip().splitlines()[-1].removeprefix("Operator key: ")
+    keys = issued["Credentials"]
+    credentials = Credentials(keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
+    seen_by_instance = f"http://{boot.host_ip}:{emulator.endpoint.rsplit(':', 1)[1].rstrip('/')}"
+    try:
+        answer = request_token(address, signed_proof(credentials, emulator.region, seen_by_instance))
+    except RuntimeError as error:
+        raise BootPhaseError(f"POST /v1/operator-tokens: {error}") from error
+    return str(answer["token"]), str(issued["AssumedRoleUser"]["Arn"])
+
+
+def pay_and_refund(
+    result: BootResult, boot: InstanceBoot, operator_role_arn: str, stripe: StripeBoot | None = None
+) -> list[str]:
+    """One payment and a partial refund through the service the script started, as a client and as an operator
+    proven by IAM (the refund's created_by must name the operator role's session); with the Stripe processor, both
+    must be at the sandbox's localstripe."""
+    token, session_arn = operator_token(boot, result.address, operator_role_arn)
     with httpx.Client(base_url=result.address, timeout=15) as http:
         paid = http.post("/v1/payments", json=PAYMENT, headers={"Idempotency-Key": f"sandbox-{uuid.uuid4()}"})
         if paid.status_code != 201:
@@ -133,12 +154,14 @@ def pay_and_refund(result: BootResult, boot: InstanceBoot, stripe: StripeBoot | 
         refunded = http.post(
             f"/v1/payments/{payment_id}/refunds",
             json={"amount": 1000, "reason": "requested_by_customer"},
-            headers={"Authorization": f"Bearer {operator_key}", "Idempotency-Key": f"sandbox-{uuid.uuid4()}"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"sandbox-{uuid.uuid4()}"},
         )
         if refunded.status_code != 201:
             raise BootPhaseError(f"POST /v1/payments/{payment_id}/refunds answered {refunded.status_code}")
     refund_id = refunded.json()["id"]
-    steps = [f"payment {payment_id} and refund {refund_id} through {result.address}"]
+    if refunded.json()["created_by"] != session_arn:
+        raise BootPhaseError(f"the refund names {refunded.json()['created_by']!r}, not the session {session_arn}")
+    steps = [f"payment {payment_id} and refund {refund_id} by {session_arn} through {result.address}"]
     if stripe is not None:
         steps.append(payment_at_stripe(stripe.api_base, payment_id, refund_id, PAYMENT_AMOUNT))
     return steps
@@ -220,6 +243,7 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
                 folder=folder / instance_id,
                 secret_arn=outputs[Output.IDEMPOTENCY_SECRET_ARN],
                 stripe=StripeBoot.of(values),
+                operator_role_arn=outputs[Output.OPERATOR_ROLE_ARN],
             )
     finally:
         database.stop()
@@ -274,6 +298,7 @@ def boot_one(
     database: Database,
     folder: Path,
     secret_arn: str,
+    operator_role_arn: str,
     stripe: StripeBoot | None = None,
 ) -> list[str]:
     """One instance: rehearse its boot, pay and refund through it (with ``stripe``, at the sandbox's localstripe, the
@@ -298,7 +323,7 @@ def boot_one(
         if stripe is not None:
             steps.append(f"{instance_id}: " + stripe_secret_delivered(boot, emulator, stripe))
             steps.append(f"{instance_id}: " + instance_read_secret(MOTO_LOG, since, stripe.secret_arn, session))
-        steps.extend(pay_and_refund(result, boot, stripe))
+        steps.extend(pay_and_refund(result, boot, operator_role_arn, stripe))
 
     rehearse(
         spec.user_data,

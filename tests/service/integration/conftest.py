@@ -44,10 +44,10 @@ def postgres() -> Iterator[LocalPostgres]:
 
 @pytest.fixture(scope="session")
 def operator_key(postgres: LocalPostgres) -> str:
-    created = run_cli(postgres.service_env(), "create-operator-key", "--label", "tests")
+    created = run_cli(postgres.service_env(), "operator-token", "--local", "tests")
     assert created.returncode == 0, created.stderr
     line = created.stdout.strip().splitlines()[-1]
-    assert line.startswith("Operator key: opk_")
+    assert line.startswith("Operator key: opt_")
     return line.removeprefix("Operator key: ")
 
 

@@ -107,7 +107,12 @@ def test_after_a_rotation_the_previous_secret_still_finds_its_keys(
 def test_serving_without_the_secret_is_refused(postgres: LocalPostgres, tmp_path: Path, environment: str) -> None:
     empty = tmp_path / "credentials"
     empty.mkdir(mode=0o700)
-    env = postgres.service_env(CREDENTIALS_DIRECTORY=str(empty), PAYMENT_ENVIRONMENT=environment)
+    env = postgres.service_env(
+        CREDENTIALS_DIRECTORY=str(empty),
+        PAYMENT_ENVIRONMENT=environment,
+        PAYMENT_STS_REGION="us-east-1",  # production names its region and operator role (the stack writes both)
+        PAYMENT_OPERATOR_ROLE_ARN="arn:aws:iam::123456789012:role/payment-operator-test",
+    )
     refused = run_cli(env, "serve", "--port", "1")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "idempotency-hmac-current" in refused.stderr

@@ -51,6 +51,29 @@ def stop(process: subprocess.Popen[str]) -> None:
             process.wait(timeout=30)
 
 
+def make_operator_token(port: int) -> subprocess.CompletedProcess[str]:
+    """``make operator-token`` for the ``make api`` on ``port``."""
+    return subprocess.run(
+        [sys.executable, "-m", "tools.dev.local_api.operator_token", "--port", str(port)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+
+
+def refunds_with_a_fresh_token(client: httpx.Client, port: int) -> None:
+    """``make operator-token``, while ``make api`` runs: a fresh token of the same local operator, which refunds."""
+    fresh = make_operator_token(port)
+    assert fresh.returncode == 0, fresh.stderr
+    token = fresh.stdout.strip().splitlines()[-1].removeprefix("Operator key: ")
+    payment = pay(client, new_key(), amount=10).json()
+    refunded = refund(client, payment["id"], token, new_key(), amount=10)
+    assert refunded.status_code == 201 and refunded.json()["created_by"] == "local:make-api", refunded.text
+
+
 def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
     port = free_port()
     process = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -80,6 +103,7 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
             assert client.get("/ready").status_code == 200
             payment = pay(client, new_key(), amount=10).json()
             assert refund(client, payment["id"], key, new_key(), amount=10).status_code == 201
+            refunds_with_a_fresh_token(client, port)
             abandoned = pay(client, new_key(), payment_method="pm_card_processor_timeout")
             assert abandoned.status_code == 202, abandoned.text
             # The reconciler beside the API (a pass every 10 s, 10 s of grace) finishes it: the client never retries.
@@ -94,6 +118,8 @@ def test_make_api_prints_the_url_and_key_and_stops_on_ctrl_c() -> None:
         assert process.wait(timeout=60) == 0
         assert not [pid for pid in children if alive(pid)], "a child outlived Ctrl-C"
         assert not folder.exists()
+        stale = make_operator_token(port)  # make api gone: make operator-token says so
+        assert stale.returncode == 1 and "no make api runs on port" in stale.stderr
         with httpx.Client(timeout=2) as client:
             try:
                 client.get(f"http://127.0.0.1:{port}/health")

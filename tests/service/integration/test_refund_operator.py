@@ -1,6 +1,7 @@
-"""Every refund records the operator who made it (``created_by``: the operator key's label until operator identities
-arrive) and the request log names them, never the token (API.md v1.2, Operators); migration 0003 adds the column
-without stopping the running fleet."""
+"""Every refund records the operator who made it (``created_by``: their identity, ``local:<name>`` for the local
+operators these tests use; IAM operators: tests/service/unit/test_operators.py, tests/sandbox/test_operator_proof.py)
+and the request log names them, never the token (API.md v1.2, Operators); migration 0003 adds the column and 0007
+removes the static keys without stopping the running fleet."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ PAYMENT, OLD_REFUND, NEW_REFUND = "pay_" + "C" * 22, "re_" + "D" * 22, "re_" + "
 
 
 def operator_key(postgres: LocalPostgres, label: str) -> str:
-    created = run_cli(postgres.service_env(), "create-operator-key", "--label", label)
+    created = run_cli(postgres.service_env(), "operator-token", "--local", label)
     assert created.returncode == 0, created.stderr
     return created.stdout.strip().splitlines()[-1].removeprefix("Operator key: ")
 
@@ -38,8 +39,8 @@ def access_line(server: ServiceProcess, request_id: str) -> dict[str, object]:
 def test_a_refund_names_its_operator_in_the_201_the_list_and_the_log(
     client: httpx.Client, server: ServiceProcess, postgres: LocalPostgres
 ) -> None:
-    label = f"refund-desk {uuid.uuid4().hex[:8]}"
-    token = operator_key(postgres, label)
+    name = f"refund-desk {uuid.uuid4().hex[:8].translate(str.maketrans('0123456789', 'ghijklmnop'))}"
+    token, label = operator_key(postgres, name), f"local:{name}"
     answer = pay(client, new_key(), amount=300)
     assert answer.status_code == 201, answer.text
     payment = answer.json()
@@ -56,9 +57,19 @@ def test_a_refund_names_its_operator_in_the_201_the_list_and_the_log(
         headers={"Authorization": f"Bearer {token}", "X-Request-Id": "list-by-x"},
     )
     assert [item["created_by"] for item in listed.json()["data"]] == [label]
-    assert refund(client, payment["id"], "opk_not-a-key", new_key()).status_code == 401
+    assert refund(client, payment["id"], "opt_not-a-token", new_key()).status_code == 401
+    assert (
+        refund(client, payment["id"], token[:-2] + ("AA" if not token.endswith("AA") else "BB"), new_key()).status_code
+        == 401
+    )
+    with postgres.superuser(DATABASE) as conn:
+        stored = conn.execute(
+            "SELECT created_by, created_by_user_id FROM refunds WHERE payment_id = %s", (payment["id"],)
+        )
+        assert stored.fetchall() == [(label, label)]
 
     assert access_line(server, "refund-by-x")["operator"] == label
+    assert access_line(server, "refund-by-x")["operator_user_id"] == label
     assert access_line(server, "list-by-x")["operator"] == label
     assert token not in log_of(server)
     unauthenticated = [
@@ -69,17 +80,22 @@ def test_a_refund_names_its_operator_in_the_201_the_list_and_the_log(
     assert unauthenticated and all(line["operator"] is None for line in unauthenticated)
 
 
-@pytest.mark.parametrize("label", ["", " padded", "tab\there", "x" * 65, "card 4242 4242 4242 4242", "caf\u00e9"])
-def test_a_label_that_cannot_name_an_operator_is_refused_and_nothing_stored(
-    postgres: LocalPostgres, label: str
-) -> None:
-    with postgres.superuser(DATABASE) as conn:
-        before = conn.execute("SELECT count(*) FROM operator_keys").fetchone()
-    refused = run_cli(postgres.service_env(), "create-operator-key", "--label", label)
+@pytest.mark.parametrize("name", ["", " padded", "tab\there", "x" * 65, "card 4242 4242 4242 4242", "caf\u00e9"])
+def test_a_name_that_cannot_name_an_operator_is_refused(postgres: LocalPostgres, name: str) -> None:
+    refused = run_cli(postgres.service_env(), "operator-token", "--local", name)
     assert refused.returncode == 2
     assert "1 to 64 printable ASCII characters" in refused.stderr and "Operator key:" not in refused.stdout
-    with postgres.superuser(DATABASE) as conn:
-        assert conn.execute("SELECT count(*) FROM operator_keys").fetchone() == before
+
+
+def test_local_tokens_are_refused_in_production(postgres: LocalPostgres) -> None:
+    production = postgres.service_env(
+        PAYMENT_ENVIRONMENT="production",
+        PAYMENT_STS_REGION="us-east-1",
+        PAYMENT_OPERATOR_ROLE_ARN="arn:aws:iam::123456789012:role/payment-operator-test",
+    )
+    refused = run_cli(production, "operator-token", "--local", "alice")
+    assert refused.returncode == 2 and "refused in production" in refused.stderr
+    assert "Operator key:" not in refused.stdout
 
 
 def app_connection(database: LocalPostgres) -> psycopg.Connection:
@@ -125,3 +141,19 @@ def test_0003_adds_created_by_while_the_previous_release_keeps_refunding(old_db:
             " WHERE table_name = 'refunds' AND column_name = 'created_by'"
         ).fetchone()
     assert columns == (0,)
+
+
+def test_0007_removes_the_static_keys_and_the_previous_release_answers_401(old_db: LocalPostgres) -> None:
+    alembic(old_db, "upgrade", "0005_stripe_processor")
+    with old_db.superuser(DATABASE) as conn:
+        conn.execute("INSERT INTO operator_keys (id, key_hash, label) VALUES ('opk_1', 'hash', 'alice')")
+    alembic(old_db, "upgrade", "0007_operator_identity")
+    previous_lookup = "SELECT label FROM operator_keys WHERE key_hash = %s AND revoked_at IS NULL"
+    with app_connection(old_db) as conn:  # the previous release's lookup, as the application role: nothing found
+        assert conn.execute(previous_lookup, ("hash",)).fetchall() == []
+    with old_db.superuser(DATABASE) as conn:
+        kind = conn.execute("SELECT relkind FROM pg_class WHERE relname = 'operator_keys'").fetchone()
+        assert kind == ("v",)  # a view of no row: the table and every key hash are gone
+    alembic(old_db, "downgrade", "0005_stripe_processor")
+    with app_connection(old_db) as conn:
+        assert conn.execute(previous_lookup, ("hash",)).fetchall() == []  # an empty table again

@@ -121,7 +121,7 @@ def test_pending_in_flight_202_on_a_timeout_and_the_retry_finishes_it_once(api: 
     assert timed_out.status_code == 202, timed_out.text
     assert timed_out.headers["Retry-After"] == "1" and "Idempotent-Replayed" not in timed_out.headers
     body = timed_out.json()
-    assert (body["status"], body["amount"], body["created_by"]) == ("pending", 40, "tests")
+    assert (body["status"], body["amount"], body["created_by"]) == ("pending", 40, "local:tests")
     assert harness.in_flight == [("pending", 40)]  # committed and visible to another instance during the call
     listed = api.get(f"/v1/payments/{payment_id}/refunds", headers=harness.auth).json()["data"]
     assert [(item["id"], item["status"]) for item in listed] == [(body["id"], "pending")]

@@ -72,6 +72,8 @@ def test_serving_without_the_current_secret_is_refused(environment: str) -> None
     env = {**NO_DATABASE, "PAYMENT_ENVIRONMENT": environment, "PAYMENT_PROCESSOR": "simulated"}
     if environment == "production":
         env["PAYMENT_DB_SSLMODE"] = "verify-full"
+        env["PAYMENT_STS_REGION"] = "us-east-1"  # production names its region and operator role (the stack writes both)
+        env["PAYMENT_OPERATOR_ROLE_ARN"] = "arn:aws:iam::123456789012:role/payment-operator-test"
     settings = load_settings(env)
     expected = "LoadCredential=idempotency-hmac-current" if environment == "production" else "CREDENTIALS_DIRECTORY"
     with pytest.raises(ConfigError, match=expected):

@@ -56,7 +56,8 @@ def test_operator_routes_and_only_they_need_the_bearer_token(document: dict[str,
     assert document["components"]["securitySchemes"][OPERATOR_SCHEME] == {
         "type": "http",
         "scheme": "bearer",
-        "description": "An operator key (`payment-api create-operator-key`; `make api` prints one).",
+        "description": "An operator token (at most one hour): `POST /v1/operator-tokens` issues one for a session of "
+        "the operator role; `make api` prints one for a local operator.",
     }
     secured = {
         (path, method)

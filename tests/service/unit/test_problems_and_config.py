@@ -74,9 +74,9 @@ def test_valid_idempotency_keys() -> None:
 def test_production_names_its_processor() -> None:
     with pytest.raises(ConfigError, match="PAYMENT_PROCESSOR"):
         load_settings({"PAYMENT_ENVIRONMENT": "production"})
-    assert (
-        load_settings({"PAYMENT_ENVIRONMENT": "production", "PAYMENT_PROCESSOR": "simulated"}).processor == "simulated"
-    )
+    operators = {"PAYMENT_STS_REGION": "us-east-1", "PAYMENT_OPERATOR_ROLE_ARN": "arn:aws:iam::123456789012:role/op"}
+    production = {"PAYMENT_ENVIRONMENT": "production", "PAYMENT_PROCESSOR": "simulated", **operators}
+    assert load_settings(production).processor == "simulated"
     assert load_settings({}).processor == "simulated"  # development: the simulator by default
 
 

@@ -468,3 +468,36 @@ def test_a_database_without_an_enabled_event_subscription_is_caught(subscription
         assert_caught(findings, "aws_db_event_subscription", "RDS_EVENT_SOURCES")
     else:
         assert_clean(findings)
+
+
+def trusting(condition: dict[str, Any] | None, principal: Any = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": principal or {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    return stack(("aws_iam_role", *res("operator", name="operator", assume_role_policy=document)))
+
+
+MFA_AND_NAME = {
+    "Bool": {"aws:MultiFactorAuthPresent": "true"},
+    "StringEquals": {"sts:SourceIdentity": "$${aws:username}"},  # as synthesized: Terraform's escape of ${
+}
+
+
+@pytest.mark.pci("8.2.1, 8.3.9, 8.4.2, 10.2.1.2")
+def test_roles_people_assume_need_mfa_and_their_name(synth_json: dict[str, Any]) -> None:
+    assert_clean(only(synth_json, "PF-HUMAN-ROLE-MFA"))  # the stack's operator role; service roles are not people's
+    assert_clean(only(trusting(MFA_AND_NAME), "PF-HUMAN-ROLE-MFA"))
+    assert_caught(only(trusting(None), "PF-HUMAN-ROLE-MFA"), "aws:MultiFactorAuthPresent", "sts:SourceIdentity")
+    no_mfa = {"StringEquals": MFA_AND_NAME["StringEquals"]}
+    assert_caught(only(trusting(no_mfa), "PF-HUMAN-ROLE-MFA"), "without Bool aws:MultiFactorAuthPresent")
+    any_name = {"Bool": MFA_AND_NAME["Bool"], "Null": {"sts:SourceIdentity": "false"}}
+    assert_caught(only(trusting(any_name), "PF-HUMAN-ROLE-MFA"), "sts:SourceIdentity")
+    assert_caught(
+        only(trusting(MFA_AND_NAME | {"Bool": {"aws:MultiFactorAuthPresent": "false"}}, "*"), "PF-HUMAN-ROLE-MFA"),
+        "MultiFactor",
+    )

@@ -1,8 +1,11 @@
-"""``make api``: PostgreSQL 15 in a temporary folder, migrations, an operator key, the API on 127.0.0.1 and the
+"""``make api``: PostgreSQL 15 in a temporary folder, migrations, a local operator's token, the API on 127.0.0.1 and the
 reconciler beside it (``payment-api reconcile --every 10s --grace 10s``: payments left ``processing`` are finished).
 
-Prints ``API: http://127.0.0.1:<port>`` and, last, ``Operator key: <key>`` once ``/ready`` answers; Ctrl-C stops
-the API, the reconciler and PostgreSQL and removes the folder.
+Prints ``API: http://127.0.0.1:<port>`` and, last, ``Operator key: <token>`` once ``/ready`` answers: a one-hour
+operator token for the local operator ``local:make-api`` (``payment-api operator-token --local``; a local mode the
+service refuses in production). While it runs, ``make operator-token`` prints a fresh one
+(``tools.dev.local_api.operator_token``, through the pointer file :func:`pointer_path` names). Ctrl-C stops the API,
+the reconciler and PostgreSQL and removes the folder and the pointer.
 
 ``PAYMENT_PROCESSOR=stripe make api`` also starts the local Stripe emulator (``tools.dev.local_stripe``: localstripe,
 patched, on 127.0.0.1), writes its ``stripe-secret`` credential (a fresh test key) beside the HMAC secret, points the
@@ -25,9 +28,11 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 from payment_api.config import STRIPE_SECRET
@@ -106,20 +111,41 @@ def web_origins(web_port: int) -> str:
     return f"http://127.0.0.1:{web_port},http://localhost:{web_port}"
 
 
-def _operator_key(env: dict[str, str], label: str) -> str:
-    created = run_cli(env, "create-operator-key", "--label", label)
+LOCAL_OPERATOR = "make-api"
+
+
+def operator_token(env: Mapping[str, str], name: str) -> str:
+    """A fresh one-hour token for the local operator ``local:<name>`` from the service's CLI, with ``env`` (its
+    ``CREDENTIALS_DIRECTORY`` holds the HMAC secret the API verifies tokens with)."""
+    created = run_cli(dict(env), "operator-token", "--local", name)
     if created.returncode != 0:
-        raise RuntimeError(f"create-operator-key failed: {created.stderr[-2000:]}")
+        raise RuntimeError(f"payment-api operator-token failed: {created.stderr[-2000:]}")
     return created.stdout.strip().splitlines()[-1].removeprefix("Operator key: ")
+
+
+def pointer_path(port: int) -> Path:
+    """Where a running ``make api`` on ``port`` says which credentials folder its API reads (for ``make
+    operator-token``): a file of this user's in the temporary folder, readable by them only."""
+    return Path(tempfile.gettempdir()) / f"tap-local-api-{os.getuid()}-{port}.json"
+
+
+def _write_pointer(port: int, env: Mapping[str, str]) -> Path:
+    path = pointer_path(port)
+    values = {"CREDENTIALS_DIRECTORY": env["CREDENTIALS_DIRECTORY"], "PAYMENT_ENVIRONMENT": env["PAYMENT_ENVIRONMENT"]}
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(values, handle)
+    return path
 
 
 @contextmanager
 def serving(
     port: int, label: str, processor: str = "simulated", stripe_port: int = 0, **env_extra: str
 ) -> Iterator[tuple[ServiceProcess, str]]:
-    """``make api``'s API: a throw-away PostgreSQL 15, migrations, an operator key labelled ``label``, the API on
-    127.0.0.1:``port`` once ready; yields it and the key, then stops both and removes the folder (also on error).
-    Raises RuntimeError when a step fails. ``make api-fuzz`` (tools/dev/api_fuzz.py) serves through it too. Every
+    """``make api``'s API: a throw-away PostgreSQL 15, migrations, a token for the local operator ``local:<label>``,
+    the API on 127.0.0.1:``port`` once ready; yields it and the token, then stops both and removes the folder (also on
+    error). Raises RuntimeError when a step fails. ``make api-fuzz`` (tools/dev/api_fuzz.py) serves through it too.
+    Every
     process started with ``env`` (the API, the reconciler) reads the database's one idempotency HMAC secret from the
     ``CREDENTIALS_DIRECTORY`` that ``LocalPostgres.service_env()`` names, never a secret of its own. With
     ``processor="stripe"`` the local Stripe emulator runs too, on ``stripe_port`` (@default 0: a free port; its URL
@@ -141,7 +167,7 @@ def serving(
         migrated = run_cli(env, "migrate")
         if migrated.returncode != 0:
             raise RuntimeError(f"migrate failed: {migrated.stderr[-2000:]}")
-        key = _operator_key(env, label)
+        key = operator_token(env, label)
         service = ServiceProcess(env, database.folder / "api.log", port=port).start()
         service.wait_ready()
         if emulator is not None:  # Stripe's events (3-D Secure's outcome) reach the API as a dashboard webhook would
@@ -182,13 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     # The checkout that `make web` serves calls the API from this origin.
     origins = web_origins(web_port)
     try:
-        with serving(port, "make api", processor, stripe_port, PAYMENT_CORS_ORIGINS=origins) as (service, key):
+        with serving(port, LOCAL_OPERATOR, processor, stripe_port, PAYMENT_CORS_ORIGINS=origins) as (service, key):
             reconciler = ReconcilerProcess(service.env, service.log_path.with_name("reconcile.log")).start()
+            pointer = _write_pointer(port, service.env)
             try:
                 print(f"[api] JSON logs: {service.log_path}; Ctrl-C stops the API and PostgreSQL", flush=True)
                 print(
                     f"[api] reconciler every 10 s (payments processing 10 s or more): {reconciler.log_path}", flush=True
                 )
+                print("[api] operator tokens last an hour: make operator-token prints a fresh one", flush=True)
                 print(f"[api] CORS admits {origins.replace(',', ', ')} (make web WEB_PORT={web_port})", flush=True)
                 print(f"API: {service.url}", flush=True)
                 if processor == "stripe":
@@ -201,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 1
             finally:  # before serving stops the API and PostgreSQL
+                pointer.unlink(missing_ok=True)
                 reconciler.stop()
     except KeyboardInterrupt:
         return 0

@@ -59,6 +59,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create Operator Token */
+        post: operations["create_operator_token_v1_operator_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payments": {
         parameters: {
             query?: never;
@@ -153,6 +170,27 @@ export interface components {
             message: string;
         };
         /**
+         * OperatorToken
+         * @description An operator token: ``Authorization: Bearer <token>`` on the operator routes until ``expires_at`` (at most an
+         *     hour), naming one operator.
+         */
+        OperatorToken: {
+            /** Expires At */
+            expires_at: string;
+            /**
+             * Operator
+             * @description The full ARN of the operator-role session (created_by of their refunds).
+             */
+            operator: string;
+            /**
+             * Operator User Id
+             * @description STS's UserId of the session: <role id>:<session name>.
+             */
+            operator_user_id: string;
+            /** Token */
+            token: string;
+        };
+        /**
          * Payment
          * @description A payment's public view (``customer_email`` is stored, never returned).
          */
@@ -243,7 +281,7 @@ export interface components {
             created_at: string;
             /**
              * Created By
-             * @description The operator who made the refund: the operator key's label (until operator identities arrive); null for refunds made before the service recorded it.
+             * @description The operator who made the refund: the full ARN of their operator-role session (arn:aws:sts::<account>:assumed-role/<role>/<session>), or local:<name> for a local operator; null for refunds made before the service recorded it.
              */
             created_by: string | null;
             /** Id */
@@ -387,6 +425,89 @@ export interface operations {
             /** @description payload_too_large: the body is over 64 KiB */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_operator_token_v1_operator_tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Iam Http Request Method
+                     * @constant
+                     */
+                    iam_http_request_method: "POST";
+                    /**
+                     * Iam Request Body
+                     * @description base64 of Action=GetCallerIdentity&Version=2011-06-15
+                     */
+                    iam_request_body: string;
+                    /**
+                     * Iam Request Headers
+                     * @description base64 of a JSON object: header name to a string or a list of strings (Authorization, Host, X-Amz-Date, X-Amz-Security-Token, Content-Type as signed)
+                     */
+                    iam_request_headers: string;
+                    /**
+                     * Iam Request Url
+                     * @description base64 of the signed URL: https://sts.<region>.amazonaws.com/
+                     */
+                    iam_request_url: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A token for the operator-role session the proof names */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorToken"];
+                };
+            };
+            /** @description validation_failed, card_data_not_accepted */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: a proof for another host, stale (over 5 minutes), refused by STS (forged, expired or revoked credentials), or naming anything but the operator role */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large: the body is over 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service_unavailable: STS could not be reached; retry */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: "1";
                     [name: string]: unknown;
                 };
                 content: {

@@ -66,6 +66,7 @@ class Output:
     RDS_IDENTIFIER = "rds_identifier"
     DB_MASTER_SECRET_ARN = "db_master_secret_arn"
     IDEMPOTENCY_SECRET_ARN = "idempotency_secret_arn"
+    OPERATOR_ROLE_ARN = "operator_role_arn"
     DB_CONNECTION_PARAMETER_NAME = "db_connection_parameter_name"
     DB_CONNECTION_PARAMETER = "db_connection_parameter"
     """The original task's clients read this key; the same value as :attr:`DB_CONNECTION_PARAMETER_NAME`."""

@@ -219,6 +219,20 @@ REQUIRES_ACTION_TIMEOUT_DEFAULT = 30
 REQUIRES_ACTION_TIMEOUT_RANGE = (30, 1440)
 """Stripe Checkout's own bounds for how long a started payment waits for its customer (``expires_at``: 30 minutes to
 24 hours after the session's creation)."""
+OPERATOR_ROLE_ARN = TextSetting(
+    key="operator_role_arn",
+    description="The operator role (MFA and SourceIdentity required to assume it): the one role whose sessions the "
+    "service issues operator tokens to, from a signed sts:GetCallerIdentity proof (issue 27).",
+    example="arn:aws:iam::123456789012:role/payment-operator-prod",
+    env="PAYMENT_OPERATOR_ROLE_ARN",
+)
+STS_REGION = TextSetting(
+    key="sts_region",
+    description="The stack's region: the service forwards operators' identity proofs to its STS host, "
+    "sts.<region>.amazonaws.com, and to no other.",
+    example="us-east-1",
+    env="PAYMENT_STS_REGION",
+)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     ARTIFACT_BUCKET,
@@ -235,6 +249,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     STRIPE_API_BASE,
     DB_POOL_MAX,
     REQUIRES_ACTION_TIMEOUT,
+    OPERATOR_ROLE_ARN,
+    STS_REGION,
 )
 """Every runtime setting: the parameter holds exactly these keys."""
 SERVICE_SETTINGS = tuple(setting for setting in SETTINGS if setting.env is not None)

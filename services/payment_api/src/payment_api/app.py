@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from tap_contract import routes
 
-from payment_api import csp_reports, idempotency, openapi, payments, webhooks
+from payment_api import csp_reports, idempotency, openapi, operators, payments, webhooks
 from payment_api.carddata import body_contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
 from payment_api.db import database_ready, make_pool
@@ -25,8 +25,17 @@ from payment_api.hygiene import BodyLimit, allowed_methods, payment_id_or_404
 from payment_api.jsonbody import BodyError, BodyLimitError, dumps, fingerprint, parse_body
 from payment_api.logs import AccessLog
 from payment_api.migrate import head_revision
-from payment_api.models import Payment, PaymentCreate, PaymentCreated, Refund, RefundCreate, RefundList, validate
-from payment_api.operator_keys import authenticate
+from payment_api.models import (
+    OperatorProof,
+    OperatorToken,
+    Payment,
+    PaymentCreate,
+    PaymentCreated,
+    Refund,
+    RefundCreate,
+    RefundList,
+    validate,
+)
 from payment_api.problems import ProblemError, problem_response
 from payment_api.processor import Processor
 from payment_api.processors import make_processor
@@ -173,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Payment API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.idempotency_secrets = secrets
+    app.state.production = settings.environment == "production"
     app.add_middleware(BodyLimit)  # inside the access log, so a 413 is logged too
     app.add_middleware(AccessLog)
     if settings.cors_origins:
@@ -208,6 +218,7 @@ def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, proc
 
     _install_payment_routes(app, settings, pool, processor)
     _install_refund_routes(app, pool, processor)
+    _install_operator_token_route(app, settings)
     _install_csp_report_route(app)
     _install_webhook_route(app, settings, pool, processor)
 
@@ -260,6 +271,44 @@ def _install_webhook_route(app: FastAPI, settings: Settings, pool: ConnectionPoo
         result = await run_in_threadpool(work)
         request.state.payment_id = event.payment_id
         return Response(dumps({"received": True, "result": result}), media_type="application/json")
+
+
+def _install_operator_token_route(app: FastAPI, settings: Settings) -> None:
+    @app.post(
+        "/v1/operator-tokens",
+        status_code=200,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": OperatorProof.model_json_schema()}},
+            }
+        },
+        responses={
+            200: {"model": OperatorToken, "description": "A token for the operator-role session the proof names"},
+            400: openapi.problem("validation_failed, card_data_not_accepted"),
+            401: openapi.problem(
+                "unauthorized: a proof for another host, stale (over 5 minutes), refused by STS (forged, expired or "
+                "revoked credentials), or naming anything but the operator role"
+            ),
+            413: TOO_LARGE,
+            503: openapi.problem("service_unavailable: STS could not be reached; retry", "Retry-After"),
+        },
+    )
+    async def create_operator_token(request: Request) -> Response:
+        body = await read_json(request)  # the card check and the JSON limits, as for every body
+        _json_content_type(request)
+        validate(OperatorProof, body)
+        secrets = request.app.state.idempotency_secrets
+        issued = await run_in_threadpool(operators.exchange, body, settings.operators, secrets)
+        request.state.operator = issued.operator.arn
+        request.state.operator_user_id = issued.operator.user_id
+        view = {
+            "token": issued.token,
+            "expires_at": issued.expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "operator": issued.operator.arn,
+            "operator_user_id": issued.operator.user_id,
+        }
+        return Response(dumps(view), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 def _install_csp_report_route(app: FastAPI) -> None:
@@ -342,6 +391,18 @@ def _payment_id(outcome: idempotency.Outcome) -> str | None:
     return location.rsplit("/", 1)[-1] or None
 
 
+def _operator(request: Request) -> operators.Operator:
+    """The operator the request's token names (``401`` otherwise); the access log names them (ARN and UserId)."""
+    operator = operators.verify(
+        request.headers.get("authorization"),
+        request.app.state.idempotency_secrets,
+        production=request.app.state.production,
+    )
+    request.state.operator = operator.arn
+    request.state.operator_user_id = operator.user_id
+    return operator
+
+
 def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Processor) -> None:
     @app.post(
         "/v1/payments/{payment_id}/refunds",
@@ -373,8 +434,7 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
     async def create_refund(request: Request, payment_id: PaymentId) -> Response:
         body = await read_json(request)  # the card check comes first, also before a 404
         request.state.payment_id = payment_id_or_404(payment_id)
-        operator = await run_in_threadpool(authenticate, pool, request.headers.get("authorization"))
-        request.state.operator = operator
+        operator = _operator(request)
         key = _key(request)
         _json_content_type(request)
         refund = validate(RefundCreate, body)
@@ -382,7 +442,9 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
         scope = f"POST /v1/payments/{{id}}/refunds {payment_id}"
 
         def work(conn: Connection, row: idempotency.KeyRow) -> idempotency.Outcome:
-            return payments.create_refund(conn, row, payment_id, refund, processor, created_by=operator)
+            return payments.create_refund(
+                conn, row, payment_id, refund, processor, created_by=operator.arn, created_by_user_id=operator.user_id
+            )
 
         outcome = await run_in_threadpool(idempotency.run, pool, scope, key, route_fingerprint, work)
         return _answer(outcome)
@@ -394,7 +456,7 @@ def _install_refund_routes(app: FastAPI, pool: ConnectionPool, processor: Proces
     )
     def list_refunds(request: Request, payment_id: PaymentId) -> Response:
         request.state.payment_id = payment_id_or_404(payment_id)
-        request.state.operator = authenticate(pool, request.headers.get("authorization"))
+        _operator(request)
         with pool.connection() as conn:
             if payments.load_payment(conn, payment_id) is None:
                 raise ProblemError("not_found", "No such payment.")

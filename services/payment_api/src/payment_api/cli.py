@@ -1,5 +1,6 @@
 """``payment-api`` (or ``python -m payment_api``): serve, migrate, reconcile (``payment_api.reconcile``),
-purge-idempotency-keys, create-operator-key, provision-roles (the instance boot step, as root, with the RDS master
+purge-idempotency-keys, operator-token (a local operator's token, refused in production),
+provision-roles (the instance boot step, as root, with the RDS master
 credential: ``payment_api.provision``).
 
 Every command reads the environment of docs/payment-api.md; a configuration the service may not run with
@@ -120,15 +121,25 @@ def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
         pool.close()
 
 
-def _create_operator_key(settings: Settings, args: argparse.Namespace) -> int:
-    from payment_api import operator_keys  # pylint: disable=import-outside-toplevel
+def _operator_token(settings: Settings, args: argparse.Namespace) -> int:
+    """A token for the local operator ``local:<name>`` (``make api``, ``make operator-token``, the tests): minted
+    from the fleet's HMAC secret, refused in production, where operators prove their AWS identity instead."""
+    from payment_api import operators  # pylint: disable=import-outside-toplevel
 
-    try:
-        key = operator_keys.create(settings.owner_database.conninfo(), args.label)
-    except ValueError as error:
-        print(f"payment-api: create-operator-key: {error}", file=sys.stderr)
+    if settings.environment == "production":
+        print(
+            "payment-api: operator-token --local is refused in production: an operator gets a token from their own "
+            "AWS session of the operator role (python -m tools.operator_token --api <URL>; docs/operating.md)",
+            file=sys.stderr,
+        )
         return 2
-    print(f"Operator key: {key}", flush=True)
+    try:
+        operator = operators.local_operator(args.local)
+        secrets = settings.idempotency_secrets()
+    except ValueError as error:  # a name that cannot name an operator, no HMAC secret (ConfigError)
+        print(f"payment-api: operator-token: {error}", file=sys.stderr)
+        return 2
+    print(f"Operator key: {operators.issue(operator, secrets).token}", flush=True)
     return 0
 
 
@@ -204,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     reconciler.add_argument(
         "--grace", type=duration, default=60.0, help="only what is unresolved for longer than this (default 60s)"
     )
-    create = commands.add_parser("create-operator-key", help="create an operator API key; prints it once")
-    create.add_argument(
-        "--label", default="operator", help="the operator's name in refunds (created_by) and logs (default operator)"
+    token = commands.add_parser(
+        "operator-token", help="a one-hour token for a local operator (not in production); prints it once"
+    )
+    token.add_argument(
+        "--local", required=True, metavar="NAME", help="the operator's name: refunds record local:NAME (created_by)"
     )
     roles = commands.add_parser("provision-roles", help="boot step (root, master credential): this instance's roles")
     roles.add_argument("--instance-id", required=True, help="names this instance's login roles (EC2 instance id)")
@@ -224,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "purge-idempotency-keys": _purge,
         "reconcile": _reconcile,
-        "create-operator-key": _create_operator_key,
+        "operator-token": _operator_token,
         "provision-roles": _provision_roles,
     }
     return handlers[args.command](settings, args)

@@ -31,11 +31,13 @@ from tap_contract.runtime import (
     DB_POOL_MAX,
     DB_PORT,
     ENVIRONMENT,
+    OPERATOR_ROLE_ARN,
     PROCESSOR,
     REQUIRES_ACTION_TIMEOUT,
     REQUIRES_ACTION_TIMEOUT_DEFAULT,
     REQUIRES_ACTION_TIMEOUT_RANGE,
     STRIPE_API_BASE,
+    STS_REGION,
     Setting,
     SettingError,
 )
@@ -118,6 +120,66 @@ class StripeSettings:
     timeout_seconds: int = DEFAULT_STRIPE_TIMEOUT
 
 
+ROLE_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>[0-9]{12}):role/(?:[!-~]*/)?(?P<name>[\w+=,.@-]+)"
+)
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+STS_ENDPOINT = "PAYMENT_OPERATOR_STS_ENDPOINT"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorSettings:
+    """How operators prove who they are (``payment_api.operators``): the operator role whose sessions get tokens
+    (@default: none, and then no IAM operator is accepted: ``make api`` and the tests use local operators), the region
+    and the STS endpoint proofs are forwarded to (in production always ``https://sts.<region>.amazonaws.com``;
+    elsewhere ``PAYMENT_OPERATOR_STS_ENDPOINT``, else the SDKs' ``AWS_ENDPOINT_URL_STS`` or ``AWS_ENDPOINT_URL``:
+    the emulator's)."""
+
+    role_arn: str
+    region: str
+    sts_endpoint: str
+
+
+def sts_host(region: str) -> str:
+    """The regional STS endpoint of ``region`` (the only one a production service forwards proofs to)."""
+    return f"https://sts.{region}.amazonaws.com"
+
+
+def read_operator_settings(env: Mapping[str, str], *, production: bool) -> OperatorSettings:
+    """The operator settings; ``ConfigError`` naming the variable for a malformed role ARN or region, an STS
+    endpoint override in production, or a production service without its role or region."""
+    role_arn = _runtime(OPERATOR_ROLE_ARN, env, "")
+    region = _runtime(STS_REGION, env, "" if production else env.get("AWS_REGION", "") or "us-east-1")
+    if role_arn and not ROLE_ARN.fullmatch(role_arn):
+        raise ConfigError(
+            f"{OPERATOR_ROLE_ARN.env}={role_arn!r} is not an IAM role ARN: give arn:aws:iam::<account>:role/<name> "
+            f"(the stack's output {OPERATOR_ROLE_ARN.key})"
+        )
+    if not REGION.fullmatch(region):
+        raise ConfigError(f"{STS_REGION.env}={region!r} is not an AWS region, e.g. us-east-1 (the stack writes it)")
+    override = env.get(STS_ENDPOINT, "").strip()
+    if production:
+        if override:
+            raise ConfigError(
+                f"{STS_ENDPOINT} is for the emulator and is refused in production, which forwards operators' proofs "
+                f"only to {sts_host(region)}: remove it from the environment"
+            )
+        if not role_arn:
+            raise ConfigError(
+                f"{OPERATOR_ROLE_ARN.env} must be set in production (the runtime parameter's {OPERATOR_ROLE_ARN.key}): "
+                "without it no operator can refund"
+            )
+        return OperatorSettings(role_arn=role_arn, region=region, sts_endpoint=sts_host(region))
+    endpoint = override or env.get("AWS_ENDPOINT_URL_STS", "") or env.get("AWS_ENDPOINT_URL", "") or sts_host(region)
+    endpoint = endpoint.strip().rstrip("/")
+    if not ORIGIN.fullmatch(endpoint):
+        raise ConfigError(
+            f"the operators' STS endpoint {endpoint!r} ({STS_ENDPOINT}, else AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL) "
+            "is not a base URL: give scheme://host[:port] without a path, e.g. http://127.0.0.1:5000"
+        )
+    return OperatorSettings(role_arn=role_arn, region=region, sts_endpoint=endpoint)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
@@ -139,6 +201,10 @@ class Settings:
     run without it: migrate, purge, reconcile, the operator key and role commands)."""
     stripe: StripeSettings | None = field(default=None, repr=False)
     """None when ``$CREDENTIALS_DIRECTORY`` holds no ``stripe-secret`` (only the Stripe processor needs it)."""
+    operators: OperatorSettings = field(
+        default=OperatorSettings(role_arn="", region="us-east-1", sts_endpoint="https://sts.us-east-1.amazonaws.com")
+    )
+    """How operators prove who they are (@default: no operator role, so no IAM operator; local tokens only)."""
 
     def stripe_settings(self) -> StripeSettings:
         """The Stripe settings, or a ``ConfigError`` saying where the credential comes from (the Stripe processor
@@ -387,4 +453,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         requires_action_timeout_minutes=requires_action_timeout(env),
         hmac_secrets=read_idempotency_secrets(env),
         stripe=read_stripe_settings(env, production=production),
+        operators=read_operator_settings(env, production=production),
     )

@@ -1,10 +1,11 @@
 """JSON logs: one line per request (``payment_api.access``) and JSON for every other record too.
 
 A request line holds the timestamp, the request id, the method, the route template (never the raw path or query),
-the status, the latency, the payment id, the operator of an operator route (the operator key's label, never its
-token) and the first 16 hex characters of the idempotency key's HMAC-SHA-256 under the fleet's secret
-(``idempotency.KeyHashes.logged``; never a bare SHA-256, which a key holding a card number could be found from): never
-a body, a header value other than the request id, or a token.
+the status, the latency, the payment id, the operator of an operator route (``operator``: the full ARN of their
+operator-role session, or ``local:<name>``; ``operator_user_id``: STS's UserId; never the token) and the first 16
+hex characters of the idempotency key's HMAC-SHA-256 under the fleet's secret (``idempotency.KeyHashes.logged``;
+never a bare SHA-256, which a key holding a card number could be found from): never a body, a header value other
+than the request id, or a token.
 
 Card data (``payment_api.carddata``) never reaches a log line or an answer through the request line either: a path
 with card data in a segment is answered ``404 not_found`` here, before routing, so its id is neither logged nor
@@ -110,6 +111,7 @@ class AccessLog:
                         "method": scope["method"],
                         "route": getattr(route, "path", None),
                         "operator": state.get("operator"),
+                        "operator_user_id": state.get("operator_user_id"),
                         "status": status["code"],
                         "latency_ms": round((time.perf_counter() - started) * 1000, 2),
                         "payment_id": state.get("payment_id"),

@@ -84,8 +84,9 @@ class Refund(BaseModel):
     reason: str
     created_by: str | None = Field(
         description=(
-            "The operator who made the refund: the operator key's label (until operator identities arrive); null "
-            "for refunds made before the service recorded it."
+            "The operator who made the refund: the full ARN of their operator-role session "
+            "(arn:aws:sts::<account>:assumed-role/<role>/<session>), or local:<name> for a local operator; null for "
+            "refunds made before the service recorded it."
         )
     )
     created_at: str
@@ -96,6 +97,34 @@ class RefundList(BaseModel):
 
     data: list[Refund]
     has_more: bool
+
+
+Base64 = Annotated[str, StringConstraints(max_length=16384, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+
+
+class OperatorProof(BaseModel):
+    """Body of ``POST /v1/operator-tokens``: a SigV4-signed ``sts:GetCallerIdentity`` POST, in the form Vault's AWS
+    auth uses (the URL, the headers as a JSON object and the body, each base64)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    iam_http_request_method: Literal["POST"]
+    iam_request_url: Base64 = Field(description="base64 of the signed URL: https://sts.<region>.amazonaws.com/")
+    iam_request_headers: Base64 = Field(
+        description="base64 of a JSON object: header name to a string or a list of strings (Authorization, Host, "
+        "X-Amz-Date, X-Amz-Security-Token, Content-Type as signed)"
+    )
+    iam_request_body: Base64 = Field(description="base64 of Action=GetCallerIdentity&Version=2011-06-15")
+
+
+class OperatorToken(BaseModel):
+    """An operator token: ``Authorization: Bearer <token>`` on the operator routes until ``expires_at`` (at most an
+    hour), naming one operator."""
+
+    token: str
+    expires_at: str
+    operator: str = Field(description="The full ARN of the operator-role session (created_by of their refunds).")
+    operator_user_id: str = Field(description="STS's UserId of the session: <role id>:<session name>.")
 
 
 class FieldError(BaseModel):

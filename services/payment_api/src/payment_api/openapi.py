@@ -119,7 +119,8 @@ def build_document(app: FastAPI) -> dict[str, Any]:
         OPERATOR_SCHEME: {
             "type": "http",
             "scheme": "bearer",
-            "description": "An operator key (`payment-api create-operator-key`; `make api` prints one).",
+            "description": "An operator token (at most one hour): `POST /v1/operator-tokens` issues one for a "
+            "session of the operator role; `make api` prints one for a local operator.",
         }
     }
     document["components"]["responses"] = {

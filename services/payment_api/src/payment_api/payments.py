@@ -198,7 +198,9 @@ def record_charge(conn: Connection, key_id: int, payment_id: str, result: Charge
     return Outcome(201, body, {"Location": location})
 
 
-def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate, created_by: str) -> str:
+def _reserve_refund(
+    conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate, created_by: tuple[str, str]
+) -> str:
     refund_id = new_id("re")
     with conn.transaction():
         payment = conn.execute(
@@ -220,9 +222,9 @@ def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: Ref
         if reserved is None or amount <= 0:
             raise ProblemError("refund_exceeds_payment", "The refunds would exceed the payment's amount.")
         conn.execute(
-            "INSERT INTO refunds (id, payment_id, amount, status, reason, created_by)"
-            " VALUES (%s, %s, %s, 'pending', %s, %s)",
-            (refund_id, payment_id, amount, request.reason, created_by),
+            "INSERT INTO refunds (id, payment_id, amount, status, reason, created_by, created_by_user_id)"
+            " VALUES (%s, %s, %s, 'pending', %s, %s, %s)",
+            (refund_id, payment_id, amount, request.reason, *created_by),
         )
         conn.execute(
             "UPDATE idempotency_keys SET recovery_point = 'refund_created', refund_id = %s WHERE id = %s",
@@ -232,13 +234,21 @@ def _reserve_refund(conn: Connection, key: KeyRow, payment_id: str, request: Ref
 
 
 def create_refund(
-    conn: Connection, key: KeyRow, payment_id: str, request: RefundCreate, processor: Processor, *, created_by: str
+    conn: Connection,
+    key: KeyRow,
+    payment_id: str,
+    request: RefundCreate,
+    processor: Processor,
+    *,
+    created_by: str,
+    created_by_user_id: str,
 ) -> Outcome:
     """The idempotent work of ``POST /v1/payments/{id}/refunds`` from ``key``'s recovery point; ``created_by`` is
-    the operator's name (the operator key's label until operator identities arrive)."""
+    the operator's identity (the full ARN of their operator-role session, or ``local:<name>``) and
+    ``created_by_user_id`` STS's UserId of that session, both stored on the refund."""
     refund_id = key.refund_id if key.recovery_point == "refund_created" else None
     if refund_id is None:
-        refund_id = _reserve_refund(conn, key, payment_id, request, created_by)
+        refund_id = _reserve_refund(conn, key, payment_id, request, (created_by, created_by_user_id))
     row = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = %s", (refund_id,)).fetchone()
     assert row is not None
     try:
