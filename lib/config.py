@@ -151,7 +151,7 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
                 "the state (every resource's settings, the database's endpoint, secret ARNs) would be encrypted only "
                 "with the bucket's default key, which anyone who may read the bucket can use",
                 "create a customer managed KMS key in the state bucket's region and set TERRAFORM_STATE_KMS_KEY_ARN "
-                "to its ARN or alias ARN (docs/deploying.md, \"State bucket\")",
+                'to its ARN or alias ARN (docs/deploying.md, "State bucket")',
             )
         )
     if config.log_retention_days < PCI_MIN_LOG_RETENTION_DAYS:
@@ -177,7 +177,7 @@ def _production_gaps(config: StackConfig) -> list[tuple[str, str, str]]:
                 "with the Stripe processor and no egress to Stripe's addresses the instances cannot reach Stripe's "
                 "API, so every payment would stay processing",
                 "set PAYMENT_PROCESSOR_EGRESS_CIDRS to Stripe's published API addresses (docs/deploying.md, "
-                "\"Egress to Stripe\")",
+                '"Egress to Stripe")',
             )
         )
     if not config.deletion_protection:

@@ -250,22 +250,7 @@ class TapStack(TerraformStack):
     def _tiers(self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation) -> Tiers:
         naming = Naming.for_config(config)
         database = self._database(config, account_id, variables, base)
-        frontend = Frontend(
-            self,
-            "frontend",
-            props=FrontendProps(
-                naming=naming,
-                account_id=account_id,
-                access_logs=base.log_archive.destination,
-                custom_domain=config.frontend_domain,
-                certificate_arn=config.frontend_certificate_arn,
-                api_domain=config.api_domain,
-                stripe_publishable_key=config.stripe_publishable_key,
-                key_admin_principal_arn=config.kms_admin_principal_arn,
-                web_acl_arn=base.edge_waf.web_acl_arn,
-                deployer_arns=config.deployers,
-            ),
-        )
+        frontend = self._frontend(config, account_id, base)
         idempotency_secret = self._idempotency_secret(config, base)
         operator_role = OperatorRole(
             self, "operator_role", props=OperatorRoleProps(naming=naming, account_id=account_id)
@@ -307,6 +292,25 @@ class TapStack(TerraformStack):
             frontend=frontend,
             monitoring=self._monitoring(
                 config, account_id, variables, base, compute=compute, database=database, release=release
+            ),
+        )
+
+    def _frontend(self, config: StackConfig, account_id: str, base: Foundation) -> Frontend:
+        """The checkout's bucket and distribution, behind the CLOUDFRONT web ACL, its headers naming the API."""
+        return Frontend(
+            self,
+            "frontend",
+            props=FrontendProps(
+                naming=Naming.for_config(config),
+                account_id=account_id,
+                access_logs=base.log_archive.destination,
+                custom_domain=config.frontend_domain,
+                certificate_arn=config.frontend_certificate_arn,
+                api_domain=config.api_domain,
+                stripe_publishable_key=config.stripe_publishable_key,
+                key_admin_principal_arn=config.kms_admin_principal_arn,
+                web_acl_arn=base.edge_waf.web_acl_arn,
+                deployer_arns=config.deployers,
             ),
         )
 

@@ -1,6 +1,6 @@
-"""Every alarm (and RDS event subscription) the stack creates has a runbook in docs/operating.md, under a heading with its name as AWS shows it
-(``<project>-<name>-<suffix>``): an alarm added without one fails here, so the on-call engineer never receives an
-alarm the guide does not explain."""
+"""Every alarm (and RDS event subscription) the stack creates has a runbook in docs/operating.md, under a heading with
+its name as AWS shows it (``<project>-<name>-<suffix>``): an alarm added without one fails here, so the on-call
+engineer never receives an alarm the guide does not explain."""
 
 from __future__ import annotations
 
@@ -20,5 +20,7 @@ def test_every_alarm_of_the_stack_has_a_runbook(resources: dict[str, dict[str, A
     expected = {f"<project>-{name[len(prefix) : -len(suffix)]}-<suffix>" for name in names}
     guide = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^### `([^`]+)`$", guide, flags=re.MULTILINE))
-    assert expected <= documented, f"alarms or event subscriptions without a runbook in docs/operating.md: {sorted(expected - documented)}"
+    assert expected <= documented, (
+        f"alarms or event subscriptions without a runbook in docs/operating.md: {sorted(expected - documented)}"
+    )
     assert documented <= expected, f"runbooks of alarms the stack no longer has: {sorted(documented - expected)}"
