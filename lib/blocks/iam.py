@@ -304,41 +304,54 @@ def logs_service_key_use(region: str, account_id: str) -> Statement:
     }
 
 
+def cloudwatch_alarm_arns(region: str, account_id: str) -> str:
+    """The ARNs of this account's CloudWatch alarms in ``region``."""
+    return f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"
+
+
 def rds_event_subscription_arns(region: str, account_id: str) -> str:
     """The ARNs of this account's RDS event subscriptions in ``region`` (``arn:aws:rds:...:es:<name>``)."""
     return f"arn:aws:rds:{region}:{account_id}:es:*"
 
 
+def _service_source_condition(source_arn_pattern: str, account_id: str) -> dict[str, dict[str, str]]:
+    """The confused-deputy condition for a service acting for this account's ``source_arn_pattern`` only."""
+    return {"ArnLike": {"aws:SourceArn": source_arn_pattern}, "StringEquals": {"aws:SourceAccount": account_id}}
+
+
+def _topic_key_use(sid: str, service: str, source_arn_pattern: str, account_id: str) -> Statement:
+    """``service``, on behalf of this account's ``source_arn_pattern`` only, may publish to a topic encrypted with the
+    key (SNS asks KMS for a data key in the publisher's name)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": _service_source_condition(source_arn_pattern, account_id),
+    }
+
+
 def rds_events_topic_key_use(region: str, account_id: str) -> Statement:
     """RDS event subscriptions of this account and region (``aws:SourceArn``) may publish to a topic encrypted with
     the key."""
-    return {
-        "Sid": "RdsEventsPublishToEncryptedTopic",
-        "Effect": "Allow",
-        "Principal": {"Service": "events.rds.amazonaws.com"},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-        "Resource": "*",
-        "Condition": {
-            "ArnLike": {"aws:SourceArn": rds_event_subscription_arns(region, account_id)},
-            "StringEquals": {"aws:SourceAccount": account_id},
-        },
-    }
+    return _topic_key_use(
+        "RdsEventsPublishToEncryptedTopic",
+        "events.rds.amazonaws.com",
+        rds_event_subscription_arns(region, account_id),
+        account_id,
+    )
 
 
 def alarms_topic_key_use(region: str, account_id: str) -> Statement:
     """CloudWatch alarms of this account and region (``aws:SourceArn``) may publish to a topic encrypted with the
     key."""
-    return {
-        "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-        "Resource": "*",
-        "Condition": {
-            "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
-            "StringEquals": {"aws:SourceAccount": account_id},
-        },
-    }
+    return _topic_key_use(
+        "CloudWatchAlarmsPublishToEncryptedTopic",
+        "cloudwatch.amazonaws.com",
+        cloudwatch_alarm_arns(region, account_id),
+        account_id,
+    )
 
 
 # What the default SNS topic policy grants the owning account; a topic policy replaces the default, so it repeats it.
@@ -375,28 +388,24 @@ def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
                 "Action": list(SNS_OWNER_ACTIONS),
                 "Resource": topic_arn,
             },
-            {
-                "Sid": "CloudWatchAlarmsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "SNS:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"},
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                },
-            },
-            {
-                "Sid": "RdsEventsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.rds.amazonaws.com"},
-                "Action": "SNS:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "ArnLike": {"aws:SourceArn": rds_event_subscription_arns(region, account_id)},
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                },
-            },
+            *(
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "SNS:Publish",
+                    "Resource": topic_arn,
+                    "Condition": _service_source_condition(sources, account_id),
+                }
+                for sid, service, sources in (
+                    ("CloudWatchAlarmsPublish", "cloudwatch.amazonaws.com", cloudwatch_alarm_arns(region, account_id)),
+                    (
+                        "RdsEventsPublish",
+                        "events.rds.amazonaws.com",
+                        rds_event_subscription_arns(region, account_id),
+                    ),
+                )
+            ),
         ]
     )
 

@@ -269,25 +269,19 @@ class Monitoring(Construct):
             ok_actions=[self._topic.arn],
             tags=naming.tags("waf-blocked-above-baseline"),
         )
-        silent = CloudwatchMetricAlarm(
-            self,
+        silent = self._alarm(
             "api_logs_silent",
-            alarm_name=naming.name("api-logs-silent"),
-            alarm_description="No event reached the service's log group for 15 minutes (agent or instances stopped)",
+            "api-logs-silent",
+            "No event reached the service's log group for 15 minutes (agent or instances stopped)",
             namespace="AWS/Logs",
-            metric_name="IncomingLogEvents",
+            metric="IncomingLogEvents",
             statistic="Sum",
             dimensions={"LogGroupName": resources.api_log_group_name},
-            period=PERIOD_SECONDS,
-            evaluation_periods=LOG_SILENCE_PERIODS,
-            datapoints_to_alarm=LOG_SILENCE_PERIODS,
-            comparison_operator="LessThanThreshold",
+            operator="LessThanThreshold",
             threshold=1,
+            periods=LOG_SILENCE_PERIODS,
             # No datapoint is exactly what silence looks like.
-            treat_missing_data="breaching",
-            alarm_actions=[self._topic.arn],
-            ok_actions=[self._topic.arn],
-            tags=naming.tags("api-logs-silent"),
+            missing_data="breaching",
         )
         return [waf, silent]
 
@@ -303,7 +297,11 @@ class Monitoring(Construct):
         dimensions: dict[str, str],
         operator: str,
         threshold: float,
+        periods: int = 2,
+        missing_data: str = "notBreaching",
     ) -> CloudwatchMetricAlarm:
+        """One metric over ``periods`` five-minute periods, all of them past ``threshold`` to alarm; missing data
+        counts as ``missing_data``."""
         return CloudwatchMetricAlarm(
             self,
             construct_id,
@@ -314,11 +312,11 @@ class Monitoring(Construct):
             statistic=statistic,
             dimensions=dimensions,
             period=PERIOD_SECONDS,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
             comparison_operator=operator,
             threshold=threshold,
-            treat_missing_data="notBreaching",
+            treat_missing_data=missing_data,
             alarm_actions=[self._topic.arn],
             ok_actions=[self._topic.arn],
             tags=self._naming.tags(name),

@@ -84,6 +84,8 @@ COUNTED_RULES: dict[str, dict[str, str]] = {
 # group would exempt all its rules.)
 SIZE_RESTRICTIONS_BODY_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
 DEFAULT_RATE_LIMIT = 2000  # requests per 5 minutes per source IP
+# An exact URI path a rule may name (no query string, no wildcard).
+EXACT_PATH = re.compile(r"/[A-Za-z0-9/_.-]{1,200}")
 MIN_RATE_LIMIT = 10  # WAF's smallest rate-based limit (requests per 5 minutes)
 # The CSP report collector (POST /v1/csp-reports): a page load with violations sends a few reports, batched by the
 # browser; 100 in 5 minutes from one IP is far above that and stops a client flooding the service's log with them.
@@ -121,22 +123,24 @@ def _managed_group(group: str) -> dict[str, object]:
     return statement
 
 
+def _exact_path(path: str) -> dict[str, object]:
+    """A statement matching requests to exactly ``path`` (the URI path, untransformed)."""
+    return {
+        "byte_match_statement": {
+            "field_to_match": {"uri_path": {}},
+            "positional_constraint": "EXACTLY",
+            "search_string": path,
+            "text_transformation": [{"priority": 0, "type": "NONE"}],
+        }
+    }
+
+
 def _body_over_8kb(large_body_paths: tuple[str, ...]) -> dict[str, object]:
     """Block what SizeRestrictions_BODY labelled, unless the path is exactly one of ``large_body_paths``."""
     labelled: dict[str, object] = {"label_match_statement": {"scope": "LABEL", "key": SIZE_RESTRICTIONS_BODY_LABEL}}
     if not large_body_paths:
         return labelled
-    exempt = [
-        {
-            "byte_match_statement": {
-                "field_to_match": {"uri_path": {}},
-                "positional_constraint": "EXACTLY",
-                "search_string": path,
-                "text_transformation": [{"priority": 0, "type": "NONE"}],
-            }
-        }
-        for path in large_body_paths
-    ]
+    exempt = [_exact_path(path) for path in large_body_paths]
     not_exempt = {
         "not_statement": {"statement": [exempt[0] if len(exempt) == 1 else {"or_statement": {"statement": exempt}}]}
     }
@@ -154,14 +158,7 @@ def _path_rate_limit(priority: int, path: str, limit: int) -> Wafv2WebAclRule:
             "rate_based_statement": {
                 "limit": limit,
                 "aggregate_key_type": "IP",
-                "scope_down_statement": {
-                    "byte_match_statement": {
-                        "field_to_match": {"uri_path": {}},
-                        "positional_constraint": "EXACTLY",
-                        "search_string": path,
-                        "text_transformation": [{"priority": 0, "type": "NONE"}],
-                    }
-                },
+                "scope_down_statement": _exact_path(path),
             }
         },
         visibility_config=_visibility(name),
@@ -255,13 +252,13 @@ class WafProps:
                 "a load balancer, CLOUDFRONT (with the us-east-1 provider) for a distribution."
             )
         for path in self.large_body_paths:
-            if not re.fullmatch(r"/[A-Za-z0-9/_.-]{1,200}", path):
+            if not EXACT_PATH.fullmatch(path):
                 raise ValueError(
                     f"WafProps.large_body_paths holds {path!r}; allowed: an exact URI path such as /v1/webhooks/stripe "
                     "(letters, digits, / _ . -). Fix: name the endpoint's path, without a query string or wildcard."
                 )
         for path, limit in self.rate_limited_paths:
-            if not re.fullmatch(r"/[A-Za-z0-9/_.-]{1,200}", path) or not MIN_RATE_LIMIT <= limit <= DEFAULT_RATE_LIMIT:
+            if not EXACT_PATH.fullmatch(path) or not MIN_RATE_LIMIT <= limit <= DEFAULT_RATE_LIMIT:
                 raise ValueError(
                     f"WafProps.rate_limited_paths holds ({path!r}, {limit}); allowed: an exact URI path (letters, "
                     f"digits, / _ . -) and a limit from {MIN_RATE_LIMIT} (WAF's minimum) to the ACL-wide "
