@@ -22,10 +22,12 @@ payment and refund are at localstripe (:func:`payment_at_stripe`).
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
+import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 
@@ -37,6 +39,8 @@ PUBLISHABLE_KEY = "pk_test_sandboxlocalstripe"
 # localstripe accepts any sk_ key and keeps one set of objects: the boot hook reads with a key of its own, so it never
 # reads the stack's secret (the request log then shows the instance's GetSecretValue alone).
 READER_KEY = "sk_test_sandboxbootcheck"
+# Where the host-address locks live (machine-wide, like the address).
+LOCK_DIR = Path("/run/lock")
 
 
 class SandboxStripeError(RuntimeError):
@@ -55,31 +59,79 @@ def _ip(*args: str) -> subprocess.CompletedProcess[str]:
 class HostAddress:
     """``address``/32 on the host's loopback device while in use (added by ``add``, removed by ``remove``).
 
-    Refused when the host already has it: another sandbox run or boot rehearsal holds it (run them one at a time:
-    ``flock /tmp/rehearsal.lock``), and removing it at our end would cut that one off."""
+    The address is the machine's, not the checkout's, so whoever uses it holds an exclusive lock on
+    ``/run/lock/tap-sandbox-<address>.lock`` (:data:`LOCK_DIR`) for as long as it does; the kernel releases the lock
+    when the process ends, however it ends. ``add`` then tells the two cases apart:
 
-    def __init__(self, address: str) -> None:
+    - the lock is held: another sandbox run or boot rehearsal uses the address, and removing it at our end would cut
+      that one off: refused (run them one at a time: ``flock /tmp/rehearsal.lock``);
+    - the lock is free but the address is there: a run was killed before its ``remove`` (SIGKILL, a CI time-out):
+      the address is taken over, said so, and removed at our end like our own.
+    """
+
+    def __init__(self, address: str, lock_dir: Path | None = None) -> None:
         ipaddress.IPv4Address(address)
         self.address = address
+        self.lock_path = (lock_dir or LOCK_DIR) / f"tap-sandbox-{address}.lock"
         self.added = False
+        self._lock: TextIO | None = None
+
+    def present(self) -> bool:
+        """Whether the host has the address (on any device)."""
+        listed = _ip("-4", "-o", "addr", "show").stdout.split()
+        return f"{self.address}/32" in listed or any(word.startswith(f"{self.address}/") for word in listed)
 
     def add(self) -> None:
-        if self.address in _ip("-4", "-o", "addr", "show").stdout.split():
-            raise SandboxStripeError(
-                f"{self.address} is already a host address: another sandbox run or boot rehearsal uses it; run one "
-                "at a time (flock /tmp/rehearsal.lock make sandbox)"
-            )
-        added = _ip("addr", "add", f"{self.address}/32", "dev", "lo")
-        if added.returncode != 0:
-            raise SandboxStripeError(
-                f"cannot add {self.address}/32 to lo (the rehearsal runs as root): {added.stderr.strip()}"
-            )
+        self._take_lock()
+        try:
+            if self.present():
+                print(
+                    f"[sandbox] {self.address} was left on the host by a run that ended without removing it "
+                    "(its lock is free): taken over, and removed at the end",
+                    flush=True,
+                )
+            else:
+                added = _ip("addr", "add", f"{self.address}/32", "dev", "lo")
+                if added.returncode != 0:
+                    raise SandboxStripeError(
+                        f"cannot add {self.address}/32 to lo (the rehearsal runs as root): {added.stderr.strip()}"
+                    )
+        except BaseException:
+            self._release_lock()
+            raise
         self.added = True
 
     def remove(self) -> None:
         if self.added:
             _ip("addr", "del", f"{self.address}/32", "dev", "lo")
             self.added = False
+        self._release_lock()
+
+    def _take_lock(self) -> None:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.lock_path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise SandboxStripeError(
+                f"{self.address} is in use by another sandbox run or boot rehearsal on this machine (pid {holder}, "
+                f"lock {self.lock_path}); run one at a time (flock /tmp/rehearsal.lock make sandbox)"
+            ) from err
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.truncate(0)
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
 
 
 class SandboxStripe:
