@@ -337,7 +337,7 @@ def empty_bucket(s3: Any, bucket: str, *, bypass_governance: bool = False) -> in
                     if "lock" in str(first).lower() or first.get("Code") == "AccessDenied"
                     else ""
                 )
-                + "check the deployer's policy (docs/deployer-policy.json, docs/deployer-destroy-policy.json)."
+                + "check the deployer's policy (docs/deployer-policy.json and docs/deployer-*-policy.json)."
             )
         removed += len(entries)
 

@@ -39,8 +39,11 @@ POLICY = ROOT / "docs" / "deployer-policy.json"
 # What make destroy needs beyond POLICY: a customer managed policy (6,144 characters of its own), because IAM counts a
 # role's inline policies together against one 10,240-character quota, which POLICY nearly fills.
 DESTROY_POLICY = ROOT / "docs" / "deployer-destroy-policy.json"
+# What the detection and evidence resources need (metric filters, event rules, log subscriptions, backups): a second
+# customer managed policy, for the same reason.
+SECURITY_POLICY = ROOT / "docs" / "deployer-security-policy.json"
 # The deploying role's policies: evaluated together, as IAM does (an allow in any of them, a deny in none).
-POLICIES = (POLICY, DESTROY_POLICY)
+POLICIES = (POLICY, DESTROY_POLICY, SECURITY_POLICY)
 # IAM's quotas (IAM User Guide, "IAM and AWS STS quotas", in characters, whitespace not counted): the total of a role's
 # inline policies, and each managed policy.
 INLINE_POLICIES_PER_ROLE_CHARACTERS = 10_240
@@ -697,8 +700,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--policy",
         type=Path,
         action="append",
-        help="a policy of the role (repeatable; default: docs/deployer-policy.json and "
-        "docs/deployer-destroy-policy.json, evaluated together); --render prints the one given, default "
+        help="a policy of the role (repeatable; default: docs/deployer-policy.json, docs/deployer-destroy-policy.json "
+        "and docs/deployer-security-policy.json, evaluated together); --render prints the one given, default "
         "docs/deployer-policy.json",
     )
     parser.add_argument("--phases", type=Path, help="phases.json of the run: only the --phase ranges are read")

@@ -642,7 +642,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
 
     def _deployer_policy(self) -> str:
         """Every call the emulator served to the deployer (make deploy less its boot hook, the second plan, destroy)
-        is allowed by docs/deployer-policy.json with docs/deployer-destroy-policy.json, and so are the
+        is allowed by docs/deployer-policy.json with the two managed ones (docs/deployer-*-policy.json), and so are the
         hand-added actions no call shows."""
         from tools.sandbox import deployer_policy  # pylint: disable=import-outside-toplevel  # runs node
 
@@ -658,7 +658,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         )
         if refused:
             raise PhaseFailed(
-                "docs/deployer-policy.json and docs/deployer-destroy-policy.json do not allow "
+                "the deployer's policies (docs/deployer-policy.json and docs/deployer-*-policy.json) do not allow "
                 f"{len(refused)} action(s) the deployer used: " + ", ".join(refused)
             )
         actions = {
