@@ -314,6 +314,11 @@ def rds_event_subscription_arns(region: str, account_id: str) -> str:
     return f"arn:aws:rds:{region}:{account_id}:es:*"
 
 
+def eventbridge_rule_arns(region: str, account_id: str) -> str:
+    """The ARNs of this account's EventBridge rules on the default bus in ``region`` (``...:rule/<name>``)."""
+    return f"arn:aws:events:{region}:{account_id}:rule/*"
+
+
 def _service_source_condition(source_arn_pattern: str, account_id: str) -> dict[str, dict[str, str]]:
     """The confused-deputy condition for a service acting for this account's ``source_arn_pattern`` only."""
     return {"ArnLike": {"aws:SourceArn": source_arn_pattern}, "StringEquals": {"aws:SourceAccount": account_id}}
@@ -354,6 +359,17 @@ def alarms_topic_key_use(region: str, account_id: str) -> Statement:
     )
 
 
+def eventbridge_topic_key_use(region: str, account_id: str) -> Statement:
+    """EventBridge rules of this account and region (``aws:SourceArn``) may publish to a topic encrypted with the key
+    (the security alerts on CloudTrail and S3 events)."""
+    return _topic_key_use(
+        "EventBridgeRulesPublishToEncryptedTopic",
+        "events.amazonaws.com",
+        eventbridge_rule_arns(region, account_id),
+        account_id,
+    )
+
+
 # What the default SNS topic policy grants the owning account; a topic policy replaces the default, so it repeats it.
 SNS_OWNER_ACTIONS = (
     "SNS:GetTopicAttributes",
@@ -369,8 +385,8 @@ SNS_OWNER_ACTIONS = (
 
 def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
     """Topic policy of the alarm topic: no publishing without TLS (PCI DSS 4.2.1), the account keeps the rights the
-    default policy gave it (named as the account root, not ``"AWS": "*"``), and CloudWatch alarms and RDS event
-    subscriptions of this account and region may publish."""
+    default policy gave it (named as the account root, not ``"AWS": "*"``), and CloudWatch alarms, RDS event
+    subscriptions and EventBridge rules of this account and region may publish."""
     return policy_document(
         [
             {
@@ -404,6 +420,7 @@ def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
                         "events.rds.amazonaws.com",
                         rds_event_subscription_arns(region, account_id),
                     ),
+                    ("EventBridgeRulesPublish", "events.amazonaws.com", eventbridge_rule_arns(region, account_id)),
                 )
             ),
         ]

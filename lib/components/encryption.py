@@ -22,6 +22,7 @@ from constructs import Construct
 
 from lib.blocks.iam import (
     alarms_topic_key_use,
+    eventbridge_topic_key_use,
     logs_service_key_use,
     rds_events_topic_key_use,
     service_linked_role_key_use,
@@ -71,6 +72,7 @@ class EncryptionKeys(Construct):
                     logs_service_key_use(props.region, props.account_id),
                     alarms_topic_key_use(props.region, props.account_id),
                     rds_events_topic_key_use(props.region, props.account_id),
+                    eventbridge_topic_key_use(props.region, props.account_id),
                 ),
             ),
         )

@@ -97,6 +97,7 @@ def test_topic_policy_refuses_publishing_without_tls_and_keeps_owner_and_alarms(
         "AccountOwnerAccess",
         "CloudWatchAlarmsPublish",
         "RdsEventsPublish",
+        "EventBridgeRulesPublish",
     }
 
 
@@ -125,6 +126,24 @@ def test_rds_events_reach_the_alarm_topic_which_lets_rds_publish_and_encrypt(res
     key = next(k for k in resources["aws_kms_key"].values() if "alarm topic" in k["description"])
     use = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}["RdsEventsPublishToEncryptedTopic"]
     assert use["Principal"] == {"Service": "events.rds.amazonaws.com"} and use["Condition"] == scoped
+    assert set(use["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+@pytest.mark.pci("10.7, 11.5")
+def test_eventbridge_rules_of_the_account_and_region_may_publish_to_the_alarm_topic_and_use_its_key(resources):
+    """The security alerts on CloudTrail and S3 events are EventBridge rules targeting the on-call topic: the topic
+    policy and the topic's key admit EventBridge on behalf of this account's rules in the stack's region only."""
+    scoped = {
+        "ArnLike": {"aws:SourceArn": "arn:aws:events:us-east-1:${data.aws_caller_identity.current.account_id}:rule/*"},
+        "StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.current.account_id}"},
+    }
+    (topic_policy,) = resources["aws_sns_topic_policy"].values()
+    publish = {s["Sid"]: s for s in json.loads(topic_policy["policy"])["Statement"]}["EventBridgeRulesPublish"]
+    assert publish["Principal"] == {"Service": "events.amazonaws.com"} and publish["Action"] == "SNS:Publish"
+    assert publish["Condition"] == scoped
+    key = next(k for k in resources["aws_kms_key"].values() if "alarm topic" in k["description"])
+    use = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}["EventBridgeRulesPublishToEncryptedTopic"]
+    assert use["Principal"] == {"Service": "events.amazonaws.com"} and use["Condition"] == scoped
     assert set(use["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
 
