@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { createApiClient, loadConfig, MAX_REPOSTS, type CreatePaymentRequest, type Problem } from "./api";
+import {
+  createApiClient,
+  failureReason,
+  loadConfig,
+  MAX_REPOSTS,
+  type CreatePaymentRequest,
+  type Problem,
+} from "./api";
 import { json, payment, scriptedFetch } from "./testing";
 
 const request = { amount: 1999, currency: "EUR", payment_method: "pm_card_visa" } satisfies CreatePaymentRequest;
@@ -124,5 +131,33 @@ describe("getPayment and loadConfig", () => {
   it("says the environment has no API_DOMAIN when the stack wrote a null apiBaseUrl", async () => {
     const { fetch } = scriptedFetch([() => json(200, { apiBaseUrl: null })]);
     await expect(loadConfig(fetch)).rejects.toThrow(/no API_DOMAIN/);
+  });
+});
+
+describe("failureReason", () => {
+  // Every failure_code the service sets (services/payment_api: stripe_processor.failure_code, the reconciler).
+  const codes = [
+    "card_declined",
+    "insufficient_funds",
+    "expired_card",
+    "incorrect_cvc",
+    "incorrect_number",
+    "authentication_failed",
+    "processing_error",
+  ];
+
+  it.each(codes)("words %s in the customer's terms, without the generic fallback", (code) => {
+    expect(failureReason(code)).not.toMatch(/^Declined \(/);
+  });
+
+  it("says a 3-D Secure that was not completed took no money", () => {
+    expect(failureReason("authentication_failed")).toBe(
+      "The card's verification (3-D Secure) was not completed. No money was taken.",
+    );
+  });
+
+  it("shows a code this build does not know as a decline naming it, and no code as a decline", () => {
+    expect(failureReason("new_code")).toBe("Declined (new_code).");
+    expect(failureReason(null)).toBe("The card was declined.");
   });
 });

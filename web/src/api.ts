@@ -186,9 +186,16 @@ export function createApiClient(options: { baseUrl: string; fetch?: Fetch; sleep
   return { createPayment, getPayment, settle };
 }
 
+// The contract's failure codes (the service's stripe_processor.failure_code and the reconciler's), in the customer's
+// words; a code this build does not know yet is shown as a decline with the code.
 const FAILURE_REASONS: Readonly<Record<string, string>> = {
   card_declined: "The card was declined.",
   insufficient_funds: "Insufficient funds.",
+  expired_card: "The card has expired.",
+  incorrect_cvc: "The card's security code is incorrect.",
+  incorrect_number: "The card number is incorrect.",
+  authentication_failed: "The card's verification (3-D Secure) was not completed. No money was taken.",
+  processing_error: "The payment could not be processed. No money was taken; please try again.",
 };
 
 export function failureReason(code: string | null): string {
