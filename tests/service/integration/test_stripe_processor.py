@@ -13,6 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from payment_api.config import StripeSettings
+from payment_api.payments import new_id
+from payment_api.stripe_processor import StripeProcessor
 
 from tests.service.integration.conftest import new_key, pay, pay_into_crash, refund
 from tests.service.integration.stripe_fixtures import STRIPE_TOKENS, THREE_D_SECURE, Emulator, stripe_env
@@ -91,6 +94,34 @@ def test_a_refund_is_a_stripe_refund_keyed_by_our_refund_id(
     refunds = stripe_emulator.refunds_of(intent["id"])
     assert sorted(item["amount"] for item in refunds) == [400, 600]
     assert {item["metadata"]["refund_id"] for item in refunds} == {first.json()["id"], rest.json()["id"]}
+
+
+def test_a_refund_retried_after_stripe_forgot_its_key_finds_the_first_and_refunds_once(
+    stripe_client: httpx.Client, stripe_emulator: Emulator
+) -> None:
+    """A first refund call reached Stripe, then its answer was lost (a timeout, a crash before our commit) and the
+    refund stayed pending until the reconciler, more than 24 hours later: Stripe no longer knows the idempotency key.
+    The retry finds the refund that names our id in the intent's list and creates none."""
+    paid = pay(stripe_client, new_key(), amount=1000).json()
+    [intent] = stripe_emulator.intents_for(paid["id"])
+    refund_id = new_id("re")
+    with stripe_emulator.client() as client:  # the first call's refund, under a key Stripe has since forgotten
+        first = client.post(
+            "/v1/refunds",
+            data={"payment_intent": intent["id"], "amount": 600, "metadata[refund_id]": refund_id},
+            headers={"Idempotency-Key": f"forgotten-{refund_id}"},
+        )
+    assert first.status_code == 200, first.text
+    secret = json.loads(stripe_emulator.credential)
+    processor = StripeProcessor(
+        StripeSettings(api_key=secret["api_key"], webhook_secret=secret["webhook_secret"], api_base=stripe_emulator.url)
+    )
+    assert processor.refund(refund_id, paid["id"], 600, intent["id"]) is True
+    refunds = stripe_emulator.refunds_of(intent["id"])
+    assert [(item["id"], item["amount"]) for item in refunds] == [(first.json()["id"], 600)], "refunded once"
+    # A refund id Stripe has never seen is created (the list is read first, then the create).
+    assert processor.refund(new_id("re"), paid["id"], 400, intent["id"]) is True
+    assert sorted(item["amount"] for item in stripe_emulator.refunds_of(intent["id"])) == [400, 600]
 
 
 def test_a_crash_between_the_stripe_call_and_our_commit_charges_once_after_the_retry(

@@ -6,7 +6,11 @@ through the official SDK (``stripe`` 16.x, ``StripeClient``).
   timeout, or a crash between the call and our commit) gets Stripe's stored answer for 24 hours, never a second
   intent. ``requires_action`` (3-D Secure) answers with the intent's ``client_secret``; a decline maps to the
   contract's ``failure_code`` (``failure_code()``); a token Stripe does not know is ``PaymentMethodInvalid``.
-- A refund is a Stripe refund of the payment's intent with our refund id as idempotency key.
+- A refund is a Stripe refund of the payment's intent with our refund id as idempotency key and in its metadata
+  (``refund_id``). Before creating one, the intent's refunds are listed (a list by ``payment_intent`` reads what is
+  written, unlike the Search API): a refund that already names our id is the answer. A retry more than 24 hours after
+  a first call that reached Stripe (a pending refund the reconciler finishes late, when Stripe has forgotten the
+  idempotency key) therefore never refunds twice.
 - Timeouts, connection errors, rate limits and Stripe's own 5xx leave the outcome unknown: ``ProcessorTimeout``, so
   the request answers ``202 processing`` and the retry (or the reconciler) repeats the same idempotent call.
 - ``lookup`` reads the intent whose id was recorded when the create call returned (``payments.processor_reference``,
@@ -242,6 +246,9 @@ class StripeProcessor:
                 LOG.warning("refund without a stripe intent", extra={"fields": {"id": refund_id}})
                 return False
             reference = str(intent["id"])
+        existing = self._refund_naming(reference, refund_id)
+        if existing is not None:
+            return _refund_accepted(existing)
         try:
             refund = self._client.v1.refunds.create(
                 params={
@@ -257,5 +264,22 @@ class StripeProcessor:
             return False
         except stripe.StripeError as error:
             raise _unknown_outcome(error, "refunds.create", refund_id) from None
-        # pending: accepted, settles later (Stripe reports a failure with charge.refund.updated).
-        return refund.status in ("succeeded", "pending", "requires_action")
+        return _refund_accepted(refund.to_dict())
+
+    def _refund_naming(self, reference: str, refund_id: str) -> Mapping[str, Any] | None:
+        """The refund of intent ``reference`` whose metadata names ``refund_id``, if Stripe has one."""
+        try:
+            refunds = self._client.v1.refunds.list(params={"payment_intent": reference, "limit": 100})
+            for refund in refunds.auto_paging_iter():
+                found = refund.to_dict()
+                if (found.get("metadata") or {}).get("refund_id") == refund_id:
+                    return found
+        except stripe.StripeError as error:
+            raise _unknown_outcome(error, "refunds.list", refund_id) from None
+        return None
+
+
+def _refund_accepted(refund: Mapping[str, Any]) -> bool:
+    """Whether Stripe accepted the refund: ``pending`` settles later (Stripe reports a failure with
+    charge.refund.updated), ``failed`` and ``canceled`` refunded nothing."""
+    return refund.get("status") in ("succeeded", "pending", "requires_action")
