@@ -259,6 +259,13 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
         return tuple(part.strip() for part in self.payment_processor_egress_cidrs.split(",") if part.strip())
 
     @property
+    def internet_egress(self) -> bool:
+        """Whether the app tier needs a way to the internet (NAT gateways, their addresses and the app subnets'
+        default routes): only for the payment processor, when it is Stripe or its egress CIDRs are set. Everything
+        else the instances call is inside the VPC (the interface endpoints, the S3 gateway endpoint, the database)."""
+        return self.api_processor == STRIPE or bool(self.payment_processor_cidrs)
+
+    @property
     def deployers(self) -> tuple[str, ...]:
         """``DEPLOYER_PRINCIPAL_ARNS`` as a tuple, in the given order (empty: none named, development only)."""
         return deployer_principals.parse(self.deployer_principal_arns)

@@ -199,6 +199,7 @@ class TapStack(TerraformStack):
                 vpc_cidr=config.vpc_cidr,
                 az_count=config.az_count,
                 single_nat_gateway=config.single_nat_gateway,
+                internet_egress=config.internet_egress,
                 region=config.aws_region,
                 account_id=account_id,
                 log_retention_days=variables.log_retention_days,

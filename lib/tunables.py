@@ -255,7 +255,8 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
         env="SINGLE_NAT_GATEWAY",
         kind=BOOLEAN,
         default=False,
-        meaning="one shared NAT gateway instead of one per AZ (cost option, loses AZ independence)",
+        meaning="one shared NAT gateway instead of one per AZ (cost option, loses AZ independence); NAT gateways "
+        "exist only with processor egress (PAYMENT_PROCESSOR=stripe or PAYMENT_PROCESSOR_EGRESS_CIDRS)",
     )
     payment_processor_egress_cidrs: str = setting(
         env="PAYMENT_PROCESSOR_EGRESS_CIDRS",

@@ -1,7 +1,8 @@
 """VPC over three availability zones with three subnet tiers (PCI DSS 1.2/1.3: network segmentation).
 
 - public: the ALB and the NAT gateways; the only tier with a route to the internet gateway.
-- app: the API instances; outbound only, through NAT (one per AZ by default so an AZ outage does not cut
+- app: the API instances; no way to the internet unless the payment processor needs one (``internet_egress``:
+  Stripe, or its egress CIDRs), then outbound only, through NAT (one per AZ by default so an AZ outage does not cut
   the others off; ``single_nat_gateway`` trades that for cost).
 - data: RDS; no route to the internet at all, only the S3 gateway endpoint (whose policy admits this account's
   buckets and the Amazon Linux repository bucket only).
@@ -77,6 +78,13 @@ class NetworkingProps:
     """One shared NAT gateway instead of one per AZ: cheaper, but an AZ outage cuts the app tier off.
 
     @default False in the configuration (PCI DSS 12.10 availability): one NAT gateway per AZ."""
+    internet_egress: bool = False
+    """Whether the app tier gets NAT gateways (with their Elastic IPs) and a default route through them.
+
+    @default False - no NAT, no Elastic IP, no default route in the app tier: everything the instances call is inside
+    the VPC (interface endpoints, the S3 gateway endpoint, the database), and NAT would carry nothing (PCI DSS 1.3.2,
+    1.4.2: outbound traffic from the CDE limited to what is necessary). The configuration sets it for the payment
+    processor's egress (``StackConfig.internet_egress``)."""
     region: str
     """Region of the S3 gateway endpoint and of the log group ARN the flow-log role may find."""
     account_id: str
@@ -233,7 +241,8 @@ class Networking(Construct):
         return rules["in"]
 
     def _routes(self, props: NetworkingProps) -> list[RouteTable]:
-        """Public tier to the internet gateway, app tier through NAT, data tier nowhere; the private tables."""
+        """Public tier to the internet gateway, app tier through NAT (with ``internet_egress``, else nowhere), data
+        tier nowhere; the private tables."""
         naming, vpc_id = props.naming, self._vpc.id
         igw = InternetGateway(self, "igw", vpc_id=vpc_id, tags=naming.tags("igw"))
         public_rt = RouteTable(self, "public_rt", vpc_id=vpc_id, tags=naming.tags("public-rt", Tier="public"))
@@ -246,7 +255,7 @@ class Networking(Construct):
         )
         for az, subnet in enumerate(self._subnets["public"]):
             RouteTableAssociation(self, f"public_rta_{az}", subnet_id=subnet.id, route_table_id=public_rt.id)
-        nat_count = 1 if props.single_nat_gateway else props.az_count
+        nat_count = (1 if props.single_nat_gateway else props.az_count) if props.internet_egress else 0
         self._nat_gateways = [
             NatGateway(
                 self,
@@ -264,13 +273,14 @@ class Networking(Construct):
         self._app_route_associations: list[RouteTableAssociation] = []
         for az in range(props.az_count):
             app_rt = RouteTable(self, f"app_rt_{az}", vpc_id=vpc_id, tags=naming.tags(f"app-rt-{az + 1}", Tier="app"))
-            Route(
-                self,
-                f"app_default_route_{az}",
-                route_table_id=app_rt.id,
-                destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=self._nat_gateways[az % nat_count].id,
-            )
+            if self._nat_gateways:
+                Route(
+                    self,
+                    f"app_default_route_{az}",
+                    route_table_id=app_rt.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    nat_gateway_id=self._nat_gateways[az % nat_count].id,
+                )
             self._app_route_associations.append(
                 RouteTableAssociation(
                     self, f"app_rta_{az}", subnet_id=self._subnets["app"][az].id, route_table_id=app_rt.id

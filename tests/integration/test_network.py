@@ -59,8 +59,17 @@ def test_public_tier_routes_to_internet_gateway(aws: Callable[[str], Any], outpu
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_app_tier_routes_through_nat_in_its_own_az(aws: Callable[[str], Any], output: Callable[[str], Any]) -> None:
+def test_app_tier_routes_through_nat_in_its_own_az(
+    aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
+) -> None:
+    """With processor egress the app tier's default route goes to a NAT gateway (its own AZ's); without, the app
+    tier has no default route and the stack no NAT gateway at all."""
     nat_ids = set(output("nat_gateway_ids"))
+    if not expected.internet_egress:
+        assert not nat_ids
+        for subnet in _subnets(aws, output("app_subnet_ids")):
+            assert not _default_routes(_route_table_of(aws, subnet["SubnetId"]))
+        return
     nats = {n["NatGatewayId"]: n for n in aws("ec2").describe_nat_gateways(NatGatewayIds=list(nat_ids))["NatGateways"]}
     public_az = {s["SubnetId"]: s["AvailabilityZone"] for s in _subnets(aws, output("public_subnet_ids"))}
     for subnet in _subnets(aws, output("app_subnet_ids")):
@@ -131,9 +140,12 @@ def test_data_tier_has_no_route_out(aws: Callable[[str], Any], output: Callable[
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4")
-def test_nat_gateways_one_per_az_in_public_subnets(
+def test_nat_gateways_one_per_az_in_public_subnets_with_processor_egress_only(
     aws: Callable[[str], Any], output: Callable[[str], Any], expected: StackConfig
 ) -> None:
+    if not expected.internet_egress:
+        assert output("nat_gateway_ids") == []
+        return
     nats = aws("ec2").describe_nat_gateways(NatGatewayIds=output("nat_gateway_ids"))["NatGateways"]
     assert len(nats) == (1 if expected.single_nat_gateway else 3)
     assert all(n["State"] == "available" for n in nats)

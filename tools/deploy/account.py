@@ -381,6 +381,15 @@ def _eip_quota(run: _Run) -> list[Check]:
                 fix="give the variables the count depends on in the tfvars file; the plan shows the number",
             )
         ]
+    if not wanted:
+        return [
+            Check(
+                name="Elastic IP quota",
+                status=PASSED,
+                looked_at="aws_eip in the stack",
+                detail="the stack allocates no Elastic IP (no NAT gateways: the payment processor needs no egress)",
+            )
+        ]
     held = set(run.view.state_instances("aws_eip"))
     return [_eip_region(run, region, addresses, held) for region, addresses in sorted(wanted.items())]
 

@@ -5,7 +5,9 @@
 Counts what the stack creates (NAT gateways, load balancer, instances and volumes at the desired
 capacity, the database class, Multi-AZ and storage, KMS keys, WAF rules) and prices the always-on part:
 what an idle stack costs before any traffic. Traffic-driven charges (LCUs, NAT and WAF per GB/request,
-log ingestion) are listed with their unit price instead of guessed. The table of docs/deploying.md is this output.
+log ingestion) are listed with their unit price instead of guessed. docs/deploying.md shows it for both shapes
+(``render_shapes``): the development default, without processor egress and so without NAT, and the production
+example, with Stripe's egress.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tap_contract import examples
 
 from facts import DATA_DIR
 
@@ -120,16 +124,18 @@ def estimate(stack: Mapping[str, Any], prices: Mapping[str, Any]) -> list[Line]:
     return lines
 
 
-def render(lines: list[Line], prices: Mapping[str, Any]) -> str:
-    """The Markdown docs/deploying.md carries (between its cost markers)."""
-    unit = {name: float(entry["usd"]) for name, entry in prices["prices"].items()}
-    hours = float(prices["hours_per_month"])
+def _table(lines: list[Line]) -> list[str]:
     rows = ["| always-on item | quantity | USD / month |", "|---|---|---:|"]
     rows += [f"| {line.item} | {line.quantity} | {line.monthly_usd:,.2f} |" for line in lines]
     rows.append(f"| **total before traffic** | | **{sum(line.monthly_usd for line in lines):,.2f}** |")
-    single_nat_saving = 2 * hours * (unit["nat_gateway_hour"] + unit["public_ipv4_hour"])
-    rows += [
-        "",
+    return rows
+
+
+def _notes(prices: Mapping[str, Any]) -> list[str]:
+    unit = {name: float(entry["usd"]) for name, entry in prices["prices"].items()}
+    hours = float(prices["hours_per_month"])
+    nat = hours * (unit["nat_gateway_hour"] + unit["public_ipv4_hour"])
+    return [
         f"Prices: {prices['_region']}, on-demand, retrieved {prices['_retrieved']} "
         f"(`facts/{PRICES_FILE.name}`, each with its source). Traffic adds: NAT "
         f"${unit['nat_gateway_gb']:.3f}/GB, WAF ${unit['waf_million_requests']:.2f} per million requests, log "
@@ -137,12 +143,39 @@ def render(lines: list[Line], prices: Mapping[str, Any]) -> str:
         + ", ".join(prices["not_priced"])
         + ".",
         "",
-        f"What changes it: `SINGLE_NAT_GATEWAY=true` saves {single_nat_saving:,.2f} (two NAT gateways and their "
-        "addresses) at the cost of AZ independence; the database is Multi-AZ by design (half the RDS lines "
-        f"without it); each interface endpoint adds {3 * hours * unit['interface_endpoint_az_hour']:,.2f} over "
-        "three AZs; the WAF is fixed per ACL and rule.",
+        f"What changes it: NAT gateways exist only with processor egress (`PAYMENT_PROCESSOR=stripe` or "
+        f"`PAYMENT_PROCESSOR_EGRESS_CIDRS`), {nat:,.2f} each with its address: three, one per AZ, or one with "
+        f"`SINGLE_NAT_GATEWAY=true` (saving {2 * nat:,.2f}, at the cost of AZ independence); the database is "
+        "Multi-AZ by design (half the RDS lines without it); each interface endpoint adds "
+        f"{3 * hours * unit['interface_endpoint_az_hour']:,.2f} over three AZs; the WAF is fixed per ACL and rule.",
     ]
-    return "\n".join(rows)
+
+
+def render(lines: list[Line], prices: Mapping[str, Any]) -> str:
+    """One stack's estimate: its table and the notes (what ``make cost`` prints)."""
+    return "\n".join([*_table(lines), "", *_notes(prices)])
+
+
+def render_shapes(shapes: Mapping[str, list[Line]], prices: Mapping[str, Any]) -> str:
+    """The Markdown docs/deploying.md carries (between its cost markers): one table per shape, then the notes."""
+    rows: list[str] = []
+    for title, lines in shapes.items():
+        rows += [f"**{title}**", "", *_table(lines), ""]
+    return "\n".join([*rows, *_notes(prices)])
+
+
+# The shapes docs/deploying.md prices, by title: the configuration each is synthesized from (the contract's examples).
+SHAPES = (
+    "Development default (the simulated processor: no processor egress, so no NAT)",
+    "Production example (Stripe, with its egress CIDRs: NAT per AZ)",
+)
+
+
+def docs_block(synthesize: Callable[[Mapping[str, str]], Mapping[str, Any]]) -> str:
+    """docs/deploying.md's cost region (``make docs``): both shapes, each synthesized by ``synthesize``."""
+    prices = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    stacks = (synthesize(dict(examples.DEVELOPMENT)), synthesize(dict(examples.PRODUCTION)))
+    return render_shapes({title: estimate(stack, prices) for title, stack in zip(SHAPES, stacks, strict=True)}, prices)
 
 
 def main(argv: list[str] | None = None) -> int:

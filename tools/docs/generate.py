@@ -50,6 +50,15 @@ def architecture_diagram() -> Iterable[Part]:
     yield Part("README.md", diagram.readme_block(stack), region="architecture-diagram")
 
 
+def cost_tables() -> Iterable[Part]:
+    """docs/deploying.md's cost tables, one per shape: the development default (no processor egress, no NAT) and the
+    production example (Stripe's egress), from the committed price table."""
+    from tools.deploy import cost_estimate  # pylint: disable=import-outside-toplevel
+    from tools.release import addresses  # pylint: disable=import-outside-toplevel  # cdktf only when asked
+
+    yield Part("docs/deploying.md", cost_estimate.docs_block(addresses.synthesize), region="cost")
+
+
 def configuration() -> Iterable[Part]:
     """docs/deploying.md's configuration tables and environments/example.tfvars, from lib/tunables.py."""
     from tools.docs.config_docs import configuration_documents  # pylint: disable=import-outside-toplevel
@@ -116,6 +125,7 @@ def _generators() -> tuple[Generator, ...]:
     return (
         make_help,
         configuration,
+        cost_tables,
         architecture_diagram,
         api_benchmark,
         rehearsal_root,

@@ -62,6 +62,26 @@ STATEFUL: dict[str, str] = {
 }
 
 
+def _nat_address_without_egress(path: str, stack: Mapping[str, Any]) -> str | None:
+    """A NAT gateway's Elastic IP gone with every NAT gateway: the stack has no processor egress (issue 29), so
+    nothing of it goes to the internet and no partner can have allowlisted it."""
+    if path.startswith("networking/nat_eip_") and not (stack.get("resource") or {}).get("aws_nat_gateway"):
+        return (
+            "the stack has no NAT gateway now (no processor egress: PAYMENT_PROCESSOR=stripe or "
+            "PAYMENT_PROCESSOR_EGRESS_CIDRS bring them back, with new addresses)"
+        )
+    return None
+
+
+# Removals of stateful resources that are a design decision, not a lost address: each a function of the resource's
+# construct path and the current stack, answering why the removal is intended (None: it is not).
+INTENDED_REMOVALS: tuple[Callable[[str, Mapping[str, Any]], str | None], ...] = (_nat_address_without_egress,)
+
+
+def _intended(path: str, stack: Mapping[str, Any]) -> str | None:
+    return next((reason for rule in INTENDED_REMOVALS if (reason := rule(path, stack)) is not None), None)
+
+
 class AddressError(ValueError):
     """A baseline or stack that cannot be compared (the message names the file, the value and the fix)."""
 
@@ -148,6 +168,8 @@ def compare(*, baseline: Mapping[str, str], stack: Mapping[str, Any]) -> Compari
             result.changes.append(
                 f"moved    {address} -> {target} (construct {baseline[address]} -> {current[landed]})"
             )
+        elif rtype in STATEFUL and (intended := _intended(baseline[address], stack)) is not None:
+            result.changes.append(f"removed  {address} (construct {baseline[address]}): intended, {intended}")
         elif rtype in STATEFUL:
             where = f"; its moved block points at {target}, which the stack does not declare" if target else ""
             candidates = [a for a in added if a.startswith(f"{rtype}.") and a not in moves.values()]

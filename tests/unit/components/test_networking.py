@@ -5,8 +5,9 @@ import ipaddress
 import re
 
 import pytest
+from tap_contract import examples
 
-from tests.conftest import SYNTH_ENV, synth_stack
+from tests.conftest import DEVELOPMENT_ENV, SYNTH_ENV, synth_stack
 from tests.unit.helpers import by_path, only, policy, ref
 
 ACCOUNT = "${data.aws_caller_identity.current.account_id}"
@@ -125,6 +126,41 @@ def test_flow_logs_to_encrypted_log_group_with_least_privilege_role(resources):
     find = statements["FindFlowLogGroup"]
     assert find["Action"] == ["logs:DescribeLogGroups"]
     assert find["Resource"] == "arn:aws:logs:us-east-1:${data.aws_caller_identity.current.account_id}:log-group:*"
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_without_processor_egress_there_is_no_nat_no_address_and_no_app_default_route(dev_synth_json):
+    """The development default (the simulated processor, no egress CIDRs): nothing on the app tier needs the
+    internet, so no NAT gateway, no Elastic IP and no default route in the app route tables; the S3 gateway endpoint
+    still serves them (issue 29: no infrastructure without a caller)."""
+    resources = dev_synth_json["resource"]
+    assert "aws_nat_gateway" not in resources and "aws_eip" not in resources
+    routes = resources["aws_route"].values()
+    assert [r["destination_cidr_block"] for r in routes] == ["0.0.0.0/0"]  # the public tier's, to the gateway
+    assert all("nat_gateway_id" not in r for r in routes)
+    (endpoint,) = (e for e in resources["aws_vpc_endpoint"].values() if e["vpc_endpoint_type"] == "Gateway")
+    app_tables = [name for name, body in resources["aws_route_table"].items() if body["tags"].get("Tier") == "app"]
+    assert len(app_tables) == 3 and all(ref("aws_route_table", t) in endpoint["route_table_ids"] for t in app_tables)
+    assert dev_synth_json["output"]["nat_gateway_ids"]["value"] == []
+
+
+@pytest.mark.parametrize(
+    "egress",
+    [
+        {
+            "PAYMENT_PROCESSOR": "stripe",
+            "STRIPE_SECRET_KEY_ARN": examples.STRIPE_SECRET_KEY_ARN,
+            "STRIPE_PUBLISHABLE_KEY": examples.STRIPE_PUBLISHABLE_KEY,
+        },
+        {"PAYMENT_PROCESSOR_EGRESS_CIDRS": examples.PAYMENT_PROCESSOR_EGRESS_CIDRS},
+    ],
+    ids=["stripe", "egress-cidrs"],
+)
+def test_processor_egress_brings_nat_per_az_and_the_app_default_routes(tmp_path, egress):
+    stack = synth_stack(tmp_path, {**DEVELOPMENT_ENV, **egress})
+    assert len(stack["resource"]["aws_nat_gateway"]) == 3 and len(stack["resource"]["aws_eip"]) == 3
+    nat_routes = [r for r in stack["resource"]["aws_route"].values() if "nat_gateway_id" in r]
+    assert len(nat_routes) == 3
 
 
 def test_single_nat_gateway_option(tmp_path):

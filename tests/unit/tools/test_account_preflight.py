@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from botocore import xform_name
 from botocore.exceptions import ClientError, NoCredentialsError
+from tap_contract import examples
 
 from lib.config import StackConfig
 from tests.conftest import DEVELOPMENT_ENV, FRONTEND_CERTIFICATE, PRODUCTION_ENV, synth_stack
@@ -217,6 +218,15 @@ def test_a_ready_account_passes_everything(dev_synth_json: dict[str, Any]) -> No
 
 
 @pytest.fixture(scope="module")
+def egress_synth_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The development stack with processor egress: its 3 NAT gateways each hold an Elastic IP."""
+    return synth_stack(
+        tmp_path_factory.mktemp("synth-egress"),
+        {**DEVELOPMENT_ENV, "PAYMENT_PROCESSOR_EGRESS_CIDRS": examples.PAYMENT_PROCESSOR_EGRESS_CIDRS},
+    )
+
+
+@pytest.fixture(scope="module")
 def eu_synth_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The development stack in eu-west-1: its CloudFront WAF, log group and key stay in us-east-1."""
     return synth_stack(tmp_path_factory.mktemp("synth-eu"), {**DEVELOPMENT_ENV, "AWS_REGION": "eu-west-1"})
@@ -249,8 +259,8 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
     # The WAF log resource policy of each region with WAF logging: the stack's and CloudFront's us-east-1.
     assert {region for region, _ in account.called("logs", "describe_resource_policies")} == {"us-east-1", "eu-west-1"}
     assert account.called("service-quotas", "get_service_quota") == [
-        ("eu-west-1", {"ServiceCode": "ec2", "QuotaCode": code}) for code in ("L-0263D0A3", "L-1216C47A")
-    ]  # the Elastic IP and vCPU quotas of the stack's region
+        ("eu-west-1", {"ServiceCode": "ec2", "QuotaCode": "L-1216C47A"})
+    ]  # the vCPU quota of the stack's region (no NAT, so no Elastic IP to count)
     # The ALB's certificate is judged by the stack's region, not us-east-1's.
     checks = run(eu_synth_json, ready_account(), config=config)
     assert "it is in us-east-1, but this one must be in eu-west-1" in named(checks, "certificate: ALB").detail
@@ -328,14 +338,20 @@ def test_vcpu_quota_and_trail_need_a_real_account_in_the_sandbox(dev_synth_json:
     assert named(checks, "vCPU quota").status == NEEDS_REAL_ACCOUNT
     assert "= 24 vCPUs" in named(checks, "vCPU quota").detail
     assert named(checks, "CloudTrail").status == NEEDS_REAL_ACCOUNT
-    assert [kwargs["QuotaCode"] for _, kwargs in account.called("service-quotas", "get_service_quota")] == [
-        "L-0263D0A3"  # the Elastic IP quota only: the vCPU quota is not asked
-    ]
+    # Neither quota is asked: the vCPU quota needs a real account, and this stack has no Elastic IP to count.
+    assert account.called("service-quotas", "get_service_quota") == []
     assert not account.called("cloudtrail", "describe_trails")
 
 
-def test_eip_quota_below_the_need_fails_with_its_figures(dev_synth_json: dict[str, Any]) -> None:
-    check = named(run(dev_synth_json, ready_account(eip_quota=5, addresses=4)), "Elastic IP quota")
+def test_a_stack_without_processor_egress_needs_no_elastic_ip(dev_synth_json: dict[str, Any]) -> None:
+    account = ready_account(eip_quota=0, addresses=9)
+    check = named(run(dev_synth_json, account), "Elastic IP quota")
+    assert check.status == PASSED and "allocates no Elastic IP" in check.detail
+    assert not account.called("ec2", "describe_addresses")
+
+
+def test_eip_quota_below_the_need_fails_with_its_figures(egress_synth_json: dict[str, Any]) -> None:
+    check = named(run(egress_synth_json, ready_account(eip_quota=5, addresses=4)), "Elastic IP quota")
     assert check.status == FAILED
     assert check.detail == (
         "needs 3 new (the stack has 3 for its 3 NAT gateways; its state holds 0), 4 allocated in us-east-1, "
@@ -346,10 +362,10 @@ def test_eip_quota_below_the_need_fails_with_its_figures(dev_synth_json: dict[st
     assert "allow servicequotas" not in check.fix  # the quota was read, not assumed
 
 
-def test_a_raised_eip_quota_lets_a_second_stack_in(dev_synth_json: dict[str, Any]) -> None:
+def test_a_raised_eip_quota_lets_a_second_stack_in(egress_synth_json: dict[str, Any]) -> None:
     """A second stack in one region and account: the first one's 3 NAT addresses and this one's 3, within a raised
     quota of 10 (the default 5 would refuse it: the test above)."""
-    check = named(run(dev_synth_json, ready_account(eip_quota=10, addresses=3)), "Elastic IP quota")
+    check = named(run(egress_synth_json, ready_account(eip_quota=10, addresses=3)), "Elastic IP quota")
     assert check.status == PASSED and check.detail.endswith("3 allocated in us-east-1, quota 10: 6 of 10 after apply")
 
 
@@ -361,16 +377,16 @@ def test_a_raised_eip_quota_lets_a_second_stack_in(dev_synth_json: dict[str, Any
     ],
 )
 def test_an_unreadable_eip_quota_is_aws_default_and_says_so(
-    dev_synth_json: dict[str, Any], answer: Exception, says: str
+    egress_synth_json: dict[str, Any], answer: Exception, says: str
 ) -> None:
     account = ready_account(eip_quota=50, addresses=3, answers={("service-quotas", "get_service_quota"): answer})
-    check = named(run(dev_synth_json, account), "Elastic IP quota")
+    check = named(run(egress_synth_json, account), "Elastic IP quota")
     assert check.status == FAILED and check.detail.endswith("quota 5: 6 of 5 after apply")
     assert check.looked_at.startswith(f"AWS's default (Service Quotas L-0263D0A3 {says})")
     assert "allow servicequotas:GetServiceQuota so the preflight reads it" in check.fix
 
 
-def test_an_eip_quota_never_applied_reads_the_aws_default(dev_synth_json: dict[str, Any]) -> None:
+def test_an_eip_quota_never_applied_reads_the_aws_default(egress_synth_json: dict[str, Any]) -> None:
     account = ready_account(
         addresses=2,
         answers={
@@ -378,13 +394,13 @@ def test_an_eip_quota_never_applied_reads_the_aws_default(dev_synth_json: dict[s
             ("service-quotas", "get_aws_default_service_quota"): {"Quota": {"Value": 5.0}},
         },
     )
-    check = named(run(dev_synth_json, account), "Elastic IP quota")
+    check = named(run(egress_synth_json, account), "Elastic IP quota")
     assert check.status == PASSED and check.detail.endswith("quota 5: 5 of 5 after apply")
     assert check.looked_at.startswith("service-quotas:GetServiceQuota ec2 L-0263D0A3")
 
 
-def test_eip_addresses_the_state_holds_are_not_needed_again(dev_synth_json: dict[str, Any]) -> None:
-    eips = sorted(dev_synth_json["resource"]["aws_eip"])
+def test_eip_addresses_the_state_holds_are_not_needed_again(egress_synth_json: dict[str, Any]) -> None:
+    eips = sorted(egress_synth_json["resource"]["aws_eip"])
     state = {
         "version": 4,
         "resources": [
@@ -392,7 +408,7 @@ def test_eip_addresses_the_state_holds_are_not_needed_again(dev_synth_json: dict
             for i, name in enumerate(eips)
         ],
     }
-    check = named(run(dev_synth_json, ready_account(eip_quota=5, addresses=5), state=state), "Elastic IP quota")
+    check = named(run(egress_synth_json, ready_account(eip_quota=5, addresses=5), state=state), "Elastic IP quota")
     assert check.status == PASSED and "needs 0 new (the stack has 3 for its 3 NAT gateways; its state holds 3)" in (
         check.detail
     )

@@ -55,9 +55,31 @@ def test_the_committed_baseline_upgrades_to_the_current_stack_in_both_configurat
         assert entry["environment"].items() <= environ.items()
         result = addresses.compare(baseline=entry["resources"], stack=stack)
         assert not result.failures, f"{name}: {result.failures}; run `make upgrade-check`"
-        assert all(change.startswith(("added ", "moved ")) or "not stateful" in change for change in result.changes), (
-            result.changes
-        )
+        assert all(
+            change.startswith(("added ", "moved ")) or "not stateful" in change or ": intended, " in change
+            for change in result.changes
+        ), result.changes
+        intended = [change for change in result.changes if ": intended, " in change]
+        # The development default has no processor egress since issue 29: v0's three NAT addresses go, as intended.
+        assert len(intended) == (3 if name == "development" else 0), intended
+        assert all("networking/nat_eip_" in change and "no NAT gateway now" in change for change in intended)
+
+
+def test_a_nat_address_is_an_intended_removal_only_when_no_nat_gateway_is_left(synth_json: dict[str, Any]) -> None:
+    """The production stack (processor egress) keeps its NAT gateways: losing one of their addresses there is a lost
+    address, reported as a failure; once no NAT gateway is left, it is the intended no-egress shape."""
+    baseline = addresses.resource_addresses(synth_json)
+    (eip,) = [address for address in baseline if address.startswith("aws_eip.") and address.endswith("0_F479F70E")]
+    renamed = json.loads(json.dumps(synth_json))
+    body = renamed["resource"]["aws_eip"].pop(eip.split(".", 1)[1])
+    renamed["resource"]["aws_eip"]["networking_nat_eip_0_RENAMED"] = body
+    assert [failure.split(" ", 1)[0] for failure in addresses.compare(baseline=baseline, stack=renamed).failures] == [
+        eip
+    ]
+    without_nat = json.loads(json.dumps(synth_json))
+    del without_nat["resource"]["aws_nat_gateway"], without_nat["resource"]["aws_eip"]
+    result = addresses.compare(baseline=baseline, stack=without_nat)
+    assert not result.failures and sum(": intended, " in change for change in result.changes) == 3
 
 
 def test_a_renamed_database_fails_and_the_message_names_it_why_and_the_fix(synth_json: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from tests.conftest import ROOT
-from tools.deploy.cost_estimate import PRICES_FILE, estimate, render
+from tools.deploy.cost_estimate import PRICES_FILE, SHAPES, estimate, render_shapes
 
 PRICES = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
 
@@ -27,7 +27,21 @@ def test_the_estimate_counts_what_the_stack_creates(synth_json: dict[str, Any]) 
     assert lines["EC2 t3.medium at desired capacity"].monthly_usd == 2 * 730 * unit["ec2_t3_medium_hour"]["usd"]
 
 
-def test_the_deploy_guide_shows_the_current_estimate(synth_json: dict[str, Any]) -> None:
+def test_without_processor_egress_there_is_no_nat_to_pay_for(dev_synth_json: dict[str, Any]) -> None:
+    lines = {line.item: line for line in estimate(dev_synth_json, PRICES)}
+    assert lines["NAT gateways (+ their public IPv4)"].quantity == "0"
+    assert lines["NAT gateways (+ their public IPv4)"].monthly_usd == 0
+
+
+def test_the_deploy_guide_shows_the_current_estimate_for_both_shapes(
+    synth_json: dict[str, Any], dev_synth_json: dict[str, Any]
+) -> None:
     guide = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
     block = guide.split("<!-- cost:begin -->\n", 1)[1].split("\n<!-- cost:end -->", 1)[0]
-    assert block == render(estimate(synth_json, PRICES), PRICES), "docs/deploying.md: cost table stale, run `make cost`"
+    assert block == render_shapes(
+        {
+            SHAPES[0]: estimate(dev_synth_json, PRICES),
+            SHAPES[1]: estimate(synth_json, PRICES),
+        },
+        PRICES,
+    ), "docs/deploying.md: cost tables stale, run `make docs`"
