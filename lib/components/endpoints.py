@@ -18,20 +18,28 @@ from constructs import Construct
 from lib.blocks.iam import interface_endpoint_policy
 from lib.naming import Naming
 
-# What the API instances call: Session Manager (ssm, ssmmessages, ec2messages), their secret and parameter
-# (secretsmanager, kms), the CloudWatch agent (logs, monitoring), the SDKs' identity look-up (sts) and the boot's
-# completion of its launch lifecycle hook (autoscaling: CompleteLifecycleAction, RecordLifecycleActionHeartbeat).
-INTERFACE_ENDPOINT_SERVICES = (
-    "ssm",
-    "ssmmessages",
-    "ec2messages",
-    "secretsmanager",
-    "kms",
-    "logs",
-    "monitoring",
-    "sts",
-    "autoscaling",
-)
+# Who calls each interface endpoint: the instances in the app tier (the API fleet and the migration host), through
+# the endpoint's private DNS name. An endpoint costs about 21.90 USD a month over three AZs, so one exists only for a
+# caller (issue 29: no infrastructure without a caller); tests/unit/components/test_endpoints.py derives the callers
+# from the instance roles' policies and fails on an endpoint without one, or a caller without an endpoint. Not here:
+# S3 (the gateway endpoint, free), KMS (the instances decrypt only through Secrets Manager, SSM and S3:
+# kms:ViaService, so KMS is called by those services, not by the instances), CloudWatch metrics (the agent ships
+# logs only) and ec2messages (Run Command's older channel: SSM Agent uses ssmmessages, and the stack runs no
+# command documents).
+INTERFACE_ENDPOINT_CALLERS: dict[str, str] = {
+    "ssm": "the boots' runtime parameter (GetParameter), the migration host's result (PutParameter), SSM Agent's "
+    "registration (UpdateInstanceInformation)",
+    "ssmmessages": "SSM Agent: Session Manager's control and data channels",
+    "secretsmanager": "fetch-credentials.sh (the idempotency and Stripe secrets), the migration host (the master "
+    "secret)",
+    "logs": "the CloudWatch agent: the boot, service and migration logs",
+    "sts": "the service: an operator's signed GetCallerIdentity proof, forwarded to the region's STS host",
+    "autoscaling": "the boot: CompleteLifecycleAction and RecordLifecycleActionHeartbeat on its own launch",
+}
+# Endpoints whose callers sign with someone else's credentials, so no instance role shows them: the operator proof
+# the service forwards is signed by the operator's session.
+SIGNED_BY_OTHERS: frozenset[str] = frozenset({"sts"})
+INTERFACE_ENDPOINT_SERVICES = tuple(INTERFACE_ENDPOINT_CALLERS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,8 +61,8 @@ class PrivateEndpointsProps:
     services: tuple[str, ...] = INTERFACE_ENDPOINT_SERVICES
     """The services given an interface endpoint.
 
-    @default ``INTERFACE_ENDPOINT_SERVICES`` - what the API instances call (PCI DSS 1.3.2: AWS APIs without the
-    internet)."""
+    @default ``INTERFACE_ENDPOINT_SERVICES`` - what the instances call (``INTERFACE_ENDPOINT_CALLERS``; PCI DSS
+    1.3.2: AWS APIs without the internet)."""
 
 
 class PrivateEndpoints(Construct):

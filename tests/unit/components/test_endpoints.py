@@ -5,7 +5,7 @@ processor only."""
 import pytest
 from tap_contract import examples
 
-from lib.components.endpoints import INTERFACE_ENDPOINT_SERVICES
+from lib.components.endpoints import INTERFACE_ENDPOINT_CALLERS, INTERFACE_ENDPOINT_SERVICES, SIGNED_BY_OTHERS
 from tests.conftest import SYNTH_ENV, synth_stack
 from tests.unit.helpers import by_path, policy, ref
 
@@ -22,9 +22,9 @@ def _interface_endpoints(resources):
 def test_interface_endpoints_in_app_subnets_with_private_dns_and_their_own_group(resources):
     endpoints = _interface_endpoints(resources)
     services = sorted(body["service_name"] for body in endpoints.values())
-    expected = "ssm ssmmessages ec2messages secretsmanager kms logs monitoring sts autoscaling".split()
+    expected = "ssm ssmmessages secretsmanager logs sts autoscaling".split()
     assert services == sorted(f"com.amazonaws.us-east-1.{s}" for s in expected)
-    assert len(INTERFACE_ENDPOINT_SERVICES) == 9
+    assert len(INTERFACE_ENDPOINT_SERVICES) == 6
     app_subnets = sorted(
         ref("aws_subnet", name) for name, body in resources["aws_subnet"].items() if body["tags"]["Tier"] == "app"
     )
@@ -33,6 +33,48 @@ def test_interface_endpoints_in_app_subnets_with_private_dns_and_their_own_group
         assert body["private_dns_enabled"] is True, name
         assert sorted(body["subnet_ids"]) == app_subnets, name
         assert body["security_group_ids"] == [ref("aws_security_group", endpoints_sg)], name
+
+
+# IAM service prefix -> interface endpoint service name, where they differ; s3 is the gateway endpoint's.
+ENDPOINT_OF_PREFIX = {"cloudwatch": "monitoring", "s3": None}
+
+
+def _instance_role_callers(resources):
+    """The endpoint services the roles of the app tier's instances (every instance profile's role) call with their
+    own credentials: the services of their actions, less kms:Decrypt held to kms:ViaService (S3, SSM and Secrets
+    Manager call KMS then, not the instance)."""
+    roles = {body["role"] for body in resources["aws_iam_instance_profile"].values()}
+    callers = set()
+    for body in resources["aws_iam_role_policy"].values():
+        if body["role"].replace(".id}", ".name}") not in roles and body["role"] not in roles:
+            continue
+        for statement in policy(body)["Statement"]:
+            if statement["Effect"] != "Allow" or "kms:ViaService" in statement.get("Condition", {}).get(
+                "StringEquals", {}
+            ):
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for action in actions:
+                prefix = action.split(":", 1)[0]
+                service = ENDPOINT_OF_PREFIX.get(prefix, prefix)
+                if service is not None:
+                    callers.add(service)
+    return callers
+
+
+@pytest.mark.pci("1.2, 1.3, 1.4")
+def test_every_interface_endpoint_has_a_caller_and_every_caller_an_endpoint(resources, dev_synth_json):
+    """Issue 29: no endpoint without a caller (each costs ~21.90 USD a month over three AZs), no call from the app
+    tier without its endpoint (it would need the internet, which the development stack's app tier does not have).
+    The callers come from the instance roles' policies, plus the calls signed with other credentials
+    (SIGNED_BY_OTHERS: the operator proofs the service forwards to STS); each endpoint names its caller."""
+    for stack_resources in (resources, dev_synth_json["resource"]):
+        callers = _instance_role_callers(stack_resources) | SIGNED_BY_OTHERS
+        assert callers == set(INTERFACE_ENDPOINT_SERVICES), (
+            f"endpoints without a caller: {sorted(set(INTERFACE_ENDPOINT_SERVICES) - callers)}; "
+            f"callers without an endpoint: {sorted(callers - set(INTERFACE_ENDPOINT_SERVICES))}"
+        )
+    assert all(len(caller) > 20 for caller in INTERFACE_ENDPOINT_CALLERS.values())
 
 
 @pytest.mark.pci("1.2, 1.3, 1.4", "7.2, 8.2, 8.6")
