@@ -67,9 +67,13 @@ $(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CONTRAC
 	@$(PYTHON) tools/prereqs.py
 	@echo "[setup] 1/4 virtual environment $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "[setup] 2/4 pip install -r requirements-dev.txt (log: $(VENV)/pip.log)"
-	@$(PY) -m pip install -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
+	@echo "[setup] 2/4 pip install --require-hashes -r requirements-dev.txt, then the local packages --no-deps (log: $(VENV)/pip.log)"
+	@$(PYTHON) -m tools.release.lock_hashes --check requirements.txt requirements-dev.txt
+	@$(PY) -m pip install --require-hashes -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
 		{ tail -n 30 $(VENV)/pip.log; echo "[setup] pip failed; full log: $(VENV)/pip.log"; exit 1; }
+	@$(PY) -m pip install --no-deps --no-build-isolation -e ./services/contract -e ./services/payment_api \
+		>> $(VENV)/pip.log 2>&1 && $(PY) -m pip check >> $(VENV)/pip.log 2>&1 || \
+		{ tail -n 30 $(VENV)/pip.log; echo "[setup] the local packages failed (or pip check: a dependency the locks miss); full log: $(VENV)/pip.log"; exit 1; }
 	@echo "[setup] 3/4 checking the installed packages import"
 	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy, tap_contract, payment_api, fastapi" >/dev/null
 	@echo "[setup] 4/4 warming the jsii cache (makes every later synth fast)"
@@ -79,7 +83,7 @@ $(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CONTRAC
 $(CHECKOV): requirements-checkov.txt
 	@echo "[setup] checkov in its own environment $(CHECKOV_VENV) (log: $(CHECKOV_VENV)/pip.log)"
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/pip install -r requirements-checkov.txt > $(CHECKOV_VENV)/pip.log 2>&1 || \
+	@$(CHECKOV_VENV)/bin/pip install --require-hashes -r requirements-checkov.txt > $(CHECKOV_VENV)/pip.log 2>&1 || \
 		{ tail -n 30 $(CHECKOV_VENV)/pip.log; echo "[setup] pip failed; full log: $(CHECKOV_VENV)/pip.log"; exit 1; }
 	@test -x $@ && touch $@
 
