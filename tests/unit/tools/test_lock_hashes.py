@@ -35,12 +35,13 @@ def test_every_lock_carries_hashes() -> None:
 
 @pytest.mark.pci("6.3.2")
 def test_every_install_of_a_lock_requires_hashes() -> None:
-    """make setup, the checkov venv, the rehearsal's AWS CLI venv and the instance's boot."""
+    """make setup, the checkov and pip-audit venvs, the rehearsal's AWS CLI venv and the instance's boot."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     installs = re.findall(r"pip install ([^\n]*)-r (\S+)", makefile)
     assert {lock.rstrip(",") for _, lock in installs} == {
         "requirements-dev.txt",
         "requirements-checkov.txt",
+        "requirements-audit.txt",
     }
     assert all("--require-hashes" in options for options, _ in installs), installs
     assert "$(PYTHON) -m tools.release.lock_hashes --check requirements.txt requirements-dev.txt" in makefile
