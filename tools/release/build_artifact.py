@@ -12,6 +12,9 @@ The archive ``dist/payment-api-<version>-<kind>.tar.gz`` holds, under ``payment-
   wheel (``tap-contract``, built here from ``services/contract`` as the service's is: the service depends on it); the
   build checks the set with the service's wheel is closed (every requirement of every wheel is in it), so
   ``pip install --no-index`` cannot miss one,
+- ``requirements.lock``: every wheel above by ``name==version`` with its sha256, which the boot installs with
+  ``pip install --no-index --require-hashes`` (the wheelhouse's wheels were checked against the hashes of
+  ``services/payment_api/requirements.lock`` first, whether just downloaded or from the cache),
 - ``rds-ca-bundle.pem``: the CA bundle ``sslmode=verify-full`` checks RDS against. A production build takes it from
   ``RDS_CA_BUNDLE`` (a path, or a URL such as AWS's global bundle) and refuses to build without it; a development
   build (the sandbox, local runs) carries the development test CA of ``tools/dev/local_api/testca.py`` instead,
@@ -59,9 +62,13 @@ from cryptography.hazmat.primitives import hashes
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from facts import DATA_DIR as FACTS_DIR
 from tools.dev.local_api.testca import development_ca
+from tools.release.lock_hashes import FIX as LOCK_FIX
+from tools.release.lock_hashes import LockError, Pin
+from tools.release.lock_hashes import parse as lock_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "payment_api"
@@ -78,6 +85,9 @@ KINDS = ("development", "production")
 CA_BUNDLE_VARIABLE = "RDS_CA_BUNDLE"
 AWS_GLOBAL_BUNDLE = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 CA_BUNDLE_FILE = "rds-ca-bundle.pem"
+# What the boot installs with ``pip install --no-index --require-hashes -r``: every wheel of the artifact (the
+# wheelhouse's and the service's) by name==version with its sha256.
+BOOT_LOCK_FILE = "requirements.lock"
 UNVERIFIED_VARIABLE = "RDS_CA_BUNDLE_UNVERIFIED"
 PINNED_ROOTS_FILE = FACTS_DIR / "rds_root_cas.json"
 PRODUCTION_FIX = "make artifact ARTIFACT_KIND=production RDS_CA_BUNDLE=<path or https URL of AWS's global bundle>"
@@ -211,14 +221,53 @@ def build_wheel(out_dir: Path, source: Path = SERVICE) -> Path:
     return wheel
 
 
-def locked_requirements(lock: Path = LOCK_FILE) -> list[str]:
-    """``name==version`` lines of the lock file (comments and blanks dropped)."""
-    lines = [line.split("#", 1)[0].strip() for line in lock.read_text(encoding="utf-8").splitlines()]
-    pins = [line for line in lines if line]
-    for pin in pins:
-        if not re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", pin):
-            raise ArtifactError(f"{lock.name}: {pin!r} is not an exact pin (name==version)")
+def _lock_pins(lock: Path | None = None) -> list[Pin]:
+    """The lock's pins (@default :data:`LOCK_FILE`); a line that is no exact pin, or a pin without hashes, refused."""
+    path = lock or LOCK_FILE
+    try:
+        pins = lock_pins(path)
+    except LockError as error:
+        raise ArtifactError(str(error)) from error
+    unhashed = [f"{pin.name}=={pin.version}" for pin in pins if not pin.hashes]
+    if unhashed:
+        raise ArtifactError(
+            f"{path.name}: {', '.join(unhashed)} carry no --hash, so their wheels cannot be checked before they go "
+            f"into the artifact. Fix: {LOCK_FIX}"
+        )
     return pins
+
+
+def locked_requirements(lock: Path | None = None) -> list[str]:
+    """``name==version`` of every pin of the lock file (@default :data:`LOCK_FILE`; each carries its hashes)."""
+    return [f"{pin.name}=={pin.version}" for pin in _lock_pins(lock)]
+
+
+def verify_wheelhouse(wheels: list[Path], lock: Path | None = None) -> None:
+    """Every wheel is the one the lock pins, with a sha256 the lock lists; one wheel per pin, no other file.
+
+    Run on every build, whether the wheels were just downloaded or come from the cache: the cache is never trusted."""
+    allowed = {pin.key: pin for pin in _lock_pins(lock)}
+    problems, seen = [], set()
+    for wheel in wheels:
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        pin = allowed.get(canonicalize_name(name))
+        digest = _sha256(wheel.read_bytes())
+        if pin is None or str(version) != str(Version(pin.version)):
+            problems.append(f"{wheel.name} is not in the lock")
+        elif digest not in pin.hashes:
+            problems.append(
+                f"{wheel.name} has sha256 {digest}, which the lock does not list for {pin.name}=={pin.version}"
+            )
+        seen.add(canonicalize_name(name))
+    problems += [f"no wheel for {pin.name}=={pin.version}" for key, pin in sorted(allowed.items()) if key not in seen]
+    if len(wheels) != len(seen):
+        problems.append("more than one wheel for a pin")
+    if problems:
+        folder = wheels[0].parent if wheels else CACHE
+        raise ArtifactError(
+            "the wheelhouse does not match the lock's hashes: " + "; ".join(problems) + f". Fix: delete {folder} and "
+            "run make artifact again (it downloads the wheels with --require-hashes); if the lock changed, " + LOCK_FIX
+        )
 
 
 def wheelhouse_folder(pins: list[str], cache: Path = CACHE) -> Path:
@@ -226,8 +275,9 @@ def wheelhouse_folder(pins: list[str], cache: Path = CACHE) -> Path:
     return cache / f"wheels-{hashlib.sha256(chr(10).join(sorted(pins)).encode()).hexdigest()[:16]}"
 
 
-def download_wheelhouse(pins: list[str], cache: Path = CACHE) -> list[Path]:
-    """The locked wheels for CPython 3.11 manylinux x86_64, downloaded once per lock content into ``cache``."""
+def download_wheelhouse(pins: list[str], cache: Path = CACHE, lock: Path | None = None) -> list[Path]:
+    """The locked wheels for CPython 3.11 manylinux x86_64, downloaded once per lock content into ``cache`` with
+    ``--require-hashes`` (the lock, @default :data:`LOCK_FILE`) and checked against the lock's hashes on every call."""
     folder = wheelhouse_folder(pins, cache)
     done = folder / ".complete"
     if not done.exists():
@@ -254,7 +304,9 @@ def download_wheelhouse(pins: list[str], cache: Path = CACHE) -> list[Path]:
             "none",
             "--dest",
             str(folder),
-            *pins,
+            "--require-hashes",
+            "-r",
+            str(lock or LOCK_FILE),
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
         if result.returncode != 0:
@@ -265,6 +317,7 @@ def download_wheelhouse(pins: list[str], cache: Path = CACHE) -> list[Path]:
     missing = sorted({canonicalize_name(pin.split("==")[0]) for pin in pins} - found)
     if missing:
         raise ArtifactError(f"no wheel downloaded for {', '.join(missing)}; delete {folder} and run again")
+    verify_wheelhouse(wheels, lock)
     return wheels
 
 
@@ -359,6 +412,18 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def boot_lock(wheels: list[Path]) -> bytes:
+    """:data:`BOOT_LOCK_FILE`: ``name==version --hash=sha256:<digest>`` of each wheel, sorted by name."""
+    lines = [
+        "# The wheels of this artifact, each with its sha256: the boot installs exactly these",
+        "# (pip install --no-index --find-links wheelhouse --find-links . --require-hashes -r requirements.lock).",
+    ]
+    for wheel in sorted(wheels, key=lambda path: canonicalize_name(parse_wheel_filename(path.name)[0])):
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        lines.append(f"{name}=={version} --hash=sha256:{_sha256(wheel.read_bytes())}")
+    return ("\n".join(lines) + "\n").encode()
+
+
 def boot_files(source: Path = BOOT_SOURCE) -> dict[str, bytes]:
     """``boot/<name>``: the second boot stage the user data sources, the systemd units and the logrotate rule."""
     files = {f"boot/{path.name}": path.read_bytes() for path in sorted(source.iterdir()) if path.is_file()}
@@ -414,6 +479,7 @@ def build(  # pylint: disable=too-many-arguments  # keyword-only options of make
     files = {
         service_wheel.name: service_wheel.read_bytes(),
         CA_BUNDLE_FILE: bundle.pem,
+        BOOT_LOCK_FILE: boot_lock([*wheels, service_wheel]),
         **{f"wheelhouse/{wheel.name}": wheel.read_bytes() for wheel in wheels},
         **boot_files(),
     }

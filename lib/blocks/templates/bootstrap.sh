@@ -134,6 +134,9 @@ if [ "$RUNTIME_ENVIRONMENT" = production ] && [ "$kind" != production ]; then
   false
 fi
 wheel=$(jq -er .service_wheel "$APP/manifest.json")
+# Every wheel by its sha256 (requirements.lock, written by make artifact): a wheel that is not the one built fails.
+[ -f "$APP/requirements.lock" ] || { echo "boot: the artifact of $wheel has no requirements.lock (built before hashed installs): make artifact, deploy" >&2; false; }
 python3.11 -m venv "$APP/venv"
-"$APP/venv/bin/pip" install --quiet --no-index --find-links "$APP/wheelhouse" "$APP/$wheel"
+"$APP/venv/bin/pip" install --quiet --no-index --find-links "$APP/wheelhouse" --find-links "$APP" \
+  --require-hashes -r "$APP/requirements.lock"
 chmod -R go+rX,go-w "$APP"

@@ -198,7 +198,8 @@ def test_user_data_installs_exactly_the_uploaded_artifact(resources: dict[str, A
     assert "no version of $ARTIFACT_KEY has sha256 $ARTIFACT_SHA256" in script
     assert "retry dnf_install amazon-cloudwatch-agent" in script and "dnf install -y -q" in script
     assert "retry dnf_install python3.11 nftables jq" in script
-    assert 'pip" install --quiet --no-index --find-links "$APP/wheelhouse" "$APP/$wheel"' in script
+    assert 'pip" install --quiet --no-index --find-links "$APP/wheelhouse" --find-links "$APP"' in script
+    assert '--require-hashes -r "$APP/requirements.lock"' in script  # every wheel by its sha256 (issue 28)
     assert '. "$APP/boot/configure.sh"' in script
     _, parameter = by_path(resources, "aws_ssm_parameter", "api_release/runtime_parameter")
     assert f"RUNTIME_PARAMETER={parameter['name']}" in script

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import tarfile
 import tomllib
 import zipfile
@@ -41,16 +42,26 @@ def fake_wheel(folder: Path, pin: str, requires: tuple[str, ...] = ()) -> Path:
     return wheel
 
 
+def hashed_lock(path: Path, wheels: dict[str, Path]) -> Path:
+    """A lock pinning each ``name==version`` with the sha256 of its wheel."""
+    lines = [
+        f"{pin} \\\n    --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}" for pin, wheel in wheels.items()
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture(name="cache")
-def fake_cache(tmp_path: Path) -> Path:
-    """The cache folder of today's lock, filled with fake wheels and marked complete (no download)."""
+def fake_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cache folder of today's lock, filled with fake wheels and marked complete (no download); the lock the
+    build checks them against (artifact.LOCK_FILE) pins today's versions with the fake wheels' hashes."""
     cache = tmp_path / "cache"
     pins = artifact.locked_requirements()
     folder = artifact.wheelhouse_folder(pins, cache)
     folder.mkdir(parents=True)
-    for pin in pins:
-        fake_wheel(folder, pin)
+    wheels = {pin: fake_wheel(folder, pin) for pin in pins}
     (folder / ".complete").touch()
+    monkeypatch.setattr(artifact, "LOCK_FILE", hashed_lock(tmp_path / "requirements.lock", wheels))
     return cache
 
 
@@ -291,14 +302,19 @@ def test_the_lock_pins_what_the_service_and_the_tests_pin() -> None:
     """The lock is the instance's install set: every pyproject pin and the tested transitive versions."""
 
     def pins(lines: list[str]) -> dict[str, str]:
-        found = (line.split("#")[0].strip() for line in lines)
+        found = (line.split("#")[0].strip().rstrip("\\").strip() for line in lines)
         return {name.lower(): version for name, version in (pin.split("==") for pin in found if "==" in pin)}
 
     lock = pins(artifact.locked_requirements())
     project = tomllib.loads((ROOT / "services/payment_api/pyproject.toml").read_text())["project"]
     contract = str(artifact.project(artifact.CONTRACT)["name"])  # built into the wheelhouse, not downloaded
     direct = {name: version for name, version in pins(project["dependencies"]).items() if name != contract}
-    tested = pins((ROOT / "requirements-dev.txt").read_text().splitlines())
+    tested = pins(
+        [
+            *(ROOT / "requirements.txt").read_text().splitlines(),
+            *(ROOT / "requirements-dev.txt").read_text().splitlines(),
+        ]
+    )
     assert lock == {**{name: tested[name] for name in lock if name in tested}, **direct}
 
 
@@ -321,3 +337,37 @@ def test_the_unverified_production_artifact_is_built_once_per_inputs(cache: Path
     assert artifact.unverified_production_pointer(cache) == pointer and pointer.stat().st_mtime_ns == stamp
     assert [p.name for p in cache.glob("production-unverified-*")] == [pointer.parent.name]
     assert pointer.parent.parent == cache, "built in the cache, never in dist/ (the user's own artifact)"
+
+
+@pytest.mark.pci("6.3.2")
+def test_a_changed_wheel_in_the_cache_is_refused(tmp_path: Path, cache: Path) -> None:
+    """The cache is never trusted: a wheel whose sha256 the lock does not list stops the build, nothing written."""
+    folder = artifact.wheelhouse_folder(artifact.locked_requirements(), cache)
+    wheel = sorted(folder.glob("*.whl"))[0]
+    with zipfile.ZipFile(wheel, "a") as archive:
+        archive.writestr("planted.py", "print('not what the lock pins')\n")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    with pytest.raises(artifact.ArtifactError, match=rf"{re.escape(wheel.name)} has sha256 {digest}, which the lock"):
+        artifact.build("development", None, tmp_path / "out", cache)
+    assert not list((tmp_path / "out").glob("*.tar.gz"))
+
+
+def test_a_lock_without_hashes_stops_the_build(tmp_path: Path, cache: Path) -> None:
+    lock = tmp_path / "plain.lock"
+    lock.write_text("six==1.17.0\n", encoding="utf-8")
+    with pytest.raises(artifact.ArtifactError, match=r"six==1.17.0 carry no --hash.*lock_hashes"):
+        artifact.locked_requirements(lock)
+    assert cache.is_dir()
+
+
+@pytest.mark.pci("6.3.2")
+def test_the_archive_carries_every_wheel_with_its_hash_for_the_boot(tmp_path: Path, cache: Path) -> None:
+    pointer = artifact.build("development", None, tmp_path, cache)
+    path = tmp_path / pointer["archive"]
+    manifest = json.loads(read_member(path, "/manifest.json"))
+    lines = [line for line in read_member(path, "/requirements.lock").decode().splitlines() if not line.startswith("#")]
+    wheels = {name: digest for name, digest in manifest["files"].items() if name.endswith(".whl")}
+    assert len(lines) == len(wheels) == len(artifact.locked_requirements()) + 2  # the contract's and the service's
+    for name, digest in wheels.items():
+        dist, version = Path(name).name.split("-")[:2]
+        assert f"{dist.replace('_', '-').lower()}=={version} --hash=sha256:{digest}" in lines

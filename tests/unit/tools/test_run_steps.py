@@ -57,3 +57,23 @@ def test_a_step_summary_line_goes_under_its_row(tmp_path: Path) -> None:
     summed = next(index for index, line in enumerate(lines) if line.split()[0] == "summed")
     assert lines[summed + 1].strip() == "fuzz passed: 12 cases"
     assert lines[summed + 2].split()[0] == "plain"
+
+
+def test_a_step_that_audited_nothing_is_not_audited_not_passed(tmp_path: Path) -> None:
+    """``make audit`` where the advisory sources do not answer: exit 0, but the roll-up says "not audited"."""
+    makefile = (
+        'audit:\n\t@echo "advisory source unreachable (3 of 3 not audited)" > "$$MAKE_TEST_SUMMARY"\n'
+        '\t@echo "not audited" > "$$MAKE_TEST_RESULT"\nok:\n\t@echo fine\n'
+    )
+    (tmp_path / "Makefile").write_text(makefile, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.dev.run_steps", "-C", str(tmp_path), "audit", "ok"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    rows = {line.split()[0]: line for line in result.stdout.split("make test: roll-up", 1)[1].strip().splitlines()[1:]}
+    assert rows["audit"].endswith("not audited") and rows["ok"].endswith("passed")
+    assert rows["total"].endswith("PASSED (audit: not audited)")

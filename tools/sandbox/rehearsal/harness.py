@@ -95,7 +95,7 @@ def ensure_host_tools() -> None:
         print("[rehearsal] AWS CLI v1 into .venv-awscli (requirements-awscli.txt)", flush=True)
         subprocess.run(["python3", "-m", "venv", str(AWS_CLI_VENV)], check=True, timeout=120)
         subprocess.run(
-            [str(AWS_CLI_VENV / "bin" / "pip"), "install", "-q", "-r", str(AWS_CLI_REQUIREMENTS)],
+            [str(AWS_CLI_VENV / "bin" / "pip"), "install", "-q", "--require-hashes", "-r", str(AWS_CLI_REQUIREMENTS)],
             check=True,
             timeout=600,
         )
