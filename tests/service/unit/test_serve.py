@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+from collections.abc import Callable
 
 import pytest
+import uvloop
 from payment_api.serve import bind
 
 
-def test_connections_accepted_from_the_socket_have_tcp_nodelay() -> None:
+@pytest.mark.parametrize("loop", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
+def test_connections_accepted_from_the_socket_have_tcp_nodelay(loop: Callable[[], asyncio.AbstractEventLoop]) -> None:
     """The Nagle stall of uvicorn's multi-process socket (issue 29): asyncio sets TCP_NODELAY only on connections
-    accepted from a socket whose protocol is IPPROTO_TCP; with protocol 0, responses waited for delayed ACKs."""
+    accepted from a socket whose protocol is IPPROTO_TCP; with protocol 0, responses waited for delayed ACKs. The
+    workers run uvloop (payment_api.serve), asyncio's loop is checked too."""
     listening = bind("127.0.0.1", 0)
     port = listening.getsockname()[1]
     seen: list[int] = []
@@ -31,7 +35,11 @@ def test_connections_accepted_from_the_socket_have_tcp_nodelay() -> None:
                 await asyncio.sleep(0.01)
             writer.close()
 
-    asyncio.run(check())
+    runner = loop()
+    try:
+        runner.run_until_complete(check())
+    finally:
+        runner.close()
     assert seen and seen[0] != 0
 
 

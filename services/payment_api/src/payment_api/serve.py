@@ -84,6 +84,8 @@ def _worker(app: Callable[[], Any], sock: socket.socket, options: ServeOptions, 
     _die_with_parent(parent)
     config = uvicorn.Config(
         app(),
+        loop="uvloop",
+        http="httptools",
         access_log=False,
         log_config=options.log_config,
         timeout_graceful_shutdown=options.graceful_shutdown_s,
