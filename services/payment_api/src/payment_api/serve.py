@@ -154,6 +154,7 @@ def serve(app: Callable[[], Any], options: ServeOptions) -> int:
     LOG.info("serving", extra={"fields": {"port": options.port, "workers": options.workers}})
     ended = supervisor.wait()
     if ended < 0:  # a worker was killed: so is the server, as the one process was before
-        signal.signal(-ended, signal.SIG_DFL)
+        if -ended not in (signal.SIGKILL, signal.SIGSTOP):  # these two have no handler to reset
+            signal.signal(-ended, signal.SIG_DFL)
         os.kill(os.getpid(), -ended)
     return ended
