@@ -1,17 +1,21 @@
 """``make bench-api``: throughput and latency of the payment API on loopback, against two ceilings.
 
-Starts PostgreSQL 15 (tools/dev/local_api: TLS, owner/app roles), migrates, starts uvicorn (``WORKERS`` processes,
-the service's default pool size), warms up, then for 16 and 64 connections runs wrk for ``--duration`` seconds on
+Starts PostgreSQL 15 (tools/dev/local_api: TLS, owner/app roles), migrates, starts ``payment-api serve`` (its
+default: one worker process per CPU; the service's default pool size), warms up, then for 16 and 64 connections runs
+wrk for ``--duration`` seconds on
 ``POST /v1/payments`` (a unique ``Idempotency-Key`` per request, from a Lua script), ``GET /v1/payments/{id}``
 (ids of payments the POST run created) and ``GET /health`` (the server stack's ceiling), and pgbench with custom
-scripts holding the SQL statements a POST and a GET execute (the database's ceiling). Writes ``bench/api.json``
-(everything) and ``docs/api_measurements.json`` (committed summary, the region ``api-bench`` of docs/payment-api.md).
+scripts holding the SQL statements a POST and a GET execute (the database's ceiling). Then the network-latency
+scenario: a delay proxy (tools/bench/delay_proxy.py, ``LATENCY_MS`` each way) between a fresh server and
+PostgreSQL, POST and GET at ``LATENCY_CONNECTIONS``, and pgbench through the same proxy (its own cost shows there).
+Writes ``bench/api.json`` (everything) and ``docs/api_measurements.json`` (committed summary, the region
+``api-bench`` of docs/payment-api.md).
 
 Traffic goes to 127.0.0.1 only; every run is bounded by ``--duration`` (and a hard subprocess timeout), and
 everything started is stopped on exit, failure or Ctrl-C. wrk is installed with apt-get when missing (the set-up has
 no system-package step; ``tools.debian.ensure``).
 
-    python -m tools.bench.api [--duration 10] [--workers 2]
+    python -m tools.bench.api [--duration 10] [--workers N]
 """
 
 from __future__ import annotations
@@ -41,11 +45,10 @@ RESULTS = ROOT / "bench" / "api.json"
 SUMMARY = ROOT / "docs" / "api_measurements.json"
 CONNECTIONS = (16, 64)
 WRK_THREADS = 2
-# One worker: what `payment-api serve` runs in production (uvicorn.run with one process). Two workers on these two
-# cores were measured and are worse: uvicorn's multi-process mode binds the listening socket itself with proto 0,
-# so asyncio does not set TCP_NODELAY on accepted connections, and every response (headers and body are two
-# writes) waits for the client's delayed ACK: /health fell from ~2,000/s at p50 6 ms to ~330/s at p50 44 ms.
-DEFAULT_WORKERS = 1
+LATENCY_MS = 1.0
+"""Added each way between the API (and pgbench) and PostgreSQL in the latency scenario: RDS in the same region."""
+LATENCY_CONNECTIONS = (1, 16)
+"""1: a request's latency with nothing queued (the goals); 16: under load."""
 
 WRK_DONE_LUA = (
     """
@@ -89,44 +92,36 @@ end
 )
 HEALTH_LUA = 'request = function() return wrk.format("GET", "/health") end\n' + WRK_DONE_LUA
 
-# What one POST executes (payment_api/idempotency.py, payments.py, processor.py, db.py), statement by statement:
-# the pool's check and reset, the claim with its advisory lock, the re-read, the payment insert, the simulator's
-# insert (its own pool in the service), the final update with the stored answer, the unlock.
+# What one POST executes (payment_api/payments.py PaymentWork and RECORD_AND_RELEASE, processor.py), statement by
+# statement: the key and the payment with the key's lock, the simulator's insert (its own pool in the service), the
+# outcome with the stored answer and the lock's hand-over and release.
 PGBENCH_POST = """\\set amount 1999
-SELECT 1;
-BEGIN;
-INSERT INTO idempotency_keys (scope, key_hash, fingerprint, recovery_point) VALUES ('POST /v1/payments', \
-md5(random()::text || clock_timestamp()::text) || md5(random()::text), repeat('f', 64), 'started') \
-ON CONFLICT (scope, key_hash) DO NOTHING RETURNING id AS key_id \\gset
-SELECT pg_try_advisory_lock(:key_id);
-COMMIT;
-SELECT id, fingerprint, recovery_point, payment_id FROM idempotency_keys WHERE id = :key_id;
-BEGIN;
-INSERT INTO payments (id, status, amount, currency, payment_method, description, customer_email) \
-VALUES ('pay_' || lpad(:key_id::text, 22, '0'), 'processing', :amount, 'EUR', 'pm_card_visa', 'bench', NULL);
-UPDATE idempotency_keys SET recovery_point = 'payment_created', payment_id = 'pay_' || lpad(:key_id::text, 22, '0') \
-WHERE id = :key_id;
-COMMIT;
-SELECT id, status, amount, currency FROM payments WHERE id = 'pay_' || lpad(:key_id::text, 22, '0');
-SELECT 1;
+WITH hashed AS (SELECT md5(random()::text || clock_timestamp()::text) || md5(random()::text) AS key_hash), \
+found AS (SELECT k.id, k.recovery_point FROM idempotency_keys AS k, hashed WHERE k.scope = 'POST /v1/payments' \
+AND ((k.key_scheme = 'hmac-sha256' AND k.key_hash = ANY(ARRAY[hashed.key_hash])) OR (k.key_scheme = 'sha256' \
+AND k.key_hash = hashed.key_hash)) ORDER BY k.id LIMIT 1), \
+claimed AS (INSERT INTO idempotency_keys (scope, key_hash, key_scheme, fingerprint, recovery_point) \
+SELECT 'POST /v1/payments', key_hash, 'hmac-sha256', repeat('f', 64), 'payment_created' FROM hashed \
+WHERE NOT EXISTS (SELECT FROM found) ON CONFLICT (scope, key_hash) DO NOTHING RETURNING id), \
+paid AS (INSERT INTO payments (id, status, amount, currency, payment_method, description, customer_email) \
+SELECT 'pay_' || lpad(id::text, 22, '0'), 'processing', :amount, 'EUR', 'pm_card_visa', 'bench', NULL FROM claimed \
+RETURNING id, status, amount, currency, amount_refunded, description, card_brand, card_last4, failure_code, \
+created_at, payment_method) \
+SELECT claimed.id AS key_id, pg_try_advisory_lock(claimed.id) AS locked FROM claimed, paid \\gset
 INSERT INTO simulated_charges (payment_id, amount, currency, outcome, brand, last4, failure_code) \
 VALUES ('pay_' || lpad(:key_id::text, 22, '0'), :amount, 'EUR', 'succeeded', 'visa', '4242', NULL) \
 ON CONFLICT (payment_id) DO UPDATE SET calls = simulated_charges.calls + 1 RETURNING outcome, calls;
-BEGIN;
-UPDATE payments SET status = 'succeeded', card_brand = 'visa', card_last4 = '4242', failure_code = NULL \
-WHERE id = 'pay_' || lpad(:key_id::text, 22, '0');
-SELECT id, status, amount, currency FROM payments WHERE id = 'pay_' || lpad(:key_id::text, 22, '0');
-UPDATE idempotency_keys SET recovery_point = 'finished', response_status = 201, \
-response_body = convert_to(repeat('x', 280), 'UTF8'), response_location = '/v1/payments/x' WHERE id = :key_id;
-COMMIT;
-SELECT pg_advisory_unlock(:key_id);
-SELECT pg_advisory_unlock_all();
+WITH paid AS (UPDATE payments SET status = 'succeeded', card_brand = 'visa', card_last4 = '4242', \
+failure_code = NULL, processor_reference = NULL WHERE id = 'pay_' || lpad(:key_id::text, 22, '0') RETURNING id), \
+answered AS (UPDATE idempotency_keys SET recovery_point = 'finished', response_status = 201, \
+response_body = convert_to(repeat('x', 280), 'UTF8'), response_location = '/v1/payments/x', \
+payment_id = 'pay_' || lpad(:key_id::text, 22, '0') WHERE id = :key_id RETURNING id) \
+SELECT pg_advisory_unlock(fenced.id) FROM \
+(SELECT answered.id, pg_advisory_xact_lock(answered.id) FROM paid, answered OFFSET 0) AS fenced;
 """
 PGBENCH_GET = """\\set n random(:first, :last)
-SELECT 1;
 SELECT id, status, amount, currency, amount_refunded, description, card_brand, card_last4, failure_code, \
 created_at, payment_method FROM payments WHERE id = 'pay_' || lpad(:n::text, 22, '0');
-SELECT pg_advisory_unlock_all();
 """
 
 
@@ -135,37 +130,58 @@ def _on_terminate(_signum: int, _frame: FrameType | None) -> None:
 
 
 class Server(ServiceProcess):
-    """uvicorn with ``workers`` processes serving the app factory, in its own process group."""
+    """``payment-api serve --workers <workers>``: what the instances run (its own process group: ServiceProcess)."""
 
-    own_process_group = True
-
-    def __init__(self, env: dict[str, str], folder: Path, workers: int) -> None:
-        super().__init__(env, folder / "api.log")
-        self.folder, self.workers = folder, workers
+    def __init__(self, env: dict[str, str], log: Path, workers: int) -> None:
+        super().__init__(env, log)
+        self.workers = workers
 
     def command(self) -> list[str]:
-        from payment_api.logs import LOG_CONFIG  # pylint: disable=import-outside-toplevel
+        return [*super().command(), "--workers", str(self.workers)]
 
-        config = json.loads(json.dumps(LOG_CONFIG, default=lambda _: "payment_api.logs.JsonFormatter"))
-        (self.folder / "log.json").write_text(json.dumps(config), encoding="utf-8")
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "payment_api.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-            "--no-access-log",
-            "--log-config",
-            str(self.folder / "log.json"),
-            "--timeout-graceful-shutdown",
-            "5",
-        ]
+
+class Proxy:
+    """tools/bench/delay_proxy.py as a process of its own (its CPU is counted apart), ``LATENCY_MS`` each way to
+    PostgreSQL's port."""
+
+    def __init__(self, target_port: int, log: Path) -> None:
+        self.target_port, self.log = target_port, log
+        self.process: subprocess.Popen[str] | None = None
+        self.port = 0
+
+    def start(self) -> int:
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with  # stopped by stop()
+            [
+                sys.executable,
+                "-m",
+                "tools.bench.delay_proxy",
+                "--target-port",
+                str(self.target_port),
+                "--delay-ms",
+                f"{LATENCY_MS:g}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("a", encoding="utf-8"),
+            text=True,
+            cwd=ROOT,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().split()
+        if len(line) != 2 or line[0] != "listening":
+            self.stop()
+            raise RuntimeError(f"the delay proxy did not start: {self.log}")
+        self.port = int(line[1])
+        return self.port
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -202,12 +218,16 @@ class Bench:
         self.database = LocalPostgres()
         self.scratch = Path(tempfile.mkdtemp(prefix="bench-api-"))
         self.server: Server | None = None
+        self.proxy: Proxy | None = None
         self.cpu: dict[str, Any] = {}
 
     def _pids(self) -> dict[str, list[int]]:
         postmaster = int((self.database.data / "postmaster.pid").read_text(encoding="ascii").split()[0])
         assert self.server is not None and self.server.process is not None
-        return {"uvicorn": _tree(self.server.process.pid), "postgres": _tree(postmaster)}
+        pids = {"uvicorn": _tree(self.server.process.pid), "postgres": _tree(postmaster)}
+        if self.proxy is not None and self.proxy.process is not None:
+            pids["proxy"] = [self.proxy.process.pid]
+        return pids
 
     def wrk_run(self, name: str, script: str, connections: int, duration: float, arg: str = "") -> dict[str, Any]:
         assert self.server is not None
@@ -247,7 +267,9 @@ class Bench:
         )
         return result
 
-    def pgbench_run(self, name: str, script: str, connections: int, variables: dict[str, str]) -> dict[str, Any]:
+    def pgbench_run(
+        self, name: str, script: str, connections: int, variables: dict[str, str], port: int | None = None
+    ) -> dict[str, Any]:
         folder = self.scratch / f"pgbench-{name}-{connections}"
         folder.mkdir()
         (folder / "script.sql").write_text(script, encoding="utf-8")
@@ -262,7 +284,7 @@ class Bench:
             "-h",
             "127.0.0.1",
             "-p",
-            str(self.database.port),
+            str(port or self.database.port),
             "-U",
             APP,
             "-n",
@@ -271,7 +293,7 @@ class Bench:
             "-c",
             str(connections),
             "-j",
-            str(WRK_THREADS),
+            str(min(WRK_THREADS, connections)),
             "-T",
             f"{self.args.duration:g}",
             "-l",
@@ -303,14 +325,28 @@ class Bench:
         migrated = run_cli(env, "migrate")
         if migrated.returncode != 0:
             raise RuntimeError(f"migrate failed: {migrated.stderr[-2000:]}")
-        self.server = Server(env, self.scratch, self.args.workers)
+        self.server = Server(env, self.scratch / "api.log", self.args.workers)
         self.server.start(timeout=60)
         self.server.wait_ready(timeout=60)
         print(
-            f"[bench-api] PostgreSQL and {self.args.workers} uvicorn worker(s) up in "
+            f"[bench-api] PostgreSQL and {self.args.workers} worker(s) of payment-api serve up in "
             f"{time.monotonic() - started:.1f} s; API {self.server.url}",
             flush=True,
         )
+
+    def start_behind_proxy(self) -> int:
+        """The latency scenario's set-up: the server stopped, the delay proxy started before PostgreSQL, a fresh
+        server reaching PostgreSQL through it. Returns the proxy's port (pgbench's too)."""
+        assert self.server is not None
+        self.server.stop()
+        self.proxy = Proxy(self.database.port, self.scratch / "proxy.log")
+        port = self.proxy.start()
+        env = self.database.service_env(PAYMENT_ENVIRONMENT="test", PAYMENT_DB_PORT=str(port))
+        self.server = Server(env, self.scratch / "api-latency.log", self.args.workers)
+        self.server.start(timeout=60)
+        self.server.wait_ready(timeout=60)
+        print(f"[bench-api] latency scenario: {LATENCY_MS:g} ms each way through the proxy on {port}", flush=True)
+        return port
 
     def payment_ids(self) -> Path:
         with self.database.superuser(DATABASE) as conn:
@@ -332,6 +368,8 @@ class Bench:
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
         self.database.stop()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -359,16 +397,34 @@ def run_scenarios(bench: Bench, duration: float) -> dict[str, Any]:
         pgbench["post"][str(connections)] = bench.pgbench_run("post", PGBENCH_POST, connections, {})
     for connections in CONNECTIONS:
         pgbench["get"][str(connections)] = bench.pgbench_run("get", PGBENCH_GET, connections, bench.pgbench_payments())
-    return {"api": api, "pgbench": pgbench}
+    return {"api": api, "pgbench": pgbench, "latency": run_latency(bench, duration, ids)}
+
+
+def run_latency(bench: Bench, duration: float, ids: Path) -> dict[str, Any]:
+    """The network-latency scenario: POST and GET, and pgbench's same statements, through the delay proxy."""
+    port = bench.start_behind_proxy()
+    bench.wrk_run("warmup-latency-post", POST_LUA, 16, min(3.0, duration), "warmup-latency")
+    api: dict[str, Any] = {"post": {}, "get": {}}
+    pgbench: dict[str, Any] = {"post": {}, "get": {}}
+    for connections in LATENCY_CONNECTIONS:
+        key = str(connections)
+        api["post"][key] = bench.wrk_run("latency-post", POST_LUA, connections, duration, f"l{connections}")
+        api["get"][key] = bench.wrk_run("latency-get", GET_LUA, connections, duration, str(ids))
+        pgbench["post"][key] = bench.pgbench_run("latency-post", PGBENCH_POST, connections, {}, port)
+        pgbench["get"][key] = bench.pgbench_run("latency-get", PGBENCH_GET, connections, bench.pgbench_payments(), port)
+    return {"delay_ms_each_way": LATENCY_MS, "api": api, "pgbench": pgbench}
 
 
 def _document(args: argparse.Namespace, measured: dict[str, Any], started: str) -> dict[str, Any]:
     ratio = ratios(measured["api"], measured["api"]["health"], measured["pgbench"])
+    latency = measured["latency"]
+    latency["ratios"] = ratios(latency["api"], {}, latency["pgbench"])
     return {
         "started_utc": started,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "settings": {
             "workers": args.workers,
+            "server": "payment-api serve (payment_api.serve: one IPPROTO_TCP socket, forked uvicorn workers)",
             "pool_max": int(os.environ.get("PAYMENT_DB_POOL_MAX", "10")),
             "duration_s": args.duration,
             "connections": list(CONNECTIONS),
@@ -377,7 +433,7 @@ def _document(args: argparse.Namespace, measured: dict[str, Any], started: str) 
         },
         **measured,
         "ratios": ratio,
-        "goals": goals(measured["api"], ratio),
+        "goals": goals(measured["api"], ratio, latency["api"]),
     }
 
 
@@ -399,7 +455,9 @@ def write(document: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario (at most 60)")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument(
+        "--workers", type=int, default=len(os.sched_getaffinity(0)), help="server worker processes (default: CPUs)"
+    )
     args = parser.parse_args(argv)
     args.duration = min(max(args.duration, 1.0), 60.0)
     signal.signal(signal.SIGTERM, _on_terminate)

@@ -124,3 +124,46 @@ def test_the_guide_region_is_the_committed_measurements() -> None:
     block = readme.split("<!-- api-bench:begin -->\n", 1)[1].split("\n<!-- api-bench:end -->", 1)[0]
     assert block == render_table(document)
     assert document["started_utc"] and document["machine"]["cpus"] and document["settings"]["workers"]
+
+
+def test_the_latency_scenario_has_its_goals_and_rows() -> None:
+    api, pgbench = _measured()
+    api["post"]["16"]["cpu_ms_per_request"] = {"uvicorn": 1.4, "postgres": 0.9}
+    latency_api = {
+        "post": {"1": {"rps": 100.0, "p50_ms": 9.5, "p99_ms": 20.0}},
+        "get": {"1": {"rps": 300.0, "p50_ms": 3.2, "p99_ms": 8.0}},
+    }
+    found = goals(api, ratios(api, api["health"], pgbench), latency_api)
+    assert found["post_api_cpu_ms_at_16"] == {"goal": 1.5, "measured": 1.4, "met": True}
+    assert found["latency_post_p50_ms"] == {"goal": 10.0, "measured": 9.5, "met": True}
+    assert found["latency_get_p50_ms"] == {"goal": 3.0, "measured": 3.2, "met": False}
+    assert "latency_post_p50_ms" not in goals(api, ratios(api, api["health"], pgbench))  # no scenario, no goal
+    for result in (*api["post"].values(), *api["health"].values(), *pgbench["post"].values()):
+        result.setdefault("p50_ms", 5.0)
+        result.setdefault("p99_ms", 9.0)
+    latency_pgbench = {"post": {"1": {"tps": 150.0, "p50_ms": 6.5, "p99_ms": 9.0}}}
+    document = {
+        "started_utc": "2026-12-06T08:00:00+00:00",
+        "machine": {"cpus": 2},
+        "settings": {"workers": 2, "pool_max": 10, "duration_s": 10.0},
+        "api": api,
+        "pgbench": pgbench,
+        "ratios": ratios(api, api["health"], pgbench),
+        "goals": found,
+        "latency": {
+            "delay_ms_each_way": 1.0,
+            "api": latency_api,
+            "pgbench": latency_pgbench,
+            "ratios": ratios(latency_api, {}, latency_pgbench),
+        },
+    }
+    table = render_table(document)
+    assert "| POST /v1/payments, 1 ms each way to PostgreSQL | 1 | 100 | 9.5 | 20.0 | 0 |  | 67% |" in table
+    assert "| pgbench: POST's statements, 1 ms each way | 1 | 150 | 6.5 | 9.0 | 0 |" in table
+    assert "with the network delay, GET p50 ≤ 3 ms (1 connection): measured 3.2 ms: **not met**" in table
+
+
+def test_the_pgbench_post_runs_the_services_three_statements() -> None:
+    statements = [line for line in PGBENCH_POST.splitlines() if line and not line.startswith("\\set")]
+    assert len(statements) == 3
+    assert "pg_try_advisory_lock" in statements[0] and "pg_advisory_xact_lock" in statements[2]

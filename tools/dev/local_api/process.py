@@ -52,11 +52,11 @@ def holds_listening_port(pid: int, port: int) -> bool:
 class ServiceProcess:
     """``python -m payment_api serve`` on 127.0.0.1:<free port>; ``start()`` waits for ``/health``.
 
-    A subclass changes ``command()`` to run the app another way (the benchmark's multi-worker uvicorn); with
-    ``own_process_group`` the process leads a session of its own and ``stop()`` signals the whole group, so worker
-    processes go with it."""
+    ``payment-api serve`` forks worker processes (payment_api.serve): the process leads a session of its own
+    (``own_process_group``) and ``stop()`` signals the whole group, so no worker outlives it even when the parent
+    is killed first. A subclass changes ``command()`` to run the app another way."""
 
-    own_process_group = False
+    own_process_group = True
 
     def __init__(
         self, env: dict[str, str], log_path: Path, port: int | None = None, python: str = sys.executable

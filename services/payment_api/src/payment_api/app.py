@@ -20,7 +20,7 @@ from tap_contract import routes
 from payment_api import csp_reports, idempotency, openapi, operators, payments, webhooks
 from payment_api.carddata import body_contains_card_number, tree_contains_card_number
 from payment_api.config import Settings, load_settings
-from payment_api.db import database_ready, make_pool
+from payment_api.db import check_after_failure, database_ready, make_pool
 from payment_api.hygiene import BodyLimit, allowed_methods, payment_id_or_404
 from payment_api.jsonbody import BodyError, BodyLimitError, dumps, fingerprint, parse_body
 from payment_api.logs import AccessLog
@@ -42,6 +42,7 @@ from payment_api.processors import make_processor
 from payment_api.stripe_processor import StripeProcessor
 
 PaymentId = Annotated[str, openapi.PAYMENT_ID_PATH]
+PAYMENTS_SCOPE = "POST /v1/payments"
 OPERATOR: list[dict[str, list[str]]] = [{openapi.OPERATOR_SCHEME: []}]
 BAD_REQUEST = openapi.problem("validation_failed, card_data_not_accepted, idempotency_key_missing or _invalid")
 PAYMENT_BAD_REQUEST = openapi.problem(
@@ -145,7 +146,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         return problem_response("not_found", "No such resource.")
 
-    async def on_database(_request: Request, _error: Exception) -> Response:
+    async def on_database(request: Request, error: Exception) -> Response:
+        if isinstance(error, psycopg.OperationalError):  # a broken connection: the pool's others may be too
+            await run_in_threadpool(check_after_failure, request.app.state.pool)
         return problem_response(
             "service_unavailable", "The database is unavailable; retry with the same key.", headers={"Retry-After": "1"}
         )
@@ -182,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Payment API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.idempotency_secrets = secrets
+    app.state.pool = pool
     app.state.production = settings.environment == "production"
     app.add_middleware(BodyLimit)  # inside the access log, so a 413 is logged too
     app.add_middleware(AccessLog)
@@ -212,7 +216,9 @@ def _install_routes(app: FastAPI, settings: Settings, pool: ConnectionPool, proc
             if database_ready(pool, head):
                 return Response(dumps({"status": "ready"}), media_type="application/json")
             detail = "The database schema is not at the expected revision."
-        except (psycopg.Error, PoolTimeout):
+        except (psycopg.Error, PoolTimeout) as error:
+            if isinstance(error, psycopg.OperationalError):
+                check_after_failure(pool)
             detail = "The database is unreachable."
         return problem_response("service_unavailable", detail, headers={"Retry-After": "1"})
 
@@ -368,11 +374,14 @@ def _install_payment_routes(app: FastAPI, settings: Settings, pool: ConnectionPo
         _json_content_type(request)
         payment = validate(PaymentCreate, body)
         route_fingerprint = fingerprint("POST", "/v1/payments", body)
+        work = payments.PaymentWork(payment, processor, settings.crash_after_processor)
 
-        def work(conn: Connection, row: idempotency.KeyRow) -> idempotency.Outcome:
-            return payments.create_payment(conn, row, payment, processor, settings.crash_after_processor)
+        def claim(conn: Connection) -> tuple[idempotency.KeyRow, bool] | None:
+            return work.claim(conn, PAYMENTS_SCOPE, key, route_fingerprint)
 
-        outcome = await run_in_threadpool(idempotency.run, pool, "POST /v1/payments", key, route_fingerprint, work)
+        outcome = await run_in_threadpool(
+            idempotency.run, pool, PAYMENTS_SCOPE, key, route_fingerprint, work, claim=claim
+        )
         request.state.payment_id = _payment_id(outcome)
         return _answer(outcome)
 

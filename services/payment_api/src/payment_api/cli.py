@@ -25,19 +25,19 @@ from payment_api.logs import LOG_CONFIG
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn  # pylint: disable=import-outside-toplevel
-
     from payment_api.app import create_app  # pylint: disable=import-outside-toplevel
+    from payment_api.serve import ServeOptions, serve  # pylint: disable=import-outside-toplevel
 
     try:
-        app = create_app(settings)
+        create_app(settings)  # refused here, before any worker starts; each worker makes its own
     except ValueError as error:  # an unknown PAYMENT_PROCESSOR, a missing HMAC secret (ConfigError)
         print(f"payment-api: configuration refused: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        app, host=args.host, port=args.port, access_log=False, log_config=LOG_CONFIG, timeout_graceful_shutdown=5
-    )
-    return 0
+    if args.workers < 1:
+        print(f"payment-api: serve --workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return 2
+    options = ServeOptions(host=args.host, port=args.port, workers=args.workers, log_config=LOG_CONFIG)
+    return serve(lambda: create_app(settings), options)
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -198,9 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="payment-api", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the API (uvicorn)")
+    serve = commands.add_parser("serve", help="serve the API (uvicorn workers: payment_api.serve)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: one per CPU this process may use)"
+    )
     commands.add_parser("migrate", help="upgrade the schema to head as the owner role (advisory-locked)")
     commands.add_parser(
         "purge-idempotency-keys", help="delete idempotency keys older than the retention (unresolved ones are kept)"
@@ -226,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     roles.add_argument("--migrate-env", type=Path, required=True, help="credential file of the migrate unit")
     roles.add_argument("--app-env", type=Path, required=True, help="credential file of the serving unit")
     args = parser.parse_args(argv)
+    if args.command == "serve" and args.workers is None:
+        from payment_api.serve import default_workers  # pylint: disable=import-outside-toplevel
+
+        args.workers = default_workers()
     logging.config.dictConfig(LOG_CONFIG)
     try:
         settings = load_settings()

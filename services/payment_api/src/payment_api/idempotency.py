@@ -61,6 +61,9 @@ class Outcome:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     replayed: bool = False
+    released: bool = False
+    """The work's last statement released the key's lock itself, after its commit (``payments.record_new_charge``):
+    ``run`` sends no unlock."""
 
 
 def check_key(value: str | None) -> str:
@@ -133,19 +136,32 @@ def _take_over(conn: Connection, row: KeyRow, fingerprint: str) -> tuple[KeyRow,
     return None if current is None else (current, False)
 
 
-def _find(conn: Connection, scope: str, hashes: KeyHashes) -> KeyRow | None:
-    """The key's row under any of its hashes: an HMAC row under the current or the previous secret, or a legacy
-    row (bare SHA-256, written before 0004). Two rows for one key exist only when a release before 0004 and this one
-    claimed it at the same moment; the older row is the first request's."""
+FIND = (
+    f"SELECT {COLUMNS} FROM idempotency_keys WHERE scope = %s"
+    " AND ((key_scheme = %s AND key_hash = ANY(%s)) OR (key_scheme = %s AND key_hash = %s))"
+    " ORDER BY id LIMIT 1"
+)
+"""The key's row under any of its hashes (``find_parameters``): an HMAC row under the current or the previous
+secret, or a legacy row (bare SHA-256, written before 0004). Two rows for one key exist only when a release before
+0004 and this one claimed it at the same moment; the older row is the first request's."""
+
+
+def find_parameters(scope: str, hashes: KeyHashes) -> tuple[object, ...]:
+    """``FIND``'s parameters."""
     hmacs = [hashes.stored] if hashes.previous is None else [hashes.stored, hashes.previous]
-    return _row(
-        conn.execute(
-            f"SELECT {COLUMNS} FROM idempotency_keys WHERE scope = %s"
-            " AND ((key_scheme = %s AND key_hash = ANY(%s)) OR (key_scheme = %s AND key_hash = %s))"
-            " ORDER BY id LIMIT 1",
-            (scope, HMAC_SCHEME, hmacs, LEGACY_SCHEME, hashes.legacy),
-        ).fetchone()
-    )
+    return (scope, HMAC_SCHEME, hmacs, LEGACY_SCHEME, hashes.legacy)
+
+
+def row_of(values: tuple[object, ...]) -> KeyRow:
+    """A ``KeyRow`` from the first ``COLUMNS`` of a result row."""
+    row = _row(values[: len(COLUMNS.split(","))])
+    assert row is not None
+    return row
+
+
+def _find(conn: Connection, scope: str, hashes: KeyHashes) -> KeyRow | None:
+    """``FIND``."""
+    return _row(conn.execute(FIND, find_parameters(scope, hashes)).fetchone())
 
 
 def _claim(conn: Connection, scope: str, hashes: KeyHashes, fingerprint: str) -> tuple[KeyRow, bool]:
@@ -207,39 +223,94 @@ def _release_unless_committed(conn: Connection, row_id: int) -> None:
         conn.execute("DELETE FROM idempotency_keys WHERE id = %s AND recovery_point = 'started'", (row_id,))
 
 
+Claim = Callable[[Connection], "tuple[KeyRow, bool] | None"]
+"""A request's own first round trip (``POST /v1/payments``: the key and the payment in one statement,
+``payments.PaymentWork.claim``). It answers only what needs no second look: a row it created itself (with its
+lock: True) or a ``finished`` row (False); anything else is None, and the ordinary claim (``_claim``) follows."""
+
+
+@dataclass
+class _Lock:
+    """Which key lock the request's connection may hold: ``row_id`` when known; ``unknown`` while a statement that
+    takes one runs (when it fails, whether it took the lock is not known)."""
+
+    row_id: int | None = None
+    unknown: bool = False
+
+    def release(self, conn: Connection) -> None:
+        """Unlock what may be held; a connection that cannot say it holds no key lock is closed, never pooled (the
+        pool drops a closed connection), so no later request inherits a lock."""
+        if self.row_id is None and not self.unknown:
+            return
+        try:
+            if self.unknown:
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            else:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self.row_id,))
+        except Exception:  # pylint: disable=broad-exception-caught  # the connection is unusable: dropped below
+            conn.close()
+
+
+def _claimed(
+    conn: Connection, scope: str, hashes: KeyHashes, fingerprint: str, *, claim: Claim | None, lock: _Lock
+) -> tuple[KeyRow, bool, bool]:
+    """The key's row, whether this request holds its lock, and whether the row is what this request's own claim
+    just wrote (no need to read it again under the lock)."""
+    lock.unknown = True
+    found = claim(conn) if claim is not None else None
+    fresh = found is not None
+    if found is None:
+        found = _claim(conn, scope, hashes, fingerprint)
+    lock.unknown = False
+    lock.row_id = found[0].id if found[1] else None
+    return found[0], found[1], fresh
+
+
 def run(
     pool: ConnectionPool,
     scope: str,
     hashes: KeyHashes,
     fingerprint: str,
     work: Callable[[Connection, KeyRow], Outcome],
+    *,
+    claim: Claim | None = None,
 ) -> Outcome:
-    """Answer a request exactly once per (scope, key): replay, refuse, or run ``work`` from the recovery point."""
+    """Answer a request exactly once per (scope, key): replay, refuse, or run ``work`` from the recovery point.
+    ``claim``: the request's own first round trip (``Claim``), tried before the ordinary claim."""
+    lock = _Lock()
     with pool.connection() as conn:
-        row, locked = _claim(conn, scope, hashes, fingerprint)
-        if row.fingerprint != fingerprint:
-            raise ProblemError("idempotency_key_reused", "This Idempotency-Key was used with a different request.")
-        if row.recovery_point == "finished":
-            return _replay(row)
-        if not locked:
-            raise ProblemError(
-                "idempotency_request_in_progress",
-                "A request with this key is in progress.",
-                headers={"Retry-After": "1"},
-            )
         try:
-            current = _row(conn.execute(f"SELECT {COLUMNS} FROM idempotency_keys WHERE id = %s", (row.id,)).fetchone())
-            assert current is not None
+            row, locked, fresh = _claimed(conn, scope, hashes, fingerprint, claim=claim, lock=lock)
+            if row.fingerprint != fingerprint:
+                raise ProblemError("idempotency_key_reused", "This Idempotency-Key was used with a different request.")
+            if row.recovery_point == "finished":
+                return _replay(row)
+            if not locked:
+                raise ProblemError(
+                    "idempotency_request_in_progress",
+                    "A request with this key is in progress.",
+                    headers={"Retry-After": "1"},
+                )
+            current = row if fresh else _current(conn, row.id)
             if current.recovery_point == "finished":
                 return _replay(current)
             try:
-                return work(conn, current)
+                outcome = work(conn, current)
             except BaseException:
                 _release_unless_committed(conn, row.id)
                 raise
+            if outcome.released:
+                lock.row_id = None
+            return outcome
         finally:
-            with contextlib.suppress(Exception):
-                conn.execute("SELECT pg_advisory_unlock(%s)", (row.id,))
+            lock.release(conn)
+
+
+def _current(conn: Connection, row_id: int) -> KeyRow:
+    """The key's row as the lock's holder sees it: the request before commits before it unlocks."""
+    current = _row(conn.execute(f"SELECT {COLUMNS} FROM idempotency_keys WHERE id = %s", (row_id,)).fetchone())
+    assert current is not None
+    return current
 
 
 def purge(pool: ConnectionPool, retention_hours: int) -> int:

@@ -21,7 +21,17 @@ from typing import Any
 
 from psycopg import Connection, errors
 
-from payment_api.idempotency import KeyRow, Outcome, finish
+from payment_api.idempotency import (
+    COLUMNS,
+    FIND,
+    HMAC_SCHEME,
+    KeyHashes,
+    KeyRow,
+    Outcome,
+    find_parameters,
+    finish,
+    row_of,
+)
 from payment_api.jsonbody import dumps
 from payment_api.models import PaymentCreate, RefundCreate
 from payment_api.problems import ProblemError
@@ -35,9 +45,24 @@ PAYMENT_COLUMNS = (
 REFUND_COLUMNS = "id, payment_id, amount, status, reason, created_at, created_by"
 
 
+ID_LENGTH = 22
+ID_SPACE = len(ALPHABET) ** ID_LENGTH
+_ID_BYTES = 17
+_ID_LIMIT = (1 << (8 * _ID_BYTES)) // ID_SPACE * ID_SPACE
+
+
 def new_id(prefix: str) -> str:
-    """``prefix_`` + 22 base62 characters: 130 random bits, not time-ordered."""
-    return f"{prefix}_" + "".join(secrets.choice(ALPHABET) for _ in range(22))
+    """``prefix_`` + 22 base62 characters, uniform over all of them (about 131 random bits), not time-ordered.
+    One read of the system's random source (a POST's profile showed 22 ``secrets.choice`` calls, one each)."""
+    value = _ID_LIMIT
+    while value >= _ID_LIMIT:  # rejection keeps every id equally likely; a redraw: about 1 draw in 190
+        value = int.from_bytes(secrets.token_bytes(_ID_BYTES), "big")
+    value %= ID_SPACE
+    characters = []
+    for _ in range(ID_LENGTH):
+        value, digit = divmod(value, len(ALPHABET))
+        characters.append(ALPHABET[digit])
+    return f"{prefix}_" + "".join(characters)
 
 
 def timestamp(value: datetime) -> str:
@@ -97,13 +122,12 @@ def create_payment(
     conn: Connection, key: KeyRow, request: PaymentCreate, processor: Processor, crash_after_processor: bool = False
 ) -> Outcome:
     """The idempotent work of ``POST /v1/payments`` from ``key``'s recovery point."""
-    payment_id = key.payment_id
-    if key.recovery_point == "started":
+    if key.recovery_point == "started":  # claimed alone (idempotency._claim; a release before issue 29 always did)
         payment_id = new_id("pay")
         with conn.transaction():
-            conn.execute(
+            row = conn.execute(
                 "INSERT INTO payments (id, status, amount, currency, payment_method, description,"
-                " customer_email) VALUES (%s, 'processing', %s, %s, %s, %s, %s)",
+                f" customer_email) VALUES (%s, 'processing', %s, %s, %s, %s, %s) RETURNING {PAYMENT_COLUMNS}",
                 (
                     payment_id,
                     request.amount,
@@ -112,14 +136,23 @@ def create_payment(
                     request.description,
                     request.customer_email,
                 ),
-            )
+            ).fetchone()
             conn.execute(
                 "UPDATE idempotency_keys SET recovery_point = 'payment_created', payment_id = %s WHERE id = %s",
                 (payment_id, key.id),
             )
-    assert payment_id is not None
-    row = load_payment(conn, payment_id)
+    else:  # resumed: the payment was created by an earlier request with this key
+        assert key.payment_id is not None
+        row = load_payment(conn, key.payment_id)
     assert row is not None
+    return charge_and_record(conn, key.id, row, processor, crash_after_processor)
+
+
+def charge_and_record(
+    conn: Connection, key_id: int, row: tuple[Any, ...], processor: Processor, crash_after_processor: bool
+) -> Outcome:
+    """The processor call for the payment ``row`` (``PAYMENT_COLUMNS`` order) and its outcome made final."""
+    payment_id = row[0]
     location = f"/v1/payments/{payment_id}"
     try:
         result = processor.charge(payment_id, row[2], row[3], row[10])
@@ -127,10 +160,109 @@ def create_payment(
         remember_reference(conn, payment_id, unknown.reference)
         return Outcome(202, dumps(payment_view(row)), {"Location": location, "Retry-After": "1"})
     except PaymentMethodInvalid as refused:
-        discard_payment(conn, key.id, payment_id)
+        discard_payment(conn, key_id, payment_id)
         raise payment_method_invalid(refused) from None
     _crash_hook(crash_after_processor)
-    return record_charge(conn, key.id, payment_id, result)
+    return record_charge_and_release(conn, key_id, row, result)
+
+
+# One statement, one round trip: the payment's outcome and the key's final answer commit together, and the key's
+# session lock is handed to a transaction lock (pg_advisory_xact_lock, same key, same session: granted at once)
+# before it is released, so the key stays locked until the commit and no other request sees the row unfinished
+# without the lock. OFFSET 0 keeps the inner select apart, so the hand-over runs before the release.
+RECORD_AND_RELEASE = (
+    "WITH paid AS (UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s,"
+    " processor_reference = %s WHERE id = %s RETURNING id),"
+    " answered AS (UPDATE idempotency_keys SET recovery_point = 'finished', response_status = 201,"
+    " response_body = %s, response_location = %s WHERE id = %s RETURNING id)"
+    " SELECT pg_advisory_unlock(fenced.id) FROM"
+    " (SELECT answered.id, pg_advisory_xact_lock(answered.id) FROM paid, answered OFFSET 0) AS fenced"
+)
+
+
+def record_charge_and_release(conn: Connection, key_id: int, row: tuple[Any, ...], result: ChargeResult) -> Outcome:
+    """``record_charge`` for the request that holds the key's lock and read the payment ``row`` under it (its
+    values are current: only the lock's holder changes a ``processing`` payment of a key not ``finished``): the
+    answer is built from ``row`` and the outcome, not read back, and the statement releases the lock after the
+    commit (``Outcome.released``)."""
+    payment_id = row[0]
+    location = f"/v1/payments/{payment_id}"
+    final = (*row[:1], result.status, *row[2:6], result.brand, result.last4, result.failure_code, *row[9:])
+    body = charged_body(final, result)
+    released = conn.execute(
+        RECORD_AND_RELEASE,
+        (
+            result.status,
+            result.brand,
+            result.last4,
+            result.failure_code,
+            result.reference,
+            payment_id,
+            body,
+            location,
+            key_id,
+        ),
+    ).fetchone()
+    assert released is not None, f"payment {payment_id} or its key {key_id} is gone"
+    return Outcome(201, body, {"Location": location}, released=bool(released[0]))
+
+
+# The first round trip of a new key: the key's row (at ``payment_created``) and the payment (``processing``) in one
+# statement, one commit, with the key's session lock; a key already ``finished`` comes back for its replay; anything
+# else (a key in progress, a concurrent claim of the same key, an older release's ``started`` row) comes back empty
+# and the ordinary claim (idempotency._claim) takes over. The key row is inserted first and the payment from it, so a
+# key lost to a concurrent claim (ON CONFLICT DO NOTHING) creates no payment.
+CLAIM_AND_CREATE = (
+    f"WITH found AS ({FIND}),"
+    " claimed AS (INSERT INTO idempotency_keys (scope, key_hash, key_scheme, fingerprint, recovery_point, payment_id)"
+    " SELECT %s, %s, %s, %s, 'payment_created', %s WHERE NOT EXISTS (SELECT FROM found)"
+    f" ON CONFLICT (scope, key_hash) DO NOTHING RETURNING {COLUMNS}),"
+    " paid AS (INSERT INTO payments (id, status, amount, currency, payment_method, description, customer_email)"
+    f" SELECT claimed.payment_id, 'processing', %s, %s, %s, %s, %s FROM claimed RETURNING {PAYMENT_COLUMNS})"
+    " SELECT key.*, paid.id IS NOT NULL AND pg_try_advisory_lock(key.id), paid.*"
+    " FROM (SELECT * FROM claimed UNION ALL SELECT * FROM found WHERE recovery_point = 'finished') AS key"
+    " LEFT JOIN paid ON paid.id = key.payment_id"
+)
+KEY_WIDTH = len(COLUMNS.split(","))
+
+
+class PaymentWork:
+    """``POST /v1/payments``'s work for ``idempotency.run``: ``claim`` is its first round trip (``Claim``), the
+    call its work from the key's recovery point."""
+
+    def __init__(self, request: PaymentCreate, processor: Processor, crash_after_processor: bool = False) -> None:
+        self.request, self.processor, self.crash_after_processor = request, processor, crash_after_processor
+        self.created: tuple[Any, ...] | None = None
+
+    def claim(self, conn: Connection, scope: str, hashes: KeyHashes, fingerprint: str) -> tuple[KeyRow, bool] | None:
+        """``CLAIM_AND_CREATE``: the new key's row and its lock, or a ``finished`` row, or None."""
+        request = self.request
+        found = conn.execute(
+            CLAIM_AND_CREATE,
+            (
+                *find_parameters(scope, hashes),
+                scope,
+                hashes.stored,
+                HMAC_SCHEME,
+                fingerprint,
+                new_id("pay"),
+                request.amount,
+                request.currency,
+                request.payment_method,
+                request.description,
+                request.customer_email,
+            ),
+        ).fetchone()
+        if found is None:
+            return None
+        if found[KEY_WIDTH + 1] is not None:
+            self.created = tuple(found[KEY_WIDTH + 1 :])
+        return row_of(found), bool(found[KEY_WIDTH])
+
+    def __call__(self, conn: Connection, key: KeyRow) -> Outcome:
+        if self.created is not None and key.payment_id == self.created[0]:
+            return charge_and_record(conn, key.id, self.created, self.processor, self.crash_after_processor)
+        return create_payment(conn, key, self.request, self.processor, self.crash_after_processor)
 
 
 def remember_reference(conn: Connection, payment_id: str, reference: str | None) -> None:
@@ -183,19 +315,24 @@ def record_charge(conn: Connection, key_id: int, payment_id: str, result: Charge
     itself moves on when Stripe reports the authentication's outcome."""
     location = f"/v1/payments/{payment_id}"
     with conn.transaction():
-        conn.execute(
+        final = conn.execute(
             "UPDATE payments SET status = %s, card_brand = %s, card_last4 = %s, failure_code = %s,"
-            " processor_reference = %s WHERE id = %s",
+            f" processor_reference = %s WHERE id = %s RETURNING {PAYMENT_COLUMNS}",
             (result.status, result.brand, result.last4, result.failure_code, result.reference, payment_id),
-        )
-        final = load_payment(conn, payment_id)
+        ).fetchone()
         assert final is not None
-        view = payment_view(final)
-        if result.requires_action:  # only in this 201 (stored and replayed), never in a GET
-            view["client_secret"] = result.client_secret
-        body = dumps(view)
+        body = charged_body(final, result)
         finish(conn, key_id, 201, body, location)
     return Outcome(201, body, {"Location": location})
+
+
+def charged_body(row: tuple[Any, ...], result: ChargeResult) -> bytes:
+    """The 201's body: the payment as charged; a ``requires_action`` answer carries the ``client_secret``, only in
+    this 201 (stored and replayed), never in a GET."""
+    view = payment_view(row)
+    if result.requires_action:
+        view["client_secret"] = result.client_secret
+    return dumps(view)
 
 
 def _reserve_refund(

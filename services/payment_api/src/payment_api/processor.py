@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from psycopg_pool import ConnectionPool
-
 from payment_api.config import Settings
+from payment_api.db import make_pool
 
 
 @dataclass(frozen=True)
@@ -126,16 +125,7 @@ class SimulatedProcessor:
     def __init__(self, settings: Settings) -> None:
         # Its own pool, as a remote processor is its own system: a request holds its application connection (and
         # the idempotency lock) while it calls the processor, so sharing that pool could starve it.
-        self._pool = ConnectionPool(
-            settings.database.conninfo(),
-            min_size=1,
-            max_size=settings.pool_max,
-            kwargs={"autocommit": True},
-            check=ConnectionPool.check_connection,
-            timeout=5.0,
-            open=False,
-            name="simulated-processor",
-        )
+        self._pool = make_pool(settings, name="simulated-processor")
 
     def open(self) -> None:
         self._pool.open(wait=False)
