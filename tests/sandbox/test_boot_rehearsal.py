@@ -172,6 +172,7 @@ def boot(
         "LOG_GROUP": "/tap/rehearsal-api",
         "ASG_NAME": group,
         "LIFECYCLE_HOOK": HOOK,
+        "OS_LOG_GROUP": "/tap/rehearsal-os-security",
     }
     script = base64.b64decode(render_user_data("payment_api_user_data.sh", values)).decode()
     if user_data:
