@@ -39,6 +39,7 @@ from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKey
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
 from lib.components.frontend import BUCKET_COMPONENT as FRONTEND_BUCKET
 from lib.components.frontend import Frontend, FrontendProps
+from lib.components.host_security import HostSecurity, HostSecurityProps
 from lib.components.idempotency_secret import IdempotencySecret, IdempotencySecretProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
 from lib.components.migration_host import MigrationHost, MigrationHostProps, MigrationRelease
@@ -256,6 +257,7 @@ class TapStack(TerraformStack):
         operator_role = OperatorRole(
             self, "operator_role", props=OperatorRoleProps(naming=naming, account_id=account_id)
         )
+        host_security = self._host_security(config, account_id, variables, base)
         release = self._release(
             config,
             account_id,
@@ -274,7 +276,10 @@ class TapStack(TerraformStack):
             database=database,
             release=release,
             idempotency_secret=idempotency_secret,
+            os_log_group_name=host_security.os_log_group_name,
         )
+        # The CloudWatch agent ships the OS security logs from the first boot (issue 28 item 4).
+        compute.boot_after([host_security.grant(role_name=compute.instance_role_name), host_security.os_log_group])
         migration = self._migration_host(config, account_id, variables, base, database=database, release=release)
         # The bucket policy names the instance role and the migration host's, so it is created after both; the first
         # boot and the host read under it. The named deployers (DEPLOYER_PRINCIPAL_ARNS) read too: Terraform's refresh
@@ -312,6 +317,27 @@ class TapStack(TerraformStack):
                 key_admin_principal_arn=config.kms_admin_principal_arn,
                 web_acl_arn=base.edge_waf.web_acl_arn,
                 deployer_arns=config.deployers,
+            ),
+        )
+
+    def _host_security(
+        self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation
+    ) -> HostSecurity:
+        """Session Manager preferences (when this stack owns them), the session and OS security log groups and the
+        session key (issue 28 item 4)."""
+        return HostSecurity(
+            self,
+            "host_security",
+            props=HostSecurityProps(
+                naming=Naming.for_config(config),
+                region=config.aws_region,
+                account_id=account_id,
+                logs_key_arn=base.keys.logs_key_arn,
+                log_retention_days=variables.log_retention_days,
+                archive_bucket_name=base.log_archive.bucket_name,
+                archive_bucket_arn=base.log_archive.bucket_arn,
+                manage_session_preferences=config.manage_session_preferences,
+                admin_principal_arn=config.kms_admin_principal_arn,
             ),
         )
 
@@ -400,6 +426,7 @@ class TapStack(TerraformStack):
         database: Database,
         release: ApiRelease,
         idempotency_secret: IdempotencySecret,
+        os_log_group_name: str,
     ) -> Compute:
         """The ALB and the API instances, which read their secrets (``ApiSecrets``) and install ``release``."""
         keys, network, groups = base.keys, base.network, base.security_groups
@@ -439,6 +466,7 @@ class TapStack(TerraformStack):
                     stripe_secret_arn=config.stripe_secret_key_arn,
                 ),
                 deployment=api_deployment(release),
+                os_log_group_name=os_log_group_name,
             ),
         )
 

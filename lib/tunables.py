@@ -515,6 +515,17 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
             "set ALARM_EMAIL to the on-call address",
         ),
     )
+    manage_session_preferences: bool = setting(
+        env="MANAGE_SESSION_PREFERENCES",
+        kind=BOOLEAN,
+        default=True,
+        default_doc="`true` (the first stack in an account and region)",
+        pci="10.2.1",
+        meaning="the stack owns the account's and region's Session Manager preferences (the SSM document "
+        "`SSM-SessionManagerRunShell`: sessions logged to CloudWatch Logs and the log archive, KMS-encrypted, run as "
+        "`ssm-user`); `false` for every further stack there (AWS allows one such document per account and region: "
+        "the account preflight reports an existing one)",
+    )
     # ------------------------------------------------------------------ frontend and certificates
     frontend_domain: str | None = setting(
         env="FRONTEND_DOMAIN",

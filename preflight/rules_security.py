@@ -800,3 +800,55 @@ def check_human_roles(view: StackView) -> Iterator[Finding]:
                     "condition(s) to the statement (lib.blocks.iam.person_assume_role_policy builds them), so "
                     "only an MFA session named after the IAM user may assume it.",
                 )
+
+
+# What a Session Manager preferences document must say (issue 28 item 4; lib/components/host_security.py writes it):
+# the input, the value it must have (None: present and non-empty), and what it protects.
+_SESSION_INPUTS: tuple[tuple[str, object, str], ...] = (
+    ("cloudWatchLogGroupName", None, "sessions streamed to CloudWatch Logs (10.2.1)"),
+    ("cloudWatchEncryptionEnabled", True, "the session log group must be KMS-encrypted"),
+    ("s3BucketName", None, "session transcripts kept in the log archive (10.5.1)"),
+    ("s3EncryptionEnabled", True, "the archive must be encrypted"),
+    ("kmsKeyId", None, "the session channel encrypted with a customer managed key"),
+    ("runAsEnabled", True, "sessions run as a named non-root user, not the agent's root"),
+)
+SESSION_IDLE_MINUTES_MAX = 15  # PCI DSS 8.2.8
+
+
+def _session_gaps(inputs: dict[str, Any]) -> list[str]:
+    gaps = [
+        f"{key} {'missing' if expected is None else f'is {inputs.get(key)!r}, not {expected!r}'} ({why})"
+        for key, expected, why in _SESSION_INPUTS
+        if (not inputs.get(key) if expected is None else inputs.get(key) is not expected)
+    ]
+    if str(inputs.get("runAsDefaultUser") or "root") == "root":
+        gaps.append("runAsDefaultUser is root or unset (sessions must not run as root)")
+    idle = str(inputs.get("idleSessionTimeout", ""))
+    if not idle.isdigit() or int(idle) > SESSION_IDLE_MINUTES_MAX:
+        gaps.append(f"idleSessionTimeout is {idle or 'unset'} (at most {SESSION_IDLE_MINUTES_MAX} minutes, 8.2.8)")
+    return gaps
+
+
+@rule(
+    "PF-SESSION-PREFERENCES",
+    "A Session Manager preferences document (aws_ssm_document of type Session) logs every session to an encrypted "
+    "log group and the archive, encrypts the session with a KMS key, runs sessions as a non-root user and ends them "
+    "after 15 idle minutes.",
+    pci=("10.2, 10.3, 10.5", "7.2, 8.2, 8.6"),
+)
+def check_session_preferences(view: StackView) -> Iterator[Finding]:
+    for document in view.resources("aws_ssm_document"):
+        if document.get("document_type") != "Session":
+            continue
+        try:
+            inputs = json.loads(str(document.get("content") or "{}")).get("inputs") or {}
+        except (TypeError, ValueError, AttributeError):
+            inputs = {}
+        gaps = _session_gaps(inputs if isinstance(inputs, dict) else {})
+        if gaps:
+            yield finding(
+                "PF-SESSION-PREFERENCES",
+                document,
+                f"the session preferences leave sessions unlogged or unprotected: {'; '.join(gaps)}. Fix: build the "
+                "document with lib.components.host_security.HostSecurity (session_preferences), which sets them all.",
+            )

@@ -258,6 +258,11 @@ class ComputeProps:  # pylint: disable=too-many-instance-attributes
     """ALB deletion protection.
 
     @default True - a replaced ALB gets a new DNS name that every client must follow."""
+    os_log_group_name: str = ""
+    """Where the CloudWatch agent ships the OS security logs and the file-integrity findings
+    (``HostSecurity.os_log_group_name``; services/payment_api/boot/hardening.sh).
+
+    @default "" - none shipped (a test of the compute component alone; the stack always passes one)."""
     boot_dependencies: Sequence[ITerraformDependable] = ()
     """Everything outside this construct that an instance's user data touches at first boot: the runtime
     parameter (and through it the database), the artifact object, the service's log group, the app subnets' route
@@ -391,6 +396,7 @@ class Compute(Construct):
                 "LOG_GROUP": deployment.log_group_name,
                 "ASG_NAME": naming.name("api-asg"),
                 "LIFECYCLE_HOOK": BOOT_LIFECYCLE_HOOK,
+                "OS_LOG_GROUP": props.os_log_group_name,
             },
         )
         self._profile = self._instance_profile(props)
@@ -533,6 +539,12 @@ class Compute(Construct):
     def instance_role_arn(self) -> str:
         assert self._instance_role is not None, "built in __init__"
         return self._instance_role.arn
+
+    @property
+    def instance_role_name(self) -> str:
+        """The instance role's name, for inline policies other components add (HostSecurity.grant)."""
+        assert self._instance_role is not None, "built in __init__"
+        return self._instance_role.name
 
     @property
     def alb_arn(self) -> str:

@@ -54,6 +54,7 @@ DB_HOST = "rehearsal-db.c0ffee.us-east-1.rds.amazonaws.com"
 BUCKET = "rehearsal-artifacts"
 PARAMETER = "/tap/rehearsal/payment-api/runtime"
 HOOK = "payment-api-boot"
+OS_LOG_GROUP = "/tap/rehearsal-os-security"
 API_PORT = 8080
 # Each boot's own network (10.213.<index>.0/30), as the sandbox's boot phase numbers its instances from 1.
 INDEXES = {"works": 201, "package": 202, "setting": 203, "unit": 204, "subshell": 205, "stripe": 206}
@@ -172,6 +173,7 @@ def boot(
         "LOG_GROUP": "/tap/rehearsal-api",
         "ASG_NAME": group,
         "LIFECYCLE_HOOK": HOOK,
+        "OS_LOG_GROUP": OS_LOG_GROUP,
     }
     script = base64.b64decode(render_user_data("payment_api_user_data.sh", values)).decode()
     if user_data:
@@ -251,6 +253,26 @@ def _written_anywhere(boot: InstanceBoot, result: BootResult, values: list[str])
     return found
 
 
+def check_hardening(result: BootResult, boot: InstanceBoot) -> None:
+    """boot/hardening.sh (issue 28): the security updates of the AMI's release ran through dnf (the stand-in checks the
+    release and applies nothing), ssm-user exists with no group but its own and no sudoers file, and the agent's
+    configuration ships the authentication log and the audit log to the OS security log group."""
+    release = boot.run_inside("cat /etc/amazon-linux-release").split()[3]
+    log = result.boot_log
+    assert f"boot: dnf upgrade --security --releasever={release} (at most 900 s)" in log, log[-3000:]
+    assert re.search(r"boot: [0-9:]{8} security updates\n", log) and "warning: security updates" not in log
+    assert boot.run_inside("id -nG ssm-user").split() == ["ssm-user"]
+    assert boot.run_inside("ls /etc/sudoers.d 2>/dev/null | grep -c ssm-agent-users || true").strip() == "0"
+    config = json.loads(boot.run_inside("cat /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"))
+    shipped = {entry["file_path"]: entry for entry in config["logs"]["logs_collected"]["files"]["collect_list"]}
+    for path, stream in (("/var/log/os-security/auth.log", "auth"), ("/var/log/audit/audit.log", "audit")):
+        assert shipped[path]["log_group_name"] == OS_LOG_GROUP
+        assert shipped[path]["log_stream_name"] == "{instance_id}/" + stream
+    assert boot.run_inside("test -f /etc/systemd/system/payment-api-auth-log.service && echo installed").strip() == (
+        "installed"
+    )
+
+
 def check_credentials(world: World, result: BootResult, boot: InstanceBoot) -> None:
     """AWSCURRENT reaches each unit's credential folder (0400, the unit's user), from a root-only folder on tmpfs,
     and is written nowhere else; after a rotation (put-secret-value) and a restart the old value is the previous
@@ -284,7 +306,11 @@ def check_credentials(world: World, result: BootResult, boot: InstanceBoot) -> N
 
 
 def test_the_real_user_data_boots_the_service_and_completes_the_hook(world: World) -> None:
-    result, instance_id = boot(world, "works", then=lambda result, inside: check_credentials(world, result, inside))
+    def check(result: BootResult, inside: InstanceBoot) -> None:
+        check_credentials(world, result, inside)
+        check_hardening(result, inside)
+
+    result, instance_id = boot(world, "works", then=check)
     assert result.exit_status == 0, result.boot_log[-3000:]
     assert lifecycle_state(world, instance_id) == "InService"
     log = result.boot_log

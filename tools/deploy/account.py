@@ -626,7 +626,7 @@ def _name(run: _Run, lookup: NameLookup, address: str, body: Mapping[str, Any], 
         return None
     command = run.terraform(f"import {run.variable_arguments()} {_quoted(address)} {_quoted(import_id)}")
     detail = f"{shown} exists in the account but not in this stack's state: the apply would fail"
-    otherwise = "otherwise pick another ENVIRONMENT_SUFFIX"
+    otherwise = lookup.otherwise or "otherwise pick another ENVIRONMENT_SUFFIX"
     if lookup.account_wide or body.get("provider"):
         where = (
             "account-wide"

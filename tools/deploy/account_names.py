@@ -55,6 +55,10 @@ class NameLookup:
     """The name is unique across the account's regions (IAM, S3, CloudFront): a stack with the same suffix in
     another region creates it too. Whatever the type, a name the stack creates through the us-east-1 alias (the
     CloudFront firewall's) is shared with every region's stack of that suffix."""
+    otherwise: str = ""
+    """The alternative to importing, when it is not another ENVIRONMENT_SUFFIX (a name without the suffix).
+
+    @default "" - pick another ENVIRONMENT_SUFFIX."""
 
 
 def _code(error: ClientError) -> str:
@@ -226,6 +230,10 @@ def _launch_template(client: Any, key: Key, _body: Body, _account: Account) -> s
     return str(found["LaunchTemplates"][0]["LaunchTemplateId"]) if found else None
 
 
+def _ssm_document(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
+    return key[0] if _get(lambda: client.describe_document(Name=key[0]), "InvalidDocument") else None
+
+
 def _autoscaling_group(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
     groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[key[0]]).get("AutoScalingGroups", [])
     return key[0] if groups else None
@@ -355,6 +363,19 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
         find=_ssm_parameter,
         import_id="parameter name",
         why="read without decryption: only whether it exists matters",
+    ),
+    NameLookup(
+        rtype="aws_ssm_document",
+        service="ssm",
+        call="ssm:DescribeDocument",
+        keys=("name",),
+        find=_ssm_document,
+        import_id="document name",
+        why="SSM-SessionManagerRunShell, the Session Manager preferences, is one per account and region and carries "
+        "no suffix: another stack, or the console's Session Manager preferences page, may have created it",
+        otherwise="otherwise, when another stack of this account and region owns the Session Manager preferences (or "
+        "the account's own settings must stay), set MANAGE_SESSION_PREFERENCES=false: this stack then creates none and "
+        "its sessions follow the existing preferences (importing replaces them with this stack's on the next apply)",
     ),
     NameLookup(
         rtype="aws_sns_topic",

@@ -203,7 +203,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "Instances run the latest Amazon Linux 2023 AMI, read from AWS's public SSM parameter at every plan; a "
         "new AMI becomes a new launch template version that an instance refresh rolls out, and no instance lives "
         "longer than max_instance_lifetime_days (14 by default, at most 30), so each is replaced on the latest "
-        "version within a month."
+        "version within a month. Automatic: at boot each instance applies the security errata of its AMI's release "
+        "(dnf upgrade --security --releasever=<the AMI's>, at most 900 s, logged; boot/hardening.sh), and a "
+        "scheduled plan reports a new AMI (tools/deploy/ami_check.py, exit 2; docs/operating.md). Not automatic: the "
+        "apply that rolls a new AMI out (someone runs make deploy when the scheduled plan reports one), a kernel "
+        "update (it takes effect at the next replacement, no reboot), and what AL2023's repository does not ship."
         " Dependencies: make audit (in make test) runs pip-audit --strict on every Python lock and npm audit on "
         "both npm locks, and a known vulnerability fails it; where the advisory sources do not answer it says "
         '"advisory source unreachable (N of N not audited)" and make test\'s roll-up shows "not audited", '
@@ -211,7 +215,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("aws_autoscaling_group", "aws_launch_template"),
         (),
         "that instances are really replaced within that age and boot the new AMI (the emulator launches no "
-        "instances and never ages them); read the ASG's activity history and the instances' AMI ids.",
+        "instances and never ages them); read the ASG's activity history and the instances' AMI ids; and that "
+        "dnf reaches the release's repository through the S3 gateway endpoint and applies its errata (the boot "
+        "rehearsal's dnf checks the release and applies nothing).",
     ),
     Requirement(
         "6.4.1, 6.4.2",
@@ -292,7 +298,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "CloudFront logs in a write-once archive (10.3.2-10.3.4: S3 Object Lock, 365-day default retention, "
         "COMPLIANCE mode in production, PF-LOG-ARCHIVE-WORM), S3 access logs (including reads of the archive, "
         "10.2.1.3) in their own bucket; both versioned, deny object deletion to everyone, keep every version 400 "
-        "days and block public access (10.2.1.x: pgaudit logs DDL and role changes, flow and WAF logs).",
+        "days and block public access (10.2.1.x: pgaudit logs DDL and role changes, flow and WAF logs). Session "
+        "Manager sessions (10.2.1, 10.2.1.2; the preferences document when MANAGE_SESSION_PREFERENCES) stream to a "
+        "KMS-encrypted log group and their transcripts to the archive, encrypted with their own key and run as "
+        "ssm-user, never root; the instances' authentication and audit logs go to a KMS-encrypted OS security log "
+        "group (the CloudWatch agent, boot/hardening.sh).",
         (
             "aws_flow_log",
             "aws_cloudwatch_log_group",
@@ -303,6 +313,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
             "aws_db_parameter_group",
             "aws_s3_bucket_object_lock_configuration",
             "aws_s3_bucket_policy",
+            "aws_ssm_document",
         ),
         (
             "CKV2_AWS_11",

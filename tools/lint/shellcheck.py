@@ -33,6 +33,7 @@ EXAMPLE_VALUES = {
     "LOG_GROUP": "/tap/tap-dev-api",
     "ASG_NAME": "tap-dev-api-asg",
     "LIFECYCLE_HOOK": "payment-api-boot",
+    "OS_LOG_GROUP": "/tap/dev/os-security",
     "RESULT_PARAMETER": "/tap/dev/payment-api/migration/" + "0" * 64,
 }
 SCRIPTS = (*sorted((ROOT / "services/payment_api/boot").glob("*.sh")), ROOT / "tools/sandbox/rehearsal/guest.sh")

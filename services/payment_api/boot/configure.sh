@@ -10,6 +10,8 @@
 
 # shellcheck source=services/payment_api/boot/prepare.sh
 . "$APP/boot/prepare.sh"
+# shellcheck source=services/payment_api/boot/hardening.sh
+. "$BOOT/hardening.sh"  # security updates, the session user, the OS security logs (issue 28)
 READY_SECONDS=120
 
 step "systemd units"

@@ -20,6 +20,7 @@ def test_renders_markers_and_encodes():
         "LOG_GROUP": "/g",
         "ASG_NAME": "tap-dev-api-asg",
         "LIFECYCLE_HOOK": "payment-api-boot",
+        "OS_LOG_GROUP": "/o",
     }
     encoded = render_user_data("payment_api_user_data.sh", values)
     script = base64.b64decode(encoded, validate=True).decode()

@@ -36,6 +36,7 @@ OTHER_PARAMETER = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other/secret"
 OTHER_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other-app/db-AbCdEf"
 DATA_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 LOGS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/66666666-7777-8888-9999-000000000000"
+SESSION_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/77777777-8888-9999-0000-111111111111"
 DB_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-XyZ123"
 HMAC_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:payment-idempotency-hmac-test-Ab12Cd"
 # Another stack's secret of the same kind (another suffix): the role's grant is this ARN, not a name pattern.
@@ -68,6 +69,7 @@ def _example_arns(synth_json: dict[str, Any]) -> dict[str, str]:
     tokens[f"${{aws_secretsmanager_secret.{secret}.arn}}"] = HMAC_SECRET
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/data_key')[0]}.arn}}"] = DATA_KEY
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/logs_key')[0]}.arn}}"] = LOGS_KEY
+    tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'host_security/session_key')[0]}.arn}}"] = SESSION_KEY
     for name, body in resources["aws_s3_bucket"].items():
         bucket = body["bucket"].replace("${data.aws_caller_identity.current.account_id}", ACCOUNT)
         tokens[f"${{aws_s3_bucket.{name}.arn}}"] = f"arn:aws:s3:::{bucket}"
@@ -149,9 +151,10 @@ def _requests(
     role_path: str = "compute/instance_role",
 ) -> list[dict[str, Any]]:
     principal, policies = role_policies(synth_json, role_path)
-    key_policy = _resolve(
-        by_path(synth_json["resource"], "aws_kms_key", "encryption/data_key")[1]["policy"], _example_arns(synth_json)
-    )
+    key_policies = {
+        key_arn: _resolve(by_path(synth_json["resource"], "aws_kms_key", path)[1]["policy"], _example_arns(synth_json))
+        for key_arn, path in ((DATA_KEY, "encryption/data_key"), (SESSION_KEY, "host_security/session_key"))
+    }
     return [
         {
             "name": name,
@@ -161,7 +164,7 @@ def _requests(
             "resourceAccount": ACCOUNT,
             "context": context,
             "identityPolicies": policies + (extra_policies or []),
-            "resourcePolicy": key_policy if action.startswith("kms:") and resource == DATA_KEY else None,
+            "resourcePolicy": key_policies.get(resource) if action.startswith("kms:") else None,
         }
         for name, (action, resource, context) in cases.items()
     ]
@@ -388,3 +391,41 @@ def test_actions_without_resource_types_match_the_service_authorization_data() -
         service, name = action.split(":")
         actions = json.loads((IAM_DATA_ACTIONS / f"{service}.json").read_text(encoding="utf-8"))
         assert actions[name.lower()]["resourceTypes"] == [], action
+
+
+def _log_group_arn(synth_json: dict[str, Any], path_end: str) -> str:
+    name = by_path(synth_json["resource"], "aws_cloudwatch_log_group", path_end)[1]["name"]
+    return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6", "10.2, 10.3, 10.5")
+def test_instance_role_logs_sessions_and_os_security_events_where_they_belong_and_nowhere_else(
+    synth_json: dict[str, Any],
+) -> None:
+    """Issue 28 item 4: the session stream and OS logs into their own groups, the transcript into the archive's
+    session prefix of this stack, the session data key decrypted; not another group, prefix or key."""
+    sessions = _log_group_arn(synth_json, "host_security/session_log_group")
+    os_logs = _log_group_arn(synth_json, "host_security/os_log_group")
+    archive = by_path(synth_json["resource"], "aws_s3_bucket", "log_archive/bucket")[1]["bucket"].replace(
+        "${data.aws_caller_identity.current.account_id}", ACCOUNT
+    )
+    suffix = examples.PRODUCTION["ENVIRONMENT_SUFFIX"]
+    transcript = f"arn:aws:s3:::{archive}/session-manager/{suffix}/i-0123456789abcdef0-a1b2c3.log"
+    cases: dict[str, tuple[str, str, dict[str, str]]] = {
+        "session stream": ("logs:PutLogEvents", f"{sessions}:log-stream:operator-a1b2c3", {}),
+        "os stream": ("logs:PutLogEvents", f"{os_logs}:log-stream:i-0123456789abcdef0/secure", {}),
+        "encryption check": ("logs:DescribeLogGroups", "*", {}),
+        "transcript": ("s3:PutObject", transcript, {}),
+        "archive encryption": ("s3:GetEncryptionConfiguration", f"arn:aws:s3:::{archive}", {}),
+        "session key": ("kms:Decrypt", SESSION_KEY, {}),
+        # Denied: the flow log group, another prefix of the archive (the ALB's logs), another stack's sessions, a
+        # key other than the session key outside SSM/Secrets Manager, deleting a transcript.
+        "other group": ("logs:PutLogEvents", _log_group_arn(synth_json, "networking/flow_log_group") + ":*", {}),
+        "alb logs": ("s3:PutObject", f"arn:aws:s3:::{archive}/alb/AWSLogs/{ACCOUNT}/x.log.gz", {}),
+        "other stack": ("s3:PutObject", f"arn:aws:s3:::{archive}/session-manager/other/x.log", {}),
+        "logs key direct": ("kms:Decrypt", LOGS_KEY, {}),
+        "delete transcript": ("s3:DeleteObject", transcript, {}),
+    }
+    decisions = _evaluate(_requests(synth_json, cases))
+    allowed = {"session stream", "os stream", "encryption check", "transcript", "archive encryption", "session key"}
+    assert {name for name, decision in decisions.items() if decision == "Allowed"} == allowed, decisions

@@ -26,7 +26,8 @@ def _statements(key):
 
 @pytest.mark.pci("3.5, 3.6, 3.7", "7.2, 8.2, 8.6")
 def test_kms_keys_rotate_and_name_their_principals(resources):
-    assert len(resources["aws_kms_key"]) == 4  # logs, data, frontend, and logs in us-east-1 (CloudFront WAF)
+    # logs, data, frontend, logs in us-east-1 (CloudFront WAF), and Session Manager's (host_security)
+    assert len(resources["aws_kms_key"]) == 5
     for name, key in resources["aws_kms_key"].items():
         assert key["enable_key_rotation"] is True, name
         assert "bypass_policy_lockout_safety_check" not in key, name
@@ -68,12 +69,12 @@ def test_key_policies_separate_administration_from_use(resources):
 
 
 def test_kms_admin_principal_is_configurable(tmp_path):
-    """KMS_ADMIN_PRINCIPAL_ARN names the administrator of all four keys; use stays with the account root."""
+    """KMS_ADMIN_PRINCIPAL_ARN names the administrator of all five keys; use stays with the account root."""
     from tests.conftest import PRODUCTION_ENV, synth_stack  # pylint: disable=import-outside-toplevel
 
     admin = "arn:aws:iam::123456789012:role/platform/kms-admins"
     keys = synth_stack(tmp_path, {**PRODUCTION_ENV, "KMS_ADMIN_PRINCIPAL_ARN": admin})["resource"]["aws_kms_key"]
-    assert len(keys) == 4
+    assert len(keys) == 5
     for name, key in keys.items():
         statements = _statements(key)
         assert statements["KeyAdministration"]["Principal"] == {"AWS": admin}, name

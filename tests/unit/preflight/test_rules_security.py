@@ -501,3 +501,54 @@ def test_roles_people_assume_need_mfa_and_their_name(synth_json: dict[str, Any])
         only(trusting(MFA_AND_NAME | {"Bool": {"aws:MultiFactorAuthPresent": "false"}}, "*"), "PF-HUMAN-ROLE-MFA"),
         "MultiFactor",
     )
+
+
+def _session_document(**changes: Any) -> tuple[str, str, dict[str, Any]]:
+    inputs = {
+        "s3BucketName": "${aws_s3_bucket.logs.bucket}",
+        "s3EncryptionEnabled": True,
+        "cloudWatchLogGroupName": "${aws_cloudwatch_log_group.sessions.name}",
+        "cloudWatchEncryptionEnabled": True,
+        "kmsKeyId": "${aws_kms_key.sessions.arn}",
+        "runAsEnabled": True,
+        "runAsDefaultUser": "ssm-user",
+        "idleSessionTimeout": "15",
+    }
+    inputs.update(changes)
+    inputs = {key: value for key, value in inputs.items() if value is not None}
+    content = json.dumps({"schemaVersion": "1.0", "sessionType": "Standard_Stream", "inputs": inputs})
+    return (
+        "aws_ssm_document",
+        *res("prefs", name="SSM-SessionManagerRunShell", document_type="Session", content=content),
+    )
+
+
+@pytest.mark.pci("10.2, 10.3, 10.5", "7.2, 8.2, 8.6")
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({}, None),
+        ({"cloudWatchLogGroupName": None}, "cloudWatchLogGroupName missing"),
+        ({"cloudWatchEncryptionEnabled": False}, "cloudWatchEncryptionEnabled is False, not True"),
+        ({"s3BucketName": ""}, "s3BucketName missing"),
+        ({"kmsKeyId": None}, "kmsKeyId missing"),
+        ({"runAsEnabled": False}, "runAsEnabled is False, not True"),
+        ({"runAsDefaultUser": "root"}, "runAsDefaultUser is root"),
+        ({"idleSessionTimeout": "60"}, "idleSessionTimeout is 60 (at most 15 minutes"),
+    ],
+)
+def test_session_preferences_log_encrypt_and_run_sessions_as_a_non_root_user(
+    changes: dict[str, Any], says: str | None
+) -> None:
+    findings = only(stack(_session_document(**changes)), "PF-SESSION-PREFERENCES")
+    if says is None:
+        assert_clean(findings)
+    else:
+        assert_caught(findings, says, "HostSecurity")
+
+
+def test_the_stacks_own_session_preferences_pass(synth_json: dict[str, Any]) -> None:
+    """The document lib/components/host_security.py writes meets the rule (the synthesized production stack)."""
+    documents = synth_json["resource"]["aws_ssm_document"]
+    assert [body["document_type"] for body in documents.values()] == ["Session"]
+    assert_clean(only(synth_json, "PF-SESSION-PREFERENCES"))

@@ -52,6 +52,7 @@ ABSENT: dict[tuple[str, str], Any] = {
     ("elbv2", "describe_load_balancers"): client_error("LoadBalancerNotFound", "DescribeLoadBalancers"),
     ("elbv2", "describe_target_groups"): client_error("TargetGroupNotFound", "DescribeTargetGroups"),
     ("ssm", "get_parameter"): client_error("ParameterNotFound", "GetParameter"),
+    ("ssm", "describe_document"): client_error("InvalidDocument", "DescribeDocument"),
     ("sns", "get_topic_attributes"): client_error("NotFound", "GetTopicAttributes"),
     ("wafv2", "list_web_acls"): {"WebACLs": []},
     ("ec2", "describe_launch_templates"): client_error(
@@ -249,7 +250,7 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
         looked_up += len(calls)
     assert {region for region, _ in account.called("logs", "describe_log_groups")} == {"us-east-1", "eu-west-1"}
     names = named(checks, "names")
-    assert looked_up == 47 and names.detail.startswith("47 names looked up, 0 held by this stack's state")
+    assert looked_up == 52 and names.detail.startswith("52 names looked up, 0 held by this stack's state")
     assert "iam:GetRole x5" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
     assert dict(account.called("wafv2", "list_web_acls")) == {
         "us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
@@ -504,6 +505,23 @@ def test_a_name_held_outside_the_state_fails_with_its_import(dev_synth_json: dic
     assert "ENVIRONMENT_SUFFIX" in check.fix
     # A load balancer's name is the region's: no word about other regions.
     assert "another region" not in check.detail and "across regions" not in check.fix
+
+
+def test_existing_session_manager_preferences_are_reported_with_both_ways_out(dev_synth_json: dict[str, Any]) -> None:
+    """Issue 28 item 4: SSM-SessionManagerRunShell is one per account and region, so a second stack (or preferences
+    saved in the console) makes the first apply fail; the preflight names the document and says to import it or set
+    MANAGE_SESSION_PREFERENCES=false, not to change the suffix (the name has none)."""
+    ((document, body),) = dev_synth_json["resource"]["aws_ssm_document"].items()
+    assert body["name"] == "SSM-SessionManagerRunShell"
+    account = ready_account(
+        answers={("ssm", "describe_document"): {"Document": {"Name": "SSM-SessionManagerRunShell", "Status": "Active"}}}
+    )
+    check = named(run(dev_synth_json, account), f"name: aws_ssm_document.{document}")
+    assert check.status == FAILED and "SSM-SessionManagerRunShell exists in the account" in check.detail
+    assert f"import -var 'certificate_arn={ALB_CERTIFICATE}' 'aws_ssm_document.{document}' " in check.fix
+    assert "'SSM-SessionManagerRunShell'" in check.fix or "SSM-SessionManagerRunShell" in check.fix
+    assert "MANAGE_SESSION_PREFERENCES=false" in check.fix and "ENVIRONMENT_SUFFIX" not in check.fix
+    assert account.called("ssm", "describe_document") == [("us-east-1", {"Name": "SSM-SessionManagerRunShell"})]
 
 
 @pytest.mark.parametrize(

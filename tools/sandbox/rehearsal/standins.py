@@ -49,6 +49,12 @@ FILES: tuple[tuple[str, Path, int, str], ...] = (
     ),
     (f"{DATA_DIR}/al2023_packages.json", HERE / "al2023_packages.json", 0o644, "the dnf stand-in's allow-list"),
     (
+        "/etc/amazon-linux-release",
+        HERE / "al2023_release",
+        0o644,
+        "AL2023's release file: the boot's security updates pin the AMI's release (dnf --releasever)",
+    ),
+    (
         f"{DATA_DIR}/cloudwatch_agent_schema.json",
         HERE / "cloudwatch_agent_schema.json",
         0o644,

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""dnf stand-in for the boot rehearsal: ``dnf install -y [-q] [--setopt=KEY=VALUE] NAME...``.
+"""dnf stand-in for the boot rehearsal: ``dnf install -y [-q] [--setopt=KEY=VALUE] NAME...`` and
+``dnf upgrade --security --releasever=RELEASE -y [-q]``.
 
 Installed as ``/usr/bin/dnf`` in the rehearsal's root. Installs nothing: a name passes only if it is in the committed
 allow-list of Amazon Linux 2023 packages (``al2023_packages.json``, each entry citing the AL2023 packages page of a
@@ -8,6 +9,11 @@ named release) AND the command(s) the package provides on AL2023 exist in this r
 Fails like dnf does on a name AL2023 does not have (``No match for argument: NAME``, ``Error: Unable to find a match:
 NAME``, exit 1, nothing installed), and says which command is missing when an allowed package cannot be used here.
 Without ``-y`` dnf would ask for confirmation, which a boot script cannot answer: refused (``Operation aborted.``).
+
+``upgrade`` (the boot's security updates, services/payment_api/boot/hardening.sh) applies nothing, since the stand-in
+has no repository: it accepts only ``--security`` with ``--releasever=`` equal to the release of
+``/etc/amazon-linux-release`` (the AMI's; AL2023 pins its repository to it), says what dnf would have done, and
+refuses a package name (the boot upgrades everything the errata name, never a chosen package).
 
 ``STANDIN_ROOT`` (default ``/``) prefixes every path it reads; the tests set it, the rehearsal does not.
 """
@@ -24,8 +30,16 @@ from typing import Any
 PROG = "[standin dnf]"
 ALLOW_LIST = "/usr/share/rehearsal-standins/al2023_packages.json"
 # Options a boot script may pass; anything else is refused rather than ignored.
-FLAG_OPTIONS = {"-y": "assumeyes", "--assumeyes": "assumeyes", "-q": "quiet", "--quiet": "quiet"}
-SUBCOMMANDS = ("install",)
+FLAG_OPTIONS = {
+    "-y": "assumeyes",
+    "--assumeyes": "assumeyes",
+    "-q": "quiet",
+    "--quiet": "quiet",
+    "--security": "security",
+}
+SUBCOMMANDS = ("install", "upgrade")
+RELEASE_FILE = "/etc/amazon-linux-release"
+RELEASEVER = "--releasever="
 
 
 class DnfError(Exception):
@@ -37,13 +51,16 @@ def in_root(path: str) -> Path:
 
 
 def parse_args(argv: list[str]) -> tuple[str, set[str], list[str]]:
-    """(subcommand, flags, names). Options may come before or after the subcommand, as dnf allows."""
+    """(subcommand, flags, names). Options may come before or after the subcommand, as dnf allows; a
+    ``--releasever=V`` is the flag ``releasever=V``."""
     flags: set[str] = set()
     words: list[str] = []
     args = iter(argv)
     for arg in args:
         if arg in FLAG_OPTIONS:
             flags.add(FLAG_OPTIONS[arg])
+        elif arg.startswith(RELEASEVER) and arg.removeprefix(RELEASEVER):
+            flags.add(f"releasever={arg.removeprefix(RELEASEVER)}")
         elif arg.startswith("--setopt="):
             _check_setopt(arg.removeprefix("--setopt="))
         elif arg == "--setopt":
@@ -51,7 +68,8 @@ def parse_args(argv: list[str]) -> tuple[str, set[str], list[str]]:
         elif arg.startswith("-"):
             raise DnfError(
                 f"{PROG} unknown option {arg}: the stand-in accepts only "
-                f"{', '.join(sorted(FLAG_OPTIONS))} and --setopt=KEY=VALUE (extend it if the boot script needs more)"
+                f"{', '.join(sorted(FLAG_OPTIONS))}, --releasever=RELEASE and --setopt=KEY=VALUE (extend it if the "
+                "boot script needs more)"
             )
         else:
             words.append(arg)
@@ -60,6 +78,8 @@ def parse_args(argv: list[str]) -> tuple[str, set[str], list[str]]:
     command, names = words[0], words[1:]
     if command not in SUBCOMMANDS:
         raise DnfError(f"No such command: {command}. The dnf stand-in supports only: {', '.join(SUBCOMMANDS)}")
+    if command == "upgrade":
+        return command, flags, names
     if not names:
         raise DnfError("Error: Need to pass a list of pkgs to install")
     return command, flags, names
@@ -124,10 +144,41 @@ def install(names: list[str], flags: set[str]) -> None:
         print("Complete!")
 
 
+def ami_release() -> str:
+    """The release ``/etc/amazon-linux-release`` names (``Amazon Linux release 2023.x.y (Amazon Linux)``)."""
+    path = in_root(RELEASE_FILE)
+    try:
+        words = path.read_text(encoding="utf-8").split()
+    except OSError as err:
+        raise DnfError(f"{PROG} cannot read {path}: {err} (install_standins writes it)") from err
+    return words[3] if len(words) > 3 and words[:3] == ["Amazon", "Linux", "release"] else ""
+
+
+def upgrade(names: list[str], flags: set[str]) -> None:
+    """The security updates of the AMI's release: checked, not applied (no repository here)."""
+    if names:
+        raise DnfError(f"{PROG} upgrade {' '.join(names)}: the boot upgrades what the errata name, not chosen packages")
+    if "security" not in flags:
+        raise DnfError(f"{PROG} upgrade without --security would take every update, not only security errata")
+    releasevers = [flag.removeprefix("releasever=") for flag in flags if flag.startswith("releasever=")]
+    release = ami_release()
+    if releasevers != [release]:
+        raise DnfError(
+            f"{PROG} upgrade --security needs --releasever={release or '<the AMI release>'} (the AMI's, from "
+            f"{RELEASE_FILE}); got {', '.join(releasevers) or 'none'}"
+        )
+    if "assumeyes" not in flags:
+        raise DnfError("Operation aborted. (dnf asks for confirmation without -y; a boot script cannot answer)")
+    print(
+        f"{PROG} upgrade --security --releasever={release}: on AL2023 this applies the security errata of release "
+        f"{release}; the stand-in has no repository, so nothing was applied"
+    )
+
+
 def main(argv: list[str]) -> int:
     try:
-        _command, flags, names = parse_args(argv)
-        install(names, flags)
+        command, flags, names = parse_args(argv)
+        (upgrade if command == "upgrade" else install)(names, flags)
     except DnfError as err:
         print(str(err), file=sys.stderr)
         return 1

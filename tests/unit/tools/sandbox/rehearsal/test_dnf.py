@@ -90,3 +90,31 @@ def test_setopt_is_accepted_and_said(root: StandinRoot) -> None:
     result = root.run("dnf", "--setopt=install_weak_deps=False", "install", "-y", "-q", "jq")
     assert result.returncode == 0, result.stderr
     assert "--setopt=install_weak_deps=False accepted" in result.stderr
+
+
+def test_the_security_upgrade_of_the_amis_release_passes_and_applies_nothing(root: StandinRoot) -> None:
+    """boot/hardening.sh's `dnf upgrade --security --releasever=<the AMI's>`: the release is the root's
+    /etc/amazon-linux-release (install_standins writes AL2023's)."""
+    release = root.read("/etc/amazon-linux-release").split()[3]
+    result = root.run("dnf", "upgrade", "--security", f"--releasever={release}", "-y", "-q")
+    assert result.returncode == 0, result.stderr
+    assert f"upgrade --security --releasever={release}: on AL2023 this applies the security errata" in result.stdout
+    assert "nothing was applied" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--security", "--releasever=2023.0.20230315", "-y"], "needs --releasever=2023."),
+        (["--security", "-y"], "got none"),
+        (["--releasever=RELEASE", "-y"], "without --security would take every update"),
+        (["--security", "--releasever=RELEASE"], "Operation aborted."),
+        (["--security", "--releasever=RELEASE", "-y", "openssl"], "not chosen packages"),
+    ],
+)
+def test_a_security_upgrade_of_another_release_or_without_its_options_is_refused(
+    root: StandinRoot, args: list[str], says: str
+) -> None:
+    release = root.read("/etc/amazon-linux-release").split()[3]
+    result = root.run("dnf", "upgrade", *(arg.replace("RELEASE", release) for arg in args))
+    assert result.returncode == 1 and says in result.stderr, result.stderr
