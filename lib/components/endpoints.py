@@ -22,17 +22,18 @@ from lib.naming import Naming
 # the endpoint's private DNS name. An endpoint costs about 21.90 USD a month over three AZs, so one exists only for a
 # caller (issue 29: no infrastructure without a caller); tests/unit/components/test_endpoints.py derives the callers
 # from the instance roles' policies and fails on an endpoint without one, or a caller without an endpoint. Not here:
-# S3 (the gateway endpoint, free), KMS (the instances decrypt only through Secrets Manager, SSM and S3:
-# kms:ViaService, so KMS is called by those services, not by the instances), CloudWatch metrics (the agent ships
-# logs only) and ec2messages (Run Command's older channel: SSM Agent uses ssmmessages, and the stack runs no
-# command documents).
+# S3 (the gateway endpoint, free), CloudWatch metrics (the agent ships logs only) and ec2messages (Run Command's
+# older channel: SSM Agent uses ssmmessages, and the stack runs no command documents). KMS is here for Session
+# Manager's encryption alone: the secrets, parameters and artifact are decrypted through kms:ViaService, by those
+# services.
 INTERFACE_ENDPOINT_CALLERS: dict[str, str] = {
     "ssm": "the boots' runtime parameter (GetParameter), the migration host's result (PutParameter), SSM Agent's "
     "registration (UpdateInstanceInformation)",
     "ssmmessages": "SSM Agent: Session Manager's control and data channels",
     "secretsmanager": "fetch-credentials.sh (the idempotency and Stripe secrets), the migration host (the master "
     "secret)",
-    "logs": "the CloudWatch agent: the boot, service and migration logs",
+    "logs": "the CloudWatch agent: the boot, service, migration and OS security logs; Session Manager's session logs",
+    "kms": "SSM Agent: Session Manager's session data, encrypted with the sessions key (kms:Decrypt, GenerateDataKey)",
     "sts": "the service: an operator's signed GetCallerIdentity proof, forwarded to the region's STS host",
     "autoscaling": "the boot: CompleteLifecycleAction and RecordLifecycleActionHeartbeat on its own launch",
 }

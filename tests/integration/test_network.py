@@ -194,7 +194,7 @@ def test_interface_endpoints_in_app_subnets_admit_this_account_only(
 ) -> None:
     endpoints = aws("ec2").describe_vpc_endpoints(VpcEndpointIds=output("interface_endpoint_ids"))["VpcEndpoints"]
     # Written out, not imported: what the deployed stack must have, whatever the code says.
-    services = "ssm ssmmessages secretsmanager logs sts autoscaling".split()
+    services = "ssm ssmmessages secretsmanager kms logs sts autoscaling".split()
     assert sorted(e["ServiceName"] for e in endpoints) == sorted(
         f"com.amazonaws.{expected.aws_region}.{service}" for service in services
     )

@@ -22,9 +22,9 @@ def _interface_endpoints(resources):
 def test_interface_endpoints_in_app_subnets_with_private_dns_and_their_own_group(resources):
     endpoints = _interface_endpoints(resources)
     services = sorted(body["service_name"] for body in endpoints.values())
-    expected = "ssm ssmmessages secretsmanager logs sts autoscaling".split()
+    expected = "ssm ssmmessages secretsmanager kms logs sts autoscaling".split()
     assert services == sorted(f"com.amazonaws.us-east-1.{s}" for s in expected)
-    assert len(INTERFACE_ENDPOINT_SERVICES) == 6
+    assert len(INTERFACE_ENDPOINT_SERVICES) == 7
     app_subnets = sorted(
         ref("aws_subnet", name) for name, body in resources["aws_subnet"].items() if body["tags"]["Tier"] == "app"
     )
