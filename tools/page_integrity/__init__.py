@@ -6,6 +6,6 @@ compares it (``check.py``, the page's scripts parsed by ``page.py``) with the ma
 the stack expects (``lib/blocks/web_headers.py``, given to the function by the stack), and publishes the number of
 differences as a metric a CloudWatch alarm watches.
 
-Standard library only, relative imports only: ``lib/components/page_integrity.py`` zips this directory as the
+Standard library only, relative imports only: ``lib/components/page_watch.py`` zips this directory as the
 function's code (boto3, for the metric and the manifest, is the Lambda runtime's own).
 """

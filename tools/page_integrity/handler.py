@@ -1,6 +1,6 @@
 """The Lambda entry point: check the page, log every difference, publish their number as a metric.
 
-Its environment (set by ``lib/components/page_integrity.py``): ``PAGE_URL`` (the page's CloudFront URL),
+Its environment (set by ``lib/components/page_watch.py``): ``PAGE_URL`` (the page's CloudFront URL),
 ``EXPECTED_HEADERS`` (JSON: the headers ``lib/blocks/web_headers.py`` gives the page), ``METRIC_NAMESPACE``.
 The manifest is read through CloudFront too (``<PAGE_URL>/integrity-manifest.json``): the function needs no access
 to the bucket or its key, and only the named deployers may write the object (the bucket policy) while every write
