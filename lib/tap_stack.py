@@ -23,6 +23,7 @@ from tap_contract import routes, runtime
 from tap_contract.identity import Output
 
 from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
+from lib.blocks.web_headers import api_origin, page_stripe_origins, response_headers
 from lib.components.api_release import BUCKET_COMPONENT as ARTIFACTS_BUCKET
 from lib.components.api_release import ApiRelease, ApiReleaseProps
 from lib.components.compute import (
@@ -46,6 +47,7 @@ from lib.components.migration_host import MigrationHost, MigrationHostProps, Mig
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
 from lib.components.operator_role import OperatorRole, OperatorRoleProps
+from lib.components.page_watch import PageIntegrity, PageIntegrityProps
 from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
 from lib.components.waf import (
     CSP_REPORTS_RATE_LIMIT,
@@ -127,6 +129,7 @@ class TapStack(TerraformStack):
         foundation = self._foundation(config, account_id, variables)
         tiers = self._tiers(config, account_id, variables, foundation)
         dns = self._dns(config, tiers)
+        self._page_integrity(config, account_id, variables, foundation, tiers)
         for name, (value, description) in {**stack_outputs(foundation, tiers), **dns_outputs(dns)}.items():
             TerraformOutput(self, name, value=value, description=description)
 
@@ -338,6 +341,29 @@ class TapStack(TerraformStack):
                 archive_bucket_arn=base.log_archive.bucket_arn,
                 manage_session_preferences=config.manage_session_preferences,
                 admin_principal_arn=config.kms_admin_principal_arn,
+            ),
+        )
+
+    def _page_integrity(
+        self, config: StackConfig, account_id: str, variables: StackVariables, base: Foundation, tiers: Tiers
+    ) -> PageIntegrity:
+        """The payment page's object-event alert and its scheduled integrity check, alarming to the on-call topic."""
+        frontend = tiers.frontend
+        return PageIntegrity(
+            self,
+            "page_integrity",
+            props=PageIntegrityProps(
+                naming=Naming.for_config(config),
+                region=config.aws_region,
+                account_id=account_id,
+                frontend_bucket_name=frontend.bucket_name,
+                page_url=f"https://{config.frontend_domain or frontend.distribution_domain_name}",
+                expected_headers=response_headers(
+                    api_origin(config.api_domain), stripe=page_stripe_origins(config.stripe_publishable_key)
+                ),
+                alarm_topic_arn=tiers.monitoring.alarm_topic_arn,
+                logs_key_arn=base.keys.logs_key_arn,
+                log_retention_days=variables.log_retention_days,
             ),
         )
 

@@ -21,6 +21,11 @@ from preflight.model import Finding, Resource, Severity, StackView, finding, rul
 _IAM_FACTS = load_data("iam.json")
 # Actions with no resource types (Service Authorization Reference): "*" is the only Resource they can have.
 ACTIONS_WITHOUT_RESOURCE_TYPES: frozenset[str] = frozenset(_IAM_FACTS["actions_without_resource_types"])
+# Actions whose "*" a condition key scopes instead (cloudwatch:PutMetricData by cloudwatch:namespace): accepted only
+# with that key in the statement's Condition.
+ACTIONS_SCOPED_BY_CONDITION_KEY: Mapping[str, str] = {
+    action: key for action, key in _IAM_FACTS["actions_scoped_by_condition_key"].items() if not action.startswith("_")
+}
 # AWS managed policies an EC2 instance role may carry, each with the reason; everything else is refused.
 INSTANCE_ROLE_MANAGED_POLICIES: Mapping[str, str] = _IAM_FACTS["instance_role_managed_policies"]["allowed"]
 KNOWN_REFUSED_MANAGED_POLICIES: Mapping[str, str] = _IAM_FACTS["instance_role_managed_policies"]["refused"]
@@ -401,6 +406,14 @@ def _actions(statement: Mapping[str, Any]) -> list[str]:
     return [action] if isinstance(action, str) else [a for a in action if isinstance(a, str)]
 
 
+def _scoped_by_condition(statement: Mapping[str, Any]) -> bool:
+    """Every action of ``statement`` is one a condition key scopes (``ACTIONS_SCOPED_BY_CONDITION_KEY``), and its
+    Condition names that key."""
+    actions = _actions(statement)
+    keys = {key for operator in (statement.get("Condition") or {}).values() for key in operator}
+    return bool(actions) and all(ACTIONS_SCOPED_BY_CONDITION_KEY.get(a) in keys for a in actions)
+
+
 @rule(
     "PF-IAM-LEAST-PRIVILEGE",
     "Identity policies name their actions and resources (PCI DSS 7.2.2); wildcard "
@@ -424,6 +437,8 @@ def check_least_privilege(view: StackView) -> Iterator[Finding]:
                         )
                     resources = statement.get("Resource")
                     if set(_actions(statement)) <= ACTIONS_WITHOUT_RESOURCE_TYPES:
+                        continue
+                    if _scoped_by_condition(statement):
                         continue
                     if resources == "*" or (isinstance(resources, list) and "*" in resources):
                         yield finding(

@@ -16,6 +16,10 @@
    left by ``make web`` is skipped and said so.
 6. One CloudFront invalidation for the changed non-hashed paths (``/index.html`` also invalidates ``/``);
    hashed assets are new names and need none.
+7. The integrity manifest (``integrity-manifest.json``: the sha256 of ``index.html`` and of every script of the
+   build, ``tools/page_integrity/manifest.py``) is written after ``index.html`` when it changed, and invalidated with
+   it: the scheduled page-integrity check compares what CloudFront serves with it (PCI DSS 6.4.3, 11.6.1). A
+   ``web/dist/integrity-manifest.json`` is never uploaded as a file: the deploy writes its own.
 
 boto3 follows ``AWS_ENDPOINT_URL`` (the sandbox points it at the emulator) and the usual credential chain.
 
@@ -43,6 +47,7 @@ from tap_contract.identity import Output
 from lib.blocks.web_headers import IMMUTABLE, NO_CACHE, RUNTIME_CONFIG_KEY
 from lib.config import stack_name_for
 from tools.deploy import outputs
+from tools.page_integrity.manifest import MANIFEST_KEY, build_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -128,7 +133,7 @@ def local_files(dist: Path) -> tuple[list[LocalFile], list[str]]:
     files, skipped = [], []
     for path in sorted(p for p in dist.rglob("*") if p.is_file()):
         key = path.relative_to(dist).as_posix()
-        if key == RUNTIME_CONFIG_KEY:
+        if key in (RUNTIME_CONFIG_KEY, MANIFEST_KEY):
             skipped.append(key)
             continue
         files.append(
@@ -215,6 +220,25 @@ def upload(s3: Any, bucket: str, files: Iterable[LocalFile]) -> None:
         )
 
 
+def upload_manifest(s3: Any, bucket: str, dist: Path) -> bool:
+    """Write the build's integrity manifest unless the bucket holds the same bytes; whether it was written."""
+    body = build_manifest(dist).to_json().encode("utf-8")
+    digest = hashlib.sha256(body).hexdigest()
+    if remote_objects(s3, bucket, [MANIFEST_KEY]).get(MANIFEST_KEY) == RemoteObject(
+        digest, CONTENT_TYPES[".json"], NO_CACHE
+    ):
+        return False
+    s3.put_object(
+        Bucket=bucket,
+        Key=MANIFEST_KEY,
+        Body=body,
+        ContentType=CONTENT_TYPES[".json"],
+        CacheControl=NO_CACHE,
+        Metadata={CHECKSUM_METADATA: digest},
+    )
+    return True
+
+
 def invalidate(cloudfront: Any, distribution: str, paths: list[str]) -> str:
     """One invalidation for ``paths``; its id."""
     batch = {"Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": f"deploy-frontend-{time.time_ns()}"}
@@ -254,7 +278,8 @@ def deploy(s3: Any, cloudfront: Any, *, bucket: str, distribution: str, dist: Pa
     files, skipped = local_files(dist)
     changed = changed_files(files, remote_objects(s3, bucket, (f.key for f in files)))
     upload(s3, bucket, changed)
-    paths = invalidation_paths(changed)
+    manifest_written = upload_manifest(s3, bucket, dist)
+    paths = sorted([*invalidation_paths(changed), *([f"/{MANIFEST_KEY}"] if manifest_written else [])])
     invalidation = invalidate(cloudfront, distribution, paths) if paths else None
     return {
         "bucket": bucket,
@@ -263,6 +288,7 @@ def deploy(s3: Any, cloudfront: Any, *, bucket: str, distribution: str, dist: Pa
         "skipped": skipped,
         "invalidated": paths,
         "invalidation_id": invalidation,
+        "manifest": "written" if manifest_written else "unchanged",
     }
 
 
@@ -293,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for key in summary["skipped"]:
-        print(f"[deploy-frontend] skipped {key}: the stack owns it (lib/blocks/web_headers.py)")
+        owner = "this deploy writes its own" if key == MANIFEST_KEY else "the stack owns it (lib/blocks/web_headers.py)"
+        print(f"[deploy-frontend] skipped {key}: {owner}")
+    print(f"[deploy-frontend] {MANIFEST_KEY}: {summary['manifest']}")
     print(
         f"[deploy-frontend] s3://{bucket}: {len(summary['uploaded'])} of {summary['files']} files uploaded "
         f"({', '.join(summary['uploaded']) or 'none changed'}); invalidation: "

@@ -329,6 +329,10 @@ def test_least_privilege() -> None:
         'Resource "*"',
         severity=Severity.WARNING,
     )
+    metrics = {**scoped, "Action": "cloudwatch:PutMetricData", "Resource": "*"}
+    namespace = {"StringEquals": {"cloudwatch:namespace": "Tap/dev/PageIntegrity"}}
+    assert_clean(only(iam_policy({**metrics, "Condition": namespace}), "PF-IAM-LEAST-PRIVILEGE"))
+    assert_caught(only(iam_policy(metrics), "PF-IAM-LEAST-PRIVILEGE"), 'Resource "*"', severity=Severity.WARNING)
     admin = stack(
         (
             "aws_iam_role_policy_attachment",

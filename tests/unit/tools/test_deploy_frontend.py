@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tools.page_integrity.manifest import build_manifest
 from tools.release import deploy_frontend as deploy
 from tools.release.deploy_frontend import IMMUTABLE, NO_CACHE, DeployError, RemoteObject
 
@@ -111,12 +112,20 @@ def test_deploy_uploads_only_changes_never_config_json_and_invalidates_them(
         s3.get_object(Bucket="frontend", Key="config.json")["Body"].read()
         == b'{"apiBaseUrl": "https://api.pay.example.com"}'
     )
-    assert cloudfront.batches[0]["Paths"] == {"Quantity": 2, "Items": ["/", "/index.html"]}
+    assert cloudfront.batches[0]["Paths"] == {"Quantity": 3, "Items": ["/", "/index.html", "/integrity-manifest.json"]}
+    manifest = json.loads(s3.get_object(Bucket="frontend", Key="integrity-manifest.json")["Body"].read())
+    assert manifest == json.loads(build_manifest(dist).to_json()) and first["manifest"] == "written"
     again = deploy.deploy(s3, cloudfront, bucket="frontend", distribution="E123", dist=dist)
-    assert (again["uploaded"], again["invalidated"], len(cloudfront.batches)) == ([], [], 1)
+    assert (again["uploaded"], again["invalidated"], again["manifest"], len(cloudfront.batches)) == (
+        [],
+        [],
+        "unchanged",
+        1,
+    )
     (dist / "index.html").write_text("<html>v2</html>", encoding="utf-8")
     third = deploy.deploy(s3, cloudfront, bucket="frontend", distribution="E123", dist=dist)
     assert third["uploaded"] == ["index.html"] and len(cloudfront.batches) == 2
+    assert third["manifest"] == "written" and "/integrity-manifest.json" in third["invalidated"]
 
 
 def test_ensure_build_builds_the_mode_asked_and_refuses_an_unknown_one(
