@@ -43,6 +43,7 @@ from lib.components.frontend import Frontend, FrontendProps
 from lib.components.host_security import HostSecurity, HostSecurityProps
 from lib.components.idempotency_secret import IdempotencySecret, IdempotencySecretProps
 from lib.components.log_archive import LogArchive, LogArchiveProps
+from lib.components.log_shipping import LogShipping, LogShippingProps, ShippedLogGroup
 from lib.components.migration_host import MigrationHost, MigrationHostProps, MigrationRelease
 from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monitoring, MonitoringProps
 from lib.components.networking import Networking, NetworkingProps
@@ -69,6 +70,7 @@ SANDBOX_SERVICES = (
     "cloudwatch",
     "ec2",
     "elbv2",
+    "firehose",
     "iam",
     "kms",
     "logs",
@@ -130,6 +132,7 @@ class TapStack(TerraformStack):
         tiers = self._tiers(config, account_id, variables, foundation)
         dns = self._dns(config, tiers)
         self._page_integrity(config, account_id, variables, foundation, tiers)
+        self._log_shipping(config, account_id, foundation, tiers)
         for name, (value, description) in {**stack_outputs(foundation, tiers), **dns_outputs(dns)}.items():
             TerraformOutput(self, name, value=value, description=description)
 
@@ -301,6 +304,30 @@ class TapStack(TerraformStack):
             frontend=frontend,
             monitoring=self._monitoring(
                 config, account_id, variables, base, compute=compute, database=database, release=release
+            ),
+        )
+
+    def _log_shipping(self, config: StackConfig, account_id: str, base: Foundation, tiers: Tiers) -> LogShipping:
+        """The API's, the database audit, both web ACLs' and the flow logs, through Firehose into the write-once
+        archive (issue 28 item 3); the delivery alarms notify the on-call topic."""
+        return LogShipping(
+            self,
+            "log_shipping",
+            props=LogShippingProps(
+                naming=Naming.for_config(config),
+                account_id=account_id,
+                region=config.aws_region,
+                archive_bucket_arn=base.log_archive.bucket_arn,
+                alarm_topic_arn=tiers.monitoring.alarm_topic_arn,
+                log_groups=(
+                    ShippedLogGroup(key="api", name=tiers.release.log_group_reference),
+                    ShippedLogGroup(key="db-audit", name=tiers.database.audit_log_group_name),
+                    ShippedLogGroup(key="waf", name=base.waf.log_group_name),
+                    ShippedLogGroup(key="flow", name=base.network.flow_log_group_name),
+                ),
+                edge_log_groups=(ShippedLogGroup(key="cdn-waf", name=base.edge_waf.log_group_name),),
+                edge_provider=self._edge_provider,
+                edge_region=EDGE_REGION,
             ),
         )
 

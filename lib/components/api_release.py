@@ -239,3 +239,8 @@ class ApiRelease(Construct):
     @property
     def log_group_arn(self) -> str:
         return self._log_group.arn
+
+    @property
+    def log_group_reference(self) -> str:
+        """The log group's name as a reference to the resource: what is subscribed to it waits for it."""
+        return self._log_group.name

@@ -177,6 +177,8 @@ class Database(Construct):
             )
             for export in LOG_EXPORTS
         ]
+        # pgaudit writes to the postgresql export: the audit log shipped to the archive (LogShipping).
+        self._audit_log_group_name = log_groups[LOG_EXPORTS.index("postgresql")].name
         monitoring_role = service_role(
             self,
             "monitoring_role",
@@ -310,6 +312,11 @@ class Database(Construct):
     @property
     def master_username(self) -> str:
         return MASTER_USERNAME
+
+    @property
+    def audit_log_group_name(self) -> str:
+        """The log group of RDS's ``postgresql`` export, where pgaudit's lines arrive."""
+        return self._audit_log_group_name
 
     @property
     def identifier(self) -> str:

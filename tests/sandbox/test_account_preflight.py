@@ -120,8 +120,9 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
         "quota 5: 3 of 5 after apply"
     )
     assert eip.looked_at.startswith("AWS's default (Service Quotas L-0263D0A3 answered ")
-    # 46, and issue 28 item 4's five: two log groups, the session key's alias, the instance policy, the preferences.
-    assert checks["names"].detail.startswith("51 names looked up")
+    # 46, issue 28 item 4's five (two log groups, the session key's alias, the instance policy, the preferences),
+    # item 1's three (the page-integrity role, its log group, its function) and item 3's four (two roles, their policies).
+    assert checks["names"].detail.startswith("58 names looked up")
     assert elapsed < 30, f"the account preflight took {elapsed:.1f} s on the emulator"
 
 
@@ -201,7 +202,7 @@ def test_the_same_names_in_the_state_pass(emulator: str, stack: dict[str, Any]) 
     }
     checks = by_name(preflight(emulator, stack, certificate, state))
     assert checks["names"].status == PASSED
-    assert checks["names"].detail == "48 names looked up, 3 held by this stack's state, 0 held outside it"
+    assert checks["names"].detail == "55 names looked up, 3 held by this stack's state, 0 held outside it"
 
 
 def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dict[str, Any]) -> None:

@@ -333,6 +333,25 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "keeps them for 12 months.",
     ),
     Requirement(
+        "10.3.3, 10.5.1",
+        "Audit logs out of a single admin's reach: shipped to the write-once archive",
+        "The API's log group, the database audit log (pgaudit, the postgresql export), both web ACLs' logs and the "
+        "VPC flow logs are subscribed, unfiltered, to a Kinesis Data Firehose stream of their region (us-east-1's for "
+        "the CloudFront web ACL, writing across regions), which writes them under cloudwatch-logs/<region>/ of the "
+        "write-once log archive (Object Lock, deny-delete policy): deleting a log group no longer deletes the only "
+        "copy (10.3.3). The streams' role may write those prefixes only; CloudWatch Logs' role may put records into "
+        "the two streams only; the streams' buffers are KMS-encrypted (an AWS owned key, CKV_AWS_241 suppressed with "
+        "its reason). Delivery failures (DeliveryToS3.Success, DataFreshness, ThrottledRecords, the subscriptions' "
+        "DeliveryErrors) alarm the on-call topic (10.7.2). The emulator delivers Logs to Firehose to S3 "
+        "(tests/sandbox/test_log_shipping.py).",
+        ("aws_kinesis_firehose_delivery_stream", "aws_cloudwatch_log_subscription_filter"),
+        ("CKV_AWS_241",),
+        "whether Firehose's PutObject meets Object Lock's rule that a PutObject to a bucket with a default retention "
+        "carries Content-MD5 or an x-amz-checksum header (the emulator does not enforce it): look for objects under "
+        "cloudwatch-logs/<region>/ of the archive, and nothing under cloudwatch-logs-errors/, within 10 minutes of an "
+        "apply; and the us-east-1 stream's delivery, which has no alarm (its metrics are in us-east-1).",
+    ),
+    Requirement(
         "10.7, 11.5",
         "Failures of critical controls detected, alerted and responded to",
         "CloudWatch alarms on the ALB 5XX rate, ASG CPU, unhealthy targets and RDS CPU/storage/connections, and "

@@ -272,6 +272,12 @@ HAND_ADDED: tuple[HandAdded, ...] = (
     ),
     _pass("payment-rds-monitoring-sandbox", "rds.amazonaws.com", "RDS enhanced monitoring's MonitoringRoleArn"),
     _pass("payment-flow-logs-sandbox", "vpc-flow-logs.amazonaws.com", "the VPC flow log's DeliverLogsPermissionArn"),
+    _pass("payment-logs-firehose-sandbox", "firehose.amazonaws.com", "the log shipping streams' S3 RoleARN"),
+    _pass(
+        "payment-logs-to-firehose-sandbox",
+        "logs.amazonaws.com",
+        "the subscription filters' roleArn (CloudWatch Logs puts records into the streams)",
+    ),
     _pass(
         "aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_sandbox",
         "autoscaling.amazonaws.com",

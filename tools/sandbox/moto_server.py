@@ -42,7 +42,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs
 
-from tools.sandbox import moto_autoscaling, moto_s3, moto_sts
+from tools.sandbox import moto_autoscaling, moto_firehose, moto_s3, moto_sts
 from tools.sandbox.client_tokens import ClientTokenReplay, RetryJournal, buffered_body, preload_models
 from tools.sandbox.fidelity import APPLIED as _APPLIED
 from tools.sandbox.fidelity import PATCHES as _PATCHES
@@ -53,6 +53,7 @@ from tools.sandbox.request_log import RequestLog, rest_operations
 # request (ClientTokenReplay reads them), so no call waits seconds for one while Terraform runs ten at a time.
 PRELOADED_MODELS = (
     "ec2",
+    "firehose",
     "secretsmanager",
     "acm",
     "ssm",
@@ -69,7 +70,7 @@ PRELOADED_MODELS = (
 PRELOADED_REST_MODELS = ("s3", "cloudfront", "route53")
 
 # Modules whose @fidelity_patch functions register at import, beside this one's (one file per concern).
-PATCH_MODULES = (moto_autoscaling, moto_s3, moto_sts)
+PATCH_MODULES = (moto_autoscaling, moto_s3, moto_sts, moto_firehose)
 
 
 # -------------------------------------------------------------------------------------------- EC2 templates

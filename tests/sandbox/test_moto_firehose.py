@@ -1,0 +1,62 @@
+"""The Firehose fidelity patches (``tools/sandbox/moto_firehose.py``), checked through boto3 against our moto server,
+beside tests/sandbox/test_moto_patches.py (which is at pylint's 1,000-line limit), as test_moto_sts.py is for
+moto_sts.py. Unpatched, the first fails (no Status: every plan re-enables the stream's encryption) and the second
+(shipped logs unlocked in the write-once archive)."""
+
+from __future__ import annotations
+
+from tools.sandbox.emulator import client
+
+
+def test_firehose_stream_created_encrypted_reads_back_enabled(moto_endpoint: str) -> None:
+    """tools/sandbox/moto_firehose.py: Terraform reads ``server_side_encryption.enabled`` from the Status."""
+    firehose = client("firehose", moto_endpoint)
+    s3 = client("s3", moto_endpoint)
+    s3.create_bucket(Bucket="firehose-encryption-status")
+    for name, encryption in (("encrypted", {"KeyType": "AWS_OWNED_CMK"}), ("plain", None)):
+        firehose.create_delivery_stream(
+            DeliveryStreamName=name,
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::firehose-encryption-status",
+            },
+            **({"DeliveryStreamEncryptionConfigurationInput": encryption} if encryption else {}),
+        )
+    described = {
+        name: firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"].get(
+            "DeliveryStreamEncryptionConfiguration"
+        )
+        for name in ("encrypted", "plain")
+    }
+    assert described["encrypted"] == {"KeyType": "AWS_OWNED_CMK", "Status": "ENABLED"}
+    assert (described["plain"] or {}).get("Status") != "ENABLED"
+
+
+def test_firehose_delivery_into_a_locked_bucket_is_locked(moto_endpoint: str) -> None:
+    """tools/sandbox/moto_firehose.py: a delivered object takes the bucket's default retention; into a bucket
+    without Object Lock, it has none."""
+    firehose, s3 = client("firehose", moto_endpoint), client("s3", moto_endpoint)
+    s3.create_bucket(Bucket="firehose-locked", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket="firehose-locked",
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    s3.create_bucket(Bucket="firehose-unlocked")
+    for bucket in ("firehose-locked", "firehose-unlocked"):
+        firehose.create_delivery_stream(
+            DeliveryStreamName=f"to-{bucket}",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": f"arn:aws:s3:::{bucket}",
+                "Prefix": "shipped/",
+            },
+        )
+        firehose.put_record(DeliveryStreamName=f"to-{bucket}", Record={"Data": b"line\n"})
+    modes = {}
+    for bucket in ("firehose-locked", "firehose-unlocked"):
+        (item,) = s3.list_objects_v2(Bucket=bucket, Prefix="shipped/")["Contents"]
+        modes[bucket] = s3.head_object(Bucket=bucket, Key=item["Key"]).get("ObjectLockMode")
+    assert modes == {"firehose-locked": "COMPLIANCE", "firehose-unlocked": None}
