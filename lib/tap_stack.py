@@ -431,7 +431,6 @@ class TapStack(TerraformStack):
                     max_instance_lifetime_days=variables.max_instance_lifetime_days,
                 ),
                 secrets=ApiSecrets(
-                    connection_parameter_arn=database.connection_parameter_arn,
                     db_secret_arn=database.master_secret_arn,
                     idempotency_secret_arn=idempotency_secret.arn,
                     data_key_arn=keys.data_key_arn,
