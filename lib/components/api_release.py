@@ -239,3 +239,8 @@ class ApiRelease(Construct):
     @property
     def log_group_arn(self) -> str:
         return self._log_group.arn
+
+    @property
+    def log_group(self) -> ITerraformDependable:
+        """The service's log group, for what must wait until it exists (its metric filters)."""
+        return self._log_group

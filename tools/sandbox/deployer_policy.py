@@ -273,6 +273,11 @@ HAND_ADDED: tuple[HandAdded, ...] = (
     _pass("payment-rds-monitoring-sandbox", "rds.amazonaws.com", "RDS enhanced monitoring's MonitoringRoleArn"),
     _pass("payment-flow-logs-sandbox", "vpc-flow-logs.amazonaws.com", "the VPC flow log's DeliverLogsPermissionArn"),
     _pass(
+        "payment-db-backup-sandbox",
+        "backup.amazonaws.com",
+        "the database's backup selection's IamRoleArn (docs/deployer-security-policy.json, PassBackupRole)",
+    ),
+    _pass(
         "aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_sandbox",
         "autoscaling.amazonaws.com",
         "the group's ServiceLinkedRoleARN (the stack's suffixed Auto Scaling role)",
