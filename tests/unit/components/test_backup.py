@@ -24,7 +24,7 @@ def _plan_rule(resources: Resources) -> dict[str, Any]:
     return rule
 
 
-@pytest.mark.pci("12.10.1, 10.7.2")
+@pytest.mark.pci("10.7, 11.5")
 def test_the_database_is_selected_for_a_daily_plan_into_a_vault_on_the_data_key(
     resources: Resources, synth_json: dict[str, Any]
 ) -> None:
@@ -46,7 +46,7 @@ def test_the_database_is_selected_for_a_daily_plan_into_a_vault_on_the_data_key(
     assert selection["resources"] == [ref("aws_db_instance", db_name, "arn")]
 
 
-@pytest.mark.pci("7.2")
+@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_the_plans_role_trusts_aws_backup_of_the_account_only(resources: Resources) -> None:
     role_name, role = by_path(resources, "aws_iam_role", "backup/role")
     (statement,) = json.loads(role["assume_role_policy"])["Statement"]
@@ -67,7 +67,7 @@ def test_a_development_vault_is_destroyed_with_its_recovery_points(dev_synth_jso
     assert vault["force_destroy"] is True
 
 
-@pytest.mark.pci("12.10.1")
+@pytest.mark.pci("10.7, 11.5")
 def test_backup_copy_region_copies_every_recovery_point_to_a_vault_there(tmp_path: Path) -> None:
     stack = synth_stack(tmp_path, {**PRODUCTION_ENV, "BACKUP_COPY_REGION": "us-west-2"})
     resources = stack["resource"]

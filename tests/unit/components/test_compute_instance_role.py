@@ -390,7 +390,7 @@ def test_actions_without_resource_types_match_the_service_authorization_data() -
         assert actions[name.lower()]["resourceTypes"] == [], action
 
 
-@pytest.mark.pci("7.2")
+@pytest.mark.pci("7.2, 8.2, 8.6")
 def test_instance_role_may_not_read_the_connection_string_parameter(synth_json: dict[str, Any]) -> None:
     """The parameter stays for the stack's consumers (SPEC item 4), but nothing on the instances reads it (the boot
     reads the runtime parameter only): no statement names it, and the evaluator denies every read of it (issue 28

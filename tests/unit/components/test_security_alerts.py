@@ -40,7 +40,7 @@ ALARMS = {
 }
 
 
-@pytest.mark.pci("10.4.1, 10.7.2")
+@pytest.mark.pci("10.7, 11.5")
 @pytest.mark.parametrize("construct", sorted(ALARMS))
 def test_log_alarm_counts_the_service_lines_over_a_tunable_to_the_topic(
     resources: Resources, synth_json: dict[str, Any], construct: str
@@ -74,7 +74,7 @@ def _key_arn(resources: Resources, path_end: str) -> str:
     return ref("aws_kms_key", name, "arn")
 
 
-@pytest.mark.pci("10.7.2, 3.6")
+@pytest.mark.pci("10.7, 11.5")
 def test_kms_disable_and_scheduled_deletion_of_the_stacks_keys_reach_the_topic(resources: Resources) -> None:
     """The production example's stack is in us-east-1, so its edge logs key is in the stack's region too."""
     rule, target = _key_rule(resources)
