@@ -20,8 +20,11 @@ db_instance_class        = "db.t3.medium"
 db_allocated_storage     = 50
 db_max_allocated_storage = 200
 db_backup_retention_days = 7
+backup_retention_days    = 35
 
-log_retention_days     = 365
-cpu_alarm_threshold    = 80
-alb_5xx_rate_threshold = 5
-alarm_email            = "payments-oncall@example.com"
+log_retention_days      = 365
+cpu_alarm_threshold     = 80
+alb_5xx_rate_threshold  = 5
+api_401_alarm_threshold = 100
+refunds_per_hour_alarm  = 20
+alarm_email             = "payments-oncall@example.com"

@@ -300,6 +300,7 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
     def _validate(self) -> None:
         """Every check, in the order a user fixes things: where and what the stack is, then its sizes."""
         self._validate_placement()
+        self._validate_backup_copy_region()
         self._validate_state_key()
         self._validate_kms_admin()
         self._validate_deployers()
@@ -312,6 +313,28 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
         self._validate_destroy()
         if self.environment_type == PRODUCTION:
             self._validate_production()
+
+    def _validate_backup_copy_region(self) -> None:
+        """BACKUP_COPY_REGION: another region the stack supports (its vault is created there through a provider
+        alias, so the region needs AWS Backup and a KMS key like the stack's own)."""
+        region = self.backup_copy_region
+        if region is None:
+            return
+        if region == self.aws_region:
+            raise _fail(
+                "BACKUP_COPY_REGION",
+                region,
+                "the copy must leave the stack's region (AWS_REGION): a copy beside the original survives no "
+                "regional outage",
+                "Set it to another region (e.g. us-west-2 for us-east-1), or unset it for no copy.",
+            )
+        if region not in SUPPORTED_REGIONS:
+            raise _fail(
+                "BACKUP_COPY_REGION",
+                region,
+                "allowed regions are " + ", ".join(sorted(SUPPORTED_REGIONS)) + " (facts/regions.json)",
+                "Set it to one of them, or unset it for no copy.",
+            )
 
     def _validate_destroy(self) -> None:
         if self.destroy_stamp is not None and not DESTROY_STAMP_PATTERN.fullmatch(self.destroy_stamp):

@@ -26,6 +26,7 @@ from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
 from lib.blocks.web_headers import api_origin, page_stripe_origins, response_headers
 from lib.components.api_release import BUCKET_COMPONENT as ARTIFACTS_BUCKET
 from lib.components.api_release import ApiRelease, ApiReleaseProps
+from lib.components.backup import DatabaseBackup, DatabaseBackupProps
 from lib.components.compute import (
     ApiDeployment,
     ApiSecrets,
@@ -49,6 +50,7 @@ from lib.components.monitoring import AlarmThresholds, MonitoredResources, Monit
 from lib.components.networking import Networking, NetworkingProps
 from lib.components.operator_role import OperatorRole, OperatorRoleProps
 from lib.components.page_watch import PageIntegrity, PageIntegrityProps
+from lib.components.security_alerts import SecurityAlerts, SecurityAlertsProps
 from lib.components.security_groups import SecurityGroups, SecurityGroupsProps
 from lib.components.waf import (
     CSP_REPORTS_RATE_LIMIT,
@@ -66,10 +68,12 @@ from lib.variables import StackVariables, define_variables
 SANDBOX_SERVICES = (
     "acm",
     "autoscaling",
+    "backup",
     "cloudfront",
     "cloudwatch",
     "ec2",
     "elbv2",
+    "events",
     "firehose",
     "iam",
     "kms",
@@ -302,8 +306,15 @@ class TapStack(TerraformStack):
             compute=compute,
             migration=migration,
             frontend=frontend,
-            monitoring=self._monitoring(
-                config, account_id, variables, base, compute=compute, database=database, release=release
+            monitoring=self._watched(
+                config,
+                account_id,
+                variables,
+                base,
+                compute=compute,
+                database=database,
+                release=release,
+                frontend=frontend,
             ),
         )
 
@@ -330,6 +341,65 @@ class TapStack(TerraformStack):
                 edge_region=EDGE_REGION,
             ),
         )
+
+    def _watched(
+        self,
+        config: StackConfig,
+        account_id: str,
+        variables: StackVariables,
+        base: Foundation,
+        *,
+        compute: Compute,
+        database: Database,
+        release: ApiRelease,
+        frontend: Frontend,
+    ) -> Monitoring:
+        """The alarms and their topic, then what else reports to it (issue 28): the security alerts on the service's
+        logs and the stack's keys, and the database's AWS Backup plan."""
+        monitoring = self._monitoring(
+            config, account_id, variables, base, compute=compute, database=database, release=release
+        )
+        naming = Naming.for_config(config)
+        SecurityAlerts(
+            self,
+            "security_alerts",
+            props=SecurityAlertsProps(
+                naming=naming,
+                topic_arn=monitoring.alarm_topic_arn,
+                api_log_group_name=release.log_group_name,
+                api_log_group=release.log_group,
+                unauthenticated_per_five_minutes=variables.api_401_alarm_threshold,
+                refunds_per_hour=variables.refunds_per_hour_alarm,
+                # The keys in the stack's region (CloudTrail's events reach EventBridge in the region of the call);
+                # the us-east-1 edge key too when that is the stack's region.
+                key_arns=(
+                    base.keys.logs_key_arn,
+                    base.keys.data_key_arn,
+                    frontend.key_arn,
+                    *((base.keys.edge_logs_key_arn,) if config.aws_region == EDGE_REGION else ()),
+                ),
+            ),
+        )
+        copy_region = config.backup_copy_region
+        DatabaseBackup(
+            self,
+            "backup",
+            props=DatabaseBackupProps(
+                naming=naming,
+                account_id=account_id,
+                db_instance_arn=database.arn,
+                data_key_arn=base.keys.data_key_arn,
+                retention_days=variables.backup_retention_days,
+                force_destroy=config.environment_type != PRODUCTION,
+                copy_provider=(
+                    self._configure_provider(config, alias="backup_copy", region=copy_region)
+                    if copy_region is not None
+                    else None
+                ),
+                key_admin_principal_arn=config.kms_admin_principal_arn,
+            ),
+        )
+        return monitoring
 
     def _frontend(self, config: StackConfig, account_id: str, base: Foundation) -> Frontend:
         """The checkout's bucket and distribution, behind the CLOUDFRONT web ACL, its headers naming the API."""
@@ -512,7 +582,6 @@ class TapStack(TerraformStack):
                     max_instance_lifetime_days=variables.max_instance_lifetime_days,
                 ),
                 secrets=ApiSecrets(
-                    connection_parameter_arn=database.connection_parameter_arn,
                     db_secret_arn=database.master_secret_arn,
                     idempotency_secret_arn=idempotency_secret.arn,
                     data_key_arn=keys.data_key_arn,

@@ -465,6 +465,26 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
         description="Days of automated database backups (PCI baseline: at least 7).",
         group="database",
     )
+    backup_retention_days: int = setting(
+        env="BACKUP_RETENTION_DAYS",
+        terraform="backup_retention_days",
+        kind=WHOLE_NUMBER,
+        default=35,
+        low=7,
+        high=3650,
+        pci="12.10.1",
+        description="Days AWS Backup keeps each daily recovery point of the database (and its copy in "
+        "BACKUP_COPY_REGION).",
+        group="database",
+    )
+    backup_copy_region: str | None = setting(
+        env="BACKUP_COPY_REGION",
+        kind=TEXT,
+        default_doc="unset: no copy",
+        rule="a region of `facts/regions.json`'s supported list other than `AWS_REGION`; unset for none",
+        pci="12.10.1",
+        meaning="AWS Backup copies each daily recovery point of the database to a vault in this region",
+    )
     # ------------------------------------------------------------------ monitoring
     log_retention_days: int = setting(
         env="LOG_RETENTION_DAYS",
@@ -495,6 +515,30 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
         low=1,
         high=100,
         description="Share of ALB requests (%) answered with 5XX above which the alarm fires.",
+        group="monitoring",
+    )
+    api_401_alarm_threshold: int = setting(
+        env="API_401_ALARM_THRESHOLD",
+        terraform="api_401_alarm_threshold",
+        kind=WHOLE_NUMBER,
+        default=100,
+        low=1,
+        high=100000,
+        pci="10.4.1",
+        description="401 answers of the payment API in five minutes above which the 401-burst alarm fires (a "
+        "credential-stuffing or token-guessing burst).",
+        group="monitoring",
+    )
+    refunds_per_hour_alarm: int = setting(
+        env="REFUNDS_PER_HOUR_ALARM",
+        terraform="refunds_per_hour_alarm",
+        kind=WHOLE_NUMBER,
+        default=20,
+        low=1,
+        high=100000,
+        pci="10.4.1",
+        description="Refunds created in one hour above which the refunds alarm fires (an operator session "
+        "refunding unusually much).",
         group="monitoring",
     )
     alarm_email: str = setting(

@@ -764,6 +764,29 @@ def check_rds_event_subscription(view: StackView) -> Iterator[Finding]:
             )
 
 
+@rule(
+    "PF-RDS-BACKUP",
+    "Every database instance is in the resources of an AWS Backup selection: its daily recovery points live in a vault "
+    "of their own, outside the instance's automated backups, which die with it (PCI DSS 12.10.1).",
+    pci=("10.7, 11.5",),
+)
+def check_rds_backup_selection(view: StackView) -> Iterator[Finding]:
+    selected = {
+        str(resource)
+        for selection in view.resources("aws_backup_selection")
+        for resource in selection.get("resources") or []
+    }
+    for database in view.resources("aws_db_instance"):
+        if not view.references_to(database, ("arn",)) & selected:
+            yield finding(
+                "PF-RDS-BACKUP",
+                database,
+                "no aws_backup_selection names this database's ARN, so AWS Backup keeps no recovery point of it and "
+                "deleting the instance deletes its backups. Fix: lib/components/backup.py's DatabaseBackup selects it "
+                "(DatabaseBackupProps.db_instance_arn, wired in lib/tap_stack.py).",
+            )
+
+
 PERSON_SESSION_KEYS = ("sts:SourceIdentity", "sts:RoleSessionName")
 
 

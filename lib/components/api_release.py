@@ -244,3 +244,8 @@ class ApiRelease(Construct):
     def log_group_reference(self) -> str:
         """The log group's name as a reference to the resource: what is subscribed to it waits for it."""
         return self._log_group.name
+
+    @property
+    def log_group(self) -> ITerraformDependable:
+        """The service's log group, for what must wait until it exists (its metric filters)."""
+        return self._log_group

@@ -148,11 +148,9 @@ class ScalingSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ApiSecrets:
-    """What the instances may read at run time: the DB connection parameter, the DB secret and the idempotency
-    secret (PCI DSS 7.2)."""
+    """What the instances may read at run time: the DB secret and the idempotency secret (PCI DSS 7.2). Not the
+    connection-string parameter, which nothing on the instances reads."""
 
-    connection_parameter_arn: str
-    """The SSM SecureString with the connection string."""
     db_secret_arn: str
     """The RDS-managed master secret."""
     idempotency_secret_arn: str
@@ -590,15 +588,12 @@ class Compute(Construct):
 
 
 def _read_db_connection_statements(props: ComputeProps) -> list[Statement]:
-    """Read exactly the connection-string parameter and the database secret, and decrypt them with the data key."""
+    """Read exactly the database secret, and decrypt with the data key (through Secrets Manager, and through SSM for
+    the runtime parameter). Not the connection-string parameter: it stays for the stack's consumers (SPEC item 4),
+    but nothing on the instances reads it (the boot reads the runtime parameter only), so the role may not (issue 28
+    item 7, PCI DSS 7.2)."""
     secrets = props.secrets
     return [
-        {
-            "Sid": "ReadConnectionString",
-            "Effect": "Allow",
-            "Action": ["ssm:GetParameter"],
-            "Resource": secrets.connection_parameter_arn,
-        },
         {
             "Sid": "ReadDatabaseSecret",
             "Effect": "Allow",

@@ -323,6 +323,11 @@ class Database(Construct):
         return self._instance.identifier
 
     @property
+    def arn(self) -> str:
+        """The instance's ARN (AWS Backup selects it by ARN)."""
+        return self._instance.arn
+
+    @property
     def master_secret_arn(self) -> str:
         return self._instance.master_user_secret.get(0).secret_arn
 

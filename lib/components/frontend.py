@@ -311,6 +311,7 @@ class Frontend(Construct):
                 ),
             ],
         )
+        self._key_arn = key.arn
         self._runtime_config(props, key_arn=key.arn)
 
     def _runtime_config(self, props: FrontendProps, *, key_arn: str) -> None:
@@ -356,6 +357,11 @@ class Frontend(Construct):
     @property
     def bucket_name(self) -> str:
         return self._bucket.bucket
+
+    @property
+    def key_arn(self) -> str:
+        """The frontend's own KMS key (its bucket and runtime configuration)."""
+        return self._key_arn
 
     @property
     def distribution_id(self) -> str:

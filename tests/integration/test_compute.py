@@ -313,7 +313,9 @@ def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(
     resources = {s["Sid"]: s["Resource"] for s in statements}
     assert resources["ReadDatabaseSecret"] == output("db_master_secret_arn")
     assert resources["DecryptWithDataKey"] == output("data_kms_key_arn")
-    assert resources["ReadConnectionString"].endswith(f"parameter{output('db_connection_parameter_name')}")
+    # The connection-string parameter stays for the stack's consumers; nothing on the instances reads it (issue 28).
+    assert "ReadConnectionString" not in resources
+    assert all(output("db_connection_parameter_name") not in json.dumps(s) for s in statements)
     assert all(s["Resource"] != "*" or set(s["Action"]) <= ACTIONS_WITHOUT_RESOURCE_TYPES for s in statements)
     decrypt = next(s for s in statements if s["Sid"] == "DecryptWithDataKey")
     region = output("data_kms_key_arn").split(":")[3]

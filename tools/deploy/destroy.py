@@ -25,6 +25,8 @@ unprotect      ``terraform plan -target`` the database and the load balancer, re
                then applied: Terraform's destroy uses the protection and snapshot settings already in state
 empty          every version and delete marker of the stack's unlocked buckets deleted, as the deployer
 log-archive    ``terraform state rm`` of the log archive's buckets and their sub-resources: kept, with the reason
+backup-vaults  production: ``terraform state rm`` of the database's AWS Backup vaults (and the copy vault's key): kept
+               with their recovery points; a development vault is destroyed with them (``force_destroy``)
 destroy        ``terraform destroy``
 migration-results  the SSM parameters the migration hosts wrote (one per release, not Terraform's): deleted
 delete-logs    DELETE_LOG_ARCHIVE=1 only: the log buckets' deny-delete policy removed, every version deleted with
@@ -67,6 +69,14 @@ UNPROTECTED_IN_DESTROY_MODE = (DATABASE, ("aws_alb", "compute/alb"))
 # What the unprotect plan may do: update the targeted resources in place (read data sources on the way).
 HARMLESS_ACTIONS = (["no-op"], ["read"])
 DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1,000 keys a call
+# AWS Backup of the database (lib/components/backup.py): a production vault (force_destroy false) is kept with its
+# recovery points, and so is the copy vault's key, without which the copies could not be restored.
+BACKUP = "backup"
+KEPT_BACKUP_TYPES = ("aws_backup_vault", "aws_kms_key", "aws_kms_alias")
+BACKUP_KEEP_WHY = (
+    "the database's AWS Backup recovery points ({retention}), the restore path after the stack is gone; the vault is "
+    "created without force_destroy in production, so destroy removes it from state instead of failing on them"
+)
 KEEP_WHY = (
     "audit logs (ALB, CloudFront, S3 access) are kept for 12 months by PCI DSS 10.5.1 and sit under Object Lock "
     "({mode}); destroy never deletes them unless DELETE_LOG_ARCHIVE=1 (GOVERNANCE only)"
@@ -88,7 +98,7 @@ class Kept:
     """Something that outlives the stack: what, why, and how to remove it later."""
 
     kind: str
-    """``db-snapshot`` or ``s3-bucket``: the sandbox's leftover check reads these with the name."""
+    """``db-snapshot``, ``s3-bucket`` or ``backup-vault``: the sandbox's leftover check reads these with the name."""
     name: str
     why: str
     later: str
@@ -124,6 +134,9 @@ class Inventory:
     """The log archive's buckets: address -> bucket name."""
     resources: int
     """Resources in state."""
+    backup_kept: dict[str, str] = field(default_factory=dict)
+    """A production stack's AWS Backup vaults and the copy vault's key and alias in state, kept (``terraform state
+    rm``): address -> name (empty in development, whose vaults Terraform deletes with their recovery points)."""
     migration_results: str | None = None
     """The folder of the SSM parameters the migration hosts wrote (``/<project>/<suffix>/payment-api/migration``, from
     the synthesized run's environment), which Terraform does not manage: deleted after destroy (None: no host)."""
@@ -243,7 +256,26 @@ def take_inventory(stack_json: Mapping[str, Any], stack: str, state: Mapping[str
         log_buckets={address: name for address, name in buckets.items() if address in log_archive},
         resources=len(in_state),
         migration_results=migration_results_folder(stack_json),
+        backup_kept=backup_kept(stack_json, stack, in_state),
     )
+
+
+def backup_kept(stack_json: Mapping[str, Any], stack: str, in_state: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The backup construct's vaults, keys and aliases in state when its vaults keep their recovery points
+    (``force_destroy`` false: production): address -> name (a key: its ARN)."""
+    addresses = construct_addresses(stack_json, stack, BACKUP)
+    vaults = [
+        body
+        for name, body in ((stack_json.get("resource") or {}).get("aws_backup_vault") or {}).items()
+        if f"aws_backup_vault.{name}" in addresses
+    ]
+    if not vaults or all(body.get("force_destroy") is True for body in vaults):
+        return {}
+    return {
+        address: str(in_state[address].get("name") or in_state[address].get("arn"))
+        for address in sorted(addresses)
+        if address in in_state and address.split(".", 1)[0] in KEPT_BACKUP_TYPES
+    }
 
 
 # The migration host's run (lib/components/migration_host.py): its local-exec names the result parameter.
@@ -288,6 +320,11 @@ def announce(environment: Environment, inventory: Inventory, options: Options) -
     else:
         why = KEEP_WHY.format(mode=config.log_lock_mode)
         lines.append(f"  3. KEEP the log archive ({archive}): removed from state, not deleted; {why}")
+    if inventory.backup_kept:
+        names = ", ".join(inventory.backup_kept.values())
+        lines.append(
+            f"  3b. KEEP the database's AWS Backup vaults and copy key ({names}): removed from state, not deleted"
+        )
     lines.append("  4. terraform destroy of everything else")
     if inventory.migration_results:
         lines.append(f"  5. delete the migration hosts' results ({inventory.migration_results}/*: not Terraform's)")
@@ -365,6 +402,18 @@ def kept_items(environment: Environment, inventory: Inventory, options: Options)
                 f"--region {config.aws_region} (or restore it: aws rds restore-db-instance-from-db-snapshot)",
             )
         )
+    for address, name in inventory.backup_kept.items():
+        if address.startswith("aws_backup_vault."):
+            kept.append(
+                Kept(
+                    kind="backup-vault",
+                    name=name,
+                    why=BACKUP_KEEP_WHY.format(retention="BACKUP_RETENTION_DAYS each"),
+                    later=f"once no recovery point is needed: aws backup list-recovery-points-by-backup-vault "
+                    f"--backup-vault-name {name}, delete-recovery-point for each, then delete-backup-vault (in the "
+                    "vault's region); then schedule the deletion of the copy vault's key",
+                )
+            )
     if not options.delete_log_archive:
         for name in sorted(inventory.log_buckets.values()):
             kept.append(
@@ -477,6 +526,10 @@ class Destroy:  # pylint: disable=too-few-public-methods
             step.detail = f"{len(inventory.log_archive)} addresses removed from state: " + (
                 ", ".join(sorted(inventory.log_buckets.values())) or "no buckets"
             )
+        if inventory.backup_kept:
+            with report.step("backup-vaults") as step:
+                checked(["terraform", "state", "rm", *inventory.backup_kept], env, "terraform state rm", cwd=stack_dir)
+                step.detail = "kept (removed from state): " + ", ".join(inventory.backup_kept.values())
         with report.step("destroy"):
             checked(
                 ["terraform", "destroy", "-auto-approve", "-input=false", "-lock-timeout=120s", *var_file],

@@ -279,6 +279,11 @@ HAND_ADDED: tuple[HandAdded, ...] = (
         "the subscription filters' roleArn (CloudWatch Logs puts records into the streams)",
     ),
     _pass(
+        "payment-db-backup-sandbox",
+        "backup.amazonaws.com",
+        "the database's backup selection's IamRoleArn (docs/deployer-security-policy.json, PassBackupRole)",
+    ),
+    _pass(
         "aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling_sandbox",
         "autoscaling.amazonaws.com",
         "the group's ServiceLinkedRoleARN (the stack's suffixed Auto Scaling role)",

@@ -148,6 +148,17 @@ def _observability(c: Callable[[str], Any]) -> Iterable[str]:
     yield from (f"ssm-parameter {p['Name']}" for p in parameters if not p["Name"].startswith("/aws/"))
 
 
+def _detection_and_backup(c: Callable[[str], Any]) -> Iterable[str]:
+    """The security alerts' metric filters and EventBridge rules, and AWS Backup's vaults and (not deleted) plans."""
+    yield from (
+        f"metric-filter {f['filterName']}" for f in _pages(c("logs"), "describe_metric_filters", "metricFilters")
+    )
+    yield from (f"event-rule {r['Name']}" for r in c("events").list_rules().get("Rules", []))
+    backup = c("backup")
+    yield from (f"backup-vault {v['BackupVaultName']}" for v in backup.list_backup_vaults().get("BackupVaultList", []))
+    yield from (f"backup-plan {p['BackupPlanName']}" for p in backup.list_backup_plans().get("BackupPlansList", []))
+
+
 def _identity_and_keys(c: Callable[[str], Any]) -> Iterable[str]:
     iam = c("iam")
     yield from (f"iam-role {r['RoleName']}" for r in _pages(iam, "list_roles", "Roles"))
@@ -182,6 +193,7 @@ LISTERS: tuple[tuple[str, Lister], ...] = (
     ("s3, cloudfront, waf, route 53", _storage_and_edge),
     ("logs, alarms, sns", _observability),
     ("iam, kms, acm", _identity_and_keys),
+    ("metric filters, event rules, backup", _detection_and_backup),
 )
 
 

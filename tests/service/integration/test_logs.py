@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 import httpx
+from tap_contract.logs import ACCESS_LOGGER, REFUND_CREATED, REFUNDS_LOGGER, UNAUTHENTICATED_STATUS
 
 from tests.service.integration.conftest import log_of, new_key, pay, refund
 from tools.dev.local_api.process import ServiceProcess
@@ -60,3 +61,29 @@ def test_card_numbers_and_secrets_never_reach_the_logs(
     assert all(line["idempotency_key_hash"] and len(line["idempotency_key_hash"]) == 16 for line in created)
     by_id = [line for line in access if line["request_id"] == "req-123"]
     assert by_id and by_id[0]["route"] == "/v1/payments/{payment_id}" and by_id[0]["status"] == 404
+
+
+def test_a_created_refund_writes_one_refund_created_line_with_its_ids_only(
+    start_server: Callable[..., ServiceProcess], operator_key: str
+) -> None:
+    """The line the stack's refunds-per-hour alarm counts (tap_contract.logs): once per refund created, not for the
+    idempotent replay of the same request, not for a refused one; it names the refund and the payment and nothing of
+    the request (no amount, reason or key); the 401 the 401-burst alarm counts is a number in the access line."""
+    server = start_server()
+    server.wait_ready()
+    key = new_key()
+    with httpx.Client(base_url=server.url, timeout=15) as client:
+        payment = pay(client, new_key()).json()
+        created = refund(client, payment["id"], operator_key, key, amount=7)
+        assert created.status_code == 201
+        assert refund(client, payment["id"], operator_key, key, amount=7).status_code == 201  # the replay
+        assert refund(client, payment["id"], operator_key, new_key(), amount=5000).status_code == 409
+        assert refund(client, payment["id"], "not-a-token", new_key(), amount=1).status_code == 401
+    server.stop()
+    lines = [json.loads(line) for line in log_of(server).splitlines() if line.strip()]
+    refunds = [line for line in lines if line["logger"] == REFUNDS_LOGGER and line["message"] == REFUND_CREATED]
+    assert len(refunds) == 1, refunds
+    assert set(refunds[0]) == {"timestamp", "level", "logger", "message", "refund_id", "payment_id"}
+    assert (refunds[0]["refund_id"], refunds[0]["payment_id"]) == (created.json()["id"], payment["id"])
+    statuses = [line["status"] for line in lines if line["logger"] == ACCESS_LOGGER]
+    assert statuses.count(UNAUTHENTICATED_STATUS) == 1 and isinstance(statuses[0], int)

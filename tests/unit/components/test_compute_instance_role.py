@@ -196,11 +196,12 @@ def _via(service: str, region: str = REGION) -> dict[str, str]:
 
 @pytest.mark.pci("7.2, 8.2, 8.6", "3.5, 3.6, 3.7")
 def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_else(synth_json: dict[str, Any]) -> None:
-    own = _own_parameter(synth_json)
+    connection_string = _own_parameter(synth_json)
     artifact, other_object = _artifact(synth_json)
     log_group = _service_log_group(synth_json)
     cases = {
-        "own parameter": ("ssm:GetParameter", own, {}),
+        "connection-string parameter": ("ssm:GetParameter", connection_string, {}),
+        "connection-string parameters": ("ssm:GetParameters", connection_string, {}),
         "runtime parameter": ("ssm:GetParameter", _own_parameter(synth_json, "api_release/runtime_parameter"), {}),
         "artifact": ("s3:GetObject", artifact, {}),
         "other artifact": ("s3:GetObject", other_object, {}),
@@ -240,7 +241,6 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
     decisions = _evaluate(_requests(synth_json, cases))
     allowed = {name for name, decision in decisions.items() if decision == "Allowed"}
     assert allowed == {
-        "own parameter",
         "own secret",
         "idempotency secret",
         "idempotency secret labels",
@@ -429,3 +429,21 @@ def test_instance_role_logs_sessions_and_os_security_events_where_they_belong_an
     decisions = _evaluate(_requests(synth_json, cases))
     allowed = {"session stream", "os stream", "encryption check", "transcript", "archive encryption", "session key"}
     assert {name for name, decision in decisions.items() if decision == "Allowed"} == allowed, decisions
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
+def test_instance_role_may_not_read_the_connection_string_parameter(synth_json: dict[str, Any]) -> None:
+    """The parameter stays for the stack's consumers (SPEC item 4), but nothing on the instances reads it (the boot
+    reads the runtime parameter only): no statement names it, and the evaluator denies every read of it (issue 28
+    item 7). Decrypting with the data key through SSM stays allowed: the runtime parameter is on that key."""
+    connection_string = _own_parameter(synth_json)
+    parameter_name = connection_string.split(":parameter", 1)[1]
+    _, policies = _instance_role_policies(synth_json)
+    assert parameter_name not in json.dumps(policies)
+    cases: dict[str, tuple[str, str, dict[str, str]]] = {
+        "read": ("ssm:GetParameter", connection_string, {}),
+        "read many": ("ssm:GetParameters", connection_string, {}),
+        "read history": ("ssm:GetParameterHistory", connection_string, {}),
+    }
+    decisions = _evaluate(_requests(synth_json, cases))
+    assert decisions == dict.fromkeys(cases, "ImplicitlyDenied"), decisions

@@ -198,3 +198,55 @@ def test_the_migration_hosts_results_folder_is_read_from_the_synthesized_run(syn
     """make destroy deletes what the hosts wrote under this folder (tests/sandbox/test_destroy.py runs the deletion)."""
     assert destroy.migration_results_folder(synth_json) == "/payment/test/payment-api/migration"
     assert destroy.migration_results_folder(_stack()) is None
+
+
+VAULT = "aws_backup_vault.backup_vault_H8"
+COPY_VAULT = "aws_backup_vault.backup_copy_vault_I9"
+COPY_KEY = "aws_kms_key.backup_copy_key_J1"
+PLAN = "aws_backup_plan.backup_plan_K2"
+
+
+def _backup_stack(*, force_destroy: bool) -> dict[str, Any]:
+    stack = _stack()
+    stack["resource"]["aws_backup_vault"] = {
+        VAULT.split(".")[1]: _body("TapStackqa/backup/vault", force_destroy=force_destroy),
+        COPY_VAULT.split(".")[1]: _body("TapStackqa/backup/copy_vault", force_destroy=force_destroy),
+    }
+    stack["resource"]["aws_kms_key"] = {COPY_KEY.split(".")[1]: _body("TapStackqa/backup/copy_key")}
+    stack["resource"]["aws_backup_plan"] = {PLAN.split(".")[1]: _body("TapStackqa/backup/plan")}
+    return stack
+
+
+def _backup_state() -> dict[str, Any]:
+    state = _state(DB, VAULT, COPY_VAULT, COPY_KEY, PLAN)
+    values = {VAULT: {"name": "payment-db-backups-qa"}, COPY_VAULT: {"name": "payment-db-backups-copy-qa"}}
+    values[COPY_KEY] = {"arn": "arn:aws:kms:eu-central-1:123456789012:key/k"}
+    for item in state["values"]["root_module"]["resources"]:
+        if item["address"] in values:
+            item["values"] = values[item["address"]]
+    return state
+
+
+def test_production_backup_vaults_and_the_copy_key_are_kept_out_of_the_destroy(tmp_path: Path) -> None:
+    """Vaults without force_destroy (production) keep their recovery points: destroy removes them and the copy vault's
+    key from state, announces and lists them; the plan and selection are destroyed."""
+    inventory = destroy.take_inventory(_backup_stack(force_destroy=False), "TapStackqa", _backup_state())
+    assert inventory.backup_kept == {
+        COPY_KEY: "arn:aws:kms:eu-central-1:123456789012:key/k",
+        COPY_VAULT: "payment-db-backups-copy-qa",
+        VAULT: "payment-db-backups-qa",
+    }
+    environment = _environment(tmp_path)
+    assert any(
+        "KEEP the database's AWS Backup vaults" in line for line in destroy.announce(environment, inventory, _options())
+    )
+    kept = destroy.kept_items(environment, inventory, _options())
+    assert {item.name for item in kept if item.kind == "backup-vault"} == {
+        "payment-db-backups-qa",
+        "payment-db-backups-copy-qa",
+    }
+
+
+def test_development_backup_vaults_are_destroyed_with_their_recovery_points() -> None:
+    inventory = destroy.take_inventory(_backup_stack(force_destroy=True), "TapStackqa", _backup_state())
+    assert not inventory.backup_kept

@@ -1,6 +1,6 @@
-"""Every alarm (and RDS event subscription) the stack creates has a runbook in docs/operating.md, under a heading with
-its name as AWS shows it (``<project>-<name>-<suffix>``): an alarm added without one fails here, so the on-call
-engineer never receives an alarm the guide does not explain."""
+"""Every alarm (and RDS event subscription and EventBridge rule) the stack creates has a runbook in docs/operating.md,
+under a heading with its name as AWS shows it (``<project>-<name>-<suffix>``): an alarm added without one fails here,
+so the on-call engineer never receives an alarm the guide does not explain."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def test_every_alarm_of_the_stack_has_a_runbook(resources: dict[str, dict[str, A
     prefix, suffix = f"{config.project}-", f"-{config.environment_suffix}"
     names = [alarm["alarm_name"] for alarm in resources["aws_cloudwatch_metric_alarm"].values()]
     names += [subscription["name"] for subscription in resources["aws_db_event_subscription"].values()]
+    names += [rule["name"] for rule in resources.get("aws_cloudwatch_event_rule", {}).values()]
     assert names and all(name.startswith(prefix) and name.endswith(suffix) for name in names), names
     expected = {f"<project>-{name[len(prefix) : -len(suffix)]}-<suffix>" for name in names}
     guide = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")

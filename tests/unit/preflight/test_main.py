@@ -40,8 +40,10 @@ def test_cli_exit_status_and_report(tmp_path: Path, capsys: pytest.CaptureFixtur
             sns_topic="${aws_sns_topic.alarms.arn}",
         ),
     )
+    # PF-RDS-BACKUP: an AWS Backup selection names the database.
+    backup = ("aws_backup_selection", *res("selection", resources=["${aws_db_instance.db.arn}"]))
     good.write_text(
-        json.dumps(stack(db(parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls, events)),
+        json.dumps(stack(db(parameter_group_name="${aws_db_parameter_group.params.name}"), forced_tls, events, backup)),
         encoding="utf-8",
     )
     bad.write_text(
@@ -50,6 +52,7 @@ def test_cli_exit_status_and_report(tmp_path: Path, capsys: pytest.CaptureFixtur
                 db(engine_version="15.5", parameter_group_name="${aws_db_parameter_group.params.name}"),
                 forced_tls,
                 events,
+                backup,
             )
         ),
         encoding="utf-8",

@@ -474,6 +474,27 @@ def test_a_database_without_an_enabled_event_subscription_is_caught(subscription
         assert_clean(findings)
 
 
+@pytest.mark.pci("10.7, 11.5")
+@pytest.mark.parametrize(
+    ("selected", "caught"),
+    [
+        (["${aws_db_instance.db.arn}"], False),
+        (["${aws_db_instance.other.arn}"], True),
+        ([], True),
+        (None, True),
+    ],
+)
+def test_a_database_no_backup_selection_names_is_caught(selected: list[str] | None, caught: bool) -> None:
+    resources: list[tuple[str, str, dict[str, Any]]] = [("aws_db_instance", *res("db", identifier="payment-db"))]
+    if selected is not None:
+        resources.append(("aws_backup_selection", *res("selection", resources=selected)))
+    findings = only(stack(*resources), "PF-RDS-BACKUP")
+    if caught:
+        assert_caught(findings, "aws_db_instance", "DatabaseBackup")
+    else:
+        assert_clean(findings)
+
+
 def trusting(condition: dict[str, Any] | None, principal: Any = None) -> dict[str, Any]:
     statement: dict[str, Any] = {
         "Effect": "Allow",

@@ -250,8 +250,8 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
         looked_up += len(calls)
     assert {region for region, _ in account.called("logs", "describe_log_groups")} == {"us-east-1", "eu-west-1"}
     names = named(checks, "names")
-    assert looked_up == 59 and names.detail.startswith("59 names looked up, 0 held by this stack's state")
-    assert "iam:GetRole x8" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
+    assert looked_up == 60 and names.detail.startswith("60 names looked up, 0 held by this stack's state")
+    assert "iam:GetRole x9" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
     assert dict(account.called("wafv2", "list_web_acls")) == {
         "us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
         "eu-west-1": {"Scope": "REGIONAL", "Limit": 100},
@@ -548,9 +548,9 @@ def test_a_bucket_in_another_region_cannot_be_imported(
 def test_a_role_of_the_same_suffix_says_the_suffix_rule(dev_synth_json: dict[str, Any]) -> None:
     account = ready_account(answers={("iam", "get_role"): lambda RoleName: {"Role": {"RoleName": RoleName}}})
     failures = [check for check in run(dev_synth_json, account) if check.name.startswith("name: aws_iam_role.")]
-    # the instance, migration host, flow-log, RDS monitoring, operator and page-integrity roles, and the log
-    # shipping's two
-    assert len(failures) == 8
+    # the instance, migration host, flow-log, RDS monitoring, operator, page-integrity and AWS Backup roles, and the
+    # log shipping's two
+    assert len(failures) == 9
     for check in failures:
         assert "(the name is account-wide: a stack with ENVIRONMENT_SUFFIX=test in another region holds it too)" in (
             check.detail

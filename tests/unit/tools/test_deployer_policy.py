@@ -187,7 +187,8 @@ def test_the_committed_policy_allows_the_fixture_and_every_hand_added_action(log
 def test_make_destroys_own_actions_come_from_the_destroy_policy(log: Path) -> None:
     _needs_node()
     # rds:AddTagsToResource is also allowed by the inline policy's Database statement (every resource). The security
-    # policy's own actions (the log shipping roles' iam:PassRole, hand-added) are allowed there, not by the destroy one.
+    # policy's own actions (the log shipping and AWS Backup roles' iam:PassRole, hand-added) are allowed there, not by
+    # the destroy one.
     assert unallowed_actions(log, (POLICY, SECURITY_POLICY), region="eu-west-1") == [
         "rds:CreateDBSnapshot",
         "rds:ModifyDBInstance",

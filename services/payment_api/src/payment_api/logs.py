@@ -23,11 +23,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tap_contract.logs import ACCESS_LOGGER
 
 from payment_api.carddata import contains_card_number
 from payment_api.problems import problem_response
 
-ACCESS = logging.getLogger("payment_api.access")
+ACCESS = logging.getLogger(ACCESS_LOGGER)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 

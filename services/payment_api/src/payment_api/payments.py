@@ -12,6 +12,7 @@ answer). A processor timeout leaves the refund ``pending`` (``202``); the retry 
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import Connection, errors
+from tap_contract.logs import REFUND_CREATED, REFUNDS_LOGGER
 
 from payment_api.idempotency import (
     COLUMNS,
@@ -43,6 +45,8 @@ PAYMENT_COLUMNS = (
     " created_at, payment_method"
 )
 REFUND_COLUMNS = "id, payment_id, amount, status, reason, created_at, created_by"
+# One line per refund created (tap_contract.logs: the stack's refunds-per-hour alarm counts them).
+REFUNDS_LOG = logging.getLogger(REFUNDS_LOGGER)
 
 
 ID_LENGTH = 22
@@ -367,6 +371,8 @@ def _reserve_refund(
             "UPDATE idempotency_keys SET recovery_point = 'refund_created', refund_id = %s WHERE id = %s",
             (refund_id, key.id),
         )
+    # After the commit: a rolled-back reservation created nothing. Ids only: no amount, reason, body or token.
+    REFUNDS_LOG.info(REFUND_CREATED, extra={"fields": {"refund_id": refund_id, "payment_id": payment_id}})
     return refund_id
 
 
