@@ -17,7 +17,9 @@ import pytest
 from tools.lint import dependency_audit as audit
 
 # The stub's advisories: Python (name, version) and npm names it reports as vulnerable, unless it is "down".
-STATE: dict[str, object] = {"down": False, "python": {("six", "1.17.0")}, "npm": {"left-pad"}}
+PYTHON_ADVISORIES = frozenset({("six", "1.17.0")})
+NPM_ADVISORIES = frozenset({"left-pad"})
+STATE: dict[str, bool] = {"down": False}
 HASH = "--hash=sha256:" + "0" * 64  # pip-audit --disable-pip reads hashed pins; it downloads nothing
 
 
@@ -33,11 +35,11 @@ class Advisories(BaseHTTPRequestHandler):
         elif self.path == "/v1/query":
             query = json.loads(body)
             name, version = query["package"]["name"], query["version"]
-            known = (name, version) in STATE["python"]  # type: ignore[operator]
+            known = (name, version) in PYTHON_ADVISORIES
             self._answer(200, {"vulns": [_osv(name)]} if known else {})
         elif self.path.endswith("/-/npm/v1/security/advisories/bulk"):
             asked = json.loads(body)
-            self._answer(200, {name: [_npm(name)] for name in asked if name in STATE["npm"]})  # type: ignore[operator]
+            self._answer(200, {name: [_npm(name)] for name in asked if name in NPM_ADVISORIES})
         else:
             self._answer(404, {})
 
