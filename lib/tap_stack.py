@@ -25,6 +25,7 @@ from tap_contract.identity import Output
 from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
 from lib.components.api_release import BUCKET_COMPONENT as ARTIFACTS_BUCKET
 from lib.components.api_release import ApiRelease, ApiReleaseProps
+from lib.components.app_login_secret import AppLoginSecret, AppLoginSecretProps
 from lib.components.compute import (
     ApiDeployment,
     ApiSecrets,
@@ -252,6 +253,15 @@ class TapStack(TerraformStack):
         database = self._database(config, account_id, variables, base)
         frontend = self._frontend(config, account_id, base)
         idempotency_secret = self._idempotency_secret(config, base)
+        app_login = AppLoginSecret(
+            self,
+            "app_login_secret",
+            props=AppLoginSecretProps(
+                naming=naming,
+                data_key_arn=base.keys.data_key_arn,
+                recovery_window_days=config.secret_recovery_window_days,
+            ),
+        )
         operator_role = OperatorRole(
             self, "operator_role", props=OperatorRoleProps(naming=naming, account_id=account_id)
         )
@@ -264,6 +274,7 @@ class TapStack(TerraformStack):
             frontend=frontend,
             idempotency_secret=idempotency_secret,
             operator_role=operator_role,
+            app_login_secret_arn=app_login.arn,
         )
         compute = self._compute(
             config,
@@ -273,8 +284,11 @@ class TapStack(TerraformStack):
             database=database,
             release=release,
             idempotency_secret=idempotency_secret,
+            app_login_secret_arn=app_login.arn,
         )
-        migration = self._migration_host(config, account_id, variables, base, database=database, release=release)
+        migration = self._migration_host(
+            config, account_id, variables, base, database=database, release=release, app_login_secret_arn=app_login.arn
+        )
         # The bucket policy names the instance role and the migration host's, so it is created after both; the first
         # boot and the host read under it. The named deployers (DEPLOYER_PRINCIPAL_ARNS) read too: Terraform's refresh
         # of the artifact object is a read.
@@ -399,6 +413,7 @@ class TapStack(TerraformStack):
         database: Database,
         release: ApiRelease,
         idempotency_secret: IdempotencySecret,
+        app_login_secret_arn: str,
     ) -> Compute:
         """The ALB and the API instances, which read their secrets (``ApiSecrets``) and install ``release``."""
         keys, network, groups = base.keys, base.network, base.security_groups
@@ -432,8 +447,8 @@ class TapStack(TerraformStack):
                 ),
                 secrets=ApiSecrets(
                     connection_parameter_arn=database.connection_parameter_arn,
-                    db_secret_arn=database.master_secret_arn,
                     idempotency_secret_arn=idempotency_secret.arn,
+                    app_login_secret_arn=app_login_secret_arn,
                     data_key_arn=keys.data_key_arn,
                     stripe_secret_arn=config.stripe_secret_key_arn,
                 ),
@@ -450,6 +465,7 @@ class TapStack(TerraformStack):
         *,
         database: Database,
         release: ApiRelease,
+        app_login_secret_arn: str,
     ) -> MigrationHost:
         """The per-release migration host (the only reader of the master secret), after the database and everything
         its boot touches; the API group waits for its run."""
@@ -473,6 +489,7 @@ class TapStack(TerraformStack):
                     log_group_arn=release.log_group_arn,
                 ),
                 master_secret_arn=database.master_secret_arn,
+                app_login_secret_arn=app_login_secret_arn,
                 data_key_arn=base.keys.data_key_arn,
                 stack_tags=config.default_tags,
                 dependencies=[release.upload, *boot_dependencies(base, release)],
@@ -527,6 +544,7 @@ class TapStack(TerraformStack):
         frontend: Frontend,
         idempotency_secret: IdempotencySecret,
         operator_role: OperatorRole,
+        app_login_secret_arn: str,
     ) -> ApiRelease:
         """The artifact, the runtime parameter (apply-time values, never in user data) and the service's logs."""
         origin_host = config.frontend_domain or frontend.distribution_domain_name
@@ -551,6 +569,7 @@ class TapStack(TerraformStack):
                     runtime.DB_POOL_MAX: variables.api_db_pool_max,
                     runtime.REQUIRES_ACTION_TIMEOUT: variables.payment_requires_action_timeout_minutes,
                     runtime.IDEMPOTENCY_SECRET_ARN: idempotency_secret.arn,
+                    runtime.APP_LOGIN_SECRET_ARN: app_login_secret_arn,
                     runtime.STRIPE_SECRET_ARN: config.stripe_secret_key_arn or "",
                     runtime.STRIPE_API_BASE: config.stripe_api_base or "",
                     runtime.CORS_ORIGINS: f"https://{origin_host}",

@@ -153,8 +153,9 @@ class ApiSecrets:
 
     connection_parameter_arn: str
     """The SSM SecureString with the connection string."""
-    db_secret_arn: str
-    """The RDS-managed master secret."""
+    app_login_secret_arn: str
+    """The application's database login (``AppLoginSecret``): root reads its AWSCURRENT version at boot and hands it to
+    the units with ``LoadCredential=db-login``; the migration host writes it."""
     idempotency_secret_arn: str
     """The fleet's idempotency-key HMAC secret: root reads its AWSCURRENT and AWSPREVIOUS versions at boot and hands
     them to the service with ``LoadCredential=`` (services/payment_api/boot/payment-api-credentials.service)."""
@@ -511,6 +512,7 @@ class Compute(Construct):
                 ("session_manager", "api-session-manager", session_manager_statements(props.region, props.account_id)),
                 ("read_db_connection", "api-read-db-connection", _read_db_connection_statements(props)),
                 ("read_idempotency_secret", "api-read-idempotency-secret", _read_idempotency_secret_statements(props)),
+                ("read_app_login", "api-read-app-login", _read_app_login_statements(props)),
                 ("install_api", "api-install", _install_api_statements(props)),
                 ("complete_boot", "api-complete-boot", _complete_boot_statements(props)),
                 *(
@@ -578,7 +580,8 @@ class Compute(Construct):
 
 
 def _read_db_connection_statements(props: ComputeProps) -> list[Statement]:
-    """Read exactly the connection-string parameter and the database secret, and decrypt them with the data key."""
+    """Read exactly the connection-string parameter, and decrypt it and the secrets with the data key. Never the RDS
+    master secret: only the migration host's role reads it (issue 27; preflight rule api-role-reads-master-secret)."""
     secrets = props.secrets
     return [
         {
@@ -586,12 +589,6 @@ def _read_db_connection_statements(props: ComputeProps) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["ssm:GetParameter"],
             "Resource": secrets.connection_parameter_arn,
-        },
-        {
-            "Sid": "ReadDatabaseSecret",
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": secrets.db_secret_arn,
         },
         decrypt_via_services("DecryptWithDataKey", secrets.data_key_arn, DATA_KEY_VIA_SERVICES, props.region),
     ]
@@ -606,6 +603,19 @@ def _read_idempotency_secret_statements(props: ComputeProps) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             "Resource": props.secrets.idempotency_secret_arn,
+        }
+    ]
+
+
+def _read_app_login_statements(props: ComputeProps) -> list[Statement]:
+    """Read the application's database login (its AWSCURRENT version, by root at boot); never write it (the migration
+    host does); its decryption is the data key's ``kms:Decrypt`` through Secrets Manager, granted above."""
+    return [
+        {
+            "Sid": "ReadAppDatabaseLogin",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": props.secrets.app_login_secret_arn,
         }
     ]
 
