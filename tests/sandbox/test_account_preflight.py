@@ -120,7 +120,7 @@ def test_a_fresh_account_passes_and_says_what_needs_a_real_one(emulator: str, st
         "quota 5: 3 of 5 after apply"
     )
     assert eip.looked_at.startswith("AWS's default (Service Quotas L-0263D0A3 answered ")
-    assert checks["names"].detail.startswith("46 names looked up")
+    assert checks["names"].detail.startswith("47 names looked up")
     assert elapsed < 30, f"the account preflight took {elapsed:.1f} s on the emulator"
 
 
@@ -200,7 +200,7 @@ def test_the_same_names_in_the_state_pass(emulator: str, stack: dict[str, Any]) 
     }
     checks = by_name(preflight(emulator, stack, certificate, state))
     assert checks["names"].status == PASSED
-    assert checks["names"].detail == "43 names looked up, 3 held by this stack's state, 0 held outside it"
+    assert checks["names"].detail == "44 names looked up, 3 held by this stack's state, 0 held outside it"
 
 
 def test_the_elastic_ip_quota_counts_what_is_allocated(emulator: str, stack: dict[str, Any]) -> None:
