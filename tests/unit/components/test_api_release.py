@@ -254,7 +254,7 @@ def test_only_root_reaches_imds_and_no_api_instance_reads_the_master_secret(reso
         assert absent not in stage, absent
     host = (BOOT_SOURCE / "migration-host.sh").read_text(encoding="utf-8")
     assert "provision-roles" in host and "PAYMENT_DB_MASTER_PASSWORD=$(jq -er .password" in host
-    assert "put-secret-value" in host and 'file://$login_dir/db-login' in host
+    assert "put-secret-value" in host and "file://$login_dir/db-login" in host
     # No credential in the user data or the boot stages: passwords are read at boot, never written there.
     assert not re.search(r"PASSWORD=[\"']?[A-Za-z0-9]", script + stage + host)
 
