@@ -26,6 +26,7 @@ from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
 from lib.blocks.web_headers import api_origin, page_stripe_origins, response_headers
 from lib.components.api_release import BUCKET_COMPONENT as ARTIFACTS_BUCKET
 from lib.components.api_release import ApiRelease, ApiReleaseProps
+from lib.components.app_login_secret import AppLoginSecret, AppLoginSecretProps
 from lib.components.backup import DatabaseBackup, DatabaseBackupProps
 from lib.components.compute import (
     ApiDeployment,
@@ -264,6 +265,15 @@ class TapStack(TerraformStack):
         database = self._database(config, account_id, variables, base)
         frontend = self._frontend(config, account_id, base)
         idempotency_secret = self._idempotency_secret(config, base)
+        app_login = AppLoginSecret(
+            self,
+            "app_login_secret",
+            props=AppLoginSecretProps(
+                naming=naming,
+                data_key_arn=base.keys.data_key_arn,
+                recovery_window_days=config.secret_recovery_window_days,
+            ),
+        )
         operator_role = OperatorRole(
             self, "operator_role", props=OperatorRoleProps(naming=naming, account_id=account_id)
         )
@@ -277,6 +287,7 @@ class TapStack(TerraformStack):
             frontend=frontend,
             idempotency_secret=idempotency_secret,
             operator_role=operator_role,
+            app_login_secret_arn=app_login.arn,
         )
         compute = self._compute(
             config,
@@ -287,10 +298,13 @@ class TapStack(TerraformStack):
             release=release,
             idempotency_secret=idempotency_secret,
             os_log_group_name=host_security.os_log_group_name,
+            app_login_secret_arn=app_login.arn,
         )
         # The CloudWatch agent ships the OS security logs from the first boot (issue 28 item 4).
         compute.boot_after([host_security.grant(role_name=compute.instance_role_name), host_security.os_log_group])
-        migration = self._migration_host(config, account_id, variables, base, database=database, release=release)
+        migration = self._migration_host(
+            config, account_id, variables, base, database=database, release=release, app_login_secret_arn=app_login.arn
+        )
         # The bucket policy names the instance role and the migration host's, so it is created after both; the first
         # boot and the host read under it. The named deployers (DEPLOYER_PRINCIPAL_ARNS) read too: Terraform's refresh
         # of the artifact object is a read.
@@ -550,6 +564,7 @@ class TapStack(TerraformStack):
         release: ApiRelease,
         idempotency_secret: IdempotencySecret,
         os_log_group_name: str,
+        app_login_secret_arn: str,
     ) -> Compute:
         """The ALB and the API instances, which read their secrets (``ApiSecrets``) and install ``release``."""
         keys, network, groups = base.keys, base.network, base.security_groups
@@ -582,8 +597,8 @@ class TapStack(TerraformStack):
                     max_instance_lifetime_days=variables.max_instance_lifetime_days,
                 ),
                 secrets=ApiSecrets(
-                    db_secret_arn=database.master_secret_arn,
                     idempotency_secret_arn=idempotency_secret.arn,
+                    app_login_secret_arn=app_login_secret_arn,
                     data_key_arn=keys.data_key_arn,
                     stripe_secret_arn=config.stripe_secret_key_arn,
                 ),
@@ -601,6 +616,7 @@ class TapStack(TerraformStack):
         *,
         database: Database,
         release: ApiRelease,
+        app_login_secret_arn: str,
     ) -> MigrationHost:
         """The per-release migration host (the only reader of the master secret), after the database and everything
         its boot touches; the API group waits for its run."""
@@ -624,6 +640,7 @@ class TapStack(TerraformStack):
                     log_group_arn=release.log_group_arn,
                 ),
                 master_secret_arn=database.master_secret_arn,
+                app_login_secret_arn=app_login_secret_arn,
                 data_key_arn=base.keys.data_key_arn,
                 stack_tags=config.default_tags,
                 dependencies=[release.upload, *boot_dependencies(base, release)],
@@ -678,6 +695,7 @@ class TapStack(TerraformStack):
         frontend: Frontend,
         idempotency_secret: IdempotencySecret,
         operator_role: OperatorRole,
+        app_login_secret_arn: str,
     ) -> ApiRelease:
         """The artifact, the runtime parameter (apply-time values, never in user data) and the service's logs."""
         origin_host = config.frontend_domain or frontend.distribution_domain_name
@@ -702,6 +720,7 @@ class TapStack(TerraformStack):
                     runtime.DB_POOL_MAX: variables.api_db_pool_max,
                     runtime.REQUIRES_ACTION_TIMEOUT: variables.payment_requires_action_timeout_minutes,
                     runtime.IDEMPOTENCY_SECRET_ARN: idempotency_secret.arn,
+                    runtime.APP_LOGIN_SECRET_ARN: app_login_secret_arn,
                     runtime.STRIPE_SECRET_ARN: config.stripe_secret_key_arn or "",
                     runtime.STRIPE_API_BASE: config.stripe_api_base or "",
                     runtime.CORS_ORIGINS: f"https://{origin_host}",

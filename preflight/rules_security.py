@@ -890,3 +890,62 @@ def check_session_preferences(view: StackView) -> Iterator[Finding]:
                 f"the session preferences leave sessions unlogged or unprotected: {'; '.join(gaps)}. Fix: build the "
                 "document with lib.components.host_security.HostSecurity (session_preferences), which sets them all.",
             )
+
+
+# ------------------------------------------------------------------------------------------ serving fleet secrets
+# Actions that hand over a secret's value, and the patterns of an RDS-managed master secret (the provider's reference,
+# or an ARN naming RDS's "rds!" secrets).
+_SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue")
+_MASTER_SECRET_RESOURCES = (".master_user_secret", ":secret:rds!")
+
+
+def _serving_roles(view: StackView) -> set[str]:
+    """Names of the roles whose instance profile an Auto Scaling group's launch template names: the serving fleet's
+    (the migration host's template belongs to no group)."""
+    roles: set[str] = set()
+    for group in view.resources("aws_autoscaling_group"):
+        for block in group.blocks("launch_template"):
+            template, _ = view.referenced(block.get("id"))
+            for profile_block in template.blocks("iam_instance_profile") if template is not None else []:
+                profile, _ = view.referenced(profile_block.get("arn") or profile_block.get("name"))
+                role, _ = view.referenced(profile.get("role")) if profile is not None else (None, None)
+                if role is not None:
+                    roles.add(role.name)
+    return roles
+
+
+def _reads_master_secret(statement: Mapping[str, Any]) -> bool:
+    if statement.get("Effect", "Allow") != "Allow":
+        return False
+    actions = [a.lower() for a in _actions(statement)]
+    if not any(fnmatchcase(wanted.lower(), a) for wanted in _SECRET_READ_ACTIONS for a in actions):
+        return False
+    resources = statement.get("Resource", [])
+    named = [resources] if isinstance(resources, str) else [r for r in resources if isinstance(r, str)]
+    return any(r == "*" or any(part in r for part in _MASTER_SECRET_RESOURCES) for r in named)
+
+
+@rule(
+    "PF-API-NO-MASTER-SECRET",
+    "The serving fleet's instance role (the role of an Auto Scaling group's launch template) may not read the RDS "
+    "master secret: only the per-release migration host's role does, and the API logs in with the DML-only "
+    "application login (issue 27; PCI DSS 7.2.1, 8.6.2).",
+    pci=("7.2, 8.2, 8.6",),
+)
+def check_api_no_master_secret(view: StackView) -> Iterator[Finding]:
+    serving = _serving_roles(view)
+    for policy in view.resources("aws_iam_role_policy"):
+        role, _ = view.referenced(policy.get("role"))
+        if role is None or role.name not in serving:
+            continue
+        for statements in _policy_documents(view, policy, "policy"):
+            for index, statement in enumerate(statements):
+                if _reads_master_secret(statement):
+                    yield finding(
+                        "PF-API-NO-MASTER-SECRET",
+                        policy,
+                        f"policy {statement.get('Sid', f'statement {index}')!r} lets the API instances read the RDS "
+                        f"master secret ({statement.get('Resource')}). Fix: remove it; the migration host's role "
+                        "(lib/components/migration_host.py) is the only reader, and the instances read the "
+                        "application login secret (lib/components/app_login_secret.py).",
+                    )

@@ -151,8 +151,9 @@ class ApiSecrets:
     """What the instances may read at run time: the DB secret and the idempotency secret (PCI DSS 7.2). Not the
     connection-string parameter, which nothing on the instances reads."""
 
-    db_secret_arn: str
-    """The RDS-managed master secret."""
+    app_login_secret_arn: str
+    """The application's database login (``AppLoginSecret``): root reads its AWSCURRENT version at boot and hands it to
+    the units with ``LoadCredential=db-login``; the migration host writes it."""
     idempotency_secret_arn: str
     """The fleet's idempotency-key HMAC secret: root reads its AWSCURRENT and AWSPREVIOUS versions at boot and hands
     them to the service with ``LoadCredential=`` (services/payment_api/boot/payment-api-credentials.service)."""
@@ -515,6 +516,7 @@ class Compute(Construct):
                 ("session_manager", "api-session-manager", session_manager_statements(props.region, props.account_id)),
                 ("read_db_connection", "api-read-db-connection", _read_db_connection_statements(props)),
                 ("read_idempotency_secret", "api-read-idempotency-secret", _read_idempotency_secret_statements(props)),
+                ("read_app_login", "api-read-app-login", _read_app_login_statements(props)),
                 ("install_api", "api-install", _install_api_statements(props)),
                 ("complete_boot", "api-complete-boot", _complete_boot_statements(props)),
                 *(
@@ -588,18 +590,12 @@ class Compute(Construct):
 
 
 def _read_db_connection_statements(props: ComputeProps) -> list[Statement]:
-    """Read exactly the database secret, and decrypt with the data key (through Secrets Manager, and through SSM for
-    the runtime parameter). Not the connection-string parameter: it stays for the stack's consumers (SPEC item 4),
-    but nothing on the instances reads it (the boot reads the runtime parameter only), so the role may not (issue 28
-    item 7, PCI DSS 7.2)."""
+    """Decrypt with the data key, through Secrets Manager (the idempotency and login secrets) and SSM (the runtime
+    parameter) only. Never the RDS master secret: only the migration host's role reads it (issue 27; preflight rule
+    PF-API-NO-MASTER-SECRET). Not the connection-string parameter either: it stays for the stack's consumers (SPEC
+    item 4), but nothing on the instances reads it (issue 28 item 7, PCI DSS 7.2)."""
     secrets = props.secrets
     return [
-        {
-            "Sid": "ReadDatabaseSecret",
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": secrets.db_secret_arn,
-        },
         decrypt_via_services("DecryptWithDataKey", secrets.data_key_arn, DATA_KEY_VIA_SERVICES, props.region),
     ]
 
@@ -613,6 +609,19 @@ def _read_idempotency_secret_statements(props: ComputeProps) -> list[Statement]:
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
             "Resource": props.secrets.idempotency_secret_arn,
+        }
+    ]
+
+
+def _read_app_login_statements(props: ComputeProps) -> list[Statement]:
+    """Read the application's database login (its AWSCURRENT version, by root at boot); never write it (the migration
+    host does); its decryption is the data key's ``kms:Decrypt`` through Secrets Manager, granted above."""
+    return [
+        {
+            "Sid": "ReadAppDatabaseLogin",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": props.secrets.app_login_secret_arn,
         }
     ]
 

@@ -30,6 +30,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_version import Secretsmanage
 from constructs import Construct
 
 from lib.blocks.ephemeral import EphemeralResource
+from lib.blocks.secrets import RECOVERY_WINDOW_DAYS
 from lib.naming import Naming
 from lib.suppressions import suppress
 
@@ -40,8 +41,6 @@ SECRET_LENGTH = 64
 INITIAL_VERSION_LABEL = "terraform-initial"
 # Changing it makes Terraform write a new generated value as AWSCURRENT: a rotation by apply (same restart rules).
 INITIAL_VALUE_VERSION = 1
-# Secrets Manager takes 0 (delete at once) or 7 to 30 days.
-RECOVERY_WINDOW_DAYS = (0, *range(7, 31))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -104,6 +104,9 @@ class MigrationHostProps:  # pylint: disable=too-many-instance-attributes  # eac
     """What the host installs and migrates to."""
     master_secret_arn: str
     """The RDS-managed master secret: this host's role is the only one allowed to read it."""
+    app_login_secret_arn: str
+    """The application's database login (``AppLoginSecret``): this host's role is the only one allowed to write it
+    (a new version each release), and it never reads its value (``DescribeSecret`` for the labels only)."""
     data_key_arn: str
     """The key of the master secret, the runtime parameter, the artifact and the host's volume."""
     stack_tags: Mapping[str, str]
@@ -262,7 +265,8 @@ class MigrationHost(Construct):
 
 def migration_host_statements(props: MigrationHostProps, result_parameters_arn: str) -> list[Statement]:
     """Read the master secret, the runtime settings and the artifact; decrypt them with the data key through their
-    services only; ship the logs; write the result parameters of this stack, and nothing else (PCI DSS 7.2)."""
+    services only; write the application's login secret (encrypting through Secrets Manager only); ship the logs;
+    write the result parameters of this stack, and nothing else (PCI DSS 7.2)."""
     release = props.release
     return [
         {
@@ -279,6 +283,19 @@ def migration_host_statements(props: MigrationHostProps, result_parameters_arn: 
         },
         *read_object_versions_statements("ReadArtifact", release.artifact_bucket_arn, release.artifact_key),
         decrypt_via_services("DecryptWithDataKey", props.data_key_arn, DATA_KEY_VIA_SERVICES, props.region),
+        {
+            "Sid": "WriteAppDatabaseLogin",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": props.app_login_secret_arn,
+        },
+        {
+            "Sid": "EncryptAppDatabaseLogin",
+            "Effect": "Allow",
+            "Action": "kms:GenerateDataKey",
+            "Resource": props.data_key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{props.region}.amazonaws.com"}},
+        },
         write_log_stream_statement("ShipMigrationLogs", release.log_group_arn),
         {
             "Sid": "WriteMigrationResult",

@@ -311,7 +311,10 @@ def test_instance_role_trusts_ec2_only_and_reads_only_its_own_secrets(
         document = json.loads(document) if isinstance(document, str) else document
         statements += document["Statement"]
     resources = {s["Sid"]: s["Resource"] for s in statements}
-    assert resources["ReadDatabaseSecret"] == output("db_master_secret_arn")
+    # Issue 27: the instances read the application's login secret, never the RDS master secret (only the migration
+    # host's role does).
+    assert ":secret:payment-app-db-login-" in resources["ReadAppDatabaseLogin"]
+    assert all(output("db_master_secret_arn") not in json.dumps(s["Resource"]) for s in statements)
     assert resources["DecryptWithDataKey"] == output("data_kms_key_arn")
     # The connection-string parameter stays for the stack's consumers; nothing on the instances reads it (issue 28).
     assert "ReadConnectionString" not in resources

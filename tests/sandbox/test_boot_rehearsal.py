@@ -70,6 +70,7 @@ class World:
     database: Any
     folder: Path
     hmac_secret_arn: str
+    login_secret_arn: str
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +106,10 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     hmac_secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(
         Name="rehearsal-idempotency-hmac", SecretString=secrets.token_urlsafe(48)
     )["ARN"]
+    # The application's login secret: no version until a migration host (here: release_before_issue below) puts one.
+    login_secret_arn = client("secretsmanager", moto_endpoint, REGION).create_secret(Name="rehearsal-app-db-login")[
+        "ARN"
+    ]
     # The contract's example of every setting, with this world's bucket, database and secret.
     value = runtime.example_parameter(
         {
@@ -114,6 +119,7 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             runtime.DB_MASTER_USERNAME: "rdsmaster",
             runtime.DB_MASTER_SECRET_ARN: secret_arn,
             runtime.IDEMPOTENCY_SECRET_ARN: hmac_secret_arn,
+            runtime.APP_LOGIN_SECRET_ARN: login_secret_arn,
             runtime.ENVIRONMENT: "development",
         }
     )
@@ -125,9 +131,44 @@ def world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     database.start(bootstrap=False)
     database.rds_master("rdsmaster", password)
     try:
-        yield World(moto_endpoint, role_arn, subnet, database, tmp_path_factory.mktemp("rehearsal"), hmac_secret_arn)
+        folder = tmp_path_factory.mktemp("rehearsal")
+        earlier_release(database, password, folder, client("secretsmanager", moto_endpoint, REGION), login_secret_arn)
+        yield World(moto_endpoint, role_arn, subnet, database, folder, hmac_secret_arn, login_secret_arn)
     finally:
         database.stop()
+
+
+def earlier_release(database: Any, password: str, folder: Path, secrets_manager: Any, login_arn: str) -> None:
+    """What an earlier release's migration host left (boot/migration-host.sh, run here from the host's side): the
+    roles, the schema at the artifact's head and the login secret's AWSCURRENT naming payment_app_a. An API instance
+    boots only after that (the group depends on the host's run); the migration rehearsal then takes payment_app_b."""
+    from tools.dev.local_api.postgres import DATABASE  # pylint: disable=import-outside-toplevel
+    from tools.dev.local_api.process import run_cli  # pylint: disable=import-outside-toplevel
+
+    env = {
+        "PAYMENT_ENVIRONMENT": "development",
+        "PAYMENT_PROCESSOR": "simulated",
+        "PAYMENT_DB_HOST": "127.0.0.1",
+        "PAYMENT_DB_PORT": str(database.port),
+        "PAYMENT_DB_NAME": DATABASE,
+        "PAYMENT_DB_SSLMODE": "verify-full",
+        "PAYMENT_DB_SSLROOTCERT": str(database.ca_file),
+    }
+    master = {"PAYMENT_DB_MASTER_USER": "rdsmaster", "PAYMENT_DB_MASTER_PASSWORD": password}
+    migrate_env, login = folder / "earlier-migrate.env", folder / "earlier-db-login"
+    args = ["--instance-id", "i-0earlier", "--migrate-env", str(migrate_env), "--current-app-login", ""]
+    done = run_cli({**env, **master}, "provision-roles", *args, "--app-credential", str(login))
+    assert done.returncode == 0, done.stderr
+    owner = dict(re.findall(r'^([A-Z_]+)="(.*)"$', migrate_env.read_text(encoding="utf-8"), re.M))
+    migrated = run_cli({**env, **owner}, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    secrets_manager.put_secret_value(
+        SecretId=login_arn,
+        SecretString=login.read_text(encoding="utf-8"),
+        VersionStages=["AWSCURRENT", "payment_app_a"],
+    )
+    login.unlink()
+    migrate_env.unlink()
 
 
 def archive_with(changes: dict[str, tuple[str, str]]) -> bytes:
@@ -303,6 +344,14 @@ def check_credentials(world: World, result: BootResult, boot: InstanceBoot) -> N
     assert _written_anywhere(boot, result, [first, rotated]) == []
     assert "credentials.env" in boot.run_inside("ls /etc/payment-api")
     assert world.hmac_secret_arn in boot.run_inside("cat /etc/payment-api/credentials.env")
+    # The application's login: the secret's AWSCURRENT, a credential of the serving unit (0400, its user), the
+    # service's only database login; the boot read no master secret and holds no owner login.
+    login = secrets_manager.get_secret_value(SecretId=world.login_secret_arn)["SecretString"]
+    assert boot.run_inside("cat /run/credentials/payment-api.service/db-login") == login
+    assert _mode_owner(boot, "/run/credentials/payment-api.service/db-login") == "400 payment-api"
+    assert json.loads(login)["username"] == "payment_app_a"
+    assert boot.run_inside("ls /etc/payment-api").split() == ["common.env", "credentials.env"]
+    assert _written_anywhere(boot, result, [json.loads(login)["password"]]) == []
 
 
 def test_the_real_user_data_boots_the_service_and_completes_the_hook(world: World) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 from lib.artifact import OBJECT_KEY, load_artifact
 from lib.blocks.user_data import render_user_data
@@ -68,7 +69,9 @@ def test_the_host_migrates_to_the_artifacts_head_reports_ok_and_powers_off(world
     assert value == "ok"
     assert powered_off.endswith("shutdown -h now")
     log = result.boot_log
-    assert log.index("database roles for") < log.index("migrations") < log.index("result: ok") < log.index("power off")
+    step = log.index("application login: payment_app_b")  # the step that puts the new version, after the migrations
+    assert log.index("database roles (migration host") < log.index("migrations") < step
+    assert step < log.index("result: ok") < log.index("power off")
     assert "schema at head" in (result.logs / "migrate.log").read_text(encoding="utf-8", errors="replace")
     with world.database.superuser(DATABASE) as conn:
         (revision,) = conn.execute("SELECT version_num FROM alembic_version").fetchone() or ("",)
@@ -76,11 +79,45 @@ def test_the_host_migrates_to_the_artifacts_head_reports_ok_and_powers_off(world
 
     assert revision == head_revision()
     assert "rdsmaster" not in log and "payment-api.service" not in log, "the host starts no service"
+    # The earlier release's login was payment_app_a: this release set a new password on payment_app_b and put a version
+    # naming it, after the migrations; payment_app_a (the fleet still serving) was not touched.
+    secrets_manager = client("secretsmanager", world.endpoint, REGION)
+    current = json.loads(secrets_manager.get_secret_value(SecretId=world.login_secret_arn)["SecretString"])
+    previous = json.loads(
+        secrets_manager.get_secret_value(SecretId=world.login_secret_arn, VersionStage="AWSPREVIOUS")["SecretString"]
+    )
+    assert (previous["username"], current["username"]) == ("payment_app_a", "payment_app_b")
+    assert "boot: application login payment_app_a -> payment_app_b" in log
+    for login in (previous, current):
+        assert login_works(world, login), login["username"]
+        assert login["password"] not in log
+
+
+def login_works(world: World, login: dict[str, str]) -> bool:
+    """Whether ``login`` connects to the world's database (as an API instance would, verify-full)."""
+    import psycopg  # pylint: disable=import-outside-toplevel
+
+    try:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=world.database.port,
+            dbname=DATABASE,
+            user=login["username"],
+            password=login["password"],
+            sslmode="verify-full",
+            sslrootcert=str(world.database.ca_file),
+        ):
+            return True
+    except psycopg.OperationalError:
+        return False
 
 
 def test_a_failed_migration_is_reported_with_its_step_and_the_host_powers_off_all_the_same(world: World) -> None:
     broken = {"payment-api-migrate.service": ("venv/bin/payment-api migrate", "venv/bin/payment-api migratf")}
+    labels_before = client("secretsmanager", world.endpoint, REGION).describe_secret(SecretId=world.login_secret_arn)
     result, powered_off, value = migrate(world, "fails", artifact=broken)
     assert result.exit_status not in (0, None), result.boot_log[-3000:]
     assert value.startswith("failed: step 'migrations' (exit "), value
+    labels_after = client("secretsmanager", world.endpoint, REGION).describe_secret(SecretId=world.login_secret_arn)
+    assert labels_after["VersionIdsToStages"] == labels_before["VersionIdsToStages"], "no new login after a failure"
     assert powered_off.endswith("shutdown -h now")

@@ -8,7 +8,9 @@ runs the boot rehearsal (``tools/sandbox/rehearsal/``): the user data of the lau
 launches, read back from the emulator and checked to be the synthesized one, run as root in the instance's own
 namespaces. The script completes the hook itself (CONTINUE); then a payment and a refund go through the service it
 started, and the instance must be ``InService``. A local PostgreSQL 15 stands in for RDS under the RDS host name,
-with the master user and password of the secret the stack created.
+with the master user and password of the secret the stack created: the same one (:func:`sandbox_database`) the
+migration phase's host created the roles and the application login in during the apply, so the API logs in with the
+login that host put into the app-login secret.
 
 Each boot's logs stay in ``sandbox-logs/boot/<instance id>/``. The steps go to ``sandbox-logs/boot.json`` with the
 byte range of the emulator's log the boot took (``moto_log_range``): they are the instances' calls, not the
@@ -51,6 +53,8 @@ from tools.sandbox.stripe_emulator import instance_read_secret, payment_at_strip
 
 LOG_DIR = ROOT / "sandbox-logs"
 MOTO_LOG = LOG_DIR / "moto.log"
+# The one PostgreSQL of a sandbox run (the runner empties LOG_DIR at the start of each run).
+SHARED_DATABASE = LOG_DIR / "database"
 BOOT_REPORT = LOG_DIR / "boot.json"
 # Which launch template version each instance was booted from (moto reports the group's current version for all).
 BOOTED_VERSIONS = LOG_DIR / "boot-versions.json"
@@ -209,11 +213,57 @@ def credentials_delivered(boot: InstanceBoot, emulator: Emulator, secret_arn: st
     return f"the idempotency secret's AWSCURRENT ({current['VersionId']}) is payment-api.service's credential"
 
 
-def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list[str]:
-    """Rehearse every waiting instance's boot; returns the steps for the report."""
+def secret_reads(since: int, secret_arn: str, session: str) -> list[str]:
+    """The request log's ``GetSecretValue`` lines (any status) naming ``secret_arn`` (by ARN or by name) signed by
+    ``session`` after byte ``since`` of the emulator's log."""
+    named = secret_arn.split(":secret:", 1)[1]
+    resources = {f"secret:{named}", f"secret:{named[:-7]}"}  # the ARN's name ends in "-" and 6 random characters
+    with MOTO_LOG.open("rb") as handle:
+        handle.seek(since)
+        lines = handle.read().decode("utf-8", "replace").splitlines()
+    return [
+        line
+        for line in lines
+        if line.startswith("request secretsmanager GetSecretValue ")
+        and line.endswith(f" by={session}")
+        and line.split()[5] in resources
+    ]
+
+
+def logged_in_without_the_master_secret(since: int, values: dict[str, str], session: str) -> list[str]:
+    """Issue 27: the instance's session never asked for the RDS master secret (not even refused), and it read the
+    application's login secret (200): the request log after byte ``since`` says so, or a :class:`BootPhaseError`."""
+    master, login = values[runtime.DB_MASTER_SECRET_ARN.key], values[runtime.APP_LOGIN_SECRET_ARN.key]
+    asked = secret_reads(since, master, session)
+    if asked:
+        raise BootPhaseError(f"{session} asked for the RDS master secret: {asked[0]}")
+    read = [line for line in secret_reads(since, login, session) if line.split()[4] == "200"]
+    if not read:
+        raise BootPhaseError(f"the request log shows no GetSecretValue of {login} by {session} answered 200")
+    return [
+        f"the request log: no GetSecretValue of the master secret by={session}",
+        f"the request log: {read[0].split()[5]} read by={session} (200): the login it serves with",
+    ]
+
+
+def sandbox_database(db_host: str, master: dict[str, str]) -> Any:
+    """The sandbox's one PostgreSQL standing in for RDS (a ``LocalPostgres`` in :data:`SHARED_DATABASE`), started:
+    created with the RDS master user of the stack's secret the first time, started again with its data after that.
+    The migration phase (the host creates the roles, migrates, sets the application login) and the boot phase (the API
+    logs in with that login) take turns on it; each stops it with ``stop(remove=False)``."""
     from tools.dev.local_api.postgres import LocalPostgres  # pylint: disable=import-outside-toplevel  # heavy
     from tools.dev.local_api.testca import development_ca  # pylint: disable=import-outside-toplevel
 
+    database = LocalPostgres(ca=development_ca(), host_names=[db_host], folder=SHARED_DATABASE)
+    resumed = database.resumed
+    database.start(bootstrap=False)
+    if not resumed:
+        database.rds_master(master["username"], master["password"])
+    return database
+
+
+def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list[str]:
+    """Rehearse every waiting instance's boot; returns the steps for the report."""
     outputs = stack_outputs(stack)
     asg_name = outputs[Output.ASG_NAME]
     spec = launch_spec(endpoint, region, asg_name)
@@ -229,10 +279,8 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
         waiting = lifecycle.waiting_instances(autoscaling, asg_name)
     values, secret = database_inputs(endpoint, region, outputs[Output.API_RUNTIME_PARAMETER_NAME])
     db_host, db_port = values[runtime.DB_HOST.key], int(values[runtime.DB_PORT.key])
-    database = LocalPostgres(ca=development_ca(), host_names=[db_host])
+    database = sandbox_database(db_host, secret)
     try:
-        database.start(bootstrap=False)
-        database.rds_master(secret["username"], secret["password"])
         for index, instance_id in enumerate(waiting, start=1):
             steps += boot_one(
                 spec,
@@ -242,11 +290,12 @@ def boot_instances(endpoint: str, region: str, stack: str, folder: Path) -> list
                 database=Database(host_name=db_host, port=db_port, local_port=database.port),
                 folder=folder / instance_id,
                 secret_arn=outputs[Output.IDEMPOTENCY_SECRET_ARN],
+                runtime_values=values,
                 stripe=StripeBoot.of(values),
                 operator_role_arn=outputs[Output.OPERATOR_ROLE_ARN],
             )
     finally:
-        database.stop()
+        database.stop(remove=False)
     _record_versions({instance_id: spec.version for instance_id in waiting}, drop=replaced)
     if replaced is not None:
         autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=replaced, ShouldDecrementDesiredCapacity=True)
@@ -298,6 +347,7 @@ def boot_one(
     database: Database,
     folder: Path,
     secret_arn: str,
+    runtime_values: dict[str, str],
     operator_role_arn: str,
     stripe: StripeBoot | None = None,
 ) -> list[str]:
@@ -320,6 +370,9 @@ def boot_one(
         settings = boot.run_inside("cat /etc/payment-api/common.env").split()
         steps.append(f"{instance_id}: settings " + " ".join(line for line in settings if "POOL_MAX" in line))
         steps.append(f"{instance_id}: " + credentials_delivered(boot, emulator, secret_arn))
+        steps.extend(
+            f"{instance_id}: {step}" for step in logged_in_without_the_master_secret(since, runtime_values, session)
+        )
         if stripe is not None:
             steps.append(f"{instance_id}: " + stripe_secret_delivered(boot, emulator, stripe))
             steps.append(f"{instance_id}: " + instance_read_secret(MOTO_LOG, since, stripe.secret_arn, session))

@@ -6,11 +6,12 @@ so the migration host the apply launches boots for real and the apply's wait on 
 moto runs no user data and has no instance-initiated shutdown. So this watches the emulator: when an instance launched
 from the stack's migration launch template appears (moto tags it ``aws:ec2launchtemplate:id``), it runs the boot
 rehearsal (tools/sandbox/rehearsal/) with that template version's user data, read back from the emulator and checked to
-be the synthesized one, as the host's role, against a local PostgreSQL 15 standing in for RDS under the RDS host name
-with the master user of the secret the stack created. The script writes the result parameter itself (the apply's wait
-reads it); when it powers off (the shutdown stand-in records it) this terminates the instance in the emulator, which is
-what EC2 does under ``instance_initiated_shutdown_behavior = "terminate"``. A rehearsal that fails terminates the host
-too, so the apply's wait fails at once ("terminated and wrote nothing") instead of at its timeout.
+be the synthesized one, as the host's role, against the sandbox's one PostgreSQL 15 standing in for RDS under the RDS
+host name with the master user of the secret the stack created (boot_phase.sandbox_database: the boot phase's API
+instances then log in with the application login this host set). The script writes the result parameter itself (the
+apply's wait reads it); when it powers off (the shutdown stand-in records it) this terminates the instance in the
+emulator, which is what EC2 does under ``instance_initiated_shutdown_behavior = "terminate"``. A rehearsal that fails
+terminates the host too, so the apply's wait fails at once ("terminated and wrote nothing") instead of at its timeout.
 
 It runs until make deploy stops it (SIGTERM after the apply; a rehearsal under way is finished first, within make
 deploy's 60 s) and exits 1 if a host's rehearsal failed. Logs:
@@ -33,7 +34,14 @@ from typing import Any
 from tap_contract import runtime
 
 from lib.config import stack_name_for
-from tools.sandbox.boot_phase import LOG_DIR, MOTO_LOG, database_inputs, synthesized_template, synthesized_user_data
+from tools.sandbox.boot_phase import (
+    LOG_DIR,
+    MOTO_LOG,
+    database_inputs,
+    sandbox_database,
+    synthesized_template,
+    synthesized_user_data,
+)
 from tools.sandbox.emulator import ROOT, client
 from tools.sandbox.rehearsal.harness import BootResult, Database, Emulator, Instance, InstanceBoot, rehearse
 
@@ -102,10 +110,7 @@ def host_spec(endpoint: str, region: str, host: dict[str, Any], stack: str) -> t
 
 
 def rehearse_host(endpoint: str, region: str, stack: str, host: dict[str, Any], index: int) -> list[str]:
-    """One host: its user data in the rehearsal, against a PostgreSQL with the stack's master user; then terminated."""
-    from tools.dev.local_api.postgres import LocalPostgres  # pylint: disable=import-outside-toplevel  # heavy
-    from tools.dev.local_api.testca import development_ca  # pylint: disable=import-outside-toplevel
-
+    """One host: its user data in the rehearsal, against the sandbox's PostgreSQL; then terminated."""
     instance_id = host["InstanceId"]
     folder = LOG_DIR / "migration" / instance_id
     ec2 = client("ec2", endpoint, region)
@@ -115,10 +120,8 @@ def rehearse_host(endpoint: str, region: str, stack: str, host: dict[str, Any], 
         parameter = _runtime_parameter(user_data)
         values, secret = database_inputs(endpoint, region, parameter)
         db_host, db_port = values[runtime.DB_HOST.key], int(values[runtime.DB_PORT.key])
-        database = LocalPostgres(ca=development_ca(), host_names=[db_host])
+        database = sandbox_database(db_host, secret)
         try:
-            database.start(bootstrap=False)
-            database.rds_master(secret["username"], secret["password"])
 
             def then(result: BootResult, boot: InstanceBoot) -> None:
                 if result.exit_status != 0:
@@ -144,7 +147,7 @@ def rehearse_host(endpoint: str, region: str, stack: str, host: dict[str, Any], 
                 then=then,
             )
         finally:
-            database.stop()
+            database.stop(remove=False)
     finally:
         # EC2 terminates a host that powers off (shutdown behaviour terminate); a failed rehearsal ends it too, so the
         # apply's wait fails at once.

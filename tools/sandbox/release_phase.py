@@ -11,7 +11,11 @@ before destroy, as the sandbox's deployer:
    user data on the refresh's replacement;
 3. ``make rollback RELEASE=<A's version>``: the same plan with A's bytes, and the boot hook rehearses A's user data:
    the instance finds A's version of the key by its sha256 metadata, among B's and A's;
-4. the key keeps every release: B is a noncurrent version, A the current one.
+4. the key keeps every release: B is a noncurrent version, A the current one;
+5. each release's migration host rotated the application's database login (issue 27): the app-login secret's
+   AWSCURRENT names payment_app_a or payment_app_b, the other one after each deploy. The emulator cannot show the
+   earlier instance serving on with its login during the refresh (its rehearsal ends with its boot); the migration
+   rehearsal (tests/sandbox/test_migration_rehearsal.py) shows both logins valid after a rotation.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tap_contract import runtime
 from tap_contract.identity import Output
 
 from lib.artifact import POINTER_VARIABLE, PaymentApiArtifact, load_artifact
@@ -91,6 +96,24 @@ def _booted(boot_report: Path, what: str) -> str:
     return ", ".join(booted)
 
 
+def serving_login(endpoint: str, region: str, runtime_parameter: str) -> str:
+    """The application login the app-login secret's AWSCURRENT version names (its label: DescribeSecret, no value)."""
+    parameter = client("ssm", endpoint, region).get_parameter(Name=runtime_parameter, WithDecryption=True)
+    arn = runtime.read_parameter(parameter["Parameter"]["Value"])[runtime.APP_LOGIN_SECRET_ARN.key]
+    stages = client("secretsmanager", endpoint, region).describe_secret(SecretId=arn).get("VersionIdsToStages", {})
+    current = [label for labels in stages.values() if "AWSCURRENT" in labels for label in labels]
+    named = [label for label in current if label.startswith("payment_app_")]
+    if not named:
+        raise ReleasePhaseError(f"the app-login secret's AWSCURRENT names no login (its labels: {current})")
+    return named[0]
+
+
+def _rotated(before: str, after: str, what: str) -> str:
+    if before == after:
+        raise ReleasePhaseError(f"{what} left the application login at {before}: its migration host did not rotate it")
+    return f"{before} -> {after}"
+
+
 def _key_versions(s3: Any, bucket: str, key: str) -> list[tuple[str, bool]]:
     """``(sha256 metadata, is latest)`` of each version of ``key``, newest first, read with ``s3`` (the deployer's:
     the bucket policy refuses object reads to anyone but the instance role and the named deployers)."""
@@ -127,6 +150,7 @@ def release_cycle(  # pylint: disable=too-many-arguments  # keyword-only: what t
     run("release-build", [*build, "--version-label", RELEASE_B_LABEL, "--out", str(RELEASE_B)], "build release B", {})
     b = load_artifact(RELEASE_B / "payment-api.json")
     make = ["make", "--no-print-directory"]
+    logins = [serving_login(endpoint, region, values[Output.API_RUNTIME_PARAMETER_NAME])]
     deployed = _apply(
         run,
         (
@@ -137,6 +161,7 @@ def release_cycle(  # pylint: disable=too-many-arguments  # keyword-only: what t
         ),
         reports,
     )
+    logins.append(serving_login(endpoint, region, values[Output.API_RUNTIME_PARAMETER_NAME]))
     template = values[Output.LAUNCH_TEMPLATE_ID]
     if _launched_sha256(endpoint, region, template) != b.sha256:
         raise ReleasePhaseError(f"after make deploy of B the launch template does not name B's sha256 {b.sha256}")
@@ -152,6 +177,10 @@ def release_cycle(  # pylint: disable=too-many-arguments  # keyword-only: what t
     )
     if _launched_sha256(endpoint, region, template) != a.sha256:
         raise ReleasePhaseError(f"after make rollback the launch template does not name A's sha256 {a.sha256}")
+    logins.append(serving_login(endpoint, region, values[Output.API_RUNTIME_PARAMETER_NAME]))
+    rotations = f"application login {_rotated(logins[0], logins[1], 'make deploy of B')}, then " + _rotated(
+        logins[1], logins[2], "make rollback"
+    )
     versions = _key_versions(deployer_s3, values[Output.ARTIFACTS_BUCKET_NAME], values[Output.API_ARTIFACT_KEY])
     if not versions or versions[0] != (a.sha256, True) or (b.sha256, False) not in versions:
         raise ReleasePhaseError(
@@ -161,5 +190,6 @@ def release_cycle(  # pylint: disable=too-many-arguments  # keyword-only: what t
     order = ", ".join(("A" if sha == a.sha256 else "B" if sha == b.sha256 else sha[:12]) for sha, _ in versions)
     return (
         f"release B {b.version} (sha256 {b.sha256[:12]}) over A {a.version} ({a.sha256[:12]}): {deployed}. "
-        f"make rollback RELEASE={a.version}: {rolled}. Versions of the key, newest first: {order} (B noncurrent)"
+        f"make rollback RELEASE={a.version}: {rolled}. Versions of the key, newest first: {order} (B noncurrent). "
+        f"{rotations}"
     )

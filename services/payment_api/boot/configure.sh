@@ -2,11 +2,13 @@
 # Payment API boot, second stage. The launch template's user data (lib/blocks/templates/payment_api_user_data.sh)
 # sources this file once it has verified and installed the artifact that carries it, so it runs as root under the
 # bootstrap's `set -Eeuo pipefail`, ERR trap and lifecycle hook, with its APP, API_PORT, INSTANCE_ID, RUNTIME (the
-# runtime parameter's JSON), step and retry. It writes the service's settings and creates this instance's database roles
-# (boot/prepare.sh, shared with the migration host), installs the systemd units shipped beside it, starts them and
-# waits until the service answers /ready.
-# shellcheck disable=SC2154  # APP, API_PORT: set by the user data that sources this file; CONF, LOGS, BOOT,
-# STRIPE_SECRET_ARN: by boot/prepare.sh
+# runtime parameter's JSON), step and retry. It writes the service's settings (boot/prepare.sh, shared with the
+# migration host), installs the systemd units shipped beside it, starts them and waits until the service answers /ready.
+# It reads no master secret, creates no database role and runs no migration: the release's migration host did that
+# before the group launched; the service logs in with the application login (LoadCredential=db-login), and /ready
+# answers only once the database's schema is at this artifact's head (issue 27).
+# shellcheck disable=SC2154  # APP, API_PORT: set by the user data that sources this file; BOOT, STRIPE_SECRET_ARN:
+# by boot/prepare.sh
 
 # shellcheck source=services/payment_api/boot/prepare.sh
 . "$APP/boot/prepare.sh"
@@ -16,9 +18,9 @@ READY_SECONDS=120
 
 step "systemd units"
 # The reconciler (finishes payments left processing) and the idempotency key purge run as oneshot services on their
-# timers, as the application role, hardened as the API is. All three load the idempotency HMAC secret that root's
-# payment-api-credentials.service fetches (LoadCredential=).
-for unit in payment-api-credentials.service payment-api-migrate.service payment-api.service \
+# timers, as the application role, hardened as the API is. All three load the idempotency HMAC secret and the
+# application's database login that root's payment-api-credentials.service fetches (LoadCredential=).
+for unit in payment-api-credentials.service payment-api.service \
   payment-api-reconcile.service payment-api-reconcile.timer payment-api-purge.service payment-api-purge.timer; do
   sed "s/@API_PORT@/$API_PORT/g" "$BOOT/$unit" >"/etc/systemd/system/$unit"
   chmod 0644 "/etc/systemd/system/$unit"
@@ -38,7 +40,7 @@ done
 install -m 0644 "$BOOT/logrotate.conf" /etc/logrotate.d/payment-api
 systemctl daemon-reload
 
-step "credentials (idempotency secret${STRIPE_SECRET_ARN:+, Stripe secret})"
+step "credentials (idempotency secret, application login${STRIPE_SECRET_ARN:+, Stripe secret})"
 # Started here on its own so that a failure names this step; the services Require= it, so every later start (a
 # reboot empties /run) fetches again first.
 retry systemctl start payment-api-credentials.service

@@ -6,12 +6,17 @@
 #                              here (hex), under which no key was ever stored, so its lookups find nothing. The file must
 #                              exist (LoadCredential= with a path fails the unit on a missing file, systemd 252) and the
 #                              service refuses a previous secret equal to the current one.
+#   db-login                   the application's database login: the app-login secret's AWSCURRENT version, JSON
+#                              {"username": ..., "password": ...} (payment_app_a or payment_app_b, DML only), checked
+#                              to have both as strings before it is written. The migration host wrote it; a new
+#                              release's version names the other login, so an instance keeps the one it booted with.
 #   stripe-secret              with the Stripe processor only (STRIPE_SECRET_ARN not empty): the Stripe secret's
 #                              AWSCURRENT version, JSON {"api_key": ..., "webhook_secret": ...}, checked to have both
 #                              as strings before it is written (the values are never printed).
 # Each file holds exactly the secret string (no newline), 0400 root. The values go from the AWS CLI through jq into the
 # files: never an argument, an environment variable or a line of output.
-# IDEMPOTENCY_SECRET_ARN, STRIPE_SECRET_ARN and AWS_DEFAULT_REGION come from /etc/payment-api/credentials.env.
+# IDEMPOTENCY_SECRET_ARN, APP_LOGIN_SECRET_ARN, STRIPE_SECRET_ARN and AWS_DEFAULT_REGION come from
+# /etc/payment-api/credentials.env.
 set -Eeuo pipefail
 umask 077
 folder=${1:?usage: fetch-credentials.sh <folder>}
@@ -49,6 +54,19 @@ fi
 chmod 0400 "$work"/idempotency-hmac-*
 mv -f "$work"/idempotency-hmac-* "$folder"/
 echo "fetch-credentials: idempotency-hmac-current (AWSCURRENT) and idempotency-hmac-previous ($previous) of $arn"
+
+login_arn=${APP_LOGIN_SECRET_ARN:?not set: /etc/payment-api/credentials.env names the application login secret}
+secret_string "$login_arn" AWSCURRENT "$work/db-login"
+if ! jq -e '(.username | strings | test("^payment_app_[ab]$")) and (.password | strings | length > 0)' \
+  "$work/db-login" >/dev/null 2>&1; then
+  echo "fetch-credentials: $login_arn is not JSON with the strings username (payment_app_a or payment_app_b) and" \
+    "password: the release's migration host writes it (docs/operating.md, \"Database logins\")" >&2
+  exit 1
+fi
+login=$(jq -r .username "$work/db-login")
+chmod 0400 "$work/db-login"
+mv -f "$work/db-login" "$folder/"
+echo "fetch-credentials: db-login (AWSCURRENT: $login) of $login_arn"
 
 stripe_arn=${STRIPE_SECRET_ARN-}
 if [ -n "$stripe_arn" ]; then

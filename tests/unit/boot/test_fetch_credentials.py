@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "services" / "payment_api" / "boot" / "fetch-credentials.sh"
 HMAC_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payment-idempotency-hmac-test-Ab12Cd"
+LOGIN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payment-app-db-login-test-Ef34Gh"
+LOGIN_VALUE = {"username": "payment_app_b", "password": "pw-Xq7-never-printed"}
 STRIPE_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payment/stripe-a1B2c3"
 STRIPE_VALUE = {"api_key": "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "webhook_secret": "whsec_abcdefABCDEF0123456789"}
 
@@ -53,6 +55,7 @@ def _world(tmp_path: Path) -> dict[str, Path]:
     aws.chmod(aws.stat().st_mode | stat.S_IXUSR)
     (secrets / "labels.json").write_text('{"v1": ["AWSCURRENT"]}', encoding="utf-8")
     _store(secrets, HMAC_ARN, "h" * 64)
+    _store(secrets, LOGIN_ARN, json.dumps(LOGIN_VALUE))
     return {"bin": bin_dir, "secrets": secrets, "folder": folder}
 
 
@@ -61,6 +64,7 @@ def _run(world: dict[str, Path], stripe_arn: str | None) -> subprocess.Completed
         "PATH": f"{world['bin']}:{os.environ['PATH']}",
         "SECRETS": str(world["secrets"]),
         "IDEMPOTENCY_SECRET_ARN": HMAC_ARN,
+        "APP_LOGIN_SECRET_ARN": LOGIN_ARN,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     if stripe_arn is not None:
@@ -77,6 +81,7 @@ def test_the_simulator_gets_no_stripe_file(world: dict[str, Path]) -> None:
         done = _run(world, stripe_arn)
         assert done.returncode == 0, done.stderr
         assert sorted(p.name for p in world["folder"].iterdir()) == [
+            "db-login",
             "idempotency-hmac-current",
             "idempotency-hmac-previous",
         ]
@@ -119,3 +124,42 @@ def test_a_missing_stripe_secret_stops_the_boot(world: dict[str, Path]) -> None:
     done = _run(world, STRIPE_ARN)
     assert done.returncode != 0 and "ResourceNotFoundException" in done.stderr
     assert not (world["folder"] / "stripe-secret").exists()
+
+
+def test_the_application_login_becomes_a_root_only_credential_never_printed(world: dict[str, Path]) -> None:
+    done = _run(world, None)
+    assert done.returncode == 0, done.stderr
+    credential = world["folder"] / "db-login"
+    assert json.loads(credential.read_text(encoding="utf-8")) == LOGIN_VALUE
+    assert stat.S_IMODE(credential.stat().st_mode) == 0o400
+    assert f"fetch-credentials: db-login (AWSCURRENT: payment_app_b) of {LOGIN_ARN}" in done.stdout
+    assert LOGIN_VALUE["password"] not in done.stdout + done.stderr
+    assert LOGIN_VALUE["password"] not in (world["secrets"] / "calls.log").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        json.dumps({"username": "payment_owner", "password": "pw-Xq7"}),
+        json.dumps({"username": "payment_app_a"}),
+        json.dumps({"username": "payment_app_a", "password": ""}),
+        "pw-Xq7-not-json",
+    ],
+    ids=["ddl-role", "no-password", "empty-password", "not-json"],
+)
+def test_a_malformed_login_stops_the_boot_without_printing_it(world: dict[str, Path], value: str) -> None:
+    _store(world["secrets"], LOGIN_ARN, value)
+    done = _run(world, None)
+    assert done.returncode == 1
+    assert f"fetch-credentials: {LOGIN_ARN} is not JSON with the strings username" in done.stderr
+    assert "pw-Xq7" not in done.stdout + done.stderr
+    assert not (world["folder"] / "db-login").exists()
+
+
+def test_without_the_login_secret_s_arn_the_boot_stops_naming_it(world: dict[str, Path]) -> None:
+    env = {"PATH": f"{world['bin']}:{os.environ['PATH']}", "SECRETS": str(world["secrets"])}
+    env |= {"IDEMPOTENCY_SECRET_ARN": HMAC_ARN, "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run(
+        ["bash", str(SCRIPT), str(world["folder"])], env=env, text=True, capture_output=True, check=False
+    )
+    assert done.returncode != 0 and "APP_LOGIN_SECRET_ARN: not set" in done.stderr

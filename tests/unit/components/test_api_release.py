@@ -44,7 +44,7 @@ def unit(name: str) -> str:
 
 def configure() -> str:
     """The boot's second stage, which the user data sources from the verified artifact: configure.sh and the
-    boot/prepare.sh it sources (settings and database roles, shared with the migration host)."""
+    boot/prepare.sh it sources (settings, shared with the migration host)."""
     return "".join((BOOT_SOURCE / name).read_text(encoding="utf-8") for name in ("prepare.sh", "configure.sh"))
 
 
@@ -214,9 +214,10 @@ def test_units_are_hardened_and_split_migrate_from_serve() -> None:
             assert line in text, line
     assert "User=payment-migrate" in migrate and "EnvironmentFile=/etc/payment-api/migrate.env" in migrate
     assert "Type=oneshot" in migrate and "payment-api migrate" in migrate
-    assert "User=payment-api" in serve and "EnvironmentFile=/etc/payment-api/serve.env" in serve
-    assert "Requires=payment-api-migrate.service" in serve and "After=payment-api-migrate.service" in serve
-    assert "migrate.env" not in serve
+    # The API logs in with the application login from its credential, never an environment file, and neither runs
+    # nor waits for a migration (the release's migration host did it; /ready waits for the schema head).
+    assert "User=payment-api" in serve and "LoadCredential=db-login:/run/payment-api-credentials/db-login" in serve
+    assert "serve.env" not in serve and "migrate" not in serve
     assert "--port @API_PORT@" in serve and 'sed "s/@API_PORT@/$API_PORT/g"' in configure()
 
 
@@ -235,8 +236,8 @@ def test_the_reconciler_and_the_purge_run_on_timers_as_the_application_role(
     for line in HARDENING:
         assert line in service, line
     assert "Type=oneshot" in service and command in service
-    assert "User=payment-api" in service and "EnvironmentFile=/etc/payment-api/serve.env" in service
-    assert "migrate.env" not in service and "After=payment-api-migrate.service" in service
+    assert "User=payment-api" in service and "LoadCredential=db-login:/run/payment-api-credentials/db-login" in service
+    assert "serve.env" not in service and "migrate" not in service
     assert timer_line in timer and f"Unit={job}.service" in timer and "WantedBy=timers.target" in timer
     stage = configure()
     assert f"{job}.service" in stage and f"{job}.timer" in stage
@@ -244,13 +245,19 @@ def test_the_reconciler_and_the_purge_run_on_timers_as_the_application_role(
 
 
 @pytest.mark.pci("7.2, 8.2, 8.6")
-def test_only_root_reaches_imds_and_the_master_secret(resources: dict[str, Any]) -> None:
+def test_only_root_reaches_imds_and_no_api_instance_reads_the_master_secret(resources: dict[str, Any]) -> None:
     script, stage = user_data(resources), configure()
     assert "ip daddr 169.254.169.254 meta skuid != 0 counter reject" in script
-    assert "aws secretsmanager get-secret-value" in stage and "provision-roles" in stage
-    # No credential in the user data or the boot stage: passwords are read at boot, never written there.
-    assert not re.search(r"PASSWORD=[\"']?[A-Za-z0-9]", script + stage)
-    assert "PAYMENT_DB_MASTER_PASSWORD=$(jq -er .password" in stage
+    # Issue 27: an API instance's boot reads no secret itself, provisions no role and installs no migration unit; its
+    # secrets reach the units through root's payment-api-credentials.service only.
+    absent_texts = ("get-secret-value", 'DB_SECRET_ARN"', "provision-roles", "PAYMENT_DB_MASTER", "payment-api-migrate")
+    for absent in absent_texts:
+        assert absent not in stage, absent
+    host = (BOOT_SOURCE / "migration-host.sh").read_text(encoding="utf-8")
+    assert "provision-roles" in host and "PAYMENT_DB_MASTER_PASSWORD=$(jq -er .password" in host
+    assert "put-secret-value" in host and "file://$login_dir/db-login" in host
+    # No credential in the user data or the boot stages: passwords are read at boot, never written there.
+    assert not re.search(r"PASSWORD=[\"']?[A-Za-z0-9]", script + stage + host)
 
 
 def test_a_new_artifact_is_new_user_data(tmp_path: Path, dev_synth_json: dict[str, Any]) -> None:

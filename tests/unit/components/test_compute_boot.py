@@ -53,9 +53,10 @@ def _app_tier_rules(resources: Resources) -> set[str]:
 def _instance_role_policies(resources: Resources) -> set[str]:
     role = by_path(resources, "aws_iam_role", "compute/instance_role")[0]
     found = _addresses(resources, "aws_iam_role_policy", lambda body: body["role"] == ref("aws_iam_role", role))
-    # Session Manager, DB connection, idempotency secret, install, boot hook and, with Stripe, the Stripe secret.
+    # Session Manager, DB connection, idempotency secret, app login, install, boot hook and, with Stripe, the Stripe
+    # secret.
     stripe = any("stripe" in name for name in found)
-    assert len(found) == 5 + stripe, found
+    assert len(found) == 6 + stripe, found
     return found
 
 

@@ -38,6 +38,7 @@ DATA_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-55555555
 LOGS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/66666666-7777-8888-9999-000000000000"
 SESSION_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/77777777-8888-9999-0000-111111111111"
 DB_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d-XyZ123"
+APP_LOGIN_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:payment-app-db-login-test-Ij56Kl"
 HMAC_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:payment-idempotency-hmac-test-Ab12Cd"
 # Another stack's secret of the same kind (another suffix): the role's grant is this ARN, not a name pattern.
 OTHER_HMAC_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:payment-idempotency-hmac-other-Ef34Gh"
@@ -65,8 +66,9 @@ def _example_arns(synth_json: dict[str, Any]) -> dict[str, str]:
         tokens[f"${{aws_ssm_parameter.{name}.arn}}"] = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{body['name']}"
     for name in resources["aws_db_instance"]:
         tokens[f"${{aws_db_instance.{name}.master_user_secret[0].secret_arn}}"] = DB_SECRET
-    (secret,) = resources["aws_secretsmanager_secret"]
-    tokens[f"${{aws_secretsmanager_secret.{secret}.arn}}"] = HMAC_SECRET
+    secret_arns = {"payment-idempotency-hmac-test": HMAC_SECRET, "payment-app-db-login-test": APP_LOGIN_SECRET}
+    for secret, body in resources["aws_secretsmanager_secret"].items():
+        tokens[f"${{aws_secretsmanager_secret.{secret}.arn}}"] = secret_arns[body["name"]]
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/data_key')[0]}.arn}}"] = DATA_KEY
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'encryption/logs_key')[0]}.arn}}"] = LOGS_KEY
     tokens[f"${{aws_kms_key.{by_path(resources, 'aws_kms_key', 'host_security/session_key')[0]}.arn}}"] = SESSION_KEY
@@ -209,7 +211,10 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
         "artifact write": ("s3:PutObject", artifact, {}),
         "service log stream": ("logs:PutLogEvents", f"{log_group}:log-stream:i-0123456789abcdef0/api", {}),
         "other log group": ("logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/other:log-stream:x", {}),
-        "own secret": ("secretsmanager:GetSecretValue", DB_SECRET, {}),
+        "master secret": ("secretsmanager:GetSecretValue", DB_SECRET, {}),
+        "app login": ("secretsmanager:GetSecretValue", APP_LOGIN_SECRET, {}),
+        "app login write": ("secretsmanager:PutSecretValue", APP_LOGIN_SECRET, {}),
+        "app login labels": ("secretsmanager:DescribeSecret", APP_LOGIN_SECRET, {}),
         "idempotency secret": ("secretsmanager:GetSecretValue", HMAC_SECRET, {}),
         "idempotency secret labels": ("secretsmanager:DescribeSecret", HMAC_SECRET, {}),
         "idempotency secret write": ("secretsmanager:PutSecretValue", HMAC_SECRET, {}),
@@ -241,7 +246,7 @@ def test_instance_role_reads_its_own_parameter_secret_and_artifact_and_nothing_e
     decisions = _evaluate(_requests(synth_json, cases))
     allowed = {name for name, decision in decisions.items() if decision == "Allowed"}
     assert allowed == {
-        "own secret",
+        "app login",
         "idempotency secret",
         "idempotency secret labels",
         "stripe secret",

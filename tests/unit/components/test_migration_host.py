@@ -13,6 +13,7 @@ import pytest
 from lib.components.migration_host import RUN_COMMAND, WAIT_SECONDS
 from tests.unit.components.test_compute_instance_role import (
     ACCOUNT,
+    APP_LOGIN_SECRET,
     DATA_KEY,
     DB_SECRET,
     OTHER_SECRET,
@@ -107,6 +108,14 @@ def test_the_host_role_reads_the_master_secret_and_writes_only_its_result_parame
         "master secret": ("secretsmanager:GetSecretValue", DB_SECRET, {}),
         "other secret": ("secretsmanager:GetSecretValue", OTHER_SECRET, {}),
         "master secret rotation": ("secretsmanager:PutSecretValue", DB_SECRET, {}),
+        "app login write": ("secretsmanager:PutSecretValue", APP_LOGIN_SECRET, {}),
+        "app login labels": ("secretsmanager:DescribeSecret", APP_LOGIN_SECRET, {}),
+        "app login read": ("secretsmanager:GetSecretValue", APP_LOGIN_SECRET, {}),
+        "app login relabel": ("secretsmanager:UpdateSecretVersionStage", APP_LOGIN_SECRET, {}),
+        "other secret write": ("secretsmanager:PutSecretValue", OTHER_SECRET, {}),
+        "encrypt through secrets manager": ("kms:GenerateDataKey", DATA_KEY, _via("secretsmanager")),
+        "encrypt directly": ("kms:GenerateDataKey", DATA_KEY, {}),
+        "encrypt through ssm": ("kms:GenerateDataKey", DATA_KEY, _via("ssm")),
         "result parameter": ("ssm:PutParameter", result, {}),
         "runtime parameter write": (
             "ssm:PutParameter",
@@ -124,4 +133,11 @@ def test_the_host_role_reads_the_master_secret_and_writes_only_its_result_parame
     }
     decisions = _evaluate(_requests(synth_json, cases, role_path="migration_host/role"))
     allowed = {name for name, decision in decisions.items() if decision == "Allowed"}
-    assert allowed == {"master secret", "result parameter", "decrypt through secrets manager"}, json.dumps(decisions)
+    assert allowed == {
+        "master secret",
+        "result parameter",
+        "decrypt through secrets manager",
+        "app login write",
+        "app login labels",
+        "encrypt through secrets manager",
+    }, json.dumps(decisions)

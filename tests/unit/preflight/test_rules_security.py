@@ -577,3 +577,57 @@ def test_the_stacks_own_session_preferences_pass(synth_json: dict[str, Any]) -> 
     documents = synth_json["resource"]["aws_ssm_document"]
     assert [body["document_type"] for body in documents.values()] == ["Session"]
     assert_clean(only(synth_json, "PF-SESSION-PREFERENCES"))
+
+
+def _grant_to_instance_role(synth_json: dict[str, Any], statement: dict[str, Any]) -> dict[str, Any]:
+    """The real stack with an inline policy of ``statement`` on the instance role (by reference, as cdktf writes it)."""
+    mutated = copy.deepcopy(synth_json)
+    (role_name,) = [
+        name
+        for name, body in mutated["resource"]["aws_iam_role"].items()
+        if body["//"]["metadata"]["path"].endswith("compute/instance_role")
+    ]
+    mutated["resource"]["aws_iam_role_policy"]["extra"] = {
+        "//": {"metadata": {"path": "Stack/compute/extra", "uniqueId": "extra"}},
+        "name": "extra",
+        "role": f"${{aws_iam_role.{role_name}.id}}",
+        "policy": json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "Regression", **statement}]}),
+    }
+    return mutated
+
+
+@pytest.mark.pci("7.2, 8.2, 8.6")
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("secretsmanager:GetSecretValue", "${aws_db_instance.DB.master_user_secret[0].secret_arn}"),
+        ("secretsmanager:Get*", "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0abc-XyZ123"),
+        ("secretsmanager:*", "*"),
+        ("*", "${aws_db_instance.DB.master_user_secret[0].secret_arn}"),
+    ],
+)
+def test_an_api_instance_role_reading_the_master_secret_is_caught(
+    synth_json: dict[str, Any], action: str, resource: str
+) -> None:
+    """Issue 27: the stack is clean (the migration host's role reads the master secret, and belongs to no group); the
+    instance role given any read of it is caught."""
+    assert_clean(only(synth_json, "PF-API-NO-MASTER-SECRET"))
+    (database,) = synth_json["resource"]["aws_db_instance"]
+    grant = {"Effect": "Allow", "Action": action, "Resource": resource.replace("DB", database)}
+    found = assert_caught(only(_grant_to_instance_role(synth_json, grant), "PF-API-NO-MASTER-SECRET"), "Regression")
+    assert found.address == "aws_iam_role_policy.extra" and "migration host" in found.message
+
+
+def test_reading_another_secret_or_a_deny_is_not_the_master_secret(synth_json: dict[str, Any]) -> None:
+    (database,) = synth_json["resource"]["aws_db_instance"]
+    master = f"${{aws_db_instance.{database}.master_user_secret[0].secret_arn}}"
+    for grant in (
+        {
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "${aws_secretsmanager_secret.x.arn}",
+        },
+        {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": master},
+        {"Effect": "Allow", "Action": "secretsmanager:DescribeSecret", "Resource": master},
+    ):
+        assert_clean(only(_grant_to_instance_role(synth_json, grant), "PF-API-NO-MASTER-SECRET"))

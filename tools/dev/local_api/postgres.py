@@ -178,6 +178,7 @@ class LocalPostgres:
         *,
         host_names: Sequence[str] = (),
         listen_addresses: Sequence[str] = ("127.0.0.1",),
+        folder: Path | None = None,
     ) -> None:
         """``ca``: sign the server certificate with this CA (the development test CA, as a development artifact
         trusts), instead of a fresh one (@default: a CA made for this run).
@@ -188,7 +189,11 @@ class LocalPostgres:
         ``listen_addresses``: where it listens, each an address with the prefix of the network its clients connect
         from (``10.213.0.1/30``: listen on 10.213.0.1, admit TLS clients of 10.213.0.0/30 with SCRAM; no prefix:
         that one address). Each is also an IP name in the certificate. 127.0.0.1 is always among them
-        (@default: 127.0.0.1 only)."""
+        (@default: 127.0.0.1 only).
+
+        ``folder``: where the server keeps its data, certificates and port; a folder an earlier ``LocalPostgres`` left
+        (``stop(remove=False)``) is started again with its data and port (``resumed``), so that two processes use one
+        database in turn, as the sandbox's migration and boot phases do (@default: a new temporary folder)."""
         self.interfaces = listen_interfaces(("127.0.0.1", *listen_addresses))
         self.host_names = tuple(host_names)
         for name in self.host_names:
@@ -196,9 +201,13 @@ class LocalPostgres:
                 raise ValueError(f"host name {name!r}: give a DNS name such as db.abc123.us-east-1.rds.amazonaws.com")
         # Its own folder under the system temporary directory: pytest's folders are private to root (0700), and the
         # postgres user must be able to reach the data directory.
-        self.folder = Path(tempfile.mkdtemp(prefix="payment-api-pg-"))
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder if folder is not None else Path(tempfile.mkdtemp(prefix="payment-api-pg-"))
         self.data = self.folder / "data"
-        self.port = free_port()
+        port_file = self.folder / "port"
+        self.resumed = (self.data / "PG_VERSION").exists() and port_file.exists()
+        self.port = int(port_file.read_text(encoding="utf-8")) if self.resumed else free_port()
         self.passwords = {OWNER: secrets.token_hex(16), APP: secrets.token_hex(16)}
         # One idempotency HMAC secret per database, for every process on it (tools/dev/local_api/credentials.py).
         self.idempotency_secret = new_secret()
@@ -233,8 +242,13 @@ class LocalPostgres:
     def start(self, bootstrap: bool = True) -> None:
         """initdb, TLS certificates, configuration, start; then (``bootstrap``) roles and database.
 
-        Without ``bootstrap`` the server is bare, as RDS hands it over: call ``rds_master`` to get its master user."""
+        Without ``bootstrap`` the server is bare, as RDS hands it over: call ``rds_master`` to get its master user.
+        A ``resumed`` folder is only started again (its data, settings and certificates are kept)."""
         self._check_addresses()
+        if self.resumed:
+            self._pg_ctl("start")
+            self._check_listening()
+            return
         ensure_extensions()
         self.folder.chmod(0o755)
         addresses = [str(interface.ip) for interface in self.interfaces]
@@ -280,6 +294,7 @@ class LocalPostgres:
         ]
         self._run("sh", "-c", f"printf '%s\\n' {' '.join(map(shlex.quote, hba))} > '{self.data}/pg_hba.conf'")
         self._pg_ctl("start")
+        (self.folder / "port").write_text(str(self.port), encoding="utf-8")
         self._check_listening()
         if bootstrap:
             self._bootstrap()

@@ -184,6 +184,15 @@ IDEMPOTENCY_SECRET_ARN = TextSetting(
     example="arn:aws:secretsmanager:us-east-1:123456789012:secret:payment-idempotency-hmac-prod-AbCdEf",
     boot_variable="IDEMPOTENCY_SECRET_ARN",
 )
+APP_LOGIN_SECRET_ARN = TextSetting(
+    key="app_login_secret_arn",
+    description="The application's database login secret (JSON username/password of payment_app_a or payment_app_b): "
+    "the migration host puts a new version each release; root on an API instance fetches its AWSCURRENT version at "
+    "boot (payment-api-credentials.service) and the services load it with LoadCredential=db-login. The ARN only, "
+    "never the value, never in the service's environment.",
+    example="arn:aws:secretsmanager:us-east-1:123456789012:secret:payment-app-db-login-prod-AbCdEf",
+    boot_variable="APP_LOGIN_SECRET_ARN",
+)
 STRIPE_SECRET_ARN = TextSetting(
     key="stripe_secret_arn",
     description="With the Stripe processor, the secret holding Stripe's API key and webhook endpoint secret "
@@ -245,6 +254,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     DB_MASTER_USERNAME,
     DB_MASTER_SECRET_ARN,
     IDEMPOTENCY_SECRET_ARN,
+    APP_LOGIN_SECRET_ARN,
     STRIPE_SECRET_ARN,
     STRIPE_API_BASE,
     DB_POOL_MAX,

@@ -1,6 +1,6 @@
 """``payment-api`` (or ``python -m payment_api``): serve, migrate, reconcile (``payment_api.reconcile``),
 purge-idempotency-keys, operator-token (a local operator's token, refused in production),
-provision-roles (the instance boot step, as root, with the RDS master
+provision-roles (the migration host's step, as root, with the RDS master
 credential: ``payment_api.provision``).
 
 Every command reads the environment of docs/payment-api.md; a configuration the service may not run with
@@ -10,6 +10,7 @@ Every command reads the environment of docs/payment-api.md; a configuration the 
 from __future__ import annotations
 
 import argparse
+import json
 import logging.config
 import os
 import re
@@ -159,7 +160,7 @@ def _provision_roles(settings: Settings, args: argparse.Namespace) -> int:
     if not user or not password:
         print(
             "payment-api: provision-roles needs PAYMENT_DB_MASTER_USER and PAYMENT_DB_MASTER_PASSWORD (the RDS "
-            "master secret, read by the boot step)",
+            "master secret, read by the migration host's root)",
             file=sys.stderr,
         )
         return 2
@@ -170,10 +171,13 @@ def _provision_roles(settings: Settings, args: argparse.Namespace) -> int:
         print(f"payment-api: {error}", file=sys.stderr)
         return 2
     try:
-        credentials = provision.provision(master, suffix)
+        credentials = provision.provision(master, suffix, provision.next_app_login(args.current_app_login))
     except provision.AuditUnavailable as error:
         print(f"payment-api: provision-roles: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # --current-app-login not one of provision.APP_LOGINS
+        print(f"payment-api: provision-roles: {error}", file=sys.stderr)
+        return 2
     (migrate_user, migrate_password), (app_user, app_password) = credentials["migrate"], credentials["app"]
     _write_private(
         args.migrate_env,
@@ -185,13 +189,33 @@ def _provision_roles(settings: Settings, args: argparse.Namespace) -> int:
             }
         ),
     )
-    _write_private(
-        args.app_env, provision.env_file_text({"PAYMENT_DB_USER": app_user, "PAYMENT_DB_PASSWORD": app_password})
-    )
+    _write_private(args.app_credential, json.dumps({"username": app_user, "password": app_password}))
     logging.getLogger("payment_api.provision").info(
         "roles provisioned", extra={"fields": {"migrate_user": migrate_user, "app_user": app_user}}
     )
     return 0
+
+
+def _add_provision_roles(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``provision-roles`` command's arguments."""
+    roles = commands.add_parser(
+        "provision-roles", help="migration host (root, master credential): its migrate login, the next app login"
+    )
+    roles.add_argument("--instance-id", required=True, help="names the host's migrate login (EC2 instance id)")
+    roles.add_argument("--migrate-env", type=Path, required=True, help="credential file of the migrate unit")
+    roles.add_argument(
+        "--current-app-login",
+        required=True,
+        metavar="LOGIN",
+        help="the application login the app-login secret names now (empty before the first release): the other one "
+        "gets the new password",
+    )
+    roles.add_argument(
+        "--app-credential",
+        type=Path,
+        required=True,
+        help='file for {"username", "password"} of that login (0600), for the app-login secret',
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,10 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument(
         "--local", required=True, metavar="NAME", help="the operator's name: refunds record local:NAME (created_by)"
     )
-    roles = commands.add_parser("provision-roles", help="boot step (root, master credential): this instance's roles")
-    roles.add_argument("--instance-id", required=True, help="names this instance's login roles (EC2 instance id)")
-    roles.add_argument("--migrate-env", type=Path, required=True, help="credential file of the migrate unit")
-    roles.add_argument("--app-env", type=Path, required=True, help="credential file of the serving unit")
+    _add_provision_roles(commands)
     args = parser.parse_args(argv)
     if args.command == "serve" and args.workers is None:
         from payment_api.serve import default_workers  # pylint: disable=import-outside-toplevel

@@ -53,6 +53,11 @@ MIN_SECRET_BYTES = 32
 STRIPE_SECRET = "stripe-secret"
 """The systemd credential holding the Stripe processor's secret: JSON ``{"api_key": "sk_...", "webhook_secret":
 "whsec_..."}``, the content of the stack's one Secrets Manager secret (required with ``PAYMENT_PROCESSOR=stripe``)."""
+DB_LOGIN = "db-login"
+"""The systemd credential holding the application's database login: JSON ``{"username": ..., "password": ...}``,
+the AWSCURRENT version of the stack's app-login secret, which only the migration host writes (one of two login roles
+used in turn, ``payment_api.provision``). When present it is the serving login: ``PAYMENT_DB_USER`` and
+``PAYMENT_DB_PASSWORD`` are then ignored (they are for a local database only)."""
 STRIPE_API = "https://api.stripe.com"
 DEFAULT_STRIPE_TIMEOUT = 20
 
@@ -336,6 +341,34 @@ def read_idempotency_secrets(env: Mapping[str, str]) -> IdempotencySecrets | Non
     return IdempotencySecrets(current=current, previous=previous)
 
 
+def db_login(folder: Path) -> tuple[str, str] | None:
+    """The ``db-login`` credential's user name and password; None when there is no such file. Errors name the
+    credential and the field, never a value."""
+    path = folder / DB_LOGIN
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(
+            f"the credential {DB_LOGIN} ({path}) cannot be read ({error.strerror}): it must be readable by the "
+            "service's user (systemd LoadCredential= makes it so)"
+        ) from None
+    shape = '{"username": "payment_app_a", "password": "..."} (the app-login secret as the migration host wrote it)'
+    try:
+        values = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError(f"the credential {DB_LOGIN} is not JSON: it must be {shape}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"the credential {DB_LOGIN} must be a JSON object: {shape}")
+    username, password = values.get("username"), values.get("password")
+    if not isinstance(username, str) or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", username):
+        raise ConfigError(f"the credential {DB_LOGIN}'s username must be a PostgreSQL role name: {shape}")
+    if not isinstance(password, str) or not password:
+        raise ConfigError(f"the credential {DB_LOGIN}'s password must be a non-empty string: {shape}")
+    return username, password
+
+
 def _stripe_secret(folder: Path) -> tuple[str, str] | None:
     """The API key and webhook secret of the ``stripe-secret`` credential; None when there is no such file. Errors
     name the credential and the field, never a value."""
@@ -431,12 +464,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     retention = _int(env, "PAYMENT_IDEMPOTENCY_RETENTION_HOURS", MIN_RETENTION_HOURS)
     if retention < MIN_RETENTION_HOURS:
         raise ConfigError(f"PAYMENT_IDEMPOTENCY_RETENTION_HOURS must be at least {MIN_RETENTION_HOURS}")
+    directory = env.get("CREDENTIALS_DIRECTORY", "")
+    login = db_login(Path(directory)) if directory else None
     database = DatabaseSettings(
         host=_runtime(DB_HOST, env, "127.0.0.1"),
         port=_runtime(DB_PORT, env, 5432),
         name=_runtime(DB_NAME, env, "payments"),
-        user=env.get("PAYMENT_DB_USER", "payment_app"),
-        password=env.get("PAYMENT_DB_PASSWORD", ""),
+        user=login[0] if login else env.get("PAYMENT_DB_USER", "payment_app"),
+        password=login[1] if login else env.get("PAYMENT_DB_PASSWORD", ""),
         sslmode=sslmode,
         sslrootcert=env.get("PAYMENT_DB_SSLROOTCERT") or None,
     )
