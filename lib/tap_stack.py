@@ -265,15 +265,7 @@ class TapStack(TerraformStack):
         database = self._database(config, account_id, variables, base)
         frontend = self._frontend(config, account_id, base)
         idempotency_secret = self._idempotency_secret(config, base)
-        app_login = AppLoginSecret(
-            self,
-            "app_login_secret",
-            props=AppLoginSecretProps(
-                naming=naming,
-                data_key_arn=base.keys.data_key_arn,
-                recovery_window_days=config.secret_recovery_window_days,
-            ),
-        )
+        app_login = self._app_login_secret(config, base)
         operator_role = OperatorRole(
             self, "operator_role", props=OperatorRoleProps(naming=naming, account_id=account_id)
         )
@@ -304,13 +296,7 @@ class TapStack(TerraformStack):
         migration = self._migration_host(
             config, account_id, variables, base, database=database, release=release, app_login_secret_arn=app_login.arn
         )
-        # The bucket policy names the instance role and the migration host's, so it is created after both; the first
-        # boot and the host read under it. The named deployers (DEPLOYER_PRINCIPAL_ARNS) read too: Terraform's refresh
-        # of the artifact object is a read.
-        bucket_policy = release.restrict_reads([compute.instance_role_arn, migration.role_arn, *config.deployers])
-        migration.run_after([bucket_policy])
-        # The fleet launches once this release's migrations succeeded (issue 27): no instance waits on a schema.
-        compute.boot_after([bucket_policy, migration.run])
+        self._order_first_boot(config, release=release, compute=compute, migration=migration)
         return Tiers(
             database=database,
             idempotency_secret=idempotency_secret,
@@ -328,6 +314,30 @@ class TapStack(TerraformStack):
                 database=database,
                 release=release,
                 frontend=frontend,
+            ),
+        )
+
+    @staticmethod
+    def _order_first_boot(
+        config: StackConfig, *, release: ApiRelease, compute: Compute, migration: MigrationHost
+    ) -> None:
+        """The artifacts bucket's policy names the instance role and the migration host's, so it is created after
+        both; the first boot and the host read under it. The named deployers (DEPLOYER_PRINCIPAL_ARNS) read too:
+        Terraform's refresh of the artifact object is a read. The fleet launches once this release's migrations
+        succeeded (issue 27): no instance waits on a schema."""
+        bucket_policy = release.restrict_reads([compute.instance_role_arn, migration.role_arn, *config.deployers])
+        migration.run_after([bucket_policy])
+        compute.boot_after([bucket_policy, migration.run])
+
+    def _app_login_secret(self, config: StackConfig, base: Foundation) -> AppLoginSecret:
+        """The application's database login, which the migration host writes and the instances read (issue 27)."""
+        return AppLoginSecret(
+            self,
+            "app_login_secret",
+            props=AppLoginSecretProps(
+                naming=Naming.for_config(config),
+                data_key_arn=base.keys.data_key_arn,
+                recovery_window_days=config.secret_recovery_window_days,
             ),
         )
 
