@@ -24,12 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
-from lib.blocks.secrets import check_recovery_window
+from lib.blocks.secrets import check_recovery_window, stack_secret
 from lib.naming import Naming
-from lib.suppressions import suppress
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,21 +54,17 @@ class AppLoginSecret(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: AppLoginSecretProps) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
-        self._secret = SecretsmanagerSecret(
+        self._secret = stack_secret(
             self,
-            "secret",
-            name=naming.name("app-db-login"),
+            naming=naming,
+            component="app-db-login",
             description="Payment API: the application's DML database login (payment_app_a or payment_app_b), written "
             "by the migration host each release, read by the API instances (docs/operating.md)",
-            kms_key_id=props.data_key_arn,
-            recovery_window_in_days=props.recovery_window_days,
-            tags=naming.tags("app-db-login"),
-        )
-        suppress(
-            self._secret,
-            "CKV2_AWS_57",
-            "Rotated every release by the migration host (a fresh password on the login the fleet does not use, then a "
-            "new AWSCURRENT version naming it): a rotation Lambda could not keep the serving fleet's login valid.",
+            key_arn=props.data_key_arn,
+            recovery_window_days=props.recovery_window_days,
+            rotation="Rotated every release by the migration host (a fresh password on the login the fleet does not "
+            "use, then a new AWSCURRENT version naming it): a rotation Lambda could not keep the serving fleet's login "
+            "valid.",
         )
 
     @property

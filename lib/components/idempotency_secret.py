@@ -25,14 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdktf import ITerraformDependable, TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 from constructs import Construct
 
 from lib.blocks.ephemeral import EphemeralResource
-from lib.blocks.secrets import RECOVERY_WINDOW_DAYS
+from lib.blocks.secrets import check_recovery_window, stack_secret
 from lib.naming import Naming
-from lib.suppressions import suppress
 
 # 64 letters and digits: about 381 random bits, far above the 32 bytes the service requires (no punctuation, so the
 # value needs no quoting anywhere).
@@ -58,11 +56,7 @@ class IdempotencySecretProps:
     passes ``StackConfig.secret_recovery_window_days`` (0 without deletion protection)."""
 
     def __post_init__(self) -> None:
-        if self.recovery_window_days not in RECOVERY_WINDOW_DAYS:
-            raise ValueError(
-                f"recovery_window_days={self.recovery_window_days!r} is invalid: Secrets Manager takes 0 (delete at "
-                "once) or 7 to 30 days. Pass one of those."
-            )
+        check_recovery_window(self.recovery_window_days)
 
 
 class IdempotencySecret(Construct):
@@ -71,22 +65,17 @@ class IdempotencySecret(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: IdempotencySecretProps) -> None:
         super().__init__(scope, construct_id)
         naming = props.naming
-        self._secret = SecretsmanagerSecret(
+        self._secret = stack_secret(
             self,
-            "secret",
-            name=naming.name("idempotency-hmac"),
+            naming=naming,
+            component="idempotency-hmac",
             description="Payment API: the fleet's HMAC-SHA-256 key for idempotency keys at rest (rotate: "
             "docs/payment-api.md)",
-            kms_key_id=props.data_key_arn,
-            recovery_window_in_days=props.recovery_window_days,
-            tags=naming.tags("idempotency-hmac"),
-        )
-        suppress(
-            self._secret,
-            "CKV2_AWS_57",
-            "Rotated by an operator (put-secret-value, then the fleet restarts within the key retention, which the "
-            "service bridges with AWSPREVIOUS): a rotation Lambda cannot restart the fleet, and rotating twice within "
-            "the retention would lose keys still in use.",
+            key_arn=props.data_key_arn,
+            recovery_window_days=props.recovery_window_days,
+            rotation="Rotated by an operator (put-secret-value, then the fleet restarts within the key retention, "
+            "which the service bridges with AWSPREVIOUS): a rotation Lambda cannot restart the fleet, and rotating "
+            "twice within the retention would lose keys still in use.",
         )
         generated = EphemeralResource(
             self,
