@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tap_contract.runtime import (
     CORS_ORIGINS,
@@ -341,26 +341,35 @@ def read_idempotency_secrets(env: Mapping[str, str]) -> IdempotencySecrets | Non
     return IdempotencySecrets(current=current, previous=previous)
 
 
-def db_login(folder: Path) -> tuple[str, str] | None:
-    """The ``db-login`` credential's user name and password; None when there is no such file. Errors name the
-    credential and the field, never a value."""
-    path = folder / DB_LOGIN
+def _json_credential(folder: Path, name: str, shape: str) -> dict[str, Any] | None:
+    """The credential ``name`` of ``folder`` as a JSON object; None when there is no such file. Errors name the
+    credential and the ``shape`` it must have, never a value."""
+    path = folder / name
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as error:
         raise ConfigError(
-            f"the credential {DB_LOGIN} ({path}) cannot be read ({error.strerror}): it must be readable by the "
+            f"the credential {name} ({path}) cannot be read ({error.strerror}): it must be readable by the "
             "service's user (systemd LoadCredential= makes it so)"
         ) from None
-    shape = '{"username": "payment_app_a", "password": "..."} (the app-login secret as the migration host wrote it)'
     try:
         values = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise ConfigError(f"the credential {DB_LOGIN} is not JSON: it must be {shape}") from None
+        raise ConfigError(f"the credential {name} is not JSON: it must be {shape}") from None
     if not isinstance(values, dict):
-        raise ConfigError(f"the credential {DB_LOGIN} must be a JSON object: {shape}")
+        raise ConfigError(f"the credential {name} must be a JSON object: {shape}")
+    return values
+
+
+def db_login(folder: Path) -> tuple[str, str] | None:
+    """The ``db-login`` credential's user name and password; None when there is no such file. Errors name the
+    credential and the field, never a value."""
+    shape = '{"username": "payment_app_a", "password": "..."} (the app-login secret as the migration host wrote it)'
+    values = _json_credential(folder, DB_LOGIN, shape)
+    if values is None:
+        return None
     username, password = values.get("username"), values.get("password")
     if not isinstance(username, str) or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", username):
         raise ConfigError(f"the credential {DB_LOGIN}'s username must be a PostgreSQL role name: {shape}")
@@ -372,23 +381,10 @@ def db_login(folder: Path) -> tuple[str, str] | None:
 def _stripe_secret(folder: Path) -> tuple[str, str] | None:
     """The API key and webhook secret of the ``stripe-secret`` credential; None when there is no such file. Errors
     name the credential and the field, never a value."""
-    path = folder / STRIPE_SECRET
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise ConfigError(
-            f"the credential {STRIPE_SECRET} ({path}) cannot be read ({error.strerror}): it must be readable by the "
-            "service's user (systemd LoadCredential= makes it so)"
-        ) from None
     shape = '{"api_key": "sk_...", "webhook_secret": "whsec_..."} (the stack\'s Stripe secret, as stored)'
-    try:
-        values = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ConfigError(f"the credential {STRIPE_SECRET} is not JSON: it must be {shape}") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"the credential {STRIPE_SECRET} must be a JSON object: {shape}")
+    values = _json_credential(folder, STRIPE_SECRET, shape)
+    if values is None:
+        return None
     api_key, webhook_secret = values.get("api_key"), values.get("webhook_secret")
     if not isinstance(api_key, str) or not re.fullmatch(r"(sk|rk)_(test|live)_[A-Za-z0-9]{8,247}", api_key):
         raise ConfigError(
