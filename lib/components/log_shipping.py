@@ -44,6 +44,7 @@ from cdktf_cdktf_provider_aws.kinesis_firehose_delivery_stream import (
 )
 from constructs import Construct
 
+from lib.blocks.alarms import AlarmMetric, metric_alarm
 from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.naming import Naming
 from lib.suppressions import suppress
@@ -287,25 +288,19 @@ class LogShipping(Construct):
         threshold: float,
     ) -> CloudwatchMetricAlarm:
         """One metric over two five-minute periods, both past ``threshold``; no data (no log event) is no alarm."""
-        naming, (namespace, metric_name, statistic, dimensions) = self._props.naming, metric
-        return CloudwatchMetricAlarm(
+        namespace, metric_name, statistic, dimensions = metric
+        return metric_alarm(
             self,
             construct_id,
-            alarm_name=naming.name(name),
-            alarm_description=description,
-            namespace=namespace,
-            metric_name=metric_name,
-            statistic=statistic,
-            dimensions=dimensions,
-            period=ALARM_PERIOD_SECONDS,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
-            comparison_operator=operator,
+            naming=self._props.naming,
+            name=name,
+            description=description,
+            topic_arn=self._props.alarm_topic_arn,
+            metric=AlarmMetric(namespace=namespace, name=metric_name, statistic=statistic, dimensions=dimensions),
+            operator=operator,
             threshold=threshold,
-            treat_missing_data="notBreaching",
-            alarm_actions=[self._props.alarm_topic_arn],
-            ok_actions=[self._props.alarm_topic_arn],
-            tags=naming.tags(name),
+            period=ALARM_PERIOD_SECONDS,
+            periods=2,
         )
 
     def _subscription_errors_alarm(self, props: LogShippingProps) -> CloudwatchMetricAlarm:

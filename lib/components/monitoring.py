@@ -28,6 +28,7 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
+from lib.blocks.alarms import AlarmMetric, metric_alarm
 from lib.blocks.iam import alarm_topic_policy
 from lib.naming import Naming
 
@@ -302,24 +303,19 @@ class Monitoring(Construct):
     ) -> CloudwatchMetricAlarm:
         """One metric over ``periods`` five-minute periods, all of them past ``threshold`` to alarm; missing data
         counts as ``missing_data``."""
-        return CloudwatchMetricAlarm(
+        return metric_alarm(
             self,
             construct_id,
-            alarm_name=self._naming.name(name),
-            alarm_description=description,
-            namespace=namespace,
-            metric_name=metric,
-            statistic=statistic,
-            dimensions=dimensions,
-            period=PERIOD_SECONDS,
-            evaluation_periods=periods,
-            datapoints_to_alarm=periods,
-            comparison_operator=operator,
+            naming=self._naming,
+            name=name,
+            description=description,
+            topic_arn=self._topic.arn,
+            metric=AlarmMetric(namespace=namespace, name=metric, statistic=statistic, dimensions=dimensions),
+            operator=operator,
             threshold=threshold,
-            treat_missing_data=missing_data,
-            alarm_actions=[self._topic.arn],
-            ok_actions=[self._topic.arn],
-            tags=self._naming.tags(name),
+            period=PERIOD_SECONDS,
+            periods=periods,
+            missing_data=missing_data,
         )
 
     @property

@@ -30,6 +30,7 @@ from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction, LambdaFunct
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
+from lib.blocks.alarms import AlarmMetric, metric_alarm
 from lib.blocks.function_package import deterministic_zip
 from lib.blocks.iam import Statement
 from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
@@ -258,25 +259,19 @@ class PageIntegrity(Construct):
 
     def _differences_alarm(self) -> CloudwatchMetricAlarm:
         """Any difference in an hour alarms; an hour without a result too (the check stopped running)."""
-        naming = self._props.naming
-        return CloudwatchMetricAlarm(
+        return metric_alarm(
             self,
             "page_integrity_alarm",
-            alarm_name=naming.name("page-integrity"),
-            alarm_description="The payment page served by CloudFront differs from its manifest or headers, or the "
+            naming=self._props.naming,
+            name="page-integrity",
+            description="The payment page served by CloudFront differs from its manifest or headers, or the "
             "integrity check did not report (docs/operating.md)",
-            namespace=self.metric_namespace,
-            metric_name=METRIC_NAME,
-            statistic="Maximum",
-            period=CHECK_PERIOD_SECONDS,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            comparison_operator="GreaterThanThreshold",
+            topic_arn=self._props.alarm_topic_arn,
+            metric=AlarmMetric(namespace=self.metric_namespace, name=METRIC_NAME, statistic="Maximum"),
+            operator="GreaterThanThreshold",
             threshold=0,
-            treat_missing_data="breaching",
-            alarm_actions=[self._props.alarm_topic_arn],
-            ok_actions=[self._props.alarm_topic_arn],
-            tags=naming.tags("page-integrity"),
+            period=CHECK_PERIOD_SECONDS,
+            missing_data="breaching",
         )
 
     @property

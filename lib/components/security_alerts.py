@@ -31,6 +31,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAla
 from constructs import Construct
 from tap_contract.logs import ACCESS_LOGGER, REFUND_CREATED, REFUNDS_LOGGER, UNAUTHENTICATED_STATUS
 
+from lib.blocks.alarms import AlarmMetric, metric_alarm
 from lib.naming import Naming
 
 UNAUTHENTICATED_PATTERN = f'{{ ($.logger = "{ACCESS_LOGGER}") && ($.status = {UNAUTHENTICATED_STATUS}) }}'
@@ -112,24 +113,18 @@ class SecurityAlerts(Construct):
             ),
             depends_on=[self._props.api_log_group],
         )
-        return CloudwatchMetricAlarm(
+        # The filter publishes only when a line matched: no datapoint is none of them (missing data not breaching).
+        return metric_alarm(
             self,
             construct_id,
-            alarm_name=naming.name(name),
-            alarm_description=description,
-            namespace=namespace,
-            metric_name=metric,
-            statistic="Sum",
-            period=period,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            comparison_operator="GreaterThanThreshold",
+            naming=naming,
+            name=name,
+            description=description,
+            topic_arn=self._props.topic_arn,
+            metric=AlarmMetric(namespace=namespace, name=metric, statistic="Sum"),
+            operator="GreaterThanThreshold",
             threshold=threshold,
-            # The filter publishes only when a line matched: no datapoint is none of them.
-            treat_missing_data="notBreaching",
-            alarm_actions=[self._props.topic_arn],
-            ok_actions=[self._props.topic_arn],
-            tags=naming.tags(name),
+            period=period,
         )
 
     def _key_events_rule(self) -> CloudwatchEventRule:

@@ -1,0 +1,66 @@
+"""A CloudWatch alarm on one metric that notifies the on-call topic when it fires and when it clears: what the
+operational alarms, the security alerts, the log shipping's delivery alarms and the page integrity alarm share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from constructs import Construct
+
+from lib.naming import Naming
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmMetric:
+    """The metric an alarm watches and the statistic it takes over each period."""
+
+    namespace: str
+    """CloudWatch namespace (``AWS/ApplicationELB``, or the stack's own)."""
+    name: str
+    """Metric name."""
+    statistic: str
+    """``Sum``, ``Average``, ``Minimum``, ``Maximum`` or ``SampleCount``."""
+    dimensions: dict[str, str] | None = None
+    """The metric's dimensions.
+
+    @default None - a metric of the stack's own namespace published without dimensions."""
+
+
+def metric_alarm(
+    scope: Construct,
+    construct_id: str,
+    *,
+    naming: Naming,
+    name: str,
+    description: str,
+    topic_arn: str,
+    metric: AlarmMetric,
+    operator: str,
+    threshold: float,
+    period: int,
+    periods: int = 1,
+    missing_data: str = "notBreaching",
+) -> CloudwatchMetricAlarm:
+    """``<project>-<name>-<suffix>``: ``metric`` past ``threshold`` in ``periods`` of ``periods`` periods of ``period``
+    seconds alarms; missing data counts as ``missing_data``. It notifies ``topic_arn`` when it fires and when it
+    clears (``ok_actions``)."""
+    return CloudwatchMetricAlarm(
+        scope,
+        construct_id,
+        alarm_name=naming.name(name),
+        alarm_description=description,
+        namespace=metric.namespace,
+        metric_name=metric.name,
+        statistic=metric.statistic,
+        dimensions=metric.dimensions,
+        period=period,
+        evaluation_periods=periods,
+        datapoints_to_alarm=periods,
+        comparison_operator=operator,
+        threshold=threshold,
+        treat_missing_data=missing_data,
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        tags=naming.tags(name),
+    )
