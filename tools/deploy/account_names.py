@@ -12,8 +12,9 @@ does not, and lets any other error through for the caller to report.
 Types left out, with the reason: security groups (names are unique per VPC, and the stack creates its own VPC);
 managed IAM policies (the stack has none: its roles carry inline policies, which are in the table);
 the Auto Scaling policy and IAM role policy attachment (they live inside a group or role of the table, so that
-group's or role's lookup already reports the collision); CloudFront distributions, KMS keys, EIPs and everything
-else AWS names itself (no name to collide).
+group's or role's lookup already reports the collision); log metric filters (named within their log group, which
+is looked up); AWS Backup plans and selections (a plan is known by the ID AWS gives it, and a selection lives inside
+its plan); CloudFront distributions, KMS keys, EIPs and everything else AWS names itself (no name to collide).
 """
 
 from __future__ import annotations
@@ -239,6 +240,24 @@ def _autoscaling_group(client: Any, key: Key, _body: Body, _account: Account) ->
     return key[0] if groups else None
 
 
+def _delivery_stream(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
+    found = _get(lambda: client.describe_delivery_stream(DeliveryStreamName=key[0]), "ResourceNotFoundException")
+    return str(found["DeliveryStreamDescription"]["DeliveryStreamARN"]) if found else None
+
+
+def _lambda_function(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
+    return key[0] if _get(lambda: client.get_function(FunctionName=key[0]), "ResourceNotFoundException") else None
+
+
+def _event_rule(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
+    return key[0] if _get(lambda: client.describe_rule(Name=key[0]), "ResourceNotFoundException") else None
+
+
+def _backup_vault(client: Any, key: Key, _body: Body, _account: Account) -> str | None:
+    found = _get(lambda: client.describe_backup_vault(BackupVaultName=key[0]), "ResourceNotFoundException")
+    return key[0] if found else None
+
+
 NAME_LOOKUPS: tuple[NameLookup, ...] = (
     NameLookup(
         rtype="aws_s3_bucket",
@@ -430,5 +449,38 @@ NAME_LOOKUPS: tuple[NameLookup, ...] = (
         keys=("name",),
         find=_autoscaling_group,
         import_id="group name",
+    ),
+    NameLookup(
+        rtype="aws_kinesis_firehose_delivery_stream",
+        service="firehose",
+        call="firehose:DescribeDeliveryStream",
+        keys=("name",),
+        find=_delivery_stream,
+        import_id="delivery stream ARN",
+        why="the CloudFront web ACL's log stream is created in us-east-1: every region's stack of a suffix shares it",
+    ),
+    NameLookup(
+        rtype="aws_lambda_function",
+        service="lambda",
+        call="lambda:GetFunction",
+        keys=("function_name",),
+        find=_lambda_function,
+        import_id="function name",
+    ),
+    NameLookup(
+        rtype="aws_cloudwatch_event_rule",
+        service="events",
+        call="events:DescribeRule",
+        keys=("name",),
+        find=_event_rule,
+        import_id="rule name (the default event bus)",
+    ),
+    NameLookup(
+        rtype="aws_backup_vault",
+        service="backup",
+        call="backup:DescribeBackupVault",
+        keys=("name",),
+        find=_backup_vault,
+        import_id="vault name",
     ),
 )

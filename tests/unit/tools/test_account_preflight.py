@@ -54,6 +54,10 @@ ABSENT: dict[tuple[str, str], Any] = {
     ("ssm", "get_parameter"): client_error("ParameterNotFound", "GetParameter"),
     ("ssm", "describe_document"): client_error("InvalidDocument", "DescribeDocument"),
     ("sns", "get_topic_attributes"): client_error("NotFound", "GetTopicAttributes"),
+    ("firehose", "describe_delivery_stream"): client_error("ResourceNotFoundException", "DescribeDeliveryStream"),
+    ("lambda", "get_function"): client_error("ResourceNotFoundException", "GetFunction"),
+    ("events", "describe_rule"): client_error("ResourceNotFoundException", "DescribeRule"),
+    ("backup", "describe_backup_vault"): client_error("ResourceNotFoundException", "DescribeBackupVault"),
     ("wafv2", "list_web_acls"): {"WebACLs": []},
     ("ec2", "describe_launch_templates"): client_error(
         "InvalidLaunchTemplateName.NotFoundException", "DescribeLaunchTemplates"
@@ -250,7 +254,7 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
         looked_up += len(calls)
     assert {region for region, _ in account.called("logs", "describe_log_groups")} == {"us-east-1", "eu-west-1"}
     names = named(checks, "names")
-    assert looked_up == 61 and names.detail.startswith("61 names looked up, 0 held by this stack's state")
+    assert looked_up == 68 and names.detail.startswith("68 names looked up, 0 held by this stack's state")
     assert "iam:GetRole x9" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
     assert dict(account.called("wafv2", "list_web_acls")) == {
         "us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
