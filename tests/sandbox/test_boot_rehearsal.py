@@ -457,12 +457,13 @@ def _secret_values(world: World) -> list[str]:
             {"payment-api.service": ("venv/bin/payment-api serve", "venv/bin/payment-apj serve")},
             "payment-apj",
         ),
-        (
+        (  # a command substitution: the boot's own values, read from the runtime parameter (issue 27: the API boot
+            # runs no provision-roles any more, which used to be this case's subshell)
             "subshell",
-            "database roles for ",
+            "users and settings",
             None,
-            {"prepare.sh": ('payment-api" provision-roles', 'payment-api" provision-rolez')},
-            "provision-rolez",
+            {"prepare.sh": ("tap_contract.runtime boot-variables", "tap_contract.runtime boot-variablez")},
+            "usage: python -m tap_contract.runtime environment-file|boot-variables",
         ),
     ],
 )
