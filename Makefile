@@ -263,7 +263,7 @@ bench: $(STAMP) $(ARTIFACT)  ## [develop] synth time fast vs plain, peak memory,
 	$(PY) tools/bench/synth.py $(if $(SANDBOX_PHASES),--sandbox-phases $(SANDBOX_PHASES))
 
 # wrk comes from Debian; tools/bench/api.py installs it when missing (run as root), through tools/debian.py.
-bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling) -> bench/api.json, docs/payment-api.md table
+bench-api: $(STAMP)  ## [develop] payment API load test on loopback (wrk, pgbench ceiling, a py-spy profile) -> bench/api.json, docs/payment-api.md table
 	$(PY) -m tools.bench.api $(if $(BENCH_API_DURATION),--duration $(BENCH_API_DURATION))
 
 clean:  ## [develop] remove generated folders; refuses while cdktf.out holds state or files synth did not write, or the outputs file another stack's key

@@ -8,6 +8,8 @@ wrk for ``--duration`` seconds on
 scripts holding the SQL statements a POST and a GET execute (the database's ceiling). Then the network-latency
 scenario: a delay proxy (tools/bench/delay_proxy.py, ``LATENCY_MS`` each way) between a fresh server and
 PostgreSQL, POST and GET at ``LATENCY_CONNECTIONS``, and pgbench through the same proxy (its own cost shows there).
+After the measured POST runs, one more POST run at 16 connections with py-spy attached (tools/bench/profile.py):
+where the API's CPU per POST goes, by layer. PostgreSQL's CPU is counted for the API's runs and for pgbench's.
 Writes ``bench/api.json`` (everything) and ``docs/api_measurements.json`` (committed summary, the region
 ``api-bench`` of docs/payment-api.md).
 
@@ -36,6 +38,7 @@ from types import FrameType
 from typing import Any
 
 from tools import debian
+from tools.bench import profile
 from tools.bench.api_results import GUIDE, WRK_MARKER, goals, parse_pgbench_log, parse_wrk, ratios, render_table
 from tools.dev.local_api.postgres import APP, DATABASE, LocalPostgres
 from tools.dev.local_api.process import ServiceProcess, run_cli
@@ -304,19 +307,46 @@ class Bench:
             *[f"-D{key}={value}" for key, value in variables.items()],
             DATABASE,
         ]
+        postgres = self._pids()["postgres"]
+        before = cpu_seconds(postgres)
         done = subprocess.run(
             command, capture_output=True, text=True, check=False, cwd=folder, timeout=self.args.duration + 120, env=env
         )
         if done.returncode != 0:
             raise RuntimeError(f"pgbench {name} failed ({done.returncode}): {done.stderr[-2000:]}")
+        used = round(cpu_seconds(postgres) - before, 2)
         lines = [line for log in sorted(folder.glob("log.*")) for line in log.read_text().splitlines()]
         result = parse_pgbench_log(lines, self.args.duration)
+        # PostgreSQL's CPU for the same statements without the API: the API's rows compare with it.
+        result["cpu_s"] = {"postgres": used}
+        result["cpu_ms_per_request"] = {"postgres": round(1000 * used / max(result["transactions"], 1), 3)}
         print(
             f"[bench-api] pgbench {name} c={connections}: {result['tps']:.0f}/s p50 {result['p50_ms']} ms "
             f"p99 {result['p99_ms']} ms",
             flush=True,
         )
         return result
+
+    def profile_run(self, duration: float) -> dict[str, Any]:
+        """POST at 16 connections with py-spy attached (tools/bench/profile.py), after the measured runs so that its
+        sampling pauses touch no figure of the table: each layer's share of the samples, and of this run's API CPU
+        per POST."""
+        assert self.server is not None and self.server.process is not None
+        output = self.scratch / "profile.txt"
+        spy = profile.start(self.server.process.pid, duration + 1, output)
+        time.sleep(0.5)  # attached before the load starts
+        result = self.wrk_run("profile-post", POST_LUA, 16, duration, "profile")
+        summary = profile.finish(spy, output, timeout=duration + 60)
+        cpu_ms = result["cpu_ms_per_request"]["uvicorn"]
+        for layer in summary["layers"]:
+            layer["ms_per_request"] = round(layer["share"] * cpu_ms, 3)
+        summary["run"] = {"connections": 16, "rps": result["rps"], "api_cpu_ms_per_request": cpu_ms}
+        print(
+            f"[bench-api] profile: {summary['samples']} samples; "
+            + ", ".join(f"{layer['layer'].split(' (')[0]} {layer['share']:.0%}" for layer in summary["layers"][:4]),
+            flush=True,
+        )
+        return summary
 
     def start(self) -> None:
         started = time.monotonic()
@@ -388,6 +418,7 @@ def run_scenarios(bench: Bench, duration: float) -> dict[str, Any]:
     api: dict[str, Any] = {"post": {}, "get": {}, "health": {}}
     for connections in CONNECTIONS:
         api["post"][str(connections)] = bench.wrk_run("post", POST_LUA, connections, duration, f"c{connections}")
+    profiled = bench.profile_run(duration)
     ids = bench.payment_ids()
     for connections in CONNECTIONS:
         api["get"][str(connections)] = bench.wrk_run("get", GET_LUA, connections, duration, str(ids))
@@ -397,7 +428,7 @@ def run_scenarios(bench: Bench, duration: float) -> dict[str, Any]:
         pgbench["post"][str(connections)] = bench.pgbench_run("post", PGBENCH_POST, connections, {})
     for connections in CONNECTIONS:
         pgbench["get"][str(connections)] = bench.pgbench_run("get", PGBENCH_GET, connections, bench.pgbench_payments())
-    return {"api": api, "pgbench": pgbench, "latency": run_latency(bench, duration, ids)}
+    return {"api": api, "pgbench": pgbench, "latency": run_latency(bench, duration, ids), "profile": profiled}
 
 
 def run_latency(bench: Bench, duration: float, ids: Path) -> dict[str, Any]:

@@ -131,7 +131,8 @@ def _row(label: str, connections: str, result: dict[str, Any], rate_key: str, ra
     cpu = result.get("cpu_ms_per_request", {})
     busy = result.get("cpu_s", {}).get("uvicorn")
     cores = f" ({busy / result['duration_s']:.2f} cores)" if busy is not None and result.get("duration_s") else ""
-    cpu_cells = f" {cpu['uvicorn']:.2f}{cores} | {cpu['postgres']:.2f} |" if cpu else "  |  |"
+    api_cpu = f" {cpu['uvicorn']:.2f}{cores} |" if "uvicorn" in cpu else "  |"
+    cpu_cells = api_cpu + (f" {cpu['postgres']:.2f} |" if "postgres" in cpu else "  |")
     return (
         f"| {label} | {connections} | {result[rate_key]:,.0f} | {result['p50_ms']:.1f} | {result['p99_ms']:.1f}"
         f" | {errors} | {share('of_health')} | {share('of_pgbench')} |{cpu_cells}"
@@ -153,6 +154,33 @@ def _latency_rows(latency: dict[str, Any] | None) -> list[str]:
         for connections, result in by_connections.items():
             rows.append(_row(f"pgbench: {name.upper()}'s statements, {delay}", connections, result, "tps", None))
     return rows
+
+
+def _profile_lines(found: dict[str, Any] | None) -> list[str]:
+    """The profile's table (tools/bench/profile.py): each layer's share of the samples and of the API CPU per POST."""
+    if not found:
+        return ["", "Not profiled in this run."]
+    run = found["run"]
+    lines = [
+        "",
+        f"Where the API's CPU goes in a POST: `{found['tool']}` at {found['rate_hz']} Hz, {found['samples']:,} "
+        f"samples of the workers holding the GIL during one more POST run at {run['connections']} connections "
+        f"({run['rps']:,.0f}/s, {run['api_cpu_ms_per_request']:.2f} ms of API CPU a POST); each sample counts in the "
+        "layer of its innermost frame:",
+        "",
+        "| layer | share of samples | ms of API CPU per POST |",
+        "|---|---|---|",
+    ]
+    lines.extend(
+        f"| {layer['layer']} | {layer['share']:.0%} | {layer['ms_per_request']:.2f} |" for layer in found["layers"]
+    )
+    lines.append("")
+    lines.append(
+        "Busiest innermost functions: "
+        + "; ".join(f"`{entry['function']}` {entry['share']:.0%}" for entry in found["top_functions"][:8])
+        + "."
+    )
+    return lines
 
 
 def render_table(document: dict[str, Any]) -> str:
@@ -199,4 +227,5 @@ def render_table(document: dict[str, Any]) -> str:
             f"- goal: {wording[goal].format(goal=entry['goal'])}: measured {shown}: "
             f"**{'met' if entry['met'] else 'not met'}**"
         )
+    lines.extend(_profile_lines(document.get("profile")))
     return "\n".join(lines)
