@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -98,7 +99,8 @@ class Kept:
     """Something that outlives the stack: what, why, and how to remove it later."""
 
     kind: str
-    """``db-snapshot``, ``s3-bucket`` or ``backup-vault``: the sandbox's leftover check reads these with the name."""
+    """``db-snapshot``, ``s3-bucket``, ``backup-vault`` or ``kms-key``: the sandbox's leftover check reads these with
+    the name."""
     name: str
     why: str
     later: str
@@ -260,9 +262,27 @@ def take_inventory(stack_json: Mapping[str, Any], stack: str, state: Mapping[str
     )
 
 
+def database_key(stack_json: Mapping[str, Any]) -> set[str]:
+    """The addresses of the KMS key the database is encrypted with (its ``kms_key_id``) and of that key's aliases:
+    RDS snapshots and AWS Backup's recovery points of RDS keep their source's key, so whatever keeps them keeps it."""
+    resources = stack_json.get("resource") or {}
+    found = {
+        match.group(1)
+        for body in (resources.get("aws_db_instance") or {}).values()
+        if (match := re.fullmatch(r"\$\{(aws_kms_key\.[\w-]+)\.arn\}", str(body.get("kms_key_id", ""))))
+    }
+    aliases = {
+        f"aws_kms_alias.{name}"
+        for name, body in (resources.get("aws_kms_alias") or {}).items()
+        if any(f"${{{key}." in str(body.get("target_key_id", "")) for key in found)
+    }
+    return found | aliases
+
+
 def backup_kept(stack_json: Mapping[str, Any], stack: str, in_state: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """The backup construct's vaults, keys and aliases in state when its vaults keep their recovery points
-    (``force_destroy`` false: production): address -> name (a key: its ARN)."""
+    (``force_destroy`` false: production), and the database's key with its aliases, without which neither those
+    recovery points nor the final snapshot could be restored: address -> name (a key: its ARN)."""
     addresses = construct_addresses(stack_json, stack, BACKUP)
     vaults = [
         body
@@ -273,7 +293,7 @@ def backup_kept(stack_json: Mapping[str, Any], stack: str, in_state: Mapping[str
         return {}
     return {
         address: str(in_state[address].get("name") or in_state[address].get("arn"))
-        for address in sorted(addresses)
+        for address in sorted(addresses | database_key(stack_json))
         if address in in_state and address.split(".", 1)[0] in KEPT_BACKUP_TYPES
     }
 
@@ -323,7 +343,8 @@ def announce(environment: Environment, inventory: Inventory, options: Options) -
     if inventory.backup_kept:
         names = ", ".join(inventory.backup_kept.values())
         lines.append(
-            f"  3b. KEEP the database's AWS Backup vaults and copy key ({names}): removed from state, not deleted"
+            f"  3b. KEEP the database's AWS Backup vaults, the copy key and the database's key ({names}): removed "
+            "from state, not deleted"
         )
     lines.append("  4. terraform destroy of everything else")
     if inventory.migration_results:
@@ -412,6 +433,17 @@ def kept_items(environment: Environment, inventory: Inventory, options: Options)
                     later=f"once no recovery point is needed: aws backup list-recovery-points-by-backup-vault "
                     f"--backup-vault-name {name}, delete-recovery-point for each, then delete-backup-vault (in the "
                     "vault's region); then schedule the deletion of the copy vault's key",
+                )
+            )
+        elif address.startswith("aws_kms_key."):
+            kept.append(
+                Kept(
+                    kind="kms-key",
+                    name=name,
+                    why="the key of the kept recovery points (the database's key for the database's recovery points "
+                    "and its final snapshot, the copy key for the copies): deleting it would make them unrestorable",
+                    later=f"once nothing encrypted with it is kept: aws kms schedule-key-deletion --key-id {name} "
+                    "--pending-window-in-days 30 (its aliases were kept with it: aws kms delete-alias)",
                 )
             )
     if not options.delete_log_archive:

@@ -206,21 +206,37 @@ COPY_KEY = "aws_kms_key.backup_copy_key_J1"
 PLAN = "aws_backup_plan.backup_plan_K2"
 
 
+DATA_KEY = "aws_kms_key.encryption_data_key_L3"
+DATA_KEY_ALIAS = "aws_kms_alias.encryption_data_key_alias_M4"
+OTHER_KEY = "aws_kms_key.encryption_logs_key_N5"
+
+
 def _backup_stack(*, force_destroy: bool) -> dict[str, Any]:
     stack = _stack()
+    stack["resource"]["aws_db_instance"][DB.split(".")[1]]["kms_key_id"] = f"${{{DATA_KEY}.arn}}"
+    stack["resource"]["aws_kms_alias"] = {
+        DATA_KEY_ALIAS.split(".")[1]: _body("TapStackqa/encryption/data_key_alias", target_key_id=f"${{{DATA_KEY}.id}}")
+    }
     stack["resource"]["aws_backup_vault"] = {
         VAULT.split(".")[1]: _body("TapStackqa/backup/vault", force_destroy=force_destroy),
         COPY_VAULT.split(".")[1]: _body("TapStackqa/backup/copy_vault", force_destroy=force_destroy),
     }
-    stack["resource"]["aws_kms_key"] = {COPY_KEY.split(".")[1]: _body("TapStackqa/backup/copy_key")}
+    stack["resource"]["aws_kms_key"] = {
+        COPY_KEY.split(".")[1]: _body("TapStackqa/backup/copy_key"),
+        DATA_KEY.split(".")[1]: _body("TapStackqa/encryption/data_key"),
+        OTHER_KEY.split(".")[1]: _body("TapStackqa/encryption/logs_key"),
+    }
     stack["resource"]["aws_backup_plan"] = {PLAN.split(".")[1]: _body("TapStackqa/backup/plan")}
     return stack
 
 
 def _backup_state() -> dict[str, Any]:
-    state = _state(DB, VAULT, COPY_VAULT, COPY_KEY, PLAN)
+    state = _state(DB, VAULT, COPY_VAULT, COPY_KEY, PLAN, DATA_KEY, DATA_KEY_ALIAS, OTHER_KEY)
     values = {VAULT: {"name": "payment-db-backups-qa"}, COPY_VAULT: {"name": "payment-db-backups-copy-qa"}}
     values[COPY_KEY] = {"arn": "arn:aws:kms:eu-central-1:123456789012:key/k"}
+    values[DATA_KEY] = {"arn": "arn:aws:kms:eu-west-1:123456789012:key/d"}
+    values[DATA_KEY_ALIAS] = {"name": "alias/payment-data-qa"}
+    values[OTHER_KEY] = {"arn": "arn:aws:kms:eu-west-1:123456789012:key/l"}
     for item in state["values"]["root_module"]["resources"]:
         if item["address"] in values:
             item["values"] = values[item["address"]]
@@ -228,11 +244,14 @@ def _backup_state() -> dict[str, Any]:
 
 
 def test_production_backup_vaults_and_the_copy_key_are_kept_out_of_the_destroy(tmp_path: Path) -> None:
-    """Vaults without force_destroy (production) keep their recovery points: destroy removes them and the copy vault's
-    key from state, announces and lists them; the plan and selection are destroyed."""
+    """Vaults without force_destroy (production) keep their recovery points: destroy removes them, the copy vault's
+    key and the database's key with its alias (RDS recovery points and the final snapshot keep the database's key) from
+    state, announces and lists them; the plan, the selection and the other keys are destroyed."""
     inventory = destroy.take_inventory(_backup_stack(force_destroy=False), "TapStackqa", _backup_state())
     assert inventory.backup_kept == {
         COPY_KEY: "arn:aws:kms:eu-central-1:123456789012:key/k",
+        DATA_KEY: "arn:aws:kms:eu-west-1:123456789012:key/d",
+        DATA_KEY_ALIAS: "alias/payment-data-qa",
         COPY_VAULT: "payment-db-backups-copy-qa",
         VAULT: "payment-db-backups-qa",
     }
@@ -244,6 +263,10 @@ def test_production_backup_vaults_and_the_copy_key_are_kept_out_of_the_destroy(t
     assert {item.name for item in kept if item.kind == "backup-vault"} == {
         "payment-db-backups-qa",
         "payment-db-backups-copy-qa",
+    }
+    assert {item.name for item in kept if item.kind == "kms-key"} == {
+        "arn:aws:kms:eu-central-1:123456789012:key/k",
+        "arn:aws:kms:eu-west-1:123456789012:key/d",
     }
 
 
