@@ -203,11 +203,14 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "Instances run the latest Amazon Linux 2023 AMI, read from AWS's public SSM parameter at every plan; a "
         "new AMI becomes a new launch template version that an instance refresh rolls out, and no instance lives "
         "longer than max_instance_lifetime_days (14 by default, at most 30), so each is replaced on the latest "
-        "version within a month. Automatic: at boot each instance applies the security errata of its AMI's release "
-        "(dnf upgrade --security --releasever=<the AMI's>, at most 900 s, logged; boot/hardening.sh), and a "
-        "scheduled plan reports a new AMI (tools/deploy/ami_check.py, exit 2; docs/operating.md). Not automatic: the "
-        "apply that rolls a new AMI out (someone runs make deploy when the scheduled plan reports one), a kernel "
-        "update (it takes effect at the next replacement, no reboot), and what AL2023's repository does not ship."
+        "version within a month. At boot each instance runs dnf upgrade --security --releasever=<the AMI's> (at "
+        "most 900 s, logged; boot/hardening.sh): AL2023 pins an instance to its AMI's release, whose repository is a "
+        "fixed snapshot, so for a current AMI this applies nothing and patches arrive with the next AMI; it never "
+        "moves an instance to a newer release unseen. tools/deploy/ami_check.py reports a new AMI from a plan (exit "
+        "2); docs/operating.md gives the scheduled job that runs it, which this repository documents but does not "
+        "run. Not automatic: that schedule (set it up in your CI), the apply that rolls a new AMI out (someone runs "
+        "make deploy when it reports one), a kernel update (it takes effect at the next replacement, no reboot), and "
+        "what AL2023's repository does not ship."
         " Dependencies: make audit (in make test) runs pip-audit --strict on every Python lock and npm audit on "
         "both npm locks, and a known vulnerability fails it; where the advisory sources do not answer it says "
         '"advisory source unreachable (N of N not audited)" and make test\'s roll-up shows "not audited", '
@@ -268,8 +271,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "scoped to named resources; IAM database authentication off (nothing connects with IAM tokens: no unused way "
         "in); no credentials in code or state. Schema changes run "
         "once per release on a short-lived migration host (its own role: the master secret, the release's artifact and "
-        "settings, its result parameters; it terminates itself), before the API group launches (issue 27; the API "
-        "instances' own read of the master secret is the part of that issue still open).",
+        "settings, its result parameters; it terminates itself), before the API group launches; the API instances "
+        "read only the application's DML login, from its own secret, and no master or DDL credential (issue 27).",
         ("aws_iam_role", "aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_instance_profile"),
         ("CKV_AWS_60", "CKV_AWS_61", "CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_274", "CKV2_AWS_56", "CKV_AWS_161"),
         "the effective permissions (the emulator does not evaluate IAM policies); use IAM Access Analyzer or "
@@ -300,8 +303,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "10.2.1.3) in their own bucket; both versioned, deny object deletion to everyone, keep every version 400 "
         "days and block public access (10.2.1.x: pgaudit logs DDL and role changes, flow and WAF logs). Session "
         "Manager sessions (10.2.1, 10.2.1.2; the preferences document when MANAGE_SESSION_PREFERENCES) stream to a "
-        "KMS-encrypted log group and their transcripts to the archive, encrypted with their own key and run as "
-        "ssm-user, never root; the instances' authentication and audit logs go to a KMS-encrypted OS security log "
+        "KMS-encrypted log group and their transcripts to the archive (its default encryption), over a channel "
+        "encrypted with their own KMS key, and run as ssm-user, never root; the instances' authentication and audit logs go to a KMS-encrypted OS security log "
         "group (the CloudWatch agent, boot/hardening.sh).",
         (
             "aws_flow_log",
