@@ -304,6 +304,7 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
         self._validate_state_key()
         self._validate_kms_admin()
         self._validate_deployers()
+        self._validate_break_glass()
         self._validate_network()
         self._validate_sizes()
         self._validate_services()
@@ -500,6 +501,39 @@ class StackConfig(TunableValues):  # pylint: disable=too-many-instance-attribute
                     f"its entries name account {accounts[0]}, but {setting} names the stack's account "
                     f"{deployer_principals.account_of(arn)}",
                     f"Give the roles of account {deployer_principals.account_of(arn)} (or correct {setting}).",
+                )
+
+    def _validate_break_glass(self) -> None:
+        """BREAK_GLASS_ROLE_ARN: one role ARN with its path (``aws:PrincipalArn`` of its sessions), no pattern, in the
+        account the named deployers and the key administrator name."""
+        role = self.break_glass_role_arn
+        if role is None:
+            return
+        fix = (
+            "Give the break-glass role's ARN with its path (`aws iam get-role --role-name <name> --query Role.Arn`), "
+            'e.g. arn:aws:iam::<account>:role/break-glass/log-archive-admin (docs/operating.md, "Break-glass role").'
+        )
+        if deployer_principals.ROLE_ARN.match(role) is None:
+            problem = deployer_principals.entry_problem(role) or "is a permission set's pattern, not one role"
+            raise _fail(
+                "BREAK_GLASS_ROLE_ARN",
+                role,
+                f"it {problem}; allowed: one IAM role ARN with its path (arn:aws:iam::<account>:role/<path/>name), "
+                "no wildcard",
+                fix,
+            )
+        for setting, arn in (
+            (deployer_principals.SETTING, self.deployers[0] if self.deployers else None),
+            ("KMS_ADMIN_PRINCIPAL_ARN", self.kms_admin_principal_arn),
+        ):
+            other = deployer_principals.account_of(arn) if arn else ""
+            if other and other != deployer_principals.account_of(role):
+                raise _fail(
+                    "BREAK_GLASS_ROLE_ARN",
+                    role,
+                    f"it names account {deployer_principals.account_of(role)}, but {setting} names the stack's "
+                    f"account {other}; the archive's policy can only exempt a role of its own account",
+                    f"Give the break-glass role of account {other} (or correct {setting}).",
                 )
 
     def _validate_services(self) -> None:

@@ -186,6 +186,7 @@ class TapStack(TerraformStack):
                 account_id=account_id,
                 lock_mode=config.log_lock_mode,
                 access_logged_buckets=(ARTIFACTS_BUCKET, FRONTEND_BUCKET),
+                break_glass_role_arn=config.break_glass_role_arn,
             ),
         )
         waf, edge_waf = self._firewalls(config, account_id, keys, variables)

@@ -227,6 +227,23 @@ class TunableValues:  # pylint: disable=too-many-instance-attributes  # one per 
             "list the roles that deploy (CI's role, the SSO permission set's pattern)",
         ),
     )
+    break_glass_role_arn: str | None = setting(
+        env="BREAK_GLASS_ROLE_ARN",
+        kind=TEXT,
+        default_doc="unset: the log archive's policy refuses object deletion only (development); **required** in "
+        "production",
+        rule="one IAM role ARN with its path (`arn:aws:iam::<account>:role/<path/>name`), in the stack's account; no "
+        "wildcard, user, root or session",
+        meaning="the only principal that may change or delete the log archive's bucket policy, lifecycle and Object "
+        "Lock configuration (every other principal, the deployer included, is refused); `make deploy` stops on a plan "
+        "that would change them, and `make destroy` with DELETE_LOG_ARCHIVE=1 assumes it for the archive",
+        pci="10.3.2",
+        production_requires=(
+            "any principal allowed s3:PutBucketPolicy or s3:PutLifecycleConfiguration could lift the archive's "
+            "deny-delete policy or shorten its lifecycle, so the audit logs would rest on one admin's restraint",
+            'set BREAK_GLASS_ROLE_ARN to the break-glass role (docs/operating.md, "Break-glass role")',
+        ),
+    )
     owner: str = setting(
         env="OWNER",
         kind=TEXT,

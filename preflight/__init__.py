@@ -45,7 +45,8 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - deploy-path gates (``rules_gates.py``, what only checkov caught before): ``PF-ALB-HTTPS-ONLY``,
   ``PF-CLOUDFRONT-HTTPS-ONLY``, ``PF-S3-PUBLIC-ACCESS-BLOCK``, ``PF-KMS-ROTATION``, ``PF-RDS-FORCE-SSL``,
   ``PF-ALB-WAF``; with ``PF-ALB-TLS-POLICY`` and ``PF-LOG-RETENTION`` (a short retention written in code);
-  production only: ``PF-LOG-ARCHIVE-WORM`` (log archive under a COMPLIANCE Object Lock of >= 365 days) and
+  production only: ``PF-LOG-ARCHIVE-WORM`` (log archive under a COMPLIANCE Object Lock of >= 365 days),
+  ``PF-LOG-ARCHIVE-BREAK-GLASS`` (its policy, lifecycle and lock changed by one break-glass role only) and
   ``PF-CLOUDFRONT-WAF`` (the distribution filtered by a CLOUDFRONT-scope web ACL from us-east-1; a warning in
   development)
 

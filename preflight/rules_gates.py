@@ -14,6 +14,7 @@ type from the provider's ``default_tags`` (``EnvironmentType``), which every res
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -263,6 +264,78 @@ def check_log_archive_worm(view: StackView) -> Iterator[Finding]:
                 'aws_s3_bucket_object_lock_configuration { object_lock_enabled = "Enabled", rule { '
                 'default_retention { mode = "COMPLIANCE", days = 365 } } } (lib/components/log_archive.py, '
                 "LogArchiveProps.lock_mode).",
+            )
+
+
+# What changes the rules a log bucket's logs live by (lib/blocks/iam.py, LOG_BUCKET_CONFIGURATION_ACTIONS).
+LOG_RULE_ACTIONS = frozenset(
+    {
+        "s3:putbucketpolicy",
+        "s3:deletebucketpolicy",
+        "s3:putlifecycleconfiguration",
+        "s3:putbucketobjectlockconfiguration",
+    }
+)
+
+
+def _statements(policy: Resource) -> list[Mapping[str, Any]]:
+    try:
+        document = json.loads(str(policy.get("policy") or "{}"))
+    except ValueError:
+        return []
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    items = statements if isinstance(statements, list) else [statements]
+    return [item for item in items if isinstance(item, Mapping)]
+
+
+def _break_glass_problem(view: StackView, bucket: Resource, policy: Resource | None) -> str | None:
+    """None when ``policy`` denies :data:`LOG_RULE_ACTIONS` on ``bucket`` to every principal but one named role."""
+    if policy is None:
+        return "has no bucket policy"
+    for statement in _statements(policy):
+        actions = statement.get("Action")
+        named = {str(action).lower() for action in (actions if isinstance(actions, list) else [actions])}
+        if statement.get("Effect") != "Deny" or statement.get("Principal") != "*" or not LOG_RULE_ACTIONS <= named:
+            continue
+        target, attr = view.referenced(statement.get("Resource"))
+        exempt = (statement.get("Condition") or {}).get("ArnNotLike", {}).get("aws:PrincipalArn")
+        roles = exempt if isinstance(exempt, list) else [exempt]
+        if (
+            target is bucket
+            and attr == "arn"
+            and len(roles) == 1
+            and ":role/" in str(roles[0])
+            and "*" not in str(roles[0])
+        ):
+            return None
+    return (
+        "lets any principal allowed by IAM change its policy, lifecycle or Object Lock configuration (no Deny of "
+        "s3:PutBucketPolicy, s3:DeleteBucketPolicy, s3:PutLifecycleConfiguration and "
+        "s3:PutBucketObjectLockConfiguration on the bucket to all but one role, ArnNotLike aws:PrincipalArn)"
+    )
+
+
+@rule(
+    "PF-LOG-ARCHIVE-BREAK-GLASS",
+    "A production stack's log archive keeps its rules out of a single admin's reach: the bucket policy of each "
+    "bucket receiving ALB and CloudFront logs denies changing the policy, the lifecycle and the Object Lock "
+    "configuration to every principal but one break-glass role (BREAK_GLASS_ROLE_ARN).",
+    pci=("10.3.3, 10.5.1",),
+)
+def check_log_archive_break_glass(view: StackView) -> Iterator[Finding]:
+    if not view.is_production:
+        return
+    policies = {str(policy.get("bucket")): policy for policy in view.resources("aws_s3_bucket_policy")}
+    for bucket, what in _log_destinations(view).values():
+        policy = next((policies[ref] for ref in view.references_to(bucket, ("id", "bucket")) if ref in policies), None)
+        problem = _break_glass_problem(view, bucket, policy)
+        if problem:
+            yield finding(
+                "PF-LOG-ARCHIVE-BREAK-GLASS",
+                policy or bucket,
+                f"bucket {bucket.get('bucket')!r} receives {what} and {problem}. Fix: set BREAK_GLASS_ROLE_ARN "
+                "(lib/components/log_archive.py, LogArchiveProps.break_glass_role_arn; lib/blocks/iam.py, "
+                "deny_log_bucket_configuration_changes).",
             )
 
 

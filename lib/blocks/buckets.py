@@ -7,9 +7,10 @@ over TLS older than 1.2.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -106,14 +107,22 @@ def object_events_to_eventbridge(scope: Construct, construct_id: str, *, bucket:
 
 
 def tls_only_bucket_policy(
-    scope: Construct, construct_id: str, *, bucket: S3Bucket, statements: Iterable[Statement]
+    scope: Construct,
+    construct_id: str,
+    *,
+    bucket: S3Bucket,
+    statements: Iterable[Statement],
+    after: Sequence[ITerraformDependable] = (),
 ) -> S3BucketPolicy:
-    """Bucket policy: deny non-TLS and pre-1.2 TLS requests first, then the given statements."""
+    """Bucket policy: deny non-TLS and pre-1.2 TLS requests first, then the given statements.
+
+    ``after``: resources the policy is applied after (``depends_on``). @default () - none beyond its bucket."""
     return S3BucketPolicy(
         scope,
         construct_id,
         bucket=bucket.id,
         policy=policy_document([deny_insecure_transport(bucket.arn), deny_tls_below_1_2(bucket.arn), *statements]),
+        depends_on=list(after) or None,
     )
 
 

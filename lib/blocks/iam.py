@@ -104,6 +104,38 @@ def deny_log_deletion(bucket_arn: str) -> Statement:
     }
 
 
+# What changes the rules a log bucket's logs live by: its policy (the deny-delete statement above is in it), its
+# lifecycle (expiry; S3 authorizes DeleteBucketLifecycle as s3:PutLifecycleConfiguration) and its Object Lock
+# default retention (PCI DSS 10.3.2, 10.5.1).
+LOG_BUCKET_CONFIGURATION_ACTIONS = (
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+)
+BREAK_GLASS_SID = "DenyLogBucketConfigurationChanges"
+
+
+def deny_log_bucket_configuration_changes(bucket_arn: str, break_glass_role_arn: str) -> Statement:
+    """Bucket policy statement refusing changes to the bucket's policy, lifecycle and Object Lock configuration to
+    every principal but the break-glass role (``BREAK_GLASS_ROLE_ARN``).
+
+    ``aws:PrincipalArn`` is the role's ARN with its path for each of its assumed-role sessions, so the one ARN admits
+    every session of the role and nothing else (as :func:`deny_object_reads_except`). The statement takes effect once
+    the policy exists: the deployer creates the policy (last, after the lifecycle and the lock) on the first apply,
+    and every later change to any of the three is the break-glass role's (``make deploy`` stops before it,
+    ``tools/deploy/archive_guard.py``). The account root can still delete a bucket policy that locks everyone out
+    (AWS's own safeguard); root use is the organization's to restrict and alert on."""
+    return {
+        "Sid": BREAK_GLASS_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(LOG_BUCKET_CONFIGURATION_ACTIONS),
+        "Resource": bucket_arn,
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": [break_glass_role_arn]}},
+    }
+
+
 def s3_server_access_log_delivery(
     bucket_arn: str, prefix: str, account_id: str, source_bucket_names: Iterable[str]
 ) -> Statement:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import S3BucketLifecycleConfiguration
 from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_object_lock_configuration import (
     S3BucketObjectLockConfigurationA,
@@ -50,7 +51,12 @@ from lib.blocks.buckets import (
     secure_bucket_baseline,
     tls_only_bucket_policy,
 )
-from lib.blocks.iam import deny_log_deletion, s3_server_access_log_delivery
+from lib.blocks.iam import (
+    Statement,
+    deny_log_bucket_configuration_changes,
+    deny_log_deletion,
+    s3_server_access_log_delivery,
+)
 from lib.naming import Naming
 from lib.suppressions import suppress
 
@@ -92,6 +98,12 @@ class LogArchiveProps:
     """Object Lock default retention of every log version, in days (at least 365).
 
     @default 365 - PCI DSS 10.5.1 keeps audit logs 12 months; the lifecycle keeps them 400 days."""
+    break_glass_role_arn: str | None = None
+    """The only principal that may change or delete either bucket's policy, lifecycle and Object Lock configuration
+    (``BREAK_GLASS_ROLE_ARN``: a role ARN with its path; ``lib/config.py`` validates it).
+
+    @default None - development: the policies refuse object deletion only, so the deployer can still change the
+    policies and lifecycles with the stack (production requires a role)."""
 
     def __post_init__(self) -> None:
         if self.lock_mode not in LOCK_MODES:
@@ -113,6 +125,7 @@ class LogArchive(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, props: LogArchiveProps) -> None:
         super().__init__(scope, construct_id)
         naming, account_id = props.naming, props.account_id
+        self._lifecycles: dict[str, S3BucketLifecycleConfiguration] = {}
         self._bucket = S3Bucket(
             self,
             "bucket",
@@ -173,7 +186,7 @@ class LogArchive(Construct):
             ),
         )
         object_events_to_eventbridge(self, f"{construct_id}_events", bucket=bucket)
-        bucket_lifecycle(
+        self._lifecycles[construct_id] = bucket_lifecycle(
             # The archive's lifecycle keeps its first construct id: its address is unchanged.
             self,
             "lifecycle" if construct_id == "logs" else f"{construct_id}_lifecycle",
@@ -216,12 +229,17 @@ class LogArchive(Construct):
         naming, account_id = props.naming, props.account_id
         elb_account = DataAwsElbServiceAccount(self, "elb_account")
         arn = self._bucket.arn
+        # Each policy comes after its bucket's lifecycle (and the archive's lock): once it refuses configuration
+        # changes, the deployer could not create them after it (a first apply) nor update them after it (the apply
+        # that adds the break-glass statement).
         self._policy = tls_only_bucket_policy(
             self,
             "policy",
             bucket=self._bucket,
+            after=[self._lifecycles["logs"], self._lock],
             statements=[
                 deny_log_deletion(arn),
+                *self._configuration_deny(arn, props),
                 {
                     "Sid": "AlbAccessLogDelivery",
                     "Effect": "Allow",
@@ -236,8 +254,10 @@ class LogArchive(Construct):
             self,
             "s3_access_policy",
             bucket=self._s3_access_bucket,
+            after=[self._lifecycles["s3_access"]],
             statements=[
                 deny_log_deletion(access_arn),
+                *self._configuration_deny(access_arn, props),
                 s3_server_access_log_delivery(
                     access_arn,
                     S3_ACCESS_LOG_PREFIX,
@@ -246,6 +266,13 @@ class LogArchive(Construct):
                 ),
             ],
         )
+
+    @staticmethod
+    def _configuration_deny(bucket_arn: str, props: LogArchiveProps) -> list[Statement]:
+        """The break-glass statement when a role is named (:func:`deny_log_bucket_configuration_changes`), else none."""
+        if props.break_glass_role_arn is None:
+            return []
+        return [deny_log_bucket_configuration_changes(bucket_arn, props.break_glass_role_arn)]
 
     @property
     def bucket_name(self) -> str:

@@ -6,11 +6,13 @@ prove anything; moto 5.2.5 does, unpatched (the tests pin it: a regression fails
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from lib.blocks.iam import deny_log_deletion, policy_document
+from lib.blocks.iam import deny_log_bucket_configuration_changes, deny_log_deletion, policy_document
+from tools.deploy import break_glass
 from tools.deploy.destroy import DestroyError, delete_log_bucket, delete_migration_results, empty_bucket
 from tools.sandbox.emulator import client
 
@@ -106,3 +108,37 @@ def test_the_migration_hosts_results_are_deleted_and_nothing_else(moto_endpoint:
     assert {"/payment/qa/payment-api/runtime", f"{folder}x/c"} <= left and not any(
         name.startswith(folder + "/") for name in left
     )
+
+
+def test_a_break_glass_archive_is_deleted_by_a_session_of_the_role_only(moto_endpoint: str) -> None:
+    """With BREAK_GLASS_ROLE_ARN the archive's policy refuses its own deletion to the deployer (the static key here),
+    so destroy's delete-logs takes a session of the role (tools/deploy/break_glass.py), named for the operator."""
+    s3, iam = client("s3", moto_endpoint), client("iam", moto_endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(
+        Path="/break-glass/", RoleName="destroy-log-archive-admin", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    bucket = "payment-logs-glass-123456789012"
+    arn = f"arn:aws:s3:::{bucket}"
+    _versioned_bucket(s3, bucket, lock_mode="GOVERNANCE")
+    s3.put_object(Bucket=bucket, Key="alb/AWSLogs/1.log.gz", Body=b"log", ChecksumAlgorithm="SHA256")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy_document([deny_log_deletion(arn), deny_log_bucket_configuration_changes(arn, role)]),
+    )
+    with pytest.raises(s3.exceptions.ClientError, match="AccessDenied"):
+        delete_log_bucket(s3, bucket)
+
+    def clients(service: str, region: str) -> Any:  # the deployer's
+        return client(service, moto_endpoint, region)
+
+    session = break_glass.session_name({"USER": "alice"})
+    credentials = break_glass.assume(clients, role, session, "us-east-1", moto_endpoint)
+    assert delete_log_bucket(break_glass.s3_client(credentials, "us-east-1"), bucket) == 1
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    # A refused AssumeRole is the unit tests' (tests/unit/deploy/test_destroy.py): moto's STS evaluates no trust policy.

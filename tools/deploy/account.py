@@ -16,7 +16,10 @@ and its tfvars file). It only reads. Checks, in order:
 5. names: every literal name of the stack (the table in :mod:`tools.deploy.account_names`) that exists in the
    account but not in this stack's state, with the ``terraform import`` that adopts it;
 6. the hosted zone, when HOSTED_ZONE_ID is given: exists, public, the parent of the domains;
-7. CloudTrail: a trail logs in the region (the stack relies on the account's, usually the organization's).
+7. CloudTrail: a trail logs in the region (the stack relies on the account's, usually the organization's);
+8. the break-glass role, when BREAK_GLASS_ROLE_ARN is set: ``iam:GetRole`` finds it with that path (the log archive's
+   policy exempts it alone from the refusal of policy, lifecycle and lock changes; a role that does not exist would
+   leave nobody able to change them).
 
 Against the emulator (``sandbox=True``) the vCPU quota and CloudTrail are "needs a real account": moto has no
 Service Quotas for EC2 and no trail, and an answer it cannot give is never reported as passed or failed.
@@ -184,6 +187,9 @@ def account_preflight(
     if zone_id:
         checks.append(_guard("hosted zone", f"route53:GetHostedZone {zone_id}", lambda: _hosted_zone(run, zone_id)))
     checks.append(_guard("CloudTrail", "cloudtrail:DescribeTrails", lambda: _cloudtrail(run)))
+    break_glass_role = config.break_glass_role_arn
+    if break_glass_role:
+        checks.append(_guard("break-glass role", "iam:GetRole", lambda: _break_glass_role(run, break_glass_role)))
     return checks
 
 
@@ -720,6 +726,48 @@ def _cloudtrail(run: _Run) -> Check:
         fix="PCI DSS 10.2 needs the account's API calls logged: ask the organization's administrators for "
         "its trail, or create a multi-Region trail with log file validation (the stack does not make "
         "one: the docs say the trail is the account's)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- break-glass role
+def _break_glass_role(run: _Run, role_arn: str) -> Check:
+    """BREAK_GLASS_ROLE_ARN names a role of the account, with the path it has (``aws:PrincipalArn`` of its sessions is
+    that ARN exactly, so a wrong path would exempt nobody)."""
+    name = "break-glass role"
+    role_name = role_arn.rsplit("/", 1)[-1]
+    looked_at = f"iam:GetRole {role_name}"
+    fix = (
+        "create the role (its trust policy admits the break-glass holders only, with MFA) or correct "
+        f'BREAK_GLASS_ROLE_ARN in environments/{run.config.environment_suffix}.env (docs/operating.md, "Break-glass '
+        "role\"); the role must exist before the archive's policy names it"
+    )
+    iam = run.client("iam")
+    try:
+        found = str(iam.get_role(RoleName=role_name)["Role"]["Arn"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
+            raise
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"BREAK_GLASS_ROLE_ARN={role_arn}: no role {role_name} in the account",
+            fix=fix,
+        )
+    if found != role_arn:
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail=f"BREAK_GLASS_ROLE_ARN={role_arn}, but the account's role {role_name} is {found} (another path or "
+            "account): the archive's policy would exempt nobody",
+            fix=fix,
+        )
+    return Check(
+        name=name,
+        status=PASSED,
+        looked_at=looked_at,
+        detail=f"{found} exists; only it may change the log archive's policy, lifecycle and Object Lock",
     )
 
 

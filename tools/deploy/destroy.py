@@ -30,7 +30,9 @@ backup-vaults  production: ``terraform state rm`` of the database's AWS Backup v
 destroy        ``terraform destroy``
 migration-results  the SSM parameters the migration hosts wrote (one per release, not Terraform's): deleted
 delete-logs    DELETE_LOG_ARCHIVE=1 only: the log buckets' deny-delete policy removed, every version deleted with
-               the governance bypass, the buckets deleted (their writers are gone by then)
+               the governance bypass, the buckets deleted (their writers are gone by then); with
+               BREAK_GLASS_ROLE_ARN set, as a session of that role named ``destroy-<operator>``
+               (``tools/deploy/break_glass.py``: the policies refuse their own deletion to everyone else)
 outputs        the stack's key leaves ``cfn-outputs/flat-outputs.json`` (no other key)
 kept           the final snapshot is there; the summary lists everything kept, why, and how to delete it later
 
@@ -48,6 +50,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tools.deploy import break_glass
 from tools.deploy.environment import DeployEnvironmentError, Environment, load
 from tools.deploy.runner import (
     PLANS,
@@ -323,8 +326,11 @@ def delete_migration_results(ssm: Any, folder: str) -> list[str]:
     return names
 
 
-def announce(environment: Environment, inventory: Inventory, options: Options) -> list[str]:
-    """What the run will do, keep and why: printed before the confirmation."""
+def announce(
+    environment: Environment, inventory: Inventory, options: Options, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """What the run will do, keep and why: printed before the confirmation (``environ`` names the operator)."""
+    environ = {} if environ is None else environ
     config = environment.config
     lines = [
         f"make destroy {environment.stack_name} in {config.aws_region} ({config.environment_type}): "
@@ -337,6 +343,11 @@ def announce(environment: Environment, inventory: Inventory, options: Options) -
     archive = ", ".join(sorted(inventory.log_buckets.values())) or "none in state"
     if options.delete_log_archive:
         lines.append(f"  3. the log archive ({archive}) is DELETED after destroy, with the governance bypass")
+        if config.break_glass_role_arn:
+            lines.append(
+                f"     as the break-glass role {config.break_glass_role_arn} (AssumeRole, session "
+                f"{break_glass.session_name(environ)}): the archive's policies refuse their deletion to anyone else"
+            )
     else:
         why = KEEP_WHY.format(mode=config.log_lock_mode)
         lines.append(f"  3. KEEP the log archive ({archive}): removed from state, not deleted; {why}")
@@ -407,6 +418,26 @@ def delete_log_bucket(s3: Any, bucket: str) -> int:
     removed = empty_bucket(s3, bucket, bypass_governance=True)
     s3.delete_bucket(Bucket=bucket)
     return removed
+
+
+def archive_client(
+    environment: Environment, env: Mapping[str, str], environ: Mapping[str, str], s3: Any
+) -> tuple[Any, str]:
+    """The S3 client for the log archive's deletion: a session of BREAK_GLASS_ROLE_ARN named for the operator
+    (``environ``'s user) when it is set, else the deployer's ``s3``; and how the step's detail names it."""
+    role, region = environment.config.break_glass_role_arn, environment.config.aws_region
+    if not role:
+        return s3, ""
+    from tools.deploy.account import boto3_clients  # pylint: disable=import-outside-toplevel  # boto3: only here
+
+    session = break_glass.session_name(environ)
+    try:
+        credentials = break_glass.assume(
+            boto3_clients(region, env), role, session, region, env.get("AWS_ENDPOINT_URL") or None
+        )
+    except break_glass.BreakGlassError as err:
+        raise DestroyError(str(err)) from err
+    return break_glass.s3_client(credentials, region), f" (as {role}, session {session})"
 
 
 def kept_items(environment: Environment, inventory: Inventory, options: Options) -> list[Kept]:
@@ -515,7 +546,8 @@ class Destroy:  # pylint: disable=too-few-public-methods
             self._outputs(environment)
             print(f"[destroy] {environment.stack_name} has no resources in state: nothing to destroy.", flush=True)
             return
-        print("\n".join(f"[destroy] {line}" for line in announce(environment, inventory, options)), flush=True)
+        lines = announce(environment, inventory, options, self.environ)
+        print("\n".join(f"[destroy] {line}" for line in lines), flush=True)
         with report.step("confirm") as step:
             step.detail = self._confirm(environment, how)
         self._change(environment, env, stack_dir, inventory, options)
@@ -576,8 +608,9 @@ class Destroy:  # pylint: disable=too-few-public-methods
                 step.detail = f"{len(deleted)} deleted under {inventory.migration_results}"
         if options.delete_log_archive:
             with report.step("delete-logs") as step:
-                counts = {name: delete_log_bucket(s3, name) for name in sorted(inventory.log_buckets.values())}
-                step.detail = ", ".join(f"{name}: {count} versions, deleted" for name, count in counts.items())
+                archive_s3, who = archive_client(environment, env, self.environ, s3)
+                counts = {name: delete_log_bucket(archive_s3, name) for name in sorted(inventory.log_buckets.values())}
+                step.detail = ", ".join(f"{name}: {count} versions, deleted" for name, count in counts.items()) + who
         self._outputs(environment)
 
     def _unprotect(

@@ -20,6 +20,9 @@ migrate        once: ``terraform state rm`` of an artifact object of the old for
                ...``), so the first apply of one key for every release does not delete it (``release_migration.py``)
 plan           ``terraform plan`` saved to ``plans/TapStack<name>.tfplan`` (outside ``cdktf.out``), with a summary
                that lists every resource it would destroy or replace
+archive        the plan changes no log bucket's policy, lifecycle or Object Lock configuration that the break-glass
+               statement protects (``tools/deploy/archive_guard.py``); otherwise ``deploy`` stops here with the
+               commands to run as ``BREAK_GLASS_ROLE_ARN`` (``plan`` says so and ends)
 confirm        ``AUTO_APPROVE=1`` (CI), or the stack name typed on a terminal; anything else stops here
 apply          ``terraform apply`` of the saved plan
 outputs        ``terraform output -json`` into ``cfn-outputs/flat-outputs.json`` under ``TapStack<name>``
@@ -68,6 +71,7 @@ LEFT_BY = {
     "migrate": "nothing in the account was changed; an object taken out of the state stays in the bucket, and the "
     "next run takes out what is left",
     "plan": "nothing in the account was changed; the next run makes a new plan",
+    "archive": "nothing in the account was changed; the next run makes a new plan",
     "confirm": "nothing in the account was changed; the saved plan is in plans/",
     "apply": "Terraform stopped after the calls in flight and saved its state: what it created is tracked. Re-run "
     "`make deploy ENVIRONMENT={name}` to plan the rest from that state",
@@ -350,6 +354,31 @@ def describe_plan(summary: Mapping[str, Any]) -> str:
     return line + "".join(f"\n    ! {address}" for address in summary["destroyed"])
 
 
+def archive_refusal(environment: Environment, plan: Mapping[str, Any], stack_dir: Path) -> str | None:
+    """Why the plan may not be applied by the deployer, with the break-glass commands (None: it may be)."""
+    from tools.deploy import archive_guard  # pylint: disable=import-outside-toplevel
+
+    changes = archive_guard.guarded_changes(plan)
+    if not changes:
+        return None
+    folder = stack_dir.relative_to(ROOT) if stack_dir.is_relative_to(ROOT) else stack_dir
+    var_file = environment.tfvars_file
+    return archive_guard.refusal(
+        changes, stack_dir=str(folder), var_file=str(var_file) if var_file else None, environment=environment.name
+    )
+
+
+def archive_check(command: str, summary: Mapping[str, Any]) -> str:
+    """``deploy`` stops on an archive refusal (:func:`archive_refusal`); ``plan`` prints it and ends."""
+    refusal = summary.get("archive_refusal")
+    if not refusal:
+        return "no protected log bucket configuration changes"
+    if command == "plan":
+        print(f"[plan] notice: make deploy would stop on this plan: {refusal}", flush=True)
+        return "make deploy would stop: the plan changes the log archive's protected configuration"
+    raise DeployError(refusal)
+
+
 def confirm(
     environment: Environment, summary: Mapping[str, Any], auto_approve: bool, ask: Callable[[str], str] = input
 ) -> str:
@@ -445,6 +474,8 @@ class Deploy:
             summary = self._plan(environment, env, stack_dir)
             report.plan = summary
             step.detail = describe_plan(summary)
+        with report.step("archive") as step:
+            step.detail = archive_check(self.command, summary)
         if self.command == "plan":
             return
         with report.step("confirm") as step:
@@ -554,6 +585,7 @@ class Deploy:
         shown = checked(["terraform", "show", "-json", str(target)], env, "terraform show", cwd=stack_dir, capture=True)
         summary = summarize_plan(json.loads(shown))
         summary["plan_file"] = str(target.relative_to(ROOT))
+        summary["archive_refusal"] = archive_refusal(environment, json.loads(shown), stack_dir)
         return summary
 
     def _outputs(self, environment: Environment, env: Mapping[str, str], stack_dir: Path) -> str:

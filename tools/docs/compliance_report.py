@@ -346,13 +346,21 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "the two streams only; the streams' buffers are KMS-encrypted (an AWS owned key, CKV_AWS_241 suppressed with "
         "its reason). Delivery failures (DeliveryToS3.Success, DataFreshness, ThrottledRecords, the subscriptions' "
         "DeliveryErrors) alarm the on-call topic (10.7.2). The emulator delivers Logs to Firehose to S3 "
-        "(tests/sandbox/test_log_shipping.py).",
+        "(tests/sandbox/test_log_shipping.py). The archive's rules are out of the deployer's reach too (10.3.2): with "
+        "BREAK_GLASS_ROLE_ARN (production requires it) both log buckets' policies deny PutBucketPolicy, "
+        "DeleteBucketPolicy, PutLifecycleConfiguration and PutBucketObjectLockConfiguration to every principal but "
+        "that role (DenyLogBucketConfigurationChanges, evaluated with iam-simulate in tests/unit/components/"
+        "test_log_archive_break_glass.py); the account preflight checks the role exists, make deploy stops before "
+        "applying a plan that would change them (tools/deploy/archive_guard.py), and make destroy assumes the role "
+        "for the archive (docs/operating.md, Break-glass role).",
         ("aws_kinesis_firehose_delivery_stream", "aws_cloudwatch_log_subscription_filter"),
         ("CKV_AWS_241",),
         "whether Firehose's PutObject meets Object Lock's rule that a PutObject to a bucket with a default retention "
         "carries Content-MD5 or an x-amz-checksum header (the emulator does not enforce it): look for objects under "
         "cloudwatch-logs/<region>/ of the archive, and nothing under cloudwatch-logs-errors/, within 10 minutes of an "
-        "apply; and the us-east-1 stream's delivery, which has no alarm (its metrics are in us-east-1).",
+        "apply; and the us-east-1 stream's delivery, which has no alarm (its metrics are in us-east-1); that only the "
+        "security officers may assume the break-glass role (its trust policy, MFA) and that the root user's use is "
+        "restricted by the organization (the root can still delete a bucket policy that locks everyone out).",
     ),
     Requirement(
         "10.7, 11.5",

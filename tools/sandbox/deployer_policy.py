@@ -183,6 +183,12 @@ NOT_REQUIRED: dict[tuple[str, str], str] = {
         "the AWS provider's account-id lookup; a refusal is expected and the account is read from "
         "the AccessDenied message or sts:GetCallerIdentity (aws-sdk-go-base), so not granted"
     ),
+    ("sts", "AssumeRole"): (
+        "make destroy's break-glass session (DELETE_LOG_ARCHIVE=1 with BREAK_GLASS_ROLE_ARN, tools/deploy/"
+        "break_glass.py): the role's trust policy names who may assume it (in one account that alone grants it), "
+        "never the deployer's policies, which would give every deployer the archive's break-glass "
+        '(docs/operating.md, "Break-glass role")'
+    ),
 }
 
 S3_OBJECT_ACTIONS = frozenset(

@@ -6,9 +6,12 @@ second named deployer can be shown to plan (issue 25).
 - a second deployer: an IAM Identity Center permission set's role, listed by its pattern
   (``.../AWSReservedSSO_PaymentDeployer_*``), as a team lists its SSO users; ``tests/integration/
   test_named_deployers.py`` runs ``make plan`` as it;
-- an unlisted role of the same shape (``AWSReservedSSO_ReadOnly_...``), which ``make deploy`` must refuse.
+- an unlisted role of the same shape (``AWSReservedSSO_ReadOnly_...``), which ``make deploy`` must refuse;
+- the log archive's break-glass role, ``role/break-glass/payment-sandbox-log-archive-admin`` (``BREAK_GLASS_ROLE_ARN``):
+  no deployer; the sandbox's second applies prove no change touches the archive's policy, lifecycle or lock, and its
+  destroy (DELETE_LOG_ARCHIVE=1) proves ``make destroy`` assumes it to delete the archive.
 
-The runner creates the three roles before its inventory (so destroy's leftover check does not count them) and gives
+The runner creates the four roles before its inventory (so destroy's leftover check does not count them) and gives
 ``DEPLOYER_PRINCIPAL_ARNS`` (the first two) to every step. The emulator's bucket-policy patch matches
 ``aws:PrincipalArn`` (the role's ARN with its path) from the access key moto's STS issued for the session.
 """
@@ -41,7 +44,8 @@ class SandboxRole:
 DEPLOYER = SandboxRole(path="/deployers/", name="payment-sandbox-deployer")
 SECOND_DEPLOYER = SandboxRole(path=SSO_PATH, name="AWSReservedSSO_PaymentDeployer_0a1b2c3d4e5f6a7b")
 UNLISTED = SandboxRole(path=SSO_PATH, name="AWSReservedSSO_ReadOnly_8c9d0e1f2a3b4c5d")
-ROLES = (DEPLOYER, SECOND_DEPLOYER, UNLISTED)
+BREAK_GLASS = SandboxRole(path="/break-glass/", name="payment-sandbox-log-archive-admin")
+ROLES = (DEPLOYER, SECOND_DEPLOYER, UNLISTED, BREAK_GLASS)
 # The permission set's pattern, with any region: the second deployer is listed by it, the unlisted role is not.
 SECOND_DEPLOYER_PATTERN = (
     f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_PaymentDeployer_*"

@@ -349,3 +349,59 @@ def s3_lifecycle_newer_noncurrent_versions() -> None:
 
     FakeBucket.set_lifecycle = set_lifecycle  # type: ignore[method-assign]  # fidelity patch
     S3Response.get_bucket_lifecycle = get_bucket_lifecycle  # type: ignore[method-assign]  # fidelity patch
+
+
+# The bucket configuration calls a bucket policy can refuse (moto's backend method -> the IAM action AWS authorizes
+# it as; S3 authorizes DeleteBucketLifecycle as s3:PutLifecycleConfiguration).
+BUCKET_CONFIGURATION_ACTIONS = {
+    "put_bucket_policy": "s3:PutBucketPolicy",
+    "delete_bucket_policy": "s3:DeleteBucketPolicy",
+    "put_bucket_lifecycle": "s3:PutLifecycleConfiguration",
+    "delete_bucket_lifecycle": "s3:PutLifecycleConfiguration",
+    "put_object_lock_configuration": "s3:PutBucketObjectLockConfiguration",
+}
+
+
+@fidelity_patch(
+    "S3 bucket configuration calls (Put/DeleteBucketPolicy, Put/DeleteBucketLifecycle, PutObjectLockConfiguration) "
+    "are judged by the bucket's policy with the signer's aws:PrincipalArn (moto applies a bucket policy to object "
+    "requests only, so the log archive's break-glass Deny would refuse nobody)"
+)
+def s3_bucket_configuration_policy() -> None:
+    """Before each call of :data:`BUCKET_CONFIGURATION_ACTIONS`, the bucket's current policy decides with the request's
+    context (``bucket_policy_decision``: statements with ``Principal: "*"``); a Deny answers AccessDenied, as AWS."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    from moto.s3.exceptions import BucketAccessDeniedError  # pylint: disable=import-outside-toplevel
+    from moto.s3.models import S3Backend  # pylint: disable=import-outside-toplevel
+    from moto.s3.responses import S3Response  # pylint: disable=import-outside-toplevel
+
+    caller = threading.local()
+    bucket_response = S3Response.bucket_response
+
+    def remembering(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        caller.access_key = signing_access_key(request.headers, getattr(request, "args", {}))
+        try:
+            return bucket_response(self, request, *args, **kwargs)
+        finally:
+            caller.access_key = None
+
+    def judged(method: Callable[..., Any], action: str) -> Callable[..., Any]:
+        def call(self: Any, bucket_name: str, *args: Any, **kwargs: Any) -> Any:
+            bucket = self.get_bucket(bucket_name)
+            if bucket.policy is not None:
+                raw = bucket.policy
+                document = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+                context = {
+                    **S3_REQUEST_CONTEXT,
+                    "aws:principalarn": principal_arn_for(getattr(caller, "access_key", None)),
+                }
+                if bucket_policy_decision(document, action, f"arn:aws:s3:::{bucket_name}", context) == "denied":
+                    raise BucketAccessDeniedError(bucket=bucket_name)
+            return method(self, bucket_name, *args, **kwargs)
+
+        return call
+
+    S3Response.bucket_response = remembering  # type: ignore[method-assign]  # fidelity patch
+    for name, action in BUCKET_CONFIGURATION_ACTIONS.items():
+        setattr(S3Backend, name, judged(getattr(S3Backend, name), action))

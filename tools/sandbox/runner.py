@@ -376,6 +376,9 @@ def tool_environment(endpoint: str, region: str, suffix: str, hosted_zone_id: st
             "HOSTED_ZONE_ID": hosted_zone_id,
             # The sandbox's deployer and a second, an IAM Identity Center permission set (deployer_roles.py).
             "DEPLOYER_PRINCIPAL_ARNS": deployer_roles.DEPLOYER_PRINCIPAL_ARNS,
+            # The log archive's break-glass role (deployer_roles.py): the deployer may not change the archive's
+            # policy, lifecycle or lock after the first apply; make destroy assumes the role to delete the archive.
+            "BREAK_GLASS_ROLE_ARN": deployer_roles.BREAK_GLASS.arn,
             "CHECKPOINT_DISABLE": "1",
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",

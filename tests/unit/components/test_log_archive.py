@@ -3,6 +3,7 @@ CloudFront logs under SSE-S3 with ACLs for CloudFront, write-once for a year (CO
 in development), deletion denied, and S3 access logs in their own bucket."""
 
 import pytest
+from tap_contract.examples import BREAK_GLASS_ROLE_ARN as EXAMPLE_BREAK_GLASS_ROLE_ARN
 
 from tests.unit.helpers import by_path, component_bucket, for_bucket, only, policy, ref, s3_access_bucket
 
@@ -98,3 +99,48 @@ def test_development_locks_in_governance_mode_and_only_the_sandbox_empties_bucke
     lock = only(dev, "aws_s3_bucket_object_lock_configuration")
     assert lock["rule"]["default_retention"] == {"mode": "GOVERNANCE", "days": 365}
     assert all(not b.get("force_destroy") for b in dev["aws_s3_bucket"].values())
+
+
+@pytest.mark.pci("10.3.3, 10.5.1")
+def test_only_the_break_glass_role_may_change_the_log_buckets_policy_lifecycle_and_lock(resources):
+    """Production names BREAK_GLASS_ROLE_ARN: both log buckets' policies refuse changes to themselves, the lifecycle
+    and the Object Lock configuration to every principal but that role (aws:PrincipalArn, the role's ARN with its
+    path for each of its sessions); each policy is created after its bucket's lifecycle (and the archive's lock), so
+    the first apply, as the deployer, can create all of them."""
+    role = EXAMPLE_BREAK_GLASS_ROLE_ARN
+    archive, access = component_bucket(resources, "log_archive"), s3_access_bucket(resources)
+    for bucket in (archive, access):
+        body = for_bucket(resources, "aws_s3_bucket_policy", bucket)
+        deny = next(s for s in policy(body)["Statement"] if s.get("Sid") == "DenyLogBucketConfigurationChanges")
+        assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+        assert set(deny["Action"]) == {
+            "s3:PutBucketPolicy",
+            "s3:DeleteBucketPolicy",
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketObjectLockConfiguration",
+        }
+        assert deny["Resource"] == ref("aws_s3_bucket", bucket, "arn")
+        assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [role]}}
+        lifecycle = next(
+            name
+            for name, value in resources["aws_s3_bucket_lifecycle_configuration"].items()
+            if value["bucket"] == ref("aws_s3_bucket", bucket, "id")
+        )
+        assert f"aws_s3_bucket_lifecycle_configuration.{lifecycle}" in body["depends_on"]
+    lock = next(iter(resources["aws_s3_bucket_object_lock_configuration"]))
+    archive_policy = for_bucket(resources, "aws_s3_bucket_policy", archive)
+    assert f"aws_s3_bucket_object_lock_configuration.{lock}" in archive_policy["depends_on"]
+
+
+@pytest.mark.pci("10.3.3, 10.5.1")
+def test_without_a_break_glass_role_the_log_policies_refuse_only_deletion(dev_synth_json):
+    """Development without BREAK_GLASS_ROLE_ARN: today's statements, no configuration Deny (the deployer could not
+    apply a later change of the policy or lifecycle otherwise)."""
+    dev = dev_synth_json["resource"]
+    for body in dev["aws_s3_bucket_policy"].values():
+        sids = {s.get("Sid") for s in policy(body)["Statement"]}
+        assert "DenyLogBucketConfigurationChanges" not in sids
+    archive_policies = [
+        body for body in dev["aws_s3_bucket_policy"].values() if "DenyLogDeletion" in str(body["policy"])
+    ]
+    assert len(archive_policies) == 2

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PRODUCTION_ENV
-from tools.deploy import destroy, runner
+from tools.deploy import break_glass, destroy, runner
 from tools.deploy.environment import DeployEnvironmentError, Environment, load
 
 DB = "aws_db_instance.database_instance_A1"
@@ -273,3 +273,82 @@ def test_production_backup_vaults_and_the_copy_key_are_kept_out_of_the_destroy(t
 def test_development_backup_vaults_are_destroyed_with_their_recovery_points() -> None:
     inventory = destroy.take_inventory(_backup_stack(force_destroy=True), "TapStackqa", _backup_state())
     assert not inventory.backup_kept
+
+
+BREAK_GLASS = "arn:aws:iam::123456789012:role/break-glass/log-archive-admin"
+
+
+def test_deleting_the_archive_says_up_front_it_takes_the_break_glass_role(tmp_path: Path) -> None:
+    environment = _environment(tmp_path, BREAK_GLASS_ROLE_ARN=BREAK_GLASS)
+    inventory = destroy.take_inventory(_stack(), "TapStackqa", _state(ARCHIVE, ACCESS_LOGS))
+    text = "\n".join(destroy.announce(environment, inventory, _options(delete_log_archive=True), {"USER": "alice"}))
+    assert f"as the break-glass role {BREAK_GLASS} (AssumeRole, session destroy-alice)" in text
+    kept = "\n".join(destroy.announce(environment, inventory, _options(), {"USER": "alice"}))
+    assert "break-glass" not in kept  # keeping the archive touches no policy
+    without = "\n".join(destroy.announce(_environment(tmp_path), inventory, _options(delete_log_archive=True)))
+    assert "break-glass" not in without
+
+
+@pytest.mark.parametrize(
+    ("environ", "session"),
+    [
+        ({"USER": "alice"}, "destroy-alice"),
+        ({"LOGNAME": "bob@example.com"}, "destroy-bob@example.com"),
+        ({"USER": "dom\\carol smith"}, "destroy-dom-carol-smith"),
+        ({"USER": "x" * 80}, "destroy-" + "x" * 56),
+    ],
+)
+def test_the_session_names_the_operator_as_sts_allows(environ: dict[str, str], session: str) -> None:
+    assert break_glass.session_name(environ) == session
+
+
+class _FakeSts:
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.calls: list[dict[str, str]] = []
+
+    def assume_role(self, **kwargs: str) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+        return {"Credentials": {"AccessKeyId": "ASIA1", "SecretAccessKey": "s", "SessionToken": "t"}}
+
+
+def test_the_archive_client_is_a_session_of_the_break_glass_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the role set, the archive's calls use an AssumeRole session named for the operator; without it, the
+    deployer's client; a refused AssumeRole stops with the role and the fix (the archive is kept)."""
+    from botocore.exceptions import ClientError  # pylint: disable=import-outside-toplevel
+
+    from tools.deploy import account  # pylint: disable=import-outside-toplevel
+
+    sts = _FakeSts()
+    monkeypatch.setattr(account, "boto3_clients", lambda _region, _env: lambda _service, _region2: sts)
+    made: list[dict[str, str]] = []
+
+    def s3_client(credentials: dict[str, str], _region: str) -> str:
+        made.append(dict(credentials))
+        return "s3"
+
+    monkeypatch.setattr(break_glass, "s3_client", s3_client)
+    operator = {"USER": "alice"}
+    deployer_s3 = object()
+    environment = _environment(tmp_path, BREAK_GLASS_ROLE_ARN=BREAK_GLASS)
+    client, who = destroy.archive_client(
+        environment, {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, operator, deployer_s3
+    )
+    assert client == "s3" and who == f" (as {BREAK_GLASS}, session destroy-alice)"
+    assert sts.calls == [{"RoleArn": BREAK_GLASS, "RoleSessionName": "destroy-alice"}]
+    assert made == [
+        {
+            "AWS_ACCESS_KEY_ID": "ASIA1",
+            "AWS_SECRET_ACCESS_KEY": "s",
+            "AWS_SESSION_TOKEN": "t",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+        }
+    ]
+    assert destroy.archive_client(_environment(tmp_path), {}, operator, deployer_s3) == (deployer_s3, "")
+    sts.error = ClientError({"Error": {"Code": "AccessDenied", "Message": "not trusted"}}, "AssumeRole")
+    with pytest.raises(destroy.DestroyError, match="could not assume the break-glass role BREAK_GLASS_ROLE_ARN="):
+        destroy.archive_client(environment, {}, operator, deployer_s3)

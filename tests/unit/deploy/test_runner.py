@@ -109,6 +109,7 @@ def test_an_interruption_says_what_each_step_leaves() -> None:
         "init",
         "migrate",
         "plan",
+        "archive",
         "confirm",
         "apply",
         "outputs",

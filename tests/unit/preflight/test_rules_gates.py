@@ -9,6 +9,7 @@ Two kinds of proof per class:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,47 @@ def test_production_log_archive_is_write_once() -> None:
     assert_caught(only(_log_archive("production", {}), "PF-LOG-ARCHIVE-WORM"), "without a default retention")
 
 
+def _archive_with_policy(environment_type: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    config = _log_archive(environment_type, None)
+    config["resource"]["aws_s3_bucket_policy"] = dict(
+        [res("policy", bucket="${aws_s3_bucket.logs.id}", policy=json.dumps({"Statement": list(statements)}))]
+    )
+    return config
+
+
+BREAK_GLASS_DENY = {
+    "Sid": "DenyLogBucketConfigurationChanges",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": [
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketObjectLockConfiguration",
+    ],
+    "Resource": "${aws_s3_bucket.logs.arn}",
+    "Condition": {"ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::123456789012:role/break-glass/admin"]}},
+}
+
+
+@pytest.mark.pci("10.3.3, 10.5.1")
+def test_production_log_archive_rules_are_the_break_glass_roles() -> None:
+    rule = "PF-LOG-ARCHIVE-BREAK-GLASS"
+    assert_clean(only(_archive_with_policy("production", BREAK_GLASS_DENY), rule))
+    assert_clean(only(_archive_with_policy("development"), rule))  # development: BREAK_GLASS_ROLE_ARN is optional
+    assert_caught(
+        only(_log_archive("production", None), rule), "'acme-logs' receives ALB access logs", "no bucket policy"
+    )
+    assert_caught(only(_archive_with_policy("production"), rule), "BREAK_GLASS_ROLE_ARN", "s3:PutBucketPolicy")
+    for weaker in (
+        {**BREAK_GLASS_DENY, "Action": ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"]},  # lifecycle and lock open
+        {**BREAK_GLASS_DENY, "Effect": "Allow"},
+        {**BREAK_GLASS_DENY, "Condition": {"ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::123456789012:role/*"]}}},
+        {**BREAK_GLASS_DENY, "Resource": "${aws_s3_bucket.other.arn}"},
+    ):
+        assert_caught(only(_archive_with_policy("production", weaker), rule), "lets any principal")
+
+
 def test_the_synthesized_stacks_lock_their_archive(synth_json: dict[str, Any], dev_synth_json: dict[str, Any]) -> None:
     assert_clean(only(synth_json, "PF-LOG-ARCHIVE-WORM"))
     production_without_lock = {
@@ -221,6 +263,7 @@ def test_the_synthesized_stacks_lock_their_archive(synth_json: dict[str, Any], d
     }
     assert only(production_without_lock, "PF-LOG-ARCHIVE-WORM")
     assert_clean(only(dev_synth_json, "PF-LOG-ARCHIVE-WORM"))
+    assert_clean(only(synth_json, "PF-LOG-ARCHIVE-BREAK-GLASS"))  # production names the role
 
 
 def _cdn(

@@ -209,6 +209,56 @@ def test_kms_admin_principal_refuses_wildcards_sessions_and_other_principals(arn
     assert str(caught.value).startswith("KMS_ADMIN_PRINCIPAL_ARN=") and "no wildcard" in str(caught.value)
 
 
+BREAK_GLASS = "arn:aws:iam::123456789012:role/break-glass/log-archive-admin"
+
+
+def test_break_glass_role_is_one_role_arn_with_its_path():
+    nowhere = Path("/nonexistent")
+    assert StackConfig.from_env({"BREAK_GLASS_ROLE_ARN": BREAK_GLASS}, region_file=nowhere).break_glass_role_arn == (
+        BREAK_GLASS
+    )
+    assert StackConfig.from_env({}, region_file=nowhere).break_glass_role_arn is None
+
+
+@pytest.mark.parametrize(
+    ("arn", "said"),
+    [
+        ("arn:aws:iam::123456789012:role/break-glass/*", "has a wildcard"),
+        (
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_*",
+            "a permission set's pattern, not one role",
+        ),
+        ("arn:aws:sts::123456789012:assumed-role/log-archive-admin/alice", "is an assumed-role session"),
+        ("arn:aws:iam::123456789012:user/alice", "is an IAM user"),
+        ("arn:aws:iam::123456789012:root", "is the account root"),
+        ("log-archive-admin", "is not an IAM role ARN"),
+    ],
+)
+def test_break_glass_role_refuses_patterns_sessions_and_other_principals(arn, said):
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.from_env({"BREAK_GLASS_ROLE_ARN": arn}, region_file=Path("/nonexistent"))
+    message = str(caught.value)
+    assert message.startswith("BREAK_GLASS_ROLE_ARN=") and said in message
+    assert "arn:aws:iam::<account>:role/<path/>name" in message and "aws iam get-role" in message
+
+
+def test_break_glass_role_is_in_the_deployers_account():
+    with pytest.raises(ConfigError, match=r"BREAK_GLASS_ROLE_ARN=.*names account 123456789012, but DEPLOYER_PRINCIPAL"):
+        StackConfig.from_env(
+            {
+                "BREAK_GLASS_ROLE_ARN": BREAK_GLASS,
+                "DEPLOYER_PRINCIPAL_ARNS": "arn:aws:iam::111122223333:role/ci/deploy",
+            },
+            region_file=Path("/nonexistent"),
+        )
+
+
+def test_production_requires_a_break_glass_role():
+    environ = {key: value for key, value in PRODUCTION_ENV.items() if key != "BREAK_GLASS_ROLE_ARN"}
+    with pytest.raises(ConfigError, match="BREAK_GLASS_ROLE_ARN"):
+        StackConfig.from_env(environ, region_file=Path("/nonexistent"))
+
+
 def test_development_is_the_default_only_with_local_state():
     config = StackConfig.from_env({}, region_file=Path("/nonexistent"))
     assert config.environment_type == "development" and config.default_tags["DataClassification"] == "non-cde"
@@ -225,6 +275,7 @@ def test_development_warns_once_per_relaxed_guardrail():
     assert sorted(named) == [
         "ALARM_EMAIL",
         "API_DOMAIN",
+        "BREAK_GLASS_ROLE_ARN",
         "DELETION_PROTECTION",
         "DEPLOYER_PRINCIPAL_ARNS",
         "FRONTEND_DOMAIN",

@@ -767,3 +767,66 @@ def test_the_state_of_an_s3_backend(synth_json: dict[str, Any]) -> None:
         backend_state(synth_json, account.clients)
     with pytest.raises(StackInputError, match="not one the preflight reads"):
         backend_state(_backend(synth_json, {"remote": {}}), FakeAccount().clients)
+
+
+# ---------------------------------------------------------------------------------------------- break-glass role
+BREAK_GLASS_NAME = "log-archive-admin"
+BREAK_GLASS_ARN = f"arn:aws:iam::{ACCOUNT}:role/break-glass/{BREAK_GLASS_NAME}"
+BREAK_GLASS_CONFIG = StackConfig.from_env(
+    {
+        **DEVELOPMENT_ENV,
+        "API_DOMAIN": "api.pay.example.com",
+        "DEPLOYER_PRINCIPAL_ARNS": DEPLOYER_ARN,
+        "BREAK_GLASS_ROLE_ARN": BREAK_GLASS_ARN,
+    }
+)
+
+
+def _roles(existing: dict[str, str]) -> Callable[..., Any]:
+    """iam:GetRole answering the roles ``existing`` (name -> ARN), NoSuchEntity for any other."""
+
+    def get_role(**kwargs: str) -> dict[str, Any]:
+        if kwargs["RoleName"] in existing:
+            return {"Role": {"Arn": existing[kwargs["RoleName"]]}}
+        raise client_error("NoSuchEntity", "GetRole")
+
+    return get_role
+
+
+@pytest.mark.parametrize(
+    ("existing", "status", "said"),
+    [
+        ({BREAK_GLASS_NAME: BREAK_GLASS_ARN}, PASSED, f"{BREAK_GLASS_ARN} exists"),
+        ({}, FAILED, f"no role {BREAK_GLASS_NAME} in the account"),
+        (
+            {BREAK_GLASS_NAME: f"arn:aws:iam::{ACCOUNT}:role/{BREAK_GLASS_NAME}"},
+            FAILED,
+            "another path or account",
+        ),
+    ],
+)
+def test_the_break_glass_role_must_exist_with_its_path(
+    dev_synth_json: dict[str, Any], existing: dict[str, str], status: str, said: str
+) -> None:
+    """BREAK_GLASS_ROLE_ARN set: iam:GetRole finds the role with exactly that ARN (aws:PrincipalArn of its sessions),
+    or the check fails with the fix; unset, there is no such check."""
+    account = ready_account(answers={("iam", "get_role"): _roles(existing)})
+    check = named(run(dev_synth_json, account, config=BREAK_GLASS_CONFIG), "break-glass role")
+    assert check.status == status and said in check.detail
+    assert check.looked_at == f"iam:GetRole {BREAK_GLASS_NAME}"
+    if status == FAILED:
+        assert "BREAK_GLASS_ROLE_ARN in environments/test.env" in (check.fix or "")
+    assert "break-glass role" not in {c.name for c in run(dev_synth_json, ready_account())}
+
+
+def test_a_refused_get_role_is_said_with_the_permission(dev_synth_json: dict[str, Any]) -> None:
+    def refused(**kwargs: str) -> dict[str, Any]:
+        if kwargs["RoleName"] == BREAK_GLASS_NAME:
+            raise client_error("AccessDenied", "GetRole")
+        raise client_error("NoSuchEntity", "GetRole")
+
+    check = named(
+        run(dev_synth_json, ready_account(answers={("iam", "get_role"): refused}), config=BREAK_GLASS_CONFIG),
+        "break-glass role",
+    )
+    assert check.status == FAILED and "GetRole answered AccessDenied" in check.detail

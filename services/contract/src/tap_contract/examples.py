@@ -30,6 +30,9 @@ DEPLOYER_PRINCIPAL_ARNS = (
 # The named key administrator (the deploy role Terraform runs as) and the state's own KMS key, in the state bucket's
 # region: production requires both.
 KMS_ADMIN_PRINCIPAL_ARN = "arn:aws:iam::123456789012:role/ci/payment-deploy"
+# The log archive's break-glass role (BREAK_GLASS_ROLE_ARN, which production requires): the only principal that may
+# change the archive's bucket policy, lifecycle and Object Lock configuration; not a deployer.
+BREAK_GLASS_ROLE_ARN = "arn:aws:iam::123456789012:role/break-glass/log-archive-admin"
 TERRAFORM_STATE_KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 
 # Stripe (production requires it): the secret holding the API key and the webhook secret, in the stack's region and
@@ -57,6 +60,7 @@ PRODUCTION = MappingProxyType(
         "PAYMENT_PROCESSOR_EGRESS_CIDRS": PAYMENT_PROCESSOR_EGRESS_CIDRS,
         "DEPLOYER_PRINCIPAL_ARNS": DEPLOYER_PRINCIPAL_ARNS,
         "KMS_ADMIN_PRINCIPAL_ARN": KMS_ADMIN_PRINCIPAL_ARN,
+        "BREAK_GLASS_ROLE_ARN": BREAK_GLASS_ROLE_ARN,
         "TERRAFORM_STATE_KMS_KEY_ARN": TERRAFORM_STATE_KMS_KEY_ARN,
     }
 )
@@ -70,6 +74,7 @@ REPORT = MappingProxyType(
         ),
         "DEPLOYER_PRINCIPAL_ARNS": "arn:aws:iam::111122223333:role/ci/payment-deploy",
         "KMS_ADMIN_PRINCIPAL_ARN": "arn:aws:iam::111122223333:role/ci/payment-deploy",
+        "BREAK_GLASS_ROLE_ARN": "arn:aws:iam::111122223333:role/break-glass/log-archive-admin",
         "TERRAFORM_STATE_KMS_KEY_ARN": "arn:aws:kms:us-east-1:111122223333:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
         "STRIPE_SECRET_KEY_ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:payment/stripe-a1B2c3",
     }
