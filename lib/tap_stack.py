@@ -413,6 +413,7 @@ class TapStack(TerraformStack):
                 db_instance_arn=database.arn,
                 data_key_arn=base.keys.data_key_arn,
                 retention_days=variables.backup_retention_days,
+                topic_arn=monitoring.alarm_topic_arn,
                 force_destroy=config.environment_type != PRODUCTION,
                 copy_provider=(
                     self._configure_provider(config, alias="backup_copy", region=copy_region)
