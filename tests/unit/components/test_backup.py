@@ -105,7 +105,7 @@ def _event(detail_type: str, **detail: str) -> dict[str, Any]:
     return {"source": "aws.backup", "detail-type": detail_type, "detail": detail}
 
 
-@pytest.mark.pci("10.7")
+@pytest.mark.pci("10.7, 11.5")
 def test_failed_backup_and_copy_jobs_of_the_vault_reach_the_topic(resources: Resources) -> None:
     rule_name, rule = by_path(resources, "aws_cloudwatch_event_rule", "backup/jobs_failed")
     vault_name, _ = by_path(resources, "aws_backup_vault", "backup/vault")
