@@ -340,10 +340,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "the CloudFront web ACL, writing across regions), which writes them under cloudwatch-logs/<region>/ of the "
         "write-once log archive (Object Lock, deny-delete policy): deleting a log group no longer deletes the only "
         "copy (10.3.3). The streams' role may write those prefixes only; CloudWatch Logs' role may put records into "
-        "the two streams only; the streams' buffers are KMS-encrypted (an AWS owned key, CKV_AWS_241 suppressed with "
-        "its reason). Delivery failures (DeliveryToS3.Success, DataFreshness, ThrottledRecords, the subscriptions' "
-        "DeliveryErrors) alarm the on-call topic (10.7.2). The emulator delivers Logs to Firehose to S3 "
-        "(tests/sandbox/test_log_shipping.py).",
+        "the two streams only; each stream's buffer is encrypted with the stack's customer managed logs key of its "
+        "region (CKV_AWS_241), Firehose using it through the grant it manages. Delivery failures "
+        "(DeliveryToS3.Success, DataFreshness, ThrottledRecords, the subscriptions' DeliveryErrors) alarm the on-call "
+        "topic (10.7.2). The emulator delivers Logs to Firehose to S3 (tests/sandbox/test_log_shipping.py).",
         ("aws_kinesis_firehose_delivery_stream", "aws_cloudwatch_log_subscription_filter"),
         ("CKV_AWS_241",),
         "whether Firehose's PutObject meets Object Lock's rule that a PutObject to a bucket with a default retention "

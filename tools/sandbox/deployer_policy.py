@@ -311,6 +311,19 @@ HAND_ADDED: tuple[HandAdded, ...] = (
         reason="RDS (storage, Performance Insights) and Secrets Manager (the RDS-managed master secret) "
         "create grants on the stack's keys with the caller's permission",
     ),
+    *(
+        HandAdded(
+            action=action,
+            resource=STACK_KEY.replace("<REGION>", region),
+            region=region,
+            context=(("kms:GrantIsForAWSResource", "true"),) if action == "kms:CreateGrant" else (),
+            reason="Firehose's CreateDeliveryStream with a customer managed key (the log shipping streams' buffers, "
+            "the logs key of each stream's region) creates the grant Firehose uses with the caller's permission "
+            "(Firehose API reference, DeliveryStreamEncryptionConfigurationInput); moto makes no such call",
+        )
+        for region in ("<REGION>", "us-east-1")
+        for action in ("kms:CreateGrant", "kms:DescribeKey")
+    ),
     HandAdded(
         action="ec2:RunInstances",
         resource="*",
