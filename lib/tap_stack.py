@@ -354,6 +354,7 @@ class TapStack(TerraformStack):
                 region=config.aws_region,
                 archive_bucket_arn=base.log_archive.bucket_arn,
                 alarm_topic_arn=tiers.monitoring.alarm_topic_arn,
+                key_arn=base.keys.logs_key_arn,
                 log_groups=(
                     ShippedLogGroup(key="api", name=tiers.release.log_group_reference),
                     ShippedLogGroup(key="db-audit", name=tiers.database.audit_log_group_name),
@@ -362,6 +363,7 @@ class TapStack(TerraformStack):
                 ),
                 edge_log_groups=(ShippedLogGroup(key="cdn-waf", name=base.edge_waf.log_group_name),),
                 edge_provider=self._edge_provider,
+                edge_key_arn=base.keys.edge_logs_key_arn,
                 edge_region=EDGE_REGION,
             ),
         )
@@ -414,6 +416,7 @@ class TapStack(TerraformStack):
                 db_instance_arn=database.arn,
                 data_key_arn=base.keys.data_key_arn,
                 retention_days=variables.backup_retention_days,
+                topic_arn=monitoring.alarm_topic_arn,
                 force_destroy=config.environment_type != PRODUCTION,
                 copy_provider=(
                     self._configure_provider(config, alias="backup_copy", region=copy_region)

@@ -42,6 +42,8 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
   the user's region (every rule reads a resource's region from its provider: ``StackView.region_of``)
 - ``PF-DNS-ALIAS-TARGET`` Route 53 alias records reference their target (no literal zone id), no target health for
   CloudFront, and name a host the target serves (distribution aliases, ALB host rules); AAAA only for IPv6 targets
+- ``PF-PAGE-WATCH`` (``rules_detection.py``) the bucket CloudFront serves has its object events alerted to an SNS
+  topic and a scheduled integrity check (a function with ``PAGE_URL``) whose alarm notifies one
 - deploy-path gates (``rules_gates.py``, what only checkov caught before): ``PF-ALB-HTTPS-ONLY``,
   ``PF-CLOUDFRONT-HTTPS-ONLY``, ``PF-S3-PUBLIC-ACCESS-BLOCK``, ``PF-KMS-ROTATION``, ``PF-RDS-FORCE-SSL``,
   ``PF-ALB-WAF``; with ``PF-ALB-TLS-POLICY`` and ``PF-LOG-RETENTION`` (a short retention written in code);
@@ -66,6 +68,7 @@ from typing import Any
 
 from preflight import (  # noqa: F401  (registers rules)
     rules_deploy,
+    rules_detection,
     rules_dns,
     rules_first_apply,
     rules_gates,

@@ -11,6 +11,11 @@ The plan runs under a role of its own that only AWS Backup of this account may a
 ``AWSBackupServiceRolePolicyForBackup`` (what AWS Backup needs to snapshot and copy RDS instances, maintained by
 AWS as the service changes; no ``*FullAccess``).
 
+Alerting: an EventBridge rule sends AWS Backup's ``Backup Job State Change`` of the vault and ``Copy Job State Change``
+from it (the copy job runs, and emits its events, in the source region) in a failed state (:data:`FAILED_STATES`) to
+the on-call topic (PCI DSS 10.7.2: a failed backup is a failure of a critical control); without it a plan that
+stopped working shows only when a restore is needed. AWS Backup emits these events best-effort, within minutes.
+
 Destroying: a development vault is created with ``force_destroy`` (Terraform deletes its recovery points, then the
 vault); a production vault is not, and ``make destroy`` keeps it (``terraform state rm``), announced and listed with
 the final snapshot (tools/deploy/destroy.py).
@@ -18,6 +23,7 @@ the final snapshot (tools/deploy/destroy.py).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from cdktf import TerraformProvider
@@ -30,6 +36,11 @@ from cdktf_cdktf_provider_aws.backup_plan import (
 )
 from cdktf_cdktf_provider_aws.backup_selection import BackupSelection
 from cdktf_cdktf_provider_aws.backup_vault import BackupVault
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
+    CloudwatchEventTarget,
+    CloudwatchEventTargetInputTransformer,
+)
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
@@ -44,6 +55,11 @@ START_WINDOW_MINUTES = 60
 COMPLETION_WINDOW_MINUTES = 180
 BACKUP_SERVICE = "backup.amazonaws.com"
 BACKUP_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"
+# The job states that mean no (or no copied) recovery point: FAILED, ABORTED (stopped, e.g. the completion window
+# ran out while running) and EXPIRED (never started within the start window). Copy jobs know only FAILED of them.
+FAILED_STATES = ("FAILED", "ABORTED", "EXPIRED")
+BACKUP_JOB_EVENT = "Backup Job State Change"
+COPY_JOB_EVENT = "Copy Job State Change"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +78,9 @@ class DatabaseBackupProps:
     """Days each recovery point (and its copy) is kept (``BACKUP_RETENTION_DAYS``).
 
     @default 35 (lib/tunables.py)"""
+    topic_arn: str
+    """The on-call topic (``Monitoring.alarm_topic_arn``) the failed-job rule publishes to; its policy and key admit
+    the account's EventBridge rules of the region."""
     force_destroy: bool
     """Whether destroying the vault deletes its recovery points first (development) or fails on them (production,
     where ``make destroy`` keeps the vault)."""
@@ -117,6 +136,12 @@ class DatabaseBackup(Construct):
             ],
             tags=naming.tags("db-daily"),
         )
+        self._selection = self._database_selection(props)
+        self._failed_rule = self._failed_jobs_alert(props)
+
+    def _database_selection(self, props: DatabaseBackupProps) -> BackupSelection:
+        """The selection of the DB instance, under the plan's role (only AWS Backup of the account assumes it)."""
+        naming = props.naming
         role = service_role(
             self,
             "role",
@@ -130,7 +155,7 @@ class DatabaseBackup(Construct):
         # AWS's policy for AWS Backup's service role: the RDS snapshot, copy and tagging calls Backup makes, kept
         # current by AWS (the alternative is a copy of it here that drifts). Not broad: no *FullAccess.
         attachment = IamRolePolicyAttachment(self, "role_policy", role=role.name, policy_arn=BACKUP_SERVICE_POLICY)
-        self._selection = BackupSelection(
+        return BackupSelection(
             self,
             "selection",
             name=naming.name("db"),
@@ -164,6 +189,40 @@ class DatabaseBackup(Construct):
             provider=props.copy_provider,
         )
 
+    def _failed_jobs_alert(self, props: DatabaseBackupProps) -> CloudwatchEventRule:
+        """AWS Backup's failed backup jobs of the vault and failed copy jobs from it, to the on-call topic as one
+        readable line each."""
+        naming = props.naming
+        rule = CloudwatchEventRule(
+            self,
+            "jobs_failed",
+            name=naming.name("backup-jobs-failed"),
+            description="An AWS Backup job of the database failed, was aborted or expired (PCI DSS 10.7.2)",
+            event_pattern=json.dumps(failed_jobs_pattern(self._vault.name, self._vault.arn)),
+            tags=naming.tags("backup-jobs-failed"),
+        )
+        CloudwatchEventTarget(
+            self,
+            "jobs_failed_target",
+            rule=rule.name,
+            arn=props.topic_arn,
+            target_id="oncall",
+            input_transformer=CloudwatchEventTargetInputTransformer(
+                input_paths={
+                    "event": "$.detail-type",
+                    "state": "$.detail.state",
+                    "resource": "$.detail.resourceArn",
+                    "message": "$.detail.statusMessage",
+                    "time": "$.time",
+                },
+                input_template=(
+                    '"Database backup: <event> <state> for <resource> at <time>: <message>. '
+                    'See docs/operating.md, backup-jobs-failed."'
+                ),
+            ),
+        )
+        return rule
+
     @property
     def vault_name(self) -> str:
         return self._vault.name
@@ -171,3 +230,20 @@ class DatabaseBackup(Construct):
     @property
     def plan_id(self) -> str:
         return self._plan.id
+
+    @property
+    def rule_names(self) -> list[str]:
+        return [self._failed_rule.name]
+
+
+def failed_jobs_pattern(vault_name: str, vault_arn: str) -> dict[str, object]:
+    """The EventBridge pattern of a backup job into ``vault_name`` or a copy job out of ``vault_arn`` (the copy's
+    event names its source vault by ARN) ending in one of :data:`FAILED_STATES`."""
+    states = list(FAILED_STATES)
+    return {
+        "source": ["aws.backup"],
+        "$or": [
+            {"detail-type": [BACKUP_JOB_EVENT], "detail": {"backupVaultName": [vault_name], "state": states}},
+            {"detail-type": [COPY_JOB_EVENT], "detail": {"sourceBackupVaultArn": [vault_arn], "state": states}},
+        ],
+    }

@@ -10,8 +10,12 @@ Object Lock, a deny-delete bucket policy), under ``cloudwatch-logs/<region>/``:
   ACL's log group (CloudWatch Logs subscribes only to a stream of its own region; Firehose writes across regions to
   the archive bucket);
 - the streams' role (``firehose.amazonaws.com``, this account only) may write objects under the archive's
-  ``cloudwatch-logs/`` prefixes and nothing else; each stream's record buffer is encrypted (KMS, an AWS owned key),
-  the objects take the archive's default encryption (SSE-S3: the archive's ALB delivery allows nothing else);
+  ``cloudwatch-logs/`` prefixes and nothing else; each stream's record buffer is encrypted with the stack's logs key
+  of its region (a customer managed key: the stack region's ``logs_key``, us-east-1's ``edge_logs_key``; no key of
+  its own), through the grant Firehose creates and manages when the stream is created (AWS's documented way: the
+  deployer's ``kms:CreateGrant`` for AWS resources, which the keys' policies delegate to IAM; no key policy
+  statement for Firehose); the objects take the archive's default encryption (SSE-S3: the archive's ALB delivery
+  allows nothing else);
 - CloudWatch Logs puts records into the streams through a role of its own (``logs.amazonaws.com``, this account's
   log groups only) allowed ``firehose:PutRecord``/``PutRecordBatch`` on the two streams and nothing else;
 - alarms on the stack region's stream (nothing delivered, data older than 15 minutes, throttled records) and on the
@@ -47,7 +51,6 @@ from constructs import Construct
 from lib.blocks.alarms import AlarmMetric, metric_alarm
 from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.naming import Naming
-from lib.suppressions import suppress
 
 # Where shipped log groups land in the archive, and their delivery errors (``<prefix><region>/``).
 ARCHIVE_PREFIX = "cloudwatch-logs/"
@@ -90,6 +93,9 @@ class LogShippingProps:
     """The write-once archive (``LogArchive.bucket_arn``)."""
     alarm_topic_arn: str
     """The on-call topic (``Monitoring.alarm_topic_arn``) the delivery alarms notify."""
+    key_arn: str
+    """Encrypts the stack region's stream buffer (``EncryptionKeys.logs_key_arn``: a customer managed key of the
+    stack's region; Firehose grants itself its use)."""
     log_groups: Sequence[ShippedLogGroup]
     """The stack region's log groups (at least one)."""
     edge_log_groups: Sequence[ShippedLogGroup] = ()
@@ -98,6 +104,11 @@ class LogShippingProps:
     @default () - no us-east-1 stream."""
     edge_provider: TerraformProvider | None = None
     """The us-east-1 provider alias; required with ``edge_log_groups``.
+
+    @default None - no us-east-1 stream."""
+    edge_key_arn: str | None = None
+    """Encrypts the us-east-1 stream's buffer (``EncryptionKeys.edge_logs_key_arn``: KMS keys are regional, so a key
+    of ``edge_region``); required with ``edge_log_groups``.
 
     @default None - no us-east-1 stream."""
     edge_region: str = "us-east-1"
@@ -115,6 +126,11 @@ class LogShippingProps:
             raise ValueError(
                 "LogShippingProps.edge_log_groups is set without edge_provider; allowed: both or neither. "
                 "Fix: pass the stack's us-east-1 provider alias (TapStack._edge_provider)."
+            )
+        if self.edge_log_groups and self.edge_key_arn is None:
+            raise ValueError(
+                "LogShippingProps.edge_log_groups is set without edge_key_arn; allowed: a customer managed key of "
+                f"{self.edge_region} for that stream's buffer. Fix: pass EncryptionKeys.edge_logs_key_arn."
             )
         keys = [group.key for group in (*self.log_groups, *self.edge_log_groups)]
         if len(keys) != len(set(keys)):
@@ -156,16 +172,25 @@ class LogShipping(Construct):
                 {"Sid": "LocateArchive", "Effect": "Allow", "Action": list(BUCKET_ACTIONS), "Resource": archive},
             ],
         )
-        self._streams = [self._stream("stream", props.region, None, firehose_policy)]
-        if props.edge_log_groups:
-            self._streams.append(self._stream("edge_stream", props.edge_region, props.edge_provider, firehose_policy))
+        self._streams = [self._stream("stream", props.region, None, props.key_arn, firehose_policy)]
+        if props.edge_log_groups and props.edge_key_arn is not None:
+            self._streams.append(
+                self._stream("edge_stream", props.edge_region, props.edge_provider, props.edge_key_arn, firehose_policy)
+            )
         self._subscriptions = self._subscribe(props)
         self._alarms = self._delivery_alarms(props)
 
     def _stream(
-        self, construct_id: str, region: str, provider: TerraformProvider | None, role_policy: IamRolePolicy
+        self,
+        construct_id: str,
+        region: str,
+        provider: TerraformProvider | None,
+        key_arn: str,
+        role_policy: IamRolePolicy,
     ) -> KinesisFirehoseDeliveryStream:
-        """A Direct PUT stream in ``region`` writing to the archive under ``cloudwatch-logs/<region>/``."""
+        """A Direct PUT stream in ``region`` writing to the archive under ``cloudwatch-logs/<region>/``, its buffer
+        encrypted with ``key_arn`` (a key of ``region``; Direct PUT streams take a customer managed key, streams
+        reading a Kinesis stream would not)."""
         naming = self._props.naming
         component = "logs-to-archive" if provider is None else "edge-logs-to-archive"
         stream = KinesisFirehoseDeliveryStream(
@@ -174,7 +199,7 @@ class LogShipping(Construct):
             name=naming.name(component),
             destination="extended_s3",
             server_side_encryption=KinesisFirehoseDeliveryStreamServerSideEncryption(
-                enabled=True, key_type="AWS_OWNED_CMK"
+                enabled=True, key_type="CUSTOMER_MANAGED_CMK", key_arn=key_arn
             ),
             extended_s3_configuration=KinesisFirehoseDeliveryStreamExtendedS3Configuration(
                 role_arn=self._firehose_role.arn,
@@ -189,14 +214,6 @@ class LogShipping(Construct):
             provider=provider,
             # Firehose checks its role on creation: the role must carry its policy first.
             depends_on=[role_policy],
-        )
-        suppress(
-            stream,
-            "CKV_AWS_241",
-            "The stream's buffer is KMS-encrypted with an AWS owned key: records stay in it at most BUFFER_SECONDS "
-            "(5 minutes) on their way to the archive and carry what the log groups, encrypted with the logs keys, "
-            "already hold. A customer managed key needs Firehose grants on the logs key of each region (key policy, "
-            "the deployer's kms:CreateGrant): a follow-up of issue 28, not done.",
         )
         return stream
 

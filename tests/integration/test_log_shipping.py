@@ -27,9 +27,13 @@ def test_audit_log_groups_are_subscribed_to_the_archive_stream(
     streams = aws("firehose").list_delivery_streams()["DeliveryStreamNames"]
     # The stack region's stream; in us-east-1 the CloudFront web ACL's (``-edge-logs-to-archive-``) is listed too.
     (stream,) = [name for name in streams if "-logs-to-archive-" in name and "-edge-logs-" not in name]
-    stream_arn = aws("firehose").describe_delivery_stream(DeliveryStreamName=stream)["DeliveryStreamDescription"][
-        "DeliveryStreamARN"
-    ]
+    description = aws("firehose").describe_delivery_stream(DeliveryStreamName=stream)["DeliveryStreamDescription"]
+    stream_arn = description["DeliveryStreamARN"]
+    # The buffer is on a customer managed key of the stream's region (the stack's logs key), enabled.
+    encryption = description["DeliveryStreamEncryptionConfiguration"]
+    assert (encryption["KeyType"], encryption["Status"]) == ("CUSTOMER_MANAGED_CMK", "ENABLED")
+    key = aws("kms").describe_key(KeyId=encryption["KeyARN"])["KeyMetadata"]
+    assert (key["KeyManager"], key["KeyState"]) == ("CUSTOMER", "Enabled")
     for group_output in (Output.API_LOG_GROUP_NAME, Output.WAF_LOG_GROUP_NAME, Output.FLOW_LOG_GROUP_NAME):
         filters = aws("logs").describe_subscription_filters(logGroupName=output(group_output))["subscriptionFilters"]
         assert [(f["destinationArn"], f["filterPattern"]) for f in filters] == [(stream_arn, "")], group_output

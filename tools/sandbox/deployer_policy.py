@@ -13,7 +13,8 @@ returned.
         [--phases sandbox-logs/phases.json --phase plan --phase apply ...] [--region R] [--account A]
 
 exits 1 and lists the actions not allowed. ``--render --region R --account A --state-bucket B`` prints the
-policy with its placeholders filled in, ready for ``aws iam create-policy``.
+policy with its placeholders filled in, ready for ``aws iam create-policy``; ``--backup-copy-region C`` fills in
+``<BACKUP_COPY_REGION>`` (the AWS Backup copy's region, ``BACKUP_COPY_REGION``; default the stack's region: no copy).
 """
 
 from __future__ import annotations
@@ -316,6 +317,19 @@ HAND_ADDED: tuple[HandAdded, ...] = (
         reason="RDS (storage, Performance Insights) and Secrets Manager (the RDS-managed master secret) "
         "create grants on the stack's keys with the caller's permission",
     ),
+    *(
+        HandAdded(
+            action=action,
+            resource=STACK_KEY.replace("<REGION>", region),
+            region=region,
+            context=(("kms:GrantIsForAWSResource", "true"),) if action == "kms:CreateGrant" else (),
+            reason="Firehose's CreateDeliveryStream with a customer managed key (the log shipping streams' buffers, "
+            "the logs key of each stream's region) creates the grant Firehose uses with the caller's permission "
+            "(Firehose API reference, DeliveryStreamEncryptionConfigurationInput); moto makes no such call",
+        )
+        for region in ("<REGION>", "us-east-1")
+        for action in ("kms:CreateGrant", "kms:DescribeKey")
+    ),
     HandAdded(
         action="ec2:RunInstances",
         resource="*",
@@ -564,9 +578,12 @@ def served_checks(requests: Iterable[Request], account: str) -> list[Check]:
     return list(checks)
 
 
-def fill(text: str, *, account: str, region: str, state_bucket: str) -> str:
-    """The placeholders of the policy and of :data:`HAND_ADDED` filled in."""
-    return text.replace("<ACCOUNT_ID>", account).replace("<REGION>", region).replace("<STATE_BUCKET>", state_bucket)
+def fill(text: str, *, account: str, region: str, state_bucket: str, copy_region: str | None = None) -> str:
+    """The placeholders of the policy and of :data:`HAND_ADDED` filled in; ``<BACKUP_COPY_REGION>`` is
+    ``copy_region``, or the stack's region when the stack copies no backup (BACKUP_COPY_REGION unset): the statements
+    that name it then allow nothing beyond the stack's region."""
+    filled = text.replace("<BACKUP_COPY_REGION>", copy_region or region)
+    return filled.replace("<ACCOUNT_ID>", account).replace("<REGION>", region).replace("<STATE_BUCKET>", state_bucket)
 
 
 def hand_added_checks(account: str, region: str, state_bucket: str) -> list[Check]:
@@ -628,10 +645,13 @@ def evaluate(checks: Sequence[Check], policy: dict[str, Any] | Sequence[dict[str
     ]
 
 
-def load_policy(policy: Path, *, account: str, region: str, state_bucket: str) -> dict[str, Any]:
+def load_policy(
+    policy: Path, *, account: str, region: str, state_bucket: str, copy_region: str | None = None
+) -> dict[str, Any]:
     """The policy document with its placeholders filled in (``_reasons`` and other ``_`` keys dropped)."""
+    text = policy.read_text(encoding="utf-8")
     document: dict[str, Any] = json.loads(
-        fill(policy.read_text(encoding="utf-8"), account=account, region=region, state_bucket=state_bucket)
+        fill(text, account=account, region=region, state_bucket=state_bucket, copy_region=copy_region)
     )
     return {key: value for key, value in document.items() if not key.startswith("_")}
 
@@ -650,6 +670,7 @@ def unallowed_checks(
     region: str | None = None,
     state_bucket: str = SANDBOX_STATE_BUCKET,
     hand_added: bool = True,
+    copy_region: str | None = None,
 ) -> list[Check]:
     """The checks (served and hand-added) the policy does not allow."""
     region = region or stack_region(requests)
@@ -657,7 +678,10 @@ def unallowed_checks(
     if hand_added:
         checks += hand_added_checks(account, region, state_bucket)
     paths = [policy] if isinstance(policy, Path) else list(policy)
-    documents = [load_policy(path, account=account, region=region, state_bucket=state_bucket) for path in paths]
+    documents = [
+        load_policy(path, account=account, region=region, state_bucket=state_bucket, copy_region=copy_region)
+        for path in paths
+    ]
     decisions = evaluate(checks, documents, account)
     return [
         replace(check, decision=decision)
@@ -731,6 +755,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--account", default=SANDBOX_ACCOUNT, help=f"default {SANDBOX_ACCOUNT} (moto's)")
     parser.add_argument("--region", help="the stack's region (default: read from the log)")
     parser.add_argument("--state-bucket", default=SANDBOX_STATE_BUCKET, help="TERRAFORM_STATE_BUCKET")
+    parser.add_argument(
+        "--backup-copy-region",
+        help="BACKUP_COPY_REGION, the AWS Backup copy's region (default: the stack's region, no copy)",
+    )
     parser.add_argument("--render", action="store_true", help="print the policy with the placeholders filled in")
     return parser.parse_args(argv)
 
@@ -749,6 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     account=args.account,
                     region=args.region,
                     state_bucket=args.state_bucket,
+                    copy_region=args.backup_copy_region,
                 ),
                 indent=2,
             )
@@ -764,7 +793,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     requests = [request for start, end in ranges for request in read_requests(args.request_log, start, end)]
     refused = unallowed_checks(
-        requests, args.policy or POLICIES, account=args.account, region=args.region, state_bucket=args.state_bucket
+        requests,
+        args.policy or POLICIES,
+        account=args.account,
+        region=args.region,
+        state_bucket=args.state_bucket,
+        copy_region=args.backup_copy_region,
     )
     actions = {check.action for check in served_checks(requests, args.account)}
     print(

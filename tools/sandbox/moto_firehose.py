@@ -68,3 +68,54 @@ def firehose_encryption_status() -> None:
             self.delivery_stream_encryption_configuration = {**encryption, "Status": "ENABLED"}
 
     DeliveryStream.__init__ = init  # type: ignore[method-assign]  # fidelity patch
+
+
+@fidelity_patch(
+    "Firehose refuses a customer managed key it cannot use: no KeyARN, a key of another region or account, a "
+    "missing, disabled or pending-deletion key (moto 5.2.5 stores any KeyARN, so a stream pointed at the wrong "
+    "region's logs key would apply in the sandbox and fail on AWS)"
+)
+def firehose_customer_managed_key_is_usable() -> None:
+    """CreateDeliveryStream and StartDeliveryStreamEncryption with ``KeyType`` CUSTOMER_MANAGED_CMK check the key as
+    Firehose does before it creates its grant: InvalidArgumentException without a KeyARN, InvalidKMSResourceException
+    (KMS's NotFound/Disabled/InvalidState code) for a key the stream's region and account do not hold enabled."""
+    # pylint: disable=import-outside-toplevel
+    from moto.firehose.exceptions import FirehoseException, InvalidArgumentException
+    from moto.firehose.models import FirehoseBackend
+    from moto.kms.models import kms_backends
+
+    def check(backend: Any, encryption: dict[str, Any] | None) -> None:
+        if not encryption or encryption.get("KeyType") != "CUSTOMER_MANAGED_CMK":
+            return
+        key_arn = encryption.get("KeyARN")
+        if not key_arn:
+            raise InvalidArgumentException("KeyARN must be specified when KeyType is CUSTOMER_MANAGED_CMK.")
+        parts = str(key_arn).split(":")
+        key = None
+        if len(parts) == 6 and parts[3] == backend.region_name and parts[4] == backend.account_id:
+            key = kms_backends[backend.account_id][backend.region_name].keys.get(parts[5].removeprefix("key/"))
+        if key is None:
+            state = "NotFoundException"
+        else:
+            state = {"Enabled": "", "Disabled": "DisabledException"}.get(key.key_state, "InvalidStateException")
+        if state:
+            raise FirehoseException(
+                "InvalidKMSResourceException",
+                f"Firehose cannot use KMS key {key_arn} in {backend.region_name}: KMS.{state}",
+            )
+
+    original_create = FirehoseBackend.create_delivery_stream
+    original_start = FirehoseBackend.start_delivery_stream_encryption
+
+    def create(self: Any, *args: Any, **kwargs: Any) -> str:
+        # moto's handler passes the arguments by position: the encryption input is the fifth after self.
+        check(self, kwargs.get("delivery_stream_encryption_configuration_input", args[4] if len(args) > 4 else None))
+        result: str = original_create(self, *args, **kwargs)
+        return result
+
+    def start(self: Any, stream_name: str, encryption_config: dict[str, Any]) -> None:
+        check(self, encryption_config)
+        original_start(self, stream_name, encryption_config)
+
+    FirehoseBackend.create_delivery_stream = create  # type: ignore[method-assign]  # fidelity patch
+    FirehoseBackend.start_delivery_stream_encryption = start  # type: ignore[method-assign]  # fidelity patch

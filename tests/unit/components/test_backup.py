@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.events.models import EventPattern
 
-from lib.components.backup import BACKUP_SERVICE_POLICY, DAILY_SCHEDULE
+from lib.components.backup import BACKUP_SERVICE_POLICY, DAILY_SCHEDULE, FAILED_STATES, failed_jobs_pattern
 from lib.config import ConfigError, StackConfig
 from tests.conftest import PRODUCTION_ENV, synth_stack
 from tests.unit.helpers import by_path, ref
@@ -94,3 +95,48 @@ def test_backup_copy_region_is_another_supported_region(region: str, says: str) 
     with pytest.raises(ConfigError, match="BACKUP_COPY_REGION") as refused:
         StackConfig.from_env({**PRODUCTION_ENV, "BACKUP_COPY_REGION": region})
     assert says in str(refused.value) and "unset it for no copy" in str(refused.value)
+
+
+VAULT = "payment-db-backups-x"
+VAULT_ARN = f"arn:aws:backup:us-east-1:123456789012:backup-vault:{VAULT}"
+
+
+def _event(detail_type: str, **detail: str) -> dict[str, Any]:
+    return {"source": "aws.backup", "detail-type": detail_type, "detail": detail}
+
+
+@pytest.mark.pci("10.7, 11.5")
+def test_failed_backup_and_copy_jobs_of_the_vault_reach_the_topic(resources: Resources) -> None:
+    rule_name, rule = by_path(resources, "aws_cloudwatch_event_rule", "backup/jobs_failed")
+    vault_name, _ = by_path(resources, "aws_backup_vault", "backup/vault")
+    assert json.loads(rule["event_pattern"]) == failed_jobs_pattern(
+        ref("aws_backup_vault", vault_name, "name"), ref("aws_backup_vault", vault_name, "arn")
+    )
+    _, target = by_path(resources, "aws_cloudwatch_event_target", "backup/jobs_failed_target")
+    topic_name, _ = by_path(resources, "aws_sns_topic", "monitoring/alarm_topic")
+    assert target["arn"] == ref("aws_sns_topic", topic_name, "arn")
+    assert target["rule"] == ref("aws_cloudwatch_event_rule", rule_name, "name")
+    template = target["input_transformer"]["input_template"]
+    assert all(f"<{name}>" in template for name in target["input_transformer"]["input_paths"])
+    assert "backup-jobs-failed" in template  # the runbook's name
+
+
+@pytest.mark.parametrize(
+    ("event", "alerts"),
+    [
+        *((_event("Backup Job State Change", backupVaultName=VAULT, state=state), True) for state in FAILED_STATES),
+        (_event("Copy Job State Change", sourceBackupVaultArn=VAULT_ARN, state="FAILED"), True),
+        (_event("Backup Job State Change", backupVaultName=VAULT, state="COMPLETED"), False),
+        (_event("Backup Job State Change", backupVaultName=VAULT, state="RUNNING"), False),
+        (_event("Backup Job State Change", backupVaultName="someone-elses", state="FAILED"), False),
+        (_event("Copy Job State Change", sourceBackupVaultArn=f"{VAULT_ARN}-other", state="FAILED"), False),
+        (_event("Copy Job State Change", sourceBackupVaultArn=VAULT_ARN, state="COMPLETED"), False),
+        # A copy into this vault from elsewhere names it as destination: not this stack's copy.
+        (_event("Copy Job State Change", destinationBackupVaultArn=VAULT_ARN, state="FAILED"), False),
+        (_event("Restore Job State Change", backupVaultName=VAULT, state="FAILED"), False),
+    ],
+)
+def test_the_pattern_matches_only_failed_jobs_of_this_vault(event: dict[str, Any], alerts: bool) -> None:
+    """Matched as EventBridge matches (moto's implementation of the pattern language, $or included)."""
+    pattern = EventPattern.load(json.dumps(failed_jobs_pattern(VAULT, VAULT_ARN)))
+    assert pattern.matches_event(event) is alerts  # type: ignore[arg-type]  # moto's TypedDict of a sent event

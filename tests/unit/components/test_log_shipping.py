@@ -29,9 +29,16 @@ def test_both_regions_streams_write_encrypted_into_the_archive_prefix(
     region = synth_json["provider"]["aws"][0]["region"]
     edge_provider = next(p for p in synth_json["provider"]["aws"] if p.get("alias") == "us_east_1")
     assert "provider" not in regional and edge["provider"] == "aws.us_east_1"
-    for body, where in ((regional, region), (edge, edge_provider["region"])):
+    keys = {path: by_path(resources, "aws_kms_key", f"encryption/{path}") for path in ("logs_key", "edge_logs_key")}
+    assert "provider" not in keys["logs_key"][1] and keys["edge_logs_key"][1]["provider"] == "aws.us_east_1"
+    for body, where, key in ((regional, region, "logs_key"), (edge, edge_provider["region"], "edge_logs_key")):
         assert body["destination"] == "extended_s3"
-        assert body["server_side_encryption"] == {"enabled": True, "key_type": "AWS_OWNED_CMK"}
+        # The stack's logs key of the stream's own region (KMS keys are regional), no AWS owned key.
+        assert body["server_side_encryption"] == {
+            "enabled": True,
+            "key_type": "CUSTOMER_MANAGED_CMK",
+            "key_arn": ref("aws_kms_key", keys[key][0], "arn"),
+        }
         s3 = body["extended_s3_configuration"]
         assert s3["bucket_arn"] == archive_arn
         assert s3["prefix"] == f"cloudwatch-logs/{where}/"
@@ -133,6 +140,7 @@ def _props(**changes: Any) -> LogShippingProps:
         "region": "eu-west-1",
         "archive_bucket_arn": "arn:aws:s3:::archive",
         "alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:alarms",
+        "key_arn": "arn:aws:kms:eu-west-1:123456789012:key/logs",
         "log_groups": (ShippedLogGroup(key="api", name="/tap/api"),),
     }
     return LogShippingProps(**{**values, **changes})
@@ -143,6 +151,10 @@ def _props(**changes: Any) -> LogShippingProps:
     [
         ({"log_groups": ()}, "log_groups is empty"),
         ({"edge_log_groups": (ShippedLogGroup(key="cdn", name="aws-waf-logs-x"),)}, "without edge_provider"),
+        (
+            {"edge_log_groups": (ShippedLogGroup(key="cdn", name="aws-waf-logs-x"),), "edge_provider": object()},
+            "without edge_key_arn.*us-east-1",
+        ),
         ({"log_groups": (ShippedLogGroup(key="api", name="a"), ShippedLogGroup(key="api", name="b"))}, "repeat"),
     ],
 )

@@ -34,6 +34,7 @@ from tools.sandbox.deployer_policy import (
     read_requests,
     resource_arn,
     unallowed_actions,
+    unallowed_checks,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -339,3 +340,51 @@ def test_the_policies_fit_iams_quotas() -> None:
     assert _rendered_size(SECURITY_POLICY) <= MANAGED_POLICY_CHARACTERS
     sids = [s["Sid"] for p in POLICIES for s in json.loads(p.read_text(encoding="utf-8"))["Statement"]]
     assert len(sids) == len(set(sids)), "a Sid in two policies"
+
+
+def test_aws_backup_is_allowed_in_the_stack_and_copy_regions_only(tmp_path: Path) -> None:
+    """docs/deployer-security-policy.json's DatabaseBackup, DatabaseBackupKeys and BackupCopyKey: in the stack's region
+    and <BACKUP_COPY_REGION> (filled in with --backup-copy-region), nowhere else; without a copy region, the copy
+    region's key cannot be created."""
+    _needs_node()
+    log = tmp_path / "moto.log"
+    log.write_text(
+        "request backup CreateBackupVault eu-west-1 200 -\n"
+        "request backup CreateBackupVault us-west-2 200 -\n"
+        "request kms CreateKey us-west-2 200 -\n"
+        "request backup CreateBackupPlan ap-south-1 200 -\n"
+        "request kms CreateKey ap-south-1 200 -\n",
+        encoding="utf-8",
+    )
+    with_copy = unallowed_checks(
+        read_requests(log), POLICIES, region="eu-west-1", hand_added=False, copy_region="us-west-2"
+    )
+    assert sorted((check.action, check.region) for check in with_copy) == [
+        ("backup:CreateBackupPlan", "ap-south-1"),
+        ("kms:CreateKey", "ap-south-1"),
+        ("kms:TagResource", "ap-south-1"),
+    ]
+    without_copy = unallowed_checks(read_requests(log), POLICIES, region="eu-west-1", hand_added=False)
+    assert {(check.action, check.region) for check in without_copy} >= {
+        ("backup:CreateBackupVault", "us-west-2"),
+        ("kms:CreateKey", "us-west-2"),
+    }
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda path: path.name)
+def test_no_statement_allows_every_region_by_its_resource(path: Path) -> None:
+    """A regional ARN with a * region is scoped by aws:RequestedRegion, or it lets the deployer act in any region."""
+    for statement in load_policy(path, account=ACCOUNT, region="eu-west-1", state_bucket="b")["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if any(resource.split(":")[3:4] == ["*"] for resource in resources):
+            assert "aws:RequestedRegion" in json.dumps(statement.get("Condition")), statement["Sid"]
+
+
+def test_render_fills_the_backup_copy_region(capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["--render", "--policy", str(SECURITY_POLICY), "--account", ACCOUNT, "--region", "eu-west-1"]
+    assert main([*arguments, "--backup-copy-region", "us-west-2"]) == 0
+    statements = {s["Sid"]: s for s in json.loads(capsys.readouterr().out)["Statement"]}
+    assert statements["BackupCopyKey"]["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-west-2"]}}
+    assert main(arguments) == 0
+    rendered = capsys.readouterr().out
+    assert "<" not in rendered and "us-west-2" not in rendered
