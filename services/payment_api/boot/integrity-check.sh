@@ -13,7 +13,7 @@
 set -uo pipefail
 
 LOG=${1:-/var/log/os-security/file-integrity.log}
-AIDE_CONF=/etc/aide.conf
+AIDE_CONF=${AIDE_CONF:-/etc/aide.conf}  # boot/integrity.sh writes it; a test may name another
 # The longest one check may take (the unit's TimeoutStartSec= is the backstop): past it the check counts as failed.
 CHECK_SECONDS=900
 # The report's lines copied after a finding (the whole report stays reproducible with `aide --check` on the host).

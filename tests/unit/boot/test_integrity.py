@@ -107,3 +107,62 @@ def test_the_timer_and_its_service_verify_silently(tmp_path: Path) -> None:
     service = (BOOT / "payment-api-integrity.service").read_text(encoding="utf-8")
     assert "Type=oneshot" in service and "TimeoutStartSec=20min" in service
     assert "ReadWritePaths=/var/log/os-security\n" in service and "ProtectSystem=strict" in service
+
+
+def _real_aide() -> None:
+    """The host's AIDE (Debian's, installed as the boot rehearsal installs it), or the test is skipped, saying why."""
+    from tools.debian import MissingPackage, ensure  # pylint: disable=import-outside-toplevel
+
+    try:
+        ensure("aide", "aide")
+    except MissingPackage as err:
+        pytest.skip(f"the real AIDE is not installed here: {err}")
+
+
+@pytest.mark.pci("10.7, 11.5")
+def test_the_boots_configuration_with_the_real_aide_finds_a_changed_and_an_added_file(tmp_path: Path) -> None:
+    """integrity.sh's ``aide_configuration`` (the function itself, read from the script) over a stand-in service tree,
+    initialised and checked with the host's AIDE through integrity-check.sh: the unchanged tree reports no difference;
+    a changed file and an added one are the two findings the alarm's filter counts, and the report names both."""
+    _real_aide()
+    app, database = tmp_path / "opt" / "payment-api", tmp_path / "aide"
+    (app / "boot").mkdir(parents=True)
+    database.mkdir()
+    (app / "boot" / "configure.sh").write_text("echo configure\n", encoding="utf-8")
+    (app / "manifest.json").write_text("{}\n", encoding="utf-8")
+    conf = tmp_path / "aide.conf"
+    write = (
+        f'source <(sed -n "/^aide_configuration() {{/,/^}}/p" "{BOOT / "integrity.sh"}")\n'
+        f'APP="{app}" AIDE_CONF="{conf}" AIDE_DB_DIR="{database}"\n'
+        f'aide_configuration >"{conf}"\n'
+        f'aide --config="{conf}" --init >/dev/null && mv "{database}/aide.db.new.gz" "{database}/aide.db.gz"\n'
+    )
+    done = subprocess.run(["/bin/bash", "-c", write], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"\n{app} SERVICE\n" in conf.read_text(encoding="utf-8")
+    log = tmp_path / "file-integrity.log"
+
+    def check() -> list[str]:
+        before = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
+        ran = subprocess.run(
+            ["/bin/bash", str(SCRIPT), str(log)],
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "AIDE_CONF": str(conf)},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert ran.returncode == 0, ran.stderr
+        return [line[21:] for line in log.read_text(encoding="utf-8").splitlines()[before:]]
+
+    assert check() == ["file-integrity: no differences"]
+    with (app / "boot" / "configure.sh").open("a", encoding="utf-8") as script:
+        script.write("echo changed after the boot\n")
+    (app / "boot" / "extra.sh").write_text("echo extra\n", encoding="utf-8")
+    found = check()
+    assert [line for line in found if matches(FINDINGS_PATTERN, line)] == [
+        "file-integrity: finding: added entries",
+        "file-integrity: finding: changed entries",
+    ], found
+    report = "\n".join(found)
+    assert f"{app}/boot/extra.sh" in report and f"{app}/boot/configure.sh" in report
