@@ -341,7 +341,10 @@ def check_file_integrity(result: BootResult, boot: InstanceBoot) -> None:
     clean = _integrity_check(boot)
     assert [line.split(" ", 1)[1] for line in clean] == ["file-integrity: no differences"], clean
     boot.run_inside("echo '# changed after boot' >>/opt/payment-api/boot/fetch-credentials.sh")
-    boot.run_inside("echo 'ssm-user ALL=(ALL) NOPASSWD:ALL' >/etc/sudoers.d/ssm-agent-users")
+    # AL2023 has /etc/sudoers.d; the rehearsal's Debian root may not (no sudo package): added with the file then.
+    boot.run_inside(
+        "install -d -m 0750 /etc/sudoers.d && echo 'ssm-user ALL=(ALL) NOPASSWD:ALL' >/etc/sudoers.d/ssm-agent-users"
+    )
     found = _integrity_check(boot)
     counted = [line.split(" ", 1)[1] for line in found if matches(FINDINGS_PATTERN, line)]
     assert counted == ["file-integrity: finding: added entries", "file-integrity: finding: changed entries"], found
