@@ -40,6 +40,7 @@ from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, Data
 from lib.components.dns import AliasRecord, AliasTarget, DnsRecords, DnsRecordsProps
 from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
+from lib.components.file_integrity import FileIntegrity, FileIntegrityProps
 from lib.components.frontend import BUCKET_COMPONENT as FRONTEND_BUCKET
 from lib.components.frontend import Frontend, FrontendProps
 from lib.components.host_security import HostSecurity, HostSecurityProps
@@ -115,6 +116,7 @@ class Tiers:
     migration: MigrationHost
     frontend: Frontend
     monitoring: Monitoring
+    host_security: HostSecurity
 
 
 class TapStack(TerraformStack):
@@ -137,6 +139,7 @@ class TapStack(TerraformStack):
         tiers = self._tiers(config, account_id, variables, foundation)
         dns = self._dns(config, tiers)
         self._page_integrity(config, account_id, variables, foundation, tiers)
+        self._file_integrity(config, tiers)
         self._log_shipping(config, account_id, foundation, tiers)
         for name, (value, description) in {**stack_outputs(foundation, tiers), **dns_outputs(dns)}.items():
             TerraformOutput(self, name, value=value, description=description)
@@ -316,6 +319,7 @@ class TapStack(TerraformStack):
                 release=release,
                 frontend=frontend,
             ),
+            host_security=host_security,
         )
 
     @staticmethod
@@ -488,6 +492,20 @@ class TapStack(TerraformStack):
                 alarm_topic_arn=tiers.monitoring.alarm_topic_arn,
                 logs_key_arn=base.keys.logs_key_arn,
                 log_retention_days=variables.log_retention_days,
+            ),
+        )
+
+    def _file_integrity(self, config: StackConfig, tiers: Tiers) -> FileIntegrity:
+        """The API instances' file-integrity findings (AIDE, in the OS security log group) alarming to the on-call
+        topic (issue 28 item 4)."""
+        return FileIntegrity(
+            self,
+            "file_integrity",
+            props=FileIntegrityProps(
+                naming=Naming.for_config(config),
+                topic_arn=tiers.monitoring.alarm_topic_arn,
+                log_group_name=tiers.host_security.os_log_group_name,
+                log_group=tiers.host_security.os_log_group,
             ),
         )
 

@@ -314,6 +314,44 @@ def check_hardening(result: BootResult, boot: InstanceBoot) -> None:
     )
 
 
+INTEGRITY_LOG = "/var/log/os-security/file-integrity.log"
+
+
+def _integrity_check(boot: InstanceBoot) -> list[str]:
+    """Run the hourly check now (the stand-in's timer schedules nothing) as its timer would: the lines it added."""
+    before = int(boot.run_inside(f"wc -l <{INTEGRITY_LOG}").strip())
+    boot.run_inside("systemctl start payment-api-integrity.service", timeout=300)
+    return boot.run_inside(f"tail -n +{before + 1} {INTEGRITY_LOG}").splitlines()
+
+
+def check_file_integrity(result: BootResult, boot: InstanceBoot) -> None:
+    """boot/integrity.sh (issue 28 item 4): AIDE's database of this boot's files, the hourly timer enabled and active,
+    its log shipped to the OS security log group; the unchanged host reports no difference, and a changed service
+    file and an added sudoers file are findings that the alarm's metric filter counts, naming both files."""
+    from lib.components.file_integrity import FINDINGS_PATTERN  # pylint: disable=import-outside-toplevel
+    from tests.unit.components.test_file_integrity import matches  # pylint: disable=import-outside-toplevel
+
+    assert re.search(r"boot: AIDE database of this boot's files initialised in \d+ s", result.boot_log)
+    assert boot.run_inside("systemctl is-active payment-api-integrity.timer").strip() == "active"
+    assert boot.run_inside("ls /etc/systemd/system/timers.target.wants").split().count("payment-api-integrity.timer")
+    config = json.loads(boot.run_inside("cat /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"))
+    shipped = {entry["file_path"]: entry for entry in config["logs"]["logs_collected"]["files"]["collect_list"]}
+    assert shipped[INTEGRITY_LOG]["log_group_name"] == OS_LOG_GROUP
+    assert shipped[INTEGRITY_LOG]["log_stream_name"] == "{instance_id}/integrity"
+    clean = _integrity_check(boot)
+    assert [line.split(" ", 1)[1] for line in clean] == ["file-integrity: no differences"], clean
+    boot.run_inside("echo '# changed after boot' >>/opt/payment-api/boot/fetch-credentials.sh")
+    # AL2023 has /etc/sudoers.d; the rehearsal's Debian root may not (no sudo package): added with the file then.
+    boot.run_inside(
+        "install -d -m 0750 /etc/sudoers.d && echo 'ssm-user ALL=(ALL) NOPASSWD:ALL' >/etc/sudoers.d/ssm-agent-users"
+    )
+    found = _integrity_check(boot)
+    counted = [line.split(" ", 1)[1] for line in found if matches(FINDINGS_PATTERN, line)]
+    assert counted == ["file-integrity: finding: added entries", "file-integrity: finding: changed entries"], found
+    report = "\n".join(line for line in found if "file-integrity: report: " in line)
+    assert "/etc/sudoers.d/ssm-agent-users" in report and "/opt/payment-api/boot/fetch-credentials.sh" in report
+
+
 def check_credentials(world: World, result: BootResult, boot: InstanceBoot) -> None:
     """AWSCURRENT reaches each unit's credential folder (0400, the unit's user), from a root-only folder on tmpfs,
     and is written nowhere else; after a rotation (put-secret-value) and a restart the old value is the previous
@@ -358,6 +396,7 @@ def test_the_real_user_data_boots_the_service_and_completes_the_hook(world: Worl
     def check(result: BootResult, inside: InstanceBoot) -> None:
         check_credentials(world, result, inside)
         check_hardening(result, inside)
+        check_file_integrity(result, inside)  # last: it changes the instance's files
 
     result, instance_id = boot(world, "works", then=check)
     assert result.exit_status == 0, result.boot_log[-3000:]

@@ -372,7 +372,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "notifying an encrypted SNS topic; RDS event subscriptions (the database's events: failover, failure, low "
         "storage, configuration changes; RDS's security-group events) to the same topic, whose policy and key admit "
         "them (PF-RDS-EVENTS); a service dashboard; RDS enhanced monitoring and Performance Insights; detailed "
-        "instance monitoring.",
+        "instance monitoring. 11.5.2 (change detection on critical files): each API instance's boot initialises an "
+        "AIDE database of the files it installed (the service and its venv, its units and settings, the boot "
+        "scripts, sshd's configuration, sudoers, the IMDS guard), a systemd timer runs `aide --check` hourly and "
+        "its finding and failure lines reach the OS security log group (KMS-encrypted, retained), whose metric "
+        "filter alarms to the same topic (file-integrity-finding); a release boots new instances with fresh "
+        "databases, so a finding on a running instance is never a deployment.",
         (
             "aws_cloudwatch_metric_alarm",
             "aws_db_event_subscription",
@@ -384,7 +389,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("CKV_AWS_118", "CKV_AWS_353", "CKV_AWS_26"),
         "that alarms fire and reach the on-call address (the emulator never evaluates metrics), and that RDS "
         "delivers its events to the encrypted topic (the emulator sends none); trigger each alarm once with `aws "
-        "cloudwatch set-alarm-state` and reboot the database once.",
+        "cloudwatch set-alarm-state` and reboot the database once; and that AL2023's own AIDE initialises and "
+        "checks with the boot's configuration (the boot rehearsal runs Debian 12's AIDE 0.18): on one instance "
+        "the first hourly line of its `<instance id>/integrity` stream in the OS security log group is "
+        "`file-integrity: no differences`.",
     ),
 )
 

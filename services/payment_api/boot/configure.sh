@@ -48,6 +48,8 @@ retry systemctl start payment-api-credentials.service
 step "systemd units: start"
 systemctl enable --now payment-api.service
 systemctl enable --now payment-api-reconcile.timer payment-api-purge.timer
+# shellcheck source=services/payment_api/boot/integrity.sh
+. "$BOOT/integrity.sh"  # file-integrity monitoring (AIDE) of what this boot installed, before the instance is ready
 
 step "waiting for /ready"
 ready() { curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$API_PORT/ready"; }

@@ -11,7 +11,8 @@
 # The longest the security updates may take: past it the boot goes on without them (said in the boot log, which the
 # agent ships) rather than hold the instance past the lifecycle hook's 30 minutes.
 SECURITY_UPDATE_SECONDS=900
-SESSION_USER=ssm-user
+# shellcheck source=services/payment_api/boot/session-user.sh
+. "$BOOT/session-user.sh"  # SESSION_USER and session_user_without_sudo, shared with the migration host
 OS_LOGS=/var/log/os-security
 
 # The AMI's release (2023.x.yyyymmdd), from the file AL2023's system-release package writes.
@@ -38,9 +39,8 @@ fi
 step "session user $SESSION_USER"
 # Session Manager runs sessions as this user (runAsEnabled); the SSM agent creates it with passwordless sudo
 # (/etc/sudoers.d/ssm-agent-users) only when runAs is disabled and the user is missing. Created here with no sudo and no
-# password: an operator who needs root asks for a change, not a session (PCI DSS 7.2.2).
-id "$SESSION_USER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$SESSION_USER"
-rm -f /etc/sudoers.d/ssm-agent-users
+# password (boot/session-user.sh, which the migration host shares).
+session_user_without_sudo
 
 step "OS security logs"
 install -d -m 0750 "$OS_LOGS"

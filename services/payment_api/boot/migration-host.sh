@@ -12,6 +12,12 @@
 # shellcheck source=services/payment_api/boot/prepare.sh
 . "$APP/boot/prepare.sh"
 id payment-migrate >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin payment-migrate
+# shellcheck source=services/payment_api/boot/session-user.sh
+. "$BOOT/session-user.sh"
+
+step "session user $SESSION_USER"
+# The account's Session Manager preferences run every session as this user, here too: no sudo (as on the API instances).
+session_user_without_sudo
 
 step "database roles (migration host $INSTANCE_ID)"
 # The login the app-login secret's AWSCURRENT version names (its label; empty before the first release): the fleet

@@ -19,7 +19,7 @@ Each instance boot gets (all undone by ``stop``):
 
 ``boot`` waits for the script to end and returns its exit status and boot log; the services it started keep
 running, reachable at ``http://10.213.<n>.2:<API_PORT>``, until ``stop``. Debian's ``iproute2``, ``nftables``,
-``jq``, ``curl`` and ``python3.11-venv`` are installed when missing (tools/debian.py).
+``jq``, ``curl``, ``aide`` and ``python3.11-venv`` are installed when missing (tools/debian.py).
 """
 
 from __future__ import annotations
@@ -50,7 +50,14 @@ ENDPOINT_CONF = "etc/systemd/system.conf.d/rehearsal-endpoint.conf"
 # What the harness copies out of the upper folder into the boot's log folder before removing it.
 KEPT_LOGS = (BOOT_LOG_PATH, "var/log/payment-api/api.log", "var/log/payment-api/migrate.log")
 # Debian packages the rehearsal's root needs from the host: command -> package.
-HOST_COMMANDS = {"ip": "iproute2", "nft": "nftables", "jq": "jq", "curl": "curl", "systemd-analyze": "systemd"}
+HOST_COMMANDS = {
+    "ip": "iproute2",
+    "nft": "nftables",
+    "jq": "jq",
+    "curl": "curl",
+    "systemd-analyze": "systemd",
+    "aide": "aide",  # the file-integrity check (services/payment_api/boot/integrity.sh): Debian's AIDE
+}
 
 
 # What the harness itself changes in the instance's root, beside the stand-ins (docs/developing.md lists both).

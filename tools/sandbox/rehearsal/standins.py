@@ -13,8 +13,9 @@ Stand-ins only where a container cannot do the real thing, none able to pass whi
   off; the migration phase terminates it in the emulator, as EC2's shutdown behaviour ``terminate`` does);
 - ``/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl``: validates the agent configuration against
   ``cloudwatch_agent_schema.json`` and records the agent as running;
-- AL2023's layout: ``/etc/sysconfig/``, ``/opt/aws/amazon-cloudwatch-agent/{bin,etc,logs,var}``, and
-  ``/usr/lib/systemd/system/nftables.service`` as AL2023's nftables package ships it.
+- AL2023's layout: ``/etc/sysconfig/``, ``/opt/aws/amazon-cloudwatch-agent/{bin,etc,logs,var}``,
+  ``/usr/lib/systemd/system/nftables.service`` as AL2023's nftables package ships it, and ``/usr/sbin/aide`` (a link
+  to Debian's ``/usr/bin/aide``: the allow-list names AL2023's path).
 
 The programs are stdlib-only scripts run by the host's ``/usr/bin/python3`` (Debian's 3.11); their data goes to
 ``/usr/share/rehearsal-standins/``. ``install_standins`` returns one line per path it created or replaced, for the
@@ -67,6 +68,14 @@ FILES: tuple[tuple[str, Path, int, str], ...] = (
         "AL2023's nftables unit (rules in /etc/sysconfig/nftables.conf)",
     ),
 )
+# AL2023's paths of the packages the host supplies, where Debian puts them elsewhere: (path, Debian's path, why).
+LINKS: tuple[tuple[str, str, str], ...] = (
+    (
+        "/usr/sbin/aide",
+        "/usr/bin/aide",
+        "AL2023's aide package installs /usr/sbin/aide; Debian's, the host's, /usr/bin/aide",
+    ),
+)
 # AL2023's directories the boot writes into.
 DIRECTORIES: tuple[tuple[str, str], ...] = (
     ("/etc/sysconfig", "AL2023's configuration directory (nftables.conf)"),
@@ -112,6 +121,14 @@ def install_standins(root: Path) -> list[str]:
         tmp.chmod(mode)
         tmp.replace(target)
         changes.append(f"{'replaced' if existed else 'created'} {path}: {why}")
+    for path, debian_path, why in LINKS:
+        target = root / path.lstrip("/")
+        if target.is_symlink() and str(target.readlink()) == debian_path:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        target.symlink_to(debian_path)
+        changes.append(f"created {path} -> {debian_path}: {why}")
     unenforced = ", ".join(f"{key}=" for key in systemctl.NOT_ENFORCED)
     changes.append(f"note: the systemctl stand-in accepts but does not enforce {unenforced}")
     changes.append("note: the CloudWatch agent stand-in validates its configuration and ships no logs")

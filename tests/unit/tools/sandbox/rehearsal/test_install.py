@@ -17,7 +17,7 @@ from tools.sandbox.rehearsal.standins import StandinInstallError, install_standi
 
 HERE = Path(__file__).resolve().parents[5] / "tools/sandbox/rehearsal"
 # What the boot script installs today and what the lead may add (issue #22).
-REQUIRED_PACKAGES = {"python3.11", "amazon-cloudwatch-agent", "nftables", "jq"}
+REQUIRED_PACKAGES = {"python3.11", "amazon-cloudwatch-agent", "nftables", "jq", "aide"}
 
 
 def test_the_standins_and_al2023_layout_are_installed_and_listed(root: StandinRoot) -> None:
@@ -86,3 +86,14 @@ def test_the_agent_schema_is_closed_everywhere() -> None:
         return found
 
     assert all(node["additionalProperties"] is False for node in objects(schema))
+
+
+def test_al2023s_aide_path_links_to_debians(root: StandinRoot) -> None:
+    """The allow-list names AL2023's /usr/sbin/aide; the host's Debian aide is /usr/bin/aide, linked there (a second
+    install changes nothing)."""
+    link = root.path / "usr/sbin/aide"
+    assert link.is_symlink() and str(link.readlink()) == "/usr/bin/aide"
+    assert "created /usr/sbin/aide -> /usr/bin/aide" in "\n".join(root.notes)
+    packages = json.loads((HERE / "al2023_packages.json").read_text(encoding="utf-8"))["packages"]
+    assert packages["aide"]["provides"] == ["/usr/sbin/aide"]
+    assert not [line for line in install_standins(root.path) if line.startswith("created /usr/sbin/aide")]
