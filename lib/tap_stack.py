@@ -485,10 +485,12 @@ class TapStack(TerraformStack):
                 region=config.aws_region,
                 account_id=account_id,
                 frontend_bucket_name=frontend.bucket_name,
+                frontend_key_arn=frontend.key_arn,
                 page_url=f"https://{config.frontend_domain or frontend.distribution_domain_name}",
                 expected_headers=response_headers(
                     api_origin(config.api_domain), stripe=page_stripe_origins(config.stripe_publishable_key)
                 ),
+                expected_config=frontend.runtime_config_document,
                 alarm_topic_arn=tiers.monitoring.alarm_topic_arn,
                 logs_key_arn=base.keys.logs_key_arn,
                 log_retention_days=variables.log_retention_days,

@@ -174,6 +174,37 @@ def deny_object_writes_except(sid: str, bucket_arn: str, writer_arns: Iterable[s
     return _deny_objects_except(sid, bucket_arn, list(OBJECT_WRITE_ACTIONS), writer_arns)
 
 
+# What changes how a bucket's objects are guarded or what lands in it without an object write of ours: its policy (this
+# deny included), its event notifications (the object-event alert needs EventBridge on), its lifecycle (an expiry
+# deletes objects with a "Lifecycle Expiration" event, not "Object Deleted"), and replication into it. IAM's name for
+# PutBucketNotificationConfiguration is s3:PutBucketNotification. The bucket-level actions match the bucket's ARN, the
+# replication ones its objects'.
+BUCKET_CONTROL_ACTIONS = (
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketNotification",
+    "s3:PutLifecycleConfiguration",
+    "s3:ReplicateObject",
+    "s3:ReplicateDelete",
+)
+
+
+def deny_bucket_control_changes_except(sid: str, bucket_arn: str, changer_arns: Iterable[str]) -> Statement:
+    """Bucket policy statement refusing ``BUCKET_CONTROL_ACTIONS`` to every principal but ``changer_arns`` (the
+    deployers, whose Terraform creates and updates the policy and the notification configuration), with
+    :func:`deny_object_reads_except`'s matching (PCI DSS 6.4.3, 11.6.1: who can switch the payment page's tamper
+    detection off). A wrong list cannot lock the bucket for good: the account's root user may always change or delete
+    a bucket policy."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(BUCKET_CONTROL_ACTIONS),
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": list(changer_arns)}},
+    }
+
+
 def _deny_objects_except(sid: str, bucket_arn: str, actions: list[str], principal_arns: Iterable[str]) -> Statement:
     return {
         "Sid": sid,

@@ -50,7 +50,12 @@ from lib.blocks.buckets import (
     secure_bucket_baseline,
     tls_only_bucket_policy,
 )
-from lib.blocks.iam import cloudfront_distribution_access, deny_object_writes_except
+from lib.blocks.iam import (
+    Statement,
+    cloudfront_distribution_access,
+    deny_bucket_control_changes_except,
+    deny_object_writes_except,
+)
 from lib.blocks.kms import KeyProps, customer_managed_key
 from lib.blocks.tls_policies import CLOUDFRONT_MINIMUM_PROTOCOL
 from lib.blocks.web_headers import (
@@ -143,6 +148,10 @@ class Frontend(Construct):
         )
         self._distribution = self._cdn(props)
         self._suppress_distribution_findings(has_certificate=props.certificate_arn is not None)
+        # config.json's text: the object the stack writes, and what the page-integrity check expects served.
+        self._config_document = runtime_config(
+            api_origin(props.api_domain), stripe_publishable_key=props.stripe_publishable_key
+        )
         self._protect_bucket(props)
 
     def _cdn(self, props: FrontendProps) -> CloudfrontDistribution:
@@ -304,17 +313,25 @@ class Frontend(Construct):
                 cloudfront_distribution_access(
                     "AllowFrontendDistributionOnly", "s3:GetObject", f"{self._bucket.arn}/*", distribution_arn
                 ),
-                *(
-                    [deny_object_writes_except("DenyWritesButDeployers", self._bucket.arn, props.deployer_arns)]
-                    if props.deployer_arns
-                    else []
-                ),
+                *self._deployer_denies(props),
             ],
         )
         self._key_arn = key.arn
-        self._runtime_config(props, key_arn=key.arn)
+        self._runtime_config(key_arn=key.arn)
 
-    def _runtime_config(self, props: FrontendProps, *, key_arn: str) -> None:
+    def _deployer_denies(self, props: FrontendProps) -> list[Statement]:
+        """Only the named deployers write the page's objects or change its bucket's policy, event notifications,
+        lifecycle or replication (PCI DSS 6.4.3, 11.6.1). None without ``deployer_arns`` (a development stack): an
+        empty ArnNotLike list would deny everyone, Terraform included."""
+        if not props.deployer_arns:
+            return []
+        bucket_arn = self._bucket.arn
+        return [
+            deny_object_writes_except("DenyWritesButDeployers", bucket_arn, props.deployer_arns),
+            deny_bucket_control_changes_except("DenyControlChangesButDeployers", bucket_arn, props.deployer_arns),
+        ]
+
+    def _runtime_config(self, *, key_arn: str) -> None:
         """config.json, encrypted with the frontend key.
 
         The stack owns it (make deploy-frontend never writes it): the environment's API, not the build's."""
@@ -323,7 +340,7 @@ class Frontend(Construct):
             "runtime_config",
             bucket=self._bucket.id,
             key=RUNTIME_CONFIG_KEY,
-            content=runtime_config(api_origin(props.api_domain), stripe_publishable_key=props.stripe_publishable_key),
+            content=self._config_document,
             content_type="application/json",
             cache_control=RUNTIME_CONFIG_CACHE_CONTROL,
             kms_key_id=key_arn,
@@ -353,6 +370,11 @@ class Frontend(Construct):
             )
             suppress(distribution, "CKV_AWS_174", reason)
             suppress(distribution, "CKV2_AWS_42", reason)
+
+    @property
+    def runtime_config_document(self) -> str:
+        """The text of the ``config.json`` object the stack writes (the page-integrity check expects exactly it)."""
+        return self._config_document
 
     @property
     def bucket_name(self) -> str:

@@ -5,10 +5,12 @@ and a scheduled check of the page as CloudFront serves it.
   (the bucket sends every object event to EventBridge, ``lib/blocks/buckets.py``) notifies the on-call topic, whose
   policy and key admit this account's rules (``lib/blocks/iam.py``). ``make deploy-frontend`` writes objects too, so
   the alert also follows every deploy (docs/operating.md says how to tell the two apart).
-* ``check``: a Lambda function (``tools/page_integrity``, zipped at synth) runs on a schedule, fetches the page
-  through CloudFront, compares its scripts with the manifest ``make deploy-frontend`` writes and its headers with
-  ``lib/blocks/web_headers.py``'s, and publishes the number of differences; ``page_integrity_alarm`` notifies the
-  on-call topic on any difference, and when no result arrives (the check stopped running).
+* ``check``: a Lambda function (``tools/page_integrity``, zipped at synth) runs on a schedule, reads the manifest
+  ``make deploy-frontend`` writes from the bucket itself (not through the CloudFront it checks: a changed origin or
+  edge function could serve a skimmer with a manifest written for it), fetches the page, its scripts and
+  ``config.json`` through CloudFront, compares them with the manifest, the stack's ``config.json`` and
+  ``lib/blocks/web_headers.py``'s headers, and publishes the number of differences; ``page_integrity_alarm`` notifies
+  the on-call topic on any difference, and when no result arrives (the check stopped running).
 """
 
 from __future__ import annotations
@@ -45,10 +47,17 @@ ZIP_PATH = PROJECT_ROOT / "dist" / "page-integrity-function.zip"
 HANDLER = f"{PACKAGE}.handler.handler"
 RUNTIME = "python3.12"
 METRIC_NAME = "PageDifferences"  # tools/page_integrity/handler.py publishes it
+MANIFEST_KEY = "integrity-manifest.json"  # tools/page_integrity/manifest.py: make deploy-frontend writes it
 # An hour between checks (the issue asks for at least daily): a changed page is seen within the hour, for ~730
 # short invocations a month.
-SCHEDULE = "rate(1 hour)"
-CHECK_PERIOD_SECONDS = 3600
+CHECK_INTERVAL_SECONDS = 3600
+SCHEDULE = f"rate({CHECK_INTERVAL_SECONDS // 3600} hour)"
+# The alarm's period is two intervals. CloudWatch sums datapoints into periods aligned to the clock, while a rate()
+# schedule runs at whatever minute the rule was created, drifting by seconds: a one-hour period can hold no run (and,
+# with missing data breaching, alarm on a healthy check) or two. Every two-hour period holds at least one run, so
+# "missing" now means no result for two runs in a row (the check stopped: still alarms), and the Maximum of the
+# period's results alarms on any one run that found a difference.
+ALARM_PERIOD_SECONDS = 2 * CHECK_INTERVAL_SECONDS
 TIMEOUT_SECONDS = 120  # a page and a handful of scripts, each GET at most 20 s (check.FETCH_TIMEOUT_SECONDS)
 OBJECT_EVENTS = ("Object Created", "Object Deleted")
 
@@ -64,11 +73,15 @@ class PageIntegrityProps:
     account_id: str
     """The account of the function's log group and of the role's confused-deputy condition."""
     frontend_bucket_name: str
-    """The page's bucket: its object events alert."""
+    """The page's bucket: its object events alert; the function reads the deployed manifest from it."""
+    frontend_key_arn: str
+    """The bucket's key: the function may decrypt with it through S3 only, to read the manifest."""
     page_url: str
     """``https://<the page's domain>``: the custom domain, or CloudFront's own."""
     expected_headers: Mapping[str, str]
     """The security headers the page must carry (``web_headers.response_headers`` for this stack's API and Stripe)."""
+    expected_config: str
+    """The ``config.json`` the stack writes (``Frontend.runtime_config``): the page must serve exactly it."""
     alarm_topic_arn: str
     """The on-call topic (``lib/components/monitoring.py``)."""
     logs_key_arn: str
@@ -175,7 +188,7 @@ class PageIntegrity(Construct):
             self,
             "function",
             function_name=name,
-            description="Checks the payment page served by CloudFront against its manifest and headers",
+            description="Checks the payment page served by CloudFront against its deployed manifest and headers",
             role=role.arn,
             runtime=RUNTIME,
             handler=HANDLER,
@@ -194,14 +207,31 @@ class PageIntegrity(Construct):
         props = self._props
         return {
             "PAGE_URL": props.page_url,
+            "FRONTEND_BUCKET": props.frontend_bucket_name,
             "EXPECTED_HEADERS": json.dumps(dict(props.expected_headers), sort_keys=True),
+            "EXPECTED_CONFIG": props.expected_config,
             "METRIC_NAMESPACE": self.metric_namespace,
         }
 
     def _statements(self, log_group_arn: str) -> list[Statement]:
-        """Write its own log streams; publish metrics in its own namespace only. Nothing of the bucket or its key:
-        it reads the page and the manifest through CloudFront, as a browser does."""
+        """Write its own log streams; publish metrics in its own namespace only; read the one manifest object of the
+        page's bucket, decrypting with the bucket's key through S3 only. The page, its scripts and config.json it
+        reads through CloudFront, as a browser does."""
+        props = self._props
         return [
+            {
+                "Sid": "ReadDeployedManifest",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{props.frontend_bucket_name}/{MANIFEST_KEY}",
+            },
+            {
+                "Sid": "DecryptManifestThroughS3",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": props.frontend_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{props.region}.amazonaws.com"}},
+            },
             {
                 "Sid": "OwnLogStreams",
                 "Effect": "Allow",
@@ -247,7 +277,8 @@ class PageIntegrity(Construct):
         suppress(
             function,
             "CKV_AWS_173",
-            "Its environment holds the page's public URL, its public security headers and a metric namespace: "
+            "Its environment holds the page's public URL, its bucket's name, its public security headers, the "
+            "config.json every browser is served (the API URL, Stripe's publishable key) and a metric namespace: "
             "nothing secret for a customer managed key to protect (Lambda encrypts it with its own key at rest).",
         )
         suppress(
@@ -258,7 +289,8 @@ class PageIntegrity(Construct):
         )
 
     def _differences_alarm(self) -> CloudwatchMetricAlarm:
-        """Any difference in an hour alarms; an hour without a result too (the check stopped running)."""
+        """Any difference in a two-hour period alarms; a period without a result too (two runs missing: the check
+        stopped running). ``ALARM_PERIOD_SECONDS`` says why two hours, not one."""
         return metric_alarm(
             self,
             "page_integrity_alarm",
@@ -270,7 +302,7 @@ class PageIntegrity(Construct):
             metric=AlarmMetric(namespace=self.metric_namespace, name=METRIC_NAME, statistic="Maximum"),
             operator="GreaterThanThreshold",
             threshold=0,
-            period=CHECK_PERIOD_SECONDS,
+            period=ALARM_PERIOD_SECONDS,
             missing_data="breaching",
         )
 

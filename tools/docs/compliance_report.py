@@ -253,7 +253,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "forbids framing (frame-ancestors 'none') and form posts elsewhere (form-action 'self'); the same headers "
         "come from one module (lib/blocks/web_headers.py) that the browser tests serve, so the checkout is proven to "
         "work under them. The page's files carry their sha256 (make deploy-frontend) and every object change in the "
-        "frontend bucket is an EventBridge event a tamper-detection rule can watch.",
+        "frontend bucket is an EventBridge event a tamper-detection rule can watch. The hourly page-integrity "
+        "function trusts only the bucket and the stack: it reads the deployed manifest from the bucket (s3:GetObject "
+        "on that one key, the frontend key's kms:Decrypt through S3 only), never through the CloudFront it checks, "
+        "and compares the page, each script and config.json (the API base URL, Stripe's publishable key) fetched "
+        "through CloudFront with that manifest and with the config.json and headers the stack sets; only the named "
+        "deployers may write the bucket's objects or change its policy, event notifications, lifecycle or "
+        "replication (DenyWritesButDeployers, DenyControlChangesButDeployers).",
         ("aws_cloudfront_response_headers_policy", "aws_s3_object", "aws_s3_bucket_notification"),
         (),
         "that Stripe's card fields are an iframe on Stripe's origin (the local Stripe emulator's stand-in draws "

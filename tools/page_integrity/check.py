@@ -1,9 +1,10 @@
-"""Compare the served payment page with its manifest and the security headers the stack sets.
+"""Compare the served payment page with its manifest, the security headers and the ``config.json`` the stack sets.
 
 A difference is any of: the page document's or one of our scripts' bytes differ from the manifest (or cannot be
 fetched); a script of the page's own origin that the manifest does not list; an inline script; a script from another
 origin that is not ``https://js.stripe.com/...`` (checked by URL, not by hash: Stripe changes Stripe.js without
-notice); a security header missing or with another value than the stack's (``lib/blocks/web_headers.py``).
+notice); a security header missing or with another value than the stack's (``lib/blocks/web_headers.py``); a
+``config.json`` (the API base URL and Stripe's publishable key the page uses) other than the one the stack wrote.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .manifest import PAGE_PATH, Manifest
+from .manifest import CONFIG_PATH, PAGE_PATH, Manifest
 from .page import page_scripts
 
 # The one third-party script origin the page may load (PCI DSS 6.4.3: Stripe.js, by URL).
@@ -37,8 +38,8 @@ class Difference:
     """One way the served page differs from what was deployed."""
 
     kind: str
-    """``page``, ``script``, ``unlisted-script``, ``inline-script``, ``third-party-script``, ``header`` or
-    ``unreachable``."""
+    """``manifest``, ``page``, ``script``, ``unlisted-script``, ``inline-script``, ``third-party-script``, ``header``,
+    ``config`` or ``unreachable``."""
     where: str
     """The URL or header concerned."""
     detail: str
@@ -116,11 +117,30 @@ def _script_differences(page_url: str, html: str, manifest: Manifest) -> list[Di
     return found
 
 
+def _config_differences(fetcher: Fetch, base: str, expected_config: str) -> list[Difference]:
+    """``config.json`` byte for byte as the stack wrote it: a forged publishable key would send card entry into
+    another Stripe account, a forged API base the payments elsewhere."""
+    found: list[Difference] = []
+    url = f"{base}{CONFIG_PATH}"
+    answer = _get(fetcher, url, found)
+    if answer is not None and answer.body != expected_config.encode():
+        served = answer.body.decode("utf-8", errors="replace").strip()[:300]
+        detail = f"served {served!r}, the stack wrote {expected_config.strip()!r}"
+        found.append(Difference(kind="config", where=url, detail=detail))
+    return found
+
+
 def check_page(
-    base_url: str, manifest: Manifest, expected_headers: Mapping[str, str], fetcher: Fetch = fetch
+    base_url: str,
+    manifest: Manifest,
+    expected_headers: Mapping[str, str],
+    *,
+    expected_config: str,
+    fetcher: Fetch = fetch,
 ) -> list[Difference]:
     """Every difference between the page served at ``base_url`` (scheme and host, e.g. the CloudFront URL) and
-    ``manifest`` and ``expected_headers``; empty when the page is exactly what was deployed."""
+    ``manifest``, ``expected_headers`` and ``expected_config`` (``config.json``'s text); empty when the page is
+    exactly what was deployed."""
     base = base_url.rstrip("/")
     differences: list[Difference] = []
     page_url = f"{base}/"
@@ -145,4 +165,4 @@ def check_page(
             differences.append(
                 Difference(kind="script", where=url, detail=f"sha256 {_sha256(script.body)}, the manifest's {digest}")
             )
-    return differences
+    return differences + _config_differences(fetcher, base, expected_config)

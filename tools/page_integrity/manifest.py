@@ -15,6 +15,9 @@ from pathlib import Path
 MANIFEST_KEY = "integrity-manifest.json"
 MANIFEST_VERSION = 1
 PAGE_PATH = "/index.html"
+# The stack's config.json (lib/blocks/web_headers.RUNTIME_CONFIG_KEY): not in the manifest, which make deploy-frontend
+# writes; the check compares it with the text the stack gives the function (EXPECTED_CONFIG).
+CONFIG_PATH = "/config.json"
 SCRIPT_SUFFIXES = (".js", ".mjs")
 
 

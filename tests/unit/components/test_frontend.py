@@ -53,12 +53,33 @@ def test_only_the_named_deployers_write_the_frontend(resources, dev_synth_json):
         "Resource": f"{ref('aws_s3_bucket', bucket, 'arn')}/*",
         "Condition": {"ArnNotLike": {"aws:PrincipalArn": PRODUCTION_DEPLOYERS.split(",")}},
     }
+    # Switching the tamper detection off (the policy itself, the EventBridge notifications, a lifecycle expiry,
+    # replication into the bucket) is the deployers' too: Terraform, a deployer, writes the policy and notifications.
+    assert statements["DenyControlChangesButDeployers"] == {
+        "Sid": "DenyControlChangesButDeployers",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": [
+            "s3:PutBucketPolicy",
+            "s3:DeleteBucketPolicy",
+            "s3:PutBucketNotification",
+            "s3:PutLifecycleConfiguration",
+            "s3:ReplicateObject",
+            "s3:ReplicateDelete",
+        ],
+        "Resource": [ref("aws_s3_bucket", bucket, "arn"), f"{ref('aws_s3_bucket', bucket, 'arn')}/*"],
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": PRODUCTION_DEPLOYERS.split(",")}},
+    }
+    # No Deny names reads (the TLS ones deny s3:* on the transport only): the page-integrity function's role reads
+    # the manifest with its own IAM policy.
+    assert [sid for sid, s in statements.items() if s["Effect"] == "Deny" and "s3:GetObject" in s["Action"]] == []
     # A development stack synthesized without DEPLOYER_PRINCIPAL_ARNS (make deploy names the caller's role): an
     # empty ArnNotLike list would deny every write, Terraform's config.json included, so there is no statement.
     dev = dev_synth_json["resource"]
     dev_bucket = component_bucket(dev, "frontend")
     dev_sids = {s["Sid"] for s in policy(for_bucket(dev, "aws_s3_bucket_policy", dev_bucket))["Statement"]}
     assert "DenyWritesButDeployers" not in dev_sids and "AllowFrontendDistributionOnly" in dev_sids
+    assert "DenyControlChangesButDeployers" not in dev_sids
 
 
 @pytest.mark.pci("4.2", "10.2, 10.3, 10.5")
