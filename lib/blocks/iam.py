@@ -309,9 +309,15 @@ def cloudwatch_alarm_arns(region: str, account_id: str) -> str:
     return f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"
 
 
-def rds_event_subscription_arns(region: str, account_id: str) -> str:
-    """The ARNs of this account's RDS event subscriptions in ``region`` (``arn:aws:rds:...:es:<name>``)."""
-    return f"arn:aws:rds:{region}:{account_id}:es:*"
+def rds_event_source_arns(region: str, account_id: str) -> str:
+    """The ARNs of this account's RDS resources in ``region`` (``arn:aws:rds:<region>:<account>:*``): what RDS names as
+    ``aws:SourceArn`` when it publishes an event notification. The RDS User Guide ("Granting permissions to publish
+    notifications to an Amazon SNS topic", USER_Events.GrantingPermissions) sets ``aws:SourceArn`` to the RDS
+    *resource* ARN (its example: ``arn:aws:rds:<region>:<account>:db:prefix-*``), not the event subscription's
+    (``...:es:<name>``, which matched no event and dropped every notification). The stack subscribes two source
+    types, db-instance (``...:db:<id>``) and db-security-group (``...:secgrp:<name>``), so the pattern covers every
+    RDS resource type of the account and region rather than one prefix of one type."""
+    return f"arn:aws:rds:{region}:{account_id}:*"
 
 
 def eventbridge_rule_arns(region: str, account_id: str) -> str:
@@ -338,12 +344,12 @@ def _topic_key_use(sid: str, service: str, source_arn_pattern: str, account_id: 
 
 
 def rds_events_topic_key_use(region: str, account_id: str) -> Statement:
-    """RDS event subscriptions of this account and region (``aws:SourceArn``) may publish to a topic encrypted with
-    the key."""
+    """RDS, publishing events of this account's RDS resources of the region (``aws:SourceArn``:
+    :func:`rds_event_source_arns`), may publish to a topic encrypted with the key."""
     return _topic_key_use(
         "RdsEventsPublishToEncryptedTopic",
         "events.rds.amazonaws.com",
-        rds_event_subscription_arns(region, account_id),
+        rds_event_source_arns(region, account_id),
         account_id,
     )
 
@@ -386,7 +392,8 @@ SNS_OWNER_ACTIONS = (
 def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
     """Topic policy of the alarm topic: no publishing without TLS (PCI DSS 4.2.1), the account keeps the rights the
     default policy gave it (named as the account root, not ``"AWS": "*"``), and CloudWatch alarms, RDS event
-    subscriptions and EventBridge rules of this account and region may publish."""
+    subscriptions (for this account's RDS resources of the region) and EventBridge rules of this account and region
+    may publish."""
     return policy_document(
         [
             {
@@ -418,7 +425,7 @@ def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
                     (
                         "RdsEventsPublish",
                         "events.rds.amazonaws.com",
-                        rds_event_subscription_arns(region, account_id),
+                        rds_event_source_arns(region, account_id),
                     ),
                     ("EventBridgeRulesPublish", "events.amazonaws.com", eventbridge_rule_arns(region, account_id)),
                 )

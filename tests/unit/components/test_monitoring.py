@@ -104,8 +104,9 @@ def test_topic_policy_refuses_publishing_without_tls_and_keeps_owner_and_alarms(
 @pytest.mark.pci("10.7, 11.5")
 def test_rds_events_reach_the_alarm_topic_which_lets_rds_publish_and_encrypt(resources):
     """Prowler's PCI DSS 4.0 finding (10.7.2): no RDS event subscription. The database's events and RDS's security-group
-    events go to the on-call topic; the topic policy and the topic's key admit RDS event subscriptions of this account
-    and region only."""
+    events go to the on-call topic; the topic policy and the topic's key admit RDS publishing for this account's RDS
+    resources of the region only: aws:SourceArn is the RDS resource's ARN (db, secgrp), as the RDS User Guide's
+    USER_Events.GrantingPermissions shows, never the subscription's (es:), which no notification carries."""
     (topic_name,) = resources["aws_sns_topic"]
     topic = f"${{aws_sns_topic.{topic_name}.arn}}"
     subscriptions = {s["source_type"]: s for s in resources["aws_db_event_subscription"].values()}
@@ -117,7 +118,7 @@ def test_rds_events_reach_the_alarm_topic_which_lets_rds_publish_and_encrypt(res
         assert "event_categories" not in subscription  # every category
         assert any("aws_sns_topic_policy" in d for d in subscription["depends_on"])
     scoped = {
-        "ArnLike": {"aws:SourceArn": "arn:aws:rds:us-east-1:${data.aws_caller_identity.current.account_id}:es:*"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:rds:us-east-1:${data.aws_caller_identity.current.account_id}:*"},
         "StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.current.account_id}"},
     }
     (topic_policy,) = resources["aws_sns_topic_policy"].values()
