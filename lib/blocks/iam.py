@@ -365,15 +365,32 @@ def alarms_topic_key_use(region: str, account_id: str) -> Statement:
     )
 
 
-def eventbridge_topic_key_use(region: str, account_id: str) -> Statement:
-    """EventBridge rules of this account and region (``aws:SourceArn``) may publish to a topic encrypted with the key
-    (the security alerts on CloudTrail and S3 events)."""
-    return _topic_key_use(
-        "EventBridgeRulesPublishToEncryptedTopic",
-        "events.amazonaws.com",
-        eventbridge_rule_arns(region, account_id),
-        account_id,
-    )
+EVENTBRIDGE_TOPIC_KEY_SID = "EventBridgeRulesPublishToEncryptedTopic"
+# The confused-deputy keys AWS does not support in a KMS key policy for EventBridge delivering to an encrypted topic:
+# the Amazon SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics"
+# (sns-key-management.html#compatibility-with-aws-services), says adding aws:SourceAccount, aws:SourceArn or
+# aws:SourceOrgID to the key policy is not supported for EventBridge-to-encrypted-topic delivery. EventBridge's KMS
+# request does not carry them, so such a condition never matches and every delivery fails (the rule's
+# FailedInvocations metric, lib/components/rule_delivery.py). preflight PF-KEY-SERVICE-ACCESS refuses them.
+UNSUPPORTED_EVENTBRIDGE_KEY_CONDITIONS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID")
+
+
+def eventbridge_topic_key_use() -> Statement:
+    """EventBridge may publish to a topic encrypted with the key (the security alerts on CloudTrail and S3 events).
+
+    No condition: AWS does not support :data:`UNSUPPORTED_EVENTBRIDGE_KEY_CONDITIONS` here (see there). Which rules may
+    publish is decided by the topic policy (:func:`alarm_topic_policy`'s ``EventBridgeRulesPublish``: this account's
+    rules of the region, ``aws:SourceArn`` and ``aws:SourceAccount``, which SNS does support), and SNS asks KMS for a
+    data key only for a publish the topic policy allowed. ``kms:EncryptionContext:aws:sns:topicArn`` is left out too:
+    AWS documents it for other services publishing to an encrypted topic (the GameLift FlexMatch guide's key policy),
+    not for EventBridge, and an unsupported condition fails every delivery silently, the very failure fixed here."""
+    return {
+        "Sid": EVENTBRIDGE_TOPIC_KEY_SID,
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+    }
 
 
 # What the default SNS topic policy grants the owning account; a topic policy replaces the default, so it repeats it.
