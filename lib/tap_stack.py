@@ -314,6 +314,7 @@ class TapStack(TerraformStack):
                 database=database,
                 release=release,
                 frontend=frontend,
+                session_key_arn=host_security.session_key_arn,
             ),
         )
 
@@ -376,9 +377,11 @@ class TapStack(TerraformStack):
         database: Database,
         release: ApiRelease,
         frontend: Frontend,
+        session_key_arn: str,
     ) -> Monitoring:
         """The alarms and their topic, then what else reports to it (issue 28): the security alerts on the service's
-        logs and the stack's keys, and the database's AWS Backup plan."""
+        logs and the stack's keys (``session_key_arn``: Session Manager's, lib/components/host_security.py), and the
+        database's AWS Backup plan."""
         monitoring = self._monitoring(
             config, account_id, variables, base, compute=compute, database=database, release=release
         )
@@ -393,13 +396,8 @@ class TapStack(TerraformStack):
                 api_log_group=release.log_group,
                 unauthenticated_per_five_minutes=variables.api_401_alarm_threshold,
                 refunds_per_hour=variables.refunds_per_hour_alarm,
-                # The keys in the stack's region (CloudTrail's events reach EventBridge in the region of the call);
-                # the us-east-1 edge key too when that is the stack's region.
-                key_arns=(
-                    base.keys.logs_key_arn,
-                    base.keys.data_key_arn,
-                    frontend.key_arn,
-                    *((base.keys.edge_logs_key_arn,) if config.aws_region == EDGE_REGION else ()),
+                key_arns=watched_key_arns(
+                    config, base, frontend_key_arn=frontend.key_arn, session_key_arn=session_key_arn
                 ),
             ),
         )
@@ -786,6 +784,21 @@ class TapStack(TerraformStack):
         # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3BackendConfig predates the key.
         # No DynamoDB lock table: use_lockfile replaces it.
         self.add_override("terraform.backend.s3.use_lockfile", True)
+
+
+def watched_key_arns(
+    config: StackConfig, base: Foundation, *, frontend_key_arn: str, session_key_arn: str
+) -> tuple[str, ...]:
+    """The stack's KMS keys whose disabling or scheduled deletion the security alerts watch: those in the stack's
+    region (CloudTrail's events reach EventBridge in the region of the call), the us-east-1 edge key too when that is
+    the stack's region."""
+    return (
+        base.keys.logs_key_arn,
+        base.keys.data_key_arn,
+        frontend_key_arn,
+        session_key_arn,
+        *((base.keys.edge_logs_key_arn,) if config.aws_region == EDGE_REGION else ()),
+    )
 
 
 def api_deployment(release: ApiRelease) -> ApiDeployment:
