@@ -38,8 +38,9 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-RDS-STORAGE`` autoscaling ceiling >= 110 % of the allocation (or 0); gp3 IOPS only from 400 GiB
 - ``PF-RDS-PARAMETER-APPLY`` immediate for dynamic parameters, pending-reboot for static ones
 - ``PF-CERTIFICATE-REGION`` ALB certificates from the listener's region, CloudFront's from us-east-1
-- ``PF-KEY-SERVICE-ACCESS`` keys let in the services that use them (logs, CloudWatch alarms, CloudFront), in
-  the user's region (every rule reads a resource's region from its provider: ``StackView.region_of``)
+- ``PF-KEY-SERVICE-ACCESS`` keys let in the services that use them (logs, CloudWatch alarms, RDS events,
+  EventBridge rules without the aws:Source* conditions AWS does not support for them, CloudFront), in the user's
+  region (every rule reads a resource's region from its provider: ``StackView.region_of``)
 - ``PF-DNS-ALIAS-TARGET`` Route 53 alias records reference their target (no literal zone id), no target health for
   CloudFront, and name a host the target serves (distribution aliases, ALB host rules); AAAA only for IPv6 targets
 - deploy-path gates (``rules_gates.py``, what only checkov caught before): ``PF-ALB-HTTPS-ONLY``,

@@ -371,7 +371,7 @@ EVENTBRIDGE_TOPIC_KEY_SID = "EventBridgeRulesPublishToEncryptedTopic"
 # (sns-key-management.html#compatibility-with-aws-services), says adding aws:SourceAccount, aws:SourceArn or
 # aws:SourceOrgID to the key policy is not supported for EventBridge-to-encrypted-topic delivery. EventBridge's KMS
 # request does not carry them, so such a condition never matches and every delivery fails (the rule's
-# FailedInvocations metric, lib/components/rule_delivery.py). preflight PF-KEY-SERVICE-ACCESS refuses them.
+# FailedInvocations metric: lib/blocks/alarms.py rule_delivery_alarm). preflight PF-KEY-SERVICE-ACCESS refuses them.
 UNSUPPORTED_EVENTBRIDGE_KEY_CONDITIONS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID")
 
 
