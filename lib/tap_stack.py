@@ -37,6 +37,7 @@ from lib.components.compute import (
     VolumeEncryption,
 )
 from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
+from lib.components.detection_watch import DetectionWatch, DetectionWatchProps
 from lib.components.dns import AliasRecord, AliasTarget, DnsRecords, DnsRecordsProps
 from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
@@ -138,6 +139,12 @@ class TapStack(TerraformStack):
         dns = self._dns(config, tiers)
         self._page_integrity(config, account_id, variables, foundation, tiers)
         self._log_shipping(config, account_id, foundation, tiers)
+        # Tampering with the detection controls above alerts too (issue 28 re-review M-7).
+        DetectionWatch(
+            self,
+            "detection_watch",
+            props=DetectionWatchProps(naming=Naming.for_config(config), topic_arn=tiers.monitoring.alarm_topic_arn),
+        )
         for name, (value, description) in {**stack_outputs(foundation, tiers), **dns_outputs(dns)}.items():
             TerraformOutput(self, name, value=value, description=description)
 
