@@ -359,7 +359,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "the service's log group falling silent for 15 minutes (missing data breaching), all "
         "notifying an encrypted SNS topic; RDS event subscriptions (the database's events: failover, failure, low "
         "storage, configuration changes; RDS's security-group events) to the same topic, whose policy and key admit "
-        "them (PF-RDS-EVENTS); a service dashboard; RDS enhanced monitoring and Performance Insights; detailed "
+        "them (PF-RDS-EVENTS); an EventBridge rule on CloudTrail's calls that switch a detection control off "
+        "(alarm actions, rules and targets, the check's function, log subscriptions, the page bucket's policy and "
+        "events); an alarm on each EventBridge alert rule's failed deliveries to the topic "
+        "(FailedInvocations); a service dashboard; RDS enhanced monitoring and Performance Insights; detailed "
         "instance monitoring.",
         (
             "aws_cloudwatch_metric_alarm",
@@ -372,7 +375,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         ("CKV_AWS_118", "CKV_AWS_353", "CKV_AWS_26"),
         "that alarms fire and reach the on-call address (the emulator never evaluates metrics), and that RDS "
         "delivers its events to the encrypted topic (the emulator sends none); trigger each alarm once with `aws "
-        "cloudwatch set-alarm-state` and reboot the database once.",
+        "cloudwatch set-alarm-state` and reboot the database once. Likewise that EventBridge delivers the alert "
+        "rules' events to the encrypted topic and RDS its notifications, which hangs on the topic key's policy "
+        "(EventBridge admitted without aws:SourceArn/aws:SourceAccount, which AWS does not support there; RDS by "
+        "its resources' ARNs): the emulator evaluates no key or topic policy on a delivery. After the first `make "
+        "deploy-frontend`, the page's object-event line must reach the on-call address and the rules' "
+        "`-undelivered` alarms stay OK.",
     ),
 )
 
