@@ -37,6 +37,7 @@ from lib.components.compute import (
     VolumeEncryption,
 )
 from lib.components.database import POSTGRES_PORT, Database, DatabaseProps, DatabaseSizing
+from lib.components.detection_watch import DetectionWatch, DetectionWatchProps
 from lib.components.dns import AliasRecord, AliasTarget, DnsRecords, DnsRecordsProps
 from lib.components.encryption import EDGE_REGION, EncryptionKeys, EncryptionKeysProps
 from lib.components.endpoints import PrivateEndpoints, PrivateEndpointsProps
@@ -141,6 +142,12 @@ class TapStack(TerraformStack):
         self._page_integrity(config, account_id, variables, foundation, tiers)
         self._file_integrity(config, tiers)
         self._log_shipping(config, account_id, foundation, tiers)
+        # Tampering with the detection controls above alerts too (issue 28 re-review M-7).
+        DetectionWatch(
+            self,
+            "detection_watch",
+            props=DetectionWatchProps(naming=Naming.for_config(config), topic_arn=tiers.monitoring.alarm_topic_arn),
+        )
         for name, (value, description) in {**stack_outputs(foundation, tiers), **dns_outputs(dns)}.items():
             TerraformOutput(self, name, value=value, description=description)
 
@@ -318,6 +325,7 @@ class TapStack(TerraformStack):
                 database=database,
                 release=release,
                 frontend=frontend,
+                session_key_arn=host_security.session_key_arn,
             ),
             host_security=host_security,
         )
@@ -383,9 +391,11 @@ class TapStack(TerraformStack):
         database: Database,
         release: ApiRelease,
         frontend: Frontend,
+        session_key_arn: str,
     ) -> Monitoring:
         """The alarms and their topic, then what else reports to it (issue 28): the security alerts on the service's
-        logs and the stack's keys, and the database's AWS Backup plan."""
+        logs and the stack's keys (``session_key_arn``: Session Manager's, lib/components/host_security.py), and the
+        database's AWS Backup plan."""
         monitoring = self._monitoring(
             config, account_id, variables, base, compute=compute, database=database, release=release
         )
@@ -400,13 +410,8 @@ class TapStack(TerraformStack):
                 api_log_group=release.log_group,
                 unauthenticated_per_five_minutes=variables.api_401_alarm_threshold,
                 refunds_per_hour=variables.refunds_per_hour_alarm,
-                # The keys in the stack's region (CloudTrail's events reach EventBridge in the region of the call);
-                # the us-east-1 edge key too when that is the stack's region.
-                key_arns=(
-                    base.keys.logs_key_arn,
-                    base.keys.data_key_arn,
-                    frontend.key_arn,
-                    *((base.keys.edge_logs_key_arn,) if config.aws_region == EDGE_REGION else ()),
+                key_arns=watched_key_arns(
+                    config, base, frontend_key_arn=frontend.key_arn, session_key_arn=session_key_arn
                 ),
             ),
         )
@@ -810,6 +815,21 @@ class TapStack(TerraformStack):
         # S3-native state locking (Terraform >= 1.10); cdktf 0.21's S3BackendConfig predates the key.
         # No DynamoDB lock table: use_lockfile replaces it.
         self.add_override("terraform.backend.s3.use_lockfile", True)
+
+
+def watched_key_arns(
+    config: StackConfig, base: Foundation, *, frontend_key_arn: str, session_key_arn: str
+) -> tuple[str, ...]:
+    """The stack's KMS keys whose disabling or scheduled deletion the security alerts watch: those in the stack's
+    region (CloudTrail's events reach EventBridge in the region of the call), the us-east-1 edge key too when that is
+    the stack's region."""
+    return (
+        base.keys.logs_key_arn,
+        base.keys.data_key_arn,
+        frontend_key_arn,
+        session_key_arn,
+        *((base.keys.edge_logs_key_arn,) if config.aws_region == EDGE_REGION else ()),
+    )
 
 
 def api_deployment(release: ApiRelease) -> ApiDeployment:

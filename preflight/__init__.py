@@ -38,8 +38,12 @@ Rules (ids are stable; tests and ``docs/compliance.md`` refer to them):
 - ``PF-RDS-STORAGE`` autoscaling ceiling >= 110 % of the allocation (or 0); gp3 IOPS only from 400 GiB
 - ``PF-RDS-PARAMETER-APPLY`` immediate for dynamic parameters, pending-reboot for static ones
 - ``PF-CERTIFICATE-REGION`` ALB certificates from the listener's region, CloudFront's from us-east-1
-- ``PF-KEY-SERVICE-ACCESS`` keys let in the services that use them (logs, CloudWatch alarms, CloudFront), in
-  the user's region (every rule reads a resource's region from its provider: ``StackView.region_of``)
+- ``PF-KEY-SERVICE-ACCESS`` keys let in the services that use them (logs, CloudWatch alarms, RDS events,
+  EventBridge rules without the aws:Source* conditions AWS does not support for them, CloudFront), in the user's
+  region (every rule reads a resource's region from its provider: ``StackView.region_of``)
+- ``PF-SUBNET-NACL`` every subnet behind its own tier's network ACL; the default ACL managed, with no rules or subnet
+- ``PF-AUDIT-LOG-ARCHIVE`` every audit log group (flow logs, web ACLs, PostgreSQL export, the API's) subscribed to a
+  Firehose stream writing to the log archive (``rules_coverage.py``)
 - ``PF-DNS-ALIAS-TARGET`` Route 53 alias records reference their target (no literal zone id), no target health for
   CloudFront, and name a host the target serves (distribution aliases, ALB host rules); AAAA only for IPv6 targets
 - ``PF-PAGE-WATCH`` (``rules_detection.py``) the bucket CloudFront serves has its object events alerted to an SNS
@@ -67,6 +71,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight import (  # noqa: F401  (registers rules)
+    rules_coverage,
     rules_deploy,
     rules_detection,
     rules_dns,

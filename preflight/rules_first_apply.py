@@ -571,12 +571,59 @@ def _key_of(view: StackView, value: Any) -> Resource | None:
     return target if target is not None and target.type == "aws_kms_key" else None
 
 
+EVENTBRIDGE = "events.amazonaws.com"
+# Condition keys AWS does not support in a key policy for EventBridge delivering to an encrypted SNS topic (the Amazon
+# SNS Developer Guide, sns-key-management.html#compatibility-with-aws-services): EventBridge's KMS request carries none,
+# so a statement conditioned on one never admits it and every delivery fails. The same list as lib/blocks/iam.py's
+# UNSUPPORTED_EVENTBRIDGE_KEY_CONDITIONS (the preflight may not import lib/).
+EVENTBRIDGE_UNSUPPORTED_KEY_CONDITIONS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID")
+
+
+def _unsupported_for_eventbridge(statement: Mapping[str, Any]) -> list[str]:
+    """The condition keys of ``statement`` that EventBridge's delivery to an encrypted topic never satisfies."""
+    unsupported = {key.lower() for key in EVENTBRIDGE_UNSUPPORTED_KEY_CONDITIONS}
+    condition = statement.get("Condition")
+    blocks = condition.values() if isinstance(condition, Mapping) else []
+    return sorted({str(k) for block in blocks if isinstance(block, Mapping) for k in block if k.lower() in unsupported})
+
+
 def _key_services(key: Resource) -> set[str]:
-    return {p for s in _statements(key.get("policy")) if s.get("Effect") == "Allow" for p in _principals(s)}
+    """The service principals the key's Allow statements really admit: an EventBridge statement conditioned on a key
+    EventBridge's request does not carry admits nothing."""
+    return {
+        p
+        for s in _statements(key.get("policy"))
+        if s.get("Effect") == "Allow"
+        for p in _principals(s)
+        if not (p == EVENTBRIDGE and _unsupported_for_eventbridge(s))
+    }
+
+
+def _refusal_detail(key: Resource, services: set[str]) -> str:
+    """Why the key refuses EventBridge although a statement names it, or nothing."""
+    if EVENTBRIDGE not in services:
+        return ""
+    conditioned = sorted(
+        {
+            k
+            for s in _statements(key.get("policy"))
+            if EVENTBRIDGE in _principals(s)
+            for k in _unsupported_for_eventbridge(s)
+        }
+    )
+    if not conditioned:
+        return ""
+    return (
+        f" Its {EVENTBRIDGE} statement is conditioned on {', '.join(conditioned)}, which AWS does not support in a key "
+        "policy for EventBridge delivering to an encrypted topic (the SNS Developer Guide, compatibility with AWS "
+        "services): every delivery fails (the rule's FailedInvocations). Drop those conditions from the key statement "
+        "(lib.blocks.iam.eventbridge_topic_key_use) and keep them on the topic policy, which supports them."
+    )
 
 
 def _topic_key_uses(view: StackView) -> list[tuple[Resource, Any, set[str], str]]:
-    """The SNS topics CloudWatch alarms or RDS event subscriptions publish to, with the service each needs."""
+    """The SNS topics CloudWatch alarms, RDS event subscriptions or EventBridge rules publish to, with the service each
+    needs."""
     publishers = {
         ("cloudwatch.amazonaws.com", "CloudWatch alarms"): {
             str(a) for alarm in view.resources("aws_cloudwatch_metric_alarm") for a in alarm.get("alarm_actions") or []
@@ -584,6 +631,7 @@ def _topic_key_uses(view: StackView) -> list[tuple[Resource, Any, set[str], str]
         ("events.rds.amazonaws.com", "RDS event subscriptions"): {
             str(s.get("sns_topic")) for s in view.resources("aws_db_event_subscription")
         },
+        (EVENTBRIDGE, "EventBridge rules"): {str(t.get("arn")) for t in view.resources("aws_cloudwatch_event_target")},
     }
     return [
         (topic, topic.get("kms_master_key_id"), {service}, who)
@@ -595,9 +643,9 @@ def _topic_key_uses(view: StackView) -> list[tuple[Resource, Any, set[str], str]
 
 @rule(
     "PF-KEY-SERVICE-ACCESS",
-    "A customer key must let the service that uses it in: CloudWatch Logs for log groups, CloudWatch and RDS events "
-    "for the alarm topic, CloudFront for the frontend bucket; otherwise creates or deliveries fail at apply or run "
-    "time.",
+    "A customer key must let the service that uses it in: CloudWatch Logs for log groups, CloudWatch, RDS events and "
+    "EventBridge (without the source conditions AWS does not support for it) for the alarm topic, CloudFront for the "
+    "frontend bucket; otherwise creates or deliveries fail at apply or run time.",
 )
 def check_key_service_access(view: StackView) -> Iterator[Finding]:
     uses: list[tuple[Resource, Any, set[str], str]] = []
@@ -648,6 +696,7 @@ def check_key_service_access(view: StackView) -> Iterator[Finding]:
                 "PF-KEY-SERVICE-ACCESS",
                 user,
                 f"{key.address}'s policy lets no {' / '.join(sorted(services))} principal use the key, so "
-                f"{who} cannot encrypt or decrypt with it. Fix: add an Allow statement for that service "
-                "principal, conditioned on the source account or ARN.",
+                f"{who} cannot encrypt or decrypt with it.{_refusal_detail(key, services)} Fix: add an Allow "
+                "statement for that service principal, conditioned on the source account or ARN where the service "
+                "supports it (EventBridge to an encrypted topic does not).",
             )

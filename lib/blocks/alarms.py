@@ -64,3 +64,39 @@ def metric_alarm(
         ok_actions=[topic_arn],
         tags=naming.tags(name),
     )
+
+
+# EventBridge's per-rule metrics (AWS/Events, dimension RuleName on the default bus): FailedInvocations counts the
+# events a rule matched but could not deliver to a target (after EventBridge's retries), such as an SNS publish the
+# topic's policy or key refused.
+EVENTBRIDGE_NAMESPACE = "AWS/Events"
+FAILED_INVOCATIONS = "FailedInvocations"
+RULE_DELIVERY_PERIOD_SECONDS = 300
+
+
+def rule_delivery_alarm(
+    scope: Construct, construct_id: str, *, naming: Naming, name: str, rule_name: str, topic_arn: str
+) -> CloudwatchMetricAlarm:
+    """``<project>-<name>-undelivered-<suffix>``: any failed delivery of the EventBridge rule ``rule_name`` (its
+    ``FailedInvocations``) in a five-minute period alarms, 1 of 1. An alert rule that targets the on-call topic fails
+    silently otherwise: the event is dropped, nobody is paged. The alarm reaches the same topic through CloudWatch
+    (``cloudwatch.amazonaws.com``, its own topic and key statements), not through EventBridge, so it still pages when
+    EventBridge's way in is what broke. No datapoint is no failure (missing data not breaching)."""
+    return metric_alarm(
+        scope,
+        construct_id,
+        naming=naming,
+        name=f"{name}-undelivered",
+        description=f"The EventBridge rule {name} could not deliver an event to its target (AWS/Events "
+        "FailedInvocations): the alert it carries reached nobody (docs/operating.md)",
+        topic_arn=topic_arn,
+        metric=AlarmMetric(
+            namespace=EVENTBRIDGE_NAMESPACE,
+            name=FAILED_INVOCATIONS,
+            statistic="Sum",
+            dimensions={"RuleName": rule_name},
+        ),
+        operator="GreaterThanThreshold",
+        threshold=0,
+        period=RULE_DELIVERY_PERIOD_SECONDS,
+    )

@@ -372,9 +372,15 @@ def cloudwatch_alarm_arns(region: str, account_id: str) -> str:
     return f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"
 
 
-def rds_event_subscription_arns(region: str, account_id: str) -> str:
-    """The ARNs of this account's RDS event subscriptions in ``region`` (``arn:aws:rds:...:es:<name>``)."""
-    return f"arn:aws:rds:{region}:{account_id}:es:*"
+def rds_event_source_arns(region: str, account_id: str) -> str:
+    """The ARNs of this account's RDS resources in ``region`` (``arn:aws:rds:<region>:<account>:*``): what RDS names as
+    ``aws:SourceArn`` when it publishes an event notification. The RDS User Guide ("Granting permissions to publish
+    notifications to an Amazon SNS topic", USER_Events.GrantingPermissions) sets ``aws:SourceArn`` to the RDS
+    *resource* ARN (its example: ``arn:aws:rds:<region>:<account>:db:prefix-*``), not the event subscription's
+    (``...:es:<name>``, which matched no event and dropped every notification). The stack subscribes two source
+    types, db-instance (``...:db:<id>``) and db-security-group (``...:secgrp:<name>``), so the pattern covers every
+    RDS resource type of the account and region rather than one prefix of one type."""
+    return f"arn:aws:rds:{region}:{account_id}:*"
 
 
 def eventbridge_rule_arns(region: str, account_id: str) -> str:
@@ -401,12 +407,12 @@ def _topic_key_use(sid: str, service: str, source_arn_pattern: str, account_id: 
 
 
 def rds_events_topic_key_use(region: str, account_id: str) -> Statement:
-    """RDS event subscriptions of this account and region (``aws:SourceArn``) may publish to a topic encrypted with
-    the key."""
+    """RDS, publishing events of this account's RDS resources of the region (``aws:SourceArn``:
+    :func:`rds_event_source_arns`), may publish to a topic encrypted with the key."""
     return _topic_key_use(
         "RdsEventsPublishToEncryptedTopic",
         "events.rds.amazonaws.com",
-        rds_event_subscription_arns(region, account_id),
+        rds_event_source_arns(region, account_id),
         account_id,
     )
 
@@ -422,15 +428,32 @@ def alarms_topic_key_use(region: str, account_id: str) -> Statement:
     )
 
 
-def eventbridge_topic_key_use(region: str, account_id: str) -> Statement:
-    """EventBridge rules of this account and region (``aws:SourceArn``) may publish to a topic encrypted with the key
-    (the security alerts on CloudTrail and S3 events)."""
-    return _topic_key_use(
-        "EventBridgeRulesPublishToEncryptedTopic",
-        "events.amazonaws.com",
-        eventbridge_rule_arns(region, account_id),
-        account_id,
-    )
+EVENTBRIDGE_TOPIC_KEY_SID = "EventBridgeRulesPublishToEncryptedTopic"
+# The confused-deputy keys AWS does not support in a KMS key policy for EventBridge delivering to an encrypted topic:
+# the Amazon SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics"
+# (sns-key-management.html#compatibility-with-aws-services), says adding aws:SourceAccount, aws:SourceArn or
+# aws:SourceOrgID to the key policy is not supported for EventBridge-to-encrypted-topic delivery. EventBridge's KMS
+# request does not carry them, so such a condition never matches and every delivery fails (the rule's
+# FailedInvocations metric: lib/blocks/alarms.py rule_delivery_alarm). preflight PF-KEY-SERVICE-ACCESS refuses them.
+UNSUPPORTED_EVENTBRIDGE_KEY_CONDITIONS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID")
+
+
+def eventbridge_topic_key_use() -> Statement:
+    """EventBridge may publish to a topic encrypted with the key (the security alerts on CloudTrail and S3 events).
+
+    No condition: AWS does not support :data:`UNSUPPORTED_EVENTBRIDGE_KEY_CONDITIONS` here (see there). Which rules may
+    publish is decided by the topic policy (:func:`alarm_topic_policy`'s ``EventBridgeRulesPublish``: this account's
+    rules of the region, ``aws:SourceArn`` and ``aws:SourceAccount``, which SNS does support), and SNS asks KMS for a
+    data key only for a publish the topic policy allowed. ``kms:EncryptionContext:aws:sns:topicArn`` is left out too:
+    AWS documents it for other services publishing to an encrypted topic (the GameLift FlexMatch guide's key policy),
+    not for EventBridge, and an unsupported condition fails every delivery silently, the very failure fixed here."""
+    return {
+        "Sid": EVENTBRIDGE_TOPIC_KEY_SID,
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+    }
 
 
 # What the default SNS topic policy grants the owning account; a topic policy replaces the default, so it repeats it.
@@ -449,7 +472,8 @@ SNS_OWNER_ACTIONS = (
 def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
     """Topic policy of the alarm topic: no publishing without TLS (PCI DSS 4.2.1), the account keeps the rights the
     default policy gave it (named as the account root, not ``"AWS": "*"``), and CloudWatch alarms, RDS event
-    subscriptions and EventBridge rules of this account and region may publish."""
+    subscriptions (for this account's RDS resources of the region) and EventBridge rules of this account and region
+    may publish."""
     return policy_document(
         [
             {
@@ -481,7 +505,7 @@ def alarm_topic_policy(topic_arn: str, *, region: str, account_id: str) -> str:
                     (
                         "RdsEventsPublish",
                         "events.rds.amazonaws.com",
-                        rds_event_subscription_arns(region, account_id),
+                        rds_event_source_arns(region, account_id),
                     ),
                     ("EventBridgeRulesPublish", "events.amazonaws.com", eventbridge_rule_arns(region, account_id)),
                 )

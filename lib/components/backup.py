@@ -44,6 +44,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from lib.blocks.alarms import rule_delivery_alarm
 from lib.blocks.kms import KeyProps, customer_managed_key
 from lib.blocks.roles import ServiceRoleProps, service_role
 from lib.naming import Naming
@@ -220,6 +221,14 @@ class DatabaseBackup(Construct):
                     'See docs/operating.md, backup-jobs-failed."'
                 ),
             ),
+        )
+        rule_delivery_alarm(
+            self,
+            "jobs_failed_undelivered",
+            naming=naming,
+            name="backup-jobs-failed",
+            rule_name=rule.name,
+            topic_arn=props.topic_arn,
         )
         return rule
 

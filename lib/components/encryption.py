@@ -4,7 +4,9 @@ One key for logs and alarm notifications, one for data at rest, and one for logs
 ACL's log group, which must live there). Each key policy names its principals and
 separates administration (the admin principal, default the account root) from use (the account's IAM policies);
 where a service encrypts on our behalf, that service is restricted by a condition to this account's resources
-(``lib/blocks/iam.py``). There is never a bare ``"AWS": "*"``.
+(``lib/blocks/iam.py``), except EventBridge on the logs key: AWS supports no source condition in a key policy for
+EventBridge delivering to an encrypted topic, so the topic's policy alone says which rules may publish
+(``eventbridge_topic_key_use``). There is never a bare ``"AWS": "*"``.
 
 The data key also encrypts the API instances' EBS volumes. The Auto Scaling group launches them through its
 service-linked role, which the data key's policy must name; KMS refuses a policy naming a principal that does
@@ -72,7 +74,7 @@ class EncryptionKeys(Construct):
                     logs_service_key_use(props.region, props.account_id),
                     alarms_topic_key_use(props.region, props.account_id),
                     rds_events_topic_key_use(props.region, props.account_id),
-                    eventbridge_topic_key_use(props.region, props.account_id),
+                    eventbridge_topic_key_use(),
                 ),
             ),
         )

@@ -32,7 +32,7 @@ from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction, LambdaFunct
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from lib.blocks.alarms import AlarmMetric, metric_alarm
+from lib.blocks.alarms import AlarmMetric, metric_alarm, rule_delivery_alarm
 from lib.blocks.function_package import deterministic_zip
 from lib.blocks.iam import Statement
 from lib.blocks.log_groups import LogGroupProps, encrypted_log_group
@@ -155,6 +155,14 @@ class PageIntegrity(Construct):
                     'Expected during make deploy-frontend; otherwise investigate: docs/operating.md, the payment page."'
                 ),
             ),
+        )
+        rule_delivery_alarm(
+            self,
+            "page_objects_changed_undelivered",
+            naming=props.naming,
+            name="page-objects-changed",
+            rule_name=rule.name,
+            topic_arn=props.alarm_topic_arn,
         )
 
     def _function(self) -> LambdaFunction:

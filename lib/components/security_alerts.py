@@ -31,7 +31,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAla
 from constructs import Construct
 from tap_contract.logs import ACCESS_LOGGER, REFUND_CREATED, REFUNDS_LOGGER, UNAUTHENTICATED_STATUS
 
-from lib.blocks.alarms import AlarmMetric, metric_alarm
+from lib.blocks.alarms import AlarmMetric, metric_alarm, rule_delivery_alarm
 from lib.naming import Naming
 
 UNAUTHENTICATED_PATTERN = f'{{ ($.logger = "{ACCESS_LOGGER}") && ($.status = {UNAUTHENTICATED_STATUS}) }}'
@@ -141,6 +141,14 @@ class SecurityAlerts(Construct):
         )
         CloudwatchEventTarget(
             self, "kms_key_disabled_or_deleted_to_topic", rule=rule.name, arn=self._props.topic_arn, target_id="oncall"
+        )
+        rule_delivery_alarm(
+            self,
+            "kms_key_disabled_or_deleted_undelivered",
+            naming=naming,
+            name="kms-key-disabled-or-deleted",
+            rule_name=rule.name,
+            topic_arn=self._props.topic_arn,
         )
         return rule
 

@@ -104,8 +104,9 @@ def test_topic_policy_refuses_publishing_without_tls_and_keeps_owner_and_alarms(
 @pytest.mark.pci("10.7, 11.5")
 def test_rds_events_reach_the_alarm_topic_which_lets_rds_publish_and_encrypt(resources):
     """Prowler's PCI DSS 4.0 finding (10.7.2): no RDS event subscription. The database's events and RDS's security-group
-    events go to the on-call topic; the topic policy and the topic's key admit RDS event subscriptions of this account
-    and region only."""
+    events go to the on-call topic; the topic policy and the topic's key admit RDS publishing for this account's RDS
+    resources of the region only: aws:SourceArn is the RDS resource's ARN (db, secgrp), as the RDS User Guide's
+    USER_Events.GrantingPermissions shows, never the subscription's (es:), which no notification carries."""
     (topic_name,) = resources["aws_sns_topic"]
     topic = f"${{aws_sns_topic.{topic_name}.arn}}"
     subscriptions = {s["source_type"]: s for s in resources["aws_db_event_subscription"].values()}
@@ -117,7 +118,7 @@ def test_rds_events_reach_the_alarm_topic_which_lets_rds_publish_and_encrypt(res
         assert "event_categories" not in subscription  # every category
         assert any("aws_sns_topic_policy" in d for d in subscription["depends_on"])
     scoped = {
-        "ArnLike": {"aws:SourceArn": "arn:aws:rds:us-east-1:${data.aws_caller_identity.current.account_id}:es:*"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:rds:us-east-1:${data.aws_caller_identity.current.account_id}:*"},
         "StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.current.account_id}"},
     }
     (topic_policy,) = resources["aws_sns_topic_policy"].values()
@@ -132,7 +133,9 @@ def test_rds_events_reach_the_alarm_topic_which_lets_rds_publish_and_encrypt(res
 @pytest.mark.pci("10.7, 11.5")
 def test_eventbridge_rules_of_the_account_and_region_may_publish_to_the_alarm_topic_and_use_its_key(resources):
     """The security alerts on CloudTrail and S3 events are EventBridge rules targeting the on-call topic: the topic
-    policy and the topic's key admit EventBridge on behalf of this account's rules in the stack's region only."""
+    policy admits EventBridge on behalf of this account's rules in the stack's region only; the topic's key admits
+    EventBridge with no source condition, which AWS does not support in a key policy for EventBridge-to-encrypted-topic
+    delivery (the SNS Developer Guide's compatibility section): with one every delivery failed."""
     scoped = {
         "ArnLike": {"aws:SourceArn": "arn:aws:events:us-east-1:${data.aws_caller_identity.current.account_id}:rule/*"},
         "StringEquals": {"aws:SourceAccount": "${data.aws_caller_identity.current.account_id}"},
@@ -143,7 +146,7 @@ def test_eventbridge_rules_of_the_account_and_region_may_publish_to_the_alarm_to
     assert publish["Condition"] == scoped
     key = next(k for k in resources["aws_kms_key"].values() if "alarm topic" in k["description"])
     use = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}["EventBridgeRulesPublishToEncryptedTopic"]
-    assert use["Principal"] == {"Service": "events.amazonaws.com"} and use["Condition"] == scoped
+    assert use["Principal"] == {"Service": "events.amazonaws.com"} and "Condition" not in use
     assert set(use["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
 

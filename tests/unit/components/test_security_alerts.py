@@ -86,6 +86,7 @@ def test_kms_disable_and_scheduled_deletion_of_the_stacks_keys_reach_the_topic(r
         _key_arn(resources, "encryption/logs_key"),
         _key_arn(resources, "encryption/data_key"),
         _key_arn(resources, "frontend/key"),
+        _key_arn(resources, "host_security/session_key"),
         _key_arn(resources, "encryption/edge_logs_key"),
     ]
     assert target["arn"] == _topic(resources)
@@ -114,4 +115,5 @@ def test_outside_us_east_1_the_rule_watches_the_keys_of_the_stacks_region(tmp_pa
         _key_arn(resources, "encryption/logs_key"),
         _key_arn(resources, "encryption/data_key"),
         _key_arn(resources, "frontend/key"),
+        _key_arn(resources, "host_security/session_key"),
     ]

@@ -51,6 +51,19 @@ def _key_policy_without(stack: Stack, key_path_end: str, sid: str) -> None:
     key["policy"] = json.dumps(policy)
 
 
+def _eventbridge_key_statement_conditioned(stack: Stack) -> None:
+    """The logs key's EventBridge statement with the confused-deputy conditions AWS does not support there (the
+    statement issue 28's re-review found: every EventBridge delivery to the encrypted topic failed)."""
+    key = _named(stack, "aws_kms_key", "encryption/logs_key")
+    policy = json.loads(key["policy"])
+    (statement,) = [s for s in policy["Statement"] if s.get("Sid") == "EventBridgeRulesPublishToEncryptedTopic"]
+    statement["Condition"] = {
+        "ArnLike": {"aws:SourceArn": "arn:aws:events:us-east-1:123456789012:rule/*"},
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+    }
+    key["policy"] = json.dumps(policy)
+
+
 def _asg_without(stack: Stack, address_start: str) -> None:
     """The API group without its depends_on entries that start with ``address_start``."""
     asg = _one(stack, "aws_autoscaling_group")
@@ -270,6 +283,20 @@ MUTATIONS: list[Mutation] = [
         lambda s: _key_policy_without(s, "encryption/logs_key", "RdsEventsPublishToEncryptedTopic"),
         "PF-KEY-SERVICE-ACCESS",
         ("events.rds.amazonaws.com", "RDS event subscriptions cannot"),
+        Severity.ERROR,
+    ),
+    (
+        "alarm-topic-key-without-eventbridge",
+        lambda s: _key_policy_without(s, "encryption/logs_key", "EventBridgeRulesPublishToEncryptedTopic"),
+        "PF-KEY-SERVICE-ACCESS",
+        ("events.amazonaws.com", "EventBridge rules cannot"),
+        Severity.ERROR,
+    ),
+    (
+        "alarm-topic-key-eventbridge-with-source-conditions",
+        _eventbridge_key_statement_conditioned,
+        "PF-KEY-SERVICE-ACCESS",
+        ("EventBridge rules cannot", "conditioned on aws:SourceAccount, aws:SourceArn", "FailedInvocations"),
         Severity.ERROR,
     ),
     (

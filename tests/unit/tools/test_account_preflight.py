@@ -254,7 +254,7 @@ def test_every_named_resource_is_looked_up_in_its_provider_region(eu_synth_json:
         looked_up += len(calls)
     assert {region for region, _ in account.called("logs", "describe_log_groups")} == {"us-east-1", "eu-west-1"}
     names = named(checks, "names")
-    assert looked_up == 69 and names.detail.startswith("69 names looked up, 0 held by this stack's state")
+    assert looked_up == 70 and names.detail.startswith("70 names looked up, 0 held by this stack's state")
     assert "iam:GetRole x9" in names.looked_at and "s3:HeadBucket x4" in names.looked_at
     assert dict(account.called("wafv2", "list_web_acls")) == {
         "us-east-1": {"Scope": "CLOUDFRONT", "Limit": 100},
