@@ -102,7 +102,9 @@ def test_a_page_object_written_and_deleted_reaches_the_on_call_topic(
         deployer, key = as_role(DEPLOYER, "s3"), f"{marker}.txt"
         put = deployer.put_object(Bucket=bucket, Key=key, Body=b"written by the page alert's integration test")
         # The version itself (s3:DeleteObjectVersion), so the bucket holds nothing the stack did not write.
-        deployer.delete_object(Bucket=bucket, Key=key, VersionId=put["VersionId"])
+        deployer.delete_object(
+            Bucket=bucket, Key=key, **({"VersionId": put["VersionId"]} if "VersionId" in put else {})
+        )
         received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5)
         bodies = [m["Body"] for m in received.get("Messages", [])]
         for event in OBJECT_EVENTS:
