@@ -28,7 +28,7 @@ def test_a_record_left_in_the_zone_is_a_leftover_and_the_zone_is_not(moto_endpoi
     route53 = client("route53", moto_endpoint)
     zone_id = create_sandbox_zone(route53, "leftover.example.com")
     before, errors = take_inventory(moto_endpoint, "us-east-1")
-    assert not errors and f"hosted-zone {zone_id} (leftover.example.com.)" in before["s3, cloudfront, waf, route 53"]
+    assert not errors and f"hosted-zone {zone_id} (leftover.example.com.)" in before["s3, cloudfront, route 53"]
     change = {
         "Action": "CREATE",
         "ResourceRecordSet": {

@@ -7,6 +7,10 @@ then sets apart what ``make destroy`` said it keeps, such as the database's fina
 Resources AWS keeps for a while after deletion are not "left": terminated instances, deleted NAT
 gateways, and KMS keys pending deletion (AWS's minimum waiting period is 7 days). Neither are what AWS
 creates on its own when a service is first used: AWS managed KMS keys and public ``/aws/`` SSM parameters.
+
+Regional kinds are listed in the stack's region and in us-east-1 (:data:`EDGE_REGION`), where every stack keeps its
+CloudFront web ACL, that ACL's key, log group and Firehose stream whatever its own region: an item found only there
+is named with `` in us-east-1``. Global kinds (IAM, S3, CloudFront, Route 53) are listed once.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from tools.sandbox.emulator import client
 
 Inventory = dict[str, set[str]]
 Lister = Callable[[Callable[[str], Any]], Iterable[str]]
+
+# CloudFront's region: its web ACLs (scope CLOUDFRONT) and what the stack creates beside them live here.
+EDGE_REGION = "us-east-1"
 
 
 def _pages(api: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
@@ -116,8 +123,6 @@ def _storage_and_edge(c: Callable[[str], Any]) -> Iterable[str]:
     yield from (f"origin-access-control {o['Id']}" for o in controls)
     policies = cloudfront.list_response_headers_policies(Type="custom").get("ResponseHeadersPolicyList", {})
     yield from (f"response-headers-policy {p['ResponseHeadersPolicy']['Id']}" for p in policies.get("Items", []))
-    wafv2 = c("wafv2")
-    yield from (f"waf-web-acl {a['ARN']}" for a in wafv2.list_web_acls(Scope="REGIONAL").get("WebACLs", []))
     yield from _route53(c)
 
 
@@ -148,18 +153,81 @@ def _observability(c: Callable[[str], Any]) -> Iterable[str]:
     yield from (f"ssm-parameter {p['Name']}" for p in parameters if not p["Name"].startswith("/aws/"))
 
 
+def _firewalls(c: Callable[[str], Any]) -> Iterable[str]:
+    """Regional web ACLs; in us-east-1 also the CLOUDFRONT-scope ones (WAF takes that scope only there)."""
+    wafv2 = c("wafv2")
+    scopes = ("REGIONAL", "CLOUDFRONT") if wafv2.meta.region_name == EDGE_REGION else ("REGIONAL",)
+    for scope in scopes:
+        yield from (f"waf-web-acl {a['ARN']}" for a in _web_acls(wafv2, scope))
+
+
+def _web_acls(wafv2: Any, scope: str) -> list[Any]:
+    """Every web ACL of ``scope`` (ListWebACLs pages by NextMarker; boto3 has no paginator for it)."""
+    acls: list[Any] = []
+    kwargs: dict[str, Any] = {"Scope": scope}
+    while True:
+        page = wafv2.list_web_acls(**kwargs)
+        acls.extend(page.get("WebACLs", []))
+        if not page.get("NextMarker") or not page.get("WebACLs"):
+            return acls
+        kwargs["NextMarker"] = page["NextMarker"]
+
+
 def _detection_and_backup(c: Callable[[str], Any]) -> Iterable[str]:
-    """The security alerts' metric filters and EventBridge rules, and AWS Backup's vaults and (not deleted) plans."""
+    """The security alerts' metric filters, the log groups' subscription filters, EventBridge rules and their targets,
+    RDS event subscriptions, and AWS Backup's vaults, (not deleted) plans and their selections."""
+    logs = c("logs")
+    yield from (f"metric-filter {f['filterName']}" for f in _pages(logs, "describe_metric_filters", "metricFilters"))
+    for group in _pages(logs, "describe_log_groups", "logGroups"):
+        name = group["logGroupName"]
+        yield from (
+            f"subscription-filter {name} {f['filterName']}"
+            for f in _pages(logs, "describe_subscription_filters", "subscriptionFilters", logGroupName=name)
+        )
+    events = c("events")
+    for rule in _pages(events, "list_rules", "Rules"):
+        yield f"event-rule {rule['Name']}"
+        yield from (
+            f"event-target {rule['Name']} {t['Id']}"
+            for t in _pages(events, "list_targets_by_rule", "Targets", Rule=rule["Name"])
+        )
     yield from (
-        f"metric-filter {f['filterName']}" for f in _pages(c("logs"), "describe_metric_filters", "metricFilters")
+        f"rds-event-subscription {s['CustSubscriptionId']}"
+        for s in _pages(c("rds"), "describe_event_subscriptions", "EventSubscriptionsList")
     )
-    yield from (f"event-rule {r['Name']}" for r in c("events").list_rules().get("Rules", []))
     backup = c("backup")
     yield from (f"backup-vault {v['BackupVaultName']}" for v in backup.list_backup_vaults().get("BackupVaultList", []))
-    yield from (f"backup-plan {p['BackupPlanName']}" for p in backup.list_backup_plans().get("BackupPlansList", []))
+    for plan in backup.list_backup_plans().get("BackupPlansList", []):
+        yield f"backup-plan {plan['BackupPlanName']}"
+        selections = backup.list_backup_selections(BackupPlanId=plan["BackupPlanId"]).get("BackupSelectionsList", [])
+        yield from (f"backup-selection {plan['BackupPlanName']} {s['SelectionName']}" for s in selections)
 
 
-def _identity_and_keys(c: Callable[[str], Any]) -> Iterable[str]:
+def _delivery_and_functions(c: Callable[[str], Any]) -> Iterable[str]:
+    """Firehose delivery streams, Lambda functions and the account's own SSM documents (not AWS's, Owner=Self)."""
+    yield from (f"firehose-stream {name}" for name in _delivery_streams(c("firehose")))
+    yield from (f"lambda-function {f['FunctionName']}" for f in _pages(c("lambda"), "list_functions", "Functions"))
+    yield from (
+        f"ssm-document {d['Name']}"
+        for d in _pages(
+            c("ssm"), "list_documents", "DocumentIdentifiers", Filters=[{"Key": "Owner", "Values": ["Self"]}]
+        )
+    )
+
+
+def _delivery_streams(firehose: Any) -> list[str]:
+    """Every delivery stream's name (ListDeliveryStreams pages by the last name; boto3 has no paginator for it)."""
+    names: list[str] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = firehose.list_delivery_streams(**kwargs)
+        names.extend(page.get("DeliveryStreamNames", []))
+        if not page.get("HasMoreDeliveryStreams") or not page.get("DeliveryStreamNames"):
+            return names
+        kwargs["ExclusiveStartDeliveryStreamName"] = names[-1]
+
+
+def _identity(c: Callable[[str], Any]) -> Iterable[str]:
     iam = c("iam")
     yield from (f"iam-role {r['RoleName']}" for r in _pages(iam, "list_roles", "Roles"))
     yield from (
@@ -167,6 +235,9 @@ def _identity_and_keys(c: Callable[[str], Any]) -> Iterable[str]:
         for p in _pages(iam, "list_instance_profiles", "InstanceProfiles")
     )
     yield from (f"iam-policy {p['Arn']}" for p in _pages(iam, "list_policies", "Policies", Scope="Local"))
+
+
+def _keys_and_certificates(c: Callable[[str], Any]) -> Iterable[str]:
     kms = c("kms")
     for key in _pages(kms, "list_keys", "Keys"):
         metadata = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
@@ -186,35 +257,45 @@ def _identity_and_keys(c: Callable[[str], Any]) -> Iterable[str]:
     )
 
 
-LISTERS: tuple[tuple[str, Lister], ...] = (
+GLOBAL_LISTERS: tuple[tuple[str, Lister], ...] = (
+    ("s3, cloudfront, route 53", _storage_and_edge),
+    ("iam", _identity),
+)
+REGIONAL_LISTERS: tuple[tuple[str, Lister], ...] = (
     ("ec2", _ec2),
     ("load balancing and auto scaling", _load_balancing),
     ("database, secrets, parameters", _database),
-    ("s3, cloudfront, waf, route 53", _storage_and_edge),
+    ("waf", _firewalls),
     ("logs, alarms, sns", _observability),
-    ("iam, kms, acm", _identity_and_keys),
+    ("kms, acm", _keys_and_certificates),
     ("metric filters, event rules, backup", _detection_and_backup),
+    ("firehose, lambda, ssm documents", _delivery_and_functions),
 )
 
 
 def take_inventory(endpoint: str, region: str) -> tuple[Inventory, list[str]]:
-    """List everything the stack could create; return ``(inventory, errors)``.
+    """List everything the stack could create, in ``region`` and in :data:`EDGE_REGION`; return
+    ``(inventory, errors)``.
 
     A kind whose listing fails is reported in ``errors`` (and then cannot prove anything), rather than
     silently counted as empty.
     """
-    clients: dict[str, Any] = {}
-
-    def get(service: str) -> Any:
-        if service not in clients:
-            clients[service] = client(service, endpoint, region)
-        return clients[service]
-
     inventory: Inventory = {}
     errors: list[str] = []
-    for group, lister in LISTERS:
+    passes = [(group, lister, region, "") for group, lister in (*GLOBAL_LISTERS, *REGIONAL_LISTERS)]
+    if region != EDGE_REGION:
+        where = f" in {EDGE_REGION}"
+        passes.extend((group + where, lister, EDGE_REGION, where) for group, lister in REGIONAL_LISTERS)
+    clients: dict[tuple[str, str], Any] = {}
+    for group, lister, lister_region, where in passes:
+
+        def get(service: str, in_region: str = lister_region) -> Any:
+            if (service, in_region) not in clients:
+                clients[service, in_region] = client(service, endpoint, in_region)
+            return clients[service, in_region]
+
         try:
-            inventory[group] = set(lister(get))
+            inventory[group] = {item + where for item in lister(get)}
         except Exception as err:  # pylint: disable=broad-exception-caught  # report every failing kind at once
             errors.append(f"{group}: {type(err).__name__}: {err}")
             inventory[group] = set()

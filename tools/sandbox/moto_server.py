@@ -42,7 +42,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs
 
-from tools.sandbox import moto_autoscaling, moto_backup, moto_firehose, moto_s3, moto_sts
+from tools.sandbox import moto_autoscaling, moto_backup, moto_events, moto_firehose, moto_s3, moto_sts
 from tools.sandbox.client_tokens import ClientTokenReplay, RetryJournal, buffered_body, preload_models
 from tools.sandbox.fidelity import APPLIED as _APPLIED
 from tools.sandbox.fidelity import PATCHES as _PATCHES
@@ -71,7 +71,7 @@ PRELOADED_MODELS = (
 PRELOADED_REST_MODELS = ("s3", "cloudfront", "route53", "backup")
 
 # Modules whose @fidelity_patch functions register at import, beside this one's (one file per concern).
-PATCH_MODULES = (moto_autoscaling, moto_backup, moto_s3, moto_sts, moto_firehose)
+PATCH_MODULES = (moto_autoscaling, moto_backup, moto_s3, moto_sts, moto_firehose, moto_events)
 
 
 # -------------------------------------------------------------------------------------------- EC2 templates
