@@ -56,8 +56,8 @@ PRINCIPAL = "arn:aws:iam::{account}:role/payment-deployer"
 # The phases of a sandbox run in which the deploying identity calls AWS (tools/sandbox/runner.py). Not "emulator"
 # and "leftovers" (the sandbox's own inventory), "boot" (the instance's role), "tests" (the test client).
 # The sandbox's phases that run as the deployer: ``make deploy`` (less its post-apply hook, the instance's boot,
-# recorded in phases.json as ``not_the_deployer``), the second plan and destroy.
-DEPLOYER_PHASES = ("deploy", "settings", "drift", "release", "destroy")
+# recorded in phases.json as ``not_the_deployer``), the second plan, the no-egress shape's make plan and destroy.
+DEPLOYER_PHASES = ("deploy", "settings", "drift", "no-egress", "release", "destroy")
 LINE = re.compile(r"^request (\S+) (\S+) (\S+) (\S+) (\S+)")
 
 # SigV4 signing name -> IAM service prefix, where they differ.

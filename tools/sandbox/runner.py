@@ -16,6 +16,11 @@ deploy     ``make deploy ENVIRONMENT=<suffix> AUTO_APPROVE=1``: the command a us
            with TLS standing in for RDS, then a payment and a refund through HTTP
 tests      ``pytest tests/integration`` with boto3 pointed at the emulator
 drift      a second ``plan -detailed-exitcode`` must report no changes
+no-egress  ``make plan`` of the shape without internet egress (``PAYMENT_PROCESSOR=simulated``, no Stripe settings,
+           no processor egress CIDRs) synthesized into its own folder, against the same state, as the deployer; its
+           plan must delete every NAT gateway, its Elastic IP and the app subnets' default routes, destroy or
+           replace nothing stateful, and change nothing else the processor switch does not explain
+           (``tools/sandbox/egress_plan.py``). A plan, never applied: the second shape costs seconds, not a cycle
 release    release B over A with ``make deploy``, then ``make rollback RELEASE=<A>``: each plan changes only the
            artifact object, the launch template and the group, each boot rehearses its release, and the artifact key
            keeps B as a noncurrent version (``tools/sandbox/release_phase.py``)
@@ -77,6 +82,9 @@ LOCK_FILE = ROOT / ".sandbox.lock"
 SYNTH_DIR = LOG_DIR / "cdktf.out"
 DEPLOY_REPORT = LOG_DIR / "deploy.json"
 DESTROY_REPORT = LOG_DIR / "destroy.json"
+# The no-egress phase's synth output and make plan report: their own, so the applied stack's folder stays as it is.
+NO_EGRESS_SYNTH_DIR = LOG_DIR / "no-egress.out"
+NO_EGRESS_REPORT = LOG_DIR / "no-egress-plan.json"
 TERRAFORM_TIMEOUT = 30 * 60  # seconds; apply takes ~2 min, a hang should not block CI for its whole budget
 STOP_SECONDS = 120  # an interrupted apply finishes its calls in flight and saves the state before it exits
 INTERRUPTED_EXIT = 130  # what a shell reports for a command ended by Ctrl-C
@@ -111,6 +119,7 @@ class Report:  # pylint: disable=too-many-instance-attributes  # one field per l
     resources_applied: int | None = None
     tests: dict[str, int] = field(default_factory=dict)
     drift: str = "not checked"
+    no_egress: dict[str, int] = field(default_factory=dict)  # the no-egress plan's counts (egress_plan.py)
     leftovers: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # what make destroy announced it keeps, found after destroy
     emulator: dict[str, int] = field(default_factory=dict)
@@ -538,6 +547,7 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             ("tests", self._tests),
             ("settings", self._settings),
             ("drift", self._drift),
+            ("no-egress", self._no_egress),
             ("release", self._release),
         ]
         for name, check in checks if applied else []:
@@ -783,6 +793,60 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
         self.report.drift = "none"
         phase.detail = "no changes"
 
+    def _no_egress(self, phase: Phase) -> None:
+        """``make plan`` of the no-egress shape on the applied Stripe shape's state (``tools/sandbox/egress_plan.py``):
+        after the drift phase, so the state matches the Stripe shape and every planned change is the switch's."""
+        from tools.sandbox import egress_plan  # pylint: disable=import-outside-toplevel
+
+        terraform = self.terraform
+        assert terraform is not None
+        stack = self.config.stack_name
+        # The settings the stack runs with since the settings phase, as the release phase keeps them.
+        env = egress_plan.no_egress_environment(
+            {**terraform.env, "API_DB_POOL_MAX": str(CHANGED_POOL_MAX)},
+            outdir=NO_EGRESS_SYNTH_DIR,
+            report=NO_EGRESS_REPORT,
+        )
+        saved, terraform.env = terraform.env, env
+        try:
+            terraform.command(
+                "no-egress-plan",
+                ["make", "--no-print-directory", "plan", f"ENVIRONMENT={self.config.environment_suffix}"],
+                cwd=ROOT,
+                what="make plan (no egress)",
+            )
+        finally:
+            terraform.env = saved
+        planned_dir = stack_dir(NO_EGRESS_SYNTH_DIR, stack)
+        plan_file = ROOT / json.loads(NO_EGRESS_REPORT.read_text(encoding="utf-8"))["plan"]["plan_file"]
+        shown = subprocess.run(
+            ["terraform", "show", "-json", str(plan_file)],
+            cwd=planned_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        if shown.returncode != 0:
+            raise PhaseFailed(
+                f"terraform show -json {rel(plan_file)} exited {shown.returncode}: {shown.stderr.strip()}"
+            )
+        (LOG_DIR / "no-egress-plan.show.json").write_text(shown.stdout, encoding="utf-8")
+        result = egress_plan.check_plan(
+            json.loads(shown.stdout),
+            applied_stack=json.loads((terraform.stack_dir / "cdk.tf.json").read_text(encoding="utf-8")),
+            planned_stack=json.loads((planned_dir / "cdk.tf.json").read_text(encoding="utf-8")),
+        )
+        self.report.no_egress = result.counts
+        if result.problems:
+            raise PhaseFailed(
+                f"the no-egress plan has {len(result.problems)} problem(s): "
+                + "; ".join(result.problems)
+                + f" (plan: {rel(LOG_DIR / 'no-egress-plan.show.json')}, log: {rel(LOG_DIR / 'no-egress-plan.log')})"
+            )
+        phase.detail = result.describe()
+
     def _summarize(self) -> None:
         report = self.report
         report.emulator = emulator_counts(MOTO_LOG)
@@ -804,6 +868,17 @@ class SandboxRun:  # pylint: disable=too-few-public-methods
             + (f", {tests['skipped']} skipped" if tests.get("skipped") else "")
         )
         print(f"  drift: {report.drift}")
+        egress = report.no_egress
+        print(
+            "  no-egress plan: "
+            + (
+                f"{egress['nat_gateways_deleted']} NAT gateways, {egress['nat_addresses_deleted']} Elastic IPs, "
+                f"{egress['default_routes_deleted']} default routes deleted; {egress['other_changes_explained']} "
+                f"other changes explained, {egress['unexplained']} problems"
+                if egress
+                else "not checked"
+            )
+        )
         counts = report.emulator
         print(
             f"  emulator: {counts['sdk_retries']} SDK retries ({counts['lost_answers_replayed']} after a lost "
