@@ -1,5 +1,5 @@
 """The emulator's S3 judges the requests that change a bucket's policy, event notifications or lifecycle by its
-bucket policy (``tools/sandbox/moto_s3.s3_bucket_policy_on_control_requests``; issue 28 re-review L-2): the frontend
+bucket policy (``tools/sandbox/moto_s3.s3_bucket_configuration_policy``; issue 28 re-review L-2): the frontend
 bucket's ``DenyControlChangesButDeployers`` holds against all but the deployers, as on AWS. Beside
 ``test_moto_patches.py``, which is at pylint's module length."""
 

@@ -257,48 +257,6 @@ def s3_bucket_policy_request_context() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # fidelity patch
 
 
-# The bucket-level requests a bucket policy of this stack denies (lib/blocks/iam.BUCKET_CONTROL_ACTIONS), by moto's
-# action names, which are IAM's (a DeleteBucketLifecycle is authorized as s3:PutLifecycleConfiguration, as on AWS).
-BUCKET_CONTROL_REQUESTS = frozenset(
-    {"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketNotification", "PutLifecycleConfiguration"}
-)
-
-
-@fidelity_patch(
-    "S3 bucket-level requests that change a bucket's policy, event notifications or lifecycle are judged by the "
-    "bucket policy with the signer's aws:PrincipalArn (moto judges bucket policies on object requests only, so a "
-    "Deny of s3:PutBucketPolicy to all but the deployers refused no one)"
-)
-def s3_bucket_policy_on_control_requests() -> None:
-    """After moto's own authorization, refuse ``BUCKET_CONTROL_REQUESTS`` the bucket policy denies (see
-    ``bucket_policy_decision``; the signer from the ``Authorization`` header, ``principal_arn_for``)."""
-    # pylint: disable=import-outside-toplevel
-    from moto.s3.exceptions import BucketAccessDeniedError, S3ClientError
-    from moto.s3.responses import S3Response
-
-    original = S3Response._authenticate_and_authorize_s3_action
-
-    def authorize(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        action, bucket_name = self.data.get("Action"), kwargs.get("bucket_name")
-        if action not in BUCKET_CONTROL_REQUESTS or not bucket_name:
-            return
-        try:
-            bucket = self.backend.get_bucket(bucket_name)
-        except S3ClientError:
-            return  # moto answers NoSuchBucket itself
-        if bucket.policy is None:
-            return
-        raw = bucket.policy
-        document = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-        context = {**S3_REQUEST_CONTEXT, "aws:principalarn": principal_arn_for(signing_access_key(self.headers, {}))}
-        arn = f"arn:{bucket.partition}:s3:::{bucket_name}"
-        if bucket_policy_decision(document, f"s3:{action}", arn, context) == "denied":
-            raise BucketAccessDeniedError(bucket_name)
-
-    S3Response._authenticate_and_authorize_s3_action = authorize  # type: ignore[method-assign]  # fidelity patch
-
-
 @fidelity_patch(
     "S3 deletes a key whose versions include a delete marker (moto answers 500: FakeDeleteMarker has no dispose(), "
     "so a versioned bucket that ever had an object deleted cannot be emptied, and force_destroy retries forever)"
@@ -393,21 +351,25 @@ def s3_lifecycle_newer_noncurrent_versions() -> None:
     S3Response.get_bucket_lifecycle = get_bucket_lifecycle  # type: ignore[method-assign]  # fidelity patch
 
 
-# The bucket configuration calls a bucket policy can refuse (moto's backend method -> the IAM action AWS authorizes
-# it as; S3 authorizes DeleteBucketLifecycle as s3:PutLifecycleConfiguration).
+# The bucket configuration calls a bucket policy of this stack can refuse (moto's backend method -> the IAM action AWS
+# authorizes it as; S3 authorizes DeleteBucketLifecycle as s3:PutLifecycleConfiguration and
+# PutBucketNotificationConfiguration as s3:PutBucketNotification): the log buckets' break-glass Deny and the frontend
+# bucket's DenyControlChangesButDeployers (lib/blocks/iam.py).
 BUCKET_CONFIGURATION_ACTIONS = {
     "put_bucket_policy": "s3:PutBucketPolicy",
     "delete_bucket_policy": "s3:DeleteBucketPolicy",
     "put_bucket_lifecycle": "s3:PutLifecycleConfiguration",
     "delete_bucket_lifecycle": "s3:PutLifecycleConfiguration",
     "put_object_lock_configuration": "s3:PutBucketObjectLockConfiguration",
+    "put_bucket_notification_configuration": "s3:PutBucketNotification",
 }
 
 
 @fidelity_patch(
-    "S3 bucket configuration calls (Put/DeleteBucketPolicy, Put/DeleteBucketLifecycle, PutObjectLockConfiguration) "
-    "are judged by the bucket's policy with the signer's aws:PrincipalArn (moto applies a bucket policy to object "
-    "requests only, so the log archive's break-glass Deny would refuse nobody)"
+    "S3 bucket configuration calls (Put/DeleteBucketPolicy, Put/DeleteBucketLifecycle, PutObjectLockConfiguration, "
+    "PutBucketNotificationConfiguration) are judged by the bucket's policy with the signer's aws:PrincipalArn (moto "
+    "applies a bucket policy to object requests only, so the log archive's break-glass Deny and the frontend bucket's "
+    "deny of control changes would refuse nobody)"
 )
 def s3_bucket_configuration_policy() -> None:
     """Before each call of :data:`BUCKET_CONFIGURATION_ACTIONS`, the bucket's current policy decides with the request's
