@@ -85,3 +85,10 @@ def metric_query(query_id: str, metric: AlarmMetric, *, period: int) -> Cloudwat
             stat=metric.statistic,
         ),
     )
+
+
+def alarm_names(scope: Construct) -> list[str]:
+    """The names of every CloudWatch metric alarm in ``scope``'s construct tree (depth first): what
+    ``make verify-deployment`` checks (output ``alarm_names``). Read from the tree, not listed by hand, so that an
+    alarm a component adds is checked without a second edit."""
+    return [node.alarm_name for node in scope.node.find_all() if isinstance(node, CloudwatchMetricAlarm)]
