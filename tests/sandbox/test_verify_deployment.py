@@ -308,6 +308,16 @@ def test_an_alarm_deleted_or_silenced_outside_terraform_fails_naming_it(
     finally:
         _put_alarm(moto_endpoint, kept, deployed["sns_topic_arn"])
     assert (check.status, check.detail) == (FAILED, f"actions off or not notifying {deployed['sns_topic_arn']}: {kept}")
+    cloudwatch.disable_alarm_actions(AlarmNames=[deleted])
+    try:
+        check = verify()["alarms"]
+    finally:
+        cloudwatch.enable_alarm_actions(AlarmNames=[deleted])
+    assert (check.status, check.detail) == (
+        FAILED,
+        f"actions off or not notifying {deployed['sns_topic_arn']}: {deleted}",
+    )
+    assert "enable-alarm-actions" in check.fix
 
 
 def test_an_alarm_already_firing_is_a_warning_naming_its_runbook(
