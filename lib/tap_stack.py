@@ -23,6 +23,7 @@ from tap_contract import routes, runtime
 from tap_contract.identity import Output
 
 from lib.artifact import PaymentApiArtifact, check_kind, load_artifact
+from lib.blocks.alarms import alarm_names
 from lib.blocks.web_headers import api_origin, page_stripe_origins, response_headers
 from lib.components.api_release import BUCKET_COMPONENT as ARTIFACTS_BUCKET
 from lib.components.api_release import ApiRelease, ApiReleaseProps
@@ -148,7 +149,9 @@ class TapStack(TerraformStack):
             "detection_watch",
             props=DetectionWatchProps(naming=Naming.for_config(config), topic_arn=tiers.monitoring.alarm_topic_arn),
         )
-        for name, (value, description) in {**stack_outputs(foundation, tiers), **dns_outputs(dns)}.items():
+        # Last: the alarm list reads every alarm created above.
+        outputs = {**stack_outputs(foundation, tiers), **dns_outputs(dns), **alarm_outputs(self)}
+        for name, (value, description) in outputs.items():
             TerraformOutput(self, name, value=value, description=description)
 
     def _foundation(self, config: StackConfig, account_id: str, variables: StackVariables) -> Foundation:
@@ -955,6 +958,17 @@ def _data_outputs(foundation: Foundation, tiers: Tiers) -> dict[str, tuple[Any, 
         Output.SNS_TOPIC_ARN: (monitoring.alarm_topic_arn, "Alarm notification topic"),
         Output.LOGS_KMS_KEY_ARN: (keys.logs_key_arn, "KMS key for logs and alarms"),
         Output.DATA_KMS_KEY_ARN: (keys.data_key_arn, "KMS key for the database and its secrets"),
+    }
+
+
+def alarm_outputs(stack: TerraformStack) -> dict[str, tuple[Any, str]]:
+    """Every CloudWatch alarm of ``stack`` (all components'), which ``make verify-deployment`` checks; call it once the
+    stack's components exist."""
+    return {
+        Output.ALARM_NAMES: (
+            alarm_names(stack),
+            "Every CloudWatch alarm of the stack (make verify-deployment checks each exists and notifies the topic)",
+        )
     }
 
 

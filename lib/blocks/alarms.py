@@ -1,11 +1,16 @@
 """A CloudWatch alarm on one metric that notifies the on-call topic when it fires and when it clears: what the
-operational alarms, the security alerts, the log shipping's delivery alarms and the page integrity alarm share."""
+operational alarms, the security alerts, the log shipping's delivery alarms and the page integrity alarm share; and
+the metric input of a metric-math alarm (the 5XX rate's, the WAF baseline's, the log subscriptions' errors)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
+    CloudwatchMetricAlarm,
+    CloudwatchMetricAlarmMetricQuery,
+    CloudwatchMetricAlarmMetricQueryMetric,
+)
 from constructs import Construct
 
 from lib.naming import Naming
@@ -100,3 +105,26 @@ def rule_delivery_alarm(
         threshold=0,
         period=RULE_DELIVERY_PERIOD_SECONDS,
     )
+
+
+def metric_query(query_id: str, metric: AlarmMetric, *, period: int) -> CloudwatchMetricAlarmMetricQuery:
+    """The input ``query_id`` of a metric-math alarm: ``metric``'s statistic over ``period`` seconds. It is not what
+    the alarm watches (``return_data`` false): the expression that combines the inputs is."""
+    return CloudwatchMetricAlarmMetricQuery(
+        id=query_id,
+        return_data=False,
+        metric=CloudwatchMetricAlarmMetricQueryMetric(
+            namespace=metric.namespace,
+            metric_name=metric.name,
+            dimensions=metric.dimensions,
+            period=period,
+            stat=metric.statistic,
+        ),
+    )
+
+
+def alarm_names(scope: Construct) -> list[str]:
+    """The names of every CloudWatch metric alarm in ``scope``'s construct tree (depth first): what
+    ``make verify-deployment`` checks (output ``alarm_names``). Read from the tree, not listed by hand, so that an
+    alarm a component adds is checked without a second edit."""
+    return [node.alarm_name for node in scope.node.find_all() if isinstance(node, CloudwatchMetricAlarm)]

@@ -35,11 +35,7 @@ from dataclasses import dataclass
 
 from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.cloudwatch_log_subscription_filter import CloudwatchLogSubscriptionFilter
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
-    CloudwatchMetricAlarm,
-    CloudwatchMetricAlarmMetricQuery,
-    CloudwatchMetricAlarmMetricQueryMetric,
-)
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.kinesis_firehose_delivery_stream import (
     KinesisFirehoseDeliveryStream,
@@ -48,7 +44,7 @@ from cdktf_cdktf_provider_aws.kinesis_firehose_delivery_stream import (
 )
 from constructs import Construct
 
-from lib.blocks.alarms import AlarmMetric, metric_alarm
+from lib.blocks.alarms import AlarmMetric, metric_alarm, metric_query
 from lib.blocks.roles import ServiceRoleProps, inline_policy, service_role
 from lib.naming import Naming
 
@@ -324,19 +320,19 @@ class LogShipping(Construct):
         """The sum of ``AWS/Logs DeliveryErrors`` over the stack region's subscriptions (metric math)."""
         regional = self._subscriptions[: len(props.log_groups)]
         queries = [
-            CloudwatchMetricAlarmMetricQuery(
-                id=f"errors{index}",
-                metric=CloudwatchMetricAlarmMetricQueryMetric(
+            metric_query(
+                f"errors{index}",
+                AlarmMetric(
                     namespace="AWS/Logs",
-                    metric_name="DeliveryErrors",
+                    name="DeliveryErrors",
+                    statistic="Sum",
                     dimensions={
                         "LogGroupName": group.name,
                         "DestinationType": "Firehose",
                         "FilterName": subscription.name,
                     },
-                    period=ALARM_PERIOD_SECONDS,
-                    stat="Sum",
                 ),
+                period=ALARM_PERIOD_SECONDS,
             )
             for index, (group, subscription) in enumerate(zip(props.log_groups, regional, strict=True))
         ]

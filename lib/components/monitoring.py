@@ -17,18 +17,14 @@ from typing import Any
 
 from cdktf import Fn
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
-    CloudwatchMetricAlarm,
-    CloudwatchMetricAlarmMetricQuery,
-    CloudwatchMetricAlarmMetricQueryMetric,
-)
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery
 from cdktf_cdktf_provider_aws.db_event_subscription import DbEventSubscription
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from lib.blocks.alarms import AlarmMetric, metric_alarm
+from lib.blocks.alarms import AlarmMetric, metric_alarm, metric_query
 from lib.blocks.iam import alarm_topic_policy
 from lib.naming import Naming
 
@@ -164,9 +160,9 @@ class Monitoring(Construct):
             datapoints_to_alarm=2,
             treat_missing_data="notBreaching",
             metric_query=[
-                _metric_query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb),
-                _metric_query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb),
-                _metric_query("requests", "AWS/ApplicationELB", "RequestCount", alb),
+                _sum_query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb),
+                _sum_query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb),
+                _sum_query("requests", "AWS/ApplicationELB", "RequestCount", alb),
                 CloudwatchMetricAlarmMetricQuery(
                     id="error_rate", expression=FIVE_XX_RATE_EXPRESSION, label="5XX error rate (%)", return_data=True
                 ),
@@ -241,7 +237,7 @@ class Monitoring(Construct):
         """Detection (PCI DSS 10.4.1, 10.7.2): the WAF blocking more than its learned baseline (an attack, or a rule
         turning on customers), and the service's logs falling silent (the agent or the instances stopped shipping)."""
         resources, naming = props.resources, props.naming
-        blocked = _metric_query(
+        blocked = _sum_query(
             "blocked",
             "AWS/WAFV2",
             "BlockedRequests",
@@ -331,19 +327,14 @@ class Monitoring(Construct):
         return [subscription.name for subscription in self._rds_events]
 
 
-def _metric_query(
+def _sum_query(
     query_id: str, namespace: str, metric: str, dimensions: dict[str, str]
 ) -> CloudwatchMetricAlarmMetricQuery:
-    return CloudwatchMetricAlarmMetricQuery(
-        id=query_id,
-        return_data=False,
-        metric=CloudwatchMetricAlarmMetricQueryMetric(
-            namespace=namespace,
-            metric_name=metric,
-            dimensions=dimensions,
-            period=PERIOD_SECONDS,
-            stat="Sum",
-        ),
+    """The sum of ``metric`` over each five-minute period, an input of a metric-math alarm."""
+    return metric_query(
+        query_id,
+        AlarmMetric(namespace=namespace, name=metric, statistic="Sum", dimensions=dimensions),
+        period=PERIOD_SECONDS,
     )
 
 

@@ -41,6 +41,8 @@ EMULATOR_BLIND = {
     "WAF log delivery: ALB ACL",
     "WAF log delivery: CloudFront ACL",
 }
+# Two alarms of two components (output alarm_names).
+ALARMS = ("payment-api-cpu-high-verify", "payment-log-archive-delivery-failing-verify")
 VISIBILITY = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "verify"}
 
 
@@ -142,7 +144,7 @@ def config(moto_endpoint: str) -> StackConfig:
 
 
 @pytest.fixture(scope="module")
-def deployed(moto_endpoint: str, config: StackConfig) -> dict[str, str]:
+def deployed(moto_endpoint: str, config: StackConfig) -> dict[str, Any]:
     """The resources the checks read, and the outputs naming them."""
     endpoint = moto_endpoint
     outputs = _load_balancer(endpoint)
@@ -162,6 +164,8 @@ def deployed(moto_endpoint: str, config: StackConfig) -> dict[str, str]:
     sns = client("sns", endpoint, REGION)
     topic = sns.create_topic(Name="verify-alarms")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:{REGION}:{MOTO_ACCOUNT_ID}:verify-oncall")
+    for alarm in ALARMS:
+        _put_alarm(endpoint, alarm, topic)
     return {
         **outputs,
         **_distribution(endpoint, cdn_acl),
@@ -172,14 +176,31 @@ def deployed(moto_endpoint: str, config: StackConfig) -> dict[str, str]:
         "frontend_bucket_name": "verify-web",
         "log_bucket_name": LOG_BUCKET,
         "sns_topic_arn": topic,
+        "alarm_names": list(ALARMS),
     }
 
 
+def _put_alarm(endpoint: str, name: str, topic: str) -> None:
+    """An alarm as the stack's metric_alarm writes one: notifying ``topic`` when it fires and when it clears."""
+    client("cloudwatch", endpoint, REGION).put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/EC2",
+        MetricName="CPUUtilization",
+        Statistic="Average",
+        Period=300,
+        EvaluationPeriods=2,
+        Threshold=80,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[topic],
+        OKActions=[topic],
+    )
+
+
 @pytest.fixture(scope="module")
-def verify(moto_endpoint: str, deployed: dict[str, str], config: StackConfig) -> Callable[..., dict[str, Check]]:
+def verify(moto_endpoint: str, deployed: dict[str, Any], config: StackConfig) -> Callable[..., dict[str, Check]]:
     """Run the checks in sandbox mode (or as on a real account), keyed by name."""
 
-    def run(*, outputs: dict[str, str] | None = None, sandbox: bool = True, **options: Any) -> dict[str, Check]:
+    def run(*, outputs: dict[str, Any] | None = None, sandbox: bool = True, **options: Any) -> dict[str, Check]:
         checks = verify_deployment(
             outputs or deployed,
             config=options.pop("config", config),
@@ -268,6 +289,48 @@ def test_a_topic_without_subscription(
     )
     check = verify(outputs=outputs, config=with_email)["alarm subscription"]
     assert check.status == FAILED and "ALARM_EMAIL" in check.fix
+
+
+def test_an_alarm_deleted_or_silenced_outside_terraform_fails_naming_it(
+    moto_endpoint: str, deployed: dict[str, Any], verify: Callable[..., dict[str, Check]]
+) -> None:
+    cloudwatch, (kept, deleted) = client("cloudwatch", moto_endpoint, REGION), ALARMS
+    cloudwatch.delete_alarms(AlarmNames=[deleted])
+    try:
+        check = verify()["alarms"]
+    finally:
+        _put_alarm(moto_endpoint, deleted, deployed["sns_topic_arn"])
+    assert (check.status, check.detail) == (FAILED, f"missing: {deleted}")
+    assert "make plan ENVIRONMENT=verify" in check.fix
+    _put_alarm(moto_endpoint, kept, "arn:aws:sns:us-east-1:123456789012:elsewhere")
+    try:
+        check = verify()["alarms"]
+    finally:
+        _put_alarm(moto_endpoint, kept, deployed["sns_topic_arn"])
+    assert (check.status, check.detail) == (FAILED, f"actions off or not notifying {deployed['sns_topic_arn']}: {kept}")
+    cloudwatch.disable_alarm_actions(AlarmNames=[deleted])
+    try:
+        check = verify()["alarms"]
+    finally:
+        cloudwatch.enable_alarm_actions(AlarmNames=[deleted])
+    assert (check.status, check.detail) == (
+        FAILED,
+        f"actions off or not notifying {deployed['sns_topic_arn']}: {deleted}",
+    )
+    assert "enable-alarm-actions" in check.fix
+
+
+def test_an_alarm_already_firing_is_a_warning_naming_its_runbook(
+    moto_endpoint: str, verify: Callable[..., dict[str, Check]]
+) -> None:
+    cloudwatch, firing = client("cloudwatch", moto_endpoint, REGION), ALARMS[0]
+    cloudwatch.set_alarm_state(AlarmName=firing, StateValue="ALARM", StateReason="verify-deployment test")
+    try:
+        check = verify()["alarms"]
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=firing, StateValue="INSUFFICIENT_DATA", StateReason="put back")
+    assert (check.status, check.detail) == (WARNING, f"in ALARM: {firing}")
+    assert "docs/operating.md" in check.fix
 
 
 def test_waf_logging_removed_and_a_foreign_cloudfront_acl_fail(

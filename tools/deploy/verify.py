@@ -17,6 +17,7 @@ The checks, in order (each says what it looked at and, when it did not pass, wha
 5. the WAF associations (``wafv2:GetWebACLForResource`` for the ALB, the distribution's ``WebACLId``) and their
    logging configurations;
 6. the flow log's ``DeliverLogsStatus``; the alarm topic's subscription (a warning while pending confirmation);
+   every alarm of the stack (output ``alarm_names``) exists and notifies the alarm topic (one in ALARM: a warning);
 7. the ALB's ``ELBAccessLogTestFile`` in the log archive and that log's Object Lock retention;
 8. that the WAF log groups receive streams (last: the requests above are what they log).
 
@@ -71,6 +72,7 @@ REQUIRED_OUTPUTS = (
     Output.FRONTEND_BUCKET_NAME,
     Output.FLOW_LOG_ID,
     Output.SNS_TOPIC_ARN,
+    Output.ALARM_NAMES,
 )
 # CloudFront, its web ACL and that ACL's log group live in us-east-1 whatever the stack's region.
 EDGE_REGION = "us-east-1"
@@ -81,6 +83,8 @@ POLL_SECONDS = 15.0
 # WAF delivers to CloudWatch Logs within minutes of the first request it logs.
 LOG_STREAM_WAIT_SECONDS = 300.0
 HTTP_TIMEOUT_SECONDS = 10.0
+# DescribeAlarms' limit on AlarmNames.
+ALARM_NAMES_PER_CALL = 100
 # Object Lock: a delivered log's retain-until is its write time plus the archive's default retention (days).
 RETENTION_TOLERANCE = datetime.timedelta(hours=1)
 ELB_TEST_FILE = "ELBAccessLogTestFile"
@@ -621,6 +625,52 @@ def check_alarm_subscription(run: Run) -> Check:
     )
 
 
+def _alarms(run: Run, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The metric alarms named ``names``, by name (DescribeAlarms takes at most 100 names a call)."""
+    cloudwatch, found = run.client("cloudwatch"), {}
+    for start in range(0, len(names), ALARM_NAMES_PER_CALL):
+        batch = names[start : start + ALARM_NAMES_PER_CALL]
+        pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNames=batch, AlarmTypes=["MetricAlarm"])
+        found.update({alarm["AlarmName"]: alarm for page in pages for alarm in page["MetricAlarms"]})
+    return found
+
+
+def check_alarms(run: Run) -> Check:
+    """Every alarm of the stack (output ``alarm_names``) exists with its actions on and notifies the alarm topic; one
+    already in ALARM is a warning that names it."""
+    names, topic = [str(name) for name in run.outputs[Output.ALARM_NAMES]], run.outputs[Output.SNS_TOPIC_ARN]
+    name, looked_at = "alarms", f"cloudwatch:DescribeAlarms of the {len(names)} alarms of output {Output.ALARM_NAMES}"
+    found = _alarms(run, names)
+    missing = [alarm for alarm in names if alarm not in found]
+    silent = [
+        alarm
+        for alarm in names
+        if alarm in found
+        and (not found[alarm].get("ActionsEnabled") or topic not in found[alarm].get("AlarmActions", []))
+    ]
+    problems = [f"missing: {', '.join(missing)}"] if missing else []
+    problems += [f"actions off or not notifying {topic}: {', '.join(silent)}"] if silent else []
+    if problems:
+        return Check(
+            name=name,
+            status=FAILED,
+            looked_at=looked_at,
+            detail="; ".join(problems),
+            fix=f"an alarm deleted or changed outside Terraform: `{run.plan}` shows what it restores, `{run.deploy}` "
+            "restores it (actions switched off: aws cloudwatch enable-alarm-actions --alarm-names <name>)",
+        )
+    firing = [alarm for alarm in names if found[alarm].get("StateValue") == "ALARM"]
+    if firing:
+        return Check(
+            name=name,
+            status=WARNING,
+            looked_at=looked_at,
+            detail=f"in ALARM: {', '.join(firing)}",
+            fix="docs/operating.md has each alarm's runbook, under its name (`<project>-<name>-<suffix>`)",
+        )
+    return Check(name=name, status=PASSED, looked_at=looked_at, detail=f"{len(names)} alarms, each notifying {topic}")
+
+
 def _alb_log_location(run: Run) -> tuple[str, str]:
     """(bucket, key of the ELB test file) from the ALB's own access-log attributes."""
     if "alb_logs" not in run.cache:
@@ -748,6 +798,7 @@ def _plan(run: Run) -> list[tuple[str, str, Callable[[], Check]]]:
         ),
         ("flow log delivery status", "ec2:DescribeFlowLogs", lambda: check_flow_log(run)),
         ("alarm subscription", "sns:ListSubscriptionsByTopic", lambda: check_alarm_subscription(run)),
+        ("alarms", "cloudwatch:DescribeAlarms", lambda: check_alarms(run)),
         ("ALB access logs: test file", "elbv2:DescribeLoadBalancerAttributes", lambda: check_alb_test_file(run)),
         ("log archive: Object Lock on a delivered log", "s3:HeadObject", lambda: check_archive_lock(run)),
         ("WAF log delivery: ALB ACL", "logs:DescribeLogStreams", lambda: check_waf_log_streams(run, scope="ALB")),

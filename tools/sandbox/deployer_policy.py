@@ -440,6 +440,7 @@ HAND_ADDED: tuple[HandAdded, ...] = (
     _read("wafv2:GetLoggingConfiguration", "*", VERIFY, region="us-east-1"),
     _read("sns:ListSubscriptionsByTopic", "arn:aws:sns:<REGION>:<ACCOUNT_ID>:payment-alarms-sandbox", VERIFY),
     _read("ec2:DescribeFlowLogs", "*", VERIFY),
+    _read("cloudwatch:DescribeAlarms", "*", VERIFY + " (every alarm of output alarm_names)"),
     _read(
         "logs:DescribeLogStreams",
         "arn:aws:logs:<REGION>:<ACCOUNT_ID>:log-group:aws-waf-logs-payment-api-sandbox",

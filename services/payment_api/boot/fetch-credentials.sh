@@ -40,6 +40,18 @@ fetch() {
   fi
 }
 
+# json_credential <arn> <file> <jq test> <shape>: the secret's AWSCURRENT version, checked with <jq test> (never
+# printed: the message names the secret and the <shape> it must have), into <folder>/<file>, 0400.
+json_credential() {
+  secret_string "$1" AWSCURRENT "$work/$2"
+  if ! jq -e "$3" "$work/$2" >/dev/null 2>&1; then
+    echo "fetch-credentials: $1 is not JSON with $4" >&2
+    return 1
+  fi
+  chmod 0400 "$work/$2"
+  mv -f "$work/$2" "$folder/"
+}
+
 work=$(mktemp -d "$folder/.fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 labels=$(aws secretsmanager describe-secret --secret-id "$arn" --query VersionIdsToStages --output json)
@@ -56,29 +68,18 @@ mv -f "$work"/idempotency-hmac-* "$folder"/
 echo "fetch-credentials: idempotency-hmac-current (AWSCURRENT) and idempotency-hmac-previous ($previous) of $arn"
 
 login_arn=${APP_LOGIN_SECRET_ARN:?not set: /etc/payment-api/credentials.env names the application login secret}
-secret_string "$login_arn" AWSCURRENT "$work/db-login"
-if ! jq -e '(.username | strings | test("^payment_app_[ab]$")) and (.password | strings | length > 0)' \
-  "$work/db-login" >/dev/null 2>&1; then
-  echo "fetch-credentials: $login_arn is not JSON with the strings username (payment_app_a or payment_app_b) and" \
-    "password: the release's migration host writes it (docs/operating.md, \"Database logins\")" >&2
-  exit 1
-fi
-login=$(jq -r .username "$work/db-login")
-chmod 0400 "$work/db-login"
-mv -f "$work/db-login" "$folder/"
+json_credential "$login_arn" db-login \
+  '(.username | strings | test("^payment_app_[ab]$")) and (.password | strings | length > 0)' \
+  "the strings username (payment_app_a or payment_app_b) and password: the release's migration host writes it \
+(docs/operating.md, \"Database logins\")"
+login=$(jq -r .username "$folder/db-login")
 echo "fetch-credentials: db-login (AWSCURRENT: $login) of $login_arn"
 
 stripe_arn=${STRIPE_SECRET_ARN-}
 if [ -n "$stripe_arn" ]; then
-  secret_string "$stripe_arn" AWSCURRENT "$work/stripe-secret"
-  if ! jq -e '(.api_key | strings | length > 0) and (.webhook_secret | strings | length > 0)' \
-    "$work/stripe-secret" >/dev/null 2>&1; then
-    echo "fetch-credentials: $stripe_arn is not JSON with the strings api_key and webhook_secret (STRIPE_SECRET_KEY_ARN:" \
-      "docs/deploying.md, \"The Stripe secret\")" >&2
-    exit 1
-  fi
-  chmod 0400 "$work/stripe-secret"
-  mv -f "$work/stripe-secret" "$folder/"
+  json_credential "$stripe_arn" stripe-secret \
+    '(.api_key | strings | length > 0) and (.webhook_secret | strings | length > 0)' \
+    "the strings api_key and webhook_secret (STRIPE_SECRET_KEY_ARN: docs/deploying.md, \"The Stripe secret\")"
   echo "fetch-credentials: stripe-secret (AWSCURRENT) of $stripe_arn"
 else
   rm -f "$folder/stripe-secret"

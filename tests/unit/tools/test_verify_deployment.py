@@ -15,7 +15,7 @@ import pytest
 from lib.config import StackConfig
 from tools.deploy import verify
 from tools.deploy.checks import FAILED, PASSED
-from tools.deploy.verify import REQUIRED_OUTPUTS, check_api_path, check_target_health
+from tools.deploy.verify import REQUIRED_OUTPUTS, check_alarms, check_api_path, check_target_health
 
 CONFIG = StackConfig(environment_suffix="verify", api_domain="api.pay.example.com")
 OUTPUTS = {name: f"{name}-value" for name in REQUIRED_OUTPUTS}
@@ -89,6 +89,39 @@ def test_an_alb_that_does_not_answer_fails_naming_the_security_group() -> None:
     check = check_api_path(run, "/health")
     assert check.status == FAILED and "security group" in check.fix
     assert check.looked_at == "GET https://api.pay.example.com/health (connected to 127.0.0.1)"
+
+
+class PagedAlarms:
+    """DescribeAlarms by name, refusing more names a call than AWS takes (100), as the API does."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.batches: list[int] = []
+
+    def get_paginator(self, operation: str) -> PagedAlarms:
+        assert operation == "describe_alarms"
+        return self
+
+    def paginate(self, **request: Any) -> list[dict[str, Any]]:
+        names: list[str] = request["AlarmNames"]
+        assert request["AlarmTypes"] == ["MetricAlarm"]
+        if len(names) > 100:
+            raise ValueError("ValidationError: AlarmNames takes at most 100 items")
+        self.batches.append(len(names))
+        alarms = [
+            {"AlarmName": name, "ActionsEnabled": True, "AlarmActions": [self.topic], "StateValue": "OK"}
+            for name in names
+        ]
+        return [{"MetricAlarms": alarms}]
+
+
+def test_more_alarms_than_one_call_takes_are_asked_for_in_batches() -> None:
+    names = [f"payment-alarm-{index}-verify" for index in range(150)]
+    cloudwatch = PagedAlarms(topic="arn:aws:sns:us-east-1:123456789012:payment-alarms-verify")
+    outputs = {**OUTPUTS, "alarm_names": names, "sns_topic_arn": cloudwatch.topic}
+    check = check_alarms(_run(ScriptedTargets([]), 0, [], outputs=outputs, clients=lambda service, region: cloudwatch))
+    assert (check.status, check.detail) == (PASSED, f"150 alarms, each notifying {cloudwatch.topic}")
+    assert cloudwatch.batches == [100, 50]
 
 
 def test_cli_refuses_a_stack_without_outputs(

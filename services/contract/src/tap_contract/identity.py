@@ -81,6 +81,7 @@ class Output:
     API_RUNTIME_PARAMETER_NAME = "api_runtime_parameter_name"
     API_LOG_GROUP_NAME = "api_log_group_name"
     SNS_TOPIC_ARN = "sns_topic_arn"
+    ALARM_NAMES = "alarm_names"
     LOGS_KMS_KEY_ARN = "logs_kms_key_arn"
     DATA_KMS_KEY_ARN = "data_kms_key_arn"
     API_DNS_RECORD_NAME = "api_dns_record_name"
