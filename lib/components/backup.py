@@ -240,10 +240,6 @@ class DatabaseBackup(Construct):
     def plan_id(self) -> str:
         return self._plan.id
 
-    @property
-    def rule_names(self) -> list[str]:
-        return [self._failed_rule.name]
-
 
 def failed_jobs_pattern(vault_name: str, vault_arn: str) -> dict[str, object]:
     """The EventBridge pattern of a backup job into ``vault_name`` or a copy job out of ``vault_arn`` (the copy's

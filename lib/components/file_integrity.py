@@ -94,8 +94,3 @@ class FileIntegrity(Construct):
     @property
     def alarm(self) -> CloudwatchMetricAlarm:
         return self._alarm
-
-    @property
-    def alarm_names(self) -> list[str]:
-        """For ``make verify-deployment``'s list of the stack's alarms."""
-        return [self._alarm.alarm_name]

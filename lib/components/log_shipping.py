@@ -365,9 +365,5 @@ class LogShipping(Construct):
         return [stream.name for stream in self._streams]
 
     @property
-    def alarm_names(self) -> list[str]:
-        return [alarm.alarm_name for alarm in self._alarms]
-
-    @property
     def subscription_names(self) -> list[str]:
         return [subscription.name for subscription in self._subscriptions]

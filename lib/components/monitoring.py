@@ -319,10 +319,6 @@ class Monitoring(Construct):
         return self._topic.arn
 
     @property
-    def alarm_names(self) -> list[str]:
-        return [alarm.alarm_name for alarm in self._alarms]
-
-    @property
     def rds_event_subscription_names(self) -> list[str]:
         return [subscription.name for subscription in self._rds_events]
 

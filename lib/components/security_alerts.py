@@ -152,14 +152,6 @@ class SecurityAlerts(Construct):
         )
         return rule
 
-    @property
-    def alarm_names(self) -> list[str]:
-        return [alarm.alarm_name for alarm in self._alarms]
-
-    @property
-    def rule_names(self) -> list[str]:
-        return [self._key_rule.name]
-
 
 def kms_key_event_pattern(key_arns: tuple[str, ...]) -> dict[str, object]:
     """The EventBridge pattern of :data:`KEY_EVENTS` on ``key_arns`` (CloudTrail management events)."""
