@@ -310,8 +310,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "days and block public access (10.2.1.x: pgaudit logs DDL and role changes, flow and WAF logs). Session "
         "Manager sessions (10.2.1, 10.2.1.2; the preferences document when MANAGE_SESSION_PREFERENCES) stream to a "
         "KMS-encrypted log group and their transcripts to the archive (its default encryption), over a channel "
-        "encrypted with their own KMS key, and run as ssm-user, never root; the instances' authentication and audit logs go to a KMS-encrypted OS security log "
-        "group (the CloudWatch agent, boot/hardening.sh).",
+        "encrypted with their own KMS key, and run as ssm-user, never root; the instances' authentication and "
+        "audit logs go to a KMS-encrypted OS security log group (the CloudWatch agent, boot/hardening.sh).",
         (
             "aws_flow_log",
             "aws_cloudwatch_log_group",
