@@ -31,6 +31,16 @@ MEASURED = 20
 WARM_UP = 30
 
 
+class _OneConnection(ServiceProcess):
+    """One worker with one pooled connection (``PAYMENT_DB_POOL_MAX=1``): requests sent one after the other reuse the
+    same connection, idle only between two of them. With a worker per CPU and a pool each, a connection could sit
+    unused for longer than the pool's age check (``db.CHECK_AFTER_IDLE_S``) on a busy machine, and its check query
+    would be counted as the request's round trip."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--workers", "1"]
+
+
 @pytest.fixture(name="counted", scope="module")
 def fixture_counted(
     postgres: LocalPostgres, tmp_path_factory: pytest.TempPathFactory
@@ -40,7 +50,7 @@ def fixture_counted(
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     with ThreadedProxy(postgres.port, 0) as proxy:
         log: Path = tmp_path_factory.mktemp("counted") / "server.log"
-        server = ServiceProcess(postgres.service_env(PAYMENT_DB_PORT=str(proxy.port)), log)
+        server = _OneConnection(postgres.service_env(PAYMENT_DB_PORT=str(proxy.port), PAYMENT_DB_POOL_MAX="1"), log)
         server.start()
         try:
             server.wait_ready()
