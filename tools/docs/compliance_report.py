@@ -253,20 +253,28 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "forbids framing (frame-ancestors 'none') and form posts elsewhere (form-action 'self'); the same headers "
         "come from one module (lib/blocks/web_headers.py) that the browser tests serve, so the checkout is proven to "
         "work under them. The page's files carry their sha256 (make deploy-frontend) and every object change in the "
-        "frontend bucket is an EventBridge event a tamper-detection rule can watch. The hourly page-integrity "
+        "frontend bucket is an EventBridge event that the page-objects-changed rule sends to the on-call topic "
+        "(11.6.1 a change alert; PF-PAGE-WATCH refuses a page bucket without it or without the check). The hourly "
+        "page-integrity "
         "function trusts only the bucket and the stack: it reads the deployed manifest from the bucket (s3:GetObject "
         "on that one key, the frontend key's kms:Decrypt through S3 only), never through the CloudFront it checks, "
         "and compares the page, each script and config.json (the API base URL, Stripe's publishable key) fetched "
         "through CloudFront with that manifest and with the config.json and headers the stack sets; only the named "
         "deployers may write the bucket's objects or change its policy, event notifications, lifecycle or "
         "replication (DenyWritesButDeployers, DenyControlChangesButDeployers).",
-        ("aws_cloudfront_response_headers_policy", "aws_s3_object", "aws_s3_bucket_notification"),
+        (
+            "aws_cloudfront_response_headers_policy",
+            "aws_s3_object",
+            "aws_s3_bucket_notification",
+            "aws_cloudwatch_event_rule",
+            "aws_lambda_function",
+        ),
         (),
         "that Stripe's card fields are an iframe on Stripe's origin (the local Stripe emulator's stand-in draws "
-        "plain inputs), Stripe's own 3-D Secure challenge, live keys and payout settlement; the inventory and "
-        "written justification of each script (6.4.3 a-c) and the weekly tamper check of the headers and scripts "
-        "the browser receives (11.6.1): organisational processes on top of these controls; subscribe a rule to the "
-        "frontend bucket's events and compare the served files with the build's sha256.",
+        "plain inputs), Stripe's own 3-D Secure challenge, live keys and payout settlement; that the scheduled check "
+        "runs hourly and reaches the page through the real distribution (the emulator runs no Lambda: the check's "
+        "logic is tested against the browser-test server); and the inventory and written justification of each "
+        "script (6.4.3 a-c), an organisational process on top of these controls.",
     ),
     Requirement(
         "7.2, 8.2, 8.6",
@@ -374,8 +382,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "Failures of critical controls detected, alerted and responded to",
         "CloudWatch alarms on the ALB 5XX rate, ASG CPU, unhealthy targets and RDS CPU/storage/connections, and "
         "for detection (10.4.1) on the API web ACL's blocked requests above their anomaly-detection baseline and on "
-        "the service's log group falling silent for 15 minutes (missing data breaching), all "
-        "notifying an encrypted SNS topic; RDS event subscriptions (the database's events: failover, failure, low "
+        "the service's log group falling silent for 15 minutes (missing data breaching), on API 401 bursts and on "
+        "refunds per hour above REFUNDS_PER_HOUR_ALARM (metric filters on the service's log), all "
+        "notifying an encrypted SNS topic; EventBridge rules to the same topic on a KMS key disabled or scheduled "
+        "for deletion, on any object change of the payment page's bucket, and on a failed, aborted or expired AWS "
+        "Backup job of the database (12.10.1: the daily backup plan, BACKUP_RETENTION_DAYS, optional copy to "
+        "BACKUP_COPY_REGION); RDS event subscriptions (the database's events: failover, failure, low "
         "storage, configuration changes; RDS's security-group events) to the same topic, whose policy and key admit "
         "them (PF-RDS-EVENTS); an EventBridge rule on CloudTrail's calls that switch a detection control off "
         "(alarm actions, rules and targets, the check's function, log subscriptions, the page bucket's policy and "
@@ -389,9 +401,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "databases, so a finding on a running instance is never a deployment.",
         (
             "aws_cloudwatch_metric_alarm",
+            "aws_cloudwatch_log_metric_filter",
+            "aws_cloudwatch_event_rule",
             "aws_db_event_subscription",
             "aws_sns_topic",
             "aws_cloudwatch_dashboard",
+            "aws_backup_plan",
             "aws_db_instance",
             "aws_launch_template",
         ),
